@@ -1,0 +1,1 @@
+"""Drill scenarios, simulation, injects, scoring and after-action reports."""

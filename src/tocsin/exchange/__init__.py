@@ -1,0 +1,1 @@
+"""Ingress: schema, signature, replay window and partner policy checks."""

@@ -1,0 +1,1 @@
+"""Transports (in-process bus, NATS JetStream) and sinks (webhooks, CoT, feeds)."""

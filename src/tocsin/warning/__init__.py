@@ -1,0 +1,1 @@
+"""Areas at risk, alert lifecycle, policy and CAP 1.2 rendering."""

@@ -1,0 +1,283 @@
+"""Exchange format v1: one msgspec Struct per message body, and the envelope.
+
+The field names, units and meanings are the published contract
+(``docs/exchange-format.md``); optional fields may be added, never repurposed.
+Bodies omit optional fields that are unset (``omit_defaults``), so a message
+written by tocsin carries only what it knows.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+# Constrained scalar types: a value outside its range is rejected at decode time
+# with an error naming the field. NaN fails every range check, so NaNs are
+# rejected wherever a range is given.
+Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
+Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
+Alt = Annotated[float, Meta(ge=-12_000.0, le=1.0e9)]
+Time = Annotated[float, Meta(ge=0.0, le=1.0e11)]
+Sigma = Annotated[float, Meta(gt=0.0, le=1.0e9)]
+NonNeg = Annotated[float, Meta(ge=0.0, le=1.0e12)]
+Coord = Annotated[float, Meta(ge=-1.0e12, le=1.0e12)]
+Azimuth = Annotated[float, Meta(ge=0.0, le=360.0)]
+Elevation = Annotated[float, Meta(ge=-90.0, le=90.0)]
+PartnerCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
+Ident = Annotated[str, Meta(min_length=1, max_length=128)]
+Vec3 = Annotated[list[Coord], Meta(min_length=3, max_length=3)]
+State6 = Annotated[list[Coord], Meta(min_length=6, max_length=6)]
+Cov36 = Annotated[list[Coord], Meta(min_length=36, max_length=36)]
+
+SensorType = Literal["radar", "ir-satellite"]
+PlatformKind = Literal["ground", "ship", "space"]
+TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
+ObjectClass = Literal["ballistic", "air", "unknown"]
+AlertMsgType = Literal["Alert", "Update", "Cancel"]
+AlertStatus = Literal["Actual", "Exercise", "Test"]
+TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
+TruthClass = Literal["ballistic", "air"]
+
+KINDS = ("sensor", "plot", "track", "alert", "heartbeat", "truth")
+
+
+class Body(Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=False):
+    """Base of every message body."""
+
+
+class SensorBody(Body, frozen=True, omit_defaults=True):
+    """kind = "sensor": a sensor's descriptor, sent at start and on change."""
+
+    id: Ident
+    type: SensorType
+    platform: PlatformKind
+    lat: Lat | None = None
+    lon: Lon | None = None
+    alt_m: Alt | None = None
+    sigma_range_m: Sigma | None = None
+    sigma_az_deg: Sigma | None = None
+    sigma_el_deg: Sigma | None = None
+    sigma_rr_mps: Sigma | None = None
+    sigma_los_rad: Sigma | None = None
+    max_range_m: Sigma | None = None
+    scan_period_s: Sigma | None = None
+    # optional additions (tocsin): minimum elevation of the field of regard
+    min_el_deg: Elevation | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.platform == "ground" and (self.lat is None or self.lon is None):
+            raise ValueError("a ground sensor needs `lat` and `lon` - at `$.body`")
+
+
+class PlatformPos(Struct, frozen=True, omit_defaults=True):
+    """Where a moving sensor was when it made a plot."""
+
+    lat: Lat
+    lon: Lon
+    alt_m: Alt = 0.0
+
+
+class PlotBody(Body, frozen=True, omit_defaults=True):
+    """kind = "plot": one detection, either radar (range/az/el[/rr]) or space
+    infrared (a line of sight from the observer)."""
+
+    sensor: Ident
+    t: Time
+    # radar
+    range_m: NonNeg | None = None
+    az_deg: Azimuth | None = None
+    el_deg: Elevation | None = None
+    rr_mps: Coord | None = None
+    sigma_range_m: Sigma | None = None
+    sigma_az_deg: Sigma | None = None
+    sigma_el_deg: Sigma | None = None
+    sigma_rr_mps: Sigma | None = None
+    platform: PlatformPos | None = None
+    # space infrared
+    observer_ecef: Vec3 | None = None
+    los_ecef: Vec3 | None = None
+    sigma_los_rad: Sigma | None = None
+    intensity: NonNeg | None = None
+
+    def __post_init__(self) -> None:
+        radar = (self.range_m, self.az_deg, self.el_deg)
+        if all(x is not None for x in radar):
+            if self.observer_ecef is not None or self.los_ecef is not None:
+                raise ValueError("a plot is radar or infrared, not both - at `$.body.los_ecef`")
+            return
+        if self.observer_ecef is not None and self.los_ecef is not None:
+            n2 = sum(c * c for c in self.los_ecef)
+            if abs(n2 - 1.0) > 1e-6:
+                raise ValueError("`los_ecef` must be a unit vector - at `$.body.los_ecef`")
+            return
+        for name, val in zip(("range_m", "az_deg", "el_deg"), radar, strict=True):
+            if val is None and any(x is not None for x in radar):
+                raise ValueError(f"radar plot without `{name}` - at `$.body.{name}`")
+        missing = "observer_ecef" if self.observer_ecef is None else "los_ecef"
+        raise ValueError(
+            "a plot needs range_m/az_deg/el_deg (radar) or observer_ecef/los_ecef "
+            f"(infrared) - at `$.body.{missing}`"
+        )
+
+    @property
+    def is_radar(self) -> bool:
+        return self.range_m is not None
+
+
+class LaunchEstimate(Struct, frozen=True, omit_defaults=True):
+    t: Time
+    lat: Lat
+    lon: Lon
+    sigma_m: NonNeg
+
+
+class Ellipse(Struct, frozen=True, omit_defaults=True):
+    semi_major_m: NonNeg
+    semi_minor_m: NonNeg
+    bearing_deg: Annotated[float, Meta(ge=-360.0, le=360.0)]
+    confidence: Annotated[float, Meta(gt=0.0, lt=1.0)] = 0.95
+
+
+class ImpactPrediction(Struct, frozen=True, omit_defaults=True):
+    t: Time
+    lat: Lat
+    lon: Lon
+    sigma_t_s: NonNeg
+    ellipse: Ellipse | None = None
+
+
+class TrackBody(Body, frozen=True, omit_defaults=True):
+    """kind = "track": a partner's or the fusion engine's track."""
+
+    id: Ident
+    t: Time
+    state_ecef: State6
+    cov: Cov36
+    status: TrackStatus
+    class_: ObjectClass = field(name="class")
+    sources: list[str] = []
+    partners: list[str] = []
+    launch: LaunchEstimate | None = None
+    impact: ImpactPrediction | None = None
+    # optional additions (tocsin)
+    phase: Literal["boost", "ballistic", "unknown"] | None = None
+    quality: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None
+    #: the ground track still ahead, as [[lat, lon, t], ...] (thinned), when predicted
+    path: list[Annotated[list[float], Meta(min_length=3, max_length=3)]] | None = None
+
+
+class AlertBody(Body, frozen=True, omit_defaults=True):
+    """kind = "alert": one public warning message (its CAP 1.2 XML in ``cap``)."""
+
+    id: Ident
+    t: Time
+    msg_type: AlertMsgType
+    status: AlertStatus
+    tracks: list[str]
+    areas: list[str]
+    onset: Time | None = None
+    expires: Time | None = None
+    references: list[str] = []
+    cap: str = ""
+
+
+class SourceStat(Struct, frozen=True, omit_defaults=True):
+    last_t: Time
+    plots: Annotated[int, Meta(ge=0)]
+
+
+class HeartbeatBody(Body, frozen=True, omit_defaults=True):
+    """kind = "heartbeat": a node says it is alive and what its sources did."""
+
+    node: Ident
+    t: Time
+    sources: dict[str, SourceStat] = {}
+
+
+class TruthBody(Body, frozen=True, omit_defaults=True):
+    """kind = "truth": simulated ground truth (drill files only, never live).
+
+    Flight states carry ``state_ecef``; the one ``phase == "impact"`` message per
+    object carries ``lat``, ``lon`` and ``t`` of the impact (or of leaving the
+    simulated region)."""
+
+    object: Ident
+    t: Time
+    phase: TruthPhase
+    class_: TruthClass = field(name="class")
+    state_ecef: State6 | None = None
+    lat: Lat | None = None
+    lon: Lon | None = None
+    alt_m: Alt | None = None
+
+    def __post_init__(self) -> None:
+        if self.phase == "impact":
+            if self.lat is None or self.lon is None:
+                raise ValueError("an impact truth message needs `lat` and `lon` - at `$.body.lat`")
+        elif self.state_ecef is None:
+            raise ValueError("a flight truth message needs `state_ecef` - at `$.body.state_ecef`")
+
+
+BODY_TYPES: dict[str, type[Body]] = {
+    "sensor": SensorBody,
+    "plot": PlotBody,
+    "track": TrackBody,
+    "alert": AlertBody,
+    "heartbeat": HeartbeatBody,
+    "truth": TruthBody,
+}
+
+
+class Envelope(Struct, frozen=True, omit_defaults=True):
+    """The envelope around every message.
+
+    ``sig`` is an optional addition: the partner's Ed25519 signature (base64url,
+    no padding) over the canonical encoding of the envelope without ``sig``.
+    """
+
+    v: Literal[1]
+    kind: Annotated[str, Meta(min_length=1, max_length=32)]
+    partner: PartnerCode
+    source: Ident
+    seq: Annotated[int, Meta(ge=0)]
+    sent: Time
+    body: Any
+    sig: str | None = None
+
+
+def make(
+    kind: str,
+    body: Body,
+    *,
+    partner: str,
+    source: str,
+    seq: int,
+    sent: float,
+) -> Envelope:
+    """Build an envelope around a body (convenience for producers)."""
+    if BODY_TYPES.get(kind) is not type(body):
+        raise TypeError(f"body {type(body).__name__} does not match kind {kind!r}")
+    return Envelope(v=1, kind=kind, partner=partner, source=source, seq=seq, sent=sent, body=body)
+
+
+__all__ = [
+    "BODY_TYPES",
+    "KINDS",
+    "AlertBody",
+    "Body",
+    "Ellipse",
+    "Envelope",
+    "HeartbeatBody",
+    "ImpactPrediction",
+    "LaunchEstimate",
+    "PlatformPos",
+    "PlotBody",
+    "SensorBody",
+    "SourceStat",
+    "TrackBody",
+    "TruthBody",
+    "make",
+]
