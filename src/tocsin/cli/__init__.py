@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "journal",
     "replay",
     "keys",
+    "alert",
     "operator",
 )
 
