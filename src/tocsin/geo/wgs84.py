@@ -127,6 +127,7 @@ def ecef_to_aer(
     e, n, u = np.moveaxis(ecef_to_enu(xyz, lat0, lon0, alt0), -1, 0)
     horiz = np.hypot(e, n)
     az = np.degrees(np.arctan2(e, n)) % 360.0
+    az = np.where(az >= 360.0, 0.0, az)  # -1e-17 % 360 == 360.0
     el = np.degrees(np.arctan2(u, horiz))
     return az, el, np.sqrt(horiz * horiz + u * u)
 
@@ -148,9 +149,7 @@ def aer_to_ecef(
     return enu_to_ecef(enu, lat0, lon0, alt0)
 
 
-def great_circle_distance(
-    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
-) -> F64:
+def great_circle_distance(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike) -> F64:
     """Haversine distance on the mean sphere, m (about 0.3 % from the geodesic;
     use :mod:`pyproj` ``Geod`` where that matters)."""
     p1, p2 = np.radians(_f(lat1)), np.radians(_f(lat2))

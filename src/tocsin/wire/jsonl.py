@@ -59,7 +59,7 @@ def iter_jsonl(
         with open(source, "rb") as fh:
             yield from _iter(fh, st, label)
     else:
-        yield from _iter(source, st, name or getattr(source, "name", "<stream>"))
+        yield from _iter(source, st, name or str(getattr(source, "name", "<stream>")))
 
 
 def _iter(fh: IO[bytes], st: ReadStats, label: str) -> Iterator[Envelope]:
@@ -101,7 +101,7 @@ class JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         self._tmp = Path(tmp)
-        self._fh: io.BufferedWriter = os.fdopen(fd, "wb")  # type: ignore[assignment]
+        self._fh: io.BufferedWriter = os.fdopen(fd, "wb")
         self.count = 0
 
     def write(self, env: Envelope) -> None:
