@@ -32,15 +32,15 @@ from tocsin.wire.messages import (
 )
 
 __all__ = [
-    "BODY_TYPES",
-    "KINDS",
     "AlertBody",
+    "BODY_TYPES",
     "Body",
     "Ellipse",
     "Envelope",
     "HeartbeatBody",
     "ImpactPrediction",
     "JsonlWriter",
+    "KINDS",
     "LaunchEstimate",
     "PlatformPos",
     "PlotBody",

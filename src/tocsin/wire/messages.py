@@ -263,14 +263,14 @@ def make(
 
 
 __all__ = [
-    "BODY_TYPES",
-    "KINDS",
     "AlertBody",
+    "BODY_TYPES",
     "Body",
     "Ellipse",
     "Envelope",
     "HeartbeatBody",
     "ImpactPrediction",
+    "KINDS",
     "LaunchEstimate",
     "PlatformPos",
     "PlotBody",
