@@ -1,0 +1,270 @@
+"""Ed25519 signatures on envelopes and the partner registry.
+
+One key pair per partner. The private key lives on the partner's node as an
+unencrypted PKCS#8 PEM file (mode 0600); the public key is 32 raw bytes written
+as base64 (one line). A signature covers :func:`tocsin.wire.signing_bytes` — the
+compact JSON of the envelope without ``sig`` — and travels in ``Envelope.sig`` as
+base64url without padding (RFC 4648 §5), 86 characters for Ed25519's 64 bytes.
+
+Ed25519 (RFC 8032) is deterministic: the same key and message always give the
+same signature, so signed replay files are reproducible.
+
+The partner registry (YAML or JSON) says who may send what::
+
+    partners:
+      JP:
+        public_key: "base64 of the 32 raw bytes"
+        sources: ["JP-*"]                 # fnmatch globs
+        kinds: [sensor, plot, heartbeat]  # kinds this partner may send
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from tocsin.errors import ConfigError
+from tocsin.wire import KINDS, Envelope, signing_bytes
+
+DEFAULT_KINDS: tuple[str, ...] = ("sensor", "plot", "track", "heartbeat")
+
+
+def b64url_encode(data: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64_decode_any(text: str) -> bytes:
+    """Decode standard or url-safe base64, with or without padding."""
+    s = text.strip().replace("-", "+").replace("_", "/")
+    s += "=" * (-len(s) % 4)
+    return base64.b64decode(s, validate=True)
+
+
+# ---------------------------------------------------------------- keys on disk
+
+
+def generate_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def public_key_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The public key as standard base64 of its 32 raw bytes."""
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def save_private_key(key: Ed25519PrivateKey, path: str | os.PathLike[str]) -> None:
+    """Write the PEM with mode 0600 (created exclusively: never overwrites)."""
+    p = Path(path)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_key_pem(key))
+
+
+def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read key: {exc.strerror}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path}: not an Ed25519 key")
+    return key
+
+
+def parse_public_key(text: str, *, where: str = "public key") -> Ed25519PublicKey:
+    """A public key from base64 (raw 32 bytes) or a PEM SubjectPublicKeyInfo."""
+    t = text.strip()
+    if t.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_public_key(t.encode())
+        except ValueError as exc:
+            raise ConfigError(f"{where}: bad PEM public key ({exc})") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise ConfigError(f"{where}: not an Ed25519 key")
+        return key
+    try:
+        raw = b64_decode_any(t)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{where}: not base64") from None
+    if len(raw) != 32:
+        raise ConfigError(f"{where}: an Ed25519 public key is 32 bytes, got {len(raw)}")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read key: {exc.strerror}") from None
+    return parse_public_key(text, where=str(path))
+
+
+# ---------------------------------------------------------------- sign / verify
+
+
+def sign(env: Envelope, key: Ed25519PrivateKey) -> Envelope:
+    """Return ``env`` with ``sig`` set to the Ed25519 signature of its canonical bytes."""
+    sig = key.sign(signing_bytes(env))
+    return msgspec.structs.replace(env, sig=b64url_encode(sig))
+
+
+def verify(env: Envelope, pub: Ed25519PublicKey) -> bool:
+    """True when ``env.sig`` is a valid signature by ``pub``; False otherwise
+    (missing, malformed or wrong signature). Never raises."""
+    if not env.sig:
+        return False
+    try:
+        raw = b64_decode_any(env.sig)
+    except (binascii.Error, ValueError):
+        return False
+    if len(raw) != 64:
+        return False
+    try:
+        pub.verify(raw, signing_bytes(env))
+    except InvalidSignature:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerPolicy:
+    """What one partner may send, and the key that proves it."""
+
+    code: str
+    public_key: Ed25519PublicKey
+    sources: tuple[str, ...] = ("*",)
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+
+    def owns_source(self, source: str) -> bool:
+        return any(fnmatch.fnmatchcase(source, pat) for pat in self.sources)
+
+    def may_send(self, kind: str) -> bool:
+        return kind in self.kinds
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRegistry:
+    partners: Mapping[str, PartnerPolicy] = field(default_factory=dict)
+
+    def get(self, code: str) -> PartnerPolicy | None:
+        return self.partners.get(code)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.partners
+
+    def __len__(self) -> int:
+        return len(self.partners)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partners": {
+                code: {
+                    "public_key": public_key_text(p.public_key),
+                    "sources": list(p.sources),
+                    "kinds": list(p.kinds),
+                }
+                for code, p in sorted(self.partners.items())
+            }
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "registry") -> PartnerRegistry:
+        if not isinstance(data, dict) or not isinstance(data.get("partners"), dict):
+            raise ConfigError(f"{where}: expected a mapping with a `partners` mapping")
+        out: dict[str, PartnerPolicy] = {}
+        for code, spec in data["partners"].items():
+            at = f"{where}: partners.{code}"
+            if not isinstance(code, str) or len(code) != 2 or not code.isupper():
+                raise ConfigError(f"{at}: partner code must be two capital letters")
+            if not isinstance(spec, dict) or "public_key" not in spec:
+                raise ConfigError(f"{at}: needs `public_key`")
+            pub = parse_public_key(str(spec["public_key"]), where=f"{at}.public_key")
+            sources = _str_list(spec.get("sources", [f"{code}-*"]), f"{at}.sources")
+            kinds = _str_list(spec.get("kinds", list(DEFAULT_KINDS)), f"{at}.kinds")
+            bad = [k for k in kinds if k not in KINDS]
+            if bad:
+                raise ConfigError(f"{at}.kinds: unknown kind {bad[0]!r}")
+            out[code] = PartnerPolicy(code, pub, tuple(sources), tuple(kinds))
+        return cls(out)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PartnerRegistry:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read registry: {exc.strerror}") from None
+        try:
+            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from None
+        return cls.from_dict(data, where=str(p))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        p = Path(path)
+        data = self.to_dict()
+        text = json.dumps(data, indent=2) + "\n" if p.suffix == ".json" else yaml.safe_dump(data)
+        tmp = p.with_name(f".{p.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, p)
+
+    def with_partner(self, policy: PartnerPolicy) -> PartnerRegistry:
+        d = dict(self.partners)
+        d[policy.code] = policy
+        return PartnerRegistry(d)
+
+
+def _str_list(val: Any, where: str) -> list[str]:
+    if isinstance(val, str):
+        return [val]
+    if not isinstance(val, Iterable) or not all(isinstance(x, str) for x in val):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return list(val)
+
+
+__all__ = [
+    "DEFAULT_KINDS",
+    "PartnerPolicy",
+    "PartnerRegistry",
+    "b64_decode_any",
+    "b64url_encode",
+    "generate_key",
+    "load_private_key",
+    "load_public_key",
+    "parse_public_key",
+    "private_key_pem",
+    "public_key_text",
+    "save_private_key",
+    "sign",
+    "verify",
+]
