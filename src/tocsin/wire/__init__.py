@@ -32,15 +32,15 @@ from tocsin.wire.messages import (
 )
 
 __all__ = [
-    "AlertBody",
     "BODY_TYPES",
+    "KINDS",
+    "AlertBody",
     "Body",
     "Ellipse",
     "Envelope",
     "HeartbeatBody",
     "ImpactPrediction",
     "JsonlWriter",
-    "KINDS",
     "LaunchEstimate",
     "PlatformPos",
     "PlotBody",

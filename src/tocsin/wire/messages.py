@@ -263,14 +263,14 @@ def make(
 
 
 __all__ = [
-    "AlertBody",
     "BODY_TYPES",
+    "KINDS",
+    "AlertBody",
     "Body",
     "Ellipse",
     "Envelope",
     "HeartbeatBody",
     "ImpactPrediction",
-    "KINDS",
     "LaunchEstimate",
     "PlatformPos",
     "PlotBody",
