@@ -1,0 +1,293 @@
+"""Ingress: the checks every message passes before fusion sees it.
+
+In order (the first failure decides the reason)::
+
+    schema           the decoder's WireError (its JSON path is the field)
+    unknown_kind     a well-formed envelope of a kind this version does not know
+    unknown_partner  partner not in the registry
+    missing_signature / bad_signature
+                     no ``sig``, or not a valid Ed25519 signature by the partner
+    kind_not_allowed the partner may not send this kind
+    foreign_source   the source does not match the partner's source globs
+    clock_skew       ``|sent - now| > max_skew_s``
+    too_many_sources the replay-window table is full (bounded memory)
+    duplicate        this (partner, source, seq) was already accepted
+    stale            ``seq`` at or below the window floor ``hi - window``
+
+Signature checks come before the policy checks so an unauthenticated sender
+learns nothing about the policy, and the replay window is updated last, only
+for a message that passed everything else, so a forged message cannot burn a
+sequence number.
+
+The checker never reads the wall clock: ``now`` is passed to :meth:`Ingress.check`
+or taken from the injected ``clock`` callable. Every rejection increments
+``Ingress.rejected[reason]`` and, when a recorder is given, is written to the
+journal as a ``reject`` entry; nothing here raises on bad input.
+
+Without a registry (``registry=None``) the checker runs in *open* mode: no
+signature or partner policy checks, only schema, clock and replay window. That is
+the local development default of ``tocsin serve``; production nodes pass a
+registry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from tocsin.errors import WireError
+from tocsin.exchange.signing import PartnerRegistry, verify
+from tocsin.wire import Envelope, UnknownKind, decode_json, decode_msgpack
+
+REASONS: tuple[str, ...] = (
+    "schema",
+    "unknown_kind",
+    "unknown_partner",
+    "missing_signature",
+    "bad_signature",
+    "kind_not_allowed",
+    "foreign_source",
+    "clock_skew",
+    "too_many_sources",
+    "duplicate",
+    "stale",
+)
+
+#: how many bytes of a rejected message are kept in its journal entry
+REJECT_KEEP_BYTES = 4096
+
+
+class RejectRecorder(Protocol):
+    """Where rejections are recorded (the journal implements this)."""
+
+    def append(self, kind: str, payload: bytes) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of one check. ``env`` is the decoded message when there is one."""
+
+    ok: bool
+    env: Envelope | None = None
+    reason: str | None = None
+    field: str | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {"ok": self.ok}
+        if self.env is not None:
+            d["source"] = self.env.source
+            d["seq"] = self.env.seq
+        if not self.ok:
+            d["reason"] = self.reason
+            if self.field:
+                d["field"] = self.field
+            d["detail"] = self.detail
+        return d
+
+
+class SeqWindow:
+    """Anti-replay window over one source's sequence numbers (as in IPsec, RFC 4303
+    §3.4.3): the highest accepted ``hi`` and a bitmask of the ``size`` numbers at
+    or below it. Bit ``i`` set means ``hi - i`` was accepted.
+
+    ``seq > hi`` is new; ``hi - size < seq <= hi`` is new unless its bit is set;
+    ``seq <= hi - size`` (at or below the floor) is refused as stale.
+    """
+
+    __slots__ = ("hi", "mask", "size")
+
+    def __init__(self, size: int = 1024) -> None:
+        if size < 1:
+            raise ValueError("window size must be >= 1")
+        self.size = size
+        self.hi = -1
+        self.mask = 0
+
+    @property
+    def floor(self) -> int:
+        """Sequence numbers at or below this are refused (-1: nothing seen yet)."""
+        return self.hi - self.size if self.hi >= 0 else -1
+
+    def status(self, seq: int) -> str | None:
+        """None if ``seq`` would be accepted, else ``"duplicate"`` or ``"stale"``."""
+        if self.hi < 0 or seq > self.hi:
+            return None
+        off = self.hi - seq
+        if off >= self.size:
+            return "stale"
+        if (self.mask >> off) & 1:
+            return "duplicate"
+        return None
+
+    def mark(self, seq: int) -> None:
+        """Record ``seq`` as accepted (call only after :meth:`status` said None)."""
+        full = (1 << self.size) - 1
+        if self.hi < 0:
+            self.hi, self.mask = seq, 1
+        elif seq > self.hi:
+            shift = seq - self.hi
+            self.mask = ((self.mask << shift) | 1) & full if shift < self.size else 1
+            self.hi = seq
+        else:
+            self.mask |= 1 << (self.hi - seq)
+
+    def accept(self, seq: int) -> str | None:
+        """Check and mark in one step; returns the refusal reason or None."""
+        st = self.status(seq)
+        if st is None:
+            self.mark(seq)
+        return st
+
+
+class Ingress:
+    """Checks messages against schema, partner policy, signatures, clock and replay.
+
+    Parameters
+    ----------
+    registry:
+        Partner keys and policy; ``None`` runs in open mode (see module doc).
+    window:
+        Replay window per source, in sequence numbers.
+    max_skew_s:
+        Largest accepted ``|sent - now|``; ``None`` disables the clock check.
+    clock:
+        Called for ``now`` when :meth:`check` is not given one.
+    recorder:
+        Gets a ``reject`` journal entry for every rejection.
+    max_sources:
+        Bound on the replay-window table (memory under a flood of new names).
+    """
+
+    def __init__(
+        self,
+        registry: PartnerRegistry | None = None,
+        *,
+        window: int = 1024,
+        max_skew_s: float | None = 30.0,
+        clock: Callable[[], float] | None = None,
+        recorder: RejectRecorder | None = None,
+        max_sources: int = 65_536,
+    ) -> None:
+        self.registry = registry
+        self.window = window
+        self.max_skew_s = max_skew_s
+        self.clock = clock
+        self.recorder = recorder
+        self.max_sources = max_sources
+        self.windows: dict[tuple[str, str], SeqWindow] = {}
+        self.accepted: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+
+    @property
+    def open_mode(self) -> bool:
+        return self.registry is None
+
+    # ------------------------------------------------------------ entry points
+
+    def check_bytes(self, data: bytes, *, now: float | None = None, fmt: str = "json") -> Verdict:
+        """Decode (JSON or ``fmt="msgpack"``) and check one message."""
+        try:
+            env = decode_json(data) if fmt == "json" else decode_msgpack(data)
+        except UnknownKind as exc:
+            return self._reject(None, "unknown_kind", exc.field, exc.message, data)
+        except WireError as exc:
+            return self._reject(None, "schema", exc.field, exc.message, data)
+        return self.check(env, now=now, raw=data)
+
+    def check(self, env: Envelope, *, now: float | None = None, raw: bytes | None = None) -> Verdict:
+        """Check one decoded message; on success its sequence number is consumed."""
+        reg = self.registry
+        if reg is not None:
+            pol = reg.get(env.partner)
+            if pol is None:
+                return self._reject(
+                    env, "unknown_partner", "$.partner", f"unknown partner {env.partner!r}", raw
+                )
+            if not env.sig:
+                return self._reject(env, "missing_signature", "$.sig", "message is not signed", raw)
+            if not verify(env, pol.public_key):
+                return self._reject(
+                    env, "bad_signature", "$.sig", f"signature does not verify for {env.partner}", raw
+                )
+            if not pol.may_send(env.kind):
+                return self._reject(
+                    env, "kind_not_allowed", "$.kind", f"{env.partner} may not send {env.kind!r}", raw
+                )
+            if not pol.owns_source(env.source):
+                return self._reject(
+                    env, "foreign_source", "$.source", f"{env.source!r} is not a source of {env.partner}", raw
+                )
+        if self.max_skew_s is not None:
+            t_now = now if now is not None else (self.clock() if self.clock is not None else None)
+            if t_now is not None and abs(env.sent - t_now) > self.max_skew_s:
+                return self._reject(
+                    env,
+                    "clock_skew",
+                    "$.sent",
+                    f"sent is {env.sent - t_now:+.3f} s from the node clock (limit {self.max_skew_s:g} s)",
+                    raw,
+                )
+        key = (env.partner, env.source)
+        win = self.windows.get(key)
+        if win is None:
+            if len(self.windows) >= self.max_sources:
+                return self._reject(env, "too_many_sources", "$.source", "replay-window table full", raw)
+            win = self.windows[key] = SeqWindow(self.window)
+        st = win.accept(env.seq)
+        if st is not None:
+            detail = (
+                f"seq {env.seq} of {env.source} already accepted"
+                if st == "duplicate"
+                else f"seq {env.seq} of {env.source} is at or below the window floor {win.floor}"
+            )
+            return self._reject(env, st, "$.seq", detail, raw)
+        self.accepted[env.kind] += 1
+        return Verdict(True, env)
+
+    def restore(self, env: Envelope) -> None:
+        """Mark an already-accepted message (crash recovery from the journal)."""
+        key = (env.partner, env.source)
+        win = self.windows.get(key)
+        if win is None:
+            win = self.windows[key] = SeqWindow(self.window)
+        if win.status(env.seq) is None:
+            win.mark(env.seq)
+        self.accepted[env.kind] += 1
+
+    # Stage-like use: accepted messages pass through, rejected ones vanish
+    # (counted and journalled).
+    def push(self, env: Envelope) -> list[Envelope]:
+        return [env] if self.check(env).ok else []
+
+    def advance(self, t: float) -> list[Envelope]:
+        return []
+
+    # ------------------------------------------------------------ internals
+
+    def _reject(
+        self, env: Envelope | None, reason: str, field: str | None, detail: str, raw: bytes | None
+    ) -> Verdict:
+        self.rejected[reason] += 1
+        if self.recorder is not None:
+            self.recorder.append("reject", reject_payload(env, reason, field, detail, raw))
+        return Verdict(False, env, reason, field, detail)
+
+
+def reject_payload(
+    env: Envelope | None, reason: str, field: str | None, detail: str, raw: bytes | None
+) -> bytes:
+    """The journal payload of a rejection: reason, field, who, and the first bytes."""
+    rec: dict[str, object] = {"reason": reason, "field": field, "detail": detail}
+    if env is not None:
+        rec.update(partner=env.partner, source=env.source, seq=env.seq, kind=env.kind)
+    if raw is not None:
+        rec["raw"] = raw[:REJECT_KEEP_BYTES].decode("utf-8", errors="replace")
+        rec["raw_len"] = len(raw)
+    return json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
+
+
+__all__ = ["REASONS", "Ingress", "RejectRecorder", "SeqWindow", "Verdict", "reject_payload"]
