@@ -1,0 +1,173 @@
+"""Scoring the public warning of a drill: who was warned, when, and should they
+have been.
+
+Truth: an area is *at risk* when the real ground track of a ballistic object
+passes over it (overflight, from the end of boost on) or the real impact point
+lies in it. Its *event time* is the first overflight or the impact, whichever
+comes first. Aircraft never put an area at risk.
+
+Warnings: an area is *warned* from the first ``Alert``/``Update`` whose ``areas``
+list names it. Its *lead time* is event time minus first warning time; negative
+means the warning came after the missile had passed or fallen.
+
+Figures (all times in seconds):
+
+* ``first_alert_s`` — first alert of any kind after the first launch;
+* ``min_lead_s`` — the smallest lead time over areas at risk that were warned;
+* ``area_recall`` — at-risk areas warned / at-risk areas (1.0 when none at risk);
+* ``area_precision`` — warned areas that were at risk / warned areas (1.0 when
+  none warned);
+* ``false_areas`` — areas warned that were never at risk (land and sea counted
+  apart), ``false_alerts`` — alert messages none of whose areas was at risk;
+* ``time_to_correct_s`` — for each wrongly warned area, the time from its first
+  warning until a later message dropped it (Update without it, or Cancel);
+  ``None`` while never corrected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from tocsin.wire.messages import AlertBody
+
+
+@dataclass(frozen=True)
+class GroundTrack:
+    """A truth object's ground track: times (epoch s) and geodetic lat/lon (deg)."""
+
+    object: str
+    t: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    lon: NDArray[np.float64]
+    launch_t: float
+    boost_end_t: float
+    impact_t: float | None
+    impact_lat: float | None
+    impact_lon: float | None
+    ballistic: bool = True
+
+
+@dataclass(frozen=True)
+class AreaShape:
+    code: str
+    geometry: shapely.Geometry
+    sea: bool
+
+
+def areas_at_risk(tracks: Iterable[GroundTrack], areas: Sequence[AreaShape]) -> dict[str, float]:
+    """Area code -> event time (epoch s) for every area a ballistic object's real
+    path overflew after boost or its real impact point lies in."""
+    risk: dict[str, float] = {}
+    for gt in tracks:
+        if not gt.ballistic:
+            continue
+        sel = gt.t >= gt.boost_end_t
+        lons, lats, ts = gt.lon[sel], gt.lat[sel], gt.t[sel]
+        for a in areas:
+            if len(ts):
+                inside = shapely.contains_xy(a.geometry, lons, lats)
+                if inside.any():
+                    t_in = float(ts[int(np.argmax(inside))])
+                    risk[a.code] = min(risk.get(a.code, math.inf), t_in)
+            if (
+                gt.impact_lat is not None
+                and gt.impact_lon is not None
+                and gt.impact_t is not None
+                and shapely.contains_xy(a.geometry, gt.impact_lon, gt.impact_lat)
+            ):
+                risk[a.code] = min(risk.get(a.code, math.inf), gt.impact_t)
+    return risk
+
+
+class WarningScore(msgspec.Struct, kw_only=True):
+    alerts: int
+    first_alert_s: float | None
+    min_lead_s: float | None
+    area_recall: float
+    area_precision: float
+    areas_at_risk: list[str]
+    areas_warned: list[str]
+    missed_areas: list[str]
+    false_areas_land: list[str]
+    false_areas_sea: list[str]
+    false_alerts: int
+    lead_s: dict[str, float] = {}
+    first_warned_t: dict[str, float] = {}
+    time_to_correct_s: dict[str, float | None] = {}
+    statuses: list[str] = []
+
+
+@dataclass
+class _AreaState:
+    first_t: float
+    active: bool = True
+    corrected_t: float | None = None
+
+
+def _correction_delay(st: _AreaState) -> float | None:
+    return None if st.corrected_t is None else st.corrected_t - st.first_t
+
+
+def score_warnings(
+    alerts: Sequence[AlertBody],
+    at_risk: Mapping[str, float],
+    launch_t: float,
+    sea_codes: Iterable[str] = (),
+) -> WarningScore:
+    """Score the alert messages of a drill against the areas really at risk."""
+    sea = set(sea_codes)
+    ordered = sorted(alerts, key=lambda a: (a.t, a.id))
+    warned: dict[str, _AreaState] = {}
+    # which areas each alert thread (the chain of references) currently covers
+    thread_areas: dict[str, set[str]] = {}
+    thread_of: dict[str, str] = {}
+    false_alerts = 0
+    for a in ordered:
+        root = next((thread_of[r] for r in a.references if r in thread_of), a.id)
+        thread_of[a.id] = root
+        now = set() if a.msg_type == "Cancel" else set(a.areas)
+        before = thread_areas.get(root, set())
+        for code in before - now:
+            st = warned.get(code)
+            if st is not None and st.active and st.corrected_t is None:
+                st.corrected_t = a.t
+                st.active = False
+        for code in now:
+            st = warned.get(code)
+            if st is None:
+                warned[code] = _AreaState(first_t=a.t)
+            elif not st.active:
+                st.active = True
+        thread_areas[root] = now
+        if a.msg_type != "Cancel" and now and not (now & set(at_risk)):
+            false_alerts += 1
+    risk = set(at_risk)
+    got = set(warned)
+    hit = risk & got
+    lead = {c: at_risk[c] - warned[c].first_t for c in sorted(hit)}
+    false_codes = sorted(got - risk)
+    first_alert = (ordered[0].t - launch_t) if ordered else None
+    return WarningScore(
+        alerts=len(ordered),
+        first_alert_s=first_alert,
+        min_lead_s=min(lead.values()) if lead else None,
+        area_recall=len(hit) / len(risk) if risk else 1.0,
+        area_precision=len(hit) / len(got) if got else 1.0,
+        areas_at_risk=sorted(risk),
+        areas_warned=sorted(got),
+        missed_areas=sorted(risk - got),
+        false_areas_land=[c for c in false_codes if c not in sea],
+        false_areas_sea=[c for c in false_codes if c in sea],
+        false_alerts=false_alerts,
+        lead_s=lead,
+        first_warned_t={c: s.first_t for c, s in sorted(warned.items())},
+        time_to_correct_s={c: _correction_delay(warned[c]) for c in false_codes},
+        statuses=sorted({a.status for a in ordered}),
+    )

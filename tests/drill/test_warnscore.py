@@ -1,0 +1,109 @@
+"""Warning scores: areas at risk from the true path, lead times, recall and
+precision, false alerts and time to correct."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from tocsin.drill.warnscore import AreaShape, GroundTrack, areas_at_risk, score_warnings
+from tocsin.wire import AlertBody
+
+T0 = 1_800_000_000.0
+# three unit squares along the equator, and a sea zone beyond them
+AREAS = [
+    AreaShape("XA-1", shapely.box(0, -1, 1, 1), sea=False),
+    AreaShape("XA-2", shapely.box(1, -1, 2, 1), sea=False),
+    AreaShape("XA-3", shapely.box(5, -1, 6, 1), sea=False),
+    AreaShape("sea:X", shapely.box(2, -1, 4, 1), sea=True),
+]
+
+
+def _track(boost_end: float = 10.0, ballistic: bool = True) -> GroundTrack:
+    t = T0 + np.arange(0.0, 301.0)
+    lon = np.linspace(-1.0, 3.0, t.size)  # crosses XA-1, XA-2, then falls in sea:X
+    return GroundTrack(
+        object="M1",
+        t=t,
+        lat=np.zeros_like(t),
+        lon=lon,
+        launch_t=T0,
+        boost_end_t=T0 + boost_end,
+        impact_t=T0 + 300.0,
+        impact_lat=0.0,
+        impact_lon=3.0,
+        ballistic=ballistic,
+    )
+
+
+def _alert(
+    i: int, t: float, areas: list[str], msg_type: str = "Alert", refs: tuple[str, ...] = ()
+) -> AlertBody:
+    return AlertBody(
+        id=f"A{i}",
+        t=T0 + t,
+        msg_type=msg_type,  # type: ignore[arg-type]
+        status="Exercise",
+        tracks=["F-1"],
+        areas=areas,
+        references=list(refs),
+    )
+
+
+def test_areas_at_risk_are_overflown_or_hit_in_order() -> None:
+    risk = areas_at_risk([_track()], AREAS)
+    assert sorted(risk) == ["XA-1", "XA-2", "sea:X"]
+    assert risk["XA-1"] < risk["XA-2"] < risk["sea:X"]
+    # XA-1 entered at lon 0 -> t = 75 s after launch
+    assert risk["XA-1"] - T0 == pytest.approx(75.0, abs=1.0)
+
+
+def test_boost_phase_overflight_does_not_count_and_aircraft_never_do() -> None:
+    # XA-1 lies under lon 0..1, flown over between 75 s and 150 s
+    assert "XA-1" not in areas_at_risk([_track(boost_end=160.0)], AREAS)
+    assert areas_at_risk([_track(ballistic=False)], AREAS) == {}
+
+
+def test_perfect_warning() -> None:
+    risk = areas_at_risk([_track()], AREAS)
+    s = score_warnings([_alert(1, 20.0, ["XA-1", "XA-2", "sea:X"])], risk, T0, sea_codes=["sea:X"])
+    assert s.first_alert_s == 20.0
+    assert s.area_recall == 1.0
+    assert s.area_precision == 1.0
+    assert s.false_alerts == 0
+    assert s.min_lead_s == pytest.approx(75.0 - 20.0, abs=1.0)
+    assert s.missed_areas == []
+
+
+def test_wrong_area_then_corrected_and_a_missed_one() -> None:
+    risk = areas_at_risk([_track()], AREAS)
+    alerts = [
+        _alert(1, 30.0, ["XA-1", "XA-3"]),
+        _alert(2, 90.0, ["XA-1"], "Update", ("A1",)),  # drops XA-3: corrected after 60 s
+        _alert(3, 200.0, ["sea:X"], "Update", ("A2",)),
+    ]
+    s = score_warnings(alerts, risk, T0, sea_codes=["sea:X"])
+    assert s.areas_warned == ["XA-1", "XA-3", "sea:X"]
+    assert s.missed_areas == ["XA-2"]
+    assert s.false_areas_land == ["XA-3"]
+    assert s.time_to_correct_s == {"XA-3": pytest.approx(60.0)}
+    assert s.area_recall == pytest.approx(2 / 3)
+    assert s.area_precision == pytest.approx(2 / 3)
+    # XA-1: warned 30 s, overflown from 75 s; the sea zone: warned at 200 s,
+    # overflown from ~225 s (its impact at 300 s comes later)
+    assert s.lead_s["XA-1"] == pytest.approx(45.0, abs=1.0)
+    assert s.min_lead_s == pytest.approx(25.5, abs=1.0)
+
+
+def test_late_warning_has_negative_lead_and_alerts_on_nothing_are_false() -> None:
+    risk = areas_at_risk([_track()], AREAS)
+    s = score_warnings([_alert(1, 100.0, ["XA-1"]), _alert(2, 5.0, ["XA-3"])], risk, T0)
+    assert s.lead_s["XA-1"] < 0
+    assert s.false_alerts == 1
+    assert s.time_to_correct_s == {"XA-3": None}
+
+
+def test_no_risk_no_alert_is_perfect() -> None:
+    s = score_warnings([], {}, T0)
+    assert (s.area_recall, s.area_precision, s.false_alerts, s.first_alert_s) == (1.0, 1.0, 0, None)
