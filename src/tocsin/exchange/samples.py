@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tocsin.wire import Envelope, HeartbeatBody, PlotBody, make
+from tocsin.stage import Stage
+from tocsin.wire import AlertBody, Envelope, HeartbeatBody, PlotBody, TrackBody, make
 
 
 def sample_plot(
@@ -36,4 +37,90 @@ def sample_heartbeat(
     )
 
 
-__all__ = ["sample_heartbeat", "sample_plot"]
+class ToyTracker:
+    """A deterministic stand-in for the fusion stage (tests, benchmarks, demos).
+
+    One "track" per plot source: every plot updates it (``state_ecef`` x = number
+    of plots); :meth:`advance` deletes tracks idle for more than ``timeout_s``.
+    """
+
+    def __init__(self, timeout_s: float = 5.0, partner: str = "XX") -> None:
+        self.timeout_s = timeout_s
+        self.partner = partner
+        self.seq = 0
+        self.tracks: dict[str, tuple[int, float]] = {}
+
+    def _track(self, src: str, n: int, t: float, status: str) -> Envelope:
+        self.seq += 1
+        body = TrackBody(
+            id=f"T-{src}",
+            t=t,
+            state_ecef=[float(n), 0.0, 0.0, 0.0, 0.0, 0.0],
+            cov=[1.0 if i % 7 == 0 else 0.0 for i in range(36)],
+            status=status,  # type: ignore[arg-type]
+            class_="unknown",
+            sources=[src],
+        )
+        return make("track", body, partner=self.partner, source="toy-tracker", seq=self.seq, sent=t)
+
+    def push(self, env: Envelope) -> list[Envelope]:
+        if env.kind != "plot" or not isinstance(env.body, PlotBody):
+            return []
+        n = self.tracks.get(env.source, (0, 0.0))[0] + 1
+        self.tracks[env.source] = (n, env.body.t)
+        return [self._track(env.source, n, env.body.t, "confirmed" if n >= 3 else "tentative")]
+
+    def advance(self, t: float) -> list[Envelope]:
+        out = []
+        for src, (n, last) in sorted(self.tracks.items()):
+            if t - last > self.timeout_s:
+                del self.tracks[src]
+                out.append(self._track(src, n, t, "deleted"))
+        return out
+
+
+class ToyWarner:
+    """A deterministic stand-in for the warning stage: an alert when a track is
+    confirmed, a cancel when it is deleted."""
+
+    def __init__(self, partner: str = "XX") -> None:
+        self.partner = partner
+        self.seq = 0
+        self.active: dict[str, str] = {}
+
+    def push(self, env: Envelope) -> list[Envelope]:
+        if env.kind != "track" or not isinstance(env.body, TrackBody):
+            return []
+        tb = env.body
+        if tb.status == "confirmed" and tb.id not in self.active:
+            self.seq += 1
+            aid = f"A-{self.seq}"
+            self.active[tb.id] = aid
+            return [self._alert(aid, tb, "Alert", [])]
+        if tb.status == "deleted" and tb.id in self.active:
+            self.seq += 1
+            ref = self.active.pop(tb.id)
+            return [self._alert(f"A-{self.seq}", tb, "Cancel", [ref])]
+        return []
+
+    def _alert(self, aid: str, tb: TrackBody, msg_type: str, refs: list[str]) -> Envelope:
+        body = AlertBody(
+            id=aid,
+            t=tb.t,
+            msg_type=msg_type,  # type: ignore[arg-type]
+            status="Exercise",
+            tracks=[tb.id],
+            areas=["JP-01"],
+            references=refs,
+        )
+        return make("alert", body, partner=self.partner, source="toy-warner", seq=self.seq, sent=tb.t)
+
+    def advance(self, t: float) -> list[Envelope]:
+        return []
+
+
+def toy_stages() -> list[Stage]:
+    return [ToyTracker(), ToyWarner()]
+
+
+__all__ = ["ToyTracker", "ToyWarner", "sample_heartbeat", "sample_plot", "toy_stages"]

@@ -1,0 +1,271 @@
+"""An append-only, hash-chained journal in SQLite.
+
+Every entry is ``(seq, ts, kind, payload, prev_hash, hash)`` where ``seq`` counts
+from 1 with no gaps, ``ts`` is when the node recorded it (epoch seconds; audit
+only, never fed to a stage), ``kind`` says what it is and ``payload`` holds its
+bytes. The chain:
+
+.. math::
+
+    h_0 = 0^{256}, \\qquad
+    h_n = \\mathrm{SHA256}(h_{n-1} \\,\\|\\, \\mathrm{canon}(n, ts_n, kind_n, payload_n))
+
+    \\mathrm{canon} = \\mathrm{u64be}(n) \\,\\|\\, \\mathrm{f64be}(ts) \\,\\|\\,
+        \\mathrm{u16be}(|kind|) \\,\\|\\, kind \\,\\|\\, \\mathrm{u64be}(|payload|) \\,\\|\\, payload
+
+so changing, removing or reordering any entry breaks the chain at that entry
+and :meth:`Journal.verify` names it. Cutting entries off the *end* leaves a
+valid shorter chain: to detect that, keep the head hash elsewhere (``tocsin
+journal head``) and pass it as ``expect_head``. SQLite triggers refuse UPDATE
+and DELETE as a guard against accidents; the chain is what proves integrity.
+
+Entry kinds used by the runtime: ``input`` (an accepted message, compact JSON
+with its signature), ``tick`` (``{"t": ...}``: time advanced with no input),
+``output`` (a message a stage produced), ``reject`` (a refused message and why),
+``note`` (start, stop, recovery).
+
+Durability: the database runs in WAL mode. ``synchronous="FULL"`` (default)
+fsyncs the WAL on every commit, so a committed entry survives power loss;
+``"NORMAL"`` fsyncs only at checkpoints — it survives a process crash (kill -9)
+but may lose the last commits on power loss, in exchange for much faster commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import struct
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tocsin.errors import ConfigError, InputError
+
+ZERO_HASH = bytes(32)
+FORMAT = "tocsin-journal-1"
+SYNC_MODES = ("FULL", "NORMAL")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+    BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+    BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+"""
+
+
+def entry_hash(prev_hash: bytes, seq: int, ts: float, kind: str, payload: bytes) -> bytes:
+    """The chain hash of one entry (see the module docstring)."""
+    k = kind.encode("utf-8")
+    h = hashlib.sha256()
+    h.update(prev_hash)
+    h.update(struct.pack(">QdH", seq, ts, len(k)))
+    h.update(k)
+    h.update(struct.pack(">Q", len(payload)))
+    h.update(payload)
+    return h.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    ts: float
+    kind: str
+    payload: bytes
+    prev_hash: bytes
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """``ok`` or the first bad entry (``bad_seq``) and what is wrong with it."""
+
+    ok: bool
+    count: int
+    head: bytes
+    bad_seq: int | None = None
+    problem: str = ""
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"ok: {self.count} entries, head {self.head.hex()}"
+        return f"TAMPERED at entry {self.bad_seq}: {self.problem} ({self.count} entries verified before it)"
+
+
+class Journal:
+    """Append-only hash-chained journal (one writer).
+
+    Use :meth:`transaction` to commit several appends at once (one fsync); an
+    append outside a transaction commits by itself.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "FULL",
+        clock: Callable[[], float] = time.time,
+        readonly: bool = False,
+    ) -> None:
+        sync = synchronous.upper()
+        if sync not in SYNC_MODES:
+            raise ConfigError(f"journal synchronous must be one of {SYNC_MODES}, got {synchronous!r}")
+        self.path = Path(path)
+        self.clock = clock
+        self.readonly = readonly
+        if readonly:
+            if not self.path.is_file():
+                raise InputError("no such journal", file=str(self.path))
+            uri = f"file:{self.path.resolve()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={sync}")
+                self._db.executescript(_SCHEMA)
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+            if row is None or row[0] != FORMAT:
+                raise InputError("not a tocsin journal", file=str(self.path))
+            last = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise InputError(f"not a tocsin journal ({exc})", file=str(self.path)) from None
+        self.synchronous = sync
+        self._seq: int = last[0] if last else 0
+        self._head: bytes = bytes(last[1]) if last else ZERO_HASH
+        self._in_tx = False
+
+    # ------------------------------------------------------------ writing
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    @property
+    def head(self) -> bytes:
+        return self._head
+
+    def append(self, kind: str, payload: bytes, *, ts: float | None = None) -> Entry:
+        if self.readonly:
+            raise ConfigError(f"{self.path}: journal opened read-only")
+        seq = self._seq + 1
+        t = self.clock() if ts is None else ts
+        h = entry_hash(self._head, seq, t, kind, payload)
+        self._db.execute(
+            "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, t, kind, payload, self._head, h),
+        )
+        e = Entry(seq, t, kind, payload, self._head, h)
+        self._seq, self._head = seq, h
+        return e
+
+    def append_many(self, items: Iterable[tuple[str, bytes]]) -> list[Entry]:
+        with self.transaction():
+            return [self.append(k, p) for k, p in items]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group appends into one commit; nested use joins the outer one."""
+        if self._in_tx:
+            yield
+            return
+        seq, head = self._seq, self._head
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            self._seq, self._head = seq, head
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ reading
+
+    def entries(self, start: int = 1, kinds: Iterable[str] | None = None) -> Iterator[Entry]:
+        """Entries in ``seq`` order from ``start`` (optionally only some kinds)."""
+        q = "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries WHERE seq >= ?"
+        args: list[object] = [start]
+        if kinds is not None:
+            ks = list(kinds)
+            q += f" AND kind IN ({','.join('?' * len(ks))})"
+            args.extend(ks)
+        q += " ORDER BY seq"
+        for row in self._db.execute(q, args):
+            yield Entry(row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]))
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def verify(self, expect_head: bytes | None = None) -> VerifyResult:
+        """Walk the chain; report the first entry that is missing, altered or out of place."""
+        prev = ZERO_HASH
+        expected = 1
+        n = 0
+        try:
+            rows = self._db.execute(
+                "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries ORDER BY seq"
+            )
+            for seq, ts, kind, payload, prev_hash, stored in rows:
+                if seq != expected:
+                    return VerifyResult(
+                        False, n, prev, expected, f"entries {expected}..{seq - 1} are missing (removed)"
+                    )
+                if bytes(prev_hash) != prev:
+                    return VerifyResult(
+                        False,
+                        n,
+                        prev,
+                        seq,
+                        "prev_hash does not match the entry before it "
+                        "(entries removed, reordered or replaced)",
+                    )
+                if (
+                    not isinstance(ts, float | int)
+                    or not isinstance(kind, str)
+                    or not isinstance(payload, bytes)
+                ):
+                    return VerifyResult(False, n, prev, seq, "entry has wrong column types (altered)")
+                h = entry_hash(prev, seq, float(ts), kind, bytes(payload))
+                if h != bytes(stored):
+                    return VerifyResult(False, n, prev, seq, "content does not match its hash (altered)")
+                prev = h
+                expected += 1
+                n += 1
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"unreadable journal ({exc})", file=str(self.path)) from None
+        if expect_head is not None and prev != expect_head:
+            return VerifyResult(
+                False, n, prev, n + 1, "head differs from the expected head (entries cut off the end?)"
+            )
+        return VerifyResult(True, n, prev)
+
+
+__all__ = ["FORMAT", "SYNC_MODES", "ZERO_HASH", "Entry", "Journal", "VerifyResult", "entry_hash"]

@@ -1,0 +1,177 @@
+"""Hash-chained journal: append, reopen, verify finds altered/removed/reordered entries."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tocsin.errors import ConfigError, InputError
+from tocsin.journal import ZERO_HASH, Journal, entry_hash
+
+
+def fill(path: Path, n: int = 10, **kw: str) -> Journal:
+    j = Journal(path, clock=lambda: 1000.0, **kw)  # type: ignore[arg-type]
+    for i in range(n):
+        j.append("input" if i % 2 else "output", f"payload-{i}".encode())
+    return j
+
+
+def tamper(path: Path, sql: str, *args: object) -> None:
+    db = sqlite3.connect(path)
+    db.execute("DROP TRIGGER entries_no_update")
+    db.execute("DROP TRIGGER entries_no_delete")
+    db.execute(sql, args)
+    db.commit()
+    db.close()
+
+
+def test_chain_and_reopen(tmp_path: Path) -> None:
+    p = tmp_path / "j.db"
+    j = fill(p, 5)
+    head = j.head
+    assert j.last_seq == 5
+    j.close()
+    j2 = Journal(p)
+    assert j2.last_seq == 5
+    assert j2.head == head
+    e = j2.append("note", b"x")
+    assert e.seq == 6
+    assert e.prev_hash == head
+    assert e.hash == entry_hash(head, 6, e.ts, "note", b"x")
+    first = next(j2.entries())
+    assert first.prev_hash == ZERO_HASH
+    assert j2.verify().ok
+    assert j2.verify().count == 6
+    assert [x.seq for x in j2.entries(kinds=["note"])] == [6]
+
+
+def test_triggers_refuse_update_and_delete(tmp_path: Path) -> None:
+    j = fill(tmp_path / "j.db", 3)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        j._db.execute("UPDATE entries SET payload = x'00' WHERE seq = 2")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        j._db.execute("DELETE FROM entries WHERE seq = 2")
+
+
+def test_transaction_rolls_back_and_restores_head(tmp_path: Path) -> None:
+    j = fill(tmp_path / "j.db", 3)
+    head = j.head
+
+    def failing_batch() -> None:
+        with j.transaction():
+            j.append("input", b"a")
+            j.append("input", b"b")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
+    assert j.last_seq == 3
+    assert j.head == head
+    assert j.count() == 3
+    j.append("input", b"c")
+    assert j.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("sql", "args", "bad", "word"),
+    [
+        ("UPDATE entries SET payload = ? WHERE seq = 4", (b"evil",), 4, "altered"),
+        ("UPDATE entries SET kind = 'note' WHERE seq = 7", (), 7, "altered"),
+        ("UPDATE entries SET ts = 5.0 WHERE seq = 2", (), 2, "altered"),
+        ("DELETE FROM entries WHERE seq = 5", (), 5, "missing"),
+        ("DELETE FROM entries WHERE seq IN (1, 2)", (), 1, "missing"),
+        ("UPDATE entries SET payload = CAST(payload AS TEXT) WHERE seq = 3", (), 3, "altered"),
+    ],
+)
+def test_verify_names_the_first_bad_entry(
+    tmp_path: Path, sql: str, args: tuple[object, ...], bad: int, word: str
+) -> None:
+    p = tmp_path / "j.db"
+    fill(p).close()
+    tamper(p, sql, *args)
+    res = Journal(p, readonly=True).verify()
+    assert not res.ok
+    assert res.bad_seq == bad
+    assert word in res.problem
+
+
+def test_reordered_entries_are_found(tmp_path: Path) -> None:
+    """Swap two whole rows (hashes and all) and renumber: the chain breaks at the first."""
+    p = tmp_path / "j.db"
+    fill(p).close()
+    db = sqlite3.connect(p)
+    rows = {r[0]: r[1:] for r in db.execute("SELECT seq, ts, kind, payload, prev_hash, hash FROM entries")}
+    db.close()
+    tamper(p, "DELETE FROM entries WHERE seq IN (3, 4)")
+    db = sqlite3.connect(p)
+    db.execute("INSERT INTO entries VALUES (3, ?, ?, ?, ?, ?)", rows[4])
+    db.execute("INSERT INTO entries VALUES (4, ?, ?, ?, ?, ?)", rows[3])
+    db.commit()
+    db.close()
+    res = Journal(p, readonly=True).verify()
+    assert res.bad_seq == 3
+    assert "prev_hash" in res.problem
+
+
+def test_recomputed_forgery_is_caught_by_the_head(tmp_path: Path) -> None:
+    """An attacker who rewrites the tail and recomputes its hashes is caught by a
+    head hash kept elsewhere; cutting entries off the end likewise."""
+    p = tmp_path / "j.db"
+    j = fill(p)
+    head = j.head
+    j.close()
+    tamper(p, "DELETE FROM entries WHERE seq = 10")
+    res = Journal(p, readonly=True).verify(expect_head=head)
+    assert not res.ok
+    assert res.bad_seq == 10
+    assert Journal(p, readonly=True).verify().ok
+
+
+def test_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such journal"):
+        Journal(tmp_path / "nope.db", readonly=True)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(InputError, match="not a tocsin journal"):
+        Journal(junk, readonly=True)
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(InputError, match="not a tocsin journal"):
+        Journal(other, readonly=True)
+    with pytest.raises(ConfigError, match="synchronous"):
+        Journal(tmp_path / "x.db", synchronous="OFF")
+
+
+def test_durability_settings(tmp_path: Path) -> None:
+    for mode, code in (("FULL", 2), ("NORMAL", 1)):
+        j = Journal(tmp_path / f"{mode}.db", synchronous=mode)
+        assert j._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert j._db.execute("PRAGMA synchronous").fetchone()[0] == code
+        j.close()
+
+
+@given(
+    payloads=st.lists(st.binary(max_size=40), min_size=2, max_size=12),
+    data=st.data(),
+)
+@settings(max_examples=40, deadline=None)
+def test_any_single_payload_change_is_found(
+    tmp_path_factory: pytest.TempPathFactory, payloads: list[bytes], data: st.DataObject
+) -> None:
+    p = tmp_path_factory.mktemp("h") / "j.db"
+    j = Journal(p, synchronous="NORMAL")
+    for b in payloads:
+        j.append("input", b)
+    j.close()
+    k = data.draw(st.integers(1, len(payloads)))
+    new = data.draw(st.binary(max_size=40).filter(lambda b: b != payloads[k - 1]))
+    tamper(p, "UPDATE entries SET payload = ? WHERE seq = ?", new, k)
+    res = Journal(p, readonly=True).verify()
+    assert res.bad_seq == k
