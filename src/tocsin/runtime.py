@@ -198,6 +198,15 @@ class Pipeline:
                 except Exception:  # one broken sink must not stop the others
                     self.metrics.sink_errors += 1
 
+    def close(self) -> None:
+        """Close sinks that can be closed, then the journal."""
+        for s in self.sinks:
+            close = getattr(s, "close", None)
+            if callable(close):
+                close()
+        if self.journal is not None:
+            self.journal.close()
+
     # ------------------------------------------------------------ recovery
 
     def recover(self) -> RecoveryReport:

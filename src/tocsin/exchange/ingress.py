@@ -33,6 +33,7 @@ registry.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ REASONS: tuple[str, ...] = (
     "duplicate",
     "stale",
 )
+
+_MISSING = re.compile(r"missing required field `([A-Za-z_]\w*)`")
 
 #: how many bytes of a rejected message are kept in its journal entry
 REJECT_KEEP_BYTES = 4096
@@ -195,7 +198,11 @@ class Ingress:
         except UnknownKind as exc:
             return self._reject(None, "unknown_kind", exc.field, exc.message, data)
         except WireError as exc:
-            return self._reject(None, "schema", exc.field, exc.message, data)
+            fld = exc.field
+            m = _MISSING.search(exc.message)
+            if m is not None and (fld is None or fld == "$"):
+                fld = f"$.{m.group(1)}"
+            return self._reject(None, "schema", fld, exc.message, data)
         return self.check(env, now=now, raw=data)
 
     def check(self, env: Envelope, *, now: float | None = None, raw: bytes | None = None) -> Verdict:

@@ -1,0 +1,76 @@
+"""``tocsin serve``: the embedded exchange (HTTP API, SSE, CAP feed, journal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tocsin.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
+        port: int = typer.Option(8080, "--port", help="Listen port (0: any free port)."),
+        data: Path = typer.Option(
+            Path("data"), "--data", help="Directory for journal.db, tracks/alerts.jsonl."
+        ),
+        partners: Path | None = typer.Option(
+            None, "--partners", help="Partner registry (YAML/JSON): require signed messages."
+        ),
+        clock: str = typer.Option(
+            "", "--clock", help="wall | data (default: wall with --partners, data without)."
+        ),
+        max_skew: float = typer.Option(
+            30.0, "--max-skew", help="Largest |sent - now| in seconds (wall clock)."
+        ),
+        tick: float = typer.Option(1.0, "--tick", help="Stage tick period in seconds (0: no ticks)."),
+        sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
+        max_body: int = typer.Option(4 * 1024 * 1024, "--max-body", help="Largest request body in bytes."),
+        stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
+    ) -> None:
+        """Run the exchange in one process: no external service needed."""
+        import uvicorn
+
+        from tocsin.exchange.signing import PartnerRegistry
+        from tocsin.runtime import default_stages
+        from tocsin.web.hub import ServerConfig
+        from tocsin.web.server import bind, build_app, build_exchange
+
+        clk = clock or ("wall" if partners is not None else "data")
+        if clk not in ("wall", "data"):
+            raise InputError("must be wall or data", field="--clock")
+        if stages not in ("default", "toy"):
+            raise InputError("must be default or toy", field="--stages")
+        if stages == "toy":
+            from tocsin.exchange.samples import toy_stages
+
+            stage_list = toy_stages()
+        else:
+            stage_list = default_stages()
+        registry = PartnerRegistry.load(partners) if partners is not None else None
+        cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
+        exchange, report = build_exchange(
+            stage_list, data=data, registry=registry, config=cfg, max_skew_s=max_skew, synchronous=sync
+        )
+        if report is not None:
+            typer.echo(
+                f"recovered {report.inputs} inputs, {report.ticks} ticks from {data / 'journal.db'}; "
+                f"{report.outputs_appended} outputs completed",
+                err=True,
+            )
+        if registry is None:
+            typer.echo("warning: no --partners registry: accepting unsigned messages (open mode)", err=True)
+        try:
+            sock = bind(host, port)
+        except OSError as exc:
+            raise InputError(f"cannot listen: {exc.strerror}", field="--port") from None
+        actual = sock.getsockname()[1]
+        typer.echo(
+            f"tocsin serve: http://{host}:{actual} (stages: {len(stage_list)}, clock: {clk})", err=True
+        )
+        print(f"listening on http://{host}:{actual}", flush=True)
+        config = uvicorn.Config(build_app(exchange), log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,155 @@
+"""Play a JSON Lines file into a running server over HTTP, paced by ``sent``.
+
+At ``rate`` r, a message with ``sent = s`` leaves at ``start + (s - s0) / r``;
+``rate=None`` sends as fast as the server takes it. Messages due at the same
+moment travel together in one JSON Lines request (up to ``batch``). A 429 or
+503 answer is retried with exponential backoff (bounded); other answers are
+counted per reason.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from tocsin.errors import ConfigError
+from tocsin.wire import Envelope, encode_json
+
+
+@dataclass
+class FeedStats:
+    sent: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    retries: int = 0
+    elapsed_s: float = 0.0
+
+    def summary(self) -> str:
+        rej = sum(self.rejected.values())
+        parts = [f"{self.sent} sent, {self.accepted} accepted, {rej} rejected"]
+        if rej:
+            parts.append(", ".join(f"{k}: {v}" for k, v in sorted(self.rejected.items())))
+        parts.append(f"{self.requests} requests, {self.retries} retries, {self.elapsed_s:.2f} s")
+        return "; ".join(parts)
+
+
+def parse_rate(text: str) -> float | None:
+    """``"1x"``, ``"10x"``, ``"0.5"`` -> factor; ``"max"`` -> None."""
+    t = text.strip().lower()
+    if t == "max":
+        return None
+    try:
+        r = float(t[:-1] if t.endswith("x") else t)
+    except ValueError:
+        raise ConfigError(f"--rate: expected 1x, 10x, ... or max, got {text!r}") from None
+    if not r > 0:
+        raise ConfigError("--rate must be positive")
+    return r
+
+
+class HttpFeeder:
+    def __init__(self, url: str, *, timeout_s: float = 30.0, max_retries: int = 8) -> None:
+        u = urlsplit(url)
+        if u.scheme != "http" or not u.hostname:
+            raise ConfigError(f"--to: expected http://host:port, got {url!r}")
+        self.host, self.port = u.hostname, u.port or 80
+        self.base = u.path.rstrip("/")
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.conn: http.client.HTTPConnection | None = None
+
+    def _post(self, body: bytes) -> tuple[int, bytes]:
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+            try:
+                self.conn.request(
+                    "POST", self.base + "/v1/messages", body, {"Content-Type": "application/x-ndjson"}
+                )
+                resp = self.conn.getresponse()
+                return resp.status, resp.read()
+            except (ConnectionError, http.client.HTTPException, TimeoutError, OSError) as exc:
+                self.conn.close()
+                self.conn = None
+                if attempt == 1:
+                    raise ConfigError(f"cannot reach http://{self.host}:{self.port}: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def send(
+        self, msgs: list[Envelope], stats: FeedStats, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        body = b"\n".join(encode_json(m) for m in msgs) + b"\n"
+        delay = 0.05
+        for _ in range(self.max_retries + 1):
+            status, data = self._post(body)
+            stats.requests += 1
+            if status in (429, 503):
+                stats.retries += 1
+                sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            stats.sent += len(msgs)
+            if status == 200:
+                d = json.loads(data)
+                stats.accepted += d["accepted"]
+                for r in d["results"]:
+                    if not r["ok"]:
+                        stats.rejected[r["reason"]] += 1
+            else:
+                try:
+                    reason = json.loads(data).get("reason", str(status))
+                except ValueError:
+                    reason = str(status)
+                stats.rejected[reason] += len(msgs)
+            return
+        stats.sent += len(msgs)
+        stats.rejected["gave_up"] += len(msgs)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def feed(
+    msgs: Iterable[Envelope],
+    url: str,
+    *,
+    rate: float | None = 1.0,
+    batch: int = 500,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FeedStats:
+    """Send ``msgs`` (in file order) to the server at ``url``."""
+    stats = FeedStats()
+    f = HttpFeeder(url)
+    start = clock()
+    s0: float | None = None
+    pending: list[Envelope] = []
+    try:
+        for m in msgs:
+            if s0 is None:
+                s0 = m.sent
+            due = start + (m.sent - s0) / rate if rate is not None else start
+            wait = due - clock()
+            if pending and (wait > 0 or len(pending) >= batch):
+                f.send(pending, stats, sleep)
+                pending = []
+                wait = due - clock()
+            if wait > 0:
+                sleep(wait)
+            pending.append(m)
+        if pending:
+            f.send(pending, stats, sleep)
+    finally:
+        f.close()
+    stats.elapsed_s = clock() - start
+    return stats
+
+
+__all__ = ["FeedStats", "HttpFeeder", "feed", "parse_rate"]

@@ -1,0 +1,465 @@
+"""The HTTP API of the embedded server (Starlette).
+
+=====================  ==========================================================
+POST /v1/messages      one JSON message, or JSON Lines (one message a line)
+GET  /v1/events        server-sent events: ``track``, ``alert``, ``link``, ``heartbeat``
+GET  /v1/alerts        alert history (newest last)
+GET  /feed/cap.atom    the alerts as an Atom feed of CAP 1.2 documents
+GET  /healthz          liveness and a short status
+GET  /metrics          Prometheus text exposition
+GET  /openapi.json     this API as OpenAPI 3.1
+=====================  ==========================================================
+
+POST answers: a single message gets ``202`` when accepted, else ``400``
+(malformed JSON), ``422`` (a field is wrong: the body names it), ``403`` (signature
+or partner policy), ``409`` (replayed seq). A JSON Lines body gets ``200`` with
+one result per line. ``413`` for a body over the limit, ``429`` when the queue is
+full (flood; retry after a second), ``503`` when processing timed out. No error
+stops the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+from xml.sax.saxutils import escape
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tocsin import __version__
+from tocsin.exchange.ingress import REASONS, Verdict
+from tocsin.web.hub import Exchange, QueueFull
+from tocsin.wire import AlertBody, encode_json
+
+STATUS_BY_REASON: dict[str, int] = {
+    "schema": 422,
+    "unknown_kind": 422,
+    "clock_skew": 422,
+    "unknown_partner": 403,
+    "missing_signature": 403,
+    "bad_signature": 403,
+    "kind_not_allowed": 403,
+    "foreign_source": 403,
+    "duplicate": 409,
+    "stale": 409,
+    "too_many_sources": 429,
+}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _error(status: int, reason: str, detail: str, field: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"ok": False, "reason": reason, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, headers=extra.pop("headers", None))
+
+
+def _status_for(v: Verdict) -> int:
+    if v.ok:
+        return 202
+    if v.reason == "schema" and v.field is None:
+        return 400
+    return STATUS_BY_REASON.get(v.reason or "", 422)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise _TooLarge
+        except ValueError:
+            pass
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(exchange: Exchange) -> Starlette:
+    """The Starlette application around one :class:`~tocsin.web.hub.Exchange`."""
+    cfg = exchange.config
+
+    async def post_messages(request: Request) -> Response:
+        try:
+            body = await _read_body(request, cfg.max_body_bytes)
+        except _TooLarge:
+            exchange.http_rejects["too_large"] += 1
+            return _error(413, "too_large", f"body over {cfg.max_body_bytes} bytes")
+        except ClientDisconnect:
+            exchange.http_rejects["disconnect"] += 1
+            return Response(status_code=400)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        single = ctype == "application/json"
+        lines = [body.strip()] if single else [ln.strip() for ln in body.split(b"\n")]
+        index = [i for i, ln in enumerate(lines) if ln]
+        lines = [lines[i] for i in index]
+        if not lines:
+            exchange.http_rejects["empty"] += 1
+            return _error(400, "empty", "no message in the body", "$")
+        if len(lines) > cfg.max_lines:
+            exchange.http_rejects["too_many_lines"] += 1
+            return _error(413, "too_many_lines", f"more than {cfg.max_lines} messages in one request")
+        try:
+            verdicts = await exchange.submit(lines)
+        except QueueFull:
+            exchange.http_rejects["queue_full"] += 1
+            return _error(429, "queue_full", "the exchange is busy; retry", headers={"Retry-After": "1"})
+        except TimeoutError:
+            exchange.http_rejects["timeout"] += 1
+            return _error(503, "timeout", "processing timed out; retry", headers={"Retry-After": "1"})
+        except Exception as exc:
+            exchange.http_rejects["internal"] += 1
+            return _error(503, "internal", f"could not record the messages: {type(exc).__name__}")
+        if single:
+            v = verdicts[0]
+            return JSONResponse(v.as_dict(), status_code=_status_for(v))
+        results = []
+        for i, v in zip(index, verdicts, strict=True):
+            d = v.as_dict()
+            d["line"] = i + 1
+            results.append(d)
+        ok = sum(1 for v in verdicts if v.ok)
+        return JSONResponse({"accepted": ok, "rejected": len(verdicts) - ok, "results": results})
+
+    async def events(request: Request) -> Response:
+        hub = exchange.hub
+        if hub is None:
+            return _error(503, "starting", "server not started")
+        kinds_q = request.query_params.get("kinds")
+        kinds = set(kinds_q.split(",")) if kinds_q else None
+        try:
+            max_events = int(request.query_params.get("max_events", "0"))
+        except ValueError:
+            return _error(422, "schema", "max_events must be an integer", "max_events")
+        q = hub.subscribe()
+
+        async def stream() -> AsyncIterator[bytes]:
+            sent = 0
+            try:
+                yield b": tocsin event stream\nretry: 2000\n\n"
+                while True:
+                    try:
+                        item = await asyncio.wait_for(q.get(), cfg.sse_heartbeat_s)
+                    except TimeoutError:
+                        item = ("heartbeat", _heartbeat(exchange))
+                    if item is None:  # dropped as too slow, or shutdown
+                        yield b"event: closed\ndata: {}\n\n"
+                        return
+                    event, data = item
+                    if kinds is not None and event not in kinds:
+                        continue
+                    yield b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+                    sent += 1
+                    if max_events and sent >= max_events:
+                        return
+            finally:
+                hub.unsubscribe(q)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def alerts(request: Request) -> Response:
+        hub = exchange.hub
+        hist = list(hub.history) if hub is not None else []
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return _error(422, "schema", "limit must be an integer", "limit")
+        if limit < 0:
+            return _error(422, "schema", "limit must be >= 0", "limit")
+        sel = hist[-limit:] if limit else []
+        body = b"[" + b",".join(encode_json(e) for e in sel) + b"]"
+        return Response(body, media_type="application/json")
+
+    async def cap_feed(request: Request) -> Response:
+        hub = exchange.hub
+        hist = list(hub.history) if hub is not None else []
+        return Response(cap_atom(hist[-100:]), media_type="application/atom+xml")
+
+    async def healthz(request: Request) -> Response:
+        j = exchange.pipeline.journal
+        ok = exchange.worker_alive
+        body: dict[str, Any] = {
+            "status": "ok" if ok else "down",
+            "version": __version__,
+            "mode": exchange.mode,
+            "clock": cfg.clock,
+            "uptime_s": round(exchange.wall_clock() - exchange.started, 3),
+            "queue": exchange.queue_depth,
+            "links": {
+                p: {"silent": s.silent, "last_seen": s.last_seen, "messages": s.messages}
+                for p, s in sorted(exchange.links.items())
+            },
+        }
+        if j is not None:
+            body["journal"] = {"entries": j.last_seq, "head": j.head.hex(), "synchronous": j.synchronous}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(prometheus_text(exchange), media_type="text/plain; version=0.0.4")
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await exchange.start()
+        try:
+            yield
+        finally:
+            await exchange.stop()
+
+    routes = [
+        Route("/v1/messages", post_messages, methods=["POST"]),
+        Route("/v1/events", events, methods=["GET"]),
+        Route("/v1/alerts", alerts, methods=["GET"]),
+        Route("/feed/cap.atom", cap_feed, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _heartbeat(exchange: Exchange) -> bytes:
+    return json.dumps(
+        {"t": exchange.wall_clock(), "data_t": exchange.pipeline.data_time, "queue": exchange.queue_depth},
+        separators=(",", ":"),
+    ).encode()
+
+
+# ---------------------------------------------------------------- CAP Atom feed
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cap_atom(alerts: list[Any], *, feed_id: str = "urn:tocsin:cap-feed") -> bytes:
+    """An Atom 1.0 feed (RFC 4287) with one entry per alert, newest first; the
+    CAP 1.2 document is the entry content (``type="application/cap+xml"``),
+    following the common CAP-over-Atom practice of alert hubs."""
+    entries = []
+    updated = _iso(max((a.body.t for a in alerts), default=0.0))
+    for env in reversed(alerts):
+        b: AlertBody = env.body
+        title = f"{b.msg_type} ({b.status}): {', '.join(b.areas) or 'no area'}"
+        cap = b.cap.strip()
+        if cap.startswith("<?xml"):
+            cap = cap[cap.index("?>") + 2 :].lstrip()
+        content = (
+            f'<content type="application/cap+xml">{cap}</content>'
+            if cap
+            else f'<content type="text">{escape(json.dumps({"tracks": b.tracks, "areas": b.areas}))}'
+            "</content>"
+        )
+        entries.append(
+            "<entry>"
+            f"<id>urn:tocsin:alert:{escape(b.id)}</id>"
+            f"<title>{escape(title)}</title>"
+            f"<updated>{_iso(b.t)}</updated>"
+            f'<category term="{escape(b.msg_type)}"/>'
+            f"{content}"
+            "</entry>"
+        )
+    doc = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>{escape(feed_id)}</id><title>tocsin public warnings</title>"
+        f"<updated>{updated}</updated><author><name>tocsin</name></author>" + "".join(entries) + "</feed>\n"
+    )
+    return doc.encode("utf-8")
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def prometheus_text(exchange: Exchange) -> bytes:
+    """Counters and gauges in the Prometheus text format 0.0.4."""
+    pipe = exchange.pipeline
+    ing = pipe.ingress
+    out: list[str] = []
+
+    def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
+        out.append(f"# HELP {name} {help_}")
+        out.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            out.append(f"{name}{labels} {value:g}")
+
+    metric(
+        "tocsin_messages_accepted_total",
+        "counter",
+        "Messages accepted by ingress, by kind.",
+        [(f'{{kind="{k}"}}', v) for k, v in sorted(ing.accepted.items())],
+    )
+    metric(
+        "tocsin_messages_rejected_total",
+        "counter",
+        "Messages refused by ingress, by reason.",
+        [(f'{{reason="{r}"}}', ing.rejected.get(r, 0)) for r in REASONS],
+    )
+    metric(
+        "tocsin_http_rejected_total",
+        "counter",
+        "Requests refused before ingress (size, flood, timeout), by reason.",
+        [(f'{{reason="{r}"}}', v) for r, v in sorted(exchange.http_rejects.items())],
+    )
+    metric(
+        "tocsin_outputs_total",
+        "counter",
+        "Messages produced by the stages, by kind.",
+        [(f'{{kind="{k}"}}', v) for k, v in sorted(pipe.metrics.outputs.items())],
+    )
+    metric("tocsin_ticks_total", "counter", "Stage ticks.", [("", pipe.metrics.ticks)])
+    metric("tocsin_stage_errors_total", "counter", "Stage exceptions.", [("", pipe.metrics.stage_errors)])
+    metric("tocsin_sink_errors_total", "counter", "Sink exceptions.", [("", pipe.metrics.sink_errors)])
+    metric("tocsin_queue_depth", "gauge", "Batches waiting for the worker.", [("", exchange.queue_depth)])
+    hub = exchange.hub
+    metric(
+        "tocsin_sse_clients",
+        "gauge",
+        "Connected event-stream clients.",
+        [("", len(hub.subscribers) if hub else 0)],
+    )
+    metric(
+        "tocsin_sse_dropped_clients_total",
+        "counter",
+        "Event-stream clients dropped as too slow.",
+        [("", hub.dropped_clients if hub else 0)],
+    )
+    metric(
+        "tocsin_link_silent",
+        "gauge",
+        "1 when a partner link has gone silent.",
+        [(f'{{partner="{p}"}}', 1.0 if s.silent else 0.0) for p, s in sorted(exchange.links.items())],
+    )
+    if pipe.journal is not None:
+        metric("tocsin_journal_entries", "gauge", "Entries in the journal.", [("", pipe.journal.last_seq)])
+    return ("\n".join(out) + "\n").encode()
+
+
+# ---------------------------------------------------------------- OpenAPI
+
+_ERR = {
+    "description": "error naming the field",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "tocsin exchange", "version": __version__, "description": "Embedded tocsin exchange."},
+    "servers": [{"url": "http://127.0.0.1:8080"}],
+    "paths": {
+        "/v1/messages": {
+            "post": {
+                "summary": "Submit exchange-format messages",
+                "description": "One JSON message (Content-Type application/json) or JSON Lines "
+                "(application/x-ndjson): one message a line, one result per line.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+                        "application/x-ndjson": {"schema": {"type": "string"}},
+                    },
+                },
+                "responses": {
+                    "202": {"description": "accepted (single message)"},
+                    "200": {"description": "per-line results (JSON Lines)"},
+                    "400": _ERR,
+                    "403": _ERR,
+                    "409": _ERR,
+                    "413": _ERR,
+                    "422": _ERR,
+                    "429": _ERR,
+                    "503": _ERR,
+                },
+            }
+        },
+        "/v1/events": {
+            "get": {
+                "summary": "Server-sent events: track, alert, link, heartbeat",
+                "parameters": [
+                    {
+                        "name": "kinds",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "comma list",
+                    },
+                    {"name": "max_events", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {"200": {"description": "event stream", "content": {"text/event-stream": {}}}},
+            }
+        },
+        "/v1/alerts": {
+            "get": {
+                "summary": "Alert history, newest last",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {"200": {"description": "alert messages", "content": {"application/json": {}}}},
+            }
+        },
+        "/feed/cap.atom": {
+            "get": {
+                "summary": "CAP 1.2 alerts as an Atom feed",
+                "responses": {"200": {"description": "Atom", "content": {"application/atom+xml": {}}}},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Health",
+                "responses": {"200": {"description": "ok"}, "503": {"description": "down"}},
+            }
+        },
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+        "/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}
+        },
+    },
+    "components": {
+        "schemas": {
+            "Envelope": {
+                "type": "object",
+                "required": ["v", "kind", "partner", "source", "seq", "sent", "body"],
+                "properties": {
+                    "v": {"const": 1},
+                    "kind": {"type": "string", "enum": ["sensor", "plot", "track", "alert", "heartbeat"]},
+                    "partner": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                    "source": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "seq": {"type": "integer", "minimum": 0},
+                    "sent": {"type": "number", "minimum": 0},
+                    "body": {"type": "object"},
+                    "sig": {"type": "string", "description": "Ed25519, base64url without padding"},
+                },
+            },
+            "Error": {
+                "type": "object",
+                "required": ["ok", "reason", "detail"],
+                "properties": {
+                    "ok": {"const": False},
+                    "reason": {"type": "string"},
+                    "field": {"type": "string", "description": "JSON path of the bad field"},
+                    "detail": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+__all__ = ["OPENAPI", "STATUS_BY_REASON", "cap_atom", "create_app", "prometheus_text"]

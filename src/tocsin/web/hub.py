@@ -1,0 +1,262 @@
+"""The embedded exchange core: a bounded queue, one worker, and output fan-out.
+
+::
+
+    POST /v1/messages ──► bounded queue ──► worker thread: Pipeline.submit_batch
+                              │ full: 429                    │
+                              ▼                               ▼
+                         per-line results ◄──────── Hub (sink) ──► SSE clients
+                                                        └──► alert history, CAP feed
+
+One worker owns the :class:`~tocsin.runtime.Pipeline` (journal writes and stages
+are serial); it runs each batch in a thread so the event loop keeps serving
+health checks and event streams while a commit fsyncs. The worker also ticks the
+stages every ``tick_s`` seconds with the server clock (``wall``: the system time;
+``data``: the latest accepted ``sent``, for playing recorded files faster than
+real time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tocsin.exchange.ingress import Verdict
+from tocsin.runtime import Pipeline
+from tocsin.wire import Envelope, HeartbeatBody, encode_json
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Limits and clocks of the embedded server."""
+
+    #: largest accepted request body (bytes); bigger -> 413
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: most messages in one request
+    max_lines: int = 20_000
+    #: batches waiting for the worker; beyond it -> 429
+    queue_size: int = 256
+    #: how long a request waits for its batch to be processed before 503
+    request_timeout_s: float = 15.0
+    #: stage tick period (0: never tick)
+    tick_s: float = 1.0
+    clock: Literal["wall", "data"] = "wall"
+    #: SSE keep-alive heartbeat period
+    sse_heartbeat_s: float = 5.0
+    #: events buffered per SSE client before it is dropped as too slow
+    sse_client_buffer: int = 2048
+    #: alerts kept for GET /v1/alerts and the CAP feed
+    alert_history: int = 1000
+    #: a partner link is flagged "silent" after this many heartbeat periods without a
+    #: message; links are checked every quarter period, so a silent link is flagged
+    #: within 1.75 periods (the requirement is 2)
+    link_silent_periods: float = 1.5
+    #: the heartbeat period partners promise (seconds)
+    link_heartbeat_s: float = 5.0
+
+
+class QueueFull(Exception):
+    """The worker queue is full (flood): answer 429."""
+
+
+@dataclass
+class LinkState:
+    last_seen: float
+    messages: int = 0
+    heartbeats: int = 0
+    silent: bool = False
+
+
+@dataclass
+class Hub:
+    """A sink that fans outputs out to SSE subscribers and keeps alert history.
+
+    :meth:`emit` may be called from the worker thread; it hands over to the loop.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    client_buffer: int = 2048
+    history: deque[Envelope] = field(default_factory=lambda: deque(maxlen=1000))
+    subscribers: set[asyncio.Queue[tuple[str, bytes] | None]] = field(default_factory=set)
+    dropped_clients: int = 0
+    events: int = 0
+
+    def emit(self, env: Envelope) -> None:
+        if env.kind == "alert":
+            self.history.append(env)
+        data = encode_json(env)
+        self.loop.call_soon_threadsafe(self.publish, env.kind, data)
+
+    def publish(self, event: str, data: bytes) -> None:
+        """Send one event to every subscriber (on the loop)."""
+        self.events += 1
+        for q in list(self.subscribers):
+            try:
+                q.put_nowait((event, data))
+            except asyncio.QueueFull:
+                # too slow: drop the client rather than grow without bound
+                self.subscribers.discard(q)
+                self.dropped_clients += 1
+                with contextlib.suppress(asyncio.QueueFull):
+                    q.get_nowait()
+                    q.put_nowait(None)
+
+    def subscribe(self) -> asyncio.Queue[tuple[str, bytes] | None]:
+        q: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(self.client_buffer)
+        self.subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[tuple[str, bytes] | None]) -> None:
+        self.subscribers.discard(q)
+
+
+class Exchange:
+    """The embedded server's core: queue, worker, hub, link health, counters."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        config: ServerConfig | None = None,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        mode: str = "open",
+    ) -> None:
+        self.pipeline = pipeline
+        self.config = config or ServerConfig()
+        self.wall_clock = wall_clock
+        self.mode = mode
+        self.http_rejects: Counter[str] = Counter()
+        self.links: dict[str, LinkState] = {}
+        self.started = wall_clock()
+        self._queue: asyncio.Queue[tuple[list[bytes], asyncio.Future[list[Verdict]]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.hub: Hub | None = None
+        self.worker_alive = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.hub = Hub(loop, self.config.sse_client_buffer, deque(maxlen=self.config.alert_history))
+        if self.pipeline.journal is not None:
+            for e in self.pipeline.journal.entries(kinds=("output",)):
+                if b'"kind":"alert"' in e.payload[:40]:
+                    from tocsin.wire import decode_json
+
+                    self.hub.history.append(decode_json(e.payload))
+        self.pipeline.sinks.append(self.hub)
+        self._queue = asyncio.Queue(self.config.queue_size)
+        self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
+        self.worker_alive = True
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.worker_alive = False
+        self.pipeline.close()
+        if self.hub is not None:
+            for q in list(self.hub.subscribers):
+                with contextlib.suppress(asyncio.QueueFull):
+                    q.put_nowait(None)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    # ------------------------------------------------------------ input
+
+    async def submit(self, lines: list[bytes]) -> list[Verdict]:
+        """Queue a batch; wait for its verdicts. Raises QueueFull or TimeoutError."""
+        if self._queue is None:
+            raise RuntimeError("exchange not started")
+        fut: asyncio.Future[list[Verdict]] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((lines, fut))
+        except asyncio.QueueFull:
+            raise QueueFull from None
+        return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
+
+    def now(self) -> float:
+        """The stage clock (see module doc)."""
+        if self.config.clock == "data":
+            return self.pipeline.data_time if self.pipeline.data_time is not None else 0.0
+        return self.wall_clock()
+
+    async def _worker(self) -> None:
+        assert self._queue is not None
+        cfg = self.config
+        last_tick = self.wall_clock()
+        wake = cfg.link_heartbeat_s / 4.0
+        if cfg.tick_s > 0:
+            wake = min(wake, cfg.tick_s)
+        while True:
+            item: tuple[list[bytes], asyncio.Future[list[Verdict]]] | None
+            try:
+                item = await asyncio.wait_for(self._queue.get(), wake)
+            except TimeoutError:
+                item = None
+            if item is not None:
+                lines, fut = item
+                if fut.cancelled():
+                    continue
+                now = self.wall_clock() if cfg.clock == "wall" else None
+                try:
+                    verdicts = await asyncio.to_thread(self.pipeline.submit_batch, lines, now=now)
+                except Exception as exc:  # journal failure etc.: the request learns, the server goes on
+                    if not fut.done():
+                        fut.set_exception(exc)
+                    continue
+                self._note_links(verdicts)
+                if not fut.done():
+                    fut.set_result(verdicts)
+            if cfg.tick_s > 0 and self.wall_clock() - last_tick >= cfg.tick_s:
+                last_tick = self.wall_clock()
+                t = self.now()
+                if t > 0 and (self.pipeline.last_tick is None or t > self.pipeline.last_tick):
+                    await asyncio.to_thread(self.pipeline.tick, t)
+            self._check_links()
+
+    # ------------------------------------------------------------ link health
+
+    def _note_links(self, verdicts: list[Verdict]) -> None:
+        now = self.wall_clock()
+        for v in verdicts:
+            if v.ok and v.env is not None:
+                key = v.env.partner
+                st = self.links.get(key)
+                if st is None:
+                    st = self.links[key] = LinkState(now)
+                st.last_seen = now
+                st.messages += 1
+                if isinstance(v.env.body, HeartbeatBody):
+                    st.heartbeats += 1
+                if st.silent:
+                    st.silent = False
+                    self._link_event(key, st)
+
+    def _check_links(self) -> None:
+        now = self.wall_clock()
+        limit = self.config.link_silent_periods * self.config.link_heartbeat_s
+        for key, st in self.links.items():
+            if not st.silent and now - st.last_seen > limit:
+                st.silent = True
+                self._link_event(key, st)
+
+    def _link_event(self, partner: str, st: LinkState) -> None:
+        if self.hub is not None:
+            import json
+
+            data = json.dumps(
+                {"partner": partner, "silent": st.silent, "last_seen": st.last_seen}, separators=(",", ":")
+            ).encode()
+            self.hub.publish("link", data)
+
+
+__all__ = ["Exchange", "Hub", "LinkState", "QueueFull", "ServerConfig"]

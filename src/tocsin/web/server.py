@@ -1,0 +1,62 @@
+"""Assemble and run the embedded server (used by ``tocsin serve`` and tests)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from tocsin.exchange.ingress import Ingress
+from tocsin.exchange.signing import PartnerRegistry
+from tocsin.journal.store import Journal
+from tocsin.runtime import Pipeline, RecoveryReport, file_sinks
+from tocsin.stage import Stage
+from tocsin.web.app import create_app
+from tocsin.web.hub import Exchange, ServerConfig
+
+
+def build_exchange(
+    stages: list[Stage],
+    *,
+    data: Path | None = None,
+    registry: PartnerRegistry | None = None,
+    config: ServerConfig | None = None,
+    max_skew_s: float | None = 30.0,
+    synchronous: str = "FULL",
+) -> tuple[Exchange, RecoveryReport | None]:
+    """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
+    exists), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
+
+    The clock check only applies with the wall clock: with ``clock="data"`` the
+    node's notion of now *is* the data.
+    """
+    cfg = config or ServerConfig()
+    journal = None
+    sinks = []
+    if data is not None:
+        journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
+        sinks = file_sinks(data, journal)
+    skew = max_skew_s if cfg.clock == "wall" else None
+    ingress = Ingress(registry, max_skew_s=skew, recorder=journal)
+    pipe = Pipeline(stages, journal, sinks, ingress=ingress)
+    report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
+    mode = "open" if registry is None else f"signed ({len(registry)} partners)"
+    return Exchange(pipe, cfg, mode=mode), report
+
+
+def build_app(exchange: Exchange) -> Starlette:
+    return create_app(exchange)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0: any free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.set_inheritable(True)
+    return sock
+
+
+__all__ = ["bind", "build_app", "build_exchange"]

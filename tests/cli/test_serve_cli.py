@@ -1,0 +1,199 @@
+"""`tocsin serve` and `tocsin feed` as real processes on 127.0.0.1, and the
+kill -9 crash-recovery test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tocsin.exchange.samples import sample_plot
+from tocsin.wire import write_jsonl
+
+T0 = 1_789_430_400.0
+
+
+def plots_file(path: Path, n: int) -> Path:
+    msgs = []
+    for i in range(n):
+        src = ("JP-R1", "JP-R2", "KR-R1")[i % 3]
+        msgs.append(sample_plot(partner=src[:2], source=src, seq=i // 3 + 1, sent=T0 + i * 0.01))
+    write_jsonl(path, msgs)
+    return path
+
+
+def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(data),
+            "--stages", "toy", "--tick", "0", "--sync", "NORMAL",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening on "):
+        proc.kill()
+        raise AssertionError(f"server did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    url = line.split()[-1]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("server not healthy")
+
+
+@contextmanager
+def server(data: Path) -> Iterator[str]:
+    proc, url = start_server(data)
+    try:
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        for fh in (proc.stdout, proc.stderr):
+            if fh is not None:
+                fh.close()
+
+
+def feed(url: str, path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tocsin", "feed", str(path), "--to", url, *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_feed_events_and_replay(tmp_path: Path) -> None:
+    src = plots_file(tmp_path / "plots.jsonl", 60)
+    data = tmp_path / "data"
+    with server(data) as url:
+        with (
+            httpx.Client(timeout=10) as c,
+            c.stream("GET", url + "/v1/events?kinds=alert&max_events=3") as ev,
+        ):
+            r = feed(url, src, "--rate", "max", "--batch", "7")
+            assert r.returncode == 0, r.stderr
+            assert "60 sent, 60 accepted, 0 rejected" in r.stdout
+            text = b"".join(ev.iter_bytes()).decode()
+        assert text.count("event: alert") == 3
+        r = feed(url, src, "--rate", "max")
+        assert "60 rejected; duplicate: 60" in r.stdout
+        m = httpx.get(url + "/metrics").text
+        assert 'tocsin_messages_rejected_total{reason="duplicate"} 60' in m
+        alerts = httpx.get(url + "/v1/alerts").json()
+        assert len(alerts) == 3
+    out = tmp_path / "replay"
+    env = {**os.environ}
+    r = subprocess.run(
+        [sys.executable, "-c", REPLAY_TOY, str(data / "journal.db"), str(out)],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("tracks.jsonl", "alerts.jsonl"):
+        assert (out / name).read_bytes() == (data / name).read_bytes()
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "journal", "verify", str(data / "journal.db")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0
+
+
+# `tocsin replay` with the toy stages the test server ran
+REPLAY_TOY = """
+import sys
+import tocsin.runtime
+from tocsin.exchange.samples import toy_stages
+tocsin.runtime.default_stages = toy_stages
+from tocsin.cli import app
+app(["replay", sys.argv[1], "-o", sys.argv[2]])
+"""
+
+
+def test_feed_paces_by_sent(tmp_path: Path) -> None:
+    msgs = [sample_plot(seq=i + 1, sent=T0 + i * 0.5) for i in range(3)]
+    write_jsonl(tmp_path / "p.jsonl", msgs)
+    with server(tmp_path / "data") as url:
+        t = time.monotonic()
+        r = feed(url, tmp_path / "p.jsonl", "--rate", "1x")
+        took = time.monotonic() - t
+        assert "3 accepted" in r.stdout
+        assert took >= 1.0  # 1.0 s of `sent` at real time
+
+
+def test_feed_bad_input(tmp_path: Path) -> None:
+    r = feed("http://127.0.0.1:9", tmp_path / "missing.jsonl")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    plots_file(tmp_path / "p.jsonl", 3)
+    r = feed("http://127.0.0.1:9", tmp_path / "p.jsonl", "--rate", "max")
+    assert r.returncode == 2
+    assert "cannot reach" in r.stderr
+    r = feed("http://127.0.0.1:9", tmp_path / "p.jsonl", "--rate", "fast")
+    assert r.returncode == 2
+    assert "--rate" in r.stderr
+
+
+@pytest.mark.slow
+def test_kill_9_then_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
+    src = plots_file(tmp_path / "plots.jsonl", 600)
+    ref = tmp_path / "ref"
+    with server(ref) as url:
+        r = feed(url, src, "--rate", "max", "--batch", "10")
+        assert "600 accepted" in r.stdout
+
+    data = tmp_path / "crash"
+    proc, url = start_server(data)
+    feeder = subprocess.Popen(
+        [sys.executable, "-m", "tocsin", "feed", str(src), "--to", url, "--rate", "max", "--batch", "5"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    entries = 0
+    while time.monotonic() < deadline:
+        with suppress(httpx.TransportError):
+            entries = httpx.get(url + "/healthz", timeout=2).json()["journal"]["entries"]
+        if entries > 200:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # in the middle of the stream
+    proc.wait(10)
+    for fh in (proc.stdout, proc.stderr):
+        if fh is not None:
+            fh.close()
+    feeder.wait(30)
+    assert entries > 200
+    inputs_before = sum(1 for line in (data / "tracks.jsonl").read_text().splitlines() if line)
+    assert inputs_before < 600  # really killed mid-stream
+
+    with server(data) as url:
+        r = feed(url, src, "--rate", "max", "--batch", "10")
+        assert r.returncode == 0
+        health = httpx.get(url + "/healthz").json()
+        assert health["status"] == "ok"
+    for name in ("tracks.jsonl", "alerts.jsonl"):
+        assert (data / name).read_bytes() == (ref / name).read_bytes(), name
+    tracks = [json.loads(x) for x in (data / "tracks.jsonl").read_text().splitlines()]
+    assert len(tracks) == 600
