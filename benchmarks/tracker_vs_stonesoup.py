@@ -1,0 +1,442 @@
+"""tocsin's tracker against a standard Stone Soup tracker on the same radar plots.
+
+Per case (N targets, clutter level) one seeded scenario: N nearly-constant-velocity
+targets in 3-D (8-15 km altitude, 150-300 m/s, inside a 200 km x 200 km box), two
+ground radars 200 km apart measuring range/azimuth/elevation (sigma 50 m, 0.1 deg),
+Pd 0.9, Poisson clutter with mean 0, 5 or 20 false plots per scan per radar
+uniform in (range, az, el), 1 s scans (the second radar offset by 0.5 s), 300 s.
+The plots are exchange-format ``plot`` envelopes after one ``sensor`` descriptor
+per radar; both trackers see exactly these plots.
+
+Stone Soup (the field's reference framework) is set up as its tutorials do for
+this problem, and tuned to the truth: ECEF state ``[x, vx, y, vy, z, vz]`` with a
+nearly-constant-velocity model using the scenario's own process noise;
+``ExtendedKalmanPredictor``/``ExtendedKalmanUpdater``; one
+``CartesianToElevationBearingRange`` model per radar (translation = radar ECEF,
+rotation = ECEF to the radar's local east-north-up frame, so Stone Soup's bearing
+is ``90 deg - azimuth``); ``DistanceHypothesiser`` with the ``Mahalanobis``
+measure and a 99.9 % gate; global nearest neighbour with
+``GNNWith2DAssignment`` (Stone Soup's plain ``GlobalNearestNeighbour`` enumerates
+every joint hypothesis and does not finish with tens of targets in clutter);
+``MultiMeasurementInitiator`` (3 updates to confirm, prior velocity sigma
+350 m/s); ``UpdateTimeStepsDeleter`` for confirmed and holding tracks; the whole
+loop is Stone Soup's ``MultiTargetTracker``.
+
+Timing covers only the trackers' own work (building Stone Soup ``Detection``
+objects and tocsin ``Envelope`` objects from the scenario, and converting Stone
+Soup's tracks to track messages for scoring, happen outside the timed region).
+GOSPA (tocsin.drill.score, 3-D position, c and p below, alpha 2, 1 s grid) is
+computed the same way on both trackers' confirmed/coasting track messages.
+
+Usage::
+
+    .venv/bin/python benchmarks/tracker_vs_stonesoup.py --quick       # N 5/20, clutter 0/5
+    .venv/bin/python benchmarks/tracker_vs_stonesoup.py               # full grid (long)
+    .venv/bin/python benchmarks/tracker_vs_stonesoup.py --targets 5 --clutter 20 --duration 120
+
+Prints one JSON object: ``{"rows": [...], "growth": {...}, "setup": {...}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from tocsin.drill.score import ScoreConfig, score
+from tocsin.geo import ecef_to_aer, ecef_to_geodetic, enu_matrix, enu_to_ecef, geodetic_to_ecef
+from tocsin.wire import Envelope, PlotBody, SensorBody, TrackBody, TruthBody, make
+
+T0 = 1_800_000_000.0
+CENTRE = (37.5, 133.0)  # notional, over the sea
+RADAR_ENU = {"JP-R1": (-100_000.0, 0.0, 30.0), "KR-R1": (100_000.0, 20_000.0, 30.0)}
+SIGMA_R, SIGMA_ANG_DEG = 50.0, 0.1
+PD = 0.9
+MAX_RANGE = 450_000.0
+Q_TRUE = 0.5  # m^2/s^3, white-noise acceleration spectral density of the truth
+SCAN = 1.0
+OFFSET = {"JP-R1": 0.0, "KR-R1": 0.5}
+GOSPA_C, GOSPA_P = 2_000.0, 2.0
+
+
+@dataclass
+class Scenario:
+    targets: int
+    clutter: float
+    duration: float
+    envs: list[Envelope]  # sensor descriptors then plots in time order
+    truth: list[Envelope]
+    scans: list[tuple[str, float, np.ndarray]]  # (radar, t, (k, 3) [range, az_deg, el_deg])
+    radars: dict[str, tuple[float, float, float]]  # lat, lon, alt
+    n_plots: int
+
+
+def _cv_step(x: np.ndarray, dt: float, q: float, rng: np.random.Generator) -> np.ndarray:
+    """One step of the discretised continuous white-noise-acceleration model,
+    per axis ``Q = q [[dt^3/3, dt^2/2], [dt^2/2, dt]]`` (Bar-Shalom, Li, Kirubarajan
+    2001, sec. 6.2.2)."""
+    n = x.shape[0]
+    cov = q * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
+    chol = np.linalg.cholesky(cov)
+    w = rng.standard_normal((n, 3, 2)) @ chol.T  # (n, 3, [pos, vel])
+    pos = x[:, :3] + x[:, 3:] * dt + w[..., 0]
+    vel = x[:, 3:] + w[..., 1]
+    return np.hstack([pos, vel])
+
+
+def make_scenario(targets: int, clutter: float, duration: float = 300.0, seed: int = 0) -> Scenario:
+    rng = np.random.default_rng([seed, targets, int(clutter * 10)])
+    lat0, lon0 = CENTRE
+    radars: dict[str, tuple[float, float, float]] = {}
+    for name, enu in RADAR_ENU.items():
+        glat, glon, _ = ecef_to_geodetic(enu_to_ecef(np.array(enu), lat0, lon0, 0.0))
+        radars[name] = (float(glat), float(glon), 30.0)
+    # truth in the centre's ENU frame (a fixed Cartesian frame: straight lines stay straight)
+    xy = rng.uniform(-100_000.0, 100_000.0, size=(targets, 2))
+    z = rng.uniform(8_000.0, 15_000.0, size=(targets, 1))
+    heading = rng.uniform(0, 2 * np.pi, targets)
+    speed = rng.uniform(150.0, 300.0, targets)
+    vel = np.column_stack([speed * np.sin(heading), speed * np.cos(heading), rng.normal(0, 2.0, targets)])
+    x = np.hstack([xy, z, vel])
+    dt = 0.5
+    steps = round(duration / dt)
+    rot = enu_matrix(lat0, lon0)  # ECEF -> ENU
+    origin = geodetic_to_ecef(lat0, lon0, 0.0)
+    truth: list[Envelope] = []
+    scans: list[tuple[str, float, np.ndarray]] = []
+    envs: list[Envelope] = []
+    seq = {name: 0 for name in radars}
+    for name, (lat, lon, alt) in radars.items():
+        body = SensorBody(
+            id=name,
+            type="radar",
+            platform="ground",
+            lat=lat,
+            lon=lon,
+            alt_m=alt,
+            sigma_range_m=SIGMA_R,
+            sigma_az_deg=SIGMA_ANG_DEG,
+            sigma_el_deg=SIGMA_ANG_DEG,
+            max_range_m=MAX_RANGE,
+            scan_period_s=SCAN,
+        )
+        envs.append(make("sensor", body, partner=name[:2], source=name, seq=0, sent=T0))
+    n_plots = 0
+    for k in range(steps + 1):
+        t = T0 + k * dt
+        if k:
+            x = _cv_step(x, dt, Q_TRUE, rng)
+        pos = x[:, :3] @ rot + origin  # ENU -> ECEF
+        vel_e = x[:, 3:] @ rot
+        if k % 2 == 0:
+            for i in range(targets):
+                st = [*pos[i].tolist(), *vel_e[i].tolist()]
+                tb = TruthBody(object=f"T{i:03d}", t=t, phase="midcourse", class_="air", state_ecef=st)
+                truth.append(make("truth", tb, partner="US", source="truth", seq=len(truth), sent=t))
+        for name, (lat, lon, alt) in radars.items():
+            if abs(((k * dt) - OFFSET[name]) % SCAN) > 1e-9:
+                continue
+            az, el, rng_m = ecef_to_aer(pos, lat, lon, alt)
+            seen = (el > 0.0) & (rng_m < MAX_RANGE) & (rng.random(targets) < PD)
+            m = np.column_stack(
+                [
+                    rng_m[seen] + rng.normal(0, SIGMA_R, seen.sum()),
+                    (az[seen] + rng.normal(0, SIGMA_ANG_DEG, seen.sum())) % 360.0,
+                    el[seen] + rng.normal(0, SIGMA_ANG_DEG, seen.sum()),
+                ]
+            )
+            nc = int(rng.poisson(clutter)) if clutter > 0 else 0
+            cl = np.column_stack(
+                [rng.uniform(5_000.0, MAX_RANGE, nc), rng.uniform(0.0, 360.0, nc), rng.uniform(0.5, 40.0, nc)]
+            )
+            meas = np.vstack([m, cl])
+            meas = meas[rng.permutation(meas.shape[0])]
+            meas[:, 2] = np.clip(meas[:, 2], -89.9, 89.9)
+            scans.append((name, t, meas))
+            for r_, a_, e_ in meas:
+                seq[name] += 1
+                body_p = PlotBody(sensor=name, t=t, range_m=float(r_), az_deg=float(a_), el_deg=float(e_))
+                envs.append(make("plot", body_p, partner=name[:2], source=name, seq=seq[name], sent=t))
+                n_plots += 1
+    return Scenario(targets, clutter, duration, envs, truth, scans, radars, n_plots)
+
+
+# --- Stone Soup ------------------------------------------------------------------------
+
+
+def _euler_for(rot: np.ndarray) -> np.ndarray:
+    """Angles (theta_x, theta_y, theta_z) with Stone Soup's
+    ``build_rotation_matrix`` equal to ``rot`` (solved numerically, checked)."""
+    from scipy.optimize import least_squares
+    from stonesoup.functions import build_rotation_matrix
+
+    def resid(a: np.ndarray) -> np.ndarray:
+        return (build_rotation_matrix(a.reshape(3, 1)) - rot).ravel()  # type: ignore[no-any-return]
+
+    best = None
+    for guess in ([0, 0, 0], [1, 1, 1], [-1, 0.5, 2], [2, -1, -2]):
+        sol = least_squares(resid, np.array(guess, dtype=float), xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        if best is None or sol.cost < best.cost:
+            best = sol
+    assert best is not None
+    assert np.abs(resid(best.x)).max() < 1e-9, "rotation not representable"
+    return np.asarray(best.x)
+
+
+def _epoch(t: float) -> datetime:
+    return datetime(1970, 1, 1) + timedelta(seconds=t)
+
+
+def run_stonesoup(sc: Scenario) -> tuple[list[Envelope], float]:
+    from scipy.stats import chi2
+    from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
+    from stonesoup.deleter.time import UpdateTimeStepsDeleter
+    from stonesoup.hypothesiser.distance import DistanceHypothesiser
+    from stonesoup.initiator.simple import MultiMeasurementInitiator
+    from stonesoup.measures import Mahalanobis
+    from stonesoup.models.measurement.nonlinear import CartesianToElevationBearingRange
+    from stonesoup.models.transition.linear import CombinedLinearGaussianTransitionModel, ConstantVelocity
+    from stonesoup.predictor.kalman import ExtendedKalmanPredictor
+    from stonesoup.tracker.simple import MultiTargetTracker
+    from stonesoup.types.angle import Bearing, Elevation
+    from stonesoup.types.detection import Detection
+    from stonesoup.types.state import GaussianState, StateVector
+    from stonesoup.updater.kalman import ExtendedKalmanUpdater
+
+    models = {}
+    sig = math.radians(SIGMA_ANG_DEG)
+    for name, (lat, lon, alt) in sc.radars.items():
+        models[name] = CartesianToElevationBearingRange(
+            ndim_state=6,
+            mapping=(0, 2, 4),
+            noise_covar=np.diag([sig**2, sig**2, SIGMA_R**2]),
+            translation_offset=StateVector(geodetic_to_ecef(lat, lon, alt)),
+            rotation_offset=StateVector(_euler_for(enu_matrix(lat, lon))),
+        )
+    # self-check of the frame conversion on one point
+    lat, lon, alt = sc.radars["JP-R1"]
+    probe = geodetic_to_ecef(CENTRE[0], CENTRE[1], 10_000.0)
+    az, el, r = ecef_to_aer(probe, lat, lon, alt)
+    f = models["JP-R1"].function(
+        GaussianState(StateVector([probe[0], 0, probe[1], 0, probe[2], 0]), np.eye(6))
+    )
+    assert abs(float(f[0, 0]) - math.radians(float(el))) < 1e-9
+    assert abs(float(Bearing(float(f[1, 0]) - math.radians(90.0 - float(az))))) < 1e-9
+    assert abs(float(f[2, 0]) - float(r)) < 1e-6
+
+    # detections per scan (built outside the timed region)
+    batches: list[tuple[datetime, set[Detection]]] = []
+    for name, t, meas in sc.scans:
+        ts = _epoch(t)
+        dets = set()
+        for r_, a_, e_ in meas:
+            sv = StateVector([Elevation(math.radians(e_)), Bearing(math.radians(90.0 - a_)), r_])
+            dets.add(Detection(sv, timestamp=ts, measurement_model=models[name]))
+        batches.append((ts, dets))
+
+    transition = CombinedLinearGaussianTransitionModel([ConstantVelocity(Q_TRUE)] * 3)
+    predictor = ExtendedKalmanPredictor(transition)
+    updater = ExtendedKalmanUpdater(measurement_model=None)
+    gate = math.sqrt(chi2.ppf(0.999, 3))
+    hypothesiser = DistanceHypothesiser(predictor, updater, measure=Mahalanobis(), missed_distance=gate)
+    associator = GNNWith2DAssignment(hypothesiser)
+    deleter = UpdateTimeStepsDeleter(time_steps_since_update=6)  # 3 s: both radars missed 3 times
+    holding_deleter = UpdateTimeStepsDeleter(time_steps_since_update=2)
+    v0 = 350.0**2
+    prior = GaussianState(StateVector(np.zeros(6)), np.diag([0.0, v0, 0.0, v0, 0.0, v0]))
+    initiator = MultiMeasurementInitiator(
+        prior_state=prior,
+        deleter=holding_deleter,
+        data_associator=GNNWith2DAssignment(
+            DistanceHypothesiser(predictor, updater, measure=Mahalanobis(), missed_distance=gate)
+        ),
+        updater=updater,
+        min_points=3,
+    )
+    tracker = MultiTargetTracker(
+        initiator=initiator, deleter=deleter, detector=batches, data_associator=associator, updater=updater
+    )
+
+    out: list[Envelope] = []
+    alive: set[str] = set()
+    spent = 0.0
+    it = iter(tracker)
+    seq = 0
+    for k in range(len(batches)):
+        c0 = time.perf_counter()
+        ts, tracks = next(it)
+        spent += time.perf_counter() - c0
+        t = (ts - datetime(1970, 1, 1)).total_seconds()
+        now: set[str] = set()
+        for trk in tracks:
+            sv = np.asarray(trk.state.state_vector, dtype=float).ravel()
+            if not np.all(np.isfinite(sv)):
+                continue
+            tid = f"SS-{trk.id[:8]}"
+            now.add(tid)
+            seq += 1
+            st = [sv[0], sv[2], sv[4], sv[1], sv[3], sv[5]]
+            body = TrackBody(
+                id=tid,
+                t=t,
+                state_ecef=[float(v) for v in st],
+                cov=[0.0] * 36,
+                status="confirmed",
+                class_="air",
+            )
+            out.append(make("track", body, partner="GB", source="stonesoup", seq=seq, sent=t))
+        for tid in alive - now:
+            seq += 1
+            body = TrackBody(
+                id=tid, t=t, state_ecef=[0.0] * 6, cov=[0.0] * 36, status="deleted", class_="air"
+            )
+            out.append(make("track", body, partner="GB", source="stonesoup", seq=seq, sent=t))
+        alive = now
+        del k
+    return out, spent
+
+
+# --- tocsin ------------------------------------------------------------------------------
+
+
+def _tocsin_factory() -> Callable[[], Any] | None:
+    try:
+        fusion = importlib.import_module("tocsin.fusion")
+        tracker_cls = fusion.Tracker
+        config_cls = fusion.TrackerConfig
+    except (ImportError, AttributeError):
+        return None
+
+    def build() -> Any:
+        return tracker_cls(config_cls())
+
+    return build
+
+
+def run_tocsin(sc: Scenario, build: Callable[[], Any]) -> tuple[list[Envelope], float]:
+    tr = build()
+    out: list[Envelope] = []
+    spent = 0.0
+    last_t = T0
+    c0 = time.perf_counter()
+    for env in sc.envs:
+        res = tr.push(env)
+        if res:
+            out.extend(res)
+        body = env.body
+        if isinstance(body, PlotBody):
+            last_t = body.t
+    res = tr.advance(last_t + SCAN)
+    if res:
+        out.extend(res)
+    spent = time.perf_counter() - c0
+    return [e for e in out if e.kind == "track"], spent
+
+
+# --- driver ------------------------------------------------------------------------------
+
+
+def _gospa(tracks: Iterable[Envelope], truth: list[Envelope]) -> float | None:
+    rep = score(tracks, truth, ScoreConfig(c=GOSPA_C, p=GOSPA_P, dt=1.0, max_stale_s=2.0))
+    return None if rep.gospa_mean is None else round(rep.gospa_mean, 1)
+
+
+def run_case(targets: int, clutter: float, duration: float, seed: int, skip_ss: bool) -> dict[str, Any]:
+    sc = make_scenario(targets, clutter, duration, seed)
+    row: dict[str, Any] = {
+        "targets": targets,
+        "clutter": clutter,
+        "plots": sc.n_plots,
+        "duration_s": duration,
+    }
+    build = _tocsin_factory()
+    if build is not None:
+        trk, sec = run_tocsin(sc, build)
+        row["seconds_tocsin"] = round(sec, 3)
+        row["plots_per_s_tocsin"] = round(sc.n_plots / sec, 1) if sec > 0 else None
+        row["us_per_plot_tocsin"] = round(1e6 * sec / sc.n_plots, 2)
+        row["gospa_tocsin"] = _gospa(trk, sc.truth)
+        row["tracks_tocsin"] = len({e.body.id for e in trk if e.body.status in ("confirmed", "coasting")})
+    else:
+        row["plots_per_s_tocsin"] = None
+        row["gospa_tocsin"] = None
+        row["note"] = "tocsin.fusion.Tracker not available"
+    if not skip_ss:
+        ss_trk, ss_sec = run_stonesoup(sc)
+        row["seconds_stonesoup"] = round(ss_sec, 3)
+        row["plots_per_s_stonesoup"] = round(sc.n_plots / ss_sec, 1) if ss_sec > 0 else None
+        row["us_per_plot_stonesoup"] = round(1e6 * ss_sec / sc.n_plots, 2)
+        row["gospa_stonesoup"] = _gospa(ss_trk, sc.truth)
+        row["tracks_stonesoup"] = len({e.body.id for e in ss_trk})
+    else:
+        row["plots_per_s_stonesoup"] = None
+        row["gospa_stonesoup"] = None
+    a, b = row.get("plots_per_s_tocsin"), row.get("plots_per_s_stonesoup")
+    row["speedup"] = round(a / b, 1) if a and b else None
+    return row
+
+
+def growth(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Log-log slope of time per plot against N, per tracker and clutter level
+    (0: constant per plot; 1: time per plot proportional to N)."""
+    out: dict[str, dict[str, float]] = {}
+    for who in ("tocsin", "stonesoup"):
+        key = f"us_per_plot_{who}"
+        for cl in sorted({r["clutter"] for r in rows}):
+            pts = [(r["targets"], r[key]) for r in rows if r["clutter"] == cl and r.get(key)]
+            if len(pts) >= 2:
+                n, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+                out.setdefault(who, {})[f"clutter_{cl:g}"] = round(float(np.polyfit(n, y, 1)[0]), 3)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="N 5 and 20, clutter 0 and 5 only")
+    ap.add_argument("--targets", type=int, nargs="*", help="override the N values")
+    ap.add_argument("--clutter", type=float, nargs="*", help="override the clutter levels")
+    ap.add_argument("--duration", type=float, default=300.0, help="scenario length, s (default 300)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--skip-stonesoup", action="store_true")
+    args = ap.parse_args(argv)
+    ns = [5, 20] if args.quick else [5, 20, 50, 100]
+    cls = [0.0, 5.0] if args.quick else [0.0, 5.0, 20.0]
+    if args.targets:
+        ns = args.targets
+    if args.clutter is not None and len(args.clutter):
+        cls = args.clutter
+    rows = []
+    for n in ns:
+        for cl in cls:
+            rows.append(run_case(n, cl, args.duration, args.seed, args.skip_stonesoup))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    result = {
+        "rows": rows,
+        "growth": growth(rows),
+        "setup": {
+            "radars": 2,
+            "sigma_range_m": SIGMA_R,
+            "sigma_angle_deg": SIGMA_ANG_DEG,
+            "pd": PD,
+            "scan_s": SCAN,
+            "q_true": Q_TRUE,
+            "gospa_c_m": GOSPA_C,
+            "gospa_p": GOSPA_P,
+            "seed": args.seed,
+        },
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
