@@ -227,6 +227,14 @@ def test_launch_and_impact(report: ScoreReport) -> None:
     assert report.ellipse_coverage == pytest.approx(0.5)
 
 
+def test_tentative_predictions_are_not_scored() -> None:
+    tracks, truth = _drill()
+    imp = ImpactPrediction(t=T0 + 400, lat=IMPACT_LAT, lon=IMPACT_LON, sigma_t_s=1.0)
+    tracks.append(_track("T1", T0 + 2.5, _offset(_line(*M1, 2.5), 50.0), status="tentative", impact=imp))
+    r = score(tracks, truth, ScoreConfig(c=C))
+    assert [b.after_s for b in r.impact_series] == [30.0, 70.0]
+
+
 def test_ellipse_orientation_matters() -> None:
     tracks, truth = _drill()
     # truth 3 km north of a prediction: inside a N-S ellipse, outside an E-W one

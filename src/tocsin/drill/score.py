@@ -20,7 +20,8 @@ Method (see ``docs/scoring.md``):
   optimal assignment (pairs closer than ``c``) is the truth-to-track association
   used for RMSE, breaks, ID switches and false tracks.
 * Each track is attributed to the truth object it was assigned to most often;
-  launch and impact predictions of a track are scored against that object.
+  launch and impact predictions of a track (from its confirmed or coasting
+  reports) are scored against that object.
   Confirmed tracks never assigned to any object are false tracks.
 """
 
@@ -318,7 +319,8 @@ def score(
         tot_breaks += lc.breaks
         tot_sw += lc.id_switches
         mine = [j for j, own in owner.items() if own == k]
-        msgs = sorted((m for j in mine for m in trks[j].msgs), key=lambda m: m.t)
+        # launch and impact predictions count from confirmed/coasting reports only
+        msgs = sorted((m for j in mine for m in trks[j].msgs if m.status in cfg.statuses), key=lambda m: m.t)
         launch_t = float(min(o.t))
         l_err = l_terr = None
         imp_at: list[float | None] = [None] * cps.size
