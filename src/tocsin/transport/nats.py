@@ -1,0 +1,293 @@
+"""Distributed mode on NATS JetStream.
+
+Subjects::
+
+    tocsin.v1.<kind>.<partner>.<source>     inputs (sensor, plot, track, heartbeat)
+    tocsin.v1.out.<kind>.<partner>          what a partner's fusion node produced
+                                            (fused tracks, alerts), signed by it
+
+Streams (explicit retention, file storage, ``num_replicas`` 1 or 3):
+
+* ``TOCSIN_IN`` — the input subjects; limits retention, 7 days / 10 GiB, oldest
+  discarded first, 2-minute duplicate window keyed by ``Nats-Msg-Id =
+  partner.source.seq`` so a publisher's retry is stored once.
+* ``TOCSIN_OUT`` — ``tocsin.v1.out.>``; limits retention, 1 day.
+
+Each partner node runs its own fusion on every partner's inputs through a durable
+pull consumer ``fusion-<PARTNER>`` with explicit acks. A batch is acknowledged
+only after :meth:`tocsin.runtime.Pipeline.submit_batch` returned, i.e. after the
+inputs (and rejections, and outputs) were committed to the journal: a crash
+before the ack means redelivery, and the restored replay window turns a
+redelivered message that was already journalled into a counted ``duplicate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tocsin.exchange.ingress import Verdict
+from tocsin.exchange.signing import sign
+from tocsin.runtime import Pipeline
+from tocsin.wire import Envelope, HeartbeatBody, encode_json, make
+
+IN_STREAM = "TOCSIN_IN"
+OUT_STREAM = "TOCSIN_OUT"
+INPUT_KINDS = ("sensor", "plot", "track", "heartbeat")
+_TOKEN = re.compile(r"[^A-Za-z0-9_\-]")
+
+
+def _token(text: str) -> str:
+    """A subject token: anything but letters, digits, ``_`` and ``-`` becomes ``_``."""
+    return _TOKEN.sub("_", text) or "_"
+
+
+def subject_for(env: Envelope) -> str:
+    """``tocsin.v1.<kind>.<partner>.<source>`` for an input message."""
+    return f"tocsin.v1.{_token(env.kind)}.{env.partner}.{_token(env.source)}"
+
+
+def out_subject(env: Envelope, partner: str) -> str:
+    return f"tocsin.v1.out.{_token(env.kind)}.{partner}"
+
+
+def msg_id(env: Envelope) -> str:
+    return f"{env.partner}.{env.source}.{env.seq}"
+
+
+def stream_configs(
+    replicas: int = 1, *, in_max_bytes: int = 10 * 2**30, out_max_bytes: int = 2 * 2**30
+) -> list[Any]:
+    """The two stream configurations (see module doc)."""
+    from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+
+    return [
+        StreamConfig(
+            name=IN_STREAM,
+            subjects=[f"tocsin.v1.{k}.>" for k in INPUT_KINDS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=replicas,
+            max_age=7 * 86400.0,
+            max_bytes=in_max_bytes,
+            max_msg_size=1 * 2**20,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=120.0,
+        ),
+        StreamConfig(
+            name=OUT_STREAM,
+            subjects=["tocsin.v1.out.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=replicas,
+            max_age=86400.0,
+            max_bytes=out_max_bytes,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=120.0,
+        ),
+    ]
+
+
+async def ensure_streams(js: Any, replicas: int = 1, **limits: int) -> None:
+    """Create the streams, or update them to this configuration."""
+    from nats.js.errors import BadRequestError
+
+    for cfg in stream_configs(replicas, **limits):
+        try:
+            await js.add_stream(config=cfg)
+        except BadRequestError:
+            await js.update_stream(config=cfg)
+
+
+async def publish(js: Any, env: Envelope, *, subject: str | None = None, timeout: float = 5.0) -> Any:
+    """Publish one message (JSON) with its de-duplication id; returns the PubAck."""
+    return await js.publish(
+        subject or subject_for(env), encode_json(env), timeout=timeout, headers={"Nats-Msg-Id": msg_id(env)}
+    )
+
+
+class CollectSink:
+    """Keeps outputs until the node publishes them (after the journal commit)."""
+
+    def __init__(self) -> None:
+        self.items: list[Envelope] = []
+
+    def emit(self, env: Envelope) -> None:
+        self.items.append(env)
+
+    def take(self) -> list[Envelope]:
+        out, self.items = self.items, []
+        return out
+
+
+@dataclass
+class NodeStats:
+    fetched: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    published: int = 0
+    heartbeats: int = 0
+    verdicts: list[Verdict] = field(default_factory=list)
+
+
+class FusionNode:
+    """One partner's fusion node on JetStream (see module doc).
+
+    ``clock`` gives the node's time for the ingress clock check and ticks; it is
+    read here, in the runtime, never inside a stage.
+    """
+
+    def __init__(
+        self,
+        js: Any,
+        pipeline: Pipeline,
+        *,
+        partner: str,
+        key: Ed25519PrivateKey | None = None,
+        node: str | None = None,
+        durable: str | None = None,
+        batch: int = 256,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 0.0,
+        heartbeat_s: float = 0.0,
+        keep_verdicts: bool = False,
+    ) -> None:
+        self.js = js
+        self.pipeline = pipeline
+        self.partner = partner
+        self.key = key
+        self.node = node or f"{partner}-node-1"
+        self.durable = durable or f"fusion-{partner}"
+        self.batch = batch
+        self.clock = clock
+        self.tick_s = tick_s
+        self.heartbeat_s = heartbeat_s
+        self.keep_verdicts = keep_verdicts
+        self.stats = NodeStats()
+        self.sink = CollectSink()
+        pipeline.sinks.append(self.sink)
+        self._sub: Any = None
+        self._out_seq = 0
+        self._hb_seq = 0
+
+    async def setup(self) -> None:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        cfg = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=30.0,
+            max_ack_pending=10_000,
+        )
+        self._sub = await self.js.pull_subscribe("", durable=self.durable, stream=IN_STREAM, config=cfg)
+        # outputs of a recovery (appended to the journal, not yet published)
+        await self._publish_outputs()
+
+    async def step(self, timeout: float = 1.0) -> int:
+        """Fetch one batch, journal and process it, ack it, publish outputs."""
+        from nats.errors import TimeoutError as NatsTimeout
+
+        try:
+            msgs = await self._sub.fetch(self.batch, timeout=timeout)
+        except (NatsTimeout, TimeoutError):
+            return 0
+        if not msgs:
+            return 0
+        self.stats.fetched += len(msgs)
+        verdicts = await asyncio.to_thread(
+            self.pipeline.submit_batch, [m.data for m in msgs], now=self.clock()
+        )
+        # journal committed: now (and only now) acknowledge
+        for m in msgs:
+            await m.ack()
+        for v in verdicts:
+            if v.ok:
+                self.stats.accepted += 1
+            else:
+                self.stats.rejected += 1
+        if self.keep_verdicts:
+            self.stats.verdicts.extend(verdicts)
+        await self._publish_outputs()
+        return len(msgs)
+
+    async def _publish_outputs(self) -> None:
+        for env in self.sink.take():
+            out = env
+            if self.key is not None:
+                out = sign(env, self.key)
+            await self.js.publish(
+                out_subject(env, self.partner),
+                encode_json(out),
+                headers={"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env)}"},
+            )
+            self.stats.published += 1
+
+    async def heartbeat(self, sources: dict[str, Any] | None = None) -> None:
+        """Publish this node's heartbeat (signed) on its input subject."""
+        self._hb_seq += 1
+        t = self.clock()
+        env = make(
+            "heartbeat",
+            HeartbeatBody(node=self.node, t=t, sources=sources or {}),
+            partner=self.partner,
+            source=self.node,
+            seq=int(t * 1000),  # monotonic across restarts
+            sent=t,
+        )
+        if self.key is not None:
+            env = sign(env, self.key)
+        await publish(self.js, env)
+        self.stats.heartbeats += 1
+
+    async def run(self, *, stop: asyncio.Event, idle_exit_s: float | None = None) -> None:
+        """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message)."""
+        last_msg = last_tick = last_hb = time.monotonic()
+        while not stop.is_set():
+            n = await self.step(timeout=0.5)
+            now = time.monotonic()
+            if n:
+                last_msg = now
+            if self.tick_s > 0 and now - last_tick >= self.tick_s:
+                last_tick = now
+                await asyncio.to_thread(self.pipeline.tick, self.clock())
+                await self._publish_outputs()
+            if self.heartbeat_s > 0 and now - last_hb >= self.heartbeat_s:
+                last_hb = now
+                with contextlib.suppress(Exception):
+                    await self.heartbeat()
+            if idle_exit_s is not None and now - last_msg > idle_exit_s:
+                return
+
+
+async def publish_all(js: Any, msgs: Iterable[Envelope], *, key: Ed25519PrivateKey | None = None) -> int:
+    """Sign (if a key is given) and publish messages in order; returns how many."""
+    n = 0
+    for m in msgs:
+        await publish(js, sign(m, key) if key is not None else m)
+        n += 1
+    return n
+
+
+__all__ = [
+    "INPUT_KINDS",
+    "IN_STREAM",
+    "OUT_STREAM",
+    "CollectSink",
+    "FusionNode",
+    "NodeStats",
+    "ensure_streams",
+    "msg_id",
+    "out_subject",
+    "publish",
+    "publish_all",
+    "stream_configs",
+    "subject_for",
+]

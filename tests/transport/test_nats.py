@@ -1,0 +1,213 @@
+"""JetStream: streams, a durable fusion consumer acking after the journal,
+outputs published back, a 3-node R3 cluster surviving a node, and a forbidden
+publish refused by the server. Few tests, each under a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import nats
+import pytest
+from nats_helpers import nats_cluster, nats_server
+
+from tocsin.exchange.ingress import Ingress
+from tocsin.exchange.samples import sample_plot, toy_stages
+from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, generate_key, sign
+from tocsin.journal import Journal
+from tocsin.runtime import Pipeline, recorded_outputs
+from tocsin.transport.nats import (
+    IN_STREAM,
+    OUT_STREAM,
+    FusionNode,
+    ensure_streams,
+    publish,
+    publish_all,
+    subject_for,
+)
+
+pytestmark = pytest.mark.nats
+T = TypeVar("T")
+T0 = 1_789_430_400.0
+SMALL = {"in_max_bytes": 32 * 2**20, "out_max_bytes": 8 * 2**20}
+JP, KR = generate_key(), generate_key()
+REG = PartnerRegistry(
+    {
+        "JP": PartnerPolicy("JP", JP.public_key(), ("JP-*",), ("plot", "heartbeat")),
+        "KR": PartnerPolicy("KR", KR.public_key(), ("KR-*",), ("plot", "heartbeat")),
+    }
+)
+
+
+def arun(coro: Awaitable[T], timeout: float = 20.0) -> T:
+    async def main() -> T:
+        return await asyncio.wait_for(coro, timeout)
+
+    return asyncio.run(main())
+
+
+def make_node(js: Any, data: Path, partner: str = "JP") -> FusionNode:
+    j = Journal(data / "journal.db", synchronous="NORMAL")
+    pipe = Pipeline(toy_stages(), j, ingress=Ingress(REG, max_skew_s=None, recorder=j))
+    if j.last_seq:
+        pipe.recover()
+    return FusionNode(js, pipe, partner=partner, key=JP if partner == "JP" else KR, clock=lambda: T0)
+
+
+def test_subjects() -> None:
+    assert subject_for(sample_plot(source="JP-R1")) == "tocsin.v1.plot.JP.JP-R1"
+    assert subject_for(sample_plot(source="a.b*c >")) == "tocsin.v1.plot.JP.a_b_c__"
+
+
+def test_fusion_consumer_acks_after_journal_and_refuses_forgeries(tmp_path: Path) -> None:
+    async def go() -> None:
+        with nats_server(tmp_path) as srv:
+            nc = await nats.connect(srv.url, connect_timeout=5)
+            js = nc.jetstream()
+            await ensure_streams(js, replicas=1, **SMALL)
+            await ensure_streams(js, replicas=1, **SMALL)  # idempotent
+            good = [sample_plot(source="JP-R1", seq=i, sent=T0 + i) for i in range(1, 7)]
+            await publish_all(js, good, key=JP)
+            forged = sign(sample_plot(source="JP-R1", seq=50, sent=T0), KR)  # KR key, JP name
+            foreign = sign(sample_plot(partner="KR", source="JP-R9", seq=1, sent=T0), KR)
+            replay = sign(good[0], JP)
+            for m in (forged, foreign):
+                await publish(js, m)
+            # a replay with a new Nats-Msg-Id gets past the stream dedupe, not past ingress
+            await js.publish(subject_for(replay), msgspec.json.encode(replay), headers={"Nats-Msg-Id": "x"})
+            pa = await publish(js, good[1] if good[1].sig else sign(good[1], JP))
+            assert pa.duplicate  # same Nats-Msg-Id: stored once
+
+            node = make_node(js, tmp_path / "a")
+            await node.setup()
+            while await node.step(timeout=0.5):
+                pass
+            assert node.stats.accepted == 6
+            assert node.stats.rejected == 3
+            rej = node.pipeline.ingress.rejected
+            assert rej == {"bad_signature": 1, "foreign_source": 1, "duplicate": 1}
+            info = await js.consumer_info(IN_STREAM, "fusion-JP")
+            assert info.num_ack_pending == 0
+            assert info.num_pending == 0
+            # outputs were published back, signed
+            sub = await js.pull_subscribe("tocsin.v1.out.>", durable="reader", stream=OUT_STREAM)
+            outs = await sub.fetch(100, timeout=2)
+            kinds = [json.loads(m.data)["kind"] for m in outs]
+            assert kinds.count("track") == 6
+            assert kinds.count("alert") == 1
+            assert all(json.loads(m.data)["sig"] for m in outs)
+            assert node.pipeline.journal is not None
+            assert len(recorded_outputs(node.pipeline.journal)) == 7
+
+            # restart: nothing is processed twice, new input continues the picture
+            node.pipeline.close()
+            await publish_all(js, [sample_plot(source="JP-R1", seq=7, sent=T0 + 7)], key=JP)
+            node2 = make_node(js, tmp_path / "a")
+            await node2.setup()
+            while await node2.step(timeout=0.5):
+                pass
+            assert node2.stats.accepted == 1
+            assert node2.pipeline.journal is not None
+            assert node2.pipeline.journal.verify().ok
+            last = json.loads(recorded_outputs(node2.pipeline.journal)[-1])
+            assert last["body"]["state_ecef"][0] == 7.0  # the 7th plot of the same track
+            await node2.heartbeat()
+            node2.pipeline.close()
+            await nc.close()
+
+    arun(go())
+
+
+@pytest.mark.slow
+def test_three_node_cluster_r3_survives_a_node(tmp_path: Path) -> None:
+    async def go() -> None:
+        with nats_cluster(tmp_path) as nodes:
+            urls = [n.url for n in nodes]
+            nc = await nats.connect(
+                urls, connect_timeout=5, max_reconnect_attempts=20, reconnect_time_wait=0.2
+            )
+            js = nc.jetstream(timeout=5)
+            for _ in range(100):  # the cluster needs a moment to elect a meta leader
+                try:
+                    await ensure_streams(js, replicas=3, **SMALL)
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            info = await js.stream_info(IN_STREAM)
+            assert info.config.num_replicas == 3
+            await publish_all(js, [sample_plot(seq=i, sent=T0 + i) for i in range(1, 21)], key=JP)
+            node = make_node(js, tmp_path / "fusion")
+            await node.setup()
+            await node.step(timeout=1)
+            # kill a server that is not the one we are connected to
+            victim = next(n for n in nodes if n.url != nc.connected_url.geturl())  # type: ignore[union-attr]
+            victim.kill()
+            for _ in range(100):
+                try:
+                    await publish_all(js, [sample_plot(seq=i, sent=T0 + i) for i in range(21, 41)], key=JP)
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            while await node.step(timeout=1):
+                pass
+            assert node.stats.accepted == 40
+            assert node.pipeline.ingress.rejected.total() == 0
+            node.pipeline.close()
+            await nc.close()
+
+    arun(go(), timeout=25)
+
+
+ACCOUNTS = """
+accounts {
+  EXCHANGE {
+    jetstream: enabled
+    users = [
+      { user: admin, password: admin-pw }
+      { user: jp, password: jp-pw,
+        permissions: {
+          publish: { allow: ["tocsin.v1.*.JP.>", "tocsin.v1.out.*.JP", "$JS.API.>", "$JS.ACK.>"],
+                     deny: ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>",
+                            "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.MSG.DELETE.>"] }
+          subscribe: { allow: ["_INBOX.>", "tocsin.v1.>"] }
+        } }
+    ]
+  }
+}
+"""
+
+
+def test_partner_cannot_publish_under_another_partner(tmp_path: Path) -> None:
+    async def go() -> None:
+        with nats_server(tmp_path, ACCOUNTS) as srv:
+            admin = await nats.connect(srv.url, user="admin", password="admin-pw", connect_timeout=5)
+            ajs = admin.jetstream()
+            await ensure_streams(ajs, **SMALL)
+            errors: list[Exception] = []
+
+            async def on_error(e: Exception) -> None:
+                errors.append(e)
+
+            jp = await nats.connect(
+                srv.url, user="jp", password="jp-pw", error_cb=on_error, connect_timeout=5
+            )
+            js = jp.jetstream(timeout=1)
+            ok = await publish(js, sign(sample_plot(source="JP-R1"), JP), timeout=2)
+            assert ok.seq == 1
+            with pytest.raises(Exception):  # noqa: B017,PT011 - the server refuses; no PubAck comes
+                await publish(js, sign(sample_plot(partner="KR", source="KR-R1"), JP), timeout=1)
+            await jp.flush(timeout=2)
+            await asyncio.sleep(0.2)
+            assert any("permissions violation" in str(e).lower() for e in errors)
+            with pytest.raises(Exception):  # noqa: B017,PT011
+                await js.delete_stream(IN_STREAM)
+            info = await ajs.stream_info(IN_STREAM)
+            assert info.state.messages == 1  # only the JP message was stored
+            await jp.close()
+            await admin.close()
+
+    arun(go())
