@@ -152,8 +152,10 @@ def test_three_node_cluster_r3_survives_a_node(tmp_path: Path) -> None:
                     break
                 except Exception:
                     await asyncio.sleep(0.1)
-            while await node.step(timeout=1):
-                pass
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while node.stats.accepted < 40 and loop.time() < deadline:
+                await node.step(timeout=1)
             assert node.stats.accepted == 40
             assert node.pipeline.ingress.rejected.total() == 0
             node.pipeline.close()

@@ -134,6 +134,7 @@ class NodeStats:
     rejected: int = 0
     published: int = 0
     heartbeats: int = 0
+    transient_errors: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
 
 
@@ -193,11 +194,18 @@ class FusionNode:
 
     async def step(self, timeout: float = 1.0) -> int:
         """Fetch one batch, journal and process it, ack it, publish outputs."""
+        from nats.errors import NoRespondersError
         from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
         try:
             msgs = await self._sub.fetch(self.batch, timeout=timeout)
         except (NatsTimeout, TimeoutError):
+            return 0
+        except (NoRespondersError, NoStreamResponseError, ServiceUnavailableError):
+            # the consumer's leader is moving (a cluster node went away): try again
+            self.stats.transient_errors += 1
+            await asyncio.sleep(min(timeout, 0.2))
             return 0
         if not msgs:
             return 0
