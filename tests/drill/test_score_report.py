@@ -8,7 +8,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from tocsin.drill.score import ScoreConfig, ScoreReport, format_table, score, to_json
+from tocsin.drill.score import ScoreConfig, ScoreReport, format_table, headline_figures, score, to_json
 from tocsin.geo import ecef_to_geodetic, enu_to_ecef, geodetic_to_ecef
 from tocsin.wire import (
     Ellipse,
@@ -263,6 +263,10 @@ def test_json_and_table(report: ScoreReport) -> None:
     assert "false tracks" in text
     assert "Impact prediction" in text
     assert "M1" in text
+    h = headline_figures(report)
+    assert h["false_tracks"] == 1.0
+    assert h["impact_error_m_at_120s"] == pytest.approx(0.0, abs=1e-3)
+    assert h["ellipse_coverage"] == pytest.approx(0.5)
 
 
 def test_no_tracks_all_missed() -> None:

@@ -478,6 +478,25 @@ def to_json(report: ScoreReport) -> bytes:
     return msgspec.json.format(msgspec.json.encode(report), indent=2)
 
 
+def headline_figures(report: ScoreReport) -> dict[str, float | None]:
+    """The few tracking figures an after-action report leads with (None when not
+    measurable): mean GOSPA (m), position RMSE (m), false tracks, ID switches,
+    track breaks, mean launch-point error (m), mean impact-point error (m) at each
+    checkpoint (``impact_error_m_at_<s>s``) and the 95 % ellipse coverage."""
+    out: dict[str, float | None] = {
+        "gospa_mean_m": report.gospa_mean,
+        "rmse_m": report.rmse_m,
+        "false_tracks": float(report.false_tracks),
+        "id_switches": float(report.id_switches),
+        "track_breaks": float(report.track_breaks),
+        "launch_error_m": report.launch_error_m.mean,
+    }
+    for a in report.impact_at:
+        out[f"impact_error_m_at_{a.after_s:g}s"] = a.point_m.mean
+    out["ellipse_coverage"] = report.ellipse_coverage
+    return out
+
+
 def _f(x: float | None, fmt: str = "{:,.0f}") -> str:
     return "-" if x is None else fmt.format(x)
 
@@ -582,6 +601,7 @@ __all__ = [
     "ScoreReport",
     "Series",
     "format_table",
+    "headline_figures",
     "score",
     "score_files",
     "to_json",
