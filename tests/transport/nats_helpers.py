@@ -75,6 +75,7 @@ http: 127.0.0.1:{free_port()}
 jetstream {{ store_dir: "{tmp / "js"}", max_memory_store: 64MB, max_file_store: 256MB }}
 {extra}
 """
+    tmp.mkdir(parents=True, exist_ok=True)
     n = _start(conf, tmp / "nats.conf", port)
     try:
         wait_port(port)

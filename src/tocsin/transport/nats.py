@@ -175,7 +175,8 @@ class FusionNode:
         self.sink = CollectSink()
         pipeline.sinks.append(self.sink)
         self._sub: Any = None
-        self._out_seq = 0
+        #: messages seen that were not this node's own heartbeats
+        self.activity = 0
         self._hb_seq = 0
 
     async def setup(self) -> None:
@@ -217,6 +218,8 @@ class FusionNode:
         for m in msgs:
             await m.ack()
         for v in verdicts:
+            if v.env is None or v.env.source != self.node:
+                self.activity += 1
             if v.ok:
                 self.stats.accepted += 1
             else:
@@ -259,9 +262,10 @@ class FusionNode:
         """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message)."""
         last_msg = last_tick = last_hb = time.monotonic()
         while not stop.is_set():
-            n = await self.step(timeout=0.5)
+            before = self.activity
+            await self.step(timeout=0.5)
             now = time.monotonic()
-            if n:
+            if self.activity > before:
                 last_msg = now
             if self.tick_s > 0 and now - last_tick >= self.tick_s:
                 last_tick = now
