@@ -69,7 +69,7 @@ def test_fusion_consumer_acks_after_journal_and_refuses_forgeries(tmp_path: Path
             nc = await nats.connect(srv.url, connect_timeout=5)
             js = nc.jetstream()
             await ensure_streams(js, replicas=1, **SMALL)
-            await ensure_streams(js, replicas=1, **SMALL)  # idempotent
+            await ensure_streams(js, replicas=1, update=True, **SMALL)  # idempotent
             good = [sample_plot(source="JP-R1", seq=i, sent=T0 + i) for i in range(1, 7)]
             await publish_all(js, good, key=JP)
             forged = sign(sample_plot(source="JP-R1", seq=50, sent=T0), KR)  # KR key, JP name
@@ -164,28 +164,19 @@ def test_three_node_cluster_r3_survives_a_node(tmp_path: Path) -> None:
     arun(go(), timeout=25)
 
 
-ACCOUNTS = """
-accounts {
-  EXCHANGE {
-    jetstream: enabled
-    users = [
-      { user: admin, password: admin-pw }
-      { user: jp, password: jp-pw,
-        permissions: {
-          publish: { allow: ["tocsin.v1.*.JP.>", "tocsin.v1.out.*.JP", "$JS.API.>", "$JS.ACK.>"],
-                     deny: ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>",
-                            "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.MSG.DELETE.>"] }
-          subscribe: { allow: ["_INBOX.>", "tocsin.v1.>"] }
-        } }
-    ]
-  }
-}
-"""
+SHIPPED_ACCOUNTS = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
 
 
-def test_partner_cannot_publish_under_another_partner(tmp_path: Path) -> None:
+def test_partner_cannot_publish_under_another_partner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the shipped deploy/nats/accounts.conf, JP may publish under JP only."""
+    for who in ("ADMIN", "JP", "KR", "US"):
+        monkeypatch.setenv(f"TOCSIN_NATS_{who}_PASSWORD", f"{who.lower()}-pw")
+    (tmp_path / "accounts.conf").write_text(SHIPPED_ACCOUNTS.read_text())  # includes are relative
+
     async def go() -> None:
-        with nats_server(tmp_path, ACCOUNTS) as srv:
+        with nats_server(tmp_path, 'include "accounts.conf"') as srv:
             admin = await nats.connect(srv.url, user="admin", password="admin-pw", connect_timeout=5)
             ajs = admin.jetstream()
             await ensure_streams(ajs, **SMALL)
@@ -198,6 +189,7 @@ def test_partner_cannot_publish_under_another_partner(tmp_path: Path) -> None:
                 srv.url, user="jp", password="jp-pw", error_cb=on_error, connect_timeout=5
             )
             js = jp.jetstream(timeout=1)
+            await ensure_streams(js, **SMALL)  # partners may look streams up, not create them
             ok = await publish(js, sign(sample_plot(source="JP-R1"), JP), timeout=2)
             assert ok.seq == 1
             with pytest.raises(Exception):  # noqa: B017,PT011 - the server refuses; no PubAck comes

@@ -95,14 +95,20 @@ def stream_configs(
     ]
 
 
-async def ensure_streams(js: Any, replicas: int = 1, **limits: int) -> None:
-    """Create the streams, or update them to this configuration."""
-    from nats.js.errors import BadRequestError
+async def ensure_streams(js: Any, replicas: int = 1, *, update: bool = False, **limits: int) -> None:
+    """Create the streams if they do not exist (or, with ``update``, bring them to
+    this configuration). Looking a stream up needs only ``$JS.API.STREAM.INFO``,
+    so partner users that may not create streams can call this safely once the
+    operator has created them."""
+    from nats.js.errors import NotFoundError
 
     for cfg in stream_configs(replicas, **limits):
         try:
+            await js.stream_info(cfg.name)
+        except NotFoundError:
             await js.add_stream(config=cfg)
-        except BadRequestError:
+            continue
+        if update:
             await js.update_stream(config=cfg)
 
 
