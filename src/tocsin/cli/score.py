@@ -13,8 +13,9 @@ def register(app: typer.Typer) -> None:
     @app.command(
         "score",
         epilog=(
-            "Example:\n\n"
-            "    tocsin score tracks.jsonl --truth truth.jsonl --json score.json --c 10000 --p 2\n\n"
+            "Examples:\n\n"
+            "    tocsin score tracks.jsonl --truth truth.jsonl --json score.json\n\n"
+            "    tocsin score tracks.jsonl --truth truth.jsonl --c 5000 --p 1\n\n"
             "See docs/scoring.md for the definitions."
         ),
     )
