@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
         max_body: int = typer.Option(4 * 1024 * 1024, "--max-body", help="Largest request body in bytes."),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
+        webhooks: list[str] = typer.Option(
+            [], "--webhook", help="POST alerts here, HMAC-signed with $TOCSIN_WEBHOOK_SECRET (repeatable)."
+        ),
     ) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
@@ -51,9 +54,29 @@ def register(app: typer.Typer) -> None:
         else:
             stage_list = default_stages()
         registry = PartnerRegistry.load(partners) if partners is not None else None
+        hooks = []
+        if webhooks:
+            import os
+
+            from tocsin.transport.webhook import WebhookSink
+
+            secret = os.environ.get("TOCSIN_WEBHOOK_SECRET", "")
+            if not secret:
+                raise InputError("set TOCSIN_WEBHOOK_SECRET to sign webhook bodies", field="--webhook")
+            data.mkdir(parents=True, exist_ok=True)
+            hooks = [
+                WebhookSink(u, secret.encode(), dead_letter_path=data / "webhook-dead.jsonl")
+                for u in webhooks
+            ]
         cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
         exchange, report = build_exchange(
-            stage_list, data=data, registry=registry, config=cfg, max_skew_s=max_skew, synchronous=sync
+            stage_list,
+            data=data,
+            registry=registry,
+            config=cfg,
+            max_skew_s=max_skew,
+            synchronous=sync,
+            extra_sinks=hooks,
         )
         if report is not None:
             typer.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -10,7 +11,7 @@ from starlette.applications import Starlette
 from tocsin.exchange.ingress import Ingress
 from tocsin.exchange.signing import PartnerRegistry
 from tocsin.journal.store import Journal
-from tocsin.runtime import Pipeline, RecoveryReport, file_sinks
+from tocsin.runtime import Pipeline, RecoveryReport, Sink, file_sinks
 from tocsin.stage import Stage
 from tocsin.web.app import create_app
 from tocsin.web.hub import Exchange, ServerConfig
@@ -24,6 +25,7 @@ def build_exchange(
     config: ServerConfig | None = None,
     max_skew_s: float | None = 30.0,
     synchronous: str = "FULL",
+    extra_sinks: Sequence[Sink] = (),
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
     exists), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
@@ -33,10 +35,11 @@ def build_exchange(
     """
     cfg = config or ServerConfig()
     journal = None
-    sinks = []
+    sinks: list[Sink] = []
     if data is not None:
         journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
-        sinks = file_sinks(data, journal)
+        sinks.extend(file_sinks(data, journal))
+    sinks.extend(extra_sinks)
     skew = max_skew_s if cfg.clock == "wall" else None
     ingress = Ingress(registry, max_skew_s=skew, recorder=journal)
     pipe = Pipeline(stages, journal, sinks, ingress=ingress)
