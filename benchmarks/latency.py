@@ -294,8 +294,11 @@ def main() -> None:
     ap.add_argument("--stages", default="toy", choices=["toy", "default"])
     ap.add_argument("--sync", default="FULL", choices=["FULL", "NORMAL"])
     ap.add_argument("--modes", default="embedded,nats")
-    ap.add_argument("--sustained", default="500,1000,2000,4000,8000",
-                    help="rates tried to find the highest with p99 plot->track under 100 ms (embedded)")  # fmt: skip
+    ap.add_argument(
+        "--sustained",
+        default="500,1000,2000,4000,8000",
+        help="rates tried for the highest with p99 plot->track under 100 ms (embedded)",
+    )
     args = ap.parse_args()
     rates = [int(r) for r in args.rates.split(",") if r]
     modes = args.modes.split(",")
