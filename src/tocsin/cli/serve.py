@@ -33,12 +33,15 @@ def register(app: typer.Typer) -> None:
         webhooks: list[str] = typer.Option(
             [], "--webhook", help="POST alerts here, HMAC-signed with $TOCSIN_WEBHOOK_SECRET (repeatable)."
         ),
+        cot: list[str] = typer.Option(
+            [], "--cot", help="Send tracks as Cursor-on-Target to HOST:PORT (TCP)."
+        ),
     ) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
 
         from tocsin.exchange.signing import PartnerRegistry
-        from tocsin.runtime import default_stages
+        from tocsin.runtime import Sink, default_stages
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
 
@@ -54,7 +57,7 @@ def register(app: typer.Typer) -> None:
         else:
             stage_list = default_stages()
         registry = PartnerRegistry.load(partners) if partners is not None else None
-        hooks = []
+        hooks: list[Sink] = []
         if webhooks:
             import os
 
@@ -68,6 +71,13 @@ def register(app: typer.Typer) -> None:
                 WebhookSink(u, secret.encode(), dead_letter_path=data / "webhook-dead.jsonl")
                 for u in webhooks
             ]
+        for target in cot:
+            from tocsin.transport.cot import CotTcpSink
+
+            chost, _, cport = target.rpartition(":")
+            if not chost or not cport.isdigit():
+                raise InputError(f"expected HOST:PORT, got {target!r}", field="--cot")
+            hooks.append(CotTcpSink(chost, int(cport)))
         cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
         exchange, report = build_exchange(
             stage_list,
