@@ -48,9 +48,7 @@ def _core_files() -> list[Path]:
 
 @pytest.mark.parametrize("path", _core_files(), ids=lambda p: str(p.relative_to(SRC)))
 def test_core_module_imports_no_io(path: Path) -> None:
-    bad = {
-        name for name in _imports(path) for f in FORBIDDEN if name == f or name.startswith(f + ".")
-    }
+    bad = {name for name in _imports(path) for f in FORBIDDEN if name == f or name.startswith(f + ".")}
     assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
 
 
