@@ -197,3 +197,30 @@ def test_kill_9_then_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
         assert (data / name).read_bytes() == (ref / name).read_bytes(), name
     tracks = [json.loads(x) for x in (data / "tracks.jsonl").read_text().splitlines()]
     assert len(tracks) == 600
+
+
+def sse_clients(url: str) -> int:
+    for line in httpx.get(url + "/metrics").text.splitlines():
+        if line.startswith("tocsin_sse_clients "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no tocsin_sse_clients")
+
+
+def test_event_stream_client_disconnects_are_cleaned_up(tmp_path: Path) -> None:
+    with server(tmp_path / "data") as url:
+        clients = [httpx.Client(timeout=5) for _ in range(3)]
+        streams = [c.stream("GET", url + "/v1/events") for c in clients]
+        iters = []
+        for s in streams:
+            it = s.__enter__().iter_bytes()
+            iters.append(it)  # keep it: a dropped iterator closes the stream
+            assert next(it).startswith(b": tocsin event stream")
+        assert sse_clients(url) == 3
+        for s, c in zip(streams, clients, strict=True):
+            s.__exit__(None, None, None)
+            c.close()
+        deadline = time.monotonic() + 10
+        while sse_clients(url) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sse_clients(url) == 0
+        assert httpx.get(url + "/healthz").json()["status"] == "ok"

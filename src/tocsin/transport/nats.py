@@ -236,16 +236,23 @@ class FusionNode:
         return len(msgs)
 
     async def _publish_outputs(self) -> None:
-        for env in self.sink.take():
-            out = env
-            if self.key is not None:
-                out = sign(env, self.key)
-            await self.js.publish(
-                out_subject(env, self.partner),
-                encode_json(out),
-                headers={"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env)}"},
+        """Publish what the last batch produced, all at once (the PubAcks are
+        awaited together: one round trip per batch, not per message)."""
+        outs = self.sink.take()
+        if not outs:
+            return
+        pubs = []
+        for env in outs:
+            out = sign(env, self.key) if self.key is not None else env
+            pubs.append(
+                self.js.publish(
+                    out_subject(env, self.partner),
+                    encode_json(out),
+                    headers={"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env)}"},
+                )
             )
-            self.stats.published += 1
+        await asyncio.gather(*pubs)
+        self.stats.published += len(outs)
 
     async def heartbeat(self, sources: dict[str, Any] | None = None) -> None:
         """Publish this node's heartbeat (signed) on its input subject."""
