@@ -160,3 +160,26 @@ def test_stage_and_sink_errors_are_counted_not_fatal() -> None:
     pipe2.submit(sample_plot())
     assert pipe2.metrics.sink_errors == 1
     assert pipe2.metrics.outputs["track"] == 1
+
+
+def test_replay_is_byte_identical_with_the_default_stages(tmp_path: Path) -> None:
+    """The same check with the project's real fusion and warning stages, once
+    they are installed (skipped while neither exists)."""
+    from tocsin.runtime import default_stages
+
+    if not default_stages():
+        pytest.skip("no fusion/warning stages installed yet")
+    live = tmp_path / "live"
+    j = Journal(live / "journal.db", synchronous="NORMAL")
+    sinks = file_sinks(live, j)
+    pipe = Pipeline(default_stages(), j, sinks)
+    msgs = stream()
+    for k in range(0, len(msgs), 4):
+        pipe.submit_batch(msgs[k : k + 4])
+        pipe.tick(msgs[min(k + 4, len(msgs)) - 1].sent + 0.5)
+    for s in sinks:
+        s.close()
+    out = tmp_path / "replay"
+    write_outputs(out, replay_journal(j, default_stages()))
+    for name in ("tracks.jsonl", "alerts.jsonl"):
+        assert (live / name).read_bytes() == (out / name).read_bytes()

@@ -109,7 +109,13 @@ def register(app: typer.Typer) -> None:
             except Exception as exc:
                 await nc.close()
                 raise ConfigError(f"cannot create the JetStream streams: {exc}") from None
-            fnode = FusionNode(js, pipe, partner=code, key=k, tick_s=tick, heartbeat_s=heartbeat)
+
+            def on_link(p: str, silent: bool) -> None:
+                typer.echo(f"link {p}: {'SILENT' if silent else 'back'}", err=True)
+
+            fnode = FusionNode(
+                js, pipe, partner=code, key=k, tick_s=tick, heartbeat_s=heartbeat, on_link=on_link
+            )
             await fnode.setup()
             if to_publish:
                 n = await publish_all(js, to_publish, key=k)

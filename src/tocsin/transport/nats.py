@@ -34,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tocsin.exchange.ingress import Verdict
+from tocsin.exchange.links import LinkMonitor
 from tocsin.exchange.signing import sign
 from tocsin.runtime import Pipeline
 from tocsin.wire import Envelope, HeartbeatBody, encode_json, make
@@ -165,6 +166,8 @@ class FusionNode:
         tick_s: float = 0.0,
         heartbeat_s: float = 0.0,
         keep_verdicts: bool = False,
+        links: LinkMonitor | None = None,
+        on_link: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -177,6 +180,8 @@ class FusionNode:
         self.tick_s = tick_s
         self.heartbeat_s = heartbeat_s
         self.keep_verdicts = keep_verdicts
+        self.links = links or LinkMonitor(heartbeat_s if heartbeat_s > 0 else 5.0)
+        self.on_link = on_link
         self.stats = NodeStats()
         self.sink = CollectSink()
         pipeline.sinks.append(self.sink)
@@ -223,9 +228,14 @@ class FusionNode:
         # journal committed: now (and only now) acknowledge
         for m in msgs:
             await m.ack()
+        now = self.clock()
         for v in verdicts:
             if v.env is None or v.env.source != self.node:
                 self.activity += 1
+            if v.ok and v.env is not None:
+                back = self.links.seen(v.env.partner, now, heartbeat=v.env.kind == "heartbeat")
+                if back and self.on_link is not None:
+                    self.on_link(v.env.partner, False)
             if v.ok:
                 self.stats.accepted += 1
             else:
@@ -276,7 +286,7 @@ class FusionNode:
         last_msg = last_tick = last_hb = time.monotonic()
         while not stop.is_set():
             before = self.activity
-            await self.step(timeout=0.5)
+            await self.step(timeout=min(0.5, self.links.check_every_s))
             now = time.monotonic()
             if self.activity > before:
                 last_msg = now
@@ -284,6 +294,9 @@ class FusionNode:
                 last_tick = now
                 await asyncio.to_thread(self.pipeline.tick, self.clock())
                 await self._publish_outputs()
+            for p in self.links.check(self.clock()):
+                if self.on_link is not None:
+                    self.on_link(p, True)
             if self.heartbeat_s > 0 and now - last_hb >= self.heartbeat_s:
                 last_hb = now
                 with contextlib.suppress(Exception):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tocsin.exchange.ingress import Verdict
+from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
 from tocsin.wire import Envelope, HeartbeatBody, encode_json
 
@@ -62,14 +63,6 @@ class ServerConfig:
 
 class QueueFull(Exception):
     """The worker queue is full (flood): answer 429."""
-
-
-@dataclass
-class LinkState:
-    last_seen: float
-    messages: int = 0
-    heartbeats: int = 0
-    silent: bool = False
 
 
 @dataclass
@@ -131,7 +124,8 @@ class Exchange:
         self.wall_clock = wall_clock
         self.mode = mode
         self.http_rejects: Counter[str] = Counter()
-        self.links: dict[str, LinkState] = {}
+        self.monitor = LinkMonitor(self.config.link_heartbeat_s, self.config.link_silent_periods)
+        self.links = self.monitor.links
         self.started = wall_clock()
         self._queue: asyncio.Queue[tuple[list[bytes], asyncio.Future[list[Verdict]]]] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -229,25 +223,13 @@ class Exchange:
         now = self.wall_clock()
         for v in verdicts:
             if v.ok and v.env is not None:
-                key = v.env.partner
-                st = self.links.get(key)
-                if st is None:
-                    st = self.links[key] = LinkState(now)
-                st.last_seen = now
-                st.messages += 1
-                if isinstance(v.env.body, HeartbeatBody):
-                    st.heartbeats += 1
-                if st.silent:
-                    st.silent = False
-                    self._link_event(key, st)
+                back = self.monitor.seen(v.env.partner, now, heartbeat=isinstance(v.env.body, HeartbeatBody))
+                if back:
+                    self._link_event(v.env.partner, self.links[v.env.partner])
 
     def _check_links(self) -> None:
-        now = self.wall_clock()
-        limit = self.config.link_silent_periods * self.config.link_heartbeat_s
-        for key, st in self.links.items():
-            if not st.silent and now - st.last_seen > limit:
-                st.silent = True
-                self._link_event(key, st)
+        for p in self.monitor.check(self.wall_clock()):
+            self._link_event(p, self.links[p])
 
     def _link_event(self, partner: str, st: LinkState) -> None:
         if self.hub is not None:
@@ -259,4 +241,4 @@ class Exchange:
             self.hub.publish("link", data)
 
 
-__all__ = ["Exchange", "Hub", "LinkState", "QueueFull", "ServerConfig"]
+__all__ = ["Exchange", "Hub", "QueueFull", "ServerConfig"]
