@@ -36,6 +36,10 @@ def register(app: typer.Typer) -> None:
         cot: list[str] = typer.Option(
             [], "--cot", help="Send tracks as Cursor-on-Target to HOST:PORT (TCP)."
         ),
+        tail: Path | None = typer.Option(None, "--tail", help="Also ingest a JSON Lines file, following it."),
+        unix_socket: Path | None = typer.Option(
+            None, "--socket", help="Also accept JSON Lines on this Unix socket (mode 0600)."
+        ),
     ) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
@@ -105,5 +109,10 @@ def register(app: typer.Typer) -> None:
             f"tocsin serve: http://{host}:{actual} (stages: {len(stage_list)}, clock: {clk})", err=True
         )
         print(f"listening on http://{host}:{actual}", flush=True)
-        config = uvicorn.Config(build_app(exchange), log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            build_app(exchange, tail=tail, unix_socket=unix_socket),
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
         uvicorn.Server(config).run(sockets=[sock])

@@ -25,6 +25,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -90,8 +91,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(exchange: Exchange) -> Starlette:
-    """The Starlette application around one :class:`~tocsin.web.hub.Exchange`."""
+def create_app(exchange: Exchange, *, tail: Path | None = None, unix_socket: Path | None = None) -> Starlette:
+    """The Starlette application around one :class:`~tocsin.web.hub.Exchange`;
+    optionally also following a JSON Lines file and listening on a Unix socket."""
     cfg = exchange.config
 
     async def post_messages(request: Request) -> Response:
@@ -221,10 +223,24 @@ def create_app(exchange: Exchange) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from tocsin.web.local_ingest import serve_unix_socket, tail_file
+
         await exchange.start()
+        stop = asyncio.Event()
+        tasks = []
+        sock_server = None
+        if tail is not None:
+            tasks.append(asyncio.create_task(tail_file(exchange, tail, stop=stop)))
+        if unix_socket is not None:
+            sock_server = await serve_unix_socket(exchange, unix_socket)
         try:
             yield
         finally:
+            stop.set()
+            for t in tasks:
+                t.cancel()
+            if sock_server is not None:
+                sock_server.close()
             await exchange.stop()
 
     routes = [

@@ -48,8 +48,8 @@ def build_exchange(
     return Exchange(pipe, cfg, mode=mode), report
 
 
-def build_app(exchange: Exchange) -> Starlette:
-    return create_app(exchange)
+def build_app(exchange: Exchange, *, tail: Path | None = None, unix_socket: Path | None = None) -> Starlette:
+    return create_app(exchange, tail=tail, unix_socket=unix_socket)
 
 
 def bind(host: str, port: int) -> socket.socket:
