@@ -253,6 +253,35 @@ class Pipeline:
         return rep
 
 
+def stages_by_name(name: str) -> list[Stage]:
+    """``"default"`` (fusion + warning) or ``"toy"`` (the deterministic stand-ins)."""
+    if name == "toy":
+        from tocsin.exchange.samples import toy_stages
+
+        return toy_stages()
+    if name == "default":
+        return default_stages()
+    raise ValueError(f"unknown stage set {name!r}")
+
+
+def note_start(journal: Journal, stages: str, role: str) -> None:
+    """Record which stage set a run used, so a replay can pick the same one."""
+    journal.append("note", json.dumps({"event": "start", "stages": stages, "role": role}).encode())
+
+
+def recorded_stage_set(journal: Journal) -> str | None:
+    """The stage set named by the journal's last start note, if any."""
+    name = None
+    for e in journal.entries(kinds=("note",)):
+        try:
+            d = json.loads(e.payload)
+        except ValueError:
+            continue
+        if isinstance(d, dict) and d.get("event") == "start":
+            name = d.get("stages")
+    return name if isinstance(name, str) else None
+
+
 def _tick_payload(t: float) -> bytes:
     return json.dumps({"t": t}).encode()
 
@@ -345,7 +374,10 @@ __all__ = [
     "StageFactory",
     "default_stages",
     "file_sinks",
+    "note_start",
     "recorded_outputs",
+    "recorded_stage_set",
     "replay_journal",
+    "stages_by_name",
     "write_outputs",
 ]

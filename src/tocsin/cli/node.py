@@ -89,6 +89,9 @@ def register(app: typer.Typer) -> None:
         if journal.last_seq:
             rep = pipe.recover()
             typer.echo(f"recovered {rep.inputs} inputs from {ddir / 'journal.db'}", err=True)
+        from tocsin.runtime import note_start
+
+        note_start(journal, stages, f"node {code}")
 
         async def main() -> None:
             opts: dict[str, object] = {"connect_timeout": 5, "max_reconnect_attempts": -1}

@@ -17,18 +17,32 @@ def register(app: typer.Typer) -> None:
             "--check/--no-check",
             help="Compare with the outputs recorded live (exit 1 on a difference).",
         ),
+        stages: str = typer.Option(
+            "auto", "--stages", help="auto (as recorded by the live run), default (fusion + warning) or toy."
+        ),
     ) -> None:
         """Reproduce the live tracks and alerts from the journal, byte for byte."""
+        from tocsin.errors import InputError
         from tocsin.journal import Journal
-        from tocsin.runtime import default_stages, recorded_outputs, replay_journal, write_outputs
+        from tocsin.runtime import (
+            recorded_outputs,
+            recorded_stage_set,
+            replay_journal,
+            stages_by_name,
+            write_outputs,
+        )
         from tocsin.wire import encode_json
+
+        if stages not in ("auto", "default", "toy"):
+            raise InputError("must be auto, default or toy", field="--stages")
 
         with Journal(journal, readonly=True) as j:
             res = j.verify()
             if not res.ok:
                 typer.echo(f"{journal}: {res.summary()}", err=True)
                 raise typer.Exit(1)
-            outs = replay_journal(j, default_stages())
+            name = (recorded_stage_set(j) or "default") if stages == "auto" else stages
+            outs = replay_journal(j, stages_by_name(name))
             live = recorded_outputs(j)
         counts = write_outputs(out, outs)
         typer.echo(", ".join(f"{n} -> {out / name}" for name, n in counts.items()))

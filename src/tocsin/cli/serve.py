@@ -92,6 +92,10 @@ def register(app: typer.Typer) -> None:
             synchronous=sync,
             extra_sinks=hooks,
         )
+        if exchange.pipeline.journal is not None:
+            from tocsin.runtime import note_start
+
+            note_start(exchange.pipeline.journal, stages, "serve")
         if report is not None:
             typer.echo(
                 f"recovered {report.inputs} inputs, {report.ticks} ticks from {data / 'journal.db'}; "

@@ -255,14 +255,35 @@ class FusionNode:
         for env in outs:
             out = sign(env, self.key) if self.key is not None else env
             pubs.append(
-                self.js.publish(
+                self._publish_retry(
                     out_subject(env, self.partner),
                     encode_json(out),
-                    headers={"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env)}"},
+                    {"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env)}"},
                 )
             )
         await asyncio.gather(*pubs)
         self.stats.published += len(outs)
+
+    async def _publish_retry(
+        self, subject: str, data: bytes, headers: dict[str, str], attempts: int = 30
+    ) -> None:
+        """Publish, retrying while a stream leader moves (safe: the stream
+        de-duplicates on ``Nats-Msg-Id``)."""
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+
+        delay = 0.05
+        for i in range(attempts):
+            try:
+                await self.js.publish(subject, data, headers=headers)
+                return
+            except (NoRespondersError, NoStreamResponseError, ServiceUnavailableError, NatsTimeout):
+                if i == attempts - 1:
+                    raise
+                self.stats.transient_errors += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     async def heartbeat(self, sources: dict[str, Any] | None = None) -> None:
         """Publish this node's heartbeat (signed) on its input subject."""
