@@ -214,3 +214,49 @@ def test_events_stream_and_cap_feed() -> None:
     entries = root.findall("a:entry", ns)
     assert len(entries) == 1
     assert entries[0].find("a:content/cap:alert/cap:identifier", ns).text == "A-1"  # type: ignore[union-attr]
+
+
+def test_fuzzed_bodies_never_break_the_server() -> None:
+    """Random bytes, random JSON and mutated messages: always a 4xx/2xx answer
+    naming a reason, never a 5xx, and the server still accepts a good message."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    good = json.loads(plots(1)[0])
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=10),
+        lambda ch: st.lists(ch, max_size=4) | st.dictionaries(st.text(max_size=8), ch, max_size=4),
+        max_leaves=12,
+    )
+    mutated = st.builds(
+        lambda k, v: json.dumps({**good, k: v}, allow_nan=True).encode(),
+        st.sampled_from([*good.keys(), "body"]),
+        json_values,
+    )
+    bodies = (
+        st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v, allow_nan=True).encode()) | mutated
+    )
+    ex, _ = build_exchange(toy_stages(), config=ServerConfig(tick_s=0, clock="data", max_body_bytes=2000))
+    seen: list[int] = []
+
+    async def go(c: httpx.AsyncClient) -> None:
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=bodies, single=st.booleans())
+        def one(body: bytes, single: bool) -> None:
+            seen.append(0)
+            fut = asyncio.run_coroutine_threadsafe(
+                c.post("/v1/messages", content=body, headers=JSON if single else NDJSON), loop
+            )
+            r = fut.result(10)
+            assert r.status_code < 500, (body, r.text)
+            d = r.json()
+            if r.status_code >= 400:
+                assert d["reason"]
+
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(one)
+        r = await c.post("/v1/messages", content=plots(1, source="after-fuzz")[0], headers=JSON)
+        assert r.status_code == 202
+
+    run(ex, go)
+    assert len(seen) >= 100
