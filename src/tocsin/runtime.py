@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tocsin.exchange.ingress import Ingress, Verdict
+from tocsin.exchange.ingress import Ingress, SeqWindow, Verdict
 from tocsin.journal.store import Journal
 from tocsin.stage import Stage, run_pipeline
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
@@ -121,8 +121,14 @@ class Pipeline:
         verdicts: list[Verdict] = []
         accepted: list[Envelope] = []
         if self.journal is not None:
-            with self.journal.transaction():
-                verdicts = self._check_all(items, now, accepted)
+            try:
+                with self.journal.transaction():
+                    verdicts = self._check_all(items, now, accepted)
+            except Exception:
+                # nothing of the batch was journalled: forget its sequence numbers
+                # too, so the sender's retry is not refused as a replay
+                self._rebuild_windows()
+                raise
         else:
             verdicts = self._check_all(items, now, accepted)
         outs: list[Envelope] = []
@@ -150,6 +156,18 @@ class Pipeline:
                     self.data_time = env.sent
                 accepted.append(env)
         return verdicts
+
+    def _rebuild_windows(self) -> None:
+        assert self.journal is not None
+        self.ingress.windows.clear()
+        for entry in self.journal.entries(kinds=("input",)):
+            env = decode_json(entry.payload)
+            key = (env.partner, env.source)
+            win = self.ingress.windows.get(key)
+            if win is None:
+                win = self.ingress.windows[key] = SeqWindow(self.ingress.window)
+            if win.status(env.seq) is None:
+                win.mark(env.seq)
 
     def tick(self, t: float) -> list[Envelope]:
         """Advance every stage to ``t`` (journalled, so replay sees the same ticks)."""

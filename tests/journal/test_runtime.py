@@ -183,3 +183,27 @@ def test_replay_is_byte_identical_with_the_default_stages(tmp_path: Path) -> Non
     write_outputs(out, replay_journal(j, default_stages()))
     for name in ("tracks.jsonl", "alerts.jsonl"):
         assert (live / name).read_bytes() == (out / name).read_bytes()
+
+
+class FailingJournal(Journal):
+    fail = False
+
+    def append(self, kind: str, payload: bytes, *, ts: float | None = None):  # type: ignore[no-untyped-def]
+        if self.fail and kind == "input":
+            raise OSError("disk full")
+        return super().append(kind, payload, ts=ts)
+
+
+def test_failed_journal_write_does_not_burn_seqs(tmp_path: Path) -> None:
+    j = FailingJournal(tmp_path / "j.db", synchronous="NORMAL")
+    pipe = Pipeline(toy_stages(), j)
+    assert pipe.submit(sample_plot(seq=1)).ok
+    j.fail = True
+    with pytest.raises(OSError, match="disk full"):
+        pipe.submit_batch([sample_plot(seq=2), sample_plot(seq=3)])
+    j.fail = False
+    assert pipe.submit(sample_plot(seq=1)).reason == "duplicate"
+    assert pipe.submit(sample_plot(seq=2)).ok  # the retry goes through
+    assert pipe.submit(sample_plot(seq=3)).ok
+    assert j.verify().ok
+    assert [e.seq for e in j.entries()] == [1, 2, 3, 4, 5, 6, 7, 8]  # no gap from the failed batch
