@@ -30,11 +30,11 @@ def plots_file(path: Path, n: int) -> Path:
     return path
 
 
-def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(data: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(data),
-            "--stages", "toy", "--tick", "0", "--sync", "NORMAL",
+            "--stages", "toy", "--tick", "0", "--sync", "NORMAL", *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -58,8 +58,8 @@ def start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 @contextmanager
-def server(data: Path) -> Iterator[str]:
-    proc, url = start_server(data)
+def server(data: Path, *extra: str) -> Iterator[str]:
+    proc, url = start_server(data, *extra)
     try:
         yield url
     finally:
@@ -212,3 +212,32 @@ def test_event_stream_client_disconnects_are_cleaned_up(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert sse_clients(url) == 0
         assert httpx.get(url + "/healthz").json()["status"] == "ok"
+
+
+def test_signed_mode_end_to_end(tmp_path: Path) -> None:
+    """serve --partners (wall clock): unsigned and foreign messages refused,
+    `feed --key --restamp` accepted."""
+    from typer.testing import CliRunner
+
+    from tocsin.cli import app
+
+    reg = tmp_path / "partners.yaml"
+    for p in ("JP", "KR"):
+        r = CliRunner().invoke(
+            app, ["keys", "gen", "--partner", p, "-o", str(tmp_path / f"{p}.key"), "--registry", str(reg)]
+        )
+        assert r.exit_code == 0
+    jp_only = tmp_path / "jp.jsonl"
+    write_jsonl(jp_only, [sample_plot(seq=i, sent=T0 + i * 0.05) for i in range(1, 11)])
+    with server(tmp_path / "data", "--partners", str(reg)) as url:
+        assert httpx.get(url + "/healthz").json()["mode"] == "signed (2 partners)"
+        r = feed(url, jp_only, "--rate", "max")
+        assert "10 rejected; missing_signature: 10" in r.stdout
+        r = feed(url, jp_only, "--rate", "max", "--key", str(tmp_path / "KR.key"))
+        assert "bad_signature: 10" in r.stdout
+        r = feed(url, jp_only, "--rate", "max", "--key", str(tmp_path / "JP.key"))
+        assert "clock_skew: 10" in r.stdout  # recorded times are months old
+        r = feed(url, jp_only, "--rate", "1x", "--key", str(tmp_path / "JP.key"), "--restamp")
+        assert "10 sent, 10 accepted, 0 rejected" in r.stdout, r.stdout + r.stderr
+        m = httpx.get(url + "/metrics").text
+        assert 'tocsin_messages_rejected_total{reason="missing_signature"} 10' in m

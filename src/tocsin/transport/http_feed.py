@@ -13,9 +13,11 @@ import http.client
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import msgspec
 
 from tocsin.errors import ConfigError
 from tocsin.wire import Envelope, encode_json
@@ -37,6 +39,20 @@ class FeedStats:
             parts.append(", ".join(f"{k}: {v}" for k, v in sorted(self.rejected.items())))
         parts.append(f"{self.requests} requests, {self.retries} retries, {self.elapsed_s:.2f} s")
         return "; ".join(parts)
+
+
+def restamped(msgs: Iterable[Envelope], now: Callable[[], float] = time.time) -> Iterator[Envelope]:
+    """Shift every time (``sent`` and the body's ``t``) by one offset so the first
+    message is sent now: a recorded file replayed as live traffic (sign after)."""
+    offset: float | None = None
+    for m in msgs:
+        if offset is None:
+            offset = now() - m.sent
+        body = m.body
+        t = getattr(body, "t", None)
+        if isinstance(t, float | int):
+            body = msgspec.structs.replace(body, t=float(t) + offset)
+        yield msgspec.structs.replace(m, sent=m.sent + offset, body=body, sig=None)
 
 
 def parse_rate(text: str) -> float | None:
@@ -152,4 +168,4 @@ def feed(
     return stats
 
 
-__all__ = ["FeedStats", "HttpFeeder", "feed", "parse_rate"]
+__all__ = ["FeedStats", "HttpFeeder", "feed", "parse_rate", "restamped"]
