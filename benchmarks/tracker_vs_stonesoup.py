@@ -54,6 +54,7 @@ import numpy as np
 
 from tocsin.drill.score import ScoreConfig, score
 from tocsin.geo import ecef_to_aer, ecef_to_geodetic, enu_matrix, enu_to_ecef, geodetic_to_ecef
+from tocsin.sensors.models import radar_measure
 from tocsin.wire import Envelope, PlotBody, SensorBody, TrackBody, TruthBody, make
 
 T0 = 1_800_000_000.0
@@ -145,7 +146,8 @@ def make_scenario(targets: int, clutter: float, duration: float = 300.0, seed: i
         for name, (lat, lon, alt) in radars.items():
             if abs(((k * dt) - OFFSET[name]) % SCAN) > 1e-9:
                 continue
-            az, el, rng_m = ecef_to_aer(pos, lat, lon, alt)
+            zm = radar_measure(np.hstack([pos, vel_e]), geodetic_to_ecef(lat, lon, alt), lat, lon)
+            rng_m, az, el = zm[:, 0], np.degrees(zm[:, 1]), np.degrees(zm[:, 2])
             seen = (el > 0.0) & (rng_m < MAX_RANGE) & (rng.random(targets) < PD)
             m = np.column_stack(
                 [
