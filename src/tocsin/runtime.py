@@ -41,6 +41,14 @@ class Sink(Protocol):
     def emit(self, env: Envelope) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Undecoded message bytes and their encoding (``json`` or ``msgpack``)."""
+
+    data: bytes
+    fmt: str = "json"
+
+
 class NondeterminismError(RuntimeError):
     """Replaying the journal produced different outputs from the recorded ones."""
 
@@ -110,10 +118,12 @@ class Pipeline:
 
     # ------------------------------------------------------------ input
 
-    def submit(self, item: bytes | Envelope, *, now: float | None = None) -> Verdict:
+    def submit(self, item: bytes | Raw | Envelope, *, now: float | None = None) -> Verdict:
         return self.submit_batch([item], now=now)[0]
 
-    def submit_batch(self, items: Sequence[bytes | Envelope], *, now: float | None = None) -> list[Verdict]:
+    def submit_batch(
+        self, items: Sequence[bytes | Raw | Envelope], *, now: float | None = None
+    ) -> list[Verdict]:
         """Check, journal (one commit), process and emit a batch of messages.
 
         Returns one verdict per item in order.
@@ -138,11 +148,13 @@ class Pipeline:
         return verdicts
 
     def _check_all(
-        self, items: Sequence[bytes | Envelope], now: float | None, accepted: list[Envelope]
+        self, items: Sequence[bytes | Raw | Envelope], now: float | None, accepted: list[Envelope]
     ) -> list[Verdict]:
         verdicts = []
         for item in items:
-            if isinstance(item, bytes | bytearray | memoryview):
+            if isinstance(item, Raw):
+                v = self.ingress.check_bytes(item.data, now=now, fmt=item.fmt)
+            elif isinstance(item, bytes | bytearray | memoryview):
                 v = self.ingress.check_bytes(bytes(item), now=now)
             else:
                 v = self.ingress.check(item, now=now)
@@ -387,6 +399,7 @@ __all__ = [
     "Metrics",
     "NondeterminismError",
     "Pipeline",
+    "Raw",
     "RecoveryReport",
     "Sink",
     "StageFactory",

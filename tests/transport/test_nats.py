@@ -71,7 +71,9 @@ def test_fusion_consumer_acks_after_journal_and_refuses_forgeries(tmp_path: Path
             await ensure_streams(js, replicas=1, **SMALL)
             await ensure_streams(js, replicas=1, update=True, **SMALL)  # idempotent
             good = [sample_plot(source="JP-R1", seq=i, sent=T0 + i) for i in range(1, 7)]
-            await publish_all(js, good, key=JP)
+            await publish_all(js, good[:3], key=JP)
+            for m in good[3:]:  # the same object as MessagePack
+                await publish(js, sign(m, JP), fmt="msgpack")
             forged = sign(sample_plot(source="JP-R1", seq=50, sent=T0), KR)  # KR key, JP name
             foreign = sign(sample_plot(partner="KR", source="JP-R9", seq=1, sent=T0), KR)
             replay = sign(good[0], JP)

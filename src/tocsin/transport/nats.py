@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor
 from tocsin.exchange.signing import sign
-from tocsin.runtime import Pipeline
-from tocsin.wire import Envelope, HeartbeatBody, encode_json, make
+from tocsin.runtime import Pipeline, Raw
+from tocsin.wire import Envelope, HeartbeatBody, encode_json, encode_msgpack, make
 
 IN_STREAM = "TOCSIN_IN"
 OUT_STREAM = "TOCSIN_OUT"
@@ -113,11 +113,23 @@ async def ensure_streams(js: Any, replicas: int = 1, *, update: bool = False, **
             await js.update_stream(config=cfg)
 
 
-async def publish(js: Any, env: Envelope, *, subject: str | None = None, timeout: float = 5.0) -> Any:
-    """Publish one message (JSON) with its de-duplication id; returns the PubAck."""
-    return await js.publish(
-        subject or subject_for(env), encode_json(env), timeout=timeout, headers={"Nats-Msg-Id": msg_id(env)}
-    )
+MSGPACK = "application/msgpack"
+
+
+async def publish(
+    js: Any, env: Envelope, *, subject: str | None = None, timeout: float = 5.0, fmt: str = "json"
+) -> Any:
+    """Publish one message with its de-duplication id; returns the PubAck.
+
+    ``fmt="msgpack"`` sends MessagePack with ``Content-Type: application/msgpack``
+    (JSON is the default and needs no header)."""
+    headers = {"Nats-Msg-Id": msg_id(env)}
+    if fmt == "msgpack":
+        headers["Content-Type"] = MSGPACK
+        data = encode_msgpack(env)
+    else:
+        data = encode_json(env)
+    return await js.publish(subject or subject_for(env), data, timeout=timeout, headers=headers)
 
 
 class CollectSink:
@@ -222,9 +234,11 @@ class FusionNode:
         if not msgs:
             return 0
         self.stats.fetched += len(msgs)
-        verdicts = await asyncio.to_thread(
-            self.pipeline.submit_batch, [m.data for m in msgs], now=self.clock()
-        )
+        items = [
+            Raw(m.data, "msgpack" if (m.headers or {}).get("Content-Type") == MSGPACK else "json")
+            for m in msgs
+        ]
+        verdicts = await asyncio.to_thread(self.pipeline.submit_batch, items, now=self.clock())
         # journal committed: now (and only now) acknowledge
         for m in msgs:
             await m.ack()
@@ -338,6 +352,7 @@ async def publish_all(js: Any, msgs: Iterable[Envelope], *, key: Ed25519PrivateK
 __all__ = [
     "INPUT_KINDS",
     "IN_STREAM",
+    "MSGPACK",
     "OUT_STREAM",
     "CollectSink",
     "FusionNode",
