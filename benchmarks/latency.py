@@ -37,7 +37,7 @@ import httpx
 import numpy as np
 
 from tocsin.exchange.samples import sample_plot
-from tocsin.wire import encode_json
+from tocsin.wire import SensorBody, encode_json, make
 
 T0 = 1_789_430_400.0
 
@@ -55,29 +55,38 @@ def stats_ms(lat: list[float]) -> dict[str, float | int]:
 
 
 class PlotSource:
-    """Plots from many sources; each plot is identified by (source, n)."""
+    """Plots from many ground radars, each with a unique measurement time ``t``:
+    a track or alert carrying that ``t`` is the answer to that plot (true of the
+    toy stages, and of a tracker that stamps an update with its plot's time)."""
 
     def __init__(self, n_sources: int = 200) -> None:
         self.n_sources = n_sources
         self.count = [0] * n_sources
         self.i = 0
 
-    def next(self) -> tuple[tuple[str, int], bytes]:
+    def sensors(self) -> list[bytes]:
+        out = []
+        for k in range(self.n_sources):
+            body = SensorBody(
+                id=f"B-{k}", type="radar", platform="ground", lat=38.0 + k * 1e-3, lon=138.0,
+                alt_m=50.0, sigma_range_m=30.0, sigma_az_deg=0.05, sigma_el_deg=0.05,
+                max_range_m=3.0e6, scan_period_s=1.0,
+            )  # fmt: skip
+            out.append(encode_json(make("sensor", body, partner="JP", source=f"B-{k}", seq=0, sent=T0)))
+        return out
+
+    def next(self) -> tuple[float, bytes]:
         k = self.i % self.n_sources
         self.i += 1
         self.count[k] += 1
-        src = f"B-{k}"
-        n = self.count[k]
-        env = sample_plot(partner="JP", source=src, seq=n, sent=T0 + self.i * 1e-4)
-        return (src, n), encode_json(env)
+        t = round(T0 + self.i * 1e-4, 6)
+        env = sample_plot(partner="JP", source=f"B-{k}", seq=self.count[k], sent=t + 0.05, t=t)
+        return t, encode_json(env)
 
 
-def key_of(env: dict[str, Any]) -> tuple[str, str, int] | None:
-    b = env["body"]
-    if env["kind"] == "track":
-        return ("track", b["sources"][0], int(b["state_ecef"][0]))
-    if env["kind"] == "alert":
-        return ("alert", b["tracks"][0][2:], 3)
+def key_of(env: dict[str, Any]) -> tuple[str, float] | None:
+    if env["kind"] in ("track", "alert"):
+        return env["kind"], round(float(env["body"]["t"]), 6)
     return None
 
 
@@ -86,7 +95,7 @@ def key_of(env: dict[str, Any]) -> tuple[str, str, int] | None:
 
 async def run_embedded(url: str, rate: int, seconds: float) -> dict[str, Any]:
     src = PlotSource()
-    sent_at: dict[tuple[str, int], float] = {}
+    sent_at: dict[float, float] = {}
     lat: dict[str, list[float]] = {"track": [], "alert": []}
     errors = {"status": 0}
     limits = httpx.Limits(max_connections=64)
@@ -104,10 +113,11 @@ async def run_embedded(url: str, rate: int, seconds: float) -> dict[str, Any]:
                         now = time.monotonic()
                         k = key_of(json.loads(line[6:]))
                         if k is not None:
-                            t = sent_at.get((k[1], k[2]))
+                            t = sent_at.get(k[1])
                             if t is not None:
                                 lat[k[0]].append(now - t)
 
+        await c.post("/v1/messages", content=b"\n".join(src.sensors()), headers={"content-type": "x/ndjson"})
         task = asyncio.create_task(reader())
         await ready.wait()
         await asyncio.sleep(0.2)
@@ -232,14 +242,18 @@ async def run_nats(
     node = FusionNode(js, pipe, partner="JP", durable=f"bench-{rate}", batch=512)
     await node.setup()
     src = PlotSource()
-    sent_at: dict[tuple[str, int], float] = {}
+    sent_at: dict[float, float] = {}
     lat: dict[str, list[float]] = {"track": [], "alert": []}
+    from tocsin.wire import decode_json
+
+    for sb in src.sensors():
+        await publish(js, decode_json(sb))
 
     async def on_out(msg: Any) -> None:
         now = time.monotonic()
         k = key_of(json.loads(msg.data))
         if k is not None:
-            t = sent_at.get((k[1], k[2]))
+            t = sent_at.get(k[1])
             if t is not None:
                 lat[k[0]].append(now - t)
 
@@ -250,7 +264,6 @@ async def run_nats(
     slices = int(seconds / 0.01)
     start = time.monotonic()
     pending: list[asyncio.Future[Any]] = []
-    from tocsin.wire import decode_json
 
     for s in range(slices):
         due = start + s * 0.01
@@ -266,7 +279,7 @@ async def run_nats(
     await asyncio.gather(*pending)
     achieved = src.i / (time.monotonic() - start)
     deadline = time.monotonic() + 10
-    while node.stats.accepted < src.i and time.monotonic() < deadline:
+    while node.stats.accepted < src.i + src.n_sources and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     stop.set()
