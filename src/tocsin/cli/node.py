@@ -39,8 +39,7 @@ def register(app: typer.Typer) -> None:
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
     ) -> None:
-        """Consume every partner's inputs (durable consumer fusion-<PARTNER>), journal,
-        fuse, warn, and publish tracks and alerts back on tocsin.v1.out.<kind>.<PARTNER>."""
+        """Run a partner node: journal, fuse and warn on every partner's inputs, publish results back."""
         import asyncio
         import signal
 

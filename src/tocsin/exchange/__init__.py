@@ -1,6 +1,7 @@
 """Ingress: schema, signature, replay window and partner policy checks."""
 
 from tocsin.exchange.ingress import REASONS, Ingress, SeqWindow, Verdict
+from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.exchange.signing import (
     PartnerPolicy,
     PartnerRegistry,
@@ -14,6 +15,8 @@ from tocsin.exchange.signing import (
 __all__ = [
     "REASONS",
     "Ingress",
+    "LinkMonitor",
+    "LinkState",
     "PartnerPolicy",
     "PartnerRegistry",
     "SeqWindow",
