@@ -347,6 +347,12 @@ def prometheus_text(exchange: Exchange) -> bytes:
     metric("tocsin_ticks_total", "counter", "Stage ticks.", [("", pipe.metrics.ticks)])
     metric("tocsin_stage_errors_total", "counter", "Stage exceptions.", [("", pipe.metrics.stage_errors)])
     metric("tocsin_sink_errors_total", "counter", "Sink exceptions.", [("", pipe.metrics.sink_errors)])
+    metric(
+        "tocsin_tick_errors_total",
+        "counter",
+        "Ticks that could not be recorded.",
+        [("", exchange.tick_errors)],
+    )
     metric("tocsin_queue_depth", "gauge", "Batches waiting for the worker.", [("", exchange.queue_depth)])
     hub = exchange.hub
     metric(

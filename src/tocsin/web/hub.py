@@ -124,13 +124,14 @@ class Exchange:
         self.wall_clock = wall_clock
         self.mode = mode
         self.http_rejects: Counter[str] = Counter()
+        self.tick_errors = 0
         self.monitor = LinkMonitor(self.config.link_heartbeat_s, self.config.link_silent_periods)
         self.links = self.monitor.links
         self.started = wall_clock()
         self._queue: asyncio.Queue[tuple[list[bytes], asyncio.Future[list[Verdict]]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
-        self.worker_alive = False
+        self._stopped = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -146,19 +147,22 @@ class Exchange:
         self.pipeline.sinks.append(self.hub)
         self._queue = asyncio.Queue(self.config.queue_size)
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
-        self.worker_alive = True
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self.worker_alive = False
+        self._stopped = True
         self.pipeline.close()
         if self.hub is not None:
             for q in list(self.hub.subscribers):
                 with contextlib.suppress(asyncio.QueueFull):
                     q.put_nowait(None)
+
+    @property
+    def worker_alive(self) -> bool:
+        return self._task is not None and not self._task.done() and not self._stopped
 
     @property
     def queue_depth(self) -> int:
@@ -214,7 +218,10 @@ class Exchange:
                 last_tick = self.wall_clock()
                 t = self.now()
                 if t > 0 and (self.pipeline.last_tick is None or t > self.pipeline.last_tick):
-                    await asyncio.to_thread(self.pipeline.tick, t)
+                    try:
+                        await asyncio.to_thread(self.pipeline.tick, t)
+                    except Exception:  # e.g. the journal failed: counted, health says so
+                        self.tick_errors += 1
             self._check_links()
 
     # ------------------------------------------------------------ link health
