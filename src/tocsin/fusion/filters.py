@@ -1,0 +1,112 @@
+"""Batch extended Kalman filter steps and a two-model IMM on top of them.
+
+Arrays, not objects: ``X (N, K, 6)`` holds K model-conditioned states per track,
+``P (N, K, 6, 6)`` their covariances and ``mu (N, K)`` the model probabilities.
+
+EKF (Bar-Shalom et al. 2001, sec. 10.3)::
+
+    predict   x- = f(x),  P- = F P F^T + Q
+    update    S = H P- H^T + R,  K = P- H^T S^-1,  x = x- + K nu,
+              P = (I - K H) P- (I - K H)^T + K R K^T      (Joseph form)
+
+IMM (Blom and Bar-Shalom 1988; Bar-Shalom et al. 2001, sec. 11.6.6): mix the
+model-conditioned estimates with ``c_j = sum_i p_ij mu_i``,
+``mu_ij = p_ij mu_i / c_j``; filter each; update ``mu_j ~ Lambda_j c_j`` with
+``Lambda_j = N(nu_j; 0, S_j)``; the output is the moment-matched mixture.
+The switching probability over ``dt`` is ``1 - exp(-|dt| / tau)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+
+
+def ekf_update(x: F64, p: F64, nu: F64, h: F64, r: F64) -> tuple[F64, F64, F64, F64]:
+    """Joseph-form EKF update of ``(M, 6)`` states with residuals ``nu (M, m)``,
+    Jacobians ``h (M, m, 6)`` and noise ``r (M, m, m)``.
+
+    Returns ``(x, P, d2, logdet_s)``: the updated state and covariance, the
+    normalised innovation squared and ``log det S`` (for likelihoods)."""
+    ht = np.transpose(h, (0, 2, 1))
+    ph = p @ ht
+    s = h @ ph + r
+    s = 0.5 * (s + np.transpose(s, (0, 2, 1)))
+    sinv = np.linalg.inv(s)
+    k = ph @ sinv
+    xn = x + np.einsum("nij,nj->ni", k, nu)
+    ikh = np.eye(6) - k @ h
+    pn = ikh @ p @ np.transpose(ikh, (0, 2, 1)) + k @ r @ np.transpose(k, (0, 2, 1))
+    pn = 0.5 * (pn + np.transpose(pn, (0, 2, 1)))
+    d2 = np.einsum("ni,nij,nj->n", nu, sinv, nu)
+    _, logdet = np.linalg.slogdet(s)
+    return xn, pn, d2, logdet
+
+
+def imm_mix(x: F64, p: F64, mu: F64, dt: F64, tau: float) -> tuple[F64, F64, F64]:
+    """IMM interaction step for K = 2 models: returns the mixed ``(X0, P0)`` and
+    the predicted model probabilities ``cbar (N, 2)``."""
+    ps = 1.0 - np.exp(-np.abs(dt) / tau)
+    trans = np.empty((x.shape[0], 2, 2))
+    trans[:, 0, 0] = 1.0 - ps
+    trans[:, 0, 1] = ps
+    trans[:, 1, 0] = ps
+    trans[:, 1, 1] = 1.0 - ps
+    cbar = np.einsum("ni,nij->nj", mu, trans)
+    cbar = np.maximum(cbar, 1e-12)
+    w = mu[:, :, None] * trans / cbar[:, None, :]  # w[n, i, j] = mu_{i|j}
+    x0 = np.einsum("nij,nid->njd", w, x)
+    dx = x[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, d)
+    p0 = np.einsum("nij,nijab->njab", w, p[:, :, None] + dx[..., :, None] * dx[..., None, :])
+    return x0, p0, cbar
+
+
+def imm_combine(x: F64, p: F64, mu: F64) -> tuple[F64, F64]:
+    """Moment-matched mixture ``(N, 6), (N, 6, 6)`` of the model estimates."""
+    xc = np.einsum("nk,nkd->nd", mu, x)
+    dx = x - xc[:, None, :]
+    pc = np.einsum("nk,nkab->nab", mu, p + dx[..., :, None] * dx[..., None, :])
+    return xc, pc
+
+
+def imm_probabilities(cbar: F64, d2: F64, logdet: F64, m: int) -> F64:
+    """Posterior model probabilities from predicted ``cbar (N, K)`` and the
+    per-model NIS ``d2`` and ``log det S`` ``(N, K)``."""
+    loglik = -0.5 * (d2 + logdet + m * np.log(2.0 * np.pi))
+    loglik -= loglik.max(axis=1, keepdims=True)
+    w = cbar * np.exp(loglik)
+    w /= w.sum(axis=1, keepdims=True)
+    return np.clip(w, 1e-6, 1.0)
+
+
+def covariance_intersection(xa: F64, pa: F64, xb: F64, pb: F64) -> tuple[F64, F64, float]:
+    """Covariance intersection of two estimates with unknown cross-correlation
+    (Julier and Uhlmann 1997): ``P^-1 = w Pa^-1 + (1 - w) Pb^-1``,
+    ``x = P (w Pa^-1 xa + (1 - w) Pb^-1 xb)``, with ``w`` minimising ``trace P``
+    (golden-section search). Returns ``(x, P, w)``."""
+    ia = np.linalg.inv(pa)
+    ib = np.linalg.inv(pb)
+
+    def fused(w: float) -> tuple[F64, F64]:
+        pi = w * ia + (1.0 - w) * ib
+        pf = np.linalg.inv(pi)
+        return pf @ (w * ia @ xa + (1.0 - w) * ib @ xb), pf
+
+    lo, hi = 0.0, 1.0
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+    fc, fd = np.trace(fused(c)[1]), np.trace(fused(d)[1])
+    for _ in range(30):
+        if fc < fd:
+            hi, d, fd = d, c, fc
+            c = hi - g * (hi - lo)
+            fc = np.trace(fused(c)[1])
+        else:
+            lo, c, fc = c, d, fd
+            d = lo + g * (hi - lo)
+            fd = np.trace(fused(d)[1])
+    w = 0.5 * (lo + hi)
+    xf, pf = fused(w)
+    return xf, 0.5 * (pf + pf.T), float(w)

@@ -1,0 +1,925 @@
+"""The multi-sensor, multi-target tracker stage.
+
+One :class:`Tracker` takes exchange-format messages (``sensor`` descriptors,
+``plot`` detections, partners' ``track`` messages) and returns ``track`` messages.
+It never reads a clock: time is the measurement time of the plots, or the ``t``
+given to :meth:`Tracker.advance`.
+
+Per scan (plots of one sensor with one time stamp, grouped as they arrive):
+
+1. every live track is predicted to the scan time with a two-model IMM of EKFs
+   (quiet model + manoeuvre/boost model; NCV dynamics for air and unknown
+   tracks, ballistic dynamics for ballistic ones; :mod:`tocsin.fusion.filters`);
+2. candidate pairs are found with a k-d tree on ECEF positions, then gated
+   exactly with the chi-square test on the innovation (99.9 %);
+3. the gate graph is split into connected components and each component is
+   solved by global nearest neighbour (``linear_sum_assignment`` on
+   ``d^2 + ln det S``), so cost grows with local density;
+4. assigned tracks are updated (a report older than the track's last update is
+   applied by buffered re-filtering of the track's last ``oosm_lag_s`` seconds);
+5. unassigned radar plots start tracks by two-point initiation (velocity gated)
+   with a plot from the last few seconds; unassigned infrared lines of sight start
+   tracks by triangulation with another infrared sensor's line of sight;
+6. M-of-N confirmation, coasting and deletion; classification; launch point and
+   impact prediction for ballistic tracks; reports at most once per
+   ``report_interval_s`` per track, plus on status changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from tocsin.fusion.filters import covariance_intersection, ekf_update, imm_combine, imm_mix, imm_probabilities
+from tocsin.fusion.impact import Impact, Launch, launch_from_ballistic, launch_from_boost, predict_impact
+from tocsin.fusion.models import (
+    ballistic_predict,
+    los_residual,
+    ncv_predict,
+    radar_predict,
+    radar_residual,
+    radar_to_ecef,
+    triangulate,
+    white_accel_q,
+)
+from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix, geodetic_to_ecef
+from tocsin.wire.messages import (
+    Ellipse,
+    Envelope,
+    ImpactPrediction,
+    LaunchEstimate,
+    PlotBody,
+    SensorBody,
+    TrackBody,
+    make,
+)
+
+F64 = NDArray[np.float64]
+
+RADAR, LOS = 0, 1
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Tracker settings (SI units, seconds of measurement time)."""
+
+    partner: str = "JP"
+    source: str = "tocsin-fusion"
+    report_interval_s: float = 1.0
+    report_tentative: bool = False
+    oosm_lag_s: float = 10.0
+    gate_prob: float = 0.999
+    q_air: float = 1.0
+    """Quiet-model white-acceleration density for air/unknown tracks, m^2/s^3."""
+    q_ballistic: float = 0.05
+    """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
+    q_maneuver: float = 400.0
+    """Manoeuvre/boost model density (thrust up to a few g), m^2/s^3."""
+    imm_tau_s: float = 30.0
+    beta: float | None = 5000.0
+    """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
+    init_speed_max: float = 8000.0
+    init_window_s: float = 3.0
+    confirm_m: int = 3
+    confirm_n: int = 5
+    coast_after_s: float = 3.0
+    delete_air_s: float = 12.0
+    delete_ballistic_s: float = 90.0
+    delete_tentative_s: float = 4.0
+    impact_interval_s: float = 2.0
+    boost_launch_sigma_m: float = 150_000.0
+    ir_pair_dt_s: float = 1.0
+    ir_max_miss_m: float = 5_000.0
+    ir_init_vel_sigma: float = 2_000.0
+    t2t_gate: float = 30.0
+    """Chi-square gate (3 DOF, position) for partner tracks."""
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.confirm_m <= self.confirm_n):
+            raise ValueError("need 1 <= confirm_m <= confirm_n")
+        if self.oosm_lag_s < 0 or self.report_interval_s < 0:
+            raise ValueError("lags and intervals must be >= 0")
+
+
+@dataclass(slots=True)
+class _Sensor:
+    id: str
+    kind: int
+    partner: str
+    site: F64 | None
+    rot: F64 | None
+    sig: tuple[float, float, float, float | None]  # range m, az rad, el rad, rr m/s (radar) / los rad
+    max_range: float | None
+    min_el: float | None
+
+
+@dataclass(slots=True)
+class _Meas:
+    """One measurement ready for the filter."""
+
+    t: float
+    kind: int
+    z: F64  # radar: (3|4,) range, az, el(, rr); los: unit vector (3,)
+    r: F64  # (m, m)
+    site: F64  # radar site or IR observer, ECEF
+    rot: F64  # ECEF->ENU (radar) or identity
+    sensor: str
+    partner: str
+    sent: float
+
+
+@dataclass(slots=True)
+class _Track:
+    key: int
+    x: F64  # (2, 6)
+    p: F64  # (2, 6, 6)
+    mu: F64  # (2,)
+    t: float
+    created: float
+    window: deque[int]
+    sources: set[str]
+    partners: set[str]
+    id: str | None = None
+    status: str = "tentative"
+    cls: str = "unknown"
+    phase: str = "unknown"
+    last_update: float = 0.0
+    last_report: float = -math.inf
+    updates: int = 0
+    votes_b: int = 0
+    votes_a: int = 0
+    burnt_out: bool = False
+    first: tuple[F64, F64, float] | None = None
+    launch: Launch | None = None
+    impact: Impact | None = None
+    last_impact: float = -math.inf
+    hist: list[tuple[_Meas, tuple[F64, F64, F64, float]]] = field(default_factory=list)
+
+    @property
+    def ballistic(self) -> bool:
+        return self.cls == "ballistic"
+
+    def combined(self) -> tuple[F64, F64]:
+        xc, pc = imm_combine(self.x[None], self.p[None], self.mu[None])
+        return xc[0], pc[0]
+
+
+def _finite(*vals: float | None) -> bool:
+    return all(v is None or math.isfinite(v) for v in vals)
+
+
+class Tracker:
+    """Multi-sensor multi-target tracker (a :class:`tocsin.stage.Stage`).
+
+    ``push(env)`` takes one message and ``push_many(envs)`` a batch; plots are
+    buffered into scans (same sensor, same time stamp) and a scan is processed
+    when a message of another scan arrives, on :meth:`flush` or on
+    :meth:`advance`. ``rejected`` counts refused inputs by reason.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.cfg = config or TrackerConfig()
+        self.rejected: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()
+        self._sensors: dict[str, _Sensor] = {}
+        self._tracks: dict[int, _Track] = {}
+        self._next_key = 1
+        self._next_id = 1
+        self._seq = 0
+        self._now = -math.inf
+        self._scan: list[_Meas] = []
+        self._scan_key: tuple[str, float] | None = None
+        self._pending: list[tuple[_Meas, F64, F64]] = []  # radar plot, pos, cov
+        self._pending_ir: list[_Meas] = []
+        self._gate = {m: float(chi2.ppf(self.cfg.gate_prob, m)) for m in (2, 3, 4)}
+
+    # --- public ---------------------------------------------------------------
+
+    @property
+    def tracks(self) -> list[_Track]:
+        return list(self._tracks.values())
+
+    def push(self, env: Envelope) -> list[Envelope]:
+        out: list[Envelope] = []
+        kind = env.kind
+        body = env.body
+        if kind == "plot" and isinstance(body, PlotBody):
+            m = self._measurement(env, body)
+            if m is None:
+                return out
+            key = (m.sensor, m.t)
+            if self._scan_key is not None and key != self._scan_key:
+                out.extend(self.flush())
+            self._scan_key = key
+            self._scan.append(m)
+            return out
+        if kind == "sensor" and isinstance(body, SensorBody):
+            self._add_sensor(env, body)
+            return out
+        if kind == "track" and isinstance(body, TrackBody):
+            if env.source == self.cfg.source:
+                return out
+            out.extend(self.flush())
+            out.extend(self._partner_track(env, body))
+            return out
+        return out
+
+    def push_many(self, envs: Iterable[Envelope]) -> list[Envelope]:
+        out: list[Envelope] = []
+        for env in envs:
+            out.extend(self.push(env))
+        out.extend(self.flush())
+        return out
+
+    def flush(self) -> list[Envelope]:
+        """Process the buffered scan now."""
+        if not self._scan:
+            return []
+        scan, self._scan, self._scan_key = self._scan, [], None
+        return self._process_scan(scan)
+
+    def advance(self, t: float) -> list[Envelope]:
+        out = self.flush()
+        out.extend(self._housekeeping(t, t))
+        return out
+
+    # --- inputs ---------------------------------------------------------------
+
+    def _add_sensor(self, env: Envelope, b: SensorBody) -> None:
+        site = rot = None
+        if b.lat is not None and b.lon is not None and b.platform != "space":
+            site = geodetic_to_ecef(b.lat, b.lon, b.alt_m or 0.0)
+            rot = enu_matrix(b.lat, b.lon)
+        if b.type == "radar":
+            sig = (
+                b.sigma_range_m or 50.0,
+                math.radians(b.sigma_az_deg or 0.1),
+                math.radians(b.sigma_el_deg or 0.1),
+                b.sigma_rr_mps,
+            )
+            kind = RADAR
+        else:
+            sig = (0.0, b.sigma_los_rad or 1e-4, 0.0, None)
+            kind = LOS
+        self._sensors[b.id] = _Sensor(
+            b.id,
+            kind,
+            env.partner,
+            site,
+            rot,
+            sig,
+            b.max_range_m,
+            None if b.min_el_deg is None else math.radians(b.min_el_deg),
+        )
+
+    def _measurement(self, env: Envelope, b: PlotBody) -> _Meas | None:
+        s = self._sensors.get(b.sensor)
+        if s is None:
+            self.rejected["unknown_sensor"] += 1
+            return None
+        if not _finite(b.t):
+            self.rejected["nan"] += 1
+            return None
+        if self._now - b.t > self.cfg.oosm_lag_s:
+            self.rejected["too_late"] += 1
+            return None
+        if b.is_radar:
+            if s.kind != RADAR:
+                self.rejected["type_mismatch"] += 1
+                return None
+            assert b.range_m is not None
+            assert b.az_deg is not None
+            assert b.el_deg is not None
+            if not _finite(b.range_m, b.az_deg, b.el_deg, b.rr_mps):
+                self.rejected["nan"] += 1
+                return None
+            if b.platform is not None:
+                site = geodetic_to_ecef(b.platform.lat, b.platform.lon, b.platform.alt_m)
+                rot = enu_matrix(b.platform.lat, b.platform.lon)
+            elif s.site is not None and s.rot is not None:
+                site, rot = s.site, s.rot
+            else:
+                self.rejected["no_platform"] += 1
+                return None
+            if b.range_m <= 0.0 or (s.max_range is not None and b.range_m > 1.5 * s.max_range):
+                self.rejected["geometry"] += 1
+                return None
+            sr = b.sigma_range_m or s.sig[0]
+            sa = math.radians(b.sigma_az_deg) if b.sigma_az_deg else s.sig[1]
+            se = math.radians(b.sigma_el_deg) if b.sigma_el_deg else s.sig[2]
+            srr = b.sigma_rr_mps or s.sig[3]
+            if b.rr_mps is not None and srr is not None:
+                z = np.array([b.range_m, math.radians(b.az_deg), math.radians(b.el_deg), b.rr_mps])
+                r = np.diag([sr * sr, sa * sa, se * se, srr * srr])
+            else:
+                z = np.array([b.range_m, math.radians(b.az_deg), math.radians(b.el_deg)])
+                r = np.diag([sr * sr, sa * sa, se * se])
+            return _Meas(b.t, RADAR, z, r, site, rot, s.id, s.partner, env.sent)
+        if s.kind != LOS:
+            self.rejected["type_mismatch"] += 1
+            return None
+        assert b.observer_ecef is not None
+        assert b.los_ecef is not None
+        obs = np.array(b.observer_ecef, dtype=np.float64)
+        u = np.array(b.los_ecef, dtype=np.float64)
+        if not (np.all(np.isfinite(obs)) and np.all(np.isfinite(u))):
+            self.rejected["nan"] += 1
+            return None
+        nu = float(np.linalg.norm(u))
+        if abs(nu - 1.0) > 1e-6 or float(np.linalg.norm(obs)) < 6.2e6:
+            self.rejected["geometry"] += 1
+            return None
+        sg = b.sigma_los_rad or s.sig[1]
+        return _Meas(b.t, LOS, u / nu, np.eye(2) * sg * sg, obs, np.eye(3), s.id, s.partner, env.sent)
+
+    # --- filtering ------------------------------------------------------------
+
+    def _q(self, trs: list[_Track]) -> tuple[F64, F64, NDArray[np.bool_]]:
+        bal = np.array([t.ballistic for t in trs], dtype=bool)
+        q0 = np.where(bal, self.cfg.q_ballistic, self.cfg.q_air)
+        q1 = np.full(len(trs), self.cfg.q_maneuver)
+        return q0, q1, bal
+
+    def _predict_models(
+        self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64
+    ) -> tuple[F64, F64]:
+        """Predict ``(N, 2, 6)`` model states by ``dt (N,)``."""
+        n = x.shape[0]
+        xf = x.reshape(2 * n, 6)
+        pf = p.reshape(2 * n, 6, 6)
+        d2 = np.repeat(dt, 2)
+        b2 = np.repeat(bal, 2)
+        q2 = np.stack([q0, q1], axis=1).ravel()
+        xp = np.empty_like(xf)
+        fm = np.empty_like(pf)
+        if (~b2).any():
+            xp[~b2], fm[~b2] = ncv_predict(xf[~b2], d2[~b2])
+        if b2.any():
+            xp[b2], fm[b2] = ballistic_predict(xf[b2], d2[b2], beta=self.cfg.beta)
+        pp = fm @ pf @ np.transpose(fm, (0, 2, 1)) + white_accel_q(d2, q2)
+        return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
+
+    def _predict(self, trs: list[_Track], t: float) -> tuple[F64, F64, F64]:
+        """Mixed and predicted model states of ``trs`` at ``t`` and ``cbar``."""
+        x = np.stack([tr.x for tr in trs])
+        p = np.stack([tr.p for tr in trs])
+        mu = np.stack([tr.mu for tr in trs])
+        dt = t - np.array([tr.t for tr in trs])
+        x0, p0, cbar = imm_mix(x, p, mu, dt, self.cfg.imm_tau_s)
+        q0, q1, bal = self._q(trs)
+        xp, pp = self._predict_models(x0, p0, dt, bal, q0, q1)
+        return xp, pp, cbar
+
+    @staticmethod
+    def _residual(xf: F64, ms: list[_Meas]) -> tuple[F64, F64, F64]:
+        """Residuals, Jacobians and noise for rows ``xf (M, 6)`` against ``ms``
+        (one measurement per row, all of one kind and dimension)."""
+        site = np.stack([m.site for m in ms])
+        r = np.stack([m.r for m in ms])
+        if ms[0].kind == RADAR:
+            rot = np.stack([m.rot for m in ms])
+            z = np.stack([m.z for m in ms])
+            zh, h = radar_predict(xf, site, rot, z.shape[1] == 4)
+            return radar_residual(z, zh), h, r
+        u = np.stack([m.z for m in ms])
+        nu, h = los_residual(xf, site, u)
+        return nu, h, r
+
+    def _update(self, trs: list[_Track], ms: list[_Meas], xp: F64, pp: F64, cbar: F64) -> None:
+        """IMM update of predicted ``xp, pp (N, 2, ...)`` with one measurement per
+        track (same kind and dimension); writes back into the tracks."""
+        n = len(trs)
+        m2 = [m for m in ms for _ in range(2)]
+        nu, h, r = self._residual(xp.reshape(2 * n, 6), m2)
+        xn, pn, d2, logdet = ekf_update(xp.reshape(2 * n, 6), pp.reshape(2 * n, 6, 6), nu, h, r)
+        mu = imm_probabilities(cbar, d2.reshape(n, 2), logdet.reshape(n, 2), nu.shape[1])
+        xn = xn.reshape(n, 2, 6)
+        pn = pn.reshape(n, 2, 6, 6)
+        for i, tr in enumerate(trs):
+            tr.x, tr.p, tr.mu, tr.t = xn[i], pn[i], mu[i], ms[i].t
+
+    def _apply(self, trs: list[_Track], ms: list[_Meas]) -> None:
+        """Predict-and-update each track with its measurement (forward in time),
+        in groups of one kind and dimension; records history for re-filtering."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, m in enumerate(ms):
+            groups.setdefault((m.kind, m.z.shape[0]), []).append(i)
+        for idx in groups.values():
+            gt = [trs[i] for i in idx]
+            gm = [ms[i] for i in idx]
+            for tr, m in zip(gt, gm, strict=True):
+                tr.hist.append((m, (tr.x, tr.p, tr.mu, tr.t)))
+            xp, pp, cbar = self._predict(gt, gm[0].t)
+            self._update(gt, gm, xp, pp, cbar)
+
+    def _refilter(self, tr: _Track, m: _Meas) -> bool:
+        """Insert a late measurement into the track's history and re-run the
+        filter from the state before it (buffered re-filtering)."""
+        k = 0
+        while k < len(tr.hist) and tr.hist[k][0].t <= m.t:
+            k += 1
+        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.x, tr.p, tr.mu, tr.t)
+        if snap[3] > m.t:
+            return False
+        later = [h[0] for h in tr.hist[k:]]
+        del tr.hist[k:]
+        tr.x, tr.p, tr.mu, tr.t = snap
+        for mm in [m, *later]:
+            tr.hist.append((mm, (tr.x, tr.p, tr.mu, tr.t)))
+            xp, pp, cbar = self._predict([tr], mm.t)
+            self._update([tr], [mm], xp, pp, cbar)
+        self.stats["oosm_refiltered"] += 1
+        return True
+
+    # --- one scan -------------------------------------------------------------
+
+    def _process_scan(self, scan: list[_Meas]) -> list[Envelope]:
+        t = scan[0].t
+        sent = max(m.sent for m in scan)
+        self.stats["scans"] += 1
+        self.stats["plots"] += len(scan)
+        newest = max(self._now, t)
+        live = [tr for tr in self._tracks.values() if tr.created <= t]
+        # the radar range-rate is used only if every plot of the scan has it
+        if scan[0].kind == RADAR and len({m.z.shape[0] for m in scan}) > 1:
+            for m in scan:
+                m.z, m.r = m.z[:3], m.r[:3, :3]
+        assigned_tr: list[_Track] = []
+        assigned_m: list[_Meas] = []
+        free = list(range(len(scan)))
+        changed: set[int] = set()
+        if live:
+            xp, pp, cbar = self._predict(live, t)
+            xc, pc = imm_combine(xp, pp, cbar)
+            pairs, d2 = self._gate_pairs(live, xc, pc, scan)
+            self._misses(live, xc, scan[0], pairs)
+            if pairs.shape[0]:
+                ti, mj = self._assign(pairs, d2, len(live), len(scan))
+                used = set(mj.tolist())
+                free = [j for j in range(len(scan)) if j not in used]
+                fwd_t: list[_Track] = []
+                fwd_m: list[_Meas] = []
+                for i, j in zip(ti.tolist(), mj.tolist(), strict=True):
+                    tr = live[i]
+                    if t >= tr.t:
+                        fwd_t.append(tr)
+                        fwd_m.append(scan[j])
+                    elif not self._refilter(tr, scan[j]):
+                        free.append(j)
+                        continue
+                    assigned_tr.append(tr)
+                    assigned_m.append(scan[j])
+                if fwd_t:
+                    self._apply(fwd_t, fwd_m)
+        self._now = newest
+        for tr, m in zip(assigned_tr, assigned_m, strict=True):
+            self._after_update(tr, m)
+            changed.add(tr.key)
+        self._prune_history(tr_list=assigned_tr)
+        if free:
+            for tr in self._initiate([scan[j] for j in sorted(free)]):
+                changed.add(tr.key)
+        return self._reports(changed, sent)
+
+    def _gate_pairs(
+        self, live: list[_Track], xc: F64, pc: F64, scan: list[_Meas]
+    ) -> tuple[NDArray[np.int64], F64]:
+        n, m = len(live), len(scan)
+        if scan[0].kind == RADAR:
+            z = np.stack([s.z for s in scan])
+            site = np.stack([s.site for s in scan])
+            rot = np.stack([s.rot for s in scan])
+            rc = np.stack([s.r for s in scan])
+            ppos, pcov = radar_to_ecef(z, site, rot, rc)
+            rad_t = 4.5 * np.sqrt(np.trace(pc[:, :3, :3], axis1=1, axis2=2))
+            rad_p = 4.5 * np.sqrt(np.trace(pcov, axis1=1, axis2=2))
+            tree = cKDTree(xc[:, :3])
+            cand = tree.query_ball_point(ppos, r=float(rad_t.max()) + rad_p)
+            ii: list[int] = []
+            jj: list[int] = []
+            for j, lst in enumerate(cand):
+                ii.extend(lst)
+                jj.extend([j] * len(lst))
+            if not ii:
+                return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+            ia = np.array(ii, dtype=np.int64)
+            ja = np.array(jj, dtype=np.int64)
+            dist = np.linalg.norm(xc[ia, :3] - ppos[ja], axis=1)
+            keep = dist <= rad_t[ia] + rad_p[ja]
+            ia, ja = ia[keep], ja[keep]
+        else:
+            ia = np.repeat(np.arange(n), m)
+            ja = np.tile(np.arange(m), n)
+        if ia.size == 0:
+            return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+        ms = [scan[j] for j in ja.tolist()]
+        nu, h, r = self._residual(xc[ia], ms)
+        s = h @ pc[ia] @ np.transpose(h, (0, 2, 1)) + r
+        d2 = np.einsum("ni,ni->n", nu, np.linalg.solve(s, nu[..., None])[..., 0])
+        _, logdet = np.linalg.slogdet(s)
+        ok = d2 <= self._gate[nu.shape[1]]
+        pairs = np.stack([ia[ok], ja[ok]], axis=1)
+        return pairs, (d2 + logdet)[ok]
+
+    @staticmethod
+    def _assign(
+        pairs: NDArray[np.int64], cost: F64, n: int, m: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """GNN per connected component of the gate graph."""
+        g = coo_matrix((np.ones(pairs.shape[0]), (pairs[:, 0], n + pairs[:, 1])), shape=(n + m, n + m))
+        _, lab = connected_components(g, directed=False)
+        comp = lab[pairs[:, 0]]
+        ti_out: list[NDArray[np.int64]] = []
+        mj_out: list[NDArray[np.int64]] = []
+        order = np.argsort(comp, kind="stable")
+        bounds = np.flatnonzero(np.diff(comp[order])) + 1
+        for grp in np.split(order, bounds):
+            pi, pj, pc = pairs[grp, 0], pairs[grp, 1], cost[grp]
+            if grp.size == 1:
+                ti_out.append(pi)
+                mj_out.append(pj)
+                continue
+            ut, ri = np.unique(pi, return_inverse=True)
+            um, ci = np.unique(pj, return_inverse=True)
+            big = 1e6 + float(np.abs(pc).max())
+            cm = np.full((ut.size, um.size), big)
+            cm[ri, ci] = pc - float(pc.min()) + 1.0  # positive costs, order kept
+            r_idx, c_idx = linear_sum_assignment(cm)
+            ok = cm[r_idx, c_idx] < big
+            ti_out.append(ut[r_idx[ok]])
+            mj_out.append(um[c_idx[ok]])
+        return np.concatenate(ti_out), np.concatenate(mj_out)
+
+    def _misses(self, live: list[_Track], xc: F64, m0: _Meas, pairs: NDArray[np.int64]) -> None:
+        """Record a detection opportunity (hit or miss) for tentative tracks
+        within this radar's coverage."""
+        if m0.kind != RADAR:
+            return
+        s = self._sensors.get(m0.sensor)
+        hit = np.zeros(len(live), dtype=bool)
+        hit[pairs[:, 0]] = True
+        rng = np.linalg.norm(xc[:, :3] - m0.site, axis=1)
+        cover = np.ones(len(live), dtype=bool)
+        if s is not None and s.max_range is not None:
+            cover &= rng <= s.max_range
+        for i, tr in enumerate(live):
+            if tr.status == "tentative" and cover[i] and not hit[i] and m0.t > tr.t:
+                tr.window.append(0)
+
+    def _prune_history(self, tr_list: list[_Track]) -> None:
+        lim = self._now - self.cfg.oosm_lag_s
+        for tr in tr_list:
+            k = 0
+            while k < len(tr.hist) - 1 and tr.hist[k][0].t < lim:
+                k += 1
+            if k:
+                del tr.hist[:k]
+
+    # --- initiation -----------------------------------------------------------
+
+    def _new_track(self, x: F64, p: F64, t: float, sources: Iterable[str], partners: Iterable[str]) -> _Track:
+        tr = _Track(
+            key=self._next_key,
+            x=np.stack([x, x]),
+            p=np.stack([p, p]),
+            mu=np.array([0.8, 0.2]),
+            t=t,
+            created=t,
+            window=deque([1, 1], maxlen=self.cfg.confirm_n),
+            sources=set(sources),
+            partners=set(partners),
+            last_update=t,
+            updates=2,
+        )
+        self._next_key += 1
+        self._tracks[tr.key] = tr
+        self.stats["initiated"] += 1
+        return tr
+
+    def _initiate(self, plots: list[_Meas]) -> list[_Track]:
+        out: list[_Track] = []
+        lim = self._now - self.cfg.init_window_s
+        self._pending = [pd for pd in self._pending if pd[0].t >= lim]
+        self._pending_ir = [pd for pd in self._pending_ir if pd.t >= lim]
+        radar = [m for m in plots if m.kind == RADAR]
+        ir = [m for m in plots if m.kind == LOS]
+        if radar:
+            z = np.stack([m.z[:3] for m in radar])
+            site = np.stack([m.site for m in radar])
+            rot = np.stack([m.rot for m in radar])
+            rc = np.stack([m.r[:3, :3] for m in radar])
+            pos, cov = radar_to_ecef(z, site, rot, rc)
+            used: set[int] = set()
+            if self._pending:
+                ppos = np.stack([pd[1] for pd in self._pending])
+                tree = cKDTree(ppos)
+                rmax = self.cfg.init_speed_max * self.cfg.init_window_s
+                sig = np.sqrt(np.trace(cov, axis1=1, axis2=2))
+                cands = tree.query_ball_point(pos, r=rmax + 4.0 * sig)
+                for j, lst in enumerate(cands):
+                    best, best_v = -1, math.inf
+                    for k in lst:
+                        if k in used:
+                            continue
+                        pm, pp_, pc_ = self._pending[k]
+                        dt = radar[j].t - pm.t
+                        if abs(dt) < 0.05:
+                            continue
+                        d = float(np.linalg.norm(pos[j] - pp_))
+                        slack = 4.0 * math.sqrt(float(np.trace(cov[j] + pc_)))
+                        if d > self.cfg.init_speed_max * abs(dt) + slack:
+                            continue
+                        v = max(d - slack, 0.0) / abs(dt)
+                        if v < best_v:
+                            best, best_v = k, v
+                    if best < 0:
+                        continue
+                    used.add(best)
+                    pm, pp_, pc_ = self._pending[best]
+                    a, b = (pm, radar[j]) if pm.t < radar[j].t else (radar[j], pm)
+                    pa, ca = (pp_, pc_) if a is pm else (pos[j], cov[j])
+                    pb, cb = (pos[j], cov[j]) if a is pm else (pp_, pc_)
+                    dt = b.t - a.t
+                    x = np.concatenate([pb, (pb - pa) / dt])
+                    p = np.zeros((6, 6))
+                    p[:3, :3] = cb
+                    p[:3, 3:] = cb / dt
+                    p[3:, :3] = cb / dt
+                    p[3:, 3:] = (ca + cb) / dt**2 + np.eye(3) * 100.0
+                    tr = self._new_track(x, p, b.t, {a.sensor, b.sensor}, {a.partner, b.partner})
+                    tr.created = a.t
+                    out.append(tr)
+                    used.add(-1 - j)
+            keep = [pd for k, pd in enumerate(self._pending) if k not in used]
+            for j, m in enumerate(radar):
+                if (-1 - j) not in used:
+                    keep.append((m, pos[j], cov[j]))
+            self._pending = keep
+        for m in ir:
+            out.extend(self._initiate_ir(m))
+        return out
+
+    def _initiate_ir(self, m: _Meas) -> list[_Track]:
+        best, best_miss = -1, math.inf
+        mid = np.zeros(3)
+        for k, pm in enumerate(self._pending_ir):
+            if pm.sensor == m.sensor or abs(pm.t - m.t) > self.cfg.ir_pair_dt_s:
+                continue
+            pt, miss, rng = triangulate(pm.site[None], pm.z[None], m.site[None], m.z[None])
+            if not np.all(np.isfinite(rng)) or np.any(rng <= 0.0):
+                continue
+            sig = math.sqrt(m.r[0, 0]) * float(rng.max())
+            lim = self.cfg.ir_max_miss_m + 4.0 * sig + 3000.0 * abs(pm.t - m.t)
+            _, _, alt = ecef_to_geodetic(pt[0])
+            if float(miss[0]) <= lim and -1000.0 <= float(alt) <= 3.0e6 and float(miss[0]) < best_miss:
+                best, best_miss, mid = k, float(miss[0]), pt[0]
+        if best < 0:
+            self._pending_ir.append(m)
+            return []
+        pm = self._pending_ir.pop(best)
+        far = float(max(np.linalg.norm(mid - m.site), np.linalg.norm(mid - pm.site)))
+        sp = math.sqrt(m.r[0, 0]) * far
+        pos_var = sp * sp + best_miss**2 + (3000.0 * abs(pm.t - m.t)) ** 2 + 500.0**2
+        p = np.diag([pos_var] * 3 + [self.cfg.ir_init_vel_sigma**2] * 3)
+        x = np.concatenate([mid, np.zeros(3)])
+        t = max(m.t, pm.t)
+        tr = self._new_track(x, p, t, {m.sensor, pm.sensor}, {m.partner, pm.partner})
+        tr.window = deque([1], maxlen=self.cfg.confirm_n)
+        tr.updates = 1
+        return [tr]
+
+    # --- after an update: lifecycle, class, launch, impact ------------------------
+
+    def _after_update(self, tr: _Track, m: _Meas) -> None:
+        tr.last_update = max(tr.last_update, m.t)
+        tr.updates += 1
+        tr.sources.add(m.sensor)
+        tr.partners.add(m.partner)
+        if tr.status == "tentative":
+            tr.window.append(1)
+        elif tr.status == "coasting":
+            tr.status = "confirmed"
+        self._classify(tr)
+
+    def _classify(self, tr: _Track) -> None:
+        """Classification rule (docs/fusion.md): ballistic after 3 consecutive
+        well-estimated updates (velocity sigma < 150 m/s) with speed > 1.2 km/s,
+        altitude > 30 km or climb rate > 250 m/s; air after 5 consecutive ones
+        with speed < 400 m/s, altitude < 20 km and |climb| < 100 m/s. Ballistic
+        is final; air may become ballistic, never the reverse."""
+        x, p = tr.combined()
+        vsig = math.sqrt(max(float(np.linalg.eigvalsh(p[3:, 3:])[-1]), 0.0))
+        if vsig > 150.0:
+            return
+        lat, lon, alt = ecef_to_geodetic(x[:3])
+        up = enu_matrix(float(lat), float(lon))[2]
+        vz = float(up @ x[3:])
+        speed = float(np.linalg.norm(x[3:]))
+        a = float(alt)
+        if tr.first is None and tr.updates >= 4:
+            tr.first = (x.copy(), p.copy(), tr.t)
+        if speed > 1200.0 or a > 30_000.0 or vz > 250.0:
+            tr.votes_b += 1
+        else:
+            tr.votes_b = 0
+        if speed < 400.0 and a < 20_000.0 and abs(vz) < 100.0:
+            tr.votes_a += 1
+        else:
+            tr.votes_a = 0
+        if tr.cls != "ballistic" and tr.votes_b >= 3:
+            tr.cls = "ballistic"
+            tr.phase = "boost"
+        elif tr.cls == "unknown" and tr.votes_a >= 5:
+            tr.cls = "air"
+        if tr.cls == "ballistic" and not tr.burnt_out and tr.mu[1] < 0.3 and tr.votes_b >= 6:
+            tr.burnt_out = True
+            tr.phase = "ballistic"
+
+    def _predictions(self, tr: _Track) -> None:
+        if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):
+            return
+        if tr.t - tr.last_impact < self.cfg.impact_interval_s:
+            return
+        tr.last_impact = tr.t
+        x, p = tr.combined()
+        tr.impact = predict_impact(x, p, tr.t, beta=self.cfg.beta)
+        self.stats["impact_predictions"] += 1
+        launch = None
+        if tr.first is not None:
+            x0, p0, t0 = tr.first
+            _, _, h0 = ecef_to_geodetic(x0[:3])
+            if float(h0) < 60_000.0:
+                launch = launch_from_boost(x0, p0, t0)
+        if launch is None:
+            launch = launch_from_ballistic(
+                x, p, tr.t, beta=self.cfg.beta, boost_sigma_m=self.cfg.boost_launch_sigma_m
+            )
+        tr.launch = launch
+
+    # --- partner tracks (track-to-track fusion) -------------------------------------
+
+    def _partner_track(self, env: Envelope, b: TrackBody) -> list[Envelope]:
+        if b.status == "deleted" or b.status == "tentative":
+            return []
+        xb = np.array(b.state_ecef, dtype=np.float64)
+        pb = np.array(b.cov, dtype=np.float64).reshape(6, 6)
+        pb = 0.5 * (pb + pb.T)
+        if not (np.all(np.isfinite(xb)) and np.all(np.isfinite(pb))):
+            self.rejected["nan"] += 1
+            return []
+        if np.linalg.eigvalsh(pb)[0] <= 0.0:
+            self.rejected["track_cov"] += 1
+            return []
+        if self._now - b.t > self.cfg.oosm_lag_s:
+            self.rejected["too_late"] += 1
+            return []
+        tag = f"{env.partner}:{env.source}:{b.id}"
+        live = [tr for tr in self._tracks.values() if tr.status != "tentative"]
+        best: _Track | None = None
+        best_d = self.cfg.t2t_gate
+        for tr in live:
+            if tag in tr.sources:
+                best, best_d = tr, -1.0
+                break
+        if best is None and live:
+            xp, pp, cbar = self._predict(live, b.t)
+            xc, pc = imm_combine(xp, pp, cbar)
+            dx = xc[:, :3] - xb[:3]
+            s = pc[:, :3, :3] + pb[:3, :3]
+            d2 = np.einsum("ni,ni->n", dx, np.linalg.solve(s, dx[..., None])[..., 0])
+            i = int(np.argmin(d2))
+            if d2[i] <= best_d:
+                best = live[i]
+        self._now = max(self._now, b.t)
+        if best is None:
+            tr = self._new_track(xb, pb, b.t, {tag}, {env.partner})
+            tr.status = "confirmed"
+            tr.id = self._issue_id()
+            tr.cls = b.class_ if b.class_ != "ballistic" else "ballistic"
+            if tr.cls == "ballistic":
+                tr.phase = b.phase if b.phase in ("boost", "ballistic") else "ballistic"
+                tr.burnt_out = tr.phase == "ballistic"
+            self.stats["t2t_new"] += 1
+            self._predictions(tr)
+            return self._reports({tr.key}, env.sent)
+        tr = best
+        if b.t < tr.t:
+            return []
+        xp, pp, cbar = self._predict([tr], b.t)
+        xc, pc = imm_combine(xp, pp, cbar)
+        xf, pf, _ = covariance_intersection(xc[0], pc[0], xb, pb)
+        tr.x = np.stack([xf, xf])
+        tr.p = np.stack([pf, pf])
+        tr.mu = cbar[0]
+        tr.t = b.t
+        tr.hist.clear()
+        tr.last_update = b.t
+        tr.sources.add(tag)
+        tr.partners.add(env.partner)
+        if b.class_ == "ballistic" and tr.cls != "ballistic":
+            tr.cls = "ballistic"
+            tr.phase = "boost" if b.phase == "boost" else "ballistic"
+            tr.burnt_out = tr.phase == "ballistic"
+        if tr.status == "coasting":
+            tr.status = "confirmed"
+        self.stats["t2t_fused"] += 1
+        return self._reports({tr.key}, env.sent)
+
+    # --- lifecycle and output ----------------------------------------------------
+
+    def _issue_id(self) -> str:
+        tid = f"F-{self._next_id}"
+        self._next_id += 1
+        return tid
+
+    def _housekeeping(self, t: float, sent: float) -> list[Envelope]:
+        out: list[Envelope] = []
+        for tr in list(self._tracks.values()):
+            age = t - tr.last_update
+            if tr.status == "tentative":
+                win = tr.window
+                if (
+                    sum(win) + (self.cfg.confirm_n - len(win)) < self.cfg.confirm_m
+                    or age > self.cfg.delete_tentative_s
+                ):
+                    del self._tracks[tr.key]
+                continue
+            limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
+            if age > limit:
+                tr.status = "deleted"
+                out.append(self._message(tr, sent))
+                del self._tracks[tr.key]
+            elif age > self.cfg.coast_after_s and tr.status == "confirmed":
+                tr.status = "coasting"
+                out.append(self._message(tr, sent))
+        return out
+
+    def _reports(self, changed: set[int], sent: float) -> list[Envelope]:
+        out: list[Envelope] = []
+        for key in sorted(changed):
+            tr = self._tracks.get(key)
+            if tr is None:
+                continue
+            status_change = False
+            if tr.status == "tentative" and sum(tr.window) >= self.cfg.confirm_m:
+                tr.status = "confirmed"
+                tr.id = self._issue_id()
+                status_change = True
+            if tr.status == "tentative" and not self.cfg.report_tentative:
+                continue
+            if status_change or tr.t - tr.last_report >= self.cfg.report_interval_s - 1e-9:
+                self._predictions(tr)
+                out.append(self._message(tr, sent))
+        out.extend(self._housekeeping(self._now, sent))
+        return out
+
+    def _message(self, tr: _Track, sent: float) -> Envelope:
+        if tr.id is None:
+            tr.id = f"T-{tr.key}"
+        tr.last_report = tr.t
+        x, p = tr.combined()
+        launch = impact = None
+        path = None
+        if tr.launch is not None:
+            la = tr.launch
+            launch = LaunchEstimate(t=max(la.t, 0.0), lat=la.lat, lon=la.lon, sigma_m=la.sigma_m)
+        if tr.impact is not None and tr.phase == "ballistic":
+            im = tr.impact
+            impact = ImpactPrediction(
+                t=im.t,
+                lat=im.lat,
+                lon=im.lon,
+                sigma_t_s=im.sigma_t_s,
+                ellipse=Ellipse(
+                    semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg
+                ),
+            )
+            path = [pt for pt in im.path if pt[2] >= tr.t - 1e-6] or None
+        n = len(tr.window) if tr.window else 1
+        body = TrackBody(
+            id=tr.id,
+            t=tr.t,
+            state_ecef=[float(v) for v in x],
+            cov=[float(v) for v in p.ravel()],
+            status=tr.status,  # type: ignore[arg-type]
+            class_=tr.cls,  # type: ignore[arg-type]
+            sources=sorted(tr.sources),
+            partners=sorted(tr.partners),
+            launch=launch,
+            impact=impact,
+            phase=tr.phase,  # type: ignore[arg-type]
+            quality=round(min(1.0, sum(tr.window) / n), 3),
+            path=path,
+        )
+        self._seq += 1
+        return make("track", body, partner=self.cfg.partner, source=self.cfg.source, seq=self._seq, sent=sent)
