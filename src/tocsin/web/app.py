@@ -164,6 +164,8 @@ def create_app(exchange: Exchange, *, tail: Path | None = None, unix_socket: Pat
                         return
                     event, data = item
                     if kinds is not None and event not in kinds:
+                        if event == "heartbeat":
+                            yield b": keep-alive\n\n"  # a comment keeps proxies and clients awake
                         continue
                     yield b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
                     sent += 1
