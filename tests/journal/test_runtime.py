@@ -162,6 +162,38 @@ def test_stage_and_sink_errors_are_counted_not_fatal() -> None:
     assert pipe2.metrics.outputs["track"] == 1
 
 
+def radar_stream() -> list[Envelope]:
+    """Two ground radars (descriptors first) watching one object flying straight
+    at 3 km/s, 150 km up: enough for a real tracker to start a track."""
+    import numpy as np
+
+    from tocsin.geo import ecef_to_aer, geodetic_to_ecef
+    from tocsin.wire import PlotBody, SensorBody, make
+
+    radars = {"JP-R1": (38.0, 138.0), "JP-R2": (36.0, 140.0)}
+    out: list[Envelope] = []
+    for src, (la, lo) in radars.items():
+        body = SensorBody(
+            id=src, type="radar", platform="ground", lat=la, lon=lo, alt_m=50.0, sigma_range_m=30.0,
+            sigma_az_deg=0.05, sigma_el_deg=0.05, max_range_m=3.0e6, scan_period_s=1.0,
+        )  # fmt: skip
+        out.append(make("sensor", body, partner="JP", source=src, seq=0, sent=T0))
+    p0 = geodetic_to_ecef(39.0, 132.0, 150_000.0)
+    east = np.array([-np.sin(np.radians(132.0)), np.cos(np.radians(132.0)), 0.0])
+    rng = np.random.default_rng(7)
+    for k in range(1, 21):
+        pos = p0 + east * 3000.0 * k
+        for j, (src, (la, lo)) in enumerate(radars.items()):
+            az, el, r = (float(v) for v in ecef_to_aer(pos, la, lo, 50.0))
+            t = T0 + k + 0.3 * j
+            body = PlotBody(
+                sensor=src, t=t, range_m=r + rng.normal(0, 30.0), az_deg=az % 360.0, el_deg=el,
+                sigma_range_m=30.0, sigma_az_deg=0.05, sigma_el_deg=0.05,
+            )  # fmt: skip
+            out.append(make("plot", body, partner="JP", source=src, seq=k, sent=t + 0.05))
+    return out
+
+
 def test_replay_is_byte_identical_with_the_default_stages(tmp_path: Path) -> None:
     """The same check with the project's real fusion and warning stages, once
     they are installed (skipped while neither exists)."""
@@ -173,12 +205,14 @@ def test_replay_is_byte_identical_with_the_default_stages(tmp_path: Path) -> Non
     j = Journal(live / "journal.db", synchronous="NORMAL")
     sinks = file_sinks(live, j)
     pipe = Pipeline(default_stages(), j, sinks)
-    msgs = stream()
+    msgs = radar_stream()
     for k in range(0, len(msgs), 4):
         pipe.submit_batch(msgs[k : k + 4])
         pipe.tick(msgs[min(k + 4, len(msgs)) - 1].sent + 0.5)
+    pipe.tick(msgs[-1].sent + 120.0)
     for s in sinks:
         s.close()
+    assert pipe.metrics.stage_errors == 0
     out = tmp_path / "replay"
     write_outputs(out, replay_journal(j, default_stages()))
     for name in ("tracks.jsonl", "alerts.jsonl"):
