@@ -1,0 +1,571 @@
+"""The drill scenario language (YAML): parsing and validation.
+
+A scenario file is read with PyYAML's *compose* step, so every value keeps the
+line it came from, then converted into frozen :mod:`msgspec` Structs that forbid
+unknown fields and check every range. Any problem becomes one
+:class:`~tocsin.errors.ScenarioError` naming the file, the line and the field
+(as a path like ``launches[0].apogee_km``). The language is documented, with an
+annotated example, in ``docs/scenario-language.md``.
+
+Structure (``?`` marks optional keys)::
+
+    version?: 1
+    name?: str
+    description?: str
+    seed: int
+    start: ISO 8601 time with offset (e.g. 2017-08-29T20:57:00Z)
+    duration_s: float
+    truth_interval_s?: float
+    launches?: [LaunchSpec]
+    air?: [AirSpec]
+    partners: [PartnerSpec]         # each: code, link?, sensors
+    injects?: [Inject]              # tagged by `type`
+    thresholds?: {metric: {min?, max?}}
+
+Units are in the key names (``_km``, ``_m``, ``_s``, ``_deg``, ``_mps``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+from msgspec import Meta, Struct
+
+from tocsin.errors import ScenarioError
+
+__all__ = [
+    "AirSpec",
+    "BiasSpec",
+    "CourseSpec",
+    "FieldOfRegardSpec",
+    "Inject",
+    "IrSensorSpec",
+    "LaunchSpec",
+    "LinkDelay",
+    "LinkOutage",
+    "LinkSpec",
+    "PartnerSpec",
+    "Point",
+    "RadarSensorSpec",
+    "Scenario",
+    "ScenarioSpec",
+    "SensorOff",
+    "SensorSpec",
+    "SpacePosition",
+    "Threshold",
+    "load_scenario",
+    "parse_scenario",
+]
+
+MISSILE_CLASS_NAMES = ("SRBM", "MRBM", "IRBM", "ICBM", "ICBM-lofted")
+
+Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
+Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
+Heading = Annotated[float, Meta(ge=0.0, le=360.0)]
+NonNeg = Annotated[float, Meta(ge=0.0, le=1.0e6)]
+Positive = Annotated[float, Meta(gt=0.0, le=1.0e6)]
+Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
+Ident = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+PartnerCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
+MetricName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class _S(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base: frozen, unknown keys are errors."""
+
+
+class Point(_S, frozen=True):
+    """A geodetic point (degrees; height above the ellipsoid, m)."""
+
+    lat: Lat
+    lon: Lon
+    alt_m: Annotated[float, Meta(ge=-500.0, le=100_000.0)] = 0.0
+
+
+class SpacePosition(_S, frozen=True):
+    """A position fixed in ECEF above the Earth (geostationary: lat 0,
+    alt_km 35786)."""
+
+    lat: Lat
+    lon: Lon
+    alt_km: Annotated[float, Meta(ge=100.0, le=200_000.0)]
+
+
+class LaunchSpec(_S, frozen=True):
+    """One launch, or a salvo of ``count`` launches ``spacing_s`` apart."""
+
+    site: Point
+    azimuth_deg: Heading
+    id: Ident | None = None
+    time_s: NonNeg = 0.0
+    missile_class: Literal["SRBM", "MRBM", "IRBM", "ICBM", "ICBM-lofted"] | None = msgspec.field(
+        name="class", default=None
+    )
+    range_km: Annotated[float, Meta(gt=0.0, le=15_000.0)] | None = None
+    apogee_km: Annotated[float, Meta(ge=20.0, le=8_000.0)] | None = None
+    count: Annotated[int, Meta(ge=1, le=64)] = 1
+    spacing_s: NonNeg = 0.0
+    azimuth_spread_deg: Annotated[float, Meta(ge=0.0, le=45.0)] = 0.0
+    fails_at_s: Positive | None = None
+    """Reserved for the boost-failure inject (not simulated yet: rejected)."""
+
+    def __post_init__(self) -> None:
+        if self.fails_at_s is not None:
+            raise ValueError("`fails_at_s`: boost failures are not simulated yet")
+        if self.missile_class is None:
+            if self.range_km is None:
+                raise ValueError("`range_km`: give `class`, or both `range_km` and `apogee_km`")
+            if self.apogee_km is None:
+                raise ValueError("`apogee_km`: give `class`, or both `range_km` and `apogee_km`")
+        elif (self.range_km is None) != (self.apogee_km is None):
+            missing = "apogee_km" if self.apogee_km is None else "range_km"
+            raise ValueError(f"`{missing}`: with `class`, give both `range_km` and `apogee_km` or neither")
+
+
+class AirSpec(_S, frozen=True):
+    """A non-ballistic air object (airliner, military aircraft, drone) flying
+    waypoints, or a straight line from ``start`` on ``heading_deg``, at constant
+    speed and height."""
+
+    speed_mps: Annotated[float, Meta(gt=0.0, le=1_000.0)]
+    alt_m: Annotated[float, Meta(ge=0.0, le=25_000.0)]
+    id: Ident | None = None
+    kind: Literal["airliner", "military", "drone"] = "airliner"
+    time_s: NonNeg = 0.0
+    waypoints: Annotated[list[Point], Meta(min_length=2, max_length=200)] | None = None
+    start: Point | None = None
+    heading_deg: Heading | None = None
+
+    def __post_init__(self) -> None:
+        if self.waypoints is None:
+            if self.start is None:
+                raise ValueError("`start`: give `waypoints`, or `start` and `heading_deg`")
+            if self.heading_deg is None:
+                raise ValueError("`heading_deg`: give `waypoints`, or `start` and `heading_deg`")
+        elif self.start is not None or self.heading_deg is not None:
+            raise ValueError("`waypoints`: give `waypoints`, or `start` and `heading_deg`, not both")
+
+
+class CourseSpec(_S, frozen=True):
+    """A ship's course: waypoints, or ``start`` and ``heading_deg``; constant speed."""
+
+    speed_mps: Annotated[float, Meta(ge=0.0, le=100.0)]
+    waypoints: Annotated[list[Point], Meta(min_length=2, max_length=200)] | None = None
+    start: Point | None = None
+    heading_deg: Heading | None = None
+
+    def __post_init__(self) -> None:
+        if self.waypoints is None:
+            if self.start is None:
+                raise ValueError("`start`: give `waypoints`, or `start` and `heading_deg`")
+            if self.heading_deg is None:
+                raise ValueError("`heading_deg`: give `waypoints`, or `start` and `heading_deg`")
+        elif self.start is not None or self.heading_deg is not None:
+            raise ValueError("`waypoints`: give `waypoints`, or `start` and `heading_deg`, not both")
+
+
+class FieldOfRegardSpec(_S, frozen=True):
+    """Azimuth sector clockwise from ``az_from_deg`` to ``az_to_deg`` (0 and 360:
+    all round) and elevation band."""
+
+    az_from_deg: Heading = 0.0
+    az_to_deg: Heading = 360.0
+    el_min_deg: Annotated[float, Meta(ge=-10.0, le=90.0)] = 0.0
+    el_max_deg: Annotated[float, Meta(ge=-10.0, le=90.0)] = 90.0
+
+    def __post_init__(self) -> None:
+        if self.el_max_deg <= self.el_min_deg:
+            raise ValueError("`el_max_deg`: must be above `el_min_deg`")
+        if self.az_from_deg == self.az_to_deg:
+            raise ValueError("`az_to_deg`: an empty sector (use 0 and 360 for all round)")
+
+
+class BiasSpec(_S, frozen=True):
+    """Systematic sensor error added to every plot."""
+
+    range_m: Annotated[float, Meta(ge=-1e5, le=1e5)] = 0.0
+    az_deg: Annotated[float, Meta(ge=-10.0, le=10.0)] = 0.0
+    el_deg: Annotated[float, Meta(ge=-10.0, le=10.0)] = 0.0
+    rr_mps: Annotated[float, Meta(ge=-1e3, le=1e3)] = 0.0
+
+
+class RadarSensorSpec(_S, frozen=True, tag_field="type", tag="radar"):
+    """A ground or ship-borne radar."""
+
+    id: Ident
+    sigma_range_m: Positive
+    sigma_az_deg: Annotated[float, Meta(gt=0.0, le=10.0)]
+    sigma_el_deg: Annotated[float, Meta(gt=0.0, le=10.0)]
+    max_range_km: Annotated[float, Meta(gt=0.0, le=10_000.0)]
+    platform: Literal["ground", "ship"] = "ground"
+    site: Point | None = None
+    course: CourseSpec | None = None
+    sigma_rr_mps: Positive | None = None
+    field_of_regard: FieldOfRegardSpec = FieldOfRegardSpec()
+    scan_period_s: Annotated[float, Meta(gt=0.0, le=600.0)] = 1.0
+    pd: Prob = 0.9
+    clutter_per_scan: Annotated[float, Meta(ge=0.0, le=1000.0)] = 0.0
+    latency_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    jitter_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    bias: BiasSpec = BiasSpec()
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.platform == "ground":
+            if self.site is None:
+                raise ValueError("`site`: a ground radar needs `site`")
+            if self.course is not None:
+                raise ValueError("`course`: a ground radar does not move (use platform: ship)")
+        else:
+            if self.course is None:
+                raise ValueError("`course`: a ship radar needs `course`")
+            if self.site is not None:
+                raise ValueError("`site`: a ship radar has a `course`, not a `site`")
+
+
+class IrSensorSpec(_S, frozen=True, tag_field="type", tag="ir-satellite"):
+    """A space infrared sensor fixed in ECEF (geostationary, or a notional
+    high orbit held fixed for the short span of a drill)."""
+
+    id: Ident
+    position: SpacePosition
+    sigma_los_rad: Annotated[float, Meta(gt=0.0, le=0.1)]
+    platform: Literal["space"] = "space"
+    scan_period_s: Annotated[float, Meta(gt=0.0, le=600.0)] = 2.0
+    pd: Prob = 0.95
+    clutter_per_scan: Annotated[float, Meta(ge=0.0, le=1000.0)] = 0.0
+    min_alt_km: Annotated[float, Meta(ge=0.0, le=200.0)] = 0.0
+    max_range_km: Annotated[float, Meta(gt=0.0, le=300_000.0)] | None = None
+    latency_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    jitter_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    name: str | None = None
+
+
+SensorSpec = RadarSensorSpec | IrSensorSpec
+
+
+class LinkSpec(_S, frozen=True):
+    """The partner's link to the exchange: fixed latency, uniform extra jitter,
+    independent loss probability per message."""
+
+    latency_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    jitter_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    loss: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
+
+
+class PartnerSpec(_S, frozen=True):
+    code: PartnerCode
+    sensors: list[SensorSpec]
+    link: LinkSpec = LinkSpec()
+
+
+class SensorOff(_S, frozen=True, tag_field="type", tag="sensor-off"):
+    """A sensor stops reporting from ``from_s`` (until ``to_s`` if given)."""
+
+    sensor: Ident
+    from_s: NonNeg
+    to_s: NonNeg | None = None
+
+    def __post_init__(self) -> None:
+        if self.to_s is not None and self.to_s <= self.from_s:
+            raise ValueError("`to_s`: must be after `from_s`")
+
+
+class LinkOutage(_S, frozen=True, tag_field="type", tag="link-outage"):
+    """A partner's link drops every message sent in ``[from_s, to_s)``."""
+
+    partner: PartnerCode
+    from_s: NonNeg
+    to_s: NonNeg | None = None
+
+    def __post_init__(self) -> None:
+        if self.to_s is not None and self.to_s <= self.from_s:
+            raise ValueError("`to_s`: must be after `from_s`")
+
+
+class LinkDelay(_S, frozen=True, tag_field="type", tag="link-delay"):
+    """A partner's link adds ``delay_s`` to messages sent in ``[from_s, to_s)``."""
+
+    partner: PartnerCode
+    delay_s: Positive
+    from_s: NonNeg = 0.0
+    to_s: NonNeg | None = None
+
+    def __post_init__(self) -> None:
+        if self.to_s is not None and self.to_s <= self.from_s:
+            raise ValueError("`to_s`: must be after `from_s`")
+
+
+Inject = SensorOff | LinkOutage | LinkDelay
+
+
+class Threshold(_S, frozen=True):
+    """A pass/fail bar for one metric: pass when ``min <= value <= max``."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.min is None and self.max is None:
+            raise ValueError("`max`: give `min`, `max` or both")
+        for name, v in (("min", self.min), ("max", self.max)):
+            if v is not None and not math.isfinite(v):
+                raise ValueError(f"`{name}`: must be a finite number")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("`max`: must not be below `min`")
+
+
+class ScenarioSpec(_S, frozen=True):
+    """A whole scenario, as validated from the file."""
+
+    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)]
+    start: Annotated[datetime, Meta(tz=True)]
+    duration_s: Annotated[float, Meta(gt=0.0, le=86_400.0)]
+    partners: Annotated[list[PartnerSpec], Meta(min_length=1)]
+    version: Literal[1] = 1
+    name: str = ""
+    description: str = ""
+    truth_interval_s: Annotated[float, Meta(gt=0.0, le=60.0)] = 1.0
+    launches: list[LaunchSpec] = []
+    air: list[AirSpec] = []
+    injects: list[Inject] = []
+    thresholds: dict[MetricName, Threshold] = {}
+
+    @property
+    def start_epoch(self) -> float:
+        return self.start.timestamp()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario with where it came from.
+
+    ``lines`` maps a JSON-style path (``$.launches[0].apogee_km``) to its line
+    in the file, so later checks (a trajectory that cannot be flown) can still
+    point at the right line with :meth:`error`.
+    """
+
+    spec: ScenarioSpec
+    file: str | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def error(self, path: str, message: str) -> ScenarioError:
+        """A :class:`ScenarioError` at ``path`` (``$.a.b[0]``), with the line of
+        the nearest enclosing item that has one."""
+        return ScenarioError(message, file=self.file, line=_line_for(self.lines, path), field=_display(path))
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    pass
+
+
+def _node_to_py(
+    node: yaml.Node, path: str, lines: dict[str, int], file: str | None, ctor: _Constructor
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for knode, vnode in node.value:
+            key = ctor.construct_object(knode, deep=True)
+            kline = knode.start_mark.line + 1
+            if not isinstance(key, str | int | float | bool) or isinstance(key, bool):
+                raise ScenarioError("keys must be plain names", file=file, line=kline, field=_display(path))
+            skey = str(key)
+            child = f"{path}.{skey}"
+            if skey in out:
+                raise ScenarioError("duplicate key", file=file, line=kline, field=_display(child))
+            lines[child] = kline
+            out[skey] = _node_to_py(vnode, child, lines, file, ctor)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_to_py(v, f"{path}[{i}]", lines, file, ctor) for i, v in enumerate(node.value)]
+    try:
+        return ctor.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:  # e.g. 2017-13-01 as a timestamp
+        raise ScenarioError(
+            f"bad value: {exc}", file=file, line=node.start_mark.line + 1, field=_display(path)
+        ) from None
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at (?P<key>`key` in )?`(?P<path>[^`]*)`)?$", re.S)
+_FIELD = re.compile(r"^`(?P<f>[A-Za-z_][A-Za-z0-9_]*)`:?\s*(?P<rest>.*)$", re.S)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<f>[^`]+)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<f>[^`]+)`$")
+
+
+def _display(path: str) -> str:
+    p = path[2:] if path.startswith("$.") else ("" if path == "$" else path.lstrip("$"))
+    return p or "(top level)"
+
+
+def _line_for(lines: Mapping[str, int], path: str) -> int | None:
+    p = path
+    while True:
+        if p in lines:
+            return lines[p]
+        if p in ("$", ""):
+            return None
+        cut = max(p.rfind("."), p.rfind("["))
+        p = "$" if cut <= 0 else p[:cut]
+
+
+def _from_validation(
+    exc: msgspec.ValidationError, lines: Mapping[str, int], file: str | None
+) -> ScenarioError:
+    m = _AT.match(str(exc))
+    assert m is not None
+    msg, path = m.group("msg"), m.group("path") or "$"
+    if m.group("key"):  # e.g. "- at `key` in `$.thresholds`"
+        msg = f"bad key: {msg}"
+    line_path = path
+    if (u := _UNKNOWN.match(msg)) is not None:
+        path = f"{path}.{u.group('f')}"
+        line_path = path
+        msg = "unknown field"
+    elif (mi := _MISSING.match(msg)) is not None:
+        path = f"{path}.{mi.group('f')}"
+        msg = "missing required field"
+    elif (f := _FIELD.match(msg)) is not None:
+        path = f"{path}.{f.group('f')}"
+        line_path = path
+        msg = f.group("rest")
+    # dict entries: msgspec writes `[...]` for the key; point at the dict
+    line_path = line_path.split("[...]")[0] if "[...]" in line_path else line_path
+    return ScenarioError(msg, file=file, line=_line_for(lines, line_path), field=_display(path))
+
+
+def parse_scenario(text: str, file: str | None = None) -> Scenario:
+    """Parse and validate scenario YAML text (see the module docstring)."""
+    try:
+        return _parse(text, file)
+    except ScenarioError as exc:
+        if "\n" in str(exc) or "\r" in str(exc):  # always one line
+            raise ScenarioError(
+                " ".join(exc.message.split()),
+                file=exc.file,
+                line=exc.line,
+                field=None if exc.field is None else repr(exc.field)[1:-1],
+            ) from None
+        raise
+
+
+def _parse(text: str, file: str | None) -> Scenario:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = None if mark is None else mark.line + 1
+        raise ScenarioError(f"not valid YAML: {exc.problem or exc.context}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"not valid YAML: {exc}", file=file) from None
+    if root is None:
+        raise ScenarioError("the scenario is empty", file=file, line=1)
+    if not isinstance(root, yaml.MappingNode):
+        raise ScenarioError("a scenario is a mapping of keys", file=file, line=root.start_mark.line + 1)
+    lines: dict[str, int] = {}
+    try:
+        data = _node_to_py(root, "$", lines, file, _Constructor())
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise ScenarioError(
+            f"bad value: {exc.problem}", file=file, line=None if mark is None else mark.line + 1
+        ) from None
+    except (ValueError, OverflowError) as exc:  # e.g. an impossible timestamp
+        raise ScenarioError(f"bad value: {exc}", file=file) from None
+    _check_thresholds(data.get("thresholds"), lines, file)
+    try:
+        spec = msgspec.convert(data, ScenarioSpec)
+    except msgspec.ValidationError as exc:
+        raise _from_validation(exc, lines, file) from None
+    sc = Scenario(spec, file, lines)
+    _check_references(sc)
+    return sc
+
+
+def _check_thresholds(raw: Any, lines: Mapping[str, int], file: str | None) -> None:
+    """Validate ``thresholds`` entry by entry, so an error names the metric (msgspec
+    reports dictionary entries without their key)."""
+    if not isinstance(raw, dict):
+        return  # the whole-document conversion reports the type error
+    for key, val in raw.items():
+        path = f"$.thresholds.{key}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key):
+            raise ScenarioError(
+                "metric names are lower_case_with_underscores",
+                file=file,
+                line=_line_for(lines, path),
+                field=_display(path),
+            )
+        try:
+            msgspec.convert(val, Threshold)
+        except msgspec.ValidationError as exc:
+            err = _from_validation(exc, lines, file)
+            sub = err.field if err.field and err.field != "(top level)" else ""
+            full = f"{path}.{sub}" if sub else path
+            raise ScenarioError(
+                err.message, file=file, line=_line_for(lines, full), field=_display(full)
+            ) from None
+
+
+def _check_references(sc: Scenario) -> None:
+    spec = sc.spec
+    codes: dict[str, int] = {}
+    sensors: dict[str, str] = {}
+    for i, p in enumerate(spec.partners):
+        if p.code in codes:
+            raise sc.error(f"$.partners[{i}].code", f"partner {p.code} appears twice")
+        codes[p.code] = i
+        for j, s in enumerate(p.sensors):
+            if s.id in sensors:
+                raise sc.error(f"$.partners[{i}].sensors[{j}].id", f"sensor id {s.id!r} is used twice")
+            sensors[s.id] = p.code
+    objects: set[str] = set()
+    for i, la in enumerate(spec.launches):
+        if la.id is not None:
+            if la.id in objects:
+                raise sc.error(f"$.launches[{i}].id", f"object id {la.id!r} is used twice")
+            objects.add(la.id)
+    for i, a in enumerate(spec.air):
+        if a.id is not None:
+            if a.id in objects:
+                raise sc.error(f"$.air[{i}].id", f"object id {a.id!r} is used twice")
+            objects.add(a.id)
+    clash = objects & set(sensors)
+    if clash:
+        raise ScenarioError(f"ids used for both a sensor and an object: {sorted(clash)}", file=sc.file)
+    for i, inj in enumerate(spec.injects):
+        if isinstance(inj, SensorOff) and inj.sensor not in sensors:
+            raise sc.error(f"$.injects[{i}].sensor", f"no sensor {inj.sensor!r} in this scenario")
+        if isinstance(inj, LinkOutage | LinkDelay) and inj.partner not in codes:
+            raise sc.error(f"$.injects[{i}].partner", f"no partner {inj.partner!r} in this scenario")
+    for i, la in enumerate(spec.launches):
+        if la.time_s > spec.duration_s:
+            raise sc.error(f"$.launches[{i}].time_s", "launch after the end of the scenario")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises :class:`ScenarioError` (never a
+    bare exception) when it is missing, unreadable or invalid."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("no such file", file=str(path)) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a directory, not a scenario file", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    return parse_scenario(text, str(path))

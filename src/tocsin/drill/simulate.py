@@ -1,0 +1,539 @@
+"""The scenario simulator: truth flights and what each partner's sensors report.
+
+``simulate(scenario)`` turns a validated :class:`~tocsin.drill.scenario.Scenario`
+into exchange-format messages, with no file I/O:
+
+* ``messages``: every sensor's descriptor (``sent`` = scenario start, ``seq`` 0),
+  then plots in non-decreasing ``sent`` order (measurement time ``t`` may go
+  back: late reports are normal); envelope ``partner`` is the sensor's partner,
+  ``source`` the sensor id, ``seq`` strictly increasing per source, with gaps
+  where the partner's link lost a message;
+* ``truth``: states of every object at ``truth_interval_s`` through its whole
+  flight (phase, class), then one ``phase: impact`` message per object with the
+  impact point (air objects: where they leave the scenario);
+* ``objects``: per-object truth (the :class:`~tocsin.dynamics.Trajectory` of a
+  missile, the :class:`~tocsin.sensors.platform.Course` of an aircraft) for
+  scoring.
+
+Timing model: a sensor measures at its scan times (period ``scan_period_s``,
+first scan at a random offset within one period); a report is emitted after the
+sensor's ``latency_s + U(0, jitter_s)`` and reaches the exchange after the
+link's ``latency_s + U(0, jitter_s)`` (plus any ``link-delay`` inject). A
+simulated file has one time per message, so its ``sent`` is that arrival time:
+the moment the message is handed to the exchange. Loss is per message with the
+link's ``loss`` probability (and everything inside a ``link-outage``); lost
+messages still consume a ``seq``.
+
+Randomness: independent streams ``default_rng([seed, stream, index])`` for
+salvo spreads, each sensor and each link, so adding a sensor does not change
+what the others report, and the same seed gives the same messages bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tocsin.drill.scenario import (
+    AirSpec,
+    CourseSpec,
+    IrSensorSpec,
+    LinkDelay,
+    LinkOutage,
+    RadarSensorSpec,
+    Scenario,
+    SensorOff,
+)
+from tocsin.dynamics import MIDCOURSE, PHASE_NAMES, Trajectory, solve_trajectory
+from tocsin.geo import ecef_to_geodetic, geodetic_to_ecef
+from tocsin.sensors.detection import (
+    FieldOfRegard,
+    IrSpec,
+    RadarSpec,
+    detect_ir,
+    detect_radar,
+    report_delays,
+)
+from tocsin.sensors.platform import Course
+from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TruthBody, make
+
+F64 = NDArray[np.float64]
+
+__all__ = ["SensorStats", "SimulationResult", "TruthObject", "simulate"]
+
+TRUTH_PARTNER = "ZZ"
+"""Partner code on truth envelopes (ISO 3166 user-assigned: not a real partner)."""
+TRUTH_SOURCE = "truth"
+
+ProgressFn = Callable[[int, int, str], None]
+
+_STREAM_SALVO, _STREAM_SENSOR, _STREAM_LINK = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TruthObject:
+    """Ground truth of one simulated object. Times are Unix epoch seconds."""
+
+    id: str
+    cls: Literal["ballistic", "air"]
+    kind: str
+    """Missile class (``IRBM``, or ``custom`` for range/apogee launches) or air kind."""
+    t_start: float
+    t_end: float
+    impact_lat: float
+    impact_lon: float
+    trajectory: Trajectory | None = None
+    course: Course | None = None
+
+    def alive(self, t: F64) -> NDArray[np.bool_]:
+        out: NDArray[np.bool_] = (t >= self.t_start) & (t <= self.t_end)
+        return out
+
+    def states(self, t: F64) -> F64:
+        """ECEF states ``(N, 6)`` at epoch times ``t`` (clamped to the flight)."""
+        tq = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        if self.trajectory is not None:
+            return self.trajectory.state_at(tq - self.t_start)
+        assert self.course is not None
+        return self.course.state(np.clip(tq, self.t_start, self.t_end))[2]
+
+    def burning(self, t: F64) -> NDArray[np.bool_]:
+        """True while a missile's motor burns (boost phase)."""
+        if self.trajectory is None:
+            return np.zeros(np.shape(t), dtype=bool)
+        rel = np.asarray(t) - self.t_start
+        out: NDArray[np.bool_] = (rel >= 0.0) & (rel < self.trajectory.burnout_t)
+        return out
+
+    def phases(self, t: F64) -> NDArray[np.int8]:
+        """Phase codes (BOOST/MIDCOURSE/REENTRY); air objects are MIDCOURSE."""
+        if self.trajectory is None:
+            return np.full(np.shape(t), MIDCOURSE, dtype=np.int8)
+        return self.trajectory.phase_at(np.asarray(t) - self.t_start)
+
+
+@dataclass
+class SensorStats:
+    """What one sensor did during the run."""
+
+    partner: str
+    scans: int = 0
+    detections: int = 0
+    clutter: int = 0
+    lost: int = 0
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Everything a simulation produced; see the module docstring."""
+
+    scenario: Scenario
+    messages: list[Envelope]
+    truth: list[Envelope]
+    objects: dict[str, TruthObject]
+    stats: dict[str, SensorStats] = field(default_factory=dict)
+
+    @property
+    def plots(self) -> int:
+        return sum(1 for m in self.messages if m.kind == "plot")
+
+
+# --- objects --------------------------------------------------------------------------
+
+
+def _course(spec: CourseSpec | AirSpec, t0: float, until: float, alt_m: float) -> Course:
+    if spec.waypoints is not None:
+        wp = np.array([[p.lat, p.lon] for p in spec.waypoints])
+        return Course(wp, spec.speed_mps, alt_m, t0)
+    assert spec.start is not None
+    assert spec.heading_deg is not None
+    return Course.from_heading(
+        spec.start.lat,
+        spec.start.lon,
+        spec.heading_deg,
+        spec.speed_mps,
+        max(until - t0, 0.0),
+        alt_m=alt_m,
+        t0=t0,
+    )
+
+
+def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dict[str, TruthObject]:
+    spec = sc.spec
+    t_start = spec.start_epoch
+    t_end = t_start + spec.duration_s
+    rng = np.random.default_rng([spec.seed, _STREAM_SALVO])
+    out: dict[str, TruthObject] = {}
+    cache: dict[tuple[float, ...] | tuple[object, ...], Trajectory] = {}
+    n_missile = 0
+    done = 0
+    for i, la in enumerate(spec.launches):
+        for j in range(la.count):
+            n_missile += 1
+            oid = f"M{n_missile}" if la.id is None else la.id if la.count == 1 else f"{la.id}-{j + 1}"
+            az = la.azimuth_deg
+            if la.azimuth_spread_deg > 0:
+                az = az + float(rng.uniform(-la.azimuth_spread_deg, la.azimuth_spread_deg))
+            az = az % 360.0
+            rng_m = None if la.range_km is None else la.range_km * 1e3
+            apo_m = None if la.apogee_km is None else la.apogee_km * 1e3
+            key = (la.site.lat, la.site.lon, la.site.alt_m, round(az, 9), rng_m, apo_m, la.missile_class)
+            traj = cache.get(key)
+            if traj is None:
+                try:
+                    traj = solve_trajectory(
+                        la.site.lat,
+                        la.site.lon,
+                        az,
+                        range_m=rng_m,
+                        apogee_m=apo_m,
+                        missile_class=la.missile_class,
+                        launch_alt_m=la.site.alt_m,
+                        dt=1.0,
+                    )
+                except ValueError as exc:
+                    raise sc.error(f"$.launches[{i}]", f"cannot fly this launch: {exc}") from None
+                cache[key] = traj
+            t0 = t_start + la.time_s + j * la.spacing_s
+            out[oid] = TruthObject(
+                id=oid,
+                cls="ballistic",
+                kind=la.missile_class or "custom",
+                t_start=t0,
+                t_end=t0 + traj.flight_time_s,
+                impact_lat=traj.impact_lat,
+                impact_lon=traj.impact_lon,
+                trajectory=traj,
+            )
+            done += 1
+            if progress is not None:
+                progress(done, total, f"trajectory {oid}")
+    for i, air in enumerate(spec.air):
+        oid = air.id if air.id is not None else f"A{i + 1}"
+        if oid in out:
+            raise sc.error(f"$.air[{i}].id", f"object id {oid!r} is used twice")
+        t0 = t_start + air.time_s
+        crs = _course(air, t0, t_end, air.alt_m)
+        leave = min(crs.end_t, t_end) if math.isfinite(crs.end_t) else t_end
+        lat, lon = crs.latlon(np.array([leave]))
+        out[oid] = TruthObject(
+            id=oid,
+            cls="air",
+            kind=air.kind,
+            t_start=t0,
+            t_end=max(leave, t0),
+            impact_lat=float(lat[0]),
+            impact_lon=float(lon[0]),
+            course=crs,
+        )
+    return out
+
+
+# --- sensors ------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """Plots of one sensor before link effects: emission times and bodies."""
+
+    partner: str
+    source: str
+    emitted: F64
+    t: F64
+    bodies: list[PlotBody]
+
+
+def _scan_times(period: float, t_start: float, t_end: float, rng: np.random.Generator) -> F64:
+    first = t_start + float(rng.random()) * period
+    n = max(math.floor((t_end - first) / period) + 1, 0)
+    return first + period * np.arange(n, dtype=np.float64)
+
+
+def _off_mask(t: F64, sensor: str, sc: Scenario) -> NDArray[np.bool_]:
+    t0 = sc.spec.start_epoch
+    off = np.zeros(t.shape, dtype=bool)
+    for inj in sc.spec.injects:
+        if isinstance(inj, SensorOff) and inj.sensor == sensor:
+            hi = math.inf if inj.to_s is None else t0 + inj.to_s
+            off |= (t >= t0 + inj.from_s) & (t < hi)
+    return off
+
+
+def _object_arrays(objs: list[TruthObject], t: F64) -> tuple[F64, NDArray[np.bool_], NDArray[np.bool_]]:
+    m, k = len(objs), t.size
+    states = np.zeros((m, k, 6))
+    alive = np.zeros((m, k), dtype=bool)
+    burning = np.zeros((m, k), dtype=bool)
+    for i, o in enumerate(objs):
+        a = o.alive(t)
+        alive[i] = a
+        if a.any():
+            states[i, a] = o.states(t[a])
+            burning[i, a] = o.burning(t[a])
+    return states, alive, burning
+
+
+def _r(x: float, nd: int) -> float:
+    return round(float(x), nd)
+
+
+def _radar(
+    s: RadarSensorSpec, partner: str, idx: int, sc: Scenario, objs: list[TruthObject], stats: SensorStats
+) -> tuple[SensorBody, _Pending]:
+    spec = sc.spec
+    t_start, t_end = spec.start_epoch, spec.start_epoch + spec.duration_s
+    rng = np.random.default_rng([spec.seed, _STREAM_SENSOR, idx])
+    times = _scan_times(s.scan_period_s, t_start, t_end, rng)
+    times = times[~_off_mask(times, s.id, sc)]
+    fov = s.field_of_regard
+    full = fov.az_from_deg == 0.0 and fov.az_to_deg == 360.0
+    rspec = RadarSpec(
+        sigma_range_m=s.sigma_range_m,
+        sigma_az_rad=math.radians(s.sigma_az_deg),
+        sigma_el_rad=math.radians(s.sigma_el_deg),
+        max_range_m=s.max_range_km * 1e3,
+        sigma_rr_mps=s.sigma_rr_mps,
+        fov=FieldOfRegard(
+            0.0 if full else math.radians(fov.az_from_deg),
+            2 * math.pi if full else math.radians(fov.az_to_deg),
+            math.radians(fov.el_min_deg),
+            math.radians(fov.el_max_deg),
+        ),
+        pd=s.pd,
+        clutter_per_scan=s.clutter_per_scan,
+        bias=(s.bias.range_m, math.radians(s.bias.az_deg), math.radians(s.bias.el_deg), s.bias.rr_mps),
+    )
+    states, alive, _ = _object_arrays(objs, times)
+    ship: Course | None = None
+    if s.platform == "ship":
+        assert s.course is not None
+        ship = _course(s.course, t_start, t_end, 0.0)
+        lat, lon, sx = ship.state(times) if times.size else (np.empty(0), np.empty(0), np.empty((0, 6)))
+        site, svel = sx[:, :3], sx[:, 3:]
+        alt_m = 0.0
+        desc = SensorBody(
+            id=s.id,
+            type="radar",
+            platform="ship",
+            sigma_range_m=s.sigma_range_m,
+            sigma_az_deg=s.sigma_az_deg,
+            sigma_el_deg=s.sigma_el_deg,
+            sigma_rr_mps=s.sigma_rr_mps,
+            max_range_m=s.max_range_km * 1e3,
+            scan_period_s=s.scan_period_s,
+            min_el_deg=fov.el_min_deg,
+            name=s.name,
+        )
+    else:
+        assert s.site is not None
+        lat = np.full(times.size, s.site.lat)
+        lon = np.full(times.size, s.site.lon)
+        site = geodetic_to_ecef(s.site.lat, s.site.lon, s.site.alt_m)
+        svel = None
+        alt_m = s.site.alt_m
+        desc = SensorBody(
+            id=s.id,
+            type="radar",
+            platform="ground",
+            lat=s.site.lat,
+            lon=s.site.lon,
+            alt_m=s.site.alt_m,
+            sigma_range_m=s.sigma_range_m,
+            sigma_az_deg=s.sigma_az_deg,
+            sigma_el_deg=s.sigma_el_deg,
+            sigma_rr_mps=s.sigma_rr_mps,
+            max_range_m=s.max_range_km * 1e3,
+            scan_period_s=s.scan_period_s,
+            min_el_deg=fov.el_min_deg,
+            name=s.name,
+        )
+    det = detect_radar(rspec, states, alive, np.asarray(site), lat, lon, rng, svel)
+    stats.scans += times.size
+    stats.detections += int((det.obj >= 0).sum())
+    stats.clutter += int((det.obj < 0).sum())
+    t_meas = times[det.k]
+    emitted = t_meas + report_delays(t_meas.size, s.latency_s, s.jitter_s, rng)
+    bodies: list[PlotBody] = []
+    has_rr = s.sigma_rr_mps is not None
+    for p in range(t_meas.size):
+        z = det.z[p]
+        plat = None
+        if ship is not None:
+            kk = int(det.k[p])
+            plat = PlatformPos(lat=_r(lat[kk], 7), lon=_r(lon[kk], 7), alt_m=alt_m)
+        bodies.append(
+            PlotBody(
+                sensor=s.id,
+                t=_r(t_meas[p], 6),
+                range_m=_r(z[0], 3),
+                az_deg=min(_r(math.degrees(z[1]), 8), 360.0),
+                el_deg=_r(math.degrees(z[2]), 8),
+                rr_mps=_r(z[3], 3) if has_rr else None,
+                sigma_range_m=s.sigma_range_m,
+                sigma_az_deg=s.sigma_az_deg,
+                sigma_el_deg=s.sigma_el_deg,
+                sigma_rr_mps=s.sigma_rr_mps,
+                platform=plat,
+            )
+        )
+    return desc, _Pending(partner, s.id, emitted, t_meas, bodies)
+
+
+def _ir(
+    s: IrSensorSpec, partner: str, idx: int, sc: Scenario, objs: list[TruthObject], stats: SensorStats
+) -> tuple[SensorBody, _Pending]:
+    spec = sc.spec
+    t_start, t_end = spec.start_epoch, spec.start_epoch + spec.duration_s
+    rng = np.random.default_rng([spec.seed, _STREAM_SENSOR, idx])
+    times = _scan_times(s.scan_period_s, t_start, t_end, rng)
+    times = times[~_off_mask(times, s.id, sc)]
+    obs = geodetic_to_ecef(s.position.lat, s.position.lon, s.position.alt_km * 1e3)
+    ispec = IrSpec(
+        sigma_los_rad=s.sigma_los_rad,
+        pd=s.pd,
+        clutter_per_scan=s.clutter_per_scan,
+        min_alt_m=s.min_alt_km * 1e3,
+        max_range_m=math.inf if s.max_range_km is None else s.max_range_km * 1e3,
+    )
+    states, _, burning = _object_arrays(objs, times)
+    det = detect_ir(ispec, states, burning, obs, rng)
+    stats.scans += times.size
+    stats.detections += int((det.obj >= 0).sum())
+    stats.clutter += int((det.obj < 0).sum())
+    t_meas = times[det.k]
+    emitted = t_meas + report_delays(t_meas.size, s.latency_s, s.jitter_s, rng)
+    obs_l = [_r(c, 3) for c in obs]
+    bodies = [
+        PlotBody(
+            sensor=s.id,
+            t=_r(t_meas[p], 6),
+            observer_ecef=obs_l,
+            los_ecef=[_r(c, 12) for c in det.los[p]],
+            sigma_los_rad=s.sigma_los_rad,
+        )
+        for p in range(t_meas.size)
+    ]
+    desc = SensorBody(
+        id=s.id,
+        type="ir-satellite",
+        platform="space",
+        lat=s.position.lat,
+        lon=s.position.lon,
+        alt_m=s.position.alt_km * 1e3,
+        sigma_los_rad=s.sigma_los_rad,
+        max_range_m=None if s.max_range_km is None else s.max_range_km * 1e3,
+        scan_period_s=s.scan_period_s,
+        name=s.name,
+    )
+    return desc, _Pending(partner, s.id, emitted, t_meas, bodies)
+
+
+# --- truth ----------------------------------------------------------------------------
+
+
+def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
+    rows: list[tuple[float, int, str, TruthBody]] = []
+    for oid, o in objs.items():
+        dur = o.t_end - o.t_start
+        rel = np.arange(0.0, dur, dt)
+        if rel.size == 0 or rel[-1] < dur:
+            rel = np.append(rel, dur)
+        t = o.t_start + rel
+        xs = o.states(t)
+        ph = o.phases(t)
+        for i in range(t.size):
+            body = TruthBody(
+                object=oid,
+                t=_r(t[i], 6),
+                phase=PHASE_NAMES[int(ph[i])],  # type: ignore[arg-type]
+                class_=o.cls,
+                state_ecef=[_r(c, 4) for c in xs[i]],
+            )
+            rows.append((body.t, 0, oid, body))
+        _, _, alt = ecef_to_geodetic(xs[-1, :3])
+        impact = TruthBody(
+            object=oid,
+            t=_r(o.t_end, 6),
+            phase="impact",
+            class_=o.cls,
+            state_ecef=[_r(c, 4) for c in xs[-1]],
+            lat=_r(o.impact_lat, 7),
+            lon=_r(o.impact_lon, 7),
+            alt_m=_r(float(alt), 3),
+        )
+        rows.append((impact.t, 1, oid, impact))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return [
+        make("truth", b, partner=TRUTH_PARTNER, source=TRUTH_SOURCE, seq=i, sent=b.t)
+        for i, (_, _, _, b) in enumerate(rows)
+    ]
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> SimulationResult:
+    """Run a scenario (see the module docstring). ``progress(done, total, what)``
+    is called as work completes (for a progress bar); no other side effects."""
+    spec = scenario.spec
+    n_sensors = sum(len(p.sensors) for p in spec.partners)
+    n_launch = sum(la.count for la in spec.launches)
+    total = n_launch + n_sensors + 1
+    objects = _build_objects(scenario, progress, total)
+    objs = list(objects.values())
+    descs: list[Envelope] = []
+    pend: list[_Pending] = []
+    stats: dict[str, SensorStats] = {}
+    idx = 0
+    done = n_launch
+    t_start = spec.start_epoch
+    for p in spec.partners:
+        for s in p.sensors:
+            st = stats[s.id] = SensorStats(partner=p.code)
+            if isinstance(s, RadarSensorSpec):
+                desc, pe = _radar(s, p.code, idx, scenario, objs, st)
+            else:
+                desc, pe = _ir(s, p.code, idx, scenario, objs, st)
+            descs.append(make("sensor", desc, partner=p.code, source=s.id, seq=0, sent=_r(t_start, 6)))
+            pend.append(pe)
+            idx += 1
+            done += 1
+            if progress is not None:
+                progress(done, total, f"sensor {s.id}")
+    # links: delay and loss per partner
+    rows: list[tuple[float, str, float, int, PlotBody, bool]] = []
+    for pi, p in enumerate(spec.partners):
+        rng = np.random.default_rng([spec.seed, _STREAM_LINK, pi])
+        for pe in (x for x in pend if x.partner == p.code):
+            n = pe.emitted.size
+            arrive = pe.emitted + report_delays(n, p.link.latency_s, p.link.jitter_s, rng)
+            lost = rng.random(n) < p.link.loss
+            for inj in spec.injects:
+                if isinstance(inj, LinkDelay | LinkOutage) and inj.partner == p.code:
+                    hi = math.inf if inj.to_s is None else t_start + inj.to_s
+                    win = (pe.emitted >= t_start + inj.from_s) & (pe.emitted < hi)
+                    if isinstance(inj, LinkDelay):
+                        arrive = arrive + np.where(win, inj.delay_s, 0.0)
+                    else:
+                        lost |= win
+            for i in range(n):
+                rows.append((_r(arrive[i], 6), pe.source, float(pe.t[i]), i, pe.bodies[i], bool(lost[i])))
+    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
+    partner_of = {s.id: p.code for p in spec.partners for s in p.sensors}
+    seq = dict.fromkeys(partner_of, 0)
+    msgs = list(descs)
+    for sent, src, _, _, body, dropped in rows:
+        seq[src] += 1
+        if dropped:
+            stats[src].lost += 1
+            continue
+        msgs.append(make("plot", body, partner=partner_of[src], source=src, seq=seq[src], sent=sent))
+    truth = _truth(objects, spec.truth_interval_s)
+    if progress is not None:
+        progress(total, total, "truth")
+    return SimulationResult(scenario, msgs, truth, objects, stats)
