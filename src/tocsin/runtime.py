@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from tocsin.exchange.ingress import Ingress, SeqWindow, Verdict
 from tocsin.journal.store import Journal
 from tocsin.stage import Stage, run_pipeline
@@ -104,8 +106,13 @@ class Pipeline:
         sinks: Iterable[Sink] = (),
         *,
         ingress: Ingress | None = None,
+        checkpoint_key: Ed25519PrivateKey | None = None,
+        checkpoint_every: int = 1000,
     ) -> None:
         self.stages = list(stages)
+        self.checkpoint_key = checkpoint_key
+        self.checkpoint_every = checkpoint_every
+        self._last_checkpoint = journal.last_seq if journal is not None else 0
         self.journal = journal
         self.sinks = list(sinks)
         self.ingress = ingress if ingress is not None else Ingress(None, max_skew_s=None)
@@ -145,6 +152,7 @@ class Pipeline:
         for env in accepted:
             outs.extend(self._run(env))
         self._record(outs)
+        self._maybe_checkpoint()
         return verdicts
 
     def _check_all(
@@ -187,7 +195,18 @@ class Pipeline:
             self.journal.append("tick", _tick_payload(t))
         outs = self._advance(t)
         self._record(outs)
+        self._maybe_checkpoint()
         return outs
+
+    def _maybe_checkpoint(self, force: bool = False) -> None:
+        j = self.journal
+        if j is None or self.checkpoint_key is None:
+            return
+        if j.last_seq > self._last_checkpoint and (
+            force or j.last_seq - self._last_checkpoint >= self.checkpoint_every
+        ):
+            j.checkpoint(self.checkpoint_key)
+            self._last_checkpoint = j.last_seq
 
     # ------------------------------------------------------------ internals
 
@@ -235,6 +254,7 @@ class Pipeline:
             if callable(close):
                 close()
         if self.journal is not None:
+            self._maybe_checkpoint(force=True)
             self.journal.close()
 
     # ------------------------------------------------------------ recovery

@@ -45,3 +45,21 @@ def test_verify_exit_codes(tmp_path: Path) -> None:
     r = tocsin("journal", "verify", str(tmp_path / "junk.db"))
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
+
+
+def test_verify_with_the_node_key(tmp_path: Path) -> None:
+    from tocsin.exchange.signing import generate_key, public_key_text
+
+    key = generate_key()
+    p = tmp_path / "journal.db"
+    with Journal(p) as j:
+        j.append("input", b"m")
+        j.checkpoint(key)
+    (tmp_path / "node.pub").write_text(public_key_text(key))
+    (tmp_path / "other.pub").write_text(public_key_text(generate_key()))
+    r = tocsin("journal", "verify", str(p), "--pub", str(tmp_path / "node.pub"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 signed checkpoints" in r.stdout
+    r = tocsin("journal", "verify", str(p), "--pub", str(tmp_path / "other.pub"))
+    assert r.returncode == 1
+    assert "signature does not verify" in r.stdout

@@ -175,3 +175,71 @@ def test_any_single_payload_change_is_found(
     tamper(p, "UPDATE entries SET payload = ? WHERE seq = ?", new, k)
     res = Journal(p, readonly=True).verify()
     assert res.bad_seq == k
+
+
+def rewrite_chain(path: Path, seq: int, payload: bytes) -> None:
+    """What an attacker with write access but no key does: change an entry and
+    recompute every hash after it so the bare chain verifies again."""
+    db = sqlite3.connect(path)
+    db.execute("DROP TRIGGER entries_no_update")
+    rows = db.execute("SELECT seq, ts, kind, payload, prev_hash FROM entries ORDER BY seq").fetchall()
+    prev = ZERO_HASH
+    for s, ts, kind, pl, _ in rows:
+        pl = payload if s == seq else bytes(pl)
+        h = entry_hash(prev, s, ts, kind, pl)
+        db.execute("UPDATE entries SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?", (pl, prev, h, s))
+        prev = h
+    db.commit()
+    db.close()
+
+
+def test_signed_checkpoints_catch_a_recomputed_chain(tmp_path: Path) -> None:
+    from tocsin.exchange.signing import generate_key
+
+    key, other = generate_key(), generate_key()
+    p = tmp_path / "j.db"
+    j = fill(p, 5)
+    j.checkpoint(key)
+    for i in range(3):
+        j.append("input", f"late-{i}".encode())
+    j.checkpoint(key)
+    j.close()
+    good = Journal(p, readonly=True).verify(public_key=key.public_key())
+    assert good.ok
+    assert good.checkpoints == 2
+    assert good.last_checkpoint == 9
+    assert not Journal(p, readonly=True).verify(public_key=other.public_key()).ok
+
+    rewrite_chain(p, 3, b"forged")
+    assert Journal(p, readonly=True).verify().ok is False  # checkpoint no longer covers its head
+    res = Journal(p, readonly=True).verify(public_key=key.public_key())
+    assert not res.ok
+    assert res.bad_seq == 6  # the first checkpoint after the change
+
+
+def test_checkpoint_needed_when_a_key_is_given(tmp_path: Path) -> None:
+    from tocsin.exchange.signing import generate_key
+
+    p = tmp_path / "j.db"
+    fill(p, 3).close()
+    res = Journal(p, readonly=True).verify(public_key=generate_key().public_key())
+    assert not res.ok
+    assert "no signed checkpoint" in res.problem
+
+
+def test_pipeline_writes_checkpoints(tmp_path: Path) -> None:
+    from tocsin.exchange.samples import sample_plot, toy_stages
+    from tocsin.exchange.signing import generate_key
+    from tocsin.runtime import Pipeline
+
+    key = generate_key()
+    j = Journal(tmp_path / "j.db", synchronous="NORMAL")
+    pipe = Pipeline(toy_stages(), j, checkpoint_key=key, checkpoint_every=10)
+    for i in range(1, 11):
+        pipe.submit(sample_plot(seq=i))
+    pipe.close()
+    with Journal(tmp_path / "j.db", readonly=True) as r:
+        res = r.verify(public_key=key.public_key())
+        assert res.ok
+        assert res.checkpoints >= 2
+        assert [e.kind for e in r.entries()][-1] == "checkpoint"  # one at close

@@ -18,6 +18,11 @@ def register(app: typer.Typer) -> None:
         expect_head: str | None = typer.Option(
             None, "--expect-head", help="Head hash (hex) recorded elsewhere: detects entries cut off the end."
         ),
+        pub: Path | None = typer.Option(
+            None,
+            "--pub",
+            help="The node's public key: check the signed checkpoints (detects a rewritten chain).",
+        ),
     ) -> None:
         """Walk the chain. Exit 0 when intact, 1 at the first altered, removed or
         reordered entry, 2 when the file is not a readable journal."""
@@ -29,8 +34,13 @@ def register(app: typer.Typer) -> None:
                 head = bytes.fromhex(expect_head)
             except ValueError:
                 raise InputError("not a hex hash", field="--expect-head") from None
+        pk = None
+        if pub is not None:
+            from tocsin.exchange.signing import load_public_key
+
+            pk = load_public_key(pub)
         with Journal(path, readonly=True) as j:
-            res = j.verify(expect_head=head)
+            res = j.verify(expect_head=head, public_key=pk)
         typer.echo(f"{path}: {res.summary()}")
         if not res.ok:
             raise typer.Exit(1)

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         import time
 
         ingress.clock = time.time
-        pipe = Pipeline(stage_list, journal, ingress=ingress)
+        pipe = Pipeline(stage_list, journal, ingress=ingress, checkpoint_key=k)
         if journal.last_seq:
             rep = pipe.recover()
             typer.echo(f"recovered {rep.inputs} inputs from {ddir / 'journal.db'}", err=True)

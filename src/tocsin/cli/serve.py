@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
         cot: list[str] = typer.Option(
             [], "--cot", help="Send tracks as Cursor-on-Target to HOST:PORT (TCP)."
         ),
+        key: Path | None = typer.Option(
+            None, "--key", help="This node's private key: sign journal checkpoints (verify with --pub)."
+        ),
         tail: Path | None = typer.Option(None, "--tail", help="Also ingest a JSON Lines file, following it."),
         unix_socket: Path | None = typer.Option(
             None, "--socket", help="Also accept JSON Lines on this Unix socket (mode 0600)."
@@ -44,7 +47,7 @@ def register(app: typer.Typer) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
 
-        from tocsin.exchange.signing import PartnerRegistry
+        from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.runtime import Sink, default_stages
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -91,6 +94,7 @@ def register(app: typer.Typer) -> None:
             max_skew_s=max_skew,
             synchronous=sync,
             extra_sinks=hooks,
+            checkpoint_key=load_private_key(key) if key is not None else None,
         )
         if exchange.pipeline.journal is not None:
             from tocsin.runtime import note_start

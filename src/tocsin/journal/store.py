@@ -16,7 +16,14 @@ bytes. The chain:
 so changing, removing or reordering any entry breaks the chain at that entry
 and :meth:`Journal.verify` names it. Cutting entries off the *end* leaves a
 valid shorter chain: to detect that, keep the head hash elsewhere (``tocsin
-journal head``) and pass it as ``expect_head``. SQLite triggers refuse UPDATE
+journal head``) and pass it as ``expect_head``.
+
+A chain alone can be recomputed by someone who may write the file. Signed
+checkpoints close that gap: :meth:`Journal.checkpoint` appends a ``checkpoint``
+entry holding the sequence number and head hash before it and the node's
+Ed25519 signature over ``b"tocsin-journal-checkpoint\0" || u64be(seq) || head``;
+``verify(public_key=...)`` checks every checkpoint, so a rewritten chain fails at
+the first checkpoint after the change unless the rewriter holds the node's key. SQLite triggers refuse UPDATE
 and DELETE as a guard against accidents; the chain is what proves integrity.
 
 Entry kinds used by the runtime: ``input`` (an accepted message, compact JSON
@@ -32,7 +39,9 @@ but may lose the last commits on power loss, in exchange for much faster commits
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import sqlite3
 import struct
@@ -41,6 +50,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tocsin.errors import ConfigError, InputError
 
@@ -96,10 +108,15 @@ class VerifyResult:
     head: bytes
     bad_seq: int | None = None
     problem: str = ""
+    checkpoints: int = 0
+    last_checkpoint: int | None = None
 
     def summary(self) -> str:
         if self.ok:
-            return f"ok: {self.count} entries, head {self.head.hex()}"
+            cp = ""
+            if self.checkpoints:
+                cp = f", {self.checkpoints} signed checkpoints (last covers entry {self.last_checkpoint})"
+            return f"ok: {self.count} entries, head {self.head.hex()}{cp}"
         return f"TAMPERED at entry {self.bad_seq}: {self.problem} ({self.count} entries verified before it)"
 
 
@@ -224,11 +241,27 @@ class Journal:
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
-    def verify(self, expect_head: bytes | None = None) -> VerifyResult:
-        """Walk the chain; report the first entry that is missing, altered or out of place."""
+    def checkpoint(self, key: Ed25519PrivateKey) -> Entry:
+        """Append a checkpoint signed with the node's key (see the module doc)."""
+        seq, head = self._seq, self._head
+        sig = key.sign(_checkpoint_bytes(seq, head))
+        payload = json.dumps(
+            {"seq": seq, "head": head.hex(), "sig": base64.urlsafe_b64encode(sig).rstrip(b"=").decode()},
+            separators=(",", ":"),
+        ).encode()
+        return self.append("checkpoint", payload)
+
+    def verify(
+        self, expect_head: bytes | None = None, public_key: Ed25519PublicKey | None = None
+    ) -> VerifyResult:
+        """Walk the chain; report the first entry that is missing, altered or out of
+        place, or (with ``public_key``) the first checkpoint whose signature fails."""
         prev = ZERO_HASH
+        prev_seq = 0
         expected = 1
         n = 0
+        cps = 0
+        last_cp: int | None = None
         try:
             rows = self._db.execute(
                 "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries ORDER BY seq"
@@ -256,6 +289,13 @@ class Journal:
                 h = entry_hash(prev, seq, float(ts), kind, bytes(payload))
                 if h != bytes(stored):
                     return VerifyResult(False, n, prev, seq, "content does not match its hash (altered)")
+                if kind == "checkpoint":
+                    problem = _check_checkpoint(bytes(payload), prev_seq, prev, public_key)
+                    if problem:
+                        return VerifyResult(False, n, prev, seq, problem, cps, last_cp)
+                    cps += 1
+                    last_cp = prev_seq
+                prev_seq = seq
                 prev = h
                 expected += 1
                 n += 1
@@ -265,7 +305,32 @@ class Journal:
             return VerifyResult(
                 False, n, prev, n + 1, "head differs from the expected head (entries cut off the end?)"
             )
-        return VerifyResult(True, n, prev)
+        if public_key is not None and cps == 0 and n > 0:
+            return VerifyResult(
+                False, n, prev, None, "no signed checkpoint to check the key against", 0, None
+            )
+        return VerifyResult(True, n, prev, None, "", cps, last_cp)
+
+
+def _checkpoint_bytes(seq: int, head: bytes) -> bytes:
+    return b"tocsin-journal-checkpoint\0" + struct.pack(">Q", seq) + head
+
+
+def _check_checkpoint(payload: bytes, prev_seq: int, prev: bytes, public_key: Ed25519PublicKey | None) -> str:
+    try:
+        d = json.loads(payload)
+        seq, head, sig_text = int(d["seq"]), bytes.fromhex(d["head"]), str(d["sig"])
+        sig = base64.urlsafe_b64decode(sig_text + "=" * (-len(sig_text) % 4))
+    except (ValueError, KeyError, TypeError):
+        return "checkpoint entry is malformed"
+    if seq != prev_seq or head != prev:
+        return "checkpoint does not cover the entry before it"
+    if public_key is not None:
+        try:
+            public_key.verify(sig, _checkpoint_bytes(seq, head))
+        except InvalidSignature:
+            return "checkpoint signature does not verify (journal rewritten, or wrong key)"
+    return ""
 
 
 __all__ = ["FORMAT", "SYNC_MODES", "ZERO_HASH", "Entry", "Journal", "VerifyResult", "entry_hash"]

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 
 from tocsin.exchange.ingress import Ingress
@@ -26,6 +27,7 @@ def build_exchange(
     max_skew_s: float | None = 30.0,
     synchronous: str = "FULL",
     extra_sinks: Sequence[Sink] = (),
+    checkpoint_key: Ed25519PrivateKey | None = None,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
     exists), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
@@ -42,7 +44,7 @@ def build_exchange(
     sinks.extend(extra_sinks)
     skew = max_skew_s if cfg.clock == "wall" else None
     ingress = Ingress(registry, max_skew_s=skew, recorder=journal)
-    pipe = Pipeline(stages, journal, sinks, ingress=ingress)
+    pipe = Pipeline(stages, journal, sinks, ingress=ingress, checkpoint_key=checkpoint_key)
     report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
     mode = "open" if registry is None else f"signed ({len(registry)} partners)"
     return Exchange(pipe, cfg, mode=mode), report
