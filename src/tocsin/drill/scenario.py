@@ -42,12 +42,17 @@ from msgspec import Meta, Struct
 from tocsin.errors import ScenarioError
 
 __all__ = [
+    "STREAM_INJECTS",
     "AirSpec",
     "BiasSpec",
     "CourseSpec",
+    "DuplicateBurst",
     "FieldOfRegardSpec",
+    "ForgedPartner",
+    "GhostMissile",
     "Inject",
     "IrSensorSpec",
+    "JunkFlood",
     "LaunchSpec",
     "LinkDelay",
     "LinkOutage",
@@ -55,8 +60,10 @@ __all__ = [
     "PartnerSpec",
     "Point",
     "RadarSensorSpec",
+    "ReplayOld",
     "Scenario",
     "ScenarioSpec",
+    "SensorBias",
     "SensorOff",
     "SensorSpec",
     "SpacePosition",
@@ -115,19 +122,23 @@ class LaunchSpec(_S, frozen=True):
     spacing_s: NonNeg = 0.0
     azimuth_spread_deg: Annotated[float, Meta(ge=0.0, le=45.0)] = 0.0
     fails_at_s: Positive | None = None
-    """Reserved for the boost-failure inject (not simulated yet: rejected)."""
+    """Boost failure: the motor stops this many seconds after (each) launch and
+    the missile falls unpowered; must be before the nominal burnout (checked
+    when the flight is solved)."""
 
     def __post_init__(self) -> None:
-        if self.fails_at_s is not None:
-            raise ValueError("`fails_at_s`: boost failures are not simulated yet")
-        if self.missile_class is None:
-            if self.range_km is None:
-                raise ValueError("`range_km`: give `class`, or both `range_km` and `apogee_km`")
-            if self.apogee_km is None:
-                raise ValueError("`apogee_km`: give `class`, or both `range_km` and `apogee_km`")
-        elif (self.range_km is None) != (self.apogee_km is None):
-            missing = "apogee_km" if self.apogee_km is None else "range_km"
-            raise ValueError(f"`{missing}`: with `class`, give both `range_km` and `apogee_km` or neither")
+        _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
+
+
+def _check_class_range_apogee(cls: str | None, range_km: float | None, apogee_km: float | None) -> None:
+    if cls is None:
+        if range_km is None:
+            raise ValueError("`range_km`: give `class`, or both `range_km` and `apogee_km`")
+        if apogee_km is None:
+            raise ValueError("`apogee_km`: give `class`, or both `range_km` and `apogee_km`")
+    elif (range_km is None) != (apogee_km is None):
+        missing = "apogee_km" if apogee_km is None else "range_km"
+        raise ValueError(f"`{missing}`: with `class`, give both `range_km` and `apogee_km` or neither")
 
 
 class AirSpec(_S, frozen=True):
@@ -304,7 +315,164 @@ class LinkDelay(_S, frozen=True, tag_field="type", tag="link-delay"):
             raise ValueError("`to_s`: must be after `from_s`")
 
 
-Inject = SensorOff | LinkOutage | LinkDelay
+class _Window(_S, frozen=True):
+    """Shared check: ``to_s`` (when given) is after ``from_s``."""
+
+    def __post_init__(self) -> None:
+        fr: float = getattr(self, "from_s", 0.0)
+        to: float | None = getattr(self, "to_s", None)
+        if to is not None and to <= fr:
+            raise ValueError("`to_s`: must be after `from_s`")
+
+
+class SensorBias(_Window, frozen=True, tag_field="type", tag="sensor-bias"):
+    """A radar's plots measured in ``[from_s, to_s)`` carry an extra systematic
+    error (a mis-registered or tampered sensor: it moves its tracks off the truth
+    while looking perfectly healthy). Added on top of the sensor's own ``bias``."""
+
+    sensor: Ident
+    from_s: NonNeg = 0.0
+    to_s: NonNeg | None = None
+    range_m: Annotated[float, Meta(ge=-1e5, le=1e5)] = 0.0
+    az_deg: Annotated[float, Meta(ge=-10.0, le=10.0)] = 0.0
+    el_deg: Annotated[float, Meta(ge=-10.0, le=10.0)] = 0.0
+    rr_mps: Annotated[float, Meta(ge=-1e3, le=1e3)] = 0.0
+
+
+class GhostMissile(_S, frozen=True, tag_field="type", tag="ghost-missile"):
+    """A compromised radar reports plots of a consistent, fake ballistic flight
+    that no other sensor sees. The flight is given like a launch (site, azimuth,
+    time, class or range and apogee); only ``sensor`` reports it, with its own
+    noise, detection probability, field of regard and range limit. The ghost is
+    not in the truth: anything it causes is a false alarm."""
+
+    sensor: Ident
+    site: Point
+    azimuth_deg: Heading
+    id: Ident | None = None
+    time_s: NonNeg = 0.0
+    missile_class: Literal["SRBM", "MRBM", "IRBM", "ICBM", "ICBM-lofted"] | None = msgspec.field(
+        name="class", default=None
+    )
+    range_km: Annotated[float, Meta(gt=0.0, le=15_000.0)] | None = None
+    apogee_km: Annotated[float, Meta(ge=20.0, le=8_000.0)] | None = None
+
+    def __post_init__(self) -> None:
+        _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
+
+
+class DuplicateBurst(_S, frozen=True, tag_field="type", tag="duplicate-burst"):
+    """Every message of ``partner`` arriving in ``[from_s, to_s)`` is delivered
+    ``1 + copies`` times, and the original and its copies each arrive up to
+    ``reorder_s`` late (uniformly), so the burst is also out of order. The exchange
+    must accept each message once (the replay window refuses the copies as
+    ``duplicate``) and track as if nothing happened."""
+
+    partner: PartnerCode
+    from_s: NonNeg
+    to_s: NonNeg
+    copies: Annotated[int, Meta(ge=1, le=20)] = 2
+    reorder_s: Annotated[float, Meta(ge=0.0, le=600.0)] = 2.0
+
+    def __post_init__(self) -> None:
+        if self.to_s <= self.from_s:
+            raise ValueError("`to_s`: must be after `from_s`")
+
+
+class ReplayOld(_S, frozen=True, tag_field="type", tag="replay-old"):
+    """An attacker who recorded ``partner``'s signed messages that arrived in
+    ``[from_s, to_s)`` sends them again, unchanged: each ``delay_s`` after its
+    original, or all at once at ``at_s``. The signatures are genuine; the replay
+    window must refuse them (``duplicate``, or ``stale`` once below the window
+    floor) or the clock check (``clock_skew``) when they are older than the
+    allowed skew."""
+
+    partner: PartnerCode
+    from_s: NonNeg
+    to_s: NonNeg
+    delay_s: Positive | None = None
+    at_s: NonNeg | None = None
+
+    def __post_init__(self) -> None:
+        if self.to_s <= self.from_s:
+            raise ValueError("`to_s`: must be after `from_s`")
+        if (self.delay_s is None) == (self.at_s is None):
+            raise ValueError("`delay_s`: give `delay_s` or `at_s` (one of them)")
+        if self.at_s is not None and self.at_s < self.to_s:
+            raise ValueError("`at_s`: the replay comes after the recorded window (at_s >= to_s)")
+
+
+class ForgedPartner(_S, frozen=True, tag_field="type", tag="forged-partner"):
+    """Messages that claim to come from ``partner`` but were not signed by it.
+
+    The forger copies ``partner``'s real messages that arrive in ``[from_s,
+    to_s)`` (every ``every``-th one), moves each plot ``offset_m`` in range (a
+    fake object beside the real one) and gives it a fresh, higher sequence number,
+    then, by ``mode``:
+
+    ``bad-key``         signs with a key that is not ``partner``'s (refused:
+                        ``bad_signature``);
+    ``unsigned``        sends it without a signature (``missing_signature``);
+    ``foreign-source``  partner ``by`` signs it with its own genuine key but
+                        names ``partner``'s sensor as the source
+                        (``foreign_source``);
+    ``unknown-partner`` claims partner code ``as_partner``, which is not in the
+                        registry (``unknown_partner``).
+    """
+
+    partner: PartnerCode
+    from_s: NonNeg
+    to_s: NonNeg
+    mode: Literal["bad-key", "unsigned", "foreign-source", "unknown-partner"] = "bad-key"
+    by: PartnerCode | None = None
+    as_partner: PartnerCode = "XX"
+    every: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    offset_m: Annotated[float, Meta(ge=-1e6, le=1e6)] = 30_000.0
+
+    def __post_init__(self) -> None:
+        if self.to_s <= self.from_s:
+            raise ValueError("`to_s`: must be after `from_s`")
+        if self.mode == "foreign-source":
+            if self.by is None:
+                raise ValueError("`by`: mode foreign-source needs the partner that signs (`by`)")
+            if self.by == self.partner:
+                raise ValueError("`by`: must be another partner than `partner`")
+        elif self.by is not None:
+            raise ValueError("`by`: only for mode foreign-source")
+
+
+class JunkFlood(_S, frozen=True, tag_field="type", tag="junk-flood"):
+    """``partner``'s link carries ``rate_per_s`` junk lines a second during
+    ``[from_s, to_s)``, cycling through: random bytes, truncated JSON, an
+    envelope with wrong types, a message of an unknown kind, and an oversized
+    line of ``oversize_bytes``. All must be refused (``schema`` or
+    ``unknown_kind``) without disturbing the genuine traffic."""
+
+    partner: PartnerCode
+    from_s: NonNeg
+    to_s: NonNeg
+    rate_per_s: Annotated[float, Meta(gt=0.0, le=10_000.0)] = 20.0
+    oversize_bytes: Annotated[int, Meta(ge=1024, le=16_777_216)] = 65_536
+
+    def __post_init__(self) -> None:
+        if self.to_s <= self.from_s:
+            raise ValueError("`to_s`: must be after `from_s`")
+
+
+Inject = (
+    SensorOff
+    | LinkOutage
+    | LinkDelay
+    | SensorBias
+    | GhostMissile
+    | DuplicateBurst
+    | ReplayOld
+    | ForgedPartner
+    | JunkFlood
+)
+STREAM_INJECTS = (DuplicateBurst, ReplayOld, ForgedPartner, JunkFlood)
+"""Injects applied to the signed, delivered message stream
+(:func:`tocsin.drill.injects.apply_injects`); the others act in the simulator."""
 
 
 class Threshold(_S, frozen=True):
@@ -338,6 +506,8 @@ class ScenarioSpec(_S, frozen=True):
     air: list[AirSpec] = []
     injects: list[Inject] = []
     thresholds: dict[MetricName, Threshold] = {}
+    tags: Annotated[list[Ident], Meta(max_length=32)] = []
+    """Free labels; the suite runner selects by them (``quick``: the CI subset)."""
 
     @property
     def start_epoch(self) -> float:
@@ -544,11 +714,33 @@ def _check_references(sc: Scenario) -> None:
     clash = objects & set(sensors)
     if clash:
         raise ScenarioError(f"ids used for both a sensor and an object: {sorted(clash)}", file=sc.file)
+    radars = {s.id for p in spec.partners for s in p.sensors if isinstance(s, RadarSensorSpec)}
     for i, inj in enumerate(spec.injects):
-        if isinstance(inj, SensorOff) and inj.sensor not in sensors:
-            raise sc.error(f"$.injects[{i}].sensor", f"no sensor {inj.sensor!r} in this scenario")
-        if isinstance(inj, LinkOutage | LinkDelay) and inj.partner not in codes:
-            raise sc.error(f"$.injects[{i}].partner", f"no partner {inj.partner!r} in this scenario")
+        at = f"$.injects[{i}]"
+        if isinstance(inj, SensorOff | SensorBias | GhostMissile) and inj.sensor not in sensors:
+            raise sc.error(f"{at}.sensor", f"no sensor {inj.sensor!r} in this scenario")
+        if isinstance(inj, SensorBias | GhostMissile) and inj.sensor not in radars:
+            what = type(inj).__struct_config__.tag
+            raise sc.error(f"{at}.sensor", f"{what} needs a radar; {inj.sensor!r} is not one")
+        if (
+            isinstance(inj, LinkOutage | LinkDelay | DuplicateBurst | ReplayOld | ForgedPartner | JunkFlood)
+            and inj.partner not in codes
+        ):
+            raise sc.error(f"{at}.partner", f"no partner {inj.partner!r} in this scenario")
+        if isinstance(inj, ForgedPartner):
+            if inj.by is not None and inj.by not in codes:
+                raise sc.error(f"{at}.by", f"no partner {inj.by!r} in this scenario")
+            if inj.mode == "unknown-partner" and inj.as_partner in codes:
+                raise sc.error(f"{at}.as_partner", f"{inj.as_partner} is a partner of this scenario")
+        if isinstance(inj, GhostMissile):
+            if inj.id is not None and inj.id in objects | set(sensors):
+                raise sc.error(f"{at}.id", f"id {inj.id!r} is already used")
+            if inj.time_s > spec.duration_s:
+                raise sc.error(f"{at}.time_s", "ghost launch after the end of the scenario")
+        for name in ("from_s", "at_s"):
+            v = getattr(inj, name, None)
+            if isinstance(v, float | int) and v > spec.duration_s:
+                raise sc.error(f"{at}.{name}", "after the end of the scenario")
     for i, la in enumerate(spec.launches):
         if la.time_s > spec.duration_s:
             raise sc.error(f"$.launches[{i}].time_s", "launch after the end of the scenario")

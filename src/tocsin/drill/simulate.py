@@ -31,6 +31,7 @@ what the others report, and the same seed gives the same messages bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,18 +39,22 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.integrate import solve_ivp
 
 from tocsin.drill.scenario import (
     AirSpec,
     CourseSpec,
+    GhostMissile,
     IrSensorSpec,
     LinkDelay,
     LinkOutage,
     RadarSensorSpec,
     Scenario,
+    SensorBias,
     SensorOff,
 )
-from tocsin.dynamics import MIDCOURSE, PHASE_NAMES, Trajectory, solve_trajectory
+from tocsin.dynamics import MIDCOURSE, PHASE_NAMES, Trajectory, solve_trajectory, state_derivative
+from tocsin.dynamics.flight import BOOST_BETA
 from tocsin.geo import ecef_to_geodetic, geodetic_to_ecef
 from tocsin.sensors.detection import (
     FieldOfRegard,
@@ -64,7 +69,7 @@ from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TruthBody, 
 
 F64 = NDArray[np.float64]
 
-__all__ = ["SensorStats", "SimulationResult", "TruthObject", "simulate"]
+__all__ = ["SensorStats", "SimulationResult", "TruthObject", "failed_trajectory", "simulate"]
 
 TRUTH_PARTNER = "ZZ"
 """Partner code on truth envelopes (ISO 3166 user-assigned: not a real partner)."""
@@ -89,6 +94,8 @@ class TruthObject:
     impact_lon: float
     trajectory: Trajectory | None = None
     course: Course | None = None
+    failed_at_s: float | None = None
+    """Seconds after launch when the motor failed (``fails_at_s``), else None."""
 
     def alive(self, t: F64) -> NDArray[np.bool_]:
         out: NDArray[np.bool_] = (t >= self.t_start) & (t <= self.t_end)
@@ -126,6 +133,8 @@ class SensorStats:
     detections: int = 0
     clutter: int = 0
     lost: int = 0
+    ghost: int = 0
+    """Plots of ``ghost-missile`` flights (counted apart from ``detections``)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,9 @@ class SimulationResult:
     truth: list[Envelope]
     objects: dict[str, TruthObject]
     stats: dict[str, SensorStats] = field(default_factory=dict)
+    ghosts: dict[str, TruthObject] = field(default_factory=dict)
+    """Fake flights reported by compromised sensors (``ghost-missile``): never in
+    ``truth`` or ``objects``; kept so a report can say what was injected."""
 
     @property
     def plots(self) -> int:
@@ -200,15 +212,24 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
                     raise sc.error(f"$.launches[{i}]", f"cannot fly this launch: {exc}") from None
                 cache[key] = traj
             t0 = t_start + la.time_s + j * la.spacing_s
+            flown = traj
+            if la.fails_at_s is not None:
+                if la.fails_at_s >= traj.burnout_t:
+                    raise sc.error(
+                        f"$.launches[{i}].fails_at_s",
+                        f"the motor burns out at {traj.burnout_t:.1f} s: a failure must come before",
+                    )
+                flown = failed_trajectory(traj, la.fails_at_s)
             out[oid] = TruthObject(
                 id=oid,
                 cls="ballistic",
                 kind=la.missile_class or "custom",
                 t_start=t0,
-                t_end=t0 + traj.flight_time_s,
-                impact_lat=traj.impact_lat,
-                impact_lon=traj.impact_lon,
-                trajectory=traj,
+                t_end=t0 + flown.flight_time_s,
+                impact_lat=flown.impact_lat,
+                impact_lon=flown.impact_lon,
+                trajectory=flown,
+                failed_at_s=la.fails_at_s,
             )
             done += 1
             if progress is not None:
@@ -231,6 +252,134 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
             impact_lon=float(lon[0]),
             course=crs,
         )
+    return out
+
+
+def _ground_hit(t: float, y: F64, beta: float) -> float:
+    return float(ecef_to_geodetic(y[:3])[2])
+
+
+_ground_hit.terminal = True  # type: ignore[attr-defined]
+_ground_hit.direction = -1  # type: ignore[attr-defined]
+
+
+def _coast_rhs(t: float, y: F64, beta: float) -> F64:
+    out: F64 = state_derivative(y, beta)
+    return out
+
+
+def failed_trajectory(traj: Trajectory, fail_s: float, *, dt: float = 1.0) -> Trajectory:
+    """The flight of a missile whose motor stops ``fail_s`` seconds after launch.
+
+    Up to ``fail_s`` it is the nominal flight; from there it coasts unpowered
+    under the same forces as any ballistic object (J2 gravity, rotating frame,
+    exponential-atmosphere drag, :func:`tocsin.dynamics.state_derivative`) with
+    the whole missile's ballistic coefficient ``BOOST_BETA`` (it still carries its
+    unburnt propellant) until it reaches the ground, usually a few tens of km from
+    the launch site. ``burnout_t`` becomes ``fail_s``, so infrared sees the plume
+    only until the failure and the phases follow.
+    """
+    if not 0.0 < fail_s < traj.burnout_t:
+        raise ValueError(f"failure at {fail_s} s is not within the burn (0, {traj.burnout_t:.1f}) s")
+    x0 = traj.state_at(np.array([fail_s]))[0]
+    sol = solve_ivp(
+        _coast_rhs,
+        (fail_s, fail_s + 7200.0),
+        x0,
+        method="DOP853",
+        rtol=1e-9,
+        atol=1e-3,
+        args=(BOOST_BETA,),
+        events=(_ground_hit,),
+        dense_output=True,
+        max_step=10.0,
+    )
+    if sol.t_events[0].size:
+        t_imp = float(sol.t_events[0][0])
+        x_imp = np.asarray(sol.y_events[0][0], dtype=np.float64)
+    else:  # pragma: no cover - 2 h of fall from inside the atmosphere cannot happen
+        t_imp = float(sol.t[-1])
+        x_imp = np.asarray(sol.y[:, -1], dtype=np.float64)
+    tb = traj.t[traj.t < fail_s]
+    tc = np.arange(math.floor(fail_s / dt) * dt + dt, t_imp, dt)
+    tt = np.concatenate([tb, [fail_s], tc[tc > fail_s], [t_imp]])
+    xs = np.empty((tt.size, 6))
+    before = tt <= fail_s
+    xs[before] = traj.state_at(tt[before])
+    xs[~before] = sol.sol(tt[~before]).T
+    xs[-1] = x_imp
+    lat, lon, alt = ecef_to_geodetic(xs[:, :3])
+    la, lo = float(lat[-1]), float(lon[-1])
+    from tocsin.geo import great_circle_distance
+
+    out = dataclasses.replace(
+        traj,
+        t=tt,
+        x=xs,
+        burnout_t=float(fail_s),
+        apogee_m=float(np.max(alt)),
+        ground_range_m=float(great_circle_distance(traj.launch_lat, traj.launch_lon, la, lo)),
+        flight_time_s=t_imp,
+        impact_lat=la,
+        impact_lon=lo,
+        beta=BOOST_BETA,
+    )
+    return dataclasses.replace(out, phase=out.phase_at(tt))
+
+
+def _build_ghosts(sc: Scenario) -> dict[str, tuple[str, TruthObject]]:
+    """Ghost flights by id: (the reporting sensor, the fake flight)."""
+    spec = sc.spec
+    out: dict[str, tuple[str, TruthObject]] = {}
+    n = 0
+    for i, inj in enumerate(spec.injects):
+        if not isinstance(inj, GhostMissile):
+            continue
+        n += 1
+        gid = inj.id or f"GHOST{n}"
+        try:
+            traj = solve_trajectory(
+                inj.site.lat,
+                inj.site.lon,
+                inj.azimuth_deg,
+                range_m=None if inj.range_km is None else inj.range_km * 1e3,
+                apogee_m=None if inj.apogee_km is None else inj.apogee_km * 1e3,
+                missile_class=inj.missile_class,
+                launch_alt_m=inj.site.alt_m,
+                dt=1.0,
+            )
+        except ValueError as exc:
+            raise sc.error(f"$.injects[{i}]", f"cannot fly this ghost: {exc}") from None
+        t0 = spec.start_epoch + inj.time_s
+        obj = TruthObject(
+            id=gid,
+            cls="ballistic",
+            kind=inj.missile_class or "custom",
+            t_start=t0,
+            t_end=t0 + traj.flight_time_s,
+            impact_lat=traj.impact_lat,
+            impact_lon=traj.impact_lon,
+            trajectory=traj,
+        )
+        out[gid] = (inj.sensor, obj)
+    return out
+
+
+def _apply_bias(z: F64, t: F64, sensor: str, sc: Scenario) -> F64:
+    """Add every ``sensor-bias`` inject of ``sensor`` to plots ``z (P, 4)``
+    (range m, az rad, el rad, rr m/s) measured at ``t`` inside its window."""
+    t0 = sc.spec.start_epoch
+    out = z.copy()
+    for inj in sc.spec.injects:
+        if isinstance(inj, SensorBias) and inj.sensor == sensor:
+            hi = math.inf if inj.to_s is None else t0 + inj.to_s
+            win = (t >= t0 + inj.from_s) & (t < hi)
+            add = np.array([inj.range_m, math.radians(inj.az_deg), math.radians(inj.el_deg), inj.rr_mps])
+            out[win] += add
+    out[:, 0] = np.maximum(out[:, 0], 0.0)
+    out[:, 1] = np.mod(out[:, 1], 2 * math.pi)
+    out[:, 1] = np.where(out[:, 1] >= 2 * math.pi, 0.0, out[:, 1])
+    out[:, 2] = np.clip(out[:, 2], -math.pi / 2, math.pi / 2)
     return out
 
 
@@ -283,7 +432,13 @@ def _r(x: float, nd: int) -> float:
 
 
 def _radar(
-    s: RadarSensorSpec, partner: str, idx: int, sc: Scenario, objs: list[TruthObject], stats: SensorStats
+    s: RadarSensorSpec,
+    partner: str,
+    idx: int,
+    sc: Scenario,
+    objs: list[TruthObject],
+    stats: SensorStats,
+    ghosts: list[TruthObject] | None = None,
 ) -> tuple[SensorBody, _Pending]:
     spec = sc.spec
     t_start, t_end = spec.start_epoch, spec.start_epoch + spec.duration_s
@@ -308,8 +463,14 @@ def _radar(
         clutter_per_scan=s.clutter_per_scan,
         bias=(s.bias.range_m, math.radians(s.bias.az_deg), math.radians(s.bias.el_deg), s.bias.rr_mps),
     )
-    states, alive, _ = _object_arrays(objs, times)
+    n_real = len(objs)
+    states, alive, _ = _object_arrays(objs + list(ghosts or ()), times)
     ship: Course | None = None
+    sector: dict[str, float] = {}
+    if not full:
+        sector = {"az_from_deg": fov.az_from_deg, "az_to_deg": fov.az_to_deg}
+    if fov.el_max_deg != 90.0:
+        sector["max_el_deg"] = fov.el_max_deg
     if s.platform == "ship":
         assert s.course is not None
         ship = _course(s.course, t_start, t_end, 0.0)
@@ -328,6 +489,7 @@ def _radar(
             scan_period_s=s.scan_period_s,
             min_el_deg=fov.el_min_deg,
             name=s.name,
+            **sector,
         )
     else:
         assert s.site is not None
@@ -351,17 +513,20 @@ def _radar(
             scan_period_s=s.scan_period_s,
             min_el_deg=fov.el_min_deg,
             name=s.name,
+            **sector,
         )
     det = detect_radar(rspec, states, alive, np.asarray(site), lat, lon, rng, svel)
     stats.scans += times.size
-    stats.detections += int((det.obj >= 0).sum())
+    stats.detections += int(((det.obj >= 0) & (det.obj < n_real)).sum())
+    stats.ghost += int((det.obj >= n_real).sum())
     stats.clutter += int((det.obj < 0).sum())
     t_meas = times[det.k]
+    zs = _apply_bias(det.z, t_meas, s.id, sc)
     emitted = t_meas + report_delays(t_meas.size, s.latency_s, s.jitter_s, rng)
     bodies: list[PlotBody] = []
     has_rr = s.sigma_rr_mps is not None
     for p in range(t_meas.size):
-        z = det.z[p]
+        z = zs[p]
         plat = None
         if ship is not None:
             kk = int(det.k[p])
@@ -486,6 +651,7 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
     total = n_launch + n_sensors + 1
     objects = _build_objects(scenario, progress, total)
     objs = list(objects.values())
+    ghosts = _build_ghosts(scenario)
     descs: list[Envelope] = []
     pend: list[_Pending] = []
     stats: dict[str, SensorStats] = {}
@@ -496,7 +662,8 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
         for s in p.sensors:
             st = stats[s.id] = SensorStats(partner=p.code)
             if isinstance(s, RadarSensorSpec):
-                desc, pe = _radar(s, p.code, idx, scenario, objs, st)
+                mine = [g for sensor, g in ghosts.values() if sensor == s.id]
+                desc, pe = _radar(s, p.code, idx, scenario, objs, st, mine)
             else:
                 desc, pe = _ir(s, p.code, idx, scenario, objs, st)
             descs.append(make("sensor", desc, partner=p.code, source=s.id, seq=0, sent=_r(t_start, 6)))
@@ -536,4 +703,4 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
     truth = _truth(objects, spec.truth_interval_s)
     if progress is not None:
         progress(total, total, "truth")
-    return SimulationResult(scenario, msgs, truth, objects, stats)
+    return SimulationResult(scenario, msgs, truth, objects, stats, {k: g for k, (_, g) in ghosts.items()})

@@ -65,6 +65,12 @@ class SensorBody(Body, frozen=True, omit_defaults=True):
     # optional additions (tocsin): minimum elevation of the field of regard
     min_el_deg: Elevation | None = None
     name: str | None = None
+    # optional additions (tocsin): the rest of the field of regard (azimuth sector
+    # clockwise from az_from_deg to az_to_deg; omitted: all round), for
+    # cross-sensor consistency checks
+    az_from_deg: Azimuth | None = None
+    az_to_deg: Azimuth | None = None
+    max_el_deg: Elevation | None = None
 
     def __post_init__(self) -> None:
         if self.platform == "ground" and (self.lat is None or self.lon is None):
