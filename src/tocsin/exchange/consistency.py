@@ -1,0 +1,251 @@
+"""Cross-sensor consistency: a track only one sensor sees, where others should.
+
+A compromised or faulty sensor can report a perfectly consistent object that is
+not there (a *ghost missile*). Its signature is valid, its plots fit a ballistic
+flight, and the tracker will confirm it. What gives it away is geometry: other
+healthy sensors, whose coverage includes the object, report nothing of it.
+
+:class:`ConsistencyCheck` is a :class:`tocsin.stage.Stage` that keeps what the
+exchange knows about every sensor (its ``sensor`` descriptor: site, maximum
+range, field of regard; a ship's latest position from its plots; the time of its
+latest plot, as a sign of life) and, for each ``track`` message, works out:
+
+* ``C``, the sensors that contributed (``TrackBody.sources``);
+* ``E``, the live radars that *should* see the object now: the object above the
+  ground, inside the radar's range (times ``range_margin``), inside its azimuth
+  sector and elevation band (shrunk by the margins), with the line of sight
+  clear of the Earth ellipsoid, and the radar alive (a plot of any kind, clutter
+  included, within ``alive_s``; a radar that went silent is not blamed).
+
+When ``|C| == 1`` and ``E`` holds at least one sensor outside ``C`` while
+``|C ∪ E| >= min_expected``, the track is *unconfirmed by geometry*. Once that
+has lasted ``suspect_after_s`` of track time, the track is *flagged*: this
+message and every later one of the same track are re-emitted with ``quality``
+capped at ``quality_cap`` and ``class`` set to ``unknown`` (the warning stage
+does not alert on them). A flag is lifted only when a second sensor contributes.
+
+The time condition keeps real objects safe from a missed scan or two (with a
+detection probability of 0.9 and one scan a second, a radar that sees the object
+joins its track within seconds); the margins keep edge-of-coverage geometry from
+counting against a track. Infrared satellites are never *expected* (they see
+only burning motors), but count when they contribute.
+
+Placement: the :class:`tocsin.fusion.Tracker` consumes sensor descriptors and
+plots, so a stage after it would never see them. Either wrap the tracker,
+``ConsistencyCheck(inner=tracker)``, which observes every input, passes it to
+the tracker and reviews the tracker's outputs; or, with ``inner=None``, put it on
+a stream that carries sensors, plots and tracks (it passes everything through
+and reviews the tracks).
+
+Reference: the same idea as the "expected detection" test of track-quality
+assessment in multi-sensor surveillance (e.g. Blackman & Popoli, *Design and
+Analysis of Modern Tracking Systems*, 1999, §15 on track confirmation and
+sensor registration checks); here only as a plausibility test, not a filter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from tocsin.geo import ecef_to_aer, ecef_to_geodetic, geodetic_to_ecef
+from tocsin.sensors.detection import earth_blocks
+from tocsin.stage import Stage
+from tocsin.wire import Envelope, PlotBody, SensorBody, TrackBody
+
+__all__ = ["ConsistencyCheck", "ConsistencyConfig", "Flag", "SensorView"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyConfig:
+    """Parameters of the check (see the module docstring)."""
+
+    min_expected: int = 2
+    """Sensors (the contributor included) that must be expected to see the object."""
+    suspect_after_s: float = 20.0
+    """How long (track time) a single-sensor track may stay unconfirmed by geometry."""
+    alive_s: float = 60.0
+    """A radar counts as live if it reported any plot this recently."""
+    range_margin: float = 0.9
+    el_margin_deg: float = 1.0
+    az_margin_deg: float = 1.0
+    min_alt_m: float = 1_000.0
+    """Objects lower than this are not expected anywhere (terrain, sea clutter)."""
+    quality_cap: float = 0.2
+    downgrade_class: bool = True
+
+
+@dataclass
+class SensorView:
+    """What the check knows about one sensor."""
+
+    id: str
+    partner: str
+    type: str
+    platform: str
+    lat: float | None
+    lon: float | None
+    alt_m: float
+    max_range_m: float | None
+    az_from_deg: float | None
+    az_to_deg: float | None
+    min_el_deg: float
+    max_el_deg: float
+    last_plot_t: float = -math.inf
+
+    def covers(self, xyz: NDArray[np.float64], cfg: ConsistencyConfig) -> bool:
+        """True when an object at ECEF ``xyz`` is well inside this radar's coverage."""
+        if self.type != "radar" or self.lat is None or self.lon is None or self.max_range_m is None:
+            return False
+        a_, e_, r_ = ecef_to_aer(xyz, self.lat, self.lon, self.alt_m)
+        az, el, rng = float(a_), float(e_), float(r_)
+        if rng > cfg.range_margin * self.max_range_m:
+            return False
+        if not self.min_el_deg + cfg.el_margin_deg <= el <= self.max_el_deg - cfg.el_margin_deg:
+            return False
+        if self.az_from_deg is not None and self.az_to_deg is not None:
+            width = (self.az_to_deg - self.az_from_deg) % 360.0 or 360.0
+            rel = (az - self.az_from_deg) % 360.0
+            m = cfg.az_margin_deg
+            if not m <= rel <= width - m:
+                return False
+        site = geodetic_to_ecef(self.lat, self.lon, self.alt_m)
+        return not bool(earth_blocks(site, xyz))
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """Why a track was flagged."""
+
+    track: str
+    t: float
+    """Track time when it was flagged."""
+    contributor: str
+    expected: tuple[str, ...]
+    """Live sensors that should have seen it and did not."""
+
+
+@dataclass
+class _State:
+    since: float | None = None
+    flag: Flag | None = None
+
+
+@dataclass
+class ConsistencyCheck:
+    """The stage (see the module docstring)."""
+
+    inner: Stage | None = None
+    config: ConsistencyConfig = field(default_factory=ConsistencyConfig)
+    sensors: dict[str, SensorView] = field(default_factory=dict)
+    flags: dict[str, Flag] = field(default_factory=dict)
+    """Every track ever flagged (kept after the track ends, for the report)."""
+    counts: Counter[str] = field(default_factory=Counter)
+    """``tracks_checked``, ``single_source``, ``flagged`` (tracks), ``downgraded`` (messages),
+    ``cleared`` (flags lifted by a second sensor)."""
+    _tracks: dict[str, _State] = field(default_factory=dict)
+
+    # --- the stage ------------------------------------------------------------------
+
+    def push(self, env: Envelope) -> list[Envelope]:
+        self.observe(env)
+        outs = self.inner.push(env) if self.inner is not None else [env]
+        return [self.review(o) for o in outs]
+
+    def advance(self, t: float) -> list[Envelope]:
+        outs = self.inner.advance(t) if self.inner is not None else []
+        return [self.review(o) for o in outs]
+
+    # --- inputs -------------------------------------------------------------------------
+
+    def observe(self, env: Envelope) -> None:
+        """Learn from a sensor descriptor or a plot (anything else is ignored)."""
+        b = env.body
+        if env.kind == "sensor" and isinstance(b, SensorBody):
+            old = self.sensors.get(b.id)
+            self.sensors[b.id] = SensorView(
+                id=b.id,
+                partner=env.partner,
+                type=b.type,
+                platform=b.platform,
+                lat=b.lat if b.lat is not None else (old.lat if old else None),
+                lon=b.lon if b.lon is not None else (old.lon if old else None),
+                alt_m=b.alt_m or 0.0,
+                max_range_m=b.max_range_m,
+                az_from_deg=b.az_from_deg,
+                az_to_deg=b.az_to_deg,
+                min_el_deg=b.min_el_deg if b.min_el_deg is not None else 0.0,
+                max_el_deg=b.max_el_deg if b.max_el_deg is not None else 90.0,
+                last_plot_t=old.last_plot_t if old else -math.inf,
+            )
+        elif env.kind == "plot" and isinstance(b, PlotBody):
+            s = self.sensors.get(b.sensor)
+            if s is None or not math.isfinite(b.t):
+                return
+            s.last_plot_t = max(s.last_plot_t, b.t)
+            if b.platform is not None and s.platform != "ground":
+                s.lat, s.lon, s.alt_m = b.platform.lat, b.platform.lon, b.platform.alt_m
+
+    # --- the check ------------------------------------------------------------------------
+
+    def expected(self, xyz: NDArray[np.float64], t: float) -> list[str]:
+        """Live radars whose coverage holds an object at ECEF ``xyz`` at time ``t``."""
+        cfg = self.config
+        if float(ecef_to_geodetic(xyz)[2]) < cfg.min_alt_m:
+            return []
+        return sorted(
+            s.id for s in self.sensors.values() if t - s.last_plot_t <= cfg.alive_s and s.covers(xyz, cfg)
+        )
+
+    def review(self, env: Envelope) -> Envelope:
+        """A track message as it should go on (unchanged, or downgraded)."""
+        b = env.body
+        if env.kind != "track" or not isinstance(b, TrackBody):
+            return env
+        cfg = self.config
+        self.counts["tracks_checked"] += 1
+        st = self._tracks.setdefault(b.id, _State())
+        if b.status == "deleted":
+            self._tracks.pop(b.id, None)
+            return self._downgrade(env, b) if st.flag is not None else env
+        contributors = set(b.sources)
+        if len(contributors) >= 2:
+            if st.flag is not None:
+                self.counts["cleared"] += 1
+            st.since, st.flag = None, None
+            return env
+        if st.flag is not None:
+            return self._downgrade(env, b)
+        if len(contributors) != 1:
+            st.since = None
+            return env
+        self.counts["single_source"] += 1
+        xyz = np.asarray(b.state_ecef[:3], dtype=np.float64)
+        exp = self.expected(xyz, b.t)
+        missing = [s for s in exp if s not in contributors]
+        if not missing or len(contributors | set(exp)) < cfg.min_expected:
+            st.since = None
+            return env
+        if st.since is None:
+            st.since = b.t
+        if b.t - st.since < cfg.suspect_after_s:
+            return env
+        (only,) = contributors
+        st.flag = Flag(b.id, b.t, only, tuple(missing))
+        self.flags[b.id] = st.flag
+        self.counts["flagged"] += 1
+        return self._downgrade(env, b)
+
+    def _downgrade(self, env: Envelope, b: TrackBody) -> Envelope:
+        cfg = self.config
+        q = cfg.quality_cap if b.quality is None else min(b.quality, cfg.quality_cap)
+        nb = msgspec.structs.replace(b, quality=q)
+        if cfg.downgrade_class:
+            nb = msgspec.structs.replace(nb, class_="unknown")
+        self.counts["downgraded"] += 1
+        return msgspec.structs.replace(env, body=nb)
