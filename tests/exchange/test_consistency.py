@@ -84,9 +84,11 @@ def test_single_source_track_is_downgraded_after_the_grace_time() -> None:
         _alive(cc, t)
         out.extend(cc.push(_track("T-1", t, ["A"])))
     bodies = [e.body for e in out]
-    assert all(b.class_ == "ballistic" and b.quality == 0.9 for b in bodies[:20])
+    # held at low quality while unconfirmed, then re-classed
+    assert all(b.class_ == "ballistic" and b.quality == 0.2 for b in bodies[:20])
     assert all(b.class_ == "unknown" and b.quality == 0.2 for b in bodies[20:])
     assert cc.counts["flagged"] == 1
+    assert cc.counts["held"] == 20
     assert cc.counts["downgraded"] == 20
     f = cc.flags["T-1"]
     assert f.contributor == "A"
@@ -100,7 +102,29 @@ def test_seen_by_two_sensors_is_never_touched() -> None:
         _alive(cc, T0 + k)
         (e,) = cc.push(_track("T-2", T0 + k, ["A", "B"]))
         assert e.body.class_ == "ballistic"
+        assert e.body.quality == 0.9
     assert cc.counts["flagged"] == 0
+
+
+def test_a_split_track_of_another_radar_nearby_corroborates() -> None:
+    cc = _setup()
+    near = OBJ + np.array([20e3, 0.0, 0.0])  # B's own track of the same object, mis-registered
+    for k in range(60):
+        _alive(cc, T0 + k)
+        cc.push(_track("T-B", T0 + k, ["B"], near))
+        (e,) = cc.push(_track("T-A", T0 + k, ["A"]))
+        assert e.body.quality == 0.9
+    assert cc.counts["flagged"] == 0
+
+
+def test_a_real_missile_is_held_only_until_the_second_radar_joins() -> None:
+    cc = _setup()
+    out = []
+    for k in range(40):
+        _alive(cc, T0 + k)
+        out.append(cc.push(_track("T-R", T0 + k, ["A"] if k < 3 else ["A", "B"]))[0].body)
+    assert [b.quality for b in out[:3]] == [0.2, 0.2, 0.2]
+    assert all(b.quality == 0.9 and b.class_ == "ballistic" for b in out[3:])
 
 
 def test_a_second_sensor_lifts_the_flag() -> None:

@@ -18,11 +18,16 @@ latest plot, as a sign of life) and, for each ``track`` message, works out:
   included, within ``alive_s``; a radar that went silent is not blamed).
 
 When ``|C| == 1`` and ``E`` holds at least one sensor outside ``C`` while
-``|C ∪ E| >= min_expected``, the track is *unconfirmed by geometry*. Once that
-has lasted ``suspect_after_s`` of track time, the track is *flagged*: this
-message and every later one of the same track are re-emitted with ``quality``
-capped at ``quality_cap`` and ``class`` set to ``unknown`` (the warning stage
-does not alert on them). A flag is lifted only when a second sensor contributes.
+``|C ∪ E| >= min_expected``, and no other recent track within
+``corroborate_m`` is fed by one of those missing radars (a split track of a
+mis-registered radar is not a ghost), the track is *unconfirmed by geometry*:
+it is *held*, re-emitted with ``quality`` capped at ``quality_cap`` (class
+kept). Once that has lasted ``suspect_after_s`` of track time, the track is
+*flagged*: this message and every later one of the same track are re-emitted
+with the capped quality and ``class`` set to ``unknown`` (the warning stage
+does not alert on them). A flag is lifted only when a second sensor
+contributes. A real missile is held only until a second radar joins its track,
+normally a scan or two.
 
 The time condition keeps real objects safe from a missed scan or two (with a
 detection probability of 0.9 and one scan a second, a radar that sees the object
@@ -69,7 +74,7 @@ class ConsistencyConfig:
     """Sensors (the contributor included) that must be expected to see the object."""
     suspect_after_s: float = 20.0
     """How long (track time) a single-sensor track may stay unconfirmed by geometry."""
-    alive_s: float = 60.0
+    alive_s: float = 30.0
     """A radar counts as live if it reported any plot this recently."""
     range_margin: float = 0.9
     el_margin_deg: float = 1.0
@@ -78,6 +83,12 @@ class ConsistencyConfig:
     """Objects lower than this are not expected anywhere (terrain, sea clutter)."""
     quality_cap: float = 0.2
     downgrade_class: bool = True
+    corroborate_m: float = 50_000.0
+    """Another track within this distance that one of the missing radars feeds
+    counts as that radar seeing the object (a split track, e.g. a mis-registered
+    radar, is not a ghost)."""
+    corroborate_s: float = 10.0
+    """How recent that other track's update must be."""
 
 
 @dataclass
@@ -146,9 +157,11 @@ class ConsistencyCheck:
     flags: dict[str, Flag] = field(default_factory=dict)
     """Every track ever flagged (kept after the track ends, for the report)."""
     counts: Counter[str] = field(default_factory=Counter)
-    """``tracks_checked``, ``single_source``, ``flagged`` (tracks), ``downgraded`` (messages),
-    ``cleared`` (flags lifted by a second sensor)."""
+    """``tracks_checked``, ``single_source``, ``held`` (messages held at low quality),
+    ``flagged`` (tracks), ``downgraded`` (messages re-classed unknown), ``cleared``
+    (flags lifted by a second sensor)."""
     _tracks: dict[str, _State] = field(default_factory=dict)
+    _last: dict[str, tuple[float, NDArray[np.float64], frozenset[str]]] = field(default_factory=dict)
 
     # --- the stage ------------------------------------------------------------------
 
@@ -210,9 +223,12 @@ class ConsistencyCheck:
         cfg = self.config
         self.counts["tracks_checked"] += 1
         st = self._tracks.setdefault(b.id, _State())
+        xyz = np.asarray(b.state_ecef[:3], dtype=np.float64)
         if b.status == "deleted":
             self._tracks.pop(b.id, None)
+            self._last.pop(b.id, None)
             return self._downgrade(env, b) if st.flag is not None else env
+        self._last[b.id] = (b.t, xyz, frozenset(b.sources))
         contributors = set(b.sources)
         if len(contributors) >= 2:
             if st.flag is not None:
@@ -225,27 +241,42 @@ class ConsistencyCheck:
             st.since = None
             return env
         self.counts["single_source"] += 1
-        xyz = np.asarray(b.state_ecef[:3], dtype=np.float64)
         exp = self.expected(xyz, b.t)
         missing = [s for s in exp if s not in contributors]
-        if not missing or len(contributors | set(exp)) < cfg.min_expected:
+        if (
+            not missing
+            or len(contributors | set(exp)) < cfg.min_expected
+            or self._corroborated(b.id, b.t, xyz, missing)
+        ):
             st.since = None
             return env
         if st.since is None:
             st.since = b.t
         if b.t - st.since < cfg.suspect_after_s:
-            return env
+            # unconfirmed by geometry for now: held at low quality, class kept
+            self.counts["held"] += 1
+            return self._downgrade(env, b, keep_class=True)
         (only,) = contributors
         st.flag = Flag(b.id, b.t, only, tuple(missing))
         self.flags[b.id] = st.flag
         self.counts["flagged"] += 1
         return self._downgrade(env, b)
 
-    def _downgrade(self, env: Envelope, b: TrackBody) -> Envelope:
+    def _corroborated(self, tid: str, t: float, xyz: NDArray[np.float64], missing: list[str]) -> bool:
+        cfg = self.config
+        want = set(missing)
+        for other, (t_o, x_o, src) in self._last.items():
+            if other == tid or not (src & want) or abs(t - t_o) > cfg.corroborate_s:
+                continue
+            if float(np.linalg.norm(x_o - xyz)) <= cfg.corroborate_m:
+                return True
+        return False
+
+    def _downgrade(self, env: Envelope, b: TrackBody, *, keep_class: bool = False) -> Envelope:
         cfg = self.config
         q = cfg.quality_cap if b.quality is None else min(b.quality, cfg.quality_cap)
         nb = msgspec.structs.replace(b, quality=q)
-        if cfg.downgrade_class:
+        if cfg.downgrade_class and not keep_class:
             nb = msgspec.structs.replace(nb, class_="unknown")
-        self.counts["downgraded"] += 1
+            self.counts["downgraded"] += 1
         return msgspec.structs.replace(env, body=nb)
