@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -30,6 +30,7 @@ import typer
 from tocsin.errors import InputError
 
 if TYPE_CHECKING:
+    from tocsin.fusion import Tracker
     from tocsin.wire import Envelope, ReadStats
 
 #: bad lines printed in full; the rest are only counted
@@ -164,6 +165,8 @@ def summary_lines(run: TrackRun, stats: ReadStats, out: Path) -> list[str]:
         lines.append("skipped: " + "; ".join(skipped))
     if run.rejected:
         lines.append(f"rejected by the tracker: {sum(run.rejected.values())} ({_counts(run.rejected)})")
+    if run.tracker_stats:
+        lines.append(f"tracker: {_counts(run.tracker_stats)}")
     by_class = run.confirmed_by_class()
     cls = f" ({_counts(by_class)})" if by_class else ""
     lines.append(
@@ -175,10 +178,10 @@ def summary_lines(run: TrackRun, stats: ReadStats, out: Path) -> list[str]:
 
 def track_stream(
     messages: Iterator[Envelope],
-    tracker: Any,
-    write: Any,
+    tracker: Tracker,
+    write: Callable[[Envelope], None],
     run: TrackRun,
-    tick: Any = None,
+    tick: Callable[[int], None] | None = None,
 ) -> None:
     """Push every message to the tracker, write its track messages, flush at the end."""
     from tocsin.wire import PlotBody
