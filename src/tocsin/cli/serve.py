@@ -43,12 +43,19 @@ def register(app: typer.Typer) -> None:
         unix_socket: Path | None = typer.Option(
             None, "--socket", help="Also accept JSON Lines on this Unix socket (mode 0600)."
         ),
+        replay: Path | None = typer.Option(
+            None, "--replay", help="Dashboard replays this drill output directory or journal.db."
+        ),
+        operators: Path | None = typer.Option(
+            None, "--operators", help="Dashboard operator accounts (default DATA/operators.json)."
+        ),
     ) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.runtime import Sink, default_stages
+        from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
 
@@ -85,6 +92,7 @@ def register(app: typer.Typer) -> None:
             if not chost or not cport.isdigit():
                 raise InputError(f"expected HOST:PORT, got {target!r}", field="--cot")
             hooks.append(CotTcpSink(chost, int(cport)))
+        recording = load_recording(replay) if replay is not None else None
         cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
         exchange, report = build_exchange(
             stage_list,
@@ -108,6 +116,14 @@ def register(app: typer.Typer) -> None:
             )
         if registry is None:
             typer.echo("warning: no --partners registry: accepting unsigned messages (open mode)", err=True)
+        dash = Dashboard(
+            exchange,
+            DashboardConfig(
+                mode="exercise",
+                replay=recording,
+                operators=operators if operators is not None else data / "operators.json",
+            ),
+        )
         try:
             sock = bind(host, port)
         except OSError as exc:
@@ -118,7 +134,7 @@ def register(app: typer.Typer) -> None:
         )
         print(f"listening on http://{host}:{actual}", flush=True)
         config = uvicorn.Config(
-            build_app(exchange, tail=tail, unix_socket=unix_socket),
+            build_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dash),
             log_level="warning",
             access_log=False,
             lifespan="on",

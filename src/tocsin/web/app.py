@@ -26,17 +26,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from tocsin import __version__
 from tocsin.exchange.ingress import REASONS, Verdict
 from tocsin.web.hub import Exchange, QueueFull
+
+if TYPE_CHECKING:
+    from tocsin.web.dashboard import Dashboard
 from tocsin.wire import AlertBody, encode_json
 
 STATUS_BY_REASON: dict[str, int] = {
@@ -91,9 +94,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(exchange: Exchange, *, tail: Path | None = None, unix_socket: Path | None = None) -> Starlette:
+def create_app(
+    exchange: Exchange,
+    *,
+    tail: Path | None = None,
+    unix_socket: Path | None = None,
+    dashboard: Dashboard | None = None,
+) -> Starlette:
     """The Starlette application around one :class:`~tocsin.web.hub.Exchange`;
-    optionally also following a JSON Lines file and listening on a Unix socket."""
+    optionally also following a JSON Lines file and listening on a Unix socket,
+    and serving the operator dashboard (:mod:`tocsin.web.dashboard`)."""
     cfg = exchange.config
 
     async def post_messages(request: Request) -> Response:
@@ -244,8 +254,10 @@ def create_app(exchange: Exchange, *, tail: Path | None = None, unix_socket: Pat
             if sock_server is not None:
                 sock_server.close()
             await exchange.stop()
+            if dashboard is not None:
+                dashboard.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/v1/messages", post_messages, methods=["POST"]),
         Route("/v1/events", events, methods=["GET"]),
         Route("/v1/alerts", alerts, methods=["GET"]),
@@ -254,6 +266,8 @@ def create_app(exchange: Exchange, *, tail: Path | None = None, unix_socket: Pat
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
+    if dashboard is not None:
+        routes.extend(dashboard.routes())
     return Starlette(routes=routes, lifespan=lifespan)
 
 

@@ -24,12 +24,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
 from tocsin.wire import Envelope, HeartbeatBody, encode_json
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +130,8 @@ class Exchange:
         self.monitor = LinkMonitor(self.config.link_heartbeat_s, self.config.link_silent_periods)
         self.links = self.monitor.links
         self.started = wall_clock()
-        self._queue: asyncio.Queue[tuple[list[bytes], asyncio.Future[list[Verdict]]]] | None = None
+        # a batch of lines, or a function to run on the worker (run_exclusive)
+        self._queue: asyncio.Queue[tuple[list[bytes] | Callable[[], Any], asyncio.Future[Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
         self._stopped = False
@@ -181,6 +184,19 @@ class Exchange:
             raise QueueFull from None
         return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
 
+    async def run_exclusive(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` on the worker between batches and ticks: the way for other code
+        (the dashboard's operator actions) to write the journal or emit to the sinks
+        without racing the pipeline. Raises QueueFull or TimeoutError like submit."""
+        if self._queue is None:
+            raise RuntimeError("exchange not started")
+        fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((fn, fut))
+        except asyncio.QueueFull:
+            raise QueueFull from None
+        return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
+
     def now(self) -> float:
         """The stage clock (see module doc)."""
         if self.config.clock == "data":
@@ -195,7 +211,7 @@ class Exchange:
         if cfg.tick_s > 0:
             wake = min(wake, cfg.tick_s)
         while True:
-            item: tuple[list[bytes], asyncio.Future[list[Verdict]]] | None
+            item: tuple[list[bytes] | Callable[[], Any], asyncio.Future[Any]] | None
             try:
                 item = await asyncio.wait_for(self._queue.get(), wake)
             except TimeoutError:
@@ -203,6 +219,16 @@ class Exchange:
             if item is not None:
                 lines, fut = item
                 if fut.cancelled():
+                    continue
+                if callable(lines):  # run_exclusive
+                    try:
+                        res = await asyncio.to_thread(lines)
+                    except Exception as exc:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                        continue
+                    if not fut.done():
+                        fut.set_result(res)
                     continue
                 now = self.wall_clock() if cfg.clock == "wall" else None
                 try:

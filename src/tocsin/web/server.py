@@ -15,6 +15,7 @@ from tocsin.journal.store import Journal
 from tocsin.runtime import Pipeline, RecoveryReport, Sink, file_sinks
 from tocsin.stage import Stage
 from tocsin.web.app import create_app
+from tocsin.web.dashboard import Dashboard
 from tocsin.web.hub import Exchange, ServerConfig
 
 
@@ -50,8 +51,14 @@ def build_exchange(
     return Exchange(pipe, cfg, mode=mode), report
 
 
-def build_app(exchange: Exchange, *, tail: Path | None = None, unix_socket: Path | None = None) -> Starlette:
-    return create_app(exchange, tail=tail, unix_socket=unix_socket)
+def build_app(
+    exchange: Exchange,
+    *,
+    tail: Path | None = None,
+    unix_socket: Path | None = None,
+    dashboard: Dashboard | None = None,
+) -> Starlette:
+    return create_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dashboard)
 
 
 def bind(host: str, port: int) -> socket.socket:

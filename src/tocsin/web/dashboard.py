@@ -1,0 +1,659 @@
+"""The operator dashboard: a static page (``static/``) and the JSON it reads.
+
+=============================  ===================================================
+GET  /                         the page (map, alerts, tracks, timeline, operators)
+GET  /static/...               bundled assets (Leaflet vendored: no CDN, no tiles)
+GET  /v1/config                mode (EXERCISE/ACTUAL), replay or live, server name
+GET  /v1/state                 snapshot: tracks with trails, alerts, sensors, links
+GET  /v1/areas.geojson         the area registry, simplified, as GeoJSON (cached)
+GET  /v1/replay                a recorded run as a time-ordered list of messages
+GET  /auth/session             who is logged in (and the CSRF token), else 401
+POST /auth/login               ``{"name", "password"}`` -> session cookie
+POST /auth/logout              end the session
+GET  /v1/manual                pending manual alerts (logged in)
+POST /v1/manual/propose        propose an Alert / Update / Cancel (logged in)
+POST /v1/manual/confirm        confirm another operator's proposal (logged in)
+POST /v1/manual/withdraw       withdraw one's own proposal (supervisor: any)
+GET  /v1/operator/log          operator journal entries (supervisor)
+=============================  ===================================================
+
+Every POST needs the session cookie *and* the session's CSRF token in the
+``X-CSRF-Token`` header (except login, which needs neither); a POST whose
+``Origin`` names another site is refused too. Every operator action (login,
+failed login, logout, propose, confirm, refused confirm, withdraw, issue) is
+appended to the journal as an ``operator`` entry (JSON) through
+:meth:`~tocsin.web.hub.Exchange.run_exclusive`, so it never races the pipeline.
+
+The page keeps one state model fed by three inputs: the ``/v1/state`` snapshot
+(on load and after every reconnect of the event stream), live ``/v1/events``,
+and, in replay mode, ``/v1/replay`` played through a time slider. Sensor
+descriptors are inputs, not outputs, so the live snapshot reads them from the
+journal with a separate read-only connection.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tocsin.errors import InputError
+from tocsin.geo import ecef_to_geodetic
+from tocsin.journal.store import Journal
+from tocsin.web.auth import LoginThrottle, OperatorStore, Session, SessionStore, csrf_ok
+from tocsin.web.hub import Exchange
+from tocsin.wire import Envelope
+
+STATIC = Path(__file__).parent / "static"
+COOKIE = "tocsin_session"
+CSRF_HEADER = "x-csrf-token"
+DisplayMode = Literal["exercise", "actual"]
+
+#: Content-Security-Policy of the page: nothing from outside this server
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+# ---------------------------------------------------------------- message helpers
+
+
+def display_dict(env: Envelope | dict[str, Any]) -> dict[str, Any]:
+    """The message as plain JSON for the page, without the covariance (the page
+    draws the impact ellipse the tracker already computed)."""
+    d: dict[str, Any] = msgspec.to_builtins(env) if isinstance(env, Envelope) else dict(env)
+    body = d.get("body")
+    if isinstance(body, dict) and "cov" in body:
+        body = dict(body)
+        del body["cov"]
+        d["body"] = body
+    d.pop("sig", None)
+    return d
+
+
+def message_time(d: dict[str, Any]) -> float:
+    """Measurement/issue time of a message (``body.t``), else when it was sent."""
+    body = d.get("body")
+    if isinstance(body, dict):
+        t = body.get("t")
+        if isinstance(t, int | float) and math.isfinite(t):
+            return float(t)
+    sent = d.get("sent")
+    return float(sent) if isinstance(sent, int | float) else 0.0
+
+
+def track_latlon(state_ecef: list[float]) -> tuple[float, float, float]:
+    lat, lon, h = ecef_to_geodetic(np.asarray(state_ecef[:3], dtype=np.float64))
+    return float(lat), float(lon), float(h)
+
+
+# ---------------------------------------------------------------- live state
+
+
+class LiveState:
+    """A sink keeping what the page needs after a (re)load: the latest message of
+    every live track with a short trail, the recent alerts, the data time.
+
+    :meth:`emit` runs on the server's worker thread, :meth:`snapshot` on the event
+    loop: both take the lock.
+    """
+
+    def __init__(self, *, trail_len: int = 60, max_tracks: int = 5000, max_alerts: int = 500) -> None:
+        self.trail_len = trail_len
+        self.max_tracks = max_tracks
+        self.tracks: dict[str, dict[str, Any]] = {}
+        self.trails: dict[str, deque[list[float]]] = {}
+        self.alerts: deque[dict[str, Any]] = deque(maxlen=max_alerts)
+        self.data_t: float | None = None
+        self._lock = threading.Lock()
+
+    def emit(self, env: Envelope) -> None:
+        if env.kind not in ("track", "alert"):
+            return
+        self.add(display_dict(env))
+
+    def add(self, d: dict[str, Any]) -> None:
+        kind = d.get("kind")
+        body = d.get("body") or {}
+        t = message_time(d)
+        with self._lock:
+            if self.data_t is None or t > self.data_t:
+                self.data_t = t
+            if kind == "alert":
+                self.alerts.append(d)
+                return
+            if kind != "track":
+                return
+            tid = str(body.get("id"))
+            if body.get("status") == "deleted":
+                self.tracks.pop(tid, None)
+                self.trails.pop(tid, None)
+                return
+            state = body.get("state_ecef")
+            if not isinstance(state, list) or len(state) < 3:
+                return
+            if tid not in self.tracks and len(self.tracks) >= self.max_tracks:
+                oldest = min(self.tracks, key=lambda k: message_time(self.tracks[k]))
+                self.tracks.pop(oldest)
+                self.trails.pop(oldest, None)
+            self.tracks[tid] = d
+            lat, lon, alt = track_latlon(state)
+            trail = self.trails.setdefault(tid, deque(maxlen=self.trail_len))
+            trail.append([round(lat, 5), round(lon, 5), round(alt, 1), t])
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            tracks = [{**d, "trail": list(self.trails.get(tid, ()))} for tid, d in self.tracks.items()]
+            return {"data_t": self.data_t, "tracks": tracks, "alerts": list(self.alerts)}
+
+
+class SensorWatcher:
+    """Sensor descriptors from the journal's accepted inputs (read-only connection,
+    read incrementally)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sensors: dict[str, dict[str, Any]] = {}
+        self.next_seq = 1
+        self._journal: Journal | None = None
+        self._lock = threading.Lock()
+
+    def poll(self) -> list[dict[str, Any]]:
+        with self._lock:
+            if self._journal is None:
+                if not self.path.is_file():
+                    return []
+                self._journal = Journal(self.path, readonly=True)
+            for e in self._journal.entries(start=self.next_seq, kinds=("input",)):
+                self.next_seq = e.seq + 1
+                if b'"kind":"sensor"' not in e.payload[:64]:
+                    continue
+                try:
+                    d = json.loads(e.payload)
+                    self.sensors[str(d["body"]["id"])] = display_dict(d)
+                except (ValueError, KeyError, TypeError):
+                    continue
+            return list(self.sensors.values())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+
+
+# ---------------------------------------------------------------- recordings (replay)
+
+
+@dataclass
+class Recording:
+    """A recorded run for the replay page: messages in time order."""
+
+    source: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        ts = [message_time(m) for m in self.messages if m.get("kind") != "sensor"]
+        doc = {
+            "source": self.source,
+            "t0": min(ts) if ts else None,
+            "t1": max(ts) if ts else None,
+            "counts": self.counts,
+            "messages": self.messages,
+        }
+        return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _jsonl_dicts(path: Path, keep: Callable[[bytes], bool] | None = None) -> Iterable[dict[str, Any]]:
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh, 1):
+            s = line.strip()
+            if not s or (keep is not None and not keep(s)):
+                continue
+            try:
+                d = json.loads(s)
+            except ValueError as exc:
+                raise InputError(f"not JSON ({exc.args[0]})", file=str(path), line=n) from None
+            if not isinstance(d, dict) or not isinstance(d.get("body"), dict):
+                raise InputError("not an exchange-format message", file=str(path), line=n, field="body")
+            yield d
+
+
+def load_recording(path: str | Path) -> Recording:
+    """A drill output directory (``plots.jsonl``, ``tracks.jsonl``,
+    ``alerts.jsonl``; or only ``journal.db``) or a journal file.
+
+    From a journal: the recorded outputs, the sensor descriptors among the
+    inputs and the operator entries."""
+    p = Path(path)
+    if p.is_dir():
+        tracks, alerts, plots = p / "tracks.jsonl", p / "alerts.jsonl", p / "plots.jsonl"
+        if tracks.is_file() or alerts.is_file():
+            msgs: list[dict[str, Any]] = []
+            if plots.is_file():
+                msgs.extend(
+                    display_dict(d)
+                    for d in _jsonl_dicts(plots, lambda s: b'"sensor"' in s[:80])
+                    if d.get("kind") == "sensor"
+                )
+            for f in (tracks, alerts):
+                if f.is_file():
+                    msgs.extend(display_dict(d) for d in _jsonl_dicts(f))
+            return _finish(Recording(str(p)), msgs)
+        if (p / "journal.db").is_file():
+            p = p / "journal.db"
+        else:
+            raise InputError(
+                "no tracks.jsonl, alerts.jsonl or journal.db here (a `tocsin drill --out` directory?)",
+                file=str(p),
+            )
+    if not p.is_file():
+        raise InputError("no such file or directory", file=str(p))
+    msgs = []
+    with Journal(p, readonly=True) as j:
+        for e in j.entries(kinds=("input", "output", "operator")):
+            try:
+                d = json.loads(e.payload)
+            except ValueError:
+                continue
+            if not isinstance(d, dict):
+                continue
+            if e.kind == "operator":
+                msgs.append({"kind": "operator", "body": {**d, "t": float(d.get("t", e.ts))}})
+            elif e.kind == "input" and d.get("kind") != "sensor":
+                continue
+            elif isinstance(d.get("body"), dict):
+                msgs.append(display_dict(d))
+    return _finish(Recording(str(p)), msgs)
+
+
+def _finish(rec: Recording, msgs: list[dict[str, Any]]) -> Recording:
+    # sensors first (they describe the stage), then everything by time; stable
+    msgs.sort(
+        key=lambda m: (m.get("kind") != "sensor", message_time(m) if m.get("kind") != "sensor" else 0.0)
+    )
+    rec.messages = msgs
+    counts: dict[str, int] = {}
+    for m in msgs:
+        k = str(m.get("kind"))
+        counts[k] = counts.get(k, 0) + 1
+    rec.counts = counts
+    return rec
+
+
+# ---------------------------------------------------------------- areas
+
+
+def _round_coords(x: Any, nd: int) -> Any:
+    if isinstance(x, float):
+        return round(x, nd)
+    if isinstance(x, list | tuple):
+        return [_round_coords(v, nd) for v in x]
+    return x
+
+
+def areas_geojson(tolerance_deg: float = 0.01, digits: int = 3) -> dict[str, Any]:
+    """The default area registry as a GeoJSON FeatureCollection (lon/lat),
+    simplified (Douglas-Peucker, ``tolerance_deg``, topology preserved) and rounded
+    to ``digits`` decimals (1e-3 degree is about 100 m). Empty, with a ``note``,
+    when the registry is not installed."""
+    try:
+        import importlib
+
+        from shapely.geometry import mapping
+
+        registry = importlib.import_module("tocsin.warning.areas").AreaRegistry.default()
+    except (ImportError, AttributeError) as exc:
+        return {"type": "FeatureCollection", "features": [], "note": f"no area registry: {exc}"}
+    feats = []
+    for a in registry:
+        geom = a.geometry.simplify(tolerance_deg, preserve_topology=True)
+        if geom.is_empty:
+            geom = a.geometry
+        g = mapping(geom)
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "code": a.code,
+                    "kind": a.kind,
+                    "name_en": getattr(a, "name_en", a.code),
+                    "name_ja": getattr(a, "name_ja", ""),
+                    "name_ko": getattr(a, "name_ko", ""),
+                },
+                "geometry": {"type": g["type"], "coordinates": _round_coords(g["coordinates"], digits)},
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+@dataclass
+class DashboardConfig:
+    """What the page shows and who may act."""
+
+    mode: DisplayMode = "exercise"
+    #: a recorded run to replay instead of (or beside) the live picture
+    replay: Recording | None = None
+    #: operator accounts file (None: nobody can log in)
+    operators: Path | None = None
+    #: a name for this server shown in the page title
+    name: str = "tocsin"
+    #: allow the session cookie over plain http (loopback); Secure is set on https
+    session_idle_s: float = 3600.0
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
+def _err(status: int, reason: str, detail: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"ok": False, "reason": reason, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=status)
+
+
+def _gzip_response(request: Request, raw: bytes, gz: bytes | None) -> Response:
+    if gz is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(
+            gz, media_type="application/json", headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        )
+    return Response(raw, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+
+
+class Dashboard:
+    """Routes of the page and its JSON, around one running :class:`Exchange`."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        config: DashboardConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.exchange = exchange
+        self.config = config or DashboardConfig()
+        self.clock = clock
+        self.live = LiveState()
+        exchange.pipeline.sinks.append(self.live)
+        journal = exchange.pipeline.journal
+        if journal is not None:
+            for e in journal.entries(kinds=("output",)):
+                if b'"kind":"track"' in e.payload[:40] or b'"kind":"alert"' in e.payload[:40]:
+                    try:
+                        self.live.add(display_dict(json.loads(e.payload)))
+                    except ValueError:
+                        continue
+        self.sensors = SensorWatcher(journal.path) if journal is not None else None
+        self.sessions = SessionStore(clock=clock, idle_s=self.config.session_idle_s)
+        self.throttle = LoginThrottle(clock=clock)
+        self._store: OperatorStore | None = None
+        self._store_mtime: float | None = None
+        self._areas: tuple[bytes, bytes] | None = None
+        self._replay: tuple[bytes, bytes] | None = None
+        self._areas_lock = threading.Lock()
+
+    # ------------------------------------------------------------ helpers
+
+    def store(self) -> OperatorStore | None:
+        """The accounts file, re-read when it changes (``tocsin operator add/remove``
+        while the server runs); sessions of removed accounts end."""
+        path = self.config.operators
+        if path is None:
+            return None
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            self._store, self._store_mtime = None, None
+            return None
+        if self._store is None or mtime != self._store_mtime:
+            store = OperatorStore(path)
+            self._store, self._store_mtime = store, mtime
+            for s in list(self.sessions.sessions.values()):
+                op = store.operators.get(s.name)
+                if op is None or op.role != s.role:
+                    self.sessions.drop(s.token)
+        return self._store
+
+    def session(self, request: Request) -> Session | None:
+        return self.sessions.get(request.cookies.get(COOKIE))
+
+    async def journal(self, event: str, operator: str | None, **fields: Any) -> None:
+        """Append an ``operator`` entry (on the worker, between batches)."""
+        j = self.exchange.pipeline.journal
+        if j is None:
+            return
+        doc = {"event": event, "operator": operator, "t": self.clock(), **fields}
+        payload = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+        await self.exchange.run_exclusive(lambda: j.append("operator", payload))
+
+    def _cross_site(self, request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None or origin == "null":
+            return origin == "null"
+        host = request.headers.get("host", "")
+        return origin.split("://", 1)[-1] != host
+
+    def guard(self, request: Request, role: str | None = None) -> Session | JSONResponse:
+        """The session of a state-changing request, or the refusal: 401 without a
+        session, 403 for a cross-site origin, a missing or wrong CSRF token, or a
+        role that may not do this."""
+        s = self.session(request)
+        if s is None:
+            return _err(401, "login_required", "log in first")
+        if self._cross_site(request):
+            return _err(403, "cross_site", "request from another origin refused")
+        if request.method == "POST" and not csrf_ok(s, request.headers.get(CSRF_HEADER)):
+            return _err(403, "csrf", "missing or wrong X-CSRF-Token", "X-CSRF-Token")
+        if role is not None and s.role != role:
+            return _err(403, "role", f"needs the {role} role")
+        return s
+
+    async def _body(self, request: Request, limit: int = 64 * 1024) -> dict[str, Any] | JSONResponse:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                return _err(413, "too_large", f"body over {limit} bytes")
+        try:
+            d = json.loads(raw or b"{}")
+        except ValueError:
+            return _err(400, "schema", "body is not JSON", "$")
+        if not isinstance(d, dict):
+            return _err(422, "schema", "body must be a JSON object", "$")
+        return d
+
+    # ------------------------------------------------------------ pages and data
+
+    async def index(self, request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+
+    async def config_view(self, request: Request) -> Response:
+        cfg = self.config
+        return _json(
+            {
+                "mode": cfg.mode,
+                "name": cfg.name,
+                "replay": cfg.replay is not None,
+                "replay_source": cfg.replay.source if cfg.replay is not None else None,
+                "exchange": self.exchange.mode,
+                "accounts": cfg.operators is not None,
+                "link_heartbeat_s": self.exchange.config.link_heartbeat_s,
+            }
+        )
+
+    async def state(self, request: Request) -> Response:
+        snap = self.live.snapshot()
+        sensors: list[dict[str, Any]] = []
+        if self.sensors is not None:
+            import asyncio
+
+            sensors = await asyncio.to_thread(self.sensors.poll)
+        snap["sensors"] = sensors
+        snap["links"] = {
+            p: {"silent": s.silent, "last_seen": s.last_seen, "messages": s.messages}
+            for p, s in sorted(self.exchange.links.items())
+        }
+        snap["mode"] = self.config.mode
+        snap["server_t"] = self.clock()
+        return _json(snap)
+
+    async def areas(self, request: Request) -> Response:
+        if self._areas is None:
+            import asyncio
+
+            def build() -> tuple[bytes, bytes]:
+                with self._areas_lock:
+                    if self._areas is None:
+                        raw = json.dumps(areas_geojson(), separators=(",", ":")).encode()
+                        self._areas = (raw, gzip.compress(raw, 6))
+                    return self._areas
+
+            await asyncio.to_thread(build)
+        assert self._areas is not None
+        resp = _gzip_response(request, *self._areas)
+        resp.headers["Cache-Control"] = "max-age=3600"
+        return resp
+
+    async def replay(self, request: Request) -> Response:
+        rec = self.config.replay
+        if rec is None:
+            return _err(404, "no_replay", "this server was not started with --replay")
+        if self._replay is None:
+            raw = rec.to_json()
+            self._replay = (raw, gzip.compress(raw, 6))
+        return _gzip_response(request, *self._replay)
+
+    # ------------------------------------------------------------ sessions
+
+    async def session_view(self, request: Request) -> Response:
+        s = self.session(request)
+        if s is None:
+            return _err(401, "login_required", "not logged in")
+        return _json(s.public())
+
+    async def login(self, request: Request) -> Response:
+        if self._cross_site(request):
+            return _err(403, "cross_site", "request from another origin refused")
+        body = await self._body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        name, password = body.get("name"), body.get("password")
+        if not isinstance(name, str) or not name:
+            return _err(422, "schema", "name is required", "name")
+        if not isinstance(password, str) or not password:
+            return _err(422, "schema", "password is required", "password")
+        store = self.store()
+        if store is None:
+            return _err(403, "no_accounts", "no operator accounts on this server (tocsin operator add)")
+        if self.throttle.blocked(name):
+            return _err(429, "throttled", "too many failed logins; wait a minute")
+        import asyncio
+
+        op = await asyncio.to_thread(store.authenticate, name, password)
+        if op is None:
+            self.throttle.failed(name)
+            await self.journal("login_failed", name[:64])
+            return _err(401, "bad_login", "wrong name or password")
+        self.throttle.succeeded(name)
+        s = self.sessions.create(op)
+        await self.journal("login", op.name, role=op.role)
+        resp = _json(s.public())
+        resp.set_cookie(
+            COOKIE,
+            s.token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return resp
+
+    async def logout(self, request: Request) -> Response:
+        s = self.guard(request)
+        if isinstance(s, JSONResponse):
+            return s
+        self.sessions.drop(s.token)
+        await self.journal("logout", s.name)
+        resp = _json({"ok": True})
+        resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return resp
+
+    async def operator_log(self, request: Request) -> Response:
+        s = self.guard(request, role="supervisor")
+        if isinstance(s, JSONResponse):
+            return s
+        j = self.exchange.pipeline.journal
+        out: list[dict[str, Any]] = []
+        if j is not None:
+            import asyncio
+
+            def read() -> list[dict[str, Any]]:
+                rows = []
+                with Journal(j.path, readonly=True) as ro:
+                    for e in ro.entries(kinds=("operator",)):
+                        rows.append({"seq": e.seq, "ts": e.ts, **json.loads(e.payload)})
+                return rows[-500:]
+
+            out = await asyncio.to_thread(read)
+        return _json({"entries": out})
+
+    # ------------------------------------------------------------ routes
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.index, methods=["GET"]),
+            Route("/v1/config", self.config_view, methods=["GET"]),
+            Route("/v1/state", self.state, methods=["GET"]),
+            Route("/v1/areas.geojson", self.areas, methods=["GET"]),
+            Route("/v1/replay", self.replay, methods=["GET"]),
+            Route("/auth/session", self.session_view, methods=["GET"]),
+            Route("/auth/login", self.login, methods=["POST"]),
+            Route("/auth/logout", self.logout, methods=["POST"]),
+            Route("/v1/operator/log", self.operator_log, methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        ]
+
+    def close(self) -> None:
+        if self.sensors is not None:
+            self.sensors.close()
+
+
+__all__ = [
+    "CSP",
+    "Dashboard",
+    "DashboardConfig",
+    "LiveState",
+    "Recording",
+    "SensorWatcher",
+    "areas_geojson",
+    "display_dict",
+    "load_recording",
+    "message_time",
+]
