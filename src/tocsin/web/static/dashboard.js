@@ -559,6 +559,7 @@
   function startReplay() {
     document.getElementById("conn").dataset.state = "replay";
     document.getElementById("replay-bar").hidden = false;
+    dirty.links = true;
     return fetch("/v1/replay").then((r) => r.json()).then((rec) => {
       R.msgs = rec.messages; R.t0 = rec.t0 || 0; R.t1 = rec.t1 || 0; R.t = R.t0; R.i = 0;
       const slider = document.getElementById("slider");
