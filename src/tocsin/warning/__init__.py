@@ -1,1 +1,60 @@
-"""Areas at risk, alert lifecycle, policy and CAP 1.2 rendering."""
+"""Areas at risk, alert lifecycle, policy and CAP 1.2 rendering.
+
+::
+
+    track ──► threat.assess ──► policy (eligible? which public?) ──► lifecycle
+                 (areas at risk,                                      (Alert/Update/
+                  onset, impact)                                       Cancel)
+                                                                          │
+                                          alert envelope (AlertBody) ◄── cap.render_cap
+                                                                         (ja/ko/en)
+
+:class:`WarningEngine` is the stage; ``WarningEngine()`` runs in drill mode
+(every alert ``Exercise``). See ``docs/warning.md``.
+"""
+
+from tocsin.warning.areas import Area, AreaRegistry
+from tocsin.warning.cap import CapMessage, CapProblem, render_cap, validate_cap
+from tocsin.warning.engine import WarningEngine
+from tocsin.warning.lifecycle import Desired, Issue, Lifecycle, LifecycleConfig
+from tocsin.warning.mode import (
+    DrillMode,
+    LiveAuthorisation,
+    LiveMode,
+    Mode,
+    ModeError,
+    ReplayMode,
+    authorise_live,
+)
+from tocsin.warning.policy import Release, Thresholds, WarningConfig, load_config, load_live_authorisation
+from tocsin.warning.threat import AreaRisk, Threat, ThreatConfig, assess
+
+__all__ = [
+    "Area",
+    "AreaRegistry",
+    "AreaRisk",
+    "CapMessage",
+    "CapProblem",
+    "Desired",
+    "DrillMode",
+    "Issue",
+    "Lifecycle",
+    "LifecycleConfig",
+    "LiveAuthorisation",
+    "LiveMode",
+    "Mode",
+    "ModeError",
+    "Release",
+    "ReplayMode",
+    "Threat",
+    "ThreatConfig",
+    "Thresholds",
+    "WarningConfig",
+    "WarningEngine",
+    "assess",
+    "authorise_live",
+    "load_config",
+    "load_live_authorisation",
+    "render_cap",
+    "validate_cap",
+]

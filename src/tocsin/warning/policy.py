@@ -1,0 +1,186 @@
+"""Warning policy: thresholds, who releases what to whose public, operators.
+
+One :class:`WarningConfig` holds everything an operator may tune; it loads from
+a TOML or YAML file (:func:`load_config`) and every error names the field::
+
+    # policy.toml
+    sender = "warning@jp.tocsin.example"
+    operators = ["duty-officer-a", "duty-officer-b"]
+
+    [thresholds]
+    min_quality = 0.6               # track quality (fraction of recent scans with a hit)
+    min_impact_probability = 0.02   # P(impact in area) for impact-area warnings
+
+    [[releases]]
+    partner = "JP"                  # whose public: alert envelopes carry this partner
+    countries = ["JP"]              # areas of these countries go to this public
+    international = true            # and sea zones of no listed country
+
+    [lifecycle]
+    min_update_interval_s = 10
+
+    [threat]
+    max_buffer_m = 100000
+
+Releases: each release is its own alert stream (its own ids and lifecycle),
+carrying only the areas of its countries (plus international sea zones when
+``international``). A partner whose public is not affected receives nothing.
+
+A live run also needs a *live authorisation* file (:func:`load_live_authorisation`)::
+
+    live = true
+    authorised_by = "Director, National Warning Centre"
+    reference = "order 2026-114"
+    sender = "warning@jp.tocsin.example"
+
+which is the only way to obtain a :class:`~tocsin.warning.mode.LiveMode`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+from msgspec import Meta
+
+from tocsin.errors import ConfigError
+from tocsin.warning.lifecycle import LifecycleConfig
+from tocsin.warning.mode import LiveAuthorisation, LiveMode, ModeError, authorise_live
+from tocsin.warning.threat import ThreatConfig
+
+Partner = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
+Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
+
+
+class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which tracks may raise a public warning, and when an impact area counts."""
+
+    min_quality: Prob = 0.5
+    min_impact_probability: Prob = 0.01
+    statuses: list[Literal["confirmed", "coasting", "tentative"]] = msgspec.field(
+        default_factory=lambda: ["confirmed", "coasting"]
+    )
+    classes: list[Literal["ballistic"]] = msgspec.field(default_factory=lambda: ["ballistic"])
+
+
+class Release(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One public that receives alerts (one alert stream)."""
+
+    partner: Partner
+    countries: list[Partner]
+    international: bool = True
+
+
+def _default_releases() -> list[Release]:
+    return [Release(partner="JP", countries=["JP"]), Release(partner="KR", countries=["KR"])]
+
+
+class WarningConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything the warning engine can be told (module doc)."""
+
+    sender: Annotated[str, Meta(pattern=r"^[^\s,<&]+$")] = "warning@tocsin.example"
+    source: Annotated[str, Meta(min_length=1, max_length=128)] = "tocsin-warning"
+    thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
+    releases: Annotated[list[Release], Meta(min_length=1)] = msgspec.field(default_factory=_default_releases)
+    operators: list[Annotated[str, Meta(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]] = msgspec.field(
+        default_factory=list
+    )
+    threat: ThreatConfig = msgspec.field(default_factory=ThreatConfig)
+    lifecycle: LifecycleConfig = msgspec.field(default_factory=LifecycleConfig)
+    max_polygon_points: Annotated[int, Meta(ge=4, le=10_000)] = 100
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for i, r in enumerate(self.releases):
+            if r.partner in seen:
+                raise ValueError(f"partner {r.partner} released twice - at `$.releases[{i}].partner`")
+            seen.add(r.partner)
+
+    def threat_config(self) -> ThreatConfig:
+        """The assessment knobs with the policy's impact threshold applied."""
+        return msgspec.structs.replace(
+            self.threat, min_impact_probability=self.thresholds.min_impact_probability
+        )
+
+    def eligible(self, status: str, cls: str, quality: float | None) -> bool:
+        """May a track with this status, class and quality raise or change a warning?"""
+        if cls not in self.thresholds.classes or status not in self.thresholds.statuses:
+            return False
+        q = 1.0 if quality is None else quality
+        return q >= self.thresholds.min_quality
+
+    def release_areas(
+        self, release: Release, codes: Iterable[str], countries: dict[str, str]
+    ) -> frozenset[str]:
+        """The codes among ``codes`` that ``release``'s public receives."""
+        listed = {c for r in self.releases for c in r.countries}
+        out = set()
+        for code in codes:
+            ctry = countries.get(code, "")
+            if ctry in release.countries or (release.international and ctry not in listed):
+                out.add(code)
+        return frozenset(out)
+
+
+def _read_mapping(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            return tomllib.loads(raw.decode("utf-8"))
+        return yaml.safe_load(raw) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {msg}") from None
+
+
+def _convert(data: Any, typ: type[Any], path: Path) -> Any:
+    try:
+        return msgspec.convert(data, typ)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except ValueError as exc:  # __post_init__ checks
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> WarningConfig:
+    """A :class:`WarningConfig` from a TOML (``.toml``) or YAML file; a
+    :class:`~tocsin.errors.ConfigError` naming the field otherwise."""
+    p = Path(path)
+    cfg: WarningConfig = _convert(_read_mapping(p), WarningConfig, p)
+    return cfg
+
+
+class _LiveFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    live: bool
+    authorised_by: Annotated[str, Meta(min_length=1)]
+    reference: Annotated[str, Meta(min_length=1)]
+    sender: Annotated[str, Meta(pattern=r"^[^\s,<&]+$")]
+
+
+def load_live_authorisation(path: str | os.PathLike[str]) -> LiveMode:
+    """The live mode from an explicit live authorisation file (module doc)."""
+    p = Path(path)
+    f: _LiveFile = _convert(_read_mapping(p), _LiveFile, p)
+    if f.live is not True:
+        raise ConfigError(f"{p}: live: must be true to authorise live operation - at `$.live`")
+    try:
+        return authorise_live(LiveAuthorisation(f.authorised_by, f.reference, f.sender))
+    except ModeError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+
+
+__all__ = [
+    "Release",
+    "Thresholds",
+    "WarningConfig",
+    "load_config",
+    "load_live_authorisation",
+]

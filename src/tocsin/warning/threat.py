@@ -1,0 +1,489 @@
+r"""Threat assessment: which areas one ballistic track puts at risk, and when.
+
+Pure: a track message (and optionally an acceleration estimate) in, a
+:class:`Threat` out; no I/O, no clock. The rules, with their reasons, are in
+``docs/warning.md``; in short:
+
+**After burnout** (``phase != "boost"`` and an impact prediction present):
+
+1. *Path*: the predicted ground track ahead (``TrackBody.path``, ``[[lat, lon,
+   t], ...]`` from now to impact; propagated here from the state when absent)
+   is swept by a disc whose radius is the 95 % cross-track uncertainty at that
+   point: from :math:`k\,\sigma_\perp` of the current position (``cov``
+   projected on the horizontal direction normal to the velocity, :math:`k =
+   \sqrt{\chi^2_2(0.95)} = 2.448`) at the start, growing linearly in time to the
+   impact ellipse's radius across the track at impact, clipped to
+   ``[min_buffer_m, max_buffer_m]``. Every area the swept *corridor* touches is
+   at risk ("overflight"); its event time is the first corridor segment that
+   touches it. Areas behind the object are not in the path any more and drop
+   out.
+2. *Impact*: the impact point is Gaussian with the covariance whose
+   ``confidence`` contour is ``impact.ellipse`` (semi-axes
+   :math:`a = \sqrt{\chi^2_2(c)}\,\sigma_1`). The probability of impact in an
+   area, :math:`P(A) = \int_A \mathcal N(\mu, \Sigma)`, is estimated with a fixed
+   set of 4,096 quasi-random standard-normal points (seeded, so deterministic),
+   mapped through :math:`\mu + R\,\mathrm{diag}(\sigma)\,z`. An area that
+   touches the 95 % ellipse is at risk ("impact") if :math:`P(A) \ge`
+   ``min_impact_probability``; its event time is :math:`t_\text{impact} -
+   2\sigma_t`.
+
+**During boost** (``phase == "boost"`` or no impact prediction): the final range
+is unknown, so the rule asks what the missile could reach if it kept burning
+for ``boost_extra_s`` more seconds at its current acceleration (estimated from
+successive track velocities, or ``boost_assumed_accel`` along the velocity):
+that state is propagated ballistically to the ground, and its ground track from
+the object's current sub-point to that far impact point is swept with a
+corridor that widens with distance by ``boost_heading_margin_deg`` (the
+launch azimuth may still change) from ``boost_min_buffer_m``. Everything short
+of the far impact point is reachable (thrust can stop at any time); beyond it
+is not yet. As the boost goes on the far end moves out and the next update
+adds what became reachable; at burnout the post-boost rules take over and the
+corridor narrows to the prediction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import msgspec
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from tocsin.dynamics.flight import propagate
+from tocsin.dynamics.forces import accel_ecef
+from tocsin.geo.wgs84 import WGS84_A, WGS84_E2, ecef_to_geodetic, enu_matrix
+from tocsin.wire.messages import TrackBody
+
+F64 = NDArray[np.float64]
+K95 = math.sqrt(5.991464547107979)  # sqrt(chi2_2(0.95))
+
+
+class ThreatArea(Protocol):
+    """What assessment needs of an area (``tocsin.warning.areas.Area`` fits)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def geometry(self) -> shapely.Geometry: ...
+
+
+class AreaIndex(Protocol):
+    """What assessment needs of the area registry."""
+
+    def intersecting(self, geom: shapely.Geometry) -> Sequence[ThreatArea]: ...
+
+
+class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Knobs of the assessment (metres, seconds, degrees). Defaults are argued in
+    ``docs/warning.md``."""
+
+    min_buffer_m: float = 5_000.0
+    max_buffer_m: float = 100_000.0
+    max_ellipse_m: float = 300_000.0
+    min_impact_probability: float = 0.01
+    boost_extra_s: float = 10.0
+    boost_extra_dv_mps: float = 300.0
+    boost_assumed_accel: float = 30.0
+    boost_heading_margin_deg: float = 1.5
+    boost_min_buffer_m: float = 15_000.0
+    path_step_s: float = 10.0
+    max_flight_s: float = 7200.0
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            v = getattr(self, name)
+            if not (isinstance(v, float | int) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"`{name}` must be a finite number >= 0 - at `$.{name}`")
+        if self.min_buffer_m > self.max_buffer_m:
+            raise ValueError("`min_buffer_m` must not exceed `max_buffer_m` - at `$.min_buffer_m`")
+        if self.min_impact_probability > 1.0:
+            raise ValueError("`min_impact_probability` must be <= 1 - at `$.min_impact_probability`")
+
+
+Reason = Literal["impact", "path", "boost"]
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRisk:
+    code: str
+    reason: Reason
+    t: float  # when the hazard reaches the area (epoch s)
+    p_impact: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Threat:
+    """The areas one track puts at risk at time ``t``."""
+
+    track_id: str
+    t: float
+    phase: Literal["boost", "ballistic"]
+    risks: tuple[AreaRisk, ...]
+    impact_t: float | None
+    impact_lat: float | None = None
+    impact_lon: float | None = None
+    corridor: shapely.Geometry | None = None
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(r.code for r in self.risks)
+
+    @property
+    def onset(self) -> float | None:
+        return min((r.t for r in self.risks), default=None)
+
+
+# ---------------------------------------------------------------- local geometry
+
+
+def _radii(lat_deg: F64) -> tuple[F64, F64]:
+    """Meridian (M) and prime-vertical (N) radii of curvature, m."""
+    s = np.sin(np.radians(lat_deg))
+    w = np.sqrt(1.0 - WGS84_E2 * s * s)
+    return WGS84_A * (1.0 - WGS84_E2) / w**3, WGS84_A / w
+
+
+def offset(lat: F64, lon: F64, east: F64, north: F64) -> tuple[F64, F64]:
+    """Points ``east``/``north`` metres from (lat, lon) on the local tangent plane
+    (exact to well under 1 % for offsets below a few hundred km)."""
+    m, n = _radii(lat)
+    dlat = np.degrees(north / m)
+    dlon = np.degrees(east / (n * np.cos(np.radians(lat))))
+    return lat + dlat, lon + dlon
+
+
+_CIRCLE = np.linspace(0.0, 2.0 * np.pi, 24, endpoint=False)
+
+
+def _discs(lat: F64, lon: F64, r: F64) -> F64:
+    """(N, 24, 2) lon/lat rings of discs of radius r (m) around each point."""
+    e = r[:, None] * np.sin(_CIRCLE)[None, :]
+    n = r[:, None] * np.cos(_CIRCLE)[None, :]
+    la, lo = offset(lat[:, None], lon[:, None], e, n)
+    return np.stack([lo, la], axis=-1)
+
+
+def corridor_segments(lat: F64, lon: F64, r: F64) -> NDArray[np.object_]:
+    """Convex hulls of consecutive discs: the segments of a tube of varying
+    radius along a polyline (one polygon per segment, or one disc). Longitudes
+    are unwrapped along the line, so a path over the antimeridian does not wrap
+    round the globe (its far part lies beyond 180 and touches no area)."""
+    lon = np.degrees(np.unwrap(np.radians(lon)))
+    rings = _discs(lat, lon, r)
+    if len(lat) == 1:
+        return np.array([shapely.convex_hull(shapely.multipoints(rings[0]))], dtype=object)
+    pairs = np.concatenate([rings[:-1], rings[1:]], axis=1)  # (N-1, 48, 2)
+    mps = shapely.multipoints(pairs.reshape(-1, 2), indices=np.repeat(np.arange(len(pairs)), pairs.shape[1]))
+    return np.asarray(shapely.convex_hull(mps), dtype=object)
+
+
+def ellipse_polygon(
+    lat: float, lon: float, a: float, b: float, bearing_deg: float, n: int = 48
+) -> shapely.Polygon:
+    """The ellipse of semi-axes ``a`` (along ``bearing_deg``, clockwise from
+    north) and ``b`` around (lat, lon), as a lon/lat polygon."""
+    th = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    br = math.radians(bearing_deg)
+    u = a * np.cos(th)
+    v = b * np.sin(th)
+    east = u * math.sin(br) + v * math.cos(br)
+    north = u * math.cos(br) - v * math.sin(br)
+    la, lo = offset(np.full(n, lat), np.full(n, lon), east, north)
+    return shapely.Polygon(np.stack([lo, la], axis=-1))
+
+
+def ellipse_radius(a: float, b: float, bearing_deg: float, direction_deg: float) -> float:
+    """Radius of the ellipse in a given direction (both clockwise from north)."""
+    al = math.radians(direction_deg - bearing_deg)
+    den = math.hypot(b * math.cos(al), a * math.sin(al))
+    return a * b / den if den > 0 else max(a, b)
+
+
+# fixed quasi-random standard-normal sample for impact probabilities
+_Z = np.random.default_rng(20170829).standard_normal((4096, 2))
+_Z -= _Z.mean(axis=0)
+_Z = _Z @ np.linalg.inv(np.linalg.cholesky(np.cov(_Z.T))).T  # exactly unit covariance
+
+
+def impact_probabilities(
+    areas: Iterable[ThreatArea],
+    lat: float,
+    lon: float,
+    a: float,
+    b: float,
+    bearing_deg: float,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """P(impact in area) for the Gaussian whose ``confidence`` contour is the
+    given ellipse (module doc)."""
+    k = math.sqrt(-2.0 * math.log(1.0 - confidence))
+    sa, sb = max(a, 1.0) / k, max(b, 1.0) / k
+    br = math.radians(bearing_deg)
+    u = _Z[:, 0] * sa
+    v = _Z[:, 1] * sb
+    east = u * math.sin(br) + v * math.cos(br)
+    north = u * math.cos(br) - v * math.sin(br)
+    la, lo = offset(np.full(len(u), lat), np.full(len(u), lon), east, north)
+    out: dict[str, float] = {}
+    for ar in areas:
+        out[ar.code] = float(np.count_nonzero(shapely.contains_xy(ar.geometry, lo, la))) / len(u)
+    return out
+
+
+# ---------------------------------------------------------------- flight
+
+
+@dataclass(frozen=True, slots=True)
+class Flight:
+    """A ballistic fly-out: ground track samples and the impact."""
+
+    lat: F64
+    lon: F64
+    t: F64
+    impact_t: float
+    impact_lat: float
+    impact_lon: float
+
+
+def fly_to_ground(x: F64, t0: float, *, step: float = 10.0, max_time: float = 7200.0) -> list[Flight | None]:
+    """Propagate states ``(N, 6)`` ballistically (no drag) to the ground, sampling
+    the sub-point every ``step`` seconds; the impact is interpolated linearly in
+    height within the last step. ``None`` for a state that does not come down
+    within ``max_time`` or starts below the ground."""
+    y = np.atleast_2d(np.asarray(x, dtype=np.float64)).copy()
+    n = y.shape[0]
+    la, lo, h = ecef_to_geodetic(y[:, :3])
+    lats = [[float(la[i])] for i in range(n)]
+    lons = [[float(lo[i])] for i in range(n)]
+    hs = [float(v) for v in h]
+    out: list[Flight | None] = [None] * n
+    active = np.flatnonzero(h > 0.0)
+    k = 0
+    while active.size and k * step < max_time:
+        k += 1
+        y[active] = propagate(y[active], step, max_step=step)
+        la, lo, h = ecef_to_geodetic(y[active, :3])
+        keep = []
+        for j, i in enumerate(active):
+            if h[j] <= 0.0:
+                f = hs[i] / (hs[i] - float(h[j])) if hs[i] > float(h[j]) else 1.0
+                ilat = lats[i][-1] + f * (float(la[j]) - lats[i][-1])
+                ilon = lons[i][-1] + f * (float(lo[j]) - lons[i][-1])
+                t_imp = t0 + (k - 1 + f) * step
+                ts = t0 + step * np.arange(len(lats[i]))
+                out[i] = Flight(
+                    lat=np.append(np.asarray(lats[i]), ilat),
+                    lon=np.append(np.asarray(lons[i]), ilon),
+                    t=np.append(ts, t_imp),
+                    impact_t=t_imp,
+                    impact_lat=ilat,
+                    impact_lon=ilon,
+                )
+            else:
+                lats[i].append(float(la[j]))
+                lons[i].append(float(lo[j]))
+                hs[i] = float(h[j])
+                keep.append(i)
+        active = np.asarray(keep, dtype=np.int64)
+    return out
+
+
+def _thin(n: int, keep: int = 60) -> NDArray[np.int64]:
+    if n <= keep:
+        return np.arange(n)
+    idx = np.unique(np.round(np.linspace(0, n - 1, keep)).astype(np.int64))
+    return idx
+
+
+def _heading(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
+    """Initial great-circle bearing, degrees clockwise from north."""
+    p0, p1 = math.radians(lat0), math.radians(lat1)
+    dl = math.radians(lon1 - lon0)
+    y = math.sin(dl) * math.cos(p1)
+    x = math.cos(p0) * math.sin(p1) - math.sin(p0) * math.cos(p1) * math.cos(dl)
+    return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def _cross_sigma(track: TrackBody, lat: float, lon: float) -> float:
+    """1-sigma horizontal position error across the velocity, m."""
+    rot = enu_matrix(lat, lon)
+    p = np.asarray(track.cov, dtype=np.float64).reshape(6, 6)[:3, :3]
+    pe = rot @ p @ rot.T
+    v = rot @ np.asarray(track.state_ecef[3:], dtype=np.float64)
+    vh = v[:2]
+    nv = float(np.hypot(*vh))
+    if nv < 1e-6:
+        return float(math.sqrt(max(0.5 * (pe[0, 0] + pe[1, 1]), 0.0)))
+    perp = np.array([-vh[1], vh[0]]) / nv
+    return float(math.sqrt(max(float(perp @ pe[:2, :2] @ perp), 0.0)))
+
+
+def _areas_on(
+    index: AreaIndex, segs: NDArray[np.object_], seg_t: F64
+) -> tuple[dict[str, float], dict[str, ThreatArea], shapely.Geometry]:
+    """Areas the corridor touches and the start time of the first segment that
+    touches each."""
+    corridor = shapely.union_all(segs)
+    first: dict[str, float] = {}
+    found: dict[str, ThreatArea] = {}
+    for ar in index.intersecting(corridor):
+        hit = shapely.intersects(segs, ar.geometry)
+        if bool(np.any(hit)):
+            first[ar.code] = float(seg_t[int(np.argmax(hit))])
+            found[ar.code] = ar
+    return first, found, corridor
+
+
+# ---------------------------------------------------------------- assessment
+
+
+def assess(
+    track: TrackBody,
+    index: AreaIndex,
+    cfg: ThreatConfig | None = None,
+    *,
+    accel: F64 | None = None,
+) -> Threat:
+    """The areas ``track`` puts at risk (module doc). ``accel``: the track's
+    total ECEF acceleration (m/s^2) estimated by the caller, used during boost."""
+    cfg = cfg or ThreatConfig()
+    boosting = track.phase == "boost" or track.impact is None
+    if boosting:
+        return _assess_boost(track, index, cfg, accel)
+    return _assess_ballistic(track, index, cfg)
+
+
+def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> Threat:
+    imp = track.impact
+    assert imp is not None
+    x = np.asarray(track.state_ecef, dtype=np.float64)
+    if track.path and len(track.path) >= 2:
+        arr = np.asarray(track.path, dtype=np.float64)
+        arr = arr[arr[:, 2] >= track.t - 1e-6] if np.any(arr[:, 2] >= track.t - 1e-6) else arr[-1:]
+        lat, lon, ts = arr[:, 0], arr[:, 1], arr[:, 2]
+        if abs(lat[-1] - imp.lat) > 1e-9 or abs(lon[-1] - imp.lon) > 1e-9:
+            lat, lon, ts = np.append(lat, imp.lat), np.append(lon, imp.lon), np.append(ts, imp.t)
+    else:
+        fl = fly_to_ground(x[None, :], track.t, step=cfg.path_step_s, max_time=cfg.max_flight_s)[0]
+        if fl is None:
+            lat, lon, ts = np.array([imp.lat]), np.array([imp.lon]), np.array([imp.t])
+        else:
+            lat = np.append(fl.lat[:-1], imp.lat)
+            lon = np.append(fl.lon[:-1], imp.lon)
+            ts = np.append(fl.t[:-1], imp.t)
+    idx = _thin(len(lat))
+    lat, lon, ts = lat[idx], lon[idx], ts[idx]
+    ell = imp.ellipse
+    a = min(ell.semi_major_m, cfg.max_ellipse_m) if ell else cfg.min_buffer_m
+    b = min(ell.semi_minor_m, cfg.max_ellipse_m) if ell else cfg.min_buffer_m
+    brg = ell.bearing_deg if ell else 0.0
+    conf = ell.confidence if ell else 0.95
+    # cross-track radius: now -> at impact, linear in time
+    r0 = K95 * _cross_sigma(track, float(lat[0]), float(lon[0]))
+    if len(lat) >= 2:
+        hd = _heading(float(lat[-2]), float(lon[-2]), float(lat[-1]), float(lon[-1]))
+        r1 = ellipse_radius(a, b, brg, hd + 90.0)
+    else:
+        r1 = b
+    span = max(float(ts[-1] - ts[0]), 1e-9)
+    frac = np.clip((ts - ts[0]) / span, 0.0, 1.0)
+    r = np.clip(r0 + (r1 - r0) * frac, cfg.min_buffer_m, cfg.max_buffer_m)
+    segs = corridor_segments(lat, lon, r)
+    seg_t = ts[:-1] if len(ts) > 1 else ts
+    first, _, corridor = _areas_on(index, segs, seg_t)
+    risks: dict[str, AreaRisk] = {c: AreaRisk(c, "path", t) for c, t in first.items()}
+    # impact ellipse
+    epoly = ellipse_polygon(imp.lat, imp.lon, max(a, cfg.min_buffer_m), max(b, cfg.min_buffer_m), brg)
+    cand = list(index.intersecting(epoly))
+    if cand:
+        probs = impact_probabilities(cand, imp.lat, imp.lon, a, b, brg, conf)
+        t_imp = imp.t - 2.0 * imp.sigma_t_s
+        for ar in cand:
+            p = probs[ar.code]
+            if p >= cfg.min_impact_probability or shapely.contains_xy(ar.geometry, imp.lon, imp.lat):
+                prev = risks.get(ar.code)
+                risks[ar.code] = AreaRisk(ar.code, "impact", min(t_imp, prev.t) if prev else t_imp, p)
+    return Threat(
+        track_id=track.id,
+        t=track.t,
+        phase="ballistic",
+        risks=tuple(risks[c] for c in sorted(risks)),
+        impact_t=imp.t,
+        impact_lat=imp.lat,
+        impact_lon=imp.lon,
+        corridor=shapely.union_all([corridor, epoly]),
+    )
+
+
+def _assess_boost(track: TrackBody, index: AreaIndex, cfg: ThreatConfig, accel: F64 | None) -> Threat:
+    x = np.asarray(track.state_ecef, dtype=np.float64)
+    r, v = x[:3], x[3:]
+    if accel is None:
+        speed = float(np.linalg.norm(v))
+        thrust = v / speed * cfg.boost_assumed_accel if speed > 1.0 else np.zeros(3)
+        acc = accel_ecef(r, v) + thrust
+    else:
+        acc = np.asarray(accel, dtype=np.float64)
+    # extra burn: boost_extra_s, or less if the thrust would add more than boost_extra_dv_mps
+    thrust_mag = float(np.linalg.norm(acc - accel_ecef(r, v)))
+    dt = cfg.boost_extra_s
+    if thrust_mag > 1e-6:
+        dt = min(dt, cfg.boost_extra_dv_mps / thrust_mag)
+    far = np.concatenate([r + v * dt + 0.5 * acc * dt * dt, v + acc * dt])
+    fl = fly_to_ground(far[None, :], track.t + dt, step=cfg.path_step_s, max_time=cfg.max_flight_s)[0]
+    lat0, lon0, _ = ecef_to_geodetic(r)
+    if fl is None:
+        return Threat(track.id, track.t, "boost", (), None)
+    lat = np.concatenate([[float(lat0)], fl.lat])
+    lon = np.concatenate([[float(lon0)], fl.lon])
+    ts = np.concatenate([[track.t], fl.t])
+    idx = _thin(len(lat))
+    lat, lon, ts = lat[idx], lon[idx], ts[idx]
+    # distance along the ground track from the sub-point
+    seg = np.hypot(
+        np.diff(lat) * 111_320.0,
+        np.diff(lon) * 111_320.0 * np.cos(np.radians(0.5 * (lat[1:] + lat[:-1]))),
+    )
+    dist = np.concatenate([[0.0], np.cumsum(seg)])
+    r0 = max(cfg.boost_min_buffer_m, K95 * _cross_sigma(track, float(lat[0]), float(lon[0])))
+    rad = np.minimum(r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * dist, cfg.max_buffer_m)
+    segs = corridor_segments(lat, lon, rad)
+    seg_t = ts[:-1] if len(ts) > 1 else ts
+    first, _, corridor = _areas_on(index, segs, seg_t)
+    risks = tuple(AreaRisk(c, "boost", first[c]) for c in sorted(first))
+    return Threat(
+        track_id=track.id,
+        t=track.t,
+        phase="boost",
+        risks=risks,
+        impact_t=fl.impact_t,
+        impact_lat=fl.impact_lat,
+        impact_lon=fl.impact_lon,
+        corridor=corridor,
+    )
+
+
+__all__ = [
+    "K95",
+    "AreaIndex",
+    "AreaRisk",
+    "Flight",
+    "Threat",
+    "ThreatArea",
+    "ThreatConfig",
+    "assess",
+    "corridor_segments",
+    "ellipse_polygon",
+    "ellipse_radius",
+    "fly_to_ground",
+    "impact_probabilities",
+    "offset",
+]

@@ -1,0 +1,278 @@
+"""The warning stage end to end on realistic tracks (built from solved
+trajectories of the shipped scenarios, not from the fusion tracker)."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pytest
+import shapely
+from capparselib.parsers import CAPParser
+from warnhelpers import grid_registry, hokkaido_truth, open_sea_truth, tracks_from_truth
+
+from tocsin.geo import ecef_to_geodetic
+from tocsin.stage import Stage
+from tocsin.warning import (
+    DrillMode,
+    LiveAuthorisation,
+    Release,
+    ReplayMode,
+    WarningConfig,
+    WarningEngine,
+    authorise_live,
+)
+from tocsin.warning.areas import AreaRegistry
+from tocsin.warning.cap import validate_cap
+from tocsin.wire import encode_json, make
+from tocsin.wire.messages import AlertBody, Envelope, HeartbeatBody, TrackBody, TruthBody
+
+
+@pytest.fixture(scope="module")
+def registry() -> AreaRegistry:
+    return AreaRegistry.default()
+
+
+@pytest.fixture(scope="module")
+def hok_truth() -> list[TruthBody]:
+    return hokkaido_truth()
+
+
+@pytest.fixture(scope="module")
+def hok_tracks(hok_truth: list[TruthBody]) -> list[Envelope]:
+    return tracks_from_truth(hok_truth, track_id="F-17", every_s=4.0)
+
+
+@pytest.fixture(scope="module")
+def sea_tracks() -> list[Envelope]:
+    return tracks_from_truth(open_sea_truth(), track_id="F-3", every_s=3.0)
+
+
+def run(engine: WarningEngine, envs: list[Envelope], tail_s: float = 1800.0) -> list[Envelope]:
+    out: list[Envelope] = []
+    for e in envs:
+        out += engine.push(e)
+        out += engine.advance(e.sent + 0.5)
+    out += engine.advance(envs[-1].sent + tail_s)
+    return out
+
+
+@pytest.fixture(scope="module")
+def hok_alerts(registry: AreaRegistry, hok_tracks: list[Envelope]) -> list[Envelope]:
+    return run(WarningEngine(registry=registry), hok_tracks)
+
+
+def _ground(truth: list[TruthBody]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    xyz = np.array([b.state_ecef[:3] for b in truth if b.state_ecef is not None])
+    lat, lon, _ = ecef_to_geodetic(xyz)
+    t = np.array([b.t for b in truth])
+    boost = np.array([b.phase == "boost" for b in truth])
+    return t, lat, lon, boost
+
+
+def test_is_a_stage_and_ignores_other_kinds(registry: AreaRegistry) -> None:
+    eng = WarningEngine(registry=registry)
+    assert isinstance(eng, Stage)
+    hb = make("heartbeat", HeartbeatBody(node="n", t=1.0), partner="JP", source="n", seq=1, sent=1.0)
+    assert eng.push(hb) == []
+    assert eng.advance(10.0) == []
+
+
+def test_default_engine_is_an_exercise() -> None:
+    eng = WarningEngine()
+    assert isinstance(eng.mode, DrillMode)
+    assert eng.mode.status == "Exercise"
+
+
+def test_hokkaido_overflight_warned_before_it_happens(
+    hok_alerts: list[Envelope], hok_truth: list[TruthBody], registry: AreaRegistry
+) -> None:
+    bodies = [a.body for a in hok_alerts]
+    assert bodies
+    assert all(isinstance(b, AlertBody) for b in bodies)
+    assert {b.status for b in bodies} == {"Exercise"}
+    assert bodies[0].msg_type == "Alert"
+    first_warned = {}
+    for b in bodies:
+        if b.msg_type != "Cancel":
+            for c in b.areas:
+                first_warned.setdefault(c, b.t)
+    t, lat, lon, boost = _ground(hok_truth)
+    hok = registry.get("JP-01").geometry
+    over = shapely.contains_xy(hok, lon, lat) & ~boost
+    t_over = float(t[np.argmax(over)])
+    assert "JP-01" in first_warned
+    assert t_over - first_warned["JP-01"] > 240.0  # minutes of warning, not seconds
+    # nothing far away: every warned area is within 60 km of the real ground track
+    line = shapely.LineString(np.c_[lon[~boost], lat[~boost]])
+    for code in first_warned:
+        d_deg = registry.get(code).geometry.distance(line)
+        assert d_deg < 0.6, (code, d_deg)
+    assert not any(c.startswith("KR") for c in first_warned)
+    # the last message is the all-clear
+    assert bodies[-1].msg_type == "Cancel"
+
+
+def test_every_alert_is_valid_cap_and_parses(hok_alerts: list[Envelope]) -> None:
+    for a in hok_alerts:
+        b = a.body
+        assert validate_cap(b.cap) == [], b.id
+        parsed = CAPParser(b.cap).as_dict()[0]
+        assert str(parsed["cap_id"]) == b.id
+        assert str(parsed["cap_status"]) == "Exercise"
+        assert len(parsed["cap_info"]) == 3
+
+
+def test_references_chain(hok_alerts: list[Envelope]) -> None:
+    seen: list[str] = []
+    for a in hok_alerts:
+        b = a.body
+        if b.msg_type == "Alert":
+            assert b.references == []
+            seen = [b.id]
+        else:
+            assert b.references == seen
+            seen.append(b.id)
+
+
+def test_deterministic_byte_identical(registry: AreaRegistry, hok_tracks: list[Envelope]) -> None:
+    part = hok_tracks[:80]
+    a = b"".join(encode_json(e) for e in run(WarningEngine(registry=registry), part, 100.0))
+    b = b"".join(encode_json(e) for e in run(WarningEngine(registry=registry), part, 100.0))
+    assert a
+    assert a == b
+
+
+def test_open_sea_warns_no_land(registry: AreaRegistry, sea_tracks: list[Envelope]) -> None:
+    out = run(WarningEngine(registry=registry), sea_tracks)
+    land = {c for e in out for c in e.body.areas if registry.get(c).kind == "land"}
+    assert land == set()
+
+
+def _retag(envs: list[Envelope], **changes: object) -> list[Envelope]:
+    return [msgspec.structs.replace(e, body=msgspec.structs.replace(e.body, **changes)) for e in envs]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"class_": "air"}, {"class_": "unknown"}, {"status": "tentative"}, {"quality": 0.2}],
+)
+def test_ineligible_tracks_never_alert(
+    registry: AreaRegistry, hok_tracks: list[Envelope], changes: dict[str, object]
+) -> None:
+    envs = _retag(hok_tracks[:-1], **changes)
+    assert run(WarningEngine(registry=registry), envs) == []
+
+
+def test_reclassified_track_is_cancelled_at_once(registry: AreaRegistry, hok_tracks: list[Envelope]) -> None:
+    eng = WarningEngine(registry=registry)
+    out: list[Envelope] = []
+    envs = hok_tracks[:60]
+    for e in envs:
+        out += eng.push(e)
+    assert out
+    assert out[-1].body.msg_type != "Cancel"
+    last = envs[-1]
+    air = msgspec.structs.replace(
+        last, sent=last.sent + 1, body=msgspec.structs.replace(last.body, class_="air")
+    )
+    [c] = eng.push(air)
+    assert c.body.msg_type == "Cancel"
+    assert c.body.references[-1] == out[-1].body.id
+
+
+def test_deleted_track_is_cancelled(registry: AreaRegistry, hok_tracks: list[Envelope]) -> None:
+    eng = WarningEngine(registry=registry)
+    out = []
+    for e in hok_tracks[:60]:
+        out += eng.push(e)
+    last = hok_tracks[59]
+    gone = msgspec.structs.replace(
+        last, sent=last.sent + 1, body=msgspec.structs.replace(last.body, status="deleted")
+    )
+    [c] = eng.push(gone)
+    assert c.body.msg_type == "Cancel"
+    assert eng.advance(last.sent + 5000) == []
+
+
+def test_modes_set_status(registry: AreaRegistry, hok_tracks: list[Envelope]) -> None:
+    part = hok_tracks[:70]
+    replay = run(WarningEngine(registry=registry, mode=ReplayMode()), part, 10.0)
+    assert replay
+    assert {e.body.status for e in replay} == {"Test"}
+    live = authorise_live(LiveAuthorisation("Director", "order 7", "warning@jp.example"))
+    actual = run(WarningEngine(registry=registry, mode=live), part, 10.0)
+    assert {e.body.status for e in actual} == {"Actual"}
+    assert "EXERCISE" not in actual[0].body.cap
+
+
+# ---------------------------------------------------------------- releases, fake grid
+
+
+def _track(
+    t: float, lat_lon_path: list[tuple[float, float]], impact: tuple[float, float], semi_major_m: float = 20e3
+) -> Envelope:
+    from tocsin.geo import geodetic_to_ecef
+    from tocsin.wire.messages import Ellipse, ImpactPrediction
+
+    la, lo = lat_lon_path[0]
+    x = geodetic_to_ecef(la, lo, 300e3)
+    body = TrackBody(
+        id="G-1",
+        t=t,
+        state_ecef=[*map(float, x), 3000.0, 0.0, 0.0],
+        cov=list(np.diag([100.0**2] * 3 + [5.0**2] * 3).ravel()),
+        status="confirmed",
+        class_="ballistic",
+        impact=ImpactPrediction(
+            t=t + 600,
+            lat=impact[0],
+            lon=impact[1],
+            sigma_t_s=2.0,
+            ellipse=Ellipse(semi_major_m=semi_major_m, semi_minor_m=10e3, bearing_deg=90.0),
+        ),
+        phase="ballistic",
+        quality=1.0,
+        path=[[a, b, t + 600 * i / (len(lat_lon_path) - 1)] for i, (a, b) in enumerate(lat_lon_path)],
+    )
+    return make("track", body, partner="US", source="fusion", seq=1, sent=t)
+
+
+def test_each_release_gets_only_its_countries() -> None:
+    reg = grid_registry()
+    cfg = WarningConfig(
+        releases=[Release(partner="KR", countries=["KR"]), Release(partner="JP", countries=["JP"])]
+    )
+    eng = WarningEngine(cfg, registry=reg)
+    # a path from Korea (west of 130 E in the fake grid) into Japan
+    env = _track(1000.0, [(36.5, 127.5), (36.5, 129.5), (36.5, 131.5)], (36.5, 133.5))
+    out = eng.push(env)
+    by = {e.partner: e.body for e in out}
+    assert set(by) == {"KR", "JP"}
+    assert all(reg.get(c).country == "KR" for c in by["KR"].areas)
+    assert all(reg.get(c).country == "JP" for c in by["JP"].areas)
+    assert by["KR"].id.startswith("KR.")
+    assert by["JP"].id.startswith("JP.")
+    jp_only = WarningEngine(WarningConfig(releases=[Release(partner="JP", countries=["JP"])]), registry=reg)
+    assert {e.partner for e in jp_only.push(env)} == {"JP"}
+
+
+def test_impact_areas_need_probability() -> None:
+    reg = grid_registry()
+    # impact 27 km short of the box edge at 134 E, a 60 km x 10 km ellipse along the
+    # track: P(impact beyond 134 E) ~ 0.14, the box there is not under the path
+    env = _track(1000.0, [(37.5, 132.5), (37.5, 133.1), (37.5, 133.7)], (37.5, 133.7), semi_major_m=60e3)
+    lo = WarningEngine(registry=reg).push(env)[0].body.areas
+    assert "JP-0710" in lo
+    eng = WarningEngine(
+        WarningConfig(thresholds=msgspec.convert({"min_impact_probability": 0.4}, type=_thr())),
+        registry=reg,
+    )
+    hi = eng.push(env)[0].body.areas
+    assert "JP-0710" not in hi
+    assert set(hi) < set(lo)
+
+
+def _thr() -> type:
+    from tocsin.warning.policy import Thresholds
+
+    return Thresholds
