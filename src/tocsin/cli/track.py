@@ -55,22 +55,27 @@ class TrackRun:
 
 
 class _Progress:
-    """Progress on stderr: a rich bar on a terminal, else a line every 10 %."""
+    """Progress on stderr: a rich bar on a terminal, else a plain line every 10 %
+    (every 10,000 messages when the total is not known, as on stdin).
 
-    def __init__(self, total: int, fh: BinaryIO, rich_bar: bool) -> None:
-        self.total = max(total, 1)
-        self.fh = fh
+    ``position(messages)`` says how far the run is, in the unit of ``total``
+    (bytes of the input file, or messages when they were read and sorted first).
+    """
+
+    def __init__(self, total: int | None, position: Callable[[int], int], rich_bar: bool) -> None:
+        self.total = None if total is None else max(total, 1)
+        self.position = position
         self.start = time.monotonic()
-        self.next_step = 10
+        self.next_step = 10 if total is not None else 10_000
         self._bar: Any = None
         self._task: Any = None
         if rich_bar:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
             self._bar = Progress(
                 TextColumn("tracking"),
                 BarColumn(),
-                DownloadColumn(),
+                TaskProgressColumn(),
                 TextColumn("{task.fields[msgs]} messages"),
                 TimeElapsedColumn(),
                 transient=True,
@@ -79,14 +84,19 @@ class _Progress:
             self._task = self._bar.add_task("tracking", total=self.total, msgs=0)
 
     def update(self, messages: int) -> None:
-        pos = self.fh.tell()
+        pos = self.position(messages)
         if self._bar is not None:
             self._bar.update(self._task, completed=pos, msgs=messages)
+            return
+        took = time.monotonic() - self.start
+        if self.total is None:
+            if messages >= self.next_step:
+                self.next_step = (messages // 10_000 + 1) * 10_000
+                print(f"tocsin track: {messages} messages, {took:.1f} s", file=sys.stderr, flush=True)
             return
         pct = 100 * pos // self.total
         if pct >= self.next_step:
             self.next_step = (pct // 10 + 1) * 10
-            took = time.monotonic() - self.start
             print(f"tocsin track: {pct}% ({messages} messages, {took:.1f} s)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -376,10 +386,19 @@ def register(app: typer.Typer) -> None:
                     raise stats.errors[0]
 
             messages: Iterator[Envelope] = checked()
+            total: int | None = None
+
+            def position(n: int) -> int:
+                return fh.tell() if by_bytes else n
+
+            by_bytes = not sort and not from_stdin
             if sort:
-                messages = iter(sorted(messages, key=lambda e: e.sent))
-            if show and not from_stdin and not sort:
-                bar = _Progress(Path(plots).stat().st_size, fh, rich_bar=sys.stderr.isatty())
+                ordered = sorted(messages, key=lambda e: e.sent)
+                total, messages = len(ordered), iter(ordered)
+            elif by_bytes:
+                total = Path(plots).stat().st_size
+            if show:
+                bar = _Progress(total, position, rich_bar=sys.stderr.isatty())
             tracker = Tracker(cfg)
             try:
                 with JsonlWriter(out) as w:
