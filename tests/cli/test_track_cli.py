@@ -103,8 +103,22 @@ def _truth_positions(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def test_track_confirms_the_missile_as_ballistic_and_not_the_airliner(drill: Path) -> None:
-    r = _tocsin("track", "plots.jsonl", "-o", "out/tracks.jsonl", "--lag", "10", "--partner", "KR", cwd=drill)
+    r = _tocsin(
+        "track",
+        "plots.jsonl",
+        "-o",
+        "out/tracks.jsonl",
+        "--lag",
+        "10",
+        "--partner",
+        "KR",
+        "--progress",
+        cwd=drill,
+    )
     assert r.returncode == 0, r.stderr.decode()
+    progress = r.stderr.decode().splitlines()
+    assert progress
+    assert all(line.startswith("tocsin track: ") and "% (" in line for line in progress), progress
     out = r.stdout.decode()
     assert "in: " in out
     assert "plot " in out
