@@ -24,9 +24,12 @@ from numpy.typing import NDArray
 F64 = NDArray[np.float64]
 
 
-def ekf_update(x: F64, p: F64, nu: F64, h: F64, r: F64) -> tuple[F64, F64, F64, F64]:
+def ekf_update(x: F64, p: F64, nu: F64, h: F64, r: F64, *, joseph: bool = False) -> tuple[F64, F64, F64, F64]:
     """Joseph-form EKF update of ``(M, 6)`` states with residuals ``nu (M, m)``,
     Jacobians ``h (M, m, 6)`` and noise ``r (M, m, m)``.
+
+    ``joseph=False`` uses the cheaper ``P = P- - K H P-`` (symmetrised), equal
+    to the Joseph form for the optimal gain.
 
     Returns ``(x, P, d2, logdet_s)``: the updated state and covariance, the
     normalised innovation squared and ``log det S`` (for likelihoods)."""
@@ -36,12 +39,16 @@ def ekf_update(x: F64, p: F64, nu: F64, h: F64, r: F64) -> tuple[F64, F64, F64, 
     s = 0.5 * (s + np.transpose(s, (0, 2, 1)))
     sinv = np.linalg.inv(s)
     k = ph @ sinv
-    xn = x + np.einsum("nij,nj->ni", k, nu)
-    ikh = np.eye(6) - k @ h
-    pn = ikh @ p @ np.transpose(ikh, (0, 2, 1)) + k @ r @ np.transpose(k, (0, 2, 1))
+    xn = x + (k @ nu[..., None])[..., 0]
+    if joseph:
+        ikh = np.eye(6) - k @ h
+        pn = ikh @ p @ np.transpose(ikh, (0, 2, 1)) + k @ r @ np.transpose(k, (0, 2, 1))
+    else:
+        pn = p - k @ np.transpose(ph, (0, 2, 1))
     pn = 0.5 * (pn + np.transpose(pn, (0, 2, 1)))
-    d2 = np.einsum("ni,nij,nj->n", nu, sinv, nu)
-    _, logdet = np.linalg.slogdet(s)
+    snu = (sinv @ nu[..., None])[..., 0]
+    d2 = np.sum(nu * snu, axis=1)
+    logdet = np.log(np.linalg.det(s))
     return xn, pn, d2, logdet
 
 

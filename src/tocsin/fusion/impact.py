@@ -2,7 +2,7 @@
 
 Impact: the 13 unscented sigma points of ``N(x, P)`` (Julier and Uhlmann 2004,
 ``kappa = 0``: ``x +- sqrt(6) L_i`` with ``L L^T = P``, weights 1/12) are
-propagated to the ellipsoid with :func:`tocsin.dynamics.flight.propagate_to_ground`.
+propagated to the ellipsoid with :func:`tocsin.fusion.propagate.to_ground`.
 The impact time is their weighted mean (``sigma_t_s`` their spread); the impact
 points are expressed in the local east-north-up frame at the mean point, and the
 95 % ellipse is the ``chi2_2(0.95) = 5.991`` contour of their 2-D covariance:
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.dynamics.flight import propagate, propagate_to_ground
+from tocsin.fusion.propagate import to_ground
 from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix
 
 F64 = NDArray[np.float64]
@@ -81,14 +81,16 @@ def predict_impact(
     *,
     beta: float | None,
     max_time: float = 7200.0,
-    path_points: int = 40,
+    path_step_s: float = 30.0,
     floor_m: float = 50.0,
 ) -> Impact | None:
     """Impact of the state ``x (6,)`` with covariance ``p`` known at epoch ``t``;
     ``None`` when the mean or any sigma point does not come down within
-    ``max_time`` (orbital, or already on the ground)."""
+    ``max_time`` (orbital, or already on the ground). The ground track ahead
+    (``path``) is the mean state's, sampled about every ``path_step_s``."""
     pts, w = sigma_points(x, p)
-    dt, xg = propagate_to_ground(pts, beta=beta, direction=+1, max_time=max_time, step=10.0)
+    samples: list[tuple[float, F64]] = []
+    dt, xg = to_ground(pts, beta, direction=+1, max_time=max_time, samples=samples)
     if not np.all(np.isfinite(dt)) or dt[0] <= 0.0:
         return None
     t_mean = float(w @ dt)
@@ -101,14 +103,19 @@ def predict_impact(
     cov = (w[:, None] * d).T @ d + np.eye(2) * floor_m**2
     c_lat, c_lon, _ = ecef_to_geodetic(xg[0, :3] + mean_en[0] * rot[0] + mean_en[1] * rot[1])
     a, b, brg = ellipse_from_cov(cov)
-    # the ground track still ahead, thinned to ~path_points samples
-    h = float(dt[0]) / path_points
-    y = np.asarray(x, dtype=np.float64)[None, :]
-    path: list[list[float]] = []
-    for k in range(path_points):
-        la, lo, _ = ecef_to_geodetic(y[0, :3])
-        path.append([round(float(la), 5), round(float(lo), 5), round(t + k * h, 3)])
-        y = propagate(y, h, beta=beta, max_step=20.0)
+    # the mean state's ground track still ahead, thinned to ~path_step_s
+    keep: list[tuple[float, F64]] = [(0.0, x[:3])]
+    for el, y in samples:
+        if el >= float(dt[0]):
+            break
+        if el - keep[-1][0] >= path_step_s - 1e-9:
+            keep.append((el, y[0, :3]))
+    pos = np.stack([k[1] for k in keep])
+    la, lo, _ = ecef_to_geodetic(pos)
+    path = [
+        [round(float(a_), 5), round(float(o_), 5), round(t + k[0], 3)]
+        for a_, o_, k in zip(np.atleast_1d(la), np.atleast_1d(lo), keep, strict=True)
+    ]
     path.append([round(float(c_lat), 5), round(float(c_lon), 5), round(t + t_mean, 3)])
     return Impact(
         t=t + t_mean,
@@ -146,7 +153,7 @@ def launch_from_ballistic(
 ) -> Launch | None:
     """Launch point by ballistic back-propagation of a post-boost state; the
     unknown powered flight adds ``boost_sigma_m`` of uncertainty."""
-    dt, xg = propagate_to_ground(x[None, :], beta=beta, direction=-1, max_time=3600.0, step=10.0)
+    dt, xg = to_ground(x[None, :], beta, direction=-1, max_time=3600.0)
     if not np.isfinite(dt[0]):
         return None
     la, lo, _ = ecef_to_geodetic(xg[0, :3])

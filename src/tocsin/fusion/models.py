@@ -10,7 +10,8 @@ Motion models
   noise ``Q = q [[dt^3/3 I, dt^2/2 I], [dt^2/2 I, dt I]]`` (Bar-Shalom, Li,
   Kirubarajan, *Estimation with Applications to Tracking and Navigation*, 2001,
   sec. 6.2.2).
-* Ballistic: RK4 integration of :func:`tocsin.dynamics.forces.state_derivative`
+* Ballistic: RK4 integration of :func:`tocsin.fusion.propagate.deriv` (the
+  equation of motion of :mod:`tocsin.dynamics.forces`)
   (J2 gravity, Coriolis and centrifugal terms, drag when low) with a per-row time
   step; the transition matrix is the product over substeps of the second-order
   expansion ``Phi = I + A h + A^2 h^2 / 2`` of the linearised dynamics
@@ -38,7 +39,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.dynamics.forces import state_derivative
+from tocsin.fusion.propagate import rk4
 from tocsin.geo.wgs84 import GM, OMEGA_E
 
 F64 = NDArray[np.float64]
@@ -99,16 +100,11 @@ def ballistic_predict(x: F64, dt: F64, *, beta: float | None, max_step: float = 
     hh = h[:, :, None]
     y = x.copy()
     phi = np.broadcast_to(np.eye(6), (n, 6, 6)).copy()
-    b = None if beta is None else np.full(n, beta)
     for _ in range(steps):
         a = _dyn_matrix(y)
         step_phi = np.eye(6) + a * hh + (a @ a) * (hh * hh / 2.0)
         phi = step_phi @ phi
-        k1 = state_derivative(y, b)
-        k2 = state_derivative(y + 0.5 * h * k1, b)
-        k3 = state_derivative(y + 0.5 * h * k2, b)
-        k4 = state_derivative(y + h * k3, b)
-        y = y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        y = rk4(y, h, beta)
     return y, phi
 
 

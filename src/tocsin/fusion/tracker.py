@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
@@ -81,10 +79,13 @@ class TrackerConfig:
     gate_prob: float = 0.999
     q_air: float = 1.0
     """Quiet-model white-acceleration density for air/unknown tracks, m^2/s^3."""
-    q_ballistic: float = 0.05
+    q_ballistic: float = 0.005
     """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
     q_maneuver: float = 400.0
-    """Manoeuvre/boost model density (thrust up to a few g), m^2/s^3."""
+    """Manoeuvre model density for aircraft and coasting missiles, m^2/s^3."""
+    q_boost: float = 3.0e4
+    """Manoeuvre model density until a track is known to be an aircraft or past
+    burnout: covers boost thrust up to ~20 g (``q ~ a^2 dt``), m^2/s^3."""
     imm_tau_s: float = 30.0
     beta: float | None = 5000.0
     """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
@@ -159,19 +160,27 @@ class _Track:
     votes_b: int = 0
     votes_a: int = 0
     burnt_out: bool = False
+    quiet: int = 0
+    speeds: deque[tuple[float, float]] = field(default_factory=deque)
     first: tuple[F64, F64, float] | None = None
     launch: Launch | None = None
     impact: Impact | None = None
     last_impact: float = -math.inf
+    last_launch: float = -math.inf
     hist: list[tuple[_Meas, tuple[F64, F64, F64, float]]] = field(default_factory=list)
+    dead: bool = False
+    xc: F64 | None = None  # cached combined estimate at ``t``
+    pc: F64 | None = None
 
     @property
     def ballistic(self) -> bool:
         return self.cls == "ballistic"
 
     def combined(self) -> tuple[F64, F64]:
-        xc, pc = imm_combine(self.x[None], self.p[None], self.mu[None])
-        return xc[0], pc[0]
+        if self.xc is None or self.pc is None:
+            xc, pc = imm_combine(self.x[None], self.p[None], self.mu[None])
+            self.xc, self.pc = xc[0], pc[0]
+        return self.xc, self.pc
 
 
 def _finite(*vals: float | None) -> bool:
@@ -201,6 +210,8 @@ class Tracker:
         self._scan_key: tuple[str, float] | None = None
         self._pending: list[tuple[_Meas, F64, F64]] = []  # radar plot, pos, cov
         self._pending_ir: list[_Meas] = []
+        self._platforms: dict[str, tuple[float, F64, F64]] = {}
+        self._rcache: dict[tuple[float, float, float, float | None], F64] = {}
         self._gate = {m: float(chi2.ppf(self.cfg.gate_prob, m)) for m in (2, 3, 4)}
 
     # --- public ---------------------------------------------------------------
@@ -303,9 +314,11 @@ class Tracker:
             if not _finite(b.range_m, b.az_deg, b.el_deg, b.rr_mps):
                 self.rejected["nan"] += 1
                 return None
+            vsite: F64 | None = None
             if b.platform is not None:
                 site = geodetic_to_ecef(b.platform.lat, b.platform.lon, b.platform.alt_m)
                 rot = enu_matrix(b.platform.lat, b.platform.lon)
+                vsite = self._platform_velocity(s.id, b.t, site)
             elif s.site is not None and s.rot is not None:
                 site, rot = s.site, s.rot
             else:
@@ -318,12 +331,32 @@ class Tracker:
             sa = math.radians(b.sigma_az_deg) if b.sigma_az_deg else s.sig[1]
             se = math.radians(b.sigma_el_deg) if b.sigma_el_deg else s.sig[2]
             srr = b.sigma_rr_mps or s.sig[3]
-            if b.rr_mps is not None and srr is not None:
-                z = np.array([b.range_m, math.radians(b.az_deg), math.radians(b.el_deg), b.rr_mps])
-                r = np.diag([sr * sr, sa * sa, se * se, srr * srr])
+            with_rr = b.rr_mps is not None and srr is not None
+            rkey = (sr, sa, se, srr if with_rr else None)
+            r = self._rcache.get(rkey)
+            if r is None:
+                r = np.diag(
+                    [sr * sr, sa * sa, se * se] + ([srr * srr] if srr is not None and with_rr else [])
+                )
+                self._rcache[rkey] = r
+            if with_rr:
+                assert b.rr_mps is not None
+                rr = b.rr_mps
+                if vsite is not None:
+                    # a moving platform measures the range rate relative to
+                    # itself: add its own velocity along the measured line of
+                    # sight, rr_ground = rr + u . v_site
+                    ca, sa_, ce, se_ = (
+                        math.cos(math.radians(b.az_deg)),
+                        math.sin(math.radians(b.az_deg)),
+                        math.cos(math.radians(b.el_deg)),
+                        math.sin(math.radians(b.el_deg)),
+                    )
+                    u = rot.T @ np.array([ce * sa_, ce * ca, se_])
+                    rr = rr + float(u @ vsite)
+                z = np.array([b.range_m, math.radians(b.az_deg), math.radians(b.el_deg), rr])
             else:
                 z = np.array([b.range_m, math.radians(b.az_deg), math.radians(b.el_deg)])
-                r = np.diag([sr * sr, sa * sa, se * se])
             return _Meas(b.t, RADAR, z, r, site, rot, s.id, s.partner, env.sent)
         if s.kind != LOS:
             self.rejected["type_mismatch"] += 1
@@ -342,12 +375,29 @@ class Tracker:
         sg = b.sigma_los_rad or s.sig[1]
         return _Meas(b.t, LOS, u / nu, np.eye(2) * sg * sg, obs, np.eye(3), s.id, s.partner, env.sent)
 
+    def _platform_velocity(self, sensor: str, t: float, pos: F64) -> F64:
+        """Velocity of a moving sensor platform, by finite differences of the
+        positions its plots report over at least ``5 s`` (zero until known)."""
+        ref = self._platforms.get(sensor)
+        if ref is None:
+            self._platforms[sensor] = (t, pos, np.zeros(3))
+            return np.zeros(3)
+        t0, p0, v = ref
+        if t - t0 >= 5.0:
+            v = (pos - p0) / (t - t0)
+            self._platforms[sensor] = (t, pos, v)
+        return v
+
     # --- filtering ------------------------------------------------------------
 
     def _q(self, trs: list[_Track]) -> tuple[F64, F64, NDArray[np.bool_]]:
+        """Per-track densities of the quiet and the manoeuvre model: the
+        manoeuvre model covers thrust (``q_boost``) until a track is known to be
+        an aircraft or a missile past burnout."""
         bal = np.array([t.ballistic for t in trs], dtype=bool)
+        calm = np.array([t.cls == "air" or t.burnt_out for t in trs], dtype=bool)
         q0 = np.where(bal, self.cfg.q_ballistic, self.cfg.q_air)
-        q1 = np.full(len(trs), self.cfg.q_maneuver)
+        q1 = np.where(calm, self.cfg.q_maneuver, self.cfg.q_boost)
         return q0, q1, bal
 
     def _predict_models(
@@ -381,46 +431,69 @@ class Tracker:
         return xp, pp, cbar
 
     @staticmethod
-    def _residual(xf: F64, ms: list[_Meas]) -> tuple[F64, F64, F64]:
-        """Residuals, Jacobians and noise for rows ``xf (M, 6)`` against ``ms``
-        (one measurement per row, all of one kind and dimension)."""
-        site = np.stack([m.site for m in ms])
-        r = np.stack([m.r for m in ms])
-        if ms[0].kind == RADAR:
-            rot = np.stack([m.rot for m in ms])
-            z = np.stack([m.z for m in ms])
+    def _stack(ms: list[_Meas]) -> tuple[int, F64, F64, F64, F64]:
+        """Measurement arrays ``(kind, z, r, site, rot)`` of one kind and dimension."""
+        return (
+            ms[0].kind,
+            np.stack([m.z for m in ms]),
+            np.stack([m.r for m in ms]),
+            np.stack([m.site for m in ms]),
+            np.stack([m.rot for m in ms]),
+        )
+
+    @staticmethod
+    def _residual(xf: F64, arr: tuple[int, F64, F64, F64, F64]) -> tuple[F64, F64, F64]:
+        """Residuals, Jacobians and noise for rows ``xf (M, 6)`` against the
+        measurement arrays ``arr`` (one measurement per row)."""
+        kind, z, r, site, rot = arr
+        if kind == RADAR:
             zh, h = radar_predict(xf, site, rot, z.shape[1] == 4)
             return radar_residual(z, zh), h, r
-        u = np.stack([m.z for m in ms])
-        nu, h = los_residual(xf, site, u)
+        nu, h = los_residual(xf, site, z)
         return nu, h, r
 
-    def _update(self, trs: list[_Track], ms: list[_Meas], xp: F64, pp: F64, cbar: F64) -> None:
+    @staticmethod
+    def _take(arr: tuple[int, F64, F64, F64, F64], idx: NDArray[np.int64]) -> tuple[int, F64, F64, F64, F64]:
+        return arr[0], arr[1][idx], arr[2][idx], arr[3][idx], arr[4][idx]
+
+    def _update(
+        self, trs: list[_Track], arr: tuple[int, F64, F64, F64, F64], xp: F64, pp: F64, cbar: F64, t: F64
+    ) -> None:
         """IMM update of predicted ``xp, pp (N, 2, ...)`` with one measurement per
-        track (same kind and dimension); writes back into the tracks."""
+        track (arrays ``arr``, one kind and dimension); writes back into the tracks."""
         n = len(trs)
-        m2 = [m for m in ms for _ in range(2)]
-        nu, h, r = self._residual(xp.reshape(2 * n, 6), m2)
+        rep = np.repeat(np.arange(n), 2)
+        nu, h, r = self._residual(xp.reshape(2 * n, 6), self._take(arr, rep))
         xn, pn, d2, logdet = ekf_update(xp.reshape(2 * n, 6), pp.reshape(2 * n, 6, 6), nu, h, r)
         mu = imm_probabilities(cbar, d2.reshape(n, 2), logdet.reshape(n, 2), nu.shape[1])
         xn = xn.reshape(n, 2, 6)
         pn = pn.reshape(n, 2, 6, 6)
+        xc, pc = imm_combine(xn, pn, mu)
         for i, tr in enumerate(trs):
-            tr.x, tr.p, tr.mu, tr.t = xn[i], pn[i], mu[i], ms[i].t
+            tr.x, tr.p, tr.mu, tr.t = xn[i], pn[i], mu[i], float(t[i])
+            tr.xc, tr.pc = xc[i], pc[i]
 
-    def _apply(self, trs: list[_Track], ms: list[_Meas]) -> None:
-        """Predict-and-update each track with its measurement (forward in time),
-        in groups of one kind and dimension; records history for re-filtering."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, m in enumerate(ms):
-            groups.setdefault((m.kind, m.z.shape[0]), []).append(i)
-        for idx in groups.values():
-            gt = [trs[i] for i in idx]
-            gm = [ms[i] for i in idx]
-            for tr, m in zip(gt, gm, strict=True):
-                tr.hist.append((m, (tr.x, tr.p, tr.mu, tr.t)))
-            xp, pp, cbar = self._predict(gt, gm[0].t)
-            self._update(gt, gm, xp, pp, cbar)
+    def _apply(
+        self,
+        trs: list[_Track],
+        ms: list[_Meas],
+        pred: tuple[F64, F64, F64] | None = None,
+    ) -> None:
+        """Predict-and-update each track with its measurement (forward in time;
+        ``pred`` the tracks' predictions to the measurements' common time if
+        already computed), in groups of one kind and dimension; records history
+        for re-filtering."""
+        for tr, m in zip(trs, ms, strict=True):
+            tr.hist.append((m, (tr.x, tr.p, tr.mu, tr.t)))
+        dims = {(m.kind, m.z.shape[0]) for m in ms}
+        if len(dims) == 1 and len({m.t for m in ms}) == 1:
+            xp, pp, cbar = pred if pred is not None else self._predict(trs, ms[0].t)
+            self._update(trs, self._stack(ms), xp, pp, cbar, np.array([m.t for m in ms]))
+            return
+        for i, (tr, m) in enumerate(zip(trs, ms, strict=True)):
+            del i
+            xp, pp, cbar = self._predict([tr], m.t)
+            self._update([tr], self._stack([m]), xp, pp, cbar, np.array([m.t]))
 
     def _refilter(self, tr: _Track, m: _Meas) -> bool:
         """Insert a late measurement into the track's history and re-run the
@@ -434,10 +507,11 @@ class Tracker:
         later = [h[0] for h in tr.hist[k:]]
         del tr.hist[k:]
         tr.x, tr.p, tr.mu, tr.t = snap
+        tr.xc = tr.pc = None
         for mm in [m, *later]:
             tr.hist.append((mm, (tr.x, tr.p, tr.mu, tr.t)))
             xp, pp, cbar = self._predict([tr], mm.t)
-            self._update([tr], [mm], xp, pp, cbar)
+            self._update([tr], self._stack([mm]), xp, pp, cbar, np.array([mm.t]))
         self.stats["oosm_refiltered"] += 1
         return True
 
@@ -449,7 +523,9 @@ class Tracker:
         self.stats["scans"] += 1
         self.stats["plots"] += len(scan)
         newest = max(self._now, t)
-        live = [tr for tr in self._tracks.values() if tr.created <= t]
+        live = [
+            tr for tr in self._tracks.values() if tr.created <= t and not tr.dead and not self._landed(tr, t)
+        ]
         # the radar range-rate is used only if every plot of the scan has it
         if scan[0].kind == RADAR and len({m.z.shape[0] for m in scan}) > 1:
             for m in scan:
@@ -461,7 +537,20 @@ class Tracker:
         if live:
             xp, pp, cbar = self._predict(live, t)
             xc, pc = imm_combine(xp, pp, cbar)
-            pairs, d2 = self._gate_pairs(live, xc, pc, scan)
+            ok = np.isfinite(xc).all(axis=1) & np.isfinite(pc).all(axis=(1, 2))
+            ok &= np.einsum("ni,ni->n", xc[:, :3], xc[:, :3]) > 6.3e6**2
+            if not ok.all():
+                # a prediction that has left the physical world (through the
+                # ground, or numerically): the track ends now
+                for i in np.flatnonzero(~ok).tolist():
+                    live[i].dead = True
+                    self.stats["diverged_or_landed"] += 1
+                keep = np.flatnonzero(ok)
+                live = [live[i] for i in keep.tolist()]
+                xp, pp, cbar, xc, pc = xp[keep], pp[keep], cbar[keep], xc[keep], pc[keep]
+        if live:
+            arr = self._stack(scan)
+            pairs, d2 = self._gate_pairs(live, xc, pc, scan, arr)
             self._misses(live, xc, scan[0], pairs)
             if pairs.shape[0]:
                 ti, mj = self._assign(pairs, d2, len(live), len(scan))
@@ -469,37 +558,44 @@ class Tracker:
                 free = [j for j in range(len(scan)) if j not in used]
                 fwd_t: list[_Track] = []
                 fwd_m: list[_Meas] = []
+                fwd_i: list[int] = []
                 for i, j in zip(ti.tolist(), mj.tolist(), strict=True):
                     tr = live[i]
                     if t >= tr.t:
                         fwd_t.append(tr)
                         fwd_m.append(scan[j])
+                        fwd_i.append(i)
                     elif not self._refilter(tr, scan[j]):
                         free.append(j)
                         continue
                     assigned_tr.append(tr)
                     assigned_m.append(scan[j])
                 if fwd_t:
-                    self._apply(fwd_t, fwd_m)
+                    fi = np.array(fwd_i, dtype=np.int64)
+                    self._apply(fwd_t, fwd_m, (xp[fi], pp[fi], cbar[fi]))
         self._now = newest
         for tr, m in zip(assigned_tr, assigned_m, strict=True):
             self._after_update(tr, m)
             changed.add(tr.key)
+        self._classify(assigned_tr)
         self._prune_history(tr_list=assigned_tr)
         if free:
             for tr in self._initiate([scan[j] for j in sorted(free)]):
                 changed.add(tr.key)
         return self._reports(changed, sent)
 
+    @staticmethod
+    def _landed(tr: _Track, t: float) -> bool:
+        """A ballistic track past its predicted impact takes no more plots."""
+        return tr.impact is not None and tr.burnt_out and t > tr.impact.t + 3.0 * tr.impact.sigma_t_s + 2.0
+
     def _gate_pairs(
-        self, live: list[_Track], xc: F64, pc: F64, scan: list[_Meas]
+        self, live: list[_Track], xc: F64, pc: F64, scan: list[_Meas], arr: tuple[int, F64, F64, F64, F64]
     ) -> tuple[NDArray[np.int64], F64]:
         n, m = len(live), len(scan)
-        if scan[0].kind == RADAR:
-            z = np.stack([s.z for s in scan])
-            site = np.stack([s.site for s in scan])
-            rot = np.stack([s.rot for s in scan])
-            rc = np.stack([s.r for s in scan])
+        if scan[0].kind == RADAR and n * m > 64:
+            # pre-gate with a k-d tree on positions (small scans: all pairs)
+            _, z, rc, site, rot = arr
             ppos, pcov = radar_to_ecef(z, site, rot, rc)
             rad_t = 4.5 * np.sqrt(np.trace(pc[:, :3, :3], axis1=1, axis2=2))
             rad_p = 4.5 * np.sqrt(np.trace(pcov, axis1=1, axis2=2))
@@ -522,12 +618,15 @@ class Tracker:
             ja = np.tile(np.arange(m), n)
         if ia.size == 0:
             return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-        ms = [scan[j] for j in ja.tolist()]
-        nu, h, r = self._residual(xc[ia], ms)
+        nu, h, r = self._residual(xc[ia], self._take(arr, ja))
         s = h @ pc[ia] @ np.transpose(h, (0, 2, 1)) + r
+        sign, logdet = np.linalg.slogdet(s)
+        good = (sign > 0) & np.isfinite(logdet) & np.isfinite(nu).all(axis=1)
+        if not good.all():
+            s = np.where(good[:, None, None], s, np.eye(s.shape[1]))
+            nu = np.where(good[:, None], nu, 0.0)
         d2 = np.einsum("ni,ni->n", nu, np.linalg.solve(s, nu[..., None])[..., 0])
-        _, logdet = np.linalg.slogdet(s)
-        ok = d2 <= self._gate[nu.shape[1]]
+        ok = (d2 <= self._gate[nu.shape[1]]) & good
         pairs = np.stack([ia[ok], ja[ok]], axis=1)
         return pairs, (d2 + logdet)[ok]
 
@@ -535,20 +634,35 @@ class Tracker:
     def _assign(
         pairs: NDArray[np.int64], cost: F64, n: int, m: int
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """GNN per connected component of the gate graph."""
-        g = coo_matrix((np.ones(pairs.shape[0]), (pairs[:, 0], n + pairs[:, 1])), shape=(n + m, n + m))
-        _, lab = connected_components(g, directed=False)
-        comp = lab[pairs[:, 0]]
-        ti_out: list[NDArray[np.int64]] = []
-        mj_out: list[NDArray[np.int64]] = []
-        order = np.argsort(comp, kind="stable")
-        bounds = np.flatnonzero(np.diff(comp[order])) + 1
-        for grp in np.split(order, bounds):
-            pi, pj, pc = pairs[grp, 0], pairs[grp, 1], cost[grp]
-            if grp.size == 1:
-                ti_out.append(pi)
-                mj_out.append(pj)
+        """GNN per connected component of the gate graph (union-find over the
+        gated pairs: the cost grows with the size of each component, not with
+        tracks x plots)."""
+        parent = list(range(n + m))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        pi_l = pairs[:, 0].tolist()
+        pj_l = pairs[:, 1].tolist()
+        for a, b in zip(pi_l, pj_l, strict=True):
+            ra, rb = find(a), find(n + b)
+            if ra != rb:
+                parent[ra] = rb
+        comps: dict[int, list[int]] = {}
+        for k, a in enumerate(pi_l):
+            comps.setdefault(find(a), []).append(k)
+        ti_out: list[int] = []
+        mj_out: list[int] = []
+        for ks in comps.values():
+            if len(ks) == 1:
+                ti_out.append(pi_l[ks[0]])
+                mj_out.append(pj_l[ks[0]])
                 continue
+            grp = np.array(ks)
+            pi, pj, pc = pairs[grp, 0], pairs[grp, 1], cost[grp]
             ut, ri = np.unique(pi, return_inverse=True)
             um, ci = np.unique(pj, return_inverse=True)
             big = 1e6 + float(np.abs(pc).max())
@@ -556,25 +670,30 @@ class Tracker:
             cm[ri, ci] = pc - float(pc.min()) + 1.0  # positive costs, order kept
             r_idx, c_idx = linear_sum_assignment(cm)
             ok = cm[r_idx, c_idx] < big
-            ti_out.append(ut[r_idx[ok]])
-            mj_out.append(um[c_idx[ok]])
-        return np.concatenate(ti_out), np.concatenate(mj_out)
+            ti_out.extend(ut[r_idx[ok]].tolist())
+            mj_out.extend(um[c_idx[ok]].tolist())
+        return np.array(ti_out, dtype=np.int64), np.array(mj_out, dtype=np.int64)
 
     def _misses(self, live: list[_Track], xc: F64, m0: _Meas, pairs: NDArray[np.int64]) -> None:
-        """Record a detection opportunity (hit or miss) for tentative tracks
-        within this radar's coverage."""
+        """Record a detection opportunity (hit or miss) for tentative tracks:
+        only a sensor that has already detected the track, and only while the
+        track is within its range, can miss it (a sensor that cannot see it -
+        below its horizon, outside its field of regard - says nothing)."""
         if m0.kind != RADAR:
             return
         s = self._sensors.get(m0.sensor)
         hit = np.zeros(len(live), dtype=bool)
         hit[pairs[:, 0]] = True
-        rng = np.linalg.norm(xc[:, :3] - m0.site, axis=1)
-        cover = np.ones(len(live), dtype=bool)
-        if s is not None and s.max_range is not None:
-            cover &= rng <= s.max_range
         for i, tr in enumerate(live):
-            if tr.status == "tentative" and cover[i] and not hit[i] and m0.t > tr.t:
-                tr.window.append(0)
+            if tr.status != "tentative" or hit[i] or m0.t <= tr.t or m0.sensor not in tr.sources:
+                continue
+            if (
+                s is not None
+                and s.max_range is not None
+                and float(np.linalg.norm(xc[i, :3] - m0.site)) > s.max_range
+            ):
+                continue
+            tr.window.append(0)
 
     def _prune_history(self, tr_list: list[_Track]) -> None:
         lim = self._now - self.cfg.oosm_lag_s
@@ -709,51 +828,68 @@ class Tracker:
             tr.window.append(1)
         elif tr.status == "coasting":
             tr.status = "confirmed"
-        self._classify(tr)
 
-    def _classify(self, tr: _Track) -> None:
-        """Classification rule (docs/fusion.md): ballistic after 3 consecutive
-        well-estimated updates (velocity sigma < 150 m/s) with speed > 1.2 km/s,
-        altitude > 30 km or climb rate > 250 m/s; air after 5 consecutive ones
-        with speed < 400 m/s, altitude < 20 km and |climb| < 100 m/s. Ballistic
-        is final; air may become ballistic, never the reverse."""
-        x, p = tr.combined()
-        vsig = math.sqrt(max(float(np.linalg.eigvalsh(p[3:, 3:])[-1]), 0.0))
-        if vsig > 150.0:
+    def _classify(self, trs: list[_Track]) -> None:
+        """Classification rule (docs/fusion.md), evaluated after each update on
+        well-estimated tracks (largest velocity sigma < 150 m/s): a *ballistic*
+        vote when speed > 1.2 km/s, altitude > 30 km or climb rate > 250 m/s; an
+        *air* vote when speed < 400 m/s, altitude < 20 km and |climb| < 100 m/s.
+        Ballistic after 3 consecutive ballistic votes, air after 5 consecutive air
+        votes. Ballistic is final; air may become ballistic, never the reverse."""
+        if not trs:
             return
-        lat, lon, alt = ecef_to_geodetic(x[:3])
-        up = enu_matrix(float(lat), float(lon))[2]
-        vz = float(up @ x[3:])
-        speed = float(np.linalg.norm(x[3:]))
-        a = float(alt)
-        if tr.first is None and tr.updates >= 4:
-            tr.first = (x.copy(), p.copy(), tr.t)
-        if speed > 1200.0 or a > 30_000.0 or vz > 250.0:
-            tr.votes_b += 1
-        else:
-            tr.votes_b = 0
-        if speed < 400.0 and a < 20_000.0 and abs(vz) < 100.0:
-            tr.votes_a += 1
-        else:
-            tr.votes_a = 0
-        if tr.cls != "ballistic" and tr.votes_b >= 3:
-            tr.cls = "ballistic"
-            tr.phase = "boost"
-        elif tr.cls == "unknown" and tr.votes_a >= 5:
-            tr.cls = "air"
-        if tr.cls == "ballistic" and not tr.burnt_out and tr.mu[1] < 0.3 and tr.votes_b >= 6:
-            tr.burnt_out = True
-            tr.phase = "ballistic"
+        x = np.stack([tr.combined()[0] for tr in trs])
+        p = np.stack([tr.combined()[1] for tr in trs])
+        vsig = np.sqrt(np.maximum(np.linalg.eigvalsh(p[:, 3:, 3:])[:, -1], 0.0))
+        _, _, alt = ecef_to_geodetic(x[:, :3])
+        up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
+        vz = np.einsum("ni,ni->n", up, x[:, 3:])
+        speed = np.linalg.norm(x[:, 3:], axis=1)
+        vote_b = (speed > 1200.0) | (alt > 30_000.0) | (vz > 250.0)
+        vote_a = (speed < 400.0) & (alt < 20_000.0) & (np.abs(vz) < 100.0)
+        good = vsig <= 150.0
+        for i, tr in enumerate(trs):
+            if not good[i]:
+                continue
+            if tr.first is None and tr.updates >= 4:
+                tr.first = (x[i].copy(), p[i].copy(), tr.t)
+            tr.votes_b = tr.votes_b + 1 if vote_b[i] else 0
+            tr.votes_a = tr.votes_a + 1 if vote_a[i] else 0
+            if tr.cls != "ballistic" and tr.votes_b >= 3:
+                tr.cls = "ballistic"
+                tr.phase = "boost"
+            elif tr.cls == "unknown" and tr.votes_a >= 5:
+                tr.cls = "air"
+            if tr.cls == "ballistic" and not tr.burnt_out:
+                # burnout: the coast model has been the likelier one for several
+                # updates and the speed no longer grows (thrust adds >= 20 m/s^2)
+                tr.speeds.append((tr.t, float(speed[i])))
+                while tr.speeds and tr.speeds[0][0] < tr.t - 10.0:
+                    tr.speeds.popleft()
+                tr.quiet = tr.quiet + 1 if tr.mu[1] < 0.3 else 0
+                gain = tr.speeds[-1][1] - tr.speeds[0][1]
+                span = tr.speeds[-1][0] - tr.speeds[0][0]
+                if tr.quiet >= 5 and span >= 8.0 and gain < 5.0 * span:
+                    tr.burnt_out = True
+                    tr.phase = "ballistic"
 
     def _predictions(self, tr: _Track) -> None:
         if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):
             return
-        if tr.t - tr.last_impact < self.cfg.impact_interval_s:
+        # re-predict every impact_interval_s of track time, or every 1 % of the
+        # time still to go when that is longer (an ICBM an hour out)
+        togo = tr.impact.t - tr.t if tr.impact is not None else 0.0
+        if tr.t - tr.last_impact < max(self.cfg.impact_interval_s, 0.01 * togo):
             return
         tr.last_impact = tr.t
-        x, p = tr.combined()
+        # after burnout the quiet (coast) model is the ballistic hypothesis; the
+        # manoeuvre model only hedges against renewed thrust
+        x, p = tr.x[0], tr.p[0]
         tr.impact = predict_impact(x, p, tr.t, beta=self.cfg.beta)
         self.stats["impact_predictions"] += 1
+        if tr.launch is not None and tr.t - tr.last_launch < 10.0:
+            return
+        tr.last_launch = tr.t
         launch = None
         if tr.first is not None:
             x0, p0, t0 = tr.first
@@ -821,6 +957,7 @@ class Tracker:
         tr.x = np.stack([xf, xf])
         tr.p = np.stack([pf, pf])
         tr.mu = cbar[0]
+        tr.xc, tr.pc = xf, pf
         tr.t = b.t
         tr.hist.clear()
         tr.last_update = b.t
@@ -846,6 +983,12 @@ class Tracker:
         out: list[Envelope] = []
         for tr in list(self._tracks.values()):
             age = t - tr.last_update
+            if tr.dead or self._landed(tr, t):
+                if tr.status != "tentative":
+                    tr.status = "deleted"
+                    out.append(self._message(tr, sent))
+                del self._tracks[tr.key]
+                continue
             if tr.status == "tentative":
                 win = tr.window
                 if (

@@ -1,0 +1,206 @@
+"""The tracker on small seeded scenarios (builders in conftest.py)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+
+from tocsin.fusion import Tracker, TrackerConfig
+from tocsin.geo import geodetic_to_ecef, great_circle_distance
+from tocsin.wire import Envelope, PlotBody, TrackBody, make
+
+
+def _bodies(out: list[Envelope]) -> list[TrackBody]:
+    return [e.body for e in out if isinstance(e.body, TrackBody)]
+
+
+def _confirmed_ids(bodies: list[TrackBody]) -> set[str]:
+    return {b.id for b in bodies if b.status in ("confirmed", "coasting")}
+
+
+@pytest.fixture(scope="module")
+def srbm_run() -> tuple[Any, list[Envelope], list[Envelope]]:
+    from conftest import T0, make_plots, srbm_trajectory, srbm_truth, two_radars
+
+    tr = srbm_trajectory()
+    envs = make_plots(
+        srbm_truth(tr), T0 + 5.0, T0 + tr.flight_time_s - 1.0, two_radars(), pd=0.9, clutter=2.0, seed=3
+    )
+    out = Tracker(TrackerConfig()).push_many(envs)
+    return tr, envs, out
+
+
+def test_radar_missile_gives_one_confirmed_ballistic_track(
+    srbm_run: tuple[Any, list[Envelope], list[Envelope]],
+) -> None:
+    tr, _, out = srbm_run
+    bodies = _bodies(out)
+    ids = _confirmed_ids(bodies)
+    assert len(ids) == 1
+    ballistic = [b for b in bodies if b.class_ == "ballistic"]
+    assert ballistic, "the missile must be classified ballistic"
+    # while boosting: phase boost and no impact point
+    boost = [b for b in ballistic if b.phase == "boost"]
+    assert boost
+    assert all(b.impact is None for b in boost)
+    # after burnout: impact, path ahead and quality
+    late = [b for b in ballistic if b.impact is not None]
+    assert late
+    assert all(b.phase == "ballistic" for b in late)
+    last = late[-1]
+    err = float(great_circle_distance(last.impact.lat, last.impact.lon, tr.impact_lat, tr.impact_lon))
+    assert err < 2_000.0
+    assert last.path is not None
+    assert len(last.path) >= 2
+    assert all(p[2] >= last.t - 1e-6 for p in last.path)
+    assert last.path[-1][2] == pytest.approx(last.impact.t, abs=1e-3)
+    assert last.quality is not None
+    assert 0.0 <= last.quality <= 1.0
+    assert last.launch is not None
+    lerr = float(great_circle_distance(last.launch.lat, last.launch.lon, tr.launch_lat, tr.launch_lon))
+    assert lerr < 15_000.0
+
+
+def test_determinism(srbm_run: tuple[Any, list[Envelope], list[Envelope]]) -> None:
+    _, envs, out = srbm_run
+    again = Tracker(TrackerConfig()).push_many(envs)
+    enc = msgspec.json.Encoder()
+    assert [enc.encode(e) for e in again] == [enc.encode(e) for e in out]
+
+
+def test_aircraft_are_air_never_ballistic(scen: Any) -> None:
+    truth = scen.ncv_truth(4, seed=5)
+    radars = [
+        scen.Radar("JP-R1", 37.0, 132.5, max_range=4e5),
+        scen.Radar("JP-R2", 38.2, 133.8, max_range=4e5),
+    ]
+    envs = scen.make_plots(truth, scen.T0, scen.T0 + 90.0, radars, pd=0.9, clutter=1.0, seed=1)
+    bodies = _bodies(Tracker().push_many(envs))
+    assert all(b.class_ != "ballistic" for b in bodies)
+    confirmed = _confirmed_ids(bodies)
+    assert len(confirmed) == 4
+    final = {b.id: b.class_ for b in bodies}
+    assert all(final[i] == "air" for i in confirmed)
+
+
+def test_clutter_only_gives_no_confirmed_track(scen: Any) -> None:
+    def nothing(t: float) -> np.ndarray:
+        return np.zeros((0, 6))
+
+    radars = [scen.Radar("JP-R1", 37.0, 132.5, max_range=4e5)]
+    envs = scen.make_plots(nothing, scen.T0, scen.T0 + 120.0, radars, clutter=5.0, seed=2)
+    trk = Tracker()
+    bodies = _bodies(trk.push_many(envs))
+    assert not _confirmed_ids(bodies)
+    assert trk.stats["plots"] > 400
+
+
+def test_two_ir_sensors_triangulate_a_boosting_missile(scen: Any) -> None:
+    tr = scen.srbm_trajectory()
+    sats = [
+        scen.IrSat("US-S1", geodetic_to_ecef(0.0, 135.0, 35_786_000.0), sigma=2e-5),
+        scen.IrSat("US-S2", geodetic_to_ecef(0.0, 100.0, 35_786_000.0), sigma=2e-5, offset=0.5),
+    ]
+    envs = scen.make_plots(scen.srbm_truth(tr), scen.T0 + 10.0, scen.T0 + 60.0, [], sats=sats, seed=4)
+    trk = Tracker()
+    trk.push_many(envs)
+    assert trk.stats["initiated"] >= 1
+    best = min(trk.tracks, key=lambda t: t.updates * -1)
+    x, _ = best.combined()
+    truth = tr.state_at(best.t - scen.T0)
+    assert float(np.linalg.norm(x[:3] - truth[:3])) < 5_000.0
+    assert best.status == "confirmed"
+
+
+def test_oosm_shuffle_within_lag_gives_the_same_tracks(scen: Any) -> None:
+    truth = scen.ncv_truth(3, seed=7)
+    radars = [
+        scen.Radar("JP-R1", 37.0, 132.5, max_range=4e5),
+        scen.Radar("KR-R1", 38.2, 133.8, max_range=4e5, offset=0.3),
+    ]
+    envs = scen.make_plots(truth, scen.T0, scen.T0 + 60.0, radars, pd=1.0, seed=3)
+    head = [e for e in envs if e.kind == "sensor"]
+    plots = [e for e in envs if e.kind == "plot"]
+    rng = np.random.default_rng(0)
+    # each plot is delivered up to 4 s late (sent order), within the 10 s lag
+    delay = rng.uniform(0.0, 4.0, len(plots))
+    order = np.argsort([p.body.t + d for p, d in zip(plots, delay, strict=True)], kind="stable")
+    shuffled = [plots[i] for i in order]
+    assert shuffled != plots
+    a = Tracker()
+    a.push_many(head + plots)
+    b = Tracker()
+    b.push_many(head + shuffled)
+    assert b.stats["oosm_refiltered"] > 0
+    assert b.rejected["too_late"] == 0
+    ta = [t for t in a.tracks if t.status != "tentative"]
+    tb = [t for t in b.tracks if t.status != "tentative"]
+    assert len(ta) == len(tb) == 3
+    for x in ta:
+        xa, pa = x.combined()
+        y = min(tb, key=lambda t: float(np.linalg.norm(t.combined()[0][:3] - xa[:3])))
+        xb, _ = y.combined()
+        assert x.t == y.t
+        assert float(np.linalg.norm(xa[:3] - xb[:3])) < 3.0 * math.sqrt(float(np.trace(pa[:3, :3])))
+
+
+def test_partner_tracks_fuse_by_covariance_intersection() -> None:
+    x = np.concatenate([geodetic_to_ecef(38.0, 135.0, 10_000.0), np.array([100.0, 150.0, 0.0])])
+    rng = np.random.default_rng(1)
+    pa = np.diag([300.0**2, 100.0**2, 100.0**2, 20.0**2, 20.0**2, 20.0**2])
+    pb = np.diag([100.0**2, 300.0**2, 100.0**2, 20.0**2, 20.0**2, 20.0**2])
+
+    def msg(partner: str, p: np.ndarray, seq: int, t: float) -> Envelope:
+        xs = x + rng.multivariate_normal(np.zeros(6), p)
+        xs[:3] += x[3:] * (t - 1000.0)
+        body = TrackBody(
+            id="T1", t=t, state_ecef=xs.tolist(), cov=p.ravel().tolist(), status="confirmed", class_="air"
+        )
+        return make("track", body, partner=partner, source=f"{partner}-node", seq=seq, sent=t)
+
+    trk = Tracker()
+    trk.push(msg("KR", pa, 1, 1000.0))
+    out = trk.push(msg("US", pb, 1, 1001.0))
+    assert trk.stats["t2t_new"] == 1
+    assert trk.stats["t2t_fused"] == 1
+    assert len(trk.tracks) == 1
+    fused = out[-1].body
+    assert isinstance(fused, TrackBody)
+    assert fused.partners == ["KR", "US"]
+    pf = np.array(fused.cov).reshape(6, 6)
+    # CI: no more uncertain than the better input along each of x and y
+    assert pf[0, 0] < pa[0, 0]
+    assert pf[1, 1] < pb[1, 1]
+    assert np.all(np.linalg.eigvalsh(pf) > 0)
+
+
+def test_bad_input_is_counted_by_reason_never_raised(scen: Any) -> None:
+    radars = [scen.Radar("JP-R1", 37.0, 132.5, max_range=4e5)]
+    trk = Tracker()
+    for e in scen.sensor_envs(radars):
+        trk.push(e)
+
+    def plot(**kw: Any) -> Envelope:
+        body = PlotBody(**kw)
+        return make("plot", body, partner="JP", source=str(kw["sensor"]), seq=1, sent=scen.T0)
+
+    bad = [
+        plot(sensor="XX-R9", t=scen.T0, range_m=1e5, az_deg=10.0, el_deg=5.0),
+        plot(sensor="JP-R1", t=scen.T0, range_m=math.nan, az_deg=10.0, el_deg=5.0),
+        plot(sensor="JP-R1", t=math.inf, range_m=1e5, az_deg=10.0, el_deg=5.0),
+        plot(sensor="JP-R1", t=scen.T0, range_m=5e7, az_deg=10.0, el_deg=5.0),
+        plot(sensor="JP-R1", t=scen.T0, observer_ecef=[4e7, 0.0, 0.0], los_ecef=[-1.0, 0.0, 0.0]),
+    ]
+    out = []
+    for e in bad:
+        out.extend(trk.push(e))
+    out.extend(trk.flush())
+    assert out == []
+    assert trk.rejected["unknown_sensor"] == 1
+    assert trk.rejected["nan"] == 2
+    assert trk.rejected["geometry"] == 1
+    assert trk.rejected["type_mismatch"] == 1
