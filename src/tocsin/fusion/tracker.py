@@ -1047,7 +1047,11 @@ class Tracker:
                     semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg
                 ),
             )
-            path = [pt for pt in im.path if pt[2] >= tr.t - 1e-6] or None
+            # the ground track ahead: where the track is now, then the
+            # predicted points still in the future (ending at the impact)
+            la, lo, _ = ecef_to_geodetic(x[:3])
+            path = [[round(float(la), 5), round(float(lo), 5), round(tr.t, 3)]]
+            path.extend(pt for pt in im.path if pt[2] > tr.t + 1e-6)
         n = len(tr.window) if tr.window else 1
         body = TrackBody(
             id=tr.id,
