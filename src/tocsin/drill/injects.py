@@ -58,8 +58,10 @@ __all__ = [
     "GENUINE",
     "Delivery",
     "DrillKeys",
+    "DrillStream",
     "InjectTally",
     "apply_injects",
+    "deliver",
     "duplicate_burst",
     "forged_partner",
     "junk_flood",
@@ -149,6 +151,29 @@ def sign_stream(
     out = [Delivery(env.sent, env.partner, encode_json(sign(env, ks.key(env.partner)))) for env in messages]
     out.sort(key=lambda d: d.t)
     return out
+
+
+@dataclass(frozen=True)
+class DrillStream:
+    """What the exchange of a drill receives, and how it must check it."""
+
+    deliveries: list[Delivery]
+    """Every line in arrival order: genuine signed messages and the injects' lines."""
+    keys: DrillKeys
+    registry: PartnerRegistry
+    """The drill's partner registry (drill public keys; each partner owns its sensors)."""
+
+
+def deliver(scenario: Scenario, messages: Iterable[Envelope]) -> DrillStream:
+    """``sign_stream`` then ``apply_injects``: the one call a drill runner needs.
+
+    Feed ``deliveries`` to the exchange in order, each ``data`` as raw bytes at
+    ``now = t``, with an :class:`~tocsin.exchange.Ingress` built on ``registry``.
+    """
+    keys = DrillKeys.for_scenario(scenario)
+    return DrillStream(
+        apply_injects(scenario, sign_stream(scenario, messages, keys), keys), keys, keys.registry()
+    )
 
 
 # --- the transforms -----------------------------------------------------------------------

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -63,7 +64,7 @@ from tocsin.sensors.detection import earth_blocks
 from tocsin.stage import Stage
 from tocsin.wire import Envelope, PlotBody, SensorBody, TrackBody
 
-__all__ = ["ConsistencyCheck", "ConsistencyConfig", "Flag", "SensorView"]
+__all__ = ["ConsistencyCheck", "ConsistencyConfig", "Flag", "SensorView", "with_consistency"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,3 +281,15 @@ class ConsistencyCheck:
             nb = msgspec.structs.replace(nb, class_="unknown")
             self.counts["downgraded"] += 1
         return msgspec.structs.replace(env, body=nb)
+
+
+def with_consistency(stages: Sequence[Stage], config: ConsistencyConfig | None = None) -> list[Stage]:
+    """``stages`` with the first tracker (a stage whose class is named ``Tracker``,
+    as in :func:`tocsin.runtime.default_stages`) wrapped in a
+    :class:`ConsistencyCheck`; unchanged when there is no tracker."""
+    out = list(stages)
+    for i, st in enumerate(out):
+        if type(st).__name__ == "Tracker":
+            out[i] = ConsistencyCheck(inner=st, config=config or ConsistencyConfig())
+            break
+    return out
