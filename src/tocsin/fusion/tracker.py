@@ -1049,8 +1049,8 @@ class Tracker:
             )
             # the ground track ahead: where the track is now, then the
             # predicted points still in the future (ending at the impact)
-            la, lo, _ = ecef_to_geodetic(x[:3])
-            path = [[round(float(la), 5), round(float(lo), 5), round(tr.t, 3)]]
+            plat, plon, _ = ecef_to_geodetic(x[:3])
+            path = [[round(float(plat), 5), round(float(plon), 5), round(tr.t, 3)]]
             path.extend(pt for pt in im.path if pt[2] > tr.t + 1e-6)
         n = len(tr.window) if tr.window else 1
         body = TrackBody(
