@@ -4,13 +4,14 @@ outside coverage are left alone."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.exchange.consistency import ConsistencyCheck, ConsistencyConfig
+from tocsin.exchange.consistency import ConsistencyCheck, ConsistencyConfig, with_consistency
 from tocsin.geo import aer_to_ecef
 from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TrackBody, make
 
@@ -246,3 +247,79 @@ def test_a_deleted_flagged_track_stays_downgraded_and_is_forgotten() -> None:
     (e,) = cc.push(env)
     assert e.body.class_ == "unknown"
     assert "T-5" in cc.flags  # kept for the report
+
+
+# --- with the real simulator and tracker -------------------------------------------------------
+
+GHOST = """\
+seed: 5
+start: 2026-11-25T00:00:00Z
+duration_s: 200
+launches: {launches}
+partners:
+  - code: KR
+    sensors:
+      - id: KR-R1
+        type: radar
+        site: {{lat: 36.95, lon: 127.55, alt_m: 300}}
+        sigma_range_m: 40
+        sigma_az_deg: 0.08
+        sigma_el_deg: 0.08
+        max_range_km: 900
+        field_of_regard: {{az_from_deg: 270, az_to_deg: 120, el_min_deg: 1.0, el_max_deg: 85}}
+        scan_period_s: 2.0
+        clutter_per_scan: 0.3
+      - id: KR-R2
+        type: radar
+        site: {{lat: 37.75, lon: 128.90, alt_m: 400}}
+        sigma_range_m: 40
+        sigma_az_deg: 0.08
+        sigma_el_deg: 0.08
+        max_range_km: 900
+        field_of_regard: {{az_from_deg: 240, az_to_deg: 120, el_min_deg: 1.0, el_max_deg: 85}}
+        scan_period_s: 2.0
+        clutter_per_scan: 0.3
+injects: {injects}
+"""
+FLIGHT = "{site: {lat: 39.15, lon: 127.45}, azimuth_deg: 120, time_s: 10, class: SRBM}"
+
+
+def _run(text: str) -> tuple[ConsistencyCheck, list[TrackBody]]:
+    from tocsin.drill.scenario import parse_scenario
+    from tocsin.drill.simulate import simulate
+    from tocsin.fusion import Tracker, TrackerConfig
+
+    sim = simulate(parse_scenario(text, "g.yaml"))
+    cc = with_consistency([Tracker(TrackerConfig())])[0]
+    assert isinstance(cc, ConsistencyCheck)
+    out: list[Envelope] = []
+    last = -math.inf
+    for m in sorted(sim.messages, key=lambda e: e.sent):
+        out += cc.push(m)
+        if m.sent - last >= 1.0:
+            out += cc.advance(m.sent)
+            last = m.sent
+    return cc, [e.body for e in out if isinstance(e.body, TrackBody)]
+
+
+def test_a_simulated_ghost_is_flagged_and_never_stays_ballistic() -> None:
+    text = GHOST.format(launches="[]", injects=f"[{{type: ghost-missile, sensor: KR-R1, {FLIGHT[1:]}]")
+    cc, bodies = _run(text)
+    assert cc.flags  # (the ghost's track may break in two: each is flagged)
+    assert {f.contributor for f in cc.flags.values()} == {"KR-R1"}
+    assert {f.expected for f in cc.flags.values()} == {("KR-R2",)}
+    ballistic = {b.id for b in bodies if b.class_ == "ballistic" and b.status == "confirmed"}
+    assert ballistic
+    assert ballistic <= set(cc.flags)
+    for tid in cc.flags:
+        ghost = [b for b in bodies if b.id == tid]
+        # never eligible for a warning (class ballistic with quality >= 0.5)
+        assert not any(b.class_ == "ballistic" and (b.quality or 1.0) >= 0.5 for b in ghost)
+        assert ghost[-1].class_ == "unknown"
+
+
+def test_the_same_flight_when_real_is_left_alone() -> None:
+    cc, bodies = _run(GHOST.format(launches=f"[{FLIGHT}]", injects="[]"))
+    assert cc.flags == {}
+    assert any(b.class_ == "ballistic" and (b.quality or 0.0) >= 0.5 for b in bodies)
+    assert cc.counts["downgraded"] == 0
