@@ -2,11 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tocsin.errors import InputError
+
+if TYPE_CHECKING:
+    from tocsin.web.hub import Exchange
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn waits for open connections before the app's shutdown; event
+        streams (every open dashboard holds one) only end at that shutdown. So on
+        SIGTERM / Ctrl-C, end the streams first (clients see ``event: closed``
+        and reconnect to whatever runs next)."""
+
+        def __init__(self, config: Any, exchange: Exchange) -> None:
+            super().__init__(config)
+            self.exchange = exchange
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            hub = self.exchange.hub
+            if hub is not None:
+                for q in list(hub.subscribers):
+                    with contextlib.suppress(asyncio.QueueFull):
+                        q.put_nowait(None)
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
+def _make_server(config: Any, exchange: Exchange) -> Any:
+    return _server_class()(config, exchange)
 
 
 def register(app: typer.Typer) -> None:
@@ -138,5 +172,8 @@ def register(app: typer.Typer) -> None:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            # open event streams (every dashboard holds one) would otherwise keep
+            # a SIGTERM / Ctrl-C waiting forever
+            timeout_graceful_shutdown=2,
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        _make_server(config, exchange).run(sockets=[sock])

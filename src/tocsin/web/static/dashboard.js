@@ -411,7 +411,8 @@
   function drawTimeline() {
     const ol = document.getElementById("timeline");
     const frag = document.createDocumentFragment();
-    for (const e of S.events.slice(-TIMELINE_MAX).reverse()) {
+    const evs = S.events.map((e, i) => [e, i]).sort((a, b) => a[0].t - b[0].t || a[1] - b[1]).map((x) => x[0]);
+    for (const e of evs.slice(-TIMELINE_MAX).reverse()) {
       const li = el("li", { class: "k-" + e.kind });
       li.append(el("span", { class: "t" }, utc(e.t)), document.createTextNode(e.text));
       frag.append(li);
@@ -680,7 +681,8 @@
     setupOperator();
     const areas = loadAreas();
     const start = cfg.replay ? startReplay() : loadSnapshot().then(connect);
-    if (!cfg.replay) setInterval(refreshSlow, 15000);
+    // new partners and sensors: poll at the partners' heartbeat period
+    if (!cfg.replay) setInterval(refreshSlow, Math.max(1000, 1000 * (cfg.link_heartbeat_s || 5)));
     return Promise.all([areas, start]);
   }).then(() => { document.body.dataset.ready = "1"; schedule(); })
     .catch((e) => { document.getElementById("banner-mode").textContent = "DASHBOARD ERROR: " + e; });
