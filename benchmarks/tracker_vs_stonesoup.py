@@ -39,10 +39,14 @@ How the comparison is kept fair
   ``CartesianToElevationBearingRange`` model per radar (translation = radar ECEF,
   rotation = ECEF to the radar's local east-north-up frame, so Stone Soup's
   bearing is ``90 deg - azimuth``, checked numerically); ``DistanceHypothesiser``
-  with the ``Mahalanobis`` measure; global nearest neighbour with
-  ``GNNWith2DAssignment`` (Stone Soup's plain ``GlobalNearestNeighbour``
-  enumerates every joint hypothesis and does not finish with tens of targets in
-  clutter); ``MultiMeasurementInitiator`` (prior velocity sigma 350 m/s);
+  with the ``Mahalanobis`` measure; global nearest neighbour by 2-D assignment
+  behind Stone Soup's k-d tree pre-gate, ``DetectionKDTreeGNN2D`` (radius 5 km
+  in (el, bearing, range), i.e. a +-5 km range window, far looser than the gate;
+  measured: the same tracks and GOSPA as plain ``GNNWith2DAssignment``, 1.9x
+  faster at N = 50; ``--ss-plain-gnn`` uses the plain one; Stone Soup's
+  ``GlobalNearestNeighbour`` enumerates every joint hypothesis and does not
+  finish with tens of targets in clutter), also in the initiator;
+  ``MultiMeasurementInitiator`` (prior velocity sigma 350 m/s);
   ``UpdateTimeStepsDeleter`` for confirmed and holding tracks; the whole loop is
   Stone Soup's ``MultiTargetTracker``.
 * Timing covers only the trackers' own work, in the same process, one after the
@@ -108,6 +112,9 @@ Q_TRUE = 0.5  # m^2/s^3, white-noise acceleration spectral density of the truth
 SCAN = 1.0
 OFFSET = {"JP-R1": 0.0, "KR-R1": 0.5}
 GOSPA_C, GOSPA_P = 2_000.0, 2.0
+KD_RADIUS = (
+    5_000.0  # Stone Soup k-d tree pre-gate radius in (el rad, bearing rad, range m): a +-5 km range window
+)
 STEADY_AFTER_S = 20.0  # start-up (initiation, confirmation) is over by then
 
 
@@ -252,9 +259,10 @@ def _epoch(t: float) -> datetime:
     return datetime(1970, 1, 1) + timedelta(seconds=t)
 
 
-def run_stonesoup(sc: Scenario) -> tuple[list[Envelope], Timing]:
+def run_stonesoup(sc: Scenario, kdtree: bool = True) -> tuple[list[Envelope], Timing]:
     from scipy.stats import chi2
     from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
+    from stonesoup.dataassociator.tree import DetectionKDTreeGNN2D
     from stonesoup.deleter.time import UpdateTimeStepsDeleter
     from stonesoup.hypothesiser.distance import DistanceHypothesiser
     from stonesoup.initiator.simple import MultiMeasurementInitiator
@@ -304,7 +312,13 @@ def run_stonesoup(sc: Scenario) -> tuple[list[Envelope], Timing]:
     updater = ExtendedKalmanUpdater(measurement_model=None)
     gate = math.sqrt(chi2.ppf(0.999, 3))
     hypothesiser = DistanceHypothesiser(predictor, updater, measure=Mahalanobis(), missed_distance=gate)
-    associator = GNNWith2DAssignment(hypothesiser)
+
+    def gnn(hyp: Any) -> Any:
+        if kdtree:
+            return DetectionKDTreeGNN2D(hyp, predictor, updater, max_distance=KD_RADIUS)
+        return GNNWith2DAssignment(hyp)
+
+    associator = gnn(hypothesiser)
     deleter = UpdateTimeStepsDeleter(time_steps_since_update=6)  # 3 s: both radars missed 3 times
     holding_deleter = UpdateTimeStepsDeleter(time_steps_since_update=2)
     v0 = 350.0**2
@@ -312,7 +326,7 @@ def run_stonesoup(sc: Scenario) -> tuple[list[Envelope], Timing]:
     initiator = MultiMeasurementInitiator(
         prior_state=prior,
         deleter=holding_deleter,
-        data_associator=GNNWith2DAssignment(
+        data_associator=gnn(
             DistanceHypothesiser(predictor, updater, measure=Mahalanobis(), missed_distance=gate)
         ),
         updater=updater,
@@ -441,7 +455,13 @@ def _ratio(a: float | None, b: float | None, nd: int = 4) -> float | None:
 
 
 def run_case(
-    targets: int, clutter: float, duration: float, seed: int, skip_ss: bool, ncv: bool = True
+    targets: int,
+    clutter: float,
+    duration: float,
+    seed: int,
+    skip_ss: bool,
+    ncv: bool = True,
+    ss_kdtree: bool = True,
 ) -> dict[str, Any]:
     sc = make_scenario(targets, clutter, duration, seed)
     trk, sec = run_tocsin(sc, tocsin_config())
@@ -463,7 +483,7 @@ def run_case(
         trk_n, sec_n = run_tocsin(sc, tocsin_config(ncv=True))
         row["tocsin_ncv"] = figures(sc, trk_n, sec_n)
     if not skip_ss:
-        ss_trk, ss_sec = run_stonesoup(sc)
+        ss_trk, ss_sec = run_stonesoup(sc, kdtree=ss_kdtree)
         ss = figures(sc, ss_trk, ss_sec)
         row["stonesoup"] = ss
         row["plots_per_s_stonesoup"] = ss["plots_per_s"]
@@ -504,6 +524,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-stonesoup", action="store_true")
+    ap.add_argument(
+        "--ss-plain-gnn",
+        action="store_true",
+        help="Stone Soup: plain GNNWith2DAssignment, no k-d tree pre-gate (same tracks, slower for large N)",
+    )
     ap.add_argument("--no-ncv", action="store_true", help="skip the tocsin single-NCV-model variant")
     args = ap.parse_args(argv)
     ns = [5, 20] if args.quick else [5, 20, 50, 100]
@@ -517,7 +542,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in ns:
         for cl in cls:
-            rows.append(run_case(n, cl, duration, args.seed, args.skip_stonesoup, not args.no_ncv))
+            rows.append(
+                run_case(
+                    n, cl, duration, args.seed, args.skip_stonesoup, not args.no_ncv, not args.ss_plain_gnn
+                )
+            )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     result = {
         "rows": rows,
