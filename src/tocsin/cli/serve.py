@@ -156,6 +156,7 @@ def register(app: typer.Typer) -> None:
                 mode="exercise",
                 replay=recording,
                 operators=operators if operators is not None else data / "operators.json",
+                manual_dir=data / "manual",
             ),
         )
         try:

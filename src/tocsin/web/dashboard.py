@@ -54,8 +54,10 @@ from starlette.staticfiles import StaticFiles
 from tocsin.errors import InputError
 from tocsin.geo import ecef_to_geodetic
 from tocsin.journal.store import Journal
+from tocsin.runtime import JsonlFileSink
 from tocsin.web.auth import LoginThrottle, OperatorStore, Session, SessionStore, csrf_ok
 from tocsin.web.hub import Exchange
+from tocsin.web.manual_desk import DeskRefusal, ManualDesk
 from tocsin.wire import Envelope
 
 STATIC = Path(__file__).parent / "static"
@@ -364,8 +366,10 @@ class DashboardConfig:
     operators: Path | None = None
     #: a name for this server shown in the page title
     name: str = "tocsin"
-    #: allow the session cookie over plain http (loopback); Secure is set on https
+    #: a session ends after this long without a request
     session_idle_s: float = 3600.0
+    #: where the manual-alert book is kept (None: no manual alerts)
+    manual_dir: Path | None = None
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -418,6 +422,12 @@ class Dashboard:
         self._areas: tuple[bytes, bytes] | None = None
         self._replay: tuple[bytes, bytes] | None = None
         self._areas_lock = threading.Lock()
+        self.desk: ManualDesk | None = None
+        if self.config.manual_dir is not None:
+            try:
+                self.desk = ManualDesk(self.config.manual_dir)
+            except ImportError:  # the warning package is not installed
+                self.desk = None
 
     # ------------------------------------------------------------ helpers
 
@@ -624,6 +634,158 @@ class Dashboard:
             out = await asyncio.to_thread(read)
         return _json({"entries": out})
 
+    # ------------------------------------------------------------ manual alerts
+
+    def _append(self, event: str, operator: str | None, **fields: Any) -> None:
+        """An ``operator`` journal entry; only on the worker (inside run_exclusive)."""
+        j = self.exchange.pipeline.journal
+        if j is None:
+            return
+        doc = {"event": event, "operator": operator, "t": self.clock(), **fields}
+        j.append("operator", json.dumps(doc, separators=(",", ":"), sort_keys=True).encode())
+
+    def _issue(self, envs: list[Envelope]) -> None:
+        """Send issued manual alerts to every sink but the output files (which
+        hold exactly what the stages produced, so replays stay byte-identical);
+        the journal keeps them in the ``issued`` operator entries."""
+        pipe = self.exchange.pipeline
+        for env in envs:
+            for sink in pipe.sinks:
+                if isinstance(sink, JsonlFileSink):
+                    continue
+                try:
+                    sink.emit(env)
+                except Exception:  # one broken sink must not stop the others
+                    pipe.metrics.sink_errors += 1
+
+    def _operators(self) -> list[str]:
+        store = self.store()
+        return list(store.operators) if store is not None else []
+
+    def _alert_time(self) -> float:
+        """Manual alerts live on the exchange's clock (data time with
+        ``--clock data``), so they sort with the automatic ones."""
+        t = self.exchange.now()
+        return t if t > 0 else self.clock()
+
+    async def manual_view(self, request: Request) -> Response:
+        s = self.guard(request)
+        if isinstance(s, JSONResponse):
+            return s
+        desk = self.desk
+        if desk is None:
+            return _err(503, "no_manual", "manual alerts are not available on this server")
+        ops = self._operators()
+        return _json(await self.exchange.run_exclusive(lambda: desk.view(ops)))
+
+    async def manual_propose(self, request: Request) -> Response:
+        s = self.guard(request)
+        if isinstance(s, JSONResponse):
+            return s
+        desk = self.desk
+        if desk is None:
+            return _err(503, "no_manual", "manual alerts are not available on this server")
+        body = await self._body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        msg_type = body.get("msg_type", "Alert")
+        areas = body.get("areas", [])
+        text = body.get("text", "")
+        refs = body.get("references", [])
+        if not isinstance(msg_type, str):
+            return _err(422, "schema", "must be a string", "msg_type")
+        if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
+            return _err(422, "schema", "must be a list of area codes", "areas")
+        if not isinstance(text, str):
+            return _err(422, "schema", "must be a string", "text")
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            return _err(422, "schema", "must be a list of alert ids", "references")
+        ops = self._operators()
+        t = self._alert_time()
+
+        def act() -> dict[str, Any] | DeskRefusal:
+            try:
+                res = desk.propose(ops, s.name, msg_type, areas, text, refs, t)
+            except DeskRefusal as exc:
+                self._append("propose_refused", s.name, msg_type=msg_type, areas=areas, why=exc.detail)
+                return exc
+            self._append("propose", s.name, id=res["id"], msg_type=msg_type, areas=res["areas"], text=text,
+                         references=refs)  # fmt: skip
+            return res
+
+        out = await self.exchange.run_exclusive(act)
+        if isinstance(out, DeskRefusal):
+            return _err(out.status, out.reason, out.detail, out.field)
+        return _json(out)
+
+    async def manual_confirm(self, request: Request) -> Response:
+        s = self.guard(request)
+        if isinstance(s, JSONResponse):
+            return s
+        desk = self.desk
+        if desk is None:
+            return _err(503, "no_manual", "manual alerts are not available on this server")
+        body = await self._body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        pid = body.get("id")
+        if not isinstance(pid, str) or not pid:
+            return _err(422, "schema", "the id of a pending proposal is required", "id")
+        ops = self._operators()
+        t = self._alert_time()
+
+        def act() -> list[Envelope] | DeskRefusal:
+            try:
+                envs = desk.confirm(ops, pid, s.name, t)
+            except DeskRefusal as exc:
+                self._append("confirm_refused", s.name, id=pid, why=exc.detail)
+                return exc
+            for env in envs:
+                self._append("issued", s.name, id=pid, alert=msgspec.to_builtins(env))
+            self._issue(envs)
+            return envs
+
+        out = await self.exchange.run_exclusive(act)
+        if isinstance(out, DeskRefusal):
+            return _err(out.status, out.reason, out.detail, out.field)
+        return _json(
+            {
+                "ok": True,
+                "alert_id": out[0].body.id if out else None,
+                "alerts": [display_dict(e) for e in out],
+            }
+        )
+
+    async def manual_withdraw(self, request: Request) -> Response:
+        s = self.guard(request)
+        if isinstance(s, JSONResponse):
+            return s
+        desk = self.desk
+        if desk is None:
+            return _err(503, "no_manual", "manual alerts are not available on this server")
+        body = await self._body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        pid = body.get("id")
+        if not isinstance(pid, str) or not pid:
+            return _err(422, "schema", "the id of a pending proposal is required", "id")
+        ops = self._operators()
+        t = self._alert_time()
+
+        def act() -> DeskRefusal | None:
+            try:
+                desk.withdraw(ops, pid, s.name, s.role == "supervisor", t)
+            except DeskRefusal as exc:
+                self._append("withdraw_refused", s.name, id=pid, why=exc.detail)
+                return exc
+            self._append("withdraw", s.name, id=pid)
+            return None
+
+        out = await self.exchange.run_exclusive(act)
+        if isinstance(out, DeskRefusal):
+            return _err(out.status, out.reason, out.detail, out.field)
+        return _json({"ok": True})
+
     # ------------------------------------------------------------ routes
 
     def routes(self) -> list[BaseRoute]:
@@ -637,6 +799,10 @@ class Dashboard:
             Route("/auth/login", self.login, methods=["POST"]),
             Route("/auth/logout", self.logout, methods=["POST"]),
             Route("/v1/operator/log", self.operator_log, methods=["GET"]),
+            Route("/v1/manual", self.manual_view, methods=["GET"]),
+            Route("/v1/manual/propose", self.manual_propose, methods=["POST"]),
+            Route("/v1/manual/confirm", self.manual_confirm, methods=["POST"]),
+            Route("/v1/manual/withdraw", self.manual_withdraw, methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ]
 

@@ -380,12 +380,6 @@
     for (const b of cancels) box.append(alertCard(b, true));
     if (!act.length && !cancels.length) box.append(el("p", { class: "muted" }, "no active alert"));
     document.getElementById("alert-count").textContent = String(act.length);
-    // the manual form's reference list: the active alerts
-    const refs = document.getElementById("manual-refs");
-    const keep = refs.value;
-    refs.replaceChildren(el("option", { value: "" }, "—"));
-    for (const b of act) refs.append(el("option", { value: b.id }, b.id + " " + (b.areas || []).join(",")));
-    if ([...refs.options].some((o) => o.value === keep)) refs.value = keep;
   }
 
   function drawTable() {
@@ -637,6 +631,15 @@
         ul.append(li);
       }
       document.body.dataset.pending = String(pend.length);
+      // the manual form's reference list: issued manual alerts not yet cancelled
+      const refs = document.getElementById("manual-refs");
+      const keep = refs.value;
+      refs.replaceChildren(el("option", { value: "" }, "—"));
+      for (const i of d.issued || []) {
+        if (!i.cancelled) refs.append(el("option", { value: i.id }, i.id + " " + (i.areas || []).join(",")));
+      }
+      if ([...refs.options].some((o) => o.value === keep)) refs.value = keep;
+      document.getElementById("manual-status").textContent = d.status;
     }).catch(() => {});
   }
 
@@ -660,7 +663,7 @@
       const ref = document.getElementById("manual-refs").value;
       const areas = document.getElementById("manual-areas").value.split(/[\s,]+/).filter(Boolean);
       const text = document.getElementById("manual-text").value;
-      post("/v1/manual/propose", { msg_type: type, areas, text, references: ref ? [ref] : [] }).then((r) => {
+      post("/v1/manual/propose", { msg_type: type, areas, text, references: ref && type !== "Alert" ? [ref] : [] }).then((r) => {
         if (r.status === 200) {
           msg("proposed " + r.body.id + ": a second operator must confirm", false);
           S.areaSelect.clear(); document.getElementById("manual-areas").value = ""; dirty.areas = true; schedule();

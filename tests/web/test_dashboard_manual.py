@@ -1,0 +1,191 @@
+"""Manual Alert / Update / Cancel over HTTP under the two-person rule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tocsin.exchange.samples import toy_stages
+from tocsin.journal.store import Journal
+from tocsin.web import ServerConfig, build_exchange, create_app
+from tocsin.web.auth import OperatorStore
+from tocsin.web.dashboard import Dashboard, DashboardConfig
+
+pytest.importorskip("tocsin.warning.manual")
+pytest.importorskip("tocsin.warning.areas")
+
+PW = {"alice": "alpha-password-1", "bob": "bravo-password-2", "sue": "sierra-password-3"}
+
+
+class Op:
+    """One logged-in operator (own cookie jar) on the shared app."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self.name = name
+        self.c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        self.csrf = ""
+
+    async def login(self) -> Op:
+        r = await self.c.post("/auth/login", json={"name": self.name, "password": PW[self.name]})
+        assert r.status_code == 200, r.text
+        self.csrf = r.json()["csrf"]
+        return self
+
+    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return await self.c.post(path, json=body, headers={"X-CSRF-Token": self.csrf})
+
+
+def run(tmp_path: Path, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    st = OperatorStore(tmp_path / "operators.json")
+    st.add("alice", PW["alice"])
+    st.add("bob", PW["bob"])
+    st.add("sue", PW["sue"], "supervisor")
+    st.save()
+    data = tmp_path / "data"
+    ex, _ = build_exchange(toy_stages(), data=data, config=ServerConfig(tick_s=0, clock="data"))
+    dash = Dashboard(ex, DashboardConfig(operators=tmp_path / "operators.json", manual_dir=data / "manual"))
+
+    async def main() -> Any:
+        app = create_app(ex, dashboard=dash)
+        await ex.start()
+        try:
+            return await fn(app)
+        finally:
+            await ex.stop()
+            dash.close()
+
+    return asyncio.run(main())
+
+
+def test_two_person_alert_update_cancel(tmp_path: Path) -> None:
+    async def go(app: Any) -> None:
+        alice, bob, sue = [await Op(app, n).login() for n in ("alice", "bob", "sue")]
+        # no CSRF token: refused before anything happens
+        r = await alice.c.post("/v1/manual/propose", json={"areas": ["JP-13"], "text": "x"})
+        assert r.status_code == 403
+        assert r.json()["reason"] == "csrf"
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-99"], "text": "t"})
+        assert r.status_code == 422
+        assert r.json()["field"] == "areas"
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-13"], "text": " "})
+        assert r.status_code == 422
+        assert r.json()["field"] == "text"
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Warn", "areas": ["JP-13"], "text": "t"})
+        assert r.json()["field"] == "msg_type"
+        r = await alice.post(
+            "/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-13", "JP-14"], "text": "Shelter now."}
+        )
+        assert r.status_code == 200, r.text
+        pid = r.json()["id"]
+        # nothing is issued by a proposal
+        assert (await bob.c.get("/v1/alerts")).json() == []
+        # the proposer cannot confirm
+        r = await alice.post("/v1/manual/confirm", {"id": pid})
+        assert r.status_code == 403
+        assert r.json()["reason"] == "two_person"
+        assert (await alice.c.get("/v1/alerts")).json() == []
+        view = (await bob.c.get("/v1/manual")).json()
+        assert view["status"] == "Exercise"
+        assert [(p["id"], p["proposed_by"]) for p in view["pending"]] == [(pid, "alice")]
+        # a second, different operator confirms: issued, as Exercise
+        r = await bob.post("/v1/manual/confirm", {"id": pid})
+        assert r.status_code == 200, r.text
+        (a1,) = r.json()["alerts"]
+        assert a1["body"]["msg_type"] == "Alert"
+        assert a1["body"]["status"] == "Exercise"
+        assert a1["body"]["areas"] == ["JP-13", "JP-14"]
+        cap = a1["body"]["cap"]
+        assert cap.count("<info>") == 3
+        assert "<status>Exercise</status>" in cap
+        r = await bob.post("/v1/manual/confirm", {"id": pid})
+        assert r.status_code == 404  # issued once
+        await asyncio.sleep(0.05)  # the hub hands over on the loop
+        hist = (await bob.c.get("/v1/alerts")).json()
+        assert [h["body"]["id"] for h in hist] == [a1["body"]["id"]]
+        state = (await bob.c.get("/v1/state")).json()
+        assert [a["body"]["id"] for a in state["alerts"]] == [a1["body"]["id"]]
+
+        # Update: bob proposes new text, bob cannot confirm, sue can
+        r = await bob.post(
+            "/v1/manual/propose",
+            {
+                "msg_type": "Update",
+                "areas": ["JP-13"],
+                "text": "Stay inside.",
+                "references": [a1["body"]["id"]],
+            },
+        )
+        assert r.status_code == 200, r.text
+        cid = r.json()["id"]
+        r = await bob.post("/v1/manual/confirm", {"id": cid})
+        assert r.status_code == 403
+        r = await sue.post("/v1/manual/confirm", {"id": cid})
+        assert r.status_code == 200, r.text
+        new, cancel = r.json()["alerts"]
+        assert new["body"]["msg_type"] == "Alert"
+        assert new["body"]["areas"] == ["JP-13"]
+        assert cancel["body"]["msg_type"] == "Cancel"
+        assert cancel["body"]["references"] == [a1["body"]["id"]]
+
+        # Cancel of an automatic or unknown alert: refused; of the manual one: two people
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Cancel", "references": ["A-1"]})
+        assert r.status_code == 404
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Cancel", "references": [new["body"]["id"]]})
+        assert r.status_code == 200
+        cid = r.json()["id"]
+        # withdrawing someone else's proposal needs the supervisor role
+        r = await bob.post("/v1/manual/withdraw", {"id": cid})
+        assert r.status_code == 403
+        r = await bob.post("/v1/manual/confirm", {"id": cid})
+        assert r.status_code == 200
+        (c2,) = r.json()["alerts"]
+        assert c2["body"]["msg_type"] == "Cancel"
+        assert c2["body"]["references"] == [new["body"]["id"]]
+
+        # a proposal withdrawn by a supervisor is never issued
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-01"], "text": "t"})
+        wid = r.json()["id"]
+        r = await sue.post("/v1/manual/withdraw", {"id": wid})
+        assert r.status_code == 200
+        r = await bob.post("/v1/manual/confirm", {"id": wid})
+        assert r.status_code == 404
+        assert (await bob.c.get("/v1/manual")).json()["pending"] == []
+        for o in (alice, bob, sue):
+            await o.c.aclose()
+
+    run(tmp_path, go)
+    data = tmp_path / "data"
+    with Journal(data / "journal.db", readonly=True) as j:
+        assert j.verify().ok
+        ops = [json.loads(e.payload) for e in j.entries(kinds=("operator",))]
+        outputs = list(j.entries(kinds=("output",)))
+    events = [(o["event"], o["operator"]) for o in ops if o["event"] not in ("login",)]
+    assert events[:4] == [
+        ("propose_refused", "alice"),
+        ("propose_refused", "alice"),
+        ("propose_refused", "alice"),
+        ("propose", "alice"),
+    ]
+    assert ("confirm_refused", "alice") in events
+    issued = [o for o in ops if o["event"] == "issued"]
+    assert [(o["operator"], o["alert"]["body"]["msg_type"]) for o in issued] == [
+        ("bob", "Alert"),
+        ("sue", "Alert"),
+        ("sue", "Cancel"),
+        ("bob", "Cancel"),
+    ]
+    assert all(o["alert"]["body"]["status"] == "Exercise" for o in issued)
+    assert ("withdraw", "sue") in events
+    assert ("withdraw_refused", "bob") in events
+    # the stage outputs and their file stay exactly what the stages produced
+    assert outputs == []
+    assert (data / "alerts.jsonl").read_text() == ""
+    # the warning package's own audit of the book
+    book = json.loads((data / "manual" / "book.json").read_text())
+    assert [r["action"] for r in book["audit"]][:3] == ["refuse", "refuse", "propose"]
