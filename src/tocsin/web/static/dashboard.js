@@ -583,6 +583,10 @@
 
   function showSession(s) {
     S.session = s;
+    // never show one operator's view of the proposals to the next
+    document.getElementById("pending").replaceChildren();
+    delete document.body.dataset.pending;
+    document.getElementById("manual-form").reset();
     document.getElementById("login-form").hidden = !!s;
     document.getElementById("operator").hidden = !s;
     if (s) {
@@ -666,7 +670,7 @@
       post("/v1/manual/propose", { msg_type: type, areas, text, references: ref && type !== "Alert" ? [ref] : [] }).then((r) => {
         if (r.status === 200) {
           msg("proposed " + r.body.id + ": a second operator must confirm", false);
-          S.areaSelect.clear(); document.getElementById("manual-areas").value = ""; dirty.areas = true; schedule();
+          S.areaSelect.clear(); document.getElementById("manual-form").reset(); dirty.areas = true; schedule();
         } else msg((r.body.field ? r.body.field + ": " : "") + (r.body.detail || "refused"), true);
         refreshPending();
       });

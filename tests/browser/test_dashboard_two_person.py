@@ -1,0 +1,113 @@
+"""The two-person rule in the real page: operator A proposes a manual alert,
+A cannot confirm it (neither with the disabled button nor with a forged
+request), operator B confirms it and the Exercise alert appears."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import page_errors, serve, wait_for
+
+from tocsin.web.auth import OperatorStore
+
+pytest.importorskip("tocsin.warning.manual")
+pytestmark = pytest.mark.browser
+
+PW_A = "alpha-password-1"
+PW_B = "bravo-password-2"
+
+
+def login(drv: Any, name: str, pw: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    drv.find_element(By.ID, "login-name").clear()
+    drv.find_element(By.ID, "login-name").send_keys(name)
+    drv.find_element(By.ID, "login-password").send_keys(pw)
+    drv.find_element(By.ID, "login-button").click()
+    wait_for(drv, f"document.getElementById('op-name').textContent === '{name}'")
+
+
+def test_two_person_manual_alert(tmp_path: Path, browser: Any, shot: Callable[[Any, str], Path]) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    data = tmp_path / "data"
+    st = OperatorStore(data / "operators.json")
+    st.add("alice", PW_A)
+    st.add("bob", PW_B)
+    st.save()
+    with serve(data) as url:
+        browser.get(url + "/")
+        wait_for(browser, "document.body.dataset.ready === '1'")
+        # a wrong password is refused on the page
+        login_name = browser.find_element(By.ID, "login-name")
+        login_name.send_keys("alice")
+        browser.find_element(By.ID, "login-password").send_keys("not-her-password")
+        browser.find_element(By.ID, "login-button").click()
+        wait_for(browser, "document.getElementById('op-msg').classList.contains('error')")
+        assert browser.find_element(By.ID, "operator").get_attribute("hidden") is not None
+        # the session cookie is HttpOnly: the page's script cannot read it
+        login(browser, "alice", PW_A)
+        assert "tocsin_session" not in browser.execute_script("return document.cookie")
+        wait_for(browser, "document.getElementById('manual-status').textContent === 'Exercise'")
+        Select(browser.find_element(By.ID, "manual-type")).select_by_value("Alert")
+        browser.find_element(By.ID, "manual-areas").send_keys("JP-13, JP-14")
+        browser.find_element(By.ID, "manual-text").send_keys(
+            "Take shelter now (test of the two-person rule)."
+        )
+        browser.find_element(By.ID, "propose-button").click()
+        wait_for(browser, "document.body.dataset.pending === '1'")
+        item = browser.find_element(By.CSS_SELECTOR, "#pending li[data-pending-id]")
+        pid = item.get_attribute("data-pending-id")
+        assert "ALERT JP-13, JP-14" in item.text
+        assert "proposed by alice" in item.text
+        assert not item.find_element(By.CSS_SELECTOR, "button.confirm").is_enabled()
+        # a forged confirm from alice's own session is refused by the server
+        r = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "const csrf = window.tocsinDashboard.state.session.csrf;"
+            "fetch('/v1/manual/confirm', {method: 'POST', body: JSON.stringify({id: arguments[0]}),"
+            " headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}})"
+            ".then(r => r.json().then(b => done([r.status, b.reason])));",
+            pid,
+        )
+        assert r == [403, "two_person"]
+        # and a request without the CSRF token is refused before that
+        r = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch('/v1/manual/confirm', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+            " body: JSON.stringify({id: arguments[0]})})"
+            ".then(r => r.json().then(b => done([r.status, b.reason])));",
+            pid,
+        )
+        assert r == [403, "csrf"]
+        assert browser.find_element(By.ID, "alert-count").text == "0"
+        shot(browser, "proposed")
+        browser.find_element(By.ID, "logout-button").click()
+        wait_for(browser, "!document.getElementById('login-form').hidden")
+
+        # operator B confirms
+        login(browser, "bob", PW_B)
+        sel = f'#pending li[data-pending-id="{pid}"] button.confirm'
+        wait_for(browser, f"!!document.querySelector('{sel}') && !document.querySelector('{sel}').disabled")
+        button = browser.find_element(By.CSS_SELECTOR, f'#pending li[data-pending-id="{pid}"] button.confirm')
+        assert button.is_enabled()
+        button.click()
+        wait_for(browser, "document.getElementById('alert-count').textContent === '1'")
+        card = browser.find_element(By.CSS_SELECTOR, ".alert-card")
+        assert card.get_attribute("data-status") == "Exercise"
+        assert card.get_attribute("data-msg-type") == "Alert"
+        assert "JP-13, JP-14" in card.text
+        wait_for(browser, "document.body.dataset.pending === '0'")
+        warned = browser.execute_script(
+            "const S = window.tocsinDashboard.state;"
+            "return [...S.active.values()].flatMap(b => b.areas).sort()"
+        )
+        assert warned == ["JP-13", "JP-14"]
+        timeline = browser.find_element(By.ID, "timeline").text
+        assert "(Exercise): JP-13, JP-14" in timeline
+        shot(browser, "confirmed")
+        assert page_errors(browser) == []
