@@ -248,3 +248,15 @@ def test_help_teaches_with_an_example(tmp_path: Path) -> None:
     assert "tocsin track plots.jsonl -o tracks.jsonl" in text
     assert "--lag" in text
     assert "arrival order" in text
+
+
+def test_a_report_later_than_the_lag_is_counted_not_used(drill: Path) -> None:
+    lines = (drill / "plots.jsonl").read_bytes().splitlines(keepends=True)[:250]
+    late = next(i for i in range(100, 250) if b'"kind":"plot"' in lines[i])
+    (drill / "late.jsonl").write_bytes(b"".join(lines[:late] + lines[late + 1 :] + [lines[late]]))
+    r = _tocsin("track", "late.jsonl", "-o", "late-tracks.jsonl", cwd=drill)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "too_late 1" in r.stdout.decode()
+    r = _tocsin("track", "late.jsonl", "-o", "late-tracks.jsonl", "--lag", "1000", cwd=drill)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "too_late" not in r.stdout.decode()
