@@ -50,6 +50,7 @@ from tocsin.drill.scenario import (
     ReplayOld,
     Scenario,
 )
+from tocsin.drill.simulate import node_id
 from tocsin.errors import WireError
 from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, sign
 from tocsin.wire import Envelope, PlotBody, decode_json, encode_json
@@ -102,7 +103,7 @@ class DrillKeys:
 
     ``registry()`` is the partner registry the drill's exchange must use: each
     scenario partner with its drill public key, allowed to send the default kinds
-    from exactly its own sensors.
+    from exactly its own sensors and its node (heartbeats, ``<code>-node``).
     """
 
     seed: int
@@ -113,7 +114,7 @@ class DrillKeys:
     @classmethod
     def for_scenario(cls, scenario: Scenario) -> DrillKeys:
         spec = scenario.spec
-        return cls(spec.seed, {p.code: [s.id for s in p.sensors] for p in spec.partners})
+        return cls(spec.seed, {p.code: [*(s.id for s in p.sensors), node_id(p.code)] for p in spec.partners})
 
     def key(self, partner: str) -> Ed25519PrivateKey:
         """The drill key of ``partner`` (any code: unknown partners get one too)."""
