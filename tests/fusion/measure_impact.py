@@ -42,7 +42,9 @@ def inside(lat: float, lon: float, b: object) -> bool:
     return float((d @ ua / a) ** 2 + (d @ ub / c) ** 2) <= 1.0
 
 
-def run(seed: int, missile: str, every: float) -> list[dict[str, float]]:
+def run(
+    seed: int, missile: str, every: float, overrides: dict[str, float] | None = None
+) -> list[dict[str, float]]:
     rng = np.random.default_rng(seed)
     az = float(rng.uniform(60.0, 110.0))
     tr = solve_trajectory(39.0, 125.5, az, missile_class=missile, dt=1.0)
@@ -55,7 +57,7 @@ def run(seed: int, missile: str, every: float) -> list[dict[str, float]]:
         Radar("JP-R1", 40.0, 137.0, max_range=3e6, offset=0.5),
     ]
     envs = make_plots(truth, T0 + 5.0, T0 + tr.flight_time_s - 1.0, radars, seed=seed)
-    trk = Tracker(TrackerConfig(impact_interval_s=every))
+    trk = Tracker(TrackerConfig(impact_interval_s=every, **(overrides or {})))
     rows = []
     for e in trk.push_many(envs):
         b = e.body
@@ -78,9 +80,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--missile", default="SRBM")
     ap.add_argument("--every", type=float, default=10.0, help="impact prediction interval, s")
+    ap.add_argument("--config", default="{}", help="TrackerConfig overrides as JSON")
+    ap.add_argument("--first-seed", type=int, default=0)
     args = ap.parse_args()
+    overrides = json.loads(args.config)
     c0 = time.perf_counter()
-    rows = [r for s in range(args.runs) for r in run(s, args.missile, args.every)]
+    rows = [
+        r
+        for s in range(args.first_seed, args.first_seed + args.runs)
+        for r in run(s, args.missile, args.every, overrides)
+    ]
     ins = [r["inside"] for r in rows]
     bins: dict[str, dict[str, float]] = {}
     for lo in range(0, 4000, 60):
@@ -95,6 +104,8 @@ def main() -> None:
     out = {
         "missile": args.missile,
         "runs": args.runs,
+        "first_seed": args.first_seed,
+        "config": overrides,
         "predictions": len(rows),
         "ellipse_coverage": round(float(np.mean(ins)), 3) if ins else None,
         "by_time_after_launch": bins,

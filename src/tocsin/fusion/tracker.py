@@ -50,6 +50,7 @@ from tocsin.fusion.models import (
     triangulate,
     white_accel_q,
 )
+from tocsin.fusion.propagate import deriv, height
 from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix, geodetic_to_ecef
 from tocsin.wire.messages import (
     Ellipse,
@@ -82,10 +83,17 @@ class TrackerConfig:
     q_ballistic: float = 0.005
     """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
     q_maneuver: float = 400.0
-    """Manoeuvre model density for aircraft and coasting missiles, m^2/s^3."""
+    """Manoeuvre model density for aircraft, m^2/s^3."""
+    q_coast_maneuver: float = 1.0
+    """Second-model density for missiles past burnout (drag and ballistic
+    coefficient errors in reentry, small late manoeuvres), m^2/s^3."""
     q_boost: float = 3.0e4
     """Manoeuvre model density until a track is known to be an aircraft or past
     burnout: covers boost thrust up to ~20 g (``q ~ a^2 dt``), m^2/s^3."""
+    burnout_window_s: float = 8.0
+    burnout_accel: float = 6.0
+    """Along-track specific force (m/s^2) below which a missile is coasting."""
+    burnout_votes: int = 4
     imm_tau_s: float = 30.0
     beta: float | None = 5000.0
     """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
@@ -97,6 +105,10 @@ class TrackerConfig:
     delete_air_s: float = 12.0
     delete_ballistic_s: float = 90.0
     delete_tentative_s: float = 4.0
+    coast_max_sigma_m: float = 50_000.0
+    """A coasting missile is kept (and predicted) while its position sigma is below this."""
+    coast_report_s: float = 4.0
+    """Prediction step and report interval of coasting missiles."""
     impact_interval_s: float = 2.0
     boost_launch_sigma_m: float = 150_000.0
     ir_pair_dt_s: float = 1.0
@@ -161,7 +173,7 @@ class _Track:
     votes_a: int = 0
     burnt_out: bool = False
     quiet: int = 0
-    speeds: deque[tuple[float, float]] = field(default_factory=deque)
+    speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
     first: tuple[F64, F64, float] | None = None
     launch: Launch | None = None
     impact: Impact | None = None
@@ -169,6 +181,7 @@ class _Track:
     last_launch: float = -math.inf
     hist: list[tuple[_Meas, tuple[F64, F64, F64, float]]] = field(default_factory=list)
     dead: bool = False
+    coast_from: tuple[F64, F64, F64, float] | None = None
     xc: F64 | None = None  # cached combined estimate at ``t``
     pc: F64 | None = None
 
@@ -395,9 +408,10 @@ class Tracker:
         manoeuvre model covers thrust (``q_boost``) until a track is known to be
         an aircraft or a missile past burnout."""
         bal = np.array([t.ballistic for t in trs], dtype=bool)
-        calm = np.array([t.cls == "air" or t.burnt_out for t in trs], dtype=bool)
+        coast = np.array([t.burnt_out for t in trs], dtype=bool)
+        air = np.array([t.cls == "air" for t in trs], dtype=bool)
         q0 = np.where(bal, self.cfg.q_ballistic, self.cfg.q_air)
-        q1 = np.where(calm, self.cfg.q_maneuver, self.cfg.q_boost)
+        q1 = np.where(coast, self.cfg.q_coast_maneuver, np.where(air, self.cfg.q_maneuver, self.cfg.q_boost))
         return q0, q1, bal
 
     def _predict_models(
@@ -472,6 +486,7 @@ class Tracker:
         for i, tr in enumerate(trs):
             tr.x, tr.p, tr.mu, tr.t = xn[i], pn[i], mu[i], float(t[i])
             tr.xc, tr.pc = xc[i], pc[i]
+            tr.coast_from = None
 
     def _apply(
         self,
@@ -501,7 +516,7 @@ class Tracker:
         k = 0
         while k < len(tr.hist) and tr.hist[k][0].t <= m.t:
             k += 1
-        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.x, tr.p, tr.mu, tr.t)
+        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or (tr.x, tr.p, tr.mu, tr.t))
         if snap[3] > m.t:
             return False
         later = [h[0] for h in tr.hist[k:]]
@@ -861,17 +876,42 @@ class Tracker:
             elif tr.cls == "unknown" and tr.votes_a >= 5:
                 tr.cls = "air"
             if tr.cls == "ballistic" and not tr.burnt_out:
-                # burnout: the coast model has been the likelier one for several
-                # updates and the speed no longer grows (thrust adds >= 20 m/s^2)
-                tr.speeds.append((tr.t, float(speed[i])))
-                while tr.speeds and tr.speeds[0][0] < tr.t - 10.0:
-                    tr.speeds.popleft()
-                tr.quiet = tr.quiet + 1 if tr.mu[1] < 0.3 else 0
-                gain = tr.speeds[-1][1] - tr.speeds[0][1]
-                span = tr.speeds[-1][0] - tr.speeds[0][0]
-                if tr.quiet >= 5 and span >= 8.0 and gain < 5.0 * span:
-                    tr.burnt_out = True
-                    tr.phase = "ballistic"
+                self._burnout_test(tr, x[i], p[i])
+
+    def _burnout_test(self, tr: _Track, x: F64, p: F64) -> None:
+        """Thrust test. Over windows of ``burnout_window_s`` or longer the observed
+        acceleration ``(v1 - v0) / dt`` minus the modelled one (gravity, Coriolis,
+        centrifugal at the window's midpoint) is the specific force of thrust and
+        drag; its component along the velocity is positive only under thrust.
+        Burnout is declared when that component plus 2 sigma (sigma from the
+        two velocity covariances) stays below ``burnout_accel`` for
+        ``burnout_votes`` consecutive updates: no impact point is predicted
+        until the track is confidently coasting."""
+        tr.speeds.append((tr.t, x.copy(), float(np.trace(p[3:, 3:]))))
+        while tr.speeds and tr.speeds[0][0] < tr.t - 4.0 * self.cfg.burnout_window_s:
+            tr.speeds.popleft()
+        old = [sp for sp in tr.speeds if tr.t - sp[0] >= self.cfg.burnout_window_s]
+        if not old:
+            return
+        t0 = np.array([sp[0] for sp in old])
+        x0 = np.stack([sp[1] for sp in old])
+        v0var = np.array([sp[2] for sp in old])
+        span = tr.t - t0
+        mid = 0.5 * (x0 + x[None, :])
+        grav = deriv(mid, None)[:, 3:]
+        a_ng = (x[None, 3:] - x0[:, 3:]) / span[:, None] - grav
+        vm = mid[:, 3:] / np.maximum(np.linalg.norm(mid[:, 3:], axis=1), 1.0)[:, None]
+        along = np.einsum("ni,ni->n", a_ng, vm)
+        sig = np.sqrt((v0var + float(np.trace(p[3:, 3:]))) / 3.0) / span
+        # windows from burnout_window_s to 4x that: the best-resolved one decides
+        if float(np.min(along + 2.0 * sig)) < self.cfg.burnout_accel:
+            tr.quiet += 1
+        else:
+            tr.quiet = 0
+        if tr.quiet >= self.cfg.burnout_votes:
+            tr.burnt_out = True
+            tr.phase = "ballistic"
+            tr.speeds.clear()
 
     def _predictions(self, tr: _Track) -> None:
         if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):
@@ -885,8 +925,16 @@ class Tracker:
         # after burnout the quiet (coast) model is the ballistic hypothesis; the
         # manoeuvre model only hedges against renewed thrust
         x, p = tr.x[0], tr.p[0]
-        tr.impact = predict_impact(x, p, tr.t, beta=self.cfg.beta)
+        imp = predict_impact(x, p, tr.t, beta=self.cfg.beta)
         self.stats["impact_predictions"] += 1
+        if imp is None:
+            # at or below the ground, or not coming down within the horizon:
+            # an earlier prediction stays (a coasting track reaching the
+            # ground is then ended by _landed)
+            if tr.impact is not None and height(x[None, :3])[0] <= 0.0:
+                tr.dead = True
+            return
+        tr.impact = imp
         if tr.launch is not None and tr.t - tr.last_launch < 10.0:
             return
         tr.last_launch = tr.t
@@ -998,6 +1046,25 @@ class Tracker:
                     del self._tracks[tr.key]
                 continue
             limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
+            if tr.ballistic and tr.burnt_out and age > self.cfg.coast_after_s:
+                # a coasting missile follows physics: keep predicting it (and
+                # reporting the prediction) while its position is known to
+                # better than coast_max_sigma_m, until it lands
+                sig = math.sqrt(max(float(np.trace(tr.combined()[1][:3, :3])), 0.0))
+                if sig > self.cfg.coast_max_sigma_m and age > limit:
+                    tr.status = "deleted"
+                    out.append(self._message(tr, sent))
+                    del self._tracks[tr.key]
+                    continue
+                changed = tr.status != "coasting"
+                tr.status = "coasting"
+                if t - tr.t >= self.cfg.coast_report_s:
+                    self._coast(tr, t)
+                    self._predictions(tr)
+                    changed = True
+                if changed:
+                    out.append(self._message(tr, sent))
+                continue
             if age > limit:
                 tr.status = "deleted"
                 out.append(self._message(tr, sent))
@@ -1006,6 +1073,16 @@ class Tracker:
                 tr.status = "coasting"
                 out.append(self._message(tr, sent))
         return out
+
+    def _coast(self, tr: _Track, t: float) -> None:
+        """Move a coasting track's estimate forward to ``t`` by prediction
+        alone (kept: the state after its last update, for late reports)."""
+        if tr.coast_from is None:
+            tr.coast_from = (tr.x, tr.p, tr.mu, tr.t)
+        xp, pp, cbar = self._predict([tr], t)
+        tr.x, tr.p, tr.mu, tr.t = xp[0], pp[0], cbar[0], t
+        tr.xc = tr.pc = None
+        self.stats["coast_steps"] += 1
 
     def _reports(self, changed: set[int], sent: float) -> list[Envelope]:
         out: list[Envelope] = []
