@@ -19,6 +19,7 @@ from tocsin.drill.injects import (
     Delivery,
     DrillKeys,
     apply_injects,
+    attacks_accepted,
     deliver,
     duplicate_burst,
     forged_partner,
@@ -370,6 +371,7 @@ def test_the_exchange_refuses_every_attack_and_keeps_the_genuine_traffic(
     f = t["forged-partner"]
     assert f.accepted == 0
     assert {"bad_signature", "foreign_source", "unknown_partner", "missing_signature"} == set(f.refused)
+    assert attacks_accepted(stream, reasons) == 0
     j = t["junk-flood"]
     assert j.delivered == 100
     assert j.accepted == 0
@@ -541,3 +543,19 @@ def test_heartbeats_travel_the_link_and_stop_in_an_outage() -> None:
         v = ing.check_bytes(d.data)
         assert v.ok, v
     assert ing.accepted["heartbeat"] == len(hb)
+
+
+def test_attacks_accepted_counts_what_got_through() -> None:
+    g, f, j = (
+        Delivery(T0, "JP", b"a"),
+        Delivery(T0, "JP", b"f", "forged-partner"),
+        Delivery(T0, "JP", b"j", "junk-flood"),
+    )
+    dup = Delivery(T0 + 1, "JP", b"a", "duplicate-burst")
+    # an open exchange that accepts everything lets three attacks through
+    assert attacks_accepted([g, f, j, dup], [None, None, None, None]) == 3
+    # a duplicate arriving first is the one copy accepted; the original then is refused
+    assert attacks_accepted([dup, g], [None, "duplicate"]) == 0
+    assert attacks_accepted([g, f, j, dup], [None, "bad_signature", "schema", "duplicate"]) == 0
+    with pytest.raises(ValueError, match="one verdict"):
+        attacks_accepted([g], [])

@@ -56,12 +56,14 @@ from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, sign
 from tocsin.wire import Envelope, PlotBody, decode_json, encode_json
 
 __all__ = [
+    "ATTACKS",
     "GENUINE",
     "Delivery",
     "DrillKeys",
     "DrillStream",
     "InjectTally",
     "apply_injects",
+    "attacks_accepted",
     "deliver",
     "duplicate_burst",
     "forged_partner",
@@ -393,3 +395,25 @@ def tally(deliveries: Sequence[Delivery], reasons: Sequence[str | None]) -> dict
         else:
             t.refused[r] += 1
     return dict(sorted(out.items()))
+
+
+ATTACKS = ("duplicate-burst", "replay-old", "forged-partner", "junk-flood")
+
+
+def attacks_accepted(deliveries: Sequence[Delivery], reasons: Sequence[str | None]) -> int:
+    """How many injected lines got through the exchange: any accepted forgery or
+    junk line, and any accepted line whose exact bytes had already been accepted
+    (a duplicate or replay let in twice). The drill figure ``attacks_accepted``;
+    the bar is 0. One copy of a duplicated genuine message is *meant* to be
+    accepted (whichever arrives first), so it does not count."""
+    if len(deliveries) != len(reasons):
+        raise ValueError("one verdict per delivery")
+    seen: set[bytes] = set()
+    n = 0
+    for d, r in zip(deliveries, reasons, strict=True):
+        if r is not None:
+            continue
+        if d.origin in ("forged-partner", "junk-flood") or d.data in seen:
+            n += 1
+        seen.add(d.data)
+    return n
