@@ -33,6 +33,9 @@ METRICS = {
     "rejected_schema",
     "rejected_total",
     "link_outage_detect_s",
+    "time_to_correct_max_s",
+    "track_breaks",
+    "attacks_accepted",
 }
 
 
