@@ -51,12 +51,13 @@ def test_a_change_that_reverts_inside_the_interval_sends_nothing() -> None:
     assert lc.tick(200.0) == []
 
 
-def test_onset_shift_beyond_tolerance_updates() -> None:
+def test_only_an_earlier_onset_beyond_tolerance_updates() -> None:
     lc = Lifecycle("b", CFG)
     lc.update(_d("A", onset=500.0), 100.0)
-    assert lc.update(_d("A", onset=520.0), 120.0) == []
-    [u] = lc.update(_d("A", onset=560.0), 121.0)
-    assert u.onset == 560.0
+    assert lc.update(_d("A", onset=480.0), 120.0) == []
+    assert lc.update(_d("A", onset=600.0), 121.0) == []  # later: not news
+    [u] = lc.update(_d("A", onset=460.0), 122.0)
+    assert u.onset == 460.0
 
 
 def test_all_clear_after_impact_and_new_thread_after_cancel() -> None:
@@ -92,11 +93,23 @@ def test_expiry_without_news_cancels() -> None:
     assert c.reason == "expired"
 
 
-def test_nothing_at_risk_cancels_after_the_interval() -> None:
+def test_nothing_at_risk_cancels_after_the_hold() -> None:
     lc = Lifecycle("b", CFG)
     lc.update(_d("A"), 100.0)
     assert lc.update(None, 105.0) == []
-    [c] = lc.tick(110.0)
+    assert lc.tick(124.0) == []
+    [c] = lc.tick(125.0)
+    assert c.reason == "no-threat"
+
+
+def test_a_threat_that_returns_within_the_hold_is_not_cancelled() -> None:
+    lc = Lifecycle("b", CFG)
+    lc.update(_d("A"), 100.0)
+    assert lc.update(None, 105.0) == []
+    assert lc.update(_d("A"), 120.0) == []
+    assert lc.update(None, 121.0) == []
+    assert lc.tick(140.0) == []
+    [c] = lc.tick(141.0)
     assert c.reason == "no-threat"
 
 

@@ -33,12 +33,14 @@ from typing import Protocol
 import numpy as np
 import shapely
 
+from tocsin.dynamics.forces import accel_ecef
+from tocsin.geo import ecef_to_geodetic
 from tocsin.warning.cap import CapMessage, CapReference, area_name, render_cap
 from tocsin.warning.lifecycle import Desired, Issue, Lifecycle
 from tocsin.warning.mode import DrillMode, Mode, check_status
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import LANGS, Facts, Lang
-from tocsin.warning.threat import Threat, assess
+from tocsin.warning.threat import Threat, assess, thrust_from_speeds
 from tocsin.wire.messages import AlertBody, Envelope, TrackBody, make
 
 
@@ -84,6 +86,8 @@ class _TrackState:
     history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=16))
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     threat: Threat | None = None
+    #: sub-point (lat, lon) of the first boost report: the heading origin
+    origin: tuple[float, float] | None = None
 
 
 class WarningEngine:
@@ -191,19 +195,27 @@ class WarningEngine:
         except KeyError:
             return ""
 
-    def _accel(self, st: _TrackState) -> np.ndarray | None:
-        """Total acceleration from the velocity change over the last few seconds."""
-        if len(st.history) < 2:
+    def _thrust(self, st: _TrackState, body: TrackBody) -> float | None:
+        """Thrust acceleration along the velocity from the speeds of the last
+        ``boost_speed_window_s`` seconds (:func:`~tocsin.warning.threat.thrust_from_speeds`)."""
+        cfg = self._threat_cfg
+        recent = [(t, v) for t, v in st.history if body.t - t <= cfg.boost_speed_window_s]
+        if len(recent) < 3:
             return None
-        t1, v1 = st.history[-1]
-        for t0, v0 in reversed(st.history):
-            if t1 - t0 >= 2.0:
-                return (v1 - v0) / (t1 - t0)
-        return None
+        ts = np.array([t for t, _ in recent])
+        sp = np.array([float(np.linalg.norm(v)) for _, v in recent])
+        x = np.asarray(body.state_ecef, dtype=np.float64)
+        vhat = x[3:] / max(float(np.linalg.norm(x[3:])), 1e-9)
+        g_along = float(accel_ecef(x[:3], x[3:]) @ vhat)
+        return thrust_from_speeds(ts, sp, g_along, cfg.boost_max_accel)
 
     def _assess(self, st: _TrackState, body: TrackBody) -> Threat:
-        acc = self._accel(st) if (body.phase == "boost" or body.impact is None) else None
-        return assess(body, self.registry, self._threat_cfg, accel=acc)
+        boost = body.phase == "boost" or body.impact is None
+        thrust = self._thrust(st, body) if boost else None
+        if boost and st.origin is None:
+            la, lo, _ = ecef_to_geodetic(np.asarray(body.state_ecef[:3], dtype=np.float64))
+            st.origin = (float(la), float(lo))
+        return assess(body, self.registry, self._threat_cfg, thrust=thrust, origin=st.origin)
 
     def _emit(self, issues: list[Issue], rel: Release, st: _TrackState) -> list[Envelope]:
         out: list[Envelope] = []

@@ -11,11 +11,12 @@ Rules (reasons in ``docs/warning.md``):
 * nothing warned yet and something at risk -> **Alert**, at once;
 * an area becomes at risk that the last message did not name -> **Update** at
   once (additions are never held back: lead time is what saves people);
-* areas dropped or the onset moved by more than ``onset_tolerance_s`` ->
+* areas dropped or the onset earlier by more than ``onset_tolerance_s`` ->
   **Update**, but at most one per ``min_update_interval_s``; a change that
-  reverts before then sends nothing (no flapping);
-* nothing at risk any more -> **Cancel** ("no-threat"), rate-limited like a
-  removal; the track deleted or no longer ballistic -> **Cancel** ("lost") at
+  reverts before then sends nothing (no flapping); a later onset alone is not
+  news;
+* nothing at risk any more for ``cancel_hold_s`` -> **Cancel** ("no-threat"),
+  rate-limited like a removal; the track deleted or no longer ballistic -> **Cancel** ("lost") at
   once; ``all_clear_after_impact_s`` after the predicted impact -> **Cancel**
   ("impact", the all-clear); ``expires`` reached with no news -> **Cancel**;
 * nothing changed -> nothing sent (no duplicates);
@@ -45,6 +46,7 @@ class LifecycleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     expires_after_impact_s: float = 600.0
     all_clear_after_impact_s: float = 60.0
     default_expires_s: float = 1800.0
+    cancel_hold_s: float = 20.0
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -99,7 +101,8 @@ class Lifecycle:
     last_expires: float = math.inf
     impact_t: float | None = None
     desired: Desired | None = None
-    ended: bool = False
+    #: since when nothing has been at risk (for cancel_hold_s)
+    empty_since: float | None = None
 
     # ------------------------------------------------------------ inputs
 
@@ -107,6 +110,11 @@ class Lifecycle:
         """New assessment at ``t`` (``None`` or no areas: nothing at risk)."""
         if desired is not None and not desired.areas:
             desired = None
+        if desired is None:
+            if self.empty_since is None:
+                self.empty_since = t
+        else:
+            self.empty_since = None
         self.desired = desired
         if desired is not None and desired.impact_t is not None:
             self.impact_t = desired.impact_t
@@ -144,13 +152,17 @@ class Lifecycle:
             return [self._cancel(t, "expired")]
         held = t - self.last_t < self.cfg.min_update_interval_s - 1e-9
         if d is None:
-            return [] if held else [self._cancel(t, "no-threat")]
+            since = self.empty_since if self.empty_since is not None else t
+            if held or t - since < self.cfg.cancel_hold_s - 1e-9:
+                return []
+            return [self._cancel(t, "no-threat")]
         if d.areas - self.last_areas:
             return [self._issue("Update", t, d)]
+        # only an earlier onset is news (act sooner); a later one is not worth a message
         moved = (
             d.onset is not None
             and self.last_onset is not None
-            and abs(d.onset - self.last_onset) > self.cfg.onset_tolerance_s
+            and self.last_onset - d.onset > self.cfg.onset_tolerance_s
         )
         if (d.areas != self.last_areas or moved) and not held:
             return [self._issue("Update", t, d)]
@@ -201,6 +213,7 @@ class Lifecycle:
         self.last_expires = math.inf
         self.impact_t = None
         self.desired = None
+        self.empty_since = None
         return msg
 
 

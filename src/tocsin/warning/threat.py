@@ -87,10 +87,14 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     min_buffer_m: float = 5_000.0
     max_buffer_m: float = 100_000.0
-    max_ellipse_m: float = 300_000.0
+    max_ellipse_m: float = 150_000.0
     min_impact_probability: float = 0.01
     boost_extra_s: float = 10.0
-    boost_extra_dv_mps: float = 300.0
+    boost_extra_dv_mps: float = 150.0
+    boost_extra_dv_fraction: float = 0.05
+    boost_max_accel: float = 150.0
+    boost_speed_window_s: float = 6.0
+    boost_launch_baseline_m: float = 20_000.0
     boost_assumed_accel: float = 30.0
     boost_heading_margin_deg: float = 1.5
     boost_min_buffer_m: float = 15_000.0
@@ -350,15 +354,31 @@ def assess(
     index: AreaIndex,
     cfg: ThreatConfig | None = None,
     *,
-    accel: F64 | None = None,
+    thrust: float | None = None,
+    origin: tuple[float, float] | None = None,
 ) -> Threat:
-    """The areas ``track`` puts at risk (module doc). ``accel``: the track's
-    total ECEF acceleration (m/s^2) estimated by the caller, used during boost."""
+    """The areas ``track`` puts at risk (module doc). ``thrust``: the thrust
+    acceleration along the velocity (m/s^2) estimated by the caller from the
+    track's recent speeds, used during boost (``boost_assumed_accel`` if None);
+    ``origin``: (lat, lon) of the track's first boost report, for the heading
+    when the track carries no launch estimate."""
     cfg = cfg or ThreatConfig()
     boosting = track.phase == "boost" or track.impact is None
     if boosting:
-        return _assess_boost(track, index, cfg, accel)
+        return _assess_boost(track, index, cfg, thrust, origin)
     return _assess_ballistic(track, index, cfg)
+
+
+def thrust_from_speeds(t: F64, speed: F64, g_along: float, max_accel: float) -> float | None:
+    """Thrust acceleration along the velocity from recent speeds: the least-squares
+    slope of speed against time minus gravity's component along the velocity
+    (``g_along``, negative when climbing), clipped to ``[0, max_accel]``.
+    ``None`` with fewer than three samples spanning at least 2 s."""
+    if t.size < 3 or float(t[-1] - t[0]) < 2.0:
+        return None
+    tc = t - t.mean()
+    slope = float(tc @ (speed - speed.mean()) / (tc @ tc))
+    return float(min(max(slope - g_along, 0.0), max_accel))
 
 
 def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> Threat:
@@ -369,6 +389,11 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
         arr = np.asarray(track.path, dtype=np.float64)
         arr = arr[arr[:, 2] >= track.t - 1e-6] if np.any(arr[:, 2] >= track.t - 1e-6) else arr[-1:]
         lat, lon, ts = arr[:, 0], arr[:, 1], arr[:, 2]
+        # the path may start ahead of the object (predictions are refreshed every
+        # few seconds and the passed points dropped): start it at the sub-point
+        if ts[0] > track.t + 1e-6:
+            la0, lo0, _ = ecef_to_geodetic(x[:3])
+            lat, lon, ts = np.append(float(la0), lat), np.append(float(lo0), lon), np.append(track.t, ts)
         if abs(lat[-1] - imp.lat) > 1e-9 or abs(lon[-1] - imp.lon) > 1e-9:
             lat, lon, ts = np.append(lat, imp.lat), np.append(lon, imp.lon), np.append(ts, imp.t)
     else:
@@ -382,17 +407,18 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
     idx = _thin(len(lat))
     lat, lon, ts = lat[idx], lon[idx], ts[idx]
     ell = imp.ellipse
-    a = min(ell.semi_major_m, cfg.max_ellipse_m) if ell else cfg.min_buffer_m
-    b = min(ell.semi_minor_m, cfg.max_ellipse_m) if ell else cfg.min_buffer_m
+    a = ell.semi_major_m if ell else cfg.min_buffer_m
+    b = ell.semi_minor_m if ell else cfg.min_buffer_m
+    settled = a <= cfg.max_ellipse_m
     brg = ell.bearing_deg if ell else 0.0
     conf = ell.confidence if ell else 0.95
     # cross-track radius: now -> at impact, linear in time
     r0 = K95 * _cross_sigma(track, float(lat[0]), float(lon[0]))
     if len(lat) >= 2:
         hd = _heading(float(lat[-2]), float(lon[-2]), float(lat[-1]), float(lon[-1]))
-        r1 = ellipse_radius(a, b, brg, hd + 90.0)
+        r1 = ellipse_radius(min(a, cfg.max_ellipse_m), min(b, cfg.max_ellipse_m), brg, hd + 90.0)
     else:
-        r1 = b
+        r1 = min(b, cfg.max_ellipse_m)
     span = max(float(ts[-1] - ts[0]), 1e-9)
     frac = np.clip((ts - ts[0]) / span, 0.0, 1.0)
     r = np.clip(r0 + (r1 - r0) * frac, cfg.min_buffer_m, cfg.max_buffer_m)
@@ -400,9 +426,10 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
     seg_t = ts[:-1] if len(ts) > 1 else ts
     first, _, corridor = _areas_on(index, segs, seg_t)
     risks: dict[str, AreaRisk] = {c: AreaRisk(c, "path", t) for c, t in first.items()}
-    # impact ellipse
+    # impact ellipse (not while it is wider than max_ellipse_m: the prediction
+    # has not settled, or the track coasts without measurements)
     epoly = ellipse_polygon(imp.lat, imp.lon, max(a, cfg.min_buffer_m), max(b, cfg.min_buffer_m), brg)
-    cand = list(index.intersecting(epoly))
+    cand = list(index.intersecting(epoly)) if settled else []
     if cand:
         probs = impact_probabilities(cand, imp.lat, imp.lon, a, b, brg, conf)
         t_imp = imp.t - 2.0 * imp.sigma_t_s
@@ -423,20 +450,66 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
     )
 
 
-def _assess_boost(track: TrackBody, index: AreaIndex, cfg: ThreatConfig, accel: F64 | None) -> Threat:
+def _launch_plane_velocity(
+    track: TrackBody, cfg: ThreatConfig, origin: tuple[float, float] | None = None
+) -> F64 | None:
+    """The track's velocity turned, about the local vertical, onto the azimuth of
+    the ground track from the estimated launch point (or, without one, from
+    ``origin``, the sub-point of the track's first boost report).
+
+    A missile boosts in its launch plane; a young track's velocity direction is
+    noisy (a 2 degree error moves the far end of a 1,500 km corridor by 50 km)
+    while the bearing from the launch point over a baseline of tens of km is
+    steady. Used when the launch estimate is at least ``boost_launch_baseline_m``
+    away and its uncertainty is below a tenth of that distance; ``None`` when
+    there is no such baseline yet (no boost warning from a heading that noisy)."""
     x = np.asarray(track.state_ecef, dtype=np.float64)
-    r, v = x[:3], x[3:]
-    if accel is None:
-        speed = float(np.linalg.norm(v))
-        thrust = v / speed * cfg.boost_assumed_accel if speed > 1.0 else np.zeros(3)
-        acc = accel_ecef(r, v) + thrust
+    v = x[3:]
+    la = track.launch
+    if la is not None:
+        o_lat, o_lon, o_sig = la.lat, la.lon, la.sigma_m
+    elif origin is not None:
+        o_lat, o_lon = origin
+        o_sig = 0.0
     else:
-        acc = np.asarray(accel, dtype=np.float64)
-    # extra burn: boost_extra_s, or less if the thrust would add more than boost_extra_dv_mps
-    thrust_mag = float(np.linalg.norm(acc - accel_ecef(r, v)))
+        return None
+    lat, lon, _ = ecef_to_geodetic(x[:3])
+    lat_f, lon_f = float(lat), float(lon)
+    m, n = _radii(np.asarray(o_lat))
+    dn = math.radians(lat_f - o_lat) * float(m)
+    de = math.radians(lon_f - o_lon) * float(n) * math.cos(math.radians(o_lat))
+    base = math.hypot(de, dn)
+    if base < cfg.boost_launch_baseline_m or o_sig > 0.1 * base:
+        return None
+    az = _heading(o_lat, o_lon, lat_f, lon_f)
+    rot = enu_matrix(lat_f, lon_f)
+    venu = rot @ v
+    h = math.hypot(float(venu[0]), float(venu[1]))
+    turned = np.array([h * math.sin(math.radians(az)), h * math.cos(math.radians(az)), float(venu[2])])
+    return np.asarray(rot.T @ turned, dtype=np.float64)
+
+
+def _assess_boost(
+    track: TrackBody,
+    index: AreaIndex,
+    cfg: ThreatConfig,
+    thrust: float | None,
+    origin: tuple[float, float] | None,
+) -> Threat:
+    x = np.asarray(track.state_ecef, dtype=np.float64)
+    r, vt = x[:3], _launch_plane_velocity(track, cfg, origin)
+    if vt is None:
+        return Threat(track.id, track.t, "boost", (), None)
+    v = vt
+    speed = float(np.linalg.norm(v))
+    mag = cfg.boost_assumed_accel if thrust is None else thrust
+    vhat = v / speed if speed > 1.0 else np.zeros(3)
+    acc = accel_ecef(r, v) + vhat * mag
+    # extra burn: boost_extra_s, or less if the thrust would add more than
+    # boost_extra_dv_mps or boost_extra_dv_fraction of the current speed
     dt = cfg.boost_extra_s
-    if thrust_mag > 1e-6:
-        dt = min(dt, cfg.boost_extra_dv_mps / thrust_mag)
+    if mag > 1e-6:
+        dt = min(dt, min(cfg.boost_extra_dv_mps, cfg.boost_extra_dv_fraction * speed) / mag)
     far = np.concatenate([r + v * dt + 0.5 * acc * dt * dt, v + acc * dt])
     fl = fly_to_ground(far[None, :], track.t + dt, step=cfg.path_step_s, max_time=cfg.max_flight_s)[0]
     lat0, lon0, _ = ecef_to_geodetic(r)
@@ -486,4 +559,5 @@ __all__ = [
     "fly_to_ground",
     "impact_probabilities",
     "offset",
+    "thrust_from_speeds",
 ]

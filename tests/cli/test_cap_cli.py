@@ -1,0 +1,103 @@
+"""`tocsin cap validate`: OK / problems with line numbers / unreadable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import shapely
+
+from tocsin.warning.cap import CapMessage, render_cap
+from tocsin.warning.texts import Facts
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warning"))
+from warnhelpers import FakeArea
+
+AREA = FakeArea("JP-01", "land", "JP", "Hokkaido", "北海道", "홋카이도", shapely.box(140, 42, 145, 45))
+
+
+def _cap(ident: str = "JP.F-1.1.0") -> str:
+    return render_cap(
+        CapMessage(
+            identifier=ident,
+            sender="warning@tocsin.example",
+            sent=1.7e9,
+            status="Exercise",
+            msg_type="Alert",
+            facts=Facts(
+                msg_type="Alert", status="Exercise", area_names={"en-US": ["Hokkaido"]}, onset=1.7e9 + 300
+            ),
+            areas=[AREA],
+            onset=1.7e9 + 300,
+            expires=1.7e9 + 1800,
+        )
+    )
+
+
+def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tocsin", "cap", "validate", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_validate_ok_invalid_unreadable(tmp_path: Path) -> None:
+    good = tmp_path / "good.xml"
+    good.write_text(_cap(), encoding="utf-8")
+    r = _run(good, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"{good}: OK"
+
+    bad = tmp_path / "bad.xml"
+    xml = _cap().replace("<scope>Public</scope>", "<scope>Everyone</scope>")
+    bad.write_text(xml, encoding="utf-8")
+    line = next(i for i, ln in enumerate(xml.splitlines(), 1) if "<scope>" in ln)
+    r = _run(good, bad, cwd=tmp_path)
+    assert r.returncode == 1
+    assert f"{good}: OK" in r.stdout
+    assert f"{bad}:{line}:" in r.stdout
+
+    poly = tmp_path / "poly.xml"
+    text = _cap()
+    start = text.index("<polygon>") + len("<polygon>")
+    end = text.index("</polygon>")
+    poly.write_text(text[:start] + "42.0,140.0 43.0,141.0 42.0,140.0" + text[end:], encoding="utf-8")
+    r = _run(poly, cwd=tmp_path)
+    assert r.returncode == 1
+    assert "at least 4" in r.stdout
+
+    broken = tmp_path / "broken.xml"
+    broken.write_text(_cap()[:200], encoding="utf-8")
+    r = _run(broken, cwd=tmp_path)
+    assert r.returncode == 1
+    assert "well-formed" in r.stdout
+
+    r = _run(good, tmp_path / "nope.xml", bad, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "nope.xml: cannot read" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_atom_feed_entries_are_checked(tmp_path: Path) -> None:
+    from tocsin.web.app import cap_atom
+    from tocsin.wire import make
+    from tocsin.wire.messages import AlertBody
+
+    body = AlertBody(
+        id="JP.F-1.1.0", t=1.7e9, msg_type="Alert", status="Exercise", tracks=[], areas=[], cap=_cap()
+    )
+    env = make("alert", body, partner="JP", source="w", seq=1, sent=1.7e9)
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(cap_atom([env, env]))
+    r = _run(feed, "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    bad = body.__class__(**{**{f: getattr(body, f) for f in body.__struct_fields__}, "cap": _cap("JP F 1")})
+    feed.write_bytes(cap_atom([make("alert", bad, partner="JP", source="w", seq=1, sent=1.7e9)]))
+    r = _run(feed, cwd=tmp_path)
+    assert r.returncode == 1
+    assert "identifier" in r.stdout

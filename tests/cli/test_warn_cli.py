@@ -1,0 +1,111 @@
+"""`tocsin warn` end to end, as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from capparselib.parsers import CAPParser
+
+from tocsin.warning.cap import validate_cap
+from tocsin.wire import encode_json, read_jsonl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warning"))
+from warnhelpers import hokkaido_truth, tracks_from_truth
+
+
+def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tocsin", "warn", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tracks_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    envs = tracks_from_truth(hokkaido_truth(), track_id="F-9", every_s=6.0)
+    p = tmp_path_factory.mktemp("warn") / "tracks.jsonl"
+    p.write_bytes(b"".join(encode_json(e) + b"\n" for e in envs))
+    return p
+
+
+def test_warn_writes_alerts_cap_and_feed(tracks_file: Path, tmp_path: Path) -> None:
+    r = _run(tracks_file, "-o", "a", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "alert messages" in r.stdout
+    assert "JP-01" in r.stdout
+    alerts, st = read_jsonl(tmp_path / "a" / "alerts.jsonl")
+    assert not st.errors
+    assert alerts
+    assert {a.kind for a in alerts} == {"alert"}
+    assert {a.body.status for a in alerts} == {"Exercise"}
+    assert alerts[0].body.msg_type == "Alert"
+    assert alerts[-1].body.msg_type == "Cancel"
+    for a in alerts:
+        xml = (tmp_path / "a" / f"{a.body.id}.xml").read_text(encoding="utf-8")
+        assert xml == a.body.cap
+        assert validate_cap(xml) == []
+    feed = (tmp_path / "a" / "feed.xml").read_text(encoding="utf-8")
+    parsed = CAPParser(feed).as_dict()
+    assert sorted(str(p["cap_id"]) for p in parsed) == sorted(a.body.id for a in alerts)
+    # same input, byte-identical output; replay mode gives Test
+    r2 = _run(tracks_file, "-o", "b", "-q", cwd=tmp_path)
+    assert r2.returncode == 0, r2.stderr
+    assert r2.stdout == ""
+    assert (tmp_path / "a" / "alerts.jsonl").read_bytes() == (tmp_path / "b" / "alerts.jsonl").read_bytes()
+    r3 = _run(tracks_file, "-o", "c", "-q", "--mode", "replay", cwd=tmp_path)
+    assert r3.returncode == 0, r3.stderr
+    replay, _ = read_jsonl(tmp_path / "c" / "alerts.jsonl")
+    assert {a.body.status for a in replay} == {"Test"}
+
+
+def test_bad_lines_are_counted_not_fatal(tracks_file: Path, tmp_path: Path) -> None:
+    lines = tracks_file.read_bytes().splitlines(keepends=True)
+    broken = tmp_path / "broken.jsonl"
+    junk = [
+        b"{not json\n",
+        b'{"v":1,"kind":"track","partner":"JP","source":"x","seq":1,"sent":5,"body":{}}\n',
+    ]
+    broken.write_bytes(lines[0] + junk[0] + b"".join(lines[1:20]) + junk[1] + b"".join(lines[20:]))
+    r = _run(broken, "-o", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert f"{broken}:2" in r.stderr
+    assert f"{broken}:22" in r.stderr
+    assert "2 bad lines skipped" in r.stdout
+    strict = _run(broken, "-o", "strict", "--strict", cwd=tmp_path)
+    assert strict.returncode == 2
+    assert strict.stderr.count("\n") == 1
+    assert f"{broken}:2" in strict.stderr
+    assert not (tmp_path / "strict" / "alerts.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["missing.jsonl", "-o", "x"], "missing.jsonl"),
+        (["{tracks}", "-o", "x", "--mode", "live"], "--mode"),
+        (["{tracks}", "-o", "x", "--tick", "0"], "--tick"),
+        (["{tracks}", "-o", "x", "--policy", "policy.toml"], "min_quality"),
+    ],
+)
+def test_errors_are_one_line(tracks_file: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+    (tmp_path / "policy.toml").write_text("[thresholds]\nmin_quality = 7\n")
+    r = _run(*[a.replace("{tracks}", str(tracks_file)) for a in args], cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert needle in r.stderr
+    assert r.stderr.strip().count("\n") == 0
+
+
+def test_help_teaches_with_an_example(tmp_path: Path) -> None:
+    r = _run("--help", cwd=tmp_path)
+    assert r.returncode == 0
+    assert "tocsin warn tracks.jsonl -o alerts/" in r.stdout
+    assert "--policy" in r.stdout
