@@ -265,14 +265,11 @@ SensorSpec = RadarSensorSpec | IrSensorSpec
 
 class LinkSpec(_S, frozen=True):
     """The partner's link to the exchange: fixed latency, uniform extra jitter,
-    independent loss probability per message; optionally the partner node's
-    heartbeats every ``heartbeat_s`` (source ``<code>-node``), which travel the
-    same link and let the exchange tell a silent link from a quiet sky."""
+    independent loss probability per message."""
 
     latency_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
     jitter_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
     loss: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
-    heartbeat_s: Annotated[float, Meta(ge=0.5, le=3600.0)] | None = None
 
 
 class PartnerSpec(_S, frozen=True):

@@ -65,16 +65,7 @@ from tocsin.sensors.detection import (
     report_delays,
 )
 from tocsin.sensors.platform import Course
-from tocsin.wire import (
-    Envelope,
-    HeartbeatBody,
-    PlatformPos,
-    PlotBody,
-    SensorBody,
-    SourceStat,
-    TruthBody,
-    make,
-)
+from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TruthBody, make
 
 F64 = NDArray[np.float64]
 
@@ -87,7 +78,6 @@ TRUTH_SOURCE = "truth"
 ProgressFn = Callable[[int, int, str], None]
 
 _STREAM_SALVO, _STREAM_SENSOR, _STREAM_LINK = 0, 1, 2
-_STREAM_HEARTBEAT = 4  # (3: the stream injects of tocsin.drill.injects)
 
 
 @dataclass(frozen=True)
@@ -609,31 +599,9 @@ def _ir(
 
 
 def node_id(partner: str) -> str:
-    """The ``source`` of a partner node's heartbeats in a drill."""
+    """The ``source`` of a partner node's heartbeats in a drill (the drill runner
+    sends them, :func:`tocsin.drill.run.heartbeats`)."""
     return f"{partner}-node"
-
-
-def _heartbeats(
-    node: str, period: float, t_start: float, t_end: float, pend: list[_Pending]
-) -> tuple[F64, list[HeartbeatBody]]:
-    """A node's heartbeats every ``period`` from the start: each says, per sensor,
-    how many plots it has sent so far and the measurement time of the latest."""
-    t = t_start + period * np.arange(math.floor((t_end - t_start) / period) + 1, dtype=np.float64)
-    cols = []
-    for pe in pend:
-        order = np.argsort(pe.emitted, kind="stable")
-        em = pe.emitted[order]
-        last = np.maximum.accumulate(pe.t[order]) if pe.t.size else pe.t
-        cols.append((pe.source, em, last))
-    bodies = []
-    for tk in t:
-        sources: dict[str, SourceStat] = {}
-        for src, em, last in cols:
-            n = int(np.searchsorted(em, tk, side="right"))
-            if n:
-                sources[src] = SourceStat(last_t=_r(last[n - 1], 6), plots=n)
-        bodies.append(HeartbeatBody(node=node, t=_r(tk, 6), sources=sources))
-    return t, bodies
 
 
 def _link_injects(
@@ -728,7 +696,7 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
             if progress is not None:
                 progress(done, total, f"sensor {s.id}")
     # links: delay and loss per partner
-    rows: list[tuple[float, str, float, int, PlotBody | HeartbeatBody, bool]] = []
+    rows: list[tuple[float, str, float, int, PlotBody, bool]] = []
     partner_of = {s.id: p.code for p in spec.partners for s in p.sensors}
     for pi, p in enumerate(spec.partners):
         rng = np.random.default_rng([spec.seed, _STREAM_LINK, pi])
@@ -742,28 +710,15 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
             )
             for i in range(n):
                 rows.append((_r(arrive[i], 6), pe.source, float(pe.t[i]), i, pe.bodies[i], bool(lost[i])))
-        if p.link.heartbeat_s is not None:
-            node = node_id(p.code)
-            partner_of[node] = p.code
-            hb_rng = np.random.default_rng([spec.seed, _STREAM_HEARTBEAT, pi])
-            hb_t, hb_bodies = _heartbeats(node, p.link.heartbeat_s, t_start, t_start + spec.duration_s, own)
-            n = hb_t.size
-            arrive = hb_t + report_delays(n, p.link.latency_s, p.link.jitter_s, hb_rng)
-            lost = hb_rng.random(n) < p.link.loss
-            arrive, lost = _link_injects(scenario, p.code, hb_t, arrive, lost)
-            for i in range(n):
-                rows.append((_r(arrive[i], 6), node, float(hb_t[i]), i, hb_bodies[i], bool(lost[i])))
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     seq = dict.fromkeys(partner_of, 0)
     msgs = list(descs)
     for sent, src, _, _, body, dropped in rows:
         seq[src] += 1
         if dropped:
-            if src in stats:
-                stats[src].lost += 1
+            stats[src].lost += 1
             continue
-        kind = "plot" if isinstance(body, PlotBody) else "heartbeat"
-        msgs.append(make(kind, body, partner=partner_of[src], source=src, seq=seq[src], sent=sent))
+        msgs.append(make("plot", body, partner=partner_of[src], source=src, seq=seq[src], sent=sent))
     truth = _truth(objects, spec.truth_interval_s)
     if progress is not None:
         progress(total, total, "truth")
