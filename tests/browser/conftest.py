@@ -156,3 +156,23 @@ def page_errors(drv: Any) -> list[str]:
             continue
         out.append(msg)
     return out
+
+
+def text(drv: Any, css: str) -> str:
+    """textContent-like visible text of the first match, read in one script call
+    (panels are redrawn a few times a second: element handles go stale)."""
+    v = drv.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : null", css
+    )
+    if v is None:
+        raise AssertionError(f"no element {css!r}")
+    return str(v)
+
+
+def click(drv: Any, css: str) -> None:
+    """Click the first match (a real DOM click event, in one script call)."""
+    ok = drv.execute_script(
+        "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e", css
+    )
+    if not ok:
+        raise AssertionError(f"no element {css!r}")

@@ -20,6 +20,7 @@ def seek(drv: Any, t: float) -> None:
         t,
     )
     wait_for(drv, f"Math.abs(Number(document.body.dataset.replayT) - {t}) < 0.5")
+    wait_for(drv, "document.body.dataset.settled === '1'")
 
 
 def test_replay_shows_tracks_alerts_and_cap_languages(
@@ -57,10 +58,12 @@ def test_replay_shows_tracks_alerts_and_cap_languages(
         assert "JP-01, JP-02" in card.text
         assert "【訓練】ミサイル発射" in card.text  # Japanese shown first
         card.find_element(By.CSS_SELECTOR, 'button[data-lang="ko-KR"]').click()
+        wait_for(browser, "document.body.dataset.settled === '1'")
         wait_for(browser, "!document.querySelector('.alert-card .cap-info[data-lang=\"ko-KR\"]').hidden")
         card = browser.find_element(By.CSS_SELECTOR, '.alert-card[data-alert-id="JP.F-1.1.1"]')
         assert "[훈련] 미사일 발사" in card.text
         card.find_element(By.CSS_SELECTOR, 'button[data-lang="en-US"]').click()
+        wait_for(browser, "document.body.dataset.settled === '1'")
         wait_for(browser, "!document.querySelector('.alert-card .cap-info[data-lang=\"en-US\"]').hidden")
         assert "This is not a real alert." in browser.find_element(By.ID, "alerts").text
         # the map: areas drawn from the registry, warned areas filled, sensors, the track layers

@@ -17,6 +17,7 @@
   const TRAIL_MAX = 60;          // points kept per track trail
   const TIMELINE_MAX = 300;      // events kept in the timeline
   const TABLE_MAX = 200;         // track rows drawn
+  const ALERTS_MAX = 30;         // alert cards drawn
   const CLASS_COLOUR = { ballistic: "#ffd60a", air: "#64d2ff", unknown: "#bf8cff" };
   const WARN_FILL = "#ff3b30";
   const CLEAR_LINE = "#2ea043";
@@ -38,6 +39,8 @@
   const dirty = { tracks: new Set(), allTracks: false, alerts: false, areas: false, sensors: false,
                   links: false, timeline: false, table: false };
   let frame = 0;
+  let lastPanels = -1e9;
+  const PANEL_HZ = 5;
 
   // ------------------------------------------------------------ geodesy
   /** ECEF (m) -> [lat, lon, h] in degrees / metres (Bowring 1976, one iteration is
@@ -182,12 +185,16 @@
   }
 
   function schedule() {
+    document.body.dataset.settled = "0";
     if (!frame) frame = requestAnimationFrame(render);
   }
 
   // ------------------------------------------------------------ map
   const map = L.map("map", { preferCanvas: true, attributionControl: false, worldCopyJump: false,
     zoomSnap: 0.25, minZoom: 3, maxZoom: 11 }).setView([37.5, 134], 5);
+  // separate canvases: a moving track must not make the (detailed, static) area
+  // polygons redraw
+  const baseRenderer = L.canvas({ padding: 0.3 });
   const renderer = L.canvas({ padding: 0.3 });
   const layers = {
     grid: L.layerGroup().addTo(map),
@@ -196,9 +203,9 @@
     tracks: L.layerGroup().addTo(map),
   };
   for (let lat = 20; lat <= 55; lat += 5)
-    L.polyline([[lat, 110], [lat, 160]], { color: "#1d3a52", weight: 1, interactive: false, renderer }).addTo(layers.grid);
+    L.polyline([[lat, 110], [lat, 160]], { color: "#1d3a52", weight: 1, interactive: false, renderer: baseRenderer }).addTo(layers.grid);
   for (let lon = 110; lon <= 160; lon += 5)
-    L.polyline([[20, lon], [55, lon]], { color: "#1d3a52", weight: 1, interactive: false, renderer }).addTo(layers.grid);
+    L.polyline([[20, lon], [55, lon]], { color: "#1d3a52", weight: 1, interactive: false, renderer: baseRenderer }).addTo(layers.grid);
   const legend = L.control({ position: "bottomleft" });
   legend.onAdd = function () {
     const d = el("div", { class: "legend" });
@@ -212,9 +219,9 @@
   legend.addTo(map);
   const trackLayers = new Map(); // id -> {group, trail, dot, launch, ellipse, path}
 
-  function areaStyle(feature) {
+  function areaStyle(feature, states) {
     const p = feature.properties;
-    const st = areaStates().get(p.code);
+    const st = (states || areaStates()).get(p.code);
     const sea = p.kind === "sea";
     const selected = S.areaSelect.has(p.code);
     return {
@@ -231,8 +238,8 @@
       // land under sea zones: draw sea zones first so land covers their coastlines
       gj.features.sort((a, b) => (a.properties.kind === "sea" ? 0 : 1) - (b.properties.kind === "sea" ? 0 : 1));
       layers.areas = L.geoJSON(gj, {
-        renderer,
-        style: areaStyle,
+        renderer: baseRenderer,
+        style: (f) => areaStyle(f),
         onEachFeature: (f, layer) => {
           const p = f.properties;
           layer.bindTooltip(p.code + " " + (p.name_en || "") + (p.name_ja ? " / " + p.name_ja : "")
@@ -277,14 +284,20 @@
       group.addTo(layers.tracks);
       trackLayers.set(id, L_);
     }
-    L_.trail.setStyle({ color: colour }); L_.dot.setStyle({ fillColor: colour });
-    L_.path.setStyle({ color: colour });
+    if (L_.colour !== colour) {
+      L_.colour = colour;
+      L_.trail.setStyle({ color: colour }); L_.dot.setStyle({ fillColor: colour });
+      L_.path.setStyle({ color: colour });
+    }
     L_.trail.setLatLngs(rec.trail);
     L_.dot.setLatLng([rec.lat, rec.lon]);
     L_.dot.setTooltipContent(id + " " + rec.cls + " " + Math.round(rec.alt / 1000) + " km"
       + (isFinite(rec.speed) ? " " + (rec.speed / 1000).toFixed(1) + " km/s" : ""));
-    L_.path.setLatLngs(rec.path ? rec.path.map((p) => [p[0], p[1]]) : []);
     const imp = rec.impact;
+    const key = JSON.stringify([imp, rec.path ? rec.path.length : 0, rec.path ? rec.path[0] : null]);
+    if (key === L_.predKey) { drawLaunch(L_, rec, colour); return; }
+    L_.predKey = key;
+    L_.path.setLatLngs(rec.path ? rec.path.map((p) => [p[0], p[1]]) : []);
     if (imp && imp.ellipse) {
       L_.ellipse.setLatLngs(ellipseRing(imp.lat, imp.lon, Math.max(imp.ellipse.semi_major_m, 500),
         Math.max(imp.ellipse.semi_minor_m, 500), imp.ellipse.bearing_deg, 48));
@@ -293,6 +306,11 @@
     } else {
       L_.ellipse.setLatLngs([]);
     }
+    drawLaunch(L_, rec, colour);
+  }
+
+  function drawLaunch(L_, rec, colour) {
+    const id = rec.id;
     if (rec.launch) {
       if (!L_.launch) {
         L_.launch = L.circleMarker([rec.launch.lat, rec.launch.lon], { radius: 6, color: colour, weight: 2,
@@ -320,8 +338,19 @@
   }
 
   // ------------------------------------------------------------ panels
+  const capCache = new Map(); // CAP text -> parsed info blocks (alerts do not change)
   function capInfos(xml) {
     if (!xml) return [];
+    let infos = capCache.get(xml);
+    if (!infos) {
+      infos = parseCap(xml);
+      if (capCache.size > 2000) capCache.clear();
+      capCache.set(xml, infos);
+    }
+    return infos;
+  }
+
+  function parseCap(xml) {
     const doc = new DOMParser().parseFromString(xml, "application/xml");
     if (doc.getElementsByTagName("parsererror").length) return [];
     const first = (node, name) => {
@@ -375,7 +404,8 @@
     const box = document.getElementById("alerts");
     const act = activeAlerts().sort((a, b) => b.t - a.t);
     box.replaceChildren();
-    for (const b of act) box.append(alertCard(b, false));
+    for (const b of act.slice(0, ALERTS_MAX)) box.append(alertCard(b, false));
+    if (act.length > ALERTS_MAX) box.append(el("p", { class: "muted" }, "and " + (act.length - ALERTS_MAX) + " more"));
     const cancels = [...S.alerts.values()].filter((b) => b.msg_type === "Cancel").sort((a, b) => b.t - a.t).slice(0, 3);
     for (const b of cancels) box.append(alertCard(b, true));
     if (!act.length && !cancels.length) box.append(el("p", { class: "muted" }, "no active alert"));
@@ -435,13 +465,27 @@
       dirty.tracks.clear();
     }
     if (dirty.sensors) { drawSensors(); dirty.sensors = false; }
-    if (dirty.areas && layers.areas) { layers.areas.setStyle(areaStyle); dirty.areas = false; }
-    if (dirty.alerts) { drawAlerts(); dirty.alerts = false; }
-    if (dirty.table) { drawTable(); dirty.table = false; }
-    if (dirty.timeline) { drawTimeline(); dirty.timeline = false; }
-    if (dirty.links) { drawLinks(); dirty.links = false; }
+    if (dirty.areas && layers.areas) {
+      const states = areaStates();
+      layers.areas.setStyle((f) => areaStyle(f, states));
+      dirty.areas = false;
+    }
+    // text panels: at most PANEL_HZ times a second (a busy sky must not starve the map)
+    const now = performance.now();
+    if (now - lastPanels >= 1000 / PANEL_HZ) {
+      lastPanels = now;
+      if (dirty.alerts) { drawAlerts(); dirty.alerts = false; }
+      if (dirty.table) { drawTable(); dirty.table = false; }
+      if (dirty.timeline) { drawTimeline(); dirty.timeline = false; }
+      if (dirty.links) { drawLinks(); dirty.links = false; }
+    } else if (dirty.alerts || dirty.table || dirty.timeline || dirty.links) {
+      setTimeout(schedule, 1000 / PANEL_HZ - (now - lastPanels));
+    }
     document.getElementById("clock").textContent = utc(S.now) + " UTC";
     document.body.dataset.tracks = String(S.tracks.size);
+    // for tests and screenshots: every change so far is on the page
+    const busy = dirty.alerts || dirty.table || dirty.timeline || dirty.links || dirty.tracks.size || (dirty.areas && layers.areas);
+    document.body.dataset.settled = busy ? "0" : "1";
     document.body.dataset.activeAlerts = String(activeAlerts().length);
   }
 
@@ -509,7 +553,16 @@
       const d = JSON.parse(e.data);
       if (typeof d.data_t === "number" && d.data_t > S.now) { S.now = d.data_t; dirty.table = true; schedule(); }
     });
-    es.addEventListener("closed", () => { es.close(); conn.dataset.state = "closed"; setTimeout(() => { loadSnapshot().then(connect); }, 2000); });
+    // the server ended the stream (shutdown, or this client was too slow): start
+    // again from a snapshot as soon as a server answers
+    es.addEventListener("closed", () => { es.close(); conn.dataset.state = "closed"; reconnectLater(1000); });
+  }
+
+  function reconnectLater(delay) {
+    setTimeout(() => {
+      document.getElementById("conn").dataset.state = "connecting";
+      loadSnapshot().then(connect, () => reconnectLater(Math.min(2 * delay, 10000)));
+    }, delay);
   }
 
   // ------------------------------------------------------------ replay
