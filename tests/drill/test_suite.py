@@ -135,6 +135,10 @@ class FakeOutcome:
             "figures": self.figures,
             "checks": checks,
             "rejected": {"schema": 3},
+            "injects": {
+                "genuine": {"delivered": 10, "accepted": 10, "refused": {}},
+                "junk-flood": {"delivered": 3, "accepted": 0, "refused": {"schema": 3}},
+            },
             "notes": ["a note"],
         }
 
@@ -199,6 +203,8 @@ def test_run_suite_rows_files_and_progress(tmp_path: Path) -> None:
     assert page.count('class="l pass"') == 1
     assert "tracker fell over" in page
     assert "first_alert_s" in page
+    assert "junk-flood 3/3" in page
+    assert a.injects["junk-flood"]["refused"] == {"schema": 3}
     text = format_suite(res)
     assert "b-bad" in text
     assert "1/2 thresholds  failed: false_alerts" in text

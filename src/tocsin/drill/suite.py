@@ -106,6 +106,8 @@ class SuiteRow:
     figures: dict[str, float | None] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=dict)
+    injects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per origin (``genuine`` or an inject type): delivered, accepted, refused by reason."""
     report: str | None = None
     """The drill's report, relative to the suite's output directory."""
     wall_s: float = 0.0
@@ -207,7 +209,11 @@ def _run_one(path: str, out: str, runner: Runner | None) -> SuiteRow:
         res = (runner or _default_runner)(sc, dest, None)
         s = res.summary()
         row.passed = bool(s.get("passed", False))
-        figs, checks, rej, notes = (s.get(k) for k in ("figures", "checks", "rejected", "notes"))
+        figs, checks, rej, notes, inj = (
+            s.get(k) for k in ("figures", "checks", "rejected", "notes", "injects")
+        )
+        if isinstance(inj, dict):
+            row.injects = {str(k): dict(v) for k, v in inj.items() if isinstance(v, dict)}
         row.figures = {str(k): _num(v) for k, v in figs.items()} if isinstance(figs, dict) else {}
         row.checks = [dict(c) for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
         row.rejected = (
@@ -339,11 +345,25 @@ def _bar(c: Mapping[str, Any]) -> str:
     return f"&ge; {lo:g}" if lo is not None else f"&le; {hi:g}"
 
 
+def _attacks(row: SuiteRow) -> dict[str, tuple[int, int]]:
+    """Injected lines per inject type: (delivered, accepted). A duplicate burst's
+    accepted copies stand in for their originals, so only forgeries, junk and
+    replays count as accepted attacks here."""
+    out = {}
+    for origin, t in sorted(row.injects.items()):
+        if origin == "genuine":
+            continue
+        sent = int(t.get("delivered", 0) or 0)
+        acc = 0 if origin == "duplicate-burst" else int(t.get("accepted", 0) or 0)
+        out[origin] = (sent, acc)
+    return out
+
+
 def render_summary_html(res: SuiteResult) -> str:
     """The suite's one-page summary (self-contained HTML, opens offline)."""
     esc = html.escape
     metrics = sorted({c["metric"] for r in res.rows for c in r.checks})
-    extra = [k for k in ("messages_refused",) if any(r.rejected for r in res.rows)]
+    extra = [k for k in ("injected: refused / sent",) if any(_attacks(r) for r in res.rows)]
     met, total = res.checks_met
     head = "".join(f"<th>{esc(m)}</th>" for m in metrics) + "".join(f"<th>{e}</th>" for e in extra)
     body = []
@@ -367,8 +387,11 @@ def render_summary_html(res: SuiteResult) -> str:
                         f'<td class="{cls}">{_fmt(_num(c.get("value")))}<br><small>{_bar(c)}</small></td>'
                     )
             if extra:
-                refused = ", ".join(f"{esc(k)} {v}" for k, v in sorted(r.rejected.items())) or "-"
-                cs.append(f'<td class="l"><small>{refused}</small></td>')
+                parts = []
+                for origin, (sent, accepted) in _attacks(r).items():
+                    cls = "pass" if accepted == 0 else "fail"
+                    parts.append(f'<span class="{cls}">{esc(origin)} {sent - accepted}/{sent}</span>')
+                cs.append(f'<td class="l"><small>{"<br>".join(parts) or "-"}</small></td>')
             cells = "".join(cs)
         tags = esc(", ".join(r.tags))
         body.append(
