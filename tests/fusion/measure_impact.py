@@ -31,6 +31,19 @@ from tocsin.fusion import Tracker, TrackerConfig
 from tocsin.geo import ecef_to_enu, geodetic_to_ecef, great_circle_distance
 
 
+def mahalanobis2(lat: float, lon: float, b: object) -> float:
+    """Squared Mahalanobis distance of the true point in the reported ellipse
+    (chi-square with 2 degrees of freedom if the ellipse is honest)."""
+    imp = b.impact  # type: ignore[attr-defined]
+    e, n, _ = ecef_to_enu(geodetic_to_ecef(lat, lon, 0.0), imp.lat, imp.lon, 0.0)
+    brg = math.radians(imp.ellipse.bearing_deg)
+    ua = np.array([math.sin(brg), math.cos(brg)])
+    ub = np.array([math.cos(brg), -math.sin(brg)])
+    d = np.array([e, n])
+    a, c = max(imp.ellipse.semi_major_m, 1e-9), max(imp.ellipse.semi_minor_m, 1e-9)
+    return 5.991464547107979 * float((d @ ua / a) ** 2 + (d @ ub / c) ** 2)
+
+
 def inside(lat: float, lon: float, b: object) -> bool:
     imp = b.impact  # type: ignore[attr-defined]
     e, n, _ = ecef_to_enu(geodetic_to_ecef(lat, lon, 0.0), imp.lat, imp.lon, 0.0)
@@ -70,6 +83,7 @@ def run(
                 "err_m": err,
                 "dt_err_s": b.impact.t - T0 - tr.flight_time_s,
                 "inside": float(inside(tr.impact_lat, tr.impact_lon, b)),
+                "m2": mahalanobis2(tr.impact_lat, tr.impact_lon, b),
             }
         )
     return rows
@@ -100,6 +114,7 @@ def main() -> None:
                 "median_err_km": round(float(np.median([r["err_m"] for r in sel])) / 1e3, 2),
                 "p90_err_km": round(float(np.quantile([r["err_m"] for r in sel], 0.9)) / 1e3, 2),
                 "coverage": round(float(np.mean([r["inside"] for r in sel])), 3),
+                "mean_mahalanobis2": round(float(np.mean([r["m2"] for r in sel])), 2),
             }
     out = {
         "missile": args.missile,

@@ -31,3 +31,18 @@ def test_fixed_step_propagation_matches() -> None:
     np.testing.assert_allclose(
         fast_propagate(x, 100.0, None), propagate(x, 100.0, beta=None), rtol=0, atol=1e-3
     )
+
+
+def test_taylor_step_matches_rk4_for_scan_intervals() -> None:
+    from tocsin.fusion.models import ballistic_predict
+    from tocsin.fusion.propagate import height
+
+    tr = solve_trajectory(39.0, 125.5, 80.0, missile_class="SRBM", dt=1.0)
+    x = tr.x[::5]
+    x = x[height(x[:, :3]) > 10_000.0]
+    dt = np.full(len(x), 1.0)
+    ref, phi_ref = ballistic_predict(x, dt, beta=tr.beta, taylor_max_s=0.0)
+    got, phi = ballistic_predict(x, dt, beta=tr.beta)
+    assert np.abs(got - ref)[:, :3].max() < 0.05
+    assert np.abs(got - ref)[:, 3:].max() < 0.1
+    np.testing.assert_allclose(phi, phi_ref, atol=1e-9)

@@ -82,7 +82,7 @@ def predict_impact(
     beta: float | None,
     max_time: float = 7200.0,
     path_step_s: float = 30.0,
-    floor_m: float = 50.0,
+    floor_m: float = 10.0,
 ) -> Impact | None:
     """Impact of the state ``x (6,)`` with covariance ``p`` known at epoch ``t``;
     ``None`` when the mean or any sigma point does not come down within

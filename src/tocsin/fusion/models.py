@@ -39,7 +39,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.fusion.propagate import rk4
+from tocsin.dynamics.forces import DRAG_CEILING_M, RHO0, SCALE_HEIGHT
+from tocsin.fusion.propagate import deriv, height, rk4
 from tocsin.geo.wgs84 import GM, OMEGA_E
 
 F64 = NDArray[np.float64]
@@ -90,12 +91,47 @@ def _dyn_matrix(x: F64) -> F64:
     return a
 
 
-def ballistic_predict(x: F64, dt: F64, *, beta: float | None, max_step: float = 10.0) -> tuple[F64, F64]:
+def ballistic_predict(
+    x: F64, dt: F64, *, beta: float | None, max_step: float = 10.0, taylor_max_s: float = 1.2
+) -> tuple[F64, F64]:
     """Ballistic prediction of ``(N, 6)`` states by per-row ``dt``; returns
     ``(x_pred, Phi)`` (RK4 and second-order transition, ``ceil(max|dt|/max_step)``
     equal substeps per row)."""
     n = x.shape[0]
-    steps = max(1, math.ceil(float(np.max(np.abs(dt))) / max_step)) if n else 1
+    big = float(np.max(np.abs(dt))) if n else 0.0
+    if big <= taylor_max_s:
+        # scan-to-scan steps: third-order Taylor expansion with the jerk from
+        # the linearised dynamics, j = A [v; a] plus the drag term (one force
+        # evaluation instead of RK4's four; against RK4: < 2 cm and 0.07 m/s
+        # at dt = 1 s above 10 km, tests/fusion/test_propagate.py)
+        a = _dyn_matrix(x)
+        hh = dt[:, None, None]
+        phi = np.eye(6) + a * hh + (a @ a) * (hh * hh / 2.0)
+        f = deriv(x, beta)
+        jerk = np.einsum("nij,nj->ni", a[:, 3:6, :], f)
+        if beta is not None:
+            # drag a_d = -k |v| v, k = rho(h) / (2 beta), dk/dt = -k v_up / H:
+            # d a_d/dt = k v_up/H |v| v - k ((v^ . a) v + |v| a)
+            v = x[:, 3:]
+            hgt = height(x[:, :3])
+            k = np.where(hgt < DRAG_CEILING_M, RHO0 * np.exp(-np.maximum(hgt, 0.0) / SCALE_HEIGHT), 0.0) / (
+                2.0 * beta
+            )
+            sp = np.maximum(np.linalg.norm(v, axis=1), 1e-9)
+            vup = np.einsum("ni,ni->n", x[:, :3], v) / np.linalg.norm(x[:, :3], axis=1)
+            acc = f[:, 3:]
+            va = np.einsum("ni,ni->n", v, acc) / sp
+            jerk = (
+                jerk
+                + (k * vup / SCALE_HEIGHT * sp)[:, None] * v
+                - k[:, None] * (va[:, None] * v + sp[:, None] * acc)
+            )
+        h1 = dt[:, None]
+        y = np.empty_like(x)
+        y[:, :3] = x[:, :3] + x[:, 3:] * h1 + f[:, 3:] * (h1 * h1 / 2.0) + jerk * (h1**3 / 6.0)
+        y[:, 3:] = x[:, 3:] + f[:, 3:] * h1 + jerk * (h1 * h1 / 2.0)
+        return y, phi
+    steps = max(1, math.ceil(big / max_step))
     h = (dt / steps)[:, None]
     hh = h[:, :, None]
     y = x.copy()

@@ -80,13 +80,15 @@ class TrackerConfig:
     gate_prob: float = 0.999
     q_air: float = 1.0
     """Quiet-model white-acceleration density for air/unknown tracks, m^2/s^3."""
-    q_ballistic: float = 0.005
+    q_ballistic: float = 0.001
     """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
     q_maneuver: float = 400.0
     """Manoeuvre model density for aircraft, m^2/s^3."""
-    q_coast_maneuver: float = 1.0
-    """Second-model density for missiles past burnout (drag and ballistic
-    coefficient errors in reentry, small late manoeuvres), m^2/s^3."""
+    q_coast_maneuver: float = 0.001
+    """Second-model density for missiles past burnout: equal to ``q_ballistic``
+    by default, i.e. one ballistic model after burnout. A larger value lets the
+    IMM hedge against late manoeuvres, but the mixing then inflates the coast
+    model's covariance and the impact ellipse (measured: docs/fusion.md)."""
     q_boost: float = 3.0e4
     """Manoeuvre model density until a track is known to be an aircraft or past
     burnout: covers boost thrust up to ~20 g (``q ~ a^2 dt``), m^2/s^3."""
