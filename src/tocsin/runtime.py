@@ -56,14 +56,19 @@ class NondeterminismError(RuntimeError):
 
 
 def default_stages() -> list[Stage]:
-    """Fusion then warning, from the project's stage packages when installed.
+    """Fusion (wrapped in the cross-sensor consistency check) then warning, from
+    the project's stage packages when installed.
 
     The only place that imports them: every other user gets stages passed in.
     """
     stages: list[Stage] = []
     try:
         fusion = importlib.import_module("tocsin.fusion")
-        stages.append(fusion.Tracker(fusion.TrackerConfig()))
+        tracker: Stage = fusion.Tracker(fusion.TrackerConfig())
+        # cross-sensor consistency: a track one radar reports while the others
+        # that should see it do not is held at low quality (no public alert)
+        consistency = importlib.import_module("tocsin.exchange.consistency")
+        stages.extend(consistency.with_consistency([tracker]))
     except (ImportError, AttributeError):
         pass
     try:
