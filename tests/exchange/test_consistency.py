@@ -323,3 +323,20 @@ def test_the_same_flight_when_real_is_left_alone() -> None:
     assert cc.flags == {}
     assert any(b.class_ == "ballistic" and (b.quality or 0.0) >= 0.5 for b in bodies)
     assert cc.counts["downgraded"] == 0
+
+
+def test_aircraft_tracks_are_not_held_and_old_tracks_are_forgotten() -> None:
+    cc = _setup()
+    for k in range(40):
+        _alive(cc, T0 + k)
+        b = _track("T-A", T0 + k, ["A"]).body
+        (e,) = cc.push(
+            make("track", msgspec.structs.replace(b, class_="air"), partner="ZZ", source="f", seq=1, sent=T0)
+        )
+        assert e.body.quality == 0.9
+    assert cc.counts["held"] == 0
+    cc2 = ConsistencyCheck(config=ConsistencyConfig(forget_s=100.0))
+    for k in range(600):
+        cc2.push(_track(f"T-{k}", T0 + k, ["A"]))
+    assert "T-0" not in cc2._tracks
+    assert len(cc2._tracks) <= 100 + 512  # pruned every 512 reviews

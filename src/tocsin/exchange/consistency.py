@@ -90,6 +90,8 @@ class ConsistencyConfig:
     radar, is not a ghost)."""
     corroborate_s: float = 10.0
     """How recent that other track's update must be."""
+    forget_s: float = 600.0
+    """Tracks not heard of for this long are forgotten (bounded memory live)."""
 
 
 @dataclass
@@ -146,6 +148,7 @@ class Flag:
 class _State:
     since: float | None = None
     flag: Flag | None = None
+    last_t: float = -math.inf
 
 
 @dataclass
@@ -224,12 +227,18 @@ class ConsistencyCheck:
         cfg = self.config
         self.counts["tracks_checked"] += 1
         st = self._tracks.setdefault(b.id, _State())
+        st.last_t = max(st.last_t, b.t)
+        if self.counts["tracks_checked"] % 512 == 0:
+            self._forget(b.t)
         xyz = np.asarray(b.state_ecef[:3], dtype=np.float64)
         if b.status == "deleted":
             self._tracks.pop(b.id, None)
             self._last.pop(b.id, None)
             return self._downgrade(env, b) if st.flag is not None else env
         self._last[b.id] = (b.t, xyz, frozenset(b.sources))
+        if b.class_ == "air" and st.flag is None:
+            st.since = None  # an aircraft is never alerted on: nothing to hold
+            return env
         contributors = set(b.sources)
         if len(contributors) >= 2:
             if st.flag is not None:
@@ -262,6 +271,12 @@ class ConsistencyCheck:
         self.flags[b.id] = st.flag
         self.counts["flagged"] += 1
         return self._downgrade(env, b)
+
+    def _forget(self, now: float) -> None:
+        limit = now - self.config.forget_s
+        for tid in [k for k, st in self._tracks.items() if st.last_t < limit]:
+            del self._tracks[tid]
+            self._last.pop(tid, None)
 
     def _corroborated(self, tid: str, t: float, xyz: NDArray[np.float64], missing: list[str]) -> bool:
         cfg = self.config
