@@ -189,3 +189,47 @@ def test_two_person_alert_update_cancel(tmp_path: Path) -> None:
     # the warning package's own audit of the book
     book = json.loads((data / "manual" / "book.json").read_text())
     assert [r["action"] for r in book["audit"]][:3] == ["refuse", "refuse", "propose"]
+
+
+def test_actual_only_with_a_live_mode(tmp_path: Path) -> None:
+    from tocsin.warning.mode import DrillMode, LiveAuthorisation, authorise_live
+
+    ex, _ = build_exchange(toy_stages(), config=ServerConfig(tick_s=0, clock="data"))
+    live = authorise_live(LiveAuthorisation("duty officer", "order 1", "warning@jp.example"))
+    with pytest.raises(ValueError, match="banner"):
+        DashboardConfig(mode="exercise", manual_mode=live)
+    with pytest.raises(ValueError, match="banner"):
+        DashboardConfig(mode="actual")
+    with pytest.raises(ValueError, match="banner"):
+        DashboardConfig(mode="actual", manual_mode=DrillMode())
+    st = OperatorStore(tmp_path / "operators.json")
+    st.add("alice", PW["alice"])
+    st.add("bob", PW["bob"])
+    st.save()
+    dash = Dashboard(
+        ex,
+        DashboardConfig(
+            mode="actual", manual_mode=live, operators=tmp_path / "operators.json", manual_dir=tmp_path / "m"
+        ),
+    )
+
+    async def main() -> None:
+        app = create_app(ex, dashboard=dash)
+        await ex.start()
+        try:
+            alice, bob = [await Op(app, n).login() for n in ("alice", "bob")]
+            assert (await alice.c.get("/v1/config")).json()["mode"] == "actual"
+            r = await alice.post("/v1/manual/propose", {"areas": ["KR-11"], "text": "Shelter."})
+            pid = r.json()["id"]
+            assert (await alice.post("/v1/manual/confirm", {"id": pid})).status_code == 403
+            r = await bob.post("/v1/manual/confirm", {"id": pid})
+            (a,) = r.json()["alerts"]
+            assert a["body"]["status"] == "Actual"
+            assert "<status>Actual</status>" in a["body"]["cap"]
+            for o in (alice, bob):
+                await o.c.aclose()
+        finally:
+            await ex.stop()
+            dash.close()
+
+    asyncio.run(main())

@@ -370,6 +370,17 @@ class DashboardConfig:
     session_idle_s: float = 3600.0
     #: where the manual-alert book is kept (None: no manual alerts)
     manual_dir: Path | None = None
+    #: the warning mode of manual alerts (:mod:`tocsin.warning.mode`; None: a
+    #: drill, Exercise). A live mode needs ``mode="actual"`` and the reverse.
+    manual_mode: Any = None
+
+    def __post_init__(self) -> None:
+        live = bool(getattr(self.manual_mode, "live", False))
+        if live != (self.mode == "actual"):
+            raise ValueError(
+                "the banner must say what manual alerts will be: mode='actual' exactly when "
+                "manual_mode is a live mode"
+            )
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -425,7 +436,7 @@ class Dashboard:
         self.desk: ManualDesk | None = None
         if self.config.manual_dir is not None:
             try:
-                self.desk = ManualDesk(self.config.manual_dir)
+                self.desk = ManualDesk(self.config.manual_dir, self.config.manual_mode)
             except ImportError:  # the warning package is not installed
                 self.desk = None
 
