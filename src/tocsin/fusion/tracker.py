@@ -181,6 +181,7 @@ class _Track:
     impact: Impact | None = None
     last_impact: float = -math.inf
     last_launch: float = -math.inf
+    impact_basis: float = -math.inf
     hist: list[tuple[_Meas, tuple[F64, F64, F64, float]]] = field(default_factory=list)
     dead: bool = False
     coast_from: tuple[F64, F64, F64, float] | None = None
@@ -543,6 +544,8 @@ class Tracker:
         live = [
             tr for tr in self._tracks.values() if tr.created <= t and not tr.dead and not self._landed(tr, t)
         ]
+        if live and scan[0].kind == RADAR:
+            live = self._near(live, scan, t)
         # the radar range-rate is used only if every plot of the scan has it
         if scan[0].kind == RADAR and len({m.z.shape[0] for m in scan}) > 1:
             for m in scan:
@@ -600,6 +603,38 @@ class Tracker:
             for tr in self._initiate([scan[j] for j in sorted(free)]):
                 changed.add(tr.key)
         return self._reports(changed, sent)
+
+    def _near(self, live: list[_Track], scan: list[_Meas], t: float) -> list[_Track]:
+        """Cheap pre-gate before the filter prediction: keep the tentative
+        tracks (their misses are counted) and the tracks whose straight-line
+        extrapolation comes within a generous distance of a plot of this radar
+        scan (5 sigma of the track position, the drift of up to 20 g over the
+        interval, 5 sigma of the plot, plus 20 km)."""
+        xs = [tr.combined() for tr in live]
+        pos = np.stack([x[:3] + x[3:] * (t - tr.t) for (x, _), tr in zip(xs, live, strict=True)])
+        sig = np.sqrt(np.maximum([float(np.trace(p[:3, :3])) for _, p in xs], 0.0))
+        dt = np.abs(t - np.array([tr.t for tr in live]))
+        z = np.stack([m.z[:3] for m in scan])
+        ppos, pcov = radar_to_ecef(
+            z,
+            np.stack([m.site for m in scan]),
+            np.stack([m.rot for m in scan]),
+            np.stack([m.r for m in scan]),
+        )
+        psig = np.sqrt(np.trace(pcov, axis1=1, axis2=2))
+        rad = 5.0 * sig + 100.0 * dt * dt + 20_000.0
+        if len(live) * len(scan) <= 4096:
+            d = np.linalg.norm(pos[:, None, :] - ppos[None, :, :], axis=2)
+            ok = (d <= rad[:, None] + 5.0 * psig[None, :]).any(axis=1)
+        else:
+            tree = cKDTree(ppos)
+            ok = np.array(
+                [
+                    bool(tree.query_ball_point(pos[i], r=float(rad[i] + 5.0 * psig.max())))
+                    for i in range(len(live))
+                ]
+            )
+        return [tr for tr, k in zip(live, ok.tolist(), strict=True) if k or tr.status == "tentative"]
 
     @staticmethod
     def _landed(tr: _Track, t: float) -> bool:
@@ -923,6 +958,11 @@ class Tracker:
         togo = tr.impact.t - tr.t if tr.impact is not None else 0.0
         if tr.t - tr.last_impact < max(self.cfg.impact_interval_s, 0.01 * togo):
             return
+        if tr.impact is not None and tr.last_update <= tr.impact_basis:
+            # coasting since the last prediction: no new information, and
+            # propagating the prediction forward gives the same impact
+            return
+        tr.impact_basis = tr.last_update
         tr.last_impact = tr.t
         # after burnout the quiet (coast) model is the ballistic hypothesis; the
         # manoeuvre model only hedges against renewed thrust
