@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tocsin.geo import geodetic_to_ecef
-from tocsin.wire import AlertBody, Envelope, SensorBody, TrackBody, make, write_jsonl
+from tocsin.wire import AlertBody, Envelope, HeartbeatBody, SensorBody, TrackBody, make, write_jsonl
 from tocsin.wire.messages import Ellipse, ImpactPrediction, LaunchEstimate
 
 T0 = 1_789_430_400.0
@@ -70,11 +70,11 @@ def messages() -> list[Envelope]:
 
     out.append(
         make("sensor", SensorBody(id="JP-R1", type="radar", platform="ground", lat=38.05, lon=138.3,
-             max_range_m=1.0e6), partner="JP", source="JP-R1", seq=0, sent=T0 - 60)
+             max_range_m=1.0e6), partner="JP", source="JP-R1", seq=0, sent=T0)
     )  # fmt: skip
     out.append(
         make("sensor", SensorBody(id="KR-R1", type="radar", platform="ground", lat=37.45, lon=129.1,
-             max_range_m=8.0e5), partner="KR", source="KR-R1", seq=0, sent=T0 - 60)
+             max_range_m=8.0e5), partner="KR", source="KR-R1", seq=0, sent=T0)
     )  # fmt: skip
     n = 61
     for i in range(n):
@@ -126,11 +126,29 @@ def messages() -> list[Envelope]:
     return out
 
 
+#: the KR node's link is down from T0+250 to T0+350
+KR_OUTAGE = (250.0, 350.0)
+
+
+def heartbeats() -> list[Envelope]:
+    """JP and KR node heartbeats every 5 s from T0 to T0+620, none from KR during
+    its outage."""
+    out = []
+    for i, rel in enumerate(range(0, 621, 5)):
+        for code in ("JP", "KR"):
+            if code == "KR" and KR_OUTAGE[0] <= rel < KR_OUTAGE[1]:
+                continue
+            node = f"{code}-node"
+            hb = HeartbeatBody(node=node, t=T0 + rel)
+            out.append(make("heartbeat", hb, partner=code, source=node, seq=i + 1, sent=T0 + rel + 0.2))
+    return out
+
+
 def write_fake_run(directory: Path) -> Path:
-    """plots.jsonl (the sensor descriptors), tracks.jsonl, alerts.jsonl."""
+    """plots.jsonl (sensor descriptors, node heartbeats), tracks.jsonl, alerts.jsonl."""
     directory.mkdir(parents=True, exist_ok=True)
     msgs = messages()
-    write_jsonl(directory / "plots.jsonl", [m for m in msgs if m.kind == "sensor"])
+    write_jsonl(directory / "plots.jsonl", [m for m in msgs if m.kind == "sensor"] + heartbeats())
     write_jsonl(directory / "tracks.jsonl", [m for m in msgs if m.kind == "track"])
     write_jsonl(directory / "alerts.jsonl", [m for m in msgs if m.kind == "alert"])
     return directory

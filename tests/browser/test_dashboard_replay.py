@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import page_errors, serve, wait_for
+from conftest import page_errors, serve, text, wait_for
 from fake_run import T0, write_fake_run
 
 pytestmark = pytest.mark.browser
@@ -36,8 +36,8 @@ def test_replay_shows_tracks_alerts_and_cap_languages(
         assert banner.get_attribute("data-mode") == "exercise"
         assert "EXERCISE" in banner.text
         assert "REPLAY" in banner.text
-        # the slider starts at the first output: one tentative track, no alert
-        assert browser.find_element(By.ID, "track-count").text in ("1", "2")
+        # the slider starts with the first message: nothing in the air yet
+        assert browser.find_element(By.ID, "track-count").text == "0"
         assert browser.find_element(By.ID, "alert-count").text == "0"
 
         # T+200 s: the ballistic track with impact prediction, the air track, the first alert
@@ -83,13 +83,25 @@ def test_replay_shows_tracks_alerts_and_cap_languages(
         assert 39.0 < state["lat"] < 41.2
         assert 125.7 < state["lon"] < 146.5
         assert 400_000 < state["alt"] < 560_000
+        links = browser.execute_script(
+            "return [...document.querySelectorAll('#links li')]"
+            ".map(li => li.dataset.partner + ':' + li.className)"
+        )
+        assert links == ["JP:ok", "KR:ok"]
         png = shot(browser, "t200")
         assert png.stat().st_size > 20_000
 
-        # T+400 s: the update replaced the alert (JP-02 no longer warned)
+        # T+300 s: the KR link is down (no heartbeat since T+245)
+        seek(browser, T0 + 300)
+        assert "KR SILENT" in text(browser, '#links li[data-partner="KR"].silent')
+        assert "link KR SILENT" in text(browser, "#timeline")
+        shot(browser, "t300-kr-silent")
+
+        # T+400 s: the update replaced the alert (JP-02 no longer warned); KR is back
         seek(browser, T0 + 400)
         wait_for(browser, "!!document.querySelector('.alert-card[data-alert-id=\"JP.F-1.1.2\"]')")
         assert browser.find_element(By.ID, "alert-count").text == "1"
+        assert text(browser, '#links li[data-partner="KR"]') == "KR ok"
         assert not browser.find_elements(By.CSS_SELECTOR, '.alert-card[data-alert-id="JP.F-1.1.1"]')
 
         # the end: cancelled, nothing active

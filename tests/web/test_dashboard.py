@@ -144,21 +144,24 @@ def test_live_state_deletes_caps_trails_and_tracks() -> None:
 def test_recording_from_a_drill_directory(tmp_path: Path) -> None:
     run_dir = write_fake_run(tmp_path / "run")
     rec = load_recording(run_dir)
-    assert rec.counts == {"sensor": 2, "track": 82, "alert": 3}
+    # links: JP and KR up, KR silent in its outage, back after it
+    assert rec.counts == {"sensor": 2, "track": 82, "alert": 3, "link": 4}
     kinds = [m["kind"] for m in rec.messages]
     assert kinds[:2] == ["sensor", "sensor"]
     times = [m["body"]["t"] for m in rec.messages[2:]]
     assert times == sorted(times)
     assert all("cov" not in m["body"] for m in rec.messages)
+    links = [(m["body"]["partner"], m["body"]["silent"]) for m in rec.messages if m["kind"] == "link"]
+    assert links == [("JP", False), ("KR", False), ("KR", True), ("KR", False)]
     doc = json.loads(rec.to_json())
-    assert doc["t0"] == pytest.approx(min(times))
-    assert doc["t1"] == pytest.approx(T0 + 620.0)
+    assert doc["t0"] == pytest.approx(T0)  # the first descriptor arrives
+    assert doc["t1"] == pytest.approx(T0 + 620.2)
 
     async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
         assert (await c.get("/v1/config")).json()["replay"] is True
         r = await c.get("/v1/replay", headers={"accept-encoding": "gzip"})
         assert r.status_code == 200
-        assert len(r.json()["messages"]) == 87
+        assert len(r.json()["messages"]) == 91
         raw = await c.get("/v1/replay", headers={"accept-encoding": "identity"})
         assert raw.json() == r.json()
 
@@ -216,3 +219,21 @@ def test_areas_geojson(tmp_path: Path) -> None:
         assert again.json() == gj  # cached
 
     run(tmp_path, go)
+
+
+def test_link_events_follow_the_link_monitor() -> None:
+    from tocsin.web.dashboard import link_events
+
+    hb = [(T0 + t, "JP", True) for t in range(0, 101, 5) if not 30 < t < 60]  # outage 30..60
+    plots = [(T0 + t + 0.5, "JP", False) for t in range(0, 100, 7) if not 30 < t < 60]
+    quiet = [(T0 + 1.0, "KR", False), (T0 + 90.0, "KR", False)]  # no heartbeats: not judged
+    ev = link_events(hb + plots + quiet)
+    got = [(e["body"]["partner"], e["body"]["silent"], round(e["body"]["t"] - T0, 2)) for e in ev]
+    assert [g[:2] for g in got] == [("JP", False), ("JP", True), ("JP", False)]
+    assert got[0][2] == 0.0
+    # last traffic before the outage: the heartbeat at 30; flagged after 1.5 periods,
+    # checked every quarter period -> within (30 + 7.5, 30 + 7.5 + 1.25]
+    assert 37.5 < got[1][2] <= 38.75
+    assert got[2][2] == 60.0
+    assert all(e["kind"] == "link" for e in ev)
+    assert link_events([]) == []

@@ -255,12 +255,13 @@ def load_recording(path: str | Path) -> Recording:
         tracks, alerts, plots = p / "tracks.jsonl", p / "alerts.jsonl", p / "plots.jsonl"
         if tracks.is_file() or alerts.is_file():
             msgs: list[dict[str, Any]] = []
+            traffic: list[tuple[float, str, bool]] = []
             if plots.is_file():
-                msgs.extend(
-                    display_dict(d)
-                    for d in _jsonl_dicts(plots, lambda s: b'"sensor"' in s[:80])
-                    if d.get("kind") == "sensor"
-                )
+                for d in _jsonl_dicts(plots):
+                    if d.get("kind") == "sensor":
+                        msgs.append(display_dict(d))
+                    _note_traffic(traffic, d)
+            msgs.extend(link_events(traffic))
             for f in (tracks, alerts):
                 if f.is_file():
                     msgs.extend(display_dict(d) for d in _jsonl_dicts(f))
@@ -275,6 +276,7 @@ def load_recording(path: str | Path) -> Recording:
     if not p.is_file():
         raise InputError("no such file or directory", file=str(p))
     msgs = []
+    traffic = []
     with Journal(p, readonly=True) as j:
         for e in j.entries(kinds=("input", "output", "operator")):
             try:
@@ -285,11 +287,56 @@ def load_recording(path: str | Path) -> Recording:
                 continue
             if e.kind == "operator":
                 msgs.append({"kind": "operator", "body": {**d, "t": float(d.get("t", e.ts))}})
-            elif e.kind == "input" and d.get("kind") != "sensor":
                 continue
-            elif isinstance(d.get("body"), dict):
+            if e.kind == "input":
+                _note_traffic(traffic, d)
+                if d.get("kind") != "sensor":
+                    continue
+            if isinstance(d.get("body"), dict):
                 msgs.append(display_dict(d))
+    msgs.extend(link_events(traffic))
     return _finish(Recording(str(p)), msgs)
+
+
+def _note_traffic(traffic: list[tuple[float, str, bool]], d: dict[str, Any]) -> None:
+    sent, partner = d.get("sent"), d.get("partner")
+    if isinstance(sent, int | float) and isinstance(partner, str):
+        traffic.append((float(sent), partner, d.get("kind") == "heartbeat"))
+
+
+def link_events(traffic: list[tuple[float, str, bool]], heartbeat_s: float = 5.0) -> list[dict[str, Any]]:
+    """Partner link health through a recording, as ``link`` messages
+    (``{"partner", "silent", "last_seen", "t"}``) at each change: the server's own
+    :class:`~tocsin.exchange.links.LinkMonitor` run over the recorded arrival
+    times (``sent``), checked every quarter heartbeat period. Only partners whose
+    node sent heartbeats are judged (without them a quiet sky looks like a dead
+    link)."""
+    from tocsin.exchange.links import LinkMonitor
+
+    judged = {p for _, p, hb in traffic if hb}
+    mon = LinkMonitor(heartbeat_s)
+    out: list[dict[str, Any]] = []
+
+    def event(p: str, t: float) -> None:
+        st = mon.links[p]
+        out.append(
+            {"kind": "link", "body": {"partner": p, "silent": st.silent, "last_seen": st.last_seen, "t": t}}
+        )
+
+    step = mon.check_every_s
+    next_check: float | None = None
+    for t, p, hb in sorted(x for x in traffic if x[1] in judged):
+        while next_check is not None and next_check < t:
+            for q in mon.check(next_check):
+                event(q, next_check)
+            next_check += step
+        first = p not in mon.links
+        back = mon.seen(p, t, heartbeat=hb)
+        if first or back:
+            event(p, t)
+        if next_check is None:
+            next_check = t + step
+    return out
 
 
 def _finish(rec: Recording, msgs: list[dict[str, Any]]) -> Recording:

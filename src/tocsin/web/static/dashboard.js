@@ -104,6 +104,7 @@
 
   function resetModel() {
     S.tracks.clear(); S.alerts.clear(); S.active.clear(); S.cleared.clear(); S.sensors.clear();
+    if (S.config && S.config.replay) { S.links.clear(); dirty.links = true; }
     S.events = []; S.now = 0;
     dirty.allTracks = true; dirty.alerts = true; dirty.areas = true; dirty.sensors = true;
     dirty.timeline = true; dirty.table = true;
@@ -166,6 +167,13 @@
       case "track": applyTrack(m.body, trail); break;
       case "alert": applyAlert(m.body); break;
       case "sensor": S.sensors.set(m.body.id, m.body); dirty.sensors = true; break;
+      case "link": {
+        const b = m.body, was = S.links.get(b.partner);
+        S.links.set(b.partner, { silent: b.silent, last_seen: b.last_seen });
+        if (!was || was.silent !== b.silent) note(t, "link", "link " + b.partner + (b.silent ? " SILENT" : " up"));
+        dirty.links = true;
+        break;
+      }
       case "operator": note(t, "operator", (m.body.operator || "?") + ": " + m.body.event
         + (m.body.id ? " " + m.body.id : "")); break;
       default: break;
