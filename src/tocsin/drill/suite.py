@@ -528,8 +528,9 @@ def _verdict(row: Mapping[str, Any]) -> str:
     return "PASS" if row.get("passed") else "FAIL"
 
 
-def compare(run_a: Path, run_b: Path, *, rel_tol: float = 1e-9) -> Comparison:
-    """Per-figure deltas ``b - a`` of every scenario present in both runs."""
+def compare(run_a: Path, run_b: Path, *, rel_tol: float = 1e-3) -> Comparison:
+    """Per-figure deltas ``b - a`` of every scenario present in both runs; a
+    change within ``rel_tol`` (relative, default 0.1 %) is ``same``."""
     sa, sb = load_summary(run_a), load_summary(run_b)
     ra = {r["stem"]: r for r in sa["rows"]}
     rb = {r["stem"]: r for r in sb["rows"]}
