@@ -39,7 +39,14 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from tocsin.fusion.filters import covariance_intersection, ekf_update, imm_combine, imm_mix, imm_probabilities
-from tocsin.fusion.impact import Impact, Launch, launch_from_ballistic, launch_from_boost, predict_impact
+from tocsin.fusion.impact import (
+    Impact,
+    Launch,
+    launch_from_ballistic,
+    launch_from_boost,
+    launch_from_early,
+    predict_impact,
+)
 from tocsin.fusion.models import (
     ballistic_predict,
     los_residual,
@@ -177,6 +184,7 @@ class _Track:
     quiet: int = 0
     speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
     first: tuple[F64, F64, float] | None = None
+    early: list[tuple[float, F64, float]] = field(default_factory=list)
     launch: Launch | None = None
     impact: Impact | None = None
     last_impact: float = -math.inf
@@ -905,6 +913,14 @@ class Tracker:
                 continue
             if tr.first is None and tr.updates >= 4:
                 tr.first = (x[i].copy(), p[i].copy(), tr.t)
+            if (
+                not tr.burnt_out
+                and alt[i] < 80_000.0
+                and len(tr.early) < 40
+                and (not tr.early or tr.t - tr.early[-1][0] >= 0.5)
+                and (not tr.early or tr.t - tr.early[0][0] <= 30.0)
+            ):
+                tr.early.append((tr.t, x[i, :3].copy(), float(np.trace(p[i, :3, :3])) / 3.0))
             tr.votes_b = tr.votes_b + 1 if vote_b[i] else 0
             tr.votes_a = tr.votes_a + 1 if vote_a[i] else 0
             if tr.cls != "ballistic" and tr.votes_b >= 3:
@@ -981,7 +997,13 @@ class Tracker:
             return
         tr.last_launch = tr.t
         launch = None
-        if tr.first is not None:
+        if len(tr.early) >= 4:
+            launch = launch_from_early(
+                np.array([e[0] for e in tr.early]),
+                np.stack([e[1] for e in tr.early]),
+                np.array([e[2] for e in tr.early]),
+            )
+        if launch is None and tr.first is not None:
             x0, p0, t0 = tr.first
             _, _, h0 = ecef_to_geodetic(x0[:3])
             if float(h0) < 60_000.0:
