@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import shapely
 
 from tocsin.warning.cap import CapMessage, render_cap
@@ -35,21 +37,50 @@ def _cap(ident: str = "JP.F-1.1.0") -> str:
     )
 
 
-def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tocsin", "cap", "validate", *map(str, args)],
-        cwd=cwd,
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """``tocsin cap validate ARGS`` in this process, through the real entry point."""
+    from tocsin.cli import main
+
+    def _run(*args: str | Path, cwd: Path) -> Result:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["tocsin", "cap", "validate", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return _run
+
+
+def test_entry_point_end_to_end(tmp_path: Path) -> None:
+    """One real subprocess, as a user runs it."""
+    good = tmp_path / "good.xml"
+    good.write_text(_cap(), encoding="utf-8")
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "cap", "validate", str(good), str(tmp_path / "nope.xml")],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+    assert r.returncode == 2
+    assert f"{good}: OK" in r.stdout
+    assert "nope.xml: cannot read" in r.stderr
 
 
-def test_validate_ok_invalid_unreadable(tmp_path: Path) -> None:
+def test_validate_ok_invalid_unreadable(tmp_path: Path, run: Callable[..., Result]) -> None:
     good = tmp_path / "good.xml"
     good.write_text(_cap(), encoding="utf-8")
-    r = _run(good, cwd=tmp_path)
+    r = run(good, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"{good}: OK"
 
@@ -57,7 +88,7 @@ def test_validate_ok_invalid_unreadable(tmp_path: Path) -> None:
     xml = _cap().replace("<scope>Public</scope>", "<scope>Everyone</scope>")
     bad.write_text(xml, encoding="utf-8")
     line = next(i for i, ln in enumerate(xml.splitlines(), 1) if "<scope>" in ln)
-    r = _run(good, bad, cwd=tmp_path)
+    r = run(good, bad, cwd=tmp_path)
     assert r.returncode == 1
     assert f"{good}: OK" in r.stdout
     assert f"{bad}:{line}:" in r.stdout
@@ -67,23 +98,23 @@ def test_validate_ok_invalid_unreadable(tmp_path: Path) -> None:
     start = text.index("<polygon>") + len("<polygon>")
     end = text.index("</polygon>")
     poly.write_text(text[:start] + "42.0,140.0 43.0,141.0 42.0,140.0" + text[end:], encoding="utf-8")
-    r = _run(poly, cwd=tmp_path)
+    r = run(poly, cwd=tmp_path)
     assert r.returncode == 1
     assert "at least 4" in r.stdout
 
     broken = tmp_path / "broken.xml"
     broken.write_text(_cap()[:200], encoding="utf-8")
-    r = _run(broken, cwd=tmp_path)
+    r = run(broken, cwd=tmp_path)
     assert r.returncode == 1
     assert "well-formed" in r.stdout
 
-    r = _run(good, tmp_path / "nope.xml", bad, cwd=tmp_path)
+    r = run(good, tmp_path / "nope.xml", bad, cwd=tmp_path)
     assert r.returncode == 2
     assert "nope.xml: cannot read" in r.stderr
     assert "Traceback" not in r.stderr
 
 
-def test_atom_feed_entries_are_checked(tmp_path: Path) -> None:
+def test_atom_feed_entries_are_checked(tmp_path: Path, run: Callable[..., Result]) -> None:
     from tocsin.web.app import cap_atom
     from tocsin.wire import make
     from tocsin.wire.messages import AlertBody
@@ -94,10 +125,10 @@ def test_atom_feed_entries_are_checked(tmp_path: Path) -> None:
     env = make("alert", body, partner="JP", source="w", seq=1, sent=1.7e9)
     feed = tmp_path / "feed.xml"
     feed.write_bytes(cap_atom([env, env]))
-    r = _run(feed, "-q", cwd=tmp_path)
+    r = run(feed, "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     bad = body.__class__(**{**{f: getattr(body, f) for f in body.__struct_fields__}, "cap": _cap("JP F 1")})
     feed.write_bytes(cap_atom([make("alert", bad, partner="JP", source="w", seq=1, sent=1.7e9)]))
-    r = _run(feed, cwd=tmp_path)
+    r = run(feed, cwd=tmp_path)
     assert r.returncode == 1
     assert "identifier" in r.stdout

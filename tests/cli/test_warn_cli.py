@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,30 @@ from tocsin.wire import encode_json, read_jsonl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warning"))
 from warnhelpers import hokkaido_truth, tracks_from_truth
+
+
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """``tocsin warn ARGS`` in this process, through the real entry point."""
+    from tocsin.cli import main
+
+    def _run_in(*args: str | Path, cwd: Path) -> Result:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["tocsin", "warn", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return _run_in
 
 
 def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -29,13 +54,15 @@ def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def tracks_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    envs = tracks_from_truth(hokkaido_truth(), track_id="F-9", every_s=6.0)
+    envs = tracks_from_truth(hokkaido_truth(), track_id="F-9", every_s=10.0)
     p = tmp_path_factory.mktemp("warn") / "tracks.jsonl"
     p.write_bytes(b"".join(encode_json(e) + b"\n" for e in envs))
     return p
 
 
-def test_warn_writes_alerts_cap_and_feed(tracks_file: Path, tmp_path: Path) -> None:
+def test_warn_writes_alerts_cap_and_feed(
+    tracks_file: Path, tmp_path: Path, run: Callable[..., Result]
+) -> None:
     r = _run(tracks_file, "-o", "a", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "alert messages" in r.stdout
@@ -55,17 +82,19 @@ def test_warn_writes_alerts_cap_and_feed(tracks_file: Path, tmp_path: Path) -> N
     parsed = CAPParser(feed).as_dict()
     assert sorted(str(p["cap_id"]) for p in parsed) == sorted(a.body.id for a in alerts)
     # same input, byte-identical output; replay mode gives Test
-    r2 = _run(tracks_file, "-o", "b", "-q", cwd=tmp_path)
+    r2 = run(tracks_file, "-o", "b", "-q", cwd=tmp_path)
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout == ""
     assert (tmp_path / "a" / "alerts.jsonl").read_bytes() == (tmp_path / "b" / "alerts.jsonl").read_bytes()
-    r3 = _run(tracks_file, "-o", "c", "-q", "--mode", "replay", cwd=tmp_path)
+    r3 = run(tracks_file, "-o", "c", "-q", "--mode", "replay", cwd=tmp_path)
     assert r3.returncode == 0, r3.stderr
     replay, _ = read_jsonl(tmp_path / "c" / "alerts.jsonl")
     assert {a.body.status for a in replay} == {"Test"}
 
 
-def test_bad_lines_are_counted_not_fatal(tracks_file: Path, tmp_path: Path) -> None:
+def test_bad_lines_are_counted_not_fatal(
+    tracks_file: Path, tmp_path: Path, run: Callable[..., Result]
+) -> None:
     lines = tracks_file.read_bytes().splitlines(keepends=True)
     broken = tmp_path / "broken.jsonl"
     junk = [
@@ -73,13 +102,13 @@ def test_bad_lines_are_counted_not_fatal(tracks_file: Path, tmp_path: Path) -> N
         b'{"v":1,"kind":"track","partner":"JP","source":"x","seq":1,"sent":5,"body":{}}\n',
     ]
     broken.write_bytes(lines[0] + junk[0] + b"".join(lines[1:20]) + junk[1] + b"".join(lines[20:]))
-    r = _run(broken, "-o", "out", cwd=tmp_path)
+    r = run(broken, "-o", "out", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     assert f"{broken}:2" in r.stderr
     assert f"{broken}:22" in r.stderr
     assert "2 bad lines skipped" in r.stdout
-    strict = _run(broken, "-o", "strict", "--strict", cwd=tmp_path)
+    strict = run(broken, "-o", "strict", "--strict", cwd=tmp_path)
     assert strict.returncode == 2
     assert strict.stderr.count("\n") == 1
     assert f"{broken}:2" in strict.stderr
@@ -95,17 +124,19 @@ def test_bad_lines_are_counted_not_fatal(tracks_file: Path, tmp_path: Path) -> N
         (["{tracks}", "-o", "x", "--policy", "policy.toml"], "min_quality"),
     ],
 )
-def test_errors_are_one_line(tracks_file: Path, tmp_path: Path, args: list[str], needle: str) -> None:
+def test_errors_are_one_line(
+    tracks_file: Path, tmp_path: Path, args: list[str], needle: str, run: Callable[..., Result]
+) -> None:
     (tmp_path / "policy.toml").write_text("[thresholds]\nmin_quality = 7\n")
-    r = _run(*[a.replace("{tracks}", str(tracks_file)) for a in args], cwd=tmp_path)
+    r = run(*[a.replace("{tracks}", str(tracks_file)) for a in args], cwd=tmp_path)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert needle in r.stderr
     assert r.stderr.strip().count("\n") == 0
 
 
-def test_help_teaches_with_an_example(tmp_path: Path) -> None:
-    r = _run("--help", cwd=tmp_path)
+def test_help_teaches_with_an_example(tmp_path: Path, run: Callable[..., Result]) -> None:
+    r = run("--help", cwd=tmp_path)
     assert r.returncode == 0
     assert "tocsin warn tracks.jsonl -o alerts/" in r.stdout
     assert "--policy" in r.stdout

@@ -39,12 +39,12 @@ def hok_truth() -> list[TruthBody]:
 
 @pytest.fixture(scope="module")
 def hok_tracks(hok_truth: list[TruthBody]) -> list[Envelope]:
-    return tracks_from_truth(hok_truth, track_id="F-17", every_s=4.0)
+    return tracks_from_truth(hok_truth, track_id="F-17", every_s=6.0)
 
 
 @pytest.fixture(scope="module")
 def sea_tracks() -> list[Envelope]:
-    return tracks_from_truth(open_sea_truth(), track_id="F-3", every_s=3.0)
+    return tracks_from_truth(open_sea_truth(), track_id="F-3", every_s=5.0)
 
 
 def run(engine: WarningEngine, envs: list[Envelope], tail_s: float = 1800.0) -> list[Envelope]:

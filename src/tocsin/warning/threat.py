@@ -51,6 +51,7 @@ from typing import Literal, Protocol
 import msgspec
 import numpy as np
 import shapely
+import shapely.ops
 from numpy.typing import NDArray
 
 from tocsin.dynamics.flight import propagate
@@ -181,6 +182,8 @@ def corridor_segments(lat: F64, lon: F64, r: F64) -> NDArray[np.object_]:
     are unwrapped along the line, so a path over the antimeridian does not wrap
     round the globe (its far part lies beyond 180 and touches no area)."""
     lon = np.degrees(np.unwrap(np.radians(lon)))
+    if len(lat) == 0:
+        return np.array([], dtype=object)
     rings = _discs(lat, lon, r)
     if len(lat) == 1:
         return np.array([shapely.convex_hull(shapely.multipoints(rings[0]))], dtype=object)
@@ -307,6 +310,17 @@ def _thin(n: int, keep: int = 60) -> NDArray[np.int64]:
     return idx
 
 
+def _truncate(lat: F64, lon: F64, ts: F64, r: F64, max_r: float) -> tuple[F64, F64, F64, F64]:
+    """The path up to where its corridor radius first exceeds ``max_r``: beyond,
+    the prediction does not say which areas the object will pass over (the
+    corridor is never widened past ``max_r`` to cover them all)."""
+    over = np.flatnonzero(r > max_r)
+    n = len(r) if over.size == 0 else int(over[0])
+    if n == 0:
+        return lat[:0], lon[:0], ts[:0], r[:0]
+    return lat[:n], lon[:n], ts[:n], r[:n]
+
+
 def _heading(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
     """Initial great-circle bearing, degrees clockwise from north."""
     p0, p1 = math.radians(lat0), math.radians(lat1)
@@ -331,19 +345,33 @@ def _cross_sigma(track: TrackBody, lat: float, lon: float) -> float:
 
 
 def _areas_on(
-    index: AreaIndex, segs: NDArray[np.object_], seg_t: F64
-) -> tuple[dict[str, float], dict[str, ThreatArea], shapely.Geometry]:
-    """Areas the corridor touches and the start time of the first segment that
-    touches each."""
+    index: AreaIndex, segs: NDArray[np.object_], lat: F64, lon: F64, ts: F64
+) -> tuple[dict[str, float], shapely.Geometry]:
+    """Areas the corridor touches, and when: along the first segment that touches
+    an area, the time at the point of the centre line where it enters the area
+    (or comes nearest to it, when only the corridor's width reaches it),
+    interpolated linearly in time along the segment."""
     corridor = shapely.union_all(segs)
     first: dict[str, float] = {}
-    found: dict[str, ThreatArea] = {}
+    if corridor.is_empty:
+        return first, corridor
     for ar in index.intersecting(corridor):
         hit = shapely.intersects(segs, ar.geometry)
-        if bool(np.any(hit)):
-            first[ar.code] = float(seg_t[int(np.argmax(hit))])
-            found[ar.code] = ar
-    return first, found, corridor
+        if not bool(np.any(hit)):
+            continue
+        i = int(np.argmax(hit))
+        if len(ts) == 1:
+            first[ar.code] = float(ts[0])
+            continue
+        line = shapely.LineString([(lon[i], lat[i]), (lon[i + 1], lat[i + 1])])
+        inter = line.intersection(ar.geometry)
+        if inter.is_empty:
+            pt = shapely.ops.nearest_points(line, ar.geometry)[0]
+            f = line.project(pt, normalized=True)
+        else:
+            f = min(line.project(shapely.Point(c), normalized=True) for c in shapely.get_coordinates(inter))
+        first[ar.code] = float(ts[i] + f * (ts[i + 1] - ts[i]))
+    return first, corridor
 
 
 # ---------------------------------------------------------------- assessment
@@ -421,10 +449,11 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
         r1 = min(b, cfg.max_ellipse_m)
     span = max(float(ts[-1] - ts[0]), 1e-9)
     frac = np.clip((ts - ts[0]) / span, 0.0, 1.0)
-    r = np.clip(r0 + (r1 - r0) * frac, cfg.min_buffer_m, cfg.max_buffer_m)
+    r = np.maximum(r0 + (r1 - r0) * frac, cfg.min_buffer_m)
+    lat, lon, ts, r = _truncate(lat, lon, ts, r, cfg.max_buffer_m)
+    lon = np.degrees(np.unwrap(np.radians(lon)))
     segs = corridor_segments(lat, lon, r)
-    seg_t = ts[:-1] if len(ts) > 1 else ts
-    first, _, corridor = _areas_on(index, segs, seg_t)
+    first, corridor = _areas_on(index, segs, lat, lon, ts)
     risks: dict[str, AreaRisk] = {c: AreaRisk(c, "path", t) for c, t in first.items()}
     # impact ellipse (not while it is wider than max_ellipse_m: the prediction
     # has not settled, or the track coasts without measurements)
@@ -527,10 +556,11 @@ def _assess_boost(
     )
     dist = np.concatenate([[0.0], np.cumsum(seg)])
     r0 = max(cfg.boost_min_buffer_m, K95 * _cross_sigma(track, float(lat[0]), float(lon[0])))
-    rad = np.minimum(r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * dist, cfg.max_buffer_m)
+    rad = r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * dist
+    lat, lon, ts, rad = _truncate(lat, lon, ts, rad, cfg.max_buffer_m)
+    lon = np.degrees(np.unwrap(np.radians(lon)))
     segs = corridor_segments(lat, lon, rad)
-    seg_t = ts[:-1] if len(ts) > 1 else ts
-    first, _, corridor = _areas_on(index, segs, seg_t)
+    first, corridor = _areas_on(index, segs, lat, lon, ts)
     risks = tuple(AreaRisk(c, "boost", first[c]) for c in sorted(first))
     return Threat(
         track_id=track.id,

@@ -1,0 +1,191 @@
+"""Threat assessment: known answers for the geometry, the probabilities and the rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+from warnhelpers import FakeArea, FakeRegistry, grid_registry
+
+from tocsin.dynamics.flight import propagate_to_ground
+from tocsin.geo import ecef_to_geodetic, geodetic_to_ecef
+from tocsin.warning.threat import (
+    ThreatConfig,
+    assess,
+    corridor_segments,
+    ellipse_polygon,
+    ellipse_radius,
+    fly_to_ground,
+    impact_probabilities,
+    offset,
+    thrust_from_speeds,
+)
+from tocsin.wire.messages import Ellipse, ImpactPrediction, TrackBody
+
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.mark.parametrize(("lat", "az"), [(35.0, 0.0), (42.0, 90.0), (38.0, 225.0)])
+def test_offset_matches_the_geodesic(lat: float, az: float) -> None:
+    d = 100_000.0
+    e, n = d * math.sin(math.radians(az)), d * math.cos(math.radians(az))
+    la, lo = offset(np.array(lat), np.array(135.0), np.array(e), np.array(n))
+    _, _, dist = GEOD.inv(135.0, lat, float(lo), float(la))
+    assert dist == pytest.approx(d, rel=5e-3)
+
+
+def test_ellipse_radius() -> None:
+    assert ellipse_radius(10.0, 4.0, 30.0, 30.0) == pytest.approx(10.0)
+    assert ellipse_radius(10.0, 4.0, 30.0, 120.0) == pytest.approx(4.0)
+    assert ellipse_radius(10.0, 4.0, 30.0, 210.0) == pytest.approx(10.0)
+
+
+def _area(code: str, geom: shapely.Geometry, country: str = "JP") -> FakeArea:
+    return FakeArea(code, "land", country, code, code, code, geom)
+
+
+def test_impact_probability_known_answers() -> None:
+    lat, lon = 38.0, 135.0
+    east = _area("E", shapely.box(lon, 30, 140, 45))  # the half plane east of the mean
+    ell = _area("95", ellipse_polygon(lat, lon, 50e3, 20e3, 60.0, n=256))  # the 95 % contour itself
+    far = _area("F", shapely.box(137, 30, 140, 45))
+    p = impact_probabilities([east, ell, far], lat, lon, 50e3, 20e3, 60.0, 0.95)
+    assert p["E"] == pytest.approx(0.5, abs=0.02)
+    assert p["95"] == pytest.approx(0.95, abs=0.01)
+    assert p["F"] == 0.0
+
+
+def test_corridor_width_is_the_radius() -> None:
+    lat = np.array([38.0, 38.0, 38.0])
+    lon = np.array([134.0, 135.0, 136.0])
+    r = np.array([10e3, 20e3, 30e3])
+    tube = shapely.union_all(corridor_segments(lat, lon, r))
+    for lo, rad in ((134.0, 10e3), (135.0, 20e3), (136.0, 30e3)):
+        la_in, _ = offset(np.array(38.0), np.array(lo), np.array(0.0), np.array(0.95 * rad))
+        la_out, _ = offset(np.array(38.0), np.array(lo), np.array(0.0), np.array(1.05 * rad))
+        assert tube.contains(shapely.Point(lo, float(la_in)))
+        assert not tube.contains(shapely.Point(lo, float(la_out)))
+
+
+def test_antimeridian_path_does_not_wrap_the_globe() -> None:
+    lat = np.array([40.0, 40.0, 40.0])
+    lon = np.array([178.0, 179.9, -178.0])
+    tube = shapely.union_all(corridor_segments(lat, lon, np.full(3, 10e3)))
+    assert not tube.intersects(shapely.box(120, 30, 150, 46))
+    assert tube.bounds[2] > 180.0
+
+
+def test_thrust_from_speeds() -> None:
+    t = np.arange(0.0, 6.0, 1.0)
+    sp = 1000.0 + 40.0 * t
+    assert thrust_from_speeds(t, sp, g_along=-8.0, max_accel=150.0) == pytest.approx(48.0)
+    assert thrust_from_speeds(t, sp, g_along=-8.0, max_accel=20.0) == 20.0
+    assert thrust_from_speeds(t[:2], sp[:2], g_along=-8.0, max_accel=150.0) is None
+    assert thrust_from_speeds(t, 1000.0 - 20.0 * t, g_along=-8.0, max_accel=150.0) == 0.0
+
+
+def test_fly_to_ground_agrees_with_the_dynamics() -> None:
+    x = np.concatenate([geodetic_to_ecef(39.5, 130.0, 200e3), [1500.0, 2000.0, 500.0]])
+    fl = fly_to_ground(x[None, :], 0.0)[0]
+    assert fl is not None
+    dt, xg = propagate_to_ground(x[None, :], beta=None, direction=+1, step=5.0)
+    la, lo, _ = ecef_to_geodetic(xg[0, :3])
+    assert fl.impact_t == pytest.approx(float(dt[0]), abs=1.0)
+    _, _, miss = GEOD.inv(fl.impact_lon, fl.impact_lat, float(lo), float(la))
+    assert miss < 2_000.0
+    assert fl.t[0] == 0.0
+    assert np.all(np.diff(fl.t) > 0)
+
+
+def _track(
+    path: list[tuple[float, float]], at: tuple[float, float], t: float = 1000.0, **kw: object
+) -> TrackBody:
+    la, lo = path[0]
+    x = geodetic_to_ecef(la, lo, 300e3)
+    fields: dict[str, object] = {
+        "id": "T",
+        "t": t,
+        "state_ecef": [*map(float, x), 3000.0, 0.0, 0.0],
+        "cov": list(np.diag([100.0**2] * 3 + [5.0**2] * 3).ravel()),
+        "status": "confirmed",
+        "class_": "ballistic",
+        "impact": ImpactPrediction(
+            t=t + 600,
+            lat=at[0],
+            lon=at[1],
+            sigma_t_s=2.0,
+            ellipse=Ellipse(semi_major_m=20e3, semi_minor_m=8e3, bearing_deg=90.0),
+        ),
+        "phase": "ballistic",
+        "path": [[a, b, t + 600 * i / (len(path) - 1)] for i, (a, b) in enumerate(path)],
+    }
+    fields.update(kw)
+    return TrackBody(**fields)  # type: ignore[arg-type]
+
+
+def test_path_and_impact_areas() -> None:
+    reg = grid_registry()
+    tr = _track([(36.5, 130.5), (36.5, 132.5), (36.5, 134.5)], (36.5, 134.5))
+    th = assess(tr, reg)
+    by = {r.code: r for r in th.risks}
+    # the boxes under the line 36.5 N from 130.5 to 134.5 E (row 6, columns 6..10)
+    assert set(by) == {f"JP-06{j:02d}" for j in range(6, 11)}
+    assert by["JP-0610"].reason == "impact"
+    assert by["JP-0610"].p_impact == pytest.approx(1.0)
+    assert by["JP-0606"].reason == "path"
+    # event times follow the path
+    assert by["JP-0606"].t < by["JP-0608"].t < by["JP-0610"].t
+    assert th.onset == by["JP-0606"].t
+
+
+def test_unsettled_ellipse_names_no_impact_area() -> None:
+    reg = grid_registry()
+    big = ImpactPrediction(
+        t=1600.0,
+        lat=36.5,
+        lon=134.5,
+        sigma_t_s=30.0,
+        ellipse=Ellipse(semi_major_m=400e3, semi_minor_m=380e3, bearing_deg=90.0),
+    )
+    tr = _track([(36.5, 130.5), (36.5, 134.5)], (36.5, 134.5), impact=big)
+    th = assess(tr, reg)
+    assert th.risks
+    assert all(r.reason == "path" for r in th.risks)
+    # the corridor stops where its radius passes max_buffer_m: nothing near the far end
+    assert all(int(r.code[-2:]) <= 8 for r in th.risks), th.risks
+    wide = assess(tr, reg, ThreatConfig(max_ellipse_m=500e3, max_buffer_m=500e3))
+    assert len(wide.risks) > 20
+
+
+def test_boost_needs_a_baseline_then_follows_the_launch_plane() -> None:
+    reg = FakeRegistry(
+        [
+            _area("AHEAD", shapely.box(133.5, 37.8, 134.5, 38.2)),
+            _area("SIDE", shapely.box(133.5, 36.0, 134.5, 36.6)),
+            _area("BEHIND", shapely.box(127.0, 37.8, 128.0, 38.2)),
+        ]
+    )
+    # an object 80 km east of its first report, climbing east at 2.5 km/s
+    lat, lon, alt = 38.0, 130.0, 60e3
+    x = geodetic_to_ecef(lat, lon, alt)
+    from tocsin.geo import enu_matrix
+
+    v = enu_matrix(lat, lon).T @ np.array([2300.0, 0.0, 1000.0])
+    tr = TrackBody(
+        id="B",
+        t=0.0,
+        state_ecef=[*map(float, x), *map(float, v)],
+        cov=list(np.diag([200.0**2] * 3 + [20.0**2] * 3).ravel()),
+        status="confirmed",
+        class_="ballistic",
+        phase="boost",
+    )
+    assert assess(tr, reg, origin=(38.0, 129.99)).risks == ()  # 1 km baseline: heading unknown
+    th = assess(tr, reg, origin=(38.0, 129.1), thrust=60.0)
+    assert th.phase == "boost"
+    assert [r.code for r in th.risks] == ["AHEAD"]
+    assert th.impact_lon is not None
+    assert th.impact_lon > 134.0
