@@ -48,7 +48,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from tocsin.drill.injects import Delivery, DrillStream, deliver, tally
+from tocsin.drill.injects import Delivery, DrillStream, attacks_accepted, deliver, tally
 from tocsin.drill.report import (
     AreaRow,
     Headline,
@@ -377,6 +377,7 @@ def run_drill(
 
     rejected = dict(sorted(pipe.ingress.rejected.items()))
     figures = _figures(tracking, warning, rejected, outages, flags, spec.start_epoch)
+    figures["attacks_accepted"] = float(attacks_accepted(items, reasons))
     checks = [Check(name, figures.get(name), th.min, th.max) for name, th in sorted(spec.thresholds.items())]
     notes = [
         f"Run in exercise mode: every alert carries status {', '.join(warning.statuses) or '-'}.",
