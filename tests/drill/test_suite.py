@@ -138,6 +138,7 @@ class FakeOutcome:
             "injects": {
                 "genuine": {"delivered": 10, "accepted": 10, "refused": {}},
                 "junk-flood": {"delivered": 3, "accepted": 0, "refused": {"schema": 3}},
+                "duplicate-burst": {"delivered": 4, "accepted": 1, "refused": {"duplicate": 3}},
             },
             "notes": ["a note"],
         }
@@ -204,6 +205,7 @@ def test_run_suite_rows_files_and_progress(tmp_path: Path) -> None:
     assert "tracker fell over" in page
     assert "first_alert_s" in page
     assert "junk-flood 3/3" in page
+    assert "duplicate-burst 3/4" in page  # 10 genuine + 1 copy accepted: one got through
     assert a.injects["junk-flood"]["refused"] == {"schema": 3}
     text = format_suite(res)
     assert "b-bad" in text

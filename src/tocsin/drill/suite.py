@@ -324,7 +324,8 @@ _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#111}
 h1{font-size:1.3em}table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right;vertical-align:top}
-th{background:#f3f3f3}td.l,th.l{text-align:left}
+th{background:#f3f3f3;font-size:12px;font-weight:600;max-width:7em}td.l,th.l{text-align:left}
+td.name{min-width:16em}
 .pass{background:#dff3df}.fail{background:#f8d7d7}.err{background:#fde9c8}
 small{color:#555}
 """
@@ -346,29 +347,49 @@ def _bar(c: Mapping[str, Any]) -> str:
 
 
 def _attacks(row: SuiteRow) -> dict[str, tuple[int, int]]:
-    """Injected lines per inject type: (delivered, accepted). A duplicate burst's
-    accepted copies stand in for their originals, so only forgeries, junk and
-    replays count as accepted attacks here."""
+    """Injected lines per inject type: (delivered, got through). A duplicate
+    burst's accepted copy stands in for its original (whichever came first), so
+    only copies accepted beyond the genuine messages count as got through."""
     out = {}
+    gen = row.injects.get("genuine", {})
     for origin, t in sorted(row.injects.items()):
         if origin == "genuine":
             continue
         sent = int(t.get("delivered", 0) or 0)
-        acc = 0 if origin == "duplicate-burst" else int(t.get("accepted", 0) or 0)
+        acc = int(t.get("accepted", 0) or 0)
+        if origin == "duplicate-burst":
+            extra = int(gen.get("accepted", 0) or 0) + acc - int(gen.get("delivered", 0) or 0)
+            acc = max(0, extra)
         out[origin] = (sent, acc)
     return out
+
+
+def _wrap(metric: str) -> str:
+    """A figure name that may break after its underscores."""
+    return "_<wbr>".join(html.escape(p) for p in metric.split("_"))
+
+
+def _common_prefix(names: Sequence[str]) -> str:
+    """The shared ``"Series: "`` part of every scenario name, if any."""
+    if len(names) < 2:
+        return ""
+    head = names[0].split(": ", 1)[0] + ": "
+    return head if all(n.startswith(head) and len(n) > len(head) for n in names) else ""
 
 
 def render_summary_html(res: SuiteResult) -> str:
     """The suite's one-page summary (self-contained HTML, opens offline)."""
     esc = html.escape
     metrics = sorted({c["metric"] for r in res.rows for c in r.checks})
-    extra = [k for k in ("injected: refused / sent",) if any(_attacks(r) for r in res.rows)]
+    extra = [k for k in ("injected: stopped / sent",) if any(_attacks(r) for r in res.rows)]
     met, total = res.checks_met
-    head = "".join(f"<th>{esc(m)}</th>" for m in metrics) + "".join(f"<th>{e}</th>" for e in extra)
+    head = "".join(f"<th>{_wrap(m)}</th>" for m in metrics) + "".join(f"<th>{e}</th>" for e in extra)
+    names = [r.name or r.stem for r in res.rows]
+    prefix = _common_prefix(names)
     body = []
     for r in res.rows:
-        link = f'<a href="{esc(r.report)}">{esc(r.name or r.stem)}</a>' if r.report else esc(r.name or r.stem)
+        label = esc((r.name or r.stem)[len(prefix) :] or r.stem)
+        link = f'<a href="{esc(r.report)}">{label}</a>' if r.report else label
         if r.error is not None:
             verdict = '<td class="l err">ERROR</td>'
             cells = f'<td class="l err" colspan="{len(metrics) + len(extra)}">{esc(r.error)}</td>'
@@ -395,7 +416,7 @@ def render_summary_html(res: SuiteResult) -> str:
             cells = "".join(cs)
         tags = esc(", ".join(r.tags))
         body.append(
-            f'<tr><td class="l">{link}<br><small>{esc(r.stem)}.yaml &middot; {tags}</small></td>'
+            f'<tr><td class="l name">{link}<br><small>{esc(r.stem)}.yaml &middot; {tags}</small></td>'
             f"{verdict}{cells}<td>{r.wall_s:.1f}</td></tr>"
         )
     figs = "".join(
@@ -406,7 +427,7 @@ def render_summary_html(res: SuiteResult) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Drill suite: {esc(res.suite)}</title>
 <style>{_CSS}</style></head><body>
-<h1>Drill suite {esc(res.suite)}</h1>
+<h1>Drill suite {esc(res.suite)}{(": " + esc(prefix.rstrip(": "))) if prefix else ""}</h1>
 <p>{len(res.rows)} scenarios: <b>{res.passed} passed</b>, {res.failed} failed, {res.errors} errors;
 {met} of {total} thresholds met. {res.jobs} worker(s), {res.wall_s:.0f} s.
 Every alert of a drill has CAP status Exercise.</p>
