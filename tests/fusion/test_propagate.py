@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tocsin.dynamics.flight import propagate, propagate_to_ground, solve_trajectory
+from conftest import srbm_trajectory
+
+from tocsin.dynamics.flight import propagate, propagate_to_ground
 from tocsin.fusion.propagate import propagate as fast_propagate
 from tocsin.fusion.propagate import to_ground
 
 
 def test_to_ground_matches_the_reference_integrator() -> None:
-    tr = solve_trajectory(39.0, 125.5, 80.0, missile_class="SRBM", dt=1.0)
+    tr = srbm_trajectory()
     i = int(np.searchsorted(tr.t, tr.burnout_t)) + 10
     x = tr.x[i] + np.zeros((5, 1))
     x[:, 3] += np.linspace(-20.0, 20.0, 5)
@@ -37,7 +39,7 @@ def test_taylor_step_matches_rk4_for_scan_intervals() -> None:
     from tocsin.fusion.models import ballistic_predict
     from tocsin.fusion.propagate import height
 
-    tr = solve_trajectory(39.0, 125.5, 80.0, missile_class="SRBM", dt=1.0)
+    tr = srbm_trajectory()
     x = tr.x[::5]
     x = x[height(x[:, :3]) > 10_000.0]
     dt = np.full(len(x), 1.0)

@@ -1167,6 +1167,20 @@ class Tracker:
         out.extend(self._housekeeping(self._now, sent))
         return out
 
+    def _quality(self, tr: _Track, p: F64, n: int) -> float:
+        """Track quality in [0, 1] (docs/fusion.md): the hit fraction of the
+        confirmation window, times ``exp(-age / 30 s)`` for the time since the
+        last measurement, times ``1 / (1 + (sigma_pos / 2 km)^2)``; for a
+        missile past burnout with an impact prediction, also times
+        ``1 / (1 + (a95 / 20 km)^2)`` with ``a95`` the ellipse's semi-major axis."""
+        hits = min(1.0, sum(tr.window) / n)
+        age = max(0.0, tr.t - tr.last_update)
+        sig = math.sqrt(max(float(np.trace(p[:3, :3])), 0.0))
+        q = hits * math.exp(-age / 30.0) / (1.0 + (sig / 2000.0) ** 2)
+        if tr.impact is not None and tr.phase == "ballistic":
+            q /= 1.0 + (tr.impact.semi_major_m / 20_000.0) ** 2
+        return round(min(1.0, max(0.0, q)), 3)
+
     def _message(self, tr: _Track, sent: float) -> Envelope:
         if tr.id is None:
             tr.id = f"T-{tr.key}"
@@ -1206,7 +1220,7 @@ class Tracker:
             launch=launch,
             impact=impact,
             phase=tr.phase,  # type: ignore[arg-type]
-            quality=round(min(1.0, sum(tr.window) / n), 3),
+            quality=self._quality(tr, p, n),
             path=path,
         )
         self._seq += 1
