@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import srbm_trajectory
 
 from tocsin.dynamics.flight import propagate, propagate_to_ground
