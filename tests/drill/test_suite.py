@@ -286,3 +286,23 @@ def test_compare_bad_runs_are_one_line_errors(tmp_path: Path, content: str | Non
         (bad / "summary.json").write_text(content)
     with pytest.raises(InputError, match=words):
         compare(tmp_path / "A", bad)
+
+
+@pytest.mark.slow
+def test_the_ghost_is_stopped_by_the_consistency_check_end_to_end(tmp_path: Path) -> None:
+    """Issue 7, item 5: the compromised radar's ghost missile raises no alert
+    with the default stages (tracker wrapped in the consistency check), and does
+    raise false alerts without the check: the defence is what makes the difference."""
+    run = pytest.importorskip("tocsin.drill.run")
+    from tocsin.fusion import Tracker, TrackerConfig
+    from tocsin.runtime import default_stages
+    from tocsin.warning import WarningEngine
+
+    sc = load_scenario(SUITE / "ghost-missile.yaml")
+    guarded = run.run_drill(sc, tmp_path / "with", stages=default_stages())
+    assert guarded.passed, [c for c in guarded.checks if not c.passed]
+    assert guarded.alerts == 0
+    bare = run.run_drill(sc, tmp_path / "without", stages=[Tracker(TrackerConfig()), WarningEngine()])
+    assert bare.figures["false_alerts"] is not None
+    assert bare.figures["false_alerts"] > 0
+    assert not bare.passed
