@@ -11,7 +11,12 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.exchange.consistency import ConsistencyCheck, ConsistencyConfig, with_consistency
+from tocsin.exchange.consistency import (
+    ConsistencyCheck,
+    ConsistencyConfig,
+    find_consistency,
+    with_consistency,
+)
 from tocsin.geo import aer_to_ecef
 from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TrackBody, make
 
@@ -92,6 +97,9 @@ def test_single_source_track_is_downgraded_after_the_grace_time() -> None:
     assert cc.counts["held"] == 20
     assert cc.counts["downgraded"] == 20
     f = cc.flags["T-1"]
+    assert f.as_dict() == {"track": "T-1", "t": T0 + 20, "contributor": "A", "expected": ["B", "C"]}
+    assert find_consistency([object(), cc]) is cc
+    assert find_consistency([]) is None
     assert f.contributor == "A"
     assert f.expected == ("B", "C")
     assert f.t == T0 + 20

@@ -64,7 +64,14 @@ from tocsin.sensors.detection import earth_blocks
 from tocsin.stage import Stage
 from tocsin.wire import Envelope, PlotBody, SensorBody, TrackBody
 
-__all__ = ["ConsistencyCheck", "ConsistencyConfig", "Flag", "SensorView", "with_consistency"]
+__all__ = [
+    "ConsistencyCheck",
+    "ConsistencyConfig",
+    "Flag",
+    "SensorView",
+    "find_consistency",
+    "with_consistency",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,14 @@ class Flag:
     contributor: str
     expected: tuple[str, ...]
     """Live sensors that should have seen it and did not."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "track": self.track,
+            "t": self.t,
+            "contributor": self.contributor,
+            "expected": list(self.expected),
+        }
 
 
 @dataclass
@@ -308,3 +323,9 @@ def with_consistency(stages: Sequence[Stage], config: ConsistencyConfig | None =
             out[i] = ConsistencyCheck(inner=st, config=config or ConsistencyConfig())
             break
     return out
+
+
+def find_consistency(stages: Sequence[object]) -> ConsistencyCheck | None:
+    """The consistency check among ``stages`` (for a report: its ``flags`` say
+    which tracks were held back and why), or None."""
+    return next((s for s in stages if isinstance(s, ConsistencyCheck)), None)
