@@ -233,3 +233,23 @@ def test_actual_only_with_a_live_mode(tmp_path: Path) -> None:
             dash.close()
 
     asyncio.run(main())
+
+
+def test_manual_alerts_survive_a_restart(tmp_path: Path) -> None:
+    async def go(app: Any) -> None:
+        alice, bob = [await Op(app, n).login() for n in ("alice", "bob")]
+        r = await alice.post("/v1/manual/propose", {"areas": ["JP-01"], "text": "Shelter."})
+        r = await bob.post("/v1/manual/confirm", {"id": r.json()["id"]})
+        assert r.status_code == 200
+        for o in (alice, bob):
+            await o.c.aclose()
+
+    run(tmp_path, go)
+    ex, _ = build_exchange(toy_stages(), data=tmp_path / "data", config=ServerConfig(tick_s=0, clock="data"))
+    dash = Dashboard(ex, DashboardConfig())
+    try:
+        alerts = dash.live.snapshot()["alerts"]
+        assert [(a["body"]["msg_type"], a["body"]["areas"]) for a in alerts] == [("Alert", ["JP-01"])]
+    finally:
+        ex.pipeline.close()
+        dash.close()

@@ -465,13 +465,18 @@ class Dashboard:
         self.live = LiveState()
         exchange.pipeline.sinks.append(self.live)
         journal = exchange.pipeline.journal
-        if journal is not None:
-            for e in journal.entries(kinds=("output",)):
-                if b'"kind":"track"' in e.payload[:40] or b'"kind":"alert"' in e.payload[:40]:
-                    try:
-                        self.live.add(display_dict(json.loads(e.payload)))
-                    except ValueError:
-                        continue
+        if journal is not None:  # a restart: the picture as it was, manual alerts included
+            for e in journal.entries(kinds=("output", "operator")):
+                try:
+                    if e.kind == "output":
+                        if b'"kind":"track"' in e.payload[:40] or b'"kind":"alert"' in e.payload[:40]:
+                            self.live.add(display_dict(json.loads(e.payload)))
+                    elif b'"event":"issued"' in e.payload:
+                        d = json.loads(e.payload)
+                        if isinstance(d.get("alert"), dict):
+                            self.live.add(display_dict(d["alert"]))
+                except (ValueError, TypeError, AttributeError):
+                    continue
         self.sensors = SensorWatcher(journal.path) if journal is not None else None
         self.sessions = SessionStore(clock=clock, idle_s=self.config.session_idle_s)
         self.throttle = LoginThrottle(clock=clock)

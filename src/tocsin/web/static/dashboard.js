@@ -554,7 +554,8 @@
       const d = JSON.parse(e.data);
       const was = S.links.get(d.partner);
       S.links.set(d.partner, { silent: d.silent, last_seen: d.last_seen });
-      if (!was || was.silent !== d.silent) note(d.last_seen || S.now, "link", "link " + d.partner + (d.silent ? " SILENT" : " up"));
+      // stamped with the data time, so the timeline stays in one clock (--clock data)
+      if (!was || was.silent !== d.silent) note(S.now || d.last_seen, "link", "link " + d.partner + (d.silent ? " SILENT" : " up"));
       dirty.links = true; schedule();
     });
     es.addEventListener("heartbeat", (e) => {
