@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -111,6 +111,8 @@ class CapMessage:
     source: str = "tocsin warning engine"
     max_polygon_points: int = 100
     parameters: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    #: precomputed ``cap_polygons`` by area code (a cache; computed when absent)
+    polygons: Mapping[str, list[str]] | None = None
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -144,7 +146,8 @@ def render_cap(m: CapMessage) -> str:
         _sub(root, "references", " ".join(r.triple() for r in m.references))
     if m.incidents:
         _sub(root, "incidents", " ".join(m.incidents))
-    polys = {a.code: a.cap_polygons(m.max_polygon_points) for a in m.areas}
+    known = m.polygons or {}
+    polys = {a.code: known.get(a.code) or a.cap_polygons(m.max_polygon_points) for a in m.areas}
     for lang in LANGS:
         txt = info_text(m.facts, lang)
         info = _sub(root, "info")

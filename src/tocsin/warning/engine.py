@@ -107,6 +107,7 @@ class WarningEngine:
         self._tracks: dict[str, _TrackState] = {}
         self._seq = 0
         self._now = 0.0
+        self._polygons: dict[str, list[str]] = {}
         #: counters for operators and tests
         self.stats: dict[str, int] = {"tracks": 0, "ignored": 0, "assessed": 0, "alerts": 0}
 
@@ -217,6 +218,13 @@ class WarningEngine:
             st.origin = (float(la), float(lo))
         return assess(body, self.registry, self._threat_cfg, thrust=thrust, origin=st.origin)
 
+    def _cap_polygons(self, areas: list[Area]) -> dict[str, list[str]]:
+        """CAP polygons per area, computed once per engine (areas never change)."""
+        for a in areas:
+            if a.code not in self._polygons:
+                self._polygons[a.code] = a.cap_polygons(self.config.max_polygon_points)
+        return {a.code: self._polygons[a.code] for a in areas}
+
     def _emit(self, issues: list[Issue], rel: Release, st: _TrackState) -> list[Envelope]:
         out: list[Envelope] = []
         for iss in issues:
@@ -260,6 +268,7 @@ class WarningEngine:
                 references=[CapReference(sender, r.id, r.sent) for r in iss.references],
                 incidents=[safe_id(track.id)],
                 max_polygon_points=self.config.max_polygon_points,
+                polygons=self._cap_polygons(areas),
             )
         )
         body = AlertBody(
