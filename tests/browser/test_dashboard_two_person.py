@@ -54,6 +54,22 @@ def test_two_person_manual_alert(tmp_path: Path, browser: Any, shot: Callable[[A
         assert "tocsin_session" not in browser.execute_script("return document.cookie")
         wait_for(browser, "document.getElementById('manual-status').textContent === 'Exercise'")
         Select(browser.find_element(By.ID, "manual-type")).select_by_value("Alert")
+        # clicking an area on the map puts it in the form (and clicking again takes it out)
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        map_el = browser.find_element(By.ID, "map")
+        x, y = browser.execute_script(
+            "const p = window.tocsinDashboard.map.latLngToContainerPoint([43.4, 142.8]); return [p.x, p.y]"
+        )
+        w, h = map_el.size["width"], map_el.size["height"]
+        ActionChains(browser).move_to_element_with_offset(
+            map_el, int(x - w / 2), int(y - h / 2)
+        ).click().perform()
+        wait_for(browser, "document.getElementById('manual-areas').value === 'JP-01'")
+        ActionChains(browser).move_to_element_with_offset(
+            map_el, int(x - w / 2), int(y - h / 2)
+        ).click().perform()
+        wait_for(browser, "document.getElementById('manual-areas').value === ''")
         browser.find_element(By.ID, "manual-areas").send_keys("JP-13, JP-14")
         browser.find_element(By.ID, "manual-text").send_keys(
             "Take shelter now (test of the two-person rule)."

@@ -237,3 +237,31 @@ def test_link_events_follow_the_link_monitor() -> None:
     assert got[2][2] == 60.0
     assert all(e["kind"] == "link" for e in ev)
     assert link_events([]) == []
+
+
+def test_serve_replay_option_names_a_bad_path(tmp_path: Path) -> None:
+    import subprocess
+
+    for where, msg in ((tmp_path / "missing", "no such file"), (tmp_path, "tocsin drill")):
+        r = subprocess.run(
+            [sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(tmp_path / "d"),
+             "--replay", str(where)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert r.returncode == 2
+        assert msg in r.stderr
+        assert str(where) in r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_openapi_lists_the_dashboard_routes(tmp_path: Path) -> None:
+    async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
+        doc = (await c.get("/openapi.json")).json()
+        paths = set(doc["paths"])
+        assert {"/v1/messages", "/v1/events", "/v1/state", "/auth/login", "/v1/manual/confirm"} <= paths
+        from starlette.routing import Route
+
+        routed = {r.path for r in dash.routes() if isinstance(r, Route)}
+        assert routed <= paths  # every route of the page is described
+
+    run(tmp_path, go)

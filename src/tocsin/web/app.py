@@ -230,8 +230,12 @@ def create_app(
     async def metrics(request: Request) -> Response:
         return Response(prometheus_text(exchange), media_type="text/plain; version=0.0.4")
 
+    api_doc = OPENAPI
+    if dashboard is not None:
+        api_doc = {**OPENAPI, "paths": {**OPENAPI["paths"], **dashboard.openapi_paths()}}
+
     async def openapi(request: Request) -> Response:
-        return JSONResponse(OPENAPI)
+        return JSONResponse(api_doc)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

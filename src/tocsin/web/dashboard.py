@@ -851,6 +851,66 @@ class Dashboard:
 
     # ------------------------------------------------------------ routes
 
+    @staticmethod
+    def openapi_paths() -> dict[str, Any]:
+        """The page's endpoints for ``/openapi.json`` (see the module doc)."""
+
+        def op(summary: str, *codes: int, body: str | None = None) -> dict[str, Any]:
+            d: dict[str, Any] = {
+                "summary": summary,
+                "responses": {str(c): {"description": str(c)} for c in codes},
+            }
+            if body is not None:
+                d["requestBody"] = {
+                    "required": True,
+                    "description": body,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+                d["parameters"] = [
+                    {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}
+                ]
+            return d
+
+        return {
+            "/": {"get": op("The operator dashboard (HTML)", 200)},
+            "/v1/config": {"get": op("Mode (exercise/actual), replay or live", 200)},
+            "/v1/state": {"get": op("Snapshot: tracks with trails, alerts, sensors, links", 200)},
+            "/v1/areas.geojson": {"get": op("The area registry as GeoJSON (simplified)", 200)},
+            "/v1/replay": {"get": op("The recording being replayed, in time order", 200, 404)},
+            "/auth/session": {"get": op("The logged-in operator and CSRF token", 200, 401)},
+            "/auth/login": {
+                "post": {
+                    **op("Log in: sets the HttpOnly session cookie", 200, 401, 403, 422, 429),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "required": ["name", "password"]}
+                            }
+                        },
+                    },
+                }
+            },
+            "/auth/logout": {"post": op("End the session", 200, 401, 403, body="{}")},
+            "/v1/manual": {"get": op("Pending manual alerts and issued ones", 200, 401)},
+            "/v1/manual/propose": {
+                "post": op(
+                    "Propose a manual Alert, Update or Cancel",
+                    200,
+                    401,
+                    403,
+                    404,
+                    422,
+                    body="{msg_type, areas, text, references}",
+                )
+            },
+            "/v1/manual/confirm": {
+                "post": op("Confirm another operator's proposal: issue it", 200, 401, 403, 404, body="{id}")
+            },
+            "/v1/manual/withdraw": {"post": op("Withdraw a proposal", 200, 401, 403, 404, body="{id}")},
+            "/v1/operator/log": {"get": op("Operator journal entries (supervisor)", 200, 401, 403)},
+        }
+
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/", self.index, methods=["GET"]),

@@ -756,5 +756,5 @@
   }).then(() => { document.body.dataset.ready = "1"; schedule(); })
     .catch((e) => { document.getElementById("banner-mode").textContent = "DASHBOARD ERROR: " + e; });
 
-  window.tocsinDashboard = { state: S, replay: R, apply, schedule };
+  window.tocsinDashboard = { state: S, replay: R, apply, schedule, map };
 })();
