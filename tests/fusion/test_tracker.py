@@ -234,3 +234,36 @@ def test_impact_ellipse_coverage_and_convergence_over_seeds(scen: Any) -> None:
     assert 0.75 <= float(np.mean(inside)) <= 1.0
     assert np.median(late) < np.median(early)
     assert np.median(late) < 500.0
+
+
+def test_unscented_update_equals_kalman_for_a_linear_measurement() -> None:
+    from tocsin.fusion.filters import ekf_update, ukf_update
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 6)) * 100.0
+    a = rng.normal(size=(4, 6, 6))
+    p = a @ np.transpose(a, (0, 2, 1)) + np.eye(6)
+    hm = rng.normal(size=(4, 3, 6))
+    z = rng.normal(size=(4, 3)) * 50.0
+    r = np.broadcast_to(np.eye(3) * 4.0, (4, 3, 3)).copy()
+
+    def hfun(pts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.einsum("nij,nj->ni", hm[rows], pts)
+
+    xu, pu, du, lu = ukf_update(x, p, z, r, hfun, np.subtract)
+    nu = z - np.einsum("nij,nj->ni", hm, x)
+    xe, pe, de, le = ekf_update(x, p, nu, hm, r)
+    np.testing.assert_allclose(xu, xe, rtol=1e-8, atol=1e-6)
+    np.testing.assert_allclose(pu, pe, rtol=1e-8, atol=1e-6)
+    np.testing.assert_allclose(du, de, rtol=1e-8)
+    np.testing.assert_allclose(lu, le, rtol=1e-8)
+
+
+def test_ukf_variant_tracks_the_missile(srbm_run: tuple[Any, list[Envelope], list[Envelope]]) -> None:
+    tr, envs, _ = srbm_run
+    bodies = _bodies(Tracker(TrackerConfig(filter="ukf")).push_many(envs))
+    assert len(_confirmed_ids(bodies)) == 1
+    last = [b for b in bodies if b.impact is not None][-1]
+    assert (
+        float(great_circle_distance(last.impact.lat, last.impact.lon, tr.impact_lat, tr.impact_lon)) < 2_000.0
+    )

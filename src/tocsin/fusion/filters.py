@@ -18,6 +18,8 @@ The switching probability over ``dt`` is ``1 - exp(-|dt| / tau)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -117,3 +119,53 @@ def covariance_intersection(xa: F64, pa: F64, xb: F64, pb: F64) -> tuple[F64, F6
     w = 0.5 * (lo + hi)
     xf, pf = fused(w)
     return xf, 0.5 * (pf + pf.T), float(w)
+
+
+def ukf_update(
+    x: F64,
+    p: F64,
+    z: F64,
+    r: F64,
+    hfun: Callable[[F64, NDArray[np.int64]], F64],
+    resid: Callable[[F64, F64], F64],
+) -> tuple[F64, F64, F64, F64]:
+    """Unscented measurement update (Julier and Uhlmann 2004; Wan and van der
+    Merwe 2000) of ``(M, 6)`` states.
+
+    Sigma points ``x +- sqrt(n) L_i`` (``L L^T = P``, ``kappa = 0``: weights
+    ``1 / 2n``, none on the centre) go through ``hfun(points (K, 6), rows (K,))``
+    (``rows`` says which state each point belongs to); predicted measurement
+    deviations are taken with ``resid(a, b)`` (angle-aware ``a - b``) against
+    the centre's prediction, so an azimuth near north averages correctly::
+
+        zbar = h(x) + sum w_i dz_i,   S = sum w_i (dz_i - dzbar)(.)^T + R,
+        C = sum w_i (X_i - x)(dz_i - dzbar)^T,   K = C S^-1,
+        x+ = x + K (z - zbar),   P+ = P - K S K^T
+
+    Returns ``(x, P, d2, logdet_s)`` like :func:`ekf_update`.
+    """
+    m_rows, n = x.shape
+    ev, evec = np.linalg.eigh(0.5 * (p + np.transpose(p, (0, 2, 1))))
+    sq = evec * np.sqrt(np.maximum(ev, 0.0))[:, None, :] * np.sqrt(n)  # columns
+    dev = np.transpose(sq, (0, 2, 1))  # (M, n, 6): row i is the i-th column
+    pts = np.concatenate([x[:, None, :], x[:, None, :] + dev, x[:, None, :] - dev], axis=1)  # (M, 2n+1, 6)
+    rows = np.repeat(np.arange(m_rows), 2 * n + 1)
+    zh = hfun(pts.reshape(-1, n), rows).reshape(m_rows, 2 * n + 1, -1)
+    mdim = zh.shape[2]
+    dz = resid(zh[:, 1:].reshape(-1, mdim), np.repeat(zh[:, 0], 2 * n, axis=0)).reshape(m_rows, 2 * n, mdim)
+    w = 1.0 / (2 * n)
+    dzbar = dz.sum(axis=1) * w
+    dzc = dz - dzbar[:, None, :]
+    dxc = pts[:, 1:] - x[:, None, :]
+    s = w * np.einsum("kia,kib->kab", dzc, dzc) + r
+    s = 0.5 * (s + np.transpose(s, (0, 2, 1)))
+    c = w * np.einsum("kia,kib->kab", dxc, dzc)
+    sinv = np.linalg.inv(s)
+    k = c @ sinv
+    nu = resid(z, zh[:, 0]) - dzbar
+    xn = x + (k @ nu[..., None])[..., 0]
+    pn = p - k @ s @ np.transpose(k, (0, 2, 1))
+    pn = 0.5 * (pn + np.transpose(pn, (0, 2, 1)))
+    d2 = np.sum(nu * (sinv @ nu[..., None])[..., 0], axis=1)
+    logdet = np.log(np.linalg.det(s))
+    return xn, pn, d2, logdet

@@ -31,6 +31,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +39,14 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from tocsin.fusion.filters import covariance_intersection, ekf_update, imm_combine, imm_mix, imm_probabilities
+from tocsin.fusion.filters import (
+    covariance_intersection,
+    ekf_update,
+    imm_combine,
+    imm_mix,
+    imm_probabilities,
+    ukf_update,
+)
 from tocsin.fusion.impact import (
     Impact,
     Launch,
@@ -54,6 +62,7 @@ from tocsin.fusion.models import (
     radar_predict,
     radar_residual,
     radar_to_ecef,
+    tangent_basis,
     triangulate,
     white_accel_q,
 )
@@ -81,6 +90,9 @@ class TrackerConfig:
 
     partner: str = "JP"
     source: str = "tocsin-fusion"
+    filter: Literal["ekf", "ukf"] = "ekf"
+    """Measurement update: extended (default, see docs/fusion.md for the
+    comparison) or unscented. Prediction is the same for both."""
     report_interval_s: float = 1.0
     report_tentative: bool = False
     oosm_lag_s: float = 10.0
@@ -478,6 +490,35 @@ class Tracker:
         return nu, h, r
 
     @staticmethod
+    def _ukf(x: F64, p: F64, arr: tuple[int, F64, F64, F64, F64]) -> tuple[F64, F64, F64, F64, int]:
+        """Unscented update of rows ``x, p`` with one measurement per row."""
+        kind, z, r, site, rot = arr
+        if kind == RADAR:
+            rr = z.shape[1] == 4
+
+            def hfun(pts: F64, rows: NDArray[np.int64]) -> F64:
+                return radar_predict(pts, site[rows], rot[rows], rr)[0]
+
+            xn, pn, d2, ld = ukf_update(x, p, z, r, hfun, radar_residual)
+            return xn, pn, d2, ld, z.shape[1]
+        # line of sight: measured and predicted unit vectors on the tangent
+        # basis of the predicted one (as in the EKF)
+        d = x[:, :3] - site
+        u0 = d / np.linalg.norm(d, axis=1)[:, None]
+        b1, b2 = tangent_basis(u0)
+
+        def hlos(pts: F64, rows: NDArray[np.int64]) -> F64:
+            dd = pts[:, :3] - site[rows]
+            uu = dd / np.linalg.norm(dd, axis=1)[:, None]
+            return np.stack(
+                [np.einsum("ni,ni->n", b1[rows], uu), np.einsum("ni,ni->n", b2[rows], uu)], axis=1
+            )
+
+        zm = np.stack([np.einsum("ni,ni->n", b1, z), np.einsum("ni,ni->n", b2, z)], axis=1)
+        xn, pn, d2, ld = ukf_update(x, p, zm, r, hlos, np.subtract)
+        return xn, pn, d2, ld, 2
+
+    @staticmethod
     def _take(arr: tuple[int, F64, F64, F64, F64], idx: NDArray[np.int64]) -> tuple[int, F64, F64, F64, F64]:
         return arr[0], arr[1][idx], arr[2][idx], arr[3][idx], arr[4][idx]
 
@@ -488,9 +529,15 @@ class Tracker:
         track (arrays ``arr``, one kind and dimension); writes back into the tracks."""
         n = len(trs)
         rep = np.repeat(np.arange(n), 2)
-        nu, h, r = self._residual(xp.reshape(2 * n, 6), self._take(arr, rep))
-        xn, pn, d2, logdet = ekf_update(xp.reshape(2 * n, 6), pp.reshape(2 * n, 6, 6), nu, h, r)
-        mu = imm_probabilities(cbar, d2.reshape(n, 2), logdet.reshape(n, 2), nu.shape[1])
+        if self.cfg.filter == "ukf":
+            xn, pn, d2, logdet, mdim = self._ukf(
+                xp.reshape(2 * n, 6), pp.reshape(2 * n, 6, 6), self._take(arr, rep)
+            )
+        else:
+            nu, h, r = self._residual(xp.reshape(2 * n, 6), self._take(arr, rep))
+            xn, pn, d2, logdet = ekf_update(xp.reshape(2 * n, 6), pp.reshape(2 * n, 6, 6), nu, h, r)
+            mdim = nu.shape[1]
+        mu = imm_probabilities(cbar, d2.reshape(n, 2), logdet.reshape(n, 2), mdim)
         xn = xn.reshape(n, 2, 6)
         pn = pn.reshape(n, 2, 6, 6)
         xc, pc = imm_combine(xn, pn, mu)
