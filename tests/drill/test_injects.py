@@ -529,3 +529,46 @@ def test_attacks_accepted_counts_what_got_through() -> None:
     assert attacks_accepted([g, f, j, dup], [None, "bad_signature", "schema", "duplicate"]) == 0
     with pytest.raises(ValueError, match="one verdict"):
         attacks_accepted([g], [])
+
+
+_PARTNERS = ("JP", "KR")
+
+
+@st.composite
+def _stream_injects(draw: st.DrawFn) -> list[str]:
+    out = []
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["duplicate-burst", "replay-old", "forged-partner", "junk-flood"]))
+        p = draw(st.sampled_from(_PARTNERS))
+        lo = draw(st.integers(0, 200))
+        hi = lo + draw(st.integers(1, 40))
+        tail = {
+            "duplicate-burst": f"copies: {draw(st.integers(1, 3))}",
+            "replay-old": f"delay_s: {draw(st.integers(1, 30))}",
+            "forged-partner": f"every: {draw(st.integers(1, 3))}",
+            "junk-flood": "rate_per_s: 2, oversize_bytes: 1024",
+        }[kind]
+        out.append(f"{{type: {kind}, partner: {p}, from_s: {lo}, to_s: {hi}, {tail}}}")
+    return out
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(injects=_stream_injects(), ds=_deliveries())
+def test_apply_injects_only_adds_and_counts_add_up(injects: list[str], ds: list[Delivery]) -> None:
+    sc = parse_scenario(
+        HEAD + "".join(f"  - {i}\n" for i in injects) + ("  []\n" if not injects else ""), "h.yaml"
+    )
+    out = apply_injects(sc, ds, _KEYS)
+    assert all(a.t <= b.t for a, b in itertools.pairwise(out))
+    # every line given comes out (a duplicate burst may only move it later)
+    assert not Counter(d.data for d in ds) - Counter(d.data for d in out)
+    added = Counter(d.origin for d in out) - Counter(d.origin for d in ds)
+    assert set(added) <= {"duplicate-burst", "replay-old", "forged-partner", "junk-flood"}
+    junk = sum(
+        math.floor((i.to_s - i.from_s) * i.rate_per_s + 1e-9)
+        for i in sc.spec.injects
+        if isinstance(i, JunkFlood)
+    )
+    assert added["junk-flood"] == junk
