@@ -261,6 +261,8 @@ def load_recording(path: str | Path) -> Recording:
                     if d.get("kind") == "sensor":
                         msgs.append(display_dict(d))
                     _note_traffic(traffic, d)
+            if not any(hb for _, _, hb in traffic) and (p / "journal.db").is_file():
+                traffic = _journal_traffic(p / "journal.db")  # heartbeats went to the exchange only
             msgs.extend(link_events(traffic))
             for f in (tracks, alerts):
                 if f.is_file():
@@ -296,6 +298,19 @@ def load_recording(path: str | Path) -> Recording:
                 msgs.append(display_dict(d))
     msgs.extend(link_events(traffic))
     return _finish(Recording(str(p)), msgs)
+
+
+def _journal_traffic(path: Path) -> list[tuple[float, str, bool]]:
+    traffic: list[tuple[float, str, bool]] = []
+    with Journal(path, readonly=True) as j:
+        for e in j.entries(kinds=("input",)):
+            try:
+                d = json.loads(e.payload)
+            except ValueError:
+                continue
+            if isinstance(d, dict):
+                _note_traffic(traffic, d)
+    return traffic
 
 
 def _note_traffic(traffic: list[tuple[float, str, bool]], d: dict[str, Any]) -> None:

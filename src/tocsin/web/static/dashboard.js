@@ -149,8 +149,11 @@
     S.alerts.set(b.id, b);
     const refs = b.references || [];
     if (b.msg_type === "Cancel") {
+      // a Cancel that names no area clears the areas of what it cancels
+      const areas = (b.areas && b.areas.length) ? b.areas
+        : refs.flatMap((r) => (S.active.get(r) || S.alerts.get(r) || {}).areas || []);
       for (const r of refs) S.active.delete(r);
-      for (const a of b.areas || []) S.cleared.set(a, b.t);
+      for (const a of areas) S.cleared.set(a, b.t);
     } else {
       if (b.msg_type === "Update") for (const r of refs) S.active.delete(r);
       S.active.set(b.id, b);
@@ -210,10 +213,10 @@
     sensors: L.layerGroup().addTo(map),
     tracks: L.layerGroup().addTo(map),
   };
-  for (let lat = 20; lat <= 55; lat += 5)
-    L.polyline([[lat, 110], [lat, 160]], { color: "#1d3a52", weight: 1, interactive: false, renderer: baseRenderer }).addTo(layers.grid);
-  for (let lon = 110; lon <= 160; lon += 5)
-    L.polyline([[20, lon], [55, lon]], { color: "#1d3a52", weight: 1, interactive: false, renderer: baseRenderer }).addTo(layers.grid);
+  for (let lat = 15; lat <= 60; lat += 5)
+    L.polyline([[lat, 100], [lat, 180]], { color: "#1d3a52", weight: 1, interactive: false, renderer: baseRenderer }).addTo(layers.grid);
+  for (let lon = 100; lon <= 180; lon += 5)
+    L.polyline([[15, lon], [60, lon]], { color: "#1d3a52", weight: 1, interactive: false, renderer: baseRenderer }).addTo(layers.grid);
   const legend = L.control({ position: "bottomleft" });
   legend.onAdd = function () {
     const d = el("div", { class: "legend" });
@@ -286,9 +289,13 @@
           interactive: false }).addTo(group),
         ellipse: L.polygon([], { color: "#ff9f0a", weight: 2, fillColor: "#ff9f0a", fillOpacity: 0.15, renderer,
           interactive: false }).addTo(group),
+        // the predicted impact point, visible at any zoom (the ellipse may be metres across)
+        impact: L.circleMarker([0, 0], { radius: 3, color: "#ff9f0a", weight: 2, fillColor: "#ff9f0a",
+          fillOpacity: 1, renderer, opacity: 0, fill: false }).addTo(group),
         launch: null,
       };
       L_.dot.bindTooltip(id, { permanent: false, className: "track-label" });
+      L_.impact.bindTooltip("impact", { className: "track-label" });
       group.addTo(layers.tracks);
       trackLayers.set(id, L_);
     }
@@ -306,6 +313,14 @@
     if (key === L_.predKey) { drawLaunch(L_, rec, colour); return; }
     L_.predKey = key;
     L_.path.setLatLngs(rec.path ? rec.path.map((p) => [p[0], p[1]]) : []);
+    if (imp) {
+      L_.impact.setLatLng([imp.lat, imp.lon]);
+      L_.impact.setStyle({ opacity: 1, fill: true });
+      L_.impact.setTooltipContent("impact of " + rec.id + " " + utc(imp.t) + " UTC"
+        + (imp.ellipse ? " ±" + (imp.ellipse.semi_major_m / 1000).toFixed(1) + " km" : ""));
+    } else {
+      L_.impact.setStyle({ opacity: 0, fill: false });
+    }
     if (imp && imp.ellipse) {
       L_.ellipse.setLatLngs(ellipseRing(imp.lat, imp.lon, Math.max(imp.ellipse.semi_major_m, 500),
         Math.max(imp.ellipse.semi_minor_m, 500), imp.ellipse.bearing_deg, 48));
