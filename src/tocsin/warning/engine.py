@@ -72,6 +72,9 @@ class Registry(Protocol):
     def get(self, code: str) -> Area: ...
 
 
+#: how often (data time) a ``push`` also runs the other tracks' timers
+TICK_S = 0.5
+
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -108,6 +111,7 @@ class WarningEngine:
         self._seq = 0
         self._now = 0.0
         self._polygons: dict[str, list[str]] = {}
+        self._last_tick = -1e300
         #: counters for operators and tests
         self.stats: dict[str, int] = {"tracks": 0, "ignored": 0, "assessed": 0, "alerts": 0}
 
@@ -135,7 +139,7 @@ class WarningEngine:
             st = _TrackState(track=body)
             self._tracks[body.id] = st
         elif body.t < st.track.t:  # a stale report of this track: keep the newer
-            return self._tick(t)
+            return self._tick(t, every=TICK_S)
         st.track = body
         st.history.append((body.t, np.asarray(body.state_ecef[3:], dtype=np.float64)))
         out: list[Envelope] = []
@@ -146,11 +150,11 @@ class WarningEngine:
                     out += self._emit(lc.end(t, "lost"), rel, st)
             if body.status == "deleted":
                 del self._tracks[body.id]
-            out += self._tick(t, skip=body.id)
+            out += self._tick(t, skip=body.id, every=TICK_S)
             return out
         if not self.config.eligible(body.status, body.class_, body.quality):
             self.stats["ignored"] += 1
-            return self._tick(t)
+            return self._tick(t, every=TICK_S)
         threat = self._assess(st, body)
         self.stats["assessed"] += 1
         st.threat = threat
@@ -168,7 +172,7 @@ class WarningEngine:
                 lc = Lifecycle(base=f"{rel.partner}.{safe_id(body.id)}", cfg=self.config.lifecycle)
                 st.lifecycles[rel.partner] = lc
             out += self._emit(lc.update(desired, t), rel, st)
-        out += self._tick(t, skip=body.id)
+        out += self._tick(t, skip=body.id, every=TICK_S)
         return out
 
     def advance(self, t: float) -> list[Envelope]:
@@ -178,7 +182,12 @@ class WarningEngine:
 
     # ------------------------------------------------------------ internals
 
-    def _tick(self, t: float, skip: str | None = None) -> list[Envelope]:
+    def _tick(self, t: float, skip: str | None = None, *, every: float = 0.0) -> list[Envelope]:
+        """Time-driven messages of every other track; from ``push`` at most once
+        per ``TICK_S`` of data time (each push need not visit every track)."""
+        if t - self._last_tick < every:
+            return []
+        self._last_tick = t
         out: list[Envelope] = []
         for tid in sorted(self._tracks):
             if tid == skip:

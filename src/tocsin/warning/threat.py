@@ -101,10 +101,14 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     boost_min_buffer_m: float = 15_000.0
     path_step_s: float = 10.0
     max_flight_s: float = 7200.0
+    #: warn during boost at all (the reachable-corridor rule); off: wait for burnout
+    boost_warnings: bool = True
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
             v = getattr(self, name)
+            if isinstance(v, bool):
+                continue
             if not (isinstance(v, float | int) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"`{name}` must be a finite number >= 0 - at `$.{name}`")
         if self.min_buffer_m > self.max_buffer_m:
@@ -400,6 +404,8 @@ def assess(
     cfg = cfg or ThreatConfig()
     boosting = track.phase == "boost" or track.impact is None
     if boosting:
+        if not cfg.boost_warnings:
+            return Threat(track.id, track.t, "boost", (), None)
         return _assess_boost(track, index, cfg, thrust, origin)
     return _assess_ballistic(track, index, cfg)
 

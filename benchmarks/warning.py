@@ -1,0 +1,192 @@
+"""Warning engine speed: time from a track update to its alert with many tracks live.
+
+``N`` ballistic tracks (default 1,000) fly copies of the Hokkaido IRBM
+(scenarios/irbm-over-hokkaido.yaml), each shifted in longitude by a small,
+distinct amount so they warn different areas, plus one boost-phase copy per
+``--boost-every`` tracks. Every track is updated ``--rounds`` times, round-robin
+(the load of 1,000 tracks reporting once a second). For each ``push`` the wall
+time is measured; pushes that produced alerts are the "update to alert" times.
+Also: the registry size, alerts per second of engine time, and the cost of
+rendering one CAP document.
+
+Prints one JSON object.
+
+    .venv/bin/python benchmarks/warning.py [--tracks 1000] [--rounds 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+from tocsin.dynamics.flight import solve_trajectory
+from tocsin.warning import WarningEngine
+from tocsin.warning.areas import AreaRegistry
+from tocsin.warning.threat import fly_to_ground
+from tocsin.wire import make
+from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
+
+T0 = 1503953880.0
+
+
+def _rot_z(x: np.ndarray, dlon_deg: float) -> np.ndarray:
+    c, s = math.cos(math.radians(dlon_deg)), math.sin(math.radians(dlon_deg))
+    r = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return np.concatenate([x[:3] @ r.T, x[3:] @ r.T])
+
+
+Update = tuple[float, np.ndarray, str, ImpactPrediction | None, list[list[float]] | None]
+
+
+def base_updates(n_times: int) -> list[Update]:
+    """Track states along the IRBM flight: (t, state, phase, impact, path)."""
+    traj = solve_trajectory(39.20, 125.70, 72.7, range_m=2_700e3, apogee_m=550e3)
+    ts = np.linspace(traj.burnout_t + 20.0, traj.flight_time_s - 120.0, n_times)
+    out = []
+    for t in ts:
+        x = traj.state_at(float(t))
+        fl = fly_to_ground(x[None, :], T0 + float(t))[0]
+        assert fl is not None
+        idx = np.unique(np.round(np.linspace(0, len(fl.t) - 1, 40)).astype(int))
+        path = [[float(fl.lat[i]), float(fl.lon[i]), float(fl.t[i])] for i in idx]
+        imp = ImpactPrediction(
+            t=fl.impact_t,
+            lat=fl.impact_lat,
+            lon=fl.impact_lon,
+            sigma_t_s=2.0,
+            ellipse=Ellipse(semi_major_m=8000.0, semi_minor_m=2000.0, bearing_deg=75.0),
+        )
+        out.append((float(t), x, "ballistic", imp, path))
+    boost_t = np.linspace(traj.burnout_t - 30.0, traj.burnout_t - 5.0, n_times)
+    for t in boost_t:
+        out.append((float(t), traj.state_at(float(t)), "boost", None, None))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tracks", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--boost-every", type=int, default=20, help="one boost-phase track per this many")
+    ap.add_argument("--quick", action="store_true", help="200 tracks, 2 rounds")
+    args = ap.parse_args()
+    if args.quick:
+        args.tracks, args.rounds = 200, 2
+    reg = AreaRegistry.default()
+    base = base_updates(args.rounds)
+    cov = list(np.diag([150.0**2] * 3 + [3.0**2] * 3).ravel())
+    engine = WarningEngine(registry=reg)
+    pushes: list[float] = []
+    to_alert: list[float] = []
+    alerts = 0
+    seq = 0
+    engine_time = 0.0
+    for rnd in range(args.rounds):
+        for k in range(args.tracks):
+            boost = args.boost_every > 0 and k % args.boost_every == 0
+            t, x, phase, imp, path = base[args.rounds + rnd] if boost else base[rnd]
+            dlon = (k % 200) * 0.05 - 5.0  # tracks spread over +-5 degrees of longitude
+            xs = _rot_z(x, dlon)
+            body = TrackBody(
+                id=f"F-{k}",
+                t=T0 + t + rnd * 0.0,
+                state_ecef=[float(v) for v in xs],
+                cov=cov,
+                status="confirmed",
+                class_="ballistic",
+                phase=phase,  # type: ignore[arg-type]
+                quality=1.0,
+                impact=None
+                if imp is None
+                else ImpactPrediction(
+                    t=imp.t,
+                    lat=imp.lat,
+                    lon=((imp.lon + dlon + 180) % 360) - 180,
+                    sigma_t_s=imp.sigma_t_s,
+                    ellipse=imp.ellipse,
+                ),
+                path=None
+                if path is None
+                else [[p[0], ((p[1] + dlon + 180) % 360) - 180, p[2]] for p in path],
+            )
+            seq += 1
+            env: Envelope = make("track", body, partner="JP", source="bench", seq=seq, sent=body.t + 0.2)
+            t1 = time.perf_counter()
+            out = engine.push(env)
+            dt = time.perf_counter() - t1
+            engine_time += dt
+            pushes.append(dt)
+            if out:
+                to_alert.append(dt)
+                alerts += len(out)
+    # CAP rendering alone
+    from tocsin.warning.cap import CapMessage, render_cap, validate_cap
+    from tocsin.warning.texts import Facts
+
+    areas = [reg.get("JP-01"), reg.get("JP-02")]
+    msg = CapMessage(
+        identifier="JP.F-1.1.0",
+        sender="warning@tocsin.example",
+        sent=T0,
+        status="Exercise",
+        msg_type="Alert",
+        facts=Facts(msg_type="Alert", status="Exercise", area_names={}, onset=T0 + 300),
+        areas=areas,
+        onset=T0 + 300,
+        expires=T0 + 1800,
+        polygons={a.code: a.cap_polygons() for a in areas},
+    )
+    n_cap = 50
+    t1 = time.perf_counter()
+    for _ in range(n_cap):
+        xml = render_cap(msg)
+    cap_ms = (time.perf_counter() - t1) / n_cap * 1e3
+    t1 = time.perf_counter()
+    for _ in range(n_cap):
+        validate_cap(xml)
+    val_ms = (time.perf_counter() - t1) / n_cap * 1e3
+
+    def pct(v: list[float], q: float) -> float | None:
+        return round(float(np.percentile(v, q)) * 1e3, 3) if v else None
+
+    print(
+        json.dumps(
+            {
+                "benchmark": "warning",
+                "python": sys.version.split()[0],
+                "areas": len(list(reg)),
+                "tracks_live": args.tracks,
+                "rounds": args.rounds,
+                "boost_tracks": args.tracks // args.boost_every if args.boost_every else 0,
+                "track_updates": len(pushes),
+                "update_ms_p50": pct(pushes, 50),
+                "update_ms_p99": pct(pushes, 99),
+                "update_ms_mean": round(float(np.mean(pushes)) * 1e3, 3),
+                "updates_per_s": round(len(pushes) / engine_time, 1),
+                "update_to_alert_ms_p50": pct(to_alert, 50),
+                "update_to_alert_ms_p99": pct(to_alert, 99),
+                "alert_messages": alerts,
+                "alerts_per_s": round(alerts / engine_time, 1),
+                "cap_render_ms": round(cap_ms, 3),
+                "cap_validate_ms": round(val_ms, 3),
+                "areas_warned_at_end": len(
+                    {
+                        c
+                        for tr in engine._tracks.values()
+                        for lc in tr.lifecycles.values()
+                        for c in lc.last_areas
+                    }
+                ),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
