@@ -120,6 +120,20 @@ def test_replay_shows_tracks_alerts_and_cap_languages(
         browser.find_element(By.ID, "play").click()
         wait_for(browser, f"Number(document.body.dataset.replayT) > {T0 + 130}")
         browser.find_element(By.ID, "play").click()
+        # a hostile track id is text in the tooltip, never markup
+        evil = '<img src=x id=pwn onerror="window.pwned=1">'
+        shown = browser.execute_async_script(
+            "const [id, done] = arguments; const D = window.tocsinDashboard;"
+            "const f = D.state.tracks.get('F-1');"
+            "D.apply({kind: 'track', body: {id, t: f.t, status: 'confirmed', class: 'air',"
+            " state_ecef: [-3.5e6, 3.3e6, 4.0e6], sources: [id]}}); D.schedule();"
+            "requestAnimationFrame(() => { const L = D.trackLayers.get(id); L.dot.openTooltip();"
+            " const tip = L.dot.getTooltip().getElement();"
+            " done([tip.textContent, !!document.getElementById('pwn'), !!window.pwned]); });",
+            evil,
+        )
+        assert shown[0].startswith(evil)
+        assert shown[1:] == [False, False]
         # nothing was fetched from anywhere but this server
         urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
         assert urls

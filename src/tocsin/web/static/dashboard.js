@@ -85,6 +85,12 @@
     const neg = s < 0; s = Math.abs(Math.round(s));
     return (neg ? "-" : "") + Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
+  /** Leaflet puts tooltip strings in as HTML: everything from a message goes
+   *  through here first (ids and names are partner-supplied). */
+  function esc(v) {
+    return String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
     if (attrs) for (const [k, v] of Object.entries(attrs)) {
@@ -253,8 +259,8 @@
         style: (f) => areaStyle(f),
         onEachFeature: (f, layer) => {
           const p = f.properties;
-          layer.bindTooltip(p.code + " " + (p.name_en || "") + (p.name_ja ? " / " + p.name_ja : "")
-            + (p.name_ko ? " / " + p.name_ko : ""), { sticky: true });
+          layer.bindTooltip(esc(p.code + " " + (p.name_en || "") + (p.name_ja ? " / " + p.name_ja : "")
+            + (p.name_ko ? " / " + p.name_ko : "")), { sticky: true });
           layer.on("click", () => toggleArea(p.code));
         },
       }).addTo(map);
@@ -294,7 +300,7 @@
           fillOpacity: 1, renderer, opacity: 0, fill: false }).addTo(group),
         launch: null,
       };
-      L_.dot.bindTooltip(id, { permanent: false, className: "track-label" });
+      L_.dot.bindTooltip(esc(id), { permanent: false, className: "track-label" });
       L_.impact.bindTooltip("impact", { className: "track-label" });
       group.addTo(layers.tracks);
       trackLayers.set(id, L_);
@@ -306,8 +312,8 @@
     }
     L_.trail.setLatLngs(rec.trail);
     L_.dot.setLatLng([rec.lat, rec.lon]);
-    L_.dot.setTooltipContent(id + " " + rec.cls + " " + Math.round(rec.alt / 1000) + " km"
-      + (isFinite(rec.speed) ? " " + (rec.speed / 1000).toFixed(1) + " km/s" : ""));
+    L_.dot.setTooltipContent(esc(id + " " + rec.cls + " " + Math.round(rec.alt / 1000) + " km"
+      + (isFinite(rec.speed) ? " " + (rec.speed / 1000).toFixed(1) + " km/s" : "")));
     const imp = rec.impact;
     const key = JSON.stringify([imp, rec.path ? rec.path.length : 0, rec.path ? rec.path[0] : null]);
     if (key === L_.predKey) { drawLaunch(L_, rec, colour); return; }
@@ -316,8 +322,8 @@
     if (imp) {
       L_.impact.setLatLng([imp.lat, imp.lon]);
       L_.impact.setStyle({ opacity: 1, fill: true });
-      L_.impact.setTooltipContent("impact of " + rec.id + " " + utc(imp.t) + " UTC"
-        + (imp.ellipse ? " ±" + (imp.ellipse.semi_major_m / 1000).toFixed(1) + " km" : ""));
+      L_.impact.setTooltipContent(esc("impact of " + rec.id + " " + utc(imp.t) + " UTC"
+        + (imp.ellipse ? " ±" + (imp.ellipse.semi_major_m / 1000).toFixed(1) + " km" : "")));
     } else {
       L_.impact.setStyle({ opacity: 0, fill: false });
     }
@@ -338,7 +344,7 @@
       if (!L_.launch) {
         L_.launch = L.circleMarker([rec.launch.lat, rec.launch.lon], { radius: 6, color: colour, weight: 2,
           fill: false, renderer }).addTo(L_.group);
-        L_.launch.bindTooltip("launch of " + id, { className: "track-label" });
+        L_.launch.bindTooltip(esc("launch of " + id), { className: "track-label" });
       } else {
         L_.launch.setLatLng([rec.launch.lat, rec.launch.lon]);
       }
@@ -354,8 +360,8 @@
           dashArray: "3 5", fill: true, fillOpacity: 0.03, renderer, interactive: false }).addTo(layers.sensors);
       }
       L.circleMarker([s.lat, s.lon], { radius: 4, color: "#3fb950", weight: 2, fillColor: "#0b1620",
-        fillOpacity: 1, renderer }).bindTooltip(s.id + " (" + s.type + ", " + s.platform + ")"
-        + (s.max_range_m ? " " + Math.round(s.max_range_m / 1000) + " km" : ""), { className: "track-label" })
+        fillOpacity: 1, renderer }).bindTooltip(esc(s.id + " (" + s.type + ", " + s.platform + ")"
+        + (s.max_range_m ? " " + Math.round(s.max_range_m / 1000) + " km" : "")), { className: "track-label" })
         .addTo(layers.sensors);
     }
   }
@@ -771,5 +777,5 @@
   }).then(() => { document.body.dataset.ready = "1"; schedule(); })
     .catch((e) => { document.getElementById("banner-mode").textContent = "DASHBOARD ERROR: " + e; });
 
-  window.tocsinDashboard = { state: S, replay: R, apply, schedule, map };
+  window.tocsinDashboard = { state: S, replay: R, apply, schedule, map, trackLayers };
 })();
