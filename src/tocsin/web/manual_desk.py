@@ -24,6 +24,7 @@ Not thread-safe: the dashboard runs every call on the exchange's worker
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -100,8 +101,9 @@ class ManualDesk:
         """Pending proposals (book and desk) and issued manual alerts."""
         book = self._book(operators)
         if self.store.path.exists():
-            with self.store.open(book):
-                pass
+            # read only: the store's writer replaces the file atomically, and
+            # opening it through the store would rewrite (and fsync) it on every poll
+            book.load_dict(json.loads(self.store.path.read_text(encoding="utf-8")))
         pending: list[dict[str, Any]] = [
             {
                 "id": p.id,
