@@ -247,9 +247,17 @@ def test_manual_alerts_survive_a_restart(tmp_path: Path) -> None:
     run(tmp_path, go)
     ex, _ = build_exchange(toy_stages(), data=tmp_path / "data", config=ServerConfig(tick_s=0, clock="data"))
     dash = Dashboard(ex, DashboardConfig())
-    try:
-        alerts = dash.live.snapshot()["alerts"]
-        assert [(a["body"]["msg_type"], a["body"]["areas"]) for a in alerts] == [("Alert", ["JP-01"])]
-    finally:
-        ex.pipeline.close()
-        dash.close()
+    alerts = dash.live.snapshot()["alerts"]
+    assert [(a["body"]["msg_type"], a["body"]["areas"]) for a in alerts] == [("Alert", ["JP-01"])]
+
+    async def main() -> None:
+        app = create_app(ex, dashboard=dash)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+        ):
+            hist = (await c.get("/v1/alerts")).json()
+            assert [h["body"]["areas"] for h in hist] == [["JP-01"]]
+            assert b"<status>Exercise</status>" in (await c.get("/feed/cap.atom")).content
+
+    asyncio.run(main())

@@ -242,6 +242,8 @@ def create_app(
         from tocsin.web.local_ingest import serve_unix_socket, tail_file
 
         await exchange.start()
+        if dashboard is not None:
+            dashboard.started()
         stop = asyncio.Event()
         tasks = []
         sock_server = None

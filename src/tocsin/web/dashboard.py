@@ -944,6 +944,28 @@ class Dashboard:
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ]
 
+    def started(self) -> None:
+        """After :meth:`Exchange.start`: put the manual alerts issued before a
+        restart back into the alert history (``/v1/alerts``, the CAP feed), in
+        time order with the stages' alerts."""
+        hub, j = self.exchange.hub, self.exchange.pipeline.journal
+        if hub is None or j is None:
+            return
+        from tocsin.wire import decode_json
+
+        manual = []
+        for e in j.entries(kinds=("operator",)):
+            if b'"event":"issued"' not in e.payload:
+                continue
+            try:
+                manual.append(decode_json(json.dumps(json.loads(e.payload)["alert"]).encode()))
+            except Exception:  # a damaged entry must not stop the server; the journal verify names it
+                continue
+        if manual:
+            merged = sorted([*hub.history, *manual], key=lambda env: env.body.t)
+            hub.history.clear()
+            hub.history.extend(merged)
+
     def close(self) -> None:
         if self.sensors is not None:
             self.sensors.close()
