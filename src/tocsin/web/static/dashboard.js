@@ -449,7 +449,11 @@
       || (a.id < b.id ? -1 : 1));
     const frag = document.createDocumentFragment();
     for (const r of rows.slice(0, TABLE_MAX)) {
-      const tr = el("tr", { "data-track-id": r.id, "data-class": r.cls });
+      const tr = el("tr", { "data-track-id": r.id, "data-class": r.cls, title: "show on the map" });
+      tr.addEventListener("click", () => {
+        const t = S.tracks.get(r.id);
+        if (t) map.panTo([t.lat, t.lon]);
+      });
       const t = tti(r);
       tr.append(el("td", null, r.id), el("td", { class: "cls-" + r.cls }, r.cls), el("td", null, r.status),
         el("td", null, r.sources.join(" ")),
@@ -704,7 +708,11 @@
           own ? "Confirm (another operator)" : "Confirm and issue");
         if (own) ok.disabled = true;
         ok.addEventListener("click", () => post("/v1/manual/confirm", { id: p.id }).then((r) => {
-          if (r.status === 200) msg("issued " + (r.body.alert_id || ""), false);
+          if (r.status === 200) {
+            msg("issued " + (r.body.alert_id || ""), false);
+            note(S.now, "operator", S.session.name + " confirmed " + p.id + " (proposed by " + p.proposed_by + ")");
+            schedule();
+          }
           else msg(r.body.detail || "refused", true);
           refreshPending();
         }));
@@ -753,6 +761,7 @@
       post("/v1/manual/propose", { msg_type: type, areas, text, references: ref && type !== "Alert" ? [ref] : [] }).then((r) => {
         if (r.status === 200) {
           msg("proposed " + r.body.id + ": a second operator must confirm", false);
+          note(S.now, "operator", S.session.name + " proposed " + r.body.id + " " + type + " " + r.body.areas.join(", "));
           S.areaSelect.clear(); document.getElementById("manual-form").reset(); dirty.areas = true; schedule();
         } else msg((r.body.field ? r.body.field + ": " : "") + (r.body.detail || "refused"), true);
         refreshPending();
