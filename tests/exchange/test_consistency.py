@@ -18,7 +18,7 @@ from tocsin.exchange.consistency import (
     with_consistency,
 )
 from tocsin.geo import aer_to_ecef
-from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TrackBody, make
+from tocsin.wire import Envelope, HeartbeatBody, PlatformPos, PlotBody, SensorBody, TrackBody, make
 
 T0 = 1_700_000_000.0
 # three radars around the Sea of Japan, all round, 1000 km
@@ -163,6 +163,24 @@ def test_a_radar_that_goes_silent_stops_counting() -> None:
     _alive(cc, T0)
     assert cc.expected(OBJ, T0 + 5) == ["A", "B", "C"]
     assert cc.expected(OBJ, T0 + 11) == []
+
+
+def test_a_partner_whose_link_went_silent_is_not_blamed() -> None:
+    cc = _setup()
+    _alive(cc, T0)
+    assert cc.expected(OBJ, T0 + 10) == ["A", "B", "C"]
+    # 20 s on: only KR (radar A) still talks; JP's link (B, C) is silent
+    cc.push(
+        make(
+            "heartbeat",
+            HeartbeatBody(node="KR-node", t=T0 + 20),
+            partner="KR",
+            source="KR-node",
+            seq=1,
+            sent=T0 + 20,
+        )
+    )
+    assert cc.expected(OBJ, T0 + 20) == ["A"]
 
 
 def test_outside_the_sector_or_range_is_not_expected() -> None:

@@ -83,7 +83,10 @@ class ConsistencyConfig:
     suspect_after_s: float = 20.0
     """How long (track time) a single-sensor track may stay unconfirmed by geometry."""
     alive_s: float = 30.0
-    """A radar counts as live if it reported any plot this recently."""
+    """A radar counts as live if it reported any plot this recently ..."""
+    link_alive_s: float = 15.0
+    """... and its partner's link carried anything (a heartbeat will do) this
+    recently: a partner whose link went silent is not blamed for seeing nothing."""
     range_margin: float = 0.9
     el_margin_deg: float = 1.0
     az_margin_deg: float = 1.0
@@ -179,6 +182,8 @@ class ConsistencyCheck:
     """``tracks_checked``, ``single_source``, ``held`` (messages held at low quality),
     ``flagged`` (tracks), ``downgraded`` (messages re-classed unknown), ``cleared``
     (flags lifted by a second sensor)."""
+    partner_seen: dict[str, float] = field(default_factory=dict)
+    """Latest ``sent`` of any message from each partner."""
     _tracks: dict[str, _State] = field(default_factory=dict)
     _last: dict[str, tuple[float, NDArray[np.float64], frozenset[str]]] = field(default_factory=dict)
 
@@ -196,7 +201,10 @@ class ConsistencyCheck:
     # --- inputs -------------------------------------------------------------------------
 
     def observe(self, env: Envelope) -> None:
-        """Learn from a sensor descriptor or a plot (anything else is ignored)."""
+        """Learn from a sensor descriptor or a plot; any message says its
+        partner's link is alive."""
+        if math.isfinite(env.sent):
+            self.partner_seen[env.partner] = max(self.partner_seen.get(env.partner, -math.inf), env.sent)
         b = env.body
         if env.kind == "sensor" and isinstance(b, SensorBody):
             old = self.sensors.get(b.id)
@@ -230,8 +238,13 @@ class ConsistencyCheck:
         cfg = self.config
         if float(ecef_to_geodetic(xyz)[2]) < cfg.min_alt_m:
             return []
+        seen = self.partner_seen
         return sorted(
-            s.id for s in self.sensors.values() if t - s.last_plot_t <= cfg.alive_s and s.covers(xyz, cfg)
+            s.id
+            for s in self.sensors.values()
+            if t - s.last_plot_t <= cfg.alive_s
+            and t - seen.get(s.partner, -math.inf) <= cfg.link_alive_s
+            and s.covers(xyz, cfg)
         )
 
     def review(self, env: Envelope) -> Envelope:
