@@ -113,6 +113,14 @@ def test_throttle() -> None:
     assert not th.blocked("b")
     now[0] += 11
     assert not th.blocked("a")
+    # a flood of made-up names hits the overall cap
+    th2 = LoginThrottle(clock=lambda: now[0], max_failures=3, max_total=10, window_s=10)
+    for i in range(10):
+        assert not th2.blocked(f"guess-{i}")
+        th2.failed(f"guess-{i}")
+    assert th2.blocked("anyone")
+    now[0] += 11
+    assert not th2.blocked("anyone")
 
 
 # ---------------------------------------------------------------- over HTTP

@@ -277,15 +277,22 @@ def csrf_ok(session: Session, header: str | None) -> bool:
 
 @dataclass
 class LoginThrottle:
-    """At most ``max_failures`` failed logins per name within ``window_s``."""
+    """At most ``max_failures`` failed logins per name, and ``max_total`` over all
+    names, within ``window_s`` (a guessing flood with made-up names is slowed too,
+    and cannot fill the journal with failure entries)."""
 
     clock: Callable[[], float] = time.time
     max_failures: int = 5
+    max_total: int = 60
     window_s: float = 60.0
     failures: dict[str, list[float]] = field(default_factory=dict)
+    all_failures: list[float] = field(default_factory=list)
 
     def blocked(self, name: str) -> bool:
         now = self.clock()
+        self.all_failures = [t for t in self.all_failures if now - t < self.window_s]
+        if len(self.all_failures) >= self.max_total:
+            return True
         recent = [t for t in self.failures.get(name, []) if now - t < self.window_s]
         if recent:
             self.failures[name] = recent
@@ -296,7 +303,9 @@ class LoginThrottle:
     def failed(self, name: str) -> None:
         if len(self.failures) > 10_000:  # bounded memory under a flood of names
             self.failures.clear()
-        self.failures.setdefault(name, []).append(self.clock())
+        now = self.clock()
+        self.failures.setdefault(name, []).append(now)
+        self.all_failures.append(now)
 
     def succeeded(self, name: str) -> None:
         self.failures.pop(name, None)
