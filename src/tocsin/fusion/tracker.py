@@ -39,6 +39,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from tocsin.dynamics.forces import DRAG_CEILING_M
 from tocsin.fusion.filters import (
     covariance_intersection,
     ekf_update,
@@ -103,11 +104,8 @@ class TrackerConfig:
     """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
     q_maneuver: float = 400.0
     """Manoeuvre model density for aircraft, m^2/s^3."""
-    q_coast_maneuver: float = 0.001
-    """Second-model density for missiles past burnout: equal to ``q_ballistic``
-    by default, i.e. one ballistic model after burnout. A larger value lets the
-    IMM hedge against late manoeuvres, but the mixing then inflates the coast
-    model's covariance and the impact ellipse (measured: docs/fusion.md)."""
+    q_ballistic_vacuum: float = 1.0e-4
+    """Quiet-model density for ballistic tracks above the drag ceiling (120 km)."""
     q_boost: float = 3.0e4
     """Manoeuvre model density until a track is known to be an aircraft or past
     burnout: covers boost thrust up to ~20 g (``q ~ a^2 dt``), m^2/s^3."""
@@ -433,8 +431,13 @@ class Tracker:
         bal = np.array([t.ballistic for t in trs], dtype=bool)
         coast = np.array([t.burnt_out for t in trs], dtype=bool)
         air = np.array([t.cls == "air" for t in trs], dtype=bool)
-        q0 = np.where(bal, self.cfg.q_ballistic, self.cfg.q_air)
-        q1 = np.where(coast, self.cfg.q_coast_maneuver, np.where(air, self.cfg.q_maneuver, self.cfg.q_boost))
+        q_bal = np.full(len(trs), self.cfg.q_ballistic)
+        if bal.any():
+            # above the drag ceiling nothing unmodelled is left but J3+ gravity
+            high = height(np.stack([t.x[0, :3] for t in trs])) > DRAG_CEILING_M
+            q_bal = np.where(high, self.cfg.q_ballistic_vacuum, q_bal)
+        q0 = np.where(bal, q_bal, self.cfg.q_air)
+        q1 = np.where(coast, q_bal, np.where(air, self.cfg.q_maneuver, self.cfg.q_boost))
         return q0, q1, bal
 
     def _predict_models(
