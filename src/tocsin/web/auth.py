@@ -277,9 +277,11 @@ def csrf_ok(session: Session, header: str | None) -> bool:
 
 @dataclass
 class LoginThrottle:
-    """At most ``max_failures`` failed logins per name, and ``max_total`` over all
-    names, within ``window_s`` (a guessing flood with made-up names is slowed too,
-    and cannot fill the journal with failure entries)."""
+    """At most ``max_failures`` failed logins per name within ``window_s``.
+
+    Past ``max_total`` failures over all names in the window the throttle is
+    :meth:`flooded`: logins still work (a flood must not lock the operators out),
+    but failures are no longer journalled one by one."""
 
     clock: Callable[[], float] = time.time
     max_failures: int = 5
@@ -287,12 +289,19 @@ class LoginThrottle:
     window_s: float = 60.0
     failures: dict[str, list[float]] = field(default_factory=dict)
     all_failures: list[float] = field(default_factory=list)
+    #: a ``login_flood`` entry was journalled for the current flood
+    flooded_noted: bool = False
+
+    def flooded(self) -> bool:
+        now = self.clock()
+        self.all_failures = [t for t in self.all_failures if now - t < self.window_s]
+        if len(self.all_failures) < self.max_total:
+            self.flooded_noted = False
+            return False
+        return True
 
     def blocked(self, name: str) -> bool:
         now = self.clock()
-        self.all_failures = [t for t in self.all_failures if now - t < self.window_s]
-        if len(self.all_failures) >= self.max_total:
-            return True
         recent = [t for t in self.failures.get(name, []) if now - t < self.window_s]
         if recent:
             self.failures[name] = recent
@@ -305,7 +314,8 @@ class LoginThrottle:
             self.failures.clear()
         now = self.clock()
         self.failures.setdefault(name, []).append(now)
-        self.all_failures.append(now)
+        if len(self.all_failures) < 10 * self.max_total:
+            self.all_failures.append(now)
 
     def succeeded(self, name: str) -> None:
         self.failures.pop(name, None)

@@ -666,8 +666,13 @@ class Dashboard:
 
         op = await asyncio.to_thread(store.authenticate, name, password)
         if op is None:
+            flooded = self.throttle.flooded()
             self.throttle.failed(name)
-            await self.journal("login_failed", name[:64])
+            if not flooded:
+                await self.journal("login_failed", name[:64])
+            elif not self.throttle.flooded_noted:
+                self.throttle.flooded_noted = True
+                await self.journal("login_flood", None, note="more failed logins this minute not journalled")
             return _err(401, "bad_login", "wrong name or password")
         self.throttle.succeeded(name)
         s = self.sessions.create(op)
