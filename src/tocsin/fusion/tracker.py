@@ -1030,9 +1030,10 @@ class Tracker:
             return
         tr.impact_basis = tr.last_update
         tr.last_impact = tr.t
-        # after burnout the quiet (coast) model is the ballistic hypothesis; the
-        # manoeuvre model only hedges against renewed thrust
-        x, p = tr.x[0], tr.p[0]
+        # the IMM's combined estimate: after burnout both models are the same
+        # ballistic model and converge; just after it, the spread between them
+        # (the thrust tail) is part of the honest uncertainty
+        x, p = tr.combined()
         imp = predict_impact(x, p, tr.t, beta=self.cfg.beta)
         self.stats["impact_predictions"] += 1
         if imp is None:
