@@ -115,6 +115,18 @@ def test_seen_by_two_sensors_is_never_touched() -> None:
     assert cc.counts["flagged"] == 0
 
 
+def test_a_track_beside_it_with_another_velocity_does_not_corroborate() -> None:
+    cc = _setup()
+    near = OBJ + np.array([20e3, 0.0, 0.0])
+    for k in range(40):
+        _alive(cc, T0 + k)
+        other = _track("T-B", T0 + k, ["B"], near).body
+        moving = msgspec.structs.replace(other, state_ecef=[*other.state_ecef[:3], 0.0, 800.0, 0.0])
+        cc.push(make("track", moving, partner="ZZ", source="f", seq=1, sent=T0))
+        cc.push(_track("T-A", T0 + k, ["A"]))
+    assert "T-A" in cc.flags
+
+
 def test_a_split_track_of_another_radar_nearby_corroborates() -> None:
     cc = _setup()
     near = OBJ + np.array([20e3, 0.0, 0.0])  # B's own track of the same object, mis-registered

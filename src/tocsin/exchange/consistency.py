@@ -15,12 +15,16 @@ latest plot, as a sign of life) and, for each ``track`` message, works out:
   ground, inside the radar's range (times ``range_margin``), inside its azimuth
   sector and elevation band (shrunk by the margins), with the line of sight
   clear of the Earth ellipsoid, and the radar alive (a plot of any kind, clutter
-  included, within ``alive_s``; a radar that went silent is not blamed).
+  included, within ``alive_s``, and its partner's link carrying something,
+  heartbeats included, within ``link_alive_s``; a radar that went silent, or
+  whose link did, is not blamed).
 
 When ``|C| == 1`` and ``E`` holds at least one sensor outside ``C`` while
-``|C ∪ E| >= min_expected``, and no other recent track within
-``corroborate_m`` is fed by one of those missing radars (a split track of a
-mis-registered radar is not a ghost), the track is *unconfirmed by geometry*:
+``|C ∪ E| >= min_expected``, and no other recent track with the same state
+(within ``corroborate_m`` and ``corroborate_mps``, brought to the same time) is
+fed by one of those missing radars (a split track of a mis-registered radar is
+not a ghost; a ghost flown beside a real salvo is, since its velocity differs),
+the track is *unconfirmed by geometry*:
 it is *held*, re-emitted with ``quality`` capped at ``quality_cap`` (class
 kept). Once that has lasted ``suspect_after_s`` of track time, the track is
 *flagged*: this message and every later one of the same track are re-emitted
@@ -94,10 +98,11 @@ class ConsistencyConfig:
     """Objects lower than this are not expected anywhere (terrain, sea clutter)."""
     quality_cap: float = 0.2
     downgrade_class: bool = True
-    corroborate_m: float = 50_000.0
-    """Another track within this distance that one of the missing radars feeds
-    counts as that radar seeing the object (a split track, e.g. a mis-registered
-    radar, is not a ghost)."""
+    corroborate_m: float = 30_000.0
+    corroborate_mps: float = 300.0
+    """Another track this close in position and velocity that one of the missing
+    radars feeds counts as that radar seeing the object (a split track, e.g. of a
+    mis-registered radar, is not a ghost)."""
     corroborate_s: float = 10.0
     """How recent that other track's update must be."""
     forget_s: float = 600.0
@@ -186,6 +191,7 @@ class ConsistencyCheck:
     """Latest ``sent`` of any message from each partner."""
     _tracks: dict[str, _State] = field(default_factory=dict)
     _last: dict[str, tuple[float, NDArray[np.float64], frozenset[str]]] = field(default_factory=dict)
+    """Each track's latest (t, ECEF state (6,), sources)."""
 
     # --- the stage ------------------------------------------------------------------
 
@@ -263,7 +269,7 @@ class ConsistencyCheck:
             self._tracks.pop(b.id, None)
             self._last.pop(b.id, None)
             return self._downgrade(env, b) if st.flag is not None else env
-        self._last[b.id] = (b.t, xyz, frozenset(b.sources))
+        self._last[b.id] = (b.t, np.asarray(b.state_ecef, dtype=np.float64), frozenset(b.sources))
         if b.class_ == "air" and st.flag is None:
             st.since = None  # an aircraft is never alerted on: nothing to hold
             return env
@@ -284,7 +290,7 @@ class ConsistencyCheck:
         if (
             not missing
             or len(contributors | set(exp)) < cfg.min_expected
-            or self._corroborated(b.id, b.t, xyz, missing)
+            or self._corroborated(b.id, b.t, self._last[b.id][1], missing)
         ):
             st.since = None
             return env
@@ -306,13 +312,19 @@ class ConsistencyCheck:
             del self._tracks[tid]
             self._last.pop(tid, None)
 
-    def _corroborated(self, tid: str, t: float, xyz: NDArray[np.float64], missing: list[str]) -> bool:
+    def _corroborated(self, tid: str, t: float, x: NDArray[np.float64], missing: list[str]) -> bool:
+        """Is there another recent track, fed by a missing radar, with the same
+        state (positions compared at ``t``, the other moved on at its velocity)?"""
         cfg = self.config
         want = set(missing)
         for other, (t_o, x_o, src) in self._last.items():
             if other == tid or not (src & want) or abs(t - t_o) > cfg.corroborate_s:
                 continue
-            if float(np.linalg.norm(x_o - xyz)) <= cfg.corroborate_m:
+            pos = x_o[:3] + x_o[3:] * (t - t_o)
+            if (
+                float(np.linalg.norm(pos - x[:3])) <= cfg.corroborate_m
+                and float(np.linalg.norm(x_o[3:] - x[3:])) <= cfg.corroborate_mps
+            ):
                 return True
         return False
 
