@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 import pyproj
 import shapely
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPoint, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 FORMAT = "tocsin-areas/1"
@@ -200,6 +200,10 @@ def load_japan() -> dict[str, BaseGeometry]:
     qp, qo = json.loads(_site_file("japanmap", "japan.json"))
     if len(qo) != len(JP_NAMES):
         raise SystemExit(f"japanmap/japan.json: {len(qo)} prefectures, expected 47")
+    import japanmap  # build time only: cross-check the name table
+
+    if list(japanmap.pref_names[1:]) != [ja for _en, ja, _ko in JP_NAMES]:
+        raise SystemExit("JP_NAMES differs from japanmap.pref_names")
     out: dict[str, BaseGeometry] = {}
     for k, segments in enumerate(qo):
         idx: list[int] = []
@@ -212,6 +216,78 @@ def load_japan() -> dict[str, BaseGeometry]:
         # make_valid splits figure-eights: keep parts above 1e-6 deg^2 (~0.01 km^2)
         geom = MultiPolygon([p for p in geom.geoms if p.area > 1e-6])
         out[f"JP-{k + 1:02d}"] = geom
+    return out
+
+
+# Outlying inhabited islands that japanmap's one-ring-per-prefecture data lacks,
+# as ellipses: (code, name, lat, lon, semi-major km, semi-minor km, azimuth of
+# the major axis in degrees clockwise from north). Hand-entered from public maps,
+# each drawn a little larger than the island (centres good to ~2 km): they make
+# the islands land of the right prefecture, not survey-grade outlines. Parts
+# that fall on another prefecture's land are removed.
+ISLANDS: list[tuple[str, str, float, float, float, float, float]] = [
+    ("JP-01", "Rishiri", 45.18, 141.24, 9.5, 9.5, 0.0),
+    ("JP-01", "Rebun", 45.38, 141.03, 11.0, 4.0, 10.0),
+    ("JP-01", "Okushiri", 42.15, 139.45, 11.0, 6.0, 0.0),
+    ("JP-13", "Izu Oshima", 34.74, 139.40, 8.0, 5.5, 0.0),
+    ("JP-13", "Niijima", 34.37, 139.26, 6.0, 2.5, 0.0),
+    ("JP-13", "Kozushima", 34.21, 139.14, 3.5, 3.5, 0.0),
+    ("JP-13", "Miyakejima", 34.08, 139.53, 4.5, 4.5, 0.0),
+    ("JP-13", "Mikurajima", 33.87, 139.60, 3.0, 3.0, 0.0),
+    ("JP-13", "Hachijojima", 33.11, 139.79, 8.0, 4.5, 135.0),
+    ("JP-13", "Chichijima", 27.08, 142.21, 4.5, 4.5, 0.0),
+    ("JP-13", "Hahajima", 26.66, 142.16, 6.0, 2.5, 0.0),
+    ("JP-15", "Sado", 38.05, 138.37, 31.0, 13.0, 35.0),
+    ("JP-28", "Awaji (north)", 34.50, 134.91, 15.0, 6.0, 35.0),
+    ("JP-28", "Awaji (south)", 34.30, 134.80, 14.0, 10.0, 70.0),
+    ("JP-32", "Oki Dogo", 36.25, 133.32, 10.0, 10.0, 0.0),
+    ("JP-32", "Oki Dozen", 36.08, 133.05, 10.0, 7.0, 45.0),
+    ("JP-35", "Suo-Oshima", 33.93, 132.25, 14.0, 6.0, 80.0),
+    ("JP-37", "Shodoshima", 34.49, 134.27, 10.0, 7.0, 90.0),
+    ("JP-42", "Tsushima", 34.40, 129.33, 36.0, 10.0, 20.0),
+    ("JP-42", "Iki", 33.78, 129.72, 8.5, 8.5, 0.0),
+    ("JP-42", "Goto Islands", 32.85, 128.90, 40.0, 13.0, 40.0),
+    ("JP-42", "Hirado", 33.30, 129.48, 16.0, 5.0, 10.0),
+    ("JP-43", "Amakusa", 32.35, 130.15, 30.0, 14.0, 30.0),
+    ("JP-46", "Koshikijima", 31.75, 129.78, 19.0, 5.0, 35.0),
+    ("JP-46", "Tanegashima", 30.58, 130.98, 29.0, 7.0, 15.0),
+    ("JP-46", "Yakushima", 30.35, 130.53, 14.0, 14.0, 0.0),
+    ("JP-46", "Amami Oshima", 28.30, 129.40, 31.0, 12.0, 45.0),
+    ("JP-46", "Kikaijima", 28.32, 129.97, 7.0, 4.0, 45.0),
+    ("JP-46", "Tokunoshima", 27.80, 128.95, 13.0, 7.0, 0.0),
+    ("JP-46", "Okinoerabujima", 27.37, 128.57, 10.0, 5.0, 60.0),
+    ("JP-46", "Yoronjima", 27.04, 128.42, 3.5, 3.5, 0.0),
+    ("JP-47", "Iheya and Izena", 27.04, 127.97, 8.0, 4.0, 30.0),
+    ("JP-47", "Kerama Islands", 26.20, 127.35, 8.0, 8.0, 0.0),
+    ("JP-47", "Kumejima", 26.34, 126.79, 6.0, 6.0, 0.0),
+    ("JP-47", "Miyakojima", 24.77, 125.33, 15.0, 8.0, 45.0),
+    ("JP-47", "Ishigakijima", 24.45, 124.17, 20.0, 8.0, 35.0),
+    ("JP-47", "Iriomotejima", 24.33, 123.82, 15.0, 12.0, 90.0),
+    ("JP-47", "Yonagunijima", 24.46, 123.00, 7.0, 3.5, 90.0),
+    ("JP-47", "Daito Islands", 25.90, 131.27, 9.0, 4.0, 20.0),
+]
+
+
+def island_ellipse(lat: float, lon: float, a_km: float, b_km: float, az_deg: float) -> BaseGeometry:
+    """Ellipse (lon/lat) drawn in a local azimuthal equidistant projection."""
+    import shapely.affinity
+
+    unit = shapely.buffer(shapely.Point(0.0, 0.0), 1.0, quad_segs=8)
+    e = shapely.affinity.scale(unit, xfact=b_km * 1000.0, yfact=a_km * 1000.0, origin=(0.0, 0.0))
+    e = shapely.affinity.rotate(e, -az_deg, origin=(0.0, 0.0))
+    crs = f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m +no_defs"
+    return shapely.transform(e, _transformer(crs, inverse=True))
+
+
+def add_islands(jp: dict[str, BaseGeometry]) -> dict[str, BaseGeometry]:
+    """Union each prefecture with its ISLANDS, minus other prefectures' land."""
+    out = dict(jp)
+    for code in sorted({i[0] for i in ISLANDS}):
+        extra = shapely.union_all(
+            [island_ellipse(lat, lon, a, b, az) for c, _n, lat, lon, a, b, az in ISLANDS if c == code]
+        )
+        others = shapely.union_all([g for c, g in jp.items() if c != code])
+        out[code] = polygonal(shapely.union(jp[code], shapely.difference(extra, others)))
     return out
 
 
@@ -278,6 +354,304 @@ def simplify_korea(kr: dict[str, BaseGeometry]) -> dict[str, BaseGeometry]:
             raise SystemExit(f"{c}: nothing left after simplification")
         out[c] = from_plane(g)
     return out
+
+
+# ------------------------------------------------------------------------- sea
+# Neighbouring countries' land near the JP/KR coasts (China, North Korea,
+# Russia's mainland and Sakhalin), hand-digitised to ~10-20 km from public maps.
+# Its only job is to keep the sea zones off foreign land; it is not an area.
+# (lon, lat) degrees.
+FOREIGN_LAND: list[list[tuple[float, float]]] = [
+    [  # Asian mainland: China's coast, North Korea (north of the DMZ), Primorye
+        (110.0, 23.5),
+        (117.0, 23.5),
+        (118.1, 24.5),
+        (119.5, 25.4),
+        (119.7, 26.3),
+        (120.6, 27.3),
+        (121.0, 28.0),
+        (121.6, 28.8),
+        (122.0, 29.9),
+        (121.9, 30.9),
+        (121.9, 31.7),
+        (121.0, 32.5),
+        (120.3, 33.5),
+        (119.4, 34.6),
+        (119.3, 35.1),
+        (120.2, 35.9),
+        (120.7, 36.3),
+        (121.5, 36.7),
+        (122.5, 36.9),
+        (122.7, 37.4),
+        (121.6, 37.5),
+        (120.7, 37.8),
+        (121.2, 38.75),
+        (121.6, 38.9),
+        (122.3, 39.4),
+        (123.0, 39.65),
+        (123.7, 39.8),
+        (124.35, 39.85),
+        (124.7, 39.6),
+        (125.1, 39.55),
+        (125.45, 39.55),
+        (125.2, 38.95),
+        (125.35, 38.7),
+        (124.75, 38.15),
+        (125.2, 37.9),
+        (125.7, 37.95),
+        (126.1, 37.78),
+        (126.55, 37.78),
+        (126.68, 37.95),
+        (127.1, 38.2),
+        (127.6, 38.32),
+        (128.05, 38.3),
+        (128.36, 38.61),
+        (127.9, 38.95),
+        (127.45, 39.15),
+        (127.6, 39.83),
+        (128.18, 40.03),
+        (128.9, 40.45),
+        (129.2, 40.67),
+        (129.75, 41.05),
+        (129.78, 41.78),
+        (130.3, 42.3),
+        (130.7, 42.3),
+        (130.8, 42.65),
+        (131.3, 42.9),
+        (131.9, 43.05),
+        (132.3, 43.2),
+        (132.9, 42.8),
+        (133.8, 42.8),
+        (134.5, 43.2),
+        (135.3, 43.8),
+        (136.3, 44.6),
+        (137.3, 45.4),
+        (138.3, 46.6),
+        (138.6, 47.1),
+        (139.3, 48.0),
+        (140.2, 48.5),
+        (140.5, 49.5),
+        (140.5, 55.0),
+        (110.0, 55.0),
+    ],
+    [  # Sakhalin (south)
+        (141.93, 45.88),
+        (141.8, 46.4),
+        (141.9, 47.0),
+        (142.05, 48.0),
+        (142.1, 50.5),
+        (143.2, 50.5),
+        (143.1, 49.25),
+        (142.85, 48.2),
+        (142.6, 47.4),
+        (142.9, 46.9),
+        (143.45, 46.75),
+        (143.43, 46.02),
+        (142.75, 46.63),
+        (142.2, 46.2),
+    ],
+]
+
+# Offshore basins: (code slug, country, (en, ja, ko), outline). Outlines may run
+# over land (land is removed) and are applied in this order, each taking what
+# the earlier ones left; "pacific" takes the rest. Naming rule (docs/areas.md):
+# each language uses the name its national warning authority uses; English
+# gives both names in alphabetical order where JP and KR usage differ.
+BASINS: list[tuple[str, str, tuple[str, str, str], list[tuple[float, float]]]] = [
+    (
+        "korea-strait",
+        "",
+        ("Korea Strait / Tsushima Strait", "対馬海峡", "대한해협"),
+        [
+            (126.9, 35.3),
+            (126.9, 33.5),
+            (129.0, 32.5),
+            (130.0, 33.4),
+            (130.9, 33.9),
+            (130.85, 34.35),
+            (129.45, 35.45),
+            (127.5, 35.6),
+        ],
+    ),
+    (
+        "yellow-sea",
+        "KR",
+        ("Yellow Sea", "黄海", "서해"),
+        [
+            (110.0, 31.5),
+            (122.0, 31.5),
+            (126.2, 33.2),
+            (126.9, 33.5),
+            (126.9, 36.5),
+            (126.9, 42.0),
+            (110.0, 42.0),
+        ],
+    ),
+    (
+        "east-china-sea",
+        "",
+        ("East China Sea", "東シナ海", "동중국해"),
+        [
+            (110.0, 18.0),
+            (110.0, 31.5),
+            (122.0, 31.5),
+            (126.2, 33.2),
+            (126.9, 33.5),
+            (129.0, 32.5),
+            (130.2, 31.4),
+            (130.67, 31.0),
+            (130.5, 30.2),
+            (129.3, 28.2),
+            (128.26, 26.87),
+            (127.65, 26.08),
+            (125.3, 24.7),
+            (123.8, 24.2),
+            (122.9, 24.45),
+            (121.9, 25.0),
+            (120.0, 18.0),
+        ],
+    ),
+    (
+        "sea-of-okhotsk",
+        "JP",
+        ("Sea of Okhotsk", "オホーツク海", "오호츠크해"),
+        [
+            (141.94, 45.52),
+            (141.93, 45.88),
+            (142.5, 46.5),
+            (142.5, 50.0),
+            (146.0, 56.0),
+            (160.0, 56.0),
+            (155.5, 50.0),
+            (152.0, 47.0),
+            (150.0, 46.0),
+            (148.9, 45.5),
+            (147.0, 44.5),
+            (145.82, 43.38),
+            (144.5, 43.3),
+            (142.5, 44.0),
+        ],
+    ),
+    (
+        "east-sea-sea-of-japan",
+        "",
+        ("East Sea / Sea of Japan", "日本海", "동해"),
+        [
+            (129.45, 35.45),
+            (130.85, 34.35),
+            (132.0, 34.5),
+            (133.0, 35.0),
+            (135.7, 35.0),
+            (136.5, 35.8),
+            (138.0, 36.5),
+            (139.9, 37.5),
+            (140.5, 39.0),
+            (140.8, 40.5),
+            (140.35, 41.4),
+            (140.6, 42.3),
+            (141.5, 43.2),
+            (142.0, 44.5),
+            (141.94, 45.52),
+            (141.93, 45.88),
+            (142.5, 46.5),
+            (142.5, 56.0),
+            (127.0, 56.0),
+            (127.0, 35.6),
+        ],
+    ),
+]
+PACIFIC = ("pacific", "JP", ("Pacific Ocean off Japan", "太平洋", "태평양"))
+
+
+def _local_buffer(g_lonlat: BaseGeometry, dist: float, pre_simplify: float) -> BaseGeometry:
+    """Buffer by ``dist`` metres in an azimuthal equidistant projection centred on
+    the area (distances from the centre exact; < 0.3 % off elsewhere for areas
+    under ~1,000 km across plus the buffer), returned in the common plane."""
+    c = g_lonlat.centroid
+    crs = f"+proj=aeqd +lat_0={c.y:.4f} +lon_0={c.x:.4f} +datum=WGS84 +units=m +no_defs"
+    fwd, inv = _transformer(crs), _transformer(crs, inverse=True)
+    local = shapely.simplify(shapely.transform(g_lonlat, fwd), pre_simplify)
+    buf = shapely.buffer(local, dist, quad_segs=16)
+    return to_plane(shapely.transform(buf, inv))
+
+
+def _coast_points(plane: dict[str, BaseGeometry]) -> tuple[np.ndarray, list[str]]:
+    """Points every <= ``COAST_SAMPLE_M`` along each area's coast (its boundary
+    away from the other areas), with the area code of each."""
+    codes = sorted(plane)
+    seen: set[tuple[int, int]] = set()
+    pts: list[np.ndarray] = []
+    labels: list[str] = []
+    for c in codes:
+        others = shapely.union_all([plane[o] for o in codes if o != c and plane[o].distance(plane[c]) < 1000])
+        coast = shapely.boundary(plane[c])
+        if not others.is_empty:
+            coast = shapely.difference(coast, shapely.buffer(others, 50.0))
+        if coast.is_empty:
+            continue
+        xy = shapely.get_coordinates(shapely.segmentize(coast, COAST_SAMPLE_M))
+        for x, y in xy:
+            key = (round(x), round(y))
+            if key in seen:
+                continue
+            seen.add(key)
+            pts.append(np.array([x, y]))
+            labels.append(c)
+    return np.array(pts), labels
+
+
+def build_sea(land: dict[str, BaseGeometry], names: dict[str, tuple[str, str, str]]) -> list[dict[str, Any]]:
+    codes = sorted(land)
+    plane = {c: polygonal(to_plane(land[c])) for c in codes}
+    land_all = shapely.union_all(list(plane.values()))
+    mask = to_plane(MultiPolygon([Polygon(r) for r in FOREIGN_LAND]))
+    bands = shapely.union_all([_local_buffer(land[c], BAND_M, 100.0) for c in codes])
+    reach = shapely.union_all([_local_buffer(land[c], BASIN_M, 2_000.0) for c in codes])
+    not_sea = shapely.union_all([land_all, mask])
+
+    near = shapely.difference(bands, not_sea)
+    far = shapely.difference(shapely.difference(reach, bands), not_sea)
+
+    # nearest-coast split of the bands: Voronoi cells of coast points, dissolved
+    pts, labels = _coast_points(plane)
+    cells = shapely.voronoi_polygons(MultiPoint(pts), extend_to=reach.envelope, ordered=True)
+    cell_list = list(shapely.get_parts(cells))
+    if len(cell_list) != len(labels):
+        raise SystemExit(f"voronoi: {len(cell_list)} cells for {len(labels)} points")
+    by_label: dict[str, list[BaseGeometry]] = {}
+    for cell, lab in zip(cell_list, labels, strict=True):
+        by_label.setdefault(lab, []).append(cell)
+
+    records: list[dict[str, Any]] = []
+    land_grid = shapely.union_all([_rounded(land[c]) for c in codes], grid_size=1.0 / SCALE)
+
+    zones: list[tuple[str, str, tuple[str, str, str], BaseGeometry]] = []
+    for c in codes:
+        if c not in by_label:
+            continue  # landlocked
+        region = shapely.union_all(by_label[c])
+        en, ja, ko = names[c]
+        nm = (f"Coastal waters off {en}", f"{ja}沿岸海域", f"{ko} 연안 해역")
+        zones.append((f"sea:{c}", c[:2], nm, shapely.intersection(near, region)))
+    left = far
+    for slug, country, nm, outline in BASINS:
+        poly = to_plane(Polygon(outline))
+        zones.append((f"sea:{slug}", country, nm, shapely.intersection(left, poly)))
+        left = shapely.difference(left, poly)
+    zones.append((f"sea:{PACIFIC[0]}", PACIFIC[1], PACIFIC[2], left))
+
+    # the zones tile the sea: simplify them as a coverage so shared edges stay shared
+    geoms = np.array([polygonal(z[3]) for z in zones], dtype=object)
+    geoms = shapely.coverage_simplify(geoms, SEA_SIMPLIFY_M)
+    for (code, country, nm, _g), g in zip(zones, geoms, strict=True):
+        g = shapely.difference(g, not_sea)  # simplification must not put sea on land
+        g = MultiPolygon([p for p in polygonal(g).geoms if p.area >= MIN_PART_M2 * 50])
+        if g.is_empty:
+            continue
+        # on the 1e-5 degree grid, minus the land as rounded: no sliver overlaps
+        g = shapely.difference(_rounded(from_plane(g)), land_grid, grid_size=1.0 / SCALE)
+        records.append(area_record(code, "sea", country, nm, g))
+    return records
 
 
 # ------------------------------------------------------------------------ output
@@ -347,7 +721,7 @@ def write(records: Iterable[dict[str, Any]], out: Path) -> bytes:
 
 
 def build_land() -> tuple[dict[str, BaseGeometry], list[dict[str, Any]]]:
-    jp = load_japan()
+    jp = add_islands(load_japan())
     kr = simplify_korea(load_korea())
     records: list[dict[str, Any]] = []
     for k, names in enumerate(JP_NAMES):
@@ -359,12 +733,19 @@ def build_land() -> tuple[dict[str, BaseGeometry], list[dict[str, Any]]]:
     return land, records
 
 
+def all_names() -> dict[str, tuple[str, str, str]]:
+    out = {f"JP-{k + 1:02d}": n for k, n in enumerate(JP_NAMES)}
+    out.update({iso: (en, ja, ko) for iso, en, ja, ko in KR_NAMES.values()})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     root = Path(__file__).resolve().parents[1]
     ap.add_argument("--out", type=Path, default=root / "src" / "tocsin" / "data" / "areas.json.gz")
     args = ap.parse_args(argv)
-    _land, records = build_land()
+    land, records = build_land()
+    records += build_sea(land, all_names())
     blob = write(records, args.out)
     n_vertices = sum(len(r) // 2 for rec in records for poly in rec["polygons"] for r in poly)
     print(
