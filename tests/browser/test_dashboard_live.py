@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import page_errors, serve, wait_for
+from conftest import page_errors, serve, text, wait_for
 from fake_run import T0
 
 from tocsin.exchange.samples import sample_plot
@@ -61,8 +61,8 @@ def test_live_events_and_reconnect(tmp_path: Path, browser: Any, shot: Callable[
         # the third plot confirms it; the (toy) warning stage alerts
         post(url, [encode_json(sample_plot(seq=4, sent=T0 + 2))])
         wait_for(browser, "!!document.querySelector('.alert-card[data-alert-id=\"A-1\"]')")
-        row = browser.find_element(By.CSS_SELECTOR, '#tracks tr[data-track-id="T-JP-R1"]')
-        assert "confirmed" in row.text
+        wait_for(browser, "document.body.dataset.settled === '1'")
+        assert "confirmed" in text(browser, '#tracks tr[data-track-id="T-JP-R1"]')
         assert browser.find_element(By.ID, "alert-count").text == "1"
         wait_for(browser, "!!document.querySelector('#links li[data-partner=\"JP\"].ok')")
         shot(browser, "live")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import page_errors, serve, wait_for
+from conftest import click, page_errors, serve, text, wait_for
 
 from tocsin.web.auth import OperatorStore
 
@@ -76,11 +76,14 @@ def test_two_person_manual_alert(tmp_path: Path, browser: Any, shot: Callable[[A
         )
         browser.find_element(By.ID, "propose-button").click()
         wait_for(browser, "document.body.dataset.pending === '1'")
-        item = browser.find_element(By.CSS_SELECTOR, "#pending li[data-pending-id]")
-        pid = item.get_attribute("data-pending-id")
-        assert "ALERT JP-13, JP-14" in item.text
-        assert "proposed by alice" in item.text
-        assert not item.find_element(By.CSS_SELECTOR, "button.confirm").is_enabled()
+        # (read in one script call: the list is redrawn every few seconds)
+        pid, item_text, disabled = browser.execute_script(
+            "const li = document.querySelector('#pending li[data-pending-id]');"
+            "return [li.dataset.pendingId, li.innerText, li.querySelector('button.confirm').disabled]"
+        )
+        assert "ALERT JP-13, JP-14" in item_text
+        assert "proposed by alice" in item_text
+        assert disabled
         # a forged confirm from alice's own session is refused by the server
         r = browser.execute_async_script(
             "const done = arguments[arguments.length - 1];"
@@ -109,21 +112,22 @@ def test_two_person_manual_alert(tmp_path: Path, browser: Any, shot: Callable[[A
         login(browser, "bob", PW_B)
         sel = f'#pending li[data-pending-id="{pid}"] button.confirm'
         wait_for(browser, f"!!document.querySelector('{sel}') && !document.querySelector('{sel}').disabled")
-        button = browser.find_element(By.CSS_SELECTOR, f'#pending li[data-pending-id="{pid}"] button.confirm')
-        assert button.is_enabled()
-        button.click()
+        click(browser, sel)
         wait_for(browser, "document.getElementById('alert-count').textContent === '1'")
-        card = browser.find_element(By.CSS_SELECTOR, ".alert-card")
-        assert card.get_attribute("data-status") == "Exercise"
-        assert card.get_attribute("data-msg-type") == "Alert"
-        assert "JP-13, JP-14" in card.text
+        wait_for(browser, "document.body.dataset.settled === '1'")
+        status, msg_type = browser.execute_script(
+            "const c = document.querySelector('.alert-card'); return [c.dataset.status, c.dataset.msgType]"
+        )
+        assert status == "Exercise"
+        assert msg_type == "Alert"
+        assert "JP-13, JP-14" in text(browser, ".alert-card")
         wait_for(browser, "document.body.dataset.pending === '0'")
         warned = browser.execute_script(
             "const S = window.tocsinDashboard.state;"
             "return [...S.active.values()].flatMap(b => b.areas).sort()"
         )
         assert warned == ["JP-13", "JP-14"]
-        timeline = browser.find_element(By.ID, "timeline").text
+        timeline = text(browser, "#timeline")
         assert "(Exercise): JP-13, JP-14" in timeline
         shot(browser, "confirmed")
         assert page_errors(browser) == []
