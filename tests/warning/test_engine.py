@@ -123,15 +123,17 @@ def test_every_alert_is_valid_cap_and_parses(hok_alerts: list[Envelope]) -> None
 
 
 def test_references_chain(hok_alerts: list[Envelope]) -> None:
-    seen: list[str] = []
+    seen: dict[str, list[str]] = {}  # per release stream
     for a in hok_alerts:
         b = a.body
+        stream = b.id.split(".")[0]
+        assert stream == a.partner
         if b.msg_type == "Alert":
             assert b.references == []
-            seen = [b.id]
+            seen[stream] = [b.id]
         else:
-            assert b.references == seen
-            seen.append(b.id)
+            assert b.references == seen[stream]
+            seen[stream].append(b.id)
 
 
 def test_deterministic_byte_identical(registry: AreaRegistry, hok_tracks: list[Envelope]) -> None:
@@ -175,9 +177,13 @@ def test_reclassified_track_is_cancelled_at_once(registry: AreaRegistry, hok_tra
     air = msgspec.structs.replace(
         last, sent=last.sent + 1, body=msgspec.structs.replace(last.body, class_="air")
     )
-    [c] = eng.push(air)
-    assert c.body.msg_type == "Cancel"
-    assert c.body.references[-1] == out[-1].body.id
+    cancels = eng.push(air)
+    open_streams = {e.partner for e in out if e.body.msg_type == "Alert"}
+    assert {c.partner for c in cancels} == open_streams  # every open stream, at once
+    for c in cancels:
+        assert c.body.msg_type == "Cancel"
+        last_of_stream = [e for e in out if e.partner == c.partner][-1]
+        assert c.body.references[-1] == last_of_stream.body.id
 
 
 def test_deleted_track_is_cancelled(registry: AreaRegistry, hok_tracks: list[Envelope]) -> None:
@@ -189,8 +195,9 @@ def test_deleted_track_is_cancelled(registry: AreaRegistry, hok_tracks: list[Env
     gone = msgspec.structs.replace(
         last, sent=last.sent + 1, body=msgspec.structs.replace(last.body, status="deleted")
     )
-    [c] = eng.push(gone)
-    assert c.body.msg_type == "Cancel"
+    cancels = eng.push(gone)
+    assert cancels
+    assert {c.body.msg_type for c in cancels} == {"Cancel"}
     assert eng.advance(last.sent + 5000) == []
 
 
@@ -276,3 +283,18 @@ def _thr() -> type:
     from tocsin.warning.policy import Thresholds
 
     return Thresholds
+
+
+def test_a_track_id_that_comes_back_gets_new_alert_ids() -> None:
+    reg = grid_registry()
+    eng = WarningEngine(registry=reg)
+    env = _track(1000.0, [(36.5, 130.5), (36.5, 131.5), (36.5, 132.5)], (36.5, 132.5))
+    [a] = eng.push(env)
+    gone = msgspec.structs.replace(
+        env, sent=1001.0, body=msgspec.structs.replace(env.body, status="deleted", t=1001.0)
+    )
+    [c] = eng.push(gone)
+    back = msgspec.structs.replace(env, sent=1002.0, body=msgspec.structs.replace(env.body, t=1002.0))
+    [a2] = eng.push(back)
+    assert (a.body.id, c.body.id, a2.body.id) == ("JP.G-1.1.0", "JP.G-1.1.1", "JP.G-1.2.0")
+    assert a2.body.msg_type == "Alert"

@@ -74,6 +74,8 @@ class Registry(Protocol):
 
 #: how often (data time) a ``push`` also runs the other tracks' timers
 TICK_S = 0.5
+#: a track silent this long (data time) with no open alert is forgotten
+FORGET_S = 3600.0
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -112,6 +114,9 @@ class WarningEngine:
         self._now = 0.0
         self._polygons: dict[str, list[str]] = {}
         self._last_tick = -1e300
+        #: last thread number per lifecycle base, kept after a track is dropped so a
+        #: track id that comes back never reuses an alert id
+        self._threads: dict[str, int] = {}
         #: counters for operators and tests
         self.stats: dict[str, int] = {"tracks": 0, "ignored": 0, "assessed": 0, "alerts": 0}
 
@@ -149,7 +154,7 @@ class WarningEngine:
                 if lc is not None:
                     out += self._emit(lc.end(t, "lost"), rel, st)
             if body.status == "deleted":
-                del self._tracks[body.id]
+                self._drop(body.id)
             out += self._tick(t, skip=body.id, every=TICK_S)
             return out
         if not self.config.eligible(body.status, body.class_, body.quality):
@@ -169,7 +174,8 @@ class WarningEngine:
             if lc is None:
                 if desired is None:
                     continue
-                lc = Lifecycle(base=f"{rel.partner}.{safe_id(body.id)}", cfg=self.config.lifecycle)
+                base = f"{rel.partner}.{safe_id(body.id)}"
+                lc = Lifecycle(base=base, cfg=self.config.lifecycle, thread=self._threads.get(base, 0))
                 st.lifecycles[rel.partner] = lc
             out += self._emit(lc.update(desired, t), rel, st)
         out += self._tick(t, skip=body.id, every=TICK_S)
@@ -197,7 +203,15 @@ class WarningEngine:
                 lc = st.lifecycles.get(rel.partner)
                 if lc is not None:
                     out += self._emit(lc.tick(t), rel, st)
+            # a track silent for FORGET_S with nothing warned is forgotten (memory bound)
+            if t - st.track.t > FORGET_S and not any(lc.active for lc in st.lifecycles.values()):
+                self._drop(tid)
         return out
+
+    def _drop(self, tid: str) -> None:
+        st = self._tracks.pop(tid)
+        for lc in st.lifecycles.values():
+            self._threads[lc.base] = lc.thread
 
     def _country(self, code: str) -> str:
         try:
