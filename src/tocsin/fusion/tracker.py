@@ -126,7 +126,7 @@ class TrackerConfig:
     delete_tentative_s: float = 4.0
     coast_max_sigma_m: float = 50_000.0
     """A coasting missile is kept (and predicted) while its position sigma is below this."""
-    coast_report_s: float = 4.0
+    coast_report_s: float = 2.0
     """Prediction step and report interval of coasting missiles."""
     impact_interval_s: float = 2.0
     boost_launch_sigma_m: float = 150_000.0
