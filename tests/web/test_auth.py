@@ -261,48 +261,56 @@ def test_no_accounts_means_no_login(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def tocsin(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tocsin", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def cli(*args: str, stdin: str = "") -> tuple[int, str, str]:
+    """Run the command in-process; (exit status, stdout, the one-line error)."""
+    from typer.testing import CliRunner
+
+    from tocsin.cli import app, error_line
+
+    r = CliRunner().invoke(app, list(args), input=stdin)
+    if isinstance(r.exception, InputError):  # what `tocsin` prints, exit 2
+        return 2, r.stdout, error_line(r.exception)
+    return r.exit_code, r.stdout, ""
 
 
 def test_operator_cli(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    r = tocsin("operator", "add", "alice", "--data", str(data), "--password-stdin", stdin=PW_A + "\n")
-    assert r.returncode == 0, r.stderr
-    r = tocsin(
-        "operator", "add", "sue", "--role", "supervisor", "--data", str(data), "--password-stdin", stdin=PW_S
-    )
-    assert r.returncode == 0, r.stderr
-    r = tocsin("operator", "list", "--data", str(data))
-    assert r.returncode == 0
-    lines = [ln.split("\t")[:2] for ln in r.stdout.splitlines()]
+    data = ["--data", str(tmp_path / "data")]
+    code, out, _ = cli("operator", "add", "alice", *data, "--password-stdin", stdin=PW_A + "\n")
+    assert code == 0
+    assert "operator alice (operator) saved" in out
+    code, _, _ = cli("operator", "add", "sue", "--role", "supervisor", *data, "--password-stdin", stdin=PW_S)
+    assert code == 0
+    code, out, _ = cli("operator", "list", *data)
+    assert code == 0
+    lines = [ln.split("\t")[:2] for ln in out.splitlines()]
     assert lines == [["alice", "operator"], ["sue", "supervisor"]]
-    assert OperatorStore(data / "operators.json").authenticate("alice", PW_A) is not None
-    r = tocsin("operator", "add", "alice", "--data", str(data), "--password-stdin", stdin=PW_A)
+    assert OperatorStore(tmp_path / "data" / "operators.json").authenticate("alice", PW_A) is not None
+    # without --password-stdin it asks twice (hidden)
+    code, _, _ = cli("operator", "add", "bob", *data, stdin=f"{PW_B}\n{PW_B}\n")
+    assert code == 0
+    assert OperatorStore(tmp_path / "data" / "operators.json").authenticate("bob", PW_B) is not None
+    for args, stdin, want in (
+        (("add", "alice"), PW_A, "exists"),
+        (("add", "x y"), PW_A, "name"),
+        (("add", "carol"), "short", "password"),
+    ):
+        code, _, err = cli("operator", *args, *data, "--password-stdin", stdin=stdin)
+        assert code == 2
+        assert want in err
+    assert cli("operator", "remove", "alice", *data)[0] == 0
+    code, _, err = cli("operator", "remove", "alice", *data)
+    assert code == 2
+    assert "no operator" in err
+    code, _, err = cli("operator", "list", "--data", str(tmp_path / "empty"))
+    assert code == 2
+    assert "no operator file" in err
+    # and as a real process: one line on stderr, exit 2
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "operator", "remove", "nobody", *data],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
     assert r.returncode == 2
-    assert "exists" in r.stderr
-    assert "Traceback" not in r.stderr
-    r = tocsin("operator", "add", "x y", "--data", str(data), "--password-stdin", stdin=PW_A)
-    assert r.returncode == 2
-    assert "name" in r.stderr
-    r = tocsin("operator", "add", "carol", "--data", str(data), "--password-stdin", stdin="short")
-    assert r.returncode == 2
-    assert "password" in r.stderr
-    r = tocsin("operator", "remove", "alice", "--data", str(data))
-    assert r.returncode == 0
-    r = tocsin("operator", "remove", "alice", "--data", str(data))
-    assert r.returncode == 2
-    assert "no operator" in r.stderr
-    r = tocsin("operator", "list", "--data", str(tmp_path / "empty"))
-    assert r.returncode == 2
-    assert "no operator file" in r.stderr
+    assert r.stderr.strip() == "tocsin: error: name: no operator 'nobody'"
 
 
 def test_login_flood_is_journalled_once_and_locks_nobody_out(tmp_path: Path) -> None:
