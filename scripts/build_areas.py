@@ -22,16 +22,18 @@ Sources (licences in ``src/tocsin/data/NOTICE-areas.md``):
 Processing (all lengths in metres in an azimuthal equidistant projection, see
 ``docs/areas.md`` for the numbers):
 
-1. Land: Japanese rings as given (repaired with ``make_valid``); Korean
-   provinces coverage-simplified (shared borders stay shared), parts under
-   ``MIN_PART_M2`` dropped.
+1. Land: Japanese rings as given (repaired with ``make_valid``) plus outlying
+   islands as ellipses (``ISLANDS``); Korean provinces simplified, grown by
+   ``GROW_M`` and clipped to the national outline (no gaps along borders),
+   parts under ``MIN_PART_M2`` dropped.
 2. Coastal sea bands: every land area buffered by ``BAND_M`` in its own local
    azimuthal equidistant projection; the union of the buffers, minus all land
    and a coarse mask of neighbouring countries' land, is split between the
    areas by nearest coastline (Voronoi cells of points sampled along each
-   area's coast).
+   area's coast). The land mask is ``FOREIGN_LAND``.
 3. Offshore basins: the same with ``BASIN_M`` (200 nautical miles), minus the
-   bands, split by hand-drawn basin outlines (``BASINS``).
+   bands, split by hand-drawn basin outlines (``BASINS``); all sea zones
+   coverage-simplified together (``SEA_SIMPLIFY_M``).
 4. Coordinates rounded to ``1e-5`` degree and written as delta-encoded
    integers; gzip with ``mtime=0`` so a rebuild gives the same bytes.
 
