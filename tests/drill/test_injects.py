@@ -184,6 +184,11 @@ def test_new_injects_parse_into_structs(sc: Scenario) -> None:
             "injects[0].from_s",
             "end of the scenario",
         ),
+        (
+            "{type: junk-flood, partner: JP, from_s: 0, to_s: 200, rate_per_s: 10000}",
+            "injects[0].rate_per_s",
+            "at most 1,000,000",
+        ),
         ("{type: teleport, partner: JP}", "injects[0]", ""),
     ],
 )

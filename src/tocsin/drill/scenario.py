@@ -732,6 +732,8 @@ def _check_references(sc: Scenario) -> None:
                 raise sc.error(f"{at}.by", f"no partner {inj.by!r} in this scenario")
             if inj.mode == "unknown-partner" and inj.as_partner in codes:
                 raise sc.error(f"{at}.as_partner", f"{inj.as_partner} is a partner of this scenario")
+        if isinstance(inj, JunkFlood) and (inj.to_s - inj.from_s) * inj.rate_per_s > 1_000_000:
+            raise sc.error(f"{at}.rate_per_s", "at most 1,000,000 junk lines per inject")
         if isinstance(inj, GhostMissile):
             if inj.id is not None and inj.id in objects | set(sensors):
                 raise sc.error(f"{at}.id", f"id {inj.id!r} is already used")
