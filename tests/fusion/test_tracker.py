@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.fusion import Tracker, TrackerConfig
 from tocsin.geo import geodetic_to_ecef, great_circle_distance
@@ -267,3 +269,57 @@ def test_ukf_variant_tracks_the_missile(srbm_run: tuple[Any, list[Envelope], lis
     assert (
         float(great_circle_distance(last.impact.lat, last.impact.lon, tr.impact_lat, tr.impact_lon)) < 2_000.0
     )
+
+
+def test_too_late_reports_are_refused(scen: Any) -> None:
+    radars = [scen.Radar("JP-R1", 37.0, 132.5, max_range=4e5)]
+    trk = Tracker()
+    for e in scen.sensor_envs(radars):
+        trk.push(e)
+    for dt in (100.0, 0.0):  # a plot, then one 100 s older (lag 10 s)
+        body = PlotBody(sensor="JP-R1", t=scen.T0 + dt, range_m=1e5, az_deg=10.0, el_deg=5.0)
+        trk.push(make("plot", body, partner="JP", source="JP-R1", seq=int(dt) + 1, sent=scen.T0 + 100.0))
+    trk.flush()
+    assert trk.rejected["too_late"] == 1
+
+
+finite = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["JP-R1", "US-S1", "XX-9"]),
+            st.floats(-50.0, 50.0),
+            finite,
+            finite,
+            finite,
+            st.lists(finite, min_size=3, max_size=3),
+        ),
+        max_size=12,
+    )
+)
+def test_arbitrary_plots_never_raise(rows: list[tuple[str, float, float, float, float, list[float]]]) -> None:
+    from conftest import IrSat, Radar, sensor_envs
+
+    trk = Tracker()
+    for e in sensor_envs(
+        [Radar("JP-R1", 37.0, 132.5)], [IrSat("US-S1", geodetic_to_ecef(0.0, 135.0, 3.5e7))]
+    ):
+        trk.push(e)
+    t0 = 1_800_000_000.0
+    pushed = 0
+    for k, (sensor, dt, a, b, c, v) in enumerate(rows):
+        try:  # the wire struct itself refuses some (a non-unit line of sight)
+            if k % 2:
+                body = PlotBody(sensor=sensor, t=t0 + dt, range_m=a, az_deg=b, el_deg=c)
+            else:
+                body = PlotBody(sensor=sensor, t=t0 + dt, observer_ecef=v, los_ecef=[a, b, c])
+        except ValueError:
+            continue
+        pushed += 1
+        trk.push(make("plot", body, partner="JP", source=sensor, seq=k + 1, sent=t0))
+    trk.flush()
+    trk.advance(t0 + 100.0)
+    assert sum(trk.rejected.values()) + trk.stats["plots"] == pushed

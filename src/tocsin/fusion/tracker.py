@@ -259,12 +259,12 @@ class Tracker:
         kind = env.kind
         body = env.body
         if kind == "plot" and isinstance(body, PlotBody):
+            key = (body.sensor, body.t)
+            if self._scan_key is not None and key != self._scan_key:
+                out.extend(self.flush())
             m = self._measurement(env, body)
             if m is None:
                 return out
-            key = (m.sensor, m.t)
-            if self._scan_key is not None and key != self._scan_key:
-                out.extend(self.flush())
             self._scan_key = key
             self._scan.append(m)
             return out
