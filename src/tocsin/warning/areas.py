@@ -251,12 +251,23 @@ class AreaRegistry:
         return [self._areas[i] for i in sorted({int(i) for i in idx})]
 
     def intersecting(self, geom: BaseGeometry) -> list[Area]:
-        """Areas whose polygons intersect ``geom`` (lon/lat degrees), by code."""
-        return self._pick(self._tree.query(geom, predicate="intersects"))
+        """Areas whose polygons intersect ``geom`` (lon/lat degrees), by code.
+
+        STRtree box query, then the exact test with the (prepared) area polygons.
+        """
+        cand = self._tree.query(geom)
+        if len(cand) == 0:
+            return []
+        hit = shapely.intersects(self._geoms[cand], geom)
+        return self._pick(cand[hit])
 
     def at_point(self, lat: float, lon: float) -> list[Area]:
         """Areas containing the point (its boundary included), by code."""
-        return self.intersecting(Point(lon, lat))
+        cand = self._tree.query(Point(lon, lat))
+        if len(cand) == 0:
+            return []
+        hit = shapely.intersects_xy(self._geoms[cand], lon, lat)
+        return self._pick(cand[hit])
 
     def within_distance(self, lat: float, lon: float, meters: float) -> list[Area]:
         """Areas with some point within ``meters`` of (lat, lon), by code."""
