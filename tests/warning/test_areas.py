@@ -50,6 +50,25 @@ KNOWN_POINTS = [
     ("Seongsan Ilchulbong", 33.4587, 126.9427, "KR-49"),
     ("Sejong", 36.4800, 127.2890, "KR-50"),
     ("Ulleungdo", 37.5044, 130.8650, "KR-47"),
+    # coastal cities (japanmap's outlines are coarse: these must still be land)
+    ("Kushiro", 42.985, 144.381, "JP-01"),
+    ("Wakkanai", 45.4156, 141.6731, "JP-01"),
+    ("Nemuro", 43.330, 145.583, "JP-01"),
+    ("Hakodate", 41.7687, 140.7288, "JP-01"),
+    ("Hachinohe", 40.512, 141.488, "JP-02"),
+    ("Niigata", 37.916, 139.036, "JP-15"),
+    ("Choshi", 35.735, 140.827, "JP-12"),
+    ("Yokohama", 35.444, 139.638, "JP-14"),
+    ("Kanazawa", 36.561, 136.656, "JP-17"),
+    ("Kobe", 34.690, 135.196, "JP-28"),
+    ("Kochi", 33.559, 133.531, "JP-39"),
+    ("Shimonoseki", 33.958, 130.941, "JP-35"),
+    ("Nagasaki", 32.750, 129.878, "JP-42"),
+    ("Miyazaki", 31.911, 131.424, "JP-45"),
+    ("Pohang", 36.02, 129.37, "KR-47"),
+    ("Gangneung", 37.75, 128.90, "KR-42"),
+    ("Yeosu", 34.76, 127.66, "KR-46"),
+    ("Seogwipo", 33.25, 126.56, "KR-49"),
     # outlying islands (ellipses added to japanmap's main rings, see docs/areas.md)
     ("Ishigaki", 24.3400, 124.1600, "JP-47"),
     ("Miyakojima", 24.8000, 125.2800, "JP-47"),
@@ -293,6 +312,22 @@ def test_cap_polygons_property(index: int, max_points: int) -> None:
     assert 1 <= len(polys) <= 3
     for text in polys:
         _check_cap_polygon(text, max_points, area)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lat=st.floats(min_value=24.0, max_value=46.0),
+    lon=st.floats(min_value=122.0, max_value=146.0),
+    d1=st.floats(min_value=1.0, max_value=200_000.0),
+    d2=st.floats(min_value=1.0, max_value=200_000.0),
+)
+def test_within_distance_monotonic(lat: float, lon: float, d1: float, d2: float) -> None:
+    reg = AreaRegistry.default()
+    lo, hi = sorted((d1, d2))
+    near = {a.code for a in reg.within_distance(lat, lon, lo)}
+    far = {a.code for a in reg.within_distance(lat, lon, hi)}
+    here = {a.code for a in reg.at_point(lat, lon)}
+    assert here <= near <= far
 
 
 def test_loads_without_build_time_packages() -> None:
