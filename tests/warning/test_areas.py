@@ -302,6 +302,32 @@ def test_cap_polygons_of_every_area(reg: AreaRegistry) -> None:
         reg.get("JP-01").cap_polygons(3)
 
 
+def _cap_shapes(texts: list[str]) -> list[Polygon]:
+    return [Polygon([(float(p.split(",")[1]), float(p.split(",")[0])) for p in t.split()]) for t in texts]
+
+
+@pytest.mark.parametrize(
+    ("code", "lat", "lon"),
+    [
+        ("sea:JP-01", 43.0621, 141.3544),  # Sapporo, inside Hokkaido's band
+        ("sea:JP-01", 43.77, 142.36),  # Asahikawa
+        ("sea:JP-47", 26.2124, 127.6809),  # Naha, inside Okinawa's band
+        ("sea:KR-49", 33.4996, 126.5312),  # Jeju City, inside Jeju's band
+        ("sea:JP-15", 38.0800, 138.4300),  # Sado, inside Niigata's band
+        ("KR-41", 37.5663, 126.9779),  # Seoul city hall, a hole of Gyeonggi
+        ("KR-46", 35.1595, 126.8526),  # Gwangju, a hole of South Jeolla
+    ],
+)
+def test_cap_polygons_leave_out_big_holes(reg: AreaRegistry, code: str, lat: float, lon: float) -> None:
+    area = reg.get(code)
+    assert not shapely.contains_xy(area.geometry, lon, lat)
+    shapes = _cap_shapes(area.cap_polygons(max_points=200, max_polygons=40))
+    assert not any(shapely.contains_xy(s, lon, lat) for s in shapes), code
+    # and they still cover most of the area
+    covered = shapely.union_all([s.buffer(0) for s in shapes]).intersection(area.geometry).area
+    assert covered > 0.9 * area.geometry.area
+
+
 @settings(max_examples=40, deadline=None)
 @given(index=st.integers(min_value=0, max_value=10_000), max_points=st.integers(min_value=4, max_value=300))
 def test_cap_polygons_property(index: int, max_points: int) -> None:

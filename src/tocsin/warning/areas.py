@@ -42,12 +42,35 @@ from shapely.geometry.base import BaseGeometry
 
 from tocsin.geo import WGS84_A, WGS84_E2
 
-__all__ = ["DATA_FORMAT", "Area", "AreaKind", "AreaRegistry"]
+__all__ = ["CAP_MIN_HOLE_DEG2", "DATA_FORMAT", "Area", "AreaKind", "AreaRegistry"]
 
 DATA_FORMAT = "tocsin-areas/1"
 AreaKind = Literal["land", "sea"]
 
 _MAX_CAP_POLYGONS = 10
+#: holes at least this large (deg^2, ~10 km^2) are kept out of CAP polygons
+CAP_MIN_HOLE_DEG2 = 1e-3
+
+
+def _without_big_holes(part: Polygon, min_hole: float, depth: int = 0) -> list[Polygon]:
+    """Cut ``part`` into pieces none of which has a hole of ``min_hole`` or more.
+
+    A vertical line through the largest such hole cuts it open (a connected hole
+    whose x-range contains the line's x meets the line), so each half holds one
+    big hole fewer; repeat. Smaller holes stay (and are covered once dropped).
+    """
+    big = [r for r in part.interiors if Polygon(r).area >= min_hole]
+    if not big or depth > 12:
+        return [part]
+    hole = max(big, key=lambda r: Polygon(r).area)
+    cx = Polygon(hole).centroid.x
+    x0, y0, x1, y1 = part.bounds
+    out: list[Polygon] = []
+    for box in (shapely.box(x0 - 1.0, y0 - 1.0, cx, y1 + 1.0), shapely.box(cx, y0 - 1.0, x1 + 1.0, y1 + 1.0)):
+        for piece in shapely.get_parts(shapely.intersection(part, box)):
+            if isinstance(piece, Polygon) and not piece.is_empty and piece.area > 0.0:
+                out.extend(_without_big_holes(piece, min_hole, depth + 1))
+    return out
 
 
 def _cap_coord(lat: float, lon: float) -> str:
@@ -117,15 +140,20 @@ class Area:
 
         Rings are closed (first pair == last), have 4..``max_points`` pairs, latitude
         first, 5 decimals; the largest ``max_polygons`` parts are given, largest
-        first. Holes are dropped (CAP polygons have none), so the CAP area covers
-        them: the safe side for a warning.
+        first. CAP polygons have no holes: a part with a hole of
+        ``CAP_MIN_HOLE_DEG2`` (~10 km^2) or more (Hokkaido inside ``sea:JP-01``,
+        Seoul inside Gyeonggi) is first cut into hole-free pieces, so a sea
+        zone's CAP area does not cover the island it surrounds; smaller holes
+        (islets) are covered.
         """
         if max_points < 4:
             raise ValueError(f"max_points must be >= 4, got {max_points}")
         if max_polygons < 1:
             raise ValueError(f"max_polygons must be >= 1, got {max_polygons}")
         out: list[str] = []
-        for part in self.polygons()[:max_polygons]:
+        pieces = [q for p in self.polygons() for q in _without_big_holes(p, CAP_MIN_HOLE_DEG2)]
+        pieces.sort(key=lambda p: (-p.area, p.bounds))
+        for part in pieces[:max_polygons]:
             coords = _ring_for_cap(part, max_points)
             pairs = [_cap_coord(lat, lon) for lon, lat in coords]
             pairs[-1] = pairs[0]  # closed after rounding too
