@@ -183,8 +183,10 @@ def test_boost_needs_a_baseline_then_follows_the_launch_plane() -> None:
         class_="ballistic",
         phase="boost",
     )
-    assert assess(tr, reg, origin=(38.0, 129.99)).risks == ()  # 1 km baseline: heading unknown
-    th = assess(tr, reg, origin=(38.0, 129.1), thrust=60.0)
+    assert assess(tr, reg, origin=(38.0, 129.99, 200.0)).risks == ()  # 1 km baseline: heading unknown
+    th = assess(tr, reg, origin=(38.0, 129.1, 200.0), thrust=60.0)
+    # an origin known only to 20 km gives no heading over an 80 km baseline
+    assert assess(tr, reg, origin=(38.0, 129.1, 20e3), thrust=60.0).risks == ()
     assert th.phase == "boost"
     assert [r.code for r in th.risks] == ["AHEAD"]
     assert th.impact_lon is not None

@@ -91,8 +91,8 @@ class _TrackState:
     history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=16))
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     threat: Threat | None = None
-    #: sub-point (lat, lon) of the first boost report: the heading origin
-    origin: tuple[float, float] | None = None
+    #: sub-point (lat, lon, horizontal sigma m) of the first boost report: the heading origin
+    origin: tuple[float, float, float] | None = None
 
 
 class WarningEngine:
@@ -238,7 +238,9 @@ class WarningEngine:
         thrust = self._thrust(st, body) if boost else None
         if boost and st.origin is None:
             la, lo, _ = ecef_to_geodetic(np.asarray(body.state_ecef[:3], dtype=np.float64))
-            st.origin = (float(la), float(lo))
+            p = np.asarray(body.cov, dtype=np.float64).reshape(6, 6)
+            sig = float(np.sqrt(max(np.trace(p[:3, :3]) / 3.0, 0.0)))
+            st.origin = (float(la), float(lo), sig)
         return assess(body, self.registry, self._threat_cfg, thrust=thrust, origin=st.origin)
 
     def _cap_polygons(self, areas: list[Area]) -> dict[str, list[str]]:

@@ -95,7 +95,7 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     boost_extra_dv_fraction: float = 0.05
     boost_max_accel: float = 150.0
     boost_speed_window_s: float = 6.0
-    boost_launch_baseline_m: float = 20_000.0
+    boost_launch_baseline_m: float = 10_000.0
     boost_assumed_accel: float = 30.0
     boost_heading_margin_deg: float = 1.5
     boost_min_buffer_m: float = 15_000.0
@@ -394,13 +394,13 @@ def assess(
     cfg: ThreatConfig | None = None,
     *,
     thrust: float | None = None,
-    origin: tuple[float, float] | None = None,
+    origin: tuple[float, float, float] | None = None,
 ) -> Threat:
     """The areas ``track`` puts at risk (module doc). ``thrust``: the thrust
     acceleration along the velocity (m/s^2) estimated by the caller from the
     track's recent speeds, used during boost (``boost_assumed_accel`` if None);
-    ``origin``: (lat, lon) of the track's first boost report, for the heading
-    when the track carries no launch estimate."""
+    ``origin``: (lat, lon, horizontal 1-sigma in m) of the track's first boost
+    report, for the heading when the track carries no launch estimate."""
     cfg = cfg or ThreatConfig()
     boosting = track.phase == "boost" or track.impact is None
     if boosting:
@@ -493,7 +493,7 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
 
 
 def _launch_plane_velocity(
-    track: TrackBody, cfg: ThreatConfig, origin: tuple[float, float] | None = None
+    track: TrackBody, cfg: ThreatConfig, origin: tuple[float, float, float] | None = None
 ) -> F64 | None:
     """The track's velocity turned, about the local vertical, onto the azimuth of
     the ground track from the estimated launch point (or, without one, from
@@ -502,8 +502,9 @@ def _launch_plane_velocity(
     A missile boosts in its launch plane; a young track's velocity direction is
     noisy (a 2 degree error moves the far end of a 1,500 km corridor by 50 km)
     while the bearing from the launch point over a baseline of tens of km is
-    steady. Used when the launch estimate is at least ``boost_launch_baseline_m``
-    away and its uncertainty is below a tenth of that distance; ``None`` when
+    steady. Used when the launch estimate (or origin) is at least
+    ``boost_launch_baseline_m`` away and its uncertainty is below a tenth of that
+    distance (heading error below ~6 degrees); ``None`` when
     there is no such baseline yet (no boost warning from a heading that noisy)."""
     x = np.asarray(track.state_ecef, dtype=np.float64)
     v = x[3:]
@@ -511,8 +512,7 @@ def _launch_plane_velocity(
     if la is not None:
         o_lat, o_lon, o_sig = la.lat, la.lon, la.sigma_m
     elif origin is not None:
-        o_lat, o_lon = origin
-        o_sig = 0.0
+        o_lat, o_lon, o_sig = origin
     else:
         return None
     lat, lon, _ = ecef_to_geodetic(x[:3])
@@ -536,7 +536,7 @@ def _assess_boost(
     index: AreaIndex,
     cfg: ThreatConfig,
     thrust: float | None,
-    origin: tuple[float, float] | None,
+    origin: tuple[float, float, float] | None,
 ) -> Threat:
     x = np.asarray(track.state_ecef, dtype=np.float64)
     r, vt = x[:3], _launch_plane_velocity(track, cfg, origin)
