@@ -323,3 +323,21 @@ def test_arbitrary_plots_never_raise(rows: list[tuple[str, float, float, float, 
     trk.flush()
     trk.advance(t0 + 100.0)
     assert sum(trk.rejected.values()) + trk.stats["plots"] == pushed
+
+
+def test_a_biased_radar_does_not_make_a_second_missile_track(
+    srbm_run: tuple[Any, list[Envelope], list[Envelope]],
+) -> None:
+    _, envs, _ = srbm_run
+    biased = []
+    for e in envs:  # JP-R1 azimuth 0.3 deg off: several km at its ranges
+        if isinstance(e.body, PlotBody) and e.body.sensor == "JP-R1" and e.body.az_deg is not None:
+            e = msgspec.structs.replace(
+                e, body=msgspec.structs.replace(e.body, az_deg=(e.body.az_deg + 0.3) % 360.0)
+            )
+        biased.append(e)
+    trk = Tracker()
+    bodies = _bodies(trk.push_many(biased))
+    assert len(_confirmed_ids(bodies)) == 1
+    assert trk.stats["duplicates_suppressed"] >= 1
+    assert "JP-R1" in bodies[-1].sources

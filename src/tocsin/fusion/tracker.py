@@ -133,6 +133,11 @@ class TrackerConfig:
     ir_pair_dt_s: float = 1.0
     ir_max_miss_m: float = 5_000.0
     ir_init_vel_sigma: float = 2_000.0
+    dup_dist_m: float = 10_000.0
+    dup_speed_mps: float = 200.0
+    """A track about to be confirmed this close (position and velocity) to a
+    confirmed ballistic track is the same missile seen through a biased sensor:
+    it is not confirmed (``stats["duplicates_suppressed"]``)."""
     t2t_gate: float = 30.0
     """Chi-square gate (3 DOF, position) for partner tracks."""
 
@@ -1207,6 +1212,15 @@ class Tracker:
                 continue
             status_change = False
             if tr.status == "tentative" and sum(tr.window) >= self.cfg.confirm_m:
+                twin = self._ballistic_twin(tr)
+                if twin is not None:
+                    # the same missile seen by a sensor that disagrees with the
+                    # others (a bias): no second track; note the sensor
+                    twin.sources |= tr.sources
+                    twin.partners |= tr.partners
+                    del self._tracks[tr.key]
+                    self.stats["duplicates_suppressed"] += 1
+                    continue
                 tr.status = "confirmed"
                 tr.id = self._issue_id()
                 status_change = True
@@ -1217,6 +1231,26 @@ class Tracker:
                 out.append(self._message(tr, sent))
         out.extend(self._housekeeping(self._now, sent))
         return out
+
+    def _ballistic_twin(self, tr: _Track) -> _Track | None:
+        """A confirmed ballistic track that a track about to be confirmed
+        duplicates: within ``dup_dist_m`` and ``dup_speed_mps`` + 3 sigma of
+        it at the same time (straight-line extrapolation over the small time
+        difference; a new track's velocity is poorly known).
+        Only missiles: aircraft in formation keep their own tracks."""
+        x, p = tr.combined()
+        for other in self._tracks.values():
+            if other is tr or not other.ballistic or other.status == "tentative" or other.dead:
+                continue
+            xo, po = other.combined()
+            pos = xo[:3] + xo[3:] * (tr.t - other.t)
+            vsig = math.sqrt(max(float(np.trace(p[3:, 3:]) + np.trace(po[3:, 3:])), 0.0))
+            if (
+                float(np.linalg.norm(pos - x[:3])) < self.cfg.dup_dist_m
+                and float(np.linalg.norm(xo[3:] - x[3:])) < self.cfg.dup_speed_mps + 3.0 * vsig
+            ):
+                return other
+        return None
 
     def _quality(self, tr: _Track, p: F64, n: int) -> float:
         """Track quality in [0, 1] (docs/fusion.md): the hit fraction of the
