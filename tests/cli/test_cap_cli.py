@@ -104,9 +104,10 @@ def test_validate_ok_invalid_unreadable(tmp_path: Path, run: Callable[..., Resul
 
     broken = tmp_path / "broken.xml"
     broken.write_text(_cap()[:200], encoding="utf-8")
-    r = run(broken, cwd=tmp_path)
-    assert r.returncode == 1
-    assert "well-formed" in r.stdout
+    r = run(good, broken, cwd=tmp_path)
+    assert r.returncode == 2  # not XML at all: unreadable as CAP
+    assert f"{broken}:" in r.stderr
+    assert "well-formed" in r.stderr
 
     r = run(good, tmp_path / "nope.xml", bad, cwd=tmp_path)
     assert r.returncode == 2

@@ -192,8 +192,13 @@ def test_cli_flow(tmp_path: Path) -> None:
     assert "issued JP.manual-1.1.0 (Exercise)" in r.stdout
     assert "refuse by aoki P1" in r.stdout
     assert (tmp_path / "book" / "JP.manual-1.1.0.xml").exists()
-    # no operators configured: a one-line error, exit 2
+    # listing needs no operators; proposing does: a one-line error, exit 2
     r = run("list", "--state", str(tmp_path / "book"))
+    assert r.returncode == 0, r.stderr
+    assert "JP.manual-1.1.0 Exercise" in r.stdout
+    r = run(
+        "propose", "--state", str(tmp_path / "book"), "--operator", "aoki", "--area", "JP-01", "--text", "x"
+    )
     assert r.returncode == 2
     assert "operators" in r.stderr
     assert "Traceback" not in r.stderr

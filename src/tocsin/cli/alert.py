@@ -26,13 +26,15 @@ STATE_HELP = "Directory that keeps the book of proposals, alerts and the audit l
 
 
 @contextmanager
-def _book(state: Path, policy: Path | None, live: Path | None) -> Iterator[object]:
+def _book(
+    state: Path, policy: Path | None, live: Path | None, *, read_only: bool = False
+) -> Iterator[object]:
     from tocsin.warning.manual import ManualAlertBook, ManualAlertStore
     from tocsin.warning.mode import DrillMode, Mode
     from tocsin.warning.policy import WarningConfig, load_config, load_live_authorisation
 
     cfg = load_config(policy) if policy is not None else WarningConfig()
-    if not cfg.operators:
+    if not cfg.operators and not read_only:
         raise ConfigError(
             "no authorised operators: list them in a policy file (operators = [...]) given with --policy"
         )
@@ -186,7 +188,7 @@ def register(app: typer.Typer) -> None:
 
         if not (state / "book.json").exists():
             raise InputError("no manual-alert book here yet", file=str(state))
-        with _book(state, policy, live) as b:
+        with _book(state, policy, live, read_only=True) as b:
             assert isinstance(b, ManualAlertBook)
             typer.echo(f"mode: {b.mode.name} ({b.mode.status})")
             typer.echo(f"pending: {len(b.pending)}")

@@ -8,8 +8,8 @@ spaces or commas). An Atom feed of CAP entries (``feed.xml`` of ``tocsin warn``)
 is checked entry by entry.
 
 Output: one line per file, ``FILE: OK`` or ``FILE:LINE: message`` for each
-problem. Exit status: 0 all valid, 1 some invalid, 2 some unreadable (or the
-schema missing).
+problem. Exit status: 0 all valid, 1 some invalid (the schema or CAP's rules),
+2 some unreadable: missing, or not well-formed XML (or the schema missing).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _validate_file(path: Path) -> tuple[int, list[str]]:
         try:
             feed = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
         except etree.XMLSyntaxError as exc:
-            return 1, [f"{path}:{exc.lineno}: not well-formed XML: {exc.msg}"]
+            return 2, [f"{path}:{exc.lineno}: not well-formed XML: {exc.msg}"]
         alerts = feed.findall(".//{%s}alert" % CAP_NS)  # noqa: UP031
         lines: list[str] = []
         for el in alerts:
@@ -47,6 +47,9 @@ def _validate_file(path: Path) -> tuple[int, list[str]]:
     problems = validate_cap(data)
     if not problems:
         return 0, [f"{path}: OK"]
+    if len(problems) == 1 and problems[0].message.startswith("not well-formed"):
+        p = problems[0]
+        return 2, [f"{path}:{p.line}: {p.message}" if p.line else f"{path}: {p.message}"]
     return 1, [f"{path}:{p.line}: {p.message}" if p.line else f"{path}: {p.message}" for p in problems]
 
 
@@ -63,7 +66,7 @@ def register(app: typer.Typer) -> None:
             "Examples:\n\n"
             "    tocsin cap validate alerts/*.xml\n\n"
             "    tocsin cap validate run/cap/JP.F-1.1.0.xml -q && echo valid\n\n"
-            "Exit status: 0 all valid, 1 some invalid, 2 some unreadable."
+            "Exit status: 0 all valid, 1 some invalid, 2 some unreadable (missing or not XML)."
         ),
     )
     def validate_cmd(
