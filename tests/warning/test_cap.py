@@ -211,3 +211,22 @@ def test_any_message_renders_valid(n_areas: int, t: float, onset_dt: float, msg:
         references=[] if msg == "Alert" else [CapReference("s@x", "X.0.0", max(0.0, t - 5))],
     )
     assert validate_cap(render_cap(m)) == []
+
+
+def test_sea_zones_get_the_mariners_instruction() -> None:
+    import dataclasses
+
+    facts = dataclasses.replace(_facts(), area_kinds=frozenset({"sea"}))
+    msg = dataclasses.replace(_msg(), facts=facts, areas=[SEA])
+    doc = etree.fromstring(render_cap(msg).encode())
+    instr = [i.findtext(N + "instruction") for i in doc.findall(N + "info")]
+    assert "海上保安庁" in instr[0]
+    assert "해양경찰" in instr[1]
+    assert "coast guard" in instr[2]
+    assert "sturdy building" not in instr[2]
+    both = dataclasses.replace(
+        _msg(), facts=dataclasses.replace(_facts(), area_kinds=frozenset({"land", "sea"}))
+    )
+    en = etree.fromstring(render_cap(both).encode()).findall(N + "info")[2].findtext(N + "instruction")
+    assert "sturdy building" in en
+    assert "coast guard" in en

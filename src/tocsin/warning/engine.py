@@ -277,6 +277,7 @@ class WarningEngine:
             impact_t=threat.impact_t if threat else None,
             kind=kind,  # type: ignore[arg-type]
             reason=iss.reason or "",
+            area_kinds=frozenset(a.kind for a in areas) or frozenset({"land"}),
         )
         ident = iss.id
         cap = render_cap(

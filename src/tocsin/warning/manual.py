@@ -247,6 +247,7 @@ class ManualAlertBook:
             kind="manual",
             manual_text=text,
             reason=reason,
+            area_kinds=frozenset(a.kind for a in areas) or frozenset({"land"}),
         )
         sender = self.config.sender
         cap = render_cap(

@@ -12,6 +12,9 @@ Wording follows what the public already knows:
 * Korean follows the Ministry of the Interior and Safety's civil-defence
   guidance (튼튼한 건물이나 지하로 대피).
 * English is plain: take shelter in a sturdy building or underground.
+* Sea zones get the mariners' instruction (watch for falling objects, do not
+  approach debris, report it to the coast guard), as Japan's Coast Guard
+  navigational warnings do after a launch.
 
 Exercise and test alerts are unmistakable in every field a person reads:
 headline and description start with 【訓練】/[훈련]/[EXERCISE] (or the test
@@ -49,6 +52,8 @@ class Facts:
     kind: Literal["impact", "overflight", "mixed", "manual"] = "mixed"
     reason: str = ""  # Cancel: "impact" | "no-threat" | "lost" | "manual"
     manual_text: str = ""
+    #: kinds of the warned areas ("land", "sea"): sea zones get the mariners' instruction
+    area_kinds: frozenset[str] = frozenset({"land"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,21 @@ _SHELTER = {
         "immediately into the nearest sturdy building or underground. If there is no building "
         "nearby, take cover behind something solid or lie flat on the ground and protect your "
         "head. Indoors, stay away from windows."
+    ),
+}
+
+_MARINERS = {
+    "ja-JP": (
+        "付近の船舶は落下物に十分注意してください。落下物を発見した場合は決して近寄らず、"
+        "直ちに海上保安庁に通報してください。"
+    ),
+    "ko-KR": (
+        "인근 해역의 선박은 낙하물에 각별히 주의하십시오. 낙하물을 발견하면 절대 접근하지 말고 "
+        "즉시 해양경찰에 신고하십시오."
+    ),
+    "en-US": (
+        "Vessels in these waters: watch for falling objects. Do not approach any debris; "
+        "report it to the coast guard at once."
     ),
 }
 
@@ -251,7 +271,14 @@ def _headline(f: Facts, lang: Lang) -> str:
 def info_text(f: Facts, lang: Lang) -> InfoText:
     """The text fields of one ``info`` block."""
     tag = _TAG.get(f.status, {}).get(lang, "")
-    instr = _ALL_CLEAR_INSTR[lang] if f.msg_type == "Cancel" else _SHELTER[lang]
+    if f.msg_type == "Cancel":
+        instr = _ALL_CLEAR_INSTR[lang]
+    elif f.area_kinds == frozenset({"sea"}):
+        instr = _MARINERS[lang]
+    elif "sea" in f.area_kinds:
+        instr = _SHELTER[lang] + " " + _MARINERS[lang]
+    else:
+        instr = _SHELTER[lang]
     not_real = _NOT_REAL.get(f.status, {}).get(lang)
     if not_real:
         instr = instr + " " + not_real
