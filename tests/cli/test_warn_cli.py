@@ -86,6 +86,13 @@ def test_warn_writes_alerts_cap_and_feed(
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout == ""
     assert (tmp_path / "a" / "alerts.jsonl").read_bytes() == (tmp_path / "b" / "alerts.jsonl").read_bytes()
+    # a re-run into the same directory leaves no stale CAP file behind
+    stale = tmp_path / "b" / f"{alerts[0].body.id}.xml"
+    short = tmp_path / "short.jsonl"
+    short.write_bytes(b"".join(tracks_file.read_bytes().splitlines(keepends=True)[:3]))
+    assert run(short, "-o", "b", "-q", cwd=tmp_path).returncode == 0
+    assert not stale.exists()
+    assert not list((tmp_path / "b").glob("*.xml"))[1:]  # only feed.xml
     r3 = run(tracks_file, "-o", "c", "-q", "--mode", "replay", cwd=tmp_path)
     assert r3.returncode == 0, r3.stderr
     replay, _ = read_jsonl(tmp_path / "c" / "alerts.jsonl")

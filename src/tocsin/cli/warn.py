@@ -124,6 +124,7 @@ def register(app: typer.Typer) -> None:
         kinds: Counter[str] = Counter()
         alerts: list[Envelope] = []
         out.mkdir(parents=True, exist_ok=True)
+        _forget_previous(out)
         writer = JsonlWriter(out / "alerts.jsonl")
         show_progress = not quiet and size > 1_000_000
         started = time.monotonic()
@@ -178,6 +179,20 @@ def register(app: typer.Typer) -> None:
             typer.echo(_summary(tracks, out, stats, kinds, alerts, engine.stats))
 
     _ = warn_cmd
+
+
+def _forget_previous(out: Path) -> None:
+    """Remove the CAP files a previous run listed in ``alerts.jsonl`` (ours, so a
+    re-run into the same directory leaves no stale alert behind)."""
+    from tocsin.wire import ReadStats, iter_jsonl
+
+    prev = out / "alerts.jsonl"
+    if not prev.exists():
+        return
+    for env in iter_jsonl(prev, stats=ReadStats()):
+        ident = getattr(env.body, "id", None)
+        if env.kind == "alert" and isinstance(ident, str) and "/" not in ident and not ident.startswith("."):
+            (out / f"{ident}.xml").unlink(missing_ok=True)
 
 
 def _write_cap(out: Path, alerts: list[Any]) -> None:
