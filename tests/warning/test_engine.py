@@ -247,7 +247,10 @@ def _track(
 def test_each_release_gets_only_its_countries() -> None:
     reg = grid_registry()
     cfg = WarningConfig(
-        releases=[Release(partner="KR", countries=["KR"]), Release(partner="JP", countries=["JP"])]
+        releases=[
+            Release(partner="KR", countries=["KR"], sender="warning@kr.example"),
+            Release(partner="JP", countries=["JP"]),
+        ]
     )
     eng = WarningEngine(cfg, registry=reg)
     # a path from Korea (west of 130 E in the fake grid) into Japan
@@ -259,6 +262,8 @@ def test_each_release_gets_only_its_countries() -> None:
     assert all(reg.get(c).country == "JP" for c in by["JP"].areas)
     assert by["KR"].id.startswith("KR.")
     assert by["JP"].id.startswith("JP.")
+    assert "<sender>warning@kr.example</sender>" in by["KR"].cap
+    assert f"<sender>{cfg.sender}</sender>" in by["JP"].cap
     jp_only = WarningEngine(WarningConfig(releases=[Release(partner="JP", countries=["JP"])]), registry=reg)
     assert {e.partner for e in jp_only.push(env)} == {"JP"}
 

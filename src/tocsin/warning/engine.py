@@ -258,7 +258,7 @@ class WarningEngine:
 
     def _alert(self, iss: Issue, rel: Release, st: _TrackState) -> Envelope:
         status = check_status(self.mode, self.mode.status)
-        sender = self.config.sender
+        sender = rel.sender or self.config.sender
         areas = [self.registry.get(c) for c in iss.areas]
         track = st.track
         threat = st.threat

@@ -15,6 +15,7 @@ a TOML or YAML file (:func:`load_config`) and every error names the field::
     partner = "JP"                  # whose public: alert envelopes carry this partner
     countries = ["JP"]              # areas of these countries go to this public
     international = true            # and sea zones of no listed country
+    sender = "warning@jp.example"   # optional: CAP sender for this public
 
     [lifecycle]
     min_update_interval_s = 10
@@ -74,6 +75,8 @@ class Release(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     partner: Partner
     countries: list[Partner]
     international: bool = True
+    #: CAP sender of this public's alerts (the policy's ``sender`` when unset)
+    sender: Annotated[str, Meta(pattern=r"^[^\s,<&]+$")] | None = None
 
 
 def _default_releases() -> list[Release]:
