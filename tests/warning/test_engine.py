@@ -110,6 +110,7 @@ def test_hokkaido_overflight_warned_before_it_happens(
     assert not any(c.startswith("KR") for c in first_warned)
     # the last message is the all-clear
     assert bodies[-1].msg_type == "Cancel"
+    assert bodies[-1].areas == []
 
 
 def test_every_alert_is_valid_cap_and_parses(hok_alerts: list[Envelope]) -> None:
@@ -303,3 +304,12 @@ def test_a_track_id_that_comes_back_gets_new_alert_ids() -> None:
     [a2] = eng.push(back)
     assert (a.body.id, c.body.id, a2.body.id) == ("JP.G-1.1.0", "JP.G-1.1.1", "JP.G-1.2.0")
     assert a2.body.msg_type == "Alert"
+
+
+def test_threats_expose_the_latest_assessment() -> None:
+    eng = WarningEngine(registry=grid_registry())
+    eng.push(_track(1000.0, [(36.5, 130.5), (36.5, 131.5), (36.5, 132.5)], (36.5, 132.5)))
+    th = eng.threats()["G-1"]
+    assert th.phase == "ballistic"
+    assert "JP-0608" in th.codes
+    assert th.onset is not None

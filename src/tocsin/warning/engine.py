@@ -181,6 +181,10 @@ class WarningEngine:
         out += self._tick(t, skip=body.id, every=TICK_S)
         return out
 
+    def threats(self) -> dict[str, Threat]:
+        """The latest assessment of every track being followed (for displays)."""
+        return {tid: st.threat for tid, st in sorted(self._tracks.items()) if st.threat is not None}
+
     def advance(self, t: float) -> list[Envelope]:
         t = max(self._now, float(t))
         self._now = t
