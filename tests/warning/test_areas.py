@@ -80,6 +80,11 @@ KNOWN_POINTS = [
     ("Awaji (Sumoto)", 34.3400, 134.8900, "JP-28"),
     ("Naruto", 34.1800, 134.6000, "JP-36"),
     ("Amami (Naze)", 28.3800, 129.4900, "JP-46"),
+    ("Irabu", 24.8300, 125.1700, "JP-47"),
+    ("Hateruma", 24.0600, 123.7800, "JP-47"),
+    ("Yonaguni", 24.4600, 123.0000, "JP-47"),
+    ("Aogashima", 32.4600, 139.7600, "JP-13"),
+    ("Tobishima", 39.1900, 139.5500, "JP-06"),
 ]
 
 # (name, lat, lon, expected sea code): points in open water

@@ -48,8 +48,8 @@ DATA_FORMAT = "tocsin-areas/1"
 AreaKind = Literal["land", "sea"]
 
 _MAX_CAP_POLYGONS = 10
-#: holes at least this large (deg^2, ~10 km^2) are kept out of CAP polygons
-CAP_MIN_HOLE_DEG2 = 1e-3
+#: holes at least this large (deg^2, ~100 km^2) are kept out of CAP polygons
+CAP_MIN_HOLE_DEG2 = 1e-2
 
 
 def _without_big_holes(part: Polygon, min_hole: float, depth: int = 0) -> list[Polygon]:
@@ -141,10 +141,10 @@ class Area:
         Rings are closed (first pair == last), have 4..``max_points`` pairs, latitude
         first, 5 decimals; the largest ``max_polygons`` parts are given, largest
         first. CAP polygons have no holes: a part with a hole of
-        ``CAP_MIN_HOLE_DEG2`` (~10 km^2) or more (Hokkaido inside ``sea:JP-01``,
+        ``CAP_MIN_HOLE_DEG2`` (~100 km^2) or more (Hokkaido inside ``sea:JP-01``,
         Seoul inside Gyeonggi) is first cut into hole-free pieces, so a sea
         zone's CAP area does not cover the island it surrounds; smaller holes
-        (islets) are covered.
+        (small islands) are covered.
         """
         if max_points < 4:
             raise ValueError(f"max_points must be >= 4, got {max_points}")
