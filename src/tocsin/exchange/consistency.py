@@ -63,7 +63,7 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.geo import ecef_to_aer, ecef_to_geodetic, geodetic_to_ecef
+from tocsin.geo import ecef_to_geodetic, enu_matrix, geodetic_to_ecef
 from tocsin.sensors.detection import earth_blocks
 from tocsin.stage import Stage
 from tocsin.wire import Envelope, PlotBody, SensorBody, TrackBody
@@ -73,6 +73,7 @@ __all__ = [
     "ConsistencyConfig",
     "Flag",
     "SensorView",
+    "coverage",
     "find_consistency",
     "with_consistency",
 ]
@@ -126,25 +127,72 @@ class SensorView:
     min_el_deg: float
     max_el_deg: float
     last_plot_t: float = -math.inf
+    _geom: tuple[tuple[float, float, float], NDArray[np.float64], NDArray[np.float64]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def geometry(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The site in ECEF ``(3,)`` and the ECEF-to-ENU rotation ``(3, 3)``
+        (cached until the sensor moves)."""
+        assert self.lat is not None
+        assert self.lon is not None
+        key = (self.lat, self.lon, self.alt_m)
+        if self._geom is None or self._geom[0] != key:
+            site = np.asarray(geodetic_to_ecef(self.lat, self.lon, self.alt_m), dtype=np.float64)
+            rot = np.asarray(enu_matrix(self.lat, self.lon), dtype=np.float64)
+            self._geom = (key, site, rot)
+        return self._geom[1], self._geom[2]
+
+    @property
+    def placed(self) -> bool:
+        """A radar whose position and range are known (it can be expected)."""
+        return (
+            self.type == "radar" and self.lat is not None and self.lon is not None and bool(self.max_range_m)
+        )
 
     def covers(self, xyz: NDArray[np.float64], cfg: ConsistencyConfig) -> bool:
         """True when an object at ECEF ``xyz`` is well inside this radar's coverage."""
-        if self.type != "radar" or self.lat is None or self.lon is None or self.max_range_m is None:
-            return False
-        a_, e_, r_ = ecef_to_aer(xyz, self.lat, self.lon, self.alt_m)
-        az, el, rng = float(a_), float(e_), float(r_)
-        if rng > cfg.range_margin * self.max_range_m:
-            return False
-        if not self.min_el_deg + cfg.el_margin_deg <= el <= self.max_el_deg - cfg.el_margin_deg:
-            return False
-        if self.az_from_deg is not None and self.az_to_deg is not None:
-            width = (self.az_to_deg - self.az_from_deg) % 360.0 or 360.0
-            rel = (az - self.az_from_deg) % 360.0
-            m = cfg.az_margin_deg
-            if not m <= rel <= width - m:
-                return False
-        site = geodetic_to_ecef(self.lat, self.lon, self.alt_m)
-        return not bool(earth_blocks(site, xyz))
+        return self.placed and bool(coverage([self], xyz, cfg)[0])
+
+
+def coverage(
+    views: Sequence[SensorView], xyz: NDArray[np.float64], cfg: ConsistencyConfig
+) -> NDArray[np.bool_]:
+    """For placed radars ``views``, which hold ECEF point ``xyz`` well inside their
+    coverage: slant range within ``range_margin`` of the maximum, elevation inside
+    the band shrunk by ``el_margin_deg``, azimuth inside the sector shrunk by
+    ``az_margin_deg``, and the line of sight clear of the Earth ellipsoid.
+
+    Vectorised over the radars: azimuth/elevation in each radar's local
+    east-north-up frame, ``az = atan2(e, n)``, ``el = atan2(u, hypot(e, n))``
+    (as :func:`tocsin.geo.ecef_to_aer`)."""
+    if not views:
+        return np.zeros(0, dtype=bool)
+    geo = [v.geometry() for v in views]
+    site = np.stack([g[0] for g in geo])
+    rot = np.stack([g[1] for g in geo])
+    enu = np.einsum("sij,sj->si", rot, xyz[None, :3] - site)
+    e, n, u = enu[:, 0], enu[:, 1], enu[:, 2]
+    horiz = np.hypot(e, n)
+    rng = np.sqrt(horiz * horiz + u * u)
+    el = np.degrees(np.arctan2(u, horiz))
+    az = np.degrees(np.arctan2(e, n)) % 360.0
+    max_r = np.array([v.max_range_m or 0.0 for v in views], dtype=np.float64)
+    el_lo = np.array([v.min_el_deg for v in views], dtype=np.float64) + cfg.el_margin_deg
+    el_hi = np.array([v.max_el_deg for v in views], dtype=np.float64) - cfg.el_margin_deg
+    ok: NDArray[np.bool_] = (rng <= cfg.range_margin * max_r) & (el >= el_lo) & (el <= el_hi)
+    a0 = np.array([np.nan if v.az_from_deg is None else v.az_from_deg for v in views], dtype=np.float64)
+    a1 = np.array([np.nan if v.az_to_deg is None else v.az_to_deg for v in views], dtype=np.float64)
+    sector = ~np.isnan(a0) & ~np.isnan(a1)
+    if sector.any():
+        width = (a1 - a0) % 360.0
+        width = np.where(width == 0.0, 360.0, width)
+        rel = (az - a0) % 360.0
+        inside = (rel >= cfg.az_margin_deg) & (rel <= width - cfg.az_margin_deg)
+        ok &= np.where(sector, inside, True)
+    if ok.any():
+        ok[ok] = ~earth_blocks(site[ok], np.broadcast_to(xyz[:3], (int(ok.sum()), 3)))
+    return ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,13 +293,15 @@ class ConsistencyCheck:
         if float(ecef_to_geodetic(xyz)[2]) < cfg.min_alt_m:
             return []
         seen = self.partner_seen
-        return sorted(
-            s.id
+        live = [
+            s
             for s in self.sensors.values()
-            if t - s.last_plot_t <= cfg.alive_s
+            if s.placed
+            and t - s.last_plot_t <= cfg.alive_s
             and t - seen.get(s.partner, -math.inf) <= cfg.link_alive_s
-            and s.covers(xyz, cfg)
-        )
+        ]
+        ok = coverage(live, xyz, cfg)
+        return sorted(s.id for s, yes in zip(live, ok, strict=True) if yes)
 
     def review(self, env: Envelope) -> Envelope:
         """A track message as it should go on (unchanged, or downgraded)."""
