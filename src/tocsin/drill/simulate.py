@@ -24,6 +24,14 @@ the moment the message is handed to the exchange. Loss is per message with the
 link's ``loss`` probability (and everything inside a ``link-outage``); lost
 messages still consume a ``seq``.
 
+Injects the simulator applies (the rest act on the signed stream, see
+:mod:`tocsin.drill.injects`): ``sensor-off`` (no scans in the window),
+``sensor-bias`` (a systematic error added to a radar's plots in the window),
+``ghost-missile`` (a fake flight only one radar reports, with its own noise,
+detection probability and coverage; kept in ``SimulationResult.ghosts``, never in
+the truth), ``link-outage`` and ``link-delay`` (above), and a launch's
+``fails_at_s`` (:func:`failed_trajectory`: the truth follows the failed flight).
+
 Randomness: independent streams ``default_rng([seed, stream, index])`` for
 salvo spreads, each sensor and each link, so adding a sensor does not change
 what the others report, and the same seed gives the same messages bit for bit.
