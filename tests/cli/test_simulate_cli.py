@@ -53,7 +53,10 @@ def test_simulate_writes_contract_files_byte_identically(tmp_path: Path) -> None
     [
         ("seed: 1\nstart: 2017-08-29T20:57:00Z\nduration_s: -5\npartners: []\n", "bad.yaml:3: duration_s:"),
         ("seed: [\n", "bad.yaml:2:"),
-        ("seed: 1\nstart: 2017-08-29T20:57:00Z\nduration_s: 5\nparters: []\n", "bad.yaml:4: parters: unknown"),
+        (
+            "seed: 1\nstart: 2017-08-29T20:57:00Z\nduration_s: 5\nparters: []\n",
+            "bad.yaml:4: parters: unknown",
+        ),
     ],
 )
 def test_bad_scenario_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, text: str, where: str) -> None:
