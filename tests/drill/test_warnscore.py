@@ -59,6 +59,25 @@ def test_areas_at_risk_are_overflown_or_hit_in_order() -> None:
     assert risk["XA-1"] - T0 == pytest.approx(75.0, abs=1.0)
 
 
+def test_a_narrow_strip_between_two_samples_is_overflown_at_the_interpolated_time() -> None:
+    # samples 10 s apart at lon 0.0 and 0.5; a 0.1-deg strip at lon 0.2..0.3 lies between
+    t = T0 + np.array([0.0, 10.0, 20.0])
+    gt = GroundTrack(
+        object="M1",
+        t=t,
+        lat=np.zeros(3),
+        lon=np.array([-0.5, 0.0, 0.5]),
+        launch_t=T0,
+        boost_end_t=T0,
+        impact_t=None,
+        impact_lat=None,
+        impact_lon=None,
+    )
+    strip = AreaShape("XA-9", shapely.box(0.2, -1, 0.3, 1), sea=False)
+    risk = areas_at_risk([gt], [strip])
+    assert risk["XA-9"] - T0 == pytest.approx(14.0, abs=1e-6)
+
+
 def test_boost_phase_overflight_does_not_count_and_aircraft_never_do() -> None:
     # XA-1 lies under lon 0..1, flown over between 75 s and 150 s
     assert "XA-1" not in areas_at_risk([_track(boost_end=160.0)], AREAS)

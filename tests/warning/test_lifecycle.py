@@ -113,6 +113,18 @@ def test_a_threat_that_returns_within_the_hold_is_not_cancelled() -> None:
     assert c.reason == "no-threat"
 
 
+def test_the_newest_assessment_governs_the_all_clear() -> None:
+    # an old prediction said impact at 0; the newest says A at risk, impact
+    # unknown: the all-clear must not run on the old prediction's clock
+    lc = Lifecycle("b", CFG)
+    [a] = lc.update(Desired(frozenset({"A"}), 0.0, 0.0), 56.0)
+    assert a.msg_type == "Alert"
+    assert lc.update(Desired(frozenset({"A"}), 0.0, None), 60.0) == []
+    assert lc.last_areas == {"A"}
+    [c] = lc.update(Desired(frozenset({"A"}), 0.0, 100.0), 161.0)
+    assert (c.msg_type, c.reason) == ("Cancel", "impact")
+
+
 # ---------------------------------------------------------------- property test
 
 step = st.one_of(

@@ -105,7 +105,7 @@ def _compare(run_a: Path, run_b: Path, all_rows: bool) -> None:
 def _one(scenario: Path, out: Path, seed: int | None, quiet: bool) -> None:
     import msgspec
 
-    from tocsin.drill.run import run_drill
+    from tocsin.drill.run import impact_headline, run_drill
     from tocsin.drill.scenario import Scenario, load_scenario
 
     sc = load_scenario(scenario)
@@ -123,6 +123,7 @@ def _one(scenario: Path, out: Path, seed: int | None, quiet: bool) -> None:
     res = run_drill(sc, out, say)
     if not quiet:
         f = res.figures
+        label_ie, key_ie = impact_headline(f, {c.metric for c in res.checks})
         typer.echo(f"{res.name}: {res.messages} messages, {res.tracks} track reports, {res.alerts} alerts")
         for label, key, unit in (
             ("first alert after launch", "first_alert_s", "s"),
@@ -131,7 +132,7 @@ def _one(scenario: Path, out: Path, seed: int | None, quiet: bool) -> None:
             ("area precision", "area_precision", ""),
             ("false alerts", "false_alerts", ""),
             ("GOSPA mean", "gospa_mean_m", "m"),
-            ("impact error at T+120 s", "impact_error_120s_m", "m"),
+            (label_ie, key_ie, "m"),
         ):
             v = f.get(key)
             typer.echo(f"  {label:<26} {'-' if v is None else f'{v:,.2f}'.rstrip('0').rstrip('.')} {unit}")
@@ -142,6 +143,9 @@ def _one(scenario: Path, out: Path, seed: int | None, quiet: bool) -> None:
         typer.echo(f"report: {res.report_path}")
     verdict = "PASS" if res.passed else "FAIL"
     n_fail = sum(1 for c in res.checks if not c.passed)
-    typer.echo(f"{verdict}: {len(res.checks) - n_fail}/{len(res.checks)} thresholds met")
+    if res.checks:
+        typer.echo(f"{verdict}: {len(res.checks) - n_fail}/{len(res.checks)} thresholds met")
+    else:
+        typer.echo("PASS: the scenario sets no thresholds (add `thresholds:` to score it)")
     if not res.passed:
         raise typer.Exit(1)

@@ -70,12 +70,11 @@ def areas_at_risk(tracks: Iterable[GroundTrack], areas: Sequence[AreaShape]) -> 
             continue
         sel = gt.t >= gt.boost_end_t
         lons, lats, ts = gt.lon[sel], gt.lat[sel], gt.t[sel]
+        segs = _segments(lons, lats)
         for a in areas:
-            if len(ts):
-                inside = shapely.contains_xy(a.geometry, lons, lats)
-                if inside.any():
-                    t_in = float(ts[int(np.argmax(inside))])
-                    risk[a.code] = min(risk.get(a.code, math.inf), t_in)
+            t_in = _first_entry(a.geometry, segs, lons, lats, ts)
+            if t_in is not None:
+                risk[a.code] = min(risk.get(a.code, math.inf), t_in)
             if (
                 gt.impact_lat is not None
                 and gt.impact_lon is not None
@@ -84,6 +83,42 @@ def areas_at_risk(tracks: Iterable[GroundTrack], areas: Sequence[AreaShape]) -> 
             ):
                 risk[a.code] = min(risk.get(a.code, math.inf), gt.impact_t)
     return risk
+
+
+def _segments(lons: NDArray[np.float64], lats: NDArray[np.float64]) -> NDArray[np.object_]:
+    """The path between consecutive samples as line segments (the path is
+    continuous: a narrow strip of land between two samples is overflown too);
+    a segment across the antimeridian is left out."""
+    if len(lons) < 2:
+        return np.empty(0, dtype=object)
+    coords = np.stack(
+        [np.stack([lons[:-1], lats[:-1]], axis=-1), np.stack([lons[1:], lats[1:]], axis=-1)], axis=1
+    )
+    keep = np.abs(np.diff(lons)) < 180.0
+    return np.asarray(shapely.linestrings(coords[keep]), dtype=object)
+
+
+def _first_entry(
+    geom: shapely.Geometry,
+    segs: NDArray[np.object_],
+    lons: NDArray[np.float64],
+    lats: NDArray[np.float64],
+    ts: NDArray[np.float64],
+) -> float | None:
+    """Time the path first enters ``geom`` (linear in time along a segment), or None."""
+    if not len(ts):
+        return None
+    if len(segs) != len(ts) - 1:  # antimeridian gaps: sample points only
+        inside = shapely.contains_xy(geom, lons, lats)
+        return float(ts[int(np.argmax(inside))]) if inside.any() else None
+    hit = shapely.intersects(geom, segs)
+    if not hit.any():
+        return None
+    i = int(np.argmax(hit))
+    seg = segs[i]
+    pts = shapely.points(shapely.get_coordinates(shapely.intersection(seg, geom)))
+    frac = float(np.min(shapely.line_locate_point(seg, pts, normalized=True))) if len(pts) else 0.0
+    return float(ts[i] + frac * (ts[i + 1] - ts[i]))
 
 
 class WarningScore(msgspec.Struct, kw_only=True):

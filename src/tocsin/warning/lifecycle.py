@@ -116,7 +116,10 @@ class Lifecycle:
         else:
             self.empty_since = None
         self.desired = desired
-        if desired is not None and desired.impact_t is not None:
+        if desired is not None:
+            # the newest assessment governs: an object at risk with no impact
+            # prediction now (boosting again, prediction lost) is not given the
+            # all-clear on an older prediction's clock
             self.impact_t = desired.impact_t
         return self._decide(t)
 
