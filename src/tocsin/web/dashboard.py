@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -59,6 +59,8 @@ from tocsin.web.auth import LoginThrottle, OperatorStore, Session, SessionStore,
 from tocsin.web.hub import Exchange
 from tocsin.web.manual_desk import DeskRefusal, ManualDesk
 from tocsin.wire import Envelope
+
+_T = TypeVar("_T")
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "tocsin_session"
@@ -751,26 +753,51 @@ class Dashboard:
         t = self.exchange.now()
         return t if t > 0 else self.clock()
 
-    async def manual_view(self, request: Request) -> Response:
+    def _desk_guard(self, request: Request) -> tuple[Session, ManualDesk] | JSONResponse:
+        """The session and the manual desk of a manual-alert request, or the refusal."""
         s = self.guard(request)
         if isinstance(s, JSONResponse):
             return s
-        desk = self.desk
-        if desk is None:
+        if self.desk is None:
             return _err(503, "no_manual", "manual alerts are not available on this server")
-        ops = self._operators()
-        return _json(await self.exchange.run_exclusive(lambda: desk.view(ops)))
+        return s, self.desk
 
-    async def manual_propose(self, request: Request) -> Response:
-        s = self.guard(request)
-        if isinstance(s, JSONResponse):
-            return s
-        desk = self.desk
-        if desk is None:
-            return _err(503, "no_manual", "manual alerts are not available on this server")
+    async def _desk_request(
+        self, request: Request, *, need_id: bool
+    ) -> tuple[Session, ManualDesk, dict[str, Any]] | JSONResponse:
+        """:meth:`_desk_guard` plus the JSON body (with a pending proposal's ``id``
+        when ``need_id``), or the refusal."""
+        g = self._desk_guard(request)
+        if isinstance(g, JSONResponse):
+            return g
         body = await self._body(request)
         if isinstance(body, JSONResponse):
             return body
+        if need_id:
+            pid = body.get("id")
+            if not isinstance(pid, str) or not pid:
+                return _err(422, "schema", "the id of a pending proposal is required", "id")
+        return g[0], g[1], body
+
+    async def _desk_act(self, act: Callable[[], _T | DeskRefusal]) -> _T | JSONResponse:
+        """Run a desk action under the exchange's lock; a refusal becomes its 4xx."""
+        out = await self.exchange.run_exclusive(act)
+        if isinstance(out, DeskRefusal):
+            return _err(out.status, out.reason, out.detail, out.field)
+        return out
+
+    async def manual_view(self, request: Request) -> Response:
+        g = self._desk_guard(request)
+        if isinstance(g, JSONResponse):
+            return g
+        desk, ops = g[1], self._operators()
+        return _json(await self.exchange.run_exclusive(lambda: desk.view(ops)))
+
+    async def manual_propose(self, request: Request) -> Response:
+        r = await self._desk_request(request, need_id=False)
+        if isinstance(r, JSONResponse):
+            return r
+        s, desk, body = r
         msg_type = body.get("msg_type", "Alert")
         areas = body.get("areas", [])
         text = body.get("text", "")
@@ -796,24 +823,15 @@ class Dashboard:
                          references=refs)  # fmt: skip
             return res
 
-        out = await self.exchange.run_exclusive(act)
-        if isinstance(out, DeskRefusal):
-            return _err(out.status, out.reason, out.detail, out.field)
-        return _json(out)
+        out = await self._desk_act(act)
+        return out if isinstance(out, JSONResponse) else _json(out)
 
     async def manual_confirm(self, request: Request) -> Response:
-        s = self.guard(request)
-        if isinstance(s, JSONResponse):
-            return s
-        desk = self.desk
-        if desk is None:
-            return _err(503, "no_manual", "manual alerts are not available on this server")
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        pid = body.get("id")
-        if not isinstance(pid, str) or not pid:
-            return _err(422, "schema", "the id of a pending proposal is required", "id")
+        r = await self._desk_request(request, need_id=True)
+        if isinstance(r, JSONResponse):
+            return r
+        s, desk, body = r
+        pid: str = body["id"]
         ops = self._operators()
         t = self._alert_time()
 
@@ -828,9 +846,9 @@ class Dashboard:
             self._issue(envs)
             return envs
 
-        out = await self.exchange.run_exclusive(act)
-        if isinstance(out, DeskRefusal):
-            return _err(out.status, out.reason, out.detail, out.field)
+        out = await self._desk_act(act)
+        if isinstance(out, JSONResponse):
+            return out
         return _json(
             {
                 "ok": True,
@@ -840,34 +858,25 @@ class Dashboard:
         )
 
     async def manual_withdraw(self, request: Request) -> Response:
-        s = self.guard(request)
-        if isinstance(s, JSONResponse):
-            return s
-        desk = self.desk
-        if desk is None:
-            return _err(503, "no_manual", "manual alerts are not available on this server")
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        pid = body.get("id")
-        if not isinstance(pid, str) or not pid:
-            return _err(422, "schema", "the id of a pending proposal is required", "id")
+        r = await self._desk_request(request, need_id=True)
+        if isinstance(r, JSONResponse):
+            return r
+        s, desk, body = r
+        pid: str = body["id"]
         ops = self._operators()
         t = self._alert_time()
 
-        def act() -> DeskRefusal | None:
+        def act() -> bool | DeskRefusal:
             try:
                 desk.withdraw(ops, pid, s.name, s.role == "supervisor", t)
             except DeskRefusal as exc:
                 self._append("withdraw_refused", s.name, id=pid, why=exc.detail)
                 return exc
             self._append("withdraw", s.name, id=pid)
-            return None
+            return True
 
-        out = await self.exchange.run_exclusive(act)
-        if isinstance(out, DeskRefusal):
-            return _err(out.status, out.reason, out.detail, out.field)
-        return _json({"ok": True})
+        out = await self._desk_act(act)
+        return out if isinstance(out, JSONResponse) else _json({"ok": True})
 
     # ------------------------------------------------------------ routes
 
