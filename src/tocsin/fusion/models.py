@@ -48,21 +48,18 @@ F64 = NDArray[np.float64]
 _I3 = np.eye(3)
 _W = np.array([[0.0, -OMEGA_E, 0.0], [OMEGA_E, 0.0, 0.0], [0.0, 0.0, 0.0]])
 _WW = _W @ _W
+# the position, cross and velocity blocks of the white-acceleration Q
+_Q_POS = np.kron(np.array([[1.0, 0.0], [0.0, 0.0]]), _I3)
+_Q_CROSS = np.kron(np.array([[0.0, 1.0], [1.0, 0.0]]), _I3)
+_Q_VEL = np.kron(np.array([[0.0, 0.0], [0.0, 1.0]]), _I3)
 
 
 def white_accel_q(dt: F64, q: F64) -> F64:
     """Process noise ``(N, 6, 6)`` of white acceleration with spectral density
     ``q`` (m^2/s^3) over ``|dt|`` (per row)."""
     a = np.abs(dt)
-    n = a.shape[0]
-    out = np.zeros((n, 6, 6))
     c3, c2, c1 = q * a**3 / 3.0, q * a**2 / 2.0, q * a
-    for i in range(3):
-        out[:, i, i] = c3
-        out[:, i, i + 3] = c2
-        out[:, i + 3, i] = c2
-        out[:, i + 3, i + 3] = c1
-    return out
+    return c3[:, None, None] * _Q_POS + c2[:, None, None] * _Q_CROSS + c1[:, None, None] * _Q_VEL
 
 
 def ncv_predict(x: F64, dt: F64) -> tuple[F64, F64]:

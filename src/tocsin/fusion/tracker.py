@@ -31,6 +31,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Literal
 
 import numpy as np
@@ -46,6 +47,7 @@ from tocsin.fusion.filters import (
     imm_combine,
     imm_mix,
     imm_probabilities,
+    inv_det,
     ukf_update,
 )
 from tocsin.fusion.impact import (
@@ -210,6 +212,16 @@ class _Track:
     coast_from: tuple[F64, F64, F64, float] | None = None
     xc: F64 | None = None  # cached combined estimate at ``t``
     pc: F64 | None = None
+    # sorted sources and partners for messages (the sets only grow: cached by size)
+    src_sorted: list[str] = field(default_factory=list)
+    par_sorted: list[str] = field(default_factory=list)
+
+    def sorted_sources(self) -> tuple[list[str], list[str]]:
+        if len(self.src_sorted) != len(self.sources):
+            self.src_sorted = sorted(self.sources)
+        if len(self.par_sorted) != len(self.partners):
+            self.par_sorted = sorted(self.partners)
+        return list(self.src_sorted), list(self.par_sorted)
 
     @property
     def ballistic(self) -> bool:
@@ -220,10 +232,6 @@ class _Track:
             xc, pc = imm_combine(self.x[None], self.p[None], self.mu[None])
             self.xc, self.pc = xc[0], pc[0]
         return self.xc, self.pc
-
-
-def _finite(*vals: float | None) -> bool:
-    return all(v is None or math.isfinite(v) for v in vals)
 
 
 class Tracker:
@@ -337,7 +345,7 @@ class Tracker:
         if s is None:
             self.rejected["unknown_sensor"] += 1
             return None
-        if not _finite(b.t):
+        if not math.isfinite(b.t):
             self.rejected["nan"] += 1
             return None
         if self._now - b.t > self.cfg.oosm_lag_s:
@@ -350,7 +358,12 @@ class Tracker:
             assert b.range_m is not None
             assert b.az_deg is not None
             assert b.el_deg is not None
-            if not _finite(b.range_m, b.az_deg, b.el_deg, b.rr_mps):
+            if not (
+                math.isfinite(b.range_m)
+                and math.isfinite(b.az_deg)
+                and math.isfinite(b.el_deg)
+                and (b.rr_mps is None or math.isfinite(b.rr_mps))
+            ):
                 self.rejected["nan"] += 1
                 return None
             vsite: F64 | None = None
@@ -433,13 +446,12 @@ class Tracker:
         """Per-track densities of the quiet and the manoeuvre model: the
         manoeuvre model covers thrust (``q_boost``) until a track is known to be
         an aircraft or a missile past burnout."""
-        bal = np.array([t.ballistic for t in trs], dtype=bool)
-        coast = np.array([t.burnt_out for t in trs], dtype=bool)
-        air = np.array([t.cls == "air" for t in trs], dtype=bool)
+        flags = np.array([(t.cls == "ballistic", t.burnt_out, t.cls == "air") for t in trs], dtype=bool)
+        bal, coast, air = flags[:, 0], flags[:, 1], flags[:, 2]
         q_bal = np.full(len(trs), self.cfg.q_ballistic)
         if bal.any():
             # above the drag ceiling nothing unmodelled is left but J3+ gravity
-            high = height(np.stack([t.x[0, :3] for t in trs])) > DRAG_CEILING_M
+            high = height(np.array([t.x[0, :3] for t in trs])) > DRAG_CEILING_M
             q_bal = np.where(high, self.cfg.q_ballistic_vacuum, q_bal)
         q0 = np.where(bal, q_bal, self.cfg.q_air)
         q1 = np.where(coast, q_bal, np.where(air, self.cfg.q_maneuver, self.cfg.q_boost))
@@ -455,20 +467,23 @@ class Tracker:
         d2 = np.repeat(dt, 2)
         b2 = np.repeat(bal, 2)
         q2 = np.stack([q0, q1], axis=1).ravel()
-        xp = np.empty_like(xf)
-        fm = np.empty_like(pf)
-        if (~b2).any():
+        if not bal.any():
+            xp, fm = ncv_predict(xf, d2)
+        elif bal.all():
+            xp, fm = ballistic_predict(xf, d2, beta=self.cfg.beta)
+        else:
+            xp = np.empty_like(xf)
+            fm = np.empty_like(pf)
             xp[~b2], fm[~b2] = ncv_predict(xf[~b2], d2[~b2])
-        if b2.any():
             xp[b2], fm[b2] = ballistic_predict(xf[b2], d2[b2], beta=self.cfg.beta)
         pp = fm @ pf @ np.transpose(fm, (0, 2, 1)) + white_accel_q(d2, q2)
         return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
 
     def _predict(self, trs: list[_Track], t: float) -> tuple[F64, F64, F64]:
         """Mixed and predicted model states of ``trs`` at ``t`` and ``cbar``."""
-        x = np.stack([tr.x for tr in trs])
-        p = np.stack([tr.p for tr in trs])
-        mu = np.stack([tr.mu for tr in trs])
+        x = np.array([tr.x for tr in trs])
+        p = np.array([tr.p for tr in trs])
+        mu = np.array([tr.mu for tr in trs])
         dt = t - np.array([tr.t for tr in trs])
         x0, p0, cbar = imm_mix(x, p, mu, dt, self.cfg.imm_tau_s)
         q0, q1, bal = self._q(trs)
@@ -480,10 +495,10 @@ class Tracker:
         """Measurement arrays ``(kind, z, r, site, rot)`` of one kind and dimension."""
         return (
             ms[0].kind,
-            np.stack([m.z for m in ms]),
-            np.stack([m.r for m in ms]),
-            np.stack([m.site for m in ms]),
-            np.stack([m.rot for m in ms]),
+            np.array([m.z for m in ms]),
+            np.array([m.r for m in ms]),
+            np.array([m.site for m in ms]),
+            np.array([m.rot for m in ms]),
         )
 
     @staticmethod
@@ -549,9 +564,11 @@ class Tracker:
         xn = xn.reshape(n, 2, 6)
         pn = pn.reshape(n, 2, 6, 6)
         xc, pc = imm_combine(xn, pn, mu)
-        for i, tr in enumerate(trs):
-            tr.x, tr.p, tr.mu, tr.t = xn[i], pn[i], mu[i], float(t[i])
-            tr.xc, tr.pc = xc[i], pc[i]
+        for tr, xi, pi, mi, ti, xci, pci in zip(
+            trs, list(xn), list(pn), list(mu), t.tolist(), list(xc), list(pc), strict=True
+        ):
+            tr.x, tr.p, tr.mu, tr.t = xi, pi, mi, ti
+            tr.xc, tr.pc = xci, pci
             tr.coast_from = None
 
     def _apply(
@@ -559,17 +576,19 @@ class Tracker:
         trs: list[_Track],
         ms: list[_Meas],
         pred: tuple[F64, F64, F64] | None = None,
+        arr: tuple[int, F64, F64, F64, F64] | None = None,
     ) -> None:
         """Predict-and-update each track with its measurement (forward in time;
-        ``pred`` the tracks' predictions to the measurements' common time if
-        already computed), in groups of one kind and dimension; records history
-        for re-filtering."""
+        ``pred`` the tracks' predictions to the measurements' common time and
+        ``arr`` the measurements' arrays if already computed), in groups of one
+        kind and dimension; records history for re-filtering."""
         for tr, m in zip(trs, ms, strict=True):
             tr.hist.append((m, (tr.x, tr.p, tr.mu, tr.t)))
         dims = {(m.kind, m.z.shape[0]) for m in ms}
         if len(dims) == 1 and len({m.t for m in ms}) == 1:
             xp, pp, cbar = pred if pred is not None else self._predict(trs, ms[0].t)
-            self._update(trs, self._stack(ms), xp, pp, cbar, np.array([m.t for m in ms]))
+            t = np.full(len(ms), ms[0].t)
+            self._update(trs, arr if arr is not None else self._stack(ms), xp, pp, cbar, t)
             return
         for i, (tr, m) in enumerate(zip(trs, ms, strict=True)):
             del i
@@ -604,15 +623,20 @@ class Tracker:
         self.stats["scans"] += 1
         self.stats["plots"] += len(scan)
         newest = max(self._now, t)
+        radar = scan[0].kind == RADAR
+        # the radar range-rate is used only if every plot of the scan has it
+        if radar and len({m.z.shape[0] for m in scan}) > 1:
+            for m in scan:
+                m.z, m.r = m.z[:3], m.r[:3, :3]
+        # the scan's measurement arrays and (radar) plot positions, built once
+        # and shared by the pre-gate, the gate, the update and the initiation
+        arr = self._stack(scan)
+        plots = radar_to_ecef(arr[1], arr[3], arr[4], arr[2]) if radar else None
         live = [
             tr for tr in self._tracks.values() if tr.created <= t and not tr.dead and not self._landed(tr, t)
         ]
-        if live and scan[0].kind == RADAR:
-            live = self._near(live, scan, t)
-        # the radar range-rate is used only if every plot of the scan has it
-        if scan[0].kind == RADAR and len({m.z.shape[0] for m in scan}) > 1:
-            for m in scan:
-                m.z, m.r = m.z[:3], m.r[:3, :3]
+        if live and plots is not None:
+            live = self._near(live, plots, t)
         assigned_tr: list[_Track] = []
         assigned_m: list[_Meas] = []
         free = list(range(len(scan)))
@@ -632,8 +656,7 @@ class Tracker:
                 live = [live[i] for i in keep.tolist()]
                 xp, pp, cbar, xc, pc = xp[keep], pp[keep], cbar[keep], xc[keep], pc[keep]
         if live:
-            arr = self._stack(scan)
-            pairs, d2 = self._gate_pairs(live, xc, pc, scan, arr)
+            pairs, d2 = self._gate_pairs(xc, pc, arr, plots)
             self._misses(live, xc, scan[0], pairs)
             if pairs.shape[0]:
                 ti, mj = self._assign(pairs, d2, len(live), len(scan))
@@ -642,12 +665,14 @@ class Tracker:
                 fwd_t: list[_Track] = []
                 fwd_m: list[_Meas] = []
                 fwd_i: list[int] = []
+                fwd_j: list[int] = []
                 for i, j in zip(ti.tolist(), mj.tolist(), strict=True):
                     tr = live[i]
                     if t >= tr.t:
                         fwd_t.append(tr)
                         fwd_m.append(scan[j])
                         fwd_i.append(i)
+                        fwd_j.append(j)
                     elif not self._refilter(tr, scan[j]):
                         free.append(j)
                         continue
@@ -655,7 +680,8 @@ class Tracker:
                     assigned_m.append(scan[j])
                 if fwd_t:
                     fi = np.array(fwd_i, dtype=np.int64)
-                    self._apply(fwd_t, fwd_m, (xp[fi], pp[fi], cbar[fi]))
+                    fj = np.array(fwd_j, dtype=np.int64)
+                    self._apply(fwd_t, fwd_m, (xp[fi], pp[fi], cbar[fi]), self._take(arr, fj))
         self._now = newest
         for tr, m in zip(assigned_tr, assigned_m, strict=True):
             self._after_update(tr, m)
@@ -663,40 +689,38 @@ class Tracker:
         self._classify(assigned_tr)
         self._prune_history(tr_list=assigned_tr)
         if free:
-            for tr in self._initiate([scan[j] for j in sorted(free)]):
+            fr = sorted(free)
+            fplots = None
+            if plots is not None:
+                fa = np.array(fr, dtype=np.int64)
+                fplots = (plots[0][fa], plots[1][fa])
+            for tr in self._initiate([scan[j] for j in fr], fplots):
                 changed.add(tr.key)
         return self._reports(changed, sent)
 
-    def _near(self, live: list[_Track], scan: list[_Meas], t: float) -> list[_Track]:
+    def _near(self, live: list[_Track], plots: tuple[F64, F64], t: float) -> list[_Track]:
         """Cheap pre-gate before the filter prediction: keep the tentative
         tracks (their misses are counted) and the tracks whose straight-line
         extrapolation comes within a generous distance of a plot of this radar
         scan (5 sigma of the track position, the drift of up to 20 g over the
-        interval, 5 sigma of the plot, plus 20 km)."""
-        xs = [tr.combined() for tr in live]
-        pos = np.stack([x[:3] + x[3:] * (t - tr.t) for (x, _), tr in zip(xs, live, strict=True)])
-        sig = np.sqrt(np.maximum([float(np.trace(p[:3, :3])) for _, p in xs], 0.0))
-        dt = np.abs(t - np.array([tr.t for tr in live]))
-        z = np.stack([m.z[:3] for m in scan])
-        ppos, pcov = radar_to_ecef(
-            z,
-            np.stack([m.site for m in scan]),
-            np.stack([m.rot for m in scan]),
-            np.stack([m.r for m in scan]),
-        )
+        interval, 5 sigma of the plot, plus 20 km). ``plots``: the scan's plot
+        positions and covariances (ECEF)."""
+        comb = [tr.combined() for tr in live]
+        x = np.array([c[0] for c in comb])
+        p = np.array([c[1] for c in comb])
+        dt = t - np.array([tr.t for tr in live])
+        pos = x[:, :3] + x[:, 3:] * dt[:, None]
+        sig = np.sqrt(np.maximum(np.trace(p[:, :3, :3], axis1=1, axis2=2), 0.0))
+        dt = np.abs(dt)
+        ppos, pcov = plots
         psig = np.sqrt(np.trace(pcov, axis1=1, axis2=2))
         rad = 5.0 * sig + 100.0 * dt * dt + 20_000.0
-        if len(live) * len(scan) <= 4096:
+        if len(live) * ppos.shape[0] <= 4096:
             d = np.linalg.norm(pos[:, None, :] - ppos[None, :, :], axis=2)
             ok = (d <= rad[:, None] + 5.0 * psig[None, :]).any(axis=1)
         else:
             tree = cKDTree(ppos)
-            ok = np.array(
-                [
-                    bool(tree.query_ball_point(pos[i], r=float(rad[i] + 5.0 * psig.max())))
-                    for i in range(len(live))
-                ]
-            )
+            ok = tree.query_ball_point(pos, r=rad + 5.0 * float(psig.max()), return_length=True) > 0
         return [tr for tr, k in zip(live, ok.tolist(), strict=True) if k or tr.status == "tentative"]
 
     @staticmethod
@@ -705,29 +729,30 @@ class Tracker:
         return tr.impact is not None and tr.burnt_out and t > tr.impact.t + 3.0 * tr.impact.sigma_t_s + 2.0
 
     def _gate_pairs(
-        self, live: list[_Track], xc: F64, pc: F64, scan: list[_Meas], arr: tuple[int, F64, F64, F64, F64]
+        self, xc: F64, pc: F64, arr: tuple[int, F64, F64, F64, F64], plots: tuple[F64, F64] | None
     ) -> tuple[NDArray[np.int64], F64]:
-        n, m = len(live), len(scan)
-        if scan[0].kind == RADAR and n * m > 64:
-            # pre-gate with a k-d tree on positions (small scans: all pairs)
-            _, z, rc, site, rot = arr
-            ppos, pcov = radar_to_ecef(z, site, rot, rc)
+        """Gated (track, plot) pairs and their costs ``d^2 + ln det S``:
+        candidates by position distance (4.5 sigma of track and plot; all
+        pairs for small scans), then the exact chi-square test."""
+        n, m = xc.shape[0], arr[1].shape[0]
+        if plots is not None and n * m > 64:
+            ppos, pcov = plots
             rad_t = 4.5 * np.sqrt(np.trace(pc[:, :3, :3], axis1=1, axis2=2))
             rad_p = 4.5 * np.sqrt(np.trace(pcov, axis1=1, axis2=2))
-            tree = cKDTree(xc[:, :3])
-            cand = tree.query_ball_point(ppos, r=float(rad_t.max()) + rad_p)
-            ii: list[int] = []
-            jj: list[int] = []
-            for j, lst in enumerate(cand):
-                ii.extend(lst)
-                jj.extend([j] * len(lst))
-            if not ii:
-                return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
-            ia = np.array(ii, dtype=np.int64)
-            ja = np.array(jj, dtype=np.int64)
-            dist = np.linalg.norm(xc[ia, :3] - ppos[ja], axis=1)
-            keep = dist <= rad_t[ia] + rad_p[ja]
-            ia, ja = ia[keep], ja[keep]
+            if n * m <= 40_000:
+                diff = xc[:, None, :3] - ppos[None, :, :]
+                dist = np.sqrt(np.einsum("nmi,nmi->nm", diff, diff))
+                ia, ja = np.nonzero(dist <= rad_t[:, None] + rad_p[None, :])
+            else:
+                # a k-d tree on track positions, queried with every plot
+                tree = cKDTree(xc[:, :3])
+                cand = tree.query_ball_point(ppos, r=float(rad_t.max()) + rad_p)
+                lens = np.fromiter(map(len, cand), dtype=np.int64, count=m)
+                ia = np.fromiter(chain.from_iterable(cand), dtype=np.int64, count=int(lens.sum()))
+                ja = np.repeat(np.arange(m), lens)
+                dist = np.linalg.norm(xc[ia, :3] - ppos[ja], axis=1)
+                keep = dist <= rad_t[ia] + rad_p[ja]
+                ia, ja = ia[keep], ja[keep]
         else:
             ia = np.repeat(np.arange(n), m)
             ja = np.tile(np.arange(m), n)
@@ -735,12 +760,12 @@ class Tracker:
             return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
         nu, h, r = self._residual(xc[ia], self._take(arr, ja))
         s = h @ pc[ia] @ np.transpose(h, (0, 2, 1)) + r
-        sign, logdet = np.linalg.slogdet(s)
-        good = (sign > 0) & np.isfinite(logdet) & np.isfinite(nu).all(axis=1)
-        if not good.all():
-            s = np.where(good[:, None, None], s, np.eye(s.shape[1]))
-            nu = np.where(good[:, None], nu, 0.0)
-        d2 = np.einsum("ni,ni->n", nu, np.linalg.solve(s, nu[..., None])[..., 0])
+        s = 0.5 * (s + np.transpose(s, (0, 2, 1)))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sinv, det = inv_det(s)
+            logdet = np.log(np.where(det > 0.0, det, 1.0))
+            d2 = np.einsum("ni,ni->n", nu, np.einsum("nij,nj->ni", sinv, nu))
+        good = (det > 0.0) & np.isfinite(det) & np.isfinite(d2)
         ok = (d2 <= self._gate[nu.shape[1]]) & good
         pairs = np.stack([ia[ok], ja[ok]], axis=1)
         return pairs, (d2 + logdet)[ok]
@@ -840,7 +865,9 @@ class Tracker:
         self.stats["initiated"] += 1
         return tr
 
-    def _initiate(self, plots: list[_Meas]) -> list[_Track]:
+    def _initiate(self, plots: list[_Meas], radar_pos: tuple[F64, F64] | None = None) -> list[_Track]:
+        """Start tracks from free plots (``radar_pos``: the radar plots' ECEF
+        positions and covariances if already computed)."""
         out: list[_Track] = []
         lim = self._now - self.cfg.init_window_s
         self._pending = [pd for pd in self._pending if pd[0].t >= lim]
@@ -848,14 +875,17 @@ class Tracker:
         radar = [m for m in plots if m.kind == RADAR]
         ir = [m for m in plots if m.kind == LOS]
         if radar:
-            z = np.stack([m.z[:3] for m in radar])
-            site = np.stack([m.site for m in radar])
-            rot = np.stack([m.rot for m in radar])
-            rc = np.stack([m.r[:3, :3] for m in radar])
-            pos, cov = radar_to_ecef(z, site, rot, rc)
+            if radar_pos is not None and len(radar) == len(plots):
+                pos, cov = radar_pos
+            else:
+                z = np.array([m.z[:3] for m in radar])
+                site = np.array([m.site for m in radar])
+                rot = np.array([m.rot for m in radar])
+                rc = np.array([m.r[:3, :3] for m in radar])
+                pos, cov = radar_to_ecef(z, site, rot, rc)
             used: set[int] = set()
             if self._pending:
-                ppos = np.stack([pd[1] for pd in self._pending])
+                ppos = np.array([pd[1] for pd in self._pending])
                 tree = cKDTree(ppos)
                 rmax = self.cfg.init_speed_max * self.cfg.init_window_s
                 sig = np.sqrt(np.trace(cov, axis1=1, axis2=2))
@@ -953,16 +983,24 @@ class Tracker:
         votes. Ballistic is final; air may become ballistic, never the reverse."""
         if not trs:
             return
-        x = np.stack([tr.combined()[0] for tr in trs])
-        p = np.stack([tr.combined()[1] for tr in trs])
-        vsig = np.sqrt(np.maximum(np.linalg.eigvalsh(p[:, 3:, 3:])[:, -1], 0.0))
-        _, _, alt = ecef_to_geodetic(x[:, :3])
+        comb = [tr.combined() for tr in trs]
+        x = np.array([c[0] for c in comb])
+        p = np.array([c[1] for c in comb])
+        # largest velocity variance <= 150^2: for a covariance it is at most
+        # the trace, so eigenvalues are needed only where the trace exceeds it
+        pv = p[:, 3:, 3:]
+        good_a = np.trace(pv, axis1=1, axis2=2) <= 150.0**2
+        if not good_a.all():
+            amb = np.flatnonzero(~good_a)
+            good_a[amb] = np.linalg.eigvalsh(pv[amb])[:, -1] <= 150.0**2
+        _, _, alt_a = ecef_to_geodetic(x[:, :3])
         up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
         vz = np.einsum("ni,ni->n", up, x[:, 3:])
         speed = np.linalg.norm(x[:, 3:], axis=1)
-        vote_b = (speed > 1200.0) | (alt > 30_000.0) | (vz > 250.0)
-        vote_a = (speed < 400.0) & (alt < 20_000.0) & (np.abs(vz) < 100.0)
-        good = vsig <= 150.0
+        vote_b = ((speed > 1200.0) | (alt_a > 30_000.0) | (vz > 250.0)).tolist()
+        vote_a = ((speed < 400.0) & (alt_a < 20_000.0) & (np.abs(vz) < 100.0)).tolist()
+        good = good_a.tolist()
+        alt = alt_a.tolist()
         for i, tr in enumerate(trs):
             if not good[i]:
                 continue
@@ -1002,7 +1040,7 @@ class Tracker:
         if not old:
             return
         t0 = np.array([sp[0] for sp in old])
-        x0 = np.stack([sp[1] for sp in old])
+        x0 = np.array([sp[1] for sp in old])
         v0var = np.array([sp[2] for sp in old])
         span = tr.t - t0
         mid = 0.5 * (x0 + x[None, :])
@@ -1205,7 +1243,7 @@ class Tracker:
         self.stats["coast_steps"] += 1
 
     def _reports(self, changed: set[int], sent: float) -> list[Envelope]:
-        out: list[Envelope] = []
+        due: list[_Track] = []
         for key in sorted(changed):
             tr = self._tracks.get(key)
             if tr is None:
@@ -1228,7 +1266,8 @@ class Tracker:
                 continue
             if status_change or tr.t - tr.last_report >= self.cfg.report_interval_s - 1e-9:
                 self._predictions(tr)
-                out.append(self._message(tr, sent))
+                due.append(tr)
+        out = self._messages(due, sent)
         out.extend(self._housekeeping(self._now, sent))
         return out
 
@@ -1252,61 +1291,82 @@ class Tracker:
                 return other
         return None
 
-    def _quality(self, tr: _Track, p: F64, n: int) -> float:
+    def _quality(self, tr: _Track, sig: float) -> float:
         """Track quality in [0, 1] (docs/fusion.md): the hit fraction of the
         confirmation window, times ``exp(-age / 30 s)`` for the time since the
-        last measurement, times ``1 / (1 + (sigma_pos / 2 km)^2)``; for a
-        missile past burnout with an impact prediction, also times
-        ``1 / (1 + (a95 / 20 km)^2)`` with ``a95`` the ellipse's semi-major axis."""
+        last measurement, times ``1 / (1 + (sigma_pos / 2 km)^2)`` (``sig`` the
+        position sigma, ``sqrt(trace P_pos)``); for a missile past burnout with
+        an impact prediction, also times ``1 / (1 + (a95 / 20 km)^2)`` with
+        ``a95`` the ellipse's semi-major axis."""
+        n = len(tr.window) if tr.window else 1
         hits = min(1.0, sum(tr.window) / n)
         age = max(0.0, tr.t - tr.last_update)
-        sig = math.sqrt(max(float(np.trace(p[:3, :3])), 0.0))
         q = hits * math.exp(-age / 30.0) / (1.0 + (sig / 2000.0) ** 2)
         if tr.impact is not None and tr.phase == "ballistic":
             q /= 1.0 + (tr.impact.semi_major_m / 20_000.0) ** 2
         return round(min(1.0, max(0.0, q)), 3)
 
     def _message(self, tr: _Track, sent: float) -> Envelope:
-        if tr.id is None:
-            tr.id = f"T-{tr.key}"
-        tr.last_report = tr.t
-        x, p = tr.combined()
-        launch = impact = None
-        path = None
-        if tr.launch is not None:
-            la = tr.launch
-            launch = LaunchEstimate(t=max(la.t, 0.0), lat=la.lat, lon=la.lon, sigma_m=la.sigma_m)
-        if tr.impact is not None and tr.phase == "ballistic":
-            im = tr.impact
-            impact = ImpactPrediction(
-                t=im.t,
-                lat=im.lat,
-                lon=im.lon,
-                sigma_t_s=im.sigma_t_s,
-                ellipse=Ellipse(
-                    semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg
-                ),
+        return self._messages([tr], sent)[0]
+
+    def _messages(self, trs: list[_Track], sent: float) -> list[Envelope]:
+        """Track messages for ``trs`` (in order), from the combined estimates
+        taken as one batch: states and covariances converted to lists in one
+        call each, position sigmas from the batched covariance traces."""
+        if not trs:
+            return []
+        comb = [tr.combined() for tr in trs]
+        xs = np.array([c[0] for c in comb])
+        ps = np.array([c[1] for c in comb])
+        sig = np.sqrt(np.maximum(np.trace(ps[:, :3, :3], axis1=1, axis2=2), 0.0)).tolist()
+        xl = xs.tolist()
+        pl = ps.reshape(len(trs), 36).tolist()
+        out: list[Envelope] = []
+        for i, tr in enumerate(trs):
+            if tr.id is None:
+                tr.id = f"T-{tr.key}"
+            sources, partners = tr.sorted_sources()
+            tr.last_report = tr.t
+            launch = impact = None
+            path = None
+            if tr.launch is not None:
+                la = tr.launch
+                launch = LaunchEstimate(t=max(la.t, 0.0), lat=la.lat, lon=la.lon, sigma_m=la.sigma_m)
+            if tr.impact is not None and tr.phase == "ballistic":
+                im = tr.impact
+                impact = ImpactPrediction(
+                    t=im.t,
+                    lat=im.lat,
+                    lon=im.lon,
+                    sigma_t_s=im.sigma_t_s,
+                    ellipse=Ellipse(
+                        semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg
+                    ),
+                )
+                # the ground track ahead: where the track is now, then the
+                # predicted points still in the future (ending at the impact)
+                plat, plon, _ = ecef_to_geodetic(xs[i, :3])
+                path = [[round(float(plat), 5), round(float(plon), 5), round(tr.t, 3)]]
+                path.extend(pt for pt in im.path if pt[2] > tr.t + 1e-6)
+            body = TrackBody(
+                id=tr.id,
+                t=tr.t,
+                state_ecef=xl[i],
+                cov=pl[i],
+                status=tr.status,  # type: ignore[arg-type]
+                class_=tr.cls,  # type: ignore[arg-type]
+                sources=sources,
+                partners=partners,
+                launch=launch,
+                impact=impact,
+                phase=tr.phase,  # type: ignore[arg-type]
+                quality=self._quality(tr, sig[i]),
+                path=path,
             )
-            # the ground track ahead: where the track is now, then the
-            # predicted points still in the future (ending at the impact)
-            plat, plon, _ = ecef_to_geodetic(x[:3])
-            path = [[round(float(plat), 5), round(float(plon), 5), round(tr.t, 3)]]
-            path.extend(pt for pt in im.path if pt[2] > tr.t + 1e-6)
-        n = len(tr.window) if tr.window else 1
-        body = TrackBody(
-            id=tr.id,
-            t=tr.t,
-            state_ecef=[float(v) for v in x],
-            cov=[float(v) for v in p.ravel()],
-            status=tr.status,  # type: ignore[arg-type]
-            class_=tr.cls,  # type: ignore[arg-type]
-            sources=sorted(tr.sources),
-            partners=sorted(tr.partners),
-            launch=launch,
-            impact=impact,
-            phase=tr.phase,  # type: ignore[arg-type]
-            quality=self._quality(tr, p, n),
-            path=path,
-        )
-        self._seq += 1
-        return make("track", body, partner=self.cfg.partner, source=self.cfg.source, seq=self._seq, sent=sent)
+            self._seq += 1
+            out.append(
+                make(
+                    "track", body, partner=self.cfg.partner, source=self.cfg.source, seq=self._seq, sent=sent
+                )
+            )
+        return out
