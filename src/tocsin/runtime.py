@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -35,6 +35,10 @@ from tocsin.exchange.ingress import Ingress, SeqWindow, Verdict
 from tocsin.journal.store import Journal
 from tocsin.stage import Stage, run_pipeline
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
+
+if TYPE_CHECKING:  # the runtime itself never imports the warning package
+    from tocsin.warning.mode import Mode
+    from tocsin.warning.policy import WarningConfig
 
 
 class Sink(Protocol):
@@ -55,9 +59,15 @@ class NondeterminismError(RuntimeError):
     """Replaying the journal produced different outputs from the recorded ones."""
 
 
-def default_stages() -> list[Stage]:
+def default_stages(mode: Mode | None = None, config: WarningConfig | None = None) -> list[Stage]:
     """Fusion (wrapped in the cross-sensor consistency check) then warning, from
     the project's stage packages when installed.
+
+    ``mode`` is the warning engine's run mode (:mod:`tocsin.warning.mode`):
+    ``None`` is a drill (every alert ``Exercise``), as ``default_stages()`` has
+    always been; only a :class:`~tocsin.warning.mode.LiveMode` (from a live
+    authorisation file) makes ``Actual`` alerts. ``config`` is the warning
+    policy (:class:`~tocsin.warning.policy.WarningConfig`; ``None``: defaults).
 
     The only place that imports them: every other user gets stages passed in.
     """
@@ -73,9 +83,14 @@ def default_stages() -> list[Stage]:
         pass
     try:
         warning = importlib.import_module("tocsin.warning")
-        stages.append(warning.WarningEngine())
-    except (ImportError, AttributeError):
-        pass
+    except ImportError:
+        warning = None
+    if warning is not None and hasattr(warning, "WarningEngine"):
+        # not inside the try: a mode or policy the engine refuses must not
+        # silently drop the warning stage
+        stages.append(warning.WarningEngine(config, mode=mode))
+    elif mode is not None and mode.live:
+        raise RuntimeError("a live run needs the warning stage (tocsin.warning is not installed)")
     return stages
 
 
@@ -308,33 +323,80 @@ class Pipeline:
         return rep
 
 
-def stages_by_name(name: str) -> list[Stage]:
-    """``"default"`` (fusion + warning) or ``"toy"`` (the deterministic stand-ins)."""
+def stages_by_name(name: str, mode: Mode | None = None, config: WarningConfig | None = None) -> list[Stage]:
+    """``"default"`` (fusion + warning, in ``mode`` with policy ``config``: see
+    :func:`default_stages`) or ``"toy"`` (the deterministic stand-ins, which
+    only ever make Exercise alerts: refused with a live mode)."""
     if name == "toy":
+        if mode is not None and mode.live:
+            raise ValueError("the toy stages cannot run live")
         from tocsin.exchange.samples import toy_stages
 
         return toy_stages()
     if name == "default":
-        return default_stages()
+        return default_stages(mode, config)
     raise ValueError(f"unknown stage set {name!r}")
 
 
-def note_start(journal: Journal, stages: str, role: str) -> None:
-    """Record which stage set a run used, so a replay can pick the same one."""
-    journal.append("note", json.dumps({"event": "start", "stages": stages, "role": role}).encode())
+def note_start(
+    journal: Journal,
+    stages: str,
+    role: str,
+    mode: Mode | None = None,
+    policy: dict[str, Any] | None = None,
+) -> None:
+    """Record which stage set a run used, so a replay can pick the same one.
+
+    With ``mode``, also the warning mode (``drill``/``live``, its status and,
+    live, who authorised it under which reference: the journal is the audit
+    trail); with ``policy``, the warning policy as plain data (so a replay runs
+    the same policy). Journals without them (older runs) are drill runs with
+    the default policy."""
+    note: dict[str, Any] = {"event": "start", "stages": stages, "role": role}
+    if mode is not None:
+        note["mode"] = mode.name
+        note["status"] = mode.status
+        auth = getattr(mode, "authorisation", None)
+        if auth is not None:
+            note["authorised_by"] = auth.authorised_by
+            note["reference"] = auth.reference
+    if policy is not None:
+        note["policy"] = policy
+    journal.append("note", json.dumps(note).encode())
 
 
-def recorded_stage_set(journal: Journal) -> str | None:
-    """The stage set named by the journal's last start note, if any."""
-    name = None
+def start_notes(journal: Journal) -> list[dict[str, Any]]:
+    """Every start note of the journal, oldest first (one per start or restart)."""
+    notes: list[dict[str, Any]] = []
     for e in journal.entries(kinds=("note",)):
         try:
             d = json.loads(e.payload)
         except ValueError:
             continue
         if isinstance(d, dict) and d.get("event") == "start":
-            name = d.get("stages")
+            notes.append(d)
+    return notes
+
+
+def recorded_stage_set(journal: Journal) -> str | None:
+    """The stage set named by the journal's last start note, if any."""
+    notes = start_notes(journal)
+    name = notes[-1].get("stages") if notes else None
     return name if isinstance(name, str) else None
+
+
+def recorded_mode(journal: Journal) -> str:
+    """``"live"`` if any start of the journal ran live (its outputs may carry
+    ``Actual`` alerts), else ``"drill"`` (also for journals that predate the
+    ``mode`` field)."""
+    return "live" if any(n.get("mode") == "live" for n in start_notes(journal)) else "drill"
+
+
+def recorded_policy(journal: Journal) -> dict[str, Any] | None:
+    """The warning policy (plain data) of the last start note, if it has one."""
+    notes = start_notes(journal)
+    pol = notes[-1].get("policy") if notes else None
+    return pol if isinstance(pol, dict) else None
 
 
 def _tick_payload(t: float) -> bytes:
@@ -431,9 +493,12 @@ __all__ = [
     "default_stages",
     "file_sinks",
     "note_start",
+    "recorded_mode",
     "recorded_outputs",
+    "recorded_policy",
     "recorded_stage_set",
     "replay_journal",
     "stages_by_name",
+    "start_notes",
     "write_outputs",
 ]

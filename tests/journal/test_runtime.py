@@ -84,7 +84,8 @@ def test_replay_is_byte_identical_to_live_files(tmp_path: Path) -> None:
 def test_replay_cli_matches_when_stages_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tocsin.runtime
 
-    monkeypatch.setattr(tocsin.runtime, "default_stages", toy_stages)
+    # default_stages(mode, config): the replay passes its ReplayMode
+    monkeypatch.setattr(tocsin.runtime, "default_stages", lambda mode=None, config=None: toy_stages())
     live = tmp_path / "live"
     run_live(live, stream()).close()
     r = CliRunner().invoke(app, ["replay", str(live / "journal.db"), "-o", str(tmp_path / "cli")])

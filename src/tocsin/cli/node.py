@@ -1,4 +1,8 @@
-"""``tocsin node``: one partner's node on a NATS JetStream cluster."""
+"""``tocsin node``: one partner's node on a NATS JetStream cluster.
+
+Alerts are ``Exercise`` unless ``--live FILE`` names a live authorisation file;
+then they are ``Actual`` (as ``tocsin serve --live``, :mod:`tocsin.cli.serve`).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +42,12 @@ def register(app: typer.Typer) -> None:
         ),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
+        live: Path | None = typer.Option(
+            None, "--live", help="Live authorisation file: alerts are ACTUAL. Without it: EXERCISE."
+        ),
+        policy: Path | None = typer.Option(
+            None, "--policy", help="Warning policy file (.toml or .yaml); defaults otherwise."
+        ),
     ) -> None:
         """Run a partner node: journal, fuse and warn on every partner's inputs, publish results back."""
         import asyncio
@@ -45,6 +55,7 @@ def register(app: typer.Typer) -> None:
 
         import nats
 
+        from tocsin.cli.serve import announce_live, check_resume, warning_setup
         from tocsin.exchange.ingress import Ingress
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
@@ -57,6 +68,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("partner code must be two letters", field="--partner")
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
+        mode, wcfg, plain = warning_setup(live, policy, stages)
         k = load_private_key(key)
         registry = PartnerRegistry.load(partners) if partners is not None else None
         if registry is None:
@@ -77,9 +89,15 @@ def register(app: typer.Typer) -> None:
 
             stage_list = toy_stages()
         else:
-            stage_list = default_stages()
+            stage_list = default_stages(mode, wcfg)
         ddir = data or Path(f"data-{code}")
         journal = Journal(ddir / "journal.db", synchronous=sync)
+        try:
+            check_resume(journal, str(ddir / "journal.db"), mode, plain)
+        except InputError:
+            journal.close()
+            raise
+        announce_live(mode, live)
         ingress = Ingress(registry, max_skew_s=max_skew or None, recorder=journal)
         import time
 
@@ -90,7 +108,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"recovered {rep.inputs} inputs from {ddir / 'journal.db'}", err=True)
         from tocsin.runtime import note_start
 
-        note_start(journal, stages, f"node {code}")
+        note_start(journal, stages, f"node {code}", mode, plain)
 
         async def main() -> None:
             opts: dict[str, object] = {"connect_timeout": 5, "max_reconnect_attempts": -1}
@@ -126,7 +144,9 @@ def register(app: typer.Typer) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            typer.echo(f"node {code}: consuming as fusion-{code} on {nats_url}", err=True)
+            typer.echo(
+                f"node {code}: consuming as fusion-{code} on {nats_url} (alerts: {mode.status})", err=True
+            )
             await fnode.run(stop=stop, idle_exit_s=idle_exit or None)
             s = fnode.stats
             typer.echo(

@@ -1,4 +1,12 @@
-"""``tocsin serve``: the embedded exchange (HTTP API, SSE, CAP feed, journal)."""
+"""``tocsin serve``: the embedded exchange (HTTP API, SSE, CAP feed, journal).
+
+Alerts are ``Exercise`` unless ``--live FILE`` names a live authorisation file
+(:func:`tocsin.warning.policy.load_live_authorisation`): then the warning engine
+and the dashboard's manual desk run in that :class:`~tocsin.warning.mode.LiveMode`,
+alerts are ``Actual`` and the dashboard banner says ACTUAL. The journal's start
+note records the mode (and who authorised it) and the warning policy; a data
+directory kept in one mode cannot be continued in the other.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,85 @@ import typer
 from tocsin.errors import InputError
 
 if TYPE_CHECKING:
+    from tocsin.journal.store import Journal
+    from tocsin.warning.mode import Mode
+    from tocsin.warning.policy import WarningConfig
     from tocsin.web.hub import Exchange
+
+
+def warning_setup(
+    live: Path | None, policy: Path | None, stages: str
+) -> tuple[Mode, WarningConfig | None, dict[str, Any] | None]:
+    """The warning mode, the policy and the policy as plain data (for the
+    journal's start note) of ``tocsin serve`` / ``tocsin node``.
+
+    Without ``live``: a drill (Exercise). With it: the :class:`LiveMode` of the
+    authorisation file (a bad file is a one-line :class:`ConfigError`)."""
+    import msgspec
+
+    from tocsin.warning.mode import DrillMode
+    from tocsin.warning.policy import WarningConfig, load_config, load_live_authorisation
+
+    if live is not None and stages != "default":
+        raise InputError("the toy stages cannot run live (their alerts are always Exercise)", field="--live")
+    if policy is not None and stages != "default":
+        raise InputError("the toy stages have no warning policy", field="--policy")
+    cfg = load_config(policy) if policy is not None else None
+    mode: Mode = load_live_authorisation(live) if live is not None else DrillMode()
+    plain = msgspec.to_builtins(cfg if cfg is not None else WarningConfig()) if stages == "default" else None
+    return mode, cfg, plain
+
+
+def announce_live(mode: Mode, live: Path | None) -> None:
+    """The loud stderr line of a live run (nothing for a drill)."""
+    auth = getattr(mode, "authorisation", None)
+    if mode.live and auth is not None:
+        typer.echo(
+            f"LIVE: alerts are issued as Actual (authorised by {auth.authorised_by}, reference "
+            f"{auth.reference}; {live}). Without --live, alerts are Exercise.",
+            err=True,
+        )
+
+
+def _engine_policy(plain: Any) -> Any:
+    """A policy (plain data) without what the warning engine does not read
+    (the operator list): changing only that may continue a journal."""
+    if isinstance(plain, dict):
+        return {k: v for k, v in plain.items() if k != "operators"}
+    return plain
+
+
+def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any] | None) -> None:
+    """Refuse to continue a journal recorded in another warning mode or with
+    another warning policy: recovery re-runs it through this run's stages, and
+    a drill's journal must not turn into Actual alerts (nor a live one into
+    Exercise). Journals that predate the mode field are drill journals."""
+    from tocsin.runtime import start_notes
+
+    notes = start_notes(journal)
+    if not notes:
+        return
+    last = notes[-1]
+    was = last.get("mode", "drill")
+    if was != mode.name:
+        raise InputError(
+            f"recorded in {was} mode; a {mode.name} run cannot continue it (use a new --data directory)",
+            file=where,
+        )
+    if policy is not None and last.get("stages", "default") == "default":
+        recorded = last.get("policy")
+        if recorded is None:
+            import msgspec
+
+            from tocsin.warning.policy import WarningConfig
+
+            recorded = msgspec.to_builtins(WarningConfig())
+        if _engine_policy(recorded) != _engine_policy(policy):
+            raise InputError(
+                "recorded with another warning policy; this one cannot continue it "
+                "(use the same --policy or a new --data directory)",
+                file=where,
+            )
 
 
 def _server_class() -> type[Any]:
@@ -83,11 +169,20 @@ def register(app: typer.Typer) -> None:
         operators: Path | None = typer.Option(
             None, "--operators", help="Dashboard operator accounts (default DATA/operators.json)."
         ),
+        live: Path | None = typer.Option(
+            None,
+            "--live",
+            help="Live authorisation file: alerts (and manual alerts) are ACTUAL. Without it: EXERCISE.",
+        ),
+        policy: Path | None = typer.Option(
+            None, "--policy", help="Warning policy file (.toml or .yaml); defaults otherwise."
+        ),
     ) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
+        from tocsin.journal import Journal
         from tocsin.runtime import Sink, default_stages
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
@@ -98,12 +193,22 @@ def register(app: typer.Typer) -> None:
             raise InputError("must be wall or data", field="--clock")
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
+        if live is not None and replay is not None:
+            raise InputError(
+                "a live server cannot show a replay (--replay is for drills and reviews)", field="--live"
+            )
+        mode, wcfg, plain = warning_setup(live, policy, stages)
+        jpath = data / "journal.db"
+        if jpath.is_file():
+            with Journal(jpath, readonly=True) as jr:
+                check_resume(jr, str(jpath), mode, plain)
+        announce_live(mode, live)
         if stages == "toy":
             from tocsin.exchange.samples import toy_stages
 
             stage_list = toy_stages()
         else:
-            stage_list = default_stages()
+            stage_list = default_stages(mode, wcfg)
         registry = PartnerRegistry.load(partners) if partners is not None else None
         hooks: list[Sink] = []
         if webhooks:
@@ -141,7 +246,7 @@ def register(app: typer.Typer) -> None:
         if exchange.pipeline.journal is not None:
             from tocsin.runtime import note_start
 
-            note_start(exchange.pipeline.journal, stages, "serve")
+            note_start(exchange.pipeline.journal, stages, "serve", mode, plain)
         if report is not None:
             typer.echo(
                 f"recovered {report.inputs} inputs, {report.ticks} ticks from {data / 'journal.db'}; "
@@ -153,7 +258,8 @@ def register(app: typer.Typer) -> None:
         dash = Dashboard(
             exchange,
             DashboardConfig(
-                mode="exercise",
+                mode="actual" if mode.live else "exercise",
+                manual_mode=mode if mode.live else None,
                 replay=recording,
                 operators=operators if operators is not None else data / "operators.json",
                 manual_dir=data / "manual",
@@ -165,7 +271,9 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"cannot listen: {exc.strerror}", field="--port") from None
         actual = sock.getsockname()[1]
         typer.echo(
-            f"tocsin serve: http://{host}:{actual} (stages: {len(stage_list)}, clock: {clk})", err=True
+            f"tocsin serve: http://{host}:{actual} (stages: {len(stage_list)}, clock: {clk}, "
+            f"alerts: {mode.status})",
+            err=True,
         )
         print(f"listening on http://{host}:{actual}", flush=True)
         config = uvicorn.Config(

@@ -1,0 +1,245 @@
+"""Live mode (status Actual) in `tocsin serve` / `tocsin node` and `tocsin replay`:
+only a live authorisation file makes Actual alerts, a drill or replay never can,
+and a replay of a live journal is the drill run of the same inputs, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_serve_cli import feed, start_server
+from typer.testing import CliRunner
+
+from tocsin.cli import app, main
+from tocsin.journal import Journal
+
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "irbm-over-hokkaido.yaml"
+AUTH = """live = true
+authorised_by = "Director, National Warning Centre"
+reference = "order 2026-114"
+sender = "warning@jp.tocsin.example"
+"""
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 350 messages of the IRBM drill: sensor descriptors and plots up
+    to a few seconds after the first public alert (sea zones, then Hokkaido)."""
+    d = tmp_path_factory.mktemp("stream")
+    r = CliRunner().invoke(app, ["simulate", str(SCENARIO), "-o", str(d / "all.jsonl")])
+    assert r.exit_code == 0, r.output
+    lines = (d / "all.jsonl").read_text().splitlines()[:350]
+    (d / "plots.jsonl").write_text("\n".join(lines) + "\n")
+    return d / "plots.jsonl"
+
+
+@pytest.fixture
+def auth(tmp_path: Path) -> Path:
+    p = tmp_path / "live.toml"
+    p.write_text(AUTH)
+    return p
+
+
+def run_server(data: Path, stream: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """Start `tocsin serve` (default stages), feed the stream, stop it; the
+    /v1/config answer, the /v1/alerts answer and the server's stderr."""
+    proc, url = start_server(data, "--stages", "default", *extra)
+    try:
+        cfg = httpx.get(url + "/v1/config", timeout=10).json()
+        r = feed(url, stream, "--rate", "max", "--batch", "50")
+        assert r.returncode == 0, r.stderr
+        assert "350 accepted" in r.stdout
+        alerts = httpx.get(url + "/v1/alerts", timeout=10).json()
+        assert httpx.get(url + "/v1/state", timeout=10).json()["mode"] == cfg["mode"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    return cfg, alerts, err
+
+
+def replay(journal: Path, out: Path) -> tuple[int, str]:
+    """`tocsin replay JOURNAL -o OUT` in this process: exit code and stdout."""
+    r = CliRunner().invoke(app, ["replay", str(journal), "-o", str(out)])
+    return r.exit_code, r.stdout
+
+
+def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
+    tmp_path: Path,
+    stream: Path,
+    auth: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    live = tmp_path / "live"
+    cfg, alerts, err = run_server(live, stream, "--live", str(auth))
+    assert cfg["mode"] == "actual"
+    assert "LIVE: alerts are issued as Actual" in err
+    assert "order 2026-114" in err
+    assert len(alerts) >= 2
+    for a in alerts:
+        body = a["body"]
+        assert body["status"] == "Actual"
+        assert "<status>Actual</status>" in body["cap"]
+        assert "<note>" not in body["cap"]
+        assert "EXERCISE" not in body["cap"]
+    with Journal(live / "journal.db", readonly=True) as j:
+        notes = [json.loads(e.payload) for e in j.entries(kinds=("note",))]
+    start = [n for n in notes if n.get("event") == "start"][-1]
+    assert start["mode"] == "live"
+    assert start["status"] == "Actual"
+    assert start["authorised_by"] == "Director, National Warning Centre"
+    assert start["reference"] == "order 2026-114"
+
+    out = tmp_path / "replayed"
+    code, text = replay(live / "journal.db", out)
+    assert code == 0, text
+    assert "status Actual read as Exercise" in text
+    assert f"({len(alerts)} Actual alerts; a replay never issues Actual)" in text
+    replayed = (out / "alerts.jsonl").read_bytes()
+    assert b"Actual" not in replayed
+    assert replayed.count(b"\n") == len(alerts)
+    assert (out / "tracks.jsonl").read_bytes() == (live / "tracks.jsonl").read_bytes()
+
+    # the same inputs served as a drill: Exercise, and exactly the replay's alerts
+    drill = tmp_path / "drill"
+    cfg, alerts, err = run_server(drill, stream)
+    assert cfg["mode"] == "exercise"
+    assert "LIVE" not in err
+    assert {a["body"]["status"] for a in alerts} == {"Exercise"}
+    assert (drill / "alerts.jsonl").read_bytes() == replayed
+    code, text = replay(drill / "journal.db", tmp_path / "drill-replayed")
+    assert code == 0, text
+    assert "identical to the" in text
+    assert "Actual" not in text
+
+    # a data directory kept in one mode is not continued in the other
+    for data, extra in ((drill, ["--live", str(auth)]), (live, [])):
+        err = run_main(monkeypatch, capsys, "serve", "--port", "0", "--data", str(data), *extra)
+        assert err.count("\n") == 1
+        assert err.startswith(f"tocsin: error: {data / 'journal.db'}: recorded in ")
+        assert "use a new --data directory" in err
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """`tocsin ARGS` in this process, expected to fail with exit 2: its stderr."""
+    monkeypatch.setattr(sys, "argv", ["tocsin", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("content", "want"),
+    [
+        (None, "cannot read"),
+        (AUTH.replace("live = true", "live = false"), "$.live"),
+        (AUTH.replace('reference = "order 2026-114"\n', ""), "`reference`"),
+        (AUTH.replace("live = true", "live = yes"), "not valid toml"),
+    ],
+)
+def test_bad_live_authorisation_is_one_line_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str | None,
+    want: str,
+) -> None:
+    f = tmp_path / "live.toml"
+    if content is not None:
+        f.write_text(content)
+    data = tmp_path / "data"
+    err = run_main(monkeypatch, capsys, "serve", "--port", "0", "--data", str(data), "--live", str(f))
+    assert err.startswith(f"tocsin: error: {f}: ")
+    assert err.count("\n") == 1
+    assert want in err
+    assert not data.exists()  # refused before anything was started or written
+
+
+def test_live_refuses_replay_and_toy_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], auth: Path
+) -> None:
+    base = ["serve", "--port", "0", "--data", str(tmp_path / "d"), "--live", str(auth)]
+    err = run_main(monkeypatch, capsys, *base, "--replay", str(tmp_path))
+    assert err.count("\n") == 1
+    assert "--live" in err
+    assert "replay" in err
+    err = run_main(monkeypatch, capsys, *base, "--stages", "toy")
+    assert err.count("\n") == 1
+    assert "toy stages cannot run live" in err
+
+
+def test_node_live_authorisation_checked_before_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = CliRunner().invoke(app, ["keys", "gen", "--partner", "JP", "-o", str(tmp_path / "jp.key")])
+    assert r.exit_code == 0, r.output
+    bad = tmp_path / "live.toml"
+    bad.write_text(AUTH.replace("live = true", "live = false"))
+    err = run_main(
+        monkeypatch, capsys, "node", "--partner", "JP", "--key", str(tmp_path / "jp.key"),
+        "--nats", "nats://127.0.0.1:9", "--data", str(tmp_path / "d"), "--live", str(bad),
+    )  # fmt: skip
+    assert err.count("\n") == 1
+    assert f"{bad}: live: must be true" in err
+
+
+def test_default_stages_mode_and_start_notes(tmp_path: Path, auth: Path) -> None:
+    import msgspec
+
+    from tocsin.runtime import (
+        default_stages,
+        note_start,
+        recorded_mode,
+        recorded_policy,
+        recorded_stage_set,
+    )
+    from tocsin.warning import WarningEngine
+    from tocsin.warning.mode import DrillMode, LiveMode
+    from tocsin.warning.policy import WarningConfig, load_live_authorisation
+
+    eng = default_stages()[-1]
+    assert isinstance(eng, WarningEngine)
+    assert isinstance(eng.mode, DrillMode)
+    assert eng.mode.status == "Exercise"
+    cfg = WarningConfig(sender="warning@kr.example")
+    mode = load_live_authorisation(auth)
+    eng = default_stages(mode, cfg)[-1]
+    assert isinstance(eng, WarningEngine)
+    assert isinstance(eng.mode, LiveMode)
+    assert eng.mode.status == "Actual"
+    assert eng.config is cfg
+
+    with Journal(tmp_path / "old.db", synchronous="NORMAL") as j:
+        note_start(j, "default", "serve")  # as before the mode field: a drill
+        assert recorded_mode(j) == "drill"
+        assert recorded_policy(j) is None
+        assert recorded_stage_set(j) == "default"
+        note_start(j, "default", "serve", mode, msgspec.to_builtins(cfg))
+        assert recorded_mode(j) == "live"
+        pol = recorded_policy(j)
+        assert pol is not None
+        assert msgspec.convert(pol, WarningConfig) == cfg
+
+
+def test_exercise_form_only_touches_actual_alerts() -> None:
+    from tocsin.cli.replay import exercise_cap, exercise_form
+    from tocsin.exchange.samples import sample_plot
+    from tocsin.wire import encode_json
+
+    plot = encode_json(sample_plot())
+    assert exercise_form(plot) is plot
+    with pytest.raises(ValueError, match="not an Actual"):
+        exercise_cap("<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><status>Exercise</status></alert>")
