@@ -302,7 +302,15 @@ def test_the_ghost_is_stopped_by_the_consistency_check_end_to_end(tmp_path: Path
     guarded = run.run_drill(sc, tmp_path / "with", stages=default_stages())
     assert guarded.passed, [c for c in guarded.checks if not c.passed]
     assert guarded.alerts == 0
+    # the report says what was caught: the ghost's track, its one sensor, and
+    # the partner sensor that should have seen it
+    [held] = guarded.held
+    assert (held["contributor"], held["expected"], held["alerted"]) == ("KR-R1", ["KR-R2"], False)
+    page = guarded.report_path.read_text(encoding="utf-8")
+    assert "Cross-partner consistency: tracks held back" in page
+    assert "none (caught)" in page
     bare = run.run_drill(sc, tmp_path / "without", stages=[Tracker(TrackerConfig()), WarningEngine()])
     assert bare.figures["false_alerts"] is not None
     assert bare.figures["false_alerts"] > 0
     assert not bare.passed
+    assert bare.held == []

@@ -66,6 +66,7 @@ from tocsin.drill.scenario import LinkDelay, LinkOutage, RadarSensorSpec, Scenar
 from tocsin.drill.score import ScoreReport, headline_figures, score
 from tocsin.drill.simulate import SimulationResult, simulate
 from tocsin.drill.warnscore import AreaShape, GroundTrack, WarningScore, areas_at_risk, score_warnings
+from tocsin.exchange.consistency import find_consistency
 from tocsin.exchange.ingress import Ingress
 from tocsin.exchange.links import LinkMonitor
 from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry
@@ -133,6 +134,10 @@ class DrillOutcome:
     injects: dict[str, dict[str, object]] = field(default_factory=dict)
     """Per origin (``genuine`` or an inject type): delivered, accepted, refused by reason."""
     notes: list[str] = field(default_factory=list)
+    held: list[dict[str, object]] = field(default_factory=list)
+    """Tracks the cross-partner consistency check held back: one sensor only,
+    while others that should have seen them did not (``track``, ``t``,
+    ``contributor``, ``expected``, ``alerted``: whether any alert named it)."""
 
     @property
     def passed(self) -> bool:
@@ -154,6 +159,7 @@ class DrillOutcome:
             "alerts": self.alerts,
             "stage_errors": self.stage_errors,
             "notes": self.notes,
+            "held": self.held,
         }
 
 
@@ -395,10 +401,23 @@ def run_drill(
     figures = _figures(tracking, warning, rejected, outages, flags, spec.start_epoch)
     figures["attacks_accepted"] = float(attacks_accepted(items, reasons))
     checks = [Check(name, figures.get(name), th.min, th.max) for name, th in sorted(spec.thresholds.items())]
+    alerted_tracks = {t for a in alert_bodies for t in a.tracks}
+    check = find_consistency(pipe.stages)
+    held = [
+        {**f.as_dict(), "alerted": f.track in alerted_tracks}
+        for f in (sorted(check.flags.values(), key=lambda f: f.t) if check is not None else [])
+    ]
     notes = [
-        f"Run in exercise mode: every alert carries status {', '.join(warning.statuses) or '-'}.",
+        "Run in exercise mode: every alert carries status "
+        f"{', '.join(warning.statuses) or 'Exercise (none was issued)'}.",
         f"{len(items)} messages delivered, {sum(rejected.values())} refused by the exchange.",
     ]
+    if held:
+        n_alerted = sum(1 for h in held if h["alerted"])
+        notes.append(
+            f"The cross-partner consistency check held {len(held)} single-sensor track(s) back; "
+            f"{n_alerted} of them had been named in an alert before they were held."
+        )
     if pipe.metrics.stage_errors:
         notes.append(f"{pipe.metrics.stage_errors} stage errors were counted (see the journal).")
     outcome = DrillOutcome(
@@ -416,6 +435,7 @@ def run_drill(
         alerts=len(alerts),
         stage_errors=pipe.metrics.stage_errors,
         notes=notes,
+        held=held,
     )
     (out / "score.json").write_bytes(
         msgspec.json.format(msgspec.json.encode({"tracking": tracking, "warning": warning}), indent=2)
@@ -690,6 +710,23 @@ def build_report(
                 "Injected messages: what the exchange caught",
                 ["origin", "delivered", "accepted", "refused (reason count)", "verdict"],
                 inj_rows,
+            )
+        )
+    if outcome.held:
+        extra.append(
+            (
+                "Cross-partner consistency: tracks held back",
+                ["track", "flagged", "seen only by", "should also have been seen by", "public alert"],
+                [
+                    [
+                        str(h["track"]),
+                        fmt_offset(float(h["t"]) - launch_t),  # type: ignore[arg-type]
+                        str(h["contributor"]),
+                        ", ".join(h["expected"]),  # type: ignore[arg-type]
+                        "named in an alert before it was held" if h["alerted"] else "none (caught)",
+                    ]
+                    for h in outcome.held
+                ],
             )
         )
     if outcome.rejected:
