@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_serve_cli import feed, start_server
 from typer.testing import CliRunner
 
@@ -243,3 +246,83 @@ def test_exercise_form_only_touches_actual_alerts() -> None:
     assert exercise_form(plot) is plot
     with pytest.raises(ValueError, match="not an Actual"):
         exercise_cap("<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><status>Exercise</status></alert>")
+
+
+@dataclass(frozen=True)
+class _Area:
+    code: str
+    kind: str
+    name_en: str
+    name_ja: str
+    name_ko: str
+
+    def cap_polygons(self, max_points: int = 100) -> list[str]:
+        return ["41.0,140.0 42.0,140.0 42.0,141.0 41.0,140.0"]
+
+
+_AREAS = [
+    _Area("JP-01", "land", "Hokkaido", "北海道", "홋카이도"),
+    _Area("sea:JP-01", "sea", "Sea off Hokkaido", "北海道沖", "홋카이도 앞바다"),
+    _Area("KR-42", "land", "Gangwon", "江原道", "강원도"),
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    msg_type=st.sampled_from(["Alert", "Update", "Cancel"]),
+    kind=st.sampled_from(["impact", "overflight", "mixed", "manual"]),
+    picked=st.lists(st.sampled_from(range(len(_AREAS))), min_size=1, max_size=3, unique=True),
+    refs=st.integers(0, 2),
+    onset=st.none() | st.floats(1.5e9, 1.6e9),
+    text=st.text(max_size=40),
+)
+def test_exercise_cap_is_what_the_renderer_writes_for_exercise(
+    msg_type: str, kind: str, picked: list[int], refs: int, onset: float | None, text: str
+) -> None:
+    """An Actual CAP document read as Exercise is byte for byte the Exercise
+    rendering of the same message, in every language and kind of text."""
+    from tocsin.cli.replay import exercise_cap
+    from tocsin.warning.cap import CapMessage, CapReference, render_cap
+    from tocsin.warning.texts import Facts
+
+    areas = [_AREAS[i] for i in picked]
+    text = "".join(c for c in text if c.isprintable()).strip()
+
+    def render(status: str) -> str:
+        facts = Facts(
+            msg_type=msg_type,  # type: ignore[arg-type]
+            status=status,
+            area_names={
+                "ja-JP": [a.name_ja for a in areas],
+                "ko-KR": [a.name_ko for a in areas],
+                "en-US": [a.name_en for a in areas],
+            },
+            onset=onset,
+            launch_t=1.5e9 if kind != "manual" else None,
+            launch_lat=39.0,
+            launch_lon=125.0,
+            impact_t=1.5e9 + 600,
+            kind=kind,  # type: ignore[arg-type]
+            reason="impact" if msg_type == "Cancel" else "",
+            manual_text=text,
+            area_kinds=frozenset(a.kind for a in areas),
+        )
+        return render_cap(
+            CapMessage(
+                identifier="JP.F-1.1.0",
+                sender="warning@jp.example",
+                sent=1.5e9,
+                status=status,
+                msg_type=msg_type,
+                facts=facts,
+                areas=areas,
+                onset=onset,
+                expires=1.5e9 + 1800,
+                references=[CapReference("warning@jp.example", f"JP.F-1.1.{i}", 1.5e9) for i in range(refs)],
+                incidents=["F-1"],
+            )
+        )
+
+    actual = render("Actual")
+    assert "<status>Actual</status>" in actual
+    assert exercise_cap(actual) == render("Exercise")
