@@ -776,7 +776,17 @@ class Tracker:
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """GNN per connected component of the gate graph (union-find over the
         gated pairs: the cost grows with the size of each component, not with
-        tracks x plots)."""
+        tracks x plots). A pair whose track and plot are in no other pair is
+        its own component and is assigned directly."""
+        cnt_t = np.bincount(pairs[:, 0], minlength=n)
+        cnt_m = np.bincount(pairs[:, 1], minlength=m)
+        alone = (cnt_t[pairs[:, 0]] == 1) & (cnt_m[pairs[:, 1]] == 1)
+        ti_out: list[int] = pairs[alone, 0].tolist()
+        mj_out: list[int] = pairs[alone, 1].tolist()
+        if alone.all():
+            return pairs[:, 0].copy(), pairs[:, 1].copy()
+        rest = np.flatnonzero(~alone)
+        pairs, cost = pairs[rest], cost[rest]
         parent = list(range(n + m))
 
         def find(a: int) -> int:
@@ -794,8 +804,6 @@ class Tracker:
         comps: dict[int, list[int]] = {}
         for k, a in enumerate(pi_l):
             comps.setdefault(find(a), []).append(k)
-        ti_out: list[int] = []
-        mj_out: list[int] = []
         for ks in comps.values():
             if len(ks) == 1:
                 ti_out.append(pi_l[ks[0]])
@@ -838,11 +846,13 @@ class Tracker:
     def _prune_history(self, tr_list: list[_Track]) -> None:
         lim = self._now - self.cfg.oosm_lag_s
         for tr in tr_list:
-            k = 0
-            while k < len(tr.hist) - 1 and tr.hist[k][0].t < lim:
+            hist = tr.hist
+            if len(hist) < 2 or hist[0][0].t >= lim:
+                continue
+            k = 1
+            while k < len(hist) - 1 and hist[k][0].t < lim:
                 k += 1
-            if k:
-                del tr.hist[:k]
+            del hist[:k]
 
     # --- initiation -----------------------------------------------------------
 
@@ -1001,6 +1011,7 @@ class Tracker:
         vote_a = ((speed < 400.0) & (alt_a < 20_000.0) & (np.abs(vz) < 100.0)).tolist()
         good = good_a.tolist()
         alt = alt_a.tolist()
+        pvar = (np.trace(p[:, :3, :3], axis1=1, axis2=2) / 3.0).tolist()
         for i, tr in enumerate(trs):
             if not good[i]:
                 continue
@@ -1013,7 +1024,7 @@ class Tracker:
                 and (not tr.early or tr.t - tr.early[-1][0] >= 0.5)
                 and (not tr.early or tr.t - tr.early[0][0] <= 30.0)
             ):
-                tr.early.append((tr.t, x[i, :3].copy(), float(np.trace(p[i, :3, :3])) / 3.0))
+                tr.early.append((tr.t, x[i, :3].copy(), pvar[i]))
             tr.votes_b = tr.votes_b + 1 if vote_b[i] else 0
             tr.votes_a = tr.votes_a + 1 if vote_a[i] else 0
             if tr.cls != "ballistic" and tr.votes_b >= 3:
