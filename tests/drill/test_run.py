@@ -17,50 +17,7 @@ from tocsin.wire.messages import AlertBody
 
 # One missile from the east coast of North Korea over northern Tohoku into the
 # Pacific, two notional radars; short, so the whole drill takes seconds.
-SCENARIO = """\
-version: 1
-name: test MRBM over Tohoku
-seed: 11
-start: 2024-05-01T00:00:00Z
-duration_s: 700
-launches:
-  - id: M1
-    site: {lat: 40.0, lon: 128.5}
-    time_s: 20
-    azimuth_deg: 90
-    range_km: 1300
-    apogee_km: 400
-partners:
-  - code: KR
-    sensors:
-      - id: KR-R1
-        type: radar
-        platform: ground
-        site: {lat: 37.75, lon: 128.90, alt_m: 400}
-        sigma_range_m: 30
-        sigma_az_deg: 0.05
-        sigma_el_deg: 0.05
-        max_range_km: 900
-        scan_period_s: 1.0
-        pd: 0.95
-        clutter_per_scan: 0.2
-  - code: JP
-    sensors:
-      - id: JP-R1
-        type: radar
-        platform: ground
-        site: {lat: 38.05, lon: 138.30, alt_m: 150}
-        sigma_range_m: 30
-        sigma_az_deg: 0.05
-        sigma_el_deg: 0.05
-        max_range_km: 1200
-        scan_period_s: 1.0
-        pd: 0.95
-        clutter_per_scan: 0.2
-thresholds:
-  area_precision: {min: 0.0}
-  first_alert_s: {max: 0.5}
-"""
+SCENARIO = (Path(__file__).resolve().parents[1] / "data" / "mrbm-over-tohoku.yaml").read_text()
 
 
 @pytest.fixture(scope="module")

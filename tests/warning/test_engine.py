@@ -265,6 +265,11 @@ def test_each_release_gets_only_its_countries() -> None:
     assert by["JP"].id.startswith("JP.")
     assert "<sender>warning@kr.example</sender>" in by["KR"].cap
     assert f"<sender>{cfg.sender}</sender>" in by["JP"].cap
+    # each public's own language leads (a reader that shows one info shows that)
+    for partner, first in (("KR", "ko-KR"), ("JP", "ja-JP")):
+        langs = [str(i["cap_language"]) for i in CAPParser(by[partner].cap).as_dict()[0]["cap_info"]]
+        assert langs[0] == first, langs
+        assert sorted(langs) == ["en-US", "ja-JP", "ko-KR"]
     jp_only = WarningEngine(WarningConfig(releases=[Release(partner="JP", countries=["JP"])]), registry=reg)
     assert {e.partner for e in jp_only.push(env)} == {"JP"}
 

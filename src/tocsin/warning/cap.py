@@ -113,6 +113,8 @@ class CapMessage:
     parameters: Sequence[tuple[str, str]] = field(default_factory=tuple)
     #: precomputed ``cap_polygons`` by area code (a cache; computed when absent)
     polygons: Mapping[str, list[str]] | None = None
+    #: order of the ``info`` blocks (the public's own language first)
+    languages: Sequence[Lang] = LANGS
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -148,7 +150,7 @@ def render_cap(m: CapMessage) -> str:
         _sub(root, "incidents", " ".join(m.incidents))
     known = m.polygons or {}
     polys = {a.code: known.get(a.code) or a.cap_polygons(m.max_polygon_points) for a in m.areas}
-    for lang in LANGS:
+    for lang in m.languages:
         txt = info_text(m.facts, lang)
         info = _sub(root, "info")
         _sub(info, "language", lang)

@@ -39,7 +39,7 @@ from tocsin.warning.cap import CapMessage, CapReference, area_name, render_cap
 from tocsin.warning.lifecycle import Desired, Issue, Lifecycle
 from tocsin.warning.mode import DrillMode, Mode, check_status
 from tocsin.warning.policy import Release, WarningConfig
-from tocsin.warning.texts import LANGS, Facts, Lang
+from tocsin.warning.texts import LANGS, Facts, Lang, langs_for
 from tocsin.warning.threat import Threat, assess, thrust_from_speeds
 from tocsin.wire.messages import AlertBody, Envelope, TrackBody, make
 
@@ -299,6 +299,7 @@ class WarningEngine:
                 incidents=[safe_id(track.id)],
                 max_polygon_points=self.config.max_polygon_points,
                 polygons=self._cap_polygons(areas),
+                languages=langs_for(rel.partner),
             )
         )
         body = AlertBody(

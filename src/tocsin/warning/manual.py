@@ -41,7 +41,7 @@ from tocsin.errors import ConfigError
 from tocsin.warning.cap import CapArea, CapMessage, CapReference, area_name, render_cap
 from tocsin.warning.mode import DrillMode, Mode, check_status
 from tocsin.warning.policy import WarningConfig
-from tocsin.warning.texts import LANGS, Facts, Lang
+from tocsin.warning.texts import LANGS, Facts, Lang, langs_for
 from tocsin.wire.messages import AlertBody, Envelope, make
 
 Action = Literal["propose", "confirm", "cancel", "refuse"]
@@ -264,6 +264,7 @@ class ManualAlertBook:
                 references=[CapReference(sender, i, s) for i, s in refs],
                 source="tocsin manual alert (two-person rule)",
                 max_polygon_points=self.config.max_polygon_points,
+                languages=langs_for(self.partner),
             )
         )
         body = AlertBody(

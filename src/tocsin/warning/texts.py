@@ -31,6 +31,17 @@ from typing import Literal
 
 Lang = Literal["ja-JP", "ko-KR", "en-US"]
 LANGS: tuple[Lang, ...] = ("ja-JP", "ko-KR", "en-US")
+#: each partner public's own language
+HOME_LANG: dict[str, Lang] = {"JP": "ja-JP", "KR": "ko-KR", "US": "en-US"}
+
+
+def langs_for(partner: str) -> tuple[Lang, ...]:
+    """All three languages, the partner public's own first: a CAP reader that
+    shows only the first ``info`` shows the one its public reads."""
+    home = HOME_LANG.get(partner)
+    return LANGS if home is None else (home, *(x for x in LANGS if x != home))
+
+
 MsgType = Literal["Alert", "Update", "Cancel"]
 
 _KST_JST = timezone(timedelta(hours=9))
