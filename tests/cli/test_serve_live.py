@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,3 +327,25 @@ def test_exercise_cap_is_what_the_renderer_writes_for_exercise(
     actual = render("Actual")
     assert "<status>Actual</status>" in actual
     assert exercise_cap(actual) == render("Exercise")
+
+
+def test_journal_the_stages_do_not_reproduce_is_one_line_exit_2(tmp_path: Path) -> None:
+    """Recovery that finds other outputs (here: toy outputs noted as the
+    default stages) stops the start with one line, not a traceback."""
+    from tocsin.exchange.samples import sample_plot, toy_stages
+    from tocsin.runtime import Pipeline, note_start
+
+    data = tmp_path / "data"
+    j = Journal(data / "journal.db", synchronous="NORMAL")
+    note_start(j, "default", "serve")
+    pipe = Pipeline(toy_stages(), j)
+    pipe.submit_batch([sample_plot(seq=i, sent=1000.0 + i) for i in range(1, 4)])
+    pipe.close()
+    p = subprocess.run(
+        [sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(data), "--tick", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1
+    assert p.stderr.startswith(f"tocsin: error: {data / 'journal.db'}: recovery: ")
+    assert "use a new --data directory" in p.stderr

@@ -55,11 +55,11 @@ def register(app: typer.Typer) -> None:
 
         import nats
 
-        from tocsin.cli.serve import announce_live, check_resume, warning_setup
+        from tocsin.cli.serve import announce_live, check_resume, unreproducible, warning_setup
         from tocsin.exchange.ingress import Ingress
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import Pipeline, default_stages
+        from tocsin.runtime import NondeterminismError, Pipeline, default_stages
         from tocsin.transport.nats import FusionNode, ensure_streams, publish_all
         from tocsin.wire import ReadStats, iter_jsonl
 
@@ -104,7 +104,11 @@ def register(app: typer.Typer) -> None:
         ingress.clock = time.time
         pipe = Pipeline(stage_list, journal, ingress=ingress, checkpoint_key=k)
         if journal.last_seq:
-            rep = pipe.recover()
+            try:
+                rep = pipe.recover()
+            except NondeterminismError as exc:
+                journal.close()
+                raise InputError(unreproducible(exc), file=str(ddir / "journal.db")) from None
             typer.echo(f"recovered {rep.inputs} inputs from {ddir / 'journal.db'}", err=True)
         from tocsin.runtime import note_start
 

@@ -68,6 +68,15 @@ def _engine_policy(plain: Any) -> Any:
     return plain
 
 
+def unreproducible(exc: Exception) -> str:
+    """The one-line message when recovery finds that this run's stages do not
+    reproduce the journal's outputs."""
+    return (
+        f"{exc}: this run's stages do not reproduce the journal (another version or policy?); "
+        "check it with `tocsin replay` and use a new --data directory"
+    )
+
+
 def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any] | None) -> None:
     """Refuse to continue a journal recorded in another warning mode or with
     another warning policy: recovery re-runs it through this run's stages, and
@@ -183,7 +192,7 @@ def register(app: typer.Typer) -> None:
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import Sink, default_stages
+        from tocsin.runtime import NondeterminismError, Sink, default_stages
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -233,16 +242,23 @@ def register(app: typer.Typer) -> None:
             hooks.append(CotTcpSink(chost, int(cport)))
         recording = load_recording(replay) if replay is not None else None
         cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
-        exchange, report = build_exchange(
-            stage_list,
-            data=data,
-            registry=registry,
-            config=cfg,
-            max_skew_s=max_skew,
-            synchronous=sync,
-            extra_sinks=hooks,
-            checkpoint_key=load_private_key(key) if key is not None else None,
-        )
+        try:
+            exchange, report = build_exchange(
+                stage_list,
+                data=data,
+                registry=registry,
+                config=cfg,
+                max_skew_s=max_skew,
+                synchronous=sync,
+                extra_sinks=hooks,
+                checkpoint_key=load_private_key(key) if key is not None else None,
+            )
+        except NondeterminismError as exc:
+            for h in hooks:
+                close = getattr(h, "close", None)
+                if callable(close):
+                    close()
+            raise InputError(unreproducible(exc), file=str(jpath)) from None
         if exchange.pipeline.journal is not None:
             from tocsin.runtime import note_start
 
