@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+import takproto
 from lxml import etree
 
 from tocsin.geo import geodetic_to_ecef
@@ -93,3 +94,30 @@ def test_events_over_tcp() -> None:
     events = [etree.fromstring(x) for x in bytes(got).split(b"\n") if x.strip()]
     assert [e.get("uid") for e in events] == ["tocsin.track.F-17", "tocsin.impact.F-17"] * 2
     assert sink.sent == 4
+
+
+def test_events_survive_takproto_the_tak_protobuf_codec() -> None:
+    """TAK clients speak TAK Protocol v1 (protobuf) as well as XML: our events go
+    through takproto's XML -> protobuf conversion and parse back with the same
+    identity, times, position and track detail."""
+    for xml in track_events(track()):
+        ev = etree.fromstring(xml)
+        msg = takproto.parse_proto(takproto.xml2proto(xml.decode() if isinstance(xml, bytes) else xml))
+        cot = msg.cotEvent
+        assert (cot.uid, cot.type, cot.how) == (ev.get("uid"), ev.get("type"), ev.get("how"))
+        assert cot.sendTime == 1_789_430_400_000  # ms since the epoch
+        assert cot.staleTime > cot.startTime
+        p = ev.find("point")
+        assert p is not None
+        assert cot.lat == pytest.approx(float(p.get("lat")), abs=1e-9)
+        assert cot.lon == pytest.approx(float(p.get("lon")), abs=1e-9)
+        assert cot.hae == pytest.approx(float(p.get("hae")), abs=1e-6)
+        contact = ev.find("detail/contact")
+        if contact is not None:
+            assert cot.detail.contact.callsign == contact.get("callsign")
+        course = ev.find("detail/track")
+        if course is not None:  # the strongly typed track detail: course and speed
+            assert cot.detail.track.course == pytest.approx(float(course.get("course")))
+            assert cot.detail.track.speed == pytest.approx(float(course.get("speed")))
+        if ev.find("detail/shape") is not None:  # the ellipse rides in xmlDetail
+            assert "<ellipse" in cot.detail.xmlDetail
