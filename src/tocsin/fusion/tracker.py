@@ -85,6 +85,7 @@ from tocsin.wire.messages import (
 F64 = NDArray[np.float64]
 
 RADAR, LOS = 0, 1
+_DEG = math.pi / 180.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,7 @@ class _Sensor:
     sig: tuple[float, float, float, float | None]  # range m, az rad, el rad, rr m/s (radar) / los rad
     max_range: float | None
     min_el: float | None
+    r3: F64 | None = None  # cached (range, az, el) noise covariance
 
 
 @dataclass(slots=True)
@@ -217,11 +219,13 @@ class _Track:
     par_sorted: list[str] = field(default_factory=list)
 
     def sorted_sources(self) -> tuple[list[str], list[str]]:
+        """Sorted sources and partners, the same list objects until a set
+        grows (messages share them: never mutated, replaced on change)."""
         if len(self.src_sorted) != len(self.sources):
             self.src_sorted = sorted(self.sources)
         if len(self.par_sorted) != len(self.partners):
             self.par_sorted = sorted(self.partners)
-        return list(self.src_sorted), list(self.par_sorted)
+        return self.src_sorted, self.par_sorted
 
     @property
     def ballistic(self) -> bool:
@@ -379,6 +383,18 @@ class Tracker:
             if b.range_m <= 0.0 or (s.max_range is not None and b.range_m > 1.5 * s.max_range):
                 self.rejected["geometry"] += 1
                 return None
+            if (
+                b.rr_mps is None
+                and not b.sigma_range_m
+                and not b.sigma_az_deg
+                and not b.sigma_el_deg
+                and vsite is None
+            ):
+                # the common case: the sensor's own accuracy, no range rate
+                if s.r3 is None:
+                    s.r3 = np.diag([s.sig[0] * s.sig[0], s.sig[1] * s.sig[1], s.sig[2] * s.sig[2]])
+                z = np.array((b.range_m, b.az_deg * _DEG, b.el_deg * _DEG))
+                return _Meas(b.t, RADAR, z, s.r3, site, rot, s.id, s.partner, env.sent)
             sr = b.sigma_range_m or s.sig[0]
             sa = math.radians(b.sigma_az_deg) if b.sigma_az_deg else s.sig[1]
             se = math.radians(b.sigma_el_deg) if b.sigma_el_deg else s.sig[2]
@@ -683,11 +699,27 @@ class Tracker:
                     fj = np.array(fwd_j, dtype=np.int64)
                     self._apply(fwd_t, fwd_m, (xp[fi], pp[fi], cbar[fi]), self._take(arr, fj))
         self._now = newest
+        lim = newest - self.cfg.oosm_lag_s
         for tr, m in zip(assigned_tr, assigned_m, strict=True):
-            self._after_update(tr, m)
+            # lifecycle after an update (inline: once per track per scan)
+            if m.t > tr.last_update:
+                tr.last_update = m.t
+            tr.updates += 1
+            tr.sources.add(m.sensor)
+            tr.partners.add(m.partner)
+            if tr.status == "tentative":
+                tr.window.append(1)
+            elif tr.status == "coasting":
+                tr.status = "confirmed"
             changed.add(tr.key)
+            # drop history older than the late-report lag (keep at least one)
+            hist = tr.hist
+            if len(hist) > 1 and hist[0][0].t < lim:
+                k = 1
+                while k < len(hist) - 1 and hist[k][0].t < lim:
+                    k += 1
+                del hist[:k]
         self._classify(assigned_tr)
-        self._prune_history(tr_list=assigned_tr)
         if free:
             fr = sorted(free)
             fplots = None
@@ -843,17 +875,6 @@ class Tracker:
                 continue
             tr.window.append(0)
 
-    def _prune_history(self, tr_list: list[_Track]) -> None:
-        lim = self._now - self.cfg.oosm_lag_s
-        for tr in tr_list:
-            hist = tr.hist
-            if len(hist) < 2 or hist[0][0].t >= lim:
-                continue
-            k = 1
-            while k < len(hist) - 1 and hist[k][0].t < lim:
-                k += 1
-            del hist[:k]
-
     # --- initiation -----------------------------------------------------------
 
     def _new_track(self, x: F64, p: F64, t: float, sources: Iterable[str], partners: Iterable[str]) -> _Track:
@@ -974,16 +995,6 @@ class Tracker:
 
     # --- after an update: lifecycle, class, launch, impact ------------------------
 
-    def _after_update(self, tr: _Track, m: _Meas) -> None:
-        tr.last_update = max(tr.last_update, m.t)
-        tr.updates += 1
-        tr.sources.add(m.sensor)
-        tr.partners.add(m.partner)
-        if tr.status == "tentative":
-            tr.window.append(1)
-        elif tr.status == "coasting":
-            tr.status = "confirmed"
-
     def _classify(self, trs: list[_Track]) -> None:
         """Classification rule (docs/fusion.md), evaluated after each update on
         well-estimated tracks (largest velocity sigma < 150 m/s): a *ballistic*
@@ -1003,7 +1014,9 @@ class Tracker:
         if not good_a.all():
             amb = np.flatnonzero(~good_a)
             good_a[amb] = np.linalg.eigvalsh(pv[amb])[:, -1] <= 150.0**2
-        _, _, alt_a = ecef_to_geodetic(x[:, :3])
+        # height along the geocentric radius: within 0.5 m of the geodetic
+        # height below 80 km, a fraction of the cost
+        alt_a = height(x[:, :3])
         up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
         vz = np.einsum("ni,ni->n", up, x[:, 3:])
         speed = np.linalg.norm(x[:, 3:], axis=1)
