@@ -84,8 +84,10 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('sender = "warning@jp.tocsin.example"\n')
     live = tmp_path / "live"
-    cfg, alerts, err = run_server(live, stream, "--live", str(auth))
+    cfg, alerts, err = run_server(live, stream, "--live", str(auth), "--policy", str(policy))
     assert cfg["mode"] == "actual"
     assert "LIVE: alerts are issued as Actual" in err
     assert "order 2026-114" in err
@@ -96,6 +98,7 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
         assert "<status>Actual</status>" in body["cap"]
         assert "<note>" not in body["cap"]
         assert "EXERCISE" not in body["cap"]
+        assert "<sender>warning@jp.tocsin.example</sender>" in body["cap"]  # the policy's
     with Journal(live / "journal.db", readonly=True) as j:
         notes = [json.loads(e.payload) for e in j.entries(kinds=("note",))]
     start = [n for n in notes if n.get("event") == "start"][-1]
@@ -103,6 +106,7 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     assert start["status"] == "Actual"
     assert start["authorised_by"] == "Director, National Warning Centre"
     assert start["reference"] == "order 2026-114"
+    assert start["policy"]["sender"] == "warning@jp.tocsin.example"  # the replay runs it
 
     out = tmp_path / "replayed"
     code, text = replay(live / "journal.db", out)
@@ -116,7 +120,7 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
 
     # the same inputs served as a drill: Exercise, and exactly the replay's alerts
     drill = tmp_path / "drill"
-    cfg, alerts, err = run_server(drill, stream)
+    cfg, alerts, err = run_server(drill, stream, "--policy", str(policy))
     assert cfg["mode"] == "exercise"
     assert "LIVE" not in err
     assert {a["body"]["status"] for a in alerts} == {"Exercise"}
@@ -132,6 +136,10 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
         assert err.count("\n") == 1
         assert err.startswith(f"tocsin: error: {data / 'journal.db'}: recorded in ")
         assert "use a new --data directory" in err
+    # nor with another warning policy (the defaults here)
+    err = run_main(monkeypatch, capsys, "serve", "--port", "0", "--data", str(live), "--live", str(auth))
+    assert err.count("\n") == 1
+    assert "recorded with another warning policy" in err
 
 
 def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> str:
