@@ -360,6 +360,7 @@ def note_start(
         if auth is not None:
             note["authorised_by"] = auth.authorised_by
             note["reference"] = auth.reference
+            note["sender"] = auth.sender  # live alerts' CAP sender (warning.mode.live_sender)
     if policy is not None:
         note["policy"] = policy
     journal.append("note", json.dumps(note).encode())
@@ -390,6 +391,15 @@ def recorded_mode(journal: Journal) -> str:
     ``Actual`` alerts), else ``"drill"`` (also for journals that predate the
     ``mode`` field)."""
     return "live" if any(n.get("mode") == "live" for n in start_notes(journal)) else "drill"
+
+
+def recorded_live_sender(journal: Journal) -> str | None:
+    """The CAP sender the last start's live authorisation named (None if that
+    start was not live, or predates the field): a replay renders with it."""
+    notes = start_notes(journal)
+    last = notes[-1] if notes else {}
+    sender = last.get("sender") if last.get("mode") == "live" else None
+    return sender if isinstance(sender, str) else None
 
 
 def recorded_policy(journal: Journal) -> dict[str, Any] | None:
@@ -493,6 +503,7 @@ __all__ = [
     "default_stages",
     "file_sinks",
     "note_start",
+    "recorded_live_sender",
     "recorded_mode",
     "recorded_outputs",
     "recorded_policy",

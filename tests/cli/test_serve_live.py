@@ -85,7 +85,7 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     policy = tmp_path / "policy.toml"
-    policy.write_text('sender = "warning@jp.tocsin.example"\n')
+    policy.write_text('sender = "warning@policy.example"\n')
     live = tmp_path / "live"
     cfg, alerts, err = run_server(live, stream, "--live", str(auth), "--policy", str(policy))
     assert cfg["mode"] == "actual"
@@ -98,7 +98,8 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
         assert "<status>Actual</status>" in body["cap"]
         assert "<note>" not in body["cap"]
         assert "EXERCISE" not in body["cap"]
-        assert "<sender>warning@jp.tocsin.example</sender>" in body["cap"]  # the policy's
+        # the authorisation's sender, not the policy's default one
+        assert "<sender>warning@jp.tocsin.example</sender>" in body["cap"]
     with Journal(live / "journal.db", readonly=True) as j:
         notes = [json.loads(e.payload) for e in j.entries(kinds=("note",))]
     start = [n for n in notes if n.get("event") == "start"][-1]
@@ -106,7 +107,8 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     assert start["status"] == "Actual"
     assert start["authorised_by"] == "Director, National Warning Centre"
     assert start["reference"] == "order 2026-114"
-    assert start["policy"]["sender"] == "warning@jp.tocsin.example"  # the replay runs it
+    assert start["policy"]["sender"] == "warning@policy.example"  # the replay runs it
+    assert start["sender"] == "warning@jp.tocsin.example"  # ... under the live sender
 
     out = tmp_path / "replayed"
     code, text = replay(live / "journal.db", out)
@@ -124,7 +126,10 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     assert cfg["mode"] == "exercise"
     assert "LIVE" not in err
     assert {a["body"]["status"] for a in alerts} == {"Exercise"}
-    assert (drill / "alerts.jsonl").read_bytes() == replayed
+    # (a drill has no authorisation: its alerts go out under the policy's sender)
+    assert (drill / "alerts.jsonl").read_bytes() == replayed.replace(
+        b"warning@jp.tocsin.example", b"warning@policy.example"
+    )
     code, text = replay(drill / "journal.db", tmp_path / "drill-replayed")
     assert code == 0, text
     assert "identical to the" in text

@@ -211,6 +211,13 @@ def test_modes_set_status(registry: AreaRegistry, hok_tracks: list[Envelope]) ->
     actual = run(WarningEngine(registry=registry, mode=live), part, 10.0)
     assert {e.body.status for e in actual} == {"Actual"}
     assert "EXERCISE" not in actual[0].body.cap
+    # live alerts go out under the sender the authorisation names (not the
+    # policy's default), unless a release names its own
+    assert {e.body.cap.count("<sender>warning@jp.example</sender>") for e in actual} == {1}
+    own = WarningConfig(releases=[Release(partner="JP", countries=["JP"], sender="alerts@fdma.example")])
+    actual_own = run(WarningEngine(own, registry=registry, mode=live), part, 10.0)
+    assert actual_own
+    assert all("<sender>alerts@fdma.example</sender>" in e.body.cap for e in actual_own)
 
 
 # ---------------------------------------------------------------- releases, fake grid

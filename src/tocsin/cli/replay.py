@@ -141,6 +141,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.errors import ConfigError, InputError
         from tocsin.journal import Journal
         from tocsin.runtime import (
+            recorded_live_sender,
             recorded_mode,
             recorded_outputs,
             recorded_policy,
@@ -170,6 +171,11 @@ def register(app: typer.Typer) -> None:
                 cfg = msgspec.convert(pol, WarningConfig) if pol is not None else None
             except (msgspec.ValidationError, ValueError) as exc:
                 raise ConfigError(f"{journal}: recorded warning policy: {exc}") from None
+            sender = recorded_live_sender(j)
+            if sender is not None:
+                # live alerts went out under the authorisation's sender (below a
+                # release's own): the replay renders them the same way
+                cfg = msgspec.structs.replace(cfg or WarningConfig(), sender=sender)
             # a replay never issues Actual: ReplayMode's status cannot be Actual
             outs = replay_journal(j, stages_by_name(name, mode=ReplayMode(status="Exercise"), config=cfg))
             live = recorded_outputs(j)

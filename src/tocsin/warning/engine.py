@@ -37,7 +37,7 @@ from tocsin.dynamics.forces import accel_ecef
 from tocsin.geo import ecef_to_geodetic
 from tocsin.warning.cap import CapMessage, CapReference, area_name, render_cap
 from tocsin.warning.lifecycle import Desired, Issue, Lifecycle
-from tocsin.warning.mode import DrillMode, Mode, check_status
+from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import LANGS, Facts, Lang, langs_for
 from tocsin.warning.threat import Threat, assess, thrust_from_speeds
@@ -262,7 +262,7 @@ class WarningEngine:
 
     def _alert(self, iss: Issue, rel: Release, st: _TrackState) -> Envelope:
         status = check_status(self.mode, self.mode.status)
-        sender = rel.sender or self.config.sender
+        sender = rel.sender or live_sender(self.mode) or self.config.sender
         areas = [self.registry.get(c) for c in iss.areas]
         track = st.track
         threat = st.threat

@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from tocsin.errors import ConfigError
 from tocsin.warning.cap import CapArea, CapMessage, CapReference, area_name, render_cap
-from tocsin.warning.mode import DrillMode, Mode, check_status
+from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender
 from tocsin.warning.policy import WarningConfig
 from tocsin.warning.texts import LANGS, Facts, Lang, langs_for
 from tocsin.wire.messages import AlertBody, Envelope, make
@@ -249,7 +249,7 @@ class ManualAlertBook:
             reason=reason,
             area_kinds=frozenset(a.kind for a in areas) or frozenset({"land"}),
         )
-        sender = self.config.sender
+        sender = live_sender(self.mode) or self.config.sender
         cap = render_cap(
             CapMessage(
                 identifier=ident,

@@ -130,6 +130,12 @@ def authorise_live(auth: LiveAuthorisation) -> LiveMode:
     return LiveMode(_TOKEN, auth, auth.status)
 
 
+def live_sender(mode: Mode) -> str | None:
+    """The CAP sender a live authorisation names (None outside live mode): live
+    alerts go out under it unless a release names its own."""
+    return mode.authorisation.sender if isinstance(mode, LiveMode) else None
+
+
 def check_status(mode: Mode, status: str) -> AnyStatus:
     """Run-time guard used where a status leaves the process: ``status`` must be
     the mode's, and only a :class:`LiveMode` may say ``Actual``."""
@@ -151,4 +157,5 @@ __all__ = [
     "ReplayMode",
     "authorise_live",
     "check_status",
+    "live_sender",
 ]
