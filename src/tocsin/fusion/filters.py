@@ -100,9 +100,14 @@ def imm_mix(x: F64, p: F64, mu: F64, dt: F64, tau: float) -> tuple[F64, F64, F64
     cbar = np.einsum("ni,nij->nj", mu, trans)
     cbar = np.maximum(cbar, 1e-12)
     w = mu[:, :, None] * trans / cbar[:, None, :]  # w[n, i, j] = mu_{i|j}
-    x0 = np.einsum("nij,nid->njd", w, x)
-    dx = x[:, :, None, :] - x0[:, None, :, :]  # (n, i, j, d)
-    p0 = np.einsum("nij,nijab->njab", w, p[:, :, None] + dx[..., :, None] * dx[..., None, :])
+    wt = np.transpose(w, (0, 2, 1))  # wt[n, j, i]
+    n, k = x.shape[0], x.shape[1]
+    x0 = wt @ x  # x0_j = sum_i mu_{i|j} x_i
+    # P0_j = sum_i mu_{i|j} (P_i + dx_ij dx_ij^T), dx_ij = x_i - x0_j: the
+    # weighted sum of the P_i as one matrix product, the spread as D^T W D
+    dx = x[:, None, :, :] - x0[:, :, None, :]  # (n, j, i, d)
+    p0 = (wt @ p.reshape(n, k, 36)).reshape(n, k, 6, 6)
+    p0 = p0 + np.swapaxes(dx * wt[..., None], 2, 3) @ dx
     return x0, p0, cbar
 
 

@@ -74,6 +74,27 @@ def ncv_predict(x: F64, dt: F64) -> tuple[F64, F64]:
     return xp, f
 
 
+def ncv_predict_cov(x: F64, p: F64, dt: F64, q: F64) -> tuple[F64, F64]:
+    """NCV prediction of states ``(N, 6)`` and covariances ``(N, 6, 6)`` by
+    ``dt (N,)`` with white-acceleration density ``q (N,)``, by blocks: with
+    ``P = [[A, B], [B^T, C]]``, ``F P F^T = [[A + dt (B + B^T) + dt^2 C,
+    B + dt C], [B^T + dt C, C]]``, plus :func:`white_accel_q` (the same as
+    :func:`ncv_predict` and ``F P F^T + Q``, in fewer array operations)."""
+    xp = x.copy()
+    xp[:, :3] += x[:, 3:] * dt[:, None]
+    h = dt[:, None, None]
+    a, b, c = p[:, :3, :3], p[:, :3, 3:], p[:, 3:, 3:]
+    bt = np.swapaxes(b, 1, 2)
+    bc = b + h * c
+    qa = (q * np.abs(dt))[:, None, None]
+    pp = np.empty_like(p)
+    pp[:, :3, :3] = a + h * (b + bt) + (h * h) * c + (qa * (h * h) / 3.0) * _I3
+    pp[:, :3, 3:] = bc + (qa * np.abs(h) / 2.0) * _I3
+    pp[:, 3:, :3] = np.swapaxes(pp[:, :3, 3:], 1, 2)
+    pp[:, 3:, 3:] = c + qa * _I3
+    return xp, pp
+
+
 def _dyn_matrix(x: F64) -> F64:
     """Linearised ballistic dynamics ``A (N, 6, 6)`` (see module doc)."""
     r = x[:, :3]

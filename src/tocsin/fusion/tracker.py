@@ -62,6 +62,7 @@ from tocsin.fusion.models import (
     ballistic_predict,
     los_residual,
     ncv_predict,
+    ncv_predict_cov,
     radar_predict,
     radar_residual,
     radar_to_ecef,
@@ -484,8 +485,9 @@ class Tracker:
         b2 = np.repeat(bal, 2)
         q2 = np.stack([q0, q1], axis=1).ravel()
         if not bal.any():
-            xp, fm = ncv_predict(xf, d2)
-        elif bal.all():
+            xp, pp = ncv_predict_cov(xf, pf, d2, q2)
+            return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
+        if bal.all():
             xp, fm = ballistic_predict(xf, d2, beta=self.cfg.beta)
         else:
             xp = np.empty_like(xf)
@@ -917,10 +919,18 @@ class Tracker:
             used: set[int] = set()
             if self._pending:
                 ppos = np.array([pd[1] for pd in self._pending])
-                tree = cKDTree(ppos)
                 rmax = self.cfg.init_speed_max * self.cfg.init_window_s
                 sig = np.sqrt(np.trace(cov, axis1=1, axis2=2))
-                cands = tree.query_ball_point(pos, r=rmax + 4.0 * sig)
+                cands: list[list[int]]
+                if len(radar) * ppos.shape[0] <= 20_000:
+                    # few pairs: all distances at once instead of a k-d tree
+                    diff = pos[:, None, :] - ppos[None, :, :]
+                    near = np.einsum("jkd,jkd->jk", diff, diff) <= ((rmax + 4.0 * sig) ** 2)[:, None]
+                    cands = [[] for _ in radar]
+                    for j, k in zip(*(a.tolist() for a in np.nonzero(near)), strict=True):
+                        cands[j].append(k)
+                else:
+                    cands = cKDTree(ppos).query_ball_point(pos, r=rmax + 4.0 * sig)
                 for j, lst in enumerate(cands):
                     best, best_v = -1, math.inf
                     for k in lst:
