@@ -260,3 +260,25 @@ def test_a_report_later_than_the_lag_is_counted_not_used(drill: Path) -> None:
     r = _tocsin("track", "late.jsonl", "-o", "late-tracks.jsonl", "--lag", "1000", cwd=drill)
     assert r.returncode == 0, r.stderr.decode()
     assert "too_late" not in r.stdout.decode()
+
+
+@pytest.mark.slow
+def test_the_tracker_is_advanced_on_the_messages_clock(tmp_path: Path) -> None:
+    """A lofted ICBM is seen for an hour with long gaps between partners'
+    reports; a live node advances its tracker every second, and so does `tocsin
+    track` by default (`--clock 1`): the missile keeps one track. Advanced only
+    at the end of the file (`--clock 0`), the track is broken at the gaps."""
+    from tocsin.drill.score import score_files
+
+    sc = Path(__file__).resolve().parents[2] / "scenarios" / "icbm-lofted-sea-of-japan.yaml"
+    r = _tocsin("simulate", sc, "-o", "plots.jsonl", "--truth", "truth.jsonl", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    breaks: dict[str, int] = {}
+    for clock in ("1", "0"):
+        out = f"tracks-{clock}.jsonl"
+        r = _tocsin("track", "plots.jsonl", "-o", out, "--clock", clock, "-q", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr.decode()
+        rep = score_files(tmp_path / out, tmp_path / "truth.jsonl")
+        breaks[clock] = rep.track_breaks
+    assert breaks["1"] == 0
+    assert breaks["0"] > breaks["1"]

@@ -17,6 +17,7 @@ The output is written atomically: a temporary file renamed into place at the end
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import Counter
@@ -192,15 +193,32 @@ def track_stream(
     write: Callable[[Envelope], None],
     run: TrackRun,
     tick: Callable[[int], None] | None = None,
+    clock_s: float = 1.0,
 ) -> None:
-    """Push every message to the tracker, write its track messages, flush at the end."""
+    """Push every message to the tracker, write its track messages, flush at the end.
+
+    Time passes as the messages' ``sent`` times say: every ``clock_s`` seconds of
+    it the tracker is advanced (coasting, deletion, reports of tracks with no new
+    plot) exactly as the live exchange ticks its stages (0: only at the end)."""
     from tocsin.wire import PlotBody
 
     last_t: float | None = None
+    next_tick: float | None = None
     for env in messages:
         run.messages_in += 1
         run.by_kind[env.kind] += 1
         body = env.body
+        if clock_s > 0 and math.isfinite(env.sent):
+            if next_tick is None or env.sent - next_tick > 60 * clock_s:
+                # first message, or a long silence: no tick storm over the gap
+                next_tick = math.floor(env.sent / clock_s) * clock_s + (clock_s if next_tick is None else 0)
+            while env.sent >= next_tick:
+                ticked = tracker.advance(next_tick)
+                if ticked:
+                    _note_tracks(run, ticked)
+                    for e in ticked:
+                        write(e)
+                next_tick += clock_s
         if isinstance(body, PlotBody) and (last_t is None or body.t > last_t):
             last_t = body.t
         res = tracker.push(env)
@@ -313,6 +331,13 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(
             False, "-q", "--quiet", help="No progress and no summary (warnings still shown)."
         ),
+        clock: float = typer.Option(
+            1.0,
+            "--clock",
+            min=0.0,
+            help="Advance the tracker every S seconds of the messages' `sent` time, "
+            "as a live node does (coast, delete, report); 0: only at the end.",
+        ),
     ) -> None:
         """Track: turn partners' sensor plots into confirmed tracks with class,
         launch point and impact prediction (exchange-format track messages).
@@ -402,7 +427,7 @@ def register(app: typer.Typer) -> None:
             tracker = Tracker(cfg)
             try:
                 with JsonlWriter(out) as w:
-                    track_stream(messages, tracker, w.write, run, bar.update if bar else None)
+                    track_stream(messages, tracker, w.write, run, bar.update if bar else None, clock)
             except OSError as exc:
                 raise InputError(f"cannot write: {exc.strerror}", file=str(exc.filename or out)) from None
         finally:
