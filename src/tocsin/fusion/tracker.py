@@ -239,6 +239,17 @@ class _Track:
         return self.xc, self.pc
 
 
+def _sq_dist(a: F64, b: F64) -> F64:
+    """Squared distances ``(N, M)`` between points ``a (N, 3)`` and ``b (M, 3)``
+    as ``|a|^2 + |b|^2 - 2 a.b`` (one matrix product), about the points'
+    centroid so that ECEF magnitudes do not cancel (error ~1e-16 of the spread
+    squared, far below the gates' metres)."""
+    c = b.mean(axis=0)
+    a0, b0 = a - c, b - c
+    d2 = np.sum(a0 * a0, axis=1)[:, None] + np.sum(b0 * b0, axis=1)[None, :] - 2.0 * (a0 @ b0.T)
+    return np.maximum(d2, 0.0)
+
+
 class Tracker:
     """Multi-sensor multi-target tracker (a :class:`tocsin.stage.Stage`).
 
@@ -463,8 +474,12 @@ class Tracker:
         """Per-track densities of the quiet and the manoeuvre model: the
         manoeuvre model covers thrust (``q_boost``) until a track is known to be
         an aircraft or a missile past burnout."""
-        flags = np.array([(t.cls == "ballistic", t.burnt_out, t.cls == "air") for t in trs], dtype=bool)
-        bal, coast, air = flags[:, 0], flags[:, 1], flags[:, 2]
+        code = np.fromiter(
+            ((t.cls == "ballistic") + 2 * t.burnt_out + 4 * (t.cls == "air") for t in trs),
+            dtype=np.int64,
+            count=len(trs),
+        )
+        bal, coast, air = (code & 1) > 0, (code & 2) > 0, (code & 4) > 0
         q_bal = np.full(len(trs), self.cfg.q_ballistic)
         if bal.any():
             # above the drag ceiling nothing unmodelled is left but J3+ gravity
@@ -749,9 +764,9 @@ class Tracker:
         ppos, pcov = plots
         psig = np.sqrt(np.trace(pcov, axis1=1, axis2=2))
         rad = 5.0 * sig + 100.0 * dt * dt + 20_000.0
-        if len(live) * ppos.shape[0] <= 4096:
-            d = np.linalg.norm(pos[:, None, :] - ppos[None, :, :], axis=2)
-            ok = (d <= rad[:, None] + 5.0 * psig[None, :]).any(axis=1)
+        if len(live) * ppos.shape[0] <= 250_000:
+            lim = rad[:, None] + 5.0 * psig[None, :]
+            ok = (_sq_dist(pos, ppos) <= lim * lim).any(axis=1)
         else:
             tree = cKDTree(ppos)
             ok = tree.query_ball_point(pos, r=rad + 5.0 * float(psig.max()), return_length=True) > 0
@@ -773,10 +788,9 @@ class Tracker:
             ppos, pcov = plots
             rad_t = 4.5 * np.sqrt(np.trace(pc[:, :3, :3], axis1=1, axis2=2))
             rad_p = 4.5 * np.sqrt(np.trace(pcov, axis1=1, axis2=2))
-            if n * m <= 40_000:
-                diff = xc[:, None, :3] - ppos[None, :, :]
-                dist = np.sqrt(np.einsum("nmi,nmi->nm", diff, diff))
-                ia, ja = np.nonzero(dist <= rad_t[:, None] + rad_p[None, :])
+            if n * m <= 250_000:
+                lim = rad_t[:, None] + rad_p[None, :]
+                ia, ja = np.nonzero(_sq_dist(xc[:, :3], ppos) <= lim * lim)
             else:
                 # a k-d tree on track positions, queried with every plot
                 tree = cKDTree(xc[:, :3])
@@ -922,10 +936,9 @@ class Tracker:
                 rmax = self.cfg.init_speed_max * self.cfg.init_window_s
                 sig = np.sqrt(np.trace(cov, axis1=1, axis2=2))
                 cands: list[list[int]]
-                if len(radar) * ppos.shape[0] <= 20_000:
-                    # few pairs: all distances at once instead of a k-d tree
-                    diff = pos[:, None, :] - ppos[None, :, :]
-                    near = np.einsum("jkd,jkd->jk", diff, diff) <= ((rmax + 4.0 * sig) ** 2)[:, None]
+                if len(radar) * ppos.shape[0] <= 250_000:
+                    # all distances at once (one matrix product) instead of a k-d tree
+                    near = _sq_dist(pos, ppos) <= ((rmax + 4.0 * sig) ** 2)[:, None]
                     cands = [[] for _ in radar]
                     for j, k in zip(*(a.tolist() for a in np.nonzero(near)), strict=True):
                         cands[j].append(k)
