@@ -1,0 +1,38 @@
+"""The four shipped scenarios, end to end, as `tocsin drill` runs them: each
+meets the thresholds written in its file, and every alert it issues is an
+Exercise CAP 1.2 document that validates against the OASIS schema, in
+Japanese, Korean and English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tocsin.drill.run import run_drill
+from tocsin.drill.scenario import load_scenario
+from tocsin.warning.cap import CAP_NS, validate_cap
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["irbm-over-hokkaido", "icbm-lofted-sea-of-japan", "open-sea", "srbm-salvo"])
+def test_shipped_drill_meets_its_bar_with_valid_cap(tmp_path: Path, name: str) -> None:
+    res = run_drill(load_scenario(SCENARIOS / f"{name}.yaml"), tmp_path / "run")
+    assert res.checks, "a shipped scenario carries thresholds"
+    assert res.passed, [(c.metric, c.value, c.bar()) for c in res.checks if not c.passed]
+    assert res.stage_errors == 0
+    caps = sorted((tmp_path / "run" / "cap").glob("*.xml"))
+    assert len(caps) == res.alerts > 0
+    for path in caps:
+        text = path.read_text(encoding="utf-8")
+        assert validate_cap(text) == [], path.name
+        doc = etree.fromstring(text.encode("utf-8"))
+        assert doc.findtext(f"{{{CAP_NS}}}status") == "Exercise"
+        langs = sorted(i.findtext(f"{{{CAP_NS}}}language") or "" for i in doc.iter(f"{{{CAP_NS}}}info"))
+        assert langs == ["en-US", "ja-JP", "ko-KR"], path.name
+    if name == "open-sea":
+        assert res.figures["false_areas_land"] == 0
+        assert not any(c for c in res.warning.areas_warned if not c.startswith("sea:"))
