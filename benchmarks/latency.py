@@ -14,7 +14,19 @@ figure is the exchange's own overhead: HTTP/NATS, ingress, journal, fan-out);
 ``--stages default`` uses fusion + warning. Every run is bounded (``--seconds``
 per rate). Prints one JSON object.
 
+Scenario (``--scenario FILE``): the whole chain on realistic input. The
+scenario is simulated, then its messages (sensor descriptors, then plots in
+``sent`` order) are posted to ``tocsin serve`` with the real fusion and warning
+stages, paced by their ``sent`` times at ``--speed`` x real time, for the first
+``--scenario-seconds`` of it; the server ticks its stages every second of data
+time, as live. Latency = track or alert event received - POST of the last plot
+whose measurement time ``t`` a track update carries (the tracker stamps an
+update with its scan's time), and for an alert, of the last update of its
+track received before it. It includes the tracker's wait for a scan to
+complete (the next plot, or the next 1-s tick), which shrinks with ``--speed``.
+
     .venv/bin/python benchmarks/latency.py --rates 1000,10000 --seconds 2
+    .venv/bin/python benchmarks/latency.py --scenario scenarios/irbm-over-hokkaido.yaml --speed 10
 """
 
 from __future__ import annotations
@@ -164,10 +176,10 @@ async def run_embedded(url: str, rate: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def start_server(data: Path, stages: str, sync: str) -> tuple[subprocess.Popen[str], str]:
+def start_server(data: Path, stages: str, sync: str, tick: float = 0.0) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(data), "--stages", stages,
-         "--tick", "0", "--clock", "data", "--sync", sync],
+         "--tick", str(tick), "--clock", "data", "--sync", sync],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -180,6 +192,86 @@ def start_server(data: Path, stages: str, sync: str) -> tuple[subprocess.Popen[s
         except httpx.TransportError:
             time.sleep(0.05)
     return proc, url
+
+
+async def run_scenario(url: str, scenario: Path, speed: float, max_s: float) -> dict[str, Any]:
+    """The scenario's messages paced by ``sent`` at ``speed`` x real time (module doc)."""
+    from tocsin.drill.scenario import load_scenario
+    from tocsin.drill.simulate import simulate
+    from tocsin.wire import PlotBody
+
+    sim = simulate(load_scenario(scenario))
+    msgs = sorted(sim.messages, key=lambda e: e.sent)
+    t0 = msgs[0].sent
+    msgs = [e for e in msgs if e.sent <= t0 + max_s]
+    # slices of 10 ms of wall time
+    slices: dict[int, list[Any]] = {}
+    for e in msgs:
+        slices.setdefault(int((e.sent - t0) / speed / 0.01), []).append(e)
+    posted_at: dict[float, float] = {}
+    lat: dict[str, list[float]] = {"track": [], "alert": []}
+    errors = {"status": 0}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+        ready = asyncio.Event()
+
+        async def reader() -> None:
+            async with c.stream("GET", "/v1/events?kinds=track,alert") as r:
+                ready.set()
+                event = None
+                async for line in r.aiter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: ") and event in ("track", "alert"):
+                        now = time.monotonic()
+                        env = json.loads(line[6:])
+                        body = env["body"]
+                        if env["kind"] == "track":
+                            key = round(float(body["t"]), 6)
+                            if key in posted_at:
+                                lat["track"].append(now - posted_at[key])
+                                last_update[body["id"]] = key
+                        elif body.get("tracks"):
+                            # the alert answers the latest update of its track
+                            key = last_update.get(body["tracks"][0], -1.0)
+                            if key in posted_at:
+                                lat["alert"].append(now - posted_at[key])
+
+        last_update: dict[str, float] = {}
+        task = asyncio.create_task(reader())
+        await ready.wait()
+        await asyncio.sleep(0.2)
+        start = time.monotonic()
+        for s_i in sorted(slices):
+            await asyncio.sleep(max(0.0, start + s_i * 0.01 - time.monotonic()))
+            batch = slices[s_i]
+            now = time.monotonic()
+            for e in batch:
+                if isinstance(e.body, PlotBody):
+                    posted_at[round(e.body.t, 6)] = now
+            r = await c.post(
+                "/v1/messages",
+                content=b"\n".join(encode_json(e) for e in batch),
+                headers={"content-type": "application/x-ndjson"},
+            )
+            if r.status_code != 200:
+                errors["status"] += 1
+        wall = time.monotonic() - start
+        await asyncio.sleep(1.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await task
+    plots = sum(1 for e in msgs if e.kind == "plot")
+    return {
+        "scenario": str(scenario),
+        "speed": speed,
+        "scenario_seconds": max_s,
+        "messages": len(msgs),
+        "plots": plots,
+        "plots_per_s": round(plots / wall, 1),
+        "http_errors": errors["status"],
+        "plot_to_track": stats_ms(lat["track"]),
+        "plot_to_alert": stats_ms(lat["alert"]),
+    }
 
 
 # ---------------------------------------------------------------- NATS
@@ -307,6 +399,9 @@ def main() -> None:
     ap.add_argument("--stages", default="toy", choices=["toy", "default"])
     ap.add_argument("--sync", default="FULL", choices=["FULL", "NORMAL"])
     ap.add_argument("--modes", default="embedded,nats")
+    ap.add_argument("--scenario", type=Path, help="measure the full chain on this scenario instead")
+    ap.add_argument("--speed", type=float, default=10.0, help="scenario: times real time")
+    ap.add_argument("--scenario-seconds", type=float, default=400.0, help="scenario: how much of it")
     ap.add_argument(
         "--sustained",
         default="500,1000,2000,4000,8000",
@@ -323,6 +418,17 @@ def main() -> None:
         "cpus": os.cpu_count(),
     }
     tmp = Path(tempfile.mkdtemp(prefix="tocsin-bench-"))
+    if args.scenario is not None:
+        out["stages"] = "default"
+        proc, url = start_server(tmp / "scenario", "default", args.sync, tick=1.0)
+        try:
+            out["scenario"] = asyncio.run(run_scenario(url, args.scenario, args.speed, args.scenario_seconds))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(json.dumps(out, indent=2))
+        return
     try:
         if "embedded" in modes:
             res = []
