@@ -38,10 +38,10 @@ def test_imm_mix_matches_the_textbook_sums() -> None:
     mu = rng.random((n, 2))
     mu /= mu.sum(axis=1, keepdims=True)
     dt = rng.uniform(0.1, 5.0, n)
-    x0, p0, cbar = imm_mix(x, p, mu, dt, 30.0)
+    x0, p0, cbar = imm_mix(x, p, mu, dt, 300.0, 20.0)
     for k in range(n):
-        ps = 1.0 - np.exp(-dt[k] / 30.0)
-        tr = np.array([[1.0 - ps, ps], [ps, 1.0 - ps]])
+        p01, p10 = 1.0 - np.exp(-dt[k] / 300.0), 1.0 - np.exp(-dt[k] / 20.0)
+        tr = np.array([[1.0 - p01, p01], [p10, 1.0 - p10]])
         c = mu[k] @ tr
         np.testing.assert_allclose(cbar[k], c, rtol=1e-12)
         for j in range(2):

@@ -13,7 +13,10 @@ IMM (Blom and Bar-Shalom 1988; Bar-Shalom et al. 2001, sec. 11.6.6): mix the
 model-conditioned estimates with ``c_j = sum_i p_ij mu_i``,
 ``mu_ij = p_ij mu_i / c_j``; filter each; update ``mu_j ~ Lambda_j c_j`` with
 ``Lambda_j = N(nu_j; 0, S_j)``; the output is the moment-matched mixture.
-The switching probability over ``dt`` is ``1 - exp(-|dt| / tau)``.
+Leaving model ``i`` over ``dt`` has probability ``1 - exp(-|dt| / tau_i)``,
+``tau_i`` the mean sojourn time in model ``i`` (Bar-Shalom et al. 2001, sec.
+11.6.7: ``p_ii = 1 - T / tau_i``): long in the quiet model of an aircraft
+(which flies straight for minutes), short in its manoeuvre model (a turn).
 """
 
 from __future__ import annotations
@@ -88,15 +91,21 @@ def ekf_update(x: F64, p: F64, nu: F64, h: F64, r: F64, *, joseph: bool = False)
     return xn, pn, d2, logdet
 
 
-def imm_mix(x: F64, p: F64, mu: F64, dt: F64, tau: float) -> tuple[F64, F64, F64]:
-    """IMM interaction step for K = 2 models: returns the mixed ``(X0, P0)`` and
-    the predicted model probabilities ``cbar (N, 2)``."""
-    ps = 1.0 - np.exp(-np.abs(dt) / tau)
+def imm_mix(
+    x: F64, p: F64, mu: F64, dt: F64, tau_quiet: F64 | float, tau_maneuver: F64 | float
+) -> tuple[F64, F64, F64]:
+    """IMM interaction step for K = 2 models (0 quiet, 1 manoeuvre; mean
+    sojourn times ``tau_quiet`` and ``tau_maneuver``, per track or one for
+    all): returns the mixed ``(X0, P0)`` and the predicted model
+    probabilities ``cbar (N, 2)``."""
+    a = np.abs(dt)
+    p01 = 1.0 - np.exp(-a / tau_quiet)
+    p10 = 1.0 - np.exp(-a / tau_maneuver)
     trans = np.empty((x.shape[0], 2, 2))
-    trans[:, 0, 0] = 1.0 - ps
-    trans[:, 0, 1] = ps
-    trans[:, 1, 0] = ps
-    trans[:, 1, 1] = 1.0 - ps
+    trans[:, 0, 0] = 1.0 - p01
+    trans[:, 0, 1] = p01
+    trans[:, 1, 0] = p10
+    trans[:, 1, 1] = 1.0 - p10
     cbar = np.einsum("ni,nij->nj", mu, trans)
     cbar = np.maximum(cbar, 1e-12)
     w = mu[:, :, None] * trans / cbar[:, None, :]  # w[n, i, j] = mu_{i|j}

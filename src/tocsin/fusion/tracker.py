@@ -118,6 +118,13 @@ class TrackerConfig:
     """Along-track specific force (m/s^2) below which a missile is coasting."""
     burnout_votes: int = 4
     imm_tau_s: float = 30.0
+    """Mean sojourn time in each model (s) of a track not known to be an
+    aircraft (coast or thrust: either may last)."""
+    imm_tau_air_quiet_s: float = 300.0
+    """Mean sojourn time in the quiet model of an aircraft (s): it flies
+    straight for minutes."""
+    imm_tau_air_maneuver_s: float = 20.0
+    """Mean sojourn time in the manoeuvre model of an aircraft (s): a turn is short."""
     beta: float | None = 5000.0
     """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
     init_speed_max: float = 8000.0
@@ -470,10 +477,11 @@ class Tracker:
 
     # --- filtering ------------------------------------------------------------
 
-    def _q(self, trs: list[_Track]) -> tuple[F64, F64, NDArray[np.bool_]]:
-        """Per-track densities of the quiet and the manoeuvre model: the
-        manoeuvre model covers thrust (``q_boost``) until a track is known to be
-        an aircraft or a missile past burnout."""
+    def _q(self, trs: list[_Track]) -> tuple[F64, F64, NDArray[np.bool_], NDArray[np.bool_]]:
+        """Per-track densities of the quiet and the manoeuvre model (the
+        manoeuvre model covers thrust, ``q_boost``, until a track is known to
+        be an aircraft or a missile past burnout), which tracks are ballistic
+        and which are aircraft."""
         code = np.fromiter(
             ((t.cls == "ballistic") + 2 * t.burnt_out + 4 * (t.cls == "air") for t in trs),
             dtype=np.int64,
@@ -487,7 +495,7 @@ class Tracker:
             q_bal = np.where(high, self.cfg.q_ballistic_vacuum, q_bal)
         q0 = np.where(bal, q_bal, self.cfg.q_air)
         q1 = np.where(coast, q_bal, np.where(air, self.cfg.q_maneuver, self.cfg.q_boost))
-        return q0, q1, bal
+        return q0, q1, bal, air
 
     def _predict_models(
         self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64
@@ -518,8 +526,11 @@ class Tracker:
         p = np.array([tr.p for tr in trs])
         mu = np.array([tr.mu for tr in trs])
         dt = t - np.array([tr.t for tr in trs])
-        x0, p0, cbar = imm_mix(x, p, mu, dt, self.cfg.imm_tau_s)
-        q0, q1, bal = self._q(trs)
+        q0, q1, bal, air = self._q(trs)
+        cfg = self.cfg
+        tau0 = np.where(air, cfg.imm_tau_air_quiet_s, cfg.imm_tau_s)
+        tau1 = np.where(air, cfg.imm_tau_air_maneuver_s, cfg.imm_tau_s)
+        x0, p0, cbar = imm_mix(x, p, mu, dt, tau0, tau1)
         xp, pp = self._predict_models(x0, p0, dt, bal, q0, q1)
         return xp, pp, cbar
 
