@@ -1,14 +1,25 @@
 """The batched filter kernels against their textbook forms (explicit loops,
 ``numpy.linalg``): closed-form small inverses, IMM mixing as matrix products,
-NCV prediction by blocks."""
+NCV prediction by blocks; and the compiled kernels of
+:mod:`tocsin.fusion.kernels` against those numpy functions."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tocsin.fusion.filters import imm_mix, inv_det
-from tocsin.fusion.models import ncv_predict, ncv_predict_cov, white_accel_q
+from tocsin.fusion import kernels
+from tocsin.fusion.filters import ekf_update, imm_combine, imm_mix, imm_probabilities, inv_det
+from tocsin.fusion.models import (
+    ncv_predict,
+    ncv_predict_cov,
+    radar_predict,
+    radar_residual,
+    radar_to_ecef,
+    white_accel_q,
+)
+from tocsin.fusion.propagate import height
+from tocsin.geo.wgs84 import enu_matrix, geodetic_to_ecef
 
 
 def _spd(rng: np.random.Generator, n: int, m: int, scales: np.ndarray) -> np.ndarray:
@@ -65,3 +76,181 @@ def test_ncv_prediction_by_blocks_equals_f_p_ft_plus_q() -> None:
     np.testing.assert_array_equal(xp, xr)
     np.testing.assert_allclose(pp, pr, rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(pp, np.transpose(pp, (0, 2, 1)))
+
+
+# --- the compiled kernels (tocsin.fusion.kernels) against the numpy reference ---
+
+
+def _radar_case(
+    rng: np.random.Generator, n: int, m: int, rr: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tracks and radar plots around a site in Japan: states ``(n, 6)``,
+    covariances, plots ``(m, 3|4)``, sites, ECEF->ENU rotations, noise."""
+    lat, lon = 38.0 + rng.uniform(-2, 2), 138.0 + rng.uniform(-2, 2)
+    site = geodetic_to_ecef(lat, lon, 50.0)
+    rot = enu_matrix(lat, lon)
+    tgt = geodetic_to_ecef(lat + rng.uniform(-2, 2, n), lon + rng.uniform(-2, 2, n), rng.uniform(1e3, 3e5, n))
+    x = np.concatenate([tgt, rng.normal(size=(n, 3)) * 800.0], axis=1)
+    p = _spd(rng, n, 6, np.array([300.0, 300.0, 300.0, 30.0, 30.0, 30.0]))
+    md = 4 if rr else 3
+    z = np.empty((m, md))
+    pick = rng.integers(0, n, m)
+    zh, _ = radar_predict(x[pick], np.tile(site, (m, 1)), np.tile(rot, (m, 1, 1)), rr)
+    z[:] = zh + rng.normal(size=(m, md)) * np.array([80.0, 2e-3, 2e-3, 3.0])[:md]
+    z[:, 1] %= 2 * np.pi
+    r = np.tile(np.diag(np.array([50.0**2, 1.7e-3**2, 1.7e-3**2, 2.0**2])[:md]), (m, 1, 1))
+    return x, p, z, np.tile(site, (m, 1)), np.tile(rot, (m, 1, 1)), r
+
+
+def test_kernel_imm_mix_ncv_predict_and_combine_match_numpy() -> None:
+    rng = np.random.default_rng(11)
+    n = 30
+    x = rng.normal(size=(n, 2, 6)) * 300.0
+    p = _spd(rng, 2 * n, 6, np.full(6, 40.0)).reshape(n, 2, 6, 6)
+    mu = rng.random((n, 2))
+    mu /= mu.sum(axis=1, keepdims=True)
+    dt = rng.uniform(-1.0, 5.0, n)
+    tau0, tau1 = rng.uniform(10, 1000, n), rng.uniform(5, 60, n)
+    q0, q1 = rng.uniform(0.1, 2, n), rng.uniform(10, 3e4, n)
+    x0r, p0r, cr = imm_mix(x, p, mu, dt, tau0, tau1)
+    x0, p0, c = kernels.imm_mix(x, p, mu, dt, tau0, tau1)
+    np.testing.assert_allclose(x0, x0r, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(p0, p0r, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(c, cr, rtol=1e-13)
+    q2 = np.stack([q0, q1], axis=1).ravel()
+    xpr, ppr = ncv_predict_cov(x0r.reshape(2 * n, 6), p0r.reshape(2 * n, 6, 6), np.repeat(dt, 2), q2)
+    xp, pp = kernels.ncv_predict(x0.reshape(2 * n, 6), p0.reshape(2 * n, 6, 6), np.repeat(dt, 2), q2)
+    np.testing.assert_allclose(xp, xpr, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(pp, ppr, rtol=1e-10, atol=1e-8)
+    xcr, pcr = imm_combine(xpr.reshape(n, 2, 6), ppr.reshape(n, 2, 6, 6), cr)
+    xc, pc = kernels.imm_combine(xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6), c)
+    np.testing.assert_allclose(xc, xcr, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(pc, pcr, rtol=1e-10, atol=1e-8)
+    # the fused kernel is the three in a row
+    f = kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
+    for got, want in zip(f[:5], (xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6), c, xc, pc), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    assert f[5].dtype == bool
+
+
+def test_kernel_physical_flags_nan_and_below_ground() -> None:
+    x = np.tile(np.array([6.4e6, 0.0, 0.0, 1.0, 2.0, 3.0]), (4, 1))
+    p = np.tile(np.eye(6), (4, 1, 1))
+    x[1, 0] = 6.2e6  # inside the Earth
+    x[2, 4] = np.nan
+    p[3, 2, 5] = np.inf
+    assert kernels.physical(x, p).tolist() == [True, False, False, False]
+
+
+@pytest.mark.parametrize("rr", [False, True])
+def test_kernel_radar_gate_and_update_match_numpy(rr: bool) -> None:
+    rng = np.random.default_rng(12 + rr)
+    n, m = 12, 15
+    x, p, z, site, rot, r = _radar_case(rng, n, m, rr)
+    gate = 16.27 if not rr else 18.47
+    # the gate: every pair by the numpy formulas
+    ia, ja = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+    zh, h = radar_predict(x[ia], site[ja], rot[ja], rr)
+    nu = radar_residual(z[ja], zh)
+    s = h @ p[ia] @ np.transpose(h, (0, 2, 1)) + r[ja]
+    d2 = np.einsum("ni,ni->n", nu, np.linalg.solve(s, nu[..., None])[..., 0])
+    cost = d2 + np.log(np.linalg.det(s))
+    ok = d2 <= gate
+    ppos, pcov = radar_to_ecef(z, site, rot, r)
+    for prefilter in (False, True):
+        pairs, c = kernels.gate_radar(x, p, z, site, rot, r, gate, ppos, pcov, prefilter)
+        want = np.flatnonzero(ok)
+        if prefilter:  # a pair farther apart than 4.5 sigma of each is not tested
+            lim = 4.5 * np.sqrt(np.trace(p[ia, :3, :3], axis1=1, axis2=2)) + 4.5 * np.sqrt(
+                np.trace(pcov[ja], axis1=1, axis2=2)
+            )
+            want = want[np.linalg.norm(x[ia[want], :3] - ppos[ja[want]], axis=1) <= lim[want]]
+        assert pairs.tolist() == np.stack([ia[want], ja[want]], axis=1).tolist()
+        np.testing.assert_allclose(c, cost[want], rtol=1e-9, atol=1e-9)
+    assert ok.sum() >= 8  # the case exercises real gating, not an empty set
+    # the update: track k takes plot k (both IMM models, different covariances)
+    xx = np.stack([x[:n], x[:n] + 50.0], axis=1)
+    pp = np.stack([p[:n], p[:n] * 3.0], axis=1)
+    cbar = rng.dirichlet([1.0, 1.0], n)
+    ti = rng.permutation(n)[:8]
+    mj = rng.permutation(m)[:8]
+    xn, pn, mu, xc, pc = kernels.update_radar(xx, pp, cbar, ti, z, site, rot, r, mj)
+    rows = np.repeat(ti, 2)
+    cols = np.repeat(mj, 2)
+    zh, h = radar_predict(xx[ti].reshape(-1, 6), site[cols], rot[cols], rr)
+    xr, pr, d2r, ldr = ekf_update(
+        xx[ti].reshape(-1, 6), pp[ti].reshape(-1, 6, 6), radar_residual(z[cols], zh), h, r[cols]
+    )
+    del rows
+    mur = imm_probabilities(cbar[ti], d2r.reshape(-1, 2), ldr.reshape(-1, 2), z.shape[1])
+    xcr, pcr = imm_combine(xr.reshape(-1, 2, 6), pr.reshape(-1, 2, 6, 6), mur)
+    np.testing.assert_allclose(xn, xr.reshape(-1, 2, 6), rtol=1e-10, atol=1e-6)
+    np.testing.assert_allclose(pn, pr.reshape(-1, 2, 6, 6), rtol=1e-7, atol=1e-6)
+    np.testing.assert_allclose(mu, mur, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(xc, xcr, rtol=1e-10, atol=1e-6)
+    np.testing.assert_allclose(pc, pcr, rtol=1e-7, atol=1e-6)
+
+
+def test_kernel_radar_to_ecef_matches_numpy() -> None:
+    rng = np.random.default_rng(14)
+    x, _, z, site, rot, r = _radar_case(rng, 5, 40, False)
+    del x
+    pos, cov = kernels.radar_to_ecef(z, site, rot, r)
+    pr, cr = radar_to_ecef(z, site, rot, r)
+    np.testing.assert_allclose(pos, pr, rtol=1e-13, atol=1e-6)
+    np.testing.assert_allclose(cov, cr, rtol=1e-10, atol=1e-6)
+
+
+def test_kernel_near_keeps_close_tracks_and_the_flagged_ones() -> None:
+    rng = np.random.default_rng(15)
+    n, m = 40, 10
+    x = rng.normal(size=(n, 2, 6)) * np.array([2e5, 2e5, 2e5, 300, 300, 300]) + np.array(
+        [3.5e6, 3.5e6, 3.5e6, 0, 0, 0]
+    )
+    p = _spd(rng, 2 * n, 6, np.array([500.0, 500, 500, 50, 50, 50])).reshape(n, 2, 6, 6)
+    mu = rng.dirichlet([1.0, 1.0], n)
+    dt = rng.uniform(0, 4, n)
+    ppos = rng.normal(size=(m, 3)) * 2e5 + 3.5e6
+    pcov = np.tile(np.eye(3) * 1e4, (m, 1, 1))
+    keep = rng.random(n) < 0.2
+    got = kernels.near(x, p, mu, dt, ppos, pcov, keep)
+    xc, pc = imm_combine(x, p, mu)
+    pos = xc[:, :3] + xc[:, 3:] * dt[:, None]
+    rad = 5 * np.sqrt(np.trace(pc[:, :3, :3], axis1=1, axis2=2)) + 100 * dt**2 + 20_000.0
+    lim = rad[:, None] + 5 * np.sqrt(np.trace(pcov, axis1=1, axis2=2))[None, :]
+    want = (np.linalg.norm(pos[:, None, :] - ppos[None, :, :], axis=2) <= lim).any(axis=1) | keep
+    assert got.tolist() == want.tolist()
+    assert 0 < (want & ~keep).sum() < n  # some near, some far
+
+
+def test_kernel_alone_marks_single_pair_components() -> None:
+    pairs = np.array([[0, 0], [1, 1], [1, 2], [3, 2], [4, 5]])
+    assert kernels.alone(pairs, 5, 6).tolist() == [True, False, False, False, True]
+    assert kernels.alone(np.zeros((0, 2), dtype=np.int64), 3, 3).tolist() == []
+
+
+def test_kernel_classify_features_and_imm_params() -> None:
+    rng = np.random.default_rng(16)
+    n = 50
+    lat, lon, alt = rng.uniform(-80, 80, n), rng.uniform(-180, 180, n), rng.uniform(0, 2e5, n)
+    pos = geodetic_to_ecef(lat, lon, alt)
+    x = np.concatenate([pos, rng.normal(size=(n, 3)) * 1000], axis=1)
+    p = _spd(rng, n, 6, np.array([100, 100, 100, 1, 1, 1]) * rng.uniform(1, 200))
+    good, h, vz, speed, pvar = kernels.classify_features(x, p, 150.0**2)
+    big = np.linalg.eigvalsh(p[:, 3:, 3:])[:, -1] <= 150.0**2
+    decided = good != 2
+    assert (good[decided] == big[decided]).all()
+    np.testing.assert_allclose(h, height(x[:, :3]), atol=1e-6)
+    up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
+    np.testing.assert_allclose(vz, np.einsum("ni,ni->n", up, x[:, 3:]), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(speed, np.linalg.norm(x[:, 3:], axis=1), rtol=1e-13)
+    np.testing.assert_allclose(pvar, np.trace(p[:, :3, :3], axis1=1, axis2=2) / 3, rtol=1e-13)
+    # the model parameters per class code (bit 0 ballistic, 1 burnt out, 2 air)
+    code = np.array([0, 4, 1, 3, 1], dtype=np.int64)
+    xx = np.zeros((5, 2, 6))
+    xx[:, 0, :3] = geodetic_to_ecef(np.full(5, 35.0), np.full(5, 135.0), np.array([1e4, 1e4, 1e4, 1e4, 3e5]))
+    q0, q1, t0, t1 = kernels.imm_params(code, xx, 1.0, 1e-3, 1e-4, 400.0, 3e4, 120e3, 30.0, 1000.0, 20.0)
+    assert q0.tolist() == [1.0, 1.0, 1e-3, 1e-3, 1e-4]
+    assert q1.tolist() == [3e4, 400.0, 3e4, 1e-3, 3e4]
+    assert t0.tolist() == [30.0, 1000.0, 30.0, 30.0, 30.0]
+    assert t1.tolist() == [30.0, 20.0, 30.0, 30.0, 30.0]

@@ -32,7 +32,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,11 +41,11 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
+from tocsin.fusion import kernels
 from tocsin.fusion.filters import (
     covariance_intersection,
     ekf_update,
     imm_combine,
-    imm_mix,
     imm_probabilities,
     inv_det,
     ukf_update,
@@ -62,7 +62,6 @@ from tocsin.fusion.models import (
     ballistic_predict,
     los_residual,
     ncv_predict,
-    ncv_predict_cov,
     radar_predict,
     radar_residual,
     radar_to_ecef,
@@ -120,7 +119,7 @@ class TrackerConfig:
     imm_tau_s: float = 30.0
     """Mean sojourn time in each model (s) of a track not known to be an
     aircraft (coast or thrust: either may last)."""
-    imm_tau_air_quiet_s: float = 300.0
+    imm_tau_air_quiet_s: float = 1000.0
     """Mean sojourn time in the quiet model of an aircraft (s): it flies
     straight for minutes."""
     imm_tau_air_maneuver_s: float = 20.0
@@ -128,6 +127,9 @@ class TrackerConfig:
     beta: float | None = 5000.0
     """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
     init_speed_max: float = 8000.0
+    init_quiet_speed_sigma: float | None = 350.0
+    """Velocity prior (m/s per axis, about 0) fused into the quiet model of a
+    track started from two radar plots; None: none."""
     init_window_s: float = 3.0
     confirm_m: int = 3
     confirm_n: int = 5
@@ -157,6 +159,21 @@ class TrackerConfig:
             raise ValueError("need 1 <= confirm_m <= confirm_n")
         if self.oosm_lag_s < 0 or self.report_interval_s < 0:
             raise ValueError("lags and intervals must be >= 0")
+
+
+class _Gathered(NamedTuple):
+    """IMM states and per-track model parameters of a list of tracks
+    (:meth:`Tracker._gather`)."""
+
+    x: F64
+    p: F64
+    mu: F64
+    dt: F64
+    q0: F64
+    q1: F64
+    tau0: F64
+    tau1: F64
+    code: NDArray[np.int64]
 
 
 @dataclass(slots=True)
@@ -241,7 +258,7 @@ class _Track:
 
     def combined(self) -> tuple[F64, F64]:
         if self.xc is None or self.pc is None:
-            xc, pc = imm_combine(self.x[None], self.p[None], self.mu[None])
+            xc, pc = kernels.imm_combine(self.x[None], self.p[None], self.mu[None])
             self.xc, self.pc = xc[0], pc[0]
         return self.xc, self.pc
 
@@ -477,39 +494,55 @@ class Tracker:
 
     # --- filtering ------------------------------------------------------------
 
-    def _q(self, trs: list[_Track]) -> tuple[F64, F64, NDArray[np.bool_], NDArray[np.bool_]]:
-        """Per-track densities of the quiet and the manoeuvre model (the
-        manoeuvre model covers thrust, ``q_boost``, until a track is known to
-        be an aircraft or a missile past burnout), which tracks are ballistic
-        and which are aircraft."""
-        code = np.fromiter(
-            ((t.cls == "ballistic") + 2 * t.burnt_out + 4 * (t.cls == "air") for t in trs),
-            dtype=np.int64,
-            count=len(trs),
+    def _gather(self, trs: list[_Track], t: float) -> _Gathered:
+        """The IMM states of ``trs`` as arrays ``x (N, 2, 6)``, ``p``,
+        ``mu``, the steps ``dt`` to ``t``, the per-track process-noise
+        densities of the quiet and the manoeuvre model ``q0, q1`` and mean
+        sojourn times ``tau0, tau1`` (:func:`tocsin.fusion.kernels.imm_params`:
+        the manoeuvre model covers thrust, ``q_boost``, until a track is known
+        to be an aircraft or a missile past burnout; a ballistic track's quiet
+        density drops to ``q_ballistic_vacuum`` above the drag ceiling, where
+        nothing unmodelled is left but J3+ gravity), the tracks' class codes
+        (bit 0 ballistic, 1 past burnout, 2 aircraft, 3 tentative)."""
+        xs, ps, mus, ts, codes = [], [], [], [], []
+        for tr in trs:
+            xs.append(tr.x)
+            ps.append(tr.p)
+            mus.append(tr.mu)
+            ts.append(tr.t)
+            cls = tr.cls
+            codes.append(
+                (cls == "ballistic") + 2 * tr.burnt_out + 4 * (cls == "air") + 8 * (tr.status == "tentative")
+            )
+        x = np.array(xs)
+        code = np.array(codes, dtype=np.int64)
+        cfg = self.cfg
+        q0, q1, tau0, tau1 = kernels.imm_params(
+            code,
+            x,
+            cfg.q_air,
+            cfg.q_ballistic,
+            cfg.q_ballistic_vacuum,
+            cfg.q_maneuver,
+            cfg.q_boost,
+            DRAG_CEILING_M,
+            cfg.imm_tau_s,
+            cfg.imm_tau_air_quiet_s,
+            cfg.imm_tau_air_maneuver_s,
         )
-        bal, coast, air = (code & 1) > 0, (code & 2) > 0, (code & 4) > 0
-        q_bal = np.full(len(trs), self.cfg.q_ballistic)
-        if bal.any():
-            # above the drag ceiling nothing unmodelled is left but J3+ gravity
-            high = height(np.array([t.x[0, :3] for t in trs])) > DRAG_CEILING_M
-            q_bal = np.where(high, self.cfg.q_ballistic_vacuum, q_bal)
-        q0 = np.where(bal, q_bal, self.cfg.q_air)
-        q1 = np.where(coast, q_bal, np.where(air, self.cfg.q_maneuver, self.cfg.q_boost))
-        return q0, q1, bal, air
+        dt = t - np.array(ts)
+        return _Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code)
 
     def _predict_models(
         self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64
     ) -> tuple[F64, F64]:
-        """Predict ``(N, 2, 6)`` model states by ``dt (N,)``."""
+        """Predict ``(N, 2, 6)`` model states by ``dt (N,)`` (some ballistic)."""
         n = x.shape[0]
         xf = x.reshape(2 * n, 6)
         pf = p.reshape(2 * n, 6, 6)
         d2 = np.repeat(dt, 2)
         b2 = np.repeat(bal, 2)
         q2 = np.stack([q0, q1], axis=1).ravel()
-        if not bal.any():
-            xp, pp = ncv_predict_cov(xf, pf, d2, q2)
-            return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
         if bal.all():
             xp, fm = ballistic_predict(xf, d2, beta=self.cfg.beta)
         else:
@@ -522,17 +555,20 @@ class Tracker:
 
     def _predict(self, trs: list[_Track], t: float) -> tuple[F64, F64, F64]:
         """Mixed and predicted model states of ``trs`` at ``t`` and ``cbar``."""
-        x = np.array([tr.x for tr in trs])
-        p = np.array([tr.p for tr in trs])
-        mu = np.array([tr.mu for tr in trs])
-        dt = t - np.array([tr.t for tr in trs])
-        q0, q1, bal, air = self._q(trs)
-        cfg = self.cfg
-        tau0 = np.where(air, cfg.imm_tau_air_quiet_s, cfg.imm_tau_s)
-        tau1 = np.where(air, cfg.imm_tau_air_maneuver_s, cfg.imm_tau_s)
-        x0, p0, cbar = imm_mix(x, p, mu, dt, tau0, tau1)
+        return self._predict_all(self._gather(trs, t))[:3]
+
+    def _predict_all(self, g: _Gathered) -> tuple[F64, F64, F64, F64, F64, NDArray[np.bool_]]:
+        """:meth:`_predict` of gathered tracks, and the combined prediction
+        ``(xc, pc)`` with which rows are physical
+        (:func:`tocsin.fusion.kernels.physical`)."""
+        x, p, mu, dt, q0, q1, tau0, tau1, code = g
+        bal = (code & 1) > 0
+        if not bal.any():
+            return kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
+        x0, p0, cbar = kernels.imm_mix(x, p, mu, dt, tau0, tau1)
         xp, pp = self._predict_models(x0, p0, dt, bal, q0, q1)
-        return xp, pp, cbar
+        xc, pc = kernels.imm_combine(xp, pp, cbar)
+        return xp, pp, cbar, xc, pc, kernels.physical(xc, pc)
 
     @staticmethod
     def _stack(ms: list[_Meas]) -> tuple[int, F64, F64, F64, F64]:
@@ -590,11 +626,28 @@ class Tracker:
         return arr[0], arr[1][idx], arr[2][idx], arr[3][idx], arr[4][idx]
 
     def _update(
-        self, trs: list[_Track], arr: tuple[int, F64, F64, F64, F64], xp: F64, pp: F64, cbar: F64, t: F64
-    ) -> None:
+        self,
+        trs: list[_Track],
+        arr: tuple[int, F64, F64, F64, F64],
+        xp: F64,
+        pp: F64,
+        cbar: F64,
+        t: F64,
+        rows: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None,
+    ) -> tuple[F64, F64]:
         """IMM update of predicted ``xp, pp (N, 2, ...)`` with one measurement per
-        track (arrays ``arr``, one kind and dimension); writes back into the tracks."""
+        track (arrays ``arr``, one kind and dimension; with ``rows``, track
+        ``trs[k]`` is row ``rows[0][k]`` of the predictions and takes
+        measurement ``rows[1][k]``); writes back into the tracks and returns
+        their combined estimates ``(xc, pc)``."""
         n = len(trs)
+        if self.cfg.filter == "ekf" and arr[0] == RADAR:
+            ti, mj = rows if rows is not None else (np.arange(n), np.arange(n))
+            xn, pn, mu, xc, pc = kernels.update_radar(xp, pp, cbar, ti, arr[1], arr[3], arr[4], arr[2], mj)
+            self._write(trs, xn, pn, mu, xc, pc, t)
+            return xc, pc
+        if rows is not None:
+            xp, pp, cbar, arr = xp[rows[0]], pp[rows[0]], cbar[rows[0]], self._take(arr, rows[1])
         rep = np.repeat(np.arange(n), 2)
         if self.cfg.filter == "ukf":
             xn, pn, d2, logdet, mdim = self._ukf(
@@ -607,37 +660,18 @@ class Tracker:
         mu = imm_probabilities(cbar, d2.reshape(n, 2), logdet.reshape(n, 2), mdim)
         xn = xn.reshape(n, 2, 6)
         pn = pn.reshape(n, 2, 6, 6)
-        xc, pc = imm_combine(xn, pn, mu)
-        for tr, xi, pi, mi, ti, xci, pci in zip(
-            trs, list(xn), list(pn), list(mu), t.tolist(), list(xc), list(pc), strict=True
-        ):
-            tr.x, tr.p, tr.mu, tr.t = xi, pi, mi, ti
-            tr.xc, tr.pc = xci, pci
-            tr.coast_from = None
+        xc, pc = kernels.imm_combine(xn, pn, mu)
+        self._write(trs, xn, pn, mu, xc, pc, t)
+        return xc, pc
 
-    def _apply(
-        self,
-        trs: list[_Track],
-        ms: list[_Meas],
-        pred: tuple[F64, F64, F64] | None = None,
-        arr: tuple[int, F64, F64, F64, F64] | None = None,
-    ) -> None:
-        """Predict-and-update each track with its measurement (forward in time;
-        ``pred`` the tracks' predictions to the measurements' common time and
-        ``arr`` the measurements' arrays if already computed), in groups of one
-        kind and dimension; records history for re-filtering."""
-        for tr, m in zip(trs, ms, strict=True):
-            tr.hist.append((m, (tr.x, tr.p, tr.mu, tr.t)))
-        dims = {(m.kind, m.z.shape[0]) for m in ms}
-        if len(dims) == 1 and len({m.t for m in ms}) == 1:
-            xp, pp, cbar = pred if pred is not None else self._predict(trs, ms[0].t)
-            t = np.full(len(ms), ms[0].t)
-            self._update(trs, arr if arr is not None else self._stack(ms), xp, pp, cbar, t)
-            return
-        for i, (tr, m) in enumerate(zip(trs, ms, strict=True)):
-            del i
-            xp, pp, cbar = self._predict([tr], m.t)
-            self._update([tr], self._stack([m]), xp, pp, cbar, np.array([m.t]))
+    @staticmethod
+    def _write(trs: list[_Track], xn: F64, pn: F64, mu: F64, xc: F64, pc: F64, t: F64) -> None:
+        """Store updated IMM states (rows, in the order of ``trs``)."""
+        for i, ti in enumerate(t.tolist()):
+            tr = trs[i]
+            tr.x, tr.p, tr.mu, tr.t = xn[i], pn[i], mu[i], ti
+            tr.xc, tr.pc = xc[i], pc[i]
+            tr.coast_from = None
 
     def _refilter(self, tr: _Track, m: _Meas) -> bool:
         """Insert a late measurement into the track's history and re-run the
@@ -675,30 +709,36 @@ class Tracker:
         # the scan's measurement arrays and (radar) plot positions, built once
         # and shared by the pre-gate, the gate, the update and the initiation
         arr = self._stack(scan)
-        plots = radar_to_ecef(arr[1], arr[3], arr[4], arr[2]) if radar else None
+        plots = None
+        if radar:
+            rc = arr[2] if arr[2].shape[1] == 3 else np.ascontiguousarray(arr[2][:, :3, :3])
+            plots = kernels.radar_to_ecef(arr[1], arr[3], arr[4], rc)
         live = [
             tr for tr in self._tracks.values() if tr.created <= t and not tr.dead and not self._landed(tr, t)
         ]
-        if live and plots is not None:
-            live = self._near(live, plots, t)
+        g = self._gather(live, t) if live else None
+        if g is not None and plots is not None:
+            keep = self._near(g, plots)
+            if not keep.all():
+                idx = np.flatnonzero(keep)
+                live = [live[i] for i in idx.tolist()]
+                g = _Gathered._make(a[idx] for a in g)
         assigned_tr: list[_Track] = []
         assigned_m: list[_Meas] = []
+        comb: tuple[F64, F64] | None = None  # the assigned tracks' combined estimates
         free = list(range(len(scan)))
         changed: set[int] = set()
-        if live:
-            xp, pp, cbar = self._predict(live, t)
-            xc, pc = imm_combine(xp, pp, cbar)
-            ok = np.isfinite(xc).all(axis=1) & np.isfinite(pc).all(axis=(1, 2))
-            ok &= np.einsum("ni,ni->n", xc[:, :3], xc[:, :3]) > 6.3e6**2
+        if live and g is not None:
+            xp, pp, cbar, xc, pc, ok = self._predict_all(g)
             if not ok.all():
                 # a prediction that has left the physical world (through the
                 # ground, or numerically): the track ends now
                 for i in np.flatnonzero(~ok).tolist():
                     live[i].dead = True
                     self.stats["diverged_or_landed"] += 1
-                keep = np.flatnonzero(ok)
-                live = [live[i] for i in keep.tolist()]
-                xp, pp, cbar, xc, pc = xp[keep], pp[keep], cbar[keep], xc[keep], pc[keep]
+                kept = np.flatnonzero(ok)
+                live = [live[i] for i in kept.tolist()]
+                xp, pp, cbar, xc, pc = xp[kept], pp[kept], cbar[kept], xc[kept], pc[kept]
         if live:
             pairs, d2 = self._gate_pairs(xc, pc, arr, plots)
             self._misses(live, xc, scan[0], pairs)
@@ -723,9 +763,13 @@ class Tracker:
                     assigned_tr.append(tr)
                     assigned_m.append(scan[j])
                 if fwd_t:
-                    fi = np.array(fwd_i, dtype=np.int64)
-                    fj = np.array(fwd_j, dtype=np.int64)
-                    self._apply(fwd_t, fwd_m, (xp[fi], pp[fi], cbar[fi]), self._take(arr, fj))
+                    # one scan: one time, one kind and dimension
+                    for tr, m in zip(fwd_t, fwd_m, strict=True):
+                        tr.hist.append((m, (tr.x, tr.p, tr.mu, tr.t)))
+                    rows = (np.array(fwd_i, dtype=np.int64), np.array(fwd_j, dtype=np.int64))
+                    fwd_c = self._update(fwd_t, arr, xp, pp, cbar, np.full(len(fwd_t), t), rows)
+                    if len(fwd_t) == len(assigned_tr):
+                        comb = fwd_c
         self._now = newest
         lim = newest - self.cfg.oosm_lag_s
         for tr, m in zip(assigned_tr, assigned_m, strict=True):
@@ -747,7 +791,7 @@ class Tracker:
                 while k < len(hist) - 1 and hist[k][0].t < lim:
                     k += 1
                 del hist[:k]
-        self._classify(assigned_tr)
+        self._classify(assigned_tr, comb)
         if free:
             fr = sorted(free)
             fplots = None
@@ -758,30 +802,27 @@ class Tracker:
                 changed.add(tr.key)
         return self._reports(changed, sent)
 
-    def _near(self, live: list[_Track], plots: tuple[F64, F64], t: float) -> list[_Track]:
+    def _near(self, g: _Gathered, plots: tuple[F64, F64]) -> NDArray[np.bool_]:
         """Cheap pre-gate before the filter prediction: keep the tentative
         tracks (their misses are counted) and the tracks whose straight-line
         extrapolation comes within a generous distance of a plot of this radar
         scan (5 sigma of the track position, the drift of up to 20 g over the
-        interval, 5 sigma of the plot, plus 20 km). ``plots``: the scan's plot
-        positions and covariances (ECEF)."""
-        comb = [tr.combined() for tr in live]
-        x = np.array([c[0] for c in comb])
-        p = np.array([c[1] for c in comb])
-        dt = t - np.array([tr.t for tr in live])
+        interval, 5 sigma of the plot, plus 20 km). ``g``: the gathered
+        tracks; ``plots``: the scan's plot positions and covariances (ECEF).
+        Returns which tracks to keep."""
+        ppos, pcov = plots
+        tent = (g.code & 8) > 0
+        if g.x.shape[0] * ppos.shape[0] <= 250_000:
+            return kernels.near(g.x, g.p, g.mu, g.dt, ppos, pcov, tent)
+        x, p = kernels.imm_combine(g.x, g.p, g.mu)
+        dt = g.dt
+        psig = np.sqrt(np.trace(pcov, axis1=1, axis2=2))
         pos = x[:, :3] + x[:, 3:] * dt[:, None]
         sig = np.sqrt(np.maximum(np.trace(p[:, :3, :3], axis1=1, axis2=2), 0.0))
-        dt = np.abs(dt)
-        ppos, pcov = plots
-        psig = np.sqrt(np.trace(pcov, axis1=1, axis2=2))
         rad = 5.0 * sig + 100.0 * dt * dt + 20_000.0
-        if len(live) * ppos.shape[0] <= 250_000:
-            lim = rad[:, None] + 5.0 * psig[None, :]
-            ok = (_sq_dist(pos, ppos) <= lim * lim).any(axis=1)
-        else:
-            tree = cKDTree(ppos)
-            ok = tree.query_ball_point(pos, r=rad + 5.0 * float(psig.max()), return_length=True) > 0
-        return [tr for tr, k in zip(live, ok.tolist(), strict=True) if k or tr.status == "tentative"]
+        tree = cKDTree(ppos)
+        ok = tree.query_ball_point(pos, r=rad + 5.0 * float(psig.max()), return_length=True) > 0
+        return ok | tent
 
     @staticmethod
     def _landed(tr: _Track, t: float) -> bool:
@@ -795,6 +836,19 @@ class Tracker:
         candidates by position distance (4.5 sigma of track and plot; all
         pairs for small scans), then the exact chi-square test."""
         n, m = xc.shape[0], arr[1].shape[0]
+        if arr[0] == RADAR and plots is not None and n * m <= 250_000:
+            return kernels.gate_radar(
+                xc,
+                pc,
+                arr[1],
+                arr[3],
+                arr[4],
+                arr[2],
+                self._gate[arr[1].shape[1]],
+                plots[0],
+                plots[1],
+                n * m > 64,
+            )
         if plots is not None and n * m > 64:
             ppos, pcov = plots
             rad_t = 4.5 * np.sqrt(np.trace(pc[:, :3, :3], axis1=1, axis2=2))
@@ -837,13 +891,11 @@ class Tracker:
         gated pairs: the cost grows with the size of each component, not with
         tracks x plots). A pair whose track and plot are in no other pair is
         its own component and is assigned directly."""
-        cnt_t = np.bincount(pairs[:, 0], minlength=n)
-        cnt_m = np.bincount(pairs[:, 1], minlength=m)
-        alone = (cnt_t[pairs[:, 0]] == 1) & (cnt_m[pairs[:, 1]] == 1)
-        ti_out: list[int] = pairs[alone, 0].tolist()
-        mj_out: list[int] = pairs[alone, 1].tolist()
+        alone = kernels.alone(pairs, n, m)
         if alone.all():
             return pairs[:, 0].copy(), pairs[:, 1].copy()
+        ti_out: list[int] = pairs[alone, 0].tolist()
+        mj_out: list[int] = pairs[alone, 1].tolist()
         rest = np.flatnonzero(~alone)
         pairs, cost = pairs[rest], cost[rest]
         parent = list(range(n + m))
@@ -986,6 +1038,17 @@ class Tracker:
                     p[3:, :3] = cb / dt
                     p[3:, 3:] = (ca + cb) / dt**2 + np.eye(3) * 100.0
                     tr = self._new_track(x, p, b.t, {a.sensor, b.sensor}, {a.partner, b.partner})
+                    sv = self.cfg.init_quiet_speed_sigma
+                    if sv is not None:
+                        # the quiet model's hypothesis: an aircraft, whose
+                        # speed is a few hundred m/s: fuse the two-point
+                        # velocity with 0 +- sv per axis (the manoeuvre model
+                        # keeps the plain two-point state: a missile's)
+                        s_v = p[3:, 3:] + np.eye(3) * (sv * sv)
+                        k_g = p[:, 3:] @ np.linalg.inv(s_v)
+                        tr.x[0] = x - k_g @ x[3:]
+                        p0 = p - k_g @ p[3:, :]
+                        tr.p[0] = 0.5 * (p0 + p0.T)
                     tr.created = a.t
                     out.append(tr)
                     used.add(-1 - j)
@@ -1029,7 +1092,7 @@ class Tracker:
 
     # --- after an update: lifecycle, class, launch, impact ------------------------
 
-    def _classify(self, trs: list[_Track]) -> None:
+    def _classify(self, trs: list[_Track], comb: tuple[F64, F64] | None = None) -> None:
         """Classification rule (docs/fusion.md), evaluated after each update on
         well-estimated tracks (largest velocity sigma < 150 m/s): a *ballistic*
         vote when speed > 1.2 km/s, altitude > 30 km or climb rate > 250 m/s; an
@@ -1038,30 +1101,29 @@ class Tracker:
         votes. Ballistic is final; air may become ballistic, never the reverse."""
         if not trs:
             return
-        comb = [tr.combined() for tr in trs]
-        x = np.array([c[0] for c in comb])
-        p = np.array([c[1] for c in comb])
-        # largest velocity variance <= 150^2: for a covariance it is at most
-        # the trace, so eigenvalues are needed only where the trace exceeds it
-        pv = p[:, 3:, 3:]
-        good_a = np.trace(pv, axis1=1, axis2=2) <= 150.0**2
-        if not good_a.all():
-            amb = np.flatnonzero(~good_a)
-            good_a[amb] = np.linalg.eigvalsh(pv[amb])[:, -1] <= 150.0**2
-        # height along the geocentric radius: within 0.5 m of the geodetic
-        # height below 80 km, a fraction of the cost
-        alt_a = height(x[:, :3])
-        up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
-        vz = np.einsum("ni,ni->n", up, x[:, 3:])
-        speed = np.linalg.norm(x[:, 3:], axis=1)
-        vote_b = ((speed > 1200.0) | (alt_a > 30_000.0) | (vz > 250.0)).tolist()
-        vote_a = ((speed < 400.0) & (alt_a < 20_000.0) & (np.abs(vz) < 100.0)).tolist()
+        if comb is None:
+            cs = [tr.combined() for tr in trs]
+            x = np.array([c[0] for c in cs])
+            p = np.array([c[1] for c in cs])
+        else:
+            x, p = comb
+        # largest velocity variance <= 150^2 (eigenvalues only where neither
+        # the trace nor a diagonal element decides it); height along the
+        # geocentric radius (within 0.5 m of the geodetic height below 80 km)
+        good_a, alt_a, vz_a, speed_a, pvar_a = kernels.classify_features(x, p, 150.0**2)
+        if (good_a == 2).any():
+            amb = np.flatnonzero(good_a == 2)
+            good_a[amb] = np.linalg.eigvalsh(p[amb, 3:, 3:])[:, -1] <= 150.0**2
         good = good_a.tolist()
         alt = alt_a.tolist()
-        pvar = (np.trace(p[:, :3, :3], axis1=1, axis2=2) / 3.0).tolist()
+        vz = vz_a.tolist()
+        speed = speed_a.tolist()
+        pvar = pvar_a.tolist()
         for i, tr in enumerate(trs):
             if not good[i]:
                 continue
+            vote_b = speed[i] > 1200.0 or alt[i] > 30_000.0 or vz[i] > 250.0
+            vote_a = speed[i] < 400.0 and alt[i] < 20_000.0 and abs(vz[i]) < 100.0
             if tr.first is None and tr.updates >= 4:
                 tr.first = (x[i].copy(), p[i].copy(), tr.t)
             if (
@@ -1072,8 +1134,8 @@ class Tracker:
                 and (not tr.early or tr.t - tr.early[0][0] <= 30.0)
             ):
                 tr.early.append((tr.t, x[i, :3].copy(), pvar[i]))
-            tr.votes_b = tr.votes_b + 1 if vote_b[i] else 0
-            tr.votes_a = tr.votes_a + 1 if vote_a[i] else 0
+            tr.votes_b = tr.votes_b + 1 if vote_b else 0
+            tr.votes_a = tr.votes_a + 1 if vote_a else 0
             if tr.cls != "ballistic" and tr.votes_b >= 3:
                 tr.cls = "ballistic"
                 tr.phase = "boost"
@@ -1376,7 +1438,6 @@ class Tracker:
         comb = [tr.combined() for tr in trs]
         xs = np.array([c[0] for c in comb])
         ps = np.array([c[1] for c in comb])
-        sig = np.sqrt(np.maximum(np.trace(ps[:, :3, :3], axis1=1, axis2=2), 0.0)).tolist()
         xl = xs.tolist()
         pl = ps.reshape(len(trs), 36).tolist()
         out: list[Envelope] = []
@@ -1418,7 +1479,7 @@ class Tracker:
                 launch=launch,
                 impact=impact,
                 phase=tr.phase,  # type: ignore[arg-type]
-                quality=self._quality(tr, sig[i]),
+                quality=self._quality(tr, math.sqrt(max(pl[i][0] + pl[i][7] + pl[i][14], 0.0))),
                 path=path,
             )
             self._seq += 1

@@ -1,0 +1,598 @@
+"""Compiled per-scan kernels of the tracker's hot path (Numba).
+
+A scan of a few plots against a few tracks is a few thousand floating-point
+operations; done as batched numpy calls it costs a few hundred microseconds of
+call overhead (every ``einsum``, ``@`` and slice is a call), far more than the
+arithmetic. These kernels do the same sums in one compiled call each, as
+explicit loops over tracks, plots and the small matrices:
+
+* :func:`imm_mix` - IMM interaction (as :func:`tocsin.fusion.filters.imm_mix`);
+* :func:`ncv_predict` - NCV prediction of states and covariances (as
+  :func:`tocsin.fusion.models.ncv_predict_cov`);
+* :func:`imm_combine` - the moment-matched mixture (as
+  :func:`tocsin.fusion.filters.imm_combine`);
+* :func:`radar_to_ecef` - plot positions and covariances (as
+  :func:`tocsin.fusion.models.radar_to_ecef`);
+* :func:`near` - the straight-line pre-gate of the tracker;
+* :func:`gate_radar` - chi-square gating of (track, radar plot) pairs with the
+  cost ``d^2 + ln det S``;
+* :func:`update_radar` - the EKF update of both IMM models with one radar plot
+  per track, the model probabilities and the combined estimate (as
+  :func:`tocsin.fusion.filters.ekf_update`,
+  :func:`~tocsin.fusion.filters.imm_probabilities` and
+  :func:`~tocsin.fusion.filters.imm_combine`).
+
+The numpy functions stay the reference: ``tests/fusion/test_kernels.py``
+checks each kernel against them on random inputs. Innovation covariances are
+factored by Cholesky (``S`` is symmetric positive definite), where the numpy
+path inverts them in closed form: the results agree to rounding.
+Compiled code is cached on disk (``cache=True``), so only the first run on a
+machine pays the compilation (a few seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+from tocsin.geo.wgs84 import WGS84_A, WGS84_B
+
+F64 = NDArray[np.float64]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(fn: _F) -> _F:
+    """Compile ``fn`` (cached on disk; numpy's floating-point error model:
+    a division by zero gives inf/NaN, as in the numpy reference)."""
+    return cast(_F, njit(cache=True, error_model="numpy", nogil=True)(fn))
+
+
+def _jit_inline(fn: _F) -> _F:
+    """:func:`_jit` for small helpers, inlined into their callers."""
+    return cast(_F, njit(cache=True, error_model="numpy", nogil=True, inline="always")(fn))
+
+
+_TWO_PI = 2.0 * math.pi
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@_jit
+def imm_mix(x: F64, p: F64, mu: F64, dt: F64, tau0: F64, tau1: F64) -> tuple[F64, F64, F64]:
+    n = x.shape[0]
+    x0 = np.empty_like(x)
+    p0 = np.empty_like(p)
+    cbar = np.empty((n, 2))
+    for t in range(n):
+        a = abs(dt[t])
+        p01 = 1.0 - math.exp(-a / tau0[t])
+        p10 = 1.0 - math.exp(-a / tau1[t])
+        tr00, tr01, tr10, tr11 = 1.0 - p01, p01, p10, 1.0 - p10
+        c0 = max(mu[t, 0] * tr00 + mu[t, 1] * tr10, 1e-12)
+        c1 = max(mu[t, 0] * tr01 + mu[t, 1] * tr11, 1e-12)
+        cbar[t, 0] = c0
+        cbar[t, 1] = c1
+        for j in range(2):
+            if j == 0:
+                w0, w1 = mu[t, 0] * tr00 / c0, mu[t, 1] * tr10 / c0
+            else:
+                w0, w1 = mu[t, 0] * tr01 / c1, mu[t, 1] * tr11 / c1
+            for a_ in range(6):
+                x0[t, j, a_] = w0 * x[t, 0, a_] + w1 * x[t, 1, a_]
+            for a_ in range(6):
+                d0a = x[t, 0, a_] - x0[t, j, a_]
+                d1a = x[t, 1, a_] - x0[t, j, a_]
+                for b in range(6):
+                    d0b = x[t, 0, b] - x0[t, j, b]
+                    d1b = x[t, 1, b] - x0[t, j, b]
+                    p0[t, j, a_, b] = w0 * (p[t, 0, a_, b] + d0a * d0b) + w1 * (p[t, 1, a_, b] + d1a * d1b)
+    return x0, p0, cbar
+
+
+@_jit
+def ncv_predict(x: F64, p: F64, dt: F64, q: F64) -> tuple[F64, F64]:
+    m = x.shape[0]
+    xp = np.empty_like(x)
+    pp = np.empty_like(p)
+    for r in range(m):
+        h = dt[r]
+        qa = q[r] * abs(h)
+        for i in range(3):
+            xp[r, i] = x[r, i] + x[r, i + 3] * h
+            xp[r, i + 3] = x[r, i + 3]
+        for i in range(3):
+            for j in range(3):
+                a = p[r, i, j]
+                b = p[r, i, j + 3]
+                bt = p[r, i + 3, j]
+                c = p[r, i + 3, j + 3]
+                pa = a + h * (b + bt) + h * h * c
+                pb = b + h * c
+                pc = c
+                if i == j:
+                    pa += qa * h * h / 3.0
+                    pb += qa * abs(h) / 2.0
+                    pc += qa
+                pp[r, i, j] = pa
+                pp[r, i, j + 3] = pb
+                pp[r, i + 3, j + 3] = pc
+        for i in range(3):
+            for j in range(3):
+                pp[r, i + 3, j] = pp[r, j, i + 3]
+    return xp, pp
+
+
+@_jit
+def imm_combine(x: F64, p: F64, mu: F64) -> tuple[F64, F64]:
+    n, k = x.shape[0], x.shape[1]
+    xc = np.zeros((n, 6))
+    pc = np.zeros((n, 6, 6))
+    for t in range(n):
+        for j in range(k):
+            for a in range(6):
+                xc[t, a] += mu[t, j] * x[t, j, a]
+        for j in range(k):
+            w = mu[t, j]
+            for a in range(6):
+                da = x[t, j, a] - xc[t, a]
+                for b in range(6):
+                    pc[t, a, b] += w * (p[t, j, a, b] + da * (x[t, j, b] - xc[t, b]))
+    return xc, pc
+
+
+@_jit
+def radar_to_ecef(z: F64, site: F64, rot: F64, rcov: F64) -> tuple[F64, F64]:
+    m = z.shape[0]
+    pos = np.empty((m, 3))
+    cov = np.empty((m, 3, 3))
+    j = np.empty((3, 3))
+    jj = np.empty((3, 3))
+    tmp = np.empty((3, 3))
+    for r in range(m):
+        rng, az, el = z[r, 0], z[r, 1], z[r, 2]
+        ce, se, ca, sa = math.cos(el), math.sin(el), math.cos(az), math.sin(az)
+        e0, e1, e2 = rng * ce * sa, rng * ce * ca, rng * se
+        j[0, 0], j[0, 1], j[0, 2] = ce * sa, rng * ce * ca, -rng * se * sa
+        j[1, 0], j[1, 1], j[1, 2] = ce * ca, -rng * ce * sa, -rng * se * ca
+        j[2, 0], j[2, 1], j[2, 2] = se, 0.0, rng * ce
+        for i in range(3):
+            # rot is ECEF->ENU: its transpose takes ENU to ECEF
+            pos[r, i] = rot[r, 0, i] * e0 + rot[r, 1, i] * e1 + rot[r, 2, i] * e2 + site[r, i]
+            for c in range(3):
+                jj[i, c] = rot[r, 0, i] * j[0, c] + rot[r, 1, i] * j[1, c] + rot[r, 2, i] * j[2, c]
+        for i in range(3):
+            for c in range(3):
+                s = 0.0
+                for k in range(3):
+                    s += jj[i, k] * rcov[r, k, c]
+                tmp[i, c] = s
+        for i in range(3):
+            for c in range(3):
+                s = 0.0
+                for k in range(3):
+                    s += tmp[i, k] * jj[c, k]
+                cov[r, i, c] = s
+    return pos, cov
+
+
+@_jit
+def near(
+    x: F64, p: F64, mu: F64, dt: F64, ppos: F64, pcov: F64, keep: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """The tracker's straight-line pre-gate: which of ``n`` tracks (IMM states
+    ``x (n, 2, 6)``, ``p``, ``mu``, last updated ``dt`` before the scan) come,
+    extrapolated along their combined velocity, within ``5 sigma`` of their
+    combined position (trace) ``+ 100 dt^2 + 20 km + 5 sigma`` of a plot
+    (``ppos (m, 3)``, ``pcov (m, 3, 3)``) of the scan; rows with ``keep`` set
+    are kept whatever their distance."""
+    n, m = x.shape[0], ppos.shape[0]
+    ok = np.zeros(n, dtype=np.bool_)
+    psig = np.empty(m)
+    for j in range(m):
+        psig[j] = 5.0 * math.sqrt(max(pcov[j, 0, 0] + pcov[j, 1, 1] + pcov[j, 2, 2], 0.0))
+    xc = np.empty(6)
+    for t in range(n):
+        if keep[t]:
+            ok[t] = True
+            continue
+        for a in range(6):
+            xc[a] = mu[t, 0] * x[t, 0, a] + mu[t, 1] * x[t, 1, a]
+        var = 0.0
+        for k in range(2):
+            for a in range(3):
+                d = x[t, k, a] - xc[a]
+                var += mu[t, k] * (p[t, k, a, a] + d * d)
+        h = dt[t]
+        p0 = xc[0] + xc[3] * h
+        p1 = xc[1] + xc[4] * h
+        p2 = xc[2] + xc[5] * h
+        rad = 5.0 * math.sqrt(max(var, 0.0)) + 100.0 * h * h + 20_000.0
+        for j in range(m):
+            lim = rad + psig[j]
+            d0, d1, d2 = p0 - ppos[j, 0], p1 - ppos[j, 1], p2 - ppos[j, 2]
+            if d0 * d0 + d1 * d1 + d2 * d2 <= lim * lim:
+                ok[t] = True
+                break
+    return ok
+
+
+@_jit_inline
+def _radar_h(xs: F64, site: F64, rot: F64, md: int, zh: F64, hm: F64) -> None:
+    """Predicted measurement ``zh (md,)`` and Jacobian ``hm (md, 6)`` of the
+    state ``xs (6,)`` from a radar at ``site`` with ECEF->ENU ``rot``."""
+    dr0, dr1, dr2 = xs[0] - site[0], xs[1] - site[1], xs[2] - site[2]
+    e = rot[0, 0] * dr0 + rot[0, 1] * dr1 + rot[0, 2] * dr2
+    nn = rot[1, 0] * dr0 + rot[1, 1] * dr1 + rot[1, 2] * dr2
+    up = rot[2, 0] * dr0 + rot[2, 1] * dr1 + rot[2, 2] * dr2
+    h2 = e * e + nn * nn
+    h = math.sqrt(h2)
+    rho2 = h2 + up * up
+    rho = math.sqrt(rho2)
+    zh[0] = rho
+    az = math.atan2(e, nn) % _TWO_PI
+    zh[1] = az
+    zh[2] = math.atan2(up, h)
+    # d(range, az, el) / d(enu), then times rot: d / d(ECEF position)
+    j00, j01, j02 = e / rho, nn / rho, up / rho
+    j10, j11 = nn / h2, -e / h2
+    j20, j21, j22 = -e * up / (rho2 * h), -nn * up / (rho2 * h), h / rho2
+    for c in range(3):
+        hm[0, c] = j00 * rot[0, c] + j01 * rot[1, c] + j02 * rot[2, c]
+        hm[1, c] = j10 * rot[0, c] + j11 * rot[1, c]
+        hm[2, c] = j20 * rot[0, c] + j21 * rot[1, c] + j22 * rot[2, c]
+        hm[0, c + 3] = 0.0
+        hm[1, c + 3] = 0.0
+        hm[2, c + 3] = 0.0
+    if md == 4:
+        u0, u1, u2 = dr0 / rho, dr1 / rho, dr2 / rho
+        rr = u0 * xs[3] + u1 * xs[4] + u2 * xs[5]
+        zh[3] = rr
+        hm[3, 0] = (xs[3] - rr * u0) / rho
+        hm[3, 1] = (xs[4] - rr * u1) / rho
+        hm[3, 2] = (xs[5] - rr * u2) / rho
+        hm[3, 3], hm[3, 4], hm[3, 5] = u0, u1, u2
+
+
+@_jit_inline
+def _innovation(
+    xs: F64, ps: F64, z: F64, site: F64, rot: F64, r: F64, md: int, nu: F64, hm: F64, ph: F64, s: F64, lo: F64
+) -> bool:
+    """Residual ``nu``, Jacobian ``hm``, ``ph = P H^T`` and the Cholesky
+    factor ``lo`` of ``S = H P H^T + R`` (symmetrised); False if ``S`` is not
+    positive definite or not finite."""
+    _radar_h(xs, site, rot, md, nu, hm)
+    for i in range(md):
+        nu[i] = z[i] - nu[i]
+    nu[1] = (nu[1] + math.pi) % _TWO_PI - math.pi
+    for a in range(6):
+        for i in range(md):
+            acc = 0.0
+            for b in range(6):
+                acc += ps[a, b] * hm[i, b]
+            ph[a, i] = acc
+    for i in range(md):
+        for j in range(md):
+            acc = r[i, j]
+            for a in range(6):
+                acc += hm[i, a] * ph[a, j]
+            s[i, j] = acc
+    for i in range(md):
+        for j in range(i):
+            v = 0.5 * (s[i, j] + s[j, i])
+            s[i, j] = v
+            s[j, i] = v
+    # Cholesky S = L L^T
+    for i in range(md):
+        for j in range(i + 1):
+            acc = s[i, j]
+            for k in range(j):
+                acc -= lo[i, k] * lo[j, k]
+            if i == j:
+                if not acc > 0.0:  # also catches NaN
+                    return False
+                lo[i, i] = math.sqrt(acc)
+            else:
+                lo[i, j] = acc / lo[j, j]
+    return True
+
+
+@_jit_inline
+def _solve(lo: F64, md: int, b: F64, out: F64) -> None:
+    """``out = S^-1 b`` from the Cholesky factor ``lo`` of ``S``."""
+    for i in range(md):
+        acc = b[i]
+        for k in range(i):
+            acc -= lo[i, k] * out[k]
+        out[i] = acc / lo[i, i]
+    for i in range(md - 1, -1, -1):
+        acc = out[i]
+        for k in range(i + 1, md):
+            acc -= lo[k, i] * out[k]
+        out[i] = acc / lo[i, i]
+
+
+@_jit
+def gate_radar(
+    xc: F64,
+    pc: F64,
+    z: F64,
+    site: F64,
+    rot: F64,
+    r: F64,
+    gate: float,
+    ppos: F64,
+    pcov: F64,
+    prefilter: bool,
+) -> tuple[NDArray[np.int64], F64]:
+    """Gated (track, plot) pairs ``(K, 2)`` and their costs ``d^2 + ln det S``
+    for combined estimates ``xc (n, 6), pc (n, 6, 6)`` and radar plots
+    ``z (m, 3|4)`` (sites, rotations, noise per plot). With ``prefilter``,
+    a pair is tested only if the track and the plot (ECEF ``ppos``, ``pcov``)
+    are within 4.5 sigma of each (trace) apart."""
+    n, m, md = xc.shape[0], z.shape[0], z.shape[1]
+    pairs = np.empty((n * m, 2), dtype=np.int64)
+    cost = np.empty(n * m)
+    nu = np.empty(md)
+    hm = np.empty((md, 6))
+    ph = np.empty((6, md))
+    s = np.empty((md, md))
+    lo = np.zeros((md, md))
+    y = np.empty(md)
+    rad_t = np.empty(n)
+    rad_p = np.empty(m)
+    if prefilter:
+        for t in range(n):
+            rad_t[t] = 4.5 * math.sqrt(max(pc[t, 0, 0] + pc[t, 1, 1] + pc[t, 2, 2], 0.0))
+        for j in range(m):
+            rad_p[j] = 4.5 * math.sqrt(max(pcov[j, 0, 0] + pcov[j, 1, 1] + pcov[j, 2, 2], 0.0))
+    k = 0
+    for t in range(n):
+        for j in range(m):
+            if prefilter:
+                d0 = xc[t, 0] - ppos[j, 0]
+                d1 = xc[t, 1] - ppos[j, 1]
+                d2 = xc[t, 2] - ppos[j, 2]
+                lim = rad_t[t] + rad_p[j]
+                if d0 * d0 + d1 * d1 + d2 * d2 > lim * lim:
+                    continue
+            if not _innovation(xc[t], pc[t], z[j], site[j], rot[j], r[j], md, nu, hm, ph, s, lo):
+                continue
+            _solve(lo, md, nu, y)
+            d2s = 0.0
+            logdet = 0.0
+            for i in range(md):
+                d2s += nu[i] * y[i]
+                logdet += 2.0 * math.log(lo[i, i])
+            if not (d2s <= gate):  # also drops NaN
+                continue
+            pairs[k, 0] = t
+            pairs[k, 1] = j
+            cost[k] = d2s + logdet
+            k += 1
+    return pairs[:k], cost[:k]
+
+
+@_jit
+def update_radar(
+    xp: F64,
+    pp: F64,
+    cbar: F64,
+    ti: NDArray[np.int64],
+    z: F64,
+    site: F64,
+    rot: F64,
+    r: F64,
+    mj: NDArray[np.int64],
+) -> tuple[F64, F64, F64, F64, F64]:
+    """EKF update of both models of tracks ``ti`` (rows of ``xp (N, 2, 6)``,
+    ``pp (N, 2, 6, 6)``, predicted probabilities ``cbar (N, 2)``) with radar
+    plots ``mj`` (rows of ``z (M, md)``, ``site``, ``rot``, ``r``), one each.
+    Returns, per pair, the updated ``(x, P)``, the posterior model
+    probabilities (clipped to ``[1e-6, 1]``) and the combined estimate
+    ``(xc, pc)``. A model whose ``S`` is not positive definite gets NaN (the
+    tracker then ends the track)."""
+    n, md = ti.shape[0], z.shape[1]
+    xn = np.empty((n, 2, 6))
+    pn = np.empty((n, 2, 6, 6))
+    mu = np.empty((n, 2))
+    nu = np.empty(md)
+    hm = np.empty((md, 6))
+    ph = np.empty((6, md))
+    s = np.empty((md, md))
+    lo = np.zeros((md, md))
+    y = np.empty(md)
+    kg = np.empty((6, md))
+    row = np.empty(md)
+    ll = np.empty(2)
+    for t in range(n):
+        a_ = ti[t]
+        j = mj[t]
+        for k in range(2):
+            if not _innovation(xp[a_, k], pp[a_, k], z[j], site[j], rot[j], r[j], md, nu, hm, ph, s, lo):
+                xn[t, k, :] = np.nan
+                pn[t, k, :, :] = np.nan
+                ll[k] = np.nan
+                continue
+            # K = P H^T S^-1, row by row (S symmetric)
+            for a in range(6):
+                for i in range(md):
+                    row[i] = ph[a, i]
+                _solve(lo, md, row, y)
+                for i in range(md):
+                    kg[a, i] = y[i]
+            _solve(lo, md, nu, y)
+            d2s = 0.0
+            logdet = 0.0
+            for i in range(md):
+                d2s += nu[i] * y[i]
+                logdet += 2.0 * math.log(lo[i, i])
+            for a in range(6):
+                acc = xp[a_, k, a]
+                for i in range(md):
+                    acc += kg[a, i] * nu[i]
+                xn[t, k, a] = acc
+            # P = P- - K (P H^T)^T, symmetrised
+            for a in range(6):
+                for b in range(a + 1):
+                    acc1 = pp[a_, k, a, b]
+                    acc2 = pp[a_, k, b, a]
+                    for i in range(md):
+                        acc1 -= kg[a, i] * ph[b, i]
+                        acc2 -= kg[b, i] * ph[a, i]
+                    v = 0.5 * (acc1 + acc2)
+                    pn[t, k, a, b] = v
+                    pn[t, k, b, a] = v
+            ll[k] = -0.5 * (d2s + logdet + md * _LOG_2PI)
+        top = max(ll[0], ll[1])
+        w0 = cbar[a_, 0] * math.exp(ll[0] - top)
+        w1 = cbar[a_, 1] * math.exp(ll[1] - top)
+        tot = w0 + w1
+        mu[t, 0] = min(max(w0 / tot, 1e-6), 1.0)
+        mu[t, 1] = min(max(w1 / tot, 1e-6), 1.0)
+    xc, pc = imm_combine(xn, pn, mu)
+    return xn, pn, mu, xc, pc
+
+
+@_jit
+def predict_ncv_imm(
+    x: F64, p: F64, mu: F64, dt: F64, tau0: F64, tau1: F64, q0: F64, q1: F64
+) -> tuple[F64, F64, F64, F64, F64, NDArray[np.bool_]]:
+    """IMM mixing and NCV prediction of both models of ``n`` tracks
+    (:func:`imm_mix` then :func:`ncv_predict`, quiet density ``q0``,
+    manoeuvre ``q1``), the combined prediction (:func:`imm_combine` with the
+    predicted probabilities) and whether it is finite and above the Earth's
+    centre-distance floor of 6,300 km."""
+    n = x.shape[0]
+    x0, p0, cbar = imm_mix(x, p, mu, dt, tau0, tau1)
+    d2 = np.empty(2 * n)
+    q2 = np.empty(2 * n)
+    for t in range(n):
+        d2[2 * t] = dt[t]
+        d2[2 * t + 1] = dt[t]
+        q2[2 * t] = q0[t]
+        q2[2 * t + 1] = q1[t]
+    xp, pp = ncv_predict(x0.reshape(2 * n, 6), p0.reshape(2 * n, 6, 6), d2, q2)
+    xp3 = xp.reshape(n, 2, 6)
+    pp4 = pp.reshape(n, 2, 6, 6)
+    xc, pc = imm_combine(xp3, pp4, cbar)
+    return xp3, pp4, cbar, xc, pc, physical(xc, pc)
+
+
+@_jit
+def physical(xc: F64, pc: F64) -> NDArray[np.bool_]:
+    """Rows whose state and covariance are finite and whose position is
+    more than 6,300 km from the Earth's centre (inside that, a prediction has
+    gone through the ground or diverged)."""
+    n = xc.shape[0]
+    ok = np.empty(n, dtype=np.bool_)
+    for t in range(n):
+        good = True
+        for a in range(6):
+            if not math.isfinite(xc[t, a]):
+                good = False
+            for b in range(6):
+                if not math.isfinite(pc[t, a, b]):
+                    good = False
+        r2 = xc[t, 0] * xc[t, 0] + xc[t, 1] * xc[t, 1] + xc[t, 2] * xc[t, 2]
+        ok[t] = good and r2 > 6.3e6 * 6.3e6
+    return ok
+
+
+_A2 = WGS84_A * WGS84_A
+_B2 = WGS84_B * WGS84_B
+_AB = WGS84_A * WGS84_B
+
+
+@_jit
+def classify_features(x: F64, p: F64, var_max: float) -> tuple[NDArray[np.int64], F64, F64, F64, F64]:
+    """What the classification rule reads of combined estimates ``x (n, 6)``,
+    ``p (n, 6, 6)``: per row ``good`` (1: the largest velocity variance is at
+    most ``var_max`` since the trace is; 0: it is not, as some diagonal
+    element exceeds it; 2: undecided, the caller takes the eigenvalues),
+    the height along the geocentric radius (as
+    :func:`tocsin.fusion.propagate.height`), the climb rate, the speed and
+    the mean position variance ``trace(P_pos) / 3``."""
+    n = x.shape[0]
+    good = np.empty(n, dtype=np.int64)
+    alt = np.empty(n)
+    vz = np.empty(n)
+    speed = np.empty(n)
+    pvar = np.empty(n)
+    for t in range(n):
+        tr = p[t, 3, 3] + p[t, 4, 4] + p[t, 5, 5]
+        if tr <= var_max:
+            good[t] = 1
+        elif p[t, 3, 3] > var_max or p[t, 4, 4] > var_max or p[t, 5, 5] > var_max:
+            good[t] = 0
+        else:
+            good[t] = 2
+        rn = math.sqrt(x[t, 0] * x[t, 0] + x[t, 1] * x[t, 1] + x[t, 2] * x[t, 2])
+        s2 = (x[t, 2] / rn) ** 2
+        alt[t] = rn - _AB / math.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
+        vz[t] = (x[t, 0] * x[t, 3] + x[t, 1] * x[t, 4] + x[t, 2] * x[t, 5]) / rn
+        speed[t] = math.sqrt(x[t, 3] * x[t, 3] + x[t, 4] * x[t, 4] + x[t, 5] * x[t, 5])
+        pvar[t] = (p[t, 0, 0] + p[t, 1, 1] + p[t, 2, 2]) / 3.0
+    return good, alt, vz, speed, pvar
+
+
+@_jit
+def imm_params(
+    code: NDArray[np.int64],
+    x: F64,
+    q_air: float,
+    q_ballistic: float,
+    q_ballistic_vacuum: float,
+    q_maneuver: float,
+    q_boost: float,
+    drag_ceiling: float,
+    tau: float,
+    tau_air_quiet: float,
+    tau_air_maneuver: float,
+) -> tuple[F64, F64, F64, F64]:
+    """Per-track process-noise densities ``(q0, q1)`` of the quiet and the
+    manoeuvre model and mean sojourn times ``(tau0, tau1)`` from each track's
+    ``code`` (bit 0 ballistic, bit 1 past burnout, bit 2 aircraft) and
+    quiet-model position ``x[:, 0, :3]`` (the ballistic density drops to
+    ``q_ballistic_vacuum`` above the drag ceiling). The rule is the
+    tracker's (``Tracker._q``)."""
+    n = code.shape[0]
+    q0 = np.empty(n)
+    q1 = np.empty(n)
+    tau0 = np.empty(n)
+    tau1 = np.empty(n)
+    for t in range(n):
+        bal = (code[t] & 1) != 0
+        coast = (code[t] & 2) != 0
+        air = (code[t] & 4) != 0
+        q_bal = q_ballistic
+        if bal:
+            rn = math.sqrt(x[t, 0, 0] * x[t, 0, 0] + x[t, 0, 1] * x[t, 0, 1] + x[t, 0, 2] * x[t, 0, 2])
+            s2 = (x[t, 0, 2] / rn) ** 2
+            if rn - _AB / math.sqrt(_B2 * (1.0 - s2) + _A2 * s2) > drag_ceiling:
+                q_bal = q_ballistic_vacuum
+        q0[t] = q_bal if bal else q_air
+        q1[t] = q_bal if coast else (q_maneuver if air else q_boost)
+        tau0[t] = tau_air_quiet if air else tau
+        tau1[t] = tau_air_maneuver if air else tau
+    return q0, q1, tau0, tau1
+
+
+@_jit
+def alone(pairs: NDArray[np.int64], n: int, m: int) -> NDArray[np.bool_]:
+    """Which gated ``(track, plot)`` pairs ``(K, 2)`` are their own component
+    of the gate graph: the track is in no other pair and neither is the plot."""
+    cnt_t = np.zeros(n, dtype=np.int64)
+    cnt_m = np.zeros(m, dtype=np.int64)
+    k = pairs.shape[0]
+    for i in range(k):
+        cnt_t[pairs[i, 0]] += 1
+        cnt_m[pairs[i, 1]] += 1
+    out = np.empty(k, dtype=np.bool_)
+    for i in range(k):
+        out[i] = cnt_t[pairs[i, 0]] == 1 and cnt_m[pairs[i, 1]] == 1
+    return out
