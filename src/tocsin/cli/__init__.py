@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 
 import typer
@@ -73,6 +74,12 @@ def _register_all() -> None:
         if importlib.util.find_spec(modname) is None:
             continue
         importlib.import_module(modname).register(app)
+    # the command list of `tocsin --help` shows each command's first paragraph
+    # on one line (its docstring's line breaks would cut it mid-sentence)
+    for info in app.registered_commands:
+        doc = info.callback.__doc__ if info.callback is not None else None
+        if info.short_help is None and doc:
+            info.short_help = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
 
 
 _register_all()
