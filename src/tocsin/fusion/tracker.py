@@ -714,7 +714,9 @@ class Tracker:
             rc = arr[2] if arr[2].shape[1] == 3 else np.ascontiguousarray(arr[2][:, :3, :3])
             plots = kernels.radar_to_ecef(arr[1], arr[3], arr[4], rc)
         live = [
-            tr for tr in self._tracks.values() if tr.created <= t and not tr.dead and not self._landed(tr, t)
+            tr
+            for tr in self._tracks.values()
+            if tr.created <= t and not tr.dead and (tr.impact is None or not self._landed(tr, t))
         ]
         g = self._gather(live, t) if live else None
         if g is not None and plots is not None:
@@ -1418,10 +1420,10 @@ class Tracker:
         position sigma, ``sqrt(trace P_pos)``); for a missile past burnout with
         an impact prediction, also times ``1 / (1 + (a95 / 20 km)^2)`` with
         ``a95`` the ellipse's semi-major axis."""
-        n = len(tr.window) if tr.window else 1
-        hits = min(1.0, sum(tr.window) / n)
-        age = max(0.0, tr.t - tr.last_update)
-        q = hits * math.exp(-age / 30.0) / (1.0 + (sig / 2000.0) ** 2)
+        win = tr.window
+        hits = min(1.0, sum(win) / len(win)) if win else 0.0
+        age = tr.t - tr.last_update
+        q = hits * (math.exp(-age / 30.0) if age > 0.0 else 1.0) / (1.0 + (sig / 2000.0) ** 2)
         if tr.impact is not None and tr.phase == "ballistic":
             q /= 1.0 + (tr.impact.semi_major_m / 20_000.0) ** 2
         return round(min(1.0, max(0.0, q)), 3)
@@ -1430,18 +1432,12 @@ class Tracker:
         return self._messages([tr], sent)[0]
 
     def _messages(self, trs: list[_Track], sent: float) -> list[Envelope]:
-        """Track messages for ``trs`` (in order), from the combined estimates
-        taken as one batch: states and covariances converted to lists in one
-        call each, position sigmas from the batched covariance traces."""
-        if not trs:
-            return []
-        comb = [tr.combined() for tr in trs]
-        xs = np.array([c[0] for c in comb])
-        ps = np.array([c[1] for c in comb])
-        xl = xs.tolist()
-        pl = ps.reshape(len(trs), 36).tolist()
+        """Track messages for ``trs`` (in order), from the combined estimates."""
         out: list[Envelope] = []
-        for i, tr in enumerate(trs):
+        for tr in trs:
+            xc, pc = tr.combined()
+            xl = xc.tolist()
+            pl = pc.ravel().tolist()
             if tr.id is None:
                 tr.id = f"T-{tr.key}"
             sources, partners = tr.sorted_sources()
@@ -1464,14 +1460,14 @@ class Tracker:
                 )
                 # the ground track ahead: where the track is now, then the
                 # predicted points still in the future (ending at the impact)
-                plat, plon, _ = ecef_to_geodetic(xs[i, :3])
+                plat, plon, _ = ecef_to_geodetic(xc[:3])
                 path = [[round(float(plat), 5), round(float(plon), 5), round(tr.t, 3)]]
                 path.extend(pt for pt in im.path if pt[2] > tr.t + 1e-6)
             body = TrackBody(
                 id=tr.id,
                 t=tr.t,
-                state_ecef=xl[i],
-                cov=pl[i],
+                state_ecef=xl,
+                cov=pl,
                 status=tr.status,  # type: ignore[arg-type]
                 class_=tr.cls,  # type: ignore[arg-type]
                 sources=sources,
@@ -1479,7 +1475,7 @@ class Tracker:
                 launch=launch,
                 impact=impact,
                 phase=tr.phase,  # type: ignore[arg-type]
-                quality=self._quality(tr, math.sqrt(max(pl[i][0] + pl[i][7] + pl[i][14], 0.0))),
+                quality=self._quality(tr, math.sqrt(max(pl[0] + pl[7] + pl[14], 0.0))),
                 path=path,
             )
             self._seq += 1
