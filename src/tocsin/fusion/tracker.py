@@ -107,7 +107,7 @@ class TrackerConfig:
     """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
     q_maneuver: float = 400.0
     """Manoeuvre model density for aircraft, m^2/s^3."""
-    q_ballistic_vacuum: float = 1.0e-4
+    q_ballistic_vacuum: float = 1.0e-5
     """Quiet-model density for ballistic tracks above the drag ceiling (120 km)."""
     q_boost: float = 3.0e4
     """Manoeuvre model density until a track is known to be an aircraft or past
