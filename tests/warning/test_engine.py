@@ -325,3 +325,43 @@ def test_threats_expose_the_latest_assessment() -> None:
     assert th.phase == "ballistic"
     assert "JP-0608" in th.codes
     assert th.onset is not None
+
+
+# ---------------------------------------------------------------- boost heading origin
+
+
+def _boost_report(t: float, lon: float, cls: str, phase: str | None, seq: int) -> Envelope:
+    """An object at 38 N climbing east at 1.5 km/s (one report of track "B-1")."""
+    from tocsin.geo import enu_matrix, geodetic_to_ecef
+
+    x = geodetic_to_ecef(38.0, lon, 20e3 + 1000.0 * t)
+    v = enu_matrix(38.0, lon).T @ np.array([1500.0, 0.0, 1000.0])
+    body = TrackBody(
+        id="B-1",
+        t=t,
+        state_ecef=[*map(float, x), *map(float, v)],
+        cov=list(np.diag([200.0**2] * 3 + [50.0**2] * 3).ravel()),
+        status="confirmed",
+        class_=cls,  # type: ignore[arg-type]
+        phase=phase,  # type: ignore[arg-type]
+        quality=1.0,
+    )
+    return make("track", body, partner="JP", source="fusion", seq=seq, sent=t + 0.5)
+
+
+def test_boost_heading_origin_is_the_first_report_not_classed_air() -> None:
+    # the tracker first reports the object unclassified (velocity not yet well
+    # estimated), 30 km before it calls it ballistic; that earlier position gives
+    # the heading at once, so the first ballistic report already warns ahead
+    first = _boost_report(0.0, 129.5, "unknown", "unknown", 1)
+    then = _boost_report(20.0, 129.84, "ballistic", "boost", 2)
+    eng = WarningEngine(registry=grid_registry())
+    assert eng.push(first) == []  # unknown class: never warns
+    out = {e.partner: e.body for e in eng.push(then)}
+    assert out["JP"].msg_type == "Alert"
+    assert "JP-0806" in out["JP"].areas  # 38-39 N, 130-131 E: just ahead
+    # an aircraft's path is no launch plane: after an `air` report the origin is
+    # the first report after it, and one report gives no baseline
+    eng = WarningEngine(registry=grid_registry())
+    assert eng.push(_boost_report(0.0, 129.5, "air", "unknown", 1)) == []
+    assert eng.push(then) == []

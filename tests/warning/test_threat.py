@@ -191,3 +191,67 @@ def test_boost_needs_a_baseline_then_follows_the_launch_plane() -> None:
     assert [r.code for r in th.risks] == ["AHEAD"]
     assert th.impact_lon is not None
     assert th.impact_lon > 134.0
+
+
+def _boosting_east(vel_enu: tuple[float, float, float] = (2300.0, 0.0, 1000.0)) -> TrackBody:
+    """A boosting object at 38 N 130 E, 60 km up, flying east."""
+    from tocsin.geo import enu_matrix
+
+    lat, lon, alt = 38.0, 130.0, 60e3
+    x = geodetic_to_ecef(lat, lon, alt)
+    v = enu_matrix(lat, lon).T @ np.array(vel_enu)
+    return TrackBody(
+        id="B",
+        t=0.0,
+        state_ecef=[*map(float, x), *map(float, v)],
+        cov=list(np.diag([200.0**2] * 3 + [20.0**2] * 3).ravel()),
+        status="confirmed",
+        class_="ballistic",
+        phase="boost",
+    )
+
+
+def test_boost_holds_back_the_far_end_of_the_corridor() -> None:
+    # far point ~138 E, ~300 s away; NEAR is reached in ~50 s, FAR (next to the
+    # far point, the last ~10 % of the corridor) in ~280 s
+    reg = FakeRegistry(
+        [
+            _area("NEAR", shapely.box(131.5, 37.8, 132.0, 38.2)),
+            _area("FAR", shapely.box(137.3, 37.8, 138.3, 38.2)),
+        ]
+    )
+    tr = _boosting_east()
+    origin = (38.0, 129.1, 200.0)
+    th = assess(tr, reg, origin=origin, thrust=60.0)
+    # the far point itself is still reported (displays, the all-clear), but the
+    # corridor stops short of it: FAR waits for a firmer prediction
+    assert th.impact_lon is not None
+    assert th.impact_lon > 137.5
+    assert th.impact_t is not None
+    assert th.impact_t > 250.0
+    assert [r.code for r in th.risks] == ["NEAR"]
+    assert not th.corridor.intersects(reg.get("FAR").geometry)
+    # the previous rule (no hold) named the far end at once
+    old = assess(tr, reg, ThreatConfig(boost_hold_fraction=0.0), origin=origin, thrust=60.0)
+    assert [r.code for r in old.risks] == ["FAR", "NEAR"]
+    # an area the object could reach within boost_hold_s is never held back
+    soon = assess(tr, reg, ThreatConfig(boost_hold_s=400.0), origin=origin, thrust=60.0)
+    assert [r.code for r in soon.risks] == ["FAR", "NEAR"]
+
+
+def test_boost_hold_keeps_the_near_part_of_a_long_corridor() -> None:
+    # a fast, long flight: the 70 % point lies beyond boost_hold_s, and the
+    # corridor reaches it (areas there are named although > 180 s away)
+    reg = grid_registry()
+    th = assess(_boosting_east((3000.0, 0.0, 1500.0)), reg, origin=(38.0, 129.1, 200.0), thrust=60.0)
+    assert th.impact_lon is not None
+    assert th.impact_lon > 145.0
+    by = {r.code: r.t for r in th.risks}
+    assert max(by.values()) > 180.0
+    assert "JP-0713" in by  # ~140 E, 2/3 of the way
+    assert not any(c.startswith("sea:") for c in by)  # east of 144 E: the last 30 %
+
+
+def test_boost_hold_fraction_is_checked() -> None:
+    with pytest.raises(ValueError, match="boost_hold_fraction"):
+        ThreatConfig(boost_hold_fraction=1.0)

@@ -85,13 +85,22 @@ def safe_id(s: str) -> str:
     return _SAFE.sub("_", s)[:64] or "_"
 
 
+def _sub_point(body: TrackBody) -> tuple[float, float, float]:
+    """(lat, lon, position 1-sigma in m) of a track report."""
+    la, lo, _ = ecef_to_geodetic(np.asarray(body.state_ecef[:3], dtype=np.float64))
+    p = np.asarray(body.cov, dtype=np.float64).reshape(6, 6)
+    sig = float(np.sqrt(max(np.trace(p[:3, :3]) / 3.0, 0.0)))
+    return (float(la), float(lo), sig)
+
+
 @dataclass
 class _TrackState:
     track: TrackBody
     history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=16))
     lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     threat: Threat | None = None
-    #: sub-point (lat, lon, horizontal sigma m) of the first boost report: the heading origin
+    #: sub-point (lat, lon, position sigma m) of the track's first report not classed
+    #: ``air``: the origin of the boost heading (``threat._launch_plane_velocity``)
     origin: tuple[float, float, float] | None = None
 
 
@@ -147,6 +156,15 @@ class WarningEngine:
             return self._tick(t, every=TICK_S)
         st.track = body
         st.history.append((body.t, np.asarray(body.state_ecef[3:], dtype=np.float64)))
+        # the heading origin: the track's first report of whatever class but air. The
+        # tracker calls a missile ballistic only once its velocity is well estimated
+        # (a link outage or a single radar can make that tens of seconds into the
+        # flight); its earlier positions are the same object's and lengthen the
+        # baseline. An aircraft's path says nothing about a launch plane.
+        if body.class_ == "air":
+            st.origin = None
+        elif st.origin is None:
+            st.origin = _sub_point(body)
         out: list[Envelope] = []
         if body.status == "deleted" or body.class_ != "ballistic":
             for rel in self.config.releases:
@@ -240,11 +258,6 @@ class WarningEngine:
     def _assess(self, st: _TrackState, body: TrackBody) -> Threat:
         boost = body.phase == "boost" or body.impact is None
         thrust = self._thrust(st, body) if boost else None
-        if boost and st.origin is None:
-            la, lo, _ = ecef_to_geodetic(np.asarray(body.state_ecef[:3], dtype=np.float64))
-            p = np.asarray(body.cov, dtype=np.float64).reshape(6, 6)
-            sig = float(np.sqrt(max(np.trace(p[:3, :3]) / 3.0, 0.0)))
-            st.origin = (float(la), float(lo), sig)
         return assess(body, self.registry, self._threat_cfg, thrust=thrust, origin=st.origin)
 
     def _cap_polygons(self, areas: list[Area]) -> dict[str, list[str]]:

@@ -39,6 +39,15 @@ of the far impact point is reachable (thrust can stop at any time); beyond it
 is not yet. As the boost goes on the far end moves out and the next update
 adds what became reachable; at burnout the post-boost rules take over and the
 corridor narrows to the prediction.
+
+The far end of that corridor is where the range is least certain: near burnout
+the far point has been up to a quarter of the corridor's length beyond the real
+impact (the extra thrust, and a tracker velocity that overshoots as its boost
+model lets go). So the corridor stops at the later of the point
+``boost_hold_fraction`` short of the far point (by ground distance) and the
+point the object could reach ``boost_hold_s`` from now: areas the missile could
+reach within ``boost_hold_s`` are always named, the uncertain far end waits for
+the corridor to grow past it or for the ballistic prediction after burnout.
 """
 
 from __future__ import annotations
@@ -99,6 +108,10 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     boost_assumed_accel: float = 30.0
     boost_heading_margin_deg: float = 1.5
     boost_min_buffer_m: float = 15_000.0
+    #: during boost, the last fraction of the reachable corridor (by ground distance)
+    #: is held back, where the missile could not be within ``boost_hold_s`` (0: off)
+    boost_hold_fraction: float = 0.3
+    boost_hold_s: float = 180.0
     path_step_s: float = 10.0
     max_flight_s: float = 7200.0
     #: warn during boost at all (the reachable-corridor rule); off: wait for burnout
@@ -115,6 +128,8 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise ValueError("`min_buffer_m` must not exceed `max_buffer_m` - at `$.min_buffer_m`")
         if self.min_impact_probability > 1.0:
             raise ValueError("`min_impact_probability` must be <= 1 - at `$.min_impact_probability`")
+        if self.boost_hold_fraction >= 1.0:
+            raise ValueError("`boost_hold_fraction` must be < 1 - at `$.boost_hold_fraction`")
 
 
 Reason = Literal["impact", "path", "boost"]
@@ -326,6 +341,21 @@ def _truncate(lat: F64, lon: F64, ts: F64, r: F64, max_r: float) -> tuple[F64, F
     if n == 0:
         return lat[:0], lon[:0], ts[:0], r[:0]
     return lat[:n], lon[:n], ts[:n], r[:n]
+
+
+def _until(t_end: float, ts: F64, *cols: F64) -> tuple[F64, ...]:
+    """``ts`` and the columns sampled with it, up to time ``t_end`` (the last
+    sample interpolated linearly in time)."""
+    if ts[-1] <= t_end:
+        return (ts, *cols)
+    k = int(np.searchsorted(ts, t_end, side="right"))
+    if k == 0:
+        return (ts[:1], *(c[:1] for c in cols))
+    f = (t_end - ts[k - 1]) / max(float(ts[k] - ts[k - 1]), 1e-9)
+    return (
+        np.append(ts[:k], t_end),
+        *(np.append(c[:k], c[k - 1] + f * (c[k] - c[k - 1])) for c in cols),
+    )
 
 
 def _heading(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
@@ -562,16 +592,24 @@ def _assess_boost(
     ts = np.concatenate([[track.t], fl.t])
     idx = _thin(len(lat))
     lat, lon, ts = lat[idx], lon[idx], ts[idx]
+    # unwrapped first: the distances and the cut below interpolate in longitude
+    lon = np.degrees(np.unwrap(np.radians(lon)))
     # distance along the ground track from the sub-point
     seg = np.hypot(
         np.diff(lat) * 111_320.0,
         np.diff(lon) * 111_320.0 * np.cos(np.radians(0.5 * (lat[1:] + lat[:-1]))),
     )
     dist = np.concatenate([[0.0], np.cumsum(seg)])
+    if cfg.boost_hold_fraction > 0.0 and len(ts) >= 2:
+        # the far end waits: it is where the range is least certain (module doc)
+        t_hold = max(
+            track.t + cfg.boost_hold_s,
+            float(np.interp((1.0 - cfg.boost_hold_fraction) * dist[-1], dist, ts)),
+        )
+        ts, lat, lon, dist = _until(t_hold, ts, lat, lon, dist)
     r0 = max(cfg.boost_min_buffer_m, K95 * _cross_sigma(track, float(lat[0]), float(lon[0])))
     rad = r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * dist
     lat, lon, ts, rad = _truncate(lat, lon, ts, rad, cfg.max_buffer_m)
-    lon = np.degrees(np.unwrap(np.radians(lon)))
     segs = corridor_segments(lat, lon, rad)
     first, corridor = _areas_on(index, segs, lat, lon, ts)
     risks = tuple(AreaRisk(c, "boost", first[c]) for c in sorted(first))
