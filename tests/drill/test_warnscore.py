@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import shapely
 
-from tocsin.drill.warnscore import AreaShape, GroundTrack, areas_at_risk, score_warnings
+from tocsin.drill.warnscore import (
+    AreaShape,
+    GroundTrack,
+    areas_at_risk,
+    distance_from_paths_km,
+    score_warnings,
+)
 from tocsin.wire import AlertBody
 
 T0 = 1_800_000_000.0
@@ -115,6 +121,25 @@ def test_wrong_area_then_corrected_and_a_missed_one() -> None:
     assert s.min_lead_s == pytest.approx(25.5, abs=1.0)
 
 
+def test_a_false_area_is_corrected_only_when_its_last_warning_is_dropped() -> None:
+    risk = areas_at_risk([_track()], AREAS)
+    alerts = [
+        _alert(1, 30.0, ["XA-1", "XA-3"]),
+        _alert(2, 40.0, ["XA-1"], "Update", ("A1",)),  # dropped after 10 s ...
+        _alert(3, 50.0, ["XA-1", "XA-3"], "Update", ("A1", "A2")),  # ... and warned again
+        # a second thread (another missile, or another partner's release) names it too
+        _alert(4, 60.0, ["XA-3"]),
+        _alert(5, 100.0, ["XA-1"], "Update", ("A1", "A2", "A3")),  # the first thread drops it
+        _alert(6, 250.0, [], "Cancel", ("A4",)),  # the second one, at last
+    ]
+    s = score_warnings(alerts, risk, T0)
+    assert s.false_areas_land == ["XA-3"]
+    assert s.time_to_correct_s == {"XA-3": pytest.approx(220.0)}
+    # still warned by one thread at the end: never corrected
+    s = score_warnings(alerts[:5], risk, T0)
+    assert s.time_to_correct_s == {"XA-3": None}
+
+
 def test_late_warning_has_negative_lead_and_alerts_on_nothing_are_false() -> None:
     risk = areas_at_risk([_track()], AREAS)
     s = score_warnings([_alert(1, 100.0, ["XA-1"]), _alert(2, 5.0, ["XA-3"])], risk, T0)
@@ -126,3 +151,30 @@ def test_late_warning_has_negative_lead_and_alerts_on_nothing_are_false() -> Non
 def test_no_risk_no_alert_is_perfect() -> None:
     s = score_warnings([], {}, T0)
     assert (s.area_recall, s.area_precision, s.false_alerts, s.first_alert_s) == (1.0, 1.0, 0, None)
+
+
+def test_a_false_areas_distance_from_the_real_path_is_reported() -> None:
+    # a strip 0.1 deg north of the path (11.1 km), one far south, one under the
+    # boost phase only (the path before boost end does not count)
+    gt = _track(boost_end=100.0)  # boost ends at lon 0.33
+    shapes = [
+        AreaShape("NEAR", shapely.box(1.0, 0.1, 1.5, 0.3), sea=False),
+        AreaShape("FAR", shapely.box(1.0, -2.3, 1.5, -2.0), sea=False),
+        AreaShape("BOOST", shapely.box(-1.0, -0.05, -0.5, 0.05), sea=False),
+        AreaShape("IMPACT", shapely.box(2.9, -0.1, 3.1, 0.1), sea=True),
+    ]
+    km = distance_from_paths_km([gt], shapes, ["NEAR", "FAR", "BOOST", "IMPACT"])
+    assert km["NEAR"] == pytest.approx(11.12, abs=0.05)
+    assert km["FAR"] == pytest.approx(222.4, abs=0.5)
+    assert km["BOOST"] == pytest.approx(0.83 * 111.2, rel=0.02)  # to lon 0.33, where boost ended
+    assert km["IMPACT"] == 0.0
+    # the score carries it for the wrongly warned areas only
+    risk = areas_at_risk([gt], shapes)
+    s = score_warnings(
+        [_alert(1, 150.0, ["NEAR", "IMPACT"])],
+        risk,
+        T0,
+        path_km=lambda codes: distance_from_paths_km([gt], shapes, codes),
+    )
+    assert s.false_areas_land == ["NEAR"]
+    assert s.false_area_path_km == {"NEAR": pytest.approx(11.12, abs=0.05)}

@@ -66,6 +66,8 @@ class AreaRow:
     first_warned_s: float | None
     event_s: float | None  # overflight or impact, seconds after launch
     lead_s: float | None
+    corrected_after_s: float | None = None  # a wrongly warned area: until its warning was dropped
+    path_km: float | None = None  # a wrongly warned area: distance from the real path or impact
 
     @property
     def verdict(self) -> str:
@@ -74,7 +76,15 @@ class AreaRow:
         if self.at_risk:
             return "MISSED"
         if self.warned:
-            return "warned, not at risk"
+            parts = []
+            if self.path_km is not None and math.isfinite(self.path_km):
+                parts.append(f"{self.path_km:.1f} km from the real path")
+            parts.append(
+                "never withdrawn"
+                if self.corrected_after_s is None
+                else f"withdrawn after {fmt_duration(self.corrected_after_s)}"
+            )
+            return f"warned, not at risk ({', '.join(parts)})"
         return "-"
 
 

@@ -65,7 +65,14 @@ from tocsin.drill.report import (
 from tocsin.drill.scenario import LinkDelay, LinkOutage, RadarSensorSpec, Scenario
 from tocsin.drill.score import ScoreReport, headline_figures, score
 from tocsin.drill.simulate import SimulationResult, simulate
-from tocsin.drill.warnscore import AreaShape, GroundTrack, WarningScore, areas_at_risk, score_warnings
+from tocsin.drill.warnscore import (
+    AreaShape,
+    GroundTrack,
+    WarningScore,
+    areas_at_risk,
+    distance_from_paths_km,
+    score_warnings,
+)
 from tocsin.exchange.consistency import find_consistency
 from tocsin.exchange.ingress import Ingress
 from tocsin.exchange.links import LinkMonitor
@@ -395,7 +402,13 @@ def run_drill(
     risk = areas_at_risk(gts, shapes)
     launch_t = min((g.launch_t for g in gts if g.ballistic), default=spec.start_epoch)
     alert_bodies = [a.body for a in alerts if isinstance(a.body, AlertBody)]
-    warning = score_warnings(alert_bodies, risk, launch_t, [s.code for s in shapes if s.sea])
+    warning = score_warnings(
+        alert_bodies,
+        risk,
+        launch_t,
+        [s.code for s in shapes if s.sea],
+        path_km=lambda codes: distance_from_paths_km(gts, shapes, codes),
+    )
 
     rejected = dict(sorted(pipe.ingress.rejected.items()))
     figures = _figures(tracking, warning, rejected, outages, flags, spec.start_epoch)
@@ -655,6 +668,8 @@ def build_report(
                 None if first is None else first - launch_t,
                 None if ev is None else ev - launch_t,
                 w.lead_s.get(code),
+                w.time_to_correct_s.get(code),
+                w.false_area_path_km.get(code),
             )
         )
 

@@ -20,14 +20,23 @@ Figures (all times in seconds):
 * ``false_areas`` — areas warned that were never at risk (land and sea counted
   apart), ``false_alerts`` — alert messages none of whose areas was at risk;
 * ``time_to_correct_s`` — for each wrongly warned area, the time from its first
-  warning until a later message dropped it (Update without it, or Cancel);
-  ``None`` while never corrected.
+  warning until it was last dropped (an Update without it, or a Cancel) by
+  every alert thread that named it, never to be warned again; ``None`` while
+  never corrected. An area warned, dropped and warned again is corrected only
+  when the last warning is dropped (the public was told twice), and an area
+  two threads name (two missiles, two partners' releases) only when both
+  drop it;
+* ``false_area_path_km`` — for each wrongly warned area, how far it lies from
+  the nearest real post-boost ground track or impact point (km; see
+  :func:`distance_from_paths_km`): a reader can tell a neighbour a few km
+  beside the path (inside the warning rules' debris allowance) from an area
+  far away.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -85,6 +94,45 @@ def areas_at_risk(tracks: Iterable[GroundTrack], areas: Sequence[AreaShape]) -> 
     return risk
 
 
+_KM_PER_DEG = 6371.0088 * math.pi / 180.0  # mean Earth radius
+
+
+def distance_from_paths_km(
+    tracks: Iterable[GroundTrack], areas: Sequence[AreaShape], codes: Iterable[str]
+) -> dict[str, float]:
+    """Area code -> distance (km) from the area to the nearest real ground track
+    of a ballistic object after boost, impact point included (0 when it
+    touches it), for the areas ``codes``. Distances are taken in a local
+    equirectangular frame about each track's impact (or last) point: within
+    about 1 % of the great-circle distance at the few hundred km that matter
+    here."""
+    want = set(codes)
+    sel_areas = [a for a in areas if a.code in want]
+    out: dict[str, float] = {}
+    for gt in tracks:
+        if not gt.ballistic:
+            continue
+        keep = gt.t >= gt.boost_end_t
+        lons, lats = gt.lon[keep], gt.lat[keep]
+        if gt.impact_lat is not None and gt.impact_lon is not None:
+            lons, lats = np.append(lons, gt.impact_lon), np.append(lats, gt.impact_lat)
+        if not len(lons):
+            continue
+        lat0, lon0 = float(lats[-1]), float(lons[-1])
+        kx = _KM_PER_DEG * math.cos(math.radians(lat0))
+
+        def to_km(xy: NDArray[np.float64], lon0: float = lon0, kx: float = kx) -> NDArray[np.float64]:
+            east = ((xy[:, 0] - lon0 + 180.0) % 360.0 - 180.0) * kx
+            return np.stack([east, xy[:, 1] * _KM_PER_DEG], axis=1)
+
+        pts = to_km(np.stack([lons, lats], axis=1))
+        path = shapely.linestrings(pts) if len(pts) > 1 else shapely.points(pts[0])
+        for a in sel_areas:
+            d = float(shapely.distance(path, shapely.transform(a.geometry, to_km)))
+            out[a.code] = min(out.get(a.code, math.inf), d)
+    return out
+
+
 def _segments(lons: NDArray[np.float64], lats: NDArray[np.float64]) -> NDArray[np.object_]:
     """The path between consecutive samples as line segments (the path is
     continuous: a narrow strip of land between two samples is overflown too);
@@ -136,18 +184,19 @@ class WarningScore(msgspec.Struct, kw_only=True):
     lead_s: dict[str, float] = {}
     first_warned_t: dict[str, float] = {}
     time_to_correct_s: dict[str, float | None] = {}
+    false_area_path_km: dict[str, float] = {}
     statuses: list[str] = []
 
 
 @dataclass
 class _AreaState:
     first_t: float
-    active: bool = True
-    corrected_t: float | None = None
+    threads: set[str]  # the alert threads warning it now
+    cleared_t: float | None = None  # when the last of them dropped it
 
 
 def _correction_delay(st: _AreaState) -> float | None:
-    return None if st.corrected_t is None else st.corrected_t - st.first_t
+    return None if st.threads or st.cleared_t is None else st.cleared_t - st.first_t
 
 
 def score_warnings(
@@ -155,8 +204,11 @@ def score_warnings(
     at_risk: Mapping[str, float],
     launch_t: float,
     sea_codes: Iterable[str] = (),
+    path_km: Callable[[list[str]], Mapping[str, float]] | None = None,
 ) -> WarningScore:
-    """Score the alert messages of a drill against the areas really at risk."""
+    """Score the alert messages of a drill against the areas really at risk
+    (``path_km``: gives the distance from the real paths of the areas it is
+    asked about, :func:`distance_from_paths_km`)."""
     sea = set(sea_codes)
     ordered = sorted(alerts, key=lambda a: (a.t, a.id))
     warned: dict[str, _AreaState] = {}
@@ -170,16 +222,16 @@ def score_warnings(
         now = set() if a.msg_type == "Cancel" else set(a.areas)
         before = thread_areas.get(root, set())
         for code in before - now:
-            st = warned.get(code)
-            if st is not None and st.active and st.corrected_t is None:
-                st.corrected_t = a.t
-                st.active = False
+            was = warned[code]
+            was.threads.discard(root)
+            if not was.threads:
+                was.cleared_t = a.t
         for code in now:
             st = warned.get(code)
             if st is None:
-                warned[code] = _AreaState(first_t=a.t)
-            elif not st.active:
-                st.active = True
+                warned[code] = _AreaState(first_t=a.t, threads={root})
+            else:
+                st.threads.add(root)
         thread_areas[root] = now
         if a.msg_type != "Cancel" and now and not (now & set(at_risk)):
             false_alerts += 1
@@ -204,5 +256,6 @@ def score_warnings(
         lead_s=lead,
         first_warned_t={c: s.first_t for c, s in sorted(warned.items())},
         time_to_correct_s={c: _correction_delay(warned[c]) for c in false_codes},
+        false_area_path_km=dict(path_km(false_codes)) if path_km is not None and false_codes else {},
         statuses=sorted({a.status for a in ordered}),
     )
