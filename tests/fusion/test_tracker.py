@@ -341,3 +341,48 @@ def test_a_biased_radar_does_not_make_a_second_missile_track(
     assert len(_confirmed_ids(bodies)) == 1
     assert trk.stats["duplicates_suppressed"] >= 1
     assert "JP-R1" in bodies[-1].sources
+
+
+def test_a_confirmed_track_without_plots_is_still_reported_each_interval(scen: Any) -> None:
+    # one aircraft, two radars; both miss it from 40 to 42.5 s (a 2.5-s gap,
+    # less than coast_after_s): its track is reported at the scans of the gap
+    # with the prediction (time advancing, status confirmed), the track itself
+    # is not moved by it, and the next plot updates it as usual
+    truth = scen.ncv_truth(1, seed=5)
+    radars = [
+        scen.Radar("JP-R1", 37.0, 132.5, max_range=4e5),
+        scen.Radar("JP-R2", 38.2, 133.8, max_range=4e5, offset=0.5),
+    ]
+    envs = scen.make_plots(truth, scen.T0, scen.T0 + 60.0, radars, seed=3)
+    gap = (scen.T0 + 40.0, scen.T0 + 42.6)
+    kept = [e for e in envs if not (e.kind == "plot" and gap[0] <= e.body.t < gap[1])]
+    trk = Tracker(TrackerConfig(report_interval_s=1.0))
+    out = []
+    tick = scen.T0 + 1.0
+    for e in kept:  # a live node advances its tracker about once a second
+        while e.kind == "plot" and e.body.t >= tick:
+            out.extend(trk.advance(tick))
+            tick += 1.0
+        out.extend(trk.push(e))
+    bodies = _bodies(out + trk.flush())
+    (tid,) = _confirmed_ids(bodies)
+    mine = [b for b in bodies if b.id == tid]
+    in_gap = [b for b in mine if gap[0] <= b.t < gap[1]]
+    assert len(in_gap) >= 2
+    assert all(b.status == "confirmed" for b in in_gap)
+    assert [b.t for b in in_gap] == sorted(b.t for b in in_gap)
+    # each is the straight-line prediction from the last update before the gap
+    last = max((b for b in mine if b.t < gap[0]), key=lambda b: b.t)
+    for b in in_gap:
+        x0 = np.array(last.state_ecef)
+        want = x0[:3] + x0[3:] * (b.t - last.t)
+        assert np.linalg.norm(np.array(b.state_ecef[:3]) - want) < 1.0
+        assert np.trace(np.array(b.cov).reshape(6, 6)[:3, :3]) > np.trace(
+            np.array(last.cov).reshape(6, 6)[:3, :3]
+        )
+    # the first report after the gap is an update, close to the truth again
+    after = min((b for b in mine if b.t >= gap[1]), key=lambda b: b.t)
+    assert np.linalg.norm(np.array(after.state_ecef[:3]) - truth(after.t)[0, :3]) < 500.0
+    # without the gap rule nothing would be sent for the 2.5 s: check the
+    # reports are the gap reports only (no duplicates at one time)
+    assert len({b.t for b in mine}) == len(mine)

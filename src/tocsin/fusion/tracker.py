@@ -221,6 +221,7 @@ class _Track:
     phase: str = "unknown"
     last_update: float = 0.0
     last_report: float = -math.inf
+    last_predicted_report: float = -math.inf  # a report of the prediction (no plot)
     updates: int = 0
     votes_b: int = 0
     votes_a: int = 0
@@ -1309,6 +1310,8 @@ class Tracker:
 
     def _housekeeping(self, t: float, sent: float) -> list[Envelope]:
         out: list[Envelope] = []
+        quiet: list[_Track] = []  # confirmed, no update at t, report due
+        due_before = t - self.cfg.report_interval_s + 1e-9
         for tr in list(self._tracks.values()):
             age = t - tr.last_update
             if tr.dead or self._landed(tr, t):
@@ -1352,6 +1355,26 @@ class Tracker:
             elif age > self.cfg.coast_after_s and tr.status == "confirmed":
                 tr.status = "coasting"
                 out.append(self._message(tr, sent))
+            elif (
+                tr.status == "confirmed"
+                and tr.t < t
+                and max(tr.last_update, tr.last_predicted_report) <= due_before
+            ):
+                quiet.append(tr)
+        if quiet:
+            # a confirmed track that no plot has updated for a report interval
+            # is still reported once an interval: its prediction to t, the
+            # track itself unchanged (consumers see that it is alive and where
+            # it should be; until coast_after_s, when it turns coasting)
+            _, _, _, xc, pc, ok = self._predict_all(self._gather(quiet, t))
+            keep = ok.tolist()
+            out.extend(
+                self._messages(
+                    [tr for tr, k in zip(quiet, keep, strict=True) if k],
+                    sent,
+                    [(t, xc[i], pc[i]) for i, k in enumerate(keep) if k],
+                )
+            )
         return out
 
     def _coast(self, tr: _Track, t: float) -> None:
@@ -1413,7 +1436,7 @@ class Tracker:
                 return other
         return None
 
-    def _quality(self, tr: _Track, sig: float) -> float:
+    def _quality(self, tr: _Track, sig: float, t: float) -> float:
         """Track quality in [0, 1] (docs/fusion.md): the hit fraction of the
         confirmation window, times ``exp(-age / 30 s)`` for the time since the
         last measurement, times ``1 / (1 + (sigma_pos / 2 km)^2)`` (``sig`` the
@@ -1422,7 +1445,7 @@ class Tracker:
         ``a95`` the ellipse's semi-major axis."""
         win = tr.window
         hits = min(1.0, sum(win) / len(win)) if win else 0.0
-        age = tr.t - tr.last_update
+        age = t - tr.last_update
         q = hits * (math.exp(-age / 30.0) if age > 0.0 else 1.0) / (1.0 + (sig / 2000.0) ** 2)
         if tr.impact is not None and tr.phase == "ballistic":
             q /= 1.0 + (tr.impact.semi_major_m / 20_000.0) ** 2
@@ -1431,17 +1454,29 @@ class Tracker:
     def _message(self, tr: _Track, sent: float) -> Envelope:
         return self._messages([tr], sent)[0]
 
-    def _messages(self, trs: list[_Track], sent: float) -> list[Envelope]:
-        """Track messages for ``trs`` (in order), from the combined estimates."""
+    def _messages(
+        self, trs: list[_Track], sent: float, preds: list[tuple[float, F64, F64]] | None = None
+    ) -> list[Envelope]:
+        """Track messages for ``trs`` (in order), from the combined estimates,
+        or from ``preds`` (time, state, covariance per track: a prediction
+        reported without changing the track; it does not count against the
+        report interval of updates)."""
         out: list[Envelope] = []
-        for tr in trs:
-            xc, pc = tr.combined()
+        for i, tr in enumerate(trs):
+            if preds is None:
+                t_rep = tr.t
+                xc, pc = tr.combined()
+            else:
+                t_rep, xc, pc = preds[i]
             xl = xc.tolist()
             pl = pc.ravel().tolist()
             if tr.id is None:
                 tr.id = f"T-{tr.key}"
             sources, partners = tr.sorted_sources()
-            tr.last_report = tr.t
+            if preds is None:
+                tr.last_report = t_rep
+            else:
+                tr.last_predicted_report = t_rep
             launch = impact = None
             path = None
             if tr.launch is not None:
@@ -1461,11 +1496,11 @@ class Tracker:
                 # the ground track ahead: where the track is now, then the
                 # predicted points still in the future (ending at the impact)
                 plat, plon, _ = ecef_to_geodetic(xc[:3])
-                path = [[round(float(plat), 5), round(float(plon), 5), round(tr.t, 3)]]
-                path.extend(pt for pt in im.path if pt[2] > tr.t + 1e-6)
+                path = [[round(float(plat), 5), round(float(plon), 5), round(t_rep, 3)]]
+                path.extend(pt for pt in im.path if pt[2] > t_rep + 1e-6)
             body = TrackBody(
                 id=tr.id,
-                t=tr.t,
+                t=t_rep,
                 state_ecef=xl,
                 cov=pl,
                 status=tr.status,  # type: ignore[arg-type]
@@ -1475,7 +1510,7 @@ class Tracker:
                 launch=launch,
                 impact=impact,
                 phase=tr.phase,  # type: ignore[arg-type]
-                quality=self._quality(tr, math.sqrt(max(pl[0] + pl[7] + pl[14], 0.0))),
+                quality=self._quality(tr, math.sqrt(max(pl[0] + pl[7] + pl[14], 0.0)), t_rep),
                 path=path,
             )
             self._seq += 1
