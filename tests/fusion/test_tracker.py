@@ -386,3 +386,14 @@ def test_a_confirmed_track_without_plots_is_still_reported_each_interval(scen: A
     # without the gap rule nothing would be sent for the 2.5 s: check the
     # reports are the gap reports only (no duplicates at one time)
     assert len({b.t for b in mine}) == len(mine)
+    # a track confirmed a moment before its plots stop (as one born of
+    # clutter) is not kept on show by predictions: silent until it coasts
+    short = [e for e in envs if not (e.kind == "plot" and e.body.t >= scen.T0 + 2.0)]
+    trk = Tracker(TrackerConfig(report_interval_s=1.0))
+    out = []
+    for k in range(1, 20):
+        out.extend(trk.push_many([e for e in short if e.kind != "plot" or k - 1 <= e.body.t - scen.T0 < k]))
+        out.extend(trk.advance(scen.T0 + k))
+    fresh = _bodies(out)
+    assert _confirmed_ids(fresh)
+    assert [b.status for b in fresh] == ["confirmed", "coasting", "deleted"]

@@ -1312,6 +1312,7 @@ class Tracker:
         out: list[Envelope] = []
         quiet: list[_Track] = []  # confirmed, no update at t, report due
         due_before = t - self.cfg.report_interval_s + 1e-9
+        established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter
         for tr in list(self._tracks.values()):
             age = t - tr.last_update
             if tr.dead or self._landed(tr, t):
@@ -1358,14 +1359,17 @@ class Tracker:
             elif (
                 tr.status == "confirmed"
                 and tr.t < t
+                and tr.updates >= established
                 and max(tr.last_update, tr.last_predicted_report) <= due_before
             ):
                 quiet.append(tr)
         if quiet:
-            # a confirmed track that no plot has updated for a report interval
-            # is still reported once an interval: its prediction to t, the
-            # track itself unchanged (consumers see that it is alive and where
-            # it should be; until coast_after_s, when it turns coasting)
+            # an established confirmed track that no plot has updated for a
+            # report interval is still reported once an interval: its
+            # prediction to t, the track itself unchanged (consumers see that
+            # it is alive and where it should be; until coast_after_s, when it
+            # turns coasting). A track confirmed a moment ago is not: that
+            # keeps a track born of clutter from being shown for seconds.
             _, _, _, xc, pc, ok = self._predict_all(self._gather(quiet, t))
             keep = ok.tolist()
             out.extend(
