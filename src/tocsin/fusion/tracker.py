@@ -79,7 +79,6 @@ from tocsin.wire.messages import (
     PlotBody,
     SensorBody,
     TrackBody,
-    make,
 )
 
 F64 = NDArray[np.float64]
@@ -1414,7 +1413,8 @@ class Tracker:
             if tr.status == "tentative" and not self.cfg.report_tentative:
                 continue
             if status_change or tr.t - tr.last_report >= self.cfg.report_interval_s - 1e-9:
-                self._predictions(tr)
+                if tr.cls == "ballistic":
+                    self._predictions(tr)
                 due.append(tr)
         out = self._messages(due, sent)
         out.extend(self._housekeeping(self._now, sent))
@@ -1453,7 +1453,8 @@ class Tracker:
         q = hits * (math.exp(-age / 30.0) if age > 0.0 else 1.0) / (1.0 + (sig / 2000.0) ** 2)
         if tr.impact is not None and tr.phase == "ballistic":
             q /= 1.0 + (tr.impact.semi_major_m / 20_000.0) ** 2
-        return round(min(1.0, max(0.0, q)), 3)
+        # to 3 decimals (floor(x + 0.5): a fraction of round()'s cost)
+        return math.floor(min(1.0, max(0.0, q)) * 1000.0 + 0.5) / 1000.0
 
     def _message(self, tr: _Track, sent: float) -> Envelope:
         return self._messages([tr], sent)[0]
@@ -1466,6 +1467,7 @@ class Tracker:
         reported without changing the track; it does not count against the
         report interval of updates)."""
         out: list[Envelope] = []
+        partner_code, source = self.cfg.partner, self.cfg.source
         for i, tr in enumerate(trs):
             if preds is None:
                 t_rep = tr.t
@@ -1519,8 +1521,14 @@ class Tracker:
             )
             self._seq += 1
             out.append(
-                make(
-                    "track", body, partner=self.cfg.partner, source=self.cfg.source, seq=self._seq, sent=sent
+                Envelope(
+                    v=1,
+                    kind="track",
+                    partner=partner_code,
+                    source=source,
+                    seq=self._seq,
+                    sent=sent,
+                    body=body,
                 )
             )
         return out
