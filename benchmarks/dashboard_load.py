@@ -6,7 +6,7 @@ headless Chromium (Debian ``chromium`` + ``chromium-driver``), and, for each
 calls) with N ballistic tracks spread over the map, each updated once a second
 (with launch point, impact ellipse and a 12-point predicted path), for
 ``--seconds`` seconds. A requestAnimationFrame loop records the gaps between
-frames. Then the same through the server: ``--sse-plots`` plots from
+frames. Then the same through the server: ``--sse-sources`` plots from
 N sources POSTed at once, and the time until the page shows all N tracks.
 
 Prints one JSON object: per N, frames drawn, p50/p95/max frame gap (ms), and
