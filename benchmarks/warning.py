@@ -7,11 +7,14 @@ distinct amount so they warn different areas, plus one boost-phase copy per
 (the load of 1,000 tracks reporting once a second). For each ``push`` the wall
 time is measured; pushes that produced alerts are the "update to alert" times.
 Also: the registry size, alerts per second of engine time, and the cost of
-rendering one CAP document.
+rendering one CAP document. Then the wall time of ``tocsin drill`` (a fresh
+process, as a user runs it: simulate, exchange, track, warn, score, report) for
+each shipped scenario (``--drills``; ``--quick``: the IRBM only; ``--drills``
+with no file: none), with its exit code and headline figures.
 
 Prints one JSON object.
 
-    .venv/bin/python benchmarks/warning.py [--tracks 1000] [--rounds 3] [--quick]
+    .venv/bin/python benchmarks/warning.py [--tracks 1000] [--rounds 3] [--quick] [--drills FILE ...]
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +38,8 @@ from tocsin.wire import make
 from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
 
 T0 = 1503953880.0
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SHIPPED = ["irbm-over-hokkaido", "icbm-lofted-sea-of-japan", "srbm-salvo", "open-sea"]
 
 
 def _rot_z(x: np.ndarray, dlon_deg: float) -> np.ndarray:
@@ -47,7 +55,7 @@ def base_updates(n_times: int) -> list[Update]:
     """Track states along the IRBM flight: (t, state, phase, impact, path)."""
     traj = solve_trajectory(39.20, 125.70, 72.7, range_m=2_700e3, apogee_m=550e3)
     ts = np.linspace(traj.burnout_t + 20.0, traj.flight_time_s - 120.0, n_times)
-    out = []
+    out: list[Update] = []
     for t in ts:
         x = traj.state_at(float(t))
         fl = fly_to_ground(x[None, :], T0 + float(t))[0]
@@ -68,15 +76,50 @@ def base_updates(n_times: int) -> list[Update]:
     return out
 
 
+def drill_wall_time(scenario: Path) -> dict[str, object]:
+    """Wall time of ``tocsin drill SCENARIO`` in a fresh process, its exit code
+    and headline figures (``summary.json``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t1 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "tocsin", "drill", str(scenario), "--out", tmp],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - t1
+        row: dict[str, object] = {"scenario": scenario.name, "wall_s": round(wall, 2)}
+        row["exit"] = proc.returncode
+        summary = Path(tmp) / "summary.json"
+        if summary.exists():
+            figs = json.loads(summary.read_text())["figures"]
+            for k in ("first_alert_s", "min_lead_s", "area_recall", "area_precision", "false_alerts"):
+                row[k] = figs.get(k)
+        else:
+            row["error"] = proc.stderr.strip().splitlines()[-1:] or ["no summary"]
+    print(f"drill {scenario.name}: {row['wall_s']} s (exit {row['exit']})", file=sys.stderr)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tracks", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--boost-every", type=int, default=20, help="one boost-phase track per this many")
-    ap.add_argument("--quick", action="store_true", help="200 tracks, 2 rounds")
+    ap.add_argument("--quick", action="store_true", help="200 tracks, 2 rounds, the IRBM drill only")
+    ap.add_argument(
+        "--drills",
+        nargs="*",
+        default=None,
+        metavar="FILE",
+        help="scenario files whose `tocsin drill` wall time to measure (default: the four shipped ones)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.tracks, args.rounds = 200, 2
+    if args.drills is None:
+        names = SHIPPED[:1] if args.quick else SHIPPED
+        args.drills = [str(SCENARIOS / f"{n}.yaml") for n in names]
     reg = AreaRegistry.default()
     base = base_updates(args.rounds)
     cov = list(np.diag([150.0**2] * 3 + [3.0**2] * 3).ravel())
@@ -151,6 +194,8 @@ def main() -> None:
         validate_cap(xml)
     val_ms = (time.perf_counter() - t1) / n_cap * 1e3
 
+    drills = [drill_wall_time(Path(f)) for f in args.drills]
+
     def pct(v: list[float], q: float) -> float | None:
         return round(float(np.percentile(v, q)) * 1e3, 3) if v else None
 
@@ -182,6 +227,7 @@ def main() -> None:
                         for c in lc.last_areas
                     }
                 ),
+                "drills": drills,
             },
             indent=2,
         )
