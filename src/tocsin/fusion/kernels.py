@@ -259,6 +259,20 @@ def _radar_h(xs: F64, site: F64, rot: F64, md: int, zh: F64, hm: F64) -> None:
 
 
 @_jit_inline
+def _innovation_scratch(md: int) -> tuple[F64, F64, F64, F64, F64, F64]:
+    """Work arrays of :func:`_innovation` and :func:`_d2_logdet` for a
+    measurement of dimension ``md``: ``nu, hm, ph, s, lo, y``."""
+    return (
+        np.empty(md),
+        np.empty((md, 6)),
+        np.empty((6, md)),
+        np.empty((md, md)),
+        np.zeros((md, md)),
+        np.empty(md),
+    )
+
+
+@_jit_inline
 def _innovation(
     xs: F64, ps: F64, z: F64, site: F64, rot: F64, r: F64, md: int, nu: F64, hm: F64, ph: F64, s: F64, lo: F64
 ) -> bool:
@@ -316,6 +330,19 @@ def _solve(lo: F64, md: int, b: F64, out: F64) -> None:
         out[i] = acc / lo[i, i]
 
 
+@_jit_inline
+def _d2_logdet(lo: F64, md: int, nu: F64, y: F64) -> tuple[float, float]:
+    """Mahalanobis distance ``nu^T S^-1 nu`` and ``ln det S`` from the Cholesky
+    factor ``lo`` of ``S`` (``y``: scratch, left holding ``S^-1 nu``)."""
+    _solve(lo, md, nu, y)
+    d2s = 0.0
+    logdet = 0.0
+    for i in range(md):
+        d2s += nu[i] * y[i]
+        logdet += 2.0 * math.log(lo[i, i])
+    return d2s, logdet
+
+
 @_jit
 def gate_radar(
     xc: F64,
@@ -337,12 +364,7 @@ def gate_radar(
     n, m, md = xc.shape[0], z.shape[0], z.shape[1]
     pairs = np.empty((n * m, 2), dtype=np.int64)
     cost = np.empty(n * m)
-    nu = np.empty(md)
-    hm = np.empty((md, 6))
-    ph = np.empty((6, md))
-    s = np.empty((md, md))
-    lo = np.zeros((md, md))
-    y = np.empty(md)
+    nu, hm, ph, s, lo, y = _innovation_scratch(md)
     rad_t = np.empty(n)
     rad_p = np.empty(m)
     if prefilter:
@@ -362,12 +384,7 @@ def gate_radar(
                     continue
             if not _innovation(xc[t], pc[t], z[j], site[j], rot[j], r[j], md, nu, hm, ph, s, lo):
                 continue
-            _solve(lo, md, nu, y)
-            d2s = 0.0
-            logdet = 0.0
-            for i in range(md):
-                d2s += nu[i] * y[i]
-                logdet += 2.0 * math.log(lo[i, i])
+            d2s, logdet = _d2_logdet(lo, md, nu, y)
             if not (d2s <= gate):  # also drops NaN
                 continue
             pairs[k, 0] = t
@@ -400,12 +417,7 @@ def update_radar(
     xn = np.empty((n, 2, 6))
     pn = np.empty((n, 2, 6, 6))
     mu = np.empty((n, 2))
-    nu = np.empty(md)
-    hm = np.empty((md, 6))
-    ph = np.empty((6, md))
-    s = np.empty((md, md))
-    lo = np.zeros((md, md))
-    y = np.empty(md)
+    nu, hm, ph, s, lo, y = _innovation_scratch(md)
     kg = np.empty((6, md))
     row = np.empty(md)
     ll = np.empty(2)
@@ -425,12 +437,7 @@ def update_radar(
                 _solve(lo, md, row, y)
                 for i in range(md):
                     kg[a, i] = y[i]
-            _solve(lo, md, nu, y)
-            d2s = 0.0
-            logdet = 0.0
-            for i in range(md):
-                d2s += nu[i] * y[i]
-                logdet += 2.0 * math.log(lo[i, i])
+            d2s, logdet = _d2_logdet(lo, md, nu, y)
             for a in range(6):
                 acc = xp[a_, k, a]
                 for i in range(md):
