@@ -45,7 +45,6 @@ from tocsin.fusion import kernels
 from tocsin.fusion.filters import (
     covariance_intersection,
     ekf_update,
-    imm_combine,
     imm_probabilities,
     inv_det,
     ukf_update,
@@ -64,7 +63,6 @@ from tocsin.fusion.models import (
     ncv_predict,
     radar_predict,
     radar_residual,
-    radar_to_ecef,
     tangent_basis,
     triangulate,
     white_accel_q,
@@ -994,7 +992,7 @@ class Tracker:
                 site = np.array([m.site for m in radar])
                 rot = np.array([m.rot for m in radar])
                 rc = np.array([m.r[:3, :3] for m in radar])
-                pos, cov = radar_to_ecef(z, site, rot, rc)
+                pos, cov = kernels.radar_to_ecef(z, site, rot, rc)
             used: set[int] = set()
             if self._pending:
                 ppos = np.array([pd[1] for pd in self._pending])
@@ -1256,8 +1254,7 @@ class Tracker:
                 best, best_d = tr, -1.0
                 break
         if best is None and live:
-            xp, pp, cbar = self._predict(live, b.t)
-            xc, pc = imm_combine(xp, pp, cbar)
+            xc, pc = self._predict_all(self._gather(live, b.t))[3:5]
             dx = xc[:, :3] - xb[:3]
             s = pc[:, :3, :3] + pb[:3, :3]
             d2 = np.einsum("ni,ni->n", dx, np.linalg.solve(s, dx[..., None])[..., 0])
@@ -1279,8 +1276,7 @@ class Tracker:
         tr = best
         if b.t < tr.t:
             return []
-        xp, pp, cbar = self._predict([tr], b.t)
-        xc, pc = imm_combine(xp, pp, cbar)
+        _, _, cbar, xc, pc, _ = self._predict_all(self._gather([tr], b.t))
         xf, pf, _ = covariance_intersection(xc[0], pc[0], xb, pb)
         tr.x = np.stack([xf, xf])
         tr.p = np.stack([pf, pf])
