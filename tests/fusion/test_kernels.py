@@ -27,6 +27,16 @@ def _spd(rng: np.random.Generator, n: int, m: int, scales: np.ndarray) -> np.nda
     return a @ np.transpose(a, (0, 2, 1)) + np.diag(scales**2 * 0.1)[None]
 
 
+def _imm_states(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random two-model IMM states of ``n`` tracks: ``x (n, 2, 6)``, ``p``,
+    model probabilities ``mu (n, 2)``."""
+    x = rng.normal(size=(n, 2, 6)) * 300.0
+    p = _spd(rng, 2 * n, 6, np.full(6, 40.0)).reshape(n, 2, 6, 6)
+    mu = rng.random((n, 2))
+    mu /= mu.sum(axis=1, keepdims=True)
+    return x, p, mu
+
+
 @pytest.mark.parametrize("m", [2, 3, 4])
 def test_inv_det_matches_linalg_on_badly_scaled_matrices(m: int) -> None:
     # radar-like scaling: metres next to radians (1e4 apart)
@@ -44,10 +54,7 @@ def test_inv_det_matches_linalg_on_badly_scaled_matrices(m: int) -> None:
 def test_imm_mix_matches_the_textbook_sums() -> None:
     rng = np.random.default_rng(1)
     n = 40
-    x = rng.normal(size=(n, 2, 6)) * 300.0
-    p = _spd(rng, 2 * n, 6, np.full(6, 40.0)).reshape(n, 2, 6, 6)
-    mu = rng.random((n, 2))
-    mu /= mu.sum(axis=1, keepdims=True)
+    x, p, mu = _imm_states(rng, n)
     dt = rng.uniform(0.1, 5.0, n)
     x0, p0, cbar = imm_mix(x, p, mu, dt, 300.0, 20.0)
     for k in range(n):
@@ -105,10 +112,7 @@ def _radar_case(
 def test_kernel_imm_mix_ncv_predict_and_combine_match_numpy() -> None:
     rng = np.random.default_rng(11)
     n = 30
-    x = rng.normal(size=(n, 2, 6)) * 300.0
-    p = _spd(rng, 2 * n, 6, np.full(6, 40.0)).reshape(n, 2, 6, 6)
-    mu = rng.random((n, 2))
-    mu /= mu.sum(axis=1, keepdims=True)
+    x, p, mu = _imm_states(rng, n)
     dt = rng.uniform(-1.0, 5.0, n)
     tau0, tau1 = rng.uniform(10, 1000, n), rng.uniform(5, 60, n)
     q0, q1 = rng.uniform(0.1, 2, n), rng.uniform(10, 3e4, n)

@@ -160,39 +160,6 @@ def test_unsettled_ellipse_names_no_impact_area() -> None:
     assert len(wide.risks) > 20
 
 
-def test_boost_needs_a_baseline_then_follows_the_launch_plane() -> None:
-    reg = FakeRegistry(
-        [
-            _area("AHEAD", shapely.box(133.5, 37.8, 134.5, 38.2)),
-            _area("SIDE", shapely.box(133.5, 36.0, 134.5, 36.6)),
-            _area("BEHIND", shapely.box(127.0, 37.8, 128.0, 38.2)),
-        ]
-    )
-    # an object 80 km east of its first report, climbing east at 2.5 km/s
-    lat, lon, alt = 38.0, 130.0, 60e3
-    x = geodetic_to_ecef(lat, lon, alt)
-    from tocsin.geo import enu_matrix
-
-    v = enu_matrix(lat, lon).T @ np.array([2300.0, 0.0, 1000.0])
-    tr = TrackBody(
-        id="B",
-        t=0.0,
-        state_ecef=[*map(float, x), *map(float, v)],
-        cov=list(np.diag([200.0**2] * 3 + [20.0**2] * 3).ravel()),
-        status="confirmed",
-        class_="ballistic",
-        phase="boost",
-    )
-    assert assess(tr, reg, origin=(38.0, 129.99, 200.0)).risks == ()  # 1 km baseline: heading unknown
-    th = assess(tr, reg, origin=(38.0, 129.1, 200.0), thrust=60.0)
-    # an origin known only to 20 km gives no heading over an 80 km baseline
-    assert assess(tr, reg, origin=(38.0, 129.1, 20e3), thrust=60.0).risks == ()
-    assert th.phase == "boost"
-    assert [r.code for r in th.risks] == ["AHEAD"]
-    assert th.impact_lon is not None
-    assert th.impact_lon > 134.0
-
-
 def _boosting_east(vel_enu: tuple[float, float, float] = (2300.0, 0.0, 1000.0)) -> TrackBody:
     """A boosting object at 38 N 130 E, 60 km up, flying east."""
     from tocsin.geo import enu_matrix
@@ -209,6 +176,26 @@ def _boosting_east(vel_enu: tuple[float, float, float] = (2300.0, 0.0, 1000.0)) 
         class_="ballistic",
         phase="boost",
     )
+
+
+def test_boost_needs_a_baseline_then_follows_the_launch_plane() -> None:
+    reg = FakeRegistry(
+        [
+            _area("AHEAD", shapely.box(133.5, 37.8, 134.5, 38.2)),
+            _area("SIDE", shapely.box(133.5, 36.0, 134.5, 36.6)),
+            _area("BEHIND", shapely.box(127.0, 37.8, 128.0, 38.2)),
+        ]
+    )
+    # an object 80 km east of its first report, climbing east at 2.5 km/s
+    tr = _boosting_east()
+    assert assess(tr, reg, origin=(38.0, 129.99, 200.0)).risks == ()  # 1 km baseline: heading unknown
+    th = assess(tr, reg, origin=(38.0, 129.1, 200.0), thrust=60.0)
+    # an origin known only to 20 km gives no heading over an 80 km baseline
+    assert assess(tr, reg, origin=(38.0, 129.1, 20e3), thrust=60.0).risks == ()
+    assert th.phase == "boost"
+    assert [r.code for r in th.risks] == ["AHEAD"]
+    assert th.impact_lon is not None
+    assert th.impact_lon > 134.0
 
 
 def test_boost_holds_back_the_far_end_of_the_corridor() -> None:
