@@ -1381,9 +1381,9 @@ class Tracker:
         alone (kept: the state after its last update, for late reports)."""
         if tr.coast_from is None:
             tr.coast_from = (tr.x, tr.p, tr.mu, tr.t)
-        xp, pp, cbar = self._predict([tr], t)
+        xp, pp, cbar, xc, pc, _ = self._predict_all(self._gather([tr], t))
         tr.x, tr.p, tr.mu, tr.t = xp[0], pp[0], cbar[0], t
-        tr.xc = tr.pc = None
+        tr.xc, tr.pc = xc[0], pc[0]
         self.stats["coast_steps"] += 1
 
     def _reports(self, changed: set[int], sent: float) -> list[Envelope]:
