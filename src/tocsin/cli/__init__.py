@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "keys",
     "alert",
     "operator",
+    "deploy",
 )
 
 app = typer.Typer(
