@@ -19,13 +19,13 @@ import inspect
 import sys
 
 import typer
-from typer.core import TyperOption
 
 # typer (pinned >= 0.29 in pyproject) carries its own copy of click; its usage
 # errors are caught here to print them in tocsin's one-line style
 # (tests/cli/test_usage_errors.py fails if an upgrade moves them)
 from typer._click import Context
 from typer._click import exceptions as click_exc
+from typer.core import TyperOption
 
 from tocsin import __version__
 from tocsin.errors import ConfigError, InputError
