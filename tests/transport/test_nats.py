@@ -1,6 +1,6 @@
 """JetStream: streams, a durable fusion consumer acking after the journal,
 outputs published back, a 3-node R3 cluster surviving a node. (What the server
-refuses a partner: tests/security/test_nats_isolation.py.) Few tests, each
+refuses a partner: tests/security/test_security_nats_isolation.py.) Few tests, each
 under a timeout."""
 
 from __future__ import annotations

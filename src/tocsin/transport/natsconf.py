@@ -162,7 +162,7 @@ SHARED_HEADER = (
     "only on _INBOX_XX.> (tocsin node connects with that inbox prefix). It can",
     "neither read, ack, create nor delete another partner's consumer, nor create any",
     "consumer, nor create, change, purge or delete a stream: the server refuses with",
-    "a permissions violation (tests/security/test_nats_isolation.py). The admin user",
+    "a permissions violation (tests/security/test_security_nats_isolation.py). The admin user",
     "creates the streams and every partner's consumer (`tocsin deploy streams`).",
     "Passwords come from the environment.",
 )
