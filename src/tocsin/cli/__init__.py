@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "keys",
     "alert",
     "operator",
+    "deploy",
 )
 
 app = typer.Typer(
