@@ -197,8 +197,7 @@ class Pipeline:
             else:
                 v = self.ingress.check(item, now=now)
             verdicts.append(v)
-            if v.ok and v.env is not None:
-                env = v.env
+            for env in v.accepted_envs():  # the message, or a bundle's accepted members
                 if self.journal is not None:
                     self.journal.append("input", encode_json(env))
                 self.metrics.inputs[env.kind] += 1
