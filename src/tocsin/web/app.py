@@ -48,6 +48,7 @@ STATUS_BY_REASON: dict[str, int] = {
     "clock_skew": 422,
     "unknown_partner": 403,
     "missing_signature": 403,
+    "legacy_signature": 403,
     "bad_signature": 403,
     "kind_not_allowed": 403,
     "foreign_source": 403,
@@ -353,6 +354,12 @@ def prometheus_text(exchange: Exchange) -> bytes:
         "counter",
         "Messages refused by ingress, by reason.",
         [(f'{{reason="{r}"}}', ing.rejected.get(r, 0)) for r in REASONS],
+    )
+    metric(
+        "tocsin_legacy_signatures_total",
+        "counter",
+        "Messages accepted under a legacy v1 signature (registry accept_v1), by partner.",
+        [(f'{{partner="{k}"}}', v) for k, v in sorted(ing.legacy_accepted.items())],
     )
     metric(
         "tocsin_http_rejected_total",

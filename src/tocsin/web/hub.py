@@ -248,6 +248,11 @@ class Exchange:
                         await asyncio.to_thread(self.pipeline.tick, t)
                     except Exception:  # e.g. the journal failed: counted, health says so
                         self.tick_errors += 1
+            if self.pipeline.housekeeping_due(self.wall_clock()):
+                try:  # signed checkpoints on the wall clock (runtime.Pipeline.housekeeping)
+                    await asyncio.to_thread(self.pipeline.housekeeping, self.wall_clock())
+                except Exception:
+                    self.tick_errors += 1
             self._check_links()
 
     # ------------------------------------------------------------ link health
