@@ -745,13 +745,13 @@ def main() -> None:
                 warm_up(code)
             if args.scenario is not None:
                 out["stages"] = "default"
-                res: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+                per_tree: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
                 for i in range(args.repeat):
                     for name, code in trees.items():
                         proc, url = start_server(tmp / f"scenario-{name}-{i}", "default", args.sync, tick=1.0,
                                                  code=code)  # fmt: skip
                         try:
-                            res[name].append(
+                            per_tree[name].append(
                                 asyncio.run(
                                     run_scenario(url, args.scenario, args.speed, args.scenario_seconds)
                                 )
@@ -759,7 +759,7 @@ def main() -> None:
                         finally:
                             proc.terminate()
                             proc.wait(20)
-                out["scenario"] = res if len(trees) > 1 or args.repeat > 1 else res["new"][0]
+                out["scenario"] = per_tree if len(trees) > 1 or args.repeat > 1 else per_tree["new"][0]
             if args.throughput:
                 rates = [int(x) for x in args.throughput.split(",") if x]
                 out["throughput"] = throughput(trees, rates, args.seconds, args.radars, args.sync, tmp)
