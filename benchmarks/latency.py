@@ -560,7 +560,7 @@ def throughput(
 def extract_tree(ref: str, tmp: Path) -> Path:
     """The source tree of commit ``ref`` (``git archive``: no worktree is
     registered in the shared repository)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path.cwd()  # run from the checkout (the code under test may be a copy: PYTHONPATH)
     dest = tmp / f"tree-{ref}"
     dest.mkdir(parents=True)
     arch = subprocess.run(["git", "-C", str(root), "archive", ref], check=True, capture_output=True).stdout
@@ -569,7 +569,7 @@ def extract_tree(ref: str, tmp: Path) -> Path:
 
 
 def commit_of(ref: str) -> str:
-    root = Path(__file__).resolve().parents[1]
+    root = Path.cwd()  # run from the checkout (the code under test may be a copy: PYTHONPATH)
     out = subprocess.run(
         ["git", "-C", str(root), "rev-parse", "--short", ref], capture_output=True, text=True
     )
