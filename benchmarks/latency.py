@@ -557,6 +557,58 @@ def throughput(
     }
 
 
+def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) -> dict[str, Any]:
+    """CPU per plot of each step, in this process, on the air picture at
+    ``rate``: what bounds the sustained rate on one core (each step alone, the
+    others not running)."""
+    from tocsin.exchange.ingress import Ingress
+    from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, generate_key
+    from tocsin.journal import Journal
+    from tocsin.runtime import Pipeline, default_stages
+    from tocsin.wire import decode_json
+
+    key = generate_key()
+    reg = PartnerRegistry({"JP": PartnerPolicy("JP", key.public_key(), ("JP-*",), ("sensor", "plot"))})
+    probe = AirPicture(radars, 200).visible_per_scan() / 200.0
+    pic = AirPicture(radars, max(1, round(rate / (radars * probe))))
+    out: dict[str, Any] = {"rate": rate, "seconds": seconds, "radars": radars}
+    n = 0
+    for mode in ("none", "v2", "bundle"):
+        sensors, stream = prepare_stream(pic, seconds, mode, key)
+        n = sum(k for *_, k in stream)
+        ing = Ingress(reg if mode != "none" else None, max_skew_s=None)
+        for ln in sensors:
+            ing.check_bytes(ln)
+        c0 = time.process_time()
+        for _, _, lines, _ in stream:
+            for ln in lines:
+                ing.check_bytes(ln)
+        out[f"ingress_{mode}_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    sensors, stream = prepare_stream(pic, seconds, "none", key)
+    envs = [[decode_json(ln) for ln in lines] for _, _, lines, _ in stream]
+    j = Journal(tmp / "cost.db", synchronous=sync)
+    c0, w0 = time.process_time(), time.perf_counter()
+    for batch in envs:
+        with j.transaction():
+            for e in batch:
+                j.append("input", encode_json(e))
+    out["journal_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    out["journal_wall_us"] = round((time.perf_counter() - w0) / n * 1e6, 1)
+    j.close()
+    pipe = Pipeline(default_stages())
+    for ln in sensors:
+        pipe.submit(ln)
+    c0 = time.process_time()
+    outs = 0
+    for batch in envs:
+        for e in batch:
+            outs += len(pipe._run(e))
+    out["stages_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    out["outputs_per_plot"] = round(outs / n, 3)
+    out["plots"] = n
+    return out
+
+
 def extract_tree(ref: str, tmp: Path) -> Path:
     """The source tree of commit ``ref`` (``git archive``: no worktree is
     registered in the shared repository)."""
@@ -716,6 +768,12 @@ def main() -> None:
         "(stops a code's ladder at its first rate with p99 plot->track >= 100 ms)",
     )
     ap.add_argument("--radars", type=int, default=20, help="throughput: radars in the air picture")
+    ap.add_argument(
+        "--cost",
+        type=int,
+        metavar="RATE",
+        help="CPU per plot of ingress (unsigned / v2 / bundles), journal and stages, in process",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="scenario: runs per code tree (interleaved)")
     ap.add_argument(
         "--sustained",
@@ -739,6 +797,14 @@ def main() -> None:
         trees["baseline"] = extract_tree(args.baseline_ref, tmp)
         out["baseline_commit"] = commit_of(args.baseline_ref)
     out["load_average_at_start"] = os.getloadavg()
+    if args.cost:
+        try:
+            warm_up(None)
+            out["cost_per_plot"] = cost_per_plot(args.cost, args.seconds, args.radars, args.sync, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(json.dumps(out, indent=2))
+        return
     if args.scenario is not None or args.throughput:
         try:
             for code in trees.values():

@@ -93,3 +93,18 @@ def test_end_of_scan_marker_releases_the_scan_on_its_last_plot() -> None:
     # arrives; with them, on the marked plot itself
     assert released_at_push(msgs) == 0
     assert released_at_push(marked) > 10
+
+
+def test_the_simulator_marks_the_last_plot_of_each_scan() -> None:
+    sim = simulate(load_scenario(IRBM), scan_markers=True)
+    plots = [e for e in sim.messages if isinstance(e.body, PlotBody)]
+    last: dict[tuple[str, float], Envelope] = {}
+    for e in plots:
+        assert isinstance(e.body, PlotBody)
+        last[(e.body.sensor, e.body.t)] = e
+    marked = [e for e in plots if isinstance(e.body, PlotBody) and e.body.scan_end]
+    assert marked
+    # one marker per scan, on its last plot (a scan whose last plot was lost has none)
+    assert all(last[(e.body.sensor, e.body.t)] is e for e in marked if isinstance(e.body, PlotBody))
+    assert len(marked) <= len(last)
+    assert len(marked) >= 0.9 * len(last)
