@@ -20,7 +20,10 @@ def register(app: typer.Typer) -> None:
         nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL(s), comma-separated."),
         key: Path = typer.Option(..., "--key", help="This partner's private key (PEM)."),
         partners: Path | None = typer.Option(
-            None, "--partners", help="Partner registry: verify every partner's signatures."
+            None,
+            "--partners",
+            help="Partner registry: verify every partner's signatures. Required with --live; "
+            "without it the node runs in open mode (exercises only).",
         ),
         data: Path | None = typer.Option(None, "--data", help="Journal directory (default data-<PARTNER>)."),
         publish: Path | None = typer.Option(
@@ -55,7 +58,14 @@ def register(app: typer.Typer) -> None:
 
         import nats
 
-        from tocsin.cli.serve import announce_live, check_resume, unreproducible, warning_setup
+        from tocsin.cli.serve import (
+            LIVE_NEEDS_REGISTRY,
+            OPEN_MODE_BANNER,
+            announce_live,
+            check_resume,
+            unreproducible,
+            warning_setup,
+        )
         from tocsin.exchange.ingress import Ingress
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
@@ -68,11 +78,13 @@ def register(app: typer.Typer) -> None:
             raise InputError("partner code must be two letters", field="--partner")
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
-        mode, wcfg, plain = warning_setup(live, policy, stages)
+        if live is not None and partners is None:
+            raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
+        mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
         k = load_private_key(key)
         registry = PartnerRegistry.load(partners) if partners is not None else None
         if registry is None:
-            typer.echo("warning: no --partners registry: signatures are not checked (open mode)", err=True)
+            typer.echo(OPEN_MODE_BANNER, err=True)
         to_publish = []
         if publish is not None:
             if not publish.is_file():

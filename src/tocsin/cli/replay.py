@@ -143,6 +143,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.runtime import (
             recorded_live_sender,
             recorded_mode,
+            recorded_open,
             recorded_outputs,
             recorded_policy,
             recorded_stage_set,
@@ -177,7 +178,9 @@ def register(app: typer.Typer) -> None:
                 # release's own): the replay renders them the same way
                 cfg = msgspec.structs.replace(cfg or WarningConfig(), sender=sender)
             # a replay never issues Actual: ReplayMode's status cannot be Actual
-            outs = replay_journal(j, stages_by_name(name, mode=ReplayMode(status="Exercise"), config=cfg))
+            # (an open-mode run's alerts say so in their CAP note: the replay too)
+            mode = ReplayMode(status="Exercise", open_inputs=recorded_open(j))
+            outs = replay_journal(j, stages_by_name(name, mode=mode, config=cfg))
             live = recorded_outputs(j)
         counts = write_outputs(out, outs)
         typer.echo(", ".join(f"{n} -> {out / name}" for name, n in counts.items()))

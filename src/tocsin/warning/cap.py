@@ -115,6 +115,8 @@ class CapMessage:
     polygons: Mapping[str, list[str]] | None = None
     #: order of the ``info`` blocks (the public's own language first)
     languages: Sequence[Lang] = LANGS
+    #: a sentence added to the ``note`` (open mode: :func:`tocsin.warning.mode.mode_note`)
+    extra_note: str | None = None
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -141,7 +143,7 @@ def render_cap(m: CapMessage) -> str:
     _sub(root, "msgType", m.msg_type)
     _sub(root, "source", m.source)
     _sub(root, "scope", "Public")
-    note = _NOTE.get(m.status)
+    note = " ".join(n for n in (_NOTE.get(m.status), m.extra_note) if n)
     if note:
         _sub(root, "note", note)
     if m.references:
