@@ -1,6 +1,7 @@
 """JetStream: streams, a durable fusion consumer acking after the journal,
-outputs published back, a 3-node R3 cluster surviving a node, and a forbidden
-publish refused by the server. Few tests, each under a timeout."""
+outputs published back, a 3-node R3 cluster surviving a node. (What the server
+refuses a partner: tests/security/test_security_nats_isolation.py.) Few tests, each
+under a timeout."""
 
 from __future__ import annotations
 
@@ -164,46 +165,3 @@ def test_three_node_cluster_r3_survives_a_node(tmp_path: Path) -> None:
             await nc.close()
 
     arun(go(), timeout=25)
-
-
-SHIPPED_ACCOUNTS = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
-
-
-def test_partner_cannot_publish_under_another_partner(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With the shipped deploy/nats/accounts.conf, JP may publish under JP only."""
-    for who in ("ADMIN", "JP", "KR", "US"):
-        monkeypatch.setenv(f"TOCSIN_NATS_{who}_PASSWORD", f"{who.lower()}-pw")
-    (tmp_path / "accounts.conf").write_text(SHIPPED_ACCOUNTS.read_text())  # includes are relative
-
-    async def go() -> None:
-        with nats_server(tmp_path, 'include "accounts.conf"') as srv:
-            admin = await nats.connect(srv.url, user="admin", password="admin-pw", connect_timeout=5)
-            ajs = admin.jetstream()
-            await ensure_streams(ajs, **SMALL)
-            errors: list[Exception] = []
-
-            async def on_error(e: Exception) -> None:
-                errors.append(e)
-
-            jp = await nats.connect(
-                srv.url, user="jp", password="jp-pw", error_cb=on_error, connect_timeout=5
-            )
-            js = jp.jetstream(timeout=1)
-            await ensure_streams(js, **SMALL)  # partners may look streams up, not create them
-            ok = await publish(js, sign(sample_plot(source="JP-R1"), JP), timeout=2)
-            assert ok.seq == 1
-            with pytest.raises(Exception):  # noqa: B017,PT011 - the server refuses; no PubAck comes
-                await publish(js, sign(sample_plot(partner="KR", source="KR-R1"), JP), timeout=1)
-            await jp.flush(timeout=2)
-            await asyncio.sleep(0.2)
-            assert any("permissions violation" in str(e).lower() for e in errors)
-            with pytest.raises(Exception):  # noqa: B017,PT011
-                await js.delete_stream(IN_STREAM)
-            info = await ajs.stream_info(IN_STREAM)
-            assert info.state.messages == 1  # only the JP message was stored
-            await jp.close()
-            await admin.close()
-
-    arun(go())

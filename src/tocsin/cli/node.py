@@ -7,10 +7,52 @@ then they are ``Actual`` (as ``tocsin serve --live``, :mod:`tocsin.cli.serve`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tocsin.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from tocsin.transport.nats import NatsAuth
+
+
+def nats_auth(
+    urls: str,
+    user: str | None,
+    password_file: Path | None,
+    nkey: Path | None,
+    creds: Path | None,
+    tls_ca: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    *,
+    inbox: str | None = None,
+) -> NatsAuth:
+    """Connection settings from the command line: a password only from
+    ``$TOCSIN_NATS_PASSWORD`` or ``--password-file``, never an argument."""
+    import os
+
+    from tocsin.transport.nats import NatsAuth, read_secret_file, split_urls
+
+    password = None
+    if password_file is not None:
+        password = read_secret_file(password_file, "--password-file")
+    elif user is not None:
+        password = os.environ.get("TOCSIN_NATS_PASSWORD") or None
+    auth = NatsAuth(
+        urls=split_urls(urls),
+        user=user,
+        password=password,
+        nkey_seed=nkey,
+        creds=creds,
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        inbox_prefix=f"_INBOX_{inbox}" if inbox else None,
+    )
+    auth.check()
+    return auth
 
 
 def register(app: typer.Typer) -> None:
@@ -33,9 +75,26 @@ def register(app: typer.Typer) -> None:
         stream_mb: int = typer.Option(
             10240, "--stream-max-mb", help="Input stream size limit (MiB); output: 1/5."
         ),
-        user: str | None = typer.Option(None, "--user", help="NATS user."),
-        password: str | None = typer.Option(
-            None, "--password", envvar="TOCSIN_NATS_PASSWORD", help="NATS password."
+        user: str | None = typer.Option(
+            None, "--user", help="NATS user; its password from $TOCSIN_NATS_PASSWORD or --password-file."
+        ),
+        password_file: Path | None = typer.Option(
+            None,
+            "--password-file",
+            help="File whose first line is the NATS password (never on the command line).",
+        ),
+        nkey: Path | None = typer.Option(
+            None, "--nkey", help="NKey seed file of this node's NATS user (tocsin deploy nats writes it)."
+        ),
+        creds: Path | None = typer.Option(None, "--creds", help="NATS credentials file (JWT + NKey seed)."),
+        tls_ca: Path | None = typer.Option(
+            None, "--tls-ca", help="CA certificate that signed the servers' (PEM)."
+        ),
+        tls_cert: Path | None = typer.Option(
+            None, "--tls-cert", help="This node's TLS client certificate (PEM)."
+        ),
+        tls_key: Path | None = typer.Option(
+            None, "--tls-key", help="The client certificate's private key (PEM)."
         ),
         max_skew: float = typer.Option(30.0, "--max-skew", help="Largest |sent - now| (0: no clock check)."),
         tick: float = typer.Option(1.0, "--tick", help="Stage tick period in seconds (0: none)."),
@@ -76,6 +135,7 @@ def register(app: typer.Typer) -> None:
         code = partner.upper()
         if len(code) != 2 or not code.isalpha():
             raise InputError("partner code must be two letters", field="--partner")
+        auth = nats_auth(nats_url, user, password_file, nkey, creds, tls_ca, tls_cert, tls_key, inbox=code)
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
         if live is not None and partners is None:
@@ -127,11 +187,17 @@ def register(app: typer.Typer) -> None:
         note_start(journal, stages, f"node {code}", mode, plain)
 
         async def main() -> None:
-            opts: dict[str, object] = {"connect_timeout": 5, "max_reconnect_attempts": -1}
-            if user:
-                opts.update(user=user, password=password or "")
+            async def on_error(exc: Exception) -> None:  # one line, never nats-py's traceback
+                typer.echo(f"nats: {str(exc).removeprefix('nats: ')}", err=True)
+
+            opts: dict[str, Any] = {
+                "connect_timeout": 5,
+                "max_reconnect_attempts": -1,
+                "error_cb": on_error,
+            }
+            opts.update(auth.connect_kwargs())
             try:
-                nc = await nats.connect(nats_url.split(","), **opts)
+                nc = await nats.connect(**opts)
             except Exception as exc:
                 raise InputError(f"cannot connect: {exc}", field="--nats") from None
             js = nc.jetstream(timeout=5)
@@ -144,7 +210,11 @@ def register(app: typer.Typer) -> None:
                 )
             except Exception as exc:
                 await nc.close()
-                raise ConfigError(f"cannot create the JetStream streams: {exc}") from None
+                why = str(exc) or type(exc).__name__
+                raise ConfigError(
+                    f"the JetStream streams are missing and could not be created ({why}); with partner "
+                    "credentials the exchange administrator creates them (tocsin deploy streams)"
+                ) from None
 
             def on_link(p: str, silent: bool) -> None:
                 typer.echo(f"link {p}: {'SILENT' if silent else 'back'}", err=True)
@@ -152,7 +222,11 @@ def register(app: typer.Typer) -> None:
             fnode = FusionNode(
                 js, pipe, partner=code, key=k, tick_s=tick, heartbeat_s=heartbeat, on_link=on_link
             )
-            await fnode.setup()
+            try:
+                await fnode.setup()
+            except ConfigError:
+                await nc.close()
+                raise
             if to_publish:
                 n = await publish_all(js, to_publish, key=k)
                 typer.echo(f"published {n} messages", err=True)

@@ -26,13 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tocsin.errors import ConfigError, InputError
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor
 from tocsin.exchange.signing import sign
@@ -111,6 +114,136 @@ async def ensure_streams(js: Any, replicas: int = 1, *, update: bool = False, **
             continue
         if update:
             await js.update_stream(config=cfg)
+
+
+def fusion_consumer_config(partner: str) -> Any:
+    """The durable pull consumer ``fusion-<PARTNER>`` on the input stream."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    return ConsumerConfig(
+        durable_name=f"fusion-{partner}",
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=30.0,
+        max_ack_pending=10_000,
+    )
+
+
+async def ensure_consumers(js: Any, partners: Iterable[str]) -> list[str]:
+    """Create each partner's fusion consumer if it does not exist (the exchange
+    administrator's step: partner users may not create consumers, see
+    :mod:`tocsin.transport.natsconf`). Returns the names created."""
+    from nats.js.errors import NotFoundError
+
+    made = []
+    for p in partners:
+        cfg = fusion_consumer_config(p)
+        try:
+            await js.consumer_info(IN_STREAM, cfg.durable_name)
+        except NotFoundError:
+            await js.add_consumer(IN_STREAM, config=cfg)
+            made.append(cfg.durable_name)
+    return made
+
+
+# ---------------------------------------------------------------- connecting
+
+
+@dataclass(frozen=True)
+class NatsAuth:
+    """How a node (or the administrator) connects: server URLs and credentials.
+
+    Secrets are never command-line arguments: a password comes from the
+    environment or a file, an NKey seed or a creds file is read by the client
+    from its file, TLS keys from theirs. ``inbox_prefix`` is where replies come
+    back (``_INBOX_<PARTNER>``): the shipped permissions let a partner receive
+    only on its own prefix."""
+
+    urls: tuple[str, ...] = ("nats://127.0.0.1:4222",)
+    user: str | None = None
+    password: str | None = None
+    nkey_seed: Path | None = None
+    creds: Path | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    inbox_prefix: str | None = None
+
+    def check(self) -> None:
+        """Raise InputError naming the option of a missing file or a bad mix."""
+        for name, p in (
+            ("--nkey", self.nkey_seed),
+            ("--creds", self.creds),
+            ("--tls-ca", self.tls_ca),
+            ("--tls-cert", self.tls_cert),
+            ("--tls-key", self.tls_key),
+        ):
+            if p is not None and not p.is_file():
+                raise InputError("no such file", file=str(p), field=name)
+        if sum(x is not None for x in (self.user, self.nkey_seed, self.creds)) > 1:
+            raise InputError("give one of --user, --nkey, --creds", field="--user")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InputError("a client certificate needs its key and the reverse", field="--tls-cert")
+        if self.user is not None and self.password is None:
+            raise InputError(
+                "a NATS user needs its password in TOCSIN_NATS_PASSWORD or --password-file",
+                field="--user",
+            )
+        for u in self.urls:
+            if not re.match(r"^(nats|tls)://[^\s,]+$", u):
+                raise InputError(f"{u!r} is not a nats:// or tls:// URL", field="--nats")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if (
+            self.tls_ca is None
+            and self.tls_cert is None
+            and not any(u.startswith("tls://") for u in self.urls)
+        ):
+            return None
+        try:
+            ctx = ssl.create_default_context(
+                ssl.Purpose.SERVER_AUTH, cafile=str(self.tls_ca) if self.tls_ca else None
+            )
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            if self.tls_cert is not None and self.tls_key is not None:
+                ctx.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ConfigError(f"TLS files: {exc}") from None
+        return ctx
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`nats.connect`."""
+        opts: dict[str, Any] = {"servers": list(self.urls)}
+        if self.user is not None:
+            opts.update(user=self.user, password=self.password or "")
+        if self.nkey_seed is not None:
+            opts["nkeys_seed"] = str(self.nkey_seed)
+        if self.creds is not None:
+            opts["user_credentials"] = str(self.creds)
+        ctx = self.ssl_context()
+        if ctx is not None:
+            opts["tls"] = ctx
+        if self.inbox_prefix:
+            opts["inbox_prefix"] = self.inbox_prefix
+        return opts
+
+
+def read_secret_file(path: Path, option: str) -> str:
+    """The first line of a secret file (InputError naming ``option`` if unreadable or empty)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a text file"
+        raise InputError(f"cannot read: {msg}", file=str(path), field=option) from None
+    line = text.splitlines()[0].strip() if text.strip() else ""
+    if not line:
+        raise InputError("empty", file=str(path), field=option)
+    return line
+
+
+def split_urls(text: str | Sequence[str]) -> tuple[str, ...]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return tuple(u.strip() for u in items if u.strip())
 
 
 MSGPACK = "application/msgpack"
@@ -203,16 +336,20 @@ class FusionNode:
         self._hb_seq = 0
 
     async def setup(self) -> None:
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        """Bind to the durable consumer (creating it when this user may: on a
+        server with the shipped permissions the administrator creates it)."""
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import NotFoundError
 
-        cfg = ConsumerConfig(
-            durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=30.0,
-            max_ack_pending=10_000,
-        )
-        self._sub = await self.js.pull_subscribe("", durable=self.durable, stream=IN_STREAM, config=cfg)
+        cfg = fusion_consumer_config(self.partner)
+        cfg.durable_name = self.durable
+        try:
+            self._sub = await self.js.pull_subscribe("", durable=self.durable, stream=IN_STREAM, config=cfg)
+        except (NatsTimeout, TimeoutError, NotFoundError):
+            raise ConfigError(
+                f"consumer {self.durable} on stream {IN_STREAM} does not exist and this user may not "
+                "create it: the exchange administrator creates it (tocsin deploy streams)"
+            ) from None
         # outputs of a recovery (appended to the journal, not yet published)
         await self._publish_outputs()
 
@@ -356,12 +493,17 @@ __all__ = [
     "OUT_STREAM",
     "CollectSink",
     "FusionNode",
+    "NatsAuth",
     "NodeStats",
+    "ensure_consumers",
     "ensure_streams",
+    "fusion_consumer_config",
     "msg_id",
     "out_subject",
     "publish",
     "publish_all",
+    "read_secret_file",
+    "split_urls",
     "stream_configs",
     "subject_for",
 ]

@@ -1,0 +1,103 @@
+"""``tocsin deploy``: set up the NATS side of an exchange.
+
+* ``deploy streams`` — the administrator's step on a running JetStream: create
+  (or, with ``--update``, reconfigure) the input and output streams and each
+  partner's durable fusion consumer. Partner users may not create either (see
+  :mod:`tocsin.transport.natsconf`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tocsin.errors import ConfigError, InputError
+
+EPILOG = (
+    "Examples:\n\n"
+    "    # the shipped 3-server cluster (deploy/nats), as its admin user:\n\n"
+    "    TOCSIN_NATS_PASSWORD=... tocsin deploy streams --partners JP,KR,US --replicas 3 \\\n\n"
+    "        --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223 --user admin\n\n"
+)
+
+
+def register(app: typer.Typer) -> None:
+    dep = typer.Typer(
+        help="Set up the NATS side of an exchange: streams and consumers.",
+        no_args_is_help=True,
+        epilog=EPILOG,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @dep.command("streams", epilog=EPILOG)
+    def streams(
+        partners: str = typer.Option(
+            ..., "--partners", help="Partner codes, comma-separated: each gets its consumer fusion-XX."
+        ),
+        nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL(s), comma-separated."),
+        replicas: int = typer.Option(
+            1, "--replicas", help="Stream replicas (1, or 3 on a 3-server cluster)."
+        ),
+        stream_mb: int = typer.Option(
+            10240, "--stream-max-mb", help="Input stream size limit (MiB); output: 1/5."
+        ),
+        update: bool = typer.Option(
+            False, "--update", help="Bring existing streams to this configuration too."
+        ),
+        user: str | None = typer.Option(
+            None, "--user", help="NATS user; its password from $TOCSIN_NATS_PASSWORD or --password-file."
+        ),
+        password_file: Path | None = typer.Option(
+            None, "--password-file", help="File whose first line is the NATS password."
+        ),
+        nkey: Path | None = typer.Option(None, "--nkey", help="NKey seed file of the administrator."),
+        creds: Path | None = typer.Option(None, "--creds", help="NATS credentials file (JWT + NKey seed)."),
+        tls_ca: Path | None = typer.Option(None, "--tls-ca", help="CA certificate of the servers (PEM)."),
+        tls_cert: Path | None = typer.Option(None, "--tls-cert", help="TLS client certificate (PEM)."),
+        tls_key: Path | None = typer.Option(None, "--tls-key", help="Its private key (PEM)."),
+    ) -> None:
+        """Create the exchange's streams and every partner's fusion consumer (administrator)."""
+        import asyncio
+
+        import nats
+
+        from tocsin.cli.node import nats_auth
+        from tocsin.transport.nats import ensure_consumers, ensure_streams
+        from tocsin.transport.natsconf import check_codes
+
+        codes = check_codes(partners.split(","))
+        if replicas not in (1, 3, 5):
+            raise InputError("must be 1, 3 or 5", field="--replicas")
+        auth = nats_auth(nats_url, user, password_file, nkey, creds, tls_ca, tls_cert, tls_key)
+
+        async def main() -> list[str]:
+            try:
+                nc = await nats.connect(connect_timeout=5, max_reconnect_attempts=2, **auth.connect_kwargs())
+            except Exception as exc:
+                raise InputError(f"cannot connect: {exc}", field="--nats") from None
+            try:
+                js = nc.jetstream(timeout=5)
+                await ensure_streams(
+                    js,
+                    replicas=replicas,
+                    update=update,
+                    in_max_bytes=stream_mb * 2**20,
+                    out_max_bytes=max(1, stream_mb // 5) * 2**20,
+                )
+                return await ensure_consumers(js, codes)
+            except Exception as exc:
+                raise ConfigError(
+                    f"cannot set up the streams and consumers: {exc or type(exc).__name__} "
+                    "(does this user administer the account?)"
+                ) from None
+            finally:
+                await nc.close()
+
+        made = asyncio.run(main())
+        typer.echo(
+            f"streams ready ({replicas} replica{'s' if replicas > 1 else ''}); consumers "
+            + ", ".join(f"fusion-{c}" + (" (created)" if f"fusion-{c}" in made else "") for c in codes)
+        )
+
+    app.add_typer(dep, name="deploy")
