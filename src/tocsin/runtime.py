@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tocsin.exchange.ingress import Ingress, SeqWindow, Verdict
+from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
 from tocsin.journal.store import Journal
 from tocsin.stage import Stage, run_pipeline
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
@@ -53,6 +53,11 @@ class Raw:
 
     data: bytes
     fmt: str = "json"
+
+
+#: what :meth:`Pipeline.submit_batch` takes: raw JSON, raw bytes with their
+#: encoding, a decoded message, or a message already decoded and authenticated
+Item = bytes | Raw | Envelope | Prechecked
 
 
 class NondeterminismError(RuntimeError):
@@ -102,6 +107,9 @@ class RecoveryReport:
     ticks: int = 0
     outputs_recorded: int = 0
     outputs_appended: int = 0
+    #: entries after the journal's last checkpoint when the node restarted: no
+    #: signature covered them before the restart (the next checkpoint does)
+    unsigned_tail: int = 0
 
 
 @dataclass
@@ -130,11 +138,18 @@ class Pipeline:
         ingress: Ingress | None = None,
         checkpoint_key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = 1000,
+        checkpoint_s: float = 5.0,
     ) -> None:
         self.stages = list(stages)
+        #: the node's key: signs a journal checkpoint every ``checkpoint_every``
+        #: entries (checked after each batch or tick) and, through
+        #: :meth:`housekeeping`, every ``checkpoint_s`` seconds of wall time
+        #: while entries arrive, and at :meth:`close`
         self.checkpoint_key = checkpoint_key
         self.checkpoint_every = checkpoint_every
+        self.checkpoint_s = checkpoint_s
         self._last_checkpoint = journal.last_seq if journal is not None else 0
+        self._last_checkpoint_at: float | None = None
         self.journal = journal
         self.sinks = list(sinks)
         self.ingress = ingress if ingress is not None else Ingress(None, max_skew_s=None)
@@ -147,15 +162,19 @@ class Pipeline:
 
     # ------------------------------------------------------------ input
 
-    def submit(self, item: bytes | Raw | Envelope, *, now: float | None = None) -> Verdict:
+    def submit(self, item: Item, *, now: float | None = None) -> Verdict:
         return self.submit_batch([item], now=now)[0]
 
-    def submit_batch(
-        self, items: Sequence[bytes | Raw | Envelope], *, now: float | None = None
-    ) -> list[Verdict]:
+    def submit_batch(self, items: Sequence[Item], *, now: float | None = None) -> list[Verdict]:
         """Check, journal (one commit), process and emit a batch of messages.
 
-        Returns one verdict per item in order.
+        Returns one verdict per item in order. The batch is the unit of group
+        commit: callers gather what arrived while the previous batch was being
+        processed (``Exchange`` joins queued requests) so one fsync covers
+        them all. Nothing of the batch reaches a stage before that commit, and
+        no verdict is returned (acknowledged) before the outputs' commit.
+        Items may be :class:`~tocsin.exchange.ingress.Prechecked` (decoded and
+        signature-checked in another thread by ``ingress.precheck``).
         """
         verdicts: list[Verdict] = []
         accepted: list[Envelope] = []
@@ -177,20 +196,19 @@ class Pipeline:
         self._maybe_checkpoint()
         return verdicts
 
-    def _check_all(
-        self, items: Sequence[bytes | Raw | Envelope], now: float | None, accepted: list[Envelope]
-    ) -> list[Verdict]:
+    def _check_all(self, items: Sequence[Item], now: float | None, accepted: list[Envelope]) -> list[Verdict]:
         verdicts = []
         for item in items:
-            if isinstance(item, Raw):
+            if isinstance(item, Prechecked):
+                v = self.ingress.check_prechecked(item, now=now)
+            elif isinstance(item, Raw):
                 v = self.ingress.check_bytes(item.data, now=now, fmt=item.fmt)
             elif isinstance(item, bytes | bytearray | memoryview):
                 v = self.ingress.check_bytes(bytes(item), now=now)
             else:
                 v = self.ingress.check(item, now=now)
             verdicts.append(v)
-            if v.ok and v.env is not None:
-                env = v.env
+            for env in v.accepted_envs():  # the message, or a bundle's accepted members
                 if self.journal is not None:
                     self.journal.append("input", encode_json(env))
                 self.metrics.inputs[env.kind] += 1
@@ -219,6 +237,28 @@ class Pipeline:
         self._record(outs)
         self._maybe_checkpoint()
         return outs
+
+    def housekeeping_due(self, now: float) -> bool:
+        """Whether :meth:`housekeeping` has anything to do at wall time ``now``
+        (cheap: call it every loop, and the upkeep itself off the event loop)."""
+        if self._last_checkpoint_at is None:
+            self._last_checkpoint_at = now
+        j = self.journal
+        return (
+            j is not None
+            and self.checkpoint_key is not None
+            and self.checkpoint_s > 0
+            and j.last_seq > self._last_checkpoint
+            and now - self._last_checkpoint_at >= self.checkpoint_s
+        )
+
+    def housekeeping(self, now: float) -> None:
+        """Time-driven upkeep between batches and ticks (the caller owns the wall
+        clock and passes it): sign a checkpoint when entries arrived and
+        ``checkpoint_s`` passed since the last one."""
+        if self.housekeeping_due(now):
+            self._maybe_checkpoint(force=True)
+            self._last_checkpoint_at = now
 
     def _maybe_checkpoint(self, force: bool = False) -> None:
         j = self.journal
@@ -292,6 +332,8 @@ class Pipeline:
         rep = RecoveryReport()
         if self.journal is None:
             return rep
+        last_cp = self.journal.last_entry("checkpoint")
+        rep.unsigned_tail = self.journal.last_seq - (last_cp.seq if last_cp is not None else 0)
         recorded = [e.payload for e in self.journal.entries(kinds=("output",))]
         rep.outputs_recorded = len(recorded)
         produced: list[Envelope] = []
@@ -322,6 +364,7 @@ class Pipeline:
             self._emit(missing)
         rep.outputs_appended = len(missing)
         self.journal.append("note", json.dumps({"event": "recovered", **rep.__dict__}).encode())
+        self._maybe_checkpoint(force=True)
         return rep
 
 
@@ -503,6 +546,7 @@ StageFactory = Callable[[], list[Stage]]
 
 __all__ = [
     "OUTPUT_FILES",
+    "Item",
     "JsonlFileSink",
     "Metrics",
     "NondeterminismError",

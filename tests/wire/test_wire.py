@@ -243,7 +243,7 @@ def _bad(msg: dict[str, object], path: list[str | int], value: object) -> bytes:
         (1, ["body", "sigma_az_deg"], 0.0, "$.body.sigma_az_deg"),
         (1, ["partner"], "Japan", "$.partner"),
         (1, ["seq"], -1, "$.seq"),
-        (1, ["v"], 2, "$.v"),
+        (1, ["v"], 3, "$.v"),
         (2, ["body", "los_ecef"], [1.0, 1.0, 0.0], "$.body.los_ecef"),
         (2, ["body", "los_ecef"], [1.0, 0.0], "$.body.los_ecef"),
         (3, ["body", "cov"], [1.0] * 35, "$.body.cov"),

@@ -23,10 +23,27 @@ def register(app: typer.Typer) -> None:
             "--pub",
             help="The node's public key: check the signed checkpoints (detects a rewritten chain).",
         ),
+        strict: bool = typer.Option(
+            False,
+            "--strict",
+            help="Also fail (exit 1) when any entry follows the last signed checkpoint (needs --pub).",
+        ),
     ) -> None:
         """Walk the chain. Exit 0 when intact, 1 at the first altered, removed or
-        reordered entry, 2 when the file is not a readable journal."""
+        reordered entry, 2 when the file is not a readable journal.
+
+        Entries after the last signed checkpoint are counted: the chain alone
+        cannot tell them from rows appended by someone who may write the file
+        (only the node's key can sign a checkpoint). A node signs a checkpoint
+        every few seconds and when it stops cleanly, so a stopped node's journal
+        has none; --strict fails if it has any."""
         from tocsin.journal import Journal
+
+        if strict and pub is None:
+            raise InputError(
+                "--strict needs --pub (the node's public key): without it a rewritten chain verifies",
+                field="--strict",
+            )
 
         head: bytes | None = None
         if expect_head is not None:
@@ -43,6 +60,12 @@ def register(app: typer.Typer) -> None:
             res = j.verify(expect_head=head, public_key=pk)
         typer.echo(f"{path}: {res.summary()}")
         if not res.ok:
+            raise typer.Exit(1)
+        if strict and res.after_checkpoint:
+            typer.echo(
+                f"{path}: --strict: {res.after_checkpoint} entries after the last signed checkpoint",
+                err=True,
+            )
             raise typer.Exit(1)
 
     @jr.command("head")

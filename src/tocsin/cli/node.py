@@ -104,6 +104,12 @@ def register(app: typer.Typer) -> None:
         ),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
+        checkpoint_entries: int = typer.Option(
+            1000, "--checkpoint-entries", min=1, help="Sign a journal checkpoint every N entries..."
+        ),
+        checkpoint_s: float = typer.Option(
+            5.0, "--checkpoint-s", min=0.0, help="... and every S seconds while entries arrive (0: never)."
+        ),
         live: Path | None = typer.Option(
             None, "--live", help="Live authorisation file: alerts are ACTUAL. Without it: EXERCISE."
         ),
@@ -174,7 +180,14 @@ def register(app: typer.Typer) -> None:
         import time
 
         ingress.clock = time.time
-        pipe = Pipeline(stage_list, journal, ingress=ingress, checkpoint_key=k)
+        pipe = Pipeline(
+            stage_list,
+            journal,
+            ingress=ingress,
+            checkpoint_key=k,
+            checkpoint_every=checkpoint_entries,
+            checkpoint_s=checkpoint_s,
+        )
         if journal.last_seq:
             try:
                 rep = pipe.recover()

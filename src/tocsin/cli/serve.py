@@ -204,6 +204,12 @@ def register(app: typer.Typer) -> None:
         key: Path | None = typer.Option(
             None, "--key", help="This node's private key: sign journal checkpoints (verify with --pub)."
         ),
+        checkpoint_entries: int = typer.Option(
+            1000, "--checkpoint-entries", min=1, help="With --key: sign a checkpoint every N entries..."
+        ),
+        checkpoint_s: float = typer.Option(
+            5.0, "--checkpoint-s", min=0.0, help="... and every S seconds while entries arrive (0: never)."
+        ),
         tail: Path | None = typer.Option(None, "--tail", help="Also ingest a JSON Lines file, following it."),
         unix_socket: Path | None = typer.Option(
             None, "--socket", help="Also accept JSON Lines on this Unix socket (mode 0600)."
@@ -290,6 +296,8 @@ def register(app: typer.Typer) -> None:
                 synchronous=sync,
                 extra_sinks=hooks,
                 checkpoint_key=load_private_key(key) if key is not None else None,
+                checkpoint_every=checkpoint_entries,
+                checkpoint_s=checkpoint_s,
             )
         except NondeterminismError as exc:
             for h in hooks:

@@ -110,13 +110,29 @@ class VerifyResult:
     problem: str = ""
     checkpoints: int = 0
     last_checkpoint: int | None = None
+    #: entries after the last checkpoint entry (all of them when there is none):
+    #: no signature covers them, so whoever can write the file could have
+    #: appended them (``tocsin journal verify --strict`` fails on any)
+    after_checkpoint: int = 0
+    #: whether the checkpoints' signatures were checked (a public key was given)
+    signatures_checked: bool = False
 
     def summary(self) -> str:
         if self.ok:
             cp = ""
             if self.checkpoints:
-                cp = f", {self.checkpoints} signed checkpoints (last covers entry {self.last_checkpoint})"
-            return f"ok: {self.count} entries, head {self.head.hex()}{cp}"
+                what = "signed checkpoints"
+                if not self.signatures_checked:
+                    what = "checkpoints (signatures not checked)"
+                cp = f", {self.checkpoints} {what} (last covers entry {self.last_checkpoint})"
+            tail = ""
+            if self.after_checkpoint:
+                tail = (
+                    f"; {self.after_checkpoint} entries after the last checkpoint (no signature covers them)"
+                    if self.checkpoints
+                    else "; no checkpoint: no signature covers any entry"
+                )
+            return f"ok: {self.count} entries, head {self.head.hex()}{cp}{tail}"
         return f"TAMPERED at entry {self.bad_seq}: {self.problem} ({self.count} entries verified before it)"
 
 
@@ -238,6 +254,18 @@ class Journal:
         for row in self._db.execute(q, args):
             yield Entry(row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]))
 
+    def last_entry(self, kind: str) -> Entry | None:
+        """The newest entry of ``kind`` (scans back from the head: cheap for kinds
+        written regularly, such as checkpoints and snapshots)."""
+        row = self._db.execute(
+            "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries WHERE kind = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (kind,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Entry(row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]))
+
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
@@ -307,9 +335,10 @@ class Journal:
             )
         if public_key is not None and cps == 0 and n > 0:
             return VerifyResult(
-                False, n, prev, None, "no signed checkpoint to check the key against", 0, None
+                False, n, prev, None, "no signed checkpoint to check the key against", 0, None, n
             )
-        return VerifyResult(True, n, prev, None, "", cps, last_cp)
+        after = n - (last_cp + 1) if last_cp is not None else n
+        return VerifyResult(True, n, prev, None, "", cps, last_cp, after, public_key is not None)
 
 
 def _checkpoint_bytes(seq: int, head: bytes) -> bytes:

@@ -466,6 +466,9 @@ class FusionNode:
                 last_tick = now
                 await asyncio.to_thread(self.pipeline.tick, self.clock())
                 await self._publish_outputs()
+            if self.pipeline.housekeeping_due(now):
+                # signed checkpoints every few seconds (runtime.Pipeline.housekeeping)
+                await asyncio.to_thread(self.pipeline.housekeeping, now)
             for p in self.links.check(self.clock()):
                 if self.on_link is not None:
                     self.on_link(p, True)

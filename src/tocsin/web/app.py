@@ -48,6 +48,7 @@ STATUS_BY_REASON: dict[str, int] = {
     "clock_skew": 422,
     "unknown_partner": 403,
     "missing_signature": 403,
+    "legacy_signature": 403,
     "bad_signature": 403,
     "kind_not_allowed": 403,
     "foreign_source": 403,
@@ -126,8 +127,14 @@ def create_app(
         if len(lines) > cfg.max_lines:
             exchange.http_rejects["too_many_lines"] += 1
             return _error(413, "too_many_lines", f"more than {cfg.max_lines} messages in one request")
+        items: list[Any] = lines
+        ing = exchange.pipeline.ingress
+        if not ing.open_mode:
+            # decode and verify signatures off the event loop and off the
+            # worker, in parallel with it (Ed25519 verification releases the GIL)
+            items = await asyncio.to_thread(ing.precheck_many, lines)
         try:
-            verdicts = await exchange.submit(lines)
+            verdicts = await exchange.submit(items)
         except QueueFull:
             exchange.http_rejects["queue_full"] += 1
             return _error(429, "queue_full", "the exchange is busy; retry", headers={"Retry-After": "1"})
@@ -353,6 +360,12 @@ def prometheus_text(exchange: Exchange) -> bytes:
         "counter",
         "Messages refused by ingress, by reason.",
         [(f'{{reason="{r}"}}', ing.rejected.get(r, 0)) for r in REASONS],
+    )
+    metric(
+        "tocsin_legacy_signatures_total",
+        "counter",
+        "Messages accepted under a legacy v1 signature (registry accept_v1), by partner.",
+        [(f'{{partner="{k}"}}', v) for k, v in sorted(ing.legacy_accepted.items())],
     )
     metric(
         "tocsin_http_rejected_total",

@@ -32,6 +32,8 @@ def build_exchange(
     synchronous: str = "FULL",
     extra_sinks: Sequence[Sink] = (),
     checkpoint_key: Ed25519PrivateKey | None = None,
+    checkpoint_every: int = 1000,
+    checkpoint_s: float = 5.0,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
     exists), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
@@ -48,7 +50,15 @@ def build_exchange(
     sinks.extend(extra_sinks)
     skew = max_skew_s if cfg.clock == "wall" else None
     ingress = Ingress(registry, max_skew_s=skew, recorder=journal)
-    pipe = Pipeline(stages, journal, sinks, ingress=ingress, checkpoint_key=checkpoint_key)
+    pipe = Pipeline(
+        stages,
+        journal,
+        sinks,
+        ingress=ingress,
+        checkpoint_key=checkpoint_key,
+        checkpoint_every=checkpoint_every,
+        checkpoint_s=checkpoint_s,
+    )
     report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
     mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
     return Exchange(pipe, cfg, mode=mode), report

@@ -15,8 +15,10 @@ from tocsin.wire.jsonl import JsonlWriter, ReadStats, iter_jsonl, read_jsonl, wr
 from tocsin.wire.messages import (
     BODY_TYPES,
     KINDS,
+    MAX_BUNDLE,
     AlertBody,
     Body,
+    BundleBody,
     Ellipse,
     Envelope,
     HeartbeatBody,
@@ -34,8 +36,10 @@ from tocsin.wire.messages import (
 __all__ = [
     "BODY_TYPES",
     "KINDS",
+    "MAX_BUNDLE",
     "AlertBody",
     "Body",
+    "BundleBody",
     "Ellipse",
     "Envelope",
     "HeartbeatBody",

@@ -27,7 +27,7 @@ class UnknownKind(WireError):
 
 
 class _Head(Struct, frozen=True):
-    v: Literal[1]
+    v: Literal[1, 2]
     kind: Annotated[str, Meta(min_length=1, max_length=32)]
     partner: PartnerCode
     source: Ident
@@ -115,7 +115,9 @@ def encode_msgpack(env: Envelope) -> bytes:
 
 
 def signing_bytes(env: Envelope) -> bytes:
-    """The canonical bytes a signature covers: the JSON encoding without ``sig``."""
+    """The bytes a legacy ``v: 1`` signature covers: msgspec's JSON encoding of
+    the envelope without ``sig`` (v2 signatures cover RFC 8785 bytes instead:
+    :func:`tocsin.exchange.signing.signed_bytes`)."""
     if env.sig is not None:
         env = msgspec.structs.replace(env, sig=None)
     return _json_enc.encode(env)

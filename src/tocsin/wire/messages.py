@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from msgspec import Meta, Struct, field
+from msgspec import Meta, Raw, Struct, field
 
 # Constrained scalar types: a value outside its range is rejected at decode time
 # with an error naming the field. NaN fails every range check, so NaNs are
@@ -226,6 +226,21 @@ class TruthBody(Body, frozen=True, omit_defaults=True):
             raise ValueError("a flight truth message needs `state_ecef` - at `$.body.state_ecef`")
 
 
+#: most envelopes one bundle may carry (a decoder limit)
+MAX_BUNDLE = 4096
+
+
+class BundleBody(Body, frozen=True, omit_defaults=True):
+    """kind = "bundle" (v2 only): many envelopes under one signature.
+
+    ``messages`` are complete envelopes of the bundle's partner, without their
+    own ``sig``; the bundle's signature covers them all (its RFC 8785 form).
+    They are checked one by one as if they had arrived alone; a bundle never
+    reaches a stage. Nested bundles are refused."""
+
+    messages: Annotated[list[Raw], Meta(min_length=1, max_length=MAX_BUNDLE)]
+
+
 BODY_TYPES: dict[str, type[Body]] = {
     "sensor": SensorBody,
     "plot": PlotBody,
@@ -233,6 +248,7 @@ BODY_TYPES: dict[str, type[Body]] = {
     "alert": AlertBody,
     "heartbeat": HeartbeatBody,
     "truth": TruthBody,
+    "bundle": BundleBody,
 }
 
 
@@ -240,10 +256,12 @@ class Envelope(Struct, frozen=True, omit_defaults=True):
     """The envelope around every message.
 
     ``sig`` is an optional addition: the partner's Ed25519 signature (base64url,
-    no padding) over the canonical encoding of the envelope without ``sig``.
+    no padding). With ``v: 2`` it covers the RFC 8785 canonical JSON of the
+    envelope without ``sig``; ``v: 1`` is the legacy msgspec encoding
+    (:mod:`tocsin.exchange.signing`). Both versions have the same fields.
     """
 
-    v: Literal[1]
+    v: Literal[1, 2]
     kind: Annotated[str, Meta(min_length=1, max_length=32)]
     partner: PartnerCode
     source: Ident
@@ -271,8 +289,10 @@ def make(
 __all__ = [
     "BODY_TYPES",
     "KINDS",
+    "MAX_BUNDLE",
     "AlertBody",
     "Body",
+    "BundleBody",
     "Ellipse",
     "Envelope",
     "HeartbeatBody",
