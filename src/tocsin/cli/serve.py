@@ -251,6 +251,13 @@ def register(app: typer.Typer) -> None:
         if live is not None and partners is None:
             raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
         mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
+        ops_file = operators if operators is not None else data / "operators.json"
+        if operators is not None and not operators.is_file():
+            raise InputError("no such operator file", file=str(operators), field="--operators")
+        if ops_file.exists():
+            from tocsin.web.auth import load_store
+
+            load_store(ops_file)  # a bad accounts file stops the start (one line), not a 500 at login
         jpath = data / "journal.db"
         if jpath.is_file():
             with Journal(jpath, readonly=True) as jr:
@@ -321,9 +328,10 @@ def register(app: typer.Typer) -> None:
             exchange,
             DashboardConfig(
                 mode="actual" if mode.live else "exercise",
-                manual_mode=mode if mode.live else None,
+                # (live: the authorised LiveMode; open mode: manual alerts say so too)
+                manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
                 replay=recording,
-                operators=operators if operators is not None else data / "operators.json",
+                operators=ops_file,
                 manual_dir=data / "manual",
             ),
         )

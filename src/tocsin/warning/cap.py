@@ -268,9 +268,17 @@ def validate_cap(data: bytes | str) -> list[CapProblem]:
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if isinstance(exc.lineno, int) else None
         return [CapProblem(line, f"not well-formed XML: {exc.msg}")]
+    if doc.getroottree().docinfo.internalDTD is not None:
+        # entities (XXE, amplification) have no place in a CAP message; an
+        # unresolved one also breaks libxml2's schema validator
+        return [CapProblem(1, "a DOCTYPE with an internal subset (entities) is not allowed in CAP")]
     schema = cap_schema()
     problems: list[CapProblem] = []
-    if not schema.validate(doc):
+    try:
+        valid = schema.validate(doc)
+    except etree.Error as exc:  # never a traceback (`tocsin cap validate` is an input path)
+        return [CapProblem(None, f"cannot be validated: {exc}")]
+    if not valid:
         for err in schema.error_log:
             problems.append(CapProblem(err.line, err.message))
         return problems

@@ -51,6 +51,7 @@ import yaml
 from msgspec import Meta
 
 from tocsin.errors import ConfigError
+from tocsin.limits import read_file, toml_loads, yaml_load
 from tocsin.warning.lifecycle import LifecycleConfig
 from tocsin.warning.mode import LiveAuthorisation, LiveMode, ModeError, authorise_live
 from tocsin.warning.threat import ThreatConfig
@@ -139,13 +140,16 @@ class WarningConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 def _read_mapping(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     try:
+        # (size, nesting and YAML alias-expansion limits: tocsin.limits)
         if path.suffix.lower() == ".toml":
-            return tomllib.loads(raw.decode("utf-8"))
-        return yaml.safe_load(raw) or {}
+            return toml_loads(raw.decode("utf-8"))
+        return yaml_load(raw) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {msg}") from None

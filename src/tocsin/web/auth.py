@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tocsin.errors import ConfigError, InputError
+from tocsin.limits import json_loads, read_file
 
 FORMAT = "tocsin-operators-1"
 ROLES: tuple[str, ...] = ("operator", "supervisor")
@@ -129,7 +130,7 @@ class OperatorStore:
     def _load(self) -> None:
         where = str(self.path)
         try:
-            d = json.loads(self.path.read_text(encoding="utf-8"))
+            d = json_loads(read_file(self.path))  # (size and nesting limits: tocsin.limits)
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read the operator file ({exc})", file=where) from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
