@@ -40,6 +40,7 @@ import yaml
 from msgspec import Meta, Struct
 
 from tocsin.errors import ScenarioError
+from tocsin.limits import read_file, yaml_compose
 
 __all__ = [
     "STREAM_INJECTS",
@@ -83,6 +84,8 @@ Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
 Ident = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 PartnerCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 MetricName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Beta = Annotated[float, Meta(ge=1.0, le=100_000.0)]
+"""A ballistic coefficient m / (Cd A), kg/m^2."""
 
 
 class _S(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -125,6 +128,9 @@ class LaunchSpec(_S, frozen=True):
     """Boost failure: the motor stops this many seconds after (each) launch and
     the missile falls unpowered; must be before the nominal burnout (checked
     when the flight is solved)."""
+    beta_kg_m2: Beta | None = None
+    """The re-entry vehicle's ballistic coefficient; by default each missile's is
+    drawn (seeded) from its class range (``tocsin.dynamics.beta``)."""
 
     def __post_init__(self) -> None:
         _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
@@ -356,6 +362,7 @@ class GhostMissile(_S, frozen=True, tag_field="type", tag="ghost-missile"):
     )
     range_km: Annotated[float, Meta(gt=0.0, le=15_000.0)] | None = None
     apogee_km: Annotated[float, Meta(ge=20.0, le=8_000.0)] | None = None
+    beta_kg_m2: Beta | None = None
 
     def __post_init__(self) -> None:
         _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
@@ -632,7 +639,7 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
 
 def _parse(text: str, file: str | None) -> Scenario:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml_compose(text)  # nesting, alias-expansion and size limits (tocsin.limits)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
@@ -753,7 +760,7 @@ def load_scenario(path: str | Path) -> Scenario:
     bare exception) when it is missing, unreadable or invalid."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_file(p).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError("no such file", file=str(path)) from None
     except IsADirectoryError:
@@ -762,4 +769,6 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    except ValueError as exc:  # over the size limit
+        raise ScenarioError(str(exc), file=str(path)) from None
     return parse_scenario(text, str(path))
