@@ -356,7 +356,7 @@ class FusionNode:
         keep_verdicts: bool = False,
         links: LinkMonitor | None = None,
         on_link: Callable[[str, bool], None] | None = None,
-        scan_grace_s: float = 0.02,
+        scan_grace_s: float = 0.0,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -368,7 +368,11 @@ class FusionNode:
         self.clock = clock
         self.tick_s = tick_s
         #: with ticks on: tick (journalled) when no message came for this long
-        #: after the last batch, so a buffered scan is processed now (issue 17)
+        #: after the last batch, so a buffered scan is processed now (issue 17).
+        #: Off by default: it shortens the JetStream pull (fetch) timeout to the
+        #: grace, and on a loaded machine 20-ms pulls starved the consumer (no
+        #: output in 100 s of the IRBM scenario; benchmarks/latency.py
+        #: --modes nats --scenario); needs a pull that outlives the grace
         self.scan_grace_s = scan_grace_s
         self.heartbeat_s = heartbeat_s
         self.keep_verdicts = keep_verdicts
