@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+MAX_OOSM_LAG_S = 30.0
+"""Longest supported late-report lag, s: every track keeps this much history
+(states and measurements) to re-filter a late report into."""
 
 @dataclass(frozen=True, slots=True)
 class TrackerConfig:
@@ -25,6 +28,9 @@ class TrackerConfig:
     report_interval_s: float = 1.0
     report_tentative: bool = False
     oosm_lag_s: float = 10.0
+    """Oldest a late report may be (s behind the newest measurement) and still
+    be used, by re-filtering its track; older ones are counted as
+    ``rejected["too_late"]``. At most :data:`MAX_OOSM_LAG_S`."""
     gate_prob: float = 0.999
     q_air: float = 1.0
     """Quiet-model white-acceleration density for air/unknown tracks, m^2/s^3."""
@@ -84,3 +90,5 @@ class TrackerConfig:
             raise ValueError("need 1 <= confirm_m <= confirm_n")
         if self.oosm_lag_s < 0 or self.report_interval_s < 0:
             raise ValueError("lags and intervals must be >= 0")
+        if not self.oosm_lag_s <= MAX_OOSM_LAG_S:
+            raise ValueError(f"oosm_lag_s must be at most {MAX_OOSM_LAG_S:g} s, got {self.oosm_lag_s:g}")

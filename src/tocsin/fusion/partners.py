@@ -90,6 +90,9 @@ class PartnerTracks:
             return now, tr.key
         tr = best
         if b.t < tr.t:
+            # older than the local track's state (covariance intersection
+            # cannot go back in time)
+            self.stats["t2t_stale"] += 1
             return now, None
         _, _, cbar, xc, pc, _ = self.est.predict_all(self.est.gather([tr], b.t))
         xf, pf, _ = covariance_intersection(xc[0], pc[0], xb, pb)

@@ -207,7 +207,9 @@ class Tracker:
                         fwd_i.append(i)
                         fwd_j.append(j)
                     elif not self._est.refilter(tr, scan[j]):
-                        free.append(j)
+                        # older than the track's history goes back: too late
+                        # to use (and too late to start a track from)
+                        self.rejected["too_late"] += 1
                         continue
                     assigned_tr.append(tr)
                     assigned_m.append(scan[j])
