@@ -94,15 +94,18 @@ def test_the_lag_is_bounded() -> None:
 def test_a_report_older_than_its_tracks_history_is_counted_not_freed(scen: Any) -> None:
     """A track started from the plots at 0 s and 2 s has no state before 2 s to
     re-filter the plot of 1 s into, even when that plot is within the lag: it is
-    counted as too late (it used to be passed on to initiation, uncounted)."""
+    counted as older than its track (it used to be passed on to initiation,
+    uncounted)."""
     truth = scen.ncv_truth(1, seed=3)
     envs = scen.make_plots(truth, scen.T0, scen.T0 + 20.0, [scen.Radar("JP-R1", 37.0, 132.5)], seed=1)
     plots = [e for e in envs if e.kind == "plot"]
     held = plots[1]
-    assert isinstance(held.body, PlotBody) and held.body.t == scen.T0 + 1.0
+    assert isinstance(held.body, PlotBody)
+    assert held.body.t == scen.T0 + 1.0
     trk = Tracker(TrackerConfig(oosm_lag_s=30.0))
     for e in [*(e for e in envs if e.kind != "plot"), *plots[:1], *plots[2:], held]:
         trk.push(e)
     trk.flush()
     assert trk.stats["initiated"] == 1
-    assert trk.rejected["too_late"] == 1
+    assert trk.rejected["older_than_track"] == 1
+    assert trk.rejected["too_late"] == 0

@@ -147,7 +147,7 @@ def _note_tracks(run: TrackRun, envs: list[Envelope]) -> None:
             continue
         run.tracks_out += 1
         run.track_ids.add(body.id)
-        if body.status in ("confirmed", "coasting"):
+        if body.status in ("confirmed", "coasting", "lost"):
             run.confirmed[body.id] = body.class_
 
 
@@ -181,7 +181,8 @@ def summary_lines(run: TrackRun, stats: ReadStats, out: Path) -> list[str]:
     # late reports are never silent: used (re-filtered) or counted as too late
     lines.append(
         f"late reports: {run.tracker_stats.get('oosm_refiltered', 0)} re-filtered into their tracks, "
-        f"{run.rejected.get('too_late', 0)} too late (more than {run.lag_s:g} s behind; see --lag)"
+        f"{run.rejected.get('too_late', 0)} too late (more than {run.lag_s:g} s behind; see --lag), "
+        f"{run.rejected.get('older_than_track', 0)} older than the track they belong to"
     )
     if run.tracker_stats:
         lines.append(f"tracker: {_counts(run.tracker_stats)}")

@@ -109,7 +109,7 @@ class PartnerTracks:
             tr.cls = "ballistic"
             tr.phase = "boost" if b.phase == "boost" else "ballistic"
             tr.burnt_out = tr.phase == "ballistic"
-        if tr.status == "coasting":
+        if tr.status in ("coasting", "lost"):
             tr.status = "confirmed"
         self.stats["t2t_fused"] += 1
         return now, tr.key

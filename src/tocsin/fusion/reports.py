@@ -82,6 +82,7 @@ class Reporter:
                 tr.last_report = t_rep
             else:
                 tr.last_predicted_report = t_rep
+            tr.reported_status = tr.status
             launch = impact = None
             path = None
             if tr.launch is not None:
