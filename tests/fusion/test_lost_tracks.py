@@ -4,6 +4,7 @@ is found again, lands or is deleted."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -51,10 +52,10 @@ def test_a_missile_beyond_every_radar_is_lost_not_frozen(scen: Any) -> None:
     # reported every coast_report_s until it lands, the state predicted to now
     assert len(lost) > (tr.flight_time_s - 175.0) / 2.5
     ts = [b.t for b in lost]
-    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(ts))
     # ... with a covariance that keeps growing and following the truth
     var = [_pos_var(b) for b in lost]
-    assert all(b > a for a, b in zip(var, var[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(var))
     for b in lost[::10]:
         err = np.array(b.state_ecef[:3]) - tr.state_at(b.t - scen.T0)[:3]
         assert float(err @ err) < 9.0 * _pos_var(b)
@@ -78,7 +79,7 @@ def test_a_lost_aircraft_is_found_again_under_its_own_id(scen: Any) -> None:
     assert seq[-1] == "confirmed"
     lost = [b for b in bodies if b.status in ("coasting", "lost")]
     var = [_pos_var(b) for b in lost]
-    assert all(b > a for a, b in zip(var, var[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(var))
     # not found again: deleted after delete_air_s
     short = [e for e in envs if not (e.kind == "plot" and e.body.t >= gap[0])]  # type: ignore[union-attr]
     bodies = _run(short, scen.T0, scen.T0 + 60.0)

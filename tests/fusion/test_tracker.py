@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -377,8 +378,9 @@ def test_a_confirmed_track_without_plots_is_still_reported_each_interval(scen: A
     last = max((b for b in mine if b.t < gap[0]), key=lambda b: b.t)
     v0 = np.array(in_gap[0].state_ecef[3:])
     x0 = np.array(last.state_ecef)
-    assert np.linalg.norm(np.array(in_gap[0].state_ecef[:3]) - x0[:3] - x0[3:] * (in_gap[0].t - last.t)) < 50.0
-    for a, b in zip(in_gap, in_gap[1:], strict=False):
+    first = np.array(in_gap[0].state_ecef[:3])
+    assert np.linalg.norm(first - x0[:3] - x0[3:] * (in_gap[0].t - last.t)) < 50.0
+    for a, b in itertools.pairwise(in_gap):
         np.testing.assert_allclose(b.state_ecef[3:], v0, atol=1e-6)
         want = np.array(a.state_ecef[:3]) + v0 * (b.t - a.t)
         assert np.linalg.norm(np.array(b.state_ecef[:3]) - want) < 1.0

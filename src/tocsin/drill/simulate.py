@@ -45,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
 import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
@@ -673,9 +674,14 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
 # --- the run --------------------------------------------------------------------------
 
 
-def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> SimulationResult:
+def simulate(
+    scenario: Scenario, progress: ProgressFn | None = None, *, scan_markers: bool = False
+) -> SimulationResult:
     """Run a scenario (see the module docstring). ``progress(done, total, what)``
-    is called as work completes (for a progress bar); no other side effects."""
+    is called as work completes (for a progress bar); no other side effects.
+    ``scan_markers``: the last plot of each scan (sensor, time stamp) carries
+    the end-of-scan marker ``scan_end`` (docs/exchange-format.md); when that
+    plot is lost on the link, so is the marker."""
     spec = scenario.spec
     n_sensors = sum(len(p.sensors) for p in spec.partners)
     n_launch = sum(la.count for la in spec.launches)
@@ -721,11 +727,19 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     seq = dict.fromkeys(partner_of, 0)
     msgs = list(descs)
-    for sent, src, _, _, body, dropped in rows:
+    ends: set[int] = set()
+    if scan_markers:
+        last: dict[tuple[str, float], int] = {}
+        for k, r in enumerate(rows):
+            last[(r[1], r[2])] = k
+        ends = set(last.values())
+    for k, (sent, src, _, _, body, dropped) in enumerate(rows):
         seq[src] += 1
         if dropped:
             stats[src].lost += 1
             continue
+        if k in ends:
+            body = msgspec.structs.replace(body, scan_end=True)
         msgs.append(make("plot", body, partner=partner_of[src], source=src, seq=seq[src], sent=sent))
     truth = _truth(objects, spec.truth_interval_s)
     if progress is not None:

@@ -106,6 +106,10 @@ class PlotBody(Body, frozen=True, omit_defaults=True):
     los_ecef: Vec3 | None = None
     sigma_los_rad: Sigma | None = None
     intensity: NonNeg | None = None
+    # optional addition (tocsin): the end-of-scan / end-of-sector marker. True
+    # on the last plot of the sensor's scan (or sector) at time ``t``: the
+    # receiver may process the scan at once instead of waiting for more plots
+    scan_end: bool | None = None
 
     def __post_init__(self) -> None:
         radar = (self.range_m, self.az_deg, self.el_deg)
