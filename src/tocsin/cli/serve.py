@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,17 @@ def _server_class() -> type[Any]:
         def __init__(self, config: Any, exchange: Exchange) -> None:
             super().__init__(config)
             self.exchange = exchange
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """uvicorn re-raises SIGTERM / SIGINT after its graceful shutdown, so
+            the process would end by the signal (status 143 / 130) and service
+            managers would read a crash. A stop that drained, committed and closed
+            the journal is a clean exit: status 0 (see ``serve``)."""
+            with super().capture_signals():
+                yield
+                if self.exchange.closed_cleanly:
+                    self._captured_signals.clear()
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             hub = self.exchange.hub
@@ -319,3 +331,11 @@ def register(app: typer.Typer) -> None:
             timeout_graceful_shutdown=2,
         )
         _make_server(config, exchange).run(sockets=[sock])
+        if not exchange.closed_cleanly:
+            # forced (a second Ctrl-C) or the shutdown failed: say so, not 0
+            typer.echo(
+                "tocsin serve: stopped without closing the journal cleanly; the next start recovers it",
+                err=True,
+            )
+            raise typer.Exit(1)
+        typer.echo("tocsin serve: stopped cleanly (journal committed and closed)", err=True)

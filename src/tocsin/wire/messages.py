@@ -38,6 +38,7 @@ AlertMsgType = Literal["Alert", "Update", "Cancel"]
 AlertStatus = Literal["Actual", "Exercise", "Test"]
 TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
 TruthClass = Literal["ballistic", "air"]
+TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
 
 KINDS = ("sensor", "plot", "track", "alert", "heartbeat", "truth")
 
@@ -221,6 +222,15 @@ class TruthBody(Body, frozen=True, omit_defaults=True):
     lat: Lat | None = None
     lon: Lon | None = None
     alt_m: Alt | None = None
+    # optional additions (drill truth only): what a ballistic object is
+    role: TruthRole | None = None
+    """``rv``: carries the warhead or payload down (a missile that does not
+    separate is one ``rv``); ``stage-N``: spent stage N; ``debris``: fairing,
+    interstage, fragments; ``payload``: a satellite that reached orbit."""
+    parent: Ident | None = None
+    """The object it separated from (stages, debris, the separated RV's launch)."""
+    beta_kg_m2: Sigma | None = None
+    """Its ballistic coefficient m / (Cd A) after separation, kg/m^2."""
 
     def __post_init__(self) -> None:
         if self.phase == "impact":
