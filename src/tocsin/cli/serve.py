@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
         port: int = typer.Option(8080, "--port", help="Listen port (0: any free port)."),
         data: Path = typer.Option(
-            Path("data"), "--data", help="Directory for journal.db, tracks/alerts.jsonl."
+            Path("data"), "--data", help="Directory for the journal, snapshots (and --outputs-files)."
         ),
         partners: Path | None = typer.Option(
             None,
@@ -239,6 +239,22 @@ def register(app: typer.Typer) -> None:
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
         ),
+        segment_mb: float = typer.Option(
+            1024.0,
+            "--segment-mb",
+            min=0.0,
+            help="Close the journal's live segment at this size (MiB) and start the next (0: never); "
+            "old segments go with `tocsin journal archive/prune`.",
+        ),
+        segment_h: float = typer.Option(
+            24.0, "--segment-h", min=0.0, help="... or after this many hours (0: never)."
+        ),
+        outputs_files: bool = typer.Option(
+            False,
+            "--outputs-files",
+            help="Also keep DATA/tracks.jsonl and alerts.jsonl live (a second copy of the journal's "
+            "outputs; `tocsin journal export` derives them on demand).",
+        ),
         tail: Path | None = typer.Option(None, "--tail", help="Also ingest a JSON Lines file, following it."),
         unix_socket: Path | None = typer.Option(
             None, "--socket", help="Also accept JSON Lines on this Unix socket (mode 0600)."
@@ -263,7 +279,7 @@ def register(app: typer.Typer) -> None:
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, Sink, TamperedJournalError, default_stages
+        from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -323,7 +339,7 @@ def register(app: typer.Typer) -> None:
         recording = load_recording(replay) if replay is not None else None
         cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, scan_grace_s=scan_grace, clock=clk)  # type: ignore[arg-type]
         try:
-            exchange, report = build_exchange(
+            exchange, _ = build_exchange(
                 stage_list,
                 data=data,
                 registry=registry,
@@ -336,8 +352,25 @@ def register(app: typer.Typer) -> None:
                 checkpoint_s=checkpoint_s,
                 snapshot_s=snapshot_s,
                 snapshot_entries=snapshot_entries,
+                segment_bytes=int(segment_mb * 2**20),
+                segment_s=segment_h * 3600.0,
+                output_files=outputs_files,
+                recover=False,  # after the dashboard registered its keepers (below)
             )
-        except (NondeterminismError, TamperedJournalError) as exc:
+            dash = Dashboard(
+                exchange,
+                DashboardConfig(
+                    mode="actual" if mode.live else "exercise",
+                    # (live: the authorised LiveMode; open mode: manual alerts say so too)
+                    manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
+                    replay=recording,
+                    operators=ops_file,
+                    manual_dir=data / "manual",
+                ),
+            )
+            j = exchange.pipeline.journal
+            report = exchange.pipeline.recover() if j is not None and j.last_seq > 0 else None
+        except (NondeterminismError, RecoveryError) as exc:
             for h in hooks:
                 close = getattr(h, "close", None)
                 if callable(close):
@@ -352,17 +385,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
         if registry is None:
             typer.echo(OPEN_MODE_BANNER, err=True)
-        dash = Dashboard(
-            exchange,
-            DashboardConfig(
-                mode="actual" if mode.live else "exercise",
-                # (live: the authorised LiveMode; open mode: manual alerts say so too)
-                manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
-                replay=recording,
-                operators=ops_file,
-                manual_dir=data / "manual",
-            ),
-        )
         try:
             sock = bind(host, port)
         except OSError as exc:
