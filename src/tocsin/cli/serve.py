@@ -368,7 +368,7 @@ def register(app: typer.Typer) -> None:
         recording = load_recording(replay) if replay is not None else None
         cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
         try:
-            exchange, report = build_exchange(
+            exchange, _ = build_exchange(
                 stage_list,
                 data=data,
                 registry=registry,
@@ -384,7 +384,21 @@ def register(app: typer.Typer) -> None:
                 segment_bytes=int(segment_mb * 2**20),
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,
+                recover=False,  # after the dashboard registered its keepers (below)
             )
+            dash = Dashboard(
+                exchange,
+                DashboardConfig(
+                    mode="actual" if mode.live else "exercise",
+                    # (live: the authorised LiveMode; open mode: manual alerts say so too)
+                    manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
+                    replay=recording,
+                    operators=ops_file,
+                    manual_dir=data / "manual",
+                ),
+            )
+            j = exchange.pipeline.journal
+            report = exchange.pipeline.recover() if j is not None and j.last_seq > 0 else None
         except (NondeterminismError, RecoveryError) as exc:
             for h in hooks:
                 close = getattr(h, "close", None)
@@ -400,17 +414,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
         if registry is None:
             typer.echo(OPEN_MODE_BANNER, err=True)
-        dash = Dashboard(
-            exchange,
-            DashboardConfig(
-                mode="actual" if mode.live else "exercise",
-                # (live: the authorised LiveMode; open mode: manual alerts say so too)
-                manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
-                replay=recording,
-                operators=ops_file,
-                manual_dir=data / "manual",
-            ),
-        )
         try:
             sock = bind(host, port)
         except OSError as exc:
