@@ -49,6 +49,23 @@ class Sink(Protocol):
     def emit(self, env: Envelope) -> None: ...
 
 
+class Keeper(Protocol):
+    """State outside the stages that is derived from the journal and must come
+    back after a restart (the dashboard's picture, the alert history, sensor
+    descriptors) without reading the whole journal again.
+
+    Registered with :meth:`Pipeline.keep` before :meth:`Pipeline.recover`: its
+    state is written into every snapshot; at recovery it is restored from the
+    snapshot and then shown every journal entry after it, in order (without a
+    usable snapshot: every entry from the first)."""
+
+    def snapshot_state(self) -> Any: ...
+
+    def restore_state(self, state: Any) -> None: ...
+
+    def replay_entry(self, entry: Entry) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Raw:
     """Undecoded message bytes and their encoding (``json`` or ``msgpack``)."""
@@ -155,6 +172,18 @@ class SnapshotPolicy:
     keep: int = 2
 
 
+@dataclass(frozen=True)
+class SegmentPolicy:
+    """When the journal's live segment is closed and a new one started
+    (:meth:`tocsin.journal.Journal.rotate`): at ``max_bytes`` on disk or
+    ``max_s`` seconds of wall time, whichever first (0 turns either off). The
+    closed segment ends with a signed checkpoint; the new one starts with a
+    snapshot, so it is enough on its own once older segments are archived."""
+
+    max_bytes: int = 1024 * 1024 * 1024
+    max_s: float = 24 * 3600.0
+
+
 @dataclass
 class Metrics:
     """Counters exposed on /metrics (Prometheus text)."""
@@ -183,8 +212,17 @@ class Pipeline:
         checkpoint_every: int = 1000,
         checkpoint_s: float = 5.0,
         snapshots: SnapshotPolicy | None = None,
+        segments: SegmentPolicy | None = None,
     ) -> None:
         self.stages = list(stages)
+        #: state kept outside the stages (see :class:`Keeper`), by name
+        self.keepers: dict[str, Keeper] = {}
+        #: recover() ran (keepers registered later are fed the whole journal)
+        self.recovered = False
+        #: journal segment rotation (None: one file for ever)
+        self.segments = segments
+        self.rotations = 0
+        self._segment_started_at: float | None = None
         #: stage snapshots (None: none; recovery then re-runs the whole journal)
         self.snapshots = snapshots
         self.snapshots_written = 0
@@ -245,6 +283,7 @@ class Pipeline:
         self._record(outs)
         self._maybe_checkpoint()
         self._maybe_snapshot()
+        self._maybe_rotate()
         return verdicts
 
     def _check_all(self, items: Sequence[Item], now: float | None, accepted: list[Envelope]) -> list[Verdict]:
@@ -304,6 +343,7 @@ class Pipeline:
         self._record(outs)
         self._maybe_checkpoint()
         self._maybe_snapshot()
+        self._maybe_rotate()
         return outs
 
     def housekeeping_due(self, now: float) -> bool:
@@ -313,9 +353,19 @@ class Pipeline:
             self._last_checkpoint_at = now
         if self._last_snapshot_at is None:
             self._last_snapshot_at = now
+        if self._segment_started_at is None:
+            self._segment_started_at = now
         j = self.journal
         if j is None:
             return False
+        seg = self.segments
+        if (
+            seg is not None
+            and seg.max_s > 0
+            and j.last_seq >= j.first_live_seq
+            and now - self._segment_started_at >= seg.max_s
+        ):
+            return True
         checkpoint = (
             self.checkpoint_key is not None
             and self.checkpoint_s > 0
@@ -338,6 +388,7 @@ class Pipeline:
         something was journalled since."""
         if not self.housekeeping_due(now):
             return
+        self._maybe_rotate(now)
         self._maybe_snapshot(now)
         if self.checkpoint_s > 0 and now - (self._last_checkpoint_at or now) >= self.checkpoint_s:
             self._maybe_checkpoint(force=True)
@@ -404,6 +455,47 @@ class Pipeline:
             self._maybe_checkpoint(force=True)
             self.journal.close()
 
+    def keep(self, name: str, keeper: Keeper) -> None:
+        """Register a :class:`Keeper`, normally before :meth:`recover`. Registered
+        after it (an API user building a dashboard on a recovered pipeline), the
+        keeper is shown the whole journal at once: correct, but not bounded."""
+        self.keepers[name] = keeper
+        if self.recovered and self.journal is not None:
+            for e in self.journal.entries():
+                keeper.replay_entry(e)
+
+    # ------------------------------------------------------------ segments
+
+    def _maybe_rotate(self, now: float | None = None) -> None:
+        j, seg = self.journal, self.segments
+        if j is None or seg is None or j.last_seq < j.first_live_seq:
+            return
+        big = seg.max_bytes > 0 and j.live_bytes() >= seg.max_bytes
+        old = (
+            now is not None
+            and seg.max_s > 0
+            and self._segment_started_at is not None
+            and now - self._segment_started_at >= seg.max_s
+        )
+        if big or old:
+            self.rotate(now)
+
+    def rotate(self, now: float | None = None) -> None:
+        """Close the journal's live segment (after a signed checkpoint) and start
+        the next with a snapshot of the state at the boundary."""
+        j = self.journal
+        if j is None:
+            return
+        self._maybe_checkpoint(force=True)
+        j.rotate()
+        self.rotations += 1
+        if now is not None:
+            self._segment_started_at = now
+        if self.snapshots is not None:
+            self.snapshot()
+            if now is not None:
+                self._last_snapshot_at = now
+
     # ------------------------------------------------------------ snapshots
 
     def snapshot(self) -> int | None:
@@ -450,6 +542,7 @@ class Pipeline:
             "windows": self.ingress.windows,
             "accepted": self.ingress.accepted,
             "pipeline": {"data_time": self.data_time, "last_tick": self.last_tick, "metrics": self.metrics},
+            "keepers": {name: k.snapshot_state() for name, k in self.keepers.items()},
         }
 
     def _prune_snapshot_files(self, newest: int) -> None:
@@ -459,6 +552,10 @@ class Pipeline:
         assert pol is not None
         keep = set(self._snapshot_files[-pol.keep :])
         del self._snapshot_files[: -pol.keep]
+        j = self.journal
+        if j is not None:  # each segment's start snapshot stays while the segment does
+            keep.update(f"snapshot-{s.first - 1:012d}.zst" for s in j.closed_segments())
+            keep.add(f"snapshot-{j.first_live_seq - 1:012d}.zst")
         for f in pol.directory.glob("snapshot-*"):
             if f.name in keep:
                 continue
@@ -507,6 +604,11 @@ class Pipeline:
         rep.unsigned_tail = j.last_seq - (last_cp.seq if last_cp is not None else 0)
         start, prev = 1, ZERO_HASH
         loaded = self._load_snapshot(rep)
+        if loaded is None and j.first_seq > 1:
+            raise RecoveryError(
+                f"recovery: no usable snapshot, and entries 1..{j.first_seq - 1} were archived or pruned: "
+                "the state cannot be rebuilt here (restore the snapshot files, or replay with the archive)"
+            )
         if loaded is not None:
             covers, entry = loaded
             start, prev = entry.seq, entry.prev_hash
@@ -522,6 +624,8 @@ class Pipeline:
                 )
             prev = e.hash
             rep.entries_read += 1
+            for k in self.keepers.values():
+                k.replay_entry(e)
             if e.kind == "input":
                 env = decode_json(e.payload)
                 self.ingress.restore(env)
@@ -553,6 +657,7 @@ class Pipeline:
             rep.outputs_appended = len(missing)
         j.append("note", json.dumps({"event": "recovered", **rep.as_note()}).encode())
         self._maybe_checkpoint(force=True)
+        self.recovered = True
         return rep
 
     def _load_snapshot(self, rep: RecoveryReport) -> tuple[int, Entry] | None:
@@ -619,9 +724,15 @@ class Pipeline:
             raise snap.SnapshotError("snapshot replay windows are malformed")
         if not isinstance(accepted, Counter) or not isinstance(pipe.get("metrics"), Metrics):
             raise snap.SnapshotError("snapshot counters are malformed")
+        keepers = state.get("keepers", {})
+        if not isinstance(keepers, dict):
+            raise snap.SnapshotError("snapshot keepers are malformed")
         snap.check_types(self.stages, stages)
         for stage, st in zip(self.stages, stages, strict=True):
             snap.restore(stage, st)
+        for name, k in self.keepers.items():
+            if name in keepers:
+                k.restore_state(keepers[name])
         self.ingress.windows.clear()
         self.ingress.windows.update(windows)
         self.ingress.accepted.update(accepted)
@@ -634,7 +745,11 @@ class Pipeline:
         self.metrics.stage_errors += m.stage_errors
 
 
-class TamperedJournalError(RuntimeError):
+class RecoveryError(RuntimeError):
+    """A restart cannot rebuild the node's state from its journal."""
+
+
+class TamperedJournalError(RecoveryError):
     """Recovery found an entry that does not fit the hash chain."""
 
 
@@ -840,7 +955,7 @@ def file_sinks(directory: str | Path, journal: Journal | None = None) -> list[Js
     are first rewritten from its recorded outputs (so a restart leaves them whole)."""
     d = Path(directory)
     if journal is not None:
-        write_outputs(d, recorded_outputs(journal))
+        write_outputs(d, iter_recorded_outputs(journal))
     return [JsonlFileSink(d / name, [kind]) for kind, name in OUTPUT_FILES.items()]
 
 
@@ -850,11 +965,14 @@ __all__ = [
     "OUTPUT_FILES",
     "Item",
     "JsonlFileSink",
+    "Keeper",
     "Metrics",
     "NondeterminismError",
     "Pipeline",
     "Raw",
+    "RecoveryError",
     "RecoveryReport",
+    "SegmentPolicy",
     "Sink",
     "SnapshotPolicy",
     "StageFactory",

@@ -164,6 +164,13 @@ def register(app: typer.Typer) -> None:
         ),
         max_skew: float = typer.Option(30.0, "--max-skew", help="Largest |sent - now| (0: no clock check)."),
         tick: float = typer.Option(1.0, "--tick", help="Stage tick period in seconds (0: none)."),
+        scan_grace: float = typer.Option(
+            0.02,
+            "--scan-grace",
+            min=0.0,
+            help="Tick this many seconds after input stops, so a buffered radar scan is processed "
+            "at once (journalled; 0: off; needs --tick > 0).",
+        ),
         heartbeat: float = typer.Option(5.0, "--heartbeat", help="Heartbeat period in seconds (0: none)."),
         idle_exit: float = typer.Option(
             0.0, "--idle-exit", help="Exit after this many idle seconds (0: never)."
@@ -185,6 +192,16 @@ def register(app: typer.Typer) -> None:
         ),
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
+        ),
+        segment_mb: float = typer.Option(
+            1024.0,
+            "--segment-mb",
+            min=0.0,
+            help="Close the journal's live segment at this size (MiB) and start the next (0: never); "
+            "old segments go with `tocsin journal archive/prune`.",
+        ),
+        segment_h: float = typer.Option(
+            24.0, "--segment-h", min=0.0, help="... or after this many hours (0: never)."
         ),
         live: Path | None = typer.Option(
             None, "--live", help="Live authorisation file: alerts are ACTUAL. Without it: EXERCISE."
@@ -220,8 +237,9 @@ def register(app: typer.Typer) -> None:
         from tocsin.runtime import (
             NondeterminismError,
             Pipeline,
+            RecoveryError,
+            SegmentPolicy,
             SnapshotPolicy,
-            TamperedJournalError,
             default_stages,
         )
         from tocsin.transport.nats import FusionNode, ensure_streams, publish_all
@@ -277,6 +295,7 @@ def register(app: typer.Typer) -> None:
             checkpoint_every=checkpoint_entries,
             checkpoint_s=checkpoint_s,
             snapshots=SnapshotPolicy(ddir / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries),
+            segments=SegmentPolicy(max_bytes=int(segment_mb * 2**20), max_s=segment_h * 3600.0),
         )
         if journal.last_seq:
             try:
@@ -284,7 +303,7 @@ def register(app: typer.Typer) -> None:
             except NondeterminismError as exc:
                 journal.close()
                 raise InputError(unreproducible(exc), file=str(ddir / "journal.db")) from None
-            except TamperedJournalError as exc:
+            except RecoveryError as exc:
                 journal.close()
                 raise InputError(str(exc), file=str(ddir / "journal.db")) from None
             typer.echo(f"{ddir / 'journal.db'}: {rep.summary()}", err=True)
@@ -334,7 +353,14 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"link {p}: {'SILENT' if silent else 'back'}", err=True)
 
             fnode = FusionNode(
-                js, pipe, partner=code, key=k, tick_s=tick, heartbeat_s=heartbeat, on_link=on_link
+                js,
+                pipe,
+                partner=code,
+                key=k,
+                tick_s=tick,
+                heartbeat_s=heartbeat,
+                on_link=on_link,
+                scan_grace_s=scan_grace,
             )
             try:
                 await fnode.setup()
