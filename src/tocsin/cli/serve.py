@@ -225,6 +225,13 @@ def register(app: typer.Typer) -> None:
             30.0, "--max-skew", help="Largest |sent - now| in seconds (wall clock)."
         ),
         tick: float = typer.Option(1.0, "--tick", help="Stage tick period in seconds (0: no ticks)."),
+        scan_grace: float = typer.Option(
+            0.02,
+            "--scan-grace",
+            min=0.0,
+            help="Tick this many seconds after input stops, so a buffered radar scan is processed "
+            "at once (journalled; 0: off; needs --tick > 0).",
+        ),
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
         max_body: int = typer.Option(4 * 1024 * 1024, "--max-body", help="Largest request body in bytes."),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
@@ -390,7 +397,13 @@ def register(app: typer.Typer) -> None:
             unauth_rate=unauth_rate,
             unauth_burst=4 * unauth_rate,
         )
-        cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk, admission=quotas)  # type: ignore[arg-type]
+        cfg = ServerConfig(
+            max_body_bytes=max_body,
+            tick_s=tick,
+            scan_grace_s=scan_grace,
+            clock=clk,  # type: ignore[arg-type]
+            admission=quotas,
+        )
         try:
             exchange, _ = build_exchange(
                 stage_list,
