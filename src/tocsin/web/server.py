@@ -14,7 +14,7 @@ from tocsin.exchange.signing import PartnerRegistry
 from tocsin.journal.store import Journal
 from tocsin.runtime import Pipeline, RecoveryReport, SegmentPolicy, Sink, SnapshotPolicy, file_sinks
 from tocsin.stage import Stage
-from tocsin.web.app import create_app
+from tocsin.web.app import HttpSecurity, create_app
 from tocsin.web.dashboard import Dashboard
 from tocsin.web.hub import Exchange, ServerConfig
 
@@ -90,8 +90,9 @@ def build_app(
     tail: Path | None = None,
     unix_socket: Path | None = None,
     dashboard: Dashboard | None = None,
+    security: HttpSecurity | None = None,
 ) -> Starlette:
-    return create_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dashboard)
+    return create_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dashboard, security=security)
 
 
 def bind(host: str, port: int) -> socket.socket:
