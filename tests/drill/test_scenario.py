@@ -257,3 +257,36 @@ def test_any_corruption_is_a_scenario_error_or_valid(idx: int, junk: str) -> Non
 def test_arbitrary_text_never_raises_anything_else(text: str) -> None:
     with contextlib.suppress(ScenarioError):
         parse_scenario(text, "s.yaml")
+
+
+# --- the launch examples of docs/scenario-language.md -------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "scenario-language.md"
+
+
+def _doc_launch_examples() -> list[str]:
+    """Every yaml example of the Launches section that lists launches (items
+    with `site:`), as the text of its launch items."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Launches") : text.index("## Air objects")]
+    out = []
+    for block in section.split("```yaml\n")[1:]:
+        body = block.split("```")[0]
+        if "site:" not in body:
+            continue
+        if body.startswith("launches:\n"):
+            body = body[len("launches:\n") :]
+        out.append(body)
+    return out
+
+
+@pytest.mark.parametrize("example", _doc_launch_examples(), ids=lambda e: e.split("\n")[0].strip())
+def test_documented_launch_examples_parse_and_fly(example: str) -> None:
+    from tocsin.drill.simulate import simulate
+
+    head = BASE[: BASE.index("launches:")]
+    tail = BASE[BASE.index("air:") :]
+    text = head.replace("duration_s: 600", "duration_s: 900") + "launches:\n" + example + tail
+    res = simulate(parse_scenario(text, "doc.yaml"))
+    launches = parse_scenario(text, "doc.yaml").spec.launches
+    assert sum(la.count for la in launches) <= len([o for o in res.objects.values() if o.cls == "ballistic"])
