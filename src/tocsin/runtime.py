@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tocsin.exchange.ingress import Ingress, SeqWindow, Verdict
+from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
 from tocsin.journal.store import Journal
 from tocsin.stage import Stage, run_pipeline
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
@@ -53,6 +53,11 @@ class Raw:
 
     data: bytes
     fmt: str = "json"
+
+
+#: what :meth:`Pipeline.submit_batch` takes: raw JSON, raw bytes with their
+#: encoding, a decoded message, or a message already decoded and authenticated
+Item = bytes | Raw | Envelope | Prechecked
 
 
 class NondeterminismError(RuntimeError):
@@ -155,15 +160,19 @@ class Pipeline:
 
     # ------------------------------------------------------------ input
 
-    def submit(self, item: bytes | Raw | Envelope, *, now: float | None = None) -> Verdict:
+    def submit(self, item: Item, *, now: float | None = None) -> Verdict:
         return self.submit_batch([item], now=now)[0]
 
-    def submit_batch(
-        self, items: Sequence[bytes | Raw | Envelope], *, now: float | None = None
-    ) -> list[Verdict]:
+    def submit_batch(self, items: Sequence[Item], *, now: float | None = None) -> list[Verdict]:
         """Check, journal (one commit), process and emit a batch of messages.
 
-        Returns one verdict per item in order.
+        Returns one verdict per item in order. The batch is the unit of group
+        commit: callers gather what arrived while the previous batch was being
+        processed (``Exchange`` joins queued requests) so one fsync covers
+        them all. Nothing of the batch reaches a stage before that commit, and
+        no verdict is returned (acknowledged) before the outputs' commit.
+        Items may be :class:`~tocsin.exchange.ingress.Prechecked` (decoded and
+        signature-checked in another thread by ``ingress.precheck``).
         """
         verdicts: list[Verdict] = []
         accepted: list[Envelope] = []
@@ -185,12 +194,12 @@ class Pipeline:
         self._maybe_checkpoint()
         return verdicts
 
-    def _check_all(
-        self, items: Sequence[bytes | Raw | Envelope], now: float | None, accepted: list[Envelope]
-    ) -> list[Verdict]:
+    def _check_all(self, items: Sequence[Item], now: float | None, accepted: list[Envelope]) -> list[Verdict]:
         verdicts = []
         for item in items:
-            if isinstance(item, Raw):
+            if isinstance(item, Prechecked):
+                v = self.ingress.check_prechecked(item, now=now)
+            elif isinstance(item, Raw):
                 v = self.ingress.check_bytes(item.data, now=now, fmt=item.fmt)
             elif isinstance(item, bytes | bytearray | memoryview):
                 v = self.ingress.check_bytes(bytes(item), now=now)
@@ -526,6 +535,7 @@ StageFactory = Callable[[], list[Stage]]
 
 __all__ = [
     "OUTPUT_FILES",
+    "Item",
     "JsonlFileSink",
     "Metrics",
     "NondeterminismError",

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -78,6 +78,20 @@ class RejectRecorder(Protocol):
     """Where rejections are recorded (the journal implements this)."""
 
     def append(self, kind: str, payload: bytes) -> object: ...
+
+
+#: a refusal found before any state changed: (reason, field, detail)
+_Problem = tuple[str, str | None, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Prechecked:
+    """A message decoded and authenticated by :meth:`Ingress.precheck`."""
+
+    data: bytes
+    fmt: str
+    env: Envelope | None
+    problem: _Problem | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,17 +240,7 @@ class Ingress:
 
     def check_bytes(self, data: bytes, *, now: float | None = None, fmt: str = "json") -> Verdict:
         """Decode (JSON or ``fmt="msgpack"``) and check one message."""
-        try:
-            env = decode_json(data) if fmt == "json" else decode_msgpack(data)
-        except UnknownKind as exc:
-            return self._reject(None, "unknown_kind", exc.field, exc.message, data)
-        except WireError as exc:
-            fld = exc.field
-            m = _MISSING.search(exc.message)
-            if m is not None and (fld is None or fld == "$"):
-                fld = f"$.{m.group(1)}"
-            return self._reject(None, "schema", fld, exc.message, data)
-        return self.check(env, now=now, raw=data, fmt=fmt)
+        return self.check_prechecked(self.precheck(data, fmt), now=now)
 
     def check(
         self, env: Envelope, *, now: float | None = None, raw: bytes | None = None, fmt: str = "json"
@@ -246,38 +250,69 @@ class Ingress:
         ``raw`` is the message as received (JSON, or MessagePack with
         ``fmt="msgpack"``): a v2 signature is verified over its canonical form.
         Without it, over the canonical form of ``env`` itself."""
-        pol: PartnerPolicy | None = None
-        reg = self.registry
-        if reg is not None:
-            pol = reg.get(env.partner)
-            if pol is None:
-                return self._reject(
-                    env, "unknown_partner", "$.partner", f"unknown partner {env.partner!r}", raw
-                )
-            bad = self._authenticate(env, pol, raw, fmt)
-            if bad is not None:
-                return bad
-        if isinstance(env.body, BundleBody):
-            return self._check_bundle(env, pol, now, fmt)
-        return self._admit(env, pol, now, raw)
+        problem = self._auth_problem(env, raw, fmt)
+        if problem is not None:
+            return self._reject(env, *problem, raw)
+        return self._after_auth(env, now, raw, fmt)
 
-    def _authenticate(self, env: Envelope, pol: PartnerPolicy, raw: bytes | None, fmt: str) -> Verdict | None:
+    # ------------------------------------------------------------ precheck
+
+    def precheck(self, data: bytes, fmt: str = "json") -> Prechecked:
+        """Decode and authenticate one message without touching any state:
+        safe to run in another thread while the worker checks and journals
+        earlier messages (Ed25519 verification releases the GIL). Nothing is
+        counted or journalled until :meth:`check_prechecked`."""
+        try:
+            env = decode_json(data) if fmt == "json" else decode_msgpack(data)
+        except UnknownKind as exc:
+            return Prechecked(data, fmt, None, ("unknown_kind", exc.field, exc.message))
+        except WireError as exc:
+            fld = exc.field
+            m = _MISSING.search(exc.message)
+            if m is not None and (fld is None or fld == "$"):
+                fld = f"$.{m.group(1)}"
+            return Prechecked(data, fmt, None, ("schema", fld, exc.message))
+        return Prechecked(data, fmt, env, self._auth_problem(env, data, fmt))
+
+    def precheck_many(self, lines: Sequence[bytes], fmt: str = "json") -> list[Prechecked]:
+        return [self.precheck(ln, fmt) for ln in lines]
+
+    def check_prechecked(self, pc: Prechecked, *, now: float | None = None) -> Verdict:
+        """The rest of the checks, in order, for a :meth:`precheck` result (which
+        must come from this ingress: its registry decided the signature)."""
+        if pc.problem is not None:
+            return self._reject(pc.env, *pc.problem, pc.data)
+        assert pc.env is not None
+        return self._after_auth(pc.env, now, pc.data, pc.fmt)
+
+    # ------------------------------------------------------------ steps
+
+    def _auth_problem(self, env: Envelope, raw: bytes | None, fmt: str) -> _Problem | None:
+        """Partner, signature version and signature (no state, no counters)."""
+        reg = self.registry
+        if reg is None:
+            return None
+        pol = reg.get(env.partner)
+        if pol is None:
+            return ("unknown_partner", "$.partner", f"unknown partner {env.partner!r}")
         if not env.sig:
-            return self._reject(env, "missing_signature", "$.sig", "message is not signed", raw)
+            return ("missing_signature", "$.sig", "message is not signed")
         if env.v == 1 and (not pol.accept_v1 or env.kind == "bundle"):
-            return self._reject(
-                env,
+            return (
                 "legacy_signature",
                 "$.v",
                 f"v1 signatures (tocsin's msgspec bytes) are not accepted from {env.partner}: "
                 "sign v 2 over RFC 8785 canonical JSON (docs/exchange-format.md)",
-                raw,
             )
         if not verify(env, pol.public_key, raw=raw, fmt=fmt):
-            return self._reject(
-                env, "bad_signature", "$.sig", f"signature does not verify for {env.partner}", raw
-            )
+            return ("bad_signature", "$.sig", f"signature does not verify for {env.partner}")
         return None
+
+    def _after_auth(self, env: Envelope, now: float | None, raw: bytes | None, fmt: str) -> Verdict:
+        pol = self.registry.get(env.partner) if self.registry is not None else None
+        if isinstance(env.body, BundleBody):
+            return self._check_bundle(env, pol, now, fmt)
+        return self._admit(env, pol, now, raw)
 
     def _check_bundle(self, env: Envelope, pol: PartnerPolicy | None, now: float | None, fmt: str) -> Verdict:
         """The members of an authenticated (or, in open mode, any) bundle."""
@@ -409,4 +444,4 @@ def reject_payload(
     return json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
 
 
-__all__ = ["REASONS", "Ingress", "RejectRecorder", "SeqWindow", "Verdict", "reject_payload"]
+__all__ = ["REASONS", "Ingress", "Prechecked", "RejectRecorder", "SeqWindow", "Verdict", "reject_payload"]

@@ -15,6 +15,13 @@ Here:
 * the same operator confirming their own proposal, an unknown operator, an
   unknown area, an empty text: refused, and the refusal is recorded too.
 
+Who the operator is, is checked where the step comes in (the ``tocsin alert``
+command line with the operator's password, TOTP code or own key; the
+dashboard with its login session): the book records how (``auth`` in each
+step's detail, a key's signature included) and an authentication failure as a
+refusal (:meth:`ManualAlertBook.refuse`). ``totp_steps`` keeps the last TOTP
+step accepted per operator so a code works once.
+
 Every step returns an :class:`AuditRecord`; records form a hash chain
 (``hash = sha256(prev_hash || canonical JSON of the record)``) so an edited or
 deleted entry is detected when the book is loaded (:meth:`ManualAlertBook.verify`).
@@ -124,6 +131,8 @@ class ManualAlertBook:
         self.alerts: list[Envelope] = []
         self._n = 0
         self._seq = 0
+        #: last TOTP time step accepted per operator (a one-time code works once)
+        self.totp_steps: dict[str, int] = {}
 
     # ------------------------------------------------------------ areas
 
@@ -156,6 +165,15 @@ class ManualAlertBook:
         rec = self._record(t, "refuse", operator, target, why)
         return ManualAlertError(why, rec)
 
+    def refuse(self, t: float, operator: str, target: str, why: str) -> ManualAlertError:
+        """Record a refusal decided outside the book (e.g. authentication failed)
+        and return the error to raise."""
+        return self._refuse(t, operator, target, why)
+
+    @staticmethod
+    def _auth(detail: str, auth: str) -> str:
+        return f"{detail}; auth {auth}" if auth else detail
+
     def verify(self) -> None:
         """Raise :class:`ConfigError` if the audit chain was altered."""
         prev = ""
@@ -172,7 +190,7 @@ class ManualAlertBook:
     # ------------------------------------------------------------ steps
 
     def propose(
-        self, operator: str, areas: Sequence[str], text: str, t: float
+        self, operator: str, areas: Sequence[str], text: str, t: float, *, auth: str = ""
     ) -> tuple[Pending, AuditRecord]:
         """A pending alert; nothing is sent until another operator confirms."""
         self._authorised(operator, t, "")
@@ -190,10 +208,14 @@ class ManualAlertBook:
         self._n += 1
         p = Pending(id=f"P{self._n}", proposed_by=operator, t=t, areas=codes, text=text)
         self.pending[p.id] = p
-        rec = self._record(t, "propose", operator, p.id, f"areas {' '.join(codes)}; text {text!r}")
+        rec = self._record(
+            t, "propose", operator, p.id, self._auth(f"areas {' '.join(codes)}; text {text!r}", auth)
+        )
         return p, rec
 
-    def confirm(self, pending_id: str, operator: str, t: float) -> tuple[Envelope, AuditRecord]:
+    def confirm(
+        self, pending_id: str, operator: str, t: float, *, auth: str = ""
+    ) -> tuple[Envelope, AuditRecord]:
         """Issue a pending alert; the confirming operator must differ from the proposer."""
         self._authorised(operator, t, pending_id)
         p = self.pending.get(pending_id)
@@ -206,22 +228,24 @@ class ManualAlertBook:
         env = self._alert(ident, "Alert", t, p.areas, p.text, [], "")
         del self.pending[pending_id]
         self.issued[ident] = Issued(ident, pending_id, p.proposed_by, operator, t, p.areas, status)
-        rec = self._record(t, "confirm", operator, pending_id, f"issued {ident} ({status})")
+        rec = self._record(t, "confirm", operator, pending_id, self._auth(f"issued {ident} ({status})", auth))
         return env, rec
 
-    def cancel(self, target: str, operator: str, t: float) -> tuple[Envelope | None, AuditRecord]:
+    def cancel(
+        self, target: str, operator: str, t: float, *, auth: str = ""
+    ) -> tuple[Envelope | None, AuditRecord]:
         """Withdraw a pending proposal, or cancel an issued alert (one operator)."""
         self._authorised(operator, t, target)
         if target in self.pending:
             del self.pending[target]
-            return None, self._record(t, "cancel", operator, target, "proposal withdrawn")
+            return None, self._record(t, "cancel", operator, target, self._auth("proposal withdrawn", auth))
         iss = self.issued.get(target)
         if iss is None or iss.cancelled:
             raise self._refuse(t, operator, target, f"nothing to cancel under {target!r}")
         ident = target.rsplit(".", 1)[0] + ".1"
         env = self._alert(ident, "Cancel", t, iss.areas, "", [(target, iss.t)], "manual")
         self.issued[target] = Issued(**{**asdict(iss), "cancelled": True})
-        return env, self._record(t, "cancel", operator, target, f"cancelled by {ident}")
+        return env, self._record(t, "cancel", operator, target, self._auth(f"cancelled by {ident}", auth))
 
     # ------------------------------------------------------------ output
 
@@ -297,6 +321,7 @@ class ManualAlertBook:
             "status": self.mode.status,
             "n": self._n,
             "seq": self._seq,
+            "totp_steps": dict(sorted(self.totp_steps.items())),
             "pending": [asdict(p) for p in self.pending.values()],
             "issued": [asdict(i) for i in self.issued.values()],
             "audit": [asdict(r) for r in self.audit],
@@ -316,6 +341,7 @@ class ManualAlertBook:
         try:
             self._n = int(d["n"])
             self._seq = int(d["seq"])
+            self.totp_steps = {str(k): int(v) for k, v in d.get("totp_steps", {}).items()}
             self.pending = {p["id"]: Pending(**{**p, "areas": tuple(p["areas"])}) for p in d["pending"]}
             self.issued = {i["id"]: Issued(**{**i, "areas": tuple(i["areas"])}) for i in d["issued"]}
             self.audit = [AuditRecord(**r) for r in d["audit"]]

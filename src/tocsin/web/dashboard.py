@@ -51,7 +51,15 @@ from starlette.staticfiles import StaticFiles
 from tocsin.journal.store import Journal
 from tocsin.runtime import JsonlFileSink
 from tocsin.web.area_map import areas_geojson
-from tocsin.web.auth import LoginThrottle, OperatorStore, Session, SessionStore, csrf_ok
+from tocsin.web.auth import (
+    DeviceTokens,
+    LoginGate,
+    OperatorStore,
+    Session,
+    SessionStore,
+    csrf_ok,
+    device_cookie,
+)
 from tocsin.web.hub import Exchange
 from tocsin.web.live import LiveState, SensorWatcher, display_dict, message_time
 from tocsin.web.manual_desk import DeskRefusal, ManualDesk
@@ -159,7 +167,11 @@ class Dashboard:
                     continue
         self.sensors = SensorWatcher(journal.path) if journal is not None else None
         self.sessions = SessionStore(clock=clock, idle_s=self.config.session_idle_s)
-        self.throttle = LoginThrottle(clock=clock)
+        devices = None
+        if self.config.operators is not None:  # device tokens survive a restart (auth.DeviceTokens)
+            devices = DeviceTokens.at(self.config.operators.with_name(".device-tokens.key"), clock=clock)
+        self.gate = LoginGate(clock=clock, devices=devices)
+        self.throttle = self.gate.throttle
         self._store: OperatorStore | None = None
         self._store_mtime: float | None = None
         self._areas: tuple[bytes, bytes] | None = None
@@ -318,31 +330,46 @@ class Dashboard:
         body = await self._body(request)
         if isinstance(body, JSONResponse):
             return body
-        name, password = body.get("name"), body.get("password")
-        if not isinstance(name, str) or not name:
+        name, password, totp = body.get("name"), body.get("password"), body.get("totp")
+        if not isinstance(name, str) or not name or len(name) > 64:
             return _err(422, "schema", "name is required", "name")
-        if not isinstance(password, str) or not password:
+        if not isinstance(password, str) or not password or len(password) > 1024:
             return _err(422, "schema", "password is required", "password")
+        if totp is not None and (not isinstance(totp, str) or len(totp) > 16):
+            return _err(422, "schema", "totp must be the 6-digit code", "totp")
         store = self.store()
         if store is None:
             return _err(403, "no_accounts", "no operator accounts on this server (tocsin operator add)")
-        if self.throttle.blocked(name):
-            return _err(429, "throttled", "too many failed logins; wait a minute")
         import asyncio
 
-        op = await asyncio.to_thread(store.authenticate, name, password)
-        if op is None:
-            flooded = self.throttle.flooded()
-            self.throttle.failed(name)
-            if not flooded:
-                await self.journal("login_failed", name[:64])
-            elif not self.throttle.flooded_noted:
-                self.throttle.flooded_noted = True
+        res = await asyncio.to_thread(
+            self.gate.attempt,
+            store,
+            name,
+            password,
+            totp or None,
+            address=request.client.host if request.client is not None else None,
+            device_token=request.cookies.get(device_cookie(name)),
+        )
+        if res.status == 429:
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "reason": "throttled",
+                    "detail": f"too many failed logins from this client; try again in {res.retry_after} s",
+                },
+                status_code=429,
+                headers={"Retry-After": str(res.retry_after)},
+            )
+        if res.op is None:
+            if res.journal_failure:
+                await self.journal("login_failed", name[:64], trusted_device=res.trusted)
+            elif res.flood_started:
                 await self.journal("login_flood", None, note="more failed logins this minute not journalled")
-            return _err(401, "bad_login", "wrong name or password")
-        self.throttle.succeeded(name)
+            return _err(401, "bad_login", "wrong name, password or code")
+        op = res.op
         s = self.sessions.create(op)
-        await self.journal("login", op.name, role=op.role)
+        await self.journal("login", op.name, role=op.role, factors=list(res.factors))
         resp = _json(s.public())
         resp.set_cookie(
             COOKIE,
@@ -352,6 +379,16 @@ class Dashboard:
             secure=request.url.scheme == "https",
             path="/",
         )
+        if res.device_token is not None:  # this browser is now known for this operator
+            resp.set_cookie(
+                device_cookie(name),
+                res.device_token,
+                max_age=int(self.gate.devices.max_age_s),
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+                path="/auth/login",
+            )
         return resp
 
     async def logout(self, request: Request) -> Response:

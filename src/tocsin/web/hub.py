@@ -8,9 +8,18 @@
                          per-line results ◄──────── Hub (sink) ──► SSE clients
                                                         └──► alert history, CAP feed
 
+With a partner registry, each request's signatures are checked first in a
+thread of its own (``Ingress.precheck``: Ed25519 verification releases the GIL,
+so it runs on the other core while the worker processes earlier batches).
 One worker owns the :class:`~tocsin.runtime.Pipeline` (journal writes and stages
 are serial); it runs each batch in a thread so the event loop keeps serving
-health checks and event streams while a commit fsyncs. The worker also ticks the
+health checks and event streams while a commit fsyncs. *Group commit*: the
+requests that queued up while a batch was processed are taken together as the
+next batch, one journal commit for all of them; each request is answered after
+that commit (nothing is acknowledged before it is durable). *Scan grace*: when
+no request arrives for ``scan_grace_s`` after a batch, the worker ticks the
+stages (a journalled tick), so the tracker processes a radar scan as soon as
+its plots stop coming rather than when the next scan or periodic tick comes. The worker also ticks the
 stages every ``tick_s`` seconds with the server clock (``wall``: the system time;
 ``data``: the latest accepted ``sent``, for playing recorded files faster than
 real time).
@@ -20,13 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from tocsin.exchange.ingress import Verdict
+from tocsin.exchange.ingress import Prechecked, Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
 from tocsin.wire import Envelope, HeartbeatBody, encode_json
@@ -48,6 +59,15 @@ class ServerConfig:
     request_timeout_s: float = 15.0
     #: stage tick period (0: never tick)
     tick_s: float = 1.0
+    #: scan grace: when no message arrives for this long (wall time) after the
+    #: last one processed, tick the stages (journalled like every tick), so a
+    #: radar scan still buffered is processed now instead of when the next scan
+    #: or the next periodic tick comes. Only with ticks on (``tick_s > 0``);
+    #: 0 turns it off.
+    scan_grace_s: float = 0.02
+    #: group commit: up to this many queued messages (whole requests) are
+    #: checked, journalled with one commit and processed together
+    group_max_lines: int = 20_000
     clock: Literal["wall", "data"] = "wall"
     #: SSE keep-alive heartbeat period
     sse_heartbeat_s: float = 5.0
@@ -127,14 +147,19 @@ class Exchange:
         self.mode = mode
         self.http_rejects: Counter[str] = Counter()
         self.tick_errors = 0
+        #: group commit: journal commits of request batches, and requests they covered
+        self.commits = 0
+        self.committed_requests = 0
         self.monitor = LinkMonitor(self.config.link_heartbeat_s, self.config.link_silent_periods)
         self.links = self.monitor.links
         self.started = wall_clock()
-        # a batch of lines, or a function to run on the worker (run_exclusive)
-        self._queue: asyncio.Queue[tuple[list[bytes] | Callable[[], Any], asyncio.Future[Any]]] | None = None
+        # a batch of lines (bytes, or Prechecked), or a function to run on the
+        # worker (run_exclusive)
+        self._queue: asyncio.Queue[tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
         self._stopped = False
+        self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="tocsin-pipeline")
 
     # ------------------------------------------------------------ lifecycle
 
@@ -157,6 +182,10 @@ class Exchange:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._stopped = True
+        # a batch or tick already running on the pipeline thread goes on after
+        # the worker task is cancelled: let it finish before closing the journal
+        # under it (closing SQLite during a commit crashes the process)
+        await asyncio.get_running_loop().run_in_executor(None, self._pipeline_thread.shutdown)
         self.pipeline.close()
         if self.hub is not None:
             for q in list(self.hub.subscribers):
@@ -173,13 +202,16 @@ class Exchange:
 
     # ------------------------------------------------------------ input
 
-    async def submit(self, lines: list[bytes]) -> list[Verdict]:
-        """Queue a batch; wait for its verdicts. Raises QueueFull or TimeoutError."""
+    async def submit(self, lines: Sequence[bytes | Prechecked]) -> list[Verdict]:
+        """Queue a batch; wait for its verdicts. Raises QueueFull or TimeoutError.
+
+        The verdicts come after the batch's inputs and outputs are committed to
+        the journal (group commit: batches queued together share one commit)."""
         if self._queue is None:
             raise RuntimeError("exchange not started")
         fut: asyncio.Future[list[Verdict]] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((lines, fut))
+            self._queue.put_nowait((list(lines), fut))
         except asyncio.QueueFull:
             raise QueueFull from None
         return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
@@ -210,19 +242,31 @@ class Exchange:
         wake = cfg.link_heartbeat_s / 4.0
         if cfg.tick_s > 0:
             wake = min(wake, cfg.tick_s)
+        grace = cfg.scan_grace_s if cfg.tick_s > 0 else 0.0
+        held: tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]] | None = None
+        unticked = False  # inputs processed since the last tick
         while True:
-            item: tuple[list[bytes] | Callable[[], Any], asyncio.Future[Any]] | None
-            try:
-                item = await asyncio.wait_for(self._queue.get(), wake)
-            except TimeoutError:
-                item = None
+            item: tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]] | None
+            if held is not None:
+                item, held = held, None
+            else:
+                try:
+                    timeout = min(wake, grace) if unticked and grace > 0 else wake
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    item = None
+            if item is None and unticked and grace > 0:
+                # quiet for the scan grace: whatever scan is buffered is complete
+                if await self._tick():
+                    last_tick = self.wall_clock()
+                unticked = False
             if item is not None:
                 lines, fut = item
                 if fut.cancelled():
                     continue
                 if callable(lines):  # run_exclusive
                     try:
-                        res = await asyncio.to_thread(lines)
+                        res = await self._on_pipeline_thread(lines)
                     except Exception as exc:
                         if not fut.done():
                             fut.set_exception(exc)
@@ -230,30 +274,63 @@ class Exchange:
                     if not fut.done():
                         fut.set_result(res)
                     continue
+                # group commit: every request queued meanwhile joins this batch
+                group = [(lines, fut)]
+                n = len(lines)
+                while n < cfg.group_max_lines and not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    if callable(nxt[0]):
+                        held = nxt  # keep run_exclusive in its place: after this group
+                        break
+                    if not nxt[1].cancelled():
+                        group.append((nxt[0], nxt[1]))
+                        n += len(nxt[0])
+                flat = [x for ls, _ in group for x in ls]
                 now = self.wall_clock() if cfg.clock == "wall" else None
                 try:
-                    verdicts = await asyncio.to_thread(self.pipeline.submit_batch, lines, now=now)
-                except Exception as exc:  # journal failure etc.: the request learns, the server goes on
-                    if not fut.done():
-                        fut.set_exception(exc)
+                    verdicts = await self._on_pipeline_thread(self.pipeline.submit_batch, flat, now=now)
+                except Exception as exc:  # journal failure etc.: the requests learn, the server goes on
+                    for _, f in group:
+                        if not f.done():
+                            f.set_exception(exc)
                     continue
+                self.commits += 1
+                self.committed_requests += len(group)
                 self._note_links(verdicts)
-                if not fut.done():
-                    fut.set_result(verdicts)
+                i = 0
+                for ls, f in group:
+                    if not f.done():
+                        f.set_result(verdicts[i : i + len(ls)])
+                    i += len(ls)
+                unticked = True
             if cfg.tick_s > 0 and self.wall_clock() - last_tick >= cfg.tick_s:
                 last_tick = self.wall_clock()
-                t = self.now()
-                if t > 0 and (self.pipeline.last_tick is None or t > self.pipeline.last_tick):
-                    try:
-                        await asyncio.to_thread(self.pipeline.tick, t)
-                    except Exception:  # e.g. the journal failed: counted, health says so
-                        self.tick_errors += 1
+                if await self._tick():
+                    unticked = False
             if self.pipeline.housekeeping_due(self.wall_clock()):
                 try:  # signed checkpoints on the wall clock (runtime.Pipeline.housekeeping)
-                    await asyncio.to_thread(self.pipeline.housekeeping, self.wall_clock())
+                    await self._on_pipeline_thread(self.pipeline.housekeeping, self.wall_clock())
                 except Exception:
                     self.tick_errors += 1
             self._check_links()
+
+    async def _on_pipeline_thread(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+        """Run ``fn`` on the one thread that touches the pipeline (journal and
+        stages), keeping the event loop free."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pipeline_thread, functools.partial(fn, *args, **kw))
+
+    async def _tick(self) -> bool:
+        """Tick the stages at :meth:`now` (if time moved on); True if it ticked."""
+        t = self.now()
+        if t <= 0 or (self.pipeline.last_tick is not None and t <= self.pipeline.last_tick):
+            return False
+        try:
+            await self._on_pipeline_thread(self.pipeline.tick, t)
+        except Exception:  # e.g. the journal failed: counted, health says so
+            self.tick_errors += 1
+            return False
+        return True
 
     # ------------------------------------------------------------ link health
 
