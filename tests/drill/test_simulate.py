@@ -140,7 +140,19 @@ def test_same_seed_byte_identical_other_seed_differs(sc: Scenario, res: Simulati
     assert _bytes(again.truth) == _bytes(res.truth)  # type: ignore[arg-type]
     other = simulate(Scenario(msgspec.structs.replace(sc.spec, seed=8), sc.file, sc.lines))
     assert _bytes(other.messages) != _bytes(res.messages)  # type: ignore[arg-type]
-    assert _bytes(other.truth) == _bytes(res.truth)  # type: ignore[arg-type]  # no spread: same flights
+    # each missile's drag is drawn from the seed: other flights
+    assert _bytes(other.truth) != _bytes(res.truth)  # type: ignore[arg-type]
+    assert {o.beta_kg_m2 for o in other.objects.values()} != {o.beta_kg_m2 for o in res.objects.values()}
+
+
+def test_fixed_beta_gives_the_same_flights_whatever_the_seed() -> None:
+    fixed = TEXT.replace("    class: SRBM\n", "    class: SRBM\n    beta_kg_m2: 4200\n")
+    a = simulate(parse_scenario(fixed, "t.yaml"))
+    b = simulate(parse_scenario(fixed.replace("seed: 7", "seed: 8"), "t.yaml"))
+    assert _bytes(a.truth) == _bytes(b.truth)  # type: ignore[arg-type]
+    assert a.objects["S-1"].beta_kg_m2 == a.objects["S-2"].beta_kg_m2 == 4200.0
+    assert a.objects["S-1"].trajectory is not None
+    assert a.objects["S-1"].trajectory.beta == 4200.0
 
 
 def test_truth_states_and_one_impact_per_object(res: SimulationResult) -> None:
@@ -252,3 +264,70 @@ def test_progress_callback() -> None:
     )
     assert calls[-1][0] == calls[-1][1]
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_each_missile_draws_its_own_beta_in_its_class_range(res: SimulationResult) -> None:
+    from tocsin.dynamics.beta import BETA_RANGES
+
+    s1, s2 = res.objects["S-1"], res.objects["S-2"]
+    assert s1.beta_kg_m2 is not None
+    assert s2.beta_kg_m2 is not None
+    assert s1.beta_kg_m2 != s2.beta_kg_m2
+    assert BETA_RANGES["SRBM"].contains(s1.beta_kg_m2)
+    assert BETA_RANGES["SRBM"].contains(s2.beta_kg_m2)
+    assert s1.role == s2.role == "rv"
+    assert res.objects["KE-1"].role is None
+    assert res.objects["KE-1"].beta_kg_m2 is None
+    # the truth file says so on every message of the object
+    for m in res.truth:
+        b = m.body
+        if b.object == "S-1":
+            assert (b.role, b.beta_kg_m2, b.parent) == ("rv", s1.beta_kg_m2, None)
+        elif b.object == "KE-1":
+            assert b.role is None
+            assert b.beta_kg_m2 is None
+
+
+def test_the_truth_flies_with_the_drawn_beta(res: SimulationResult) -> None:
+    """Propagating a truth state through the lower atmosphere with the object's
+    beta lands on the next truth state; 20 % more or less drag does not."""
+    from tocsin.dynamics import propagate
+    from tocsin.geo import ecef_to_geodetic
+
+    o = res.objects["S-2"]
+    assert o.trajectory is not None
+    assert o.beta_kg_m2 is not None
+    tr = o.trajectory
+    alt = ecef_to_geodetic(tr.x[:, :3])[2]
+    descending = np.flatnonzero((alt < 30e3) & (np.arange(tr.t.size) > np.argmax(alt)))
+    i = int(descending[0])
+    x0, x1, dt = tr.x[i], tr.x[i + 5], tr.t[i + 5] - tr.t[i]
+    err = {
+        f: float(np.linalg.norm(propagate(x0, dt, beta=o.beta_kg_m2 * f, max_step=0.1)[:3] - x1[:3]))
+        for f in (0.8, 1.0, 1.25)
+    }
+    assert err[1.0] < 1.0
+    assert err[0.8] > 20 * err[1.0] + 5.0
+    assert err[1.25] > 20 * err[1.0] + 5.0
+
+
+def test_class_from_range_and_apogee_and_failed_missile_beta() -> None:
+    from tocsin.dynamics.beta import BETA_RANGES
+
+    text = TEXT.replace("    class: SRBM\n", "    range_km: 1000\n    apogee_km: 5000\n    fails_at_s: 60\n")
+    text = text.replace("duration_s: 420", "duration_s: 600")
+    r = simulate(parse_scenario(text, "t.yaml"))
+    o = r.objects["S-1"]
+    assert o.kind == "custom"
+    assert o.failed_at_s == 60
+    assert o.beta_kg_m2 is not None
+    assert BETA_RANGES["failed"].contains(o.beta_kg_m2)
+    # the same launch without the failure: an ICBM-class re-entry vehicle
+    r2 = simulate(
+        parse_scenario(
+            text.replace("    fails_at_s: 60\n", "").replace("duration_s: 600", "duration_s: 4000"), "t.yaml"
+        )
+    )
+    b2 = r2.objects["S-1"].beta_kg_m2
+    assert b2 is not None
+    assert BETA_RANGES["ICBM"].contains(b2)

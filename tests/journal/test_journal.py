@@ -310,7 +310,7 @@ def test_recovery_notes_the_unsigned_tail_then_signs(tmp_path: Path) -> None:
     n = j.last_seq
     rep = Pipeline(toy_stages(), j, checkpoint_key=key).recover()
     assert rep.unsigned_tail == n
-    note = json.loads(j.last_entry("note").payload)  # type: ignore[union-attr]
+    note = json.loads(list(j.entries(kinds=["note"]))[-1].payload)
     assert (note["event"], note["unsigned_tail"]) == ("recovered", n)
     res = j.verify(public_key=key.public_key())
     assert (res.ok, res.after_checkpoint) == (True, 0)

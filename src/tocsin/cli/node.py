@@ -107,6 +107,16 @@ def register(app: typer.Typer) -> None:
         checkpoint_s: float = typer.Option(
             5.0, "--checkpoint-s", min=0.0, help="... and every S seconds while entries arrive (0: never)."
         ),
+        snapshot_s: float = typer.Option(
+            15.0,
+            "--snapshot-s",
+            min=0.0,
+            help="Snapshot the stages into DATA/snapshots every S seconds (0: never); a restart "
+            "re-runs only the journal after the latest.",
+        ),
+        snapshot_entries: int = typer.Option(
+            100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
+        ),
         live: Path | None = typer.Option(
             None, "--live", help="Live authorisation file: alerts are ACTUAL. Without it: EXERCISE."
         ),
@@ -124,7 +134,13 @@ def register(app: typer.Typer) -> None:
         from tocsin.exchange.ingress import Ingress
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, Pipeline, default_stages
+        from tocsin.runtime import (
+            NondeterminismError,
+            Pipeline,
+            SnapshotPolicy,
+            TamperedJournalError,
+            default_stages,
+        )
         from tocsin.transport.nats import FusionNode, ensure_streams, publish_all
         from tocsin.wire import ReadStats, iter_jsonl
 
@@ -175,6 +191,7 @@ def register(app: typer.Typer) -> None:
             checkpoint_key=k,
             checkpoint_every=checkpoint_entries,
             checkpoint_s=checkpoint_s,
+            snapshots=SnapshotPolicy(ddir / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries),
         )
         if journal.last_seq:
             try:
@@ -182,7 +199,10 @@ def register(app: typer.Typer) -> None:
             except NondeterminismError as exc:
                 journal.close()
                 raise InputError(unreproducible(exc), file=str(ddir / "journal.db")) from None
-            typer.echo(f"recovered {rep.inputs} inputs from {ddir / 'journal.db'}", err=True)
+            except TamperedJournalError as exc:
+                journal.close()
+                raise InputError(str(exc), file=str(ddir / "journal.db")) from None
+            typer.echo(f"{ddir / 'journal.db'}: {rep.summary()}", err=True)
         from tocsin.runtime import note_start
 
         note_start(journal, stages, f"node {code}", mode, plain)

@@ -174,6 +174,16 @@ def register(app: typer.Typer) -> None:
         checkpoint_s: float = typer.Option(
             5.0, "--checkpoint-s", min=0.0, help="... and every S seconds while entries arrive (0: never)."
         ),
+        snapshot_s: float = typer.Option(
+            15.0,
+            "--snapshot-s",
+            min=0.0,
+            help="Snapshot the stages into DATA/snapshots every S seconds (0: never); a restart "
+            "re-runs only the journal after the latest.",
+        ),
+        snapshot_entries: int = typer.Option(
+            100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
+        ),
         tail: Path | None = typer.Option(None, "--tail", help="Also ingest a JSON Lines file, following it."),
         unix_socket: Path | None = typer.Option(
             None, "--socket", help="Also accept JSON Lines on this Unix socket (mode 0600)."
@@ -198,7 +208,7 @@ def register(app: typer.Typer) -> None:
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, Sink, default_stages
+        from tocsin.runtime import NondeterminismError, Sink, TamperedJournalError, default_stages
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -260,23 +270,22 @@ def register(app: typer.Typer) -> None:
                 checkpoint_key=load_private_key(key) if key is not None else None,
                 checkpoint_every=checkpoint_entries,
                 checkpoint_s=checkpoint_s,
+                snapshot_s=snapshot_s,
+                snapshot_entries=snapshot_entries,
             )
-        except NondeterminismError as exc:
+        except (NondeterminismError, TamperedJournalError) as exc:
             for h in hooks:
                 close = getattr(h, "close", None)
                 if callable(close):
                     close()
-            raise InputError(unreproducible(exc), file=str(jpath)) from None
+            msg = unreproducible(exc) if isinstance(exc, NondeterminismError) else str(exc)
+            raise InputError(msg, file=str(jpath)) from None
         if exchange.pipeline.journal is not None:
             from tocsin.runtime import note_start
 
             note_start(exchange.pipeline.journal, stages, "serve", mode, plain)
         if report is not None:
-            typer.echo(
-                f"recovered {report.inputs} inputs, {report.ticks} ticks from {data / 'journal.db'}; "
-                f"{report.outputs_appended} outputs completed",
-                err=True,
-            )
+            typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
         if registry is None:
             typer.echo("warning: no --partners registry: accepting unsigned messages (open mode)", err=True)
         dash = Dashboard(

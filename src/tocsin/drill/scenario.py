@@ -83,6 +83,8 @@ Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
 Ident = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 PartnerCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 MetricName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Beta = Annotated[float, Meta(ge=1.0, le=100_000.0)]
+"""A ballistic coefficient m / (Cd A), kg/m^2."""
 
 
 class _S(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -125,6 +127,9 @@ class LaunchSpec(_S, frozen=True):
     """Boost failure: the motor stops this many seconds after (each) launch and
     the missile falls unpowered; must be before the nominal burnout (checked
     when the flight is solved)."""
+    beta_kg_m2: Beta | None = None
+    """The re-entry vehicle's ballistic coefficient; by default each missile's is
+    drawn (seeded) from its class range (``tocsin.dynamics.beta``)."""
 
     def __post_init__(self) -> None:
         _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
@@ -356,6 +361,7 @@ class GhostMissile(_S, frozen=True, tag_field="type", tag="ghost-missile"):
     )
     range_km: Annotated[float, Meta(gt=0.0, le=15_000.0)] | None = None
     apogee_km: Annotated[float, Meta(ge=20.0, le=8_000.0)] | None = None
+    beta_kg_m2: Beta | None = None
 
     def __post_init__(self) -> None:
         _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)

@@ -43,8 +43,9 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
+import msgspec
 import numpy as np
 from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
@@ -62,7 +63,8 @@ from tocsin.drill.scenario import (
     SensorOff,
 )
 from tocsin.dynamics import MIDCOURSE, PHASE_NAMES, Trajectory, solve_trajectory, state_derivative
-from tocsin.dynamics.flight import BOOST_BETA
+from tocsin.dynamics.beta import BetaKind, draw_beta, rv_class
+from tocsin.dynamics.flight import BOOST_BETA, MISSILE_CLASSES
 from tocsin.geo import ecef_to_geodetic, geodetic_to_ecef
 from tocsin.sensors.detection import (
     FieldOfRegard,
@@ -74,6 +76,7 @@ from tocsin.sensors.detection import (
 )
 from tocsin.sensors.platform import Course
 from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TruthBody, make
+from tocsin.wire.messages import TruthRole
 
 F64 = NDArray[np.float64]
 
@@ -85,7 +88,7 @@ TRUTH_SOURCE = "truth"
 
 ProgressFn = Callable[[int, int, str], None]
 
-_STREAM_SALVO, _STREAM_SENSOR, _STREAM_LINK = 0, 1, 2
+_STREAM_SALVO, _STREAM_SENSOR, _STREAM_LINK, _STREAM_BETA, _STREAM_GHOST_BETA = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,14 @@ class TruthObject:
     course: Course | None = None
     failed_at_s: float | None = None
     """Seconds after launch when the motor failed (``fails_at_s``), else None."""
+    role: str | None = None
+    """Ballistic objects: ``rv``, ``stage-N``, ``debris`` or ``payload`` (the
+    truth file's ``role``); None for air objects."""
+    parent: str | None = None
+    """The object this one separated from, if any."""
+    beta_kg_m2: float | None = None
+    """Ballistic coefficient the object flies with after separation (after
+    burnout for the RV), kg/m^2."""
 
     def alive(self, t: F64) -> NDArray[np.bool_]:
         out: NDArray[np.bool_] = (t >= self.t_start) & (t <= self.t_end)
@@ -183,6 +194,18 @@ def _course(spec: CourseSpec | AirSpec, t0: float, until: float, alt_m: float) -
     )
 
 
+def beta_kind(missile_class: str | None, range_m: float | None, apogee_m: float | None) -> BetaKind:
+    """The ballistic-coefficient class of a launch's re-entry vehicle: its
+    ``class`` (ICBM-lofted is an ICBM), else the class of the missile that could
+    fly that range and apogee (:func:`tocsin.dynamics.beta.rv_class`)."""
+    if range_m is None or apogee_m is None:
+        assert missile_class is not None
+        range_m, apogee_m = MISSILE_CLASSES[missile_class]
+    if missile_class is not None:
+        return "ICBM" if missile_class.startswith("ICBM") else missile_class  # type: ignore[return-value]
+    return rv_class(range_m, apogee_m)
+
+
 def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dict[str, TruthObject]:
     spec = sc.spec
     t_start = spec.start_epoch
@@ -193,6 +216,9 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
     n_missile = 0
     done = 0
     for i, la in enumerate(spec.launches):
+        rng_m = None if la.range_km is None else la.range_km * 1e3
+        apo_m = None if la.apogee_km is None else la.apogee_km * 1e3
+        kind = beta_kind(la.missile_class, rng_m, apo_m)
         for j in range(la.count):
             n_missile += 1
             oid = f"M{n_missile}" if la.id is None else la.id if la.count == 1 else f"{la.id}-{j + 1}"
@@ -200,9 +226,14 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
             if la.azimuth_spread_deg > 0:
                 az = az + float(rng.uniform(-la.azimuth_spread_deg, la.azimuth_spread_deg))
             az = az % 360.0
-            rng_m = None if la.range_km is None else la.range_km * 1e3
-            apo_m = None if la.apogee_km is None else la.apogee_km * 1e3
-            key = (la.site.lat, la.site.lon, la.site.alt_m, round(az, 9), rng_m, apo_m, la.missile_class)
+            # each missile's own drag, from its own stream: explicit beats drawn
+            brng = np.random.default_rng([spec.seed, _STREAM_BETA, i, j])
+            beta = draw_beta(kind, brng)
+            beta_failed = draw_beta("failed", brng)
+            if la.beta_kg_m2 is not None:
+                beta = la.beta_kg_m2
+            site = la.site
+            key = (site.lat, site.lon, site.alt_m, round(az, 9), rng_m, apo_m, la.missile_class, beta)
             traj = cache.get(key)
             if traj is None:
                 try:
@@ -214,6 +245,7 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
                         apogee_m=apo_m,
                         missile_class=la.missile_class,
                         launch_alt_m=la.site.alt_m,
+                        beta=beta,
                         dt=1.0,
                     )
                 except ValueError as exc:
@@ -227,7 +259,7 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
                         f"$.launches[{i}].fails_at_s",
                         f"the motor burns out at {traj.burnout_t:.1f} s: a failure must come before",
                     )
-                flown = failed_trajectory(traj, la.fails_at_s)
+                flown = failed_trajectory(traj, la.fails_at_s, beta=beta_failed)
             out[oid] = TruthObject(
                 id=oid,
                 cls="ballistic",
@@ -238,6 +270,8 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
                 impact_lon=flown.impact_lon,
                 trajectory=flown,
                 failed_at_s=la.fails_at_s,
+                role="rv",
+                beta_kg_m2=flown.beta,
             )
             done += 1
             if progress is not None:
@@ -276,15 +310,18 @@ def _coast_rhs(t: float, y: F64, beta: float) -> F64:
     return out
 
 
-def failed_trajectory(traj: Trajectory, fail_s: float, *, dt: float = 1.0) -> Trajectory:
+def failed_trajectory(
+    traj: Trajectory, fail_s: float, *, beta: float = BOOST_BETA, dt: float = 1.0
+) -> Trajectory:
     """The flight of a missile whose motor stops ``fail_s`` seconds after launch.
 
     Up to ``fail_s`` it is the nominal flight; from there it coasts unpowered
     under the same forces as any ballistic object (J2 gravity, rotating frame,
     exponential-atmosphere drag, :func:`tocsin.dynamics.state_derivative`) with
-    the whole missile's ballistic coefficient ``BOOST_BETA`` (it still carries its
-    unburnt propellant) until it reaches the ground, usually a few tens of km from
-    the launch site. ``burnout_t`` becomes ``fail_s``, so infrared sees the plume
+    the whole missile's ballistic coefficient ``beta`` (it still carries its
+    unburnt propellant; the simulator draws it from the ``failed`` range of
+    :mod:`tocsin.dynamics.beta`) until it reaches the ground, usually a few tens
+    of km from the launch site. ``burnout_t`` becomes ``fail_s``, so infrared sees the plume
     only until the failure and the phases follow.
     """
     if not 0.0 < fail_s < traj.burnout_t:
@@ -297,7 +334,7 @@ def failed_trajectory(traj: Trajectory, fail_s: float, *, dt: float = 1.0) -> Tr
         method="DOP853",
         rtol=1e-9,
         atol=1e-3,
-        args=(BOOST_BETA,),
+        args=(beta,),
         events=(_ground_hit,),
         dense_output=True,
         max_step=10.0,
@@ -330,7 +367,7 @@ def failed_trajectory(traj: Trajectory, fail_s: float, *, dt: float = 1.0) -> Tr
         flight_time_s=t_imp,
         impact_lat=la,
         impact_lon=lo,
-        beta=BOOST_BETA,
+        beta=beta,
     )
     return dataclasses.replace(out, phase=out.phase_at(tt))
 
@@ -345,15 +382,22 @@ def _build_ghosts(sc: Scenario) -> dict[str, tuple[str, TruthObject]]:
             continue
         n += 1
         gid = inj.id or f"GHOST{n}"
+        rng_m = None if inj.range_km is None else inj.range_km * 1e3
+        apo_m = None if inj.apogee_km is None else inj.apogee_km * 1e3
+        beta = inj.beta_kg_m2
+        if beta is None:
+            brng = np.random.default_rng([spec.seed, _STREAM_GHOST_BETA, i])
+            beta = draw_beta(beta_kind(inj.missile_class, rng_m, apo_m), brng)
         try:
             traj = solve_trajectory(
                 inj.site.lat,
                 inj.site.lon,
                 inj.azimuth_deg,
-                range_m=None if inj.range_km is None else inj.range_km * 1e3,
-                apogee_m=None if inj.apogee_km is None else inj.apogee_km * 1e3,
+                range_m=rng_m,
+                apogee_m=apo_m,
                 missile_class=inj.missile_class,
                 launch_alt_m=inj.site.alt_m,
+                beta=beta,
                 dt=1.0,
             )
         except ValueError as exc:
@@ -368,6 +412,8 @@ def _build_ghosts(sc: Scenario) -> dict[str, tuple[str, TruthObject]]:
             impact_lat=traj.impact_lat,
             impact_lon=traj.impact_lon,
             trajectory=traj,
+            role="rv",
+            beta_kg_m2=beta,
         )
         out[gid] = (inj.sensor, obj)
     return out
@@ -642,6 +688,8 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
         t = o.t_start + rel
         xs = o.states(t)
         ph = o.phases(t)
+        role = cast("TruthRole | None", o.role)
+        beta = None if o.beta_kg_m2 is None else _r(o.beta_kg_m2, 1)
         for i in range(t.size):
             body = TruthBody(
                 object=oid,
@@ -649,6 +697,9 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
                 phase=PHASE_NAMES[int(ph[i])],  # type: ignore[arg-type]
                 class_=o.cls,
                 state_ecef=[_r(c, 4) for c in xs[i]],
+                role=role,
+                parent=o.parent,
+                beta_kg_m2=beta,
             )
             rows.append((body.t, 0, oid, body))
         _, _, alt = ecef_to_geodetic(xs[-1, :3])
@@ -661,6 +712,9 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
             lat=_r(o.impact_lat, 7),
             lon=_r(o.impact_lon, 7),
             alt_m=_r(float(alt), 3),
+            role=role,
+            parent=o.parent,
+            beta_kg_m2=beta,
         )
         rows.append((impact.t, 1, oid, impact))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
@@ -673,9 +727,14 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
 # --- the run --------------------------------------------------------------------------
 
 
-def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> SimulationResult:
+def simulate(
+    scenario: Scenario, progress: ProgressFn | None = None, *, scan_markers: bool = False
+) -> SimulationResult:
     """Run a scenario (see the module docstring). ``progress(done, total, what)``
-    is called as work completes (for a progress bar); no other side effects."""
+    is called as work completes (for a progress bar); no other side effects.
+    ``scan_markers``: the last plot of each scan (sensor, time stamp) carries
+    the end-of-scan marker ``scan_end`` (docs/exchange-format.md); when that
+    plot is lost on the link, so is the marker."""
     spec = scenario.spec
     n_sensors = sum(len(p.sensors) for p in spec.partners)
     n_launch = sum(la.count for la in spec.launches)
@@ -721,11 +780,19 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     seq = dict.fromkeys(partner_of, 0)
     msgs = list(descs)
-    for sent, src, _, _, body, dropped in rows:
+    ends: set[int] = set()
+    if scan_markers:
+        last: dict[tuple[str, float], int] = {}
+        for k, r in enumerate(rows):
+            last[(r[1], r[2])] = k
+        ends = set(last.values())
+    for k, (sent, src, _, _, body, dropped) in enumerate(rows):
         seq[src] += 1
         if dropped:
             stats[src].lost += 1
             continue
+        if k in ends:
+            body = msgspec.structs.replace(body, scan_end=True)
         msgs.append(make("plot", body, partner=partner_of[src], source=src, seq=seq[src], sent=sent))
     truth = _truth(objects, spec.truth_interval_s)
     if progress is not None:

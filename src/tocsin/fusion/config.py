@@ -67,6 +67,10 @@ class TrackerConfig:
     coast_report_s: float = 2.0
     """Prediction step and report interval of coasting missiles."""
     impact_interval_s: float = 2.0
+    impact_material_m: float = 1_000.0
+    """An impact point that moved more than this since the last report is reported at once."""
+    impact_material_frac: float = 0.25
+    """So is a 95 % ellipse whose semi-major axis changed by more than this fraction."""
     boost_launch_sigma_m: float = 150_000.0
     ir_pair_dt_s: float = 1.0
     ir_max_miss_m: float = 5_000.0

@@ -39,6 +39,24 @@ class Reporter:
         once ``report_interval_s`` of track time has passed since its last report."""
         return status_change or tr.t - tr.last_report >= self.cfg.report_interval_s - 1e-9
 
+    def news(self, tr: Track) -> bool:
+        """A status change reported at once, whatever the report interval
+        (issue 17): the first ballistic classification, the first impact
+        prediction, or an impact point that moved more than
+        ``impact_material_m`` (or whose 95 % ellipse grew or shrank by more
+        than ``impact_material_frac``) since the last report."""
+        if tr.cls == "ballistic" and tr.reported_cls != "ballistic":
+            return True
+        imp = tr.impact if tr.phase == "ballistic" else None
+        if imp is None:
+            return False
+        last = tr.reported_impact
+        if last is None:
+            return True
+        if abs(imp.semi_major_m - last.semi_major_m) > self.cfg.impact_material_frac * last.semi_major_m:
+            return True
+        return _distance_m(last.lat, last.lon, imp.lat, imp.lon) > self.cfg.impact_material_m
+
     def quality(self, tr: Track, sig: float, t: float) -> float:
         """Track quality in [0, 1] (docs/fusion.md): the hit fraction of the
         confirmation window, times ``exp(-age / 30 s)`` for the time since the
@@ -82,6 +100,8 @@ class Reporter:
                 tr.last_report = t_rep
             else:
                 tr.last_predicted_report = t_rep
+            tr.reported_cls = tr.cls
+            tr.reported_impact = tr.impact if tr.phase == "ballistic" else None
             launch = impact = None
             path = None
             if tr.launch is not None:
@@ -131,3 +151,11 @@ class Reporter:
                 )
             )
         return out
+
+
+def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance on the mean Earth sphere (haversine), metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2.0 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))

@@ -43,6 +43,9 @@ class Track:
     last_update: float = 0.0
     last_report: float = -math.inf
     last_predicted_report: float = -math.inf  # a report of the prediction (no plot)
+    # what the last report said (tocsin.fusion.reports.Reporter.news)
+    reported_cls: str = "unknown"
+    reported_impact: Impact | None = None
     updates: int = 0
     votes_b: int = 0
     votes_a: int = 0

@@ -106,9 +106,11 @@ class Tracker:
             if self._scans.ends_before(body.sensor, body.t):
                 out.extend(self.flush())
             m = self._sensors.measurement(env, body, self._now)
-            if m is None:
-                return out
-            self._scans.add(m)
+            if m is not None:
+                self._scans.add(m)
+            if body.scan_end:
+                # the sensor's end-of-scan marker: the scan is complete now
+                out.extend(self.flush())
             return out
         if kind == "sensor" and isinstance(body, SensorBody):
             self._sensors.add(env, body)
@@ -254,9 +256,11 @@ class Tracker:
                 status_change = True
             if tr.status == "tentative" and not self.cfg.report_tentative:
                 continue
-            if self._rep.due(tr, status_change):
-                if tr.cls == "ballistic":
-                    self._bal.predictions(tr)
+            if tr.cls == "ballistic":
+                # refreshed on every update (throttled to impact_interval_s
+                # inside), so a first or moved impact is news at once
+                self._bal.predictions(tr)
+            if self._rep.due(tr, status_change or self._rep.news(tr)):
                 due.append(tr)
         out = self._rep.messages(due, sent)
         out.extend(self._life.housekeeping(self._now, sent))

@@ -57,6 +57,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from tocsin.errors import ConfigError, InputError
 
 ZERO_HASH = bytes(32)
+#: entry kinds with an index (see _SCHEMA)
+_MARKED = ("snapshot", "checkpoint")
 FORMAT = "tocsin-journal-1"
 SYNC_MODES = ("FULL", "NORMAL")
 
@@ -70,6 +72,10 @@ CREATE TABLE IF NOT EXISTS entries (
     prev_hash BLOB NOT NULL,
     hash BLOB NOT NULL
 );
+-- where the snapshots and checkpoints are (small: only those rows), so a
+-- restart finds the latest without scanning the journal
+CREATE INDEX IF NOT EXISTS entries_snapshots ON entries(seq) WHERE kind = 'snapshot';
+CREATE INDEX IF NOT EXISTS entries_checkpoints ON entries(seq) WHERE kind = 'checkpoint';
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
@@ -254,17 +260,31 @@ class Journal:
         for row in self._db.execute(q, args):
             yield Entry(row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]))
 
-    def last_entry(self, kind: str) -> Entry | None:
-        """The newest entry of ``kind`` (scans back from the head: cheap for kinds
-        written regularly, such as checkpoints and snapshots)."""
+    def entry(self, seq: int) -> Entry | None:
+        """One entry by sequence number."""
         row = self._db.execute(
-            "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries WHERE kind = ? "
-            "ORDER BY seq DESC LIMIT 1",
-            (kind,),
+            "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries WHERE seq = ?", (seq,)
         ).fetchone()
         if row is None:
             return None
         return Entry(row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]))
+
+    def entries_of_kind_desc(self, kind: str, limit: int) -> Iterator[Entry]:
+        """The newest ``limit`` entries of ``kind`` (``snapshot`` or
+        ``checkpoint``: found through their index), newest first."""
+        if kind not in _MARKED:
+            raise ValueError(f"no index of {kind!r} entries")
+        rows = self._db.execute(
+            "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries "
+            f"WHERE kind = '{kind}' ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        for row in rows:
+            yield Entry(row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]))
+
+    def last_entry(self, kind: str) -> Entry | None:
+        """The newest ``snapshot`` or ``checkpoint`` entry."""
+        return next(self.entries_of_kind_desc(kind, 1), None)
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
@@ -318,7 +338,7 @@ class Journal:
                 if h != bytes(stored):
                     return VerifyResult(False, n, prev, seq, "content does not match its hash (altered)")
                 if kind == "checkpoint":
-                    problem = _check_checkpoint(bytes(payload), prev_seq, prev, public_key)
+                    problem = check_checkpoint(bytes(payload), prev_seq, prev, public_key)
                     if problem:
                         return VerifyResult(False, n, prev, seq, problem, cps, last_cp)
                     cps += 1
@@ -345,7 +365,9 @@ def _checkpoint_bytes(seq: int, head: bytes) -> bytes:
     return b"tocsin-journal-checkpoint\0" + struct.pack(">Q", seq) + head
 
 
-def _check_checkpoint(payload: bytes, prev_seq: int, prev: bytes, public_key: Ed25519PublicKey | None) -> str:
+def check_checkpoint(payload: bytes, prev_seq: int, prev: bytes, public_key: Ed25519PublicKey | None) -> str:
+    """What is wrong with a checkpoint entry's payload that should cover entry
+    ``prev_seq`` with head ``prev`` (and, with a key, be signed by it); "" if nothing."""
     try:
         d = json.loads(payload)
         seq, head, sig_text = int(d["seq"]), bytes.fromhex(d["head"]), str(d["sig"])

@@ -313,6 +313,7 @@ class FusionNode:
         keep_verdicts: bool = False,
         links: LinkMonitor | None = None,
         on_link: Callable[[str, bool], None] | None = None,
+        scan_grace_s: float = 0.02,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -323,6 +324,9 @@ class FusionNode:
         self.batch = batch
         self.clock = clock
         self.tick_s = tick_s
+        #: with ticks on: tick (journalled) when no message came for this long
+        #: after the last batch, so a buffered scan is processed now (issue 17)
+        self.scan_grace_s = scan_grace_s
         self.heartbeat_s = heartbeat_s
         self.keep_verdicts = keep_verdicts
         self.links = links or LinkMonitor(heartbeat_s if heartbeat_s > 0 else 5.0)
@@ -456,14 +460,29 @@ class FusionNode:
     async def run(self, *, stop: asyncio.Event, idle_exit_s: float | None = None) -> None:
         """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message)."""
         last_msg = last_tick = last_hb = time.monotonic()
+        grace = self.scan_grace_s if self.tick_s > 0 else 0.0
+        unticked = False  # messages processed since the last tick
         while not stop.is_set():
             before = self.activity
-            await self.step(timeout=min(0.5, self.links.check_every_s))
+            timeout = min(0.5, self.links.check_every_s)
+            if unticked and grace > 0:
+                timeout = min(timeout, grace)
+            await self.step(timeout=timeout)
             now = time.monotonic()
             if self.activity > before:
                 last_msg = now
+                unticked = True
+            elif unticked and grace > 0:
+                # quiet for the scan grace: a buffered scan is complete
+                unticked = False
+                t = self.clock()
+                if self.pipeline.last_tick is None or t > self.pipeline.last_tick:
+                    last_tick = now
+                    await asyncio.to_thread(self.pipeline.tick, t)
+                    await self._publish_outputs()
             if self.tick_s > 0 and now - last_tick >= self.tick_s:
                 last_tick = now
+                unticked = False
                 await asyncio.to_thread(self.pipeline.tick, self.clock())
                 await self._publish_outputs()
             if self.pipeline.housekeeping_due(now):

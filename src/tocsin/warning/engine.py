@@ -28,7 +28,7 @@ import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import shapely
@@ -106,6 +106,12 @@ class _TrackState:
 
 class WarningEngine:
     """The warning stage (module doc)."""
+
+    #: what construction gives the engine, never taken from a snapshot
+    #: (tocsin.journal.snapshot): the policy, the run mode (a snapshot must
+    #: never turn a drill live or a live run into a drill), the area registry and
+    #: what is derived from them
+    snapshot_exclude: ClassVar[tuple[str, ...]] = ("config", "mode", "_registry", "_threat_cfg", "_polygons")
 
     def __init__(
         self,

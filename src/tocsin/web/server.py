@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from tocsin.exchange.ingress import Ingress
 from tocsin.exchange.signing import PartnerRegistry
 from tocsin.journal.store import Journal
-from tocsin.runtime import Pipeline, RecoveryReport, Sink, file_sinks
+from tocsin.runtime import Pipeline, RecoveryReport, Sink, SnapshotPolicy, file_sinks
 from tocsin.stage import Stage
 from tocsin.web.app import create_app
 from tocsin.web.dashboard import Dashboard
@@ -31,17 +31,24 @@ def build_exchange(
     checkpoint_key: Ed25519PrivateKey | None = None,
     checkpoint_every: int = 1000,
     checkpoint_s: float = 5.0,
+    snapshot_s: float = 15.0,
+    snapshot_entries: int = 100_000,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
-    exists), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
+    exists: from the latest snapshot in ``data/snapshots/`` and the journal after
+    it), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
 
     The clock check only applies with the wall clock: with ``clock="data"`` the
     node's notion of now *is* the data.
     """
     cfg = config or ServerConfig()
     journal = None
+    snapshots = None
     sinks: list[Sink] = []
     if data is not None:
+        snapshots = SnapshotPolicy(
+            Path(data) / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries
+        )
         journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
         sinks.extend(file_sinks(data, journal))
     sinks.extend(extra_sinks)
@@ -55,6 +62,7 @@ def build_exchange(
         checkpoint_key=checkpoint_key,
         checkpoint_every=checkpoint_every,
         checkpoint_s=checkpoint_s,
+        snapshots=snapshots,
     )
     report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
     mode = "open" if registry is None else f"signed ({len(registry)} partners)"

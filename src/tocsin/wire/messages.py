@@ -38,6 +38,7 @@ AlertMsgType = Literal["Alert", "Update", "Cancel"]
 AlertStatus = Literal["Actual", "Exercise", "Test"]
 TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
 TruthClass = Literal["ballistic", "air"]
+TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
 
 KINDS = ("sensor", "plot", "track", "alert", "heartbeat", "truth")
 
@@ -106,6 +107,10 @@ class PlotBody(Body, frozen=True, omit_defaults=True):
     los_ecef: Vec3 | None = None
     sigma_los_rad: Sigma | None = None
     intensity: NonNeg | None = None
+    # optional addition (tocsin): the end-of-scan / end-of-sector marker. True
+    # on the last plot of the sensor's scan (or sector) at time ``t``: the
+    # receiver may process the scan at once instead of waiting for more plots
+    scan_end: bool | None = None
 
     def __post_init__(self) -> None:
         radar = (self.range_m, self.az_deg, self.el_deg)
@@ -217,6 +222,15 @@ class TruthBody(Body, frozen=True, omit_defaults=True):
     lat: Lat | None = None
     lon: Lon | None = None
     alt_m: Alt | None = None
+    # optional additions (drill truth only): what a ballistic object is
+    role: TruthRole | None = None
+    """``rv``: carries the warhead or payload down (a missile that does not
+    separate is one ``rv``); ``stage-N``: spent stage N; ``debris``: fairing,
+    interstage, fragments; ``payload``: a satellite that reached orbit."""
+    parent: Ident | None = None
+    """The object it separated from (stages, debris, the separated RV's launch)."""
+    beta_kg_m2: Sigma | None = None
+    """Its ballistic coefficient m / (Cd A) after separation, kg/m^2."""
 
     def __post_init__(self) -> None:
         if self.phase == "impact":
