@@ -743,6 +743,169 @@ async def run_nats(
     }
 
 
+async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s: float) -> dict[str, Any]:
+    """Issue 17 (a) over NATS: the scenario's messages published to the
+    cluster paced by ``sent`` (as :func:`run_scenario` posts them); a fusion
+    node (:func:`start_node`, another process) consumes them; latency = output
+    received on ``tocsin.v1.out.>`` - publish of the plot (track) or of the
+    last plot of the alert's track's latest update (alert)."""
+    import nats
+
+    from tocsin.drill.scenario import load_scenario
+    from tocsin.drill.simulate import simulate
+    from tocsin.transport.nats import publish
+    from tocsin.wire import PlotBody
+
+    sim = simulate(load_scenario(scenario))
+    msgs = sorted(sim.messages, key=lambda e: e.sent)
+    t0 = msgs[0].sent
+    msgs = [e for e in msgs if e.sent <= t0 + max_s]
+    slices: dict[int, list[Any]] = {}
+    for e in msgs:
+        slices.setdefault(int((e.sent - t0) / speed / 0.01), []).append(e)
+    posted_at: dict[float, float] = {}
+    last_update: dict[str, float] = {}
+    ready = await _stream_ready(urls)
+    lat: dict[str, list[float]] = {"track": [], "alert": []}
+    nc = await nats.connect(urls, connect_timeout=5)
+    js = nc.jetstream(timeout=10)
+
+    received: dict[str, int] = {}
+
+    async def on_out(msg: Any) -> None:
+        now = time.monotonic()
+        env = json.loads(msg.data)
+        received[env["kind"]] = received.get(env["kind"], 0) + 1
+        body = env["body"]
+        if env["kind"] == "track":
+            key = round(float(body["t"]), 6)
+            if key in posted_at:
+                lat["track"].append(now - posted_at[key])
+                last_update[body["id"]] = key
+        elif env["kind"] == "alert" and body.get("tracks"):
+            key = last_update.get(body["tracks"][0], -1.0)
+            if key in posted_at:
+                lat["alert"].append(now - posted_at[key])
+
+    sub = await nc.subscribe("tocsin.v1.out.>", cb=on_out)
+    await asyncio.sleep(1.0)
+    start = time.monotonic()
+    for s_i in sorted(slices):
+        await asyncio.sleep(max(0.0, start + s_i * 0.01 - time.monotonic()))
+        now = time.monotonic()
+        batch = slices[s_i]
+        for e in batch:
+            if isinstance(e.body, PlotBody):
+                posted_at[round(e.body.t, 6)] = now
+        await asyncio.gather(*(_publish_retry(publish, js, e) for e in batch))
+    wall = time.monotonic() - start
+    await asyncio.sleep(2.0)
+    await sub.unsubscribe()
+    await nc.close()
+    plots = sum(1 for e in msgs if e.kind == "plot")
+    return {
+        "scenario": str(scenario),
+        "speed": speed,
+        "scenario_seconds": max_s,
+        "streams_ready_s": ready,
+        "outputs_received": received,
+        "plots": plots,
+        "plots_per_s": round(plots / wall, 1),
+        "plot_to_track": stats_ms(lat["track"]),
+        "plot_to_alert": stats_ms(lat["alert"]),
+    }
+
+
+async def _publish_retry(publish: Any, js: Any, env: Envelope, attempts: int = 8) -> None:
+    """Publish, retrying while an R3 stream's leader moves (the stream
+    de-duplicates on the message id, so a retry never doubles a message)."""
+    delay = 0.05
+    for i in range(attempts):
+        try:
+            await publish(js, env, timeout=10)
+            return
+        except Exception:
+            if i == attempts - 1:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+async def _stream_ready(urls: list[str], limit_s: float = 60.0) -> float:
+    """Wait until the node has created its input stream (a publish is
+    acknowledged); seconds waited."""
+    import nats
+
+    from tocsin.transport.nats import publish
+    from tocsin.wire import HeartbeatBody
+
+    nc = await nats.connect(urls, connect_timeout=5)
+    js = nc.jetstream(timeout=5)
+    t0 = time.monotonic()
+    try:
+        while True:
+            probe = make("heartbeat", HeartbeatBody(node="bench", t=T0), partner="JP", source="JP-bench",
+                         seq=1, sent=T0)  # fmt: skip
+            try:
+                await publish(js, probe, timeout=2)
+                return round(time.monotonic() - t0, 2)
+            except Exception:
+                if time.monotonic() - t0 > limit_s:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await nc.close()
+
+
+def start_node(urls: list[str], data: Path, sync: str, code: Path | None) -> subprocess.Popen[bytes]:
+    """``tocsin node`` (fusion + warning, R3 streams, 1-s ticks) of ``code``."""
+    from tocsin.exchange.signing import generate_key, save_private_key
+
+    data.mkdir(parents=True, exist_ok=True)
+    key = data / "jp.key"
+    save_private_key(generate_key(), key)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tocsin", "node", "--partner", "JP", "--nats", ",".join(urls),
+         "--key", str(key), "--data", str(data / "j"), "--replicas", "3", "--stages", "default",
+         "--tick", "1", "--max-skew", "0", "--sync", sync, "--heartbeat", "0", "--stream-max-mb", "256"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=code_env(code),
+        cwd=str(code) if code is not None else None,
+    )  # fmt: skip
+
+
+def scenario_nats(
+    trees: dict[str, Path | None],
+    scenario: Path,
+    speed: float,
+    max_s: float,
+    repeat: int,
+    sync: str,
+    tmp: Path,
+) -> dict[str, list[dict[str, Any]]]:
+    """(a) over a 3-node R3 cluster, a fresh cluster per run, code trees interleaved."""
+    res: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for i in range(repeat):
+        for name, code in trees.items():
+            procs = start_cluster(tmp / f"nats-{name}-{i}")
+            node = None
+            try:
+                urls = start_cluster.urls  # type: ignore[attr-defined]
+                node = start_node(urls, tmp / f"node-{name}-{i}", sync, code)
+                time.sleep(3.0)
+                if node.poll() is not None:
+                    raise RuntimeError(f"tocsin node ({name}) exited with {node.returncode}")
+                res[name].append(asyncio.run(run_scenario_nats(urls, scenario, speed, max_s)))
+            finally:
+                if node is not None:
+                    node.terminate()
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        node.wait(20)
+                for p in procs:
+                    p.kill()
+                    p.wait(5)
+    return res
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -812,20 +975,26 @@ def main() -> None:
             if args.scenario is not None:
                 out["stages"] = "default"
                 per_tree: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
-                for i in range(args.repeat):
-                    for name, code in trees.items():
-                        proc, url = start_server(tmp / f"scenario-{name}-{i}", "default", args.sync, tick=1.0,
-                                                 code=code)  # fmt: skip
-                        try:
-                            per_tree[name].append(
-                                asyncio.run(
-                                    run_scenario(url, args.scenario, args.speed, args.scenario_seconds)
+                if "embedded" in modes:
+                    for i in range(args.repeat):
+                        for name, code in trees.items():
+                            d = tmp / f"scenario-{name}-{i}"
+                            proc, url = start_server(d, "default", args.sync, tick=1.0, code=code)
+                            try:
+                                per_tree[name].append(
+                                    asyncio.run(
+                                        run_scenario(url, args.scenario, args.speed, args.scenario_seconds)
+                                    )
                                 )
-                            )
-                        finally:
-                            proc.terminate()
-                            proc.wait(20)
-                out["scenario"] = per_tree if len(trees) > 1 or args.repeat > 1 else per_tree["new"][0]
+                            finally:
+                                proc.terminate()
+                                proc.wait(20)
+                if "embedded" in modes:
+                    out["scenario"] = per_tree if len(trees) > 1 or args.repeat > 1 else per_tree["new"][0]
+                if "nats" in modes:
+                    out["scenario_nats_3node_r3"] = scenario_nats(
+                        trees, args.scenario, args.speed, args.scenario_seconds, args.repeat, args.sync, tmp
+                    )
             if args.throughput:
                 rates = [int(x) for x in args.throughput.split(",") if x]
                 out["throughput"] = throughput(trees, rates, args.seconds, args.radars, args.sync, tmp)

@@ -85,7 +85,9 @@ def default_stages(mode: Mode | None = None, config: WarningConfig | None = None
         # cross-sensor consistency: a track one radar reports while the others
         # that should see it do not is held at low quality (no public alert)
         consistency = importlib.import_module("tocsin.exchange.consistency")
-        stages.extend(consistency.with_consistency([tracker]))
+        trusted = config.thresholds.trusted_track_partners if config is not None else ()
+        ccfg = consistency.ConsistencyConfig(trusted_track_partners=frozenset(trusted))
+        stages.extend(consistency.with_consistency([tracker], ccfg))
     except (ImportError, AttributeError):
         pass
     try:
@@ -690,6 +692,8 @@ def note_start(
     if mode is not None:
         note["mode"] = mode.name
         note["status"] = mode.status
+        # open mode (no partner registry: its alerts' CAP notes say so)
+        note["open"] = bool(getattr(mode, "open_inputs", False))
         auth = getattr(mode, "authorisation", None)
         if auth is not None:
             note["authorised_by"] = auth.authorised_by
@@ -734,6 +738,13 @@ def recorded_live_sender(journal: Journal) -> str | None:
     last = notes[-1] if notes else {}
     sender = last.get("sender") if last.get("mode") == "live" else None
     return sender if isinstance(sender, str) else None
+
+
+def recorded_open(journal: Journal) -> bool:
+    """Did the last start of the journal run in open mode (no partner registry)?
+    (False for journals that predate the field.)"""
+    notes = start_notes(journal)
+    return bool(notes[-1].get("open", False)) if notes else False
 
 
 def recorded_policy(journal: Journal) -> dict[str, Any] | None:
@@ -855,6 +866,7 @@ __all__ = [
     "note_start",
     "recorded_live_sender",
     "recorded_mode",
+    "recorded_open",
     "recorded_outputs",
     "recorded_policy",
     "recorded_stage_set",

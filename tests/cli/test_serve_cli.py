@@ -241,3 +241,75 @@ def test_signed_mode_end_to_end(tmp_path: Path) -> None:
         assert "10 sent, 10 accepted, 0 rejected" in r.stdout, r.stdout + r.stderr
         m = httpx.get(url + "/metrics").text
         assert 'tocsin_messages_rejected_total{reason="missing_signature"} 10' in m
+
+
+def stop(proc: subprocess.Popen[str], sig: int) -> tuple[int, str]:
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    err = proc.stderr.read() if proc.stderr is not None else ""
+    for fh in (proc.stdout, proc.stderr):
+        if fh is not None:
+            fh.close()
+    return rc, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_and_the_restart_replays_nothing(tmp_path: Path, sig: int) -> None:
+    """SIGTERM (service managers) and SIGINT (Ctrl-C): drain, commit, snapshot,
+    sign, close the WAL, exit 0; the restart loads that snapshot and re-runs
+    nothing; the journal verifies --strict (a checkpoint covers every entry)."""
+    from tocsin.exchange.signing import generate_key, private_key_pem, public_key_text
+
+    key = generate_key()
+    (tmp_path / "node.key").write_bytes(private_key_pem(key))
+    (tmp_path / "node.pub").write_text(public_key_text(key))
+    data = tmp_path / "data"
+    proc, url = start_server(data, "--key", str(tmp_path / "node.key"))
+    r = feed(url, plots_file(tmp_path / "plots.jsonl", 90), "--rate", "max", "--batch", "10")
+    assert "90 accepted" in r.stdout
+    rc, err = stop(proc, sig)
+    assert rc == 0, err
+    assert "stopped cleanly" in err
+    wal = data / "journal.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    v = subprocess.run(
+        [sys.executable, "-m", "tocsin", "journal", "verify", str(data / "journal.db"), "--pub",
+         str(tmp_path / "node.pub"), "--strict"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert v.returncode == 0, v.stdout + v.stderr
+    proc, url = start_server(data, "--key", str(tmp_path / "node.key"))
+    rc, err = stop(proc, signal.SIGTERM)
+    assert rc == 0
+    assert "recovered from the snapshot at entry" in err
+    assert "0 inputs and 0 ticks re-run" in err
+
+
+def test_health_command(tmp_path: Path) -> None:
+    def health(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tocsin", "health", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    with server(tmp_path / "data") as url:
+        r = health("--url", url)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("ok: ")
+        assert "status ok" in r.stdout
+        r = health("--url", url, "--max-queue", "0")
+        assert r.returncode == 0
+    r = health("--url", url, "--timeout", "1")  # stopped: nothing listens
+    assert r.returncode == 1
+    assert r.stderr.startswith("unreachable: ")
+    assert r.stderr.count("\n") == 1
+    r = health("--url", "127.0.0.1:8080")
+    assert r.returncode == 2
+    assert "--url" in r.stderr

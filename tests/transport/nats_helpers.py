@@ -110,3 +110,97 @@ cluster {{ name: tocsin, listen: 127.0.0.1:{cports[i]}, routes: [{routes}] }}
     finally:
         for n in nodes:
             n.kill()
+
+
+@dataclass
+class Sovereign:
+    """A running `tocsin deploy nats` deployment: one server per partner."""
+
+    root: Path
+    dep: object  # tocsin.transport.sovereign.Deployment
+    procs: dict[str, subprocess.Popen[bytes]]
+
+    def auth(self, code: str, who: str = "node") -> object:
+        """tocsin.transport.nats.NatsAuth of partner ``code``'s node or admin."""
+        from tocsin.transport.nats import NatsAuth
+        from tocsin.transport.sovereign import Deployment
+
+        dep = self.dep
+        assert isinstance(dep, Deployment)
+        f, d = dep.files[code], dep.dir(self.root, code)
+        return NatsAuth(
+            urls=(dep.endpoints[code].client_url,),
+            nkey_seed=d / f"nkeys/{who}.nk",
+            tls_ca=d / f.ca,
+            tls_cert=d / f"tls/{who}-cert.pem",
+            tls_key=d / f"tls/{who}-key.pem",
+            inbox_prefix=f"_INBOX_{code}",
+        )
+
+    def restart(self, code: str) -> None:
+        from tocsin.transport.sovereign import Deployment
+
+        dep = self.dep
+        assert isinstance(dep, Deployment)
+        p = self.procs[code]
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        self.procs[code] = _start_in(dep.dir(self.root, code))
+        wait_port(dep.endpoints[code].client_port)
+
+
+def _start_in(d: Path) -> subprocess.Popen[bytes]:
+    with open(d / "server.log", "ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [nats_server_bin(), "-c", "server.conf"], cwd=d, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def wait_leafs(sov: Sovereign, timeout: float = 20.0) -> None:
+    """Until every server has its 2 x (partners - 1) leafnode connections up."""
+    import json
+    import urllib.request
+
+    from tocsin.transport.sovereign import Deployment
+
+    dep = sov.dep
+    assert isinstance(dep, Deployment)
+    want = 2 * (len(dep.partners) - 1)
+    deadline = time.monotonic() + timeout
+    for c in dep.partners:
+        url = f"http://127.0.0.1:{dep.endpoints[c].http_port}/leafz"
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if len(json.load(r).get("leafs") or []) >= want:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"leafnodes of {c} not all up")
+            time.sleep(0.05)
+
+
+@contextmanager
+def sovereign(tmp: Path, codes: tuple[str, ...] = ("JP", "KR", "US")) -> Iterator[Sovereign]:
+    """Generate a sovereign deployment on free loopback ports, start every
+    server (killed at the end), wait until all leafnode links are up."""
+    from tocsin.transport.sovereign import parse_endpoints, write_deployment
+
+    specs = [f"{c}=127.0.0.1:{free_port()}:{free_port()}:{free_port()}" for c in codes]
+    root = tmp / "deploy"
+    dep = write_deployment(root, codes, parse_endpoints(codes, specs))
+    sov = Sovereign(root, dep, {})
+    try:
+        for c in codes:
+            sov.procs[c] = _start_in(dep.dir(root, c))
+        for c in codes:
+            wait_port(dep.endpoints[c].client_port)
+        wait_leafs(sov)
+        yield sov
+    finally:
+        for p in sov.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)

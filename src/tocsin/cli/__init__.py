@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "alert",
     "operator",
     "deploy",
+    "health",
 )
 
 app = typer.Typer(

@@ -1,5 +1,8 @@
 """``tocsin deploy``: set up the NATS side of an exchange.
 
+* ``deploy nats`` — write a sovereign deployment: one server, account, CA and
+  set of NKey users per nation, linked by leafnodes (see
+  :mod:`tocsin.transport.sovereign`).
 * ``deploy streams`` — the administrator's step on a running JetStream: create
   (or, with ``--update``, reconfigure) the input and output streams and each
   partner's durable fusion consumer. Partner users may not create either (see
@@ -16,19 +19,58 @@ from tocsin.errors import ConfigError, InputError
 
 EPILOG = (
     "Examples:\n\n"
-    "    # the shipped 3-server cluster (deploy/nats), as its admin user:\n\n"
-    "    TOCSIN_NATS_PASSWORD=... tocsin deploy streams --partners JP,KR,US --replicas 3 \\\n\n"
-    "        --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223 --user admin\n\n"
+    "    tocsin deploy nats --partners JP,KR,US --out nats-deploy/      # a one-host trial\n\n"
+    "    tocsin deploy nats --partners JP,KR --out dep/ --endpoint JP=nats.jp.example:4222:7422 "
+    "--endpoint KR=nats.kr.example:4222:7422\n\n"
+    "    TOCSIN_NATS_PASSWORD=... tocsin deploy streams --partners JP,KR,US --replicas 3 --user admin "
+    "--nats nats://127.0.0.1:4222   # the shipped cluster (deploy/nats)"
 )
 
 
 def register(app: typer.Typer) -> None:
     dep = typer.Typer(
-        help="Set up the NATS side of an exchange: streams and consumers.",
+        help="Set up the NATS side of an exchange: a sovereign deployment, its streams and consumers.",
         no_args_is_help=True,
         epilog=EPILOG,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @dep.command("nats", epilog=EPILOG)
+    def nats_cmd(
+        partners: str = typer.Option(..., "--partners", help="Partner codes, comma-separated (JP,KR,US)."),
+        out: Path = typer.Option(..., "--out", help="Directory to write (must be new or empty)."),
+        endpoint: list[str] = typer.Option(
+            [],
+            "--endpoint",
+            help="XX=HOST:CLIENT_PORT:LEAF_PORT[:HTTP_PORT] for a partner's server (repeat).",
+        ),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Host of every server not given by --endpoint (a one-host trial)."
+        ),
+        base_port: int = typer.Option(
+            14222,
+            "--base-port",
+            help="Ports of servers not given by --endpoint: base + 10*i (+1 leaf, +2 http).",
+        ),
+    ) -> None:
+        """Write a sovereign NATS deployment: per nation a server, account, CA, NKey users, leafnode links."""
+        from tocsin.transport.natsconf import check_codes
+        from tocsin.transport.sovereign import parse_endpoints, write_deployment
+
+        codes = check_codes(partners.split(","))
+        if len(codes) < 2:
+            raise InputError("an exchange needs at least two partners", field="--partners")
+        if not 1024 <= base_port <= 65000:
+            raise InputError("must be 1024..65000", field="--base-port")
+        eps = parse_endpoints(codes, endpoint, host=host, base_port=base_port)
+        try:
+            dep = write_deployment(out, codes, eps)
+        except OSError as exc:
+            raise InputError(f"cannot write: {exc.strerror}", file=str(exc.filename or out)) from None
+        for c in dep.partners:
+            e = dep.endpoints[c]
+            typer.echo(f"{c}: {out / dep.files[c].dir}/  clients {e.client_url}  leafnodes {e.leaf_url}")
+        typer.echo(f"give each nation its own directory only; start with {out / 'README.md'}")
 
     @dep.command("streams", epilog=EPILOG)
     def streams(

@@ -6,8 +6,9 @@ then they are ``Actual`` (as ``tocsin serve --live``, :mod:`tocsin.cli.serve`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -15,6 +16,71 @@ from tocsin.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from tocsin.transport.nats import NatsAuth
+
+_C = TypeVar("_C")
+
+
+class ConnectErrors:
+    """What the client's error callback said during the initial connect: an
+    attempt fails as soon as it says anything (the client would retry on its own
+    for ever)."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.last = ""
+        self.event = asyncio.Event()
+
+    def said(self, msg: str) -> None:
+        self.last = msg
+        self.event.set()
+
+
+async def connect_bounded(
+    connect: Callable[[], Awaitable[_C]],
+    url: str,
+    attempts: int,
+    errors: ConnectErrors,
+    *,
+    attempt_timeout_s: float = 8.0,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> _C:
+    """Connect with a bounded retry policy: ``attempts`` tries, each ended by its
+    first error or after ``attempt_timeout_s``, with backoff 0.5 s doubling up
+    to 10 s between them; one stderr line per failed attempt; then a one-line
+    :class:`InputError` (exit 2)."""
+    import asyncio
+    import contextlib
+
+    pause = sleep or asyncio.sleep
+    delay = 0.5
+    why = ""
+    for i in range(1, attempts + 1):
+        errors.last = ""
+        errors.event.clear()
+        task = asyncio.ensure_future(connect())
+        failed = asyncio.ensure_future(errors.event.wait())
+        await asyncio.wait({task, failed}, timeout=attempt_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        failed.cancel()
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()
+        if task.done() and not task.cancelled():
+            exc = task.exception()
+            why = errors.last or str(exc) or type(exc).__name__
+        else:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            why = errors.last or f"no answer in {attempt_timeout_s:g} s"
+        why = " ".join(why.split())
+        if i < attempts:
+            typer.echo(
+                f"nats: cannot connect to {url} ({why}); attempt {i} of {attempts}, retrying in {delay:g} s",
+                err=True,
+            )
+            await pause(delay)
+            delay = min(delay * 2, 10.0)
+    raise InputError(f"cannot connect to {url} after {attempts} attempts ({why})", field="--nats")
 
 
 def nats_auth(
@@ -62,7 +128,10 @@ def register(app: typer.Typer) -> None:
         nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL(s), comma-separated."),
         key: Path = typer.Option(..., "--key", help="This partner's private key (PEM)."),
         partners: Path | None = typer.Option(
-            None, "--partners", help="Partner registry: verify every partner's signatures."
+            None,
+            "--partners",
+            help="Partner registry: verify every partner's signatures. Required with --live; "
+            "without it the node runs in open mode (exercises only).",
         ),
         data: Path | None = typer.Option(None, "--data", help="Journal directory (default data-<PARTNER>)."),
         publish: Path | None = typer.Option(
@@ -123,6 +192,13 @@ def register(app: typer.Typer) -> None:
         policy: Path | None = typer.Option(
             None, "--policy", help="Warning policy file (.toml or .yaml); defaults otherwise."
         ),
+        connect_attempts: int = typer.Option(
+            10,
+            "--connect-attempts",
+            min=1,
+            help="Attempts to reach NATS at start (backoff 0.5 s doubling to 10 s), then exit 2. "
+            "Once connected, outages are ridden out.",
+        ),
     ) -> None:
         """Run a partner node: journal, fuse and warn on every partner's inputs, publish results back."""
         import asyncio
@@ -130,7 +206,14 @@ def register(app: typer.Typer) -> None:
 
         import nats
 
-        from tocsin.cli.serve import announce_live, check_resume, unreproducible, warning_setup
+        from tocsin.cli.serve import (
+            LIVE_NEEDS_REGISTRY,
+            OPEN_MODE_BANNER,
+            announce_live,
+            check_resume,
+            unreproducible,
+            warning_setup,
+        )
         from tocsin.exchange.ingress import Ingress
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
@@ -150,11 +233,13 @@ def register(app: typer.Typer) -> None:
         auth = nats_auth(nats_url, user, password_file, nkey, creds, tls_ca, tls_cert, tls_key, inbox=code)
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
-        mode, wcfg, plain = warning_setup(live, policy, stages)
+        if live is not None and partners is None:
+            raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
+        mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
         k = load_private_key(key)
         registry = PartnerRegistry.load(partners) if partners is not None else None
         if registry is None:
-            typer.echo("warning: no --partners registry: signatures are not checked (open mode)", err=True)
+            typer.echo(OPEN_MODE_BANNER, err=True)
         to_publish = []
         if publish is not None:
             if not publish.is_file():
@@ -208,19 +293,27 @@ def register(app: typer.Typer) -> None:
         note_start(journal, stages, f"node {code}", mode, plain)
 
         async def main() -> None:
+            connected = False
+            errors = ConnectErrors()
+
             async def on_error(exc: Exception) -> None:  # one line, never nats-py's traceback
-                typer.echo(f"nats: {str(exc).removeprefix('nats: ')}", err=True)
+                msg = str(exc).removeprefix("nats: ") or type(exc).__name__
+                if connected:
+                    typer.echo(f"nats: {msg}", err=True)
+                else:  # (the attempts of connect_bounded say it, once each)
+                    errors.said(msg)
 
             opts: dict[str, Any] = {
                 "connect_timeout": 5,
+                # once connected, ride out any outage (reconnects forever, each error one line)
                 "max_reconnect_attempts": -1,
                 "error_cb": on_error,
             }
             opts.update(auth.connect_kwargs())
-            try:
-                nc = await nats.connect(**opts)
-            except Exception as exc:
-                raise InputError(f"cannot connect: {exc}", field="--nats") from None
+            nc = await connect_bounded(
+                lambda: nats.connect(**opts), nats_url, connect_attempts, errors, attempt_timeout_s=8.0
+            )
+            connected = True
             js = nc.jetstream(timeout=5)
             try:
                 await ensure_streams(

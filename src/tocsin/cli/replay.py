@@ -146,6 +146,7 @@ def register(app: typer.Typer) -> None:
             iter_replay,
             recorded_live_sender,
             recorded_mode,
+            recorded_open,
             recorded_policy,
             recorded_stage_set,
             stages_by_name,
@@ -182,7 +183,9 @@ def register(app: typer.Typer) -> None:
             live = iter_recorded_outputs(j)
             cmp = _Compare()
 
-            replay_stages = stages_by_name(name, mode=ReplayMode(status="Exercise"), config=cfg)
+            # (an open-mode run's alerts say so in their CAP note: the replay too)
+            mode = ReplayMode(status="Exercise", open_inputs=recorded_open(j))
+            replay_stages = stages_by_name(name, mode=mode, config=cfg)
 
             def checked() -> Iterator[Envelope]:
                 for env in iter_replay(j, replay_stages):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,25 +27,42 @@ if TYPE_CHECKING:
     from tocsin.web.hub import Exchange
 
 
+#: the one line of a live run refused for want of a partner registry
+LIVE_NEEDS_REGISTRY = (
+    "live operation needs a partner registry (--partners FILE): without one, anyone on the "
+    "network could cause a public alert"
+)
+
+#: the start banner of an open-mode run (no partner registry)
+OPEN_MODE_BANNER = (
+    "OPEN MODE: no --partners registry: unsigned messages are accepted from anyone; "
+    "for exercises only (alerts are Exercise and their CAP note says open mode)"
+)
+
+
 def warning_setup(
-    live: Path | None, policy: Path | None, stages: str
+    live: Path | None, policy: Path | None, stages: str, *, open_inputs: bool = False
 ) -> tuple[Mode, WarningConfig | None, dict[str, Any] | None]:
     """The warning mode, the policy and the policy as plain data (for the
     journal's start note) of ``tocsin serve`` / ``tocsin node``.
 
-    Without ``live``: a drill (Exercise). With it: the :class:`LiveMode` of the
-    authorisation file (a bad file is a one-line :class:`ConfigError`)."""
+    Without ``live``: a drill (Exercise; with ``open_inputs``, an open-mode drill
+    whose CAP notes say so). With it: the :class:`LiveMode` of the authorisation
+    file (a bad file is a one-line :class:`ConfigError`); live refuses
+    ``open_inputs`` (fail closed: live means a partner registry)."""
     import msgspec
 
     from tocsin.warning.mode import DrillMode
     from tocsin.warning.policy import WarningConfig, load_config, load_live_authorisation
 
+    if live is not None and open_inputs:
+        raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
     if live is not None and stages != "default":
         raise InputError("the toy stages cannot run live (their alerts are always Exercise)", field="--live")
     if policy is not None and stages != "default":
         raise InputError("the toy stages have no warning policy", field="--policy")
     cfg = load_config(policy) if policy is not None else None
-    mode: Mode = load_live_authorisation(live) if live is not None else DrillMode()
+    mode: Mode = load_live_authorisation(live) if live is not None else DrillMode(open_inputs=open_inputs)
     plain = msgspec.to_builtins(cfg if cfg is not None else WarningConfig()) if stages == "default" else None
     return mode, cfg, plain
 
@@ -86,8 +104,24 @@ def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any
 
     notes = start_notes(journal)
     if not notes:
+        if mode.live and journal.last_seq > 0:
+            # whatever wrote it (an older version, another tool), it was not a
+            # live run of this exchange: replaying it live would turn drill
+            # inputs into Actual alerts
+            raise InputError(
+                "has no start note: a live run never continues it (use a new --data directory)",
+                file=where,
+            )
         return
     last = notes[-1]
+    was_open = last.get("open")
+    is_open = bool(getattr(mode, "open_inputs", False))
+    if isinstance(was_open, bool) and was_open != is_open:
+        raise InputError(
+            f"recorded {'without' if was_open else 'with'} a partner registry; this run cannot "
+            "continue it (its alerts would read differently; use a new --data directory)",
+            file=where,
+        )
     was = last.get("mode", "drill")
     if was != mode.name:
         raise InputError(
@@ -123,6 +157,17 @@ def _server_class() -> type[Any]:
             super().__init__(config)
             self.exchange = exchange
 
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """uvicorn re-raises SIGTERM / SIGINT after its graceful shutdown, so
+            the process would end by the signal (status 143 / 130) and service
+            managers would read a crash. A stop that drained, committed and closed
+            the journal is a clean exit: status 0 (see ``serve``)."""
+            with super().capture_signals():
+                yield
+                if self.exchange.closed_cleanly:
+                    self._captured_signals.clear()
+
         def handle_exit(self, sig: int, frame: Any) -> None:
             hub = self.exchange.hub
             if hub is not None:
@@ -147,7 +192,10 @@ def register(app: typer.Typer) -> None:
             Path("data"), "--data", help="Directory for journal.db, tracks/alerts.jsonl."
         ),
         partners: Path | None = typer.Option(
-            None, "--partners", help="Partner registry (YAML/JSON): require signed messages."
+            None,
+            "--partners",
+            help="Partner registry (YAML/JSON): require signed messages. Required with --live; "
+            "without it the server runs in open mode (exercises only).",
         ),
         clock: str = typer.Option(
             "", "--clock", help="wall | data (default: wall with --partners, data without)."
@@ -222,7 +270,16 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 "a live server cannot show a replay (--replay is for drills and reviews)", field="--live"
             )
-        mode, wcfg, plain = warning_setup(live, policy, stages)
+        if live is not None and partners is None:
+            raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
+        mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
+        ops_file = operators if operators is not None else data / "operators.json"
+        if operators is not None and not operators.is_file():
+            raise InputError("no such operator file", file=str(operators), field="--operators")
+        if ops_file.exists():
+            from tocsin.web.auth import load_store
+
+            load_store(ops_file)  # a bad accounts file stops the start (one line), not a 500 at login
         jpath = data / "journal.db"
         if jpath.is_file():
             with Journal(jpath, readonly=True) as jr:
@@ -287,14 +344,15 @@ def register(app: typer.Typer) -> None:
         if report is not None:
             typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
         if registry is None:
-            typer.echo("warning: no --partners registry: accepting unsigned messages (open mode)", err=True)
+            typer.echo(OPEN_MODE_BANNER, err=True)
         dash = Dashboard(
             exchange,
             DashboardConfig(
                 mode="actual" if mode.live else "exercise",
-                manual_mode=mode if mode.live else None,
+                # (live: the authorised LiveMode; open mode: manual alerts say so too)
+                manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
                 replay=recording,
-                operators=operators if operators is not None else data / "operators.json",
+                operators=ops_file,
                 manual_dir=data / "manual",
             ),
         )
@@ -319,3 +377,11 @@ def register(app: typer.Typer) -> None:
             timeout_graceful_shutdown=2,
         )
         _make_server(config, exchange).run(sockets=[sock])
+        if not exchange.closed_cleanly:
+            # forced (a second Ctrl-C) or the shutdown failed: say so, not 0
+            typer.echo(
+                "tocsin serve: stopped without closing the journal cleanly; the next start recovers it",
+                err=True,
+            )
+            raise typer.Exit(1)
+        typer.echo("tocsin serve: stopped cleanly (journal committed and closed)", err=True)

@@ -40,6 +40,7 @@ import yaml
 from msgspec import Meta, Struct
 
 from tocsin.errors import ScenarioError
+from tocsin.limits import read_file, yaml_compose
 
 __all__ = [
     "STREAM_INJECTS",
@@ -638,7 +639,7 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
 
 def _parse(text: str, file: str | None) -> Scenario:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml_compose(text)  # nesting, alias-expansion and size limits (tocsin.limits)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
@@ -759,7 +760,7 @@ def load_scenario(path: str | Path) -> Scenario:
     bare exception) when it is missing, unreadable or invalid."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_file(p).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError("no such file", file=str(path)) from None
     except IsADirectoryError:
@@ -768,4 +769,6 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    except ValueError as exc:  # over the size limit
+        raise ScenarioError(str(exc), file=str(path)) from None
     return parse_scenario(text, str(path))

@@ -2,6 +2,9 @@
 
 In order (the first failure decides the reason)::
 
+    too_large / too_deep
+                     over a decoder limit (:data:`tocsin.wire.MAX_MESSAGE_BYTES`,
+                     :data:`tocsin.wire.MAX_DEPTH`): refused before decoding
     schema           the decoder's WireError (its JSON path is the field)
     unknown_kind     a well-formed envelope of a kind this version does not know
     unknown_partner  partner not in the registry
@@ -16,6 +19,9 @@ In order (the first failure decides the reason)::
     too_many_sources the replay-window table is full (bounded memory)
     duplicate        this (partner, source, seq) was already accepted
     stale            ``seq`` at or below the window floor ``hi - window``
+
+and ``poison``: a message a transport gave up on (:meth:`Ingress.reject_raw`;
+NATS: processing it raised, or it was redelivered too often).
 
 A ``bundle`` (many envelopes under one v2 signature) is authenticated once;
 then each member is checked from ``kind_not_allowed`` on as if it had arrived
@@ -51,9 +57,11 @@ from typing import Protocol
 
 from tocsin.errors import WireError
 from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, verify
-from tocsin.wire import BundleBody, Envelope, UnknownKind, decode_json, decode_msgpack
+from tocsin.wire import BundleBody, Envelope, LimitExceeded, UnknownKind, decode_json, decode_msgpack
 
 REASONS: tuple[str, ...] = (
+    "too_large",
+    "too_deep",
     "schema",
     "unknown_kind",
     "unknown_partner",
@@ -66,6 +74,7 @@ REASONS: tuple[str, ...] = (
     "too_many_sources",
     "duplicate",
     "stale",
+    "poison",
 )
 
 _MISSING = re.compile(r"missing required field `([A-Za-z_]\w*)`")
@@ -264,14 +273,8 @@ class Ingress:
         counted or journalled until :meth:`check_prechecked`."""
         try:
             env = decode_json(data) if fmt == "json" else decode_msgpack(data)
-        except UnknownKind as exc:
-            return Prechecked(data, fmt, None, ("unknown_kind", exc.field, exc.message))
         except WireError as exc:
-            fld = exc.field
-            m = _MISSING.search(exc.message)
-            if m is not None and (fld is None or fld == "$"):
-                fld = f"$.{m.group(1)}"
-            return Prechecked(data, fmt, None, ("schema", fld, exc.message))
+            return Prechecked(data, fmt, None, decode_problem(exc))
         return Prechecked(data, fmt, env, self._auth_problem(env, data, fmt))
 
     def precheck_many(self, lines: Sequence[bytes], fmt: str = "json") -> list[Prechecked]:
@@ -323,11 +326,9 @@ class Ingress:
             data = bytes(m)
             try:
                 menv = decode_json(data) if fmt == "json" else decode_msgpack(data)
-            except UnknownKind as exc:
-                parts.append(self._reject(None, "unknown_kind", exc.field, exc.message, data, at))
-                continue
             except WireError as exc:
-                parts.append(self._reject(None, "schema", exc.field or "$", exc.message, data, at))
+                reason, fld, detail = decode_problem(exc)
+                parts.append(self._reject(None, reason, fld or "$", detail, data, at))
                 continue
             if isinstance(menv.body, BundleBody):
                 parts.append(self._reject(menv, "schema", "$.kind", "a bundle inside a bundle", data, at))
@@ -404,6 +405,11 @@ class Ingress:
             win.mark(env.seq)
         self.accepted[env.kind] += 1
 
+    def reject_raw(self, data: bytes, reason: str, detail: str) -> Verdict:
+        """Count and journal (bounded) a message a transport refuses before
+        ingress could check it (e.g. ``poison``)."""
+        return self._reject(None, reason, "$", detail, data)
+
     # Stage-like use: accepted messages pass through, rejected ones vanish
     # (counted and journalled).
     def push(self, env: Envelope) -> list[Envelope]:
@@ -429,6 +435,19 @@ class Ingress:
         if self.recorder is not None:
             self.recorder.append("reject", reject_payload(env, reason, field, detail, raw))
         return Verdict(False, env, reason, field, detail)
+
+
+def decode_problem(exc: WireError) -> tuple[str, str | None, str]:
+    """(reason, field, detail) of a message the decoder refused."""
+    if isinstance(exc, LimitExceeded):
+        return ("too_large" if exc.what == "size" else "too_deep", exc.field, exc.message)
+    if isinstance(exc, UnknownKind):
+        return ("unknown_kind", exc.field, exc.message)
+    fld = exc.field
+    m = _MISSING.search(exc.message)
+    if m is not None and (fld is None or fld == "$"):
+        fld = f"$.{m.group(1)}"
+    return ("schema", fld, exc.message)
 
 
 def reject_payload(

@@ -57,6 +57,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tocsin.errors import ConfigError
+from tocsin.limits import json_loads, read_file, yaml_load
 from tocsin.wire import KINDS, BundleBody, Envelope, encode_json, signing_bytes
 from tocsin.wire.jcs import CanonicalError, canonical_json, canonicalize
 
@@ -110,9 +111,11 @@ def save_private_key(key: Ed25519PrivateKey, path: str | os.PathLike[str]) -> No
 
 def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     try:
-        data = Path(path).read_bytes()
+        data = read_file(path, 64 * 1024)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read key: {exc.strerror}") from None
+    except ValueError:
+        raise ConfigError(f"{path}: not a PEM private key (over 64 KiB)") from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -144,9 +147,11 @@ def parse_public_key(text: str, *, where: str = "public key") -> Ed25519PublicKe
 
 def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     try:
-        text = Path(path).read_text()
+        text = read_file(path, 64 * 1024).decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read key: {exc.strerror}") from None
+    except ValueError:  # over the limit, or not UTF-8
+        raise ConfigError(f"{path}: not a public key (base64 or PEM text)") from None
     return parse_public_key(text, where=str(path))
 
 
@@ -314,14 +319,23 @@ class PartnerRegistry:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PartnerRegistry:
         p = Path(path)
+        what = "JSON" if p.suffix == ".json" else "YAML"
         try:
-            text = p.read_text()
+            raw = read_file(p)
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read registry: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
         try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{p}: not valid {what}: not UTF-8 text (a binary file?)") from None
+        try:
+            # (size, nesting and YAML alias-expansion limits: tocsin.limits)
+            data = json_loads(text) if p.suffix == ".json" else yaml_load(text)
         except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from None
+            msg = " ".join(str(exc).split())
+            raise ConfigError(f"{p}: not valid {what}: {msg}") from None
         return cls.from_dict(data, where=str(p))
 
     def save(self, path: str | os.PathLike[str]) -> None:

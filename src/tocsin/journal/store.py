@@ -47,7 +47,7 @@ import sqlite3
 import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,6 +238,11 @@ class Journal:
             self._in_tx = False
 
     def close(self) -> None:
+        """Checkpoint the WAL into the database, truncate it, and close (the
+        -wal file goes when the last connection closes)."""
+        if not self.readonly:
+            with suppress(sqlite3.DatabaseError):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
     def __enter__(self) -> Journal:

@@ -19,6 +19,17 @@ only after :meth:`tocsin.runtime.Pipeline.submit_batch` returned, i.e. after the
 inputs (and rejections, and outputs) were committed to the journal: a crash
 before the ack means redelivery, and the restored replay window turns a
 redelivered message that was already journalled into a counted ``duplicate``.
+
+Poison messages. No input crashes the decoder (it has size and depth limits:
+:mod:`tocsin.wire.codec`), but a node must not enter a crash loop on whatever
+else might: a batch whose processing raises is processed again one message
+at a time, and a redelivered batch is always processed one at a time (so a
+message that killed the process is alone when it comes back). A message whose
+processing raises, or that JetStream delivered :data:`POISON_DELIVERIES` times
+without an ack, is journalled as a ``poison`` reject (bounded like every
+reject) and terminated (``AckTerm``): never redelivered. If even that reject
+cannot be journalled the journal is at fault, not the message: the node stops
+with the message unacknowledged.
 """
 
 from __future__ import annotations
@@ -265,6 +276,24 @@ async def publish(
     return await js.publish(subject or subject_for(env), data, timeout=timeout, headers=headers)
 
 
+#: deliveries after which a message is terminated as poison (module doc)
+POISON_DELIVERIES = 5
+
+
+def _deliveries(m: Any) -> int:
+    """How many times JetStream delivered ``m`` (1 when it cannot say)."""
+    try:
+        return int(m.metadata.num_delivered)
+    except Exception:  # not a JetStream message (tests), or no metadata
+        return 1
+
+
+def _raws(msgs: list[Any]) -> list[Raw]:
+    return [
+        Raw(m.data, "msgpack" if (m.headers or {}).get("Content-Type") == MSGPACK else "json") for m in msgs
+    ]
+
+
 class CollectSink:
     """Keeps outputs until the node publishes them (after the journal commit)."""
 
@@ -287,6 +316,9 @@ class NodeStats:
     published: int = 0
     heartbeats: int = 0
     transient_errors: int = 0
+    #: messages terminated (AckTerm) as poison, and batches that had to be split
+    poison: int = 0
+    batch_failures: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
 
 
@@ -313,7 +345,7 @@ class FusionNode:
         keep_verdicts: bool = False,
         links: LinkMonitor | None = None,
         on_link: Callable[[str, bool], None] | None = None,
-        scan_grace_s: float = 0.02,
+        scan_grace_s: float = 0.0,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -325,10 +357,16 @@ class FusionNode:
         self.clock = clock
         self.tick_s = tick_s
         #: with ticks on: tick (journalled) when no message came for this long
-        #: after the last batch, so a buffered scan is processed now (issue 17)
+        #: after the last batch, so a buffered scan is processed now (issue 17).
+        #: Off by default: it shortens the JetStream pull (fetch) timeout to the
+        #: grace, and on a loaded machine 20-ms pulls starved the consumer (no
+        #: output in 100 s of the IRBM scenario; benchmarks/latency.py
+        #: --modes nats --scenario); needs a pull that outlives the grace
         self.scan_grace_s = scan_grace_s
         self.heartbeat_s = heartbeat_s
         self.keep_verdicts = keep_verdicts
+        #: a message delivered this many times without an ack is poison (terminated)
+        self.poison_deliveries = POISON_DELIVERIES
         self.links = links or LinkMonitor(heartbeat_s if heartbeat_s > 0 else 5.0)
         self.on_link = on_link
         self.stats = NodeStats()
@@ -375,14 +413,7 @@ class FusionNode:
         if not msgs:
             return 0
         self.stats.fetched += len(msgs)
-        items = [
-            Raw(m.data, "msgpack" if (m.headers or {}).get("Content-Type") == MSGPACK else "json")
-            for m in msgs
-        ]
-        verdicts = await asyncio.to_thread(self.pipeline.submit_batch, items, now=self.clock())
-        # journal committed: now (and only now) acknowledge
-        for m in msgs:
-            await m.ack()
+        verdicts = await self._process(msgs)
         now = self.clock()
         for v in verdicts:
             if v.env is None or v.env.source != self.node:
@@ -399,6 +430,49 @@ class FusionNode:
             self.stats.verdicts.extend(verdicts)
         await self._publish_outputs()
         return len(msgs)
+
+    async def _process(self, msgs: list[Any]) -> list[Verdict]:
+        """Journal and process fetched messages, then acknowledge them; a poison
+        message is terminated instead (module doc, "Poison messages")."""
+        keep: list[Any] = []
+        verdicts: list[Verdict] = []
+        for m in msgs:
+            if _deliveries(m) >= self.poison_deliveries:
+                verdicts.append(await self._poison(m, f"delivered {_deliveries(m)} times without an ack"))
+            else:
+                keep.append(m)
+        if not keep:
+            return verdicts
+        if all(_deliveries(m) <= 1 for m in keep):
+            try:
+                vs = await asyncio.to_thread(self.pipeline.submit_batch, _raws(keep), now=self.clock())
+            except Exception:  # something in the batch breaks processing: find it, one by one
+                self.stats.batch_failures += 1
+            else:
+                # journal committed: now (and only now) acknowledge
+                for m in keep:
+                    await m.ack()
+                return verdicts + vs
+        # one at a time (a redelivered batch, or one that failed): a message that
+        # breaks processing, or crashes the node, is isolated from the others
+        for m in keep:
+            try:
+                (v,) = await asyncio.to_thread(self.pipeline.submit_batch, _raws([m]), now=self.clock())
+            except Exception as exc:
+                verdicts.append(await self._poison(m, f"processing failed: {type(exc).__name__}"))
+                continue
+            await m.ack()
+            verdicts.append(v)
+        return verdicts
+
+    async def _poison(self, m: Any, why: str) -> Verdict:
+        """Journal ``m`` as a bounded ``poison`` reject, then terminate it (AckTerm:
+        never redelivered). If even the reject cannot be journalled, the journal
+        is what is broken, not the message: raise, and leave it unacknowledged."""
+        v = await asyncio.to_thread(self.pipeline.ingress.reject_raw, m.data, "poison", why)
+        await m.term()
+        self.stats.poison += 1
+        return v
 
     async def _publish_outputs(self) -> None:
         """Publish what the last batch produced, all at once (the PubAcks are

@@ -37,7 +37,7 @@ from tocsin.dynamics.forces import accel_ecef
 from tocsin.geo import ecef_to_geodetic
 from tocsin.warning.cap import CapMessage, CapReference, area_name, render_cap
 from tocsin.warning.lifecycle import Desired, Issue, Lifecycle
-from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender
+from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import LANGS, Facts, Lang, langs_for
 from tocsin.warning.threat import Threat, assess, thrust_from_speeds
@@ -319,6 +319,7 @@ class WarningEngine:
                 max_polygon_points=self.config.max_polygon_points,
                 polygons=self._cap_polygons(areas),
                 languages=langs_for(rel.partner),
+                extra_note=mode_note(self.mode),
             )
         )
         body = AlertBody(

@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 from tocsin.errors import ConfigError
 from tocsin.warning.cap import CapArea, CapMessage, CapReference, area_name, render_cap
-from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender
+from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import WarningConfig
 from tocsin.warning.texts import LANGS, Facts, Lang, langs_for
 from tocsin.wire.messages import AlertBody, Envelope, make
@@ -289,6 +289,7 @@ class ManualAlertBook:
                 source="tocsin manual alert (two-person rule)",
                 max_polygon_points=self.config.max_polygon_points,
                 languages=langs_for(self.partner),
+                extra_note=mode_note(self.mode),
             )
         )
         body = AlertBody(

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 from tocsin.wire import AlertBody, encode_json
 
 STATUS_BY_REASON: dict[str, int] = {
+    "too_large": 413,
+    "too_deep": 422,
     "schema": 422,
     "unknown_kind": 422,
     "clock_skew": 422,
@@ -106,6 +108,8 @@ def create_app(
     optionally also following a JSON Lines file and listening on a Unix socket,
     and serving the operator dashboard (:mod:`tocsin.web.dashboard`)."""
     cfg = exchange.config
+    #: local ingest tasks (``--tail``), watched by /healthz
+    ingest_tasks: dict[str, asyncio.Task[int]] = {}
 
     async def post_messages(request: Request) -> Response:
         try:
@@ -217,7 +221,9 @@ def create_app(
 
     async def healthz(request: Request) -> Response:
         j = exchange.pipeline.journal
-        ok = exchange.worker_alive
+        # a local ingest (--tail) that stopped is an outage, not "ok"
+        dead = [name for name, t in ingest_tasks.items() if t.done()]
+        ok = exchange.worker_alive and not dead
         body: dict[str, Any] = {
             "status": "ok" if ok else "down",
             "version": __version__,
@@ -232,6 +238,10 @@ def create_app(
         }
         if j is not None:
             body["journal"] = {"entries": j.last_seq, "head": j.head.hex(), "synchronous": j.synchronous}
+        if ingest_tasks:
+            body["ingest"] = {
+                name: ("stopped" if t.done() else "running") for name, t in ingest_tasks.items()
+            }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
@@ -256,6 +266,7 @@ def create_app(
         sock_server = None
         if tail is not None:
             tasks.append(asyncio.create_task(tail_file(exchange, tail, stop=stop)))
+            ingest_tasks["tail"] = tasks[-1]
         if unix_socket is not None:
             sock_server = await serve_unix_socket(exchange, unix_socket)
         try:

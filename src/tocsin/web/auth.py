@@ -72,6 +72,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tocsin.errors import ConfigError, InputError
+from tocsin.limits import json_loads, read_file
 
 FORMAT = "tocsin-operators-1"
 ROLES: tuple[str, ...] = ("operator", "supervisor")
@@ -328,7 +329,7 @@ class OperatorStore:
     def _load(self) -> None:
         where = str(self.path)
         try:
-            d = json.loads(self.path.read_text(encoding="utf-8"))
+            d = json_loads(read_file(self.path))  # (size and nesting limits: tocsin.limits)
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read the operator file ({exc})", file=where) from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:

@@ -83,6 +83,10 @@ class ServerConfig:
     link_heartbeat_s: float = 5.0
 
 
+def _nothing() -> None:
+    return None
+
+
 class QueueFull(Exception):
     """The worker queue is full (flood): answer 429."""
 
@@ -159,6 +163,10 @@ class Exchange:
         self._task: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
         self._stopped = False
+        #: stop() was called: no new batches; the worker drains the queue and ends
+        self._closing = False
+        #: stop() drained the queue and closed the pipeline without an error
+        self.closed_cleanly = False
         self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="tocsin-pipeline")
 
     # ------------------------------------------------------------ lifecycle
@@ -176,9 +184,21 @@ class Exchange:
         self._queue = asyncio.Queue(self.config.queue_size)
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 10.0) -> None:
+        """Stop cleanly: refuse new batches (429), let the worker finish the
+        batches already queued (at most ``drain_s`` seconds; requests still
+        waiting then were never journalled and get no answer), then close the
+        pipeline (a last snapshot, a signed checkpoint, the journal and its WAL).
+        :attr:`closed_cleanly` says whether all of that happened."""
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
+            if self._queue is not None:  # wake the worker if it waits for work
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._queue.put_nowait((_nothing, asyncio.get_running_loop().create_future()))
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), drain_s)
+            except TimeoutError:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._stopped = True
@@ -187,6 +207,7 @@ class Exchange:
         # under it (closing SQLite during a commit crashes the process)
         await asyncio.get_running_loop().run_in_executor(None, self._pipeline_thread.shutdown)
         self.pipeline.close()
+        self.closed_cleanly = True
         if self.hub is not None:
             for q in list(self.hub.subscribers):
                 with contextlib.suppress(asyncio.QueueFull):
@@ -209,6 +230,8 @@ class Exchange:
         the journal (group commit: batches queued together share one commit)."""
         if self._queue is None:
             raise RuntimeError("exchange not started")
+        if self._closing:
+            raise QueueFull  # stopping: the client retries against the next run
         fut: asyncio.Future[list[Verdict]] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((list(lines), fut))
@@ -222,6 +245,8 @@ class Exchange:
         without racing the pipeline. Raises QueueFull or TimeoutError like submit."""
         if self._queue is None:
             raise RuntimeError("exchange not started")
+        if self._closing:
+            raise QueueFull
         fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((fn, fut))
@@ -249,9 +274,13 @@ class Exchange:
             item: tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]] | None
             if held is not None:
                 item, held = held, None
+            elif self._closing and self._queue.empty():
+                return  # drained (stop)
             else:
                 try:
                     timeout = min(wake, grace) if unticked and grace > 0 else wake
+                    if self._closing:
+                        timeout = 0.01
                     item = await asyncio.wait_for(self._queue.get(), timeout)
                 except TimeoutError:
                     item = None

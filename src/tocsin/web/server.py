@@ -18,6 +18,9 @@ from tocsin.web.app import create_app
 from tocsin.web.dashboard import Dashboard
 from tocsin.web.hub import Exchange, ServerConfig
 
+#: ``Exchange.mode`` (on /healthz and the dashboard banner) without a partner registry
+OPEN_MODE = "open (exercise only: unsigned inputs accepted)"
+
 
 def build_exchange(
     stages: list[Stage],
@@ -65,7 +68,7 @@ def build_exchange(
         snapshots=snapshots,
     )
     report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
-    mode = "open" if registry is None else f"signed ({len(registry)} partners)"
+    mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
     return Exchange(pipe, cfg, mode=mode), report
 
 
@@ -89,4 +92,4 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-__all__ = ["bind", "build_app", "build_exchange"]
+__all__ = ["OPEN_MODE", "bind", "build_app", "build_exchange"]

@@ -4,7 +4,11 @@ See ``docs/exchange-format.md`` for the format in prose.
 """
 
 from tocsin.wire.codec import (
+    MAX_DEPTH,
+    MAX_MESSAGE_BYTES,
+    LimitExceeded,
     UnknownKind,
+    check_limits,
     decode_json,
     decode_msgpack,
     encode_json,
@@ -37,6 +41,8 @@ __all__ = [
     "BODY_TYPES",
     "KINDS",
     "MAX_BUNDLE",
+    "MAX_DEPTH",
+    "MAX_MESSAGE_BYTES",
     "AlertBody",
     "Body",
     "BundleBody",
@@ -46,6 +52,7 @@ __all__ = [
     "ImpactPrediction",
     "JsonlWriter",
     "LaunchEstimate",
+    "LimitExceeded",
     "PlatformPos",
     "PlotBody",
     "ReadStats",
@@ -54,6 +61,7 @@ __all__ = [
     "TrackBody",
     "TruthBody",
     "UnknownKind",
+    "check_limits",
     "decode_json",
     "decode_msgpack",
     "encode_json",
