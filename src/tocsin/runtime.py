@@ -155,6 +155,18 @@ class SnapshotPolicy:
     keep: int = 2
 
 
+@dataclass(frozen=True)
+class SegmentPolicy:
+    """When the journal's live segment is closed and a new one started
+    (:meth:`tocsin.journal.Journal.rotate`): at ``max_bytes`` on disk or
+    ``max_s`` seconds of wall time, whichever first (0 turns either off). The
+    closed segment ends with a signed checkpoint; the new one starts with a
+    snapshot, so it is enough on its own once older segments are archived."""
+
+    max_bytes: int = 1024 * 1024 * 1024
+    max_s: float = 24 * 3600.0
+
+
 @dataclass
 class Metrics:
     """Counters exposed on /metrics (Prometheus text)."""
@@ -183,8 +195,13 @@ class Pipeline:
         checkpoint_every: int = 1000,
         checkpoint_s: float = 5.0,
         snapshots: SnapshotPolicy | None = None,
+        segments: SegmentPolicy | None = None,
     ) -> None:
         self.stages = list(stages)
+        #: journal segment rotation (None: one file for ever)
+        self.segments = segments
+        self.rotations = 0
+        self._segment_started_at: float | None = None
         #: stage snapshots (None: none; recovery then re-runs the whole journal)
         self.snapshots = snapshots
         self.snapshots_written = 0
@@ -245,6 +262,7 @@ class Pipeline:
         self._record(outs)
         self._maybe_checkpoint()
         self._maybe_snapshot()
+        self._maybe_rotate()
         return verdicts
 
     def _check_all(self, items: Sequence[Item], now: float | None, accepted: list[Envelope]) -> list[Verdict]:
@@ -304,6 +322,7 @@ class Pipeline:
         self._record(outs)
         self._maybe_checkpoint()
         self._maybe_snapshot()
+        self._maybe_rotate()
         return outs
 
     def housekeeping_due(self, now: float) -> bool:
@@ -313,9 +332,19 @@ class Pipeline:
             self._last_checkpoint_at = now
         if self._last_snapshot_at is None:
             self._last_snapshot_at = now
+        if self._segment_started_at is None:
+            self._segment_started_at = now
         j = self.journal
         if j is None:
             return False
+        seg = self.segments
+        if (
+            seg is not None
+            and seg.max_s > 0
+            and j.last_seq >= j.first_live_seq
+            and now - self._segment_started_at >= seg.max_s
+        ):
+            return True
         checkpoint = (
             self.checkpoint_key is not None
             and self.checkpoint_s > 0
@@ -338,6 +367,7 @@ class Pipeline:
         something was journalled since."""
         if not self.housekeeping_due(now):
             return
+        self._maybe_rotate(now)
         self._maybe_snapshot(now)
         if self.checkpoint_s > 0 and now - (self._last_checkpoint_at or now) >= self.checkpoint_s:
             self._maybe_checkpoint(force=True)
@@ -404,6 +434,38 @@ class Pipeline:
             self._maybe_checkpoint(force=True)
             self.journal.close()
 
+    # ------------------------------------------------------------ segments
+
+    def _maybe_rotate(self, now: float | None = None) -> None:
+        j, seg = self.journal, self.segments
+        if j is None or seg is None or j.last_seq < j.first_live_seq:
+            return
+        big = seg.max_bytes > 0 and j.live_bytes() >= seg.max_bytes
+        old = (
+            now is not None
+            and seg.max_s > 0
+            and self._segment_started_at is not None
+            and now - self._segment_started_at >= seg.max_s
+        )
+        if big or old:
+            self.rotate(now)
+
+    def rotate(self, now: float | None = None) -> None:
+        """Close the journal's live segment (after a signed checkpoint) and start
+        the next with a snapshot of the state at the boundary."""
+        j = self.journal
+        if j is None:
+            return
+        self._maybe_checkpoint(force=True)
+        j.rotate()
+        self.rotations += 1
+        if now is not None:
+            self._segment_started_at = now
+        if self.snapshots is not None:
+            self.snapshot()
+            if now is not None:
+                self._last_snapshot_at = now
+
     # ------------------------------------------------------------ snapshots
 
     def snapshot(self) -> int | None:
@@ -459,6 +521,10 @@ class Pipeline:
         assert pol is not None
         keep = set(self._snapshot_files[-pol.keep :])
         del self._snapshot_files[: -pol.keep]
+        j = self.journal
+        if j is not None:  # each segment's start snapshot stays while the segment does
+            keep.update(f"snapshot-{s.first - 1:012d}.zst" for s in j.closed_segments())
+            keep.add(f"snapshot-{j.first_live_seq - 1:012d}.zst")
         for f in pol.directory.glob("snapshot-*"):
             if f.name in keep:
                 continue
@@ -507,6 +573,11 @@ class Pipeline:
         rep.unsigned_tail = j.last_seq - (last_cp.seq if last_cp is not None else 0)
         start, prev = 1, ZERO_HASH
         loaded = self._load_snapshot(rep)
+        if loaded is None and j.first_seq > 1:
+            raise RecoveryError(
+                f"recovery: no usable snapshot, and entries 1..{j.first_seq - 1} were archived or pruned: "
+                "the state cannot be rebuilt here (restore the snapshot files, or replay with the archive)"
+            )
         if loaded is not None:
             covers, entry = loaded
             start, prev = entry.seq, entry.prev_hash
@@ -634,7 +705,11 @@ class Pipeline:
         self.metrics.stage_errors += m.stage_errors
 
 
-class TamperedJournalError(RuntimeError):
+class RecoveryError(RuntimeError):
+    """A restart cannot rebuild the node's state from its journal."""
+
+
+class TamperedJournalError(RecoveryError):
     """Recovery found an entry that does not fit the hash chain."""
 
 
@@ -840,7 +915,7 @@ def file_sinks(directory: str | Path, journal: Journal | None = None) -> list[Js
     are first rewritten from its recorded outputs (so a restart leaves them whole)."""
     d = Path(directory)
     if journal is not None:
-        write_outputs(d, recorded_outputs(journal))
+        write_outputs(d, iter_recorded_outputs(journal))
     return [JsonlFileSink(d / name, [kind]) for kind, name in OUTPUT_FILES.items()]
 
 
@@ -854,7 +929,9 @@ __all__ = [
     "NondeterminismError",
     "Pipeline",
     "Raw",
+    "RecoveryError",
     "RecoveryReport",
+    "SegmentPolicy",
     "Sink",
     "SnapshotPolicy",
     "StageFactory",

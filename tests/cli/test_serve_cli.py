@@ -110,8 +110,18 @@ def test_serve_feed_events_and_replay(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "identical to the" in r.stdout
+    # no second copy of the outputs unless asked (--outputs-files): derived on demand
+    assert not (data / "tracks.jsonl").exists()
+    assert not (data / "alerts.jsonl").exists()
+    exported = tmp_path / "exported"
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "journal", "export", str(data / "journal.db"), "-o", str(exported)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
     for name in ("tracks.jsonl", "alerts.jsonl"):
-        assert (out / name).read_bytes() == (data / name).read_bytes()
+        assert (out / name).read_bytes() == (exported / name).read_bytes()
+    assert (exported / "alerts.jsonl").read_text().count("\n") == 3
     r = subprocess.run(
         [sys.executable, "-m", "tocsin", "journal", "verify", str(data / "journal.db")],
         capture_output=True, text=True, timeout=60, check=False,
@@ -147,12 +157,12 @@ def test_feed_bad_input(tmp_path: Path) -> None:
 def test_kill_9_then_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
     src = plots_file(tmp_path / "plots.jsonl", 600)
     ref = tmp_path / "ref"
-    with server(ref) as url:
+    with server(ref, "--outputs-files") as url:
         r = feed(url, src, "--rate", "max", "--batch", "10")
         assert "600 accepted" in r.stdout
 
     data = tmp_path / "crash"
-    proc, url = start_server(data)
+    proc, url = start_server(data, "--outputs-files")
     feeder = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "feed", str(src), "--to", url, "--rate", "max", "--batch", "5"],
         stdout=subprocess.DEVNULL,
@@ -176,7 +186,7 @@ def test_kill_9_then_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
     inputs_before = sum(1 for line in (data / "tracks.jsonl").read_text().splitlines() if line)
     assert inputs_before < 600  # really killed mid-stream
 
-    with server(data) as url:
+    with server(data, "--outputs-files") as url:
         r = feed(url, src, "--rate", "max", "--batch", "10")
         assert r.returncode == 0
         health = httpx.get(url + "/healthz").json()

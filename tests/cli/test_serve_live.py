@@ -70,7 +70,7 @@ def auth(tmp_path: Path) -> Path:
 def run_server(data: Path, stream: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """Start `tocsin serve` (default stages), feed the stream, stop it; the
     /v1/config answer, the /v1/alerts answer and the server's stderr."""
-    proc, url = start_server(data, "--stages", "default", *extra)
+    proc, url = start_server(data, "--stages", "default", "--outputs-files", *extra)
     try:
         cfg = httpx.get(url + "/v1/config", timeout=10).json()
         r = feed(url, stream, "--rate", "max", "--batch", "50")

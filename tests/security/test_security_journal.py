@@ -29,8 +29,8 @@ def append_forged_row(path: Path, kind: str, payload: bytes) -> None:
     ts = 1_900_000_000.0
     h = entry_hash(bytes(head), seq + 1, ts, kind, payload)
     db.execute(
-        "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-        (seq + 1, ts, kind, payload, bytes(head), h),
+        "INSERT INTO entries (seq, ts, kind, codec, payload, hash) VALUES (?, ?, ?, 0, ?, ?)",
+        (seq + 1, ts, kind, payload, h),
     )
     db.commit()
     db.close()

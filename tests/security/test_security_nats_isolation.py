@@ -29,9 +29,12 @@ from tocsin.transport.nats import (
     OUT_STREAM,
     ensure_consumers,
     ensure_streams,
+    msg_id,
     publish,
+    subject_for,
 )
 from tocsin.transport.natsconf import shared_accounts_conf
+from tocsin.wire import encode_json
 
 pytestmark = pytest.mark.nats
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
@@ -310,5 +313,33 @@ def test_partner_node_does_its_own_work_under_these_permissions(exchange: Exchan
         await jp.nc.flush()
         assert jp.errors == []
         await jp.nc.close()
+
+    asyncio.run(go())
+
+
+def test_partner_cannot_suppress_another_partners_messages_by_their_id(exchange: Exchange) -> None:
+    """The streams drop a second message with the same Nats-Msg-Id (2 min): JP
+    publishing on its own subject under the id KR's next message will carry must
+    not make the server drop KR's message as a duplicate. The id carries a digest
+    of the signed bytes, which JP cannot know before KR sends them."""
+
+    async def go() -> None:
+        kr_next = sign(sample_plot(partner="KR", source="KR-R1", seq=7, sent=T0 + 7), KR)
+        jp = await connect(exchange.srv, "JP", "_INBOX_JP")
+        # what JP can know in advance: the source and sequence, even the content,
+        # but not KR's signature over it
+        predictable = sample_plot(partner="KR", source="KR-R1", seq=7, sent=T0 + 7)
+        guesses = [f"KR.KR-R1.{kr_next.seq}", msg_id(predictable), msg_id(sign(predictable, JP))]
+        for i, guess in enumerate(guesses):
+            own = sign(sample_plot(source="JP-R1", seq=100 + i, sent=T0), JP)
+            ack = await jp.js.publish(subject_for(own), encode_json(own), headers={"Nats-Msg-Id": guess})
+            assert not ack.duplicate
+        await jp.nc.close()
+        kr = await connect(exchange.srv, "KR", "_INBOX_KR")
+        ack = await publish(kr.nc.jetstream(timeout=2), kr_next)
+        assert not ack.duplicate  # stored
+        again = await publish(kr.nc.jetstream(timeout=2), kr_next)
+        assert again.duplicate  # KR's own retry is still stored once
+        await kr.nc.close()
 
     asyncio.run(go())

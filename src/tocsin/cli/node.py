@@ -186,6 +186,16 @@ def register(app: typer.Typer) -> None:
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
         ),
+        segment_mb: float = typer.Option(
+            1024.0,
+            "--segment-mb",
+            min=0.0,
+            help="Close the journal's live segment at this size (MiB) and start the next (0: never); "
+            "old segments go with `tocsin journal archive/prune`.",
+        ),
+        segment_h: float = typer.Option(
+            24.0, "--segment-h", min=0.0, help="... or after this many hours (0: never)."
+        ),
         live: Path | None = typer.Option(
             None, "--live", help="Live authorisation file: alerts are ACTUAL. Without it: EXERCISE."
         ),
@@ -220,8 +230,9 @@ def register(app: typer.Typer) -> None:
         from tocsin.runtime import (
             NondeterminismError,
             Pipeline,
+            RecoveryError,
+            SegmentPolicy,
             SnapshotPolicy,
-            TamperedJournalError,
             default_stages,
         )
         from tocsin.transport.nats import FusionNode, ensure_streams, publish_all
@@ -277,6 +288,7 @@ def register(app: typer.Typer) -> None:
             checkpoint_every=checkpoint_entries,
             checkpoint_s=checkpoint_s,
             snapshots=SnapshotPolicy(ddir / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries),
+            segments=SegmentPolicy(max_bytes=int(segment_mb * 2**20), max_s=segment_h * 3600.0),
         )
         if journal.last_seq:
             try:
@@ -284,7 +296,7 @@ def register(app: typer.Typer) -> None:
             except NondeterminismError as exc:
                 journal.close()
                 raise InputError(unreproducible(exc), file=str(ddir / "journal.db")) from None
-            except TamperedJournalError as exc:
+            except RecoveryError as exc:
                 journal.close()
                 raise InputError(str(exc), file=str(ddir / "journal.db")) from None
             typer.echo(f"{ddir / 'journal.db'}: {rep.summary()}", err=True)

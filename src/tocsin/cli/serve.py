@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
         port: int = typer.Option(8080, "--port", help="Listen port (0: any free port)."),
         data: Path = typer.Option(
-            Path("data"), "--data", help="Directory for journal.db, tracks/alerts.jsonl."
+            Path("data"), "--data", help="Directory for the journal, snapshots (and --outputs-files)."
         ),
         partners: Path | None = typer.Option(
             None,
@@ -232,6 +232,22 @@ def register(app: typer.Typer) -> None:
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
         ),
+        segment_mb: float = typer.Option(
+            1024.0,
+            "--segment-mb",
+            min=0.0,
+            help="Close the journal's live segment at this size (MiB) and start the next (0: never); "
+            "old segments go with `tocsin journal archive/prune`.",
+        ),
+        segment_h: float = typer.Option(
+            24.0, "--segment-h", min=0.0, help="... or after this many hours (0: never)."
+        ),
+        outputs_files: bool = typer.Option(
+            False,
+            "--outputs-files",
+            help="Also keep DATA/tracks.jsonl and alerts.jsonl live (a second copy of the journal's "
+            "outputs; `tocsin journal export` derives them on demand).",
+        ),
         tail: Path | None = typer.Option(None, "--tail", help="Also ingest a JSON Lines file, following it."),
         unix_socket: Path | None = typer.Option(
             None, "--socket", help="Also accept JSON Lines on this Unix socket (mode 0600)."
@@ -256,7 +272,7 @@ def register(app: typer.Typer) -> None:
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, Sink, TamperedJournalError, default_stages
+        from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -329,8 +345,11 @@ def register(app: typer.Typer) -> None:
                 checkpoint_s=checkpoint_s,
                 snapshot_s=snapshot_s,
                 snapshot_entries=snapshot_entries,
+                segment_bytes=int(segment_mb * 2**20),
+                segment_s=segment_h * 3600.0,
+                output_files=outputs_files,
             )
-        except (NondeterminismError, TamperedJournalError) as exc:
+        except (NondeterminismError, RecoveryError) as exc:
             for h in hooks:
                 close = getattr(h, "close", None)
                 if callable(close):

@@ -129,11 +129,12 @@ class Ballistic:
         togo = tr.impact.t - tr.t if tr.impact is not None else 0.0
         if tr.t - tr.last_impact < max(self.cfg.impact_interval_s, 0.01 * togo):
             return
-        if tr.impact is not None and tr.last_update <= tr.impact_basis:
-            # coasting since the last prediction: no new information, and
-            # propagating the prediction forward gives the same impact
+        if tr.impact is not None and tr.t <= tr.impact_basis:
+            # neither updated nor predicted forward since the last prediction
             return
-        tr.impact_basis = tr.last_update
+        # a track predicted forward without plots (coasting, lost) is
+        # re-predicted from its grown covariance: never a frozen prediction
+        tr.impact_basis = tr.t
         tr.last_impact = tr.t
         # the IMM's combined estimate: after burnout both models are the same
         # ballistic model and converge; just after it, the spread between them

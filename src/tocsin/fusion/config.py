@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+MAX_OOSM_LAG_S = 30.0
+"""Longest supported late-report lag, s: every track keeps this much history
+(states and measurements) to re-filter a late report into."""
+
 
 @dataclass(frozen=True, slots=True)
 class TrackerConfig:
@@ -25,6 +29,9 @@ class TrackerConfig:
     report_interval_s: float = 1.0
     report_tentative: bool = False
     oosm_lag_s: float = 10.0
+    """Oldest a late report may be (s behind the newest measurement) and still
+    be used, by re-filtering its track; older ones are counted as
+    ``rejected["too_late"]``. At most :data:`MAX_OOSM_LAG_S`."""
     gate_prob: float = 0.999
     q_air: float = 1.0
     """Quiet-model white-acceleration density for air/unknown tracks, m^2/s^3."""
@@ -59,6 +66,10 @@ class TrackerConfig:
     confirm_m: int = 3
     confirm_n: int = 5
     coast_after_s: float = 3.0
+    """A confirmed track no plot has updated for this long is ``coasting``."""
+    lost_after_s: float = 10.0
+    """... and for this long ``lost`` (no sensor sees it; its prediction is
+    reported with a covariance that keeps growing until it is deleted)."""
     delete_air_s: float = 12.0
     delete_ballistic_s: float = 90.0
     delete_tentative_s: float = 4.0
@@ -86,5 +97,9 @@ class TrackerConfig:
     def __post_init__(self) -> None:
         if not (1 <= self.confirm_m <= self.confirm_n):
             raise ValueError("need 1 <= confirm_m <= confirm_n")
+        if not 0.0 <= self.coast_after_s <= self.lost_after_s:
+            raise ValueError("need 0 <= coast_after_s <= lost_after_s")
         if self.oosm_lag_s < 0 or self.report_interval_s < 0:
             raise ValueError("lags and intervals must be >= 0")
+        if not self.oosm_lag_s <= MAX_OOSM_LAG_S:
+            raise ValueError(f"oosm_lag_s must be at most {MAX_OOSM_LAG_S:g} s, got {self.oosm_lag_s:g}")

@@ -121,7 +121,7 @@ class Lifecycle:
             tr.partners.add(m.partner)
             if tr.status == "tentative":
                 tr.window.append(1)
-            elif tr.status == "coasting":
+            elif tr.status in ("coasting", "lost"):
                 tr.status = "confirmed"
             changed.add(tr.key)
             hist = tr.hist
@@ -169,10 +169,16 @@ class Lifecycle:
 
     def housekeeping(self, t: float, sent: float) -> list[Envelope]:
         """Apply the lifecycle rules at ``t``: end tracks that are dead or
-        landed, drop tentative tracks that cannot be confirmed, coast and
-        predict missiles past burnout, turn quiet tracks coasting and delete
-        stale ones; report each change, and report the prediction of an
-        established confirmed track no plot updated for a report interval."""
+        landed, drop tentative tracks that cannot be confirmed; a confirmed
+        track no plot has updated for ``coast_after_s`` is ``coasting``, for
+        ``lost_after_s`` ``lost``: either is predicted to ``t`` every
+        ``coast_report_s`` and reported (a missile past burnout with its impact
+        prediction) until it is updated again, lands, or is deleted (air and
+        boosting tracks after ``delete_air_s`` / ``delete_ballistic_s``, a
+        missile past burnout once its position sigma exceeds
+        ``coast_max_sigma_m`` after that); report each change, and report the
+        prediction of an established confirmed track no plot updated for a
+        report interval."""
         out: list[Envelope] = []
         quiet: list[Track] = []  # confirmed, no update at t, report due
         due_before = t - self.cfg.report_interval_s + 1e-9
@@ -194,33 +200,39 @@ class Lifecycle:
                     del self.tracks[tr.key]
                 continue
             limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
-            if tr.ballistic and tr.burnt_out and age > self.cfg.coast_after_s:
-                # a coasting missile follows physics: keep predicting it (and
-                # reporting the prediction) while its position is known to
-                # better than coast_max_sigma_m, until it lands
-                sig = math.sqrt(max(float(np.trace(tr.combined()[1][:3, :3])), 0.0))
-                if sig > self.cfg.coast_max_sigma_m and age > limit:
+            if age > self.cfg.coast_after_s:
+                missile = tr.ballistic and tr.burnt_out
+                if missile:
+                    # a missile past burnout follows physics: keep predicting
+                    # it while its position is known to better than
+                    # coast_max_sigma_m, until it lands
+                    sig = math.sqrt(max(float(np.trace(tr.combined()[1][:3, :3])), 0.0))
+                    gone = sig > self.cfg.coast_max_sigma_m and age > limit
+                else:
+                    gone = age > limit
+                if gone:
                     tr.status = "deleted"
                     out.append(self.rep.message(tr, sent))
                     del self.tracks[tr.key]
                     continue
-                changed = tr.status != "coasting"
-                tr.status = "coasting"
-                if t - tr.t >= self.cfg.coast_report_s:
+                # no plot for a while (coasting), then for long (lost): the
+                # state is predicted to now every coast_report_s and reported,
+                # its covariance growing; never a frozen prediction. Not a
+                # track confirmed a moment ago (as one born of clutter): it is
+                # reported coasting once, then deleted.
+                shown = tr.ballistic or tr.updates >= established
+                status = "lost" if shown and age > self.cfg.lost_after_s else "coasting"
+                changed = tr.status != status
+                tr.status = status
+                if shown and t > tr.t and (changed or t - tr.t >= self.cfg.coast_report_s):
                     self.coast(tr, t)
-                    self.bal.predictions(tr)
+                    if missile:
+                        self.bal.predictions(tr)
                     changed = True
                 if changed:
                     out.append(self.rep.message(tr, sent))
                 continue
-            if age > limit:
-                tr.status = "deleted"
-                out.append(self.rep.message(tr, sent))
-                del self.tracks[tr.key]
-            elif age > self.cfg.coast_after_s and tr.status == "confirmed":
-                tr.status = "coasting"
-                out.append(self.rep.message(tr, sent))
-            elif (
+            if (
                 tr.status == "confirmed"
                 and tr.t < t
                 and tr.updates >= established

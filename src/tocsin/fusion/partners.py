@@ -90,6 +90,9 @@ class PartnerTracks:
             return now, tr.key
         tr = best
         if b.t < tr.t:
+            # older than the local track's state (covariance intersection
+            # cannot go back in time)
+            self.stats["t2t_stale"] += 1
             return now, None
         _, _, cbar, xc, pc, _ = self.est.predict_all(self.est.gather([tr], b.t))
         xf, pf, _ = covariance_intersection(xc[0], pc[0], xb, pb)
@@ -106,7 +109,7 @@ class PartnerTracks:
             tr.cls = "ballistic"
             tr.phase = "boost" if b.phase == "boost" else "ballistic"
             tr.burnt_out = tr.phase == "ballistic"
-        if tr.status == "coasting":
+        if tr.status in ("coasting", "lost"):
             tr.status = "confirmed"
         self.stats["t2t_fused"] += 1
         return now, tr.key

@@ -100,6 +100,7 @@ class Reporter:
                 tr.last_report = t_rep
             else:
                 tr.last_predicted_report = t_rep
+            tr.reported_status = tr.status
             tr.reported_cls = tr.cls
             tr.reported_impact = tr.impact if tr.phase == "ballistic" else None
             launch = impact = None

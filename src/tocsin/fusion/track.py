@@ -38,6 +38,7 @@ class Track:
     partners: set[str]
     id: str | None = None
     status: str = "tentative"
+    reported_status: str = ""  # the status of the last report (a change is reported at once)
     cls: str = "unknown"
     phase: str = "unknown"
     last_update: float = 0.0

@@ -209,7 +209,9 @@ class Tracker:
                         fwd_i.append(i)
                         fwd_j.append(j)
                     elif not self._est.refilter(tr, scan[j]):
-                        free.append(j)
+                        # older than the track's history goes back (the track
+                        # was started from later plots): not used, counted
+                        self.rejected["older_than_track"] += 1
                         continue
                     assigned_tr.append(tr)
                     assigned_m.append(scan[j])
@@ -249,13 +251,13 @@ class Tracker:
             tr = tracks.get(key)
             if tr is None:
                 continue
-            status_change = False
-            if tr.status == "tentative" and sum(tr.window) >= self.cfg.confirm_m:
-                if not self._life.confirm(tr):
-                    continue
-                status_change = True
+            met = tr.status == "tentative" and sum(tr.window) >= self.cfg.confirm_m
+            if met and not self._life.confirm(tr):
+                continue
             if tr.status == "tentative" and not self.cfg.report_tentative:
                 continue
+            # confirmed, or found again after coasting or being lost: at once
+            status_change = tr.status != tr.reported_status
             if tr.cls == "ballistic":
                 # refreshed on every update (throttled to impact_interval_s
                 # inside), so a first or moved impact is news at once

@@ -10,7 +10,8 @@ Streams (explicit retention, file storage, ``num_replicas`` 1 or 3):
 
 * ``TOCSIN_IN`` — the input subjects; limits retention, 7 days / 10 GiB, oldest
   discarded first, 2-minute duplicate window keyed by ``Nats-Msg-Id =
-  partner.source.seq`` so a publisher's retry is stored once.
+  partner.source.seq.<digest>`` (:func:`msg_id`) so a publisher's retry is
+  stored once.
 * ``TOCSIN_OUT`` — ``tocsin.v1.out.>``; limits retention, 1 day.
 
 Each partner node runs its own fusion on every partner's inputs through a durable
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
 import ssl
 import time
@@ -73,8 +75,16 @@ def out_subject(env: Envelope, partner: str) -> str:
     return f"tocsin.v1.out.{_token(env.kind)}.{partner}"
 
 
-def msg_id(env: Envelope) -> str:
-    return f"{env.partner}.{env.source}.{env.seq}"
+def msg_id(env: Envelope, data: bytes | None = None) -> str:
+    """The de-duplication id ``partner.source.seq.<digest>``: the first 128 bits
+    of the SHA-256 of the bytes sent. The stream drops a second message with
+    the same id for two minutes, across all subjects: with ``partner.source.seq``
+    alone another partner could publish, on its own subject, the id of this
+    partner's next message and have the server drop it as a duplicate. The
+    digest of the signed bytes cannot be known before they are sent; a retry of
+    the same bytes has the same id."""
+    digest = hashlib.sha256(data if data is not None else encode_json(env)).hexdigest()[:32]
+    return f"{env.partner}.{env.source}.{env.seq}.{digest}"
 
 
 def stream_configs(
@@ -267,12 +277,13 @@ async def publish(
 
     ``fmt="msgpack"`` sends MessagePack with ``Content-Type: application/msgpack``
     (JSON is the default and needs no header)."""
-    headers = {"Nats-Msg-Id": msg_id(env)}
+    headers = {}
     if fmt == "msgpack":
         headers["Content-Type"] = MSGPACK
         data = encode_msgpack(env)
     else:
         data = encode_json(env)
+    headers["Nats-Msg-Id"] = msg_id(env, data)
     return await js.publish(subject or subject_for(env), data, timeout=timeout, headers=headers)
 
 
@@ -483,11 +494,12 @@ class FusionNode:
         pubs = []
         for env in outs:
             out = sign(env, self.key) if self.key is not None else env
+            data = encode_json(out)
             pubs.append(
                 self._publish_retry(
                     out_subject(env, self.partner),
-                    encode_json(out),
-                    {"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env)}"},
+                    data,
+                    {"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env, data)}"},
                 )
             )
         await asyncio.gather(*pubs)

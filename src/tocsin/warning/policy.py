@@ -65,8 +65,8 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     min_quality: Prob = 0.5
     min_impact_probability: Prob = 0.01
-    statuses: list[Literal["confirmed", "coasting", "tentative"]] = msgspec.field(
-        default_factory=lambda: ["confirmed", "coasting"]
+    statuses: list[Literal["confirmed", "coasting", "lost", "tentative"]] = msgspec.field(
+        default_factory=lambda: ["confirmed", "coasting", "lost"]
     )
     classes: list[Literal["ballistic"]] = msgspec.field(default_factory=lambda: ["ballistic"])
     #: partners whose tracks alone may raise a public warning. A partner ``track``

@@ -169,7 +169,10 @@ class Dashboard:
         self.sessions = SessionStore(clock=clock, idle_s=self.config.session_idle_s)
         devices = None
         if self.config.operators is not None:  # device tokens survive a restart (auth.DeviceTokens)
-            devices = DeviceTokens.at(self.config.operators.with_name(".device-tokens.key"), clock=clock)
+            try:
+                devices = DeviceTokens.at(self.config.operators.with_name(".device-tokens.key"), clock=clock)
+            except OSError:  # a read-only directory: tokens then last until the server restarts
+                devices = None
         self.gate = LoginGate(clock=clock, devices=devices)
         self.throttle = self.gate.throttle
         self._store: OperatorStore | None = None

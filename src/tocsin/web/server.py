@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from tocsin.exchange.ingress import Ingress
 from tocsin.exchange.signing import PartnerRegistry
 from tocsin.journal.store import Journal
-from tocsin.runtime import Pipeline, RecoveryReport, Sink, SnapshotPolicy, file_sinks
+from tocsin.runtime import Pipeline, RecoveryReport, SegmentPolicy, Sink, SnapshotPolicy, file_sinks
 from tocsin.stage import Stage
 from tocsin.web.app import create_app
 from tocsin.web.dashboard import Dashboard
@@ -36,10 +36,14 @@ def build_exchange(
     checkpoint_s: float = 5.0,
     snapshot_s: float = 15.0,
     snapshot_entries: int = 100_000,
+    segment_bytes: int = 1024 * 1024 * 1024,
+    segment_s: float = 24 * 3600.0,
+    output_files: bool = True,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
     exists: from the latest snapshot in ``data/snapshots/`` and the journal after
-    it), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
+    it), with ``output_files`` also ``data/tracks.jsonl`` and ``data/alerts.jsonl``
+    kept live (rewritten from the journal first).
 
     The clock check only applies with the wall clock: with ``clock="data"`` the
     node's notion of now *is* the data.
@@ -53,7 +57,8 @@ def build_exchange(
             Path(data) / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries
         )
         journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
-        sinks.extend(file_sinks(data, journal))
+        if output_files:
+            sinks.extend(file_sinks(data, journal))
     sinks.extend(extra_sinks)
     skew = max_skew_s if cfg.clock == "wall" else None
     ingress = Ingress(registry, max_skew_s=skew, recorder=journal)
@@ -66,6 +71,7 @@ def build_exchange(
         checkpoint_every=checkpoint_every,
         checkpoint_s=checkpoint_s,
         snapshots=snapshots,
+        segments=SegmentPolicy(max_bytes=segment_bytes, max_s=segment_s),
     )
     report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
     mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"

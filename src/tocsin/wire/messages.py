@@ -32,7 +32,7 @@ Cov36 = Annotated[list[Coord], Meta(min_length=36, max_length=36)]
 
 SensorType = Literal["radar", "ir-satellite"]
 PlatformKind = Literal["ground", "ship", "space"]
-TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
+TrackStatus = Literal["tentative", "confirmed", "coasting", "lost", "deleted"]
 ObjectClass = Literal["ballistic", "air", "unknown"]
 AlertMsgType = Literal["Alert", "Update", "Cancel"]
 AlertStatus = Literal["Actual", "Exercise", "Test"]
