@@ -61,7 +61,7 @@ from tocsin.web.auth import (
     device_cookie,
 )
 from tocsin.web.hub import Exchange
-from tocsin.web.live import LiveState, SensorWatcher, display_dict, message_time
+from tocsin.web.live import LiveState, SensorWatcher, _LiveKeeper, display_dict, message_time
 from tocsin.web.manual_desk import DeskRefusal, ManualDesk
 from tocsin.web.recording import Recording, link_events, load_recording
 from tocsin.wire import Envelope
@@ -153,19 +153,14 @@ class Dashboard:
         self.live = LiveState()
         exchange.pipeline.sinks.append(self.live)
         journal = exchange.pipeline.journal
-        if journal is not None:  # a restart: the picture as it was, manual alerts included
-            for e in journal.entries(kinds=("output", "operator")):
-                try:
-                    if e.kind == "output":
-                        if b'"kind":"track"' in e.payload[:40] or b'"kind":"alert"' in e.payload[:40]:
-                            self.live.add(display_dict(json.loads(e.payload)))
-                    elif b'"event":"issued"' in e.payload:
-                        d = json.loads(e.payload)
-                        if isinstance(d.get("alert"), dict):
-                            self.live.add(display_dict(d["alert"]))
-                except (ValueError, TypeError, AttributeError):
-                    continue
         self.sensors = SensorWatcher(journal.path) if journal is not None else None
+        if journal is not None:
+            # a restart: the picture as it was, manual alerts included, rebuilt by
+            # recovery from the snapshot and the journal after it (not the whole
+            # journal): register before Pipeline.recover() runs
+            exchange.pipeline.keep("dashboard", _LiveKeeper(self.live))
+            assert self.sensors is not None
+            exchange.pipeline.keep("sensors", self.sensors)
         self.sessions = SessionStore(clock=clock, idle_s=self.config.session_idle_s)
         devices = None
         if self.config.operators is not None:  # device tokens survive a restart (auth.DeviceTokens)
@@ -663,26 +658,9 @@ class Dashboard:
         ]
 
     def started(self) -> None:
-        """After :meth:`Exchange.start`: put the manual alerts issued before a
-        restart back into the alert history (``/v1/alerts``, the CAP feed), in
-        time order with the stages' alerts."""
-        hub, j = self.exchange.hub, self.exchange.pipeline.journal
-        if hub is None or j is None:
-            return
-        from tocsin.wire import decode_json
-
-        manual = []
-        for e in j.entries(kinds=("operator",)):
-            if b'"event":"issued"' not in e.payload:
-                continue
-            try:
-                manual.append(decode_json(json.dumps(json.loads(e.payload)["alert"]).encode()))
-            except Exception:  # a damaged entry must not stop the server; the journal verify names it
-                continue
-        if manual:
-            merged = sorted([*hub.history, *manual], key=lambda env: env.body.t)
-            hub.history.clear()
-            hub.history.extend(merged)
+        """After :meth:`Exchange.start` (the alert history, manual alerts
+        included, is the exchange's :class:`~tocsin.web.hub.AlertHistory`,
+        rebuilt by recovery)."""
 
     def close(self) -> None:
         if self.sensors is not None:

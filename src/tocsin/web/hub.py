@@ -134,6 +134,37 @@ class Hub:
         self.subscribers.discard(q)
 
 
+class AlertHistory:
+    """The latest alerts (the stages' and the operators' manual ones), rebuilt
+    after a restart from the snapshot and the journal after it
+    (a :class:`tocsin.runtime.Keeper`), not from the whole journal."""
+
+    def __init__(self, size: int) -> None:
+        self.items: deque[Envelope] = deque(maxlen=size)
+
+    def snapshot_state(self) -> Any:
+        return [encode_json(e) for e in self.items]
+
+    def restore_state(self, state: Any) -> None:
+        from tocsin.wire import decode_json
+
+        self.items.clear()
+        self.items.extend(decode_json(b) for b in state)
+
+    def replay_entry(self, entry: Any) -> None:
+        from tocsin.wire import decode_json
+
+        if entry.kind == "output" and b'"kind":"alert"' in entry.payload[:40]:
+            self.items.append(decode_json(entry.payload))
+        elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
+            import json
+
+            try:
+                self.items.append(decode_json(json.dumps(json.loads(entry.payload)["alert"]).encode()))
+            except Exception:  # a damaged entry must not stop recovery; verify names it
+                return
+
+
 class Exchange:
     """The embedded server's core: queue, worker, hub, link health, counters."""
 
@@ -168,18 +199,16 @@ class Exchange:
         #: stop() drained the queue and closed the pipeline without an error
         self.closed_cleanly = False
         self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="tocsin-pipeline")
+        #: alerts for GET /v1/alerts and the CAP feed, kept across restarts
+        self.alert_history = AlertHistory(self.config.alert_history)
+        pipeline.keep("alert_history", self.alert_history)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.hub = Hub(loop, self.config.sse_client_buffer, deque(maxlen=self.config.alert_history))
-        if self.pipeline.journal is not None:
-            for e in self.pipeline.journal.entries(kinds=("output",)):
-                if b'"kind":"alert"' in e.payload[:40]:
-                    from tocsin.wire import decode_json
-
-                    self.hub.history.append(decode_json(e.payload))
+        # the history as recovery left it (AlertHistory: snapshot + journal tail)
+        self.hub = Hub(loop, self.config.sse_client_buffer, self.alert_history.items)
         self.pipeline.sinks.append(self.hub)
         self._queue = asyncio.Queue(self.config.queue_size)
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")

@@ -8,6 +8,7 @@ sensor descriptors from the journal's inputs with its own read-only connection.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import threading
@@ -165,6 +166,57 @@ class SensorWatcher:
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
+
+    # tocsin.runtime.Keeper: the descriptors come back from a snapshot and the
+    # journal after it; polling then goes on from there
+
+    def snapshot_state(self) -> Any:
+        with self._lock:
+            return {"sensors": dict(self.sensors), "next_seq": self.next_seq}
+
+    def restore_state(self, state: Any) -> None:
+        with self._lock:
+            self.sensors = dict(state["sensors"])
+            self.next_seq = int(state["next_seq"])
+
+    def replay_entry(self, entry: Any) -> None:
+        with self._lock:
+            self.next_seq = max(self.next_seq, entry.seq + 1)
+            if entry.kind != "input" or b'"kind":"sensor"' not in entry.payload[:64]:
+                return
+            try:
+                d = json.loads(entry.payload)
+                self.sensors[str(d["body"]["id"])] = display_dict(d)
+            except (ValueError, KeyError, TypeError):
+                return
+
+
+class _LiveKeeper:
+    """The dashboard's live picture as a :class:`tocsin.runtime.Keeper`."""
+
+    def __init__(self, live: LiveState) -> None:
+        self.live = live
+
+    def snapshot_state(self) -> Any:
+        with self.live._lock:
+            return {k: copy.deepcopy(v) for k, v in vars(self.live).items() if k != "_lock"}
+
+    def restore_state(self, state: Any) -> None:
+        with self.live._lock:
+            for k, v in state.items():
+                setattr(self.live, k, v)
+
+    def replay_entry(self, entry: Any) -> None:
+        try:
+            if entry.kind == "output":
+                if b'"kind":"track"' in entry.payload[:40] or b'"kind":"alert"' in entry.payload[:40]:
+                    self.live.add(display_dict(json.loads(entry.payload)))
+            elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
+                d = json.loads(entry.payload)
+                if isinstance(d.get("alert"), dict):
+                    self.live.add(display_dict(d["alert"]))
+        except (ValueError, TypeError, AttributeError):
+            return
 
 
 __all__ = ["LiveState", "SensorWatcher", "display_dict", "message_time", "track_latlon"]
