@@ -105,7 +105,8 @@ class CotPolicy:
 
     def track_type(self, body: TrackBody) -> str:
         if body.class_ == "ballistic":
-            aff = self.ballistic_confirmed if body.status == "confirmed" else self.ballistic_tentative
+            # a confirmed track stays hostile while coasting or lost (and when deleted)
+            aff = self.ballistic_tentative if body.status == "tentative" else self.ballistic_confirmed
             return f"a-{aff}-A-W-M"
         return f"a-{self.other}-A"
 
