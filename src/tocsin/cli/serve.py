@@ -311,6 +311,20 @@ def register(app: typer.Typer) -> None:
             "(DNS rebinding). Default: the --host address (loopback: also localhost). Required "
             "with --host 0.0.0.0.",
         ),
+        partner_rate: float = typer.Option(
+            50_000.0,
+            "--partner-rate",
+            min=1.0,
+            help="Messages a second each partner may send (burst: twice that); more: 429 with "
+            "Retry-After. Bounds what one compromised partner adds to the journal.",
+        ),
+        unauth_rate: float = typer.Option(
+            5_000.0,
+            "--unauth-rate",
+            min=1.0,
+            help="Messages a second of all unauthenticated traffic together (junk, forgeries, "
+            "replays; burst: four times that); more: 429.",
+        ),
         allowed_origin: list[str] = typer.Option(
             [],
             "--allowed-origin",
@@ -406,7 +420,23 @@ def register(app: typer.Typer) -> None:
                 )
             )
         recording = load_recording(replay) if replay is not None else None
-        cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, scan_grace_s=scan_grace, clock=clk)  # type: ignore[arg-type]
+        from tocsin.exchange.admission import AdmissionConfig
+
+        quotas = AdmissionConfig(
+            partner_rate=partner_rate,
+            partner_burst=2 * partner_rate,
+            open_rate=partner_rate,
+            open_burst=2 * partner_rate,
+            unauth_rate=unauth_rate,
+            unauth_burst=4 * unauth_rate,
+        )
+        cfg = ServerConfig(
+            max_body_bytes=max_body,
+            tick_s=tick,
+            scan_grace_s=scan_grace,
+            clock=clk,  # type: ignore[arg-type]
+            admission=quotas,
+        )
         try:
             exchange, _ = build_exchange(
                 stage_list,
