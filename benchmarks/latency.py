@@ -197,8 +197,10 @@ def start_server(
     *,
     code: Path | None = None,
     partners: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[str], str]:
     extra = ["--partners", str(partners), "--max-skew", "0"] if partners is not None else []
+    extra += options
     proc = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(data), "--stages", stages,
          "--tick", str(tick), "--clock", "data", "--sync", sync, *extra],
@@ -515,11 +517,18 @@ def warm_up(code: Path | None) -> None:
 
 
 def throughput(
-    trees: dict[str, Path | None], rates: list[int], seconds: float, radars: int, sync: str, tmp: Path
+    trees: dict[str, Path | None],
+    rates: list[int],
+    seconds: float,
+    radars: int,
+    sync: str,
+    tmp: Path,
+    variants: tuple[str, ...] = ("v2", "bundle", "bundle+sp"),
 ) -> dict[str, Any]:
     """Issue 17 (b): signed plots with the real stages, rate by rate, each code
     tree in turn at the same rate (interleaved); per tree the signing it can
-    do (the baseline: v1 per message; this code: v2 per message and bundles)."""
+    do (the baseline: v1 per message; this code: ``variants``: v2 per message,
+    bundles, and ``+sp`` with the stages in their own process)."""
     from tocsin.exchange.signing import generate_key
 
     key = generate_key()
@@ -532,14 +541,17 @@ def throughput(
         n_air = max(1, round(rate / (radars * probe)))
         pic = AirPicture(radars, n_air)
         for name, code in trees.items():
-            modes = ["v1"] if name == "baseline" else ["v2", "bundle"]
-            for mode in modes:
-                label = f"{name}:{mode}"
+            modes = ["v1"] if name == "baseline" else list(variants)
+            for variant in modes:
+                label = f"{name}:{variant}"
                 if label in failed:
                     continue
+                mode, _, sp = variant.partition("+")
                 sensors, stream = prepare_stream(pic, seconds, mode, key)
-                proc, url = start_server(tmp / f"t-{label.replace(':', '-')}-{rate}", "default", sync,
-                                         tick=1.0, code=code, partners=reg)  # fmt: skip
+                opts = ("--stage-process",) if sp == "sp" else ()
+                proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
+                                         "default", sync, tick=1.0, code=code, partners=reg,
+                                         options=opts)  # fmt: skip
                 try:
                     m = asyncio.run(run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3)))
                 finally:
@@ -548,7 +560,8 @@ def throughput(
                 p99 = m["plot_to_track"].get("p99_ms", 1e9)
                 ok = p99 < 100.0 and m["achieved_plots_per_s"] >= 0.9 * m["offered_plots_per_s"] and not m[
                     "http_errors"]  # fmt: skip
-                rows.append({"code": name, "signing": mode, "target": rate, "aircraft": n_air, "ok": ok, **m})
+                rows.append({"code": name, "signing": mode, "stage_process": sp == "sp", "target": rate,
+                             "aircraft": n_air, "ok": ok, **m})  # fmt: skip
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
                 if ok:
                     best[label] = rate
@@ -938,6 +951,12 @@ def main() -> None:
     )
     ap.add_argument("--radars", type=int, default=20, help="throughput: radars in the air picture")
     ap.add_argument(
+        "--variants",
+        default="v2,bundle,bundle+sp",
+        help="throughput: this code's signing (v2 per message, bundle per radar scan), +sp with the "
+        "stages in their own process (serve --stage-process)",
+    )
+    ap.add_argument(
         "--cost",
         type=int,
         metavar="RATE",
@@ -1003,7 +1022,10 @@ def main() -> None:
                     )
             if args.throughput:
                 rates = [int(x) for x in args.throughput.split(",") if x]
-                out["throughput"] = throughput(trees, rates, args.seconds, args.radars, args.sync, tmp)
+                variants = tuple(v for v in args.variants.split(",") if v)
+                out["throughput"] = throughput(
+                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants
+                )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         out["load_average_at_end"] = os.getloadavg()
