@@ -396,21 +396,39 @@ class FusionNode:
         self.activity = 0
         self._hb_seq = 0
 
-    async def setup(self) -> None:
-        """Bind to the durable consumer (creating it when this user may: on a
-        server with the shipped permissions the administrator creates it)."""
+    async def setup(self, attempts: int = 40) -> None:
+        """Bind to the durable consumer, creating it when this user may (on a
+        server with the shipped permissions the administrator creates it). A
+        look-up that gets no answer is retried (``attempts`` x 0.25 s: a
+        cluster moving the consumer's leader after a server went down)."""
+        from nats.errors import NoRespondersError
         from nats.errors import TimeoutError as NatsTimeout
-        from nats.js.errors import NotFoundError
+        from nats.js.errors import NotFoundError, ServiceUnavailableError
 
         cfg = fusion_consumer_config(self.partner)
         cfg.durable_name = self.durable
-        try:
-            self._sub = await self.js.pull_subscribe("", durable=self.durable, stream=IN_STREAM, config=cfg)
-        except (NatsTimeout, TimeoutError, NotFoundError):
-            raise ConfigError(
-                f"consumer {self.durable} on stream {IN_STREAM} does not exist and this user may not "
-                "create it: the exchange administrator creates it (tocsin deploy streams)"
-            ) from None
+        for i in range(attempts):
+            try:
+                await self.js.consumer_info(IN_STREAM, self.durable)
+                break
+            except NotFoundError:
+                try:
+                    await self.js.add_consumer(IN_STREAM, config=cfg)
+                    break
+                except (NatsTimeout, TimeoutError):  # a refused publish gets no answer
+                    raise ConfigError(
+                        f"consumer {self.durable} on stream {IN_STREAM} does not exist and this user may not "
+                        "create it: the exchange administrator creates it (tocsin deploy streams)"
+                    ) from None
+            except (NatsTimeout, TimeoutError, NoRespondersError, ServiceUnavailableError):
+                if i == attempts - 1:
+                    raise ConfigError(
+                        f"consumer {self.durable} on stream {IN_STREAM}: no answer from JetStream after "
+                        f"{attempts} tries (is the stream there, and may this user look it up?)"
+                    ) from None
+                self.stats.transient_errors += 1
+                await asyncio.sleep(0.25)
+        self._sub = await self.js.pull_subscribe_bind(self.durable, IN_STREAM)
         # outputs of a recovery (appended to the journal, not yet published)
         await self._publish_outputs()
 

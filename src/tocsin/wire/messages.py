@@ -39,6 +39,7 @@ AlertStatus = Literal["Actual", "Exercise", "Test"]
 TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
 TruthClass = Literal["ballistic", "air"]
 TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
+TruthFate = Literal["orbit", "aloft"]
 
 KINDS = ("sensor", "plot", "track", "alert", "heartbeat", "truth")
 
@@ -231,6 +232,10 @@ class TruthBody(Body, frozen=True, omit_defaults=True):
     """The object it separated from (stages, debris, the separated RV's launch)."""
     beta_kg_m2: Sigma | None = None
     """Its ballistic coefficient m / (Cd A) after separation, kg/m^2."""
+    fate: TruthFate | None = None
+    """Impact messages only: absent when the object came down there (or, in the
+    air, left there); ``orbit``: in orbit at the end of the scenario (the point is
+    under it then); ``aloft``: still falling when its truth ends."""
 
     def __post_init__(self) -> None:
         if self.phase == "impact":
