@@ -772,6 +772,7 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
 
     from tocsin.drill.scenario import load_scenario
     from tocsin.drill.simulate import simulate
+    from tocsin.transport.http_feed import restamped
     from tocsin.transport.nats import publish
     from tocsin.wire import PlotBody
 
@@ -808,6 +809,11 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
 
     sub = await nc.subscribe("tocsin.v1.out.>", cb=on_out)
     await asyncio.sleep(1.0)
+    # live traffic: a node ticks on the wall clock, so the recording is
+    # re-timed to now (sent and body times moved together; at --speed 1 the
+    # recording plays exactly as it happened)
+    live = iter(restamped([e for s_i in sorted(slices) for e in slices[s_i]], rate=speed))
+    slices = {s_i: [next(live) for _ in slices[s_i]] for s_i in sorted(slices)}
     start = time.monotonic()
     for s_i in sorted(slices):
         await asyncio.sleep(max(0.0, start + s_i * 0.01 - time.monotonic()))
