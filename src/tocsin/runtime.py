@@ -252,6 +252,10 @@ class Pipeline:
         self.stage_process: StageProcess | None = None
         #: called (from another thread) when the stage process has outputs to collect
         self.on_outputs: Callable[[], None] | None = None
+        #: messages (inputs and ticks) handed to the stage process, and those whose
+        #: outputs are journalled and emitted
+        self._handed = 0
+        self._finished = 0
 
     # ------------------------------------------------------------ input
 
@@ -280,13 +284,14 @@ class Pipeline:
         payloads: list[bytes] = []
         proc = self.stage_process
         ready: list[bytes] = []
+        done = 0
         if proc is not None:
             proc.check_alive()  # a dead stage process: refuse before journalling anything
         if self.journal is not None:
             try:
                 with self.journal.transaction():
                     if proc is not None:
-                        ready = self._take_outputs(wait=False)
+                        ready, done = self._take_outputs(wait=False)
                         self.journal.append_many(("output", o) for o in ready)
                     verdicts = self._check_all(items, now, accepted, payloads)
             except Exception:
@@ -295,12 +300,14 @@ class Pipeline:
                 self._rebuild_windows()
                 if ready:  # (outputs taken but not journalled: journal them alone)
                     self._record_encoded(ready)
+                    self._finished += done
                 raise
         else:
             verdicts = self._check_all(items, now, accepted, payloads)
         if proc is not None:
             self._emit_encoded(ready)
-            proc.send(payloads, self.collect)
+            self._finished += done
+            self._hand(payloads)
             self._after_work()
             return verdicts
         outs: list[Envelope] = []
@@ -376,7 +383,7 @@ class Pipeline:
                 self.journal.append("tick", _tick_payload(t))
             self.metrics.ticks += 1
             self.last_tick = t
-            proc.send([t], self.collect)
+            self._hand([t])
             self._after_work()
             return []
         if self.journal is not None:
@@ -482,23 +489,39 @@ class Pipeline:
         if cb is not None:
             cb()
 
-    def _take_outputs(self, wait: bool) -> list[bytes]:
+    def _take_outputs(self, wait: bool) -> tuple[list[bytes], int]:
+        """Outputs returned by the stage process, and how many messages they answer."""
         proc = self.stage_process
         if proc is None:
-            return []
+            return [], 0
         outs: list[bytes] = []
-        for encoded, errors in proc.take(wait=wait):
+        done = 0
+        for encoded, errors, n in proc.take(wait=wait):
             outs.extend(encoded)
             self.metrics.stage_errors += errors
-        return outs
+            done += n
+        return outs, done
 
     def collect(self, wait: bool = False) -> int:
         """Journal (one commit) and emit the outputs the stage process has
         returned; with ``wait``, wait for at least one reply if work is in
         flight. Returns how many outputs. (Nothing to do without a stage process.)"""
-        outs = self._take_outputs(wait)
+        outs, done = self._take_outputs(wait)
         self._record_encoded(outs)
+        self._finished += done
         return len(outs)
+
+    @property
+    def stage_backlog(self) -> int:
+        """Accepted inputs and ticks whose outputs are not yet journalled and
+        emitted (0 without a stage process: the stages run within each call)."""
+        return self._handed - self._finished
+
+    def _hand(self, items: list[bytes] | list[float]) -> None:
+        proc = self.stage_process
+        assert proc is not None
+        self._handed += len(items)
+        proc.send(items, self.collect)
 
     def flush(self) -> None:
         """Wait until the stage process has answered everything sent, and
@@ -559,6 +582,7 @@ class Pipeline:
             if callable(close):
                 close()
         if self.journal is not None:
+            self.ingress.flush_rejects()  # (counts of rejects not journalled in full: sec)
             try:
                 if self.snapshots is not None and self.journal.last_seq > self._after_snapshot:
                     self.snapshot()  # a clean stop: the restart re-runs nothing

@@ -290,10 +290,10 @@ class StageProcess:
             self._sizes.append(len(part))
             self.inflight += len(part)
 
-    def take(self, wait: bool = False, timeout: float = 60.0) -> list[tuple[list[bytes], int]]:
-        """Replies to work items, in order: (encoded outputs, stage errors).
-        ``wait``: at least one if any work is in flight."""
-        got: list[tuple[list[bytes], int]] = []
+    def take(self, wait: bool = False, timeout: float = 60.0) -> list[tuple[list[bytes], int, int]]:
+        """Replies to work items, in order: (encoded outputs, stage errors,
+        messages the item had). ``wait``: at least one if any work is in flight."""
+        got: list[tuple[list[bytes], int, int]] = []
         block = wait and self.inflight > 0
         while True:
             try:
@@ -312,8 +312,9 @@ class StageProcess:
                     return got
                 raise StageProcessError(msg[1])
             if msg[0] == "done":
-                self.inflight -= self._sizes.pop(0)
-                got.append((msg[1], msg[2]))
+                n = self._sizes.pop(0)
+                self.inflight -= n
+                got.append((msg[1], msg[2], n))
             elif msg[0] == "state":  # (only capture() asks; never pending here)
                 raise StageProcessError("stage process replies out of order")
 
