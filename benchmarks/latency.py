@@ -548,7 +548,8 @@ def throughput(
                     continue
                 mode, _, sp = variant.partition("+")
                 sensors, stream = prepare_stream(pic, seconds, mode, key)
-                opts = ("--stage-process",) if sp == "sp" else ()
+                # (this code's default is auto: on with the real stages on 2+ CPUs)
+                opts = ("--stage-process", "on" if sp == "sp" else "off") if name != "baseline" else ()
                 proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
@@ -625,7 +626,39 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
     out["stages_us"] = round((time.process_time() - c0) / n * 1e6, 1)
     out["outputs_per_plot"] = round(outs / n, 3)
     out["plots"] = n
+    # the whole pipeline (unsigned ingress, journal in and out, stages, sinks
+    # none): CPU per plot of each process, the stages in this process or in
+    # their own (tocsin serve --stage-process); the slower process bounds the rate
+    from tocsin.stageproc import StageRecipe
+
+    lines = [ln for _, _, ls, _ in stream for ln in ls]
+    for label, separate in (("in_process", False), ("stage_process", True)):
+        j = Journal(tmp / f"cost-{label}.db", synchronous=sync)
+        pipe = Pipeline(default_stages(), j)
+        for ln in sensors:
+            pipe.submit(ln)
+        child0 = 0.0
+        pid = 0
+        if separate:
+            pid = pipe.start_stage_process(StageRecipe("default")).pid
+            child0 = _cpu_s(pid)
+        c0, w0 = time.process_time(), time.perf_counter()
+        for k in range(0, len(lines), 200):
+            pipe.submit_batch(lines[k : k + 200])
+        pipe.flush()
+        wall = time.perf_counter() - w0
+        out[f"pipeline_{label}_parent_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+        if separate:
+            out[f"pipeline_{label}_child_us"] = round((_cpu_s(pid) - child0) / n * 1e6, 1)
+        out[f"pipeline_{label}_wall_us"] = round(wall / n * 1e6, 1)
+        pipe.close()
     return out
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def extract_tree(ref: str, tmp: Path) -> Path:

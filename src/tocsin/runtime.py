@@ -17,6 +17,12 @@ written.
 
 Nothing here reads the wall clock: times come in as arguments (the server's loop
 owns the clock).
+
+The stages may run in a process of their own (:meth:`Pipeline.start_stage_process`,
+:mod:`tocsin.stageproc`): the same journal order, handed over after each
+commit; outputs journalled (and then emitted) as the stage process returns
+them, so a batch is acknowledged once its inputs are committed; snapshots taken
+at a barrier (:meth:`Pipeline.flush`).
 """
 
 from __future__ import annotations
