@@ -463,6 +463,7 @@ def main() -> None:
     slope = float(np.polyfit([ts[i] for i in warm], [rss[i] for i in warm], 1)[0]) if len(warm) >= 3 else None
     lat50 = [s["plot_track_p50_ms"] for s in samples if s["plot_track_p50_ms"] is not None]
     journal_bytes = disk_after_stop["journal"] + disk_after_stop["segments"]
+    rate = total_plots / (args.minutes * 60.0 + args.warmup_s)
     out = {
         "benchmark": "soak",
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
@@ -473,7 +474,7 @@ def main() -> None:
         "clutter_per_scan": args.clutter,
         "plots_sent": total_plots,
         "plots_accepted": accepted,
-        "plots_per_s": round(total_plots / (args.minutes * 60.0 + args.warmup_s), 1),
+        "plots_per_s": round(rate, 1),
         "feeder_max_behind_s": round(feeder.behind_s, 3),
         "warmup_s": args.warmup_s,
         "startup_s": round(startup_s, 2),
@@ -493,7 +494,7 @@ def main() -> None:
         "journal_bytes_per_plot": round(journal_bytes / max(accepted, 1), 1),
         "disk_bytes_per_plot": round(sum(disk_after_stop.values()) / max(accepted, 1), 1),
         "disk_budget_gb_per_day_at_this_rate": round(
-            journal_bytes / max(accepted, 1) * total_plots / (args.minutes * 60.0 + args.warmup_s) * 86400 / 1e9, 2
+            journal_bytes / max(accepted, 1) * rate * 86400 / 1e9, 2
         ),
         "sigterm_exit_status": rc,
         "stop_s": round(stop_s, 2),
