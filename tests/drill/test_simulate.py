@@ -346,6 +346,7 @@ launches:
     azimuth_deg: 80
     class: ICBM-lofted
     stages: [{debris: 2, beta_kg_m2: 350}, {}]
+    fairing: true
   - id: CH
     class: SLV
     site: {lat: 39.66, lon: 124.70}
@@ -391,7 +392,7 @@ def test_separated_objects_with_roles_parents_and_betas(staged: SimulationResult
 
     objs = staged.objects
     assert set(objs) == {
-        "H", "H.S1", "H.D1", "H.D2", "H.S2",
+        "H", "H.S1", "H.D1", "H.D2", "H.S2", "H.F1", "H.F2",
         "CH", "CH.S1", "CH.S2", "CH.S3", "CH.F1", "CH.F2",
         "CF", "CF.S1",
         "F", "F.S1",
@@ -408,7 +409,7 @@ def test_separated_objects_with_roles_parents_and_betas(staged: SimulationResult
     assert objs["H.S1"].beta_kg_m2 == 350.0  # explicit
     for k in ("H.S2", "CH.S1", "CH.S2", "CH.S3", "F.S1", "CF.S1"):
         assert BETA_RANGES["stage"].contains(objs[k].beta_kg_m2 or 0.0), k
-    for k in ("H.D1", "H.D2", "CH.F1", "CH.F2"):
+    for k in ("H.D1", "H.D2", "H.F1", "H.F2", "CH.F1", "CH.F2"):
         assert BETA_RANGES["debris"].contains(objs[k].beta_kg_m2 or 0.0), k
     assert BETA_RANGES["ICBM"].contains(objs["H"].beta_kg_m2 or 0.0)
     # the truth file says the same on every message

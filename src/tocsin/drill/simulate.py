@@ -500,16 +500,16 @@ def _children(
     horizon: float,
 ) -> list[TruthObject]:
     """Spent stages (one per separation before the failure, if any), debris
-    released with them, and a satellite launcher's fairing halves."""
+    released with them, and the fairing halves (dropped at the first sample of
+    powered flight at or above ``FAIRING_ALT_M``; none if it never gets there)."""
     out: list[TruthObject] = []
     kind = main.kind
     n_deb = 0
     specs = la.stages or []
     for sep in fl.separations:
         k = sep.stage
-        st_beta = dr.stages[k - 1]
-        if k - 1 < len(specs) and specs[k - 1].beta_kg_m2 is not None:
-            st_beta = float(specs[k - 1].beta_kg_m2)  # type: ignore[arg-type]
+        fixed = specs[k - 1].beta_kg_m2 if k - 1 < len(specs) else None
+        st_beta = dr.stages[k - 1] if fixed is None else fixed
         x = sep.x.copy()
         v = x[3:]
         x[3:] = v - SEPARATION_MPS * v / np.linalg.norm(v)
@@ -538,7 +538,6 @@ def _children(
             for h, sign in ((1, 1.0), (2, -1.0)):
                 x = xf.copy()
                 x[3:] = v + sign * FAIRING_MPS * side
-                n_deb += 1
                 out.append(
                     _free_object(f"{oid}.F{h}", "debris", oid, kind, x, t0, tf, dr.fairing[h - 1], horizon)
                 )
