@@ -450,6 +450,7 @@ class Pipeline:
             if callable(close):
                 close()
         if self.journal is not None:
+            self.ingress.flush_rejects()  # (counts of rejects not journalled in full: sec)
             if self.snapshots is not None and self.journal.last_seq > self._after_snapshot:
                 self.snapshot()  # a clean stop: the restart re-runs nothing
             self._maybe_checkpoint(force=True)

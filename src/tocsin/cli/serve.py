@@ -239,7 +239,17 @@ def register(app: typer.Typer) -> None:
             [], "--webhook", help="POST alerts here, HMAC-signed with $TOCSIN_WEBHOOK_SECRET (repeatable)."
         ),
         cot: list[str] = typer.Option(
-            [], "--cot", help="Send tracks as Cursor-on-Target to HOST:PORT (TCP)."
+            [],
+            "--cot",
+            help="Send tracks, impacts, warned areas and alerts as Cursor-on-Target to a TAK server: "
+            "HOST:PORT or tcp://HOST:PORT, or tls://HOST:PORT with the client certificate, key and CA "
+            "files named by $TOCSIN_COT_TLS_CERT, $TOCSIN_COT_TLS_KEY, $TOCSIN_COT_TLS_CA (repeatable).",
+        ),
+        cot_lang: str = typer.Option(
+            "en", "--cot-lang", help="Language of CoT area names, remarks and GeoChat: ja, ko or en."
+        ),
+        cot_tak_proto: int = typer.Option(
+            0, "--cot-tak-proto", min=0, max=1, help="1: TAK Protocol v1 streaming (protobuf) instead of XML."
         ),
         key: Path | None = typer.Option(
             None, "--key", help="This node's private key: sign journal checkpoints (verify with --pub)."
@@ -300,6 +310,20 @@ def register(app: typer.Typer) -> None:
             help="A name clients reach this server by (repeatable); any other Host header is refused "
             "(DNS rebinding). Default: the --host address (loopback: also localhost). Required "
             "with --host 0.0.0.0.",
+        ),
+        partner_rate: float = typer.Option(
+            50_000.0,
+            "--partner-rate",
+            min=1.0,
+            help="Messages a second each partner may send (burst: twice that); more: 429 with "
+            "Retry-After. Bounds what one compromised partner adds to the journal.",
+        ),
+        unauth_rate: float = typer.Option(
+            5_000.0,
+            "--unauth-rate",
+            min=1.0,
+            help="Messages a second of all unauthenticated traffic together (junk, forgeries, "
+            "replays; burst: four times that); more: 429.",
         ),
         allowed_origin: list[str] = typer.Option(
             [],
@@ -366,14 +390,53 @@ def register(app: typer.Typer) -> None:
                 for u in webhooks
             ]
         for target in cot:
-            from tocsin.transport.cot import CotTcpSink
+            import os
 
-            chost, _, cport = target.rpartition(":")
-            if not chost or not cport.isdigit():
-                raise InputError(f"expected HOST:PORT, got {target!r}", field="--cot")
-            hooks.append(CotTcpSink(chost, int(cport)))
+            from tocsin.transport.cot import CotPolicy, CotSink
+
+            url = target if "://" in target else "tcp://" + target
+            scheme, _, hostport = url.partition("://")
+            chost, _, cport = hostport.rpartition(":")
+            if scheme not in ("tcp", "tls") or not chost or not cport.isdigit():
+                raise InputError(
+                    f"expected HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, got {target!r}", field="--cot"
+                )
+            if cot_lang not in ("ja", "ko", "en"):
+                raise InputError(f"expected ja, ko or en, got {cot_lang!r}", field="--cot-lang")
+            tls = {k: os.environ.get(f"TOCSIN_COT_TLS_{k.upper()}") for k in ("cert", "key", "ca")}
+            if scheme == "tls" and not (tls["cert"] and tls["key"]):
+                raise InputError(
+                    "tls:// needs $TOCSIN_COT_TLS_CERT and $TOCSIN_COT_TLS_KEY (client certificate, key)",
+                    field="--cot",
+                )
+            hooks.append(
+                CotSink(
+                    url,
+                    policy=CotPolicy(lang=cot_lang),
+                    tak_proto=cot_tak_proto,
+                    tls_cert=tls["cert"],
+                    tls_key=tls["key"],
+                    tls_ca=tls["ca"],
+                )
+            )
         recording = load_recording(replay) if replay is not None else None
-        cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, scan_grace_s=scan_grace, clock=clk)  # type: ignore[arg-type]
+        from tocsin.exchange.admission import AdmissionConfig
+
+        quotas = AdmissionConfig(
+            partner_rate=partner_rate,
+            partner_burst=2 * partner_rate,
+            open_rate=partner_rate,
+            open_burst=2 * partner_rate,
+            unauth_rate=unauth_rate,
+            unauth_burst=4 * unauth_rate,
+        )
+        cfg = ServerConfig(
+            max_body_bytes=max_body,
+            tick_s=tick,
+            scan_grace_s=scan_grace,
+            clock=clk,  # type: ignore[arg-type]
+            admission=quotas,
+        )
         try:
             exchange, _ = build_exchange(
                 stage_list,

@@ -50,6 +50,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin import __version__
+from tocsin.exchange.admission import request_class, retry_after
 from tocsin.exchange.ingress import REASONS, Verdict
 from tocsin.web.hub import Exchange, QueueFull
 
@@ -71,6 +72,8 @@ STATUS_BY_REASON: dict[str, int] = {
     "foreign_source": 403,
     "duplicate": 409,
     "stale": 409,
+    "seq_jump": 422,
+    "poison": 422,
     "too_many_sources": 429,
 }
 
@@ -229,14 +232,24 @@ def create_app(
         if len(lines) > cfg.max_lines:
             exchange.http_rejects["too_many_lines"] += 1
             return _error(413, "too_many_lines", f"more than {cfg.max_lines} messages in one request")
-        items: list[Any] = lines
         ing = exchange.pipeline.ingress
-        if not ing.open_mode or fmt != "json":
-            # decode and verify signatures off the event loop and off the
-            # worker, in parallel with it (Ed25519 verification releases the GIL)
-            items = await asyncio.to_thread(ing.precheck_many, lines, fmt)
+        # decode and verify signatures off the event loop and off the worker, in
+        # parallel with it (Ed25519 verification releases the GIL); the result
+        # also says whose request this is: its class, for quotas and fair queueing
+        items = await asyncio.to_thread(ing.precheck_many, lines, fmt)
+        klass = request_class(items, ing.windows, ing.open_mode)
+        client = request.client.host if request.client is not None else None
+        wait = exchange.admission.admit(klass, len(items), client)
+        if wait > 0:
+            exchange.http_rejects["rate_limited"] += 1
+            return _error(
+                429,
+                "rate_limited",
+                f"over the quota of {klass}; retry after {retry_after(wait)} s",
+                headers={"Retry-After": retry_after(wait)},
+            )
         try:
-            verdicts = await exchange.submit(items)
+            verdicts = await exchange.submit(items, key=klass, nbytes=len(body))
         except QueueFull:
             exchange.http_rejects["queue_full"] += 1
             return _error(429, "queue_full", "the exchange is busy; retry", headers={"Retry-After": "1"})
@@ -481,6 +494,25 @@ def prometheus_text(exchange: Exchange) -> bytes:
         "counter",
         "Messages refused by ingress, by reason.",
         [(f'{{reason="{r}"}}', ing.rejected.get(r, 0)) for r in REASONS],
+    )
+    metric(
+        "tocsin_messages_rejected_by_partner_total",
+        "counter",
+        "Messages refused by ingress, by partner (authenticated; '-' otherwise) and reason.",
+        [(f'{{partner="{p}",reason="{r}"}}', v) for (p, r), v in sorted(ing.rejected_by.items())],
+    )
+    adm = exchange.admission
+    metric(
+        "tocsin_admission_refused_total",
+        "counter",
+        "Messages refused as over their class's rate quota or queue bound (429), by class.",
+        [
+            (f'{{class="{k}"}}', v)
+            for k, v in sorted(
+                (k, adm.refused_messages.get(k, 0) + exchange.queue_full_messages.get(k, 0))
+                for k in set(adm.refused_messages) | set(exchange.queue_full_messages)
+            )
+        ],
     )
     metric(
         "tocsin_legacy_signatures_total",

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from tocsin.exchange.admission import LOCAL, Admission, AdmissionConfig, FairQueue
 from tocsin.exchange.ingress import Prechecked, Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
@@ -81,6 +82,9 @@ class ServerConfig:
     link_silent_periods: float = 1.5
     #: the heartbeat period partners promise (seconds)
     link_heartbeat_s: float = 5.0
+    #: per-class quotas and fair-queue bounds (tocsin.exchange.admission); with
+    #: ``queue_size`` the most requests queued in all
+    admission: AdmissionConfig = field(default_factory=AdmissionConfig)
 
 
 def _nothing() -> None:
@@ -189,8 +193,12 @@ class Exchange:
         self.links = self.monitor.links
         self.started = wall_clock()
         # a batch of lines (bytes, or Prechecked), or a function to run on the
-        # worker (run_exclusive)
-        self._queue: asyncio.Queue[tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]]] | None = None
+        # worker (run_exclusive): one queue per class, fair (tocsin.exchange.admission)
+        self._queue: FairQueue[tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]]] | None = None
+        #: rate quotas per class and client (checked by the HTTP handler)
+        self.admission = Admission(self.config.admission)
+        #: messages refused because their class's queue was full, per class
+        self.queue_full_messages: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
         self._stopped = False
@@ -210,7 +218,7 @@ class Exchange:
         # the history as recovery left it (AlertHistory: snapshot + journal tail)
         self.hub = Hub(loop, self.config.sse_client_buffer, self.alert_history.items)
         self.pipeline.sinks.append(self.hub)
-        self._queue = asyncio.Queue(self.config.queue_size)
+        self._queue = FairQueue(self.config.admission, max_requests_total=self.config.queue_size)
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
 
     async def stop(self, drain_s: float = 10.0) -> None:
@@ -252,8 +260,12 @@ class Exchange:
 
     # ------------------------------------------------------------ input
 
-    async def submit(self, lines: Sequence[bytes | Prechecked]) -> list[Verdict]:
-        """Queue a batch; wait for its verdicts. Raises QueueFull or TimeoutError.
+    async def submit(
+        self, lines: Sequence[bytes | Prechecked], *, key: str = LOCAL, nbytes: int | None = None
+    ) -> list[Verdict]:
+        """Queue a batch in the queue of its class ``key`` (fair scheduling:
+        :mod:`tocsin.exchange.admission`); wait for its verdicts. Raises
+        QueueFull (that class's queue, or all of them, full) or TimeoutError.
 
         The verdicts come after the batch's inputs and outputs are committed to
         the journal (group commit: batches queued together share one commit)."""
@@ -262,9 +274,15 @@ class Exchange:
         if self._closing:
             raise QueueFull  # stopping: the client retries against the next run
         fut: asyncio.Future[list[Verdict]] = asyncio.get_running_loop().create_future()
+        size = (
+            nbytes
+            if nbytes is not None
+            else sum(len(x) if isinstance(x, bytes) else len(x.data) for x in lines)
+        )
         try:
-            self._queue.put_nowait((list(lines), fut))
+            self._queue.put_nowait((list(lines), fut), key=key, cost=len(lines), nbytes=size)
         except asyncio.QueueFull:
+            self.queue_full_messages[key] += len(lines)
             raise QueueFull from None
         return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
 
@@ -335,7 +353,8 @@ class Exchange:
                 # group commit: every request queued meanwhile joins this batch
                 group = [(lines, fut)]
                 n = len(lines)
-                while n < cfg.group_max_lines and not self._queue.empty():
+                # (one round of the fair queue at most: one quantum of each class)
+                while n < cfg.group_max_lines and self._queue.more_in_round():
                     nxt = self._queue.get_nowait()
                     if callable(nxt[0]):
                         held = nxt  # keep run_exclusive in its place: after this group

@@ -41,6 +41,10 @@ TruthClass = Literal["ballistic", "air"]
 TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
 TruthFate = Literal["orbit", "aloft"]
 
+#: the largest sequence number: 2**53 - 1, the largest integer every JSON peer
+#: reads exactly (RFC 8785 refuses larger ones; ``2**64`` once froze a source)
+MAX_SEQ = 2**53 - 1
+
 KINDS = ("sensor", "plot", "track", "alert", "heartbeat", "truth")
 
 
@@ -284,7 +288,7 @@ class Envelope(Struct, frozen=True, omit_defaults=True):
     kind: Annotated[str, Meta(min_length=1, max_length=32)]
     partner: PartnerCode
     source: Ident
-    seq: Annotated[int, Meta(ge=0)]
+    seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
     sent: Time
     body: Any
     sig: str | None = None
@@ -309,6 +313,7 @@ __all__ = [
     "BODY_TYPES",
     "KINDS",
     "MAX_BUNDLE",
+    "MAX_SEQ",
     "AlertBody",
     "Body",
     "BundleBody",
