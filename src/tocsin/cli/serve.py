@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -311,6 +312,14 @@ def register(app: typer.Typer) -> None:
             "(DNS rebinding). Default: the --host address (loopback: also localhost). Required "
             "with --host 0.0.0.0.",
         ),
+        stage_process: str = typer.Option(
+            "auto",
+            "--stage-process",
+            metavar="auto|on|off",
+            help="Run fusion and warning in a process of their own, on a second core (requests are "
+            "answered once journalled; outputs follow). auto: on with the default stages on a "
+            "machine with 2 or more CPUs.",
+        ),
         partner_rate: float = typer.Option(
             50_000.0,
             "--partner-rate",
@@ -338,6 +347,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
         from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages
+        from tocsin.stageproc import StageRecipe
         from tocsin.web.app import HttpSecurity
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
@@ -348,6 +358,11 @@ def register(app: typer.Typer) -> None:
             raise InputError("must be wall or data", field="--clock")
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
+        if stage_process not in ("auto", "on", "off"):
+            raise InputError("must be auto, on or off", field="--stage-process")
+        separate = stage_process == "on" or (
+            stage_process == "auto" and stages == "default" and (os.cpu_count() or 1) >= 2
+        )
         if live is not None and replay is not None:
             raise InputError(
                 "a live server cannot show a replay (--replay is for drills and reviews)", field="--live"
@@ -377,8 +392,6 @@ def register(app: typer.Typer) -> None:
         registry = PartnerRegistry.load(partners) if partners is not None else None
         hooks: list[Sink] = []
         if webhooks:
-            import os
-
             from tocsin.transport.webhook import WebhookSink
 
             secret = os.environ.get("TOCSIN_WEBHOOK_SECRET", "")
@@ -390,8 +403,6 @@ def register(app: typer.Typer) -> None:
                 for u in webhooks
             ]
         for target in cot:
-            import os
-
             from tocsin.transport.cot import CotPolicy, CotSink
 
             url = target if "://" in target else "tcp://" + target
@@ -435,6 +446,7 @@ def register(app: typer.Typer) -> None:
             tick_s=tick,
             scan_grace_s=scan_grace,
             clock=clk,  # type: ignore[arg-type]
+            stage_process=separate,
             admission=quotas,
         )
         try:
@@ -455,6 +467,7 @@ def register(app: typer.Typer) -> None:
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,
                 recover=False,  # after the dashboard registered its keepers (below)
+                stage_recipe=StageRecipe.of(stages, mode, wcfg),
             )
             dash = Dashboard(
                 exchange,
