@@ -168,7 +168,8 @@ def test_request_class() -> None:
         request_class(pcs(sample_plot(partner="KR", source="KR-R1")), ing.windows, False) == UNAUTHENTICATED
     )
     jp = sign(sample_plot(seq=1, sent=T0), JP)
-    assert request_class(pcs(kr[0], jp), ing.windows, False) == UNAUTHENTICATED
+    assert request_class(pcs(kr[0], jp), ing.windows, False) == "mixed"  # a relay: signed, fresh
+    assert request_class(pcs(kr[0], jp, forged), ing.windows, False) == UNAUTHENTICATED
     assert request_class([ing.precheck(b"{junk")], ing.windows, False) == UNAUTHENTICATED
     # a replay of KR's accepted message is not KR's (it cannot spend KR's share)
     assert ing.check(kr[0]).ok

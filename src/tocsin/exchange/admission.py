@@ -7,8 +7,10 @@ the journal. Work that reaches the exchange is *classed* before it queues:
 * ``partner:XX``: every message of the request carries a valid signature of
   registered partner XX and a sequence number its replay window has not seen
   (a replay of captured traffic is not XX's: it cannot use XX's share);
+* ``mixed``: every message validly signed and fresh, but of several partners
+  (a relay): one class, with a partner's quota;
 * ``unauthenticated``: everything else in signed mode (malformed, unsigned,
-  forged, replayed, mixed);
+  forged, replayed, or mixed with any of those);
 * ``open:XX``: in open mode (no registry, exercises only) nothing is
   authenticated; requests are classed by the partner they claim;
 * ``local``: the operator's own local inputs (``--tail``, ``--socket``).
@@ -45,6 +47,7 @@ _T = TypeVar("_T")
 #: the class of internal work (the dashboard's operator actions): always served first
 PRIORITY = ""
 UNAUTHENTICATED = "unauthenticated"
+MIXED = "mixed"
 LOCAL = "local"
 
 
@@ -118,7 +121,7 @@ class Admission:
         b = self.buckets.get(key)
         if b is None:
             cfg = self.config
-            if key.startswith("partner:"):
+            if key.startswith("partner:") or key == MIXED:
                 rate, burst = cfg.partner_rate, cfg.partner_burst
             elif key.startswith("open:"):
                 rate, burst = cfg.open_rate, cfg.open_burst
@@ -327,6 +330,7 @@ def request_class(prechecked: list[Any], windows: dict[tuple[str, str], Any], op
     results. ``windows`` (the ingress replay windows) is only read: a message
     whose sequence number was already accepted is a replay, not its partner's."""
     partner = None
+    mixed = False
     for pc in prechecked:
         env = pc.env
         if env is None or (pc.problem is not None and not open_mode):
@@ -334,18 +338,23 @@ def request_class(prechecked: list[Any], windows: dict[tuple[str, str], Any], op
         if partner is None:
             partner = env.partner
         elif env.partner != partner:
-            return UNAUTHENTICATED
+            if open_mode:
+                return UNAUTHENTICATED
+            mixed = True
         if not open_mode:
             win = windows.get((env.partner, env.source))
             if win is not None and win.status(env.seq) is not None:
                 return UNAUTHENTICATED
     if partner is None:
         return UNAUTHENTICATED
+    if mixed:
+        return MIXED
     return f"{'open' if open_mode else 'partner'}:{partner}"
 
 
 __all__ = [
     "LOCAL",
+    "MIXED",
     "PRIORITY",
     "UNAUTHENTICATED",
     "Admission",
