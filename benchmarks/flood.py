@@ -365,6 +365,7 @@ async def _feed(
     out: dict[str, Any] = {
         "plot_to_track_window": stats_ms(lat_win),
         "plot_to_track_all": stats_ms(lat_all),
+        "_samples": {"window": lat_win, "all": lat_all},
         "honest_answers": dict(sorted(answers.items())),
     }
     if window is not None and len(journal) == 2:
@@ -430,20 +431,34 @@ def run_flood(
     return res
 
 
-def compare(**kw: Any) -> dict[str, Any]:
-    """Quiet and flood runs back to back (same scenario messages), and the ratio
-    of the window p99s (issue 17 (c): flood within 2x of quiet)."""
+def compare(repeat: int = 1, **kw: Any) -> dict[str, Any]:
+    """Quiet and flood runs back to back (same scenario messages), ``repeat``
+    times alternating, and the ratio of the window p99s over all of them
+    (issue 17 (c): flood within 2x of quiet). A window holds ~15 track updates
+    (one a scan), so one run's p99 is its slowest sample: repeat for a figure."""
     msgs = kw.pop("msgs", None) or scenario_messages(Path(kw.get("scenario", DEFAULT_SCENARIO)))
-    quiet = run_flood(flood=False, msgs=msgs, **kw)
-    flood = run_flood(flood=True, msgs=msgs, **kw)
-    q = quiet["plot_to_track_window"].get("p99_ms")
-    f = flood["plot_to_track_window"].get("p99_ms")
-    return {
-        "quiet": quiet,
-        "flood": flood,
-        "p99_ratio": round(f / q, 2) if q and f else None,
-        "journal_mb_flood_window": flood.get("journal_mb_flood_window"),
-    }
+    runs: dict[str, list[dict[str, Any]]] = {"quiet": [], "flood": []}
+    for _ in range(repeat):
+        runs["quiet"].append(run_flood(flood=False, msgs=msgs, **kw))
+        runs["flood"].append(run_flood(flood=True, msgs=msgs, **kw))
+    out: dict[str, Any] = {"repeat": repeat}
+    for name, rs in runs.items():
+        win = [x for r in rs for x in r["_samples"]["window"]]
+        all_ = [x for r in rs for x in r["_samples"]["all"]]
+        for r in rs:
+            del r["_samples"]
+        out[name] = {
+            "plot_to_track_window": stats_ms(win),
+            "plot_to_track_all": stats_ms(all_),
+            "journal_mb_flood_window": [r.get("journal_mb_flood_window") for r in rs],
+            "journal_mb_total": [r.get("journal_mb_total") for r in rs],
+            "runs": rs,
+        }
+    q = out["quiet"]["plot_to_track_window"].get("p99_ms")
+    f = out["flood"]["plot_to_track_window"].get("p99_ms")
+    out["p99_ratio"] = round(f / q, 2) if q and f else None
+    out["journal_mb_flood_window"] = out["flood"]["journal_mb_flood_window"]
+    return out
 
 
 def main() -> None:
@@ -455,6 +470,7 @@ def main() -> None:
     ap.add_argument("--from-s", type=float, default=150.0, help="scenario time the run starts at")
     ap.add_argument("--seconds", type=float, default=90.0, help="scenario seconds fed (1x real time)")
     ap.add_argument("--batch", type=int, default=500, help="junk messages per request")
+    ap.add_argument("--repeat", type=int, default=1, help="quiet/flood pairs, samples pooled (default 1)")
     ap.add_argument("--baseline-ref", default="", help="also run against this commit's tree, first")
     # (internal: the flooder process)
     ap.add_argument("--flooder", default="", help=argparse.SUPPRESS)
@@ -481,8 +497,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tocsin-flood-base-") as d:
             tree = lat.extract_tree(a.baseline_ref, Path(d))
             out["baseline_commit"] = lat.commit_of(a.baseline_ref)
-            out["baseline"] = compare(code=tree, signing="v1", msgs=msgs, **kw)
-    out["this"] = compare(msgs=msgs, **kw)
+            out["baseline"] = compare(a.repeat, code=tree, signing="v1", msgs=msgs, **kw)
+    out["this"] = compare(a.repeat, msgs=msgs, **kw)
     out["load_avg_end"] = os.getloadavg()[0]
     print(json.dumps(out, indent=2))
 
