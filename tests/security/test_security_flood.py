@@ -216,6 +216,7 @@ def test_a_junk_lane_is_refused_before_it_is_decoded() -> None:
         out = []
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+
                 def seen() -> int:
                     return sum(ing.rejected.values()) + sum(ing.accepted.values())
 

@@ -165,8 +165,9 @@ class Admission:
             return 0.0
         st = self._lane(lane, now)
         if st[3] is None:  # (starts empty: no burst for a lane just found out)
-            st[3] = TokenBucket(self.config.unauth_rate, self.config.unauth_burst, now)
-            st[3].tokens = 0.0
+            bucket = TokenBucket(self.config.unauth_rate, self.config.unauth_burst, now)
+            bucket.tokens = 0.0
+            st[3] = bucket
         wait = float(st[3].wait_for(n, now))
         if wait > 0:
             self.refused("suspect", n)
