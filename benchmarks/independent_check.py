@@ -57,7 +57,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from independent.cases import CLASSES, Case, make_case
+from independent import atmosphere, flight
+from independent.cases import CLASSES, Ablation, Case, make_case
 from independent.evaluate import (
     CHECKPOINTS_S,
     FusionFigures,
@@ -296,7 +297,19 @@ def main() -> None:
     )
     ap.add_argument("--no-warn", action="store_true", help="skip `tocsin warn` and the warning figures")
     ap.add_argument("--details", action="store_true", help="also print per-case figures")
+    diag = ap.add_argument_group("diagnostics (each removes one difference from tocsin's own models)")
+    diag.add_argument(
+        "--ideal-sensors", action="store_true", help="no biases, exact sigmas, no clutter, no loss"
+    )
+    diag.add_argument("--rv-beta", type=float, default=None, help="fix every warhead's beta (kg/m^2)")
+    diag.add_argument("--constant-cd", action="store_true", help="no transonic drag rise")
+    diag.add_argument(
+        "--atmosphere", choices=("ussa76", "exponential"), default="ussa76", help="exponential: tocsin's own"
+    )
     args = ap.parse_args()
+    atmosphere.MODEL = args.atmosphere
+    flight.MACH_DRAG = not args.constant_cd
+    ablation = Ablation(ideal_sensors=args.ideal_sensors, rv_beta=args.rv_beta)
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     bad = [c for c in classes if c not in CLASSES]
     if bad or args.n < 1:
@@ -319,7 +332,7 @@ def main() -> None:
             cls = classes[i % len(classes)]
             t0 = time.perf_counter()
             try:
-                case = make_case(args.seed, cls, index=i)
+                case = make_case(args.seed, cls, index=i, ablation=ablation)
             except (ValueError, RuntimeError) as exc:
                 gen_failures.append({"index": i, "class": cls, "error": str(exc)})
                 continue

@@ -32,11 +32,16 @@ Vec = NDArray[np.float64]
 REENTRY_HEIGHT_M = 100_000.0
 
 
+#: False: constant C_d (tocsin's constant-beta model), only to show what the Mach
+#: dependence costs (independent_check.py --constant-cd)
+MACH_DRAG = True
+
+
 def mach_factor(mach: float, rise: float) -> float:
     """C_d(M) / C_d(hypersonic) of a blunt-nosed body: flat above Mach 4, rising to
     ``1 + rise`` at Mach 1.0-1.2 (the transonic drag peak), lower subsonic.
     ``rise`` is drawn per object (0 gives tocsin's constant-beta model)."""
-    if mach >= 4.0:
+    if not MACH_DRAG or mach >= 4.0:
         return 1.0
     if mach >= 1.2:
         # smooth fall from the peak at 1.2 to 1 at 4 (1/M^2-like)
