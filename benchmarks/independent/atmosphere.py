@@ -128,10 +128,18 @@ def _lower(h_geom: float) -> tuple[float, float, float]:
     return t, p, p * M0 / (R_STAR * t)
 
 
+#: "ussa76" (the model), or "exponential" (tocsin's own: 1.225 kg/m^3, 7.2 km scale
+#: height, none above 120 km), only to show what the atmosphere difference costs
+#: (independent_check.py --atmosphere exponential)
+MODEL = "ussa76"
+
+
 def density(h: float) -> float:
     """Mass density (kg/m^3) at geometric height h (m). Below 0 m: the sea-level
     layer extended (heights a few hundred metres below the ellipsoid occur over the
     geoid); above 1000 km: 0."""
+    if MODEL == "exponential":
+        return 0.0 if h > 120e3 else 1.225 * math.exp(-h / 7200.0)
     if h < 86000.0:
         return _lower(max(h, -2000.0))[2]
     km = h / 1000.0

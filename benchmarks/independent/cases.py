@@ -474,8 +474,25 @@ def _draw_sensors(
 # -- a case ---------------------------------------------------------------------
 
 
-def make_case(seed: int, cls: str, *, n_sensors: tuple[int, int] = (3, 6), index: int = 0) -> Case:
+@dataclass(frozen=True)
+class Ablation:
+    """Diagnostics: each flag removes one difference from tocsin's own models, to
+    show what it costs (the default is the independent model, all flags off)."""
+
+    ideal_sensors: bool = False  # no biases, declared sigma exact, no false alarms, no loss
+    rv_beta: float | None = None  # the warhead's beta fixed (tocsin assumes 5,000)
+
+
+def make_case(
+    seed: int,
+    cls: str,
+    *,
+    n_sensors: tuple[int, int] = (3, 6),
+    index: int = 0,
+    ablation: Ablation | None = None,
+) -> Case:
     """One seeded case of class ``cls`` (one of :data:`CLASSES`)."""
+    ab = ablation or Ablation()
     rng = np.random.default_rng([seed, index, CLASSES.index(cls) if cls in CLASSES else 99])
     t_begin = EPOCH + float(rng.uniform(0.0, 86400.0 * 365))
     t0 = t_begin + _u(rng, (20.0, 40.0))
@@ -487,6 +504,8 @@ def make_case(seed: int, cls: str, *, n_sensors: tuple[int, int] = (3, 6), index
     else:
         launch, d, ctl, params = _launch_drawn(rng, cls, t0)
     params["class"] = cls
+    if ab.rv_beta is not None:
+        d.rv_aero.beta = ab.rv_beta
     asc = ascent(launch, d.vehicle, ctl[0], ctl[1])
     t_max = 8000.0 if cls in ("ICBM-lofted",) else 3000.0
     fairing = None
@@ -533,10 +552,17 @@ def make_case(seed: int, cls: str, *, n_sensors: tuple[int, int] = (3, 6), index
             keep = o.air_t <= t_end
             o.air_t, o.air_x = o.air_t[keep], o.air_x[keep]  # type: ignore[index]
     radars, irs = _draw_sensors(rng, t_begin, n_sensors)
+    if ab.ideal_sensors:
+        for r in radars:
+            r.bias, r.mismatch, r.clutter, r.loss = (0.0, 0.0, 0.0, 0.0), 1.0, 0.0, 0.0
+        for s in irs:
+            s.bias, s.mismatch, s.loss, s.plume_offset = (0.0, 0.0), 1.0, 0.0, 0.0
     case = Case(seed, cls, t_begin, t_end, objects, radars, irs, params=params)
     if cls == "IRBM-silent":
         # every sensor falls silent in boost, after the tracker could have seen enough
-        case.silent_after = t0 + _u(rng, (45.0, max(50.0, asc.t_burnout - 10.0)))
+        # late in boost: the last 30 s before burnout (the issue 15 case: a missile
+        # confirmed ballistic, then every sensor silent)
+        case.silent_after = t0 + _u(rng, (max(30.0, asc.t_burnout - 30.0), asc.t_burnout - 2.0))
         for s in [*radars, *irs]:
             s.off_after = case.silent_after
     for r in radars:
