@@ -297,6 +297,16 @@ def main() -> None:
     )
     ap.add_argument("--no-warn", action="store_true", help="skip `tocsin warn` and the warning figures")
     ap.add_argument("--details", action="store_true", help="also print per-case figures")
+    ap.add_argument(
+        "--only", type=int, default=None, metavar="I", help="run only case I (same draws as in the full run)"
+    )
+    ap.add_argument(
+        "--flights",
+        type=int,
+        default=0,
+        metavar="K",
+        help="instead: fly the reported flights of docs/dynamics.md with K drawn vehicles each; flight times",
+    )
     diag = ap.add_argument_group("diagnostics (each removes one difference from tocsin's own models)")
     diag.add_argument(
         "--ideal-sensors", action="store_true", help="no biases, exact sigmas, no clutter, no loss"
@@ -310,6 +320,9 @@ def main() -> None:
     atmosphere.MODEL = args.atmosphere
     flight.MACH_DRAG = not args.constant_cd
     ablation = Ablation(ideal_sensors=args.ideal_sensors, rv_beta=args.rv_beta)
+    if args.flights:
+        print(json.dumps(reported_flights(args.flights), indent=1))
+        return
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     bad = [c for c in classes if c not in CLASSES]
     if bad or args.n < 1:
@@ -329,6 +342,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="indep-") as tmp:
         base = args.keep or Path(tmp)
         for i in range(args.n):
+            if args.only is not None and i != args.only:
+                continue
             cls = classes[i % len(classes)]
             t0 = time.perf_counter()
             try:
@@ -367,6 +382,48 @@ def main() -> None:
         if args.details:
             report["cases"] = [_case_json(r) for r in results]
     print(json.dumps(report, indent=1, default=_default))
+
+
+def reported_flights(k: int) -> dict[str, Any]:
+    """Each reported flight solved with K drawn vehicles: simulated vs reported time."""
+    from independent.reported import FLIGHTS, fly_reported
+
+    rows = []
+    t0 = time.perf_counter()
+    for f in FLIGHTS:
+        runs = []
+        for seed in range(1, k + 1):
+            try:
+                runs.append(fly_reported(f, seed))
+            except ValueError as exc:
+                runs.append({"seed": seed, "failed": str(exc)})
+        ok = [r for r in runs if "minutes" in r]
+        rows.append(
+            {
+                "date": f.date,
+                "flight": f.name,
+                "site": f.site,
+                "stages": f.stages,
+                "reported": f"{f.range_km:.0f} km / {f.apogee_km:.0f} km / {f.minutes:.0f} min",
+                "minutes": [round(r["minutes"], 1) for r in ok],
+                "error_pct": [round(100 * r["error"], 1) for r in ok],
+                "worst_error_pct": round(100 * max((abs(r["error"]) for r in ok), default=math.nan), 1),
+                "azimuth_deg": round(ok[0]["azimuth_deg"], 1) if ok else None,
+                "burn_s": [round(r["burn_s"]) for r in ok],
+                "failed": [r for r in runs if "failed" in r],
+            }
+        )
+        print(f"independent_check: {f.date} done", file=sys.stderr, flush=True)
+    worst = max((r["worst_error_pct"] for r in rows if r["minutes"]), default=None)
+    return {
+        "commit": _git_commit(),
+        "vehicles_per_flight": k,
+        "worst_error_pct": worst,
+        "within_10_pct": all(r["worst_error_pct"] <= 10.0 and not r["failed"] for r in rows),
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "load_1min": round(os.getloadavg()[0], 1),
+        "flights": rows,
+    }
 
 
 def _case_json(r: dict[str, Any]) -> dict[str, Any]:

@@ -560,7 +560,9 @@ def make_case(
     case = Case(seed, cls, t_begin, t_end, objects, radars, irs, params=params)
     if cls == "IRBM-silent":
         # every sensor falls silent in boost, after the tracker could have seen enough
-        case.silent_after = t0 + _u(rng, (45.0, max(50.0, asc.t_burnout - 10.0)))
+        # late in boost: the last 30 s before burnout (the issue 15 case: a missile
+        # confirmed ballistic, then every sensor silent)
+        case.silent_after = t0 + _u(rng, (max(30.0, asc.t_burnout - 30.0), asc.t_burnout - 2.0))
         for s in [*radars, *irs]:
             s.off_after = case.silent_after
     for r in radars:

@@ -23,7 +23,7 @@ from .cases import Case
 
 #: chi-square 2-dof quantile of a 95 % ellipse
 K2_95 = -2.0 * math.log(1.0 - 0.95)
-CHECKPOINTS_S = (60.0, 120.0, 180.0, 300.0)
+CHECKPOINTS_S = (60.0, 120.0, 180.0, 300.0, 600.0, 1200.0, 2400.0)
 COUNTED = ("confirmed", "coasting", "lost")
 STALE_S = 5.0
 

@@ -359,7 +359,8 @@ def ascent(
 
 @dataclass
 class Flown:
-    """A whole nominal flight of the warhead-carrying object, for the solver."""
+    """A whole nominal flight of the warhead-carrying object, for the solver;
+    ``range_m`` is signed (negative: the impact is behind the launch azimuth)."""
 
     range_m: float
     apogee_m: float
@@ -402,6 +403,10 @@ def fly(
     ecef = earth.eci_to_ecef_state(t_end, y_end)
     lat, lon, _ = earth.ecef_to_geodetic(ecef[:3])
     rng = earth.surface_distance_m(launch.lat, launch.lon, lat, lon)
+    # signed: negative when the impact is behind the launch azimuth (a near-vertical
+    # flight drifts west with the Earth's rotation)
+    if float((ecef[:3] - launch.r0) @ launch.dir_az) < 0.0:
+        rng = -rng
     return Flown(rng, apogee, t_end, asc, sol, t_end, y_end)
 
 
@@ -434,9 +439,9 @@ def solve_controls(
 
     def resid(p: NDArray[np.float64]) -> NDArray[np.float64]:
         f = attempt(math.exp(p[0]), float(p[1]))
-        if f is None or f.range_m < 1e3:
+        if f is None:
             return np.array([5.0, 5.0])
-        return np.array([math.log(f.range_m / range_m), math.log(f.apogee_m / apogee_m)])
+        return np.array([(f.range_m - range_m) / range_m, math.log(f.apogee_m / apogee_m)])
 
     best: tuple[float, NDArray[np.float64]] | None = None
     for _, k0, f0 in scan[:3]:
@@ -462,7 +467,7 @@ def solve_controls(
     flown = fly(launch, veh, rv_aero, kick, cut)
     flown.evaluations = calls[0]
     err = max(abs(flown.range_m / range_m - 1.0), abs(flown.apogee_m / apogee_m - 1.0))
-    if err > tol:
+    if err > tol or flown.range_m <= 0.0:
         raise ValueError(
             f"no ascent flies {range_m / 1e3:.0f} km / {apogee_m / 1e3:.0f} km: "
             f"best {flown.range_m / 1e3:.0f} km / {flown.apogee_m / 1e3:.0f} km"

@@ -312,8 +312,11 @@ def solve_design(
     last: Exception | None = None
     for _ in range(attempts):
         try:
-            d = design(np.random.default_rng(list(seed)), cls, dv, manoeuvre=manoeuvre, stages=stages)
-        except ValueError as exc:  # a stage cannot carry that much: no margin left
+            d = design(np.random.default_rng(list(seed)), cls, dv, manoeuvre=manoeuvre, stages=n)
+        except ValueError as exc:  # a stage cannot carry that much: one more stage, or give up
+            if stages is None and n < 3:
+                n += 1
+                continue
             raise ValueError(f"{cls}: {exc}") from None
         try:
             kick, cut, flown = solve_controls(launch, d.vehicle, d.rv_aero, range_m, apogee_m, tol=tol)
