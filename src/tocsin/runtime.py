@@ -166,17 +166,25 @@ class RecoveryReport:
 class SnapshotPolicy:
     """Where a node keeps its snapshot files and how often it writes one.
 
-    A snapshot is written when ``every_s`` seconds of wall time (through
-    :meth:`Pipeline.housekeeping`) or ``every_entries`` journal entries passed
-    since the last one, if anything was journalled since; 0 turns either off.
+    A snapshot is written when ``every_entries`` journal entries passed since
+    the last one, or when ``every_s`` seconds of wall time did (through
+    :meth:`Pipeline.housekeeping`) *and* the journal grew by at least the last
+    snapshot's size divided by ``max_share`` since; only if anything was
+    journalled since; 0 turns any of the three off. So snapshot files take at
+    most about ``max_share`` of what the journal writes: a node with a large
+    state (hundreds of tracks, a few MB a snapshot) snapshots less often than one
+    with a small state, instead of writing more snapshot than journal.
     The newest ``keep`` files are kept (a damaged newest one falls back to the
-    one before). Recovery after a crash re-runs at most about one interval of
-    traffic; after a clean stop (:meth:`Pipeline.close` writes one) none."""
+    one before). Recovery after a crash re-runs at most the journal since the
+    last snapshot: ``every_entries`` entries, and about ``1 / max_share`` times
+    a snapshot's size of journal (or ``every_s`` of traffic, if more); after a
+    clean stop (:meth:`Pipeline.close` writes one) none."""
 
     directory: Path
     every_s: float = 15.0
     every_entries: int = 100_000
     keep: int = 2
+    max_share: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -236,6 +244,10 @@ class Pipeline:
         self._snapshot_files: list[str] = []
         self._after_snapshot = journal.last_seq if journal is not None else 0
         self._last_snapshot_at: float | None = None
+        #: the size of the last snapshot written or loaded, and the journal's
+        #: byte count (:attr:`Journal.appended_bytes`) when it was taken
+        self._last_snapshot_bytes = 0
+        self._bytes_at_snapshot = 0
         #: the node's key: signs a journal checkpoint every ``checkpoint_every``
         #: entries (checked after each batch or tick) and, through
         #: :meth:`housekeeping`, every ``checkpoint_s`` seconds of wall time
@@ -446,8 +458,17 @@ class Pipeline:
             and pol.every_s > 0
             and j.last_seq > self._after_snapshot
             and now - self._last_snapshot_at >= pol.every_s
+            and self._journal_grew_enough()
         )
         return checkpoint or snapshot
+
+    def _journal_grew_enough(self) -> bool:
+        """Whether the journal grew by the last snapshot's size over
+        ``max_share`` since it (a time-due snapshot waits for that)."""
+        pol, j = self.snapshots, self.journal
+        if pol is None or j is None or pol.max_share <= 0:
+            return True
+        return j.appended_bytes - self._bytes_at_snapshot >= self._last_snapshot_bytes / pol.max_share
 
     def housekeeping(self, now: float) -> None:
         """Time-driven upkeep between batches and ticks (the caller owns the wall
@@ -693,6 +714,7 @@ class Pipeline:
                 j.checkpoint(self.checkpoint_key)
                 self._last_checkpoint = j.last_seq
         self._after_snapshot = j.last_seq
+        self._last_snapshot_bytes, self._bytes_at_snapshot = len(blob), j.appended_bytes
         self.snapshots_written += 1
         self._snapshot_files.append(name)
         self._prune_snapshot_files(covers)
@@ -738,6 +760,7 @@ class Pipeline:
             and pol.every_s > 0
             and self._last_snapshot_at is not None
             and now - self._last_snapshot_at >= pol.every_s
+            and self._journal_grew_enough()
         )
         if by_entries or by_time:
             self.snapshot()
@@ -865,6 +888,7 @@ class Pipeline:
                 rep.snapshots_skipped.append(f"entry {entry.seq}: {exc}")
                 continue
             self._snapshot_files.append(header["file"])
+            self._last_snapshot_bytes, self._bytes_at_snapshot = len(blob), j.appended_bytes
             return int(header["covers"]), entry
         return None
 

@@ -270,6 +270,15 @@ def register(app: typer.Typer) -> None:
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
         ),
+        snapshot_share: float = typer.Option(
+            0.25,
+            "--snapshot-share",
+            min=0.0,
+            max=1.0,
+            help="A --snapshot-s snapshot waits until the journal grew by the last snapshot's size "
+            "over this share: snapshots write at most about this share of the journal's bytes "
+            "(a large state is snapshotted less often; 0: no such wait).",
+        ),
         segment_mb: float = typer.Option(
             1024.0,
             "--segment-mb",
@@ -464,6 +473,7 @@ def register(app: typer.Typer) -> None:
                 checkpoint_s=checkpoint_s,
                 snapshot_s=snapshot_s,
                 snapshot_entries=snapshot_entries,
+                snapshot_share=snapshot_share,
                 segment_bytes=int(segment_mb * 2**20),
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,
