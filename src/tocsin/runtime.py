@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
 from tocsin.journal.store import ZERO_HASH, Entry, Journal, entry_hash
 from tocsin.stage import Stage
-from tocsin.stageproc import StageProcess, StageProcessError, advance_stages, run_stages
+from tocsin.stageproc import Spawned, StageProcess, StageProcessError, advance_stages, run_stages
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
 
 if TYPE_CHECKING:  # the runtime itself never imports the warning package
@@ -268,6 +268,8 @@ class Pipeline:
         self.last_tick: float | None = None
         #: the stages' own process (:meth:`start_stage_process`), if they run in one
         self.stage_process: StageProcess | None = None
+        #: started early (:meth:`prespawn_stage_process`), not yet given its state
+        self._spawned: Spawned | None = None
         #: called (from another thread) when the stage process has outputs to collect
         self.on_outputs: Callable[[], None] | None = None
         #: messages (inputs and ticks) handed to the stage process, and those whose
@@ -521,8 +523,21 @@ class Pipeline:
         from tocsin.journal import snapshot as snap
 
         state = [snap.capture(s) for s in self.stages]
-        self.stage_process = StageProcess(recipe, state, on_reply=self._wake, **options)
+        spawned, self._spawned = self._spawned, None
+        self.stage_process = StageProcess(recipe, state, on_reply=self._wake, spawned=spawned, **options)
         return self.stage_process
+
+    def prespawn_stage_process(self, recipe: Callable[[], list[Stage]]) -> None:
+        """Start the stage process now, before :meth:`recover`: it imports its
+        modules and builds its stages (from ``recipe``, the same as
+        :meth:`start_stage_process` is then given) on another core while this
+        process recovers, so a restart takes the longer of the two, not their
+        sum. :meth:`start_stage_process` then hands it the recovered state;
+        :meth:`close` ends it if that never happens."""
+        from tocsin.stageproc import spawn
+
+        if self._spawned is None and self.stage_process is None:
+            self._spawned = spawn(recipe)
 
     def _wake(self) -> None:
         cb = self.on_outputs
@@ -588,6 +603,9 @@ class Pipeline:
             self._emit(decode_json(o) for o in outs)
 
     def _stop_stage_process(self) -> None:
+        spawned, self._spawned = self._spawned, None
+        if spawned is not None:
+            spawned.kill()
         proc, self.stage_process = self.stage_process, None
         if proc is not None:
             proc.stop()

@@ -83,6 +83,9 @@ def build_exchange(
         snapshots=snapshots,
         segments=SegmentPolicy(max_bytes=segment_bytes, max_s=segment_s),
     )
+    if cfg.stage_process and stage_recipe is not None:
+        # the stage process imports and builds its stages while this one recovers
+        pipe.prespawn_stage_process(stage_recipe)
     mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
     exchange = Exchange(
         pipe, cfg, mode=mode, stage_recipe=stage_recipe
