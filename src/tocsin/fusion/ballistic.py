@@ -11,14 +11,22 @@ Rules and measured results: docs/fusion.md.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.fusion import kernels
+from tocsin.dynamics.forces import DRAG_CEILING_M
+from tocsin.fusion import drag, kernels
 from tocsin.fusion.config import TrackerConfig
-from tocsin.fusion.impact import launch_from_ballistic, launch_from_boost, launch_from_early, predict_impact
+from tocsin.fusion.impact import (
+    Launch,
+    launch_from_ballistic,
+    launch_from_boost,
+    launch_from_early,
+    predict_impact,
+)
 from tocsin.fusion.propagate import deriv, height
 from tocsin.fusion.track import Track
 from tocsin.geo.wgs84 import ecef_to_geodetic
@@ -64,6 +72,8 @@ class Ballistic:
         for i, tr in enumerate(trs):
             if not good[i]:
                 continue
+            if alt[i] > tr.max_alt:
+                tr.max_alt = alt[i]
             vote_b = speed[i] > 1200.0 or alt[i] > 30_000.0 or vz[i] > 250.0
             vote_a = speed[i] < 400.0 and alt[i] < 20_000.0 and abs(vz[i]) < 100.0
             if tr.first is None and tr.updates >= 4:
@@ -140,7 +150,23 @@ class Ballistic:
         # ballistic model and converge; just after it, the spread between them
         # (the thrust tail) is part of the honest uncertainty
         x, p = tr.combined()
-        imp = predict_impact(x, p, tr.t, beta=self.cfg.beta)
+        cfg = self.cfg
+        bank = None
+        if cfg.drag_estimation:
+            if tr.drag is None or not tr.drag.split:
+                # the prior: the documented range of the re-entry class of
+                # the flight it is on, from its range and apogee (fixed once
+                # the bank has split)
+                if tr.launch is None:
+                    tr.launch = self._launch(tr, x, p, cfg.beta)
+                    tr.last_launch = tr.t
+                la = tr.launch
+                kind = drag.rv_kind(x, None if la is None else (la.lat, la.lon), tr.max_alt)
+                if tr.drag is None or tr.drag.kind != kind:
+                    tr.drag = drag.prior(kind)
+            bank = tr.drag
+        q = (cfg.q_ballistic, cfg.q_ballistic_vacuum, DRAG_CEILING_M) if cfg.impact_process_noise else None
+        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q)
         self.stats["impact_predictions"] += 1
         if imp is None:
             # at or below the ground, or not coming down within the horizon:
@@ -153,6 +179,11 @@ class Ballistic:
         if tr.launch is not None and tr.t - tr.last_launch < 10.0:
             return
         tr.last_launch = tr.t
+        tr.launch = self._launch(tr, x, p, cfg.beta if bank is None else math.exp(bank.mean_lnb()))
+
+    def _launch(self, tr: Track, x: F64, p: F64, beta: float | None) -> Launch | None:
+        """Launch point: from the early boost positions, else the first
+        boost state, else by ballistic back-propagation with ``beta``."""
         launch = None
         if len(tr.early) >= 4:
             launch = launch_from_early(
@@ -166,7 +197,5 @@ class Ballistic:
             if float(h0) < 60_000.0:
                 launch = launch_from_boost(x0, p0, t0)
         if launch is None:
-            launch = launch_from_ballistic(
-                x, p, tr.t, beta=self.cfg.beta, boost_sigma_m=self.cfg.boost_launch_sigma_m
-            )
-        tr.launch = launch
+            launch = launch_from_ballistic(x, p, tr.t, beta=beta, boost_sigma_m=self.cfg.boost_launch_sigma_m)
+        return launch

@@ -57,7 +57,18 @@ class TrackerConfig:
     imm_tau_air_maneuver_s: float = 20.0
     """Mean sojourn time in the manoeuvre model of an aircraft (s): a turn is short."""
     beta: float | None = 5000.0
-    """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
+    """Ballistic coefficient assumed for boosting missiles, and for every
+    ballistic track when ``drag_estimation`` is off, kg/m^2 (None: no drag)."""
+    drag_estimation: bool = True
+    """Estimate each missile's ballistic coefficient past burnout (a bank of
+    filters over its kind's documented range, :mod:`tocsin.fusion.drag`) and
+    carry its uncertainty into the impact prediction; off: ``beta`` for all."""
+    drag_split_alt_m: float = 130_000.0
+    """The drag bank's members become filters of their own below this
+    height (above the drag ceiling they would all be the same filter)."""
+    impact_process_noise: bool = True
+    """Carry the process noise still to come (``q_ballistic`` below the drag
+    ceiling, ``q_ballistic_vacuum`` above) into the impact ellipse."""
     init_speed_max: float = 8000.0
     init_quiet_speed_sigma: float | None = 350.0
     """Velocity prior (m/s per axis, about 0) fused into the quiet model of a

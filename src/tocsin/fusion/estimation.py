@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
-from tocsin.fusion import kernels
+from tocsin.fusion import drag, kernels
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.filters import ekf_update, imm_probabilities, ukf_update
 from tocsin.fusion.measurements import RADAR, Meas, MeasArrays, stack, take
@@ -33,6 +33,7 @@ from tocsin.fusion.models import (
     tangent_basis,
     white_accel_q,
 )
+from tocsin.fusion.propagate import height
 from tocsin.fusion.track import Track
 
 F64 = NDArray[np.float64]
@@ -51,15 +52,31 @@ class Gathered(NamedTuple):
     tau0: F64
     tau1: F64
     code: NDArray[np.int64]
+    key: NDArray[np.int64]
+    t0: F64
+    """The tracks' own times (``dt`` is from these)."""
+    drag: NDArray[np.object_] | None
+    """Each track's :class:`~tocsin.fusion.drag.DragBank` or None (None: no track has one)."""
+
+    def take(self, idx: NDArray[np.int64]) -> Gathered:
+        """The rows ``idx``."""
+        return Gathered._make(None if a is None else a[idx] for a in self)
 
 
 class Estimator:
     """IMM prediction, update and late-report re-filtering of tracks
-    (``stats["oosm_refiltered"]`` counts re-filters)."""
+    (``stats["oosm_refiltered"]`` counts re-filters, ``stats["coast_steps"]``
+    predictions without a plot).
+
+    A track with a split drag bank (:mod:`tocsin.fusion.drag`) is predicted
+    and updated member by member; its IMM states both hold the members'
+    mixture. Member predictions made for a time wait in ``_bank_pred`` until
+    an update or a coast step at that time takes them."""
 
     def __init__(self, cfg: TrackerConfig, stats: Counter[str]) -> None:
         self.cfg = cfg
         self.stats = stats
+        self._bank_pred: dict[int, tuple[float, F64, F64, drag.DragBank]] = {}
 
     def gather(self, trs: list[Track], t: float) -> Gathered:
         """The IMM states of ``trs`` as arrays ``x (N, 2, 6)``, ``p``,
@@ -71,12 +88,15 @@ class Estimator:
         density drops to ``q_ballistic_vacuum`` above the drag ceiling, where
         nothing unmodelled is left but J3+ gravity), the tracks' class codes
         (bit 0 ballistic, 1 past burnout, 2 aircraft, 3 tentative)."""
-        xs, ps, mus, ts, codes = [], [], [], [], []
+        xs, ps, mus, ts, codes, keys = [], [], [], [], [], []
+        banks = False
         for tr in trs:
             xs.append(tr.x)
             ps.append(tr.p)
             mus.append(tr.mu)
             ts.append(tr.t)
+            keys.append(tr.key)
+            banks = banks or tr.drag is not None
             cls = tr.cls
             codes.append(
                 (cls == "ballistic") + 2 * tr.burnt_out + 4 * (cls == "air") + 8 * (tr.status == "tentative")
@@ -97,8 +117,14 @@ class Estimator:
             cfg.imm_tau_air_quiet_s,
             cfg.imm_tau_air_maneuver_s,
         )
-        dt = t - np.array(ts)
-        return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code)
+        t0 = np.array(ts)
+        dt = t - t0
+        drag = None
+        if banks:
+            drag = np.empty(len(trs), dtype=object)
+            drag[:] = [tr.drag for tr in trs]
+        key = np.array(keys, dtype=np.int64)
+        return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag)
 
     def predict_models(
         self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64
@@ -128,14 +154,78 @@ class Estimator:
         """:meth:`predict` of gathered tracks, and the combined prediction
         ``(xc, pc)`` with which rows are physical
         (:func:`tocsin.fusion.kernels.physical`)."""
-        x, p, mu, dt, q0, q1, tau0, tau1, code = g
+        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag = g
         bal = (code & 1) > 0
         if not bal.any():
             return kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
         x0, p0, cbar = kernels.imm_mix(x, p, mu, dt, tau0, tau1)
         xp, pp = self.predict_models(x0, p0, dt, bal, q0, q1)
         xc, pc = kernels.imm_combine(xp, pp, cbar)
-        return xp, pp, cbar, xc, pc, kernels.physical(xc, pc)
+        ok = kernels.physical(xc, pc)
+        if drag is not None:
+            self._predict_banks(g, xp, pp, xc, pc, ok)
+        return xp, pp, cbar, xc, pc, ok
+
+    def _predict_banks(self, g: Gathered, xp: F64, pp: F64, xc: F64, pc: F64, ok: NDArray[np.bool_]) -> None:
+        """Member by member prediction of the tracks with drag banks that are
+        split, or low enough to split (``drag_split_alt_m``): their rows of
+        ``xp, pp, xc, pc, ok`` become the members' mixture; the members wait
+        in ``_bank_pred``."""
+        assert g.drag is not None
+        cfg = self.cfg
+        for i, bank in enumerate(g.drag.tolist()):
+            if bank is None:
+                continue
+            if bank.x is None:
+                x0, p0 = kernels.imm_combine(g.x[i : i + 1], g.p[i : i + 1], g.mu[i : i + 1])
+                if float(height(x0[:, :3])[0]) > cfg.drag_split_alt_m:
+                    continue
+                bank = drag.split(bank, x0[0], p0[0])
+            dt = float(g.dt[i])
+            xs, ps = drag.predict(bank, dt, cfg.q_ballistic, cfg.q_ballistic_vacuum)
+            pend = drag.DragBank(bank.kind, bank.lnb, bank.logw, xs, ps, bank.step)
+            xm, pm = drag.mixture(pend)
+            key = int(g.key[i])
+            self._bank_pred[key] = (float(g.t0[i]) + dt, xs, ps, bank)
+            xp[i] = xm
+            pp[i] = pm
+            xc[i] = xm
+            pc[i] = pm
+            ok[i] = bool(kernels.physical(xm[None], pm[None])[0])
+
+    def _take_bank_at(self, tr: Track, t: float) -> drag.DragBank | None:
+        """The members of ``tr`` predicted to ``t`` (None: none waiting)."""
+        pend = self._bank_pred.pop(tr.key, None)
+        if pend is None or abs(pend[0] - t) > 1e-9:
+            return None
+        _, xs, ps, bank = pend
+        return drag.DragBank(bank.kind, bank.lnb, bank.logw, xs, ps, bank.step)
+
+    def _update_banks(
+        self, trs: list[Track], arr: MeasArrays, mj: NDArray[np.int64], t: F64, xc: F64, pc: F64
+    ) -> None:
+        """Member by member update of the tracks (already updated as IMMs,
+        in the order of ``trs``, track ``k`` taking measurement ``mj[k]`` at
+        ``t[k]``) whose drag banks were predicted: each member's EKF update and
+        likelihood, the track's states (and rows of ``xc, pc``) the mixture."""
+        for k, tr in enumerate(trs):
+            if tr.drag is None:
+                continue
+            pend = self._take_bank_at(tr, float(t[k]))
+            if pend is None:
+                continue
+            n = pend.lnb.shape[0]
+            assert pend.x is not None
+            assert pend.p is not None
+            nu, h, r = self.residual(pend.x, drag.residual_rows(take(arr, mj[k : k + 1]), n))
+            bank = drag.update(pend, pend.x, pend.p, nu, h, r)
+            xm, pm = drag.mixture(bank)
+            tr.drag = bank
+            tr.x = np.stack([xm, xm])
+            tr.p = np.stack([pm, pm])
+            tr.xc, tr.pc = xm, pm
+            xc[k] = xm
+            pc[k] = pm
 
     @staticmethod
     def residual(xf: F64, arr: MeasArrays) -> tuple[F64, F64, F64]:
@@ -193,10 +283,13 @@ class Estimator:
         measurement ``rows[1][k]``); writes back into the tracks and returns
         their combined estimates ``(xc, pc)``."""
         n = len(trs)
+        mj_all = rows[1] if rows is not None else np.arange(n)
         if self.cfg.filter == "ekf" and arr[0] == RADAR:
             ti, mj = rows if rows is not None else (np.arange(n), np.arange(n))
             xn, pn, mu, xc, pc = kernels.update_radar(xp, pp, cbar, ti, arr[1], arr[3], arr[4], arr[2], mj)
             self.write(trs, xn, pn, mu, xc, pc, t)
+            if self._bank_pred:
+                self._update_banks(trs, arr, mj_all, t, xc, pc)
             return xc, pc
         if rows is not None:
             xp, pp, cbar, arr = xp[rows[0]], pp[rows[0]], cbar[rows[0]], take(arr, rows[1])
@@ -212,6 +305,8 @@ class Estimator:
         pn = pn.reshape(n, 2, 6, 6)
         xc, pc = kernels.imm_combine(xn, pn, mu)
         self.write(trs, xn, pn, mu, xc, pc, t)
+        if self._bank_pred:
+            self._update_banks(trs, arr, mj_all, t, xc, pc)
         return xc, pc
 
     @staticmethod
@@ -229,16 +324,29 @@ class Estimator:
         k = 0
         while k < len(tr.hist) and tr.hist[k][0].t <= m.t:
             k += 1
-        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or (tr.x, tr.p, tr.mu, tr.t))
+        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or tr.snapshot())
         if snap[3] > m.t:
             return False
         later = [h[0] for h in tr.hist[k:]]
         del tr.hist[k:]
-        tr.x, tr.p, tr.mu, tr.t = snap
-        tr.xc = tr.pc = None
+        tr.restore(snap)
         for mm in [m, *later]:
-            tr.hist.append((mm, (tr.x, tr.p, tr.mu, tr.t)))
+            tr.hist.append((mm, tr.snapshot()))
             xp, pp, cbar = self.predict([tr], mm.t)
             self.update([tr], stack([mm]), xp, pp, cbar, np.array([mm.t]))
         self.stats["oosm_refiltered"] += 1
         return True
+
+    def coast(self, tr: Track, t: float) -> None:
+        """Move a track's estimate forward to ``t`` by prediction alone (kept:
+        the state after its last update, for late reports)."""
+        if tr.coast_from is None:
+            tr.coast_from = tr.snapshot()
+        xp, pp, cbar, xc, pc, _ = self.predict_all(self.gather([tr], t))
+        tr.x, tr.p, tr.mu, tr.t = xp[0], pp[0], cbar[0], t
+        tr.xc, tr.pc = xc[0], pc[0]
+        if tr.drag is not None:
+            bank = self._take_bank_at(tr, t)
+            if bank is not None:
+                tr.drag = bank
+        self.stats["coast_steps"] += 1

@@ -225,7 +225,7 @@ class Lifecycle:
                 changed = tr.status != status
                 tr.status = status
                 if shown and t > tr.t and (changed or t - tr.t >= self.cfg.coast_report_s):
-                    self.coast(tr, t)
+                    self.est.coast(tr, t)
                     if missile:
                         self.bal.predictions(tr)
                     changed = True
@@ -256,13 +256,3 @@ class Lifecycle:
                 )
             )
         return out
-
-    def coast(self, tr: Track, t: float) -> None:
-        """Move a coasting track's estimate forward to ``t`` by prediction
-        alone (kept: the state after its last update, for late reports)."""
-        if tr.coast_from is None:
-            tr.coast_from = (tr.x, tr.p, tr.mu, tr.t)
-        xp, pp, cbar, xc, pc, _ = self.est.predict_all(self.est.gather([tr], t))
-        tr.x, tr.p, tr.mu, tr.t = xp[0], pp[0], cbar[0], t
-        tr.xc, tr.pc = xc[0], pc[0]
-        self.stats["coast_steps"] += 1

@@ -95,6 +95,15 @@ def ncv_predict_cov(x: F64, p: F64, dt: F64, q: F64) -> tuple[F64, F64]:
     return xp, pp
 
 
+def transition(x: F64, h: F64) -> F64:
+    """Second-order transition ``Phi = I + A h + A^2 h^2 / 2`` of the
+    linearised ballistic dynamics at states ``x (N, 6)`` over steps ``h (N,)``."""
+    a = _dyn_matrix(x)
+    hh = h[:, None, None]
+    out: F64 = np.eye(6) + a * hh + (a @ a) * (hh * hh / 2.0)
+    return out
+
+
 def _dyn_matrix(x: F64) -> F64:
     """Linearised ballistic dynamics ``A (N, 6, 6)`` (see module doc)."""
     r = x[:, :3]
@@ -110,9 +119,10 @@ def _dyn_matrix(x: F64) -> F64:
 
 
 def ballistic_predict(
-    x: F64, dt: F64, *, beta: float | None, max_step: float = 10.0, taylor_max_s: float = 1.2
+    x: F64, dt: F64, *, beta: float | F64 | None, max_step: float = 10.0, taylor_max_s: float = 1.2
 ) -> tuple[F64, F64]:
-    """Ballistic prediction of ``(N, 6)`` states by per-row ``dt``; returns
+    """Ballistic prediction of ``(N, 6)`` states by per-row ``dt`` (``beta``:
+    one ballistic coefficient, or one per row); returns
     ``(x_pred, Phi)`` (RK4 and second-order transition, ``ceil(max|dt|/max_step)``
     equal substeps per row)."""
     n = x.shape[0]

@@ -13,6 +13,7 @@ from collections import Counter
 
 import numpy as np
 
+from tocsin.fusion import drag
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
@@ -101,6 +102,9 @@ class PartnerTracks:
         tr.mu = cbar[0]
         tr.xc, tr.pc = xf, pf
         tr.t = b.t
+        if tr.drag is not None and tr.drag.split:
+            # the members start again from the fused state (weights kept)
+            tr.drag = drag.split(tr.drag, xf, pf)
         tr.hist.clear()
         tr.last_update = b.t
         tr.sources.add(tag)

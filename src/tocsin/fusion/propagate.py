@@ -49,9 +49,9 @@ def height(r: F64) -> F64:
     return rn - _AB / np.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
 
 
-def deriv(y: F64, beta: float | None) -> F64:
+def deriv(y: F64, beta: float | F64 | None) -> F64:
     """``d/dt [r, v]`` of ECEF states ``(N, 6)`` (J2, rotating frame, drag
-    with ballistic coefficient ``beta`` kg/m^2 when not None)."""
+    with ballistic coefficient ``beta`` kg/m^2, one or ``(N,)``, when not None)."""
     x, yy, z = y[:, 0], y[:, 1], y[:, 2]
     vx, vy, vz = y[:, 3], y[:, 4], y[:, 5]
     r2 = x * x + yy * yy + z * z
@@ -81,7 +81,7 @@ def deriv(y: F64, beta: float | None) -> F64:
     return out
 
 
-def rk4(y: F64, h: float | F64, beta: float | None) -> F64:
+def rk4(y: F64, h: float | F64, beta: float | F64 | None) -> F64:
     """One classical RK4 step of length ``h`` (scalar or ``(N, 1)``)."""
     k1 = deriv(y, beta)
     k2 = deriv(y + (0.5 * h) * k1, beta)
@@ -91,7 +91,7 @@ def rk4(y: F64, h: float | F64, beta: float | None) -> F64:
     return out
 
 
-def propagate(y: F64, dt: float, beta: float | None, max_step: float = 20.0) -> F64:
+def propagate(y: F64, dt: float, beta: float | F64 | None, max_step: float = 20.0) -> F64:
     """Propagate ``(N, 6)`` states by ``dt`` s (negative: backwards) in
     ``ceil(|dt| / max_step)`` equal RK4 steps."""
     if dt == 0.0:
@@ -131,7 +131,7 @@ def _hermite_vel(y0: F64, y1: F64, h: float, s: F64) -> F64:
 
 def to_ground(
     x: F64,
-    beta: float | None,
+    beta: float | F64 | None,
     *,
     direction: int = +1,
     max_time: float = 7200.0,

@@ -19,10 +19,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.fusion import kernels
+from tocsin.fusion.drag import DragBank
 from tocsin.fusion.impact import Impact, Launch
 from tocsin.fusion.measurements import Meas
 
 F64 = NDArray[np.float64]
+
+Snapshot = tuple[F64, F64, F64, float, DragBank | None]
+"""A track's filter state: IMM states ``x (2, 6)``, ``p``, ``mu``, time, drag bank."""
 
 
 @dataclass(slots=True)
@@ -60,9 +64,11 @@ class Track:
     last_impact: float = -math.inf
     last_launch: float = -math.inf
     impact_basis: float = -math.inf
-    hist: list[tuple[Meas, tuple[F64, F64, F64, float]]] = field(default_factory=list)
+    drag: DragBank | None = None  # the ballistic coefficient (missiles past burnout)
+    max_alt: float = 0.0  # highest well-estimated height seen, m
+    hist: list[tuple[Meas, Snapshot]] = field(default_factory=list)
     dead: bool = False
-    coast_from: tuple[F64, F64, F64, float] | None = None
+    coast_from: Snapshot | None = None
     xc: F64 | None = None  # cached combined estimate at ``t``
     pc: F64 | None = None
     # sorted sources and partners for messages (the sets only grow: cached by size)
@@ -77,6 +83,14 @@ class Track:
         if len(self.par_sorted) != len(self.partners):
             self.par_sorted = sorted(self.partners)
         return self.src_sorted, self.par_sorted
+
+    def snapshot(self) -> Snapshot:
+        """The filter state (for re-filtering a late report from it)."""
+        return (self.x, self.p, self.mu, self.t, self.drag)
+
+    def restore(self, snap: Snapshot) -> None:
+        self.x, self.p, self.mu, self.t, self.drag = snap
+        self.xc = self.pc = None
 
     @property
     def ballistic(self) -> bool:
