@@ -247,7 +247,7 @@ def _bad(msg: dict[str, object], path: list[str | int], value: object) -> bytes:
         (2, ["body", "los_ecef"], [1.0, 1.0, 0.0], "$.body.los_ecef"),
         (2, ["body", "los_ecef"], [1.0, 0.0], "$.body.los_ecef"),
         (3, ["body", "cov"], [1.0] * 35, "$.body.cov"),
-        (3, ["body", "status"], "lost", "$.body.status"),
+        (3, ["body", "status"], "vanished", "$.body.status"),
         (3, ["body", "class"], "missile", "$.body.class"),
         (3, ["body", "impact", "ellipse", "confidence"], 1.5, "$.body.impact.ellipse.confidence"),
         (4, ["body", "status"], "Real", "$.body.status"),

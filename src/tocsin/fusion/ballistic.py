@@ -170,9 +170,9 @@ class Ballistic:
         self.stats["impact_predictions"] += 1
         if imp is None:
             # at or below the ground, or not coming down within the horizon:
-            # an earlier prediction stays (a coasting track reaching the
-            # ground is then ended by _landed)
-            if tr.impact is not None and height(x[None, :3])[0] <= 0.0:
+            # an earlier prediction stays (a coasting or lost track reaching
+            # the ground is ended by Lifecycle.landed)
+            if tr.impact is not None and tr.status == "confirmed" and height(x[None, :3])[0] <= 0.0:
                 tr.dead = True
             return
         tr.impact = imp

@@ -78,8 +78,21 @@ class Lifecycle:
         return [
             tr
             for tr in self.tracks.values()
-            if tr.created <= t and not tr.dead and (tr.impact is None or not self.landed(tr, t))
+            if tr.created <= t
+            and not tr.dead
+            and (tr.impact is None or not (self.landed(tr, t) or self.grounded(tr, t)))
         ]
+
+    @staticmethod
+    def grounded(tr: Track, t: float) -> bool:
+        """A missile no plot updates (coasting, lost) whose predicted impact
+        time has come: it is predicted no further (its state would go under
+        the ground) and is deleted once :meth:`landed`, not at once (the
+        impact time is uncertain by ``sigma_t_s``; the object may still be
+        falling)."""
+        return (
+            tr.impact is not None and tr.burnt_out and tr.status in ("coasting", "lost") and t >= tr.impact.t
+        )
 
     @staticmethod
     def landed(tr: Track, t: float) -> bool:
@@ -224,7 +237,12 @@ class Lifecycle:
                 status = "lost" if shown and age > self.cfg.lost_after_s else "coasting"
                 changed = tr.status != status
                 tr.status = status
-                if shown and t > tr.t and (changed or t - tr.t >= self.cfg.coast_report_s):
+                if (
+                    shown
+                    and t > tr.t
+                    and (changed or t - tr.t >= self.cfg.coast_report_s)
+                    and not self.grounded(tr, t)
+                ):
                     self.est.coast(tr, t)
                     if missile:
                         self.bal.predictions(tr)
