@@ -129,7 +129,11 @@ async def run_embedded(url: str, rate: int, seconds: float) -> dict[str, Any]:
                             if t is not None:
                                 lat[k[0]].append(now - t)
 
-        await c.post("/v1/messages", content=b"\n".join(src.sensors()), headers={"content-type": "x/ndjson"})
+        await c.post(
+            "/v1/messages",
+            content=b"\n".join(src.sensors()),
+            headers={"content-type": "application/x-ndjson"},
+        )
         task = asyncio.create_task(reader())
         await ready.wait()
         await asyncio.sleep(0.2)
@@ -423,7 +427,9 @@ async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: f
     errors = {"status": 0, "rejected": 0}
     plots = sum(n for _, _, _, n in stream)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=64)) as c:
-        r = await c.post("/v1/messages", content=b"\n".join(sensors), headers={"content-type": "x/ndjson"})
+        r = await c.post(
+            "/v1/messages", content=b"\n".join(sensors), headers={"content-type": "application/x-ndjson"}
+        )
         if r.json().get("rejected"):
             raise RuntimeError(f"sensor descriptors refused: {r.text[:300]}")
         ready = asyncio.Event()

@@ -114,42 +114,62 @@ class Sky:
         ]
 
 
-class Tracks(threading.Thread):
-    """Listens to /v1/events?kinds=track; plot->track latency samples."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = url
-        self.lat: list[float] = []
-        self.events = 0
-        self.lock = threading.Lock()
-        self.stop = False
-
-    def run(self) -> None:
-        while not self.stop:
-            try:
-                with (
-                    httpx.Client(timeout=httpx.Timeout(10.0, read=None)) as c,
-                    c.stream("GET", self.url + "/v1/events?kinds=track") as resp,
-                ):
-                    for line in resp.iter_lines():
-                        if self.stop:
-                            return
-                        if not line.startswith("data:"):
-                            continue
-                        now = time.time()
+def _track_reader(url: str, out: Any, stop: Any) -> None:
+    """In its own process (no GIL shared with the feeder): read /v1/events and
+    send plot->track latencies (s) to ``out`` in small lists."""
+    buf: list[float] = []
+    last = time.monotonic()
+    while not stop.is_set():
+        try:
+            with (
+                httpx.Client(timeout=httpx.Timeout(10.0, read=None)) as c,
+                c.stream("GET", url + "/v1/events?kinds=track") as resp,
+            ):
+                for line in resp.iter_lines():
+                    if stop.is_set():
+                        return
+                    if line.startswith("data:"):
                         m = re.search(r'"body":\{"id":"[^"]*","t":([0-9.]+)', line)
                         if m:
-                            with self.lock:
-                                self.lat.append(now - float(m.group(1)))
-                                self.events += 1
-            except httpx.HTTPError:
-                time.sleep(0.5)
+                            buf.append(time.time() - float(m.group(1)))
+                    if buf and time.monotonic() - last > 0.5:
+                        out.put(buf)
+                        buf, last = [], time.monotonic()
+        except httpx.HTTPError:
+            time.sleep(0.5)
+
+
+class Tracks:
+    """plot->track latency: wall time a ``track`` event arrives on /v1/events
+    minus its ``t`` (the time of the plot that updated it), read by a separate
+    process so that a busy feeder does not delay the reading."""
+
+    def __init__(self, url: str) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.q = ctx.Queue()
+        self.stop_ev = ctx.Event()
+        self.proc = ctx.Process(target=_track_reader, args=(url, self.q, self.stop_ev), daemon=True)
+
+    def start(self) -> None:
+        self.proc.start()
 
     def take(self) -> list[float]:
-        with self.lock:
-            out, self.lat = self.lat, []
-        return out
+        import queue
+
+        out: list[float] = []
+        while True:
+            try:
+                out.extend(self.q.get_nowait())
+            except queue.Empty:
+                return out
+
+    def close(self) -> None:
+        self.stop_ev.set()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.terminate()
 
 
 def proc_stats(pid: int) -> tuple[float, float]:
@@ -233,13 +253,26 @@ class Feeder:
     """Posts each radar scan at its time, in real time."""
 
     def __init__(self, url: str, sky: Sky, clutter: float) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.url = url
         self.sky = sky
         self.clutter = clutter
-        self.client = httpx.Client(timeout=30)
+        self.client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=8))
+        # a radar does not wait for the exchange's answer: scans go out on time,
+        # answers (after the journal commit) are counted as they come
+        self.pool = ThreadPoolExecutor(8)
+        self.pending: list[Any] = []
+        self.lock = threading.Lock()
         self.seq = {r[0]: 0 for r in RADARS}
         self.plots = self.accepted = self.rejected = self.http_errors = 0
         self.behind_s = 0.0
+        self.answer_s: list[float] = []
+
+    def drain(self) -> None:
+        for f in self.pending:
+            f.result()
+        self.pending = []
 
     def sensors(self) -> None:
         lines = []
@@ -253,7 +286,12 @@ class Feeder:
             )
         self.post(lines)
 
+    def post_async(self, lines: list[bytes]) -> None:
+        self.pending = [f for f in self.pending if not f.done()]
+        self.pending.append(self.pool.submit(self.post, lines))
+
     def post(self, lines: list[bytes]) -> None:
+        t0 = time.monotonic()
         try:
             r = self.client.post(
                 self.url + "/v1/messages",
@@ -261,16 +299,21 @@ class Feeder:
                 headers={"content-type": "application/x-ndjson"},
             )
         except httpx.HTTPError:
-            self.http_errors += 1
+            with self.lock:
+                self.http_errors += 1
             return
         if r.status_code != 200:
-            self.http_errors += 1
+            with self.lock:
+                self.http_errors += 1
             return
-        for res in r.json().get("results", []):
-            if res.get("ok"):
-                self.accepted += 1
-            else:
-                self.rejected += 1
+        results = r.json().get("results", [])
+        with self.lock:
+            self.answer_s.append(time.monotonic() - t0)
+            for res in results:
+                if res.get("ok"):
+                    self.accepted += 1
+                else:
+                    self.rejected += 1
 
     def run(self, seconds: float, on_second: Any = None) -> None:
         t_next = math.floor(time.time()) + 1.0
@@ -290,7 +333,7 @@ class Feeder:
                     env = make("plot", body, partner=partner, source=sid, seq=self.seq[sid], sent=t_next)
                     lines.append(encode_json(env))
                 self.plots += len(lines)
-                self.post(lines)
+                self.post_async(lines)
             if on_second is not None:
                 on_second(t_next)
             t_next += 1.0
@@ -340,6 +383,8 @@ def main() -> None:
             return
         rss, cpu = proc_stats(proc.pid)
         lat = tracks.take()
+        with feeder.lock:
+            ans, feeder.answer_s = feeder.answer_s, []
         m = metrics(url)
         d = disk_bytes(data)
         samples.append(
@@ -354,6 +399,7 @@ def main() -> None:
                 "track_events": len(lat),
                 "plot_track_p50_ms": None if not lat else round(1000 * pct(lat, 50), 1),  # type: ignore[operator]
                 "plot_track_p99_ms": None if not lat else round(1000 * pct(lat, 99), 1),  # type: ignore[operator]
+                "post_answer_p50_ms": None if not ans else round(1000 * statistics.median(ans), 1),
                 "http_errors": feeder.http_errors,
                 "rejected": feeder.rejected,
                 "stage_errors": m.get("tocsin_stage_errors_total", 0.0),
@@ -373,7 +419,8 @@ def main() -> None:
     disk_end = disk_bytes(data)
 
     # stop, verify, restart (clean), then crash and restart again
-    tracks.stop = True
+    tracks.close()
+    feeder.drain()
     rc, stop_s, stop_err = stop(proc, signal.SIGTERM)
     disk_after_stop = disk_bytes(data)
     ver = subprocess.run(
@@ -388,6 +435,7 @@ def main() -> None:
     feeder2 = Feeder(url2, feeder.sky, args.clutter)
     feeder2.seq = feeder.seq
     feeder2.run(30.0)
+    feeder2.drain()
     os.kill(proc2.pid, signal.SIGKILL)
     proc2.wait(30)
     err2 = proc2.stderr.read() if proc2.stderr else ""

@@ -49,6 +49,23 @@ class Sink(Protocol):
     def emit(self, env: Envelope) -> None: ...
 
 
+class Keeper(Protocol):
+    """State outside the stages that is derived from the journal and must come
+    back after a restart (the dashboard's picture, the alert history, sensor
+    descriptors) without reading the whole journal again.
+
+    Registered with :meth:`Pipeline.keep` before :meth:`Pipeline.recover`: its
+    state is written into every snapshot; at recovery it is restored from the
+    snapshot and then shown every journal entry after it, in order (without a
+    usable snapshot: every entry from the first)."""
+
+    def snapshot_state(self) -> Any: ...
+
+    def restore_state(self, state: Any) -> None: ...
+
+    def replay_entry(self, entry: Entry) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Raw:
     """Undecoded message bytes and their encoding (``json`` or ``msgpack``)."""
@@ -198,6 +215,10 @@ class Pipeline:
         segments: SegmentPolicy | None = None,
     ) -> None:
         self.stages = list(stages)
+        #: state kept outside the stages (see :class:`Keeper`), by name
+        self.keepers: dict[str, Keeper] = {}
+        #: recover() ran (keepers registered later are fed the whole journal)
+        self.recovered = False
         #: journal segment rotation (None: one file for ever)
         self.segments = segments
         self.rotations = 0
@@ -429,10 +450,20 @@ class Pipeline:
             if callable(close):
                 close()
         if self.journal is not None:
+            self.ingress.flush_rejects()  # (counts of rejects not journalled in full: sec)
             if self.snapshots is not None and self.journal.last_seq > self._after_snapshot:
                 self.snapshot()  # a clean stop: the restart re-runs nothing
             self._maybe_checkpoint(force=True)
             self.journal.close()
+
+    def keep(self, name: str, keeper: Keeper) -> None:
+        """Register a :class:`Keeper`, normally before :meth:`recover`. Registered
+        after it (an API user building a dashboard on a recovered pipeline), the
+        keeper is shown the whole journal at once: correct, but not bounded."""
+        self.keepers[name] = keeper
+        if self.recovered and self.journal is not None:
+            for e in self.journal.entries():
+                keeper.replay_entry(e)
 
     # ------------------------------------------------------------ segments
 
@@ -512,6 +543,7 @@ class Pipeline:
             "windows": self.ingress.windows,
             "accepted": self.ingress.accepted,
             "pipeline": {"data_time": self.data_time, "last_tick": self.last_tick, "metrics": self.metrics},
+            "keepers": {name: k.snapshot_state() for name, k in self.keepers.items()},
         }
 
     def _prune_snapshot_files(self, newest: int) -> None:
@@ -593,6 +625,8 @@ class Pipeline:
                 )
             prev = e.hash
             rep.entries_read += 1
+            for k in self.keepers.values():
+                k.replay_entry(e)
             if e.kind == "input":
                 env = decode_json(e.payload)
                 self.ingress.restore(env)
@@ -624,6 +658,7 @@ class Pipeline:
             rep.outputs_appended = len(missing)
         j.append("note", json.dumps({"event": "recovered", **rep.as_note()}).encode())
         self._maybe_checkpoint(force=True)
+        self.recovered = True
         return rep
 
     def _load_snapshot(self, rep: RecoveryReport) -> tuple[int, Entry] | None:
@@ -690,9 +725,15 @@ class Pipeline:
             raise snap.SnapshotError("snapshot replay windows are malformed")
         if not isinstance(accepted, Counter) or not isinstance(pipe.get("metrics"), Metrics):
             raise snap.SnapshotError("snapshot counters are malformed")
+        keepers = state.get("keepers", {})
+        if not isinstance(keepers, dict):
+            raise snap.SnapshotError("snapshot keepers are malformed")
         snap.check_types(self.stages, stages)
         for stage, st in zip(self.stages, stages, strict=True):
             snap.restore(stage, st)
+        for name, k in self.keepers.items():
+            if name in keepers:
+                k.restore_state(keepers[name])
         self.ingress.windows.clear()
         self.ingress.windows.update(windows)
         self.ingress.accepted.update(accepted)
@@ -925,6 +966,7 @@ __all__ = [
     "OUTPUT_FILES",
     "Item",
     "JsonlFileSink",
+    "Keeper",
     "Metrics",
     "NondeterminismError",
     "Pipeline",

@@ -281,6 +281,10 @@ def test_signal_stops_cleanly_and_the_restart_replays_nothing(tmp_path: Path, si
     proc, url = start_server(data, "--key", str(tmp_path / "node.key"))
     r = feed(url, plots_file(tmp_path / "plots.jsonl", 90), "--rate", "max", "--batch", "10")
     assert "90 accepted" in r.stdout
+    alerts = httpx.get(url + "/v1/alerts", timeout=10).json()
+    state = httpx.get(url + "/v1/state", timeout=10).json()
+    assert alerts
+    assert state["tracks"]
     rc, err = stop(proc, sig)
     assert rc == 0, err
     assert "stopped cleanly" in err
@@ -293,10 +297,16 @@ def test_signal_stops_cleanly_and_the_restart_replays_nothing(tmp_path: Path, si
     )  # fmt: skip
     assert v.returncode == 0, v.stdout + v.stderr
     proc, url = start_server(data, "--key", str(tmp_path / "node.key"))
+    # the alert history and the dashboard's picture come back from the snapshot
+    # (keepers), not from reading the journal again
+    assert httpx.get(url + "/v1/alerts", timeout=10).json() == alerts
+    again = httpx.get(url + "/v1/state", timeout=10).json()
+    assert again["tracks"] == state["tracks"]
+    assert again["alerts"] == state["alerts"]
     rc, err = stop(proc, signal.SIGTERM)
     assert rc == 0
     assert "recovered from the snapshot at entry" in err
-    assert "0 inputs and 0 ticks re-run" in err
+    assert "2 entries read, 0 inputs and 0 ticks re-run" in err
 
 
 def test_health_command(tmp_path: Path) -> None:

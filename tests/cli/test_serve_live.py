@@ -80,7 +80,12 @@ def run_server(data: Path, stream: Path, *extra: str) -> tuple[dict[str, Any], l
         assert httpx.get(url + "/v1/state", timeout=10).json()["mode"] == cfg["mode"]
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
+        try:
+            proc.wait(60)  # (a clean stop snapshots and signs: slow on a loaded machine)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            raise
         assert proc.stdout is not None
         assert proc.stderr is not None
         err = proc.stderr.read()

@@ -174,6 +174,14 @@ def test_archive_then_verify_what_remains_and_the_whole(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "archived" not in r.stdout  # every entry checked
     assert "104 entries in 4 segments" in r.stdout
+    # a replay starts at entry 1: without the archive it refuses, with it it runs
+    r = tocsin("replay", str(p), "-o", str(tmp_path / "r1"), "--stages", "toy", "--no-check")
+    assert r.returncode == 2
+    assert "replay with --archive DIR" in r.stderr
+    r = tocsin(
+        "replay", str(p), "-o", str(tmp_path / "r2"), "--stages", "toy", "--no-check", "--archive", str(arch)
+    )
+    assert r.returncode == 0, r.stderr
     # the whole history reads back through the archive
     with Journal(p, readonly=True, archive=arch) as j:
         assert [e.seq for e in j.entries()] == list(range(1, 105))

@@ -21,7 +21,7 @@ import nats.js.errors
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transport"))
-from nats_helpers import Sovereign, sovereign, wait_leafs
+from nats_helpers import Sovereign, sovereign, wait_leafs, wait_links
 
 from tocsin.transport.nats import IN_STREAM, NatsAuth, ensure_consumers, ensure_streams
 from tocsin.transport.sovereign import Deployment
@@ -72,9 +72,10 @@ async def connect(sov: Sovereign, code: str, who: str = "node") -> Conn:
 async def setup_all(sov: Sovereign) -> None:
     for c in CODES:
         adm = await connect(sov, c, "admin")
-        await ensure_streams(adm.js(), **SMALL)
-        await ensure_consumers(adm.js(), [c])
+        await ensure_streams(adm.nc.jetstream(timeout=5), **SMALL)
+        await ensure_consumers(adm.nc.jetstream(timeout=5), [c])
         await adm.nc.close()
+    await wait_links(sov)
 
 
 async def jp_state(sov: Sovereign) -> tuple[int, int, int, int]:
@@ -237,6 +238,7 @@ def test_a_compromised_partner_server_cannot_feed_third_party_subjects(tmp_path:
         (sov.root / "KR" / "server.conf").write_text(hostile)
         sov.restart("KR")
         wait_leafs(sov)
+        asyncio.run(wait_links(sov))
 
         async def go() -> None:
             adm = await connect(sov, "KR", "admin")

@@ -8,6 +8,7 @@ tests/security/test_security_sovereign_nats.py.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import stat
@@ -15,15 +16,17 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from nats_helpers import free_port, nats_server_bin, sovereign
+from nats_helpers import free_port, nats_server_bin, sovereign, wait_links
 
 from tocsin.cli import main
 from tocsin.exchange.ingress import Ingress
+from tocsin.exchange.samples import toy_stages
 from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, generate_key, sign
 from tocsin.journal import Journal
 from tocsin.runtime import Pipeline, default_stages, recorded_outputs
@@ -56,7 +59,7 @@ def test_deploy_nats_writes_a_sovereign_deployment(
         ["deploy", "nats", "--partners", "jp,KR,US", "--out", str(out), *eps], capsys
     )
     assert code == 0, err
-    assert f"JP: {out / 'JP'}/  clients tls://127.0.0.1:{ports['JP'][0]}" in stdout
+    assert f"JP: {out / 'JP'}/  1 server  clients tls://127.0.0.1:{ports['JP'][0]}" in stdout
     dep = Deployment.load(out)
     assert dep.partners == CODES
     for c in CODES:
@@ -104,6 +107,22 @@ def test_deploy_nats_writes_a_sovereign_deployment(
         for other in CODES:
             if other != c:
                 assert not any(s in text for s in secrets[other]), (c, other)
+    # a nation with a three-server cluster: one configuration per server, routes with TLS
+    base = str(30000 + free_port() % 30000)
+    args = ["deploy", "nats", "--partners", "JP,KR", "--out", str(tmp_path / "c"), "--servers", "3"]
+    code, stdout, err = run_main([*args, "--base-port", base], capsys)
+    assert code == 0, err
+    assert "JP: " in stdout
+    assert "3 servers" in stdout
+    for name in ("server-1.conf", "server-2.conf", "server-3.conf"):
+        r = subprocess.run(
+            [nats_server_bin(), "-t", "-c", name], cwd=tmp_path / "c" / "JP", capture_output=True, text=True,
+            timeout=20, check=False,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        conf = (tmp_path / "c" / "JP" / name).read_text()
+        assert conf.count("nats-route://") == 3
+        assert 'name: "tocsin-JP"' in conf
     # user errors: one line, exit 2
     code, _, err = run_main(["deploy", "nats", "--partners", "JP,KR", "--out", str(out)], capsys)
     assert code == 2
@@ -179,6 +198,7 @@ def test_drill_runs_across_the_sovereign_deployment(tmp_path: Path) -> None:
         async def go() -> dict[str, list[bytes]]:
             for c in ("KR", "US"):
                 await _admin_setup(sov, c)
+            await wait_links(sov)
             conns = {}
             for c in CODES:
                 auth = sov.auth(c)
@@ -258,7 +278,7 @@ def test_node_reads_the_generated_credentials(tmp_path: Path, capsys: pytest.Cap
             auth = sov.auth("KR")
             assert isinstance(auth, NatsAuth)
             bad = NatsAuth(
-                urls=(dep.endpoints["JP"].client_url,),
+                urls=dep.urls("JP"),
                 nkey_seed=auth.nkey_seed,
                 tls_ca=sov.root / "JP" / "tls/ca.pem",
                 tls_cert=auth.tls_cert,
@@ -269,3 +289,101 @@ def test_node_reads_the_generated_credentials(tmp_path: Path, capsys: pytest.Cap
                                    allow_reconnect=False)  # fmt: skip
 
         asyncio.run(kr_at_jp())
+
+
+@pytest.mark.slow
+def test_a_nation_runs_a_three_server_cluster(tmp_path: Path) -> None:
+    """JP runs three servers (one JetStream domain, streams with three replicas),
+    KR one. Every message crosses once (three of JP's servers dial KR; the
+    streams keep one copy), and JP keeps receiving KR's inputs with one of its
+    servers down."""
+    from tocsin.exchange.samples import sample_plot
+
+    keys = {c: generate_key() for c in ("JP", "KR")}
+    reg = PartnerRegistry({c: PartnerPolicy(c, keys[c].public_key(), (f"{c}-*",)) for c in keys})
+    T0 = 1_789_430_400.0
+
+    def plots(c: str, lo: int, hi: int) -> list[Any]:
+        return [
+            sign(sample_plot(partner=c, source=f"{c}-R1", seq=i, sent=T0 + i), keys[c]) for i in range(lo, hi)
+        ]
+
+    with sovereign(tmp_path, ("JP", "KR"), servers={"JP": 3}) as sov:
+        dep = sov.dep
+        assert isinstance(dep, Deployment)
+
+        async def count(nc: Any) -> int:
+            for _ in range(50):  # while a server is down the client reconnects, the leader moves
+                try:
+                    return int((await nc.jetstream(timeout=2).stream_info(IN_STREAM)).state.messages)
+                except Exception:
+                    await asyncio.sleep(0.1)
+            raise AssertionError("the stream did not answer")
+
+        async def go() -> None:
+            adm = {c: await _connect(sov, c, "admin") for c in ("JP", "KR")}
+            for _ in range(200):  # the cluster elects its meta leader first
+                try:
+                    await ensure_streams(adm["JP"].jetstream(timeout=5), replicas=3, **SMALL)
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            assert (await adm["JP"].jetstream().stream_info(IN_STREAM)).config.num_replicas == 3
+            await ensure_consumers(adm["JP"].jetstream(timeout=5), ["JP"])
+            await ensure_streams(adm["KR"].jetstream(timeout=5), **SMALL)
+            await wait_links(sov)
+            nodes = {c: await _connect(sov, c) for c in ("JP", "KR")}
+            for m in plots("KR", 1, 21):
+                await publish(nodes["KR"].jetstream(timeout=5), m)
+            for m in plots("JP", 1, 21):
+                await publish(nodes["JP"].jetstream(timeout=5), m)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 20
+            while (await count(adm["JP"]), await count(adm["KR"])) != (40, 40):
+                assert loop.time() < deadline, (await count(adm["JP"]), await count(adm["KR"]))
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            assert (await count(adm["JP"]), await count(adm["KR"])) == (40, 40)  # once each
+            # one of JP's servers goes down: once JP's cluster has moved its stream and
+            # KR's link to a live server (probes until one arrives), KR's inputs reach
+            # JP's stream again, every one of them. (What crosses during that moment
+            # may be lost: delivery between nations is at most once, see the docs.)
+            sov.kill("JP-1")
+            deadline = loop.time() + 60
+            probe = 100
+            while await count(adm["JP"]) == 40:
+                assert loop.time() < deadline, "JP never received KR's inputs again"
+                with contextlib.suppress(Exception):
+                    await publish(nodes["KR"].jetstream(timeout=2), plots("KR", probe, probe + 1)[0])
+                probe += 1
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)  # late probes settle
+            for m in plots("KR", 21, 41):
+                await publish(nodes["KR"].jetstream(timeout=5), m)
+            j = Journal(tmp_path / "jp.db", synchronous="NORMAL")
+            pipe = Pipeline(toy_stages(), j, ingress=Ingress(reg, max_skew_s=None, recorder=j))
+            node = FusionNode(
+                nodes["JP"].jetstream(timeout=5), pipe, partner="JP", key=keys["JP"], keep_verdicts=True
+            )
+            await node.setup()
+            want = {("KR", i) for i in range(1, 41)} | {("JP", i) for i in range(1, 21)}
+            deadline = loop.time() + 30
+            got: set[tuple[str, int]] = set()
+            while not want <= got:
+                assert loop.time() < deadline, sorted(want - got)
+                await node.step(timeout=1.0)
+                got = {(v.env.partner, v.env.seq) for v in node.stats.verdicts if v.ok and v.env is not None}
+            assert node.stats.rejected == 0
+            pipe.close()
+            for nc in (*adm.values(), *nodes.values()):
+                await nc.close()
+
+        asyncio.run(asyncio.wait_for(go(), 120))
+
+
+async def _connect(sov: Any, code: str, who: str = "node") -> Any:
+    a = sov.auth(code, who)
+    assert isinstance(a, NatsAuth)
+    return await nats.connect(
+        **a.connect_kwargs(), connect_timeout=5, max_reconnect_attempts=20, reconnect_time_wait=0.2
+    )

@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
         endpoint: list[str] = typer.Option(
             [],
             "--endpoint",
-            help="XX=HOST:CLIENT_PORT:LEAF_PORT[:HTTP_PORT] for a partner's server (repeat).",
+            help="XX=HOST:CLIENT_PORT:LEAF_PORT[:HTTP_PORT[:CLUSTER_PORT]]: one server of XX (repeat; "
+            "3 or 5 of them for a cluster).",
         ),
         host: str = typer.Option(
             "127.0.0.1", "--host", help="Host of every server not given by --endpoint (a one-host trial)."
@@ -50,26 +51,34 @@ def register(app: typer.Typer) -> None:
         base_port: int = typer.Option(
             14222,
             "--base-port",
-            help="Ports of servers not given by --endpoint: base + 10*i (+1 leaf, +2 http).",
+            help="Ports of servers not given by --endpoint: base+20i+4k (+1 leaf, +2 http, +3 cluster).",
+        ),
+        servers: int = typer.Option(
+            1, "--servers", help="Servers per nation not given by --endpoint: 1, or a cluster of 3 or 5."
         ),
     ) -> None:
-        """Write a sovereign NATS deployment: per nation a server, account, CA, NKey users, leafnode links."""
+        """Write a sovereign NATS deployment: per nation its servers, accounts, CA, NKey users and links."""
         from tocsin.transport.natsconf import check_codes
         from tocsin.transport.sovereign import parse_endpoints, write_deployment
 
         codes = check_codes(partners.split(","))
         if len(codes) < 2:
             raise InputError("an exchange needs at least two partners", field="--partners")
-        if not 1024 <= base_port <= 65000:
-            raise InputError("must be 1024..65000", field="--base-port")
-        eps = parse_endpoints(codes, endpoint, host=host, base_port=base_port)
+        if not 1024 <= base_port <= 65535 - 20 * len(codes):
+            raise InputError(f"must be 1024..{65535 - 20 * len(codes)}", field="--base-port")
+        eps = parse_endpoints(codes, endpoint, host=host, base_port=base_port, servers=servers)
         try:
             dep = write_deployment(out, codes, eps)
         except OSError as exc:
             raise InputError(f"cannot write: {exc.strerror}", file=str(exc.filename or out)) from None
         for c in dep.partners:
-            e = dep.endpoints[c]
-            typer.echo(f"{c}: {out / dep.files[c].dir}/  clients {e.client_url}  leafnodes {e.leaf_url}")
+            srv = dep.endpoints[c]
+            typer.echo(
+                f"{c}: {out / dep.files[c].dir}/  {len(srv)} server{'s' if len(srv) > 1 else ''}  clients "
+                + ",".join(e.client_url for e in srv)
+                + "  leafnodes "
+                + ",".join(e.leaf_url for e in srv)
+            )
         typer.echo(f"give each nation its own directory only; start with {out / 'README.md'}")
 
     @dep.command("streams", epilog=EPILOG)

@@ -164,6 +164,13 @@ def register(app: typer.Typer) -> None:
         ),
         max_skew: float = typer.Option(30.0, "--max-skew", help="Largest |sent - now| (0: no clock check)."),
         tick: float = typer.Option(1.0, "--tick", help="Stage tick period in seconds (0: none)."),
+        scan_grace: float = typer.Option(
+            0.02,
+            "--scan-grace",
+            min=0.0,
+            help="Tick this many seconds after input stops, so a buffered radar scan is processed "
+            "at once (journalled; 0: off; needs --tick > 0).",
+        ),
         heartbeat: float = typer.Option(5.0, "--heartbeat", help="Heartbeat period in seconds (0: none)."),
         idle_exit: float = typer.Option(
             0.0, "--idle-exit", help="Exit after this many idle seconds (0: never)."
@@ -346,7 +353,14 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"link {p}: {'SILENT' if silent else 'back'}", err=True)
 
             fnode = FusionNode(
-                js, pipe, partner=code, key=k, tick_s=tick, heartbeat_s=heartbeat, on_link=on_link
+                js,
+                pipe,
+                partner=code,
+                key=k,
+                tick_s=tick,
+                heartbeat_s=heartbeat,
+                on_link=on_link,
+                scan_grace_s=scan_grace,
             )
             try:
                 await fnode.setup()

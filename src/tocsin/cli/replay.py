@@ -123,6 +123,11 @@ def register(app: typer.Typer) -> None:
     @app.command("replay")
     def replay(
         journal: Path = typer.Argument(..., help="Journal database (data/journal.db)."),
+        archive_dir: Path | None = typer.Option(
+            None,
+            "--archive",
+            help="Where `tocsin journal archive` moved the oldest segments: needed once any were.",
+        ),
         out: Path = typer.Option(..., "-o", "--out", help="Directory for tracks.jsonl and alerts.jsonl."),
         check: bool = typer.Option(
             True,
@@ -161,8 +166,16 @@ def register(app: typer.Typer) -> None:
         if not journal.is_file():
             raise InputError("no such journal", file=str(journal))
 
-        with Journal(journal, readonly=True) as j:
+        with Journal(journal, readonly=True, archive=archive_dir) as j:
             res = j.verify()
+            if res.ok and res.archived:
+                # a replay starts from the first entry: the state the archived
+                # entries built is not here
+                raise InputError(
+                    f"entries 1..{res.archived} were archived or pruned: replay with --archive DIR "
+                    "(the directory `tocsin journal archive` moved them to)",
+                    file=str(journal),
+                )
             if not res.ok:
                 typer.echo(f"{journal}: {res.summary()}", err=True)
                 raise typer.Exit(1)

@@ -67,6 +67,27 @@ def warning_setup(
     return mode, cfg, plain
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts(host: str, given: list[str]) -> tuple[str, ...]:
+    """The names the server answers to (``Host`` check, against DNS rebinding):
+    ``--allowed-host`` if given; else the ``--host`` address (loopback: every
+    loopback name). Listening on every address needs explicit names."""
+    if given:
+        bad = [h for h in given if not h or "/" in h or " " in h]
+        if bad:
+            raise InputError(f"not a host name: {bad[0]!r}", field="--allowed-host")
+        return tuple(given)
+    if host in ("0.0.0.0", "::", ""):
+        raise InputError(
+            "listening on every address: name the hosts clients use (repeatable), "
+            "so a page on another name cannot reach the server (DNS rebinding)",
+            field="--allowed-host",
+        )
+    return _LOOPBACK if host in _LOOPBACK else (host,)
+
+
 def announce_live(mode: Mode, live: Path | None) -> None:
     """The loud stderr line of a live run (nothing for a drill)."""
     auth = getattr(mode, "authorisation", None)
@@ -204,6 +225,13 @@ def register(app: typer.Typer) -> None:
             30.0, "--max-skew", help="Largest |sent - now| in seconds (wall clock)."
         ),
         tick: float = typer.Option(1.0, "--tick", help="Stage tick period in seconds (0: no ticks)."),
+        scan_grace: float = typer.Option(
+            0.02,
+            "--scan-grace",
+            min=0.0,
+            help="Tick this many seconds after input stops, so a buffered radar scan is processed "
+            "at once (journalled; 0: off; needs --tick > 0).",
+        ),
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
         max_body: int = typer.Option(4 * 1024 * 1024, "--max-body", help="Largest request body in bytes."),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
@@ -266,6 +294,33 @@ def register(app: typer.Typer) -> None:
         policy: Path | None = typer.Option(
             None, "--policy", help="Warning policy file (.toml or .yaml); defaults otherwise."
         ),
+        allowed_host: list[str] = typer.Option(
+            [],
+            "--allowed-host",
+            help="A name clients reach this server by (repeatable); any other Host header is refused "
+            "(DNS rebinding). Default: the --host address (loopback: also localhost). Required "
+            "with --host 0.0.0.0.",
+        ),
+        partner_rate: float = typer.Option(
+            50_000.0,
+            "--partner-rate",
+            min=1.0,
+            help="Messages a second each partner may send (burst: twice that); more: 429 with "
+            "Retry-After. Bounds what one compromised partner adds to the journal.",
+        ),
+        unauth_rate: float = typer.Option(
+            5_000.0,
+            "--unauth-rate",
+            min=1.0,
+            help="Messages a second of all unauthenticated traffic together (junk, forgeries, "
+            "replays; burst: four times that); more: 429.",
+        ),
+        allowed_origin: list[str] = typer.Option(
+            [],
+            "--allowed-origin",
+            help="A web origin (https://name[:port]) whose pages may POST messages (repeatable); "
+            "other browser origins get 403. Default: none but the server's own.",
+        ),
     ) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
@@ -273,6 +328,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
         from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages
+        from tocsin.web.app import HttpSecurity
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -289,6 +345,7 @@ def register(app: typer.Typer) -> None:
         if live is not None and partners is None:
             raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
         mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
+        hosts = allowed_hosts(host, allowed_host)
         ops_file = operators if operators is not None else data / "operators.json"
         if operators is not None and not operators.is_file():
             raise InputError("no such operator file", file=str(operators), field="--operators")
@@ -330,9 +387,25 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"expected HOST:PORT, got {target!r}", field="--cot")
             hooks.append(CotTcpSink(chost, int(cport)))
         recording = load_recording(replay) if replay is not None else None
-        cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
+        from tocsin.exchange.admission import AdmissionConfig
+
+        quotas = AdmissionConfig(
+            partner_rate=partner_rate,
+            partner_burst=2 * partner_rate,
+            open_rate=partner_rate,
+            open_burst=2 * partner_rate,
+            unauth_rate=unauth_rate,
+            unauth_burst=4 * unauth_rate,
+        )
+        cfg = ServerConfig(
+            max_body_bytes=max_body,
+            tick_s=tick,
+            scan_grace_s=scan_grace,
+            clock=clk,  # type: ignore[arg-type]
+            admission=quotas,
+        )
         try:
-            exchange, report = build_exchange(
+            exchange, _ = build_exchange(
                 stage_list,
                 data=data,
                 registry=registry,
@@ -348,7 +421,21 @@ def register(app: typer.Typer) -> None:
                 segment_bytes=int(segment_mb * 2**20),
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,
+                recover=False,  # after the dashboard registered its keepers (below)
             )
+            dash = Dashboard(
+                exchange,
+                DashboardConfig(
+                    mode="actual" if mode.live else "exercise",
+                    # (live: the authorised LiveMode; open mode: manual alerts say so too)
+                    manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
+                    replay=recording,
+                    operators=ops_file,
+                    manual_dir=data / "manual",
+                ),
+            )
+            j = exchange.pipeline.journal
+            report = exchange.pipeline.recover() if j is not None and j.last_seq > 0 else None
         except (NondeterminismError, RecoveryError) as exc:
             for h in hooks:
                 close = getattr(h, "close", None)
@@ -364,17 +451,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
         if registry is None:
             typer.echo(OPEN_MODE_BANNER, err=True)
-        dash = Dashboard(
-            exchange,
-            DashboardConfig(
-                mode="actual" if mode.live else "exercise",
-                # (live: the authorised LiveMode; open mode: manual alerts say so too)
-                manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
-                replay=recording,
-                operators=ops_file,
-                manual_dir=data / "manual",
-            ),
-        )
         try:
             sock = bind(host, port)
         except OSError as exc:
@@ -387,7 +463,13 @@ def register(app: typer.Typer) -> None:
         )
         print(f"listening on http://{host}:{actual}", flush=True)
         config = uvicorn.Config(
-            build_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dash),
+            build_app(
+                exchange,
+                tail=tail,
+                unix_socket=unix_socket,
+                dashboard=dash,
+                security=HttpSecurity(allowed_hosts=hosts, allowed_origins=tuple(allowed_origin)),
+            ),
             log_level="warning",
             access_log=False,
             lifespan="on",

@@ -39,7 +39,7 @@ __all__ = [
     "rv_class",
 ]
 
-BetaKind = Literal["SRBM", "MRBM", "IRBM", "ICBM", "stage", "debris", "failed"]
+BetaKind = Literal["SRBM", "MRBM", "IRBM", "ICBM", "stage", "debris", "failed", "payload"]
 RV_CLASSES: tuple[BetaKind, ...] = ("SRBM", "MRBM", "IRBM", "ICBM")
 
 
@@ -67,6 +67,7 @@ BETA_RANGES: dict[BetaKind, BetaRange] = {
     "stage": BetaRange(100.0, 1_000.0, "spent rocket stage, tumbling"),
     "debris": BetaRange(10.0, 300.0, "debris: fairing halves, interstage, fragments"),
     "failed": BetaRange(500.0, 5_000.0, "a whole missile falling after a motor failure, with propellant"),
+    "payload": BetaRange(50.0, 500.0, "a small satellite (a few hundred kg, about a metre across)"),
 }
 """Ranges per kind; see ``docs/dynamics.md`` for the derivation and sources."""
 

@@ -181,8 +181,11 @@ class FairQueue(Generic[_T]):
     :meth:`put_nowait`, and :meth:`more_in_round` for group commits.
     ``put_nowait`` raises ``asyncio.QueueFull`` over a bound."""
 
-    def __init__(self, config: AdmissionConfig | None = None) -> None:
+    def __init__(
+        self, config: AdmissionConfig | None = None, *, max_requests_total: int | None = None
+    ) -> None:
         self.config = config or AdmissionConfig()
+        self.max_requests_total = max_requests_total
         self._prio: deque[_T] = deque()
         self._q: dict[str, deque[_Entry[_T]]] = {}
         self._active: deque[str] = deque()
@@ -218,6 +221,10 @@ class FairQueue(Generic[_T]):
             held = self._bytes.get(key, 0)
             if (
                 (q is not None and len(q) >= cfg.max_requests_per_class)
+                or (
+                    self.max_requests_total is not None
+                    and self._size - len(self._prio) >= self.max_requests_total
+                )
                 or held + nbytes > cfg.max_bytes_per_class
                 or self._bytes_total + nbytes > cfg.max_bytes_total
             ):

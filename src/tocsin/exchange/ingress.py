@@ -17,6 +17,9 @@ In order (the first failure decides the reason)::
     foreign_source   the source does not match the partner's source globs
     clock_skew       ``|sent - now| > max_skew_s``
     too_many_sources the replay-window table is full (bounded memory)
+    seq_jump         ``seq`` more than ``max_seq_jump`` (2**32) above the source's
+                     highest accepted one (``seq`` itself is at most 2**53 - 1,
+                     a schema limit): one message cannot freeze a source for good
     duplicate        this (partner, source, seq) was already accepted
     stale            ``seq`` at or below the window floor ``hi - window``
 
@@ -35,6 +38,15 @@ learns nothing about the policy, and the replay window is updated last, only
 for a message that passed everything else, so a forged message cannot burn a
 sequence number.
 
+Bounded rejects: every rejection is counted, by reason (``rejected``) and by
+partner and reason (``rejected_by``: the partner only when authenticated, else
+``-``), but only a sample is journalled in full: at most
+:data:`REJECT_SAMPLE_BYTES` (1 MiB) of reject entries per partner (``-``
+counting as one) per :data:`REJECT_WINDOW_S` (60 s); beyond it, one
+``suppressed`` entry per partner per window says how many of which reason were
+left out. So the journal grows by at most ~1 MiB per registered partner plus one
+per minute under any flood of rejected messages (:class:`RejectSampler`).
+
 The checker never reads the wall clock: ``now`` is passed to :meth:`Ingress.check`
 or taken from the injected ``clock`` callable. Every rejection increments
 ``Ingress.rejected[reason]`` and, when a recorder is given, is written to the
@@ -50,6 +62,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -72,15 +85,85 @@ REASONS: tuple[str, ...] = (
     "foreign_source",
     "clock_skew",
     "too_many_sources",
+    "seq_jump",
     "duplicate",
     "stale",
     "poison",
 )
 
+#: reasons decided after the signature (the partner is who it says)
+_AUTHENTICATED = frozenset(
+    {"kind_not_allowed", "foreign_source", "clock_skew", "too_many_sources", "seq_jump", "duplicate", "stale"}
+)
+#: the partner label of rejects whose sender is not authenticated
+UNAUTHENTICATED = "-"
+
 _MISSING = re.compile(r"missing required field `([A-Za-z_]\w*)`")
 
 #: how many bytes of a rejected message are kept in its journal entry
 REJECT_KEEP_BYTES = 4096
+#: reject entries journalled in full per partner per window (bytes), and the window
+REJECT_SAMPLE_BYTES = 1 << 20
+REJECT_WINDOW_S = 60.0
+#: what one journal entry costs beyond its payload (hash chain, row): counted too
+_ENTRY_OVERHEAD = 128
+
+
+class RejectSampler:
+    """The journal budget of rejects (module doc, "Bounded rejects"). ``clock``
+    is monotonic time; it decides only what is journalled, never a verdict."""
+
+    def __init__(
+        self,
+        budget_bytes: int = REJECT_SAMPLE_BYTES,
+        window_s: float = REJECT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.budget_bytes = budget_bytes
+        self.window_s = window_s
+        self.clock = clock
+        #: per partner: (window start, bytes used, suppressed reasons, suppressed raw bytes)
+        self._state: dict[str, tuple[float, int, Counter[str], int]] = {}
+
+    def take(self, key: str, nbytes: int) -> tuple[bool, list[bytes]]:
+        """May a reject entry of ``nbytes`` for ``key`` be journalled? And the
+        summaries of windows that ended (to journal first)."""
+        now = self.clock()
+        out = self.due(now)
+        st = self._state.get(key)
+        if st is None:
+            st = (now, 0, Counter(), 0)
+        start, used, supp, sbytes = st
+        cost = nbytes + _ENTRY_OVERHEAD
+        ok = used + cost <= self.budget_bytes
+        self._state[key] = (start, used + cost if ok else used, supp, sbytes)
+        return ok, out
+
+    def suppressed(self, key: str, reason: str, raw_len: int) -> None:
+        start, used, supp, sbytes = self._state[key]
+        supp[reason] += 1
+        self._state[key] = (start, used, supp, sbytes + raw_len)
+
+    def due(self, now: float | None = None, *, all_: bool = False) -> list[bytes]:
+        """Summary payloads of the windows that are over (``all_``: every window,
+        as at shutdown); those windows start again."""
+        now = self.clock() if now is None else now
+        out: list[bytes] = []
+        for key, (start, _used, supp, sbytes) in list(self._state.items()):
+            if all_ or now - start >= self.window_s:
+                if supp:
+                    rec = {
+                        "reason": "suppressed",
+                        "partner": key,
+                        "counts": dict(sorted(supp.items())),
+                        "messages": sum(supp.values()),
+                        "raw_bytes": sbytes,
+                        "window_s": self.window_s,
+                        "detail": "rejects over the journal budget of this partner: counted, not journalled",
+                    }
+                    out.append(json.dumps(rec, sort_keys=True, separators=(",", ":")).encode())
+                del self._state[key]
+        return out
 
 
 class RejectRecorder(Protocol):
@@ -217,6 +300,11 @@ class Ingress:
         Gets a ``reject`` journal entry for every rejection.
     max_sources:
         Bound on the replay-window table (memory under a flood of new names).
+    max_seq_jump:
+        Largest step above a source's highest accepted ``seq`` (``seq_jump``). A
+        heartbeat's ``seq`` is its time in ms: 2**32 allows a 49-day outage.
+    sampler:
+        The journal budget of rejects (:class:`RejectSampler`).
     """
 
     def __init__(
@@ -228,6 +316,8 @@ class Ingress:
         clock: Callable[[], float] | None = None,
         recorder: RejectRecorder | None = None,
         max_sources: int = 65_536,
+        max_seq_jump: int = 2**32,
+        sampler: RejectSampler | None = None,
     ) -> None:
         self.registry = registry
         self.window = window
@@ -235,9 +325,13 @@ class Ingress:
         self.clock = clock
         self.recorder = recorder
         self.max_sources = max_sources
+        self.max_seq_jump = max_seq_jump
+        self.sampler = sampler or RejectSampler()
         self.windows: dict[tuple[str, str], SeqWindow] = {}
         self.accepted: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+        #: rejects by (partner, reason): the partner when authenticated, else "-"
+        self.rejected_by: Counter[tuple[str, str]] = Counter()
         #: messages accepted under a legacy v1 signature, per partner
         self.legacy_accepted: Counter[str] = Counter()
 
@@ -382,6 +476,15 @@ class Ingress:
             if len(self.windows) >= self.max_sources:
                 return self._reject(env, "too_many_sources", "$.source", "replay-window table full", raw, at)
             win = self.windows[key] = SeqWindow(self.window)
+        elif win.hi >= 0 and env.seq - win.hi > self.max_seq_jump:
+            return self._reject(
+                env,
+                "seq_jump",
+                "$.seq",
+                f"seq {env.seq} of {env.source} is more than {self.max_seq_jump} above its highest {win.hi}",
+                raw,
+                at,
+            )
         st = win.accept(env.seq)
         if st is not None:
             detail = (
@@ -432,9 +535,26 @@ class Ingress:
         if at != "$" and field is not None and field.startswith("$"):
             field = at + field[1:]
         self.rejected[reason] += 1
+        authenticated = env is not None and reason in _AUTHENTICATED and self.registry is not None
+        who = env.partner if authenticated and env is not None else UNAUTHENTICATED
+        self.rejected_by[(who, reason)] += 1
         if self.recorder is not None:
-            self.recorder.append("reject", reject_payload(env, reason, field, detail, raw))
+            payload = reject_payload(env, reason, field, detail, raw)
+            ok, summaries = self.sampler.take(who, len(payload))
+            for summary in summaries:
+                self.recorder.append("reject", summary)
+            if ok:
+                self.recorder.append("reject", payload)
+            else:
+                self.sampler.suppressed(who, reason, len(raw) if raw is not None else 0)
         return Verdict(False, env, reason, field, detail)
+
+    def flush_rejects(self) -> None:
+        """Journal the counts of rejects left out of every window so far (at a
+        clean stop: no window's summary is lost)."""
+        if self.recorder is not None:
+            for summary in self.sampler.due(all_=True):
+                self.recorder.append("reject", summary)
 
 
 def decode_problem(exc: WireError) -> tuple[str, str | None, str]:
@@ -463,4 +583,17 @@ def reject_payload(
     return json.dumps(rec, sort_keys=True, separators=(",", ":")).encode()
 
 
-__all__ = ["REASONS", "Ingress", "Prechecked", "RejectRecorder", "SeqWindow", "Verdict", "reject_payload"]
+__all__ = [
+    "REASONS",
+    "REJECT_SAMPLE_BYTES",
+    "REJECT_WINDOW_S",
+    "UNAUTHENTICATED",
+    "Ingress",
+    "Prechecked",
+    "RejectRecorder",
+    "RejectSampler",
+    "SeqWindow",
+    "Verdict",
+    "decode_problem",
+    "reject_payload",
+]

@@ -330,6 +330,8 @@ class NodeStats:
     #: messages terminated (AckTerm) as poison, and batches that had to be split
     poison: int = 0
     batch_failures: int = 0
+    #: ticks the node ran (periodic and scan grace)
+    ticks: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
 
 
@@ -356,7 +358,8 @@ class FusionNode:
         keep_verdicts: bool = False,
         links: LinkMonitor | None = None,
         on_link: Callable[[str, bool], None] | None = None,
-        scan_grace_s: float = 0.0,
+        scan_grace_s: float = 0.02,
+        pull_s: float = 1.0,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -367,13 +370,18 @@ class FusionNode:
         self.batch = batch
         self.clock = clock
         self.tick_s = tick_s
-        #: with ticks on: tick (journalled) when no message came for this long
-        #: after the last batch, so a buffered scan is processed now (issue 17).
-        #: Off by default: it shortens the JetStream pull (fetch) timeout to the
-        #: grace, and on a loaded machine 20-ms pulls starved the consumer (no
-        #: output in 100 s of the IRBM scenario; benchmarks/latency.py
-        #: --modes nats --scenario); needs a pull that outlives the grace
+        #: scan grace (issue 17): with ticks on, tick the stages (a journalled
+        #: tick) when no message came for this long after the last batch, so a
+        #: radar scan still buffered in the tracker is processed now, not when
+        #: the next scan or periodic tick comes. A local timer in :meth:`run`,
+        #: independent of the JetStream pull (which stays long: ``pull_s``);
+        #: 0 turns it off
         self.scan_grace_s = scan_grace_s
+        #: how long one JetStream pull request waits for a first message. A
+        #: pull returns as soon as one arrives, so this is no latency; it only
+        #: bounds idle round trips. Short pulls (tens of ms) expire in transit
+        #: on a loaded server and starve the consumer: timers never shorten it
+        self.pull_s = pull_s
         self.heartbeat_s = heartbeat_s
         self.keep_verdicts = keep_verdicts
         #: a message delivered this many times without an ack is poison (terminated)
@@ -388,26 +396,49 @@ class FusionNode:
         self.activity = 0
         self._hb_seq = 0
 
-    async def setup(self) -> None:
-        """Bind to the durable consumer (creating it when this user may: on a
-        server with the shipped permissions the administrator creates it)."""
+    async def setup(self, attempts: int = 40) -> None:
+        """Bind to the durable consumer, creating it when this user may (on a
+        server with the shipped permissions the administrator creates it). A
+        look-up that gets no answer is retried (``attempts`` x 0.25 s: a
+        cluster moving the consumer's leader after a server went down)."""
+        from nats.errors import NoRespondersError
         from nats.errors import TimeoutError as NatsTimeout
-        from nats.js.errors import NotFoundError
+        from nats.js.errors import NotFoundError, ServiceUnavailableError
 
         cfg = fusion_consumer_config(self.partner)
         cfg.durable_name = self.durable
-        try:
-            self._sub = await self.js.pull_subscribe("", durable=self.durable, stream=IN_STREAM, config=cfg)
-        except (NatsTimeout, TimeoutError, NotFoundError):
-            raise ConfigError(
-                f"consumer {self.durable} on stream {IN_STREAM} does not exist and this user may not "
-                "create it: the exchange administrator creates it (tocsin deploy streams)"
-            ) from None
+        for i in range(attempts):
+            try:
+                await self.js.consumer_info(IN_STREAM, self.durable)
+                break
+            except NotFoundError:
+                try:
+                    await self.js.add_consumer(IN_STREAM, config=cfg)
+                    break
+                except (NatsTimeout, TimeoutError):  # a refused publish gets no answer
+                    raise ConfigError(
+                        f"consumer {self.durable} on stream {IN_STREAM} does not exist and this user may not "
+                        "create it: the exchange administrator creates it (tocsin deploy streams)"
+                    ) from None
+            except (NatsTimeout, TimeoutError, NoRespondersError, ServiceUnavailableError):
+                if i == attempts - 1:
+                    raise ConfigError(
+                        f"consumer {self.durable} on stream {IN_STREAM}: no answer from JetStream after "
+                        f"{attempts} tries (is the stream there, and may this user look it up?)"
+                    ) from None
+                self.stats.transient_errors += 1
+                await asyncio.sleep(0.25)
+        self._sub = await self.js.pull_subscribe_bind(self.durable, IN_STREAM)
         # outputs of a recovery (appended to the journal, not yet published)
         await self._publish_outputs()
 
     async def step(self, timeout: float = 1.0) -> int:
         """Fetch one batch, journal and process it, ack it, publish outputs."""
+        return await self._handle(await self._fetch(timeout))
+
+    async def _fetch(self, timeout: float) -> list[Any]:
+        """One pull: the messages available, or the first that arrives within
+        ``timeout`` with whatever came with it; [] when none did."""
         from nats.errors import NoRespondersError
         from nats.errors import TimeoutError as NatsTimeout
         from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
@@ -415,12 +446,16 @@ class FusionNode:
         try:
             msgs = await self._sub.fetch(self.batch, timeout=timeout)
         except (NatsTimeout, TimeoutError):
-            return 0
+            return []
         except (NoRespondersError, NoStreamResponseError, ServiceUnavailableError):
             # the consumer's leader is moving (a cluster node went away): try again
             self.stats.transient_errors += 1
             await asyncio.sleep(min(timeout, 0.2))
-            return 0
+            return []
+        return list(msgs or [])
+
+    async def _handle(self, msgs: list[Any]) -> int:
+        """Journal and process fetched messages, ack them, publish outputs."""
         if not msgs:
             return 0
         self.stats.fetched += len(msgs)
@@ -544,45 +579,84 @@ class FusionNode:
         self.stats.heartbeats += 1
 
     async def run(self, *, stop: asyncio.Event, idle_exit_s: float | None = None) -> None:
-        """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message)."""
+        """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message).
+
+        One JetStream pull is outstanding at a time (``pull_s`` long); the
+        timers (scan grace, periodic ticks, checkpoints, link checks,
+        heartbeats) run while it waits, and the stages are only ever touched by
+        this loop, one call at a time, in the order the journal records."""
         last_msg = last_tick = last_hb = time.monotonic()
         grace = self.scan_grace_s if self.tick_s > 0 else 0.0
-        unticked = False  # messages processed since the last tick
-        while not stop.is_set():
-            before = self.activity
-            timeout = min(0.5, self.links.check_every_s)
-            if unticked and grace > 0:
-                timeout = min(timeout, grace)
-            await self.step(timeout=timeout)
-            now = time.monotonic()
-            if self.activity > before:
-                last_msg = now
-                unticked = True
-            elif unticked and grace > 0:
-                # quiet for the scan grace: a buffered scan is complete
-                unticked = False
-                t = self.clock()
-                if self.pipeline.last_tick is None or t > self.pipeline.last_tick:
+        #: when the last batch not yet followed by a tick was processed
+        unticked_at: float | None = None
+        poll = min(0.5, self.links.check_every_s)
+        fetch: asyncio.Task[list[Any]] | None = None
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                if fetch is None:
+                    fetch = asyncio.ensure_future(self._fetch(self.pull_s))
+                now = time.monotonic()
+                wait = poll
+                if unticked_at is not None and grace > 0:
+                    wait = min(wait, unticked_at + grace - now)
+                if self.tick_s > 0:
+                    wait = min(wait, last_tick + self.tick_s - now)
+                if self.heartbeat_s > 0:
+                    wait = min(wait, last_hb + self.heartbeat_s - now)
+                await asyncio.wait(
+                    {fetch, stopped}, timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if stop.is_set():
+                    break
+                if fetch.done():
+                    msgs, fetch = fetch.result(), None
+                    before = self.activity
+                    await self._handle(msgs)
+                    if self.activity > before:
+                        last_msg = unticked_at = time.monotonic()
+                now = time.monotonic()
+                if unticked_at is not None and grace > 0 and now - unticked_at >= grace:
+                    # quiet for the scan grace: a buffered scan is complete
+                    unticked_at = None
+                    if await self._tick():
+                        last_tick = now
+                if self.tick_s > 0 and now - last_tick >= self.tick_s:
                     last_tick = now
-                    await asyncio.to_thread(self.pipeline.tick, t)
-                    await self._publish_outputs()
-            if self.tick_s > 0 and now - last_tick >= self.tick_s:
-                last_tick = now
-                unticked = False
-                await asyncio.to_thread(self.pipeline.tick, self.clock())
-                await self._publish_outputs()
-            if self.pipeline.housekeeping_due(now):
-                # signed checkpoints every few seconds (runtime.Pipeline.housekeeping)
-                await asyncio.to_thread(self.pipeline.housekeeping, now)
-            for p in self.links.check(self.clock()):
-                if self.on_link is not None:
-                    self.on_link(p, True)
-            if self.heartbeat_s > 0 and now - last_hb >= self.heartbeat_s:
-                last_hb = now
-                with contextlib.suppress(Exception):
-                    await self.heartbeat()
-            if idle_exit_s is not None and now - last_msg > idle_exit_s:
-                return
+                    unticked_at = None
+                    await self._tick()
+                if self.pipeline.housekeeping_due(now):
+                    # signed checkpoints every few seconds (runtime.Pipeline.housekeeping)
+                    await asyncio.to_thread(self.pipeline.housekeeping, now)
+                for p in self.links.check(self.clock()):
+                    if self.on_link is not None:
+                        self.on_link(p, True)
+                if self.heartbeat_s > 0 and now - last_hb >= self.heartbeat_s:
+                    last_hb = now
+                    with contextlib.suppress(Exception):
+                        await self.heartbeat()
+                if idle_exit_s is not None and now - last_msg > idle_exit_s:
+                    return
+        finally:
+            stopped.cancel()
+            if fetch is not None:
+                # an unanswered pull: whatever the server still delivers to it
+                # waits unacknowledged (redelivered after ack_wait; a duplicate
+                # of something journalled is counted as one, never re-run)
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await fetch
+
+    async def _tick(self) -> bool:
+        """Tick the stages at the node's clock (journalled) if it moved on, and
+        publish what that released; True if it ticked."""
+        t = self.clock()
+        if self.pipeline.last_tick is not None and t <= self.pipeline.last_tick:
+            return False
+        await asyncio.to_thread(self.pipeline.tick, t)
+        self.stats.ticks += 1
+        await self._publish_outputs()
+        return True
 
 
 async def publish_all(js: Any, msgs: Iterable[Envelope], *, key: Ed25519PrivateKey | None = None) -> int:

@@ -62,13 +62,15 @@ JS_MAX_MEM = 256 * 2**20
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a nation's server is reached (``host``) and listens (``bind``)."""
+    """One server of a nation: where it is reached (``host``) and listens
+    (``bind``); ``cluster_port`` 0 for a nation with one server."""
 
     host: str
     client_port: int
     leaf_port: int
     http_port: int
     bind: str = "127.0.0.1"
+    cluster_port: int = 0
 
     @property
     def client_url(self) -> str:
@@ -77,6 +79,10 @@ class Endpoint:
     @property
     def leaf_url(self) -> str:
         return f"tls://{self.host}:{self.leaf_port}"
+
+    @property
+    def route_url(self) -> str:
+        return f"nats-route://{self.host}:{self.cluster_port}"
 
 
 def new_nkey_user() -> tuple[str, str]:
@@ -88,38 +94,70 @@ def new_nkey_user() -> tuple[str, str]:
     return seed.decode("ascii"), pub.decode("ascii")
 
 
+CLUSTER_SIZES = (1, 3, 5)
+
+
 def parse_endpoints(
-    codes: Sequence[str], specs: Sequence[str], *, host: str = "127.0.0.1", base_port: int = 14222
-) -> dict[str, Endpoint]:
-    """Endpoints from ``XX=HOST:CLIENT_PORT:LEAF_PORT[:HTTP_PORT]`` (any partner
-    not named gets ``host`` and ports ``base_port + 10 * i`` (+1 leaf, +2 http))."""
-    given: dict[str, Endpoint] = {}
-    pat = re.compile(r"^([A-Za-z]{2})=([^:\s]+):(\d+):(\d+)(?::(\d+))?$")
+    codes: Sequence[str],
+    specs: Sequence[str],
+    *,
+    host: str = "127.0.0.1",
+    base_port: int = 14222,
+    servers: int = 1,
+) -> dict[str, list[Endpoint]]:
+    """Each nation's servers. ``--endpoint XX=HOST:CLIENT:LEAF[:HTTP[:CLUSTER]]``
+    names one server of ``XX`` (repeat it for each server of a cluster: 1, 3 or
+    5, each with a cluster port); a partner not named gets ``servers`` servers on
+    ``host``, server ``k`` of partner ``i`` at ``base_port + 20*i + 4*k`` (client),
+    +1 (leafnode), +2 (monitoring), +3 (cluster)."""
+    if servers not in CLUSTER_SIZES:
+        raise InputError("must be 1, 3 or 5", field="--servers")
+    given: dict[str, list[Endpoint]] = {}
+    pat = re.compile(r"^([A-Za-z]{2})=([^:\s]+):(\d+):(\d+)(?::(\d+))?(?::(\d+))?$")
     for spec in specs:
         m = pat.match(spec.strip())
         if not m:
             raise InputError(
-                f"{spec!r}: expected XX=HOST:CLIENT_PORT:LEAF_PORT[:HTTP_PORT]", field="--endpoint"
+                f"{spec!r}: expected XX=HOST:CLIENT_PORT:LEAF_PORT[:HTTP_PORT[:CLUSTER_PORT]]",
+                field="--endpoint",
             )
         code = m.group(1).upper()
         if code not in codes:
             raise InputError(f"{code} is not one of --partners", field="--endpoint")
-        ports = [int(m.group(i)) for i in (3, 4)] + [int(m.group(5)) if m.group(5) else 0]
-        if not all(0 < p < 65536 for p in ports[:2]) or not 0 <= ports[2] < 65536:
+        ports = [int(m.group(i)) if m.group(i) else 0 for i in (3, 4, 5, 6)]
+        if not all(0 < p < 65536 for p in ports[:2]) or not all(0 <= p < 65536 for p in ports[2:]):
             raise InputError(f"{spec!r}: ports must be 1..65535", field="--endpoint")
         h = m.group(2)
-        given[code] = Endpoint(h, ports[0], ports[1], ports[2], bind=_bind_for(h))
-    out: dict[str, Endpoint] = {}
+        given.setdefault(code, []).append(Endpoint(h, ports[0], ports[1], ports[2], _bind_for(h), ports[3]))
+    out: dict[str, list[Endpoint]] = {}
     for i, c in enumerate(codes):
-        out[c] = given.get(c) or Endpoint(
-            host, base_port + 10 * i, base_port + 10 * i + 1, base_port + 10 * i + 2, bind=_bind_for(host)
-        )
+        if c in given:
+            eps = given[c]
+            if len(eps) not in CLUSTER_SIZES:
+                raise InputError(f"{c} has {len(eps)} servers: a cluster has 1, 3 or 5", field="--endpoint")
+            if len(eps) > 1 and not all(e.cluster_port for e in eps):
+                raise InputError(f"{c}: each server of a cluster needs its cluster port", field="--endpoint")
+            out[c] = eps
+            continue
+        b = base_port + 20 * i
+        out[c] = [
+            Endpoint(
+                host,
+                b + 4 * k,
+                b + 4 * k + 1,
+                b + 4 * k + 2,
+                _bind_for(host),
+                b + 4 * k + 3 if servers > 1 else 0,
+            )
+            for k in range(servers)
+        ]
     used: dict[tuple[str, int], str] = {}
-    for c, e in out.items():
-        for p in (e.client_port, e.leaf_port, e.http_port):
-            if p and (e.host, p) in used:
-                raise InputError(f"{c} and {used[(e.host, p)]} both use {e.host}:{p}", field="--endpoint")
-            used[(e.host, p)] = c
+    for c, eps in out.items():
+        for e in eps:
+            for p in (e.client_port, e.leaf_port, e.http_port, e.cluster_port):
+                if p and (e.host, p) in used:
+                    raise InputError(f"{c} and {used[(e.host, p)]} both use {e.host}:{p}", field="--endpoint")
+                used[(e.host, p)] = c
     return out
 
 
@@ -133,7 +171,8 @@ class PartnerFiles:
 
     code: str
     dir: str
-    server_conf: str = "server.conf"
+    #: one configuration per server: server.conf, or server-1.conf ... for a cluster
+    server_confs: tuple[str, ...] = ("server.conf",)
     secrets_conf: str = "secrets.conf"
     ca: str = "tls/ca.pem"
     ca_key: str = "tls/ca-key.pem"
@@ -156,16 +195,18 @@ def _leaf_seed_var(peer: str) -> str:
 def server_config(
     code: str,
     codes: Sequence[str],
-    ep: Mapping[str, Endpoint],
+    ep: Mapping[str, Sequence[Endpoint]],
     users: Mapping[str, str],
     leaf_users: Mapping[str, str],
     files: PartnerFiles,
+    k: int = 0,
 ) -> str:
-    """nats-server configuration of ``code``'s server (module doc). ``users``:
-    public NKeys of its own users (sys, admin, node); ``leaf_users``: for each
-    peer, the public NKey with which that peer's server dials in."""
+    """nats-server configuration of server ``k`` of ``code`` (module doc).
+    ``users``: public NKeys of its own users (sys, admin, node); ``leaf_users``:
+    for each peer, the public NKey with which that peer's servers dial in."""
     peers = [c for c in codes if c != code]
-    me = ep[code]
+    mine_eps = ep[code]
+    me = mine_eps[k]
     mine = own_subjects(code)
     accounts: dict[str, Any] = {
         "SYS": {"users": [{"nkey": users["sys"]}]},
@@ -202,8 +243,9 @@ def server_config(
         "verify": True,
         "timeout": 5,
     }
+    clustered = len(mine_eps) > 1
     doc: dict[str, Any] = {
-        "server_name": f"tocsin-{code}",
+        "server_name": f"tocsin-{code}-{k + 1}" if clustered else f"tocsin-{code}",
         "listen": f"{me.bind}:{me.client_port}",
     }
     if me.http_port:
@@ -211,16 +253,23 @@ def server_config(
     doc["tls"] = tls_block
     doc["jetstream"] = {
         "domain": code,
-        "store_dir": "jetstream",
+        "store_dir": f"jetstream-{k + 1}" if clustered else "jetstream",
         "max_file_store": JS_MAX_FILE,
         "max_memory_store": JS_MAX_MEM,
     }
+    if clustered:  # this nation's own servers, TLS between them with its own CA
+        doc["cluster"] = {
+            "name": f"tocsin-{code}",
+            "listen": f"{me.bind}:{me.cluster_port}",
+            "routes": [e.route_url for e in mine_eps],
+            "tls": tls_block,
+        }
     leaf: dict[str, Any] = {"listen": f"{me.bind}:{me.leaf_port}"}
     if peers:
         leaf["tls"] = {**tls_block, "ca_file": files.peers_ca}
         leaf["remotes"] = [
             {
-                "urls": [ep[p].leaf_url],
+                "urls": [e.leaf_url for e in ep[p]],
                 "account": f"FROM_{p}",
                 "nkey": Env(_leaf_seed_var(p)),
                 "tls": {
@@ -235,10 +284,12 @@ def server_config(
     doc["leafnodes"] = leaf
     doc["accounts"] = accounts
     doc["system_account"] = "SYS"
+    conf = files.server_confs[k]
+    where = f"server {k + 1} of {len(mine_eps)} of {code}'s cluster" if clustered else f"the server of {code}"
     header = (
-        f"tocsin sovereign NATS: the server of {code} (JetStream domain {code}).",
+        f"tocsin sovereign NATS: {where} (JetStream domain {code}).",
         "GENERATED by `tocsin deploy nats`; see tocsin.transport.sovereign for the layout.",
-        f"Start it from this directory (relative paths): cd {files.dir} && nats-server -c server.conf",
+        f"Start it from this directory (relative paths): cd {files.dir} && nats-server -c {conf}",
         f"The leafnode seeds are in {files.secrets_conf} (mode 0600), included below.",
     )
     text = render(doc, header)
@@ -251,7 +302,8 @@ class Deployment:
     """What :func:`write_deployment` wrote (also saved as ``deployment.json``)."""
 
     partners: tuple[str, ...]
-    endpoints: dict[str, Endpoint]
+    #: each nation's servers (one, or a cluster of 3 or 5)
+    endpoints: dict[str, list[Endpoint]]
     files: dict[str, PartnerFiles]
     #: public NKeys: users[XX] = {"sys", "admin", "node"}; leaf[XX][YY] = the key with
     #: which XX's server dials YY's (public: every configuration names them anyway)
@@ -261,8 +313,12 @@ class Deployment:
     def dir(self, root: Path, code: str) -> Path:
         return root / self.files[code].dir
 
-    def server_config(self, code: str) -> str:
-        """``code``'s server configuration (as written)."""
+    def urls(self, code: str) -> tuple[str, ...]:
+        """Client URLs of ``code``'s servers."""
+        return tuple(e.client_url for e in self.endpoints[code])
+
+    def server_config(self, code: str, k: int = 0) -> str:
+        """The configuration of ``code``'s server ``k`` (as written)."""
         peers = [p for p in self.partners if p != code]
         return server_config(
             code,
@@ -271,13 +327,14 @@ class Deployment:
             self.users[code],
             {p: self.leaf[p][code] for p in peers},
             self.files[code],
+            k,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "partners": list(self.partners),
-            "endpoints": {c: asdict(e) for c, e in self.endpoints.items()},
+            "endpoints": {c: [asdict(e) for e in eps] for c, eps in self.endpoints.items()},
             "files": {c: asdict(f) for c, f in self.files.items()},
             "public_nkeys": {"users": self.users, "leaf": self.leaf},
         }
@@ -291,8 +348,11 @@ class Deployment:
                 raise ValueError(f"format is not {FORMAT}")
             return cls(
                 tuple(d["partners"]),
-                {c: Endpoint(**e) for c, e in d["endpoints"].items()},
-                {c: PartnerFiles(**f) for c, f in d["files"].items()},
+                {c: [Endpoint(**e) for e in eps] for c, eps in d["endpoints"].items()},
+                {
+                    c: PartnerFiles(**{**f, "server_confs": tuple(f["server_confs"])})
+                    for c, f in d["files"].items()
+                },
                 d["public_nkeys"]["users"],
                 d["public_nkeys"]["leaf"],
             )
@@ -300,7 +360,9 @@ class Deployment:
             raise InputError(f"not a tocsin NATS deployment ({exc})", file=str(path)) from None
 
 
-def write_deployment(out: Path, partners: Sequence[str], endpoints: Mapping[str, Endpoint]) -> Deployment:
+def write_deployment(
+    out: Path, partners: Sequence[str], endpoints: Mapping[str, Sequence[Endpoint]]
+) -> Deployment:
     """Write the whole deployment under ``out`` (which must not exist or be empty)."""
     codes = check_codes(partners)
     if out.exists() and any(out.iterdir()):
@@ -308,7 +370,16 @@ def write_deployment(out: Path, partners: Sequence[str], endpoints: Mapping[str,
             "exists and is not empty: will not overwrite a deployment", file=str(out), field="--out"
         )
     out.mkdir(parents=True, exist_ok=True)
-    files = {c: PartnerFiles(c, c) for c in codes}
+    files = {
+        c: PartnerFiles(
+            c,
+            c,
+            ("server.conf",)
+            if len(endpoints[c]) == 1
+            else tuple(f"server-{k + 1}.conf" for k in range(len(endpoints[c]))),
+        )
+        for c in codes
+    }
     cas = {c: pki.make_ca(f"tocsin {c}", f"tocsin {c} CA") for c in codes}
     users: dict[str, dict[str, str]] = {}
     seeds: dict[str, dict[str, str]] = {}
@@ -322,13 +393,12 @@ def write_deployment(out: Path, partners: Sequence[str], endpoints: Mapping[str,
     }
     for c in codes:
         f, d = files[c], out / files[c].dir
-        ep = endpoints[c]
         pki.write_pair(cas[c], d / f.ca, d / f.ca_key)
-        hosts = sorted(
-            {ep.host, "127.0.0.1", "localhost"} if ep.host in ("127.0.0.1", "localhost") else {ep.host}
-        )
+        names = {e.host for e in endpoints[c]}
+        if names & {"127.0.0.1", "localhost"}:
+            names |= {"127.0.0.1", "localhost"}
         pki.write_pair(
-            pki.issue(cas[c], f"tocsin-{c}", f"tocsin {c}", hosts=hosts, server=True, client=True),
+            pki.issue(cas[c], f"tocsin-{c}", f"tocsin {c}", hosts=sorted(names), server=True, client=True),
             d / f.server_cert,
             d / f.server_key,
         )
@@ -348,14 +418,15 @@ def write_deployment(out: Path, partners: Sequence[str], endpoints: Mapping[str,
         pki.write_secret(d / f.secrets_conf, secrets.encode())
     dep = Deployment(
         tuple(codes),
-        dict(endpoints),
+        {c: list(endpoints[c]) for c in codes},
         files,
         users,
         {a: {b: pub for b, (_, pub) in peers.items()} for a, peers in leaf.items()},
     )
     for c in codes:
         d = out / files[c].dir
-        (d / files[c].server_conf).write_text(dep.server_config(c), encoding="utf-8")
+        for k, name in enumerate(files[c].server_confs):
+            (d / name).write_text(dep.server_config(c, k), encoding="utf-8")
         (d / "README.md").write_text(_partner_readme(c, codes, endpoints, files[c]), encoding="utf-8")
     (out / "deployment.json").write_text(json.dumps(dep.to_dict(), indent=2) + "\n", encoding="utf-8")
     (out / "README.md").write_text(_readme(dep), encoding="utf-8")
@@ -369,7 +440,7 @@ def node_args(dep: Deployment, root: Path, code: str, *, admin: bool = False) ->
         (f.admin_nkey, f.admin_cert, f.admin_key) if admin else (f.node_nkey, f.node_cert, f.node_key)
     )
     return [
-        "--nats", dep.endpoints[code].client_url,
+        "--nats", ",".join(dep.urls(code)),
         "--nkey", str(d / nkey),
         "--tls-ca", str(d / f.ca),
         "--tls-cert", str(d / cert),
@@ -377,33 +448,51 @@ def node_args(dep: Deployment, root: Path, code: str, *, admin: bool = False) ->
     ]  # fmt: skip
 
 
-def _partner_readme(code: str, codes: Sequence[str], ep: Mapping[str, Endpoint], f: PartnerFiles) -> str:
+def _partner_readme(
+    code: str, codes: Sequence[str], ep: Mapping[str, Sequence[Endpoint]], f: PartnerFiles
+) -> str:
     peers = [c for c in codes if c != code]
-    e = ep[code]
-    return f"""# {code}: this nation's NATS server for tocsin
+    eps = ep[code]
+    urls = ",".join(e.client_url for e in eps)
+    if len(eps) == 1:
+        start = f"""Start the server (JetStream domain `{code}`, client port {eps[0].client_port}, leafnode
+port {eps[0].leaf_port}, both TLS with client certificates):
+
+    cd {f.dir} && nats-server -c server.conf"""
+        replicas = ""
+    else:
+        lines = "\n".join(
+            f"    cd {f.dir} && nats-server -c {name}      # on {e.host}: client {e.client_port}, "
+            f"leafnode {e.leaf_port}, cluster {e.cluster_port}"
+            for name, e in zip(f.server_confs, eps, strict=True)
+        )
+        start = f"""Start the {len(eps)} servers of {code}'s cluster (JetStream domain `{code}`; client,
+leafnode and cluster ports all TLS with certificates of {code}'s CA), each on its host
+with this directory:
+
+{lines}"""
+        replicas = f" --replicas {min(3, len(eps))}"
+    return f"""# {code}: this nation's NATS servers for tocsin
 
 Everything here is {code}'s. Keep `secrets.conf`, `nkeys/`, `tls/*-key.pem` secret
 (mode 0600); move `tls/ca-key.pem` offline once the certificates are issued.
 The other nations hold only public parts of it: `tls/ca.pem` (in their
-`peers/{code}-ca.pem`) and the public NKeys with which this server dials them.
+`peers/{code}-ca.pem`) and the public NKeys with which these servers dial them.
 
-Start the server (JetStream domain `{code}`, client port {e.client_port}, leafnode
-port {e.leaf_port}, both TLS with client certificates):
-
-    cd {f.dir} && nats-server -c server.conf
+{start}
 
 Once, as {code}'s administrator: the streams and {code}'s fusion consumer
 
-    tocsin deploy streams --partners {code} --nats {e.client_url} --nkey {f.admin_nkey} \\
+    tocsin deploy streams --partners {code}{replicas} --nats {urls} --nkey {f.admin_nkey} \\
         --tls-ca {f.ca} --tls-cert {f.admin_cert} --tls-key {f.admin_key}
 
 {code}'s node (its inputs and every other partner's arrive in its own stream):
 
     tocsin node --partner {code} --key {code.lower()}.key --partners partners.yaml \\
-        --nats {e.client_url} --nkey {f.node_nkey} --tls-ca {f.ca} \\
+        --nats {urls} --nkey {f.node_nkey} --tls-ca {f.ca} \\
         --tls-cert {f.node_cert} --tls-key {f.node_key}
 
-Links: this server dials {", ".join(f"{p} ({ep[p].leaf_url})" for p in peers) or "nobody"}
+Links: {code} dials {", ".join(f"{p} ({', '.join(e.leaf_url for e in ep[p])})" for p in peers) or "nobody"}
 and takes only their own subjects from them; they dial its leafnode port and
 receive only {code}'s subjects. Inbox prefix of {code}'s clients: `{inbox_prefix(code)}`.
 """
@@ -411,8 +500,9 @@ receive only {code}'s subjects. Inbox prefix of {code}'s clients: `{inbox_prefix
 
 def _readme(dep: Deployment) -> str:
     rows = "\n".join(
-        f"| {c} | `{dep.files[c].dir}/` | {e.client_url} | {e.leaf_url} | `{c}` |"
-        for c, e in dep.endpoints.items()
+        f"| {c} | `{dep.files[c].dir}/` | {len(eps)} | {', '.join(e.client_url for e in eps)} | "
+        f"{', '.join(e.leaf_url for e in eps)} | `{c}` |"
+        for c, eps in dep.endpoints.items()
     )
     return f"""# tocsin sovereign NATS deployment ({", ".join(dep.partners)})
 
@@ -420,11 +510,11 @@ Written by `tocsin deploy nats`. Each directory is one nation's: give each
 nation its own directory and nothing else. Layout and guarantees:
 `tocsin.transport.sovereign` (module documentation) and docs/operations.md.
 
-| partner | directory | clients | leafnodes | JetStream domain |
-|---|---|---|---|---|
+| partner | directory | servers | clients | leafnodes | JetStream domain |
+|---|---|---|---|---|---|
 {rows}
 
-Each partner's README says how to start its server, create its streams and run
+Each partner's README says how to start its servers, create its streams and run
 its node.
 """
 

@@ -33,6 +33,7 @@ journal with a separate read-only connection.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import math
@@ -214,6 +215,57 @@ class SensorWatcher:
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
+
+    # tocsin.runtime.Keeper: the descriptors come back from a snapshot and the
+    # journal after it; polling then goes on from there
+
+    def snapshot_state(self) -> Any:
+        with self._lock:
+            return {"sensors": dict(self.sensors), "next_seq": self.next_seq}
+
+    def restore_state(self, state: Any) -> None:
+        with self._lock:
+            self.sensors = dict(state["sensors"])
+            self.next_seq = int(state["next_seq"])
+
+    def replay_entry(self, entry: Any) -> None:
+        with self._lock:
+            self.next_seq = max(self.next_seq, entry.seq + 1)
+            if entry.kind != "input" or b'"kind":"sensor"' not in entry.payload[:64]:
+                return
+            try:
+                d = json.loads(entry.payload)
+                self.sensors[str(d["body"]["id"])] = display_dict(d)
+            except (ValueError, KeyError, TypeError):
+                return
+
+
+class _LiveKeeper:
+    """The dashboard's live picture as a :class:`tocsin.runtime.Keeper`."""
+
+    def __init__(self, live: LiveState) -> None:
+        self.live = live
+
+    def snapshot_state(self) -> Any:
+        with self.live._lock:
+            return {k: copy.deepcopy(v) for k, v in vars(self.live).items() if k != "_lock"}
+
+    def restore_state(self, state: Any) -> None:
+        with self.live._lock:
+            for k, v in state.items():
+                setattr(self.live, k, v)
+
+    def replay_entry(self, entry: Any) -> None:
+        try:
+            if entry.kind == "output":
+                if b'"kind":"track"' in entry.payload[:40] or b'"kind":"alert"' in entry.payload[:40]:
+                    self.live.add(display_dict(json.loads(entry.payload)))
+            elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
+                d = json.loads(entry.payload)
+                if isinstance(d.get("alert"), dict):
+                    self.live.add(display_dict(d["alert"]))
+        except (ValueError, TypeError, AttributeError):
+            return
 
 
 # ---------------------------------------------------------------- recordings (replay)
@@ -490,19 +542,14 @@ class Dashboard:
         self.live = LiveState()
         exchange.pipeline.sinks.append(self.live)
         journal = exchange.pipeline.journal
-        if journal is not None:  # a restart: the picture as it was, manual alerts included
-            for e in journal.entries(kinds=("output", "operator")):
-                try:
-                    if e.kind == "output":
-                        if b'"kind":"track"' in e.payload[:40] or b'"kind":"alert"' in e.payload[:40]:
-                            self.live.add(display_dict(json.loads(e.payload)))
-                    elif b'"event":"issued"' in e.payload:
-                        d = json.loads(e.payload)
-                        if isinstance(d.get("alert"), dict):
-                            self.live.add(display_dict(d["alert"]))
-                except (ValueError, TypeError, AttributeError):
-                    continue
         self.sensors = SensorWatcher(journal.path) if journal is not None else None
+        if journal is not None:
+            # a restart: the picture as it was, manual alerts included, rebuilt by
+            # recovery from the snapshot and the journal after it (not the whole
+            # journal): register before Pipeline.recover() runs
+            exchange.pipeline.keep("dashboard", _LiveKeeper(self.live))
+            assert self.sensors is not None
+            exchange.pipeline.keep("sensors", self.sensors)
         self.sessions = SessionStore(clock=clock, idle_s=self.config.session_idle_s)
         devices = None
         if self.config.operators is not None:  # device tokens survive a restart (auth.DeviceTokens)
@@ -999,26 +1046,9 @@ class Dashboard:
         ]
 
     def started(self) -> None:
-        """After :meth:`Exchange.start`: put the manual alerts issued before a
-        restart back into the alert history (``/v1/alerts``, the CAP feed), in
-        time order with the stages' alerts."""
-        hub, j = self.exchange.hub, self.exchange.pipeline.journal
-        if hub is None or j is None:
-            return
-        from tocsin.wire import decode_json
-
-        manual = []
-        for e in j.entries(kinds=("operator",)):
-            if b'"event":"issued"' not in e.payload:
-                continue
-            try:
-                manual.append(decode_json(json.dumps(json.loads(e.payload)["alert"]).encode()))
-            except Exception:  # a damaged entry must not stop the server; the journal verify names it
-                continue
-        if manual:
-            merged = sorted([*hub.history, *manual], key=lambda env: env.body.t)
-            hub.history.clear()
-            hub.history.extend(merged)
+        """After :meth:`Exchange.start` (the alert history, manual alerts
+        included, is the exchange's :class:`~tocsin.web.hub.AlertHistory`,
+        rebuilt by recovery)."""
 
     def close(self) -> None:
         if self.sensors is not None:

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from tocsin.exchange.admission import LOCAL, Admission, AdmissionConfig, FairQueue
 from tocsin.exchange.ingress import Prechecked, Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
@@ -81,6 +82,9 @@ class ServerConfig:
     link_silent_periods: float = 1.5
     #: the heartbeat period partners promise (seconds)
     link_heartbeat_s: float = 5.0
+    #: per-class quotas and fair-queue bounds (tocsin.exchange.admission); with
+    #: ``queue_size`` the most requests queued in all
+    admission: AdmissionConfig = field(default_factory=AdmissionConfig)
 
 
 def _nothing() -> None:
@@ -134,6 +138,37 @@ class Hub:
         self.subscribers.discard(q)
 
 
+class AlertHistory:
+    """The latest alerts (the stages' and the operators' manual ones), rebuilt
+    after a restart from the snapshot and the journal after it
+    (a :class:`tocsin.runtime.Keeper`), not from the whole journal."""
+
+    def __init__(self, size: int) -> None:
+        self.items: deque[Envelope] = deque(maxlen=size)
+
+    def snapshot_state(self) -> Any:
+        return [encode_json(e) for e in self.items]
+
+    def restore_state(self, state: Any) -> None:
+        from tocsin.wire import decode_json
+
+        self.items.clear()
+        self.items.extend(decode_json(b) for b in state)
+
+    def replay_entry(self, entry: Any) -> None:
+        from tocsin.wire import decode_json
+
+        if entry.kind == "output" and b'"kind":"alert"' in entry.payload[:40]:
+            self.items.append(decode_json(entry.payload))
+        elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
+            import json
+
+            try:
+                self.items.append(decode_json(json.dumps(json.loads(entry.payload)["alert"]).encode()))
+            except Exception:  # a damaged entry must not stop recovery; verify names it
+                return
+
+
 class Exchange:
     """The embedded server's core: queue, worker, hub, link health, counters."""
 
@@ -158,8 +193,12 @@ class Exchange:
         self.links = self.monitor.links
         self.started = wall_clock()
         # a batch of lines (bytes, or Prechecked), or a function to run on the
-        # worker (run_exclusive)
-        self._queue: asyncio.Queue[tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]]] | None = None
+        # worker (run_exclusive): one queue per class, fair (tocsin.exchange.admission)
+        self._queue: FairQueue[tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]]] | None = None
+        #: rate quotas per class and client (checked by the HTTP handler)
+        self.admission = Admission(self.config.admission)
+        #: messages refused because their class's queue was full, per class
+        self.queue_full_messages: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
         self._stopped = False
@@ -168,20 +207,18 @@ class Exchange:
         #: stop() drained the queue and closed the pipeline without an error
         self.closed_cleanly = False
         self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="tocsin-pipeline")
+        #: alerts for GET /v1/alerts and the CAP feed, kept across restarts
+        self.alert_history = AlertHistory(self.config.alert_history)
+        pipeline.keep("alert_history", self.alert_history)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.hub = Hub(loop, self.config.sse_client_buffer, deque(maxlen=self.config.alert_history))
-        if self.pipeline.journal is not None:
-            for e in self.pipeline.journal.entries(kinds=("output",)):
-                if b'"kind":"alert"' in e.payload[:40]:
-                    from tocsin.wire import decode_json
-
-                    self.hub.history.append(decode_json(e.payload))
+        # the history as recovery left it (AlertHistory: snapshot + journal tail)
+        self.hub = Hub(loop, self.config.sse_client_buffer, self.alert_history.items)
         self.pipeline.sinks.append(self.hub)
-        self._queue = asyncio.Queue(self.config.queue_size)
+        self._queue = FairQueue(self.config.admission, max_requests_total=self.config.queue_size)
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
 
     async def stop(self, drain_s: float = 10.0) -> None:
@@ -223,8 +260,12 @@ class Exchange:
 
     # ------------------------------------------------------------ input
 
-    async def submit(self, lines: Sequence[bytes | Prechecked]) -> list[Verdict]:
-        """Queue a batch; wait for its verdicts. Raises QueueFull or TimeoutError.
+    async def submit(
+        self, lines: Sequence[bytes | Prechecked], *, key: str = LOCAL, nbytes: int | None = None
+    ) -> list[Verdict]:
+        """Queue a batch in the queue of its class ``key`` (fair scheduling:
+        :mod:`tocsin.exchange.admission`); wait for its verdicts. Raises
+        QueueFull (that class's queue, or all of them, full) or TimeoutError.
 
         The verdicts come after the batch's inputs and outputs are committed to
         the journal (group commit: batches queued together share one commit)."""
@@ -233,9 +274,15 @@ class Exchange:
         if self._closing:
             raise QueueFull  # stopping: the client retries against the next run
         fut: asyncio.Future[list[Verdict]] = asyncio.get_running_loop().create_future()
+        size = (
+            nbytes
+            if nbytes is not None
+            else sum(len(x) if isinstance(x, bytes) else len(x.data) for x in lines)
+        )
         try:
-            self._queue.put_nowait((list(lines), fut))
+            self._queue.put_nowait((list(lines), fut), key=key, cost=len(lines), nbytes=size)
         except asyncio.QueueFull:
+            self.queue_full_messages[key] += len(lines)
             raise QueueFull from None
         return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
 
@@ -306,7 +353,8 @@ class Exchange:
                 # group commit: every request queued meanwhile joins this batch
                 group = [(lines, fut)]
                 n = len(lines)
-                while n < cfg.group_max_lines and not self._queue.empty():
+                # (one round of the fair queue at most: one quantum of each class)
+                while n < cfg.group_max_lines and self._queue.more_in_round():
                     nxt = self._queue.get_nowait()
                     if callable(nxt[0]):
                         held = nxt  # keep run_exclusive in its place: after this group

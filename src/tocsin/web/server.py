@@ -14,7 +14,7 @@ from tocsin.exchange.signing import PartnerRegistry
 from tocsin.journal.store import Journal
 from tocsin.runtime import Pipeline, RecoveryReport, SegmentPolicy, Sink, SnapshotPolicy, file_sinks
 from tocsin.stage import Stage
-from tocsin.web.app import create_app
+from tocsin.web.app import HttpSecurity, create_app
 from tocsin.web.dashboard import Dashboard
 from tocsin.web.hub import Exchange, ServerConfig
 
@@ -39,11 +39,14 @@ def build_exchange(
     segment_bytes: int = 1024 * 1024 * 1024,
     segment_s: float = 24 * 3600.0,
     output_files: bool = True,
+    recover: bool = True,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
     exists: from the latest snapshot in ``data/snapshots/`` and the journal after
     it), with ``output_files`` also ``data/tracks.jsonl`` and ``data/alerts.jsonl``
-    kept live (rewritten from the journal first).
+    kept live (rewritten from the journal first). With ``recover=False`` the
+    caller registers its keepers (:meth:`Pipeline.keep`: the dashboard's) and
+    then calls ``exchange.pipeline.recover()`` itself.
 
     The clock check only applies with the wall clock: with ``clock="data"`` the
     node's notion of now *is* the data.
@@ -73,9 +76,12 @@ def build_exchange(
         snapshots=snapshots,
         segments=SegmentPolicy(max_bytes=segment_bytes, max_s=segment_s),
     )
-    report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
     mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
-    return Exchange(pipe, cfg, mode=mode), report
+    exchange = Exchange(pipe, cfg, mode=mode)  # registers its alert history as a keeper
+    report = None
+    if recover and journal is not None and journal.last_seq > 0:
+        report = pipe.recover()
+    return exchange, report
 
 
 def build_app(
@@ -84,8 +90,9 @@ def build_app(
     tail: Path | None = None,
     unix_socket: Path | None = None,
     dashboard: Dashboard | None = None,
+    security: HttpSecurity | None = None,
 ) -> Starlette:
-    return create_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dashboard)
+    return create_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dashboard, security=security)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -27,7 +27,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from tocsin.errors import WireError
-from tocsin.wire.messages import BODY_TYPES, Envelope, Ident, PartnerCode, Time
+from tocsin.wire.messages import BODY_TYPES, MAX_SEQ, Envelope, Ident, PartnerCode, Time
 
 
 class UnknownKind(WireError):
@@ -147,7 +147,7 @@ class _Head(Struct, frozen=True):
     kind: Annotated[str, Meta(min_length=1, max_length=32)]
     partner: PartnerCode
     source: Ident
-    seq: Annotated[int, Meta(ge=0)]
+    seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
     sent: Time
     body: msgspec.Raw
     sig: str | None = None

@@ -39,6 +39,11 @@ AlertStatus = Literal["Actual", "Exercise", "Test"]
 TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
 TruthClass = Literal["ballistic", "air"]
 TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
+TruthFate = Literal["orbit", "aloft"]
+
+#: the largest sequence number: 2**53 - 1, the largest integer every JSON peer
+#: reads exactly (RFC 8785 refuses larger ones; ``2**64`` once froze a source)
+MAX_SEQ = 2**53 - 1
 
 KINDS = ("sensor", "plot", "track", "alert", "heartbeat", "truth")
 
@@ -231,6 +236,10 @@ class TruthBody(Body, frozen=True, omit_defaults=True):
     """The object it separated from (stages, debris, the separated RV's launch)."""
     beta_kg_m2: Sigma | None = None
     """Its ballistic coefficient m / (Cd A) after separation, kg/m^2."""
+    fate: TruthFate | None = None
+    """Impact messages only: absent when the object came down there (or, in the
+    air, left there); ``orbit``: in orbit at the end of the scenario (the point is
+    under it then); ``aloft``: still falling when its truth ends."""
 
     def __post_init__(self) -> None:
         if self.phase == "impact":
@@ -279,7 +288,7 @@ class Envelope(Struct, frozen=True, omit_defaults=True):
     kind: Annotated[str, Meta(min_length=1, max_length=32)]
     partner: PartnerCode
     source: Ident
-    seq: Annotated[int, Meta(ge=0)]
+    seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
     sent: Time
     body: Any
     sig: str | None = None
@@ -304,6 +313,7 @@ __all__ = [
     "BODY_TYPES",
     "KINDS",
     "MAX_BUNDLE",
+    "MAX_SEQ",
     "AlertBody",
     "Body",
     "BundleBody",
