@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
-from tocsin.fusion import drag, kernels
+from tocsin.fusion import drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.impact import (
     Launch,
@@ -162,7 +162,13 @@ class Ballistic:
                     tr.last_launch = tr.t
                 la = tr.launch
                 kind = drag.rv_kind(x, None if la is None else (la.lat, la.lon), tr.max_alt)
-                if tr.drag is None or tr.drag.kind != kind:
+                if tr.separated:
+                    # a separated object: rv or spent (tocsin.fusion.separation)
+                    parts = separation.prior_parts(kind, tr.role)
+                    label = "+".join(k for k, _ in parts)
+                    if tr.drag is None or tr.drag.kind != label or tr.drag.role != tr.role:
+                        tr.drag = drag.mixture_prior(parts, role=tr.role)
+                elif tr.drag is None or tr.drag.kind != kind:
                     tr.drag = drag.prior(kind)
             bank = tr.drag
         q = (cfg.q_ballistic, cfg.q_ballistic_vacuum, DRAG_CEILING_M) if cfg.impact_process_noise else None

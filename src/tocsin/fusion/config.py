@@ -102,6 +102,13 @@ class TrackerConfig:
     """A track about to be confirmed this close (position and velocity) to a
     confirmed ballistic track is the same missile seen through a biased sensor:
     it is not confirmed (``stats["duplicates_suppressed"]``)."""
+    role_sigmas: float = 4.0
+    """Separated objects: the one behind another along the flight path by
+    this many standard deviations (and ``role_min_m``) is the spent one."""
+    role_min_m: float = 100.0
+    role_mass: float = 0.97
+    """Separated objects: the drag bank's posterior decides the role once it
+    puts this much weight on one side (re-entry vehicle, or stage/debris)."""
     t2t_gate: float = 30.0
     """Chi-square gate (3 DOF, position) for partner tracks."""
 

@@ -33,7 +33,7 @@ every member of non-negligible weight (:func:`tocsin.fusion.impact.predict_impac
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +58,9 @@ class DragBank:
     share it). ``x, p`` are the members' states once split, else None."""
 
     kind: str
+    """What the prior was for: a kind of :data:`~tocsin.dynamics.beta.BETA_RANGES`,
+    or several joined by ``+`` (an object that separated from another and may
+    be either)."""
     lnb: F64
     """``(K,)`` ln beta of the members, kg/m^2: the midpoints of bins ``step`` wide."""
     logw: F64
@@ -66,10 +69,14 @@ class DragBank:
     """``(K, 6)`` members' states at the track's time (split banks)."""
     p: F64 | None = None
     """``(K, 6, 6)`` their covariances."""
-    step: float = 0.0
-    """Width of each member's bin of ``ln beta``: the truth may lie anywhere
-    in it (uniform), which the members' process noise and the impact
-    ellipse account for."""
+    step: F64 = field(default_factory=lambda: np.zeros(0))
+    """``(K,)`` width of each member's bin of ``ln beta``: the truth may lie
+    anywhere in it (uniform), which the members' process noise and the
+    impact ellipse account for."""
+    member_kind: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """``(K,)`` index into ``kind.split("+")`` of each member's kind."""
+    role: str | None = None
+    """The role the prior was made for (separated objects)."""
 
     @property
     def split(self) -> bool:
@@ -93,6 +100,14 @@ class DragBank:
         m = float(w @ self.lnb)
         return math.sqrt(max(float(w @ (self.lnb - m) ** 2), 0.0))
 
+    def kind_mass(self) -> dict[str, float]:
+        """Posterior weight of each kind the prior was made of."""
+        w = self.weights
+        return {k: float(w[self.member_kind == i].sum()) for i, k in enumerate(self.kind.split("+"))}
+
+    def with_states(self, x: F64 | None, p: F64 | None, logw: F64 | None = None) -> DragBank:
+        return replace(self, x=x, p=p, logw=self.logw if logw is None else logw)
+
 
 def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) -> DragBank:
     """The prior bank of a kind (module doc): log-uniform on its range."""
@@ -103,16 +118,31 @@ def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) ->
     below = lo - step * (np.arange(n_tail, 0, -1) - 0.5)
     above = hi + step * (np.arange(1, n_tail + 1) - 0.5)
     lnb = np.concatenate([below, core, above])
-    w = np.concatenate(
-        [
-            np.full(n_tail, 0.5 * tail / max(n_tail, 1)),
-            np.full(n_core, (1.0 - tail) / n_core),
-            np.full(n_tail, 0.5 * tail / max(n_tail, 1)),
-        ]
-    )
     if n_tail == 0:
         w = np.full(n_core, 1.0 / n_core)
-    return DragBank(kind, lnb, np.log(w / w.sum()), step=step)
+    else:
+        t = np.full(n_tail, 0.5 * tail / n_tail)
+        w = np.concatenate([t, np.full(n_core, (1.0 - tail) / n_core), t])
+    k = lnb.shape[0]
+    kinds = np.zeros(k, dtype=np.int64)
+    return DragBank(kind, lnb, np.log(w / w.sum()), step=np.full(k, step), member_kind=kinds)
+
+
+def mixture_prior(parts: list[tuple[str, float]], role: str | None = None) -> DragBank:
+    """A prior over several kinds with these weights (an object known to
+    have separated from another, which may be either: ``[("IRBM", 0.5),
+    ("stage", 0.4), ("debris", 0.1)]``)."""
+    banks = [prior(k) for k, _ in parts]
+    total = sum(w for _, w in parts)
+    logw = np.concatenate([b.logw + math.log(w / total) for b, (_, w) in zip(banks, parts, strict=True)])
+    return DragBank(
+        "+".join(k for k, _ in parts),
+        np.concatenate([b.lnb for b in banks]),
+        logw,
+        step=np.concatenate([b.step for b in banks]),
+        member_kind=np.concatenate([np.full(b.lnb.shape[0], i, dtype=np.int64) for i, b in enumerate(banks)]),
+        role=role,
+    )
 
 
 def kepler_apogee_m(x: F64) -> float:
@@ -159,8 +189,7 @@ def rv_kind(x: F64, launch: tuple[float, float] | None = None, max_alt_m: float 
 def split(bank: DragBank, x: F64, p: F64) -> DragBank:
     """The bank with every member a filter at the track's ``x, p``."""
     k = bank.lnb.shape[0]
-    xs, ps = np.repeat(x[None], k, 0), np.repeat(p[None], k, 0)
-    return DragBank(bank.kind, bank.lnb, bank.logw, xs, ps, bank.step)
+    return bank.with_states(np.repeat(x[None], k, 0), np.repeat(p[None], k, 0))
 
 
 def drag_accel(x: F64, beta: F64) -> F64:
@@ -205,7 +234,7 @@ def update(bank: DragBank, xp: F64, pp: F64, nu: F64, h: F64, r: F64, floor: flo
     logw = bank.logw - 0.5 * (d2 + logdet)
     logw = np.maximum(logw, float(np.max(logw)) + floor)
     logw = logw - _logsumexp(logw)
-    return DragBank(bank.kind, bank.lnb, logw, xn, pn, bank.step)
+    return bank.with_states(xn, pn, logw)
 
 
 def mixture(bank: DragBank) -> tuple[F64, F64]:

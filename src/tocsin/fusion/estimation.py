@@ -183,7 +183,7 @@ class Estimator:
                 bank = drag.split(bank, x0[0], p0[0])
             dt = float(g.dt[i])
             xs, ps = drag.predict(bank, dt, cfg.q_ballistic, cfg.q_ballistic_vacuum)
-            pend = drag.DragBank(bank.kind, bank.lnb, bank.logw, xs, ps, bank.step)
+            pend = bank.with_states(xs, ps)
             xm, pm = drag.mixture(pend)
             key = int(g.key[i])
             self._bank_pred[key] = (float(g.t0[i]) + dt, xs, ps, bank)
@@ -199,7 +199,7 @@ class Estimator:
         if pend is None or abs(pend[0] - t) > 1e-9:
             return None
         _, xs, ps, bank = pend
-        return drag.DragBank(bank.kind, bank.lnb, bank.logw, xs, ps, bank.step)
+        return bank.with_states(xs, ps)
 
     def _update_banks(
         self, trs: list[Track], arr: MeasArrays, mj: NDArray[np.int64], t: F64, xc: F64, pc: F64

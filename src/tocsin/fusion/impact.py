@@ -21,7 +21,6 @@ added to the uncertainty (documented in docs/fusion.md).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,7 +191,7 @@ def predict_impact(
     npt = pts_l[0].shape[0]
     allpts = np.vstack(pts_l)
     beta_rows: float | F64 | None
-    edges = bank is not None and bank.step > 0.0
+    edges = bank is not None and bool(np.any(bank.step > 0.0))
     if bank is None:
         beta_rows = beta
     else:
@@ -200,7 +199,7 @@ def predict_impact(
         if edges:
             # each member's mean state at the two edges of its bin of beta
             allpts = np.vstack([allpts, np.repeat(np.stack([nd[0] for nd in nodes]), 2, axis=0)])
-            half = math.exp(0.5 * bank.step)
+            half = np.exp(0.5 * bank.step[idx])
             beta_rows = np.concatenate([beta_rows, np.ravel(np.stack([betas / half, betas * half], axis=1))])
     samples: list[tuple[float, F64]] = []
     dt, xg = to_ground(allpts, beta_rows, direction=+1, max_time=max_time, samples=samples)

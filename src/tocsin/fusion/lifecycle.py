@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from tocsin.fusion import separation
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
@@ -145,17 +146,32 @@ class Lifecycle:
                 del hist[:k]
 
     def confirm(self, tr: Track) -> bool:
-        """Confirm a tentative track that has met M-of-N, unless it is the
-        same missile as a confirmed ballistic track seen by a sensor that
+        """Confirm a tentative track that has met M-of-N. Near a confirmed
+        ballistic track (:meth:`ballistic_twin`) it is either a second object
+        that parted from it (a sensor saw both in one scan,
+        :func:`tocsin.fusion.separation.codetections`): confirmed as its
+        child, both ``separated``; or the same missile seen by a sensor that
         disagrees with the others (a bias): then no second track, the sensor
         is noted on the first, and this one is removed (False)."""
         twin = self.ballistic_twin(tr)
         if twin is not None:
-            twin.sources |= tr.sources
-            twin.partners |= tr.partners
-            del self.tracks[tr.key]
-            self.stats["duplicates_suppressed"] += 1
-            return False
+            if separation.codetections(tr, twin) == 0:
+                twin.sources |= tr.sources
+                twin.partners |= tr.partners
+                del self.tracks[tr.key]
+                self.stats["duplicates_suppressed"] += 1
+                return False
+            # a separation: the child is the parent's kind of object and
+            # shares its past (launch point, boost or coasting)
+            tr.separated = twin.separated = True
+            tr.siblings.add(twin.key)
+            twin.siblings.add(tr.key)
+            tr.parent = twin.id
+            tr.cls, tr.phase, tr.burnt_out = twin.cls, twin.phase, twin.burnt_out
+            tr.launch = twin.launch
+            tr.max_alt = twin.max_alt
+            tr.first = twin.first
+            self.stats["separations"] += 1
         tr.status = "confirmed"
         tr.id = self.issue_id()
         return True
@@ -193,6 +209,13 @@ class Lifecycle:
         prediction of an established confirmed track no plot updated for a
         report interval."""
         out: list[Envelope] = []
+        sep = [tr for tr in self.tracks.values() if tr.separated]
+        if sep:
+            cfg = self.cfg
+            for tr in separation.decide_roles(sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass):
+                self.stats["roles"] += 1
+                if tr.status != "tentative":
+                    out.append(self.rep.message(tr, sent))
         quiet: list[Track] = []  # confirmed, no update at t, report due
         due_before = t - self.cfg.report_interval_s + 1e-9
         established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter

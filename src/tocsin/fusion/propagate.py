@@ -81,6 +81,18 @@ def deriv(y: F64, beta: float | F64 | None) -> F64:
     return out
 
 
+def drag_rate(y: F64, beta: float | F64 | None) -> F64:
+    """``rho(h) |v| / (2 beta)`` of states ``(N, 6)``, 1/s: the inverse of the
+    time the air takes to slow the object (a light object low down is a stiff
+    equation: steps must stay below a fraction of that time)."""
+    if beta is None:
+        return np.zeros(y.shape[0])
+    h = height(y[:, :3])
+    rho = np.where(h < DRAG_CEILING_M, RHO0 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT), 0.0)
+    out: F64 = 0.5 * rho * np.sqrt(np.einsum("ni,ni->n", y[:, 3:], y[:, 3:])) / beta
+    return out
+
+
 def rk4(y: F64, h: float | F64, beta: float | F64 | None) -> F64:
     """One classical RK4 step of length ``h`` (scalar or ``(N, 1)``)."""
     k1 = deriv(y, beta)
@@ -177,6 +189,11 @@ def to_ground(
             h_abs = min(h_max, max(2.0, 0.3 * t_fall))
             if beta is not None and float(ha.min()) < DRAG_CEILING_M:
                 h_abs = min(h_abs, 10.0)  # thin air: small but steady drag
+        if beta is not None:
+            # stiff for light objects low down (debris, a tumbling stage)
+            k = float(np.max(drag_rate(y[act], beta if np.ndim(beta) == 0 else np.asarray(beta)[act])))
+            if k > 0.0:
+                h_abs = min(h_abs, max(0.5 / k, 0.02))
         h_abs = min(h_abs, max_time - elapsed) if max_time - elapsed > 1e-9 else h_abs
         h = sgn * h_abs
         y1 = rk4(y, h, beta)

@@ -138,6 +138,8 @@ class Reporter:
                 phase=tr.phase,  # type: ignore[arg-type]
                 quality=self.quality(tr, math.sqrt(max(pl[0] + pl[7] + pl[14], 0.0)), t_rep),
                 path=path,
+                role=tr.role,  # type: ignore[arg-type]
+                parent=tr.parent,
             )
             self.seq += 1
             out.append(

@@ -65,6 +65,10 @@ class Track:
     last_launch: float = -math.inf
     impact_basis: float = -math.inf
     drag: DragBank | None = None  # the ballistic coefficient (missiles past burnout)
+    separated: bool = False  # seen to part from another object (tocsin.fusion.separation)
+    siblings: set[int] = field(default_factory=set)  # keys of the objects it parted from or with
+    parent: str | None = None  # id of the track it separated from
+    role: str | None = None  # rv, stage or debris, once told
     max_alt: float = 0.0  # highest well-estimated height seen, m
     hist: list[tuple[Meas, Snapshot]] = field(default_factory=list)
     dead: bool = False
