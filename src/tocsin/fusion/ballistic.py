@@ -172,6 +172,9 @@ class Ballistic:
                     tr.drag = drag.prior(kind)
             bank = tr.drag
         q = (cfg.q_ballistic, cfg.q_ballistic_vacuum, DRAG_CEILING_M) if cfg.impact_process_noise else None
+        if tr.manoeuvring:
+            # it may go on manoeuvring all the way down
+            q = (cfg.q_reentry_maneuver, cfg.q_reentry_maneuver, DRAG_CEILING_M)
         imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q)
         self.stats["impact_predictions"] += 1
         if imp is None:

@@ -102,6 +102,13 @@ class TrackerConfig:
     """A track about to be confirmed this close (position and velocity) to a
     confirmed ballistic track is the same missile seen through a biased sensor:
     it is not confirmed (``stats["duplicates_suppressed"]``)."""
+    q_reentry_maneuver: float = 3000.0
+    """Manoeuvre-model density of a missile seen to manoeuvre in re-entry
+    (a pull-up, glide or dive of 2-3 g: ``q ~ a^2 x 5 s``), m^2/s^3; also
+    the process noise of its impact prediction from then on."""
+    maneuver_prob: float = 0.9
+    """A missile in the air whose manoeuvre model has this probability after
+    two updates running is manoeuvring: the drag model no longer holds."""
     role_sigmas: float = 4.0
     """Separated objects: the one behind another along the flight path by
     this many standard deviations (and ``role_min_m``) is the spent one."""

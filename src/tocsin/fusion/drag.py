@@ -224,17 +224,22 @@ def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F
     return xp, pp
 
 
-def update(bank: DragBank, xp: F64, pp: F64, nu: F64, h: F64, r: F64, floor: float = -30.0) -> DragBank:
+def update(
+    bank: DragBank, xp: F64, pp: F64, nu: F64, h: F64, r: F64, floor: float = -30.0
+) -> tuple[DragBank, float]:
     """The bank after one measurement: each member's EKF update of its
     prediction ``xp, pp`` with innovation ``nu``, Jacobian ``h`` and noise
     ``r`` (one row per member), and its weight times the innovation's
-    likelihood. Log weights are floored ``floor`` below the largest (a
-    member is never ruled out for good by one bad plot)."""
+    likelihood; and the members' weighted normalised innovation squared
+    (chi-square with the measurement's dimension while the drag model
+    holds). Log weights are floored ``floor`` below the largest (a member
+    is never ruled out for good by one bad plot)."""
     xn, pn, d2, logdet = ekf_update(xp, pp, nu, h, r)
+    nis = float(bank.weights @ d2)
     logw = bank.logw - 0.5 * (d2 + logdet)
     logw = np.maximum(logw, float(np.max(logw)) + floor)
     logw = logw - _logsumexp(logw)
-    return bank.with_states(xn, pn, logw)
+    return bank.with_states(xn, pn, logw), nis
 
 
 def mixture(bank: DragBank) -> tuple[F64, F64]:

@@ -13,6 +13,7 @@ Process-noise densities and sojourn times per track: docs/fusion.md.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import NamedTuple
 
@@ -56,7 +57,11 @@ class Gathered(NamedTuple):
     t0: F64
     """The tracks' own times (``dt`` is from these)."""
     drag: NDArray[np.object_] | None
-    """Each track's :class:`~tocsin.fusion.drag.DragBank` or None (None: no track has one)."""
+    """Each track's :class:`~tocsin.fusion.drag.DragBank` to predict member by
+    member, or None (None: no track has a bank)."""
+    beta: F64 | None
+    """Each track's ballistic coefficient for its IMM prediction (its bank's
+    mean, else ``TrackerConfig.beta``; NaN: none); None: ``beta`` for all."""
 
     def take(self, idx: NDArray[np.int64]) -> Gathered:
         """The rows ``idx``."""
@@ -99,7 +104,11 @@ class Estimator:
             banks = banks or tr.drag is not None
             cls = tr.cls
             codes.append(
-                (cls == "ballistic") + 2 * tr.burnt_out + 4 * (cls == "air") + 8 * (tr.status == "tentative")
+                (cls == "ballistic")
+                + 2 * tr.burnt_out
+                + 4 * (cls == "air")
+                + 8 * (tr.status == "tentative")
+                + 16 * tr.manoeuvring
             )
         x = np.array(xs)
         code = np.array(codes, dtype=np.int64)
@@ -119,30 +128,46 @@ class Estimator:
         )
         t0 = np.array(ts)
         dt = t - t0
-        drag = None
+        drag = beta = None
         if banks:
+            # member by member: split (or to be split) banks of missiles not
+            # manoeuvring; the others fly with their bank's mean beta
             drag = np.empty(len(trs), dtype=object)
-            drag[:] = [tr.drag for tr in trs]
+            drag[:] = [None if tr.manoeuvring else tr.drag for tr in trs]
+            b0 = math.nan if cfg.beta is None else cfg.beta
+            beta = np.array([b0 if tr.drag is None else math.exp(tr.drag.mean_lnb()) for tr in trs])
+            for i, tr in enumerate(trs):
+                # in the air, a missile's second model allows a manoeuvre
+                if tr.drag is not None and (
+                    tr.manoeuvring or tr.drag.split or float(height(tr.x[0:1, :3])[0]) < cfg.drag_split_alt_m
+                ):
+                    q1[i] = cfg.q_reentry_maneuver
         key = np.array(keys, dtype=np.int64)
-        return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag)
+        return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag, beta)
 
     def predict_models(
-        self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64
+        self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64, beta: F64 | None = None
     ) -> tuple[F64, F64]:
-        """Predict ``(N, 2, 6)`` model states by ``dt (N,)`` (some ballistic)."""
+        """Predict ``(N, 2, 6)`` model states by ``dt (N,)`` (some ballistic;
+        ``beta``: per track, else ``TrackerConfig.beta``)."""
         n = x.shape[0]
         xf = x.reshape(2 * n, 6)
         pf = p.reshape(2 * n, 6, 6)
         d2 = np.repeat(dt, 2)
         b2 = np.repeat(bal, 2)
         q2 = np.stack([q0, q1], axis=1).ravel()
+        bb: float | F64 | None = self.cfg.beta
+        if beta is not None and self.cfg.beta is not None:
+            bb = np.repeat(beta, 2)
         if bal.all():
-            xp, fm = ballistic_predict(xf, d2, beta=self.cfg.beta)
+            xp, fm = ballistic_predict(xf, d2, beta=bb)
         else:
             xp = np.empty_like(xf)
             fm = np.empty_like(pf)
             xp[~b2], fm[~b2] = ncv_predict(xf[~b2], d2[~b2])
-            xp[b2], fm[b2] = ballistic_predict(xf[b2], d2[b2], beta=self.cfg.beta)
+            xp[b2], fm[b2] = ballistic_predict(
+                xf[b2], d2[b2], beta=bb if bb is None or np.ndim(bb) == 0 else np.asarray(bb)[b2]
+            )
         pp = fm @ pf @ np.transpose(fm, (0, 2, 1)) + white_accel_q(d2, q2)
         return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
 
@@ -154,23 +179,26 @@ class Estimator:
         """:meth:`predict` of gathered tracks, and the combined prediction
         ``(xc, pc)`` with which rows are physical
         (:func:`tocsin.fusion.kernels.physical`)."""
-        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag = g
+        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag, beta = g
         bal = (code & 1) > 0
         if not bal.any():
             return kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
         x0, p0, cbar = kernels.imm_mix(x, p, mu, dt, tau0, tau1)
-        xp, pp = self.predict_models(x0, p0, dt, bal, q0, q1)
+        xp, pp = self.predict_models(x0, p0, dt, bal, q0, q1, beta)
         xc, pc = kernels.imm_combine(xp, pp, cbar)
         ok = kernels.physical(xc, pc)
         if drag is not None:
-            self._predict_banks(g, xp, pp, xc, pc, ok)
+            self._predict_banks(g, xp, pp, cbar, xc, pc, ok)
         return xp, pp, cbar, xc, pc, ok
 
-    def _predict_banks(self, g: Gathered, xp: F64, pp: F64, xc: F64, pc: F64, ok: NDArray[np.bool_]) -> None:
+    def _predict_banks(
+        self, g: Gathered, xp: F64, pp: F64, cbar: F64, xc: F64, pc: F64, ok: NDArray[np.bool_]
+    ) -> None:
         """Member by member prediction of the tracks with drag banks that are
-        split, or low enough to split (``drag_split_alt_m``): their rows of
-        ``xp, pp, xc, pc, ok`` become the members' mixture; the members wait
-        in ``_bank_pred``."""
+        split, or low enough to split (``drag_split_alt_m``): the members'
+        mixture is their quiet model (row 0 of ``xp, pp``; the manoeuvre
+        model, row 1, is the IMM's own), and ``xc, pc, ok`` are recombined;
+        the members wait in ``_bank_pred``."""
         assert g.drag is not None
         cfg = self.cfg
         for i, bank in enumerate(g.drag.tolist()):
@@ -183,15 +211,14 @@ class Estimator:
                 bank = drag.split(bank, x0[0], p0[0])
             dt = float(g.dt[i])
             xs, ps = drag.predict(bank, dt, cfg.q_ballistic, cfg.q_ballistic_vacuum)
-            pend = bank.with_states(xs, ps)
-            xm, pm = drag.mixture(pend)
-            key = int(g.key[i])
-            self._bank_pred[key] = (float(g.t0[i]) + dt, xs, ps, bank)
-            xp[i] = xm
-            pp[i] = pm
-            xc[i] = xm
-            pc[i] = pm
-            ok[i] = bool(kernels.physical(xm[None], pm[None])[0])
+            xm, pm = drag.mixture(bank.with_states(xs, ps))
+            self._bank_pred[int(g.key[i])] = (float(g.t0[i]) + dt, xs, ps, bank)
+            xp[i, 0] = xm
+            pp[i, 0] = pm
+            c, cp = kernels.imm_combine(xp[i : i + 1], pp[i : i + 1], cbar[i : i + 1])
+            xc[i] = c[0]
+            pc[i] = cp[0]
+            ok[i] = bool(kernels.physical(c, cp)[0])
 
     def _take_bank_at(self, tr: Track, t: float) -> drag.DragBank | None:
         """The members of ``tr`` predicted to ``t`` (None: none waiting)."""
@@ -207,7 +234,11 @@ class Estimator:
         """Member by member update of the tracks (already updated as IMMs,
         in the order of ``trs``, track ``k`` taking measurement ``mj[k]`` at
         ``t[k]``) whose drag banks were predicted: each member's EKF update and
-        likelihood, the track's states (and rows of ``xc, pc``) the mixture."""
+        likelihood; the members' mixture is the quiet model (the manoeuvre
+        model and the model probabilities are the IMM's); the rows of ``xc,
+        pc`` are recombined. A track whose manoeuvre model has taken over
+        (``maneuver_prob``) is manoeuvring: the drag model no longer holds,
+        the bank keeps only its belief about beta, and the IMM goes on."""
         for k, tr in enumerate(trs):
             if tr.drag is None:
                 continue
@@ -218,14 +249,21 @@ class Estimator:
             assert pend.x is not None
             assert pend.p is not None
             nu, h, r = self.residual(pend.x, drag.residual_rows(take(arr, mj[k : k + 1]), n))
-            bank = drag.update(pend, pend.x, pend.p, nu, h, r)
+            bank, _ = drag.update(pend, pend.x, pend.p, nu, h, r)
             xm, pm = drag.mixture(bank)
+            tr.x = np.stack([xm, tr.x[1]])
+            tr.p = np.stack([pm, tr.p[1]])
+            c, cp = kernels.imm_combine(tr.x[None], tr.p[None], tr.mu[None])
+            tr.xc, tr.pc = c[0], cp[0]
+            xc[k] = c[0]
+            pc[k] = cp[0]
             tr.drag = bank
-            tr.x = np.stack([xm, xm])
-            tr.p = np.stack([pm, pm])
-            tr.xc, tr.pc = xm, pm
-            xc[k] = xm
-            pc[k] = pm
+            tr.nis_hits = [*tr.nis_hits[-1:], float(tr.mu[1]) > self.cfg.maneuver_prob]
+            if all(tr.nis_hits) and len(tr.nis_hits) == 2:
+                # the manoeuvre model has explained the plots twice running
+                tr.manoeuvring = True
+                tr.drag = bank.with_states(None, None)
+                self.stats["manoeuvres"] += 1
 
     @staticmethod
     def residual(xf: F64, arr: MeasArrays) -> tuple[F64, F64, F64]:

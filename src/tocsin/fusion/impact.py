@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from tocsin.fusion import ground
 from tocsin.fusion.drag import DragBank, members
 from tocsin.fusion.models import transition, white_accel_q
 from tocsin.fusion.propagate import height, to_ground
@@ -201,10 +202,9 @@ def predict_impact(
             allpts = np.vstack([allpts, np.repeat(np.stack([nd[0] for nd in nodes]), 2, axis=0)])
             half = np.exp(0.5 * bank.step[idx])
             beta_rows = np.concatenate([beta_rows, np.ravel(np.stack([betas / half, betas * half], axis=1))])
-    samples: list[tuple[float, F64]] = []
-    dt, xg = to_ground(allpts, beta_rows, direction=+1, max_time=max_time, samples=samples)
     heavy = int(np.argmax(w))
     r0 = heavy * npt
+    dt, xg, samples = ground.to_ground(allpts, beta_rows, direction=+1, max_time=max_time, sample_row=r0)
     if not np.all(np.isfinite(dt)) or np.any(dt[: k * npt : npt] <= 0.0):
         return None
     ws = ws_l[0]
@@ -226,7 +226,7 @@ def predict_impact(
         t2 = dt[k * npt :].reshape(k, 2)
         t_within = (t2[:, 1] - t2[:, 0]) ** 2 / 12.0
     if q is not None:
-        path = [(0.0, allpts[r0])] + [(el, y[r0]) for el, y in samples]
+        path = [(0.0, allpts[r0]), *samples]
         covs = covs + _process_noise_en(path, float(dt[r0]), xg[r0], rot, q)
     t_means = dtn @ ws
     t_vars = ((dtn - t_means[:, None]) ** 2) @ ws + t_within
@@ -245,7 +245,7 @@ def predict_impact(
         if el >= float(dt[r0]):
             break
         if el - keep[-1][0] >= path_step_s - 1e-9:
-            keep.append((el, y[r0, :3]))
+            keep.append((el, y[:3]))
     pos = np.stack([kp[1] for kp in keep])
     la, lo, _ = ecef_to_geodetic(pos)
     path_out = [

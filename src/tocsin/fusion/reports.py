@@ -140,6 +140,7 @@ class Reporter:
                 path=path,
                 role=tr.role,  # type: ignore[arg-type]
                 parent=tr.parent,
+                manoeuvring=True if tr.manoeuvring else None,
             )
             self.seq += 1
             out.append(

@@ -69,6 +69,8 @@ class Track:
     siblings: set[int] = field(default_factory=set)  # keys of the objects it parted from or with
     parent: str | None = None  # id of the track it separated from
     role: str | None = None  # rv, stage or debris, once told
+    manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
+    nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     max_alt: float = 0.0  # highest well-estimated height seen, m
     hist: list[tuple[Meas, Snapshot]] = field(default_factory=list)
     dead: bool = False

@@ -187,6 +187,9 @@ class TrackBody(Body, frozen=True, omit_defaults=True):
     role: Literal["rv", "stage", "debris"] | None = None
     #: the track it separated from (a stage or re-entry vehicle seen to part)
     parent: Ident | None = None
+    #: a missile seen to manoeuvre in re-entry (pull-up, glide, dive): its impact
+    #: prediction allows for more of it
+    manoeuvring: bool | None = None
 
 
 class AlertBody(Body, frozen=True, omit_defaults=True):
