@@ -93,7 +93,7 @@ class Ballistic:
                 tr.phase = "boost"
             elif tr.cls == "unknown" and tr.votes_a >= 5:
                 tr.cls = "air"
-            if tr.cls == "ballistic" and not tr.burnt_out:
+            if tr.cls == "ballistic":
                 self.burnout_test(tr, x[i], p[i])
 
     def burnout_test(self, tr: Track, x: F64, p: F64) -> None:
@@ -104,7 +104,11 @@ class Ballistic:
         Burnout is declared when that component plus 2 sigma (sigma from the
         two velocity covariances) stays below ``burnout_accel`` for
         ``burnout_votes`` consecutive updates: no impact point is predicted
-        until the track is confidently coasting."""
+        until the track is confidently coasting. Past burnout the same test
+        watches for the next stage: the component *minus* 2 sigma above
+        ``burnout_accel`` for ``burnout_votes`` updates is a motor burning
+        again (a multi-stage missile or launcher): the track is boosting again,
+        its impact prediction withdrawn until the next burnout."""
         tr.speeds.append((tr.t, x.copy(), float(np.trace(p[3:, 3:]))))
         while tr.speeds and tr.speeds[0][0] < tr.t - 4.0 * self.cfg.burnout_window_s:
             tr.speeds.popleft()
@@ -122,14 +126,24 @@ class Ballistic:
         along = np.einsum("ni,ni->n", a_ng, vm)
         sig = np.sqrt((v0var + float(np.trace(p[3:, 3:]))) / 3.0) / span
         # windows from burnout_window_s to 4x that: the best-resolved one decides
-        if float(np.min(along + 2.0 * sig)) < self.cfg.burnout_accel:
-            tr.quiet += 1
-        else:
-            tr.quiet = 0
+        if not tr.burnt_out:
+            tr.quiet = tr.quiet + 1 if float(np.min(along + 2.0 * sig)) < self.cfg.burnout_accel else 0
+            if tr.quiet >= self.cfg.burnout_votes:
+                tr.burnt_out = True
+                tr.burnout_t = tr.t
+                tr.phase = "ballistic"
+                tr.quiet = 0
+            return
+        tr.quiet = tr.quiet + 1 if float(np.max(along - 2.0 * sig)) > self.cfg.burnout_accel else 0
         if tr.quiet >= self.cfg.burnout_votes:
-            tr.burnt_out = True
-            tr.phase = "ballistic"
+            tr.burnt_out = False
+            tr.phase = "boost"
+            tr.impact = None
+            tr.drag = None
+            tr.manoeuvring = False
             tr.speeds.clear()
+            tr.quiet = 0
+            self.stats["reignitions"] += 1
 
     def predictions(self, tr: Track) -> None:
         if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):

@@ -48,6 +48,11 @@ class TrackerConfig:
     burnout_accel: float = 6.0
     """Along-track specific force (m/s^2) below which a missile is coasting."""
     burnout_votes: int = 4
+    restart_window_s: float = 20.0
+    """For this long after burnout is declared (itself 10-20 s after the
+    motor stopped) a missile that plots still update keeps a second model
+    that allows thrust (``q_boost``): the next stage of a multi-stage
+    missile lights seconds after the last one stops."""
     imm_tau_s: float = 30.0
     """Mean sojourn time in each model (s) of a track not known to be an
     aircraft (coast or thrust: either may last)."""

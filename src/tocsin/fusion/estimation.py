@@ -142,6 +142,16 @@ class Estimator:
                     tr.manoeuvring or tr.drag.split or float(height(tr.x[0:1, :3])[0]) < cfg.drag_split_alt_m
                 ):
                     q1[i] = cfg.q_reentry_maneuver
+        if ((code & 3) == 3).any():
+            # a missile just past burnout: the next stage may light
+            for i, tr in enumerate(trs):
+                if (
+                    tr.burnt_out
+                    and tr.cls == "ballistic"
+                    and tr.status == "confirmed"
+                    and t - tr.burnout_t < cfg.restart_window_s
+                ):
+                    q1[i] = cfg.q_boost
         key = np.array(keys, dtype=np.int64)
         return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag, beta)
 

@@ -48,8 +48,11 @@ class Lifecycle:
         self._next_key = 1
         self._next_id = 1
 
-    def new_track(self, x: F64, p: F64, t: float, sources: Iterable[str], partners: Iterable[str]) -> Track:
-        """A new tentative track (both IMM models at ``x, p``) in the table."""
+    def new_track(
+        self, x: F64, p: F64, t: float, sources: Iterable[str], partners: Iterable[str], sent: float
+    ) -> Track:
+        """A new tentative track (both IMM models at ``x, p``) in the table
+        (``sent``: when its last plot arrived)."""
         tr = Track(
             key=self._next_key,
             x=np.stack([x, x]),
@@ -61,6 +64,7 @@ class Lifecycle:
             sources=set(sources),
             partners=set(partners),
             last_update=t,
+            last_arrival=sent,
             updates=2,
         )
         self._next_key += 1
@@ -130,6 +134,8 @@ class Lifecycle:
         for tr, m in zip(trs, ms, strict=True):
             if m.t > tr.last_update:
                 tr.last_update = m.t
+            if m.sent > tr.last_arrival:
+                tr.last_arrival = m.sent
             tr.updates += 1
             tr.sources.add(m.sensor)
             tr.partners.add(m.partner)
@@ -207,7 +213,13 @@ class Lifecycle:
         missile past burnout once its position sigma exceeds
         ``coast_max_sigma_m`` after that); report each change, and report the
         prediction of an established confirmed track no plot updated for a
-        report interval."""
+        report interval.
+
+        Ages are in arrival time: ``sent`` (the clock) minus the arrival of
+        the last plot that updated the track. Plots reach the tracker seconds
+        after they were measured (sensor and link latency): against
+        measurement times every track would turn coasting for the latency
+        and back at each plot. Predictions are to ``t``."""
         out: list[Envelope] = []
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
@@ -217,14 +229,14 @@ class Lifecycle:
                 if tr.status != "tentative":
                     out.append(self.rep.message(tr, sent))
         quiet: list[Track] = []  # confirmed, no update at t, report due
-        due_before = t - self.cfg.report_interval_s + 1e-9
+        due_before = sent - self.cfg.report_interval_s + 1e-9
         established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter
         for tr in list(self.tracks.values()):
-            age = t - tr.last_update
+            age = sent - tr.last_arrival
             if tr.dead or self.landed(tr, t):
                 if tr.status != "tentative":
                     tr.status = "deleted"
-                    out.append(self.rep.message(tr, sent))
+                    out.append(self.rep.deleted(tr, sent, t))
                 del self.tracks[tr.key]
                 continue
             if tr.status == "tentative":
@@ -248,7 +260,7 @@ class Lifecycle:
                     gone = age > limit
                 if gone:
                     tr.status = "deleted"
-                    out.append(self.rep.message(tr, sent))
+                    out.append(self.rep.deleted(tr, sent, t))
                     del self.tracks[tr.key]
                     continue
                 # no plot for a while (coasting), then for long (lost): the
@@ -277,8 +289,9 @@ class Lifecycle:
                 tr.status == "confirmed"
                 and tr.t < t
                 and tr.updates >= established
-                and max(tr.last_update, tr.last_predicted_report) <= due_before
+                and max(tr.last_arrival, tr.last_quiet_sent) <= due_before
             ):
+                tr.last_quiet_sent = sent
                 quiet.append(tr)
         if quiet:
             # an established confirmed track that no plot has updated for a

@@ -79,7 +79,7 @@ class PartnerTracks:
                 best = live[i]
         now = max(now, b.t)
         if best is None:
-            tr = self.life.new_track(xb, pb, b.t, {tag}, {env.partner})
+            tr = self.life.new_track(xb, pb, b.t, {tag}, {env.partner}, env.sent)
             tr.status = "confirmed"
             tr.id = self.life.issue_id()
             tr.cls = b.class_ if b.class_ != "ballistic" else "ballistic"
@@ -107,6 +107,7 @@ class PartnerTracks:
             tr.drag = drag.split(tr.drag, xf, pf)
         tr.hist.clear()
         tr.last_update = b.t
+        tr.last_arrival = max(tr.last_arrival, env.sent)
         tr.sources.add(tag)
         tr.partners.add(env.partner)
         if b.class_ == "ballistic" and tr.cls != "ballistic":

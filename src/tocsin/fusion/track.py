@@ -45,7 +45,9 @@ class Track:
     reported_status: str = ""  # the status of the last report (a change is reported at once)
     cls: str = "unknown"
     phase: str = "unknown"
-    last_update: float = 0.0
+    last_update: float = 0.0  # measurement time of the newest plot that updated it
+    last_arrival: float = -math.inf  # when that plot (or partner track) arrived (its sent time)
+    last_quiet_sent: float = -math.inf  # arrival clock of its last predicted report
     last_report: float = -math.inf
     last_predicted_report: float = -math.inf  # a report of the prediction (no plot)
     # what the last report said (tocsin.fusion.reports.Reporter.news)
@@ -55,6 +57,7 @@ class Track:
     votes_b: int = 0
     votes_a: int = 0
     burnt_out: bool = False
+    burnout_t: float = -math.inf  # when burnout was declared
     quiet: int = 0
     speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
     first: tuple[F64, F64, float] | None = None
