@@ -133,6 +133,7 @@ class Ballistic:
                 tr.burnout_t = tr.t
                 tr.phase = "ballistic"
                 tr.quiet = 0
+                tr.speeds.clear()  # the next stage is judged on coasting data only
             return
         tr.quiet = tr.quiet + 1 if float(np.max(along - 2.0 * sig)) > self.cfg.burnout_accel else 0
         if tr.quiet >= self.cfg.burnout_votes:

@@ -229,10 +229,10 @@ class Lifecycle:
                 if tr.status != "tentative":
                     out.append(self.rep.message(tr, sent))
         quiet: list[Track] = []  # confirmed, no update at t, report due
-        due_before = sent - self.cfg.report_interval_s + 1e-9
+        due_before = t - self.cfg.report_interval_s + 1e-9
         established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter
         for tr in list(self.tracks.values()):
-            age = sent - tr.last_arrival
+            age = t - tr.last_update
             if tr.dead or self.landed(tr, t):
                 if tr.status != "tentative":
                     tr.status = "deleted"
@@ -289,9 +289,8 @@ class Lifecycle:
                 tr.status == "confirmed"
                 and tr.t < t
                 and tr.updates >= established
-                and max(tr.last_arrival, tr.last_quiet_sent) <= due_before
+                and max(tr.last_update, tr.last_predicted_report) <= due_before
             ):
-                tr.last_quiet_sent = sent
                 quiet.append(tr)
         if quiet:
             # an established confirmed track that no plot has updated for a
