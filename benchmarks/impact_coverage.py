@@ -56,8 +56,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
-from tocsin.drill.generate import FLIGHT_CLASSES, random_scenario
 
+from tocsin.drill.generate import FLIGHT_CLASSES, random_scenario
 from tocsin.drill.metrics import ellipse_contains
 from tocsin.drill.score import ScoreConfig, score
 from tocsin.drill.simulate import SimulationResult, simulate
