@@ -122,10 +122,10 @@ def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any
     another warning policy: recovery re-runs it through this run's stages, and
     a drill's journal must not turn into Actual alerts (nor a live one into
     Exercise). Journals that predate the mode field are drill journals."""
-    from tocsin.runtime import start_notes
+    from tocsin.runtime import last_start_note
 
-    notes = start_notes(journal)
-    if not notes:
+    last = last_start_note(journal)
+    if last is None:
         if mode.live and journal.last_seq > 0:
             # whatever wrote it (an older version, another tool), it was not a
             # live run of this exchange: replaying it live would turn drill
@@ -135,7 +135,6 @@ def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any
                 file=where,
             )
         return
-    last = notes[-1]
     was_open = last.get("open")
     is_open = bool(getattr(mode, "open_inputs", False))
     if isinstance(was_open, bool) and was_open != is_open:

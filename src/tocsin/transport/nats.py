@@ -816,15 +816,17 @@ class FusionNode:
                     timeout=max(wait, 0.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
-                if stop.is_set():
-                    break
-                await self._gather(self.gather_s)
+                # (also when stopping: messages delivered are journalled and acked first)
+                if not stop.is_set():
+                    await self._gather(self.gather_s)
                 msgs = self._take_round()
                 if msgs:
                     before = self.activity
                     await self._handle(msgs)
                     if self.activity > before:
                         last_msg = unticked_at = time.monotonic()
+                if stop.is_set():
+                    break
                 now = time.monotonic()
                 if unticked_at is not None and grace > 0 and now - unticked_at >= grace:
                     # quiet for the scan grace: a buffered scan is complete
