@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transport"))
 from nats_helpers import nats_server
 
+from tocsin.exchange.admission import Admission, AdmissionConfig
 from tocsin.exchange.ingress import Ingress
 from tocsin.exchange.samples import sample_plot, toy_stages
 from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, generate_key, sign
@@ -75,8 +76,17 @@ def test_a_flooding_partner_fills_its_own_quota_and_holds_no_one_back(tmp_path: 
 
             j = Journal(tmp_path / "journal.db", synchronous="NORMAL")
             pipe = Pipeline(toy_stages(), j, ingress=Ingress(REG, max_skew_s=None, recorder=j))
+            # (suspect after 32 junk messages here, 200 by default)
+            adm = Admission(AdmissionConfig(suspect_after=32))
             node = FusionNode(
-                js, pipe, partner="JP", key=JP, clock=lambda: T0, batch=BATCH, keep_verdicts=True
+                js,
+                pipe,
+                partner="JP",
+                key=JP,
+                clock=lambda: T0,
+                batch=BATCH,
+                keep_verdicts=True,
+                admission=adm,
             )
             await node.setup()
             rounds = 0
@@ -87,8 +97,12 @@ def test_a_flooding_partner_fills_its_own_quota_and_holds_no_one_back(tmp_path: 
             # JP's 40 messages were read fairly: KR's junk got at most a batch a round
             assert node.stats.rejected <= rounds * BATCH < stored
             assert {v.env.seq for v in node.stats.verdicts if v.ok and v.env is not None} == set(range(1, 41))
+            # KR's stream is mostly junk: suspect, read at the unauthenticated rate
+            # (1,000 msgs/s) from now on; its junk waits in its own stream
+            assert node.admission.suspect("nats:KR")
+            assert not node.admission.suspect("nats:JP")
             node.batch = 1024
-            while await node.step(timeout=0.5):  # and then the rest of KR's, all refused by ingress
+            while await node.step(timeout=2.0):  # the rest of KR's, all refused by ingress
                 pass
             assert (node.stats.accepted, node.stats.rejected) == (40, stored)
             pipe.close()

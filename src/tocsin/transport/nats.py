@@ -29,7 +29,10 @@ durable pull consumer ``fusion-<NODE>`` *on each partner's stream*, with
 explicit acks, and reads them fairly (:meth:`FusionNode.run`: one pull
 outstanding per partner stream, each answered pull contributes at most
 ``batch`` messages to a round), so a flooding partner's backlog never holds
-another partner's messages behind it. A batch is acknowledged
+another partner's messages behind it; a partner stream whose recent messages
+mostly failed decoding or authentication is *suspect*
+(:class:`tocsin.exchange.admission.Admission`, as an HTTP lane) and is pulled
+at most at the unauthenticated rate: its junk waits in its own stream. A batch is acknowledged
 only after :meth:`tocsin.runtime.Pipeline.submit_batch` returned, i.e. after the
 inputs (and rejections, and outputs) were committed to the journal: a crash
 before the ack means redelivery, and the restored replay window turns a
@@ -63,6 +66,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tocsin.errors import ConfigError, InputError
+from tocsin.exchange.admission import Admission
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor
 from tocsin.exchange.signing import sign
@@ -373,6 +377,19 @@ def _deliveries(m: Any) -> int:
 
 #: a pull issued less than this long ago is "fresh" (FusionNode.gather_s)
 _FRESH_S = 0.05
+#: rejects that an honest partner's stream may produce (redelivery, reordering):
+#: not counted against it
+_BENIGN = frozenset({"duplicate", "stale"})
+
+
+def _lane(partner: str) -> str:
+    return f"nats:{partner}"
+
+
+def _stream_partner(m: Any) -> str:
+    """The partner whose input stream ``m`` came from (its subject's 4th token)."""
+    parts = str(getattr(m, "subject", "") or "").split(".")
+    return parts[3] if len(parts) > 3 else "-"
 
 
 def _stored_at(m: Any) -> Any:
@@ -446,6 +463,7 @@ class FusionNode:
         pull_s: float = 1.0,
         partners: Sequence[str] | None = None,
         gather_s: float = 0.005,
+        admission: Admission | None = None,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -495,6 +513,13 @@ class FusionNode:
         #: has been waiting longer is idle and is not waited for (no latency in
         #: steady operation); 0 turns it off
         self.gather_s = gather_s
+        #: a partner stream whose recent messages mostly failed decoding or
+        #: authentication is *suspect* (as an HTTP lane: tocsin.exchange.admission)
+        #: and is read at most at the unauthenticated rate (1,000 msgs/s): its
+        #: junk waits in its own stream (bounded by its quota), not in the node
+        self.admission = admission or Admission()
+        #: partner -> monotonic time before which its stream is not pulled
+        self._deferred: dict[str, float] = {}
         #: messages seen that were not this node's own heartbeats
         self.activity = 0
         self._hb_seq = 0
@@ -568,26 +593,54 @@ class FusionNode:
         """Fetch one round (at most ``batch`` messages from each partner stream
         that has some, waiting up to ``timeout`` for the first), journal and
         process it, ack it, publish outputs; the number of messages."""
-        self._start_pulls(timeout)
-        if not self._pulls:
-            return 0
-        await asyncio.wait(set(self._pulls.values()), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        deadline = time.monotonic() + timeout
+        while True:
+            self._start_pulls(timeout)
+            now = time.monotonic()
+            left = deadline - now
+            later = self._next_deferred(now)  # a suspect stream waiting for its bucket
+            wait = left if later is None else min(left, later)
+            if self._pulls:
+                done, _ = await asyncio.wait(
+                    set(self._pulls.values()), timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if done:
+                    break
+            elif later is None or later > left:
+                return 0
+            else:
+                await asyncio.sleep(wait)
+            if time.monotonic() >= deadline:
+                break
         await self._gather(max(self.gather_s, timeout))
         msgs = self._take_round()
         if not msgs:
             # nothing came: let every pull end (each within its ``timeout``), so
             # a step that returns 0 leaves no pull behind that could take a
             # message nobody handles (it would wait for ack_wait)
-            await asyncio.wait(set(self._pulls.values()))
+            if self._pulls:
+                await asyncio.wait(set(self._pulls.values()))
             msgs = self._take_round()
         return await self._handle(msgs)
 
     def _start_pulls(self, timeout: float) -> None:
-        """One outstanding pull on every partner stream that has none."""
+        """One outstanding pull on every partner stream that has none (a suspect
+        stream only when its bucket holds a batch)."""
+        now = time.monotonic()
         for p, sub in self._subs.items():
-            if p not in self._pulls:
-                self._pulls[p] = asyncio.ensure_future(self._fetch(sub, timeout))
-                self._pull_at[p] = time.monotonic()
+            if p in self._pulls or now < self._deferred.get(p, 0.0):
+                continue
+            wait = self.admission.lane_wait(_lane(p), self.batch)
+            if wait > 0:
+                self._deferred[p] = now + wait
+                continue
+            self._pulls[p] = asyncio.ensure_future(self._fetch(sub, timeout))
+            self._pull_at[p] = now
+
+    def _next_deferred(self, now: float) -> float | None:
+        """Seconds until a deferred (suspect) stream may be pulled again."""
+        later = [t for p, t in self._deferred.items() if p not in self._pulls]
+        return max(0.0, min(later) - now) if later else None
 
     async def _gather(self, wait_s: float) -> None:
         """When some pull was answered: wait up to ``wait_s`` for the pulls
@@ -666,6 +719,13 @@ class FusionNode:
             return 0
         self.stats.fetched += len(msgs)
         verdicts = await self._process(msgs)
+        # each partner stream's record: mostly junk makes it suspect (read slowly)
+        tally: dict[str, list[int]] = {}
+        for m, v in zip(msgs, verdicts, strict=True):
+            t = tally.setdefault(_stream_partner(m), [0, 0])
+            t[0 if v.ok or v.reason in _BENIGN else 1] += 1
+        for p, (good, bad) in tally.items():
+            self.admission.lane_result(_lane(p), good, bad)
         now = self.clock()
         for v in verdicts:
             if v.env is None or v.env.source != self.node:
@@ -686,36 +746,39 @@ class FusionNode:
     async def _process(self, msgs: list[Any]) -> list[Verdict]:
         """Journal and process fetched messages, then acknowledge them; a poison
         message is terminated instead (module doc, "Poison messages")."""
-        keep: list[Any] = []
-        verdicts: list[Verdict] = []
-        for m in msgs:
+        # (verdicts in the order of ``msgs``)
+        out: list[Verdict | None] = [None] * len(msgs)
+        keep: list[int] = []
+        for i, m in enumerate(msgs):
             if _deliveries(m) >= self.poison_deliveries:
-                verdicts.append(await self._poison(m, f"delivered {_deliveries(m)} times without an ack"))
+                out[i] = await self._poison(m, f"delivered {_deliveries(m)} times without an ack")
             else:
-                keep.append(m)
-        if not keep:
-            return verdicts
-        if all(_deliveries(m) <= 1 for m in keep):
+                keep.append(i)
+        if keep and all(_deliveries(msgs[i]) <= 1 for i in keep):
             try:
-                vs = await asyncio.to_thread(self.pipeline.submit_batch, _raws(keep), now=self.clock())
+                vs = await asyncio.to_thread(
+                    self.pipeline.submit_batch, _raws([msgs[i] for i in keep]), now=self.clock()
+                )
             except Exception:  # something in the batch breaks processing: find it, one by one
                 self.stats.batch_failures += 1
             else:
                 # journal committed: now (and only now) acknowledge
-                for m in keep:
-                    await m.ack()
-                return verdicts + vs
+                for i, v in zip(keep, vs, strict=True):
+                    await msgs[i].ack()
+                    out[i] = v
+                keep = []
         # one at a time (a redelivered batch, or one that failed): a message that
         # breaks processing, or crashes the node, is isolated from the others
-        for m in keep:
+        for i in keep:
+            m = msgs[i]
             try:
                 (v,) = await asyncio.to_thread(self.pipeline.submit_batch, _raws([m]), now=self.clock())
             except Exception as exc:
-                verdicts.append(await self._poison(m, f"processing failed: {type(exc).__name__}"))
+                out[i] = await self._poison(m, f"processing failed: {type(exc).__name__}")
                 continue
             await m.ack()
-            verdicts.append(v)
-        return verdicts
+            out[i] = v
+        return [v for v in out if v is not None]
 
     async def _poison(self, m: Any, why: str) -> Verdict:
         """Journal ``m`` as a bounded ``poison`` reject, then terminate it (AckTerm:
@@ -811,6 +874,9 @@ class FusionNode:
                     wait = min(wait, last_tick + self.tick_s - now)
                 if self.heartbeat_s > 0:
                     wait = min(wait, last_hb + self.heartbeat_s - now)
+                deferred = self._next_deferred(now)
+                if deferred is not None:
+                    wait = min(wait, deferred)
                 await asyncio.wait(
                     {*self._pulls.values(), stopped},
                     timeout=max(wait, 0.0),
