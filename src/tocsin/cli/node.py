@@ -162,7 +162,9 @@ def register(app: typer.Typer) -> None:
         ),
         replicas: int = typer.Option(1, "--replicas", help="Stream replicas when creating streams (1 or 3)."),
         stream_mb: int = typer.Option(
-            10240, "--stream-max-mb", help="Input stream size limit (MiB); output: 1/5."
+            10240,
+            "--stream-max-mb",
+            help="When creating streams: each partner's input stream quota (MiB); output: 1/5.",
         ),
         user: str | None = typer.Option(
             None, "--user", help="NATS user; its password from $TOCSIN_NATS_PASSWORD or --password-file."
@@ -334,6 +336,13 @@ def register(app: typer.Typer) -> None:
 
         note_start(journal, stages, f"node {code}", mode, plain)
 
+        # the input streams: the registry's partners (and this one); open mode
+        # makes the shipped partners' and its own, and reads every one there is
+        from tocsin.transport.nats import DEFAULT_PARTNERS
+
+        read_partners = sorted({code, *registry.partners}) if registry is not None else None
+        stream_partners = read_partners or sorted({code, *DEFAULT_PARTNERS})
+
         async def main() -> None:
             connected = False
             errors = ConnectErrors()
@@ -380,6 +389,7 @@ def register(app: typer.Typer) -> None:
                 await ensure_streams(
                     js,
                     replicas=replicas,
+                    partners=stream_partners,
                     in_max_bytes=stream_mb * 2**20,
                     out_max_bytes=max(1, stream_mb // 5) * 2**20,
                 )
@@ -397,6 +407,7 @@ def register(app: typer.Typer) -> None:
                 js,
                 pipe,
                 partner=code,
+                partners=read_partners,
                 key=k,
                 tick_s=tick,
                 heartbeat_s=heartbeat,
