@@ -205,7 +205,18 @@ def _make_server(config: Any, exchange: Exchange) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("serve")
+    @app.command(
+        "serve",
+        epilog=(
+            "Examples:\n\n"
+            "    tocsin serve     (open mode: http://127.0.0.1:8080, journal in ./data)\n\n"
+            "    tocsin feed plots.jsonl --to http://127.0.0.1:8080 --rate 10x\n\n"
+            "    tocsin serve --partners partners.yaml     (signed only)\n\n"
+            "    tocsin serve --live live.toml --partners partners.yaml     (Actual alerts)\n\n"
+            "    tocsin serve --replay run/     (a recorded drill on the dashboard)\n\n"
+            "More in docs/operations.md."
+        ),
+    )
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
         port: int = typer.Option(8080, "--port", help="Listen port (0: any free port)."),
@@ -349,7 +360,11 @@ def register(app: typer.Typer) -> None:
             "other browser origins get 403. Default: none but the server's own.",
         ),
     ) -> None:
-        """Run the exchange in one process: no external service needed."""
+        """Run the exchange in one process: no external service needed.
+
+        Without --partners it runs in open mode, for exercises only: every
+        alert is an Exercise and says so.
+        """
         import uvicorn
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
