@@ -742,8 +742,10 @@ class Pipeline:
         from tocsin.journal import snapshot as snap
 
         proc = self.stage_process
+        # (from a stage process: its pickled bytes, stored as they are)
+        stages = proc.capture(pickled=True) if proc is not None else [snap.capture(s) for s in self.stages]
         return {
-            "stages": proc.capture() if proc is not None else [snap.capture(s) for s in self.stages],
+            "stages": stages,
             "windows": self.ingress.windows,
             "accepted": self.ingress.accepted,
             "pipeline": {"data_time": self.data_time, "last_tick": self.last_tick, "metrics": self.metrics},
@@ -944,6 +946,8 @@ class Pipeline:
         from tocsin.journal import snapshot as snap
 
         stages = state["stages"]
+        if isinstance(stages, bytes):  # (written by a stage process)
+            stages = snap.loads_pickled(stages)
         if not isinstance(stages, list) or len(stages) != len(self.stages):
             raise snap.SnapshotError("snapshot has another number of stages")
         windows, accepted, pipe = state["windows"], state["accepted"], state["pipeline"]

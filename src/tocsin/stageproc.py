@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import pickle
 import queue
 import signal
 import subprocess
@@ -200,7 +201,13 @@ def _serve(
         elif msg[0] == "capture":
             from tocsin.journal import snapshot as snap
 
-            replies.send(("state", [snap.capture(s) for s in stages]))
+            state = [snap.capture(s) for s in stages]
+            if len(msg) > 1 and msg[1] == "pickled":
+                # (a snapshot: the parent stores the bytes as they are, without
+                # unpickling and pickling again on its busy thread)
+                replies.send(("state", pickle.dumps(state, protocol=5)))
+            else:
+                replies.send(("state", state))
 
 
 # ---------------------------------------------------------------- parent
@@ -369,13 +376,13 @@ class StageProcess:
             elif msg[0] == "state":  # (only capture() asks; never pending here)
                 raise StageProcessError("stage process replies out of order")
 
-    def capture(self, timeout: float = 120.0) -> list[Any]:
-        """The stages' state (:func:`tocsin.journal.snapshot.capture` of each);
-        call with nothing in flight."""
+    def capture(self, timeout: float = 120.0, *, pickled: bool = False) -> Any:
+        """The stages' state (:func:`tocsin.journal.snapshot.capture` of each;
+        with ``pickled``, that list pickled, as bytes); call with nothing in flight."""
         if self.inflight:
             raise StageProcessError("capture with work in flight")
         self.check_alive()
-        self._work.send(("capture",))
+        self._work.send(("capture", "pickled") if pickled else ("capture",))
         try:
             msg = self._inbox.get(timeout=timeout)
         except queue.Empty:
@@ -385,8 +392,7 @@ class StageProcess:
             raise StageProcessError(msg[1])
         if msg[0] != "state":
             raise StageProcessError("stage process replies out of order")
-        state: list[Any] = msg[1]
-        return state
+        return msg[1]
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the process to end (after the work already sent) and wait."""

@@ -518,3 +518,15 @@ def test_snapshots_are_proportionate_to_the_journal(tmp_path: Path) -> None:
     off.journal.close()
     on_disk = (tmp_path / "off" / "journal.db").stat().st_size
     assert 0.6 * on_disk <= jbytes <= 1.5 * on_disk
+
+
+def test_stage_bytes_from_a_stage_process_go_through_the_restricted_loader(tmp_path: Path) -> None:
+    """A stage process's state is stored in the snapshot as the bytes it
+    pickled; loading them admits no more than a snapshot does."""
+    pipe = Pipeline(toy_stages(), None)
+    good = pipe._capture()
+    good["stages"] = pickle.dumps(good["stages"], protocol=5)
+    pipe._restore(good)  # (the bytes form loads)
+    evil = dict(good, stages=pickle.dumps([os.system, os.system], protocol=5))
+    with pytest.raises(snap.SnapshotError, match="may not hold"):
+        pipe._restore(evil)
