@@ -145,7 +145,20 @@ def nats_auth(
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("node")
+    @app.command(
+        "node",
+        epilog=(
+            "Examples:\n\n"
+            "    tocsin deploy streams --partners JP,KR,US --nats nats://127.0.0.1:4222\n\n"
+            "    tocsin node --partner JP --key jp.key --partners partners.yaml\n\n"
+            "    tocsin node --partner JP --key jp.key --partners partners.yaml \\\n"
+            "        --nkey nkeys/node.nk --tls-ca tls/ca.pem \\\n"
+            "        --tls-cert tls/node-cert.pem --tls-key tls/node-key.pem \\\n"
+            "        --nats tls://127.0.0.1:4222     (a `tocsin deploy nats` directory)\n\n"
+            "    tocsin node ... --live live.toml --policy policy.toml     (Actual alerts)\n\n"
+            "SIGTERM or Ctrl-C stops it cleanly (exit 0). More in docs/operations.md."
+        ),
+    )
     def node(
         partner: str = typer.Option(..., "--partner", help="This node's partner code (JP, KR, US, ...)."),
         nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL(s), comma-separated."),
