@@ -59,7 +59,9 @@ class NondeterminismError(RuntimeError):
     """Replaying the journal produced different outputs from the recorded ones."""
 
 
-def default_stages(mode: Mode | None = None, config: WarningConfig | None = None) -> list[Stage]:
+def default_stages(
+    mode: Mode | None = None, config: WarningConfig | None = None, *, instance: str | None = None
+) -> list[Stage]:
     """Fusion (wrapped in the cross-sensor consistency check) then warning, from
     the project's stage packages when installed.
 
@@ -68,6 +70,10 @@ def default_stages(mode: Mode | None = None, config: WarningConfig | None = None
     always been; only a :class:`~tocsin.warning.mode.LiveMode` (from a live
     authorisation file) makes ``Actual`` alerts. ``config`` is the warning
     policy (:class:`~tocsin.warning.policy.WarningConfig`; ``None``: defaults).
+    ``instance`` names this node and run in every alert identifier (CAP
+    identifiers must be unique per sender for ever: two runs, or two nodes, fed
+    the same reports must not reuse one); a replay passes the recorded one
+    (:func:`recorded_instance`).
 
     The only place that imports them: every other user gets stages passed in.
     """
@@ -88,7 +94,7 @@ def default_stages(mode: Mode | None = None, config: WarningConfig | None = None
     if warning is not None and hasattr(warning, "WarningEngine"):
         # not inside the try: a mode or policy the engine refuses must not
         # silently drop the warning stage
-        stages.append(warning.WarningEngine(config, mode=mode))
+        stages.append(warning.WarningEngine(config, mode=mode, instance=instance or "local"))
     elif mode is not None and mode.live:
         raise RuntimeError("a live run needs the warning stage (tocsin.warning is not installed)")
     return stages
@@ -323,7 +329,9 @@ class Pipeline:
         return rep
 
 
-def stages_by_name(name: str, mode: Mode | None = None, config: WarningConfig | None = None) -> list[Stage]:
+def stages_by_name(
+    name: str, mode: Mode | None = None, config: WarningConfig | None = None, *, instance: str | None = None
+) -> list[Stage]:
     """``"default"`` (fusion + warning, in ``mode`` with policy ``config``: see
     :func:`default_stages`) or ``"toy"`` (the deterministic stand-ins, which
     only ever make Exercise alerts: refused with a live mode)."""
@@ -334,7 +342,9 @@ def stages_by_name(name: str, mode: Mode | None = None, config: WarningConfig | 
 
         return toy_stages()
     if name == "default":
-        return default_stages(mode, config)
+        # (the instance only when there is one: callers and stand-ins of the older
+        # two-argument default_stages keep working)
+        return default_stages(mode, config, instance=instance) if instance else default_stages(mode, config)
     raise ValueError(f"unknown stage set {name!r}")
 
 
@@ -344,15 +354,19 @@ def note_start(
     role: str,
     mode: Mode | None = None,
     policy: dict[str, Any] | None = None,
+    instance: str | None = None,
 ) -> None:
     """Record which stage set a run used, so a replay can pick the same one.
 
     With ``mode``, also the warning mode (``drill``/``live``, its status and,
     live, who authorised it under which reference: the journal is the audit
     trail); with ``policy``, the warning policy as plain data (so a replay runs
-    the same policy). Journals without them (older runs) are drill runs with
-    the default policy."""
+    the same policy); with ``instance``, the node and run identity the warning
+    stage puts in alert identifiers (:func:`recorded_instance`). Journals
+    without them (older runs) are drill runs with the default policy."""
     note: dict[str, Any] = {"event": "start", "stages": stages, "role": role}
+    if instance is not None:
+        note["instance"] = instance
     if mode is not None:
         note["mode"] = mode.name
         note["status"] = mode.status
@@ -400,6 +414,16 @@ def recorded_live_sender(journal: Journal) -> str | None:
     last = notes[-1] if notes else {}
     sender = last.get("sender") if last.get("mode") == "live" else None
     return sender if isinstance(sender, str) else None
+
+
+def recorded_instance(journal: Journal) -> str | None:
+    """The node and run identity of the journal's first start that recorded one:
+    a restart continues it and a replay reproduces its alert identifiers."""
+    for n in start_notes(journal):
+        inst = n.get("instance")
+        if isinstance(inst, str) and inst:
+            return inst
+    return None
 
 
 def recorded_policy(journal: Journal) -> dict[str, Any] | None:
@@ -503,6 +527,7 @@ __all__ = [
     "default_stages",
     "file_sinks",
     "note_start",
+    "recorded_instance",
     "recorded_live_sender",
     "recorded_mode",
     "recorded_outputs",

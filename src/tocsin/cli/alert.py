@@ -72,9 +72,12 @@ def register(app: typer.Typer) -> None:
         epilog=(
             'Example (two duty officers listed in policy.toml as operators = ["aoki", "baek"]):\n\n'
             "    tocsin alert propose --state book/ --policy policy.toml --operator aoki "
-            '--area JP-01 --text "Missile launch. Take shelter."\n\n'
+            "--area JP-01 --template missile-launch\n\n"
+            "    tocsin alert propose --state book/ --policy policy.toml --operator aoki --area JP-01 "
+            '--text-ja "ミサイル発射。避難して下さい。" --text-en "Missile launch. Take shelter."\n\n'
             "    tocsin alert confirm P1 --state book/ --policy policy.toml --operator baek\n\n"
-            "    tocsin alert cancel JP.manual-1.1.0 --state book/ --policy policy.toml --operator aoki\n\n"
+            "    tocsin alert cancel m1a2b3c4d.JP.manual-1.1.0 --state book/ --policy policy.toml "
+            "--operator aoki\n\n"
             "    tocsin alert list --state book/ --policy policy.toml\n\n"
             "Alerts are Exercise unless --live names a live authorisation file."
         ),
@@ -100,20 +103,41 @@ def register(app: typer.Typer) -> None:
             ..., "--area", help="Area code (repeat), e.g. JP-01.", show_default=False
         ),
         text: str = typer.Option(
-            ..., "--text", help="What the public should know and do.", show_default=False
+            "",
+            "--text",
+            help="What the public should know and do, in the public's own language.",
+            show_default=False,
+        ),
+        text_ja: str = typer.Option("", "--text-ja", help="The text in Japanese.", show_default=False),
+        text_ko: str = typer.Option("", "--text-ko", help="The text in Korean.", show_default=False),
+        text_en: str = typer.Option("", "--text-en", help="The text in English.", show_default=False),
+        template: str = typer.Option(
+            "",
+            "--template",
+            help="A pre-scripted three-language alert instead of a text: missile-launch, missile-fall.",
+            show_default=False,
         ),
         state: Path = state_opt,
         policy: Path | None = policy_opt,
         live: Path | None = live_opt,
         at: float | None = at_opt,
     ) -> None:
-        """Propose a manual alert; nothing is sent until another operator confirms."""
+        """Propose a manual alert; nothing is sent until another operator confirms.
+
+        Each language's text is the operators' own (--text is the public's own
+        language; --text-ja/-ko/-en name theirs), or a pre-scripted
+        three-language --template: a language with no text is left out of the
+        alert, never filled with another language's words."""
         from tocsin.warning.manual import ManualAlertBook, ManualAlertError
 
         with _book(state, policy, live) as b:
             assert isinstance(b, ManualAlertBook)
+            texts: dict[str, str] = {str(b.home): text} if text else {}
+            for lang, tx in (("ja-JP", text_ja), ("ko-KR", text_ko), ("en-US", text_en)):
+                if tx:
+                    texts[lang] = tx
             try:
-                p, rec = b.propose(operator, area, text, _now(at))
+                p, rec = b.propose(operator, area, texts, _now(at), template=template or None)
             except ManualAlertError as exc:
                 refused: Exception | None = exc
             else:

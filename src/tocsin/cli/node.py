@@ -55,11 +55,11 @@ def register(app: typer.Typer) -> None:
 
         import nats
 
-        from tocsin.cli.serve import announce_live, check_resume, unreproducible, warning_setup
+        from tocsin.cli.serve import announce_live, check_resume, new_instance, unreproducible, warning_setup
         from tocsin.exchange.ingress import Ingress
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, Pipeline, default_stages
+        from tocsin.runtime import NondeterminismError, Pipeline, default_stages, recorded_instance
         from tocsin.transport.nats import FusionNode, ensure_streams, publish_all
         from tocsin.wire import ReadStats, iter_jsonl
 
@@ -84,12 +84,6 @@ def register(app: typer.Typer) -> None:
             foreign = [m for m in to_publish if m.partner != code]
             if foreign:
                 raise InputError(f"message of partner {foreign[0].partner}, not {code}", file=str(publish))
-        if stages == "toy":
-            from tocsin.exchange.samples import toy_stages
-
-            stage_list = toy_stages()
-        else:
-            stage_list = default_stages(mode, wcfg)
         ddir = data or Path(f"data-{code}")
         journal = Journal(ddir / "journal.db", synchronous=sync)
         try:
@@ -97,6 +91,13 @@ def register(app: typer.Typer) -> None:
         except InputError:
             journal.close()
             raise
+        instance = recorded_instance(journal) or new_instance(f"node-{code}")
+        if stages == "toy":
+            from tocsin.exchange.samples import toy_stages
+
+            stage_list = toy_stages()
+        else:
+            stage_list = default_stages(mode, wcfg, instance=instance)
         announce_live(mode, live)
         ingress = Ingress(registry, max_skew_s=max_skew or None, recorder=journal)
         import time
@@ -112,7 +113,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"recovered {rep.inputs} inputs from {ddir / 'journal.db'}", err=True)
         from tocsin.runtime import note_start
 
-        note_start(journal, stages, f"node {code}", mode, plain)
+        note_start(journal, stages, f"node {code}", mode, plain, instance)
 
         async def main() -> None:
             opts: dict[str, object] = {"connect_timeout": 5, "max_reconnect_attempts": -1}

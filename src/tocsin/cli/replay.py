@@ -141,6 +141,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.errors import ConfigError, InputError
         from tocsin.journal import Journal
         from tocsin.runtime import (
+            recorded_instance,
             recorded_live_sender,
             recorded_mode,
             recorded_outputs,
@@ -177,7 +178,12 @@ def register(app: typer.Typer) -> None:
                 # release's own): the replay renders them the same way
                 cfg = msgspec.structs.replace(cfg or WarningConfig(), sender=sender)
             # a replay never issues Actual: ReplayMode's status cannot be Actual
-            outs = replay_journal(j, stages_by_name(name, mode=ReplayMode(status="Exercise"), config=cfg))
+            outs = replay_journal(
+                j,
+                stages_by_name(
+                    name, mode=ReplayMode(status="Exercise"), config=cfg, instance=recorded_instance(j)
+                ),
+            )
             live = recorded_outputs(j)
         counts = write_outputs(out, outs)
         typer.echo(", ".join(f"{n} -> {out / name}" for name, n in counts.items()))

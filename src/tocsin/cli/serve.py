@@ -49,6 +49,15 @@ def warning_setup(
     return mode, cfg, plain
 
 
+def new_instance(role: str) -> str:
+    """A fresh node-and-run identity for alert identifiers (``serve-1a2b3c4d``):
+    random, recorded in the journal's start note, reused by restarts and
+    replays of that journal (:func:`tocsin.runtime.recorded_instance`)."""
+    import secrets
+
+    return f"{role}-{secrets.token_hex(4)}"
+
+
 def announce_live(mode: Mode, live: Path | None) -> None:
     """The loud stderr line of a live run (nothing for a drill)."""
     auth = getattr(mode, "authorisation", None)
@@ -192,7 +201,7 @@ def register(app: typer.Typer) -> None:
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, Sink, default_stages
+        from tocsin.runtime import NondeterminismError, Sink, default_stages, recorded_instance
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -208,16 +217,19 @@ def register(app: typer.Typer) -> None:
             )
         mode, wcfg, plain = warning_setup(live, policy, stages)
         jpath = data / "journal.db"
+        instance = None
         if jpath.is_file():
             with Journal(jpath, readonly=True) as jr:
                 check_resume(jr, str(jpath), mode, plain)
+                instance = recorded_instance(jr)
+        instance = instance or new_instance("serve")
         announce_live(mode, live)
         if stages == "toy":
             from tocsin.exchange.samples import toy_stages
 
             stage_list = toy_stages()
         else:
-            stage_list = default_stages(mode, wcfg)
+            stage_list = default_stages(mode, wcfg, instance=instance)
         registry = PartnerRegistry.load(partners) if partners is not None else None
         hooks: list[Sink] = []
         if webhooks:
@@ -262,7 +274,7 @@ def register(app: typer.Typer) -> None:
         if exchange.pipeline.journal is not None:
             from tocsin.runtime import note_start
 
-            note_start(exchange.pipeline.journal, stages, "serve", mode, plain)
+            note_start(exchange.pipeline.journal, stages, "serve", mode, plain, instance)
         if report is not None:
             typer.echo(
                 f"recovered {report.inputs} inputs, {report.ticks} ticks from {data / 'journal.db'}; "

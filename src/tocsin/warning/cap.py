@@ -15,9 +15,12 @@ name in that language), polygon(s) from ``Area.cap_polygons``, and
 
 Urgency, severity, certainty: an Alert or Update is ``Immediate`` / ``Extreme``
 / ``Likely`` — the launch is observed, but that it reaches a given area is a
-prediction (CAP: Likely = p > ~50 %); a Cancel is ``Past`` / ``Minor`` /
-``Observed`` with responseType ``AllClear`` (CAP 1.2 section 3.2.2: Past =
-"responsive action is no longer required").
+prediction (CAP: Likely = p > ~50 %); ``Possible`` while the track is lost
+(the area is warned because the missile *could* still reach it). A *close*
+(an all-clear ``Update``, or a ``Cancel`` of a warning sent in error) is
+``Past`` / ``Minor`` / ``Observed`` with responseType ``AllClear`` (CAP 1.2
+section 3.2.2: Past = "responsive action is no longer required"); every
+other message's responseType is ``Shelter``.
 
 Times carry an offset and no fraction (the schema's pattern); UTC is written
 ``-00:00`` as CAP 1.2 prescribes. ``references`` holds space-separated
@@ -132,7 +135,7 @@ _NOTE = {
 
 def render_cap(m: CapMessage) -> str:
     """The CAP 1.2 XML document (UTF-8 text with an XML declaration)."""
-    cancel = m.msg_type == "Cancel"
+    cancel = m.msg_type == "Cancel" or m.facts.close is not None
     root = etree.Element(_N + "alert", nsmap={None: CAP_NS})
     _sub(root, "identifier", m.identifier)
     _sub(root, "sender", m.sender)
@@ -159,7 +162,11 @@ def render_cap(m: CapMessage) -> str:
         _sub(info, "responseType", "AllClear" if cancel else "Shelter")
         _sub(info, "urgency", "Past" if cancel else "Immediate")
         _sub(info, "severity", "Minor" if cancel else "Extreme")
-        _sub(info, "certainty", "Observed" if cancel else "Likely")
+        _sub(
+            info,
+            "certainty",
+            "Observed" if cancel else ("Possible" if m.facts.instruction == "lost" else "Likely"),
+        )
         ec = _sub(info, "eventCode")
         _sub(ec, "valueName", "tocsin")
         _sub(ec, "value", "BALLISTIC-MISSILE")

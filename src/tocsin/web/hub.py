@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
+from tocsin.web.feed import CurrentAlerts
 from tocsin.wire import Envelope, HeartbeatBody, encode_json
 
 _T = TypeVar("_T")
@@ -77,6 +78,8 @@ class Hub:
     loop: asyncio.AbstractEventLoop
     client_buffer: int = 2048
     history: deque[Envelope] = field(default_factory=lambda: deque(maxlen=1000))
+    #: the warnings in force and the CAP documents issued (the CAP feed)
+    current: CurrentAlerts = field(default_factory=CurrentAlerts)
     subscribers: set[asyncio.Queue[tuple[str, bytes] | None]] = field(default_factory=set)
     dropped_clients: int = 0
     events: int = 0
@@ -84,6 +87,7 @@ class Hub:
     def emit(self, env: Envelope) -> None:
         if env.kind == "alert":
             self.history.append(env)
+            self.current.add(env)
         data = encode_json(env)
         self.loop.call_soon_threadsafe(self.publish, env.kind, data)
 
@@ -146,7 +150,9 @@ class Exchange:
                 if b'"kind":"alert"' in e.payload[:40]:
                     from tocsin.wire import decode_json
 
-                    self.hub.history.append(decode_json(e.payload))
+                    env = decode_json(e.payload)
+                    self.hub.history.append(env)
+                    self.hub.current.add(env)
         self.pipeline.sinks.append(self.hub)
         self._queue = asyncio.Queue(self.config.queue_size)
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
