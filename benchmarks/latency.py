@@ -49,7 +49,7 @@ import httpx
 import numpy as np
 
 from tocsin.exchange.samples import sample_plot
-from tocsin.wire import SensorBody, encode_json, make
+from tocsin.wire import Envelope, SensorBody, encode_json, make
 
 T0 = 1_789_430_400.0
 
@@ -129,7 +129,11 @@ async def run_embedded(url: str, rate: int, seconds: float) -> dict[str, Any]:
                             if t is not None:
                                 lat[k[0]].append(now - t)
 
-        await c.post("/v1/messages", content=b"\n".join(src.sensors()), headers={"content-type": "x/ndjson"})
+        await c.post(
+            "/v1/messages",
+            content=b"\n".join(src.sensors()),
+            headers={"content-type": "application/x-ndjson"},
+        )
         task = asyncio.create_task(reader())
         await ready.wait()
         await asyncio.sleep(0.2)
@@ -176,11 +180,30 @@ async def run_embedded(url: str, rate: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def start_server(data: Path, stages: str, sync: str, tick: float = 0.0) -> tuple[subprocess.Popen[str], str]:
+def code_env(code: Path | None) -> dict[str, str]:
+    """The environment that runs tocsin from ``code`` (a source tree of another
+    commit, e.g. the baseline) instead of this checkout; same virtualenv."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code / "src")
+    return env
+
+
+def start_server(
+    data: Path,
+    stages: str,
+    sync: str,
+    tick: float = 0.0,
+    *,
+    code: Path | None = None,
+    partners: Path | None = None,
+) -> tuple[subprocess.Popen[str], str]:
+    extra = ["--partners", str(partners), "--max-skew", "0"] if partners is not None else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(data), "--stages", stages,
-         "--tick", str(tick), "--clock", "data", "--sync", sync],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+         "--tick", str(tick), "--clock", "data", "--sync", sync, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=code_env(code),
+        cwd=str(code) if code is not None else None,
     )  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -272,6 +295,343 @@ async def run_scenario(url: str, scenario: Path, speed: float, max_s: float) -> 
         "plot_to_track": stats_ms(lat["track"]),
         "plot_to_alert": stats_ms(lat["alert"]),
     }
+
+
+# ---------------------------------------------------------------- signed throughput
+
+
+class AirPicture:
+    """A dense air picture for the real tracker: ``n_aircraft`` in straight
+    level flight over a 700 x 700 km box around 37N 138E, seen by ``n_radars``
+    ground radars (1-s scans, staggered so scans arrive evenly through the
+    second; every plot of a scan carries the scan's time, unique per scan).
+    Plots: range/az/el with 30 m / 0.05 deg noise, elevation above 0.5 deg and
+    range under 600 km."""
+
+    def __init__(self, n_radars: int, n_aircraft: int, seed: int = 17, period: float = 1.0) -> None:
+        from tocsin.geo.wgs84 import enu_to_ecef, geodetic_to_ecef
+
+        rng = np.random.default_rng(seed)
+        self.n_radars, self.period = n_radars, period
+        g = int(np.ceil(np.sqrt(n_radars)))
+        self.sites = [
+            (35.5 + 3.0 * (k // g) / max(g - 1, 1), 136.5 + 3.0 * (k % g) / max(g - 1, 1))
+            for k in range(n_radars)
+        ]
+        self.p0 = np.column_stack(
+            [rng.uniform(-350e3, 350e3, n_aircraft), rng.uniform(-350e3, 350e3, n_aircraft),
+             rng.uniform(8e3, 12e3, n_aircraft)]
+        )  # fmt: skip
+        hdg = rng.uniform(0, 2 * np.pi, n_aircraft)
+        spd = rng.uniform(180.0, 260.0, n_aircraft)
+        self.v = np.column_stack([spd * np.sin(hdg), spd * np.cos(hdg), np.zeros(n_aircraft)])
+        self._enu_to_ecef = enu_to_ecef
+        self._site_ecef = [geodetic_to_ecef(la, lo, 50.0) for la, lo in self.sites]
+        self.rng = rng
+
+    def sensors(self) -> list[Envelope]:
+        out = []
+        for k, (la, lo) in enumerate(self.sites):
+            body = SensorBody(
+                id=f"JP-B{k}", type="radar", platform="ground", lat=la, lon=lo, alt_m=50.0,
+                sigma_range_m=30.0, sigma_az_deg=0.05, sigma_el_deg=0.05, max_range_m=600e3,
+                scan_period_s=self.period,
+            )  # fmt: skip
+            out.append(make("sensor", body, partner="JP", source=f"JP-B{k}", seq=0, sent=T0))
+        return out
+
+    def scan(self, n: int, k: int) -> tuple[float, list[Envelope]]:
+        """Scan number ``n`` of radar ``k``: its time and its plots."""
+        from tocsin.geo.wgs84 import ecef_to_aer
+        from tocsin.wire import PlotBody
+
+        t = round(T0 + 1.0 + n * self.period + (k + 0.5) * self.period / self.n_radars, 6)
+        enu = self.p0 + self.v * (t - T0)
+        xyz = self._enu_to_ecef(enu, 37.0, 138.0, 0.0)
+        la, lo = self.sites[k]
+        az, el, rng_m = ecef_to_aer(xyz, la, lo, 50.0)
+        vis = (el > 0.5) & (rng_m < 600e3)
+        m = int(vis.sum())
+        az = (az[vis] + self.rng.normal(0, 0.05, m)) % 360.0
+        el = np.clip(el[vis] + self.rng.normal(0, 0.05, m), -90, 90)
+        r = rng_m[vis] + self.rng.normal(0, 30.0, m)
+        src = f"JP-B{k}"
+        plots = [
+            make("plot", PlotBody(sensor=src, t=t, range_m=float(r[i]), az_deg=float(az[i]),
+                                  el_deg=float(el[i])),
+                 partner="JP", source=src, seq=n * 10_000 + i + 1, sent=t)
+            for i in range(m)
+        ]  # fmt: skip
+        return t, plots
+
+    def visible_per_scan(self) -> float:
+        return float(np.mean([len(self.scan(0, k)[1]) for k in range(self.n_radars)]))
+
+
+def _registry_file(path: Path, key: Any) -> Path:
+    from tocsin.exchange.signing import public_key_text
+
+    # written by hand (not PartnerRegistry.save) so the baseline's loader reads it too
+    reg = {"partners": {"JP": {"public_key": public_key_text(key), "sources": ["JP-*"],
+                               "kinds": ["sensor", "plot", "heartbeat"]}}}  # fmt: skip
+    path.write_text(json.dumps(reg))
+    return path
+
+
+Stream = list[tuple[float, list[float], list[bytes], int]]
+
+
+def prepare_stream(pic: AirPicture, seconds: float, signing: str, key: Any) -> tuple[list[bytes], Stream]:
+    """The whole run, signed in advance (a real sensor signs as it goes, on its
+    own machine): the sensor descriptors, then 10-ms slices of (offset s, scan
+    times, lines to post, plots in them). ``signing``: ``v1`` (per message,
+    legacy), ``v2`` (per message), ``bundle`` (one v2 signature per radar
+    scan), ``none``."""
+    from tocsin.exchange import signing as sg
+
+    sign_one = getattr(sg, "sign_v1", None) if signing == "v1" else sg.sign
+    if signing == "v1" and sign_one is None:  # the baseline's sign() made v1 signatures
+        sign_one = sg.sign
+    assert sign_one is not None
+    sensors = [encode_json(sign_one(e, key) if signing != "none" else e) for e in pic.sensors()]
+    slices: dict[int, tuple[list[float], list[bytes], list[int]]] = {}
+    n_scans = int(seconds / pic.period)
+    bseq = 0
+    for n in range(n_scans):
+        for k in range(pic.n_radars):
+            t, plots = pic.scan(n, k)
+            if not plots:
+                continue
+            sl = slices.setdefault(int((t - T0 - 1.0) / 0.01), ([], [], [0]))
+            sl[0].append(t)
+            sl[2][0] += len(plots)
+            if signing == "bundle":
+                for i in range(0, len(plots), 4096):
+                    bseq += 1
+                    b = sg.sign_bundle(
+                        plots[i : i + 4096], key, partner="JP", source=f"JP-B{k}", seq=bseq, sent=t
+                    )
+                    sl[1].append(encode_json(b))
+            elif signing == "none":
+                sl[1].extend(encode_json(e) for e in plots)
+            else:
+                sl[1].extend(encode_json(sign_one(e, key)) for e in plots)
+    return sensors, [(i * 0.01, ts, lines, n[0]) for i, (ts, lines, n) in sorted(slices.items())]
+
+
+async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: float) -> dict[str, Any]:
+    """Post the slices on time; plot->track = track event for a scan time -
+    POST of that scan (after the first ``warmup_s``, while tracks start)."""
+    posted_at: dict[float, float] = {}
+    lat: list[float] = []
+    errors = {"status": 0, "rejected": 0}
+    plots = sum(n for _, _, _, n in stream)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=64)) as c:
+        r = await c.post(
+            "/v1/messages", content=b"\n".join(sensors), headers={"content-type": "application/x-ndjson"}
+        )
+        if r.json().get("rejected"):
+            raise RuntimeError(f"sensor descriptors refused: {r.text[:300]}")
+        ready = asyncio.Event()
+        t_measure = T0 + 1.0 + warmup_s
+
+        async def reader() -> None:
+            async with c.stream("GET", "/v1/events?kinds=track") as r:
+                ready.set()
+                async for line in r.aiter_lines():
+                    if line.startswith("data: "):
+                        now = time.monotonic()
+                        t = round(float(json.loads(line[6:])["body"]["t"]), 6)
+                        at = posted_at.get(t)
+                        if at is not None and t >= t_measure:
+                            lat.append(now - at)
+
+        task = asyncio.create_task(reader())
+        await ready.wait()
+        await asyncio.sleep(0.2)
+        sem = asyncio.Semaphore(64)
+        inflight: set[asyncio.Task[None]] = set()
+
+        async def post(body: bytes, n: int) -> None:
+            async with sem:
+                r = await c.post(
+                    "/v1/messages", content=body, headers={"content-type": "application/x-ndjson"}
+                )
+                if r.status_code != 200:
+                    errors["status"] += 1
+                else:
+                    errors["rejected"] += int(r.json().get("rejected", 0))
+
+        start = time.monotonic()
+        for off, ts, lines, _ in stream:
+            await asyncio.sleep(max(0.0, start + off - time.monotonic()))
+            now = time.monotonic()
+            for t in ts:
+                posted_at[t] = now
+            tk = asyncio.create_task(post(b"\n".join(lines), len(lines)))
+            inflight.add(tk)
+            tk.add_done_callback(inflight.discard)
+        if inflight:
+            await asyncio.gather(*inflight)
+        wall = time.monotonic() - start
+        await asyncio.sleep(1.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await task
+    return {
+        "plots": plots,
+        "offered_plots_per_s": round(plots / max(stream[-1][0], 1e-9), 1) if stream else 0.0,
+        "achieved_plots_per_s": round(plots / wall, 1),
+        "http_errors": errors["status"],
+        "lines_rejected": errors["rejected"],
+        "plot_to_track": stats_ms(lat),
+    }
+
+
+def warm_up(code: Path | None) -> None:
+    """Compile the tracker's numba kernels of ``code`` once (cached on disk)
+    so no measured run pays for it."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]) if sys.argv[1] else None\n"
+        "from tocsin.runtime import default_stages\n"
+        "from tocsin.stage import run_pipeline\n"
+        "import json\n"
+        "from tocsin.wire import decode_json\n"
+        "st = default_stages()\n"
+        "for line in sys.stdin.buffer:\n"
+        "    run_pipeline(st, decode_json(line))\n"
+        "for s in st: s.advance(2e9)\n"
+    )
+    pic = AirPicture(2, 40)
+    lines = [encode_json(e) for e in pic.sensors()]
+    for n in range(4):
+        for k in range(2):
+            lines.extend(encode_json(e) for e in pic.scan(n, k)[1])
+    subprocess.run(
+        [sys.executable, "-c", script, str(code / "src") if code is not None else ""],
+        input=b"\n".join(lines) + b"\n", env=code_env(code), check=True, timeout=600,
+        cwd=str(code) if code is not None else None,
+    )  # fmt: skip
+
+
+def throughput(
+    trees: dict[str, Path | None], rates: list[int], seconds: float, radars: int, sync: str, tmp: Path
+) -> dict[str, Any]:
+    """Issue 17 (b): signed plots with the real stages, rate by rate, each code
+    tree in turn at the same rate (interleaved); per tree the signing it can
+    do (the baseline: v1 per message; this code: v2 per message and bundles)."""
+    from tocsin.exchange.signing import generate_key
+
+    key = generate_key()
+    reg = _registry_file(tmp / "partners.json", key)
+    probe = AirPicture(radars, 200).visible_per_scan() / 200.0
+    rows: list[dict[str, Any]] = []
+    best: dict[str, int | None] = {}
+    failed: set[str] = set()
+    for rate in rates:
+        n_air = max(1, round(rate / (radars * probe)))
+        pic = AirPicture(radars, n_air)
+        for name, code in trees.items():
+            modes = ["v1"] if name == "baseline" else ["v2", "bundle"]
+            for mode in modes:
+                label = f"{name}:{mode}"
+                if label in failed:
+                    continue
+                sensors, stream = prepare_stream(pic, seconds, mode, key)
+                proc, url = start_server(tmp / f"t-{label.replace(':', '-')}-{rate}", "default", sync,
+                                         tick=1.0, code=code, partners=reg)  # fmt: skip
+                try:
+                    m = asyncio.run(run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3)))
+                finally:
+                    proc.terminate()
+                    proc.wait(20)
+                p99 = m["plot_to_track"].get("p99_ms", 1e9)
+                ok = p99 < 100.0 and m["achieved_plots_per_s"] >= 0.9 * m["offered_plots_per_s"] and not m[
+                    "http_errors"]  # fmt: skip
+                rows.append({"code": name, "signing": mode, "target": rate, "aircraft": n_air, "ok": ok, **m})
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                if ok:
+                    best[label] = rate
+                else:
+                    failed.add(label)
+                    best.setdefault(label, None)
+    return {
+        "radars": radars,
+        "seconds_per_rate": seconds,
+        "max_rate_p99_under_100ms": best,
+        "runs": rows,
+    }
+
+
+def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) -> dict[str, Any]:
+    """CPU per plot of each step, in this process, on the air picture at
+    ``rate``: what bounds the sustained rate on one core (each step alone, the
+    others not running)."""
+    from tocsin.exchange.ingress import Ingress
+    from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, generate_key
+    from tocsin.journal import Journal
+    from tocsin.runtime import Pipeline, default_stages
+    from tocsin.wire import decode_json
+
+    key = generate_key()
+    reg = PartnerRegistry({"JP": PartnerPolicy("JP", key.public_key(), ("JP-*",), ("sensor", "plot"))})
+    probe = AirPicture(radars, 200).visible_per_scan() / 200.0
+    pic = AirPicture(radars, max(1, round(rate / (radars * probe))))
+    out: dict[str, Any] = {"rate": rate, "seconds": seconds, "radars": radars}
+    n = 0
+    for mode in ("none", "v2", "bundle"):
+        sensors, stream = prepare_stream(pic, seconds, mode, key)
+        n = sum(k for *_, k in stream)
+        ing = Ingress(reg if mode != "none" else None, max_skew_s=None)
+        for ln in sensors:
+            ing.check_bytes(ln)
+        c0 = time.process_time()
+        for _, _, lines, _ in stream:
+            for ln in lines:
+                ing.check_bytes(ln)
+        out[f"ingress_{mode}_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    sensors, stream = prepare_stream(pic, seconds, "none", key)
+    envs = [[decode_json(ln) for ln in lines] for _, _, lines, _ in stream]
+    j = Journal(tmp / "cost.db", synchronous=sync)
+    c0, w0 = time.process_time(), time.perf_counter()
+    for batch in envs:
+        with j.transaction():
+            for e in batch:
+                j.append("input", encode_json(e))
+    out["journal_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    out["journal_wall_us"] = round((time.perf_counter() - w0) / n * 1e6, 1)
+    j.close()
+    pipe = Pipeline(default_stages())
+    for ln in sensors:
+        pipe.submit(ln)
+    c0 = time.process_time()
+    outs = 0
+    for batch in envs:
+        for e in batch:
+            outs += len(pipe._run(e))
+    out["stages_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    out["outputs_per_plot"] = round(outs / n, 3)
+    out["plots"] = n
+    return out
+
+
+def extract_tree(ref: str, tmp: Path) -> Path:
+    """The source tree of commit ``ref`` (``git archive``: no worktree is
+    registered in the shared repository)."""
+    root = Path.cwd()  # run from the checkout (the code under test may be a copy: PYTHONPATH)
+    dest = tmp / f"tree-{ref}"
+    dest.mkdir(parents=True)
+    arch = subprocess.run(["git", "-C", str(root), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=arch, check=True)
+    return dest
+
+
+def commit_of(ref: str) -> str:
+    root = Path.cwd()  # run from the checkout (the code under test may be a copy: PYTHONPATH)
+    out = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", ref], capture_output=True, text=True
+    )
+    return out.stdout.strip() or ref
 
 
 # ---------------------------------------------------------------- NATS
@@ -389,6 +749,169 @@ async def run_nats(
     }
 
 
+async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s: float) -> dict[str, Any]:
+    """Issue 17 (a) over NATS: the scenario's messages published to the
+    cluster paced by ``sent`` (as :func:`run_scenario` posts them); a fusion
+    node (:func:`start_node`, another process) consumes them; latency = output
+    received on ``tocsin.v1.out.>`` - publish of the plot (track) or of the
+    last plot of the alert's track's latest update (alert)."""
+    import nats
+
+    from tocsin.drill.scenario import load_scenario
+    from tocsin.drill.simulate import simulate
+    from tocsin.transport.nats import publish
+    from tocsin.wire import PlotBody
+
+    sim = simulate(load_scenario(scenario))
+    msgs = sorted(sim.messages, key=lambda e: e.sent)
+    t0 = msgs[0].sent
+    msgs = [e for e in msgs if e.sent <= t0 + max_s]
+    slices: dict[int, list[Any]] = {}
+    for e in msgs:
+        slices.setdefault(int((e.sent - t0) / speed / 0.01), []).append(e)
+    posted_at: dict[float, float] = {}
+    last_update: dict[str, float] = {}
+    ready = await _stream_ready(urls)
+    lat: dict[str, list[float]] = {"track": [], "alert": []}
+    nc = await nats.connect(urls, connect_timeout=5)
+    js = nc.jetstream(timeout=10)
+
+    received: dict[str, int] = {}
+
+    async def on_out(msg: Any) -> None:
+        now = time.monotonic()
+        env = json.loads(msg.data)
+        received[env["kind"]] = received.get(env["kind"], 0) + 1
+        body = env["body"]
+        if env["kind"] == "track":
+            key = round(float(body["t"]), 6)
+            if key in posted_at:
+                lat["track"].append(now - posted_at[key])
+                last_update[body["id"]] = key
+        elif env["kind"] == "alert" and body.get("tracks"):
+            key = last_update.get(body["tracks"][0], -1.0)
+            if key in posted_at:
+                lat["alert"].append(now - posted_at[key])
+
+    sub = await nc.subscribe("tocsin.v1.out.>", cb=on_out)
+    await asyncio.sleep(1.0)
+    start = time.monotonic()
+    for s_i in sorted(slices):
+        await asyncio.sleep(max(0.0, start + s_i * 0.01 - time.monotonic()))
+        now = time.monotonic()
+        batch = slices[s_i]
+        for e in batch:
+            if isinstance(e.body, PlotBody):
+                posted_at[round(e.body.t, 6)] = now
+        await asyncio.gather(*(_publish_retry(publish, js, e) for e in batch))
+    wall = time.monotonic() - start
+    await asyncio.sleep(2.0)
+    await sub.unsubscribe()
+    await nc.close()
+    plots = sum(1 for e in msgs if e.kind == "plot")
+    return {
+        "scenario": str(scenario),
+        "speed": speed,
+        "scenario_seconds": max_s,
+        "streams_ready_s": ready,
+        "outputs_received": received,
+        "plots": plots,
+        "plots_per_s": round(plots / wall, 1),
+        "plot_to_track": stats_ms(lat["track"]),
+        "plot_to_alert": stats_ms(lat["alert"]),
+    }
+
+
+async def _publish_retry(publish: Any, js: Any, env: Envelope, attempts: int = 8) -> None:
+    """Publish, retrying while an R3 stream's leader moves (the stream
+    de-duplicates on the message id, so a retry never doubles a message)."""
+    delay = 0.05
+    for i in range(attempts):
+        try:
+            await publish(js, env, timeout=10)
+            return
+        except Exception:
+            if i == attempts - 1:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+async def _stream_ready(urls: list[str], limit_s: float = 60.0) -> float:
+    """Wait until the node has created its input stream (a publish is
+    acknowledged); seconds waited."""
+    import nats
+
+    from tocsin.transport.nats import publish
+    from tocsin.wire import HeartbeatBody
+
+    nc = await nats.connect(urls, connect_timeout=5)
+    js = nc.jetstream(timeout=5)
+    t0 = time.monotonic()
+    try:
+        while True:
+            probe = make("heartbeat", HeartbeatBody(node="bench", t=T0), partner="JP", source="JP-bench",
+                         seq=1, sent=T0)  # fmt: skip
+            try:
+                await publish(js, probe, timeout=2)
+                return round(time.monotonic() - t0, 2)
+            except Exception:
+                if time.monotonic() - t0 > limit_s:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await nc.close()
+
+
+def start_node(urls: list[str], data: Path, sync: str, code: Path | None) -> subprocess.Popen[bytes]:
+    """``tocsin node`` (fusion + warning, R3 streams, 1-s ticks) of ``code``."""
+    from tocsin.exchange.signing import generate_key, save_private_key
+
+    data.mkdir(parents=True, exist_ok=True)
+    key = data / "jp.key"
+    save_private_key(generate_key(), key)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tocsin", "node", "--partner", "JP", "--nats", ",".join(urls),
+         "--key", str(key), "--data", str(data / "j"), "--replicas", "3", "--stages", "default",
+         "--tick", "1", "--max-skew", "0", "--sync", sync, "--heartbeat", "0", "--stream-max-mb", "256"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=code_env(code),
+        cwd=str(code) if code is not None else None,
+    )  # fmt: skip
+
+
+def scenario_nats(
+    trees: dict[str, Path | None],
+    scenario: Path,
+    speed: float,
+    max_s: float,
+    repeat: int,
+    sync: str,
+    tmp: Path,
+) -> dict[str, list[dict[str, Any]]]:
+    """(a) over a 3-node R3 cluster, a fresh cluster per run, code trees interleaved."""
+    res: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for i in range(repeat):
+        for name, code in trees.items():
+            procs = start_cluster(tmp / f"nats-{name}-{i}")
+            node = None
+            try:
+                urls = start_cluster.urls  # type: ignore[attr-defined]
+                node = start_node(urls, tmp / f"node-{name}-{i}", sync, code)
+                time.sleep(3.0)
+                if node.poll() is not None:
+                    raise RuntimeError(f"tocsin node ({name}) exited with {node.returncode}")
+                res[name].append(asyncio.run(run_scenario_nats(urls, scenario, speed, max_s)))
+            finally:
+                if node is not None:
+                    node.terminate()
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        node.wait(20)
+                for p in procs:
+                    p.kill()
+                    p.wait(5)
+    return res
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -402,6 +925,25 @@ def main() -> None:
     ap.add_argument("--scenario", type=Path, help="measure the full chain on this scenario instead")
     ap.add_argument("--speed", type=float, default=10.0, help="scenario: times real time")
     ap.add_argument("--scenario-seconds", type=float, default=400.0, help="scenario: how much of it")
+    ap.add_argument(
+        "--baseline-ref",
+        help="also run every measurement on this commit's code (git archive of it), interleaved "
+        "with this checkout, in the same run (issue 17: 66c9bff)",
+    )
+    ap.add_argument(
+        "--throughput",
+        metavar="RATES",
+        help="issue 17 (b): signed plots/s with the real stages, e.g. 5000,10000,20000 "
+        "(stops a code's ladder at its first rate with p99 plot->track >= 100 ms)",
+    )
+    ap.add_argument("--radars", type=int, default=20, help="throughput: radars in the air picture")
+    ap.add_argument(
+        "--cost",
+        type=int,
+        metavar="RATE",
+        help="CPU per plot of ingress (unsigned / v2 / bundles), journal and stages, in process",
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="scenario: runs per code tree (interleaved)")
     ap.add_argument(
         "--sustained",
         default="500,1000,2000,4000,8000",
@@ -418,15 +960,53 @@ def main() -> None:
         "cpus": os.cpu_count(),
     }
     tmp = Path(tempfile.mkdtemp(prefix="tocsin-bench-"))
-    if args.scenario is not None:
-        out["stages"] = "default"
-        proc, url = start_server(tmp / "scenario", "default", args.sync, tick=1.0)
+    trees: dict[str, Path | None] = {"new": None}
+    out["commit"] = commit_of("HEAD")
+    if args.baseline_ref:
+        trees["baseline"] = extract_tree(args.baseline_ref, tmp)
+        out["baseline_commit"] = commit_of(args.baseline_ref)
+    out["load_average_at_start"] = os.getloadavg()
+    if args.cost:
         try:
-            out["scenario"] = asyncio.run(run_scenario(url, args.scenario, args.speed, args.scenario_seconds))
+            warm_up(None)
+            out["cost_per_plot"] = cost_per_plot(args.cost, args.seconds, args.radars, args.sync, tmp)
         finally:
-            proc.terminate()
-            proc.wait(10)
             shutil.rmtree(tmp, ignore_errors=True)
+        print(json.dumps(out, indent=2))
+        return
+    if args.scenario is not None or args.throughput:
+        try:
+            for code in trees.values():
+                warm_up(code)
+            if args.scenario is not None:
+                out["stages"] = "default"
+                per_tree: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+                if "embedded" in modes:
+                    for i in range(args.repeat):
+                        for name, code in trees.items():
+                            d = tmp / f"scenario-{name}-{i}"
+                            proc, url = start_server(d, "default", args.sync, tick=1.0, code=code)
+                            try:
+                                per_tree[name].append(
+                                    asyncio.run(
+                                        run_scenario(url, args.scenario, args.speed, args.scenario_seconds)
+                                    )
+                                )
+                            finally:
+                                proc.terminate()
+                                proc.wait(20)
+                if "embedded" in modes:
+                    out["scenario"] = per_tree if len(trees) > 1 or args.repeat > 1 else per_tree["new"][0]
+                if "nats" in modes:
+                    out["scenario_nats_3node_r3"] = scenario_nats(
+                        trees, args.scenario, args.speed, args.scenario_seconds, args.repeat, args.sync, tmp
+                    )
+            if args.throughput:
+                rates = [int(x) for x in args.throughput.split(",") if x]
+                out["throughput"] = throughput(trees, rates, args.seconds, args.radars, args.sync, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        out["load_average_at_end"] = os.getloadavg()
         print(json.dumps(out, indent=2))
         return
     try:

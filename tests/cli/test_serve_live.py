@@ -31,14 +31,32 @@ sender = "warning@jp.tocsin.example"
 
 
 @pytest.fixture(scope="module")
-def stream(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def partners(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A partner registry (JP, KR, US) with each partner's key beside it as CODE.key:
+    live operation needs a registry (issue 14)."""
+    d = tmp_path_factory.mktemp("partners")
+    for p in ("JP", "KR", "US"):
+        r = CliRunner().invoke(
+            app, ["keys", "gen", "--partner", p, "-o", str(d / f"{p}.key"), "--registry", str(d / "reg.yaml")]
+        )
+        assert r.exit_code == 0, r.output
+    return d / "reg.yaml"
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory: pytest.TempPathFactory, partners: Path) -> Path:
     """The first 350 messages of the IRBM drill: sensor descriptors and plots up
-    to a few seconds after the first public alert (sea zones, then Hokkaido)."""
+    to a few seconds after the first public alert (sea zones, then Hokkaido),
+    each signed by its partner's key."""
+    from tocsin.exchange.signing import load_private_key, sign
+    from tocsin.wire import read_jsonl, write_jsonl
+
     d = tmp_path_factory.mktemp("stream")
     r = CliRunner().invoke(app, ["simulate", str(SCENARIO), "-o", str(d / "all.jsonl")])
     assert r.exit_code == 0, r.output
-    lines = (d / "all.jsonl").read_text().splitlines()[:350]
-    (d / "plots.jsonl").write_text("\n".join(lines) + "\n")
+    msgs, _ = read_jsonl(d / "all.jsonl")
+    keys = {p: load_private_key(partners.parent / f"{p}.key") for p in ("JP", "KR", "US")}
+    write_jsonl(d / "plots.jsonl", [sign(m, keys[m.partner]) for m in msgs[:350]])
     return d / "plots.jsonl"
 
 
@@ -52,7 +70,7 @@ def auth(tmp_path: Path) -> Path:
 def run_server(data: Path, stream: Path, *extra: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """Start `tocsin serve` (default stages), feed the stream, stop it; the
     /v1/config answer, the /v1/alerts answer and the server's stderr."""
-    proc, url = start_server(data, "--stages", "default", *extra)
+    proc, url = start_server(data, "--stages", "default", "--outputs-files", *extra)
     try:
         cfg = httpx.get(url + "/v1/config", timeout=10).json()
         r = feed(url, stream, "--rate", "max", "--batch", "50")
@@ -62,7 +80,12 @@ def run_server(data: Path, stream: Path, *extra: str) -> tuple[dict[str, Any], l
         assert httpx.get(url + "/v1/state", timeout=10).json()["mode"] == cfg["mode"]
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
+        try:
+            proc.wait(60)  # (a clean stop snapshots and signs: slow on a loaded machine)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            raise
         assert proc.stdout is not None
         assert proc.stderr is not None
         err = proc.stderr.read()
@@ -80,6 +103,7 @@ def replay(journal: Path, out: Path) -> tuple[int, str]:
 def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     tmp_path: Path,
     stream: Path,
+    partners: Path,
     auth: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -87,7 +111,9 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     policy = tmp_path / "policy.toml"
     policy.write_text('sender = "warning@policy.example"\n')
     live = tmp_path / "live"
-    cfg, alerts, err = run_server(live, stream, "--live", str(auth), "--policy", str(policy))
+    # (recorded times: the data clock; signatures and the registry as live)
+    reg = ("--partners", str(partners), "--clock", "data")
+    cfg, alerts, err = run_server(live, stream, *reg, "--live", str(auth), "--policy", str(policy))
     assert cfg["mode"] == "actual"
     assert "LIVE: alerts are issued as Actual" in err
     assert "order 2026-114" in err
@@ -125,7 +151,7 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
 
     # the same inputs served as a drill: Exercise, and exactly the replay's alerts
     drill = tmp_path / "drill"
-    cfg, alerts, err = run_server(drill, stream, "--policy", str(policy))
+    cfg, alerts, err = run_server(drill, stream, *reg, "--policy", str(policy))
     assert cfg["mode"] == "exercise"
     assert "LIVE" not in err
     assert {a["body"]["status"] for a in alerts} == {"Exercise"}
@@ -147,12 +173,14 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
 
     # a data directory kept in one mode is not continued in the other
     for data, extra in ((drill, ["--live", str(auth)]), (live, [])):
-        err = run_main(monkeypatch, capsys, "serve", "--port", "0", "--data", str(data), *extra)
+        err = run_main(monkeypatch, capsys, "serve", "--port", "0", "--data", str(data), *reg, *extra)
         assert err.count("\n") == 1
         assert err.startswith(f"tocsin: error: {data / 'journal.db'}: recorded in ")
         assert "use a new --data directory" in err
     # nor with another warning policy (the defaults here)
-    err = run_main(monkeypatch, capsys, "serve", "--port", "0", "--data", str(live), "--live", str(auth))
+    err = run_main(
+        monkeypatch, capsys, "serve", "--port", "0", "--data", str(live), *reg, "--live", str(auth)
+    )
     assert err.count("\n") == 1
     assert "recorded with another warning policy" in err
 
@@ -179,6 +207,7 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 )
 def test_bad_live_authorisation_is_one_line_exit_2(
     tmp_path: Path,
+    partners: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     content: str | None,
@@ -188,7 +217,10 @@ def test_bad_live_authorisation_is_one_line_exit_2(
     if content is not None:
         f.write_text(content)
     data = tmp_path / "data"
-    err = run_main(monkeypatch, capsys, "serve", "--port", "0", "--data", str(data), "--live", str(f))
+    err = run_main(
+        monkeypatch, capsys, "serve", "--port", "0", "--data", str(data), "--partners", str(partners),
+        "--live", str(f),
+    )  # fmt: skip
     assert err.startswith(f"tocsin: error: {f}: ")
     assert err.count("\n") == 1
     assert want in err
@@ -196,9 +228,14 @@ def test_bad_live_authorisation_is_one_line_exit_2(
 
 
 def test_live_refuses_replay_and_toy_stages(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], auth: Path
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    auth: Path,
+    partners: Path,
 ) -> None:
     base = ["serve", "--port", "0", "--data", str(tmp_path / "d"), "--live", str(auth)]
+    base += ["--partners", str(partners)]
     err = run_main(monkeypatch, capsys, *base, "--replay", str(tmp_path))
     assert err.count("\n") == 1
     assert "--live" in err
@@ -209,7 +246,7 @@ def test_live_refuses_replay_and_toy_stages(
 
 
 def test_node_live_authorisation_checked_before_connecting(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, partners: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     r = CliRunner().invoke(app, ["keys", "gen", "--partner", "JP", "-o", str(tmp_path / "jp.key")])
     assert r.exit_code == 0, r.output
@@ -218,6 +255,7 @@ def test_node_live_authorisation_checked_before_connecting(
     err = run_main(
         monkeypatch, capsys, "node", "--partner", "JP", "--key", str(tmp_path / "jp.key"),
         "--nats", "nats://127.0.0.1:9", "--data", str(tmp_path / "d"), "--live", str(bad),
+        "--partners", str(partners),
     )  # fmt: skip
     assert err.count("\n") == 1
     assert f"{bad}: live: must be true" in err

@@ -224,6 +224,10 @@ def test_stdin_and_sort_give_the_same_tracks_as_the_file(drill: Path) -> None:
             "tocsin: error: --lag: must be >= 0 and finite, got -1",
         ),
         (
+            ["in.jsonl", "-o", "t.jsonl", "--lag", "31"],
+            "tocsin: error: --lag: must be at most 30 s, got 31",
+        ),
+        (
             ["in.jsonl", "-o", "t.jsonl", "--gate", "1.5"],
             "tocsin: error: --gate: must be between 0 and 1, got 1.5",
         ),
@@ -251,15 +255,26 @@ def test_help_teaches_with_an_example(tmp_path: Path) -> None:
 
 
 def test_a_report_later_than_the_lag_is_counted_not_used(drill: Path) -> None:
-    lines = (drill / "plots.jsonl").read_bytes().splitlines(keepends=True)[:250]
-    late = next(i for i in range(100, 250) if b'"kind":"plot"' in lines[i])
-    (drill / "late.jsonl").write_bytes(b"".join(lines[:late] + lines[late + 1 :] + [lines[late]]))
+    import json
+
+    lines = (drill / "plots.jsonl").read_bytes().splitlines(keepends=True)
+    sent = [json.loads(x)["sent"] for x in lines]
+    # a plot delivered after everything up to 15-20 s later: too late for the
+    # default 10 s lag, in time for --lag 30
+    late = next(i for i in range(100, 200) if b'"kind":"plot"' in lines[i])
+    upto = max(j for j in range(late, len(lines)) if sent[j] - sent[late] < 20.0)
+    assert sent[upto] - sent[late] > 15.0
+    (drill / "late.jsonl").write_bytes(b"".join(lines[:late] + lines[late + 1 : upto + 1] + [lines[late]]))
     r = _tocsin("track", "late.jsonl", "-o", "late-tracks.jsonl", cwd=drill)
     assert r.returncode == 0, r.stderr.decode()
-    assert "too_late 1" in r.stdout.decode()
-    r = _tocsin("track", "late.jsonl", "-o", "late-tracks.jsonl", "--lag", "1000", cwd=drill)
+    out = r.stdout.decode()
+    assert "too_late 1" in out
+    assert "1 too late (more than 10 s behind; see --lag)" in out
+    r = _tocsin("track", "late.jsonl", "-o", "late-tracks.jsonl", "--lag", "30", cwd=drill)
     assert r.returncode == 0, r.stderr.decode()
-    assert "too_late" not in r.stdout.decode()
+    out = r.stdout.decode()
+    assert "too_late" not in out
+    assert "0 too late (more than 30 s behind; see --lag)" in out
 
 
 @pytest.mark.slow

@@ -126,6 +126,72 @@ def test_base_parses_into_typed_structs() -> None:
 def test_errors_name_file_line_and_field(
     old: str, new: str, line: int, field: str | None, words: str
 ) -> None:
+    _check_error(old, new, line, field, words)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "words"),
+    [
+        ("class: SRBM", "class: SLV\n    range_km: 500", 8, "launches[0].range_km", "orbit_km"),
+        ("class: SRBM", "class: SLV\n    stages: [{}]", 8, "launches[0].stages", "2 or 3"),
+        ("class: SRBM", "class: SRBM\n    orbit_km: 500", 8, "launches[0].orbit_km", "SLV"),
+        (
+            "class: SRBM",
+            "class: SRBM\n    profile: depressed\n    apogee_km: 40",
+            9,
+            "launches[0].apogee_km",
+            "profile",
+        ),
+        ("class: SRBM", "range_km: 600\n    profile: steep", 8, "launches[0].profile", "Invalid enum"),
+        (
+            "class: SRBM",
+            "class: SRBM\n    fails_at_s: 30\n    fails_stage: 1",
+            9,
+            "launches[0].fails_stage",
+            "not both",
+        ),
+        (
+            "class: SRBM",
+            "class: SRBM\n    stages: [{}, {}]\n    fails_stage: 3",
+            9,
+            "launches[0].fails_stage",
+            "2 stage",
+        ),
+        ("class: SRBM", "class: SRBM\n    fails_after_s: 3", 8, "launches[0].fails_after_s", "fails_stage"),
+        ("class: SRBM", "class: SRBM\n    stages: []", 8, "launches[0].stages", "length >= 1"),
+        ("class: SRBM", "class: SRBM\n    stages: [{}, {}, {}, {}]", 8, "launches[0].stages", "length <= 3"),
+        (
+            "class: SRBM",
+            "class: SRBM\n    stages: [{thrust_to_weight: 0.5}]",
+            8,
+            "launches[0].stages[0].thrust_to_weight",
+            "> 1",
+        ),
+        (
+            "class: SRBM",
+            "class: SRBM\n    stages: [{dv_share: 0.7}, {dv_share: 0.7}]",
+            8,
+            "launches[0].stages",
+            "add up",
+        ),
+        (
+            "class: SRBM",
+            "class: SRBM\n    manoeuvre: {type: pull-up, dive_alt_km: 40}",
+            8,
+            "launches[0].manoeuvre.dive_alt_km",
+            "below",
+        ),
+        ("class: SRBM", "class: SRBM\n    manoeuvre: {type: weave}", 8, "launches[0].manoeuvre.type", "wea"),
+        ("class: SRBM", "class: SRBM\n    beta_kg_m2: 0", 8, "launches[0].beta_kg_m2", ">= 1"),
+    ],
+)
+def test_launch_errors_name_file_line_and_field(
+    old: str, new: str, line: int, field: str | None, words: str
+) -> None:
+    _check_error(old, new, line, field, words)
+
+
+def _check_error(old: str, new: str, line: int, field: str | None, words: str) -> None:
     assert old in BASE
     err = _err(BASE.replace(old, new, 1))
     assert err.file == "s.yaml"
@@ -191,3 +257,36 @@ def test_any_corruption_is_a_scenario_error_or_valid(idx: int, junk: str) -> Non
 def test_arbitrary_text_never_raises_anything_else(text: str) -> None:
     with contextlib.suppress(ScenarioError):
         parse_scenario(text, "s.yaml")
+
+
+# --- the launch examples of docs/scenario-language.md -------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "scenario-language.md"
+
+
+def _doc_launch_examples() -> list[str]:
+    """Every yaml example of the Launches section that lists launches (items
+    with `site:`), as the text of its launch items."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Launches") : text.index("## Air objects")]
+    out = []
+    for block in section.split("```yaml\n")[1:]:
+        body = block.split("```")[0]
+        if "site:" not in body:
+            continue
+        if body.startswith("launches:\n"):
+            body = body[len("launches:\n") :]
+        out.append(body)
+    return out
+
+
+@pytest.mark.parametrize("example", _doc_launch_examples(), ids=lambda e: e.split("\n")[0].strip())
+def test_documented_launch_examples_parse_and_fly(example: str) -> None:
+    from tocsin.drill.simulate import simulate
+
+    head = BASE[: BASE.index("launches:")]
+    tail = BASE[BASE.index("air:") :]
+    text = head.replace("duration_s: 600", "duration_s: 900") + "launches:\n" + example + tail
+    res = simulate(parse_scenario(text, "doc.yaml"))
+    launches = parse_scenario(text, "doc.yaml").spec.launches
+    assert sum(la.count for la in launches) <= len([o for o in res.objects.values() if o.cls == "ballistic"])

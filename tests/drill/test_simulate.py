@@ -14,6 +14,7 @@ import pytest
 from tocsin.drill.scenario import Scenario, parse_scenario
 from tocsin.drill.simulate import SimulationResult, simulate
 from tocsin.errors import ScenarioError
+from tocsin.geo import great_circle_distance
 from tocsin.wire import PlotBody, SensorBody, TruthBody, decode_json, encode_json
 
 TEXT = """\
@@ -140,7 +141,19 @@ def test_same_seed_byte_identical_other_seed_differs(sc: Scenario, res: Simulati
     assert _bytes(again.truth) == _bytes(res.truth)  # type: ignore[arg-type]
     other = simulate(Scenario(msgspec.structs.replace(sc.spec, seed=8), sc.file, sc.lines))
     assert _bytes(other.messages) != _bytes(res.messages)  # type: ignore[arg-type]
-    assert _bytes(other.truth) == _bytes(res.truth)  # type: ignore[arg-type]  # no spread: same flights
+    # each missile's drag is drawn from the seed: other flights
+    assert _bytes(other.truth) != _bytes(res.truth)  # type: ignore[arg-type]
+    assert {o.beta_kg_m2 for o in other.objects.values()} != {o.beta_kg_m2 for o in res.objects.values()}
+
+
+def test_fixed_beta_gives_the_same_flights_whatever_the_seed() -> None:
+    fixed = TEXT.replace("    class: SRBM\n", "    class: SRBM\n    beta_kg_m2: 4200\n")
+    a = simulate(parse_scenario(fixed, "t.yaml"))
+    b = simulate(parse_scenario(fixed.replace("seed: 7", "seed: 8"), "t.yaml"))
+    assert _bytes(a.truth) == _bytes(b.truth)  # type: ignore[arg-type]
+    assert a.objects["S-1"].beta_kg_m2 == a.objects["S-2"].beta_kg_m2 == 4200.0
+    assert a.objects["S-1"].trajectory is not None
+    assert a.objects["S-1"].trajectory.beta == 4200.0
 
 
 def test_truth_states_and_one_impact_per_object(res: SimulationResult) -> None:
@@ -252,3 +265,267 @@ def test_progress_callback() -> None:
     )
     assert calls[-1][0] == calls[-1][1]
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+def test_each_missile_draws_its_own_beta_in_its_class_range(res: SimulationResult) -> None:
+    from tocsin.dynamics.beta import BETA_RANGES
+
+    s1, s2 = res.objects["S-1"], res.objects["S-2"]
+    assert s1.beta_kg_m2 is not None
+    assert s2.beta_kg_m2 is not None
+    assert s1.beta_kg_m2 != s2.beta_kg_m2
+    assert BETA_RANGES["SRBM"].contains(s1.beta_kg_m2)
+    assert BETA_RANGES["SRBM"].contains(s2.beta_kg_m2)
+    assert s1.role == s2.role == "rv"
+    assert res.objects["KE-1"].role is None
+    assert res.objects["KE-1"].beta_kg_m2 is None
+    # the truth file says so on every message of the object
+    for m in res.truth:
+        b = m.body
+        if b.object == "S-1":
+            assert (b.role, b.beta_kg_m2, b.parent) == ("rv", s1.beta_kg_m2, None)
+        elif b.object == "KE-1":
+            assert b.role is None
+            assert b.beta_kg_m2 is None
+
+
+def test_the_truth_flies_with_the_drawn_beta(res: SimulationResult) -> None:
+    """Propagating a truth state through the lower atmosphere with the object's
+    beta lands on the next truth state; 20 % more or less drag does not."""
+    from tocsin.dynamics import propagate
+    from tocsin.geo import ecef_to_geodetic
+
+    o = res.objects["S-2"]
+    assert o.trajectory is not None
+    assert o.beta_kg_m2 is not None
+    tr = o.trajectory
+    alt = ecef_to_geodetic(tr.x[:, :3])[2]
+    descending = np.flatnonzero((alt < 30e3) & (np.arange(tr.t.size) > np.argmax(alt)))
+    i = int(descending[0])
+    x0, x1, dt = tr.x[i], tr.x[i + 5], tr.t[i + 5] - tr.t[i]
+    err = {
+        f: float(np.linalg.norm(propagate(x0, dt, beta=o.beta_kg_m2 * f, max_step=0.1)[:3] - x1[:3]))
+        for f in (0.8, 1.0, 1.25)
+    }
+    assert err[1.0] < 1.0
+    assert err[0.8] > 20 * err[1.0] + 5.0
+    assert err[1.25] > 20 * err[1.0] + 5.0
+
+
+def test_class_from_range_and_apogee_and_failed_missile_beta() -> None:
+    from tocsin.dynamics.beta import BETA_RANGES
+
+    text = TEXT.replace("    class: SRBM\n", "    range_km: 1000\n    apogee_km: 5000\n    fails_at_s: 60\n")
+    text = text.replace("duration_s: 420", "duration_s: 600")
+    r = simulate(parse_scenario(text, "t.yaml"))
+    o = r.objects["S-1"]
+    assert o.kind == "custom"
+    assert o.failed_at_s == 60
+    assert o.beta_kg_m2 is not None
+    assert BETA_RANGES["failed"].contains(o.beta_kg_m2)
+    # the same launch without the failure: an ICBM-class re-entry vehicle
+    r2 = simulate(
+        parse_scenario(
+            text.replace("    fails_at_s: 60\n", "").replace("duration_s: 600", "duration_s: 4000"), "t.yaml"
+        )
+    )
+    b2 = r2.objects["S-1"].beta_kg_m2
+    assert b2 is not None
+    assert BETA_RANGES["ICBM"].contains(b2)
+
+
+# --- stages, satellite launchers, failures after staging, manoeuvres -------------------------
+
+STAGED = """\
+seed: 11
+start: 2023-11-21T13:42:00Z
+duration_s: 1300
+launches:
+  - id: H
+    site: {lat: 39.0, lon: 125.7}
+    azimuth_deg: 80
+    class: ICBM-lofted
+    stages: [{debris: 2, beta_kg_m2: 350}, {}]
+    fairing: true
+  - id: CH
+    class: SLV
+    site: {lat: 39.66, lon: 124.70}
+    azimuth_deg: 178
+    time_s: 20
+  - id: CF
+    class: SLV
+    site: {lat: 39.66, lon: 124.70}
+    azimuth_deg: 178
+    time_s: 30
+    fails_stage: 2
+  - id: F
+    class: ICBM
+    site: {lat: 39.0, lon: 125.7}
+    azimuth_deg: 80
+    stages: [{}, {}]
+    fails_at_s: 150
+  - id: K
+    class: SRBM
+    site: {lat: 39.1, lon: 127.4}
+    azimuth_deg: 90
+    range_km: 600
+    profile: depressed
+    manoeuvre: {type: pull-up}
+partners:
+  - code: JP
+    sensors:
+      - {id: JP-R1, type: radar, site: {lat: 38.05, lon: 138.3}, sigma_range_m: 25,
+         sigma_az_deg: 0.05, sigma_el_deg: 0.05, max_range_km: 2500}
+  - code: US
+    sensors:
+      - {id: US-S1, type: ir-satellite, position: {lat: 0, lon: 135, alt_km: 35786}, sigma_los_rad: 2.0e-5}
+"""
+
+
+@pytest.fixture(scope="module")
+def staged() -> SimulationResult:
+    return simulate(parse_scenario(STAGED, "staged.yaml"))
+
+
+def test_separated_objects_with_roles_parents_and_betas(staged: SimulationResult) -> None:
+    from tocsin.dynamics.beta import BETA_RANGES
+
+    objs = staged.objects
+    assert set(objs) == {
+        "H", "H.S1", "H.D1", "H.D2", "H.S2", "H.F1", "H.F2",
+        "CH", "CH.S1", "CH.S2", "CH.S3", "CH.F1", "CH.F2",
+        "CF", "CF.S1",
+        "F", "F.S1",
+        "K",
+    }  # fmt: skip
+    role = {k: (o.role, o.parent) for k, o in objs.items()}
+    assert role["H"] == ("rv", None)
+    assert role["H.S1"] == ("stage-1", "H")
+    assert role["H.S2"] == ("stage-2", "H")
+    assert role["H.D1"] == ("debris", "H")
+    assert role["CH"] == ("payload", None)
+    assert role["CH.S3"] == ("stage-3", "CH")
+    assert role["CH.F2"] == ("debris", "CH")
+    assert objs["H.S1"].beta_kg_m2 == 350.0  # explicit
+    for k in ("H.S2", "CH.S1", "CH.S2", "CH.S3", "F.S1", "CF.S1"):
+        assert BETA_RANGES["stage"].contains(objs[k].beta_kg_m2 or 0.0), k
+    for k in ("H.D1", "H.D2", "H.F1", "H.F2", "CH.F1", "CH.F2"):
+        assert BETA_RANGES["debris"].contains(objs[k].beta_kg_m2 or 0.0), k
+    assert BETA_RANGES["ICBM"].contains(objs["H"].beta_kg_m2 or 0.0)
+    # the truth file says the same on every message
+    for m in staged.truth:
+        o = objs[m.body.object]
+        assert (m.body.role, m.body.parent, m.body.beta_kg_m2) == (o.role, o.parent, o.beta_kg_m2)
+
+
+def test_a_spent_stage_starts_where_the_stack_was_and_does_not_burn(staged: SimulationResult) -> None:
+    h, s1 = staged.objects["H"], staged.objects["H.S1"]
+    assert h.trajectory is not None
+    assert s1.trajectory is not None
+    t_sep = s1.t_start
+    (_, _), (b2, _) = h.trajectory.burns
+    assert t_sep == pytest.approx(h.t_start + b2)  # stage 1 burns out as stage 2 ignites
+    stack = h.states(np.array([t_sep]))[0]
+    first = s1.states(np.array([t_sep]))[0]
+    np.testing.assert_allclose(first[:3], stack[:3], atol=1e-3)
+    v = stack[3:]
+    np.testing.assert_allclose(first[3:], v - 2.0 * v / np.linalg.norm(v), atol=1e-6)  # retro 2 m/s
+    t = np.linspace(h.t_start, h.t_start + 400.0, 801)
+    assert h.burning(t).sum() > 0
+    assert not s1.burning(t).any()
+    assert s1.phases(np.array([t_sep + 1.0]))[0] != 0  # not boost
+    # each object lands on its own, the stage short of the warhead
+    assert s1.fate is None
+    assert s1.trajectory.landed
+    d_s1 = float(great_circle_distance(39.0, 125.7, s1.impact_lat, s1.impact_lon))
+    d_h = float(great_circle_distance(39.0, 125.7, h.impact_lat, h.impact_lon))
+    assert 100e3 < d_s1 < 0.6 * d_h
+    impacts = {m.body.object for m in staged.truth if m.body.phase == "impact"}
+    assert impacts == set(staged.objects)
+
+
+def test_satellite_launcher_drops_its_stages_downrange_and_reaches_orbit(staged: SimulationResult) -> None:
+    objs = staged.objects
+    ch = objs["CH"]
+    assert ch.fate == "orbit"
+    assert ch.trajectory is not None
+    assert not ch.trajectory.landed
+    # truth ends at the end of the scenario, in orbit; the impact message says so
+    end = staged.scenario.spec.start_epoch + staged.scenario.spec.duration_s
+    assert ch.t_end == pytest.approx(end, abs=1.5)
+    last = next(m.body for m in staged.truth if m.body.object == "CH" and m.body.phase == "impact")
+    assert last.fate == "orbit"
+    assert objs["CH.S3"].fate == "orbit"
+
+    def downrange(k: str) -> float:
+        o = objs[k]
+        return float(great_circle_distance(39.66, 124.70, o.impact_lat, o.impact_lon))
+
+    # stage 1 in the Yellow Sea, fairings next, stage 2 far down the track (south)
+    assert 150e3 < downrange("CH.S1") < 700e3
+    assert downrange("CH.S1") < downrange("CH.F1") < downrange("CH.S2")
+    assert downrange("CH.S2") > 1_500e3
+    for k in ("CH.S1", "CH.S2", "CH.F1", "CH.F2"):
+        assert objs[k].fate is None
+        assert objs[k].impact_lat < 39.66
+
+
+def test_failures_at_a_stage_and_after_staging(staged: SimulationResult) -> None:
+    objs = staged.objects
+    cf = objs["CF"]
+    assert cf.trajectory is not None
+    ((_, s1_end),) = cf.trajectory.burns  # stage 2 never ignites
+    assert cf.failed_at_s == pytest.approx(s1_end)
+    assert "CF.S2" not in objs
+    assert cf.fate is None  # it falls
+    assert float(great_circle_distance(39.66, 124.70, cf.impact_lat, cf.impact_lon)) < 1_000e3
+    f = objs["F"]
+    assert f.failed_at_s == 150.0
+    assert f.trajectory is not None
+    assert f.trajectory.burnout_t == 150.0
+    assert f.trajectory.burns[-1][1] == 150.0
+    from tocsin.dynamics.beta import BETA_RANGES
+
+    assert BETA_RANGES["failed"].contains(f.beta_kg_m2 or 0.0)
+    assert "F.S2" not in objs
+    assert objs["F.S1"].t_start < f.t_start + 150.0
+
+
+def test_depressed_pull_up_srbm(staged: SimulationResult) -> None:
+    k = staged.objects["K"]
+    assert k.trajectory is not None
+    assert k.trajectory.apogee_m == pytest.approx(50e3, rel=0.01)
+    d = float(great_circle_distance(39.1, 127.4, k.impact_lat, k.impact_lon))
+    assert d == pytest.approx(600e3, rel=0.01)
+
+
+def test_staged_scenario_is_byte_identical_run_to_run(staged: SimulationResult) -> None:
+    again = simulate(parse_scenario(STAGED, "staged.yaml"))
+    assert _bytes(again.truth) == _bytes(staged.truth)  # type: ignore[arg-type]
+    assert _bytes(again.messages) == _bytes(staged.messages)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "words"),
+    [
+        (
+            "    fails_stage: 2\n",
+            "    fails_stage: 2\n    fails_after_s: 900\n",
+            "launches[2].fails_after_s",
+            "burns for",
+        ),
+        ("    fails_at_s: 150\n", "    fails_at_s: 900\n", "launches[3].fails_at_s", "burns out"),
+        (
+            "    stages: [{}, {}]\n    fails_at_s: 150\n",
+            "    fails_stage: 3\n",
+            "launches[3].fails_stage",
+            "2 stage",
+        ),
+    ],
+)
+def test_impossible_failures_are_scenario_errors(old: str, new: str, field: str, words: str) -> None:
+    assert old in STAGED
+    with pytest.raises(ScenarioError) as ei:
+        simulate(parse_scenario(STAGED.replace(old, new, 1), "staged.yaml"))
+    assert ei.value.field == field
+    assert words in ei.value.message

@@ -299,7 +299,7 @@ def test_the_ghost_is_stopped_by_the_consistency_check_end_to_end(tmp_path: Path
     """Issue 7, item 5: the compromised radar's ghost missile raises no alert
     with the default stages (tracker wrapped in the consistency check), and does
     raise false alerts without the check: the defence is what makes the difference."""
-    run = pytest.importorskip("tocsin.drill.run")
+    import tocsin.drill.run as run
     from tocsin.fusion import Tracker, TrackerConfig
     from tocsin.runtime import default_stages
     from tocsin.warning import WarningEngine

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import msgspec
 import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.errors import ConfigError
-from tocsin.exchange.samples import sample_plot
+from tocsin.exchange.ingress import Ingress
+from tocsin.exchange.samples import sample_heartbeat, sample_plot
 from tocsin.exchange.signing import (
     PartnerPolicy,
     PartnerRegistry,
@@ -21,12 +27,17 @@ from tocsin.exchange.signing import (
     generate_key,
     load_private_key,
     load_public_key,
+    make_bundle,
+    private_key_pem,
     public_key_text,
     save_private_key,
     sign,
+    sign_bundle,
+    sign_v1,
+    signed_bytes,
     verify,
 )
-from tocsin.wire import decode_json, encode_json
+from tocsin.wire import Envelope, decode_json, encode_json
 
 KEY = generate_key()
 OTHER = generate_key()
@@ -125,6 +136,7 @@ def test_registry_roundtrip(tmp_path: Path, suffix: str) -> None:
         ({"partners": {"JP": {}}}, "public_key"),
         ({"partners": {"JP": {"public_key": public_key_text(KEY), "kinds": ["bogus"]}}}, "bogus"),
         ({"partners": {"JP": {"public_key": public_key_text(KEY), "sources": [1]}}}, "sources"),
+        ({"partners": {"JP": {"public_key": public_key_text(KEY), "accept_v1": "yes"}}}, "accept_v1"),
     ],
 )
 def test_registry_errors_name_the_field(tmp_path: Path, data: object, msg: str) -> None:
@@ -132,3 +144,241 @@ def test_registry_errors_name_the_field(tmp_path: Path, data: object, msg: str) 
     p.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match=msg):
         PartnerRegistry.load(p)
+
+
+# ---------------------------------------------------------------- v2: RFC 8785 (JCS)
+
+VECTORS = json.loads((Path(__file__).parents[1] / "data" / "signing-vectors.json").read_text())
+VKEY = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(VECTORS["private_key_seed_hex"]))
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="Node.js not installed (Debian package `nodejs`)")
+PARTNER_JS = Path(__file__).with_name("jcs_partner.js")
+
+
+def _registry(*, accept_v1: bool = False) -> PartnerRegistry:
+    return PartnerRegistry(
+        {"JP": PartnerPolicy("JP", VKEY.public_key(), ("JP-*",), ("plot", "heartbeat"), accept_v1)}
+    )
+
+
+def _ingress(**kw: object) -> Ingress:
+    return Ingress(_registry(**kw), max_skew_s=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("vec", VECTORS["vectors"], ids=lambda v: v["name"])
+def test_published_vectors(vec: dict[str, str]) -> None:
+    """docs/exchange-format.md's test vectors: canonical bytes and signature."""
+    raw = vec["message"].encode()
+    env = decode_json(raw)
+    assert env.v == 2
+    assert signed_bytes(env, raw) == vec["canonical"].encode()
+    assert signed_bytes(env) == vec["canonical"].encode()  # from the decoded message, too
+    assert sign(env, VKEY).sig == vec["sig"]  # Ed25519 is deterministic
+    VKEY.public_key().verify(b64_decode_any(vec["sig"]), vec["canonical"].encode())
+    assert public_key_text(VKEY) == VECTORS["public_key_b64"]
+    v = _ingress().check_bytes(raw)
+    assert v.ok, v
+
+
+def test_vectors_are_the_ones_in_the_docs() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "exchange-format.md").read_text()
+    assert VECTORS["private_key_seed_hex"] in doc
+    assert VECTORS["public_key_b64"] in doc
+    for vec in VECTORS["vectors"]:
+        assert vec["canonical"] in doc
+        assert vec["sig"] in doc
+
+
+def test_plain_python_signer_with_the_reference_jcs() -> None:
+    """A partner in Python that never imports tocsin: rfc8785 + cryptography."""
+    msg = {
+        "kind": "plot", "partner": "JP", "source": "JP-R2", "seq": 9, "sent": 1789430400.5, "v": 2,
+        "body": {"sensor": "JP-R2", "t": 1789430400.25, "range_m": 700000.0, "az_deg": 90.0,
+                 "el_deg": 20.0, "rr_mps": -0.0000042},
+    }  # fmt: skip
+    sig = VKEY.sign(rfc8785.dumps(msg))
+    msg["sig"] = base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+    raw = json.dumps(msg, indent=1).encode()  # any layout: what is signed is the canonical form
+    assert _ingress().check_bytes(raw).ok
+    msg["seq"] = 10
+    v = _ingress().check_bytes(json.dumps(msg).encode())
+    assert (v.ok, v.reason) == (False, "bad_signature")
+
+
+def test_unknown_optional_fields_are_covered_by_the_signature() -> None:
+    """A newer partner's optional field is signed; verification uses the message
+    as received, not tocsin's re-encoding (which drops the field)."""
+    msg = json.loads(VECTORS["vectors"][0]["message"])
+    del msg["sig"]
+    msg["body"]["quality_note"] = "from a newer version"
+    msg["sig"] = base64.urlsafe_b64encode(VKEY.sign(rfc8785.dumps(msg))).rstrip(b"=").decode()
+    assert _ingress().check_bytes(json.dumps(msg).encode()).ok
+    msg["body"]["quality_note"] = "changed in transit"
+    assert _ingress().check_bytes(json.dumps(msg).encode()).reason == "bad_signature"
+
+
+def test_v1_signatures_are_refused_unless_the_registry_accepts_them() -> None:
+    """The stated policy: a legacy v1 signature (msgspec bytes) is refused as
+    `legacy_signature` by default, and accepted - and counted - only from a
+    partner whose registry entry says `accept_v1: true`."""
+    env = sign_v1(sample_plot(), VKEY)
+    assert env.v == 1
+    ing = _ingress()
+    v = ing.check_bytes(encode_json(env))
+    assert (v.ok, v.reason, v.field) == (False, "legacy_signature", "$.v")
+    assert ing.legacy_accepted == {}
+    ing = _ingress(accept_v1=True)
+    assert ing.check_bytes(encode_json(env)).ok
+    assert ing.legacy_accepted == {"JP": 1}
+    # accepting v1 does not accept a forged v1 signature, nor a v2 signature relabelled v1
+    forged = msgspec.structs.replace(env, seq=2)
+    assert ing.check_bytes(encode_json(forged)).reason == "bad_signature"
+    relabelled = msgspec.structs.replace(sign(sample_plot(seq=3), VKEY), v=1)
+    assert ing.check_bytes(encode_json(relabelled)).reason == "bad_signature"
+
+
+def test_registry_keeps_accept_v1(tmp_path: Path) -> None:
+    p = tmp_path / "r.yaml"
+    _registry(accept_v1=True).save(p)
+    pol = PartnerRegistry.load(p).get("JP")
+    assert pol is not None
+    assert pol.accept_v1
+    _registry().save(p)
+    assert "accept_v1" not in p.read_text()
+
+
+# ---------------------------------------------------------------- bundles
+
+
+def _plots(n: int, source: str = "JP-R1", start: int = 1) -> list[Envelope]:
+    return [sample_plot(source=source, seq=start + i, sent=1_789_430_400.0 + i) for i in range(n)]
+
+
+def test_bundle_members_pass_one_by_one() -> None:
+    b = sign_bundle(_plots(5), VKEY, partner="JP", source="JP-node-1", seq=1, sent=1_789_430_405.0)
+    ing = _ingress()
+    v = ing.check_bytes(encode_json(b))
+    assert v.ok
+    assert [p.ok for p in v.parts] == [True] * 5
+    assert [e.seq for e in v.accepted_envs()] == [1, 2, 3, 4, 5]
+    assert v.as_dict()["accepted"] == 5
+    # the same bundle again: every member is a replay
+    again = ing.check_bytes(encode_json(b))
+    assert again.ok
+    assert [p.reason for p in again.parts] == ["duplicate"] * 5
+    assert again.parts[0].field == "$.body.messages[0].seq"
+    assert again.accepted_envs() == []
+
+
+def test_bundle_with_an_altered_member_is_refused_whole() -> None:
+    b = sign_bundle(_plots(3), VKEY, partner="JP", source="JP-node-1", seq=1, sent=1_789_430_405.0)
+    d = json.loads(encode_json(b))
+    d["body"]["messages"][1]["body"]["range_m"] = 1.0
+    v = _ingress().check_bytes(json.dumps(d).encode())
+    assert (v.ok, v.reason) == (False, "bad_signature")
+    assert v.accepted_envs() == []
+
+
+def test_bundle_members_of_another_partner_or_kind_or_source_are_refused() -> None:
+    members = [
+        *_plots(1),
+        sample_plot(partner="KR", source="KR-R1"),
+        sample_plot(source="US-S1", seq=4),
+        msgspec.structs.replace(sample_heartbeat(), kind="truth"),
+    ]
+    b = sign_bundle(members, VKEY, partner="JP", source="JP-node-1", seq=1, sent=1_789_430_405.0)
+    v = _ingress().check_bytes(encode_json(b))
+    assert v.ok
+    got = [(p.ok, p.reason, p.field) for p in v.parts]
+    assert got[0] == (True, None, None)
+    assert got[1] == (False, "foreign_source", "$.body.messages[1].partner")
+    assert got[2] == (False, "foreign_source", "$.body.messages[2].source")
+    assert got[3][1] == "schema"
+
+
+def test_nested_bundle_and_v1_bundle_are_refused() -> None:
+    inner = make_bundle(_plots(1), partner="JP", source="JP-node-1", seq=1, sent=1_789_430_405.0)
+    b = sign_bundle([inner], VKEY, partner="JP", source="JP-node-1", seq=2, sent=1_789_430_405.0)
+    v = _ingress().check_bytes(encode_json(b))
+    assert [(p.reason, p.field) for p in v.parts] == [("schema", "$.body.messages[0].kind")]
+    v1 = sign_v1(make_bundle(_plots(1), partner="JP", source="n", seq=3, sent=1.0), VKEY)
+    assert _ingress(accept_v1=True).check_bytes(encode_json(v1)).reason == "legacy_signature"
+
+
+def test_unsigned_bundle_is_refused_with_a_registry_and_expanded_in_open_mode() -> None:
+    b = make_bundle(_plots(2), partner="JP", source="JP-node-1", seq=1, sent=1_789_430_405.0)
+    assert _ingress().check_bytes(encode_json(b)).reason == "missing_signature"
+    v = Ingress(None, max_skew_s=None).check_bytes(encode_json(b))
+    assert [e.seq for e in v.accepted_envs()] == [1, 2]
+
+
+# ---------------------------------------------------------------- Node
+
+
+def _node(req: dict[str, object]) -> list[str]:
+    assert NODE is not None
+    res = subprocess.run(
+        [NODE, str(PARTNER_JS)], input=json.dumps(req), capture_output=True, text=True, check=True, timeout=60
+    )
+    return [
+        ln for ln in res.stdout.split("\n") if ln
+    ]  # not splitlines(): U+2028 is no line end in JSON Lines
+
+
+def _pem() -> str:
+    return private_key_pem(VKEY).decode()
+
+
+@needs_node
+def test_node_signed_message_is_accepted_and_the_same_message_altered_is_refused() -> None:
+    msgs = [
+        {"kind": "plot", "partner": "JP", "source": "JP-R1", "seq": 100, "sent": 1789430400,
+         "body": {"sensor": "JP-R1", "t": 1789430399.95, "range_m": 812345, "az_deg": 271.25,
+                  "el_deg": 12, "rr_mps": -2104.5, "sigma_range_m": 30}},
+        {"source": "JP-node-1", "kind": "heartbeat", "partner": "JP", "seq": 3, "sent": 1789430401.5,
+         "body": {"t": 1789430401.5, "node": "JP-node-1",
+                  "sources": {"JP-R1": {"plots": 1, "last_t": 1789430399.95}}}},
+        {"kind": "plot", "partner": "JP", "source": "JP-R1", "seq": 101, "sent": 1789430400.000001,
+         "body": {"sensor": "JP-R1", "t": 1.7894304e9, "range_m": 5e5, "az_deg": 0.000005, "el_deg": 1e-7,
+                  "note": "\u00e9\u20ac\u2028 optional field a newer version added"}},
+    ]  # fmt: skip
+    lines = _node({"op": "sign", "pem": _pem(), "messages": msgs})
+    assert len(lines) == 3
+    ing = _ingress()
+    for line in lines:
+        v = ing.check_bytes(line.encode())
+        assert v.ok, (line, v)
+    # the same message altered (each field in turn) is refused
+    for path, val in [(("seq",), 200), (("body", "range_m"), 812346), (("sent",), 1789430400.5)]:
+        d = json.loads(lines[0])
+        tgt = d
+        for p in path[:-1]:
+            tgt = tgt[p]
+        tgt[path[-1]] = val
+        v = _ingress().check_bytes(json.dumps(d).encode())
+        assert (v.ok, v.reason) == (False, "bad_signature"), path
+
+
+@needs_node
+def test_node_signed_bundle_is_accepted() -> None:
+    env = {"partner": "JP", "source": "JP-node-1", "seq": 1, "sent": 1789430402}
+    members = [json.loads(encode_json(p)) for p in _plots(4, start=50)]
+    (line,) = _node({"op": "bundle", "pem": _pem(), "envelope": env, "messages": members})
+    v = _ingress().check_bytes(line.encode())
+    assert v.ok
+    assert [e.seq for e in v.accepted_envs()] == [50, 51, 52, 53]
+
+
+@needs_node
+def test_node_verifies_what_tocsin_signs() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    spki = VKEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    good = [encode_json(sign(e, VKEY)).decode() for e in (sample_plot(), sample_heartbeat())]
+    good.append(encode_json(sign_bundle(_plots(3), VKEY, partner="JP", source="n", seq=1, sent=5.0)).decode())
+    bad = json.loads(good[0])
+    bad["seq"] = 99
+    out = _node({"op": "verify", "pem": spki.decode(), "messages": [*good, json.dumps(bad)]})
+    assert out == ["true", "true", "true", "false"]

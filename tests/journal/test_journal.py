@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_reordered_entries_are_found(tmp_path: Path) -> None:
     p = tmp_path / "j.db"
     fill(p).close()
     db = sqlite3.connect(p)
-    rows = {r[0]: r[1:] for r in db.execute("SELECT seq, ts, kind, payload, prev_hash, hash FROM entries")}
+    rows = {r[0]: r[1:] for r in db.execute("SELECT seq, ts, kind, codec, payload, hash FROM entries")}
     db.close()
     tamper(p, "DELETE FROM entries WHERE seq IN (3, 4)")
     db = sqlite3.connect(p)
@@ -114,7 +115,7 @@ def test_reordered_entries_are_found(tmp_path: Path) -> None:
     db.close()
     res = Journal(p, readonly=True).verify()
     assert res.bad_seq == 3
-    assert "prev_hash" in res.problem
+    assert "does not match its hash" in res.problem
 
 
 def test_recomputed_forgery_is_caught_by_the_head(tmp_path: Path) -> None:
@@ -182,12 +183,13 @@ def rewrite_chain(path: Path, seq: int, payload: bytes) -> None:
     recompute every hash after it so the bare chain verifies again."""
     db = sqlite3.connect(path)
     db.execute("DROP TRIGGER entries_no_update")
-    rows = db.execute("SELECT seq, ts, kind, payload, prev_hash FROM entries ORDER BY seq").fetchall()
+    rows = db.execute("SELECT seq, ts, kind, codec, payload FROM entries ORDER BY seq").fetchall()
     prev = ZERO_HASH
-    for s, ts, kind, pl, _ in rows:
+    for s, ts, kind, codec, pl in rows:
+        assert codec == 0  # small test journals are stored as they are
         pl = payload if s == seq else bytes(pl)
         h = entry_hash(prev, s, ts, kind, pl)
-        db.execute("UPDATE entries SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?", (pl, prev, h, s))
+        db.execute("UPDATE entries SET payload = ?, hash = ? WHERE seq = ?", (pl, h, s))
         prev = h
     db.commit()
     db.close()
@@ -243,3 +245,74 @@ def test_pipeline_writes_checkpoints(tmp_path: Path) -> None:
         assert res.ok
         assert res.checkpoints >= 2
         assert [e.kind for e in r.entries()][-1] == "checkpoint"  # one at close
+
+
+def test_verify_counts_entries_after_the_last_checkpoint(tmp_path: Path) -> None:
+    from tocsin.exchange.signing import generate_key
+
+    key = generate_key()
+    p = tmp_path / "j.db"
+    j = fill(p, 4)
+    res = j.verify()
+    assert (res.ok, res.checkpoints, res.after_checkpoint) == (True, 0, 4)
+    assert "no checkpoint: no signature covers any entry" in res.summary()
+    j.checkpoint(key)
+    res = j.verify(public_key=key.public_key())
+    assert (res.ok, res.last_checkpoint, res.after_checkpoint) == (True, 4, 0)
+    assert "after the last checkpoint" not in res.summary()
+    j.append("input", b"late")
+    j.append("input", b"later")
+    res = j.verify(public_key=key.public_key())
+    assert (res.ok, res.after_checkpoint) == (True, 2)
+    assert "2 entries after the last checkpoint (no signature covers them)" in res.summary()
+    assert "1 signed checkpoints" in res.summary()
+    assert "signatures not checked" in j.verify().summary()
+    j.close()
+
+
+def test_pipeline_checkpoints_on_the_clock(tmp_path: Path) -> None:
+    """Entries arriving slowly still get a checkpoint every ``checkpoint_s``
+    seconds of the caller's clock, not only every ``checkpoint_every`` entries."""
+    from tocsin.exchange.samples import sample_plot, toy_stages
+    from tocsin.exchange.signing import generate_key
+    from tocsin.runtime import Pipeline
+
+    key = generate_key()
+    j = Journal(tmp_path / "j.db", synchronous="NORMAL")
+    pipe = Pipeline(toy_stages(), j, checkpoint_key=key, checkpoint_every=10_000, checkpoint_s=5.0)
+    assert not pipe.housekeeping_due(100.0)  # starts the clock
+    pipe.submit(sample_plot(seq=1))
+    assert not pipe.housekeeping_due(104.0)
+    assert pipe.housekeeping_due(105.0)
+    pipe.housekeeping(105.0)
+    assert j.verify(public_key=key.public_key()).after_checkpoint == 0
+    assert not pipe.housekeeping_due(200.0)  # nothing new to sign
+    pipe.submit(sample_plot(seq=2))
+    assert not pipe.housekeeping_due(109.0)
+    pipe.housekeeping(110.5)
+    res = j.verify(public_key=key.public_key())
+    assert (res.checkpoints, res.after_checkpoint) == (2, 0)
+    j.close()
+
+
+def test_recovery_notes_the_unsigned_tail_then_signs(tmp_path: Path) -> None:
+    from tocsin.exchange.samples import sample_plot, toy_stages
+    from tocsin.exchange.signing import generate_key
+    from tocsin.runtime import Pipeline
+
+    key = generate_key()
+    p = tmp_path / "j.db"
+    j = Journal(p, synchronous="NORMAL")
+    pipe = Pipeline(toy_stages(), j, checkpoint_key=key, checkpoint_every=10_000, checkpoint_s=0)
+    for i in range(1, 4):
+        pipe.submit(sample_plot(seq=i))
+    j.close()  # a crash: no checkpoint at all
+    j = Journal(p, synchronous="NORMAL")
+    n = j.last_seq
+    rep = Pipeline(toy_stages(), j, checkpoint_key=key).recover()
+    assert rep.unsigned_tail == n
+    note = json.loads(list(j.entries(kinds=["note"]))[-1].payload)
+    assert (note["event"], note["unsigned_tail"]) == ("recovered", n)
+    res = j.verify(public_key=key.public_key())
+    assert (res.ok, res.after_checkpoint) == (True, 0)
+    j.close()

@@ -196,12 +196,10 @@ def radar_stream() -> list[Envelope]:
 
 
 def test_replay_is_byte_identical_with_the_default_stages(tmp_path: Path) -> None:
-    """The same check with the project's real fusion and warning stages, once
-    they are installed (skipped while neither exists)."""
+    """The same check with the project's real fusion and warning stages."""
     from tocsin.runtime import default_stages
 
-    if not default_stages():
-        pytest.skip("no fusion/warning stages installed yet")
+    assert [type(s).__name__ for s in default_stages()] == ["ConsistencyCheck", "WarningEngine"]
     live = tmp_path / "live"
     j = Journal(live / "journal.db", synchronous="NORMAL")
     sinks = file_sinks(live, j)

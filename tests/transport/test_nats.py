@@ -1,6 +1,7 @@
 """JetStream: streams, a durable fusion consumer acking after the journal,
-outputs published back, a 3-node R3 cluster surviving a node, and a forbidden
-publish refused by the server. Few tests, each under a timeout."""
+outputs published back, a 3-node R3 cluster surviving a node. (What the server
+refuses a partner: tests/security/test_security_nats_isolation.py.) Few tests, each
+under a timeout."""
 
 from __future__ import annotations
 
@@ -166,44 +167,78 @@ def test_three_node_cluster_r3_survives_a_node(tmp_path: Path) -> None:
     arun(go(), timeout=25)
 
 
-SHIPPED_ACCOUNTS = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
+class _HoldUntilTick:
+    """A stage that, like the tracker waiting for a scan to complete, holds what
+    it gets until time moves on."""
+
+    def __init__(self) -> None:
+        self.held: list[Any] = []
+
+    def push(self, env: Any) -> list[Any]:
+        self.held.append(env)
+        return []
+
+    def advance(self, t: float) -> list[Any]:
+        out, self.held = self.held, []
+        return out
 
 
-def test_partner_cannot_publish_under_another_partner(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With the shipped deploy/nats/accounts.conf, JP may publish under JP only."""
-    for who in ("ADMIN", "JP", "KR", "US"):
-        monkeypatch.setenv(f"TOCSIN_NATS_{who}_PASSWORD", f"{who.lower()}-pw")
-    (tmp_path / "accounts.conf").write_text(SHIPPED_ACCOUNTS.read_text())  # includes are relative
+def _grace_run(tmp: Path, grace: float, wait_s: float) -> tuple[float | None, list[str], int]:
+    """A node with 60-s periodic ticks and the given scan grace; one plot
+    published: seconds until its output came back on the output stream (None:
+    not within ``wait_s``), the journal's kinds, and the node's ticks."""
+    import time
 
-    async def go() -> None:
-        with nats_server(tmp_path, 'include "accounts.conf"') as srv:
-            admin = await nats.connect(srv.url, user="admin", password="admin-pw", connect_timeout=5)
-            ajs = admin.jetstream()
-            await ensure_streams(ajs, **SMALL)
-            errors: list[Exception] = []
+    async def go() -> tuple[float | None, list[str], int]:
+        with nats_server(tmp) as srv:
+            nc = await nats.connect(srv.url, connect_timeout=5)
+            js = nc.jetstream()
+            await ensure_streams(js, replicas=1, **SMALL)
+            j = Journal(tmp / "journal.db", synchronous="NORMAL")
+            pipe = Pipeline([_HoldUntilTick()], j, ingress=Ingress(REG, max_skew_s=None, recorder=j))
+            node = FusionNode(js, pipe, partner="JP", key=JP, tick_s=60.0, scan_grace_s=grace)
+            await node.setup()
+            got = asyncio.Event()
 
-            async def on_error(e: Exception) -> None:
-                errors.append(e)
+            async def on_out(m: Any) -> None:
+                got.set()
 
-            jp = await nats.connect(
-                srv.url, user="jp", password="jp-pw", error_cb=on_error, connect_timeout=5
-            )
-            js = jp.jetstream(timeout=1)
-            await ensure_streams(js, **SMALL)  # partners may look streams up, not create them
-            ok = await publish(js, sign(sample_plot(source="JP-R1"), JP), timeout=2)
-            assert ok.seq == 1
-            with pytest.raises(Exception):  # noqa: B017,PT011 - the server refuses; no PubAck comes
-                await publish(js, sign(sample_plot(partner="KR", source="KR-R1"), JP), timeout=1)
-            await jp.flush(timeout=2)
-            await asyncio.sleep(0.2)
-            assert any("permissions violation" in str(e).lower() for e in errors)
-            with pytest.raises(Exception):  # noqa: B017,PT011
-                await js.delete_stream(IN_STREAM)
-            info = await ajs.stream_info(IN_STREAM)
-            assert info.state.messages == 1  # only the JP message was stored
-            await jp.close()
-            await admin.close()
+            sub = await nc.subscribe("tocsin.v1.out.>", cb=on_out)
+            stop = asyncio.Event()
+            task = asyncio.create_task(node.run(stop=stop))
+            await asyncio.sleep(0.3)  # the node is waiting in its (long) pull
+            t0 = time.monotonic()
+            await publish_all(js, [sample_plot(source="JP-R1", seq=1, sent=T0)], key=JP)
+            try:
+                await asyncio.wait_for(got.wait(), wait_s)
+                dt: float | None = time.monotonic() - t0
+            except TimeoutError:
+                dt = None
+            stop.set()
+            await task
+            await sub.unsubscribe()
+            await nc.close()
+            kinds = [e.kind for e in j.entries(kinds=("input", "tick", "output"))]
+            pipe.close()
+            return dt, kinds, node.stats.ticks
 
-    arun(go())
+    return arun(go())
+
+
+def test_node_scan_grace_processes_a_buffered_scan_without_waiting(tmp_path: Path) -> None:
+    # on by default; the pull stays long (a short pull starved the consumer)
+    node = FusionNode(None, Pipeline([]), partner="JP")
+    assert node.scan_grace_s == 0.02
+    assert node.pull_s >= 0.5
+    dt, kinds, ticks = _grace_run(tmp_path / "a", grace=0.02, wait_s=8.0)
+    assert dt is not None  # long before the 60-s periodic tick
+    assert ticks == 1
+    # journalled in order, so a replay releases the output at the same point
+    assert kinds == ["input", "tick", "output"]
+
+
+def test_node_without_scan_grace_waits_for_the_next_tick(tmp_path: Path) -> None:
+    dt, kinds, ticks = _grace_run(tmp_path / "b", grace=0.0, wait_s=1.0)
+    assert dt is None
+    assert ticks == 0
+    assert kinds == ["input"]

@@ -43,3 +43,111 @@ def test_node_publishes_consumes_and_journals(tmp_path: Path) -> None:
     with Journal(tmp_path / "d" / "journal.db", readonly=True) as j:
         assert j.verify().ok
         assert sum(1 for _ in j.entries(kinds=["input"])) >= 10
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "accounts.conf"
+
+
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "tocsin", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full,
+        check=False,
+    )
+
+
+def test_node_as_a_partner_user_of_the_shipped_config(tmp_path: Path) -> None:
+    """The administrator creates streams and consumers (`deploy streams`); the
+    partner's node then runs with its own user, password from a file."""
+    runner = CliRunner()
+    reg = tmp_path / "partners.yaml"
+    r = runner.invoke(
+        app, ["keys", "gen", "--partner", "JP", "-o", str(tmp_path / "jp.key"), "--registry", str(reg)]
+    )
+    assert r.exit_code == 0
+    write_jsonl(tmp_path / "plots.jsonl", [sample_plot(seq=i, sent=1_789_430_400.0 + i) for i in range(1, 6)])
+    pw = {"ADMIN": "adm-secret-1", "JP": "jp-secret-1", "KR": "kr-secret-1", "US": "us-secret-1"}
+    (tmp_path / "nats").mkdir()
+    (tmp_path / "nats" / "accounts.conf").write_text(SHIPPED.read_text())
+    (tmp_path / "jp.pw").write_text(pw["JP"] + "\n")
+    import os
+
+    env_srv = {f"TOCSIN_NATS_{k}_PASSWORD": v for k, v in pw.items()}
+    old = {k: os.environ.get(k) for k in env_srv}
+    os.environ.update(env_srv)  # nats-server reads the passwords from its environment
+    try:
+        with nats_server(tmp_path / "nats", 'include "accounts.conf"') as srv:
+            node = [
+                "node", "--partner", "JP", "--nats", srv.url, "--key", str(tmp_path / "jp.key"),
+                "--partners", str(reg), "--data", str(tmp_path / "d"), "--stages", "toy",
+                "--max-skew", "0", "--idle-exit", "1.5", "--stream-max-mb", "32", "--heartbeat", "0",
+                "--sync", "NORMAL", "--tick", "0", "--user", "jp", "--password-file", str(tmp_path / "jp.pw"),
+            ]  # fmt: skip
+            # before the administrator's step: one line, exit 2
+            p = run_cli(node)
+            assert p.returncode == 2, p.stderr
+            *notes, last = p.stderr.strip().splitlines()
+            assert last.startswith("tocsin: error: the JetStream streams are missing")
+            assert "tocsin deploy streams" in last
+            # and the server's refusal, on one line
+            assert notes == ['nats: permissions violation for publish to "$js.api.stream.create.tocsin_in"']
+            p = run_cli(
+                ["deploy", "streams", "--partners", "JP,KR,US", "--nats", srv.url, "--user", "admin",
+                 "--stream-max-mb", "32"],
+                env={"TOCSIN_NATS_PASSWORD": pw["ADMIN"]},
+            )  # fmt: skip
+            assert p.returncode == 0, p.stderr
+            assert "fusion-JP (created), fusion-KR (created), fusion-US (created)" in p.stdout
+            p = run_cli([*node, "--publish", str(tmp_path / "plots.jsonl")])
+            assert p.returncode == 0, p.stderr
+            assert "5 accepted, 0 rejected" in p.stdout
+            # the same user may not publish what KR's file holds: refused before anything is sent
+            write_jsonl(tmp_path / "kr.jsonl", [sample_plot(partner="KR", source="KR-R1", seq=1)])
+            p = run_cli([*node, "--publish", str(tmp_path / "kr.jsonl")])
+            assert p.returncode == 2
+            assert "message of partner KR, not JP" in p.stderr
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_node_takes_no_secret_on_the_command_line(tmp_path: Path) -> None:
+    p = run_cli(["node", "--partner", "JP", "--key", "k", "--user", "jp", "--password", "hunter2hunter2"])
+    assert p.returncode == 2
+    assert "No such option: --password" in p.stderr
+    # a user without a password from the environment or a file: one line naming the option
+    (tmp_path / "jp.key").write_text("x")
+    p = run_cli(
+        [
+            "node",
+            "--partner",
+            "JP",
+            "--key",
+            str(tmp_path / "jp.key"),
+            "--user",
+            "jp",
+            "--data",
+            str(tmp_path),
+        ],
+        env={"TOCSIN_NATS_PASSWORD": ""},
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip() == (
+        "tocsin: error: --user: a NATS user needs its password in TOCSIN_NATS_PASSWORD or --password-file"
+    )
+    p = run_cli(
+        ["node", "--partner", "JP", "--key", str(tmp_path / "jp.key"), "--nkey", str(tmp_path / "no.nk")]
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip() == f"tocsin: error: {tmp_path / 'no.nk'}: --nkey: no such file"

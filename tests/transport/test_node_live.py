@@ -28,7 +28,10 @@ sender = "warning@jp.tocsin.example"
 
 def test_node_live_issues_actual_alerts(tmp_path: Path) -> None:
     runner = CliRunner()
-    r = runner.invoke(app, ["keys", "gen", "--partner", "JP", "-o", str(tmp_path / "jp.key")])
+    reg = tmp_path / "partners.yaml"  # live operation needs a partner registry (issue 14)
+    r = runner.invoke(
+        app, ["keys", "gen", "--partner", "JP", "-o", str(tmp_path / "jp.key"), "--registry", str(reg)]
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["simulate", str(SCENARIO), "-o", str(tmp_path / "all.jsonl")])
     assert r.exit_code == 0, r.output
@@ -42,7 +45,7 @@ def test_node_live_issues_actual_alerts(tmp_path: Path) -> None:
             "--key", str(tmp_path / "jp.key"), "--data", str(tmp_path / "d"),
             "--publish", str(tmp_path / "jp.jsonl"), "--max-skew", "0", "--idle-exit", "1.5",
             "--stream-max-mb", "32", "--heartbeat", "0", "--sync", "NORMAL", "--tick", "0",
-            "--live", str(tmp_path / "live.toml"),
+            "--live", str(tmp_path / "live.toml"), "--partners", str(reg),
         ]  # fmt: skip
         p = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert p.returncode == 0, p.stderr

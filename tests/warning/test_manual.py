@@ -185,9 +185,20 @@ def test_a_drill_book_cannot_be_reused_live(tmp_path: Path) -> None:
 
 def test_cli_flow(tmp_path: Path) -> None:
     """propose / confirm by the same operator (refused, exit 1) / by another / list."""
+    from tocsin.web.auth import OperatorStore
+
     (tmp_path / "policy.toml").write_text('operators = ["aoki", "baek"]\n')
+    accounts = OperatorStore(tmp_path / "operators.json")
+    pw = {"aoki": "aoki-password-1", "baek": "baek-password-2"}
+    for name, secret in pw.items():
+        accounts.add(name, secret)
+    accounts.save()
     base = [sys.executable, "-m", "tocsin", "alert"]
     common = ["--state", str(tmp_path / "book"), "--policy", str(tmp_path / "policy.toml")]
+    auth = [
+        "--operators",
+        str(tmp_path / "operators.json"),
+    ]  # each step authenticates (tests/cli/test_alert_cli.py)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, check=False)
@@ -195,9 +206,10 @@ def test_cli_flow(tmp_path: Path) -> None:
     script = tmp_path / "steps.py"
     # one interpreter for the whole flow keeps the test fast; each step is a fresh `main()`
     script.write_text(
-        "import sys\n"
+        "import os, sys\n"
         "from tocsin.cli import main\n"
         "codes = []\n"
+        f"pw = {pw!r}\n"
         "for argv in "
         + repr(
             [
@@ -213,13 +225,16 @@ def test_cli_flow(tmp_path: Path) -> None:
                     "Missile. Shelter.",
                     "--at",
                     "10",
+                    *auth,
                 ],
-                ["confirm", "P1", "--operator", "aoki", "--at", "11"],
-                ["confirm", "P1", "--operator", "baek", "--at", "12"],
+                ["confirm", "P1", "--operator", "aoki", "--at", "11", *auth],
+                ["confirm", "P1", "--operator", "baek", "--at", "12", *auth],
                 ["list", "--audit"],
             ]
         )
         + ":\n"
+        "    if '--operator' in argv:\n"
+        "        os.environ['TOCSIN_OPERATOR_PASSWORD'] = pw[argv[argv.index('--operator') + 1]]\n"
         "    sys.argv = ['tocsin', 'alert', *argv, *" + repr(common) + "]\n"
         "    try:\n"
         "        main()\n"

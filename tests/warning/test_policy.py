@@ -14,7 +14,10 @@ def test_defaults() -> None:
     cfg = WarningConfig()
     assert [r.partner for r in cfg.releases] == ["JP", "KR"]
     assert cfg.eligible("confirmed", "ballistic", 0.9)
-    assert cfg.eligible("coasting", "ballistic", None)
+    assert cfg.eligible("coasting", "ballistic", 0.5)
+    # a track with no stated quality is not enough for a public alert (issue 14)
+    assert not cfg.eligible("confirmed", "ballistic", None)
+    assert cfg.thresholds.trusted_track_partners == []
     assert not cfg.eligible("tentative", "ballistic", 1.0)
     assert not cfg.eligible("confirmed", "air", 1.0)
     assert not cfg.eligible("confirmed", "unknown", 1.0)

@@ -16,9 +16,21 @@ import pytest
 
 from tocsin.errors import InputError
 from tocsin.exchange.samples import toy_stages
+from tocsin.exchange.signing import generate_key
 from tocsin.journal.store import Journal
 from tocsin.web import ServerConfig, build_exchange, create_app
-from tocsin.web.auth import LoginThrottle, OperatorStore, SessionStore, csrf_ok
+from tocsin.web.auth import (
+    DeviceTokens,
+    LoginThrottle,
+    OperatorStore,
+    Proof,
+    SessionStore,
+    csrf_ok,
+    new_totp_secret,
+    totp_code,
+    totp_step,
+    verify_operator,
+)
 from tocsin.web.dashboard import COOKIE, Dashboard, DashboardConfig
 
 PW_A = "alpha-password-1"
@@ -103,49 +115,163 @@ def test_sessions_expire_and_csrf_compares() -> None:
     assert not csrf_ok(s2, s2.csrf[:-1] + "x")
 
 
-def test_throttle() -> None:
+def test_throttle_backs_off_per_client_never_per_name() -> None:
     now = [0.0]
-    th = LoginThrottle(clock=lambda: now[0], max_failures=3, window_s=10)
-    for _ in range(3):
-        assert not th.blocked("a")
-        th.failed("a")
-    assert th.blocked("a")
-    assert not th.blocked("b")
-    now[0] += 11
-    assert not th.blocked("a")
-    # a flood of made-up names: flooded (failures no longer journalled one by one),
-    # but nobody else is locked out
-    th2 = LoginThrottle(clock=lambda: now[0], max_failures=3, max_total=10, window_s=10)
+    th = LoginThrottle(clock=lambda: now[0], free_failures=3, untrusted_free=6, base_s=1, max_wait_s=8)
+    a, b = ["addr:10.0.0.1", "name:bob"], ["addr:10.0.0.2", "name:bob"]
+    for _ in range(3):  # the free failures
+        assert th.wait(a) == 0
+        th.failed(a)
+    assert th.wait(a) == 0
+    waits = []
+    for _ in range(6):
+        th.failed(a)
+        waits.append(th.wait(a))
+        now[0] += waits[-1]  # wait it out, fail again
+    assert waits == [1, 2, 4, 8, 8, 8]  # doubling, capped
+    th.failed(a)
+    # another address is not slowed by a's failures ... except through the shared
+    # budget of unknown clients for the name (6 here), which a's 10 failures used up
+    assert th.wait(["addr:10.0.0.2"]) == 0
+    assert th.wait(b) == 8
+    # a device that logged in as bob before is keyed by its token alone: never held
+    assert th.wait(["device:bobs-browser"]) == 0
+    th.succeeded(["device:bobs-browser"])
+    # success clears the client's own backoff
+    th.succeeded(["addr:10.0.0.1"])
+    assert th.wait(["addr:10.0.0.1"]) == 0
+    # failures are forgotten after a quiet window: the next one starts again from free
+    now[0] += th.window_s + 1
+    assert th.wait(b) == 0
+    th.failed(b)
+    assert th.wait(b) == 0
+    assert th.keys["name:bob"].failures == 1
+    # a flood of failures is noticed (journalled once), and locks nobody out
+    th2 = LoginThrottle(clock=lambda: now[0], max_total=10)
     for i in range(10):
         assert not th2.flooded()
-        th2.failed(f"guess-{i}")
+        th2.failed([f"addr:10.0.1.{i}", f"name:guess{i}"])
     assert th2.flooded()
-    assert not th2.blocked("anyone")
-    now[0] += 11
+    assert th2.wait(["addr:10.0.9.9", "name:bob"]) == 0
+    now[0] += 61
     assert not th2.flooded()
+
+
+def test_throttle_memory_is_bounded() -> None:
+    now = [0.0]
+    th = LoginThrottle(clock=lambda: now[0], max_keys=100)
+    for i in range(1000):
+        th.failed([f"addr:10.{i // 256}.{i % 256}.1"])
+    assert len(th.keys) <= 100
+
+
+def test_device_tokens() -> None:
+    now = [1000.0]
+    dt = DeviceTokens(b"k" * 32, clock=lambda: now[0], max_age_s=100)
+    tok = dt.issue("bob")
+    ident = dt.check(tok, "bob")
+    assert ident is not None
+    assert dt.check(tok, "alice") is None  # good for one name only
+    assert DeviceTokens(b"x" * 32, clock=lambda: now[0]).check(tok, "bob") is None  # another server's
+    parts = tok.split(".")
+    assert dt.check(f"{parts[0]}.{int(parts[1]) + 1000}.{parts[2]}", "bob") is None  # expiry edited
+    assert dt.check("", "bob") is None
+    assert dt.check("a.b.c", "bob") is None
+    now[0] += 101
+    assert dt.check(tok, "bob") is None  # expired
+
+
+def test_totp_codes_once_within_drift() -> None:
+    secret = new_totp_secret()
+    t = 1_789_430_400.0
+    code = totp_code(secret, t)
+    step = totp_step(secret, code, t)
+    assert step == int(t // 30)
+    assert totp_step(secret, code, t + 30) == step  # one step of drift is accepted
+    assert totp_step(secret, code, t + 61) is None  # two is not
+    assert totp_step(secret, code, t, after=step) is None  # a code works once
+    assert totp_step(secret, "000000" if code != "000000" else "111111", t) is None
+    assert totp_step(secret, "12345", t) is None
+    assert totp_step(secret, "abcdef", t) is None
+
+
+def test_operator_factors_round_trip_and_verify(tmp_path: Path) -> None:
+    path = tmp_path / "ops.json"
+    st = make_store(path)
+    secret = new_totp_secret()
+    st.set_totp("alice", secret)
+    key = generate_key()
+    st.set_key("bob", key.public_key())
+    st.save()
+    st = OperatorStore(path)
+    assert st.operators["alice"].totp == secret
+    assert st.operators["bob"].key is not None
+    t = 1_789_430_400.0
+    ok = verify_operator(st, "alice", Proof(password=PW_A, totp=totp_code(secret, t)), t)
+    assert ok.op is not None
+    assert ok.factors == ("password", "totp")
+    assert verify_operator(st, "alice", Proof(password=PW_A), t).op is None  # the code is required
+    assert verify_operator(st, "alice", Proof(password=PW_B, totp=totp_code(secret, t)), t).op is None
+    stmt = b"confirm P1"
+    v = verify_operator(st, "bob", Proof(statement=stmt, signature=key.sign(stmt)), t)
+    assert v.op is not None
+    assert v.factors == ("key",)
+    assert verify_operator(st, "bob", Proof(statement=b"confirm P2", signature=key.sign(stmt)), t).op is None
+    other = generate_key()
+    assert verify_operator(st, "bob", Proof(statement=stmt, signature=other.sign(stmt)), t).op is None
+    assert (
+        verify_operator(st, "alice", Proof(statement=stmt, signature=key.sign(stmt)), t).op is None
+    )  # no key
+    # a new password keeps the factors
+    st.add("alice", "another-password-9", replace=True)
+    assert st.operators["alice"].totp == secret
+    # a damaged factor names the account and field
+    d = json.loads(path.read_text())
+    d["operators"]["bob"]["key"] = "AAAA"
+    path.write_text(json.dumps(d))
+    with pytest.raises(InputError, match=r"operators\.bob: bad account: key"):
+        OperatorStore(path)
+    d["operators"]["bob"].pop("key")
+    d["operators"]["bob"]["n"] = 2**24  # a login would need 2 GiB
+    path.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="scrypt cost"):
+        OperatorStore(path)
 
 
 # ---------------------------------------------------------------- over HTTP
 
 
-def run(tmp_path: Path, fn: Callable[[httpx.AsyncClient, Dashboard], Awaitable[Any]]) -> Any:
+def run(
+    tmp_path: Path,
+    fn: Callable[[httpx.AsyncClient, Dashboard], Awaitable[Any]],
+    clock: Callable[[], float] | None = None,
+) -> Any:
     ops = tmp_path / "operators.json"
     if not ops.exists():
         make_store(ops)
     ex, _ = build_exchange(toy_stages(), data=tmp_path / "data", config=ServerConfig(tick_s=0, clock="data"))
-    dash = Dashboard(ex, DashboardConfig(operators=ops))
+    dash = Dashboard(ex, DashboardConfig(operators=ops), **({"clock": clock} if clock else {}))
 
     async def main() -> Any:
         app = create_app(ex, dashboard=dash)
         await ex.start()
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                c.app = app  # type: ignore[attr-defined]  # for more clients: other_client()
                 return await fn(c, dash)
         finally:
             await ex.stop()
             dash.close()
 
     return asyncio.run(main())
+
+
+def other_client(c: httpx.AsyncClient, address: str) -> httpx.AsyncClient:
+    """A second browser, from another address, on the same server."""
+    app = c.app  # type: ignore[attr-defined]
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url="http://t"
+    )
 
 
 async def login(c: httpx.AsyncClient, name: str, pw: str) -> dict[str, Any]:
@@ -218,17 +344,19 @@ def test_login_cookie_csrf_roles_and_journal(tmp_path: Path) -> None:
     ents = operator_entries(tmp_path)
     assert [e["event"] for e in ents] == ["login_failed", "login", "logout", "login"]
     assert all(isinstance(e["t"], float) for e in ents)
-    assert all("password" not in json.dumps(e) for e in ents)
+    assert all("password" not in e and PW_A not in json.dumps(e) for e in ents)
 
 
 def test_login_throttled_and_removed_account_logged_out(tmp_path: Path) -> None:
     async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
         await login(c, "bob", PW_B)
-        for _ in range(5):
+        for _ in range(6):  # five free failures, then this client waits
             r = await c.post("/auth/login", json={"name": "alice", "password": "not-the-password"})
             assert r.status_code == 401
         r = await c.post("/auth/login", json={"name": "alice", "password": PW_A})
-        assert r.status_code == 429  # even the right password waits out the window
+        assert r.status_code == 429  # even the right password waits out this client's backoff
+        assert r.headers["Retry-After"] == "1"
+        assert r.json()["reason"] == "throttled"
         # `tocsin operator remove bob` while the server runs: bob's session ends
         st = OperatorStore(tmp_path / "operators.json")
         st.remove("bob")
@@ -316,11 +444,162 @@ def test_operator_cli(tmp_path: Path) -> None:
 def test_login_flood_is_journalled_once_and_locks_nobody_out(tmp_path: Path) -> None:
     async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
         dash.throttle.max_total = 3
-        for i in range(6):
-            r = await c.post("/auth/login", json={"name": f"guess{i}", "password": "not-a-password"})
-            assert r.status_code == 401
+        async with other_client(c, "10.6.6.6") as mallory:
+            for i in range(6):
+                r = await mallory.post(
+                    "/auth/login", json={"name": f"guess{i}", "password": "not-a-password"}
+                )
+                assert r.status_code == 401
         await login(c, "bob", PW_B)
 
     run(tmp_path, go)
     events = [e["event"] for e in operator_entries(tmp_path)]
     assert events == ["login_failed"] * 3 + ["login_flood", "login"]
+
+
+def test_guessing_bobs_password_never_locks_bob_out(tmp_path: Path) -> None:
+    """Issue 14: five wrong passwords for bob locked bob's correct password out for
+    a minute. Now failures slow the client that made them: bob's own browser
+    (a device token from an earlier login) and any other address log in at once
+    however long the guessing goes on; the guesser waits longer and longer."""
+
+    async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
+        async with other_client(c, "10.9.9.9") as mallory, other_client(c, "10.1.1.1") as bobs_browser:
+            r = await bobs_browser.post("/auth/login", json={"name": "bob", "password": PW_B})
+            assert r.status_code == 200
+            assert any(ck.name == "tocsin_device_bob" for ck in bobs_browser.cookies.jar)
+            # five wrong passwords for bob (the issue's attack), then bob, from anywhere
+            for _ in range(5):
+                r = await mallory.post("/auth/login", json={"name": "bob", "password": "wrong-guess-123"})
+                assert r.status_code == 401
+            for client in (bobs_browser, c):
+                r = await client.post("/auth/login", json={"name": "bob", "password": PW_B})
+                assert r.status_code == 200, r.text
+            # bob himself on a new machine: five typos, then the right password
+            async with other_client(c, "10.3.3.3") as typist:
+                for _ in range(5):
+                    r = await typist.post("/auth/login", json={"name": "bob", "password": "bravo-pasword-2"})
+                    assert r.status_code == 401
+                r = await typist.post("/auth/login", json={"name": "bob", "password": PW_B})
+                assert r.status_code == 200, r.text
+            # a long guessing run, each backoff waited out: mallory is slowed, bob's browser never is
+            codes, waits = [], []
+            for _ in range(40):
+                r = await mallory.post("/auth/login", json={"name": "bob", "password": "wrong-guess-123"})
+                codes.append(r.status_code)
+                waits.append(dash.gate.throttle.wait(["addr:10.9.9.9", "name:bob"]))
+                r = await bobs_browser.post("/auth/login", json={"name": "bob", "password": PW_B})
+                assert r.status_code == 200, r.text  # never held, whatever mallory does
+                now[0] += waits[-1] + 0.001
+            assert set(codes) == {401}
+            assert waits[:10] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]
+            assert set(waits[10:]) == {300}  # doubled up to the cap, and kept there
+            now[0] += 1
+            r = await mallory.post("/auth/login", json={"name": "bob", "password": "wrong-guess-123"})
+            assert r.status_code == 401
+            r = await mallory.post("/auth/login", json={"name": "bob", "password": PW_B})
+            assert r.status_code == 429  # even the right password, from the guesser
+            assert r.headers["Retry-After"] == "300"
+            # a new address is held by the shared budget of unknown clients for bob
+            # (the guesser's failures spent it); bob's own browser is not
+            async with other_client(c, "10.5.5.5") as fresh:
+                r = await fresh.post("/auth/login", json={"name": "bob", "password": PW_B})
+                assert r.status_code == 429
+            # a forged or another operator's device token does not make mallory trusted
+            mallory.cookies.set("tocsin_device_bob", "x.99999999999.y", path="/auth/login")
+            r = await mallory.post("/auth/login", json={"name": "bob", "password": PW_B})
+            assert r.status_code == 429
+
+    import time as _time
+
+    now = [_time.time()]
+    run(tmp_path, go, clock=lambda: now[0])
+    events = [(e["event"], e.get("trusted_device")) for e in operator_entries(tmp_path)]
+    assert ("login_failed", False) in events
+
+
+def test_totp_second_factor_over_http(tmp_path: Path) -> None:
+    ops = tmp_path / "operators.json"
+    st = make_store(ops)
+    secret = new_totp_secret()
+    st.set_totp("alice", secret)
+    st.save()
+    import time as _time
+
+    async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
+        r = await c.post("/auth/login", json={"name": "alice", "password": PW_A})
+        assert r.status_code == 401  # no code: no session, and no hint that the password was right
+        assert r.json()["detail"] == "wrong name, password or code"
+        code = totp_code(secret, _time.time())
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        r = await c.post("/auth/login", json={"name": "alice", "password": PW_A, "totp": wrong})
+        assert r.status_code == 401
+        r = await c.post("/auth/login", json={"name": "alice", "password": "wrong-password", "totp": code})
+        assert r.status_code == 401
+        r = await c.post("/auth/login", json={"name": "alice", "password": PW_A, "totp": code})
+        assert r.status_code == 200, r.text
+        # the same code again (seen over a shoulder): refused
+        async with other_client(c, "10.2.2.2") as c2:
+            r = await c2.post("/auth/login", json={"name": "alice", "password": PW_A, "totp": code})
+            assert r.status_code == 401
+        r = await c.post("/auth/login", json={"name": "alice", "password": PW_A, "totp": "1" * 20})
+        assert r.status_code == 422
+        assert r.json()["field"] == "totp"
+        # an account without TOTP logs in with its password alone
+        await login(c, "bob", PW_B)
+
+    run(tmp_path, go)
+    logins = [e for e in operator_entries(tmp_path) if e["event"] == "login"]
+    assert [(e["operator"], e["factors"]) for e in logins] == [
+        ("alice", ["password", "totp"]),
+        ("bob", ["password"]),
+    ]
+
+
+def test_operator_cli_totp_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as _time
+
+    import tocsin.web.auth as auth_mod
+
+    data = ["--data", str(tmp_path / "data")]
+    assert cli("operator", "add", "aoki", *data, "--password-stdin", stdin=PW_A)[0] == 0
+    secret = new_totp_secret()
+    monkeypatch.setattr(auth_mod, "new_totp_secret", lambda: secret)
+    # a wrong code at enrolment: nothing saved
+    code, out, err = cli(
+        "operator",
+        "totp",
+        "aoki",
+        *data,
+        stdin="000000\n" if totp_code(secret, _time.time()) != "000000" else "111111\n",
+    )
+    assert code == 2
+    assert "nothing saved" in err
+    assert OperatorStore(tmp_path / "data" / "operators.json").operators["aoki"].totp is None
+    code, out, _ = cli("operator", "totp", "aoki", *data, stdin=totp_code(secret, _time.time()) + "\n")
+    assert code == 0
+    assert f"secret: {secret}" in out
+    assert "otpauth://totp/tocsin:aoki?secret=" in out
+    assert OperatorStore(tmp_path / "data" / "operators.json").operators["aoki"].totp == secret
+    # keys: generated (private key 0600, public one registered) or given
+    code, out, _ = cli("operator", "key", "aoki", "--generate", str(tmp_path / "aoki.key"), *data)
+    assert code == 0
+    assert "key SHA256:" in out
+    assert stat.S_IMODE((tmp_path / "aoki.key").stat().st_mode) == 0o600
+    code, _, err = cli("operator", "key", "aoki", "--generate", str(tmp_path / "aoki.key"), *data)
+    assert code == 2
+    assert "will not overwrite" in err
+    code, out, _ = cli("operator", "list", *data)
+    assert code == 0
+    row = out.strip().split("\t")
+    assert row[:2] == ["aoki", "operator"]
+    assert row[3] == "totp"
+    assert row[4].startswith("key SHA256:")
+    code, _, err = cli("operator", "key", "aoki", *data)
+    assert code == 2
+    assert "one of --public, --generate, --remove" in err
+    assert cli("operator", "totp", "aoki", "--disable", *data)[0] == 0
+    assert cli("operator", "key", "aoki", "--remove", *data)[0] == 0
+    o = OperatorStore(tmp_path / "data" / "operators.json").operators["aoki"]
+    assert (o.totp, o.key) == (None, None)
+    assert o.check(PW_A)

@@ -11,14 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+import tocsin.warning.areas
+import tocsin.warning.manual  # noqa: F401
 from tocsin.exchange.samples import toy_stages
 from tocsin.journal.store import Journal
 from tocsin.web import ServerConfig, build_exchange, create_app
 from tocsin.web.auth import OperatorStore
 from tocsin.web.dashboard import Dashboard, DashboardConfig
-
-pytest.importorskip("tocsin.warning.manual")
-pytest.importorskip("tocsin.warning.areas")
 
 PW = {"alice": "alpha-password-1", "bob": "bravo-password-2", "sue": "sierra-password-3"}
 

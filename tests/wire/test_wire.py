@@ -243,11 +243,11 @@ def _bad(msg: dict[str, object], path: list[str | int], value: object) -> bytes:
         (1, ["body", "sigma_az_deg"], 0.0, "$.body.sigma_az_deg"),
         (1, ["partner"], "Japan", "$.partner"),
         (1, ["seq"], -1, "$.seq"),
-        (1, ["v"], 2, "$.v"),
+        (1, ["v"], 3, "$.v"),
         (2, ["body", "los_ecef"], [1.0, 1.0, 0.0], "$.body.los_ecef"),
         (2, ["body", "los_ecef"], [1.0, 0.0], "$.body.los_ecef"),
         (3, ["body", "cov"], [1.0] * 35, "$.body.cov"),
-        (3, ["body", "status"], "lost", "$.body.status"),
+        (3, ["body", "status"], "vanished", "$.body.status"),
         (3, ["body", "class"], "missile", "$.body.class"),
         (3, ["body", "impact", "ellipse", "confidence"], 1.5, "$.body.impact.ellipse.confidence"),
         (4, ["body", "status"], "Real", "$.body.status"),
@@ -422,7 +422,7 @@ envelopes = st.builds(
     bodies,
     st.sampled_from(["JP", "KR", "US"]),
     ident,
-    st.integers(min_value=0, max_value=2**53),
+    st.integers(min_value=0, max_value=2**53 - 1),  # tocsin.wire.MAX_SEQ
     st.floats(min_value=0, max_value=4e9),
 )
 

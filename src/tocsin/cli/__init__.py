@@ -5,8 +5,10 @@ Each subcommand lives in its own module of this package, which defines
 registered in that order. Heavy imports happen inside the commands, so
 ``tocsin --help`` stays fast.
 
-Errors: an :class:`~tocsin.errors.InputError` (bad file, line or field) is printed
-as one line on stderr with exit status 2; usage errors also exit 2 (click's rule).
+Errors: an :class:`~tocsin.errors.InputError` (bad file, line or field) and a
+usage error (a missing argument or option, an unknown option, a value of the
+wrong type) are printed as one line on stderr, ``tocsin: error: ...``, with exit
+status 2; no traceback, no box.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ import inspect
 import sys
 
 import typer
+
+# typer (pinned >= 0.29 in pyproject) carries its own copy of click; its usage
+# errors are caught here to print them in tocsin's one-line style
+# (tests/cli/test_usage_errors.py fails if an upgrade moves them)
+from typer._click import Context
+from typer._click import exceptions as click_exc
+from typer.core import TyperOption
 
 from tocsin import __version__
 from tocsin.errors import ConfigError, InputError
@@ -36,6 +45,8 @@ COMMAND_MODULES = (
     "keys",
     "alert",
     "operator",
+    "deploy",
+    "health",
 )
 
 app = typer.Typer(
@@ -84,19 +95,53 @@ def _register_all() -> None:
 
 _register_all()
 
+_display_type_rich = TyperOption.display_type_rich
+
+
+def _flag_display_type(self: TyperOption, ctx: Context) -> str | None:
+    """A flag takes no value, so its help row shows no ``<bool>`` type."""
+    if self.is_flag:
+        return None
+    return _display_type_rich(self, ctx)
+
+
+# Typer shows every option's Python type in the help; for flags that reads as if
+# they took a value (``--restamp <bool>``). Applied once, here, for every command.
+TyperOption.display_type_rich = _flag_display_type  # type: ignore[method-assign]
+
 
 def error_line(exc: BaseException) -> str:
     """The one line printed for a user-facing error."""
     return f"tocsin: error: {exc}"
 
 
-def main() -> None:
+def usage_error_line(exc: click_exc.UsageError) -> str:
+    """One line for a usage error, with where to look for help."""
+    msg = " ".join(exc.format_message().split())
+    where = exc.ctx.command_path if exc.ctx is not None else "tocsin"
+    return f"tocsin: error: {msg} (see '{where} --help')"
+
+
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app()
+        rv = app(args=args, prog_name="tocsin", standalone_mode=False)
     except (InputError, ConfigError) as exc:
         print(error_line(exc), file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except click_exc.NoArgsIsHelpError as exc:
+        # `tocsin` or `tocsin drill` alone: the help, as asked for by no_args_is_help
+        if exc.ctx is not None:
+            print(exc.ctx.get_help())
+        sys.exit(2 if exc.ctx is not None and exc.ctx.parent is not None else 0)
+    except click_exc.UsageError as exc:
+        print(usage_error_line(exc), file=sys.stderr)
+        sys.exit(2)
+    except click_exc.ClickException as exc:
+        print(f"tocsin: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         print("tocsin: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

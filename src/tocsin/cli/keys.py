@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tocsin.errors import ConfigError, InputError
+from tocsin.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -40,9 +40,12 @@ def register(app: typer.Typer) -> None:
         if out.exists():
             raise InputError("refusing to overwrite an existing key", file=str(out))
         key = generate_key()
-        save_private_key(key, out)
         pub_path = out.with_name(out.name + ".pub")
-        pub_path.write_text(public_key_text(key) + "\n")
+        try:
+            save_private_key(key, out)
+            pub_path.write_text(public_key_text(key) + "\n")
+        except OSError as exc:
+            raise InputError(f"cannot write the key: {exc.strerror or exc}", file=str(out)) from None
         typer.echo(f"private key: {out}\npublic key:  {pub_path}  {public_key_text(key)}")
         if registry is not None:
             reg = PartnerRegistry.load(registry) if registry.exists() else PartnerRegistry()
@@ -68,8 +71,15 @@ def register(app: typer.Typer) -> None:
         from tocsin.wire import ReadStats, iter_jsonl, write_jsonl
 
         k = load_private_key(key)
+        if src.is_dir():
+            raise InputError("is a directory, not a message file", file=str(src))
         st = ReadStats()
-        msgs = list(iter_jsonl(src, stats=st))
+        try:
+            msgs = list(iter_jsonl(src, stats=st))
+        except FileNotFoundError:
+            raise InputError("no such file", file=str(src)) from None
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", file=str(src)) from None
         if st.errors:
             raise st.errors[0]
         partners = {m.partner for m in msgs}
@@ -77,7 +87,10 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 f"messages of several partners {sorted(partners)}", file=str(src), field="partner"
             )
-        n = write_jsonl(out, (sign(m, k) for m in msgs))
+        try:
+            n = write_jsonl(out, (sign(m, k) for m in msgs))
+        except OSError as exc:
+            raise InputError(f"cannot write: {exc.strerror or exc}", file=str(out)) from None
         typer.echo(f"signed {n} messages with {public_key_text(k)[:12]}... -> {out}")
 
     @keys.command("check")
@@ -85,10 +98,7 @@ def register(app: typer.Typer) -> None:
         """Load a registry and list its partners."""
         from tocsin.exchange.signing import PartnerRegistry, public_key_text
 
-        try:
-            reg = PartnerRegistry.load(registry)
-        except ConfigError:
-            raise
+        reg = PartnerRegistry.load(registry)  # any problem: one line naming the file (ConfigError)
         for code, p in sorted(reg.partners.items()):
             typer.echo(
                 f"{code}  {public_key_text(p.public_key)}  sources={','.join(p.sources)}  "

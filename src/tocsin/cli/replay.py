@@ -17,6 +17,7 @@ Exercise form.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,11 @@ def register(app: typer.Typer) -> None:
     @app.command("replay")
     def replay(
         journal: Path = typer.Argument(..., help="Journal database (data/journal.db)."),
+        archive_dir: Path | None = typer.Option(
+            None,
+            "--archive",
+            help="Where `tocsin journal archive` moved the oldest segments: needed once any were.",
+        ),
         out: Path = typer.Option(..., "-o", "--out", help="Directory for tracks.jsonl and alerts.jsonl."),
         check: bool = typer.Option(
             True,
@@ -141,27 +147,36 @@ def register(app: typer.Typer) -> None:
         from tocsin.errors import ConfigError, InputError
         from tocsin.journal import Journal
         from tocsin.runtime import (
+            iter_recorded_outputs,
+            iter_replay,
             recorded_instance,
             recorded_live_sender,
             recorded_mode,
-            recorded_outputs,
+            recorded_open,
             recorded_policy,
             recorded_stage_set,
-            replay_journal,
             stages_by_name,
             write_outputs,
         )
         from tocsin.warning.mode import ReplayMode
         from tocsin.warning.policy import WarningConfig
-        from tocsin.wire import encode_json
+        from tocsin.wire import Envelope, encode_json
 
         if stages not in ("auto", "default", "toy"):
             raise InputError("must be auto, default or toy", field="--stages")
         if not journal.is_file():
             raise InputError("no such journal", file=str(journal))
 
-        with Journal(journal, readonly=True) as j:
+        with Journal(journal, readonly=True, archive=archive_dir) as j:
             res = j.verify()
+            if res.ok and res.archived:
+                # a replay starts from the first entry: the state the archived
+                # entries built is not here
+                raise InputError(
+                    f"entries 1..{res.archived} were archived or pruned: replay with --archive DIR "
+                    "(the directory `tocsin journal archive` moved them to)",
+                    file=str(journal),
+                )
             if not res.ok:
                 typer.echo(f"{journal}: {res.summary()}", err=True)
                 raise typer.Exit(1)
@@ -177,36 +192,69 @@ def register(app: typer.Typer) -> None:
                 # live alerts went out under the authorisation's sender (below a
                 # release's own): the replay renders them the same way
                 cfg = msgspec.structs.replace(cfg or WarningConfig(), sender=sender)
-            # a replay never issues Actual: ReplayMode's status cannot be Actual
-            outs = replay_journal(
-                j,
-                stages_by_name(
-                    name, mode=ReplayMode(status="Exercise"), config=cfg, instance=recorded_instance(j)
-                ),
-            )
-            live = recorded_outputs(j)
-        counts = write_outputs(out, outs)
+            # a replay never issues Actual: ReplayMode's status cannot be Actual;
+            # replayed and recorded outputs are compared as they stream by
+            live = iter_recorded_outputs(j)
+            cmp = _Compare()
+
+            # (an open-mode run's alerts say so in their CAP note: the replay too)
+            mode = ReplayMode(status="Exercise", open_inputs=recorded_open(j))
+            replay_stages = stages_by_name(name, mode=mode, config=cfg, instance=recorded_instance(j))
+
+            def checked() -> Iterator[Envelope]:
+                for env in iter_replay(j, replay_stages):
+                    if check:
+                        want = next(live, None)
+                        cmp.see(encode_json(env), want, exercise_form if was_live else None)
+                    yield env
+
+            counts = write_outputs(out, checked())
+            if check:
+                cmp.rest(sum(1 for _ in live))
         typer.echo(", ".join(f"{n} -> {out / name}" for name, n in counts.items()))
         if check:
-            got = [encode_json(e) for e in outs]
-            want = [exercise_form(p) for p in live] if was_live else live
-            if got != want:
-                n = next(
-                    (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
-                    min(len(got), len(want)),
-                )
+            if cmp.first_diff is not None:
                 typer.echo(
-                    f"replay differs from the live outputs at output {n + 1} "
-                    f"({len(got)} replayed, {len(want)} recorded"
+                    f"replay differs from the live outputs at output {cmp.first_diff} "
+                    f"({cmp.replayed} replayed, {cmp.recorded} recorded"
                     f"{', Actual read as Exercise' if was_live else ''})",
                     err=True,
                 )
                 raise typer.Exit(1)
             if was_live:
-                actual = sum(a != b for a, b in zip(live, want, strict=True))
                 typer.echo(
-                    f"identical to the {len(live)} outputs recorded live, with status Actual read as "
-                    f"Exercise ({actual} Actual alerts; a replay never issues Actual)"
+                    f"identical to the {cmp.recorded} outputs recorded live, with status Actual read as "
+                    f"Exercise ({cmp.actual} Actual alerts; a replay never issues Actual)"
                 )
             else:
-                typer.echo(f"identical to the {len(live)} outputs recorded live")
+                typer.echo(f"identical to the {cmp.recorded} outputs recorded live")
+
+
+class _Compare:
+    """Replayed against recorded outputs, one pair at a time."""
+
+    def __init__(self) -> None:
+        self.replayed = 0
+        self.recorded = 0
+        self.actual = 0
+        self.first_diff: int | None = None
+
+    def see(self, got: bytes, want: bytes | None, form: Callable[[bytes], bytes] | None) -> None:
+        self.replayed += 1
+        if want is None:
+            if self.first_diff is None:
+                self.first_diff = self.replayed
+            return
+        self.recorded += 1
+        if form is not None:
+            w = form(want)
+            self.actual += w != want
+            want = w
+        if got != want and self.first_diff is None:
+            self.first_diff = self.replayed
+
+    def rest(self, n: int) -> None:
+        """``n`` recorded outputs the replay did not produce."""
+        self.recorded += n
+        if n and self.first_diff is None:
+            self.first_diff = self.replayed + 1

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         epilog=(
             "Examples:\n\n"
             "    tocsin score tracks.jsonl --truth truth.jsonl --json score.json\n\n"
-            "    tocsin score tracks.jsonl --truth truth.jsonl --c 5000 --p 1\n\n"
+            "    tocsin score tracks.jsonl --truth truth.jsonl --gospa-cutoff 5000 --gospa-order 1\n\n"
             "See docs/scoring.md for the definitions."
         ),
     )
@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
         tracks: Path = typer.Argument(..., help="Track messages (exchange-format JSON Lines)."),
         truth: Path = typer.Option(..., "--truth", help="Truth messages of the same drill (JSON Lines)."),
         json_out: Path | None = typer.Option(None, "--json", help="Also write the full report as JSON here."),
-        c: float = typer.Option(10_000.0, "--c", help="GOSPA cut-off distance, m."),
-        p: float = typer.Option(2.0, "--p", help="GOSPA order (>= 1)."),
+        c: float = typer.Option(10_000.0, "--gospa-cutoff", help="GOSPA cut-off distance c, m."),
+        p: float = typer.Option(2.0, "--gospa-order", help="GOSPA order p (>= 1)."),
         dt: float = typer.Option(1.0, "--dt", help="Scoring grid step, s."),
         max_stale: float = typer.Option(
             5.0, "--max-stale", help="A track report older than this (s) at a grid time does not count."

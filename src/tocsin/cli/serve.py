@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,25 +27,42 @@ if TYPE_CHECKING:
     from tocsin.web.hub import Exchange
 
 
+#: the one line of a live run refused for want of a partner registry
+LIVE_NEEDS_REGISTRY = (
+    "live operation needs a partner registry (--partners FILE): without one, anyone on the "
+    "network could cause a public alert"
+)
+
+#: the start banner of an open-mode run (no partner registry)
+OPEN_MODE_BANNER = (
+    "OPEN MODE: no --partners registry: unsigned messages are accepted from anyone; "
+    "for exercises only (alerts are Exercise and their CAP note says open mode)"
+)
+
+
 def warning_setup(
-    live: Path | None, policy: Path | None, stages: str
+    live: Path | None, policy: Path | None, stages: str, *, open_inputs: bool = False
 ) -> tuple[Mode, WarningConfig | None, dict[str, Any] | None]:
     """The warning mode, the policy and the policy as plain data (for the
     journal's start note) of ``tocsin serve`` / ``tocsin node``.
 
-    Without ``live``: a drill (Exercise). With it: the :class:`LiveMode` of the
-    authorisation file (a bad file is a one-line :class:`ConfigError`)."""
+    Without ``live``: a drill (Exercise; with ``open_inputs``, an open-mode drill
+    whose CAP notes say so). With it: the :class:`LiveMode` of the authorisation
+    file (a bad file is a one-line :class:`ConfigError`); live refuses
+    ``open_inputs`` (fail closed: live means a partner registry)."""
     import msgspec
 
     from tocsin.warning.mode import DrillMode
     from tocsin.warning.policy import WarningConfig, load_config, load_live_authorisation
 
+    if live is not None and open_inputs:
+        raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
     if live is not None and stages != "default":
         raise InputError("the toy stages cannot run live (their alerts are always Exercise)", field="--live")
     if policy is not None and stages != "default":
         raise InputError("the toy stages have no warning policy", field="--policy")
     cfg = load_config(policy) if policy is not None else None
-    mode: Mode = load_live_authorisation(live) if live is not None else DrillMode()
+    mode: Mode = load_live_authorisation(live) if live is not None else DrillMode(open_inputs=open_inputs)
     plain = msgspec.to_builtins(cfg if cfg is not None else WarningConfig()) if stages == "default" else None
     return mode, cfg, plain
 
@@ -56,6 +74,27 @@ def new_instance(role: str) -> str:
     import secrets
 
     return f"{role}-{secrets.token_hex(4)}"
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts(host: str, given: list[str]) -> tuple[str, ...]:
+    """The names the server answers to (``Host`` check, against DNS rebinding):
+    ``--allowed-host`` if given; else the ``--host`` address (loopback: every
+    loopback name). Listening on every address needs explicit names."""
+    if given:
+        bad = [h for h in given if not h or "/" in h or " " in h]
+        if bad:
+            raise InputError(f"not a host name: {bad[0]!r}", field="--allowed-host")
+        return tuple(given)
+    if host in ("0.0.0.0", "::", ""):
+        raise InputError(
+            "listening on every address: name the hosts clients use (repeatable), "
+            "so a page on another name cannot reach the server (DNS rebinding)",
+            field="--allowed-host",
+        )
+    return _LOOPBACK if host in _LOOPBACK else (host,)
 
 
 def announce_live(mode: Mode, live: Path | None) -> None:
@@ -95,8 +134,24 @@ def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any
 
     notes = start_notes(journal)
     if not notes:
+        if mode.live and journal.last_seq > 0:
+            # whatever wrote it (an older version, another tool), it was not a
+            # live run of this exchange: replaying it live would turn drill
+            # inputs into Actual alerts
+            raise InputError(
+                "has no start note: a live run never continues it (use a new --data directory)",
+                file=where,
+            )
         return
     last = notes[-1]
+    was_open = last.get("open")
+    is_open = bool(getattr(mode, "open_inputs", False))
+    if isinstance(was_open, bool) and was_open != is_open:
+        raise InputError(
+            f"recorded {'without' if was_open else 'with'} a partner registry; this run cannot "
+            "continue it (its alerts would read differently; use a new --data directory)",
+            file=where,
+        )
     was = last.get("mode", "drill")
     if was != mode.name:
         raise InputError(
@@ -132,6 +187,17 @@ def _server_class() -> type[Any]:
             super().__init__(config)
             self.exchange = exchange
 
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            """uvicorn re-raises SIGTERM / SIGINT after its graceful shutdown, so
+            the process would end by the signal (status 143 / 130) and service
+            managers would read a crash. A stop that drained, committed and closed
+            the journal is a clean exit: status 0 (see ``serve``)."""
+            with super().capture_signals():
+                yield
+                if self.exchange.closed_cleanly:
+                    self._captured_signals.clear()
+
         def handle_exit(self, sig: int, frame: Any) -> None:
             hub = self.exchange.hub
             if hub is not None:
@@ -153,10 +219,13 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
         port: int = typer.Option(8080, "--port", help="Listen port (0: any free port)."),
         data: Path = typer.Option(
-            Path("data"), "--data", help="Directory for journal.db, tracks/alerts.jsonl."
+            Path("data"), "--data", help="Directory for the journal, snapshots (and --outputs-files)."
         ),
         partners: Path | None = typer.Option(
-            None, "--partners", help="Partner registry (YAML/JSON): require signed messages."
+            None,
+            "--partners",
+            help="Partner registry (YAML/JSON): require signed messages. Required with --live; "
+            "without it the server runs in open mode (exercises only).",
         ),
         clock: str = typer.Option(
             "", "--clock", help="wall | data (default: wall with --partners, data without)."
@@ -165,6 +234,13 @@ def register(app: typer.Typer) -> None:
             30.0, "--max-skew", help="Largest |sent - now| in seconds (wall clock)."
         ),
         tick: float = typer.Option(1.0, "--tick", help="Stage tick period in seconds (0: no ticks)."),
+        scan_grace: float = typer.Option(
+            0.02,
+            "--scan-grace",
+            min=0.0,
+            help="Tick this many seconds after input stops, so a buffered radar scan is processed "
+            "at once (journalled; 0: off; needs --tick > 0).",
+        ),
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
         max_body: int = typer.Option(4 * 1024 * 1024, "--max-body", help="Largest request body in bytes."),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
@@ -176,6 +252,38 @@ def register(app: typer.Typer) -> None:
         ),
         key: Path | None = typer.Option(
             None, "--key", help="This node's private key: sign journal checkpoints (verify with --pub)."
+        ),
+        checkpoint_entries: int = typer.Option(
+            1000, "--checkpoint-entries", min=1, help="With --key: sign a checkpoint every N entries..."
+        ),
+        checkpoint_s: float = typer.Option(
+            5.0, "--checkpoint-s", min=0.0, help="... and every S seconds while entries arrive (0: never)."
+        ),
+        snapshot_s: float = typer.Option(
+            15.0,
+            "--snapshot-s",
+            min=0.0,
+            help="Snapshot the stages into DATA/snapshots every S seconds (0: never); a restart "
+            "re-runs only the journal after the latest.",
+        ),
+        snapshot_entries: int = typer.Option(
+            100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
+        ),
+        segment_mb: float = typer.Option(
+            1024.0,
+            "--segment-mb",
+            min=0.0,
+            help="Close the journal's live segment at this size (MiB) and start the next (0: never); "
+            "old segments go with `tocsin journal archive/prune`.",
+        ),
+        segment_h: float = typer.Option(
+            24.0, "--segment-h", min=0.0, help="... or after this many hours (0: never)."
+        ),
+        outputs_files: bool = typer.Option(
+            False,
+            "--outputs-files",
+            help="Also keep DATA/tracks.jsonl and alerts.jsonl live (a second copy of the journal's "
+            "outputs; `tocsin journal export` derives them on demand).",
         ),
         tail: Path | None = typer.Option(None, "--tail", help="Also ingest a JSON Lines file, following it."),
         unix_socket: Path | None = typer.Option(
@@ -195,13 +303,41 @@ def register(app: typer.Typer) -> None:
         policy: Path | None = typer.Option(
             None, "--policy", help="Warning policy file (.toml or .yaml); defaults otherwise."
         ),
+        allowed_host: list[str] = typer.Option(
+            [],
+            "--allowed-host",
+            help="A name clients reach this server by (repeatable); any other Host header is refused "
+            "(DNS rebinding). Default: the --host address (loopback: also localhost). Required "
+            "with --host 0.0.0.0.",
+        ),
+        partner_rate: float = typer.Option(
+            50_000.0,
+            "--partner-rate",
+            min=1.0,
+            help="Messages a second each partner may send (burst: twice that); more: 429 with "
+            "Retry-After. Bounds what one compromised partner adds to the journal.",
+        ),
+        unauth_rate: float = typer.Option(
+            5_000.0,
+            "--unauth-rate",
+            min=1.0,
+            help="Messages a second of all unauthenticated traffic together (junk, forgeries, "
+            "replays; burst: four times that); more: 429.",
+        ),
+        allowed_origin: list[str] = typer.Option(
+            [],
+            "--allowed-origin",
+            help="A web origin (https://name[:port]) whose pages may POST messages (repeatable); "
+            "other browser origins get 403. Default: none but the server's own.",
+        ),
     ) -> None:
         """Run the exchange in one process: no external service needed."""
         import uvicorn
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, Sink, default_stages, recorded_instance
+        from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages, recorded_instance
+        from tocsin.web.app import HttpSecurity
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
         from tocsin.web.server import bind, build_app, build_exchange
@@ -215,7 +351,17 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 "a live server cannot show a replay (--replay is for drills and reviews)", field="--live"
             )
-        mode, wcfg, plain = warning_setup(live, policy, stages)
+        if live is not None and partners is None:
+            raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
+        mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
+        hosts = allowed_hosts(host, allowed_host)
+        ops_file = operators if operators is not None else data / "operators.json"
+        if operators is not None and not operators.is_file():
+            raise InputError("no such operator file", file=str(operators), field="--operators")
+        if ops_file.exists():
+            from tocsin.web.auth import load_store
+
+            load_store(ops_file)  # a bad accounts file stops the start (one line), not a 500 at login
         jpath = data / "journal.db"
         instance = None
         if jpath.is_file():
@@ -253,9 +399,25 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"expected HOST:PORT, got {target!r}", field="--cot")
             hooks.append(CotTcpSink(chost, int(cport)))
         recording = load_recording(replay) if replay is not None else None
-        cfg = ServerConfig(max_body_bytes=max_body, tick_s=tick, clock=clk)  # type: ignore[arg-type]
+        from tocsin.exchange.admission import AdmissionConfig
+
+        quotas = AdmissionConfig(
+            partner_rate=partner_rate,
+            partner_burst=2 * partner_rate,
+            open_rate=partner_rate,
+            open_burst=2 * partner_rate,
+            unauth_rate=unauth_rate,
+            unauth_burst=4 * unauth_rate,
+        )
+        cfg = ServerConfig(
+            max_body_bytes=max_body,
+            tick_s=tick,
+            scan_grace_s=scan_grace,
+            clock=clk,  # type: ignore[arg-type]
+            admission=quotas,
+        )
         try:
-            exchange, report = build_exchange(
+            exchange, _ = build_exchange(
                 stage_list,
                 data=data,
                 registry=registry,
@@ -264,35 +426,43 @@ def register(app: typer.Typer) -> None:
                 synchronous=sync,
                 extra_sinks=hooks,
                 checkpoint_key=load_private_key(key) if key is not None else None,
+                checkpoint_every=checkpoint_entries,
+                checkpoint_s=checkpoint_s,
+                snapshot_s=snapshot_s,
+                snapshot_entries=snapshot_entries,
+                segment_bytes=int(segment_mb * 2**20),
+                segment_s=segment_h * 3600.0,
+                output_files=outputs_files,
+                recover=False,  # after the dashboard registered its keepers (below)
             )
-        except NondeterminismError as exc:
+            dash = Dashboard(
+                exchange,
+                DashboardConfig(
+                    mode="actual" if mode.live else "exercise",
+                    # (live: the authorised LiveMode; open mode: manual alerts say so too)
+                    manual_mode=mode if mode.live or getattr(mode, "open_inputs", False) else None,
+                    replay=recording,
+                    operators=ops_file,
+                    manual_dir=data / "manual",
+                ),
+            )
+            j = exchange.pipeline.journal
+            report = exchange.pipeline.recover() if j is not None and j.last_seq > 0 else None
+        except (NondeterminismError, RecoveryError) as exc:
             for h in hooks:
                 close = getattr(h, "close", None)
                 if callable(close):
                     close()
-            raise InputError(unreproducible(exc), file=str(jpath)) from None
+            msg = unreproducible(exc) if isinstance(exc, NondeterminismError) else str(exc)
+            raise InputError(msg, file=str(jpath)) from None
         if exchange.pipeline.journal is not None:
             from tocsin.runtime import note_start
 
             note_start(exchange.pipeline.journal, stages, "serve", mode, plain, instance)
         if report is not None:
-            typer.echo(
-                f"recovered {report.inputs} inputs, {report.ticks} ticks from {data / 'journal.db'}; "
-                f"{report.outputs_appended} outputs completed",
-                err=True,
-            )
+            typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
         if registry is None:
-            typer.echo("warning: no --partners registry: accepting unsigned messages (open mode)", err=True)
-        dash = Dashboard(
-            exchange,
-            DashboardConfig(
-                mode="actual" if mode.live else "exercise",
-                manual_mode=mode if mode.live else None,
-                replay=recording,
-                operators=operators if operators is not None else data / "operators.json",
-                manual_dir=data / "manual",
-            ),
-        )
+            typer.echo(OPEN_MODE_BANNER, err=True)
         try:
             sock = bind(host, port)
         except OSError as exc:
@@ -305,7 +475,13 @@ def register(app: typer.Typer) -> None:
         )
         print(f"listening on http://{host}:{actual}", flush=True)
         config = uvicorn.Config(
-            build_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dash),
+            build_app(
+                exchange,
+                tail=tail,
+                unix_socket=unix_socket,
+                dashboard=dash,
+                security=HttpSecurity(allowed_hosts=hosts, allowed_origins=tuple(allowed_origin)),
+            ),
             log_level="warning",
             access_log=False,
             lifespan="on",
@@ -314,3 +490,11 @@ def register(app: typer.Typer) -> None:
             timeout_graceful_shutdown=2,
         )
         _make_server(config, exchange).run(sockets=[sock])
+        if not exchange.closed_cleanly:
+            # forced (a second Ctrl-C) or the shutdown failed: say so, not 0
+            typer.echo(
+                "tocsin serve: stopped without closing the journal cleanly; the next start recovers it",
+                err=True,
+            )
+            raise typer.Exit(1)
+        typer.echo("tocsin serve: stopped cleanly (journal committed and closed)", err=True)

@@ -50,6 +50,8 @@ class TrackRun:
     confirmed: dict[str, str] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
     tracker_stats: Counter[str] = field(default_factory=Counter)
+    #: the tracker's late-report lag, s
+    lag_s: float = 10.0
 
     def confirmed_by_class(self) -> Counter[str]:
         return Counter(self.confirmed.values())
@@ -145,7 +147,7 @@ def _note_tracks(run: TrackRun, envs: list[Envelope]) -> None:
             continue
         run.tracks_out += 1
         run.track_ids.add(body.id)
-        if body.status in ("confirmed", "coasting"):
+        if body.status in ("confirmed", "coasting", "lost"):
             run.confirmed[body.id] = body.class_
 
 
@@ -176,6 +178,12 @@ def summary_lines(run: TrackRun, stats: ReadStats, out: Path) -> list[str]:
         lines.append("skipped: " + "; ".join(skipped))
     if run.rejected:
         lines.append(f"rejected by the tracker: {sum(run.rejected.values())} ({_counts(run.rejected)})")
+    # late reports are never silent: used (re-filtered) or counted as too late
+    lines.append(
+        f"late reports: {run.tracker_stats.get('oosm_refiltered', 0)} re-filtered into their tracks, "
+        f"{run.rejected.get('too_late', 0)} too late (more than {run.lag_s:g} s behind; see --lag), "
+        f"{run.rejected.get('older_than_track', 0)} older than the track they belong to"
+    )
     if run.tracker_stats:
         lines.append(f"tracker: {_counts(run.tracker_stats)}")
     by_class = run.confirmed_by_class()
@@ -269,7 +277,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--lag",
             help="Oldest a late report may be, s behind the newest one, and still be used "
-            "(tracker default 10).",
+            "(re-filtered into its track; at most 30; tracker default 10). Older ones are "
+            "counted as too late in the summary.",
             show_default=False,
         ),
         confirm: str | None = typer.Option(
@@ -351,6 +360,7 @@ def register(app: typer.Typer) -> None:
         import dataclasses
 
         from tocsin.fusion import Tracker, TrackerConfig
+        from tocsin.fusion.config import MAX_OOSM_LAG_S
         from tocsin.wire import JsonlWriter, ReadStats, iter_jsonl
 
         overrides: dict[str, Any] = {}
@@ -361,6 +371,8 @@ def register(app: typer.Typer) -> None:
             ("--delete-ballistic", delete_ballistic, False),
         ):
             _check_positive(name, value, zero_ok=zero_ok)
+        if lag is not None and lag > MAX_OOSM_LAG_S:
+            raise InputError(f"must be at most {MAX_OOSM_LAG_S:g} s, got {lag:g}", field="--lag")
         if gate is not None and not 0.0 < gate < 1.0:
             raise InputError(f"must be between 0 and 1, got {gate:g}", field="--gate")
         pairs: tuple[tuple[str, object], ...] = (
@@ -394,7 +406,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"cannot read: {exc.strerror}", file=plots) from None
 
         stats = ReadStats()
-        run = TrackRun()
+        run = TrackRun(lag_s=cfg.oosm_lag_s)
         show = not quiet and (progress or sys.stderr.isatty())
         bar: _Progress | None = None
         try:

@@ -59,8 +59,8 @@ class _CountingReader:
         self.pos += len(data)
         return data
 
-    def readline(self) -> bytes:
-        line = self.fh.readline()
+    def readline(self, size: int = -1) -> bytes:
+        line = self.fh.readline(size)
         self.pos += len(line)
         return line
 

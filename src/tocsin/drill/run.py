@@ -220,6 +220,8 @@ def ground_tracks(truth: Iterable[Envelope]) -> list[GroundTrack]:
         bodies = sorted(by_obj[name], key=lambda b: b.t)
         flying = [b for b in bodies if b.state_ecef is not None]
         impact = next((b for b in bodies if b.phase == "impact"), None)
+        if impact is not None and impact.fate is not None:
+            impact = None  # in orbit, or still falling, when its truth ends: not an impact
         if not flying:
             continue
         t = np.array([b.t for b in flying])

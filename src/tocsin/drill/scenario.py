@@ -40,6 +40,7 @@ import yaml
 from msgspec import Meta, Struct
 
 from tocsin.errors import ScenarioError
+from tocsin.limits import read_file, yaml_compose
 
 __all__ = [
     "STREAM_INJECTS",
@@ -59,6 +60,7 @@ __all__ = [
     "LinkSpec",
     "PartnerSpec",
     "Point",
+    "PullUpSpec",
     "RadarSensorSpec",
     "ReplayOld",
     "Scenario",
@@ -67,12 +69,14 @@ __all__ = [
     "SensorOff",
     "SensorSpec",
     "SpacePosition",
+    "StageSpec",
     "Threshold",
     "load_scenario",
     "parse_scenario",
+    "scenario_from_data",
 ]
 
-MISSILE_CLASS_NAMES = ("SRBM", "MRBM", "IRBM", "ICBM", "ICBM-lofted")
+MISSILE_CLASS_NAMES = ("SRBM", "MRBM", "IRBM", "ICBM", "ICBM-lofted", "SLV")
 
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
@@ -83,6 +87,8 @@ Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
 Ident = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 PartnerCode = Annotated[str, Meta(pattern=r"^[A-Z]{2}$")]
 MetricName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Beta = Annotated[float, Meta(ge=1.0, le=100_000.0)]
+"""A ballistic coefficient m / (Cd A), kg/m^2."""
 
 
 class _S(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -106,6 +112,43 @@ class SpacePosition(_S, frozen=True):
     alt_km: Annotated[float, Meta(ge=100.0, le=200_000.0)]
 
 
+class StageSpec(_S, frozen=True):
+    """One stage of a launch that lists its ``stages`` (every key optional)."""
+
+    beta_kg_m2: Beta | None = None
+    """The spent stage's ballistic coefficient (default: drawn from the spent-stage
+    range)."""
+    dv_share: Annotated[float, Meta(gt=0.0, le=1.0)] | None = None
+    """Share of the vehicle's ideal velocity gain (default: equal shares)."""
+    coast_s: Annotated[float, Meta(ge=0.0, le=3600.0)] = 0.0
+    """Coast between the previous stage's burnout and this one's ignition."""
+    thrust_to_weight: Annotated[float, Meta(gt=1.0, le=10.0)] | None = None
+    """Thrust over the weight of the stack it lifts, at ignition (default 2.1)."""
+    debris: Annotated[int, Meta(ge=0, le=20)] = 0
+    """Debris pieces (interstage, fragments) released when this stage separates."""
+
+
+class PullUpSpec(_S, frozen=True, tag_field="type", tag="pull-up"):
+    """A quasi-ballistic re-entry (KN-23 / Iskander-like): pull-up and glide
+    once descending below ``pullup_alt_km``, dive below ``dive_alt_km``."""
+
+    pullup_alt_km: Annotated[float, Meta(gt=0.0, le=120.0)] = 35.0
+    glide_deg: Annotated[float, Meta(gt=-90.0, le=30.0)] = -2.0
+    dive_alt_km: Annotated[float, Meta(gt=0.0, le=120.0)] = 20.0
+    dive_deg: Annotated[float, Meta(gt=-90.0, lt=0.0)] = -60.0
+    lift_to_drag: Annotated[float, Meta(gt=0.0, le=10.0)] = 2.0
+    max_g: Annotated[float, Meta(gt=0.0, le=100.0)] = 15.0
+
+    def __post_init__(self) -> None:
+        if self.dive_alt_km >= self.pullup_alt_km:
+            raise ValueError("`dive_alt_km`: must be below `pullup_alt_km`")
+        if self.dive_deg >= self.glide_deg:
+            raise ValueError("`dive_deg`: must be steeper (more negative) than `glide_deg`")
+
+
+ClassName = Literal["SRBM", "MRBM", "IRBM", "ICBM", "ICBM-lofted", "SLV"]
+
+
 class LaunchSpec(_S, frozen=True):
     """One launch, or a salvo of ``count`` launches ``spacing_s`` apart."""
 
@@ -113,21 +156,70 @@ class LaunchSpec(_S, frozen=True):
     azimuth_deg: Heading
     id: Ident | None = None
     time_s: NonNeg = 0.0
-    missile_class: Literal["SRBM", "MRBM", "IRBM", "ICBM", "ICBM-lofted"] | None = msgspec.field(
-        name="class", default=None
-    )
+    missile_class: ClassName | None = msgspec.field(name="class", default=None)
     range_km: Annotated[float, Meta(gt=0.0, le=15_000.0)] | None = None
     apogee_km: Annotated[float, Meta(ge=20.0, le=8_000.0)] | None = None
+    profile: Literal["depressed", "minimum-energy"] | None = None
+    """Sets the apogee from the range: ``depressed`` one twelfth of it, at least
+    40 km (the KN-23 flights of 2019: 270-690 km, apogees ~40-50 km),
+    ``minimum-energy`` the apogee of the range-maximising arc."""
+    orbit_km: Annotated[float, Meta(ge=150.0, le=2_000.0)] | None = None
+    """Satellite launchers (``class: SLV``): height of the circular orbit
+    (default 500 km)."""
     count: Annotated[int, Meta(ge=1, le=64)] = 1
     spacing_s: NonNeg = 0.0
     azimuth_spread_deg: Annotated[float, Meta(ge=0.0, le=45.0)] = 0.0
+    stages: Annotated[list[StageSpec], Meta(min_length=1, max_length=3)] | None = None
+    """The vehicle's stages; each one separates and falls as an object of its
+    own. Default: the class's vehicle, whose spent stages are not simulated
+    (satellite launchers: three stages, all simulated)."""
+    fairing: bool | None = None
+    """Two payload-fairing halves separate at 110 km (default: satellite
+    launchers only)."""
+    manoeuvre: PullUpSpec | None = None
     fails_at_s: Positive | None = None
-    """Boost failure: the motor stops this many seconds after (each) launch and
-    the missile falls unpowered; must be before the nominal burnout (checked
-    when the flight is solved)."""
+    """Motor failure this many seconds after (each) launch, at any time before
+    the last burnout: the stack falls unpowered from there."""
+    fails_stage: Annotated[int, Meta(ge=1, le=3)] | None = None
+    """Stage that fails: it never ignites, or stops ``fails_after_s`` into its
+    burn."""
+    fails_after_s: Annotated[float, Meta(ge=0.0, le=3600.0)] | None = None
+    beta_kg_m2: Beta | None = None
+    """The re-entry vehicle's ballistic coefficient; by default each missile's is
+    drawn (seeded) from its class range (``tocsin.dynamics.beta``)."""
 
     def __post_init__(self) -> None:
-        _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
+        if self.missile_class == "SLV":
+            for name in ("range_km", "apogee_km", "profile", "manoeuvre"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"`{name}`: a satellite launcher (class SLV) takes `orbit_km`, not `{name}`"
+                    )
+            if self.stages is not None and len(self.stages) < 2:
+                raise ValueError("`stages`: a satellite launcher has 2 or 3 stages")
+        else:
+            if self.orbit_km is not None:
+                raise ValueError("`orbit_km`: only for satellite launchers (class SLV)")
+            if self.profile is not None:
+                if self.apogee_km is not None:
+                    raise ValueError("`apogee_km`: `profile` sets the apogee; give one or the other")
+                if self.missile_class is None and self.range_km is None:
+                    raise ValueError("`range_km`: `profile` needs `class` or `range_km`")
+            else:
+                _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
+        if self.fails_at_s is not None and self.fails_stage is not None:
+            raise ValueError("`fails_stage`: give `fails_at_s` or `fails_stage`, not both")
+        if self.fails_after_s is not None and self.fails_stage is None:
+            raise ValueError("`fails_after_s`: needs `fails_stage`")
+        if self.fails_stage is not None and self.stages is not None and self.fails_stage > len(self.stages):
+            raise ValueError(f"`fails_stage`: the vehicle has {len(self.stages)} stage(s)")
+        if self.stages is not None:
+            shares = [st.dv_share for st in self.stages if st.dv_share is not None]
+            total = sum(shares)
+            if total > 1.0 + 1e-9 or (len(shares) == len(self.stages) and abs(total - 1.0) > 1e-6):
+                raise ValueError(f"`stages`: the dv_share values must add up to 1 (they add up to {total:g})")
+            if len(shares) < len(self.stages) and total >= 1.0 - 1e-9:
+                raise ValueError("`stages`: the dv_share values leave nothing for the stages without one")
 
 
 def _check_class_range_apogee(cls: str | None, range_km: float | None, apogee_km: float | None) -> None:
@@ -356,6 +448,7 @@ class GhostMissile(_S, frozen=True, tag_field="type", tag="ghost-missile"):
     )
     range_km: Annotated[float, Meta(gt=0.0, le=15_000.0)] | None = None
     apogee_km: Annotated[float, Meta(ge=20.0, le=8_000.0)] | None = None
+    beta_kg_m2: Beta | None = None
 
     def __post_init__(self) -> None:
         _check_class_range_apogee(self.missile_class, self.range_km, self.apogee_km)
@@ -632,7 +725,7 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
 
 def _parse(text: str, file: str | None) -> Scenario:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml_compose(text)  # nesting, alias-expansion and size limits (tocsin.limits)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
@@ -748,12 +841,26 @@ def _check_references(sc: Scenario) -> None:
             raise sc.error(f"$.launches[{i}].time_s", "launch after the end of the scenario")
 
 
+def scenario_from_data(data: Mapping[str, Any], file: str | None = None) -> Scenario:
+    """Validate a scenario given as plain data (what the YAML would hold), e.g.
+    built by a program (:mod:`tocsin.drill.generate`); errors are
+    :class:`ScenarioError` naming ``file`` and the field (no line)."""
+    _check_thresholds(data.get("thresholds"), {}, file)
+    try:
+        spec = msgspec.convert(dict(data), ScenarioSpec)
+    except msgspec.ValidationError as exc:
+        raise _from_validation(exc, {}, file) from None
+    sc = Scenario(spec, file, {})
+    _check_references(sc)
+    return sc
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raises :class:`ScenarioError` (never a
     bare exception) when it is missing, unreadable or invalid."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_file(p).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError("no such file", file=str(path)) from None
     except IsADirectoryError:
@@ -762,4 +869,6 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"not UTF-8 text ({exc.reason})", file=str(path)) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    except ValueError as exc:  # over the size limit
+        raise ScenarioError(str(exc), file=str(path)) from None
     return parse_scenario(text, str(path))

@@ -13,15 +13,15 @@ Method (see ``docs/scoring.md``):
   (position and velocity) of the object; an object exists from its first to its
   last flight state.
 * Track position at ``t_k``: from the track's latest message at or before
-  ``t_k``, if no older than ``max_stale_s`` and its status is confirmed or
-  coasting, extrapolated ``r + v dt`` (plus ``g dt^2 / 2`` with point-mass
+  ``t_k``, if no older than ``max_stale_s`` and its status is confirmed,
+  coasting or lost, extrapolated ``r + v dt`` (plus ``g dt^2 / 2`` with point-mass
   gravity for tracks classed ballistic). A ``deleted`` message ends the track.
 * GOSPA per step on 3-D ECEF positions (cut-off ``c``, order ``p``, alpha 2); its
   optimal assignment (pairs closer than ``c``) is the truth-to-track association
   used for RMSE, breaks, ID switches and false tracks.
 * Each track is attributed to the truth object it was assigned to most often;
-  launch and impact predictions of a track (from its confirmed or coasting
-  reports) are scored against that object.
+  launch and impact predictions of a track (from its confirmed, coasting or
+  lost reports) are scored against that object.
   Confirmed tracks never assigned to any object are false tracks.
 """
 
@@ -51,7 +51,7 @@ from tocsin.wire import Envelope, ReadStats, TrackBody, TruthBody, iter_jsonl
 
 F64 = npt.NDArray[np.float64]
 
-COUNTED_STATUSES = ("confirmed", "coasting")
+COUNTED_STATUSES = ("confirmed", "coasting", "lost")
 
 
 @dataclass(frozen=True, slots=True)

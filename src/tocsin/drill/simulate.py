@@ -30,7 +30,15 @@ Injects the simulator applies (the rest act on the signed stream, see
 ``ghost-missile`` (a fake flight only one radar reports, with its own noise,
 detection probability and coverage; kept in ``SimulationResult.ghosts``, never in
 the truth), ``link-outage`` and ``link-delay`` (above), and a launch's
-``fails_at_s`` (:func:`failed_trajectory`: the truth follows the failed flight).
+``fails_at_s`` / ``fails_stage`` (the truth follows the failed flight).
+
+Objects of a launch: the object that carries the warhead (role ``rv``) or the
+satellite (``payload``) keeps the launch's id from lift-off to impact (or to the
+end of the scenario, in orbit). A launch that lists its ``stages`` (and every
+satellite launcher) also has each spent stage, from its separation, as
+``<id>.S<k>`` (role ``stage-k``), the debris released with it as ``<id>.D<n>``
+and fairing halves as ``<id>.F1``/``F2`` (role ``debris``), each with its own
+drawn ballistic coefficient, flown by :func:`tocsin.dynamics.fly_free`.
 
 Randomness: independent streams ``default_rng([seed, stream, index])`` for
 salvo spreads, each sensor and each link, so adding a sensor does not change
@@ -39,21 +47,21 @@ what the others report, and the same seed gives the same messages bit for bit.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
+import msgspec
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
 
 from tocsin.drill.scenario import (
     AirSpec,
     CourseSpec,
     GhostMissile,
     IrSensorSpec,
+    LaunchSpec,
     LinkDelay,
     LinkOutage,
     RadarSensorSpec,
@@ -61,8 +69,26 @@ from tocsin.drill.scenario import (
     SensorBias,
     SensorOff,
 )
-from tocsin.dynamics import MIDCOURSE, PHASE_NAMES, Trajectory, solve_trajectory, state_derivative
-from tocsin.dynamics.flight import BOOST_BETA
+from tocsin.dynamics import MIDCOURSE, PHASE_NAMES, Trajectory, solve_trajectory
+from tocsin.dynamics.beta import BetaKind, draw_beta, rv_class
+from tocsin.dynamics.flight import (
+    MISSILE_CLASSES,
+    ORBIT_MIN_PERIGEE_M,
+    SEPARATION_MPS,
+    Flight,
+    depressed_apogee_m,
+    fly,
+    fly_free,
+    free_trajectory,
+    min_energy_apogee_m,
+    orbit_heights,
+    solve_flight,
+    solve_orbit,
+    to_trajectory,
+    vehicle_for,
+)
+from tocsin.dynamics.manoeuvre import PullUp
+from tocsin.dynamics.vehicle import A0, G0, Stage, Vehicle, default_vehicle
 from tocsin.geo import ecef_to_geodetic, geodetic_to_ecef
 from tocsin.sensors.detection import (
     FieldOfRegard,
@@ -74,10 +100,11 @@ from tocsin.sensors.detection import (
 )
 from tocsin.sensors.platform import Course
 from tocsin.wire import Envelope, PlatformPos, PlotBody, SensorBody, TruthBody, make
+from tocsin.wire.messages import TruthFate, TruthRole
 
 F64 = NDArray[np.float64]
 
-__all__ = ["SensorStats", "SimulationResult", "TruthObject", "failed_trajectory", "node_id", "simulate"]
+__all__ = ["SensorStats", "SimulationResult", "TruthObject", "node_id", "simulate"]
 
 TRUTH_PARTNER = "ZZ"
 """Partner code on truth envelopes (ISO 3166 user-assigned: not a real partner)."""
@@ -85,7 +112,7 @@ TRUTH_SOURCE = "truth"
 
 ProgressFn = Callable[[int, int, str], None]
 
-_STREAM_SALVO, _STREAM_SENSOR, _STREAM_LINK = 0, 1, 2
+_STREAM_SALVO, _STREAM_SENSOR, _STREAM_LINK, _STREAM_BETA, _STREAM_GHOST_BETA = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,17 @@ class TruthObject:
     course: Course | None = None
     failed_at_s: float | None = None
     """Seconds after launch when the motor failed (``fails_at_s``), else None."""
+    role: str | None = None
+    """Ballistic objects: ``rv``, ``stage-N``, ``debris`` or ``payload`` (the
+    truth file's ``role``); None for air objects."""
+    parent: str | None = None
+    """The object this one separated from, if any."""
+    beta_kg_m2: float | None = None
+    """Ballistic coefficient the object flies with after separation (after
+    burnout for the RV), kg/m^2."""
+    fate: str | None = None
+    """None: it came down at ``impact_lat``/``impact_lon`` (or, in the air, left
+    there); ``orbit``: in orbit when its truth ends; ``aloft``: still falling."""
 
     def alive(self, t: F64) -> NDArray[np.bool_]:
         out: NDArray[np.bool_] = (t >= self.t_start) & (t <= self.t_end)
@@ -121,9 +159,7 @@ class TruthObject:
         """True while a missile's motor burns (boost phase)."""
         if self.trajectory is None:
             return np.zeros(np.shape(t), dtype=bool)
-        rel = np.asarray(t) - self.t_start
-        out: NDArray[np.bool_] = (rel >= 0.0) & (rel < self.trajectory.burnout_t)
-        return out
+        return self.trajectory.burning(np.asarray(t) - self.t_start)
 
     def phases(self, t: F64) -> NDArray[np.int8]:
         """Phase codes (BOOST/MIDCOURSE/REENTRY); air objects are MIDCOURSE."""
@@ -183,16 +219,118 @@ def _course(spec: CourseSpec | AirSpec, t0: float, until: float, alt_m: float) -
     )
 
 
+def beta_kind(missile_class: str | None, range_m: float | None, apogee_m: float | None) -> BetaKind:
+    """The ballistic-coefficient class of a launch's re-entry vehicle: its
+    ``class`` (ICBM-lofted is an ICBM; a satellite launcher's payload is a
+    ``payload``), else the class of the missile that could fly that range and
+    apogee (:func:`tocsin.dynamics.beta.rv_class`)."""
+    if missile_class == "SLV":
+        return "payload"
+    if range_m is None or apogee_m is None:
+        assert missile_class is not None
+        range_m, apogee_m = MISSILE_CLASSES[missile_class]
+    if missile_class is not None:
+        return "ICBM" if missile_class.startswith("ICBM") else missile_class  # type: ignore[return-value]
+    return rv_class(range_m, apogee_m)
+
+
+def launch_range_apogee(la: LaunchSpec) -> tuple[float | None, float | None]:
+    """A launch's requested range and apogee in metres (None: the class nominal),
+    with ``profile`` applied."""
+    rng_m = None if la.range_km is None else la.range_km * 1e3
+    apo_m = None if la.apogee_km is None else la.apogee_km * 1e3
+    if la.profile is not None:
+        if rng_m is None:
+            assert la.missile_class is not None
+            rng_m = MISSILE_CLASSES[la.missile_class][0]
+        apo_m = depressed_apogee_m(rng_m) if la.profile == "depressed" else min_energy_apogee_m(rng_m)
+    return rng_m, apo_m
+
+
+def _vehicle(la: LaunchSpec, rng_m: float | None, apo_m: float | None) -> Vehicle:
+    if la.stages is None:
+        if la.missile_class == "SLV":
+            return default_vehicle("SLV")
+        r, a = (
+            (rng_m, apo_m)
+            if rng_m is not None and apo_m is not None
+            else MISSILE_CLASSES[la.missile_class or ""]
+        )
+        return vehicle_for(la.missile_class, r, a)
+    return Vehicle(
+        tuple(
+            Stage(
+                dv_share=st.dv_share,
+                a0=A0 if st.thrust_to_weight is None else st.thrust_to_weight * G0,
+                coast_s=st.coast_s,
+            )
+            for st in la.stages
+        )
+    )
+
+
+def _pullup(la: LaunchSpec) -> PullUp | None:
+    m = la.manoeuvre
+    if m is None:
+        return None
+    return PullUp(
+        pullup_alt_m=m.pullup_alt_km * 1e3,
+        glide_deg=m.glide_deg,
+        dive_alt_m=m.dive_alt_km * 1e3,
+        dive_deg=m.dive_deg,
+        lift_to_drag=m.lift_to_drag,
+        max_g=m.max_g,
+    )
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """One missile's drawn ballistic coefficients (in a fixed stream order)."""
+
+    rv: float
+    failed: float
+    stages: tuple[float, ...]
+    debris: tuple[float, ...]
+    fairing: tuple[float, float]
+
+
+def _draws(
+    spec_seed: int, i: int, j: int, kind: BetaKind, n_stages: int, n_debris: int
+) -> tuple[_Draws, np.random.Generator]:
+    rng = np.random.default_rng([spec_seed, _STREAM_BETA, i, j])
+    rv = draw_beta(kind, rng)
+    failed = draw_beta("failed", rng)
+    stages = tuple(draw_beta("stage", rng) for _ in range(3))[:n_stages]
+    fairing = (draw_beta("debris", rng), draw_beta("debris", rng))
+    debris = tuple(draw_beta("debris", rng) for _ in range(n_debris))
+    return _Draws(rv, failed, stages, debris, fairing), rng
+
+
+FAIRING_ALT_M = 110_000.0
+"""Height at which a satellite launcher drops its payload fairing."""
+FAIRING_MPS = 3.0
+"""Sideways speed each fairing half leaves with, m/s."""
+
+
 def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dict[str, TruthObject]:
     spec = sc.spec
     t_start = spec.start_epoch
     t_end = t_start + spec.duration_s
     rng = np.random.default_rng([spec.seed, _STREAM_SALVO])
     out: dict[str, TruthObject] = {}
-    cache: dict[tuple[float, ...] | tuple[object, ...], Trajectory] = {}
+    cache: dict[tuple[object, ...], tuple[float, float, Vehicle]] = {}
     n_missile = 0
     done = 0
     for i, la in enumerate(spec.launches):
+        rng_m, apo_m = launch_range_apogee(la)
+        kind = beta_kind(la.missile_class, rng_m, apo_m)
+        veh = _vehicle(la, rng_m, apo_m)
+        pull = _pullup(la)
+        slv = la.missile_class == "SLV"
+        separate = la.stages is not None or slv
+        n_debris = sum(st.debris for st in la.stages) if la.stages is not None else 0
+        if la.fails_stage is not None and la.fails_stage > veh.n:
+            raise sc.error(f"$.launches[{i}].fails_stage", f"the vehicle has {veh.n} stage(s)")
         for j in range(la.count):
             n_missile += 1
             oid = f"M{n_missile}" if la.id is None else la.id if la.count == 1 else f"{la.id}-{j + 1}"
@@ -200,45 +338,68 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
             if la.azimuth_spread_deg > 0:
                 az = az + float(rng.uniform(-la.azimuth_spread_deg, la.azimuth_spread_deg))
             az = az % 360.0
-            rng_m = None if la.range_km is None else la.range_km * 1e3
-            apo_m = None if la.apogee_km is None else la.apogee_km * 1e3
-            key = (la.site.lat, la.site.lon, la.site.alt_m, round(az, 9), rng_m, apo_m, la.missile_class)
-            traj = cache.get(key)
-            if traj is None:
+            # each missile's own drag, from its own stream: explicit beats drawn
+            dr, drng = _draws(spec.seed, i, j, kind, veh.n, n_debris)
+            beta = dr.rv if la.beta_kg_m2 is None else la.beta_kg_m2
+            site = la.site
+            key = (
+                site.lat,
+                site.lon,
+                site.alt_m,
+                round(az, 9),
+                rng_m,
+                apo_m,
+                la.missile_class,
+                la.orbit_km,
+                beta,
+            )
+            if key not in cache:
                 try:
-                    traj = solve_trajectory(
-                        la.site.lat,
-                        la.site.lon,
-                        az,
-                        range_m=rng_m,
-                        apogee_m=apo_m,
-                        missile_class=la.missile_class,
-                        launch_alt_m=la.site.alt_m,
-                        dt=1.0,
-                    )
+                    cache[key] = _solve(la, az, rng_m, apo_m, beta, veh, pull)
                 except ValueError as exc:
                     raise sc.error(f"$.launches[{i}]", f"cannot fly this launch: {exc}") from None
-                cache[key] = traj
+            dv, gamma_bo, flown_veh = cache[key]
+            fail_s = _failure_time(sc, i, la, flown_veh, dv)
             t0 = t_start + la.time_s + j * la.spacing_s
-            flown = traj
-            if la.fails_at_s is not None:
-                if la.fails_at_s >= traj.burnout_t:
-                    raise sc.error(
-                        f"$.launches[{i}].fails_at_s",
-                        f"the motor burns out at {traj.burnout_t:.1f} s: a failure must come before",
-                    )
-                flown = failed_trajectory(traj, la.fails_at_s)
-            out[oid] = TruthObject(
+            horizon = max(t_end - t0, 0.0) + 1.0
+            fl = fly(
+                site.lat,
+                site.lon,
+                site.alt_m,
+                az,
+                dv,
+                gamma_bo,
+                beta=beta,
+                vehicle=flown_veh,
+                manoeuvre=pull,
+                fail_s=fail_s,
+                fail_beta=dr.failed,
+                dt=1.0,
+                t_max=horizon if slv else max(horizon, 20_000.0),
+            )
+            own_beta = dr.failed if fl.failed_at_s is not None else beta
+            traj = to_trajectory(fl, beta=own_beta, azimuth_deg=az)
+            main = TruthObject(
                 id=oid,
                 cls="ballistic",
                 kind=la.missile_class or "custom",
                 t_start=t0,
-                t_end=t0 + flown.flight_time_s,
-                impact_lat=flown.impact_lat,
-                impact_lon=flown.impact_lon,
-                trajectory=flown,
-                failed_at_s=la.fails_at_s,
+                t_end=t0 + traj.flight_time_s,
+                impact_lat=traj.impact_lat,
+                impact_lon=traj.impact_lon,
+                trajectory=traj,
+                failed_at_s=fl.failed_at_s,
+                role="payload" if slv else "rv",
+                beta_kg_m2=own_beta,
+                fate=_fate(traj),
             )
+            out[oid] = main
+            if separate:
+                children = _children(oid, main, fl, dr, drng, la, slv, t0, horizon)
+                for c in children:
+                    if c.id in out:
+                        raise sc.error(f"$.launches[{i}].id", f"object id {c.id!r} is used twice")
+                    out[c.id] = c
             done += 1
             if progress is not None:
                 progress(done, total, f"trajectory {oid}")
@@ -263,76 +424,151 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
     return out
 
 
-def _ground_hit(t: float, y: F64, beta: float) -> float:
-    return float(ecef_to_geodetic(y[:3])[2])
+def _solve(
+    la: LaunchSpec,
+    az: float,
+    rng_m: float | None,
+    apo_m: float | None,
+    beta: float,
+    veh: Vehicle,
+    pull: PullUp | None,
+) -> tuple[float, float, Vehicle]:
+    site = la.site
+    if la.missile_class == "SLV":
+        orbit = 500e3 if la.orbit_km is None else la.orbit_km * 1e3
+        return solve_orbit(site.lat, site.lon, az, orbit_alt_m=orbit, vehicle=veh, launch_alt_m=site.alt_m)
+    sol = solve_flight(
+        site.lat,
+        site.lon,
+        az,
+        range_m=rng_m,
+        apogee_m=apo_m,
+        missile_class=la.missile_class,
+        launch_alt_m=site.alt_m,
+        beta=beta,
+        vehicle=veh,
+        manoeuvre=pull,
+        dt=_SOLVE_ONLY_DT,
+        t_max=20_000.0,
+    )
+    return sol.dv, sol.gamma_bo, veh
 
 
-_ground_hit.terminal = True  # type: ignore[attr-defined]
-_ground_hit.direction = -1  # type: ignore[attr-defined]
+_SOLVE_ONLY_DT = 10.0
 
 
-def _coast_rhs(t: float, y: F64, beta: float) -> F64:
-    out: F64 = state_derivative(y, beta)
+def _failure_time(sc: Scenario, i: int, la: LaunchSpec, veh: Vehicle, dv: float) -> float | None:
+    """When the motor stops, s after launch: ``fails_at_s`` (before the last
+    burnout), or ``fails_stage`` at its ignition plus ``fails_after_s`` (before
+    that stage's burnout)."""
+    burns = veh.burns(dv)
+    if la.fails_at_s is not None:
+        if la.fails_at_s >= burns[-1].t_bo:
+            raise sc.error(
+                f"$.launches[{i}].fails_at_s",
+                f"the motor burns out at {burns[-1].t_bo:.1f} s: a failure must come before",
+            )
+        return la.fails_at_s
+    if la.fails_stage is not None:
+        b = burns[la.fails_stage - 1]
+        after = la.fails_after_s or 0.0
+        if after >= b.t_bo - b.t_ign:
+            raise sc.error(
+                f"$.launches[{i}].fails_after_s",
+                f"stage {b.stage} burns for {b.t_bo - b.t_ign:.1f} s: a failure must come before",
+            )
+        return b.t_ign + after
+    return None
+
+
+def _fate(traj: Trajectory) -> str | None:
+    if traj.landed:
+        return None
+    hp, _ = orbit_heights(traj.x[-1])
+    return "orbit" if hp > ORBIT_MIN_PERIGEE_M else "aloft"
+
+
+def _children(
+    oid: str,
+    main: TruthObject,
+    fl: Flight,
+    dr: _Draws,
+    drng: np.random.Generator,
+    la: LaunchSpec,
+    slv: bool,
+    t0: float,
+    horizon: float,
+) -> list[TruthObject]:
+    """Spent stages (one per separation before the failure, if any), debris
+    released with them, and the fairing halves (dropped at the first sample of
+    powered flight at or above ``FAIRING_ALT_M``; none if it never gets there)."""
+    out: list[TruthObject] = []
+    kind = main.kind
+    n_deb = 0
+    specs = la.stages or []
+    for sep in fl.separations:
+        k = sep.stage
+        fixed = specs[k - 1].beta_kg_m2 if k - 1 < len(specs) else None
+        st_beta = dr.stages[k - 1] if fixed is None else fixed
+        x = sep.x.copy()
+        v = x[3:]
+        x[3:] = v - SEPARATION_MPS * v / np.linalg.norm(v)
+        out.append(_free_object(f"{oid}.S{k}", f"stage-{k}", oid, kind, x, t0, sep.t, st_beta, horizon))
+        n_here = specs[k - 1].debris if k - 1 < len(specs) else 0
+        for _ in range(n_here):
+            n_deb += 1
+            xd = sep.x.copy()
+            u = drng.normal(size=3)
+            xd[3:] += float(drng.uniform(1.0, 10.0)) * u / np.linalg.norm(u)
+            out.append(
+                _free_object(
+                    f"{oid}.D{n_deb}", "debris", oid, kind, xd, t0, sep.t, dr.debris[n_deb - 1], horizon
+                )
+            )
+    fairing = la.fairing if la.fairing is not None else slv
+    if fairing:
+        alt = ecef_to_geodetic(fl.x[:, :3])[2]
+        up = np.flatnonzero((alt >= FAIRING_ALT_M) & (fl.t < fl.burnout_t))
+        if up.size:
+            kf = int(up[0])
+            xf, tf = fl.x[kf], float(fl.t[kf])
+            v = xf[3:]
+            side = np.cross(v, xf[:3])
+            side /= np.linalg.norm(side)
+            for h, sign in ((1, 1.0), (2, -1.0)):
+                x = xf.copy()
+                x[3:] = v + sign * FAIRING_MPS * side
+                out.append(
+                    _free_object(f"{oid}.F{h}", "debris", oid, kind, x, t0, tf, dr.fairing[h - 1], horizon)
+                )
     return out
 
 
-def failed_trajectory(traj: Trajectory, fail_s: float, *, dt: float = 1.0) -> Trajectory:
-    """The flight of a missile whose motor stops ``fail_s`` seconds after launch.
-
-    Up to ``fail_s`` it is the nominal flight; from there it coasts unpowered
-    under the same forces as any ballistic object (J2 gravity, rotating frame,
-    exponential-atmosphere drag, :func:`tocsin.dynamics.state_derivative`) with
-    the whole missile's ballistic coefficient ``BOOST_BETA`` (it still carries its
-    unburnt propellant) until it reaches the ground, usually a few tens of km from
-    the launch site. ``burnout_t`` becomes ``fail_s``, so infrared sees the plume
-    only until the failure and the phases follow.
-    """
-    if not 0.0 < fail_s < traj.burnout_t:
-        raise ValueError(f"failure at {fail_s} s is not within the burn (0, {traj.burnout_t:.1f}) s")
-    x0 = traj.state_at(np.array([fail_s]))[0]
-    sol = solve_ivp(
-        _coast_rhs,
-        (fail_s, fail_s + 7200.0),
-        x0,
-        method="DOP853",
-        rtol=1e-9,
-        atol=1e-3,
-        args=(BOOST_BETA,),
-        events=(_ground_hit,),
-        dense_output=True,
-        max_step=10.0,
+def _free_object(
+    oid: str, role: str, parent: str, kind: str, x: F64, t0: float, t_sep: float, beta: float, horizon: float
+) -> TruthObject:
+    tt, xx, landed = fly_free(
+        x, t_sep, beta=beta, t_max=max(horizon, t_sep + 1.0) if _in_orbit(x) else t_sep + 20_000.0
     )
-    if sol.t_events[0].size:
-        t_imp = float(sol.t_events[0][0])
-        x_imp = np.asarray(sol.y_events[0][0], dtype=np.float64)
-    else:  # pragma: no cover - 2 h of fall from inside the atmosphere cannot happen
-        t_imp = float(sol.t[-1])
-        x_imp = np.asarray(sol.y[:, -1], dtype=np.float64)
-    tb = traj.t[traj.t < fail_s]
-    tc = np.arange(math.floor(fail_s / dt) * dt + dt, t_imp, dt)
-    tt = np.concatenate([tb, [fail_s], tc[tc > fail_s], [t_imp]])
-    xs = np.empty((tt.size, 6))
-    before = tt <= fail_s
-    xs[before] = traj.state_at(tt[before])
-    xs[~before] = sol.sol(tt[~before]).T
-    xs[-1] = x_imp
-    lat, lon, alt = ecef_to_geodetic(xs[:, :3])
-    la, lo = float(lat[-1]), float(lon[-1])
-    from tocsin.geo import great_circle_distance
-
-    out = dataclasses.replace(
-        traj,
-        t=tt,
-        x=xs,
-        burnout_t=float(fail_s),
-        apogee_m=float(np.max(alt)),
-        ground_range_m=float(great_circle_distance(traj.launch_lat, traj.launch_lon, la, lo)),
-        flight_time_s=t_imp,
-        impact_lat=la,
-        impact_lon=lo,
-        beta=BOOST_BETA,
+    traj = free_trajectory(tt, xx, landed, beta=beta)
+    return TruthObject(
+        id=oid,
+        cls="ballistic",
+        kind=kind,
+        t_start=t0 + t_sep,
+        t_end=t0 + t_sep + traj.flight_time_s,
+        impact_lat=traj.impact_lat,
+        impact_lon=traj.impact_lon,
+        trajectory=traj,
+        role=role,
+        parent=parent,
+        beta_kg_m2=beta,
+        fate=_fate(traj),
     )
-    return dataclasses.replace(out, phase=out.phase_at(tt))
+
+
+def _in_orbit(x: F64) -> bool:
+    return orbit_heights(x)[0] > ORBIT_MIN_PERIGEE_M
 
 
 def _build_ghosts(sc: Scenario) -> dict[str, tuple[str, TruthObject]]:
@@ -345,15 +581,22 @@ def _build_ghosts(sc: Scenario) -> dict[str, tuple[str, TruthObject]]:
             continue
         n += 1
         gid = inj.id or f"GHOST{n}"
+        rng_m = None if inj.range_km is None else inj.range_km * 1e3
+        apo_m = None if inj.apogee_km is None else inj.apogee_km * 1e3
+        beta = inj.beta_kg_m2
+        if beta is None:
+            brng = np.random.default_rng([spec.seed, _STREAM_GHOST_BETA, i])
+            beta = draw_beta(beta_kind(inj.missile_class, rng_m, apo_m), brng)
         try:
             traj = solve_trajectory(
                 inj.site.lat,
                 inj.site.lon,
                 inj.azimuth_deg,
-                range_m=None if inj.range_km is None else inj.range_km * 1e3,
-                apogee_m=None if inj.apogee_km is None else inj.apogee_km * 1e3,
+                range_m=rng_m,
+                apogee_m=apo_m,
                 missile_class=inj.missile_class,
                 launch_alt_m=inj.site.alt_m,
+                beta=beta,
                 dt=1.0,
             )
         except ValueError as exc:
@@ -368,6 +611,8 @@ def _build_ghosts(sc: Scenario) -> dict[str, tuple[str, TruthObject]]:
             impact_lat=traj.impact_lat,
             impact_lon=traj.impact_lon,
             trajectory=traj,
+            role="rv",
+            beta_kg_m2=beta,
         )
         out[gid] = (inj.sensor, obj)
     return out
@@ -642,6 +887,8 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
         t = o.t_start + rel
         xs = o.states(t)
         ph = o.phases(t)
+        role = cast("TruthRole | None", o.role)
+        beta = None if o.beta_kg_m2 is None else _r(o.beta_kg_m2, 1)
         for i in range(t.size):
             body = TruthBody(
                 object=oid,
@@ -649,6 +896,9 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
                 phase=PHASE_NAMES[int(ph[i])],  # type: ignore[arg-type]
                 class_=o.cls,
                 state_ecef=[_r(c, 4) for c in xs[i]],
+                role=role,
+                parent=o.parent,
+                beta_kg_m2=beta,
             )
             rows.append((body.t, 0, oid, body))
         _, _, alt = ecef_to_geodetic(xs[-1, :3])
@@ -661,6 +911,10 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
             lat=_r(o.impact_lat, 7),
             lon=_r(o.impact_lon, 7),
             alt_m=_r(float(alt), 3),
+            role=role,
+            parent=o.parent,
+            beta_kg_m2=beta,
+            fate=cast("TruthFate | None", o.fate),
         )
         rows.append((impact.t, 1, oid, impact))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
@@ -673,9 +927,14 @@ def _truth(objs: dict[str, TruthObject], dt: float) -> list[Envelope]:
 # --- the run --------------------------------------------------------------------------
 
 
-def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> SimulationResult:
+def simulate(
+    scenario: Scenario, progress: ProgressFn | None = None, *, scan_markers: bool = False
+) -> SimulationResult:
     """Run a scenario (see the module docstring). ``progress(done, total, what)``
-    is called as work completes (for a progress bar); no other side effects."""
+    is called as work completes (for a progress bar); no other side effects.
+    ``scan_markers``: the last plot of each scan (sensor, time stamp) carries
+    the end-of-scan marker ``scan_end`` (docs/exchange-format.md); when that
+    plot is lost on the link, so is the marker."""
     spec = scenario.spec
     n_sensors = sum(len(p.sensors) for p in spec.partners)
     n_launch = sum(la.count for la in spec.launches)
@@ -721,11 +980,19 @@ def simulate(scenario: Scenario, progress: ProgressFn | None = None) -> Simulati
     rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     seq = dict.fromkeys(partner_of, 0)
     msgs = list(descs)
-    for sent, src, _, _, body, dropped in rows:
+    ends: set[int] = set()
+    if scan_markers:
+        last: dict[tuple[str, float], int] = {}
+        for k, r in enumerate(rows):
+            last[(r[1], r[2])] = k
+        ends = set(last.values())
+    for k, (sent, src, _, _, body, dropped) in enumerate(rows):
         seq[src] += 1
         if dropped:
             stats[src].lost += 1
             continue
+        if k in ends:
+            body = msgspec.structs.replace(body, scan_end=True)
         msgs.append(make("plot", body, partner=partner_of[src], source=src, seq=seq[src], sent=sent))
     truth = _truth(objects, spec.truth_interval_s)
     if progress is not None:

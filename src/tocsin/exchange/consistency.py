@@ -39,6 +39,15 @@ joins its track within seconds); the margins keep edge-of-coverage geometry from
 counting against a track. Infrared satellites are never *expected* (they see
 only burning motors), but count when they contribute.
 
+Partner tracks. A track that no plot of this exchange supports (none of its
+``sources`` is a sensor whose plots the check has seen: it rests on partners'
+``track`` messages alone), or that carries no ``quality``, is never enough for a
+public warning: it is re-emitted with class ``unknown`` and the capped quality,
+unless one of its partners is in ``trusted_track_partners`` (the warning policy's
+``thresholds.trusted_track_partners``; default: none). A compromised or spoofed
+partner cannot raise a public alert with a made-up track; once a plot of this
+exchange joins the track, the ordinary checks above apply.
+
 Placement: the :class:`tocsin.fusion.Tracker` consumes sensor descriptors and
 plots, so a stage after it would never see them. Either wrap the tracker,
 ``ConsistencyCheck(inner=tracker)``, which observes every input, passes it to
@@ -108,6 +117,9 @@ class ConsistencyConfig:
     """How recent that other track's update must be."""
     forget_s: float = 600.0
     """Tracks not heard of for this long are forgotten (bounded memory live)."""
+    trusted_track_partners: frozenset[str] = frozenset()
+    """Partners whose tracks alone (no plot of this exchange, or no ``quality``)
+    may still raise a public warning (module doc, "Partner tracks")."""
 
 
 @dataclass
@@ -234,7 +246,8 @@ class ConsistencyCheck:
     counts: Counter[str] = field(default_factory=Counter)
     """``tracks_checked``, ``single_source``, ``held`` (messages held at low quality),
     ``flagged`` (tracks), ``downgraded`` (messages re-classed unknown), ``cleared``
-    (flags lifted by a second sensor)."""
+    (flags lifted by a second sensor), ``track_only`` (messages held back as resting
+    on untrusted partner tracks alone)."""
     partner_seen: dict[str, float] = field(default_factory=dict)
     """Latest ``sent`` of any message from each partner."""
     _tracks: dict[str, _State] = field(default_factory=dict)
@@ -320,6 +333,9 @@ class ConsistencyCheck:
             self._last.pop(b.id, None)
             return self._downgrade(env, b) if st.flag is not None else env
         self._last[b.id] = (b.t, np.asarray(b.state_ecef, dtype=np.float64), frozenset(b.sources))
+        if b.class_ != "air" and not self._own_support(env, b):
+            self.counts["track_only"] += 1
+            return self._downgrade(env, b)
         if b.class_ == "air" and st.flag is None:
             st.since = None  # an aircraft is never alerted on: nothing to hold
             return env
@@ -355,6 +371,21 @@ class ConsistencyCheck:
         self.flags[b.id] = st.flag
         self.counts["flagged"] += 1
         return self._downgrade(env, b)
+
+    def _own_support(self, env: Envelope, b: TrackBody) -> bool:
+        """May this track stand on its own (module doc, "Partner tracks")? Yes when
+        it has a ``quality`` and a plot of this exchange supports it (a source that
+        is a sensor whose plots were seen), or one of its partners is trusted for
+        track-only warnings. Wrapping the tracker, its ``partners`` are those of
+        the authenticated inputs; on a plain stream, the message's own partner."""
+        trusted = self.config.trusted_track_partners
+        partners = set(b.partners) if self.inner is not None else {env.partner}
+        if trusted and partners & trusted:
+            return True
+        if b.quality is None:
+            return False
+        sensors = self.sensors
+        return any((s := sensors.get(src)) is not None and s.last_plot_t > -math.inf for src in b.sources)
 
     def _forget(self, now: float) -> None:
         limit = now - self.config.forget_s

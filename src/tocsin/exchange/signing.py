@@ -1,10 +1,30 @@
-"""Ed25519 signatures on envelopes and the partner registry.
+"""Ed25519 signatures on envelopes and bundles, and the partner registry.
 
 One key pair per partner. The private key lives on the partner's node as an
 unencrypted PKCS#8 PEM file (mode 0600); the public key is 32 raw bytes written
-as base64 (one line). A signature covers :func:`tocsin.wire.signing_bytes` — the
-compact JSON of the envelope without ``sig`` — and travels in ``Envelope.sig`` as
-base64url without padding (RFC 4648 §5), 86 characters for Ed25519's 64 bytes.
+as base64 (one line). The signature travels in ``Envelope.sig`` as base64url
+without padding (RFC 4648 §5), 86 characters for Ed25519's 64 bytes.
+
+What a signature covers depends on the envelope's version ``v``
+(docs/exchange-format.md, "Signatures"):
+
+``v: 2`` (what :func:`sign` makes)
+    the RFC 8785 (JCS) canonical JSON of the envelope as sent, without ``sig``
+    (:mod:`tocsin.wire.jcs`). Any language can make it: a Node partner signs
+    ``canonicalize(message)`` with its built-in ``crypto``. A received message
+    is verified over the canonical form of the JSON it *arrived as* (fields
+    this version does not know included), never over a re-encoding.
+``v: 1`` (legacy, :func:`sign_v1`)
+    tocsin's own msgspec encoding of the decoded envelope without ``sig``
+    (:func:`tocsin.wire.signing_bytes`): field order and number spelling are
+    msgspec's, so only tocsin can make it. A registry refuses v1 signatures
+    (reason ``legacy_signature``) unless the partner's entry says
+    ``accept_v1: true``; each one accepted is counted per partner
+    (``Ingress.legacy_accepted``, ``/metrics``).
+
+A *bundle* (``kind: "bundle"``, v2 only) carries many unsigned envelopes under
+one signature (:func:`sign_bundle`), for high-rate sensors: one Ed25519
+verification instead of one per plot.
 
 Ed25519 (RFC 8032) is deterministic: the same key and message always give the
 same signature, so signed replay files are reproducible.
@@ -28,7 +48,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import yaml
@@ -37,7 +57,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tocsin.errors import ConfigError
-from tocsin.wire import KINDS, Envelope, signing_bytes
+from tocsin.limits import json_loads, read_file, yaml_load
+from tocsin.wire import KINDS, BundleBody, Envelope, encode_json, signing_bytes
+from tocsin.wire.jcs import CanonicalError, canonical_json, canonicalize
+
+#: the envelope version of a message signed over its RFC 8785 canonical form
+SIG_V2: Literal[2] = 2
 
 DEFAULT_KINDS: tuple[str, ...] = ("sensor", "plot", "track", "heartbeat")
 
@@ -86,9 +111,11 @@ def save_private_key(key: Ed25519PrivateKey, path: str | os.PathLike[str]) -> No
 
 def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     try:
-        data = Path(path).read_bytes()
+        data = read_file(path, 64 * 1024)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read key: {exc.strerror}") from None
+    except ValueError:
+        raise ConfigError(f"{path}: not a PEM private key (over 64 KiB)") from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -120,35 +147,100 @@ def parse_public_key(text: str, *, where: str = "public key") -> Ed25519PublicKe
 
 def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
     try:
-        text = Path(path).read_text()
+        text = read_file(path, 64 * 1024).decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read key: {exc.strerror}") from None
+    except ValueError:  # over the limit, or not UTF-8
+        raise ConfigError(f"{path}: not a public key (base64 or PEM text)") from None
     return parse_public_key(text, where=str(path))
 
 
 # ---------------------------------------------------------------- sign / verify
 
 
+def signed_bytes(env: Envelope, raw: bytes | None = None, fmt: str = "json") -> bytes:
+    """The bytes a signature on ``env`` covers (see the module doc).
+
+    For ``v: 2``: the RFC 8785 form of ``raw`` (the message as received, JSON or
+    MessagePack) without ``sig``; without ``raw``, of ``env`` itself (a message
+    built in this process). For ``v: 1``: the legacy msgspec bytes.
+    Raises :class:`~tocsin.wire.jcs.CanonicalError` for a value JCS cannot express.
+    """
+    if env.v == 1:
+        return signing_bytes(env)
+    if raw is None:
+        return canonical_json(encode_json(msgspec.structs.replace(env, sig=None)))
+    if fmt == "json":
+        return canonical_json(raw, drop=("sig",))
+    try:
+        obj = msgspec.msgpack.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise CanonicalError(f"not MessagePack: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CanonicalError("not a map")
+    obj.pop("sig", None)
+    return canonicalize(obj)
+
+
 def sign(env: Envelope, key: Ed25519PrivateKey) -> Envelope:
-    """Return ``env`` with ``sig`` set to the Ed25519 signature of its canonical bytes."""
-    sig = key.sign(signing_bytes(env))
+    """Return ``env`` as a ``v: 2`` envelope signed over its RFC 8785 form."""
+    env = msgspec.structs.replace(env, v=SIG_V2, sig=None)
+    sig = key.sign(signed_bytes(env))
     return msgspec.structs.replace(env, sig=b64url_encode(sig))
 
 
-def verify(env: Envelope, pub: Ed25519PublicKey) -> bool:
-    """True when ``env.sig`` is a valid signature by ``pub``; False otherwise
-    (missing, malformed or wrong signature). Never raises."""
+def sign_v1(env: Envelope, key: Ed25519PrivateKey) -> Envelope:
+    """Legacy: ``env`` as a ``v: 1`` envelope signed over msgspec's bytes (what
+    tocsin before v2 signatures made; for tests of the acceptance policy)."""
+    env = msgspec.structs.replace(env, v=1, sig=None)
+    return msgspec.structs.replace(env, sig=b64url_encode(key.sign(signing_bytes(env))))
+
+
+def make_bundle(
+    messages: Iterable[Envelope], *, partner: str, source: str, seq: int, sent: float
+) -> Envelope:
+    """An unsigned ``v: 2`` bundle of ``messages`` (their own ``sig`` dropped)."""
+    members = [msgspec.Raw(encode_json(msgspec.structs.replace(m, v=SIG_V2, sig=None))) for m in messages]
+    return Envelope(
+        v=SIG_V2,
+        kind="bundle",
+        partner=partner,
+        source=source,
+        seq=seq,
+        sent=sent,
+        body=BundleBody(messages=members),
+    )
+
+
+def sign_bundle(
+    messages: Iterable[Envelope],
+    key: Ed25519PrivateKey,
+    *,
+    partner: str,
+    source: str,
+    seq: int,
+    sent: float,
+) -> Envelope:
+    """``messages`` in one bundle under one signature (see :func:`make_bundle`)."""
+    return sign(make_bundle(messages, partner=partner, source=source, seq=seq, sent=sent), key)
+
+
+def verify(env: Envelope, pub: Ed25519PublicKey, *, raw: bytes | None = None, fmt: str = "json") -> bool:
+    """True when ``env.sig`` is a valid signature by ``pub`` over what ``env.v``
+    says it covers (``raw``: the message as received; see :func:`signed_bytes`);
+    False otherwise (missing, malformed or wrong signature, or a message JCS
+    cannot express). Never raises."""
     if not env.sig:
         return False
     try:
-        raw = b64_decode_any(env.sig)
+        sig = b64_decode_any(env.sig)
     except (binascii.Error, ValueError):
         return False
-    if len(raw) != 64:
+    if len(sig) != 64:
         return False
     try:
-        pub.verify(raw, signing_bytes(env))
-    except InvalidSignature:
+        pub.verify(sig, signed_bytes(env, raw, fmt))
+    except (InvalidSignature, CanonicalError):
         return False
     return True
 
@@ -164,6 +256,9 @@ class PartnerPolicy:
     public_key: Ed25519PublicKey
     sources: tuple[str, ...] = ("*",)
     kinds: tuple[str, ...] = DEFAULT_KINDS
+    #: accept legacy ``v: 1`` signatures from this partner (transition only;
+    #: default False: refused as ``legacy_signature``)
+    accept_v1: bool = False
 
     def owns_source(self, source: str) -> bool:
         return any(fnmatch.fnmatchcase(source, pat) for pat in self.sources)
@@ -192,6 +287,7 @@ class PartnerRegistry:
                     "public_key": public_key_text(p.public_key),
                     "sources": list(p.sources),
                     "kinds": list(p.kinds),
+                    **({"accept_v1": True} if p.accept_v1 else {}),
                 }
                 for code, p in sorted(self.partners.items())
             }
@@ -214,20 +310,32 @@ class PartnerRegistry:
             bad = [k for k in kinds if k not in KINDS]
             if bad:
                 raise ConfigError(f"{at}.kinds: unknown kind {bad[0]!r}")
-            out[code] = PartnerPolicy(code, pub, tuple(sources), tuple(kinds))
+            accept_v1 = spec.get("accept_v1", False)
+            if not isinstance(accept_v1, bool):
+                raise ConfigError(f"{at}.accept_v1: expected true or false")
+            out[code] = PartnerPolicy(code, pub, tuple(sources), tuple(kinds), accept_v1)
         return cls(out)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PartnerRegistry:
         p = Path(path)
+        what = "JSON" if p.suffix == ".json" else "YAML"
         try:
-            text = p.read_text()
+            raw = read_file(p)
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read registry: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
         try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{p}: not valid {what}: not UTF-8 text (a binary file?)") from None
+        try:
+            # (size, nesting and YAML alias-expansion limits: tocsin.limits)
+            data = json_loads(text) if p.suffix == ".json" else yaml_load(text)
         except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from None
+            msg = " ".join(str(exc).split())
+            raise ConfigError(f"{p}: not valid {what}: {msg}") from None
         return cls.from_dict(data, where=str(p))
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -254,6 +362,7 @@ def _str_list(val: Any, where: str) -> list[str]:
 
 __all__ = [
     "DEFAULT_KINDS",
+    "SIG_V2",
     "PartnerPolicy",
     "PartnerRegistry",
     "b64_decode_any",
@@ -261,10 +370,14 @@ __all__ = [
     "generate_key",
     "load_private_key",
     "load_public_key",
+    "make_bundle",
     "parse_public_key",
     "private_key_pem",
     "public_key_text",
     "save_private_key",
     "sign",
+    "sign_bundle",
+    "sign_v1",
+    "signed_bytes",
     "verify",
 ]

@@ -1,4 +1,4 @@
-"""An append-only, hash-chained journal in SQLite.
+"""An append-only, hash-chained journal in SQLite, in segments.
 
 Every entry is ``(seq, ts, kind, payload, prev_hash, hash)`` where ``seq`` counts
 from 1 with no gaps, ``ts`` is when the node recorded it (epoch seconds; audit
@@ -23,26 +23,54 @@ checkpoints close that gap: :meth:`Journal.checkpoint` appends a ``checkpoint``
 entry holding the sequence number and head hash before it and the node's
 Ed25519 signature over ``b"tocsin-journal-checkpoint\0" || u64be(seq) || head``;
 ``verify(public_key=...)`` checks every checkpoint, so a rewritten chain fails at
-the first checkpoint after the change unless the rewriter holds the node's key. SQLite triggers refuse UPDATE
-and DELETE as a guard against accidents; the chain is what proves integrity.
+the first checkpoint after the change unless the rewriter holds the node's key.
+Entries after the last checkpoint are counted (:attr:`VerifyResult.after_checkpoint`):
+no signature covers them yet. SQLite triggers refuse UPDATE and DELETE as a guard
+against accidents; the chain is what proves integrity.
 
 Entry kinds used by the runtime: ``input`` (an accepted message, compact JSON
 with its signature), ``tick`` (``{"t": ...}``: time advanced with no input),
 ``output`` (a message a stage produced), ``reject`` (a refused message and why),
-``note`` (start, stop, recovery).
+``note`` (start, stop, recovery), ``checkpoint``, ``snapshot`` (see
+:mod:`tocsin.runtime`), ``operator``.
+
+**Segments.** ``journal.db`` is the *live* segment. :meth:`Journal.rotate`
+closes it and moves it to ``journal.segments/<first>-<last>.db`` (sequence
+numbers, 12 digits each); a new live segment continues the chain: its ``meta``
+table holds ``first_seq`` and ``prev_hash``, the head of the segment before.
+Reading (:meth:`Journal.entries`, :meth:`Journal.verify`) runs across all
+segments. ``tocsin journal archive`` and ``prune`` remove closed segments from
+the front; ``journal.segments/archived.jsonl`` keeps, for each, its first and
+last sequence numbers, its head hash and the SHA-256 of its file, so verify
+still checks that what remains continues exactly where the removed part ended.
+
+**Storage** (format ``tocsin-journal-2``). The ``entries`` table stores
+``(seq, ts, kind, codec, payload, hash)``: ``prev_hash`` is the hash of the row
+before (or the segment's ``prev_hash``), not stored twice; ``codec`` 0 means the
+payload is stored as is, ``n > 0`` that it is zstd-compressed with dictionary
+``n`` of the ``dicts`` table. The dictionary is trained on the segment's (or,
+after a rotation, the previous segment's) own payloads once there are enough of
+them; a payload is compressed only when that makes it smaller. The hash covers
+the payload as recorded, not as stored: the storage can change without touching
+the chain, and a changed dictionary breaks the hashes of what it decodes.
+Journals of format ``tocsin-journal-1`` (a ``prev_hash`` column, no codec) are
+read and continued as they are; new segments are format 2.
 
 Durability: the database runs in WAL mode. ``synchronous="FULL"`` (default)
 fsyncs the WAL on every commit, so a committed entry survives power loss;
 ``"NORMAL"`` fsyncs only at checkpoints — it survives a process crash (kill -9)
 but may lose the last commits on power loss, in exchange for much faster commits.
+:meth:`Journal.close` checkpoints the WAL into the database and truncates it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import struct
 import time
@@ -50,18 +78,59 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import zstandard
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from tocsin.errors import ConfigError, InputError
 
 ZERO_HASH = bytes(32)
-FORMAT = "tocsin-journal-1"
+FORMAT = "tocsin-journal-2"
+FORMAT_V1 = "tocsin-journal-1"
 SYNC_MODES = ("FULL", "NORMAL")
+#: entry kinds with an index (see _SCHEMA)
+_MARKED = ("snapshot", "checkpoint")
+#: payloads shorter than this are stored as they are
+_MIN_COMPRESS = 48
+#: a segment trains its dictionary once it holds this many payloads worth compressing
+TRAIN_AT = 2_000
+_DICT_BYTES = 16_384
+_LEVEL = 3
+_SEGMENT_NAME = re.compile(r"^(\d{12})-(\d{12})\.db$")
 
-_SCHEMA = """
+_SCHEMA_COMMON = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- where the snapshots and checkpoints are (small: only those rows), so a
+-- restart finds the latest without scanning the journal
+CREATE INDEX IF NOT EXISTS entries_snapshots ON entries(seq) WHERE kind = 'snapshot';
+CREATE INDEX IF NOT EXISTS entries_checkpoints ON entries(seq) WHERE kind = 'checkpoint';
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+    BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+    BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+"""
+
+_SCHEMA_V2 = (
+    """
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    codec INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dicts (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TRIGGER IF NOT EXISTS dicts_no_update BEFORE UPDATE ON dicts
+    BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+"""
+    + _SCHEMA_COMMON
+)
+
+_SCHEMA_V1 = (
+    """
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY,
     ts REAL NOT NULL,
@@ -70,11 +139,9 @@ CREATE TABLE IF NOT EXISTS entries (
     prev_hash BLOB NOT NULL,
     hash BLOB NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-    BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-    BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
 """
+    + _SCHEMA_COMMON
+)
 
 
 def entry_hash(prev_hash: bytes, seq: int, ts: float, kind: str, payload: bytes) -> bytes:
@@ -110,18 +177,309 @@ class VerifyResult:
     problem: str = ""
     checkpoints: int = 0
     last_checkpoint: int | None = None
+    #: entries after the last checkpoint entry (all of them when there is none):
+    #: no signature covers them, so whoever can write the file could have
+    #: appended them (``tocsin journal verify --strict`` fails on any)
+    after_checkpoint: int = 0
+    #: whether the checkpoints' signatures were checked (a public key was given)
+    signatures_checked: bool = False
+    #: entries 1..archived are no longer here (archived or pruned): only their
+    #: recorded heads were checked against what remains
+    archived: int = 0
+    segments: int = 1
 
     def summary(self) -> str:
         if self.ok:
             cp = ""
             if self.checkpoints:
-                cp = f", {self.checkpoints} signed checkpoints (last covers entry {self.last_checkpoint})"
-            return f"ok: {self.count} entries, head {self.head.hex()}{cp}"
+                what = "signed checkpoints"
+                if not self.signatures_checked:
+                    what = "checkpoints (signatures not checked)"
+                cp = f", {self.checkpoints} {what} (last covers entry {self.last_checkpoint})"
+            tail = ""
+            if self.after_checkpoint:
+                tail = (
+                    f"; {self.after_checkpoint} entries after the last checkpoint (no signature covers them)"
+                    if self.checkpoints
+                    else "; no checkpoint: no signature covers any entry"
+                )
+            where = ""
+            if self.segments > 1:
+                where = f" in {self.segments} segments"
+            if self.archived:
+                where += f", entries 1..{self.archived} archived (their heads continue into these)"
+            return f"ok: {self.count} entries{where}, head {self.head.hex()}{cp}{tail}"
         return f"TAMPERED at entry {self.bad_seq}: {self.problem} ({self.count} entries verified before it)"
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """A closed segment file (``first``..``last``)."""
+
+    first: int
+    last: int
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedHead:
+    """One line of ``archived.jsonl``: a segment no longer in the directory."""
+
+    first: int
+    last: int
+    head: bytes
+    sha256: str
+    file: str
+    where: str
+
+
+# ---------------------------------------------------------------- one file
+
+
+class _Segment:
+    """One SQLite file of the journal (format 1 or 2)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readonly: bool,
+        synchronous: str = "FULL",
+        first_seq: int = 1,
+        prev_hash: bytes = ZERO_HASH,
+        dictionary: bytes | None = None,
+    ) -> None:
+        self.path = path
+        self.readonly = readonly
+        if readonly:
+            if not path.is_file():
+                raise InputError("no such journal", file=str(path))
+            uri = f"file:{path.resolve()}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            fmt = self._format()
+            if fmt is None and not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute(f"PRAGMA synchronous={synchronous}")
+                self.db.executescript("BEGIN IMMEDIATE;" + _SCHEMA_V2)
+                for k, v in (
+                    ("format", FORMAT),
+                    ("first_seq", str(first_seq)),
+                    ("prev_hash", prev_hash.hex()),
+                ):
+                    self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (k, v))
+                if dictionary is not None:
+                    self.db.execute("INSERT INTO dicts VALUES (1, ?)", (dictionary,))
+                self.db.execute("COMMIT")
+                fmt = FORMAT
+            elif not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute(f"PRAGMA synchronous={synchronous}")
+                self.db.executescript(_SCHEMA_V2 if fmt == FORMAT else _SCHEMA_V1)
+            if fmt not in (FORMAT, FORMAT_V1):
+                raise InputError("not a tocsin journal", file=str(path))
+            self.version = 2 if fmt == FORMAT else 1
+            meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+            self.first_seq = int(meta.get("first_seq", "1"))
+            self.prev_hash = bytes.fromhex(meta.get("prev_hash", ZERO_HASH.hex()))
+            last = self.db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+            self.dicts: dict[int, zstandard.ZstdCompressionDict] = {}
+            if self.version == 2:
+                for i, data in self.db.execute("SELECT id, data FROM dicts ORDER BY id"):
+                    self.dicts[int(i)] = zstandard.ZstdCompressionDict(bytes(data))
+        except (sqlite3.DatabaseError, ValueError, zstandard.ZstdError) as exc:
+            self.db.close()
+            raise InputError(f"not a tocsin journal ({exc})", file=str(path)) from None
+        except InputError:
+            self.db.close()
+            raise
+        self.last_seq: int = last[0] if last else self.first_seq - 1
+        self.head: bytes = bytes(last[1]) if last else self.prev_hash
+        self._compressor: zstandard.ZstdCompressor | None = None
+        self._dict_id = max(self.dicts) if self.dicts else 0
+        if self._dict_id:
+            self._compressor = _compressor(self.dicts[self._dict_id])
+        self._next_train = TRAIN_AT
+
+    def _format(self) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return None if row is None else str(row[0])
+
+    # writing
+
+    def insert(self, seq: int, ts: float, kind: str, payload: bytes, prev: bytes, h: bytes) -> None:
+        if self.version == 1:
+            self.db.execute(
+                "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, ts, kind, payload, prev, h),
+            )
+        else:
+            codec, stored = 0, payload
+            if self._compressor is not None and len(payload) >= _MIN_COMPRESS:
+                z = self._compressor.compress(payload)
+                if len(z) < len(payload):
+                    codec, stored = self._dict_id, z
+            self.db.execute(
+                "INSERT INTO entries (seq, ts, kind, codec, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, ts, kind, codec, stored, h),
+            )
+        self.last_seq, self.head = seq, h
+
+    def maybe_train(self) -> None:
+        """Train the segment's dictionary from its own payloads once there are
+        enough (inside the caller's transaction)."""
+        if self.version != 2 or self._dict_id or self.last_seq - self.first_seq + 1 < self._next_train:
+            return
+        samples = [
+            bytes(p)
+            for (p,) in self.db.execute(
+                "SELECT payload FROM entries WHERE codec = 0 AND length(payload) >= ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (_MIN_COMPRESS, 4 * TRAIN_AT),
+            )
+        ]
+        d = train_dictionary(samples)
+        if d is None:
+            self._next_train *= 2  # too few or too uniform samples: try again later
+            return
+        self.db.execute("INSERT INTO dicts VALUES (1, ?)", (d,))
+        self.dicts[1] = zstandard.ZstdCompressionDict(d)
+        self._dict_id = 1
+        self._compressor = _compressor(self.dicts[1])
+
+    # reading
+
+    def decoder(self) -> Callable[[int, bytes], bytes]:
+        if self.version == 1 or not self.dicts:
+            return _raw_payload
+        decs = {i: zstandard.ZstdDecompressor(dict_data=d) for i, d in self.dicts.items()}
+
+        def decode(codec: int, stored: bytes) -> bytes:
+            if codec == 0:
+                return stored
+            dec = decs.get(codec)
+            if dec is None:
+                raise ValueError(f"unknown codec {codec}")
+            return dec.decompress(stored)
+
+        return decode
+
+    def rows(self, start: int, kinds: list[str] | None) -> Iterator[Entry]:
+        """Entries from ``start`` (optionally only some kinds), payloads decoded."""
+        if self.version == 1:
+            q = "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries WHERE seq >= ?"
+            args: list[object] = [start]
+            if kinds is not None:
+                q += f" AND kind IN ({','.join('?' * len(kinds))})"
+                args.extend(kinds)
+            for r in self.db.execute(q + " ORDER BY seq", args):
+                yield Entry(r[0], r[1], r[2], bytes(r[3]), bytes(r[4]), bytes(r[5]))
+            return
+        decode = self.decoder()
+        if kinds is None:
+            prev = self._hash_before(start)
+            for seq, ts, kind, codec, stored, h in self.db.execute(
+                "SELECT seq, ts, kind, codec, payload, hash FROM entries WHERE seq >= ? ORDER BY seq",
+                (start,),
+            ):
+                h = bytes(h)
+                yield Entry(seq, ts, kind, _decoded(decode, codec, stored, seq), prev, h)
+                prev = h
+            return
+        q = (
+            "SELECT e.seq, e.ts, e.kind, e.codec, e.payload, e.hash, "
+            "(SELECT p.hash FROM entries p WHERE p.seq = e.seq - 1) FROM entries e "
+            f"WHERE e.seq >= ? AND e.kind IN ({','.join('?' * len(kinds))}) ORDER BY e.seq"
+        )
+        for seq, ts, kind, codec, stored, h, p in self.db.execute(q, [start, *kinds]):
+            prev = bytes(p) if p is not None else self.prev_hash
+            yield Entry(seq, ts, kind, _decoded(decode, codec, stored, seq), prev, bytes(h))
+
+    def raw_rows(self) -> Iterator[tuple[Any, ...]]:
+        """Rows as stored, with the stored prev_hash (format 1) or None, for verify."""
+        if self.version == 1:
+            yield from self.db.execute(
+                "SELECT seq, ts, kind, 0, payload, hash, prev_hash FROM entries ORDER BY seq"
+            )
+        else:
+            yield from self.db.execute(
+                "SELECT seq, ts, kind, codec, payload, hash, NULL FROM entries ORDER BY seq"
+            )
+
+    def _hash_before(self, seq: int) -> bytes:
+        if seq <= self.first_seq:
+            return self.prev_hash
+        row = self.db.execute("SELECT hash FROM entries WHERE seq = ?", (seq - 1,)).fetchone()
+        return bytes(row[0]) if row is not None else self.prev_hash
+
+    def row(self, seq: int) -> Entry | None:
+        return next(iter(self.rows_between(seq, seq)), None)
+
+    def rows_between(self, lo: int, hi: int) -> list[Entry]:
+        out = []
+        for e in self.rows(lo, None):
+            if e.seq > hi:
+                break
+            out.append(e)
+        return out
+
+    def marked_desc(self, kind: str, limit: int) -> list[int]:
+        return [
+            int(r[0])
+            for r in self.db.execute(
+                f"SELECT seq FROM entries WHERE kind = '{kind}' ORDER BY seq DESC LIMIT ?", (limit,)
+            )
+        ]
+
+    def close(self) -> None:
+        if not self.readonly:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.close()
+
+
+def _raw_payload(codec: int, stored: bytes) -> bytes:
+    return stored
+
+
+def _decoded(decode: Callable[[int, bytes], bytes], codec: int, stored: Any, seq: int) -> bytes:
+    try:
+        return decode(int(codec), bytes(stored))
+    except (zstandard.ZstdError, ValueError, TypeError):
+        # a payload that does not decode hashes as its stored bytes: verify names the entry
+        return (
+            b"\0undecodable:" + bytes(stored) if isinstance(stored, bytes | memoryview) else b"\0undecodable"
+        )
+
+
+def _compressor(d: zstandard.ZstdCompressionDict) -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=_LEVEL, dict_data=d, write_checksum=False, write_dict_id=False)
+
+
+def train_dictionary(samples: list[bytes]) -> bytes | None:
+    """A zstd dictionary for these payloads, or None when they are too few."""
+    if len(samples) < 500:
+        return None
+    data: list[bytes | bytearray | memoryview] = list(samples)
+    try:
+        return zstandard.train_dictionary(_DICT_BYTES, data, level=_LEVEL).as_bytes()
+    except zstandard.ZstdError:
+        return None
+
+
+# ---------------------------------------------------------------- the journal
+
+
 class Journal:
-    """Append-only hash-chained journal (one writer).
+    """Append-only hash-chained journal (one writer), in segments (module doc).
 
     Use :meth:`transaction` to commit several appends at once (one fsync); an
     append outside a transaction commits by itself.
@@ -134,38 +492,59 @@ class Journal:
         synchronous: str = "FULL",
         clock: Callable[[], float] = time.time,
         readonly: bool = False,
+        archive: str | os.PathLike[str] | None = None,
     ) -> None:
         sync = synchronous.upper()
         if sync not in SYNC_MODES:
             raise ConfigError(f"journal synchronous must be one of {SYNC_MODES}, got {synchronous!r}")
         self.path = Path(path)
+        self.segments_dir = segments_dir(self.path)
+        #: a directory that ``tocsin journal archive`` moved segments to: reading
+        #: (entries, verify) then starts there, for the whole history
+        self.archive = Path(archive) if archive is not None else None
         self.clock = clock
         self.readonly = readonly
-        if readonly:
-            if not self.path.is_file():
-                raise InputError("no such journal", file=str(self.path))
-            uri = f"file:{self.path.resolve()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            if not readonly:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute(f"PRAGMA synchronous={sync}")
-                self._db.executescript(_SCHEMA)
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
-            row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-            if row is None or row[0] != FORMAT:
-                raise InputError("not a tocsin journal", file=str(self.path))
-            last = self._db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise InputError(f"not a tocsin journal ({exc})", file=str(self.path)) from None
         self.synchronous = sync
-        self._seq: int = last[0] if last else 0
-        self._head: bytes = bytes(last[1]) if last else ZERO_HASH
+        closed = self.closed_segments()
+        if not self.path.is_file() and not closed and readonly:
+            raise InputError("no such journal", file=str(self.path))
+        first, prev, dictionary = 1, ZERO_HASH, None
+        if closed and not self.path.is_file():
+            # a rotation stopped between moving the old live segment away and
+            # creating the new one: continue the chain from the last closed one
+            last = _Segment(closed[-1].path, readonly=True)
+            first, prev = last.last_seq + 1, last.head
+            last.close()
+        self._live: _Segment | None = None
+        if self.path.is_file() or not readonly:
+            self._live = _Segment(
+                self.path,
+                readonly=readonly,
+                synchronous=sync,
+                first_seq=first,
+                prev_hash=prev,
+                dictionary=dictionary,
+            )
+            self._seq, self._head = self._live.last_seq, self._live.head
+        else:
+            self._seq, self._head = first - 1, prev
+        self._inode = _inode(self.path)
         self._in_tx = False
+
+    def _refresh(self) -> None:
+        """A reader's view after the writer rotated: reopen the live segment."""
+        ino = _inode(self.path)
+        if not self.readonly or ino == self._inode or ino is None:
+            return
+        if self._live is not None:
+            self._live.close()
+        self._live = _Segment(self.path, readonly=True)
+        self._seq, self._head, self._inode = self._live.last_seq, self._live.head, ino
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        assert self._live is not None
+        return self._live.db
 
     # ------------------------------------------------------------ writing
 
@@ -177,16 +556,26 @@ class Journal:
     def head(self) -> bytes:
         return self._head
 
+    @property
+    def first_seq(self) -> int:
+        """The first entry still here (1 unless segments were archived or pruned)."""
+        closed = self.closed_segments()
+        if closed:
+            return closed[0].first
+        return self.first_live_seq
+
+    @property
+    def first_live_seq(self) -> int:
+        """The first sequence number of the live segment."""
+        return self._live.first_seq if self._live is not None else self._seq + 1
+
     def append(self, kind: str, payload: bytes, *, ts: float | None = None) -> Entry:
-        if self.readonly:
+        if self.readonly or self._live is None:
             raise ConfigError(f"{self.path}: journal opened read-only")
         seq = self._seq + 1
         t = self.clock() if ts is None else ts
         h = entry_hash(self._head, seq, t, kind, payload)
-        self._db.execute(
-            "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-            (seq, t, kind, payload, self._head, h),
-        )
+        self._live.insert(seq, t, kind, payload, self._head, h)
         e = Entry(seq, t, kind, payload, self._head, h)
         self._seq, self._head = seq, h
         return e
@@ -202,21 +591,77 @@ class Journal:
             yield
             return
         seq, head = self._seq, self._head
-        self._db.execute("BEGIN IMMEDIATE")
+        live = self._live
+        assert live is not None
+        live.db.execute("BEGIN IMMEDIATE")
         self._in_tx = True
         try:
             yield
+            live.maybe_train()
         except BaseException:
-            self._db.execute("ROLLBACK")
+            live.db.execute("ROLLBACK")
             self._seq, self._head = seq, head
+            live.last_seq, live.head = seq, head
             raise
         else:
-            self._db.execute("COMMIT")
+            live.db.execute("COMMIT")
         finally:
             self._in_tx = False
 
+    def rotate(self) -> Path:
+        """Close the live segment, move it to ``journal.segments/`` and start a
+        new live one that continues the chain (its dictionary trained on the
+        closed segment's latest payloads). Returns the closed segment's path."""
+        live = self._live
+        if self.readonly or live is None or self._in_tx:
+            raise ConfigError(f"{self.path}: cannot rotate here")
+        if self._seq < live.first_seq:
+            raise ConfigError(f"{self.path}: the live segment is empty")
+        first, last, head = live.first_seq, self._seq, self._head
+        samples = (
+            [
+                live.decoder()(int(c), bytes(p))
+                for c, p in live.db.execute(
+                    "SELECT codec, payload FROM entries WHERE length(payload) >= ? ORDER BY seq DESC LIMIT ?",
+                    (_MIN_COMPRESS, 4 * TRAIN_AT),
+                )
+            ]
+            if live.version == 2
+            else []
+        )
+        dictionary = train_dictionary(samples)
+        live.close()
+        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        dest = self.segments_dir / f"{first:012d}-{last:012d}.db"
+        _fsync_file(self.path)
+        os.replace(self.path, dest)
+        for suffix in ("-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+        _fsync_dir(self.segments_dir)
+        _fsync_dir(self.path.parent)
+        self._live = _Segment(
+            self.path,
+            readonly=False,
+            synchronous=self.synchronous,
+            first_seq=last + 1,
+            prev_hash=head,
+            dictionary=dictionary,
+        )
+        return dest
+
+    def live_bytes(self) -> int:
+        """Bytes the live segment takes on disk (database and WAL)."""
+        total = 0
+        for p in (self.path, Path(str(self.path) + "-wal")):
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+        return total
+
     def close(self) -> None:
-        self._db.close()
+        """Commit nothing more: checkpoint the WAL into the database, truncate it
+        and close."""
+        if self._live is not None:
+            self._live.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -224,22 +669,101 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------ segments
+
+    def closed_segments(self) -> list[SegmentInfo]:
+        """The closed segments still in ``journal.segments/``, oldest first."""
+        out = []
+        if self.segments_dir.is_dir():
+            for p in self.segments_dir.iterdir():
+                m = _SEGMENT_NAME.match(p.name)
+                if m:
+                    out.append(SegmentInfo(int(m.group(1)), int(m.group(2)), p))
+        return sorted(out, key=lambda s: s.first)
+
+    def archived_heads(self) -> list[ArchivedHead]:
+        """What ``archived.jsonl`` records of segments removed from the front."""
+        return read_archived(self.segments_dir)
+
+    def _files_from(self, start: int) -> list[Path]:
+        """Segment files holding entries from ``start`` on, oldest first: archived
+        ones (with ``archive``) not here any more, then the closed ones here
+        (not the live one)."""
+        self._refresh()
+        live_first = self._live.first_seq if self._live is not None else self._seq + 1
+        here = [s for s in self.closed_segments() if s.last >= start and s.first < live_first]
+        files = [s.path for s in here]
+        if self.archive is not None:
+            first_here = here[0].first if here else live_first
+            for a in self.archived_heads():
+                if a.last >= start and a.first < first_here and (self.archive / a.file).is_file():
+                    files.append(self.archive / a.file)
+        return sorted(files, key=lambda p: p.name)
+
+    def _segments_from(self, start: int) -> Iterator[_Segment]:
+        for path in self._files_from(start):
+            seg = _Segment(path, readonly=True)
+            try:
+                yield seg
+            finally:
+                seg.close()
+        if self._live is not None:
+            yield self._live
+
     # ------------------------------------------------------------ reading
 
     def entries(self, start: int = 1, kinds: Iterable[str] | None = None) -> Iterator[Entry]:
-        """Entries in ``seq`` order from ``start`` (optionally only some kinds)."""
-        q = "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries WHERE seq >= ?"
-        args: list[object] = [start]
-        if kinds is not None:
-            ks = list(kinds)
-            q += f" AND kind IN ({','.join('?' * len(ks))})"
-            args.extend(ks)
-        q += " ORDER BY seq"
-        for row in self._db.execute(q, args):
-            yield Entry(row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]))
+        """Entries in ``seq`` order from ``start`` (optionally only some kinds),
+        across every segment still here."""
+        ks = list(kinds) if kinds is not None else None
+        for seg in self._segments_from(start):
+            yield from seg.rows(start, ks)
+
+    def entry(self, seq: int) -> Entry | None:
+        """One entry by sequence number."""
+        for seg in self._segments_from(seq):
+            if seg.first_seq <= seq <= seg.last_seq:
+                return seg.row(seq)
+        return None
+
+    def entries_of_kind_desc(self, kind: str, limit: int) -> Iterator[Entry]:
+        """The newest ``limit`` entries of ``kind`` (``snapshot`` or
+        ``checkpoint``: found through their index), newest first: in the live
+        segment, then the closed ones."""
+        if kind not in _MARKED:
+            raise ValueError(f"no index of {kind!r} entries")
+        found = 0
+        segs: list[tuple[SegmentInfo | None, _Segment | None]] = [(None, self._live)]
+        segs += [(info, None) for info in reversed(self.closed_segments())]
+        for info, seg in segs:
+            own = seg is None
+            if own:
+                assert info is not None
+                seg = _Segment(info.path, readonly=True)
+            assert seg is not None
+            try:
+                seqs = seg.marked_desc(kind, limit - found)
+                rows = [seg.row(s) for s in seqs]
+            finally:
+                if own:
+                    seg.close()
+            for e in rows:
+                if e is not None:
+                    found += 1
+                    yield e
+            if found >= limit:
+                return
+
+    def last_entry(self, kind: str) -> Entry | None:
+        """The newest ``snapshot`` or ``checkpoint`` entry."""
+        return next(self.entries_of_kind_desc(kind, 1), None)
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        """Entries still here (across segments)."""
+        n = 0
+        for seg in self._segments_from(1):
+            n += int(seg.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        return n
 
     def checkpoint(self, key: Ed25519PrivateKey) -> Entry:
         """Append a checkpoint signed with the node's key (see the module doc)."""
@@ -254,69 +778,205 @@ class Journal:
     def verify(
         self, expect_head: bytes | None = None, public_key: Ed25519PublicKey | None = None
     ) -> VerifyResult:
-        """Walk the chain; report the first entry that is missing, altered or out of
-        place, or (with ``public_key``) the first checkpoint whose signature fails."""
-        prev = ZERO_HASH
-        prev_seq = 0
-        expected = 1
-        n = 0
-        cps = 0
+        """Walk the chain across segments; report the first entry that is missing,
+        altered or out of place, or (with ``public_key``) the first checkpoint
+        whose signature fails. Segments removed from the front must be recorded
+        in ``archived.jsonl``, and what remains must continue their last head."""
+        prev, expected, n, cps = ZERO_HASH, 1, 0, 0
         last_cp: int | None = None
+        last_cp_entry = 0
+        archived = 0
+        nseg = 0
+        heads = self.archived_heads()
+        by_first = {a.first: a for a in heads}
+        for a in heads:
+            if self.archive is not None and (self.archive / a.file).is_file():
+                break  # read from the archive below, from here on
+            if a.first != expected:
+                return VerifyResult(
+                    False, 0, prev, expected, f"archived.jsonl: segment {a.file} does not start at {expected}"
+                )
+            expected, prev, archived = a.last + 1, a.head, a.last
         try:
-            rows = self._db.execute(
-                "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries ORDER BY seq"
-            )
-            for seq, ts, kind, payload, prev_hash, stored in rows:
-                if seq != expected:
-                    return VerifyResult(
-                        False, n, prev, expected, f"entries {expected}..{seq - 1} are missing (removed)"
-                    )
-                if bytes(prev_hash) != prev:
+            for seg in self._segments_from(expected):
+                nseg += 1
+                rec = by_first.get(seg.first_seq)
+                from_archive = self.archive is not None and seg.path.parent == self.archive
+                if rec is not None and from_archive and _sha256_file(seg.path) != rec.sha256:
                     return VerifyResult(
                         False,
                         n,
                         prev,
-                        seq,
-                        "prev_hash does not match the entry before it "
-                        "(entries removed, reordered or replaced)",
+                        seg.first_seq,
+                        f"archived segment {seg.path.name} differs from the one archived.jsonl records",
+                        cps,
+                        last_cp,
+                        segments=nseg,
                     )
-                if (
-                    not isinstance(ts, float | int)
-                    or not isinstance(kind, str)
-                    or not isinstance(payload, bytes)
-                ):
-                    return VerifyResult(False, n, prev, seq, "entry has wrong column types (altered)")
-                h = entry_hash(prev, seq, float(ts), kind, bytes(payload))
-                if h != bytes(stored):
-                    return VerifyResult(False, n, prev, seq, "content does not match its hash (altered)")
-                if kind == "checkpoint":
-                    problem = _check_checkpoint(bytes(payload), prev_seq, prev, public_key)
-                    if problem:
-                        return VerifyResult(False, n, prev, seq, problem, cps, last_cp)
-                    cps += 1
-                    last_cp = prev_seq
-                prev_seq = seq
-                prev = h
-                expected += 1
-                n += 1
+                if seg.first_seq != expected or seg.prev_hash != prev:
+                    if seg.first_seq > expected:
+                        problem = (
+                            f"entries {expected}..{seg.first_seq - 1} are missing "
+                            "(a segment removed without being recorded as archived)"
+                        )
+                        return VerifyResult(False, n, prev, expected, problem, cps, last_cp, segments=nseg)
+                    return VerifyResult(
+                        False,
+                        n,
+                        prev,
+                        seg.first_seq,
+                        f"segment {seg.path.name} does not continue the chain before it",
+                        cps,
+                        last_cp,
+                        segments=nseg,
+                    )
+                decode = seg.decoder()
+                for seq, ts, kind, codec, stored, stored_h, stored_prev in seg.raw_rows():
+                    if seq != expected:
+                        return VerifyResult(
+                            False,
+                            n,
+                            prev,
+                            expected,
+                            f"entries {expected}..{seq - 1} are missing (removed)",
+                            segments=nseg,
+                        )
+                    if stored_prev is not None and bytes(stored_prev) != prev:
+                        return VerifyResult(
+                            False,
+                            n,
+                            prev,
+                            seq,
+                            "prev_hash does not match the entry before it "
+                            "(entries removed, reordered or replaced)",
+                            segments=nseg,
+                        )
+                    if (
+                        not isinstance(ts, float | int)
+                        or not isinstance(kind, str)
+                        or not isinstance(stored, bytes)
+                        or not isinstance(codec, int)
+                    ):
+                        return VerifyResult(
+                            False, n, prev, seq, "entry has wrong column types (altered)", segments=nseg
+                        )
+                    payload = _decoded(decode, codec, stored, seq)
+                    h = entry_hash(prev, seq, float(ts), kind, payload)
+                    if h != bytes(stored_h):
+                        return VerifyResult(
+                            False, n, prev, seq, "content does not match its hash (altered)", segments=nseg
+                        )
+                    if kind == "checkpoint":
+                        problem = check_checkpoint(payload, seq - 1, prev, public_key)
+                        if problem:
+                            return VerifyResult(False, n, prev, seq, problem, cps, last_cp, segments=nseg)
+                        cps += 1
+                        last_cp, last_cp_entry = seq - 1, seq
+                    prev = h
+                    expected += 1
+                    n += 1
         except sqlite3.DatabaseError as exc:
             raise InputError(f"unreadable journal ({exc})", file=str(self.path)) from None
+        last = expected - 1
         if expect_head is not None and prev != expect_head:
             return VerifyResult(
-                False, n, prev, n + 1, "head differs from the expected head (entries cut off the end?)"
+                False, n, prev, last + 1, "head differs from the expected head (entries cut off the end?)"
             )
         if public_key is not None and cps == 0 and n > 0:
             return VerifyResult(
-                False, n, prev, None, "no signed checkpoint to check the key against", 0, None
+                False, n, prev, None, "no signed checkpoint to check the key against", 0, None, n
             )
-        return VerifyResult(True, n, prev, None, "", cps, last_cp)
+        after = last - last_cp_entry if last_cp is not None else n
+        return VerifyResult(
+            True, n, prev, None, "", cps, last_cp, after, public_key is not None, archived, max(nseg, 1)
+        )
+
+
+def segment_head(path: Path, first: int, prev: bytes) -> tuple[bytes, str]:
+    """The head hash of one closed segment file, checked: it must start at
+    ``first`` after head ``prev`` and its chain must hold. ``(head, "")`` or
+    ``(prev, what is wrong)``."""
+    seg = _Segment(path, readonly=True)
+    try:
+        if seg.first_seq != first or seg.prev_hash != prev:
+            return prev, "does not continue the chain before it"
+        decode, h, expected = seg.decoder(), prev, first
+        for seq, ts, kind, codec, stored, stored_h, _ in seg.raw_rows():
+            if seq != expected:
+                return prev, f"entries {expected}..{seq - 1} are missing"
+            h = entry_hash(h, seq, float(ts), kind, _decoded(decode, codec, stored, seq))
+            if h != bytes(stored_h):
+                return prev, f"entry {seq} does not match its hash"
+            expected += 1
+        return h, ""
+    finally:
+        seg.close()
+
+
+def segments_dir(path: Path) -> Path:
+    """Where the closed segments of the journal whose live segment is ``path`` go."""
+    return path.with_name(path.stem + ".segments")
+
+
+def read_archived(directory: Path) -> list[ArchivedHead]:
+    p = directory / "archived.jsonl"
+    out: list[ArchivedHead] = []
+    if not p.is_file():
+        return out
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out.append(
+                ArchivedHead(
+                    int(d["first"]),
+                    int(d["last"]),
+                    bytes.fromhex(d["head"]),
+                    str(d["sha256"]),
+                    str(d["file"]),
+                    str(d.get("where", "")),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            raise InputError("not an archived-head record", file=str(p), line=i) from None
+    return out
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    _fsync_file(path)
 
 
 def _checkpoint_bytes(seq: int, head: bytes) -> bytes:
     return b"tocsin-journal-checkpoint\0" + struct.pack(">Q", seq) + head
 
 
-def _check_checkpoint(payload: bytes, prev_seq: int, prev: bytes, public_key: Ed25519PublicKey | None) -> str:
+def check_checkpoint(payload: bytes, prev_seq: int, prev: bytes, public_key: Ed25519PublicKey | None) -> str:
+    """What is wrong with a checkpoint entry's payload that should cover entry
+    ``prev_seq`` with head ``prev`` (and, with a key, be signed by it); "" if nothing."""
     try:
         d = json.loads(payload)
         seq, head, sig_text = int(d["seq"]), bytes.fromhex(d["head"]), str(d["sig"])
@@ -333,4 +993,18 @@ def _check_checkpoint(payload: bytes, prev_seq: int, prev: bytes, public_key: Ed
     return ""
 
 
-__all__ = ["FORMAT", "SYNC_MODES", "ZERO_HASH", "Entry", "Journal", "VerifyResult", "entry_hash"]
+__all__ = [
+    "FORMAT",
+    "SYNC_MODES",
+    "ZERO_HASH",
+    "ArchivedHead",
+    "Entry",
+    "Journal",
+    "SegmentInfo",
+    "VerifyResult",
+    "check_checkpoint",
+    "entry_hash",
+    "read_archived",
+    "segment_head",
+    "segments_dir",
+]

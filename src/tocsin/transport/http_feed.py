@@ -3,8 +3,10 @@
 At ``rate`` r, a message with ``sent = s`` leaves at ``start + (s - s0) / r``;
 ``rate=None`` sends as fast as the server takes it. Messages due at the same
 moment travel together in one JSON Lines request (up to ``batch``). A 429 or
-503 answer is retried with exponential backoff (bounded); other answers are
-counted per reason.
+503 answer is retried after the server's ``Retry-After`` (capped at 30 s) or,
+without one, with exponential backoff (bounded); other answers are counted per
+reason. ``progress`` is called every ``progress_every_s`` seconds of wall time
+with the running figures, so a long feed is never silent.
 """
 
 from __future__ import annotations
@@ -41,18 +43,31 @@ class FeedStats:
         return "; ".join(parts)
 
 
-def restamped(msgs: Iterable[Envelope], now: Callable[[], float] = time.time) -> Iterator[Envelope]:
-    """Shift every time (``sent`` and the body's ``t``) by one offset so the first
-    message is sent now: a recorded file replayed as live traffic (sign after)."""
-    offset: float | None = None
+def restamped(
+    msgs: Iterable[Envelope], now: Callable[[], float] = time.time, rate: float | None = 1.0
+) -> Iterator[Envelope]:
+    """Re-time a recorded file as live traffic (sign after): the first message
+    is sent now.
+
+    At ``rate`` 1 every time (``sent`` and the body's ``t``) moves by one offset,
+    so the recording plays exactly as it happened. At any other rate (or
+    ``None``, as fast as possible) each message is stamped with the moment
+    :func:`feed` will send it — ``now + (sent - sent0) / rate`` — and its body
+    time keeps its age (``sent - t``), so a server checking clock skew takes
+    it; the motion it describes then runs ``rate`` times faster than it did
+    (fine for load and interop tests, not for judging tracks)."""
+    t0: float | None = None
+    s0 = 0.0
     for m in msgs:
-        if offset is None:
-            offset = now() - m.sent
+        if t0 is None:
+            t0, s0 = now(), m.sent
+        sent = t0 + (m.sent - s0) / rate if rate is not None else now()
+        offset = sent - m.sent
         body = m.body
         t = getattr(body, "t", None)
         if isinstance(t, float | int):
             body = msgspec.structs.replace(body, t=float(t) + offset)
-        yield msgspec.structs.replace(m, sent=m.sent + offset, body=body, sig=None)
+        yield msgspec.structs.replace(m, sent=sent, body=body, sig=None)
 
 
 def parse_rate(text: str) -> float | None:
@@ -80,7 +95,7 @@ class HttpFeeder:
         self.max_retries = max_retries
         self.conn: http.client.HTTPConnection | None = None
 
-    def _post(self, body: bytes) -> tuple[int, bytes]:
+    def _post(self, body: bytes) -> tuple[int, bytes, str | None]:
         for attempt in range(2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
@@ -89,7 +104,7 @@ class HttpFeeder:
                     "POST", self.base + "/v1/messages", body, {"Content-Type": "application/x-ndjson"}
                 )
                 resp = self.conn.getresponse()
-                return resp.status, resp.read()
+                return resp.status, resp.read(), resp.getheader("Retry-After")
             except (ConnectionError, http.client.HTTPException, TimeoutError, OSError) as exc:
                 self.conn.close()
                 self.conn = None
@@ -103,11 +118,11 @@ class HttpFeeder:
         body = b"\n".join(encode_json(m) for m in msgs) + b"\n"
         delay = 0.05
         for _ in range(self.max_retries + 1):
-            status, data = self._post(body)
+            status, data, retry_after = self._post(body)
             stats.requests += 1
             if status in (429, 503):
                 stats.retries += 1
-                sleep(delay)
+                sleep(_retry_delay(retry_after, delay))
                 delay = min(delay * 2, 2.0)
                 continue
             stats.sent += len(msgs)
@@ -132,6 +147,19 @@ class HttpFeeder:
             self.conn.close()
 
 
+def _retry_delay(header: str | None, fallback: float) -> float:
+    """Seconds to wait before retrying: the server's ``Retry-After`` (delta
+    seconds; capped at 30 s) when it sent a usable one, else ``fallback``."""
+    if header is not None:
+        try:
+            v = float(header.strip())
+        except ValueError:
+            return fallback
+        if v >= 0:
+            return min(v, 30.0)
+    return fallback
+
+
 def feed(
     msgs: Iterable[Envelope],
     url: str,
@@ -140,15 +168,22 @@ def feed(
     batch: int = 500,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[FeedStats], None] | None = None,
+    progress_every_s: float = 5.0,
 ) -> FeedStats:
     """Send ``msgs`` (in file order) to the server at ``url``."""
     stats = FeedStats()
     f = HttpFeeder(url)
     start = clock()
+    next_progress = start + progress_every_s
     s0: float | None = None
     pending: list[Envelope] = []
     try:
         for m in msgs:
+            if progress is not None and clock() >= next_progress:
+                stats.elapsed_s = clock() - start
+                progress(stats)
+                next_progress += progress_every_s * (1 + (clock() - next_progress) // progress_every_s)
             if s0 is None:
                 s0 = m.sent
             due = start + (m.sent - s0) / rate if rate is not None else start

@@ -10,7 +10,8 @@ Streams (explicit retention, file storage, ``num_replicas`` 1 or 3):
 
 * ``TOCSIN_IN`` — the input subjects; limits retention, 7 days / 10 GiB, oldest
   discarded first, 2-minute duplicate window keyed by ``Nats-Msg-Id =
-  partner.source.seq`` so a publisher's retry is stored once.
+  partner.source.seq.<digest>`` (:func:`msg_id`) so a publisher's retry is
+  stored once.
 * ``TOCSIN_OUT`` — ``tocsin.v1.out.>``; limits retention, 1 day.
 
 Each partner node runs its own fusion on every partner's inputs through a durable
@@ -19,20 +20,35 @@ only after :meth:`tocsin.runtime.Pipeline.submit_batch` returned, i.e. after the
 inputs (and rejections, and outputs) were committed to the journal: a crash
 before the ack means redelivery, and the restored replay window turns a
 redelivered message that was already journalled into a counted ``duplicate``.
+
+Poison messages. No input crashes the decoder (it has size and depth limits:
+:mod:`tocsin.wire.codec`), but a node must not enter a crash loop on whatever
+else might: a batch whose processing raises is processed again one message
+at a time, and a redelivered batch is always processed one at a time (so a
+message that killed the process is alone when it comes back). A message whose
+processing raises, or that JetStream delivered :data:`POISON_DELIVERIES` times
+without an ack, is journalled as a ``poison`` reject (bounded like every
+reject) and terminated (``AckTerm``): never redelivered. If even that reject
+cannot be journalled the journal is at fault, not the message: the node stops
+with the message unacknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import re
+import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tocsin.errors import ConfigError, InputError
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor
 from tocsin.exchange.signing import sign
@@ -59,8 +75,16 @@ def out_subject(env: Envelope, partner: str) -> str:
     return f"tocsin.v1.out.{_token(env.kind)}.{partner}"
 
 
-def msg_id(env: Envelope) -> str:
-    return f"{env.partner}.{env.source}.{env.seq}"
+def msg_id(env: Envelope, data: bytes | None = None) -> str:
+    """The de-duplication id ``partner.source.seq.<digest>``: the first 128 bits
+    of the SHA-256 of the bytes sent. The stream drops a second message with
+    the same id for two minutes, across all subjects: with ``partner.source.seq``
+    alone another partner could publish, on its own subject, the id of this
+    partner's next message and have the server drop it as a duplicate. The
+    digest of the signed bytes cannot be known before they are sent; a retry of
+    the same bytes has the same id."""
+    digest = hashlib.sha256(data if data is not None else encode_json(env)).hexdigest()[:32]
+    return f"{env.partner}.{env.source}.{env.seq}.{digest}"
 
 
 def stream_configs(
@@ -113,6 +137,136 @@ async def ensure_streams(js: Any, replicas: int = 1, *, update: bool = False, **
             await js.update_stream(config=cfg)
 
 
+def fusion_consumer_config(partner: str) -> Any:
+    """The durable pull consumer ``fusion-<PARTNER>`` on the input stream."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    return ConsumerConfig(
+        durable_name=f"fusion-{partner}",
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=30.0,
+        max_ack_pending=10_000,
+    )
+
+
+async def ensure_consumers(js: Any, partners: Iterable[str]) -> list[str]:
+    """Create each partner's fusion consumer if it does not exist (the exchange
+    administrator's step: partner users may not create consumers, see
+    :mod:`tocsin.transport.natsconf`). Returns the names created."""
+    from nats.js.errors import NotFoundError
+
+    made = []
+    for p in partners:
+        cfg = fusion_consumer_config(p)
+        try:
+            await js.consumer_info(IN_STREAM, cfg.durable_name)
+        except NotFoundError:
+            await js.add_consumer(IN_STREAM, config=cfg)
+            made.append(cfg.durable_name)
+    return made
+
+
+# ---------------------------------------------------------------- connecting
+
+
+@dataclass(frozen=True)
+class NatsAuth:
+    """How a node (or the administrator) connects: server URLs and credentials.
+
+    Secrets are never command-line arguments: a password comes from the
+    environment or a file, an NKey seed or a creds file is read by the client
+    from its file, TLS keys from theirs. ``inbox_prefix`` is where replies come
+    back (``_INBOX_<PARTNER>``): the shipped permissions let a partner receive
+    only on its own prefix."""
+
+    urls: tuple[str, ...] = ("nats://127.0.0.1:4222",)
+    user: str | None = None
+    password: str | None = None
+    nkey_seed: Path | None = None
+    creds: Path | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    inbox_prefix: str | None = None
+
+    def check(self) -> None:
+        """Raise InputError naming the option of a missing file or a bad mix."""
+        for name, p in (
+            ("--nkey", self.nkey_seed),
+            ("--creds", self.creds),
+            ("--tls-ca", self.tls_ca),
+            ("--tls-cert", self.tls_cert),
+            ("--tls-key", self.tls_key),
+        ):
+            if p is not None and not p.is_file():
+                raise InputError("no such file", file=str(p), field=name)
+        if sum(x is not None for x in (self.user, self.nkey_seed, self.creds)) > 1:
+            raise InputError("give one of --user, --nkey, --creds", field="--user")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InputError("a client certificate needs its key and the reverse", field="--tls-cert")
+        if self.user is not None and self.password is None:
+            raise InputError(
+                "a NATS user needs its password in TOCSIN_NATS_PASSWORD or --password-file",
+                field="--user",
+            )
+        for u in self.urls:
+            if not re.match(r"^(nats|tls)://[^\s,]+$", u):
+                raise InputError(f"{u!r} is not a nats:// or tls:// URL", field="--nats")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if (
+            self.tls_ca is None
+            and self.tls_cert is None
+            and not any(u.startswith("tls://") for u in self.urls)
+        ):
+            return None
+        try:
+            ctx = ssl.create_default_context(
+                ssl.Purpose.SERVER_AUTH, cafile=str(self.tls_ca) if self.tls_ca else None
+            )
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            if self.tls_cert is not None and self.tls_key is not None:
+                ctx.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ConfigError(f"TLS files: {exc}") from None
+        return ctx
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`nats.connect`."""
+        opts: dict[str, Any] = {"servers": list(self.urls)}
+        if self.user is not None:
+            opts.update(user=self.user, password=self.password or "")
+        if self.nkey_seed is not None:
+            opts["nkeys_seed"] = str(self.nkey_seed)
+        if self.creds is not None:
+            opts["user_credentials"] = str(self.creds)
+        ctx = self.ssl_context()
+        if ctx is not None:
+            opts["tls"] = ctx
+        if self.inbox_prefix:
+            opts["inbox_prefix"] = self.inbox_prefix
+        return opts
+
+
+def read_secret_file(path: Path, option: str) -> str:
+    """The first line of a secret file (InputError naming ``option`` if unreadable or empty)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a text file"
+        raise InputError(f"cannot read: {msg}", file=str(path), field=option) from None
+    line = text.splitlines()[0].strip() if text.strip() else ""
+    if not line:
+        raise InputError("empty", file=str(path), field=option)
+    return line
+
+
+def split_urls(text: str | Sequence[str]) -> tuple[str, ...]:
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return tuple(u.strip() for u in items if u.strip())
+
+
 MSGPACK = "application/msgpack"
 
 
@@ -123,13 +277,32 @@ async def publish(
 
     ``fmt="msgpack"`` sends MessagePack with ``Content-Type: application/msgpack``
     (JSON is the default and needs no header)."""
-    headers = {"Nats-Msg-Id": msg_id(env)}
+    headers = {}
     if fmt == "msgpack":
         headers["Content-Type"] = MSGPACK
         data = encode_msgpack(env)
     else:
         data = encode_json(env)
+    headers["Nats-Msg-Id"] = msg_id(env, data)
     return await js.publish(subject or subject_for(env), data, timeout=timeout, headers=headers)
+
+
+#: deliveries after which a message is terminated as poison (module doc)
+POISON_DELIVERIES = 5
+
+
+def _deliveries(m: Any) -> int:
+    """How many times JetStream delivered ``m`` (1 when it cannot say)."""
+    try:
+        return int(m.metadata.num_delivered)
+    except Exception:  # not a JetStream message (tests), or no metadata
+        return 1
+
+
+def _raws(msgs: list[Any]) -> list[Raw]:
+    return [
+        Raw(m.data, "msgpack" if (m.headers or {}).get("Content-Type") == MSGPACK else "json") for m in msgs
+    ]
 
 
 class CollectSink:
@@ -154,6 +327,11 @@ class NodeStats:
     published: int = 0
     heartbeats: int = 0
     transient_errors: int = 0
+    #: messages terminated (AckTerm) as poison, and batches that had to be split
+    poison: int = 0
+    batch_failures: int = 0
+    #: ticks the node ran (periodic and scan grace)
+    ticks: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
 
 
@@ -180,6 +358,8 @@ class FusionNode:
         keep_verdicts: bool = False,
         links: LinkMonitor | None = None,
         on_link: Callable[[str, bool], None] | None = None,
+        scan_grace_s: float = 0.02,
+        pull_s: float = 1.0,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -190,8 +370,22 @@ class FusionNode:
         self.batch = batch
         self.clock = clock
         self.tick_s = tick_s
+        #: scan grace (issue 17): with ticks on, tick the stages (a journalled
+        #: tick) when no message came for this long after the last batch, so a
+        #: radar scan still buffered in the tracker is processed now, not when
+        #: the next scan or periodic tick comes. A local timer in :meth:`run`,
+        #: independent of the JetStream pull (which stays long: ``pull_s``);
+        #: 0 turns it off
+        self.scan_grace_s = scan_grace_s
+        #: how long one JetStream pull request waits for a first message. A
+        #: pull returns as soon as one arrives, so this is no latency; it only
+        #: bounds idle round trips. Short pulls (tens of ms) expire in transit
+        #: on a loaded server and starve the consumer: timers never shorten it
+        self.pull_s = pull_s
         self.heartbeat_s = heartbeat_s
         self.keep_verdicts = keep_verdicts
+        #: a message delivered this many times without an ack is poison (terminated)
+        self.poison_deliveries = POISON_DELIVERIES
         self.links = links or LinkMonitor(heartbeat_s if heartbeat_s > 0 else 5.0)
         self.on_link = on_link
         self.stats = NodeStats()
@@ -202,22 +396,49 @@ class FusionNode:
         self.activity = 0
         self._hb_seq = 0
 
-    async def setup(self) -> None:
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+    async def setup(self, attempts: int = 40) -> None:
+        """Bind to the durable consumer, creating it when this user may (on a
+        server with the shipped permissions the administrator creates it). A
+        look-up that gets no answer is retried (``attempts`` x 0.25 s: a
+        cluster moving the consumer's leader after a server went down)."""
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import NotFoundError, ServiceUnavailableError
 
-        cfg = ConsumerConfig(
-            durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=30.0,
-            max_ack_pending=10_000,
-        )
-        self._sub = await self.js.pull_subscribe("", durable=self.durable, stream=IN_STREAM, config=cfg)
+        cfg = fusion_consumer_config(self.partner)
+        cfg.durable_name = self.durable
+        for i in range(attempts):
+            try:
+                await self.js.consumer_info(IN_STREAM, self.durable)
+                break
+            except NotFoundError:
+                try:
+                    await self.js.add_consumer(IN_STREAM, config=cfg)
+                    break
+                except (NatsTimeout, TimeoutError):  # a refused publish gets no answer
+                    raise ConfigError(
+                        f"consumer {self.durable} on stream {IN_STREAM} does not exist and this user may not "
+                        "create it: the exchange administrator creates it (tocsin deploy streams)"
+                    ) from None
+            except (NatsTimeout, TimeoutError, NoRespondersError, ServiceUnavailableError):
+                if i == attempts - 1:
+                    raise ConfigError(
+                        f"consumer {self.durable} on stream {IN_STREAM}: no answer from JetStream after "
+                        f"{attempts} tries (is the stream there, and may this user look it up?)"
+                    ) from None
+                self.stats.transient_errors += 1
+                await asyncio.sleep(0.25)
+        self._sub = await self.js.pull_subscribe_bind(self.durable, IN_STREAM)
         # outputs of a recovery (appended to the journal, not yet published)
         await self._publish_outputs()
 
     async def step(self, timeout: float = 1.0) -> int:
         """Fetch one batch, journal and process it, ack it, publish outputs."""
+        return await self._handle(await self._fetch(timeout))
+
+    async def _fetch(self, timeout: float) -> list[Any]:
+        """One pull: the messages available, or the first that arrives within
+        ``timeout`` with whatever came with it; [] when none did."""
         from nats.errors import NoRespondersError
         from nats.errors import TimeoutError as NatsTimeout
         from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
@@ -225,23 +446,20 @@ class FusionNode:
         try:
             msgs = await self._sub.fetch(self.batch, timeout=timeout)
         except (NatsTimeout, TimeoutError):
-            return 0
+            return []
         except (NoRespondersError, NoStreamResponseError, ServiceUnavailableError):
             # the consumer's leader is moving (a cluster node went away): try again
             self.stats.transient_errors += 1
             await asyncio.sleep(min(timeout, 0.2))
-            return 0
+            return []
+        return list(msgs or [])
+
+    async def _handle(self, msgs: list[Any]) -> int:
+        """Journal and process fetched messages, ack them, publish outputs."""
         if not msgs:
             return 0
         self.stats.fetched += len(msgs)
-        items = [
-            Raw(m.data, "msgpack" if (m.headers or {}).get("Content-Type") == MSGPACK else "json")
-            for m in msgs
-        ]
-        verdicts = await asyncio.to_thread(self.pipeline.submit_batch, items, now=self.clock())
-        # journal committed: now (and only now) acknowledge
-        for m in msgs:
-            await m.ack()
+        verdicts = await self._process(msgs)
         now = self.clock()
         for v in verdicts:
             if v.env is None or v.env.source != self.node:
@@ -259,6 +477,49 @@ class FusionNode:
         await self._publish_outputs()
         return len(msgs)
 
+    async def _process(self, msgs: list[Any]) -> list[Verdict]:
+        """Journal and process fetched messages, then acknowledge them; a poison
+        message is terminated instead (module doc, "Poison messages")."""
+        keep: list[Any] = []
+        verdicts: list[Verdict] = []
+        for m in msgs:
+            if _deliveries(m) >= self.poison_deliveries:
+                verdicts.append(await self._poison(m, f"delivered {_deliveries(m)} times without an ack"))
+            else:
+                keep.append(m)
+        if not keep:
+            return verdicts
+        if all(_deliveries(m) <= 1 for m in keep):
+            try:
+                vs = await asyncio.to_thread(self.pipeline.submit_batch, _raws(keep), now=self.clock())
+            except Exception:  # something in the batch breaks processing: find it, one by one
+                self.stats.batch_failures += 1
+            else:
+                # journal committed: now (and only now) acknowledge
+                for m in keep:
+                    await m.ack()
+                return verdicts + vs
+        # one at a time (a redelivered batch, or one that failed): a message that
+        # breaks processing, or crashes the node, is isolated from the others
+        for m in keep:
+            try:
+                (v,) = await asyncio.to_thread(self.pipeline.submit_batch, _raws([m]), now=self.clock())
+            except Exception as exc:
+                verdicts.append(await self._poison(m, f"processing failed: {type(exc).__name__}"))
+                continue
+            await m.ack()
+            verdicts.append(v)
+        return verdicts
+
+    async def _poison(self, m: Any, why: str) -> Verdict:
+        """Journal ``m`` as a bounded ``poison`` reject, then terminate it (AckTerm:
+        never redelivered). If even the reject cannot be journalled, the journal
+        is what is broken, not the message: raise, and leave it unacknowledged."""
+        v = await asyncio.to_thread(self.pipeline.ingress.reject_raw, m.data, "poison", why)
+        await m.term()
+        self.stats.poison += 1
+        return v
+
     async def _publish_outputs(self) -> None:
         """Publish what the last batch produced, all at once (the PubAcks are
         awaited together: one round trip per batch, not per message)."""
@@ -268,11 +529,12 @@ class FusionNode:
         pubs = []
         for env in outs:
             out = sign(env, self.key) if self.key is not None else env
+            data = encode_json(out)
             pubs.append(
                 self._publish_retry(
                     out_subject(env, self.partner),
-                    encode_json(out),
-                    {"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env)}"},
+                    data,
+                    {"Nats-Msg-Id": f"{self.partner}.out.{msg_id(env, data)}"},
                 )
             )
         await asyncio.gather(*pubs)
@@ -317,27 +579,84 @@ class FusionNode:
         self.stats.heartbeats += 1
 
     async def run(self, *, stop: asyncio.Event, idle_exit_s: float | None = None) -> None:
-        """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message)."""
+        """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message).
+
+        One JetStream pull is outstanding at a time (``pull_s`` long); the
+        timers (scan grace, periodic ticks, checkpoints, link checks,
+        heartbeats) run while it waits, and the stages are only ever touched by
+        this loop, one call at a time, in the order the journal records."""
         last_msg = last_tick = last_hb = time.monotonic()
-        while not stop.is_set():
-            before = self.activity
-            await self.step(timeout=min(0.5, self.links.check_every_s))
-            now = time.monotonic()
-            if self.activity > before:
-                last_msg = now
-            if self.tick_s > 0 and now - last_tick >= self.tick_s:
-                last_tick = now
-                await asyncio.to_thread(self.pipeline.tick, self.clock())
-                await self._publish_outputs()
-            for p in self.links.check(self.clock()):
-                if self.on_link is not None:
-                    self.on_link(p, True)
-            if self.heartbeat_s > 0 and now - last_hb >= self.heartbeat_s:
-                last_hb = now
-                with contextlib.suppress(Exception):
-                    await self.heartbeat()
-            if idle_exit_s is not None and now - last_msg > idle_exit_s:
-                return
+        grace = self.scan_grace_s if self.tick_s > 0 else 0.0
+        #: when the last batch not yet followed by a tick was processed
+        unticked_at: float | None = None
+        poll = min(0.5, self.links.check_every_s)
+        fetch: asyncio.Task[list[Any]] | None = None
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                if fetch is None:
+                    fetch = asyncio.ensure_future(self._fetch(self.pull_s))
+                now = time.monotonic()
+                wait = poll
+                if unticked_at is not None and grace > 0:
+                    wait = min(wait, unticked_at + grace - now)
+                if self.tick_s > 0:
+                    wait = min(wait, last_tick + self.tick_s - now)
+                if self.heartbeat_s > 0:
+                    wait = min(wait, last_hb + self.heartbeat_s - now)
+                await asyncio.wait(
+                    {fetch, stopped}, timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if stop.is_set():
+                    break
+                if fetch.done():
+                    msgs, fetch = fetch.result(), None
+                    before = self.activity
+                    await self._handle(msgs)
+                    if self.activity > before:
+                        last_msg = unticked_at = time.monotonic()
+                now = time.monotonic()
+                if unticked_at is not None and grace > 0 and now - unticked_at >= grace:
+                    # quiet for the scan grace: a buffered scan is complete
+                    unticked_at = None
+                    if await self._tick():
+                        last_tick = now
+                if self.tick_s > 0 and now - last_tick >= self.tick_s:
+                    last_tick = now
+                    unticked_at = None
+                    await self._tick()
+                if self.pipeline.housekeeping_due(now):
+                    # signed checkpoints every few seconds (runtime.Pipeline.housekeeping)
+                    await asyncio.to_thread(self.pipeline.housekeeping, now)
+                for p in self.links.check(self.clock()):
+                    if self.on_link is not None:
+                        self.on_link(p, True)
+                if self.heartbeat_s > 0 and now - last_hb >= self.heartbeat_s:
+                    last_hb = now
+                    with contextlib.suppress(Exception):
+                        await self.heartbeat()
+                if idle_exit_s is not None and now - last_msg > idle_exit_s:
+                    return
+        finally:
+            stopped.cancel()
+            if fetch is not None:
+                # an unanswered pull: whatever the server still delivers to it
+                # waits unacknowledged (redelivered after ack_wait; a duplicate
+                # of something journalled is counted as one, never re-run)
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await fetch
+
+    async def _tick(self) -> bool:
+        """Tick the stages at the node's clock (journalled) if it moved on, and
+        publish what that released; True if it ticked."""
+        t = self.clock()
+        if self.pipeline.last_tick is not None and t <= self.pipeline.last_tick:
+            return False
+        await asyncio.to_thread(self.pipeline.tick, t)
+        self.stats.ticks += 1
+        await self._publish_outputs()
+        return True
 
 
 async def publish_all(js: Any, msgs: Iterable[Envelope], *, key: Ed25519PrivateKey | None = None) -> int:
@@ -356,12 +675,17 @@ __all__ = [
     "OUT_STREAM",
     "CollectSink",
     "FusionNode",
+    "NatsAuth",
     "NodeStats",
+    "ensure_consumers",
     "ensure_streams",
+    "fusion_consumer_config",
     "msg_id",
     "out_subject",
     "publish",
     "publish_all",
+    "read_secret_file",
+    "split_urls",
     "stream_configs",
     "subject_for",
 ]

@@ -48,6 +48,8 @@ DATA_FORMAT = "tocsin-areas/1"
 AreaKind = Literal["land", "sea"]
 
 _MAX_CAP_POLYGONS = 10
+#: longest edge (degrees) of the geometries ``within_distance`` projects
+_DENSE_DEG = 0.05
 #: holes at least this large (deg^2, ~100 km^2) are kept out of CAP polygons
 CAP_MIN_HOLE_DEG2 = 1e-2
 
@@ -218,6 +220,9 @@ class AreaRegistry:
         self._geoms = np.array([a.geometry for a in ordered], dtype=object)
         shapely.prepare(self._geoms)
         self._tree = shapely.STRtree(self._geoms)
+        #: the geometries with no edge longer than ``_DENSE_DEG``, for distances on a
+        #: projected plane (made when first needed)
+        self._dense: dict[int, BaseGeometry] = {}
 
     # -- loading --------------------------------------------------------------
     @classmethod
@@ -308,12 +313,27 @@ class AreaRegistry:
         coslat = np.cos(np.radians(min(abs(lat) + dlat, 89.999)))
         dlon = min(180.0, dlat / max(coslat, 1e-6))
         box = shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
-        cand = self._pick(self._tree.query(box))
-        if not cand:
+        idx = sorted({int(i) for i in self._tree.query(box)})
+        if not idx:
             return []
         proj = _aeqd(lat, lon, radius)
         origin = Point(0.0, 0.0)
-        return [a for a in cand if shapely.transform(a.geometry, proj).distance(origin) <= meters]
+        return [
+            self._areas[i]
+            for i in idx
+            if shapely.transform(self._densified(i), proj).distance(origin) <= meters
+        ]
+
+    def _densified(self, i: int) -> BaseGeometry:
+        """Area ``i``'s geometry with extra vertices on long edges. An edge is straight
+        in lon/lat (as ``at_point`` and CAP consumers read it) but curved on the
+        projected plane: a 400 km edge projected vertex by vertex strays ~1.4 km
+        from the lon/lat line; ``_DENSE_DEG`` (~5 km) edges stray < 1 m."""
+        g = self._dense.get(i)
+        if g is None:
+            g = shapely.segmentize(self._areas[i].geometry, _DENSE_DEG)
+            self._dense[i] = g
+        return g
 
 
 @cache

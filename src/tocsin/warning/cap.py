@@ -118,6 +118,8 @@ class CapMessage:
     polygons: Mapping[str, list[str]] | None = None
     #: order of the ``info`` blocks (the public's own language first)
     languages: Sequence[Lang] = LANGS
+    #: a sentence added to the ``note`` (open mode: :func:`tocsin.warning.mode.mode_note`)
+    extra_note: str | None = None
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -144,7 +146,7 @@ def render_cap(m: CapMessage) -> str:
     _sub(root, "msgType", m.msg_type)
     _sub(root, "source", m.source)
     _sub(root, "scope", "Public")
-    note = _NOTE.get(m.status)
+    note = " ".join(n for n in (_NOTE.get(m.status), m.extra_note) if n)
     if note:
         _sub(root, "note", note)
     if m.references:
@@ -273,9 +275,17 @@ def validate_cap(data: bytes | str) -> list[CapProblem]:
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if isinstance(exc.lineno, int) else None
         return [CapProblem(line, f"not well-formed XML: {exc.msg}")]
+    if doc.getroottree().docinfo.internalDTD is not None:
+        # entities (XXE, amplification) have no place in a CAP message; an
+        # unresolved one also breaks libxml2's schema validator
+        return [CapProblem(1, "a DOCTYPE with an internal subset (entities) is not allowed in CAP")]
     schema = cap_schema()
     problems: list[CapProblem] = []
-    if not schema.validate(doc):
+    try:
+        valid = schema.validate(doc)
+    except etree.Error as exc:  # never a traceback (`tocsin cap validate` is an input path)
+        return [CapProblem(None, f"cannot be validated: {exc}")]
+    if not valid:
         for err in schema.error_log:
             problems.append(CapProblem(err.line, err.message))
         return problems

@@ -25,12 +25,14 @@ Why a risk ends (the close's reason) is decided here, per track:
   far-end hold delays naming areas, it does not withdraw them);
 * ``all_clear_after_impact_s`` after a predicted impact, or the track deleted
   within ``fall_window_s`` of it: **fell** (with where);
-* a track deleted (or silent for ``lost_after_s``) with a settled impact
+* a track deleted, reported ``lost`` by the tracker (no sensor has updated it
+  for a while) or silent for ``lost_after_s``, with a settled impact
   prediction keeps its areas until the prediction says they are passed or it
-  has fallen; one lost before its impact was known (in boost, or with an
-  unsettled prediction) is **never silent**: its areas, and those it could
-  still reach from its last state (the boost rule's corridor grown with the
-  time it may have kept burning, :func:`~tocsin.warning.threat.assess_lost`),
+  has fallen (found again, its reports govern again); one lost before its
+  impact was known (in boost, or with an unsettled prediction) is **never
+  silent**: its areas, and those it could still reach from its last measured
+  state (:func:`~tocsin.warning.threat.assess_lost`: every flight from
+  "stopped burning now" to "burned on to ``lost_max_speed_mps``"),
   stay warned ("tracking lost, stay sheltered until ...") until the latest time
   it could have come down (plus ``lost_margin_s``), then are closed as
   **lost**;
@@ -54,7 +56,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import shapely
@@ -64,7 +66,7 @@ from tocsin.dynamics.forces import accel_ecef
 from tocsin.geo import ecef_to_geodetic
 from tocsin.warning.cap import CapMessage, CapReference, area_name, render_cap
 from tocsin.warning.lifecycle import AreaThread, Cause, Desired, Instruction, Issue
-from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender
+from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
 from tocsin.warning.threat import Threat, assess, assess_lost, disc, thrust_from_speeds
@@ -166,6 +168,21 @@ class _TrackState:
 class WarningEngine:
     """The warning stage (module doc)."""
 
+    #: what construction gives the engine, never taken from a snapshot
+    #: (tocsin.journal.snapshot): the policy, the run mode (a snapshot must
+    #: never turn a drill live or a live run into a drill), the area registry and
+    #: what is derived from them
+    snapshot_exclude: ClassVar[tuple[str, ...]] = (
+        "config",
+        "mode",
+        "_registry",
+        "_threat_cfg",
+        "_polygons",
+        "instance",
+        "_origin_names",
+        "_release",
+    )
+
     def __init__(
         self,
         config: WarningConfig | None = None,
@@ -222,7 +239,7 @@ class WarningEngine:
             return self._tick(t, every=TICK_S)
         if body.status != "deleted":
             st.track = body
-            if st.ended:  # the track is back: its reports govern again
+            if st.ended and body.status != "lost":  # the track is back: its reports govern again
                 st.ended = ""
         st.history.append((body.t, np.asarray(body.state_ecef[3:], dtype=np.float64)))
         # the heading origin: the track's first report of whatever class but air. The
@@ -240,7 +257,9 @@ class WarningEngine:
                 near = disc(sub[0], sub[1], self._threat_cfg.min_buffer_m)
                 st.reached.update(a.code for a in self.registry.intersecting(near))
         out: list[Envelope] = []
-        if body.status == "deleted":
+        if body.status == "deleted" or (body.status == "lost" and st.eligible and body.class_ != "air"):
+            # gone, or no sensor has updated it for the tracker's lost_after_s: what
+            # was known of it governs (never silent, module doc) until it is found again
             out += self._end(st, t)
         elif body.class_ == "air":
             # not a missile after all: every area it warned was warned in error
@@ -653,6 +672,7 @@ class WarningEngine:
                 polygons=self._cap_polygons([area]),
                 languages=langs_for(rel.partner),
                 parameters=params,
+                extra_note=mode_note(self.mode),
             )
         )
         body = AlertBody(

@@ -18,6 +18,13 @@ Here:
 * the same operator confirming their own proposal, an unknown operator, an
   unknown area, an empty text: refused, and the refusal is recorded too.
 
+Who the operator is, is checked where the step comes in (the ``tocsin alert``
+command line with the operator's password, TOTP code or own key; the
+dashboard with its login session): the book records how (``auth`` in each
+step's detail, a key's signature included) and an authentication failure as a
+refusal (:meth:`ManualAlertBook.refuse`). ``totp_steps`` keeps the last TOTP
+step accepted per operator so a code works once.
+
 Every step returns an :class:`AuditRecord`; records form a hash chain
 (``hash = sha256(prev_hash || canonical JSON of the record)``) so an edited or
 deleted entry is detected when the book is loaded (:meth:`ManualAlertBook.verify`).
@@ -44,7 +51,7 @@ from typing import Any, Literal
 from tocsin.errors import ConfigError
 from tocsin.warning.cap import CapArea, CapMessage, CapReference, area_name, render_cap
 from tocsin.warning.lifecycle import Instruction
-from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender
+from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import HOME_LANG, LANGS, Facts, Lang, area_list, langs_for
 from tocsin.wire.messages import AlertBody, Envelope, make
@@ -181,6 +188,8 @@ class ManualAlertBook:
         self.alerts: list[Envelope] = []
         self._n = 0
         self._seq = 0
+        #: last TOTP time step accepted per operator (a one-time code works once)
+        self.totp_steps: dict[str, int] = {}
 
     # ------------------------------------------------------------ areas
 
@@ -213,6 +222,15 @@ class ManualAlertBook:
         rec = self._record(t, "refuse", operator, target, why)
         return ManualAlertError(why, rec)
 
+    def refuse(self, t: float, operator: str, target: str, why: str) -> ManualAlertError:
+        """Record a refusal decided outside the book (e.g. authentication failed)
+        and return the error to raise."""
+        return self._refuse(t, operator, target, why)
+
+    @staticmethod
+    def _auth(detail: str, auth: str) -> str:
+        return f"{detail}; auth {auth}" if auth else detail
+
     def verify(self) -> None:
         """Raise :class:`ConfigError` if the audit chain was altered."""
         prev = ""
@@ -242,6 +260,7 @@ class ManualAlertBook:
         *,
         lang: str | None = None,
         template: str | None = None,
+        auth: str = "",
     ) -> tuple[Pending, AuditRecord]:
         """A pending alert; nothing is sent until another operator confirms.
 
@@ -312,10 +331,12 @@ class ManualAlertBook:
             if template
             else "; ".join(f"{k} {v!r}" for k, v in sorted(texts.items()))
         )
-        rec = self._record(t, "propose", operator, p.id, detail)
+        rec = self._record(t, "propose", operator, p.id, self._auth(detail, auth))
         return p, rec
 
-    def confirm(self, pending_id: str, operator: str, t: float) -> tuple[Envelope, AuditRecord]:
+    def confirm(
+        self, pending_id: str, operator: str, t: float, *, auth: str = ""
+    ) -> tuple[Envelope, AuditRecord]:
         """Issue a pending alert; the confirming operator must differ from the proposer."""
         self._authorised(operator, t, pending_id)
         p = self.pending.get(pending_id)
@@ -328,22 +349,24 @@ class ManualAlertBook:
         env = self._alert(ident, "Alert", t, p.areas, p, [])
         del self.pending[pending_id]
         self.issued[ident] = Issued(ident, pending_id, p.proposed_by, operator, t, p.areas, status)
-        rec = self._record(t, "confirm", operator, pending_id, f"issued {ident} ({status})")
+        rec = self._record(t, "confirm", operator, pending_id, self._auth(f"issued {ident} ({status})", auth))
         return env, rec
 
-    def cancel(self, target: str, operator: str, t: float) -> tuple[Envelope | None, AuditRecord]:
+    def cancel(
+        self, target: str, operator: str, t: float, *, auth: str = ""
+    ) -> tuple[Envelope | None, AuditRecord]:
         """Withdraw a pending proposal, or cancel an issued alert (one operator)."""
         self._authorised(operator, t, target)
         if target in self.pending:
             del self.pending[target]
-            return None, self._record(t, "cancel", operator, target, "proposal withdrawn")
+            return None, self._record(t, "cancel", operator, target, self._auth("proposal withdrawn", auth))
         iss = self.issued.get(target)
         if iss is None or iss.cancelled:
             raise self._refuse(t, operator, target, f"nothing to cancel under {target!r}")
         ident = target.rsplit(".", 1)[0] + ".1"
         env = self._alert(ident, "Cancel", t, iss.areas, None, [(target, iss.t)])
         self.issued[target] = Issued(**{**asdict(iss), "cancelled": True})
-        return env, self._record(t, "cancel", operator, target, f"cancelled by {ident}")
+        return env, self._record(t, "cancel", operator, target, self._auth(f"cancelled by {ident}", auth))
 
     # ------------------------------------------------------------ output
 
@@ -407,6 +430,7 @@ class ManualAlertBook:
                 source="tocsin manual alert (two-person rule)",
                 max_polygon_points=self.config.max_polygon_points,
                 languages=langs,
+                extra_note=mode_note(self.mode),
             )
         )
         body = AlertBody(
@@ -442,6 +466,7 @@ class ManualAlertBook:
             "status": self.mode.status,
             "n": self._n,
             "seq": self._seq,
+            "totp_steps": dict(sorted(self.totp_steps.items())),
             "pending": [asdict(p) for p in self.pending.values()],
             "issued": [asdict(i) for i in self.issued.values()],
             "audit": [asdict(r) for r in self.audit],
@@ -461,6 +486,7 @@ class ManualAlertBook:
         try:
             self._n = int(d["n"])
             self._seq = int(d["seq"])
+            self.totp_steps = {str(k): int(v) for k, v in d.get("totp_steps", {}).items()}
             if isinstance(d.get("instance"), str):
                 self.instance = d["instance"]
             self.pending = {

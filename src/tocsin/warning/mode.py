@@ -39,10 +39,15 @@ _DRILL_STATUSES: Final = frozenset({"Exercise", "Test"})
 
 @dataclass(frozen=True, slots=True)
 class DrillMode:
-    """A drill: alerts are ``Exercise`` (or ``Test``), and say so in every language."""
+    """A drill: alerts are ``Exercise`` (or ``Test``), and say so in every language.
+
+    ``open_inputs``: the exchange runs without a partner registry (open mode:
+    unsigned inputs accepted), which only a drill may do; every CAP ``note``
+    then says so (:func:`mode_note`)."""
 
     status: DrillStatus = "Exercise"
     name: Literal["drill"] = "drill"
+    open_inputs: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in _DRILL_STATUSES:
@@ -59,6 +64,8 @@ class ReplayMode:
 
     status: DrillStatus = "Test"
     name: Literal["replay"] = "replay"
+    #: the replayed run was in open mode (see :class:`DrillMode`)
+    open_inputs: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in _DRILL_STATUSES:
@@ -136,6 +143,20 @@ def live_sender(mode: Mode) -> str | None:
     return mode.authorisation.sender if isinstance(mode, LiveMode) else None
 
 
+#: the CAP ``note`` sentence of every alert of an open-mode run
+OPEN_INPUTS_NOTE = (
+    "OPEN MODE: this exchange accepts unsigned inputs (no partner registry); exercise use only."
+)
+
+
+def mode_note(mode: Mode) -> str | None:
+    """What a mode adds to the CAP ``note`` beyond its status (open mode), or None.
+    A :class:`LiveMode` is never open: live operation needs a partner registry."""
+    if isinstance(mode, DrillMode | ReplayMode) and mode.open_inputs:
+        return OPEN_INPUTS_NOTE
+    return None
+
+
 def check_status(mode: Mode, status: str) -> AnyStatus:
     """Run-time guard used where a status leaves the process: ``status`` must be
     the mode's, and only a :class:`LiveMode` may say ``Actual``."""
@@ -147,6 +168,7 @@ def check_status(mode: Mode, status: str) -> AnyStatus:
 
 
 __all__ = [
+    "OPEN_INPUTS_NOTE",
     "AnyStatus",
     "DrillMode",
     "DrillStatus",
@@ -158,4 +180,5 @@ __all__ = [
     "authorise_live",
     "check_status",
     "live_sender",
+    "mode_note",
 ]

@@ -10,6 +10,7 @@ a TOML or YAML file (:func:`load_config`) and every error names the field::
     [thresholds]
     min_quality = 0.6               # track quality (fraction of recent scans with a hit)
     min_impact_probability = 0.02   # P(impact in area) for impact-area warnings
+    trusted_track_partners = ["US"] # partner tracks alone may warn (default: none)
 
     [[releases]]
     partner = "JP"                  # whose public: alert envelopes carry this partner
@@ -56,6 +57,7 @@ import yaml
 from msgspec import Meta
 
 from tocsin.errors import ConfigError
+from tocsin.limits import read_file, toml_loads, yaml_load
 from tocsin.warning.lifecycle import LifecycleConfig
 from tocsin.warning.mode import LiveAuthorisation, LiveMode, ModeError, authorise_live
 from tocsin.warning.threat import ThreatConfig
@@ -69,10 +71,15 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
     min_quality: Prob = 0.5
     min_impact_probability: Prob = 0.01
-    statuses: list[Literal["confirmed", "coasting", "tentative"]] = msgspec.field(
-        default_factory=lambda: ["confirmed", "coasting"]
+    statuses: list[Literal["confirmed", "coasting", "lost", "tentative"]] = msgspec.field(
+        default_factory=lambda: ["confirmed", "coasting", "lost"]
     )
     classes: list[Literal["ballistic"]] = msgspec.field(default_factory=lambda: ["ballistic"])
+    #: partners whose tracks alone may raise a public warning. A partner ``track``
+    #: that no plot of this exchange supports, or that carries no ``quality``, is
+    #: held back (class ``unknown``) unless its partner is listed here
+    #: (:class:`tocsin.exchange.consistency.ConsistencyCheck`; docs/security.md).
+    trusted_track_partners: list[Partner] = msgspec.field(default_factory=list)
 
 
 class Release(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -145,8 +152,9 @@ class WarningConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         """May a track with this status, class and quality raise or change a warning?"""
         if cls not in self.thresholds.classes or status not in self.thresholds.statuses:
             return False
-        q = 1.0 if quality is None else quality
-        return q >= self.thresholds.min_quality
+        if quality is None:  # no stated quality is no quality (fail closed)
+            return False
+        return quality >= self.thresholds.min_quality
 
     def release_areas(
         self, release: Release, codes: Iterable[str], countries: dict[str, str]
@@ -163,13 +171,16 @@ class WarningConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 def _read_mapping(path: Path) -> Any:
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     try:
+        # (size, nesting and YAML alias-expansion limits: tocsin.limits)
         if path.suffix.lower() == ".toml":
-            return tomllib.loads(raw.decode("utf-8"))
-        return yaml.safe_load(raw) or {}
+            return toml_loads(raw.decode("utf-8"))
+        return yaml_load(raw) or {}
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {msg}") from None

@@ -17,23 +17,39 @@ or partner policy), ``409`` (replayed seq). A JSON Lines body gets ``200`` with
 one result per line. ``413`` for a body over the limit, ``429`` when the queue is
 full (flood; retry after a second), ``503`` when processing timed out. No error
 stops the server.
+
+Hardening (:class:`HttpSecurity`; docs/security.md): ``POST /v1/messages`` takes
+only ``application/json`` (one message), ``application/x-ndjson`` (JSON Lines)
+and ``application/msgpack`` (one MessagePack message): anything else is ``415``,
+so the "simple" cross-origin POST a web page may send (``text/plain``) never
+reaches ingress. A request carrying an ``Origin`` that is neither the server's
+own nor on the allow-list is ``403``. With ``allowed_hosts`` (``tocsin serve``
+always sets it) a ``Host`` header naming anything else is ``400`` on every route,
+against DNS rebinding. Event streams are capped in total and per client address
+(``429`` with ``Retry-After``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import weakref
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin import __version__
+from tocsin.exchange.admission import request_class, retry_after
 from tocsin.exchange.ingress import REASONS, Verdict
 from tocsin.web.hub import Exchange, QueueFull
 
@@ -42,22 +58,79 @@ if TYPE_CHECKING:
 from tocsin.wire import encode_json
 
 STATUS_BY_REASON: dict[str, int] = {
+    "too_large": 413,
+    "too_deep": 422,
     "schema": 422,
     "unknown_kind": 422,
     "clock_skew": 422,
     "unknown_partner": 403,
     "missing_signature": 403,
+    "legacy_signature": 403,
     "bad_signature": 403,
     "kind_not_allowed": 403,
     "foreign_source": 403,
     "duplicate": 409,
     "stale": 409,
+    "seq_jump": 422,
+    "poison": 422,
     "too_many_sources": 429,
 }
 
 
 class _TooLarge(Exception):
     pass
+
+
+#: the content types POST /v1/messages takes, and the format of their body
+CONTENT_TYPES: dict[str, str] = {
+    "application/json": "json",
+    "application/x-ndjson": "ndjson",
+    "application/msgpack": "msgpack",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSecurity:
+    """What the HTTP side refuses (module doc)."""
+
+    #: names the server answers to (``Host`` without the port); None: no check
+    #: (in-process use; ``tocsin serve`` always passes its names)
+    allowed_hosts: tuple[str, ...] | None = None
+    #: origins (``scheme://host[:port]``) that may POST besides the server's own
+    allowed_origins: tuple[str, ...] = ()
+    #: open event streams, in total and per client address
+    max_streams: int = 256
+    max_streams_per_client: int = 16
+
+
+def host_name(host_header: str) -> str:
+    """The name part of a ``Host`` header: no port, lower case, IPv6 brackets kept."""
+    h = host_header.strip().lower()
+    if h.startswith("["):
+        return h.split("]", 1)[0] + "]"
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+class HostCheck:
+    """ASGI middleware: a request whose ``Host`` names none of ``hosts`` gets a
+    JSON ``400`` (DNS rebinding: a page on evil.example that resolves to
+    127.0.0.1 still sends ``Host: evil.example``)."""
+
+    def __init__(self, app: ASGIApp, hosts: tuple[str, ...], counter: Counter[str]) -> None:
+        self.app = app
+        bare = (f"[{h}]" if ":" in h and not h.startswith("[") else h for h in hosts)  # IPv6 in brackets
+        self.hosts = frozenset(host_name(h) for h in bare)
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            raw = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if host_name(raw) not in self.hosts:
+                self.counter["bad_host"] += 1
+                resp = _error(400, "bad_host", f"this server does not serve {raw!r}", "Host")
+                await resp(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _error(status: int, reason: str, detail: str, field: str | None = None, **extra: Any) -> JSONResponse:
@@ -99,13 +172,43 @@ def create_app(
     tail: Path | None = None,
     unix_socket: Path | None = None,
     dashboard: Dashboard | None = None,
+    security: HttpSecurity | None = None,
 ) -> Starlette:
     """The Starlette application around one :class:`~tocsin.web.hub.Exchange`;
     optionally also following a JSON Lines file and listening on a Unix socket,
     and serving the operator dashboard (:mod:`tocsin.web.dashboard`)."""
     cfg = exchange.config
+    sec = security or HttpSecurity()
+    #: local ingest tasks (``--tail``), watched by /healthz
+    ingest_tasks: dict[str, asyncio.Task[int]] = {}
+    #: the client address of each open event stream
+    stream_owner: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    def origin_ok(request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True  # not a browser (partners, tocsin feed, curl)
+        if origin in sec.allowed_origins:
+            return True
+        scheme, _, rest = origin.partition("://")
+        return scheme in ("http", "https") and rest.lower() == request.headers.get("host", "").lower()
 
     async def post_messages(request: Request) -> Response:
+        if not origin_ok(request):
+            exchange.http_rejects["cross_origin"] += 1
+            return _error(
+                403, "cross_origin", f"requests from {request.headers.get('origin')!r} are refused", "Origin"
+            )
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        form = CONTENT_TYPES.get(ctype)
+        if form is None:
+            exchange.http_rejects["unsupported_media_type"] += 1
+            return _error(
+                415,
+                "unsupported_media_type",
+                f"Content-Type {ctype or '(none)'!r}: use " + ", ".join(CONTENT_TYPES),
+                "Content-Type",
+            )
         try:
             body = await _read_body(request, cfg.max_body_bytes)
         except _TooLarge:
@@ -114,9 +217,12 @@ def create_app(
         except ClientDisconnect:
             exchange.http_rejects["disconnect"] += 1
             return Response(status_code=400)
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        single = ctype == "application/json"
-        lines = [body.strip()] if single else [ln.strip() for ln in body.split(b"\n")]
+        single = form != "ndjson"
+        fmt = "msgpack" if form == "msgpack" else "json"
+        if form == "msgpack":
+            lines = [body]
+        else:
+            lines = [body.strip()] if single else [ln.strip() for ln in body.split(b"\n")]
         index = [i for i, ln in enumerate(lines) if ln]
         lines = [lines[i] for i in index]
         if not lines:
@@ -125,8 +231,24 @@ def create_app(
         if len(lines) > cfg.max_lines:
             exchange.http_rejects["too_many_lines"] += 1
             return _error(413, "too_many_lines", f"more than {cfg.max_lines} messages in one request")
+        ing = exchange.pipeline.ingress
+        # decode and verify signatures off the event loop and off the worker, in
+        # parallel with it (Ed25519 verification releases the GIL); the result
+        # also says whose request this is: its class, for quotas and fair queueing
+        items = await asyncio.to_thread(ing.precheck_many, lines, fmt)
+        klass = request_class(items, ing.windows, ing.open_mode)
+        client = request.client.host if request.client is not None else None
+        wait = exchange.admission.admit(klass, len(items), client)
+        if wait > 0:
+            exchange.http_rejects["rate_limited"] += 1
+            return _error(
+                429,
+                "rate_limited",
+                f"over the quota of {klass}; retry after {retry_after(wait)} s",
+                headers={"Retry-After": retry_after(wait)},
+            )
         try:
-            verdicts = await exchange.submit(lines)
+            verdicts = await exchange.submit(items, key=klass, nbytes=len(body))
         except QueueFull:
             exchange.http_rejects["queue_full"] += 1
             return _error(429, "queue_full", "the exchange is busy; retry", headers={"Retry-After": "1"})
@@ -157,7 +279,16 @@ def create_app(
             max_events = int(request.query_params.get("max_events", "0"))
         except ValueError:
             return _error(422, "schema", "max_events must be an integer", "max_events")
+        client = request.client.host if request.client is not None else "?"
+        mine = sum(1 for q_ in hub.subscribers if stream_owner.get(q_) == client)
+        if len(hub.subscribers) >= sec.max_streams or mine >= sec.max_streams_per_client:
+            exchange.http_rejects["too_many_streams"] += 1
+            limit = sec.max_streams_per_client if mine >= sec.max_streams_per_client else sec.max_streams
+            return _error(
+                429, "too_many_streams", f"event streams capped ({limit} open)", headers={"Retry-After": "5"}
+            )
         q = hub.subscribe()
+        stream_owner[q] = client
 
         async def stream() -> AsyncIterator[bytes]:
             sent = 0
@@ -227,7 +358,9 @@ def create_app(
 
     async def healthz(request: Request) -> Response:
         j = exchange.pipeline.journal
-        ok = exchange.worker_alive
+        # a local ingest (--tail) that stopped is an outage, not "ok"
+        dead = [name for name, t in ingest_tasks.items() if t.done()]
+        ok = exchange.worker_alive and not dead
         body: dict[str, Any] = {
             "status": "ok" if ok else "down",
             "version": __version__,
@@ -242,6 +375,10 @@ def create_app(
         }
         if j is not None:
             body["journal"] = {"entries": j.last_seq, "head": j.head.hex(), "synchronous": j.synchronous}
+        if ingest_tasks:
+            body["ingest"] = {
+                name: ("stopped" if t.done() else "running") for name, t in ingest_tasks.items()
+            }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
@@ -266,6 +403,7 @@ def create_app(
         sock_server = None
         if tail is not None:
             tasks.append(asyncio.create_task(tail_file(exchange, tail, stop=stop)))
+            ingest_tasks["tail"] = tasks[-1]
         if unix_socket is not None:
             sock_server = await serve_unix_socket(exchange, unix_socket)
         try:
@@ -292,7 +430,10 @@ def create_app(
     ]
     if dashboard is not None:
         routes.extend(dashboard.routes())
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if sec.allowed_hosts is not None:
+        middleware.append(Middleware(HostCheck, hosts=sec.allowed_hosts, counter=exchange.http_rejects))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 def _heartbeat(exchange: Exchange) -> bytes:
@@ -328,6 +469,31 @@ def prometheus_text(exchange: Exchange) -> bytes:
         "counter",
         "Messages refused by ingress, by reason.",
         [(f'{{reason="{r}"}}', ing.rejected.get(r, 0)) for r in REASONS],
+    )
+    metric(
+        "tocsin_messages_rejected_by_partner_total",
+        "counter",
+        "Messages refused by ingress, by partner (authenticated; '-' otherwise) and reason.",
+        [(f'{{partner="{p}",reason="{r}"}}', v) for (p, r), v in sorted(ing.rejected_by.items())],
+    )
+    adm = exchange.admission
+    metric(
+        "tocsin_admission_refused_total",
+        "counter",
+        "Messages refused as over their class's rate quota or queue bound (429), by class.",
+        [
+            (f'{{class="{k}"}}', v)
+            for k, v in sorted(
+                (k, adm.refused_messages.get(k, 0) + exchange.queue_full_messages.get(k, 0))
+                for k in set(adm.refused_messages) | set(exchange.queue_full_messages)
+            )
+        ],
+    )
+    metric(
+        "tocsin_legacy_signatures_total",
+        "counter",
+        "Messages accepted under a legacy v1 signature (registry accept_v1), by partner.",
+        [(f'{{partner="{k}"}}', v) for k, v in sorted(ing.legacy_accepted.items())],
     )
     metric(
         "tocsin_http_rejected_total",
@@ -390,13 +556,16 @@ OPENAPI: dict[str, Any] = {
         "/v1/messages": {
             "post": {
                 "summary": "Submit exchange-format messages",
-                "description": "One JSON message (Content-Type application/json) or JSON Lines "
-                "(application/x-ndjson): one message a line, one result per line.",
+                "description": "One JSON message (Content-Type application/json), JSON Lines "
+                "(application/x-ndjson): one message a line, one result per line, or one "
+                "MessagePack message (application/msgpack). Any other type: 415. A browser "
+                "Origin other than the server's own (or an allowed one): 403.",
                 "requestBody": {
                     "required": True,
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
                         "application/x-ndjson": {"schema": {"type": "string"}},
+                        "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
                     },
                 },
                 "responses": {
@@ -406,6 +575,7 @@ OPENAPI: dict[str, Any] = {
                     "403": _ERR,
                     "409": _ERR,
                     "413": _ERR,
+                    "415": _ERR,
                     "422": _ERR,
                     "429": _ERR,
                     "503": _ERR,
@@ -494,4 +664,13 @@ OPENAPI: dict[str, Any] = {
     },
 }
 
-__all__ = ["OPENAPI", "STATUS_BY_REASON", "create_app", "prometheus_text"]
+__all__ = [
+    "CONTENT_TYPES",
+    "OPENAPI",
+    "STATUS_BY_REASON",
+    "HostCheck",
+    "HttpSecurity",
+    "create_app",
+    "host_name",
+    "prometheus_text",
+]

@@ -33,6 +33,7 @@ journal with a separate read-only connection.
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import math
@@ -55,7 +56,15 @@ from tocsin.errors import InputError
 from tocsin.geo import ecef_to_geodetic
 from tocsin.journal.store import Journal
 from tocsin.runtime import JsonlFileSink
-from tocsin.web.auth import LoginThrottle, OperatorStore, Session, SessionStore, csrf_ok
+from tocsin.web.auth import (
+    DeviceTokens,
+    LoginGate,
+    OperatorStore,
+    Session,
+    SessionStore,
+    csrf_ok,
+    device_cookie,
+)
 from tocsin.web.hub import Exchange
 from tocsin.web.manual_desk import DeskRefusal, ManualDesk
 from tocsin.wire import Envelope
@@ -206,6 +215,57 @@ class SensorWatcher:
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
+
+    # tocsin.runtime.Keeper: the descriptors come back from a snapshot and the
+    # journal after it; polling then goes on from there
+
+    def snapshot_state(self) -> Any:
+        with self._lock:
+            return {"sensors": dict(self.sensors), "next_seq": self.next_seq}
+
+    def restore_state(self, state: Any) -> None:
+        with self._lock:
+            self.sensors = dict(state["sensors"])
+            self.next_seq = int(state["next_seq"])
+
+    def replay_entry(self, entry: Any) -> None:
+        with self._lock:
+            self.next_seq = max(self.next_seq, entry.seq + 1)
+            if entry.kind != "input" or b'"kind":"sensor"' not in entry.payload[:64]:
+                return
+            try:
+                d = json.loads(entry.payload)
+                self.sensors[str(d["body"]["id"])] = display_dict(d)
+            except (ValueError, KeyError, TypeError):
+                return
+
+
+class _LiveKeeper:
+    """The dashboard's live picture as a :class:`tocsin.runtime.Keeper`."""
+
+    def __init__(self, live: LiveState) -> None:
+        self.live = live
+
+    def snapshot_state(self) -> Any:
+        with self.live._lock:
+            return {k: copy.deepcopy(v) for k, v in vars(self.live).items() if k != "_lock"}
+
+    def restore_state(self, state: Any) -> None:
+        with self.live._lock:
+            for k, v in state.items():
+                setattr(self.live, k, v)
+
+    def replay_entry(self, entry: Any) -> None:
+        try:
+            if entry.kind == "output":
+                if b'"kind":"track"' in entry.payload[:40] or b'"kind":"alert"' in entry.payload[:40]:
+                    self.live.add(display_dict(json.loads(entry.payload)))
+            elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
+                d = json.loads(entry.payload)
+                if isinstance(d.get("alert"), dict):
+                    self.live.add(display_dict(d["alert"]))
+        except (ValueError, TypeError, AttributeError):
+            return
 
 
 # ---------------------------------------------------------------- recordings (replay)
@@ -482,21 +542,23 @@ class Dashboard:
         self.live = LiveState()
         exchange.pipeline.sinks.append(self.live)
         journal = exchange.pipeline.journal
-        if journal is not None:  # a restart: the picture as it was, manual alerts included
-            for e in journal.entries(kinds=("output", "operator")):
-                try:
-                    if e.kind == "output":
-                        if b'"kind":"track"' in e.payload[:40] or b'"kind":"alert"' in e.payload[:40]:
-                            self.live.add(display_dict(json.loads(e.payload)))
-                    elif b'"event":"issued"' in e.payload:
-                        d = json.loads(e.payload)
-                        if isinstance(d.get("alert"), dict):
-                            self.live.add(display_dict(d["alert"]))
-                except (ValueError, TypeError, AttributeError):
-                    continue
         self.sensors = SensorWatcher(journal.path) if journal is not None else None
+        if journal is not None:
+            # a restart: the picture as it was, manual alerts included, rebuilt by
+            # recovery from the snapshot and the journal after it (not the whole
+            # journal): register before Pipeline.recover() runs
+            exchange.pipeline.keep("dashboard", _LiveKeeper(self.live))
+            assert self.sensors is not None
+            exchange.pipeline.keep("sensors", self.sensors)
         self.sessions = SessionStore(clock=clock, idle_s=self.config.session_idle_s)
-        self.throttle = LoginThrottle(clock=clock)
+        devices = None
+        if self.config.operators is not None:  # device tokens survive a restart (auth.DeviceTokens)
+            try:
+                devices = DeviceTokens.at(self.config.operators.with_name(".device-tokens.key"), clock=clock)
+            except OSError:  # a read-only directory: tokens then last until the server restarts
+                devices = None
+        self.gate = LoginGate(clock=clock, devices=devices)
+        self.throttle = self.gate.throttle
         self._store: OperatorStore | None = None
         self._store_mtime: float | None = None
         self._areas: tuple[bytes, bytes] | None = None
@@ -654,31 +716,46 @@ class Dashboard:
         body = await self._body(request)
         if isinstance(body, JSONResponse):
             return body
-        name, password = body.get("name"), body.get("password")
-        if not isinstance(name, str) or not name:
+        name, password, totp = body.get("name"), body.get("password"), body.get("totp")
+        if not isinstance(name, str) or not name or len(name) > 64:
             return _err(422, "schema", "name is required", "name")
-        if not isinstance(password, str) or not password:
+        if not isinstance(password, str) or not password or len(password) > 1024:
             return _err(422, "schema", "password is required", "password")
+        if totp is not None and (not isinstance(totp, str) or len(totp) > 16):
+            return _err(422, "schema", "totp must be the 6-digit code", "totp")
         store = self.store()
         if store is None:
             return _err(403, "no_accounts", "no operator accounts on this server (tocsin operator add)")
-        if self.throttle.blocked(name):
-            return _err(429, "throttled", "too many failed logins; wait a minute")
         import asyncio
 
-        op = await asyncio.to_thread(store.authenticate, name, password)
-        if op is None:
-            flooded = self.throttle.flooded()
-            self.throttle.failed(name)
-            if not flooded:
-                await self.journal("login_failed", name[:64])
-            elif not self.throttle.flooded_noted:
-                self.throttle.flooded_noted = True
+        res = await asyncio.to_thread(
+            self.gate.attempt,
+            store,
+            name,
+            password,
+            totp or None,
+            address=request.client.host if request.client is not None else None,
+            device_token=request.cookies.get(device_cookie(name)),
+        )
+        if res.status == 429:
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "reason": "throttled",
+                    "detail": f"too many failed logins from this client; try again in {res.retry_after} s",
+                },
+                status_code=429,
+                headers={"Retry-After": str(res.retry_after)},
+            )
+        if res.op is None:
+            if res.journal_failure:
+                await self.journal("login_failed", name[:64], trusted_device=res.trusted)
+            elif res.flood_started:
                 await self.journal("login_flood", None, note="more failed logins this minute not journalled")
-            return _err(401, "bad_login", "wrong name or password")
-        self.throttle.succeeded(name)
+            return _err(401, "bad_login", "wrong name, password or code")
+        op = res.op
         s = self.sessions.create(op)
-        await self.journal("login", op.name, role=op.role)
+        await self.journal("login", op.name, role=op.role, factors=list(res.factors))
         resp = _json(s.public())
         resp.set_cookie(
             COOKIE,
@@ -688,6 +765,16 @@ class Dashboard:
             secure=request.url.scheme == "https",
             path="/",
         )
+        if res.device_token is not None:  # this browser is now known for this operator
+            resp.set_cookie(
+                device_cookie(name),
+                res.device_token,
+                max_age=int(self.gate.devices.max_age_s),
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+                path="/auth/login",
+            )
         return resp
 
     async def logout(self, request: Request) -> Response:
@@ -965,28 +1052,9 @@ class Dashboard:
         ]
 
     def started(self) -> None:
-        """After :meth:`Exchange.start`: put the manual alerts issued before a
-        restart back into the alert history (``/v1/alerts``, the CAP feed), in
-        time order with the stages' alerts."""
-        hub, j = self.exchange.hub, self.exchange.pipeline.journal
-        if hub is None or j is None:
-            return
-        from tocsin.wire import decode_json
-
-        manual = []
-        for e in j.entries(kinds=("operator",)):
-            if b'"event":"issued"' not in e.payload:
-                continue
-            try:
-                manual.append(decode_json(json.dumps(json.loads(e.payload)["alert"]).encode()))
-            except Exception:  # a damaged entry must not stop the server; the journal verify names it
-                continue
-        if manual:
-            merged = sorted([*hub.history, *manual], key=lambda env: env.body.t)
-            hub.history.clear()
-            hub.history.extend(merged)
-            for env in sorted(manual, key=lambda env: env.body.t):
-                hub.current.add(env)  # the CAP feed: manual threads are their own
+        """After :meth:`Exchange.start` (the alert history, manual alerts
+        included, is the exchange's :class:`~tocsin.web.hub.AlertHistory`,
+        rebuilt by recovery)."""
 
     def close(self) -> None:
         if self.sensors is not None:

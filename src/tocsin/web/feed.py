@@ -13,7 +13,11 @@ document never changes once issued).
 (``tocsin serve`` feeds it every alert; ``tocsin drill`` and ``tocsin warn``
 build it from their alerts, :func:`cap_index`) and remembers issued documents
 so a link stays valid after its thread moved on (a bounded number of closed
-ones: ``keep`` documents, newest kept). Pure: no I/O, no clock.
+ones: ``keep`` documents, newest kept). Pure: no I/O, no clock. In a server it
+is a :class:`tocsin.runtime.Keeper`: a restart rebuilds it from the latest
+snapshot (the active threads, their documents and the last ``keep_in_snapshot``
+closed ones) and the journal after it (alert outputs and the operators' issued
+manual alerts), not from the whole journal.
 """
 
 from __future__ import annotations
@@ -80,8 +84,9 @@ def _title(b: AlertBody) -> tuple[str, str, str]:
 class CurrentAlerts:
     """The active warning threads and the CAP documents issued (module doc)."""
 
-    def __init__(self, keep: int = 5000) -> None:
+    def __init__(self, keep: int = 5000, keep_in_snapshot: int = 200) -> None:
         self.keep = keep
+        self.keep_in_snapshot = keep_in_snapshot
         self._thread_of: dict[str, str] = {}
         self._ids: dict[str, list[str]] = {}
         self._active: dict[str, Entry] = {}
@@ -119,6 +124,57 @@ class CurrentAlerts:
                     break
                 continue
             del self._docs[old]
+
+    # ------------------------------------------------------------ keeper
+
+    def snapshot_state(self) -> Any:
+        from tocsin.wire import encode_json
+
+        live = {e.latest.id for e in self._active.values()}
+        closed = [i for i in self._docs if i not in live][-self.keep_in_snapshot :]
+        return {
+            "active": [
+                [e.thread, e.partner, e.first_t, encode_json(self._envelope(e))]
+                for e in self._active.values()
+            ],
+            "ids": {k: list(v) for k, v in self._ids.items()},
+            "docs": {i: self._docs[i] for i in [*closed, *(i for i in self._docs if i in live)]},
+            "updated": self._updated,
+        }
+
+    def restore_state(self, state: Any) -> None:
+        from tocsin.wire import decode_json
+
+        self._active = {}
+        for thread, partner, first_t, raw in state["active"]:
+            env = decode_json(raw)
+            assert isinstance(env.body, AlertBody)
+            self._active[thread] = Entry(thread, partner, env.body, first_t)
+        self._ids = {k: list(v) for k, v in state["ids"].items()}
+        self._thread_of = {i: root for root, ids in self._ids.items() for i in ids}
+        self._docs = OrderedDict(state["docs"])
+        self._updated = float(state["updated"])
+
+    def replay_entry(self, entry: Any) -> None:
+        """A journal entry after the snapshot: alert outputs, and manual alerts
+        the operators issued (journalled as ``operator`` entries)."""
+        from tocsin.wire import decode_json
+
+        if entry.kind == "output" and b'"kind":"alert"' in entry.payload[:40]:
+            self.add(decode_json(entry.payload))
+        elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
+            import json
+
+            try:
+                self.add(decode_json(json.dumps(json.loads(entry.payload)["alert"]).encode()))
+            except Exception:  # a damaged entry must not stop recovery; verify names it
+                return
+
+    @staticmethod
+    def _envelope(e: Entry) -> Envelope:
+        from tocsin.wire import make
+
+        return make("alert", e.latest, partner=e.partner, source="cap-feed", seq=1, sent=e.latest.t)
 
     def extend(self, envs: Iterable[Envelope]) -> CurrentAlerts:
         for e in envs:

@@ -8,9 +8,18 @@
                          per-line results ◄──────── Hub (sink) ──► SSE clients
                                                         └──► alert history, CAP feed
 
+With a partner registry, each request's signatures are checked first in a
+thread of its own (``Ingress.precheck``: Ed25519 verification releases the GIL,
+so it runs on the other core while the worker processes earlier batches).
 One worker owns the :class:`~tocsin.runtime.Pipeline` (journal writes and stages
 are serial); it runs each batch in a thread so the event loop keeps serving
-health checks and event streams while a commit fsyncs. The worker also ticks the
+health checks and event streams while a commit fsyncs. *Group commit*: the
+requests that queued up while a batch was processed are taken together as the
+next batch, one journal commit for all of them; each request is answered after
+that commit (nothing is acknowledged before it is durable). *Scan grace*: when
+no request arrives for ``scan_grace_s`` after a batch, the worker ticks the
+stages (a journalled tick), so the tracker processes a radar scan as soon as
+its plots stop coming rather than when the next scan or periodic tick comes. The worker also ticks the
 stages every ``tick_s`` seconds with the server clock (``wall``: the system time;
 ``data``: the latest accepted ``sent``, for playing recorded files faster than
 real time).
@@ -20,13 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from tocsin.exchange.ingress import Verdict
+from tocsin.exchange.admission import LOCAL, Admission, AdmissionConfig, FairQueue
+from tocsin.exchange.ingress import Prechecked, Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
 from tocsin.web.feed import CurrentAlerts
@@ -49,6 +61,15 @@ class ServerConfig:
     request_timeout_s: float = 15.0
     #: stage tick period (0: never tick)
     tick_s: float = 1.0
+    #: scan grace: when no message arrives for this long (wall time) after the
+    #: last one processed, tick the stages (journalled like every tick), so a
+    #: radar scan still buffered is processed now instead of when the next scan
+    #: or the next periodic tick comes. Only with ticks on (``tick_s > 0``);
+    #: 0 turns it off.
+    scan_grace_s: float = 0.02
+    #: group commit: up to this many queued messages (whole requests) are
+    #: checked, journalled with one commit and processed together
+    group_max_lines: int = 20_000
     clock: Literal["wall", "data"] = "wall"
     #: SSE keep-alive heartbeat period
     sse_heartbeat_s: float = 5.0
@@ -62,6 +83,13 @@ class ServerConfig:
     link_silent_periods: float = 1.5
     #: the heartbeat period partners promise (seconds)
     link_heartbeat_s: float = 5.0
+    #: per-class quotas and fair-queue bounds (tocsin.exchange.admission); with
+    #: ``queue_size`` the most requests queued in all
+    admission: AdmissionConfig = field(default_factory=AdmissionConfig)
+
+
+def _nothing() -> None:
+    return None
 
 
 class QueueFull(Exception):
@@ -114,6 +142,37 @@ class Hub:
         self.subscribers.discard(q)
 
 
+class AlertHistory:
+    """The latest alerts (the stages' and the operators' manual ones), rebuilt
+    after a restart from the snapshot and the journal after it
+    (a :class:`tocsin.runtime.Keeper`), not from the whole journal."""
+
+    def __init__(self, size: int) -> None:
+        self.items: deque[Envelope] = deque(maxlen=size)
+
+    def snapshot_state(self) -> Any:
+        return [encode_json(e) for e in self.items]
+
+    def restore_state(self, state: Any) -> None:
+        from tocsin.wire import decode_json
+
+        self.items.clear()
+        self.items.extend(decode_json(b) for b in state)
+
+    def replay_entry(self, entry: Any) -> None:
+        from tocsin.wire import decode_json
+
+        if entry.kind == "output" and b'"kind":"alert"' in entry.payload[:40]:
+            self.items.append(decode_json(entry.payload))
+        elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
+            import json
+
+            try:
+                self.items.append(decode_json(json.dumps(json.loads(entry.payload)["alert"]).encode()))
+            except Exception:  # a damaged entry must not stop recovery; verify names it
+                return
+
+
 class Exchange:
     """The embedded server's core: queue, worker, hub, link health, counters."""
 
@@ -131,39 +190,71 @@ class Exchange:
         self.mode = mode
         self.http_rejects: Counter[str] = Counter()
         self.tick_errors = 0
+        #: group commit: journal commits of request batches, and requests they covered
+        self.commits = 0
+        self.committed_requests = 0
         self.monitor = LinkMonitor(self.config.link_heartbeat_s, self.config.link_silent_periods)
         self.links = self.monitor.links
         self.started = wall_clock()
-        # a batch of lines, or a function to run on the worker (run_exclusive)
-        self._queue: asyncio.Queue[tuple[list[bytes] | Callable[[], Any], asyncio.Future[Any]]] | None = None
+        # a batch of lines (bytes, or Prechecked), or a function to run on the
+        # worker (run_exclusive): one queue per class, fair (tocsin.exchange.admission)
+        self._queue: FairQueue[tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]]] | None = None
+        #: rate quotas per class and client (checked by the HTTP handler)
+        self.admission = Admission(self.config.admission)
+        #: messages refused because their class's queue was full, per class
+        self.queue_full_messages: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
         self.hub: Hub | None = None
         self._stopped = False
+        #: stop() was called: no new batches; the worker drains the queue and ends
+        self._closing = False
+        #: stop() drained the queue and closed the pipeline without an error
+        self.closed_cleanly = False
+        self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="tocsin-pipeline")
+        #: alerts for GET /v1/alerts and the CAP feed, kept across restarts
+        self.alert_history = AlertHistory(self.config.alert_history)
+        pipeline.keep("alert_history", self.alert_history)
+        #: the warnings in force and the CAP documents issued (the CAP feed), kept across restarts
+        self.current_alerts = CurrentAlerts()
+        pipeline.keep("cap_feed", self.current_alerts)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.hub = Hub(loop, self.config.sse_client_buffer, deque(maxlen=self.config.alert_history))
-        if self.pipeline.journal is not None:
-            for e in self.pipeline.journal.entries(kinds=("output",)):
-                if b'"kind":"alert"' in e.payload[:40]:
-                    from tocsin.wire import decode_json
-
-                    env = decode_json(e.payload)
-                    self.hub.history.append(env)
-                    self.hub.current.add(env)
+        # the history and the CAP feed's state as recovery left them (keepers:
+        # snapshot + journal tail)
+        self.hub = Hub(
+            loop, self.config.sse_client_buffer, self.alert_history.items, current=self.current_alerts
+        )
         self.pipeline.sinks.append(self.hub)
-        self._queue = asyncio.Queue(self.config.queue_size)
+        self._queue = FairQueue(self.config.admission, max_requests_total=self.config.queue_size)
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 10.0) -> None:
+        """Stop cleanly: refuse new batches (429), let the worker finish the
+        batches already queued (at most ``drain_s`` seconds; requests still
+        waiting then were never journalled and get no answer), then close the
+        pipeline (a last snapshot, a signed checkpoint, the journal and its WAL).
+        :attr:`closed_cleanly` says whether all of that happened."""
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
+            if self._queue is not None:  # wake the worker if it waits for work
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._queue.put_nowait((_nothing, asyncio.get_running_loop().create_future()))
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), drain_s)
+            except TimeoutError:
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._stopped = True
+        # a batch or tick already running on the pipeline thread goes on after
+        # the worker task is cancelled: let it finish before closing the journal
+        # under it (closing SQLite during a commit crashes the process)
+        await asyncio.get_running_loop().run_in_executor(None, self._pipeline_thread.shutdown)
         self.pipeline.close()
+        self.closed_cleanly = True
         if self.hub is not None:
             for q in list(self.hub.subscribers):
                 with contextlib.suppress(asyncio.QueueFull):
@@ -179,14 +270,29 @@ class Exchange:
 
     # ------------------------------------------------------------ input
 
-    async def submit(self, lines: list[bytes]) -> list[Verdict]:
-        """Queue a batch; wait for its verdicts. Raises QueueFull or TimeoutError."""
+    async def submit(
+        self, lines: Sequence[bytes | Prechecked], *, key: str = LOCAL, nbytes: int | None = None
+    ) -> list[Verdict]:
+        """Queue a batch in the queue of its class ``key`` (fair scheduling:
+        :mod:`tocsin.exchange.admission`); wait for its verdicts. Raises
+        QueueFull (that class's queue, or all of them, full) or TimeoutError.
+
+        The verdicts come after the batch's inputs and outputs are committed to
+        the journal (group commit: batches queued together share one commit)."""
         if self._queue is None:
             raise RuntimeError("exchange not started")
+        if self._closing:
+            raise QueueFull  # stopping: the client retries against the next run
         fut: asyncio.Future[list[Verdict]] = asyncio.get_running_loop().create_future()
+        size = (
+            nbytes
+            if nbytes is not None
+            else sum(len(x) if isinstance(x, bytes) else len(x.data) for x in lines)
+        )
         try:
-            self._queue.put_nowait((lines, fut))
+            self._queue.put_nowait((list(lines), fut), key=key, cost=len(lines), nbytes=size)
         except asyncio.QueueFull:
+            self.queue_full_messages[key] += len(lines)
             raise QueueFull from None
         return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
 
@@ -196,6 +302,8 @@ class Exchange:
         without racing the pipeline. Raises QueueFull or TimeoutError like submit."""
         if self._queue is None:
             raise RuntimeError("exchange not started")
+        if self._closing:
+            raise QueueFull
         fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((fn, fut))
@@ -216,19 +324,35 @@ class Exchange:
         wake = cfg.link_heartbeat_s / 4.0
         if cfg.tick_s > 0:
             wake = min(wake, cfg.tick_s)
+        grace = cfg.scan_grace_s if cfg.tick_s > 0 else 0.0
+        held: tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]] | None = None
+        unticked = False  # inputs processed since the last tick
         while True:
-            item: tuple[list[bytes] | Callable[[], Any], asyncio.Future[Any]] | None
-            try:
-                item = await asyncio.wait_for(self._queue.get(), wake)
-            except TimeoutError:
-                item = None
+            item: tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]] | None
+            if held is not None:
+                item, held = held, None
+            elif self._closing and self._queue.empty():
+                return  # drained (stop)
+            else:
+                try:
+                    timeout = min(wake, grace) if unticked and grace > 0 else wake
+                    if self._closing:
+                        timeout = 0.01
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    item = None
+            if item is None and unticked and grace > 0:
+                # quiet for the scan grace: whatever scan is buffered is complete
+                if await self._tick():
+                    last_tick = self.wall_clock()
+                unticked = False
             if item is not None:
                 lines, fut = item
                 if fut.cancelled():
                     continue
                 if callable(lines):  # run_exclusive
                     try:
-                        res = await asyncio.to_thread(lines)
+                        res = await self._on_pipeline_thread(lines)
                     except Exception as exc:
                         if not fut.done():
                             fut.set_exception(exc)
@@ -236,25 +360,64 @@ class Exchange:
                     if not fut.done():
                         fut.set_result(res)
                     continue
+                # group commit: every request queued meanwhile joins this batch
+                group = [(lines, fut)]
+                n = len(lines)
+                # (one round of the fair queue at most: one quantum of each class)
+                while n < cfg.group_max_lines and self._queue.more_in_round():
+                    nxt = self._queue.get_nowait()
+                    if callable(nxt[0]):
+                        held = nxt  # keep run_exclusive in its place: after this group
+                        break
+                    if not nxt[1].cancelled():
+                        group.append((nxt[0], nxt[1]))
+                        n += len(nxt[0])
+                flat = [x for ls, _ in group for x in ls]
                 now = self.wall_clock() if cfg.clock == "wall" else None
                 try:
-                    verdicts = await asyncio.to_thread(self.pipeline.submit_batch, lines, now=now)
-                except Exception as exc:  # journal failure etc.: the request learns, the server goes on
-                    if not fut.done():
-                        fut.set_exception(exc)
+                    verdicts = await self._on_pipeline_thread(self.pipeline.submit_batch, flat, now=now)
+                except Exception as exc:  # journal failure etc.: the requests learn, the server goes on
+                    for _, f in group:
+                        if not f.done():
+                            f.set_exception(exc)
                     continue
+                self.commits += 1
+                self.committed_requests += len(group)
                 self._note_links(verdicts)
-                if not fut.done():
-                    fut.set_result(verdicts)
+                i = 0
+                for ls, f in group:
+                    if not f.done():
+                        f.set_result(verdicts[i : i + len(ls)])
+                    i += len(ls)
+                unticked = True
             if cfg.tick_s > 0 and self.wall_clock() - last_tick >= cfg.tick_s:
                 last_tick = self.wall_clock()
-                t = self.now()
-                if t > 0 and (self.pipeline.last_tick is None or t > self.pipeline.last_tick):
-                    try:
-                        await asyncio.to_thread(self.pipeline.tick, t)
-                    except Exception:  # e.g. the journal failed: counted, health says so
-                        self.tick_errors += 1
+                if await self._tick():
+                    unticked = False
+            if self.pipeline.housekeeping_due(self.wall_clock()):
+                try:  # signed checkpoints on the wall clock (runtime.Pipeline.housekeeping)
+                    await self._on_pipeline_thread(self.pipeline.housekeeping, self.wall_clock())
+                except Exception:
+                    self.tick_errors += 1
             self._check_links()
+
+    async def _on_pipeline_thread(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+        """Run ``fn`` on the one thread that touches the pipeline (journal and
+        stages), keeping the event loop free."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pipeline_thread, functools.partial(fn, *args, **kw))
+
+    async def _tick(self) -> bool:
+        """Tick the stages at :meth:`now` (if time moved on); True if it ticked."""
+        t = self.now()
+        if t <= 0 or (self.pipeline.last_tick is not None and t <= self.pipeline.last_tick):
+            return False
+        try:
+            await self._on_pipeline_thread(self.pipeline.tick, t)
+        except Exception:  # e.g. the journal failed: counted, health says so
+            self.tick_errors += 1
+            return False
+        return True
 
     # ------------------------------------------------------------ link health
 

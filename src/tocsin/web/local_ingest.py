@@ -24,13 +24,22 @@ BATCH = 500
 
 
 async def _submit(exchange: Exchange, lines: list[bytes]) -> list[Verdict]:
+    """Submit until the exchange takes the batch: a full queue or any failure
+    (a timeout, the journal) is waited out with backoff, counted in
+    ``http_rejects`` (``local_retry``), never the end of the local ingest and never
+    a line skipped (a retried batch is journalled once: the replay window)."""
     delay = 0.01
     while True:
         try:
             return await exchange.submit(lines)
         except QueueFull:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            exchange.http_rejects["local_retry"] += 1
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 async def tail_file(

@@ -12,11 +12,14 @@ from starlette.applications import Starlette
 from tocsin.exchange.ingress import Ingress
 from tocsin.exchange.signing import PartnerRegistry
 from tocsin.journal.store import Journal
-from tocsin.runtime import Pipeline, RecoveryReport, Sink, file_sinks
+from tocsin.runtime import Pipeline, RecoveryReport, SegmentPolicy, Sink, SnapshotPolicy, file_sinks
 from tocsin.stage import Stage
-from tocsin.web.app import create_app
+from tocsin.web.app import HttpSecurity, create_app
 from tocsin.web.dashboard import Dashboard
 from tocsin.web.hub import Exchange, ServerConfig
+
+#: ``Exchange.mode`` (on /healthz and the dashboard banner) without a partner registry
+OPEN_MODE = "open (exercise only: unsigned inputs accepted)"
 
 
 def build_exchange(
@@ -29,26 +32,56 @@ def build_exchange(
     synchronous: str = "FULL",
     extra_sinks: Sequence[Sink] = (),
     checkpoint_key: Ed25519PrivateKey | None = None,
+    checkpoint_every: int = 1000,
+    checkpoint_s: float = 5.0,
+    snapshot_s: float = 15.0,
+    snapshot_entries: int = 100_000,
+    segment_bytes: int = 1024 * 1024 * 1024,
+    segment_s: float = 24 * 3600.0,
+    output_files: bool = True,
+    recover: bool = True,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
-    exists), ``data/tracks.jsonl`` and ``data/alerts.jsonl`` kept live.
+    exists: from the latest snapshot in ``data/snapshots/`` and the journal after
+    it), with ``output_files`` also ``data/tracks.jsonl`` and ``data/alerts.jsonl``
+    kept live (rewritten from the journal first). With ``recover=False`` the
+    caller registers its keepers (:meth:`Pipeline.keep`: the dashboard's) and
+    then calls ``exchange.pipeline.recover()`` itself.
 
     The clock check only applies with the wall clock: with ``clock="data"`` the
     node's notion of now *is* the data.
     """
     cfg = config or ServerConfig()
     journal = None
+    snapshots = None
     sinks: list[Sink] = []
     if data is not None:
+        snapshots = SnapshotPolicy(
+            Path(data) / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries
+        )
         journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
-        sinks.extend(file_sinks(data, journal))
+        if output_files:
+            sinks.extend(file_sinks(data, journal))
     sinks.extend(extra_sinks)
     skew = max_skew_s if cfg.clock == "wall" else None
     ingress = Ingress(registry, max_skew_s=skew, recorder=journal)
-    pipe = Pipeline(stages, journal, sinks, ingress=ingress, checkpoint_key=checkpoint_key)
-    report = pipe.recover() if journal is not None and journal.last_seq > 0 else None
-    mode = "open" if registry is None else f"signed ({len(registry)} partners)"
-    return Exchange(pipe, cfg, mode=mode), report
+    pipe = Pipeline(
+        stages,
+        journal,
+        sinks,
+        ingress=ingress,
+        checkpoint_key=checkpoint_key,
+        checkpoint_every=checkpoint_every,
+        checkpoint_s=checkpoint_s,
+        snapshots=snapshots,
+        segments=SegmentPolicy(max_bytes=segment_bytes, max_s=segment_s),
+    )
+    mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
+    exchange = Exchange(pipe, cfg, mode=mode)  # registers its alert history as a keeper
+    report = None
+    if recover and journal is not None and journal.last_seq > 0:
+        report = pipe.recover()
+    return exchange, report
 
 
 def build_app(
@@ -57,8 +90,9 @@ def build_app(
     tail: Path | None = None,
     unix_socket: Path | None = None,
     dashboard: Dashboard | None = None,
+    security: HttpSecurity | None = None,
 ) -> Starlette:
-    return create_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dashboard)
+    return create_app(exchange, tail=tail, unix_socket=unix_socket, dashboard=dashboard, security=security)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -71,4 +105,4 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-__all__ = ["bind", "build_app", "build_exchange"]
+__all__ = ["OPEN_MODE", "bind", "build_app", "build_exchange"]

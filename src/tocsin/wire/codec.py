@@ -4,6 +4,18 @@ Decoding is two-step: the envelope first, with the body kept raw, then the body
 with the Struct its ``kind`` names. Errors become :class:`~tocsin.errors.WireError`
 with ``field`` set to a JSON path such as ``$.body.range_m``; an unknown kind
 raises :class:`UnknownKind` so a stream can skip and count it.
+
+Limits (every path that decodes a message comes through here: HTTP, the tail
+file, the Unix socket, NATS, message files given to the CLI, the journal): a
+message over :data:`MAX_MESSAGE_BYTES` or nesting arrays/objects deeper than
+:data:`MAX_DEPTH` is refused with :class:`LimitExceeded` (a WireError, field
+``$``) before the decoder sees it. The format's own messages nest at most four
+deep (envelope, body, impact, ellipse), a bundle eight. The depth is measured
+exactly (strings stripped, then innermost bracket pairs removed once per level,
+in C); a cheap count of opening brackets skips that for almost every message.
+The decoder itself is recursive (msgspec counts its depth against Python's
+recursion limit): without the limit, ~1,000 nested objects raised
+``RecursionError`` out of every path, a crash before any signature check.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from tocsin.errors import WireError
-from tocsin.wire.messages import BODY_TYPES, Envelope, Ident, PartnerCode, Time
+from tocsin.wire.messages import BODY_TYPES, MAX_SEQ, Envelope, Ident, PartnerCode, Time
 
 
 class UnknownKind(WireError):
@@ -26,12 +38,116 @@ class UnknownKind(WireError):
         super().__init__(f"unknown kind {kind!r}", field="$.kind")
 
 
+#: the largest message any decoder accepts (bytes; a bundle of 4,096 plots fits)
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+#: the deepest nesting of arrays and objects (maps) any decoder accepts
+MAX_DEPTH = 32
+
+
+class LimitExceeded(WireError):
+    """A message over :data:`MAX_MESSAGE_BYTES` (``what="size"``) or nested
+    deeper than :data:`MAX_DEPTH` (``what="depth"``)."""
+
+    def __init__(self, what: str, message: str) -> None:
+        self.what = what
+        super().__init__(message, field="$")
+
+
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+
+
+def json_depth(data: bytes, limit: int = MAX_DEPTH) -> int | None:
+    """None when the JSON text nests arrays/objects at most ``limit`` deep (or
+    is malformed in a way the decoder refuses before going deeper), else a
+    depth over the limit. Exact for well-formed JSON."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return None
+    s = _STRINGS.sub(b"", data).translate(_SQUARE, _NOT_BRACKETS)
+    passes = 0
+    while s:
+        t = s.replace(b"[]", b"")
+        if t == s:
+            # no pair left: malformed (the remainder reads "]]..[[.."); the
+            # decoder fails on it, but only after descending into the openers
+            d = passes + s.count(b"[")
+            return d if d > limit else None
+        passes += 1
+        if passes > limit:
+            return passes
+        s = t
+    return None
+
+
+_MP_NOT_CONTAINER = bytes(b for b in range(256) if not (0x80 <= b <= 0x9F or 0xDC <= b <= 0xDF))
+#: bytes after the type byte of fixed-size MessagePack types
+_MP_FIXED = {0xC0: 0, 0xC2: 0, 0xC3: 0, 0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+_MP_FIXED.update({0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8, 0xD4: 2, 0xD5: 3, 0xD6: 5, 0xD7: 9, 0xD8: 17})
+#: str/bin/ext with a length: (bytes of the length, extra bytes before the data)
+_MP_SIZED = {0xC4: (1, 0), 0xC5: (2, 0), 0xC6: (4, 0), 0xD9: (1, 0), 0xDA: (2, 0), 0xDB: (4, 0)}
+_MP_SIZED.update({0xC7: (1, 1), 0xC8: (2, 1), 0xC9: (4, 1)})
+#: array/map with a length: (bytes of the length, items per count)
+_MP_COLL = {0xDC: (2, 1), 0xDD: (4, 1), 0xDE: (2, 2), 0xDF: (4, 2)}
+
+
+def msgpack_depth(data: bytes, limit: int = MAX_DEPTH) -> int | None:
+    """:func:`json_depth` for MessagePack: walks the item headers (skipping
+    payloads) with an explicit stack; bytes that could be container headers are
+    counted first, so most messages skip the walk."""
+    if len(data.translate(None, _MP_NOT_CONTAINER)) <= limit:
+        return None
+    n, i = len(data), 0
+    left = [1]  # items still to read in each open container (the top: one value)
+    while left and i < n:
+        b = data[i]
+        i += 1
+        left[-1] -= 1
+        count = -1
+        if b <= 0x7F or b >= 0xE0:  # fixint
+            pass
+        elif b <= 0x8F:  # fixmap
+            count = 2 * (b & 0x0F)
+        elif b <= 0x9F:  # fixarray
+            count = b & 0x0F
+        elif b <= 0xBF:  # fixstr
+            i += b & 0x1F
+        elif b in _MP_FIXED:
+            i += _MP_FIXED[b]
+        elif b in _MP_SIZED:
+            w, extra = _MP_SIZED[b]
+            i += w + extra + int.from_bytes(data[i : i + w], "big")
+        elif b in _MP_COLL:
+            w, per = _MP_COLL[b]
+            count = per * int.from_bytes(data[i : i + w], "big")
+            i += w
+        else:  # 0xC1 is never used: the decoder refuses it
+            return None
+        if count >= 0:
+            if len(left) > limit:
+                return len(left)
+            if count > 0:
+                left.append(count)
+        while left and left[-1] == 0:
+            left.pop()
+    return None
+
+
+def check_limits(data: bytes, fmt: str = "json") -> None:
+    """Raise :class:`LimitExceeded` when ``data`` is over a decoder limit."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise LimitExceeded("size", f"message of {len(data)} bytes is over the limit of {MAX_MESSAGE_BYTES}")
+    d = json_depth(data) if fmt == "json" else msgpack_depth(data)
+    if d is not None:
+        raise LimitExceeded("depth", f"arrays/objects nest deeper than {MAX_DEPTH} levels")
+
+
 class _Head(Struct, frozen=True):
-    v: Literal[1]
+    v: Literal[1, 2]
     kind: Annotated[str, Meta(min_length=1, max_length=32)]
     partner: PartnerCode
     source: Ident
-    seq: Annotated[int, Meta(ge=0)]
+    seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
     sent: Time
     body: msgspec.Raw
     sig: str | None = None
@@ -87,21 +203,28 @@ def _finish(head: _Head, decoders: dict[str, Any]) -> Envelope:
 
 
 def decode_json(data: bytes | str) -> Envelope:
-    """Decode one JSON message. Raises WireError (or UnknownKind)."""
+    """Decode one JSON message. Raises WireError (UnknownKind, LimitExceeded)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    check_limits(raw, "json")
     try:
-        head = _json_head.decode(data)
+        head = _json_head.decode(raw)
+        return _finish(head, _json_body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _wire_error(exc, "") from None
-    return _finish(head, _json_body)
+    except RecursionError:  # cannot happen under MAX_DEPTH; never a crash if it does
+        raise LimitExceeded("depth", "arrays/objects nest too deep for the decoder") from None
 
 
 def decode_msgpack(data: bytes) -> Envelope:
-    """Decode one MessagePack message. Raises WireError (or UnknownKind)."""
+    """Decode one MessagePack message. Raises WireError (UnknownKind, LimitExceeded)."""
+    check_limits(data, "msgpack")
     try:
         head = _mp_head.decode(data)
+        return _finish(head, _mp_body)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _wire_error(exc, "") from None
-    return _finish(head, _mp_body)
+    except RecursionError:
+        raise LimitExceeded("depth", "arrays/objects nest too deep for the decoder") from None
 
 
 def encode_json(env: Envelope) -> bytes:
@@ -115,7 +238,9 @@ def encode_msgpack(env: Envelope) -> bytes:
 
 
 def signing_bytes(env: Envelope) -> bytes:
-    """The canonical bytes a signature covers: the JSON encoding without ``sig``."""
+    """The bytes a legacy ``v: 1`` signature covers: msgspec's JSON encoding of
+    the envelope without ``sig`` (v2 signatures cover RFC 8785 bytes instead:
+    :func:`tocsin.exchange.signing.signed_bytes`)."""
     if env.sig is not None:
         env = msgspec.structs.replace(env, sig=None)
     return _json_enc.encode(env)

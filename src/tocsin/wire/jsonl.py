@@ -2,6 +2,8 @@
 
 A bad line never stops a stream: it is recorded in :class:`ReadStats` with its
 file, line and field, and reading goes on. Unknown kinds are skipped and counted.
+Lines are read with a bound (:data:`~tocsin.wire.MAX_MESSAGE_BYTES`): a longer
+one is a rejected line, never a file read whole into memory.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from types import TracebackType
 from typing import IO, BinaryIO
 
 from tocsin.errors import WireError
-from tocsin.wire.codec import UnknownKind, decode_json, encode_json
+from tocsin.wire.codec import MAX_MESSAGE_BYTES, LimitExceeded, UnknownKind, decode_json, encode_json
 from tocsin.wire.messages import Envelope
 
 
@@ -62,9 +64,34 @@ def iter_jsonl(
         yield from _iter(source, st, name or str(getattr(source, "name", "<stream>")))
 
 
+def _lines(fh: IO[bytes]) -> Iterator[bytes | None]:
+    """The lines of ``fh``, each read with a bound (None for a line longer than
+    :data:`~tocsin.wire.MAX_MESSAGE_BYTES`, whose rest is skipped unread into
+    memory): a file of one endless line never fills memory."""
+    cap = MAX_MESSAGE_BYTES + 2  # the message, "\r\n"
+    while True:
+        raw = fh.readline(cap)
+        if not raw:
+            return
+        if len(raw) == cap and not raw.endswith(b"\n"):
+            while True:  # skip to the end of this line
+                rest = fh.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield raw
+
+
 def _iter(fh: IO[bytes], st: ReadStats, label: str) -> Iterator[Envelope]:
-    for lineno, raw in enumerate(fh, start=1):
+    for lineno, raw in enumerate(_lines(fh), start=1):
         st.lines += 1
+        if raw is None:
+            exc = LimitExceeded("size", f"line over the limit of {MAX_MESSAGE_BYTES} bytes")
+            exc.file, exc.line = label, lineno
+            st.errors.append(exc)
+            st.by_reason["$"] += 1
+            continue
         line = raw.strip()
         if not line:
             continue

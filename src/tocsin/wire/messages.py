@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from msgspec import Meta, Struct, field
+from msgspec import Meta, Raw, Struct, field
 
 # Constrained scalar types: a value outside its range is rejected at decode time
 # with an error naming the field. NaN fails every range check, so NaNs are
@@ -32,7 +32,7 @@ Cov36 = Annotated[list[Coord], Meta(min_length=36, max_length=36)]
 
 SensorType = Literal["radar", "ir-satellite"]
 PlatformKind = Literal["ground", "ship", "space"]
-TrackStatus = Literal["tentative", "confirmed", "coasting", "deleted"]
+TrackStatus = Literal["tentative", "confirmed", "coasting", "lost", "deleted"]
 ObjectClass = Literal["ballistic", "air", "unknown"]
 AlertMsgType = Literal["Alert", "Update", "Cancel"]
 AlertStatus = Literal["Actual", "Exercise", "Test"]
@@ -40,6 +40,12 @@ AlertStatus = Literal["Actual", "Exercise", "Test"]
 AlertClose = Literal["passed", "fell", "error", "lost", "expired", "manual"]
 TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
 TruthClass = Literal["ballistic", "air"]
+TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
+TruthFate = Literal["orbit", "aloft"]
+
+#: the largest sequence number: 2**53 - 1, the largest integer every JSON peer
+#: reads exactly (RFC 8785 refuses larger ones; ``2**64`` once froze a source)
+MAX_SEQ = 2**53 - 1
 
 KINDS = ("sensor", "plot", "track", "alert", "heartbeat", "truth")
 
@@ -108,6 +114,10 @@ class PlotBody(Body, frozen=True, omit_defaults=True):
     los_ecef: Vec3 | None = None
     sigma_los_rad: Sigma | None = None
     intensity: NonNeg | None = None
+    # optional addition (tocsin): the end-of-scan / end-of-sector marker. True
+    # on the last plot of the sensor's scan (or sector) at time ``t``: the
+    # receiver may process the scan at once instead of waiting for more plots
+    scan_end: bool | None = None
 
     def __post_init__(self) -> None:
         radar = (self.range_m, self.az_deg, self.el_deg)
@@ -223,6 +233,19 @@ class TruthBody(Body, frozen=True, omit_defaults=True):
     lat: Lat | None = None
     lon: Lon | None = None
     alt_m: Alt | None = None
+    # optional additions (drill truth only): what a ballistic object is
+    role: TruthRole | None = None
+    """``rv``: carries the warhead or payload down (a missile that does not
+    separate is one ``rv``); ``stage-N``: spent stage N; ``debris``: fairing,
+    interstage, fragments; ``payload``: a satellite that reached orbit."""
+    parent: Ident | None = None
+    """The object it separated from (stages, debris, the separated RV's launch)."""
+    beta_kg_m2: Sigma | None = None
+    """Its ballistic coefficient m / (Cd A) after separation, kg/m^2."""
+    fate: TruthFate | None = None
+    """Impact messages only: absent when the object came down there (or, in the
+    air, left there); ``orbit``: in orbit at the end of the scenario (the point is
+    under it then); ``aloft``: still falling when its truth ends."""
 
     def __post_init__(self) -> None:
         if self.phase == "impact":
@@ -232,6 +255,21 @@ class TruthBody(Body, frozen=True, omit_defaults=True):
             raise ValueError("a flight truth message needs `state_ecef` - at `$.body.state_ecef`")
 
 
+#: most envelopes one bundle may carry (a decoder limit)
+MAX_BUNDLE = 4096
+
+
+class BundleBody(Body, frozen=True, omit_defaults=True):
+    """kind = "bundle" (v2 only): many envelopes under one signature.
+
+    ``messages`` are complete envelopes of the bundle's partner, without their
+    own ``sig``; the bundle's signature covers them all (its RFC 8785 form).
+    They are checked one by one as if they had arrived alone; a bundle never
+    reaches a stage. Nested bundles are refused."""
+
+    messages: Annotated[list[Raw], Meta(min_length=1, max_length=MAX_BUNDLE)]
+
+
 BODY_TYPES: dict[str, type[Body]] = {
     "sensor": SensorBody,
     "plot": PlotBody,
@@ -239,6 +277,7 @@ BODY_TYPES: dict[str, type[Body]] = {
     "alert": AlertBody,
     "heartbeat": HeartbeatBody,
     "truth": TruthBody,
+    "bundle": BundleBody,
 }
 
 
@@ -246,14 +285,16 @@ class Envelope(Struct, frozen=True, omit_defaults=True):
     """The envelope around every message.
 
     ``sig`` is an optional addition: the partner's Ed25519 signature (base64url,
-    no padding) over the canonical encoding of the envelope without ``sig``.
+    no padding). With ``v: 2`` it covers the RFC 8785 canonical JSON of the
+    envelope without ``sig``; ``v: 1`` is the legacy msgspec encoding
+    (:mod:`tocsin.exchange.signing`). Both versions have the same fields.
     """
 
-    v: Literal[1]
+    v: Literal[1, 2]
     kind: Annotated[str, Meta(min_length=1, max_length=32)]
     partner: PartnerCode
     source: Ident
-    seq: Annotated[int, Meta(ge=0)]
+    seq: Annotated[int, Meta(ge=0, le=MAX_SEQ)]
     sent: Time
     body: Any
     sig: str | None = None
@@ -277,8 +318,11 @@ def make(
 __all__ = [
     "BODY_TYPES",
     "KINDS",
+    "MAX_BUNDLE",
+    "MAX_SEQ",
     "AlertBody",
     "Body",
+    "BundleBody",
     "Ellipse",
     "Envelope",
     "HeartbeatBody",

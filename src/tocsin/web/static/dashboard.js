@@ -743,8 +743,10 @@
       ev.preventDefault();
       const name = document.getElementById("login-name").value.trim();
       const password = document.getElementById("login-password").value;
-      post("/auth/login", { name, password }).then((r) => {
+      const totp = document.getElementById("login-totp").value.trim();
+      post("/auth/login", totp ? { name, password, totp } : { name, password }).then((r) => {
         document.getElementById("login-password").value = "";
+        document.getElementById("login-totp").value = "";
         if (r.status === 200) { showSession(r.body); msg("logged in as " + r.body.name, false); }
         else msg(r.body.detail || "login failed", true);
       });

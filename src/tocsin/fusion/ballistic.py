@@ -1,0 +1,172 @@
+"""Ballistic estimation: classification, burnout, launch point and impact.
+
+After each update, :meth:`Ballistic.classify` votes on the well-estimated
+tracks (``ballistic`` / ``air`` / ``unknown``), keeps a boosting missile's
+earliest positions for its launch point, and runs the thrust test
+(:meth:`Ballistic.burnout_test`) until the missile is coasting.
+:meth:`Ballistic.predictions` then predicts the impact point with its 95 %
+ellipse and the launch point (maths in :mod:`tocsin.fusion.impact`).
+Rules and measured results: docs/fusion.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tocsin.fusion import kernels
+from tocsin.fusion.config import TrackerConfig
+from tocsin.fusion.impact import launch_from_ballistic, launch_from_boost, launch_from_early, predict_impact
+from tocsin.fusion.propagate import deriv, height
+from tocsin.fusion.track import Track
+from tocsin.geo.wgs84 import ecef_to_geodetic
+
+F64 = NDArray[np.float64]
+
+
+class Ballistic:
+    """Classification, burnout and the launch and impact predictions of
+    ballistic tracks (``stats["impact_predictions"]`` counts predictions)."""
+
+    def __init__(self, cfg: TrackerConfig, stats: Counter[str]) -> None:
+        self.cfg = cfg
+        self.stats = stats
+
+    def classify(self, trs: list[Track], comb: tuple[F64, F64] | None = None) -> None:
+        """Classification rule (docs/fusion.md), evaluated after each update on
+        well-estimated tracks (largest velocity sigma < 150 m/s): a *ballistic*
+        vote when speed > 1.2 km/s, altitude > 30 km or climb rate > 250 m/s; an
+        *air* vote when speed < 400 m/s, altitude < 20 km and |climb| < 100 m/s.
+        Ballistic after 3 consecutive ballistic votes, air after 5 consecutive air
+        votes. Ballistic is final; air may become ballistic, never the reverse."""
+        if not trs:
+            return
+        if comb is None:
+            cs = [tr.combined() for tr in trs]
+            x = np.array([c[0] for c in cs])
+            p = np.array([c[1] for c in cs])
+        else:
+            x, p = comb
+        # largest velocity variance <= 150^2 (eigenvalues only where neither
+        # the trace nor a diagonal element decides it); height along the
+        # geocentric radius (within 0.5 m of the geodetic height below 80 km)
+        good_a, alt_a, vz_a, speed_a, pvar_a = kernels.classify_features(x, p, 150.0**2)
+        if (good_a == 2).any():
+            amb = np.flatnonzero(good_a == 2)
+            good_a[amb] = np.linalg.eigvalsh(p[amb, 3:, 3:])[:, -1] <= 150.0**2
+        good = good_a.tolist()
+        alt = alt_a.tolist()
+        vz = vz_a.tolist()
+        speed = speed_a.tolist()
+        pvar = pvar_a.tolist()
+        for i, tr in enumerate(trs):
+            if not good[i]:
+                continue
+            vote_b = speed[i] > 1200.0 or alt[i] > 30_000.0 or vz[i] > 250.0
+            vote_a = speed[i] < 400.0 and alt[i] < 20_000.0 and abs(vz[i]) < 100.0
+            if tr.first is None and tr.updates >= 4:
+                tr.first = (x[i].copy(), p[i].copy(), tr.t)
+            if (
+                not tr.burnt_out
+                and alt[i] < 80_000.0
+                and len(tr.early) < 40
+                and (not tr.early or tr.t - tr.early[-1][0] >= 0.5)
+                and (not tr.early or tr.t - tr.early[0][0] <= 30.0)
+            ):
+                tr.early.append((tr.t, x[i, :3].copy(), pvar[i]))
+            tr.votes_b = tr.votes_b + 1 if vote_b else 0
+            tr.votes_a = tr.votes_a + 1 if vote_a else 0
+            if tr.cls != "ballistic" and tr.votes_b >= 3:
+                tr.cls = "ballistic"
+                tr.phase = "boost"
+            elif tr.cls == "unknown" and tr.votes_a >= 5:
+                tr.cls = "air"
+            if tr.cls == "ballistic" and not tr.burnt_out:
+                self.burnout_test(tr, x[i], p[i])
+
+    def burnout_test(self, tr: Track, x: F64, p: F64) -> None:
+        """Thrust test. Over windows of ``burnout_window_s`` or longer the observed
+        acceleration ``(v1 - v0) / dt`` minus the modelled one (gravity, Coriolis,
+        centrifugal at the window's midpoint) is the specific force of thrust and
+        drag; its component along the velocity is positive only under thrust.
+        Burnout is declared when that component plus 2 sigma (sigma from the
+        two velocity covariances) stays below ``burnout_accel`` for
+        ``burnout_votes`` consecutive updates: no impact point is predicted
+        until the track is confidently coasting."""
+        tr.speeds.append((tr.t, x.copy(), float(np.trace(p[3:, 3:]))))
+        while tr.speeds and tr.speeds[0][0] < tr.t - 4.0 * self.cfg.burnout_window_s:
+            tr.speeds.popleft()
+        old = [sp for sp in tr.speeds if tr.t - sp[0] >= self.cfg.burnout_window_s]
+        if not old:
+            return
+        t0 = np.array([sp[0] for sp in old])
+        x0 = np.array([sp[1] for sp in old])
+        v0var = np.array([sp[2] for sp in old])
+        span = tr.t - t0
+        mid = 0.5 * (x0 + x[None, :])
+        grav = deriv(mid, None)[:, 3:]
+        a_ng = (x[None, 3:] - x0[:, 3:]) / span[:, None] - grav
+        vm = mid[:, 3:] / np.maximum(np.linalg.norm(mid[:, 3:], axis=1), 1.0)[:, None]
+        along = np.einsum("ni,ni->n", a_ng, vm)
+        sig = np.sqrt((v0var + float(np.trace(p[3:, 3:]))) / 3.0) / span
+        # windows from burnout_window_s to 4x that: the best-resolved one decides
+        if float(np.min(along + 2.0 * sig)) < self.cfg.burnout_accel:
+            tr.quiet += 1
+        else:
+            tr.quiet = 0
+        if tr.quiet >= self.cfg.burnout_votes:
+            tr.burnt_out = True
+            tr.phase = "ballistic"
+            tr.speeds.clear()
+
+    def predictions(self, tr: Track) -> None:
+        if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):
+            return
+        # re-predict every impact_interval_s of track time, or every 1 % of the
+        # time still to go when that is longer (an ICBM an hour out)
+        togo = tr.impact.t - tr.t if tr.impact is not None else 0.0
+        if tr.t - tr.last_impact < max(self.cfg.impact_interval_s, 0.01 * togo):
+            return
+        if tr.impact is not None and tr.t <= tr.impact_basis:
+            # neither updated nor predicted forward since the last prediction
+            return
+        # a track predicted forward without plots (coasting, lost) is
+        # re-predicted from its grown covariance: never a frozen prediction
+        tr.impact_basis = tr.t
+        tr.last_impact = tr.t
+        # the IMM's combined estimate: after burnout both models are the same
+        # ballistic model and converge; just after it, the spread between them
+        # (the thrust tail) is part of the honest uncertainty
+        x, p = tr.combined()
+        imp = predict_impact(x, p, tr.t, beta=self.cfg.beta)
+        self.stats["impact_predictions"] += 1
+        if imp is None:
+            # at or below the ground, or not coming down within the horizon:
+            # an earlier prediction stays (a coasting track reaching the
+            # ground is then ended by _landed)
+            if tr.impact is not None and height(x[None, :3])[0] <= 0.0:
+                tr.dead = True
+            return
+        tr.impact = imp
+        if tr.launch is not None and tr.t - tr.last_launch < 10.0:
+            return
+        tr.last_launch = tr.t
+        launch = None
+        if len(tr.early) >= 4:
+            launch = launch_from_early(
+                np.array([e[0] for e in tr.early]),
+                np.stack([e[1] for e in tr.early]),
+                np.array([e[2] for e in tr.early]),
+            )
+        if launch is None and tr.first is not None:
+            x0, p0, t0 = tr.first
+            _, _, h0 = ecef_to_geodetic(x0[:3])
+            if float(h0) < 60_000.0:
+                launch = launch_from_boost(x0, p0, t0)
+        if launch is None:
+            launch = launch_from_ballistic(
+                x, p, tr.t, beta=self.cfg.beta, boost_sigma_m=self.cfg.boost_launch_sigma_m
+            )
+        tr.launch = launch

@@ -1,0 +1,105 @@
+"""Tracker settings: one frozen dataclass, SI units, seconds of measurement time.
+
+Every step of :class:`tocsin.fusion.tracker.Tracker` reads its settings from
+here (association: ``gate_prob``; initiation: ``init_*``, ``ir_*``; lifecycle:
+``confirm_*``, ``coast_*``, ``delete_*``; estimation: ``q_*``, ``imm_tau_*``,
+``filter``, ``oosm_lag_s``; ballistic: ``burnout_*``, ``beta``,
+``impact_interval_s``; reports: ``report_*``). Method: docs/fusion.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MAX_OOSM_LAG_S = 30.0
+"""Longest supported late-report lag, s: every track keeps this much history
+(states and measurements) to re-filter a late report into."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Tracker settings (SI units, seconds of measurement time)."""
+
+    partner: str = "JP"
+    source: str = "tocsin-fusion"
+    filter: Literal["ekf", "ukf"] = "ekf"
+    """Measurement update: extended (default, see docs/fusion.md for the
+    comparison) or unscented. Prediction is the same for both."""
+    report_interval_s: float = 1.0
+    report_tentative: bool = False
+    oosm_lag_s: float = 10.0
+    """Oldest a late report may be (s behind the newest measurement) and still
+    be used, by re-filtering its track; older ones are counted as
+    ``rejected["too_late"]``. At most :data:`MAX_OOSM_LAG_S`."""
+    gate_prob: float = 0.999
+    q_air: float = 1.0
+    """Quiet-model white-acceleration density for air/unknown tracks, m^2/s^3."""
+    q_ballistic: float = 0.001
+    """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
+    q_maneuver: float = 400.0
+    """Manoeuvre model density for aircraft, m^2/s^3."""
+    q_ballistic_vacuum: float = 1.0e-5
+    """Quiet-model density for ballistic tracks above the drag ceiling (120 km)."""
+    q_boost: float = 3.0e4
+    """Manoeuvre model density until a track is known to be an aircraft or past
+    burnout: covers boost thrust up to ~20 g (``q ~ a^2 dt``), m^2/s^3."""
+    burnout_window_s: float = 8.0
+    burnout_accel: float = 6.0
+    """Along-track specific force (m/s^2) below which a missile is coasting."""
+    burnout_votes: int = 4
+    imm_tau_s: float = 30.0
+    """Mean sojourn time in each model (s) of a track not known to be an
+    aircraft (coast or thrust: either may last)."""
+    imm_tau_air_quiet_s: float = 1000.0
+    """Mean sojourn time in the quiet model of an aircraft (s): it flies
+    straight for minutes."""
+    imm_tau_air_maneuver_s: float = 20.0
+    """Mean sojourn time in the manoeuvre model of an aircraft (s): a turn is short."""
+    beta: float | None = 5000.0
+    """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
+    init_speed_max: float = 8000.0
+    init_quiet_speed_sigma: float | None = 350.0
+    """Velocity prior (m/s per axis, about 0) fused into the quiet model of a
+    track started from two radar plots; None: none."""
+    init_window_s: float = 3.0
+    confirm_m: int = 3
+    confirm_n: int = 5
+    coast_after_s: float = 3.0
+    """A confirmed track no plot has updated for this long is ``coasting``."""
+    lost_after_s: float = 10.0
+    """... and for this long ``lost`` (no sensor sees it; its prediction is
+    reported with a covariance that keeps growing until it is deleted)."""
+    delete_air_s: float = 12.0
+    delete_ballistic_s: float = 90.0
+    delete_tentative_s: float = 4.0
+    coast_max_sigma_m: float = 50_000.0
+    """A coasting missile is kept (and predicted) while its position sigma is below this."""
+    coast_report_s: float = 2.0
+    """Prediction step and report interval of coasting missiles."""
+    impact_interval_s: float = 2.0
+    impact_material_m: float = 1_000.0
+    """An impact point that moved more than this since the last report is reported at once."""
+    impact_material_frac: float = 0.25
+    """So is a 95 % ellipse whose semi-major axis changed by more than this fraction."""
+    boost_launch_sigma_m: float = 150_000.0
+    ir_pair_dt_s: float = 1.0
+    ir_max_miss_m: float = 5_000.0
+    ir_init_vel_sigma: float = 2_000.0
+    dup_dist_m: float = 10_000.0
+    dup_speed_mps: float = 200.0
+    """A track about to be confirmed this close (position and velocity) to a
+    confirmed ballistic track is the same missile seen through a biased sensor:
+    it is not confirmed (``stats["duplicates_suppressed"]``)."""
+    t2t_gate: float = 30.0
+    """Chi-square gate (3 DOF, position) for partner tracks."""
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.confirm_m <= self.confirm_n):
+            raise ValueError("need 1 <= confirm_m <= confirm_n")
+        if not 0.0 <= self.coast_after_s <= self.lost_after_s:
+            raise ValueError("need 0 <= coast_after_s <= lost_after_s")
+        if self.oosm_lag_s < 0 or self.report_interval_s < 0:
+            raise ValueError("lags and intervals must be >= 0")
+        if not self.oosm_lag_s <= MAX_OOSM_LAG_S:
+            raise ValueError(f"oosm_lag_s must be at most {MAX_OOSM_LAG_S:g} s, got {self.oosm_lag_s:g}")

@@ -1,0 +1,268 @@
+"""Track management: the track table and each track's life.
+
+A track is born ``tentative`` (:mod:`tocsin.fusion.initiation`), is
+``confirmed`` by M-of-N detections (``confirm_m`` of the last ``confirm_n``
+opportunities; :meth:`Lifecycle.misses` counts a miss only where a sensor that
+has seen the track could see it again), unless it duplicates a confirmed
+missile seen through a biased sensor (:meth:`Lifecycle.ballistic_twin`);
+turns ``coasting`` when no plot has updated it for ``coast_after_s``, and is
+``deleted`` after ``delete_air_s`` / ``delete_ballistic_s`` (a coasting
+missile past burnout is predicted forward instead, while its position is
+known to ``coast_max_sigma_m``, until it lands). :meth:`Lifecycle.housekeeping`
+runs these rules at a time ``t`` and makes the reports they call for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Iterable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tocsin.fusion.ballistic import Ballistic
+from tocsin.fusion.config import TrackerConfig
+from tocsin.fusion.estimation import Estimator
+from tocsin.fusion.measurements import RADAR, Meas, Sensor
+from tocsin.fusion.reports import Reporter
+from tocsin.fusion.track import Track
+from tocsin.wire.messages import Envelope
+
+F64 = NDArray[np.float64]
+
+
+class Lifecycle:
+    """The track table (``tracks``, by key) and the lifecycle rules."""
+
+    def __init__(
+        self, cfg: TrackerConfig, stats: Counter[str], est: Estimator, bal: Ballistic, rep: Reporter
+    ) -> None:
+        self.cfg = cfg
+        self.stats = stats
+        self.est = est
+        self.bal = bal
+        self.rep = rep
+        self.tracks: dict[int, Track] = {}
+        self._next_key = 1
+        self._next_id = 1
+
+    def new_track(self, x: F64, p: F64, t: float, sources: Iterable[str], partners: Iterable[str]) -> Track:
+        """A new tentative track (both IMM models at ``x, p``) in the table."""
+        tr = Track(
+            key=self._next_key,
+            x=np.stack([x, x]),
+            p=np.stack([p, p]),
+            mu=np.array([0.8, 0.2]),
+            t=t,
+            created=t,
+            window=deque([1, 1], maxlen=self.cfg.confirm_n),
+            sources=set(sources),
+            partners=set(partners),
+            last_update=t,
+            updates=2,
+        )
+        self._next_key += 1
+        self.tracks[tr.key] = tr
+        self.stats["initiated"] += 1
+        return tr
+
+    def issue_id(self) -> str:
+        tid = f"F-{self._next_id}"
+        self._next_id += 1
+        return tid
+
+    def live(self, t: float) -> list[Track]:
+        """The tracks a scan at ``t`` may update (created by then, not ended,
+        not past their predicted impact)."""
+        return [
+            tr
+            for tr in self.tracks.values()
+            if tr.created <= t and not tr.dead and (tr.impact is None or not self.landed(tr, t))
+        ]
+
+    @staticmethod
+    def landed(tr: Track, t: float) -> bool:
+        """A ballistic track past its predicted impact takes no more plots."""
+        return tr.impact is not None and tr.burnt_out and t > tr.impact.t + 3.0 * tr.impact.sigma_t_s + 2.0
+
+    @staticmethod
+    def misses(live: list[Track], xc: F64, m0: Meas, pairs: NDArray[np.int64], s: Sensor | None) -> None:
+        """Record a detection opportunity (hit or miss) for tentative tracks:
+        only a sensor that has already detected the track, and only while the
+        track is within its range, can miss it (a sensor that cannot see it -
+        below its horizon, outside its field of regard - says nothing). ``s``:
+        the scan's sensor."""
+        if m0.kind != RADAR:
+            return
+        hit = np.zeros(len(live), dtype=bool)
+        hit[pairs[:, 0]] = True
+        for i, tr in enumerate(live):
+            if tr.status != "tentative" or hit[i] or m0.t <= tr.t or m0.sensor not in tr.sources:
+                continue
+            if (
+                s is not None
+                and s.max_range is not None
+                and float(np.linalg.norm(xc[i, :3] - m0.site)) > s.max_range
+            ):
+                continue
+            tr.window.append(0)
+
+    def updated(self, trs: list[Track], ms: list[Meas], lim: float, changed: set[int]) -> None:
+        """Bookkeeping after an update of each of ``trs`` by ``ms`` (once per
+        track per scan): hits, sources, a coasting track confirmed again, and
+        history older than ``lim`` (the late-report lag) dropped, keeping at
+        least one entry. Adds their keys to ``changed``."""
+        for tr, m in zip(trs, ms, strict=True):
+            if m.t > tr.last_update:
+                tr.last_update = m.t
+            tr.updates += 1
+            tr.sources.add(m.sensor)
+            tr.partners.add(m.partner)
+            if tr.status == "tentative":
+                tr.window.append(1)
+            elif tr.status in ("coasting", "lost"):
+                tr.status = "confirmed"
+            changed.add(tr.key)
+            hist = tr.hist
+            if len(hist) > 1 and hist[0][0].t < lim:
+                k = 1
+                while k < len(hist) - 1 and hist[k][0].t < lim:
+                    k += 1
+                del hist[:k]
+
+    def confirm(self, tr: Track) -> bool:
+        """Confirm a tentative track that has met M-of-N, unless it is the
+        same missile as a confirmed ballistic track seen by a sensor that
+        disagrees with the others (a bias): then no second track, the sensor
+        is noted on the first, and this one is removed (False)."""
+        twin = self.ballistic_twin(tr)
+        if twin is not None:
+            twin.sources |= tr.sources
+            twin.partners |= tr.partners
+            del self.tracks[tr.key]
+            self.stats["duplicates_suppressed"] += 1
+            return False
+        tr.status = "confirmed"
+        tr.id = self.issue_id()
+        return True
+
+    def ballistic_twin(self, tr: Track) -> Track | None:
+        """A confirmed ballistic track that a track about to be confirmed
+        duplicates: within ``dup_dist_m`` and ``dup_speed_mps`` + 3 sigma of
+        it at the same time (straight-line extrapolation over the small time
+        difference; a new track's velocity is poorly known).
+        Only missiles: aircraft in formation keep their own tracks."""
+        x, p = tr.combined()
+        for other in self.tracks.values():
+            if other is tr or not other.ballistic or other.status == "tentative" or other.dead:
+                continue
+            xo, po = other.combined()
+            pos = xo[:3] + xo[3:] * (tr.t - other.t)
+            vsig = math.sqrt(max(float(np.trace(p[3:, 3:]) + np.trace(po[3:, 3:])), 0.0))
+            if (
+                float(np.linalg.norm(pos - x[:3])) < self.cfg.dup_dist_m
+                and float(np.linalg.norm(xo[3:] - x[3:])) < self.cfg.dup_speed_mps + 3.0 * vsig
+            ):
+                return other
+        return None
+
+    def housekeeping(self, t: float, sent: float) -> list[Envelope]:
+        """Apply the lifecycle rules at ``t``: end tracks that are dead or
+        landed, drop tentative tracks that cannot be confirmed; a confirmed
+        track no plot has updated for ``coast_after_s`` is ``coasting``, for
+        ``lost_after_s`` ``lost``: either is predicted to ``t`` every
+        ``coast_report_s`` and reported (a missile past burnout with its impact
+        prediction) until it is updated again, lands, or is deleted (air and
+        boosting tracks after ``delete_air_s`` / ``delete_ballistic_s``, a
+        missile past burnout once its position sigma exceeds
+        ``coast_max_sigma_m`` after that); report each change, and report the
+        prediction of an established confirmed track no plot updated for a
+        report interval."""
+        out: list[Envelope] = []
+        quiet: list[Track] = []  # confirmed, no update at t, report due
+        due_before = t - self.cfg.report_interval_s + 1e-9
+        established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter
+        for tr in list(self.tracks.values()):
+            age = t - tr.last_update
+            if tr.dead or self.landed(tr, t):
+                if tr.status != "tentative":
+                    tr.status = "deleted"
+                    out.append(self.rep.message(tr, sent))
+                del self.tracks[tr.key]
+                continue
+            if tr.status == "tentative":
+                win = tr.window
+                if (
+                    sum(win) + (self.cfg.confirm_n - len(win)) < self.cfg.confirm_m
+                    or age > self.cfg.delete_tentative_s
+                ):
+                    del self.tracks[tr.key]
+                continue
+            limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
+            if age > self.cfg.coast_after_s:
+                missile = tr.ballistic and tr.burnt_out
+                if missile:
+                    # a missile past burnout follows physics: keep predicting
+                    # it while its position is known to better than
+                    # coast_max_sigma_m, until it lands
+                    sig = math.sqrt(max(float(np.trace(tr.combined()[1][:3, :3])), 0.0))
+                    gone = sig > self.cfg.coast_max_sigma_m and age > limit
+                else:
+                    gone = age > limit
+                if gone:
+                    tr.status = "deleted"
+                    out.append(self.rep.message(tr, sent))
+                    del self.tracks[tr.key]
+                    continue
+                # no plot for a while (coasting), then for long (lost): the
+                # state is predicted to now every coast_report_s and reported,
+                # its covariance growing; never a frozen prediction. Not a
+                # track confirmed a moment ago (as one born of clutter): it is
+                # reported coasting once, then deleted.
+                shown = tr.ballistic or tr.updates >= established
+                status = "lost" if shown and age > self.cfg.lost_after_s else "coasting"
+                changed = tr.status != status
+                tr.status = status
+                if shown and t > tr.t and (changed or t - tr.t >= self.cfg.coast_report_s):
+                    self.coast(tr, t)
+                    if missile:
+                        self.bal.predictions(tr)
+                    changed = True
+                if changed:
+                    out.append(self.rep.message(tr, sent))
+                continue
+            if (
+                tr.status == "confirmed"
+                and tr.t < t
+                and tr.updates >= established
+                and max(tr.last_update, tr.last_predicted_report) <= due_before
+            ):
+                quiet.append(tr)
+        if quiet:
+            # an established confirmed track that no plot has updated for a
+            # report interval is still reported once an interval: its
+            # prediction to t, the track itself unchanged (consumers see that
+            # it is alive and where it should be; until coast_after_s, when it
+            # turns coasting). A track confirmed a moment ago is not: that
+            # keeps a track born of clutter from being shown for seconds.
+            _, _, _, xc, pc, ok = self.est.predict_all(self.est.gather(quiet, t))
+            keep = ok.tolist()
+            out.extend(
+                self.rep.messages(
+                    [tr for tr, k in zip(quiet, keep, strict=True) if k],
+                    sent,
+                    [(t, xc[i], pc[i]) for i, k in enumerate(keep) if k],
+                )
+            )
+        return out
+
+    def coast(self, tr: Track, t: float) -> None:
+        """Move a coasting track's estimate forward to ``t`` by prediction
+        alone (kept: the state after its last update, for late reports)."""
+        if tr.coast_from is None:
+            tr.coast_from = (tr.x, tr.p, tr.mu, tr.t)
+        xp, pp, cbar, xc, pc, _ = self.est.predict_all(self.est.gather([tr], t))
+        tr.x, tr.p, tr.mu, tr.t = xp[0], pp[0], cbar[0], t
+        tr.xc, tr.pc = xc[0], pc[0]
+        self.stats["coast_steps"] += 1

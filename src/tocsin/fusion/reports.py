@@ -1,0 +1,162 @@
+"""Reports: the fusion engine's ``track`` messages.
+
+:class:`Reporter` decides whether an updated track is due a report
+(:meth:`Reporter.due`: on a status change, else at most once per
+``report_interval_s`` of track time) and builds the messages: the combined IMM
+estimate (or a prediction reported without moving the track), status, class,
+phase, quality (:meth:`Reporter.quality`), launch point, impact prediction
+with its 95 % ellipse, and the ground track still ahead. Where reports are
+made: :meth:`Tracker._reports <tocsin.fusion.tracker.Tracker._reports>` after
+each scan or partner track, and :meth:`Lifecycle.housekeeping
+<tocsin.fusion.lifecycle.Lifecycle.housekeeping>` (coasting, deleted, and
+predicted reports of tracks no plot updated).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tocsin.fusion.config import TrackerConfig
+from tocsin.fusion.track import Track
+from tocsin.geo.wgs84 import ecef_to_geodetic
+from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, LaunchEstimate, TrackBody
+
+F64 = NDArray[np.float64]
+
+
+class Reporter:
+    """Track messages (``seq`` numbers them, from 1)."""
+
+    def __init__(self, cfg: TrackerConfig) -> None:
+        self.cfg = cfg
+        self.seq = 0
+
+    def due(self, tr: Track, status_change: bool) -> bool:
+        """Whether an updated track is reported now: on a status change, else
+        once ``report_interval_s`` of track time has passed since its last report."""
+        return status_change or tr.t - tr.last_report >= self.cfg.report_interval_s - 1e-9
+
+    def news(self, tr: Track) -> bool:
+        """A status change reported at once, whatever the report interval
+        (issue 17): the first ballistic classification, the first impact
+        prediction, or an impact point that moved more than
+        ``impact_material_m`` (or whose 95 % ellipse grew or shrank by more
+        than ``impact_material_frac``) since the last report."""
+        if tr.cls == "ballistic" and tr.reported_cls != "ballistic":
+            return True
+        imp = tr.impact if tr.phase == "ballistic" else None
+        if imp is None:
+            return False
+        last = tr.reported_impact
+        if last is None:
+            return True
+        if abs(imp.semi_major_m - last.semi_major_m) > self.cfg.impact_material_frac * last.semi_major_m:
+            return True
+        return _distance_m(last.lat, last.lon, imp.lat, imp.lon) > self.cfg.impact_material_m
+
+    def quality(self, tr: Track, sig: float, t: float) -> float:
+        """Track quality in [0, 1] (docs/fusion.md): the hit fraction of the
+        confirmation window, times ``exp(-age / 30 s)`` for the time since the
+        last measurement, times ``1 / (1 + (sigma_pos / 2 km)^2)`` (``sig`` the
+        position sigma, ``sqrt(trace P_pos)``); for a missile past burnout with
+        an impact prediction, also times ``1 / (1 + (a95 / 20 km)^2)`` with
+        ``a95`` the ellipse's semi-major axis."""
+        win = tr.window
+        hits = min(1.0, sum(win) / len(win)) if win else 0.0
+        age = t - tr.last_update
+        q = hits * (math.exp(-age / 30.0) if age > 0.0 else 1.0) / (1.0 + (sig / 2000.0) ** 2)
+        if tr.impact is not None and tr.phase == "ballistic":
+            q /= 1.0 + (tr.impact.semi_major_m / 20_000.0) ** 2
+        # to 3 decimals (floor(x + 0.5): a fraction of round()'s cost)
+        return math.floor(min(1.0, max(0.0, q)) * 1000.0 + 0.5) / 1000.0
+
+    def message(self, tr: Track, sent: float) -> Envelope:
+        return self.messages([tr], sent)[0]
+
+    def messages(
+        self, trs: list[Track], sent: float, preds: list[tuple[float, F64, F64]] | None = None
+    ) -> list[Envelope]:
+        """Track messages for ``trs`` (in order), from the combined estimates,
+        or from ``preds`` (time, state, covariance per track: a prediction
+        reported without changing the track; it does not count against the
+        report interval of updates)."""
+        out: list[Envelope] = []
+        partner_code, source = self.cfg.partner, self.cfg.source
+        for i, tr in enumerate(trs):
+            if preds is None:
+                t_rep = tr.t
+                xc, pc = tr.combined()
+            else:
+                t_rep, xc, pc = preds[i]
+            xl = xc.tolist()
+            pl = pc.ravel().tolist()
+            if tr.id is None:
+                tr.id = f"T-{tr.key}"
+            sources, partners = tr.sorted_sources()
+            if preds is None:
+                tr.last_report = t_rep
+            else:
+                tr.last_predicted_report = t_rep
+            tr.reported_status = tr.status
+            tr.reported_cls = tr.cls
+            tr.reported_impact = tr.impact if tr.phase == "ballistic" else None
+            launch = impact = None
+            path = None
+            if tr.launch is not None:
+                la = tr.launch
+                launch = LaunchEstimate(t=max(la.t, 0.0), lat=la.lat, lon=la.lon, sigma_m=la.sigma_m)
+            if tr.impact is not None and tr.phase == "ballistic":
+                im = tr.impact
+                impact = ImpactPrediction(
+                    t=im.t,
+                    lat=im.lat,
+                    lon=im.lon,
+                    sigma_t_s=im.sigma_t_s,
+                    ellipse=Ellipse(
+                        semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg
+                    ),
+                )
+                # the ground track ahead: where the track is now, then the
+                # predicted points still in the future (ending at the impact)
+                plat, plon, _ = ecef_to_geodetic(xc[:3])
+                path = [[round(float(plat), 5), round(float(plon), 5), round(t_rep, 3)]]
+                path.extend(pt for pt in im.path if pt[2] > t_rep + 1e-6)
+            body = TrackBody(
+                id=tr.id,
+                t=t_rep,
+                state_ecef=xl,
+                cov=pl,
+                status=tr.status,  # type: ignore[arg-type]
+                class_=tr.cls,  # type: ignore[arg-type]
+                sources=sources,
+                partners=partners,
+                launch=launch,
+                impact=impact,
+                phase=tr.phase,  # type: ignore[arg-type]
+                quality=self.quality(tr, math.sqrt(max(pl[0] + pl[7] + pl[14], 0.0)), t_rep),
+                path=path,
+            )
+            self.seq += 1
+            out.append(
+                Envelope(
+                    v=1,
+                    kind="track",
+                    partner=partner_code,
+                    source=source,
+                    seq=self.seq,
+                    sent=sent,
+                    body=body,
+                )
+            )
+        return out
+
+
+def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance on the mean Earth sphere (haversine), metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2.0 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))

@@ -1,0 +1,158 @@
+"""Limits on the configuration files tocsin reads: YAML, TOML and JSON documents
+(scenarios, warning policies, live authorisations, partner registries, operator
+files) are input like any other, and may be hostile.
+
+Three attacks the plain parsers do not stop:
+
+* **deep nesting**: PyYAML, ``tomllib`` and :mod:`json` are recursive; a few
+  thousand ``[`` raise ``RecursionError`` (a traceback, not a one-line error),
+  and the pure-Python YAML scanner slows down with depth (libyaml is used
+  when PyYAML has it: ten times faster, and limited to 1,000 levels);
+* **alias bombs** ("billion laughs"): nine YAML anchors of nine aliases each
+  parse in a millisecond into a few hundred nodes, which every consumer
+  (msgspec conversion, a scenario walk) expands into 9**9 (~387 million);
+* **size**: a file of gigabytes read whole into memory.
+
+So every document is at most :data:`MAX_FILE_BYTES`, nests at most
+:data:`MAX_NESTING` deep, and expands (aliases followed) to at most
+:data:`MAX_NODES` nodes. Violations raise the parser's own error type
+(``yaml.YAMLError``, ``tomllib.TOMLDecodeError``, ``ValueError`` for JSON) so the
+existing one-line error paths of each loader report them.
+
+Message decoding has its own limits (:mod:`tocsin.wire.codec`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from typing import Any
+
+import yaml
+
+#: the largest configuration file tocsin reads (bytes)
+MAX_FILE_BYTES = 1024 * 1024
+#: the deepest nesting of mappings/sequences (arrays/tables) in a configuration file
+MAX_NESTING = 64
+#: the most nodes a YAML document may expand to, aliases followed
+MAX_NODES = 200_000
+
+
+class LimitError(yaml.YAMLError):
+    """A YAML document over a limit (a ``yaml.YAMLError``: reported as invalid YAML)."""
+
+
+def read_file(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a file, refusing (``ValueError``) one over ``limit`` without
+    reading more than ``limit + 1`` bytes (``/dev/zero`` is a file too). OSError
+    as :func:`open` raises it."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"over the limit of {limit} bytes for a configuration file")
+    return data
+
+
+def check_size(data: bytes | str, what: str = "file") -> None:
+    """Raise ``ValueError`` when ``data`` is over :data:`MAX_FILE_BYTES`."""
+    n = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    if n > MAX_FILE_BYTES:
+        raise ValueError(f"{what} of {n} bytes is over the limit of {MAX_FILE_BYTES}")
+
+
+#: libyaml's parser when PyYAML has it (ten times faster, and its own nesting
+#: limit of 1,000 levels), else the pure-Python one
+_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def measure(root: yaml.Node) -> tuple[int, int]:
+    """(nodes, depth) of ``root`` with every alias followed; each distinct node
+    is visited once, so the count is computed, never expanded."""
+    size: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        kids: list[yaml.Node]
+        if isinstance(node, yaml.MappingNode):
+            kids = [n for kv in node.value for n in kv]
+        elif isinstance(node, yaml.SequenceNode):
+            kids = list(node.value)
+        else:
+            kids = []
+        if done or not kids:
+            n = 1 + sum(size[id(k)][0] for k in kids)
+            d = 1 + max((size[id(k)][1] for k in kids), default=0) if kids else 0
+            size[id(node)] = (n, d)
+            if n > MAX_NODES or d > MAX_NESTING:
+                return n, d
+            continue
+        stack.append((node, True))
+        # (no cycles: the safe loaders refuse recursive aliases)
+        stack.extend((k, False) for k in kids if id(k) not in size)
+    return size[id(root)]
+
+
+def yaml_compose(text: str | bytes) -> yaml.Node | None:
+    """``yaml.compose`` with the limits (module doc); raises ``yaml.YAMLError``."""
+    try:
+        check_size(text, "the document")
+    except ValueError as exc:
+        raise LimitError(str(exc)) from None
+    try:
+        root: yaml.Node | None = yaml.compose(text, Loader=_LOADER)
+    except RecursionError:  # the pure-Python parser on deep input
+        raise LimitError(f"nesting deeper than {MAX_NESTING} levels") from None
+    if root is not None:
+        n, d = measure(root)
+        if d > MAX_NESTING:
+            raise LimitError(f"nesting deeper than {MAX_NESTING} levels")
+        if n > MAX_NODES:
+            raise LimitError(f"the document expands to more than {MAX_NODES:,} nodes (YAML aliases): refused")
+    return root
+
+
+def yaml_load(text: str | bytes) -> Any:
+    """``yaml.safe_load`` with the limits (module doc); raises ``yaml.YAMLError``."""
+    root = yaml_compose(text)
+    if root is None:
+        return None
+    return yaml.constructor.SafeConstructor().construct_document(root)
+
+
+def toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads`` with the size and nesting limits; raises ``TOMLDecodeError``."""
+    try:
+        check_size(text, "the document")
+    except ValueError as exc:
+        raise tomllib.TOMLDecodeError(str(exc)) from None
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError("nesting deeper than the TOML parser allows") from None
+
+
+def json_loads(text: str | bytes) -> Any:
+    """``json.loads`` with the size and nesting limits; raises ``ValueError``."""
+    check_size(text, "the document")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nesting deeper than the JSON parser allows") from None
+
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_NESTING",
+    "MAX_NODES",
+    "LimitError",
+    "check_size",
+    "json_loads",
+    "measure",
+    "read_file",
+    "toml_loads",
+    "yaml_compose",
+    "yaml_load",
+]

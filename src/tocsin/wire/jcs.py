@@ -1,0 +1,155 @@
+"""RFC 8785 JSON Canonicalization Scheme (JCS): the bytes a v2 signature covers.
+
+JCS serialises a JSON value with no whitespace, object members sorted by the
+UTF-16 code units of their names, strings with only the mandatory escapes
+(``"``, ``\\``, and control characters: ``\\b \\t \\n \\f \\r`` or lowercase
+``\\u00xx``), and every number as ECMAScript's ``Number.prototype.toString``
+prints the IEEE-754 double (``1789430400``, not ``1789430400.0``; ``1e+21``;
+``0.000001``; ``-0`` as ``0``). A partner in any language (Node's
+``JSON.stringify`` of a parsed value with sorted keys is JCS) produces the
+same bytes, so an Ed25519 signature over them verifies here.
+
+:func:`canonicalize` is a fast path over :mod:`msgspec` (sorted keys, the same
+string escapes) that rewrites the only floats whose msgspec spelling differs
+from ECMAScript's: integral values, values of 2**53 and above, and 1e-6 <=
+|x| < 1e-5. Values it cannot handle exactly (member names outside the Basic
+Multilingual Plane, where UTF-16 order differs from code point order) go to
+the maintained reference implementation, PyPI ``rfc8785`` (Trail of Bits).
+``tests/wire/test_jcs.py`` checks the fast path against that library with
+property tests, against the RFC's own examples and against Node.
+
+Integers outside ±(2**53 - 1) cannot be represented exactly by a JSON peer
+that uses doubles; like ``rfc8785`` we refuse them (:class:`CanonicalError`)
+rather than sign a value a partner would read differently. NaN and infinities
+are not JSON and are refused too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+import rfc8785
+
+#: the largest integer every JSON peer reads exactly (an IEEE-754 double's 53 bits)
+MAX_SAFE_INT = 2**53 - 1
+
+_enc = msgspec.json.Encoder(order="sorted")
+_dec = msgspec.json.Decoder()
+
+
+class CanonicalError(ValueError):
+    """The value has no RFC 8785 form (a non-finite number, an integer beyond
+    ±(2**53 - 1), a lone surrogate, a non-string object key)."""
+
+
+class _NeedsReference(Exception):
+    """Internal: hand the whole value to the reference implementation."""
+
+
+def es_number(x: float) -> str:
+    """``x`` as ECMAScript's Number::toString prints it (ECMA-262 §6.1.6.1.20),
+    from the shortest round-trip digits (Python's ``repr`` gives the same digits)."""
+    if not math.isfinite(x):
+        raise CanonicalError(f"{x!r} is not a JSON number")
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    r = repr(abs(x))
+    mant, _, exp_s = r.partition("e")
+    exp = int(exp_s) if exp_s else 0
+    int_part, _, frac = mant.partition(".")
+    digits = int_part + frac
+    stripped = len(digits) - len(digits.lstrip("0"))
+    digits = digits.strip("0")
+    k = len(digits)
+    # x = 0.d1d2...dk * 10**n
+    n = len(int_part) + exp - stripped
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        head = digits[0] + ("." + digits[1:] if k > 1 else "")
+        out = f"{head}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + out
+
+
+def _fix(v: Any) -> Any:
+    """A copy of ``v`` in which msgspec's sorted encoding is exactly JCS."""
+    t = type(v)
+    if t is str or v is None or t is bool:
+        return v
+    if t is float:
+        if v.is_integer():
+            if -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+                return int(v)  # also -0.0 -> 0
+            return msgspec.Raw(es_number(v).encode())
+        if not math.isfinite(v):
+            raise CanonicalError(f"{v!r} is not a JSON number")
+        a = abs(v)
+        if 1e-6 <= a < 1e-5:
+            return msgspec.Raw(es_number(v).encode())
+        return v
+    if t is int:
+        if not -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+            raise CanonicalError(f"integer {v} is outside ±(2**53 - 1): not exact in every JSON peer")
+        return v
+    if t is dict:
+        out = {}
+        for k, x in v.items():
+            if type(k) is not str:
+                raise CanonicalError("object keys must be strings")
+            if not k.isascii() and any(ord(c) > 0xFFFF for c in k):
+                raise _NeedsReference
+            out[k] = _fix(x)
+        return out
+    if t is list or t is tuple:
+        return [_fix(x) for x in v]
+    raise CanonicalError(f"{t.__name__} is not a JSON value")
+
+
+def canonicalize(value: Any) -> bytes:
+    """The RFC 8785 bytes of a JSON value given as Python builtins (dict, list,
+    str, int, float, bool, None). Raises :class:`CanonicalError`."""
+    try:
+        fixed = _fix(value)
+    except _NeedsReference:
+        return _reference(value)
+    try:
+        return _enc.encode(fixed)
+    except (UnicodeEncodeError, msgspec.EncodeError) as exc:  # lone surrogates
+        raise CanonicalError(f"not canonicalizable: {exc}") from None
+
+
+def _reference(value: Any) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
+        raise CanonicalError(f"not canonicalizable: {exc}") from None
+
+
+def reference(value: Any) -> bytes:
+    """The reference implementation's bytes (PyPI ``rfc8785``), for tests and audits."""
+    return _reference(value)
+
+
+def canonical_json(data: bytes | str, *, drop: tuple[str, ...] = ()) -> bytes:
+    """Parse one JSON object and return its RFC 8785 bytes without the top-level
+    members named in ``drop`` (``("sig",)`` for the bytes a signature covers)."""
+    try:
+        obj = _dec.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise CanonicalError(f"not JSON: {exc}") from None
+    if type(obj) is not dict:
+        raise CanonicalError("not a JSON object")
+    for k in drop:
+        obj.pop(k, None)
+    return canonicalize(obj)
+
+
+__all__ = ["MAX_SAFE_INT", "CanonicalError", "canonical_json", "canonicalize", "es_number", "reference"]

@@ -1,0 +1,100 @@
+"""Random Monte Carlo scenarios: seeded, valid, each class what it says, and
+flyable by the simulator."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pytest
+
+from tocsin.drill.generate import (
+    FLIGHT_CLASSES,
+    SENSOR_POOL,
+    monte_carlo,
+    random_partners,
+    random_scenario,
+)
+from tocsin.drill.scenario import RadarSensorSpec
+from tocsin.drill.simulate import simulate
+from tocsin.dynamics.beta import BETA_RANGES
+from tocsin.geo import great_circle_distance
+from tocsin.wire import encode_json
+
+
+def test_same_seed_same_scenarios_other_seed_others() -> None:
+    a = [msgspec.json.encode(sc.spec) for sc in monte_carlo(5, 7)]
+    b = [msgspec.json.encode(sc.spec) for sc in monte_carlo(5, 7)]
+    c = [msgspec.json.encode(sc.spec) for sc in monte_carlo(6, 7)]
+    assert a == b
+    assert all(x != y for x, y in zip(a, c, strict=True))
+    assert [sc.spec.tags[0] for sc in monte_carlo(5, 9)] == [*FLIGHT_CLASSES, *FLIGHT_CLASSES[:2]]
+
+
+@pytest.mark.parametrize("cls", FLIGHT_CLASSES)
+def test_each_class_is_what_it_says(cls: str) -> None:
+    for i in range(5):
+        la = random_scenario(11, cls, index=i).spec.launches[0]
+        if cls == "SLV":
+            assert la.missile_class == "SLV"
+            assert la.orbit_km is not None
+            assert 165.0 <= la.azimuth_deg <= 180.0
+            continue
+        assert la.range_km is not None
+        assert la.apogee_km is not None
+        if cls.startswith("SRBM"):
+            assert la.missile_class == "SRBM"
+            if cls != "SRBM":
+                assert la.apogee_km == pytest.approx(max(la.range_km / 12.0, 40.0), rel=1e-3)  # depressed
+            assert (la.manoeuvre is not None) == (cls == "SRBM-pullup")
+            assert la.stages is None
+        elif cls == "ICBM-lofted":
+            assert 4000.0 <= la.apogee_km <= 7700.0
+            assert la.stages is not None
+            assert len(la.stages) == 2
+        else:
+            assert la.missile_class == cls
+            assert la.stages is not None
+            assert len(la.stages) == 1
+        assert la.beta_kg_m2 is None  # the simulator draws it within the class range
+
+
+def test_partners_are_a_subset_with_a_radar_and_bounded_links() -> None:
+    ids = {s["id"] for _, s in SENSOR_POOL}
+    for k in range(40):
+        rng = np.random.default_rng(k)
+        parts = random_partners(rng, n_sensors=(1, 4), max_latency_s=1.5, max_loss=0.02)
+        sensors = [s for p in parts for s in p["sensors"]]
+        assert 1 <= len(sensors) <= 4
+        assert {s["id"] for s in sensors} <= ids
+        assert any(s["type"] == "radar" for s in sensors)
+        for p in parts:
+            assert 0.0 <= p["link"]["latency_s"] <= 1.5
+            assert 0.0 <= p["link"]["loss"] <= 0.02
+    with pytest.raises(ValueError, match="n_sensors"):
+        random_partners(np.random.default_rng(0), n_sensors=(0, 3))
+    with pytest.raises(ValueError, match="unknown flight class"):
+        random_scenario(1, "XRBM")
+
+
+@pytest.mark.parametrize("cls", ["SRBM-depressed", "ICBM-lofted", "SLV"])
+def test_generated_scenarios_fly_and_are_byte_identical(cls: str) -> None:
+    sc = random_scenario(3, cls, n_sensors=(2, 3))
+    assert any(isinstance(s, RadarSensorSpec) for p in sc.spec.partners for s in p.sensors)
+    r1, r2 = simulate(sc), simulate(random_scenario(3, cls, n_sensors=(2, 3)))
+    assert b"".join(encode_json(m) for m in r1.truth) == b"".join(encode_json(m) for m in r2.truth)
+    assert b"".join(encode_json(m) for m in r1.messages) == b"".join(encode_json(m) for m in r2.messages)
+    rv = r1.objects["M1"]
+    la = sc.spec.launches[0]
+    if cls == "SLV":
+        assert rv.fate == "orbit"
+        assert {"M1.S1", "M1.S2", "M1.S3", "M1.F1", "M1.F2"} <= set(r1.objects)
+        return
+    assert la.range_km is not None
+    d = float(great_circle_distance(la.site.lat, la.site.lon, rv.impact_lat, rv.impact_lon))
+    assert d == pytest.approx(la.range_km * 1e3, rel=0.01)
+    kind = "ICBM" if cls == "ICBM-lofted" else "SRBM"
+    assert BETA_RANGES[kind].contains(rv.beta_kg_m2 or 0.0)
+    # the scenario lasts until the warhead is down
+    assert rv.t_end <= sc.spec.start_epoch + sc.spec.duration_s
+    if cls == "ICBM-lofted":
+        assert {"M1.S1", "M1.S2"} <= set(r1.objects)
