@@ -26,27 +26,31 @@ _FIRST_ALERT = (
     "waits 10-20 s for a 10-km heading baseline because no launch point is estimated during boost "
     "(docs/warning.md section 9)"
 )
+_IMPACT = (
+    "goal 1 km at T+300 s not met: every object now draws its ballistic coefficient from its class "
+    "range (sim, d862711) while the tracker still predicts with 5,000 kg/m^2 (estimating it is issue "
+    "16 item 2, helper track)"
+)
+_BREAK = (
+    "one track break at the last grid step since beta is drawn (sim d862711: the track ends 0.24 s early)"
+)
 #: goals a drill misses today, each with its reason: the drill must still fail
 #: them (a figure that starts meeting its goal must be taken off this list)
 KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
-    name: {"first_alert_s": _FIRST_ALERT}
-    for name in (
-        "icbm-lofted-sea-of-japan",
-        "irbm-over-hokkaido",
-        "open-sea",
-        "srbm-salvo",
-        "biased-radar",
-        "boost-failure",
-        "combined-salvo",
-        "duplicates-and-replays",
-        "forged-partner",
-        "junk-flood",
-        "link-outage-and-delay",
-        "salvo-through-air-traffic",
-        "sea-impact-eez",
-        "ship-radar-loss",
-        "tracking-lost-in-boost",
-    )
+    "icbm-lofted-sea-of-japan": {"first_alert_s": _FIRST_ALERT, "impact_error_300s_m": _IMPACT},
+    "irbm-over-hokkaido": {"first_alert_s": _FIRST_ALERT},
+    "open-sea": {"first_alert_s": _FIRST_ALERT},
+    "srbm-salvo": {"first_alert_s": _FIRST_ALERT, "impact_error_300s_m": _IMPACT},
+    "biased-radar": {"first_alert_s": _FIRST_ALERT},
+    "combined-salvo": {"first_alert_s": _FIRST_ALERT},
+    "duplicates-and-replays": {"first_alert_s": _FIRST_ALERT, "impact_error_300s_m": _IMPACT},
+    "forged-partner": {"first_alert_s": _FIRST_ALERT, "impact_error_300s_m": _IMPACT},
+    "junk-flood": {"first_alert_s": _FIRST_ALERT, "impact_error_300s_m": _IMPACT},
+    "link-outage-and-delay": {"first_alert_s": _FIRST_ALERT},
+    "salvo-through-air-traffic": {"first_alert_s": _FIRST_ALERT},
+    "sea-impact-eez": {"first_alert_s": _FIRST_ALERT},
+    "ship-radar-loss": {"first_alert_s": _FIRST_ALERT, "track_breaks": _BREAK},
+    "tracking-lost-in-boost": {"first_alert_s": _FIRST_ALERT},
 }
 
 

@@ -343,7 +343,13 @@ def register(app: typer.Typer) -> None:
                 p = b.pending.get(pending)
                 what: dict[str, Any] = {"pending": pending}
                 if p is not None:  # what exactly is being confirmed
-                    what.update(areas=list(p.areas), text=p.text, proposed_by=p.proposed_by)
+                    what.update(
+                        areas=list(p.areas),
+                        text=p.text,
+                        texts=dict(p.texts),
+                        template=p.template,
+                        proposed_by=p.proposed_by,
+                    )
                 auth = _authenticate(b, store, operator, creds, t, "confirm", what, pending)
                 env, rec = b.confirm(pending, operator, t, auth=auth)
             except ManualAlertError as exc:
