@@ -197,8 +197,10 @@ def start_server(
     *,
     code: Path | None = None,
     partners: Path | None = None,
+    options: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[str], str]:
     extra = ["--partners", str(partners), "--max-skew", "0"] if partners is not None else []
+    extra += options
     proc = subprocess.Popen(
         [sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(data), "--stages", stages,
          "--tick", str(tick), "--clock", "data", "--sync", sync, *extra],
@@ -515,11 +517,18 @@ def warm_up(code: Path | None) -> None:
 
 
 def throughput(
-    trees: dict[str, Path | None], rates: list[int], seconds: float, radars: int, sync: str, tmp: Path
+    trees: dict[str, Path | None],
+    rates: list[int],
+    seconds: float,
+    radars: int,
+    sync: str,
+    tmp: Path,
+    variants: tuple[str, ...] = ("v2", "bundle", "bundle+sp"),
 ) -> dict[str, Any]:
     """Issue 17 (b): signed plots with the real stages, rate by rate, each code
     tree in turn at the same rate (interleaved); per tree the signing it can
-    do (the baseline: v1 per message; this code: v2 per message and bundles)."""
+    do (the baseline: v1 per message; this code: ``variants``: v2 per message,
+    bundles, and ``+sp`` with the stages in their own process)."""
     from tocsin.exchange.signing import generate_key
 
     key = generate_key()
@@ -532,14 +541,18 @@ def throughput(
         n_air = max(1, round(rate / (radars * probe)))
         pic = AirPicture(radars, n_air)
         for name, code in trees.items():
-            modes = ["v1"] if name == "baseline" else ["v2", "bundle"]
-            for mode in modes:
-                label = f"{name}:{mode}"
+            modes = ["v1"] if name == "baseline" else list(variants)
+            for variant in modes:
+                label = f"{name}:{variant}"
                 if label in failed:
                     continue
+                mode, _, sp = variant.partition("+")
                 sensors, stream = prepare_stream(pic, seconds, mode, key)
-                proc, url = start_server(tmp / f"t-{label.replace(':', '-')}-{rate}", "default", sync,
-                                         tick=1.0, code=code, partners=reg)  # fmt: skip
+                # (this code's default is auto: on with the real stages on 2+ CPUs)
+                opts = ("--stage-process", "on" if sp == "sp" else "off") if name != "baseline" else ()
+                proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
+                                         "default", sync, tick=1.0, code=code, partners=reg,
+                                         options=opts)  # fmt: skip
                 try:
                     m = asyncio.run(run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3)))
                 finally:
@@ -548,7 +561,8 @@ def throughput(
                 p99 = m["plot_to_track"].get("p99_ms", 1e9)
                 ok = p99 < 100.0 and m["achieved_plots_per_s"] >= 0.9 * m["offered_plots_per_s"] and not m[
                     "http_errors"]  # fmt: skip
-                rows.append({"code": name, "signing": mode, "target": rate, "aircraft": n_air, "ok": ok, **m})
+                rows.append({"code": name, "signing": mode, "stage_process": sp == "sp", "target": rate,
+                             "aircraft": n_air, "ok": ok, **m})  # fmt: skip
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
                 if ok:
                     best[label] = rate
@@ -612,7 +626,39 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
     out["stages_us"] = round((time.process_time() - c0) / n * 1e6, 1)
     out["outputs_per_plot"] = round(outs / n, 3)
     out["plots"] = n
+    # the whole pipeline (unsigned ingress, journal in and out, stages, sinks
+    # none): CPU per plot of each process, the stages in this process or in
+    # their own (tocsin serve --stage-process); the slower process bounds the rate
+    from tocsin.stageproc import StageRecipe
+
+    lines = [ln for _, _, ls, _ in stream for ln in ls]
+    for label, separate in (("in_process", False), ("stage_process", True)):
+        j = Journal(tmp / f"cost-{label}.db", synchronous=sync)
+        pipe = Pipeline(default_stages(), j)
+        for ln in sensors:
+            pipe.submit(ln)
+        child0 = 0.0
+        pid = 0
+        if separate:
+            pid = pipe.start_stage_process(StageRecipe("default")).pid
+            child0 = _cpu_s(pid)
+        c0, w0 = time.process_time(), time.perf_counter()
+        for k in range(0, len(lines), 200):
+            pipe.submit_batch(lines[k : k + 200])
+        pipe.flush()
+        wall = time.perf_counter() - w0
+        out[f"pipeline_{label}_parent_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+        if separate:
+            out[f"pipeline_{label}_child_us"] = round((_cpu_s(pid) - child0) / n * 1e6, 1)
+        out[f"pipeline_{label}_wall_us"] = round(wall / n * 1e6, 1)
+        pipe.close()
     return out
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def extract_tree(ref: str, tmp: Path) -> Path:
@@ -759,6 +805,7 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
 
     from tocsin.drill.scenario import load_scenario
     from tocsin.drill.simulate import simulate
+    from tocsin.transport.http_feed import restamped
     from tocsin.transport.nats import publish
     from tocsin.wire import PlotBody
 
@@ -795,6 +842,11 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
 
     sub = await nc.subscribe("tocsin.v1.out.>", cb=on_out)
     await asyncio.sleep(1.0)
+    # live traffic: a node ticks on the wall clock, so the recording is
+    # re-timed to now (sent and body times moved together; at --speed 1 the
+    # recording plays exactly as it happened)
+    live = iter(restamped([e for s_i in sorted(slices) for e in slices[s_i]], rate=speed))
+    slices = {s_i: [next(live) for _ in slices[s_i]] for s_i in sorted(slices)}
     start = time.monotonic()
     for s_i in sorted(slices):
         await asyncio.sleep(max(0.0, start + s_i * 0.01 - time.monotonic()))
@@ -938,6 +990,12 @@ def main() -> None:
     )
     ap.add_argument("--radars", type=int, default=20, help="throughput: radars in the air picture")
     ap.add_argument(
+        "--variants",
+        default="v2,bundle,bundle+sp",
+        help="throughput: this code's signing (v2 per message, bundle per radar scan), +sp with the "
+        "stages in their own process (serve --stage-process)",
+    )
+    ap.add_argument(
         "--cost",
         type=int,
         metavar="RATE",
@@ -1003,7 +1061,10 @@ def main() -> None:
                     )
             if args.throughput:
                 rates = [int(x) for x in args.throughput.split(",") if x]
-                out["throughput"] = throughput(trees, rates, args.seconds, args.radars, args.sync, tmp)
+                variants = tuple(v for v in args.variants.split(",") if v)
+                out["throughput"] = throughput(
+                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants
+                )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         out["load_average_at_end"] = os.getloadavg()

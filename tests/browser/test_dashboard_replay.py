@@ -55,8 +55,15 @@ def test_replay_shows_tracks_alerts_and_cap_languages(
         )
         card = browser.find_element(By.CSS_SELECTOR, '.alert-card[data-alert-id="JP.F-1.1.1"]')
         assert card.get_attribute("data-status") == "Exercise"
-        assert "JP-01, JP-02" in card.text
-        assert "【訓練】ミサイル発射" in card.text  # Japanese shown first
+        assert "Hokkaido, Aomori" in card.text  # area names in the page language (the browser's: en)
+        assert "[EXERCISE]" in card.text  # and the CAP block in that language first
+        browser.execute_script(
+            "const s = document.getElementById('lang'); s.value = 'ja'; s.dispatchEvent(new Event('change'));"
+        )
+        wait_for(browser, "document.body.dataset.settled === '1'")
+        card = browser.find_element(By.CSS_SELECTOR, '.alert-card[data-alert-id="JP.F-1.1.1"]')
+        assert "北海道, 青森県" in card.text
+        assert "【訓練】ミサイル発射" in card.text  # Japanese page: Japanese shown first
         card.find_element(By.CSS_SELECTOR, 'button[data-lang="ko-KR"]').click()
         wait_for(browser, "document.body.dataset.settled === '1'")
         wait_for(browser, "!document.querySelector('.alert-card .cap-info[data-lang=\"ko-KR\"]').hidden")
@@ -68,7 +75,7 @@ def test_replay_shows_tracks_alerts_and_cap_languages(
         assert "This is not a real alert." in browser.find_element(By.ID, "alerts").text
         # the map: areas drawn from the registry, warned areas filled, sensors, the track layers
         timeline = browser.find_element(By.ID, "timeline").text
-        assert "ALERT JP.F-1.1.1 (Exercise): JP-01, JP-02" in timeline
+        assert "ALERT JP.F-1.1.1 (Exercise): Hokkaido, Aomori" in timeline
         assert "impact predicted" in timeline
         state = browser.execute_script(
             "const S = window.tocsinDashboard.state; const f = S.tracks.get('F-1');"

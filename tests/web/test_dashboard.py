@@ -141,6 +141,27 @@ def test_live_state_deletes_caps_trails_and_tracks() -> None:
     assert "X-4" not in {t["body"]["id"] for t in ls.snapshot()["tracks"]}
 
 
+def test_snapshot_trails_are_bounded_and_keep_their_shape() -> None:
+    """Issue 19: full trails made /v1/state ~1 MB at 300 tracks. A snapshot gives
+    ``snapshot_trail`` points spread over the kept trail: the first, the latest,
+    in time order (the page grows the trail again from the event stream)."""
+    ls = LiveState(trail_len=60, snapshot_trail=16)
+    full = LiveState(trail_len=60, snapshot_trail=None)
+    base = display_dict(next(m for m in messages() if m.kind == "track"))
+    for k in range(100):
+        d = {**base, "body": {**base["body"], "id": "B-1", "t": T0 + k}}
+        ls.add(d)
+        full.add(d)
+    (tr,) = ls.snapshot()["tracks"]
+    (whole,) = full.snapshot()["tracks"]
+    assert len(whole["trail"]) == 60
+    assert len(tr["trail"]) == 16
+    ts = [p[3] for p in tr["trail"]]
+    assert ts == sorted(ts)
+    assert (ts[0], ts[-1]) == (whole["trail"][0][3], whole["trail"][-1][3]) == (T0 + 40, T0 + 99)
+    assert all(p in whole["trail"] for p in tr["trail"])
+
+
 def test_recording_from_a_drill_directory(tmp_path: Path) -> None:
     run_dir = write_fake_run(tmp_path / "run")
     rec = load_recording(run_dir)
@@ -211,6 +232,10 @@ def test_areas_geojson(tmp_path: Path) -> None:
         assert any(c.startswith("KR-") for c in codes)
         hok = codes["JP-01"]
         assert hok["properties"]["name_en"] == "Hokkaido"
+        # Korean si/gun/gu with their province; sea zones apart from land
+        ongjin = codes["KR-28720"]["properties"]
+        assert (ongjin["kind"], ongjin["parent"], ongjin["name_ko"]) == ("land", "KR-28", "인천광역시 옹진군")
+        assert codes["sea:KR-28"]["properties"]["kind"] == "sea"
         assert hok["geometry"]["type"] in ("Polygon", "MultiPolygon")
         flat = json.dumps(hok["geometry"]["coordinates"])
         assert not re.search(r"\.\d{4,}", flat)  # rounded to 1e-3 degree

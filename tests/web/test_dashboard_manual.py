@@ -238,7 +238,7 @@ def test_actual_only_with_a_live_mode(tmp_path: Path) -> None:
             alice, bob = [await Op(app, n).login() for n in ("alice", "bob")]
             assert (await alice.c.get("/v1/config")).json()["mode"] == "actual"
             r = await alice.post(
-                "/v1/manual/propose", {"areas": ["KR-11"], "text": {"ja-JP": "避難して下さい。"}}
+                "/v1/manual/propose", {"areas": ["KR-11110"], "text": {"ja-JP": "避難して下さい。"}}
             )
             pid = r.json()["id"]
             assert (await alice.post("/v1/manual/confirm", {"id": pid})).status_code == 403

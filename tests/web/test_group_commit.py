@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -103,3 +104,39 @@ def test_scan_grace_processes_a_buffered_scan_without_waiting_for_the_next(tmp_p
 def test_without_scan_grace_the_scan_waits(tmp_path: Path) -> None:
     dt, _ = _first_tick_after_post(tmp_path / "b", grace=0.0, wait_s=0.5)
     assert dt is None
+
+
+def test_stage_process_answers_when_journalled_and_outputs_follow(tmp_path: Path) -> None:
+    from tocsin.stageproc import StageRecipe
+
+    cfg = ServerConfig(tick_s=0, clock="data", stage_process=True)
+    ex, _ = build_exchange(toy_stages(), data=tmp_path, config=cfg, stage_recipe=StageRecipe("toy"))
+
+    async def go(c: httpx.AsyncClient) -> tuple[int, int, int, int]:
+        proc = ex.pipeline.stage_process
+        assert proc is not None
+        assert proc.pid != os.getpid()  # the stages run elsewhere
+        body = b"\n".join(encode_json(sample_plot(source="S1", seq=i, sent=T0 + i)) for i in range(1, 11))
+        r = await c.post("/v1/messages", content=body, headers=NDJSON)
+        assert r.json()["accepted"] == 10
+        t0 = time.monotonic()
+        while sum(ex.pipeline.metrics.outputs.values()) < 10 and time.monotonic() - t0 < 30:
+            await asyncio.sleep(0.01)  # the collector journals and emits them as they come
+        outputs = sum(ex.pipeline.metrics.outputs.values())
+        healthy = (await c.get("/healthz")).status_code
+        proc.proc.kill()
+        proc.proc.wait(10)
+        down = (await c.get("/healthz")).status_code
+        refused = await c.post("/v1/messages", content=encode_json(sample_plot(seq=99)), headers=NDJSON)
+        return outputs, healthy, down, refused.status_code
+
+    outputs, healthy, down, refused = run(ex, go)
+    assert outputs >= 10  # a track update per plot (and the toy alert)
+    assert healthy == 200
+    assert down == 503  # the stages are gone: a service manager restarts the node
+    assert refused == 503  # and nothing more is accepted that they would never see
+    with Journal(tmp_path / "journal.db", readonly=True) as j:
+        kinds = [e.kind for e in j.entries(kinds=("input", "output"))]
+    assert kinds.count("input") == 10
+    assert kinds.count("output") == outputs  # each journalled before it was emitted
+    assert kinds.index("output") > kinds.index("input")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,7 +249,17 @@ def register(app: typer.Typer) -> None:
             [], "--webhook", help="POST alerts here, HMAC-signed with $TOCSIN_WEBHOOK_SECRET (repeatable)."
         ),
         cot: list[str] = typer.Option(
-            [], "--cot", help="Send tracks as Cursor-on-Target to HOST:PORT (TCP)."
+            [],
+            "--cot",
+            help="Send tracks, impacts, warned areas and alerts as Cursor-on-Target to a TAK server: "
+            "HOST:PORT or tcp://HOST:PORT, or tls://HOST:PORT with the client certificate, key and CA "
+            "files named by $TOCSIN_COT_TLS_CERT, $TOCSIN_COT_TLS_KEY, $TOCSIN_COT_TLS_CA (repeatable).",
+        ),
+        cot_lang: str = typer.Option(
+            "en", "--cot-lang", help="Language of CoT area names, remarks and GeoChat: ja, ko or en."
+        ),
+        cot_tak_proto: int = typer.Option(
+            0, "--cot-tak-proto", min=0, max=1, help="1: TAK Protocol v1 streaming (protobuf) instead of XML."
         ),
         key: Path | None = typer.Option(
             None, "--key", help="This node's private key: sign journal checkpoints (verify with --pub)."
@@ -310,6 +321,14 @@ def register(app: typer.Typer) -> None:
             "(DNS rebinding). Default: the --host address (loopback: also localhost). Required "
             "with --host 0.0.0.0.",
         ),
+        stage_process: str = typer.Option(
+            "auto",
+            "--stage-process",
+            metavar="auto|on|off",
+            help="Run fusion and warning in a process of their own, on a second core (requests are "
+            "answered once journalled; outputs follow). auto: on with the default stages on a "
+            "machine with 2 or more CPUs.",
+        ),
         partner_rate: float = typer.Option(
             50_000.0,
             "--partner-rate",
@@ -337,6 +356,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
         from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages, recorded_instance
+        from tocsin.stageproc import StageRecipe
         from tocsin.web.app import HttpSecurity
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
@@ -347,6 +367,11 @@ def register(app: typer.Typer) -> None:
             raise InputError("must be wall or data", field="--clock")
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
+        if stage_process not in ("auto", "on", "off"):
+            raise InputError("must be auto, on or off", field="--stage-process")
+        separate = stage_process == "on" or (
+            stage_process == "auto" and stages == "default" and (os.cpu_count() or 1) >= 2
+        )
         if live is not None and replay is not None:
             raise InputError(
                 "a live server cannot show a replay (--replay is for drills and reviews)", field="--live"
@@ -379,8 +404,6 @@ def register(app: typer.Typer) -> None:
         registry = PartnerRegistry.load(partners) if partners is not None else None
         hooks: list[Sink] = []
         if webhooks:
-            import os
-
             from tocsin.transport.webhook import WebhookSink
 
             secret = os.environ.get("TOCSIN_WEBHOOK_SECRET", "")
@@ -392,12 +415,33 @@ def register(app: typer.Typer) -> None:
                 for u in webhooks
             ]
         for target in cot:
-            from tocsin.transport.cot import CotTcpSink
+            from tocsin.transport.cot import CotPolicy, CotSink
 
-            chost, _, cport = target.rpartition(":")
-            if not chost or not cport.isdigit():
-                raise InputError(f"expected HOST:PORT, got {target!r}", field="--cot")
-            hooks.append(CotTcpSink(chost, int(cport)))
+            url = target if "://" in target else "tcp://" + target
+            scheme, _, hostport = url.partition("://")
+            chost, _, cport = hostport.rpartition(":")
+            if scheme not in ("tcp", "tls") or not chost or not cport.isdigit():
+                raise InputError(
+                    f"expected HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, got {target!r}", field="--cot"
+                )
+            if cot_lang not in ("ja", "ko", "en"):
+                raise InputError(f"expected ja, ko or en, got {cot_lang!r}", field="--cot-lang")
+            tls = {k: os.environ.get(f"TOCSIN_COT_TLS_{k.upper()}") for k in ("cert", "key", "ca")}
+            if scheme == "tls" and not (tls["cert"] and tls["key"]):
+                raise InputError(
+                    "tls:// needs $TOCSIN_COT_TLS_CERT and $TOCSIN_COT_TLS_KEY (client certificate, key)",
+                    field="--cot",
+                )
+            hooks.append(
+                CotSink(
+                    url,
+                    policy=CotPolicy(lang=cot_lang),
+                    tak_proto=cot_tak_proto,
+                    tls_cert=tls["cert"],
+                    tls_key=tls["key"],
+                    tls_ca=tls["ca"],
+                )
+            )
         recording = load_recording(replay) if replay is not None else None
         from tocsin.exchange.admission import AdmissionConfig
 
@@ -414,6 +458,7 @@ def register(app: typer.Typer) -> None:
             tick_s=tick,
             scan_grace_s=scan_grace,
             clock=clk,  # type: ignore[arg-type]
+            stage_process=separate,
             admission=quotas,
         )
         try:
@@ -434,6 +479,7 @@ def register(app: typer.Typer) -> None:
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,
                 recover=False,  # after the dashboard registered its keepers (below)
+                stage_recipe=StageRecipe.of(stages, mode, wcfg, instance),
             )
             dash = Dashboard(
                 exchange,

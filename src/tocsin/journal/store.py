@@ -273,6 +273,7 @@ class _Segment:
                     self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (k, v))
                 if dictionary is not None:
                     self.db.execute("INSERT INTO dicts VALUES (1, ?)", (dictionary,))
+                    self.db.execute("INSERT INTO meta VALUES ('dict_from', 'rotation')")
                 self.db.execute("COMMIT")
                 fmt = FORMAT
             elif not readonly:
@@ -284,6 +285,7 @@ class _Segment:
             self.version = 2 if fmt == FORMAT else 1
             meta = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
             self.first_seq = int(meta.get("first_seq", "1"))
+            self.meta_dict_from = meta.get("dict_from", "")
             self.prev_hash = bytes.fromhex(meta.get("prev_hash", ZERO_HASH.hex()))
             last = self.db.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
             self.dicts: dict[int, zstandard.ZstdCompressionDict] = {}
@@ -302,7 +304,11 @@ class _Segment:
         self._dict_id = max(self.dicts) if self.dicts else 0
         if self._dict_id:
             self._compressor = _compressor(self.dicts[self._dict_id])
-        self._next_train = TRAIN_AT
+        # a dictionary from the segment before (rotation) has seen every kind of
+        # payload: no training here; otherwise train at TRAIN_AT and once more
+        # at ten times that (see maybe_train)
+        self._may_train = self.meta_dict_from != "rotation" and self._dict_id < 2
+        self._next_train = TRAIN_AT if not self._dict_id else 10 * TRAIN_AT
 
     def _format(self) -> str | None:
         try:
@@ -335,25 +341,32 @@ class _Segment:
 
     def maybe_train(self) -> None:
         """Train the segment's dictionary from its own payloads once there are
-        enough (inside the caller's transaction)."""
-        if self.version != 2 or self._dict_id or self.last_seq - self.first_seq + 1 < self._next_train:
+        enough, and once more at ten times that (inside the caller's
+        transaction): the first entries of a journal may not show every kind
+        of payload yet (a tracker still starting makes no track outputs), and a
+        dictionary that never saw track outputs compresses them poorly."""
+        n = self.last_seq - self.first_seq + 1
+        if self.version != 2 or not self._may_train or n < self._next_train:
             return
+        decode = self.decoder()
         samples = [
-            bytes(p)
-            for (p,) in self.db.execute(
-                "SELECT payload FROM entries WHERE codec = 0 AND length(payload) >= ? "
-                "ORDER BY seq DESC LIMIT ?",
-                (_MIN_COMPRESS, 4 * TRAIN_AT),
+            decode(int(c), bytes(p))
+            for c, p in self.db.execute(
+                "SELECT codec, payload FROM entries WHERE length(payload) >= ? ORDER BY seq DESC LIMIT ?",
+                (_MIN_COMPRESS // 2, 4 * TRAIN_AT),
             )
         ]
-        d = train_dictionary(samples)
+        d = train_dictionary([x for x in samples if len(x) >= _MIN_COMPRESS])
         if d is None:
             self._next_train *= 2  # too few or too uniform samples: try again later
             return
-        self.db.execute("INSERT INTO dicts VALUES (1, ?)", (d,))
-        self.dicts[1] = zstandard.ZstdCompressionDict(d)
-        self._dict_id = 1
-        self._compressor = _compressor(self.dicts[1])
+        new = self._dict_id + 1
+        self.db.execute("INSERT INTO dicts VALUES (?, ?)", (new, d))
+        self.dicts[new] = zstandard.ZstdCompressionDict(d)
+        self._dict_id = new
+        self._compressor = _compressor(self.dicts[new])
+        self._next_train = 10 * TRAIN_AT
+        self._may_train = new < 2
 
     # reading
 

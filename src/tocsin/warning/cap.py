@@ -11,7 +11,8 @@ certainty, eventCode, onset, expires, senderName, headline, description,
 instruction, parameter, and one ``area`` per warned area: areaDesc (the area's
 name in that language), polygon(s) from ``Area.cap_polygons``, and
 ``<geocode><valueName>ISO3166-2</valueName><value>JP-01</value></geocode>``
-(sea zones: valueName ``tocsin-sea`` with the ``sea:`` code).
+(Korean si/gun/gu: valueName ``LAWD_CD`` with the 5-digit code; sea zones:
+valueName ``tocsin-sea`` with the ``sea:`` code; :func:`area_geocodes`).
 
 Urgency, severity, certainty: an Alert or Update is ``Immediate`` / ``Extreme``
 / ``Likely`` — the launch is observed, but that it reaches a given area is a
@@ -71,6 +72,16 @@ class CapArea(Protocol):
     def name_ko(self) -> str: ...
 
     def cap_polygons(self, max_points: int = 100) -> list[str]: ...
+
+
+def area_geocodes(area: CapArea) -> list[tuple[str, str]]:
+    """The area's CAP geocodes: its own ``geocodes()`` (``tocsin.warning.areas.Area``:
+    ISO 3166-2, the Korean si/gun/gu ``LAWD_CD``, or the sea zone code), else ISO
+    3166-2 / ``tocsin-sea`` with the code."""
+    fn = getattr(area, "geocodes", None)
+    if callable(fn):
+        return [(str(n), str(v)) for n, v in fn()]
+    return [(GEOCODE_SEA if area.kind == "sea" else GEOCODE_ISO, area.code)]
 
 
 def area_name(area: CapArea, lang: Lang) -> str:
@@ -189,9 +200,10 @@ def render_cap(m: CapMessage) -> str:
             _sub(el, "areaDesc", area_name(a, lang))
             for poly in polys[a.code]:
                 _sub(el, "polygon", poly)
-            gc = _sub(el, "geocode")
-            _sub(gc, "valueName", GEOCODE_SEA if a.kind == "sea" else GEOCODE_ISO)
-            _sub(gc, "value", a.code)
+            for value_name, value in area_geocodes(a):
+                gc = _sub(el, "geocode")
+                _sub(gc, "valueName", value_name)
+                _sub(gc, "value", value)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data.decode("utf-8")
 
@@ -323,6 +335,7 @@ __all__ = [
     "CapProblem",
     "CapReference",
     "CapSchemaMissing",
+    "area_geocodes",
     "area_name",
     "cap_schema",
     "cap_schema_path",

@@ -368,6 +368,8 @@ def create_app(
             "clock": cfg.clock,
             "uptime_s": round(exchange.wall_clock() - exchange.started, 3),
             "queue": exchange.queue_depth,
+            # accepted inputs and ticks whose outputs are not yet out (stage process)
+            "stage_backlog": exchange.pipeline.stage_backlog,
             "links": {
                 p: {"silent": s.silent, "last_seen": s.last_seen, "messages": s.messages}
                 for p, s in sorted(exchange.links.items())
@@ -517,6 +519,12 @@ def prometheus_text(exchange: Exchange) -> bytes:
         [("", exchange.tick_errors)],
     )
     metric("tocsin_queue_depth", "gauge", "Batches waiting for the worker.", [("", exchange.queue_depth)])
+    metric(
+        "tocsin_stage_backlog",
+        "gauge",
+        "Accepted inputs and ticks whose outputs the stage process has not yet returned.",
+        [("", pipe.stage_backlog)],
+    )
     hub = exchange.hub
     metric(
         "tocsin_sse_clients",

@@ -23,6 +23,13 @@ its plots stop coming rather than when the next scan or periodic tick comes. The
 stages every ``tick_s`` seconds with the server clock (``wall``: the system time;
 ``data``: the latest accepted ``sent``, for playing recorded files faster than
 real time).
+
+*Stage process* (``ServerConfig.stage_process``, ``tocsin serve
+--stage-process``): the stages run in a process of their own
+(:mod:`tocsin.stageproc`) so verification, the journal and HTTP use one core
+and fusion and warning the other. The worker then hands each committed batch
+over and answers its requests at once (inputs durable); a collector task
+journals and emits the outputs as the stage process returns them.
 """
 
 from __future__ import annotations
@@ -70,6 +77,11 @@ class ServerConfig:
     #: group commit: up to this many queued messages (whole requests) are
     #: checked, journalled with one commit and processed together
     group_max_lines: int = 20_000
+    #: run the stages (fusion, warning) in a process of their own
+    #: (:mod:`tocsin.stageproc`), so ingest and fusion use separate cores;
+    #: requests are then answered once their inputs are committed, and the
+    #: outputs follow as the stage process returns them
+    stage_process: bool = False
     clock: Literal["wall", "data"] = "wall"
     #: SSE keep-alive heartbeat period
     sse_heartbeat_s: float = 5.0
@@ -183,8 +195,13 @@ class Exchange:
         *,
         wall_clock: Callable[[], float] = time.time,
         mode: str = "open",
+        stage_recipe: Callable[[], list[Any]] | None = None,
     ) -> None:
         self.pipeline = pipeline
+        #: how the stage process builds its stages (with ``config.stage_process``)
+        self.stage_recipe = stage_recipe
+        self._collector: asyncio.Task[None] | None = None
+        self._outputs_ready: asyncio.Event | None = None
         self.config = config or ServerConfig()
         self.wall_clock = wall_clock
         self.mode = mode
@@ -229,6 +246,20 @@ class Exchange:
         )
         self.pipeline.sinks.append(self.hub)
         self._queue = FairQueue(self.config.admission, max_requests_total=self.config.queue_size)
+        if self.config.stage_process:
+            if self.stage_recipe is None:
+                raise RuntimeError(
+                    "ServerConfig.stage_process needs a stage recipe (Exchange(stage_recipe=...))"
+                )
+            ready = self._outputs_ready = asyncio.Event()
+
+            def wake() -> None:  # (from the stage process's reply thread)
+                loop.call_soon_threadsafe(ready.set)
+
+            self.pipeline.on_outputs = wake
+            # (after recovery: the stage process starts from the recovered state)
+            await self._on_pipeline_thread(self.pipeline.start_stage_process, self.stage_recipe)
+            self._collector = asyncio.create_task(self._collect(), name="tocsin-collector")
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
 
     async def stop(self, drain_s: float = 10.0) -> None:
@@ -249,11 +280,17 @@ class Exchange:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._stopped = True
+        if self._collector is not None:
+            self._collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._collector
         # a batch or tick already running on the pipeline thread goes on after
         # the worker task is cancelled: let it finish before closing the journal
         # under it (closing SQLite during a commit crashes the process)
-        await asyncio.get_running_loop().run_in_executor(None, self._pipeline_thread.shutdown)
-        self.pipeline.close()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._pipeline_thread.shutdown)
+        # (with a stage process, close waits for its last outputs: off the loop)
+        await loop.run_in_executor(None, self.pipeline.close)
         self.closed_cleanly = True
         if self.hub is not None:
             for q in list(self.hub.subscribers):
@@ -262,6 +299,9 @@ class Exchange:
 
     @property
     def worker_alive(self) -> bool:
+        proc = self.pipeline.stage_process
+        if proc is not None and not proc.alive:
+            return False  # the stages are gone: health says so (a restart recovers)
         return self._task is not None and not self._task.done() and not self._stopped
 
     @property
@@ -400,6 +440,20 @@ class Exchange:
                 except Exception:
                     self.tick_errors += 1
             self._check_links()
+
+    async def _collect(self) -> None:
+        """With a stage process: journal and emit its outputs as they come (on
+        the pipeline thread, between batches and ticks)."""
+        assert self._outputs_ready is not None
+        while True:
+            await self._outputs_ready.wait()
+            self._outputs_ready.clear()
+            try:
+                await self._on_pipeline_thread(self.pipeline.collect)
+            except Exception:  # the journal failed, or the stage process died: health says so
+                self.tick_errors += 1
+                if not self.worker_alive:
+                    return
 
     async def _on_pipeline_thread(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
         """Run ``fn`` on the one thread that touches the pipeline (journal and

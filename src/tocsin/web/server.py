@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -40,13 +40,16 @@ def build_exchange(
     segment_s: float = 24 * 3600.0,
     output_files: bool = True,
     recover: bool = True,
+    stage_recipe: Callable[[], list[Stage]] | None = None,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
     exists: from the latest snapshot in ``data/snapshots/`` and the journal after
     it), with ``output_files`` also ``data/tracks.jsonl`` and ``data/alerts.jsonl``
     kept live (rewritten from the journal first). With ``recover=False`` the
     caller registers its keepers (:meth:`Pipeline.keep`: the dashboard's) and
-    then calls ``exchange.pipeline.recover()`` itself.
+    then calls ``exchange.pipeline.recover()`` itself. ``stage_recipe`` (a
+    :class:`tocsin.stageproc.StageRecipe` building the same stages) lets
+    ``config.stage_process`` run them in a process of their own.
 
     The clock check only applies with the wall clock: with ``clock="data"`` the
     node's notion of now *is* the data.
@@ -77,7 +80,9 @@ def build_exchange(
         segments=SegmentPolicy(max_bytes=segment_bytes, max_s=segment_s),
     )
     mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
-    exchange = Exchange(pipe, cfg, mode=mode)  # registers its alert history as a keeper
+    exchange = Exchange(
+        pipe, cfg, mode=mode, stage_recipe=stage_recipe
+    )  # registers its alert history as a keeper
     report = None
     if recover and journal is not None and journal.last_seq > 0:
         report = pipe.recover()

@@ -19,8 +19,10 @@
   const TABLE_MAX = 200;         // track rows drawn
   const ALERTS_MAX = 30;         // alert cards drawn
   const CLASS_COLOUR = { ballistic: "#ffd60a", air: "#64d2ff", unknown: "#bf8cff" };
-  const WARN_FILL = "#ff3b30";
+  const WARN_FILL = "#ff3b30";      // warned land: solid red
+  const WARN_SEA = "#ff6b61";       // warned sea: dashed red outline, light fill
   const CLEAR_LINE = "#2ea043";
+  const LANGS = ["ja", "ko", "en"];
 
   // ------------------------------------------------------------ state
   const S = {
@@ -35,7 +37,20 @@
     now: 0,                // data time shown (latest message, or the replay slider)
     session: null,         // {name, role, csrf}
     areaSelect: new Set(), // areas clicked into the manual form
+    areaInfo: new Map(),   // area code -> {kind, en, ja, ko} (from /v1/areas.geojson)
+    lang: pageLang(),      // language of area names on the page (ja / ko / en)
+    fitted: new Set(),     // tracks whose predicted impact the view was fitted to
+    userView: false,       // the operator moved the map: no more automatic fitting
   };
+
+  /** The page language: a stored choice, else the browser's (ja / ko), else en. */
+  function pageLang() {
+    let stored = null;
+    try { stored = window.localStorage.getItem("tocsin.lang"); } catch (e) { stored = null; }
+    if (LANGS.includes(stored)) return stored;
+    const nav = (navigator.language || "en").slice(0, 2).toLowerCase();
+    return LANGS.includes(nav) ? nav : "en";
+  }
   const dirty = { tracks: new Set(), allTracks: false, alerts: false, areas: false, sensors: false,
                   links: false, timeline: false, table: false };
   let frame = 0;
@@ -165,7 +180,8 @@
       S.active.set(b.id, b);
       for (const a of b.areas || []) S.cleared.delete(a);
     }
-    note(b.t, "alert", b.msg_type.toUpperCase() + " " + b.id + " (" + b.status + "): " + (b.areas || []).join(", "));
+    note(b.t, "alert", b.msg_type.toUpperCase() + " " + b.id + " (" + b.status + "): "
+      + (b.areas || []).map((c) => areaName(c)).join(", "));
     dirty.alerts = true; dirty.areas = true;
   }
 
@@ -201,6 +217,13 @@
     return st;
   }
 
+  /** An area's name in the page language (the code until the areas are loaded). */
+  function areaName(code, lang) {
+    const a = S.areaInfo.get(code);
+    if (!a) return code;
+    return a[lang || S.lang] || a.en || code;
+  }
+
   function schedule() {
     document.body.dataset.settled = "0";
     if (!frame) frame = requestAnimationFrame(render);
@@ -211,6 +234,21 @@
     zoomSnap: 0.25, minZoom: 3, maxZoom: 11 }).setView([37.5, 134], 5);
   // separate canvases: a moving track must not make the (detailed, static) area
   // polygons redraw
+  let programmaticMove = false;
+  map.on("movestart zoomstart", () => { if (!programmaticMove && frameUser) S.userView = true; });
+  // only moves the operator starts count (mouse, wheel, touch, keys on the map)
+  let frameUser = false;
+  for (const ev of ["mousedown", "wheel", "touchstart", "keydown"]) {
+    map.getContainer().addEventListener(ev, () => { frameUser = true; }, { passive: true });
+  }
+  const fitControl = L.control({ position: "topleft" });
+  fitControl.onAdd = function () {
+    const btn = el("button", { type: "button", class: "fit-button", id: "fit-button",
+      title: "fit the view to the predicted impacts" }, "⤢ impact");
+    btn.addEventListener("click", (e) => { e.stopPropagation(); S.userView = false; fitImpacts(null); });
+    return btn;
+  };
+  fitControl.addTo(map);
   const baseRenderer = L.canvas({ padding: 0.3 });
   const renderer = L.canvas({ padding: 0.3 });
   const layers = {
@@ -229,7 +267,8 @@
     for (const [k, c] of Object.entries(CLASS_COLOUR)) {
       const row = el("div"); const i = el("i"); i.style.background = c; row.append(i, k); d.append(row);
     }
-    const w = el("div"); const i = el("i"); i.style.background = WARN_FILL; w.append(i, "area warned"); d.append(w);
+    const w = el("div"); const i = el("i", { class: "warn-land" }); w.append(i, "land warned"); d.append(w);
+    const s_ = el("div"); const k_ = el("i", { class: "warn-sea" }); s_.append(k_, "sea warned"); d.append(s_);
     const c = el("div"); const j = el("i"); j.style.background = CLEAR_LINE; c.append(j, "all clear"); d.append(c);
     return d;
   };
@@ -241,12 +280,19 @@
     const st = (states || areaStates()).get(p.code);
     const sea = p.kind === "sea";
     const selected = S.areaSelect.has(p.code);
+    // warned land: solid red fill; warned sea: dashed red outline over a light
+    // red wash (mariners' warning, not the residents')
+    if (st === "warn" && !selected) {
+      return sea
+        ? { color: WARN_SEA, weight: 2, dashArray: "8 5", fillColor: WARN_FILL, fillOpacity: 0.18 }
+        : { color: "#ffb3ad", weight: 1.5, dashArray: null, fillColor: WARN_FILL, fillOpacity: 0.65 };
+    }
     return {
-      color: selected ? "#58a6ff" : st === "warn" ? "#ff6b61" : st === "clear" ? CLEAR_LINE : sea ? "#2f6f8f" : "#6b7f73",
+      color: selected ? "#58a6ff" : st === "clear" ? CLEAR_LINE : sea ? "#2f6f8f" : "#6b7f73",
       weight: selected ? 3 : st ? 2.5 : sea ? 1 : 0.8,
       dashArray: sea && !st ? "4 4" : null,
-      fillColor: st === "warn" ? WARN_FILL : sea ? "#0e2233" : "#1f2a24",
-      fillOpacity: st === "warn" ? 0.55 : sea ? 0.0 : 0.9,
+      fillColor: sea ? "#0e2233" : "#1f2a24",
+      fillOpacity: sea ? 0.0 : 0.9,
     };
   }
 
@@ -259,13 +305,17 @@
         style: (f) => areaStyle(f),
         onEachFeature: (f, layer) => {
           const p = f.properties;
-          layer.bindTooltip(esc(p.code + " " + (p.name_en || "") + (p.name_ja ? " / " + p.name_ja : "")
-            + (p.name_ko ? " / " + p.name_ko : "")), { sticky: true });
+          S.areaInfo.set(p.code, { kind: p.kind, en: p.name_en || p.code, ja: p.name_ja || p.name_en || p.code,
+            ko: p.name_ko || p.name_en || p.code });
+          layer.bindTooltip(() => esc(areaName(p.code) + " (" + p.code + ")"
+            + [p.name_ja, p.name_ko, p.name_en].filter((n) => n && n !== areaName(p.code)).map((n) => " / " + n).join("")),
+          { sticky: true });
           layer.on("click", () => toggleArea(p.code));
         },
       }).addTo(map);
       layers.areas.bringToBack();
       document.body.dataset.areas = String(gj.features.length);
+      dirty.alerts = true; schedule();  // cards name the areas now
     }).catch(() => { document.body.dataset.areas = "0"; });
   }
 
@@ -336,6 +386,31 @@
       L_.ellipse.setLatLngs([]);
     }
     drawLaunch(L_, rec, colour);
+    if (imp && rec.cls === "ballistic" && !S.fitted.has(id)) fitImpacts(id);
+  }
+
+  /** Fit the view to the ballistic tracks with a predicted impact: each one's
+   *  position, launch point and impact ellipse. Done once per new track, and
+   *  never after the operator has moved the map (the "fit" button does it again). */
+  function fitImpacts(newId) {
+    if (newId) S.fitted.add(newId);
+    if (S.userView && newId) return;
+    let b = null;
+    for (const [id, L_] of trackLayers) {
+      const rec = S.tracks.get(id);
+      if (!rec || rec.cls !== "ballistic" || !rec.impact) continue;
+      const pts = [[rec.lat, rec.lon], [rec.impact.lat, rec.impact.lon]];
+      if (rec.launch) pts.push([rec.launch.lat, rec.launch.lon]);
+      const eb = L_.ellipse.getLatLngs().length ? L_.ellipse.getBounds() : null;
+      const tb = L.latLngBounds(pts);
+      if (eb) tb.extend(eb);
+      b = b ? b.extend(tb) : tb;
+    }
+    if (!b) return;
+    programmaticMove = true;
+    map.fitBounds(b, { padding: [40, 40], maxZoom: 8, animate: false });
+    programmaticMove = false;
+    document.body.dataset.fitted = [...S.fitted].sort().join(",");
   }
 
   function drawLaunch(L_, rec, colour) {
@@ -398,6 +473,30 @@
 
   const langChoice = new Map(); // alert id -> chosen language
 
+  /** The language a card shows: the operator's choice for it, else the page's. */
+  function cardLang(b) {
+    const chosen = langChoice.get(b.id);
+    return chosen ? chosen.slice(0, 2) : S.lang;
+  }
+
+  /** The warned areas by name, land first, then sea (codes in the tooltip). */
+  function areaList(codes, lang) {
+    const box = el("div", { class: "alert-areas" });
+    const land = codes.filter((c) => (S.areaInfo.get(c) || {}).kind !== "sea");
+    const sea = codes.filter((c) => (S.areaInfo.get(c) || {}).kind === "sea");
+    for (const [kind, list] of [["land", land], ["sea", sea]]) {
+      if (!list.length) continue;
+      const row = el("div", { class: "areas-" + kind, "data-kind": kind });
+      row.append(el("span", { class: "areas-kind" }, kind === "land" ? "▮" : "≈"));
+      list.forEach((c, i) => {
+        row.append(el("span", { class: "area-name", "data-code": c, title: c }, areaName(c, lang)));
+        if (i < list.length - 1) row.append(document.createTextNode(", "));
+      });
+      box.append(row);
+    }
+    return box;
+  }
+
   function alertCard(b, cancelled) {
     const card = el("div", { class: "alert-card" + (cancelled ? " cancelled" : ""), "data-alert-id": b.id,
       "data-status": b.status, "data-msg-type": b.msg_type });
@@ -405,11 +504,12 @@
     head.append(el("span", { class: "alert-type" }, b.msg_type.toUpperCase()),
       el("span", { class: "alert-status" + (b.status === "Actual" ? " actual" : "") }, b.status),
       el("span", { class: "muted" }, b.id + " · " + utc(b.t) + " UTC"));
-    card.append(head, el("div", { class: "alert-areas" }, (b.areas || []).join(", ")));
+    card.append(head, areaList(b.areas || [], cardLang(b)));
     if (b.tracks && b.tracks.length) card.append(el("div", { class: "muted" }, "tracks: " + b.tracks.join(", ")));
     const infos = capInfos(b.cap);
     if (infos.length) {
-      const chosen = langChoice.get(b.id) || infos[0].lang;
+      const chosen = langChoice.get(b.id)
+        || (infos.find((i) => i.lang.slice(0, 2) === S.lang) || infos[0]).lang;
       const bar = el("div", { class: "langs" });
       const blocks = [];
       for (const info of infos) {
@@ -523,6 +623,19 @@
   }
 
   // ------------------------------------------------------------ banner
+  function setupLang() {
+    const sel = document.getElementById("lang");
+    sel.value = S.lang;
+    document.documentElement.lang = S.lang;
+    sel.addEventListener("change", () => {
+      S.lang = sel.value;
+      document.documentElement.lang = S.lang;
+      try { window.localStorage.setItem("tocsin.lang", S.lang); } catch (e) { /* private mode */ }
+      langChoice.clear();
+      dirty.alerts = true; schedule();
+    });
+  }
+
   function setBanner(cfg) {
     const b = document.getElementById("banner");
     b.dataset.mode = cfg.mode;
@@ -781,6 +894,7 @@
   fetch("/v1/config", { cache: "no-store" }).then((r) => r.json()).then((cfg) => {
     S.config = cfg;
     setBanner(cfg);
+    setupLang();
     if (!cfg.accounts) document.getElementById("operator-panel").hidden = true;
     setupOperator();
     const areas = loadAreas();
@@ -791,5 +905,5 @@
   }).then(() => { document.body.dataset.ready = "1"; schedule(); })
     .catch((e) => { document.getElementById("banner-mode").textContent = "DASHBOARD ERROR: " + e; });
 
-  window.tocsinDashboard = { state: S, replay: R, apply, schedule, map, trackLayers };
+  window.tocsinDashboard = { state: S, replay: R, apply, schedule, map, trackLayers, areaName, areaStyle };
 })();

@@ -1,0 +1,372 @@
+"""Stages in a process of their own: ingest and fusion on separate cores (issue 17).
+
+::
+
+    main process (HTTP, verification, ingress, journal, sinks)        stage process
+    ──► ingress ──► journal: inputs, ticks (commit) ──► work ──────────► stages
+                                                                            │
+    sinks ◄── journal: outputs (commit) ◄── collect ◄── outputs (bytes) ◄───┘
+
+Python runs one thread at a time per process, so with the stages in the server
+process, verification, the journal and fusion share one core however many the
+machine has. :class:`StageProcess` runs the stages (fusion, consistency,
+warning) in a child process; :class:`tocsin.runtime.Pipeline` keeps ingress,
+the journal and the sinks and hands it work (:meth:`Pipeline.start_stage_process
+<tocsin.runtime.Pipeline.start_stage_process>`).
+
+What the runtime promises still holds:
+
+* The stage process gets exactly what was journalled, after the commit, in
+  journal order: an input as its journalled bytes (decoded there as a replay
+  decodes it), a tick as its time. So the stages compute what a replay of the
+  journal computes, and recovery reads the journal as before (outputs come
+  after the inputs that produced them, perhaps after later inputs too, which
+  :meth:`~tocsin.runtime.Pipeline.recover` already allows).
+* Outputs come back in order and are journalled (committed) before any sink
+  sees them.
+* A request is acknowledged once its inputs are committed (they are durable:
+  a crash before their outputs are journalled is completed by recovery), not
+  after its outputs; so ingest and fusion overlap.
+* A snapshot is taken at a barrier: all work in flight is finished and its
+  outputs journalled, then the stage process captures the stages
+  (:func:`tocsin.journal.snapshot.capture`), so it covers an exact journal
+  position.
+* Work in flight is bounded (``max_inflight`` messages): past it the pipeline
+  waits for the stages, its callers' queues fill, and the server answers 429.
+
+The child is a fresh interpreter (``python -m tocsin.stageproc``: no threads
+or locks inherited from the server, and unlike ``multiprocessing``'s spawn it
+never re-imports the parent's main module) talking over two pipes with
+:class:`multiprocessing.connection.Connection` framing. It builds its stages
+from a picklable *recipe* (:class:`StageRecipe`), then loads the state the
+parent's stages have (after recovery) through the snapshot mechanism. It ignores SIGINT and
+SIGTERM (a service manager signals the whole group; the parent drains and
+stops it) and exits when the parent goes away (end of file on its pipe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tocsin.stage import Stage, run_pipeline
+from tocsin.wire import Envelope, decode_json, encode_json
+
+if TYPE_CHECKING:
+    from tocsin.warning.mode import Mode
+    from tocsin.warning.policy import WarningConfig
+
+#: one unit of work: an input's journalled bytes, or a tick's time
+Work = bytes | float
+
+
+class StageProcessError(RuntimeError):
+    """The stage process could not start, or died."""
+
+
+@dataclass(frozen=True)
+class StageRecipe:
+    """How the stage process builds its stages: a stage set by name
+    (:func:`tocsin.runtime.stages_by_name`) with the run's warning mode and
+    policy. Picklable; a live mode travels as its authorisation and is
+    re-obtained in the child through :func:`tocsin.warning.mode.authorise_live`,
+    the one door to live operation."""
+
+    name: str = "default"
+    config: WarningConfig | None = None
+    #: the drill mode (None: the default drill), unless ``live`` is set
+    drill: Any = None
+    #: the live authorisation (:class:`tocsin.warning.mode.LiveAuthorisation`)
+    live: Any = None
+    #: the node and run identity in alert ids (:func:`tocsin.runtime.default_stages`)
+    instance: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        mode: Mode | None = None,
+        config: WarningConfig | None = None,
+        instance: str | None = None,
+    ) -> StageRecipe:
+        if mode is not None and mode.live:
+            return cls(name, config, live=getattr(mode, "authorisation"), instance=instance)  # noqa: B009
+        return cls(name, config, drill=mode, instance=instance)
+
+    def mode(self) -> Mode | None:
+        if self.live is not None:
+            return importlib.import_module("tocsin.warning.mode").authorise_live(self.live)
+        return self.drill
+
+    def __call__(self) -> list[Stage]:
+        from tocsin.runtime import stages_by_name
+
+        return stages_by_name(self.name, self.mode(), self.config, instance=self.instance)
+
+
+def run_stages(stages: list[Stage], env: Envelope) -> tuple[list[Envelope], bool]:
+    """Push one input through the stages; (outputs, whether a stage raised).
+    A stage bug must not stop the exchange: it is counted, and a replay
+    meets it at the same place."""
+    try:
+        return run_pipeline(stages, env), False
+    except Exception:
+        return [], True
+
+
+def advance_stages(stages: list[Stage], t: float) -> tuple[list[Envelope], bool]:
+    """Advance every stage to ``t``, feeding each one's outputs to the stages
+    after it; (outputs, whether a stage raised)."""
+    produced: list[Envelope] = []
+    try:
+        for i, stage in enumerate(stages):
+            outs = stage.advance(t)
+            produced.extend(outs)
+            for e in outs:
+                produced.extend(run_pipeline(stages[i + 1 :], e))
+    except Exception:
+        return produced, True
+    return produced, False
+
+
+# ---------------------------------------------------------------- child
+
+
+def _child_main(work_fd: int, replies_fd: int) -> None:
+    """The stage process: read the recipe and the state, build the stages,
+    then answer work items in order until told to stop or the parent goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    work, replies = Connection(work_fd, writable=False), Connection(replies_fd, readable=False)
+    try:
+        recipe, state = work.recv()
+        stages = recipe()
+        if state is not None:
+            from tocsin.journal import snapshot as snap
+
+            snap.check_types(stages, state)
+            for stage, st in zip(stages, state, strict=True):
+                snap.restore(stage, st)
+    except BaseException as exc:
+        replies.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    replies.send(("ready", os.getpid()))
+    # a reader thread keeps the parent's sends from ever waiting on the stages
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while True:
+                inbox.put(work.recv())
+        except (EOFError, OSError):
+            inbox.put(None)
+
+    threading.Thread(target=read, name="tocsin-stages-reader", daemon=True).start()
+    while True:
+        msg = inbox.get()
+        if msg is None or msg[0] == "stop":
+            return
+        if msg[0] == "work":
+            outs: list[bytes] = []
+            errors = 0
+            for item in msg[1]:
+                if isinstance(item, bytes):
+                    produced, failed = run_stages(stages, decode_json(item))
+                else:
+                    produced, failed = advance_stages(stages, item)
+                errors += failed
+                outs.extend(encode_json(e) for e in produced)
+            replies.send(("done", outs, errors))
+        elif msg[0] == "capture":
+            from tocsin.journal import snapshot as snap
+
+            replies.send(("state", [snap.capture(s) for s in stages]))
+
+
+# ---------------------------------------------------------------- parent
+
+
+class StageProcess:
+    """The parent's handle on the stage process (one caller: the pipeline's
+    thread; a reader thread only moves replies into a queue and calls
+    ``on_reply``, e.g. to wake the server's collector)."""
+
+    def __init__(
+        self,
+        recipe: Callable[[], list[Stage]],
+        state: Any = None,
+        *,
+        max_inflight: int = 4096,
+        chunk: int = 512,
+        start_timeout_s: float = 300.0,
+        on_reply: Callable[[], None] | None = None,
+    ) -> None:
+        #: most messages sent and not yet answered (backpressure beyond it)
+        self.max_inflight = max_inflight
+        #: work is sent in items of at most this many messages, so the stages
+        #: start on a large batch before all of it is journalled... and answer
+        #: its first part before the rest is computed
+        self.chunk = chunk
+        self.on_reply = on_reply
+        work_r, work_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        env = dict(os.environ)
+        # the same tocsin as this process (a checkout on PYTHONPATH, a benchmark's tree)
+        src = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tocsin.stageproc", str(work_r), str(replies_w)],
+            pass_fds=(work_r, replies_w),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(work_r)
+        os.close(replies_w)
+        self._work = Connection(work_w, readable=False)
+        self._replies = Connection(replies_r, writable=False)
+        try:
+            self._work.send((recipe, state))
+            ready = self._replies.poll(start_timeout_s)
+        except OSError:
+            ready = True  # (it exited: recv says so)
+        if not ready:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise StageProcessError(f"the stage process did not start within {start_timeout_s:.0f} s")
+        try:
+            first = self._replies.recv()
+        except EOFError:
+            self.proc.wait(5)
+            raise StageProcessError(
+                f"the stage process exited at start (code {self.proc.returncode})"
+            ) from None
+        if first[0] != "ready":
+            self.proc.wait(5)
+            raise StageProcessError(f"the stage process could not build its stages: {first[1]}")
+        self.pid: int = first[1]
+        #: replies not yet taken, and the messages of each work item in flight
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._sizes: list[int] = []
+        self.inflight = 0
+        self.dead: str | None = None
+        self._reader = threading.Thread(target=self._read, name="tocsin-stages-replies", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self._inbox.put(self._replies.recv())
+                if self.on_reply is not None:
+                    self.on_reply()
+        except (EOFError, OSError):
+            self._inbox.put(("dead", "the stage process exited"))
+            if self.on_reply is not None:
+                self.on_reply()
+
+    @property
+    def alive(self) -> bool:
+        return self.dead is None and self.proc.poll() is None
+
+    def check_alive(self) -> None:
+        """StageProcessError if the process died."""
+        if self.dead is not None:
+            raise StageProcessError(self.dead)
+        if self.proc.poll() is not None:
+            self.dead = f"the stage process exited (code {self.proc.returncode})"
+            raise StageProcessError(self.dead)
+
+    def send(self, items: Sequence[Work], collect: Callable[[bool], Any]) -> None:
+        """Send work (in chunks); while more than ``max_inflight`` messages are
+        in flight, ``collect(True)`` waits for replies first."""
+        for i in range(0, len(items), self.chunk):
+            part = list(items[i : i + self.chunk])
+            while self.inflight and self.inflight + len(part) > self.max_inflight:
+                collect(True)
+            self.check_alive()
+            self._work.send(("work", part))
+            self._sizes.append(len(part))
+            self.inflight += len(part)
+
+    def take(self, wait: bool = False, timeout: float = 60.0) -> list[tuple[list[bytes], int, int]]:
+        """Replies to work items, in order: (encoded outputs, stage errors,
+        messages the item had). ``wait``: at least one if any work is in flight."""
+        got: list[tuple[list[bytes], int, int]] = []
+        block = wait and self.inflight > 0
+        while True:
+            try:
+                msg = self._inbox.get(timeout=timeout) if block else self._inbox.get_nowait()
+            except queue.Empty:
+                if block:
+                    self.check_alive()
+                    raise StageProcessError(
+                        f"the stage process answered nothing in {timeout:.0f} s"
+                    ) from None
+                return got
+            block = False
+            if msg[0] == "dead":
+                self.dead = msg[1]
+                if got:
+                    return got
+                raise StageProcessError(msg[1])
+            if msg[0] == "done":
+                n = self._sizes.pop(0)
+                self.inflight -= n
+                got.append((msg[1], msg[2], n))
+            elif msg[0] == "state":  # (only capture() asks; never pending here)
+                raise StageProcessError("stage process replies out of order")
+
+    def capture(self, timeout: float = 120.0) -> list[Any]:
+        """The stages' state (:func:`tocsin.journal.snapshot.capture` of each);
+        call with nothing in flight."""
+        if self.inflight:
+            raise StageProcessError("capture with work in flight")
+        self.check_alive()
+        self._work.send(("capture",))
+        try:
+            msg = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise StageProcessError(f"the stage process gave no state in {timeout:.0f} s") from None
+        if msg[0] == "dead":
+            self.dead = msg[1]
+            raise StageProcessError(msg[1])
+        if msg[0] != "state":
+            raise StageProcessError("stage process replies out of order")
+        state: list[Any] = msg[1]
+        return state
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the process to end (after the work already sent) and wait."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self._work.send(("stop",))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._work.close()
+
+
+__all__ = [
+    "StageProcess",
+    "StageProcessError",
+    "StageRecipe",
+    "Work",
+    "advance_stages",
+    "run_stages",
+]
+
+
+if __name__ == "__main__":  # the stage process (StageProcess starts it)
+    _child_main(int(sys.argv[1]), int(sys.argv[2]))
