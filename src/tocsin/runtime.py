@@ -335,20 +335,33 @@ class Pipeline:
         self, items: Sequence[Item], now: float | None, accepted: list[Envelope], payloads: list[bytes]
     ) -> list[Verdict]:
         verdicts = []
+        j = self.journal
         for item in items:
+            raw: bytes | None = None
+            fmt = "json"
             if isinstance(item, Prechecked):
                 v = self.ingress.check_prechecked(item, now=now)
+                raw, fmt = item.data, item.fmt
             elif isinstance(item, Raw):
                 v = self.ingress.check_bytes(item.data, now=now, fmt=item.fmt)
+                raw, fmt = item.data, item.fmt
             elif isinstance(item, bytes | bytearray | memoryview):
-                v = self.ingress.check_bytes(bytes(item), now=now)
+                raw = bytes(item)
+                v = self.ingress.check_bytes(raw, now=now)
             else:
                 v = self.ingress.check(item, now=now)
             verdicts.append(v)
-            for env in v.accepted_envs():  # the message, or a bundle's accepted members
+            envs = v.accepted_envs()  # the message, or a bundle's accepted members
+            if envs and j is not None and v.env is not None and v.env.kind == "bundle" and v.env.sig:
+                # the partner's signed bytes, so an audit can re-verify them
+                # (the members follow as ordinary inputs; replay ignores this)
+                j.append("received", raw if raw is not None else encode_json(v.env))
+            for env in envs:
                 payload = encode_json(env)
-                if self.journal is not None:
-                    self.journal.append("input", payload)
+                if raw is not None and env is v.env and _keep_received(env, raw, fmt, payload):
+                    payload = raw  # (decodes to the same envelope: replay is unchanged)
+                if j is not None:
+                    j.append("input", payload)
                 payloads.append(payload)
                 self.metrics.inputs[env.kind] += 1
                 if self.data_time is None or env.sent > self.data_time:
@@ -1041,6 +1054,23 @@ def recorded_policy(journal: Journal) -> dict[str, Any] | None:
     notes = start_notes(journal)
     pol = notes[-1].get("policy") if notes else None
     return pol if isinstance(pol, dict) else None
+
+
+#: a signed message is journalled as received (so its signature can be checked
+#: again from the journal) unless that is longer than its re-encoding by more
+#: than this factor and margin (unknown fields: bounded disk, not the sender's choice)
+RECEIVED_MAX_GROWTH = 1.25
+RECEIVED_MAX_EXTRA = 64
+
+
+def _keep_received(env: Envelope, raw: bytes, fmt: str, encoded: bytes) -> bool:
+    return (
+        fmt == "json"
+        and env.v == 2
+        and bool(env.sig)
+        and len(raw) <= len(encoded) * RECEIVED_MAX_GROWTH + RECEIVED_MAX_EXTRA
+        and raw[:1] == b"{"
+    )
 
 
 def _tick_payload(t: float) -> bytes:

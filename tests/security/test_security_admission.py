@@ -9,12 +9,15 @@ import asyncio
 import pytest
 
 from tocsin.exchange.admission import (
+    PRECHECK_CHUNK,
     PRIORITY,
     UNAUTHENTICATED,
     Admission,
     AdmissionConfig,
     FairQueue,
+    Prechecker,
     TokenBucket,
+    claimed_lane,
     request_class,
     retry_after,
 )
@@ -168,7 +171,8 @@ def test_request_class() -> None:
         request_class(pcs(sample_plot(partner="KR", source="KR-R1")), ing.windows, False) == UNAUTHENTICATED
     )
     jp = sign(sample_plot(seq=1, sent=T0), JP)
-    assert request_class(pcs(kr[0], jp), ing.windows, False) == UNAUTHENTICATED
+    assert request_class(pcs(kr[0], jp), ing.windows, False) == "mixed"  # a relay: signed, fresh
+    assert request_class(pcs(kr[0], jp, forged), ing.windows, False) == UNAUTHENTICATED
     assert request_class([ing.precheck(b"{junk")], ing.windows, False) == UNAUTHENTICATED
     # a replay of KR's accepted message is not KR's (it cannot spend KR's share)
     assert ing.check(kr[0]).ok
@@ -177,3 +181,63 @@ def test_request_class() -> None:
     # open mode: by the partner claimed
     op = Ingress(None, max_skew_s=None)
     assert request_class([op.precheck(encode_json(sample_plot()))], op.windows, True) == "open:JP"
+
+
+def test_a_lane_of_mostly_junk_becomes_suspect_and_fades() -> None:
+    now = [0.0]
+    cfg = AdmissionConfig(unauth_rate=100.0, unauth_burst=500.0, suspect_after=200, lane_half_life_s=10.0)
+    adm = Admission(cfg, clock=lambda: now[0])
+    junk, honest = "10.0.0.9|?", "10.0.0.9|KR"
+    assert adm.lane_wait(junk, 500) == 0.0  # nothing known yet: checked
+    adm.lane_result(junk, good=100, bad=400)
+    assert adm.suspect(junk)
+    assert adm.lane_wait(junk, 500) == pytest.approx(5.0)  # the unauthenticated rate: 500 at 100/s
+    now[0] = 1.0
+    assert adm.lane_wait(junk, 100) == 0.0  # what the rate lets through
+    assert adm.refused_messages == {"suspect": 500}
+    adm.lane_result(honest, good=10_000, bad=50)
+    assert not adm.suspect(honest)
+    assert adm.lane_wait(honest, 10_000) == 0.0
+    now[0] = 31.0  # three half-lives more without junk: ~50 bad left of 400
+    assert not adm.suspect(junk)
+    assert adm.lane_wait(junk, 10_000) == 0.0
+
+
+def test_claimed_lane() -> None:
+    kr = encode_json(sign(sample_plot(partner="KR", source="KR-R1", seq=1, sent=T0), KR))
+    jp = encode_json(sample_plot(seq=1))
+    assert claimed_lane([kr, kr], "10.0.0.1") == "10.0.0.1|KR"
+    assert claimed_lane([kr, jp], "10.0.0.1") == "10.0.0.1|?"
+    assert claimed_lane([b"\x00junk"], None) == "?|?"
+
+
+def test_precheck_work_is_fair_across_lanes() -> None:
+    """One thread, a lane with 10 chunks of work queued, then another lane's
+    request: it is checked after at most one chunk of the first lane's."""
+    import threading
+    import time
+
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def check(lines: list[bytes], fmt: str) -> list[bytes]:
+        time.sleep(0.01)
+        with lock:
+            order.append(lines[0][:1].decode())
+        return lines
+
+    async def go() -> None:
+        pc = Prechecker(check, AdmissionConfig(quantum=PRECHECK_CHUNK), threads=1)
+        pc.start()
+        try:
+            flood = asyncio.create_task(pc.precheck([b"j"] * (10 * PRECHECK_CHUNK), "json", "a|?", 0))
+            await asyncio.sleep(0.005)
+            honest = await asyncio.wait_for(pc.precheck([b"k"] * 5, "json", "b|KR", 0), 10)
+            assert honest == [b"k"] * 5
+            await flood
+        finally:
+            await pc.stop()
+
+    asyncio.run(go())
+    assert order.index("k") <= 2, order
+    assert order.count("j") == 10

@@ -139,7 +139,7 @@ def post(c: httpx.AsyncClient, body: bytes) -> Any:
 
 
 def test_over_its_quota_a_class_gets_429_and_another_does_not() -> None:
-    quotas = AdmissionConfig(unauth_rate=100.0, unauth_burst=1000.0)
+    quotas = AdmissionConfig(unauth_rate=100.0, unauth_burst=1000.0, suspect_after=10**9)  # (lanes: below)
     cfg = ServerConfig(tick_s=0, clock="data", admission=quotas)
     ex, _ = build_exchange(toy_stages(), registry=REG, config=cfg)
 
@@ -198,3 +198,35 @@ def test_a_backlog_of_junk_does_not_hold_up_an_honest_partner() -> None:
     at_answer, total = asyncio.run(go())
     assert total == 30
     assert at_answer <= 4, at_answer  # FIFO would have made KR wait for all 30
+
+
+def test_a_junk_lane_is_refused_before_it_is_decoded() -> None:
+    """Once most of a lane's recent messages failed, its requests are refused
+    for the price of a 429 (no decoding, no signature checks), while another
+    lane from the same address (an honest partner's) is not."""
+    quotas = AdmissionConfig(unauth_rate=100.0, unauth_burst=300.0, suspect_after=200)
+    cfg = ServerConfig(tick_s=0, clock="data", admission=quotas)
+    ex, _ = build_exchange(toy_stages(), registry=REG, config=cfg)
+    junk_body = b"\n".join(junk(4 * i + 3) for i in range(250))  # NUL lines: claim nobody
+
+    async def go() -> list[tuple[int, int]]:
+        app = create_app(ex)
+        await ex.start()
+        ing = ex.pipeline.ingress
+        out = []
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+
+                def seen() -> int:
+                    return sum(ing.rejected.values()) + sum(ing.accepted.values())
+
+                for body in (junk_body, junk_body, signed_lines(KR, "KR", 1, 20)):
+                    before = seen()
+                    r = await post(c, body)
+                    out.append((r.status_code, seen() - before))
+        finally:
+            await ex.stop()
+        return out
+
+    assert asyncio.run(go()) == [(200, 250), (429, 0), (200, 20)]
+    assert ex.admission.refused_messages == {"suspect": 250}

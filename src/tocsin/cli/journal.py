@@ -73,6 +73,30 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(1)
 
+    @jr.command("audit")
+    def audit(
+        path: Path = typer.Argument(..., help="Journal database (data/journal.db)."),
+        partners: Path = typer.Option(..., "--partners", help="The partner registry (their public keys)."),
+        archive_dir: Path | None = typer.Option(
+            None, "--archive", help="Also audit the segments `tocsin journal archive` moved there."
+        ),
+    ) -> None:
+        """Check every partner's signature again from the journal alone: signed
+        messages as they were received, signed bundles (kept as received) and
+        the inputs that are their members. Exit 0 when all check out, 1 when
+        one does not (its entry named), 2 when a file is unreadable.
+
+        Example: tocsin journal audit data/journal.db --partners partners.yaml"""
+        from tocsin.exchange.signing import PartnerRegistry, audit_entries
+        from tocsin.journal import Journal
+
+        registry = PartnerRegistry.load(partners)
+        with Journal(path, readonly=True, archive=archive_dir) as j:
+            rep = audit_entries(j.entries(kinds=("input", "received")), registry)
+        typer.echo(f"{path}: {rep.summary()}")
+        if not rep.ok:
+            raise typer.Exit(1)
+
     @jr.command("head")
     def head(path: Path = typer.Argument(..., help="Journal database.")) -> None:
         """Print the last sequence number and head hash (keep it somewhere safe)."""

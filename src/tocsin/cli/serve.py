@@ -337,11 +337,11 @@ def register(app: typer.Typer) -> None:
             "Retry-After. Bounds what one compromised partner adds to the journal.",
         ),
         unauth_rate: float = typer.Option(
-            5_000.0,
+            1_000.0,
             "--unauth-rate",
             min=1.0,
             help="Messages a second of all unauthenticated traffic together (junk, forgeries, "
-            "replays; burst: four times that); more: 429.",
+            "replays; burst: five times that); more: 429.",
         ),
         allowed_origin: list[str] = typer.Option(
             [],
@@ -451,7 +451,7 @@ def register(app: typer.Typer) -> None:
             open_rate=partner_rate,
             open_burst=2 * partner_rate,
             unauth_rate=unauth_rate,
-            unauth_burst=4 * unauth_rate,
+            unauth_burst=5 * unauth_rate,
         )
         cfg = ServerConfig(
             max_body_bytes=max_body,

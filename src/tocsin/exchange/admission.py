@@ -7,11 +7,21 @@ the journal. Work that reaches the exchange is *classed* before it queues:
 * ``partner:XX``: every message of the request carries a valid signature of
   registered partner XX and a sequence number its replay window has not seen
   (a replay of captured traffic is not XX's: it cannot use XX's share);
+* ``mixed``: every message validly signed and fresh, but of several partners
+  (a relay): one class, with a partner's quota;
 * ``unauthenticated``: everything else in signed mode (malformed, unsigned,
-  forged, replayed, mixed);
+  forged, replayed, or mixed with any of those);
 * ``open:XX``: in open mode (no registry, exercises only) nothing is
   authenticated; requests are classed by the partner they claim;
 * ``local``: the operator's own local inputs (``--tail``, ``--socket``).
+
+Before any of that, a request is put in a *lane* (its client address and the
+partner its lines claim; :func:`claimed_lane`: a regex, nothing decoded). The
+decode-and-verify work is queued fairly by lane (:class:`Prechecker`), and a
+lane whose recent messages mostly failed decoding or authentication is
+*suspect*: it gets the unauthenticated quota before its work is even queued,
+so a junk flood costs a 429 per request, not a decode and a signature check
+per message.
 
 Each class has a **token bucket** (messages per second and a burst): a request
 over it is answered ``429`` with ``Retry-After`` (the seconds until the bucket
@@ -34,9 +44,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -45,6 +57,7 @@ _T = TypeVar("_T")
 #: the class of internal work (the dashboard's operator actions): always served first
 PRIORITY = ""
 UNAUTHENTICATED = "unauthenticated"
+MIXED = "mixed"
 LOCAL = "local"
 
 
@@ -55,21 +68,29 @@ class AdmissionConfig:
     #: each registered partner (signed mode), and the burst it may send at once
     partner_rate: float = 50_000.0
     partner_burst: float = 100_000.0
-    #: all unauthenticated traffic together
-    unauth_rate: float = 5_000.0
-    unauth_burst: float = 20_000.0
+    #: all unauthenticated traffic together (in signed mode nothing legitimate is
+    #: unauthenticated: junk, forgeries, replays; serving it only counts it)
+    unauth_rate: float = 1_000.0
+    unauth_burst: float = 5_000.0
     #: each claimed partner in open mode
     open_rate: float = 50_000.0
     open_burst: float = 100_000.0
     #: each source address (across classes)
     client_rate: float = 100_000.0
     client_burst: float = 200_000.0
-    #: source addresses remembered (least recently seen forgotten first)
+    #: source addresses and lanes remembered (least recently seen forgotten first)
     max_clients: int = 4096
+    #: a lane (client address and claimed partner) is *suspect* when over half of
+    #: at least this many recent messages failed decoding or authentication; a
+    #: suspect lane gets the unauthenticated quota *before* its messages are
+    #: decoded and verified, so junk is refused for the price of a 429
+    suspect_after: int = 200
+    #: how fast a lane's record fades (halved every this many seconds)
+    lane_half_life_s: float = 10.0
     #: fair queue: messages per class per turn
     quantum: int = 1000
     #: queued requests and bytes per class, bytes overall
-    max_requests_per_class: int = 64
+    max_requests_per_class: int = 256
     max_bytes_per_class: int = 32 * 1024 * 1024
     max_bytes_total: int = 128 * 1024 * 1024
 
@@ -110,15 +131,61 @@ class Admission:
     clock: Callable[[], float] = time.monotonic
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     clients: OrderedDict[str, TokenBucket] = field(default_factory=OrderedDict)
+    #: per lane: (good, bad, stamp) recent messages and its bucket once suspect
+    lanes: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
     #: requests and messages refused, per class
     refused_requests: dict[str, int] = field(default_factory=dict)
     refused_messages: dict[str, int] = field(default_factory=dict)
+
+    def _lane(self, lane: str, now: float) -> list[Any]:
+        st = self.lanes.get(lane)
+        if st is None:
+            st = self.lanes[lane] = [0.0, 0.0, now, None]
+            while len(self.lanes) > self.config.max_clients:
+                self.lanes.popitem(last=False)
+        else:
+            self.lanes.move_to_end(lane)
+            fade = 0.5 ** ((now - st[2]) / self.config.lane_half_life_s)
+            st[0], st[1], st[2] = st[0] * fade, st[1] * fade, now
+        return st
+
+    def suspect(self, lane: str) -> bool:
+        """Did most of the lane's recent messages (faded) fail?"""
+        if lane not in self.lanes:
+            return False
+        st = self._lane(lane, self.clock())
+        return bool(st[1] >= self.config.suspect_after and st[1] > st[0])
+
+    def lane_wait(self, lane: str, n: int) -> float:
+        """Before decoding: 0.0 when the request may go on to be checked, else the
+        seconds to wait (a suspect lane over the unauthenticated quota)."""
+        now = self.clock()
+        if not self.suspect(lane):
+            self._lane(lane, now)
+            return 0.0
+        st = self._lane(lane, now)
+        if st[3] is None:  # (starts empty: no burst for a lane just found out)
+            bucket = TokenBucket(self.config.unauth_rate, self.config.unauth_burst, now)
+            bucket.tokens = 0.0
+            st[3] = bucket
+        wait = float(st[3].wait_for(n, now))
+        if wait > 0:
+            self.refused("suspect", n)
+        else:
+            st[3].spend(n)
+        return wait
+
+    def lane_result(self, lane: str, good: int, bad: int) -> None:
+        """What decoding and authentication found of a lane's request."""
+        st = self._lane(lane, self.clock())
+        st[0] += good
+        st[1] += bad
 
     def _bucket(self, key: str, now: float) -> TokenBucket | None:
         b = self.buckets.get(key)
         if b is None:
             cfg = self.config
-            if key.startswith("partner:"):
+            if key.startswith("partner:") or key == MIXED:
                 rate, burst = cfg.partner_rate, cfg.partner_burst
             elif key.startswith("open:"):
                 rate, burst = cfg.open_rate, cfg.open_burst
@@ -322,11 +389,107 @@ class FairQueue(Generic[_T]):
         return self._q[k][0].cost <= self._deficit[k]
 
 
+#: lines per unit of decode/verify work (:class:`Prechecker`)
+PRECHECK_CHUNK = 128
+
+_CLAIM = re.compile(rb'"partner"\s*:\s*"([A-Z]{2})"')
+
+
+def claimed_lane(lines: list[bytes], client: str | None) -> str:
+    """The lane of a request *before* anything is decoded or verified: its
+    client address and the partner every line claims (``?`` if they differ or
+    one cannot be read). Costs a regex search a line; used to queue the
+    decode/verify work fairly (:class:`Prechecker`), never to trust anyone."""
+    claim = None
+    for ln in lines:
+        m = _CLAIM.search(ln, 0, 400)
+        c = m.group(1).decode() if m is not None else "?"
+        if claim is None:
+            claim = c
+        elif c != claim:
+            claim = "?"
+            break
+    return f"{client or '?'}|{claim or '?'}"
+
+
+class Prechecker:
+    """The decode-and-verify stage between the HTTP handlers and the worker,
+    made fair: requests wait in a :class:`FairQueue` by :func:`claimed_lane`
+    and ``threads`` threads (Ed25519 verification releases the GIL) serve the
+    lanes by deficit round robin. Without it, every request's verification went
+    to one first-come-first-served thread pool: a flood of junk put each honest
+    request behind all of it (seconds), before the fair worker queue was ever
+    reached. Bounded like the worker queue (``asyncio.QueueFull``: 429)."""
+
+    def __init__(
+        self, check: Callable[[list[bytes], str], list[Any]], config: AdmissionConfig, threads: int = 2
+    ) -> None:
+        self.check = check
+        self.queue: FairQueue[tuple[list[bytes], str, asyncio.Future[list[Any]]]] = FairQueue(config)
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tocsin-precheck")
+        self._tasks = [asyncio.create_task(self._serve()) for _ in range(self.threads)]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def precheck(self, lines: list[bytes], fmt: str, lane: str, nbytes: int) -> list[Any]:
+        """Decode and verify ``lines`` in their lane's turn; big requests go in
+        chunks of :data:`PRECHECK_CHUNK` (a turn is short: another lane waits for
+        at most one chunk per thread). Raises ``asyncio.QueueFull`` when the lane
+        (or the stage) is full: nothing of the request was queued."""
+        if self._pool is None:  # not started (in-process use): check here
+            return self.check(lines, fmt)
+        loop = asyncio.get_running_loop()
+        parts = [lines[i : i + PRECHECK_CHUNK] for i in range(0, len(lines), PRECHECK_CHUNK)]
+        futs: list[asyncio.Future[list[Any]]] = []
+        per = max(1, nbytes // max(1, len(parts)))
+        try:
+            for part in parts:
+                fut: asyncio.Future[list[Any]] = loop.create_future()
+                self.queue.put_nowait((part, fmt, fut), key=lane, cost=len(part), nbytes=per)
+                futs.append(fut)
+        except asyncio.QueueFull:
+            for f in futs:
+                f.cancel()
+            raise
+        out: list[Any] = []
+        for f in futs:
+            out.extend(await f)
+        return out
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            lines, fmt, fut = await self.queue.get()
+            if fut.done():
+                continue
+            try:
+                res = await loop.run_in_executor(self._pool, self.check, lines, fmt)
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            if not fut.done():
+                fut.set_result(res)
+
+
 def request_class(prechecked: list[Any], windows: dict[tuple[str, str], Any], open_mode: bool) -> str:
     """The class of a request (module doc) from its :meth:`Ingress.precheck`
     results. ``windows`` (the ingress replay windows) is only read: a message
     whose sequence number was already accepted is a replay, not its partner's."""
     partner = None
+    mixed = False
     for pc in prechecked:
         env = pc.env
         if env is None or (pc.problem is not None and not open_mode):
@@ -334,24 +497,31 @@ def request_class(prechecked: list[Any], windows: dict[tuple[str, str], Any], op
         if partner is None:
             partner = env.partner
         elif env.partner != partner:
-            return UNAUTHENTICATED
+            if open_mode:
+                return UNAUTHENTICATED
+            mixed = True
         if not open_mode:
             win = windows.get((env.partner, env.source))
             if win is not None and win.status(env.seq) is not None:
                 return UNAUTHENTICATED
     if partner is None:
         return UNAUTHENTICATED
+    if mixed:
+        return MIXED
     return f"{'open' if open_mode else 'partner'}:{partner}"
 
 
 __all__ = [
     "LOCAL",
+    "MIXED",
     "PRIORITY",
     "UNAUTHENTICATED",
     "Admission",
     "AdmissionConfig",
     "FairQueue",
+    "Prechecker",
     "TokenBucket",
+    "claimed_lane",
     "request_class",
     "retry_after",
 ]

@@ -360,11 +360,115 @@ def _str_list(val: Any, where: str) -> list[str]:
     return list(val)
 
 
+# ---------------------------------------------------------------- audit
+
+
+@dataclass
+class AuditReport:
+    """What :func:`audit_entries` found: partners' signatures checked again
+    from a journal alone."""
+
+    #: signed inputs journalled as received whose signature verifies
+    messages_verified: int = 0
+    #: signed bundles (``received`` entries) that verify, and the journalled
+    #: inputs shown to be members of one
+    bundles_verified: int = 0
+    members_covered: int = 0
+    #: inputs without a signature (open mode, a partner's v1 transition
+    #: without a registry entry, drills)
+    unsigned: int = 0
+    #: (entry seq, why) of every input or bundle that does not check out
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        text = (
+            f"{self.messages_verified} signed messages and {self.bundles_verified} bundles "
+            f"({self.members_covered} members) verify; {self.unsigned} unsigned inputs"
+        )
+        if self.problems:
+            seq, why = self.problems[0]
+            text += f"; {len(self.problems)} do not, the first at entry {seq}: {why}"
+        return text
+
+
+def audit_entries(entries: Iterable[Any], registry: PartnerRegistry) -> AuditReport:
+    """Check every partner signature a journal can prove, from its entries
+    (objects with ``seq``, ``kind``, ``payload``, in order).
+
+    A signed input the node journalled as received (``runtime`` keeps a v2
+    message's bytes unless they are much longer than its re-encoding) is
+    verified over those bytes. A signed bundle is journalled once as received
+    (entry kind ``received``) before its accepted members; the bundle's
+    signature is verified and each member input after it must be one of the
+    bundle's messages. A signed input that does neither is a problem (a
+    re-encoded over-long message, or an altered entry: the hash chain, which
+    ``tocsin journal verify`` checks, tells which)."""
+    from tocsin.wire import decode_json
+
+    rep = AuditReport()
+    members: dict[tuple[str, str, int], Envelope] = {}
+    for e in entries:
+        if e.kind == "received":
+            members = {}
+            try:
+                env = decode_json(e.payload)
+            except Exception as exc:
+                rep.problems.append((e.seq, f"received entry does not decode ({type(exc).__name__})"))
+                continue
+            pol = registry.get(env.partner)
+            if pol is None:
+                rep.problems.append((e.seq, f"partner {env.partner!r} is not in the registry"))
+            elif not verify(env, pol.public_key, raw=e.payload):
+                rep.problems.append((e.seq, f"bundle signature does not verify for {env.partner}"))
+            elif isinstance(env.body, BundleBody):
+                rep.bundles_verified += 1
+                for m in env.body.messages:
+                    try:
+                        menv = decode_json(bytes(m))
+                    except Exception:  # (refused at ingress, never journalled as an input)
+                        continue
+                    members[(menv.partner, menv.source, menv.seq)] = menv
+            continue
+        if e.kind != "input":
+            continue
+        try:
+            env = decode_json(e.payload)
+        except Exception as exc:
+            rep.problems.append((e.seq, f"input does not decode ({type(exc).__name__})"))
+            continue
+        member = members.get((env.partner, env.source, env.seq))
+        if member is not None:
+            if member == env:
+                rep.members_covered += 1
+            else:
+                rep.problems.append((e.seq, "input differs from the bundle member it claims to be"))
+            continue
+        if not env.sig:
+            rep.unsigned += 1
+            continue
+        pol = registry.get(env.partner)
+        if pol is None:
+            rep.problems.append((e.seq, f"partner {env.partner!r} is not in the registry"))
+        elif verify(env, pol.public_key, raw=e.payload):
+            rep.messages_verified += 1
+        else:
+            rep.problems.append(
+                (e.seq, f"signature of {env.partner} does not verify over the journalled bytes")
+            )
+    return rep
+
+
 __all__ = [
     "DEFAULT_KINDS",
     "SIG_V2",
+    "AuditReport",
     "PartnerPolicy",
     "PartnerRegistry",
+    "audit_entries",
     "b64_decode_any",
     "b64url_encode",
     "generate_key",

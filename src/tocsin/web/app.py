@@ -49,7 +49,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin import __version__
-from tocsin.exchange.admission import request_class, retry_after
+from tocsin.exchange.admission import Prechecker, claimed_lane, request_class, retry_after
 from tocsin.exchange.ingress import REASONS, Verdict
 from tocsin.web.hub import Exchange, QueueFull
 
@@ -179,6 +179,7 @@ def create_app(
     and serving the operator dashboard (:mod:`tocsin.web.dashboard`)."""
     cfg = exchange.config
     sec = security or HttpSecurity()
+    prechecker = Prechecker(exchange.pipeline.ingress.precheck_many, cfg.admission, threads=2)
     #: local ingest tasks (``--tail``), watched by /healthz
     ingest_tasks: dict[str, asyncio.Task[int]] = {}
     #: the client address of each open event stream
@@ -235,9 +236,25 @@ def create_app(
         # decode and verify signatures off the event loop and off the worker, in
         # parallel with it (Ed25519 verification releases the GIL); the result
         # also says whose request this is: its class, for quotas and fair queueing
-        items = await asyncio.to_thread(ing.precheck_many, lines, fmt)
-        klass = request_class(items, ing.windows, ing.open_mode)
         client = request.client.host if request.client is not None else None
+        lane = claimed_lane(lines, client)
+        wait = exchange.admission.lane_wait(lane, len(lines))
+        if wait > 0:  # a lane of mostly junk: refused before decoding
+            exchange.http_rejects["rate_limited"] += 1
+            return _error(
+                429,
+                "rate_limited",
+                f"most recent messages from here failed; retry after {retry_after(wait)} s",
+                headers={"Retry-After": retry_after(wait)},
+            )
+        try:  # (fair across lanes: admission.Prechecker)
+            items = await prechecker.precheck(lines, fmt, lane, len(body))
+        except asyncio.QueueFull:
+            exchange.http_rejects["queue_full"] += 1
+            return _error(429, "queue_full", "the exchange is busy; retry", headers={"Retry-After": "1"})
+        bad = sum(1 for pc in items if pc.env is None or (pc.problem is not None and not ing.open_mode))
+        exchange.admission.lane_result(lane, len(items) - bad, bad)
+        klass = request_class(items, ing.windows, ing.open_mode)
         wait = exchange.admission.admit(klass, len(items), client)
         if wait > 0:
             exchange.http_rejects["rate_limited"] += 1
@@ -398,6 +415,7 @@ def create_app(
         from tocsin.web.local_ingest import serve_unix_socket, tail_file
 
         await exchange.start()
+        prechecker.start()
         if dashboard is not None:
             dashboard.started()
         stop = asyncio.Event()
@@ -416,6 +434,7 @@ def create_app(
                 t.cancel()
             if sock_server is not None:
                 sock_server.close()
+            await prechecker.stop()
             await exchange.stop()
             if dashboard is not None:
                 dashboard.close()
