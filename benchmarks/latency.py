@@ -661,6 +661,19 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _flood_module() -> Any:
+    """benchmarks/flood.py (sec's: one partner floods, the others feed a drill)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tocsin_bench_flood", Path(__file__).with_name("flood.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def extract_tree(ref: str, tmp: Path) -> Path:
     """The source tree of commit ``ref`` (``git archive``: no worktree is
     registered in the shared repository)."""
@@ -1001,7 +1014,16 @@ def main() -> None:
         metavar="RATE",
         help="CPU per plot of ingress (unsigned / v2 / bundles), journal and stages, in process",
     )
-    ap.add_argument("--repeat", type=int, default=1, help="scenario: runs per code tree (interleaved)")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="scenario / flood: runs per code tree (interleaved)"
+    )
+    ap.add_argument(
+        "--flood",
+        type=float,
+        metavar="RATE",
+        help="issue 17 (c): one partner floods RATE junk msgs/s while the others feed the IRBM drill "
+        "at 1x (benchmarks/flood.py: quiet and flood runs per code tree, the honest p99 of each)",
+    )
     ap.add_argument(
         "--sustained",
         default="500,1000,2000,4000,8000",
@@ -1032,6 +1054,24 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         print(json.dumps(out, indent=2))
         return
+    if args.flood:
+        flood = _flood_module()
+        msgs = flood.scenario_messages(flood.DEFAULT_SCENARIO)
+        try:
+            out["flood"] = {
+                name: flood.compare(
+                    args.repeat, code=code, signing="v1" if name == "baseline" else "v2", rate=args.flood,
+                    msgs=msgs,
+                )
+                for name, code in sorted(trees.items(), key=lambda kv: kv[0] != "baseline")
+            }  # fmt: skip
+        finally:
+            if not (args.scenario is not None or args.throughput):
+                shutil.rmtree(tmp, ignore_errors=True)
+        if not (args.scenario is not None or args.throughput):
+            out["load_average_at_end"] = os.getloadavg()
+            print(json.dumps(out, indent=2))
+            return
     if args.scenario is not None or args.throughput:
         try:
             for code in trees.values():

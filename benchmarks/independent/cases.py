@@ -349,7 +349,7 @@ def _launch_slv(rng: np.random.Generator, t0: float) -> tuple[Launch, Any, Any, 
 
 
 def _draw_sensors(
-    rng: np.random.Generator, t_begin: float, n_range: tuple[int, int]
+    rng: np.random.Generator, t_begin: float, n_range: tuple[int, int], *, force_ir: bool = False
 ) -> tuple[list[Radar], list[IRSat]]:
     n = int(rng.integers(n_range[0], n_range[1] + 1))
     pool: list[tuple[str, Any]] = [("ground", s) for s in RADAR_SITES] + [
@@ -358,6 +358,8 @@ def _draw_sensors(
     ]
     pool += [("ir", "US-IR1"), ("ir", "US-IR2")]
     picks = [pool[int(i)] for i in rng.permutation(len(pool))[:n]]
+    if force_ir:  # both infrared satellites (the boost is seen from lift-off)
+        picks += [p for p in pool if p[0] == "ir" and p not in picks]
     # at least two radars: the first two ground sites drawn if the pick has fewer
     if sum(1 for k, _ in picks if k != "ir") < 2:
         extra = [p for p in pool if p[0] == "ground" and p not in picks]
@@ -551,7 +553,7 @@ def make_case(
         elif o.air_t is not None and o.t_end > t_end:
             keep = o.air_t <= t_end
             o.air_t, o.air_x = o.air_t[keep], o.air_x[keep]  # type: ignore[index]
-    radars, irs = _draw_sensors(rng, t_begin, n_sensors)
+    radars, irs = _draw_sensors(rng, t_begin, n_sensors, force_ir=cls == "IRBM-silent")
     if ab.ideal_sensors:
         for r in radars:
             r.bias, r.mismatch, r.clutter, r.loss = (0.0, 0.0, 0.0, 0.0), 1.0, 0.0, 0.0

@@ -650,14 +650,20 @@ class Pipeline:
             return
         self.flush()  # the outputs of work in flight belong to the closing segment
         self._maybe_checkpoint(force=True)
+        carried = last_start_note(j)
         j.rotate()
         self.rotations += 1
         if now is not None:
             self._segment_started_at = now
-        if self.snapshots is not None:
-            self.snapshot()
-            if now is not None:
-                self._last_snapshot_at = now
+        with j.transaction():
+            if self.snapshots is not None:
+                self.snapshot()  # (covers the last entry of the closed segment)
+                if now is not None:
+                    self._last_snapshot_at = now
+            if carried is not None:
+                # the run's start note at the head of the new segment: a restart
+                # reads it there, also once the older segments are archived
+                j.append("note", json.dumps({"event": "segment", "start": carried}).encode())
 
     # ------------------------------------------------------------ snapshots
 
@@ -837,6 +843,10 @@ class Pipeline:
             return None
         from tocsin.journal import snapshot as snap
 
+        # the state as built: put back if a snapshot fails half-way through
+        # loading (a keeper refusing its part), so that the one before it, or a
+        # full replay, starts from fresh stages
+        fresh: tuple[list[Any], dict[str, Any]] | None = None
         for entry in j.entries_of_kind_desc("snapshot", limit=pol.keep + 1):
             try:
                 header = self._check_snapshot_entry(entry)
@@ -844,8 +854,20 @@ class Pipeline:
                 if hashlib.sha256(blob).hexdigest() != header["sha256"]:
                     raise snap.SnapshotError("file does not match the SHA-256 journalled for it")
                 state = snap.loads(blob)
-                self._restore(state)
-            except (snap.SnapshotError, OSError, ValueError, KeyError, TypeError) as exc:
+                if fresh is None:
+                    fresh = (
+                        [snap.capture(s) for s in self.stages],
+                        {name: k.snapshot_state() for name, k in self.keepers.items()},
+                    )
+                try:
+                    self._restore(state)
+                except BaseException:
+                    for stage, st in zip(self.stages, fresh[0], strict=True):
+                        snap.restore(stage, st)
+                    for name, k in self.keepers.items():
+                        k.restore_state(fresh[1][name])
+                    raise
+            except (snap.SnapshotError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 rep.snapshots_skipped.append(f"entry {entry.seq}: {exc}")
                 continue
             self._snapshot_files.append(header["file"])
@@ -896,6 +918,7 @@ class Pipeline:
         keepers = state.get("keepers", {})
         if not isinstance(keepers, dict):
             raise snap.SnapshotError("snapshot keepers are malformed")
+        data_time, last_tick = pipe["data_time"], pipe["last_tick"]
         snap.check_types(self.stages, stages)
         for stage, st in zip(self.stages, stages, strict=True):
             snap.restore(stage, st)
@@ -905,8 +928,7 @@ class Pipeline:
         self.ingress.windows.clear()
         self.ingress.windows.update(windows)
         self.ingress.accepted.update(accepted)
-        self.data_time = pipe["data_time"]
-        self.last_tick = pipe["last_tick"]
+        self.data_time, self.last_tick = data_time, last_tick
         m: Metrics = pipe["metrics"]
         self.metrics.inputs.update(m.inputs)
         self.metrics.outputs.update(m.outputs)
@@ -997,7 +1019,8 @@ def note_start(
 
 
 def start_notes(journal: Journal) -> list[dict[str, Any]]:
-    """Every start note of the journal, oldest first (one per start or restart)."""
+    """Every start note of the journal, oldest first (one per start or restart;
+    reads every segment: for replays, not restarts)."""
     notes: list[dict[str, Any]] = []
     for e in journal.entries(kinds=("note",)):
         try:
@@ -1009,10 +1032,30 @@ def start_notes(journal: Journal) -> list[dict[str, Any]]:
     return notes
 
 
+def last_start_note(journal: Journal) -> dict[str, Any] | None:
+    """The newest start note (None: the journal has none), found through the
+    index of notes, newest segment first: a restart does not read the journal.
+    Each segment begins with a ``segment`` note carrying the start note of the
+    run that opened it, so the answer survives archiving the older segments."""
+    for e in journal.entries_of_kind_desc("note", limit=2**62):
+        try:
+            d = json.loads(e.payload)
+        except ValueError:
+            continue
+        if not isinstance(d, dict):
+            continue
+        if d.get("event") == "start":
+            return d
+        if d.get("event") == "segment" and isinstance(d.get("start"), dict):
+            start: dict[str, Any] = d["start"]
+            return start
+    return None
+
+
 def recorded_stage_set(journal: Journal) -> str | None:
     """The stage set named by the journal's last start note, if any."""
-    notes = start_notes(journal)
-    name = notes[-1].get("stages") if notes else None
+    last = last_start_note(journal)
+    name = last.get("stages") if last else None
     return name if isinstance(name, str) else None
 
 
@@ -1026,8 +1069,7 @@ def recorded_mode(journal: Journal) -> str:
 def recorded_live_sender(journal: Journal) -> str | None:
     """The CAP sender the last start's live authorisation named (None if that
     start was not live, or predates the field): a replay renders with it."""
-    notes = start_notes(journal)
-    last = notes[-1] if notes else {}
+    last = last_start_note(journal) or {}
     sender = last.get("sender") if last.get("mode") == "live" else None
     return sender if isinstance(sender, str) else None
 
@@ -1045,14 +1087,14 @@ def recorded_instance(journal: Journal) -> str | None:
 def recorded_open(journal: Journal) -> bool:
     """Did the last start of the journal run in open mode (no partner registry)?
     (False for journals that predate the field.)"""
-    notes = start_notes(journal)
-    return bool(notes[-1].get("open", False)) if notes else False
+    last = last_start_note(journal)
+    return bool(last.get("open", False)) if last else False
 
 
 def recorded_policy(journal: Journal) -> dict[str, Any] | None:
     """The warning policy (plain data) of the last start note, if it has one."""
-    notes = start_notes(journal)
-    pol = notes[-1].get("policy") if notes else None
+    last = last_start_note(journal)
+    pol = last.get("policy") if last else None
     return pol if isinstance(pol, dict) else None
 
 
@@ -1185,6 +1227,7 @@ __all__ = [
     "file_sinks",
     "iter_recorded_outputs",
     "iter_replay",
+    "last_start_note",
     "note_start",
     "recorded_instance",
     "recorded_live_sender",

@@ -164,16 +164,27 @@ def _child_main(work_fd: int, replies_fd: int) -> None:
     replies.send(("ready", os.getpid()))
     # a reader thread keeps the parent's sends from ever waiting on the stages
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    gone = threading.Event()  # the parent went away: its work has no one to answer
 
     def read() -> None:
         try:
             while True:
                 inbox.put(work.recv())
         except (EOFError, OSError):
+            gone.set()  # work still queued is skipped: no one reads its answers
             inbox.put(None)
 
     threading.Thread(target=read, name="tocsin-stages-reader", daemon=True).start()
-    while True:
+    try:
+        _serve(stages, inbox, replies, gone)
+    except OSError:  # (the parent closed its end while we answered)
+        return
+
+
+def _serve(
+    stages: list[Stage], inbox: queue.SimpleQueue[Any], replies: Connection, gone: threading.Event
+) -> None:
+    while not gone.is_set():
         msg = inbox.get()
         if msg is None or msg[0] == "stop":
             return

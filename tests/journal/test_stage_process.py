@@ -7,6 +7,8 @@ bounded."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -165,3 +167,34 @@ def test_recipe_carries_a_live_mode_only_as_its_authorisation() -> None:
     drill = pickle.loads(pickle.dumps(StageRecipe.of("toy", DrillMode(open_inputs=True)))).mode()
     assert drill == DrillMode(open_inputs=True)
     assert not drill.live
+
+
+def test_stage_process_ends_when_its_parent_dies(tmp_path: Path) -> None:
+    """kill -9 of the node: the stage process must not live on (it holds no
+    journal and answers no one); it sees the end of its pipe and exits."""
+    script = f"""
+import os, sys
+from tocsin.exchange.samples import sample_plot, toy_stages
+from tocsin.runtime import Pipeline
+from tocsin.stageproc import StageRecipe
+pipe = Pipeline(toy_stages())
+proc = pipe.start_stage_process(StageRecipe("toy"))
+pipe.submit_batch([sample_plot(seq=i, sent={T0} + i) for i in range(1, 200)])
+pipe.flush()  # idle: only the end of its pipe can tell it
+print(proc.pid, flush=True)
+os._exit(9)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    pid = int(r.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.1)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

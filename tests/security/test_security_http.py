@@ -225,3 +225,23 @@ def test_event_streams_are_capped_per_client_and_in_total() -> None:
     # two for 10.0.0.1 (its third refused), one for 10.0.0.2, then the total is full
     assert asyncio.run(main()) == [200, 200, 429, 200, 429]
     assert ex.http_rejects["too_many_streams"] == 2
+
+
+def test_a_replay_server_takes_no_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`serve --replay` shows a recording: it is not an open exchange (it used to
+    say OPEN MODE and take unsigned posts)."""
+    ex, _ = build_exchange(toy_stages(), config=ServerConfig(tick_s=0, clock="data"))
+
+    async def go(c: httpx.AsyncClient) -> httpx.Response:
+        return await c.post(
+            "/v1/messages", content=encode_json(sample_plot()), headers={"content-type": "application/json"}
+        )
+
+    r = run(ex, go, HttpSecurity(ingest=False))
+    assert (r.status_code, r.json()["reason"]) == (403, "ingest_closed")
+    assert ex.pipeline.ingress.accepted == {}
+    err = one_line_error(
+        capsys, "serve", "--port", "0", "--data", str(tmp_path / "d"), "--replay", str(tmp_path),
+        "--tail", str(tmp_path / "x.jsonl"),
+    )  # fmt: skip
+    assert "--replay: a replay server takes no input" in err

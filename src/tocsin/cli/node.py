@@ -15,6 +15,8 @@ import typer
 from tocsin.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from tocsin.transport.nats import NatsAuth
 
 _C = TypeVar("_C")
@@ -81,6 +83,27 @@ async def connect_bounded(
             await pause(delay)
             delay = min(delay * 2, 10.0)
     raise InputError(f"cannot connect to {url} after {attempts} attempts ({why})", field="--nats")
+
+
+async def unless_stopped(aw: Awaitable[_C], stop: asyncio.Event) -> tuple[bool, _C | None]:
+    """``(True, result)`` of ``aw``, or ``(False, None)`` when ``stop`` is set
+    first (``aw`` is then cancelled): a signal during a long start-up step
+    (connecting with retries, waiting for JetStream) ends it at once."""
+    import asyncio
+    import contextlib
+
+    task = asyncio.ensure_future(aw)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return True, task.result()
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    return False, None
 
 
 def nats_auth(
@@ -317,6 +340,13 @@ def register(app: typer.Typer) -> None:
         async def main() -> None:
             connected = False
             errors = ConnectErrors()
+            # SIGTERM (service managers) and SIGINT (Ctrl-C) stop the node cleanly
+            # at any point, connecting included: the journal is closed (a last
+            # snapshot, a signed checkpoint, the WAL truncated) and it exits 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
 
             async def on_error(exc: Exception) -> None:  # one line, never nats-py's traceback
                 msg = str(exc).removeprefix("nats: ") or type(exc).__name__
@@ -332,10 +362,22 @@ def register(app: typer.Typer) -> None:
                 "error_cb": on_error,
             }
             opts.update(auth.connect_kwargs())
-            nc = await connect_bounded(
-                lambda: nats.connect(**opts), nats_url, connect_attempts, errors, attempt_timeout_s=8.0
+            done, nc = await unless_stopped(
+                connect_bounded(
+                    lambda: nats.connect(**opts), nats_url, connect_attempts, errors, attempt_timeout_s=8.0
+                ),
+                stop,
             )
+            if not done or nc is None:
+                typer.echo(f"node {code}: stopped before connecting to NATS", err=True)
+                return
             connected = True
+            try:
+                await run_connected(nc, stop)
+            finally:
+                await nc.close()
+
+        async def run_connected(nc: Any, stop: asyncio.Event) -> None:
             js = nc.jetstream(timeout=5)
             try:
                 await ensure_streams(
@@ -345,7 +387,6 @@ def register(app: typer.Typer) -> None:
                     out_max_bytes=max(1, stream_mb // 5) * 2**20,
                 )
             except Exception as exc:
-                await nc.close()
                 why = str(exc) or type(exc).__name__
                 raise ConfigError(
                     f"the JetStream streams are missing and could not be created ({why}); with partner "
@@ -365,18 +406,12 @@ def register(app: typer.Typer) -> None:
                 on_link=on_link,
                 scan_grace_s=scan_grace,
             )
-            try:
-                await fnode.setup()
-            except ConfigError:
-                await nc.close()
-                raise
+            done, _ = await unless_stopped(fnode.setup(), stop)
+            if not done:
+                return
             if to_publish:
                 n = await publish_all(js, to_publish, key=k)
                 typer.echo(f"published {n} messages", err=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
             typer.echo(
                 f"node {code}: consuming as fusion-{code} on {nats_url} (alerts: {mode.status})", err=True
             )
@@ -386,9 +421,9 @@ def register(app: typer.Typer) -> None:
                 f"node {code}: {s.fetched} fetched, {s.accepted} accepted, {s.rejected} rejected, "
                 f"{s.published} outputs published"
             )
-            await nc.close()
 
         try:
             asyncio.run(main())
         finally:
-            pipe.close()
+            pipe.close()  # a last snapshot, a signed checkpoint, the WAL checkpointed and removed
+        typer.echo(f"node {code}: stopped cleanly (journal committed and closed)", err=True)

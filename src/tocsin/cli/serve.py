@@ -131,10 +131,10 @@ def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any
     another warning policy: recovery re-runs it through this run's stages, and
     a drill's journal must not turn into Actual alerts (nor a live one into
     Exercise). Journals that predate the mode field are drill journals."""
-    from tocsin.runtime import start_notes
+    from tocsin.runtime import last_start_note
 
-    notes = start_notes(journal)
-    if not notes:
+    last = last_start_note(journal)
+    if last is None:
         if mode.live and journal.last_seq > 0:
             # whatever wrote it (an older version, another tool), it was not a
             # live run of this exchange: replaying it live would turn drill
@@ -144,7 +144,6 @@ def check_resume(journal: Journal, where: str, mode: Mode, policy: dict[str, Any
                 file=where,
             )
         return
-    last = notes[-1]
     was_open = last.get("open")
     is_open = bool(getattr(mode, "open_inputs", False))
     if isinstance(was_open, bool) and was_open != is_open:
@@ -372,6 +371,8 @@ def register(app: typer.Typer) -> None:
         separate = stage_process == "on" or (
             stage_process == "auto" and stages == "default" and (os.cpu_count() or 1) >= 2
         )
+        if replay is not None and (tail is not None or unix_socket is not None):
+            raise InputError("a replay server takes no input (--tail, --socket)", field="--replay")
         if live is not None and replay is not None:
             raise InputError(
                 "a live server cannot show a replay (--replay is for drills and reviews)", field="--live"
@@ -507,7 +508,10 @@ def register(app: typer.Typer) -> None:
             note_start(exchange.pipeline.journal, stages, "serve", mode, plain, instance)
         if report is not None:
             typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
-        if registry is None:
+        if replay is not None and registry is None:
+            # a replay server shows a recording and takes no input: nothing is open
+            typer.echo(f"REPLAY: the dashboard shows {replay}; this server takes no input", err=True)
+        elif registry is None:
             typer.echo(OPEN_MODE_BANNER, err=True)
         try:
             sock = bind(host, port)
@@ -526,7 +530,9 @@ def register(app: typer.Typer) -> None:
                 tail=tail,
                 unix_socket=unix_socket,
                 dashboard=dash,
-                security=HttpSecurity(allowed_hosts=hosts, allowed_origins=tuple(allowed_origin)),
+                security=HttpSecurity(
+                    allowed_hosts=hosts, allowed_origins=tuple(allowed_origin), ingest=replay is None
+                ),
             ),
             log_level="warning",
             access_log=False,

@@ -187,16 +187,35 @@ def check_types(stages: list[Any], states: list[Any]) -> None:
             check_types([inner], [sub])
 
 
+#: parts of tocsin that neither define stage state nor change what the stages
+#: do (the command line, transports, the drill tools, the web pages and API),
+#: left out of :func:`code_fingerprint`: a fix there does not make a restarted
+#: node replay its journal. The web modules holding snapshot keepers stay in.
+_NOT_STATE = ("cli", "transport", "drill", "web")
+_STATE_IN_WEB = ("web/hub.py", "web/live.py")
+
+
+def fingerprinted(rel: Path) -> bool:
+    """Whether a file (relative to the tocsin package) is covered by
+    :func:`code_fingerprint`."""
+    if rel.suffix not in (".py", ".gz", ".json") or "__pycache__" in rel.parts:
+        return False
+    return rel.parts[0] not in _NOT_STATE or rel.as_posix() in _STATE_IN_WEB
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """SHA-256 over tocsin's installed source and data files: a snapshot is
-    loaded only by the code that wrote it (after an upgrade the node replays
-    instead of guessing how old state maps onto new classes)."""
+    """SHA-256 over tocsin's installed stage code and data (the stages, the
+    runtime, the wire format, the snapshot keepers; not the command line, the
+    transports or the web pages): a snapshot is loaded only by the code that
+    wrote it (after an upgrade of that code the node replays instead of
+    guessing how old state maps onto new classes)."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for f in sorted(root.rglob("*")):
-        if f.is_file() and f.suffix in (".py", ".gz", ".json") and "__pycache__" not in f.parts:
-            h.update(str(f.relative_to(root)).encode() + b"\0")
+        rel = f.relative_to(root)
+        if f.is_file() and fingerprinted(rel):
+            h.update(str(rel).encode() + b"\0")
             h.update(f.read_bytes())
     return h.hexdigest()
 
@@ -246,6 +265,7 @@ __all__ = [
     "check_types",
     "code_fingerprint",
     "dumps",
+    "fingerprinted",
     "loads",
     "qualname",
     "restore",

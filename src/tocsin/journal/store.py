@@ -91,7 +91,7 @@ FORMAT = "tocsin-journal-2"
 FORMAT_V1 = "tocsin-journal-1"
 SYNC_MODES = ("FULL", "NORMAL")
 #: entry kinds with an index (see _SCHEMA)
-_MARKED = ("snapshot", "checkpoint")
+_MARKED = ("snapshot", "checkpoint", "note")
 #: payloads shorter than this are stored as they are
 _MIN_COMPRESS = 48
 #: a segment trains its dictionary once it holds this many payloads worth compressing
@@ -102,10 +102,11 @@ _SEGMENT_NAME = re.compile(r"^(\d{12})-(\d{12})\.db$")
 
 _SCHEMA_COMMON = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- where the snapshots and checkpoints are (small: only those rows), so a
--- restart finds the latest without scanning the journal
+-- where the snapshots, checkpoints and notes are (small: only those rows), so a
+-- restart finds the latest (and the last start note) without scanning the journal
 CREATE INDEX IF NOT EXISTS entries_snapshots ON entries(seq) WHERE kind = 'snapshot';
 CREATE INDEX IF NOT EXISTS entries_checkpoints ON entries(seq) WHERE kind = 'checkpoint';
+CREATE INDEX IF NOT EXISTS entries_notes ON entries(seq) WHERE kind = 'note';
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
@@ -740,9 +741,9 @@ class Journal:
         return None
 
     def entries_of_kind_desc(self, kind: str, limit: int) -> Iterator[Entry]:
-        """The newest ``limit`` entries of ``kind`` (``snapshot`` or
-        ``checkpoint``: found through their index), newest first: in the live
-        segment, then the closed ones."""
+        """The newest ``limit`` entries of ``kind`` (``snapshot``,
+        ``checkpoint`` or ``note``: found through their index), newest first:
+        in the live segment, then the closed ones."""
         if kind not in _MARKED:
             raise ValueError(f"no index of {kind!r} entries")
         found = 0

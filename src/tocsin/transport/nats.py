@@ -607,14 +607,15 @@ class FusionNode:
                 await asyncio.wait(
                     {fetch, stopped}, timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
                 )
-                if stop.is_set():
-                    break
                 if fetch.done():
+                    # (also when stopping: messages delivered are journalled and acked first)
                     msgs, fetch = fetch.result(), None
                     before = self.activity
                     await self._handle(msgs)
                     if self.activity > before:
                         last_msg = unticked_at = time.monotonic()
+                if stop.is_set():
+                    break
                 now = time.monotonic()
                 if unticked_at is not None and grace > 0 and now - unticked_at >= grace:
                     # quiet for the scan grace: a buffered scan is complete

@@ -101,6 +101,8 @@ class HttpSecurity:
     #: open event streams, in total and per client address
     max_streams: int = 256
     max_streams_per_client: int = 16
+    #: False: POST /v1/messages is refused (403): a replay server takes no input
+    ingest: bool = True
 
 
 def host_name(host_header: str) -> str:
@@ -195,6 +197,9 @@ def create_app(
         return scheme in ("http", "https") and rest.lower() == request.headers.get("host", "").lower()
 
     async def post_messages(request: Request) -> Response:
+        if not sec.ingest:
+            exchange.http_rejects["ingest_closed"] += 1
+            return _error(403, "ingest_closed", "this server replays a recording and takes no input")
         if not origin_ok(request):
             exchange.http_rejects["cross_origin"] += 1
             return _error(
