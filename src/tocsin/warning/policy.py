@@ -18,6 +18,7 @@ a TOML or YAML file (:func:`load_config`) and every error names the field::
     international = true            # and sea zones of no listed country
     sender = "warning@jp.example"   # optional: CAP sender for this public
     timezone = "Asia/Tokyo"         # optional: the readers' zone (default: each area's own)
+    cap_profile = "oasis"           # optional: "ipaws" writes the USA IPAWS profile (a US public)
 
     [lifecycle]
     min_update_interval_s = 10
@@ -93,6 +94,10 @@ class Release(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     #: the readers' time zone (IANA, e.g. ``Asia/Tokyo``) for the times in the
     #: text; unset: each area's own (JST for Japan, KST for Korea)
     timezone: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    #: the CAP profile of this public's documents: plain OASIS CAP 1.2, or the USA
+    #: IPAWS profile v1.0 for a public reached through FEMA's IPAWS-OPEN
+    #: (:mod:`tocsin.warning.cap`)
+    cap_profile: Literal["oasis", "ipaws"] = "oasis"
 
     def __post_init__(self) -> None:
         if self.timezone is not None:
