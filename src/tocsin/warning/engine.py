@@ -65,7 +65,7 @@ import shapely.ops
 from tocsin.dynamics.forces import accel_ecef
 from tocsin.geo import ecef_to_geodetic
 from tocsin.warning.cap import CapMessage, CapReference, area_name, render_cap
-from tocsin.warning.lifecycle import AreaThread, Cause, Desired, Instruction, Issue
+from tocsin.warning.lifecycle import URGENCY, AreaThread, Cause, Desired, Instruction, Issue
 from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
@@ -111,6 +111,8 @@ FORGET_S = 3600.0
 #: a new track this close to where a followed missile is (m; its last report
 #: flown on, at most ``KIN_MAX_DT_S`` old) is a piece of it or the same missile
 #: tracked anew: it shares its launch point
+#: below this height a descending object whose prediction jumps is manoeuvring (m)
+MANOEUVRE_ALT_M = 100_000.0
 KIN_RADIUS_M = 25_000.0
 KIN_MAX_DT_S = 30.0
 
@@ -120,6 +122,14 @@ _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 def safe_id(s: str) -> str:
     """An identifier usable in CAP ids and file names (no spaces, commas, dots)."""
     return _SAFE.sub("_", s)[:64] or "_"
+
+
+def _ground_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (m) on a 6,371 km sphere."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2.0 * 6_371_000.0 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _sub_point(body: TrackBody) -> tuple[float, float, float]:
@@ -170,6 +180,11 @@ class _TrackState:
     #: ended (deleted or silent): "" live, "predicted" (follows its settled
     #: prediction), "lost" (lost before its impact was known), "fallen"
     ended: str = ""
+    #: the latest settled impact prediction (lat, lon, 95 % semi-major m), and
+    #: whether the object has been seen to manoeuvre on its way down (its
+    #: prediction jumped beyond both ellipses): then areas are only added
+    last_impact: tuple[float, float, float] | None = None
+    manoeuvre: bool = False
 
     @property
     def warns(self) -> bool:
@@ -323,12 +338,26 @@ class WarningEngine:
         st.threat = threat
         if threat.phase == "ballistic":
             st.ballistic = threat
+        self._watch_manoeuvre(st, body)
         if threat.impact_t is not None and threat.phase == "ballistic" and threat.impact_t < body.t:
             return []  # predicted to have come down already: the fall rule closes it
         countries = {c: self._country(c) for c in threat.codes}
         out: list[Envelope] = []
+        piece = self.config.objects.rule(body.role)
         for rel in self.config.releases:
             codes = self.config.release_areas(rel, threat.codes, countries)
+            if piece is not None:
+                # a separated stage or debris: only where it may fall, by policy
+                new = {
+                    r.code: _Risk(t=r.t, instruction="debris", impact_t=threat.impact_t)
+                    for r in threat.risks
+                    if r.code in codes
+                    and r.reason == "impact"
+                    and threat.phase == "ballistic"
+                    and self._piece_kind_ok(r.code, piece)
+                }
+                out += self._set(st, rel, new, t)
+                continue
             new = {
                 r.code: _Risk(
                     t=r.t,
@@ -344,8 +373,43 @@ class WarningEngine:
                 for code, r in st.risks.get(rel.partner, {}).items():
                     if code not in new and self._in_reach(code, threat):
                         new[code] = r
+            if st.manoeuvre:
+                # a manoeuvring re-entry widens, never narrows, what is warned:
+                # every area named since stays until the object has come down
+                for code, r in st.risks.get(rel.partner, {}).items():
+                    new.setdefault(code, r)
             out += self._set(st, rel, new, t)
         return out
+
+    def _piece_kind_ok(self, code: str, rule: str) -> bool:
+        if rule == "none":
+            return False
+        if rule == "land-and-sea":
+            return True
+        try:
+            return self.registry.get(code).kind == rule
+        except KeyError:
+            return False
+
+    def _watch_manoeuvre(self, st: _TrackState, body: TrackBody) -> None:
+        """Mark a track whose object manoeuvres on its way down: descending below
+        ``MANOEUVRE_ALT_M``, its settled impact prediction moved further than both
+        95 % ellipses and ``min_buffer_m`` together (a ballistic object's
+        prediction only tightens inside its ellipse)."""
+        imp = body.impact
+        if body.phase == "boost" or imp is None or imp.ellipse is None or not self._settled(body):
+            return
+        cur = (imp.lat, imp.lon, imp.ellipse.semi_major_m)
+        prev, st.last_impact = st.last_impact, cur
+        if prev is None or st.manoeuvre:
+            return
+        x = np.asarray(body.state_ecef, dtype=np.float64)
+        _, _, alt = ecef_to_geodetic(x[:3])
+        if float(alt) > MANOEUVRE_ALT_M or float(x[:3] @ x[3:]) >= 0.0:
+            return  # not on its way down in the atmosphere
+        moved = _ground_m(prev[0], prev[1], cur[0], cur[1])
+        if moved > prev[2] + cur[2] + self._threat_cfg.min_buffer_m:
+            st.manoeuvre = True
 
     def _kin_origin(self, st: _TrackState, body: TrackBody) -> tuple[float, float, float] | None:
         """The launch point (lat, lon, sigma m) of the missile a new track was
@@ -396,6 +460,11 @@ class WarningEngine:
         if bal is not None and bal.impact_t is not None and t >= bal.impact_t - cfg.fall_window_s:
             st.ended = "fallen"
             return self._tick_track(st, t)
+        if self.config.objects.rule(st.track.role) is not None:
+            # a separated piece cannot thrust: its fall areas stay until it has
+            # fallen (the fall rule closes them); nothing else was warned
+            st.ended = "predicted"
+            return []
         if settled:
             assert bal is not None
             st.ended = "predicted"
@@ -527,7 +596,10 @@ class WarningEngine:
                 lost_t=min(r.lost_t for r in rs if r.lost_t is not None),
                 until=max(r.until for r in rs if r.until is not None),
             )
-        instr: Instruction = "fall" if any(r.instruction == "fall" for r in rs) else "shelter"
+        # the most urgent of what the tracks say (a piece's "debris" < "shelter" < "fall")
+        instr: Instruction = max(
+            ("shelter" if r.instruction == "lost" else r.instruction for r in rs), key=lambda i: URGENCY[i]
+        )
         return Desired(
             onset=onset,
             instruction=instr,

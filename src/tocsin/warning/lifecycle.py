@@ -49,13 +49,15 @@ from typing import Literal
 import msgspec
 
 MsgType = Literal["Alert", "Update", "Cancel"]
-#: what an area is told to do: take shelter (the object may pass over), take
-#: shelter at once (it may come down here), stay sheltered (tracking was lost)
-Instruction = Literal["shelter", "fall", "lost"]
+#: what an area is told to do: watch for falling parts of the missile (a
+#: separated stage or debris may fall here), take shelter (the object may pass
+#: over), take shelter at once (it may come down here), stay sheltered
+#: (tracking was lost)
+Instruction = Literal["debris", "shelter", "fall", "lost"]
 #: why an area's warning ended
 CloseReason = Literal["passed", "fell", "error", "lost", "expired", "manual"]
 
-URGENCY: dict[str, int] = {"shelter": 1, "fall": 2, "lost": 2}
+URGENCY: dict[str, int] = {"debris": 1, "shelter": 2, "fall": 3, "lost": 3}
 
 
 class LifecycleConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -20,6 +20,10 @@ a TOML or YAML file (:func:`load_config`) and every error names the field::
     timezone = "Asia/Tokyo"         # optional: the readers' zone (default: each area's own)
     cap_profile = "oasis"           # optional: "ipaws" writes the USA IPAWS profile (a US public)
 
+    [objects]                       # separated pieces (a track's `role`)
+    stage = "land-and-sea"          # spent stages, fairings: warn where they may fall
+    debris = "land-and-sea"         # "land-and-sea" | "land" | "sea" | "none"
+
     [lifecycle]
     min_update_interval_s = 10
 
@@ -111,6 +115,32 @@ class Release(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
                 ) from None
 
 
+PieceRule = Literal["land-and-sea", "land", "sea", "none"]
+
+
+class ObjectsPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How separated pieces warn (a track's ``role``, when its producer knows it).
+
+    A spent ``stage`` (or fairing) or ``debris`` warns only the areas where it
+    may *fall* (its impact ellipse; never the overflight or boost corridor: it
+    neither thrusts nor explodes), in its own words ("parts separated from the
+    missile may fall", :mod:`tocsin.warning.texts`), and is closed when it has
+    fallen; which kinds of areas: ``land-and-sea``, ``land``, ``sea`` (mariners
+    only), or ``none``. A track of unknown role, an ``rv`` or a ``payload`` is
+    warned as a missile."""
+
+    stage: PieceRule = "land-and-sea"
+    debris: PieceRule = "land-and-sea"
+
+    def rule(self, role: str | None) -> PieceRule | None:
+        """The rule for a track of ``role`` (``None``: not a piece, a missile)."""
+        if role == "stage":
+            return self.stage
+        if role == "debris":
+            return self.debris
+        return None
+
+
 def _default_releases() -> list[Release]:
     return [Release(partner="JP", countries=["JP"]), Release(partner="KR", countries=["KR"])]
 
@@ -127,6 +157,7 @@ class WarningConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     )
     threat: ThreatConfig = msgspec.field(default_factory=ThreatConfig)
     lifecycle: LifecycleConfig = msgspec.field(default_factory=LifecycleConfig)
+    objects: ObjectsPolicy = msgspec.field(default_factory=ObjectsPolicy)
     max_polygon_points: Annotated[int, Meta(ge=4, le=10_000)] = 100
 
     def __post_init__(self) -> None:
@@ -228,6 +259,7 @@ def load_live_authorisation(path: str | os.PathLike[str]) -> LiveMode:
 
 
 __all__ = [
+    "ObjectsPolicy",
     "Release",
     "Thresholds",
     "WarningConfig",

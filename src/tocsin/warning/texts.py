@@ -324,6 +324,12 @@ def _headline(f: Facts, lang: Lang) -> str:
         }[lang]
     if f.close is not None:
         lvl = _korean_level(f.previous)
+        if f.previous == "debris" and f.close in ("fell", "expired", "lost"):
+            return {
+                "ja-JP": "落下物情報（落下）",
+                "ko-KR": f"[{lvl} 해제] 발사체 잔해 낙하",
+                "en-US": "All clear: the missile parts have come down",
+            }[lang]
         return {
             "passed": {
                 "ja-JP": "ミサイル通過。ミサイル通過。",
@@ -356,6 +362,12 @@ def _headline(f: Facts, lang: Lang) -> str:
                 "en-US": "Correction: missile alert withdrawn",
             },
         }[f.close][lang]
+    if f.instruction == "debris":
+        return {
+            "ja-JP": "落下物情報。ミサイルの部品が落下する可能性があります。",
+            "ko-KR": "[경계경보] 발사체 잔해 낙하 가능",
+            "en-US": "Falling missile parts: " + ("vessels, keep clear" if sea else "take shelter"),
+        }[lang]
     if f.instruction == "lost":
         return {
             "ja-JP": "ミサイル情報（追跡途絶）。避難を続けて下さい。",
@@ -413,7 +425,15 @@ def _description(f: Facts, lang: Lang) -> str:
             f"come down in {area} until {until}.",
         }[lang]
     what: dict[Lang, str]
-    if f.instruction == "fall":
+    if f.instruction == "debris":
+        what = {
+            "ja-JP": f"{when}、ミサイルから切り離された部品（ロケットの段や破片）が{area}に"
+            "落下する可能性があります。",
+            "ko-KR": f"{when} 분리된 발사체 부품(추진체 단 또는 파편)이 {area}에 낙하할 가능성이 있습니다.",
+            "en-US": "Parts separated from it (a spent rocket stage or debris) may come down in "
+            f"{area} at {when}.",
+        }
+    elif f.instruction == "fall":
         what = {
             "ja-JP": f"{when}、{area}に落下する可能性があります。",
             "ko-KR": f"{when} {area}에 낙하할 가능성이 있습니다.",
@@ -445,6 +465,18 @@ def _close_description(f: Facts, lang: Lang, area: str, launched: str) -> str:
             "ko-KR": f"조금 전 {area} 상공을 미사일이 통과한 것으로 보입니다. {area}의 {lvl}를 해제합니다.",
             "en-US": f"The missile appears to have passed over {area}. "
             f"The missile alert for {area} has ended.",
+        }[lang]
+    if reason == "fell" and f.previous == "debris":
+        when = _when(f, f.fall_t, lang)
+        place = f.fall_place.get(lang, "") if f.fall_place is not None else ""
+        at = {"ja-JP": f"{place}に" if place else "", "ko-KR": f"{place}에 " if place else "",
+              "en-US": f"{place} " if place else ""}[lang]  # fmt: skip
+        return {
+            "ja-JP": f"先程のミサイルから切り離された部品は、{when}、{at}落下したものとみられます。"
+            f"{area}への警戒を解除します。",
+            "ko-KR": f"분리된 발사체 부품은 {when} {at}낙하한 것으로 보입니다. {area}의 {lvl}를 해제합니다.",
+            "en-US": f"The parts separated from the missile appear to have come down {at}at {when}. "
+            f"The alert for {area} has ended.",
         }[lang]
     if reason == "fell":
         when = _when(f, f.fall_t, lang)
@@ -513,6 +545,8 @@ def _instruction(f: Facts, lang: Lang) -> str:
             return stay if lang != "en-US" else f"Vessels: keep watch for falling objects until {until}."
         return stay
     land = _FALL[lang] if f.instruction == "fall" else _SHELTER[lang]
+    if f.instruction == "debris":  # and never touch what came down
+        land = land + ("" if lang == "ja-JP" else " ") + _SUSPICIOUS[lang]
     if sea_only:
         return _MARINERS[lang]
     if "sea" in f.area_kinds:
