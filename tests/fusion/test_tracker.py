@@ -209,36 +209,6 @@ def test_bad_input_is_counted_by_reason_never_raised(scen: Any) -> None:
     assert trk.rejected["type_mismatch"] == 1
 
 
-def test_impact_ellipse_coverage_and_convergence_over_seeds(scen: Any) -> None:
-    """Cheap version of tests/fusion/measure_impact.py (the full measurement is
-    in docs/fusion.md): two seeds, one missile each."""
-    from tocsin.geo import ecef_to_enu
-
-    tr = scen.srbm_trajectory()
-    inside: list[bool] = []
-    early: list[float] = []
-    late: list[float] = []
-    for seed in (21, 22):
-        envs = scen.make_plots(
-            scen.srbm_truth(tr), scen.T0 + 5.0, scen.T0 + tr.flight_time_s - 1.0, scen.two_radars(), seed=seed
-        )
-        for b in _bodies(Tracker().push_many(envs)):
-            if b.impact is None or b.impact.ellipse is None:
-                continue
-            imp = b.impact
-            e, n, _ = ecef_to_enu(geodetic_to_ecef(tr.impact_lat, tr.impact_lon, 0.0), imp.lat, imp.lon, 0.0)
-            brg = math.radians(imp.ellipse.bearing_deg)
-            da = e * math.sin(brg) + n * math.cos(brg)
-            db = e * math.cos(brg) - n * math.sin(brg)
-            inside.append((da / imp.ellipse.semi_major_m) ** 2 + (db / imp.ellipse.semi_minor_m) ** 2 <= 1.0)
-            err = float(np.hypot(e, n))
-            (early if b.t - scen.T0 < 160.0 else late).append(err)
-    assert len(inside) > 100
-    assert 0.75 <= float(np.mean(inside)) <= 1.0
-    assert np.median(late) < np.median(early)
-    assert np.median(late) < 500.0
-
-
 def test_unscented_update_equals_kalman_for_a_linear_measurement() -> None:
     from tocsin.fusion.filters import ekf_update, ukf_update
 

@@ -116,6 +116,33 @@ def test_hostile_operator_file_stops_serve_at_start(
     assert "no such operator file" in err
 
 
+def test_operator_file_with_an_infinite_scrypt_cost(tmp_path: Path) -> None:
+    """Found by benchmarks/fuzz.py (10^6 inputs, seed 1): ``"p": 1e9991`` is
+    infinity to the JSON parser and int() of it raised OverflowError, not the
+    one-line InputError naming the file and the account."""
+    import json
+
+    from tocsin.errors import InputError
+    from tocsin.web.auth import OperatorStore
+
+    acct = {
+        "role": "operator",
+        "kdf": "scrypt",
+        "n": 1024,
+        "r": 1,
+        "p": 1,
+        "salt": "c3Nzcw==",
+        "hash": "aGhoaA==",
+    }
+    doc = json.dumps({"format": "tocsin-operators-1", "operators": {"alice": acct}})
+    p = tmp_path / "ops.json"
+    p.write_text(doc.replace('"p": 1', '"p": 1e9991'))
+    with pytest.raises(InputError) as exc:
+        OperatorStore(p)
+    assert exc.value.file == str(p)
+    assert exc.value.field == "operators.alice"
+
+
 def test_keys_sign_missing_file_and_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], keys: Path
 ) -> None:

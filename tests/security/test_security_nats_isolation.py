@@ -25,10 +25,10 @@ from nats_helpers import NatsProc, nats_server
 from tocsin.exchange.samples import sample_plot
 from tocsin.exchange.signing import generate_key, sign
 from tocsin.transport.nats import (
-    IN_STREAM,
     OUT_STREAM,
     ensure_consumers,
     ensure_streams,
+    in_stream,
     msg_id,
     publish,
     subject_for,
@@ -39,6 +39,7 @@ from tocsin.wire import encode_json
 pytestmark = pytest.mark.nats
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 SMALL = {"in_max_bytes": 32 * 2**20, "out_max_bytes": 8 * 2**20}
+KR_IN = in_stream("KR")
 PW = {"ADMIN": "admin-pw-1", "JP": "jp-pw-1", "KR": "kr-pw-1", "US": "us-pw-1"}
 JP, KR = generate_key(), generate_key()
 T0 = 1_789_430_400.0
@@ -124,7 +125,7 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
                 kr = await connect(srv, "KR", "_INBOX_KR")
                 for i in range(1, 4):
                     await publish(kr.js, sign(sample_plot(partner="KR", source="KR-R1", seq=i, sent=T0), KR))
-                sub = await kr.js.pull_subscribe_bind("fusion-KR", IN_STREAM)
+                sub = await kr.js.pull_subscribe_bind("fusion-KR", KR_IN)
                 msgs = await sub.fetch(1, timeout=3)
                 await kr.nc.close()
                 await admin.nc.close()
@@ -139,8 +140,8 @@ async def kr_state(srv: NatsProc) -> tuple[int, int, int, int]:
     """(stream messages, KR consumer pending, ack pending, delivered), read by the admin."""
     admin = await connect(srv, "ADMIN")
     try:
-        si = await admin.js.stream_info(IN_STREAM)
-        ci = await admin.js.consumer_info(IN_STREAM, "fusion-KR")
+        si = await admin.js.stream_info(KR_IN)
+        ci = await admin.js.consumer_info(KR_IN, "fusion-KR")
         return si.state.messages, ci.num_pending, ci.num_ack_pending, ci.delivered.stream_seq
     finally:
         await admin.nc.close()
@@ -180,18 +181,21 @@ def test_partner_cannot_publish_on_another_partners_subjects(exchange: Exchange,
 # ---------------------------------------------------------------- another partner's consumer
 
 
-def test_partner_cannot_pull_from_another_partners_consumer(exchange: Exchange) -> None:
+@pytest.mark.parametrize("stream", ["KR", "JP"])
+def test_partner_cannot_pull_from_another_partners_consumer(exchange: Exchange, stream: str) -> None:
+    """Not on KR's input stream, nor KR's consumer on JP's own input stream."""
+
     async def fn(jp: Client) -> None:
-        sub = await jp.js.pull_subscribe_bind("fusion-KR", IN_STREAM)
+        sub = await jp.js.pull_subscribe_bind("fusion-KR", in_stream(stream))
         with pytest.raises(nats.errors.TimeoutError):
             await sub.fetch(10, timeout=T)
-        await jp.refused(f"$JS.API.CONSUMER.MSG.NEXT.{IN_STREAM}.fusion-KR")
+        await jp.refused(f"$JS.API.CONSUMER.MSG.NEXT.{in_stream(stream)}.fusion-KR")
 
     attack(exchange, fn)
 
 
 def test_partner_cannot_ack_another_partners_messages(exchange: Exchange) -> None:
-    assert exchange.kr_unacked.startswith(f"$JS.ACK.{IN_STREAM}.fusion-KR.")
+    assert exchange.kr_unacked.startswith(f"$JS.ACK.{KR_IN}.fusion-KR.")
 
     async def fn(jp: Client) -> None:
         await jp.nc.publish(exchange.kr_unacked, b"+ACK")
@@ -204,8 +208,8 @@ def test_partner_cannot_ack_another_partners_messages(exchange: Exchange) -> Non
 def test_partner_cannot_read_another_partners_consumer_state(exchange: Exchange) -> None:
     async def fn(jp: Client) -> None:
         with pytest.raises(nats.errors.TimeoutError):
-            await jp.js.consumer_info(IN_STREAM, "fusion-KR", timeout=T)
-        await jp.refused(f"$JS.API.CONSUMER.INFO.{IN_STREAM}.fusion-KR")
+            await jp.js.consumer_info(KR_IN, "fusion-KR", timeout=T)
+        await jp.refused(f"$JS.API.CONSUMER.INFO.{KR_IN}.fusion-KR")
 
     attack(exchange, fn)
 
@@ -213,8 +217,8 @@ def test_partner_cannot_read_another_partners_consumer_state(exchange: Exchange)
 def test_partner_cannot_delete_another_partners_consumer(exchange: Exchange) -> None:
     async def fn(jp: Client) -> None:
         with pytest.raises(nats.errors.TimeoutError):
-            await jp.js.delete_consumer(IN_STREAM, "fusion-KR")
-        await jp.refused(f"$JS.API.CONSUMER.DELETE.{IN_STREAM}.fusion-KR")
+            await jp.js.delete_consumer(KR_IN, "fusion-KR")
+        await jp.refused(f"$JS.API.CONSUMER.DELETE.{KR_IN}.fusion-KR")
 
     attack(exchange, fn)  # kr_state reads fusion-KR: it still exists
 
@@ -228,11 +232,11 @@ def test_partner_cannot_create_consumers(exchange: Exchange, name: str) -> None:
     async def fn(jp: Client) -> None:
         push = ConsumerConfig(durable_name=name, deliver_subject="tocsin.v1.out.alert.KR")
         with pytest.raises(nats.errors.TimeoutError):  # the older form nats-py uses for push
-            await jp.js.add_consumer(IN_STREAM, config=push, timeout=T)
-        await jp.refused(f"$JS.API.CONSUMER.DURABLE.CREATE.{IN_STREAM}.{name}")
+            await jp.js.add_consumer(KR_IN, config=push, timeout=T)
+        await jp.refused(f"$JS.API.CONSUMER.DURABLE.CREATE.{KR_IN}.{name}")
         with pytest.raises(nats.errors.TimeoutError):  # the current form
-            await jp.js.add_consumer(IN_STREAM, config=ConsumerConfig(name=name), timeout=T)
-        await jp.refused(f"$JS.API.CONSUMER.CREATE.{IN_STREAM}.{name}")
+            await jp.js.add_consumer(KR_IN, config=ConsumerConfig(name=name), timeout=T)
+        await jp.refused(f"$JS.API.CONSUMER.CREATE.{KR_IN}.{name}")
 
     attack(exchange, fn)
 
@@ -253,7 +257,7 @@ def test_partner_cannot_listen_to_another_partners_inbox(exchange: Exchange) -> 
         await jp.refused("_INBOX_KR.>")
         await jp.refused("_INBOX.>")
         kr = await connect(exchange.srv, "KR", "_INBOX_KR")
-        await kr.js.stream_info(IN_STREAM)  # a reply travels on KR's inbox
+        await kr.js.stream_info(KR_IN)  # a reply travels on KR's inbox
         await asyncio.sleep(0.2)
         await kr.nc.close()
         await jp.nc.close()
@@ -271,18 +275,18 @@ def test_partner_cannot_change_the_streams(exchange: Exchange, op: str) -> None:
 
     async def fn(jp: Client) -> None:
         js = jp.js
-        cfg = stream_configs(1, **SMALL)[0]
+        cfg = stream_configs(1, partners=["KR"], **SMALL)[0]
         calls: dict[str, tuple[Callable[[], Awaitable[Any]], str]] = {
-            "delete": (lambda: js.delete_stream(IN_STREAM), f"$JS.API.STREAM.DELETE.{IN_STREAM}"),
-            "purge": (lambda: js.purge_stream(IN_STREAM), f"$JS.API.STREAM.PURGE.{IN_STREAM}"),
-            "update": (lambda: js.update_stream(config=cfg), f"$JS.API.STREAM.UPDATE.{IN_STREAM}"),
+            "delete": (lambda: js.delete_stream(KR_IN), f"$JS.API.STREAM.DELETE.{KR_IN}"),
+            "purge": (lambda: js.purge_stream(KR_IN), f"$JS.API.STREAM.PURGE.{KR_IN}"),
+            "update": (lambda: js.update_stream(config=cfg), f"$JS.API.STREAM.UPDATE.{KR_IN}"),
             "create": (
                 lambda: js.add_stream(name="JP_OWN", subjects=["jp.>"]),
                 "$JS.API.STREAM.CREATE.JP_OWN",
             ),
             "msg_delete": (
-                lambda: jp.nc.request(f"$JS.API.STREAM.MSG.DELETE.{IN_STREAM}", b'{"seq":1}', timeout=T),
-                f"$JS.API.STREAM.MSG.DELETE.{IN_STREAM}",
+                lambda: jp.nc.request(f"$JS.API.STREAM.MSG.DELETE.{KR_IN}", b'{"seq":1}', timeout=T),
+                f"$JS.API.STREAM.MSG.DELETE.{KR_IN}",
             ),
         }
         call, subject = calls[op]
@@ -302,12 +306,13 @@ def test_partner_node_does_its_own_work_under_these_permissions(exchange: Exchan
         js = jp.js
         await ensure_streams(js, **SMALL)  # looks them up only
         ack = await publish(js, sign(sample_plot(source="JP-R1", seq=1, sent=T0), JP), timeout=2)
-        assert ack.stream == IN_STREAM
-        sub = await js.pull_subscribe_bind("fusion-JP", IN_STREAM)
-        msgs = await sub.fetch(10, timeout=2)
-        assert len(msgs) >= 4  # KR's three and JP's own
-        for m in msgs:
-            await m.ack()
+        assert ack.stream == in_stream("JP")
+        for stream, n in (("KR", 3), ("JP", 1)):  # KR's three, JP's own (in JP's stream)
+            sub = await js.pull_subscribe_bind("fusion-JP", in_stream(stream))
+            msgs = await sub.fetch(10, timeout=2)
+            assert len(msgs) >= n
+            for m in msgs:
+                await m.ack()
         out = await js.publish("tocsin.v1.out.track.JP", b"{}", headers={"Nats-Msg-Id": "jp-out-1"})
         assert out.stream == OUT_STREAM
         await jp.nc.flush()

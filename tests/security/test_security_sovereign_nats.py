@@ -23,7 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "transport"))
 from nats_helpers import Sovereign, sovereign, wait_leafs, wait_links
 
-from tocsin.transport.nats import IN_STREAM, NatsAuth, ensure_consumers, ensure_streams
+from tocsin.transport.nats import NatsAuth, ensure_consumers, ensure_streams, in_stream
 from tocsin.transport.sovereign import Deployment
 
 pytestmark = pytest.mark.nats
@@ -83,9 +83,13 @@ async def jp_state(sov: Sovereign) -> tuple[int, int, int, int]:
     adm = await connect(sov, "JP", "admin")
     try:
         js = adm.nc.jetstream(timeout=5)
-        si = await js.stream_info(IN_STREAM)
-        ci = await js.consumer_info(IN_STREAM, "fusion-JP")
-        return si.state.messages, ci.num_pending, ci.num_ack_pending, ci.delivered.stream_seq
+        state = [0, 0, 0, 0]
+        for p in CODES:  # JP's server keeps each partner's inputs in that partner's stream
+            si = await js.stream_info(in_stream(p))
+            ci = await js.consumer_info(in_stream(p), "fusion-JP")
+            got = (si.state.messages, ci.num_pending, ci.num_ack_pending, ci.delivered.stream_seq)
+            state = [a + b for a, b in zip(state, got, strict=True)]
+        return state[0], state[1], state[2], state[3]
     finally:
         await adm.nc.close()
 
@@ -95,10 +99,11 @@ async def subjects_in(sov: Sovereign, code: str) -> list[str]:
     adm = await connect(sov, code, "admin")
     try:
         js = adm.nc.jetstream(timeout=5)
-        n = (await js.stream_info(IN_STREAM)).state.messages
         out = []
-        for seq in range(1, n + 1):
-            out.append((await js.get_msg(IN_STREAM, seq)).subject)
+        for p in CODES:
+            n = (await js.stream_info(in_stream(p))).state.messages
+            for seq in range(1, n + 1):
+                out.append((await js.get_msg(in_stream(p), seq)).subject)
         return out
     finally:
         await adm.nc.close()
@@ -173,20 +178,20 @@ def test_no_jetstream_api_crosses_a_nation(deployment: Sovereign, who: str) -> N
         kr = await connect(deployment, "KR", who)
         js = kr.js(domain="JP")
         attempts = [
-            lambda: js.consumer_info(IN_STREAM, "fusion-JP"),
-            lambda: js.stream_info(IN_STREAM),
-            lambda: js.delete_consumer(IN_STREAM, "fusion-JP"),
-            lambda: js.delete_stream(IN_STREAM),
-            lambda: js.purge_stream(IN_STREAM),
-            lambda: js.add_consumer(IN_STREAM, ConsumerConfig(durable_name="kr-reads-jp")),
+            lambda: js.consumer_info(in_stream("JP"), "fusion-JP"),
+            lambda: js.stream_info(in_stream("JP")),
+            lambda: js.delete_consumer(in_stream("JP"), "fusion-JP"),
+            lambda: js.delete_stream(in_stream("JP")),
+            lambda: js.purge_stream(in_stream("JP")),
+            lambda: js.add_consumer(in_stream("JP"), ConsumerConfig(durable_name="kr-reads-jp")),
         ]
         for call in attempts:
             with pytest.raises(NO_ANSWER):
                 await call()
-        sub = await js.pull_subscribe_bind("fusion-JP", IN_STREAM)
+        sub = await js.pull_subscribe_bind("fusion-JP", in_stream("JP"))
         with pytest.raises(NO_ANSWER):
             await sub.fetch(5, timeout=T)
-        await kr.nc.publish(f"$JS.ACK.{IN_STREAM}.fusion-JP.1.1.1.1789430400000000000.0", b"+ACK")
+        await kr.nc.publish(f"$JS.ACK.{in_stream('JP')}.fusion-JP.1.1.1.1789430400000000000.0", b"+ACK")
         await kr.nc.flush()
         await kr.nc.close()
         assert await jp_state(deployment) == before

@@ -22,10 +22,10 @@ from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, generate_key
 from tocsin.journal import Journal
 from tocsin.runtime import Pipeline, recorded_outputs
 from tocsin.transport.nats import (
-    IN_STREAM,
     OUT_STREAM,
     FusionNode,
     ensure_streams,
+    in_stream,
     publish,
     publish_all,
     subject_for,
@@ -93,7 +93,7 @@ def test_fusion_consumer_acks_after_journal_and_refuses_forgeries(tmp_path: Path
             assert node.stats.rejected == 3
             rej = node.pipeline.ingress.rejected
             assert rej == {"bad_signature": 1, "foreign_source": 1, "duplicate": 1}
-            info = await js.consumer_info(IN_STREAM, "fusion-JP")
+            info = await js.consumer_info(in_stream("JP"), "fusion-JP")
             assert info.num_ack_pending == 0
             assert info.num_pending == 0
             # outputs were published back, signed
@@ -140,7 +140,7 @@ def test_three_node_cluster_r3_survives_a_node(tmp_path: Path) -> None:
                     break
                 except Exception:
                     await asyncio.sleep(0.1)
-            info = await js.stream_info(IN_STREAM)
+            info = await js.stream_info(in_stream("JP"))
             assert info.config.num_replicas == 3
             await publish_all(js, [sample_plot(seq=i, sent=T0 + i) for i in range(1, 21)], key=JP)
             node = make_node(js, tmp_path / "fusion")

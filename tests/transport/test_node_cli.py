@@ -98,7 +98,9 @@ def test_node_as_a_partner_user_of_the_shipped_config(tmp_path: Path) -> None:
             assert last.startswith("tocsin: error: the JetStream streams are missing")
             assert "tocsin deploy streams" in last
             # and the server's refusal, on one line
-            assert notes == ['nats: permissions violation for publish to "$js.api.stream.create.tocsin_in"']
+            assert notes == [
+                'nats: permissions violation for publish to "$js.api.stream.create.tocsin_in_jp"'
+            ]
             p = run_cli(
                 ["deploy", "streams", "--partners", "JP,KR,US", "--nats", srv.url, "--user", "admin",
                  "--stream-max-mb", "32"],

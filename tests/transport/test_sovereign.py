@@ -30,7 +30,7 @@ from tocsin.exchange.samples import toy_stages
 from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, generate_key, sign
 from tocsin.journal import Journal
 from tocsin.runtime import Pipeline, default_stages, recorded_outputs
-from tocsin.transport.nats import IN_STREAM, FusionNode, NatsAuth, ensure_consumers, ensure_streams, publish
+from tocsin.transport.nats import FusionNode, NatsAuth, ensure_consumers, ensure_streams, in_stream, publish
 from tocsin.transport.sovereign import Deployment, node_args
 from tocsin.warning.mode import DrillMode
 from tocsin.wire import decode_json, encode_json, iter_jsonl
@@ -187,7 +187,7 @@ def test_drill_runs_across_the_sovereign_deployment(tmp_path: Path) -> None:
         dep = sov.dep
         assert isinstance(dep, Deployment)
         # the administrator's step: JP through the command line, the others through the API
-        args = ["deploy", "streams", "--partners", "JP", "--stream-max-mb", "64",
+        args = ["deploy", "streams", "--partners", ",".join(CODES), "--nodes", "JP", "--stream-max-mb", "64",
                 *node_args(dep, sov.root, "JP", admin=True)]  # fmt: skip
         p = subprocess.run(
             [sys.executable, "-m", "tocsin", *args], capture_output=True, text=True, timeout=60, check=False
@@ -213,7 +213,7 @@ def test_drill_runs_across_the_sovereign_deployment(tmp_path: Path) -> None:
                 js = conns[c].jetstream(timeout=5)
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + 20
-                while (await js.stream_info(IN_STREAM)).state.messages < len(msgs):
+                while sum([(await js.stream_info(in_stream(p))).state.messages for p in CODES]) < len(msgs):
                     assert loop.time() < deadline, f"{c}'s stream did not get every partner's inputs"
                     await asyncio.sleep(0.05)
                 j = Journal(tmp_path / f"{c}.db", synchronous="NORMAL")
@@ -315,7 +315,10 @@ def test_a_nation_runs_a_three_server_cluster(tmp_path: Path) -> None:
         async def count(nc: Any) -> int:
             for _ in range(50):  # while a server is down the client reconnects, the leader moves
                 try:
-                    return int((await nc.jetstream(timeout=2).stream_info(IN_STREAM)).state.messages)
+                    js = nc.jetstream(timeout=2)
+                    return sum(
+                        [int((await js.stream_info(in_stream(p))).state.messages) for p in ("JP", "KR")]
+                    )
                 except Exception:
                     await asyncio.sleep(0.1)
             raise AssertionError("the stream did not answer")
@@ -328,7 +331,7 @@ def test_a_nation_runs_a_three_server_cluster(tmp_path: Path) -> None:
                     break
                 except Exception:
                     await asyncio.sleep(0.1)
-            assert (await adm["JP"].jetstream().stream_info(IN_STREAM)).config.num_replicas == 3
+            assert (await adm["JP"].jetstream().stream_info(in_stream("KR"))).config.num_replicas == 3
             await ensure_consumers(adm["JP"].jetstream(timeout=5), ["JP"])
             await ensure_streams(adm["KR"].jetstream(timeout=5), **SMALL)
             await wait_links(sov)

@@ -26,6 +26,7 @@ def _report(
     semi_major_m: float = 20e3,
     role: str | None = None,
     down_mps: float = 0.0,
+    manoeuvring: bool | None = None,
     tid: str = "P-1",
     status: str = "confirmed",
 ) -> Envelope:
@@ -54,6 +55,7 @@ def _report(
         quality=1.0,
         path=path,
         role=role,  # type: ignore[arg-type]
+        manoeuvring=manoeuvring,
     )
     return make("track", body, partner="JP", source="fusion", seq=int(t), sent=t)
 
@@ -102,9 +104,9 @@ def test_the_policy_decides_where_pieces_warn() -> None:
     assert warned("sea", sea) == {"sea:JP-0621"}
     assert warned("land", sea) == set()
     assert warned("none", land, role="stage") == set()
-    # an rv or a payload, or no role at all, is a missile whatever the piece rules say
+    # an rv, or no role at all, is a missile whatever the piece rules say
     cfg = WarningConfig(objects=ObjectsPolicy(stage="none", debris="none"))
-    for role in ("rv", "payload", None):
+    for role in ("rv", None):
         assert "JP-0606" in _areas(WarningEngine(cfg, registry=reg).push(_report(T0, role=role)))
 
 
@@ -157,3 +159,15 @@ def test_a_manoeuvring_reentry_widens_never_narrows() -> None:
             assert [b.close for b in closes if b.closes == ["JP-0608"]] == ["fell"]
         else:
             assert [(b.msg_type, b.close) for b in story] == [("Alert", None), ("Cancel", "error")]
+
+
+def test_the_trackers_manoeuvre_flag_widens_at_once() -> None:
+    """The tracker says the object manoeuvres (``manoeuvring``): even a jump too
+    small to show it, or one high up, no longer withdraws an area."""
+    eng = WarningEngine(registry=grid_registry())
+    at = (36.5, 131.0, 300e3)
+    eng.push(_report(T0, at=at, impact=(36.5, 132.5), semi_major_m=5e3))
+    eng.push(_report(T0 + 2.0, at=at, impact=(38.5, 132.5), semi_major_m=5e3, manoeuvring=True))
+    for k in range(1, 120):
+        eng.advance(T0 + 2.0 + k)
+    assert {"JP-0608", "JP-0808"} <= set(eng.active_areas()["JP"])

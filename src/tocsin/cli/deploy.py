@@ -84,14 +84,25 @@ def register(app: typer.Typer) -> None:
     @dep.command("streams", epilog=EPILOG)
     def streams(
         partners: str = typer.Option(
-            ..., "--partners", help="Partner codes, comma-separated: each gets its consumer fusion-XX."
+            ...,
+            "--partners",
+            help="Partner codes, comma-separated: each gets its input stream TOCSIN_IN_XX (its own quota).",
+        ),
+        nodes: str | None = typer.Option(
+            None,
+            "--nodes",
+            help="Whose fusion nodes read here (comma-separated; default: every partner): node XX gets "
+            "its consumer fusion-XX on every input stream. A sovereign server: --nodes <its own code>.",
         ),
         nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL(s), comma-separated."),
         replicas: int = typer.Option(
             1, "--replicas", help="Stream replicas (1, or 3 on a 3-server cluster)."
         ),
         stream_mb: int = typer.Option(
-            10240, "--stream-max-mb", help="Input stream size limit (MiB); output: 1/5."
+            10240,
+            "--stream-max-mb",
+            help="Each partner's input stream quota (MiB; full: that partner's publishes are refused, "
+            "nothing stored is dropped); output stream: 1/5.",
         ),
         update: bool = typer.Option(
             False, "--update", help="Bring existing streams to this configuration too."
@@ -118,6 +129,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.transport.natsconf import check_codes
 
         codes = check_codes(partners.split(","))
+        readers = codes if nodes is None else check_codes(nodes.split(","))
         if replicas not in (1, 3, 5):
             raise InputError("must be 1, 3 or 5", field="--replicas")
         auth = nats_auth(nats_url, user, password_file, nkey, creds, tls_ca, tls_cert, tls_key)
@@ -132,11 +144,12 @@ def register(app: typer.Typer) -> None:
                 await ensure_streams(
                     js,
                     replicas=replicas,
+                    partners=codes,
                     update=update,
                     in_max_bytes=stream_mb * 2**20,
                     out_max_bytes=max(1, stream_mb // 5) * 2**20,
                 )
-                return await ensure_consumers(js, codes)
+                return await ensure_consumers(js, readers, partners=codes)
             except Exception as exc:
                 raise ConfigError(
                     f"cannot set up the streams and consumers: {exc or type(exc).__name__} "
@@ -147,8 +160,10 @@ def register(app: typer.Typer) -> None:
 
         made = asyncio.run(main())
         typer.echo(
-            f"streams ready ({replicas} replica{'s' if replicas > 1 else ''}); consumers "
-            + ", ".join(f"fusion-{c}" + (" (created)" if f"fusion-{c}" in made else "") for c in codes)
+            f"streams ready ({replicas} replica{'s' if replicas > 1 else ''}): "
+            + ", ".join(f"TOCSIN_IN_{c}" for c in codes)
+            + ", TOCSIN_OUT; consumers (on each input stream) "
+            + ", ".join(f"fusion-{c}" + (" (created)" if f"fusion-{c}" in made else "") for c in readers)
         )
 
     app.add_typer(dep, name="deploy")

@@ -145,7 +145,20 @@ def nats_auth(
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("node")
+    @app.command(
+        "node",
+        epilog=(
+            "Examples:\n\n"
+            "    tocsin deploy streams --partners JP,KR,US --nats nats://127.0.0.1:4222\n\n"
+            "    tocsin node --partner JP --key jp.key --partners partners.yaml\n\n"
+            "    tocsin node --partner JP --key jp.key --partners partners.yaml \\\n"
+            "        --nkey nkeys/node.nk --tls-ca tls/ca.pem \\\n"
+            "        --tls-cert tls/node-cert.pem --tls-key tls/node-key.pem \\\n"
+            "        --nats tls://127.0.0.1:4222     (a `tocsin deploy nats` directory)\n\n"
+            "    tocsin node ... --live live.toml --policy policy.toml     (Actual alerts)\n\n"
+            "SIGTERM or Ctrl-C stops it cleanly (exit 0). More in docs/operations.md."
+        ),
+    )
     def node(
         partner: str = typer.Option(..., "--partner", help="This node's partner code (JP, KR, US, ...)."),
         nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL(s), comma-separated."),
@@ -162,7 +175,9 @@ def register(app: typer.Typer) -> None:
         ),
         replicas: int = typer.Option(1, "--replicas", help="Stream replicas when creating streams (1 or 3)."),
         stream_mb: int = typer.Option(
-            10240, "--stream-max-mb", help="Input stream size limit (MiB); output: 1/5."
+            10240,
+            "--stream-max-mb",
+            help="When creating streams: each partner's input stream quota (MiB); output: 1/5.",
         ),
         user: str | None = typer.Option(
             None, "--user", help="NATS user; its password from $TOCSIN_NATS_PASSWORD or --password-file."
@@ -215,6 +230,15 @@ def register(app: typer.Typer) -> None:
         ),
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
+        ),
+        snapshot_share: float = typer.Option(
+            0.25,
+            "--snapshot-share",
+            min=0.0,
+            max=1.0,
+            help="A --snapshot-s snapshot waits until the journal grew by the last snapshot's size "
+            "over this share: snapshots write at most about this share of the journal's bytes "
+            "(a large state is snapshotted less often; 0: no such wait).",
         ),
         segment_mb: float = typer.Option(
             1024.0,
@@ -320,7 +344,12 @@ def register(app: typer.Typer) -> None:
             checkpoint_key=k,
             checkpoint_every=checkpoint_entries,
             checkpoint_s=checkpoint_s,
-            snapshots=SnapshotPolicy(ddir / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries),
+            snapshots=SnapshotPolicy(
+                ddir / "snapshots",
+                every_s=snapshot_s,
+                every_entries=snapshot_entries,
+                max_share=snapshot_share,
+            ),
             segments=SegmentPolicy(max_bytes=int(segment_mb * 2**20), max_s=segment_h * 3600.0),
         )
         if journal.last_seq:
@@ -336,6 +365,13 @@ def register(app: typer.Typer) -> None:
         from tocsin.runtime import note_start
 
         note_start(journal, stages, f"node {code}", mode, plain, instance)
+
+        # the input streams: the registry's partners (and this one); open mode
+        # makes the shipped partners' and its own, and reads every one there is
+        from tocsin.transport.nats import DEFAULT_PARTNERS
+
+        read_partners = sorted({code, *registry.partners}) if registry is not None else None
+        stream_partners = read_partners or sorted({code, *DEFAULT_PARTNERS})
 
         async def main() -> None:
             connected = False
@@ -383,6 +419,7 @@ def register(app: typer.Typer) -> None:
                 await ensure_streams(
                     js,
                     replicas=replicas,
+                    partners=stream_partners,
                     in_max_bytes=stream_mb * 2**20,
                     out_max_bytes=max(1, stream_mb // 5) * 2**20,
                 )
@@ -400,6 +437,7 @@ def register(app: typer.Typer) -> None:
                 js,
                 pipe,
                 partner=code,
+                partners=read_partners,
                 key=k,
                 tick_s=tick,
                 heartbeat_s=heartbeat,

@@ -136,6 +136,16 @@ class ObjectScore(msgspec.Struct, frozen=True):
     final_impact_error_m: float | None = None
     ellipse_predictions: int = 0
     ellipse_inside: int = 0
+    role: str | None = None
+    """From the truth: ``rv``, ``stage-N``, ``debris``, ``payload`` (None: not given)."""
+    parent: str | None = None
+    """The object it separated from (its checkpoints count from that one's launch)."""
+    beta_kg_m2: float | None = None
+    launch_t: float | None = None
+    """When the flight it belongs to was launched (its first truth time, or its root's)."""
+    first_ballistic_s: float | None = None
+    """Seconds after ``launch_t`` of the first confirmed/coasting/lost report
+    classed ballistic of a track attributed to it (None: never)."""
 
 
 class ScoreReport(msgspec.Struct, frozen=True):
@@ -187,6 +197,9 @@ class _Truth:
     t: list[float] = field(default_factory=list)
     x: list[list[float]] = field(default_factory=list)
     impact: TruthBody | None = None
+    role: str | None = None
+    parent: str | None = None
+    beta: float | None = None
 
 
 @dataclass
@@ -204,6 +217,12 @@ def _collect(
             continue
         b = env.body
         o = objs.setdefault(b.object, _Truth(b.object, b.class_))
+        if b.role is not None:
+            o.role = b.role
+        if b.parent is not None:
+            o.parent = b.parent
+        if b.beta_kg_m2 is not None:
+            o.beta = b.beta_kg_m2
         if b.phase == "impact":
             o.impact = b
         elif b.state_ecef is not None:
@@ -217,6 +236,17 @@ def _collect(
     for tr in trk.values():
         tr.msgs.sort(key=lambda m: m.t)
     return objs, trk
+
+
+def _root(o: _Truth, objs: dict[str, _Truth]) -> _Truth:
+    """The object ``o`` separated from, and so on up: the launched vehicle (a
+    stage's or a re-entry vehicle's launch point and checkpoints are its
+    launch's, not its separation's)."""
+    seen = {o.name}
+    while o.parent is not None and o.parent in objs and o.parent not in seen and objs[o.parent].t:
+        o = objs[o.parent]
+        seen.add(o.name)
+    return o
 
 
 def _track_positions(tr: _Track, grid: F64, cfg: ScoreConfig) -> F64:
@@ -321,13 +351,15 @@ def score(
         mine = [j for j, own in owner.items() if own == k]
         # launch and impact predictions count from confirmed/coasting reports only
         msgs = sorted((m for j in mine for m in trks[j].msgs if m.status in cfg.statuses), key=lambda m: m.t)
-        launch_t = float(min(o.t))
+        root = _root(o, objs_d)
+        launch_t = float(min(root.t))
+        first_bal = next((m.t - launch_t for m in msgs if m.class_ == "ballistic"), None)
         l_err = l_terr = None
         imp_at: list[float | None] = [None] * cps.size
         final_imp = None
         o_ell_n = o_ell_in = 0
         if o.cls == "ballistic":
-            first = np.asarray(o.x[int(np.argmin(o.t))][:3])
+            first = np.asarray(root.x[int(np.argmin(root.t))][:3])
             lat0, lon0, _ = ecef_to_geodetic(first)
             with_launch = [m for m in msgs if m.launch is not None]
             if with_launch:
@@ -389,6 +421,11 @@ def score(
                 final_impact_error_m=final_imp,
                 ellipse_predictions=o_ell_n,
                 ellipse_inside=o_ell_in,
+                role=o.role,
+                parent=o.parent,
+                beta_kg_m2=o.beta,
+                launch_t=launch_t,
+                first_ballistic_s=first_bal,
             )
         )
 
@@ -575,7 +612,8 @@ def format_table(report: ScoreReport, width: int = 100) -> str:
             "final impact err, m",
             "ellipse in",
         ):
-            obj.add_column(col, justify="right" if col not in ("object", "class") else "left")
+            text = col in ("object", "class")
+            obj.add_column(col, justify="left" if text else "right", no_wrap=text)
         for o in report.objects:
             obj.add_row(
                 o.object,
@@ -589,7 +627,9 @@ def format_table(report: ScoreReport, width: int = 100) -> str:
                 _f(o.final_impact_error_m),
                 f"{o.ellipse_inside}/{o.ellipse_predictions}" if o.ellipse_predictions else "-",
             )
-        con.print(obj)
+        # as wide as it needs (never "ballis…"), up to a bound: long names widen it
+        wide = Console(file=buf, width=max(width, 160), force_terminal=False, color_system=None)
+        wide.print(obj)
     return buf.getvalue()
 
 

@@ -11,14 +11,22 @@ Rules and measured results: docs/fusion.md.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.fusion import kernels
+from tocsin.dynamics.forces import DRAG_CEILING_M
+from tocsin.fusion import drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
-from tocsin.fusion.impact import launch_from_ballistic, launch_from_boost, launch_from_early, predict_impact
+from tocsin.fusion.impact import (
+    Launch,
+    launch_from_ballistic,
+    launch_from_boost,
+    launch_from_early,
+    predict_impact,
+)
 from tocsin.fusion.propagate import deriv, height
 from tocsin.fusion.track import Track
 from tocsin.geo.wgs84 import ecef_to_geodetic
@@ -64,6 +72,8 @@ class Ballistic:
         for i, tr in enumerate(trs):
             if not good[i]:
                 continue
+            if alt[i] > tr.max_alt:
+                tr.max_alt = alt[i]
             vote_b = speed[i] > 1200.0 or alt[i] > 30_000.0 or vz[i] > 250.0
             vote_a = speed[i] < 400.0 and alt[i] < 20_000.0 and abs(vz[i]) < 100.0
             if tr.first is None and tr.updates >= 4:
@@ -83,7 +93,7 @@ class Ballistic:
                 tr.phase = "boost"
             elif tr.cls == "unknown" and tr.votes_a >= 5:
                 tr.cls = "air"
-            if tr.cls == "ballistic" and not tr.burnt_out:
+            if tr.cls == "ballistic":
                 self.burnout_test(tr, x[i], p[i])
 
     def burnout_test(self, tr: Track, x: F64, p: F64) -> None:
@@ -94,7 +104,11 @@ class Ballistic:
         Burnout is declared when that component plus 2 sigma (sigma from the
         two velocity covariances) stays below ``burnout_accel`` for
         ``burnout_votes`` consecutive updates: no impact point is predicted
-        until the track is confidently coasting."""
+        until the track is confidently coasting. Past burnout the same test
+        watches for the next stage: the component *minus* 2 sigma above
+        ``burnout_accel`` for ``burnout_votes`` updates is a motor burning
+        again (a multi-stage missile or launcher): the track is boosting again,
+        its impact prediction withdrawn until the next burnout."""
         tr.speeds.append((tr.t, x.copy(), float(np.trace(p[3:, 3:]))))
         while tr.speeds and tr.speeds[0][0] < tr.t - 4.0 * self.cfg.burnout_window_s:
             tr.speeds.popleft()
@@ -112,14 +126,25 @@ class Ballistic:
         along = np.einsum("ni,ni->n", a_ng, vm)
         sig = np.sqrt((v0var + float(np.trace(p[3:, 3:]))) / 3.0) / span
         # windows from burnout_window_s to 4x that: the best-resolved one decides
-        if float(np.min(along + 2.0 * sig)) < self.cfg.burnout_accel:
-            tr.quiet += 1
-        else:
-            tr.quiet = 0
+        if not tr.burnt_out:
+            tr.quiet = tr.quiet + 1 if float(np.min(along + 2.0 * sig)) < self.cfg.burnout_accel else 0
+            if tr.quiet >= self.cfg.burnout_votes:
+                tr.burnt_out = True
+                tr.burnout_t = tr.t
+                tr.phase = "ballistic"
+                tr.quiet = 0
+                tr.speeds.clear()  # the next stage is judged on coasting data only
+            return
+        tr.quiet = tr.quiet + 1 if float(np.max(along - 2.0 * sig)) > self.cfg.burnout_accel else 0
         if tr.quiet >= self.cfg.burnout_votes:
-            tr.burnt_out = True
-            tr.phase = "ballistic"
+            tr.burnt_out = False
+            tr.phase = "boost"
+            tr.impact = None
+            tr.drag = None
+            tr.manoeuvring = False
             tr.speeds.clear()
+            tr.quiet = 0
+            self.stats["reignitions"] += 1
 
     def predictions(self, tr: Track) -> None:
         if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):
@@ -140,19 +165,49 @@ class Ballistic:
         # ballistic model and converge; just after it, the spread between them
         # (the thrust tail) is part of the honest uncertainty
         x, p = tr.combined()
-        imp = predict_impact(x, p, tr.t, beta=self.cfg.beta)
+        cfg = self.cfg
+        bank = None
+        if cfg.drag_estimation:
+            if tr.drag is None or not tr.drag.split:
+                # the prior: the documented range of the re-entry class of
+                # the flight it is on, from its range and apogee (fixed once
+                # the bank has split)
+                if tr.launch is None:
+                    tr.launch = self._launch(tr, x, p, cfg.beta)
+                    tr.last_launch = tr.t
+                la = tr.launch
+                kind = drag.rv_kind(x, None if la is None else (la.lat, la.lon), tr.max_alt)
+                if tr.separated:
+                    # a separated object: rv or spent (tocsin.fusion.separation)
+                    parts = separation.prior_parts(kind, tr.role)
+                    label = "+".join(k for k, _ in parts)
+                    if tr.drag is None or tr.drag.kind != label or tr.drag.role != tr.role:
+                        tr.drag = drag.mixture_prior(parts, role=tr.role)
+                elif tr.drag is None or tr.drag.kind != kind:
+                    tr.drag = drag.prior(kind)
+            bank = tr.drag
+        q = (cfg.q_ballistic, cfg.q_ballistic_vacuum, DRAG_CEILING_M) if cfg.impact_process_noise else None
+        if tr.manoeuvring:
+            # it may go on manoeuvring all the way down
+            q = (cfg.q_reentry_maneuver, cfg.q_reentry_maneuver, DRAG_CEILING_M)
+        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q)
         self.stats["impact_predictions"] += 1
         if imp is None:
             # at or below the ground, or not coming down within the horizon:
-            # an earlier prediction stays (a coasting track reaching the
-            # ground is then ended by _landed)
-            if tr.impact is not None and height(x[None, :3])[0] <= 0.0:
+            # an earlier prediction stays (a coasting or lost track reaching
+            # the ground is ended by Lifecycle.landed)
+            if tr.impact is not None and tr.status == "confirmed" and height(x[None, :3])[0] <= 0.0:
                 tr.dead = True
             return
         tr.impact = imp
         if tr.launch is not None and tr.t - tr.last_launch < 10.0:
             return
         tr.last_launch = tr.t
+        tr.launch = self._launch(tr, x, p, cfg.beta if bank is None else math.exp(bank.mean_lnb()))
+
+    def _launch(self, tr: Track, x: F64, p: F64, beta: float | None) -> Launch | None:
+        """Launch point: from the early boost positions, else the first
+        boost state, else by ballistic back-propagation with ``beta``."""
         launch = None
         if len(tr.early) >= 4:
             launch = launch_from_early(
@@ -166,7 +221,5 @@ class Ballistic:
             if float(h0) < 60_000.0:
                 launch = launch_from_boost(x0, p0, t0)
         if launch is None:
-            launch = launch_from_ballistic(
-                x, p, tr.t, beta=self.cfg.beta, boost_sigma_m=self.cfg.boost_launch_sigma_m
-            )
-        tr.launch = launch
+            launch = launch_from_ballistic(x, p, tr.t, beta=beta, boost_sigma_m=self.cfg.boost_launch_sigma_m)
+        return launch

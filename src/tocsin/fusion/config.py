@@ -48,6 +48,11 @@ class TrackerConfig:
     burnout_accel: float = 6.0
     """Along-track specific force (m/s^2) below which a missile is coasting."""
     burnout_votes: int = 4
+    restart_window_s: float = 20.0
+    """For this long after burnout is declared (itself 10-20 s after the
+    motor stopped) a missile that plots still update keeps a second model
+    that allows thrust (``q_boost``): the next stage of a multi-stage
+    missile lights seconds after the last one stops."""
     imm_tau_s: float = 30.0
     """Mean sojourn time in each model (s) of a track not known to be an
     aircraft (coast or thrust: either may last)."""
@@ -57,7 +62,18 @@ class TrackerConfig:
     imm_tau_air_maneuver_s: float = 20.0
     """Mean sojourn time in the manoeuvre model of an aircraft (s): a turn is short."""
     beta: float | None = 5000.0
-    """Ballistic coefficient assumed for ballistic tracks, kg/m^2 (None: no drag)."""
+    """Ballistic coefficient assumed for boosting missiles, and for every
+    ballistic track when ``drag_estimation`` is off, kg/m^2 (None: no drag)."""
+    drag_estimation: bool = True
+    """Estimate each missile's ballistic coefficient past burnout (a bank of
+    filters over its kind's documented range, :mod:`tocsin.fusion.drag`) and
+    carry its uncertainty into the impact prediction; off: ``beta`` for all."""
+    drag_split_alt_m: float = 130_000.0
+    """The drag bank's members become filters of their own below this
+    height (above the drag ceiling they would all be the same filter)."""
+    impact_process_noise: bool = True
+    """Carry the process noise still to come (``q_ballistic`` below the drag
+    ceiling, ``q_ballistic_vacuum`` above) into the impact ellipse."""
     init_speed_max: float = 8000.0
     init_quiet_speed_sigma: float | None = 350.0
     """Velocity prior (m/s per axis, about 0) fused into the quiet model of a
@@ -91,6 +107,20 @@ class TrackerConfig:
     """A track about to be confirmed this close (position and velocity) to a
     confirmed ballistic track is the same missile seen through a biased sensor:
     it is not confirmed (``stats["duplicates_suppressed"]``)."""
+    q_reentry_maneuver: float = 3000.0
+    """Manoeuvre-model density of a missile seen to manoeuvre in re-entry
+    (a pull-up, glide or dive of 2-3 g: ``q ~ a^2 x 5 s``), m^2/s^3; also
+    the process noise of its impact prediction from then on."""
+    maneuver_prob: float = 0.9
+    """A missile in the air whose manoeuvre model has this probability after
+    two updates running is manoeuvring: the drag model no longer holds."""
+    role_sigmas: float = 4.0
+    """Separated objects: the one behind another along the flight path by
+    this many standard deviations (and ``role_min_m``) is the spent one."""
+    role_min_m: float = 100.0
+    role_mass: float = 0.97
+    """Separated objects: the drag bank's posterior decides the role once it
+    puts this much weight on one side (re-entry vehicle, or stage/debris)."""
     t2t_gate: float = 30.0
     """Chi-square gate (3 DOF, position) for partner tracks."""
 

@@ -13,6 +13,7 @@ Process-noise densities and sojourn times per track: docs/fusion.md.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import NamedTuple
 
@@ -20,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
-from tocsin.fusion import kernels
+from tocsin.fusion import drag, kernels
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.filters import ekf_update, imm_probabilities, ukf_update
 from tocsin.fusion.measurements import RADAR, Meas, MeasArrays, stack, take
@@ -33,6 +34,7 @@ from tocsin.fusion.models import (
     tangent_basis,
     white_accel_q,
 )
+from tocsin.fusion.propagate import height
 from tocsin.fusion.track import Track
 
 F64 = NDArray[np.float64]
@@ -51,15 +53,35 @@ class Gathered(NamedTuple):
     tau0: F64
     tau1: F64
     code: NDArray[np.int64]
+    key: NDArray[np.int64]
+    t0: F64
+    """The tracks' own times (``dt`` is from these)."""
+    drag: NDArray[np.object_] | None
+    """Each track's :class:`~tocsin.fusion.drag.DragBank` to predict member by
+    member, or None (None: no track has a bank)."""
+    beta: F64 | None
+    """Each track's ballistic coefficient for its IMM prediction (its bank's
+    mean, else ``TrackerConfig.beta``; NaN: none); None: ``beta`` for all."""
+
+    def take(self, idx: NDArray[np.int64]) -> Gathered:
+        """The rows ``idx``."""
+        return Gathered._make(None if a is None else a[idx] for a in self)
 
 
 class Estimator:
     """IMM prediction, update and late-report re-filtering of tracks
-    (``stats["oosm_refiltered"]`` counts re-filters)."""
+    (``stats["oosm_refiltered"]`` counts re-filters, ``stats["coast_steps"]``
+    predictions without a plot).
+
+    A track with a split drag bank (:mod:`tocsin.fusion.drag`) is predicted
+    and updated member by member; its IMM states both hold the members'
+    mixture. Member predictions made for a time wait in ``_bank_pred`` until
+    an update or a coast step at that time takes them."""
 
     def __init__(self, cfg: TrackerConfig, stats: Counter[str]) -> None:
         self.cfg = cfg
         self.stats = stats
+        self._bank_pred: dict[int, tuple[float, F64, F64, drag.DragBank]] = {}
 
     def gather(self, trs: list[Track], t: float) -> Gathered:
         """The IMM states of ``trs`` as arrays ``x (N, 2, 6)``, ``p``,
@@ -71,15 +93,22 @@ class Estimator:
         density drops to ``q_ballistic_vacuum`` above the drag ceiling, where
         nothing unmodelled is left but J3+ gravity), the tracks' class codes
         (bit 0 ballistic, 1 past burnout, 2 aircraft, 3 tentative)."""
-        xs, ps, mus, ts, codes = [], [], [], [], []
+        xs, ps, mus, ts, codes, keys = [], [], [], [], [], []
+        banks = False
         for tr in trs:
             xs.append(tr.x)
             ps.append(tr.p)
             mus.append(tr.mu)
             ts.append(tr.t)
+            keys.append(tr.key)
+            banks = banks or tr.drag is not None
             cls = tr.cls
             codes.append(
-                (cls == "ballistic") + 2 * tr.burnt_out + 4 * (cls == "air") + 8 * (tr.status == "tentative")
+                (cls == "ballistic")
+                + 2 * tr.burnt_out
+                + 4 * (cls == "air")
+                + 8 * (tr.status == "tentative")
+                + 16 * tr.manoeuvring
             )
         x = np.array(xs)
         code = np.array(codes, dtype=np.int64)
@@ -97,26 +126,58 @@ class Estimator:
             cfg.imm_tau_air_quiet_s,
             cfg.imm_tau_air_maneuver_s,
         )
-        dt = t - np.array(ts)
-        return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code)
+        t0 = np.array(ts)
+        dt = t - t0
+        drag = beta = None
+        if banks:
+            # member by member: split (or to be split) banks of missiles not
+            # manoeuvring; the others fly with their bank's mean beta
+            drag = np.empty(len(trs), dtype=object)
+            drag[:] = [None if tr.manoeuvring else tr.drag for tr in trs]
+            b0 = math.nan if cfg.beta is None else cfg.beta
+            beta = np.array([b0 if tr.drag is None else math.exp(tr.drag.mean_lnb()) for tr in trs])
+            for i, tr in enumerate(trs):
+                # in the air, a missile's second model allows a manoeuvre
+                if tr.drag is not None and (
+                    tr.manoeuvring or tr.drag.split or float(height(tr.x[0:1, :3])[0]) < cfg.drag_split_alt_m
+                ):
+                    q1[i] = cfg.q_reentry_maneuver
+        if ((code & 3) == 3).any():
+            # a missile just past burnout: the next stage may light
+            for i, tr in enumerate(trs):
+                if (
+                    tr.burnt_out
+                    and tr.cls == "ballistic"
+                    and tr.status == "confirmed"
+                    and t - tr.burnout_t < cfg.restart_window_s
+                ):
+                    q1[i] = cfg.q_boost
+        key = np.array(keys, dtype=np.int64)
+        return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag, beta)
 
     def predict_models(
-        self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64
+        self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64, beta: F64 | None = None
     ) -> tuple[F64, F64]:
-        """Predict ``(N, 2, 6)`` model states by ``dt (N,)`` (some ballistic)."""
+        """Predict ``(N, 2, 6)`` model states by ``dt (N,)`` (some ballistic;
+        ``beta``: per track, else ``TrackerConfig.beta``)."""
         n = x.shape[0]
         xf = x.reshape(2 * n, 6)
         pf = p.reshape(2 * n, 6, 6)
         d2 = np.repeat(dt, 2)
         b2 = np.repeat(bal, 2)
         q2 = np.stack([q0, q1], axis=1).ravel()
+        bb: float | F64 | None = self.cfg.beta
+        if beta is not None and self.cfg.beta is not None:
+            bb = np.repeat(beta, 2)
         if bal.all():
-            xp, fm = ballistic_predict(xf, d2, beta=self.cfg.beta)
+            xp, fm = ballistic_predict(xf, d2, beta=bb)
         else:
             xp = np.empty_like(xf)
             fm = np.empty_like(pf)
             xp[~b2], fm[~b2] = ncv_predict(xf[~b2], d2[~b2])
-            xp[b2], fm[b2] = ballistic_predict(xf[b2], d2[b2], beta=self.cfg.beta)
+            xp[b2], fm[b2] = ballistic_predict(
+                xf[b2], d2[b2], beta=bb if bb is None or np.ndim(bb) == 0 else np.asarray(bb)[b2]
+            )
         pp = fm @ pf @ np.transpose(fm, (0, 2, 1)) + white_accel_q(d2, q2)
         return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
 
@@ -128,14 +189,91 @@ class Estimator:
         """:meth:`predict` of gathered tracks, and the combined prediction
         ``(xc, pc)`` with which rows are physical
         (:func:`tocsin.fusion.kernels.physical`)."""
-        x, p, mu, dt, q0, q1, tau0, tau1, code = g
+        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag, beta = g
         bal = (code & 1) > 0
         if not bal.any():
             return kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
         x0, p0, cbar = kernels.imm_mix(x, p, mu, dt, tau0, tau1)
-        xp, pp = self.predict_models(x0, p0, dt, bal, q0, q1)
+        xp, pp = self.predict_models(x0, p0, dt, bal, q0, q1, beta)
         xc, pc = kernels.imm_combine(xp, pp, cbar)
-        return xp, pp, cbar, xc, pc, kernels.physical(xc, pc)
+        ok = kernels.physical(xc, pc)
+        if drag is not None:
+            self._predict_banks(g, xp, pp, cbar, xc, pc, ok)
+        return xp, pp, cbar, xc, pc, ok
+
+    def _predict_banks(
+        self, g: Gathered, xp: F64, pp: F64, cbar: F64, xc: F64, pc: F64, ok: NDArray[np.bool_]
+    ) -> None:
+        """Member by member prediction of the tracks with drag banks that are
+        split, or low enough to split (``drag_split_alt_m``): the members'
+        mixture is their quiet model (row 0 of ``xp, pp``; the manoeuvre
+        model, row 1, is the IMM's own), and ``xc, pc, ok`` are recombined;
+        the members wait in ``_bank_pred``."""
+        assert g.drag is not None
+        cfg = self.cfg
+        for i, bank in enumerate(g.drag.tolist()):
+            if bank is None:
+                continue
+            if bank.x is None:
+                x0, p0 = kernels.imm_combine(g.x[i : i + 1], g.p[i : i + 1], g.mu[i : i + 1])
+                if float(height(x0[:, :3])[0]) > cfg.drag_split_alt_m:
+                    continue
+                bank = drag.split(bank, x0[0], p0[0])
+            dt = float(g.dt[i])
+            xs, ps = drag.predict(bank, dt, cfg.q_ballistic, cfg.q_ballistic_vacuum)
+            xm, pm = drag.mixture(bank.with_states(xs, ps))
+            self._bank_pred[int(g.key[i])] = (float(g.t0[i]) + dt, xs, ps, bank)
+            xp[i, 0] = xm
+            pp[i, 0] = pm
+            c, cp = kernels.imm_combine(xp[i : i + 1], pp[i : i + 1], cbar[i : i + 1])
+            xc[i] = c[0]
+            pc[i] = cp[0]
+            ok[i] = bool(kernels.physical(c, cp)[0])
+
+    def _take_bank_at(self, tr: Track, t: float) -> drag.DragBank | None:
+        """The members of ``tr`` predicted to ``t`` (None: none waiting)."""
+        pend = self._bank_pred.pop(tr.key, None)
+        if pend is None or abs(pend[0] - t) > 1e-9:
+            return None
+        _, xs, ps, bank = pend
+        return bank.with_states(xs, ps)
+
+    def _update_banks(
+        self, trs: list[Track], arr: MeasArrays, mj: NDArray[np.int64], t: F64, xc: F64, pc: F64
+    ) -> None:
+        """Member by member update of the tracks (already updated as IMMs,
+        in the order of ``trs``, track ``k`` taking measurement ``mj[k]`` at
+        ``t[k]``) whose drag banks were predicted: each member's EKF update and
+        likelihood; the members' mixture is the quiet model (the manoeuvre
+        model and the model probabilities are the IMM's); the rows of ``xc,
+        pc`` are recombined. A track whose manoeuvre model has taken over
+        (``maneuver_prob``) is manoeuvring: the drag model no longer holds,
+        the bank keeps only its belief about beta, and the IMM goes on."""
+        for k, tr in enumerate(trs):
+            if tr.drag is None:
+                continue
+            pend = self._take_bank_at(tr, float(t[k]))
+            if pend is None:
+                continue
+            n = pend.lnb.shape[0]
+            assert pend.x is not None
+            assert pend.p is not None
+            nu, h, r = self.residual(pend.x, drag.residual_rows(take(arr, mj[k : k + 1]), n))
+            bank, _ = drag.update(pend, pend.x, pend.p, nu, h, r)
+            xm, pm = drag.mixture(bank)
+            tr.x = np.stack([xm, tr.x[1]])
+            tr.p = np.stack([pm, tr.p[1]])
+            c, cp = kernels.imm_combine(tr.x[None], tr.p[None], tr.mu[None])
+            tr.xc, tr.pc = c[0], cp[0]
+            xc[k] = c[0]
+            pc[k] = cp[0]
+            tr.drag = bank
+            tr.nis_hits = [*tr.nis_hits[-1:], float(tr.mu[1]) > self.cfg.maneuver_prob]
+            if all(tr.nis_hits) and len(tr.nis_hits) == 2:
+                # the manoeuvre model has explained the plots twice running
+                tr.manoeuvring = True
+                tr.drag = bank.with_states(None, None)
+                self.stats["manoeuvres"] += 1
 
     @staticmethod
     def residual(xf: F64, arr: MeasArrays) -> tuple[F64, F64, F64]:
@@ -193,10 +331,13 @@ class Estimator:
         measurement ``rows[1][k]``); writes back into the tracks and returns
         their combined estimates ``(xc, pc)``."""
         n = len(trs)
+        mj_all = rows[1] if rows is not None else np.arange(n)
         if self.cfg.filter == "ekf" and arr[0] == RADAR:
             ti, mj = rows if rows is not None else (np.arange(n), np.arange(n))
             xn, pn, mu, xc, pc = kernels.update_radar(xp, pp, cbar, ti, arr[1], arr[3], arr[4], arr[2], mj)
             self.write(trs, xn, pn, mu, xc, pc, t)
+            if self._bank_pred:
+                self._update_banks(trs, arr, mj_all, t, xc, pc)
             return xc, pc
         if rows is not None:
             xp, pp, cbar, arr = xp[rows[0]], pp[rows[0]], cbar[rows[0]], take(arr, rows[1])
@@ -212,6 +353,8 @@ class Estimator:
         pn = pn.reshape(n, 2, 6, 6)
         xc, pc = kernels.imm_combine(xn, pn, mu)
         self.write(trs, xn, pn, mu, xc, pc, t)
+        if self._bank_pred:
+            self._update_banks(trs, arr, mj_all, t, xc, pc)
         return xc, pc
 
     @staticmethod
@@ -229,16 +372,29 @@ class Estimator:
         k = 0
         while k < len(tr.hist) and tr.hist[k][0].t <= m.t:
             k += 1
-        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or (tr.x, tr.p, tr.mu, tr.t))
+        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or tr.snapshot())
         if snap[3] > m.t:
             return False
         later = [h[0] for h in tr.hist[k:]]
         del tr.hist[k:]
-        tr.x, tr.p, tr.mu, tr.t = snap
-        tr.xc = tr.pc = None
+        tr.restore(snap)
         for mm in [m, *later]:
-            tr.hist.append((mm, (tr.x, tr.p, tr.mu, tr.t)))
+            tr.hist.append((mm, tr.snapshot()))
             xp, pp, cbar = self.predict([tr], mm.t)
             self.update([tr], stack([mm]), xp, pp, cbar, np.array([mm.t]))
         self.stats["oosm_refiltered"] += 1
         return True
+
+    def coast(self, tr: Track, t: float) -> None:
+        """Move a track's estimate forward to ``t`` by prediction alone (kept:
+        the state after its last update, for late reports)."""
+        if tr.coast_from is None:
+            tr.coast_from = tr.snapshot()
+        xp, pp, cbar, xc, pc, _ = self.predict_all(self.gather([tr], t))
+        tr.x, tr.p, tr.mu, tr.t = xp[0], pp[0], cbar[0], t
+        tr.xc, tr.pc = xc[0], pc[0]
+        if tr.drag is not None:
+            bank = self._take_bank_at(tr, t)
+            if bank is not None:
+                tr.drag = bank
+        self.stats["coast_steps"] += 1

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.fusion.propagate import to_ground
+from tocsin.fusion import ground
+from tocsin.fusion.drag import DragBank, members
+from tocsin.fusion.models import transition, white_accel_q
+from tocsin.fusion.propagate import height, to_ground
 from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix
 
 F64 = NDArray[np.float64]
@@ -44,6 +47,9 @@ class Impact:
     bearing_deg: float
     cov_en: tuple[float, float, float]  # (var_e, cov_en, var_n), m^2
     path: list[list[float]]
+    scale: float = CHI2_2_95
+    """The ellipse is ``d^T cov^-1 d <= scale``: 5.991 for a Gaussian, the
+    mixture's own 95 % value otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,49 +82,177 @@ def ellipse_from_cov(cov_en: F64, scale: float = CHI2_2_95) -> tuple[float, floa
     return float(np.sqrt(scale * max(ev[1], 0.0))), float(np.sqrt(scale * max(ev[0], 0.0))), bearing
 
 
+def _qmc_normal(n: int = 1024) -> F64:
+    """``n`` fixed quasi-random standard normal points in 2-D (Sobol,
+    unscrambled, the origin left out): deterministic, and ~1/n accurate."""
+    from scipy.stats import norm, qmc
+
+    u = qmc.Sobol(d=2, scramble=False).random(n)[1:]
+    out: F64 = norm.ppf(np.clip(u, 1e-12, 1.0 - 1e-12))
+    return out
+
+
+_Z2 = _qmc_normal()
+
+
+def mixture_scale(means: F64, covs: F64, w: F64, mean: F64, cov: F64, conf: float = 0.95) -> float:
+    """The ``s`` whose ellipse ``d^T cov^-1 d <= s`` about ``mean`` holds
+    ``conf`` of the Gaussian mixture ``sum_j w_j N(means_j, covs_j)`` (2-D),
+    by fixed quasi-random points (:data:`_Z2`). One Gaussian at ``mean``
+    with ``cov`` gives the chi-square quantile (5.991 at 95 %)."""
+    lj = np.linalg.cholesky(covs)  # (J, 2, 2)
+    pts = means[:, None, :] + np.einsum("jab,nb->jna", lj, _Z2)
+    d = pts - mean
+    ci = np.linalg.inv(cov)
+    q = np.einsum("jna,ab,jnb->jn", d, ci, d).ravel()
+    wt = np.repeat(w / w.sum() / _Z2.shape[0], _Z2.shape[0])
+    order = np.argsort(q, kind="stable")
+    cum = np.cumsum(wt[order])
+    k = min(int(np.searchsorted(cum, conf)), q.size - 1)
+    return float(q[order][k])
+
+
+def _process_noise_en(
+    path: list[tuple[float, F64]], t_hit: float, x_hit: F64, rot: F64, q: tuple[float, float, float]
+) -> F64:
+    """East/north covariance at the impact point of the white-acceleration
+    process noise accumulated along a trajectory (``path``: ``(elapsed,
+    state (6,))`` from now; ``q``: density below the drag ceiling, above it,
+    and the ceiling in metres): ``P <- Phi P Phi^T + Q(h)`` along the path
+    (linearised dynamics), then the position errors carried along the
+    velocity to the ground, ``dr_g = dr - v (u . dr) / (u . v)``."""
+    q_air, q_vac, ceiling = q
+    pq = np.zeros((6, 6))
+    prev_t, prev_x = 0.0, path[0][1]
+    for el, y in [*path[1:], (t_hit, x_hit)]:
+        h = min(el, t_hit) - prev_t
+        if h <= 0.0:
+            break
+        phi = transition(prev_x[None, :], np.array([h]))[0]
+        qd = q_air if float(height(prev_x[None, :3])[0]) < ceiling else q_vac
+        pq = phi @ pq @ phi.T + white_accel_q(np.array([h]), np.array([qd]))[0]
+        prev_t, prev_x = prev_t + h, y
+        if el >= t_hit:
+            break
+    u = x_hit[:3] / np.linalg.norm(x_hit[:3])
+    v = x_hit[3:]
+    uv = float(u @ v)
+    m = np.eye(3) - np.outer(v, u) / (uv if abs(uv) > 1.0 else -1.0)
+    c3 = m @ pq[:3, :3] @ m.T
+    out: F64 = rot[:2] @ c3 @ rot[:2].T
+    return out
+
+
 def predict_impact(
     x: F64,
     p: F64,
     t: float,
     *,
     beta: float | None,
+    bank: DragBank | None = None,
+    q: tuple[float, float, float] | None = None,
     max_time: float = 7200.0,
     path_step_s: float = 30.0,
     floor_m: float = 10.0,
 ) -> Impact | None:
-    """Impact of the state ``x (6,)`` with covariance ``p`` known at epoch ``t``;
-    ``None`` when the mean or any sigma point does not come down within
-    ``max_time`` (orbital, or already on the ground). The ground track ahead
-    (``path``) is the mean state's, sampled about every ``path_step_s``."""
-    pts, w = sigma_points(x, p)
-    samples: list[tuple[float, F64]] = []
-    dt, xg = to_ground(pts, beta, direction=+1, max_time=max_time, samples=samples)
-    if not np.all(np.isfinite(dt)) or dt[0] <= 0.0:
+    """Impact of the state ``x (6,)`` with covariance ``p`` known at epoch
+    ``t``; ``None`` when the mean or any sigma point does not come down within
+    ``max_time`` (orbital, or already on the ground).
+
+    ``beta``: the ballistic coefficient, or with ``bank`` (a
+    :class:`~tocsin.fusion.drag.DragBank`) each member holding the bulk of its
+    weight is predicted with its own ``beta`` (from its own state once the
+    bank is split) and the impact is their mixture. ``q``: white-acceleration
+    densities below and above the drag ceiling and the ceiling (m^2/s^3, m):
+    the process noise still to come, propagated along the predicted path,
+    widens every member's impact covariance. The 95 % ellipse is the ellipse
+    of the mixture's covariance scaled to hold 95 % of the mixture
+    (:func:`mixture_scale`; for one member the chi-square quantile). The
+    ground track ahead (``path``) is the heaviest member's mean state's,
+    sampled about every ``path_step_s``."""
+    if bank is None:
+        nodes = [(x, p)]
+        betas = np.array([np.nan if beta is None else beta])
+        w = np.ones(1)
+    else:
+        idx = members(bank)
+        wb = bank.weights
+        w = wb[idx] / wb[idx].sum()
+        betas = bank.beta[idx]
+        if bank.x is not None and bank.p is not None:
+            nodes = [(bank.x[j], bank.p[j]) for j in idx.tolist()]
+        else:
+            nodes = [(x, p)] * idx.size
+    k = len(nodes)
+    pts_l, ws_l = [], []
+    for xn, pn in nodes:
+        pts, ws = sigma_points(xn, pn)
+        pts_l.append(pts)
+        ws_l.append(ws)
+    npt = pts_l[0].shape[0]
+    allpts = np.vstack(pts_l)
+    beta_rows: float | F64 | None
+    edges = bank is not None and bool(np.any(bank.step > 0.0))
+    if bank is None:
+        beta_rows = beta
+    else:
+        beta_rows = np.repeat(betas, npt)
+        if edges:
+            # each member's mean state at the two edges of its bin of beta
+            allpts = np.vstack([allpts, np.repeat(np.stack([nd[0] for nd in nodes]), 2, axis=0)])
+            half = np.exp(0.5 * bank.step[idx])
+            beta_rows = np.concatenate([beta_rows, np.ravel(np.stack([betas / half, betas * half], axis=1))])
+    heavy = int(np.argmax(w))
+    r0 = heavy * npt
+    dt, xg, samples = ground.to_ground(allpts, beta_rows, direction=+1, max_time=max_time, sample_row=r0)
+    if not np.all(np.isfinite(dt)) or np.any(dt[: k * npt : npt] <= 0.0):
         return None
-    t_mean = float(w @ dt)
-    sig_t = float(np.sqrt(w @ (dt - t_mean) ** 2))
-    lat, lon, _ = ecef_to_geodetic(xg[0, :3])
+    ws = ws_l[0]
+    lat, lon, _ = ecef_to_geodetic(xg[r0, :3])
     rot = enu_matrix(float(lat), float(lon))
-    enu = (xg[:, :3] - xg[0, :3]) @ rot.T
-    mean_en = w @ enu[:, :2]
-    d = enu[:, :2] - mean_en
-    cov = (w[:, None] * d).T @ d + np.eye(2) * floor_m**2
-    c_lat, c_lon, _ = ecef_to_geodetic(xg[0, :3] + mean_en[0] * rot[0] + mean_en[1] * rot[1])
-    a, b, brg = ellipse_from_cov(cov)
-    # the mean state's ground track still ahead, thinned to ~path_step_s
-    keep: list[tuple[float, F64]] = [(0.0, x[:3])]
+    en_all = ((xg[:, :3] - xg[r0, :3]) @ rot.T)[:, :2]
+    enu = en_all[: k * npt].reshape(k, npt, 2)
+    dtn = dt[: k * npt].reshape(k, npt)
+    means = np.einsum("s,ksa->ka", ws, enu)
+    dev = enu - means[:, None, :]
+    covs = np.einsum("s,ksa,ksb->kab", ws, dev, dev) + np.eye(2) * floor_m**2
+    t_within = np.zeros(k)
+    if edges:
+        # the truth is anywhere in a member's bin (uniform): the spread of
+        # the impact across the bin, (edge - edge)^2 / 12
+        e2 = en_all[k * npt :].reshape(k, 2, 2)
+        d_edge = e2[:, 1] - e2[:, 0]
+        covs = covs + np.einsum("ka,kb->kab", d_edge, d_edge) / 12.0
+        t2 = dt[k * npt :].reshape(k, 2)
+        t_within = (t2[:, 1] - t2[:, 0]) ** 2 / 12.0
+    if q is not None:
+        path = [(0.0, allpts[r0]), *samples]
+        covs = covs + _process_noise_en(path, float(dt[r0]), xg[r0], rot, q)
+    t_means = dtn @ ws
+    t_vars = ((dtn - t_means[:, None]) ** 2) @ ws + t_within
+    mean_en = w @ means
+    dm = means - mean_en
+    cov = np.einsum("k,kab->ab", w, covs) + (w[:, None] * dm).T @ dm
+    cov = 0.5 * (cov + cov.T)
+    scale = CHI2_2_95 if k == 1 else mixture_scale(means, covs, w, mean_en, cov)
+    t_mean = float(w @ t_means)
+    sig_t = float(np.sqrt(w @ (t_vars + (t_means - t_mean) ** 2)))
+    c_lat, c_lon, _ = ecef_to_geodetic(xg[r0, :3] + mean_en[0] * rot[0] + mean_en[1] * rot[1])
+    a, b, brg = ellipse_from_cov(cov, scale)
+    # the heaviest member's mean state's ground track still ahead, thinned to ~path_step_s
+    keep: list[tuple[float, F64]] = [(0.0, allpts[r0, :3])]
     for el, y in samples:
-        if el >= float(dt[0]):
+        if el >= float(dt[r0]):
             break
         if el - keep[-1][0] >= path_step_s - 1e-9:
-            keep.append((el, y[0, :3]))
-    pos = np.stack([k[1] for k in keep])
+            keep.append((el, y[:3]))
+    pos = np.stack([kp[1] for kp in keep])
     la, lo, _ = ecef_to_geodetic(pos)
-    path = [
-        [round(float(a_), 5), round(float(o_), 5), round(t + k[0], 3)]
-        for a_, o_, k in zip(np.atleast_1d(la), np.atleast_1d(lo), keep, strict=True)
+    path_out = [
+        [round(float(a_), 5), round(float(o_), 5), round(t + kp[0], 3)]
+        for a_, o_, kp in zip(np.atleast_1d(la), np.atleast_1d(lo), keep, strict=True)
     ]
-    path.append([round(float(c_lat), 5), round(float(c_lon), 5), round(t + t_mean, 3)])
+    path_out.append([round(float(c_lat), 5), round(float(c_lon), 5), round(t + t_mean, 3)])
     return Impact(
         t=t + t_mean,
         lat=float(c_lat),
@@ -128,7 +262,8 @@ def predict_impact(
         semi_minor_m=b,
         bearing_deg=brg,
         cov_en=(float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1])),
-        path=path,
+        path=path_out,
+        scale=scale,
     )
 
 

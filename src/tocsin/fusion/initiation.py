@@ -106,7 +106,9 @@ class Initiator:
                     p[:3, 3:] = cb / dt
                     p[3:, :3] = cb / dt
                     p[3:, 3:] = (ca + cb) / dt**2 + np.eye(3) * 100.0
-                    tr = self.life.new_track(x, p, b.t, {a.sensor, b.sensor}, {a.partner, b.partner})
+                    tr = self.life.new_track(
+                        x, p, b.t, {a.sensor, b.sensor}, {a.partner, b.partner}, max(a.sent, b.sent)
+                    )
                     sv = self.cfg.init_quiet_speed_sigma
                     if sv is not None:
                         # the quiet model's hypothesis: an aircraft, whose
@@ -154,7 +156,9 @@ class Initiator:
         p = np.diag([pos_var] * 3 + [self.cfg.ir_init_vel_sigma**2] * 3)
         x = np.concatenate([mid, np.zeros(3)])
         t = max(m.t, pm.t)
-        tr = self.life.new_track(x, p, t, {m.sensor, pm.sensor}, {m.partner, pm.partner})
+        tr = self.life.new_track(
+            x, p, t, {m.sensor, pm.sensor}, {m.partner, pm.partner}, max(m.sent, pm.sent)
+        )
         tr.window = deque([1], maxlen=self.cfg.confirm_n)
         tr.updates = 1
         return [tr]

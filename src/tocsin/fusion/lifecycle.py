@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from tocsin.fusion import separation
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
@@ -47,8 +48,11 @@ class Lifecycle:
         self._next_key = 1
         self._next_id = 1
 
-    def new_track(self, x: F64, p: F64, t: float, sources: Iterable[str], partners: Iterable[str]) -> Track:
-        """A new tentative track (both IMM models at ``x, p``) in the table."""
+    def new_track(
+        self, x: F64, p: F64, t: float, sources: Iterable[str], partners: Iterable[str], sent: float
+    ) -> Track:
+        """A new tentative track (both IMM models at ``x, p``) in the table
+        (``sent``: when its last plot arrived)."""
         tr = Track(
             key=self._next_key,
             x=np.stack([x, x]),
@@ -60,6 +64,7 @@ class Lifecycle:
             sources=set(sources),
             partners=set(partners),
             last_update=t,
+            last_arrival=sent,
             updates=2,
         )
         self._next_key += 1
@@ -78,8 +83,21 @@ class Lifecycle:
         return [
             tr
             for tr in self.tracks.values()
-            if tr.created <= t and not tr.dead and (tr.impact is None or not self.landed(tr, t))
+            if tr.created <= t
+            and not tr.dead
+            and (tr.impact is None or not (self.landed(tr, t) or self.grounded(tr, t)))
         ]
+
+    @staticmethod
+    def grounded(tr: Track, t: float) -> bool:
+        """A missile no plot updates (coasting, lost) whose predicted impact
+        time has come: it is predicted no further (its state would go under
+        the ground) and is deleted once :meth:`landed`, not at once (the
+        impact time is uncertain by ``sigma_t_s``; the object may still be
+        falling)."""
+        return (
+            tr.impact is not None and tr.burnt_out and tr.status in ("coasting", "lost") and t >= tr.impact.t
+        )
 
     @staticmethod
     def landed(tr: Track, t: float) -> bool:
@@ -116,6 +134,8 @@ class Lifecycle:
         for tr, m in zip(trs, ms, strict=True):
             if m.t > tr.last_update:
                 tr.last_update = m.t
+            if m.sent > tr.last_arrival:
+                tr.last_arrival = m.sent
             tr.updates += 1
             tr.sources.add(m.sensor)
             tr.partners.add(m.partner)
@@ -132,17 +152,32 @@ class Lifecycle:
                 del hist[:k]
 
     def confirm(self, tr: Track) -> bool:
-        """Confirm a tentative track that has met M-of-N, unless it is the
-        same missile as a confirmed ballistic track seen by a sensor that
+        """Confirm a tentative track that has met M-of-N. Near a confirmed
+        ballistic track (:meth:`ballistic_twin`) it is either a second object
+        that parted from it (a sensor saw both in one scan,
+        :func:`tocsin.fusion.separation.codetections`): confirmed as its
+        child, both ``separated``; or the same missile seen by a sensor that
         disagrees with the others (a bias): then no second track, the sensor
         is noted on the first, and this one is removed (False)."""
         twin = self.ballistic_twin(tr)
         if twin is not None:
-            twin.sources |= tr.sources
-            twin.partners |= tr.partners
-            del self.tracks[tr.key]
-            self.stats["duplicates_suppressed"] += 1
-            return False
+            if separation.codetections(tr, twin) == 0:
+                twin.sources |= tr.sources
+                twin.partners |= tr.partners
+                del self.tracks[tr.key]
+                self.stats["duplicates_suppressed"] += 1
+                return False
+            # a separation: the child is the parent's kind of object and
+            # shares its past (launch point, boost or coasting)
+            tr.separated = twin.separated = True
+            tr.siblings.add(twin.key)
+            twin.siblings.add(tr.key)
+            tr.parent = twin.id
+            tr.cls, tr.phase, tr.burnt_out = twin.cls, twin.phase, twin.burnt_out
+            tr.launch = twin.launch
+            tr.max_alt = twin.max_alt
+            tr.first = twin.first
+            self.stats["separations"] += 1
         tr.status = "confirmed"
         tr.id = self.issue_id()
         return True
@@ -178,8 +213,21 @@ class Lifecycle:
         missile past burnout once its position sigma exceeds
         ``coast_max_sigma_m`` after that); report each change, and report the
         prediction of an established confirmed track no plot updated for a
-        report interval."""
+        report interval.
+
+        Ages are in arrival time: ``sent`` (the clock) minus the arrival of
+        the last plot that updated the track. Plots reach the tracker seconds
+        after they were measured (sensor and link latency): against
+        measurement times every track would turn coasting for the latency
+        and back at each plot. Predictions are to ``t``."""
         out: list[Envelope] = []
+        sep = [tr for tr in self.tracks.values() if tr.separated]
+        if sep:
+            cfg = self.cfg
+            for tr in separation.decide_roles(sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass):
+                self.stats["roles"] += 1
+                if tr.status != "tentative":
+                    out.append(self.rep.message(tr, sent))
         quiet: list[Track] = []  # confirmed, no update at t, report due
         due_before = t - self.cfg.report_interval_s + 1e-9
         established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter
@@ -188,7 +236,7 @@ class Lifecycle:
             if tr.dead or self.landed(tr, t):
                 if tr.status != "tentative":
                     tr.status = "deleted"
-                    out.append(self.rep.message(tr, sent))
+                    out.append(self.rep.deleted(tr, sent, t))
                 del self.tracks[tr.key]
                 continue
             if tr.status == "tentative":
@@ -212,7 +260,7 @@ class Lifecycle:
                     gone = age > limit
                 if gone:
                     tr.status = "deleted"
-                    out.append(self.rep.message(tr, sent))
+                    out.append(self.rep.deleted(tr, sent, t))
                     del self.tracks[tr.key]
                     continue
                 # no plot for a while (coasting), then for long (lost): the
@@ -224,8 +272,13 @@ class Lifecycle:
                 status = "lost" if shown and age > self.cfg.lost_after_s else "coasting"
                 changed = tr.status != status
                 tr.status = status
-                if shown and t > tr.t and (changed or t - tr.t >= self.cfg.coast_report_s):
-                    self.coast(tr, t)
+                if (
+                    shown
+                    and t > tr.t
+                    and (changed or t - tr.t >= self.cfg.coast_report_s)
+                    and not self.grounded(tr, t)
+                ):
+                    self.est.coast(tr, t)
                     if missile:
                         self.bal.predictions(tr)
                     changed = True
@@ -256,13 +309,3 @@ class Lifecycle:
                 )
             )
         return out
-
-    def coast(self, tr: Track, t: float) -> None:
-        """Move a coasting track's estimate forward to ``t`` by prediction
-        alone (kept: the state after its last update, for late reports)."""
-        if tr.coast_from is None:
-            tr.coast_from = (tr.x, tr.p, tr.mu, tr.t)
-        xp, pp, cbar, xc, pc, _ = self.est.predict_all(self.est.gather([tr], t))
-        tr.x, tr.p, tr.mu, tr.t = xp[0], pp[0], cbar[0], t
-        tr.xc, tr.pc = xc[0], pc[0]
-        self.stats["coast_steps"] += 1

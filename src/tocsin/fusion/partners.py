@@ -13,6 +13,7 @@ from collections import Counter
 
 import numpy as np
 
+from tocsin.fusion import drag
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
@@ -78,7 +79,7 @@ class PartnerTracks:
                 best = live[i]
         now = max(now, b.t)
         if best is None:
-            tr = self.life.new_track(xb, pb, b.t, {tag}, {env.partner})
+            tr = self.life.new_track(xb, pb, b.t, {tag}, {env.partner}, env.sent)
             tr.status = "confirmed"
             tr.id = self.life.issue_id()
             tr.cls = b.class_ if b.class_ != "ballistic" else "ballistic"
@@ -101,8 +102,12 @@ class PartnerTracks:
         tr.mu = cbar[0]
         tr.xc, tr.pc = xf, pf
         tr.t = b.t
+        if tr.drag is not None and tr.drag.split:
+            # the members start again from the fused state (weights kept)
+            tr.drag = drag.split(tr.drag, xf, pf)
         tr.hist.clear()
         tr.last_update = b.t
+        tr.last_arrival = max(tr.last_arrival, env.sent)
         tr.sources.add(tag)
         tr.partners.add(env.partner)
         if b.class_ == "ballistic" and tr.cls != "ballistic":

@@ -49,9 +49,9 @@ def height(r: F64) -> F64:
     return rn - _AB / np.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
 
 
-def deriv(y: F64, beta: float | None) -> F64:
+def deriv(y: F64, beta: float | F64 | None) -> F64:
     """``d/dt [r, v]`` of ECEF states ``(N, 6)`` (J2, rotating frame, drag
-    with ballistic coefficient ``beta`` kg/m^2 when not None)."""
+    with ballistic coefficient ``beta`` kg/m^2, one or ``(N,)``, when not None)."""
     x, yy, z = y[:, 0], y[:, 1], y[:, 2]
     vx, vy, vz = y[:, 3], y[:, 4], y[:, 5]
     r2 = x * x + yy * yy + z * z
@@ -81,7 +81,19 @@ def deriv(y: F64, beta: float | None) -> F64:
     return out
 
 
-def rk4(y: F64, h: float | F64, beta: float | None) -> F64:
+def drag_rate(y: F64, beta: float | F64 | None) -> F64:
+    """``rho(h) |v| / (2 beta)`` of states ``(N, 6)``, 1/s: the inverse of the
+    time the air takes to slow the object (a light object low down is a stiff
+    equation: steps must stay below a fraction of that time)."""
+    if beta is None:
+        return np.zeros(y.shape[0])
+    h = height(y[:, :3])
+    rho = np.where(h < DRAG_CEILING_M, RHO0 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT), 0.0)
+    out: F64 = 0.5 * rho * np.sqrt(np.einsum("ni,ni->n", y[:, 3:], y[:, 3:])) / beta
+    return out
+
+
+def rk4(y: F64, h: float | F64, beta: float | F64 | None) -> F64:
     """One classical RK4 step of length ``h`` (scalar or ``(N, 1)``)."""
     k1 = deriv(y, beta)
     k2 = deriv(y + (0.5 * h) * k1, beta)
@@ -91,7 +103,7 @@ def rk4(y: F64, h: float | F64, beta: float | None) -> F64:
     return out
 
 
-def propagate(y: F64, dt: float, beta: float | None, max_step: float = 20.0) -> F64:
+def propagate(y: F64, dt: float, beta: float | F64 | None, max_step: float = 20.0) -> F64:
     """Propagate ``(N, 6)`` states by ``dt`` s (negative: backwards) in
     ``ceil(|dt| / max_step)`` equal RK4 steps."""
     if dt == 0.0:
@@ -131,7 +143,7 @@ def _hermite_vel(y0: F64, y1: F64, h: float, s: F64) -> F64:
 
 def to_ground(
     x: F64,
-    beta: float | None,
+    beta: float | F64 | None,
     *,
     direction: int = +1,
     max_time: float = 7200.0,
@@ -177,6 +189,11 @@ def to_ground(
             h_abs = min(h_max, max(2.0, 0.3 * t_fall))
             if beta is not None and float(ha.min()) < DRAG_CEILING_M:
                 h_abs = min(h_abs, 10.0)  # thin air: small but steady drag
+        if beta is not None:
+            # stiff for light objects low down (debris, a tumbling stage)
+            k = float(np.max(drag_rate(y[act], beta if np.ndim(beta) == 0 else np.asarray(beta)[act])))
+            if k > 0.0:
+                h_abs = min(h_abs, max(0.5 / k, 0.02))
         h_abs = min(h_abs, max_time - elapsed) if max_time - elapsed > 1e-9 else h_abs
         h = sgn * h_abs
         y1 = rk4(y, h, beta)

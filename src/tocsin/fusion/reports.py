@@ -73,6 +73,12 @@ class Reporter:
         # to 3 decimals (floor(x + 0.5): a fraction of round()'s cost)
         return math.floor(min(1.0, max(0.0, q)) * 1000.0 + 0.5) / 1000.0
 
+    def deleted(self, tr: Track, sent: float, t: float) -> Envelope:
+        """The message that ends a track, at the time ``t`` it was ended
+        (its state is the last estimate, of time ``tr.t <= t``)."""
+        xc, pc = tr.combined()
+        return self.messages([tr], sent, [(max(t, tr.t), xc, pc)])[0]
+
     def message(self, tr: Track, sent: float) -> Envelope:
         return self.messages([tr], sent)[0]
 
@@ -138,6 +144,9 @@ class Reporter:
                 phase=tr.phase,  # type: ignore[arg-type]
                 quality=self.quality(tr, math.sqrt(max(pl[0] + pl[7] + pl[14], 0.0)), t_rep),
                 path=path,
+                role=tr.role,  # type: ignore[arg-type]
+                parent=tr.parent,
+                manoeuvring=True if tr.manoeuvring else None,
             )
             self.seq += 1
             out.append(

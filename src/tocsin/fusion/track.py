@@ -19,10 +19,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.fusion import kernels
+from tocsin.fusion.drag import DragBank
 from tocsin.fusion.impact import Impact, Launch
 from tocsin.fusion.measurements import Meas
 
 F64 = NDArray[np.float64]
+
+Snapshot = tuple[F64, F64, F64, float, DragBank | None]
+"""A track's filter state: IMM states ``x (2, 6)``, ``p``, ``mu``, time, drag bank."""
 
 
 @dataclass(slots=True)
@@ -41,7 +45,9 @@ class Track:
     reported_status: str = ""  # the status of the last report (a change is reported at once)
     cls: str = "unknown"
     phase: str = "unknown"
-    last_update: float = 0.0
+    last_update: float = 0.0  # measurement time of the newest plot that updated it
+    last_arrival: float = -math.inf  # when that plot (or partner track) arrived (its sent time)
+    last_quiet_sent: float = -math.inf  # arrival clock of its last predicted report
     last_report: float = -math.inf
     last_predicted_report: float = -math.inf  # a report of the prediction (no plot)
     # what the last report said (tocsin.fusion.reports.Reporter.news)
@@ -51,6 +57,7 @@ class Track:
     votes_b: int = 0
     votes_a: int = 0
     burnt_out: bool = False
+    burnout_t: float = -math.inf  # when burnout was declared
     quiet: int = 0
     speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
     first: tuple[F64, F64, float] | None = None
@@ -60,9 +67,17 @@ class Track:
     last_impact: float = -math.inf
     last_launch: float = -math.inf
     impact_basis: float = -math.inf
-    hist: list[tuple[Meas, tuple[F64, F64, F64, float]]] = field(default_factory=list)
+    drag: DragBank | None = None  # the ballistic coefficient (missiles past burnout)
+    separated: bool = False  # seen to part from another object (tocsin.fusion.separation)
+    siblings: set[int] = field(default_factory=set)  # keys of the objects it parted from or with
+    parent: str | None = None  # id of the track it separated from
+    role: str | None = None  # rv, stage or debris, once told
+    manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
+    nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
+    max_alt: float = 0.0  # highest well-estimated height seen, m
+    hist: list[tuple[Meas, Snapshot]] = field(default_factory=list)
     dead: bool = False
-    coast_from: tuple[F64, F64, F64, float] | None = None
+    coast_from: Snapshot | None = None
     xc: F64 | None = None  # cached combined estimate at ``t``
     pc: F64 | None = None
     # sorted sources and partners for messages (the sets only grow: cached by size)
@@ -77,6 +92,14 @@ class Track:
         if len(self.par_sorted) != len(self.partners):
             self.par_sorted = sorted(self.partners)
         return self.src_sorted, self.par_sorted
+
+    def snapshot(self) -> Snapshot:
+        """The filter state (for re-filtering a late report from it)."""
+        return (self.x, self.p, self.mu, self.t, self.drag)
+
+    def restore(self, snap: Snapshot) -> None:
+        self.x, self.p, self.mu, self.t, self.drag = snap
+        self.xc = self.pc = None
 
     @property
     def ballistic(self) -> bool:

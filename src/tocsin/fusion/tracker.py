@@ -54,7 +54,7 @@ from tocsin.fusion import kernels
 from tocsin.fusion.association import Associator
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
-from tocsin.fusion.estimation import Estimator, Gathered
+from tocsin.fusion.estimation import Estimator
 from tocsin.fusion.initiation import Initiator
 from tocsin.fusion.lifecycle import Lifecycle
 from tocsin.fusion.measurements import RADAR, Meas, Sensors, stack
@@ -173,7 +173,7 @@ class Tracker:
             if not keep.all():
                 idx = np.flatnonzero(keep)
                 live = [live[i] for i in idx.tolist()]
-                g = Gathered._make(a[idx] for a in g)
+                g = g.take(idx)
         assigned_tr: list[Track] = []
         assigned_m: list[Meas] = []
         comb: tuple[F64, F64] | None = None  # the assigned tracks' combined estimates
@@ -218,7 +218,7 @@ class Tracker:
                 if fwd_t:
                     # one scan: one time, one kind and dimension
                     for tr, m in zip(fwd_t, fwd_m, strict=True):
-                        tr.hist.append((m, (tr.x, tr.p, tr.mu, tr.t)))
+                        tr.hist.append((m, tr.snapshot()))
                     rows = (np.array(fwd_i, dtype=np.int64), np.array(fwd_j, dtype=np.int64))
                     fwd_c = self._est.update(fwd_t, arr, xp, pp, cbar, np.full(len(fwd_t), t), rows)
                     if len(fwd_t) == len(assigned_tr):

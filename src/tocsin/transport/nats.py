@@ -8,14 +8,31 @@ Subjects::
 
 Streams (explicit retention, file storage, ``num_replicas`` 1 or 3):
 
-* ``TOCSIN_IN`` — the input subjects; limits retention, 7 days / 10 GiB, oldest
-  discarded first, 2-minute duplicate window keyed by ``Nats-Msg-Id =
-  partner.source.seq.<digest>`` (:func:`msg_id`) so a publisher's retry is
-  stored once.
-* ``TOCSIN_OUT`` — ``tocsin.v1.out.>``; limits retention, 1 day.
+* ``TOCSIN_IN_<PARTNER>`` (:func:`in_stream`) — one stream per partner, holding
+  that partner's input subjects ``tocsin.v1.<kind>.<PARTNER>.>``; limits
+  retention, 7 days, a **per-partner quota** (``in_max_bytes``, default 10 GiB)
+  and ``DiscardPolicy.NEW``: when a partner's stream is full, *its* next
+  publish is refused (the publisher gets an error: flow control) and nothing
+  stored is ever deleted to make room — a partner flooding the exchange fills
+  its own quota and cannot push another partner's stored, PubAck'ed messages
+  out (issue 17 item 3). The quota must hold ``max_age`` of the partner's
+  sustained traffic (10 GiB / 7 days = 17 kB/s), else that partner alone is
+  flow-controlled until old messages age out: raise it (``tocsin deploy
+  streams --stream-mb``) for a busy partner. 2-minute duplicate window keyed
+  by ``Nats-Msg-Id = partner.source.seq.<digest>`` (:func:`msg_id`) so a
+  publisher's retry is stored once.
+* ``TOCSIN_OUT`` — ``tocsin.v1.out.>``; limits retention, 1 day, oldest
+  discarded first (outputs are re-derivable from each node's journal).
 
-Each partner node runs its own fusion on every partner's inputs through a durable
-pull consumer ``fusion-<PARTNER>`` with explicit acks. A batch is acknowledged
+Each partner node runs its own fusion on every partner's inputs through a
+durable pull consumer ``fusion-<NODE>`` *on each partner's stream*, with
+explicit acks, and reads them fairly (:meth:`FusionNode.run`: one pull
+outstanding per partner stream, each answered pull contributes at most
+``batch`` messages to a round), so a flooding partner's backlog never holds
+another partner's messages behind it; a partner stream whose recent messages
+mostly failed decoding or authentication is *suspect*
+(:class:`tocsin.exchange.admission.Admission`, as an HTTP lane) and is pulled
+at most at the unauthenticated rate: its junk waits in its own stream. A batch is acknowledged
 only after :meth:`tocsin.runtime.Pipeline.submit_batch` returned, i.e. after the
 inputs (and rejections, and outputs) were committed to the journal: a crash
 before the ack means redelivery, and the restored replay window turns a
@@ -49,15 +66,20 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tocsin.errors import ConfigError, InputError
+from tocsin.exchange.admission import Admission
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor
 from tocsin.exchange.signing import sign
 from tocsin.runtime import Pipeline, Raw
 from tocsin.wire import Envelope, HeartbeatBody, encode_json, encode_msgpack, make
 
-IN_STREAM = "TOCSIN_IN"
+#: the input streams are ``TOCSIN_IN_<PARTNER>`` (:func:`in_stream`)
+IN_PREFIX = "TOCSIN_IN_"
 OUT_STREAM = "TOCSIN_OUT"
 INPUT_KINDS = ("sensor", "plot", "track", "heartbeat")
+#: the partners whose input streams are made when none are named (the shipped
+#: shared-cluster configuration's partners)
+DEFAULT_PARTNERS = ("JP", "KR", "US")
 _TOKEN = re.compile(r"[^A-Za-z0-9_\-]")
 
 
@@ -87,25 +109,45 @@ def msg_id(env: Envelope, data: bytes | None = None) -> str:
     return f"{env.partner}.{env.source}.{env.seq}.{digest}"
 
 
+def in_stream(partner: str) -> str:
+    """The input stream of one partner: ``TOCSIN_IN_<PARTNER>``."""
+    return IN_PREFIX + partner
+
+
+def in_subjects(partner: str) -> list[str]:
+    """The subjects of one partner's inputs (its input stream's subjects)."""
+    return [f"tocsin.v1.{k}.{partner}.>" for k in INPUT_KINDS]
+
+
 def stream_configs(
-    replicas: int = 1, *, in_max_bytes: int = 10 * 2**30, out_max_bytes: int = 2 * 2**30
+    replicas: int = 1,
+    *,
+    partners: Iterable[str] = DEFAULT_PARTNERS,
+    in_max_bytes: int = 10 * 2**30,
+    out_max_bytes: int = 2 * 2**30,
 ) -> list[Any]:
-    """The two stream configurations (see module doc)."""
+    """The stream configurations (see module doc): one input stream per partner
+    (``in_max_bytes`` is each partner's quota), then ``TOCSIN_OUT``."""
     from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-    return [
+    ins = [
         StreamConfig(
-            name=IN_STREAM,
-            subjects=[f"tocsin.v1.{k}.>" for k in INPUT_KINDS],
+            name=in_stream(p),
+            subjects=in_subjects(p),
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             num_replicas=replicas,
             max_age=7 * 86400.0,
             max_bytes=in_max_bytes,
             max_msg_size=1 * 2**20,
-            discard=DiscardPolicy.OLD,
+            # full: refuse the publisher (flow control), never delete what is stored
+            discard=DiscardPolicy.NEW,
             duplicate_window=120.0,
-        ),
+        )
+        for p in dict.fromkeys(partners)
+    ]
+    return [
+        *ins,
         StreamConfig(
             name=OUT_STREAM,
             subjects=["tocsin.v1.out.>"],
@@ -120,14 +162,22 @@ def stream_configs(
     ]
 
 
-async def ensure_streams(js: Any, replicas: int = 1, *, update: bool = False, **limits: int) -> None:
+async def ensure_streams(
+    js: Any,
+    replicas: int = 1,
+    *,
+    partners: Iterable[str] = DEFAULT_PARTNERS,
+    update: bool = False,
+    **limits: int,
+) -> None:
     """Create the streams if they do not exist (or, with ``update``, bring them to
-    this configuration). Looking a stream up needs only ``$JS.API.STREAM.INFO``,
-    so partner users that may not create streams can call this safely once the
-    operator has created them."""
+    this configuration): each of ``partners``' input streams and the output
+    stream. Looking a stream up needs only ``$JS.API.STREAM.INFO``, so partner
+    users that may not create streams can call this safely once the operator
+    has created them."""
     from nats.js.errors import NotFoundError
 
-    for cfg in stream_configs(replicas, **limits):
+    for cfg in stream_configs(replicas, partners=partners, **limits):
         try:
             await js.stream_info(cfg.name)
         except NotFoundError:
@@ -137,8 +187,27 @@ async def ensure_streams(js: Any, replicas: int = 1, *, update: bool = False, **
             await js.update_stream(config=cfg)
 
 
+async def input_partners(js: Any) -> list[str]:
+    """The partners that have an input stream on this JetStream (sorted), from
+    ``$JS.API.STREAM.NAMES`` (partner users may list stream names)."""
+    import json
+
+    names: list[str] = []
+    offset = 0
+    while True:
+        resp = await js._api_request(  # nats-py has no public "stream names" call
+            f"{js._prefix}.STREAM.NAMES", json.dumps({"offset": offset}).encode(), timeout=js._timeout
+        )
+        page = list(resp.get("streams") or [])
+        names.extend(page)
+        offset += len(page)
+        if not page or offset >= int(resp.get("total", 0)):
+            break
+    return sorted(n.removeprefix(IN_PREFIX) for n in names if n.startswith(IN_PREFIX))
+
+
 def fusion_consumer_config(partner: str) -> Any:
-    """The durable pull consumer ``fusion-<PARTNER>`` on the input stream."""
+    """The durable pull consumer ``fusion-<PARTNER>`` (one on each input stream)."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     return ConsumerConfig(
@@ -150,20 +219,27 @@ def fusion_consumer_config(partner: str) -> Any:
     )
 
 
-async def ensure_consumers(js: Any, partners: Iterable[str]) -> list[str]:
-    """Create each partner's fusion consumer if it does not exist (the exchange
-    administrator's step: partner users may not create consumers, see
-    :mod:`tocsin.transport.natsconf`). Returns the names created."""
+async def ensure_consumers(
+    js: Any, nodes: Iterable[str], *, partners: Iterable[str] | None = None
+) -> list[str]:
+    """Create each node's fusion consumer ``fusion-<NODE>`` on each partner's
+    input stream (``partners``: default every input stream there is) if it does
+    not exist (the exchange administrator's step: partner users may not create
+    consumers, see :mod:`tocsin.transport.natsconf`). Returns the names of the
+    consumers created (each once)."""
     from nats.js.errors import NotFoundError
 
-    made = []
-    for p in partners:
-        cfg = fusion_consumer_config(p)
-        try:
-            await js.consumer_info(IN_STREAM, cfg.durable_name)
-        except NotFoundError:
-            await js.add_consumer(IN_STREAM, config=cfg)
-            made.append(cfg.durable_name)
+    nodes = list(nodes)
+    made: list[str] = []
+    for p in await input_partners(js) if partners is None else list(partners):
+        for n in nodes:
+            cfg = fusion_consumer_config(n)
+            try:
+                await js.consumer_info(in_stream(p), cfg.durable_name)
+            except NotFoundError:
+                await js.add_consumer(in_stream(p), config=cfg)
+                if cfg.durable_name not in made:
+                    made.append(cfg.durable_name)
     return made
 
 
@@ -299,6 +375,33 @@ def _deliveries(m: Any) -> int:
         return 1
 
 
+#: a pull issued less than this long ago is "fresh" (FusionNode.gather_s)
+_FRESH_S = 0.05
+#: messages a suspect partner stream contributes to a round (FusionNode.admission)
+SUSPECT_BATCH = 32
+#: rejects that an honest partner's stream may produce (redelivery, reordering):
+#: not counted against it
+_BENIGN = frozenset({"duplicate", "stale"})
+
+
+def _lane(partner: str) -> str:
+    return f"nats:{partner}"
+
+
+def _stream_partner(m: Any) -> str:
+    """The partner whose input stream ``m`` came from (its subject's 4th token)."""
+    parts = str(getattr(m, "subject", "") or "").split(".")
+    return parts[3] if len(parts) > 3 else "-"
+
+
+def _stored_at(m: Any) -> Any:
+    """When JetStream stored ``m`` (None when it cannot say)."""
+    try:
+        return m.metadata.timestamp
+    except Exception:  # not a JetStream message (tests), or no metadata
+        return None
+
+
 def _raws(msgs: list[Any]) -> list[Raw]:
     return [
         Raw(m.data, "msgpack" if (m.headers or {}).get("Content-Type") == MSGPACK else "json") for m in msgs
@@ -360,6 +463,9 @@ class FusionNode:
         on_link: Callable[[str, bool], None] | None = None,
         scan_grace_s: float = 0.02,
         pull_s: float = 1.0,
+        partners: Sequence[str] | None = None,
+        gather_s: float = 0.005,
+        admission: Admission | None = None,
     ) -> None:
         self.js = js
         self.pipeline = pipeline
@@ -367,6 +473,9 @@ class FusionNode:
         self.key = key
         self.node = node or f"{partner}-node-1"
         self.durable = durable or f"fusion-{partner}"
+        #: the partners whose input streams this node reads (None: every
+        #: ``TOCSIN_IN_*`` stream there is at :meth:`setup`)
+        self.partners = list(dict.fromkeys(partners)) if partners is not None else None
         self.batch = batch
         self.clock = clock
         self.tick_s = tick_s
@@ -391,61 +500,215 @@ class FusionNode:
         self.stats = NodeStats()
         self.sink = CollectSink()
         pipeline.sinks.append(self.sink)
-        self._sub: Any = None
+        #: one pull subscription per partner input stream, and the pull
+        #: outstanding on each (kept across :meth:`step` / :meth:`run` calls: a
+        #: pull answered but not yet handled holds delivered messages)
+        self._subs: dict[str, Any] = {}
+        self._pulls: dict[str, asyncio.Task[list[Any]]] = {}
+        self._pull_at: dict[str, float] = {}
+        #: where the next round starts (rotates: no partner always goes first)
+        self._rr = 0
+        #: once a pull is answered, how long the round waits for the answers of
+        #: pulls issued just before (``_FRESH_S``): a node catching up gets
+        #: every partner's next batch in one round, merged in stream time order,
+        #: not one partner's minutes of backlog before another's. A pull that
+        #: has been waiting longer is idle and is not waited for (no latency in
+        #: steady operation); 0 turns it off
+        self.gather_s = gather_s
+        #: a partner stream whose recent messages mostly failed decoding or
+        #: authentication is *suspect* (as an HTTP lane: tocsin.exchange.admission)
+        #: and is read at most at the unauthenticated rate (1,000 msgs/s): its
+        #: junk waits in its own stream (bounded by its quota), not in the node
+        self.admission = admission or Admission()
+        #: partner -> monotonic time before which its stream is not pulled
+        self._deferred: dict[str, float] = {}
         #: messages seen that were not this node's own heartbeats
         self.activity = 0
         self._hb_seq = 0
 
     async def setup(self, attempts: int = 40) -> None:
-        """Bind to the durable consumer, creating it when this user may (on a
-        server with the shipped permissions the administrator creates it). A
-        look-up that gets no answer is retried (``attempts`` x 0.25 s: a
-        cluster moving the consumer's leader after a server went down)."""
-        from nats.errors import NoRespondersError
-        from nats.errors import TimeoutError as NatsTimeout
-        from nats.js.errors import NotFoundError, ServiceUnavailableError
-
-        cfg = fusion_consumer_config(self.partner)
-        cfg.durable_name = self.durable
-        for i in range(attempts):
-            try:
-                await self.js.consumer_info(IN_STREAM, self.durable)
-                break
-            except NotFoundError:
-                try:
-                    await self.js.add_consumer(IN_STREAM, config=cfg)
-                    break
-                except (NatsTimeout, TimeoutError):  # a refused publish gets no answer
-                    raise ConfigError(
-                        f"consumer {self.durable} on stream {IN_STREAM} does not exist and this user may not "
-                        "create it: the exchange administrator creates it (tocsin deploy streams)"
-                    ) from None
-            except (NatsTimeout, TimeoutError, NoRespondersError, ServiceUnavailableError):
-                if i == attempts - 1:
-                    raise ConfigError(
-                        f"consumer {self.durable} on stream {IN_STREAM}: no answer from JetStream after "
-                        f"{attempts} tries (is the stream there, and may this user look it up?)"
-                    ) from None
-                self.stats.transient_errors += 1
-                await asyncio.sleep(0.25)
-        self._sub = await self.js.pull_subscribe_bind(self.durable, IN_STREAM)
+        """Bind to the durable consumer on each partner's input stream, creating
+        it when this user may (on a server with the shipped permissions the
+        administrator creates it). A look-up that gets no answer is retried
+        (``attempts`` x 0.25 s: a cluster moving the consumer's leader after a
+        server went down)."""
+        partners = self.partners
+        if partners is None:
+            partners = await self._retry(attempts, "the input streams", lambda: input_partners(self.js))
+            if not partners:
+                raise ConfigError(
+                    f"no input streams ({IN_PREFIX}XX) on this JetStream: the exchange administrator "
+                    "creates them (tocsin deploy streams)"
+                )
+        for p in partners:
+            await self._bind(p, attempts)
         # outputs of a recovery (appended to the journal, not yet published)
         await self._publish_outputs()
 
-    async def step(self, timeout: float = 1.0) -> int:
-        """Fetch one batch, journal and process it, ack it, publish outputs."""
-        return await self._handle(await self._fetch(timeout))
+    async def _retry(self, attempts: int, what: str, call: Callable[[], Any]) -> Any:
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import ServiceUnavailableError
 
-    async def _fetch(self, timeout: float) -> list[Any]:
+        for i in range(attempts):
+            try:
+                return await call()
+            except (NatsTimeout, TimeoutError, NoRespondersError, ServiceUnavailableError):
+                if i == attempts - 1:
+                    raise ConfigError(
+                        f"{what}: no answer from JetStream after {attempts} tries (are the streams "
+                        "there, and may this user look them up?)"
+                    ) from None
+                self.stats.transient_errors += 1
+                await asyncio.sleep(0.25)
+        raise AssertionError("unreachable")
+
+    async def _bind(self, partner: str, attempts: int) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import NotFoundError
+
+        stream = in_stream(partner)
+        cfg = fusion_consumer_config(self.partner)
+        cfg.durable_name = self.durable
+
+        async def look_up() -> None:
+            try:
+                await self.js.consumer_info(stream, self.durable)
+            except NotFoundError:
+                try:
+                    await self.js.add_consumer(stream, config=cfg)
+                except NotFoundError:
+                    raise ConfigError(
+                        f"stream {stream} does not exist: the exchange administrator creates it "
+                        f"(tocsin deploy streams --partners ...,{partner})"
+                    ) from None
+                except (NatsTimeout, TimeoutError):  # a refused publish gets no answer
+                    raise ConfigError(
+                        f"consumer {self.durable} on stream {stream} does not exist and this user may not "
+                        "create it: the exchange administrator creates it (tocsin deploy streams)"
+                    ) from None
+
+        await self._retry(attempts, f"consumer {self.durable} on stream {stream}", look_up)
+        self._subs[partner] = await self.js.pull_subscribe_bind(self.durable, stream)
+
+    async def step(self, timeout: float = 1.0) -> int:
+        """Fetch one round (at most ``batch`` messages from each partner stream
+        that has some, waiting up to ``timeout`` for the first), journal and
+        process it, ack it, publish outputs; the number of messages."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._start_pulls(timeout)
+            now = time.monotonic()
+            left = deadline - now
+            later = self._next_deferred(now)  # a suspect stream waiting for its bucket
+            wait = left if later is None else min(left, later)
+            if self._pulls:
+                done, _ = await asyncio.wait(
+                    set(self._pulls.values()), timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if done:
+                    break
+            elif later is None or later > left:
+                return 0
+            else:
+                await asyncio.sleep(wait)
+            if time.monotonic() >= deadline:
+                break
+        await self._gather(max(self.gather_s, timeout))
+        msgs = self._take_round()
+        if not msgs:
+            # nothing came: let every pull end (each within its ``timeout``), so
+            # a step that returns 0 leaves no pull behind that could take a
+            # message nobody handles (it would wait for ack_wait)
+            if self._pulls:
+                await asyncio.wait(set(self._pulls.values()))
+            msgs = self._take_round()
+        return await self._handle(msgs)
+
+    def _start_pulls(self, timeout: float) -> None:
+        """One outstanding pull on every partner stream that has none (a suspect
+        stream only when its bucket holds a batch)."""
+        now = time.monotonic()
+        for p, sub in self._subs.items():
+            if p in self._pulls or now < self._deferred.get(p, 0.0):
+                continue
+            # a suspect stream: small batches (the junk of one round is short work)
+            n = min(self.batch, SUSPECT_BATCH) if self.admission.suspect(_lane(p)) else self.batch
+            wait = self.admission.lane_wait(_lane(p), n)
+            if wait > 0:
+                self._deferred[p] = now + wait
+                continue
+            self._pulls[p] = asyncio.ensure_future(self._fetch(sub, timeout, n))
+            self._pull_at[p] = now
+
+    def _next_deferred(self, now: float) -> float | None:
+        """Seconds until a deferred (suspect) stream may be pulled again."""
+        later = [t for p, t in self._deferred.items() if p not in self._pulls]
+        return max(0.0, min(later) - now) if later else None
+
+    async def _gather(self, wait_s: float) -> None:
+        """When some pull was answered: wait up to ``wait_s`` for the pulls
+        issued within the last ``_FRESH_S`` (their answers are on the way).
+        :meth:`run` waits ``gather_s``; :meth:`step` (one round on demand) up to
+        its ``timeout``, so a step takes every partner's waiting batch."""
+        if wait_s <= 0 or not any(t.done() for t in self._pulls.values()):
+            return
+        now = time.monotonic()
+        fresh = {t for p, t in self._pulls.items() if not t.done() and now - self._pull_at[p] < _FRESH_S}
+        if fresh:
+            await asyncio.wait(fresh, timeout=wait_s)
+
+    def _take_round(self) -> list[Any]:
+        """The messages of every answered pull, one partner after another from a
+        rotating start (each pull holds at most ``batch``: a flooder's backlog
+        adds one batch to a round, never more)."""
+        order = list(self._pulls)
+        if not order:
+            return []
+        k = self._rr % len(order)
+        self._rr += 1
+        msgs: list[Any] = []
+        parts = 0
+        for p in order[k:] + order[:k]:
+            t = self._pulls[p]
+            if t.done():
+                del self._pulls[p]
+                got = t.result()
+                parts += bool(got)
+                msgs.extend(got)
+        if parts > 1:
+            # several partners' batches: in the order the server stored them
+            # (each stream's own order is kept; a stable sort)
+            stamps = [_stored_at(m) for m in msgs]
+            if None not in stamps:
+                order_ = sorted(range(len(msgs)), key=lambda i: stamps[i])
+                msgs = [msgs[i] for i in order_]
+        return msgs
+
+    async def _stop_pulls(self) -> None:
+        """Cancel outstanding pulls (whatever the server still delivers to them
+        waits unacknowledged: redelivered after ack_wait, and a duplicate of
+        something journalled is counted as one, never re-run)."""
+        pulls, self._pulls = list(self._pulls.values()), {}
+        self._pull_at.clear()
+        for t in pulls:
+            t.cancel()
+        for t in pulls:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    async def _fetch(self, sub: Any, timeout: float, n: int) -> list[Any]:
         """One pull: the messages available, or the first that arrives within
         ``timeout`` with whatever came with it; [] when none did."""
-        from nats.errors import NoRespondersError
+        from nats.errors import ConnectionClosedError, NoRespondersError
         from nats.errors import TimeoutError as NatsTimeout
         from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
         try:
-            msgs = await self._sub.fetch(self.batch, timeout=timeout)
+            msgs = await sub.fetch(n, timeout=timeout)
         except (NatsTimeout, TimeoutError):
+            return []
+        except ConnectionClosedError:  # the node is closing: a pull left outstanding ends
             return []
         except (NoRespondersError, NoStreamResponseError, ServiceUnavailableError):
             # the consumer's leader is moving (a cluster node went away): try again
@@ -460,6 +723,13 @@ class FusionNode:
             return 0
         self.stats.fetched += len(msgs)
         verdicts = await self._process(msgs)
+        # each partner stream's record: mostly junk makes it suspect (read slowly)
+        tally: dict[str, list[int]] = {}
+        for m, v in zip(msgs, verdicts, strict=True):
+            t = tally.setdefault(_stream_partner(m), [0, 0])
+            t[0 if v.ok or v.reason in _BENIGN else 1] += 1
+        for p, (good, bad) in tally.items():
+            self.admission.lane_result(_lane(p), good, bad)
         now = self.clock()
         for v in verdicts:
             if v.env is None or v.env.source != self.node:
@@ -480,36 +750,39 @@ class FusionNode:
     async def _process(self, msgs: list[Any]) -> list[Verdict]:
         """Journal and process fetched messages, then acknowledge them; a poison
         message is terminated instead (module doc, "Poison messages")."""
-        keep: list[Any] = []
-        verdicts: list[Verdict] = []
-        for m in msgs:
+        # (verdicts in the order of ``msgs``)
+        out: list[Verdict | None] = [None] * len(msgs)
+        keep: list[int] = []
+        for i, m in enumerate(msgs):
             if _deliveries(m) >= self.poison_deliveries:
-                verdicts.append(await self._poison(m, f"delivered {_deliveries(m)} times without an ack"))
+                out[i] = await self._poison(m, f"delivered {_deliveries(m)} times without an ack")
             else:
-                keep.append(m)
-        if not keep:
-            return verdicts
-        if all(_deliveries(m) <= 1 for m in keep):
+                keep.append(i)
+        if keep and all(_deliveries(msgs[i]) <= 1 for i in keep):
             try:
-                vs = await asyncio.to_thread(self.pipeline.submit_batch, _raws(keep), now=self.clock())
+                vs = await asyncio.to_thread(
+                    self.pipeline.submit_batch, _raws([msgs[i] for i in keep]), now=self.clock()
+                )
             except Exception:  # something in the batch breaks processing: find it, one by one
                 self.stats.batch_failures += 1
             else:
                 # journal committed: now (and only now) acknowledge
-                for m in keep:
-                    await m.ack()
-                return verdicts + vs
+                for i, v in zip(keep, vs, strict=True):
+                    await msgs[i].ack()
+                    out[i] = v
+                keep = []
         # one at a time (a redelivered batch, or one that failed): a message that
         # breaks processing, or crashes the node, is isolated from the others
-        for m in keep:
+        for i in keep:
+            m = msgs[i]
             try:
                 (v,) = await asyncio.to_thread(self.pipeline.submit_batch, _raws([m]), now=self.clock())
             except Exception as exc:
-                verdicts.append(await self._poison(m, f"processing failed: {type(exc).__name__}"))
+                out[i] = await self._poison(m, f"processing failed: {type(exc).__name__}")
                 continue
             await m.ack()
-            verdicts.append(v)
-        return verdicts
+            out[i] = v
+        return [v for v in out if v is not None]
 
     async def _poison(self, m: Any, why: str) -> Verdict:
         """Journal ``m`` as a bounded ``poison`` reject, then terminate it (AckTerm:
@@ -581,7 +854,10 @@ class FusionNode:
     async def run(self, *, stop: asyncio.Event, idle_exit_s: float | None = None) -> None:
         """Process until ``stop`` is set (or ``idle_exit_s`` passes with no message).
 
-        One JetStream pull is outstanding at a time (``pull_s`` long); the
+        One JetStream pull is outstanding per partner stream (``pull_s``
+        long); each round handles every answered pull together (at most
+        ``batch`` messages per partner, from a rotating start: fair reading,
+        a flooding partner adds one batch per round and nothing more); the
         timers (scan grace, periodic ticks, checkpoints, link checks,
         heartbeats) run while it waits, and the stages are only ever touched by
         this loop, one call at a time, in the order the journal records."""
@@ -590,12 +866,10 @@ class FusionNode:
         #: when the last batch not yet followed by a tick was processed
         unticked_at: float | None = None
         poll = min(0.5, self.links.check_every_s)
-        fetch: asyncio.Task[list[Any]] | None = None
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                if fetch is None:
-                    fetch = asyncio.ensure_future(self._fetch(self.pull_s))
+                self._start_pulls(self.pull_s)
                 now = time.monotonic()
                 wait = poll
                 if unticked_at is not None and grace > 0:
@@ -604,12 +878,19 @@ class FusionNode:
                     wait = min(wait, last_tick + self.tick_s - now)
                 if self.heartbeat_s > 0:
                     wait = min(wait, last_hb + self.heartbeat_s - now)
+                deferred = self._next_deferred(now)
+                if deferred is not None:
+                    wait = min(wait, deferred)
                 await asyncio.wait(
-                    {fetch, stopped}, timeout=max(wait, 0.0), return_when=asyncio.FIRST_COMPLETED
+                    {*self._pulls.values(), stopped},
+                    timeout=max(wait, 0.0),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
-                if fetch.done():
-                    # (also when stopping: messages delivered are journalled and acked first)
-                    msgs, fetch = fetch.result(), None
+                # (also when stopping: messages delivered are journalled and acked first)
+                if not stop.is_set():
+                    await self._gather(self.gather_s)
+                msgs = self._take_round()
+                if msgs:
                     before = self.activity
                     await self._handle(msgs)
                     if self.activity > before:
@@ -640,13 +921,7 @@ class FusionNode:
                     return
         finally:
             stopped.cancel()
-            if fetch is not None:
-                # an unanswered pull: whatever the server still delivers to it
-                # waits unacknowledged (redelivered after ack_wait; a duplicate
-                # of something journalled is counted as one, never re-run)
-                fetch.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await fetch
+            await self._stop_pulls()
 
     async def _tick(self) -> bool:
         """Tick the stages at the node's clock (journalled) if it moved on, and
@@ -670,8 +945,9 @@ async def publish_all(js: Any, msgs: Iterable[Envelope], *, key: Ed25519PrivateK
 
 
 __all__ = [
+    "DEFAULT_PARTNERS",
     "INPUT_KINDS",
-    "IN_STREAM",
+    "IN_PREFIX",
     "MSGPACK",
     "OUT_STREAM",
     "CollectSink",
@@ -681,6 +957,9 @@ __all__ = [
     "ensure_consumers",
     "ensure_streams",
     "fusion_consumer_config",
+    "in_stream",
+    "in_subjects",
+    "input_partners",
     "msg_id",
     "out_subject",
     "publish",

@@ -7,8 +7,8 @@ public (its CA certificate, its leaf users' public NKeys, already in their
 configurations). Per nation ``XX``:
 
 * **its own server** (or cluster) with its own JetStream **domain** ``XX``:
-  the streams ``TOCSIN_IN``/``TOCSIN_OUT`` and the consumer ``fusion-XX`` live
-  there and nowhere else;
+  the streams ``TOCSIN_IN_<YY>`` (one per partner) / ``TOCSIN_OUT`` and the
+  consumers ``fusion-XX`` live there and nowhere else;
 * **accounts**: ``SYS`` (the system account, for monitoring), ``XX`` (JetStream;
   the users ``admin`` and ``node``, NKeys), and for each other partner ``YY``:
   ``TO_YY`` (what ``YY``'s server may take from here: it imports ``XX``'s own
@@ -481,10 +481,11 @@ The other nations hold only public parts of it: `tls/ca.pem` (in their
 
 {start}
 
-Once, as {code}'s administrator: the streams and {code}'s fusion consumer
+Once, as {code}'s administrator: the streams (one per partner, each its own quota)
+and {code}'s fusion consumer on each
 
-    tocsin deploy streams --partners {code}{replicas} --nats {urls} --nkey {f.admin_nkey} \\
-        --tls-ca {f.ca} --tls-cert {f.admin_cert} --tls-key {f.admin_key}
+    tocsin deploy streams --partners {",".join(codes)} --nodes {code}{replicas} \\
+        --nats {urls} --nkey {f.admin_nkey} --tls-ca {f.ca} --tls-cert {f.admin_cert} --tls-key {f.admin_key}
 
 {code}'s node (its inputs and every other partner's arrive in its own stream):
 

@@ -392,10 +392,14 @@ class WarningEngine:
             return False
 
     def _watch_manoeuvre(self, st: _TrackState, body: TrackBody) -> None:
-        """Mark a track whose object manoeuvres on its way down: descending below
-        ``MANOEUVRE_ALT_M``, its settled impact prediction moved further than both
-        95 % ellipses and ``min_buffer_m`` together (a ballistic object's
-        prediction only tightens inside its ellipse)."""
+        """Mark a track whose object manoeuvres on its way down: the tracker says
+        so (``manoeuvring``), or, descending below ``MANOEUVRE_ALT_M``, its
+        settled impact prediction moved further than both 95 % ellipses and
+        ``min_buffer_m`` together (a ballistic object's prediction only tightens
+        inside its ellipse)."""
+        if body.manoeuvring:  # the tracker saw it manoeuvre
+            st.manoeuvre = True
+            return
         imp = body.impact
         if body.phase == "boost" or imp is None or imp.ellipse is None or not self._settled(body):
             return

@@ -126,8 +126,8 @@ class ObjectsPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     neither thrusts nor explodes), in its own words ("parts separated from the
     missile may fall", :mod:`tocsin.warning.texts`), and is closed when it has
     fallen; which kinds of areas: ``land-and-sea``, ``land``, ``sea`` (mariners
-    only), or ``none``. A track of unknown role, an ``rv`` or a ``payload`` is
-    warned as a missile."""
+    only), or ``none``. A track of unknown role or an ``rv`` is warned as a
+    missile."""
 
     stage: PieceRule = "land-and-sea"
     debris: PieceRule = "land-and-sea"

@@ -365,7 +365,15 @@ class OperatorStore:
                     totp=check_totp_secret(totp) if totp is not None else None,
                     key=_unb64(key) if key is not None else None,
                 )
-            except (KeyError, TypeError, ValueError, AttributeError, InputError, binascii.Error) as exc:
+            except (
+                KeyError,
+                TypeError,
+                ValueError,
+                OverflowError,
+                AttributeError,
+                InputError,
+                binascii.Error,
+            ) as exc:
                 msg = exc.message if isinstance(exc, InputError) else str(exc) or type(exc).__name__
                 raise InputError(f"bad account: {msg}", file=where, field=fld) from None
 

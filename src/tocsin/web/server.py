@@ -36,6 +36,7 @@ def build_exchange(
     checkpoint_s: float = 5.0,
     snapshot_s: float = 15.0,
     snapshot_entries: int = 100_000,
+    snapshot_share: float = 0.25,
     segment_bytes: int = 1024 * 1024 * 1024,
     segment_s: float = 24 * 3600.0,
     output_files: bool = True,
@@ -60,7 +61,10 @@ def build_exchange(
     sinks: list[Sink] = []
     if data is not None:
         snapshots = SnapshotPolicy(
-            Path(data) / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries
+            Path(data) / "snapshots",
+            every_s=snapshot_s,
+            every_entries=snapshot_entries,
+            max_share=snapshot_share,
         )
         journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
         if output_files:
@@ -79,6 +83,9 @@ def build_exchange(
         snapshots=snapshots,
         segments=SegmentPolicy(max_bytes=segment_bytes, max_s=segment_s),
     )
+    if cfg.stage_process and stage_recipe is not None:
+        # the stage process imports and builds its stages while this one recovers
+        pipe.prespawn_stage_process(stage_recipe)
     mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
     exchange = Exchange(
         pipe, cfg, mode=mode, stage_recipe=stage_recipe

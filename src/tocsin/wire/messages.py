@@ -41,8 +41,6 @@ AlertClose = Literal["passed", "fell", "error", "lost", "expired", "manual"]
 TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
 TruthClass = Literal["ballistic", "air"]
 TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
-#: what a tracked object is, when its producer knows (a tracker that separates objects)
-TrackRole = Literal["rv", "payload", "stage", "debris"]
 TruthFate = Literal["orbit", "aloft"]
 
 #: the largest sequence number: 2**53 - 1, the largest integer every JSON peer
@@ -186,10 +184,14 @@ class TrackBody(Body, frozen=True, omit_defaults=True):
     quality: Annotated[float, Meta(ge=0.0, le=1.0)] | None = None
     #: the ground track still ahead, as [[lat, lon, t], ...] (thinned), when predicted
     path: list[Annotated[list[float], Meta(min_length=3, max_length=3)]] | None = None
-    #: what the object is, when the producer has separated it from its launch:
-    #: the warhead (``rv``), a satellite (``payload``), a spent ``stage`` (or
-    #: fairing), ``debris``; absent: not known (warned as a missile)
-    role: TrackRole | None = None
+    #: what a ballistic object is, once known: the re-entry vehicle (or payload), a
+    #: spent stage or debris (objects that separated from one another)
+    role: Literal["rv", "stage", "debris"] | None = None
+    #: the track it separated from (a stage or re-entry vehicle seen to part)
+    parent: Ident | None = None
+    #: a missile seen to manoeuvre in re-entry (pull-up, glide, dive): its impact
+    #: prediction allows for more of it
+    manoeuvring: bool | None = None
 
 
 class AlertBody(Body, frozen=True, omit_defaults=True):

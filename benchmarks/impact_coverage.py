@@ -1,0 +1,379 @@
+"""Monte Carlo of tocsin's impact predictions: ellipse coverage, errors, track continuity.
+
+Issue 16 item 4. Seeded flights from :mod:`tocsin.drill.generate` (the
+simulator's Monte Carlo API: a random launch of each class -- SRBM, depressed
+SRBM, pull-up SRBM, MRBM, IRBM, lofted ICBM, SLV -- from a random site and
+azimuth, a random subset of 2-6 notional sensors, random link latency, jitter
+and loss per partner; every object's ballistic coefficient drawn by the
+simulator, log-uniform in its kind's range, never from the tracker's prior).
+Each flight is simulated in memory and its messages fed to a fresh
+:class:`tocsin.fusion.Tracker` in arrival order, the tracker advanced every
+second of arrival time as a live node is (``tocsin track`` does the same). The
+track messages are scored against the truth by :func:`tocsin.drill.score.score`
+(GOSPA attribution of tracks to objects, c = 10 km).
+
+Per row (flight class x role of the object: the re-entry vehicle ``rv`` -- or
+an SLV's ``payload`` --, spent ``stage``, ``debris``):
+
+* ``coverage``: fraction of the 95 % impact ellipses (every confirmed, coasting
+  or lost report with an impact of a track attributed to the object) that hold
+  the true impact point; ``coverage_by_time_to_impact``: the same by how long
+  before the impact the prediction was made; ``flights_coverage_p10``: the 10th
+  percentile of the per-object coverages (does it hold for every object, not
+  only on average);
+* ``impact_error_m``: p50 / p95 over objects of the error of the prediction
+  current 60 / 120 / 180 / 300 s after launch (objects with a prediction then);
+* ``breaks_per_object``, ``first_ballistic_s`` (p50 / p95 of the time after
+  launch of the first report classed ballistic), ``never_tracked`` (objects with
+  no track at any time), ``lost_while_reported`` (objects that had a track and
+  then, while a sensor was still reporting them -- a plot within 5 s -- had
+  none for more than 10 s in a row).
+
+Objects in orbit or still aloft at the end (truth ``fate``) have no impact
+and are left out of the impact figures.
+
+Usage::
+
+    .venv/bin/python benchmarks/impact_coverage.py                  # 210 flights, seed 1
+    .venv/bin/python benchmarks/impact_coverage.py --quick          # 14 flights
+    .venv/bin/python benchmarks/impact_coverage.py --flights 70 --classes SRBM MRBM
+    .venv/bin/python benchmarks/impact_coverage.py --config '{"drag_estimation": false}'
+
+``--jobs 2`` runs flights in two processes (results identical). Prints one JSON
+object: ``{"rows": [...], "totals": {...}, "setup": {...}, "wall_s": ...}``;
+progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from tocsin.drill.generate import FLIGHT_CLASSES, random_scenario
+from tocsin.drill.metrics import ellipse_contains
+from tocsin.drill.score import ScoreConfig, score
+from tocsin.drill.simulate import SimulationResult, simulate
+from tocsin.fusion import Tracker, TrackerConfig
+from tocsin.geo import ecef_to_enu, geodetic_to_ecef, great_circle_distance
+from tocsin.wire import Envelope, PlotBody, TrackBody, TruthBody
+
+CHECKPOINTS = (60.0, 120.0, 180.0, 300.0)
+TTI_BINS = ((600.0, math.inf), (300.0, 600.0), (120.0, 300.0), (60.0, 120.0), (0.0, 60.0))
+REPORTED_WINDOW_S = 5.0
+LOST_AFTER_S = 10.0
+CLOCK_S = 1.0
+
+
+def track_messages(sim: SimulationResult, cfg: TrackerConfig) -> tuple[list[Envelope], dict[str, int]]:
+    """Feed a simulation's messages to a tracker in arrival order, advanced
+    every ``CLOCK_S`` of arrival time; its track messages and rejections."""
+    trk = Tracker(cfg)
+    out: list[Envelope] = []
+    next_tick: float | None = None
+    last_t = -math.inf
+    for env in sim.messages:
+        if env.kind == "plot":
+            if next_tick is None:
+                next_tick = math.floor(env.sent / CLOCK_S) * CLOCK_S + CLOCK_S
+            while env.sent >= next_tick:
+                out.extend(trk.advance(next_tick))
+                next_tick += CLOCK_S
+            if isinstance(env.body, PlotBody):
+                last_t = max(last_t, env.body.t)
+        out.extend(trk.push(env))
+    out.extend(trk.flush())
+    if math.isfinite(last_t):
+        # the rest of the scenario: coasting and lost tracks are predicted to their ends
+        end = max(o.t_end for o in sim.objects.values())
+        t = next_tick if next_tick is not None else last_t
+        while t <= end + 30.0:
+            out.extend(trk.advance(t))
+            t += CLOCK_S
+    return [e for e in out if e.kind == "track"], dict(trk.rejected)
+
+
+def plot_times(sim: SimulationResult, gate_m: float = 3_000.0) -> dict[str, list[float]]:
+    """Measurement times of the plots of each object: a radar plot belongs to
+    the object whose true position at the plot's time is nearest, within
+    ``gate_m`` + 4 sigma; a line of sight to the object nearest the line
+    (within ``gate_m`` + 4 sigma x range). Clutter matches nothing."""
+    from tocsin.fusion.kernels import radar_to_ecef
+    from tocsin.geo import enu_matrix
+
+    sensors = {e.body.id: e.body for e in sim.messages if e.kind == "sensor"}  # type: ignore[union-attr]
+    objs = [o for o in sim.objects.values() if o.cls == "ballistic"]
+    out: dict[str, list[float]] = defaultdict(list)
+    for env in sim.messages:
+        b = env.body
+        if not isinstance(b, PlotBody):
+            continue
+        live = [o for o in objs if o.t_start <= b.t <= o.t_end]
+        if not live:
+            continue
+        pos = np.stack([o.states(np.array([b.t]))[0, :3] for o in live])
+        if b.is_radar:
+            sd = sensors.get(b.sensor)
+            if b.platform is not None:
+                lat, lon, alt = b.platform.lat, b.platform.lon, b.platform.alt_m
+            elif sd is not None and sd.lat is not None and sd.lon is not None:
+                lat, lon, alt = sd.lat, sd.lon, sd.alt_m or 0.0
+            else:
+                continue
+            assert b.range_m is not None
+            assert b.az_deg is not None
+            assert b.el_deg is not None
+            z = np.array([[b.range_m, math.radians(b.az_deg), math.radians(b.el_deg)]])
+            site = geodetic_to_ecef(lat, lon, alt)[None]
+            rot = enu_matrix(lat, lon)[None]
+            sr = (sd.sigma_range_m if sd is not None else None) or 50.0
+            sa = math.radians((sd.sigma_az_deg if sd is not None else None) or 0.1)
+            p, _ = radar_to_ecef(z, site, rot, np.diag([sr * sr, sa * sa, sa * sa])[None])
+            d = np.linalg.norm(pos - p[0], axis=1)
+            lim = gate_m + 4.0 * (sr + sa * b.range_m)
+        else:
+            assert b.observer_ecef is not None
+            assert b.los_ecef is not None
+            obs = np.array(b.observer_ecef)
+            u = np.array(b.los_ecef)
+            rel = pos - obs
+            along = rel @ u
+            d = np.linalg.norm(rel - along[:, None] * u, axis=1)
+            sg = b.sigma_los_rad or (sd.sigma_los_rad if (sd := sensors.get(b.sensor)) else None) or 5e-5
+            lim = gate_m + 4.0 * sg * float(np.max(along))
+        k = int(np.argmin(d))
+        if d[k] <= lim:
+            out[live[k].id].append(b.t)
+    return out
+
+
+def _group(role: str | None) -> str:
+    if role is None or role in ("rv", "payload"):
+        return "rv"
+    return "stage" if role.startswith("stage") else "debris"
+
+
+def run_flight(args: tuple[int, str, int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One flight: per ballistic object, what the benchmark measures."""
+    seed, cls, index, overrides = args
+    sc = random_scenario(seed, cls, index=index)
+    sim = simulate(sc)
+    cfg = TrackerConfig(**overrides)
+    c0 = time.process_time()
+    tracks, rejected = track_messages(sim, cfg)
+    cpu = time.process_time() - c0
+    rep = score(tracks, sim.truth, ScoreConfig(checkpoints_s=CHECKPOINTS))
+    seen = plot_times(sim)
+    by_id: dict[str, list[TrackBody]] = defaultdict(list)
+    for e in tracks:
+        if isinstance(e.body, TrackBody) and e.body.status in ("confirmed", "coasting", "lost"):
+            by_id[e.body.id].append(e.body)
+    impacts = {
+        e.body.object: e.body for e in sim.truth if isinstance(e.body, TruthBody) and e.body.phase == "impact"
+    }
+    rows = []
+    for ob in rep.objects:
+        if ob.class_ != "ballistic":
+            continue
+        obj = sim.objects[ob.object]
+        imp = impacts.get(ob.object)
+        has_impact = imp is not None and obj.fate is None and imp.lat is not None and imp.lon is not None
+        preds: list[tuple[float, bool, float]] = []  # (time to impact, inside, error m)
+        if has_impact and imp is not None and imp.lat is not None and imp.lon is not None:
+            msgs = [b for tid in ob.tracks for b in by_id.get(tid, []) if b.impact and b.impact.ellipse]
+            if msgs:
+                plat = np.array([b.impact.lat for b in msgs if b.impact])
+                plon = np.array([b.impact.lon for b in msgs if b.impact])
+                enu = ecef_to_enu(geodetic_to_ecef(imp.lat, imp.lon, 0.0), plat, plon, 0.0)
+                el = [b.impact.ellipse for b in msgs if b.impact and b.impact.ellipse]
+                inside = ellipse_contains(
+                    enu[:, 0],
+                    enu[:, 1],
+                    [x.semi_major_m for x in el],
+                    [x.semi_minor_m for x in el],
+                    [x.bearing_deg for x in el],
+                )
+                err = great_circle_distance(plat, plon, imp.lat, imp.lon)
+                preds = [(imp.t - b.t, bool(i), float(e)) for b, i, e in zip(msgs, inside, err, strict=True)]
+        # lost while reported: a gap of > LOST_AFTER_S in its tracked grid steps
+        # while plots kept coming, after it was first tracked
+        lost_s = _lost_while_reported(ob.tracks, by_id, seen.get(ob.object, []), obj.t_end)
+        rows.append(
+            {
+                "seed": seed,
+                "index": index,
+                "class": cls,
+                "object": ob.object,
+                "role": ob.role,
+                "group": _group(ob.role),
+                "beta": ob.beta_kg_m2,
+                "fate": obj.fate,
+                "flight_s": obj.t_end - (ob.launch_t or obj.t_start),
+                "tracks": len(ob.tracks),
+                "breaks": ob.breaks,
+                "tracked_fraction": ob.tracked_fraction,
+                "first_ballistic_s": ob.first_ballistic_s,
+                "impact_error_m_at": ob.impact_error_m_at if has_impact else [None] * len(CHECKPOINTS),
+                "final_impact_error_m": ob.final_impact_error_m if has_impact else None,
+                "plots": len(seen.get(ob.object, [])),
+                "lost_while_reported_s": lost_s,
+                "preds": preds,
+                "cpu_s": round(cpu, 2),
+                "too_late": rejected.get("too_late", 0),
+            }
+        )
+    return rows
+
+
+def _lost_while_reported(
+    tids: list[str], by_id: dict[str, list[TrackBody]], plots: list[float], t_end: float
+) -> float:
+    """Longest stretch (s) after the object was first reported on by one of
+    its tracks during which a plot of it arrived within the last
+    ``REPORTED_WINDOW_S`` but none of its tracks reported (1 s grid)."""
+    times = sorted(b.t for tid in tids for b in by_id.get(tid, []))
+    if not times or not plots:
+        return 0.0
+    pt = np.sort(np.asarray(plots))
+    tt = np.asarray(times)
+    worst = run = 0.0
+    for g in np.arange(times[0], min(t_end, pt[-1]) + 1.0, 1.0):
+        k = np.searchsorted(pt, g, side="right") - 1
+        reported = k >= 0 and g - pt[k] <= REPORTED_WINDOW_S
+        j = np.searchsorted(tt, g, side="right") - 1
+        tracked = j >= 0 and g - tt[j] <= REPORTED_WINDOW_S
+        run = run + 1.0 if reported and not tracked else 0.0
+        worst = max(worst, run)
+    return worst
+
+
+def _pct(v: list[float], q: float) -> float | None:
+    return round(float(np.percentile(v, q)), 1) if v else None
+
+
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    keys = sorted({(r["class"], r["group"]) for r in rows}, key=lambda k: (FLIGHT_CLASSES.index(k[0]), k[1]))
+    for cls, grp in keys:
+        sel = [r for r in rows if r["class"] == cls and r["group"] == grp]
+        preds = [p for r in sel for p in r["preds"]]
+        per_obj = [float(np.mean([p[1] for p in r["preds"]])) for r in sel if r["preds"]]
+        cov_tti = {}
+        for lo, hi in TTI_BINS:
+            pb = [p[1] for p in preds if lo <= p[0] < hi]
+            if pb:
+                label = f"{lo:g}-{hi:g}s" if math.isfinite(hi) else f">{lo:g}s"
+                cov_tti[label] = {"n": len(pb), "coverage": round(float(np.mean(pb)), 3)}
+        errs = {}
+        for i, c in enumerate(CHECKPOINTS):
+            v = [r["impact_error_m_at"][i] for r in sel if r["impact_error_m_at"][i] is not None]
+            errs[f"{c:g}s"] = {"n": len(v), "p50": _pct(v, 50), "p95": _pct(v, 95)}
+        fb = [r["first_ballistic_s"] for r in sel if r["first_ballistic_s"] is not None]
+        out.append(
+            {
+                "class": cls,
+                "group": grp,
+                "objects": len(sel),
+                "flights": len({(r["seed"], r["index"]) for r in sel}),
+                "predictions": len(preds),
+                "coverage": round(float(np.mean([p[1] for p in preds])), 4) if preds else None,
+                "objects_with_predictions": len(per_obj),
+                "flights_coverage_p10": _pct(per_obj, 10),
+                "coverage_by_time_to_impact": cov_tti,
+                "impact_error_m": errs,
+                "final_impact_error_m_p50": _pct(
+                    [r["final_impact_error_m"] for r in sel if r["final_impact_error_m"] is not None], 50
+                ),
+                "breaks_per_object": round(float(np.mean([r["breaks"] for r in sel])), 3),
+                "first_ballistic_s": {"n": len(fb), "p50": _pct(fb, 50), "p95": _pct(fb, 95)},
+                "never_tracked": sum(1 for r in sel if r["tracks"] == 0),
+                "never_tracked_with_plots": sum(1 for r in sel if r["tracks"] == 0 and r["plots"] >= 5),
+                "lost_while_reported": sum(1 for r in sel if r["lost_while_reported_s"] > LOST_AFTER_S),
+                "beta_range": [
+                    min((r["beta"] for r in sel if r["beta"]), default=None),
+                    max((r["beta"] for r in sel if r["beta"]), default=None),
+                ],
+                "cpu_s_per_flight": round(float(np.mean([r["cpu_s"] for r in sel])), 2),
+            }
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--flights", type=int, default=210, help="number of flights (cycling the classes)")
+    ap.add_argument("--quick", action="store_true", help="14 flights (two of each class)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--classes", nargs="*", choices=FLIGHT_CLASSES, help="only these flight classes")
+    ap.add_argument("--config", default="{}", help="TrackerConfig overrides as JSON")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes")
+    ap.add_argument("--objects", action="store_true", help="also print every object's row")
+    args = ap.parse_args(argv)
+    classes = tuple(args.classes) if args.classes else FLIGHT_CLASSES
+    n = 2 * len(classes) if args.quick else args.flights
+    overrides = json.loads(args.config)
+    TrackerConfig(**overrides)  # refuse a bad override before any work
+    work = [(args.seed, classes[i % len(classes)], i, overrides) for i in range(n)]
+    w0 = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    done = 0
+
+    def note(res: list[dict[str, Any]]) -> None:
+        nonlocal done
+        done += 1
+        rows.extend(res)
+        rv = [r for r in res if r["group"] == "rv"]
+        cov = [p[1] for r in rv for p in r["preds"]]
+        print(
+            f"[{done}/{n}] {res[0]['class'] if res else '?'} #{res[0]['index'] if res else '?'}: "
+            f"{len(res)} objects, rv coverage {np.mean(cov) if cov else float('nan'):.3f}, "
+            f"{time.perf_counter() - w0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as ex:
+            for res in ex.map(run_flight, work):
+                note(res)
+    else:
+        for w in work:
+            note(run_flight(w))
+    rows.sort(key=lambda r: (r["index"], r["object"]))
+    table = aggregate(rows)
+    rv = [r for r in rows if r["group"] == "rv"]
+    result: dict[str, Any] = {
+        "rows": table,
+        "totals": {
+            "flights": n,
+            "objects": len(rows),
+            "rv_coverage": round(float(np.mean([p[1] for r in rv for p in r["preds"]])), 4)
+            if any(r["preds"] for r in rv)
+            else None,
+            "never_tracked_with_plots": sum(1 for r in rows if r["tracks"] == 0 and r["plots"] >= 5),
+            "lost_while_reported": sum(1 for r in rows if r["lost_while_reported_s"] > LOST_AFTER_S),
+        },
+        "setup": {
+            "seed": args.seed,
+            "classes": list(classes),
+            "config": overrides,
+            "checkpoints_s": list(CHECKPOINTS),
+            "clock_s": CLOCK_S,
+        },
+        "wall_s": round(time.perf_counter() - w0, 1),
+    }
+    if args.objects:
+        result["objects"] = [{k: v for k, v in r.items() if k != "preds"} for r in rows]
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

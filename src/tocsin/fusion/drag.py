@@ -1,0 +1,275 @@
+"""Drag: a missile's ballistic coefficient, estimated by a bank of filters.
+
+Below the drag ceiling (120 km) the air slows an object by
+``rho(h) |v| v / (2 beta)``, and ``beta = m / (C_d A)`` is not known to a
+tracker: real warheads of one class differ by a factor of two to four. A
+tracker that assumes one value is confidently wrong about the impact point of
+every object that differs (issue 16: SRBM ellipses holding 4-16 % of impacts).
+
+The belief about ``beta`` is a :class:`DragBank`: ``K`` hypotheses ``beta_j``
+with weights. The prior is the documented range of the object's kind
+(:data:`tocsin.dynamics.beta.BETA_RANGES`, public sources in docs/dynamics.md),
+log-uniform (a ratio: a factor of two either way is equally likely):
+``n_core`` members at the midpoints of equal steps of ``ln beta`` across the
+range share ``1 - tail`` of the weight, and ``n_tail`` members on each side,
+continuing the steps beyond the range, share ``tail`` (an object outside its
+kind's range, or of another kind, can still be found). A missile's kind is
+the re-entry class of the flight it is on (:func:`rv_kind`: the
+minimum-energy range of its range and apogee, as the simulator and the
+textbooks class missiles).
+
+Above ``split_alt_m`` the members would all be the same filter: the bank is
+only a belief (the track's state is every member's). At the first prediction
+below it the bank *splits*: every member becomes a filter of its own (the
+track's state and covariance, predicted with its own ``beta``), updated with
+the same measurements; its weight is multiplied by the likelihood of each
+innovation (a static multiple-model estimator, Bar-Shalom, Li and
+Kirubarajan 2001, sec. 11.6.3), so the weights become the posterior of
+``beta`` on the members' grid. The track's state is the mixture's mean and
+covariance (spread of the members included). Impact predictions propagate
+every member of non-negligible weight (:func:`tocsin.fusion.impact.predict_impact`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tocsin.dynamics.beta import BETA_RANGES, BetaKind, rv_class
+from tocsin.dynamics.forces import DRAG_CEILING_M, RHO0, SCALE_HEIGHT
+from tocsin.fusion.filters import ekf_update
+from tocsin.fusion.measurements import MeasArrays
+from tocsin.fusion.models import ballistic_predict, white_accel_q
+from tocsin.fusion.propagate import height, to_ground
+from tocsin.geo.wgs84 import GM, OMEGA_E, WGS84_A, ecef_to_geodetic, great_circle_distance
+
+F64 = NDArray[np.float64]
+
+NOMINAL_BETA = 5_000.0
+"""kg/m^2: only to find a flight's range for its class (the class decides the prior)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DragBank:
+    """The belief about one object's ``beta`` (immutable: history snapshots
+    share it). ``x, p`` are the members' states once split, else None."""
+
+    kind: str
+    """What the prior was for: a kind of :data:`~tocsin.dynamics.beta.BETA_RANGES`,
+    or several joined by ``+`` (an object that separated from another and may
+    be either)."""
+    lnb: F64
+    """``(K,)`` ln beta of the members, kg/m^2: the midpoints of bins ``step`` wide."""
+    logw: F64
+    """``(K,)`` log weights, normalised (logsumexp 0)."""
+    x: F64 | None = None
+    """``(K, 6)`` members' states at the track's time (split banks)."""
+    p: F64 | None = None
+    """``(K, 6, 6)`` their covariances."""
+    step: F64 = field(default_factory=lambda: np.zeros(0))
+    """``(K,)`` width of each member's bin of ``ln beta``: the truth may lie
+    anywhere in it (uniform), which the members' process noise and the
+    impact ellipse account for."""
+    member_kind: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """``(K,)`` index into ``kind.split("+")`` of each member's kind."""
+    role: str | None = None
+    """The role the prior was made for (separated objects)."""
+
+    @property
+    def split(self) -> bool:
+        return self.x is not None
+
+    @property
+    def beta(self) -> F64:
+        out: F64 = np.exp(self.lnb)
+        return out
+
+    @property
+    def weights(self) -> F64:
+        out: F64 = np.exp(self.logw)
+        return out
+
+    def mean_lnb(self) -> float:
+        return float(self.weights @ self.lnb)
+
+    def sigma_lnb(self) -> float:
+        w = self.weights
+        m = float(w @ self.lnb)
+        return math.sqrt(max(float(w @ (self.lnb - m) ** 2), 0.0))
+
+    def kind_mass(self) -> dict[str, float]:
+        """Posterior weight of each kind the prior was made of."""
+        w = self.weights
+        return {k: float(w[self.member_kind == i].sum()) for i, k in enumerate(self.kind.split("+"))}
+
+    def with_states(self, x: F64 | None, p: F64 | None, logw: F64 | None = None) -> DragBank:
+        return replace(self, x=x, p=p, logw=self.logw if logw is None else logw)
+
+
+def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) -> DragBank:
+    """The prior bank of a kind (module doc): log-uniform on its range."""
+    r = BETA_RANGES[kind]  # type: ignore[index]
+    lo, hi = math.log(r.lo), math.log(r.hi)
+    step = (hi - lo) / n_core
+    core = lo + step * (np.arange(n_core) + 0.5)
+    below = lo - step * (np.arange(n_tail, 0, -1) - 0.5)
+    above = hi + step * (np.arange(1, n_tail + 1) - 0.5)
+    lnb = np.concatenate([below, core, above])
+    if n_tail == 0:
+        w = np.full(n_core, 1.0 / n_core)
+    else:
+        t = np.full(n_tail, 0.5 * tail / n_tail)
+        w = np.concatenate([t, np.full(n_core, (1.0 - tail) / n_core), t])
+    k = lnb.shape[0]
+    kinds = np.zeros(k, dtype=np.int64)
+    return DragBank(kind, lnb, np.log(w / w.sum()), step=np.full(k, step), member_kind=kinds)
+
+
+def mixture_prior(parts: list[tuple[str, float]], role: str | None = None) -> DragBank:
+    """A prior over several kinds with these weights (an object known to
+    have separated from another, which may be either: ``[("IRBM", 0.5),
+    ("stage", 0.4), ("debris", 0.1)]``)."""
+    banks = [prior(k) for k, _ in parts]
+    total = sum(w for _, w in parts)
+    logw = np.concatenate([b.logw + math.log(w / total) for b, (_, w) in zip(banks, parts, strict=True)])
+    return DragBank(
+        "+".join(k for k, _ in parts),
+        np.concatenate([b.lnb for b in banks]),
+        logw,
+        step=np.concatenate([b.step for b in banks]),
+        member_kind=np.concatenate([np.full(b.lnb.shape[0], i, dtype=np.int64) for i, b in enumerate(banks)]),
+        role=role,
+    )
+
+
+def kepler_apogee_m(x: F64) -> float:
+    """Height of the apogee of the vacuum Kepler arc through the ECEF state
+    ``x (6,)`` (inertial velocity ``v + w x r``; radius is the same in both
+    frames), above the equatorial radius."""
+    r = x[:3]
+    v = x[3:] + np.cross(np.array([0.0, 0.0, OMEGA_E]), r)
+    rn = float(np.linalg.norm(r))
+    energy = float(v @ v) / 2.0 - GM / rn
+    if energy >= 0.0:
+        return math.inf
+    a = -GM / (2.0 * energy)
+    h = np.cross(r, v)
+    e = math.sqrt(max(0.0, 1.0 - float(h @ h) / (GM * a)))
+    return max(a * (1.0 + e), rn) - WGS84_A
+
+
+def rv_kind(x: F64, launch: tuple[float, float] | None = None, max_alt_m: float = 0.0) -> BetaKind:
+    """The re-entry class of the flight a coasting missile with ECEF state
+    ``x (6,)`` is on: :func:`tocsin.dynamics.beta.rv_class` of its ground
+    range (from ``launch`` (lat, lon), or from the state propagated back to
+    the ground, to the state propagated forward to the ground) and its
+    apogee (the Kepler apogee while it climbs, else the highest height seen,
+    ``max_alt_m``)."""
+    climbing = float(x[:3] @ x[3:]) > 0.0
+    apogee = max(kepler_apogee_m(x) if climbing else 0.0, max_alt_m)
+    if not math.isfinite(apogee):
+        return "ICBM"
+    dt, xg = to_ground(x[None, :], NOMINAL_BETA, direction=+1, max_time=7200.0)
+    if not np.isfinite(dt[0]):
+        return "ICBM"
+    ilat, ilon, _ = ecef_to_geodetic(xg[0, :3])
+    if launch is None:
+        db, xb = to_ground(x[None, :], NOMINAL_BETA, direction=-1, max_time=7200.0)
+        if not np.isfinite(db[0]):
+            return "ICBM"
+        blat, blon, _ = ecef_to_geodetic(xb[0, :3])
+        launch = (float(blat), float(blon))
+    rng = float(great_circle_distance(launch[0], launch[1], float(ilat), float(ilon)))
+    return rv_class(max(rng, 1_000.0), max(apogee, 1_000.0))
+
+
+def split(bank: DragBank, x: F64, p: F64) -> DragBank:
+    """The bank with every member a filter at the track's ``x, p``."""
+    k = bank.lnb.shape[0]
+    return bank.with_states(np.repeat(x[None], k, 0), np.repeat(p[None], k, 0))
+
+
+def drag_accel(x: F64, beta: F64) -> F64:
+    """Magnitude of the drag deceleration ``rho(h) |v|^2 / (2 beta)`` of
+    ECEF states ``x (K, 6)``, m/s^2 (the tracker's exponential atmosphere)."""
+    h = height(x[:, :3])
+    rho = np.where(h < DRAG_CEILING_M, RHO0 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT), 0.0)
+    v2 = np.einsum("ki,ki->k", x[:, 3:], x[:, 3:])
+    out: F64 = 0.5 * rho * v2 / beta
+    return out
+
+
+def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F64, F64]:
+    """The members of a split bank predicted by ``dt`` s, each with its own
+    ``beta``. Process noise: ``q_air`` below the drag ceiling, else
+    ``q_vacuum`` (m^2/s^3, as the track's quiet model), plus the member's own
+    drag uncertainty: within its bin ``beta`` is uniform, so its drag
+    deceleration ``a`` is uncertain by ``a step / sqrt(12)``, taken as an
+    acceleration noise of that standard deviation and 1 s correlation time
+    (``q = 2 sigma_a^2 x 1 s``; without it a member whose ``beta`` is a few
+    per cent off would be sure of a deceleration wrong by up to a g)."""
+    assert bank.x is not None
+    assert bank.p is not None
+    k = bank.x.shape[0]
+    d = np.full(k, dt)
+    beta = bank.beta
+    xp, fm = ballistic_predict(bank.x, d, beta=beta)
+    q = np.where(height(bank.x[:, :3]) > DRAG_CEILING_M, q_vacuum, q_air)
+    sig_a = drag_accel(bank.x, beta) * bank.step / math.sqrt(12.0)
+    q = q + 2.0 * sig_a * sig_a
+    pp = fm @ bank.p @ np.transpose(fm, (0, 2, 1)) + white_accel_q(d, q)
+    return xp, pp
+
+
+def update(
+    bank: DragBank, xp: F64, pp: F64, nu: F64, h: F64, r: F64, floor: float = -30.0
+) -> tuple[DragBank, float]:
+    """The bank after one measurement: each member's EKF update of its
+    prediction ``xp, pp`` with innovation ``nu``, Jacobian ``h`` and noise
+    ``r`` (one row per member), and its weight times the innovation's
+    likelihood; and the members' weighted normalised innovation squared
+    (chi-square with the measurement's dimension while the drag model
+    holds). Log weights are floored ``floor`` below the largest (a member
+    is never ruled out for good by one bad plot)."""
+    xn, pn, d2, logdet = ekf_update(xp, pp, nu, h, r)
+    nis = float(bank.weights @ d2)
+    logw = bank.logw - 0.5 * (d2 + logdet)
+    logw = np.maximum(logw, float(np.max(logw)) + floor)
+    logw = logw - _logsumexp(logw)
+    return bank.with_states(xn, pn, logw), nis
+
+
+def mixture(bank: DragBank) -> tuple[F64, F64]:
+    """Mean and covariance of a split bank's mixture (spread of the members
+    included)."""
+    assert bank.x is not None
+    assert bank.p is not None
+    w = bank.weights
+    xm = w @ bank.x
+    d = bank.x - xm
+    pm = np.einsum("k,kij->ij", w, bank.p) + (w[:, None] * d).T @ d
+    return xm, 0.5 * (pm + pm.T)
+
+
+def members(bank: DragBank, mass: float = 0.99) -> NDArray[np.int64]:
+    """Indices, in order of ``beta``, of the heaviest members that hold
+    ``mass`` of the weight: the ones worth an impact prediction (of a prior,
+    its core; the tails are there to be found by the data, not predicted)."""
+    w = bank.weights
+    order = np.argsort(-w, kind="stable")
+    keep = int(np.searchsorted(np.cumsum(w[order]), mass - 1e-9) + 1)
+    return np.sort(order[: min(keep, w.size)])
+
+
+def residual_rows(arr: MeasArrays, k: int) -> MeasArrays:
+    """One measurement's arrays repeated for ``k`` members."""
+    idx = np.zeros(k, dtype=np.int64)
+    return arr[0], arr[1][idx], arr[2][idx], arr[3][idx], arr[4][idx]
+
+
+def _logsumexp(a: F64) -> float:
+    m = float(np.max(a))
+    return m + math.log(float(np.sum(np.exp(a - m))))

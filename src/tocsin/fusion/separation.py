@@ -1,0 +1,126 @@
+"""Separation: one missile becomes several objects (re-entry vehicle, spent stages, debris).
+
+A stage that burns out and is dropped, a re-entry vehicle that parts from
+its spent missile, fairing halves: from then on the radars see two or more
+objects flying close together. A tentative track that comes up within
+``dup_dist_m`` of a confirmed ballistic track is either the same missile seen
+through a sensor that disagrees with the others (a bias: no second track,
+:meth:`tocsin.fusion.lifecycle.Lifecycle.ballistic_twin`) or a second object.
+The test that tells them apart is :func:`codetections`: a biased sensor puts
+its plot of the missile on the duplicate *instead of* the track, while a
+second object gives the same sensor a plot for each track in the same scan.
+A co-detected candidate is confirmed as a *child* of the track (``parent``),
+and both are ``separated``.
+
+What each separated object is (:func:`decide_roles`) is learnt from two
+kinds of evidence, whichever comes first:
+
+* **ahead or behind**: a spent stage falls behind the stack it leaves (it is
+  dropped, or pushed back, and no longer thrusts), so of two siblings the one
+  behind along the flight path, by ``role_sigmas`` standard deviations of the
+  difference of their positions and at least ``role_min_m``, is spent and
+  the one ahead carries on (the re-entry vehicle, or the stack still
+  climbing);
+* **drag**: in the atmosphere a stage or debris (``beta`` 10-1,000 kg/m^2)
+  slows down far harder than a warhead (2,000-15,000): once the drag bank's
+  posterior puts ``role_mass`` of its weight on one side, the role follows.
+
+Until then a separated object's drag prior is a mixture of both sides
+(:func:`prior_parts`), so its impact ellipse covers either; a missile that
+never separates keeps its re-entry-class prior and no role.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tocsin.fusion.track import Track
+
+SPENT = ("stage", "debris")
+
+
+def codetections(a: Track, b: Track) -> int:
+    """How many plots of the same sensor at the same time updated both
+    tracks (their histories: the last ``oosm_lag_s``)."""
+    seen = {(m.sensor, m.t) for m, _ in a.hist}
+    return sum(1 for m, _ in b.hist if (m.sensor, m.t) in seen)
+
+
+def prior_parts(rv_kind: str, role: str | None) -> list[tuple[str, float]]:
+    """The drag prior of a separated object: its role's (with 2 % left on
+    the other side, so that drag can still overrule a role told from the
+    geometry), or (role unknown) re-entry vehicle 50 %, spent stage 40 %,
+    debris 10 %."""
+    if role == "rv":
+        return [(rv_kind, 0.98), ("stage", 0.015), ("debris", 0.005)]
+    if role in SPENT:
+        return [(rv_kind, 0.02), ("stage", 0.78), ("debris", 0.2)]
+    return [(rv_kind, 0.5), ("stage", 0.4), ("debris", 0.1)]
+
+
+def drag_role(tr: Track, mass: float) -> str | None:
+    """The role the drag bank's posterior says, when it says so with
+    ``mass`` of its weight (None: not yet, or no bank)."""
+    bank = tr.drag
+    if bank is None or not bank.split or "+" not in bank.kind:
+        return None
+    km = bank.kind_mass()
+    spent = sum(v for k, v in km.items() if k in SPENT)
+    if spent >= mass:
+        return "stage" if km.get("stage", 0.0) >= km.get("debris", 0.0) else "debris"
+    if 1.0 - spent >= mass:
+        return "rv"
+    return None
+
+
+def behind(a: Track, b: Track, sigmas: float, min_m: float) -> Track | None:
+    """Of two siblings, the one clearly behind the other along the flight
+    path (None: not clear yet)."""
+    xa, pa = a.combined()
+    xb, pb = b.combined()
+    # the other's position at this one's time (straight line: seconds apart)
+    pos_b = xb[:3] + xb[3:] * (a.t - b.t)
+    v = 0.5 * (xa[3:] + xb[3:])
+    sp = float(np.linalg.norm(v))
+    if sp < 1.0:
+        return None
+    u = v / sp
+    ds = float(u @ (xa[:3] - pos_b))
+    var = float(u @ (pa[:3, :3] + pb[:3, :3]) @ u)
+    if abs(ds) < max(min_m, sigmas * math.sqrt(max(var, 0.0))):
+        return None
+    return b if ds > 0.0 else a
+
+
+def decide_roles(tracks: list[Track], sigmas: float, min_m: float, mass: float) -> list[Track]:
+    """Give roles to the separated tracks that can now be told apart (module
+    doc): drag when it is decisive (it overrules the geometry), else ahead or
+    behind a sibling; returns the tracks whose role changed."""
+    changed: list[Track] = []
+    by_key = {tr.key: tr for tr in tracks}
+    for tr in tracks:
+        if not tr.separated:
+            continue
+        role = drag_role(tr, mass)
+        if role is None and tr.role is None:
+            role = _geometric_role(tr, by_key, sigmas, min_m)
+        if role is not None and role != tr.role:
+            tr.role = role
+            changed.append(tr)
+    return changed
+
+
+def _geometric_role(tr: Track, by_key: dict[int, Track], sigmas: float, min_m: float) -> str | None:
+    """Spent if clearly behind a sibling; carrying on if clearly ahead of
+    every sibling; else unknown."""
+    sibs = [o for k in sorted(tr.siblings) if (o := by_key.get(k)) is not None and not o.dead]
+    if not sibs:
+        return None
+    verdicts = [behind(tr, o, sigmas, min_m) for o in sibs]
+    if any(v is tr for v in verdicts):
+        return "stage"
+    if all(v is o for v, o in zip(verdicts, sibs, strict=True)):
+        return "rv"
+    return None
