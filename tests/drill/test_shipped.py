@@ -27,9 +27,9 @@ _FIRST_ALERT = (
     "(docs/warning.md section 9)"
 )
 _IMPACT = (
-    "goal 1 km at T+300 s not met: every object now draws its ballistic coefficient from its class "
-    "range (sim, d862711) while the tracker still predicts with 5,000 kg/m^2 (estimating it is issue "
-    "16 item 2, helper track)"
+    "goal 1 km at T+300 s not met by the lofted ICBM, still after the drag-bank tracker (track, 9772dc9: "
+    "it met the goal in the SRBM drills); the tracker's exponential atmosphere is 15-26 % off USSA76 "
+    "(indep), track's next step"
 )
 _BREAK = (
     "one track break at the last grid step since beta is drawn (sim d862711: the track ends 0.24 s early)"
@@ -46,6 +46,12 @@ _DISTRICT_TRACK = (
     "a track started after a link outage warned only a district 5.8 km beside the path (KR-51210) before "
     "the prediction settled: " + _DISTRICTS
 )
+_WAVER = (
+    "5 messages in a minute to the coastal zone sea:KR-31: the first track's Cancel and the second track's "
+    "Alert in the same second, then Cancel / Alert 1 s apart as the second's corridor edge wavers after "
+    "burnout. Two holds on corrections fixed it but kept a biased-radar false area warned 336 s (tried, "
+    "reverted); it needs hysteresis on the corridors (docs/warning.md section 3)"
+)
 #: goals a drill misses today, each with its reason: the drill must still fail
 #: them (a figure that starts meeting its goal must be taken off this list)
 KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
@@ -54,7 +60,6 @@ KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
     "open-sea": {"first_alert_s": _FIRST_ALERT},
     "srbm-salvo": {
         "first_alert_s": _FIRST_ALERT,
-        "impact_error_300s_m": _IMPACT,
         "area_precision": _DISTRICTS,
         "false_areas_land": _DISTRICTS,
         "time_to_correct_max_s": _DISTRICTS,
@@ -68,21 +73,19 @@ KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
     },
     "duplicates-and-replays": {
         "first_alert_s": _FIRST_ALERT,
-        "impact_error_300s_m": _IMPACT,
         "area_precision": _DISTRICTS,
         "false_areas_land": _DISTRICTS,
         "time_to_correct_max_s": _DISTRICTS,
     },
     "forged-partner": {
         "first_alert_s": _FIRST_ALERT,
-        "impact_error_300s_m": _IMPACT,
         "area_precision": _DISTRICTS,
         "false_areas_land": _DISTRICTS,
         "time_to_correct_max_s": _DISTRICTS,
     },
     "junk-flood": {
         "first_alert_s": _FIRST_ALERT,
-        "impact_error_300s_m": _IMPACT,
+        "messages_per_area_minute_max": _WAVER,
         "area_precision": _DISTRICTS,
         "false_areas_land": _DISTRICTS,
         "time_to_correct_max_s": _DISTRICTS,
@@ -100,7 +103,7 @@ KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
         "time_to_correct_max_s": _DISTRICTS,
     },
     "sea-impact-eez": {"first_alert_s": _FIRST_ALERT},
-    "ship-radar-loss": {"first_alert_s": _FIRST_ALERT, "track_breaks": _BREAK},
+    "ship-radar-loss": {"first_alert_s": _FIRST_ALERT},
     "tracking-lost-in-boost": {"first_alert_s": _FIRST_ALERT},
 }
 
