@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tocsin import heap
 from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
 from tocsin.journal.store import ZERO_HASH, Entry, Journal, entry_hash
 from tocsin.stage import Stage
@@ -533,16 +534,25 @@ class Pipeline:
         self.stage_process = StageProcess(recipe, state, on_reply=self._wake, spawned=spawned, **options)
         return self.stage_process
 
-    def prespawn_stage_process(self, recipe: Callable[[], list[Stage]]) -> None:
+    def prespawn_stage_process(
+        self, recipe: Callable[[], list[Stage]], spawned: Spawned | None = None
+    ) -> None:
         """Start the stage process now, before :meth:`recover`: it imports its
         modules and builds its stages (from ``recipe``, the same as
         :meth:`start_stage_process` is then given) on another core while this
         process recovers, so a restart takes the longer of the two, not their
-        sum. :meth:`start_stage_process` then hands it the recovered state;
+        sum. ``spawned``: a process started even earlier (:func:`tocsin.stageproc.spawn`
+        without a recipe, importing its modules meanwhile), given ``recipe`` now.
+        :meth:`start_stage_process` then hands it the recovered state;
         :meth:`close` ends it if that never happens."""
         from tocsin.stageproc import spawn
 
-        if self._spawned is None and self.stage_process is None:
+        if self._spawned is not None or self.stage_process is not None:
+            raise RuntimeError("the stage process is already started")
+        if spawned is not None:
+            spawned.give(recipe)
+            self._spawned = spawned
+        else:
             self._spawned = spawn(recipe)
 
     def _wake(self) -> None:
@@ -703,6 +713,7 @@ class Pipeline:
                 # the run's start note at the head of the new segment: a restart
                 # reads it there, also once the older segments are archived
                 j.append("note", json.dumps({"event": "segment", "start": carried}).encode())
+        heap.trim()  # (and what training the new segment's dictionary took)
 
     # ------------------------------------------------------------ snapshots
 
@@ -742,6 +753,8 @@ class Pipeline:
         self.snapshots_written += 1
         self._snapshot_files.append(name)
         self._prune_snapshot_files(covers)
+        del blob
+        heap.trim()  # (the tens of MB the snapshot took for a moment go back to the system)
         return covers
 
     def _capture(self) -> dict[str, Any]:

@@ -55,12 +55,14 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tocsin import heap
 from tocsin.stage import Stage, run_pipeline
 from tocsin.wire import Envelope, decode_json, encode_json
 
@@ -144,7 +146,12 @@ def advance_stages(stages: list[Stage], t: float) -> tuple[list[Envelope], bool]
 # ---------------------------------------------------------------- child
 
 
-def _child_main(work_fd: int, replies_fd: int) -> None:
+#: what the default stages import (the stage process imports it while its
+#: parent is still starting: :func:`spawn` with ``preload``)
+DEFAULT_PRELOAD = ("tocsin.runtime", "tocsin.fusion", "tocsin.exchange.consistency", "tocsin.warning")
+
+
+def _child_main(work_fd: int, replies_fd: int, preload: Sequence[str] = ()) -> None:
     """The stage process: read the recipe and build the stages, then read the
     state they start from (the parent may still be recovering it meanwhile:
     :func:`spawn`), then answer work items in order until told to stop or the
@@ -152,6 +159,9 @@ def _child_main(work_fd: int, replies_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     work, replies = Connection(work_fd, writable=False), Connection(replies_fd, readable=False)
+    for name in preload:  # (an import error shows when the recipe builds the stages)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     try:
         recipe = work.recv()
         stages = recipe()
@@ -216,6 +226,8 @@ def _serve(
                 replies.send(("state", pickle.dumps(state, protocol=5)))
             else:
                 replies.send(("state", state))
+            del state
+            heap.trim()
 
 
 # ---------------------------------------------------------------- parent
@@ -223,12 +235,25 @@ def _serve(
 
 @dataclass
 class Spawned:
-    """A stage process started (:func:`spawn`) and given its recipe, not yet
-    its state."""
+    """A stage process started (:func:`spawn`), not yet given its state. One
+    that is dropped unused (the start failed) is killed when it is collected
+    or at exit at the latest."""
 
     proc: subprocess.Popen[bytes]
     work: Connection
     replies: Connection
+
+    def __post_init__(self) -> None:
+        self._unused = weakref.finalize(self, _end, self.proc)
+
+    def taken(self) -> None:
+        """A :class:`StageProcess` owns the process from now on."""
+        self._unused.detach()
+
+    def give(self, recipe: Callable[[], list[Stage]]) -> None:
+        """Send the recipe (once) to a process spawned without one."""
+        with contextlib.suppress(OSError):  # (it exited: the handshake says so)
+            self.work.send(recipe)
 
     def kill(self) -> None:
         """End a stage process that will not be used (the start failed)."""
@@ -240,10 +265,18 @@ class Spawned:
             self.proc.wait(5)
 
 
-def spawn(recipe: Callable[[], list[Stage]]) -> Spawned:
-    """Start the stage process and send it ``recipe``: it imports its modules
-    and builds its stages while the caller does something else (a restarting
-    server recovers its state from the journal meanwhile); :class:`StageProcess`
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def spawn(recipe: Callable[[], list[Stage]] | None, preload: Sequence[str] = ()) -> Spawned:
+    """Start the stage process and send it ``recipe`` (or later:
+    :meth:`Spawned.give`): it imports ``preload`` and builds its stages while
+    the caller does something else (a starting server imports its own modules
+    and recovers its state from the journal meanwhile); :class:`StageProcess`
     then hands it the state and waits until it is ready."""
     work_r, work_w = os.pipe()
     replies_r, replies_w = os.pipe()
@@ -252,7 +285,7 @@ def spawn(recipe: Callable[[], list[Stage]]) -> Spawned:
     src = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tocsin.stageproc", str(work_r), str(replies_w)],
+        [sys.executable, "-m", "tocsin.stageproc", str(work_r), str(replies_w), ",".join(preload)],
         pass_fds=(work_r, replies_w),
         env=env,
         stdin=subprocess.DEVNULL,
@@ -260,8 +293,8 @@ def spawn(recipe: Callable[[], list[Stage]]) -> Spawned:
     os.close(work_r)
     os.close(replies_w)
     out = Spawned(proc, Connection(work_w, readable=False), Connection(replies_r, writable=False))
-    with contextlib.suppress(OSError):  # (it exited: the handshake says so)
-        out.work.send(recipe)
+    if recipe is not None:
+        out.give(recipe)
     return out
 
 
@@ -290,6 +323,7 @@ class StageProcess:
         self.on_reply = on_reply
         if spawned is None:
             spawned = spawn(recipe)
+        spawned.taken()
         self.proc = spawned.proc
         self._work = spawned.work
         self._replies = spawned.replies
@@ -416,6 +450,7 @@ class StageProcess:
 
 
 __all__ = [
+    "DEFAULT_PRELOAD",
     "Spawned",
     "StageProcess",
     "StageProcessError",
@@ -428,4 +463,4 @@ __all__ = [
 
 
 if __name__ == "__main__":  # the stage process (StageProcess starts it)
-    _child_main(int(sys.argv[1]), int(sys.argv[2]))
+    _child_main(int(sys.argv[1]), int(sys.argv[2]), [m for m in "".join(sys.argv[3:4]).split(",") if m])

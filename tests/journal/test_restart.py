@@ -11,7 +11,7 @@ from pathlib import Path
 from tocsin.exchange.samples import sample_plot, toy_stages
 from tocsin.journal import Journal
 from tocsin.runtime import Pipeline, SnapshotPolicy, recorded_outputs
-from tocsin.stageproc import StageRecipe
+from tocsin.stageproc import StageRecipe, spawn
 from tocsin.wire import Envelope, encode_json
 
 T0 = 1_789_430_400.0
@@ -21,13 +21,15 @@ def plots(n: int, start: int = 1) -> list[Envelope]:
     return [sample_plot(partner="JP", source="JP-R1", seq=i, sent=T0 + i) for i in range(start, start + n)]
 
 
-def run(data: Path, msgs: list[Envelope], *, prespawn: bool, separate: bool = True) -> Pipeline:
+def run(data: Path, msgs: list[Envelope], *, prespawn: str, separate: bool = True) -> Pipeline:
     """A node's start (recovering what ``data`` holds), then ``msgs``."""
     j = Journal(data / "journal.db", synchronous="NORMAL")
     pipe = Pipeline(toy_stages(), j, snapshots=SnapshotPolicy(data / "snapshots", every_s=0, every_entries=7))
     recipe = StageRecipe.of("toy")
-    if prespawn:
+    if prespawn == "before recovery":
         pipe.prespawn_stage_process(recipe)
+    elif prespawn == "at the very start":  # (serve: before its own imports; recipe later)
+        pipe.prespawn_stage_process(recipe, spawn(None, ("tocsin.fusion", "tocsin.no.such.module")))
     if j.last_seq > 0:
         pipe.recover()
     if separate:
@@ -40,20 +42,19 @@ def run(data: Path, msgs: list[Envelope], *, prespawn: bool, separate: bool = Tr
 
 def test_a_prespawned_stage_process_continues_from_the_recovered_state(tmp_path: Path) -> None:
     first, second = plots(12), plots(12, 20)
-    ref = run(tmp_path / "ref", first + second, prespawn=False, separate=False)
+    ref = run(tmp_path / "ref", first + second, prespawn="no", separate=False)
     assert ref.journal is not None
     reference = recorded_outputs(ref.journal)
     ref.close()
     outputs = []
-    for prespawn in (False, True):
-        d = tmp_path / str(prespawn)
+    for prespawn in ("no", "before recovery", "at the very start"):
+        d = tmp_path / prespawn.replace(" ", "-")
         run(d, first, prespawn=prespawn).close()
         pipe = run(d, second, prespawn=prespawn)
         pipe.close()
         with Journal(d / "journal.db", readonly=True) as j:
             outputs.append(recorded_outputs(j))
-    assert outputs[0] == reference
-    assert outputs[1] == reference
+    assert outputs == [reference, reference, reference]
     assert len(outputs[1]) > 12  # (the toy stages answered both runs)
 
 

@@ -379,7 +379,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
         from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages, recorded_instance
-        from tocsin.stageproc import StageRecipe
+        from tocsin.stageproc import DEFAULT_PRELOAD, StageRecipe, spawn
         from tocsin.web.app import HttpSecurity
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
@@ -405,6 +405,11 @@ def register(app: typer.Typer) -> None:
             raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
         mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
         hosts = allowed_hosts(host, allowed_host)
+        # the options are good: the stage process starts now and imports and
+        # builds the stages while this one builds its own and recovers (a restart
+        # takes the longer of the two, not their sum); it gets its recipe below,
+        # and is ended if this start fails before that
+        early = spawn(None, DEFAULT_PRELOAD if stages == "default" else ()) if separate else None
         ops_file = operators if operators is not None else data / "operators.json"
         if operators is not None and not operators.is_file():
             raise InputError("no such operator file", file=str(operators), field="--operators")
@@ -506,6 +511,7 @@ def register(app: typer.Typer) -> None:
                 output_files=outputs_files,
                 recover=False,  # after the dashboard registered its keepers (below)
                 stage_recipe=StageRecipe.of(stages, mode, wcfg, instance),
+                spawned=early,
             )
             dash = Dashboard(
                 exchange,
