@@ -47,6 +47,7 @@ stops it) and exits when the parent goes away (end of file on its pipe).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import pickle
@@ -178,6 +179,11 @@ def _child_main(work_fd: int, replies_fd: int, preload: Sequence[str] = ()) -> N
         with contextlib.suppress(OSError):
             replies.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
+    # what exists now (modules, the stages' static data, the restored state)
+    # lives as long as the process: out of the cycle collector's full passes,
+    # which otherwise walk it all again every time enough new objects survive
+    gc.collect()
+    gc.freeze()
     replies.send(("ready", os.getpid()))
     # a reader thread keeps the parent's sends from ever waiting on the stages
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
