@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tocsin import heap
-from tocsin.stage import Stage, run_pipeline
+from tocsin.stage import Stage
 from tocsin.wire import Envelope, decode_json, encode_json
 
 if TYPE_CHECKING:
@@ -118,26 +118,54 @@ class StageRecipe:
         return stages_by_name(self.name, self.mode(), self.config, instance=self.instance)
 
 
-def run_stages(stages: list[Stage], env: Envelope) -> tuple[list[Envelope], bool]:
+#: called with the outputs produced so far (a list only ever appended to)
+#: before a later stage runs on some of them: the stage process sends what it
+#: has not sent yet, so a track update leaves before the warning stage works on it
+Ready = Callable[[list[Envelope]], None]
+
+
+def _through(
+    stages: Sequence[Stage], batch: list[Envelope], produced: list[Envelope], ready: Ready | None
+) -> None:
+    """Push ``batch`` through ``stages`` in order (every output of a stage into
+    the next), appending each stage's outputs to ``produced`` once that stage
+    is done with the whole batch (so ``produced`` only grows, and a stage that
+    raises loses only its own outputs of this batch)."""
+    for stage in stages:
+        if not batch:
+            return
+        if ready is not None and produced:
+            ready(produced)
+        nxt: list[Envelope] = []
+        for e in batch:
+            nxt.extend(stage.push(e))
+        produced.extend(nxt)
+        batch = nxt
+
+
+def run_stages(stages: list[Stage], env: Envelope, ready: Ready | None = None) -> tuple[list[Envelope], bool]:
     """Push one input through the stages; (outputs, whether a stage raised).
-    A stage bug must not stop the exchange: it is counted, and a replay
-    meets it at the same place."""
+    A stage bug must not stop the exchange: it is counted, the outputs of the
+    stages before it are kept, and a replay meets it at the same place with
+    the same outputs. ``ready`` (:data:`Ready`): see :func:`_serve`."""
+    produced: list[Envelope] = []
     try:
-        return run_pipeline(stages, env), False
+        _through(stages, [env], produced, ready)
     except Exception:
-        return [], True
+        return produced, True
+    return produced, False
 
 
-def advance_stages(stages: list[Stage], t: float) -> tuple[list[Envelope], bool]:
+def advance_stages(stages: list[Stage], t: float, ready: Ready | None = None) -> tuple[list[Envelope], bool]:
     """Advance every stage to ``t``, feeding each one's outputs to the stages
-    after it; (outputs, whether a stage raised)."""
+    after it (one output at a time, in order); (outputs, whether a stage raised)."""
     produced: list[Envelope] = []
     try:
         for i, stage in enumerate(stages):
             outs = stage.advance(t)
             produced.extend(outs)
             for e in outs:
-                produced.extend(run_pipeline(stages[i + 1 :], e))
+                _through(stages[i + 1 :], [e], produced, ready)
     except Exception:
         return produced, True
     return produced, False
@@ -206,16 +234,31 @@ def _serve(
         if msg is None or msg[0] == "stop":
             return
         if msg[0] == "work":
-            outs: list[bytes] = []
+            # outputs leave as soon as they exist: after each item that made
+            # some ("part"), and before a later stage works on them (a track
+            # update is not held while the warning stage computes its areas);
+            # "done" ends the work item (the rest, and the count of stage errors)
             errors = 0
-            for item in msg[1]:
+            sent = 0
+
+            def ready(produced: list[Envelope]) -> None:
+                nonlocal sent
+                if len(produced) > sent:
+                    replies.send(("part", [encode_json(e) for e in produced[sent:]], 0))
+                    sent = len(produced)
+
+            items = msg[1]
+            for k, item in enumerate(items):
+                sent = 0
                 if isinstance(item, bytes):
-                    produced, failed = run_stages(stages, decode_json(item))
+                    produced, failed = run_stages(stages, decode_json(item), ready)
                 else:
-                    produced, failed = advance_stages(stages, item)
+                    produced, failed = advance_stages(stages, item, ready)
                 errors += failed
-                outs.extend(encode_json(e) for e in produced)
-            replies.send(("done", outs, errors))
+                if k < len(items) - 1:
+                    ready(produced)
+            rest = [encode_json(e) for e in produced[sent:]] if items else []
+            replies.send(("done", rest, errors))
         elif msg[0] == "capture":
             from tocsin.journal import snapshot as snap
 
@@ -392,7 +435,8 @@ class StageProcess:
 
     def take(self, wait: bool = False, timeout: float = 60.0) -> list[tuple[list[bytes], int, int]]:
         """Replies to work items, in order: (encoded outputs, stage errors,
-        messages the item had). ``wait``: at least one if any work is in flight."""
+        messages the item had; 0 for a part of an item still running).
+        ``wait``: at least one if any work is in flight."""
         got: list[tuple[list[bytes], int, int]] = []
         block = wait and self.inflight > 0
         while True:
@@ -415,6 +459,8 @@ class StageProcess:
                 n = self._sizes.pop(0)
                 self.inflight -= n
                 got.append((msg[1], msg[2], n))
+            elif msg[0] == "part":  # outputs of a work item still running
+                got.append((msg[1], msg[2], 0))
             elif msg[0] == "state":  # (only capture() asks; never pending here)
                 raise StageProcessError("stage process replies out of order")
 
@@ -451,6 +497,7 @@ class StageProcess:
 
 __all__ = [
     "DEFAULT_PRELOAD",
+    "Ready",
     "Spawned",
     "StageProcess",
     "StageProcessError",
