@@ -52,6 +52,10 @@ from tocsin.exchange.samples import sample_plot
 from tocsin.wire import Envelope, SensorBody, encode_json, make
 
 T0 = 1_789_430_400.0
+#: scenario runs: the simulated radars mark the last plot of each scan
+#: (``scan_end``, docs/exchange-format.md) so the tracker needs no grace
+#: (``--scan-markers``; off: the server's scan grace completes each scan)
+SCAN_MARKERS = [False]
 
 
 def stats_ms(lat: list[float]) -> dict[str, float | int]:
@@ -291,7 +295,7 @@ async def run_scenario(
     from tocsin.drill.simulate import simulate
     from tocsin.wire import PlotBody
 
-    sim = simulate(load_scenario(scenario))
+    sim = simulate(load_scenario(scenario), scan_markers=SCAN_MARKERS[0])
     msgs = sorted(sim.messages, key=lambda e: e.sent)
     t0 = msgs[0].sent
     msgs = [e for e in msgs if e.sent <= t0 + max_s]
@@ -364,6 +368,7 @@ async def run_scenario(
         "scenario": str(scenario),
         "speed": speed,
         "scenario_seconds": max_s,
+        "scan_markers": SCAN_MARKERS[0],
         "messages": len(msgs),
         "plots": plots,
         "plots_per_s": round(plots / wall, 1),
@@ -907,7 +912,7 @@ async def run_scenario_nats(
     from tocsin.transport.nats import publish
     from tocsin.wire import PlotBody
 
-    sim = simulate(load_scenario(scenario))
+    sim = simulate(load_scenario(scenario), scan_markers=SCAN_MARKERS[0])
     msgs = sorted(sim.messages, key=lambda e: e.sent)
     t0 = msgs[0].sent
     msgs = [e for e in msgs if e.sent <= t0 + max_s]
@@ -962,6 +967,7 @@ async def run_scenario_nats(
         "scenario": str(scenario),
         "speed": speed,
         "scenario_seconds": max_s,
+        "scan_markers": SCAN_MARKERS[0],
         "streams_ready_s": ready,
         "outputs_received": received,
         "plots": plots,
@@ -1104,6 +1110,12 @@ def main() -> None:
         help="CPU per plot of ingress (unsigned / v2 / bundles), journal and stages, in process",
     )
     ap.add_argument(
+        "--scan-markers",
+        action="store_true",
+        help="scenario: the radars send end-of-scan markers (scan_end on a scan's last plot), as "
+        "real radars send north/sector markers; without, the server's scan grace (20 ms) completes a scan",
+    )
+    ap.add_argument(
         "--samples",
         type=Path,
         metavar="DIR",
@@ -1126,6 +1138,7 @@ def main() -> None:
         help="rates tried for the highest with p99 plot->track under 100 ms (embedded)",
     )
     args = ap.parse_args()
+    SCAN_MARKERS[0] = args.scan_markers
     rates = [int(r) for r in args.rates.split(",") if r]
     modes = args.modes.split(",")
     out: dict[str, Any] = {
