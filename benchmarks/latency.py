@@ -1018,7 +1018,8 @@ async def _stream_ready(urls: list[str], limit_s: float = 60.0) -> float:
 
 
 def start_node(urls: list[str], data: Path, sync: str, code: Path | None) -> subprocess.Popen[bytes]:
-    """``tocsin node`` (fusion + warning, R3 streams, 1-s ticks) of ``code``."""
+    """``tocsin node`` (fusion + warning, R3 streams, 1-s ticks) of ``code``
+    (this checkout's with ``--stage-process on``)."""
     from tocsin.exchange.signing import generate_key, save_private_key
 
     data.mkdir(parents=True, exist_ok=True)
@@ -1027,7 +1028,10 @@ def start_node(urls: list[str], data: Path, sync: str, code: Path | None) -> sub
     return subprocess.Popen(
         [sys.executable, "-m", "tocsin", "node", "--partner", "JP", "--nats", ",".join(urls),
          "--key", str(key), "--data", str(data / "j"), "--replicas", "3", "--stages", "default",
-         "--tick", "1", "--max-skew", "0", "--sync", sync, "--heartbeat", "0", "--stream-max-mb", "256"],
+         "--tick", "1", "--max-skew", "0", "--sync", sync, "--heartbeat", "0", "--stream-max-mb", "256",
+         # (this checkout's node: stages in their own process, outputs published as they come;
+         # the baseline's node has no such option)
+         *(["--stage-process", "on"] if code is None else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=code_env(code),
         cwd=str(code) if code is not None else None,
     )  # fmt: skip
