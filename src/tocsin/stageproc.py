@@ -55,6 +55,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -201,7 +202,7 @@ WARM_UP_SCENARIO: dict[str, Any] = {
 }  # fmt: skip
 
 
-def warm_up(recipe: StageRecipe) -> None:
+def warm_up(recipe: StageRecipe) -> float:
     """Run :data:`WARM_UP_SCENARIO` through a throwaway copy of the stages
     (built by ``recipe`` as a drill, outputs discarded), in a thread of the
     stage process right after it is ready. The first missile after a start
@@ -209,7 +210,9 @@ def warm_up(recipe: StageRecipe) -> None:
     cache and the warning stage's first use of its area tables (measured:
     the first track report of the IRBM drill 200-320 ms instead of ~30 ms).
     The stages in use are not touched, and nothing global that outputs depend
-    on is changed (replay == live is tested with this on)."""
+    on is changed (replay == live is tested with this on). Returns the CPU
+    seconds it took (-1.0 if it failed)."""
+    t0 = time.process_time()
     try:
         from tocsin.drill.scenario import scenario_from_data
         from tocsin.drill.simulate import simulate
@@ -223,7 +226,8 @@ def warm_up(recipe: StageRecipe) -> None:
                 advance_stages(stages, env.sent)
             run_stages(stages, env)
     except Exception:  # a warm-up is an optimisation: never a reason to fail
-        return
+        return -1.0
+    return time.process_time() - t0
 
 
 #: what the default stages import (the stage process imports it while its
@@ -259,8 +263,16 @@ def _child_main(work_fd: int, replies_fd: int, preload: Sequence[str] = ()) -> N
             replies.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     replies.send(("ready", os.getpid()))
-    if isinstance(recipe, StageRecipe) and recipe.name == "default":
-        threading.Thread(target=warm_up, args=(recipe,), name="tocsin-stages-warm-up", daemon=True).start()
+    # (this module runs as __main__ here: the recipe's class is the imported module's)
+    mod = importlib.import_module("tocsin.stageproc")
+    warming: list[Any] = []  # [thread, result box] while or after warming up
+    if isinstance(recipe, mod.StageRecipe) and recipe.name == "default":
+        box: list[float] = []
+        th = threading.Thread(
+            target=lambda: box.append(mod.warm_up(recipe)), name="tocsin-stages-warm-up", daemon=True
+        )
+        th.start()
+        warming = [th, box]
     # a reader thread keeps the parent's sends from ever waiting on the stages
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     gone = threading.Event()  # the parent went away: its work has no one to answer
@@ -275,13 +287,17 @@ def _child_main(work_fd: int, replies_fd: int, preload: Sequence[str] = ()) -> N
 
     threading.Thread(target=read, name="tocsin-stages-reader", daemon=True).start()
     try:
-        _serve(stages, inbox, replies, gone)
+        _serve(stages, inbox, replies, gone, warming)
     except OSError:  # (the parent closed its end while we answered)
         return
 
 
 def _serve(
-    stages: list[Stage], inbox: queue.SimpleQueue[Any], replies: Connection, gone: threading.Event
+    stages: list[Stage],
+    inbox: queue.SimpleQueue[Any],
+    replies: Connection,
+    gone: threading.Event,
+    warming: Sequence[Any] = (),
 ) -> None:
     while not gone.is_set():
         msg = inbox.get()
@@ -313,6 +329,10 @@ def _serve(
                     ready(produced)
             rest = [encode_json(e) for e in produced[sent:]] if items else []
             replies.send(("done", rest, errors))
+        elif msg[0] == "warmed":  # (StageProcess.warmed_up)
+            if warming:
+                warming[0].join(msg[1])
+            replies.send(("warmed", warming[1][0] if warming and warming[1] else None))
         elif msg[0] == "capture":
             from tocsin.journal import snapshot as snap
 
@@ -535,6 +555,23 @@ class StageProcess:
         if msg[0] != "state":
             raise StageProcessError("stage process replies out of order")
         return msg[1]
+
+    def warmed_up(self, timeout: float = 120.0) -> float | None:
+        """Wait (at most ``timeout``) for the stage process's warm-up
+        (:func:`warm_up`) and return its CPU seconds (None: it does none;
+        -1.0: it failed); call with nothing in flight."""
+        if self.inflight:
+            raise StageProcessError("warmed_up with work in flight")
+        self.check_alive()
+        self._work.send(("warmed", timeout))
+        try:
+            msg = self._inbox.get(timeout=timeout + 10.0)
+        except queue.Empty:
+            raise StageProcessError(f"the stage process did not answer in {timeout:.0f} s") from None
+        if msg[0] != "warmed":
+            raise StageProcessError("stage process replies out of order")
+        got: float | None = msg[1]
+        return got
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the process to end (after the work already sent) and wait."""

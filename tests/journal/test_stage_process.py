@@ -73,6 +73,12 @@ def test_stage_process_journals_the_same_outputs_and_recovers_a_crash(
     pipe = Pipeline(default_stages(), j, snapshots=snaps)
     proc = pipe.start_stage_process(StageRecipe("default"))
     assert proc.pid != 0
+    # the stage process warmed a throwaway copy of its stages up (numba's
+    # cached kernels loaded before the first missile), and the outputs below
+    # are still exactly the in-process ones
+    warm = proc.warmed_up()
+    assert warm is not None
+    assert warm > 0
     covers = feed(pipe, messages, snapshot_after=len(messages) // BATCH // 2)
     assert covers is not None
     # a crash with work in flight: the stage process dies, the node with it
@@ -125,6 +131,7 @@ def test_dead_stage_process_refuses_input_before_journalling_it(tmp_path: Path) 
     j = Journal(tmp_path / "j.db", synchronous="NORMAL")
     pipe = Pipeline(toy_stages(), j)
     proc = pipe.start_stage_process(StageRecipe("toy"))
+    assert proc.warmed_up() is None  # (only the default stages are warmed up)
     pipe.submit_batch(plots(5))
     pipe.flush()
     assert len(recorded_outputs(j)) == 5
