@@ -740,6 +740,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="quiet/flood pairs, samples pooled (default 1)")
     ap.add_argument("--baseline-ref", default="", help="also run against this commit's tree, first")
     ap.add_argument(
+        "--baseline-signing",
+        choices=("v1", "v2"),
+        default="v1",
+        help="signatures for the baseline (v1: pre-v2 trees)",
+    )
+    ap.add_argument(
         "--transport", choices=("http", "nats"), default="http", help="tocsin serve, or tocsin node on NATS"
     )
     ap.add_argument("--stream-mb", type=int, default=64, help="NATS: each partner's input stream quota (MiB)")
@@ -769,7 +775,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tocsin-flood-base-") as d:
             tree = lat.extract_tree(a.baseline_ref, Path(d))
             out["baseline_commit"] = lat.commit_of(a.baseline_ref)
-            out["baseline"] = compare(a.repeat, code=tree, signing="v1", msgs=msgs, **kw)
+            out["baseline"] = compare(a.repeat, code=tree, signing=a.baseline_signing, msgs=msgs, **kw)
     out["this"] = compare(a.repeat, msgs=msgs, **kw)
     out["load_avg_end"] = os.getloadavg()[0]
     print(json.dumps(out, indent=2))

@@ -13,7 +13,8 @@ What it does
     * feeds it, in real time, what two notional ground radars (1 s scans, pd
       0.9, Poisson clutter) see of ``--aircraft`` airliners cruising at 9-12 km
       over the Sea of Japan: one POST per radar scan (JSON Lines);
-    * every ``--sample-s`` seconds samples the server's RSS and CPU
+    * every ``--sample-s`` seconds samples the server's RSS and CPU (its stage
+      process included, also given apart)
       (/proc), the data directory's size on disk, plot->track latency (wall
       time of a ``track`` event on /v1/events minus its ``t``, the time of the
       plot that updated it) and errors (HTTP failures, rejected messages, stage,
@@ -30,6 +31,7 @@ Figures depend on the machine and its load; the JSON records the load average.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -172,8 +174,7 @@ class Tracks:
             self.proc.terminate()
 
 
-def proc_stats(pid: int) -> tuple[float, float]:
-    """(RSS MiB, CPU seconds) of a process."""
+def _one_proc(pid: int) -> tuple[float, float]:
     rss = 0.0
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -182,6 +183,35 @@ def proc_stats(pid: int) -> tuple[float, float]:
     with open(f"/proc/{pid}/stat") as fh:
         parts = fh.read().rsplit(")", 1)[1].split()
     cpu = (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    return rss, cpu
+
+
+def proc_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the server and its stage process)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in task.read_text().split())
+    return out
+
+
+def proc_stats(pid: int, detail: dict[str, float] | None = None) -> tuple[float, float]:
+    """(RSS MiB, CPU seconds) of a process and its children (``tocsin serve``
+    runs the stages in a child process by default); ``detail`` gets the RSS of
+    each (``main``, ``child``)."""
+    rss = cpu = 0.0
+    for k, p in enumerate(proc_tree(pid)):
+        try:
+            r, c = _one_proc(p)
+        except OSError:
+            continue
+        rss, cpu = rss + r, cpu + c
+        if detail is not None:
+            key = "main" if k == 0 else "child"
+            detail[key] = detail.get(key, 0.0) + r
     return rss, cpu
 
 
@@ -393,7 +423,8 @@ def main() -> None:
     def sample(now: float) -> None:
         if now - last["t"] < args.sample_s:
             return
-        rss, cpu = proc_stats(proc.pid)
+        parts: dict[str, float] = {}
+        rss, cpu = proc_stats(proc.pid, parts)
         lat = tracks.take()
         with feeder.lock:
             ans, feeder.answer_s = feeder.answer_s, []
@@ -403,6 +434,8 @@ def main() -> None:
             {
                 "t_s": round(now - t0, 1),
                 "rss_mb": round(rss, 1),
+                "rss_main_mb": round(parts.get("main", 0.0), 1),
+                "rss_stages_mb": round(parts.get("child", 0.0), 1),
                 "cpu_pct": round(100.0 * (cpu - last["cpu"]) / (now - last["t"]), 1),
                 "disk_mb": round(sum(d.values()) / 2**20, 2),
                 "disk": d,
@@ -457,10 +490,14 @@ def main() -> None:
     rss_after_crash, _ = proc_stats(proc3.pid)
     rc3, _, err3 = stop(proc3, signal.SIGTERM)
 
-    rss = [s["rss_mb"] for s in samples]
     ts = [s["t_s"] / 60.0 for s in samples]
     warm = [i for i, t in enumerate(ts) if t >= 2.0]
-    slope = float(np.polyfit([ts[i] for i in warm], [rss[i] for i in warm], 1)[0]) if len(warm) >= 3 else None
+
+    def slope_of(key: str) -> float | None:
+        ys = [samples[i][key] for i in warm]
+        return float(np.polyfit([ts[i] for i in warm], ys, 1)[0]) if len(warm) >= 3 else None
+
+    slope = slope_of("rss_mb")
     lat50 = [s["plot_track_p50_ms"] for s in samples if s["plot_track_p50_ms"] is not None]
     journal_bytes = disk_after_stop["journal"] + disk_after_stop["segments"]
     rate = total_plots / (args.minutes * 60.0 + args.warmup_s)
@@ -481,6 +518,9 @@ def main() -> None:
         "startup_cpu_s": round(startup_cpu_s, 2),
         "live_rss_mb": round(live_rss, 1),
         "rss_slope_mb_per_min": None if slope is None else round(slope, 3),
+        "rss_slope_by_process_mb_per_min": {
+            k: None if (v := slope_of(f"rss_{k}_mb")) is None else round(v, 3) for k in ("main", "stages")
+        },
         "plot_track_p50_ms_median": None if not lat50 else round(statistics.median(lat50), 1),
         "errors": {
             "http": feeder.http_errors,

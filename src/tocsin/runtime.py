@@ -39,10 +39,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tocsin import heap
 from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
 from tocsin.journal.store import ZERO_HASH, Entry, Journal, entry_hash
 from tocsin.stage import Stage
-from tocsin.stageproc import StageProcess, StageProcessError, advance_stages, run_stages
+from tocsin.stageproc import Spawned, StageProcess, StageProcessError, advance_stages, run_stages
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
 
 if TYPE_CHECKING:  # the runtime itself never imports the warning package
@@ -166,17 +167,25 @@ class RecoveryReport:
 class SnapshotPolicy:
     """Where a node keeps its snapshot files and how often it writes one.
 
-    A snapshot is written when ``every_s`` seconds of wall time (through
-    :meth:`Pipeline.housekeeping`) or ``every_entries`` journal entries passed
-    since the last one, if anything was journalled since; 0 turns either off.
+    A snapshot is written when ``every_entries`` journal entries passed since
+    the last one, or when ``every_s`` seconds of wall time did (through
+    :meth:`Pipeline.housekeeping`) *and* the journal grew by at least the last
+    snapshot's size divided by ``max_share`` since; only if anything was
+    journalled since; 0 turns any of the three off. So snapshot files take at
+    most about ``max_share`` of what the journal writes: a node with a large
+    state (hundreds of tracks, a few MB a snapshot) snapshots less often than one
+    with a small state, instead of writing more snapshot than journal.
     The newest ``keep`` files are kept (a damaged newest one falls back to the
-    one before). Recovery after a crash re-runs at most about one interval of
-    traffic; after a clean stop (:meth:`Pipeline.close` writes one) none."""
+    one before). Recovery after a crash re-runs at most the journal since the
+    last snapshot: ``every_entries`` entries, and about ``1 / max_share`` times
+    a snapshot's size of journal (or ``every_s`` of traffic, if more); after a
+    clean stop (:meth:`Pipeline.close` writes one) none."""
 
     directory: Path
     every_s: float = 15.0
     every_entries: int = 100_000
     keep: int = 2
+    max_share: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,10 @@ class Pipeline:
         self._snapshot_files: list[str] = []
         self._after_snapshot = journal.last_seq if journal is not None else 0
         self._last_snapshot_at: float | None = None
+        #: the size of the last snapshot written or loaded, and the journal's
+        #: byte count (:attr:`Journal.appended_bytes`) when it was taken
+        self._last_snapshot_bytes = 0
+        self._bytes_at_snapshot = 0
         #: the node's key: signs a journal checkpoint every ``checkpoint_every``
         #: entries (checked after each batch or tick) and, through
         #: :meth:`housekeeping`, every ``checkpoint_s`` seconds of wall time
@@ -256,6 +269,8 @@ class Pipeline:
         self.last_tick: float | None = None
         #: the stages' own process (:meth:`start_stage_process`), if they run in one
         self.stage_process: StageProcess | None = None
+        #: started early (:meth:`prespawn_stage_process`), not yet given its state
+        self._spawned: Spawned | None = None
         #: called (from another thread) when the stage process has outputs to collect
         self.on_outputs: Callable[[], None] | None = None
         #: messages (inputs and ticks) handed to the stage process, and those whose
@@ -446,8 +461,17 @@ class Pipeline:
             and pol.every_s > 0
             and j.last_seq > self._after_snapshot
             and now - self._last_snapshot_at >= pol.every_s
+            and self._journal_grew_enough()
         )
         return checkpoint or snapshot
+
+    def _journal_grew_enough(self) -> bool:
+        """Whether the journal grew by the last snapshot's size over
+        ``max_share`` since it (a time-due snapshot waits for that)."""
+        pol, j = self.snapshots, self.journal
+        if pol is None or j is None or pol.max_share <= 0:
+            return True
+        return j.appended_bytes - self._bytes_at_snapshot >= self._last_snapshot_bytes / pol.max_share
 
     def housekeeping(self, now: float) -> None:
         """Time-driven upkeep between batches and ticks (the caller owns the wall
@@ -500,8 +524,30 @@ class Pipeline:
         from tocsin.journal import snapshot as snap
 
         state = [snap.capture(s) for s in self.stages]
-        self.stage_process = StageProcess(recipe, state, on_reply=self._wake, **options)
+        spawned, self._spawned = self._spawned, None
+        self.stage_process = StageProcess(recipe, state, on_reply=self._wake, spawned=spawned, **options)
         return self.stage_process
+
+    def prespawn_stage_process(
+        self, recipe: Callable[[], list[Stage]], spawned: Spawned | None = None
+    ) -> None:
+        """Start the stage process now, before :meth:`recover`: it imports its
+        modules and builds its stages (from ``recipe``, the same as
+        :meth:`start_stage_process` is then given) on another core while this
+        process recovers, so a restart takes the longer of the two, not their
+        sum. ``spawned``: a process started even earlier (:func:`tocsin.stageproc.spawn`
+        without a recipe, importing its modules meanwhile), given ``recipe`` now.
+        :meth:`start_stage_process` then hands it the recovered state;
+        :meth:`close` ends it if that never happens."""
+        from tocsin.stageproc import spawn
+
+        if self._spawned is not None or self.stage_process is not None:
+            raise RuntimeError("the stage process is already started")
+        if spawned is not None:
+            spawned.give(recipe)
+            self._spawned = spawned
+        else:
+            self._spawned = spawn(recipe)
 
     def _wake(self) -> None:
         cb = self.on_outputs
@@ -567,6 +613,9 @@ class Pipeline:
             self._emit(decode_json(o) for o in outs)
 
     def _stop_stage_process(self) -> None:
+        spawned, self._spawned = self._spawned, None
+        if spawned is not None:
+            spawned.kill()
         proc, self.stage_process = self.stage_process, None
         if proc is not None:
             proc.stop()
@@ -658,6 +707,7 @@ class Pipeline:
                 # the run's start note at the head of the new segment: a restart
                 # reads it there, also once the older segments are archived
                 j.append("note", json.dumps({"event": "segment", "start": carried}).encode())
+        heap.trim()  # (and what training the new segment's dictionary took)
 
     # ------------------------------------------------------------ snapshots
 
@@ -693,17 +743,22 @@ class Pipeline:
                 j.checkpoint(self.checkpoint_key)
                 self._last_checkpoint = j.last_seq
         self._after_snapshot = j.last_seq
+        self._last_snapshot_bytes, self._bytes_at_snapshot = len(blob), j.appended_bytes
         self.snapshots_written += 1
         self._snapshot_files.append(name)
         self._prune_snapshot_files(covers)
+        del blob
+        heap.trim()  # (the tens of MB the snapshot took for a moment go back to the system)
         return covers
 
     def _capture(self) -> dict[str, Any]:
         from tocsin.journal import snapshot as snap
 
         proc = self.stage_process
+        # (from a stage process: its pickled bytes, stored as they are)
+        stages = proc.capture(pickled=True) if proc is not None else [snap.capture(s) for s in self.stages]
         return {
-            "stages": proc.capture() if proc is not None else [snap.capture(s) for s in self.stages],
+            "stages": stages,
             "windows": self.ingress.windows,
             "accepted": self.ingress.accepted,
             "pipeline": {"data_time": self.data_time, "last_tick": self.last_tick, "metrics": self.metrics},
@@ -738,6 +793,7 @@ class Pipeline:
             and pol.every_s > 0
             and self._last_snapshot_at is not None
             and now - self._last_snapshot_at >= pol.every_s
+            and self._journal_grew_enough()
         )
         if by_entries or by_time:
             self.snapshot()
@@ -865,6 +921,7 @@ class Pipeline:
                 rep.snapshots_skipped.append(f"entry {entry.seq}: {exc}")
                 continue
             self._snapshot_files.append(header["file"])
+            self._last_snapshot_bytes, self._bytes_at_snapshot = len(blob), j.appended_bytes
             return int(header["covers"]), entry
         return None
 
@@ -902,6 +959,8 @@ class Pipeline:
         from tocsin.journal import snapshot as snap
 
         stages = state["stages"]
+        if isinstance(stages, bytes):  # (written by a stage process)
+            stages = snap.loads_pickled(stages)
         if not isinstance(stages, list) or len(stages) != len(self.stages):
             raise snap.SnapshotError("snapshot has another number of stages")
         windows, accepted, pipe = state["windows"], state["accepted"], state["pipeline"]

@@ -49,17 +49,20 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import pickle
 import queue
 import signal
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tocsin import heap
 from tocsin.stage import Stage, run_pipeline
 from tocsin.wire import Envelope, decode_json, encode_json
 
@@ -135,23 +138,37 @@ def advance_stages(stages: list[Stage], t: float) -> tuple[list[Envelope], bool]
 # ---------------------------------------------------------------- child
 
 
-def _child_main(work_fd: int, replies_fd: int) -> None:
-    """The stage process: read the recipe and the state, build the stages,
-    then answer work items in order until told to stop or the parent goes away."""
+#: what the default stages import (the stage process imports it while its
+#: parent is still starting: :func:`spawn` with ``preload``)
+DEFAULT_PRELOAD = ("tocsin.runtime", "tocsin.fusion", "tocsin.exchange.consistency", "tocsin.warning")
+
+
+def _child_main(work_fd: int, replies_fd: int, preload: Sequence[str] = ()) -> None:
+    """The stage process: read the recipe and build the stages, then read the
+    state they start from (the parent may still be recovering it meanwhile:
+    :func:`spawn`), then answer work items in order until told to stop or the
+    parent goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     work, replies = Connection(work_fd, writable=False), Connection(replies_fd, readable=False)
+    for name in preload:  # (an import error shows when the recipe builds the stages)
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     try:
-        recipe, state = work.recv()
+        recipe = work.recv()
         stages = recipe()
+        state = work.recv()
         if state is not None:
             from tocsin.journal import snapshot as snap
 
             snap.check_types(stages, state)
             for stage, st in zip(stages, state, strict=True):
                 snap.restore(stage, st)
+    except (EOFError, OSError):
+        return  # the parent went away before handing over the state (its start failed)
     except BaseException as exc:
-        replies.send(("failed", f"{type(exc).__name__}: {exc}"))
+        with contextlib.suppress(OSError):
+            replies.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     replies.send(("ready", os.getpid()))
     # a reader thread keeps the parent's sends from ever waiting on the stages
@@ -194,10 +211,83 @@ def _serve(
         elif msg[0] == "capture":
             from tocsin.journal import snapshot as snap
 
-            replies.send(("state", [snap.capture(s) for s in stages]))
+            state = [snap.capture(s) for s in stages]
+            if len(msg) > 1 and msg[1] == "pickled":
+                # (a snapshot: the parent stores the bytes as they are, without
+                # unpickling and pickling again on its busy thread)
+                replies.send(("state", pickle.dumps(state, protocol=5)))
+            else:
+                replies.send(("state", state))
+            del state
+            heap.trim()
 
 
 # ---------------------------------------------------------------- parent
+
+
+@dataclass
+class Spawned:
+    """A stage process started (:func:`spawn`), not yet given its state. One
+    that is dropped unused (the start failed) is killed when it is collected
+    or at exit at the latest."""
+
+    proc: subprocess.Popen[bytes]
+    work: Connection
+    replies: Connection
+
+    def __post_init__(self) -> None:
+        self._unused = weakref.finalize(self, _end, self.proc)
+
+    def taken(self) -> None:
+        """A :class:`StageProcess` owns the process from now on."""
+        self._unused.detach()
+
+    def give(self, recipe: Callable[[], list[Stage]]) -> None:
+        """Send the recipe (once) to a process spawned without one."""
+        with contextlib.suppress(OSError):  # (it exited: the handshake says so)
+            self.work.send(recipe)
+
+    def kill(self) -> None:
+        """End a stage process that will not be used (the start failed)."""
+        with contextlib.suppress(OSError):
+            self.work.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+def spawn(recipe: Callable[[], list[Stage]] | None, preload: Sequence[str] = ()) -> Spawned:
+    """Start the stage process and send it ``recipe`` (or later:
+    :meth:`Spawned.give`): it imports ``preload`` and builds its stages while
+    the caller does something else (a starting server imports its own modules
+    and recovers its state from the journal meanwhile); :class:`StageProcess`
+    then hands it the state and waits until it is ready."""
+    work_r, work_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    env = dict(os.environ)
+    # the same tocsin as this process (a checkout on PYTHONPATH, a benchmark's tree)
+    src = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tocsin.stageproc", str(work_r), str(replies_w), ",".join(preload)],
+        pass_fds=(work_r, replies_w),
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(work_r)
+    os.close(replies_w)
+    out = Spawned(proc, Connection(work_w, readable=False), Connection(replies_r, writable=False))
+    if recipe is not None:
+        out.give(recipe)
+    return out
 
 
 class StageProcess:
@@ -214,6 +304,7 @@ class StageProcess:
         chunk: int = 512,
         start_timeout_s: float = 300.0,
         on_reply: Callable[[], None] | None = None,
+        spawned: Spawned | None = None,
     ) -> None:
         #: most messages sent and not yet answered (backpressure beyond it)
         self.max_inflight = max_inflight
@@ -222,24 +313,14 @@ class StageProcess:
         #: its first part before the rest is computed
         self.chunk = chunk
         self.on_reply = on_reply
-        work_r, work_w = os.pipe()
-        replies_r, replies_w = os.pipe()
-        env = dict(os.environ)
-        # the same tocsin as this process (a checkout on PYTHONPATH, a benchmark's tree)
-        src = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tocsin.stageproc", str(work_r), str(replies_w)],
-            pass_fds=(work_r, replies_w),
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-        os.close(work_r)
-        os.close(replies_w)
-        self._work = Connection(work_w, readable=False)
-        self._replies = Connection(replies_r, writable=False)
+        if spawned is None:
+            spawned = spawn(recipe)
+        spawned.taken()
+        self.proc = spawned.proc
+        self._work = spawned.work
+        self._replies = spawned.replies
         try:
-            self._work.send((recipe, state))
+            self._work.send(state)
             ready = self._replies.poll(start_timeout_s)
         except OSError:
             ready = True  # (it exited: recv says so)
@@ -329,13 +410,13 @@ class StageProcess:
             elif msg[0] == "state":  # (only capture() asks; never pending here)
                 raise StageProcessError("stage process replies out of order")
 
-    def capture(self, timeout: float = 120.0) -> list[Any]:
-        """The stages' state (:func:`tocsin.journal.snapshot.capture` of each);
-        call with nothing in flight."""
+    def capture(self, timeout: float = 120.0, *, pickled: bool = False) -> Any:
+        """The stages' state (:func:`tocsin.journal.snapshot.capture` of each;
+        with ``pickled``, that list pickled, as bytes); call with nothing in flight."""
         if self.inflight:
             raise StageProcessError("capture with work in flight")
         self.check_alive()
-        self._work.send(("capture",))
+        self._work.send(("capture", "pickled") if pickled else ("capture",))
         try:
             msg = self._inbox.get(timeout=timeout)
         except queue.Empty:
@@ -345,8 +426,7 @@ class StageProcess:
             raise StageProcessError(msg[1])
         if msg[0] != "state":
             raise StageProcessError("stage process replies out of order")
-        state: list[Any] = msg[1]
-        return state
+        return msg[1]
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the process to end (after the work already sent) and wait."""
@@ -362,14 +442,17 @@ class StageProcess:
 
 
 __all__ = [
+    "DEFAULT_PRELOAD",
+    "Spawned",
     "StageProcess",
     "StageProcessError",
     "StageRecipe",
     "Work",
     "advance_stages",
     "run_stages",
+    "spawn",
 ]
 
 
 if __name__ == "__main__":  # the stage process (StageProcess starts it)
-    _child_main(int(sys.argv[1]), int(sys.argv[2]))
+    _child_main(int(sys.argv[1]), int(sys.argv[2]), [m for m in "".join(sys.argv[3:4]).split(",") if m])

@@ -17,7 +17,7 @@ from tocsin.wire import TrackBody, TruthBody, make, write_jsonl
 runner = CliRunner()
 
 
-def _files(tmp_path: Path) -> tuple[Path, Path]:
+def _files(tmp_path: Path, obj: str = "A1", cls: str = "air") -> tuple[Path, Path]:
     t0 = 1_800_000_000.0
     truth, tracks = [], []
     base = geodetic_to_ecef(37.0, 130.0, 10_000.0)
@@ -28,7 +28,7 @@ def _files(tmp_path: Path) -> tuple[Path, Path]:
         truth.append(
             make(
                 "truth",
-                TruthBody(object="A1", t=t0 + k, phase="midcourse", class_="air", state_ecef=st),
+                TruthBody(object=obj, t=t0 + k, phase="midcourse", class_=cls, state_ecef=st),
                 partner="US",
                 source="truth",
                 seq=k,
@@ -128,3 +128,14 @@ def test_missing_file_and_no_truth(
     code, err = _run_main(monkeypatch, capsys, ["score", str(tp), "--truth", str(tp), "--gospa-cutoff", "-3"])
     assert code == 2
     assert "c must be" in err
+
+
+def test_table_never_cuts_object_names_or_classes(tmp_path: Path) -> None:
+    """The per-object table at its default width: names and classes in full
+    ("ballis…" was printed), the numbers make room instead."""
+    tp, gp = _files(tmp_path, obj="M1-stage-2-debris", cls="ballistic")
+    r = runner.invoke(app, ["score", str(tp), "--truth", str(gp)])
+    assert r.exit_code == 0, r.output
+    assert "M1-stage-2-debris" in r.output
+    assert "ballistic" in r.output
+    assert "…" not in r.output

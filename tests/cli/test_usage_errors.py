@@ -70,3 +70,14 @@ def test_console_script_reports_usage_errors_in_one_line() -> None:
     assert res.stderr.strip().splitlines() == [
         "tocsin: error: Missing option '--truth'. (see 'tocsin score --help')"
     ]
+
+
+@pytest.mark.parametrize(
+    "command", ["serve", "feed", "track", "simulate", "drill", "score", "warn", "node", "replay"]
+)
+def test_help_teaches_by_example(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` of every command a newcomer starts with shows commands to copy."""
+    code, out, _ = _run(capsys, [command, "--help"])
+    assert code == 0
+    assert "Example" in out
+    assert f"    tocsin {command} " in out  # (indented: a whole-epilog dedent loses it)

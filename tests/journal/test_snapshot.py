@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import zstandard
 
@@ -466,3 +467,66 @@ def test_restart_after_the_older_segments_were_pruned(tmp_path: Path) -> None:
         tail = [e.payload for e in jr.entries(jr.first_seq, kinds=("output",))]
     full = uninterrupted(tmp_path / "b", [*msgs, *more])
     assert tail == full[len(full) - len(tail) :]
+
+
+class _BulkyKeeper:
+    """A keeper whose state is ``size`` incompressible bytes (a node holding
+    hundreds of tracks writes a few MB per snapshot)."""
+
+    def __init__(self, size: int) -> None:
+        self.blob = np.random.default_rng(5).bytes(size)
+
+    def snapshot_state(self) -> Any:
+        return self.blob
+
+    def restore_state(self, state: Any) -> None:
+        self.blob = state
+
+    def replay_entry(self, entry: Any) -> None:
+        return
+
+
+def timed_run(tmp: Path, state_bytes: int, share: float) -> tuple[Pipeline, int]:
+    """200 s of traffic, one batch and one housekeeping call a second, with
+    time-driven snapshots due every 5 s; the journal's bytes at the end."""
+    j = Journal(tmp / "journal.db", synchronous="NORMAL")
+    pol = SnapshotPolicy(tmp / "snapshots", every_s=5.0, every_entries=0, max_share=share)
+    pipe = Pipeline(toy_stages(), j, snapshots=pol)
+    pipe.keep("bulk", _BulkyKeeper(state_bytes))
+    msgs = plots(200)
+    for k in range(0, len(msgs), 2):
+        pipe.submit_batch([encode_json(m) for m in msgs[k : k + 2]])
+        pipe.housekeeping(msgs[k].sent)
+    return pipe, j.appended_bytes
+
+
+def test_snapshots_are_proportionate_to_the_journal(tmp_path: Path) -> None:
+    """A time-due snapshot of a large state waits until the journal grew by
+    the snapshot's size over max_share: snapshot writes stay within about that
+    share of the journal's; a small state is still snapshotted every every_s;
+    and what the journal counts as appended is what it takes on disk."""
+    small, jbytes = timed_run(tmp_path / "small", 1_000, 0.25)
+    assert 35 <= small.snapshots_written <= 40  # every 5 s of the 200 s
+    big, jbytes = timed_run(tmp_path / "big", 20_000, 0.25)
+    assert big._last_snapshot_bytes > 20_000
+    written = big.snapshots_written * big._last_snapshot_bytes
+    assert 0.15 * jbytes <= written <= 0.25 * jbytes + big._last_snapshot_bytes
+    assert big.snapshots_written >= 3, (jbytes, big.snapshots_written)  # (not none at all)
+    off, _ = timed_run(tmp_path / "off", 20_000, 0.0)
+    assert off.snapshots_written == small.snapshots_written
+    assert off.journal is not None
+    off.journal.close()
+    on_disk = (tmp_path / "off" / "journal.db").stat().st_size
+    assert 0.6 * on_disk <= jbytes <= 1.5 * on_disk
+
+
+def test_stage_bytes_from_a_stage_process_go_through_the_restricted_loader(tmp_path: Path) -> None:
+    """A stage process's state is stored in the snapshot as the bytes it
+    pickled; loading them admits no more than a snapshot does."""
+    pipe = Pipeline(toy_stages(), None)
+    good = pipe._capture()
+    good["stages"] = pickle.dumps(good["stages"], protocol=5)
+    pipe._restore(good)  # (the bytes form loads)
+    evil = dict(good, stages=pickle.dumps([os.system, os.system], protocol=5))
+    with pytest.raises(snap.SnapshotError, match="may not hold"):
+        pipe._restore(evil)

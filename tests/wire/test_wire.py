@@ -449,3 +449,26 @@ def test_stream_never_stops_and_loses_no_valid_line(lines: list[bytes]) -> None:
     for e in stats.errors:
         assert e.file == "mem"
         assert e.line is not None
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "says"),
+    [
+        # valid JSON, wrong shape: the message is named, or the missing field itself
+        (b'{"v": 1}', "$.kind", "missing required field"),
+        (b"[1, 2]", "$", "Expected `object`"),
+        (b'{"v": 1, "kind": "plot", "partner": "JP", "source": "r", "seq": 1, "sent": 0}', "$.body", "body"),
+        # not JSON at all: no field, and words a person reads
+        (b'{"v": 1, "kind": "plot"', None, "JSON is malformed: the line ends before the message does"),
+        (b"not json", None, "JSON is malformed"),
+    ],
+)
+def test_schema_errors_name_a_field_and_json_errors_say_malformed(
+    line: bytes, field: str | None, says: str
+) -> None:
+    """`tocsin track` counts rejected lines by field ("json" only for lines that
+    are not JSON): a line that is JSON but misses `kind` is a schema error."""
+    with pytest.raises(WireError) as err:
+        decode_json(line)
+    assert err.value.field == field
+    assert says in str(err.value)

@@ -111,16 +111,33 @@ def register(app: typer.Typer) -> None:
         kind: str | None = typer.Option(None, "--kind", help="Only entries of this kind."),
         start: int = typer.Option(1, "--from", help="First entry."),
         limit: int = typer.Option(50, "--limit", help="At most this many entries."),
+        epoch: bool = typer.Option(False, "--epoch", help="Times as Unix seconds instead of UTC."),
+        full: bool = typer.Option(False, "--full", help="Whole payloads (default: the first 200 bytes)."),
     ) -> None:
-        """Print entries as `seq ts kind payload` (payload truncated)."""
+        """Print entries as `seq time kind payload`, one per line, tab-separated.
+
+        The time is when the entry was journalled, in UTC to the millisecond
+        (`--epoch`: Unix seconds). Examples:
+
+            tocsin journal show DATA/journal.db --kind note
+
+            tocsin journal show DATA/journal.db --from 5000 --limit 20 --full
+        """
+        from datetime import UTC, datetime
+
         from tocsin.journal import Journal
+
+        def when(ts: float) -> str:
+            if epoch:
+                return f"{ts:.3f}"
+            return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
         with Journal(path, readonly=True) as j:
             for i, e in enumerate(j.entries(start, kinds=[kind] if kind else None)):
                 if i >= limit:
                     break
-                text = e.payload[:200].decode("utf-8", errors="replace")
-                typer.echo(f"{e.seq}\t{e.ts:.3f}\t{e.kind}\t{text}")
+                text = (e.payload if full else e.payload[:200]).decode("utf-8", errors="replace")
+                typer.echo(f"{e.seq}\t{when(e.ts)}\t{e.kind}\t{text}")
 
     @jr.command("archive")
     def archive(

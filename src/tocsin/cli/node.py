@@ -145,7 +145,20 @@ def nats_auth(
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("node")
+    @app.command(
+        "node",
+        epilog=(
+            "Examples:\n\n"
+            "    tocsin deploy streams --partners JP,KR,US --nats nats://127.0.0.1:4222\n\n"
+            "    tocsin node --partner JP --key jp.key --partners partners.yaml\n\n"
+            "    tocsin node --partner JP --key jp.key --partners partners.yaml \\\n"
+            "        --nkey nkeys/node.nk --tls-ca tls/ca.pem \\\n"
+            "        --tls-cert tls/node-cert.pem --tls-key tls/node-key.pem \\\n"
+            "        --nats tls://127.0.0.1:4222     (a `tocsin deploy nats` directory)\n\n"
+            "    tocsin node ... --live live.toml --policy policy.toml     (Actual alerts)\n\n"
+            "SIGTERM or Ctrl-C stops it cleanly (exit 0). More in docs/operations.md."
+        ),
+    )
     def node(
         partner: str = typer.Option(..., "--partner", help="This node's partner code (JP, KR, US, ...)."),
         nats_url: str = typer.Option("nats://127.0.0.1:4222", "--nats", help="NATS URL(s), comma-separated."),
@@ -217,6 +230,15 @@ def register(app: typer.Typer) -> None:
         ),
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
+        ),
+        snapshot_share: float = typer.Option(
+            0.25,
+            "--snapshot-share",
+            min=0.0,
+            max=1.0,
+            help="A --snapshot-s snapshot waits until the journal grew by the last snapshot's size "
+            "over this share: snapshots write at most about this share of the journal's bytes "
+            "(a large state is snapshotted less often; 0: no such wait).",
         ),
         segment_mb: float = typer.Option(
             1024.0,
@@ -319,7 +341,12 @@ def register(app: typer.Typer) -> None:
             checkpoint_key=k,
             checkpoint_every=checkpoint_entries,
             checkpoint_s=checkpoint_s,
-            snapshots=SnapshotPolicy(ddir / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries),
+            snapshots=SnapshotPolicy(
+                ddir / "snapshots",
+                every_s=snapshot_s,
+                every_entries=snapshot_entries,
+                max_share=snapshot_share,
+            ),
             segments=SegmentPolicy(max_bytes=int(segment_mb * 2**20), max_s=segment_h * 3600.0),
         )
         if journal.last_seq:

@@ -120,7 +120,16 @@ def exercise_form(payload: bytes) -> bytes:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("replay")
+    @app.command(
+        "replay",
+        epilog=(
+            "Examples:\n\n"
+            "    tocsin replay data/journal.db -o replayed/     (exit 1 on any difference)\n\n"
+            "    tocsin replay data/journal.db -o replayed/ --archive /srv/tocsin-archive\n\n"
+            "    tocsin serve --replay run/     (watch a drill's recording instead)\n\n"
+            "More in docs/operations.md (Replay and recovery)."
+        ),
+    )
     def replay(
         journal: Path = typer.Argument(..., help="Journal database (data/journal.db)."),
         archive_dir: Path | None = typer.Option(

@@ -205,7 +205,18 @@ def _make_server(config: Any, exchange: Exchange) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("serve")
+    @app.command(
+        "serve",
+        epilog=(
+            "Examples:\n\n"
+            "    tocsin serve     (open mode: http://127.0.0.1:8080, journal in ./data)\n\n"
+            "    tocsin feed plots.jsonl --to http://127.0.0.1:8080 --rate 10x\n\n"
+            "    tocsin serve --partners partners.yaml     (signed only)\n\n"
+            "    tocsin serve --live live.toml --partners partners.yaml     (Actual alerts)\n\n"
+            "    tocsin serve --replay run/     (a recorded drill on the dashboard)\n\n"
+            "More in docs/operations.md."
+        ),
+    )
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
         port: int = typer.Option(8080, "--port", help="Listen port (0: any free port)."),
@@ -269,6 +280,15 @@ def register(app: typer.Typer) -> None:
         ),
         snapshot_entries: int = typer.Option(
             100_000, "--snapshot-entries", min=0, help="... and every N journal entries (0: never)."
+        ),
+        snapshot_share: float = typer.Option(
+            0.25,
+            "--snapshot-share",
+            min=0.0,
+            max=1.0,
+            help="A --snapshot-s snapshot waits until the journal grew by the last snapshot's size "
+            "over this share: snapshots write at most about this share of the journal's bytes "
+            "(a large state is snapshotted less often; 0: no such wait).",
         ),
         segment_mb: float = typer.Option(
             1024.0,
@@ -340,13 +360,17 @@ def register(app: typer.Typer) -> None:
             "other browser origins get 403. Default: none but the server's own.",
         ),
     ) -> None:
-        """Run the exchange in one process: no external service needed."""
+        """Run the exchange in one process: no external service needed.
+
+        Without --partners it runs in open mode, for exercises only: every
+        alert is an Exercise and says so.
+        """
         import uvicorn
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
         from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages
-        from tocsin.stageproc import StageRecipe
+        from tocsin.stageproc import DEFAULT_PRELOAD, StageRecipe, spawn
         from tocsin.web.app import HttpSecurity
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
         from tocsin.web.hub import ServerConfig
@@ -372,6 +396,11 @@ def register(app: typer.Typer) -> None:
             raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
         mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
         hosts = allowed_hosts(host, allowed_host)
+        # the options are good: the stage process starts now and imports and
+        # builds the stages while this one builds its own and recovers (a restart
+        # takes the longer of the two, not their sum); it gets its recipe below,
+        # and is ended if this start fails before that
+        early = spawn(None, DEFAULT_PRELOAD if stages == "default" else ()) if separate else None
         ops_file = operators if operators is not None else data / "operators.json"
         if operators is not None and not operators.is_file():
             raise InputError("no such operator file", file=str(operators), field="--operators")
@@ -464,11 +493,13 @@ def register(app: typer.Typer) -> None:
                 checkpoint_s=checkpoint_s,
                 snapshot_s=snapshot_s,
                 snapshot_entries=snapshot_entries,
+                snapshot_share=snapshot_share,
                 segment_bytes=int(segment_mb * 2**20),
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,
                 recover=False,  # after the dashboard registered its keepers (below)
                 stage_recipe=StageRecipe.of(stages, mode, wcfg),
+                spawned=early,
             )
             dash = Dashboard(
                 exchange,

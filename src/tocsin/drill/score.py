@@ -612,7 +612,8 @@ def format_table(report: ScoreReport, width: int = 100) -> str:
             "final impact err, m",
             "ellipse in",
         ):
-            obj.add_column(col, justify="right" if col not in ("object", "class") else "left")
+            text = col in ("object", "class")
+            obj.add_column(col, justify="left" if text else "right", no_wrap=text)
         for o in report.objects:
             obj.add_row(
                 o.object,
@@ -626,7 +627,9 @@ def format_table(report: ScoreReport, width: int = 100) -> str:
                 _f(o.final_impact_error_m),
                 f"{o.ellipse_inside}/{o.ellipse_predictions}" if o.ellipse_predictions else "-",
             )
-        con.print(obj)
+        # as wide as it needs (never "ballis…"), up to a bound: long names widen it
+        wide = Console(file=buf, width=max(width, 160), force_terminal=False, color_system=None)
+        wide.print(obj)
     return buf.getvalue()
 
 

@@ -236,6 +236,12 @@ def loads(blob: bytes) -> Any:
         raw = zstandard.ZstdDecompressor().decompress(blob, max_output_size=MAX_BYTES)
     except zstandard.ZstdError as exc:
         raise SnapshotError(f"not a snapshot ({exc})") from None
+    return loads_pickled(raw)
+
+
+def loads_pickled(raw: bytes) -> Any:
+    """Unpickle ``raw`` through the restricted unpickler (a snapshot's outer
+    layer, or the stage state a stage process pickled inside it)."""
     try:
         return _Unpickler(io.BytesIO(raw)).load()
     except SnapshotError:
@@ -267,6 +273,7 @@ __all__ = [
     "dumps",
     "fingerprinted",
     "loads",
+    "loads_pickled",
     "qualname",
     "restore",
 ]

@@ -98,6 +98,9 @@ _MIN_COMPRESS = 48
 TRAIN_AT = 2_000
 _DICT_BYTES = 16_384
 _LEVEL = 3
+#: what a row costs besides its payload and hashes (sequence number, time,
+#: kind, codec, SQLite's cell and index overhead), for Journal.appended_bytes
+_ROW_BYTES = 24
 _SEGMENT_NAME = re.compile(r"^(\d{12})-(\d{12})\.db$")
 
 _SCHEMA_COMMON = """
@@ -322,12 +325,15 @@ class _Segment:
 
     # writing
 
-    def insert(self, seq: int, ts: float, kind: str, payload: bytes, prev: bytes, h: bytes) -> None:
+    def insert(self, seq: int, ts: float, kind: str, payload: bytes, prev: bytes, h: bytes) -> int:
+        """Store one entry; returns the bytes stored (payload as stored, hashes)."""
         if self.version == 1:
             self.db.execute(
                 "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
                 (seq, ts, kind, payload, prev, h),
             )
+            self.last_seq, self.head = seq, h
+            return len(payload) + len(prev) + len(h) + _ROW_BYTES
         else:
             codec, stored = 0, payload
             if self._compressor is not None and len(payload) >= _MIN_COMPRESS:
@@ -339,6 +345,7 @@ class _Segment:
                 (seq, ts, kind, codec, stored, h),
             )
         self.last_seq, self.head = seq, h
+        return len(stored) + len(h) + _ROW_BYTES
 
     def maybe_train(self) -> None:
         """Train the segment's dictionary from its own payloads once there are
@@ -544,6 +551,9 @@ class Journal:
             self._seq, self._head = first - 1, prev
         self._inode = _inode(self.path)
         self._in_tx = False
+        #: about how many bytes this writer appended since it opened the journal
+        #: (stored payloads, hashes and row overhead; rolled-back ones included)
+        self.appended_bytes = 0
 
     def _refresh(self) -> None:
         """A reader's view after the writer rotated: reopen the live segment."""
@@ -589,7 +599,7 @@ class Journal:
         seq = self._seq + 1
         t = self.clock() if ts is None else ts
         h = entry_hash(self._head, seq, t, kind, payload)
-        self._live.insert(seq, t, kind, payload, self._head, h)
+        self.appended_bytes += self._live.insert(seq, t, kind, payload, self._head, h)
         e = Entry(seq, t, kind, payload, self._head, h)
         self._seq, self._head = seq, h
         return e

@@ -377,6 +377,8 @@ def _deliveries(m: Any) -> int:
 
 #: a pull issued less than this long ago is "fresh" (FusionNode.gather_s)
 _FRESH_S = 0.05
+#: messages a suspect partner stream contributes to a round (FusionNode.admission)
+SUSPECT_BATCH = 32
 #: rejects that an honest partner's stream may produce (redelivery, reordering):
 #: not counted against it
 _BENIGN = frozenset({"duplicate", "stale"})
@@ -630,11 +632,13 @@ class FusionNode:
         for p, sub in self._subs.items():
             if p in self._pulls or now < self._deferred.get(p, 0.0):
                 continue
-            wait = self.admission.lane_wait(_lane(p), self.batch)
+            # a suspect stream: small batches (the junk of one round is short work)
+            n = min(self.batch, SUSPECT_BATCH) if self.admission.suspect(_lane(p)) else self.batch
+            wait = self.admission.lane_wait(_lane(p), n)
             if wait > 0:
                 self._deferred[p] = now + wait
                 continue
-            self._pulls[p] = asyncio.ensure_future(self._fetch(sub, timeout))
+            self._pulls[p] = asyncio.ensure_future(self._fetch(sub, timeout, n))
             self._pull_at[p] = now
 
     def _next_deferred(self, now: float) -> float | None:
@@ -693,7 +697,7 @@ class FusionNode:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
 
-    async def _fetch(self, sub: Any, timeout: float) -> list[Any]:
+    async def _fetch(self, sub: Any, timeout: float, n: int) -> list[Any]:
         """One pull: the messages available, or the first that arrives within
         ``timeout`` with whatever came with it; [] when none did."""
         from nats.errors import ConnectionClosedError, NoRespondersError
@@ -701,7 +705,7 @@ class FusionNode:
         from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
 
         try:
-            msgs = await sub.fetch(self.batch, timeout=timeout)
+            msgs = await sub.fetch(n, timeout=timeout)
         except (NatsTimeout, TimeoutError):
             return []
         except ConnectionClosedError:  # the node is closing: a pull left outstanding ends

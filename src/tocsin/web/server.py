@@ -14,6 +14,7 @@ from tocsin.exchange.signing import PartnerRegistry
 from tocsin.journal.store import Journal
 from tocsin.runtime import Pipeline, RecoveryReport, SegmentPolicy, Sink, SnapshotPolicy, file_sinks
 from tocsin.stage import Stage
+from tocsin.stageproc import Spawned
 from tocsin.web.app import HttpSecurity, create_app
 from tocsin.web.dashboard import Dashboard
 from tocsin.web.hub import Exchange, ServerConfig
@@ -36,11 +37,13 @@ def build_exchange(
     checkpoint_s: float = 5.0,
     snapshot_s: float = 15.0,
     snapshot_entries: int = 100_000,
+    snapshot_share: float = 0.25,
     segment_bytes: int = 1024 * 1024 * 1024,
     segment_s: float = 24 * 3600.0,
     output_files: bool = True,
     recover: bool = True,
     stage_recipe: Callable[[], list[Stage]] | None = None,
+    spawned: Spawned | None = None,
 ) -> tuple[Exchange, RecoveryReport | None]:
     """A ready :class:`Exchange`: journal in ``data/journal.db`` (recovered if it
     exists: from the latest snapshot in ``data/snapshots/`` and the journal after
@@ -49,7 +52,8 @@ def build_exchange(
     caller registers its keepers (:meth:`Pipeline.keep`: the dashboard's) and
     then calls ``exchange.pipeline.recover()`` itself. ``stage_recipe`` (a
     :class:`tocsin.stageproc.StageRecipe` building the same stages) lets
-    ``config.stage_process`` run them in a process of their own.
+    ``config.stage_process`` run them in a process of their own (``spawned``:
+    one the caller started early, :func:`tocsin.stageproc.spawn`).
 
     The clock check only applies with the wall clock: with ``clock="data"`` the
     node's notion of now *is* the data.
@@ -60,7 +64,10 @@ def build_exchange(
     sinks: list[Sink] = []
     if data is not None:
         snapshots = SnapshotPolicy(
-            Path(data) / "snapshots", every_s=snapshot_s, every_entries=snapshot_entries
+            Path(data) / "snapshots",
+            every_s=snapshot_s,
+            every_entries=snapshot_entries,
+            max_share=snapshot_share,
         )
         journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
         if output_files:
@@ -79,6 +86,9 @@ def build_exchange(
         snapshots=snapshots,
         segments=SegmentPolicy(max_bytes=segment_bytes, max_s=segment_s),
     )
+    if cfg.stage_process and stage_recipe is not None:
+        # the stage process imports and builds its stages while this one recovers
+        pipe.prespawn_stage_process(stage_recipe, spawned)
     mode = OPEN_MODE if registry is None else f"signed ({len(registry)} partners)"
     exchange = Exchange(
         pipe, cfg, mode=mode, stage_recipe=stage_recipe

@@ -161,6 +161,7 @@ _json_enc = msgspec.json.Encoder()
 _mp_enc = msgspec.msgpack.Encoder()
 
 _AT = re.compile(r"\s*-\s*at `\$([^`]*)`")
+_MISSING = re.compile(r"Object missing required field `([^`]+)`")
 
 
 def _wire_error(exc: Exception, prefix: str) -> WireError:
@@ -177,9 +178,18 @@ def _wire_error(exc: Exception, prefix: str) -> WireError:
         cand = p if p.startswith(".body") else prefix + p
         if field is None or len(cand) > len(field):
             field = cand
+    missing = _MISSING.fullmatch(text)
+    if missing is not None:  # name the missing field itself, not its object
+        field = f"{field or prefix}.{missing.group(1)}"
+    if not isinstance(exc, msgspec.ValidationError):  # (a DecodeError subclass)
+        # not JSON (or MessagePack) at all: no field to name ("json" in counts)
+        if text == "Input data was truncated":
+            text = "JSON is malformed: the line ends before the message does"
+        return WireError(text, field=f"${field}" if field else None)
     if field is None:
-        field = prefix or None
-    return WireError(text, field=f"${field}" if field is not None else None)
+        field = prefix
+    # valid JSON that does not fit the schema names a field ("$" = the message)
+    return WireError(text, field=f"${field}")
 
 
 def _finish(head: _Head, decoders: dict[str, Any]) -> Envelope:
