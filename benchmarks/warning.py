@@ -7,14 +7,26 @@ distinct amount so they warn different areas, plus one boost-phase copy per
 (the load of 1,000 tracks reporting once a second). For each ``push`` the wall
 time is measured; pushes that produced alerts are the "update to alert" times.
 Also: the registry size, alerts per second of engine time, and the cost of
-rendering one CAP document. Then the wall time of ``tocsin drill`` (a fresh
-process, as a user runs it: simulate, exchange, track, warn, score, report) for
-each shipped scenario (``--drills``; ``--quick``: the IRBM only; ``--drills``
-with no file: none), with its exit code and headline figures.
+rendering one CAP document. Then ``tocsin drill`` (a fresh process, as a user
+runs it: simulate, exchange, track, warn, score, report) for each shipped
+scenario and the Freedom Edge suite (``--drills``; ``--quick``: the IRBM only;
+``--drills`` with no file: none): wall time, exit code, headline figures and
+what each warned area heard (issue 15): messages per (public, area) story
+(max, mean) and in any minute (max), the share of stories that begin with an
+Alert and end with an explicit close, the announced-time error (the time the
+last message before the event gave, rounded to the minute as the texts say
+it, minus the true time: max magnitude and mean magnitude), the time to
+correct a wrong area, and the close reasons.
+
+``--rescore DIR ...`` scores drill output directories written by another
+commit (``tocsin drill SCENARIO --out DIR`` there) with this commit's scorer,
+for a side-by-side comparison of the same figures (e.g. the commit before
+per-area threads: 0 % explicit closes).
 
 Prints one JSON object.
 
     .venv/bin/python benchmarks/warning.py [--tracks 1000] [--rounds 3] [--quick] [--drills FILE ...]
+    .venv/bin/python benchmarks/warning.py --tracks 0 --drills --rescore /tmp/old/irbm /tmp/old/srbm
 """
 
 from __future__ import annotations
@@ -40,6 +52,7 @@ from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
 T0 = 1503953880.0
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 SHIPPED = ["irbm-over-hokkaido", "icbm-lofted-sea-of-japan", "srbm-salvo", "open-sea"]
+SUITE = sorted((SCENARIOS / "freedom-edge").glob("*.yaml"))
 
 
 def _rot_z(x: np.ndarray, dlon_deg: float) -> np.ndarray:
@@ -95,10 +108,57 @@ def drill_wall_time(scenario: Path) -> dict[str, object]:
             figs = json.loads(summary.read_text())["figures"]
             for k in ("first_alert_s", "min_lead_s", "area_recall", "area_precision", "false_alerts"):
                 row[k] = figs.get(k)
+            row.update(area_figures(Path(tmp)))
         else:
             row["error"] = proc.stderr.strip().splitlines()[-1:] or ["no summary"]
     print(f"drill {scenario.name}: {row['wall_s']} s (exit {row['exit']})", file=sys.stderr)
     return row
+
+
+def area_figures(run: Path) -> dict[str, object]:
+    """What each warned area heard in one drill output directory (its
+    ``alerts.jsonl`` and ``truth.jsonl``), scored with this commit's scorer."""
+    from collections import Counter
+
+    from tocsin.drill.run import _area_shapes, ground_tracks
+    from tocsin.drill.warnscore import areas_at_risk, score_warnings
+    from tocsin.wire import read_jsonl
+    from tocsin.wire.messages import AlertBody
+
+    truth, _ = read_jsonl(run / "truth.jsonl")
+    alerts, _ = read_jsonl(run / "alerts.jsonl")
+    gts = ground_tracks(truth)
+    shapes, _names = _area_shapes()
+    risk = areas_at_risk(gts, shapes)
+    launch = min((g.launch_t for g in gts if g.ballistic), default=0.0)
+    envs = [a for a in alerts if isinstance(a.body, AlertBody)]
+    w = score_warnings(
+        [a.body for a in envs],  # type: ignore[misc]
+        risk,
+        launch,
+        [s.code for s in shapes if s.sea],
+        partners=[a.partner for a in envs],
+    )
+    sizes = [len(t.split()) for _, t, _ in w.story_log]
+    errs = [abs(v) for v in w.announced_error_s.values()]
+    corr = [v for v in w.time_to_correct_s.values() if v is not None]
+    return {
+        "alert_messages": w.alerts,
+        "stories": w.stories,
+        "messages_per_area_max": w.messages_per_area_max,
+        "messages_per_area_mean": round(sum(sizes) / len(sizes), 2) if sizes else None,
+        "messages_per_area_minute_max": w.messages_per_area_minute_max,
+        "first_contact_alert": w.first_contact_alert,
+        "explicit_close_rate": w.explicit_close_rate,
+        "announced_error_max_s": None
+        if w.announced_error_max_s is None
+        else round(w.announced_error_max_s, 1),
+        "announced_error_mean_abs_s": round(sum(errs) / len(errs), 1) if errs else None,
+        "false_areas": len(w.false_areas_land) + len(w.false_areas_sea),
+        "corrected_explicitly": f"{len(corr)}/{len(w.time_to_correct_s)}",
+        "time_to_correct_max_s": round(max(corr), 1) if corr else None,
+        "closes": dict(Counter(end for _, _, end in w.story_log)),
+    }
 
 
 def main() -> None:
@@ -112,7 +172,15 @@ def main() -> None:
         nargs="*",
         default=None,
         metavar="FILE",
-        help="scenario files whose `tocsin drill` wall time to measure (default: the four shipped ones)",
+        help="scenario files to run with `tocsin drill` (default: the four shipped ones and the "
+        "Freedom Edge suite)",
+    )
+    ap.add_argument(
+        "--rescore",
+        nargs="*",
+        default=[],
+        metavar="DIR",
+        help="drill output directories (of another commit) to score with this commit's scorer",
     )
     args = ap.parse_args()
     if args.quick:
@@ -120,6 +188,8 @@ def main() -> None:
     if args.drills is None:
         names = SHIPPED[:1] if args.quick else SHIPPED
         args.drills = [str(SCENARIOS / f"{n}.yaml") for n in names]
+        if not args.quick:
+            args.drills += [str(p) for p in SUITE]
     reg = AreaRegistry.default()
     base = base_updates(args.rounds)
     cov = list(np.diag([150.0**2] * 3 + [3.0**2] * 3).ravel())
@@ -195,6 +265,7 @@ def main() -> None:
     val_ms = (time.perf_counter() - t1) / n_cap * 1e3
 
     drills = [drill_wall_time(Path(f)) for f in args.drills]
+    rescored = [{"run": str(d), **area_figures(Path(d))} for d in args.rescore]
 
     def pct(v: list[float], q: float) -> float | None:
         return round(float(np.percentile(v, q)) * 1e3, 3) if v else None
@@ -211,23 +282,17 @@ def main() -> None:
                 "track_updates": len(pushes),
                 "update_ms_p50": pct(pushes, 50),
                 "update_ms_p99": pct(pushes, 99),
-                "update_ms_mean": round(float(np.mean(pushes)) * 1e3, 3),
-                "updates_per_s": round(len(pushes) / engine_time, 1),
+                "update_ms_mean": round(float(np.mean(pushes)) * 1e3, 3) if pushes else None,
+                "updates_per_s": round(len(pushes) / engine_time, 1) if pushes else None,
                 "update_to_alert_ms_p50": pct(to_alert, 50),
                 "update_to_alert_ms_p99": pct(to_alert, 99),
                 "alert_messages": alerts,
-                "alerts_per_s": round(alerts / engine_time, 1),
+                "alerts_per_s": round(alerts / engine_time, 1) if engine_time else None,
                 "cap_render_ms": round(cap_ms, 3),
                 "cap_validate_ms": round(val_ms, 3),
-                "areas_warned_at_end": len(
-                    {
-                        c
-                        for tr in engine._tracks.values()
-                        for lc in tr.lifecycles.values()
-                        for c in lc.last_areas
-                    }
-                ),
+                "areas_warned_at_end": sum(len(v) for v in engine.active_areas().values()),
                 "drills": drills,
+                "rescored": rescored,
             },
             indent=2,
         )

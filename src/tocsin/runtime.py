@@ -91,7 +91,9 @@ class NondeterminismError(RuntimeError):
     """Replaying the journal produced different outputs from the recorded ones."""
 
 
-def default_stages(mode: Mode | None = None, config: WarningConfig | None = None) -> list[Stage]:
+def default_stages(
+    mode: Mode | None = None, config: WarningConfig | None = None, *, instance: str | None = None
+) -> list[Stage]:
     """Fusion (wrapped in the cross-sensor consistency check) then warning, from
     the project's stage packages when installed.
 
@@ -100,6 +102,10 @@ def default_stages(mode: Mode | None = None, config: WarningConfig | None = None
     always been; only a :class:`~tocsin.warning.mode.LiveMode` (from a live
     authorisation file) makes ``Actual`` alerts. ``config`` is the warning
     policy (:class:`~tocsin.warning.policy.WarningConfig`; ``None``: defaults).
+    ``instance`` names this node and run in every alert identifier (CAP
+    identifiers must be unique per sender for ever: two runs, or two nodes, fed
+    the same reports must not reuse one); a replay passes the recorded one
+    (:func:`recorded_instance`).
 
     The only place that imports them: every other user gets stages passed in.
     """
@@ -122,7 +128,7 @@ def default_stages(mode: Mode | None = None, config: WarningConfig | None = None
     if warning is not None and hasattr(warning, "WarningEngine"):
         # not inside the try: a mode or policy the engine refuses must not
         # silently drop the warning stage
-        stages.append(warning.WarningEngine(config, mode=mode))
+        stages.append(warning.WarningEngine(config, mode=mode, instance=instance or "local"))
     elif mode is not None and mode.live:
         raise RuntimeError("a live run needs the warning stage (tocsin.warning is not installed)")
     return stages
@@ -1018,7 +1024,9 @@ def _snapshot_covers(name: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def stages_by_name(name: str, mode: Mode | None = None, config: WarningConfig | None = None) -> list[Stage]:
+def stages_by_name(
+    name: str, mode: Mode | None = None, config: WarningConfig | None = None, *, instance: str | None = None
+) -> list[Stage]:
     """``"default"`` (fusion + warning, in ``mode`` with policy ``config``: see
     :func:`default_stages`) or ``"toy"`` (the deterministic stand-ins, which
     only ever make Exercise alerts: refused with a live mode)."""
@@ -1029,7 +1037,9 @@ def stages_by_name(name: str, mode: Mode | None = None, config: WarningConfig | 
 
         return toy_stages()
     if name == "default":
-        return default_stages(mode, config)
+        # (the instance only when there is one: callers and stand-ins of the older
+        # two-argument default_stages keep working)
+        return default_stages(mode, config, instance=instance) if instance else default_stages(mode, config)
     raise ValueError(f"unknown stage set {name!r}")
 
 
@@ -1039,15 +1049,19 @@ def note_start(
     role: str,
     mode: Mode | None = None,
     policy: dict[str, Any] | None = None,
+    instance: str | None = None,
 ) -> None:
     """Record which stage set a run used, so a replay can pick the same one.
 
     With ``mode``, also the warning mode (``drill``/``live``, its status and,
     live, who authorised it under which reference: the journal is the audit
     trail); with ``policy``, the warning policy as plain data (so a replay runs
-    the same policy). Journals without them (older runs) are drill runs with
-    the default policy."""
+    the same policy); with ``instance``, the node and run identity the warning
+    stage puts in alert identifiers (:func:`recorded_instance`). Journals
+    without them (older runs) are drill runs with the default policy."""
     note: dict[str, Any] = {"event": "start", "stages": stages, "role": role}
+    if instance is not None:
+        note["instance"] = instance
     if mode is not None:
         note["mode"] = mode.name
         note["status"] = mode.status
@@ -1117,6 +1131,16 @@ def recorded_live_sender(journal: Journal) -> str | None:
     last = last_start_note(journal) or {}
     sender = last.get("sender") if last.get("mode") == "live" else None
     return sender if isinstance(sender, str) else None
+
+
+def recorded_instance(journal: Journal) -> str | None:
+    """The node and run identity of the journal's first start that recorded one:
+    a restart continues it and a replay reproduces its alert identifiers."""
+    for n in start_notes(journal):
+        inst = n.get("instance")
+        if isinstance(inst, str) and inst:
+            return inst
+    return None
 
 
 def recorded_open(journal: Journal) -> bool:
@@ -1264,6 +1288,7 @@ __all__ = [
     "iter_replay",
     "last_start_note",
     "note_start",
+    "recorded_instance",
     "recorded_live_sender",
     "recorded_mode",
     "recorded_open",

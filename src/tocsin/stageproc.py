@@ -92,12 +92,20 @@ class StageRecipe:
     drill: Any = None
     #: the live authorisation (:class:`tocsin.warning.mode.LiveAuthorisation`)
     live: Any = None
+    #: the node and run identity in alert ids (:func:`tocsin.runtime.default_stages`)
+    instance: str | None = None
 
     @classmethod
-    def of(cls, name: str, mode: Mode | None = None, config: WarningConfig | None = None) -> StageRecipe:
+    def of(
+        cls,
+        name: str,
+        mode: Mode | None = None,
+        config: WarningConfig | None = None,
+        instance: str | None = None,
+    ) -> StageRecipe:
         if mode is not None and mode.live:
-            return cls(name, config, live=getattr(mode, "authorisation"))  # noqa: B009
-        return cls(name, config, drill=mode)
+            return cls(name, config, live=getattr(mode, "authorisation"), instance=instance)  # noqa: B009
+        return cls(name, config, drill=mode, instance=instance)
 
     def mode(self) -> Mode | None:
         if self.live is not None:
@@ -107,7 +115,7 @@ class StageRecipe:
     def __call__(self) -> list[Stage]:
         from tocsin.runtime import stages_by_name
 
-        return stages_by_name(self.name, self.mode(), self.config)
+        return stages_by_name(self.name, self.mode(), self.config, instance=self.instance)
 
 
 def run_stages(stages: list[Stage], env: Envelope) -> tuple[list[Envelope], bool]:

@@ -79,7 +79,15 @@ def test_a_real_drill_unfolds_on_the_map(
         assert sorted(names_ja) == sorted(reg.get(c).name_ja for c in first["areas"])
         shot(browser, "first-alert-ja")
         # later, the widest warning (land and sea), an impact predicted: the view was fitted to it
-        t_late = max(alerts, key=lambda a: (len(a["areas"]), -a["t"]))["t"] + 1.0
+        # (one area per message: the moment the most areas are warned at once, the latest such)
+        active: set[str] = set()
+        widest = (0, first["t"])
+        for a in sorted(alerts, key=lambda a: a["t"]):
+            active |= set(a["areas"])
+            active -= set(a.get("closes") or [])
+            if len(active) >= widest[0]:
+                widest = (len(active), a["t"])
+        t_late = widest[1] + 1.0
         browser.execute_script(
             "const s = document.getElementById('slider'); s.value = arguments[0];"
             "s.dispatchEvent(new Event('input'));",

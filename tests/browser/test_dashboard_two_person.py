@@ -71,9 +71,9 @@ def test_two_person_manual_alert(tmp_path: Path, browser: Any, shot: Callable[[A
         ).click().perform()
         wait_for(browser, "document.getElementById('manual-areas').value === ''")
         browser.find_element(By.ID, "manual-areas").send_keys("JP-13, JP-14")
-        browser.find_element(By.ID, "manual-text").send_keys(
-            "Take shelter now (test of the two-person rule)."
-        )
+        # a pre-scripted three-language message (a text typed in one language goes out
+        # only in that language: the Japanese public's own must be Japanese)
+        browser.execute_script("document.getElementById('manual-template').value = 'missile-launch'")
         browser.find_element(By.ID, "propose-button").click()
         wait_for(browser, "document.body.dataset.pending === '1'")
         # (read in one script call: the list is redrawn every few seconds)

@@ -116,20 +116,31 @@ def test_validate_ok_invalid_unreadable(tmp_path: Path, run: Callable[..., Resul
 
 
 def test_atom_feed_entries_are_checked(tmp_path: Path, run: Callable[..., Result]) -> None:
-    from tocsin.web.app import cap_atom
+    """The feed is an index: each entry links to its CAP document, which
+    `cap validate` checks when it is a file next to the feed."""
+    from tocsin.web.feed import cap_index
     from tocsin.wire import make
     from tocsin.wire.messages import AlertBody
 
     body = AlertBody(
-        id="JP.F-1.1.0", t=1.7e9, msg_type="Alert", status="Exercise", tracks=[], areas=[], cap=_cap()
+        id="JP.F-1.1.0", t=1.7e9, msg_type="Alert", status="Exercise", tracks=[], areas=["JP-01"], cap=_cap()
     )
     env = make("alert", body, partner="JP", source="w", seq=1, sent=1.7e9)
     feed = tmp_path / "feed.xml"
-    feed.write_bytes(cap_atom([env, env]))
-    r = run(feed, "-q", cwd=tmp_path)
+    feed.write_bytes(cap_index([env], href=lambda i: f"{i}.xml"))
+    (tmp_path / "JP.F-1.1.0.xml").write_text(body.cap, encoding="utf-8")
+    r = run(feed, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    bad = body.__class__(**{**{f: getattr(body, f) for f in body.__struct_fields__}, "cap": _cap("JP F 1")})
-    feed.write_bytes(cap_atom([make("alert", bad, partner="JP", source="w", seq=1, sent=1.7e9)]))
+    assert "1 linked" in r.stdout
+    text = feed.read_text()
+    assert "北海道" in text or "Hokkaido" in text  # a human title with the area's name
+    # a linked document that is not valid CAP fails the feed, naming both
+    (tmp_path / "JP.F-1.1.0.xml").write_text(_cap("JP F 1"), encoding="utf-8")
     r = run(feed, cwd=tmp_path)
     assert r.returncode == 1
     assert "identifier" in r.stdout
+    assert "JP.F-1.1.0.xml" in r.stdout
+    # and a missing one is unreadable (exit 2)
+    (tmp_path / "JP.F-1.1.0.xml").unlink()
+    r = run(feed, cwd=tmp_path)
+    assert r.returncode == 2

@@ -124,8 +124,9 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
         assert "<status>Actual</status>" in body["cap"]
         assert "<note>" not in body["cap"]
         assert "EXERCISE" not in body["cap"]
-        # the authorisation's sender, not the policy's default one
-        assert "<sender>warning@jp.tocsin.example</sender>" in body["cap"]
+        # the authorisation's sender (one per public), not the policy's default one
+        public = a["partner"].lower()
+        assert f"<sender>warning-{public}@jp.tocsin.example</sender>" in body["cap"]
     with Journal(live / "journal.db", readonly=True) as j:
         notes = [json.loads(e.payload) for e in j.entries(kinds=("note",))]
     start = [n for n in notes if n.get("event") == "start"][-1]
@@ -134,6 +135,8 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     assert start["authorised_by"] == "Director, National Warning Centre"
     assert start["reference"] == "order 2026-114"
     assert start["policy"]["sender"] == "warning@policy.example"  # the replay runs it
+    assert start["instance"].startswith("serve-")  # its alert ids' identity; the replay reuses it
+    assert all(a["body"]["id"].startswith(start["instance"] + ".") for a in alerts)
     assert start["sender"] == "warning@jp.tocsin.example"  # ... under the live sender
 
     out = tmp_path / "replayed"
@@ -152,9 +155,16 @@ def test_live_serve_is_actual_and_its_replay_is_the_drill_run(
     assert cfg["mode"] == "exercise"
     assert "LIVE" not in err
     assert {a["body"]["status"] for a in alerts} == {"Exercise"}
-    # (a drill has no authorisation: its alerts go out under the policy's sender)
+    # (a drill has no authorisation: its alerts go out under the policy's sender;
+    # and it is another server, so its alert ids carry its own instance)
+    with Journal(drill / "journal.db", readonly=True) as j:
+        other = [json.loads(e.payload) for e in j.entries(kinds=("note",))]
+    drill_instance = [n for n in other if n.get("event") == "start"][-1]["instance"]
+    assert drill_instance != start["instance"]
     assert (drill / "alerts.jsonl").read_bytes() == replayed.replace(
-        b"warning@jp.tocsin.example", b"warning@policy.example"
+        b"warning-jp@jp.tocsin.example", b"warning-jp@policy.example"
+    ).replace(b"warning-kr@jp.tocsin.example", b"warning-kr@policy.example").replace(
+        start["instance"].encode(), drill_instance.encode()
     )
     code, text = replay(drill / "journal.db", tmp_path / "drill-replayed")
     assert code == 0, text
@@ -322,7 +332,7 @@ _AREAS = [
 @settings(max_examples=40, deadline=None)
 @given(
     msg_type=st.sampled_from(["Alert", "Update", "Cancel"]),
-    kind=st.sampled_from(["impact", "overflight", "mixed", "manual"]),
+    kind=st.sampled_from(["shelter", "fall", "lost", "passed", "fell", "error", "manual"]),
     picked=st.lists(st.sampled_from(range(len(_AREAS))), min_size=1, max_size=3, unique=True),
     refs=st.integers(0, 2),
     onset=st.none() | st.floats(1.5e9, 1.6e9),
@@ -350,13 +360,14 @@ def test_exercise_cap_is_what_the_renderer_writes_for_exercise(
                 "en-US": [a.name_en for a in areas],
             },
             onset=onset,
-            launch_t=1.5e9 if kind != "manual" else None,
-            launch_lat=39.0,
-            launch_lon=125.0,
-            impact_t=1.5e9 + 600,
-            kind=kind,  # type: ignore[arg-type]
-            reason="impact" if msg_type == "Cancel" else "",
-            manual_text=text,
+            instruction=kind if kind in ("shelter", "fall", "lost") else "shelter",  # type: ignore[arg-type]
+            close=kind if kind in ("passed", "fell", "error") else None,  # type: ignore[arg-type]
+            origin={"ja-JP": "北朝鮮", "ko-KR": "북한", "en-US": "North Korea"} if kind != "manual" else None,
+            lost_t=1.5e9,
+            until=1.5e9 + 600,
+            fall_t=1.5e9 + 500,
+            fall_place={"ja-JP": "日本海", "ko-KR": "동해", "en-US": "in the Sea of Japan"},
+            manual={"ja-JP": text, "en-US": text} if kind == "manual" else None,
             area_kinds=frozenset(a.kind for a in areas),
         )
         return render_cap(

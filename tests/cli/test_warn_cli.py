@@ -73,14 +73,25 @@ def test_warn_writes_alerts_cap_and_feed(
     assert {a.kind for a in alerts} == {"alert"}
     assert {a.body.status for a in alerts} == {"Exercise"}
     assert alerts[0].body.msg_type == "Alert"
-    assert alerts[-1].body.msg_type == "Cancel"
+    assert alerts[-1].body.closes  # the last message closes an area (an all-clear)
+    assert alerts[0].body.id.startswith("warn-")  # the run's identity from its input
     for a in alerts:
         xml = (tmp_path / "a" / f"{a.body.id}.xml").read_text(encoding="utf-8")
         assert xml == a.body.cap
         assert validate_cap(xml) == []
+        assert CAPParser(xml).as_dict()[0]["cap_id"] == a.body.id
+    # the feed is the index of warnings still in force: every one was closed by the end
     feed = (tmp_path / "a" / "feed.xml").read_text(encoding="utf-8")
-    parsed = CAPParser(feed).as_dict()
-    assert sorted(str(p["cap_id"]) for p in parsed) == sorted(a.body.id for a in alerts)
+    assert "<feed" in feed
+    assert "<entry>" not in feed
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "cap", "validate", str(tmp_path / "a" / "feed.xml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
     # same input, byte-identical output; replay mode gives Test
     r2 = run(tracks_file, "-o", "b", "-q", cwd=tmp_path)
     assert r2.returncode == 0, r2.stderr
@@ -92,7 +103,10 @@ def test_warn_writes_alerts_cap_and_feed(
     short.write_bytes(b"".join(tracks_file.read_bytes().splitlines(keepends=True)[:3]))
     assert run(short, "-o", "b", "-q", cwd=tmp_path).returncode == 0
     assert not stale.exists()
-    assert not list((tmp_path / "b").glob("*.xml"))[1:]  # only feed.xml
+    now, _ = read_jsonl(tmp_path / "b" / "alerts.jsonl")
+    assert {p.name for p in (tmp_path / "b").glob("*.xml")} == {"feed.xml"} | {
+        f"{a.body.id}.xml" for a in now
+    }
     r3 = run(tracks_file, "-o", "c", "-q", "--mode", "replay", cwd=tmp_path)
     assert r3.returncode == 0, r3.stderr
     replay, _ = read_jsonl(tmp_path / "c" / "alerts.jsonl")

@@ -136,3 +136,99 @@ def test_cli_drill_bad_scenario_names_the_line(tmp_path: Path) -> None:
     assert "bad.yaml" in r.stderr
     assert "duration_s" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_drill_ids_feed_and_stories(drill: tuple[Path, Path, object], tmp_path: Path) -> None:
+    """The drill's alert ids carry its own instance; every area's story ends
+    with an explicit close; the feed the drill writes is a valid current-alerts
+    index (here: empty, every warning closed), and during the drill it listed
+    the warnings in force with links to their CAP documents."""
+    from tocsin.drill.run import drill_instance
+    from tocsin.web.feed import cap_index
+
+    sc_path, out, _ = drill
+    inst = drill_instance(load_scenario(sc_path))
+    alerts, _ = read_jsonl(out / "alerts.jsonl")
+    assert alerts
+    assert all(a.body.id.startswith(inst + ".") for a in alerts)  # type: ignore[union-attr]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["figures"]["explicit_close_rate"] == 1.0
+    assert summary["figures"]["first_contact_alert"] == 1.0
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "cap", "validate", str(out / "feed.xml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the index as it stood half-way through: entries link to the CAP documents
+    mid = tmp_path / "mid"
+    mid.mkdir()
+    (mid / "cap").symlink_to(out / "cap")
+    half = [a for a in alerts if a.body.t <= alerts[len(alerts) // 2].body.t]  # type: ignore[union-attr]
+    (mid / "feed.xml").write_bytes(cap_index(half))
+    feed = (mid / "feed.xml").read_text()
+    assert "<entry>" in feed
+    assert 'type="application/cap+xml" href="cap/' in feed
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "cap", "validate", str(mid / "feed.xml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "linked" in r.stdout
+
+
+def test_report_explains_gospa_and_tells_each_areas_story(drill: tuple[Path, Path, object]) -> None:
+    _, out, _ = drill
+    report = (out / "report.html").read_text()
+    assert "What GOSPA counts" in report
+    assert "It is not a missile-accuracy figure" in report
+    assert "Each area&#x27;s story" in report or "Each area's story" in report
+    assert "close:passed" in report or "close:fell" in report
+
+
+def test_gospa_explained_names_the_object_no_sensor_saw() -> None:
+    from tocsin.drill.run import gospa_explained
+    from tocsin.drill.score import score
+    from tocsin.geo import geodetic_to_ecef
+    from tocsin.wire import make
+    from tocsin.wire.messages import TrackBody, TruthBody
+
+    truth, tracks = [], []
+    for k in range(60):
+        t = 1.0e9 + k
+        for obj, lon, cls in (("M1", 130.0, "ballistic"), ("JL-9", 140.0, "air")):
+            x = geodetic_to_ecef(38.0, lon + 0.01 * k, 100e3 if cls == "ballistic" else 11e3)
+            truth.append(
+                make(
+                    "truth",
+                    TruthBody(
+                        object=obj, t=t, phase="midcourse", class_=cls, state_ecef=[*map(float, x), 0, 0, 0]
+                    ),  # type: ignore[arg-type]
+                    partner="JP",
+                    source="sim",
+                    seq=2 * k + (cls == "air"),
+                    sent=t,
+                )
+            )
+        x = geodetic_to_ecef(38.0, 130.0 + 0.01 * k, 100e3)
+        body = TrackBody(
+            id="F-1",
+            t=t,
+            state_ecef=[*map(float, x), 0.0, 0.0, 0.0],
+            cov=[0.0] * 36,
+            status="confirmed",
+            class_="ballistic",
+        )
+        tracks.append(make("track", body, partner="JP", source="fusion", seq=k + 1, sent=t))
+    text = gospa_explained(score(tracks, truth))
+    assert "JL-9 (air, tracked 0 % of its time)" in text
+    # the tracked missile is exact: all of the figure is the unseen airliner
+    assert "0 % localisation" in text
+    assert "100 % objects without a track" in text
+    assert "F-1" not in text
+    assert "M1 0 m" in text  # the missile's own error is nil

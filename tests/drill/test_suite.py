@@ -27,6 +27,7 @@ METRICS = {
     "false_areas_sea",
     "gospa_mean_m",
     "impact_error_120s_m",
+    "impact_error_300s_m",
     "rejected_signature",
     "rejected_replay",
     "rejected_partner",
@@ -36,6 +37,11 @@ METRICS = {
     "time_to_correct_max_s",
     "track_breaks",
     "attacks_accepted",
+    "first_contact_alert",
+    "explicit_close_rate",
+    "messages_per_area_max",
+    "messages_per_area_minute_max",
+    "announced_error_max_s",
 }
 
 

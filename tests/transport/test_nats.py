@@ -242,3 +242,26 @@ def test_node_without_scan_grace_waits_for_the_next_tick(tmp_path: Path) -> None
     assert dt is None
     assert ticks == 0
     assert kinds == ["input"]
+
+
+def test_deploy_streams_over_the_old_single_input_stream_says_what_to_do(tmp_path: Path) -> None:
+    """Upgrading: the old TOCSIN_IN holds every input subject, so the server
+    refuses the per-partner streams; `tocsin deploy streams` says why in one line."""
+    import subprocess
+    import sys
+
+    async def old_layout(url: str) -> None:
+        nc = await nats.connect(url, connect_timeout=5)
+        await nc.jetstream().add_stream(name="TOCSIN_IN", subjects=["tocsin.v1.plot.>"])
+        await nc.close()
+
+    with nats_server(tmp_path) as srv:
+        arun(old_layout(srv.url))
+        p = subprocess.run(
+            [sys.executable, "-m", "tocsin", "deploy", "streams", "--partners", "JP,KR", "--nats", srv.url,
+             "--stream-max-mb", "16"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert p.returncode == 2, p.stderr
+    (line,) = p.stderr.strip().splitlines()
+    assert "nats stream rm TOCSIN_IN" in line

@@ -50,12 +50,9 @@ def _facts(msg_type: str = "Alert", status: str = "Exercise") -> Facts:
         status=status,
         area_names={"ja-JP": ["北海道"], "ko-KR": ["홋카이도"], "en-US": ["Hokkaido"]},
         onset=1503954300.0,
-        launch_t=1503953880.0,
         launch_lat=39.2,
         launch_lon=125.7,
-        impact_t=1503954700.0,
-        kind="overflight",
-        reason="impact" if msg_type == "Cancel" else "",
+        close="error" if msg_type == "Cancel" else None,
     )
 
 
@@ -124,9 +121,9 @@ def test_alert_fields_and_exercise_marking() -> None:
         assert info.findtext(N + "expires").endswith("-00:00")
     ja, ko, en = (i.findtext(N + "headline") + i.findtext(N + "instruction") for i in infos)
     assert "【訓練】" in ja
-    assert "頑丈な建物や地下に避難" in ja
+    assert "建物の中、又は地下に避難して下さい" in ja
     assert "[훈련]" in ko
-    assert "지하로 대피" in ko
+    assert "지하 대피시설" in ko
     assert "[EXERCISE]" in en
     assert "sturdy building or underground" in en
     assert "not a real alert" in en
@@ -141,12 +138,24 @@ def test_actual_alert_has_no_exercise_words() -> None:
     assert "훈련" not in xml
 
 
-def test_cancel_is_an_all_clear() -> None:
-    doc = etree.fromstring(render_cap(_msg("Cancel", "Exercise", 2)).encode())
-    for info in doc.findall(N + "info"):
-        assert info.findtext(N + "responseType") == "AllClear"
-        assert info.findtext(N + "urgency") == "Past"
-        assert info.find(N + "onset") is None
+def test_closes_are_all_clears() -> None:
+    import dataclasses
+
+    # a Cancel (a warning sent in error) and an all-clear Update both read as "over"
+    cancel = etree.fromstring(render_cap(_msg("Cancel", "Exercise", 2)).encode())
+    passed = dataclasses.replace(
+        _msg("Update", "Exercise", 2), facts=dataclasses.replace(_facts("Update"), close="passed")
+    )
+    update = etree.fromstring(render_cap(passed).encode())
+    for doc in (cancel, update):
+        for info in doc.findall(N + "info"):
+            assert info.findtext(N + "responseType") == "AllClear"
+            assert info.findtext(N + "urgency") == "Past"
+            assert info.find(N + "onset") is None
+    assert update.findtext(N + "msgType") == "Update"
+    # an Update that is no close still says "take shelter"
+    plain = etree.fromstring(render_cap(_msg("Update", "Exercise", 1)).encode())
+    assert {i.findtext(N + "responseType") for i in plain.findall(N + "info")} == {"Shelter"}
 
 
 def _replace(xml: str, old: str, new: str) -> str:

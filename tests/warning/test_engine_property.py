@@ -1,6 +1,7 @@
 """The engine as a state machine: any sequence of track updates (moving paths,
 impacts, quality dips, reclassification, deletion, time passing) gives, per
-alert thread, a valid message sequence with valid CAP."""
+(public, area), a valid story — an Alert first, Updates in its thread, an
+explicit close last — with valid CAP."""
 
 from __future__ import annotations
 
@@ -77,10 +78,10 @@ def test_any_track_sequence_gives_valid_threads(updates: list[dict[str, object]]
         if adv > 0:
             t += adv
             out += eng.advance(t)
-    out += eng.advance(t + 5000.0)
+    out += eng.advance(t + 9000.0)
     target(float(len(out)))  # steer the search towards sequences that alert a lot
     threads: dict[str, list[Envelope]] = defaultdict(list)
-    open_by_base: dict[str, str | None] = {}
+    open_by_area: dict[tuple[str, str], str | None] = {}
     last_t = -math.inf
     for e in out:
         b = e.body
@@ -89,23 +90,30 @@ def test_any_track_sequence_gives_valid_threads(updates: list[dict[str, object]]
         last_t = b.t
         base, thread, n = b.id.rsplit(".", 2)
         key = f"{base}.{thread}"
-        assert e.partner == base.split(".")[0]
-        for c in b.areas:  # every area goes to the right public
-            assert REG.get(c).country == e.partner
+        instance, partner, _ = base.split(".", 2)
+        assert (instance, partner) == ("local", e.partner)
+        named = (*b.areas, *b.closes)
+        assert len(named) == 1, "one message, one area"
+        area = named[0]
+        assert REG.get(area).country == e.partner  # every area goes to the right public
         prev = threads[key]
         assert int(n) == len(prev)
         assert b.references == [p.body.id for p in prev]
         if b.msg_type == "Alert":
             assert not prev
-            assert open_by_base.get(base) is None, "an Alert while the track's thread is open"
-            open_by_base[base] = key
+            assert open_by_area.get((e.partner, area)) is None, "an Alert while the area's thread is open"
+            open_by_area[e.partner, area] = key
+            assert b.areas == [area]
         else:
-            assert open_by_base.get(base) == key, "an Update/Cancel outside the open thread"
-            if b.msg_type == "Cancel":
-                open_by_base[base] = None
-        if b.msg_type != "Cancel":
-            assert b.areas
+            assert open_by_area.get((e.partner, area)) == key, "an Update/close outside the open thread"
+            if b.closes:
+                assert b.areas == []
+                assert b.msg_type == ("Cancel" if b.close == "error" else "Update")
+                open_by_area[e.partner, area] = None
+            else:
+                assert b.msg_type == "Update"
+                assert b.areas == [area]
         prev.append(e)
         assert validate_cap(b.cap) == []
-    # everything ends cancelled
-    assert all(v is None for v in open_by_base.values())
+    # every story ends with an explicit close
+    assert all(v is None for v in open_by_area.values()), open_by_area

@@ -1,5 +1,6 @@
-"""The alert lifecycle as a state machine: any sequence of assessments and ticks
-gives a valid message sequence."""
+"""One area's warning story as a state machine: Alert first, Updates only when
+the instruction or the announced time changes (rate-limited), an explicit close
+last; any sequence of assessments and ticks gives a valid message sequence."""
 
 from __future__ import annotations
 
@@ -8,121 +9,151 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tocsin.warning.lifecycle import Desired, Issue, Lifecycle, LifecycleConfig
+from tocsin.warning.lifecycle import URGENCY, AreaThread, Cause, Desired, Issue, LifecycleConfig
 
-CFG = LifecycleConfig(min_update_interval_s=10.0, onset_tolerance_s=30.0, all_clear_after_impact_s=60.0)
-AREAS = ["A", "B", "C", "D"]
+CFG = LifecycleConfig(
+    min_update_interval_s=10.0,
+    onset_tolerance_s=30.0,
+    onset_later_tolerance_s=90.0,
+    time_update_interval_s=10.0,
+    all_clear_after_impact_s=60.0,
+    cancel_hold_s=20.0,
+)
 
 
-def _d(*codes: str, onset: float = 500.0, impact: float | None = 900.0) -> Desired:
-    return Desired(frozenset(codes), onset, impact)
+def _d(onset: float = 500.0, instruction: str = "shelter", impact: float | None = 900.0) -> Desired:
+    return Desired(onset=onset, instruction=instruction, tracks=("F-1",), impact_t=impact)  # type: ignore[arg-type]
 
 
-def test_first_message_is_an_alert_and_nothing_repeats() -> None:
-    lc = Lifecycle("JP.F-1", CFG)
-    [a] = lc.update(_d("A"), 100.0)
-    assert (a.msg_type, a.id, a.areas, a.references) == ("Alert", "JP.F-1.1.0", ("A",), ())
+def _th() -> AreaThread:
+    return AreaThread("X.JP.JP-01", "JP-01", CFG)
+
+
+def test_first_contact_is_an_alert_and_nothing_repeats() -> None:
+    th = _th()
+    [a] = th.update(_d(), 100.0)
+    assert (a.msg_type, a.id, a.area, a.references) == ("Alert", "X.JP.JP-01.1.0", "JP-01", ())
     assert a.onset == 500.0
     assert a.expires == 900.0 + CFG.expires_after_impact_s
-    assert lc.update(_d("A"), 101.0) == []
-    assert lc.tick(105.0) == []
+    assert a.desired is not None
+    assert a.desired.instruction == "shelter"
+    assert a.tracks == ("F-1",)
+    assert th.update(_d(), 101.0) == []
+    assert th.update(_d(onset=520.0), 150.0) == []  # later by 20 s: not news
+    assert th.tick(105.0) == []
 
 
-def test_additions_go_out_at_once_removals_are_rate_limited() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A"), 100.0)
-    [u] = lc.update(_d("A", "B"), 101.0)
+def test_a_more_urgent_instruction_goes_out_at_once_a_less_urgent_one_never() -> None:
+    th = _th()
+    th.update(_d(), 100.0)
+    [u] = th.update(_d(instruction="fall"), 101.0)  # inside the interval: urgency wins
+    assert (u.msg_type, u.previous, u.desired.instruction if u.desired else None) == (
+        "Update",
+        "shelter",
+        "fall",
+    )
+    assert [r.id for r in u.references] == ["X.JP.JP-01.1.0"]
+    # back to "overflight only" near the probability threshold: the story does not step down
+    assert th.update(_d(instruction="shelter"), 200.0) == []
+    assert th.tick(300.0) == []
+    # a later Update (earlier time) keeps saying "it may fall here"
+    [u2] = th.update(_d(onset=400.0, instruction="shelter"), 301.0)
+    assert u2.desired is not None
+    assert u2.desired.instruction == "fall"
+
+
+def test_an_earlier_time_is_news_rate_limited_and_only_if_the_minute_changes() -> None:
+    th = _th()
+    th.update(_d(onset=500.0), 100.0)
+    assert th.update(_d(onset=440.0), 105.0) == []  # earlier by 60 s, but inside the interval
+    [u] = th.tick(110.0)
+    assert u.onset == 440.0
+    # earlier by more than the tolerance, but announced as the same minute: not news
+    th2 = _th()
+    th2.update(_d(onset=569.0), 0.0)  # 9 min 29 s: announced as minute 9
+    assert th2.update(_d(onset=535.0), 50.0) == []  # 34 s earlier, 8 min 55 s: still minute 9
+    [u2] = th2.update(_d(onset=400.0), 60.0)
+    assert u2.onset == 400.0
+
+
+def test_time_only_updates_come_at_most_every_time_update_interval() -> None:
+    cfg = LifecycleConfig()  # the defaults: 30 s earlier is news, at most every 30 s
+    th = AreaThread("X.JP.JP-01", "JP-01", cfg)
+    th.update(_d(onset=1000.0), 100.0)
+    assert th.update(_d(onset=980.0), 111.0) == []  # 20 s earlier: not enough
+    assert th.update(_d(onset=900.0), 112.0) == []  # 100 s earlier, but 12 s after the Alert
+    [u] = th.tick(130.0)
+    assert u.onset == 900.0
+    assert th.update(_d(onset=800.0), 140.0) == []
+    [u2] = th.tick(160.0)
+    assert u2.onset == 800.0
+    # an instruction that becomes more urgent does not wait
+    [u3] = th.update(_d(onset=800.0, instruction="fall"), 161.0)
+    assert u3.desired is not None
+    assert u3.desired.instruction == "fall"
+
+
+def test_a_later_time_beyond_its_tolerance_is_news() -> None:
+    th = _th()
+    th.update(_d(onset=500.0), 100.0)
+    assert th.update(_d(onset=580.0), 150.0) == []  # 80 s later: within 90 s
+    [u] = th.update(_d(onset=600.0), 151.0)
+    assert u.onset == 600.0
+    # but never for a time already past
+    th.update(_d(onset=620.0), 700.0)
+    assert th.update(_d(onset=900.0), 701.0) != []  # ahead: news
+    assert th.update(_d(onset=1200.0), 1300.0) == []  # the new time is behind us: not news
+
+
+def test_passed_fell_and_lost_close_at_once_after_the_interval() -> None:
+    for reason in ("passed", "fell", "lost"):
+        th = _th()
+        th.update(_d(), 100.0)
+        assert th.update(None, 105.0, Cause(reason)) == []  # type: ignore[arg-type]
+        [c] = th.tick(110.0)
+        assert (c.msg_type, c.close.reason if c.close else None) == ("Update", reason)
+        assert c.area == "JP-01"
+        assert c.previous == "shelter"
+        assert [r.id for r in c.references] == ["X.JP.JP-01.1.0"]
+        assert th.tick(200.0) == []
+        assert not th.active
+
+
+def test_a_wrong_warning_is_corrected_by_a_cancel_after_the_hold() -> None:
+    th = _th()
+    th.update(_d(), 100.0)
+    assert th.update(None, 115.0, Cause("error")) == []
+    assert th.tick(134.0) == []
+    [c] = th.tick(135.0)
+    assert c.msg_type == "Cancel"
+    assert c.close == Cause("error")
+    # a threat that returns within the hold sends nothing
+    th2 = _th()
+    th2.update(_d(), 100.0)
+    th2.update(None, 115.0)
+    assert th2.update(_d(), 130.0) == []
+    assert th2.tick(300.0) == []
+
+
+def test_a_new_threat_after_a_close_is_a_new_thread_with_an_alert() -> None:
+    th = _th()
+    th.update(_d(), 100.0)
+    [c] = th.update(None, 200.0, Cause("passed"))
+    [a] = th.update(_d(onset=900.0), 201.0)
+    assert (a.msg_type, a.id, a.references) == ("Alert", "X.JP.JP-01.2.0", ())
+    assert c.id == "X.JP.JP-01.1.1"
+
+
+def test_expiry_without_news_closes() -> None:
+    th = _th()
+    th.update(_d(impact=None, onset=100.0), 100.0)
+    [u] = th.tick(100.0 + CFG.default_expires_s - 5.0)  # the threat stands: the expiry is refreshed
     assert u.msg_type == "Update"
-    assert u.areas == ("A", "B")
-    assert u.added == ("B",)
-    assert [r.id for r in u.references] == ["b.1.0"]
-    assert lc.update(_d("B"), 102.0) == []  # removal held
-    [u2] = lc.tick(111.0)
-    assert u2.areas == ("B",)
-    assert u2.removed == ("A",)
-    assert [r.id for r in u2.references] == ["b.1.0", "b.1.1"]
-
-
-def test_a_change_that_reverts_inside_the_interval_sends_nothing() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A", "B"), 100.0)
-    assert lc.update(_d("A"), 102.0) == []
-    assert lc.update(_d("A", "B"), 104.0) == []
-    assert lc.tick(200.0) == []
-
-
-def test_only_an_earlier_onset_beyond_tolerance_updates() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A", onset=500.0), 100.0)
-    assert lc.update(_d("A", onset=480.0), 120.0) == []
-    assert lc.update(_d("A", onset=600.0), 121.0) == []  # later: not news
-    [u] = lc.update(_d("A", onset=460.0), 122.0)
-    assert u.onset == 460.0
-
-
-def test_all_clear_after_impact_and_new_thread_after_cancel() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A", impact=300.0), 100.0)
-    assert lc.tick(359.0) == []
-    [c] = lc.tick(360.0)
-    assert c.msg_type == "Cancel"
-    assert c.reason == "impact"
-    assert c.areas == ("A",)
-    assert lc.tick(400.0) == []
-    # a stale assessment (impact in the past) does not re-alert
-    assert lc.update(_d("A", impact=300.0), 401.0) == []
-    [a] = lc.update(_d("B", impact=900.0), 402.0)
-    assert a.msg_type == "Alert"
-    assert a.id == "b.2.0"
-    assert a.references == ()
-
-
-def test_track_lost_cancels_at_once() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A"), 100.0)
-    [c] = lc.end(101.0, "lost")
-    assert c.msg_type == "Cancel"
-    assert c.reason == "lost"
-    assert lc.end(102.0) == []
-
-
-def test_expiry_without_news_cancels() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A", impact=None), 100.0)
-    [c] = lc.tick(100.0 + CFG.default_expires_s)
-    assert c.reason == "expired"
-
-
-def test_nothing_at_risk_cancels_after_the_hold() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A"), 100.0)
-    assert lc.update(None, 105.0) == []
-    assert lc.tick(124.0) == []
-    [c] = lc.tick(125.0)
-    assert c.reason == "no-threat"
-
-
-def test_a_threat_that_returns_within_the_hold_is_not_cancelled() -> None:
-    lc = Lifecycle("b", CFG)
-    lc.update(_d("A"), 100.0)
-    assert lc.update(None, 105.0) == []
-    assert lc.update(_d("A"), 120.0) == []
-    assert lc.update(None, 121.0) == []
-    assert lc.tick(140.0) == []
-    [c] = lc.tick(141.0)
-    assert c.reason == "no-threat"
-
-
-def test_the_newest_assessment_governs_the_all_clear() -> None:
-    # an old prediction said impact at 0; the newest says A at risk, impact
-    # unknown: the all-clear must not run on the old prediction's clock
-    lc = Lifecycle("b", CFG)
-    [a] = lc.update(Desired(frozenset({"A"}), 0.0, 0.0), 56.0)
-    assert a.msg_type == "Alert"
-    assert lc.update(Desired(frozenset({"A"}), 0.0, None), 60.0) == []
-    assert lc.last_areas == {"A"}
-    [c] = lc.update(Desired(frozenset({"A"}), 0.0, 100.0), 161.0)
-    assert (c.msg_type, c.reason) == ("Cancel", "impact")
+    assert u.expires > 100.0 + CFG.default_expires_s
+    th.update(None, u.expires - 100.0)  # the cause unknown: held as a correction ...
+    [c] = th.tick(u.expires)  # ... until the message lapses
+    assert c.close is not None
+    assert c.close.reason == "expired"
 
 
 # ---------------------------------------------------------------- property test
@@ -131,35 +162,40 @@ step = st.one_of(
     st.tuples(
         st.just("update"),
         st.floats(min_value=0.0, max_value=30.0),
-        st.frozensets(st.sampled_from(AREAS)),
         st.floats(min_value=0.0, max_value=2000.0),
+        st.sampled_from(["shelter", "fall", "lost"]),
         st.one_of(st.none(), st.floats(min_value=0.0, max_value=3000.0)),
     ),
+    st.tuples(
+        st.just("drop"),
+        st.floats(min_value=0.0, max_value=30.0),
+        st.sampled_from(["passed", "fell", "error", "lost", None]),
+    ),
     st.tuples(st.just("tick"), st.floats(min_value=0.0, max_value=120.0)),
-    st.tuples(st.just("end"), st.floats(min_value=0.0, max_value=5.0)),
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(step, max_size=60))
 def test_any_sequence_gives_a_valid_message_sequence(steps: list[tuple[object, ...]]) -> None:
-    lc = Lifecycle("P", CFG)
+    th = _th()
     t = 0.0
     out: list[Issue] = []
-    last_desired: Desired | None = None
     for s in steps:
         t += float(s[1])  # type: ignore[arg-type]
         if s[0] == "update":
-            _, _, codes, onset, impact = s
-            last_desired = Desired(codes, float(onset), impact)  # type: ignore[arg-type]
-            got = lc.update(last_desired, t)
-            # an area at risk and not yet warned goes out at once (unless past all-clear)
-            if codes and (impact is None or t < float(impact) + CFG.all_clear_after_impact_s):  # type: ignore[arg-type]
-                assert codes <= lc.last_areas
-        elif s[0] == "tick":
-            got = lc.tick(t)
+            _, _, onset, instr, impact = s
+            d = Desired(float(onset), instr, ("F",), impact, 10.0 if instr == "lost" else None, t + 600.0)  # type: ignore[arg-type]
+            was_active = th.active
+            got = th.update(d, t)
+            # first contact goes out at once
+            if not was_active:
+                assert [m.msg_type for m in got] == ["Alert"]
+        elif s[0] == "drop":
+            reason = s[2]
+            got = th.update(None, t, Cause(reason) if reason else None)  # type: ignore[arg-type]
         else:
-            got = lc.end(t)
+            got = th.tick(t)
         for m in got:
             assert m.t == t
         out.extend(got)
@@ -174,27 +210,37 @@ def _check_sequence(msgs: list[Issue]) -> None:
         thread = m.id.rsplit(".", 1)[0]
         assert m.t >= last_t
         last_t = m.t
+        assert m.area == "JP-01"
         if m.msg_type == "Alert":
             assert open_thread is None, "an Alert while a thread is open"
             assert thread not in threads
             assert m.references == ()
-            assert m.areas, "an Alert warns something"
+            assert m.desired is not None
+            assert m.close is None
             threads[thread] = [m]
             open_thread = thread
             continue
-        # Update / Cancel: inside the open thread, referencing all before it in order
-        assert open_thread == thread, "an Update/Cancel outside an open thread"
+        assert open_thread == thread, "an Update/close outside an open thread"
         prev = threads[thread]
         assert [r.id for r in m.references] == [p.id for p in prev]
         assert m.id == f"{thread}.{len(prev)}"
-        if m.msg_type == "Update":
-            assert m.areas, "an Update that warns nothing should be a Cancel"
-            p = prev[-1]
-            assert (m.areas, m.onset) != (p.areas, p.onset), "a duplicate Update"
-            if not set(m.areas) - set(p.areas):  # no addition: rate-limited
+        p = prev[-1]
+        if m.close is None:
+            assert m.msg_type == "Update"
+            assert m.desired is not None
+            assert p.desired is not None
+            assert m.desired != p.desired, "a duplicate Update"
+            more_urgent = URGENCY[m.desired.instruction] > URGENCY[p.desired.instruction]
+            if not more_urgent:  # rate-limited
                 assert m.t - p.t >= CFG.min_update_interval_s - 1e-9
+            if p.desired.instruction != "lost":
+                assert URGENCY[m.desired.instruction] >= URGENCY[p.desired.instruction], (
+                    "a story stepped down"
+                )
         else:
-            if m.reason == "no-threat":
-                assert m.t - prev[-1].t >= CFG.min_update_interval_s - 1e-9
+            # a close: Cancel only for a warning in error; all others are all-clear Updates
+            assert m.msg_type == ("Cancel" if m.close.reason == "error" else "Update")
+            if m.t < p.expires:
+                assert m.t - p.t >= CFG.min_update_interval_s - 1e-9
             open_thread = None
         prev.append(m)

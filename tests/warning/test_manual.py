@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import shapely
+from capparselib.parsers import CAPParser
 from warnhelpers import FakeArea
 
 from tocsin.errors import ConfigError
@@ -32,11 +34,14 @@ def _book(mode: object = None) -> ManualAlertBook:
     return ManualAlertBook(["aoki", "baek"], mode, area=_get)  # type: ignore[arg-type]
 
 
+TEXTS = {"ja-JP": " ミサイル発射。\n 避難して下さい。 ", "en-US": "  Missile launch.\n Take shelter. "}
+
+
 def test_two_distinct_operators_issue_an_alert() -> None:
     book = _book()
-    p, rec = book.propose("aoki", ["JP-02", "JP-01"], "  Missile launch.\n Take shelter. ", 100.0)
+    p, rec = book.propose("aoki", ["JP-02", "JP-01"], TEXTS, 100.0)
     assert p.areas == ("JP-01", "JP-02")
-    assert p.text == "Missile launch. Take shelter."
+    assert p.text == "ミサイル発射。 避難して下さい。"  # the public's own language
     assert rec.action == "propose"
     assert book.alerts == []  # nothing sent on a proposal
     env, rec2 = book.confirm(p.id, "baek", 130.0)
@@ -50,6 +55,43 @@ def test_two_distinct_operators_issue_an_alert() -> None:
     assert "Missile launch. Take shelter." in b.cap
     assert "EXERCISE" in b.cap
     assert book.pending == {}
+    assert b.id == "local.JP.manual-1.1.0"
+    # each language block carries its own text; Korean had none, so there is no Korean block
+    langs = [i["cap_language"] for i in CAPParser(b.cap).as_dict()[0]["cap_info"]]
+    assert [str(x) for x in langs] == ["ja-JP", "en-US"]
+    assert "<sender>warning-jp@tocsin.example</sender>" in b.cap
+
+
+def test_manual_text_is_never_pasted_into_another_language() -> None:
+    book = _book()
+    # an English text offered as the Japanese public's own: refused, not pasted
+    with pytest.raises(ManualAlertError, match="ja-JP text has no Japanese"):
+        book.propose("aoki", ["JP-01"], "Missile launch. Take shelter.", 1.0)
+    with pytest.raises(ManualAlertError, match="ko-KR text has no Korean"):
+        book.propose("aoki", ["JP-01"], {"ja-JP": "避難して下さい。", "ko-KR": "Take shelter."}, 1.0)
+    # English only, for the Japanese public: its own language is missing
+    with pytest.raises(ManualAlertError, match="public's own language"):
+        book.propose("aoki", ["JP-01"], {"en-US": "Take shelter."}, 1.0)
+    with pytest.raises(ManualAlertError, match="no language"):
+        book.propose("aoki", ["JP-01"], {"fr-FR": "Abritez-vous."}, 1.0)
+    with pytest.raises(ManualAlertError, match="unknown template"):
+        book.propose("aoki", ["JP-01"], "", 1.0, template="nope")
+    with pytest.raises(ManualAlertError, match="no text of its own"):
+        book.propose("aoki", ["JP-01"], "x", 1.0, template="missile-launch")
+
+
+def test_a_template_gives_all_three_languages() -> None:
+    book = _book()
+    p, _ = book.propose("aoki", ["JP-01", "JP-02"], "", 1.0, template="missile-launch")
+    env, _ = book.confirm(p.id, "baek", 2.0)
+    infos = CAPParser(env.body.cap).as_dict()[0]["cap_info"]
+    by = {str(i["cap_language"]): i for i in infos}
+    assert list(by) == ["ja-JP", "ko-KR", "en-US"]
+    assert "北海道、青森県の上空を通過する可能性があります" in str(by["ja-JP"]["cap_description"])
+    assert "홋카이도, 아오모리현 상공을" in str(by["ko-KR"]["cap_description"])
+    assert "It may pass over Hokkaido, Aomori." in str(by["en-US"]["cap_description"])
+    assert str(by["ja-JP"]["cap_headline"]).endswith("ミサイル発射。ミサイル発射。")
+    assert validate_cap(env.body.cap) == []
 
 
 @pytest.mark.parametrize(
@@ -58,7 +100,7 @@ def test_two_distinct_operators_issue_an_alert() -> None:
 )
 def test_refusals_are_audited(who: str, why: str) -> None:
     book = _book()
-    p, _ = book.propose("aoki", ["JP-01"], "text", 100.0)
+    p, _ = book.propose("aoki", ["JP-01"], "避難", 100.0)
     with pytest.raises(ManualAlertError, match=why) as ei:
         book.confirm(p.id, who, 101.0)
     assert ei.value.record.action == "refuse"
@@ -70,13 +112,13 @@ def test_refusals_are_audited(who: str, why: str) -> None:
 def test_bad_proposals_are_refused() -> None:
     book = _book()
     with pytest.raises(ManualAlertError, match="unknown area"):
-        book.propose("aoki", ["JP-99"], "text", 1.0)
+        book.propose("aoki", ["JP-99"], "避難", 1.0)
     with pytest.raises(ManualAlertError, match="at least one area"):
-        book.propose("aoki", [], "text", 1.0)
+        book.propose("aoki", [], "避難", 1.0)
     with pytest.raises(ManualAlertError, match="text"):
         book.propose("aoki", ["JP-01"], "   ", 1.0)
     with pytest.raises(ManualAlertError, match="not authorised"):
-        book.propose("eve", ["JP-01"], "text", 1.0)
+        book.propose("eve", ["JP-01"], "避難", 1.0)
     with pytest.raises(ManualAlertError, match="no pending"):
         book.confirm("P42", "baek", 2.0)
     assert [r.action for r in book.audit] == ["refuse"] * 5
@@ -86,12 +128,12 @@ def test_bad_proposals_are_refused() -> None:
 def test_actual_only_from_a_live_book() -> None:
     for mode, status in ((DrillMode(), "Exercise"), (ReplayMode(), "Test")):
         book = _book(mode)
-        p, _ = book.propose("aoki", ["JP-01"], "t", 1.0)
+        p, _ = book.propose("aoki", ["JP-01"], "避難", 1.0)
         env, _ = book.confirm(p.id, "baek", 2.0)
         assert env.body.status == status
     live = authorise_live(LiveAuthorisation("Director", "order 1", "warning@jp.example"))
     book = _book(live)
-    p, _ = book.propose("aoki", ["JP-01"], "t", 1.0)
+    p, _ = book.propose("aoki", ["JP-01"], "避難", 1.0)
     env, rec = book.confirm(p.id, "baek", 2.0)
     assert env.body.status == "Actual"
     assert rec.status == "Actual"
@@ -100,7 +142,7 @@ def test_actual_only_from_a_live_book() -> None:
 
 def test_cancel_needs_one_operator_and_references_the_alert() -> None:
     book = _book()
-    p, _ = book.propose("aoki", ["JP-01"], "t", 1.0)
+    p, _ = book.propose("aoki", ["JP-01"], "避難", 1.0)
     env, _ = book.confirm(p.id, "baek", 2.0)
     c, rec = book.cancel(env.body.id, "aoki", 3.0)
     assert c is not None
@@ -110,7 +152,7 @@ def test_cancel_needs_one_operator_and_references_the_alert() -> None:
     assert rec.action == "cancel"
     with pytest.raises(ManualAlertError, match="nothing to cancel"):
         book.cancel(env.body.id, "baek", 4.0)
-    p2, _ = book.propose("aoki", ["JP-02"], "t", 5.0)
+    p2, _ = book.propose("aoki", ["JP-02"], "避難", 5.0)
     none, _ = book.cancel(p2.id, "aoki", 6.0)  # withdrawing a proposal sends nothing
     assert none is None
     assert p2.id not in book.pending
@@ -119,7 +161,7 @@ def test_cancel_needs_one_operator_and_references_the_alert() -> None:
 def test_store_round_trip_and_tamper_detection(tmp_path: Path) -> None:
     store = ManualAlertStore(tmp_path)
     with store.open(_book()) as book:
-        p, _ = book.propose("aoki", ["JP-01"], "t", 1.0)
+        p, _ = book.propose("aoki", ["JP-01"], "避難", 1.0)
     with store.open(_book()) as book:
         book.confirm(p.id, "baek", 2.0)
     with store.open(_book()) as book:
@@ -135,7 +177,7 @@ def test_store_round_trip_and_tamper_detection(tmp_path: Path) -> None:
 def test_a_drill_book_cannot_be_reused_live(tmp_path: Path) -> None:
     store = ManualAlertStore(tmp_path)
     with store.open(_book()) as book:
-        book.propose("aoki", ["JP-01"], "t", 1.0)
+        book.propose("aoki", ["JP-01"], "避難", 1.0)
     live = authorise_live(LiveAuthorisation("Director", "order 1", "warning@jp.example"))
     with pytest.raises(ConfigError, match="drill"), store.open(_book(live)):
         pass
@@ -177,7 +219,9 @@ def test_cli_flow(tmp_path: Path) -> None:
                     "aoki",
                     "--area",
                     "JP-01",
-                    "--text",
+                    "--text-ja",
+                    "ミサイル。避難。",
+                    "--text-en",
                     "Missile. Shelter.",
                     "--at",
                     "10",
@@ -204,13 +248,15 @@ def test_cli_flow(tmp_path: Path) -> None:
     )
     assert "CODES [0, 1, 0, 0]" in r.stdout, r.stdout + r.stderr
     assert "two-person rule" in r.stderr
-    assert "issued JP.manual-1.1.0 (Exercise)" in r.stdout
+    issued = re.search(r"issued (m[0-9a-f]{8}\.JP\.manual-1\.1\.0) \(Exercise\)", r.stdout)
+    assert issued, r.stdout  # the book's own identity: no two books share alert ids
+    ident = issued.group(1)
     assert "refuse by aoki P1" in r.stdout
-    assert (tmp_path / "book" / "JP.manual-1.1.0.xml").exists()
+    assert (tmp_path / "book" / f"{ident}.xml").exists()
     # listing needs no operators; proposing does: a one-line error, exit 2
     r = run("list", "--state", str(tmp_path / "book"))
     assert r.returncode == 0, r.stderr
-    assert "JP.manual-1.1.0 Exercise" in r.stdout
+    assert f"{ident} Exercise" in r.stdout
     r = run(
         "propose", "--state", str(tmp_path / "book"), "--operator", "aoki", "--area", "JP-01", "--text", "x"
     )

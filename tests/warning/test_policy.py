@@ -102,3 +102,30 @@ def test_live_authorisation_file(tmp_path: Path) -> None:
     p.write_text('live = true\nreference = "order 9"\nsender = "w@jp.example"\n')
     with pytest.raises(ConfigError, match="authorised_by"):
         load_live_authorisation(p)
+
+
+def test_one_sender_per_public() -> None:
+    from tocsin.warning.policy import Release, WarningConfig
+
+    cfg = WarningConfig(
+        sender="warning@tocsin.example",
+        releases=[
+            Release(partner="JP", countries=["JP"]),
+            Release(partner="KR", countries=["KR"]),
+            Release(partner="US", countries=["US"], sender="alerts@us.example"),
+        ],
+    )
+    got = [cfg.sender_for(r) for r in cfg.releases]
+    assert got == ["warning-jp@tocsin.example", "warning-kr@tocsin.example", "alerts@us.example"]
+    assert len(set(got)) == 3
+    assert cfg.sender_for(cfg.releases[0], "live@jp.example") == "live-jp@jp.example"
+    assert WarningConfig(sender="plain").sender_for(cfg.releases[1]) == "plain-kr"
+
+
+def test_a_release_time_zone_is_checked(tmp_path: Path) -> None:
+    p = tmp_path / "p.toml"
+    p.write_text('[[releases]]\npartner = "US"\ncountries = ["US"]\ntimezone = "Pacific/Guam"\n')
+    assert load_config(p).releases[0].timezone == "Pacific/Guam"
+    p.write_text('[[releases]]\npartner = "US"\ncountries = ["US"]\ntimezone = "Mars/Olympus"\n')
+    with pytest.raises(ConfigError, match=r"unknown time zone 'Mars/Olympus'.*releases\[0\]"):
+        load_config(p)

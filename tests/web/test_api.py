@@ -180,13 +180,15 @@ def test_flood_gets_429_and_server_survives() -> None:
 
 
 def test_events_stream_and_cap_feed() -> None:
+    """SSE carries tracks and alerts; the CAP feed is the index of the warnings
+    in force, each entry linking to its CAP document at a stable URL."""
     ex, _ = build_exchange(toy_stages(), config=ServerConfig(tick_s=0, clock="data"))
     cap = (
         '<?xml version="1.0" encoding="UTF-8"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
         "<identifier>A-1</identifier></alert>"
     )
 
-    async def go(c: httpx.AsyncClient) -> tuple[str, bytes]:
+    async def go(c: httpx.AsyncClient) -> tuple[str, bytes, httpx.Response, httpx.Response]:
         async def reader() -> str:
             r = await c.get("/v1/events?kinds=alert,track&max_events=4")
             return r.text
@@ -198,22 +200,32 @@ def test_events_stream_and_cap_feed() -> None:
         assert r.json()["accepted"] == 4
         text = await asyncio.wait_for(task, 10)
         assert ex.hub is not None
+        # the toy warner's alert carries no CAP document: give the feed one to serve
         hist = ex.hub.history[0]
-        ex.hub.history[0] = msgspec.structs.replace(hist, body=msgspec.structs.replace(hist.body, cap=cap))
+        ex.hub.current.add(msgspec.structs.replace(hist, body=msgspec.structs.replace(hist.body, cap=cap)))
         feed = (await c.get("/feed/cap.atom")).content
+        doc = await c.get(f"/cap/{hist.body.id}.xml")
+        missing = await c.get("/cap/nope.xml")
         assert not ex.hub.subscribers  # unsubscribed when the stream ended
-        return text, feed
+        return text, feed, doc, missing
 
-    text, feed = run(ex, go)
+    text, feed, doc, missing = run(ex, go)
     events = [b for b in text.split("\n\n") if b.startswith("event:")]
     assert [e.split("\n")[0] for e in events] == ["event: track"] * 3 + ["event: alert"]
     assert json.loads(events[0].split("data: ", 1)[1])["kind"] == "track"
     root = etree.fromstring(feed)
-    ns = {"a": "http://www.w3.org/2005/Atom", "cap": "urn:oasis:names:tc:emergency:cap:1.2"}
+    ns = {"a": "http://www.w3.org/2005/Atom"}
     assert root.tag == "{http://www.w3.org/2005/Atom}feed"
     entries = root.findall("a:entry", ns)
-    assert len(entries) == 1
-    assert entries[0].find("a:content/cap:alert/cap:identifier", ns).text == "A-1"  # type: ignore[union-attr]
+    assert len(entries) == 1  # one active thread
+    link = entries[0].find("a:link[@type='application/cap+xml']", ns)
+    assert link is not None
+    assert link.get("href") == "/cap/A-1.xml" or link.get("href", "").endswith(".xml")
+    assert doc.status_code == 200
+    assert doc.headers["content-type"].startswith("application/cap+xml")
+    assert b"<identifier>A-1</identifier>" in doc.content
+    assert missing.status_code == 404
+    assert missing.json()["reason"] == "not_found"
 
 
 def test_fuzzed_bodies_never_break_the_server() -> None:

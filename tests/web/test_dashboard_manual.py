@@ -66,19 +66,35 @@ def test_two_person_alert_update_cancel(tmp_path: Path) -> None:
     async def go(app: Any) -> None:
         alice, bob, sue = [await Op(app, n).login() for n in ("alice", "bob", "sue")]
         # no CSRF token: refused before anything happens
-        r = await alice.c.post("/v1/manual/propose", json={"areas": ["JP-13"], "text": "x"})
+        r = await alice.c.post("/v1/manual/propose", json={"areas": ["JP-13"], "text": "避難"})
         assert r.status_code == 403
         assert r.json()["reason"] == "csrf"
-        r = await alice.post("/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-99"], "text": "t"})
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-99"], "text": "避難"})
         assert r.status_code == 422
         assert r.json()["field"] == "areas"
         r = await alice.post("/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-13"], "text": " "})
         assert r.status_code == 422
         assert r.json()["field"] == "text"
-        r = await alice.post("/v1/manual/propose", {"msg_type": "Warn", "areas": ["JP-13"], "text": "t"})
+        r = await alice.post("/v1/manual/propose", {"msg_type": "Warn", "areas": ["JP-13"], "text": "避難"})
         assert r.json()["field"] == "msg_type"
+        # English typed as the Japanese public's own text: refused, never pasted into ja
         r = await alice.post(
             "/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-13", "JP-14"], "text": "Shelter now."}
+        )
+        assert r.status_code == 422
+        assert r.json()["field"] == "text"
+        assert "Japanese" in r.json()["detail"]
+        r = await alice.post(
+            "/v1/manual/propose",
+            {
+                "msg_type": "Alert",
+                "areas": ["JP-13", "JP-14"],
+                "text": {
+                    "ja-JP": "直ちに避難して下さい。",
+                    "ko-KR": "즉시 대피하십시오.",
+                    "en-US": "Shelter now.",
+                },
+            },
         )
         assert r.status_code == 200, r.text
         pid = r.json()["id"]
@@ -116,7 +132,7 @@ def test_two_person_alert_update_cancel(tmp_path: Path) -> None:
             {
                 "msg_type": "Update",
                 "areas": ["JP-13"],
-                "text": "Stay inside.",
+                "text": {"ja-JP": "屋内にとどまって下さい。"},
                 "references": [a1["body"]["id"]],
             },
         )
@@ -148,7 +164,9 @@ def test_two_person_alert_update_cancel(tmp_path: Path) -> None:
         assert c2["body"]["references"] == [new["body"]["id"]]
 
         # a proposal withdrawn by a supervisor is never issued
-        r = await alice.post("/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-01"], "text": "t"})
+        r = await alice.post(
+            "/v1/manual/propose", {"msg_type": "Alert", "areas": ["JP-01"], "template": "missile-launch"}
+        )
         wid = r.json()["id"]
         r = await sue.post("/v1/manual/withdraw", {"id": wid})
         assert r.status_code == 200
@@ -165,10 +183,11 @@ def test_two_person_alert_update_cancel(tmp_path: Path) -> None:
         ops = [json.loads(e.payload) for e in j.entries(kinds=("operator",))]
         outputs = list(j.entries(kinds=("output",)))
     events = [(o["event"], o["operator"]) for o in ops if o["event"] not in ("login",)]
-    assert events[:4] == [
+    assert events[:5] == [
         ("propose_refused", "alice"),
         ("propose_refused", "alice"),
         ("propose_refused", "alice"),
+        ("propose_refused", "alice"),  # English offered as the Japanese text
         ("propose", "alice"),
     ]
     assert ("confirm_refused", "alice") in events
@@ -187,7 +206,7 @@ def test_two_person_alert_update_cancel(tmp_path: Path) -> None:
     assert (data / "alerts.jsonl").read_text() == ""
     # the warning package's own audit of the book
     book = json.loads((data / "manual" / "book.json").read_text())
-    assert [r["action"] for r in book["audit"]][:3] == ["refuse", "refuse", "propose"]
+    assert [r["action"] for r in book["audit"]][:4] == ["refuse", "refuse", "refuse", "propose"]
 
 
 def test_actual_only_with_a_live_mode(tmp_path: Path) -> None:
@@ -218,7 +237,9 @@ def test_actual_only_with_a_live_mode(tmp_path: Path) -> None:
         try:
             alice, bob = [await Op(app, n).login() for n in ("alice", "bob")]
             assert (await alice.c.get("/v1/config")).json()["mode"] == "actual"
-            r = await alice.post("/v1/manual/propose", {"areas": ["KR-11110"], "text": "Shelter."})
+            r = await alice.post(
+                "/v1/manual/propose", {"areas": ["KR-11110"], "text": {"ja-JP": "避難して下さい。"}}
+            )
             pid = r.json()["id"]
             assert (await alice.post("/v1/manual/confirm", {"id": pid})).status_code == 403
             r = await bob.post("/v1/manual/confirm", {"id": pid})
@@ -237,7 +258,7 @@ def test_actual_only_with_a_live_mode(tmp_path: Path) -> None:
 def test_manual_alerts_survive_a_restart(tmp_path: Path) -> None:
     async def go(app: Any) -> None:
         alice, bob = [await Op(app, n).login() for n in ("alice", "bob")]
-        r = await alice.post("/v1/manual/propose", {"areas": ["JP-01"], "text": "Shelter."})
+        r = await alice.post("/v1/manual/propose", {"areas": ["JP-01"], "template": "missile-launch"})
         r = await bob.post("/v1/manual/confirm", {"id": r.json()["id"]})
         assert r.status_code == 200
         for o in (alice, bob):
@@ -257,6 +278,9 @@ def test_manual_alerts_survive_a_restart(tmp_path: Path) -> None:
         ):
             hist = (await c.get("/v1/alerts")).json()
             assert [h["body"]["areas"] for h in hist] == [["JP-01"]]
-            assert b"<status>Exercise</status>" in (await c.get("/feed/cap.atom")).content
+            feed = (await c.get("/feed/cap.atom")).content
+            assert b"<entry>" in feed  # the manual alert is still in force
+            href = feed.split(b'type="application/cap+xml" href="')[1].split(b'"')[0].decode()
+            assert b"<status>Exercise</status>" in (await c.get(href)).content
 
     asyncio.run(main())

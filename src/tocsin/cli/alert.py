@@ -213,10 +213,13 @@ def register(app: typer.Typer) -> None:
             'Example (two duty officers listed in policy.toml as operators = ["aoki", "baek"], '
             "with accounts made by `tocsin operator add` in data/operators.json):\n\n"
             "    tocsin alert propose --state book/ --policy policy.toml --operators data/operators.json "
-            '--operator aoki --area JP-01 --text "Missile launch. Take shelter."  # asks the password\n\n'
+            "--operator aoki --area JP-01 --template missile-launch  # asks the password\n\n"
+            "    tocsin alert propose --state book/ --policy policy.toml --operators data/operators.json "
+            '--operator aoki --area JP-01 --text-ja "ミサイル発射。避難して下さい。" '
+            '--text-en "Missile launch. Take shelter."\n\n'
             "    tocsin alert confirm P1 --state book/ --policy policy.toml --operators data/operators.json "
             "--operator baek --key baek.key   # baek signs with his own key\n\n"
-            "    tocsin alert cancel JP.manual-1.1.0 --state book/ --policy policy.toml "
+            "    tocsin alert cancel m1a2b3c4d.JP.manual-1.1.0 --state book/ --policy policy.toml "
             "--operators data/operators.json --operator aoki\n\n"
             "    tocsin alert list --state book/ --policy policy.toml --audit\n\n"
             "Alerts are Exercise unless --live names a live authorisation file. Passwords and codes "
@@ -258,7 +261,19 @@ def register(app: typer.Typer) -> None:
             ..., "--area", help="Area code (repeat), e.g. JP-01.", show_default=False
         ),
         text: str = typer.Option(
-            ..., "--text", help="What the public should know and do.", show_default=False
+            "",
+            "--text",
+            help="What the public should know and do, in the public's own language.",
+            show_default=False,
+        ),
+        text_ja: str = typer.Option("", "--text-ja", help="The text in Japanese.", show_default=False),
+        text_ko: str = typer.Option("", "--text-ko", help="The text in Korean.", show_default=False),
+        text_en: str = typer.Option("", "--text-en", help="The text in English.", show_default=False),
+        template: str = typer.Option(
+            "",
+            "--template",
+            help="A pre-scripted three-language alert instead of a text: missile-launch, missile-fall.",
+            show_default=False,
         ),
         state: Path = state_opt,
         policy: Path | None = policy_opt,
@@ -268,7 +283,12 @@ def register(app: typer.Typer) -> None:
         key: Path | None = key_opt,
         credentials_stdin: bool = stdin_opt,
     ) -> None:
-        """Propose a manual alert; nothing is sent until another operator confirms."""
+        """Propose a manual alert; nothing is sent until another operator confirms.
+
+        Each language's text is the operators' own (--text is the public's own
+        language; --text-ja/-ko/-en name theirs), or a pre-scripted
+        three-language --template: a language with no text is left out of the
+        alert, never filled with another language's words."""
         from tocsin.warning.manual import ManualAlertBook, ManualAlertError
 
         store = _accounts(operators)
@@ -276,10 +296,18 @@ def register(app: typer.Typer) -> None:
         t = _now(at)
         with _book(state, policy, live) as b:
             assert isinstance(b, ManualAlertBook)
+            texts: dict[str, str] = {str(b.home): text} if text else {}
+            for lang, tx in (("ja-JP", text_ja), ("ko-KR", text_ko), ("en-US", text_en)):
+                if tx:
+                    texts[lang] = tx
             try:
-                what = {"areas": sorted(set(area)), "text": " ".join(text.split())}
+                what: dict[str, Any] = {"areas": sorted(set(area))}
+                if template:
+                    what["template"] = template
+                else:
+                    what["texts"] = {k: " ".join(v.split()) for k, v in sorted(texts.items())}
                 auth = _authenticate(b, store, operator, creds, t, "propose", what)
-                p, rec = b.propose(operator, area, text, t, auth=auth)
+                p, rec = b.propose(operator, area, texts, t, template=template or None, auth=auth)
             except ManualAlertError as exc:
                 refused: Exception | None = exc
             else:
@@ -315,7 +343,13 @@ def register(app: typer.Typer) -> None:
                 p = b.pending.get(pending)
                 what: dict[str, Any] = {"pending": pending}
                 if p is not None:  # what exactly is being confirmed
-                    what.update(areas=list(p.areas), text=p.text, proposed_by=p.proposed_by)
+                    what.update(
+                        areas=list(p.areas),
+                        text=p.text,
+                        texts=dict(p.texts),
+                        template=p.template,
+                        proposed_by=p.proposed_by,
+                    )
                 auth = _authenticate(b, store, operator, creds, t, "confirm", what, pending)
                 env, rec = b.confirm(pending, operator, t, auth=auth)
             except ManualAlertError as exc:

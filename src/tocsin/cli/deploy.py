@@ -151,10 +151,14 @@ def register(app: typer.Typer) -> None:
                 )
                 return await ensure_consumers(js, readers, partners=codes)
             except Exception as exc:
-                raise ConfigError(
-                    f"cannot set up the streams and consumers: {exc or type(exc).__name__} "
-                    "(does this user administer the account?)"
-                ) from None
+                why = str(exc) or type(exc).__name__
+                hint = (
+                    "an older layout's stream TOCSIN_IN holds these subjects: let the nodes drain it, "
+                    "then delete it (nats stream rm TOCSIN_IN)"
+                    if "overlap" in why.lower()
+                    else "does this user administer the account?"
+                )
+                raise ConfigError(f"cannot set up the streams and consumers: {why} ({hint})") from None
             finally:
                 await nc.close()
 

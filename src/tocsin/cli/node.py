@@ -275,6 +275,7 @@ def register(app: typer.Typer) -> None:
             OPEN_MODE_BANNER,
             announce_live,
             check_resume,
+            new_instance,
             unreproducible,
             warning_setup,
         )
@@ -288,6 +289,7 @@ def register(app: typer.Typer) -> None:
             SegmentPolicy,
             SnapshotPolicy,
             default_stages,
+            recorded_instance,
         )
         from tocsin.transport.nats import FusionNode, ensure_streams, publish_all
         from tocsin.wire import ReadStats, iter_jsonl
@@ -316,12 +318,6 @@ def register(app: typer.Typer) -> None:
             foreign = [m for m in to_publish if m.partner != code]
             if foreign:
                 raise InputError(f"message of partner {foreign[0].partner}, not {code}", file=str(publish))
-        if stages == "toy":
-            from tocsin.exchange.samples import toy_stages
-
-            stage_list = toy_stages()
-        else:
-            stage_list = default_stages(mode, wcfg)
         ddir = data or Path(f"data-{code}")
         journal = Journal(ddir / "journal.db", synchronous=sync)
         try:
@@ -329,6 +325,13 @@ def register(app: typer.Typer) -> None:
         except InputError:
             journal.close()
             raise
+        instance = recorded_instance(journal) or new_instance(f"node-{code}")
+        if stages == "toy":
+            from tocsin.exchange.samples import toy_stages
+
+            stage_list = toy_stages()
+        else:
+            stage_list = default_stages(mode, wcfg, instance=instance)
         announce_live(mode, live)
         ingress = Ingress(registry, max_skew_s=max_skew or None, recorder=journal)
         import time
@@ -361,7 +364,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{ddir / 'journal.db'}: {rep.summary()}", err=True)
         from tocsin.runtime import note_start
 
-        note_start(journal, stages, f"node {code}", mode, plain)
+        note_start(journal, stages, f"node {code}", mode, plain, instance)
 
         # the input streams: the registry's partners (and this one); open mode
         # makes the shipped partners' and its own, and reads every one there is

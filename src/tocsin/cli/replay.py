@@ -158,6 +158,7 @@ def register(app: typer.Typer) -> None:
         from tocsin.runtime import (
             iter_recorded_outputs,
             iter_replay,
+            recorded_instance,
             recorded_live_sender,
             recorded_mode,
             recorded_open,
@@ -207,7 +208,7 @@ def register(app: typer.Typer) -> None:
 
             # (an open-mode run's alerts say so in their CAP note: the replay too)
             mode = ReplayMode(status="Exercise", open_inputs=recorded_open(j))
-            replay_stages = stages_by_name(name, mode=mode, config=cfg)
+            replay_stages = stages_by_name(name, mode=mode, config=cfg, instance=recorded_instance(j))
 
             def checked() -> Iterator[Envelope]:
                 for env in iter_replay(j, replay_stages):

@@ -68,6 +68,15 @@ def warning_setup(
     return mode, cfg, plain
 
 
+def new_instance(role: str) -> str:
+    """A fresh node-and-run identity for alert identifiers (``serve-1a2b3c4d``):
+    random, recorded in the journal's start note, reused by restarts and
+    replays of that journal (:func:`tocsin.runtime.recorded_instance`)."""
+    import secrets
+
+    return f"{role}-{secrets.token_hex(4)}"
+
+
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -369,7 +378,7 @@ def register(app: typer.Typer) -> None:
 
         from tocsin.exchange.signing import PartnerRegistry, load_private_key
         from tocsin.journal import Journal
-        from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages
+        from tocsin.runtime import NondeterminismError, RecoveryError, Sink, default_stages, recorded_instance
         from tocsin.stageproc import DEFAULT_PRELOAD, StageRecipe, spawn
         from tocsin.web.app import HttpSecurity
         from tocsin.web.dashboard import Dashboard, DashboardConfig, load_recording
@@ -409,16 +418,19 @@ def register(app: typer.Typer) -> None:
 
             load_store(ops_file)  # a bad accounts file stops the start (one line), not a 500 at login
         jpath = data / "journal.db"
+        instance = None
         if jpath.is_file():
             with Journal(jpath, readonly=True) as jr:
                 check_resume(jr, str(jpath), mode, plain)
+                instance = recorded_instance(jr)
+        instance = instance or new_instance("serve")
         announce_live(mode, live)
         if stages == "toy":
             from tocsin.exchange.samples import toy_stages
 
             stage_list = toy_stages()
         else:
-            stage_list = default_stages(mode, wcfg)
+            stage_list = default_stages(mode, wcfg, instance=instance)
         registry = PartnerRegistry.load(partners) if partners is not None else None
         hooks: list[Sink] = []
         if webhooks:
@@ -498,7 +510,7 @@ def register(app: typer.Typer) -> None:
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,
                 recover=False,  # after the dashboard registered its keepers (below)
-                stage_recipe=StageRecipe.of(stages, mode, wcfg),
+                stage_recipe=StageRecipe.of(stages, mode, wcfg, instance),
                 spawned=early,
             )
             dash = Dashboard(
@@ -524,7 +536,7 @@ def register(app: typer.Typer) -> None:
         if exchange.pipeline.journal is not None:
             from tocsin.runtime import note_start
 
-            note_start(exchange.pipeline.journal, stages, "serve", mode, plain)
+            note_start(exchange.pipeline.journal, stages, "serve", mode, plain, instance)
         if report is not None:
             typer.echo(f"{data / 'journal.db'}: {report.summary()}", err=True)
         if replay is not None and registry is None:

@@ -7,8 +7,14 @@ Writes, into the output directory:
 ``<id>.xml``
     one CAP 1.2 document per alert message (ja-JP, ko-KR, en-US);
 ``feed.xml``
-    an Atom feed of all the CAP documents, newest first (the same feed
-    ``tocsin serve`` publishes at ``/feed/cap.atom``).
+    the Atom index of the warnings still in force at the end (one entry per
+    active (public, area) thread, linking to its latest ``<id>.xml``; the same
+    index ``tocsin serve`` publishes at ``/feed/cap.atom``).
+
+``--sign-key KEY.pem --sign-cert CERT.pem`` signs every CAP document (enveloped
+XML-DSig, RSA-SHA256, exclusive C14N, the certificate in KeyInfo:
+:mod:`tocsin.warning.capsign`), as IPAWS and other consumers verify them; the
+signature is deterministic, so a re-run gives the same bytes.
 
 The run is a drill or a replay, never live: alerts carry ``Exercise``
 (``--mode drill``, the default) or ``Test`` (``--mode replay``); ``Actual``
@@ -96,6 +102,19 @@ def register(app: typer.Typer) -> None:
             900.0, "--tail", help="Keep the clock running TAIL seconds after the last message (all-clears)."
         ),
         strict: bool = typer.Option(False, "--strict", help="Stop at the first bad line (exit status 2)."),
+        instance: str = typer.Option(
+            "",
+            "--instance",
+            help="Identity of this run in the alert ids (letters, digits, - and _); default: warn- and a "
+            "hash of the input, so a re-run reproduces them and another input never shares one.",
+            show_default=False,
+        ),
+        sign_key: Path | None = typer.Option(
+            None, "--sign-key", help="RSA private key (PEM) to sign each CAP document with (XML-DSig)."
+        ),
+        sign_cert: Path | None = typer.Option(
+            None, "--sign-cert", help="The signer's X.509 certificate (PEM), put in each signature."
+        ),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress and no summary."),
     ) -> None:
         """Assess the areas each ballistic track puts at risk and write the public
@@ -114,7 +133,18 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"must be a positive number of seconds, got {val:g}", field=name)
         cfg = load_config(policy) if policy is not None else None
         run_mode: Mode = DrillMode() if mode == "drill" else ReplayMode()
-        engine = WarningEngine(cfg, mode=run_mode)
+        if instance and not all(c.isalnum() or c in "-_" for c in instance):
+            raise InputError("letters, digits, - and _ only", field="--instance")
+        signer = None
+        if (sign_key is None) != (sign_cert is None):
+            raise InputError("--sign-key and --sign-cert go together", field="--sign-key")
+        if sign_key is not None and sign_cert is not None:
+            from tocsin.warning.capsign import CapSigner
+
+            signer = CapSigner.from_files(sign_key, sign_cert)
+        engine = WarningEngine(
+            cfg, mode=run_mode, instance=instance or _input_instance(tracks), signer=signer
+        )
         try:
             size = tracks.stat().st_size
             fh = open(tracks, "rb")  # noqa: SIM115 - closed below
@@ -181,6 +211,20 @@ def register(app: typer.Typer) -> None:
     _ = warn_cmd
 
 
+def _input_instance(path: Path) -> str:
+    """``warn-`` and 8 hex digits of the SHA-256 of the input's size and first MiB."""
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        h.update(str(path.stat().st_size).encode())
+        with open(path, "rb") as fh:
+            h.update(fh.read(1 << 20))
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    return f"warn-{h.hexdigest()[:8]}"
+
+
 def _forget_previous(out: Path) -> None:
     """Remove the CAP files a previous run listed in ``alerts.jsonl`` (ours, so a
     re-run into the same directory leaves no stale alert behind)."""
@@ -196,12 +240,12 @@ def _forget_previous(out: Path) -> None:
 
 
 def _write_cap(out: Path, alerts: list[Any]) -> None:
-    from tocsin.web.app import cap_atom
+    from tocsin.web.feed import cap_index
 
     for a in alerts:
         if a.body.cap:
             _atomic_write(out / f"{a.body.id}.xml", a.body.cap.encode("utf-8"))
-    _atomic_write(out / "feed.xml", cap_atom(alerts, feed_id="urn:tocsin:warn"))
+    _atomic_write(out / "feed.xml", cap_index(alerts, href=lambda i: f"{i}.xml", feed_id="urn:tocsin:warn"))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -109,6 +109,8 @@ class ReportData:
     timeline: list[TimelineEvent] = field(default_factory=list)
     rows: list[AreaRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: (title, paragraph): what a figure means, in plain words
+    explanations: list[tuple[str, str]] = field(default_factory=list)
     extra_tables: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)
 
 
@@ -355,6 +357,9 @@ def render_report(data: ReportData) -> str:
         f"<h2>{html.escape(title)}</h2>{_table(head, body)}" for title, head, body in data.extra_tables
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in data.notes)
+    explained = "".join(
+        f"<h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>" for title, text in data.explanations
+    )
     legend = (
         '<p class="legend"><span><i class="sw" style="background:#b0141e"></i>warned early</span>'
         '<span><i class="sw" style="background:#f6be5a"></i>warned later</span>'
@@ -376,6 +381,7 @@ times are after launch (T+min:s).</p>
 <h2>Timeline</h2>{timeline}
 <h2>Areas</h2>{_table(_AREA_HEAD, rows, classes)}
 {extra}
+{explained}
 {"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}
 </main></body></html>
 """

@@ -21,6 +21,11 @@ What lands in the output directory:
     the run's journal (``tocsin journal verify``, ``tocsin replay``);
 ``tracks.jsonl``, ``alerts.jsonl``, ``cap/<id>.xml``
     the exchange's outputs;
+``feed.xml``
+    the CAP feed as a consumer would see it at the end of the drill: the Atom
+    index of the warnings still in force, linking to ``cap/<id>.xml``
+    (:mod:`tocsin.web.feed`; ``tocsin serve`` publishes the same at
+    ``/feed/cap.atom``);
 ``score.json``
     tracking score (:mod:`tocsin.drill.score`) and warning score
     (:mod:`tocsin.drill.warnscore`);
@@ -30,10 +35,16 @@ What lands in the output directory:
 ``report.html``
     the after-action report (self-contained, opens offline).
 
+Alert identifiers carry the drill's *instance*, ``drill-<8 hex>`` from a hash
+of the scenario (:func:`drill_instance`): two scenarios never share one, and a
+drill re-run gives the same ones (byte-identical outputs).
+
 The clock: messages are fed in arrival order in one batch per ``tick_s`` of
 simulated time; after each batch every stage is advanced to the batch's end
 (``Pipeline.tick``), so time-driven behaviour (coasting, alert expiry, the
-all-clear) happens at the same simulated moments in every run.
+all-clear) happens at the same simulated moments in every run. After the
+scenario's end the clock runs on (at most ``TAIL_S``) until every warning is
+closed: a drill shows each area's story to its end.
 """
 
 from __future__ import annotations
@@ -188,6 +199,16 @@ def impact_headline(
 # --- truth -----------------------------------------------------------------------------
 
 
+def drill_instance(scenario: Scenario) -> str:
+    """The alert-identifier instance of a drill: ``drill-`` and the first 8 hex
+    digits of the SHA-256 of the scenario (its parsed spec: the same for the
+    same file and seed, different for any other)."""
+    import hashlib
+
+    digest = hashlib.sha256(msgspec.json.encode(scenario.spec)).hexdigest()
+    return f"drill-{digest[:8]}"
+
+
 def ground_tracks(truth: Iterable[Envelope]) -> list[GroundTrack]:
     """Ground tracks of the truth objects in ``truth`` messages (for warning scoring)."""
     by_obj: dict[str, list[TruthBody]] = defaultdict(list)
@@ -199,6 +220,8 @@ def ground_tracks(truth: Iterable[Envelope]) -> list[GroundTrack]:
         bodies = sorted(by_obj[name], key=lambda b: b.t)
         flying = [b for b in bodies if b.state_ecef is not None]
         impact = next((b for b in bodies if b.phase == "impact"), None)
+        if impact is not None and impact.fate is not None:
+            impact = None  # in orbit, or still falling, when its truth ends: not an impact
         if not flying:
             continue
         t = np.array([b.t for b in flying])
@@ -223,6 +246,18 @@ def ground_tracks(truth: Iterable[Envelope]) -> list[GroundTrack]:
     return out
 
 
+def _under_path_m(stages: Sequence[Stage]) -> float:
+    """The width of "under the path" the drill's warning policy uses (its
+    narrowest corridor, ``threat.min_buffer_m``): the scorer uses the same."""
+    from tocsin.warning.policy import WarningConfig
+
+    for st in stages:
+        cfg = getattr(st, "config", None)
+        if isinstance(cfg, WarningConfig):
+            return cfg.threat.min_buffer_m
+    return WarningConfig().threat.min_buffer_m
+
+
 def _area_shapes() -> tuple[list[AreaShape], dict[str, str]]:
     from tocsin.warning.areas import AreaRegistry
 
@@ -232,6 +267,19 @@ def _area_shapes() -> tuple[list[AreaShape], dict[str, str]]:
 
 
 # --- delivery --------------------------------------------------------------------------
+
+
+#: how long the clock may run past the scenario's end while warnings are still open
+TAIL_S = 1800.0
+
+
+def _warnings_open(stages: Sequence[Stage]) -> bool:
+    """Does a warning stage still hold an open warning?"""
+    for st in stages:
+        active = getattr(st, "active_areas", None)
+        if callable(active) and any(active().values()):
+            return True
+    return False
 
 
 #: the period of each partner node's heartbeat in a drill (as ``tocsin node``)
@@ -347,10 +395,11 @@ def run_drill(
     for old in (jpath, jpath.with_suffix(".db-wal"), jpath.with_suffix(".db-shm")):
         old.unlink(missing_ok=True)
     journal = Journal(jpath, synchronous="NORMAL")
-    note_start(journal, "default", "drill")
+    instance = drill_instance(scenario)
+    note_start(journal, "default", "drill", instance=instance)
     sink = _Collect()
     pipe = Pipeline(
-        list(stages) if stages is not None else default_stages(),
+        list(stages) if stages is not None else default_stages(instance=instance),
         journal,
         [sink],
         ingress=Ingress(_registry(stream, scenario), max_skew_s=MAX_SKEW_S),
@@ -380,6 +429,11 @@ def run_drill(
             pipe.tick(t)
             for p in links.check(t):
                 flags[p].append(t)
+        # the clock runs on past the scenario's end until every warning is
+        # closed (the all-clear comes after the fall), for at most TAIL_S
+        while t < end_t + TAIL_S and _warnings_open(pipe.stages):
+            t += tick_s
+            pipe.tick(t)
     finally:
         pipe.close()
     caught = {k: v.as_dict() for k, v in tally(items, reasons).items()}
@@ -394,20 +448,25 @@ def run_drill(
         body = a.body
         if isinstance(body, AlertBody) and body.cap:
             (cap_dir / f"{body.id}.xml").write_text(body.cap, encoding="utf-8")
+    from tocsin.web.feed import cap_index
+
+    (out / "feed.xml").write_bytes(cap_index(alerts, feed_id=f"urn:tocsin:{instance}"))
 
     say("scoring")
     tracking = score(tracks, sim.truth)
     gts = ground_tracks(sim.truth)
     shapes, names = _area_shapes()
-    risk = areas_at_risk(gts, shapes)
+    risk = areas_at_risk(gts, shapes, _under_path_m(pipe.stages))
     launch_t = min((g.launch_t for g in gts if g.ballistic), default=spec.start_epoch)
-    alert_bodies = [a.body for a in alerts if isinstance(a.body, AlertBody)]
+    alert_envs = [a for a in alerts if isinstance(a.body, AlertBody)]
+    alert_bodies = [a.body for a in alert_envs if isinstance(a.body, AlertBody)]
     warning = score_warnings(
         alert_bodies,
         risk,
         launch_t,
         [s.code for s in shapes if s.sea],
         path_km=lambda codes: distance_from_paths_km(gts, shapes, codes),
+        partners=[a.partner for a in alert_envs],
     )
 
     rejected = dict(sorted(pipe.ingress.rejected.items()))
@@ -478,6 +537,11 @@ def _figures(
         "false_areas_sea": float(len(warning.false_areas_sea)),
         "missed_areas": float(len(warning.missed_areas)),
     }
+    figs["first_contact_alert"] = warning.first_contact_alert
+    figs["explicit_close_rate"] = warning.explicit_close_rate
+    figs["messages_per_area_max"] = float(warning.messages_per_area_max)
+    figs["messages_per_area_minute_max"] = float(warning.messages_per_area_minute_max)
+    figs["announced_error_max_s"] = warning.announced_error_max_s
     corr = [v for v in warning.time_to_correct_s.values() if v is not None]
     uncorrected = sum(1 for v in warning.time_to_correct_s.values() if v is None)
     figs["time_to_correct_max_s"] = max(corr) if corr and not uncorrected else (None if uncorrected else 0.0)
@@ -550,6 +614,16 @@ def build_report(
         Headline("areas at risk warned", f"{_fmt(100 * w.area_recall)} %", ok("area_recall")),
         Headline("warned areas really at risk", f"{_fmt(100 * w.area_precision)} %", ok("area_precision")),
         Headline("false alerts", str(w.false_alerts), ok("false_alerts")),
+        Headline(
+            "areas first told by an Alert",
+            "-" if w.first_contact_alert is None else f"{100 * w.first_contact_alert:.0f} %",
+            ok("first_contact_alert"),
+        ),
+        Headline(
+            "areas told it is over (explicit close)",
+            "-" if w.explicit_close_rate is None else f"{100 * w.explicit_close_rate:.0f} %",
+            ok("explicit_close_rate"),
+        ),
         Headline("GOSPA mean", _fmt(tr.gospa_mean, " m"), ok("gospa_mean_m")),
         Headline(label_ie, _fmt(f.get(key_ie), " m"), ok(key_ie)),
         Headline(
@@ -744,6 +818,23 @@ def build_report(
                 ],
             )
         )
+    if w.story_log:
+        extra.append(
+            (
+                "Each area's story (per public: its messages in order, and how it ended)",
+                ["public", "area", "name", "messages", "ended"],
+                [
+                    [
+                        key.split(" ", 1)[0],
+                        key.split(" ", 1)[1],
+                        names.get(key.split(" ", 1)[1], ""),
+                        types,
+                        end,
+                    ]
+                    for key, types, end in w.story_log
+                ],
+            )
+        )
     if outcome.rejected:
         extra.append(
             (
@@ -765,8 +856,51 @@ def build_report(
         timeline=timeline,
         rows=rows,
         notes=outcome.notes,
+        explanations=[("What GOSPA counts", gospa_explained(tr))],
         extra_tables=extra,
     )
+
+
+def gospa_explained(tr: ScoreReport) -> str:
+    """A paragraph on what the GOSPA figure of this drill is made of: it counts
+    every truth object (aircraft too) and every track, so an object no sensor
+    sees adds the cut-off penalty at every step, whatever the missile's accuracy."""
+    if tr.gospa_mean is None:
+        return "No GOSPA: the drill had no truth objects on the scoring grid."
+    c, p = tr.c, tr.p
+    parts = [
+        f"GOSPA (c = {c / 1000:g} km, p = {p:g}) scores the whole air picture at every second: each truth "
+        f"object, aircraft included, is matched to at most one track; a matched pair adds its distance "
+        f"(up to c), and every object without a track and every track without an object adds c/2^(1/p) "
+        f"({c / 2 ** (1 / p) / 1000:.1f} km) to the step's figure. It is not a missile-accuracy figure."
+    ]
+    loc, missed, false = tr.localisation_mean or 0.0, tr.missed_mean or 0.0, tr.false_mean or 0.0
+    tot = loc + missed + false
+    if tot > 0:
+        parts.append(
+            f"This drill's mean {tr.gospa_mean:,.0f} m is {100 * loc / tot:.0f} % localisation (matched "
+            f"pairs), {100 * missed / tot:.0f} % objects without a track, {100 * false / tot:.0f} % tracks "
+            "without an object (shares of the mean GOSPA^p)."
+        )
+    unseen = [o for o in tr.objects if (o.tracked_fraction or 0.0) < 0.5]
+    if unseen:
+        names = ", ".join(
+            f"{o.object} ({o.class_}, tracked {100 * (o.tracked_fraction or 0.0):.0f} % of its time)"
+            for o in unseen
+        )
+        parts.append(
+            f"Objects tracked less than half their time: {names}. Each adds the missed-object penalty at "
+            "every step it was not tracked — an aircraft no sensor can see (beyond every radar's field of "
+            "regard or below its horizon) dominates the figure without any tracking error."
+        )
+    ball = [o for o in tr.objects if o.class_ == "ballistic" and o.rmse_m is not None]
+    if ball:
+        parts.append(
+            "For the missiles themselves read the position RMSE ("
+            + ", ".join(f"{o.object} {o.rmse_m:,.0f} m" for o in ball)
+            + ") and the impact-point errors."
+        )
+    return " ".join(parts)
 
 
 def _rings(geom: object) -> list[Sequence[tuple[float, float]]]:
@@ -779,4 +913,12 @@ def _rings(geom: object) -> list[Sequence[tuple[float, float]]]:
     return out
 
 
-__all__ = ["Check", "DrillOutcome", "build_report", "ground_tracks", "run_drill"]
+__all__ = [
+    "Check",
+    "DrillOutcome",
+    "build_report",
+    "drill_instance",
+    "gospa_explained",
+    "ground_tracks",
+    "run_drill",
+]

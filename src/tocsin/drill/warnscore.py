@@ -1,14 +1,22 @@
-"""Scoring the public warning of a drill: who was warned, when, and should they
-have been.
+"""Scoring the public warning of a drill: who was warned, when, how each area's
+story went, and should they have been warned.
 
-Truth: an area is *at risk* when the real ground track of a ballistic object
-passes over it (overflight, from the end of boost on) or the real impact point
-lies in it. Its *event time* is the first overflight or the impact, whichever
-comes first. Aircraft never put an area at risk.
+Truth: an area is *at risk* when it lies **under the path** of a ballistic
+object after its boost: within ``under_path_m`` (the warning policy's
+``threat.min_buffer_m``, 5 km by default: the debris allowance under every
+ballistic path) of its real ground track, its impact point included. This is
+the same definition, computed by the same function
+(:func:`tocsin.warning.threat.under_path`), as the policy's narrowest corridor:
+an area the policy warns because the real path passed 3.5 km from it is not
+"wrong". Its *event time* is when the real path first comes that close.
+Aircraft never put an area at risk.
 
-Warnings: an area is *warned* from the first ``Alert``/``Update`` whose ``areas``
-list names it. Its *lead time* is event time minus first warning time; negative
-means the warning came after the missile had passed or fallen.
+Warnings: an area is *warned* from the first ``Alert``/``Update`` whose
+``areas`` list names it. Its *lead time* is event time minus first warning
+time; negative means the warning came after the missile had passed or fallen.
+Each (public, area) has a *story*: its messages from the first that names it
+to the close that ends it (an all-clear ``Update`` or a ``Cancel`` naming it in
+``closes``); a later warning of the same area starts a new story.
 
 Figures (all times in seconds):
 
@@ -18,26 +26,35 @@ Figures (all times in seconds):
 * ``area_precision`` — warned areas that were at risk / warned areas (1.0 when
   none warned);
 * ``false_areas`` — areas warned that were never at risk (land and sea counted
-  apart), ``false_alerts`` — alert messages none of whose areas was at risk;
+  apart); ``false_alerts`` — alert messages about nothing at risk at all: those
+  whose tracks never warned an area at risk (a ghost, an aircraft called a
+  missile), or, without tracks, none of whose areas was at risk. A corrected
+  neighbour of a real missile's path is a false *area*, not a false alert;
 * ``time_to_correct_s`` — for each wrongly warned area, the time from its first
-  warning until it was last dropped (an Update without it, or a Cancel) by
-  every alert thread that named it, never to be warned again; ``None`` while
-  never corrected. An area warned, dropped and warned again is corrected only
-  when the last warning is dropped (the public was told twice), and an area
-  two threads name (two missiles, two partners' releases) only when both
-  drop it;
+  warning until it was explicitly closed by every thread that named it, never
+  to be warned again; ``None`` while never corrected — also when a warning just
+  stopped naming it (a silent drop is no correction: the people there were
+  never told). An area warned, closed and warned again is corrected only at
+  its last close;
 * ``false_area_path_km`` — for each wrongly warned area, how far it lies from
-  the nearest real post-boost ground track or impact point (km; see
-  :func:`distance_from_paths_km`): a reader can tell a neighbour a few km
-  beside the path (inside the warning rules' debris allowance) from an area
-  far away.
+  the nearest real post-boost ground track or impact point (km);
+* the stories: ``stories``, ``first_contact_alert`` (the fraction whose first
+  message is an ``Alert``: goal 1.0), ``explicit_close_rate`` (the fraction
+  that end with an explicit close naming the area: goal 1.0),
+  ``messages_per_area_max`` (the most messages one story had),
+  ``messages_per_area_minute_max`` (the most messages one (public, area) got
+  in any 60 s);
+* ``announced_error_s`` — for each area at risk and warned before its event,
+  the time the last message before the event announced (its ``onset``,
+  rounded to the minute as the texts say it) minus the true event time;
+  ``announced_error_max_s`` the largest in magnitude.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 import numpy as np
@@ -45,6 +62,9 @@ import shapely
 from numpy.typing import NDArray
 
 from tocsin.wire.messages import AlertBody
+
+#: the default width of "under the path" (m): ThreatConfig().min_buffer_m
+UNDER_PATH_M = 5_000.0
 
 
 @dataclass(frozen=True)
@@ -70,27 +90,41 @@ class AreaShape:
     sea: bool
 
 
-def areas_at_risk(tracks: Iterable[GroundTrack], areas: Sequence[AreaShape]) -> dict[str, float]:
-    """Area code -> event time (epoch s) for every area a ballistic object's real
-    path overflew after boost or its real impact point lies in."""
+class _ShapeIndex:
+    """The area-index interface of :func:`tocsin.warning.threat.under_path`."""
+
+    def __init__(self, areas: Sequence[AreaShape]) -> None:
+        self.areas = list(areas)
+        self._tree = shapely.STRtree([a.geometry for a in self.areas])
+
+    def intersecting(self, geom: shapely.Geometry) -> list[AreaShape]:
+        idx = self._tree.query(geom, predicate="intersects")
+        return [self.areas[i] for i in sorted({int(i) for i in idx})]
+
+
+def areas_at_risk(
+    tracks: Iterable[GroundTrack], areas: Sequence[AreaShape], under_path_m: float = UNDER_PATH_M
+) -> dict[str, float]:
+    """Area code -> event time (epoch s) for every area under the real path of a
+    ballistic object after its boost (module doc): within ``under_path_m`` of
+    its ground track or impact point."""
+    from tocsin.warning.threat import under_path
+
+    index = _ShapeIndex(areas)
     risk: dict[str, float] = {}
     for gt in tracks:
         if not gt.ballistic:
             continue
         sel = gt.t >= gt.boost_end_t
         lons, lats, ts = gt.lon[sel], gt.lat[sel], gt.t[sel]
-        segs = _segments(lons, lats)
-        for a in areas:
-            t_in = _first_entry(a.geometry, segs, lons, lats, ts)
-            if t_in is not None:
-                risk[a.code] = min(risk.get(a.code, math.inf), t_in)
-            if (
-                gt.impact_lat is not None
-                and gt.impact_lon is not None
-                and gt.impact_t is not None
-                and shapely.contains_xy(a.geometry, gt.impact_lon, gt.impact_lat)
-            ):
-                risk[a.code] = min(risk.get(a.code, math.inf), gt.impact_t)
+        if gt.impact_lat is not None and gt.impact_lon is not None and gt.impact_t is not None:
+            lons = np.append(lons, gt.impact_lon)
+            lats = np.append(lats, gt.impact_lat)
+            ts = np.append(ts, max(gt.impact_t, float(ts[-1]) if len(ts) else gt.impact_t))
+        if not len(ts):
+            continue
+        for code, t_in in under_path(index, lats, lons, ts, under_path_m).items():  # type: ignore[arg-type]
+            risk[code] = min(risk.get(code, math.inf), t_in)
     return risk
 
 
@@ -133,42 +167,6 @@ def distance_from_paths_km(
     return out
 
 
-def _segments(lons: NDArray[np.float64], lats: NDArray[np.float64]) -> NDArray[np.object_]:
-    """The path between consecutive samples as line segments (the path is
-    continuous: a narrow strip of land between two samples is overflown too);
-    a segment across the antimeridian is left out."""
-    if len(lons) < 2:
-        return np.empty(0, dtype=object)
-    coords = np.stack(
-        [np.stack([lons[:-1], lats[:-1]], axis=-1), np.stack([lons[1:], lats[1:]], axis=-1)], axis=1
-    )
-    keep = np.abs(np.diff(lons)) < 180.0
-    return np.asarray(shapely.linestrings(coords[keep]), dtype=object)
-
-
-def _first_entry(
-    geom: shapely.Geometry,
-    segs: NDArray[np.object_],
-    lons: NDArray[np.float64],
-    lats: NDArray[np.float64],
-    ts: NDArray[np.float64],
-) -> float | None:
-    """Time the path first enters ``geom`` (linear in time along a segment), or None."""
-    if not len(ts):
-        return None
-    if len(segs) != len(ts) - 1:  # antimeridian gaps: sample points only
-        inside = shapely.contains_xy(geom, lons, lats)
-        return float(ts[int(np.argmax(inside))]) if inside.any() else None
-    hit = shapely.intersects(geom, segs)
-    if not hit.any():
-        return None
-    i = int(np.argmax(hit))
-    seg = segs[i]
-    pts = shapely.points(shapely.get_coordinates(shapely.intersection(seg, geom)))
-    frac = float(np.min(shapely.line_locate_point(seg, pts, normalized=True))) if len(pts) else 0.0
-    return float(ts[i] + frac * (ts[i + 1] - ts[i]))
-
-
 class WarningScore(msgspec.Struct, kw_only=True):
     alerts: int
     first_alert_s: float | None
@@ -186,17 +184,46 @@ class WarningScore(msgspec.Struct, kw_only=True):
     time_to_correct_s: dict[str, float | None] = {}
     false_area_path_km: dict[str, float] = {}
     statuses: list[str] = []
+    stories: int = 0
+    first_contact_alert: float | None = None
+    explicit_close_rate: float | None = None
+    messages_per_area_max: int = 0
+    messages_per_area_minute_max: int = 0
+    announced_error_s: dict[str, float] = {}
+    announced_error_max_s: float | None = None
+    #: (public, area) stories that did not start with an Alert / end with an explicit close
+    first_contact_not_alert: list[str] = []
+    not_closed: list[str] = []
+    #: per story: "<public> <area>", its message types in order, and how it ended
+    story_log: list[list[str]] = []
 
 
 @dataclass
 class _AreaState:
     first_t: float
     threads: set[str]  # the alert threads warning it now
-    cleared_t: float | None = None  # when the last of them dropped it
+    cleared_t: float | None = None  # when the last of them closed it
+    explicit: bool = True  # every drop so far was an explicit close
+
+
+@dataclass
+class _Story:
+    key: str  # "<public> <area>"
+    types: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    onsets: list[tuple[float, float]] = field(default_factory=list)  # (message t, announced onset)
+    end: str = ""  # "close:<reason>", "Cancel", "silent", or "" while open
 
 
 def _correction_delay(st: _AreaState) -> float | None:
-    return None if st.threads or st.cleared_t is None else st.cleared_t - st.first_t
+    if st.threads or st.cleared_t is None or not st.explicit:
+        return None
+    return st.cleared_t - st.first_t
+
+
+def _announced(t: float) -> float:
+    """A time as the texts announce it: rounded to the minute."""
+    return math.floor(t / 60.0 + 0.5) * 60.0
 
 
 def score_warnings(
@@ -205,42 +232,105 @@ def score_warnings(
     launch_t: float,
     sea_codes: Iterable[str] = (),
     path_km: Callable[[list[str]], Mapping[str, float]] | None = None,
+    partners: Sequence[str] | None = None,
 ) -> WarningScore:
     """Score the alert messages of a drill against the areas really at risk
     (``path_km``: gives the distance from the real paths of the areas it is
-    asked about, :func:`distance_from_paths_km`)."""
+    asked about, :func:`distance_from_paths_km`; ``partners``: the public each
+    alert went to, in the order of ``alerts``)."""
     sea = set(sea_codes)
-    ordered = sorted(alerts, key=lambda a: (a.t, a.id))
+    who = list(partners) if partners is not None else [""] * len(alerts)
+    if len(who) != len(alerts):
+        raise ValueError("partners: one per alert")
+    ordered = sorted(zip(who, alerts, strict=True), key=lambda pa: (pa[1].t, pa[1].id))
     warned: dict[str, _AreaState] = {}
     # which areas each alert thread (the chain of references) currently covers
     thread_areas: dict[str, set[str]] = {}
     thread_of: dict[str, str] = {}
+    stories: dict[str, _Story] = {}  # (public, area) -> its current story
+    done: list[_Story] = []
+    msg_times: dict[str, list[float]] = {}
     false_alerts = 0
-    for a in ordered:
+    for partner, a in ordered:
         root = next((thread_of[r] for r in a.references if r in thread_of), a.id)
         thread_of[a.id] = root
-        now = set() if a.msg_type == "Cancel" else set(a.areas)
         before = thread_areas.get(root, set())
+        now = set() if a.msg_type == "Cancel" else set(a.areas)
+        closed = set(a.closes)
+        if a.msg_type == "Cancel" and not closed:
+            closed = set(before)  # a Cancel without ``closes`` cancels what its thread warned
         for code in before - now:
             was = warned[code]
             was.threads.discard(root)
+            explicit = code in closed
+            if not explicit:
+                was.explicit = False
             if not was.threads:
                 was.cleared_t = a.t
+            key = f"{partner} {code}"
+            story = stories.pop(key, None)
+            if story is not None:
+                if explicit:
+                    story.types.append(a.msg_type)
+                    story.times.append(a.t)
+                    story.end = "Cancel" if a.msg_type == "Cancel" else f"close:{a.close or 'all-clear'}"
+                    msg_times.setdefault(key, []).append(a.t)
+                else:
+                    story.end = "silent"
+                done.append(story)
         for code in now:
             st = warned.get(code)
             if st is None:
                 warned[code] = _AreaState(first_t=a.t, threads={root})
             else:
                 st.threads.add(root)
+                st.cleared_t = None
+                st.explicit = True
+            key = f"{partner} {code}"
+            story = stories.get(key)
+            if story is None:
+                story = stories[key] = _Story(key)
+            story.types.append(a.msg_type)
+            story.times.append(a.t)
+            if a.onset is not None:
+                story.onsets.append((a.t, a.onset))
+            msg_times.setdefault(key, []).append(a.t)
         thread_areas[root] = now
-        if a.msg_type != "Cancel" and now and not (now & set(at_risk)):
-            false_alerts += 1
+    done.extend(stories.values())  # still open at the end
+    # a track is real when some message it caused named an area at risk
+    real_tracks = {t for _, a in ordered if set(a.areas) & set(at_risk) for t in a.tracks}
+    for _, a in ordered:
+        if a.msg_type == "Cancel" or not a.areas:
+            continue
+        if a.tracks:
+            false_alerts += not (set(a.tracks) & real_tracks)
+        else:
+            false_alerts += not (set(a.areas) & set(at_risk))
     risk = set(at_risk)
     got = set(warned)
     hit = risk & got
     lead = {c: at_risk[c] - warned[c].first_t for c in sorted(hit)}
     false_codes = sorted(got - risk)
-    first_alert = (ordered[0].t - launch_t) if ordered else None
+    first_alert = (ordered[0][1].t - launch_t) if ordered else None
+    # announced times: the last announcement before the event, per at-risk area (any public)
+    announced: dict[str, float] = {}
+    for s in done:
+        code = s.key.split(" ", 1)[1]
+        if code not in at_risk:
+            continue
+        before_ev = [o for t, o in s.onsets if t <= at_risk[code]]
+        if before_ev:
+            err = _announced(before_ev[-1]) - at_risk[code]
+            if code not in announced or abs(err) > abs(announced[code]):
+                announced[code] = err
+    per_minute = 0
+    for ts in msg_times.values():
+        arr = np.sort(np.asarray(ts))
+        counts = np.searchsorted(arr, arr + 60.0, side="left") - np.arange(len(arr))
+        per_minute = max(per_minute, int(counts.max()) if len(counts) else 0)
+    not_alert = sorted(s.key for s in done if s.types and s.types[0] != "Alert")
+    not_closed = sorted(s.key for s in done if not (s.end.startswith("close") or s.end == "Cancel"))
+    n = len(done)
     return WarningScore(
         alerts=len(ordered),
         first_alert_s=first_alert,
@@ -257,5 +347,15 @@ def score_warnings(
         first_warned_t={c: s.first_t for c, s in sorted(warned.items())},
         time_to_correct_s={c: _correction_delay(warned[c]) for c in false_codes},
         false_area_path_km=dict(path_km(false_codes)) if path_km is not None and false_codes else {},
-        statuses=sorted({a.status for a in ordered}),
+        statuses=sorted({a.status for _, a in ordered}),
+        stories=n,
+        first_contact_alert=(n - len(not_alert)) / n if n else None,
+        explicit_close_rate=(n - len(not_closed)) / n if n else None,
+        messages_per_area_max=max((len(s.types) for s in done), default=0),
+        messages_per_area_minute_max=per_minute,
+        announced_error_s=dict(sorted(announced.items())),
+        announced_error_max_s=max(announced.values(), key=abs) if announced else None,
+        first_contact_not_alert=not_alert,
+        not_closed=not_closed,
+        story_log=[[s.key, " ".join(s.types), s.end or "open"] for s in sorted(done, key=lambda s: s.key)],
     )

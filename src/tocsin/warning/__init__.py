@@ -2,9 +2,9 @@
 
 ::
 
-    track ──► threat.assess ──► policy (eligible? which public?) ──► lifecycle
-                 (areas at risk,                                      (Alert/Update/
-                  onset, impact)                                       Cancel)
+    track ──► threat.assess ──► policy (eligible? which public?) ──► per (public, area):
+                 (areas at risk,                                      lifecycle.AreaThread
+                  onset, impact)                                      (Alert/Update*/close)
                                                                           │
                                           alert envelope (AlertBody) ◄── cap.render_cap
                                                                          (ja/ko/en)
@@ -16,7 +16,7 @@
 from tocsin.warning.areas import Area, AreaRegistry
 from tocsin.warning.cap import CapMessage, CapProblem, render_cap, validate_cap
 from tocsin.warning.engine import WarningEngine
-from tocsin.warning.lifecycle import Desired, Issue, Lifecycle, LifecycleConfig
+from tocsin.warning.lifecycle import AreaThread, Cause, Desired, Issue, LifecycleConfig
 from tocsin.warning.mode import (
     DrillMode,
     LiveAuthorisation,
@@ -33,12 +33,13 @@ __all__ = [
     "Area",
     "AreaRegistry",
     "AreaRisk",
+    "AreaThread",
     "CapMessage",
     "CapProblem",
+    "Cause",
     "Desired",
     "DrillMode",
     "Issue",
-    "Lifecycle",
     "LifecycleConfig",
     "LiveAuthorisation",
     "LiveMode",

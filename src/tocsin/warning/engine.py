@@ -4,17 +4,44 @@
 
 * ``push(env)`` takes a ``track`` envelope (every other kind is ignored), checks
   the policy (class ``ballistic``, status confirmed/coasting, quality), assesses
-  the areas at risk (:mod:`tocsin.warning.threat`), splits them by release
-  (which partner's public receives which areas, :mod:`tocsin.warning.policy`),
-  and drives one :class:`~tocsin.warning.lifecycle.Lifecycle` per track and
-  release. Each message the lifecycle issues becomes an ``alert`` envelope
-  whose body carries the CAP 1.2 document (:mod:`tocsin.warning.cap`).
-* ``advance(t)`` lets time pass: held-back updates, the all-clear after impact,
-  expiry.
+  the areas at risk (:mod:`tocsin.warning.threat`) and splits them by release
+  (which partner's public receives which areas, :mod:`tocsin.warning.policy`).
+  What each track puts at risk is kept per (public, area); one
+  :class:`~tocsin.warning.lifecycle.AreaThread` per (public, area) turns the
+  combined risk of all tracks into that area's messages: an Alert at first
+  contact, Updates when its instruction or time changes, and an explicit close
+  when its risk ends (passed over, fell, tracking lost, or a correction). Each
+  message becomes an ``alert`` envelope carrying one CAP 1.2 document.
+* ``advance(t)`` lets time pass: held-back updates and corrections, the
+  all-clear after an impact, the end of a lost track's window.
+
+Why a risk ends (the close's reason) is decided here, per track:
+
+* the assessment no longer names an area the object has been over (its
+  sub-point came within ``threat.min_buffer_m`` of it, the width of "under
+  the path"): **passed**; one it never reached: the earlier warning was wrong,
+  a **correction** (CAP Cancel, after the hold). During boost an area named
+  before is kept while it lies anywhere in the reachable corridor (the
+  far-end hold delays naming areas, it does not withdraw them);
+* ``all_clear_after_impact_s`` after a predicted impact, or the track deleted
+  within ``fall_window_s`` of it: **fell** (with where);
+* a track deleted, reported ``lost`` by the tracker (no sensor has updated it
+  for a while) or silent for ``lost_after_s``, with a settled impact
+  prediction keeps its areas until the prediction says they are passed or it
+  has fallen (found again, its reports govern again); one lost before its
+  impact was known (in boost, or with an unsettled prediction) is **never
+  silent**: its areas, and those it could still reach from its last measured
+  state (:func:`~tocsin.warning.threat.assess_lost`: every flight from
+  "stopped burning now" to "burned on to ``lost_max_speed_mps``"),
+  stay warned ("tracking lost, stay sheltered until ...") until the latest time
+  it could have come down (plus ``lost_margin_s``), then are closed as
+  **lost**;
+* a track reclassified as an aircraft: a **correction**.
 
 Deterministic: no clock is read (an alert's time is the ``sent`` of the track
 message that caused it, or the ``t`` given to ``advance``), alert ids are
-``<partner>.<track>.<thread>.<n>``, areas and releases are visited in sorted
+``<instance>.<partner>.<area>.<thread>.<n>`` (``instance``: the node and run,
+which a replay reproduces), tracks, releases and areas are visited in sorted
 order — the same input gives byte-identical output.
 
 The CAP ``status`` comes from the engine's *mode*, never from a caller:
@@ -24,24 +51,29 @@ The CAP ``status`` comes from the engine's *mode*, never from a caller:
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 import shapely
+import shapely.ops
 
 from tocsin.dynamics.forces import accel_ecef
 from tocsin.geo import ecef_to_geodetic
 from tocsin.warning.cap import CapMessage, CapReference, area_name, render_cap
-from tocsin.warning.lifecycle import Desired, Issue, Lifecycle
+from tocsin.warning.lifecycle import URGENCY, AreaThread, Cause, Desired, Instruction, Issue
 from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
-from tocsin.warning.texts import LANGS, Facts, Lang, langs_for
-from tocsin.warning.threat import Threat, assess, thrust_from_speeds
+from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
+from tocsin.warning.threat import Threat, assess, assess_lost, disc, thrust_from_speeds
 from tocsin.wire.messages import AlertBody, Envelope, TrackBody, make
+
+if TYPE_CHECKING:
+    from tocsin.warning.capsign import CapSigner
 
 
 class Area(Protocol):
@@ -72,10 +104,17 @@ class Registry(Protocol):
     def get(self, code: str) -> Area: ...
 
 
-#: how often (data time) a ``push`` also runs the other tracks' timers
+#: how often (data time) a ``push`` also runs the time-driven rules
 TICK_S = 0.5
-#: a track silent this long (data time) with no open alert is forgotten
+#: a track silent this long (data time) that warns nothing is forgotten
 FORGET_S = 3600.0
+#: a new track this close to where a followed missile is (m; its last report
+#: flown on, at most ``KIN_MAX_DT_S`` old) is a piece of it or the same missile
+#: tracked anew: it shares its launch point
+#: below this height a descending object whose prediction jumps is manoeuvring (m)
+MANOEUVRE_ALT_M = 100_000.0
+KIN_RADIUS_M = 25_000.0
+KIN_MAX_DT_S = 30.0
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -83,6 +122,14 @@ _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 def safe_id(s: str) -> str:
     """An identifier usable in CAP ids and file names (no spaces, commas, dots)."""
     return _SAFE.sub("_", s)[:64] or "_"
+
+
+def _ground_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (m) on a 6,371 km sphere."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2.0 * 6_371_000.0 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _sub_point(body: TrackBody) -> tuple[float, float, float]:
@@ -93,15 +140,55 @@ def _sub_point(body: TrackBody) -> tuple[float, float, float]:
     return (float(la), float(lo), sig)
 
 
+@dataclass(frozen=True, slots=True)
+class _Risk:
+    """What one track puts at risk in one area."""
+
+    t: float  # when the hazard reaches the area (epoch s)
+    instruction: Instruction  # shelter (may pass over) | fall (may come down here)
+    impact_t: float | None = None
+    #: tracking lost: since when, and the latest time it could arrive (then: close)
+    lost_t: float | None = None
+    until: float | None = None
+    #: a track that ended with a settled prediction: close this area at ``until`` as ``ends``
+    ends: str | None = None
+
+
 @dataclass
 class _TrackState:
     track: TrackBody
     history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=16))
-    lifecycles: dict[str, Lifecycle] = field(default_factory=dict)
     threat: Threat | None = None
+    #: the latest assessment with an impact prediction (after burnout)
+    ballistic: Threat | None = None
     #: sub-point (lat, lon, position sigma m) of the track's first report not classed
     #: ``air``: the origin of the boost heading (``threat._launch_plane_velocity``)
     origin: tuple[float, float, float] | None = None
+    #: per release partner: area code -> what this track puts at risk there
+    risks: dict[str, dict[str, _Risk]] = field(default_factory=dict)
+    #: the launch point (lat, lon, sigma m) of the missile this track was born
+    #: beside, when it was (``WarningEngine._kin_origin``)
+    kin_launch: tuple[float, float, float] | None = None
+    #: areas the object has been over (its sub-point within ``min_buffer_m``):
+    #: one dropped after that has been *passed*; one never reached was warned in error
+    reached: set[str] = field(default_factory=set)
+    #: the track has been eligible to warn (confirmed ballistic, good quality)
+    eligible: bool = False
+    #: its latest report measured by a sensor (status confirmed) and the thrust then
+    measured: TrackBody | None = None
+    thrust: float | None = None
+    #: ended (deleted or silent): "" live, "predicted" (follows its settled
+    #: prediction), "lost" (lost before its impact was known), "fallen"
+    ended: str = ""
+    #: the latest settled impact prediction (lat, lon, 95 % semi-major m), and
+    #: whether the object has been seen to manoeuvre on its way down (its
+    #: prediction jumped beyond both ellipses): then areas are only added
+    last_impact: tuple[float, float, float] | None = None
+    manoeuvre: bool = False
+
+    @property
+    def warns(self) -> bool:
+        return any(self.risks.values())
 
 
 class WarningEngine:
@@ -111,7 +198,17 @@ class WarningEngine:
     #: (tocsin.journal.snapshot): the policy, the run mode (a snapshot must
     #: never turn a drill live or a live run into a drill), the area registry and
     #: what is derived from them
-    snapshot_exclude: ClassVar[tuple[str, ...]] = ("config", "mode", "_registry", "_threat_cfg", "_polygons")
+    snapshot_exclude: ClassVar[tuple[str, ...]] = (
+        "config",
+        "mode",
+        "_registry",
+        "_threat_cfg",
+        "_polygons",
+        "instance",
+        "_origin_names",
+        "_release",
+        "_signer",
+    )
 
     def __init__(
         self,
@@ -119,21 +216,31 @@ class WarningEngine:
         *,
         mode: Mode | None = None,
         registry: Registry | None = None,
+        instance: str = "local",
+        origin_names: Callable[[float, float], Names | None] | None = None,
+        signer: CapSigner | None = None,
     ) -> None:
         self.config = config or WarningConfig()
         self.mode: Mode = mode if mode is not None else DrillMode()
         self._registry = registry
+        self.instance = safe_id(instance)
+        self._origin_names = origin_names
+        #: signs every CAP document (XML-DSig; :mod:`tocsin.warning.capsign`) when given
+        self._signer = signer
         self._threat_cfg = self.config.threat_config()
         self._tracks: dict[str, _TrackState] = {}
         self._seq = 0
         self._now = 0.0
         self._polygons: dict[str, list[str]] = {}
         self._last_tick = -1e300
-        #: last thread number per lifecycle base, kept after a track is dropped so a
-        #: track id that comes back never reuses an alert id
-        self._threads: dict[str, int] = {}
+        #: per release partner: area code -> its warning threads
+        self._threads: dict[str, dict[str, AreaThread]] = {r.partner: {} for r in self.config.releases}
+        #: per release partner: area code -> track id -> what that track puts at risk there
+        self._by_area: dict[str, dict[str, dict[str, _Risk]]] = {r.partner: {} for r in self.config.releases}
+        #: per release partner: area code -> the cause of its latest drop (for the close)
+        self._release = {r.partner: r for r in self.config.releases}
         #: counters for operators and tests
-        self.stats: dict[str, int] = {"tracks": 0, "ignored": 0, "assessed": 0, "alerts": 0}
+        self.stats: dict[str, int] = {"tracks": 0, "ignored": 0, "assessed": 0, "alerts": 0, "lost": 0}
 
     # ------------------------------------------------------------ registry
 
@@ -160,7 +267,10 @@ class WarningEngine:
             self._tracks[body.id] = st
         elif body.t < st.track.t:  # a stale report of this track: keep the newer
             return self._tick(t, every=TICK_S)
-        st.track = body
+        if body.status != "deleted":
+            st.track = body
+            if st.ended and body.status != "lost":  # the track is back: its reports govern again
+                st.ended = ""
         st.history.append((body.t, np.asarray(body.state_ecef[3:], dtype=np.float64)))
         # the heading origin: the track's first report of whatever class but air. The
         # tracker calls a missile ballistic only once its velocity is well estimated
@@ -169,56 +279,356 @@ class WarningEngine:
         # baseline. An aircraft's path says nothing about a launch plane.
         if body.class_ == "air":
             st.origin = None
-        elif st.origin is None:
-            st.origin = _sub_point(body)
+        else:
+            sub = _sub_point(body)
+            if st.origin is None:
+                st.origin = sub
+                # a track born in mid-flight near a missile already followed is a
+                # piece of it (a separated stage or debris) or the same missile
+                # tracked anew: it was launched where that missile was, not where
+                # it was first seen (what the text says; the boost heading keeps
+                # its own baseline: a salvo's missiles fly apart from one site)
+                st.kin_launch = self._kin_origin(st, body)
+            if body.status != "deleted" and (st.eligible or body.class_ == "ballistic"):
+                near = disc(sub[0], sub[1], self._threat_cfg.min_buffer_m)
+                st.reached.update(a.code for a in self.registry.intersecting(near))
         out: list[Envelope] = []
-        if body.status == "deleted" or body.class_ != "ballistic":
+        if body.status == "deleted" or (body.status == "lost" and st.eligible and body.class_ != "air"):
+            # gone, or no sensor has updated it for the tracker's lost_after_s: what
+            # was known of it governs (never silent, module doc) until it is found again
+            out += self._end(st, t)
+        elif body.class_ == "air":
+            # not a missile after all: every area it warned was warned in error
             for rel in self.config.releases:
-                lc = st.lifecycles.get(rel.partner)
-                if lc is not None:
-                    out += self._emit(lc.end(t, "lost"), rel, st)
-            if body.status == "deleted":
-                self._drop(body.id)
-            out += self._tick(t, skip=body.id, every=TICK_S)
-            return out
-        if not self.config.eligible(body.status, body.class_, body.quality):
+                out += self._set(st, rel, {}, t, Cause("error"))
+        elif self.config.eligible(body.status, body.class_, body.quality):
+            out += self._assess_track(st, body, t)
+        else:
+            # below the thresholds (tentative, unknown class, low quality): it
+            # neither raises nor changes a warning
             self.stats["ignored"] += 1
-            return self._tick(t, every=TICK_S)
-        threat = self._assess(st, body)
-        self.stats["assessed"] += 1
-        st.threat = threat
-        countries = {c: self._country(c) for c in threat.codes}
-        for rel in self.config.releases:
-            codes = self.config.release_areas(rel, threat.codes, countries)
-            desired = None
-            if codes and not (threat.impact_t is not None and threat.impact_t < body.t):
-                onset = min(r.t for r in threat.risks if r.code in codes)
-                desired = Desired(areas=codes, onset=onset, impact_t=threat.impact_t)
-            lc = st.lifecycles.get(rel.partner)
-            if lc is None:
-                if desired is None:
-                    continue
-                base = f"{rel.partner}.{safe_id(body.id)}"
-                lc = Lifecycle(base=base, cfg=self.config.lifecycle, thread=self._threads.get(base, 0))
-                st.lifecycles[rel.partner] = lc
-            out += self._emit(lc.update(desired, t), rel, st)
         out += self._tick(t, skip=body.id, every=TICK_S)
         return out
-
-    def threats(self) -> dict[str, Threat]:
-        """The latest assessment of every track being followed (for displays)."""
-        return {tid: st.threat for tid, st in sorted(self._tracks.items()) if st.threat is not None}
 
     def advance(self, t: float) -> list[Envelope]:
         t = max(self._now, float(t))
         self._now = t
         return self._tick(t)
 
-    # ------------------------------------------------------------ internals
+    def threats(self) -> dict[str, Threat]:
+        """The latest assessment of every track being followed (for displays)."""
+        return {tid: st.threat for tid, st in sorted(self._tracks.items()) if st.threat is not None}
+
+    def active_areas(self) -> dict[str, list[str]]:
+        """Per release partner, the areas with an open warning (for displays and tests)."""
+        return {
+            p: sorted(c for c, th in threads.items() if th.active) for p, threads in self._threads.items()
+        }
+
+    # ------------------------------------------------------------ tracks
+
+    def _assess_track(self, st: _TrackState, body: TrackBody, t: float) -> list[Envelope]:
+        st.eligible = True
+        if body.status == "confirmed":
+            st.measured = body
+            if body.phase == "boost" or body.impact is None:
+                st.thrust = self._thrust(st, body)
+        threat = self._assess(st, body)
+        self.stats["assessed"] += 1
+        st.threat = threat
+        if threat.phase == "ballistic":
+            st.ballistic = threat
+        self._watch_manoeuvre(st, body)
+        if threat.impact_t is not None and threat.phase == "ballistic" and threat.impact_t < body.t:
+            return []  # predicted to have come down already: the fall rule closes it
+        countries = {c: self._country(c) for c in threat.codes}
+        out: list[Envelope] = []
+        piece = self.config.objects.rule(body.role)
+        for rel in self.config.releases:
+            codes = self.config.release_areas(rel, threat.codes, countries)
+            if piece is not None:
+                # a separated stage or debris: only where it may fall, by policy
+                new = {
+                    r.code: _Risk(t=r.t, instruction="debris", impact_t=threat.impact_t)
+                    for r in threat.risks
+                    if r.code in codes
+                    and r.reason == "impact"
+                    and threat.phase == "ballistic"
+                    and self._piece_kind_ok(r.code, piece)
+                }
+                out += self._set(st, rel, new, t)
+                continue
+            new = {
+                r.code: _Risk(
+                    t=r.t,
+                    instruction="fall" if r.reason == "impact" else "shelter",
+                    impact_t=threat.impact_t if threat.phase == "ballistic" else None,
+                )
+                for r in threat.risks
+                if r.code in codes
+            }
+            if threat.reach is not None:
+                # an area named before stays warned while the missile could still
+                # reach it: a hold (boost far end, uncertain path end) only delays naming
+                for code, r in st.risks.get(rel.partner, {}).items():
+                    if code not in new and self._in_reach(code, threat):
+                        new[code] = r
+            if st.manoeuvre:
+                # a manoeuvring re-entry widens, never narrows, what is warned:
+                # every area named since stays until the object has come down
+                for code, r in st.risks.get(rel.partner, {}).items():
+                    new.setdefault(code, r)
+            out += self._set(st, rel, new, t)
+        return out
+
+    def _piece_kind_ok(self, code: str, rule: str) -> bool:
+        if rule == "none":
+            return False
+        if rule == "land-and-sea":
+            return True
+        try:
+            return self.registry.get(code).kind == rule
+        except KeyError:
+            return False
+
+    def _watch_manoeuvre(self, st: _TrackState, body: TrackBody) -> None:
+        """Mark a track whose object manoeuvres on its way down: the tracker says
+        so (``manoeuvring``), or, descending below ``MANOEUVRE_ALT_M``, its
+        settled impact prediction moved further than both 95 % ellipses and
+        ``min_buffer_m`` together (a ballistic object's prediction only tightens
+        inside its ellipse)."""
+        if body.manoeuvring:  # the tracker saw it manoeuvre
+            st.manoeuvre = True
+            return
+        imp = body.impact
+        if body.phase == "boost" or imp is None or imp.ellipse is None or not self._settled(body):
+            return
+        cur = (imp.lat, imp.lon, imp.ellipse.semi_major_m)
+        prev, st.last_impact = st.last_impact, cur
+        if prev is None or st.manoeuvre:
+            return
+        x = np.asarray(body.state_ecef, dtype=np.float64)
+        _, _, alt = ecef_to_geodetic(x[:3])
+        if float(alt) > MANOEUVRE_ALT_M or float(x[:3] @ x[3:]) >= 0.0:
+            return  # not on its way down in the atmosphere
+        moved = _ground_m(prev[0], prev[1], cur[0], cur[1])
+        if moved > prev[2] + cur[2] + self._threat_cfg.min_buffer_m:
+            st.manoeuvre = True
+
+    def _kin_origin(self, st: _TrackState, body: TrackBody) -> tuple[float, float, float] | None:
+        """The launch point (lat, lon, sigma m) of the missile a new track was
+        born beside: an eligible track whose last report, flown on to this
+        report's time, lies within ``KIN_RADIUS_M`` (+ what gravity adds) of it."""
+        x = np.asarray(body.state_ecef[:3], dtype=np.float64)
+        best: tuple[float, tuple[float, float, float]] | None = None
+        for tid in sorted(self._tracks):
+            o = self._tracks[tid]
+            if o is st or not o.eligible or o.origin is None or o.track.class_ == "air":
+                continue
+            dt = body.t - o.track.t
+            if not -KIN_MAX_DT_S <= dt <= KIN_MAX_DT_S:
+                continue
+            xo = np.asarray(o.track.state_ecef, dtype=np.float64)
+            d = float(np.linalg.norm(xo[:3] + xo[3:] * dt - x))
+            if d > KIN_RADIUS_M + 5.0 * dt * dt:
+                continue
+            la = o.track.launch
+            where = (la.lat, la.lon, la.sigma_m) if la is not None else (o.kin_launch or o.origin)
+            if best is None or d < best[0]:
+                best = (d, where)
+        return best[1] if best is not None else None
+
+    def _in_reach(self, code: str, threat: Threat) -> bool:
+        try:
+            geom = self.registry.get(code).geometry
+        except KeyError:
+            return False
+        return bool(shapely.intersects(geom, threat.reach))
+
+    def _end(self, st: _TrackState, t: float) -> list[Envelope]:
+        """The track is gone (deleted, or silent for ``lost_after_s``)."""
+        if st.ended:
+            return []
+        if not st.warns and not st.eligible:
+            self._tracks.pop(st.track.id, None)
+            return []
+        bal = st.ballistic
+        cfg = self.config.lifecycle
+        settled = (
+            bal is not None
+            and bal.impact_t is not None
+            and st.threat is bal
+            and self._settled(st.track)
+            and bal.impact_t > t - cfg.all_clear_after_impact_s
+        )
+        if bal is not None and bal.impact_t is not None and t >= bal.impact_t - cfg.fall_window_s:
+            st.ended = "fallen"
+            return self._tick_track(st, t)
+        if self.config.objects.rule(st.track.role) is not None:
+            # a separated piece cannot thrust: its fall areas stay until it has
+            # fallen (the fall rule closes them); nothing else was warned
+            st.ended = "predicted"
+            return []
+        if settled:
+            assert bal is not None
+            st.ended = "predicted"
+            out: list[Envelope] = []
+            for rel in self.config.releases:
+                cur = st.risks.get(rel.partner, {})
+                new = {
+                    c: _Risk(r.t, r.instruction, r.impact_t, until=self._passage_end(r, bal), ends="passed")
+                    if r.instruction == "shelter"
+                    else _Risk(r.t, r.instruction, r.impact_t, until=None)
+                    for c, r in cur.items()
+                }
+                out += self._set(st, rel, new, t)
+            return out
+        return self._lose(st, t)
+
+    def _passage_end(self, r: _Risk, bal: Threat) -> float:
+        """When a lost track with a settled prediction has passed an area it was to fly over."""
+        end = r.t + self.config.lifecycle.lost_margin_s
+        return (
+            min(end, bal.impact_t + self.config.lifecycle.all_clear_after_impact_s) if bal.impact_t else end
+        )
+
+    def _settled(self, body: TrackBody) -> bool:
+        imp = body.impact
+        return (
+            body.phase != "boost"
+            and imp is not None
+            and imp.ellipse is not None
+            and imp.ellipse.semi_major_m <= self._threat_cfg.max_ellipse_m
+        )
+
+    def _lose(self, st: _TrackState, t: float) -> list[Envelope]:
+        """Never silent: a track lost before its impact was known keeps what it
+        warned, and warns what it could still reach, until it could have got there
+        (module doc; :func:`~tocsin.warning.threat.assess_lost`)."""
+        self.stats["lost"] += 1
+        body = st.measured or st.track
+        cfg = self.config.lifecycle
+        lost = assess_lost(body, self.registry, self._threat_cfg, thrust=st.thrust, origin=st.origin)
+        st.threat = lost.threat
+        st.ended = "lost"
+        latest = lost.latest
+        if st.ballistic is not None and st.ballistic.impact_t is not None:
+            latest = max(latest, st.ballistic.impact_t)
+        margin = cfg.lost_margin_s
+        countries = {c: self._country(c) for c in lost.threat.codes}
+        lost_t = body.t
+        out: list[Envelope] = []
+        for rel in self.config.releases:
+            codes = self.config.release_areas(rel, lost.threat.codes, countries)
+            new: dict[str, _Risk] = {}
+            for c, r in st.risks.get(rel.partner, {}).items():
+                end = lost.until.get(c, latest if r.instruction == "fall" else r.t)
+                new[c] = _Risk(r.t, r.instruction, r.impact_t, lost_t=lost_t, until=max(end, r.t) + margin)
+            for ar in lost.threat.risks:
+                if ar.code in codes and ar.code not in new:
+                    end = lost.until.get(ar.code, ar.t)
+                    new[ar.code] = _Risk(ar.t, "shelter", None, lost_t=lost_t, until=max(end, ar.t) + margin)
+            out += self._set(st, rel, new, t)
+        return out
+
+    # ------------------------------------------------------------ areas
+
+    def _set(
+        self, st: _TrackState, rel: Release, new: dict[str, _Risk], t: float, cause: Cause | None = None
+    ) -> list[Envelope]:
+        """Replace what track ``st`` puts at risk in ``rel``'s areas; areas it no
+        longer names end with ``cause`` (else the cause the drop implies)."""
+        partner = rel.partner
+        old = st.risks.get(partner, {})
+        if not new and not old:
+            return []
+        by_area = self._by_area[partner]
+        tid = st.track.id
+        causes: dict[str, Cause] = {}
+        for code, r in old.items():
+            if code in new:
+                continue
+            causes[code] = cause or self._drop_cause(st, code, r, t)
+            contrib = by_area.get(code)
+            if contrib is not None:
+                contrib.pop(tid, None)
+                if not contrib:
+                    del by_area[code]
+        for code, r in new.items():
+            by_area.setdefault(code, {})[tid] = r
+        if new:
+            st.risks[partner] = new
+        else:
+            st.risks.pop(partner, None)
+        out: list[Envelope] = []
+        for code in sorted(set(old) | set(new)):
+            if code in new and old.get(code) == new[code]:
+                continue
+            out += self._decide(rel, code, t, causes.get(code))
+        return out
+
+    def _drop_cause(self, st: _TrackState, code: str, r: _Risk, t: float) -> Cause:
+        """Why a track's risk to an area ended, when the track does not say."""
+        if r.until is not None and t >= r.until:
+            if r.ends == "passed":
+                return Cause("passed")
+            return Cause("lost", t=r.lost_t, until=r.until)
+        bal = st.ballistic
+        if bal is not None and bal.impact_t is not None and t >= bal.impact_t:
+            return self._fell(st)
+        return Cause("passed") if code in st.reached else Cause("error")
+
+    def _fell(self, st: _TrackState) -> Cause:
+        bal = st.ballistic
+        if bal is None or bal.impact_t is None:
+            return Cause("fell")
+        return Cause("fell", t=bal.impact_t, lat=bal.impact_lat, lon=bal.impact_lon)
+
+    def _desired(self, partner: str, code: str) -> Desired | None:
+        contrib = self._by_area[partner].get(code)
+        if not contrib:
+            return None
+        rs = [contrib[k] for k in sorted(contrib)]
+        onset = min(r.t for r in rs)
+        impacts = [r.impact_t for r in rs if r.impact_t is not None]
+        if all(r.lost_t is not None for r in rs):
+            return Desired(
+                onset=onset,
+                instruction="lost",
+                tracks=tuple(sorted(contrib)),
+                impact_t=max(impacts) if impacts else None,
+                lost_t=min(r.lost_t for r in rs if r.lost_t is not None),
+                until=max(r.until for r in rs if r.until is not None),
+            )
+        # the most urgent of what the tracks say (a piece's "debris" < "shelter" < "fall")
+        instr: Instruction = max(
+            ("shelter" if r.instruction == "lost" else r.instruction for r in rs), key=lambda i: URGENCY[i]
+        )
+        return Desired(
+            onset=onset,
+            instruction=instr,
+            tracks=tuple(sorted(contrib)),
+            impact_t=max(impacts) if impacts else None,
+        )
+
+    def _thread(self, partner: str, code: str) -> AreaThread:
+        th = self._threads[partner].get(code)
+        if th is None:
+            th = AreaThread(
+                base=f"{self.instance}.{partner}.{safe_id(code)}", area=code, cfg=self.config.lifecycle
+            )
+            self._threads[partner][code] = th
+        return th
+
+    def _decide(self, rel: Release, code: str, t: float, cause: Cause | None) -> list[Envelope]:
+        th = self._thread(rel.partner, code)
+        return self._emit(th.update(self._desired(rel.partner, code), t, cause), rel)
+
+    # ------------------------------------------------------------ time
 
     def _tick(self, t: float, skip: str | None = None, *, every: float = 0.0) -> list[Envelope]:
-        """Time-driven messages of every other track; from ``push`` at most once
-        per ``TICK_S`` of data time (each push need not visit every track)."""
+        """Time-driven messages; from ``push`` at most once per ``TICK_S`` of data
+        time (each push need not visit every track and area)."""
         if t - self._last_tick < every:
             return []
         self._last_tick = t
@@ -226,20 +636,45 @@ class WarningEngine:
         for tid in sorted(self._tracks):
             if tid == skip:
                 continue
-            st = self._tracks[tid]
-            for rel in self.config.releases:
-                lc = st.lifecycles.get(rel.partner)
-                if lc is not None:
-                    out += self._emit(lc.tick(t), rel, st)
-            # a track silent for FORGET_S with nothing warned is forgotten (memory bound)
-            if t - st.track.t > FORGET_S and not any(lc.active for lc in st.lifecycles.values()):
-                self._drop(tid)
+            out += self._tick_track(self._tracks[tid], t)
+        for rel in self.config.releases:
+            threads = self._threads[rel.partner]
+            for code in sorted(threads):
+                th = threads[code]
+                if th.active or th.desired is not None:
+                    out += self._emit(th.tick(t), rel)
         return out
 
-    def _drop(self, tid: str) -> None:
-        st = self._tracks.pop(tid)
-        for lc in st.lifecycles.values():
-            self._threads[lc.base] = lc.thread
+    def _tick_track(self, st: _TrackState, t: float) -> list[Envelope]:
+        cfg = self.config.lifecycle
+        out: list[Envelope] = []
+        bal = st.ballistic
+        if not st.ended and st.eligible and t - st.track.t > cfg.lost_after_s:
+            out += self._end(st, t)  # silent: as if deleted
+        if st.warns:
+            # areas whose window has ended (passed by a track that ended, or a lost
+            # track's latest time), then everything left once it has fallen
+            for rel in self.config.releases:
+                cur = st.risks.get(rel.partner)
+                if not cur:
+                    continue
+                done = [c for c, r in cur.items() if r.until is not None and t >= r.until]
+                if done:
+                    keep = {c: r for c, r in cur.items() if c not in done}
+                    out += self._set(st, rel, keep, t)
+            fallen = (
+                bal is not None
+                and bal.impact_t is not None
+                and t >= bal.impact_t + cfg.all_clear_after_impact_s
+            )
+            if fallen and st.ended != "lost" and st.warns:
+                for rel in self.config.releases:
+                    out += self._set(st, rel, {}, t, self._fell(st))
+        if not st.warns and (st.ended or t - st.track.t > FORGET_S):
+            self._tracks.pop(st.track.id, None)
+        return out
+
+    # ------------------------------------------------------------ helpers
 
     def _country(self, code: str) -> str:
         try:
@@ -273,70 +708,232 @@ class WarningEngine:
                 self._polygons[a.code] = a.cap_polygons(self.config.max_polygon_points)
         return {a.code: self._polygons[a.code] for a in areas}
 
-    def _emit(self, issues: list[Issue], rel: Release, st: _TrackState) -> list[Envelope]:
-        out: list[Envelope] = []
-        for iss in issues:
-            out.append(self._alert(iss, rel, st))
-        return out
+    def sender(self, rel: Release) -> str:
+        """The CAP sender of ``rel``'s public (one per public, module doc of policy)."""
+        return self.config.sender_for(rel, live_sender(self.mode))
 
-    def _alert(self, iss: Issue, rel: Release, st: _TrackState) -> Envelope:
+    def _tz(self, rel: Release, area: Area) -> str:
+        if rel.timezone:
+            return rel.timezone
+        return COUNTRY_TZ.get(area.country) or COUNTRY_TZ.get(rel.partner) or DEFAULT_TZ
+
+    def _launch(self, tracks: Sequence[str]) -> tuple[float, float, float] | None:
+        """The launch point (lat, lon, 1-sigma m) of the first track: the tracker's
+        estimate, else that of the missile it was born beside, else its first sub-point."""
+        for tid in tracks:
+            st = self._tracks.get(tid)
+            if st is None:
+                continue
+            la = st.track.launch
+            if la is not None:
+                return (la.lat, la.lon, la.sigma_m)
+            if st.kin_launch is not None:
+                return st.kin_launch
+            if st.origin is not None:
+                return st.origin
+        return None
+
+    def _origin(self, where: tuple[float, float, float] | None) -> Names | None:
+        if where is None:
+            return None
+        if self._origin_names is not None:
+            return self._origin_names(where[0], where[1])
+        return launch_origin_names(where[0], where[1], uncertainty_m=where[2])
+
+    def _emit(self, issues: list[Issue], rel: Release) -> list[Envelope]:
+        return [self._alert(iss, rel) for iss in issues]
+
+    def _alert(self, iss: Issue, rel: Release) -> Envelope:
         status = check_status(self.mode, self.mode.status)
-        sender = rel.sender or live_sender(self.mode) or self.config.sender
-        areas = [self.registry.get(c) for c in iss.areas]
-        track = st.track
-        threat = st.threat
-        reasons = {r.reason for r in threat.risks if r.code in iss.areas} if threat else set()
-        kind = "impact" if reasons == {"impact"} else ("overflight" if "impact" not in reasons else "mixed")
-        names: dict[Lang, list[str]] = {lang: [area_name(a, lang) for a in areas] for lang in LANGS}
-        la = track.launch
+        sender = self.sender(rel)
+        area = self.registry.get(iss.area)
+        d = iss.desired
+        close = iss.close
+        names: dict[Lang, list[str]] = {lang: [_in_sentence(area, lang)] for lang in LANGS}
+        tracks = iss.tracks
+        where = self._launch(tracks) if tracks else None
+        fall_place = None
+        if close is not None and close.reason == "fell" and close.lat is not None and close.lon is not None:
+            fall_place = fall_place_names(self.registry, close.lat, close.lon, rel.partner)
         facts = Facts(
             msg_type=iss.msg_type,
             status=status,
             area_names=names,
+            instruction=d.instruction if d is not None else "shelter",
+            close=close.reason if close is not None else None,
+            previous=iss.previous,
             onset=iss.onset,
-            launch_t=la.t if la else None,
-            launch_lat=la.lat if la else None,
-            launch_lon=la.lon if la else None,
-            impact_t=threat.impact_t if threat else None,
-            kind=kind,  # type: ignore[arg-type]
-            reason=iss.reason or "",
-            area_kinds=frozenset(a.kind for a in areas) or frozenset({"land"}),
+            tz=self._tz(rel, area),
+            origin=self._origin(where),
+            launch_lat=where[0] if where else None,
+            launch_lon=where[1] if where else None,
+            lost_t=(d.lost_t if d is not None else None)
+            or (close.t if close and close.reason == "lost" else None),
+            until=(d.until if d is not None else None) or (close.until if close else None),
+            fall_t=close.t if close is not None and close.reason == "fell" else None,
+            fall_place=fall_place,
+            area_kinds=frozenset({area.kind}),
         )
-        ident = iss.id
+        params: list[tuple[str, str]] = []
+        if d is not None:
+            params.append(("tocsin-instruction", d.instruction))
+        if close is not None:
+            params.append(("tocsin-close", close.reason))
         cap = render_cap(
             CapMessage(
-                identifier=ident,
+                identifier=iss.id,
                 sender=sender,
                 sent=iss.t,
                 status=status,
                 msg_type=iss.msg_type,
                 facts=facts,
-                areas=areas,
+                areas=[area],
                 onset=iss.onset,
                 expires=iss.expires,
                 references=[CapReference(sender, r.id, r.sent) for r in iss.references],
-                incidents=[safe_id(track.id)],
+                incidents=[safe_id(x) for x in tracks],
                 max_polygon_points=self.config.max_polygon_points,
-                polygons=self._cap_polygons(areas),
+                polygons=self._cap_polygons([area]),
                 languages=langs_for(rel.partner),
+                parameters=params,
                 extra_note=mode_note(self.mode),
+                profile=rel.cap_profile,
             )
         )
+        if self._signer is not None:
+            cap = self._signer.sign(cap)
         body = AlertBody(
-            id=ident,
+            id=iss.id,
             t=iss.t,
             msg_type=iss.msg_type,
             status=status,
-            tracks=[track.id],
-            areas=list(iss.areas) if iss.msg_type != "Cancel" else [],
+            tracks=list(tracks),
+            areas=[] if close is not None else [iss.area],
             onset=iss.onset,
             expires=iss.expires,
             references=[r.id for r in iss.references],
             cap=cap,
+            closes=[iss.area] if close is not None else [],
+            close=close.reason if close is not None else None,
         )
         self._seq += 1
         self.stats["alerts"] += 1
         return make("alert", body, partner=rel.partner, source=self.config.source, seq=self._seq, sent=iss.t)
 
 
-__all__ = ["WarningEngine", "safe_id"]
+# ---------------------------------------------------------------- places
+
+
+def _in_sentence(area: Area, lang: Lang) -> str:
+    """An area's name as it reads inside a sentence ("coastal waters off
+    Hokkaido", not "Coastal waters off Hokkaido", in English)."""
+    name = area_name(area, lang)
+    if lang == "en-US" and area.kind == "sea":
+        if name.startswith("Coastal waters"):
+            return "the c" + name[1:]
+        if not name.lower().startswith("the "):
+            return "the " + name  # "over the Sea of Japan (East Sea)", "in the East China Sea"
+    return name
+
+
+_COUNTRY = {
+    "JP": {"ja-JP": "日本", "ko-KR": "일본", "en-US": "Japan"},
+    "KR": {"ja-JP": "韓国", "ko-KR": "대한민국", "en-US": "the Republic of Korea"},
+}
+_DIRS = {
+    "ja-JP": ["北", "北東", "東", "南東", "南", "南西", "西", "北西"],
+    "ko-KR": ["북쪽", "북동쪽", "동쪽", "남동쪽", "남쪽", "남서쪽", "서쪽", "북서쪽"],
+    "en-US": ["north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west"],
+}
+
+
+def fall_place_names(registry: object, lat: float, lon: float, partner: str) -> Names:
+    """Where an object came down, per language: the land area; the sea zone and
+    whose exclusive economic zone (estimated: the registry's sea zones reach
+    200 nmi off the JP/KR coasts, docs/areas.md); or, beyond every zone, the
+    distance and direction from the nearest land area, outside the EEZ."""
+    at_point = getattr(registry, "at_point", None)
+    hits = list(at_point(lat, lon)) if callable(at_point) else []
+    land = [a for a in hits if a.kind == "land"]
+    if land:
+        a = land[0]
+        return {lang: (area_name(a, lang) if lang != "en-US" else f"in {a.name_en}") for lang in LANGS}
+    sea = [a for a in hits if a.kind == "sea"]
+    if sea:
+        a = sea[0]
+        c = _COUNTRY.get(a.country)
+        if c is None:
+            return {
+                lang: (area_name(a, lang) if lang != "en-US" else f"in the {a.name_en}") for lang in LANGS
+            }
+        return {
+            "ja-JP": f"{a.name_ja}（{c['ja-JP']}の排他的経済水域（EEZ）内とみられます）",
+            "ko-KR": f"{a.name_ko}({c['ko-KR']} 배타적경제수역(EEZ) 안으로 추정)",
+            "en-US": f"in the {a.name_en}, inside the exclusive economic zone of {c['en-US']} (estimated)",
+        }
+    near = _nearest_land(registry, lat, lon)
+    if near is None:
+        return {
+            "ja-JP": "排他的経済水域（EEZ）外の海域",
+            "ko-KR": "배타적경제수역(EEZ) 밖 해상",
+            "en-US": "in the sea outside the exclusive economic zones",
+        }
+    a, km, i = near
+    c = _COUNTRY.get(partner) or _COUNTRY.get(a.country) or _COUNTRY["JP"]
+    dist = f"{int(round(km, -1)):,}"
+    return {
+        "ja-JP": f"{a.name_ja}の{_DIRS['ja-JP'][i]}約{dist}キロメートルの、"
+        f"{c['ja-JP']}の排他的経済水域（EEZ）外の海域",
+        "ko-KR": f"{a.name_ko} {_DIRS['ko-KR'][i]} 약 {dist}km, {c['ko-KR']} 배타적경제수역(EEZ) 밖 해상",
+        "en-US": f"about {dist} km {_DIRS['en-US'][i]} of {a.name_en}, outside the exclusive economic zone "
+        f"of {c['en-US']}",
+    }
+
+
+def _nearest_land(registry: object, lat: float, lon: float) -> tuple[Area, float, int] | None:
+    """The land area nearest to (lat, lon), its distance in km and the 8-point
+    direction index (0 = north) from it to the point."""
+    land = getattr(registry, "land", None)
+    areas: list[Area] = list(land()) if callable(land) else []
+    if not areas:
+        return None
+    kx = 111.32 * math.cos(math.radians(lat))
+    ky = 110.57
+
+    def to_km(xy: np.ndarray) -> np.ndarray:
+        return np.stack([(xy[:, 0] - lon) * kx, (xy[:, 1] - lat) * ky], axis=1)
+
+    origin = shapely.Point(0.0, 0.0)
+    best: tuple[float, Area, shapely.Point] | None = None
+    for a in areas:
+        g = shapely.transform(a.geometry, to_km)
+        d = float(g.distance(origin))
+        if best is None or d < best[0]:
+            near = shapely.ops.nearest_points(g, origin)[0]
+            best = (d, a, near)
+    assert best is not None
+    d, a, near = best
+    brg = math.degrees(math.atan2(-near.x, -near.y)) % 360.0  # from the area to the point
+    return a, d, int(((brg + 22.5) % 360.0) // 45.0)
+
+
+def launch_origin_names(lat: float, lon: float, *, uncertainty_m: float = 0.0) -> Names | None:
+    """Where a launch came from, per language, as it reads after "from"
+    (:func:`tocsin.warning.origin.launch_origin`: a country, its territorial sea
+    counted as the country, or a sea); ``None`` outside the covered region (the
+    text then gives the coordinates)."""
+    from tocsin.warning.origin import launch_origin
+
+    try:
+        o = launch_origin(lat, lon, uncertainty_m=max(float(uncertainty_m), 0.0))
+    except ValueError:
+        return None
+    if o.kind == "unknown":
+        return None
+    en = o.name_en
+    if o.kind == "sea" and not en.lower().startswith("the "):
+        en = "the " + en
+    return {"ja-JP": o.name_ja, "ko-KR": o.name_ko, "en-US": en}
+
+
+__all__ = ["WarningEngine", "fall_place_names", "launch_origin_names", "safe_id"]

@@ -17,6 +17,12 @@ a TOML or YAML file (:func:`load_config`) and every error names the field::
     countries = ["JP"]              # areas of these countries go to this public
     international = true            # and sea zones of no listed country
     sender = "warning@jp.example"   # optional: CAP sender for this public
+    timezone = "Asia/Tokyo"         # optional: the readers' zone (default: each area's own)
+    cap_profile = "oasis"           # optional: "ipaws" writes the USA IPAWS profile (a US public)
+
+    [objects]                       # separated pieces (a track's `role`)
+    stage = "land-and-sea"          # spent stages, fairings: warn where they may fall
+    debris = "land-and-sea"         # "land-and-sea" | "land" | "sea" | "none"
 
     [lifecycle]
     min_update_interval_s = 10
@@ -27,6 +33,11 @@ a TOML or YAML file (:func:`load_config`) and every error names the field::
 Releases: each release is its own alert stream (its own ids and lifecycle),
 carrying only the areas of its countries (plus international sea zones when
 ``international``). A partner whose public is not affected receives nothing.
+Each public has its own CAP sender (:meth:`WarningConfig.sender_for`): the
+release's ``sender``, else the policy's (or, live, the authorisation's) with the
+partner code added to its local part (``warning@tocsin.example`` ->
+``warning-jp@tocsin.example``), so aggregators that key on (sender, identifier)
+never mix two publics' threads.
 
 A live run also needs a *live authorisation* file (:func:`load_live_authorisation`)::
 
@@ -82,8 +93,52 @@ class Release(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     partner: Partner
     countries: list[Partner]
     international: bool = True
-    #: CAP sender of this public's alerts (the policy's ``sender`` when unset)
+    #: CAP sender of this public's alerts (derived from the policy's ``sender`` when unset)
     sender: Annotated[str, Meta(pattern=r"^[^\s,<&]+$")] | None = None
+    #: the readers' time zone (IANA, e.g. ``Asia/Tokyo``) for the times in the
+    #: text; unset: each area's own (JST for Japan, KST for Korea)
+    timezone: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    #: the CAP profile of this public's documents: plain OASIS CAP 1.2, or the USA
+    #: IPAWS profile v1.0 for a public reached through FEMA's IPAWS-OPEN
+    #: (:mod:`tocsin.warning.cap`)
+    cap_profile: Literal["oasis", "ipaws"] = "oasis"
+
+    def __post_init__(self) -> None:
+        if self.timezone is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {self.timezone!r} (an IANA name like 'Asia/Tokyo') - at `$.timezone`"
+                ) from None
+
+
+PieceRule = Literal["land-and-sea", "land", "sea", "none"]
+
+
+class ObjectsPolicy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How separated pieces warn (a track's ``role``, when its producer knows it).
+
+    A spent ``stage`` (or fairing) or ``debris`` warns only the areas where it
+    may *fall* (its impact ellipse; never the overflight or boost corridor: it
+    neither thrusts nor explodes), in its own words ("parts separated from the
+    missile may fall", :mod:`tocsin.warning.texts`), and is closed when it has
+    fallen; which kinds of areas: ``land-and-sea``, ``land``, ``sea`` (mariners
+    only), or ``none``. A track of unknown role or an ``rv`` is warned as a
+    missile."""
+
+    stage: PieceRule = "land-and-sea"
+    debris: PieceRule = "land-and-sea"
+
+    def rule(self, role: str | None) -> PieceRule | None:
+        """The rule for a track of ``role`` (``None``: not a piece, a missile)."""
+        if role == "stage":
+            return self.stage
+        if role == "debris":
+            return self.debris
+        return None
 
 
 def _default_releases() -> list[Release]:
@@ -102,6 +157,7 @@ class WarningConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     )
     threat: ThreatConfig = msgspec.field(default_factory=ThreatConfig)
     lifecycle: LifecycleConfig = msgspec.field(default_factory=LifecycleConfig)
+    objects: ObjectsPolicy = msgspec.field(default_factory=ObjectsPolicy)
     max_polygon_points: Annotated[int, Meta(ge=4, le=10_000)] = 100
 
     def __post_init__(self) -> None:
@@ -110,6 +166,17 @@ class WarningConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             if r.partner in seen:
                 raise ValueError(f"partner {r.partner} released twice - at `$.releases[{i}].partner`")
             seen.add(r.partner)
+
+    def sender_for(self, release: Release, live: str | None = None) -> str:
+        """The CAP sender of ``release``'s public: its own ``sender``, else the
+        live authorisation's (``live``) or the policy's with the partner code
+        added to the local part (one sender per public)."""
+        if release.sender:
+            return release.sender
+        base = live or self.sender
+        tag = release.partner.lower()
+        local, at, domain = base.partition("@")
+        return f"{local}-{tag}@{domain}" if at else f"{base}-{tag}"
 
     def threat_config(self) -> ThreatConfig:
         """The assessment knobs with the policy's impact threshold applied."""
@@ -192,6 +259,7 @@ def load_live_authorisation(path: str | os.PathLike[str]) -> LiveMode:
 
 
 __all__ = [
+    "ObjectsPolicy",
     "Release",
     "Thresholds",
     "WarningConfig",

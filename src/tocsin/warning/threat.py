@@ -112,10 +112,18 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: is held back, where the missile could not be within ``boost_hold_s`` (0: off)
     boost_hold_fraction: float = 0.3
     boost_hold_s: float = 180.0
+    #: during boost, an area named before stays warned while it lies ahead within
+    #: this distance, inside the corridor's widening fan (m): it is still reachable
+    boost_reach_m: float = 3_000_000.0
     path_step_s: float = 10.0
     max_flight_s: float = 7200.0
     #: warn during boost at all (the reachable-corridor rule); off: wait for burnout
     boost_warnings: bool = True
+    #: a track lost before its impact was known may have kept burning: the fastest
+    #: it could have become (m/s; an ICBM's burnout speed), for its reachable corridor
+    lost_max_speed_mps: float = 7_500.0
+    #: flights (extra speed 0 .. the most) swept for a lost track's corridor
+    lost_flights: int = 12
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -132,7 +140,7 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise ValueError("`boost_hold_fraction` must be < 1 - at `$.boost_hold_fraction`")
 
 
-Reason = Literal["impact", "path", "boost"]
+Reason = Literal["impact", "path", "boost", "lost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +163,12 @@ class Threat:
     impact_lat: float | None = None
     impact_lon: float | None = None
     corridor: shapely.Geometry | None = None
+    #: where the object may still go but the rules do not name areas yet: during
+    #: boost the whole reachable corridor, its held-back far end included; after
+    #: burnout the path beyond where the corridor stops (too uncertain). An area
+    #: named before stays warned while it lies in it (a hold delays *naming*
+    #: areas, it does not withdraw them); None: the named areas are all there is
+    reach: shapely.Geometry | None = None
 
     @property
     def codes(self) -> frozenset[str]:
@@ -282,13 +296,17 @@ class Flight:
     impact_lon: float
 
 
-def fly_to_ground(x: F64, t0: float, *, step: float = 10.0, max_time: float = 7200.0) -> list[Flight | None]:
+def fly_to_ground(
+    x: F64, t0: float | F64, *, step: float = 10.0, max_time: float = 7200.0
+) -> list[Flight | None]:
     """Propagate states ``(N, 6)`` ballistically (no drag) to the ground, sampling
     the sub-point every ``step`` seconds; the impact is interpolated linearly in
     height within the last step. ``None`` for a state that does not come down
-    within ``max_time`` or starts below the ground."""
+    within ``max_time`` or starts below the ground. ``t0``: the states' time
+    (one for all, or one each)."""
     y = np.atleast_2d(np.asarray(x, dtype=np.float64)).copy()
     n = y.shape[0]
+    t0s = np.broadcast_to(np.asarray(t0, dtype=np.float64), (n,))
     la, lo, h = ecef_to_geodetic(y[:, :3])
     lats = [[float(la[i])] for i in range(n)]
     lons = [[float(lo[i])] for i in range(n)]
@@ -306,8 +324,8 @@ def fly_to_ground(x: F64, t0: float, *, step: float = 10.0, max_time: float = 72
                 f = hs[i] / (hs[i] - float(h[j])) if hs[i] > float(h[j]) else 1.0
                 ilat = lats[i][-1] + f * (float(la[j]) - lats[i][-1])
                 ilon = lons[i][-1] + f * (float(lo[j]) - lons[i][-1])
-                t_imp = t0 + (k - 1 + f) * step
-                ts = t0 + step * np.arange(len(lats[i]))
+                t_imp = float(t0s[i]) + (k - 1 + f) * step
+                ts = float(t0s[i]) + step * np.arange(len(lats[i]))
                 out[i] = Flight(
                     lat=np.append(np.asarray(lats[i]), ilat),
                     lon=np.append(np.asarray(lons[i]), ilon),
@@ -365,6 +383,19 @@ def _heading(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
     y = math.sin(dl) * math.cos(p1)
     x = math.cos(p0) * math.sin(p1) - math.sin(p0) * math.cos(p1) * math.cos(dl)
     return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def _great_circle(lat0: float, lon0: float, az_deg: float, d: F64) -> tuple[F64, F64]:
+    """Points ``d`` metres from (lat0, lon0) along the great circle of initial
+    bearing ``az_deg`` (spherical, mean Earth radius: ample for a corridor)."""
+    R = 6_371_008.8
+    p0, l0, az = math.radians(lat0), math.radians(lon0), math.radians(az_deg)
+    delta = d / R
+    p = np.arcsin(math.sin(p0) * np.cos(delta) + math.cos(p0) * np.sin(delta) * math.cos(az))
+    lam = l0 + np.arctan2(
+        math.sin(az) * np.sin(delta) * math.cos(p0), np.cos(delta) - math.sin(p0) * np.sin(p)
+    )
+    return np.degrees(p), np.degrees(np.unwrap(lam))
 
 
 def _cross_sigma(track: TrackBody, lat: float, lon: float) -> float:
@@ -493,6 +524,14 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
     span = max(float(ts[-1] - ts[0]), 1e-9)
     frac = np.clip((ts - ts[0]) / span, 0.0, 1.0)
     r = np.maximum(r0 + (r1 - r0) * frac, cfg.min_buffer_m)
+    reach = None
+    if not settled or bool(np.any(r > cfg.max_buffer_m)):
+        # beyond where the corridor stops (or with an unsettled ellipse) the
+        # prediction cannot say which areas the object will pass over: those
+        # are not named, but one named before is not withdrawn on that account
+        reach = shapely.geometrycollections(
+            list(corridor_segments(lat, lon, np.minimum(r, cfg.max_ellipse_m)))
+        )
     lat, lon, ts, r = _truncate(lat, lon, ts, r, cfg.max_buffer_m)
     lon = np.degrees(np.unwrap(np.radians(lon)))
     segs = corridor_segments(lat, lon, r)
@@ -519,6 +558,7 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
         impact_lat=imp.lat,
         impact_lon=imp.lon,
         corridor=shapely.geometrycollections([*shapely.get_parts(corridor), epoly]),
+        reach=reach,
     )
 
 
@@ -561,32 +601,71 @@ def _launch_plane_velocity(
     return np.asarray(rot.T @ turned, dtype=np.float64)
 
 
-def _assess_boost(
+def _far_states(
     track: TrackBody,
-    index: AreaIndex,
     cfg: ThreatConfig,
     thrust: float | None,
     origin: tuple[float, float, float] | None,
-) -> Threat:
+    extra_s: float,
+    dv_caps: F64,
+    *,
+    raw_heading: bool = False,
+) -> tuple[F64, F64, F64] | None:
+    """The track's state with thrust kept for up to ``extra_s`` seconds (adding
+    at most each of ``dv_caps`` m/s): ``(states (N, 6), times (N,), position
+    now)``; ``None`` without a launch-plane heading (unless ``raw_heading``: the
+    track's own velocity then)."""
     x = np.asarray(track.state_ecef, dtype=np.float64)
     r, vt = x[:3], _launch_plane_velocity(track, cfg, origin)
     if vt is None:
-        return Threat(track.id, track.t, "boost", (), None)
+        if not raw_heading:
+            return None
+        vt = x[3:].copy()
     v = vt
     speed = float(np.linalg.norm(v))
     mag = cfg.boost_assumed_accel if thrust is None else thrust
     vhat = v / speed if speed > 1.0 else np.zeros(3)
     acc = accel_ecef(r, v) + vhat * mag
-    # extra burn: boost_extra_s, or less if the thrust would add more than
-    # boost_extra_dv_mps or boost_extra_dv_fraction of the current speed
-    dt = cfg.boost_extra_s
-    if mag > 1e-6:
-        dt = min(dt, min(cfg.boost_extra_dv_mps, cfg.boost_extra_dv_fraction * speed) / mag)
-    far = np.concatenate([r + v * dt + 0.5 * acc * dt * dt, v + acc * dt])
-    fl = fly_to_ground(far[None, :], track.t + dt, step=cfg.path_step_s, max_time=cfg.max_flight_s)[0]
+    caps = np.atleast_1d(np.asarray(dv_caps, dtype=np.float64))
+    dt = np.minimum(extra_s, caps / mag) if mag > 1e-6 else np.full(caps.shape, extra_s)
+    pos = r[None, :] + v[None, :] * dt[:, None] + 0.5 * acc[None, :] * (dt * dt)[:, None]
+    vel = v[None, :] + acc[None, :] * dt[:, None]
+    return np.concatenate([pos, vel], axis=1), track.t + dt, r
+
+
+def _far_flight(
+    track: TrackBody,
+    cfg: ThreatConfig,
+    thrust: float | None,
+    origin: tuple[float, float, float] | None,
+    extra_s: float,
+    dv_cap: float,
+    *,
+    raw_heading: bool = False,
+) -> tuple[Flight, F64] | None:
+    """The ballistic flight of :func:`_far_states` with one cap, and the
+    position now; ``None`` also when the flight never comes down."""
+    got = _far_states(track, cfg, thrust, origin, extra_s, np.array([dv_cap]), raw_heading=raw_heading)
+    if got is None:
+        return None
+    far, t0, r = got
+    fl = fly_to_ground(far, t0, step=cfg.path_step_s, max_time=cfg.max_flight_s)[0]
+    return None if fl is None else (fl, r)
+
+
+def _reach_corridor(
+    track: TrackBody,
+    index: AreaIndex,
+    cfg: ThreatConfig,
+    fl: Flight,
+    r: F64,
+    hold: bool,
+    reason: Reason,
+) -> Threat:
+    """The corridor from the track's sub-point along the far flight's ground
+    track, widening by ``boost_heading_margin_deg`` with distance; with
+    ``hold``, its uncertain far end held back (module doc)."""
     lat0, lon0, _ = ecef_to_geodetic(r)
-    if fl is None:
-        return Threat(track.id, track.t, "boost", (), None)
     lat = np.concatenate([[float(lat0)], fl.lat])
     lon = np.concatenate([[float(lon0)], fl.lon])
     ts = np.concatenate([[track.t], fl.t])
@@ -600,19 +679,29 @@ def _assess_boost(
         np.diff(lon) * 111_320.0 * np.cos(np.radians(0.5 * (lat[1:] + lat[:-1]))),
     )
     dist = np.concatenate([[0.0], np.cumsum(seg)])
-    if cfg.boost_hold_fraction > 0.0 and len(ts) >= 2:
+    r0 = max(cfg.boost_min_buffer_m, K95 * _cross_sigma(track, float(lat[0]), float(lon[0])))
+    reach = None
+    if hold and len(lat) >= 2:
+        # the way ahead: along the heading to the far point and on, as far as a
+        # missile still burning could go (``boost_reach_m``), widening as above
+        az = _heading(float(lat[0]), float(lon[0]), float(lat[-1]), float(lon[-1]))
+        length = max(float(dist[-1]), cfg.boost_reach_m)
+        d = np.linspace(0.0, length, max(int(length // 50_000.0), 2) + 1)
+        rlat, rlon = _great_circle(float(lat[0]), float(lon[0]), az, d)
+        rr = np.minimum(r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * d, cfg.max_buffer_m)
+        reach = shapely.geometrycollections(list(corridor_segments(rlat, rlon, rr)))
+    if hold and cfg.boost_hold_fraction > 0.0 and len(ts) >= 2:
         # the far end waits: it is where the range is least certain (module doc)
         t_hold = max(
             track.t + cfg.boost_hold_s,
             float(np.interp((1.0 - cfg.boost_hold_fraction) * dist[-1], dist, ts)),
         )
         ts, lat, lon, dist = _until(t_hold, ts, lat, lon, dist)
-    r0 = max(cfg.boost_min_buffer_m, K95 * _cross_sigma(track, float(lat[0]), float(lon[0])))
     rad = r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * dist
     lat, lon, ts, rad = _truncate(lat, lon, ts, rad, cfg.max_buffer_m)
     segs = corridor_segments(lat, lon, rad)
     first, corridor = _areas_on(index, segs, lat, lon, ts)
-    risks = tuple(AreaRisk(c, "boost", first[c]) for c in sorted(first))
+    risks = tuple(AreaRisk(c, reason, first[c]) for c in sorted(first))
     return Threat(
         track_id=track.id,
         t=track.t,
@@ -622,7 +711,154 @@ def _assess_boost(
         impact_lat=fl.impact_lat,
         impact_lon=fl.impact_lon,
         corridor=corridor,
+        reach=reach,
     )
+
+
+def _boost_dv_cap(track: TrackBody, cfg: ThreatConfig) -> float:
+    speed = float(np.linalg.norm(np.asarray(track.state_ecef[3:], dtype=np.float64)))
+    return min(cfg.boost_extra_dv_mps, cfg.boost_extra_dv_fraction * speed)
+
+
+def _assess_boost(
+    track: TrackBody,
+    index: AreaIndex,
+    cfg: ThreatConfig,
+    thrust: float | None,
+    origin: tuple[float, float, float] | None,
+) -> Threat:
+    # extra burn: boost_extra_s, or less if the thrust would add more than
+    # boost_extra_dv_mps or boost_extra_dv_fraction of the current speed
+    got = _far_flight(track, cfg, thrust, origin, cfg.boost_extra_s, _boost_dv_cap(track, cfg))
+    if got is None:
+        return Threat(track.id, track.t, "boost", (), None)
+    fl, r = got
+    return _reach_corridor(track, index, cfg, fl, r, hold=True, reason="boost")
+
+
+@dataclass(frozen=True, slots=True)
+class LostThreat:
+    """What a track lost before its impact was known could still reach
+    (:func:`assess_lost`): per area, the first time any possible flight could
+    be over it (``threat.risks``) and the last (``until``); ``latest``: the
+    latest time any of them comes down."""
+
+    threat: Threat
+    until: dict[str, float]
+    latest: float
+
+
+def assess_lost(
+    track: TrackBody,
+    index: AreaIndex,
+    cfg: ThreatConfig,
+    *,
+    thrust: float | None,
+    origin: tuple[float, float, float] | None,
+) -> LostThreat:
+    """The areas a track lost in boost (no impact known) could still reach.
+
+    Its last state is flown out as a family of ``lost_flights`` flights: it
+    may have stopped burning at once, or kept burning (at its last thrust, at
+    least ``boost_assumed_accel``) until it had gained up to
+    ``lost_max_speed_mps`` in all. Each flight's ground track from the last
+    sub-point is swept like the boost rule's corridor (widening by
+    ``boost_heading_margin_deg``, nothing held back): an area any of them
+    touches is at risk from the first time one could be over it until the last
+    (the time the slowest flight that reaches it has passed it, or comes down
+    in it). Heading: the launch plane's when known, else the track's own
+    velocity."""
+    x = np.asarray(track.state_ecef, dtype=np.float64)
+    speed = float(np.linalg.norm(x[3:]))
+    mag = max(cfg.boost_assumed_accel if thrust is None else thrust, cfg.boost_assumed_accel)
+    top = max(cfg.lost_max_speed_mps - speed, _boost_dv_cap(track, cfg))
+    n = max(cfg.lost_flights, 2)
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    latest = track.t
+    corridors: list[shapely.Geometry] = []
+    far: Flight | None = None
+    got = _far_states(track, cfg, mag, origin, math.inf, np.linspace(0.0, top, n), raw_heading=True)
+    flights = (
+        fly_to_ground(got[0], got[1], step=cfg.path_step_s, max_time=cfg.max_flight_s)
+        if got is not None
+        else []
+    )
+    for fl in flights:
+        if fl is None or got is None:
+            continue
+        r = got[2]
+        far = fl
+        latest = max(latest, fl.impact_t)
+        th = _reach_corridor(track, index, cfg, fl, r, hold=False, reason="lost")
+        if th.corridor is not None:
+            corridors.append(th.corridor)
+        ends = _last_touch(index, th, fl, r, cfg)
+        for ar in th.risks:
+            first[ar.code] = min(first.get(ar.code, math.inf), ar.t)
+            last[ar.code] = max(last.get(ar.code, -math.inf), ends.get(ar.code, ar.t))
+    threat = Threat(
+        track_id=track.id,
+        t=track.t,
+        phase="boost",
+        risks=tuple(AreaRisk(c, "lost", first[c]) for c in sorted(first)),
+        impact_t=far.impact_t if far is not None else None,
+        impact_lat=far.impact_lat if far is not None else None,
+        impact_lon=far.impact_lon if far is not None else None,
+        corridor=shapely.geometrycollections([g for c in corridors for g in shapely.get_parts(c)])
+        if corridors
+        else None,
+    )
+    return LostThreat(threat, last, latest)
+
+
+def _last_touch(index: AreaIndex, th: Threat, fl: Flight, r: F64, cfg: ThreatConfig) -> dict[str, float]:
+    """For each area of ``th``, the last time the flight's corridor touches it
+    (the impact time when it comes down inside it)."""
+    if not th.risks:
+        return {}
+    lat0, lon0, _ = ecef_to_geodetic(r)
+    lat = np.concatenate([[float(lat0)], fl.lat])[::-1]
+    lon = np.degrees(np.unwrap(np.radians(np.concatenate([[float(lon0)], fl.lon]))))[::-1]
+    ts = np.concatenate([[th.t], fl.t])[::-1]
+    idx = _thin(len(lat))
+    lat, lon, ts = lat[idx], lon[idx], ts[idx]
+    # the corridor's radius at each point, as _reach_corridor sweeps it (from the far end back)
+    seg = np.hypot(
+        np.diff(lat) * 111_320.0,
+        np.diff(lon) * 111_320.0 * np.cos(np.radians(0.5 * (lat[1:] + lat[:-1]))),
+    )
+    dist = np.concatenate([[0.0], np.cumsum(seg)])
+    dist = dist[-1] - dist
+    rad = cfg.boost_min_buffer_m + math.sin(math.radians(cfg.boost_heading_margin_deg)) * dist
+    segs = corridor_segments(lat, lon, np.minimum(rad, cfg.max_buffer_m))
+    hits, _ = _areas_on(index, segs, lat, lon, ts)
+    return {c: t for c, t in hits.items() if c in th.codes}
+
+
+def disc(lat: float, lon: float, radius_m: float) -> shapely.Polygon:
+    """A disc of ``radius_m`` about (lat, lon), as a lon/lat 16-gon."""
+    ring = _discs(np.array([lat]), np.array([lon]), np.array([radius_m]))[0]
+    return shapely.Polygon(ring)
+
+
+def under_path(index: AreaIndex, lat: F64, lon: F64, ts: F64, radius_m: float) -> dict[str, float]:
+    """Areas *under the path*: those within ``radius_m`` of a ground track
+    (samples ``lat``, ``lon`` in degrees at times ``ts``), each with the time
+    the centre line enters it (or passes nearest to it).
+
+    The one definition the warning policy and the drill scorer share: every
+    corridor the policy sweeps is at least ``ThreatConfig.min_buffer_m`` wide
+    (the debris allowance under a ballistic path), and the scorer counts an
+    area at risk when the real path comes that close
+    (``tocsin.drill.warnscore.areas_at_risk``). Both use
+    :func:`corridor_segments` and the same first-entry rule."""
+    if len(lat) == 0:
+        return {}
+    r = np.full(len(lat), float(radius_m))
+    segs = corridor_segments(lat, lon, r)
+    first, _ = _areas_on(index, segs, lat, np.degrees(np.unwrap(np.radians(lon))), ts)
+    return first
 
 
 __all__ = [
@@ -630,15 +866,19 @@ __all__ = [
     "AreaIndex",
     "AreaRisk",
     "Flight",
+    "LostThreat",
     "Threat",
     "ThreatArea",
     "ThreatConfig",
     "assess",
+    "assess_lost",
     "corridor_segments",
+    "disc",
     "ellipse_polygon",
     "ellipse_radius",
     "fly_to_ground",
     "impact_probabilities",
     "offset",
     "thrust_from_speeds",
+    "under_path",
 ]

@@ -4,7 +4,8 @@
 POST /v1/messages      one JSON message, or JSON Lines (one message a line)
 GET  /v1/events        server-sent events: ``track``, ``alert``, ``link``, ``heartbeat``
 GET  /v1/alerts        alert history (newest last)
-GET  /feed/cap.atom    the alerts as an Atom feed of CAP 1.2 documents
+GET  /feed/cap.atom    the warnings in force: an Atom index of CAP 1.2 documents
+GET  /cap/{id}.xml     one CAP 1.2 document (a stable URL; the feed links here)
 GET  /healthz          liveness and a short status
 GET  /metrics          Prometheus text exposition
 GET  /openapi.json     this API as OpenAPI 3.1
@@ -37,10 +38,8 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -56,7 +55,7 @@ from tocsin.web.hub import Exchange, QueueFull
 
 if TYPE_CHECKING:
     from tocsin.web.dashboard import Dashboard
-from tocsin.wire import AlertBody, encode_json
+from tocsin.wire import encode_json
 
 STATUS_BY_REASON: dict[str, int] = {
     "too_large": 413,
@@ -358,8 +357,26 @@ def create_app(
 
     async def cap_feed(request: Request) -> Response:
         hub = exchange.hub
-        hist = list(hub.history) if hub is not None else []
-        return Response(cap_atom(hist[-100:]), media_type="application/atom+xml")
+        if hub is None:
+            return _error(503, "starting", "the server is starting")
+        cur = hub.current
+        body = await exchange.run_exclusive(
+            lambda: cur.atom(
+                href=lambda i: f"/cap/{i}.xml", feed_id="urn:tocsin:cap-feed", self_href="/feed/cap.atom"
+            )
+        )
+        return Response(body, media_type="application/atom+xml")
+
+    async def cap_document(request: Request) -> Response:
+        hub = exchange.hub
+        ident = request.path_params["ident"]
+        if hub is None:
+            return _error(503, "starting", "the server is starting")
+        cur = hub.current
+        doc = await exchange.run_exclusive(lambda: cur.document(ident))
+        if doc is None:
+            return _error(404, "not_found", f"no CAP document {ident!r}", "id")
+        return Response(doc.encode("utf-8"), media_type="application/cap+xml")
 
     async def healthz(request: Request) -> Response:
         j = exchange.pipeline.journal
@@ -432,6 +449,7 @@ def create_app(
         Route("/v1/events", events, methods=["GET"]),
         Route("/v1/alerts", alerts, methods=["GET"]),
         Route("/feed/cap.atom", cap_feed, methods=["GET"]),
+        Route("/cap/{ident}.xml", cap_document, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -449,49 +467,6 @@ def _heartbeat(exchange: Exchange) -> bytes:
         {"t": exchange.wall_clock(), "data_t": exchange.pipeline.data_time, "queue": exchange.queue_depth},
         separators=(",", ":"),
     ).encode()
-
-
-# ---------------------------------------------------------------- CAP Atom feed
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def cap_atom(alerts: list[Any], *, feed_id: str = "urn:tocsin:cap-feed") -> bytes:
-    """An Atom 1.0 feed (RFC 4287) with one entry per alert, newest first; the
-    CAP 1.2 document is the entry content (``type="application/cap+xml"``),
-    following the common CAP-over-Atom practice of alert hubs."""
-    entries = []
-    updated = _iso(max((a.body.t for a in alerts), default=0.0))
-    for env in reversed(alerts):
-        b: AlertBody = env.body
-        title = f"{b.msg_type} ({b.status}): {', '.join(b.areas) or 'no area'}"
-        cap = b.cap.strip()
-        if cap.startswith("<?xml"):
-            cap = cap[cap.index("?>") + 2 :].lstrip()
-        content = (
-            f'<content type="application/cap+xml">{cap}</content>'
-            if cap
-            else f'<content type="text">{escape(json.dumps({"tracks": b.tracks, "areas": b.areas}))}'
-            "</content>"
-        )
-        entries.append(
-            "<entry>"
-            f"<id>urn:tocsin:alert:{escape(b.id)}</id>"
-            f"<title>{escape(title)}</title>"
-            f"<updated>{_iso(b.t)}</updated>"
-            f'<category term="{escape(b.msg_type)}"/>'
-            f"{content}"
-            "</entry>"
-        )
-    doc = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<feed xmlns="http://www.w3.org/2005/Atom">'
-        f"<id>{escape(feed_id)}</id><title>tocsin public warnings</title>"
-        f"<updated>{updated}</updated><author><name>tocsin</name></author>" + "".join(entries) + "</feed>\n"
-    )
-    return doc.encode("utf-8")
 
 
 # ---------------------------------------------------------------- metrics
@@ -663,8 +638,21 @@ OPENAPI: dict[str, Any] = {
         },
         "/feed/cap.atom": {
             "get": {
-                "summary": "CAP 1.2 alerts as an Atom feed",
+                "summary": "The warnings in force: one Atom entry per active (public, area) thread, "
+                "linking to its latest CAP 1.2 document",
                 "responses": {"200": {"description": "Atom", "content": {"application/atom+xml": {}}}},
+            }
+        },
+        "/cap/{ident}.xml": {
+            "get": {
+                "summary": "One CAP 1.2 document by its identifier (stable once issued)",
+                "parameters": [
+                    {"name": "ident", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "CAP 1.2", "content": {"application/cap+xml": {}}},
+                    "404": {"description": "unknown identifier"},
+                },
             }
         },
         "/healthz": {
@@ -714,7 +702,6 @@ __all__ = [
     "STATUS_BY_REASON",
     "HostCheck",
     "HttpSecurity",
-    "cap_atom",
     "create_app",
     "host_name",
     "prometheus_text",

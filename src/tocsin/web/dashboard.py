@@ -500,13 +500,19 @@ class Dashboard:
         msg_type = body.get("msg_type", "Alert")
         areas = body.get("areas", [])
         text = body.get("text", "")
+        template = body.get("template", "")
         refs = body.get("references", [])
         if not isinstance(msg_type, str):
             return _err(422, "schema", "must be a string", "msg_type")
         if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
             return _err(422, "schema", "must be a list of area codes", "areas")
-        if not isinstance(text, str):
-            return _err(422, "schema", "must be a string", "text")
+        if isinstance(text, dict):
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in text.items()):
+                return _err(422, "schema", "must map a language (ja-JP, ko-KR, en-US) to its text", "text")
+        elif not isinstance(text, str):
+            return _err(422, "schema", "must be a string or an object of texts by language", "text")
+        if not isinstance(template, str):
+            return _err(422, "schema", "must be a string", "template")
         if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
             return _err(422, "schema", "must be a list of alert ids", "references")
         ops = self._operators()
@@ -514,7 +520,7 @@ class Dashboard:
 
         def act() -> dict[str, Any] | DeskRefusal:
             try:
-                res = desk.propose(ops, s.name, msg_type, areas, text, refs, t)
+                res = desk.propose(ops, s.name, msg_type, areas, text, refs, t, template=template or None)
             except DeskRefusal as exc:
                 self._append("propose_refused", s.name, msg_type=msg_type, areas=areas, why=exc.detail)
                 return exc

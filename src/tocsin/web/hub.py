@@ -48,6 +48,7 @@ from tocsin.exchange.admission import LOCAL, Admission, AdmissionConfig, FairQue
 from tocsin.exchange.ingress import Prechecked, Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
 from tocsin.runtime import Pipeline
+from tocsin.web.feed import CurrentAlerts
 from tocsin.wire import Envelope, HeartbeatBody, encode_json
 
 _T = TypeVar("_T")
@@ -117,6 +118,8 @@ class Hub:
     loop: asyncio.AbstractEventLoop
     client_buffer: int = 2048
     history: deque[Envelope] = field(default_factory=lambda: deque(maxlen=1000))
+    #: the warnings in force and the CAP documents issued (the CAP feed)
+    current: CurrentAlerts = field(default_factory=CurrentAlerts)
     subscribers: set[asyncio.Queue[tuple[str, bytes] | None]] = field(default_factory=set)
     dropped_clients: int = 0
     events: int = 0
@@ -124,6 +127,7 @@ class Hub:
     def emit(self, env: Envelope) -> None:
         if env.kind == "alert":
             self.history.append(env)
+            self.current.add(env)
         data = encode_json(env)
         self.loop.call_soon_threadsafe(self.publish, env.kind, data)
 
@@ -227,13 +231,19 @@ class Exchange:
         #: alerts for GET /v1/alerts and the CAP feed, kept across restarts
         self.alert_history = AlertHistory(self.config.alert_history)
         pipeline.keep("alert_history", self.alert_history)
+        #: the warnings in force and the CAP documents issued (the CAP feed), kept across restarts
+        self.current_alerts = CurrentAlerts()
+        pipeline.keep("cap_feed", self.current_alerts)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        # the history as recovery left it (AlertHistory: snapshot + journal tail)
-        self.hub = Hub(loop, self.config.sse_client_buffer, self.alert_history.items)
+        # the history and the CAP feed's state as recovery left them (keepers:
+        # snapshot + journal tail)
+        self.hub = Hub(
+            loop, self.config.sse_client_buffer, self.alert_history.items, current=self.current_alerts
+        )
         self.pipeline.sinks.append(self.hub)
         self._queue = FairQueue(self.config.admission, max_requests_total=self.config.queue_size)
         if self.config.stage_process:

@@ -25,7 +25,7 @@ Not thread-safe: the dashboard runs every call on the exchange's worker
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,9 +58,12 @@ class Change:
     msg_type: str
     target: str
     areas: tuple[str, ...]
-    text: str
+    text: str  # the public's own language's text (or the template's name): for display
     proposed_by: str
     t: float
+    #: the new text per language (an Update), or a template's name
+    texts: tuple[tuple[str, str], ...] = ()
+    template: str = ""
 
 
 class ManualDesk:
@@ -139,9 +142,11 @@ class ManualDesk:
         operator: str,
         msg_type: str,
         areas: Sequence[str],
-        text: str,
+        text: str | Mapping[str, str],
         references: Sequence[str],
         t: float,
+        *,
+        template: str | None = None,
     ) -> dict[str, Any]:
         from tocsin.warning.manual import ManualAlertError
 
@@ -153,7 +158,7 @@ class ManualDesk:
                 if references:
                     raise DeskRefusal(422, "schema", "a new Alert refers to nothing", "references")
                 try:
-                    p, _ = book.propose(operator, list(areas), text, t)
+                    p, _ = book.propose(operator, list(areas), text, t, template=template)
                 except ManualAlertError as exc:
                     raise self._refusal(exc) from None
                 return {"id": p.id, "msg_type": "Alert", "areas": list(p.areas), "proposed_by": operator}
@@ -176,10 +181,23 @@ class ManualDesk:
                         book.area(c)
                     except KeyError:
                         raise DeskRefusal(422, "refused", f"unknown area {c!r}", "areas") from None
-                if not " ".join(text.split()):
+                given = [text] if isinstance(text, str) else list(text.values())
+                if not template and not any(" ".join(x.split()) for x in given):
                     raise DeskRefusal(422, "refused", "an Update needs its new text", "text")
         self._n += 1
-        ch = Change(f"C{self._n}", msg_type, target, new_areas, " ".join(text.split()), operator, t)
+        texts = {str(book.home): text} if isinstance(text, str) else dict(text)
+        shown = f"template {template}" if template else " ".join(texts.get(str(book.home), "").split())
+        ch = Change(
+            f"C{self._n}",
+            msg_type,
+            target,
+            new_areas,
+            shown,
+            operator,
+            t,
+            texts=tuple(sorted((k, " ".join(v.split())) for k, v in texts.items() if v.strip())),
+            template=template or "",
+        )
         self.changes[ch.id] = ch
         return {"id": ch.id, "msg_type": msg_type, "areas": list(ch.areas), "proposed_by": operator}
 
@@ -198,7 +216,9 @@ class ManualDesk:
                         raise DeskRefusal(403, "two_person", "two-person rule: the proposer cannot confirm")
                     out: list[Envelope] = []
                     if ch.msg_type == "Update":
-                        p, _ = book.propose(ch.proposed_by, list(ch.areas), ch.text, t)
+                        p, _ = book.propose(
+                            ch.proposed_by, list(ch.areas), dict(ch.texts), t, template=ch.template or None
+                        )
                         env, _ = book.confirm(p.id, operator, t)
                         out.append(env)
                     cancel, _ = book.cancel(ch.target, operator, t)

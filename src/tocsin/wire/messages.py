@@ -36,6 +36,8 @@ TrackStatus = Literal["tentative", "confirmed", "coasting", "lost", "deleted"]
 ObjectClass = Literal["ballistic", "air", "unknown"]
 AlertMsgType = Literal["Alert", "Update", "Cancel"]
 AlertStatus = Literal["Actual", "Exercise", "Test"]
+#: why a close ends an area's warning (tocsin.warning.lifecycle.CloseReason)
+AlertClose = Literal["passed", "fell", "error", "lost", "expired", "manual"]
 TruthPhase = Literal["boost", "midcourse", "reentry", "impact"]
 TruthClass = Literal["ballistic", "air"]
 TruthRole = Literal["rv", "stage-1", "stage-2", "stage-3", "debris", "payload"]
@@ -205,6 +207,10 @@ class AlertBody(Body, frozen=True, omit_defaults=True):
     expires: Time | None = None
     references: list[str] = []
     cap: str = ""
+    #: (optional, tocsin) a close — an all-clear ``Update`` or a ``Cancel`` — names
+    #: the areas it closes here (``areas`` is then empty: nothing is warned) and why
+    closes: list[str] = []
+    close: AlertClose | None = None
 
 
 class SourceStat(Struct, frozen=True, omit_defaults=True):

@@ -872,8 +872,11 @@
       const type = document.getElementById("manual-type").value;
       const ref = document.getElementById("manual-refs").value;
       const areas = document.getElementById("manual-areas").value.split(/[\s,]+/).filter(Boolean);
-      const text = document.getElementById("manual-text").value;
-      post("/v1/manual/propose", { msg_type: type, areas, text, references: ref && type !== "Alert" ? [ref] : [] }).then((r) => {
+      const written = document.getElementById("manual-text").value;
+      const template = document.getElementById("manual-template").value;
+      // the text goes out only in the language it is written in: never pasted into another
+      const text = template ? "" : { [document.getElementById("manual-lang").value]: written };
+      post("/v1/manual/propose", { msg_type: type, areas, text, template, references: ref && type !== "Alert" ? [ref] : [] }).then((r) => {
         if (r.status === 200) {
           msg("proposed " + r.body.id + ": a second operator must confirm", false);
           note(S.now, "operator", S.session.name + " proposed " + r.body.id + " " + type + " " + r.body.areas.join(", "));

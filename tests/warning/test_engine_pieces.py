@@ -1,0 +1,173 @@
+"""Warnings from separated objects (issue 16 item 3): a track whose producer
+says it is a spent stage or debris (``role``) warns only where it may fall,
+by policy (land and sea, land, sea, none), in its own words, and is closed
+when it has fallen; a re-entry vehicle seen to manoeuvre on its way down
+widens, never narrows, what is warned."""
+
+from __future__ import annotations
+
+import numpy as np
+from warnhelpers import grid_registry
+
+from tocsin.geo import enu_matrix, geodetic_to_ecef
+from tocsin.warning import WarningConfig, WarningEngine
+from tocsin.warning.policy import ObjectsPolicy
+from tocsin.wire import make
+from tocsin.wire.messages import AlertBody, Ellipse, Envelope, ImpactPrediction, TrackBody
+
+T0 = 1_000.0
+
+
+def _report(
+    t: float,
+    *,
+    at: tuple[float, float, float] = (36.5, 130.5, 300e3),
+    impact: tuple[float, float] = (36.5, 132.5),
+    semi_major_m: float = 20e3,
+    role: str | None = None,
+    down_mps: float = 0.0,
+    manoeuvring: bool | None = None,
+    tid: str = "P-1",
+    status: str = "confirmed",
+) -> Envelope:
+    la, lo, h = at
+    x = geodetic_to_ecef(la, lo, h)
+    v = enu_matrix(la, lo).T @ np.array([3000.0, 0.0, -down_mps])
+    path = [
+        [at[0] + k * (impact[0] - at[0]) / 4, at[1] + k * (impact[1] - at[1]) / 4, t + 150.0 * k]
+        for k in range(5)
+    ]
+    body = TrackBody(
+        id=tid,
+        t=t,
+        state_ecef=[*map(float, x), *map(float, v)],
+        cov=[float(c) for c in np.diag([100.0**2] * 3 + [5.0**2] * 3).ravel()],
+        status=status,  # type: ignore[arg-type]
+        class_="ballistic",
+        impact=ImpactPrediction(
+            t=t + 600.0,
+            lat=impact[0],
+            lon=impact[1],
+            sigma_t_s=2.0,
+            ellipse=Ellipse(semi_major_m=semi_major_m, semi_minor_m=10e3, bearing_deg=90.0),
+        ),
+        phase="ballistic",
+        quality=1.0,
+        path=path,
+        role=role,  # type: ignore[arg-type]
+        manoeuvring=manoeuvring,
+    )
+    return make("track", body, partner="JP", source="fusion", seq=int(t), sent=t)
+
+
+def _areas(out: list[Envelope]) -> set[str]:
+    return {c for e in out if e.partner == "JP" for c in e.body.areas}
+
+
+def test_a_falling_stage_warns_only_where_it_may_fall_in_its_own_words() -> None:
+    reg = grid_registry()
+    missile = _areas(WarningEngine(registry=reg).push(_report(T0)))
+    eng = WarningEngine(registry=reg)
+    out = eng.push(_report(T0, role="stage"))
+    stage = _areas(out)
+    assert "JP-0608" in stage  # where it comes down
+    assert stage < missile  # smaller: not the path it flies over (JP-0606 / JP-0607)
+    assert not stage & {"JP-0606", "JP-0607"}
+    first = next(e.body for e in out if e.partner == "JP" and e.body.areas == ["JP-0608"])
+    assert first.msg_type == "Alert"
+    assert "ミサイルから切り離された部品" in first.cap
+    assert "분리된 발사체 부품" in first.cap
+    assert "Parts separated from it (a spent rocket stage or debris) may come down" in first.cap
+    assert "<value>debris</value>" in first.cap  # tocsin-instruction
+    # it falls: each of its areas is told so, with the stage's words, as an all-clear
+    closes = [e.body for k in range(1, 800) for e in eng.advance(T0 + k) if e.partner == "JP"]
+    assert {c for b in closes for c in b.closes} == stage
+    jp = next(b for b in closes if b.closes == ["JP-0608"])
+    assert (jp.msg_type, jp.close) == ("Update", "fell")
+    assert "<responseType>AllClear</responseType>" in jp.cap
+    assert "切り離された部品は" in jp.cap
+    assert "The parts separated from the missile" in jp.cap
+    assert eng.active_areas()["JP"] == []
+
+
+def test_the_policy_decides_where_pieces_warn() -> None:
+    reg = grid_registry()
+
+    def warned(rule: str, impact: tuple[float, float], role: str = "debris") -> set[str]:
+        cfg = WarningConfig(objects=ObjectsPolicy(stage=rule, debris=rule))  # type: ignore[arg-type]
+        return _areas(WarningEngine(cfg, registry=reg).push(_report(T0, impact=impact, role=role)))
+
+    land, sea = (36.5, 132.5), (36.5, 145.5)
+    assert "JP-0608" in warned("land-and-sea", land)
+    assert "JP-0608" in warned("land", land)
+    assert warned("sea", land) == set()
+    assert warned("sea", sea) == {"sea:JP-0621"}
+    assert warned("land", sea) == set()
+    assert warned("none", land, role="stage") == set()
+    # an rv, or no role at all, is a missile whatever the piece rules say
+    cfg = WarningConfig(objects=ObjectsPolicy(stage="none", debris="none"))
+    for role in ("rv", None):
+        assert "JP-0606" in _areas(WarningEngine(cfg, registry=reg).push(_report(T0, role=role)))
+
+
+def test_a_stage_lost_before_it_falls_keeps_its_areas_until_it_has_fallen() -> None:
+    eng = WarningEngine(registry=grid_registry())
+    eng.push(_report(T0, role="stage"))
+    warned = set(eng.active_areas()["JP"])
+    assert warned
+    gone = _report(T0 + 30.0, role="stage", status="deleted")
+    out = eng.push(gone)
+    assert eng.stats["lost"] == 0  # never the tracking-lost corridor: a piece cannot thrust
+    assert not any(e.body.closes for e in out)
+    assert set(eng.active_areas()["JP"]) == warned
+    closes = [e.body for k in range(1, 800) for e in eng.advance(T0 + 30.0 + k) if e.partner == "JP"]
+    assert {c for b in closes for c in b.closes} == warned
+    assert {b.close for b in closes} == {"fell"}
+    assert all(b.t >= T0 + 600.0 for b in closes)  # not before its predicted fall
+
+
+def _stories(out: list[Envelope]) -> dict[str, list[AlertBody]]:
+    by: dict[str, list[AlertBody]] = {}
+    for e in out:
+        if e.partner != "JP":
+            continue
+        for c in (*e.body.areas, *e.body.closes):
+            by.setdefault(c, []).append(e.body)
+    return by
+
+
+def test_a_manoeuvring_reentry_widens_never_narrows() -> None:
+    """On its way down (60 km, descending) the predicted impact jumps 180 km,
+    beyond both ellipses, off its old line: the first impact area stays warned until the object has
+    come down, and the new one is added. The same jump while the object is still
+    climbing at 300 km is an ordinary correction: the old area is withdrawn."""
+    low = (36.5, 131.0, 60e3)
+    for at, down, kept in ((low, 1500.0, True), ((36.5, 131.0, 300e3), -500.0, False)):
+        eng = WarningEngine(registry=grid_registry())
+        out = eng.push(_report(T0, at=at, impact=(36.5, 132.5), semi_major_m=5e3, down_mps=down))
+        out += eng.push(_report(T0 + 2.0, at=at, impact=(36.5, 132.5), semi_major_m=5e3, down_mps=down))
+        out += eng.push(_report(T0 + 4.0, at=at, impact=(38.5, 132.5), semi_major_m=5e3, down_mps=down))
+        out += [e for k in range(1, 120) for e in eng.advance(T0 + 4.0 + k)]
+        active = eng.active_areas()["JP"]
+        assert "JP-0808" in active  # the new impact area
+        assert ("JP-0608" in active) is kept, (at, active)
+        story = _stories(out)["JP-0608"]
+        if kept:
+            assert story[0].msg_type == "Alert"
+            assert all(b.close is None and b.msg_type != "Cancel" for b in story)  # never withdrawn
+            closes = [e.body for k in range(120, 900) for e in eng.advance(T0 + 4.0 + k)]
+            assert [b.close for b in closes if b.closes == ["JP-0608"]] == ["fell"]
+        else:
+            assert [(b.msg_type, b.close) for b in story] == [("Alert", None), ("Cancel", "error")]
+
+
+def test_the_trackers_manoeuvre_flag_widens_at_once() -> None:
+    """The tracker says the object manoeuvres (``manoeuvring``): even a jump too
+    small to show it, or one high up, no longer withdraws an area."""
+    eng = WarningEngine(registry=grid_registry())
+    at = (36.5, 131.0, 300e3)
+    eng.push(_report(T0, at=at, impact=(36.5, 132.5), semi_major_m=5e3))
+    eng.push(_report(T0 + 2.0, at=at, impact=(38.5, 132.5), semi_major_m=5e3, manoeuvring=True))
+    for k in range(1, 120):
+        eng.advance(T0 + 2.0 + k)
+    assert {"JP-0608", "JP-0808"} <= set(eng.active_areas()["JP"])
