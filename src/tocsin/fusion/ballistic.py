@@ -190,7 +190,12 @@ class Ballistic:
         if tr.manoeuvring:
             # it may go on manoeuvring all the way down
             q = (cfg.q_reentry_maneuver, cfg.q_reentry_maneuver, DRAG_CEILING_M)
-        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q)
+        rs = 0.0
+        if cfg.density_corr_m > 0.0 and (bank is not None or cfg.beta is not None):
+            rs = drag.density_spread(
+                float(height(x[None, :3])[0]), bank is not None and bank.split, cfg.density_corr_m
+            )
+        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q, rho_sigma=rs)
         self.stats["impact_predictions"] += 1
         if imp is None:
             # at or below the ground, or not coming down within the horizon:

@@ -71,6 +71,12 @@ class TrackerConfig:
     drag_split_alt_m: float = 130_000.0
     """The drag bank's members become filters of their own below this
     height (above the drag ceiling they would all be the same filter)."""
+    density_corr_m: float = 8_000.0
+    """Height over which the air's departure from the standard atmosphere
+    (:func:`tocsin.dynamics.atmosphere.density_sigma`: 5 % near the ground
+    to 30 % at 80 km) stays alike, m: the drag still to come is that much
+    uncertain in impact predictions (:func:`tocsin.fusion.drag.density_spread`);
+    0: not at all."""
     impact_process_noise: bool = True
     """Carry the process noise still to come (``q_ballistic`` below the drag
     ceiling, ``q_ballistic_vacuum`` above) into the impact ellipse."""
