@@ -171,3 +171,17 @@ def test_the_trackers_manoeuvre_flag_widens_at_once() -> None:
     for k in range(1, 120):
         eng.advance(T0 + 2.0 + k)
     assert {"JP-0608", "JP-0808"} <= set(eng.active_areas()["JP"])
+
+
+def test_a_missile_track_relabelled_stage_keeps_its_warnings() -> None:
+    """The tracker may keep the spent stage on the missile's own track and call
+    it ``stage`` after separation: what that track warned as a missile is not
+    narrowed by the relabel (the areas under its path stay until closed)."""
+    eng = WarningEngine(registry=grid_registry())
+    eng.push(_report(T0))
+    warned = set(eng.active_areas()["JP"])
+    assert {"JP-0606", "JP-0607"} <= warned
+    out = eng.push(_report(T0 + 2.0, role="stage"))
+    out += [e for k in range(1, 60) for e in eng.advance(T0 + 2.0 + k)]
+    assert not any(e.body.closes for e in out)
+    assert set(eng.active_areas()["JP"]) == warned

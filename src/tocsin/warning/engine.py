@@ -185,6 +185,11 @@ class _TrackState:
     #: prediction jumped beyond both ellipses): then areas are only added
     last_impact: tuple[float, float, float] | None = None
     manoeuvre: bool = False
+    #: a separated piece (``role`` stage/debris) from its first report on: a
+    #: track that warned as a missile and is later called a stage (the tracker
+    #: may keep the spent stage on the missile's track) stays a missile for the
+    #: warning: what it warned is never narrowed by a relabel
+    role: str | None = None
 
     @property
     def warns(self) -> bool:
@@ -263,7 +268,7 @@ class WarningEngine:
         self._now = t
         st = self._tracks.get(body.id)
         if st is None:
-            st = _TrackState(track=body)
+            st = _TrackState(track=body, role=body.role if body.role in ("stage", "debris") else None)
             self._tracks[body.id] = st
         elif body.t < st.track.t:  # a stale report of this track: keep the newer
             return self._tick(t, every=TICK_S)
@@ -343,7 +348,7 @@ class WarningEngine:
             return []  # predicted to have come down already: the fall rule closes it
         countries = {c: self._country(c) for c in threat.codes}
         out: list[Envelope] = []
-        piece = self.config.objects.rule(body.role)
+        piece = self.config.objects.rule(st.role)
         for rel in self.config.releases:
             codes = self.config.release_areas(rel, threat.codes, countries)
             if piece is not None:
@@ -464,7 +469,7 @@ class WarningEngine:
         if bal is not None and bal.impact_t is not None and t >= bal.impact_t - cfg.fall_window_s:
             st.ended = "fallen"
             return self._tick_track(st, t)
-        if self.config.objects.rule(st.track.role) is not None:
+        if self.config.objects.rule(st.role) is not None:
             # a separated piece cannot thrust: its fall areas stay until it has
             # fallen (the fall rule closes them); nothing else was warned
             st.ended = "predicted"
