@@ -56,7 +56,10 @@ class Ballistic:
         vote when speed > 1.2 km/s, altitude > 30 km or climb rate > 250 m/s; an
         *air* vote when speed < 400 m/s, altitude < 20 km and |climb| < 100 m/s.
         Ballistic after 3 consecutive ballistic votes, air after 5 consecutive air
-        votes. Ballistic is final; air may become ballistic, never the reverse."""
+        votes. Ballistic is final; air may become ballistic, never the reverse.
+        Tracks still unknown are also put to the lift test (an air vote needs
+        lift, a confident absence of lift is a ballistic vote) and, in their
+        first updates, to the space-infrared cue (ballistic at once)."""
         if not trs:
             return
         if comb is None:
@@ -94,7 +97,7 @@ class Ballistic:
                 and (not tr.early or tr.t - tr.early[0][0] <= 30.0)
             ):
                 tr.early.append((tr.t, x[i, :3].copy(), pvar[i]))
-            if tr.cls == "unknown" and not tr.ir_cued and ir_cues:
+            if tr.cls == "unknown" and not tr.ir_cued and ir_cues and tr.updates <= 8:
                 # one geometric coincidence with a burning motor decides
                 # (the 3 votes guard against noisy speed/height estimates)
                 tr.ir_cued = self.ir_cued(tr, x[i], p[i], ir_cues)
@@ -102,7 +105,10 @@ class Ballistic:
                     self.stats["ir_cued"] += 1
                     vote_b, vote_a = True, False
                     tr.votes_b = 2
-            if tr.cls != "ballistic" and not vote_b and speed[i] > 50.0:
+            if tr.cls != "unknown":
+                if tr.kin:
+                    tr.kin.clear()
+            elif not vote_b and speed[i] > 50.0:
                 # a body with no lift is not an aircraft, however slow: a
                 # missile whose motor failed, seen only once it coasts
                 tr.lift = self.lift_test(tr, x[i], p[i, 3:, 3:])
@@ -127,25 +133,26 @@ class Ballistic:
         within ``ir_max_miss_m`` + 3 sigma of position and velocity + the
         acceleration ``ir_cue_accel`` the straight line misses
         (``a dt^2 / 2``) of that line, above the ground. Space infrared sees
-        only burning motors (docs/sensors: aircraft are too faint), so such a
-        track is a missile even if its motor stopped before a radar saw it."""
+        only burning motors (tocsin.sensors.detection), so such a track is a
+        missile even if its motor stopped before a radar saw it. Asked in a
+        track's first 8 updates only (the cue is about what came before it)."""
         cfg = self.cfg
         sp = math.sqrt(float(np.trace(p[:3, :3])))
         sv = math.sqrt(float(np.trace(p[3:, 3:])))
-        for m in cues:
-            dt = tr.t - m.t
-            if dt <= 0.0 or dt > cfg.ir_cue_s:
-                continue
-            back = x[:3] - x[3:] * dt
-            rel = back - m.site
-            along = float(rel @ m.z)
-            if along <= 0.0:
-                continue
-            miss = float(np.linalg.norm(rel - along * m.z))
-            tol = cfg.ir_max_miss_m + 3.0 * (sp + sv * dt) + 0.5 * cfg.ir_cue_accel * dt * dt
-            if miss <= tol and height((m.site + along * m.z)[None])[0] > 0.0:
-                return True
-        return False
+        near = [m for m in cues if 0.0 < tr.t - m.t <= cfg.ir_cue_s]
+        if not near:
+            return False
+        dt = tr.t - np.array([m.t for m in near])
+        site = np.array([m.site for m in near])
+        u = np.array([m.z for m in near])
+        rel = x[None, :3] - x[None, 3:] * dt[:, None] - site
+        along = np.einsum("ni,ni->n", rel, u)
+        miss = np.linalg.norm(rel - along[:, None] * u, axis=1)
+        tol = cfg.ir_max_miss_m + 3.0 * (sp + sv * dt) + 0.5 * cfg.ir_cue_accel * dt * dt
+        ok = (along > 0.0) & (miss <= tol)
+        if not ok.any():
+            return False
+        return bool((height(site[ok] + along[ok, None] * u[ok]) > 0.0).any())
 
     def lift_test(self, tr: Track, x: F64, pv: F64) -> int:
         """Lift test: -2 no lift, -1 less lift than an aircraft's, +1 more,
@@ -163,8 +170,8 @@ class Ballistic:
         is above it in the best-resolved window; otherwise -1 / +1 by which
         side of that threshold (halfway between a ballistic body's 0 and an
         aircraft's ``g cos(gamma)``: the likelier of the two) the best-resolved
-        window's estimate falls. A near-vertical path (cos gamma -> 0) is
-        never *no lift*."""
+        window's estimate falls. On a near-vertical path (cos gamma -> 0) the
+        threshold falls to 0: only a confidently downward force is *no lift*."""
         cfg = self.cfg
         w = cfg.lift_window_s
         if not tr.kin or tr.t - tr.kin[-1][0] >= 0.5:
