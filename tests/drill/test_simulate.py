@@ -156,9 +156,9 @@ def test_fixed_beta_in_the_standard_air_gives_the_same_flights_whatever_the_seed
     assert a.objects["S-1"].beta_kg_m2 == a.objects["S-2"].beta_kg_m2 == 4200.0
     assert a.objects["S-1"].trajectory is not None
     assert a.objects["S-1"].trajectory.beta == 4200.0
-    # by default each seed draws its own day's air: same drag, other flights
+    # with a drawn air each seed draws its own day: same drag, other flights
     # (a few hundred metres at impact for an SRBM), the same seed the same air
-    drawn = fixed.replace("atmosphere: standard\n", "")
+    drawn = fixed.replace("atmosphere: standard\n", "atmosphere: drawn\n")
     c = simulate(parse_scenario(drawn, "t.yaml"))
     d = simulate(parse_scenario(drawn.replace("seed: 7", "seed: 8"), "t.yaml"))
     assert _bytes(c.truth) != _bytes(a.truth)  # type: ignore[arg-type]

@@ -40,13 +40,14 @@ satellite launcher) also has each spent stage, from its separation, as
 and fairing halves as ``<id>.F1``/``F2`` (role ``debris``), each with its own
 drawn ballistic coefficient, flown by :func:`tocsin.dynamics.fly_free`.
 
-Air: every object flies one day's air per scenario, a departure from the U.S.
-Standard Atmosphere 1976 drawn from the scenario's seed
+Air: with ``atmosphere: drawn`` (the Monte Carlo scenarios of
+:mod:`tocsin.drill.generate`) every object flies one day's air, a departure
+from the U.S. Standard Atmosphere 1976 drawn from the scenario's seed
 (:func:`tocsin.dynamics.atmosphere.day_air`: ``density_sigma(h)``, 5-12 km
-vertical correlation), so the truth is never exactly the tracker's standard
-air; ``atmosphere: standard`` in the scenario flies the standard itself. (The
-boost is aimed for the standard: the day's air moves the impact a little, as
-it would a real one.) Ghost missiles (forged tracks) fly the standard.
+vertical correlation), so the truth is not exactly the tracker's standard air;
+by default (``standard``) the standard itself. (The boost is aimed for the
+standard: the day's air moves the impact, as it would a real one.) Ghost
+missiles (forged tracks) fly the standard.
 
 Randomness: independent streams ``default_rng([seed, stream, index])`` for
 salvo spreads, each sensor and each link, and the air, so adding a sensor does

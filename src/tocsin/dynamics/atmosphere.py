@@ -22,9 +22,9 @@ U.S. Standard Atmosphere Supplements 1966, the 15-75 N seasonal models;
 COESA 1976, Part 1 sec. 1.1). :func:`density_sigma` is the 1-sigma relative
 deviation the tracker assumes (``ln rho`` deviation, a function of height; see
 docs/dynamics.md), carried into the spread of its impact predictions
-(tocsin.fusion.drag.density_spread). The simulator flies one day's departure
-from the standard per scenario (:func:`day_air`), never the standard itself
-unless a scenario asks for it.
+(tocsin.fusion.drag.density_spread). The simulator can fly one day's
+departure from the standard per scenario (:func:`day_air`; scenario key
+``atmosphere: drawn``, always in the Monte Carlo scenarios).
 """
 
 from __future__ import annotations
