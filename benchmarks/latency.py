@@ -585,6 +585,18 @@ async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: f
     }
 
 
+def stop_server(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within ``grace_s`` (a
+    saturated server drains a long stage backlog first: the figures are taken
+    already, so it is not waited for)."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def warm_up(code: Path | None) -> None:
     """Compile the tracker's numba kernels of ``code`` once (cached on disk)
     so no measured run pays for it."""
@@ -619,11 +631,13 @@ def throughput(
     sync: str,
     tmp: Path,
     variants: tuple[str, ...] = ("v2", "bundle", "bundle+sp"),
+    baseline_variants: tuple[str, ...] = ("v1",),
 ) -> dict[str, Any]:
     """Issue 17 (b): signed plots with the real stages, rate by rate, each code
     tree in turn at the same rate (interleaved); per tree the signing it can
-    do (the baseline: v1 per message; this code: ``variants``: v2 per message,
-    bundles, and ``+sp`` with the stages in their own process)."""
+    do (the baseline: ``baseline_variants``, v1 per message for 66c9bff; this
+    code: ``variants``: v2 per message, bundles, and ``+sp`` with the stages in
+    their own process)."""
     from tocsin.exchange.signing import generate_key
 
     key = generate_key()
@@ -636,7 +650,7 @@ def throughput(
         n_air = max(1, round(rate / (radars * probe)))
         pic = AirPicture(radars, n_air)
         for name, code in trees.items():
-            modes = ["v1"] if name == "baseline" else list(variants)
+            modes = list(baseline_variants) if name == "baseline" else list(variants)
             for variant in modes:
                 label = f"{name}:{variant}"
                 if label in failed:
@@ -644,15 +658,15 @@ def throughput(
                 mode, _, sp = variant.partition("+")
                 sensors, stream = prepare_stream(pic, seconds, mode, key)
                 # (this code's default is auto: on with the real stages on 2+ CPUs)
-                opts = ("--stage-process", "on" if sp == "sp" else "off") if name != "baseline" else ()
+                # (66c9bff has no such option: its v1 runs get none)
+                opts = ("--stage-process", "on" if sp == "sp" else "off") if mode != "v1" else ()
                 proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
                 try:
                     m = asyncio.run(run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3)))
                 finally:
-                    proc.terminate()
-                    proc.wait(20)
+                    stop_server(proc)
                 p99 = m["plot_to_track"].get("p99_ms", 1e9)
                 ok = p99 < 100.0 and m["achieved_plots_per_s"] >= 0.9 * m["offered_plots_per_s"] and not m[
                     "http_errors"] and not m["sse_dropped"]  # fmt: skip
@@ -735,7 +749,12 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
         child0 = 0.0
         pid = 0
         if separate:
-            pid = pipe.start_stage_process(StageRecipe("default")).pid
+            sp = pipe.start_stage_process(StageRecipe("default"))
+            pid = sp.pid
+            # (its one-off warm-up, 2-3 CPU-s, is not a cost per plot)
+            warmed = getattr(sp, "warmed_up", None)
+            if warmed is not None:
+                warmed()
             child0 = _cpu_s(pid)
         c0, w0 = time.process_time(), time.perf_counter()
         for k in range(0, len(lines), 200):
@@ -1115,6 +1134,12 @@ def main() -> None:
         "stages in their own process (serve --stage-process)",
     )
     ap.add_argument(
+        "--baseline-variants",
+        default="v1",
+        help="throughput: the baseline's signing (v1 for 66c9bff; a newer baseline, e.g. main, may "
+        "take the same variants as this code: bundle+sp)",
+    )
+    ap.add_argument(
         "--cost",
         type=int,
         metavar="RATE",
@@ -1230,8 +1255,9 @@ def main() -> None:
             if args.throughput:
                 rates = [int(x) for x in args.throughput.split(",") if x]
                 variants = tuple(v for v in args.variants.split(",") if v)
+                base_variants = tuple(v for v in args.baseline_variants.split(",") if v)
                 out["throughput"] = throughput(
-                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants
+                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants, base_variants
                 )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

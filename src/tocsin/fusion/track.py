@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from tocsin.fusion import kernels
 from tocsin.fusion.drag import DragBank
 from tocsin.fusion.impact import Impact, Launch
-from tocsin.fusion.measurements import Meas
+from tocsin.fusion.measurements import MeasRecord
 
 F64 = NDArray[np.float64]
 
@@ -60,6 +60,9 @@ class Track:
     burnout_t: float = -math.inf  # when burnout was declared
     quiet: int = 0
     speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
+    kin: deque[tuple[float, F64, F64]] = field(default_factory=deque)  # for the lift test
+    lift: int = 0  # -1 no lift, +1 lift, 0 undecided (the last lift test)
+    ir_cued: bool = False  # seen burning by space infrared before it was tracked
     first: tuple[F64, F64, float] | None = None
     early: list[tuple[float, F64, float]] = field(default_factory=list)
     launch: Launch | None = None
@@ -75,7 +78,9 @@ class Track:
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     max_alt: float = 0.0  # highest well-estimated height seen, m
-    hist: list[tuple[Meas, Snapshot]] = field(default_factory=list)
+    # the updates of the last oosm_lag_s, each with the state before it (plain
+    # tuples: see tocsin.fusion.measurements.MeasRecord)
+    hist: list[tuple[MeasRecord, Snapshot]] = field(default_factory=list)
     dead: bool = False
     coast_from: Snapshot | None = None
     xc: F64 | None = None  # cached combined estimate at ``t``
