@@ -40,13 +40,12 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from independent.cases import make_case  # noqa: E402
-
-from tocsin.fusion.config import TrackerConfig  # noqa: E402
-from tocsin.fusion.tracker import Tracker  # noqa: E402
-from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix  # noqa: E402
-from tocsin.warning import threat  # noqa: E402
-from tocsin.wire.codec import decode_json  # noqa: E402
+from independent.cases import make_case
+from tocsin.fusion.config import TrackerConfig
+from tocsin.fusion.tracker import Tracker
+from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix
+from tocsin.warning import threat
+from tocsin.wire.codec import decode_json
 
 
 class _NoAreas:
@@ -76,14 +75,27 @@ def check_case(seed: int, cls: str, index: int) -> list[dict[str, float]]:
             xs = rv.states(tt)
             if tt.size == 0 or float(np.linalg.norm(xs[0, :3] - x[:3])) > 20_000.0:
                 continue  # a track on another object
-            got = threat._far_flight(  # noqa: SLF001
-                b, cfg, None, None, cfg.boost_extra_s, threat._boost_dv_cap(b, cfg), azimuth=True  # type: ignore[arg-type]  # noqa: SLF001
+            got = threat._far_flight(
+                b,
+                cfg,
+                None,
+                None,
+                cfg.boost_extra_s,
+                threat._boost_dv_cap(b, cfg),
+                azimuth=True,  # type: ignore[arg-type]
             )
             if got is None:
                 continue
             fl, r, az_sigma = got
-            th = threat._reach_corridor(  # noqa: SLF001
-                b, _NoAreas(), cfg, fl, r, hold=False, reason="boost", az_sigma=az_sigma  # type: ignore[arg-type]
+            th = threat._reach_corridor(
+                b,
+                _NoAreas(),
+                cfg,
+                fl,
+                r,
+                hold=False,
+                reason="boost",
+                az_sigma=az_sigma,  # type: ignore[arg-type]
             )
             lat0, lon0, _ = ecef_to_geodetic(x[:3])
             centre = shapely.LineString(
@@ -97,8 +109,9 @@ def check_case(seed: int, cls: str, index: int) -> list[dict[str, float]]:
             s0 = rv.states(np.array([b.t]))[0]  # type: ignore[union-attr]
             sl, so, _ = ecef_to_geodetic(s0[:3])
             ve = enu_matrix(float(sl), float(so)) @ s0[3:]
-            vt = threat._launch_plane_velocity(b, cfg, None, azimuth=True)  # type: ignore[arg-type]  # noqa: SLF001
-            assert vt is not None and vt[1] is not None
+            vt = threat._launch_plane_velocity(b, cfg, None, azimuth=True)  # type: ignore[arg-type]
+            assert vt is not None
+            assert vt[1] is not None
             vn = enu_matrix(float(lat0), float(lon0)) @ vt[0]
             err = (math.degrees(math.atan2(vn[0], vn[1]) - math.atan2(ve[0], ve[1])) + 180.0) % 360.0 - 180.0
             rows.append(

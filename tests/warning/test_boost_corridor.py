@@ -5,9 +5,11 @@ climb, and a seeded slice of benchmarks/boost_corridor.py: flights from the
 independent generator (its own thrust, pitch-over kick and gravity turn,
 Delta-v, site and azimuth drawn from class ranges; its own biased sensors),
 tracked by tocsin; for every boost report with an azimuth the true ground track
-ahead must lie inside the corridor (never narrower than the truth), and the
+ahead must lie inside the corridor (never narrower than the truth: the corridor
+is a 95 % one, 2.448 sigma of the heading, so at least 95 % of the reports must
+hold the whole true track ahead), and the
 heading's sigma must be honest from both sides (not too small: |z| < 2.448 for
-all but a few reports; not too large: median |z| above 0.25, where a sigma
+at least 95 % of reports; not too large: median |z| above 0.25, where a sigma
 3x too large would put it near 0.22 and an honest one near 0.67).
 """
 
@@ -56,7 +58,8 @@ def test_azimuth_of_a_straight_climb() -> None:
     x, early = _climb(60.0, 60.0)
     p = np.diag([150.0**2] * 3 + [20.0**2] * 3)
     la = launch_azimuth(Launch(t=0.0, lat=PAD[0], lon=PAD[1], sigma_m=2000.0), x, p, 60.0, early)
-    assert la.azimuth_deg is not None and la.azimuth_sigma_deg is not None
+    assert la.azimuth_deg is not None
+    assert la.azimuth_sigma_deg is not None
     assert abs(_err(la.azimuth_deg, 60.0)) < 2.0 * la.azimuth_sigma_deg
     assert la.azimuth_sigma_deg < 1.0
     # the launch point and time are kept
@@ -75,8 +78,10 @@ def test_a_velocity_that_disagrees_widens_the_sigma() -> None:
     x2 = np.concatenate([x[:3], rot.T @ v])
     base = launch_azimuth(Launch(t=0.0, lat=PAD[0], lon=PAD[1], sigma_m=2000.0), x, p, 60.0, early)
     bent = launch_azimuth(Launch(t=0.0, lat=PAD[0], lon=PAD[1], sigma_m=2000.0), x2, p, 60.0, early)
-    assert bent.azimuth_sigma_deg is not None and base.azimuth_sigma_deg is not None
-    assert bent.azimuth_sigma_deg > 2.0 and bent.azimuth_sigma_deg > 3.0 * base.azimuth_sigma_deg
+    assert bent.azimuth_sigma_deg is not None
+    assert base.azimuth_sigma_deg is not None
+    assert bent.azimuth_sigma_deg > 2.0
+    assert bent.azimuth_sigma_deg > 3.0 * base.azimuth_sigma_deg
     assert abs(_err(bent.azimuth_deg or 0.0, 60.0)) < 2.448 * bent.azimuth_sigma_deg
 
 
@@ -85,14 +90,24 @@ def test_without_early_positions_the_sigma_is_wider() -> None:
     p = np.diag([150.0**2] * 3 + [20.0**2] * 3)
     with_early = launch_azimuth(Launch(t=0.0, lat=PAD[0], lon=PAD[1], sigma_m=2000.0), x, p, 60.0, early)
     without = launch_azimuth(Launch(t=0.0, lat=PAD[0], lon=PAD[1], sigma_m=2000.0), x, p, 60.0, None)
-    assert without.azimuth_sigma_deg is not None and with_early.azimuth_sigma_deg is not None
+    assert without.azimuth_sigma_deg is not None
+    assert with_early.azimuth_sigma_deg is not None
     assert without.azimuth_sigma_deg >= with_early.azimuth_sigma_deg
 
 
 #: (seed, class, index) of independent flights; seed 11 was not used while the
 #: estimator was developed (seed 5 was); (5, MRBM, 3) is the flight whose
-#: velocity heading was off by 3.3 of its sigmas (biased radars)
-SLICE = [(11, "SRBM", 0), (11, "SRBM", 2), (11, "MRBM", 0), (11, "IRBM", 1), (5, "MRBM", 3)]
+#: velocity heading was off by 3.3 of its sigmas (biased radars); (23, MRBM, 2)
+#: holds the one report of seed 23 (317 reports) whose corridor lost most of
+#: the truth ahead (heading off by 3.0 sigma, 33 % inside): not picked to pass
+SLICE = [
+    (11, "SRBM", 0),
+    (11, "SRBM", 2),
+    (11, "MRBM", 0),
+    (11, "IRBM", 1),
+    (5, "MRBM", 3),
+    (23, "MRBM", 2),
+]
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +120,8 @@ def slice_rows() -> list[dict[str, float]]:
 
 def test_the_true_ground_track_stays_inside_the_boost_corridor(slice_rows: list[dict[str, float]]) -> None:
     assert len(slice_rows) >= 80  # the slice exercises the rule
-    outside = [r for r in slice_rows if r["inside"] < 1.0]
-    assert not outside, outside[:5]
+    inside = np.array([r["inside"] for r in slice_rows])
+    assert float(np.mean(inside >= 1.0)) >= 0.95, [r for r in slice_rows if r["inside"] < 1.0][:5]
 
 
 def test_the_heading_sigma_is_honest_from_both_sides(slice_rows: list[dict[str, float]]) -> None:
