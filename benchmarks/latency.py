@@ -52,6 +52,10 @@ from tocsin.exchange.samples import sample_plot
 from tocsin.wire import Envelope, SensorBody, encode_json, make
 
 T0 = 1_789_430_400.0
+#: scenario runs: the simulated radars mark the last plot of each scan
+#: (``scan_end``, docs/exchange-format.md) so the tracker needs no grace
+#: (``--scan-markers``; off: the server's scan grace completes each scan)
+SCAN_MARKERS = [False]
 
 
 def stats_ms(lat: list[float]) -> dict[str, float | int]:
@@ -100,6 +104,68 @@ def key_of(env: dict[str, Any]) -> tuple[str, float] | None:
     if env["kind"] in ("track", "alert"):
         return env["kind"], round(float(env["body"]["t"]), 6)
     return None
+
+
+class ScenarioLatency:
+    """Which plot a report answers, and its latency (scenario runs).
+
+    A track update carries its scan's measurement time ``t`` (every plot of a
+    scan has it); its latency is the time from the POST (publish) of the last
+    plot with that ``t`` to the event. Counted once per track and ``t``: the
+    *first* report of a track carrying a plot's ``t`` is when the public first
+    sees that plot's effect (a report held back by the tracker still counts,
+    late). Later reports with the same ``t`` are not a plot's latency: a tick
+    found the track silent (``coasting``/``lost``/``deleted``) or a status
+    changed with no new plot, and that report repeats the last update's ``t``
+    seconds after its plot (the 1,978 ms sample of 2026-12-06 04:20 was a
+    ``coasting`` report 3.2 s after the update it repeats). They are counted
+    apart (``repeat_reports``), and the old figure, every report whose ``t``
+    matches a plot, stays next to the new one (``plot_to_track_all_reports``).
+    Reports whose ``t`` is no plot's (predicted to a tick's time) are ignored by
+    both. An alert's latency is from the plot of its track's latest update."""
+
+    def __init__(self) -> None:
+        self.posted_at: dict[float, float] = {}
+        self.lat: dict[str, list[float]] = {"track": [], "alert": [], "track_all": []}
+        self.seen: set[tuple[str, float]] = set()
+        self.last_update: dict[str, float] = {}
+        self.repeats: dict[str, int] = {}
+
+    def posted(self, t: float, now: float) -> None:
+        self.posted_at[round(t, 6)] = now
+
+    def event(self, env: dict[str, Any], now: float) -> tuple[str, float | None] | None:
+        """Book one track/alert event; (what it counted as, latency) or None."""
+        body = env["body"]
+        if env["kind"] == "track":
+            key = round(float(body["t"]), 6)
+            if key not in self.posted_at:
+                return "no_plot", None
+            lat = now - self.posted_at[key]
+            self.lat["track_all"].append(lat)
+            self.last_update[body["id"]] = key
+            if (body["id"], key) in self.seen:
+                status = str(body.get("status"))
+                self.repeats[status] = self.repeats.get(status, 0) + 1
+                return "repeat", lat
+            self.seen.add((body["id"], key))
+            self.lat["track"].append(lat)
+            return "first", lat
+        if env["kind"] == "alert" and body.get("tracks"):
+            key = self.last_update.get(body["tracks"][0], -1.0)
+            if key in self.posted_at:
+                lat = now - self.posted_at[key]
+                self.lat["alert"].append(lat)
+                return "alert", lat
+        return None
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "plot_to_track": stats_ms(self.lat["track"]),
+            "plot_to_alert": stats_ms(self.lat["alert"]),
+            "plot_to_track_all_reports": stats_ms(self.lat["track_all"]),
+            "repeat_reports": dict(sorted(self.repeats.items())),
+        }
 
 
 # ---------------------------------------------------------------- embedded
@@ -219,13 +285,17 @@ def start_server(
     return proc, url
 
 
-async def run_scenario(url: str, scenario: Path, speed: float, max_s: float) -> dict[str, Any]:
-    """The scenario's messages paced by ``sent`` at ``speed`` x real time (module doc)."""
+async def run_scenario(
+    url: str, scenario: Path, speed: float, max_s: float, samples: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The scenario's messages paced by ``sent`` at ``speed`` x real time
+    (module doc). ``samples``: every POST and every track/alert event received
+    are appended to it, one dict each (``--samples``)."""
     from tocsin.drill.scenario import load_scenario
     from tocsin.drill.simulate import simulate
     from tocsin.wire import PlotBody
 
-    sim = simulate(load_scenario(scenario))
+    sim = simulate(load_scenario(scenario), scan_markers=SCAN_MARKERS[0])
     msgs = sorted(sim.messages, key=lambda e: e.sent)
     t0 = msgs[0].sent
     msgs = [e for e in msgs if e.sent <= t0 + max_s]
@@ -233,8 +303,7 @@ async def run_scenario(url: str, scenario: Path, speed: float, max_s: float) -> 
     slices: dict[int, list[Any]] = {}
     for e in msgs:
         slices.setdefault(int((e.sent - t0) / speed / 0.01), []).append(e)
-    posted_at: dict[float, float] = {}
-    lat: dict[str, list[float]] = {"track": [], "alert": []}
+    book = ScenarioLatency()
     errors = {"status": 0}
     async with httpx.AsyncClient(base_url=url, timeout=30) as c:
         ready = asyncio.Event()
@@ -249,30 +318,30 @@ async def run_scenario(url: str, scenario: Path, speed: float, max_s: float) -> 
                     elif line.startswith("data: ") and event in ("track", "alert"):
                         now = time.monotonic()
                         env = json.loads(line[6:])
-                        body = env["body"]
-                        if env["kind"] == "track":
-                            key = round(float(body["t"]), 6)
-                            if key in posted_at:
-                                lat["track"].append(now - posted_at[key])
-                                last_update[body["id"]] = key
-                        elif body.get("tracks"):
-                            # the alert answers the latest update of its track
-                            key = last_update.get(body["tracks"][0], -1.0)
-                            if key in posted_at:
-                                lat["alert"].append(now - posted_at[key])
+                        got = book.event(env, now)
+                        if samples is not None:
+                            body = env["body"]
+                            samples.append({
+                                "kind": env["kind"], "at_s": round(now - start_box[0], 4),
+                                "counted": got[0] if got else None,
+                                "lat_ms": round(got[1] * 1e3, 2) if got and got[1] is not None else None,
+                                "id": body.get("id") or body.get("tracks", [None])[0],
+                                "status": body.get("status"), "t": body.get("t"), "sent": env.get("sent"),
+                                "seq": env.get("seq"),
+                            })  # fmt: skip
 
-        last_update: dict[str, float] = {}
+        start_box = [time.monotonic()]
         task = asyncio.create_task(reader())
         await ready.wait()
         await asyncio.sleep(0.2)
-        start = time.monotonic()
+        start = start_box[0] = time.monotonic()
         for s_i in sorted(slices):
             await asyncio.sleep(max(0.0, start + s_i * 0.01 - time.monotonic()))
             batch = slices[s_i]
             now = time.monotonic()
             for e in batch:
                 if isinstance(e.body, PlotBody):
-                    posted_at[round(e.body.t, 6)] = now
+                    book.posted(e.body.t, now)
             r = await c.post(
                 "/v1/messages",
                 content=b"\n".join(encode_json(e) for e in batch),
@@ -280,6 +349,15 @@ async def run_scenario(url: str, scenario: Path, speed: float, max_s: float) -> 
             )
             if r.status_code != 200:
                 errors["status"] += 1
+            if samples is not None:
+                samples.append({
+                    "kind": "post", "at_s": round(now - start, 4),
+                    "answer_ms": round((time.monotonic() - now) * 1e3, 2),
+                    "plots": [
+                        [e.body.sensor, round(e.body.t, 6)] for e in batch if isinstance(e.body, PlotBody)
+                    ],
+                    "late_ms": round((now - (start + s_i * 0.01)) * 1e3, 2),
+                })  # fmt: skip
         wall = time.monotonic() - start
         await asyncio.sleep(1.5)
         task.cancel()
@@ -290,12 +368,12 @@ async def run_scenario(url: str, scenario: Path, speed: float, max_s: float) -> 
         "scenario": str(scenario),
         "speed": speed,
         "scenario_seconds": max_s,
+        "scan_markers": SCAN_MARKERS[0],
         "messages": len(msgs),
         "plots": plots,
         "plots_per_s": round(plots / wall, 1),
         "http_errors": errors["status"],
-        "plot_to_track": stats_ms(lat["track"]),
-        "plot_to_alert": stats_ms(lat["alert"]),
+        **book.figures(),
     }
 
 
@@ -500,6 +578,18 @@ async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: f
     }
 
 
+def stop_server(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within ``grace_s`` (a
+    saturated server drains a long stage backlog first: the figures are taken
+    already, so it is not waited for)."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def warm_up(code: Path | None) -> None:
     """Compile the tracker's numba kernels of ``code`` once (cached on disk)
     so no measured run pays for it."""
@@ -534,11 +624,13 @@ def throughput(
     sync: str,
     tmp: Path,
     variants: tuple[str, ...] = ("v2", "bundle", "bundle+sp"),
+    baseline_variants: tuple[str, ...] = ("v1",),
 ) -> dict[str, Any]:
     """Issue 17 (b): signed plots with the real stages, rate by rate, each code
     tree in turn at the same rate (interleaved); per tree the signing it can
-    do (the baseline: v1 per message; this code: ``variants``: v2 per message,
-    bundles, and ``+sp`` with the stages in their own process)."""
+    do (the baseline: ``baseline_variants``, v1 per message for 66c9bff; this
+    code: ``variants``: v2 per message, bundles, and ``+sp`` with the stages in
+    their own process)."""
     from tocsin.exchange.signing import generate_key
 
     key = generate_key()
@@ -551,7 +643,7 @@ def throughput(
         n_air = max(1, round(rate / (radars * probe)))
         pic = AirPicture(radars, n_air)
         for name, code in trees.items():
-            modes = ["v1"] if name == "baseline" else list(variants)
+            modes = list(baseline_variants) if name == "baseline" else list(variants)
             for variant in modes:
                 label = f"{name}:{variant}"
                 if label in failed:
@@ -559,15 +651,15 @@ def throughput(
                 mode, _, sp = variant.partition("+")
                 sensors, stream = prepare_stream(pic, seconds, mode, key)
                 # (this code's default is auto: on with the real stages on 2+ CPUs)
-                opts = ("--stage-process", "on" if sp == "sp" else "off") if name != "baseline" else ()
+                # (66c9bff has no such option: its v1 runs get none)
+                opts = ("--stage-process", "on" if sp == "sp" else "off") if mode != "v1" else ()
                 proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
                 try:
                     m = asyncio.run(run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3)))
                 finally:
-                    proc.terminate()
-                    proc.wait(20)
+                    stop_server(proc)
                 p99 = m["plot_to_track"].get("p99_ms", 1e9)
                 ok = p99 < 100.0 and m["achieved_plots_per_s"] >= 0.9 * m["offered_plots_per_s"] and not m[
                     "http_errors"] and not m["sse_dropped"]  # fmt: skip
@@ -818,7 +910,9 @@ async def run_nats(
     }
 
 
-async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s: float) -> dict[str, Any]:
+async def run_scenario_nats(
+    urls: list[str], scenario: Path, speed: float, max_s: float, samples: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Issue 17 (a) over NATS: the scenario's messages published to the
     cluster paced by ``sent`` (as :func:`run_scenario` posts them); a fusion
     node (:func:`start_node`, another process) consumes them; latency = output
@@ -832,17 +926,15 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
     from tocsin.transport.nats import publish
     from tocsin.wire import PlotBody
 
-    sim = simulate(load_scenario(scenario))
+    sim = simulate(load_scenario(scenario), scan_markers=SCAN_MARKERS[0])
     msgs = sorted(sim.messages, key=lambda e: e.sent)
     t0 = msgs[0].sent
     msgs = [e for e in msgs if e.sent <= t0 + max_s]
     slices: dict[int, list[Any]] = {}
     for e in msgs:
         slices.setdefault(int((e.sent - t0) / speed / 0.01), []).append(e)
-    posted_at: dict[float, float] = {}
-    last_update: dict[str, float] = {}
+    book = ScenarioLatency()
     ready = await _stream_ready(urls)
-    lat: dict[str, list[float]] = {"track": [], "alert": []}
     nc = await nats.connect(urls, connect_timeout=5)
     js = nc.jetstream(timeout=10)
 
@@ -852,17 +944,18 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
         now = time.monotonic()
         env = json.loads(msg.data)
         received[env["kind"]] = received.get(env["kind"], 0) + 1
-        body = env["body"]
-        if env["kind"] == "track":
-            key = round(float(body["t"]), 6)
-            if key in posted_at:
-                lat["track"].append(now - posted_at[key])
-                last_update[body["id"]] = key
-        elif env["kind"] == "alert" and body.get("tracks"):
-            key = last_update.get(body["tracks"][0], -1.0)
-            if key in posted_at:
-                lat["alert"].append(now - posted_at[key])
+        got = book.event(env, now)
+        if samples is not None and env["kind"] in ("track", "alert"):
+            body = env["body"]
+            samples.append({
+                "kind": env["kind"], "at_s": round(now - start_box[0], 4),
+                "counted": got[0] if got else None,
+                "lat_ms": round(got[1] * 1e3, 2) if got and got[1] is not None else None,
+                "id": body.get("id") or body.get("tracks", [None])[0], "status": body.get("status"),
+                "t": body.get("t"), "sent": env.get("sent"), "seq": env.get("seq"),
+            })  # fmt: skip
 
+    start_box = [time.monotonic()]
     sub = await nc.subscribe("tocsin.v1.out.>", cb=on_out)
     await asyncio.sleep(1.0)
     # live traffic: a node ticks on the wall clock, so the recording is
@@ -870,14 +963,14 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
     # recording plays exactly as it happened)
     live = iter(restamped([e for s_i in sorted(slices) for e in slices[s_i]], rate=speed))
     slices = {s_i: [next(live) for _ in slices[s_i]] for s_i in sorted(slices)}
-    start = time.monotonic()
+    start = start_box[0] = time.monotonic()
     for s_i in sorted(slices):
         await asyncio.sleep(max(0.0, start + s_i * 0.01 - time.monotonic()))
         now = time.monotonic()
         batch = slices[s_i]
         for e in batch:
             if isinstance(e.body, PlotBody):
-                posted_at[round(e.body.t, 6)] = now
+                book.posted(e.body.t, now)
         await asyncio.gather(*(_publish_retry(publish, js, e) for e in batch))
     wall = time.monotonic() - start
     await asyncio.sleep(2.0)
@@ -888,12 +981,12 @@ async def run_scenario_nats(urls: list[str], scenario: Path, speed: float, max_s
         "scenario": str(scenario),
         "speed": speed,
         "scenario_seconds": max_s,
+        "scan_markers": SCAN_MARKERS[0],
         "streams_ready_s": ready,
         "outputs_received": received,
         "plots": plots,
         "plots_per_s": round(plots / wall, 1),
-        "plot_to_track": stats_ms(lat["track"]),
-        "plot_to_alert": stats_ms(lat["alert"]),
+        **book.figures(),
     }
 
 
@@ -939,7 +1032,8 @@ async def _stream_ready(urls: list[str], limit_s: float = 60.0) -> float:
 
 
 def start_node(urls: list[str], data: Path, sync: str, code: Path | None) -> subprocess.Popen[bytes]:
-    """``tocsin node`` (fusion + warning, R3 streams, 1-s ticks) of ``code``."""
+    """``tocsin node`` (fusion + warning, R3 streams, 1-s ticks) of ``code``
+    (this checkout's with ``--stage-process on``)."""
     from tocsin.exchange.signing import generate_key, save_private_key
 
     data.mkdir(parents=True, exist_ok=True)
@@ -948,7 +1042,10 @@ def start_node(urls: list[str], data: Path, sync: str, code: Path | None) -> sub
     return subprocess.Popen(
         [sys.executable, "-m", "tocsin", "node", "--partner", "JP", "--nats", ",".join(urls),
          "--key", str(key), "--data", str(data / "j"), "--replicas", "3", "--stages", "default",
-         "--tick", "1", "--max-skew", "0", "--sync", sync, "--heartbeat", "0", "--stream-max-mb", "256"],
+         "--tick", "1", "--max-skew", "0", "--sync", sync, "--heartbeat", "0", "--stream-max-mb", "256",
+         # (this checkout's node: stages in their own process, outputs published as they come;
+         # the baseline's node has no such option)
+         *(["--stage-process", "on"] if code is None else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=code_env(code),
         cwd=str(code) if code is not None else None,
     )  # fmt: skip
@@ -962,6 +1059,7 @@ def scenario_nats(
     repeat: int,
     sync: str,
     tmp: Path,
+    samples_dir: Path | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """(a) over a 3-node R3 cluster, a fresh cluster per run, code trees interleaved."""
     res: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
@@ -975,7 +1073,12 @@ def scenario_nats(
                 time.sleep(3.0)
                 if node.poll() is not None:
                     raise RuntimeError(f"tocsin node ({name}) exited with {node.returncode}")
-                res[name].append(asyncio.run(run_scenario_nats(urls, scenario, speed, max_s)))
+                got: list[dict[str, Any]] | None = [] if samples_dir is not None else None
+                res[name].append(asyncio.run(run_scenario_nats(urls, scenario, speed, max_s, got)))
+                if samples_dir is not None and got is not None:
+                    samples_dir.mkdir(parents=True, exist_ok=True)
+                    with (samples_dir / f"nats-{name}-{i}.jsonl").open("w") as f:
+                        f.writelines(json.dumps(x) + "\n" for x in got)
             finally:
                 if node is not None:
                     node.terminate()
@@ -1019,10 +1122,29 @@ def main() -> None:
         "stages in their own process (serve --stage-process)",
     )
     ap.add_argument(
+        "--baseline-variants",
+        default="v1",
+        help="throughput: the baseline's signing (v1 for 66c9bff; a newer baseline, e.g. main, may "
+        "take the same variants as this code: bundle+sp)",
+    )
+    ap.add_argument(
         "--cost",
         type=int,
         metavar="RATE",
         help="CPU per plot of ingress (unsigned / v2 / bundles), journal and stages, in process",
+    )
+    ap.add_argument(
+        "--scan-markers",
+        action="store_true",
+        help="scenario: the radars send end-of-scan markers (scan_end on a scan's last plot), as "
+        "real radars send north/sector markers; without, the server's scan grace (20 ms) completes a scan",
+    )
+    ap.add_argument(
+        "--samples",
+        type=Path,
+        metavar="DIR",
+        help="scenario: write every POST and every track/alert event received, with its latency, "
+        "to DIR/<mode>-<tree>-<run>.jsonl (to see which reports are slow and why)",
     )
     ap.add_argument(
         "--repeat", type=int, default=1, help="scenario / flood: runs per code tree (interleaved)"
@@ -1040,6 +1162,7 @@ def main() -> None:
         help="rates tried for the highest with p99 plot->track under 100 ms (embedded)",
     )
     args = ap.parse_args()
+    SCAN_MARKERS[0] = args.scan_markers
     rates = [int(r) for r in args.rates.split(",") if r]
     modes = args.modes.split(",")
     out: dict[str, Any] = {
@@ -1094,26 +1217,35 @@ def main() -> None:
                         for name, code in trees.items():
                             d = tmp / f"scenario-{name}-{i}"
                             proc, url = start_server(d, "default", args.sync, tick=1.0, code=code)
+                            samples: list[dict[str, Any]] | None = [] if args.samples else None
                             try:
                                 per_tree[name].append(
                                     asyncio.run(
-                                        run_scenario(url, args.scenario, args.speed, args.scenario_seconds)
+                                        run_scenario(
+                                            url, args.scenario, args.speed, args.scenario_seconds, samples
+                                        )
                                     )
                                 )
                             finally:
                                 proc.terminate()
                                 proc.wait(20)
+                            if args.samples and samples is not None:
+                                args.samples.mkdir(parents=True, exist_ok=True)
+                                with (args.samples / f"embedded-{name}-{i}.jsonl").open("w") as f:
+                                    f.writelines(json.dumps(x) + "\n" for x in samples)
                 if "embedded" in modes:
                     out["scenario"] = per_tree if len(trees) > 1 or args.repeat > 1 else per_tree["new"][0]
                 if "nats" in modes:
                     out["scenario_nats_3node_r3"] = scenario_nats(
-                        trees, args.scenario, args.speed, args.scenario_seconds, args.repeat, args.sync, tmp
-                    )
+                        trees, args.scenario, args.speed, args.scenario_seconds, args.repeat, args.sync, tmp,
+                        args.samples,
+                    )  # fmt: skip
             if args.throughput:
                 rates = [int(x) for x in args.throughput.split(",") if x]
                 variants = tuple(v for v in args.variants.split(",") if v)
+                base_variants = tuple(v for v in args.baseline_variants.split(",") if v)
                 out["throughput"] = throughput(
-                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants
+                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants, base_variants
                 )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -227,6 +227,61 @@ def test_kernel_near_keeps_close_tracks_and_the_flagged_ones() -> None:
     assert 0 < (want & ~keep).sum() < n  # some near, some far
 
 
+def test_kernel_gate_and_near_on_a_large_scan_test_exactly_the_pairs_all_pairs_would() -> None:
+    # issue 17: a scan of hundreds of plots against hundreds of tracks is gated
+    # by looking only at the plots near each track on one axis; the pairs (in
+    # order), their costs and the pre-gate must be exactly those of testing
+    # every pair, including tracks and plots with non-finite values
+    rng = np.random.default_rng(21)
+    n, m = 400, 500
+    x, p, z, site, rot, r = _radar_case(rng, n, m, False)
+    x[7] = np.nan  # a diverged track: every plot is tested (and fails)
+    p[11] *= 1e6  # a track with a huge covariance: its window is wide
+    gate = 16.27
+    ppos, pcov = radar_to_ecef(z, site, rot, r)
+    ppos[13] = np.inf  # a plot without a position: every track tests it
+    pairs, cost = kernels.gate_radar(x, p, z, site, rot, r, gate, ppos, pcov, True)
+    # the reference: every pair, numpy formulas
+    ia, ja = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+    with np.errstate(invalid="ignore"):
+        lim = 4.5 * np.sqrt(np.trace(p[ia, :3, :3], axis1=1, axis2=2)) + 4.5 * np.sqrt(
+            np.trace(pcov[ja], axis1=1, axis2=2)
+        )
+        d = x[ia, :3] - ppos[ja]
+        far = np.einsum("ni,ni->n", d, d) > lim * lim
+    ia, ja = ia[~far], ja[~far]
+    zh, h = radar_predict(x[ia], site[ja], rot[ja], False)
+    nu = radar_residual(z[ja], zh)
+    s = h @ p[ia] @ np.transpose(h, (0, 2, 1)) + r[ja]
+    with np.errstate(invalid="ignore"):
+        d2 = np.einsum("ni,ni->n", nu, np.linalg.solve(s, nu[..., None])[..., 0])
+        ok = d2 <= gate
+    assert pairs.tolist() == np.stack([ia[ok], ja[ok]], axis=1).tolist()
+    np.testing.assert_allclose(cost, d2[ok] + np.log(np.linalg.det(s[ok])), rtol=1e-9, atol=1e-9)
+    assert 300 <= ok.sum() < n * m // 100  # real gating on a sparse scan
+    assert 11 in pairs[:, 0]  # the wide track found its plots
+    # the pre-gate, against every pair
+    xx = np.stack([x, x + 30.0], axis=1)
+    pp = np.stack([p, p * 2.0], axis=1)
+    mu = rng.dirichlet([1.0, 1.0], n)
+    dt = rng.uniform(0, 3, n)
+    keep = np.zeros(n, dtype=bool)
+    keep[3] = True
+    far_x = xx.copy()
+    far_x[: n // 2, :, :3] += 5e5  # half the tracks far from every plot
+    ppos[13] = ppos[12]
+    got = kernels.near(far_x, pp, mu, dt, ppos, pcov, keep)
+    xc, pc = imm_combine(far_x, pp, mu)
+    pos = xc[:, :3] + xc[:, 3:] * dt[:, None]
+    rad = 5 * np.sqrt(np.trace(pc[:, :3, :3], axis1=1, axis2=2)) + 100 * dt**2 + 20_000.0
+    lim2 = rad[:, None] + 5 * np.sqrt(np.trace(pcov, axis1=1, axis2=2))[None, :]
+    with np.errstate(invalid="ignore"):
+        want = (np.linalg.norm(pos[:, None, :] - ppos[None, :, :], axis=2) <= lim2).any(axis=1) | keep
+    assert got.tolist() == want.tolist()
+    assert 0 < want[: n // 2].sum() < n // 4
+    assert want[n // 2 :].sum() > n // 4
+
+
 def test_kernel_alone_marks_single_pair_components() -> None:
     pairs = np.array([[0, 0], [1, 1], [1, 2], [3, 2], [4, 5]])
     assert kernels.alone(pairs, 5, 6).tolist() == [True, False, False, False, True]

@@ -20,9 +20,9 @@ from tocsin.drill.simulate import simulate
 from tocsin.exchange.samples import sample_plot, toy_stages
 from tocsin.journal import Journal
 from tocsin.runtime import Pipeline, SnapshotPolicy, default_stages, recorded_outputs
-from tocsin.stageproc import StageProcessError, StageRecipe
+from tocsin.stageproc import StageProcessError, StageRecipe, run_stages
 from tocsin.warning.mode import DrillMode, LiveAuthorisation, LiveMode, authorise_live
-from tocsin.wire import Envelope
+from tocsin.wire import Envelope, decode_json
 
 # one MRBM over northern Tohoku seen by two radars: a ballistic track and
 # alert threads are live by the middle of it
@@ -73,6 +73,12 @@ def test_stage_process_journals_the_same_outputs_and_recovers_a_crash(
     pipe = Pipeline(default_stages(), j, snapshots=snaps)
     proc = pipe.start_stage_process(StageRecipe("default"))
     assert proc.pid != 0
+    # the stage process warmed a throwaway copy of its stages up (numba's
+    # cached kernels loaded before the first missile), and the outputs below
+    # are still exactly the in-process ones
+    warm = proc.warmed_up()
+    assert warm is not None
+    assert warm > 0
     covers = feed(pipe, messages, snapshot_after=len(messages) // BATCH // 2)
     assert covers is not None
     # a crash with work in flight: the stage process dies, the node with it
@@ -125,6 +131,7 @@ def test_dead_stage_process_refuses_input_before_journalling_it(tmp_path: Path) 
     j = Journal(tmp_path / "j.db", synchronous="NORMAL")
     pipe = Pipeline(toy_stages(), j)
     proc = pipe.start_stage_process(StageRecipe("toy"))
+    assert proc.warmed_up() is None  # (only the default stages are warmed up)
     pipe.submit_batch(plots(5))
     pipe.flush()
     assert len(recorded_outputs(j)) == 5
@@ -198,3 +205,110 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+class GatedToy:
+    """The toy tracker, then a stage that holds every output it is given until
+    the file ``gate`` exists (a slow warning stage, made deterministic), then
+    the toy warner."""
+
+    def __init__(self, gate: str) -> None:
+        self.gate = gate
+
+    def __call__(self) -> list[Any]:
+        tracker, warner = toy_stages()
+        return [tracker, _Gate(self.gate), warner]
+
+
+class _Gate:
+    snapshot_exclude = ("gate",)
+
+    def __init__(self, gate: str) -> None:
+        self.gate = gate
+
+    def push(self, env: Envelope) -> list[Envelope]:
+        deadline = time.monotonic() + 30
+        while not Path(self.gate).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return [env]
+
+    def advance(self, t: float) -> list[Envelope]:
+        return []
+
+
+def test_outputs_leave_before_a_later_stage_works_on_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: a track update is journalled and emitted as soon as the
+    tracker made it, not after the warning stage has finished with it (the
+    stage process sends it before running the later stage); the journal is the
+    same as in process."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    gate = tmp_path / "open"
+    recipe = pickle.loads(pickle.dumps(GatedToy(str(gate))))
+    emitted: list[Envelope] = []
+
+    class Sink:
+        def emit(self, env: Envelope) -> None:
+            emitted.append(env)
+
+    j = Journal(tmp_path / "j.db", synchronous="NORMAL")
+    pipe = Pipeline(recipe(), j, sinks=[Sink()])
+    pipe.start_stage_process(GatedToy(str(gate)))
+    pipe.submit_batch(plots(1))
+    deadline = time.monotonic() + 20
+    while not emitted and time.monotonic() < deadline:
+        pipe.collect()
+        time.sleep(0.01)
+    assert emitted, "the first stage's outputs waited for the later stage"
+    assert not gate.exists()
+    assert pipe.stage_backlog == 1  # (the gate still holds the plot's work)
+    gate.write_bytes(b"")
+    pipe.submit_batch(plots(3, start=2))
+    pipe.tick(T0 + 10)
+    pipe.flush()
+    assert pipe.stage_backlog == 0
+    live = recorded_outputs(j)
+    pipe.close()
+    ref = Pipeline(recipe(), Journal(tmp_path / "ref.db", synchronous="NORMAL"))
+    ref.submit_batch(plots(1))
+    ref.submit_batch(plots(3, start=2))
+    ref.tick(T0 + 10)
+    assert ref.journal is not None
+    assert recorded_outputs(ref.journal) == live
+    assert [e.kind for e in emitted] == [e.kind for e in (decode_json(o) for o in live)]
+    ref.close()
+
+
+class _Echo:
+    def push(self, env: Envelope) -> list[Envelope]:
+        return [env]
+
+    def advance(self, t: float) -> list[Envelope]:
+        return []
+
+
+class _Boom:
+    def push(self, env: Envelope) -> list[Envelope]:
+        raise ValueError("bug")
+
+    def advance(self, t: float) -> list[Envelope]:
+        raise ValueError("bug")
+
+
+def test_a_failing_stage_keeps_the_outputs_of_the_stages_before_it() -> None:
+    """What the stage process may already have sent (the earlier stages'
+    outputs) is what every path keeps: in process, replay and stage process
+    use the same functions."""
+    env = plots(1)[0]
+    outs, failed = run_stages([_Echo(), _Boom()], env)
+    assert failed
+    assert outs == [env]
+    outs, failed = run_stages([_Boom(), _Echo()], env)
+    assert failed
+    assert outs == []
+    sent: list[int] = []
+    outs, failed = run_stages([_Echo(), _Echo(), _Boom()], env, lambda p: sent.append(len(p)))
+    assert failed
+    assert outs == [env, env]
+    assert sent == [1, 2]

@@ -265,3 +265,54 @@ def test_deploy_streams_over_the_old_single_input_stream_says_what_to_do(tmp_pat
     assert p.returncode == 2, p.stderr
     (line,) = p.stderr.strip().splitlines()
     assert "nats stream rm TOCSIN_IN" in line
+
+
+def test_node_with_a_stage_process_publishes_outputs_as_they_come(tmp_path: Path) -> None:
+    """`tocsin node --stage-process on` (issue 17): a batch is acknowledged once
+    journalled and the outputs the stage process returns later are journalled
+    and published at once, not when the next batch or tick comes; the last ones
+    are published at stop."""
+    import time
+
+    from tocsin.stageproc import StageRecipe
+
+    async def go() -> None:
+        with nats_server(tmp_path) as srv:
+            nc = await nats.connect(srv.url, connect_timeout=5)
+            js = nc.jetstream()
+            await ensure_streams(js, replicas=1, **SMALL)
+            j = Journal(tmp_path / "journal.db", synchronous="NORMAL")
+            pipe = Pipeline(toy_stages(), j, ingress=Ingress(REG, max_skew_s=None, recorder=j))
+            await asyncio.to_thread(pipe.start_stage_process, StageRecipe("toy"))
+            node = FusionNode(js, pipe, partner="JP", key=JP, clock=lambda: T0)
+            await node.setup()
+            kinds: list[str] = []
+            three = asyncio.Event()
+
+            async def on_out(m: Any) -> None:
+                kinds.append(json.loads(m.data)["kind"])
+                if kinds.count("track") >= 3:
+                    three.set()
+
+            sub = await nc.subscribe("tocsin.v1.out.>", cb=on_out)
+            stop = asyncio.Event()
+            task = asyncio.create_task(node.run(stop=stop))
+            await asyncio.sleep(0.3)
+            await publish_all(
+                js, [sample_plot(source="JP-R1", seq=i, sent=T0 + i) for i in (1, 2, 3)], key=JP
+            )
+            t0 = time.monotonic()
+            await asyncio.wait_for(three.wait(), 15)  # (no further batch, no tick: the wake did it)
+            assert time.monotonic() - t0 < 15
+            stop.set()
+            await task
+            await asyncio.sleep(0.2)
+            await sub.unsubscribe()
+            await nc.close()
+            assert kinds.count("alert") == 1  # (the toy warner alerts on the 3rd plot)
+            assert node.stats.published == 4
+            assert len(recorded_outputs(j)) == 4
+            assert j.verify().ok
+            pipe.close()
+
+    arun(go(), timeout=60)

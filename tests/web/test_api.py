@@ -77,6 +77,17 @@ def test_single_and_jsonl_posts(tmp_path: Path) -> None:
         assert 'tocsin_messages_rejected_total{reason="duplicate"} 2' in text
         assert 'tocsin_messages_rejected_total{reason="schema"} 1' in text
         assert 'tocsin_outputs_total{kind="alert"} 1' in text
+        # how long each kind of work held the pipeline thread (issue 17: what
+        # a latency spike waited behind): a histogram per kind, cumulative
+        lines = [
+            x for x in text.splitlines() if x.startswith('tocsin_pipeline_work_seconds_bucket{work="batch"')
+        ]
+        counts = [int(x.rsplit(" ", 1)[1]) for x in lines]
+        assert lines[-1].startswith('tocsin_pipeline_work_seconds_bucket{work="batch",le="+Inf"}')
+        assert counts == sorted(counts)
+        assert counts[-1] == ex.commits >= 1
+        assert f'tocsin_pipeline_work_seconds_count{{work="batch"}} {ex.commits}' in text
+        assert 'tocsin_pipeline_work_longest_seconds{work="batch"}' in text
         r = await c.get("/openapi.json")
         assert r.json()["paths"].keys() == OPENAPI["paths"].keys()
 

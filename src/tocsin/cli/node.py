@@ -214,6 +214,15 @@ def register(app: typer.Typer) -> None:
             0.0, "--idle-exit", help="Exit after this many idle seconds (0: never)."
         ),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
+        stage_process: str = typer.Option(
+            "off",
+            "--stage-process",
+            metavar="auto|on|off",
+            help="Run fusion and warning in a process of their own, on a second core: a batch is "
+            "acknowledged once journalled and each output is published as soon as its stage made "
+            "it (a track update does not wait for the warning stage). auto: on with the default "
+            "stages on a machine with 2 or more CPUs.",
+        ),
         sync: str = typer.Option("FULL", "--sync", help="Journal durability: FULL or NORMAL."),
         checkpoint_entries: int = typer.Option(
             1000, "--checkpoint-entries", min=1, help="Sign a journal checkpoint every N entries..."
@@ -300,6 +309,13 @@ def register(app: typer.Typer) -> None:
         auth = nats_auth(nats_url, user, password_file, nkey, creds, tls_ca, tls_cert, tls_key, inbox=code)
         if stages not in ("default", "toy"):
             raise InputError("must be default or toy", field="--stages")
+        if stage_process not in ("auto", "on", "off"):
+            raise InputError("must be auto, on or off", field="--stage-process")
+        import os
+
+        separate = stage_process == "on" or (
+            stage_process == "auto" and stages == "default" and (os.cpu_count() or 1) >= 2
+        )
         if live is not None and partners is None:
             raise InputError(LIVE_NEEDS_REGISTRY, field="--live")
         mode, wcfg, plain = warning_setup(live, policy, stages, open_inputs=partners is None)
@@ -365,6 +381,14 @@ def register(app: typer.Typer) -> None:
         from tocsin.runtime import note_start
 
         note_start(journal, stages, f"node {code}", mode, plain, instance)
+        if separate:
+            from tocsin.stageproc import StageProcessError, StageRecipe
+
+            try:  # (from the recovered state)
+                pipe.start_stage_process(StageRecipe.of(stages, mode, wcfg, instance))
+            except StageProcessError as exc:
+                pipe.close()
+                raise InputError(str(exc), field="--stage-process") from None
 
         # the input streams: the registry's partners (and this one); open mode
         # makes the shipped partners' and its own, and reads every one there is

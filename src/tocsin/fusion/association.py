@@ -3,8 +3,9 @@
 Three steps per scan, each cheaper than the next is exact:
 
 1. :meth:`Associator.near`: a pre-gate before the filter prediction, on
-   straight-line extrapolations (a compiled kernel; a k-d tree for very large
-   scans), drops the tracks no plot of a radar scan comes near;
+   straight-line extrapolations (a compiled kernel looking only at the plots
+   near each track on one axis: ``O(n log m)`` plus the close pairs), drops
+   the tracks no plot of a radar scan comes near;
 2. :meth:`Associator.gate_pairs`: candidate (track, plot) pairs by position
    distance, then the exact chi-square test on the innovation
    (``gate_prob``, 99.9 %), with costs ``d^2 + ln det S``;
@@ -62,17 +63,7 @@ class Associator:
         Returns which tracks to keep."""
         ppos, pcov = plots
         tent = (g.code & 8) > 0
-        if g.x.shape[0] * ppos.shape[0] <= 250_000:
-            return kernels.near(g.x, g.p, g.mu, g.dt, ppos, pcov, tent)
-        x, p = kernels.imm_combine(g.x, g.p, g.mu)
-        dt = g.dt
-        psig = np.sqrt(np.trace(pcov, axis1=1, axis2=2))
-        pos = x[:, :3] + x[:, 3:] * dt[:, None]
-        sig = np.sqrt(np.maximum(np.trace(p[:, :3, :3], axis1=1, axis2=2), 0.0))
-        rad = 5.0 * sig + 100.0 * dt * dt + 20_000.0
-        tree = cKDTree(ppos)
-        ok = tree.query_ball_point(pos, r=rad + 5.0 * float(psig.max()), return_length=True) > 0
-        return ok | tent
+        return kernels.near(g.x, g.p, g.mu, g.dt, ppos, pcov, tent)
 
     def gate_pairs(
         self, xc: F64, pc: F64, arr: MeasArrays, plots: tuple[F64, F64] | None
@@ -81,7 +72,8 @@ class Associator:
         candidates by position distance (4.5 sigma of track and plot; all
         pairs for small scans), then the exact chi-square test."""
         n, m = xc.shape[0], arr[1].shape[0]
-        if arr[0] == RADAR and plots is not None and n * m <= 250_000:
+        if arr[0] == RADAR and plots is not None:
+            # (any size: the kernel looks only at the plots near each track)
             return kernels.gate_radar(
                 xc,
                 pc,

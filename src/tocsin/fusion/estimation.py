@@ -24,7 +24,7 @@ from tocsin.dynamics.forces import DRAG_CEILING_M
 from tocsin.fusion import drag, kernels
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.filters import ekf_update, imm_probabilities, ukf_update
-from tocsin.fusion.measurements import RADAR, Meas, MeasArrays, stack, take
+from tocsin.fusion.measurements import RADAR, REC_T, Meas, MeasArrays, stack, take
 from tocsin.fusion.models import (
     ballistic_predict,
     los_residual,
@@ -370,16 +370,16 @@ class Estimator:
         """Insert a late measurement into the track's history and re-run the
         filter from the state before it (buffered re-filtering)."""
         k = 0
-        while k < len(tr.hist) and tr.hist[k][0].t <= m.t:
+        while k < len(tr.hist) and tr.hist[k][0][REC_T] <= m.t:
             k += 1
         snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or tr.snapshot())
         if snap[3] > m.t:
             return False
-        later = [h[0] for h in tr.hist[k:]]
+        later = [Meas.of(h[0]) for h in tr.hist[k:]]
         del tr.hist[k:]
         tr.restore(snap)
         for mm in [m, *later]:
-            tr.hist.append((mm, tr.snapshot()))
+            tr.hist.append((mm.record(), tr.snapshot()))
             xp, pp, cbar = self.predict([tr], mm.t)
             self.update([tr], stack([mm]), xp, pp, cbar, np.array([mm.t]))
         self.stats["oosm_refiltered"] += 1

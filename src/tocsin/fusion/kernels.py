@@ -189,12 +189,18 @@ def near(
     extrapolated along their combined velocity, within ``5 sigma`` of their
     combined position (trace) ``+ 100 dt^2 + 20 km + 5 sigma`` of a plot
     (``ppos (m, 3)``, ``pcov (m, 3, 3)``) of the scan; rows with ``keep`` set
-    are kept whatever their distance."""
+    are kept whatever their distance.
+
+    A track looks only at the plots whose first ECEF coordinate is within its
+    largest possible limit of its own (:func:`_window`: plots sorted on it
+    once), so a scan of ``m`` plots costs ``O(n log m)`` plus the close pairs,
+    not ``n x m``; the answer is the same as testing every pair."""
     n, m = x.shape[0], ppos.shape[0]
     ok = np.zeros(n, dtype=np.bool_)
     psig = np.empty(m)
     for j in range(m):
         psig[j] = 5.0 * math.sqrt(max(pcov[j, 0, 0] + pcov[j, 1, 1] + pcov[j, 2, 2], 0.0))
+    order, xs, odd, pmax = _sorted_plots(ppos, psig)
     xc = np.empty(6)
     for t in range(n):
         if keep[t]:
@@ -212,13 +218,75 @@ def near(
         p1 = xc[1] + xc[4] * h
         p2 = xc[2] + xc[5] * h
         rad = 5.0 * math.sqrt(max(var, 0.0)) + 100.0 * h * h + 20_000.0
-        for j in range(m):
+        lo, hi, every = _window(xs, p0, rad + pmax)
+        if every:
+            lo, hi = 0, m
+        for q in range(lo, hi + (0 if every else odd.shape[0])):
+            if every:
+                j = q
+            elif q < hi:
+                j = order[q]
+            else:
+                j = odd[q - hi]
             lim = rad + psig[j]
             d0, d1, d2 = p0 - ppos[j, 0], p1 - ppos[j, 1], p2 - ppos[j, 2]
             if d0 * d0 + d1 * d1 + d2 * d2 <= lim * lim:
                 ok[t] = True
                 break
     return ok
+
+
+@_jit_inline
+def _sorted_plots(ppos: F64, rad_p: F64) -> tuple[NDArray[np.int64], F64, NDArray[np.int64], float]:
+    """The plots with a finite first coordinate and radius sorted on that
+    coordinate (``order``, their coordinates ``xs``), the others (``odd``:
+    tested by every track) and the largest finite radius."""
+    m = ppos.shape[0]
+    fin = np.empty(m, dtype=np.bool_)
+    nf = 0
+    pmax = 0.0
+    for j in range(m):
+        fin[j] = (
+            math.isfinite(ppos[j, 0])
+            and math.isfinite(ppos[j, 1])
+            and math.isfinite(ppos[j, 2])
+            and math.isfinite(rad_p[j])
+        )
+        if fin[j]:
+            nf += 1
+            if rad_p[j] > pmax:
+                pmax = rad_p[j]
+    idx = np.empty(nf, dtype=np.int64)
+    odd = np.empty(m - nf, dtype=np.int64)
+    a = b = 0
+    for j in range(m):
+        if fin[j]:
+            idx[a] = j
+            a += 1
+        else:
+            odd[b] = j
+            b += 1
+    key = np.empty(nf)
+    for q in range(nf):
+        key[q] = ppos[idx[q], 0]
+    srt = np.argsort(key, kind="mergesort")
+    order = idx[srt]
+    xs = key[srt]
+    return order, xs, odd, pmax
+
+
+@_jit_inline
+def _window(xs: F64, centre: float, half: float) -> tuple[int, int, bool]:
+    """Positions ``[lo, hi)`` of the sorted coordinates ``xs`` within
+    ``half`` (widened by a metre and 1e-9 of itself: far more than rounding,
+    so no pair the exact test would pass is left out) of ``centre``; with
+    ``every`` (a non-finite centre or half-width) the caller tests all plots."""
+    if not (math.isfinite(centre) and math.isfinite(half)):
+        return 0, 0, True
+    w = half * (1.0 + 1e-9) + 1.0
+    lo = int(np.searchsorted(xs, centre - w, side="left"))
+    hi = int(np.searchsorted(xs, centre + w, side="right"))
+    return lo, hi, False
 
 
 @_jit_inline
@@ -358,23 +426,50 @@ def gate_radar(
 ) -> tuple[NDArray[np.int64], F64]:
     """Gated (track, plot) pairs ``(K, 2)`` and their costs ``d^2 + ln det S``
     for combined estimates ``xc (n, 6), pc (n, 6, 6)`` and radar plots
-    ``z (m, 3|4)`` (sites, rotations, noise per plot). With ``prefilter``,
-    a pair is tested only if the track and the plot (ECEF ``ppos``, ``pcov``)
-    are within 4.5 sigma of each (trace) apart."""
+    ``z (m, 3|4)`` (sites, rotations, noise per plot), in (track, plot)
+    order. With ``prefilter``, a pair is tested only if the track and the plot
+    (ECEF ``ppos``, ``pcov``) are within 4.5 sigma of each (trace) apart; a
+    track then looks only at the plots whose first ECEF coordinate is near
+    its own (:func:`near` does the same), so a large scan costs ``O(n log m)``
+    plus the close pairs, with the same pairs and costs as testing all."""
     n, m, md = xc.shape[0], z.shape[0], z.shape[1]
-    pairs = np.empty((n * m, 2), dtype=np.int64)
-    cost = np.empty(n * m)
+    cap = n * m if not prefilter else max(16, 4 * n)
+    pairs = np.empty((cap, 2), dtype=np.int64)
+    cost = np.empty(cap)
     nu, hm, ph, s, lo, y = _innovation_scratch(md)
-    rad_t = np.empty(n)
-    rad_p = np.empty(m)
+    rad_t = np.zeros(n)
+    rad_p = np.zeros(m)
     if prefilter:
         for t in range(n):
             rad_t[t] = 4.5 * math.sqrt(max(pc[t, 0, 0] + pc[t, 1, 1] + pc[t, 2, 2], 0.0))
         for j in range(m):
             rad_p[j] = 4.5 * math.sqrt(max(pcov[j, 0, 0] + pcov[j, 1, 1] + pcov[j, 2, 2], 0.0))
+    order, xs, odd, pmax = _sorted_plots(ppos, rad_p)
+    cand = np.empty(m, dtype=np.int64)
     k = 0
     for t in range(n):
-        for j in range(m):
+        nc = 0
+        if prefilter:
+            # the plots this track may pass the distance test with, in plot order
+            a, b, every = _window(xs, xc[t, 0], rad_t[t] + pmax)
+            if every:
+                for j in range(m):
+                    cand[j] = j
+                nc = m
+            else:
+                for q in range(a, b):
+                    cand[nc] = order[q]
+                    nc += 1
+                for q in range(odd.shape[0]):
+                    cand[nc] = odd[q]
+                    nc += 1
+                cand[:nc].sort()
+        else:
+            for j in range(m):
+                cand[j] = j
+            nc = m
+        for q in range(nc):
+            j = cand[q]
             if prefilter:
                 d0 = xc[t, 0] - ppos[j, 0]
                 d1 = xc[t, 1] - ppos[j, 1]
@@ -387,11 +482,19 @@ def gate_radar(
             d2s, logdet = _d2_logdet(lo, md, nu, y)
             if not (d2s <= gate):  # also drops NaN
                 continue
+            if k == cap:
+                cap *= 2
+                grown = np.empty((cap, 2), dtype=np.int64)
+                grown[:k] = pairs[:k]
+                pairs = grown
+                more = np.empty(cap)
+                more[:k] = cost[:k]
+                cost = more
             pairs[k, 0] = t
             pairs[k, 1] = j
             cost[k] = d2s + logdet
             k += 1
-    return pairs[:k], cost[:k]
+    return pairs[:k].copy(), cost[:k].copy()
 
 
 @_jit

@@ -25,7 +25,7 @@ from tocsin.fusion import separation
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
-from tocsin.fusion.measurements import RADAR, Meas, Sensor
+from tocsin.fusion.measurements import RADAR, REC_T, Meas, Sensor
 from tocsin.fusion.reports import Reporter
 from tocsin.fusion.track import Track
 from tocsin.wire.messages import Envelope
@@ -145,9 +145,9 @@ class Lifecycle:
                 tr.status = "confirmed"
             changed.add(tr.key)
             hist = tr.hist
-            if len(hist) > 1 and hist[0][0].t < lim:
+            if len(hist) > 1 and hist[0][0][REC_T] < lim:
                 k = 1
-                while k < len(hist) - 1 and hist[k][0].t < lim:
+                while k < len(hist) - 1 and hist[k][0][REC_T] < lim:
                     k += 1
                 del hist[:k]
 

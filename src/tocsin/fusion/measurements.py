@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +29,19 @@ _DEG = math.pi / 180.0
 
 MeasArrays = tuple[int, F64, F64, F64, F64]
 """Measurements of one kind and dimension as arrays ``(kind, z, r, site, rot)``."""
+
+MeasRecord = tuple[float, int, F64, F64, F64, F64, str, str, float]
+"""A :class:`Meas` as a plain tuple of its fields, in order (:meth:`Meas.record`):
+what a track's history keeps. A tuple of numbers, strings and arrays is left
+alone by Python's cycle collector, an object is not: with hundreds of
+thousands of history entries alive (a dense air picture keeps the last
+``oosm_lag_s`` of every track), every full collection walked them all, in
+pauses of a third of a second in the stage process (issue 17)."""
+
+REC_T: Final = 0
+"""Position of the time in a :data:`MeasRecord`."""
+REC_SENSOR: Final = 6
+"""Position of the sensor in a :data:`MeasRecord`."""
 
 
 @dataclass(slots=True)
@@ -56,6 +70,15 @@ class Meas:
     sensor: str
     partner: str
     sent: float
+
+    def record(self) -> MeasRecord:
+        """This measurement as a plain tuple (:data:`MeasRecord`)."""
+        return (self.t, self.kind, self.z, self.r, self.site, self.rot, self.sensor, self.partner, self.sent)
+
+    @classmethod
+    def of(cls, rec: MeasRecord) -> Meas:
+        """The measurement of a :data:`MeasRecord`."""
+        return cls(*rec)
 
 
 def stack(ms: list[Meas]) -> MeasArrays:

@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 
+from tocsin.fusion.measurements import REC_SENSOR, REC_T
 from tocsin.fusion.track import Track
 
 SPENT = ("stage", "debris")
@@ -44,8 +45,8 @@ SPENT = ("stage", "debris")
 def codetections(a: Track, b: Track) -> int:
     """How many plots of the same sensor at the same time updated both
     tracks (their histories: the last ``oosm_lag_s``)."""
-    seen = {(m.sensor, m.t) for m, _ in a.hist}
-    return sum(1 for m, _ in b.hist if (m.sensor, m.t) in seen)
+    seen = {(m[REC_SENSOR], m[REC_T]) for m, _ in a.hist}
+    return sum(1 for m, _ in b.hist if (m[REC_SENSOR], m[REC_T]) in seen)
 
 
 def prior_parts(rv_kind: str, role: str | None) -> list[tuple[str, float]]:

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from tocsin.fusion import kernels
 from tocsin.fusion.drag import DragBank
 from tocsin.fusion.impact import Impact, Launch
-from tocsin.fusion.measurements import Meas
+from tocsin.fusion.measurements import MeasRecord
 
 F64 = NDArray[np.float64]
 
@@ -79,7 +79,9 @@ class Track:
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     max_alt: float = 0.0  # highest well-estimated height seen, m
-    hist: list[tuple[Meas, Snapshot]] = field(default_factory=list)
+    # the updates of the last oosm_lag_s, each with the state before it (plain
+    # tuples: see tocsin.fusion.measurements.MeasRecord)
+    hist: list[tuple[MeasRecord, Snapshot]] = field(default_factory=list)
     dead: bool = False
     coast_from: Snapshot | None = None
     xc: F64 | None = None  # cached combined estimate at ``t``

@@ -218,7 +218,7 @@ class Tracker:
                 if fwd_t:
                     # one scan: one time, one kind and dimension
                     for tr, m in zip(fwd_t, fwd_m, strict=True):
-                        tr.hist.append((m, tr.snapshot()))
+                        tr.hist.append((m.record(), tr.snapshot()))
                     rows = (np.array(fwd_i, dtype=np.int64), np.array(fwd_j, dtype=np.int64))
                     fwd_c = self._est.update(fwd_t, arr, xp, pp, cbar, np.full(len(fwd_t), t), rows)
                     if len(fwd_t) == len(assigned_tr):

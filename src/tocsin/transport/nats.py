@@ -860,8 +860,26 @@ class FusionNode:
         a flooding partner adds one batch per round and nothing more); the
         timers (scan grace, periodic ticks, checkpoints, link checks,
         heartbeats) run while it waits, and the stages are only ever touched by
-        this loop, one call at a time, in the order the journal records."""
+        this loop, one call at a time, in the order the journal records.
+
+        With the stages in a process of their own (:meth:`Pipeline.start_stage_process
+        <tocsin.runtime.Pipeline.start_stage_process>`, ``tocsin node
+        --stage-process on``) a batch is acknowledged once its inputs are
+        journalled, and the loop also wakes when the stage process has outputs:
+        it journals and publishes them at once (a track update does not wait
+        for the next batch, nor for the warning stage); at stop it waits for
+        the last ones and publishes them."""
         last_msg = last_tick = last_hb = time.monotonic()
+        loop = asyncio.get_running_loop()
+        outputs_ready = asyncio.Event()
+        separate = self.pipeline.stage_process is not None
+        if separate:
+
+            def wake() -> None:  # (from the stage process's reply thread)
+                loop.call_soon_threadsafe(outputs_ready.set)
+
+            self.pipeline.on_outputs = wake
+        ready_wait: asyncio.Future[Any] | None = None
         grace = self.scan_grace_s if self.tick_s > 0 else 0.0
         #: when the last batch not yet followed by a tick was processed
         unticked_at: float | None = None
@@ -881,11 +899,16 @@ class FusionNode:
                 deferred = self._next_deferred(now)
                 if deferred is not None:
                     wait = min(wait, deferred)
+                if separate and (ready_wait is None or ready_wait.done()):
+                    ready_wait = asyncio.ensure_future(outputs_ready.wait())
                 await asyncio.wait(
-                    {*self._pulls.values(), stopped},
+                    {*self._pulls.values(), stopped, *([ready_wait] if ready_wait is not None else [])},
                     timeout=max(wait, 0.0),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                if outputs_ready.is_set():
+                    outputs_ready.clear()
+                    await self._collect()
                 # (also when stopping: messages delivered are journalled and acked first)
                 if not stop.is_set():
                     await self._gather(self.gather_s)
@@ -918,10 +941,20 @@ class FusionNode:
                     with contextlib.suppress(Exception):
                         await self.heartbeat()
                 if idle_exit_s is not None and now - last_msg > idle_exit_s:
-                    return
+                    break
+            if separate:  # the outputs of work still in the stage process
+                await asyncio.to_thread(self.pipeline.flush)
+                await self._publish_outputs()
         finally:
             stopped.cancel()
+            if ready_wait is not None:
+                ready_wait.cancel()
             await self._stop_pulls()
+
+    async def _collect(self) -> None:
+        """Journal and publish what the stage process has returned."""
+        await asyncio.to_thread(self.pipeline.collect)
+        await self._publish_outputs()
 
     async def _tick(self) -> bool:
         """Tick the stages at the node's clock (journalled) if it moved on, and

@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tocsin import __version__
 from tocsin.exchange.admission import Prechecker, claimed_lane, request_class, retry_after
 from tocsin.exchange.ingress import REASONS, Verdict
-from tocsin.web.hub import Exchange, QueueFull
+from tocsin.web.hub import WORK_BUCKETS, Exchange, QueueFull
 
 if TYPE_CHECKING:
     from tocsin.web.dashboard import Dashboard
@@ -548,6 +548,26 @@ def prometheus_text(exchange: Exchange) -> bytes:
         "gauge",
         "Accepted inputs and ticks whose outputs the stage process has not yet returned.",
         [("", pipe.stage_backlog)],
+    )
+    wt = exchange.work_times
+    out.append(
+        "# HELP tocsin_pipeline_work_seconds Time each kind of work held the pipeline thread "
+        "(batch, tick, collect, housekeeping: snapshots and rotations, exclusive, start)."
+    )
+    out.append("# TYPE tocsin_pipeline_work_seconds histogram")
+    for work in sorted(wt.counts):
+        cum = 0
+        for le, n in zip((*WORK_BUCKETS, float("inf")), wt.counts[work], strict=True):
+            cum += n
+            bound = "+Inf" if le == float("inf") else f"{le:g}"
+            out.append(f'tocsin_pipeline_work_seconds_bucket{{work="{work}",le="{bound}"}} {cum}')
+        out.append(f'tocsin_pipeline_work_seconds_sum{{work="{work}"}} {wt.sums[work]:g}')
+        out.append(f'tocsin_pipeline_work_seconds_count{{work="{work}"}} {cum}')
+    metric(
+        "tocsin_pipeline_work_longest_seconds",
+        "gauge",
+        "The longest time one piece of work held the pipeline thread since start, by kind.",
+        [(f'{{work="{k}"}}', v) for k, v in sorted(wt.longest.items())],
     )
     hub = exchange.hub
     metric(

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -102,6 +101,36 @@ class ServerConfig:
 
 def _nothing() -> None:
     return None
+
+
+#: upper bounds (seconds) of the pipeline-thread timing histogram buckets
+WORK_BUCKETS: tuple[float, ...] = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+@dataclass
+class WorkTimes:
+    """How long each kind of work held the pipeline thread (a Prometheus
+    histogram per kind: ``batch`` a group commit, ``tick``, ``collect`` the
+    stage process's outputs journalled and emitted, ``housekeeping`` signed
+    checkpoints, snapshots and rotations, ``exclusive`` operator actions,
+    ``start``). Whatever holds that thread delays every request and every
+    output queued behind it: the figure to read when latency has spikes."""
+
+    counts: dict[str, list[int]] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=dict)
+    longest: dict[str, float] = field(default_factory=dict)
+
+    def add(self, work: str, seconds: float) -> None:
+        c = self.counts.get(work)
+        if c is None:
+            c = self.counts[work] = [0] * (len(WORK_BUCKETS) + 1)
+        i = 0
+        while i < len(WORK_BUCKETS) and seconds > WORK_BUCKETS[i]:
+            i += 1
+        c[i] += 1
+        self.sums[work] = self.sums.get(work, 0.0) + seconds
+        if seconds > self.longest.get(work, 0.0):
+            self.longest[work] = seconds
 
 
 class QueueFull(Exception):
@@ -228,6 +257,8 @@ class Exchange:
         #: stop() drained the queue and closed the pipeline without an error
         self.closed_cleanly = False
         self._pipeline_thread = ThreadPoolExecutor(1, thread_name_prefix="tocsin-pipeline")
+        #: time each kind of work held the pipeline thread (/metrics)
+        self.work_times = WorkTimes()
         #: alerts for GET /v1/alerts and the CAP feed, kept across restarts
         self.alert_history = AlertHistory(self.config.alert_history)
         pipeline.keep("alert_history", self.alert_history)
@@ -258,7 +289,9 @@ class Exchange:
 
             self.pipeline.on_outputs = wake
             # (after recovery: the stage process starts from the recovered state)
-            await self._on_pipeline_thread(self.pipeline.start_stage_process, self.stage_recipe)
+            await self._on_pipeline_thread(
+                self.pipeline.start_stage_process, self.stage_recipe, work_="start"
+            )
             self._collector = asyncio.create_task(self._collect(), name="tocsin-collector")
         self._task = asyncio.create_task(self._worker(), name="tocsin-worker")
 
@@ -392,7 +425,7 @@ class Exchange:
                     continue
                 if callable(lines):  # run_exclusive
                     try:
-                        res = await self._on_pipeline_thread(lines)
+                        res = await self._on_pipeline_thread(lines, work_="exclusive")
                     except Exception as exc:
                         if not fut.done():
                             fut.set_exception(exc)
@@ -415,7 +448,9 @@ class Exchange:
                 flat = [x for ls, _ in group for x in ls]
                 now = self.wall_clock() if cfg.clock == "wall" else None
                 try:
-                    verdicts = await self._on_pipeline_thread(self.pipeline.submit_batch, flat, now=now)
+                    verdicts = await self._on_pipeline_thread(
+                        self.pipeline.submit_batch, flat, now=now, work_="batch"
+                    )
                 except Exception as exc:  # journal failure etc.: the requests learn, the server goes on
                     for _, f in group:
                         if not f.done():
@@ -436,7 +471,9 @@ class Exchange:
                     unticked = False
             if self.pipeline.housekeeping_due(self.wall_clock()):
                 try:  # signed checkpoints on the wall clock (runtime.Pipeline.housekeeping)
-                    await self._on_pipeline_thread(self.pipeline.housekeeping, self.wall_clock())
+                    await self._on_pipeline_thread(
+                        self.pipeline.housekeeping, self.wall_clock(), work_="housekeeping"
+                    )
                 except Exception:
                     self.tick_errors += 1
             self._check_links()
@@ -449,17 +486,29 @@ class Exchange:
             await self._outputs_ready.wait()
             self._outputs_ready.clear()
             try:
-                await self._on_pipeline_thread(self.pipeline.collect)
+                await self._on_pipeline_thread(self.pipeline.collect, work_="collect")
             except Exception:  # the journal failed, or the stage process died: health says so
                 self.tick_errors += 1
                 if not self.worker_alive:
                     return
 
-    async def _on_pipeline_thread(self, fn: Callable[..., _T], *args: Any, **kw: Any) -> _T:
+    async def _on_pipeline_thread(
+        self, fn: Callable[..., _T], *args: Any, work_: str = "other", **kw: Any
+    ) -> _T:
         """Run ``fn`` on the one thread that touches the pipeline (journal and
-        stages), keeping the event loop free."""
+        stages), keeping the event loop free; its time is booked under
+        ``work_`` (:class:`WorkTimes`)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pipeline_thread, functools.partial(fn, *args, **kw))
+        times = self.work_times
+
+        def timed() -> _T:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                times.add(work_, time.perf_counter() - t0)
+
+        return await loop.run_in_executor(self._pipeline_thread, timed)
 
     async def _tick(self) -> bool:
         """Tick the stages at :meth:`now` (if time moved on); True if it ticked."""
@@ -467,7 +516,7 @@ class Exchange:
         if t <= 0 or (self.pipeline.last_tick is not None and t <= self.pipeline.last_tick):
             return False
         try:
-            await self._on_pipeline_thread(self.pipeline.tick, t)
+            await self._on_pipeline_thread(self.pipeline.tick, t, work_="tick")
         except Exception:  # e.g. the journal failed: counted, health says so
             self.tick_errors += 1
             return False
@@ -497,4 +546,4 @@ class Exchange:
             self.hub.publish("link", data)
 
 
-__all__ = ["Exchange", "Hub", "QueueFull", "ServerConfig"]
+__all__ = ["WORK_BUCKETS", "Exchange", "Hub", "QueueFull", "ServerConfig", "WorkTimes"]
