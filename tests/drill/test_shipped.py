@@ -29,8 +29,9 @@ _FIRST_ALERT = (
 )
 _IMPACT = (
     "goal 1 km at T+300 s not met by the lofted ICBM, still after the drag-bank tracker (track, 9772dc9: "
-    "it met the goal in the SRBM drills); the tracker's exponential atmosphere is 15-26 % off USSA76 "
-    "(indep), track's next step"
+    "it met the goal in the SRBM drills), nor since the U.S. Standard Atmosphere in simulator and tracker "
+    "(session 3): the lofted ICBM's re-entry vehicle is the worst class of the impact Monte Carlo "
+    "(docs/fusion.md)"
 )
 _BREAK = (
     "one track break at the last grid step since beta is drawn (sim d862711: the track ends 0.24 s early)"
@@ -51,15 +52,31 @@ _WAVER = (
     "corrections fixed it but kept a biased-radar false area warned 336 s (tried, reverted); it needs "
     "hysteresis on the corridors (docs/warning.md section 3)"
 )
+_AIR = (
+    "met by a small margin until the simulator's air became the U.S. Standard Atmosphere 1976 (track, "
+    "session 3; before: an exponential air 14-26 % too thin at 5-20 km): the same drill with the tracker "
+    "of main d79ad0f (exponential air) misses the same figure by as much or more (biased-radar "
+    "precision 0.75, sea 2, correction 391.5 s; combined-salvo sea 2; ship-radar-loss precision 0.67; "
+    "forged-partner T+120 s 5,454 m against 5,104 m now, and T+300 s 1,212 m > 1 km, met now): the truth "
+    "moved, not the tracker (notes/track.md, Session 3)"
+)
 #: goals a drill misses today, each with its reason: the drill must still fail
 #: them (a figure that starts meeting its goal must be taken off this list)
 KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
     "icbm-lofted-sea-of-japan": {"first_alert_s": _FIRST_ALERT, "impact_error_300s_m": _IMPACT},
     "irbm-over-hokkaido": {"first_alert_s": _FIRST_ALERT},
     "srbm-salvo": {"false_areas_land": _NEIGHBOUR},
-    "biased-radar": {"first_alert_s": _FIRST_ALERT},
+    "biased-radar": {
+        "first_alert_s": _FIRST_ALERT,
+        "area_precision": _AIR,
+        "false_areas_sea": _AIR,
+        "time_to_correct_max_s": _AIR,
+    },
+    "combined-salvo": {"false_areas_sea": _AIR},
+    "forged-partner": {"impact_error_120s_m": _AIR},
     "junk-flood": {"messages_per_area_minute_max": _WAVER, "time_to_correct_max_s": _WAVER},
     "link-outage-and-delay": {"first_alert_s": _FIRST_ALERT},
+    "ship-radar-loss": {"area_precision": _AIR},
     "tracking-lost-in-boost": {"first_alert_s": _FIRST_ALERT},
 }
 

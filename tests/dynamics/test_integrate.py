@@ -28,8 +28,11 @@ def test_ballistic_segment_matches_numpy_rk4_with_drag() -> None:
     assert hit
     for i in (10, 100, t.size - 5):
         ref = propagate(x0, t[i], beta=3000.0, max_step=0.05)
-        assert np.linalg.norm(ref[:3] - x[i, :3]) < 0.02  # metres, after up to ~4 minutes
-        assert np.linalg.norm(ref[3:] - x[i, 3:]) < 1e-3
+        # metres, after up to ~4 minutes: 1-s RK4 steps through the standard
+        # atmosphere's kinks in d ln rho/dh (its layer boundaries: 11 km ...)
+        # lose ~20 cm against 0.05-s steps (it was 2 cm in an exponential air)
+        assert np.linalg.norm(ref[:3] - x[i, :3]) < 0.5
+        assert np.linalg.norm(ref[3:] - x[i, 3:]) < 1e-2
 
 
 def test_ground_stop_and_sampling_grid() -> None:

@@ -5,7 +5,8 @@ sec. 3.7 and 8.6)::
 
     a = g_J2(r) - 2 w x v - w x (w x r) + a_drag
 
-with ``w = (0, 0, OMEGA_E)``, J2 gravity and an exponential atmosphere. ``v`` is
+with ``w = (0, 0, OMEGA_E)``, J2 gravity and the U.S. Standard Atmosphere 1976
+(:mod:`tocsin.dynamics.atmosphere`). ``v`` is
 the velocity relative to the rotating Earth, which is also the velocity relative
 to the (co-rotating) air, so drag needs no wind term.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tocsin.dynamics.atmosphere import DRAG_CEILING_M as DRAG_CEILING_M
+from tocsin.dynamics.atmosphere import density
 from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
@@ -22,9 +25,8 @@ F64 = NDArray[np.float64]
 RHO0 = 1.225
 """Sea-level air density, kg/m^3 (US Standard Atmosphere 1976)."""
 SCALE_HEIGHT = 7200.0
-"""Density scale height of the exponential atmosphere, m."""
-DRAG_CEILING_M = 120_000.0
-"""Above this height drag is set to zero (density < 1e-7 kg/m^3)."""
+"""A typical density scale height, m: only to size integration steps (the
+density itself is :func:`tocsin.dynamics.atmosphere.density`)."""
 
 
 def gravity_j2(r: ArrayLike) -> F64:
@@ -58,10 +60,9 @@ def approx_altitude(r: ArrayLike) -> F64:
 
 
 def air_density(alt_m: ArrayLike) -> F64:
-    """Exponential atmosphere, kg/m^3; zero above :data:`DRAG_CEILING_M`."""
-    h = np.asarray(alt_m, dtype=np.float64)
-    rho = RHO0 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT)
-    return np.where(h > DRAG_CEILING_M, 0.0, rho)
+    """US Standard Atmosphere 1976, kg/m^3; zero above :data:`DRAG_CEILING_M`
+    (:func:`tocsin.dynamics.atmosphere.density`)."""
+    return density(alt_m)
 
 
 def accel_ecef(r: ArrayLike, v: ArrayLike, beta: ArrayLike | None = None) -> F64:

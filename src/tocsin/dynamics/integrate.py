@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from tocsin.dynamics.forces import DRAG_CEILING_M, RHO0, SCALE_HEIGHT
+from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density1
 from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
@@ -138,9 +138,7 @@ def _height(x: F64) -> float:
 
 @_jit
 def _density(h: float) -> float:
-    if h > DRAG_CEILING_M:
-        return 0.0
-    return RHO0 * math.exp(-max(h, 0.0) / SCALE_HEIGHT)
+    return float(density1(h))
 
 
 @_jit

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
+from tocsin.dynamics.vehicle import G0
 from tocsin.fusion import drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.impact import (
@@ -28,6 +30,7 @@ from tocsin.fusion.impact import (
     launch_from_early,
     predict_impact,
 )
+from tocsin.fusion.measurements import Meas
 from tocsin.fusion.propagate import deriv, height
 from tocsin.fusion.track import Track
 from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix
@@ -43,13 +46,21 @@ class Ballistic:
         self.cfg = cfg
         self.stats = stats
 
-    def classify(self, trs: list[Track], comb: tuple[F64, F64] | None = None) -> None:
+    def classify(
+        self,
+        trs: list[Track],
+        comb: tuple[F64, F64] | None = None,
+        ir_cues: Sequence[Meas] = (),
+    ) -> None:
         """Classification rule (docs/fusion.md), evaluated after each update on
         well-estimated tracks (largest velocity sigma < 150 m/s): a *ballistic*
         vote when speed > 1.2 km/s, altitude > 30 km or climb rate > 250 m/s; an
         *air* vote when speed < 400 m/s, altitude < 20 km and |climb| < 100 m/s.
         Ballistic after 3 consecutive ballistic votes, air after 5 consecutive air
-        votes. Ballistic is final; air may become ballistic, never the reverse."""
+        votes. Ballistic is final; air may become ballistic, never the reverse.
+        Tracks still unknown are also put to the lift test (an air vote needs
+        lift, a confident absence of lift is a ballistic vote) and, in their
+        first updates, to the space-infrared cue (ballistic at once)."""
         if not trs:
             return
         if comb is None:
@@ -87,6 +98,25 @@ class Ballistic:
                 and (not tr.early or tr.t - tr.early[0][0] <= 30.0)
             ):
                 tr.early.append((tr.t, x[i, :3].copy(), pvar[i]))
+            if tr.cls == "unknown" and not tr.ir_cued and ir_cues and tr.updates <= 8:
+                # one geometric coincidence with a burning motor decides
+                # (the 3 votes guard against noisy speed/height estimates)
+                tr.ir_cued = self.ir_cued(tr, x[i], p[i], ir_cues)
+                if tr.ir_cued:
+                    self.stats["ir_cued"] += 1
+                    vote_b, vote_a = True, False
+                    tr.votes_b = 2
+            if tr.cls != "unknown":
+                if tr.kin:
+                    tr.kin.clear()
+            elif not vote_b and speed[i] > 50.0:
+                # a body with no lift is not an aircraft, however slow: a
+                # missile whose motor failed, seen only once it coasts
+                tr.lift = self.lift_test(tr, x[i], p[i, 3:, 3:])
+                if tr.lift == -2:
+                    vote_b, vote_a = True, False
+                elif tr.lift < 0:
+                    vote_a = False
             tr.votes_b = tr.votes_b + 1 if vote_b else 0
             tr.votes_a = tr.votes_a + 1 if vote_a else 0
             if tr.cls != "ballistic" and tr.votes_b >= 3:
@@ -98,6 +128,83 @@ class Ballistic:
                 self.burnout_test(tr, x[i], p[i])
                 if not tr.burnt_out:
                     self.boost_launch(tr, x[i], p[i])
+
+    def ir_cued(self, tr: Track, x: F64, p: F64, cues: Sequence[Meas]) -> bool:
+        """Was this track seen burning by space infrared before it was
+        tracked? Its position run back in a straight line to the time of a
+        free line of sight of the last ``ir_cue_s`` (one no track took) lies
+        within ``ir_max_miss_m`` + 3 sigma of position and velocity + the
+        acceleration ``ir_cue_accel`` the straight line misses
+        (``a dt^2 / 2``) of that line, above the ground. Space infrared sees
+        only burning motors (tocsin.sensors.detection), so such a track is a
+        missile even if its motor stopped before a radar saw it. Asked in a
+        track's first 8 updates only (the cue is about what came before it)."""
+        cfg = self.cfg
+        sp = math.sqrt(float(np.trace(p[:3, :3])))
+        sv = math.sqrt(float(np.trace(p[3:, 3:])))
+        near = [m for m in cues if 0.0 < tr.t - m.t <= cfg.ir_cue_s]
+        if not near:
+            return False
+        dt = tr.t - np.array([m.t for m in near])
+        site = np.array([m.site for m in near])
+        u = np.array([m.z for m in near])
+        rel = x[None, :3] - x[None, 3:] * dt[:, None] - site
+        along = np.einsum("ni,ni->n", rel, u)
+        miss = np.linalg.norm(rel - along[:, None] * u, axis=1)
+        tol = cfg.ir_max_miss_m + 3.0 * (sp + sv * dt) + 0.5 * cfg.ir_cue_accel * dt * dt
+        ok = (along > 0.0) & (miss <= tol)
+        if not ok.any():
+            return False
+        return bool((height(site[ok] + along[ok, None] * u[ok]) > 0.0).any())
+
+    def lift_test(self, tr: Track, x: F64, pv: F64) -> int:
+        """Lift test: -2 no lift, -1 less lift than an aircraft's, +1 more,
+        +2 lift, 0 no window yet. Over windows of
+        ``lift_window_s`` to 4x that, the observed acceleration minus the
+        modelled one (gravity, Coriolis, centrifugal at the window's midpoint)
+        is the specific force; lift is its part across the velocity in the
+        vertical plane (drag and thrust act along the velocity). Anything that
+        stays up on wings or rotors carries about ``g cos(gamma)`` of it
+        (gamma: flight-path angle; in a level turn too, the lift's vertical
+        part still holds the weight); a coasting or falling body, none. *No
+        lift* when the 2-sigma upper bound of that force (sigma from the two
+        velocity covariances along that direction) is below ``lift_fraction``
+        of ``g cos(gamma)`` in some window; *lift* when its 2-sigma lower bound
+        is above it in the best-resolved window; otherwise -1 / +1 by which
+        side of that threshold (halfway between a ballistic body's 0 and an
+        aircraft's ``g cos(gamma)``: the likelier of the two) the best-resolved
+        window's estimate falls. On a near-vertical path (cos gamma -> 0) the
+        threshold falls to 0: only a confidently downward force is *no lift*."""
+        cfg = self.cfg
+        w = cfg.lift_window_s
+        if not tr.kin or tr.t - tr.kin[-1][0] >= 0.5:
+            tr.kin.append((tr.t, x.copy(), pv.copy()))
+        while tr.kin[0][0] < tr.t - 4.0 * w:
+            tr.kin.popleft()
+        old = [k for k in tr.kin if tr.t - k[0] >= w]
+        if not old:
+            return 0
+        t0 = np.array([k[0] for k in old])
+        x0 = np.array([k[1] for k in old])
+        p0 = np.array([k[2] for k in old])
+        span = tr.t - t0
+        mid = 0.5 * (x0 + x[None, :])
+        a_ng = (x[None, 3:] - x0[:, 3:]) / span[:, None] - deriv(mid, None)[:, 3:]
+        vm = mid[:, 3:] / np.maximum(np.linalg.norm(mid[:, 3:], axis=1), 1.0)[:, None]
+        up = mid[:, :3] / np.linalg.norm(mid[:, :3], axis=1)[:, None]
+        sin_g = np.einsum("ni,ni->n", vm, up)
+        cos_g = np.sqrt(np.maximum(1.0 - sin_g * sin_g, 0.0))
+        n = up - sin_g[:, None] * vm
+        n /= np.maximum(np.linalg.norm(n, axis=1), 1e-9)[:, None]
+        lift = np.einsum("ni,ni->n", a_ng, n)
+        sig = np.sqrt(np.einsum("ni,nij,nj->n", n, p0 + pv[None], n)) / span
+        need = cfg.lift_fraction * G0 * cos_g
+        if float(np.min(lift + 2.0 * sig - need)) < 0.0:
+            return -2
+        k = int(np.argmin(sig))
+        if float(lift[k] - 2.0 * sig[k] - need[k]) > 0.0:
+            return 2
+        return 1 if float(lift[k] - need[k]) >= 0.0 else -1
 
     def burnout_test(self, tr: Track, x: F64, p: F64) -> None:
         """Thrust test. Over windows of ``burnout_window_s`` or longer the observed
@@ -220,7 +327,12 @@ class Ballistic:
         if tr.manoeuvring:
             # it may go on manoeuvring all the way down
             q = (cfg.q_reentry_maneuver, cfg.q_reentry_maneuver, DRAG_CEILING_M)
-        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q)
+        rs = 0.0
+        if cfg.density_corr_m > 0.0 and (bank is not None or cfg.beta is not None):
+            rs = drag.density_spread(
+                float(height(x[None, :3])[0]), bank is not None and bank.split, cfg.density_corr_m
+            )
+        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q, rho_sigma=rs)
         self.stats["impact_predictions"] += 1
         if imp is None:
             # at or below the ground, or not coming down within the horizon:

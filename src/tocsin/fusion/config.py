@@ -48,6 +48,14 @@ class TrackerConfig:
     burnout_accel: float = 6.0
     """Along-track specific force (m/s^2) below which a missile is coasting."""
     burnout_votes: int = 4
+    lift_window_s: float = 4.0
+    """Shortest window (s; up to 4x that) over which the classification
+    measures the specific force across the velocity (lift): something that
+    stays up on its wings has about ``g cos(flight-path angle)`` of it, a
+    falling or coasting body none (``Ballistic.lift_test``)."""
+    lift_fraction: float = 0.5
+    """No lift: the 2-sigma upper bound of that force is below this fraction of
+    ``g cos(flight-path angle)`` (lift: its 2-sigma lower bound is above)."""
     restart_window_s: float = 20.0
     """For this long after burnout is declared (itself 10-20 s after the
     motor stopped) a missile that plots still update keeps a second model
@@ -71,6 +79,12 @@ class TrackerConfig:
     drag_split_alt_m: float = 130_000.0
     """The drag bank's members become filters of their own below this
     height (above the drag ceiling they would all be the same filter)."""
+    density_corr_m: float = 8_000.0
+    """Height over which the air's departure from the standard atmosphere
+    (:func:`tocsin.dynamics.atmosphere.density_sigma`: 5 % near the ground
+    to 30 % at 80 km) stays alike, m: the drag still to come is that much
+    uncertain in impact predictions (:func:`tocsin.fusion.drag.density_spread`);
+    0: not at all."""
     impact_process_noise: bool = True
     """Carry the process noise still to come (``q_ballistic`` below the drag
     ceiling, ``q_ballistic_vacuum`` above) into the impact ellipse."""
@@ -102,6 +116,15 @@ class TrackerConfig:
     ir_pair_dt_s: float = 1.0
     ir_max_miss_m: float = 5_000.0
     ir_init_vel_sigma: float = 2_000.0
+    ir_cue_s: float = 20.0
+    """A new track whose path, run back this many seconds or less, crosses a
+    space-infrared line of sight that no track took (a burning motor: space
+    infrared sees nothing else) within ``ir_max_miss_m`` plus its uncertainty
+    is a missile (``Ballistic.ir_cued``): a motor that fails before any radar
+    sees it still burnt under that sensor's eye."""
+    ir_cue_accel: float = 50.0
+    """Acceleration (m/s^2, about 5 g: thrust or gravity) the straight run back
+    may have missed, for the ``ir_cue_s`` tolerance (``a dt^2 / 2``)."""
     dup_dist_m: float = 10_000.0
     dup_speed_mps: float = 200.0
     """A track about to be confirmed this close (position and velocity) to a

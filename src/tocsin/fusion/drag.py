@@ -38,8 +38,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density, density_sigma
 from tocsin.dynamics.beta import BETA_RANGES, BetaKind, rv_class
-from tocsin.dynamics.forces import DRAG_CEILING_M, RHO0, SCALE_HEIGHT
 from tocsin.fusion.filters import ekf_update
 from tocsin.fusion.measurements import MeasArrays
 from tocsin.fusion.models import ballistic_predict, white_accel_q
@@ -194,12 +194,31 @@ def split(bank: DragBank, x: F64, p: F64) -> DragBank:
 
 def drag_accel(x: F64, beta: F64) -> F64:
     """Magnitude of the drag deceleration ``rho(h) |v|^2 / (2 beta)`` of
-    ECEF states ``x (K, 6)``, m/s^2 (the tracker's exponential atmosphere)."""
-    h = height(x[:, :3])
-    rho = np.where(h < DRAG_CEILING_M, RHO0 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT), 0.0)
+    ECEF states ``x (K, 6)``, m/s^2 (the standard atmosphere)."""
+    rho = density(height(x[:, :3]))
     v2 = np.einsum("ki,ki->k", x[:, 3:], x[:, 3:])
     out: F64 = 0.5 * rho * v2 / beta
     return out
+
+
+def density_spread(h_now_m: float, observed: bool, corr_m: float, h_low_m: float = 15_000.0) -> float:
+    """1-sigma relative error of the drag still to come that the air's
+    departure from the standard atmosphere makes
+    (:func:`tocsin.dynamics.atmosphere.density_sigma`), for an object now at
+    ``h_now_m``. Most of a re-entry's deceleration comes low down (at
+    ``h_c = min(h_now, h_low_m)``); an error common to every height is a
+    wrong ``beta``, which a bank that has ``observed`` the drag has already
+    absorbed at the height it saw it (about ``h_now``): what remains is the
+    difference of the deviations at the two heights, correlated over
+    ``corr_m`` of height, ``sigma_c^2 + sigma_n^2 - 2 sigma_c sigma_n
+    exp(-|h_now - h_c| / corr_m)``. Not observed yet: ``sigma_c``."""
+    hc = min(h_now_m, h_low_m)
+    sc = float(density_sigma(hc))
+    if not observed:
+        return sc
+    sn = float(density_sigma(h_now_m))
+    rho = math.exp(-abs(h_now_m - hc) / corr_m) if corr_m > 0.0 else 0.0
+    return math.sqrt(max(sc * sc + sn * sn - 2.0 * sc * sn * rho, 0.0))
 
 
 def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F64, F64]:

@@ -21,7 +21,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.dynamics.forces import DRAG_CEILING_M, RHO0, SCALE_HEIGHT
+from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density1
+from tocsin.dynamics.forces import SCALE_HEIGHT
 from tocsin.fusion.kernels import _jit, _jit_inline
 from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
 
@@ -60,7 +61,7 @@ def _deriv(y: F64, beta: float, out: F64) -> None:
         s2 = z * z / r2
         h = rn - _AB / math.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
         if h < DRAG_CEILING_M:
-            rho = RHO0 * math.exp(-max(h, 0.0) / SCALE_HEIGHT)
+            rho = density1(h)
             kd = 0.5 * rho * math.sqrt(vx * vx + vy * vy + vz * vz) / beta
             ax -= kd * vx
             ay -= kd * vy
@@ -169,7 +170,7 @@ def to_ground_rows(
                     h_abs = min(h_abs, 10.0)
             if drag and hg + alt_m < DRAG_CEILING_M:
                 sp = math.sqrt(y[3] * y[3] + y[4] * y[4] + y[5] * y[5])
-                kd = 0.5 * RHO0 * math.exp(-max(hg + alt_m, 0.0) / SCALE_HEIGHT) * sp / b
+                kd = 0.5 * density1(hg + alt_m) * sp / b
                 if kd > 0.0:
                     h_abs = min(h_abs, max(0.5 / kd, 0.02))
             if max_time - elapsed > 1e-9:

@@ -21,6 +21,7 @@ added to the uncertainty (documented in docs/fusion.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,6 +156,7 @@ def predict_impact(
     beta: float | None,
     bank: DragBank | None = None,
     q: tuple[float, float, float] | None = None,
+    rho_sigma: float = 0.0,
     max_time: float = 7200.0,
     path_step_s: float = 30.0,
     floor_m: float = 10.0,
@@ -169,7 +171,12 @@ def predict_impact(
     bank is split) and the impact is their mixture. ``q``: white-acceleration
     densities below and above the drag ceiling and the ceiling (m^2/s^3, m):
     the process noise still to come, propagated along the predicted path,
-    widens every member's impact covariance. The 95 % ellipse is the ellipse
+    widens every member's impact covariance. ``rho_sigma``: the relative
+    error of the drag still to come from the air's departure from the
+    standard atmosphere (:func:`tocsin.fusion.drag.density_spread`): each
+    member's mean state is also propagated with ``beta`` times ``exp(-+
+    rho_sigma)`` (denser, thinner air) and half the difference of the two
+    impacts is one more standard deviation. The 95 % ellipse is the ellipse
     of the mixture's covariance scaled to hold 95 % of the mixture
     (:func:`mixture_scale`; for one member the chi-square quantile). The
     ground track ahead (``path``) is the heaviest member's mean state's,
@@ -197,8 +204,14 @@ def predict_impact(
     allpts = np.vstack(pts_l)
     beta_rows: float | F64 | None
     edges = bank is not None and bool(np.any(bank.step > 0.0))
+    air = rho_sigma > 0.0 and (bank is not None or beta is not None)
     if bank is None:
         beta_rows = beta
+        if air and beta is not None:
+            allpts = np.vstack([allpts, x[None], x[None]])
+            beta_rows = np.concatenate(
+                [np.full(npt, beta), [beta * np.exp(-rho_sigma), beta * np.exp(rho_sigma)]]
+            )
     else:
         beta_rows = np.repeat(betas, npt)
         if edges:
@@ -206,6 +219,11 @@ def predict_impact(
             allpts = np.vstack([allpts, np.repeat(np.stack([nd[0] for nd in nodes]), 2, axis=0)])
             half = np.exp(0.5 * bank.step[idx])
             beta_rows = np.concatenate([beta_rows, np.ravel(np.stack([betas / half, betas * half], axis=1))])
+        if air:
+            # each member's mean state in denser and in thinner air
+            allpts = np.vstack([allpts, np.repeat(np.stack([nd[0] for nd in nodes]), 2, axis=0)])
+            f = math.exp(rho_sigma)
+            beta_rows = np.concatenate([beta_rows, np.ravel(np.stack([betas / f, betas * f], axis=1))])
     heavy = int(np.argmax(w))
     r0 = heavy * npt
     dt, xg, samples = ground.to_ground(allpts, beta_rows, direction=+1, max_time=max_time, sample_row=r0)
@@ -221,14 +239,23 @@ def predict_impact(
     dev = enu - means[:, None, :]
     covs = np.einsum("s,ksa,ksb->kab", ws, dev, dev) + np.eye(2) * floor_m**2
     t_within = np.zeros(k)
+    extra = k * npt
     if edges:
         # the truth is anywhere in a member's bin (uniform): the spread of
         # the impact across the bin, (edge - edge)^2 / 12
-        e2 = en_all[k * npt :].reshape(k, 2, 2)
+        e2 = en_all[extra : extra + 2 * k].reshape(k, 2, 2)
         d_edge = e2[:, 1] - e2[:, 0]
         covs = covs + np.einsum("ka,kb->kab", d_edge, d_edge) / 12.0
-        t2 = dt[k * npt :].reshape(k, 2)
+        t2 = dt[extra : extra + 2 * k].reshape(k, 2)
         t_within = (t2[:, 1] - t2[:, 0]) ** 2 / 12.0
+        extra += 2 * k
+    if air:
+        # denser / thinner air by one sigma: (difference / 2)^2
+        e2 = en_all[extra : extra + 2 * k].reshape(k, 2, 2)
+        d_air = 0.5 * (e2[:, 1] - e2[:, 0])
+        covs = covs + np.einsum("ka,kb->kab", d_air, d_air)
+        t2 = dt[extra : extra + 2 * k].reshape(k, 2)
+        t_within = t_within + (0.5 * (t2[:, 1] - t2[:, 0])) ** 2
     if q is not None:
         path = [(0.0, allpts[r0]), *samples]
         covs = covs + _process_noise_en(path, float(dt[r0]), xg[r0], rot, q)

@@ -40,6 +40,10 @@ class Initiator:
         self.life = life
         self._pending: list[tuple[Meas, F64, F64]] = []  # radar plot, pos, cov
         self._pending_ir: list[Meas] = []
+        # free infrared lines of sight of the last ``ir_cue_s`` (burning
+        # motors no track took: tocsin.fusion.ballistic.Ballistic.ir_cued);
+        # bounded so that a flood of lines of sight costs a fixed amount
+        self.ir_cues: deque[Meas] = deque(maxlen=256)
 
     def initiate(
         self, plots: list[Meas], now: float, radar_pos: tuple[F64, F64] | None = None
@@ -133,6 +137,9 @@ class Initiator:
         return out
 
     def initiate_ir(self, m: Meas) -> list[Track]:
+        while self.ir_cues and self.ir_cues[0].t < m.t - self.cfg.ir_cue_s:
+            self.ir_cues.popleft()
+        self.ir_cues.append(m)
         best, best_miss = -1, math.inf
         mid = np.zeros(3)
         for k, pm in enumerate(self._pending_ir):

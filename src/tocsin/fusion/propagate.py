@@ -29,7 +29,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.dynamics.forces import DRAG_CEILING_M, RHO0, SCALE_HEIGHT
+from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density
+from tocsin.dynamics.forces import SCALE_HEIGHT
 from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
@@ -70,7 +71,7 @@ def deriv(y: F64, beta: float | F64 | None) -> F64:
         h = rn - _AB / np.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
         low = h < DRAG_CEILING_M
         if low.any():
-            rho = np.where(low, RHO0 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT), 0.0)
+            rho = density(h)
             kd = 0.5 * rho * np.sqrt(vx * vx + vy * vy + vz * vz) / beta
             ax = ax - kd * vx
             ay = ay - kd * vy
@@ -88,7 +89,7 @@ def drag_rate(y: F64, beta: float | F64 | None) -> F64:
     if beta is None:
         return np.zeros(y.shape[0])
     h = height(y[:, :3])
-    rho = np.where(h < DRAG_CEILING_M, RHO0 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT), 0.0)
+    rho = density(h)
     out: F64 = 0.5 * rho * np.sqrt(np.einsum("ni,ni->n", y[:, 3:], y[:, 3:])) / beta
     return out
 

@@ -60,6 +60,9 @@ class Track:
     burnout_t: float = -math.inf  # when burnout was declared
     quiet: int = 0
     speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
+    kin: deque[tuple[float, F64, F64]] = field(default_factory=deque)  # for the lift test
+    lift: int = 0  # -1 no lift, +1 lift, 0 undecided (the last lift test)
+    ir_cued: bool = False  # seen burning by space infrared before it was tracked
     first: tuple[F64, F64, float] | None = None
     early: list[tuple[float, F64, float]] = field(default_factory=list)
     launch: Launch | None = None

@@ -226,7 +226,7 @@ class Tracker:
         self._now = newest
         lim = newest - self.cfg.oosm_lag_s
         self._life.updated(assigned_tr, assigned_m, lim, changed)
-        self._bal.classify(assigned_tr, comb)
+        self._bal.classify(assigned_tr, comb, self._init.ir_cues)
         if free:
             fr = sorted(free)
             fplots = None
