@@ -82,6 +82,7 @@ partners:
 injects:
   - {type: sensor-off, sensor: KR-R1, from_s: 100, to_s: 200}
   - {type: link-delay, partner: US, delay_s: 30, from_s: 0, to_s: 40}
+atmosphere: standard
 """
 
 
@@ -146,14 +147,34 @@ def test_same_seed_byte_identical_other_seed_differs(sc: Scenario, res: Simulati
     assert {o.beta_kg_m2 for o in other.objects.values()} != {o.beta_kg_m2 for o in res.objects.values()}
 
 
-def test_fixed_beta_gives_the_same_flights_whatever_the_seed() -> None:
+def test_fixed_beta_in_the_standard_air_gives_the_same_flights_whatever_the_seed() -> None:
     fixed = TEXT.replace("    class: SRBM\n", "    class: SRBM\n    beta_kg_m2: 4200\n")
-    a = simulate(parse_scenario(fixed, "t.yaml"))
-    b = simulate(parse_scenario(fixed.replace("seed: 7", "seed: 8"), "t.yaml"))
+    std = fixed
+    a = simulate(parse_scenario(std, "t.yaml"))
+    b = simulate(parse_scenario(std.replace("seed: 7", "seed: 8"), "t.yaml"))
     assert _bytes(a.truth) == _bytes(b.truth)  # type: ignore[arg-type]
     assert a.objects["S-1"].beta_kg_m2 == a.objects["S-2"].beta_kg_m2 == 4200.0
     assert a.objects["S-1"].trajectory is not None
     assert a.objects["S-1"].trajectory.beta == 4200.0
+    # with a drawn air each seed draws its own day: same drag, other flights
+    # (a few hundred metres at impact for an SRBM), the same seed the same air
+    drawn = fixed.replace("atmosphere: standard\n", "atmosphere: drawn\n")
+    c = simulate(parse_scenario(drawn, "t.yaml"))
+    d = simulate(parse_scenario(drawn.replace("seed: 7", "seed: 8"), "t.yaml"))
+    assert _bytes(c.truth) != _bytes(a.truth)  # type: ignore[arg-type]
+    assert _bytes(c.truth) != _bytes(d.truth)  # type: ignore[arg-type]
+    assert _bytes(simulate(parse_scenario(drawn, "t.yaml")).truth) == _bytes(c.truth)  # type: ignore[arg-type]
+    shifts = [
+        float(
+            great_circle_distance(
+                o.impact_lat, o.impact_lon, a.objects[k].impact_lat, a.objects[k].impact_lon
+            )
+        )
+        for k, o in c.objects.items()
+        if o.impact_lat is not None and k.startswith("S")
+    ]
+    assert len(shifts) == 2
+    assert all(10.0 < m < 5_000.0 for m in shifts)
 
 
 def test_truth_states_and_one_impact_per_object(res: SimulationResult) -> None:
@@ -338,6 +359,7 @@ def test_class_from_range_and_apogee_and_failed_missile_beta() -> None:
 
 STAGED = """\
 seed: 11
+atmosphere: standard
 start: 2023-11-21T13:42:00Z
 duration_s: 1300
 launches:

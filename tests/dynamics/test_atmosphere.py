@@ -8,8 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tocsin.dynamics import integrate
 from tocsin.dynamics.atmosphere import (
+    DAY_STEP_M,
     DRAG_CEILING_M,
+    N_DAY,
+    day_air,
     density,
     density1,
     density_and_slope,
@@ -64,3 +68,32 @@ def test_real_air_departs_more_with_height() -> None:
     assert np.all(np.diff(s) >= 0.0)
     assert s[0] == pytest.approx(0.05)
     assert s[3] == pytest.approx(0.20)
+
+
+def test_a_days_air_departs_by_density_sigma_correlated_over_kilometres() -> None:
+    rng = np.random.default_rng(76)
+    days = np.array([day_air(rng) for _ in range(2000)])
+    assert days.shape == (2000, N_DAY)
+    h = np.arange(N_DAY) * DAY_STEP_M
+    sd = days.std(axis=0)
+    # the spread the tracker allows for (within the sampling error of 2,000 days)
+    assert np.all(np.abs(sd / density_sigma(h) - 1.0) < 0.08)
+    z = days / density_sigma(h)
+    corr = [float(np.mean(z[:, k] * z[:, k + m])) for k, m in ((5, 1), (5, 4), (5, 20))]
+    # 2 km apart: close (0.67-0.85 for 5-12 km lengths); 8 km: 0.2-0.5; 40 km: none
+    assert 0.6 < corr[0] < 0.9
+    assert 0.15 < corr[1] < 0.55
+    assert abs(corr[2]) < 0.1
+
+
+def test_the_integrator_flies_the_days_air() -> None:
+    air = day_air(np.random.default_rng(3))
+    p = integrate.params(air, beta=1000.0)
+    std = integrate.params(beta=1000.0)
+    for hh in (0.0, 1_000.0, 7_300.0, 42_000.0, 119_000.0):
+        k = min(int(hh // DAY_STEP_M), N_DAY - 2)
+        u = hh / DAY_STEP_M - k
+        want = density1(hh) * np.exp(air[k] + u * (air[k + 1] - air[k]))
+        assert integrate._density(hh, p) == pytest.approx(want, rel=1e-12)
+        assert integrate._density(hh, std) == density1(hh)
+    assert integrate._density(DRAG_CEILING_M + 1.0, p) == 0.0

@@ -88,14 +88,13 @@ def _coverage(
 
 @pytest.fixture(scope="module")
 def shipped() -> list[tuple[float, float, float, float, float, float, float]]:
-    # The simulator flies every flight in the standard atmosphere itself, with
-    # none of real air's departures from it (tocsin.dynamics.atmosphere), so
-    # the tracker is told so here: its ellipses are checked against a truth
-    # whose randomness it models. With the shipped default (the air's spread
-    # carried into the impact, density_corr_m 8 km) they hold ~0.99 of these
-    # flights; that default is checked against the independent generator in
-    # tests/independent/test_indep_slice.py.
-    return _predictions(TrackerConfig(density_corr_m=0.0))
+    # The simulator flies each scenario in one day's air, a departure from the
+    # standard atmosphere drawn from its seed (tocsin.dynamics.atmosphere.day_air,
+    # its correlation length drawn too): the tracker's default, which carries
+    # the air's spread into the impact (drag.density_spread), is checked against
+    # a truth it does not know exactly. The same default is checked against the
+    # independent generator in tests/independent/test_indep_slice.py.
+    return _predictions(TrackerConfig())
 
 
 def test_the_95_percent_ellipses_hold_about_95_percent(

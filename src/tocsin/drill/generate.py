@@ -413,6 +413,8 @@ def random_scenario(
         "start": start.isoformat(),
         "duration_s": round(min(launch["time_s"] + flight_s, 86_000.0), 1),
         "tags": [flight_class],
+        # the truth flies a day's air, never exactly the tracker's standard
+        "atmosphere": "drawn",
         "launches": [launch],
         "partners": partners,
     }

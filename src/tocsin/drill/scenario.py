@@ -597,6 +597,11 @@ class ScenarioSpec(_S, frozen=True):
     truth_interval_s: Annotated[float, Meta(gt=0.0, le=60.0)] = 1.0
     launches: list[LaunchSpec] = []
     air: list[AirSpec] = []
+    atmosphere: Literal["standard", "drawn"] = "standard"
+    """The air missiles fly through: ``standard`` (default) the U.S. Standard
+    Atmosphere 1976; ``drawn``: one day's departure from it drawn from ``seed``
+    (:func:`tocsin.dynamics.atmosphere.day_air`; the Monte Carlo scenarios of
+    :mod:`tocsin.drill.generate` use it)."""
     injects: list[Inject] = []
     thresholds: dict[MetricName, Threshold] = {}
     tags: Annotated[list[Ident], Meta(max_length=32)] = []

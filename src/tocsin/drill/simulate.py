@@ -40,9 +40,19 @@ satellite launcher) also has each spent stage, from its separation, as
 and fairing halves as ``<id>.F1``/``F2`` (role ``debris``), each with its own
 drawn ballistic coefficient, flown by :func:`tocsin.dynamics.fly_free`.
 
+Air: with ``atmosphere: drawn`` (the Monte Carlo scenarios of
+:mod:`tocsin.drill.generate`) every object flies one day's air, a departure
+from the U.S. Standard Atmosphere 1976 drawn from the scenario's seed
+(:func:`tocsin.dynamics.atmosphere.day_air`: ``density_sigma(h)``, 5-12 km
+vertical correlation), so the truth is not exactly the tracker's standard air;
+by default (``standard``) the standard itself. (The boost is aimed for the
+standard: the day's air moves the impact, as it would a real one.) Ghost
+missiles (forged tracks) fly the standard.
+
 Randomness: independent streams ``default_rng([seed, stream, index])`` for
-salvo spreads, each sensor and each link, so adding a sensor does not change
-what the others report, and the same seed gives the same messages bit for bit.
+salvo spreads, each sensor and each link, and the air, so adding a sensor does
+not change what the others report, and the same seed gives the same messages
+bit for bit.
 """
 
 from __future__ import annotations
@@ -70,6 +80,7 @@ from tocsin.drill.scenario import (
     SensorOff,
 )
 from tocsin.dynamics import MIDCOURSE, PHASE_NAMES, Trajectory, solve_trajectory
+from tocsin.dynamics.atmosphere import day_air
 from tocsin.dynamics.beta import BetaKind, draw_beta, rv_class
 from tocsin.dynamics.flight import (
     MISSILE_CLASSES,
@@ -113,6 +124,7 @@ TRUTH_SOURCE = "truth"
 ProgressFn = Callable[[int, int, str], None]
 
 _STREAM_SALVO, _STREAM_SENSOR, _STREAM_LINK, _STREAM_BETA, _STREAM_GHOST_BETA = 0, 1, 2, 3, 4
+_STREAM_AIR = 5
 
 
 @dataclass(frozen=True)
@@ -317,6 +329,8 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
     t_start = spec.start_epoch
     t_end = t_start + spec.duration_s
     rng = np.random.default_rng([spec.seed, _STREAM_SALVO])
+    # the day's air (one per scenario, its own stream): every object flies it
+    day = None if spec.atmosphere == "standard" else day_air(np.random.default_rng([spec.seed, _STREAM_AIR]))
     out: dict[str, TruthObject] = {}
     cache: dict[tuple[object, ...], tuple[float, float, Vehicle]] = {}
     n_missile = 0
@@ -376,6 +390,7 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
                 fail_beta=dr.failed,
                 dt=1.0,
                 t_max=horizon if slv else max(horizon, 20_000.0),
+                air=day,
             )
             own_beta = dr.failed if fl.failed_at_s is not None else beta
             traj = to_trajectory(fl, beta=own_beta, azimuth_deg=az)
@@ -395,7 +410,7 @@ def _build_objects(sc: Scenario, progress: ProgressFn | None, total: int) -> dic
             )
             out[oid] = main
             if separate:
-                children = _children(oid, main, fl, dr, drng, la, slv, t0, horizon)
+                children = _children(oid, main, fl, dr, drng, la, slv, t0, horizon, day)
                 for c in children:
                     if c.id in out:
                         raise sc.error(f"$.launches[{i}].id", f"object id {c.id!r} is used twice")
@@ -498,6 +513,7 @@ def _children(
     slv: bool,
     t0: float,
     horizon: float,
+    air: F64 | None = None,
 ) -> list[TruthObject]:
     """Spent stages (one per separation before the failure, if any), debris
     released with them, and the fairing halves (dropped at the first sample of
@@ -513,7 +529,7 @@ def _children(
         x = sep.x.copy()
         v = x[3:]
         x[3:] = v - SEPARATION_MPS * v / np.linalg.norm(v)
-        out.append(_free_object(f"{oid}.S{k}", f"stage-{k}", oid, kind, x, t0, sep.t, st_beta, horizon))
+        out.append(_free_object(f"{oid}.S{k}", f"stage-{k}", oid, kind, x, t0, sep.t, st_beta, horizon, air))
         n_here = specs[k - 1].debris if k - 1 < len(specs) else 0
         for _ in range(n_here):
             n_deb += 1
@@ -522,7 +538,7 @@ def _children(
             xd[3:] += float(drng.uniform(1.0, 10.0)) * u / np.linalg.norm(u)
             out.append(
                 _free_object(
-                    f"{oid}.D{n_deb}", "debris", oid, kind, xd, t0, sep.t, dr.debris[n_deb - 1], horizon
+                    f"{oid}.D{n_deb}", "debris", oid, kind, xd, t0, sep.t, dr.debris[n_deb - 1], horizon, air
                 )
             )
     fairing = la.fairing if la.fairing is not None else slv
@@ -539,16 +555,27 @@ def _children(
                 x = xf.copy()
                 x[3:] = v + sign * FAIRING_MPS * side
                 out.append(
-                    _free_object(f"{oid}.F{h}", "debris", oid, kind, x, t0, tf, dr.fairing[h - 1], horizon)
+                    _free_object(
+                        f"{oid}.F{h}", "debris", oid, kind, x, t0, tf, dr.fairing[h - 1], horizon, air
+                    )
                 )
     return out
 
 
 def _free_object(
-    oid: str, role: str, parent: str, kind: str, x: F64, t0: float, t_sep: float, beta: float, horizon: float
+    oid: str,
+    role: str,
+    parent: str,
+    kind: str,
+    x: F64,
+    t0: float,
+    t_sep: float,
+    beta: float,
+    horizon: float,
+    air: F64 | None = None,
 ) -> TruthObject:
     tt, xx, landed = fly_free(
-        x, t_sep, beta=beta, t_max=max(horizon, t_sep + 1.0) if _in_orbit(x) else t_sep + 20_000.0
+        x, t_sep, beta=beta, t_max=max(horizon, t_sep + 1.0) if _in_orbit(x) else t_sep + 20_000.0, air=air
     )
     traj = free_trajectory(tt, xx, landed, beta=beta)
     return TruthObject(

@@ -21,8 +21,10 @@ stratosphere and lower mesosphere, more above (the standard's supplements:
 U.S. Standard Atmosphere Supplements 1966, the 15-75 N seasonal models;
 COESA 1976, Part 1 sec. 1.1). :func:`density_sigma` is the 1-sigma relative
 deviation the tracker assumes (``ln rho`` deviation, a function of height; see
-docs/dynamics.md), carried as process noise in its filters and in the spread of
-its impact predictions (tocsin.fusion.drag, tocsin.fusion.impact).
+docs/dynamics.md), carried into the spread of its impact predictions
+(tocsin.fusion.drag.density_spread). The simulator can fly one day's
+departure from the standard per scenario (:func:`day_air`; scenario key
+``atmosphere: drawn``, always in the Monte Carlo scenarios).
 """
 
 from __future__ import annotations
@@ -175,6 +177,32 @@ def density_sigma(h_m: ArrayLike) -> F64:
 
 def _jit(fn: Any) -> Any:
     return njit(cache=True, error_model="numpy", nogil=True, inline="always")(fn)
+
+
+DAY_STEP_M = 2_000.0
+"""Spacing of a day's air departures (:func:`day_air`), m."""
+N_DAY = round(DRAG_CEILING_M / DAY_STEP_M) + 1
+DAY_CORR_M = (5_000.0, 12_000.0)
+"""Range of the vertical correlation length of a day's departures, m (drawn
+log-uniformly per day: the tracker assumes 8 km)."""
+
+
+def day_air(rng: np.random.Generator) -> F64:
+    """One day's air: the departure of ``ln rho`` from the standard at heights
+    ``0, DAY_STEP_M, ..., DRAG_CEILING_M`` (:data:`N_DAY` values; linear in
+    between). A Gauss-Markov process in height with standard deviation
+    :func:`density_sigma` and a correlation length drawn from
+    :data:`DAY_CORR_M`: what the simulator flies through (the tracker knows
+    only the standard and the size of such departures)."""
+    corr = math.exp(rng.uniform(math.log(DAY_CORR_M[0]), math.log(DAY_CORR_M[1])))
+    a = math.exp(-DAY_STEP_M / corr)
+    z = np.empty(N_DAY)
+    z[0] = rng.standard_normal()
+    e = rng.standard_normal(N_DAY - 1) * math.sqrt(1.0 - a * a)
+    for k in range(1, N_DAY):
+        z[k] = a * z[k - 1] + e[k - 1]
+    out: F64 = density_sigma(np.arange(N_DAY) * DAY_STEP_M) * z
+    return out
 
 
 @_jit

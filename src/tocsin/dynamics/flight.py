@@ -518,10 +518,13 @@ def fly_free(
     t_max: float,
     dt: float = 1.0,
     manoeuvre: PullUp | None = None,
+    air: F64 | None = None,
 ) -> tuple[F64, F64, bool]:
     """Unpowered flight of a state from time ``t0`` until it lands or ``t_max``:
-    ``(t, x, landed)`` sampled at multiples of ``dt`` (and ``t0``, and the end)."""
-    p = params(beta=beta, h_max=min(5.0, dt))
+    ``(t, x, landed)`` sampled at multiples of ``dt`` (and ``t0``, and the end);
+    in the day's ``air`` (:func:`tocsin.dynamics.atmosphere.day_air`) if given,
+    else the standard."""
+    p = params(air, beta=beta, h_max=min(5.0, dt))
     if manoeuvre is not None:
         manoeuvre.fill(p)
     return fly_segment(np.asarray(x0, dtype=np.float64), float(t0), float(t_max), float(dt), p, True)
@@ -542,6 +545,7 @@ def fly(
     fail_beta: float = BOOST_BETA,
     dt: float = 1.0,
     t_max: float = 20_000.0,
+    air: F64 | None = None,
 ) -> Flight:
     """Fly ``vehicle`` with total ideal velocity gain ``dv`` (m/s) and burnout
     thrust elevation ``gamma_bo`` (rad) from the launch point on ``azimuth_deg``.
@@ -552,7 +556,9 @@ def fly(
     motor stops then and the stack falls with ``fail_beta`` (stages that burnt out
     before still separate). Stage ``k < n`` separates at its burnout; the last
     stage separates from the re-entry vehicle at the final burnout (the caller
-    decides whether separated stages become objects)."""
+    decides whether separated stages become objects). ``air``: the day's
+    departures from the standard atmosphere (:func:`tocsin.dynamics.atmosphere.day_air`;
+    None: the standard)."""
     burns = vehicle.burns(dv)
     t_bo = burns[-1].t_bo
     # the pitch program ends with the last burn that follows it
@@ -563,6 +569,7 @@ def fly(
     n_plane = _launch_frame(launch_lat, launch_lon, azimuth_deg)
     x = np.concatenate([geodetic_to_ecef(launch_lat, launch_lon, launch_alt_m), np.zeros(3)])
     base = params(
+        air,
         beta=BOOST_BETA,
         nx=float(n_plane[0]),
         ny=float(n_plane[1]),
@@ -609,7 +616,7 @@ def fly(
         if not landed and b.t_bo <= end_powered:
             seps.append(Separation(b.stage, b.t_bo, x.copy()))
     if not landed:
-        p = params(beta=fail_beta if failed else beta, h_max=min(5.0, dt))
+        p = params(air, beta=fail_beta if failed else beta, h_max=min(5.0, dt))
         if manoeuvre is not None and not failed:
             manoeuvre.fill(p)
         run(t_max, p)

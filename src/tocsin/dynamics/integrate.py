@@ -39,10 +39,11 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density1
+from tocsin.dynamics.atmosphere import DAY_STEP_M, DRAG_CEILING_M, N_DAY, density1
 from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
+_DAY_STEP = DAY_STEP_M
 
 __all__ = ["NP", "P", "fly_segment", "params"]
 
@@ -75,6 +76,7 @@ I_GAMMA_GLIDE = 17
 I_GAMMA_DIVE = 18
 I_K_GAMMA = 19
 I_H_MAX = 20
+I_AIR = 21
 
 
 class P:
@@ -85,7 +87,9 @@ class P:
     ``T_PITCH`` end of the pitch program (final burnout); ``GAMMA_BO`` rad;
     ``PITCH_EXP``; ``LIFT`` 1 for a quasi-ballistic re-entry; ``LD_MAX``;
     ``N_MAX`` m/s^2; ``ALT_ON``, ``ALT_OFF`` m; ``GAMMA_GLIDE``, ``GAMMA_DIVE``
-    rad; ``K_GAMMA`` 1/s; ``H_MAX`` largest step, s."""
+    rad; ``K_GAMMA`` 1/s; ``H_MAX`` largest step, s; ``AIR`` first of the
+    :data:`~tocsin.dynamics.atmosphere.N_DAY` departures of the day's air
+    from the standard (``ln rho``; all zero: the standard)."""
 
     BETA = I_BETA
     THRUST = I_THRUST
@@ -108,18 +112,22 @@ class P:
     GAMMA_DIVE = I_GAMMA_DIVE
     K_GAMMA = I_K_GAMMA
     H_MAX = I_H_MAX
+    AIR = I_AIR
 
 
-NP = 21
+NP = 21 + N_DAY
 
 
-def params(**kw: float) -> F64:
-    """A parameter vector: no drag, no thrust, no lift, ``h_max`` 5 s, and the
-    given entries (keyword names are the :class:`P` names, lower case)."""
+def params(air: F64 | None = None, **kw: float) -> F64:
+    """A parameter vector: no drag, no thrust, no lift, ``h_max`` 5 s, the
+    standard air (or the day's ``air``, :func:`tocsin.dynamics.atmosphere.day_air`)
+    and the given entries (keyword names are the :class:`P` names, lower case)."""
     p = np.zeros(NP)
     p[P.BETA] = math.inf
     p[P.H_MAX] = 5.0
     p[P.PITCH_EXP] = 1.0
+    if air is not None:
+        p[I_AIR:] = air
     for k, v in kw.items():
         p[getattr(P, k.upper())] = v
     return p
@@ -137,8 +145,17 @@ def _height(x: F64) -> float:
 
 
 @_jit
-def _density(h: float) -> float:
-    return float(density1(h))
+def _density(h: float, p: F64) -> float:
+    """The day's density: the standard's times ``exp`` of the departure
+    (linear between the ``DAY_STEP_M`` knots)."""
+    rho = density1(h)
+    if rho == 0.0:
+        return 0.0
+    v = min(max(h, 0.0), DRAG_CEILING_M) / _DAY_STEP
+    i = min(int(v), N_DAY - 2)
+    u = v - i
+    d = p[I_AIR + i] + u * (p[I_AIR + i + 1] - p[I_AIR + i])
+    return float(rho * math.exp(d)) if d != 0.0 else float(rho)
 
 
 @_jit
@@ -160,7 +177,7 @@ def _deriv(t: float, x: F64, p: F64, dive: bool, out: F64) -> None:
     h = _height(x)
     drag = 0.0  # drag acceleration magnitude
     if math.isfinite(beta) and speed > 0.0:
-        kd = 0.5 * _density(h) * speed / beta
+        kd = 0.5 * _density(h, p) * speed / beta
         drag = kd * speed
         ax -= kd * vx
         ay -= kd * vy
@@ -233,7 +250,7 @@ def _step_limit(t: float, x: F64, p: F64, lift_on: bool) -> float:
         alt = _height(x)
         if alt < DRAG_CEILING_M:
             speed = math.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5])
-            rho = _density(alt)
+            rho = _density(alt, p)
             if rho > 0.0 and speed > 0.0:
                 h = min(h, 1.0, 0.1 * 2.0 * beta / (rho * speed))
     if lift_on:
