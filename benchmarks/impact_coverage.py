@@ -23,11 +23,13 @@ an SLV's ``payload`` --, spent ``stage``, ``debris``):
   only on average);
 * ``impact_error_m``: p50 / p95 over objects of the error of the prediction
   current 60 / 120 / 180 / 300 s after launch (objects with a prediction then);
-* ``breaks_per_object``, ``first_ballistic_s`` (p50 / p95 of the time after
+* ``breaks_per_object``, ``tracks_per_tracked_object`` (track ids that carried
+  it), ``first_ballistic_s`` (p50 / p95 of the time after
   launch of the first report classed ballistic), ``never_tracked`` (objects with
   no track at any time), ``lost_while_reported`` (objects that had a track and
   then, while a sensor was still reporting them -- a plot within 5 s -- had
-  none for more than 10 s in a row).
+  none for more than 10 s in a row; ``lost_while_reported_s_max``: the longest
+  such stretch of any object of the row).
 
 Objects in orbit or still aloft at the end (truth ``fate``) have no impact
 and are left out of the impact figures.
@@ -292,10 +294,14 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     [r["final_impact_error_m"] for r in sel if r["final_impact_error_m"] is not None], 50
                 ),
                 "breaks_per_object": round(float(np.mean([r["breaks"] for r in sel])), 3),
+                "tracks_per_tracked_object": round(
+                    float(np.mean([r["tracks"] for r in sel if r["tracks"]] or [0.0])), 3
+                ),
                 "first_ballistic_s": {"n": len(fb), "p50": _pct(fb, 50), "p95": _pct(fb, 95)},
                 "never_tracked": sum(1 for r in sel if r["tracks"] == 0),
                 "never_tracked_with_plots": sum(1 for r in sel if r["tracks"] == 0 and r["plots"] >= 5),
                 "lost_while_reported": sum(1 for r in sel if r["lost_while_reported_s"] > LOST_AFTER_S),
+                "lost_while_reported_s_max": max((r["lost_while_reported_s"] for r in sel), default=0.0),
                 "beta_range": [
                     min((r["beta"] for r in sel if r["beta"]), default=None),
                     max((r["beta"] for r in sel if r["beta"]), default=None),

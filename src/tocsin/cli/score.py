@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
         epilog=(
             "Examples:\n\n"
             "    tocsin score tracks.jsonl --truth truth.jsonl --json score.json\n\n"
+            "    tocsin score tracks.jsonl --truth truth.jsonl --plots plots.jsonl\n\n"
             "    tocsin score tracks.jsonl --truth truth.jsonl --gospa-cutoff 5000 --gospa-order 1\n\n"
             "See docs/scoring.md for the definitions."
         ),
@@ -23,6 +24,11 @@ def register(app: typer.Typer) -> None:
         tracks: Path = typer.Argument(..., help="Track messages (exchange-format JSON Lines)."),
         truth: Path = typer.Option(..., "--truth", help="Truth messages of the same drill (JSON Lines)."),
         json_out: Path | None = typer.Option(None, "--json", help="Also write the full report as JSON here."),
+        plots: Path | None = typer.Option(
+            None,
+            "--plots",
+            help="The sensors' plots (JSON Lines): also score the seconds each object was lost while seen.",
+        ),
         c: float = typer.Option(10_000.0, "--gospa-cutoff", help="GOSPA cut-off distance c, m."),
         p: float = typer.Option(2.0, "--gospa-order", help="GOSPA order p (>= 1)."),
         dt: float = typer.Option(1.0, "--dt", help="Scoring grid step, s."),
@@ -39,7 +45,7 @@ def register(app: typer.Typer) -> None:
             cfg = ScoreConfig(c=c, p=p, dt=dt, max_stale_s=max_stale)
         except ValueError as exc:
             raise InputError(str(exc), field="options") from None
-        report = score_files(tracks, truth, cfg)
+        report = score_files(tracks, truth, cfg, plots)
         typer.echo(format_table(report), nl=False)
         if json_out is not None:
             try:

@@ -453,7 +453,7 @@ def run_drill(
     (out / "feed.xml").write_bytes(cap_index(alerts, feed_id=f"urn:tocsin:{instance}"))
 
     say("scoring")
-    tracking = score(tracks, sim.truth)
+    tracking = score(tracks, sim.truth, plots=(m for m in sim.messages if m.kind in ("sensor", "plot")))
     gts = ground_tracks(sim.truth)
     shapes, names = _area_shapes()
     risk = areas_at_risk(gts, shapes, _under_path_m(pipe.stages))

@@ -23,6 +23,14 @@ Method (see ``docs/scoring.md``):
   launch and impact predictions of a track (from its confirmed, coasting or
   lost reports) are scored against that object.
   Confirmed tracks never assigned to any object are false tracks.
+* Lost while reported (when the sensors' plots are given): each plot is
+  attributed to the truth object nearest to it (a radar plot's position; a line
+  of sight's closest approach) within ``plot_gate_m`` + 4 sigma, clutter to
+  none; an object is *reported* at a grid step when one of its plots is at
+  most ``reported_window_s`` old, and *lost while reported* at a step after it
+  was first tracked where it is reported but no track is assigned to it.
+  Per object: seconds lost while reported, the longest such stretch and the
+  ids of the tracks that carried it (``tracks``).
 """
 
 from __future__ import annotations
@@ -46,8 +54,8 @@ from tocsin.drill.metrics import (
     rmse,
 )
 from tocsin.errors import InputError
-from tocsin.geo import GM, ecef_to_enu, ecef_to_geodetic, geodetic_to_ecef, great_circle_distance
-from tocsin.wire import Envelope, ReadStats, TrackBody, TruthBody, iter_jsonl
+from tocsin.geo import GM, ecef_to_enu, ecef_to_geodetic, enu_matrix, geodetic_to_ecef, great_circle_distance
+from tocsin.wire import Envelope, PlotBody, ReadStats, SensorBody, TrackBody, TruthBody, iter_jsonl
 
 F64 = npt.NDArray[np.float64]
 
@@ -72,6 +80,14 @@ class ScoreConfig:
     """Bin width of the impact-error-against-time-since-launch series."""
     statuses: tuple[str, ...] = COUNTED_STATUSES
     """Track statuses that count as reported tracks."""
+    plot_gate_m: float = 3_000.0
+    """A plot belongs to the truth object nearest to it within this (plus 4
+    sigma of the plot) or to none (clutter)."""
+    reported_window_s: float = 3.0
+    """An object is reported at a grid step when one of its plots is at most this old."""
+    lost_run_min_s: float = 5.0
+    """An object counts in ``objects_lost_while_reported`` when it was lost
+    while reported for at least this long in a row."""
 
     def __post_init__(self) -> None:
         if not (self.c > 0 and math.isfinite(self.c)):
@@ -146,6 +162,13 @@ class ObjectScore(msgspec.Struct, frozen=True):
     first_ballistic_s: float | None = None
     """Seconds after ``launch_t`` of the first confirmed/coasting/lost report
     classed ballistic of a track attributed to it (None: never)."""
+    plots: int | None = None
+    """Sensor plots attributed to it (None: plots not given)."""
+    lost_while_reported_s: float | None = None
+    """Seconds, after it was first tracked, at which a plot of it was at most
+    ``reported_window_s`` old but no track was on it (None: plots not given)."""
+    lost_while_reported_run_s: float | None = None
+    """The longest such stretch, s."""
 
 
 class ScoreReport(msgspec.Struct, frozen=True):
@@ -176,6 +199,10 @@ class ScoreReport(msgspec.Struct, frozen=True):
     ellipse_coverage: float | None
     objects: list[ObjectScore]
     series: Series
+    lost_while_reported_s: float | None = None
+    """Sum over objects of :attr:`ObjectScore.lost_while_reported_s` (None: plots not given)."""
+    objects_lost_while_reported: int | None = None
+    """Objects lost while reported for ``lost_run_min_s`` or longer in a row."""
 
 
 def _num(x: float) -> float | None:
@@ -275,10 +302,121 @@ def _track_positions(tr: _Track, grid: F64, cfg: ScoreConfig) -> F64:
     return out
 
 
+def _plot_positions(plots: Iterable[Envelope]) -> tuple[F64, F64, F64, F64, F64]:
+    """Every plot as ``(t, kind, a, b, lim)``: radar plots (kind 0) with their
+    ECEF position ``a`` and position sigma (m) ``lim``; lines of sight (kind 1)
+    with the observer ``a``, the unit line ``b`` and the angular sigma (rad)
+    ``lim``. Plots whose site is unknown are left out."""
+    sensors: dict[str, SensorBody] = {}
+    rows: list[tuple[float, int, list[float], list[float], float]] = []
+    sites: dict[tuple[float, float, float], tuple[F64, F64]] = {}
+    for env in plots:
+        b = env.body
+        if isinstance(b, SensorBody):
+            sensors[b.id] = b
+            continue
+        if not isinstance(b, PlotBody):
+            continue
+        sd = sensors.get(b.sensor)
+        if b.is_radar:
+            if b.platform is not None:
+                lat, lon, alt = b.platform.lat, b.platform.lon, b.platform.alt_m
+            elif sd is not None and sd.lat is not None and sd.lon is not None:
+                lat, lon, alt = sd.lat, sd.lon, sd.alt_m or 0.0
+            else:
+                continue
+            key = (lat, lon, alt)
+            if key not in sites:
+                sites[key] = (np.asarray(geodetic_to_ecef(lat, lon, alt)), np.asarray(enu_matrix(lat, lon)))
+            site, rot = sites[key]
+            assert b.range_m is not None
+            assert b.az_deg is not None
+            assert b.el_deg is not None
+            az, el = math.radians(b.az_deg), math.radians(b.el_deg)
+            enu = b.range_m * np.array(
+                [math.cos(el) * math.sin(az), math.cos(el) * math.cos(az), math.sin(el)]
+            )
+            sr = b.sigma_range_m or (sd.sigma_range_m if sd is not None else None) or 50.0
+            sa = math.radians(b.sigma_az_deg or (sd.sigma_az_deg if sd is not None else None) or 0.1)
+            rows.append((b.t, 0, (site + rot.T @ enu).tolist(), [0.0, 0.0, 0.0], sr + sa * b.range_m))
+        elif b.observer_ecef is not None and b.los_ecef is not None:
+            sg = b.sigma_los_rad or (sd.sigma_los_rad if sd is not None else None) or 5e-5
+            rows.append((b.t, 1, list(b.observer_ecef), list(b.los_ecef), sg))
+    if not rows:
+        z = np.zeros(0)
+        return z, z, np.zeros((0, 3)), np.zeros((0, 3)), z
+    return (
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        np.array([r[2] for r in rows]),
+        np.array([r[3] for r in rows]),
+        np.array([r[4] for r in rows]),
+    )
+
+
+def attribute_plots(
+    plots: Iterable[Envelope], truth_t: list[F64], truth_x: list[F64], gate_m: float
+) -> list[F64]:
+    """Measurement times of the plots of each truth object (``truth_t[k]``,
+    ``truth_x[k]``: its sorted states): a plot belongs to the object nearest
+    to it at the plot's time (a radar plot's position; a line of sight's
+    closest approach, ahead of the observer) within ``gate_m`` + 4 sigma, or
+    to none (clutter, or a plot of something the truth does not hold)."""
+    t, kind, a, b, sig = _plot_positions(plots)
+    n_obj = len(truth_t)
+    out: list[list[float]] = [[] for _ in range(n_obj)]
+    if t.size == 0 or n_obj == 0:
+        return [np.zeros(0) for _ in range(n_obj)]
+    radar = kind == 0
+    for lo in range(0, t.size, 20_000):
+        sl = slice(lo, lo + 20_000)
+        tq = t[sl]
+        best = np.full(tq.size, np.inf)
+        who = np.full(tq.size, -1, dtype=np.int64)
+        for k in range(n_obj):
+            pos = hermite_positions(truth_t[k], truth_x[k], tq)
+            rel = pos - a[sl]
+            along = np.einsum("ij,ij->i", rel, b[sl])
+            perp = rel - along[:, None] * b[sl]
+            d = np.where(radar[sl], np.linalg.norm(rel, axis=1), np.linalg.norm(perp, axis=1))
+            lim = gate_m + 4.0 * np.where(radar[sl], sig[sl], sig[sl] * np.abs(along))
+            ok = np.isfinite(d) & (d <= lim) & (radar[sl] | (along > 0.0)) & (d < best)
+            best[ok] = d[ok]
+            who[ok] = k
+        for i in np.flatnonzero(who >= 0).tolist():
+            out[int(who[i])].append(float(tq[i]))
+    return [np.sort(np.asarray(v, dtype=np.float64)) for v in out]
+
+
+def _lost_while_reported(
+    plot_t: F64, grid: F64, tracked: npt.NDArray[np.bool_], window: float
+) -> tuple[float, float]:
+    """Seconds (grid steps x dt) at which the object was reported (a plot at
+    most ``window`` old) but not ``tracked``, after its first tracked step;
+    and the longest such stretch."""
+    if plot_t.size == 0 or not tracked.any() or grid.size < 2:
+        return 0.0, 0.0
+    dt = float(grid[1] - grid[0])
+    i = np.searchsorted(plot_t, grid, side="right") - 1
+    reported = (i >= 0) & (grid - plot_t[np.maximum(i, 0)] <= window)
+    after = np.arange(grid.size) >= int(np.argmax(tracked))
+    lost = reported & ~tracked & after
+    run = worst = 0
+    for v in lost.tolist():
+        run = run + 1 if v else 0
+        worst = max(worst, run)
+    return float(np.count_nonzero(lost)) * dt, worst * dt
+
+
 def score(
-    tracks: Iterable[Envelope], truth: Iterable[Envelope], config: ScoreConfig | None = None
+    tracks: Iterable[Envelope],
+    truth: Iterable[Envelope],
+    config: ScoreConfig | None = None,
+    plots: Iterable[Envelope] | None = None,
 ) -> ScoreReport:
-    """Score track messages against truth messages (see the module docstring)."""
+    """Score track messages against truth messages (see the module docstring);
+    with ``plots`` (the sensors' ``sensor`` and ``plot`` messages) also the
+    seconds each object was lost while reported."""
     cfg = config if config is not None else ScoreConfig()
     objs_d, trk_d = _collect(tracks, truth)
     objs = [o for o in sorted(objs_d.values(), key=lambda o: o.name) if o.t]
@@ -294,12 +432,17 @@ def score(
         grid = np.zeros(0)
     T = grid.size
     truth_pos = np.full((len(objs), T, 3), np.nan)
+    truth_t: list[F64] = []
+    truth_x: list[F64] = []
     for k, o in enumerate(objs):
         order = np.argsort(np.asarray(o.t), kind="stable")
         ts = np.asarray(o.t)[order]
         xs = np.asarray(o.x, dtype=np.float64)[order]
         keep = np.concatenate(([True], np.diff(ts) > 0))
+        truth_t.append(ts[keep])
+        truth_x.append(xs[keep])
         truth_pos[k] = hermite_positions(ts[keep], xs[keep], grid)
+    plot_t = None if plots is None else attribute_plots(plots, truth_t, truth_x, cfg.plot_gate_m)
     track_pos = np.full((len(trks), T, 3), np.nan)
     for j, tr in enumerate(trks):
         track_pos[j] = _track_positions(tr, grid, cfg)
@@ -343,9 +486,17 @@ def score(
     launch_errs: list[float] = []
     ell_n = ell_in = 0
     tot_breaks = tot_sw = 0
+    tot_lost = 0.0
+    n_lost = 0
     objects: list[ObjectScore] = []
     for k, o in enumerate(objs):
         lc = label_continuity(labels[k], truth_ex[k])
+        n_plots = lost_s = lost_run = None
+        if plot_t is not None:
+            n_plots = int(plot_t[k].size)
+            lost_s, lost_run = _lost_while_reported(plot_t[k], grid, labels[k] >= 0, cfg.reported_window_s)
+            tot_lost += lost_s
+            n_lost += lost_run >= cfg.lost_run_min_s
         tot_breaks += lc.breaks
         tot_sw += lc.id_switches
         mine = [j for j, own in owner.items() if own == k]
@@ -426,6 +577,9 @@ def score(
                 beta_kg_m2=o.beta,
                 launch_t=launch_t,
                 first_ballistic_s=first_bal,
+                plots=n_plots,
+                lost_while_reported_s=lost_s,
+                lost_while_reported_run_s=lost_run,
             )
         )
 
@@ -480,6 +634,8 @@ def score(
             n_tracks=n_tracks.tolist(),
             rmse_m=[_num(x) for x in s_rmse],
         ),
+        lost_while_reported_s=None if plot_t is None else tot_lost,
+        objects_lost_while_reported=None if plot_t is None else n_lost,
     )
 
 
@@ -500,14 +656,19 @@ def _read(path: str | Path, want: str) -> list[Envelope]:
 
 
 def score_files(
-    tracks_path: str | Path, truth_path: str | Path, config: ScoreConfig | None = None
+    tracks_path: str | Path,
+    truth_path: str | Path,
+    config: ScoreConfig | None = None,
+    plots_path: str | Path | None = None,
 ) -> ScoreReport:
-    """Read two exchange-format JSON Lines files and score them.
+    """Read two exchange-format JSON Lines files and score them (with a third,
+    the sensors' plots, also the seconds each object was lost while reported).
 
     Raises :class:`~tocsin.errors.InputError` naming the file, line and field of
     the first bad line, or the file when it is missing or holds no truth.
     """
-    return score(_read(tracks_path, "track"), _read(truth_path, "truth"), config)
+    plots = None if plots_path is None else _read(plots_path, "plot")
+    return score(_read(tracks_path, "track"), _read(truth_path, "truth"), config, plots)
 
 
 def to_json(report: ScoreReport) -> bytes:
@@ -531,6 +692,9 @@ def headline_figures(report: ScoreReport) -> dict[str, float | None]:
     for a in report.impact_at:
         out[f"impact_error_m_at_{a.after_s:g}s"] = a.point_m.mean
     out["ellipse_coverage"] = report.ellipse_coverage
+    if report.lost_while_reported_s is not None:
+        out["lost_while_reported_s"] = report.lost_while_reported_s
+        out["objects_lost_while_reported"] = float(report.objects_lost_while_reported or 0)
     return out
 
 
@@ -561,6 +725,12 @@ def format_table(report: ScoreReport, width: int = 100) -> str:
         ),
         ("position RMSE, m", _f(report.rmse_m, "{:,.1f}")),
         ("track breaks", str(report.track_breaks)),
+        (
+            "lost while reported, s (objects)",
+            "-"
+            if report.lost_while_reported_s is None
+            else f"{report.lost_while_reported_s:,.0f} ({report.objects_lost_while_reported})",
+        ),
         ("ID switches", str(report.id_switches)),
         ("false tracks", str(report.false_tracks)),
         (
@@ -606,6 +776,7 @@ def format_table(report: ScoreReport, width: int = 100) -> str:
             "tracked",
             "tracks",
             "breaks",
+            "lost s",
             "switches",
             "RMSE, m",
             "launch err, m",
@@ -621,6 +792,7 @@ def format_table(report: ScoreReport, width: int = 100) -> str:
                 _f(o.tracked_fraction, "{:.0%}"),
                 str(len(o.tracks)),
                 str(o.breaks),
+                _f(o.lost_while_reported_s),
                 str(o.id_switches),
                 _f(o.rmse_m, "{:,.1f}"),
                 _f(o.launch_error_m),

@@ -120,6 +120,40 @@ class Associator:
         pairs = np.stack([ia[ok], ja[ok]], axis=1)
         return pairs, (d2 + logdet)[ok]
 
+    def model_gate(
+        self,
+        pairs: NDArray[np.int64],
+        cost: F64,
+        candidates: NDArray[np.int64],
+        xp: F64,
+        pp: F64,
+        cbar: F64,
+        arr: MeasArrays,
+        plots: tuple[F64, F64] | None,
+    ) -> tuple[NDArray[np.int64], F64]:
+        """The manoeuvre model's own gate for the ``candidates`` (track rows
+        that no plot of the scan came near in the combined gate): a target
+        that has just begun to turn hard is far outside the combined
+        prediction while its quiet model still holds most of the probability,
+        but inside the manoeuvre model's prediction ``xp[:, 1], pp[:, 1]``.
+        Its pairs cost ``d^2 + ln det S - 2 ln cbar`` (the model's share of
+        the mixture likelihood, ``cbar``: the model's predicted probability),
+        so a plot in the combined gate of another track still wins. Returns
+        the pairs and costs with these added."""
+        hit = np.zeros(xp.shape[0], dtype=np.bool_)
+        hit[pairs[:, 0]] = True
+        rows = candidates[~hit[candidates]]
+        if rows.size == 0:
+            return pairs, cost
+        p1, c1 = self.gate_pairs(
+            np.ascontiguousarray(xp[rows, 1]), np.ascontiguousarray(pp[rows, 1]), arr, plots
+        )
+        if p1.shape[0] == 0:
+            return pairs, cost
+        tr = rows[p1[:, 0]]
+        c1 = c1 - 2.0 * np.log(np.maximum(cbar[tr, 1], 1e-6))
+        return np.concatenate([pairs, np.stack([tr, p1[:, 1]], axis=1)]), np.concatenate([cost, c1])
+
     @staticmethod
     def assign(
         pairs: NDArray[np.int64], cost: F64, n: int, m: int

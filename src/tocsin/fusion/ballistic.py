@@ -245,6 +245,11 @@ class Ballistic:
                 tr.quiet = 0
                 tr.speeds.clear()  # the next stage is judged on coasting data only
             return
+        if tr.role in separation.SPENT:
+            # a spent stage or debris has no motor left: what looks like
+            # thrust is two close pieces' plots mixed up, never a next stage
+            tr.quiet = 0
+            return
         tr.quiet = tr.quiet + 1 if float(np.max(along - 2.0 * sig)) > self.cfg.burnout_accel else 0
         if tr.quiet >= self.cfg.burnout_votes:
             tr.burnt_out = False

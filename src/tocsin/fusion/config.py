@@ -33,12 +33,20 @@ class TrackerConfig:
     be used, by re-filtering its track; older ones are counted as
     ``rejected["too_late"]``. At most :data:`MAX_OOSM_LAG_S`."""
     gate_prob: float = 0.999
+    model_gate: bool = True
+    """An established track no plot of a scan falls in (combined gate) may
+    still take one in its manoeuvre model's own gate
+    (:meth:`tocsin.fusion.association.Associator.model_gate`)."""
     q_air: float = 1.0
     """Quiet-model white-acceleration density for air/unknown tracks, m^2/s^3."""
     q_ballistic: float = 0.001
     """Quiet-model density for ballistic tracks (J3+, drag and model errors)."""
-    q_maneuver: float = 400.0
-    """Manoeuvre model density for aircraft, m^2/s^3."""
+    q_maneuver: float = 8000.0
+    """Manoeuvre model density for aircraft, m^2/s^3: a fighter's 9 g turn
+    (``q ~ a_max^2 T`` with ``a_max`` 88 m/s^2 and ``T`` 1 s, Bar-Shalom, Li
+    and Kirubarajan, *Estimation with Applications to Tracking and
+    Navigation*, 6.3.2); 400 (2 g) broke a 5-7 g fighter into a track per
+    turn (docs/fusion.md)."""
     q_ballistic_vacuum: float = 1.0e-5
     """Quiet-model density for ballistic tracks above the drag ceiling (120 km)."""
     q_boost: float = 3.0e4
@@ -130,6 +138,9 @@ class TrackerConfig:
     """A track about to be confirmed this close (position and velocity) to a
     confirmed ballistic track is the same missile seen through a biased sensor:
     it is not confirmed (``stats["duplicates_suppressed"]``)."""
+    separation_coasts: bool = True
+    """A track confirmed as a piece that separated from a missile starts past
+    burnout (``phase`` ballistic), not in the parent's boost."""
     q_reentry_maneuver: float = 3000.0
     """Manoeuvre-model density of a missile seen to manoeuvre in re-entry
     (a pull-up, glide or dive of 2-3 g: ``q ~ a^2 x 5 s``), m^2/s^3; also

@@ -268,7 +268,10 @@ class Estimator:
             xc[k] = c[0]
             pc[k] = cp[0]
             tr.drag = bank
-            tr.nis_hits = [*tr.nis_hits[-1:], float(tr.mu[1]) > self.cfg.maneuver_prob]
+            # within restart_window_s of burnout the second model is thrust
+            # (a next stage), not a re-entry manoeuvre: no verdict from it
+            thrust = float(t[k]) - tr.burnout_t < self.cfg.restart_window_s
+            tr.nis_hits = [*tr.nis_hits[-1:], float(tr.mu[1]) > self.cfg.maneuver_prob and not thrust]
             if all(tr.nis_hits) and len(tr.nis_hits) == 2:
                 # the manoeuvre model has explained the plots twice running
                 tr.manoeuvring = True

@@ -168,12 +168,23 @@ class Lifecycle:
                 self.stats["duplicates_suppressed"] += 1
                 return False
             # a separation: the child is the parent's kind of object and
-            # shares its past (launch point, boost or coasting)
+            # shares its past (launch point). A separation is a staging
+            # event: what parts is a spent stage, debris or the re-entry
+            # vehicle, coasting from now (never a new boost: its boost
+            # corridor would name areas the missile's path never comes near);
+            # a piece that is the next stage lighting is found thrusting by
+            # the restart test (Ballistic.burnout_test), as after any burnout
             tr.separated = twin.separated = True
             tr.siblings.add(twin.key)
             twin.siblings.add(tr.key)
             tr.parent = twin.id
-            tr.cls, tr.phase, tr.burnt_out = twin.cls, twin.phase, twin.burnt_out
+            tr.cls = twin.cls
+            if self.cfg.separation_coasts:
+                tr.phase, tr.burnt_out, tr.burnout_t = "ballistic", True, tr.t
+                tr.speeds.clear()
+                tr.quiet = 0
+            else:
+                tr.phase, tr.burnt_out = twin.phase, twin.burnt_out
             tr.launch = twin.launch
             tr.max_alt = twin.max_alt
             tr.first = twin.first

@@ -190,8 +190,15 @@ class Tracker:
                 kept = np.flatnonzero(ok)
                 live = [live[i] for i in kept.tolist()]
                 xp, pp, cbar, xc, pc = xp[kept], pp[kept], cbar[kept], xc[kept], pc[kept]
+                g = g.take(kept)
         if live:
             pairs, d2 = self._assoc.gate_pairs(xc, pc, arr, plots)
+            if g is not None and self.cfg.model_gate:
+                # established tracks whose manoeuvre model is a manoeuvre (not
+                # thrust): a plot outside the combined gate may be in its own
+                cand = np.flatnonzero(((g.code & 8) == 0) & (g.q1 < self.cfg.q_boost))
+                if cand.size:
+                    pairs, d2 = self._assoc.model_gate(pairs, d2, cand, xp, pp, cbar, arr, plots)
             self._life.misses(live, xc, scan[0], pairs, self._sensors.get(scan[0].sensor))
             if pairs.shape[0]:
                 ti, mj = self._assoc.assign(pairs, d2, len(live), len(scan))
