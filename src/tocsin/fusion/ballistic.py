@@ -24,6 +24,7 @@ from tocsin.fusion import drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.impact import (
     Launch,
+    launch_azimuth,
     launch_from_ballistic,
     launch_from_boost,
     launch_from_early,
@@ -32,7 +33,7 @@ from tocsin.fusion.impact import (
 from tocsin.fusion.measurements import Meas
 from tocsin.fusion.propagate import deriv, height
 from tocsin.fusion.track import Track
-from tocsin.geo.wgs84 import ecef_to_geodetic
+from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix
 
 F64 = NDArray[np.float64]
 
@@ -125,6 +126,8 @@ class Ballistic:
                 tr.cls = "air"
             if tr.cls == "ballistic":
                 self.burnout_test(tr, x[i], p[i])
+                if not tr.burnt_out:
+                    self.boost_launch(tr, x[i], p[i])
 
     def ir_cued(self, tr: Track, x: F64, p: F64, cues: Sequence[Meas]) -> bool:
         """Was this track seen burning by space infrared before it was
@@ -257,6 +260,33 @@ class Ballistic:
             tr.speeds.clear()
             tr.quiet = 0
             self.stats["reignitions"] += 1
+
+    def boost_launch(self, tr: Track, x: F64, p: F64) -> None:
+        """The launch point and azimuth of a boosting missile, at most once a
+        second of track time: the launch point from its earliest positions
+        (else from its first boost state), the azimuth from it and the state
+        (:func:`~tocsin.fusion.impact.launch_azimuth`). Only while it climbs:
+        a falling object classed ballistic in ``boost`` (a piece seen only on
+        its way down) has no launch plane to find."""
+        if tr.t - tr.last_boost_launch < 1.0:
+            return
+        tr.last_boost_launch = tr.t
+        lat, lon, _ = ecef_to_geodetic(x[:3])
+        if float(enu_matrix(float(lat), float(lon))[2] @ x[3:]) <= 0.0:
+            tr.boost_launch = None
+            return
+        la = None
+        if len(tr.early) >= 4:
+            la = launch_from_early(
+                np.array([e[0] for e in tr.early]),
+                np.stack([e[1] for e in tr.early]),
+                np.array([e[2] for e in tr.early]),
+            )
+        if la is None and tr.first is not None:
+            x0, p0, t0 = tr.first
+            if float(ecef_to_geodetic(x0[:3])[2]) < 60_000.0:
+                la = launch_from_boost(x0, p0, t0)
+        tr.boost_launch = None if la is None else launch_azimuth(la, x, p, tr.t, tr.early)
 
     def predictions(self, tr: Track) -> None:
         if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):

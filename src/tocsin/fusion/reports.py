@@ -111,9 +111,19 @@ class Reporter:
             tr.reported_impact = tr.impact if tr.phase == "ballistic" else None
             launch = impact = None
             path = None
-            if tr.launch is not None:
-                la = tr.launch
-                launch = LaunchEstimate(t=max(la.t, 0.0), lat=la.lat, lon=la.lon, sigma_m=la.sigma_m)
+            la = tr.launch
+            if la is None and tr.phase == "boost":
+                # during boost: the launch point and azimuth estimated so far
+                la = tr.boost_launch
+            if la is not None:
+                launch = LaunchEstimate(
+                    t=max(la.t, 0.0),
+                    lat=la.lat,
+                    lon=la.lon,
+                    sigma_m=la.sigma_m,
+                    azimuth_deg=la.azimuth_deg,
+                    azimuth_sigma_deg=la.azimuth_sigma_deg,
+                )
             if tr.impact is not None and tr.phase == "ballistic":
                 im = tr.impact
                 impact = ImpactPrediction(

@@ -66,6 +66,10 @@ class Track:
     first: tuple[F64, F64, float] | None = None
     early: list[tuple[float, F64, float]] = field(default_factory=list)
     launch: Launch | None = None
+    #: the launch point and azimuth estimated during boost (reported while the
+    #: track is boosting and has no post-burnout ``launch``)
+    boost_launch: Launch | None = None
+    last_boost_launch: float = -math.inf
     impact: Impact | None = None
     last_impact: float = -math.inf
     last_launch: float = -math.inf

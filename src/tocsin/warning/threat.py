@@ -563,8 +563,12 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
 
 
 def _launch_plane_velocity(
-    track: TrackBody, cfg: ThreatConfig, origin: tuple[float, float, float] | None = None
-) -> F64 | None:
+    track: TrackBody,
+    cfg: ThreatConfig,
+    origin: tuple[float, float, float] | None = None,
+    *,
+    azimuth: bool = False,
+) -> tuple[F64, float | None] | None:
     """The track's velocity turned, about the local vertical, onto the azimuth of
     the ground track from the estimated launch point (or, without one, from
     ``origin``, the sub-point of the track's first boost report).
@@ -575,10 +579,36 @@ def _launch_plane_velocity(
     steady. Used when the launch estimate (or origin) is at least
     ``boost_launch_baseline_m`` away and its uncertainty is below a tenth of that
     distance (heading error below ~6 degrees); ``None`` when
-    there is no such baseline yet (no boost warning from a heading that noisy)."""
+    there is no such baseline yet (no boost warning from a heading that noisy).
+
+    With ``azimuth`` and a launch estimate carrying a launch azimuth and its
+    sigma (the tracker's estimate during boost), the heading is that azimuth
+    carried along the great circle from the launch point to the sub-point, at
+    once (no baseline needed: its sigma says how well it is known), unless
+    its 95 % half-angle reaches 90 degrees (no launch plane at all). Returns
+    (velocity, heading 1-sigma in radians, or None for the baseline rule)."""
     x = np.asarray(track.state_ecef, dtype=np.float64)
     v = x[3:]
     la = track.launch
+    if (
+        azimuth
+        and la is not None
+        and la.azimuth_deg is not None
+        and la.azimuth_sigma_deg is not None
+        and K95 * la.azimuth_sigma_deg < 90.0
+    ):
+        lat, lon, _ = ecef_to_geodetic(x[:3])
+        lat_f, lon_f = float(lat), float(lon)
+        m, n = _radii(np.asarray(la.lat))
+        dn = math.radians(lat_f - la.lat) * float(m)
+        de = math.radians(lon_f - la.lon) * float(n) * math.cos(math.radians(la.lat))
+        az = la.azimuth_deg
+        if math.hypot(de, dn) > 1.0:
+            # the great circle's turn from the launch point to the sub-point
+            fwd = _heading(la.lat, la.lon, lat_f, lon_f)
+            back = (_heading(lat_f, lon_f, la.lat, la.lon) + 180.0) % 360.0
+            az += ((back - fwd + 180.0) % 360.0) - 180.0
+        return _turn(v, lat_f, lon_f, az), math.radians(la.azimuth_sigma_deg)
     if la is not None:
         o_lat, o_lon, o_sig = la.lat, la.lon, la.sigma_m
     elif origin is not None:
@@ -593,11 +623,17 @@ def _launch_plane_velocity(
     base = math.hypot(de, dn)
     if base < cfg.boost_launch_baseline_m or o_sig > 0.1 * base:
         return None
-    az = _heading(o_lat, o_lon, lat_f, lon_f)
-    rot = enu_matrix(lat_f, lon_f)
+    return _turn(v, lat_f, lon_f, _heading(o_lat, o_lon, lat_f, lon_f)), None
+
+
+def _turn(v: F64, lat: float, lon: float, az_deg: float) -> F64:
+    """ECEF velocity ``v`` at (lat, lon) turned about the local vertical onto
+    the azimuth ``az_deg``."""
+    rot = enu_matrix(lat, lon)
     venu = rot @ v
     h = math.hypot(float(venu[0]), float(venu[1]))
-    turned = np.array([h * math.sin(math.radians(az)), h * math.cos(math.radians(az)), float(venu[2])])
+    a = math.radians(az_deg)
+    turned = np.array([h * math.sin(a), h * math.cos(a), float(venu[2])])
     return np.asarray(rot.T @ turned, dtype=np.float64)
 
 
@@ -610,18 +646,21 @@ def _far_states(
     dv_caps: F64,
     *,
     raw_heading: bool = False,
-) -> tuple[F64, F64, F64] | None:
+    azimuth: bool = False,
+) -> tuple[F64, F64, F64, float | None] | None:
     """The track's state with thrust kept for up to ``extra_s`` seconds (adding
     at most each of ``dv_caps`` m/s): ``(states (N, 6), times (N,), position
-    now)``; ``None`` without a launch-plane heading (unless ``raw_heading``: the
+    now, heading 1-sigma in radians or None)`` (:func:`_launch_plane_velocity`);
+    ``None`` without a launch-plane heading (unless ``raw_heading``: the
     track's own velocity then)."""
     x = np.asarray(track.state_ecef, dtype=np.float64)
-    r, vt = x[:3], _launch_plane_velocity(track, cfg, origin)
-    if vt is None:
+    r, got = x[:3], _launch_plane_velocity(track, cfg, origin, azimuth=azimuth)
+    if got is None:
         if not raw_heading:
             return None
-        vt = x[3:].copy()
-    v = vt
+        v, az_sigma = x[3:].copy(), None
+    else:
+        v, az_sigma = got
     speed = float(np.linalg.norm(v))
     mag = cfg.boost_assumed_accel if thrust is None else thrust
     vhat = v / speed if speed > 1.0 else np.zeros(3)
@@ -630,7 +669,7 @@ def _far_states(
     dt = np.minimum(extra_s, caps / mag) if mag > 1e-6 else np.full(caps.shape, extra_s)
     pos = r[None, :] + v[None, :] * dt[:, None] + 0.5 * acc[None, :] * (dt * dt)[:, None]
     vel = v[None, :] + acc[None, :] * dt[:, None]
-    return np.concatenate([pos, vel], axis=1), track.t + dt, r
+    return np.concatenate([pos, vel], axis=1), track.t + dt, r, az_sigma
 
 
 def _far_flight(
@@ -642,15 +681,19 @@ def _far_flight(
     dv_cap: float,
     *,
     raw_heading: bool = False,
-) -> tuple[Flight, F64] | None:
-    """The ballistic flight of :func:`_far_states` with one cap, and the
-    position now; ``None`` also when the flight never comes down."""
-    got = _far_states(track, cfg, thrust, origin, extra_s, np.array([dv_cap]), raw_heading=raw_heading)
+    azimuth: bool = False,
+) -> tuple[Flight, F64, float | None] | None:
+    """The ballistic flight of :func:`_far_states` with one cap, the
+    position now and the heading's sigma; ``None`` also when the flight never
+    comes down."""
+    got = _far_states(
+        track, cfg, thrust, origin, extra_s, np.array([dv_cap]), raw_heading=raw_heading, azimuth=azimuth
+    )
     if got is None:
         return None
-    far, t0, r = got
+    far, t0, r, az_sigma = got
     fl = fly_to_ground(far, t0, step=cfg.path_step_s, max_time=cfg.max_flight_s)[0]
-    return None if fl is None else (fl, r)
+    return None if fl is None else (fl, r, az_sigma)
 
 
 def _reach_corridor(
@@ -661,10 +704,14 @@ def _reach_corridor(
     r: F64,
     hold: bool,
     reason: Reason,
+    az_sigma: float | None = None,
 ) -> Threat:
     """The corridor from the track's sub-point along the far flight's ground
-    track, widening by ``boost_heading_margin_deg`` with distance; with
-    ``hold``, its uncertain far end held back (module doc)."""
+    track, widening by ``boost_heading_margin_deg`` with distance from
+    ``boost_min_buffer_m``; with ``hold``, its uncertain far end held back
+    (module doc). With ``az_sigma`` (the launch azimuth's 1-sigma, radians),
+    the width is what that uncertainty and the position's give instead:
+    ``max(min_buffer_m, K95 sqrt(sigma_perp^2 + (d sigma_az)^2))``."""
     lat0, lon0, _ = ecef_to_geodetic(r)
     lat = np.concatenate([[float(lat0)], fl.lat])
     lon = np.concatenate([[float(lon0)], fl.lon])
@@ -679,7 +726,15 @@ def _reach_corridor(
         np.diff(lon) * 111_320.0 * np.cos(np.radians(0.5 * (lat[1:] + lat[:-1]))),
     )
     dist = np.concatenate([[0.0], np.cumsum(seg)])
-    r0 = max(cfg.boost_min_buffer_m, K95 * _cross_sigma(track, float(lat[0]), float(lon[0])))
+    s_perp = _cross_sigma(track, float(lat[0]), float(lon[0]))
+
+    def width(d: F64) -> F64:
+        if az_sigma is None:
+            r0 = max(cfg.boost_min_buffer_m, K95 * s_perp)
+            return np.asarray(r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * d, dtype=np.float64)
+        spread = np.sin(np.minimum(K95 * az_sigma, 0.5 * math.pi)) * d
+        return np.asarray(np.maximum(cfg.min_buffer_m, np.hypot(K95 * s_perp, spread)), dtype=np.float64)
+
     reach = None
     if hold and len(lat) >= 2:
         # the way ahead: along the heading to the far point and on, as far as a
@@ -688,7 +743,7 @@ def _reach_corridor(
         length = max(float(dist[-1]), cfg.boost_reach_m)
         d = np.linspace(0.0, length, max(int(length // 50_000.0), 2) + 1)
         rlat, rlon = _great_circle(float(lat[0]), float(lon[0]), az, d)
-        rr = np.minimum(r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * d, cfg.max_buffer_m)
+        rr = np.minimum(width(d), cfg.max_buffer_m)
         reach = shapely.geometrycollections(list(corridor_segments(rlat, rlon, rr)))
     if hold and cfg.boost_hold_fraction > 0.0 and len(ts) >= 2:
         # the far end waits: it is where the range is least certain (module doc)
@@ -697,7 +752,7 @@ def _reach_corridor(
             float(np.interp((1.0 - cfg.boost_hold_fraction) * dist[-1], dist, ts)),
         )
         ts, lat, lon, dist = _until(t_hold, ts, lat, lon, dist)
-    rad = r0 + math.sin(math.radians(cfg.boost_heading_margin_deg)) * dist
+    rad = width(dist)
     lat, lon, ts, rad = _truncate(lat, lon, ts, rad, cfg.max_buffer_m)
     segs = corridor_segments(lat, lon, rad)
     first, corridor = _areas_on(index, segs, lat, lon, ts)
@@ -729,11 +784,11 @@ def _assess_boost(
 ) -> Threat:
     # extra burn: boost_extra_s, or less if the thrust would add more than
     # boost_extra_dv_mps or boost_extra_dv_fraction of the current speed
-    got = _far_flight(track, cfg, thrust, origin, cfg.boost_extra_s, _boost_dv_cap(track, cfg))
+    got = _far_flight(track, cfg, thrust, origin, cfg.boost_extra_s, _boost_dv_cap(track, cfg), azimuth=True)
     if got is None:
         return Threat(track.id, track.t, "boost", (), None)
-    fl, r = got
-    return _reach_corridor(track, index, cfg, fl, r, hold=True, reason="boost")
+    fl, r, az_sigma = got
+    return _reach_corridor(track, index, cfg, fl, r, hold=True, reason="boost", az_sigma=az_sigma)
 
 
 @dataclass(frozen=True, slots=True)

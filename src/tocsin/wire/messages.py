@@ -149,6 +149,10 @@ class LaunchEstimate(Struct, frozen=True, omit_defaults=True):
     lat: Lat
     lon: Lon
     sigma_m: NonNeg
+    #: optional (tocsin): the launch azimuth, degrees clockwise from north at
+    #: the launch point, and its 1-sigma; sent while the track is boosting
+    azimuth_deg: Annotated[float, Meta(ge=0.0, lt=360.0)] | None = None
+    azimuth_sigma_deg: Annotated[float, Meta(ge=0.0, le=180.0)] | None = None
 
 
 class Ellipse(Struct, frozen=True, omit_defaults=True):
