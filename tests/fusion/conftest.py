@@ -12,9 +12,10 @@ import pytest
 from numpy.typing import NDArray
 
 from tocsin.dynamics.flight import Trajectory, solve_trajectory
+from tocsin.fusion import Tracker, TrackerConfig
 from tocsin.geo import enu_matrix, enu_to_ecef, geodetic_to_ecef
 from tocsin.sensors.models import los_measure, radar_measure
-from tocsin.wire import Envelope, PlotBody, SensorBody, make
+from tocsin.wire import Envelope, PlotBody, SensorBody, TrackBody, make
 
 F64 = NDArray[np.float64]
 T0 = 1_800_000_000.0
@@ -190,6 +191,26 @@ def two_radars() -> list[Radar]:
     ]
 
 
+def run_ticked(
+    envs: list[Envelope], t0: float, t1: float, cfg: TrackerConfig | None = None
+) -> list[TrackBody]:
+    """Feed ``envs`` to a tracker advanced every second of measurement time
+    (as a live node does) until ``t1``; the non-tentative track reports."""
+    trk = Tracker(cfg or TrackerConfig())
+    out: list[Envelope] = []
+    tick = t0 + 1.0
+    for e in envs:
+        while isinstance(e.body, PlotBody) and e.body.t >= tick:
+            out.extend(trk.advance(tick))
+            tick += 1.0
+        out.extend(trk.push(e))
+    out.extend(trk.flush())
+    while tick <= t1:
+        out.extend(trk.advance(tick))
+        tick += 1.0
+    return [e.body for e in out if isinstance(e.body, TrackBody) and e.body.status != "tentative"]
+
+
 @pytest.fixture
 def scen() -> object:
     """The builders, as a namespace (tests import nothing from conftest)."""
@@ -204,5 +225,6 @@ def scen() -> object:
         srbm_trajectory = staticmethod(srbm_trajectory)
         srbm_truth = staticmethod(srbm_truth)
         two_radars = staticmethod(two_radars)
+        run_ticked = staticmethod(run_ticked)
 
     return _S

@@ -13,28 +13,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from tocsin.fusion import Tracker, TrackerConfig
+from tocsin.fusion import TrackerConfig
 from tocsin.geo import enu_matrix, enu_to_ecef
-from tocsin.wire import Envelope, TrackBody
 
 F64 = NDArray[np.float64]
-
-
-def _run(envs: list[Envelope], t0: float, t1: float, cfg: TrackerConfig | None = None) -> list[TrackBody]:
-    """Feed ``envs`` with the tracker advanced every second (as a live node)."""
-    trk = Tracker(cfg or TrackerConfig())
-    out: list[Envelope] = []
-    tick = t0 + 1.0
-    for e in envs:
-        while e.kind == "plot" and e.body.t >= tick:  # type: ignore[union-attr]
-            out.extend(trk.advance(tick))
-            tick += 1.0
-        out.extend(trk.push(e))
-    out.extend(trk.flush())
-    while tick <= t1:
-        out.extend(trk.advance(tick))
-        tick += 1.0
-    return [e.body for e in out if isinstance(e.body, TrackBody) and e.body.status != "tentative"]
 
 
 def _fighter(t0: float, g_turn: float = 7.0) -> Callable[[float], F64]:
@@ -72,7 +54,7 @@ def test_a_hard_turning_fighter_seen_by_one_radar_is_one_track(scen: Any, g_turn
     radar = scen.Radar("KR-R2", 36.9, 127.6, sigma_r=50.0, sigma_deg=0.05, max_range=6e5, period=1.6)
     truth = _fighter(scen.T0, g_turn)
     envs = scen.make_plots(truth, scen.T0, scen.T0 + 150.0, [radar], seed=11)
-    bodies = _run(envs, scen.T0, scen.T0 + 152.0)
+    bodies = scen.run_ticked(envs, scen.T0, scen.T0 + 152.0)
     assert sorted({b.id for b in bodies}) == ["F-1"]
     # on the fighter the whole time, never dropped
     assert "deleted" not in [b.status for b in bodies]
@@ -104,7 +86,7 @@ def test_a_piece_separating_at_burnout_starts_coasting_not_boosting(scen: Any) -
         scen.two_radars(),
         seed=4,
     )
-    bodies = _run(envs, scen.T0, scen.T0 + tr.burnout_t + 80.0)
+    bodies = scen.run_ticked(envs, scen.T0, scen.T0 + tr.burnout_t + 80.0)
     parent = {b.id for b in bodies if b.parent is None}
     children = [b for b in bodies if b.parent is not None]
     assert children, "the separation is seen"

@@ -9,26 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tocsin.fusion import Tracker, TrackerConfig
-from tocsin.wire import Envelope, TrackBody
-
-
-def _run(envs: list[Envelope], t0: float, t1: float) -> list[TrackBody]:
-    """Feed ``envs`` with the tracker advanced every second of measurement
-    time (as a live node does) until ``t1``."""
-    trk = Tracker(TrackerConfig())
-    out: list[Envelope] = []
-    tick = t0 + 1.0
-    for e in envs:
-        while e.kind == "plot" and e.body.t >= tick:  # type: ignore[union-attr]
-            out.extend(trk.advance(tick))
-            tick += 1.0
-        out.extend(trk.push(e))
-    out.extend(trk.flush())
-    while tick <= t1:
-        out.extend(trk.advance(tick))
-        tick += 1.0
-    return [e.body for e in out if isinstance(e.body, TrackBody) and e.body.status != "tentative"]
+from tocsin.wire import TrackBody
 
 
 def _pos_var(b: TrackBody) -> float:
@@ -39,7 +20,7 @@ def test_a_missile_beyond_every_radar_is_lost_not_frozen(scen: Any) -> None:
     tr = scen.srbm_trajectory()
     seen_until = scen.T0 + 160.0
     envs = scen.make_plots(scen.srbm_truth(tr), scen.T0 + 5.0, seen_until, scen.two_radars(), seed=8)
-    bodies = _run(envs, scen.T0, scen.T0 + tr.flight_time_s + 60.0)
+    bodies = scen.run_ticked(envs, scen.T0, scen.T0 + tr.flight_time_s + 60.0)
     ids = {b.id for b in bodies if b.class_ == "ballistic"}
     assert len(ids) == 1
     after = [b for b in bodies if b.t > seen_until]
@@ -77,7 +58,7 @@ def test_a_lost_aircraft_is_found_again_under_its_own_id(scen: Any) -> None:
     # no plot from 29 s to 40 s: longer than lost_after_s, shorter than delete_air_s
     gap = (scen.T0 + 29.5, scen.T0 + 39.5)
     kept = [e for e in envs if not (e.kind == "plot" and gap[0] <= e.body.t < gap[1])]  # type: ignore[union-attr]
-    bodies = _run(kept, scen.T0, scen.T0 + 60.0)
+    bodies = scen.run_ticked(kept, scen.T0, scen.T0 + 60.0)
     assert len({b.id for b in bodies}) == 1
     seq = [b.status for b in bodies if gap[0] <= b.t < gap[1] + 1.0]
     assert "coasting" in seq
@@ -88,7 +69,7 @@ def test_a_lost_aircraft_is_found_again_under_its_own_id(scen: Any) -> None:
     assert all(b > a for a, b in itertools.pairwise(var))
     # not found again: deleted after delete_air_s
     short = [e for e in envs if not (e.kind == "plot" and e.body.t >= gap[0])]  # type: ignore[union-attr]
-    bodies = _run(short, scen.T0, scen.T0 + 60.0)
+    bodies = scen.run_ticked(short, scen.T0, scen.T0 + 60.0)
     tail = [b.status for b in bodies if b.t >= gap[0]]
     assert tail[-1] == "deleted"
     assert "lost" in tail
