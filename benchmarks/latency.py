@@ -839,7 +839,32 @@ def start_cluster(tmp: Path) -> list[subprocess.Popen[bytes]]:
                     break
             time.sleep(0.02)
     start_cluster.urls = [f"nats://127.0.0.1:{p}" for p in ports]  # type: ignore[attr-defined]
+    asyncio.run(_cluster_ready(start_cluster.urls))  # type: ignore[attr-defined]
     return procs
+
+
+async def _cluster_ready(urls: list[str], timeout_s: float = 30.0) -> None:
+    """Wait until the cluster can place a 3-replica stream: its ports answer
+    before its JetStream peers have met, and a node started then (the
+    baseline's creates its streams once, without retrying) exits with "no
+    suitable peers for placement"."""
+    import nats
+
+    nc = await nats.connect(urls, connect_timeout=5)
+    try:
+        js = nc.jetstream(timeout=5)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await js.add_stream(name="BENCH_READY", subjects=["bench.ready"], num_replicas=3)
+                await js.delete_stream("BENCH_READY")
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
 
 
 async def run_nats(
