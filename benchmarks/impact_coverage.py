@@ -28,8 +28,9 @@ an SLV's ``payload`` --, spent ``stage``, ``debris``):
   launch of the first report classed ballistic), ``never_tracked`` (objects with
   no track at any time), ``lost_while_reported`` (objects that had a track and
   then, while a sensor was still reporting them -- a plot within 5 s -- had
-  none for more than 10 s in a row; ``lost_while_reported_s_max``: the longest
-  such stretch of any object of the row).
+  none for more than 10 s in a row, as the drill scorer measures it with the
+  plots: ``tocsin.drill.score``, docs/scoring.md; ``lost_while_reported_s_max``:
+  the longest such stretch of any object of the row).
 
 Objects in orbit or still aloft at the end (truth ``fate``) have no impact
 and are left out of the impact figures.
@@ -102,60 +103,6 @@ def track_messages(sim: SimulationResult, cfg: TrackerConfig) -> tuple[list[Enve
     return [e for e in out if e.kind == "track"], dict(trk.rejected)
 
 
-def plot_times(sim: SimulationResult, gate_m: float = 3_000.0) -> dict[str, list[float]]:
-    """Measurement times of the plots of each object: a radar plot belongs to
-    the object whose true position at the plot's time is nearest, within
-    ``gate_m`` + 4 sigma; a line of sight to the object nearest the line
-    (within ``gate_m`` + 4 sigma x range). Clutter matches nothing."""
-    from tocsin.fusion.kernels import radar_to_ecef
-    from tocsin.geo import enu_matrix
-
-    sensors = {e.body.id: e.body for e in sim.messages if e.kind == "sensor"}  # type: ignore[union-attr]
-    objs = [o for o in sim.objects.values() if o.cls == "ballistic"]
-    out: dict[str, list[float]] = defaultdict(list)
-    for env in sim.messages:
-        b = env.body
-        if not isinstance(b, PlotBody):
-            continue
-        live = [o for o in objs if o.t_start <= b.t <= o.t_end]
-        if not live:
-            continue
-        pos = np.stack([o.states(np.array([b.t]))[0, :3] for o in live])
-        if b.is_radar:
-            sd = sensors.get(b.sensor)
-            if b.platform is not None:
-                lat, lon, alt = b.platform.lat, b.platform.lon, b.platform.alt_m
-            elif sd is not None and sd.lat is not None and sd.lon is not None:
-                lat, lon, alt = sd.lat, sd.lon, sd.alt_m or 0.0
-            else:
-                continue
-            assert b.range_m is not None
-            assert b.az_deg is not None
-            assert b.el_deg is not None
-            z = np.array([[b.range_m, math.radians(b.az_deg), math.radians(b.el_deg)]])
-            site = geodetic_to_ecef(lat, lon, alt)[None]
-            rot = enu_matrix(lat, lon)[None]
-            sr = (sd.sigma_range_m if sd is not None else None) or 50.0
-            sa = math.radians((sd.sigma_az_deg if sd is not None else None) or 0.1)
-            p, _ = radar_to_ecef(z, site, rot, np.diag([sr * sr, sa * sa, sa * sa])[None])
-            d = np.linalg.norm(pos - p[0], axis=1)
-            lim = gate_m + 4.0 * (sr + sa * b.range_m)
-        else:
-            assert b.observer_ecef is not None
-            assert b.los_ecef is not None
-            obs = np.array(b.observer_ecef)
-            u = np.array(b.los_ecef)
-            rel = pos - obs
-            along = rel @ u
-            d = np.linalg.norm(rel - along[:, None] * u, axis=1)
-            sg = b.sigma_los_rad or (sd.sigma_los_rad if (sd := sensors.get(b.sensor)) else None) or 5e-5
-            lim = gate_m + 4.0 * sg * float(np.max(along))
-        k = int(np.argmin(d))
-        if d[k] <= lim:
-            out[live[k].id].append(b.t)
-    return out
-
-
 def _group(role: str | None) -> str:
     if role is None or role in ("rv", "payload"):
         return "rv"
@@ -171,8 +118,12 @@ def run_flight(args: tuple[int, str, int, dict[str, Any]]) -> list[dict[str, Any
     c0 = time.process_time()
     tracks, rejected = track_messages(sim, cfg)
     cpu = time.process_time() - c0
-    rep = score(tracks, sim.truth, ScoreConfig(checkpoints_s=CHECKPOINTS))
-    seen = plot_times(sim)
+    rep = score(
+        tracks,
+        sim.truth,
+        ScoreConfig(checkpoints_s=CHECKPOINTS, reported_window_s=REPORTED_WINDOW_S),
+        plots=sim.messages,
+    )
     by_id: dict[str, list[TrackBody]] = defaultdict(list)
     for e in tracks:
         if isinstance(e.body, TrackBody) and e.body.status in ("confirmed", "coasting", "lost"):
@@ -204,9 +155,6 @@ def run_flight(args: tuple[int, str, int, dict[str, Any]]) -> list[dict[str, Any
                 )
                 err = great_circle_distance(plat, plon, imp.lat, imp.lon)
                 preds = [(imp.t - b.t, bool(i), float(e)) for b, i, e in zip(msgs, inside, err, strict=True)]
-        # lost while reported: a gap of > LOST_AFTER_S in its tracked grid steps
-        # while plots kept coming, after it was first tracked
-        lost_s = _lost_while_reported(ob.tracks, by_id, seen.get(ob.object, []), obj.t_end)
         rows.append(
             {
                 "seed": seed,
@@ -224,36 +172,16 @@ def run_flight(args: tuple[int, str, int, dict[str, Any]]) -> list[dict[str, Any
                 "first_ballistic_s": ob.first_ballistic_s,
                 "impact_error_m_at": ob.impact_error_m_at if has_impact else [None] * len(CHECKPOINTS),
                 "final_impact_error_m": ob.final_impact_error_m if has_impact else None,
-                "plots": len(seen.get(ob.object, [])),
-                "lost_while_reported_s": lost_s,
+                "plots": ob.plots,
+                # the longest stretch, after it was first tracked, in which a plot
+                # of it kept coming but no track was on it (the drill scorer's)
+                "lost_while_reported_s": ob.lost_while_reported_run_s,
                 "preds": preds,
                 "cpu_s": round(cpu, 2),
                 "too_late": rejected.get("too_late", 0),
             }
         )
     return rows
-
-
-def _lost_while_reported(
-    tids: list[str], by_id: dict[str, list[TrackBody]], plots: list[float], t_end: float
-) -> float:
-    """Longest stretch (s) after the object was first reported on by one of
-    its tracks during which a plot of it arrived within the last
-    ``REPORTED_WINDOW_S`` but none of its tracks reported (1 s grid)."""
-    times = sorted(b.t for tid in tids for b in by_id.get(tid, []))
-    if not times or not plots:
-        return 0.0
-    pt = np.sort(np.asarray(plots))
-    tt = np.asarray(times)
-    worst = run = 0.0
-    for g in np.arange(times[0], min(t_end, pt[-1]) + 1.0, 1.0):
-        k = np.searchsorted(pt, g, side="right") - 1
-        reported = k >= 0 and g - pt[k] <= REPORTED_WINDOW_S
-        j = np.searchsorted(tt, g, side="right") - 1
-        tracked = j >= 0 and g - tt[j] <= REPORTED_WINDOW_S
-        run = run + 1.0 if reported and not tracked else 0.0
-        worst = max(worst, run)
-    return worst
 
 
 def _pct(v: list[float], q: float) -> float | None:
