@@ -275,17 +275,7 @@ class Ballistic:
         if float(enu_matrix(float(lat), float(lon))[2] @ x[3:]) <= 0.0:
             tr.boost_launch = None
             return
-        la = None
-        if len(tr.early) >= 4:
-            la = launch_from_early(
-                np.array([e[0] for e in tr.early]),
-                np.stack([e[1] for e in tr.early]),
-                np.array([e[2] for e in tr.early]),
-            )
-        if la is None and tr.first is not None:
-            x0, p0, t0 = tr.first
-            if float(ecef_to_geodetic(x0[:3])[2]) < 60_000.0:
-                la = launch_from_boost(x0, p0, t0)
+        la = self._launch_seen(tr)
         tr.boost_launch = None if la is None else launch_azimuth(la, x, p, tr.t, tr.early)
 
     def predictions(self, tr: Track) -> None:
@@ -352,21 +342,28 @@ class Ballistic:
         tr.last_launch = tr.t
         tr.launch = self._launch(tr, x, p, cfg.beta if bank is None else math.exp(bank.mean_lnb()))
 
-    def _launch(self, tr: Track, x: F64, p: F64, beta: float | None) -> Launch | None:
-        """Launch point: from the early boost positions, else the first
-        boost state, else by ballistic back-propagation with ``beta``."""
-        launch = None
+    def _launch_seen(self, tr: Track) -> Launch | None:
+        """Launch point from what was seen of the boost: the early boost
+        positions, else the first boost state (below 60 km); None if neither."""
         if len(tr.early) >= 4:
             launch = launch_from_early(
                 np.array([e[0] for e in tr.early]),
                 np.stack([e[1] for e in tr.early]),
                 np.array([e[2] for e in tr.early]),
             )
-        if launch is None and tr.first is not None:
+            if launch is not None:
+                return launch
+        if tr.first is not None:
             x0, p0, t0 = tr.first
             _, _, h0 = ecef_to_geodetic(x0[:3])
             if float(h0) < 60_000.0:
-                launch = launch_from_boost(x0, p0, t0)
+                return launch_from_boost(x0, p0, t0)
+        return None
+
+    def _launch(self, tr: Track, x: F64, p: F64, beta: float | None) -> Launch | None:
+        """Launch point: from the early boost positions, else the first
+        boost state, else by ballistic back-propagation with ``beta``."""
+        launch = self._launch_seen(tr)
         if launch is None:
             launch = launch_from_ballistic(x, p, tr.t, beta=beta, boost_sigma_m=self.cfg.boost_launch_sigma_m)
         return launch
