@@ -271,7 +271,15 @@ class Estimator:
             # within restart_window_s of burnout the second model is thrust
             # (a next stage), not a re-entry manoeuvre: no verdict from it
             thrust = float(t[k]) - tr.burnout_t < self.cfg.restart_window_s
-            tr.nis_hits = [*tr.nis_hits[-1:], float(tr.mu[1]) > self.cfg.maneuver_prob and not thrust]
+            # and a re-entry manoeuvre is lift on the way down through the air:
+            # on the way up (a next stage burning after the restart window, a
+            # stack that carried on burning after a separation) it is thrust,
+            # which the burnout test catches (a manoeuvre verdict there made a
+            # lofted ICBM's re-entry vehicle carry the manoeuvre noise into every
+            # later impact: 8,000-km ellipses in space)
+            down = tr.phase == "ballistic" and float(xm[:3] @ xm[3:]) < 0.0
+            lead = float(tr.mu[1]) > self.cfg.maneuver_prob
+            tr.nis_hits = [*tr.nis_hits[-1:], lead and not thrust and down]
             if all(tr.nis_hits) and len(tr.nis_hits) == 2:
                 # the manoeuvre model has explained the plots twice running
                 tr.manoeuvring = True
