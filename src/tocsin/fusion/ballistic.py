@@ -45,6 +45,9 @@ class Ballistic:
     def __init__(self, cfg: TrackerConfig, stats: Counter[str]) -> None:
         self.cfg = cfg
         self.stats = stats
+        #: every track by key (the lifecycle's table): a separated track's
+        #: close siblings widen its impact (:func:`separation.ambiguity`)
+        self.tracks: dict[int, Track] = {}
 
     def classify(
         self,
@@ -327,7 +330,8 @@ class Ballistic:
             rs = drag.density_spread(
                 float(height(x[None, :3])[0]), bank is not None and bank.split, cfg.density_corr_m
             )
-        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q, rho_sigma=rs)
+        extra = separation.ambiguity(tr, self.tracks, cfg.dup_dist_m, cfg.dup_speed_mps)
+        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q, rho_sigma=rs, extra_cov=extra)
         self.stats["impact_predictions"] += 1
         if imp is None:
             # at or below the ground, or not coming down within the horizon:

@@ -157,6 +157,7 @@ def predict_impact(
     bank: DragBank | None = None,
     q: tuple[float, float, float] | None = None,
     rho_sigma: float = 0.0,
+    extra_cov: F64 | None = None,
     max_time: float = 7200.0,
     path_step_s: float = 30.0,
     floor_m: float = 10.0,
@@ -178,7 +179,10 @@ def predict_impact(
     rho_sigma)`` (denser, thinner air) and half the difference of the two
     impacts is one more standard deviation. The 95 % ellipse is the ellipse
     of the mixture's covariance scaled to hold 95 % of the mixture
-    (:func:`mixture_scale`; for one member the chi-square quantile). The
+    (:func:`mixture_scale`; for one member the chi-square quantile).
+    ``extra_cov`` (6 x 6) is added to every member's state covariance: what
+    the filter does not know it does not know (close siblings' plots it may
+    have taken, :func:`tocsin.fusion.separation.ambiguity`). The
     ground track ahead (``path``) is the heaviest member's mean state's,
     sampled about every ``path_step_s``."""
     if bank is None:
@@ -194,6 +198,8 @@ def predict_impact(
             nodes = [(bank.x[j], bank.p[j]) for j in idx.tolist()]
         else:
             nodes = [(x, p)] * idx.size
+    if extra_cov is not None:
+        nodes = [(xn, pn + extra_cov) for xn, pn in nodes]
     k = len(nodes)
     pts_l, ws_l = [], []
     for xn, pn in nodes:

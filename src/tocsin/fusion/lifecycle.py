@@ -45,6 +45,7 @@ class Lifecycle:
         self.bal = bal
         self.rep = rep
         self.tracks: dict[int, Track] = {}
+        bal.tracks = self.tracks  # siblings' states for impact predictions
         self._next_key = 1
         self._next_id = 1
 
