@@ -51,6 +51,7 @@ def _track(key: int, x: np.ndarray, siblings: set[int]) -> Track:
         separated=True,
         siblings=siblings,
         role="rv",
+        last_update=1_800_000_000.0,
     )
 
 
@@ -93,6 +94,23 @@ def test_blended_siblings_carry_their_difference_to_the_impact() -> None:
     # with its sibling: the truth is inside, and the ellipse is not absurdly wide
     assert _d2(pair, tru.lat, tru.lon) <= pair.scale, (pair.semi_major_m, err)
     assert pair.semi_major_m < 10 * err
+
+
+def test_siblings_lost_together_stay_ambiguous_as_they_drift_apart() -> None:
+    # both unseen for 40 minutes of midcourse: now 40 km apart in prediction,
+    # but 200 m apart when the last plots came (they may have swapped plots then)
+    a = _state()
+    far = _state((0.0, 0.0, 40e3), (-16.0, 0.0, 0.0))
+    t_a, t_b = _track(1, a, {2}), _track(2, far, {1})
+    for tr in (t_a, t_b):
+        tr.last_update = tr.t - 2_400.0
+        tr.status = "lost"
+    alone = _impact({1: _track(1, a, set())}, 1)
+    lost = _impact({1: t_a, 2: t_b}, 1)
+    assert lost.semi_major_m > 1.5 * alone.semi_major_m
+    # the same two seen now: 40 km apart, not each other's plots
+    seen = _impact({1: _track(1, a, {2}), 2: _track(2, far, {1})}, 1)
+    assert math.isclose(seen.semi_major_m, alone.semi_major_m, rel_tol=1e-9)
 
 
 def test_a_far_or_spent_sibling_changes_nothing() -> None:

@@ -102,8 +102,9 @@ def behind(a: Track, b: Track, sigmas: float, min_m: float) -> Track | None:
 def ambiguity(tr: Track, tracks: dict[int, Track], dist_m: float, speed_mps: float) -> F64 | None:
     """The uncertainty a track owes to close siblings whose plots it may have
     taken: ``sum (d/2)(d/2)^T`` over the live siblings within ``dist_m`` and
-    ``speed_mps`` of it (``d``: the sibling's state minus this one's, the
-    sibling predicted to this one's time); None without any.
+    ``speed_mps`` of it when the later of the two was last updated by a plot
+    (``d``: the sibling's state minus this one's, the sibling predicted to
+    this one's time); None without any.
 
     Two pieces that parted at a few m/s (a re-entry vehicle and its spent last
     stage) fly a few hundred metres apart for minutes. Every sensor sees both
@@ -130,7 +131,12 @@ def ambiguity(tr: Track, tracks: dict[int, Track], dist_m: float, speed_mps: flo
         if dt != 0.0:
             xo = ballistic_predict(xo[None, :], np.array([dt]), beta=None)[0][0]
         d = xo - x
-        if float(np.linalg.norm(d[:3])) > dist_m or float(np.linalg.norm(d[3:])) > speed_mps:
+        dv = float(np.linalg.norm(d[3:]))
+        # close when last seen: two pieces no plot updates any more (lost over
+        # the midcourse) drift apart in prediction, but what they may have
+        # exchanged was exchanged while both were still seen
+        quiet = max(0.0, tr.t - max(tr.last_update, o.last_update))
+        if float(np.linalg.norm(d[:3])) - dv * quiet > dist_m or dv > speed_mps:
             continue
         h = 0.5 * d
         out = np.outer(h, h) if out is None else out + np.outer(h, h)
