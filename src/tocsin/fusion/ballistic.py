@@ -255,13 +255,7 @@ class Ballistic:
             return
         tr.quiet = tr.quiet + 1 if float(np.max(along - 2.0 * sig)) > self.cfg.burnout_accel else 0
         if tr.quiet >= self.cfg.burnout_votes:
-            tr.burnt_out = False
-            tr.phase = "boost"
-            tr.impact = None
-            tr.drag = None
-            tr.manoeuvring = False
-            tr.speeds.clear()
-            tr.quiet = 0
+            tr.reignite()
             self.stats["reignitions"] += 1
 
     def boost_launch(self, tr: Track, x: F64, p: F64) -> None:

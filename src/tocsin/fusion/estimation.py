@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
-from tocsin.fusion import drag, kernels
+from tocsin.fusion import drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.filters import ekf_update, imm_probabilities, ukf_update
 from tocsin.fusion.measurements import RADAR, REC_T, Meas, MeasArrays, stack, take
@@ -271,20 +271,27 @@ class Estimator:
             # within restart_window_s of burnout the second model is thrust
             # (a next stage), not a re-entry manoeuvre: no verdict from it
             thrust = float(t[k]) - tr.burnout_t < self.cfg.restart_window_s
-            # and a re-entry manoeuvre is lift on the way down through the air:
-            # on the way up (a next stage burning after the restart window, a
-            # stack that carried on burning after a separation) it is thrust,
-            # which the burnout test catches (a manoeuvre verdict there made a
-            # lofted ICBM's re-entry vehicle carry the manoeuvre noise into every
-            # later impact: 8,000-km ellipses in space)
-            down = tr.phase == "ballistic" and float(xm[:3] @ xm[3:]) < 0.0
-            lead = float(tr.mu[1]) > self.cfg.maneuver_prob
-            tr.nis_hits = [*tr.nis_hits[-1:], lead and not thrust and down]
+            lead = float(tr.mu[1]) > self.cfg.maneuver_prob and not thrust
+            tr.nis_hits = [*tr.nis_hits[-1:], lead]
             if all(tr.nis_hits) and len(tr.nis_hits) == 2:
                 # the manoeuvre model has explained the plots twice running
-                tr.manoeuvring = True
-                tr.drag = bank.with_states(None, None)
-                self.stats["manoeuvres"] += 1
+                tr.nis_hits = []
+                if tr.phase == "ballistic" and float(xm[:3] @ xm[3:]) < 0.0:
+                    # on the way down through the air: a re-entry manoeuvre
+                    # (pull-up, glide, dive); the drag model no longer holds
+                    tr.manoeuvring = True
+                    tr.drag = bank.with_states(None, None)
+                    self.stats["manoeuvres"] += 1
+                elif tr.burnt_out and tr.role not in separation.SPENT:
+                    # on the way up it is thrust: a next stage after the restart
+                    # window, or the stack that carried on burning after a
+                    # separation (confirmed as a coasting child). Taken for a
+                    # manoeuvre, a lofted ICBM's re-entry vehicle carried the
+                    # manoeuvre noise into every later impact (8,000-km
+                    # ellipses in space); left to the drag bank, thrust read as
+                    # drag made it "debris" 590 km short (MC seed 1 index 5)
+                    tr.reignite()
+                    self.stats["reignitions"] += 1
 
     @staticmethod
     def residual(xf: F64, arr: MeasArrays) -> tuple[F64, F64, F64]:

@@ -110,6 +110,18 @@ class Track:
         self.x, self.p, self.mu, self.t, self.drag = snap
         self.xc = self.pc = None
 
+    def reignite(self) -> None:
+        """A next stage burning: the missile is boosting again; its impact,
+        drag belief and manoeuvre verdict are withdrawn until the next
+        burnout (the speed window starts afresh)."""
+        self.burnt_out = False
+        self.phase = "boost"
+        self.impact = None
+        self.drag = None
+        self.manoeuvring = False
+        self.speeds.clear()
+        self.quiet = 0
+
     @property
     def ballistic(self) -> bool:
         return self.cls == "ballistic"
