@@ -65,3 +65,39 @@ def test_a_next_stage_burning_on_the_way_up_is_no_reentry_manoeuvre(scen: Any) -
     # through the air in this window
     bad = [(b.id, round(b.t - scen.T0, 1), b.phase) for b in missile if b.manoeuvring]
     assert not bad, bad
+
+
+def test_a_reignited_track_does_not_get_its_drag_belief_back_from_a_late_plot() -> None:
+    """Re-filtering a late plot restores the state before it; a track that has
+    reignited since must not get back the drag bank it had while coasting (its
+    members would read the thrust as drag: MC lofted ICBM seed 1 index 5 made
+    the stack "debris", predicted 590 km short)."""
+    from collections import deque
+
+    from tocsin.fusion import drag
+    from tocsin.fusion.track import Track
+
+    x = np.array([-3.0e6, 4.0e6, 3.8e6, 1000.0, 2000.0, 3000.0])
+    tr = Track(
+        key=1,
+        x=np.stack([x, x]),
+        p=np.stack([np.eye(6), np.eye(6)]),
+        mu=np.array([0.5, 0.5]),
+        t=100.0,
+        created=0.0,
+        window=deque([1]),
+        sources=set(),
+        partners=set(),
+        cls="ballistic",
+        phase="ballistic",
+        burnt_out=True,
+        burnout_t=80.0,
+        drag=drag.prior("MRBM"),
+    )
+    snap = tr.snapshot()
+    tr.restore(snap)
+    assert tr.drag is not None  # coasting: the belief is the track's own
+    tr.reignite()
+    tr.restore(snap)
+    assert tr.drag is None
+    assert tr.phase == "boost"

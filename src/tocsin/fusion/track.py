@@ -108,6 +108,12 @@ class Track:
 
     def restore(self, snap: Snapshot) -> None:
         self.x, self.p, self.mu, self.t, self.drag = snap
+        if not self.burnt_out:
+            # boosting again (a reignition since the snapshot): the old drag
+            # belief must not come back with a re-filtered late plot, or its
+            # members read the thrust as drag (MC lofted ICBM seed 1 index 5:
+            # the stack called "debris", predicted 590 km short)
+            self.drag = None
         self.xc = self.pc = None
 
     def reignite(self) -> None:
