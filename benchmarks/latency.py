@@ -835,6 +835,36 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
             out[f"pipeline_{label}_child_us"] = round((_cpu_s(pid) - child0) / n * 1e6, 1)
         out[f"pipeline_{label}_wall_us"] = round(wall / n * 1e6, 1)
         pipe.close()
+    # the server's side with signed bundles as `tocsin serve --stage-process on`
+    # does it (HTTP and the event stream apart): decode and verify each bundle
+    # (precheck), check its members, journal them, hand them to the stage
+    # process, journal and emit its outputs
+    from tocsin.exchange.ingress import Ingress as _Ingress
+
+    sensors, stream = prepare_stream(pic, seconds, "bundle", key)
+    j = Journal(tmp / "cost-bundles.db", synchronous=sync)
+    pipe = Pipeline(default_stages(), j, ingress=_Ingress(reg, max_skew_s=None))
+    for ln in sensors:
+        pipe.submit(ln)
+    sp = pipe.start_stage_process(StageRecipe("default"))
+    warmed = getattr(sp, "warmed_up", None)
+    if warmed is not None:
+        warmed()
+    child0 = _cpu_s(sp.pid)
+    pre = 0.0
+    c0 = time.process_time()
+    for _, _, bundles, _ in stream:
+        for ln in bundles:
+            p0 = time.process_time()
+            checked = pipe.ingress.precheck_many([ln])
+            pre += time.process_time() - p0
+            pipe.submit_batch(checked)
+            pipe.collect()
+    pipe.flush()
+    out["server_bundles_parent_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    out["server_bundles_precheck_us"] = round(pre / n * 1e6, 1)
+    out["server_bundles_child_us"] = round((_cpu_s(sp.pid) - child0) / n * 1e6, 1)
+    pipe.close()
     return out
 
 
