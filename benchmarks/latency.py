@@ -553,9 +553,14 @@ def prepare_stream(pic: AirPicture, seconds: float, signing: str, key: Any) -> t
     return sensors, [(i * 0.01, ts, lines, n[0]) for i, (ts, lines, n) in sorted(slices.items())]
 
 
-async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: float) -> dict[str, Any]:
+async def run_stream(
+    url: str, sensors: list[bytes], stream: Stream, warmup_s: float, pid: int | None = None
+) -> dict[str, Any]:
     """Post the slices on time; plot->track = track event for a scan time -
-    POST of that scan (after the first ``warmup_s``, while tracks start)."""
+    POST of that scan (after the first ``warmup_s``, while tracks start).
+    With the server's ``pid``: the CPU each process spent per plot posted
+    (server, its children = the stage process, and this client), which a
+    loaded machine changes much less than the rates."""
     posted_at: dict[float, float] = {}
     lat: list[float] = []
     errors = {"status": 0, "rejected": 0, "sse_dropped": 0}
@@ -604,6 +609,8 @@ async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: f
                 else:
                     errors["rejected"] += int(r.json().get("rejected", 0))
 
+        cpu0 = _tree_cpu(pid) if pid is not None else None
+        client0 = time.process_time()
         start = time.monotonic()
         for off, ts, lines, _ in stream:
             await asyncio.sleep(max(0.0, start + off - time.monotonic()))
@@ -617,9 +624,20 @@ async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: f
             await asyncio.gather(*inflight)
         wall = time.monotonic() - start
         await asyncio.sleep(1.5)
+        cpu1 = _tree_cpu(pid) if pid is not None else None
+        client_cpu = time.process_time() - client0
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
+    cpu: dict[str, float] = {}
+    if cpu0 is not None and cpu1 is not None:
+        # (until 1.5 s after the last POST was answered: a stage process still
+        # behind then is undercounted)
+        cpu = {
+            "server": round((cpu1[0] - cpu0[0]) / max(plots, 1) * 1e6, 1),
+            "stage_process": round((cpu1[1] - cpu0[1]) / max(plots, 1) * 1e6, 1),
+            "client": round(client_cpu / max(plots, 1) * 1e6, 1),
+        }
     return {
         "plots": plots,
         "offered_plots_per_s": round(plots / max(stream[-1][0], 1e-9), 1) if stream else 0.0,
@@ -629,6 +647,7 @@ async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: f
         # 1: the server dropped the measuring event stream (it fell behind): not ok
         "sse_dropped": errors["sse_dropped"],
         "plot_to_track": stats_ms(lat),
+        "cpu_us_per_plot": cpu,
     }
 
 
@@ -711,7 +730,10 @@ def throughput(
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
                 try:
-                    m = asyncio.run(run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3)))
+                    _wait_idle(proc.pid)  # (the stage process's warm-up is not part of the run)
+                    m = asyncio.run(
+                        run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3), pid=proc.pid)
+                    )
                 finally:
                     stop_server(proc)
                 p99 = m["plot_to_track"].get("p99_ms", 1e9)
@@ -820,6 +842,36 @@ def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) process ``pid`` has used (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_idle(pid: int, limit_s: float = 15.0) -> None:
+    """Until process ``pid`` and its descendants use under 5 % of a core over
+    0.5 s (a stage process's start-up warm-up is over), at most ``limit_s``."""
+    end = time.monotonic() + limit_s
+    last = sum(_tree_cpu(pid))
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = sum(_tree_cpu(pid))
+        if now - last < 0.025:
+            return
+        last = now
+
+
+def _tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of process ``pid`` and of all its descendants still alive
+    (Linux /proc)."""
+    own = _cpu_s(pid)
+    kids = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                for c in task.read_text().split():
+                    with contextlib.suppress(OSError, IndexError, ValueError):
+                        kids += _cpu_s(int(c))
+                        todo.append(int(c))
+    return own, kids
 
 
 def _flood_module() -> Any:
