@@ -30,6 +30,7 @@ from tocsin.fusion.impact import (
     launch_from_early,
     predict_impact,
 )
+from tocsin.fusion.manoeuvre import glide_footprint
 from tocsin.fusion.measurements import Meas
 from tocsin.fusion.propagate import deriv, height
 from tocsin.fusion.track import Track
@@ -351,6 +352,19 @@ class Ballistic:
             )
         imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q, rho_sigma=rs)
         self.stats["impact_predictions"] += 1
+        if (
+            imp is not None
+            and tr.manoeuvring
+            and cfg.glide_footprint
+            and tr.role not in separation.SPENT
+            and float(height(x[None, :3])[0]) < DRAG_CEILING_M
+        ):
+            # a lifting re-entry: where a glide from here can take it
+            b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
+            fp = glide_footprint(x, tr.t, imp, b_m, sigma_ln_beta=0.0 if bank is None else bank.sigma_lnb())
+            self.stats["glide_footprints"] += 1
+            if fp is not None:
+                imp = fp
         if imp is None:
             # at or below the ground, or not coming down within the horizon:
             # an earlier prediction stays (a coasting or lost track reaching

@@ -153,6 +153,11 @@ class TrackerConfig:
     """Manoeuvre-model density of a missile seen to manoeuvre in re-entry
     (a pull-up, glide or dive of 2-3 g: ``q ~ a^2 x 5 s``), m^2/s^3; also
     the process noise of its impact prediction from then on."""
+    glide_footprint: bool = True
+    """The impact of a missile seen to manoeuvre below the drag ceiling is the
+    footprint a quasi-ballistic glide from its state can reach (lifting
+    trajectories over the documented class range, :mod:`tocsin.fusion.manoeuvre`),
+    not its ballistic fall."""
     maneuver_prob: float = 0.9
     """A missile in the air whose manoeuvre model has this probability after
     two updates running is manoeuvring: the drag model no longer holds."""
