@@ -570,7 +570,12 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
     ell = imp.ellipse
     a = ell.semi_major_m if ell else cfg.min_buffer_m
     b = ell.semi_minor_m if ell else cfg.min_buffer_m
-    settled = a <= cfg.max_ellipse_m
+    # an ellipse wider than max_ellipse_m is a prediction that has not settled
+    # (or a track coasting without plots) and names no impact area; the
+    # footprint of a re-entry seen to manoeuvre, from a measured state, is not
+    # that: it is where the object can still go, however wide, and every area
+    # in it is named (a manoeuvring re-entry widens, never narrows)
+    settled = a <= cfg.max_ellipse_m or (bool(track.manoeuvring) and track.status == "confirmed")
     brg = ell.bearing_deg if ell else 0.0
     conf = ell.confidence if ell else 0.95
     # cross-track radius: now -> at impact, linear in time
