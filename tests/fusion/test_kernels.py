@@ -313,3 +313,52 @@ def test_kernel_classify_features_and_imm_params() -> None:
     assert q1.tolist() == [3e4, 400.0, 3e4, 1e-3, 3e4]
     assert t0.tolist() == [30.0, 1000.0, 30.0, 30.0, 30.0]
     assert t1.tolist() == [30.0, 20.0, 30.0, 30.0, 30.0]
+
+
+def _ballistic_states() -> np.ndarray:
+    """States along a notional SRBM (boost, midcourse, dense low air), each
+    perturbed, plus a light object low down (stiff drag) and one above the
+    drag ceiling."""
+    from conftest import srbm_trajectory
+
+    rng = np.random.default_rng(7)
+    x = srbm_trajectory().x[::4].copy()
+    x[:, :3] += rng.normal(scale=200.0, size=(len(x), 3))
+    x[:, 3:] += rng.normal(scale=20.0, size=(len(x), 3))
+    low = geodetic_to_ecef(38.0, 128.0, 3_000.0)
+    high = geodetic_to_ecef(38.0, 128.0, 400_000.0)
+    extra = np.array([[*low, 900.0, -400.0, -700.0], [*high, 3000.0, 1000.0, -2000.0]])
+    return np.vstack([x, extra])
+
+
+@pytest.mark.parametrize(
+    ("dt", "beta"),
+    [
+        (1.0, None),  # Taylor step, no drag
+        (1.0, 5_000.0),  # RK4: the light low row makes the drag stiff
+        (1.0, "high"),  # Taylor step with drag (rows above 10 km only)
+        (0.3, "rows"),  # one beta per row
+        (-2.5, 5_000.0),  # backwards, RK4 substeps
+        (25.0, 5_000.0),  # several RK4 substeps
+        (7.0, 150.0),  # light object: steps set by the drag's stiffness
+    ],
+)
+def test_kernel_ballistic_predict_matches_the_numpy_reference(dt: float, beta: float | str | None) -> None:
+    from tocsin.fusion.models import ballistic_predict, ballistic_predict_reference
+
+    x = _ballistic_states()
+    if beta == "high":
+        x, beta = x[height(x[:, :3]) > 10_000.0], 5_000.0
+    rng = np.random.default_rng(3)
+    d = dt * rng.uniform(0.5, 1.0, len(x))
+    b = rng.uniform(300.0, 20_000.0, len(x)) if beta == "rows" else beta
+    assert not isinstance(b, str)
+    got, phi = ballistic_predict(x, d, beta=b)
+    ref, phi_ref = ballistic_predict_reference(x, d, beta=b)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(phi, phi_ref, rtol=1e-9, atol=1e-12)
+    # the same rows one at a time (the step rule is per batch: the Taylor
+    # step or RK4 may differ from the batch's, within the method's error)
+    one, _ = ballistic_predict(x[:1], d[:1], beta=None if b is None else np.atleast_1d(b)[:1])
+    one_ref, _ = ballistic_predict_reference(x[:1], d[:1], beta=None if b is None else np.atleast_1d(b)[:1])
+    np.testing.assert_allclose(one, one_ref, rtol=1e-9, atol=1e-9)
