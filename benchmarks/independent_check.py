@@ -29,8 +29,9 @@ Figures (per class and object role: ``rv``, ``payload``, ``stage``, ``debris``):
   prediction made by then; ``missing``: objects in flight then with none);
 * ``objects``: tracked objects, ``breaks``, ``lost_while_reported`` (objects a
   sensor kept detecting for >= 5 s while no confirmed/coasting track was on them,
-  after they had been tracked), ``never_tracked`` (>= 10 plots, never a confirmed
-  track), ``first_ballistic_s`` (p50/p95 from launch);
+  after they had been tracked; tracks are given to objects one to one at each
+  second, as GOSPA does, so two close pieces need two tracks), ``never_tracked``
+  (>= 10 plots, never a confirmed track), ``first_ballistic_s`` (p50/p95 from launch);
 * ``warning`` per (public, area): first message type, explicit-close rate,
   messages per area per minute, most messages in 10 s, lead time, the alert's
   onset minus the true event time, false areas (warned, never at risk) and missed

@@ -12,14 +12,17 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import earth
 from .cases import Case
+
+Arr = NDArray[np.float64]
 
 #: chi-square 2-dof quantile of a 95 % ellipse
 K2_95 = -2.0 * math.log(1.0 - 0.95)
@@ -60,6 +63,7 @@ class Attributed:
     msgs: list[dict[str, Any]]
     obj: list[str | None]
     dist: list[float]
+    gate: list[float] = field(default_factory=list)
 
 
 def attribute(case: Case, tracks: Sequence[dict[str, Any]]) -> Attributed:
@@ -67,7 +71,7 @@ def attribute(case: Case, tracks: Sequence[dict[str, Any]]) -> Attributed:
     time, if within max(5 km, 3 sigma of its position), at most 50 km."""
     msgs = [m for m in tracks if m["body"].get("status") in COUNTED]
     if not msgs:
-        return Attributed([], [], [])
+        return Attributed([], [], [], [])
     t = np.array([float(m["body"]["t"]) for m in msgs])
     pos = np.array([m["body"]["state_ecef"][:3] for m in msgs], dtype=float)
     sig = np.array(
@@ -87,7 +91,60 @@ def attribute(case: Case, tracks: Sequence[dict[str, Any]]) -> Attributed:
             if d[j] < best[i] and d[j] <= gate[i]:
                 best[i] = d[j]
                 who[i] = obj.id
-    return Attributed(msgs, who, [float(b) for b in best])
+    return Attributed(msgs, who, [float(b) for b in best], [float(g) for g in gate])
+
+
+def tracked_one_to_one(
+    grid: Arr,
+    msgs: Sequence[tuple[float, str, str, Arr, float]],
+    objects: Sequence[tuple[str, float, float, Callable[[Arr], Arr]]],
+    stale_s: float = STALE_S,
+) -> dict[str, Arr]:
+    """Which objects have a track on them at each ``grid`` time, one track to
+    one object. ``msgs``: ``(t, status, track id, position (3,), gate m)`` of
+    the counted track messages; ``objects``: ``(id, t_start, t_end,
+    states(t) -> (n, 6))``. At each grid time every track's latest message
+    at most ``stale_s`` old (confirmed or coasting) is compared with every
+    object alive then (its state at the message's time) and tracks are
+    assigned to objects one to one (the most pairs within the gates, then the
+    least total distance: GOSPA's assignment). Nearest-object attribution
+    alone, where several tracks may go to one object, calls an object lost
+    whenever it flies closer to another than the tracks' errors (pieces of
+    one missile after a separation): both tracks go to the other one."""
+    from scipy.optimize import linear_sum_assignment
+
+    out = {oid: np.zeros(grid.size, dtype=bool) for oid, *_ in objects}
+    counted = sorted((m for m in msgs if m[1] in ("confirmed", "coasting")), key=lambda m: m[0])
+    if not counted or not objects:
+        return out
+    mt = np.array([m[0] for m in counted])
+    mpos = np.array([m[3] for m in counted], dtype=float)
+    mgate = np.array([m[4] for m in counted])
+    # distance of every message from every object (its state at the message's time)
+    dist = np.stack(
+        [np.linalg.norm(states(np.clip(mt, t0, t1))[:, :3] - mpos, axis=1) for _, t0, t1, states in objects],
+        axis=1,
+    )
+    ok = np.stack([(mt >= t0) & (mt <= t1) for _, t0, t1, _ in objects], axis=1) & (dist <= mgate[:, None])
+    by_track: dict[str, list[int]] = defaultdict(list)
+    for i, m in enumerate(counted):
+        by_track[m[2]].append(i)
+    idx = {tid: np.array(v) for tid, v in by_track.items()}
+    big = 1e12
+    for gi, g in enumerate(grid):
+        cur = []
+        for v in idx.values():
+            k = int(np.searchsorted(mt[v], g, side="right")) - 1
+            if k >= 0 and g - mt[v[k]] <= stale_s:
+                cur.append(int(v[k]))
+        if not cur:
+            continue
+        cost = np.where(ok[cur], dist[cur], big)
+        rows, cols = linear_sum_assignment(cost)
+        for i, j in zip(rows, cols, strict=True):
+            if cost[i, j] < big:
+                out[objects[j][0]][gi] = True
+    return out
 
 
 @dataclass
@@ -159,6 +216,13 @@ def fusion_figures(case: Case, tracks: Sequence[dict[str, Any]]) -> FusionFigure
             track_objs[b["id"]].add(oid)
     all_ids = {m["body"]["id"] for m in tracks if m["body"].get("status") in ("confirmed", "coasting")}
     out.false_track_ids = sorted(i for i in all_ids if i not in track_objs)
+    # tracked: a track on it, one track to one object (tracked_one_to_one)
+    cmsgs = [
+        (float(b["t"]), b["status"], b["id"], np.array(b["state_ecef"][:3]), g)
+        for b, g in zip((m["body"] for m in att.msgs), att.gate, strict=True)
+    ]
+    grid_all = np.arange(math.floor(case.t_begin), case.t_end, 1.0)
+    on = tracked_one_to_one(grid_all, cmsgs, [(o.id, o.t_start, o.t_end, o.states) for o in case.objects])
     for o in case.objects:
         st = np.array(sorted(seen.get(o.id, [])))
         msgs = sorted(by_obj.get(o.id, []))
@@ -174,7 +238,7 @@ def fusion_figures(case: Case, tracks: Sequence[dict[str, Any]]) -> FusionFigure
             "reported_untracked_after_first_s": 0.0,
             "never_tracked": False,
         }
-        ok_t = np.array([x[0] for x in msgs if x[1] in ("confirmed", "coasting")])
+        ok_t = grid_all[on[o.id]]
         if o.kind == "ballistic":
             bal = [x[0] for x in msgs if x[2] == "ballistic"]
             if bal:
@@ -182,12 +246,13 @@ def fusion_figures(case: Case, tracks: Sequence[dict[str, Any]]) -> FusionFigure
         if st.size >= 10 and ok_t.size == 0:
             rec["never_tracked"] = True
         if ok_t.size and st.size:
-            grid = np.arange(float(ok_t[0]), min(o.t_end, case.t_end), 1.0)
-            # seen(t): a detection in (t - 3, t]; tracked(t): a confirmed/coasting report in (t - STALE, t]
+            sel = (grid_all >= ok_t[0]) & (grid_all < min(o.t_end, case.t_end))
+            grid = grid_all[sel]
+            # seen(t): a detection in (t - 3, t]; tracked(t): a track's confirmed/coasting report in
+            # (t - STALE, t] within its gate, that track assigned to it one to one
             si = np.searchsorted(st, grid, side="right")
             seen_now = (si > 0) & (grid - st[np.maximum(si - 1, 0)] <= 3.0)
-            ti = np.searchsorted(ok_t, grid, side="right")
-            tracked = (ti > 0) & (grid - ok_t[np.maximum(ti - 1, 0)] <= STALE_S)
+            tracked = on[o.id][sel]
             gap = seen_now & ~tracked
             rec["lost_while_reported_s"] = float(gap.sum())
             rec["breaks"] = int(np.sum(tracked[:-1] & ~tracked[1:] & seen_now[1:]))

@@ -58,18 +58,18 @@ class Reporter:
         return _distance_m(last.lat, last.lon, imp.lat, imp.lon) > self.cfg.impact_material_m
 
     def quality(self, tr: Track, sig: float, t: float) -> float:
-        """Track quality in [0, 1] (docs/fusion.md): the hit fraction of the
-        confirmation window, times ``exp(-age / 30 s)`` for the time since the
-        last measurement, times ``1 / (1 + (sigma_pos / 2 km)^2)`` (``sig`` the
-        position sigma, ``sqrt(trace P_pos)``); for a missile past burnout with
-        an impact prediction, also times ``1 / (1 + (a95 / 20 km)^2)`` with
-        ``a95`` the ellipse's semi-major axis."""
+        """Track quality in [0, 1] (docs/fusion.md): how well the track is
+        *held* -- the hit fraction of the confirmation window, times
+        ``exp(-age / 30 s)`` for the time since the last measurement, times
+        ``1 / (1 + (sigma_pos / 2 km)^2)`` (``sig`` the position sigma,
+        ``sqrt(trace P_pos)``). Not how precise its impact prediction is: that
+        is the impact ellipse, which the warning stage widens its warning to
+        (issue 16: a held ICBM whose early ellipse spans hundreds of km is
+        warned widely, never dropped as a bad track)."""
         win = tr.window
         hits = min(1.0, sum(win) / len(win)) if win else 0.0
         age = t - tr.last_update
         q = hits * (math.exp(-age / 30.0) if age > 0.0 else 1.0) / (1.0 + (sig / 2000.0) ** 2)
-        if tr.impact is not None and tr.phase == "ballistic":
-            q /= 1.0 + (tr.impact.semi_major_m / 20_000.0) ** 2
         # to 3 decimals (floor(x + 0.5): a fraction of round()'s cost)
         return math.floor(min(1.0, max(0.0, q)) * 1000.0 + 0.5) / 1000.0
 

@@ -1,0 +1,69 @@
+"""benchmarks/latency.py: which input an alert answers (issue 17 (a)).
+
+An alert the warning stage raised on a report a tick *predicted* (its ``t`` is
+no plot's) answers the arrival that moved the stage clock to that ``t``, not
+the track's last plot update (session 3's embedded "440 ms" was that mistake).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+from latency import ScenarioLatency  # noqa: E402
+
+
+def _track(t: float, sent: float, status: str = "confirmed") -> dict[str, object]:
+    return {"kind": "track", "sent": sent, "body": {"id": "F-1", "t": t, "status": status}}
+
+
+def _alert(sent: float) -> dict[str, object]:
+    return {"kind": "alert", "sent": sent, "body": {"tracks": ["F-1"]}}
+
+
+def test_an_alert_on_a_predicted_report_answers_the_arrival_that_moved_the_data_clock() -> None:
+    book = ScenarioLatency()
+    book.posted_sent(1000.2, 100.0)
+    book.posted(1000.0, 100.0)  # a plot measured at 1000.0, sent 1000.2, posted at 100.0
+    assert book.event(_track(1000.0, 1000.2), 100.03) == ("first", pytest.approx(0.03))
+    book.posted_sent(1000.7, 100.5)
+    book.posted(1000.1, 100.5)  # another sensor's plot (the report interval holds its update)
+    # a tick at the data clock 1000.7 predicts the track; the warning stage alerts on it
+    assert book.event(_track(1000.7, 1000.7), 100.52) == ("no_plot", None)
+    got = book.event(_alert(1000.7), 100.55)
+    assert got is not None
+    assert got[0] == "alert_on_predicted_report"
+    assert got[1] == pytest.approx(0.05)
+    fig = book.figures()
+    assert fig["plot_to_alert"]["p99_ms"] == pytest.approx(50.0)
+    assert fig["plot_to_alert_last_plot"]["p99_ms"] == pytest.approx(550.0)  # the old definition
+    assert fig["alerts_on"] == {"predicted_report": 1}
+
+
+def test_an_alert_on_a_plot_update_answers_that_plot() -> None:
+    book = ScenarioLatency()
+    book.posted_sent(1000.2, 100.0)
+    book.posted(1000.0, 100.0)
+    book.event(_track(1000.0, 1000.2), 100.03)
+    got = book.event(_alert(1000.2), 100.06)
+    assert got is not None
+    assert got[0] == "alert_on_plot_update"
+    assert got[1] == pytest.approx(0.06)
+
+
+def test_a_node_on_the_wall_clock_predicts_to_wall_time() -> None:
+    # time.time() - time.monotonic() = 1e9: a prediction to wall time t was
+    # possible from monotonic t - 1e9 on
+    book = ScenarioLatency(wall_offset=1e9)
+    book.posted(1e9 + 99.0, 99.0)
+    book.event(_track(1e9 + 99.0, 1e9 + 99.1), 99.1)
+    book.event(_track(1e9 + 100.0, 1e9 + 100.0), 100.01)
+    got = book.event(_alert(1e9 + 100.0), 100.04)
+    assert got is not None
+    assert got[0] == "alert_on_predicted_report"
+    assert got[1] == pytest.approx(0.04)
