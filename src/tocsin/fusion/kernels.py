@@ -906,3 +906,88 @@ def ballistic_predict(
         for j in range(6):
             y[r, j] = yr[j]
     return y, phi
+
+
+@_jit
+def update_radar_rows(x: F64, p: F64, z: F64, site: F64, rot: F64, r: F64) -> tuple[F64, F64, F64, F64]:
+    """EKF update of states ``x (K, 6)``, ``p (K, 6, 6)`` (a drag bank's
+    members) with one radar plot ``z (md,)`` (its ``site``, ``rot``, noise
+    ``r``): ``(x, P, d2, ln det S)`` per row, as
+    :func:`tocsin.fusion.filters.ekf_update` of
+    :meth:`tocsin.fusion.estimation.Estimator.residual` (``S`` factored by
+    Cholesky; a row whose ``S`` is not positive definite gets NaN)."""
+    k_, md = x.shape[0], z.shape[0]
+    xn = np.empty((k_, 6))
+    pn = np.empty((k_, 6, 6))
+    d2 = np.empty(k_)
+    ld = np.empty(k_)
+    nu, hm, ph, s, lo, y = _innovation_scratch(md)
+    kg = np.empty((6, md))
+    row = np.empty(md)
+    for t in range(k_):
+        if not _innovation(x[t], p[t], z, site, rot, r, md, nu, hm, ph, s, lo):
+            xn[t, :] = np.nan
+            pn[t, :, :] = np.nan
+            d2[t] = np.nan
+            ld[t] = np.nan
+            continue
+        for a in range(6):
+            for i in range(md):
+                row[i] = ph[a, i]
+            _solve(lo, md, row, y)
+            for i in range(md):
+                kg[a, i] = y[i]
+        d2s, logdet = _d2_logdet(lo, md, nu, y)
+        d2[t] = d2s
+        ld[t] = logdet
+        for a in range(6):
+            acc = x[t, a]
+            for i in range(md):
+                acc += kg[a, i] * nu[i]
+            xn[t, a] = acc
+        for a in range(6):
+            for b in range(a + 1):
+                acc1 = p[t, a, b]
+                acc2 = p[t, b, a]
+                for i in range(md):
+                    acc1 -= kg[a, i] * ph[b, i]
+                    acc2 -= kg[b, i] * ph[a, i]
+                v = 0.5 * (acc1 + acc2)
+                pn[t, a, b] = v
+                pn[t, b, a] = v
+    return xn, pn, d2, ld
+
+
+@_jit
+def cov_predict(f: F64, p: F64, dt: F64, q: F64) -> F64:
+    """``F P F^T + Q`` of rows ``f, p (N, 6, 6)``, ``Q`` white acceleration
+    of density ``q (N,)`` over ``|dt| (N,)`` (as
+    :func:`tocsin.fusion.models.white_accel_q`)."""
+    n = f.shape[0]
+    out = np.empty((n, 6, 6))
+    fp = np.empty((6, 6))
+    for t in range(n):
+        for i in range(6):
+            for j in range(6):
+                acc = 0.0
+                for k in range(6):
+                    acc += f[t, i, k] * p[t, k, j]
+                fp[i, j] = acc
+        a = abs(dt[t])
+        c3 = q[t] * a**3 / 3.0
+        c2 = q[t] * a**2 / 2.0
+        c1 = q[t] * a
+        for i in range(6):
+            for j in range(i + 1):
+                acc = 0.0
+                for k in range(6):
+                    acc += fp[i, k] * f[t, j, k]
+                out[t, i, j] = acc
+        for i in range(3):
+            out[t, i, i] += c3
+            out[t, i + 3, i] += c2
+            out[t, i + 3, i + 3] += c1
+        for i in range(6):
+            for j in range(i + 1, 6):
+                out[t, i, j] = out[t, j, i]
+    return out
