@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -565,6 +566,7 @@ async def run_stream(
     lat: list[float] = []
     errors = {"status": 0, "rejected": 0, "sse_dropped": 0}
     plots = sum(n for _, _, _, n in stream)
+    answered = [0]  # plots in requests answered 200 (journalled)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=64)) as c:
         r = await c.post(
             "/v1/messages", content=b"\n".join(sensors), headers={"content-type": "application/x-ndjson"}
@@ -608,16 +610,18 @@ async def run_stream(
                     errors["status"] += 1
                 else:
                     errors["rejected"] += int(r.json().get("rejected", 0))
+                    answered[0] += n
 
         cpu0 = _tree_cpu(pid) if pid is not None else None
+        work0 = await _pipeline_work(c)
         client0 = time.process_time()
         start = time.monotonic()
-        for off, ts, lines, _ in stream:
+        for off, ts, lines, n_plots in stream:
             await asyncio.sleep(max(0.0, start + off - time.monotonic()))
             now = time.monotonic()
             for t in ts:
                 posted_at[t] = now
-            tk = asyncio.create_task(post(b"\n".join(lines), len(lines)))
+            tk = asyncio.create_task(post(b"\n".join(lines), n_plots))
             inflight.add(tk)
             tk.add_done_callback(inflight.discard)
         if inflight:
@@ -626,17 +630,21 @@ async def run_stream(
         await asyncio.sleep(1.5)
         cpu1 = _tree_cpu(pid) if pid is not None else None
         client_cpu = time.process_time() - client0
+        window = time.monotonic() - start
+        work1 = await _pipeline_work(c)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
     cpu: dict[str, float] = {}
     if cpu0 is not None and cpu1 is not None:
-        # (until 1.5 s after the last POST was answered: a stage process still
-        # behind then is undercounted)
+        # per plot the server took (answered 200), until 1.5 s after the last
+        # answer: a stage process still behind then is undercounted, and a
+        # server refusing requests (429) spends CPU on them too
+        per = max(answered[0], 1)
         cpu = {
-            "server": round((cpu1[0] - cpu0[0]) / max(plots, 1) * 1e6, 1),
-            "stage_process": round((cpu1[1] - cpu0[1]) / max(plots, 1) * 1e6, 1),
-            "client": round(client_cpu / max(plots, 1) * 1e6, 1),
+            "server": round((cpu1[0] - cpu0[0]) / per * 1e6, 1),
+            "stage_process": round((cpu1[1] - cpu0[1]) / per * 1e6, 1),
+            "client": round(client_cpu / per * 1e6, 1),
         }
     return {
         "plots": plots,
@@ -644,11 +652,33 @@ async def run_stream(
         "achieved_plots_per_s": round(plots / wall, 1),
         "http_errors": errors["status"],
         "lines_rejected": errors["rejected"],
+        "plots_answered": answered[0],
         # 1: the server dropped the measuring event stream (it fell behind): not ok
         "sse_dropped": errors["sse_dropped"],
         "plot_to_track": stats_ms(lat),
         "cpu_us_per_plot": cpu,
+        # seconds per second the one pipeline thread was busy, by kind of work
+        # (/metrics tocsin_pipeline_work_seconds): near 1.0 it is the bound
+        "pipeline_busy": {
+            k: round((work1[k] - work0.get(k, 0.0)) / max(window, 1e-9), 3) for k in sorted(work1)
+        },
     }
+
+
+async def _pipeline_work(c: httpx.AsyncClient) -> dict[str, float]:
+    """The server's ``tocsin_pipeline_work_seconds_sum`` per kind of work
+    (empty when /metrics does not answer)."""
+    out: dict[str, float] = {}
+    try:
+        r = await c.get("/metrics")
+    except httpx.HTTPError:
+        return out
+    for ln in r.text.splitlines():
+        if ln.startswith("tocsin_pipeline_work_seconds_sum{"):
+            m = re.match(r'tocsin_pipeline_work_seconds_sum\{work="([^"]+)"\} (\S+)', ln)
+            if m is not None:
+                out[m.group(1)] = float(m.group(2))
+    return out
 
 
 def stop_server(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:
@@ -835,6 +865,36 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
             out[f"pipeline_{label}_child_us"] = round((_cpu_s(pid) - child0) / n * 1e6, 1)
         out[f"pipeline_{label}_wall_us"] = round(wall / n * 1e6, 1)
         pipe.close()
+    # the server's side with signed bundles as `tocsin serve --stage-process on`
+    # does it (HTTP and the event stream apart): decode and verify each bundle
+    # (precheck), check its members, journal them, hand them to the stage
+    # process, journal and emit its outputs
+    from tocsin.exchange.ingress import Ingress as _Ingress
+
+    sensors, stream = prepare_stream(pic, seconds, "bundle", key)
+    j = Journal(tmp / "cost-bundles.db", synchronous=sync)
+    pipe = Pipeline(default_stages(), j, ingress=_Ingress(reg, max_skew_s=None))
+    for ln in sensors:
+        pipe.submit(ln)
+    sp = pipe.start_stage_process(StageRecipe("default"))
+    warmed = getattr(sp, "warmed_up", None)
+    if warmed is not None:
+        warmed()
+    child0 = _cpu_s(sp.pid)
+    pre = 0.0
+    c0 = time.process_time()
+    for _, _, bundles, _ in stream:
+        for ln in bundles:
+            p0 = time.process_time()
+            checked = pipe.ingress.precheck_many([ln])
+            pre += time.process_time() - p0
+            pipe.submit_batch(checked)
+            pipe.collect()
+    pipe.flush()
+    out["server_bundles_parent_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    out["server_bundles_precheck_us"] = round(pre / n * 1e6, 1)
+    out["server_bundles_child_us"] = round((_cpu_s(sp.pid) - child0) / n * 1e6, 1)
+    pipe.close()
     return out
 
 

@@ -152,16 +152,16 @@ _INSERT_V1 = "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALU
 _INSERT_V2 = "INSERT INTO entries (seq, ts, kind, codec, payload, hash) VALUES (?, ?, ?, ?, ?, ?)"
 
 
+_HEAD = struct.Struct(">QdH")
+_LEN = struct.Struct(">Q")
+
+
 def entry_hash(prev_hash: bytes, seq: int, ts: float, kind: str, payload: bytes) -> bytes:
     """The chain hash of one entry (see the module docstring)."""
     k = kind.encode("utf-8")
-    h = hashlib.sha256()
-    h.update(prev_hash)
-    h.update(struct.pack(">QdH", seq, ts, len(k)))
-    h.update(k)
-    h.update(struct.pack(">Q", len(payload)))
-    h.update(payload)
-    return h.digest()
+    return hashlib.sha256(
+        b"".join((prev_hash, _HEAD.pack(seq, ts, len(k)), k, _LEN.pack(len(payload)), payload))
+    ).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,6 +581,7 @@ class Journal:
             self._seq, self._head = first - 1, prev
         self._inode = _inode(self.path)
         self._in_tx = False
+        self._last_ts = 0.0
         #: about how many bytes this writer appended since it opened the journal
         #: (stored payloads, hashes and row overhead; rolled-back ones included)
         self.appended_bytes = 0
@@ -624,19 +625,36 @@ class Journal:
         return self._live.first_seq if self._live is not None else self._seq + 1
 
     def append(self, kind: str, payload: bytes, *, ts: float | None = None) -> Entry:
-        if self.readonly or self._live is None:
+        prev = self._head
+        seq = self.add(kind, payload, ts=ts)
+        return Entry(seq, self._last_ts, kind, payload, prev, self._head)
+
+    def add(self, kind: str, payload: bytes, *, ts: float | None = None) -> int:
+        """:meth:`append` without building the :class:`Entry` (the hot path:
+        one per accepted message); returns its sequence number."""
+        live = self._live
+        if self.readonly or live is None:
             raise ConfigError(f"{self.path}: journal opened read-only")
         seq = self._seq + 1
-        t = self.clock() if ts is None else ts
+        t = self._last_ts = self.clock() if ts is None else ts
         h = entry_hash(self._head, seq, t, kind, payload)
-        self.appended_bytes += self._live.insert(seq, t, kind, payload, self._head, h)
-        e = Entry(seq, t, kind, payload, self._head, h)
+        self.appended_bytes += live.insert(seq, t, kind, payload, self._head, h)
         self._seq, self._head = seq, h
-        return e
+        return seq
 
     def append_many(self, items: Iterable[tuple[str, bytes]]) -> list[Entry]:
         with self.transaction():
             return [self.append(k, p) for k, p in items]
+
+    def extend(self, items: Iterable[tuple[str, bytes]]) -> int:
+        """:meth:`append_many` without the :class:`Entry` objects (one commit);
+        returns how many were appended."""
+        n = 0
+        with self.transaction():
+            for k, p in items:
+                self.add(k, p)
+                n += 1
+        return n
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
