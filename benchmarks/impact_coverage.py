@@ -18,7 +18,9 @@ an SLV's ``payload`` --, spent ``stage``, ``debris``):
 * ``coverage``: fraction of the 95 % impact ellipses (every confirmed, coasting
   or lost report with an impact of a track attributed to the object) that hold
   the true impact point; ``coverage_by_time_to_impact``: the same by how long
-  before the impact the prediction was made; ``flights_coverage_p10``: the 10th
+  before the impact the prediction was made; ``coverage_by_manoeuvre_seen``: the
+  same for reports that say the object manoeuvres (``manoeuvring``: a pull-up
+  SRBM's glide footprint) and the others; ``flights_coverage_p10``: the 10th
   percentile of the per-object coverages (does it hold for every object, not
   only on average);
 * ``impact_error_m``: p50 / p95 over objects of the error of the prediction
@@ -138,7 +140,7 @@ def run_flight(args: tuple[int, str, int, dict[str, Any]]) -> list[dict[str, Any
         obj = sim.objects[ob.object]
         imp = impacts.get(ob.object)
         has_impact = imp is not None and obj.fate is None and imp.lat is not None and imp.lon is not None
-        preds: list[tuple[float, bool, float]] = []  # (time to impact, inside, error m)
+        preds: list[tuple[float, bool, float, bool]] = []  # (time to impact, inside, error m, manoeuvring)
         if has_impact and imp is not None and imp.lat is not None and imp.lon is not None:
             msgs = [b for tid in ob.tracks for b in by_id.get(tid, []) if b.impact and b.impact.ellipse]
             if msgs:
@@ -154,7 +156,10 @@ def run_flight(args: tuple[int, str, int, dict[str, Any]]) -> list[dict[str, Any
                     [x.bearing_deg for x in el],
                 )
                 err = great_circle_distance(plat, plon, imp.lat, imp.lon)
-                preds = [(imp.t - b.t, bool(i), float(e)) for b, i, e in zip(msgs, inside, err, strict=True)]
+                preds = [
+                    (imp.t - b.t, bool(i), float(e), bool(b.manoeuvring))
+                    for b, i, e in zip(msgs, inside, err, strict=True)
+                ]
         rows.append(
             {
                 "seed": seed,
@@ -201,6 +206,12 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if pb:
                 label = f"{lo:g}-{hi:g}s" if math.isfinite(hi) else f">{lo:g}s"
                 cov_tti[label] = {"n": len(pb), "coverage": round(float(np.mean(pb)), 3)}
+        # predictions of reports that say the object manoeuvres, and the others
+        by_man = {}
+        for label, flag in (("manoeuvring", True), ("not_manoeuvring", False)):
+            pm = [p[1] for p in preds if p[3] is flag]
+            if pm:
+                by_man[label] = {"n": len(pm), "coverage": round(float(np.mean(pm)), 3)}
         errs = {}
         for i, c in enumerate(CHECKPOINTS):
             v = [r["impact_error_m_at"][i] for r in sel if r["impact_error_m_at"][i] is not None]
@@ -217,6 +228,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "objects_with_predictions": len(per_obj),
                 "flights_coverage_p10": _pct(per_obj, 10),
                 "coverage_by_time_to_impact": cov_tti,
+                "coverage_by_manoeuvre_seen": by_man,
                 "impact_error_m": errs,
                 "final_impact_error_m_p50": _pct(
                     [r["final_impact_error_m"] for r in sel if r["final_impact_error_m"] is not None], 50

@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -553,13 +554,19 @@ def prepare_stream(pic: AirPicture, seconds: float, signing: str, key: Any) -> t
     return sensors, [(i * 0.01, ts, lines, n[0]) for i, (ts, lines, n) in sorted(slices.items())]
 
 
-async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: float) -> dict[str, Any]:
+async def run_stream(
+    url: str, sensors: list[bytes], stream: Stream, warmup_s: float, pid: int | None = None
+) -> dict[str, Any]:
     """Post the slices on time; plot->track = track event for a scan time -
-    POST of that scan (after the first ``warmup_s``, while tracks start)."""
+    POST of that scan (after the first ``warmup_s``, while tracks start).
+    With the server's ``pid``: the CPU each process spent per plot posted
+    (server, its children = the stage process, and this client), which a
+    loaded machine changes much less than the rates."""
     posted_at: dict[float, float] = {}
     lat: list[float] = []
     errors = {"status": 0, "rejected": 0, "sse_dropped": 0}
     plots = sum(n for _, _, _, n in stream)
+    answered = [0]  # plots in requests answered 200 (journalled)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=64)) as c:
         r = await c.post(
             "/v1/messages", content=b"\n".join(sensors), headers={"content-type": "application/x-ndjson"}
@@ -603,33 +610,75 @@ async def run_stream(url: str, sensors: list[bytes], stream: Stream, warmup_s: f
                     errors["status"] += 1
                 else:
                     errors["rejected"] += int(r.json().get("rejected", 0))
+                    answered[0] += n
 
+        cpu0 = _tree_cpu(pid) if pid is not None else None
+        work0 = await _pipeline_work(c)
+        client0 = time.process_time()
         start = time.monotonic()
-        for off, ts, lines, _ in stream:
+        for off, ts, lines, n_plots in stream:
             await asyncio.sleep(max(0.0, start + off - time.monotonic()))
             now = time.monotonic()
             for t in ts:
                 posted_at[t] = now
-            tk = asyncio.create_task(post(b"\n".join(lines), len(lines)))
+            tk = asyncio.create_task(post(b"\n".join(lines), n_plots))
             inflight.add(tk)
             tk.add_done_callback(inflight.discard)
         if inflight:
             await asyncio.gather(*inflight)
         wall = time.monotonic() - start
         await asyncio.sleep(1.5)
+        cpu1 = _tree_cpu(pid) if pid is not None else None
+        client_cpu = time.process_time() - client0
+        window = time.monotonic() - start
+        work1 = await _pipeline_work(c)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
+    cpu: dict[str, float] = {}
+    if cpu0 is not None and cpu1 is not None:
+        # per plot the server took (answered 200), until 1.5 s after the last
+        # answer: a stage process still behind then is undercounted, and a
+        # server refusing requests (429) spends CPU on them too
+        per = max(answered[0], 1)
+        cpu = {
+            "server": round((cpu1[0] - cpu0[0]) / per * 1e6, 1),
+            "stage_process": round((cpu1[1] - cpu0[1]) / per * 1e6, 1),
+            "client": round(client_cpu / per * 1e6, 1),
+        }
     return {
         "plots": plots,
         "offered_plots_per_s": round(plots / max(stream[-1][0], 1e-9), 1) if stream else 0.0,
         "achieved_plots_per_s": round(plots / wall, 1),
         "http_errors": errors["status"],
         "lines_rejected": errors["rejected"],
+        "plots_answered": answered[0],
         # 1: the server dropped the measuring event stream (it fell behind): not ok
         "sse_dropped": errors["sse_dropped"],
         "plot_to_track": stats_ms(lat),
+        "cpu_us_per_plot": cpu,
+        # seconds per second the one pipeline thread was busy, by kind of work
+        # (/metrics tocsin_pipeline_work_seconds): near 1.0 it is the bound
+        "pipeline_busy": {
+            k: round((work1[k] - work0.get(k, 0.0)) / max(window, 1e-9), 3) for k in sorted(work1)
+        },
     }
+
+
+async def _pipeline_work(c: httpx.AsyncClient) -> dict[str, float]:
+    """The server's ``tocsin_pipeline_work_seconds_sum`` per kind of work
+    (empty when /metrics does not answer)."""
+    out: dict[str, float] = {}
+    try:
+        r = await c.get("/metrics")
+    except httpx.HTTPError:
+        return out
+    for ln in r.text.splitlines():
+        if ln.startswith("tocsin_pipeline_work_seconds_sum{"):
+            m = re.match(r'tocsin_pipeline_work_seconds_sum\{work="([^"]+)"\} (\S+)', ln)
+            if m is not None:
+                out[m.group(1)] = float(m.group(2))
+    return out
 
 
 def stop_server(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:
@@ -711,7 +760,10 @@ def throughput(
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
                 try:
-                    m = asyncio.run(run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3)))
+                    _wait_idle(proc.pid)  # (the stage process's warm-up is not part of the run)
+                    m = asyncio.run(
+                        run_stream(url, sensors, stream, warmup_s=min(3.0, seconds / 3), pid=proc.pid)
+                    )
                 finally:
                     stop_server(proc)
                 p99 = m["plot_to_track"].get("p99_ms", 1e9)
@@ -813,6 +865,36 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
             out[f"pipeline_{label}_child_us"] = round((_cpu_s(pid) - child0) / n * 1e6, 1)
         out[f"pipeline_{label}_wall_us"] = round(wall / n * 1e6, 1)
         pipe.close()
+    # the server's side with signed bundles as `tocsin serve --stage-process on`
+    # does it (HTTP and the event stream apart): decode and verify each bundle
+    # (precheck), check its members, journal them, hand them to the stage
+    # process, journal and emit its outputs
+    from tocsin.exchange.ingress import Ingress as _Ingress
+
+    sensors, stream = prepare_stream(pic, seconds, "bundle", key)
+    j = Journal(tmp / "cost-bundles.db", synchronous=sync)
+    pipe = Pipeline(default_stages(), j, ingress=_Ingress(reg, max_skew_s=None))
+    for ln in sensors:
+        pipe.submit(ln)
+    sp = pipe.start_stage_process(StageRecipe("default"))
+    warmed = getattr(sp, "warmed_up", None)
+    if warmed is not None:
+        warmed()
+    child0 = _cpu_s(sp.pid)
+    pre = 0.0
+    c0 = time.process_time()
+    for _, _, bundles, _ in stream:
+        for ln in bundles:
+            p0 = time.process_time()
+            checked = pipe.ingress.precheck_many([ln])
+            pre += time.process_time() - p0
+            pipe.submit_batch(checked)
+            pipe.collect()
+    pipe.flush()
+    out["server_bundles_parent_us"] = round((time.process_time() - c0) / n * 1e6, 1)
+    out["server_bundles_precheck_us"] = round(pre / n * 1e6, 1)
+    out["server_bundles_child_us"] = round((_cpu_s(sp.pid) - child0) / n * 1e6, 1)
+    pipe.close()
     return out
 
 
@@ -820,6 +902,36 @@ def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) process ``pid`` has used (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_idle(pid: int, limit_s: float = 15.0) -> None:
+    """Until process ``pid`` and its descendants use under 5 % of a core over
+    0.5 s (a stage process's start-up warm-up is over), at most ``limit_s``."""
+    end = time.monotonic() + limit_s
+    last = sum(_tree_cpu(pid))
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = sum(_tree_cpu(pid))
+        if now - last < 0.025:
+            return
+        last = now
+
+
+def _tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of process ``pid`` and of all its descendants still alive
+    (Linux /proc)."""
+    own = _cpu_s(pid)
+    kids = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                for c in task.read_text().split():
+                    with contextlib.suppress(OSError, IndexError, ValueError):
+                        kids += _cpu_s(int(c))
+                        todo.append(int(c))
+    return own, kids
 
 
 def _flood_module() -> Any:

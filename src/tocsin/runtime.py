@@ -319,7 +319,7 @@ class Pipeline:
                 with self.journal.transaction():
                     if proc is not None:
                         ready, done = self._take_outputs(wait=False)
-                        self.journal.append_many(("output", o) for o in ready)
+                        self.journal.extend(("output", o) for o in ready)
                     verdicts = self._check_all(items, now, accepted, payloads)
             except Exception:
                 # nothing of the batch was journalled: forget its sequence numbers
@@ -370,13 +370,13 @@ class Pipeline:
             if envs and j is not None and v.env is not None and v.env.kind == "bundle" and v.env.sig:
                 # the partner's signed bytes, so an audit can re-verify them
                 # (the members follow as ordinary inputs; replay ignores this)
-                j.append("received", raw if raw is not None else encode_json(v.env))
+                j.add("received", raw if raw is not None else encode_json(v.env))
             for env in envs:
                 payload = encode_json(env)
                 if raw is not None and env is v.env and _keep_received(env, raw, fmt, payload):
                     payload = raw  # (decodes to the same envelope: replay is unchanged)
                 if j is not None:
-                    j.append("input", payload)
+                    j.add("input", payload)
                 payloads.append(payload)
                 self.metrics.inputs[env.kind] += 1
                 if self.data_time is None or env.sent > self.data_time:
@@ -611,7 +611,7 @@ class Pipeline:
         if not outs:
             return
         if self.journal is not None:
-            self.journal.append_many(("output", o) for o in outs)
+            self.journal.extend(("output", o) for o in outs)
         self._emit_encoded(outs)
 
     def _emit_encoded(self, outs: list[bytes]) -> None:
@@ -630,7 +630,7 @@ class Pipeline:
         if not outs:
             return
         if self.journal is not None:
-            self.journal.append_many(("output", encode_json(e)) for e in outs)
+            self.journal.extend(("output", encode_json(e)) for e in outs)
         self._emit(outs)
 
     def _emit(self, outs: Iterable[Envelope]) -> None:

@@ -77,6 +77,46 @@ def test_transaction_rolls_back_and_restores_head(tmp_path: Path) -> None:
     assert j.verify().ok
 
 
+def test_a_transaction_writes_its_rows_at_once_and_reads_see_them(tmp_path: Path) -> None:
+    """Group commit: the rows of one transaction are written by one
+    executemany before the commit (not one INSERT each); a read inside the
+    transaction still sees them, another connection sees nothing before the
+    commit, and a failure while writing them rolls the whole group back."""
+    p = tmp_path / "j.db"
+    j = fill(p, 3)
+    other = Journal(p, readonly=True)
+    with j.transaction():
+        for i in range(5):
+            j.append("input", f"g-{i}".encode())
+        live = j._live
+        assert live is not None
+        assert live._rows is not None
+        assert len(live._rows) == 5
+        assert [e.payload for e in j.entries(4)] == [f"g-{i}".encode() for i in range(5)]
+        assert j.count() == 8
+        j.append("input", b"g-5")  # (gathered again after the read)
+        assert other.count() == 3
+    assert other.count() == 9
+    assert [e.seq for e in other.entries(4)] == list(range(4, 10))
+    assert j.verify().ok
+    head = j.head
+
+    # a row the database refuses (a seq already taken) fails the group at its write
+    def duplicate_seq() -> None:
+        with j.transaction():
+            j.append("input", b"h-0")
+            j._seq -= 2  # (forces a duplicate seq: the group's write fails)
+            j.append("input", b"h-1")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        duplicate_seq()
+    assert j.last_seq == 9
+    assert j.head == head
+    assert j.count() == 9
+    assert j.append("input", b"h-2").seq == 10
+    assert j.verify().ok
+
+
 @pytest.mark.parametrize(
     ("sql", "args", "bad", "word"),
     [

@@ -95,6 +95,24 @@ def test_depth_limit_is_exact_at_the_boundary() -> None:
         assert msgpack_depth(msgspec.msgpack.encode(nest(d))) == want
 
 
+@pytest.mark.parametrize("backslashes", [0, 1, 2, 3])
+@pytest.mark.parametrize("quote", [False, True])
+def test_depth_counts_brackets_after_a_string_whatever_its_escapes(backslashes: int, quote: bool) -> None:
+    """Brackets inside a string never count, brackets after it always do:
+    escaped backslashes and escaped quotes are paired from the left, as a
+    JSON reader pairs them (a string ending in an escaped backslash ends at
+    the next quote)."""
+    deep = "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5)
+    a = ('"' if quote else "") + deep + "\\" * backslashes
+    text = json.dumps({"a": a, "b": nest(MAX_DEPTH + 3)}).encode()
+    over = json_depth(text)
+    assert over is not None
+    assert over > MAX_DEPTH
+    with pytest.raises(LimitExceeded):
+        decode_json(text)
+    assert json_depth(json.dumps({"a": a, "b": nest(MAX_DEPTH - 1)}).encode()) is None
+
+
 def nest(d: int) -> Any:
     v: Any = 0
     for _ in range(d):

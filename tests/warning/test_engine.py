@@ -545,3 +545,27 @@ def test_a_release_reads_its_own_time_zone() -> None:
         assert e.body.onset is not None
         assert clock(e.body.onset, "en-US", "Pacific/Guam") in e.body.cap
         assert "JST" not in e.body.cap
+
+
+def test_prepare_takes_the_cap_polygons_off_the_first_alerts_path(
+    registry: AreaRegistry, hok_tracks: list[Envelope], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 17 (a): an area's first alert computed its CAP polygons on the way
+    # out (up to ~30 ms a sea zone); prepare() (the stage process's warm-up)
+    # computes every area's beforehand, for the process, and changes no output
+    from tocsin.warning import engine as engine_mod
+    from tocsin.warning.areas import Area
+
+    part = hok_tracks[:80]
+    monkeypatch.setattr(engine_mod, "_CAP_POLYGONS", {})
+    want = b"".join(encode_json(e) for e in run(WarningEngine(registry=registry), part, 100.0))
+    assert b'"kind":"alert"' in want
+    monkeypatch.setattr(engine_mod, "_CAP_POLYGONS", {})
+    assert WarningEngine(registry=registry).prepare() == len(registry)
+
+    def not_now(self: Area, max_points: int = 100) -> list[str]:
+        raise AssertionError(f"CAP polygons of {self.code} computed on an alert's path")
+
+    monkeypatch.setattr(Area, "cap_polygons", not_now)
+    got = b"".join(encode_json(e) for e in run(WarningEngine(registry=registry), part, 100.0))
+    assert got == want

@@ -242,3 +242,30 @@ def test_boost_hold_keeps_the_near_part_of_a_long_corridor() -> None:
 def test_boost_hold_fraction_is_checked() -> None:
     with pytest.raises(ValueError, match="boost_hold_fraction"):
         ThreatConfig(boost_hold_fraction=1.0)
+
+
+def test_a_manoeuvring_footprint_names_its_areas_however_wide() -> None:
+    """A re-entry seen to manoeuvre reports the footprint a glide can reach
+    (hundreds of km): unlike an unsettled prediction, its areas are named;
+    coasting (no plot behind the state) it is unsettled again."""
+    reg = grid_registry()
+    foot = ImpactPrediction(
+        t=1600.0,
+        lat=36.5,
+        lon=134.0,
+        sigma_t_s=30.0,
+        ellipse=Ellipse(semi_major_m=200e3, semi_minor_m=40e3, bearing_deg=90.0),
+    )
+    path = [(36.5, 130.5), (36.5, 132.5)]
+    plain = assess(_track(path, (36.5, 134.0), impact=foot), reg)
+    man = assess(_track(path, (36.5, 134.0), impact=foot, manoeuvring=True), reg)
+    coast = assess(_track(path, (36.5, 134.0), impact=foot, manoeuvring=True, status="coasting"), reg)
+    impact = {r.code for r in man.risks if r.reason == "impact"}
+    assert not any(r.reason == "impact" for r in plain.risks)
+    assert not any(r.reason == "impact" for r in coast.risks)
+    # the footprint runs 200 km (2.2 deg) either side of 134.0 E along 36.5 N:
+    # boxes from 131-132 E (column 7) to 136-137 E (column 12)
+    cols = sorted(int(c[-2:]) for c in impact)
+    assert cols[0] <= 8, impact
+    assert cols[-1] >= 11, impact
+    assert {r.code for r in plain.risks} <= {r.code for r in man.risks}

@@ -43,6 +43,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -248,6 +249,13 @@ def verify(env: Envelope, pub: Ed25519PublicKey, *, raw: bytes | None = None, fm
 # ---------------------------------------------------------------- registry
 
 
+@functools.lru_cache(maxsize=65_536)
+def _owns(patterns: tuple[str, ...], source: str) -> bool:
+    """Does ``source`` match one of the globs? (Asked for every message: cached,
+    bounded like the ingress's replay-window table.)"""
+    return any(fnmatch.fnmatchcase(source, pat) for pat in patterns)
+
+
 @dataclass(frozen=True, slots=True)
 class PartnerPolicy:
     """What one partner may send, and the key that proves it."""
@@ -261,7 +269,7 @@ class PartnerPolicy:
     accept_v1: bool = False
 
     def owns_source(self, source: str) -> bool:
-        return any(fnmatch.fnmatchcase(source, pat) for pat in self.sources)
+        return _owns(tuple(self.sources), source)
 
     def may_send(self, kind: str) -> bool:
         return kind in self.kinds

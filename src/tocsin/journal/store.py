@@ -148,16 +148,20 @@ CREATE TABLE IF NOT EXISTS entries (
 )
 
 
+_INSERT_V1 = "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_V2 = "INSERT INTO entries (seq, ts, kind, codec, payload, hash) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+_HEAD = struct.Struct(">QdH")
+_LEN = struct.Struct(">Q")
+
+
 def entry_hash(prev_hash: bytes, seq: int, ts: float, kind: str, payload: bytes) -> bytes:
     """The chain hash of one entry (see the module docstring)."""
     k = kind.encode("utf-8")
-    h = hashlib.sha256()
-    h.update(prev_hash)
-    h.update(struct.pack(">QdH", seq, ts, len(k)))
-    h.update(k)
-    h.update(struct.pack(">Q", len(payload)))
-    h.update(payload)
-    return h.digest()
+    return hashlib.sha256(
+        b"".join((prev_hash, _HEAD.pack(seq, ts, len(k)), k, _LEN.pack(len(payload)), payload))
+    ).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +259,8 @@ class _Segment:
     ) -> None:
         self.path = path
         self.readonly = readonly
+        #: rows of the open transaction not yet written (:meth:`begin_rows`)
+        self._rows: list[tuple[Any, ...]] | None = None
         if readonly:
             if not path.is_file():
                 raise InputError("no such journal", file=str(path))
@@ -326,26 +332,45 @@ class _Segment:
     # writing
 
     def insert(self, seq: int, ts: float, kind: str, payload: bytes, prev: bytes, h: bytes) -> int:
-        """Store one entry; returns the bytes stored (payload as stored, hashes)."""
+        """Store one entry; returns the bytes stored (payload as stored, hashes).
+        Inside a transaction (:meth:`begin_rows`) the row waits in memory for
+        :meth:`flush` (one ``executemany`` before the commit)."""
         if self.version == 1:
-            self.db.execute(
-                "INSERT INTO entries (seq, ts, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, ts, kind, payload, prev, h),
-            )
-            self.last_seq, self.head = seq, h
-            return len(payload) + len(prev) + len(h) + _ROW_BYTES
+            row: tuple[Any, ...] = (seq, ts, kind, payload, prev, h)
+            n = len(payload) + len(prev) + len(h) + _ROW_BYTES
         else:
             codec, stored = 0, payload
             if self._compressor is not None and len(payload) >= _MIN_COMPRESS:
                 z = self._compressor.compress(payload)
                 if len(z) < len(payload):
                     codec, stored = self._dict_id, z
-            self.db.execute(
-                "INSERT INTO entries (seq, ts, kind, codec, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, ts, kind, codec, stored, h),
-            )
+            row = (seq, ts, kind, codec, stored, h)
+            n = len(stored) + len(h) + _ROW_BYTES
+        if self._rows is not None:
+            self._rows.append(row)
+        else:
+            self.db.execute(_INSERT_V1 if self.version == 1 else _INSERT_V2, row)
         self.last_seq, self.head = seq, h
-        return len(stored) + len(h) + _ROW_BYTES
+        return n
+
+    def begin_rows(self) -> None:
+        """From now on :meth:`insert` gathers rows for :meth:`flush` (a
+        transaction is open: nothing is durable before its commit anyway)."""
+        self._rows = []
+
+    def flush(self) -> None:
+        """Write the gathered rows (one ``executemany``); they stay uncommitted.
+        Every read of this segment calls it first, so a reader in the writer's
+        transaction sees its own rows as before."""
+        rows = self._rows
+        if rows:
+            self._rows = []
+            self.db.executemany(_INSERT_V1 if self.version == 1 else _INSERT_V2, rows)
+
+    def end_rows(self) -> None:
+        """Back to one INSERT per row (after the commit or the rollback; rows not
+        flushed are dropped with the rollback)."""
+        self._rows = None
 
     def maybe_train(self) -> None:
         """Train the segment's dictionary from its own payloads once there are
@@ -356,6 +381,7 @@ class _Segment:
         n = self.last_seq - self.first_seq + 1
         if self.version != 2 or not self._may_train or n < self._next_train:
             return
+        self.flush()
         decode = self.decoder()
         samples = [
             decode(int(c), bytes(p))
@@ -395,6 +421,7 @@ class _Segment:
 
     def rows(self, start: int, kinds: list[str] | None) -> Iterator[Entry]:
         """Entries from ``start`` (optionally only some kinds), payloads decoded."""
+        self.flush()
         if self.version == 1:
             q = "SELECT seq, ts, kind, payload, prev_hash, hash FROM entries WHERE seq >= ?"
             args: list[object] = [start]
@@ -426,6 +453,7 @@ class _Segment:
 
     def raw_rows(self) -> Iterator[tuple[Any, ...]]:
         """Rows as stored, with the stored prev_hash (format 1) or None, for verify."""
+        self.flush()
         if self.version == 1:
             yield from self.db.execute(
                 "SELECT seq, ts, kind, 0, payload, hash, prev_hash FROM entries ORDER BY seq"
@@ -438,6 +466,7 @@ class _Segment:
     def _hash_before(self, seq: int) -> bytes:
         if seq <= self.first_seq:
             return self.prev_hash
+        self.flush()
         row = self.db.execute("SELECT hash FROM entries WHERE seq = ?", (seq - 1,)).fetchone()
         return bytes(row[0]) if row is not None else self.prev_hash
 
@@ -453,6 +482,7 @@ class _Segment:
         return out
 
     def marked_desc(self, kind: str, limit: int) -> list[int]:
+        self.flush()
         return [
             int(r[0])
             for r in self.db.execute(
@@ -551,6 +581,7 @@ class Journal:
             self._seq, self._head = first - 1, prev
         self._inode = _inode(self.path)
         self._in_tx = False
+        self._last_ts = 0.0
         #: about how many bytes this writer appended since it opened the journal
         #: (stored payloads, hashes and row overhead; rolled-back ones included)
         self.appended_bytes = 0
@@ -594,19 +625,36 @@ class Journal:
         return self._live.first_seq if self._live is not None else self._seq + 1
 
     def append(self, kind: str, payload: bytes, *, ts: float | None = None) -> Entry:
-        if self.readonly or self._live is None:
+        prev = self._head
+        seq = self.add(kind, payload, ts=ts)
+        return Entry(seq, self._last_ts, kind, payload, prev, self._head)
+
+    def add(self, kind: str, payload: bytes, *, ts: float | None = None) -> int:
+        """:meth:`append` without building the :class:`Entry` (the hot path:
+        one per accepted message); returns its sequence number."""
+        live = self._live
+        if self.readonly or live is None:
             raise ConfigError(f"{self.path}: journal opened read-only")
         seq = self._seq + 1
-        t = self.clock() if ts is None else ts
+        t = self._last_ts = self.clock() if ts is None else ts
         h = entry_hash(self._head, seq, t, kind, payload)
-        self.appended_bytes += self._live.insert(seq, t, kind, payload, self._head, h)
-        e = Entry(seq, t, kind, payload, self._head, h)
+        self.appended_bytes += live.insert(seq, t, kind, payload, self._head, h)
         self._seq, self._head = seq, h
-        return e
+        return seq
 
     def append_many(self, items: Iterable[tuple[str, bytes]]) -> list[Entry]:
         with self.transaction():
             return [self.append(k, p) for k, p in items]
+
+    def extend(self, items: Iterable[tuple[str, bytes]]) -> int:
+        """:meth:`append_many` without the :class:`Entry` objects (one commit);
+        returns how many were appended."""
+        n = 0
+        with self.transaction():
+            for k, p in items:
+                self.add(k, p)
+                n += 1
+        return n
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -619,10 +667,13 @@ class Journal:
         assert live is not None
         live.db.execute("BEGIN IMMEDIATE")
         self._in_tx = True
+        live.begin_rows()
         try:
             yield
+            live.flush()  # (the group's rows in one executemany)
             live.maybe_train()
         except BaseException:
+            live.end_rows()
             live.db.execute("ROLLBACK")
             self._seq, self._head = seq, head
             live.last_seq, live.head = seq, head
@@ -630,6 +681,7 @@ class Journal:
         else:
             live.db.execute("COMMIT")
         finally:
+            live.end_rows()
             self._in_tx = False
 
     def rotate(self) -> Path:
@@ -786,6 +838,7 @@ class Journal:
         """Entries still here (across segments)."""
         n = 0
         for seg in self._segments_from(1):
+            seg.flush()
             n += int(seg.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
         return n
 

@@ -66,6 +66,7 @@ from numpy.typing import NDArray
 from tocsin.dynamics.flight import propagate
 from tocsin.dynamics.forces import accel_ecef
 from tocsin.geo.wgs84 import WGS84_A, WGS84_E2, ecef_to_geodetic, enu_matrix
+from tocsin.warning.coast import coast, steps_within
 from tocsin.wire.messages import TrackBody
 
 F64 = NDArray[np.float64]
@@ -303,7 +304,57 @@ def fly_to_ground(
     the sub-point every ``step`` seconds; the impact is interpolated linearly in
     height within the last step. ``None`` for a state that does not come down
     within ``max_time`` or starts below the ground. ``t0``: the states' time
-    (one for all, or one each)."""
+    (one for all, or one each).
+
+    The steps run compiled (:mod:`tocsin.warning.coast`, the same RK4 bit for
+    bit); where each flight meets the ground is found with the geodetic height
+    of every step, as :func:`_fly_to_ground_numpy` does step by step."""
+    y = np.atleast_2d(np.asarray(x, dtype=np.float64)).copy()
+    n = y.shape[0]
+    t0s = np.broadcast_to(np.asarray(t0, dtype=np.float64), (n,))
+    la0, lo0, h0 = ecef_to_geodetic(y[:, :3])
+    out: list[Flight | None] = [None] * n
+    active = np.flatnonzero(h0 > 0.0)
+    if not active.size:
+        return out
+    kmax = steps_within(step, max_time)
+    states, steps = coast(y[active], step, max_time)
+    for j, i in enumerate(active):
+        m = int(steps[j])
+        if m == 0:  # no step allowed (max_time <= 0)
+            continue
+        la, lo, h = ecef_to_geodetic(np.ascontiguousarray(states[j, 1 : m + 1, :3]))
+        down = np.flatnonzero(h <= 0.0)
+        if not down.size:
+            if m < kmax:  # the kernel's rough height stopped it early: step on in numpy
+                out[i] = _fly_to_ground_numpy(y[i : i + 1], float(t0s[i]), step=step, max_time=max_time)[0]
+            continue
+        k = int(down[0]) + 1  # the step that reached the ground
+        lats = [float(la0[i])] + [float(v) for v in la[: k - 1]]
+        lons = [float(lo0[i])] + [float(v) for v in lo[: k - 1]]
+        hs = float(h0[i]) if k == 1 else float(h[k - 2])
+        hk = float(h[k - 1])
+        f = hs / (hs - hk) if hs > hk else 1.0
+        ilat = lats[-1] + f * (float(la[k - 1]) - lats[-1])
+        ilon = lons[-1] + f * (float(lo[k - 1]) - lons[-1])
+        t_imp = float(t0s[i]) + (k - 1 + f) * step
+        ts = float(t0s[i]) + step * np.arange(len(lats))
+        out[i] = Flight(
+            lat=np.append(np.asarray(lats), ilat),
+            lon=np.append(np.asarray(lons), ilon),
+            t=np.append(ts, t_imp),
+            impact_t=t_imp,
+            impact_lat=ilat,
+            impact_lon=ilon,
+        )
+    return out
+
+
+def _fly_to_ground_numpy(
+    x: F64, t0: float | F64, *, step: float = 10.0, max_time: float = 7200.0
+) -> list[Flight | None]:
+    """:func:`fly_to_ground` stepped in numpy (its reference, and its way for a
+    flight the compiled kernel stopped too early)."""
     y = np.atleast_2d(np.asarray(x, dtype=np.float64)).copy()
     n = y.shape[0]
     t0s = np.broadcast_to(np.asarray(t0, dtype=np.float64), (n,))
@@ -424,14 +475,20 @@ def _areas_on(
     corridor = shapely.geometrycollections(list(segs))
     if len(segs) == 0:
         return first, corridor
-    # candidates by bounding box (cheap), then the segments against each prepared area
+    # candidates by bounding box (cheap), then each prepared area against the
+    # segments whose boxes meet its box (the others cannot intersect it)
+    tree = shapely.STRtree(segs)
     for ar in index.intersecting(shapely.box(*shapely.total_bounds(segs))):
         geom = ar.geometry
         shapely.prepare(geom)
-        hit = shapely.intersects(segs, geom)
+        near = tree.query(geom)
+        if len(near) == 0:
+            continue
+        near.sort()
+        hit = shapely.intersects(segs[near], geom)
         if not bool(np.any(hit)):
             continue
-        i = int(np.argmax(hit))
+        i = int(near[int(np.argmax(hit))])  # the first segment that touches it
         if len(ts) == 1:
             first[ar.code] = float(ts[0])
             continue
@@ -441,7 +498,9 @@ def _areas_on(
             pt = shapely.ops.nearest_points(line, ar.geometry)[0]
             f = line.project(pt, normalized=True)
         else:
-            f = min(line.project(shapely.Point(c), normalized=True) for c in shapely.get_coordinates(inter))
+            # where the centre line enters it: the least of its crossings
+            pts = shapely.points(shapely.get_coordinates(inter))
+            f = float(np.min(shapely.line_locate_point(line, pts, normalized=True)))
         first[ar.code] = float(ts[i] + f * (ts[i + 1] - ts[i]))
     return first, corridor
 
@@ -511,7 +570,12 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
     ell = imp.ellipse
     a = ell.semi_major_m if ell else cfg.min_buffer_m
     b = ell.semi_minor_m if ell else cfg.min_buffer_m
-    settled = a <= cfg.max_ellipse_m
+    # an ellipse wider than max_ellipse_m is a prediction that has not settled
+    # (or a track coasting without plots) and names no impact area; the
+    # footprint of a re-entry seen to manoeuvre, from a measured state, is not
+    # that: it is where the object can still go, however wide, and every area
+    # in it is named (a manoeuvring re-entry widens, never narrows)
+    settled = a <= cfg.max_ellipse_m or (bool(track.manoeuvring) and track.status == "confirmed")
     brg = ell.bearing_deg if ell else 0.0
     conf = ell.confidence if ell else 0.95
     # cross-track radius: now -> at impact, linear in time
