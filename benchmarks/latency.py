@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -612,6 +613,7 @@ async def run_stream(
                     answered[0] += n
 
         cpu0 = _tree_cpu(pid) if pid is not None else None
+        work0 = await _pipeline_work(c)
         client0 = time.process_time()
         start = time.monotonic()
         for off, ts, lines, n_plots in stream:
@@ -628,6 +630,8 @@ async def run_stream(
         await asyncio.sleep(1.5)
         cpu1 = _tree_cpu(pid) if pid is not None else None
         client_cpu = time.process_time() - client0
+        window = time.monotonic() - start
+        work1 = await _pipeline_work(c)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
@@ -653,7 +657,28 @@ async def run_stream(
         "sse_dropped": errors["sse_dropped"],
         "plot_to_track": stats_ms(lat),
         "cpu_us_per_plot": cpu,
+        # seconds per second the one pipeline thread was busy, by kind of work
+        # (/metrics tocsin_pipeline_work_seconds): near 1.0 it is the bound
+        "pipeline_busy": {
+            k: round((work1[k] - work0.get(k, 0.0)) / max(window, 1e-9), 3) for k in sorted(work1)
+        },
     }
+
+
+async def _pipeline_work(c: httpx.AsyncClient) -> dict[str, float]:
+    """The server's ``tocsin_pipeline_work_seconds_sum`` per kind of work
+    (empty when /metrics does not answer)."""
+    out: dict[str, float] = {}
+    try:
+        r = await c.get("/metrics")
+    except httpx.HTTPError:
+        return out
+    for ln in r.text.splitlines():
+        if ln.startswith("tocsin_pipeline_work_seconds_sum{"):
+            m = re.match(r'tocsin_pipeline_work_seconds_sum\{work="([^"]+)"\} (\S+)', ln)
+            if m is not None:
+                out[m.group(1)] = float(m.group(2))
+    return out
 
 
 def stop_server(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:

@@ -313,3 +313,95 @@ def test_kernel_classify_features_and_imm_params() -> None:
     assert q1.tolist() == [3e4, 400.0, 3e4, 1e-3, 3e4]
     assert t0.tolist() == [30.0, 1000.0, 30.0, 30.0, 30.0]
     assert t1.tolist() == [30.0, 20.0, 30.0, 30.0, 30.0]
+
+
+def _ballistic_states() -> np.ndarray:
+    """States along a notional SRBM (boost, midcourse, dense low air), each
+    perturbed, plus a light object low down (stiff drag) and one above the
+    drag ceiling."""
+    from conftest import srbm_trajectory
+
+    rng = np.random.default_rng(7)
+    x = srbm_trajectory().x[::4].copy()
+    x[:, :3] += rng.normal(scale=200.0, size=(len(x), 3))
+    x[:, 3:] += rng.normal(scale=20.0, size=(len(x), 3))
+    low = geodetic_to_ecef(38.0, 128.0, 3_000.0)
+    high = geodetic_to_ecef(38.0, 128.0, 400_000.0)
+    extra = np.array([[*low, 900.0, -400.0, -700.0], [*high, 3000.0, 1000.0, -2000.0]])
+    return np.vstack([x, extra])
+
+
+@pytest.mark.parametrize(
+    ("dt", "beta"),
+    [
+        (1.0, None),  # Taylor step, no drag
+        (1.0, 5_000.0),  # RK4: the light low row makes the drag stiff
+        (1.0, "high"),  # Taylor step with drag (rows above 10 km only)
+        (0.3, "rows"),  # one beta per row
+        (-2.5, 5_000.0),  # backwards, RK4 substeps
+        (25.0, 5_000.0),  # several RK4 substeps
+        (7.0, 150.0),  # light object: steps set by the drag's stiffness
+    ],
+)
+def test_kernel_ballistic_predict_matches_the_numpy_reference(dt: float, beta: float | str | None) -> None:
+    from tocsin.fusion.models import ballistic_predict, ballistic_predict_reference
+
+    x = _ballistic_states()
+    if beta == "high":
+        x, beta = x[height(x[:, :3]) > 10_000.0], 5_000.0
+    rng = np.random.default_rng(3)
+    d = dt * rng.uniform(0.5, 1.0, len(x))
+    b = rng.uniform(300.0, 20_000.0, len(x)) if beta == "rows" else beta
+    assert not isinstance(b, str)
+    got, phi = ballistic_predict(x, d, beta=b)
+    ref, phi_ref = ballistic_predict_reference(x, d, beta=b)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(phi, phi_ref, rtol=1e-9, atol=1e-12)
+    # the same rows one at a time (the step rule is per batch: the Taylor
+    # step or RK4 may differ from the batch's, within the method's error)
+    one, _ = ballistic_predict(x[:1], d[:1], beta=None if b is None else np.atleast_1d(b)[:1])
+    one_ref, _ = ballistic_predict_reference(x[:1], d[:1], beta=None if b is None else np.atleast_1d(b)[:1])
+    np.testing.assert_allclose(one, one_ref, rtol=1e-9, atol=1e-9)
+
+
+def test_kernel_cov_predict_is_f_p_ft_plus_white_acceleration_q() -> None:
+    rng = np.random.default_rng(11)
+    n = 30
+    f = np.eye(6)[None] + rng.normal(scale=0.3, size=(n, 6, 6))
+    p = _spd(rng, n, 6, np.array([100.0, 100.0, 100.0, 5.0, 5.0, 5.0]))
+    dt = rng.uniform(-3.0, 12.0, n)
+    q = rng.uniform(1e-5, 8000.0, n)
+    got = kernels.cov_predict(f, p, dt, q)
+    ref = f @ p @ np.transpose(f, (0, 2, 1)) + white_accel_q(dt, q)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+    np.testing.assert_array_equal(got, np.transpose(got, (0, 2, 1)))
+
+
+@pytest.mark.parametrize("rr", [False, True])
+def test_kernel_update_radar_rows_matches_the_numpy_ekf(rr: bool) -> None:
+    from tocsin.fusion.estimation import Estimator
+    from tocsin.fusion.filters import ekf_update
+    from tocsin.fusion.measurements import RADAR
+
+    rng = np.random.default_rng(5 + rr)
+    k = 9  # a drag bank's members: one plot for all
+    site = geodetic_to_ecef(38.0, 128.0, 100.0)
+    rot = enu_matrix(38.0, 128.0)
+    target = geodetic_to_ecef(38.5, 129.0, 40_000.0)
+    x = np.zeros((k, 6))
+    x[:, :3] = target + rng.normal(scale=300.0, size=(k, 3))
+    x[:, 3:] = np.array([1500.0, -800.0, -900.0]) + rng.normal(scale=30.0, size=(k, 3))
+    p = _spd(rng, k, 6, np.array([200.0, 200.0, 200.0, 20.0, 20.0, 20.0]))
+    md = 4 if rr else 3
+    zt, _ = radar_predict(x[:1], site[None], rot[None], rr)
+    z = zt[0] + rng.normal(size=md) * np.array([50.0, 1e-3, 1e-3, 5.0])[:md]
+    r = np.diag(np.array([50.0, 1e-3, 1e-3, 5.0])[:md] ** 2)
+    xn, pn, d2, ld = kernels.update_radar_rows(x, p, z, site, rot, r)
+    idx = np.zeros(k, dtype=np.int64)
+    arr = (RADAR, z[None][idx], r[None][idx], site[None][idx], rot[None][idx])
+    nu, h, rr_ = Estimator.residual(x, arr)
+    xr, pr, d2r, ldr = ekf_update(x, p, nu, h, rr_)
+    np.testing.assert_allclose(xn, xr, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(pn, pr, rtol=1e-8, atol=1e-9 * np.abs(pr).max())
+    np.testing.assert_allclose(d2, d2r, rtol=1e-8)
+    np.testing.assert_allclose(ld, ldr, rtol=1e-9, atol=1e-9)

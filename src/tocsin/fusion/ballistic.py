@@ -77,6 +77,20 @@ class Ballistic:
         if (good_a == 2).any():
             amb = np.flatnonzero(good_a == 2)
             good_a[amb] = np.linalg.eigvalsh(p[amb, 3:, 3:])[:, -1] <= 150.0**2
+        # a ballistic vote needs the estimate beyond its threshold by
+        # ``vote_sigmas`` of its own uncertainty (one-sided): a young or
+        # mis-associated aircraft track with a 100-m/s velocity sigma must not
+        # vote "climbing at 250 m/s" on its noise
+        k = self.cfg.vote_sigmas
+        rhat = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
+        vn = np.linalg.norm(x[:, 3:], axis=1)
+        vhat = x[:, 3:] / np.where(vn > 0.0, vn, 1.0)[:, None]
+        s_alt = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", rhat, p[:, :3, :3], rhat), 0.0))
+        s_vz = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", rhat, p[:, 3:, 3:], rhat), 0.0))
+        s_speed = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", vhat, p[:, 3:, 3:], vhat), 0.0))
+        bvote = (
+            (speed_a - k * s_speed > 1200.0) | (alt_a - k * s_alt > 30_000.0) | (vz_a - k * s_vz > 250.0)
+        ).tolist()
         good = good_a.tolist()
         alt = alt_a.tolist()
         vz = vz_a.tolist()
@@ -87,7 +101,7 @@ class Ballistic:
                 continue
             if alt[i] > tr.max_alt:
                 tr.max_alt = alt[i]
-            vote_b = speed[i] > 1200.0 or alt[i] > 30_000.0 or vz[i] > 250.0
+            vote_b = bvote[i]
             vote_a = speed[i] < 400.0 and alt[i] < 20_000.0 and abs(vz[i]) < 100.0
             if tr.first is None and tr.updates >= 4:
                 tr.first = (x[i].copy(), p[i].copy(), tr.t)
@@ -170,8 +184,9 @@ class Ballistic:
         part still holds the weight); a coasting or falling body, none. *No
         lift* when the 2-sigma upper bound of that force (sigma from the two
         velocity covariances along that direction) is below ``lift_fraction``
-        of ``g cos(gamma)`` in some window; *lift* when its 2-sigma lower bound
-        is above it in the best-resolved window; otherwise -1 / +1 by which
+        of ``g cos(gamma)`` in the best-resolved window; *lift* when its 2-sigma
+        lower bound is above it there (windows start once the track is
+        ``lift_window_s`` old); otherwise -1 / +1 by which
         side of that threshold (halfway between a ballistic body's 0 and an
         aircraft's ``g cos(gamma)``: the likelier of the two) the best-resolved
         window's estimate falls. On a near-vertical path (cos gamma -> 0) the
@@ -182,7 +197,11 @@ class Ballistic:
             tr.kin.append((tr.t, x.copy(), pv.copy()))
         while tr.kin[0][0] < tr.t - 4.0 * w:
             tr.kin.popleft()
-        old = [k for k in tr.kin if tr.t - k[0] >= w]
+        # windows start once the track is past its first ``w`` seconds: a
+        # young track's velocity is still converging from its initiation
+        # (in a dense air picture often from plots of two aircraft) by more
+        # than its covariance says, which reads as a spurious force
+        old = [k for k in tr.kin if tr.t - k[0] >= w and k[0] >= tr.created + w]
         if not old:
             return 0
         t0 = np.array([k[0] for k in old])
@@ -200,9 +219,12 @@ class Ballistic:
         lift = np.einsum("ni,ni->n", a_ng, n)
         sig = np.sqrt(np.einsum("ni,nij,nj->n", n, p0 + pv[None], n)) / span
         need = cfg.lift_fraction * G0 * cos_g
-        if float(np.min(lift + 2.0 * sig - need)) < 0.0:
-            return -2
+        # both confident verdicts from the best-resolved window: taking "no
+        # lift" from *any* of up to 24 overlapping windows is a multiple
+        # comparison that a mis-associated aircraft track's wobble passes
         k = int(np.argmin(sig))
+        if float(lift[k] + 2.0 * sig[k] - need[k]) < 0.0:
+            return -2
         if float(lift[k] - 2.0 * sig[k] - need[k]) > 0.0:
             return 2
         return 1 if float(lift[k] - need[k]) >= 0.0 else -1

@@ -56,6 +56,14 @@ class TrackerConfig:
     burnout_accel: float = 6.0
     """Along-track specific force (m/s^2) below which a missile is coasting."""
     burnout_votes: int = 4
+    vote_sigmas: float = 2.0
+    """A ballistic classification vote (speed > 1.2 km/s, height > 30 km or
+    climb > 250 m/s) counts only when the estimate exceeds the threshold by
+    this many of its own standard deviations along that direction (one-sided
+    97.7 %): consecutive filter estimates are correlated, so three votes on a
+    young or mis-associated aircraft track's noise are not three independent
+    pieces of evidence (a 1,157-aircraft picture had 16 airliner tracks
+    classed ballistic on 100-m/s velocity sigmas). 0 restores the bare rule."""
     lift_window_s: float = 4.0
     """Shortest window (s; up to 4x that) over which the classification
     measures the specific force across the velocity (lift): something that

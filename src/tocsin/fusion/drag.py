@@ -40,9 +40,10 @@ from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density, density_sigma
 from tocsin.dynamics.beta import BETA_RANGES, BetaKind, rv_class
+from tocsin.fusion import kernels
 from tocsin.fusion.filters import ekf_update
 from tocsin.fusion.measurements import MeasArrays
-from tocsin.fusion.models import ballistic_predict, white_accel_q
+from tocsin.fusion.models import ballistic_predict
 from tocsin.fusion.propagate import height, to_ground
 from tocsin.geo.wgs84 import GM, OMEGA_E, WGS84_A, ecef_to_geodetic, great_circle_distance
 
@@ -239,7 +240,7 @@ def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F
     q = np.where(height(bank.x[:, :3]) > DRAG_CEILING_M, q_vacuum, q_air)
     sig_a = drag_accel(bank.x, beta) * bank.step / math.sqrt(12.0)
     q = q + 2.0 * sig_a * sig_a
-    pp = fm @ bank.p @ np.transpose(fm, (0, 2, 1)) + white_accel_q(d, q)
+    pp = kernels.cov_predict(fm, np.ascontiguousarray(bank.p), d, q)
     return xp, pp
 
 
@@ -254,6 +255,15 @@ def update(
     holds). Log weights are floored ``floor`` below the largest (a member
     is never ruled out for good by one bad plot)."""
     xn, pn, d2, logdet = ekf_update(xp, pp, nu, h, r)
+    return reweight(bank, xn, pn, d2, logdet, floor)
+
+
+def reweight(
+    bank: DragBank, xn: F64, pn: F64, d2: F64, logdet: F64, floor: float = -30.0
+) -> tuple[DragBank, float]:
+    """:func:`update` from the members' EKF updates already made (states
+    ``xn, pn``, normalised innovations squared ``d2`` and ``ln det S``;
+    :func:`tocsin.fusion.kernels.update_radar_rows` for a radar plot)."""
     nis = float(bank.weights @ d2)
     logw = bank.logw - 0.5 * (d2 + logdet)
     logw = np.maximum(logw, float(np.max(logw)) + floor)

@@ -32,7 +32,6 @@ from tocsin.fusion.models import (
     radar_predict,
     radar_residual,
     tangent_basis,
-    white_accel_q,
 )
 from tocsin.fusion.propagate import height
 from tocsin.fusion.track import Track
@@ -178,7 +177,7 @@ class Estimator:
             xp[b2], fm[b2] = ballistic_predict(
                 xf[b2], d2[b2], beta=bb if bb is None or np.ndim(bb) == 0 else np.asarray(bb)[b2]
             )
-        pp = fm @ pf @ np.transpose(fm, (0, 2, 1)) + white_accel_q(d2, q2)
+        pp = kernels.cov_predict(fm, np.ascontiguousarray(pf), d2, q2)
         return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
 
     def predict(self, trs: list[Track], t: float) -> tuple[F64, F64, F64]:
@@ -258,8 +257,15 @@ class Estimator:
             n = pend.lnb.shape[0]
             assert pend.x is not None
             assert pend.p is not None
-            nu, h, r = self.residual(pend.x, drag.residual_rows(take(arr, mj[k : k + 1]), n))
-            bank, _ = drag.update(pend, pend.x, pend.p, nu, h, r)
+            if arr[0] == RADAR:
+                j = int(mj[k])
+                xn, pn, d2, logdet = kernels.update_radar_rows(
+                    pend.x, pend.p, arr[1][j], arr[3][j], arr[4][j], arr[2][j]
+                )
+                bank, _ = drag.reweight(pend, xn, pn, d2, logdet)
+            else:
+                nu, h, r = self.residual(pend.x, drag.residual_rows(take(arr, mj[k : k + 1]), n))
+                bank, _ = drag.update(pend, pend.x, pend.p, nu, h, r)
             xm, pm = drag.mixture(bank)
             tr.x = np.stack([xm, tr.x[1]])
             tr.p = np.stack([pm, tr.p[1]])

@@ -40,7 +40,9 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from tocsin.geo.wgs84 import WGS84_A, WGS84_B
+from tocsin.dynamics.atmosphere import COEF as _COEF
+from tocsin.dynamics.atmosphere import DRAG_CEILING_M, STEP_M
+from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
 
@@ -705,4 +707,287 @@ def alone(pairs: NDArray[np.int64], n: int, m: int) -> NDArray[np.bool_]:
     out = np.empty(k, dtype=np.bool_)
     for i in range(k):
         out[i] = cnt_t[pairs[i, 0]] == 1 and cnt_m[pairs[i, 1]] == 1
+    return out
+
+
+# --- ballistic prediction (as tocsin.fusion.models.ballistic_predict_reference) ---------
+
+_BA2 = WGS84_A * WGS84_A
+_BB2 = WGS84_B * WGS84_B
+_BAB = WGS84_A * WGS84_B
+_K_J2 = 1.5 * J2 * _BA2
+_OM2 = OMEGA_E * OMEGA_E
+_N_SEG = _COEF.shape[0]
+
+
+@_jit_inline
+def _lnrho_and_slope(h: float) -> tuple[float, float]:
+    """:func:`tocsin.dynamics.atmosphere.density_and_slope` of one height."""
+    v = min(max(h, 0.0), DRAG_CEILING_M) / STEP_M
+    i = min(int(v), _N_SEG - 1)
+    u = v - i
+    c0, c1, c2, c3 = _COEF[i, 0], _COEF[i, 1], _COEF[i, 2], _COEF[i, 3]
+    ln = c0 + u * (c1 + u * (c2 + u * c3))
+    s = (c1 + u * (2.0 * c2 + 3.0 * u * c3)) / STEP_M
+    if h >= DRAG_CEILING_M:
+        return 0.0, 0.0
+    if h < 0.0:
+        s = 0.0
+    return math.exp(ln), s
+
+
+@_jit_inline
+def _geo_height(x: float, y: float, z: float) -> float:
+    """:func:`tocsin.fusion.propagate.height` of one position."""
+    rn = math.sqrt(x * x + y * y + z * z)
+    s = z / rn
+    s2 = s * s
+    return rn - _BAB / math.sqrt(_BB2 * (1.0 - s2) + _BA2 * s2)
+
+
+@_jit_inline
+def _bderiv(y: F64, beta: float, drag: bool, out: F64) -> None:
+    """:func:`tocsin.fusion.propagate.deriv` of one state."""
+    x, yy, z = y[0], y[1], y[2]
+    vx, vy, vz = y[3], y[4], y[5]
+    r2 = x * x + yy * yy + z * z
+    rn = math.sqrt(r2)
+    mu_r3 = GM / (r2 * rn)
+    k = _K_J2 / r2
+    zr2 = 5.0 * z * z / r2
+    c_xy = -mu_r3 * (1.0 + k * (1.0 - zr2))
+    ax = c_xy * x + 2.0 * OMEGA_E * vy + _OM2 * x
+    ay = c_xy * yy - 2.0 * OMEGA_E * vx + _OM2 * yy
+    az = -mu_r3 * z * (1.0 + k * (3.0 - zr2))
+    if drag:
+        s2 = z * z / r2
+        h = rn - _BAB / math.sqrt(_BB2 * (1.0 - s2) + _BA2 * s2)
+        if h < DRAG_CEILING_M:
+            rho, _ = _lnrho_and_slope(h)
+            kd = 0.5 * rho * math.sqrt(vx * vx + vy * vy + vz * vz) / beta
+            ax = ax - kd * vx
+            ay = ay - kd * vy
+            az = az - kd * vz
+    out[0] = vx
+    out[1] = vy
+    out[2] = vz
+    out[3] = ax
+    out[4] = ay
+    out[5] = az
+
+
+@_jit_inline
+def _dyn(y: F64, a: F64) -> None:
+    """The linearised dynamics ``A`` (6, 6) at one state
+    (:func:`tocsin.fusion.models._dyn_matrix`)."""
+    rn = math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2])
+    u0, u1, u2 = y[0] / rn, y[1] / rn, y[2] / rn
+    c = GM / rn**3
+    for i in range(6):
+        for j in range(6):
+            a[i, j] = 0.0
+    for i in range(3):
+        a[i, i + 3] = 1.0
+    u = (u0, u1, u2)
+    for i in range(3):
+        for j in range(3):
+            g = c * (3.0 * u[i] * u[j] - (1.0 if i == j else 0.0))
+            a[3 + i, j] = g
+    # - W W = diag(w^2, w^2, 0); -2 W: [[0, 2w, 0], [-2w, 0, 0], [0, 0, 0]]
+    a[3, 0] = a[3, 0] + _OM2
+    a[4, 1] = a[4, 1] + _OM2
+    a[3, 4] = 2.0 * OMEGA_E
+    a[4, 3] = -2.0 * OMEGA_E
+
+
+@_jit_inline
+def _second_order(a: F64, h: float, out: F64) -> None:
+    """``I + A h + A^2 h^2 / 2`` (6, 6)."""
+    hh = h * h / 2.0
+    for i in range(6):
+        for j in range(6):
+            s = 0.0
+            for k in range(6):
+                s += a[i, k] * a[k, j]
+            out[i, j] = (1.0 if i == j else 0.0) + a[i, j] * h + s * hh
+
+
+@_jit
+def ballistic_predict(
+    x: F64, dt: F64, beta: F64, drag: bool, max_step: float, taylor_max_s: float
+) -> tuple[F64, F64]:
+    """Ballistic prediction of states ``x (N, 6)`` by ``dt (N,)`` with drag
+    (``drag``) of per-row ``beta (N,)``: ``(x_pred, Phi)``, as
+    :func:`tocsin.fusion.models.ballistic_predict_reference` (the same Taylor
+    step for short steps and RK4 substeps for long ones, chosen for the whole
+    batch by the same rule)."""
+    n = x.shape[0]
+    y = np.empty((n, 6))
+    phi = np.empty((n, 6, 6))
+    big = 0.0
+    k_drag = 0.0
+    for r in range(n):
+        big = max(big, abs(dt[r]))
+        if drag:
+            rho, _ = _lnrho_and_slope(_geo_height(x[r, 0], x[r, 1], x[r, 2]))
+            sp = math.sqrt(x[r, 3] * x[r, 3] + x[r, 4] * x[r, 4] + x[r, 5] * x[r, 5])
+            k_drag = max(k_drag, 0.5 * rho * sp / beta[r])
+    a = np.empty((6, 6))
+    f = np.empty(6)
+    if big <= taylor_max_s and big * k_drag <= 0.04:
+        for r in range(n):
+            xr = x[r]
+            h = dt[r]
+            _dyn(xr, a)
+            _second_order(a, h, phi[r])
+            _bderiv(xr, beta[r], drag, f)
+            jerk = np.empty(3)
+            for i in range(3):
+                s = 0.0
+                for k in range(6):
+                    s += a[3 + i, k] * f[k]
+                jerk[i] = s
+            if drag:
+                rho, slope = _lnrho_and_slope(_geo_height(xr[0], xr[1], xr[2]))
+                kk = rho / (2.0 * beta[r])
+                sp = max(math.sqrt(xr[3] * xr[3] + xr[4] * xr[4] + xr[5] * xr[5]), 1e-9)
+                rn = math.sqrt(xr[0] * xr[0] + xr[1] * xr[1] + xr[2] * xr[2])
+                vup = (xr[0] * xr[3] + xr[1] * xr[4] + xr[2] * xr[5]) / rn
+                va = (xr[3] * f[3] + xr[4] * f[4] + xr[5] * f[5]) / sp
+                c1 = kk * slope * vup * sp
+                for i in range(3):
+                    jerk[i] = jerk[i] - c1 * xr[3 + i] - kk * (va * xr[3 + i] + sp * f[3 + i])
+            for i in range(3):
+                y[r, i] = xr[i] + xr[3 + i] * h + f[3 + i] * (h * h / 2.0) + jerk[i] * (h**3 / 6.0)
+                y[r, 3 + i] = xr[3 + i] + f[3 + i] * h + jerk[i] * (h * h / 2.0)
+        return y, phi
+    steps = max(1, math.ceil(big / max_step), math.ceil(big * k_drag / 0.3))
+    sp_ = np.empty((6, 6))
+    nxt = np.empty((6, 6))
+    k1 = np.empty(6)
+    k2 = np.empty(6)
+    k3 = np.empty(6)
+    k4 = np.empty(6)
+    tmp = np.empty(6)
+    yr = np.empty(6)
+    for r in range(n):
+        h = dt[r] / steps
+        b = beta[r]
+        for j in range(6):
+            yr[j] = x[r, j]
+        ph = phi[r]
+        for i in range(6):
+            for j in range(6):
+                ph[i, j] = 1.0 if i == j else 0.0
+        for _ in range(steps):
+            _dyn(yr, a)
+            _second_order(a, h, sp_)
+            for i in range(6):
+                for j in range(6):
+                    s = 0.0
+                    for k in range(6):
+                        s += sp_[i, k] * ph[k, j]
+                    nxt[i, j] = s
+            for i in range(6):
+                for j in range(6):
+                    ph[i, j] = nxt[i, j]
+            _bderiv(yr, b, drag, k1)
+            for j in range(6):
+                tmp[j] = yr[j] + (0.5 * h) * k1[j]
+            _bderiv(tmp, b, drag, k2)
+            for j in range(6):
+                tmp[j] = yr[j] + (0.5 * h) * k2[j]
+            _bderiv(tmp, b, drag, k3)
+            for j in range(6):
+                tmp[j] = yr[j] + h * k3[j]
+            _bderiv(tmp, b, drag, k4)
+            for j in range(6):
+                yr[j] = yr[j] + (h / 6.0) * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
+        for j in range(6):
+            y[r, j] = yr[j]
+    return y, phi
+
+
+@_jit
+def update_radar_rows(x: F64, p: F64, z: F64, site: F64, rot: F64, r: F64) -> tuple[F64, F64, F64, F64]:
+    """EKF update of states ``x (K, 6)``, ``p (K, 6, 6)`` (a drag bank's
+    members) with one radar plot ``z (md,)`` (its ``site``, ``rot``, noise
+    ``r``): ``(x, P, d2, ln det S)`` per row, as
+    :func:`tocsin.fusion.filters.ekf_update` of
+    :meth:`tocsin.fusion.estimation.Estimator.residual` (``S`` factored by
+    Cholesky; a row whose ``S`` is not positive definite gets NaN)."""
+    k_, md = x.shape[0], z.shape[0]
+    xn = np.empty((k_, 6))
+    pn = np.empty((k_, 6, 6))
+    d2 = np.empty(k_)
+    ld = np.empty(k_)
+    nu, hm, ph, s, lo, y = _innovation_scratch(md)
+    kg = np.empty((6, md))
+    row = np.empty(md)
+    for t in range(k_):
+        if not _innovation(x[t], p[t], z, site, rot, r, md, nu, hm, ph, s, lo):
+            xn[t, :] = np.nan
+            pn[t, :, :] = np.nan
+            d2[t] = np.nan
+            ld[t] = np.nan
+            continue
+        for a in range(6):
+            for i in range(md):
+                row[i] = ph[a, i]
+            _solve(lo, md, row, y)
+            for i in range(md):
+                kg[a, i] = y[i]
+        d2s, logdet = _d2_logdet(lo, md, nu, y)
+        d2[t] = d2s
+        ld[t] = logdet
+        for a in range(6):
+            acc = x[t, a]
+            for i in range(md):
+                acc += kg[a, i] * nu[i]
+            xn[t, a] = acc
+        for a in range(6):
+            for b in range(a + 1):
+                acc1 = p[t, a, b]
+                acc2 = p[t, b, a]
+                for i in range(md):
+                    acc1 -= kg[a, i] * ph[b, i]
+                    acc2 -= kg[b, i] * ph[a, i]
+                v = 0.5 * (acc1 + acc2)
+                pn[t, a, b] = v
+                pn[t, b, a] = v
+    return xn, pn, d2, ld
+
+
+@_jit
+def cov_predict(f: F64, p: F64, dt: F64, q: F64) -> F64:
+    """``F P F^T + Q`` of rows ``f, p (N, 6, 6)``, ``Q`` white acceleration
+    of density ``q (N,)`` over ``|dt| (N,)`` (as
+    :func:`tocsin.fusion.models.white_accel_q`)."""
+    n = f.shape[0]
+    out = np.empty((n, 6, 6))
+    fp = np.empty((6, 6))
+    for t in range(n):
+        for i in range(6):
+            for j in range(6):
+                acc = 0.0
+                for k in range(6):
+                    acc += f[t, i, k] * p[t, k, j]
+                fp[i, j] = acc
+        a = abs(dt[t])
+        c3 = q[t] * a**3 / 3.0
+        c2 = q[t] * a**2 / 2.0
+        c1 = q[t] * a
+        for i in range(6):
+            for j in range(i + 1):
+                acc = 0.0
+                for k in range(6):
+                    acc += fp[i, k] * f[t, j, k]
+                out[t, i, j] = acc
+        for i in range(3):
+            out[t, i, i] += c3
+            out[t, i + 3, i] += c2
+            out[t, i + 3, i + 3] += c1
+        for i in range(6):
+            for j in range(i + 1, 6):
+                out[t, i, j] = out[t, j, i]
     return out

@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import density_and_slope
+from tocsin.fusion import kernels
 from tocsin.fusion.propagate import deriv, drag_rate, height, rk4
 from tocsin.geo.wgs84 import GM, OMEGA_E
 
@@ -124,7 +125,28 @@ def ballistic_predict(
     """Ballistic prediction of ``(N, 6)`` states by per-row ``dt`` (``beta``:
     one ballistic coefficient, or one per row); returns
     ``(x_pred, Phi)`` (RK4 and second-order transition, ``ceil(max|dt|/max_step)``
-    equal substeps per row)."""
+    equal substeps per row). Compiled (:func:`tocsin.fusion.kernels.ballistic_predict`);
+    :func:`ballistic_predict_reference` is the same in numpy, the reference
+    the tests hold it to."""
+    n = x.shape[0]
+    if n == 0:
+        return ballistic_predict_reference(x, dt, beta=beta, max_step=max_step, taylor_max_s=taylor_max_s)
+    b = np.zeros(n) if beta is None else np.broadcast_to(np.asarray(beta, dtype=np.float64), (n,))
+    return kernels.ballistic_predict(
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(dt, dtype=np.float64),
+        np.ascontiguousarray(b),
+        beta is not None,
+        float(max_step),
+        float(taylor_max_s),
+    )
+
+
+def ballistic_predict_reference(
+    x: F64, dt: F64, *, beta: float | F64 | None, max_step: float = 10.0, taylor_max_s: float = 1.2
+) -> tuple[F64, F64]:
+    """:func:`ballistic_predict` in numpy (the reference: batched numpy
+    calls, no compiled code)."""
     n = x.shape[0]
     big = float(np.max(np.abs(dt))) if n else 0.0
     # the drag of a light object low down is stiff: steps of at most 0.3 of

@@ -736,8 +736,12 @@ class WarningEngine:
     def prepare(self) -> int:
         """Compute beforehand what an area's first alert would otherwise compute
         on its way out: the CAP polygons of every area of the registry (kept for
-        the process, :func:`cap_polygons`). Changes no output. Returns how many
-        areas."""
+        the process, :func:`cap_polygons`) and the launch-origin table the
+        texts name the launch from (~50 ms to import and load on the first
+        alert). Changes no output. Returns how many areas."""
+        from tocsin.warning.origin import origins
+
+        origins()
         reg = self.registry
         areas = list(reg) if isinstance(reg, Iterable) else []
         for a in areas:
