@@ -641,9 +641,10 @@ def _launch_plane_velocity(
     noisy (a 2 degree error moves the far end of a 1,500 km corridor by 50 km)
     while the bearing from the launch point over a baseline of tens of km is
     steady. Used when the launch estimate (or origin) is at least
-    ``boost_launch_baseline_m`` away and its uncertainty is below a tenth of that
-    distance (heading error below ~6 degrees); ``None`` when
-    there is no such baseline yet (no boost warning from a heading that noisy).
+    ``boost_launch_baseline_m`` away and the bearing's 95 % error (both ends'
+    across-track position errors over that distance) fits inside the corridor's
+    fan, ``boost_heading_margin_deg``; ``None`` when there is no such baseline
+    yet (no boost warning from a heading that noisy).
 
     With ``azimuth`` and a launch estimate carrying a launch azimuth and its
     sigma (the tracker's estimate during boost), the heading is that azimuth
@@ -685,7 +686,13 @@ def _launch_plane_velocity(
     dn = math.radians(lat_f - o_lat) * float(m)
     de = math.radians(lon_f - o_lon) * float(n) * math.cos(math.radians(o_lat))
     base = math.hypot(de, dn)
-    if base < cfg.boost_launch_baseline_m or o_sig > 0.1 * base:
+    if base < cfg.boost_launch_baseline_m:
+        return None
+    # the bearing's error: both ends' across-track position errors over the
+    # baseline; its 95 % must fit inside the corridor's fan, which is what the
+    # corridor's width allows for the heading (a wider error is not warned on)
+    s_head = math.hypot(o_sig, _cross_sigma(track, lat_f, lon_f)) / base
+    if K95 * s_head > math.radians(cfg.boost_heading_margin_deg):
         return None
     return _turn(v, lat_f, lon_f, _heading(o_lat, o_lon, lat_f, lon_f)), None
 
