@@ -41,11 +41,12 @@ class Reporter:
 
     def news(self, tr: Track) -> bool:
         """A status change reported at once, whatever the report interval
-        (issue 17): the first ballistic classification, the first impact
+        (issue 17): the first ballistic classification (or its withdrawal:
+        ``Ballistic.demote``), the first impact
         prediction, or an impact point that moved more than
         ``impact_material_m`` (or whose 95 % ellipse grew or shrank by more
         than ``impact_material_frac``) since the last report."""
-        if tr.cls == "ballistic" and tr.reported_cls != "ballistic":
+        if tr.cls != tr.reported_cls and "ballistic" in (tr.cls, tr.reported_cls):
             return True
         imp = tr.impact if tr.phase == "ballistic" else None
         if imp is None:
