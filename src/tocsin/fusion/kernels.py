@@ -991,3 +991,173 @@ def cov_predict(f: F64, p: F64, dt: F64, q: F64) -> F64:
             for j in range(i + 1, 6):
                 out[t, i, j] = out[t, j, i]
     return out
+
+
+# --- impact prediction helpers (as tocsin.fusion.impact's numpy references) -------------
+
+
+@_jit
+def mixture_scale(means: F64, covs: F64, w: F64, mean: F64, cov: F64, z2: F64, conf: float) -> float:
+    """:func:`tocsin.fusion.impact.mixture_scale_reference` with the fixed
+    points ``z2 (N, 2)``: the ``conf`` quantile of ``d^T cov^-1 d`` over the
+    points ``means_j + L_j z`` (``L_j L_j^T = covs_j``) weighted ``w_j / N``.
+
+    Instead of sorting all ``J N`` values, the quantile is bracketed by
+    bisection on the value (weight at or below it) until a few hundred
+    values are left between the brackets, and only those are sorted; the
+    cumulative weight is summed in ascending order from the weight below the
+    lower bracket. Results equal the reference's to rounding (the order of
+    the weight sum below the bracket differs)."""
+    k_, n = means.shape[0], z2.shape[0]
+    tot = n * k_
+    q = np.empty(tot)
+    wq = np.empty(tot)
+    det = cov[0, 0] * cov[1, 1] - cov[0, 1] * cov[1, 0]
+    i00, i01, i10, i11 = cov[1, 1] / det, -cov[0, 1] / det, -cov[1, 0] / det, cov[0, 0] / det
+    ws = 0.0
+    for j in range(k_):
+        ws += w[j]
+    qmax = 0.0
+    for j in range(k_):
+        l00 = math.sqrt(covs[j, 0, 0])
+        l10 = covs[j, 1, 0] / l00
+        l11 = math.sqrt(covs[j, 1, 1] - l10 * l10)
+        wj = w[j] / ws / n
+        ox = means[j, 0] - mean[0]
+        oy = means[j, 1] - mean[1]
+        for s in range(n):
+            dx = ox + l00 * z2[s, 0]
+            dy = oy + l10 * z2[s, 0] + l11 * z2[s, 1]
+            v = dx * (i00 * dx + i01 * dy) + dy * (i10 * dx + i11 * dy)
+            q[j * n + s] = v
+            wq[j * n + s] = wj
+            if v > qmax:
+                qmax = v
+    lo = -1.0
+    hi = qmax
+    inside = tot
+    w_lo = 0.0
+    for _ in range(80):
+        if inside <= 256:
+            break
+        mid = 0.5 * (lo + hi) if lo >= 0.0 else 0.5 * hi
+        f = 0.0
+        c = 0
+        for i in range(tot):
+            if q[i] <= mid:
+                f += wq[i]
+            elif q[i] <= hi:
+                c += 1
+        if f < conf:
+            lo = mid
+            w_lo = f
+            inside = c
+        else:
+            hi = mid
+            inside = 0
+            for i in range(tot):
+                if lo < q[i] <= hi:
+                    inside += 1
+        if hi - lo <= 0.0 or (lo >= 0.0 and hi - lo <= 1e-15 * hi):
+            break
+    cand = np.empty(inside)
+    cw = np.empty(inside)
+    m = 0
+    for i in range(tot):
+        if (lo < q[i] <= hi) and m < inside:
+            cand[m] = q[i]
+            cw[m] = wq[i]
+            m += 1
+    order = np.argsort(cand[:m], kind="mergesort")
+    cum = w_lo
+    for t in range(m):
+        cum += cw[order[t]]
+        if cum >= conf:
+            return cand[order[t]]
+    return cand[order[m - 1]] if m > 0 else hi
+
+
+@_jit
+def process_noise_en(
+    times: F64, states: F64, t_hit: float, x_hit: F64, rot: F64, q_air: float, q_vac: float, ceiling: float
+) -> F64:
+    """:func:`tocsin.fusion.impact._process_noise_en_reference` with the path
+    given as ``times (M,)`` and ``states (M, 6)`` (row 0: now, elapsed 0)."""
+    pq = np.zeros((6, 6))
+    a = np.empty((6, 6))
+    phi = np.empty((6, 6))
+    fp = np.empty((6, 6))
+    m = times.shape[0]
+    prev_t = 0.0
+    prev_x = states[0].copy()
+    for i in range(1, m + 1):
+        el = times[i] if i < m else t_hit
+        h = min(el, t_hit) - prev_t
+        if h <= 0.0:
+            break
+        _dyn(prev_x, a)
+        _second_order(a, h, phi)
+        qd = q_air if _geo_height(prev_x[0], prev_x[1], prev_x[2]) < ceiling else q_vac
+        for r in range(6):
+            for c in range(6):
+                acc = 0.0
+                for k in range(6):
+                    acc += phi[r, k] * pq[k, c]
+                fp[r, c] = acc
+        ah = abs(h)
+        c3 = qd * ah**3 / 3.0
+        c2 = qd * ah**2 / 2.0
+        c1 = qd * ah
+        for r in range(6):
+            for c in range(6):
+                acc = 0.0
+                for k in range(6):
+                    acc += fp[r, k] * phi[c, k]
+                pq[r, c] = acc
+        for r in range(3):
+            pq[r, r] += c3
+            pq[r, r + 3] += c2
+            pq[r + 3, r] += c2
+            pq[r + 3, r + 3] += c1
+        prev_t = prev_t + h
+        if i < m:
+            for j in range(6):
+                prev_x[j] = states[i, j]
+        else:
+            for j in range(6):
+                prev_x[j] = x_hit[j]
+        if el >= t_hit:
+            break
+    rn = math.sqrt(x_hit[0] * x_hit[0] + x_hit[1] * x_hit[1] + x_hit[2] * x_hit[2])
+    u = np.empty(3)
+    for j in range(3):
+        u[j] = x_hit[j] / rn
+    uv = u[0] * x_hit[3] + u[1] * x_hit[4] + u[2] * x_hit[5]
+    den = uv if abs(uv) > 1.0 else -1.0
+    mm = np.empty((3, 3))
+    for r in range(3):
+        for c in range(3):
+            mm[r, c] = (1.0 if r == c else 0.0) - x_hit[3 + r] * u[c] / den
+    c3m = np.empty((3, 3))
+    tmp = np.empty((3, 3))
+    for r in range(3):
+        for c in range(3):
+            acc = 0.0
+            for k in range(3):
+                acc += mm[r, k] * pq[k, c]
+            tmp[r, c] = acc
+    for r in range(3):
+        for c in range(3):
+            acc = 0.0
+            for k in range(3):
+                acc += tmp[r, k] * mm[c, k]
+            c3m[r, c] = acc
+    out = np.empty((2, 2))
+    for r in range(2):
+        for c in range(2):
+            acc = 0.0
+            for k in range(3):
+                for l_ in range(3):
+                    acc += rot[r, k] * c3m[k, l_] * rot[c, l_]
+            out[r, c] = acc
+    return out
