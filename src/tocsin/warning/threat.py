@@ -632,6 +632,7 @@ def _launch_plane_velocity(
     origin: tuple[float, float, float] | None = None,
     *,
     azimuth: bool = False,
+    fallback: bool = False,
 ) -> tuple[F64, float | None] | None:
     """The track's velocity turned, about the local vertical, onto the azimuth of
     the ground track from the estimated launch point (or, without one, from
@@ -644,7 +645,10 @@ def _launch_plane_velocity(
     ``boost_launch_baseline_m`` away and the bearing's 95 % error (both ends'
     across-track position errors over that distance) fits inside the corridor's
     fan, ``boost_heading_margin_deg``; ``None`` when there is no such baseline
-    yet (no boost warning from a heading that noisy).
+    yet (no boost warning from a heading that noisy). With ``fallback`` (the
+    caller would otherwise take the track's own, noisier velocity heading: a
+    lost track's reach), a baseline ten times the origin's uncertainty is
+    enough.
 
     With ``azimuth`` and a launch estimate carrying a launch azimuth and its
     sigma (the tracker's estimate during boost), the heading is that azimuth
@@ -692,7 +696,10 @@ def _launch_plane_velocity(
     # baseline; its 95 % must fit inside the corridor's fan, which is what the
     # corridor's width allows for the heading (a wider error is not warned on)
     s_head = math.hypot(o_sig, _cross_sigma(track, lat_f, lon_f)) / base
-    if K95 * s_head > math.radians(cfg.boost_heading_margin_deg):
+    if fallback:
+        if o_sig > 0.1 * base:
+            return None
+    elif K95 * s_head > math.radians(cfg.boost_heading_margin_deg):
         return None
     return _turn(v, lat_f, lon_f, _heading(o_lat, o_lon, lat_f, lon_f)), None
 
@@ -725,7 +732,7 @@ def _far_states(
     ``None`` without a launch-plane heading (unless ``raw_heading``: the
     track's own velocity then)."""
     x = np.asarray(track.state_ecef, dtype=np.float64)
-    r, got = x[:3], _launch_plane_velocity(track, cfg, origin, azimuth=azimuth)
+    r, got = x[:3], _launch_plane_velocity(track, cfg, origin, azimuth=azimuth, fallback=raw_heading)
     if got is None:
         if not raw_heading:
             return None
