@@ -42,7 +42,8 @@ from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import COEF as _COEF
 from tocsin.dynamics.atmosphere import DRAG_CEILING_M, STEP_M
-from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
+from tocsin.dynamics.ecef import deriv
+from tocsin.geo.wgs84 import GM, OMEGA_E, WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
 
@@ -413,6 +414,54 @@ def _d2_logdet(lo: F64, md: int, nu: F64, y: F64) -> tuple[float, float]:
     return d2s, logdet
 
 
+@_jit_inline
+def _radar_update(
+    xs: F64,
+    ps: F64,
+    z: F64,
+    site: F64,
+    rot: F64,
+    r: F64,
+    md: int,
+    scratch: tuple[F64, F64, F64, F64, F64, F64],
+    kg: F64,
+    row: F64,
+    xo: F64,
+    po: F64,
+) -> tuple[bool, float, float]:
+    """EKF update of one state ``xs (6,)``, ``ps (6, 6)`` with one radar plot
+    into ``xo``, ``po``: ``(ok, d2, ln det S)``; not ``ok`` (and ``xo``, ``po``
+    untouched) when ``S`` is not positive definite. The gain ``K = P H^T
+    S^-1`` row by row (``S`` symmetric), ``P = P- - K (P H^T)^T``
+    symmetrised. ``scratch``: :func:`_innovation_scratch`."""
+    nu, hm, ph, s, lo, y = scratch
+    if not _innovation(xs, ps, z, site, rot, r, md, nu, hm, ph, s, lo):
+        return False, math.nan, math.nan
+    for a in range(6):
+        for i in range(md):
+            row[i] = ph[a, i]
+        _solve(lo, md, row, y)
+        for i in range(md):
+            kg[a, i] = y[i]
+    d2s, logdet = _d2_logdet(lo, md, nu, y)
+    for a in range(6):
+        acc = xs[a]
+        for i in range(md):
+            acc += kg[a, i] * nu[i]
+        xo[a] = acc
+    for a in range(6):
+        for b in range(a + 1):
+            acc1 = ps[a, b]
+            acc2 = ps[b, a]
+            for i in range(md):
+                acc1 -= kg[a, i] * ph[b, i]
+                acc2 -= kg[b, i] * ph[a, i]
+            v = 0.5 * (acc1 + acc2)
+            po[a, b] = v
+            po[b, a] = v
+    return True, d2s, logdet
+
+
 @_jit
 def gate_radar(
     xc: F64,
@@ -522,7 +571,7 @@ def update_radar(
     xn = np.empty((n, 2, 6))
     pn = np.empty((n, 2, 6, 6))
     mu = np.empty((n, 2))
-    nu, hm, ph, s, lo, y = _innovation_scratch(md)
+    scratch = _innovation_scratch(md)
     kg = np.empty((6, md))
     row = np.empty(md)
     ll = np.empty(2)
@@ -530,35 +579,14 @@ def update_radar(
         a_ = ti[t]
         j = mj[t]
         for k in range(2):
-            if not _innovation(xp[a_, k], pp[a_, k], z[j], site[j], rot[j], r[j], md, nu, hm, ph, s, lo):
+            ok, d2s, logdet = _radar_update(
+                xp[a_, k], pp[a_, k], z[j], site[j], rot[j], r[j], md, scratch, kg, row, xn[t, k], pn[t, k]
+            )
+            if not ok:
                 xn[t, k, :] = np.nan
                 pn[t, k, :, :] = np.nan
                 ll[k] = np.nan
                 continue
-            # K = P H^T S^-1, row by row (S symmetric)
-            for a in range(6):
-                for i in range(md):
-                    row[i] = ph[a, i]
-                _solve(lo, md, row, y)
-                for i in range(md):
-                    kg[a, i] = y[i]
-            d2s, logdet = _d2_logdet(lo, md, nu, y)
-            for a in range(6):
-                acc = xp[a_, k, a]
-                for i in range(md):
-                    acc += kg[a, i] * nu[i]
-                xn[t, k, a] = acc
-            # P = P- - K (P H^T)^T, symmetrised
-            for a in range(6):
-                for b in range(a + 1):
-                    acc1 = pp[a_, k, a, b]
-                    acc2 = pp[a_, k, b, a]
-                    for i in range(md):
-                        acc1 -= kg[a, i] * ph[b, i]
-                        acc2 -= kg[b, i] * ph[a, i]
-                    v = 0.5 * (acc1 + acc2)
-                    pn[t, k, a, b] = v
-                    pn[t, k, b, a] = v
             ll[k] = -0.5 * (d2s + logdet + md * _LOG_2PI)
         top = max(ll[0], ll[1])
         w0 = cbar[a_, 0] * math.exp(ll[0] - top)
@@ -715,7 +743,6 @@ def alone(pairs: NDArray[np.int64], n: int, m: int) -> NDArray[np.bool_]:
 _BA2 = WGS84_A * WGS84_A
 _BB2 = WGS84_B * WGS84_B
 _BAB = WGS84_A * WGS84_B
-_K_J2 = 1.5 * J2 * _BA2
 _OM2 = OMEGA_E * OMEGA_E
 _N_SEG = _COEF.shape[0]
 
@@ -743,37 +770,6 @@ def _geo_height(x: float, y: float, z: float) -> float:
     s = z / rn
     s2 = s * s
     return rn - _BAB / math.sqrt(_BB2 * (1.0 - s2) + _BA2 * s2)
-
-
-@_jit_inline
-def _bderiv(y: F64, beta: float, drag: bool, out: F64) -> None:
-    """:func:`tocsin.fusion.propagate.deriv` of one state."""
-    x, yy, z = y[0], y[1], y[2]
-    vx, vy, vz = y[3], y[4], y[5]
-    r2 = x * x + yy * yy + z * z
-    rn = math.sqrt(r2)
-    mu_r3 = GM / (r2 * rn)
-    k = _K_J2 / r2
-    zr2 = 5.0 * z * z / r2
-    c_xy = -mu_r3 * (1.0 + k * (1.0 - zr2))
-    ax = c_xy * x + 2.0 * OMEGA_E * vy + _OM2 * x
-    ay = c_xy * yy - 2.0 * OMEGA_E * vx + _OM2 * yy
-    az = -mu_r3 * z * (1.0 + k * (3.0 - zr2))
-    if drag:
-        s2 = z * z / r2
-        h = rn - _BAB / math.sqrt(_BB2 * (1.0 - s2) + _BA2 * s2)
-        if h < DRAG_CEILING_M:
-            rho, _ = _lnrho_and_slope(h)
-            kd = 0.5 * rho * math.sqrt(vx * vx + vy * vy + vz * vz) / beta
-            ax = ax - kd * vx
-            ay = ay - kd * vy
-            az = az - kd * vz
-    out[0] = vx
-    out[1] = vy
-    out[2] = vz
-    out[3] = ax
-    out[4] = ay
-    out[5] = az
 
 
 @_jit_inline
@@ -840,7 +836,7 @@ def ballistic_predict(
             h = dt[r]
             _dyn(xr, a)
             _second_order(a, h, phi[r])
-            _bderiv(xr, beta[r], drag, f)
+            deriv(xr, beta[r] if drag else math.nan, f)
             jerk = np.empty(3)
             for i in range(3):
                 s = 0.0
@@ -872,7 +868,7 @@ def ballistic_predict(
     yr = np.empty(6)
     for r in range(n):
         h = dt[r] / steps
-        b = beta[r]
+        b = beta[r] if drag else math.nan
         for j in range(6):
             yr[j] = x[r, j]
         ph = phi[r]
@@ -891,16 +887,16 @@ def ballistic_predict(
             for i in range(6):
                 for j in range(6):
                     ph[i, j] = nxt[i, j]
-            _bderiv(yr, b, drag, k1)
+            deriv(yr, b, k1)
             for j in range(6):
                 tmp[j] = yr[j] + (0.5 * h) * k1[j]
-            _bderiv(tmp, b, drag, k2)
+            deriv(tmp, b, k2)
             for j in range(6):
                 tmp[j] = yr[j] + (0.5 * h) * k2[j]
-            _bderiv(tmp, b, drag, k3)
+            deriv(tmp, b, k3)
             for j in range(6):
                 tmp[j] = yr[j] + h * k3[j]
-            _bderiv(tmp, b, drag, k4)
+            deriv(tmp, b, k4)
             for j in range(6):
                 yr[j] = yr[j] + (h / 6.0) * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
         for j in range(6):
@@ -921,40 +917,16 @@ def update_radar_rows(x: F64, p: F64, z: F64, site: F64, rot: F64, r: F64) -> tu
     pn = np.empty((k_, 6, 6))
     d2 = np.empty(k_)
     ld = np.empty(k_)
-    nu, hm, ph, s, lo, y = _innovation_scratch(md)
+    scratch = _innovation_scratch(md)
     kg = np.empty((6, md))
     row = np.empty(md)
     for t in range(k_):
-        if not _innovation(x[t], p[t], z, site, rot, r, md, nu, hm, ph, s, lo):
+        ok, d2s, logdet = _radar_update(x[t], p[t], z, site, rot, r, md, scratch, kg, row, xn[t], pn[t])
+        if not ok:
             xn[t, :] = np.nan
             pn[t, :, :] = np.nan
-            d2[t] = np.nan
-            ld[t] = np.nan
-            continue
-        for a in range(6):
-            for i in range(md):
-                row[i] = ph[a, i]
-            _solve(lo, md, row, y)
-            for i in range(md):
-                kg[a, i] = y[i]
-        d2s, logdet = _d2_logdet(lo, md, nu, y)
         d2[t] = d2s
         ld[t] = logdet
-        for a in range(6):
-            acc = x[t, a]
-            for i in range(md):
-                acc += kg[a, i] * nu[i]
-            xn[t, a] = acc
-        for a in range(6):
-            for b in range(a + 1):
-                acc1 = p[t, a, b]
-                acc2 = p[t, b, a]
-                for i in range(md):
-                    acc1 -= kg[a, i] * ph[b, i]
-                    acc2 -= kg[b, i] * ph[a, i]
-                v = 0.5 * (acc1 + acc2)
-                pn[t, a, b] = v
-                pn[t, b, a] = v
     return xn, pn, d2, ld
 
 
