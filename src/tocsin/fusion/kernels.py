@@ -148,6 +148,18 @@ def imm_combine(x: F64, p: F64, mu: F64) -> tuple[F64, F64]:
     return xc, pc
 
 
+@_jit_inline
+def _mul(a: F64, b: F64, out: F64) -> None:
+    """``out = a @ b`` (small matrices, sums in the order of ``k``; ``a @ b^T``
+    with ``b.T``)."""
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            acc = 0.0
+            for k in range(a.shape[1]):
+                acc += a[i, k] * b[k, j]
+            out[i, j] = acc
+
+
 @_jit
 def radar_to_ecef(z: F64, site: F64, rot: F64, rcov: F64) -> tuple[F64, F64]:
     m = z.shape[0]
@@ -168,18 +180,8 @@ def radar_to_ecef(z: F64, site: F64, rot: F64, rcov: F64) -> tuple[F64, F64]:
             pos[r, i] = rot[r, 0, i] * e0 + rot[r, 1, i] * e1 + rot[r, 2, i] * e2 + site[r, i]
             for c in range(3):
                 jj[i, c] = rot[r, 0, i] * j[0, c] + rot[r, 1, i] * j[1, c] + rot[r, 2, i] * j[2, c]
-        for i in range(3):
-            for c in range(3):
-                s = 0.0
-                for k in range(3):
-                    s += jj[i, k] * rcov[r, k, c]
-                tmp[i, c] = s
-        for i in range(3):
-            for c in range(3):
-                s = 0.0
-                for k in range(3):
-                    s += tmp[i, k] * jj[c, k]
-                cov[r, i, c] = s
+        _mul(jj, rcov[r], tmp)
+        _mul(tmp, jj.T, cov[r])
     return pos, cov
 
 
@@ -878,12 +880,7 @@ def ballistic_predict(
         for _ in range(steps):
             _dyn(yr, a)
             _second_order(a, h, sp_)
-            for i in range(6):
-                for j in range(6):
-                    s = 0.0
-                    for k in range(6):
-                        s += sp_[i, k] * ph[k, j]
-                    nxt[i, j] = s
+            _mul(sp_, ph, nxt)
             for i in range(6):
                 for j in range(6):
                     ph[i, j] = nxt[i, j]
@@ -939,22 +936,12 @@ def cov_predict(f: F64, p: F64, dt: F64, q: F64) -> F64:
     out = np.empty((n, 6, 6))
     fp = np.empty((6, 6))
     for t in range(n):
-        for i in range(6):
-            for j in range(6):
-                acc = 0.0
-                for k in range(6):
-                    acc += f[t, i, k] * p[t, k, j]
-                fp[i, j] = acc
+        _mul(f[t], p[t], fp)
         a = abs(dt[t])
         c3 = q[t] * a**3 / 3.0
         c2 = q[t] * a**2 / 2.0
         c1 = q[t] * a
-        for i in range(6):
-            for j in range(i + 1):
-                acc = 0.0
-                for k in range(6):
-                    acc += fp[i, k] * f[t, j, k]
-                out[t, i, j] = acc
+        _mul(fp, f[t].T, out[t])  # the upper triangle is mirrored below
         for i in range(3):
             out[t, i, i] += c3
             out[t, i + 3, i] += c2
@@ -1070,22 +1057,12 @@ def process_noise_en(
         _dyn(prev_x, a)
         _second_order(a, h, phi)
         qd = q_air if _geo_height(prev_x[0], prev_x[1], prev_x[2]) < ceiling else q_vac
-        for r in range(6):
-            for c in range(6):
-                acc = 0.0
-                for k in range(6):
-                    acc += phi[r, k] * pq[k, c]
-                fp[r, c] = acc
+        _mul(phi, pq, fp)
         ah = abs(h)
         c3 = qd * ah**3 / 3.0
         c2 = qd * ah**2 / 2.0
         c1 = qd * ah
-        for r in range(6):
-            for c in range(6):
-                acc = 0.0
-                for k in range(6):
-                    acc += fp[r, k] * phi[c, k]
-                pq[r, c] = acc
+        _mul(fp, phi.T, pq)
         for r in range(3):
             pq[r, r] += c3
             pq[r, r + 3] += c2
@@ -1112,18 +1089,8 @@ def process_noise_en(
             mm[r, c] = (1.0 if r == c else 0.0) - x_hit[3 + r] * u[c] / den
     c3m = np.empty((3, 3))
     tmp = np.empty((3, 3))
-    for r in range(3):
-        for c in range(3):
-            acc = 0.0
-            for k in range(3):
-                acc += mm[r, k] * pq[k, c]
-            tmp[r, c] = acc
-    for r in range(3):
-        for c in range(3):
-            acc = 0.0
-            for k in range(3):
-                acc += tmp[r, k] * mm[c, k]
-            c3m[r, c] = acc
+    _mul(mm, pq[:3, :3], tmp)
+    _mul(tmp, mm.T, c3m)
     out = np.empty((2, 2))
     for r in range(2):
         for c in range(2):
