@@ -53,6 +53,9 @@ class Track:
     # what the last report said (tocsin.fusion.reports.Reporter.news)
     reported_cls: str = "unknown"
     reported_impact: Impact | None = None
+    reported_phase: str = "unknown"
+    #: during boost: (vacuum reach m, launch azimuth deg, its sigma deg) last reported
+    reported_boost: tuple[float, float | None, float | None] | None = None
     updates: int = 0
     votes_b: int = 0
     votes_a: int = 0

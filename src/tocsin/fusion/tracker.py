@@ -253,6 +253,7 @@ class Tracker:
         the newest time (:meth:`Lifecycle.housekeeping
         <tocsin.fusion.lifecycle.Lifecycle.housekeeping>`)."""
         due: list[Track] = []
+        behind: list[Track] = []  # news older than a prediction already reported
         tracks = self._life.tracks
         for key in sorted(changed):
             tr = tracks.get(key)
@@ -269,8 +270,27 @@ class Tracker:
                 # refreshed on every update (throttled to impact_interval_s
                 # inside), so a first or moved impact is news at once
                 self._bal.predictions(tr)
-            if self._rep.due(tr, status_change or self._rep.news(tr)):
+            news = status_change or self._rep.news(tr)
+            if self._rep.due(tr, news):
                 due.append(tr)
+                if news and tr.last_predicted_report > tr.t:
+                    behind.append(tr)
         out = self._rep.messages(due, sent)
+        if behind:
+            # news older than a prediction of the track already reported (a
+            # plot that arrived after the report interval's predicted report,
+            # made at the arrival clock): consumers keep the newest report of
+            # a track, so the news is also reported predicted to now (the
+            # arrival of this scan, or that prediction's time if later)
+            now = max([sent, self._now] + [tr.last_predicted_report for tr in behind])
+            _, _, _, xc, pc, ok = self._est.predict_all(self._est.gather(behind, now))
+            keep = ok.tolist()
+            out.extend(
+                self._rep.messages(
+                    [tr for tr, k in zip(behind, keep, strict=True) if k],
+                    sent,
+                    [(now, xc[i], pc[i]) for i, k in enumerate(keep) if k],
+                )
+            )
         out.extend(self._life.housekeeping(self._now, sent))
         return out
