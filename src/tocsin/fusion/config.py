@@ -128,15 +128,11 @@ class TrackerConfig:
     """An impact point that moved more than this since the last report is reported at once."""
     impact_material_frac: float = 0.25
     """So is a 95 % ellipse whose semi-major axis changed by more than this fraction."""
-    boost_material_frac: float = 0.1
-    """During boost the warning is the reachable corridor (docs/warning.md): its
-    far end, whose uncertainty is about a quarter of its length (the warning
-    holds the last 30 % back for that), is material news once the track's
-    vacuum reach (:func:`tocsin.fusion.reports.vacuum_reach_m`) moved by more
-    than this fraction of the reach last reported (0.4 of that uncertainty),
-    and never for less than ``impact_material_m``. The corridor's heading is
-    news once the launch azimuth moved by more than its own 1-sigma or that
-    sigma changed by more than ``impact_material_frac`` (0 turns both off)."""
+    boost_azimuth_sigmas: float = 1.0
+    """During boost the warning is the reachable corridor along the launch
+    azimuth (docs/warning.md): a launch azimuth that moved by more than this
+    many of its own (last reported) sigmas is reported at once
+    (:meth:`tocsin.fusion.reports.Reporter.news`)."""
     boost_launch_sigma_m: float = 150_000.0
     ir_pair_dt_s: float = 1.0
     ir_max_miss_m: float = 5_000.0
@@ -185,8 +181,8 @@ class TrackerConfig:
             raise ValueError("need 1 <= confirm_m <= confirm_n")
         if not 0.0 <= self.coast_after_s <= self.lost_after_s:
             raise ValueError("need 0 <= coast_after_s <= lost_after_s")
-        if self.boost_material_frac < 0:
-            raise ValueError("boost_material_frac must be >= 0")
+        if self.boost_azimuth_sigmas < 0:
+            raise ValueError("boost_azimuth_sigmas must be >= 0")
         if self.oosm_lag_s < 0 or self.report_interval_s < 0:
             raise ValueError("lags and intervals must be >= 0")
         if not self.oosm_lag_s <= MAX_OOSM_LAG_S:

@@ -49,19 +49,21 @@ class Reporter:
         than ``impact_material_frac``) since the last report.
 
         During boost, where the warning is the corridor the missile could
-        still reach (its heading from the launch azimuth, its far end from the
-        state): a phase change, the first launch azimuth, an azimuth that
-        moved by more than its own 1-sigma or whose sigma changed by more than
-        ``impact_material_frac``, and a vacuum reach (:func:`vacuum_reach_m`)
-        that moved by more than ``boost_material_frac`` of the reach last
-        reported (at least ``impact_material_m``). Only for ballistic tracks:
-        the warning engine ignores the rest."""
+        still reach: a phase change (burnout), the first launch azimuth (the
+        corridor's heading), an azimuth that moved by more than
+        ``boost_azimuth_sigmas`` of its own sigma, or whose sigma (the
+        corridor's width) changed by more than ``impact_material_frac``. The
+        corridor's far end (the reach, from the speed) is paced by the report
+        interval: a young boost track's speed is noisy, and a jump of the
+        reach its own uncertainty explains is no news (docs/operations.md,
+        "Boost news at once"). Only for ballistic tracks: the warning engine
+        ignores the rest."""
         if tr.cls == "ballistic" and tr.reported_cls != "ballistic":
             return True
         if tr.cls == "ballistic" and tr.phase != tr.reported_phase:
             return True
-        if tr.cls == "ballistic" and tr.phase == "boost" and self.cfg.boost_material_frac > 0.0:
-            return self._boost_news(tr)
+        if tr.cls == "ballistic" and tr.phase == "boost":
+            return self._heading_news(tr)
         imp = tr.impact if tr.phase == "ballistic" else None
         if imp is None:
             return False
@@ -72,30 +74,16 @@ class Reporter:
             return True
         return _distance_m(last.lat, last.lon, imp.lat, imp.lon) > self.cfg.impact_material_m
 
-    def _boost_news(self, tr: Track) -> bool:
-        last = tr.reported_boost
-        now = self._boost_summary(tr, tr.combined()[0])
-        if last is None:
+    def _heading_news(self, tr: Track) -> bool:
+        az, az_sig = _azimuth(tr)
+        if az is None or az_sig is None:
+            return False
+        if tr.reported_azimuth is None:
+            return True  # the first launch azimuth: the corridor's heading
+        az0, az_sig0 = tr.reported_azimuth
+        if abs((az - az0 + 180.0) % 360.0 - 180.0) > self.cfg.boost_azimuth_sigmas * az_sig0:
             return True
-        reach, az, az_sig = now
-        reach0, az0, az_sig0 = last
-        if az is not None and az_sig is not None:
-            if az0 is None or az_sig0 is None:
-                return True  # the first launch azimuth: the corridor's heading
-            if abs((az - az0 + 180.0) % 360.0 - 180.0) > az_sig0:
-                return True
-            if abs(az_sig - az_sig0) > self.cfg.impact_material_frac * az_sig0:
-                return True
-        if math.isinf(reach) or math.isinf(reach0):
-            return math.isinf(reach) != math.isinf(reach0)
-        return abs(reach - reach0) > max(self.cfg.boost_material_frac * reach0, self.cfg.impact_material_m)
-
-    @staticmethod
-    def _boost_summary(tr: Track, xc: F64) -> tuple[float, float | None, float | None]:
-        la = tr.launch if tr.launch is not None else tr.boost_launch
-        az = la.azimuth_deg if la is not None else None
-        az_sig = la.azimuth_sigma_deg if la is not None else None
-        return vacuum_reach_m(xc), az, az_sig
+        return abs(az_sig - az_sig0) > self.cfg.impact_material_frac * az_sig0
 
     def quality(self, tr: Track, sig: float, t: float) -> float:
         """Track quality in [0, 1] (docs/fusion.md): how well the track is
@@ -150,7 +138,8 @@ class Reporter:
             tr.reported_cls = tr.cls
             tr.reported_impact = tr.impact if tr.phase == "ballistic" else None
             tr.reported_phase = tr.phase
-            tr.reported_boost = self._boost_summary(tr, xc) if tr.phase == "boost" else None
+            az, az_sig = _azimuth(tr)
+            tr.reported_azimuth = (az, az_sig) if az is not None and az_sig is not None else None
             launch = impact = None
             path = None
             la = tr.launch
@@ -223,48 +212,10 @@ def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2.0 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))
 
 
-MU_EARTH = 3.986004418e14  # m^3/s^2 (WGS 84)
 
-
-def vacuum_reach_m(x: F64) -> float:
-    """Ground distance (m) from the sub-point of ECEF state ``x`` (6,) to
-    where a drag-free, thrust-free flight from it comes down (a Kepler
-    conic about a point mass, non-rotating, to the geocentric radius of the
-    ground below the object): the range a missile would reach if it stopped
-    burning now. ``inf`` when it does not come down (an escape or orbital
-    state); 0 when it is at or below the ground going down. A measure of how
-    far the warning's boost corridor reaches, for :meth:`Reporter.news`
-    (a few microseconds; not the warning's own flight, which has J2, drag
-    and Earth rotation)."""
-    r = x[:3]
-    v = x[3:6]
-    rn = math.sqrt(float(r @ r))
-    if rn <= 0.0:
-        return 0.0
-    _, _, alt = ecef_to_geodetic(r)
-    rg = rn - float(alt)  # geocentric radius of the ground below (to ~1e-3 m)
-    hv = np.cross(r, v)
-    h2 = float(hv @ hv)
-    vr = float(r @ v) / rn
-    energy = 0.5 * float(v @ v) - MU_EARTH / rn
-    p = h2 / MU_EARTH
-    e = math.sqrt(max(0.0, 1.0 + 2.0 * energy * h2 / (MU_EARTH * MU_EARTH)))
-    if rn <= rg and vr <= 0.0:
-        return 0.0
-    if e >= 1.0 and vr >= 0.0:
-        return math.inf  # escaping
-    if e < 1e-12:
-        return math.inf  # circular: never comes down (or already down)
-    ci = (p / min(rg, rn) - 1.0) / e
-    if ci >= 1.0 or ci <= -1.0:
-        # the conic never comes as low as the ground: periapsis above it
-        # (ci >= 1), or the whole conic beyond it (ci <= -1, escape)
-        return math.inf
-    c0 = max(-1.0, min(1.0, (p / rn - 1.0) / e))
-    nu0 = math.acos(c0)
-    if vr < 0.0:
-        nu0 = 2.0 * math.pi - nu0
-    nui = 2.0 * math.pi - math.acos(ci)  # the descending crossing
-    if nui < nu0:
-        return 0.0
-    return rg * (nui - nu0)
+def _azimuth(tr: Track) -> tuple[float | None, float | None]:
+    """The launch azimuth and its sigma (degrees) a report of ``tr`` carries."""
+    la = tr.launch if tr.launch is not None else tr.boost_launch
+    if la is None:
+        return None, None
+    return la.azimuth_deg, la.azimuth_sigma_deg

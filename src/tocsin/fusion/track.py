@@ -54,8 +54,8 @@ class Track:
     reported_cls: str = "unknown"
     reported_impact: Impact | None = None
     reported_phase: str = "unknown"
-    #: during boost: (vacuum reach m, launch azimuth deg, its sigma deg) last reported
-    reported_boost: tuple[float, float | None, float | None] | None = None
+    #: the launch azimuth and its sigma (degrees) last reported
+    reported_azimuth: tuple[float, float] | None = None
     updates: int = 0
     votes_b: int = 0
     votes_a: int = 0

@@ -253,7 +253,7 @@ class Tracker:
         the newest time (:meth:`Lifecycle.housekeeping
         <tocsin.fusion.lifecycle.Lifecycle.housekeeping>`)."""
         due: list[Track] = []
-        behind: list[Track] = []  # news older than a prediction already reported
+        behind: list[Track] = []  # reported updates older than a prediction already reported
         tracks = self._life.tracks
         for key in sorted(changed):
             tr = tracks.get(key)
@@ -270,18 +270,18 @@ class Tracker:
                 # refreshed on every update (throttled to impact_interval_s
                 # inside), so a first or moved impact is news at once
                 self._bal.predictions(tr)
-            news = status_change or self._rep.news(tr)
-            if self._rep.due(tr, news):
+            if self._rep.due(tr, status_change or self._rep.news(tr)):
                 due.append(tr)
-                if news and tr.last_predicted_report > tr.t:
+                if tr.last_predicted_report > tr.t:
                     behind.append(tr)
         out = self._rep.messages(due, sent)
         if behind:
-            # news older than a prediction of the track already reported (a
-            # plot that arrived after the report interval's predicted report,
-            # made at the arrival clock): consumers keep the newest report of
-            # a track, so the news is also reported predicted to now (the
-            # arrival of this scan, or that prediction's time if later)
+            # an update older than a prediction of the track already reported
+            # (a plot that arrived after the report interval's predicted
+            # report, made at the arrival clock): consumers keep the newest
+            # report of a track and would drop it, so it is also reported
+            # predicted to now (this scan's arrival, or that prediction's
+            # time if later), once
             now = max([sent, self._now] + [tr.last_predicted_report for tr in behind])
             _, _, _, xc, pc, ok = self._est.predict_all(self._est.gather(behind, now))
             keep = ok.tolist()
