@@ -212,7 +212,6 @@ def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2.0 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))
 
 
-
 def _azimuth(tr: Track) -> tuple[float | None, float | None]:
     """The launch azimuth and its sigma (degrees) a report of ``tr`` carries."""
     la = tr.launch if tr.launch is not None else tr.boost_launch
