@@ -695,7 +695,11 @@ def stop_server(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:
 
 def warm_up(code: Path | None) -> None:
     """Compile the tracker's numba kernels of ``code`` once (cached on disk)
-    so no measured run pays for it."""
+    so no measured run pays for it: an air picture, then (where the tree has
+    it, since a4d8fa6) the stage process's warm-up missile flight, for the
+    ballistic kernels (prediction, impact, fly-out). Without the missile a
+    fresh tree's in-process node compiled those on the live path when the
+    IRBM appeared (a 24-s stall at load 13, 2026-12-06)."""
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]) if sys.argv[1] else None\n"
         "from tocsin.runtime import default_stages\n"
@@ -706,6 +710,12 @@ def warm_up(code: Path | None) -> None:
         "for line in sys.stdin.buffer:\n"
         "    run_pipeline(st, decode_json(line))\n"
         "for s in st: s.advance(2e9)\n"
+        "try:\n"
+        "    from tocsin.stageproc import StageRecipe, warm_up\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "else:\n"
+        "    warm_up(StageRecipe('default'))\n"
     )
     pic = AirPicture(2, 40)
     lines = [encode_json(e) for e in pic.sensors()]
