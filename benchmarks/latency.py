@@ -761,6 +761,8 @@ def throughput(
                     opts = ("--stage-process", "on" if sp == "sp" else "off")
                 if snapshot_entries is not None:
                     opts += ("--snapshot-entries", str(snapshot_entries))
+                    if snapshot_entries == 0:  # (and none on time either)
+                        opts += ("--snapshot-s", "0")
                 proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
@@ -1336,7 +1338,7 @@ def main() -> None:
         default=None,
         metavar="N",
         help="throughput: the servers' --snapshot-entries (default: tocsin serve's, 100,000; a snapshot "
-        "at 20,000 plots/s costs seconds of CPU: 0 shows the rate without them)",
+        "at 20,000 plots/s costs seconds of CPU: 0, with --snapshot-s 0, shows the rate without any)",
     )
     ap.add_argument(
         "--cost",
