@@ -163,3 +163,43 @@ def test_a_spent_piece_never_reignites(role: str | None) -> None:
     else:
         assert tr.burnt_out
         assert tr.phase == "ballistic"
+
+
+def test_a_track_plots_keep_reaching_late_is_not_coasting(scen: Any) -> None:
+    """One radar, a plot every 1.6 s, each reaching the tracker 2-2.8 s after it
+    was measured; the tracker advanced every second of arrival time (as a live
+    node is). Ages measured from the arrival clock to the last plot's
+    measurement time include the link's latency: the track flapped between
+    confirmed and coasting after every plot (independent SRBM-fighter case:
+    171 times). It is coasting only when plots stop coming, and then still."""
+    import msgspec
+
+    from tocsin.fusion import Tracker
+    from tocsin.wire import PlotBody, TrackBody
+
+    radar = scen.Radar("KR-R2", 36.9, 127.6, sigma_r=50.0, sigma_deg=0.05, max_range=6e5, period=1.6)
+    envs = scen.make_plots(_fighter(scen.T0, 0.0), scen.T0, scen.T0 + 90.0, [radar], seed=3)
+    rng = np.random.default_rng(5)
+    late = [
+        msgspec.structs.replace(e, sent=e.sent + 2.0 + 0.8 * float(rng.random())) if e.kind == "plot" else e
+        for e in envs
+    ]
+    trk = Tracker(TrackerConfig())
+    out = []
+    tick = scen.T0 + 1.0
+    for e in late:
+        while e.sent >= tick:
+            out += trk.advance(tick)
+            tick += 1.0
+        out += trk.push(e)
+    while tick <= scen.T0 + 110.0:
+        out += trk.advance(tick)
+        tick += 1.0
+    seq = [(e.sent, e.body.status) for e in out if isinstance(e.body, TrackBody) and e.body.id == "F-1"]
+    last_plot = max(e.sent for e in late if isinstance(e.body, PlotBody))
+    first = next(s for s, st in seq if st == "confirmed")
+    while_seen = {st for s, st in seq if first <= s <= last_plot}
+    assert while_seen == {"confirmed"}, while_seen
+    after = [st for s, st in seq if s > last_plot]
+    assert "coasting" in after
+    assert after[-1] in ("lost", "deleted")

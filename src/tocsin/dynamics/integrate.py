@@ -40,7 +40,9 @@ from numba import njit
 from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import DAY_STEP_M, DRAG_CEILING_M, N_DAY, density1
-from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
+from tocsin.dynamics.ecef import accel
+from tocsin.dynamics.ecef import height as ecef_height
+from tocsin.geo.wgs84 import GM
 
 F64 = NDArray[np.float64]
 _DAY_STEP = DAY_STEP_M
@@ -137,11 +139,7 @@ def params(air: F64 | None = None, **kw: float) -> F64:
 def _height(x: F64) -> float:
     """Height above the ellipsoid along the geocentric radius (as
     :func:`tocsin.dynamics.forces.approx_altitude`; exact on the ellipsoid)."""
-    rn = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
-    s = x[2] / rn
-    c2 = 1.0 - s * s
-    re = WGS84_A * WGS84_B / math.sqrt((WGS84_B * WGS84_B) * c2 + (WGS84_A * WGS84_A) * s * s)
-    return rn - re
+    return float(ecef_height(x[0], x[1], x[2]))
 
 
 @_jit
@@ -163,15 +161,8 @@ def _deriv(t: float, x: F64, p: F64, dive: bool, out: F64) -> None:
     rx, ry, rz, vx, vy, vz = x[0], x[1], x[2], x[3], x[4], x[5]
     r2 = rx * rx + ry * ry + rz * rz
     rn = math.sqrt(r2)
-    mu_r3 = GM / (r2 * rn)
-    k = 1.5 * J2 * (WGS84_A * WGS84_A) / r2
-    zr2 = 5.0 * rz * rz / r2
-    ax = -mu_r3 * rx * (1.0 + k * (1.0 - zr2))
-    ay = -mu_r3 * ry * (1.0 + k * (1.0 - zr2))
-    az = -mu_r3 * rz * (1.0 + k * (3.0 - zr2))
-    w = OMEGA_E
-    ax += 2.0 * w * vy + w * w * rx
-    ay += -2.0 * w * vx + w * w * ry
+    # J2 gravity and the rotating frame (the shared kernel)
+    ax, ay, az = accel(rx, ry, rz, vx, vy, vz)
     speed = math.sqrt(vx * vx + vy * vy + vz * vz)
     beta = p[I_BETA]
     h = _height(x)

@@ -6,9 +6,10 @@ batched numpy calls (:func:`tocsin.fusion.propagate.to_ground`) every RK4
 step is a few dozen calls on arrays of a hundred rows, and the step has to
 suit the row that needs the smallest one (a light object low down makes the
 equation stiff). :func:`to_ground_rows` integrates each row on its own, with
-its own step, in one compiled call: the same equation of motion
-(:func:`tocsin.fusion.propagate.deriv`: J2, rotating frame, exponential
-atmosphere drag), the same classical RK4 and step rules, and the same
+its own step, in one compiled call: the same equation of motion (the
+shared kernel :func:`tocsin.dynamics.ecef.deriv`, as
+:func:`tocsin.fusion.propagate.deriv`: J2, rotating frame, drag), the same
+classical RK4 and step rules, and the same
 crossing of the ellipsoid by Newton's method on the cubic Hermite
 interpolant of the last step. ``tests/fusion/test_ground.py`` checks it
 against :func:`tocsin.fusion.propagate.to_ground`.
@@ -22,17 +23,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density1
+from tocsin.dynamics.ecef import deriv
 from tocsin.dynamics.forces import SCALE_HEIGHT
 from tocsin.fusion.kernels import _jit, _jit_inline
-from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
+from tocsin.geo.wgs84 import WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
 
 _A2 = WGS84_A * WGS84_A
 _B2 = WGS84_B * WGS84_B
 _AB = WGS84_A * WGS84_B
-_K_J2 = 1.5 * J2 * _A2
-_W2 = OMEGA_E * OMEGA_E
 
 
 @_jit_inline
@@ -44,48 +44,17 @@ def _height(x: float, y: float, z: float) -> float:
 
 
 @_jit_inline
-def _deriv(y: F64, beta: float, out: F64) -> None:
-    """``d/dt [r, v]`` of one ECEF state (``beta`` NaN: no drag)."""
-    x, yy, z = y[0], y[1], y[2]
-    vx, vy, vz = y[3], y[4], y[5]
-    r2 = x * x + yy * yy + z * z
-    rn = math.sqrt(r2)
-    mu_r3 = GM / (r2 * rn)
-    k = _K_J2 / r2
-    zr2 = 5.0 * z * z / r2
-    c_xy = -mu_r3 * (1.0 + k * (1.0 - zr2))
-    ax = c_xy * x + 2.0 * OMEGA_E * vy + _W2 * x
-    ay = c_xy * yy - 2.0 * OMEGA_E * vx + _W2 * yy
-    az = -mu_r3 * z * (1.0 + k * (3.0 - zr2))
-    if not math.isnan(beta):
-        s2 = z * z / r2
-        h = rn - _AB / math.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
-        if h < DRAG_CEILING_M:
-            rho = density1(h)
-            kd = 0.5 * rho * math.sqrt(vx * vx + vy * vy + vz * vz) / beta
-            ax -= kd * vx
-            ay -= kd * vy
-            az -= kd * vz
-    out[0] = vx
-    out[1] = vy
-    out[2] = vz
-    out[3] = ax
-    out[4] = ay
-    out[5] = az
-
-
-@_jit_inline
 def _rk4(y: F64, h: float, beta: float, out: F64, k1: F64, k2: F64, k3: F64, k4: F64, tmp: F64) -> None:
-    _deriv(y, beta, k1)
+    deriv(y, beta, k1)
     for j in range(6):
         tmp[j] = y[j] + 0.5 * h * k1[j]
-    _deriv(tmp, beta, k2)
+    deriv(tmp, beta, k2)
     for j in range(6):
         tmp[j] = y[j] + 0.5 * h * k2[j]
-    _deriv(tmp, beta, k3)
+    deriv(tmp, beta, k3)
     for j in range(6):
         tmp[j] = y[j] + h * k3[j]
-    _deriv(tmp, beta, k4)
+    deriv(tmp, beta, k4)
     for j in range(6):
         out[j] = y[j] + (h / 6.0) * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
 

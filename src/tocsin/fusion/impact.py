@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tocsin.fusion import ground
+from tocsin.fusion import ground, kernels
 from tocsin.fusion.drag import DragBank, members
 from tocsin.fusion.models import transition, white_accel_q
 from tocsin.fusion.propagate import height, to_ground
@@ -101,6 +101,22 @@ _Z2 = _qmc_normal()
 
 
 def mixture_scale(means: F64, covs: F64, w: F64, mean: F64, cov: F64, conf: float = 0.95) -> float:
+    """:func:`mixture_scale_reference`, compiled
+    (:func:`tocsin.fusion.kernels.mixture_scale`: equal to rounding)."""
+    return float(
+        kernels.mixture_scale(
+            np.ascontiguousarray(means, dtype=np.float64),
+            np.ascontiguousarray(covs, dtype=np.float64),
+            np.ascontiguousarray(w, dtype=np.float64),
+            np.ascontiguousarray(mean, dtype=np.float64),
+            np.ascontiguousarray(cov, dtype=np.float64),
+            _Z2,
+            float(conf),
+        )
+    )
+
+
+def mixture_scale_reference(means: F64, covs: F64, w: F64, mean: F64, cov: F64, conf: float = 0.95) -> float:
     """The ``s`` whose ellipse ``d^T cov^-1 d <= s`` about ``mean`` holds
     ``conf`` of the Gaussian mixture ``sum_j w_j N(means_j, covs_j)`` (2-D),
     by fixed quasi-random points (:data:`_Z2`). One Gaussian at ``mean``
@@ -118,6 +134,24 @@ def mixture_scale(means: F64, covs: F64, w: F64, mean: F64, cov: F64, conf: floa
 
 
 def _process_noise_en(
+    path: list[tuple[float, F64]], t_hit: float, x_hit: F64, rot: F64, q: tuple[float, float, float]
+) -> F64:
+    """:func:`_process_noise_en_reference`, compiled
+    (:func:`tocsin.fusion.kernels.process_noise_en`: equal to rounding)."""
+    out: F64 = kernels.process_noise_en(
+        np.array([el for el, _ in path], dtype=np.float64),
+        np.ascontiguousarray(np.stack([y for _, y in path]), dtype=np.float64),
+        float(t_hit),
+        np.ascontiguousarray(x_hit, dtype=np.float64),
+        np.ascontiguousarray(rot, dtype=np.float64),
+        float(q[0]),
+        float(q[1]),
+        float(q[2]),
+    )
+    return out
+
+
+def _process_noise_en_reference(
     path: list[tuple[float, F64]], t_hit: float, x_hit: F64, rot: F64, q: tuple[float, float, float]
 ) -> F64:
     """East/north covariance at the impact point of the white-acceleration

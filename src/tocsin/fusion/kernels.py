@@ -42,7 +42,8 @@ from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import COEF as _COEF
 from tocsin.dynamics.atmosphere import DRAG_CEILING_M, STEP_M
-from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
+from tocsin.dynamics.ecef import deriv
+from tocsin.geo.wgs84 import GM, OMEGA_E, WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
 
@@ -147,6 +148,18 @@ def imm_combine(x: F64, p: F64, mu: F64) -> tuple[F64, F64]:
     return xc, pc
 
 
+@_jit_inline
+def _mul(a: F64, b: F64, out: F64) -> None:
+    """``out = a @ b`` (small matrices, sums in the order of ``k``; ``a @ b^T``
+    with ``b.T``)."""
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            acc = 0.0
+            for k in range(a.shape[1]):
+                acc += a[i, k] * b[k, j]
+            out[i, j] = acc
+
+
 @_jit
 def radar_to_ecef(z: F64, site: F64, rot: F64, rcov: F64) -> tuple[F64, F64]:
     m = z.shape[0]
@@ -167,18 +180,8 @@ def radar_to_ecef(z: F64, site: F64, rot: F64, rcov: F64) -> tuple[F64, F64]:
             pos[r, i] = rot[r, 0, i] * e0 + rot[r, 1, i] * e1 + rot[r, 2, i] * e2 + site[r, i]
             for c in range(3):
                 jj[i, c] = rot[r, 0, i] * j[0, c] + rot[r, 1, i] * j[1, c] + rot[r, 2, i] * j[2, c]
-        for i in range(3):
-            for c in range(3):
-                s = 0.0
-                for k in range(3):
-                    s += jj[i, k] * rcov[r, k, c]
-                tmp[i, c] = s
-        for i in range(3):
-            for c in range(3):
-                s = 0.0
-                for k in range(3):
-                    s += tmp[i, k] * jj[c, k]
-                cov[r, i, c] = s
+        _mul(jj, rcov[r], tmp)
+        _mul(tmp, jj.T, cov[r])
     return pos, cov
 
 
@@ -413,6 +416,54 @@ def _d2_logdet(lo: F64, md: int, nu: F64, y: F64) -> tuple[float, float]:
     return d2s, logdet
 
 
+@_jit_inline
+def _radar_update(
+    xs: F64,
+    ps: F64,
+    z: F64,
+    site: F64,
+    rot: F64,
+    r: F64,
+    md: int,
+    scratch: tuple[F64, F64, F64, F64, F64, F64],
+    kg: F64,
+    row: F64,
+    xo: F64,
+    po: F64,
+) -> tuple[bool, float, float]:
+    """EKF update of one state ``xs (6,)``, ``ps (6, 6)`` with one radar plot
+    into ``xo``, ``po``: ``(ok, d2, ln det S)``; not ``ok`` (and ``xo``, ``po``
+    untouched) when ``S`` is not positive definite. The gain ``K = P H^T
+    S^-1`` row by row (``S`` symmetric), ``P = P- - K (P H^T)^T``
+    symmetrised. ``scratch``: :func:`_innovation_scratch`."""
+    nu, hm, ph, s, lo, y = scratch
+    if not _innovation(xs, ps, z, site, rot, r, md, nu, hm, ph, s, lo):
+        return False, math.nan, math.nan
+    for a in range(6):
+        for i in range(md):
+            row[i] = ph[a, i]
+        _solve(lo, md, row, y)
+        for i in range(md):
+            kg[a, i] = y[i]
+    d2s, logdet = _d2_logdet(lo, md, nu, y)
+    for a in range(6):
+        acc = xs[a]
+        for i in range(md):
+            acc += kg[a, i] * nu[i]
+        xo[a] = acc
+    for a in range(6):
+        for b in range(a + 1):
+            acc1 = ps[a, b]
+            acc2 = ps[b, a]
+            for i in range(md):
+                acc1 -= kg[a, i] * ph[b, i]
+                acc2 -= kg[b, i] * ph[a, i]
+            v = 0.5 * (acc1 + acc2)
+            po[a, b] = v
+            po[b, a] = v
+    return True, d2s, logdet
+
+
 @_jit
 def gate_radar(
     xc: F64,
@@ -522,7 +573,7 @@ def update_radar(
     xn = np.empty((n, 2, 6))
     pn = np.empty((n, 2, 6, 6))
     mu = np.empty((n, 2))
-    nu, hm, ph, s, lo, y = _innovation_scratch(md)
+    scratch = _innovation_scratch(md)
     kg = np.empty((6, md))
     row = np.empty(md)
     ll = np.empty(2)
@@ -530,35 +581,14 @@ def update_radar(
         a_ = ti[t]
         j = mj[t]
         for k in range(2):
-            if not _innovation(xp[a_, k], pp[a_, k], z[j], site[j], rot[j], r[j], md, nu, hm, ph, s, lo):
+            ok, d2s, logdet = _radar_update(
+                xp[a_, k], pp[a_, k], z[j], site[j], rot[j], r[j], md, scratch, kg, row, xn[t, k], pn[t, k]
+            )
+            if not ok:
                 xn[t, k, :] = np.nan
                 pn[t, k, :, :] = np.nan
                 ll[k] = np.nan
                 continue
-            # K = P H^T S^-1, row by row (S symmetric)
-            for a in range(6):
-                for i in range(md):
-                    row[i] = ph[a, i]
-                _solve(lo, md, row, y)
-                for i in range(md):
-                    kg[a, i] = y[i]
-            d2s, logdet = _d2_logdet(lo, md, nu, y)
-            for a in range(6):
-                acc = xp[a_, k, a]
-                for i in range(md):
-                    acc += kg[a, i] * nu[i]
-                xn[t, k, a] = acc
-            # P = P- - K (P H^T)^T, symmetrised
-            for a in range(6):
-                for b in range(a + 1):
-                    acc1 = pp[a_, k, a, b]
-                    acc2 = pp[a_, k, b, a]
-                    for i in range(md):
-                        acc1 -= kg[a, i] * ph[b, i]
-                        acc2 -= kg[b, i] * ph[a, i]
-                    v = 0.5 * (acc1 + acc2)
-                    pn[t, k, a, b] = v
-                    pn[t, k, b, a] = v
             ll[k] = -0.5 * (d2s + logdet + md * _LOG_2PI)
         top = max(ll[0], ll[1])
         w0 = cbar[a_, 0] * math.exp(ll[0] - top)
@@ -715,7 +745,6 @@ def alone(pairs: NDArray[np.int64], n: int, m: int) -> NDArray[np.bool_]:
 _BA2 = WGS84_A * WGS84_A
 _BB2 = WGS84_B * WGS84_B
 _BAB = WGS84_A * WGS84_B
-_K_J2 = 1.5 * J2 * _BA2
 _OM2 = OMEGA_E * OMEGA_E
 _N_SEG = _COEF.shape[0]
 
@@ -743,37 +772,6 @@ def _geo_height(x: float, y: float, z: float) -> float:
     s = z / rn
     s2 = s * s
     return rn - _BAB / math.sqrt(_BB2 * (1.0 - s2) + _BA2 * s2)
-
-
-@_jit_inline
-def _bderiv(y: F64, beta: float, drag: bool, out: F64) -> None:
-    """:func:`tocsin.fusion.propagate.deriv` of one state."""
-    x, yy, z = y[0], y[1], y[2]
-    vx, vy, vz = y[3], y[4], y[5]
-    r2 = x * x + yy * yy + z * z
-    rn = math.sqrt(r2)
-    mu_r3 = GM / (r2 * rn)
-    k = _K_J2 / r2
-    zr2 = 5.0 * z * z / r2
-    c_xy = -mu_r3 * (1.0 + k * (1.0 - zr2))
-    ax = c_xy * x + 2.0 * OMEGA_E * vy + _OM2 * x
-    ay = c_xy * yy - 2.0 * OMEGA_E * vx + _OM2 * yy
-    az = -mu_r3 * z * (1.0 + k * (3.0 - zr2))
-    if drag:
-        s2 = z * z / r2
-        h = rn - _BAB / math.sqrt(_BB2 * (1.0 - s2) + _BA2 * s2)
-        if h < DRAG_CEILING_M:
-            rho, _ = _lnrho_and_slope(h)
-            kd = 0.5 * rho * math.sqrt(vx * vx + vy * vy + vz * vz) / beta
-            ax = ax - kd * vx
-            ay = ay - kd * vy
-            az = az - kd * vz
-    out[0] = vx
-    out[1] = vy
-    out[2] = vz
-    out[3] = ax
-    out[4] = ay
-    out[5] = az
 
 
 @_jit_inline
@@ -840,7 +838,7 @@ def ballistic_predict(
             h = dt[r]
             _dyn(xr, a)
             _second_order(a, h, phi[r])
-            _bderiv(xr, beta[r], drag, f)
+            deriv(xr, beta[r] if drag else math.nan, f)
             jerk = np.empty(3)
             for i in range(3):
                 s = 0.0
@@ -872,7 +870,7 @@ def ballistic_predict(
     yr = np.empty(6)
     for r in range(n):
         h = dt[r] / steps
-        b = beta[r]
+        b = beta[r] if drag else math.nan
         for j in range(6):
             yr[j] = x[r, j]
         ph = phi[r]
@@ -882,25 +880,20 @@ def ballistic_predict(
         for _ in range(steps):
             _dyn(yr, a)
             _second_order(a, h, sp_)
-            for i in range(6):
-                for j in range(6):
-                    s = 0.0
-                    for k in range(6):
-                        s += sp_[i, k] * ph[k, j]
-                    nxt[i, j] = s
+            _mul(sp_, ph, nxt)
             for i in range(6):
                 for j in range(6):
                     ph[i, j] = nxt[i, j]
-            _bderiv(yr, b, drag, k1)
+            deriv(yr, b, k1)
             for j in range(6):
                 tmp[j] = yr[j] + (0.5 * h) * k1[j]
-            _bderiv(tmp, b, drag, k2)
+            deriv(tmp, b, k2)
             for j in range(6):
                 tmp[j] = yr[j] + (0.5 * h) * k2[j]
-            _bderiv(tmp, b, drag, k3)
+            deriv(tmp, b, k3)
             for j in range(6):
                 tmp[j] = yr[j] + h * k3[j]
-            _bderiv(tmp, b, drag, k4)
+            deriv(tmp, b, k4)
             for j in range(6):
                 yr[j] = yr[j] + (h / 6.0) * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
         for j in range(6):
@@ -921,40 +914,16 @@ def update_radar_rows(x: F64, p: F64, z: F64, site: F64, rot: F64, r: F64) -> tu
     pn = np.empty((k_, 6, 6))
     d2 = np.empty(k_)
     ld = np.empty(k_)
-    nu, hm, ph, s, lo, y = _innovation_scratch(md)
+    scratch = _innovation_scratch(md)
     kg = np.empty((6, md))
     row = np.empty(md)
     for t in range(k_):
-        if not _innovation(x[t], p[t], z, site, rot, r, md, nu, hm, ph, s, lo):
+        ok, d2s, logdet = _radar_update(x[t], p[t], z, site, rot, r, md, scratch, kg, row, xn[t], pn[t])
+        if not ok:
             xn[t, :] = np.nan
             pn[t, :, :] = np.nan
-            d2[t] = np.nan
-            ld[t] = np.nan
-            continue
-        for a in range(6):
-            for i in range(md):
-                row[i] = ph[a, i]
-            _solve(lo, md, row, y)
-            for i in range(md):
-                kg[a, i] = y[i]
-        d2s, logdet = _d2_logdet(lo, md, nu, y)
         d2[t] = d2s
         ld[t] = logdet
-        for a in range(6):
-            acc = x[t, a]
-            for i in range(md):
-                acc += kg[a, i] * nu[i]
-            xn[t, a] = acc
-        for a in range(6):
-            for b in range(a + 1):
-                acc1 = p[t, a, b]
-                acc2 = p[t, b, a]
-                for i in range(md):
-                    acc1 -= kg[a, i] * ph[b, i]
-                    acc2 -= kg[b, i] * ph[a, i]
-                v = 0.5 * (acc1 + acc2)
-                pn[t, a, b] = v
-                pn[t, b, a] = v
     return xn, pn, d2, ld
 
 
@@ -967,22 +936,12 @@ def cov_predict(f: F64, p: F64, dt: F64, q: F64) -> F64:
     out = np.empty((n, 6, 6))
     fp = np.empty((6, 6))
     for t in range(n):
-        for i in range(6):
-            for j in range(6):
-                acc = 0.0
-                for k in range(6):
-                    acc += f[t, i, k] * p[t, k, j]
-                fp[i, j] = acc
+        _mul(f[t], p[t], fp)
         a = abs(dt[t])
         c3 = q[t] * a**3 / 3.0
         c2 = q[t] * a**2 / 2.0
         c1 = q[t] * a
-        for i in range(6):
-            for j in range(i + 1):
-                acc = 0.0
-                for k in range(6):
-                    acc += fp[i, k] * f[t, j, k]
-                out[t, i, j] = acc
+        _mul(fp, f[t].T, out[t])  # the upper triangle is mirrored below
         for i in range(3):
             out[t, i, i] += c3
             out[t, i + 3, i] += c2
@@ -990,4 +949,154 @@ def cov_predict(f: F64, p: F64, dt: F64, q: F64) -> F64:
         for i in range(6):
             for j in range(i + 1, 6):
                 out[t, i, j] = out[t, j, i]
+    return out
+
+
+# --- impact prediction helpers (as tocsin.fusion.impact's numpy references) -------------
+
+
+@_jit
+def mixture_scale(means: F64, covs: F64, w: F64, mean: F64, cov: F64, z2: F64, conf: float) -> float:
+    """:func:`tocsin.fusion.impact.mixture_scale_reference` with the fixed
+    points ``z2 (N, 2)``: the ``conf`` quantile of ``d^T cov^-1 d`` over the
+    points ``means_j + L_j z`` (``L_j L_j^T = covs_j``) weighted ``w_j / N``.
+
+    Instead of sorting all ``J N`` values, the quantile is bracketed by
+    bisection on the value (weight at or below it) until a few hundred
+    values are left between the brackets, and only those are sorted; the
+    cumulative weight is summed in ascending order from the weight below the
+    lower bracket. Results equal the reference's to rounding (the order of
+    the weight sum below the bracket differs)."""
+    k_, n = means.shape[0], z2.shape[0]
+    tot = n * k_
+    q = np.empty(tot)
+    wq = np.empty(tot)
+    det = cov[0, 0] * cov[1, 1] - cov[0, 1] * cov[1, 0]
+    i00, i01, i10, i11 = cov[1, 1] / det, -cov[0, 1] / det, -cov[1, 0] / det, cov[0, 0] / det
+    ws = 0.0
+    for j in range(k_):
+        ws += w[j]
+    qmax = 0.0
+    for j in range(k_):
+        l00 = math.sqrt(covs[j, 0, 0])
+        l10 = covs[j, 1, 0] / l00
+        l11 = math.sqrt(covs[j, 1, 1] - l10 * l10)
+        wj = w[j] / ws / n
+        ox = means[j, 0] - mean[0]
+        oy = means[j, 1] - mean[1]
+        for s in range(n):
+            dx = ox + l00 * z2[s, 0]
+            dy = oy + l10 * z2[s, 0] + l11 * z2[s, 1]
+            v = dx * (i00 * dx + i01 * dy) + dy * (i10 * dx + i11 * dy)
+            q[j * n + s] = v
+            wq[j * n + s] = wj
+            if v > qmax:
+                qmax = v
+    lo = -1.0
+    hi = qmax
+    inside = tot
+    w_lo = 0.0
+    for _ in range(80):
+        if inside <= 256:
+            break
+        mid = 0.5 * (lo + hi) if lo >= 0.0 else 0.5 * hi
+        f = 0.0
+        c = 0
+        for i in range(tot):
+            if q[i] <= mid:
+                f += wq[i]
+            elif q[i] <= hi:
+                c += 1
+        if f < conf:
+            lo = mid
+            w_lo = f
+            inside = c
+        else:
+            hi = mid
+            inside = 0
+            for i in range(tot):
+                if lo < q[i] <= hi:
+                    inside += 1
+        if hi - lo <= 0.0 or (lo >= 0.0 and hi - lo <= 1e-15 * hi):
+            break
+    cand = np.empty(inside)
+    cw = np.empty(inside)
+    m = 0
+    for i in range(tot):
+        if (lo < q[i] <= hi) and m < inside:
+            cand[m] = q[i]
+            cw[m] = wq[i]
+            m += 1
+    order = np.argsort(cand[:m], kind="mergesort")
+    cum = w_lo
+    for t in range(m):
+        cum += cw[order[t]]
+        if cum >= conf:
+            return cand[order[t]]
+    return cand[order[m - 1]] if m > 0 else hi
+
+
+@_jit
+def process_noise_en(
+    times: F64, states: F64, t_hit: float, x_hit: F64, rot: F64, q_air: float, q_vac: float, ceiling: float
+) -> F64:
+    """:func:`tocsin.fusion.impact._process_noise_en_reference` with the path
+    given as ``times (M,)`` and ``states (M, 6)`` (row 0: now, elapsed 0)."""
+    pq = np.zeros((6, 6))
+    a = np.empty((6, 6))
+    phi = np.empty((6, 6))
+    fp = np.empty((6, 6))
+    m = times.shape[0]
+    prev_t = 0.0
+    prev_x = states[0].copy()
+    for i in range(1, m + 1):
+        el = times[i] if i < m else t_hit
+        h = min(el, t_hit) - prev_t
+        if h <= 0.0:
+            break
+        _dyn(prev_x, a)
+        _second_order(a, h, phi)
+        qd = q_air if _geo_height(prev_x[0], prev_x[1], prev_x[2]) < ceiling else q_vac
+        _mul(phi, pq, fp)
+        ah = abs(h)
+        c3 = qd * ah**3 / 3.0
+        c2 = qd * ah**2 / 2.0
+        c1 = qd * ah
+        _mul(fp, phi.T, pq)
+        for r in range(3):
+            pq[r, r] += c3
+            pq[r, r + 3] += c2
+            pq[r + 3, r] += c2
+            pq[r + 3, r + 3] += c1
+        prev_t = prev_t + h
+        if i < m:
+            for j in range(6):
+                prev_x[j] = states[i, j]
+        else:
+            for j in range(6):
+                prev_x[j] = x_hit[j]
+        if el >= t_hit:
+            break
+    rn = math.sqrt(x_hit[0] * x_hit[0] + x_hit[1] * x_hit[1] + x_hit[2] * x_hit[2])
+    u = np.empty(3)
+    for j in range(3):
+        u[j] = x_hit[j] / rn
+    uv = u[0] * x_hit[3] + u[1] * x_hit[4] + u[2] * x_hit[5]
+    den = uv if abs(uv) > 1.0 else -1.0
+    mm = np.empty((3, 3))
+    for r in range(3):
+        for c in range(3):
+            mm[r, c] = (1.0 if r == c else 0.0) - x_hit[3 + r] * u[c] / den
+    c3m = np.empty((3, 3))
+    tmp = np.empty((3, 3))
+    _mul(mm, pq[:3, :3], tmp)
+    _mul(tmp, mm.T, c3m)
+    out = np.empty((2, 2))
+    for r in range(2):
+        for c in range(2):
+            acc = 0.0
+            for k in range(3):
+                for l_ in range(3):
+                    acc += rot[r, k] * c3m[k, l_] * rot[c, l_]
+            out[r, c] = acc
     return out

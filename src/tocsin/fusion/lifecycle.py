@@ -227,11 +227,23 @@ class Lifecycle:
         prediction of an established confirmed track no plot updated for a
         report interval.
 
-        Ages are in arrival time: ``sent`` (the clock) minus the arrival of
-        the last plot that updated the track. Plots reach the tracker seconds
-        after they were measured (sensor and link latency): against
-        measurement times every track would turn coasting for the latency
-        and back at each plot. Predictions are to ``t``."""
+        A track's age is the smaller of two: ``t`` minus the measurement
+        time of the newest plot that updated it, and ``sent`` (the arrival
+        clock) minus that plot's arrival. Plots reach the tracker seconds
+        after they were measured (sensor and link latency); on a tick ``t``
+        is the arrival clock, so the first alone includes the latency and a
+        track whose radar revisits every 1.6 s with 2 s of latency turned
+        coasting after every plot and back at the next (171 times on the
+        independent SRBM-fighter case). The second alone flapped a boosting
+        track to coasting (c074d96 went back from it to the first). A
+        track is coasting when both say no plot has come for
+        ``coast_after_s``. A tentative track's age stays the first alone
+        (``delete_tentative_s``): with the arrival age, tentative tracks of
+        one infrared sensor (3 s of latency) lived long enough to be
+        confirmed ~10 s earlier in freedom-edge/biased-radar, and that
+        early, imprecise track's boost corridor named two land and two sea
+        areas more (a change of initiation, not of coasting; not taken
+        here). Predictions are to ``t``."""
         out: list[Envelope] = []
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
@@ -260,6 +272,8 @@ class Lifecycle:
                     del self.tracks[tr.key]
                 continue
             limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
+            # a confirmed track's age: also from the arrival clock (see above)
+            age = min(age, sent - tr.last_arrival)
             if age > self.cfg.coast_after_s:
                 missile = tr.ballistic and tr.burnt_out
                 if missile:

@@ -7,7 +7,8 @@ with ``beta=None``). In numpy each step is some sixty array operations on a
 handful of states: ~19 ms for a boost assessment's far flight, the largest
 part of the warning stage's cost on a boosting missile (issue 17 (a)).
 
-:func:`coast` runs the same steps compiled: the same operations in the same
+:func:`coast` runs the same steps compiled, with the shared equation of
+motion :func:`tocsin.dynamics.ecef.deriv`: the same operations in the same
 order on the same constants (no fused multiply-add, no reassociation: numba
 without ``fastmath``), so every state equals numpy's bit for bit
 (``tests/warning/test_coast.py`` checks it on random states, and
@@ -32,7 +33,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from tocsin.geo.wgs84 import GM, J2, OMEGA_E, WGS84_A, WGS84_B
+from tocsin.dynamics.ecef import deriv
+from tocsin.geo.wgs84 import WGS84_A, WGS84_B
 
 F64 = NDArray[np.float64]
 
@@ -43,36 +45,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 #: the kernel stops a flight once its rough height is this far below the
 #: ground (m), after one more step (the caller finds the crossing)
 BELOW_M = 1_000.0
+#: no drag (:func:`tocsin.dynamics.ecef.deriv`)
+_NO_DRAG = math.nan
 
 
 def _jit(fn: _F) -> _F:
     return cast(_F, njit(cache=True, error_model="numpy", nogil=True)(fn))
-
-
-@_jit
-def _deriv(y: F64, out: F64) -> None:
-    # tocsin.dynamics.forces.state_derivative with beta=None, operation for
-    # operation (gravity_j2, then the rotating frame's terms)
-    x = y[0]
-    yy = y[1]
-    z = y[2]
-    r2 = x * x + yy * yy + z * z
-    rn = np.sqrt(r2)
-    mu_r3 = GM / (r2 * rn)
-    k = 1.5 * J2 * (WGS84_A * WGS84_A) / r2
-    zr2 = 5.0 * z * z / r2
-    ax = -mu_r3 * x * (1.0 + k * (1.0 - zr2))
-    ay = -mu_r3 * yy * (1.0 + k * (1.0 - zr2))
-    az = -mu_r3 * z * (1.0 + k * (3.0 - zr2))
-    w = OMEGA_E
-    ax += 2.0 * w * y[4] + w * w * x
-    ay += -2.0 * w * y[3] + w * w * yy
-    out[0] = y[3]
-    out[1] = y[4]
-    out[2] = y[5]
-    out[3] = ax
-    out[4] = ay
-    out[5] = az
 
 
 @_jit
@@ -105,16 +83,16 @@ def _coast(x0: F64, h: float, kmax: int, below: float) -> tuple[F64, NDArray[np.
         extra = False
         for k in range(1, kmax + 1):
             # tocsin.dynamics.flight.propagate: one RK4 step of h
-            _deriv(y, k1)
+            deriv(y, _NO_DRAG, k1)
             for j in range(6):
                 t[j] = y[j] + hh * k1[j]
-            _deriv(t, k2)
+            deriv(t, _NO_DRAG, k2)
             for j in range(6):
                 t[j] = y[j] + hh * k2[j]
-            _deriv(t, k3)
+            deriv(t, _NO_DRAG, k3)
             for j in range(6):
                 t[j] = y[j] + h * k3[j]
-            _deriv(t, k4)
+            deriv(t, _NO_DRAG, k4)
             for j in range(6):
                 y[j] = y[j] + h6 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
                 out[i, k, j] = y[j]
