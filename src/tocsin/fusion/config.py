@@ -128,6 +128,11 @@ class TrackerConfig:
     """An impact point that moved more than this since the last report is reported at once."""
     impact_material_frac: float = 0.25
     """So is a 95 % ellipse whose semi-major axis changed by more than this fraction."""
+    boost_azimuth_sigmas: float = 1.0
+    """During boost the warning is the reachable corridor along the launch
+    azimuth (docs/warning.md): a launch azimuth that moved by more than this
+    many of its own (last reported) sigmas is reported at once
+    (:meth:`tocsin.fusion.reports.Reporter.news`)."""
     boost_launch_sigma_m: float = 150_000.0
     ir_pair_dt_s: float = 1.0
     ir_max_miss_m: float = 5_000.0
@@ -176,6 +181,8 @@ class TrackerConfig:
             raise ValueError("need 1 <= confirm_m <= confirm_n")
         if not 0.0 <= self.coast_after_s <= self.lost_after_s:
             raise ValueError("need 0 <= coast_after_s <= lost_after_s")
+        if self.boost_azimuth_sigmas < 0:
+            raise ValueError("boost_azimuth_sigmas must be >= 0")
         if self.oosm_lag_s < 0 or self.report_interval_s < 0:
             raise ValueError("lags and intervals must be >= 0")
         if not self.oosm_lag_s <= MAX_OOSM_LAG_S:

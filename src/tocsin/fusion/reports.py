@@ -41,12 +41,29 @@ class Reporter:
 
     def news(self, tr: Track) -> bool:
         """A status change reported at once, whatever the report interval
-        (issue 17): the first ballistic classification, the first impact
+        (issue 17 item 1): what moves the warning.
+
+        After burnout: the first ballistic classification, the first impact
         prediction, or an impact point that moved more than
         ``impact_material_m`` (or whose 95 % ellipse grew or shrank by more
-        than ``impact_material_frac``) since the last report."""
+        than ``impact_material_frac``) since the last report.
+
+        During boost, where the warning is the corridor the missile could
+        still reach: a phase change (burnout), the first launch azimuth (the
+        corridor's heading), an azimuth that moved by more than
+        ``boost_azimuth_sigmas`` of its own sigma, or whose sigma (the
+        corridor's width) changed by more than ``impact_material_frac``. The
+        corridor's far end (the reach, from the speed) is paced by the report
+        interval: a young boost track's speed is noisy, and a jump of the
+        reach its own uncertainty explains is no news (docs/operations.md,
+        "Boost news at once"). Only for ballistic tracks: the warning engine
+        ignores the rest."""
         if tr.cls == "ballistic" and tr.reported_cls != "ballistic":
             return True
+        if tr.cls == "ballistic" and tr.phase != tr.reported_phase:
+            return True
+        if tr.cls == "ballistic" and tr.phase == "boost":
+            return self._heading_news(tr)
         imp = tr.impact if tr.phase == "ballistic" else None
         if imp is None:
             return False
@@ -56,6 +73,17 @@ class Reporter:
         if abs(imp.semi_major_m - last.semi_major_m) > self.cfg.impact_material_frac * last.semi_major_m:
             return True
         return _distance_m(last.lat, last.lon, imp.lat, imp.lon) > self.cfg.impact_material_m
+
+    def _heading_news(self, tr: Track) -> bool:
+        az, az_sig = _azimuth(tr)
+        if az is None or az_sig is None:
+            return False
+        if tr.reported_azimuth is None:
+            return True  # the first launch azimuth: the corridor's heading
+        az0, az_sig0 = tr.reported_azimuth
+        if abs((az - az0 + 180.0) % 360.0 - 180.0) > self.cfg.boost_azimuth_sigmas * az_sig0:
+            return True
+        return abs(az_sig - az_sig0) > self.cfg.impact_material_frac * az_sig0
 
     def quality(self, tr: Track, sig: float, t: float) -> float:
         """Track quality in [0, 1] (docs/fusion.md): how well the track is
@@ -109,6 +137,9 @@ class Reporter:
             tr.reported_status = tr.status
             tr.reported_cls = tr.cls
             tr.reported_impact = tr.impact if tr.phase == "ballistic" else None
+            tr.reported_phase = tr.phase
+            az, az_sig = _azimuth(tr)
+            tr.reported_azimuth = (az, az_sig) if az is not None and az_sig is not None else None
             launch = impact = None
             path = None
             la = tr.launch
@@ -179,3 +210,11 @@ def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2.0 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _azimuth(tr: Track) -> tuple[float | None, float | None]:
+    """The launch azimuth and its sigma (degrees) a report of ``tr`` carries."""
+    la = tr.launch if tr.launch is not None else tr.boost_launch
+    if la is None:
+        return None, None
+    return la.azimuth_deg, la.azimuth_sigma_deg

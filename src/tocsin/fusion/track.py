@@ -55,6 +55,9 @@ class Track:
     # what the last report said (tocsin.fusion.reports.Reporter.news)
     reported_cls: str = "unknown"
     reported_impact: Impact | None = None
+    reported_phase: str = "unknown"
+    #: the launch azimuth and its sigma (degrees) last reported
+    reported_azimuth: tuple[float, float] | None = None
     updates: int = 0
     votes_b: int = 0
     votes_a: int = 0

@@ -253,6 +253,8 @@ class Tracker:
         the newest time (:meth:`Lifecycle.housekeeping
         <tocsin.fusion.lifecycle.Lifecycle.housekeeping>`)."""
         due: list[Track] = []
+        behind: list[Track] = []  # updates older than a report of theirs already made
+        held = sent  # the newest time among those reports (and this scan's arrival)
         tracks = self._life.tracks
         for key in sorted(changed):
             tr = tracks.get(key)
@@ -271,6 +273,27 @@ class Tracker:
                 self._bal.predictions(tr)
             if self._rep.due(tr, status_change or self._rep.news(tr)):
                 due.append(tr)
+                shown = max(tr.last_predicted_report, tr.last_report)
+                if shown > tr.t:
+                    behind.append(tr)
+                    held = max(held, shown)
         out = self._rep.messages(due, sent)
+        if behind:
+            # an update older than a report of the track already made (a plot
+            # that arrived after the report interval's predicted report, or
+            # after a coasting report, made at the arrival clock): consumers
+            # keep the newest report of a track and would drop it, so it is
+            # also reported predicted to now (this scan's arrival, or that
+            # report's time if later), once
+            now = max(held, self._now)
+            _, _, _, xc, pc, ok = self._est.predict_all(self._est.gather(behind, now))
+            keep = ok.tolist()
+            out.extend(
+                self._rep.messages(
+                    [tr for tr, k in zip(behind, keep, strict=True) if k],
+                    sent,
+                    [(now, xc[i], pc[i]) for i, k in enumerate(keep) if k],
+                )
+            )
         out.extend(self._life.housekeeping(self._now, sent))
         return out
