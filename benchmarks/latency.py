@@ -738,6 +738,7 @@ def throughput(
     tmp: Path,
     variants: tuple[str, ...] = ("v2", "bundle", "bundle+sp"),
     baseline_variants: tuple[str, ...] = ("v1",),
+    snapshot_entries: int | None = None,
 ) -> dict[str, Any]:
     """Issue 17 (b): signed plots with the real stages, rate by rate, each code
     tree in turn at the same rate (interleaved); per tree the signing it can
@@ -765,7 +766,13 @@ def throughput(
                 sensors, stream = prepare_stream(pic, seconds, mode, key)
                 # (this code's default is auto: on with the real stages on 2+ CPUs)
                 # (66c9bff has no such option: its v1 runs get none)
-                opts = ("--stage-process", "on" if sp == "sp" else "off") if mode != "v1" else ()
+                opts: tuple[str, ...] = ()
+                if mode != "v1":
+                    opts = ("--stage-process", "on" if sp == "sp" else "off")
+                if snapshot_entries is not None:
+                    opts += ("--snapshot-entries", str(snapshot_entries))
+                    if snapshot_entries == 0:  # (and none on time either)
+                        opts += ("--snapshot-s", "0")
                 proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
@@ -790,6 +797,7 @@ def throughput(
     return {
         "radars": radars,
         "seconds_per_rate": seconds,
+        "snapshot_entries": snapshot_entries,
         "max_rate_p99_under_100ms": best,
         "runs": rows,
     }
@@ -1335,6 +1343,14 @@ def main() -> None:
         "take the same variants as this code: bundle+sp)",
     )
     ap.add_argument(
+        "--snapshot-entries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="throughput: the servers' --snapshot-entries (default: tocsin serve's, 100,000; a snapshot "
+        "at 20,000 plots/s costs seconds of CPU: 0, with --snapshot-s 0, shows the rate without any)",
+    )
+    ap.add_argument(
         "--cost",
         type=int,
         metavar="RATE",
@@ -1452,8 +1468,9 @@ def main() -> None:
                 variants = tuple(v for v in args.variants.split(",") if v)
                 base_variants = tuple(v for v in args.baseline_variants.split(",") if v)
                 out["throughput"] = throughput(
-                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants, base_variants
-                )
+                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants, base_variants,
+                    args.snapshot_entries,
+                )  # fmt: skip
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         out["load_average_at_end"] = os.getloadavg()

@@ -13,7 +13,7 @@ import pytest
 from numpy.typing import NDArray
 
 from tocsin.dynamics.flight import Trajectory, solve_flight, to_trajectory
-from tocsin.fusion import Tracker
+from tocsin.fusion import Tracker, TrackerConfig
 from tocsin.geo import enu_matrix, enu_to_ecef, geodetic_to_ecef
 from tocsin.wire import Envelope, TrackBody
 
@@ -45,8 +45,8 @@ def _merge(*runs: list[Envelope]) -> list[Envelope]:
     return desc + plots
 
 
-def _bodies(envs: list[Envelope]) -> list[TrackBody]:
-    out = Tracker().push_many(envs)
+def _bodies(envs: list[Envelope], cfg: TrackerConfig | None = None) -> list[TrackBody]:
+    out = Tracker(cfg).push_many(envs)
     return [e.body for e in out if isinstance(e.body, TrackBody) and e.body.status != "tentative"]
 
 
@@ -189,3 +189,47 @@ def test_young_aircraft_tracks_in_a_multi_radar_picture_are_never_ballistic(
     bodies = _bodies(envs)
     assert len({b.id for b in bodies}) > 0.9 * aircraft
     assert [b.id for b in bodies if b.class_ == "ballistic"] == []
+
+
+def _level_airliner(t0: float) -> Callable[[float], F64]:
+    """One airliner flying east, level at 10 km and 230 m/s, near 38 N 133.5 E."""
+    lat0, lon0 = 38.0, 133.5
+    rot = enu_matrix(lat0, lon0)
+    v = np.array([230.0, 0.0, 0.0])
+
+    def f(t: float) -> F64:
+        p = np.array([-60e3, 0.0, 10_000.0]) + v * (t - t0)
+        return np.hstack([enu_to_ecef(p[None, :], lat0, lon0, 0.0), (v @ rot)[None, :]])
+
+    return f
+
+
+def test_an_aircraft_classed_ballistic_is_demoted_once_it_flies_as_one(scen: Any) -> None:
+    """A stray space-infrared detection on an airliner's path (sun glint,
+    clutter) cues its radar track ballistic at once: a false public alert.
+    Flying level at 230 m/s with lift for ``demote_air_s`` (30 s), nothing a
+    missile does, it becomes `air` again, and stays so (the warning engine
+    withdraws what it raised as a mistake). With ``demote_air_s`` 0
+    (ballistic is final) it stays a missile to the end."""
+    sat = scen.IrSat("US-S1", geodetic_to_ecef(0.0, 135.0, 35_786_000.0), sigma=2e-5, period=2.0)
+    radars = [
+        scen.Radar("JP-A1", 38.3, 133.2, alt=50.0, sigma_r=30.0, sigma_deg=0.05, max_range=4e5, period=1.0),
+        scen.Radar("JP-A2", 37.6, 133.9, alt=50.0, sigma_r=30.0, sigma_deg=0.05, max_range=4e5, period=1.0),
+    ]
+    truth = _level_airliner(scen.T0)
+    ir = scen.make_plots(truth, scen.T0, scen.T0 + 10.0, [], sats=[sat], seed=3)
+    radar = scen.make_plots(truth, scen.T0 + 12.0, scen.T0 + 130.0, radars, seed=5)
+    envs = _merge(ir, radar)
+    bodies = _bodies(envs)
+    assert {b.id for b in bodies} == {bodies[0].id}
+    bal = [b.t for b in bodies if b.class_ == "ballistic"]
+    assert bal, "the stray cue no longer makes it ballistic: the test shows nothing"
+    air = [b.t for b in bodies if b.class_ == "air" and b.t > bal[0]]
+    assert air
+    # demoted within ~30 s of level flight with lift (plus the lift windows)
+    assert air[0] - bal[0] < 30.0 + 20.0
+    assert max(bal) < air[0]
+    assert all(b.impact is None and b.launch is None for b in bodies if b.class_ == "air")
+    # ballistic is final without the rule
+    kept = _bodies(envs, TrackerConfig(demote_air_s=0.0))
+    assert {b.class_ for b in kept if b.t > bal[0]} == {"ballistic"}

@@ -198,6 +198,23 @@ def test_boost_needs_a_baseline_then_follows_the_launch_plane() -> None:
     assert th.impact_lon > 134.0
 
 
+def test_boost_baseline_heading_must_fit_the_corridor_fan() -> None:
+    # the bearing from the first report to the track is the corridor's heading;
+    # its 95 % error (both ends' position errors over the baseline) must fit in
+    # the fan the corridor allows for it (boost_heading_margin_deg), else the
+    # corridor could miss the real path while naming districts beside it
+    reg = FakeRegistry([_area("AHEAD", shapely.box(133.5, 37.8, 134.5, 38.2))])
+    tr = _boosting_east()  # 80 km east of an origin at 129.1 E, 200 m sigma
+    assert [r.code for r in assess(tr, reg, origin=(38.0, 129.1, 200.0), thrust=60.0).risks] == ["AHEAD"]
+    # 2 km at the origin over 80 km: ~3.5 deg (95 %) against a 1.5 deg fan
+    assert assess(tr, reg, origin=(38.0, 129.1, 2_000.0), thrust=60.0).risks == ()
+    # 200 m at both ends over a 12 km baseline: ~3.3 deg, the same
+    assert assess(tr, reg, origin=(38.0, 129.863, 200.0), thrust=60.0).risks == ()
+    # a wider fan takes the second heading
+    wide = ThreatConfig(boost_heading_margin_deg=4.0)
+    assert assess(tr, reg, wide, origin=(38.0, 129.1, 2_000.0), thrust=60.0).risks != ()
+
+
 def test_boost_holds_back_the_far_end_of_the_corridor() -> None:
     # far point ~138 E, ~300 s away; NEAR is reached in ~50 s, FAR (next to the
     # far point, the last ~10 % of the corridor) in ~280 s

@@ -61,7 +61,8 @@ class Ballistic:
         vote when speed > 1.2 km/s, altitude > 30 km or climb rate > 250 m/s; an
         *air* vote when speed < 400 m/s, altitude < 20 km and |climb| < 100 m/s.
         Ballistic after 3 consecutive ballistic votes, air after 5 consecutive air
-        votes. Ballistic is final; air may become ballistic, never the reverse.
+        votes; air may become ballistic, and ballistic air only when it flies as
+        only an aircraft can for ``demote_air_s`` (:meth:`demote`).
         Tracks still unknown are also put to the lift test (an air vote needs
         lift, a confident absence of lift is a ballistic vote) and, in their
         first updates, to the space-infrared cue (ballistic at once)."""
@@ -124,7 +125,12 @@ class Ballistic:
                     self.stats["ir_cued"] += 1
                     vote_b, vote_a = True, False
                     tr.votes_b = 2
-            if tr.cls != "unknown":
+            if tr.cls == "ballistic" and self.cfg.demote_air_s > 0.0:
+                if tr.kin:
+                    tr.kin.clear()
+                if self.demote(tr, x[i], speed[i], alt[i]):
+                    continue
+            elif tr.cls != "unknown":
                 if tr.kin:
                     tr.kin.clear()
             elif not vote_b and speed[i] > 50.0:
@@ -146,6 +152,45 @@ class Ballistic:
                 self.burnout_test(tr, x[i], p[i])
                 if not tr.burnt_out:
                     self.boost_launch(tr, x[i], p[i])
+
+    def demote(self, tr: Track, x: F64, speed: float, alt: float) -> bool:
+        """A track classed ballistic (on noisy votes, a mis-associated plot, a
+        stray infrared cue) that then flies as only an aircraft can for
+        ``demote_air_s`` is an aircraft: it becomes ``air`` (True), and the
+        warnings it raised are withdrawn as a mistake (the warning engine's
+        rule for an ``air`` report). Judged on its positions over that time,
+        not its velocity (a ballistic model's velocity estimate of an
+        aircraft swings by +-100 m/s in climb): slow (< 400 m/s) and low
+        (< 20 km) throughout, covering ground at over 100 m/s, climbing or
+        sinking at under half of that on average, and **holding its height**:
+        the vertical acceleration of a least-squares parabola through its
+        heights under a quarter of g. Nothing without lift does that: it falls
+        with g, or, slowed to its terminal speed in the air, drops straight
+        down (a failed motor's missile at its 9-km apogee: ~100 m/s, falling
+        within seconds); a re-entry vehicle, manoeuvring or not, flies at
+        kilometres per second; a boosting missile climbs."""
+        win = self.cfg.demote_air_s
+        if not (speed < 400.0 and alt < 20_000.0):
+            tr.level.clear()
+            return False
+        lv = tr.level
+        lv.append((tr.t, x[:3].copy(), alt))
+        while len(lv) > 2 and lv[1][0] <= tr.t - win:
+            lv.popleft()
+        span = tr.t - lv[0][0]
+        if span < win or len(lv) < 8:
+            return False
+        ts = np.array([e[0] for e in lv]) - tr.t
+        hs = np.array([e[2] for e in lv])
+        c2 = float(np.polyfit(ts, hs, 2)[0])
+        dh = hs[-1] - hs[0]
+        chord = float(np.linalg.norm(lv[-1][1] - lv[0][1]))
+        ground = math.sqrt(max(chord * chord - dh * dh, 0.0)) / span
+        if ground <= 100.0 or abs(dh / span) >= 0.5 * ground or abs(2.0 * c2) >= 0.25 * 9.80665:
+            return False
+        tr.demote()
+        self.stats["demoted_air"] += 1
+        return True
 
     def ir_cued(self, tr: Track, x: F64, p: F64, cues: Sequence[Meas]) -> bool:
         """Was this track seen burning by space infrared before it was

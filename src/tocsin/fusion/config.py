@@ -72,6 +72,13 @@ class TrackerConfig:
     lift_fraction: float = 0.5
     """No lift: the 2-sigma upper bound of that force is below this fraction of
     ``g cos(flight-path angle)`` (lift: its 2-sigma lower bound is above)."""
+    demote_air_s: float = 30.0
+    """A track classed ballistic that then flies as only an aircraft can for
+    this long (s) is an aircraft after all (``Ballistic.demote``): slow (< 400
+    m/s) and low (< 20 km), covering ground at > 100 m/s and holding its
+    height (the vertical acceleration of a parabola through its heights under
+    g/4). Nothing without lift holds its height; nothing ballistic is that
+    slow and level. 0: ballistic is final."""
     restart_window_s: float = 20.0
     """For this long after burnout is declared (itself 10-20 s after the
     motor stopped) a missile that plots still update keeps a second model

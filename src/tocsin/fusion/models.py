@@ -132,14 +132,39 @@ def ballistic_predict(
     if n == 0:
         return ballistic_predict_reference(x, dt, beta=beta, max_step=max_step, taylor_max_s=taylor_max_s)
     b = np.zeros(n) if beta is None else np.broadcast_to(np.asarray(beta, dtype=np.float64), (n,))
-    return kernels.ballistic_predict(
-        np.ascontiguousarray(x, dtype=np.float64),
-        np.ascontiguousarray(dt, dtype=np.float64),
-        np.ascontiguousarray(b),
-        beta is not None,
-        float(max_step),
-        float(taylor_max_s),
-    )
+    xa = np.ascontiguousarray(x, dtype=np.float64)
+    da = np.ascontiguousarray(dt, dtype=np.float64)
+    ba = np.ascontiguousarray(b)
+    y, phi = kernels.ballistic_predict(xa, da, ba, beta is not None, float(max_step), float(taylor_max_s))
+    bad = kernels.stiff_rows(xa, y, da, ba, beta is not None, float(max_step), float(taylor_max_s))
+    if bad.any():
+        # a row that fell into air too dense for its substeps (stiff drag):
+        # predicted again in two halves, each with its own substeps
+        # (recursively; only such rows, so every other result is unchanged)
+        for r in np.flatnonzero(bad).tolist():
+            y[r], phi[r] = _predict_halves(
+                xa[r], float(da[r]), beta is not None, float(ba[r]), max_step, taylor_max_s
+            )
+    return y, phi
+
+
+def _predict_halves(
+    x: F64, dt: float, drag: bool, beta: float, max_step: float, taylor_max_s: float, depth: int = 0
+) -> tuple[F64, F64]:
+    """One state predicted by ``dt`` in two halves (each guarded as
+    :func:`ballistic_predict` is, to depth 20): the stiff-drag fallback."""
+    bb = np.array([beta])
+    y = x[None, :].copy()
+    phi = np.eye(6)
+    for _ in range(2):
+        h = np.array([dt / 2.0])
+        yh, ph = kernels.ballistic_predict(y, h, bb, drag, max_step, taylor_max_s)
+        if depth < 20 and kernels.stiff_rows(y, yh, h, bb, drag, max_step, taylor_max_s)[0]:
+            yh0, ph0 = _predict_halves(y[0], dt / 2.0, drag, beta, max_step, taylor_max_s, depth + 1)
+            yh, ph = yh0[None, :], ph0[None, :, :]
+        y = yh
+        phi = ph[0] @ phi
+    return y[0], phi
 
 
 def ballistic_predict_reference(

@@ -43,7 +43,8 @@ class Reporter:
         """A status change reported at once, whatever the report interval
         (issue 17 item 1): what moves the warning.
 
-        After burnout: the first ballistic classification, the first impact
+        After burnout: the first ballistic classification (or its withdrawal:
+        ``Ballistic.demote``), the first impact
         prediction, or an impact point that moved more than
         ``impact_material_m`` (or whose 95 % ellipse grew or shrank by more
         than ``impact_material_frac``) since the last report.
@@ -58,7 +59,7 @@ class Reporter:
         reach its own uncertainty explains is no news (docs/operations.md,
         "Boost news at once"). Only for ballistic tracks: the warning engine
         ignores the rest."""
-        if tr.cls == "ballistic" and tr.reported_cls != "ballistic":
+        if tr.cls != tr.reported_cls and "ballistic" in (tr.cls, tr.reported_cls):
             return True
         if tr.cls == "ballistic" and tr.phase != tr.reported_phase:
             return True

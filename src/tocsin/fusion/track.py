@@ -67,6 +67,8 @@ class Track:
     speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
     kin: deque[tuple[float, F64, F64]] = field(default_factory=deque)  # for the lift test
     lift: int = 0  # -1 no lift, +1 lift, 0 undecided (the last lift test)
+    #: (t, position, height) while a ballistic track flies slow and low (Ballistic.demote)
+    level: deque[tuple[float, F64, float]] = field(default_factory=deque)
     ir_cued: bool = False  # seen burning by space infrared before it was tracked
     first: tuple[F64, F64, float] | None = None
     early: list[tuple[float, F64, float]] = field(default_factory=list)
@@ -112,7 +114,17 @@ class Track:
         return (self.x, self.p, self.mu, self.t, self.drag)
 
     def restore(self, snap: Snapshot) -> None:
+        bank = self.drag
         self.x, self.p, self.mu, self.t, self.drag = snap
+        if self.drag is None and bank is not None:
+            # the bank was made after the snapshot: it starts again from its
+            # prior and weighs again the measurements re-filtered after it.
+            # Dropped, it came back (as a prior) only at the next impact
+            # prediction, and every late plot within oosm_lag_s dropped it
+            # again: a depressed SRBM flying level at 42 km kept no drag
+            # belief, its filter flew beta 5,000 and was 50-600 m/s off with a
+            # 1-m/s sigma (MC seed 1 index 120: rv coverage 0.40)
+            self.drag = bank.fresh()
         if not self.burnt_out:
             # boosting again (a reignition since the snapshot): the old drag
             # belief must not come back with a re-filtered late plot, or its
@@ -131,6 +143,22 @@ class Track:
         self.drag = None
         self.manoeuvring = False
         self.speeds.clear()
+        self.quiet = 0
+
+    def demote(self) -> None:
+        """Not a missile after all (``Ballistic.demote``): an aircraft, with
+        everything the ballistic estimation built on it withdrawn."""
+        self.cls, self.phase = "air", "unknown"
+        self.burnt_out, self.burnout_t = False, -math.inf
+        self.launch = self.boost_launch = None
+        self.impact = None
+        self.drag = None
+        self.manoeuvring = False
+        self.ir_cued = False
+        self.votes_b = self.votes_a = 0
+        self.level.clear()
+        self.speeds.clear()
+        self.kin.clear()
         self.quiet = 0
 
     @property

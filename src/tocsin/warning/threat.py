@@ -632,6 +632,7 @@ def _launch_plane_velocity(
     origin: tuple[float, float, float] | None = None,
     *,
     azimuth: bool = False,
+    fallback: bool = False,
 ) -> tuple[F64, float | None] | None:
     """The track's velocity turned, about the local vertical, onto the azimuth of
     the ground track from the estimated launch point (or, without one, from
@@ -641,9 +642,13 @@ def _launch_plane_velocity(
     noisy (a 2 degree error moves the far end of a 1,500 km corridor by 50 km)
     while the bearing from the launch point over a baseline of tens of km is
     steady. Used when the launch estimate (or origin) is at least
-    ``boost_launch_baseline_m`` away and its uncertainty is below a tenth of that
-    distance (heading error below ~6 degrees); ``None`` when
-    there is no such baseline yet (no boost warning from a heading that noisy).
+    ``boost_launch_baseline_m`` away and the bearing's 95 % error (both ends'
+    across-track position errors over that distance) fits inside the corridor's
+    fan, ``boost_heading_margin_deg``; ``None`` when there is no such baseline
+    yet (no boost warning from a heading that noisy). With ``fallback`` (the
+    caller would otherwise take the track's own, noisier velocity heading: a
+    lost track's reach), a baseline ten times the origin's uncertainty is
+    enough.
 
     With ``azimuth`` and a launch estimate carrying a launch azimuth and its
     sigma (the tracker's estimate during boost), the heading is that azimuth
@@ -685,7 +690,16 @@ def _launch_plane_velocity(
     dn = math.radians(lat_f - o_lat) * float(m)
     de = math.radians(lon_f - o_lon) * float(n) * math.cos(math.radians(o_lat))
     base = math.hypot(de, dn)
-    if base < cfg.boost_launch_baseline_m or o_sig > 0.1 * base:
+    if base < cfg.boost_launch_baseline_m:
+        return None
+    # the bearing's error: both ends' across-track position errors over the
+    # baseline; its 95 % must fit inside the corridor's fan, which is what the
+    # corridor's width allows for the heading (a wider error is not warned on)
+    s_head = math.hypot(o_sig, _cross_sigma(track, lat_f, lon_f)) / base
+    if fallback:
+        if o_sig > 0.1 * base:
+            return None
+    elif K95 * s_head > math.radians(cfg.boost_heading_margin_deg):
         return None
     return _turn(v, lat_f, lon_f, _heading(o_lat, o_lon, lat_f, lon_f)), None
 
@@ -718,7 +732,7 @@ def _far_states(
     ``None`` without a launch-plane heading (unless ``raw_heading``: the
     track's own velocity then)."""
     x = np.asarray(track.state_ecef, dtype=np.float64)
-    r, got = x[:3], _launch_plane_velocity(track, cfg, origin, azimuth=azimuth)
+    r, got = x[:3], _launch_plane_velocity(track, cfg, origin, azimuth=azimuth, fallback=raw_heading)
     if got is None:
         if not raw_heading:
             return None
