@@ -695,7 +695,11 @@ def stop_server(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:
 
 def warm_up(code: Path | None) -> None:
     """Compile the tracker's numba kernels of ``code`` once (cached on disk)
-    so no measured run pays for it."""
+    so no measured run pays for it: an air picture, then (where the tree has
+    it, since a4d8fa6) the stage process's warm-up missile flight, for the
+    ballistic kernels (prediction, impact, fly-out). Without the missile a
+    fresh tree's in-process node compiled those on the live path when the
+    IRBM appeared (a 24-s stall at load 13, 2026-12-06)."""
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]) if sys.argv[1] else None\n"
         "from tocsin.runtime import default_stages\n"
@@ -706,6 +710,12 @@ def warm_up(code: Path | None) -> None:
         "for line in sys.stdin.buffer:\n"
         "    run_pipeline(st, decode_json(line))\n"
         "for s in st: s.advance(2e9)\n"
+        "try:\n"
+        "    from tocsin.stageproc import StageRecipe, warm_up\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "else:\n"
+        "    warm_up(StageRecipe('default'))\n"
     )
     pic = AirPicture(2, 40)
     lines = [encode_json(e) for e in pic.sensors()]
@@ -728,6 +738,7 @@ def throughput(
     tmp: Path,
     variants: tuple[str, ...] = ("v2", "bundle", "bundle+sp"),
     baseline_variants: tuple[str, ...] = ("v1",),
+    snapshot_entries: int | None = None,
 ) -> dict[str, Any]:
     """Issue 17 (b): signed plots with the real stages, rate by rate, each code
     tree in turn at the same rate (interleaved); per tree the signing it can
@@ -755,7 +766,13 @@ def throughput(
                 sensors, stream = prepare_stream(pic, seconds, mode, key)
                 # (this code's default is auto: on with the real stages on 2+ CPUs)
                 # (66c9bff has no such option: its v1 runs get none)
-                opts = ("--stage-process", "on" if sp == "sp" else "off") if mode != "v1" else ()
+                opts: tuple[str, ...] = ()
+                if mode != "v1":
+                    opts = ("--stage-process", "on" if sp == "sp" else "off")
+                if snapshot_entries is not None:
+                    opts += ("--snapshot-entries", str(snapshot_entries))
+                    if snapshot_entries == 0:  # (and none on time either)
+                        opts += ("--snapshot-s", "0")
                 proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
                                          "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
@@ -780,6 +797,7 @@ def throughput(
     return {
         "radars": radars,
         "seconds_per_rate": seconds,
+        "snapshot_entries": snapshot_entries,
         "max_rate_p99_under_100ms": best,
         "runs": rows,
     }
@@ -1325,6 +1343,14 @@ def main() -> None:
         "take the same variants as this code: bundle+sp)",
     )
     ap.add_argument(
+        "--snapshot-entries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="throughput: the servers' --snapshot-entries (default: tocsin serve's, 100,000; a snapshot "
+        "at 20,000 plots/s costs seconds of CPU: 0, with --snapshot-s 0, shows the rate without any)",
+    )
+    ap.add_argument(
         "--cost",
         type=int,
         metavar="RATE",
@@ -1442,8 +1468,9 @@ def main() -> None:
                 variants = tuple(v for v in args.variants.split(",") if v)
                 base_variants = tuple(v for v in args.baseline_variants.split(",") if v)
                 out["throughput"] = throughput(
-                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants, base_variants
-                )
+                    trees, rates, args.seconds, args.radars, args.sync, tmp, variants, base_variants,
+                    args.snapshot_entries,
+                )  # fmt: skip
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         out["load_average_at_end"] = os.getloadavg()

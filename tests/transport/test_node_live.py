@@ -4,6 +4,7 @@ stages of the node issue Actual alerts, and the journal says who authorised it."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,11 @@ def test_node_live_issues_actual_alerts(tmp_path: Path) -> None:
         ]  # fmt: skip
         p = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
     assert "LIVE: alerts are issued as Actual" in p.stderr
+    # the default stages run in their own process on 2+ CPUs (--stage-process auto)
+    own = (os.cpu_count() or 1) >= 2
+    assert ("stages in their own process" if own else "stages in process") in p.stderr
     assert "(alerts: Actual)" in p.stderr
     with Journal(tmp_path / "d" / "journal.db", readonly=True) as j:
         assert j.verify().ok

@@ -215,7 +215,7 @@ def register(app: typer.Typer) -> None:
         ),
         stages: str = typer.Option("default", "--stages", help="default (fusion + warning) or toy (tests)."),
         stage_process: str = typer.Option(
-            "off",
+            "auto",
             "--stage-process",
             metavar="auto|on|off",
             help="Run fusion and warning in a process of their own, on a second core: a batch is "
@@ -475,7 +475,9 @@ def register(app: typer.Typer) -> None:
                 n = await publish_all(js, to_publish, key=k)
                 typer.echo(f"published {n} messages", err=True)
             typer.echo(
-                f"node {code}: consuming as fusion-{code} on {nats_url} (alerts: {mode.status})", err=True
+                f"node {code}: consuming as fusion-{code} on {nats_url} (alerts: {mode.status}), "
+                f"stages {'in their own process' if separate else 'in process'}",
+                err=True,
             )
             await fnode.run(stop=stop, idle_exit_s=idle_exit or None)
             s = fnode.stats

@@ -876,7 +876,9 @@ class FusionNode:
         if separate:
 
             def wake() -> None:  # (from the stage process's reply thread)
-                loop.call_soon_threadsafe(outputs_ready.set)
+                # (its last replies may come after this loop has ended and closed)
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(outputs_ready.set)
 
             self.pipeline.on_outputs = wake
         ready_wait: asyncio.Future[Any] | None = None
@@ -946,6 +948,8 @@ class FusionNode:
                 await asyncio.to_thread(self.pipeline.flush)
                 await self._publish_outputs()
         finally:
+            if separate:
+                self.pipeline.on_outputs = None
             stopped.cancel()
             if ready_wait is not None:
                 ready_wait.cancel()

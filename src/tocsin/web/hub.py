@@ -285,7 +285,9 @@ class Exchange:
             ready = self._outputs_ready = asyncio.Event()
 
             def wake() -> None:  # (from the stage process's reply thread)
-                loop.call_soon_threadsafe(ready.set)
+                # (its last replies may come after the event loop has closed)
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(ready.set)
 
             self.pipeline.on_outputs = wake
             # (after recovery: the stage process starts from the recovered state)
