@@ -4,7 +4,6 @@ otherwise counted as ``too_late``; none vanishes uncounted."""
 from __future__ import annotations
 
 import gc
-import math
 from typing import Any
 
 import msgspec
@@ -137,77 +136,3 @@ def test_track_history_is_left_alone_by_the_cycle_collector(scen: Any) -> None:
     assert not any(gc.is_tracked(h) or gc.is_tracked(h[0]) for h in hist)
     # late reports still work from it (the history is what they re-filter into)
     assert all(isinstance(h[0][REC_T], float) for h in hist)
-
-
-def test_a_late_plot_keeps_the_drag_belief_made_after_the_state_it_refilters_from() -> None:
-    """Re-filtering restores the state before the late plot; a drag bank made
-    since starts again from its prior (and weighs the re-filtered plots
-    again) instead of vanishing until the next impact prediction."""
-    from collections import deque
-
-    from tocsin.fusion import drag
-    from tocsin.fusion.track import Track
-
-    x = np.array([-3.0e6, 4.0e6, 3.8e6, 1000.0, 2000.0, 3000.0])
-    tr = Track(
-        key=1,
-        x=np.stack([x, x]),
-        p=np.stack([np.eye(6), np.eye(6)]),
-        mu=np.array([0.5, 0.5]),
-        t=100.0,
-        created=0.0,
-        window=deque([1]),
-        sources=set(),
-        partners=set(),
-        cls="ballistic",
-        phase="ballistic",
-        burnt_out=True,
-        burnout_t=80.0,
-    )
-    snap = tr.snapshot()  # before the bank
-    prior = drag.prior("SRBM")
-    k = prior.lnb.size
-    xs, ps = np.repeat(x[None], k, 0), np.repeat(np.eye(6)[None], k, 0)
-    learnt = prior.with_states(xs, ps, prior.logw - prior.lnb)
-    tr.drag = learnt
-    tr.restore(snap)
-    assert tr.drag is not None
-    assert not tr.drag.split
-    np.testing.assert_array_equal(tr.drag.logw, prior.logw)
-    np.testing.assert_array_equal(tr.drag.lnb, prior.lnb)
-
-
-def test_a_depressed_srbm_with_late_links_keeps_its_drag_belief() -> None:
-    """Monte Carlo seed 1 index 120 (a depressed SRBM flying level at ~42 km
-    after burnout, link delays: ~200 re-filters by t+180 s). Each late plot
-    within the lag used to drop the drag bank made after the state it
-    re-filtered from; the filter then flew a fixed beta through dense air and
-    was 63 m/s off with a 1-m/s sigma, coasting, 36 tracks initiated on one
-    missile (rv coverage 0.40). With the bank kept, one track holds it."""
-    from tocsin.drill.generate import random_scenario
-    from tocsin.drill.simulate import simulate
-
-    sim = simulate(random_scenario(1, "SRBM-depressed", index=120))
-    t0 = min(o.t_start for o in sim.objects.values())
-    trk = Tracker()
-    tick = None
-    for e in sim.messages:
-        if isinstance(e.body, PlotBody):
-            if e.body.t - t0 > 180.0:
-                break
-            # advanced every second of arrival time, as a live node is
-            tick = math.floor(e.sent) + 1.0 if tick is None else tick
-            while e.sent >= tick:
-                trk.advance(tick)
-                tick += 1.0
-        trk.push(e)
-    assert trk.stats["oosm_refiltered"] > 100  # the case this is about
-    missile = sim.objects["M1"]
-    held = [t for t in trk.tracks if t.cls == "ballistic" and not t.dead and t.status == "confirmed"]
-    assert len(held) == 1, [(t.id, t.status) for t in trk.tracks if t.cls == "ballistic"]
-    x, p = held[0].combined()
-    assert held[0].drag is not None
-    assert held[0].drag.split
-    dv = x[3:] - missile.trajectory.state_at(held[0].t - missile.t_start)[3:]
-    assert float(np.linalg.norm(dv)) < 10.0, dv
-    assert float(dv @ np.linalg.solve(p[3:, 3:], dv)) < 30.0

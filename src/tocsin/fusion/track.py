@@ -114,17 +114,7 @@ class Track:
         return (self.x, self.p, self.mu, self.t, self.drag)
 
     def restore(self, snap: Snapshot) -> None:
-        bank = self.drag
         self.x, self.p, self.mu, self.t, self.drag = snap
-        if self.drag is None and bank is not None:
-            # the bank was made after the snapshot: it starts again from its
-            # prior and weighs again the measurements re-filtered after it.
-            # Dropped, it came back (as a prior) only at the next impact
-            # prediction, and every late plot within oosm_lag_s dropped it
-            # again: a depressed SRBM flying level at 42 km kept no drag
-            # belief, its filter flew beta 5,000 and was 50-600 m/s off with a
-            # 1-m/s sigma (MC seed 1 index 120: rv coverage 0.40)
-            self.drag = bank.fresh()
         if not self.burnt_out:
             # boosting again (a reignition since the snapshot): the old drag
             # belief must not come back with a re-filtered late plot, or its
