@@ -810,6 +810,22 @@ def _second_order(a: F64, h: float, out: F64) -> None:
             out[i, j] = (1.0 if i == j else 0.0) + a[i, j] * h + s * hh
 
 
+@_jit_inline
+def _batch_step_scale(x: F64, dt: F64, beta: F64, drag: bool) -> tuple[float, float]:
+    """For :func:`ballistic_predict`'s step rule (and :func:`stiff_rows`, which
+    re-derives it): the largest ``|dt|`` of the batch and, with ``drag``, the
+    largest drag rate ``rho |v| / (2 beta)`` at the rows' start (else 0)."""
+    big = 0.0
+    k_drag = 0.0
+    for r in range(x.shape[0]):
+        big = max(big, abs(dt[r]))
+        if drag:
+            rho, _ = _lnrho_and_slope(_geo_height(x[r, 0], x[r, 1], x[r, 2]))
+            sp = math.sqrt(x[r, 3] * x[r, 3] + x[r, 4] * x[r, 4] + x[r, 5] * x[r, 5])
+            k_drag = max(k_drag, 0.5 * rho * sp / beta[r])
+    return big, k_drag
+
+
 @_jit
 def ballistic_predict(
     x: F64, dt: F64, beta: F64, drag: bool, max_step: float, taylor_max_s: float
@@ -822,14 +838,7 @@ def ballistic_predict(
     n = x.shape[0]
     y = np.empty((n, 6))
     phi = np.empty((n, 6, 6))
-    big = 0.0
-    k_drag = 0.0
-    for r in range(n):
-        big = max(big, abs(dt[r]))
-        if drag:
-            rho, _ = _lnrho_and_slope(_geo_height(x[r, 0], x[r, 1], x[r, 2]))
-            sp = math.sqrt(x[r, 3] * x[r, 3] + x[r, 4] * x[r, 4] + x[r, 5] * x[r, 5])
-            k_drag = max(k_drag, 0.5 * rho * sp / beta[r])
+    big, k_drag = _batch_step_scale(x, dt, beta, drag)
     a = np.empty((6, 6))
     f = np.empty(6)
     if big <= taylor_max_s and big * k_drag <= 0.04:
@@ -919,14 +928,7 @@ def stiff_rows(
     gained more speed than gravity can give (10 m/s^2, plus 1 m/s).
     Backward rows (``dt <= 0``) are not judged."""
     n = x.shape[0]
-    big = 0.0
-    k_drag = 0.0
-    for r in range(n):
-        big = max(big, abs(dt[r]))
-        if drag:
-            rho, _ = _lnrho_and_slope(_geo_height(x[r, 0], x[r, 1], x[r, 2]))
-            sp = math.sqrt(x[r, 3] * x[r, 3] + x[r, 4] * x[r, 4] + x[r, 5] * x[r, 5])
-            k_drag = max(k_drag, 0.5 * rho * sp / beta[r])
+    big, k_drag = _batch_step_scale(x, dt, beta, drag)
     steps = 1
     if not (big <= taylor_max_s and big * k_drag <= 0.04):
         steps = max(1, math.ceil(big / max_step), math.ceil(big * k_drag / 0.3))
