@@ -325,13 +325,16 @@ class Lifecycle:
             # it is alive and where it should be; until coast_after_s, when it
             # turns coasting). A track confirmed a moment ago is not: that
             # keeps a track born of clutter from being shown for seconds.
-            _, _, _, xc, pc, ok = self.est.predict_all(self.est.gather(quiet, t))
-            keep = ok.tolist()
-            out.extend(
-                self.rep.messages(
-                    [tr for tr, k in zip(quiet, keep, strict=True) if k],
-                    sent,
-                    [(t, xc[i], pc[i]) for i, k in enumerate(keep) if k],
-                )
-            )
+            out.extend(self.predicted_reports(quiet, t, sent))
         return out
+
+    def predicted_reports(self, trs: list[Track], t: float, sent: float) -> list[Envelope]:
+        """Reports of ``trs`` predicted to ``t`` (each track itself unchanged;
+        a track whose prediction fails is left out)."""
+        _, _, _, xc, pc, ok = self.est.predict_all(self.est.gather(trs, t))
+        keep = ok.tolist()
+        return self.rep.messages(
+            [tr for tr, k in zip(trs, keep, strict=True) if k],
+            sent,
+            [(t, xc[i], pc[i]) for i, k in enumerate(keep) if k],
+        )

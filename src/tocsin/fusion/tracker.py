@@ -285,15 +285,6 @@ class Tracker:
             # keep the newest report of a track and would drop it, so it is
             # also reported predicted to now (this scan's arrival, or that
             # report's time if later), once
-            now = max(held, self._now)
-            _, _, _, xc, pc, ok = self._est.predict_all(self._est.gather(behind, now))
-            keep = ok.tolist()
-            out.extend(
-                self._rep.messages(
-                    [tr for tr, k in zip(behind, keep, strict=True) if k],
-                    sent,
-                    [(now, xc[i], pc[i]) for i, k in enumerate(keep) if k],
-                )
-            )
+            out.extend(self._life.predicted_reports(behind, max(held, self._now), sent))
         out.extend(self._life.housekeeping(self._now, sent))
         return out
