@@ -233,3 +233,9 @@ def test_an_aircraft_classed_ballistic_is_demoted_once_it_flies_as_one(scen: Any
     # ballistic is final without the rule
     kept = _bodies(envs, TrackerConfig(demote_air_s=0.0))
     assert {b.class_ for b in kept if b.t > bal[0]} == {"ballistic"}
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_demote_air_s_must_be_finite_and_not_negative(bad: float) -> None:
+    with pytest.raises(ValueError, match="demote_air_s must be a finite number >= 0"):
+        TrackerConfig(demote_air_s=bad)

@@ -9,6 +9,7 @@ here (association: ``gate_prob``; initiation: ``init_*``, ``ir_*``; lifecycle:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -190,6 +191,8 @@ class TrackerConfig:
             raise ValueError("need 0 <= coast_after_s <= lost_after_s")
         if self.boost_azimuth_sigmas < 0:
             raise ValueError("boost_azimuth_sigmas must be >= 0")
+        if not (math.isfinite(self.demote_air_s) and self.demote_air_s >= 0):
+            raise ValueError(f"demote_air_s must be a finite number >= 0 (0: off), got {self.demote_air_s!r}")
         if self.oosm_lag_s < 0 or self.report_interval_s < 0:
             raise ValueError("lags and intervals must be >= 0")
         if not self.oosm_lag_s <= MAX_OOSM_LAG_S:
