@@ -925,9 +925,11 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process ``pid`` has used (Linux /proc)."""
+    """CPU seconds (user + system) process ``pid`` has used, with its children
+    that have ended and were waited for (a stage process's snapshot writers,
+    forked since f40ec5d) (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_idle(pid: int, limit_s: float = 15.0) -> None:
