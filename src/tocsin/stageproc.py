@@ -55,6 +55,7 @@ import json
 import os
 import pickle
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -363,7 +364,9 @@ def _serve(
                 if k < len(items) - 1:
                     ready(produced)
             rest = [encode_json(e) for e in produced[sent:]] if items else []
-            say(("done", rest, errors))
+            # (with the stages' CPU so far: the snapshot policy weighs a
+            # snapshot's cost against the work it saves re-running)
+            say(("done", rest, errors, time.process_time()))
         elif msg[0] == "warmed":  # (StageProcess.warmed_up)
             if warming:
                 warming[0].join(msg[1])
@@ -417,7 +420,9 @@ def _fork_snapshot(
             blob = snap.dumps({"stages": [snap.capture(s) for s in stages], **parent})
             snap.write_durably(path, blob)
             digest = hashlib.sha256(blob).hexdigest()
-            os.write(w, json.dumps({"sha256": digest, "bytes": len(blob)}).encode())
+            use = resource.getrusage(resource.RUSAGE_SELF)  # (this child's own, since the fork)
+            cpu = use.ru_utime + use.ru_stime
+            os.write(w, json.dumps({"sha256": digest, "bytes": len(blob), "cpu_s": cpu}).encode())
             code = 0
         except BaseException as exc:  # (reported, never raised: this is a fork)
             with contextlib.suppress(BaseException):
@@ -441,7 +446,7 @@ def _fork_snapshot(
         except ValueError:
             got = {}
         if status == 0 and "sha256" in got:
-            say(("written", covers, got["sha256"], int(got["bytes"])))
+            say(("written", covers, got["sha256"], int(got["bytes"]), float(got.get("cpu_s", 0.0))))
         else:
             say(("snapshot-failed", covers, got.get("error") or f"the snapshot writer exited ({status})"))
 
@@ -461,6 +466,8 @@ class SnapshotReply:
     outputs_before: int = 0
     errors_before: int = 0
     error: str | None = None
+    #: CPU seconds the writer (the forked child) spent on it
+    cpu_s: float = 0.0
 
 
 # ---------------------------------------------------------------- parent
@@ -591,6 +598,8 @@ class StageProcess:
         self._outputs_taken = 0
         self._errors_taken = 0
         self._snapshot_marks: dict[int, tuple[int, int]] = {}
+        #: the stage process's CPU seconds, as of its latest answer
+        self.cpu_s = 0.0
         self.dead: str | None = None
         self._reader = threading.Thread(target=self._read, name="tocsin-stages-replies", daemon=True)
         self._reader.start()
@@ -677,6 +686,7 @@ class StageProcess:
                 got.append((msg[1], msg[2], n))
                 self._outputs_taken += len(msg[1])
                 self._errors_taken += msg[2]
+                self.cpu_s = msg[3]
             elif msg[0] == "part":  # outputs of a work item still running
                 got.append((msg[1], msg[2], 0))
                 self._outputs_taken += len(msg[1])
@@ -688,7 +698,7 @@ class StageProcess:
                 self.snapshots_pending -= 1
                 o, e = self._snapshot_marks.pop(msg[1])
                 if msg[0] == "written":
-                    got.append(SnapshotReply(msg[1], msg[2], msg[3], o, e))
+                    got.append(SnapshotReply(msg[1], msg[2], msg[3], o, e, cpu_s=msg[4]))
                 else:
                     got.append(SnapshotReply(msg[1], error=msg[2]))
             elif msg[0] == "state":  # (only capture() asks; never pending here)
