@@ -20,7 +20,10 @@ explicit loops over tracks, plots and the small matrices:
   per track, the model probabilities and the combined estimate (as
   :func:`tocsin.fusion.filters.ekf_update`,
   :func:`~tocsin.fusion.filters.imm_probabilities` and
-  :func:`~tocsin.fusion.filters.imm_combine`).
+  :func:`~tocsin.fusion.filters.imm_combine`);
+* :func:`refilter_ncv_radar` - buffered re-filtering of air tracks with radar
+  plots (a late plot and the track's later ones replayed), many tracks in one
+  call, through :func:`predict_ncv_imm` and :func:`update_radar`.
 
 The numpy functions stay the reference: ``tests/fusion/test_kernels.py``
 checks each kernel against them on random inputs. Innovation covariances are
@@ -623,6 +626,73 @@ def predict_ncv_imm(
     pp4 = pp.reshape(n, 2, 6, 6)
     xc, pc = imm_combine(xp3, pp4, cbar)
     return xp3, pp4, cbar, xc, pc, physical(xc, pc)
+
+
+@_jit
+def refilter_ncv_radar(
+    x: F64,
+    p: F64,
+    mu: F64,
+    t0: F64,
+    tau0: F64,
+    tau1: F64,
+    q0: F64,
+    q1: F64,
+    start: NDArray[np.int64],
+    ts: F64,
+    z: F64,
+    md: NDArray[np.int64],
+    site: F64,
+    rot: F64,
+    r: F64,
+) -> tuple[F64, F64, F64, F64, F64]:
+    """Buffered re-filtering of ``n`` air tracks with radar plots, in one
+    call: track ``i`` (IMM state ``x[i] (2, 6)``, ``p[i]``, ``mu[i]`` at
+    ``t0[i]``, sojourn times ``tau0, tau1`` and densities ``q0, q1``) takes
+    the plots ``start[i]:start[i + 1]`` in order (times ``ts``, ``z (S, 4)``
+    of which the first ``md`` are used, ``site``, ``rot``, ``r (S, 4, 4)``),
+    each by :func:`predict_ncv_imm` to its time and :func:`update_radar`:
+    the same kernels, in the same order, as the tracker's step-by-step path
+    (one prediction and one update per plot), so the results are the same
+    bit for bit. Returns per plot the updated ``x (S, 2, 6)``, ``p``, ``mu``
+    and the combined ``xc (S, 6)``, ``pc (S, 6, 6)``."""
+    n_tr = x.shape[0]
+    n_st = ts.shape[0]
+    xs = np.empty((n_st, 2, 6))
+    ps = np.empty((n_st, 2, 6, 6))
+    mus = np.empty((n_st, 2))
+    xcs = np.empty((n_st, 6))
+    pcs = np.empty((n_st, 6, 6))
+    zero = np.zeros(1, dtype=np.int64)
+    dt = np.empty(1)
+    for i in range(n_tr):
+        cx = x[i : i + 1].copy()
+        cp = p[i : i + 1].copy()
+        cmu = mu[i : i + 1].copy()
+        ct = t0[i]
+        for s in range(start[i], start[i + 1]):
+            dt[0] = ts[s] - ct
+            xp, pp, cbar, _, _, _ = predict_ncv_imm(
+                cx, cp, cmu, dt, tau0[i : i + 1], tau1[i : i + 1], q0[i : i + 1], q1[i : i + 1]
+            )
+            m = md[s]
+            zz = np.empty((1, m))
+            rr = np.empty((1, m, m))
+            for a in range(m):
+                zz[0, a] = z[s, a]
+                for b in range(m):
+                    rr[0, a, b] = r[s, a, b]
+            xn, pn, mun, xc, pc = update_radar(
+                xp, pp, cbar, zero, zz, site[s : s + 1].copy(), rot[s : s + 1].copy(), rr, zero
+            )
+            xs[s] = xn[0]
+            ps[s] = pn[0]
+            mus[s] = mun[0]
+            xcs[s] = xc[0]
+            pcs[s] = pc[0]
+            cx, cp, cmu = xn, pn, mun
+            ct = ts[s]
+    return xs, ps, mus, xcs, pcs
 
 
 @_jit
