@@ -720,21 +720,36 @@ _B2 = WGS84_B * WGS84_B
 _AB = WGS84_A * WGS84_B
 
 
+@_jit_inline
+def _quad3(u0: float, u1: float, u2: float, p: F64, t: int, o: int) -> float:
+    """``u^T P[o:o+3, o:o+3] u`` of row ``t`` of ``p (n, 6, 6)``."""
+    acc = 0.0
+    u = (u0, u1, u2)
+    for i in range(3):
+        for j in range(3):
+            acc += u[i] * p[t, o + i, o + j] * u[j]
+    return acc
+
+
 @_jit
-def classify_features(x: F64, p: F64, var_max: float) -> tuple[NDArray[np.int64], F64, F64, F64, F64]:
+def classify_features(x: F64, p: F64, var_max: float) -> tuple[NDArray[np.int64], F64, F64, F64, F64, F64]:
     """What the classification rule reads of combined estimates ``x (n, 6)``,
     ``p (n, 6, 6)``: per row ``good`` (1: the largest velocity variance is at
     most ``var_max`` since the trace is; 0: it is not, as some diagonal
     element exceeds it; 2: undecided, the caller takes the eigenvalues),
     the height along the geocentric radius (as
-    :func:`tocsin.fusion.propagate.height`), the climb rate, the speed and
-    the mean position variance ``trace(P_pos) / 3``."""
+    :func:`tocsin.fusion.propagate.height`), the climb rate, the speed,
+    the mean position variance ``trace(P_pos) / 3``, and ``sig (n, 3)`` the
+    sigmas of the height, the climb rate and the speed (the variance of
+    position along the radius, of velocity along the radius and along the
+    velocity; the ballistic vote's margins)."""
     n = x.shape[0]
     good = np.empty(n, dtype=np.int64)
     alt = np.empty(n)
     vz = np.empty(n)
     speed = np.empty(n)
     pvar = np.empty(n)
+    sig = np.empty((n, 3))
     for t in range(n):
         tr = p[t, 3, 3] + p[t, 4, 4] + p[t, 5, 5]
         if tr <= var_max:
@@ -747,9 +762,25 @@ def classify_features(x: F64, p: F64, var_max: float) -> tuple[NDArray[np.int64]
         s2 = (x[t, 2] / rn) ** 2
         alt[t] = rn - _AB / math.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
         vz[t] = (x[t, 0] * x[t, 3] + x[t, 1] * x[t, 4] + x[t, 2] * x[t, 5]) / rn
-        speed[t] = math.sqrt(x[t, 3] * x[t, 3] + x[t, 4] * x[t, 4] + x[t, 5] * x[t, 5])
+        sp = math.sqrt(x[t, 3] * x[t, 3] + x[t, 4] * x[t, 4] + x[t, 5] * x[t, 5])
+        speed[t] = sp
         pvar[t] = (p[t, 0, 0] + p[t, 1, 1] + p[t, 2, 2]) / 3.0
-    return good, alt, vz, speed, pvar
+        vs = sp if sp > 0.0 else 1.0
+        qa = 0.0
+        qz = 0.0
+        qs = 0.0
+        for i in range(3):
+            ri = x[t, i] / rn
+            vi = x[t, 3 + i] / vs
+            for j in range(3):
+                rj = x[t, j] / rn
+                qa += ri * p[t, i, j] * rj
+                qz += ri * p[t, 3 + i, 3 + j] * rj
+                qs += vi * p[t, 3 + i, 3 + j] * (x[t, 3 + j] / vs)
+        sig[t, 0] = math.sqrt(max(qa, 0.0))
+        sig[t, 1] = math.sqrt(max(qz, 0.0))
+        sig[t, 2] = math.sqrt(max(qs, 0.0))
+    return good, alt, vz, speed, pvar, sig
 
 
 @_jit
