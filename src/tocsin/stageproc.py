@@ -403,6 +403,8 @@ def _fork_snapshot(
     output before it came from work before the snapshot); then, from a waiter
     thread, ("written", covers, sha256, bytes) or ("snapshot-failed", covers,
     reason) when the child is done."""
+    from tocsin.journal import snapshot as snap  # (imported before the fork: the child imports nothing)
+
     r, w = os.pipe()
     with warnings.catch_warnings():  # (3.12+ warns about forking with threads)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -415,8 +417,6 @@ def _fork_snapshot(
                 with contextlib.suppress(OSError):
                     os.close(fd)
             gc.disable()  # (a collection would touch, and so copy, every page)
-            from tocsin.journal import snapshot as snap
-
             blob = snap.dumps({"stages": [snap.capture(s) for s in stages], **parent})
             snap.write_durably(path, blob)
             digest = hashlib.sha256(blob).hexdigest()
