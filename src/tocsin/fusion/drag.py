@@ -204,6 +204,29 @@ def split(bank: DragBank, x: F64, p: F64) -> DragBank:
     return bank.with_states(np.repeat(x[None], k, 0), np.repeat(p[None], k, 0))
 
 
+def interact(bank: DragBank, w_own: float, x1: F64, p1: F64) -> DragBank:
+    """The IMM interaction (mixing) step for a split bank that is a track's
+    quiet model: with probability ``w_own`` the quiet model was the quiet
+    model before the step, else it was the other model (state ``x1, p1``).
+    Every member ``j`` starts its prediction from ``w x_j + (1 - w) x1``
+    with covariance ``w P_j + (1 - w) P1 + w (1 - w) (x_j - x1)(x_j - x1)^T``;
+    the weights (the belief about ``beta``) are kept. The members' mixture
+    then has exactly the mean and covariance of the IMM's mixed quiet-model
+    prior (Bar-Shalom, Li and Kirubarajan 2001, sec. 11.6.6), so a bank
+    whose model probability has collapsed restarts from the model that
+    explains the plots instead of flying on from wherever its members
+    drifted (and being mixed, far off, into every prediction)."""
+    assert bank.x is not None
+    assert bank.p is not None
+    w = min(max(w_own, 0.0), 1.0)
+    if w >= 1.0:
+        return bank
+    d = bank.x - x1
+    x = w * bank.x + (1.0 - w) * x1
+    p = w * bank.p + (1.0 - w) * p1 + (w * (1.0 - w)) * np.einsum("ki,kj->kij", d, d)
+    return bank.with_states(x, p)
+
+
 def drag_accel(x: F64, beta: F64) -> F64:
     """Magnitude of the drag deceleration ``rho(h) |v|^2 / (2 beta)`` of
     ECEF states ``x (K, 6)``, m/s^2 (the standard atmosphere)."""
