@@ -78,6 +78,8 @@ class DragBank:
     """``(K,)`` index into ``kind.split("+")`` of each member's kind."""
     role: str | None = None
     """The role the prior was made for (separated objects)."""
+    logw0: F64 | None = None
+    """``(K,)`` the prior's log weights (:meth:`fresh`)."""
 
     @property
     def split(self) -> bool:
@@ -109,6 +111,13 @@ class DragBank:
     def with_states(self, x: F64 | None, p: F64 | None, logw: F64 | None = None) -> DragBank:
         return replace(self, x=x, p=p, logw=self.logw if logw is None else logw)
 
+    def fresh(self) -> DragBank:
+        """The prior this bank started from, not split: what a track re-filtered
+        from a state older than the bank starts again from (every
+        measurement the bank has weighed since is re-filtered too)."""
+        logw0 = getattr(self, "logw0", None)  # None: pickled before it existed
+        return replace(self, x=None, p=None, logw=self.logw if logw0 is None else logw0)
+
 
 def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) -> DragBank:
     """The prior bank of a kind (module doc): log-uniform on its range."""
@@ -126,7 +135,8 @@ def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) ->
         w = np.concatenate([t, np.full(n_core, (1.0 - tail) / n_core), t])
     k = lnb.shape[0]
     kinds = np.zeros(k, dtype=np.int64)
-    return DragBank(kind, lnb, np.log(w / w.sum()), step=np.full(k, step), member_kind=kinds)
+    logw = np.log(w / w.sum())
+    return DragBank(kind, lnb, logw, step=np.full(k, step), member_kind=kinds, logw0=logw)
 
 
 def mixture_prior(parts: list[tuple[str, float]], role: str | None = None) -> DragBank:
@@ -143,6 +153,7 @@ def mixture_prior(parts: list[tuple[str, float]], role: str | None = None) -> Dr
         step=np.concatenate([b.step for b in banks]),
         member_kind=np.concatenate([np.full(b.lnb.shape[0], i, dtype=np.int64) for i, b in enumerate(banks)]),
         role=role,
+        logw0=logw,
     )
 
 
