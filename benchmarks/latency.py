@@ -632,6 +632,7 @@ async def run_stream(
         client_cpu = time.process_time() - client0
         window = time.monotonic() - start
         work1 = await _pipeline_work(c)
+        longest = await _pipeline_work(c, "tocsin_pipeline_work_longest_seconds")
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
@@ -662,20 +663,27 @@ async def run_stream(
         "pipeline_busy": {
             k: round((work1[k] - work0.get(k, 0.0)) / max(window, 1e-9), 3) for k in sorted(work1)
         },
+        # the longest the pipeline thread was held by one piece of work, by
+        # kind, since the server started (a snapshot taken on that thread shows
+        # here: every request waits behind it)
+        "pipeline_longest_s": {k: round(v, 3) for k, v in sorted(longest.items())},
     }
 
 
-async def _pipeline_work(c: httpx.AsyncClient) -> dict[str, float]:
-    """The server's ``tocsin_pipeline_work_seconds_sum`` per kind of work
-    (empty when /metrics does not answer)."""
+async def _pipeline_work(
+    c: httpx.AsyncClient, metric: str = "tocsin_pipeline_work_seconds_sum"
+) -> dict[str, float]:
+    """The server's ``tocsin_pipeline_work_seconds_sum`` (or another metric
+    labelled by work, e.g. ``tocsin_pipeline_work_longest_seconds``) per kind
+    of work (empty when /metrics does not answer)."""
     out: dict[str, float] = {}
     try:
         r = await c.get("/metrics")
     except httpx.HTTPError:
         return out
     for ln in r.text.splitlines():
-        if ln.startswith("tocsin_pipeline_work_seconds_sum{"):
-            m = re.match(r'tocsin_pipeline_work_seconds_sum\{work="([^"]+)"\} (\S+)', ln)
+        if ln.startswith(metric + "{"):
+            m = re.match(re.escape(metric) + r'\{work="([^"]+)"\} (\S+)', ln)
             if m is not None:
                 out[m.group(1)] = float(m.group(2))
     return out
@@ -917,9 +925,11 @@ def cost_per_plot(rate: int, seconds: float, radars: int, sync: str, tmp: Path) 
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process ``pid`` has used (Linux /proc)."""
+    """CPU seconds (user + system) process ``pid`` has used, with its children
+    that have ended and were waited for (a stage process's snapshot writers,
+    forked since f40ec5d) (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_idle(pid: int, limit_s: float = 15.0) -> None:

@@ -16,13 +16,14 @@ state from the journal and appends any outputs the crash kept from being
 written.
 
 Nothing here reads the wall clock: times come in as arguments (the server's loop
-owns the clock).
+owns the clock). (The snapshot policy reads CPU time, which changes no output.)
 
 The stages may run in a process of their own (:meth:`Pipeline.start_stage_process`,
 :mod:`tocsin.stageproc`): the same journal order, handed over after each
 commit; outputs journalled (and then emitted) as the stage process returns
-them, so a batch is acknowledged once its inputs are committed; snapshots taken
-at a barrier (:meth:`Pipeline.flush`).
+them, so a batch is acknowledged once its inputs are committed; periodic
+snapshots written by a fork of the stage process while both go on
+(:meth:`Pipeline._start_snapshot`), journalled when written.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,14 @@ from tocsin import heap
 from tocsin.exchange.ingress import Ingress, Prechecked, SeqWindow, Verdict
 from tocsin.journal.store import ZERO_HASH, Entry, Journal, entry_hash
 from tocsin.stage import Stage
-from tocsin.stageproc import Spawned, StageProcess, StageProcessError, advance_stages, run_stages
+from tocsin.stageproc import (
+    SnapshotReply,
+    Spawned,
+    StageProcess,
+    StageProcessError,
+    advance_stages,
+    run_stages,
+)
 from tocsin.wire import Envelope, JsonlWriter, decode_json, encode_json
 
 if TYPE_CHECKING:  # the runtime itself never imports the warning package
@@ -181,6 +189,17 @@ class SnapshotPolicy:
     most about ``max_share`` of what the journal writes: a node with a large
     state (hundreds of tracks, a few MB a snapshot) snapshots less often than one
     with a small state, instead of writing more snapshot than journal.
+
+    And either way only when it is worth its cost: when the stages spent, since
+    the last snapshot, at least that snapshot's own CPU cost (measured: the
+    writer's CPU seconds) divided by ``cost_share``. The work since the last
+    snapshot is what a crash would re-run, so a snapshot is taken once the
+    re-run it saves is ``1 / cost_share`` times what it costs: snapshots take at
+    most about ``cost_share`` of the stages' CPU (at 20,000 plots/s a snapshot
+    of ~2.8 CPU-s every 5 s was half a core), and a crash re-runs at most about
+    ``1 / cost_share`` snapshots' worth of stage work beyond the triggers above.
+    The first snapshot of a run (no cost measured yet) is not held; 0 turns the
+    rule off.
     The newest ``keep`` files are kept (a damaged newest one falls back to the
     one before). Recovery after a crash re-runs at most the journal since the
     last snapshot: ``every_entries`` entries, and about ``1 / max_share`` times
@@ -192,6 +211,7 @@ class SnapshotPolicy:
     every_entries: int = 100_000
     keep: int = 2
     max_share: float = 0.25
+    cost_share: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -255,6 +275,18 @@ class Pipeline:
         #: byte count (:attr:`Journal.appended_bytes`) when it was taken
         self._last_snapshot_bytes = 0
         self._bytes_at_snapshot = 0
+        #: snapshots the stage process wrote, not yet journalled; and the
+        #: messages handed to it when the pending one was asked for
+        self._snapshot_replies: list[SnapshotReply] = []
+        self._handed_at_snapshot = 0
+        #: the CPU seconds the stages spent in this process (in-process stages),
+        #: at the last snapshot, and what the last snapshot cost (0: not known)
+        self._stage_cpu = 0.0
+        self._stage_cpu_at_snapshot = 0.0
+        self.last_snapshot_cpu_s = 0.0
+        #: snapshots that could not be written (each journalled as a note)
+        self.snapshot_failures = 0
+        self.last_snapshot_error: str | None = None
         #: the node's key: signs a journal checkpoint every ``checkpoint_every``
         #: entries (checked after each batch or tick) and, through
         #: :meth:`housekeeping`, every ``checkpoint_s`` seconds of wall time
@@ -334,12 +366,15 @@ class Pipeline:
         if proc is not None:
             self._emit_encoded(ready)
             self._finished += done
+            self._finish_snapshots()
             self._hand(payloads)
             self._after_work()
             return verdicts
         outs: list[Envelope] = []
+        cpu = time.thread_time()
         for env in accepted:
             outs.extend(self._run(env))
+        self._stage_cpu += time.thread_time() - cpu
         self._record(outs)
         self._maybe_checkpoint()
         self._maybe_snapshot()
@@ -398,7 +433,7 @@ class Pipeline:
                     header = json.loads(entry.payload)
                     blob = (self.snapshots.directory / header["file"]).read_bytes()
                     if hashlib.sha256(blob).hexdigest() == header["sha256"]:
-                        windows, start = snap.loads(blob)["windows"], entry.seq
+                        windows, start = snap.loads(blob)["windows"], int(header["covers"]) + 1
                 except (snap.SnapshotError, OSError, ValueError, KeyError, TypeError):
                     windows, start = {}, 1
         self.ingress.windows.clear()
@@ -428,7 +463,9 @@ class Pipeline:
             return []
         if self.journal is not None:
             self.journal.append("tick", _tick_payload(t))
+        cpu = time.thread_time()
         outs = self._advance(t)
+        self._stage_cpu += time.thread_time() - cpu
         self._record(outs)
         self._maybe_checkpoint()
         self._maybe_snapshot()
@@ -465,9 +502,11 @@ class Pipeline:
         snapshot = (
             pol is not None
             and pol.every_s > 0
+            and not self._snapshot_pending()
             and j.last_seq > self._after_snapshot
             and now - self._last_snapshot_at >= pol.every_s
             and self._journal_grew_enough()
+            and self._snapshot_worth_it()
         )
         return checkpoint or snapshot
 
@@ -478,6 +517,21 @@ class Pipeline:
         if pol is None or j is None or pol.max_share <= 0:
             return True
         return j.appended_bytes - self._bytes_at_snapshot >= self._last_snapshot_bytes / pol.max_share
+
+    @property
+    def stage_cpu_s(self) -> float:
+        """CPU seconds the stages have spent (in their own process: its CPU
+        as of its latest answer)."""
+        proc = self.stage_process
+        return proc.cpu_s if proc is not None else self._stage_cpu
+
+    def _snapshot_worth_it(self) -> bool:
+        """Whether the stage work since the last snapshot (what a crash would
+        re-run) is at least that snapshot's CPU cost over ``cost_share``."""
+        pol = self.snapshots
+        if pol is None or pol.cost_share <= 0 or self.last_snapshot_cpu_s <= 0:
+            return True
+        return (self.stage_cpu_s - self._stage_cpu_at_snapshot) * pol.cost_share >= self.last_snapshot_cpu_s
 
     def housekeeping(self, now: float) -> None:
         """Time-driven upkeep between batches and ticks (the caller owns the wall
@@ -567,7 +621,11 @@ class Pipeline:
             return [], 0
         outs: list[bytes] = []
         done = 0
-        for encoded, errors, n in proc.take(wait=wait):
+        for reply in proc.take(wait=wait):
+            if isinstance(reply, SnapshotReply):
+                self._snapshot_replies.append(reply)  # (journalled after these outputs)
+                continue
+            encoded, errors, n = reply
             outs.extend(encoded)
             self.metrics.stage_errors += errors
             done += n
@@ -580,6 +638,7 @@ class Pipeline:
         outs, done = self._take_outputs(wait)
         self._record_encoded(outs)
         self._finished += done
+        self._finish_snapshots()
         return len(outs)
 
     @property
@@ -596,10 +655,11 @@ class Pipeline:
 
     def flush(self) -> None:
         """Wait until the stage process has answered everything sent, and
-        journal and emit those outputs (a barrier: the stages' state then
-        corresponds to the journal's last entry)."""
+        journal and emit those outputs, and until a snapshot it is writing is
+        written and journalled (a barrier: the stages' state then corresponds
+        to the journal's last entry)."""
         proc = self.stage_process
-        while proc is not None and proc.inflight:
+        while proc is not None and proc.busy:
             self.collect(wait=True)
 
     def _after_work(self) -> None:
@@ -722,40 +782,122 @@ class Pipeline:
         (a zstd file in the snapshot directory) and journal it: a ``snapshot``
         entry naming the file and its SHA-256, followed (with a node key) by a
         signed checkpoint over that entry, in one commit. Returns the journal
-        sequence number the snapshot covers (None without a journal or policy)."""
+        sequence number the snapshot covers (None without a journal or policy).
+        Waits until it is written (the periodic snapshots of a stage process
+        do not: :meth:`_start_snapshot`)."""
         j, pol = self.journal, self.snapshots
         if j is None or pol is None:
             return None
         from tocsin.journal import snapshot as snap
 
         self.flush()  # a barrier: the stage process has answered everything journalled
+        if self.stage_process is not None:
+            failures = self.snapshot_failures
+            covers = self._start_snapshot()
+            self.flush()  # (written, and its entry journalled)
+            if self.snapshot_failures != failures:
+                raise OSError(f"snapshot at entry {covers} not written: {self.last_snapshot_error}")
+            return covers
         covers = j.last_seq
+        cpu = time.thread_time()
+        self._stage_cpu_at_snapshot = self.stage_cpu_s
         blob = snap.dumps(self._capture())
         name = f"snapshot-{covers:012d}.zst"
         pol.directory.mkdir(parents=True, exist_ok=True)
-        _write_durably(pol.directory / name, blob)
-        header = {
+        snap.write_durably(pol.directory / name, blob)
+        header = self._snapshot_header(covers, name, len(blob), hashlib.sha256(blob).hexdigest())
+        self.last_snapshot_cpu_s = time.thread_time() - cpu
+        self._journal_snapshot(header)
+        self._after_snapshot = j.last_seq
+        self._bytes_at_snapshot = j.appended_bytes
+        del blob
+        heap.trim()  # (the tens of MB the snapshot took for a moment go back to the system)
+        return covers
+
+    def _snapshot_header(self, covers: int, name: str, nbytes: int, sha256: str) -> dict[str, Any]:
+        from tocsin.journal import snapshot as snap
+
+        return {
             "format": snap.FORMAT,
             "covers": covers,
             "file": name,
-            "bytes": len(blob),
-            "sha256": hashlib.sha256(blob).hexdigest(),
+            "bytes": nbytes,
+            "sha256": sha256,
             "code": snap.code_fingerprint(),
             "stages": [snap.qualname(s) for s in self.stages],
         }
+
+    def _journal_snapshot(self, header: dict[str, Any]) -> None:
+        """The snapshot entry (and the signed checkpoint over it), then the
+        bookkeeping: the newest files kept, older ones removed."""
+        j, pol = self.journal, self.snapshots
+        assert j is not None
+        assert pol is not None
         with j.transaction():
             j.append("snapshot", json.dumps(header, sort_keys=True, separators=(",", ":")).encode())
             if self.checkpoint_key is not None:
                 j.checkpoint(self.checkpoint_key)
                 self._last_checkpoint = j.last_seq
-        self._after_snapshot = j.last_seq
-        self._last_snapshot_bytes, self._bytes_at_snapshot = len(blob), j.appended_bytes
+        self._last_snapshot_bytes = int(header["bytes"])
         self.snapshots_written += 1
-        self._snapshot_files.append(name)
-        self._prune_snapshot_files(covers)
-        del blob
-        heap.trim()  # (the tens of MB the snapshot took for a moment go back to the system)
+        self._snapshot_files.append(header["file"])
+        self._prune_snapshot_files(int(header["covers"]))
+
+    def _snapshot_pending(self) -> bool:
+        proc = self.stage_process
+        return proc is not None and proc.snapshots_pending > 0
+
+    def _start_snapshot(self) -> int:
+        """Ask the stage process for a snapshot after the journal's last entry
+        and go on at once: its forked child writes the file (with this
+        pipeline's part, taken here) while the stages and this thread work on;
+        :meth:`_finish_snapshots` journals it when it is written. Returns the
+        entry it covers.
+
+        The ``snapshot`` entry then comes after entries journalled meanwhile
+        (inputs and ticks after the snapshot, and outputs of work before it:
+        their number is ``outputs_before`` in the entry). Recovery from it
+        re-runs the inputs and ticks after ``covers`` and passes over those
+        first ``outputs_before`` outputs (:meth:`recover`)."""
+        j, pol, proc = self.journal, self.snapshots, self.stage_process
+        assert j is not None
+        assert pol is not None
+        assert proc is not None
+        covers = j.last_seq
+        pol.directory.mkdir(parents=True, exist_ok=True)
+        parent = {
+            "windows": self.ingress.windows,
+            "accepted": self.ingress.accepted,
+            "pipeline": {"data_time": self.data_time, "last_tick": self.last_tick, "metrics": self.metrics},
+            "keepers": {name: k.snapshot_state() for name, k in self.keepers.items()},
+        }
+        proc.snapshot(covers, pol.directory / f"snapshot-{covers:012d}.zst", parent)  # (parent pickled here)
+        self._after_snapshot = covers
+        self._bytes_at_snapshot = j.appended_bytes
+        self._handed_at_snapshot = self._handed
+        self._stage_cpu_at_snapshot = self.stage_cpu_s
         return covers
+
+    def _finish_snapshots(self) -> None:
+        """Journal the snapshots the stage process has written (or a note for
+        one it could not write: the next is taken as usual)."""
+        j = self.journal
+        while self._snapshot_replies and j is not None:
+            r = self._snapshot_replies.pop(0)
+            if r.error is not None:
+                self.snapshot_failures += 1
+                self.last_snapshot_error = r.error
+                note = {"event": "snapshot-failed", "covers": r.covers, "error": r.error}
+                j.append("note", json.dumps(note).encode())
+                continue
+            header = self._snapshot_header(r.covers, f"snapshot-{r.covers:012d}.zst", r.nbytes, r.sha256)
+            header["outputs_before"] = r.outputs_before
+            header["stage_errors_before"] = r.errors_before
+            self.last_snapshot_cpu_s = r.cpu_s
+            self._journal_snapshot(header)
+            if self._handed == self._handed_at_snapshot:  # (nothing to re-run since it)
+                self._after_snapshot = j.last_seq
+            heap.trim()
 
     def _capture(self) -> dict[str, Any]:
         from tocsin.journal import snapshot as snap
@@ -783,7 +925,7 @@ class Pipeline:
             keep.update(f"snapshot-{s.first - 1:012d}.zst" for s in j.closed_segments())
             keep.add(f"snapshot-{j.first_live_seq - 1:012d}.zst")
         for f in pol.directory.glob("snapshot-*"):
-            if f.name in keep:
+            if f.name in keep or not f.is_file():
                 continue
             covers = _snapshot_covers(f.name)
             if f.name.endswith(".tmp") or (covers is not None and covers < newest):
@@ -791,7 +933,7 @@ class Pipeline:
 
     def _maybe_snapshot(self, now: float | None = None) -> None:
         pol, j = self.snapshots, self.journal
-        if pol is None or j is None or j.last_seq <= self._after_snapshot:
+        if pol is None or j is None or j.last_seq <= self._after_snapshot or self._snapshot_pending():
             return
         by_entries = pol.every_entries > 0 and j.last_seq - self._after_snapshot >= pol.every_entries
         by_time = (
@@ -801,8 +943,11 @@ class Pipeline:
             and now - self._last_snapshot_at >= pol.every_s
             and self._journal_grew_enough()
         )
-        if by_entries or by_time:
-            self.snapshot()
+        if (by_entries or by_time) and self._snapshot_worth_it():
+            if self.stage_process is not None:
+                self._start_snapshot()  # (off this thread: the stage process forks)
+            else:
+                self.snapshot()
             if now is not None:
                 self._last_snapshot_at = now
 
@@ -840,9 +985,10 @@ class Pipeline:
                 f"recovery: no usable snapshot, and entries 1..{j.first_seq - 1} were archived or pruned: "
                 "the state cannot be rebuilt here (restore the snapshot files, or replay with the archive)"
             )
+        skip = 0  # outputs of work before the snapshot, journalled after its position
         if loaded is not None:
-            covers, entry = loaded
-            start, prev = entry.seq, entry.prev_hash
+            covers, prev, skip = loaded
+            start = covers + 1
             rep.snapshot = covers
             self._after_snapshot = j.last_seq
         pending: deque[Envelope] = deque()
@@ -868,6 +1014,9 @@ class Pipeline:
             elif e.kind == "tick":
                 pending.extend(self._advance(_tick_time(e.payload)))
                 rep.ticks += 1
+            elif e.kind == "output" and skip:
+                skip -= 1  # (not re-run: the snapshot holds their effect; counted as live)
+                self.metrics.outputs[decode_json(e.payload).kind] += 1
             elif e.kind == "output":
                 n_out += 1
                 if not pending:
@@ -891,9 +1040,10 @@ class Pipeline:
         self.recovered = True
         return rep
 
-    def _load_snapshot(self, rep: RecoveryReport) -> tuple[int, Entry] | None:
-        """Restore the stages from the newest usable snapshot; its covered
-        sequence number and journal entry, or None (reasons in ``rep``)."""
+    def _load_snapshot(self, rep: RecoveryReport) -> tuple[int, bytes, int] | None:
+        """Restore the stages from the newest usable snapshot; the sequence
+        number it covers, that entry's hash, and how many outputs after it
+        belong to work before the snapshot; or None (reasons in ``rep``)."""
         j, pol = self.journal, self.snapshots
         if j is None or pol is None:
             return None
@@ -928,7 +1078,8 @@ class Pipeline:
                 continue
             self._snapshot_files.append(header["file"])
             self._last_snapshot_bytes, self._bytes_at_snapshot = len(blob), j.appended_bytes
-            return int(header["covers"]), entry
+            self.metrics.stage_errors += int(header.get("stage_errors_before", 0))
+            return int(header["covers"]), header["prev"], int(header.get("outputs_before", 0))
         return None
 
     def _check_snapshot_entry(self, entry: Entry) -> dict[str, Any]:
@@ -957,8 +1108,23 @@ class Pipeline:
             raise snap.SnapshotError("written by other code (an upgrade): replaying instead")
         if header.get("stages") != [snap.qualname(s) for s in self.stages]:
             raise snap.SnapshotError(f"holds stages {header.get('stages')}, this run has others")
-        if int(header["covers"]) != entry.seq - 1 or "/" in header["file"] or "\\" in header["file"]:
+        covers = header["covers"]
+        after = (header.get("outputs_before", 0), header.get("stage_errors_before", 0))
+        if (
+            not isinstance(covers, int)
+            or not 0 <= covers < entry.seq
+            or not all(isinstance(n, int) and n >= 0 for n in after)
+            or "/" in header["file"]
+            or "\\" in header["file"]
+        ):
             raise snap.SnapshotError("header does not fit its place in the journal")
+        if covers == entry.seq - 1:
+            header["prev"] = entry.prev_hash
+        else:  # (written later than the entry it covers: recovery starts after that one)
+            base = j.entry(covers)
+            if base is None:
+                raise snap.SnapshotError(f"entry {covers}, which it covers, is no longer in the journal")
+            header["prev"] = base.hash
         return header
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -1001,22 +1167,6 @@ class RecoveryError(RuntimeError):
 
 class TamperedJournalError(RecoveryError):
     """Recovery found an entry that does not fit the hash chain."""
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename, fsync
-    of the directory)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _snapshot_covers(name: str) -> int | None:

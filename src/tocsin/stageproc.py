@@ -27,10 +27,11 @@ What the runtime promises still holds:
 * A request is acknowledged once its inputs are committed (they are durable:
   a crash before their outputs are journalled is completed by recovery), not
   after its outputs; so ingest and fusion overlap.
-* A snapshot is taken at a barrier: all work in flight is finished and its
-  outputs journalled, then the stage process captures the stages
-  (:func:`tocsin.journal.snapshot.capture`), so it covers an exact journal
-  position.
+* A snapshot covers an exact journal position without a barrier: the request
+  goes down the same ordered stream as the work, and when the stage process
+  reaches it (all earlier work done, no later work started) it forks; the
+  child writes the snapshot from that copy-on-write image while the stages go
+  on (:func:`_fork_snapshot`, :meth:`StageProcess.snapshot`).
 * Work in flight is bounded (``max_inflight`` messages): past it the pipeline
   waits for the stages, its callers' queues fill, and the server answers 429.
 
@@ -48,15 +49,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import importlib
+import json
 import os
 import pickle
 import queue
+import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -308,7 +313,7 @@ def _child_main(work_fd: int, replies_fd: int, preload: Sequence[str] = ()) -> N
 
     threading.Thread(target=read, name="tocsin-stages-reader", daemon=True).start()
     try:
-        _serve(stages, inbox, replies, gone, warming)
+        _serve(stages, inbox, replies, gone, warming, close_in_fork=(work_fd, replies_fd))
     except OSError:  # (the parent closed its end while we answered)
         return
 
@@ -319,11 +324,21 @@ def _serve(
     replies: Connection,
     gone: threading.Event,
     warming: Sequence[Any] = (),
+    close_in_fork: Sequence[int] = (),
 ) -> None:
+    lock = threading.Lock()  # (a snapshot's waiter thread replies too)
+
+    def say(msg: Any) -> None:
+        with lock:
+            replies.send(msg)
+
     while not gone.is_set():
         msg = inbox.get()
         if msg is None or msg[0] == "stop":
             return
+        if msg[0] == "snapshot":  # (StageProcess.snapshot)
+            _fork_snapshot(stages, msg[1], Path(msg[2]), msg[3], say, close_in_fork)
+            continue
         if msg[0] == "work":
             # outputs leave as soon as they exist: after each item that made
             # some ("part"), and before a later stage works on them (a track
@@ -335,7 +350,7 @@ def _serve(
             def ready(produced: list[Envelope]) -> None:
                 nonlocal sent
                 if len(produced) > sent:
-                    replies.send(("part", [encode_json(e) for e in produced[sent:]], 0))
+                    say(("part", [encode_json(e) for e in produced[sent:]], 0))
                     sent = len(produced)
 
             items = msg[1]
@@ -349,11 +364,13 @@ def _serve(
                 if k < len(items) - 1:
                     ready(produced)
             rest = [encode_json(e) for e in produced[sent:]] if items else []
-            replies.send(("done", rest, errors))
+            # (with the stages' CPU so far: the snapshot policy weighs a
+            # snapshot's cost against the work it saves re-running)
+            say(("done", rest, errors, time.process_time()))
         elif msg[0] == "warmed":  # (StageProcess.warmed_up)
             if warming:
                 warming[0].join(msg[1])
-            replies.send(("warmed", warming[1][0] if warming and warming[1] else None))
+            say(("warmed", warming[1][0] if warming and warming[1] else None))
         elif msg[0] == "capture":
             from tocsin.journal import snapshot as snap
 
@@ -361,11 +378,96 @@ def _serve(
             if len(msg) > 1 and msg[1] == "pickled":
                 # (a snapshot: the parent stores the bytes as they are, without
                 # unpickling and pickling again on its busy thread)
-                replies.send(("state", pickle.dumps(state, protocol=5)))
+                say(("state", pickle.dumps(state, protocol=5)))
             else:
-                replies.send(("state", state))
+                say(("state", state))
             del state
             heap.trim()
+
+
+def _fork_snapshot(
+    stages: list[Stage],
+    covers: int,
+    path: Path,
+    parent: dict[str, Any],
+    say: Callable[[Any], None],
+    close_in_fork: Sequence[int],
+) -> None:
+    """Write a snapshot of the stages as they are now (after every work item
+    before this one, so after journal entry ``covers``) without holding them
+    up: a forked child pickles the copy-on-write image of this moment, joined
+    with the pipeline's own part ``parent`` (replay windows, counters, keepers,
+    taken by the parent at the same journal position), compresses it and
+    writes ``path`` durably, while this process goes on with the next work.
+    Replies ("captured", covers) at once, in order with the outputs (every
+    output before it came from work before the snapshot); then, from a waiter
+    thread, ("written", covers, sha256, bytes) or ("snapshot-failed", covers,
+    reason) when the child is done."""
+    r, w = os.pipe()
+    with warnings.catch_warnings():  # (3.12+ warns about forking with threads)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: pickle, compress, write, report, and nothing else
+        code = 1
+        try:
+            os.close(r)
+            for fd in close_in_fork:  # (the parent's pipes: their ends stay the stage process's)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            gc.disable()  # (a collection would touch, and so copy, every page)
+            from tocsin.journal import snapshot as snap
+
+            blob = snap.dumps({"stages": [snap.capture(s) for s in stages], **parent})
+            snap.write_durably(path, blob)
+            digest = hashlib.sha256(blob).hexdigest()
+            use = resource.getrusage(resource.RUSAGE_SELF)  # (this child's own, since the fork)
+            cpu = use.ru_utime + use.ru_stime
+            os.write(w, json.dumps({"sha256": digest, "bytes": len(blob), "cpu_s": cpu}).encode())
+            code = 0
+        except BaseException as exc:  # (reported, never raised: this is a fork)
+            with contextlib.suppress(BaseException):
+                os.write(w, json.dumps({"error": f"{type(exc).__name__}: {exc}"[:500]}).encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    say(("captured", covers))
+
+    def wait() -> None:
+        chunks = []
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        try:
+            got = json.loads(b"".join(chunks) or b"{}")
+        except ValueError:
+            got = {}
+        if status == 0 and "sha256" in got:
+            say(("written", covers, got["sha256"], int(got["bytes"]), float(got.get("cpu_s", 0.0))))
+        else:
+            say(("snapshot-failed", covers, got.get("error") or f"the snapshot writer exited ({status})"))
+
+    threading.Thread(target=wait, name="tocsin-snapshot-waiter", daemon=True).start()
+
+
+@dataclass(frozen=True)
+class SnapshotReply:
+    """A snapshot the stage process wrote (:meth:`StageProcess.snapshot`):
+    the journal entry it covers, the file's SHA-256 and size (or ``error``),
+    and how many outputs, and stage errors, of work before it were taken after
+    it was asked for (they are journalled after entry ``covers``)."""
+
+    covers: int
+    sha256: str = ""
+    nbytes: int = 0
+    outputs_before: int = 0
+    errors_before: int = 0
+    error: str | None = None
+    #: CPU seconds the writer (the forked child) spent on it
+    cpu_s: float = 0.0
 
 
 # ---------------------------------------------------------------- parent
@@ -489,6 +591,15 @@ class StageProcess:
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._sizes: list[int] = []
         self.inflight = 0
+        #: snapshots asked for (:meth:`snapshot`) and not yet written or failed
+        self.snapshots_pending = 0
+        #: outputs and stage errors taken so far, and their counts when each
+        #: pending snapshot was asked for (then when it was captured)
+        self._outputs_taken = 0
+        self._errors_taken = 0
+        self._snapshot_marks: dict[int, tuple[int, int]] = {}
+        #: the stage process's CPU seconds, as of its latest answer
+        self.cpu_s = 0.0
         self.dead: str | None = None
         self._reader = threading.Thread(target=self._read, name="tocsin-stages-replies", daemon=True)
         self._reader.start()
@@ -528,12 +639,31 @@ class StageProcess:
             self._sizes.append(len(part))
             self.inflight += len(part)
 
-    def take(self, wait: bool = False, timeout: float = 60.0) -> list[tuple[list[bytes], int, int]]:
+    @property
+    def busy(self) -> bool:
+        """Work or a snapshot in flight (a barrier waits until neither is)."""
+        return self.inflight > 0 or self.snapshots_pending > 0
+
+    def snapshot(self, covers: int, path: Path, parent: dict[str, Any]) -> None:
+        """Ask for a snapshot of the stages as they are after the work sent so
+        far (journal entry ``covers``), joined with ``parent`` (the pipeline's
+        part, taken now) and written to ``path`` by a forked child of the stage
+        process (:func:`_fork_snapshot`), while the stages go on with later
+        work. :meth:`take` returns a :class:`SnapshotReply` when it is written."""
+        self.check_alive()
+        self._work.send(("snapshot", covers, str(path), parent))
+        self._snapshot_marks[covers] = (self._outputs_taken, self._errors_taken)
+        self.snapshots_pending += 1
+
+    def take(
+        self, wait: bool = False, timeout: float = 60.0
+    ) -> list[tuple[list[bytes], int, int] | SnapshotReply]:
         """Replies to work items, in order: (encoded outputs, stage errors,
-        messages the item had; 0 for a part of an item still running).
-        ``wait``: at least one if any work is in flight."""
-        got: list[tuple[list[bytes], int, int]] = []
-        block = wait and self.inflight > 0
+        messages the item had; 0 for a part of an item still running), and
+        :class:`SnapshotReply` for each snapshot written (or failed).
+        ``wait``: at least one if any work or snapshot is in flight."""
+        got: list[tuple[list[bytes], int, int] | SnapshotReply] = []
+        block = wait and self.busy
         while True:
             try:
                 msg = self._inbox.get(timeout=timeout) if block else self._inbox.get_nowait()
@@ -554,15 +684,30 @@ class StageProcess:
                 n = self._sizes.pop(0)
                 self.inflight -= n
                 got.append((msg[1], msg[2], n))
+                self._outputs_taken += len(msg[1])
+                self._errors_taken += msg[2]
+                self.cpu_s = msg[3]
             elif msg[0] == "part":  # outputs of a work item still running
                 got.append((msg[1], msg[2], 0))
+                self._outputs_taken += len(msg[1])
+                self._errors_taken += msg[2]
+            elif msg[0] == "captured":  # every output of earlier work is taken now
+                o, e = self._snapshot_marks[msg[1]]
+                self._snapshot_marks[msg[1]] = (self._outputs_taken - o, self._errors_taken - e)
+            elif msg[0] in ("written", "snapshot-failed"):
+                self.snapshots_pending -= 1
+                o, e = self._snapshot_marks.pop(msg[1])
+                if msg[0] == "written":
+                    got.append(SnapshotReply(msg[1], msg[2], msg[3], o, e, cpu_s=msg[4]))
+                else:
+                    got.append(SnapshotReply(msg[1], error=msg[2]))
             elif msg[0] == "state":  # (only capture() asks; never pending here)
                 raise StageProcessError("stage process replies out of order")
 
     def capture(self, timeout: float = 120.0, *, pickled: bool = False) -> Any:
         """The stages' state (:func:`tocsin.journal.snapshot.capture` of each;
         with ``pickled``, that list pickled, as bytes); call with nothing in flight."""
-        if self.inflight:
+        if self.busy:
             raise StageProcessError("capture with work in flight")
         self.check_alive()
         self._work.send(("capture", "pickled") if pickled else ("capture",))
@@ -581,7 +726,7 @@ class StageProcess:
         """Wait (at most ``timeout``) for the stage process's warm-up
         (:func:`warm_up`) and return its CPU seconds (None: it does none;
         -1.0: it failed); call with nothing in flight."""
-        if self.inflight:
+        if self.busy:
             raise StageProcessError("warmed_up with work in flight")
         self.check_alive()
         self._work.send(("warmed", timeout))
@@ -611,6 +756,7 @@ __all__ = [
     "DEFAULT_PRELOAD",
     "WARM_UP_SCENARIO",
     "Ready",
+    "SnapshotReply",
     "Spawned",
     "StageProcess",
     "StageProcessError",

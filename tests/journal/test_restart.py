@@ -24,7 +24,11 @@ def plots(n: int, start: int = 1) -> list[Envelope]:
 def run(data: Path, msgs: list[Envelope], *, prespawn: str, separate: bool = True) -> Pipeline:
     """A node's start (recovering what ``data`` holds), then ``msgs``."""
     j = Journal(data / "journal.db", synchronous="NORMAL")
-    pipe = Pipeline(toy_stages(), j, snapshots=SnapshotPolicy(data / "snapshots", every_s=0, every_entries=7))
+    pipe = Pipeline(
+        toy_stages(),
+        j,
+        snapshots=SnapshotPolicy(data / "snapshots", every_s=0, every_entries=7, cost_share=0),
+    )
     recipe = StageRecipe.of("toy")
     if prespawn == "before recovery":
         pipe.prespawn_stage_process(recipe)

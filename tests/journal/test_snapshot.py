@@ -215,7 +215,7 @@ def live(
     data: Path, msgs: list[Envelope], *, key: Any = None, every: int = 20, stages: list[Stage] | None = None
 ) -> Pipeline:
     j = Journal(data / "journal.db", synchronous="NORMAL")
-    pol = SnapshotPolicy(data / "snapshots", every_s=0, every_entries=every)
+    pol = SnapshotPolicy(data / "snapshots", every_s=0, every_entries=every, cost_share=0)
     pipe = Pipeline(stages if stages is not None else toy_stages(), j, checkpoint_key=key, snapshots=pol)
     for k in range(0, len(msgs), 4):
         pipe.submit_batch([encode_json(m) for m in msgs[k : k + 4]])
@@ -225,7 +225,7 @@ def live(
 
 def restart(data: Path, *, key: Any = None, stages: list[Stage] | None = None) -> tuple[Pipeline, Any]:
     j = Journal(data / "journal.db", synchronous="NORMAL")
-    pol = SnapshotPolicy(data / "snapshots", every_s=0, every_entries=20)
+    pol = SnapshotPolicy(data / "snapshots", every_s=0, every_entries=20, cost_share=0)
     pipe = Pipeline(stages if stages is not None else toy_stages(), j, checkpoint_key=key, snapshots=pol)
     return pipe, pipe.recover()
 
@@ -349,7 +349,7 @@ def test_default_stages_recover_from_a_snapshot_through_the_journal(
     own full replay (``tocsin replay``'s audit path) and the uninterrupted run."""
     cut = len(messages) * 3 // 5 // BATCH * BATCH
     j = Journal(tmp_path / "journal.db", synchronous="NORMAL")
-    pol = SnapshotPolicy(tmp_path / "snapshots", every_s=0, every_entries=1000)
+    pol = SnapshotPolicy(tmp_path / "snapshots", every_s=0, every_entries=1000, cost_share=0)
     pipe = Pipeline(default_stages(), j, snapshots=pol)
     feed(pipe, messages[:cut])
     j.close()
@@ -403,7 +403,7 @@ def test_a_snapshot_that_fails_half_way_leaves_fresh_stages(tmp_path: Path) -> N
     exactly the recorded outputs (no output twice, no state from the future)."""
     msgs = plots(20)
     j = Journal(tmp_path / "journal.db", synchronous="NORMAL")
-    pol = SnapshotPolicy(tmp_path / "snapshots", every_s=0, every_entries=20)
+    pol = SnapshotPolicy(tmp_path / "snapshots", every_s=0, every_entries=20, cost_share=0)
     pipe = Pipeline(toy_stages(), j, snapshots=pol)
     pipe.keep("k", _RefusingKeeper())
     for k in range(0, len(msgs), 4):
@@ -490,7 +490,7 @@ def timed_run(tmp: Path, state_bytes: int, share: float) -> tuple[Pipeline, int]
     """200 s of traffic, one batch and one housekeeping call a second, with
     time-driven snapshots due every 5 s; the journal's bytes at the end."""
     j = Journal(tmp / "journal.db", synchronous="NORMAL")
-    pol = SnapshotPolicy(tmp / "snapshots", every_s=5.0, every_entries=0, max_share=share)
+    pol = SnapshotPolicy(tmp / "snapshots", every_s=5.0, every_entries=0, max_share=share, cost_share=0)
     pipe = Pipeline(toy_stages(), j, snapshots=pol)
     pipe.keep("bulk", _BulkyKeeper(state_bytes))
     msgs = plots(200)

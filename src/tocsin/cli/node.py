@@ -249,6 +249,15 @@ def register(app: typer.Typer) -> None:
             "over this share: snapshots write at most about this share of the journal's bytes "
             "(a large state is snapshotted less often; 0: no such wait).",
         ),
+        snapshot_cost_share: float = typer.Option(
+            0.25,
+            "--snapshot-cost-share",
+            min=0.0,
+            max=1.0,
+            help="Any snapshot waits until the stages' CPU since the last one (what a crash would "
+            "re-run) is the last snapshot's measured CPU cost over this share: snapshots take at most "
+            "about this share of the stages' CPU (0: no such wait).",
+        ),
         segment_mb: float = typer.Option(
             1024.0,
             "--segment-mb",
@@ -365,6 +374,7 @@ def register(app: typer.Typer) -> None:
                 every_s=snapshot_s,
                 every_entries=snapshot_entries,
                 max_share=snapshot_share,
+                cost_share=snapshot_cost_share,
             ),
             segments=SegmentPolicy(max_bytes=int(segment_mb * 2**20), max_s=segment_h * 3600.0),
         )

@@ -299,6 +299,15 @@ def register(app: typer.Typer) -> None:
             "over this share: snapshots write at most about this share of the journal's bytes "
             "(a large state is snapshotted less often; 0: no such wait).",
         ),
+        snapshot_cost_share: float = typer.Option(
+            0.25,
+            "--snapshot-cost-share",
+            min=0.0,
+            max=1.0,
+            help="Any snapshot waits until the stages' CPU since the last one (what a crash would "
+            "re-run) is the last snapshot's measured CPU cost over this share: snapshots take at most "
+            "about this share of the stages' CPU (0: no such wait).",
+        ),
         segment_mb: float = typer.Option(
             1024.0,
             "--segment-mb",
@@ -506,6 +515,7 @@ def register(app: typer.Typer) -> None:
                 snapshot_s=snapshot_s,
                 snapshot_entries=snapshot_entries,
                 snapshot_share=snapshot_share,
+                snapshot_cost_share=snapshot_cost_share,
                 segment_bytes=int(segment_mb * 2**20),
                 segment_s=segment_h * 3600.0,
                 output_files=outputs_files,

@@ -37,6 +37,7 @@ import functools
 import hashlib
 import importlib
 import io
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,22 @@ def code_fingerprint() -> str:
 # ---------------------------------------------------------------- bytes
 
 
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename,
+    fsync of the directory)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def dumps(state: Any) -> bytes:
     """Pickle (protocol 5) and zstd-compress ``state``."""
     raw = pickle.dumps(state, protocol=5)
@@ -276,4 +293,5 @@ __all__ = [
     "loads_pickled",
     "qualname",
     "restore",
+    "write_durably",
 ]

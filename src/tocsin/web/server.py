@@ -38,6 +38,7 @@ def build_exchange(
     snapshot_s: float = 15.0,
     snapshot_entries: int = 100_000,
     snapshot_share: float = 0.25,
+    snapshot_cost_share: float = 0.25,
     segment_bytes: int = 1024 * 1024 * 1024,
     segment_s: float = 24 * 3600.0,
     output_files: bool = True,
@@ -68,6 +69,7 @@ def build_exchange(
             every_s=snapshot_s,
             every_entries=snapshot_entries,
             max_share=snapshot_share,
+            cost_share=snapshot_cost_share,
         )
         journal = Journal(Path(data) / "journal.db", synchronous=synchronous)
         if output_files:
