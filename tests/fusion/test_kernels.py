@@ -295,7 +295,7 @@ def test_kernel_classify_features_and_imm_params() -> None:
     pos = geodetic_to_ecef(lat, lon, alt)
     x = np.concatenate([pos, rng.normal(size=(n, 3)) * 1000], axis=1)
     p = _spd(rng, n, 6, np.array([100, 100, 100, 1, 1, 1]) * rng.uniform(1, 200))
-    good, h, vz, speed, pvar = kernels.classify_features(x, p, 150.0**2)
+    good, h, vz, speed, pvar, _ = kernels.classify_features(x, p, 150.0**2)
     big = np.linalg.eigvalsh(p[:, 3:, 3:])[:, -1] <= 150.0**2
     decided = good != 2
     assert (good[decided] == big[decided]).all()
@@ -304,6 +304,20 @@ def test_kernel_classify_features_and_imm_params() -> None:
     np.testing.assert_allclose(vz, np.einsum("ni,ni->n", up, x[:, 3:]), rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(speed, np.linalg.norm(x[:, 3:], axis=1), rtol=1e-13)
     np.testing.assert_allclose(pvar, np.trace(p[:, :3, :3], axis1=1, axis2=2) / 3, rtol=1e-13)
+    # the ballistic vote's margins against the numpy reference (the rule's
+    # sigmas as Ballistic.classify computed them): height, climb, speed
+    pos = geodetic_to_ecef(lat, lon, rng.uniform(0, 40e3, n))
+    x = np.concatenate([pos, rng.normal(size=(n, 3)) * 500], axis=1)
+    x[0, 3:] = 0.0  # at rest: no direction of motion
+    p = _spd(rng, n, 6, np.array([2000.0, 2000.0, 2000.0, 60.0, 60.0, 60.0]))
+    sig = kernels.classify_features(x, p, 150.0**2)[5]
+    up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
+    vn = np.linalg.norm(x[:, 3:], axis=1)
+    vh = x[:, 3:] / np.where(vn > 0.0, vn, 1.0)[:, None]
+    s_alt = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", up, p[:, :3, :3], up), 0.0))
+    s_vz = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", up, p[:, 3:, 3:], up), 0.0))
+    s_speed = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", vh, p[:, 3:, 3:], vh), 0.0))
+    np.testing.assert_allclose(sig, np.column_stack([s_alt, s_vz, s_speed]), rtol=1e-12)
     # the model parameters per class code (bit 0 ballistic, 1 burnt out, 2 air)
     code = np.array([0, 4, 1, 3, 1], dtype=np.int64)
     xx = np.zeros((5, 2, 6))

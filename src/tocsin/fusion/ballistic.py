@@ -78,23 +78,19 @@ class Ballistic:
         # largest velocity variance <= 150^2 (eigenvalues only where neither
         # the trace nor a diagonal element decides it); height along the
         # geocentric radius (within 0.5 m of the geodetic height below 80 km)
-        good_a, alt_a, vz_a, speed_a, pvar_a = kernels.classify_features(x, p, 150.0**2)
-        if (good_a == 2).any():
-            amb = np.flatnonzero(good_a == 2)
-            good_a[amb] = np.linalg.eigvalsh(p[amb, 3:, 3:])[:, -1] <= 150.0**2
         # a ballistic vote needs the estimate beyond its threshold by
         # ``vote_sigmas`` of its own uncertainty (one-sided): a young or
         # mis-associated aircraft track with a 100-m/s velocity sigma must not
         # vote "climbing at 250 m/s" on its noise
+        good_a, alt_a, vz_a, speed_a, pvar_a, sig = kernels.classify_features(x, p, 150.0**2)
+        if (good_a == 2).any():
+            amb = np.flatnonzero(good_a == 2)
+            good_a[amb] = np.linalg.eigvalsh(p[amb, 3:, 3:])[:, -1] <= 150.0**2
         k = self.cfg.vote_sigmas
-        rhat = x[:, :3] / np.linalg.norm(x[:, :3], axis=1)[:, None]
-        vn = np.linalg.norm(x[:, 3:], axis=1)
-        vhat = x[:, 3:] / np.where(vn > 0.0, vn, 1.0)[:, None]
-        s_alt = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", rhat, p[:, :3, :3], rhat), 0.0))
-        s_vz = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", rhat, p[:, 3:, 3:], rhat), 0.0))
-        s_speed = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", vhat, p[:, 3:, 3:], vhat), 0.0))
         bvote = (
-            (speed_a - k * s_speed > 1200.0) | (alt_a - k * s_alt > 30_000.0) | (vz_a - k * s_vz > 250.0)
+            (speed_a - k * sig[:, 2] > 1200.0)
+            | (alt_a - k * sig[:, 0] > 30_000.0)
+            | (vz_a - k * sig[:, 1] > 250.0)
         ).tolist()
         good = good_a.tolist()
         alt = alt_a.tolist()

@@ -40,11 +40,11 @@ from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density, density_sigma
 from tocsin.dynamics.beta import BETA_RANGES, BetaKind, rv_class
-from tocsin.fusion import kernels
+from tocsin.fusion import ground, kernels
 from tocsin.fusion.filters import ekf_update
 from tocsin.fusion.measurements import MeasArrays
 from tocsin.fusion.models import ballistic_predict
-from tocsin.fusion.propagate import height, to_ground
+from tocsin.fusion.propagate import height
 from tocsin.geo.wgs84 import GM, OMEGA_E, WGS84_A, ecef_to_geodetic, great_circle_distance
 
 F64 = NDArray[np.float64]
@@ -173,12 +173,12 @@ def rv_kind(x: F64, launch: tuple[float, float] | None = None, max_alt_m: float 
     apogee = max(kepler_apogee_m(x) if climbing else 0.0, max_alt_m)
     if not math.isfinite(apogee):
         return "ICBM"
-    dt, xg = to_ground(x[None, :], NOMINAL_BETA, direction=+1, max_time=7200.0)
+    dt, xg, _ = ground.to_ground(x[None, :], NOMINAL_BETA, direction=+1, max_time=7200.0)
     if not np.isfinite(dt[0]):
         return "ICBM"
     ilat, ilon, _ = ecef_to_geodetic(xg[0, :3])
     if launch is None:
-        db, xb = to_ground(x[None, :], NOMINAL_BETA, direction=-1, max_time=7200.0)
+        db, xb, _ = ground.to_ground(x[None, :], NOMINAL_BETA, direction=-1, max_time=7200.0)
         if not np.isfinite(db[0]):
             return "ICBM"
         blat, blon, _ = ecef_to_geodetic(xb[0, :3])

@@ -24,7 +24,20 @@ from tocsin.dynamics.forces import DRAG_CEILING_M
 from tocsin.fusion import drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.filters import ekf_update, imm_probabilities, ukf_update
-from tocsin.fusion.measurements import RADAR, REC_T, Meas, MeasArrays, stack, take
+from tocsin.fusion.measurements import (
+    RADAR,
+    REC_KIND,
+    REC_R,
+    REC_ROT,
+    REC_SITE,
+    REC_T,
+    REC_Z,
+    Meas,
+    MeasArrays,
+    MeasRecord,
+    stack,
+    take,
+)
 from tocsin.fusion.models import (
     ballistic_predict,
     los_residual,
@@ -393,21 +406,91 @@ class Estimator:
     def refilter(self, tr: Track, m: Meas) -> bool:
         """Insert a late measurement into the track's history and re-run the
         filter from the state before it (buffered re-filtering)."""
-        k = 0
-        while k < len(tr.hist) and tr.hist[k][0][REC_T] <= m.t:
-            k += 1
-        snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or tr.snapshot())
-        if snap[3] > m.t:
-            return False
-        later = [Meas.of(h[0]) for h in tr.hist[k:]]
-        del tr.hist[k:]
-        tr.restore(snap)
-        for mm in [m, *later]:
-            tr.hist.append((mm.record(), tr.snapshot()))
+        return self.refilter_many([(tr, m)])[0]
+
+    def refilter_many(self, late: list[tuple[Track, Meas]]) -> list[bool]:
+        """:meth:`refilter` of late measurements of different tracks (one
+        each): whether each was used (False: older than the track's history).
+        Air tracks re-filtered with radar plots only (no drag bank, EKF) are
+        replayed together in one compiled call
+        (:func:`tocsin.fusion.kernels.refilter_ncv_radar`: the same
+        prediction and update kernels in the same order, so the same bits);
+        the others one plot at a time."""
+        ok = [False] * len(late)
+        fast: list[tuple[Track, list[MeasRecord]]] = []
+        queued: set[int] = set()
+        for n, (tr, m) in enumerate(late):
+            if id(tr) in queued:
+                # a second late plot of a track waiting to be replayed
+                self._replay_air_radar(fast)
+                fast, queued = [], set()
+            # the first entry later than m (the history is in time order;
+            # a late plot is near its end)
+            hist = tr.hist
+            k = len(hist)
+            while k > 0 and hist[k - 1][0][REC_T] > m.t:
+                k -= 1
+            snap = tr.hist[k][1] if k < len(tr.hist) else (tr.coast_from or tr.snapshot())
+            if snap[3] > m.t:
+                continue
+            recs = [m.record(), *(h[0] for h in tr.hist[k:])]
+            del tr.hist[k:]
+            tr.restore(snap)
+            ok[n] = True
+            self.stats["oosm_refiltered"] += 1
+            if (
+                self.cfg.filter == "ekf"
+                and tr.drag is None
+                and tr.cls != "ballistic"
+                and all(rec[REC_KIND] == RADAR for rec in recs)
+            ):
+                fast.append((tr, recs))
+                queued.add(id(tr))
+                continue
+            self._replay(tr, recs)
+        if fast:
+            self._replay_air_radar(fast)
+        return ok
+
+    def _replay(self, tr: Track, recs: list[MeasRecord]) -> None:
+        """Re-run the filter of a restored track with ``recs``, one at a
+        time (the reference of :meth:`_replay_air_radar`)."""
+        for rec in recs:
+            mm = Meas.of(rec)
+            tr.hist.append((rec, tr.snapshot()))
             xp, pp, cbar = self.predict([tr], mm.t)
             self.update([tr], stack([mm]), xp, pp, cbar, np.array([mm.t]))
-        self.stats["oosm_refiltered"] += 1
-        return True
+
+    def _replay_air_radar(self, fast: list[tuple[Track, list[MeasRecord]]]) -> None:
+        """The compiled replay of :meth:`refilter_many` (tracks restored to
+        the state before their first record; records all radar)."""
+        trs = [tr for tr, _ in fast]
+        g = self.gather(trs, 0.0)
+        recs = [rec for _, rr in fast for rec in rr]
+        n_st = len(recs)
+        start = np.zeros(len(fast) + 1, dtype=np.int64)
+        np.cumsum([len(rr) for _, rr in fast], out=start[1:])
+        ts = np.array([rec[REC_T] for rec in recs])
+        z = np.zeros((n_st, 4))
+        r = np.zeros((n_st, 4, 4))
+        md = np.empty(n_st, dtype=np.int64)
+        for s, rec in enumerate(recs):
+            zi, ri = rec[REC_Z], rec[REC_R]
+            d = zi.shape[0]
+            md[s] = d
+            z[s, :d] = zi
+            r[s, :d, :d] = ri
+        site = np.array([rec[REC_SITE] for rec in recs])
+        rot = np.array([rec[REC_ROT] for rec in recs])
+        xs, ps, mus, xcs, pcs = kernels.refilter_ncv_radar(
+            g.x, g.p, g.mu, g.t0, g.tau0, g.tau1, g.q0, g.q1, start, ts, z, md, site, rot, r
+        )
+        for i, (tr, rr) in enumerate(fast):
+            for s in range(int(start[i]), int(start[i + 1])):
+                tr.hist.append((rr[s - int(start[i])], tr.snapshot()))
+                tr.x, tr.p, tr.mu, tr.t = xs[s], ps[s], mus[s], float(ts[s])
+                tr.xc, tr.pc = xcs[s], pcs[s]
+                tr.coast_from = None
 
     def coast(self, tr: Track, t: float) -> None:
         """Move a track's estimate forward to ``t`` by prediction alone (kept:

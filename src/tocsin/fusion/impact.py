@@ -31,7 +31,7 @@ from tocsin.fusion import ground, kernels
 from tocsin.fusion.drag import DragBank, members
 from tocsin.fusion.measurements import RADAR, MeasRecord
 from tocsin.fusion.models import transition, white_accel_q
-from tocsin.fusion.propagate import height, to_ground
+from tocsin.fusion.propagate import height
 from tocsin.geo.wgs84 import OMEGA_E, ecef_to_geodetic, enu_matrix, great_circle_distance
 
 F64 = NDArray[np.float64]
@@ -611,7 +611,7 @@ def launch_from_ballistic(
 ) -> Launch | None:
     """Launch point by ballistic back-propagation of a post-boost state; the
     unknown powered flight adds ``boost_sigma_m`` of uncertainty."""
-    dt, xg = to_ground(x[None, :], beta, direction=-1, max_time=3600.0)
+    dt, xg, _ = ground.to_ground(x[None, :], beta, direction=-1, max_time=3600.0)
     if not np.isfinite(dt[0]):
         return None
     la, lo, _ = ecef_to_geodetic(xg[0, :3])

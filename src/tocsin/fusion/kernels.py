@@ -20,7 +20,10 @@ explicit loops over tracks, plots and the small matrices:
   per track, the model probabilities and the combined estimate (as
   :func:`tocsin.fusion.filters.ekf_update`,
   :func:`~tocsin.fusion.filters.imm_probabilities` and
-  :func:`~tocsin.fusion.filters.imm_combine`).
+  :func:`~tocsin.fusion.filters.imm_combine`);
+* :func:`refilter_ncv_radar` - buffered re-filtering of air tracks with radar
+  plots (a late plot and the track's later ones replayed), many tracks in one
+  call, through :func:`predict_ncv_imm` and :func:`update_radar`.
 
 The numpy functions stay the reference: ``tests/fusion/test_kernels.py``
 checks each kernel against them on random inputs. Innovation covariances are
@@ -626,6 +629,73 @@ def predict_ncv_imm(
 
 
 @_jit
+def refilter_ncv_radar(
+    x: F64,
+    p: F64,
+    mu: F64,
+    t0: F64,
+    tau0: F64,
+    tau1: F64,
+    q0: F64,
+    q1: F64,
+    start: NDArray[np.int64],
+    ts: F64,
+    z: F64,
+    md: NDArray[np.int64],
+    site: F64,
+    rot: F64,
+    r: F64,
+) -> tuple[F64, F64, F64, F64, F64]:
+    """Buffered re-filtering of ``n`` air tracks with radar plots, in one
+    call: track ``i`` (IMM state ``x[i] (2, 6)``, ``p[i]``, ``mu[i]`` at
+    ``t0[i]``, sojourn times ``tau0, tau1`` and densities ``q0, q1``) takes
+    the plots ``start[i]:start[i + 1]`` in order (times ``ts``, ``z (S, 4)``
+    of which the first ``md`` are used, ``site``, ``rot``, ``r (S, 4, 4)``),
+    each by :func:`predict_ncv_imm` to its time and :func:`update_radar`:
+    the same kernels, in the same order, as the tracker's step-by-step path
+    (one prediction and one update per plot), so the results are the same
+    bit for bit. Returns per plot the updated ``x (S, 2, 6)``, ``p``, ``mu``
+    and the combined ``xc (S, 6)``, ``pc (S, 6, 6)``."""
+    n_tr = x.shape[0]
+    n_st = ts.shape[0]
+    xs = np.empty((n_st, 2, 6))
+    ps = np.empty((n_st, 2, 6, 6))
+    mus = np.empty((n_st, 2))
+    xcs = np.empty((n_st, 6))
+    pcs = np.empty((n_st, 6, 6))
+    zero = np.zeros(1, dtype=np.int64)
+    dt = np.empty(1)
+    for i in range(n_tr):
+        cx = x[i : i + 1].copy()
+        cp = p[i : i + 1].copy()
+        cmu = mu[i : i + 1].copy()
+        ct = t0[i]
+        for s in range(start[i], start[i + 1]):
+            dt[0] = ts[s] - ct
+            xp, pp, cbar, _, _, _ = predict_ncv_imm(
+                cx, cp, cmu, dt, tau0[i : i + 1], tau1[i : i + 1], q0[i : i + 1], q1[i : i + 1]
+            )
+            m = md[s]
+            zz = np.empty((1, m))
+            rr = np.empty((1, m, m))
+            for a in range(m):
+                zz[0, a] = z[s, a]
+                for b in range(m):
+                    rr[0, a, b] = r[s, a, b]
+            xn, pn, mun, xc, pc = update_radar(
+                xp, pp, cbar, zero, zz, site[s : s + 1].copy(), rot[s : s + 1].copy(), rr, zero
+            )
+            xs[s] = xn[0]
+            ps[s] = pn[0]
+            mus[s] = mun[0]
+            xcs[s] = xc[0]
+            pcs[s] = pc[0]
+            cx, cp, cmu = xn, pn, mun
+            ct = ts[s]
+    return xs, ps, mus, xcs, pcs
+
+
+@_jit
 def physical(xc: F64, pc: F64) -> NDArray[np.bool_]:
     """Rows whose state and covariance are finite and whose position is
     more than 6,300 km from the Earth's centre (inside that, a prediction has
@@ -650,21 +720,36 @@ _B2 = WGS84_B * WGS84_B
 _AB = WGS84_A * WGS84_B
 
 
+@_jit_inline
+def _quad3(u0: float, u1: float, u2: float, p: F64, t: int, o: int) -> float:
+    """``u^T P[o:o+3, o:o+3] u`` of row ``t`` of ``p (n, 6, 6)``."""
+    acc = 0.0
+    u = (u0, u1, u2)
+    for i in range(3):
+        for j in range(3):
+            acc += u[i] * p[t, o + i, o + j] * u[j]
+    return acc
+
+
 @_jit
-def classify_features(x: F64, p: F64, var_max: float) -> tuple[NDArray[np.int64], F64, F64, F64, F64]:
+def classify_features(x: F64, p: F64, var_max: float) -> tuple[NDArray[np.int64], F64, F64, F64, F64, F64]:
     """What the classification rule reads of combined estimates ``x (n, 6)``,
     ``p (n, 6, 6)``: per row ``good`` (1: the largest velocity variance is at
     most ``var_max`` since the trace is; 0: it is not, as some diagonal
     element exceeds it; 2: undecided, the caller takes the eigenvalues),
     the height along the geocentric radius (as
-    :func:`tocsin.fusion.propagate.height`), the climb rate, the speed and
-    the mean position variance ``trace(P_pos) / 3``."""
+    :func:`tocsin.fusion.propagate.height`), the climb rate, the speed,
+    the mean position variance ``trace(P_pos) / 3``, and ``sig (n, 3)`` the
+    sigmas of the height, the climb rate and the speed (the variance of
+    position along the radius, of velocity along the radius and along the
+    velocity; the ballistic vote's margins)."""
     n = x.shape[0]
     good = np.empty(n, dtype=np.int64)
     alt = np.empty(n)
     vz = np.empty(n)
     speed = np.empty(n)
     pvar = np.empty(n)
+    sig = np.empty((n, 3))
     for t in range(n):
         tr = p[t, 3, 3] + p[t, 4, 4] + p[t, 5, 5]
         if tr <= var_max:
@@ -677,9 +762,25 @@ def classify_features(x: F64, p: F64, var_max: float) -> tuple[NDArray[np.int64]
         s2 = (x[t, 2] / rn) ** 2
         alt[t] = rn - _AB / math.sqrt(_B2 * (1.0 - s2) + _A2 * s2)
         vz[t] = (x[t, 0] * x[t, 3] + x[t, 1] * x[t, 4] + x[t, 2] * x[t, 5]) / rn
-        speed[t] = math.sqrt(x[t, 3] * x[t, 3] + x[t, 4] * x[t, 4] + x[t, 5] * x[t, 5])
+        sp = math.sqrt(x[t, 3] * x[t, 3] + x[t, 4] * x[t, 4] + x[t, 5] * x[t, 5])
+        speed[t] = sp
         pvar[t] = (p[t, 0, 0] + p[t, 1, 1] + p[t, 2, 2]) / 3.0
-    return good, alt, vz, speed, pvar
+        vs = sp if sp > 0.0 else 1.0
+        qa = 0.0
+        qz = 0.0
+        qs = 0.0
+        for i in range(3):
+            ri = x[t, i] / rn
+            vi = x[t, 3 + i] / vs
+            for j in range(3):
+                rj = x[t, j] / rn
+                qa += ri * p[t, i, j] * rj
+                qz += ri * p[t, 3 + i, 3 + j] * rj
+                qs += vi * p[t, 3 + i, 3 + j] * (x[t, 3 + j] / vs)
+        sig[t, 0] = math.sqrt(max(qa, 0.0))
+        sig[t, 1] = math.sqrt(max(qz, 0.0))
+        sig[t, 2] = math.sqrt(max(qs, 0.0))
+    return good, alt, vz, speed, pvar, sig
 
 
 @_jit

@@ -40,6 +40,12 @@ pauses of a third of a second in the stage process (issue 17)."""
 
 REC_T: Final = 0
 """Position of the time in a :data:`MeasRecord`."""
+REC_KIND: Final = 1
+REC_Z: Final = 2
+REC_R: Final = 3
+REC_SITE: Final = 4
+REC_ROT: Final = 5
+"""Positions of the kind, ``z``, ``r``, site and rotation in a :data:`MeasRecord`."""
 REC_SENSOR: Final = 6
 """Position of the sensor in a :data:`MeasRecord`."""
 

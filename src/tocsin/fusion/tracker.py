@@ -208,14 +208,23 @@ class Tracker:
                 fwd_m: list[Meas] = []
                 fwd_i: list[int] = []
                 fwd_j: list[int] = []
+                late: list[tuple[Track, Meas]] = []
+                is_late: list[bool] = []
                 for i, j in zip(ti.tolist(), mj.tolist(), strict=True):
                     tr = live[i]
-                    if t >= tr.t:
+                    is_late.append(t < tr.t)
+                    if not is_late[-1]:
                         fwd_t.append(tr)
                         fwd_m.append(scan[j])
                         fwd_i.append(i)
                         fwd_j.append(j)
-                    elif not self._est.refilter(tr, scan[j]):
+                    else:
+                        late.append((tr, scan[j]))
+                # late plots: their tracks re-filtered (together)
+                used_late = iter(self._est.refilter_many(late) if late else [])
+                for i, j, lt in zip(ti.tolist(), mj.tolist(), is_late, strict=True):
+                    tr = live[i]
+                    if lt and not next(used_late):
                         # older than the track's history goes back (the track
                         # was started from later plots): not used, counted
                         self.rejected["older_than_track"] += 1
