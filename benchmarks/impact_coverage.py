@@ -330,7 +330,16 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.perf_counter() - w0, 1),
     }
     if args.objects:
-        result["objects"] = [{k: v for k, v in r.items() if k != "preds"} for r in rows]
+        # each object's own ellipse coverage and median impact error (a change
+        # that breaks one flight shows here, not in the class rows)
+        result["objects"] = [
+            {k: v for k, v in r.items() if k != "preds"}
+            | {
+                "coverage": round(float(np.mean([p[1] for p in r["preds"]])), 3) if r["preds"] else None,
+                "median_error_m": round(float(np.median([p[2] for p in r["preds"]]))) if r["preds"] else None,
+            }
+            for r in rows
+        ]
     print(json.dumps(result, indent=1))
     return 0
 

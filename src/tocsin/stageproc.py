@@ -56,6 +56,7 @@ import os
 import pickle
 import queue
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -337,7 +338,7 @@ def _serve(
         if msg is None or msg[0] == "stop":
             return
         if msg[0] == "snapshot":  # (StageProcess.snapshot)
-            _fork_snapshot(stages, msg[1], Path(msg[2]), msg[3], say, close_in_fork)
+            _fork_snapshot(stages, msg[1], Path(msg[2]), msg[3], say, close_in_fork, msg[4])
             continue
         if msg[0] == "work":
             # outputs leave as soon as they exist: after each item that made
@@ -392,6 +393,7 @@ def _fork_snapshot(
     parent: dict[str, Any],
     say: Callable[[Any], None],
     close_in_fork: Sequence[int],
+    timeout_s: float,
 ) -> None:
     """Write a snapshot of the stages as they are now (after every work item
     before this one, so after journal entry ``covers``) without holding them
@@ -402,7 +404,9 @@ def _fork_snapshot(
     Replies ("captured", covers) at once, in order with the outputs (every
     output before it came from work before the snapshot); then, from a waiter
     thread, ("written", covers, sha256, bytes) or ("snapshot-failed", covers,
-    reason) when the child is done."""
+    reason) when the child is done (or killed after ``timeout_s``)."""
+    from tocsin.journal import snapshot as snap  # (imported before the fork: the child imports nothing)
+
     r, w = os.pipe()
     with warnings.catch_warnings():  # (3.12+ warns about forking with threads)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -415,8 +419,6 @@ def _fork_snapshot(
                 with contextlib.suppress(OSError):
                     os.close(fd)
             gc.disable()  # (a collection would touch, and so copy, every page)
-            from tocsin.journal import snapshot as snap
-
             blob = snap.dumps({"stages": [snap.capture(s) for s in stages], **parent})
             snap.write_durably(path, blob)
             digest = hashlib.sha256(blob).hexdigest()
@@ -434,13 +436,24 @@ def _fork_snapshot(
 
     def wait() -> None:
         chunks = []
+        end = time.monotonic() + timeout_s
+        late = False
         while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                late = True  # (a writer that hangs must not stop every later snapshot)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                break
             chunk = os.read(r, 65536)
             if not chunk:
                 break
             chunks.append(chunk)
         os.close(r)
         _, status = os.waitpid(pid, 0)
+        if late:
+            say(("snapshot-failed", covers, f"the snapshot writer took more than {timeout_s:g} s: killed"))
+            return
         try:
             got = json.loads(b"".join(chunks) or b"{}")
         except ValueError:
@@ -600,6 +613,9 @@ class StageProcess:
         self._snapshot_marks: dict[int, tuple[int, int]] = {}
         #: the stage process's CPU seconds, as of its latest answer
         self.cpu_s = 0.0
+        #: a snapshot writer still busy after this long is killed (the
+        #: snapshot fails; the next is taken as usual)
+        self.snapshot_timeout_s = 600.0
         self.dead: str | None = None
         self._reader = threading.Thread(target=self._read, name="tocsin-stages-replies", daemon=True)
         self._reader.start()
@@ -651,7 +667,7 @@ class StageProcess:
         process (:func:`_fork_snapshot`), while the stages go on with later
         work. :meth:`take` returns a :class:`SnapshotReply` when it is written."""
         self.check_alive()
-        self._work.send(("snapshot", covers, str(path), parent))
+        self._work.send(("snapshot", covers, str(path), parent, self.snapshot_timeout_s))
         self._snapshot_marks[covers] = (self._outputs_taken, self._errors_taken)
         self.snapshots_pending += 1
 

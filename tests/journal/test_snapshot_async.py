@@ -55,6 +55,36 @@ class _Gate:
         return []
 
 
+class HangingToy:
+    """The toy stages behind one whose state cannot be taken while the file
+    ``hang`` exists (a snapshot writer that never finishes)."""
+
+    def __init__(self, hang: str) -> None:
+        self.hang = hang
+
+    def __call__(self) -> list[Any]:
+        return [_Hang(self.hang), *toy_stages()]
+
+
+class _Hang:
+    def __init__(self, hang: str) -> None:
+        self.hang = hang
+
+    def push(self, env: Envelope) -> list[Envelope]:
+        return [env]
+
+    def advance(self, t: float) -> list[Envelope]:
+        return []
+
+    def snapshot_state(self) -> object:
+        while Path(self.hang).exists():
+            time.sleep(0.05)
+        return self.hang
+
+    def restore_state(self, state: object) -> None:
+        pass
+
+
 def plots(n: int, start: int = 1) -> list[Envelope]:
     return [sample_plot(source=f"JP-R{i % 3}", seq=i, sent=T0 + i) for i in range(start, start + n)]
 
@@ -279,4 +309,32 @@ def test_a_snapshot_that_cannot_be_written_is_noted_and_the_node_goes_on(
     (pol.directory / f"snapshot-{covers:012d}.zst.tmp").rmdir()  # (the disk is fine again)
     assert pipe.snapshot() is not None  # the next one is written
     assert len(snapshot_entries(j)) == 1
+    pipe.close()
+
+
+def test_a_snapshot_writer_that_hangs_is_killed_and_the_node_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    hang = tmp_path / "hang"
+    recipe = pickle.loads(pickle.dumps(HangingToy(str(hang))))
+    pol = SnapshotPolicy(tmp_path / "snapshots", every_s=0, every_entries=0)
+    j = Journal(tmp_path / "j.db", synchronous="NORMAL")
+    pipe = Pipeline(recipe(), j, snapshots=pol)
+    proc = pipe.start_stage_process(recipe)
+    proc.snapshot_timeout_s = 2.0
+    pipe.submit_batch(plots(4))
+    hang.write_bytes(b"")
+    covers = pipe._start_snapshot()
+    pipe.submit_batch(plots(4, 5))  # (the stages go on meanwhile)
+    t0 = time.monotonic()
+    pipe.flush()
+    assert time.monotonic() - t0 < 30
+    assert pipe.snapshot_failures == 1
+    assert "took more than 2 s" in (pipe.last_snapshot_error or "")
+    assert snapshot_entries(j) == []
+    assert not (pol.directory / f"snapshot-{covers:012d}.zst").exists()
+    hang.unlink()
+    assert pipe.snapshot() is not None  # the next one is written
+    assert len(recorded_outputs(j)) >= 8  # (every plot went through while the writer hung)
     pipe.close()

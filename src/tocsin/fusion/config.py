@@ -103,6 +103,13 @@ class TrackerConfig:
     drag_split_alt_m: float = 130_000.0
     """The drag bank's members become filters of their own below this
     height (above the drag ceiling they would all be the same filter)."""
+    bank_interaction: bool = True
+    """A split drag bank (the quiet model) whose prior more probably is the
+    manoeuvre model's state (the IMM's mixing weight ``mu1 p10 / cbar0 >
+    1/2``: its own probability has collapsed) restarts from the IMM's mixed
+    prior (:func:`tocsin.fusion.drag.interact`), keeping its belief about
+    beta. False: its members fly on from their own states, however far off
+    (before session 6: 190-210 km, mixed into every prediction)."""
     density_corr_m: float = 8_000.0
     """Height over which the air's departure from the standard atmosphere
     (:func:`tocsin.dynamics.atmosphere.density_sigma`: 5 % near the ground

@@ -78,6 +78,8 @@ class DragBank:
     """``(K,)`` index into ``kind.split("+")`` of each member's kind."""
     role: str | None = None
     """The role the prior was made for (separated objects)."""
+    logw0: F64 | None = None
+    """``(K,)`` the prior's log weights (:meth:`fresh`)."""
 
     @property
     def split(self) -> bool:
@@ -109,6 +111,13 @@ class DragBank:
     def with_states(self, x: F64 | None, p: F64 | None, logw: F64 | None = None) -> DragBank:
         return replace(self, x=x, p=p, logw=self.logw if logw is None else logw)
 
+    def fresh(self) -> DragBank:
+        """The prior this bank started from, not split: what a track re-filtered
+        from a state older than the bank starts again from (every
+        measurement the bank has weighed since is re-filtered too)."""
+        logw0 = getattr(self, "logw0", None)  # None: pickled before it existed
+        return replace(self, x=None, p=None, logw=self.logw if logw0 is None else logw0)
+
 
 def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) -> DragBank:
     """The prior bank of a kind (module doc): log-uniform on its range."""
@@ -126,7 +135,8 @@ def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) ->
         w = np.concatenate([t, np.full(n_core, (1.0 - tail) / n_core), t])
     k = lnb.shape[0]
     kinds = np.zeros(k, dtype=np.int64)
-    return DragBank(kind, lnb, np.log(w / w.sum()), step=np.full(k, step), member_kind=kinds)
+    logw = np.log(w / w.sum())
+    return DragBank(kind, lnb, logw, step=np.full(k, step), member_kind=kinds, logw0=logw)
 
 
 def mixture_prior(parts: list[tuple[str, float]], role: str | None = None) -> DragBank:
@@ -143,6 +153,7 @@ def mixture_prior(parts: list[tuple[str, float]], role: str | None = None) -> Dr
         step=np.concatenate([b.step for b in banks]),
         member_kind=np.concatenate([np.full(b.lnb.shape[0], i, dtype=np.int64) for i, b in enumerate(banks)]),
         role=role,
+        logw0=logw,
     )
 
 
@@ -191,6 +202,29 @@ def split(bank: DragBank, x: F64, p: F64) -> DragBank:
     """The bank with every member a filter at the track's ``x, p``."""
     k = bank.lnb.shape[0]
     return bank.with_states(np.repeat(x[None], k, 0), np.repeat(p[None], k, 0))
+
+
+def interact(bank: DragBank, w_own: float, x1: F64, p1: F64) -> DragBank:
+    """The IMM interaction (mixing) step for a split bank that is a track's
+    quiet model: with probability ``w_own`` the quiet model was the quiet
+    model before the step, else it was the other model (state ``x1, p1``).
+    Every member ``j`` starts its prediction from ``w x_j + (1 - w) x1``
+    with covariance ``w P_j + (1 - w) P1 + w (1 - w) (x_j - x1)(x_j - x1)^T``;
+    the weights (the belief about ``beta``) are kept. The members' mixture
+    then has exactly the mean and covariance of the IMM's mixed quiet-model
+    prior (Bar-Shalom, Li and Kirubarajan 2001, sec. 11.6.6), so a bank
+    whose model probability has collapsed restarts from the model that
+    explains the plots instead of flying on from wherever its members
+    drifted (and being mixed, far off, into every prediction)."""
+    assert bank.x is not None
+    assert bank.p is not None
+    w = min(max(w_own, 0.0), 1.0)
+    if w >= 1.0:
+        return bank
+    d = bank.x - x1
+    x = w * bank.x + (1.0 - w) * x1
+    p = w * bank.p + (1.0 - w) * p1 + (w * (1.0 - w)) * np.einsum("ki,kj->kij", d, d)
+    return bank.with_states(x, p)
 
 
 def drag_accel(x: F64, beta: F64) -> F64:

@@ -2,7 +2,7 @@
 
 Impact: the 13 unscented sigma points of ``N(x, P)`` (Julier and Uhlmann 2004,
 ``kappa = 0``: ``x +- sqrt(6) L_i`` with ``L L^T = P``, weights 1/12) are
-propagated to the ellipsoid with :func:`tocsin.fusion.propagate.to_ground`.
+propagated to the ellipsoid with :func:`tocsin.fusion.ground.to_ground`.
 The impact time is their weighted mean (``sigma_t_s`` their spread); the impact
 points are expressed in the local east-north-up frame at the mean point, and the
 95 % ellipse is the ``chi2_2(0.95) = 5.991`` contour of their 2-D covariance:

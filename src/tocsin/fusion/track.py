@@ -113,14 +113,29 @@ class Track:
         """The filter state (for re-filtering a late report from it)."""
         return (self.x, self.p, self.mu, self.t, self.drag)
 
-    def restore(self, snap: Snapshot) -> None:
+    def restore(self, snap: Snapshot, keep_bank: bool = False) -> None:
+        """Put back the filter state ``snap`` (re-filtering a late report
+        from it). The drag bank is a belief about the object coasting since
+        its last burnout (``burnout_t``; every bank is made after it and
+        :meth:`reignite` withdraws it), so a state from before that burnout
+        (or a track boosting again) gets no bank, whatever the snapshot
+        holds: its members would read the thrust the replayed plots still
+        carry as drag (MC lofted ICBM seed 1 index 5: a child confirmed at
+        separation on the still-burning stack counts as burnt out from its
+        confirmation and got a bank at once; a late plot 0.6 s older kept
+        it, its members read the second stage's thrust as drag, the stack
+        became "debris", which never reignites: rv median impact error 8.5
+        -> 548 km). A later state that holds no bank gets the one made since
+        when ``keep_bank`` (:meth:`Estimator.refilter
+        <tocsin.fusion.estimation.Estimator.refilter>` says when), from its
+        prior (:meth:`DragBank.fresh`), to weigh the re-filtered plots
+        again."""
+        bank = self.drag
         self.x, self.p, self.mu, self.t, self.drag = snap
-        if not self.burnt_out:
-            # boosting again (a reignition since the snapshot): the old drag
-            # belief must not come back with a re-filtered late plot, or its
-            # members read the thrust as drag (MC lofted ICBM seed 1 index 5:
-            # the stack called "debris", predicted 590 km short)
+        if not self.burnt_out or self.t < self.burnout_t:
             self.drag = None
+        elif self.drag is None and bank is not None and keep_bank:
+            self.drag = bank.fresh()
         self.xc = self.pc = None
 
     def reignite(self) -> None:
