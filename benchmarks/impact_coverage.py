@@ -4,8 +4,10 @@ Issue 16 item 4. Seeded flights from :mod:`tocsin.drill.generate` (the
 simulator's Monte Carlo API: a random launch of each class -- SRBM, depressed
 SRBM, pull-up SRBM, MRBM, IRBM, lofted ICBM, SLV -- from a random site and
 azimuth, a random subset of 2-6 notional sensors, random link latency, jitter
-and loss per partner; every object's ballistic coefficient drawn by the
-simulator, log-uniform in its kind's range, never from the tracker's prior).
+and loss per partner, a registration bias per radar drawn within documented
+limits (:data:`tocsin.drill.generate.SENSOR_BIAS_LIMITS`; ``--no-sensor-bias``:
+none, the same flights otherwise); every object's ballistic coefficient drawn
+by the simulator, log-uniform in its kind's range, never from the tracker's prior).
 Each flight is simulated in memory and its messages fed to a fresh
 :class:`tocsin.fusion.Tracker` in arrival order, the tracker advanced every
 second of arrival time as a live node is (``tocsin track`` does the same). The
@@ -43,6 +45,7 @@ Usage::
     .venv/bin/python benchmarks/impact_coverage.py --quick          # 14 flights
     .venv/bin/python benchmarks/impact_coverage.py --flights 70 --classes SRBM MRBM
     .venv/bin/python benchmarks/impact_coverage.py --config '{"drag_estimation": false}'
+    .venv/bin/python benchmarks/impact_coverage.py --quick --no-sensor-bias  # radars without bias
 
 ``--jobs 2`` runs flights in two processes (results identical). Prints one JSON
 object: ``{"rows": [...], "totals": {...}, "setup": {...}, "wall_s": ...}``;
@@ -111,10 +114,15 @@ def _group(role: str | None) -> str:
     return "stage" if role.startswith("stage") else "debris"
 
 
-def run_flight(args: tuple[int, str, int, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One flight: per ballistic object, what the benchmark measures."""
-    seed, cls, index, overrides = args
-    sc = random_scenario(seed, cls, index=index)
+def run_flight(
+    args: tuple[int, str, int, dict[str, Any]] | tuple[int, str, int, dict[str, Any], bool],
+) -> list[dict[str, Any]]:
+    """One flight: per ballistic object, what the benchmark measures.
+    ``args``: seed, class, index, TrackerConfig overrides and, optionally,
+    whether the radars have registration biases (default True)."""
+    seed, cls, index, overrides = args[:4]
+    sensor_bias = bool(args[4]) if len(args) > 4 else True
+    sc = random_scenario(seed, cls, index=index, sensor_bias=sensor_bias)
     sim = simulate(sc)
     cfg = TrackerConfig(**overrides)
     c0 = time.process_time()
@@ -261,12 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="{}", help="TrackerConfig overrides as JSON")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("--objects", action="store_true", help="also print every object's row")
+    ap.add_argument(
+        "--no-sensor-bias",
+        action="store_true",
+        help="radars without registration bias (the same flights otherwise; as before session 6)",
+    )
     args = ap.parse_args(argv)
     classes = tuple(args.classes) if args.classes else FLIGHT_CLASSES
     n = 2 * len(classes) if args.quick else args.flights
     overrides = json.loads(args.config)
     TrackerConfig(**overrides)  # refuse a bad override before any work
-    work = [(args.seed, classes[i % len(classes)], i, overrides) for i in range(n)]
+    work = [(args.seed, classes[i % len(classes)], i, overrides, not args.no_sensor_bias) for i in range(n)]
     w0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
     done = 0
@@ -310,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
             "classes": list(classes),
             "config": overrides,
+            "sensor_bias": not args.no_sensor_bias,
             "checkpoints_s": list(CHECKPOINTS),
             "clock_s": CLOCK_S,
         },

@@ -9,12 +9,13 @@ import pytest
 
 from tocsin.drill.generate import (
     FLIGHT_CLASSES,
+    SENSOR_BIAS_LIMITS,
     SENSOR_POOL,
     monte_carlo,
     random_partners,
     random_scenario,
 )
-from tocsin.drill.scenario import RadarSensorSpec, Scenario
+from tocsin.drill.scenario import BiasSpec, RadarSensorSpec, Scenario
 from tocsin.drill.simulate import simulate
 from tocsin.dynamics.beta import BETA_RANGES
 from tocsin.geo import great_circle_distance
@@ -104,3 +105,47 @@ def test_generated_scenarios_fly_and_are_byte_identical(cls: str) -> None:
     assert rv.t_end <= sc.spec.start_epoch + sc.spec.duration_s
     if cls == "ICBM-lofted":
         assert {"M1.S1", "M1.S2"} <= set(r1.objects)
+
+
+def test_radars_get_a_registration_bias_within_the_limits_and_nothing_else_moves() -> None:
+    """Each radar's bias is drawn inside SENSOR_BIAS_LIMITS (all four
+    components, both signs over the pool); infrared sensors get none; without
+    it the scenario is the same flight, sensors and links."""
+    seen: dict[str, list[float]] = {k: [] for k in SENSOR_BIAS_LIMITS}
+    for i in range(14):
+        cls = FLIGHT_CLASSES[i % len(FLIGHT_CLASSES)]
+        sc = random_scenario(2, cls, index=i)
+        plain = random_scenario(2, cls, index=i, sensor_bias=False)
+        assert plain.spec.seed == sc.spec.seed
+        assert plain.spec.launches == sc.spec.launches
+        for p, q in zip(sc.spec.partners, plain.spec.partners, strict=True):
+            assert p.link == q.link
+            for s, t in zip(p.sensors, q.sensors, strict=True):
+                if isinstance(s, RadarSensorSpec):
+                    assert isinstance(t, RadarSensorSpec)
+                    assert t.bias == BiasSpec()
+                    assert msgspec.structs.replace(s, bias=BiasSpec()) == t
+                    for k, lim in SENSOR_BIAS_LIMITS.items():
+                        v = getattr(s.bias, k)
+                        assert 0.0 < abs(v) <= lim
+                        seen[k].append(v)
+                else:
+                    assert s == t
+    for k, lim in SENSOR_BIAS_LIMITS.items():
+        assert min(seen[k]) < -0.3 * lim
+        assert max(seen[k]) > 0.3 * lim
+
+
+def test_a_drawn_bias_reaches_the_plots() -> None:
+    """The drawn bias is in the plots (the simulator applies ``bias:``): the
+    mean range residual of a radar moves by its drawn range offset."""
+    sc = random_scenario(4, "MRBM", index=3)
+    plain = random_scenario(4, "MRBM", index=3, sensor_bias=False)
+    a, b = simulate(sc), simulate(plain)
+    radar = next(s for p in sc.spec.partners for s in p.sensors if isinstance(s, RadarSensorSpec))
+    ra = {m.body.t: m.body.range_m for m in a.messages if m.kind == "plot" and m.body.sensor == radar.id}  # type: ignore[union-attr]
+    rb = {m.body.t: m.body.range_m for m in b.messages if m.kind == "plot" and m.body.sensor == radar.id}  # type: ignore[union-attr]
+    common = sorted(set(ra) & set(rb))
+    assert len(common) > 20
+    d = np.array([ra[t] - rb[t] for t in common])
+    assert float(np.median(d)) == pytest.approx(radar.bias.range_m, abs=1e-2)

@@ -271,7 +271,7 @@ def test_a_depressed_srbm_with_late_links_keeps_its_drag_belief() -> None:
     from tocsin.drill.generate import random_scenario
     from tocsin.drill.simulate import simulate
 
-    sim = simulate(random_scenario(1, "SRBM-depressed", index=120))
+    sim = simulate(random_scenario(1, "SRBM-depressed", index=120, sensor_bias=False))  # the scene as found
     t0 = min(o.t_start for o in sim.objects.values())
     missile = sim.objects["M1"]
     trk = Tracker()
@@ -320,7 +320,7 @@ def test_a_lofted_icbms_burning_stack_is_not_made_debris_by_a_late_plot(index: i
     from tocsin.drill.simulate import simulate
     from tocsin.fusion.separation import SPENT
 
-    sim = simulate(random_scenario(1, "ICBM-lofted", index=index))
+    sim = simulate(random_scenario(1, "ICBM-lofted", index=index, sensor_bias=False))  # the scene as found
     t0 = min(o.t_start for o in sim.objects.values())
     trk = Tracker()
     tick = None

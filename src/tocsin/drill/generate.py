@@ -11,6 +11,17 @@ coefficient is drawn inside its class range by the simulator, as in any drill.
 ``monte_carlo(seed, n)`` yields ``n`` such scenarios cycling through
 :data:`FLIGHT_CLASSES`.
 
+Every radar gets a registration bias of its own (scenario ``bias:``), each
+component drawn uniformly within :data:`SENSOR_BIAS_LIMITS` (range offset,
+azimuth and elevation misalignment, range-rate offset) from a random stream of
+its own, so that ``sensor_bias=False`` gives the same flights, sensors and
+links without it. The limits are the residual error of a calibrated, registered
+radar, not of a raw one (docs/scenarios.md, "Drawn registration bias", gives
+the sources): range +-20 m (range zero-set calibration and tropospheric delay
+left after the model), angles +-0.025 deg (antenna north alignment and, on a
+ship, attitude from its inertial navigation), range rate +-0.3 m/s. The
+space infrared sensors have no bias model in the simulator and get none.
+
 Everything derives from ``seed`` (``numpy.random.default_rng([seed, i])`` for the
 i-th scenario): the same seed gives the same scenarios, plots and truth byte for
 byte. Launch areas, sensor sites and performance are notional, as in the shipped
@@ -47,11 +58,13 @@ from tocsin.geo.wgs84 import GM, WGS84_A
 __all__ = [
     "FLIGHT_CLASSES",
     "LAUNCH_AREAS",
+    "SENSOR_BIAS_LIMITS",
     "SENSOR_POOL",
     "monte_carlo",
     "random_launch",
     "random_partners",
     "random_scenario",
+    "random_sensor_bias",
 ]
 
 FLIGHT_CLASSES: tuple[str, ...] = (
@@ -264,6 +277,21 @@ SENSOR_POOL: tuple[tuple[str, dict[str, Any]], ...] = (
 in a scenario file)."""
 
 
+SENSOR_BIAS_LIMITS: dict[str, float] = {"range_m": 20.0, "az_deg": 0.025, "el_deg": 0.025, "rr_mps": 0.3}
+"""Half-widths of the uniform ranges a Monte Carlo radar's registration bias
+is drawn from (scenario ``bias:`` fields). The tracker's default consider term
+for sensor bias (:class:`tocsin.fusion.config.TrackerConfig` ``bias_*``) is the
+standard deviation of these ranges, ``limit / sqrt(3)``."""
+
+_BIAS_STREAM = 0xB1A5
+
+
+def random_sensor_bias(rng: np.random.Generator) -> dict[str, float]:
+    """One radar's registration bias (a scenario ``bias:`` mapping), each
+    component uniform within +-:data:`SENSOR_BIAS_LIMITS`."""
+    return {k: round(float(rng.uniform(-lim, lim)), 6) for k, lim in SENSOR_BIAS_LIMITS.items()}
+
+
 def _kepler_time(range_m: float, apogee_m: float) -> float:
     """Flight time of the vacuum Kepler arc from the surface with this range and
     apogee (spherical Earth), s."""
@@ -397,15 +425,25 @@ def random_scenario(
     max_latency_s: float = 2.0,
     max_jitter_s: float = 1.0,
     max_loss: float = 0.05,
+    sensor_bias: bool = True,
 ) -> Scenario:
     """One scenario: a ``flight_class`` launch and random sensors and links,
     all drawn from ``default_rng([seed, index])`` (the simulator's own seed is
-    derived from the same pair, so its draws differ per scenario too)."""
+    derived from the same pair, so its draws differ per scenario too).
+    ``sensor_bias``: every radar has a registration bias drawn by
+    :func:`random_sensor_bias` from ``default_rng([seed, index, 0xB1A5])``
+    (False: none; everything else the same)."""
     rng = np.random.default_rng([seed, index])
     launch, flight_s = random_launch(flight_class, rng)
     partners = random_partners(
         rng, n_sensors=n_sensors, max_latency_s=max_latency_s, max_jitter_s=max_jitter_s, max_loss=max_loss
     )
+    if sensor_bias:
+        brng = np.random.default_rng([seed, index, _BIAS_STREAM])
+        for partner in partners:
+            for sensor in partner["sensors"]:
+                if sensor["type"] == "radar":
+                    sensor["bias"] = random_sensor_bias(brng)
     start = _EPOCH + timedelta(hours=float(rng.integers(0, 24 * 365)))
     data = {
         "name": f"Monte Carlo {flight_class} #{index} (seed {seed})",

@@ -29,6 +29,7 @@ from tocsin.fusion.impact import (
     launch_from_boost,
     launch_from_early,
     predict_impact,
+    sensor_bias_cov,
 )
 from tocsin.fusion.manoeuvre import glide_footprint
 from tocsin.fusion.measurements import Meas
@@ -389,6 +390,12 @@ class Ballistic:
                 float(height(x[None, :3])[0]), bank is not None and bank.split, cfg.density_corr_m
             )
         extra = separation.ambiguity(tr, self.tracks, cfg.dup_dist_m, cfg.dup_speed_mps)
+        # the radars' residual registration biases (they do not average out)
+        cb = sensor_bias_cov(
+            x, [h[0] for h in tr.hist], cfg.bias_range_m, math.radians(cfg.bias_angle_deg), cfg.bias_rr_mps
+        )
+        if cb is not None:
+            extra = cb if extra is None else extra + cb
         imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q, rho_sigma=rs, extra_cov=extra)
         self.stats["impact_predictions"] += 1
         if (

@@ -119,6 +119,18 @@ class TrackerConfig:
     impact_process_noise: bool = True
     """Carry the process noise still to come (``q_ballistic`` below the drag
     ceiling, ``q_ballistic_vacuum`` above) into the impact ellipse."""
+    bias_range_m: float = 20.0 / math.sqrt(3.0)
+    """Standard deviation of a radar's residual range registration bias, m:
+    the impact ellipse considers it (:func:`tocsin.fusion.impact.sensor_bias_cov`,
+    docs/fusion.md "Sensor registration bias"). Default: a bias anywhere
+    within +-20 m (uniform: ``20 / sqrt(3)``), the residual of a calibrated
+    radar's range zero-set and tropospheric delay (docs/scenario-language.md,
+    "Drawn registration bias"). 0 with the other two: no term."""
+    bias_angle_deg: float = 0.025 / math.sqrt(3.0)
+    """... of its azimuth and elevation registration bias, degrees (within
+    +-0.025 deg: antenna north alignment and a ship's attitude)."""
+    bias_rr_mps: float = 0.3 / math.sqrt(3.0)
+    """... of its range-rate bias, m/s (within +-0.3 m/s)."""
     init_speed_max: float = 8000.0
     init_quiet_speed_sigma: float | None = 350.0
     """Velocity prior (m/s per axis, about 0) fused into the quiet model of a
@@ -200,6 +212,12 @@ class TrackerConfig:
             raise ValueError("boost_azimuth_sigmas must be >= 0")
         if not (math.isfinite(self.demote_air_s) and self.demote_air_s >= 0):
             raise ValueError(f"demote_air_s must be a finite number >= 0 (0: off), got {self.demote_air_s!r}")
+        for name in ("bias_range_m", "bias_angle_deg", "bias_rr_mps"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0 (0: no sensor-bias term), got {v!r}")
+        if self.bias_angle_deg > 1.0:
+            raise ValueError(f"bias_angle_deg must be at most 1 degree, got {self.bias_angle_deg!r}")
         if self.oosm_lag_s < 0 or self.report_interval_s < 0:
             raise ValueError("lags and intervals must be >= 0")
         if not self.oosm_lag_s <= MAX_OOSM_LAG_S:

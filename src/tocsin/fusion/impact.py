@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from tocsin.fusion import ground, kernels
 from tocsin.fusion.drag import DragBank, members
+from tocsin.fusion.measurements import RADAR, MeasRecord
 from tocsin.fusion.models import transition, white_accel_q
 from tocsin.fusion.propagate import height
 from tocsin.geo.wgs84 import OMEGA_E, ecef_to_geodetic, enu_matrix, great_circle_distance
@@ -179,6 +180,87 @@ def _process_noise_en_reference(
     m = np.eye(3) - np.outer(v, u) / (uv if abs(uv) > 1.0 else -1.0)
     c3 = m @ pq[:3, :3] @ m.T
     out: F64 = rot[:2] @ c3 @ rot[:2].T
+    return out
+
+
+def _cross(a: F64, b: F64) -> F64:
+    """``a x b`` of two 3-vectors (numpy's ``cross`` costs ~10x more on one pair)."""
+    return np.array(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dtype=np.float64
+    )
+
+
+def sensor_bias_cov(
+    x: F64, recs: list[MeasRecord], sigma_range_m: float, sigma_angle_rad: float, sigma_rr_mps: float
+) -> F64 | None:
+    """Consider covariance (6 x 6, ECEF position and velocity) of a track's
+    state for the radars' residual registration biases (docs/fusion.md,
+    "Sensor registration bias"); ``None`` without a radar among ``recs``.
+
+    A bias is the same on every plot of a radar, so the filter cannot
+    average it away: a radar whose azimuth reads ``d`` too high shows the
+    whole flight turned by ``d`` about the site's vertical (position error
+    ``d k x (r - s)``, velocity error ``d k x v``); an elevation error turns
+    it about the horizontal axis across the line of sight; a range offset
+    ``b`` moves it by ``b u`` (and the velocity by ``b du/dt``); a
+    range-rate offset moves the velocity along ``u``. Each is a 1-sigma
+    error vector (``sigma_*``: the biases' standard deviations). Radars with
+    independent biases share the estimate by their position information
+    (``n H^T R^-1 H`` of their plots in ``recs``, the track's last
+    ``oosm_lag_s``): radar ``s`` moves it by ``A_s e`` with ``A_s = (sum
+    I)^-1 I_s``, so one radar's bias counts in full and two radars at right
+    angles each count where the other is weak. Infrared lines of sight are
+    not counted (no bias model for them yet)."""
+    if sigma_range_m <= 0.0 and sigma_angle_rad <= 0.0 and sigma_rr_mps <= 0.0:
+        return None
+    pos, vel = x[:3], x[3:]
+    seen: dict[str, tuple[int, F64, F64, F64, bool]] = {}
+    for rec in recs:
+        if rec[1] != RADAR:
+            continue
+        n = seen[rec[6]][0] if rec[6] in seen else 0
+        seen[rec[6]] = (n + 1, rec[3], rec[4], rec[5], rec[2].shape[0] > 3)
+    if not seen:
+        return None
+    infos, errs = [], []
+    for n, r, site, rot, has_rr in seen.values():
+        d = pos - site
+        rng = math.sqrt(float(d @ d))
+        if rng < 1.0:
+            continue
+        u = d / rng
+        up = rot[2]
+        h = _cross(up, u)
+        hn = math.sqrt(float(h @ h))
+        h = rot[0] if hn < 1e-9 else h / hn  # across the line of sight, horizontal
+        e_el = _cross(u, h)
+        cos_el = max(hn, 1e-3)
+        info = n * (
+            np.outer(u, u) / r[0, 0]
+            + np.outer(h, h) / (rng * rng * cos_el * cos_el * r[1, 1])
+            + np.outer(e_el, e_el) / (rng * rng * r[2, 2])
+        )
+        e = np.empty((6, 4 if has_rr else 3))
+        e[:3, 0] = sigma_range_m * u
+        e[3:, 0] = sigma_range_m * (vel - u * float(u @ vel)) / rng
+        e[:3, 1] = sigma_angle_rad * _cross(up, d)
+        e[3:, 1] = sigma_angle_rad * _cross(up, vel)
+        e[:3, 2] = sigma_angle_rad * _cross(d, h)
+        e[3:, 2] = sigma_angle_rad * _cross(vel, h)
+        if has_rr:
+            e[:3, 3] = 0.0
+            e[3:, 3] = sigma_rr_mps * u
+        infos.append(info)
+        errs.append(e)
+    if not infos:
+        return None
+    total = np.sum(infos, axis=0)
+    cov = np.zeros((6, 6))
+    for info, e in zip(infos, errs, strict=True):
+        a = np.linalg.solve(total, info) if len(infos) > 1 else np.eye(3)
+        me = np.vstack([a @ e[:3], a @ e[3:]])
+        cov += me @ me.T
+    out: F64 = 0.5 * (cov + cov.T)
     return out
 
 
