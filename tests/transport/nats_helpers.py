@@ -29,9 +29,22 @@ def nats_server_bin() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports: every socket is held until all are
+    bound, so two calls in a row cannot be given the same port (the kernel
+    may hand a just-closed port out again, as it did to a sovereign
+    deployment's JP and US servers)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:
@@ -71,10 +84,10 @@ def _start(conf_text: str, path: Path, port: int) -> NatsProc:
 
 @contextmanager
 def nats_server(tmp: Path, extra: str = "") -> Iterator[NatsProc]:
-    port = free_port()
+    port, http_port = free_ports(2)
     conf = f"""
 listen: 127.0.0.1:{port}
-http: 127.0.0.1:{free_port()}
+http: 127.0.0.1:{http_port}
 jetstream {{ store_dir: "{tmp / "js"}", max_memory_store: 64MB, max_file_store: 256MB }}
 {extra}
 """
@@ -89,8 +102,8 @@ jetstream {{ store_dir: "{tmp / "js"}", max_memory_store: 64MB, max_file_store: 
 
 @contextmanager
 def nats_cluster(tmp: Path, size: int = 3) -> Iterator[list[NatsProc]]:
-    ports = [free_port() for _ in range(size)]
-    cports = [free_port() for _ in range(size)]
+    got = free_ports(2 * size)
+    ports, cports = got[:size], got[size:]
     routes = ", ".join(f"nats://127.0.0.1:{p}" for p in cports)
     nodes = []
     try:
@@ -219,12 +232,14 @@ def sovereign(
     end), wait until all leafnode links are up."""
     from tocsin.transport.sovereign import parse_endpoints, write_deployment
 
+    sizes = {c: (servers or {}).get(c, 1) for c in codes}
+    pool = iter(free_ports(sum(4 * n for n in sizes.values())))
     specs = []
     for c in codes:
-        n = (servers or {}).get(c, 1)
+        n = sizes[c]
         for _ in range(n):
-            cluster = f":{free_port()}" if n > 1 else ""
-            specs.append(f"{c}=127.0.0.1:{free_port()}:{free_port()}:{free_port()}{cluster}")
+            cluster = f":{next(pool)}" if n > 1 else ""
+            specs.append(f"{c}=127.0.0.1:{next(pool)}:{next(pool)}:{next(pool)}{cluster}")
     root = tmp / "deploy"
     dep = write_deployment(root, codes, parse_endpoints(codes, specs))
     sov = Sovereign(root, dep, {})

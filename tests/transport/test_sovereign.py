@@ -22,7 +22,7 @@ import nats
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from nats_helpers import free_port, nats_server_bin, sovereign, wait_links
+from nats_helpers import free_port, free_ports, nats_server_bin, sovereign, wait_links
 
 from tocsin.cli import main
 from tocsin.exchange.ingress import Ingress
@@ -53,7 +53,8 @@ def test_deploy_nats_writes_a_sovereign_deployment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "dep"
-    ports = {c: (free_port(), free_port()) for c in CODES}
+    pool = iter(free_ports(2 * len(CODES)))
+    ports = {c: (next(pool), next(pool)) for c in CODES}
     eps = [f"--endpoint={c}=127.0.0.1:{a}:{b}" for c, (a, b) in ports.items()]
     code, stdout, err = run_main(
         ["deploy", "nats", "--partners", "jp,KR,US", "--out", str(out), *eps], capsys
