@@ -4,8 +4,10 @@ plots from the independent models in tocsin.sensors.models)."""
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -228,3 +230,24 @@ def scen() -> object:
         run_ticked = staticmethod(run_ticked)
 
     return _S
+
+
+def bare_track(x: F64, t: float, created: float = 0.0, **kw: Any) -> Any:
+    """A two-model track at ECEF state ``x`` (6) and time ``t``: unit
+    covariances, equal model probabilities, no sources; ``kw`` sets the rest
+    (class, phase, burnout, role, drag bank). The starting point of tests that
+    drive one track's phase, drag and restore rules by hand."""
+    from tocsin.fusion.track import Track
+
+    return Track(
+        key=1,
+        x=np.stack([x, x]),
+        p=np.stack([np.eye(6), np.eye(6)]),
+        mu=np.array([0.5, 0.5]),
+        t=t,
+        created=created,
+        window=deque([1]),
+        sources=set(),
+        partners=set(),
+        **kw,
+    )

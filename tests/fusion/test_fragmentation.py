@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import bare_track
 from numpy.typing import NDArray
 
 from tocsin.fusion import TrackerConfig
@@ -130,24 +131,17 @@ def test_a_spent_piece_never_reignites(role: str | None) -> None:
     """Past burnout the thrust test watches for a next stage lighting; a piece
     known to be spent (stage, debris) has no motor left: apparent thrust (the
     plots of two close pieces mixed up) never makes it a boosting missile."""
-    from collections import Counter, deque
+    from collections import Counter
 
     from tocsin.fusion.ballistic import Ballistic
-    from tocsin.fusion.track import Track
 
     bal = Ballistic(TrackerConfig(), Counter())
     states = _thrusting_states(30)
     x0 = states[0][1]
-    tr = Track(
-        key=1,
-        x=np.stack([x0, x0]),
-        p=np.stack([np.eye(6), np.eye(6)]),
-        mu=np.array([0.5, 0.5]),
+    tr = bare_track(
+        x0,
         t=0.0,
         created=0.0,
-        window=deque([1]),
-        sources=set(),
-        partners=set(),
         cls="ballistic",
         phase="ballistic",
         burnt_out=True,

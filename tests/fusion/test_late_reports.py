@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
+from conftest import bare_track
 
 from tocsin.fusion import Tracker, TrackerConfig
 from tocsin.fusion.measurements import REC_T
@@ -143,22 +144,13 @@ def test_a_late_plot_keeps_the_drag_belief_made_after_the_state_it_refilters_fro
     """Re-filtering restores the state before the late plot; a drag bank made
     since starts again from its prior (and weighs the re-filtered plots
     again) instead of vanishing until the next impact prediction."""
-    from collections import deque
-
     from tocsin.fusion import drag
-    from tocsin.fusion.track import Track
 
     x = np.array([-3.0e6, 4.0e6, 3.8e6, 1000.0, 2000.0, 3000.0])
-    tr = Track(
-        key=1,
-        x=np.stack([x, x]),
-        p=np.stack([np.eye(6), np.eye(6)]),
-        mu=np.array([0.5, 0.5]),
+    tr = bare_track(
+        x,
         t=100.0,
         created=0.0,
-        window=deque([1]),
-        sources=set(),
-        partners=set(),
         cls="ballistic",
         phase="ballistic",
         burnt_out=True,
@@ -186,22 +178,13 @@ def test_a_late_plot_from_before_the_burnout_gets_no_drag_belief() -> None:
     bank at once; a late plot 0.6 s older kept it, its members read the
     second stage's thrust as drag: rv median impact error 8.5 -> 548 km) nor
     one the snapshot holds from a coasting phase before a reignition."""
-    from collections import deque
-
     from tocsin.fusion import drag
-    from tocsin.fusion.track import Track
 
     x = np.array([-3.0e6, 4.0e6, 3.8e6, 1000.0, 2000.0, 3000.0])
-    tr = Track(
-        key=1,
-        x=np.stack([x, x]),
-        p=np.stack([np.eye(6), np.eye(6)]),
-        mu=np.array([0.5, 0.5]),
+    tr = bare_track(
+        x,
         t=111.1,
         created=100.0,
-        window=deque([1]),
-        sources=set(),
-        partners=set(),
         cls="ballistic",
         phase="ballistic",
         separated=True,
@@ -230,24 +213,17 @@ def test_which_late_plots_keep_a_drag_bank_made_since() -> None:
     child on the burning stack kept a bank made 7.5 s after its confirmation
     and followed the stack as a spent stage), not from a state the track has
     coasted from for longer than the lag (that bank weighed no plot)."""
-    from collections import Counter, deque
+    from collections import Counter
 
     from tocsin.fusion.estimation import Estimator
-    from tocsin.fusion.track import Track
 
     cfg = TrackerConfig()
     est = Estimator(cfg, Counter())
     x = np.zeros(6)
-    tr = Track(
-        key=1,
-        x=np.stack([x, x]),
-        p=np.stack([np.eye(6), np.eye(6)]),
-        mu=np.array([0.5, 0.5]),
+    tr = bare_track(
+        x,
         t=200.0,
         created=0.0,
-        window=deque([1]),
-        sources=set(),
-        partners=set(),
         burnt_out=True,
         burnout_t=150.0,
     )

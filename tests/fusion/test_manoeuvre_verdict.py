@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from conftest import bare_track
 from numpy.typing import NDArray
 
 F64 = NDArray[np.float64]
@@ -72,22 +73,13 @@ def test_a_reignited_track_does_not_get_its_drag_belief_back_from_a_late_plot() 
     reignited since must not get back the drag bank it had while coasting (its
     members would read the thrust as drag: MC lofted ICBM seed 1 index 5 made
     the stack "debris", predicted 590 km short)."""
-    from collections import deque
-
     from tocsin.fusion import drag
-    from tocsin.fusion.track import Track
 
     x = np.array([-3.0e6, 4.0e6, 3.8e6, 1000.0, 2000.0, 3000.0])
-    tr = Track(
-        key=1,
-        x=np.stack([x, x]),
-        p=np.stack([np.eye(6), np.eye(6)]),
-        mu=np.array([0.5, 0.5]),
+    tr = bare_track(
+        x,
         t=100.0,
         created=0.0,
-        window=deque([1]),
-        sources=set(),
-        partners=set(),
         cls="ballistic",
         phase="ballistic",
         burnt_out=True,
