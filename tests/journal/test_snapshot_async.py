@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gated_stages import GatedToy
 
 from tocsin.exchange.samples import sample_plot, toy_stages
 from tocsin.journal import Journal
@@ -24,35 +25,6 @@ from tocsin.runtime import Pipeline, SnapshotPolicy, recorded_outputs
 from tocsin.wire import Envelope
 
 T0 = 1_789_430_400.0
-
-
-class GatedToy:
-    """The toy tracker, then a stage that holds every output it is given until
-    the file ``gate`` exists (work in flight, made deterministic), then the toy
-    warner."""
-
-    def __init__(self, gate: str) -> None:
-        self.gate = gate
-
-    def __call__(self) -> list[Any]:
-        tracker, warner = toy_stages()
-        return [tracker, _Gate(self.gate), warner]
-
-
-class _Gate:
-    snapshot_exclude = ("gate",)
-
-    def __init__(self, gate: str) -> None:
-        self.gate = gate
-
-    def push(self, env: Envelope) -> list[Envelope]:
-        deadline = time.monotonic() + 30
-        while not Path(self.gate).exists() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        return [env]
-
-    def advance(self, t: float) -> list[Envelope]:
-        return []
 
 
 class HangingToy:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gated_stages import GatedToy
 
 from tocsin.drill.scenario import load_scenario
 from tocsin.drill.simulate import simulate
@@ -205,35 +206,6 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
-
-
-class GatedToy:
-    """The toy tracker, then a stage that holds every output it is given until
-    the file ``gate`` exists (a slow warning stage, made deterministic), then
-    the toy warner."""
-
-    def __init__(self, gate: str) -> None:
-        self.gate = gate
-
-    def __call__(self) -> list[Any]:
-        tracker, warner = toy_stages()
-        return [tracker, _Gate(self.gate), warner]
-
-
-class _Gate:
-    snapshot_exclude = ("gate",)
-
-    def __init__(self, gate: str) -> None:
-        self.gate = gate
-
-    def push(self, env: Envelope) -> list[Envelope]:
-        deadline = time.monotonic() + 30
-        while not Path(self.gate).exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return [env]
-
-    def advance(self, t: float) -> list[Envelope]:
-        return []
 
 
 def test_outputs_leave_before_a_later_stage_works_on_them(
