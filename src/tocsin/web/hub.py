@@ -154,10 +154,14 @@ class Hub:
     events: int = 0
 
     def emit(self, env: Envelope) -> None:
+        self.emit_encoded(env, encode_json(env))
+
+    def emit_encoded(self, env: Envelope, data: bytes) -> None:
+        """:meth:`emit` with ``env`` already encoded (``data``: its JSON, as
+        the stage process returned and the journal holds it)."""
         if env.kind == "alert":
             self.history.append(env)
             self.current.add(env)
-        data = encode_json(env)
         self.loop.call_soon_threadsafe(self.publish, env.kind, data)
 
     def publish(self, event: str, data: bytes) -> None:
