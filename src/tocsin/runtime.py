@@ -681,8 +681,21 @@ class Pipeline:
         self._emit_encoded(outs)
 
     def _emit_encoded(self, outs: list[bytes]) -> None:
-        if outs:
-            self._emit(decode_json(o) for o in outs)
+        """Emit outputs the stage process returned encoded: a sink that takes
+        the bytes too (``emit_encoded(env, data)``, e.g. the SSE hub) gets
+        these, the journalled bytes, instead of encoding the message again."""
+        for o in outs:
+            e = decode_json(o)
+            self.metrics.outputs[e.kind] += 1
+            for s in self.sinks:
+                try:
+                    enc = getattr(s, "emit_encoded", None)
+                    if enc is not None:
+                        enc(e, o)
+                    else:
+                        s.emit(e)
+                except Exception:  # one broken sink must not stop the others
+                    self.metrics.sink_errors += 1
 
     def _stop_stage_process(self) -> None:
         spawned, self._spawned = self._spawned, None

@@ -191,10 +191,14 @@ class Hub:
     tracer: Tracer | None = None
 
     def emit(self, env: Envelope) -> None:
+        self.emit_encoded(env, encode_json(env))
+
+    def emit_encoded(self, env: Envelope, data: bytes) -> None:
+        """:meth:`emit` with ``env`` already encoded (``data``: its JSON, as
+        the stage process returned and the journal holds it)."""
         if env.kind == "alert":
             self.history.append(env)
             self.current.add(env)
-        data = encode_json(env)
         self.loop.call_soon_threadsafe(self.publish, env.kind, data)
         if self.tracer is not None and env.kind in ("track", "alert"):
             body: Any = env.body
