@@ -266,6 +266,7 @@ def settle() -> None:
     process, and each full pass walked all of it again (issue 17: with the
     stages' own objects, pauses of 0.3-0.45 s every second or two at 20,000
     plots/s). Objects frozen are still freed when no longer referenced.
+    Called by the stage process and, once started, by ``tocsin serve``.
     Full passes over what is made later: every :data:`FULL_PASS_EVERY`
     second-generation passes."""
     gc.collect()
