@@ -164,8 +164,10 @@ class ScenarioLatency:
         self.last_report: dict[str, tuple[float, bool]] = {}
         self.alert_causes: dict[str, int] = {}
         self.repeats: dict[str, int] = {}
-        #: per first report (track id, plot t): when it was received (monotonic)
+        #: per first report (track id, plot t): when it was received, and the
+        #: POST it was counted from (a later plot of the same ``t`` moves ``posted_at``)
         self.first_at: dict[tuple[str, float], float] = {}
+        self.first_post: dict[tuple[str, float], float] = {}
         #: plot times whose last plot carried the end-of-scan marker
         self.marked: set[float] = set()
 
@@ -199,6 +201,7 @@ class ScenarioLatency:
                 return "repeat", lat
             self.seen.add((body["id"], key))
             self.first_at[(body["id"], key)] = now
+            self.first_post[(body["id"], key)] = self.posted_at[key]
             self.lat["track"].append(lat)
             return "first", lat
         if env["kind"] == "alert" and body.get("tracks"):
@@ -264,10 +267,10 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
     for r in recs:
         if r["ev"] == "out" and r["kind"] == "track" and r["t"] is not None:
             outs.setdefault((r["id"], round(float(r["t"]), 6)), r["at"])
-    batch_of: dict[float, dict[str, Any]] = {}
+    batches_of: dict[float, list[dict[str, Any]]] = {}
     for b in batches:
         for _, t in b["plots"]:
-            batch_of[round(float(t), 6)] = b  # (the last batch with a plot of that time)
+            batches_of.setdefault(round(float(t), 6), []).append(b)
     b_starts = [b["start"] for b in batches]
     t_starts = [t["start"] for t in ticks]
     c_starts = [c["start"] for c in collects]
@@ -275,15 +278,19 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
     triggers: dict[str, int] = {}
     missing = 0
     for (tid, t), received in book.first_at.items():
-        b = batch_of.get(t)
+        posted = book.first_post.get((tid, t))
         out = outs.get((tid, t))
-        if b is None or out is None or t not in book.posted_at:
+        # the batch of the POST the report was counted from (the first with that
+        # plot time that arrived after it)
+        b = next((x for x in batches_of.get(t, []) if x["arrived"][1] >= (posted or 0.0)), None)
+        if b is None or out is None or posted is None:
             missing += 1
             continue
+        last = batches_of[t][-1] is b
         # what completed the scan: its own batch (an end-of-scan marker), else the
         # first work handed after this batch and before the report: a tick or the next batch
         cands: list[tuple[float, float, str]] = []
-        if t not in book.marked:
+        if not (t in book.marked and last):
             i = bisect.bisect_left(t_starts, b["done"])
             if i < len(ticks) and ticks[i]["done"] <= out:
                 cands.append((ticks[i]["start"], ticks[i]["done"], "tick_" + ticks[i]["why"]))
@@ -297,7 +304,7 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
         c_start = collects[c]["start"] if c >= 0 and collects[c]["start"] >= reply else reply
         triggers[why] = triggers.get(why, 0) + 1
         marks = [
-            book.posted_at[t], b["arrived"][1], b["start"], b["done"], trig_start, trig_done, reply,
+            posted, b["arrived"][1], b["start"], b["done"], trig_start, trig_done, reply,
             c_start, out, received,
         ]  # fmt: skip
         for name, a, z in zip(STAGES, marks[:-1], marks[1:], strict=True):
