@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -70,6 +69,10 @@ from typing import Any
 import httpx
 import numpy as np
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # (_sibling, also when loaded by path)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sibling import load as load_sibling
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_SCENARIO = ROOT / "scenarios" / "irbm-over-hokkaido.yaml"
@@ -78,13 +81,7 @@ FLOODER = "ZZ"
 
 def _latency() -> Any:
     """benchmarks/latency.py (its tree and environment helpers), imported lazily."""
-    spec = importlib.util.spec_from_file_location("tocsin_bench_latency", HERE / "latency.py")
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_sibling("latency")
 
 
 def stats_ms(lat: list[float]) -> dict[str, Any]:

@@ -312,6 +312,12 @@ def main() -> None:
     diag.add_argument(
         "--ideal-sensors", action="store_true", help="no biases, exact sigmas, no clutter, no loss"
     )
+    diag.add_argument(
+        "--no-sensor-bias",
+        action="store_true",
+        help="no registration biases (radar range/az/el/range rate, infrared line of sight); noise "
+        "mismatch, clutter and loss as drawn",
+    )
     diag.add_argument("--rv-beta", type=float, default=None, help="fix every warhead's beta (kg/m^2)")
     diag.add_argument("--constant-cd", action="store_true", help="no transonic drag rise")
     diag.add_argument(
@@ -320,7 +326,9 @@ def main() -> None:
     args = ap.parse_args()
     atmosphere.MODEL = args.atmosphere
     flight.MACH_DRAG = not args.constant_cd
-    ablation = Ablation(ideal_sensors=args.ideal_sensors, rv_beta=args.rv_beta)
+    ablation = Ablation(
+        ideal_sensors=args.ideal_sensors, rv_beta=args.rv_beta, no_sensor_bias=args.no_sensor_bias
+    )
     if args.flights:
         print(json.dumps(reported_flights(args.flights), indent=1))
         return

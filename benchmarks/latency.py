@@ -61,6 +61,10 @@ import numpy as np
 from tocsin.exchange.samples import sample_plot
 from tocsin.wire import Envelope, SensorBody, encode_json, make
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # (_sibling, also when loaded by path)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sibling import load as load_sibling
+
 T0 = 1_789_430_400.0
 #: scenario runs: the simulated radars mark the last plot of each scan
 #: (``scan_end``, docs/exchange-format.md) so the tracker needs no grace
@@ -160,6 +164,10 @@ class ScenarioLatency:
         self.last_report: dict[str, tuple[float, bool]] = {}
         self.alert_causes: dict[str, int] = {}
         self.repeats: dict[str, int] = {}
+        #: per first report (track id, plot t): when it was received (monotonic)
+        self.first_at: dict[tuple[str, float], float] = {}
+        #: plot times whose last plot carried the end-of-scan marker
+        self.marked: set[float] = set()
 
     def posted(self, t: float, now: float) -> None:
         self.posted_at[round(t, 6)] = now
@@ -190,6 +198,7 @@ class ScenarioLatency:
                 self.repeats[status] = self.repeats.get(status, 0) + 1
                 return "repeat", lat
             self.seen.add((body["id"], key))
+            self.first_at[(body["id"], key)] = now
             self.lat["track"].append(lat)
             return "first", lat
         if env["kind"] == "alert" and body.get("tracks"):
@@ -220,6 +229,85 @@ class ScenarioLatency:
             "plot_to_track_all_reports": stats_ms(self.lat["track_all"]),
             "repeat_reports": dict(sorted(self.repeats.items())),
         }
+
+
+#: the stages of one plot's way to its first track report (:func:`breakdown`)
+STAGES = (
+    "http_in", "queue", "input_commit", "scan_wait", "trigger", "stage_process", "collect_wait",
+    "output_commit", "sse_out",
+)  # fmt: skip
+
+
+def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
+    """Where each first track report's latency went, from the server's trace
+    (``tocsin serve --trace``: batch, tick, collect, reply and output
+    timestamps, on the monotonic clock this process shares) and the client's
+    own POST and receipt times. Per report: ``http_in`` POST -> request queued
+    at the server; ``queue`` -> its batch on the pipeline thread;
+    ``input_commit`` the batch checked, journalled (fsync) and handed to the
+    stage process; ``scan_wait`` -> the work that completed the scan began (the
+    scan grace's tick, a periodic tick, or the next batch: ``triggers``);
+    ``trigger`` that work journalled and handed; ``stage_process`` -> the stage
+    process's reply arrived (pipe, tracker, warning, pipe); ``collect_wait`` ->
+    the pipeline thread took the reply; ``output_commit`` the outputs journalled
+    (fsync) and handed to the event stream; ``sse_out`` -> received here. The
+    stages sum to the report's latency (``unexplained``: reports whose chain was
+    not found in the trace)."""
+    import bisect
+
+    recs = [json.loads(x) for x in trace_path.read_text().splitlines() if x.strip()]
+    batches = sorted((r for r in recs if r["ev"] == "batch"), key=lambda r: r["start"])
+    ticks = sorted((r for r in recs if r["ev"] == "tick"), key=lambda r: r["start"])
+    replies = sorted(r["at"] for r in recs if r["ev"] == "reply")
+    collects = sorted((r for r in recs if r["ev"] == "collect"), key=lambda r: r["start"])
+    outs: dict[tuple[str, float], float] = {}
+    for r in recs:
+        if r["ev"] == "out" and r["kind"] == "track" and r["t"] is not None:
+            outs.setdefault((r["id"], round(float(r["t"]), 6)), r["at"])
+    batch_of: dict[float, dict[str, Any]] = {}
+    for b in batches:
+        for _, t in b["plots"]:
+            batch_of[round(float(t), 6)] = b  # (the last batch with a plot of that time)
+    b_starts = [b["start"] for b in batches]
+    t_starts = [t["start"] for t in ticks]
+    c_starts = [c["start"] for c in collects]
+    per: dict[str, list[float]] = {k: [] for k in STAGES}
+    triggers: dict[str, int] = {}
+    missing = 0
+    for (tid, t), received in book.first_at.items():
+        b = batch_of.get(t)
+        out = outs.get((tid, t))
+        if b is None or out is None or t not in book.posted_at:
+            missing += 1
+            continue
+        # what completed the scan: its own batch (an end-of-scan marker), else the
+        # first work handed after this batch and before the report: a tick or the next batch
+        cands: list[tuple[float, float, str]] = []
+        if t not in book.marked:
+            i = bisect.bisect_left(t_starts, b["done"])
+            if i < len(ticks) and ticks[i]["done"] <= out:
+                cands.append((ticks[i]["start"], ticks[i]["done"], "tick_" + ticks[i]["why"]))
+            j = bisect.bisect_right(b_starts, b["start"])
+            if j < len(batches) and batches[j]["done"] <= out:
+                cands.append((batches[j]["start"], batches[j]["done"], "next_batch"))
+        trig_start, trig_done, why = min(cands) if cands else (b["done"], b["done"], "own_batch")
+        k2 = bisect.bisect_right(replies, out) - 1
+        reply = replies[k2] if k2 >= 0 and replies[k2] >= trig_done else trig_done
+        c = bisect.bisect_right(c_starts, out) - 1
+        c_start = collects[c]["start"] if c >= 0 and collects[c]["start"] >= reply else reply
+        triggers[why] = triggers.get(why, 0) + 1
+        marks = [
+            book.posted_at[t], b["arrived"][1], b["start"], b["done"], trig_start, trig_done, reply,
+            c_start, out, received,
+        ]  # fmt: skip
+        for name, a, z in zip(STAGES, marks[:-1], marks[1:], strict=True):
+            per[name].append(z - a)
+    return {
+        "reports": len(per["http_in"]),
+        "unexplained": missing,
+        "triggers": dict(sorted(triggers.items())),
+        "stages_ms": {k: stats_ms(v) for k, v in per.items()},
+    }
 
 
 # ---------------------------------------------------------------- embedded
@@ -300,6 +388,12 @@ async def run_embedded(url: str, rate: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def _traces(code: Path | None) -> bool:
+    """Whether ``tocsin serve`` of ``code`` (None: this checkout) has ``--trace``."""
+    hub = (code if code is not None else Path(__file__).parent.parent) / "src/tocsin/web/hub.py"
+    return hub.is_file() and "trace_path" in hub.read_text()
+
+
 def code_env(code: Path | None) -> dict[str, str]:
     """The environment that runs tocsin from ``code`` (a source tree of another
     commit, e.g. the baseline) instead of this checkout; same virtualenv."""
@@ -340,11 +434,17 @@ def start_server(
 
 
 async def run_scenario(
-    url: str, scenario: Path, speed: float, max_s: float, samples: list[dict[str, Any]] | None = None
+    url: str,
+    scenario: Path,
+    speed: float,
+    max_s: float,
+    samples: list[dict[str, Any]] | None = None,
+    trace: Path | None = None,
 ) -> dict[str, Any]:
     """The scenario's messages paced by ``sent`` at ``speed`` x real time
     (module doc). ``samples``: every POST and every track/alert event received
-    are appended to it, one dict each (``--samples``)."""
+    are appended to it, one dict each (``--samples``). ``trace``: the server's
+    ``--trace`` file: the figures then include :func:`breakdown`."""
     from tocsin.drill.scenario import load_scenario
     from tocsin.drill.simulate import simulate
     from tocsin.wire import PlotBody
@@ -397,6 +497,8 @@ async def run_scenario(
                 book.posted_sent(e.sent, now)
                 if isinstance(e.body, PlotBody):
                     book.posted(e.body.t, now)
+                    if e.body.scan_end:
+                        book.marked.add(round(e.body.t, 6))
             r = await c.post(
                 "/v1/messages",
                 content=b"\n".join(encode_json(e) for e in batch),
@@ -419,6 +521,10 @@ async def run_scenario(
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
     plots = sum(1 for e in msgs if e.kind == "plot")
+    extra: dict[str, Any] = {}
+    if trace is not None:
+        await asyncio.sleep(0.2)
+        extra["plot_to_track_breakdown"] = breakdown(trace, book) if trace.is_file() else "no trace"
     return {
         "scenario": str(scenario),
         "speed": speed,
@@ -429,6 +535,7 @@ async def run_scenario(
         "plots_per_s": round(plots / wall, 1),
         "http_errors": errors["status"],
         **book.figures(),
+        **extra,
     }
 
 
@@ -964,15 +1071,7 @@ def _tree_cpu(pid: int) -> tuple[float, float]:
 
 def _flood_module() -> Any:
     """benchmarks/flood.py (sec's: one partner floods, the others feed a drill)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("tocsin_bench_flood", Path(__file__).with_name("flood.py"))
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_sibling("flood")
 
 
 def extract_tree(ref: str, tmp: Path) -> Path:
@@ -1449,13 +1548,23 @@ def main() -> None:
                     for i in range(args.repeat):
                         for name, code in trees.items():
                             d = tmp / f"scenario-{name}-{i}"
-                            proc, url = start_server(d, "default", args.sync, tick=1.0, code=code)
+                            # (a server that can writes its timings: the breakdown)
+                            trace = tmp / f"trace-{name}-{i}.jsonl" if _traces(code) else None
+                            opts = ("--trace", str(trace)) if trace is not None else ()
+                            proc, url = start_server(
+                                d, "default", args.sync, tick=1.0, code=code, options=opts
+                            )
                             samples: list[dict[str, Any]] | None = [] if args.samples else None
                             try:
                                 per_tree[name].append(
                                     asyncio.run(
                                         run_scenario(
-                                            url, args.scenario, args.speed, args.scenario_seconds, samples
+                                            url,
+                                            args.scenario,
+                                            args.speed,
+                                            args.scenario_seconds,
+                                            samples,
+                                            trace,
                                         )
                                     )
                                 )

@@ -26,7 +26,6 @@ seconds and the file size. Run ``--modes barrier,fork --repeat 2`` (interleaved)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -36,17 +35,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # (_sibling, also when loaded by path)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sibling import load as load_sibling
+
 
 def _latency_module() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "tocsin_bench_latency", Path(__file__).with_name("latency.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_sibling("latency")
 
 
 def run(mode: str, aircraft: int, radars: int, seconds: float, every_s: float) -> dict[str, Any]:

@@ -483,6 +483,7 @@ class Ablation:
 
     ideal_sensors: bool = False  # no biases, declared sigma exact, no false alarms, no loss
     rv_beta: float | None = None  # the warhead's beta fixed (tocsin assumes 5,000)
+    no_sensor_bias: bool = False  # no registration biases (radar and infrared), all else as drawn
 
 
 def make_case(
@@ -554,6 +555,12 @@ def make_case(
             keep = o.air_t <= t_end
             o.air_t, o.air_x = o.air_t[keep], o.air_x[keep]  # type: ignore[index]
     radars, irs = _draw_sensors(rng, t_begin, n_sensors, force_ir=cls == "IRBM-silent")
+    if ab.no_sensor_bias:
+        # drawn as always (the same draws follow), then taken away
+        for r in radars:
+            r.bias = (0.0, 0.0, 0.0, 0.0)
+        for s in irs:
+            s.bias = (0.0, 0.0)
     if ab.ideal_sensors:
         for r in radars:
             r.bias, r.mismatch, r.clutter, r.loss = (0.0, 0.0, 0.0, 0.0), 1.0, 0.0, 0.0

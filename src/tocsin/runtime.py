@@ -450,19 +450,25 @@ class Pipeline:
     def tick(self, t: float) -> list[Envelope]:
         """Advance every stage to ``t`` (journalled, so replay sees the same ticks).
         Returns the outputs (none with a stage process: :meth:`collect` takes
-        them when they come)."""
+        them when they come).
+
+        The tick's commit is lazy (``Journal.append(durable=False)``: no fsync of
+        its own): nothing is acknowledged on a tick, its outputs are journalled
+        with a durable commit before any is emitted, and that commit (or the next
+        batch's, before its acknowledgement) makes the tick durable too. A tick
+        lost with the machine took nothing anyone saw with it."""
         proc = self.stage_process
         if proc is not None:
             proc.check_alive()
             if self.journal is not None:
-                self.journal.append("tick", _tick_payload(t))
+                self.journal.append("tick", _tick_payload(t), durable=False)
             self.metrics.ticks += 1
             self.last_tick = t
             self._hand([t])
             self._after_work()
             return []
         if self.journal is not None:
-            self.journal.append("tick", _tick_payload(t))
+            self.journal.append("tick", _tick_payload(t), durable=False)
         cpu = time.thread_time()
         outs = self._advance(t)
         self._stage_cpu += time.thread_time() - cpu
@@ -675,8 +681,21 @@ class Pipeline:
         self._emit_encoded(outs)
 
     def _emit_encoded(self, outs: list[bytes]) -> None:
-        if outs:
-            self._emit(decode_json(o) for o in outs)
+        """Emit outputs the stage process returned encoded: a sink that takes
+        the bytes too (``emit_encoded(env, data)``, e.g. the SSE hub) gets
+        these, the journalled bytes, instead of encoding the message again."""
+        for o in outs:
+            e = decode_json(o)
+            self.metrics.outputs[e.kind] += 1
+            for s in self.sinks:
+                try:
+                    enc = getattr(s, "emit_encoded", None)
+                    if enc is not None:
+                        enc(e, o)
+                    else:
+                        s.emit(e)
+                except Exception:  # one broken sink must not stop the others
+                    self.metrics.sink_errors += 1
 
     def _stop_stage_process(self) -> None:
         spawned, self._spawned = self._spawned, None

@@ -248,14 +248,31 @@ def warm_up(recipe: StageRecipe) -> float:
 DEFAULT_PRELOAD = ("tocsin.runtime", "tocsin.fusion", "tocsin.exchange.consistency", "tocsin.warning")
 
 
+#: the cycle collector's full pass in the stage process after this many
+#: second-generation passes (CPython's default: 10). A full pass walks the
+#: whole live state made since :func:`settle` (the tracks' histories, ~90,000
+#: objects at 20,000 plots/s: 60-100 ms a pass, 9 in 15 s, 4 % of the stages'
+#: time and a pause in every track report then) and found nothing to free
+#: there (2026-12-06, in process: 0 objects collected by 9 full passes;
+#: cycles die young and go in the younger passes, which run as before). At
+#: 100 it runs ~10 times more rarely (1 in 15 s at 20,000 plots/s): still
+#: bounded in allocations, so in memory, at any rate.
+FULL_PASS_EVERY = 100
+
+
 def settle() -> None:
     """Put what exists now (modules, the stages' static data, the restored
     state) out of the cycle collector's full passes: it lives as long as the
     process, and each full pass walked all of it again (issue 17: with the
     stages' own objects, pauses of 0.3-0.45 s every second or two at 20,000
-    plots/s). Objects frozen are still freed when no longer referenced."""
+    plots/s). Objects frozen are still freed when no longer referenced.
+    Called by the stage process and, once started, by ``tocsin serve``.
+    Full passes over what is made later: every :data:`FULL_PASS_EVERY`
+    second-generation passes."""
     gc.collect()
     gc.freeze()
+    g0, g1, _ = gc.get_threshold()
+    gc.set_threshold(g0, g1, FULL_PASS_EVERY)
 
 
 def _child_main(work_fd: int, replies_fd: int, preload: Sequence[str] = ()) -> None:
@@ -386,6 +403,18 @@ def _serve(
             heap.trim()
 
 
+#: how much lower the forked snapshot writer's CPU priority is than the stage
+#: process's (``nice`` increment). A snapshot of the 20,000-plots/s state is
+#: ~3 CPU-s of pickling and compression in one burst (2026-12-06: 2.2 + 0.8 s
+#: for 164 MB); at equal priority on two cores already ~80 % busy with the
+#: server and the stages, that burst took its share from both for seconds and
+#: the stages fell behind. At +10 (CFS weight 110 against 1,024) the writer
+#: still gets about a tenth of a core when every core is busy (such a
+#: snapshot then takes ~30 s, well inside ``snapshot_timeout_s``) and whatever
+#: the live work leaves idle otherwise: the snapshot waits, not the warning.
+SNAPSHOT_WRITER_NICE = 10
+
+
 def _fork_snapshot(
     stages: list[Stage],
     covers: int,
@@ -419,6 +448,8 @@ def _fork_snapshot(
                 with contextlib.suppress(OSError):
                     os.close(fd)
             gc.disable()  # (a collection would touch, and so copy, every page)
+            with contextlib.suppress(OSError):
+                os.nice(SNAPSHOT_WRITER_NICE)  # (the live work first: see the constant)
             blob = snap.dumps({"stages": [snap.capture(s) for s in stages], **parent})
             snap.write_durably(path, blob)
             digest = hashlib.sha256(blob).hexdigest()

@@ -38,6 +38,7 @@ from tocsin.exchange.signing import (
     verify,
 )
 from tocsin.wire import Envelope, decode_json, encode_json
+from tocsin.wire.messages import BundleBody
 
 KEY = generate_key()
 OTHER = generate_key()
@@ -268,6 +269,54 @@ def test_bundle_members_pass_one_by_one() -> None:
     assert [p.reason for p in again.parts] == ["duplicate"] * 5
     assert again.parts[0].field == "$.body.messages[0].seq"
     assert again.accepted_envs() == []
+
+
+def test_bundle_members_are_decoded_with_the_signature_check_and_only_for_a_good_one() -> None:
+    """The precheck thread decodes an authenticated bundle's members (the
+    worker only checks them in order): the verdicts are the worker's own
+    decoding's, member for member; a bundle whose signature fails has none
+    of its members decoded (junk costs one signature check, not n decodes)."""
+    members = [
+        *_plots(2),
+        msgspec.Raw(b'{"v":2,"kind":"plot","partner":"JP","source":"JP-R1","seq":9}'),  # no sent/body
+        msgspec.Raw(b'{"v":2,"kind":"plot","partner":"JP","source":"JP-R1","seq":10,"sent":1.0,"body":{}}'),
+        sample_plot(partner="KR", source="KR-R1"),
+        make_bundle(_plots(1, start=20), partner="JP", source="JP-node-1", seq=1, sent=1.0),
+        *_plots(1, start=30),
+    ]
+    raws = [
+        m
+        if isinstance(m, msgspec.Raw)
+        else msgspec.Raw(encode_json(msgspec.structs.replace(m, v=2, sig=None)))
+        for m in members
+    ]
+    b = sign(
+        Envelope(v=2, kind="bundle", partner="JP", source="JP-node-1", seq=1, sent=1_789_430_405.0,
+                 body=BundleBody(messages=raws)),
+        VKEY,
+    )  # fmt: skip
+    data = encode_json(b)
+    ing = _ingress()
+    pc = ing.precheck(data)
+    assert pc.problem is None
+    assert pc.members is not None
+    assert len(pc.members) == len(raws)
+    got = ing.check_prechecked(pc)
+    # the worker decoding the members itself (no precheck results)
+    ref = _ingress()._check_bundle(decode_json(data), _registry().get("JP"), None, "json")
+    assert [p.as_dict() for p in got.parts] == [p.as_dict() for p in ref.parts]
+    assert [(p.ok, p.reason) for p in got.parts] == [
+        (True, None), (True, None), (False, "schema"), (False, "schema"),
+        (False, "foreign_source"), (False, "schema"), (True, None),
+    ]  # fmt: skip
+    assert [e.seq for e in got.accepted_envs()] == [1, 2, 30]
+    # forged: the signature fails before any member is decoded
+    d = json.loads(data)
+    d["body"]["messages"][0]["body"]["range_m"] = 1.0
+    bad = ing.precheck(json.dumps(d).encode())
+    assert bad.problem is not None
+    assert bad.problem[0] == "bad_signature"
+    assert bad.members is None
 
 
 def test_bundle_with_an_altered_member_is_refused_whole() -> None:

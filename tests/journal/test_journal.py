@@ -198,6 +198,44 @@ def test_durability_settings(tmp_path: Path) -> None:
         j.close()
 
 
+def test_a_lazy_commit_skips_only_its_own_fsync(tmp_path: Path) -> None:
+    """``durable=False`` (a tick): that commit runs with synchronous=NORMAL (no
+    fsync of its own; the next durable commit's fsync covers its WAL frames),
+    every other commit with FULL again, also after a failed lazy one; the
+    entries are chained and read back like any other."""
+    j = Journal(tmp_path / "j.db")
+    modes: list[int] = []
+    j.append("input", b"a")
+    with j.transaction(durable=False):
+        modes.append(j._db.execute("PRAGMA synchronous").fetchone()[0])
+        j.add("tick", b"1")
+    modes.append(j._db.execute("PRAGMA synchronous").fetchone()[0])
+    j.append("tick", b"2", durable=False)
+
+    def fail() -> None:
+        with j.transaction(durable=False):
+            j.add("tick", b"lost")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail()
+    modes.append(j._db.execute("PRAGMA synchronous").fetchone()[0])
+    with j.transaction():
+        j.append("tick", b"3", durable=False)  # (inside a durable transaction: joins it)
+        modes.append(j._db.execute("PRAGMA synchronous").fetchone()[0])
+    assert modes == [1, 2, 2, 2]  # NORMAL inside the lazy commit only, FULL everywhere else
+    j.close()
+    with Journal(tmp_path / "j.db", readonly=True) as r:
+        assert [(e.kind, e.payload) for e in r.entries()] == [
+            ("input", b"a"), ("tick", b"1"), ("tick", b"2"), ("tick", b"3"),
+        ]  # fmt: skip
+        assert r.verify().ok
+    n = Journal(tmp_path / "n.db", synchronous="NORMAL")
+    n.append("tick", b"1", durable=False)
+    assert n._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # (a NORMAL journal stays NORMAL)
+    n.close()
+
+
 @given(
     payloads=st.lists(st.binary(max_size=40), min_size=2, max_size=12),
     data=st.data(),

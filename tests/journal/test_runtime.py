@@ -163,6 +163,40 @@ def test_stage_and_sink_errors_are_counted_not_fatal() -> None:
     assert pipe2.metrics.outputs["track"] == 1
 
 
+def test_outputs_returned_encoded_reach_a_byte_sink_as_journalled() -> None:
+    """Outputs of a stage process come encoded: a sink that takes bytes (the
+    SSE hub) gets those bytes, the journal's, not a re-encoding; a sink that
+    takes messages gets the decoded message; a broken one is counted."""
+    from tocsin.wire import decode_json
+
+    class Both:
+        def __init__(self) -> None:
+            self.got: list[tuple[Envelope, bytes]] = []
+
+        def emit(self, env: Envelope) -> None:
+            raise AssertionError("emit_encoded should have been used")
+
+        def emit_encoded(self, env: Envelope, data: bytes) -> None:
+            self.got.append((env, data))
+
+    class Plain:
+        def __init__(self) -> None:
+            self.got: list[Envelope] = []
+
+        def emit(self, env: Envelope) -> None:
+            self.got.append(env)
+
+    both, plain = Both(), Plain()
+    pipe = Pipeline([], sinks=[both, BrokenSink(), plain])
+    # (not msgspec's own spelling of these numbers: a re-encoding would differ)
+    outs = [encode_json(sample_plot(seq=i)).replace(b'"sent":', b'"sent": ') for i in (1, 2)]
+    pipe._emit_encoded(outs)
+    assert [d for _, d in both.got] == outs
+    assert [e for e, _ in both.got] == plain.got == [decode_json(o) for o in outs]
+    assert pipe.metrics.sink_errors == 2
+    assert pipe.metrics.outputs["plot"] == 2
+
+
 def radar_stream() -> list[Envelope]:
     """Two ground radars (descriptors first) watching one object flying straight
     at 3 km/s, 150 km up: enough for a real tracker to start a track."""

@@ -11,6 +11,7 @@ outputs."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import time
 from pathlib import Path
@@ -55,6 +56,23 @@ class _Hang:
 
     def restore_state(self, state: object) -> None:
         pass
+
+
+class PriorityToy:
+    """The toy stages behind one that, when its state is taken (in the
+    snapshot writer), writes that process's nice value to ``out``."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+
+    def __call__(self) -> list[Any]:
+        return [_Priority(self.out), *toy_stages()]
+
+
+class _Priority(_Hang):
+    def snapshot_state(self) -> object:
+        Path(self.hang).write_text(f"{os.getpid()} {os.nice(0)}")
+        return self.hang
 
 
 def plots(n: int, start: int = 1) -> list[Envelope]:
@@ -309,4 +327,31 @@ def test_a_snapshot_writer_that_hangs_is_killed_and_the_node_goes_on(
     hang.unlink()
     assert pipe.snapshot() is not None  # the next one is written
     assert len(recorded_outputs(j)) >= 8  # (every plot went through while the writer hung)
+    pipe.close()
+
+
+def test_the_snapshot_writer_runs_below_the_stages_priority(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot of a large state is seconds of CPU: the forked writer runs
+    ``SNAPSHOT_WRITER_NICE`` below the stage process, so it takes what the
+    live work leaves, not a share of it."""
+    from tocsin.stageproc import SNAPSHOT_WRITER_NICE
+
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
+    out = tmp_path / "writer"
+    recipe = pickle.loads(pickle.dumps(PriorityToy(str(out))))
+    pol = SnapshotPolicy(tmp_path / "snapshots", every_s=0, every_entries=0)
+    j = Journal(tmp_path / "j.db", synchronous="NORMAL")
+    pipe = Pipeline(recipe(), j, snapshots=pol)
+    proc = pipe.start_stage_process(recipe)
+    pipe.submit_batch(plots(4))
+    out.unlink(missing_ok=True)  # (written by the start-up state transfer, in the server)
+    pipe._start_snapshot()
+    pipe.flush()
+    assert len(snapshot_entries(j)) == 1
+    pid, nice = (int(x) for x in out.read_text().split())
+    assert pid not in (os.getpid(), proc.pid)  # (taken in the forked writer)
+    stage_nice = os.getpriority(os.PRIO_PROCESS, proc.pid)
+    assert nice == min(19, stage_nice + SNAPSHOT_WRITER_NICE)
     pipe.close()

@@ -43,6 +43,28 @@ def messages(tmp_path_factory: pytest.TempPathFactory) -> list[Envelope]:
     return simulate(load_scenario(p)).messages
 
 
+def _cpu_ticks(pid: int) -> int:
+    """The CPU time (clock ticks) process ``pid`` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_for_warm_up(proc: Any, step_s: float = 15.0) -> float | None:
+    """Wait until the stage process's warm-up (numba kernels loaded or compiled,
+    a missile flown) has finished, however long a loaded machine makes it take:
+    fail only if the process is gone or used no CPU for a whole ``step_s``
+    (stuck), not after a wall-clock budget (a fixed 120 s failed at load 14-22
+    on 2026-12-06 while the warm-up was still compiling)."""
+    last = -1
+    while True:
+        warm: float | None = proc.warmed_up(timeout=step_s)
+        if warm is not None:
+            return warm
+        cpu = _cpu_ticks(proc.pid)
+        assert cpu > last, f"the stage process's warm-up made no progress in {step_s:.0f} s"
+        last = cpu
+
+
 def feed(pipe: Pipeline, msgs: list[Envelope], snapshot_after: int = -1) -> int | None:
     """Batches and 1-s ticks on the data clock; a snapshot after batch
     ``snapshot_after``; returns the journal position it covers."""
@@ -77,7 +99,7 @@ def test_stage_process_journals_the_same_outputs_and_recovers_a_crash(
     # the stage process warmed a throwaway copy of its stages up (numba's
     # cached kernels loaded before the first missile), and the outputs below
     # are still exactly the in-process ones
-    warm = proc.warmed_up()
+    warm = wait_for_warm_up(proc)
     assert warm is not None
     assert warm > 0
     covers = feed(pipe, messages, snapshot_after=len(messages) // BATCH // 2)

@@ -140,3 +140,70 @@ def test_stage_process_answers_when_journalled_and_outputs_follow(tmp_path: Path
     assert kinds.count("input") == 10
     assert kinds.count("output") == outputs  # each journalled before it was emitted
     assert kinds.index("output") > kinds.index("input")
+
+
+def test_the_scan_grace_ends_sooner_for_a_sensor_whose_scans_came_whole(tmp_path: Path) -> None:
+    """A sensor's first scan waits the configured grace (here 0.6 s, to be
+    measurable under load); once it has shown a whole scan, the tick follows
+    its next scan after the minimum grace. The ticks are journalled: the
+    journal replays to the same outputs."""
+    from tocsin.runtime import recorded_outputs, replay_journal
+
+    cfg = ServerConfig(tick_s=60.0, scan_grace_s=0.6, scan_grace_min_s=0.002, clock="wall")
+    ex, _ = build_exchange([ScanBuffer()], data=tmp_path, config=cfg, max_skew_s=None)
+
+    async def go(c: httpx.AsyncClient) -> list[float]:
+        waits = []
+        for k in range(1, 4):
+            ticks = ex.pipeline.metrics.ticks
+            body = b"\n".join(
+                encode_json(sample_plot(seq=2 * k + i, sent=T0 + k, t=T0 + k - 0.1)) for i in range(2)
+            )
+            t0 = time.monotonic()
+            r = await c.post("/v1/messages", content=body, headers=NDJSON)
+            assert r.json()["accepted"] == 2
+            while ex.pipeline.metrics.ticks == ticks and time.monotonic() - t0 < 5.0:
+                await asyncio.sleep(0.002)
+            waits.append(time.monotonic() - t0)
+        return waits
+
+    waits = run(ex, go)
+    assert waits[0] >= 0.55  # not known yet: the configured grace
+    assert waits[1] < 0.3  # its scans come whole: the minimum (+ commit and load)
+    assert waits[2] < 0.3
+    assert ex.grace_ticks == 3
+    with Journal(tmp_path / "journal.db", readonly=True) as j:
+        kinds = [e.kind for e in j.entries(kinds=("input", "tick", "output"))]
+        assert kinds == ["input", "input", "tick", "output", "output"] * 3
+        assert [encode_json(e) for e in replay_journal(j, [ScanBuffer()])] == recorded_outputs(j)
+
+
+def test_a_scan_split_by_a_short_grace_makes_the_next_ones_wait(tmp_path: Path) -> None:
+    """A sensor that sent whole scans, then one in two requests 80 ms apart:
+    the first part is taken as complete after the minimum grace (a split), the
+    second part teaches the gap, and the next scan of that sensor waits for
+    the configured grace again (2 x 80 ms > 0.1 s)."""
+    cfg = ServerConfig(tick_s=60.0, scan_grace_s=0.1, scan_grace_min_s=0.002, clock="wall")
+    ex, _ = build_exchange([ScanBuffer()], data=tmp_path, config=cfg, max_skew_s=None)
+
+    async def go(c: httpx.AsyncClient) -> None:
+        seq = iter(range(1, 100))
+
+        async def post(k: int) -> None:
+            r = await c.post(
+                "/v1/messages",
+                content=encode_json(sample_plot(seq=next(seq), sent=T0 + k, t=T0 + k)),
+                headers=NDJSON,
+            )
+            assert r.json()["accepted"] == 1
+
+        await post(1)
+        await post(2)  # scan 1 came whole
+        await asyncio.sleep(0.08)
+        await post(2)  # scan 2's second plot, 80 ms later: split
+        assert ex.scan_grace.grace_s() == 0.1
+        await post(3)
+        await asyncio.sleep(0.3)
+
+    run(ex, go)
+    assert ex.scan_grace.learned()["JP/JP-R1"] >= 0.08

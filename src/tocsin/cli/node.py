@@ -206,8 +206,15 @@ def register(app: typer.Typer) -> None:
             0.02,
             "--scan-grace",
             min=0.0,
-            help="Tick this many seconds after input stops, so a buffered radar scan is processed "
-            "at once (journalled; 0: off; needs --tick > 0).",
+            help="Tick at most this many seconds after input stops, so a buffered radar scan is processed "
+            "at once (journalled; 0: off; needs --tick > 0). A sensor whose scans have shown their "
+            "plot spacing gets twice its longest gap within a scan, at least --scan-grace-min.",
+        ),
+        scan_grace_min: float = typer.Option(
+            0.002,
+            "--scan-grace-min",
+            min=0.0,
+            help="The least scan grace (a sensor whose scans always came whole).",
         ),
         heartbeat: float = typer.Option(5.0, "--heartbeat", help="Heartbeat period in seconds (0: none)."),
         idle_exit: float = typer.Option(
@@ -477,6 +484,7 @@ def register(app: typer.Typer) -> None:
                 heartbeat_s=heartbeat,
                 on_link=on_link,
                 scan_grace_s=scan_grace,
+                scan_grace_min_s=scan_grace_min,
             )
             done, _ = await unless_stopped(fnode.setup(), stop)
             if not done:

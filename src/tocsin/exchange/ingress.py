@@ -184,6 +184,9 @@ class Prechecked:
     fmt: str
     env: Envelope | None
     problem: _Problem | None
+    #: an authenticated bundle's members, decoded in the same thread (each an
+    #: envelope, or the decoder's error): the worker only checks them
+    members: tuple[Envelope | WireError, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +372,12 @@ class Ingress:
             env = decode_json(data) if fmt == "json" else decode_msgpack(data)
         except WireError as exc:
             return Prechecked(data, fmt, None, decode_problem(exc))
-        return Prechecked(data, fmt, env, self._auth_problem(env, data, fmt))
+        problem = self._auth_problem(env, data, fmt)
+        members = None
+        if problem is None and isinstance(env.body, BundleBody):
+            # (stateless too: decoded here, off the worker, which checks them in order)
+            members = tuple(_decode_member(bytes(m), fmt) for m in env.body.messages)
+        return Prechecked(data, fmt, env, problem, members)
 
     def precheck_many(self, lines: Sequence[bytes], fmt: str = "json") -> list[Prechecked]:
         return [self.precheck(ln, fmt) for ln in lines]
@@ -380,7 +388,7 @@ class Ingress:
         if pc.problem is not None:
             return self._reject(pc.env, *pc.problem, pc.data)
         assert pc.env is not None
-        return self._after_auth(pc.env, now, pc.data, pc.fmt)
+        return self._after_auth(pc.env, now, pc.data, pc.fmt, pc.members)
 
     # ------------------------------------------------------------ steps
 
@@ -405,23 +413,38 @@ class Ingress:
             return ("bad_signature", "$.sig", f"signature does not verify for {env.partner}")
         return None
 
-    def _after_auth(self, env: Envelope, now: float | None, raw: bytes | None, fmt: str) -> Verdict:
+    def _after_auth(
+        self,
+        env: Envelope,
+        now: float | None,
+        raw: bytes | None,
+        fmt: str,
+        members: tuple[Envelope | WireError, ...] | None = None,
+    ) -> Verdict:
         pol = self.registry.get(env.partner) if self.registry is not None else None
         if isinstance(env.body, BundleBody):
-            return self._check_bundle(env, pol, now, fmt)
+            return self._check_bundle(env, pol, now, fmt, members)
         return self._admit(env, pol, now, raw)
 
-    def _check_bundle(self, env: Envelope, pol: PartnerPolicy | None, now: float | None, fmt: str) -> Verdict:
-        """The members of an authenticated (or, in open mode, any) bundle."""
+    def _check_bundle(
+        self,
+        env: Envelope,
+        pol: PartnerPolicy | None,
+        now: float | None,
+        fmt: str,
+        members: tuple[Envelope | WireError, ...] | None = None,
+    ) -> Verdict:
+        """The members of an authenticated (or, in open mode, any) bundle
+        (``members``: decoded already, by :meth:`precheck`)."""
         assert isinstance(env.body, BundleBody)
+        if members is None or len(members) != len(env.body.messages):
+            members = tuple(_decode_member(bytes(m), fmt) for m in env.body.messages)
         parts: list[Verdict] = []
-        for i, m in enumerate(env.body.messages):
+        for i, (m, menv) in enumerate(zip(env.body.messages, members, strict=True)):
             at = f"$.body.messages[{i}]"
             data = bytes(m)
-            try:
-                menv = decode_json(data) if fmt == "json" else decode_msgpack(data)
-            except WireError as exc:
-                reason, fld, detail = decode_problem(exc)
+            if isinstance(menv, WireError):
+                reason, fld, detail = decode_problem(menv)
                 parts.append(self._reject(None, reason, fld or "$", detail, data, at))
                 continue
             if isinstance(menv.body, BundleBody):
@@ -555,6 +578,16 @@ class Ingress:
         if self.recorder is not None:
             for summary in self.sampler.due(all_=True):
                 self.recorder.append("reject", summary)
+
+
+def _decode_member(data: bytes, fmt: str) -> Envelope | WireError:
+    """A bundle member decoded, or the decoder's error. (Its size and nesting
+    are within the decoder limits already: the bundle holding it was checked
+    against them whole, :func:`tocsin.wire.codec.check_limits`.)"""
+    try:
+        return decode_json(data, checked=True) if fmt == "json" else decode_msgpack(data, checked=True)
+    except WireError as exc:
+        return exc.with_traceback(None)  # (no frame kept alive with it)
 
 
 def decode_problem(exc: WireError) -> tuple[str, str | None, str]:

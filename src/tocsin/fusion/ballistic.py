@@ -402,7 +402,7 @@ class Ballistic:
         rs = 0.0
         if cfg.density_corr_m > 0.0 and (bank is not None or cfg.beta is not None):
             rs = drag.density_spread(
-                float(height(x[None, :3])[0]), bank is not None and bank.split, cfg.density_corr_m
+                float(height(x[None, :3])[0]), 0.0 if bank is None else bank.informed(), cfg.density_corr_m
             )
         extra = separation.ambiguity(tr, self.tracks, cfg.dup_dist_m, cfg.dup_speed_mps)
         # the radars' residual registration biases (they do not average out)

@@ -103,6 +103,50 @@ class DragBank:
         m = float(w @ self.lnb)
         return math.sqrt(max(float(w @ (self.lnb - m) ** 2), 0.0))
 
+    def informed(self) -> float:
+        """How much of the belief about ``ln beta`` the drag seen so far made,
+        0..1: the sensitivity ``d E[ln beta | data] / d y`` of the posterior
+        mean to the value ``y`` of ``ln beta`` the drag measurements point to.
+        For a likelihood Gaussian in ``ln beta`` (centre ``y``, ``sigma_m``)
+        it is ``Var[ln beta | data] / sigma_m^2`` whatever the prior (the
+        derivative of the posterior mean of a Gaussian location model); the
+        likelihood of each member is its weight over its prior weight
+        (``logw - logw0``), and ``1 / sigma_m^2`` is the curvature of a
+        quadratic fitted to its logarithm, weighted by the posterior (where
+        it matters). ``Var`` counts the spread within each member's bin
+        (``step^2 / 12``). Where the members' likelihoods are no clean
+        quadratic (members far from the truth whose filters have wandered),
+        at least the share of the prior's variance the data took away,
+        ``1 - Var_post / Var_prior`` (equal to the above for a Gaussian prior,
+        below it for a uniform one). 0: nothing learnt (not split, flat
+        likelihood); 1: the prior no longer matters. A bank without its
+        prior's weights (pickled before ``logw0``) counts as fully informed."""
+        logw0 = getattr(self, "logw0", None)
+        if not self.split:
+            return 0.0
+        if logw0 is None:
+            return 1.0
+        w = self.weights
+        bins = self.step * self.step / 12.0
+        m = float(w @ self.lnb)
+        u = self.lnb - m
+        var = float(w @ (u * u)) + float(w @ bins)
+        w0 = np.exp(logw0)
+        m0 = float(w0 @ self.lnb)
+        var0 = float(w0 @ (self.lnb - m0) ** 2) + float(w0 @ bins)
+        shrink = min(max(1.0 - var / var0, 0.0), 1.0) if var0 > 0.0 else 0.0
+        keep = w > 1e-6 * float(w.max())
+        if int(keep.sum()) < 3:
+            # all the weight within two bins: the drag measured beta better
+            # than the bins resolve it
+            return 1.0
+        uk, wk = u[keep], w[keep]
+        a = np.stack([np.ones_like(uk), uk, uk * uk], axis=1) * np.sqrt(wk)[:, None]
+        ll = (self.logw[keep] - logw0[keep]) * np.sqrt(wk)
+        coef = np.linalg.lstsq(a, ll, rcond=None)[0]
+        curv = -2.0 * float(coef[2])  # 1 / sigma_m^2
+        return max(shrink, min(1.0, var * curv)) if curv > 0.0 else shrink
+
     def kind_mass(self) -> dict[str, float]:
         """Posterior weight of each kind the prior was made of."""
         w = self.weights
@@ -236,22 +280,27 @@ def drag_accel(x: F64, beta: F64) -> F64:
     return out
 
 
-def density_spread(h_now_m: float, observed: bool, corr_m: float, h_low_m: float = 15_000.0) -> float:
+def density_spread(h_now_m: float, informed: float, corr_m: float, h_low_m: float = 15_000.0) -> float:
     """1-sigma relative error of the drag still to come that the air's
     departure from the standard atmosphere makes
     (:func:`tocsin.dynamics.atmosphere.density_sigma`), for an object now at
     ``h_now_m``. Most of a re-entry's deceleration comes low down (at
-    ``h_c = min(h_now, h_low_m)``); an error common to every height is a
-    wrong ``beta``, which a bank that has ``observed`` the drag has already
-    absorbed at the height it saw it (about ``h_now``): what remains is the
-    difference of the deviations at the two heights, correlated over
-    ``corr_m`` of height, ``sigma_c^2 + sigma_n^2 - 2 sigma_c sigma_n
-    exp(-|h_now - h_c| / corr_m)``. Not observed yet: ``sigma_c``."""
+    ``h_c = min(h_now, h_low_m)``), where the air departs by ``d_c`` (sigma
+    ``sigma_c``). A bank that has seen drag about the height it is at now
+    read it through that air's departure ``d_n`` (sigma ``sigma_n``): its
+    ``ln beta`` moved by ``k d_n``, ``k`` = ``informed``
+    (:meth:`DragBank.informed`: 0 before any drag, 1 once the drag alone
+    decides), so what remains of the drag to come is ``d_c - k d_n``,
+    the two correlated over ``corr_m`` of height: ``sigma_c^2 + k^2
+    sigma_n^2 - 2 k sigma_c sigma_n exp(-|h_now - h_c| / corr_m)``. (Before
+    session 7 ``k`` was 1 as soon as the bank split, 130 km up, where it has
+    seen no drag: 20-40 % of ``sigma_n`` counted that no bank had taken in.)"""
+    k = min(max(float(informed), 0.0), 1.0)
     hc = min(h_now_m, h_low_m)
     sc = float(density_sigma(hc))
-    if not observed:
+    if k == 0.0:
         return sc
-    sn = float(density_sigma(h_now_m))
+    sn = k * float(density_sigma(h_now_m))
     rho = math.exp(-abs(h_now_m - hc) / corr_m) if corr_m > 0.0 else 0.0
     return math.sqrt(max(sc * sc + sn * sn - 2.0 * sc * sn * rho, 0.0))
 

@@ -60,6 +60,14 @@ Durability: the database runs in WAL mode. ``synchronous="FULL"`` (default)
 fsyncs the WAL on every commit, so a committed entry survives power loss;
 ``"NORMAL"`` fsyncs only at checkpoints — it survives a process crash (kill -9)
 but may lose the last commits on power loss, in exchange for much faster commits.
+A *lazy* commit (``append(..., durable=False)``, ``transaction(durable=False)``)
+skips the fsync of that one commit under ``"FULL"``: its entries are in the WAL
+(they survive a process crash) and become durable with the next durable commit,
+whose fsync covers every frame written before it (the WAL is appended in
+order, and SQLite recovers it frame by frame up to the last valid commit). A
+caller uses it for an entry nothing outside depends on until a later durable
+commit (a tick: its outputs are journalled with a durable commit before any
+is emitted, and the next batch's inputs are durable before they are acknowledged).
 :meth:`Journal.close` checkpoints the WAL into the database and truncates it.
 """
 
@@ -624,9 +632,15 @@ class Journal:
         """The first sequence number of the live segment."""
         return self._live.first_seq if self._live is not None else self._seq + 1
 
-    def append(self, kind: str, payload: bytes, *, ts: float | None = None) -> Entry:
+    def append(self, kind: str, payload: bytes, *, ts: float | None = None, durable: bool = True) -> Entry:
+        """One entry, committed by itself (outside a transaction); ``durable=False``:
+        a lazy commit (module doc: durable with the next durable commit)."""
         prev = self._head
-        seq = self.add(kind, payload, ts=ts)
+        if durable or self._in_tx:
+            seq = self.add(kind, payload, ts=ts)
+        else:
+            with self.transaction(durable=False):
+                seq = self.add(kind, payload, ts=ts)
         return Entry(seq, self._last_ts, kind, payload, prev, self._head)
 
     def add(self, kind: str, payload: bytes, *, ts: float | None = None) -> int:
@@ -657,14 +671,27 @@ class Journal:
         return n
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group appends into one commit; nested use joins the outer one."""
+    def transaction(self, *, durable: bool = True) -> Iterator[None]:
+        """Group appends into one commit; nested use joins the outer one.
+        ``durable=False``: a lazy commit (no fsync under ``"FULL"``; module doc)."""
         if self._in_tx:
             yield
             return
         seq, head = self._seq, self._head
         live = self._live
         assert live is not None
+        lazy = not durable and self.synchronous == "FULL"
+        if lazy:
+            live.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._transaction(live, seq, head):
+                yield
+        finally:
+            if lazy:
+                live.db.execute("PRAGMA synchronous=FULL")
+
+    @contextmanager
+    def _transaction(self, live: _Segment, seq: int, head: bytes) -> Iterator[None]:
         live.db.execute("BEGIN IMMEDIATE")
         self._in_tx = True
         live.begin_rows()

@@ -69,6 +69,7 @@ from tocsin.errors import ConfigError, InputError
 from tocsin.exchange.admission import Admission
 from tocsin.exchange.ingress import Verdict
 from tocsin.exchange.links import LinkMonitor
+from tocsin.exchange.scangrace import ScanGrace, ScanGraceConfig
 from tocsin.exchange.signing import sign
 from tocsin.runtime import Pipeline, Raw
 from tocsin.wire import Envelope, HeartbeatBody, encode_json, encode_msgpack, make
@@ -462,6 +463,7 @@ class FusionNode:
         links: LinkMonitor | None = None,
         on_link: Callable[[str, bool], None] | None = None,
         scan_grace_s: float = 0.02,
+        scan_grace_min_s: float = 0.002,
         pull_s: float = 1.0,
         partners: Sequence[str] | None = None,
         gather_s: float = 0.005,
@@ -484,8 +486,13 @@ class FusionNode:
         #: radar scan still buffered in the tracker is processed now, not when
         #: the next scan or periodic tick comes. A local timer in :meth:`run`,
         #: independent of the JetStream pull (which stays long: ``pull_s``);
-        #: 0 turns it off
+        #: 0 turns it off. The most it waits: a sensor whose scans have shown
+        #: their plot spacing gets twice its longest gap within a scan, at least
+        #: ``scan_grace_min_s`` (:mod:`tocsin.exchange.scangrace`)
         self.scan_grace_s = scan_grace_s
+        self.scan_grace = ScanGrace(
+            ScanGraceConfig(max_s=scan_grace_s, min_s=min(scan_grace_min_s, scan_grace_s))
+        )
         #: how long one JetStream pull request waits for a first message. A
         #: pull returns as soon as one arrives, so this is no latency; it only
         #: bounds idle round trips. Short pulls (tens of ms) expire in transit
@@ -722,6 +729,7 @@ class FusionNode:
         if not msgs:
             return 0
         self.stats.fetched += len(msgs)
+        arrived = time.monotonic()  # (taken from the pull: the scan grace's arrival time)
         verdicts = await self._process(msgs)
         # each partner stream's record: mostly junk makes it suspect (read slowly)
         tally: dict[str, list[int]] = {}
@@ -731,6 +739,8 @@ class FusionNode:
         for p, (good, bad) in tally.items():
             self.admission.lane_result(_lane(p), good, bad)
         now = self.clock()
+        if self.scan_grace_s > 0:
+            self.scan_grace.seen_all(verdicts, arrived)
         for v in verdicts:
             if v.env is None or v.env.source != self.node:
                 self.activity += 1
@@ -893,7 +903,7 @@ class FusionNode:
                 now = time.monotonic()
                 wait = poll
                 if unticked_at is not None and grace > 0:
-                    wait = min(wait, unticked_at + grace - now)
+                    wait = min(wait, unticked_at + self.scan_grace.grace_s() - now)
                 if self.tick_s > 0:
                     wait = min(wait, last_tick + self.tick_s - now)
                 if self.heartbeat_s > 0:
@@ -917,13 +927,16 @@ class FusionNode:
                 msgs = self._take_round()
                 if msgs:
                     before = self.activity
+                    taken = time.monotonic()
                     await self._handle(msgs)
                     if self.activity > before:
-                        last_msg = unticked_at = time.monotonic()
+                        # (the grace runs from when the messages were taken, not
+                        # from the end of their commit)
+                        last_msg = unticked_at = taken
                 if stop.is_set():
                     break
                 now = time.monotonic()
-                if unticked_at is not None and grace > 0 and now - unticked_at >= grace:
+                if unticked_at is not None and grace > 0 and now - unticked_at >= self.scan_grace.grace_s():
                     # quiet for the scan grace: a buffered scan is complete
                     unticked_at = None
                     if await self._tick():

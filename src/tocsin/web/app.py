@@ -32,6 +32,7 @@ against DNS rebinding. Event streams are capped in total and per client address
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import weakref
 from collections import Counter
@@ -568,6 +569,19 @@ def prometheus_text(exchange: Exchange) -> bytes:
         "gauge",
         "The longest time one piece of work held the pipeline thread since start, by kind.",
         [(f'{{work="{k}"}}', v) for k, v in sorted(wt.longest.items())],
+    )
+    metric(
+        "tocsin_gc_collections_total",
+        "counter",
+        "Passes of this process's cycle collector, by generation (2: the full passes, which stop "
+        "every thread for as long as they walk the objects not frozen at start-up).",
+        [(f'{{generation="{g}"}}', float(st["collections"])) for g, st in enumerate(gc.get_stats())],
+    )
+    metric(
+        "tocsin_gc_frozen_objects",
+        "gauge",
+        "Objects the cycle collector no longer walks (what existed once the server had started).",
+        [("", float(gc.get_freeze_count()))],
     )
     hub = exchange.hub
     metric(

@@ -17,9 +17,12 @@ health checks and event streams while a commit fsyncs. *Group commit*: the
 requests that queued up while a batch was processed are taken together as the
 next batch, one journal commit for all of them; each request is answered after
 that commit (nothing is acknowledged before it is durable). *Scan grace*: when
-no request arrives for ``scan_grace_s`` after a batch, the worker ticks the
+no request has arrived for the grace after the last one, the worker ticks the
 stages (a journalled tick), so the tracker processes a radar scan as soon as
-its plots stop coming rather than when the next scan or periodic tick comes. The worker also ticks the
+its plots stop coming rather than when the next scan or periodic tick comes.
+The grace is learned per sensor from its own intra-scan plot spacing, between
+``scan_grace_min_s`` and ``scan_grace_s`` (:mod:`tocsin.exchange.scangrace`);
+the tick's time is journalled, so replays do not depend on it. The worker also ticks the
 stages every ``tick_s`` seconds with the server clock (``wall``: the system time;
 ``data``: the latest accepted ``sent``, for playing recorded files faster than
 real time).
@@ -46,9 +49,10 @@ from typing import Any, Literal, TypeVar
 from tocsin.exchange.admission import LOCAL, Admission, AdmissionConfig, FairQueue
 from tocsin.exchange.ingress import Prechecked, Verdict
 from tocsin.exchange.links import LinkMonitor, LinkState
+from tocsin.exchange.scangrace import ScanGrace, ScanGraceConfig
 from tocsin.runtime import Pipeline
 from tocsin.web.feed import CurrentAlerts
-from tocsin.wire import Envelope, HeartbeatBody, encode_json
+from tocsin.wire import Envelope, HeartbeatBody, PlotBody, encode_json
 
 _T = TypeVar("_T")
 
@@ -68,11 +72,19 @@ class ServerConfig:
     #: stage tick period (0: never tick)
     tick_s: float = 1.0
     #: scan grace: when no message arrives for this long (wall time) after the
-    #: last one processed, tick the stages (journalled like every tick), so a
-    #: radar scan still buffered is processed now instead of when the next scan
-    #: or the next periodic tick comes. Only with ticks on (``tick_s > 0``);
-    #: 0 turns it off.
+    #: last one, tick the stages (journalled like every tick), so a radar scan
+    #: still buffered is processed now instead of when the next scan or the
+    #: next periodic tick comes. Only with ticks on (``tick_s > 0``); 0 turns
+    #: it off. The most it waits: a sensor whose scans have shown their spacing
+    #: gets twice its longest intra-scan gap, at least ``scan_grace_min_s``
+    #: (:mod:`tocsin.exchange.scangrace`)
     scan_grace_s: float = 0.02
+    #: the least scan grace (a sensor whose scans always came whole)
+    scan_grace_min_s: float = 0.002
+    #: write the pipeline's timings (monotonic clock) as JSON Lines here: each
+    #: batch, tick and collect, each stage-process reply and each output emitted
+    #: (the latency breakdown of ``benchmarks/latency.py``); None: off
+    trace_path: str | None = None
     #: group commit: up to this many queued messages (whole requests) are
     #: checked, journalled with one commit and processed together
     group_max_lines: int = 20_000
@@ -133,6 +145,30 @@ class WorkTimes:
             self.longest[work] = seconds
 
 
+class Tracer:
+    """Timings of the pipeline as JSON Lines (``ServerConfig.trace_path``),
+    on the monotonic clock (the same clock in every process of the machine,
+    so a client's own timestamps line up with them). Thread-safe."""
+
+    def __init__(self, path: str) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._f = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close())
+
+    def write(self, record: dict[str, Any]) -> None:
+        import json
+
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self._lock:
+            if not self._f.closed:
+                self._f.write(line)
+
+    def close(self) -> None:
+        with self._lock:
+            self._f.close()
+
+
 class QueueFull(Exception):
     """The worker queue is full (flood): answer 429."""
 
@@ -152,13 +188,30 @@ class Hub:
     subscribers: set[asyncio.Queue[tuple[str, bytes] | None]] = field(default_factory=set)
     dropped_clients: int = 0
     events: int = 0
+    tracer: Tracer | None = None
 
     def emit(self, env: Envelope) -> None:
+        self.emit_encoded(env, encode_json(env))
+
+    def emit_encoded(self, env: Envelope, data: bytes) -> None:
+        """:meth:`emit` with ``env`` already encoded (``data``: its JSON, as
+        the stage process returned and the journal holds it)."""
         if env.kind == "alert":
             self.history.append(env)
             self.current.add(env)
-        data = encode_json(env)
         self.loop.call_soon_threadsafe(self.publish, env.kind, data)
+        if self.tracer is not None and env.kind in ("track", "alert"):
+            body: Any = env.body
+            ident = body.id if env.kind == "track" else (body.tracks[0] if body.tracks else None)
+            self.tracer.write(
+                {
+                    "ev": "out",
+                    "at": time.monotonic(),
+                    "kind": env.kind,
+                    "id": ident,
+                    "t": getattr(body, "t", None),
+                }
+            )
 
     def publish(self, event: str, data: bytes) -> None:
         """Send one event to every subscriber (on the loop)."""
@@ -265,6 +318,19 @@ class Exchange:
         #: the warnings in force and the CAP documents issued (the CAP feed), kept across restarts
         self.current_alerts = CurrentAlerts()
         pipeline.keep("cap_feed", self.current_alerts)
+        #: the scan grace learned from each sensor's intra-scan plot spacing
+        self.scan_grace = ScanGrace(
+            ScanGraceConfig(
+                max_s=self.config.scan_grace_s,
+                min_s=min(self.config.scan_grace_min_s, self.config.scan_grace_s),
+            )
+        )
+        #: ticks made by the scan grace, and by the periodic tick
+        self.grace_ticks = 0
+        #: arrival (monotonic) of each queued request, and of the latest one
+        self._arrived: dict[asyncio.Future[Any], float] = {}
+        self._last_arrival = 0.0
+        self.tracer = Tracer(self.config.trace_path) if self.config.trace_path else None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -273,7 +339,11 @@ class Exchange:
         # the history and the CAP feed's state as recovery left them (keepers:
         # snapshot + journal tail)
         self.hub = Hub(
-            loop, self.config.sse_client_buffer, self.alert_history.items, current=self.current_alerts
+            loop,
+            self.config.sse_client_buffer,
+            self.alert_history.items,
+            current=self.current_alerts,
+            tracer=self.tracer,
         )
         self.pipeline.sinks.append(self.hub)
         self._queue = FairQueue(self.config.admission, max_requests_total=self.config.queue_size)
@@ -283,8 +353,11 @@ class Exchange:
                     "ServerConfig.stage_process needs a stage recipe (Exchange(stage_recipe=...))"
                 )
             ready = self._outputs_ready = asyncio.Event()
+            tracer = self.tracer
 
             def wake() -> None:  # (from the stage process's reply thread)
+                if tracer is not None:
+                    tracer.write({"ev": "reply", "at": time.monotonic()})
                 # (its last replies may come after the event loop has closed)
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(ready.set)
@@ -327,6 +400,8 @@ class Exchange:
         # (with a stage process, close waits for its last outputs: off the loop)
         await loop.run_in_executor(None, self.pipeline.close)
         self.closed_cleanly = True
+        if self.tracer is not None:
+            self.tracer.close()
         if self.hub is not None:
             for q in list(self.hub.subscribers):
                 with contextlib.suppress(asyncio.QueueFull):
@@ -369,7 +444,11 @@ class Exchange:
         except asyncio.QueueFull:
             self.queue_full_messages[key] += len(lines)
             raise QueueFull from None
-        return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
+        self._arrived[fut] = self._last_arrival = time.monotonic()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
+        finally:
+            self._arrived.pop(fut, None)
 
     async def run_exclusive(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the worker between batches and ticks: the way for other code
@@ -399,27 +478,46 @@ class Exchange:
         wake = cfg.link_heartbeat_s / 4.0
         if cfg.tick_s > 0:
             wake = min(wake, cfg.tick_s)
-        grace = cfg.scan_grace_s if cfg.tick_s > 0 else 0.0
+        graced = cfg.tick_s > 0 and cfg.scan_grace_s > 0
         held: tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]] | None = None
         unticked = False  # inputs processed since the last tick
+        tracer = self.tracer
         while True:
             item: tuple[list[Any] | Callable[[], Any], asyncio.Future[Any]] | None
+            quiet = False  # no request for the scan grace
             if held is not None:
                 item, held = held, None
             elif self._closing and self._queue.empty():
                 return  # drained (stop)
             else:
-                try:
-                    timeout = min(wake, grace) if unticked and grace > 0 else wake
-                    if self._closing:
-                        timeout = 0.01
-                    item = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
-                    item = None
-            if item is None and unticked and grace > 0:
+                timeout = wake
+                if unticked and graced:
+                    # the grace runs from the latest request's arrival (not from
+                    # the end of its commit): no message for that long
+                    timeout = min(wake, self._last_arrival + self.scan_grace.grace_s() - time.monotonic())
+                if self._closing:
+                    timeout = 0.01
+                if not self._queue.empty():
+                    item = self._queue.get_nowait()
+                elif timeout <= 0:
+                    item, quiet = None, True
+                else:
+                    try:
+                        item = await asyncio.wait_for(self._queue.get(), max(timeout, 0.0))
+                    except TimeoutError:
+                        item, quiet = None, True
+            if item is None and quiet and unticked and graced:
                 # quiet for the scan grace: whatever scan is buffered is complete
+                grace_s = self.scan_grace.grace_s()
+                t0 = time.monotonic()
                 if await self._tick():
                     last_tick = self.wall_clock()
+                    self.grace_ticks += 1
+                    if tracer is not None:
+                        tracer.write({
+                            "ev": "tick", "why": "grace", "grace_s": grace_s,
+                            "quiet_from": self._last_arrival, "start": t0, "done": time.monotonic(),
+                        })  # fmt: skip
                 unticked = False
             if item is not None:
                 lines, fut = item
@@ -449,6 +547,7 @@ class Exchange:
                         n += len(nxt[0])
                 flat = [x for ls, _ in group for x in ls]
                 now = self.wall_clock() if cfg.clock == "wall" else None
+                t0 = time.monotonic()
                 try:
                     verdicts = await self._on_pipeline_thread(
                         self.pipeline.submit_batch, flat, now=now, work_="batch"
@@ -463,14 +562,21 @@ class Exchange:
                 self._note_links(verdicts)
                 i = 0
                 for ls, f in group:
+                    if graced:
+                        self.scan_grace.seen_all(verdicts[i : i + len(ls)], self._arrived.get(f, t0))
                     if not f.done():
                         f.set_result(verdicts[i : i + len(ls)])
                     i += len(ls)
+                if tracer is not None:
+                    self._trace_batch(group, verdicts, t0)
                 unticked = True
             if cfg.tick_s > 0 and self.wall_clock() - last_tick >= cfg.tick_s:
                 last_tick = self.wall_clock()
+                t0 = time.monotonic()
                 if await self._tick():
                     unticked = False
+                    if tracer is not None:
+                        tracer.write({"ev": "tick", "why": "period", "start": t0, "done": time.monotonic()})
             if self.pipeline.housekeeping_due(self.wall_clock()):
                 try:  # signed checkpoints on the wall clock (runtime.Pipeline.housekeeping)
                     await self._on_pipeline_thread(
@@ -487,8 +593,11 @@ class Exchange:
         while True:
             await self._outputs_ready.wait()
             self._outputs_ready.clear()
+            t0 = time.monotonic()
             try:
                 await self._on_pipeline_thread(self.pipeline.collect, work_="collect")
+                if self.tracer is not None:
+                    self.tracer.write({"ev": "collect", "start": t0, "done": time.monotonic()})
             except Exception:  # the journal failed, or the stage process died: health says so
                 self.tick_errors += 1
                 if not self.worker_alive:
@@ -523,6 +632,21 @@ class Exchange:
             self.tick_errors += 1
             return False
         return True
+
+    def _trace_batch(
+        self, group: list[tuple[list[Any], asyncio.Future[Any]]], verdicts: list[Verdict], t0: float
+    ) -> None:
+        assert self.tracer is not None
+        arrived = [self._arrived.get(f, t0) for _, f in group]
+        plots: list[tuple[str, float]] = []
+        for v in verdicts:
+            for env in v.accepted_envs():
+                if isinstance(env.body, PlotBody) and (env.body.sensor, env.body.t) not in plots[-1:]:
+                    plots.append((env.body.sensor, env.body.t))
+        self.tracer.write({
+            "ev": "batch", "arrived": [min(arrived), max(arrived)], "start": t0, "done": time.monotonic(),
+            "plots": plots,
+        })  # fmt: skip
 
     # ------------------------------------------------------------ link health
 

@@ -223,10 +223,14 @@ def _finish(head: _Head, decoders: dict[str, Any]) -> Envelope:
     )
 
 
-def decode_json(data: bytes | str) -> Envelope:
-    """Decode one JSON message. Raises WireError (UnknownKind, LimitExceeded)."""
+def decode_json(data: bytes | str, *, checked: bool = False) -> Envelope:
+    """Decode one JSON message. Raises WireError (UnknownKind, LimitExceeded).
+    ``checked``: ``data`` is part of a message that passed :func:`check_limits`
+    (a bundle's member: no larger and no deeper than the bundle), so the
+    limits are not measured again."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    check_limits(raw, "json")
+    if not checked:
+        check_limits(raw, "json")
     try:
         head = _json_head.decode(raw)
         return _finish(head, _json_body)
@@ -236,9 +240,11 @@ def decode_json(data: bytes | str) -> Envelope:
         raise LimitExceeded("depth", "arrays/objects nest too deep for the decoder") from None
 
 
-def decode_msgpack(data: bytes) -> Envelope:
-    """Decode one MessagePack message. Raises WireError (UnknownKind, LimitExceeded)."""
-    check_limits(data, "msgpack")
+def decode_msgpack(data: bytes, *, checked: bool = False) -> Envelope:
+    """Decode one MessagePack message. Raises WireError (UnknownKind, LimitExceeded).
+    ``checked``: as for :func:`decode_json`."""
+    if not checked:
+        check_limits(data, "msgpack")
     try:
         head = _mp_head.decode(data)
         return _finish(head, _mp_body)

@@ -1,0 +1,93 @@
+"""The scan grace learned from each sensor's own intra-scan plot spacing."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tocsin.exchange.scangrace import ScanGrace, ScanGraceConfig
+
+CFG = ScanGraceConfig(max_s=0.02, min_s=0.002, factor=2.0, learn_scans=1, window=4)
+
+
+def test_a_sensor_not_yet_seen_whole_gets_the_configured_grace() -> None:
+    g = ScanGrace(CFG)
+    assert g.grace_s() == 0.02  # nothing seen
+    g.seen("JP", "R1", 10.0, at=0.0)
+    assert g.grace_s() == 0.02  # its first scan: nothing known of its spacing
+
+
+def test_scans_that_come_whole_end_the_grace_at_its_minimum() -> None:
+    g = ScanGrace(CFG)
+    g.seen("JP", "R1", 10.0, at=0.0)
+    g.seen("JP", "R1", 10.0, at=0.0)  # (two plots in one request: gap 0)
+    g.seen("JP", "R1", 14.0, at=4.0)  # the scan of t=10 came whole
+    assert g.grace_s() == 0.002
+
+
+def test_a_spread_scan_sets_the_grace_to_twice_its_gap_and_a_wide_one_to_the_maximum() -> None:
+    g = ScanGrace(CFG)
+    g.seen("JP", "R1", 10.0, at=0.0)
+    g.seen("JP", "R1", 10.0, at=0.004)  # 4 ms after the first plot of its scan
+    g.seen("JP", "R1", 14.0, at=4.0)
+    assert abs(g.grace_s() - 0.008) < 1e-12
+    # a later plot of the scan already taken as complete (a split) teaches its gap at once
+    g.seen("JP", "R1", 14.0, at=4.015)
+    assert g.grace_s() == 0.02  # 2 x 15 ms, bounded by the maximum
+
+
+def test_the_grace_follows_the_sensor_of_the_latest_plot() -> None:
+    g = ScanGrace(CFG)
+    for k in range(3):  # R1 sends whole scans, R2 spreads them by 5 ms
+        g.seen("JP", "R1", 10.0 + k, at=k)
+        g.seen("KR", "R2", 10.0 + k, at=k + 0.5)
+        g.seen("KR", "R2", 10.0 + k, at=k + 0.505)
+    g.seen("JP", "R1", 20.0, at=10.0)
+    assert g.grace_s() == 0.002
+    g.seen("KR", "R2", 20.0, at=10.5)
+    assert abs(g.grace_s() - 0.010) < 1e-9
+
+
+def test_a_split_is_forgotten_after_the_window_of_whole_scans() -> None:
+    g = ScanGrace(CFG)
+    g.seen("JP", "R1", 1.0, at=0.0)
+    g.seen("JP", "R1", 1.0, at=0.05)  # 50 ms gap
+    for k in range(2, 2 + CFG.window):
+        g.seen("JP", "R1", float(k), at=float(k))
+        assert g.grace_s() == 0.02  # the split is among the last `window` scans
+    g.seen("JP", "R1", 99.0, at=99.0)
+    assert g.grace_s() == 0.002
+
+
+def test_an_end_of_scan_marker_leaves_nothing_to_wait_for_sooner() -> None:
+    # the marker flushed the scan in the stage already; the grace tick only moves
+    # the clock, so it keeps the configured grace (no extra ticks)
+    g = ScanGrace(CFG)
+    g.seen("JP", "R1", 1.0, at=0.0)
+    g.seen("JP", "R1", 2.0, at=1.0, scan_end=True)
+    assert g.grace_s() == 0.02
+
+
+def test_sensors_remembered_are_bounded() -> None:
+    g = ScanGrace(ScanGraceConfig(max_sensors=3))
+    for i in range(10):
+        g.seen("JP", f"R{i}", 1.0, at=0.0)
+    assert len(g.learned()) == 3
+    assert set(g.learned()) == {"JP/R7", "JP/R8", "JP/R9"}  # the least recently seen went
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["R1", "R2", "R3"]), st.integers(0, 5), st.floats(0.0, 0.5)),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_the_grace_is_always_within_its_bounds(plots: list[tuple[str, int, float]]) -> None:
+    g = ScanGrace(CFG)
+    at = 0.0
+    for sensor, t, dt in plots:
+        at += dt
+        g.seen("JP", sensor, float(t), at=at)
+        assert CFG.min_s <= g.grace_s() <= CFG.max_s
