@@ -126,11 +126,29 @@ def _thrusting_states(n: int) -> list[tuple[float, F64]]:
     return out
 
 
+def _coasting_states(n: int) -> list[tuple[float, F64]]:
+    """A state each second for ``n`` s of a piece coasting in vacuum (gravity only)."""
+    from tocsin.fusion.propagate import deriv
+
+    x = _thrusting_states(1)[0][1].copy()
+    out = []
+    for k in range(n):
+        out.append((float(k), x.copy()))
+        for _ in range(100):
+            x = x + 0.01 * deriv(x[None, :], None)[0]
+    return out
+
+
 @pytest.mark.parametrize("role", [None, "stage", "debris"])
-def test_a_spent_piece_never_reignites(role: str | None) -> None:
+@pytest.mark.parametrize("coast_seen", [True, False])
+def test_a_spent_piece_seen_coasting_never_reignites(role: str | None, coast_seen: bool) -> None:
     """Past burnout the thrust test watches for a next stage lighting; a piece
-    known to be spent (stage, debris) has no motor left: apparent thrust (the
-    plots of two close pieces mixed up) never makes it a boosting missile."""
+    known to be spent (stage, debris) and seen coasting on its own plots has
+    no motor left: apparent thrust (the plots of two close pieces mixed up)
+    never makes it a boosting missile. A piece called spent before its plots
+    ever showed it coasting (confirmed at a separation: past burnout by
+    declaration) may be the stack still burning: thrust makes it boost again
+    and withdraws the spent role (MC lofted ICBM seed 1 index 5, SLV index 6)."""
     from collections import Counter
 
     from tocsin.fusion.ballistic import Ballistic
@@ -147,16 +165,44 @@ def test_a_spent_piece_never_reignites(role: str | None) -> None:
         burnt_out=True,
         burnout_t=0.0,
         role=role,
+        coast_seen=coast_seen,
     )
     for t, x in states:
         tr.t = t
         bal.burnout_test(tr, x, np.eye(6))
-    if role is None:
+    if role is None or not coast_seen:
         assert not tr.burnt_out  # a motor burning again: boosting
         assert tr.phase == "boost"
+        assert tr.role is None
     else:
         assert tr.burnt_out
         assert tr.phase == "ballistic"
+        assert tr.role == role
+
+
+def test_a_piece_confirmed_at_a_separation_is_seen_coasting_by_its_own_plots() -> None:
+    """A child confirmed past burnout by declaration is seen coasting once the
+    burnout test's windows of its own states show no thrust for
+    ``burnout_votes`` updates; from then on a spent role is final."""
+    from collections import Counter
+
+    from tocsin.fusion.ballistic import Ballistic
+
+    cfg = TrackerConfig()
+    bal = Ballistic(cfg, Counter())
+    states = _coasting_states(30)
+    tr = bare_track(
+        states[0][1], t=0.0, cls="ballistic", phase="ballistic", burnt_out=True, burnout_t=0.0, role="stage"
+    )
+    seen = []
+    for t, x in states:
+        tr.t = t
+        bal.burnout_test(tr, x, np.eye(6))
+        seen.append(tr.coast_seen)
+    assert not any(seen[: int(cfg.burnout_window_s)])  # no window yet
+    assert seen[-1]
+    assert tr.burnt_out
+    assert tr.role == "stage"
 
 
 def test_a_track_plots_keep_reaching_late_is_not_coasting(scen: Any) -> None:

@@ -310,12 +310,27 @@ class Ballistic:
                 tr.burnt_out = True
                 tr.burnout_t = tr.t
                 tr.phase = "ballistic"
+                tr.coast_seen = True
                 tr.quiet = 0
                 tr.speeds.clear()  # the next stage is judged on coasting data only
             return
-        if tr.role in separation.SPENT:
-            # a spent stage or debris has no motor left: what looks like
-            # thrust is two close pieces' plots mixed up, never a next stage
+        if not tr.coast_seen:
+            # a piece confirmed at a separation counts as past burnout
+            # without its own plots having shown it coasting: until they do,
+            # a spent role told meanwhile is not final (below)
+            coasting = float(np.min(along + 2.0 * sig)) < self.cfg.burnout_accel
+            tr.coast_votes = tr.coast_votes + 1 if coasting else 0
+            tr.coast_seen = tr.coast_votes >= self.cfg.burnout_votes
+        if tr.role in separation.SPENT and tr.coast_seen:
+            # a spent stage or debris, seen coasting, has no motor left: what
+            # looks like thrust is two close pieces' plots mixed up, never a
+            # next stage. Not so for a piece called spent before it was seen
+            # coasting: the stack that carried on burning after a separation
+            # is confirmed as a "coasting" child, and its drag bank (reading
+            # the thrust as drag) or a sibling seen ahead of it at its
+            # confirmation made it spent (MC lofted ICBM seed 1 index 5:
+            # "debris" on the burning stack, the re-entry vehicle predicted
+            # 548 km short all flight)
             tr.quiet = 0
             return
         tr.quiet = tr.quiet + 1 if float(np.max(along - 2.0 * sig)) > self.cfg.burnout_accel else 0

@@ -319,7 +319,7 @@ class Estimator:
                     tr.manoeuvring = True
                     tr.drag = bank.with_states(None, None)
                     self.stats["manoeuvres"] += 1
-                elif tr.burnt_out and tr.role not in separation.SPENT:
+                elif tr.burnt_out and not (tr.role in separation.SPENT and tr.coast_seen):
                     # on the way up it is thrust: a next stage after the restart
                     # window, or the stack that carried on burning after a
                     # separation (confirmed as a coasting child). Taken for a

@@ -176,16 +176,25 @@ class Lifecycle:
             # a piece that is the next stage lighting is found thrusting by
             # the restart test (Ballistic.burnout_test), as after any burnout
             tr.separated = twin.separated = True
+            if twin.role not in separation.SPENT:
+                # which of the two now carries on is learnt again: the
+                # parent's role was told at an earlier parting (MC SLV seed 1
+                # index 6: the stack, told "rv" ahead of its fairings, kept
+                # that role on the spent second stage it became at the next
+                # separation, whose impact then had a re-entry vehicle's
+                # drag prior: coverage 0.0, 15 km off)
+                twin.role = None
             tr.siblings.add(twin.key)
             twin.siblings.add(tr.key)
             tr.parent = twin.id
             tr.cls = twin.cls
             if self.cfg.separation_coasts:
                 tr.phase, tr.burnt_out, tr.burnout_t = "ballistic", True, tr.t
+                tr.coast_seen, tr.coast_votes = False, 0  # until its own plots show it
                 tr.speeds.clear()
                 tr.quiet = 0
             else:
-                tr.phase, tr.burnt_out = twin.phase, twin.burnt_out
+                tr.phase, tr.burnt_out, tr.coast_seen = twin.phase, twin.burnt_out, twin.coast_seen
             tr.launch = twin.launch
             tr.max_alt = twin.max_alt
             tr.first = twin.first
@@ -248,7 +257,9 @@ class Lifecycle:
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
             cfg = self.cfg
-            for tr in separation.decide_roles(sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass):
+            for tr in separation.decide_roles(
+                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s
+            ):
                 self.stats["roles"] += 1
                 if tr.status != "tentative":
                     out.append(self.rep.message(tr, sent))

@@ -85,7 +85,7 @@ class PartnerTracks:
             tr.cls = b.class_ if b.class_ != "ballistic" else "ballistic"
             if tr.cls == "ballistic":
                 tr.phase = b.phase if b.phase in ("boost", "ballistic") else "ballistic"
-                tr.burnt_out = tr.phase == "ballistic"
+                tr.burnt_out = tr.coast_seen = tr.phase == "ballistic"  # as the partner saw it
             self.stats["t2t_new"] += 1
             self.bal.predictions(tr)
             return now, tr.key
@@ -113,7 +113,7 @@ class PartnerTracks:
         if b.class_ == "ballistic" and tr.cls != "ballistic":
             tr.cls = "ballistic"
             tr.phase = "boost" if b.phase == "boost" else "ballistic"
-            tr.burnt_out = tr.phase == "ballistic"
+            tr.burnt_out = tr.coast_seen = tr.phase == "ballistic"  # as the partner saw it
         if tr.status in ("coasting", "lost"):
             tr.status = "confirmed"
         self.stats["t2t_fused"] += 1

@@ -65,11 +65,15 @@ def prior_parts(rv_kind: str, role: str | None) -> list[tuple[str, float]]:
     return [(rv_kind, 0.5), ("stage", 0.4), ("debris", 0.1)]
 
 
-def drag_role(tr: Track, mass: float) -> str | None:
+def drag_role(tr: Track, mass: float, window_s: float = 0.0) -> str | None:
     """The role the drag bank's posterior says, when it says so with
-    ``mass`` of its weight (None: not yet, or no bank)."""
+    ``mass`` of its weight (None: not yet, no bank, or the track is within
+    ``window_s`` of its burnout: the restart window, where what the bank
+    reads as drag may be thrust)."""
     bank = tr.drag
     if bank is None or not bank.split or "+" not in bank.kind:
+        return None
+    if not tr.burnt_out or tr.t - tr.burnout_t < window_s:
         return None
     km = bank.kind_mass()
     spent = sum(v for k, v in km.items() if k in SPENT)
@@ -143,16 +147,19 @@ def ambiguity(tr: Track, tracks: dict[int, Track], dist_m: float, speed_mps: flo
     return out
 
 
-def decide_roles(tracks: list[Track], sigmas: float, min_m: float, mass: float) -> list[Track]:
+def decide_roles(
+    tracks: list[Track], sigmas: float, min_m: float, mass: float, window_s: float = 0.0
+) -> list[Track]:
     """Give roles to the separated tracks that can now be told apart (module
-    doc): drag when it is decisive (it overrules the geometry), else ahead or
-    behind a sibling; returns the tracks whose role changed."""
+    doc): drag when it is decisive (it overrules the geometry) and the track
+    is past ``window_s`` after its burnout, else ahead or behind a sibling;
+    returns the tracks whose role changed."""
     changed: list[Track] = []
     by_key = {tr.key: tr for tr in tracks}
     for tr in tracks:
         if not tr.separated:
             continue
-        role = drag_role(tr, mass)
+        role = drag_role(tr, mass, window_s)
         if role is None and tr.role is None:
             role = _geometric_role(tr, by_key, sigmas, min_m)
         if role is not None and role != tr.role:

@@ -64,6 +64,10 @@ class Track:
     burnt_out: bool = False
     burnout_t: float = -math.inf  # when burnout was declared
     quiet: int = 0
+    #: its own plots showed it coasting (the burnout test): a piece confirmed
+    #: at a separation is declared past burnout without that (``Lifecycle.confirm``)
+    coast_seen: bool = False
+    coast_votes: int = 0
     speeds: deque[tuple[float, F64, float]] = field(default_factory=deque)
     kin: deque[tuple[float, F64, F64]] = field(default_factory=deque)  # for the lift test
     lift: int = 0  # -1 no lift, +1 lift, 0 undecided (the last lift test)
@@ -141,7 +145,13 @@ class Track:
     def reignite(self) -> None:
         """A next stage burning: the missile is boosting again; its impact,
         drag belief and manoeuvre verdict are withdrawn until the next
-        burnout (the speed window starts afresh)."""
+        burnout (the speed window starts afresh), and a spent role told
+        before it (a piece seen burning is not spent: told again by the
+        geometry or the drag once it coasts)."""
+        if self.role in ("stage", "debris"):
+            self.role = None
+        self.coast_seen = False
+        self.coast_votes = 0
         self.burnt_out = False
         self.phase = "boost"
         self.impact = None
