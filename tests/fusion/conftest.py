@@ -4,6 +4,7 @@ plots from the independent models in tocsin.sensors.models)."""
 from __future__ import annotations
 
 import functools
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -211,6 +212,43 @@ def run_ticked(
         out.extend(trk.advance(tick))
         tick += 1.0
     return [e.body for e in out if isinstance(e.body, TrackBody) and e.body.status != "tentative"]
+
+
+def run_flight_scene(
+    cls: str,
+    index: int,
+    t_end: float,
+    cfg: TrackerConfig | None = None,
+    checks: dict[float, Callable[[Any, Tracker], None]] | None = None,
+    sensor_bias: bool = False,
+) -> tuple[Any, Tracker]:
+    """Monte Carlo seed 1 flight ``cls`` ``index`` (the impact benchmark's
+    generator) fed in arrival order to a tracker advanced every second of
+    arrival time, as a live node is; ``checks[t](sim, tracker)`` is called once,
+    when the first plot more than t s after launch arrives; feeding stops at the
+    first plot more than ``t_end`` s after launch. Returns the simulation and
+    the tracker."""
+    from tocsin.drill.generate import random_scenario
+    from tocsin.drill.simulate import simulate
+
+    sim = simulate(random_scenario(1, cls, index=index, sensor_bias=sensor_bias))
+    t0 = min(o.t_start for o in sim.objects.values())
+    trk = Tracker(cfg or TrackerConfig())
+    tick = None
+    due = sorted(checks or {})
+    for e in sim.messages:
+        if isinstance(e.body, PlotBody):
+            while due and e.body.t - t0 > due[0]:
+                checks[due.pop(0)](sim, trk)  # type: ignore[index]
+            if e.body.t - t0 > t_end:
+                break
+            tick = math.floor(e.sent) + 1.0 if tick is None else tick
+            while e.sent >= tick:
+                trk.advance(tick)
+                tick += 1.0
+        trk.push(e)
+    assert not due
+    return sim, trk
 
 
 @pytest.fixture

@@ -12,18 +12,15 @@ it was found (lofted ICBM seed 1 index 5 and 12, SLV index 6)."""
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import bare_track
+from conftest import bare_track, run_flight_scene
 
 from tocsin.fusion import Tracker, TrackerConfig, drag, separation
 from tocsin.fusion.measurements import REC_SENSOR, REC_T
 from tocsin.geo import geodetic_to_ecef
-from tocsin.wire import PlotBody
 
 
 def _state() -> np.ndarray:
@@ -88,34 +85,9 @@ def test_a_parent_that_carried_on_is_told_again_at_its_next_separation(parent_ro
     assert parent.role == (parent_role if parent_role in separation.SPENT else None)
 
 
-Check = Callable[[Any, Tracker], None]
-
-
-def _run_scene(cls: str, index: int, t_end: float, cfg: TrackerConfig, checks: dict[float, Check]) -> Tracker:
-    """Monte Carlo seed 1 flight ``cls`` ``index`` fed in arrival order, the
-    tracker advanced every second of arrival time, ``checks[t]`` called once
-    plots past t s after launch arrive; stops at ``t_end``."""
-    from tocsin.drill.generate import random_scenario
-    from tocsin.drill.simulate import simulate
-
-    sim = simulate(random_scenario(1, cls, index=index, sensor_bias=cls == "SLV"))  # the scenes as found
-    t0 = min(o.t_start for o in sim.objects.values())
-    trk = Tracker(cfg)
-    tick = None
-    due = sorted(checks)
-    for e in sim.messages:
-        if isinstance(e.body, PlotBody):
-            while due and e.body.t - t0 > due[0]:
-                checks[due.pop(0)](sim, trk)
-            if e.body.t - t0 > t_end:
-                break
-            tick = math.floor(e.sent) + 1.0 if tick is None else tick
-            while e.sent >= tick:
-                trk.advance(tick)
-                tick += 1.0
-        trk.push(e)
-    assert not due
-    return trk
+def _run_scene(cls: str, index: int, t_end: float, cfg: TrackerConfig, checks: dict[float, Any]) -> Tracker:
+    """conftest.run_flight_scene on the scenes as found (biased radars for the SLV)."""
+    return run_flight_scene(cls, index, t_end, cfg, checks, sensor_bias=cls == "SLV")[1]
 
 
 def _near(sim: Any, trk: Tracker, name: str, within_m: float) -> list[tuple[float, Any]]:

@@ -4,13 +4,13 @@ otherwise counted as ``too_late``; none vanishes uncounted."""
 from __future__ import annotations
 
 import gc
-import math
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
-from conftest import bare_track
+from conftest import bare_track, run_flight_scene
 
 from tocsin.fusion import Tracker, TrackerConfig
 from tocsin.fusion.measurements import REC_T
@@ -244,37 +244,25 @@ def test_a_depressed_srbm_with_late_links_keeps_its_drag_belief() -> None:
     at t+150 s 36 m/s off with a velocity NEES of 370, re-initiated (3
     tracks on one missile by t+180 s at f56b8d1; 36 at 1379440). With the
     bank kept, one track holds it with an honest velocity."""
-    from tocsin.drill.generate import random_scenario
-    from tocsin.drill.simulate import simulate
 
-    sim = simulate(random_scenario(1, "SRBM-depressed", index=120, sensor_bias=False))  # the scene as found
-    t0 = min(o.t_start for o in sim.objects.values())
-    missile = sim.objects["M1"]
-    trk = Tracker()
-    tick = None
-    checks = [150.0, 180.0]
-    for e in sim.messages:
-        if isinstance(e.body, PlotBody):
-            if e.body.t - t0 > checks[0]:
-                held = [
-                    t for t in trk.tracks if t.cls == "ballistic" and not t.dead and t.status == "confirmed"
-                ]
-                assert len(held) == 1, [(t.id, t.status) for t in trk.tracks if t.cls == "ballistic"]
-                x, p = held[0].combined()
-                assert held[0].drag is not None
-                assert held[0].drag.split
-                dv = x[3:] - missile.trajectory.state_at(held[0].t - missile.t_start)[3:]
-                assert float(np.linalg.norm(dv)) < 20.0, (checks[0], dv)
-                assert float(dv @ np.linalg.solve(p[3:, 3:], dv)) < 30.0, checks[0]
-                checks.pop(0)
-                if not checks:
-                    break
-            # advanced every second of arrival time, as a live node is
-            tick = math.floor(e.sent) + 1.0 if tick is None else tick
-            while e.sent >= tick:
-                trk.advance(tick)
-                tick += 1.0
-        trk.push(e)
+    def one_honest_track(at: float) -> Callable[[Any, Tracker], None]:
+        def check(sim: Any, trk: Tracker) -> None:
+            missile = sim.objects["M1"]
+            held = [t for t in trk.tracks if t.cls == "ballistic" and not t.dead and t.status == "confirmed"]
+            assert len(held) == 1, [(t.id, t.status) for t in trk.tracks if t.cls == "ballistic"]
+            x, p = held[0].combined()
+            assert held[0].drag is not None
+            assert held[0].drag.split
+            dv = x[3:] - missile.trajectory.state_at(held[0].t - missile.t_start)[3:]
+            assert float(np.linalg.norm(dv)) < 20.0, (at, dv)
+            assert float(dv @ np.linalg.solve(p[3:, 3:], dv)) < 30.0, at
+
+        return check
+
+    # the scene as found (unbiased radars)
+    _, trk = run_flight_scene(
+        "SRBM-depressed", 120, 180.0, checks={t: one_honest_track(t) for t in (150.0, 180.0)}
+    )
     assert trk.stats["oosm_refiltered"] > 100  # the case this is about
     assert trk.stats["initiated"] == 1
 
@@ -292,23 +280,9 @@ def test_a_lofted_icbms_burning_stack_is_not_made_debris_by_a_late_plot(index: i
     window), kept a stage bank and followed the burning stack as a spent
     stage (rv coverage 0.84 -> 0.50). The stack's track must be seen
     burning, and not as a spent piece."""
-    from tocsin.drill.generate import random_scenario
-    from tocsin.drill.simulate import simulate
     from tocsin.fusion.separation import SPENT
 
-    sim = simulate(random_scenario(1, "ICBM-lofted", index=index, sensor_bias=False))  # the scene as found
-    t0 = min(o.t_start for o in sim.objects.values())
-    trk = Tracker()
-    tick = None
-    for e in sim.messages:
-        if isinstance(e.body, PlotBody):
-            if e.body.t - t0 > 140.0:
-                break
-            tick = math.floor(e.sent) + 1.0 if tick is None else tick
-            while e.sent >= tick:
-                trk.advance(tick)
-                tick += 1.0
-        trk.push(e)
+    sim, trk = run_flight_scene("ICBM-lofted", index, 140.0)  # the scene as found (unbiased radars)
     assert trk.stats["oosm_refiltered"] > 100  # the case this is about
     stack = sim.objects["M1"]
     near = []
