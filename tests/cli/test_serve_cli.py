@@ -153,6 +153,19 @@ def test_feed_bad_input(tmp_path: Path) -> None:
     assert "--rate" in r.stderr
 
 
+def test_serve_trace_file_that_cannot_be_written(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "tocsin", "serve", "--port", "0", "--data", str(tmp_path / "d"),
+         "--trace", str(tmp_path / "no-such-dir" / "trace.jsonl")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "--trace" in r.stderr
+    assert "trace.jsonl" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_kill_9_then_restart_equals_uninterrupted_run(tmp_path: Path) -> None:
     src = plots_file(tmp_path / "plots.jsonl", 600)

@@ -507,6 +507,11 @@ def register(app: typer.Typer) -> None:
                 )
             )
         recording = load_recording(replay) if replay is not None else None
+        if trace is not None:
+            try:  # (the tracer appends to it once the server is built)
+                trace.open("a").close()
+            except OSError as exc:
+                raise InputError(f"cannot write {str(trace)!r}: {exc.strerror}", field="--trace") from None
         from tocsin.exchange.admission import AdmissionConfig
 
         quotas = AdmissionConfig(
