@@ -93,6 +93,9 @@ class Track:
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     max_alt: float = 0.0  # highest well-estimated height seen, m
+    #: radars whose plots made a track suppressed as this one's duplicate
+    #: (sensor -> that track's time; Lifecycle.confirm counts them against its own)
+    dissent: dict[str, float] = field(default_factory=dict)
     # the updates of the last oosm_lag_s, each with the state before it (plain
     # tuples: see tocsin.fusion.measurements.MeasRecord)
     hist: list[tuple[MeasRecord, Snapshot]] = field(default_factory=list)

@@ -191,6 +191,9 @@ class Tracker:
                 live = [live[i] for i in kept.tolist()]
                 xp, pp, cbar, xc, pc = xp[kept], pp[kept], cbar[kept], xc[kept], pc[kept]
                 g = g.take(kept)
+        seen = self._life.sensor_t
+        if seen.get(scan[0].sensor, -math.inf) < t:
+            seen[scan[0].sensor] = t  # the sensor's newest scan (tentative tracks' age)
         if live:
             pairs, d2 = self._assoc.gate_pairs(xc, pc, arr, plots)
             if g is not None and self.cfg.model_gate:
