@@ -72,15 +72,21 @@ _EDGE = (
     "(tocsin warn on the drill's tracks with that one report swapped; notes/bias.md). The old pass was a "
     "few metres of luck; the term is the radars' registration error, not tuned to this drill"
 )
+_TAMPERED = (
+    _AIR
+    + "; since session 8 also sea:KR-42 (24 km beside the path; sea 3, precision 0.67), named at T+66 s by "
+    "the boost corridor of the tampered radar's track, which saw the missile first and carried it until two "
+    "honest radars outvoted it at T+75 s (one radar against one is a tie: the older track stays; "
+    "docs/fusion.md, duplicate suppression), cancelled 42 s later"
+)
 #: goals a drill misses today, each with its reason: the drill must still fail
 #: them (a figure that starts meeting its goal must be taken off this list)
 KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
     "icbm-lofted-sea-of-japan": {"first_alert_s": _FIRST_ALERT, "impact_error_300s_m": _IMPACT},
     "irbm-over-hokkaido": {"first_alert_s": _FIRST_ALERT},
     "biased-radar": {
-        "first_alert_s": _FIRST_ALERT,
-        "area_precision": _AIR,
-        "false_areas_sea": _AIR,
+        "area_precision": _TAMPERED,
+        "false_areas_sea": _TAMPERED,
         "time_to_correct_max_s": _AIR,
     },
     "combined-salvo": {"false_areas_sea": _AIR, "time_to_correct_max_s": _AIR_SEA},

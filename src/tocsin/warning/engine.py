@@ -398,6 +398,15 @@ class WarningEngine:
                 for code, r in st.risks.get(rel.partner, {}).items():
                     if code not in new and self._in_reach(code, threat):
                         new[code] = r
+            if threat.unknown:
+                # the heading is not known well enough to name areas (a boosting
+                # track that has lost its launch estimate: a track that took over
+                # from its duplicate, Lifecycle.confirm): it neither names nor
+                # withdraws an area, as a track below the thresholds (before:
+                # the areas it had named were told "it has passed" while the
+                # missile was still flying towards them)
+                for code, r in st.risks.get(rel.partner, {}).items():
+                    new.setdefault(code, r)
             if st.manoeuvre:
                 # a manoeuvring re-entry widens, never narrows, what is warned:
                 # every area named since stays until the object has come down

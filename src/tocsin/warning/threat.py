@@ -170,6 +170,9 @@ class Threat:
     #: named before stays warned while it lies in it (a hold delays *naming*
     #: areas, it does not withdraw them); None: the named areas are all there is
     reach: shapely.Geometry | None = None
+    #: the rules could not say (a boosting track whose heading is not known
+    #: well enough to name areas): it names nothing and withdraws nothing
+    unknown: bool = False
 
     @property
     def codes(self) -> frozenset[str]:
@@ -864,7 +867,10 @@ def _assess_boost(
     # boost_extra_dv_mps or boost_extra_dv_fraction of the current speed
     got = _far_flight(track, cfg, thrust, origin, cfg.boost_extra_s, _boost_dv_cap(track, cfg), azimuth=True)
     if got is None:
-        return Threat(track.id, track.t, "boost", (), None)
+        # no heading yet (unknown: it names and withdraws nothing), or a flight
+        # that never comes down (an orbit: nothing at risk ahead)
+        unknown = _launch_plane_velocity(track, cfg, origin, azimuth=True) is None
+        return Threat(track.id, track.t, "boost", (), None, unknown=unknown)
     fl, r, az_sigma = got
     return _reach_corridor(track, index, cfg, fl, r, hold=True, reason="boost", az_sigma=az_sigma)
 
