@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,10 @@ def test_node_publishes_consumes_and_journals(tmp_path: Path) -> None:
         assert p.returncode == 0, p.stderr
         # 10 plots + own heartbeats, all signed and accepted; 10 tracks + 1 alert out
         assert "0 rejected, 11 outputs published" in p.stdout
+        # its start-up heap is out of the cycle collector's full passes (settle())
+        m = re.search(r"start-up heap settled \((\d+) objects", p.stderr)
+        assert m is not None, p.stderr
+        assert int(m.group(1)) > 10_000, p.stderr
     with Journal(tmp_path / "d" / "journal.db", readonly=True) as j:
         assert j.verify().ok
         assert sum(1 for _ in j.entries(kinds=["input"])) >= 10

@@ -15,7 +15,7 @@ from tocsin.exchange.samples import sample_plot, toy_stages
 from tocsin.journal import Journal
 from tocsin.web import ServerConfig, build_exchange, create_app
 from tocsin.web.hub import Exchange
-from tocsin.wire import Envelope, encode_json
+from tocsin.wire import Envelope, decode_json, encode_json
 
 T0 = 1_789_430_400.0
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -207,3 +207,56 @@ def test_a_scan_split_by_a_short_grace_makes_the_next_ones_wait(tmp_path: Path) 
 
     run(ex, go)
     assert ex.scan_grace.learned()["JP/JP-R1"] >= 0.08
+
+
+def test_a_batch_is_journalled_in_the_order_its_requests_were_sent(tmp_path: Path) -> None:
+    """Requests that queued together (here behind a slow exclusive job, as
+    behind a long batch) go into the journal, and to the stages, in the order
+    of their ``sent``, not in the order their uploads completed: a radar scan
+    taken after a later scan of another radar is re-filtered into every track
+    it updates (issue 17 (b)). Each request still gets its own verdicts."""
+    ex, _ = build_exchange(toy_stages(), data=tmp_path, config=ServerConfig(tick_s=0, clock="data"))
+    n_req = 12
+
+    async def go(c: httpx.AsyncClient) -> list[httpx.Response]:
+        hold = asyncio.create_task(ex.run_exclusive(lambda: time.sleep(0.5)))
+        await asyncio.sleep(0.05)  # the worker is busy with it: what comes now queues
+        # sent in reverse of the order they are posted
+        bodies = [
+            b"\n".join(
+                encode_json(sample_plot(source=f"S{r}", seq=i, sent=T0 + 10 * (n_req - r) + i))
+                for i in (1, 2)
+            )
+            for r in range(n_req)
+        ]
+        rs = []
+        for b in bodies:  # one at a time: arrival order is posting order
+            rs.append(asyncio.create_task(c.post("/v1/messages", content=b, headers=NDJSON)))
+            await asyncio.sleep(0.005)
+        await hold
+        return list(await asyncio.gather(*rs))
+
+    rs = run(ex, go)
+    assert ex.commits < n_req  # they were grouped
+    for r, resp in enumerate(rs):
+        d = resp.json()
+        assert d["accepted"] == 2
+        assert {x["source"] for x in d["results"]} == {f"S{r}"}
+    with Journal(tmp_path / "journal.db", readonly=True) as j:
+        sent = [decode_json(e.payload).sent for e in j.entries(kinds=("input",))]
+    assert len(sent) == 2 * n_req
+    assert sent == sorted(sent)
+
+
+def test_in_send_order_keeps_requests_without_a_sent_after_their_predecessor() -> None:
+    from tocsin.exchange.ingress import Prechecked
+    from tocsin.web.hub import in_send_order
+
+    def req(sent: float | None) -> list[Any]:
+        if sent is None:
+            return [b"raw line"]
+        env = sample_plot(sent=sent)
+        return [Prechecked(encode_json(env), "json", env, None)]
+
+    group = [(req(5.0), "a"), (req(None), "b"), (req(3.0), "c"), (req(None), "d"), (req(4.0), "e")]
+    assert [f for _, f in in_send_order(group)] == ["c", "d", "e", "a", "b"]
