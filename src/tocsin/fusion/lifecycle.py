@@ -162,7 +162,10 @@ class Lifecycle:
         :func:`tocsin.fusion.separation.codetections`): confirmed as its
         child, both ``separated``; or the same missile seen by a sensor that
         disagrees with the others (a bias): then no second track, the sensor
-        is noted on the first, and this one is removed (False)."""
+        is noted on the first, and this one is removed (False) -- unless the
+        radars that disagree with the first outnumber those that hold it
+        (:meth:`_outvoted`): then this one carries on as the first
+        (:meth:`_take_over`)."""
         twin = self.ballistic_twin(tr)
         if twin is not None:
             if separation.codetections(tr, twin) == 0:
