@@ -184,8 +184,14 @@ class Lifecycle:
                 # separation, whose impact then had a re-entry vehicle's
                 # drag prior: coverage 0.0, 15 km off)
                 twin.role = None
-            tr.siblings.add(twin.key)
-            twin.siblings.add(tr.key)
+            # one family: the child is a sibling of every piece the parent
+            # parted from or with (two children of one stack are two
+            # pieces of it too)
+            family = {twin.key} | twin.siblings
+            for k in family:
+                if (o := self.tracks.get(k)) is not None:
+                    o.siblings.add(tr.key)
+            tr.siblings |= family
             tr.parent = twin.id
             tr.cls = twin.cls
             if self.cfg.separation_coasts:
