@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tocsin.dynamics.beta import BETA_RANGES
-from tocsin.dynamics.flight import Trajectory, solve_trajectory
+from tocsin.dynamics.flight import Trajectory, min_energy_apogee_m, solve_trajectory
 from tocsin.fusion import Tracker, TrackerConfig, drag
 from tocsin.fusion.impact import CHI2_2_95, mixture_scale
 from tocsin.geo import ecef_to_enu, geodetic_to_ecef, great_circle_distance
@@ -62,6 +62,27 @@ def test_a_depressed_srbm_is_an_srbm() -> None:
     tr = _flight("SRBM", apogee=50e3)
     x = tr.state_at(tr.burnout_t + 5.0)
     assert drag.rv_kind(x, (tr.launch_lat, tr.launch_lon), tr.apogee_m) == "SRBM"
+
+
+def test_a_depressed_flight_whose_speed_says_a_longer_class_gets_both() -> None:
+    # 600 km with a 45 km apogee: 1,025 km minimum-energy range, an MRBM's
+    # speed, flown flat as the KN-23 flies: SRBM or MRBM
+    tr = _flight("SRBM", apogee=45e3)
+    x = tr.state_at(tr.burnout_t + 5.0)
+    assert drag.rv_kind(x, (tr.launch_lat, tr.launch_lon), tr.apogee_m) == "SRBM|MRBM"
+    # ... whose prior spans both ranges (the MRBM's alone stops at 3,000)
+    b = drag.prior("SRBM|MRBM")
+    core = b.weights > 0.05
+    assert math.exp(b.lnb[core].min() - 0.5 * b.step[0]) == pytest.approx(BETA_RANGES["SRBM"].lo)
+    assert math.exp(b.lnb[core].max() + 0.5 * b.step[0]) == pytest.approx(BETA_RANGES["MRBM"].hi)
+    # a lofted flight's speed is its class: an ICBM's however short its range
+    lofted = _flight("ICBM-lofted")
+    assert drag.rv_kind(lofted.state_at(lofted.burnout_t + 20.0)) == "ICBM"
+
+
+def test_the_least_energy_apogee() -> None:
+    for rng in (300e3, 600e3, 1_500e3, 5_000e3):
+        assert drag.min_energy_apogee_m(rng) == pytest.approx(min_energy_apogee_m(rng), rel=1e-3)
 
 
 def test_the_95_percent_region_of_a_mixture() -> None:

@@ -120,8 +120,10 @@ def test_the_95_percent_ellipses_hold_at_least_90_percent(
         "shipped tracker's 95 % ellipses hold 0.992 of this slice's SRBM impacts: too wide. Session 6: "
         "with radar biases drawn and the tracker's bias term 0.9925 (0.930 without the term; the "
         "independent generator's SRBMs 0.979 with it, 0.872 without: docs/fusion.md). Session 7: the air's "
-        "spread counted only as far as the bank has read drag through it (DragBank.informed): 0.9858. The "
-        "bar stays; strict, so a calibrated tracker makes this fail until the mark is removed"
+        "spread counted only as far as the bank has read drag through it (DragBank.informed): 0.9858. "
+        "Session 8: the air read along the path (calibrated against the day's air: "
+        "benchmarks/air_calibration.py): 0.9854. The bar stays; strict, so a calibrated tracker makes this "
+        "fail until the mark is removed"
     ),
 )
 def test_the_95_percent_ellipses_are_not_too_wide(

@@ -36,6 +36,7 @@ __all__ = [
     "BetaRange",
     "draw_beta",
     "equivalent_range_m",
+    "range_class",
     "rv_class",
 ]
 
@@ -114,7 +115,11 @@ def equivalent_range_m(range_m: float, apogee_m: float) -> float:
 def rv_class(range_m: float, apogee_m: float) -> BetaKind:
     """The re-entry class of a flight from its range and apogee (see the module
     docstring): SRBM, MRBM, IRBM or ICBM."""
-    eq = equivalent_range_m(range_m, apogee_m)
+    return range_class(equivalent_range_m(range_m, apogee_m))
+
+
+def range_class(eq: float) -> BetaKind:
+    """The re-entry class of a missile whose minimum-energy range is ``eq`` m."""
     if eq < 1_000e3:
         return "SRBM"
     if eq < 3_000e3:

@@ -400,10 +400,13 @@ class Ballistic:
             # it may go on manoeuvring all the way down
             q = (cfg.q_reentry_maneuver, cfg.q_reentry_maneuver, DRAG_CEILING_M)
         rs = 0.0
+        k_air: float | None = None
         if cfg.density_corr_m > 0.0 and (bank is not None or cfg.beta is not None):
-            rs = drag.density_spread(
-                float(height(x[None, :3])[0]), 0.0 if bank is None else bank.informed(), cfg.density_corr_m
-            )
+            # the step: the low air's departure; the spread itself is read
+            # along the path to the ground (drag.density_spread_path), less
+            # what the bank has read of the air it is in (bank.informed)
+            rs = drag.density_spread(float(height(x[None, :3])[0]), 0.0, cfg.density_corr_m)
+            k_air = 0.0 if bank is None else bank.informed()
         extra = separation.ambiguity(tr, self.tracks, cfg.dup_dist_m, cfg.dup_speed_mps)
         # the radars' residual registration biases (they do not average out)
         cb = sensor_bias_cov(
@@ -411,7 +414,18 @@ class Ballistic:
         )
         if cb is not None:
             extra = cb if extra is None else extra + cb
-        imp = predict_impact(x, p, tr.t, beta=cfg.beta, bank=bank, q=q, rho_sigma=rs, extra_cov=extra)
+        imp = predict_impact(
+            x,
+            p,
+            tr.t,
+            beta=cfg.beta,
+            bank=bank,
+            q=q,
+            rho_sigma=rs,
+            extra_cov=extra,
+            air_informed=k_air,
+            air_corr_m=cfg.density_corr_m,
+        )
         self.stats["impact_predictions"] += 1
         if (
             imp is not None

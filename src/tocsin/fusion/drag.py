@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.atmosphere import DRAG_CEILING_M, density, density_sigma
-from tocsin.dynamics.beta import BETA_RANGES, BetaKind, rv_class
+from tocsin.dynamics.beta import BETA_RANGES, range_class, rv_class
 from tocsin.fusion import ground, kernels
 from tocsin.fusion.filters import ekf_update
 from tocsin.fusion.measurements import MeasArrays
@@ -48,6 +48,10 @@ from tocsin.fusion.propagate import height
 from tocsin.geo.wgs84 import GM, OMEGA_E, WGS84_A, ecef_to_geodetic, great_circle_distance
 
 F64 = NDArray[np.float64]
+
+AIR_GRID_M = 1_000.0
+"""Height bins of :func:`density_spread_path`, m."""
+AIR_BINS = int(DRAG_CEILING_M // AIR_GRID_M) + 1
 
 NOMINAL_BETA = 5_000.0
 """kg/m^2: only to find a flight's range for its class (the class decides the prior)."""
@@ -164,9 +168,10 @@ class DragBank:
 
 
 def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) -> DragBank:
-    """The prior bank of a kind (module doc): log-uniform on its range."""
-    r = BETA_RANGES[kind]  # type: ignore[index]
-    lo, hi = math.log(r.lo), math.log(r.hi)
+    """The prior bank of a kind (module doc): log-uniform on its range; of
+    kinds joined by ``|`` (:func:`rv_kind`), on the union of their ranges."""
+    rs = [BETA_RANGES[k] for k in kind.split("|")]  # type: ignore[index]
+    lo, hi = math.log(min(r.lo for r in rs)), math.log(max(r.hi for r in rs))
     step = (hi - lo) / n_core
     core = lo + step * (np.arange(n_core) + 0.5)
     below = lo - step * (np.arange(n_tail, 0, -1) - 0.5)
@@ -217,13 +222,17 @@ def kepler_apogee_m(x: F64) -> float:
     return max(a * (1.0 + e), rn) - WGS84_A
 
 
-def rv_kind(x: F64, launch: tuple[float, float] | None = None, max_alt_m: float = 0.0) -> BetaKind:
+def rv_kind(x: F64, launch: tuple[float, float] | None = None, max_alt_m: float = 0.0) -> str:
     """The re-entry class of the flight a coasting missile with ECEF state
     ``x (6,)`` is on: :func:`tocsin.dynamics.beta.rv_class` of its ground
     range (from ``launch`` (lat, lon), or from the state propagated back to
     the ground, to the state propagated forward to the ground) and its
     apogee (the Kepler apogee while it climbs, else the highest height seen,
-    ``max_alt_m``)."""
+    ``max_alt_m``). A depressed flight (apogee below the least-energy arc's)
+    whose speed says a longer class than its range gets both, ``"SRBM|MRBM"``
+    (:func:`prior`: the union of the two ranges; session 8: the MRBM prior
+    alone cannot reach a depressed SRBM's beta of 2,000-2,500, and the bank
+    sat on its lowest member, 10-17 % off with no spread to show for it)."""
     climbing = float(x[:3] @ x[3:]) > 0.0
     apogee = max(kepler_apogee_m(x) if climbing else 0.0, max_alt_m)
     if not math.isfinite(apogee):
@@ -238,8 +247,30 @@ def rv_kind(x: F64, launch: tuple[float, float] | None = None, max_alt_m: float 
             return "ICBM"
         blat, blon, _ = ecef_to_geodetic(xb[0, :3])
         launch = (float(blat), float(blon))
-    rng = float(great_circle_distance(launch[0], launch[1], float(ilat), float(ilon)))
-    return rv_class(max(rng, 1_000.0), max(apogee, 1_000.0))
+    rng = max(float(great_circle_distance(launch[0], launch[1], float(ilat), float(ilon))), 1_000.0)
+    apogee = max(apogee, 1_000.0)
+    by_energy = rv_class(rng, apogee)
+    by_range = range_class(rng)
+    if by_energy != by_range and apogee < min_energy_apogee_m(rng):
+        # flown flatter than the least-energy arc: a depressed flight, which
+        # the short-range class flies (KN-23, Iskander: docs/dynamics.md) and
+        # whose speed says a longer class; either's re-entry vehicle
+        return f"{by_range}|{by_energy}"
+    return by_energy
+
+
+def min_energy_apogee_m(range_m: float) -> float:
+    """Apogee height of the least-energy vacuum arc of this ground range on a
+    spherical Earth (burnout flight-path angle ``pi / 4 - psi / 4``, ``psi``
+    the range angle; as :func:`tocsin.dynamics.flight.min_energy_apogee_m`
+    finds it numerically), m."""
+    psi = range_m / WGS84_A
+    s = math.sin(0.5 * psi)
+    nu = 2.0 * s / (1.0 + s)
+    gamma = 0.25 * (math.pi - psi)
+    a = WGS84_A / (2.0 - nu)
+    e = math.sqrt(max(0.0, 1.0 - nu * (2.0 - nu) * math.cos(gamma) ** 2))
+    return a * (1.0 + e) - WGS84_A
 
 
 def split(bank: DragBank, x: F64, p: F64) -> DragBank:
@@ -303,6 +334,73 @@ def density_spread(h_now_m: float, informed: float, corr_m: float, h_low_m: floa
     sn = k * float(density_sigma(h_now_m))
     rho = math.exp(-abs(h_now_m - hc) / corr_m) if corr_m > 0.0 else 0.0
     return math.sqrt(max(sc * sc + sn * sn - 2.0 * sc * sn * rho, 0.0))
+
+
+def air_weights(samples: list[tuple[float, F64]], t_ground: float, beta: float) -> tuple[F64, F64]:
+    """Heights (m) and weights of the drag still to come along a predicted
+    path (``samples``: ``(elapsed s, ECEF state)`` to the ground, reached
+    ``t_ground`` s after the first; ballistic coefficient ``beta``), for
+    :func:`density_spread_path`. A relative change ``d`` of the air's density
+    about height ``h`` changes the deceleration there by ``d a`` (``a = rho
+    v^2 / (2 beta)``) for the time ``dt`` the object spends there; the speed
+    it takes off then moves the impact by what it would have flown in the
+    time still to fall, less what the air damps of it on the way (drag goes
+    with ``v^2``: a speed change ``dv`` decays at ``2 a / v = rho v /
+    beta``): the weight is ``a dt G``, ``G = int exp(-int rho v / beta)``
+    from then to the ground."""
+    if len(samples) < 2:
+        return np.zeros(0), np.zeros(0)
+    el = np.array([s[0] for s in samples])
+    xs = np.stack([s[1] for s in samples])
+    h = height(xs[:, :3])
+    v = np.sqrt(np.einsum("ki,ki->k", xs[:, 3:], xs[:, 3:]))
+    rho = density(h)
+    dt = np.maximum(np.diff(np.append(el, max(t_ground, float(el[-1])))), 0.0)
+    lam = rho * v / beta
+    g = np.zeros(el.size)
+    acc = 0.0
+    for j in range(el.size - 1, -1, -1):
+        # the time still to fall, each second damped by the air on the way
+        x = lam[j] * dt[j]
+        acc = (dt[j] if x < 1e-9 else (1.0 - math.exp(-x)) / lam[j]) + math.exp(-x) * acc
+        g[j] = acc
+    w: F64 = 0.5 * rho * v * v / beta * dt * g
+    return h, w
+
+
+def density_spread_path(h_now_m: float, informed: float, corr_m: float, heights: F64, weights: F64) -> float:
+    """1-sigma relative error of the drag still to come from the air's
+    departure from the standard (as :func:`density_spread`), with the drag
+    to come spread along its path: ``weights`` at ``heights``
+    (:func:`air_weights`) instead of all at one height. The departure is a
+    Gauss-Markov process in height (:func:`tocsin.dynamics.atmosphere.day_air`;
+    sigma :func:`~tocsin.dynamics.atmosphere.density_sigma`, correlation
+    ``exp(-|dh| / corr_m)``), so the drag to come reads its weighted mean
+    ``D = sum w_i d_i / sum w_i`` (variance ``w^T C w / W^2``: over a path
+    many correlation lengths long, less than any one height's), and a bank
+    informed by ``k`` (:meth:`DragBank.informed`) has already taken ``k d_n``
+    of the air at ``h_now_m`` into its beta: what is left is ``D - k d_n``,
+    variance ``w^T C w / W^2 + k^2 sigma_n^2 - 2 k sigma_n sum_i w_i C_in / W``.
+    With all the weight at one height it is :func:`density_spread`. (The one
+    height ``min(h_now, 15 km)`` overstated the departure a whole re-entry
+    reads by 1.3-2x, and once informed said nothing is left below 15 km,
+    where the air still to come lies below the air the bank read:
+    benchmarks/air_calibration.py.) Without weights: :func:`density_spread`."""
+    k = min(max(float(informed), 0.0), 1.0)
+    tot = float(np.sum(weights))
+    if weights.size == 0 or not tot > 0.0 or corr_m <= 0.0:
+        return density_spread(h_now_m, k, corr_m)
+    idx = np.clip(np.rint(heights / AIR_GRID_M).astype(np.int64), 0, AIR_BINS - 1)
+    wb = np.bincount(idx, weights=weights, minlength=AIR_BINS) / tot
+    used = np.nonzero(wb > 0.0)[0]
+    hb = used * AIR_GRID_M
+    sw = density_sigma(hb) * wb[used]
+    var = float(sw @ np.exp(-np.abs(hb[:, None] - hb[None, :]) / corr_m) @ sw)
+    if k > 0.0:
+        # less what the bank has read of the air it is in
+        sn = float(density_sigma(h_now_m))
+        var += k * k * sn * sn - 2.0 * k * sn * float(sw @ np.exp(-np.abs(hb - h_now_m) / corr_m))
+    return math.sqrt(max(var, 0.0))
 
 
 def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F64, F64]:

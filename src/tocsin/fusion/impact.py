@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from tocsin.fusion import drag as drag_mod
 from tocsin.fusion import ground, kernels
 from tocsin.fusion.drag import DragBank, members
 from tocsin.fusion.measurements import RADAR, MeasRecord
@@ -274,6 +275,8 @@ def predict_impact(
     q: tuple[float, float, float] | None = None,
     rho_sigma: float = 0.0,
     extra_cov: F64 | None = None,
+    air_informed: float | None = None,
+    air_corr_m: float = 0.0,
     max_time: float = 7200.0,
     path_step_s: float = 30.0,
     floor_m: float = 10.0,
@@ -293,7 +296,13 @@ def predict_impact(
     standard atmosphere (:func:`tocsin.fusion.drag.density_spread`): each
     member's mean state is also propagated with ``beta`` times ``exp(-+
     rho_sigma)`` (denser, thinner air) and half the difference of the two
-    impacts is one more standard deviation. The 95 % ellipse is the ellipse
+    impacts is one more standard deviation. With ``air_informed`` (``k`` of
+    :meth:`~tocsin.fusion.drag.DragBank.informed`, 0 without a bank) that
+    ``rho_sigma`` is only the size of the step: the standard deviation is the
+    air's departure read along the heaviest member's path to the ground
+    (:func:`tocsin.fusion.drag.density_spread_path`, correlated over
+    ``air_corr_m`` of height), and the impacts' difference is scaled to it
+    (linear in a small change of the drag). The 95 % ellipse is the ellipse
     of the mixture's covariance scaled to hold 95 % of the mixture
     (:func:`mixture_scale`; for one member the chi-square quantile).
     ``extra_cov`` (6 x 6) is added to every member's state covariance: what
@@ -375,9 +384,16 @@ def predict_impact(
         # denser / thinner air by one sigma: (difference / 2)^2
         e2 = en_all[extra : extra + 2 * k].reshape(k, 2, 2)
         d_air = 0.5 * (e2[:, 1] - e2[:, 0])
+        air_scale = 1.0
+        if air_informed is not None:
+            # the departure the drag to come reads along its path
+            hw = drag_mod.air_weights([(0.0, allpts[r0]), *samples], float(dt[r0]), float(betas[heavy]))
+            h0 = float(height(allpts[r0 : r0 + 1, :3])[0])
+            air_scale = drag_mod.density_spread_path(h0, air_informed, air_corr_m, *hw) / rho_sigma
+            d_air = d_air * air_scale
         covs = covs + np.einsum("ka,kb->kab", d_air, d_air)
         t2 = dt[extra : extra + 2 * k].reshape(k, 2)
-        t_within = t_within + (0.5 * (t2[:, 1] - t2[:, 0])) ** 2
+        t_within = t_within + (0.5 * air_scale * (t2[:, 1] - t2[:, 0])) ** 2
     if q is not None:
         path = [(0.0, allpts[r0]), *samples]
         covs = covs + _process_noise_en(path, float(dt[r0]), xg[r0], rot, q)
