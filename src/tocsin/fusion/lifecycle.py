@@ -66,6 +66,7 @@ class Lifecycle:
             partners=set(partners),
             last_update=t,
             last_arrival=sent,
+            last_fix=t,
             updates=2,
         )
         self._next_key += 1
@@ -137,6 +138,8 @@ class Lifecycle:
                 tr.last_update = m.t
             if m.sent > tr.last_arrival:
                 tr.last_arrival = m.sent
+            if m.kind == RADAR and m.t > tr.last_fix:
+                tr.last_fix = m.t
             tr.updates += 1
             tr.sources.add(m.sensor)
             tr.partners.add(m.partner)

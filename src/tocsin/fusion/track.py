@@ -49,6 +49,9 @@ class Track:
     phase: str = "unknown"
     last_update: float = 0.0  # measurement time of the newest plot that updated it
     last_arrival: float = -math.inf  # when that plot (or partner track) arrived (its sent time)
+    #: measurement time of the newest update that placed it in 3-D (a radar plot,
+    #: a partner track, its initiation); a line of sight fixes only two axes
+    last_fix: float = -math.inf
     last_quiet_sent: float = -math.inf  # arrival clock of its last predicted report
     last_report: float = -math.inf
     last_predicted_report: float = -math.inf  # a report of the prediction (no plot)
