@@ -195,6 +195,11 @@ class Lifecycle:
                 if (o := self.tracks.get(k)) is not None:
                     o.siblings.add(tr.key)
             tr.siblings |= family
+            xp, _ = twin.combined()
+            sp = float(np.linalg.norm(xp[3:]))
+            if sp > 1.0:
+                tr.part_dir = twin.part_dir = xp[3:] / sp
+                tr.part_t = twin.part_t = tr.t
             tr.parent = twin.id
             tr.cls = twin.cls
             if self.cfg.separation_coasts:

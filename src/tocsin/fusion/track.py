@@ -91,6 +91,10 @@ class Track:
     drag: DragBank | None = None  # the ballistic coefficient (missiles past burnout)
     separated: bool = False  # seen to part from another object (tocsin.fusion.separation)
     siblings: set[int] = field(default_factory=set)  # keys of the objects it parted from or with
+    #: the direction of flight (unit, ECEF) and the time of its latest parting
+    #: (``Lifecycle.confirm``): the axis of "ahead or behind" (:func:`separation.behind`)
+    part_dir: F64 | None = None
+    part_t: float = -math.inf
     parent: str | None = None  # id of the track it separated from
     role: str | None = None  # rv, stage or debris, once told
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
