@@ -669,7 +669,11 @@ def prepare_stream(pic: AirPicture, seconds: float, signing: str, key: Any) -> t
 
 
 async def run_stream(
-    url: str, sensors: list[bytes], stream: Stream, warmup_s: float, pid: int | None = None
+    url: str,
+    sensors: list[bytes],
+    stream: Stream,
+    warmup_s: float,
+    pid: int | None = None,
 ) -> dict[str, Any]:
     """Post the slices on time; plot->track = track event for a scan time -
     POST of that scan (after the first ``warmup_s``, while tracks start).
@@ -678,6 +682,11 @@ async def run_stream(
     loaded machine changes much less than the rates."""
     posted_at: dict[float, float] = {}
     lat: list[float] = []
+    # the first report of each track carrying a scan's t (ScenarioLatency's
+    # rule): a later one repeats that t (a coasting/lost report at a tick, a
+    # status change), its "latency" is the track's silence, not a plot's path
+    book = ScenarioLatency()
+    book.posted_at = posted_at
     errors = {"status": 0, "rejected": 0, "sse_dropped": 0}
     plots = sum(n for _, _, _, n in stream)
     answered = [0]  # plots in requests answered 200 (journalled)
@@ -701,13 +710,16 @@ async def run_stream(
                         return
                     if line.startswith("data: "):
                         now = time.monotonic()
-                        body = json.loads(line[6:]).get("body")
+                        env = json.loads(line[6:])
+                        body = env.get("body")
                         if not isinstance(body, dict) or "t" not in body:
                             continue
                         t = round(float(body["t"]), 6)
                         at = posted_at.get(t)
                         if at is not None and t >= t_measure:
                             lat.append(now - at)
+                            if "id" in body:
+                                book.event(env, now)
 
         task = asyncio.create_task(reader())
         await ready.wait()
@@ -779,6 +791,12 @@ async def run_stream(
         # 1: the server dropped the measuring event stream (it fell behind): not ok
         "sse_dropped": errors["sse_dropped"],
         "plot_to_track": stats_ms(lat),
+        # the same, counting only each track's first report of a scan's t
+        # (ScenarioLatency), and the repeats left out, by status
+        "plot_to_track_first": stats_ms(book.lat["track"]),
+        "repeat_reports": dict(sorted(book.repeats.items())),
+        # (not JSON: the caller takes it, for the trace breakdown)
+        "_book": book,
         "cpu_us_per_plot": cpu,
         # seconds per second the one pipeline thread was busy, by kind of work
         # (/metrics tocsin_pipeline_work_seconds): near 1.0 it is the bound
@@ -869,6 +887,7 @@ def throughput(
     variants: tuple[str, ...] = ("v2", "bundle", "bundle+sp"),
     baseline_variants: tuple[str, ...] = ("v1",),
     snapshot_entries: int | None = None,
+    trace: bool = False,
 ) -> dict[str, Any]:
     """Issue 17 (b): signed plots with the real stages, rate by rate, each code
     tree in turn at the same rate (interleaved); per tree the signing it can
@@ -903,8 +922,12 @@ def throughput(
                     opts += ("--snapshot-entries", str(snapshot_entries))
                     if snapshot_entries == 0:  # (and none on time either)
                         opts += ("--snapshot-s", "0")
-                proc, url = start_server(tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}",
-                                         "default", sync, tick=1.0, code=code, partners=reg,
+                run_dir = tmp / f"t-{label.replace(':', '-').replace('+', '-')}-{rate}"
+                trace_file = None
+                if trace and _traces(code):
+                    trace_file = tmp / f"{run_dir.name}.trace"
+                    opts += ("--trace", str(trace_file))
+                proc, url = start_server(run_dir, "default", sync, tick=1.0, code=code, partners=reg,
                                          options=opts)  # fmt: skip
                 try:
                     _wait_idle(proc.pid)  # (the stage process's warm-up is not part of the run)
@@ -913,6 +936,10 @@ def throughput(
                     )
                 finally:
                     stop_server(proc)
+                book = m.pop("_book")
+                if trace_file is not None and trace_file.exists():
+                    # (after the server stopped: the trace is complete)
+                    m["plot_to_track_breakdown"] = breakdown(trace_file, book)
                 p99 = m["plot_to_track"].get("p99_ms", 1e9)
                 ok = p99 < 100.0 and m["achieved_plots_per_s"] >= 0.9 * m["offered_plots_per_s"] and not m[
                     "http_errors"] and not m["sse_dropped"]  # fmt: skip
@@ -1491,6 +1518,13 @@ def main() -> None:
         "at 20,000 plots/s costs seconds of CPU: 0, with --snapshot-s 0, shows the rate without any)",
     )
     ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="throughput: run the servers with --trace (where they have it) and take each first track "
+        "report's latency apart (plot_to_track_breakdown: HTTP in, queue, input commit, scan wait, stage "
+        "process, output commit, event stream); the trace costs the pipeline thread some CPU",
+    )
+    ap.add_argument(
         "--cost",
         type=int,
         metavar="RATE",
@@ -1619,7 +1653,7 @@ def main() -> None:
                 base_variants = tuple(v for v in args.baseline_variants.split(",") if v)
                 out["throughput"] = throughput(
                     trees, rates, args.seconds, args.radars, args.sync, tmp, variants, base_variants,
-                    args.snapshot_entries,
+                    args.snapshot_entries, args.breakdown,
                 )  # fmt: skip
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

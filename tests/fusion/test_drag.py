@@ -80,6 +80,17 @@ def test_a_depressed_flight_whose_speed_says_a_longer_class_gets_both() -> None:
     assert drag.rv_kind(lofted.state_at(lofted.burnout_t + 20.0)) == "ICBM"
 
 
+def test_a_lofted_flight_is_an_icbm_on_its_way_down_too() -> None:
+    """The highest height a track has seen can stop short of the apogee (a
+    lofted RV's track seen to 1,000 km of its 6,000): the Kepler arc
+    through the state still has the flight's apogee after it."""
+    tr = _flight("ICBM-lofted")
+    t_apo = float(tr.t[int(np.argmax(np.linalg.norm(tr.x[:, :3], axis=1)))])
+    down = tr.state_at(t_apo + 600.0)
+    assert float(down[:3] @ down[3:]) < 0.0  # falling
+    assert drag.rv_kind(down, (tr.launch_lat, tr.launch_lon), 1_000e3) == "ICBM"
+
+
 def test_the_least_energy_apogee() -> None:
     for rng in (300e3, 600e3, 1_500e3, 5_000e3):
         assert drag.min_energy_apogee_m(rng) == pytest.approx(min_energy_apogee_m(rng), rel=1e-3)

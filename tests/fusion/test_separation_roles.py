@@ -2,13 +2,18 @@
 
 Of two pieces that parted, the one clearly behind along the flight path is
 spent and the one ahead carries on (:func:`tocsin.fusion.separation.decide_roles`).
-Pinned here: every child of one stack is a sibling of the others."""
+Three rules pinned here: every child of one stack is a sibling of the others;
+ahead or behind is read along the direction of flight at the parting; a track
+told ``rv`` that is later clearly behind a sibling becomes ``stage``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+import pytest
+from conftest import bare_track, run_flight_scene
 
 from tocsin.fusion import Tracker, TrackerConfig, separation
 from tocsin.fusion.measurements import REC_SENSOR, REC_T
@@ -22,6 +27,62 @@ def _state(alt_m: float = 300_000.0) -> np.ndarray:
     east = np.cross([0.0, 0.0, 1.0], up)
     east /= np.linalg.norm(east)
     return np.concatenate([r, 3000.0 * up + 4000.0 * east])
+
+
+def _pair(ahead_m: float, t: float, role_a: str | None, turned_deg: float = 0.0) -> tuple[object, object]:
+    """Two siblings that parted at t = 100 s: ``a`` ``ahead_m`` ahead of ``b``
+    along the direction of flight at the parting; by ``t`` the flight path
+    has turned by ``turned_deg`` (in the plane of up and east)."""
+    xb = _state()
+    u = xb[3:] / np.linalg.norm(xb[3:])
+    xa = xb.copy()
+    xa[:3] += ahead_m * u
+    up = xb[:3] / np.linalg.norm(xb[:3])
+    east = np.cross([0.0, 0.0, 1.0], up)
+    east /= np.linalg.norm(east)
+    g = math.radians(math.degrees(math.atan2(3000.0, 4000.0)) - turned_deg)  # flight path angle now
+    v_now = 5000.0 * (math.sin(g) * up + math.cos(g) * east)
+    a = bare_track(xa, t=t, created=99.0, cls="ballistic", phase="ballistic", burnt_out=True, role=role_a)
+    b = bare_track(xb, t=t, created=0.0, cls="ballistic", phase="ballistic", burnt_out=True)
+    b.key = 2
+    for tr, other in ((a, b), (b, a)):
+        tr.separated = True
+        tr.status = "confirmed"
+        tr.siblings = {other.key}
+        tr.part_dir = u
+        tr.part_t = 100.0
+        tr.x[:, 3:] = v_now
+    return a, b
+
+
+def _roles(a: object, b: object) -> tuple[str | None, str | None]:
+    cfg = TrackerConfig()
+    separation.decide_roles([a, b], cfg.role_sigmas, cfg.role_min_m, cfg.role_mass)  # type: ignore[list-item]
+    return a.role, b.role  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("turned_deg", [0.0, 60.0, 170.0])
+def test_the_piece_ahead_at_the_parting_carries_on_however_the_path_has_turned(turned_deg: float) -> None:
+    """Ahead or behind is read along the direction of flight at the parting:
+    the pieces' displacement keeps that direction while the flight path turns
+    over the apogee (Monte Carlo lofted ICBM seed 1 index 5: the re-entry
+    vehicle, ahead of its second stage by up to 12 km along it for the whole
+    flight, is "behind" it along the current flight path from the apogee on,
+    where the path has turned by 110-170 degrees)."""
+    a, b = _pair(500.0, t=2_000.0, role_a=None, turned_deg=turned_deg)
+    assert _roles(a, b) == ("rv", "stage")
+
+
+def test_a_told_rv_later_clearly_behind_a_sibling_becomes_a_stage() -> None:
+    """A track told ``rv`` (ahead when it was told, or a duplicate of the
+    stack that parted again without a child) that is clearly behind a
+    sibling is the spent one; a spent role is never told back to ``rv`` by
+    the geometry."""
+    a, b = _pair(-500.0, t=300.0, role_a="rv", turned_deg=170.0)
+    assert _roles(a, b) == ("stage", "rv")
+    a.role, b.role = "stage", None  # type: ignore[attr-defined]
+    a.x[:, :3] += 1_000.0 * a.part_dir  # type: ignore[attr-defined]  # now ahead
+    assert _roles(a, b)[0] == "stage"
 
 
 def _record(sensor: str, t: float) -> Any:
@@ -63,7 +124,6 @@ def test_two_tracks_on_one_stack_are_told_apart_at_its_next_parting() -> None:
     was confirmed (each took one of the two pieces), so nothing told them
     apart and the one on the stage fell with a re-entry vehicle's drag prior
     (coverage 0.0, 31 km off). As siblings, the one behind is the stage."""
-    from conftest import run_flight_scene
 
     def told_apart(sim: object, trk: Tracker) -> None:
         ob = sim.objects["M1.S2"]  # type: ignore[attr-defined]
@@ -77,3 +137,37 @@ def test_two_tracks_on_one_stack_are_told_apart_at_its_next_parting() -> None:
         assert any(tr.role in separation.SPENT for tr in near), [(tr.id, tr.role) for tr in near]
 
     run_flight_scene("SLV", 41, 260.0, TrackerConfig(), {260.0: told_apart}, sensor_bias=True)
+
+
+def _nearest(sim: Any, trk: Tracker, name: str) -> Any:
+    ob = sim.objects[name]
+    best = None
+    for tr in trk.tracks:
+        if tr.cls == "ballistic" and not tr.dead and tr.status == "confirmed":
+            x, _ = tr.combined()
+            d = float(np.linalg.norm(x[:3] - ob.states(np.array([tr.t]))[0][:3]))
+            if d < 1_000.0 and (best is None or d < best[0]):
+                best = (d, tr)
+    assert best is not None, name
+    return best[1]
+
+
+def test_a_payload_and_its_spent_stage_coasting_together_are_told_apart() -> None:
+    """Monte Carlo seed 1 SLV index 132 (biased radars): the payload coasts
+    with its spent second stage from t+180 s to its third stage at t+461 s,
+    20-500 m apart. A child confirmed at t+191 s was one second later "behind"
+    its parent (its state still converging), which was told ``rv``; by t+233
+    s the parent was behind the child, which was told ``rv`` too: two re-entry
+    vehicles, the stage predicted with a warhead's drag 23 km off (coverage
+    0.0). A track told ``rv`` that is now clearly behind a sibling is the
+    spent one: by t+300 s the track nearest the stage is not ``rv``, the one
+    nearest the payload is."""
+
+    def told_apart(sim: Any, trk: Tracker) -> None:
+        on_payload = _nearest(sim, trk, "M1")
+        on_stage = _nearest(sim, trk, "M1.S2")
+        assert on_stage is not on_payload
+        assert on_payload.role == "rv", (on_payload.id, on_payload.role)
+        assert on_stage.role in separation.SPENT, (on_stage.id, on_stage.role)
+
+    run_flight_scene("SLV", 132, 300.0, TrackerConfig(), {300.0: told_apart}, sensor_bias=True)

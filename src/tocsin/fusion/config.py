@@ -170,6 +170,19 @@ class TrackerConfig:
     infrared sees nothing else) within ``ir_max_miss_m`` plus its uncertainty
     is a missile (``Ballistic.ir_cued``): a motor that fails before any radar
     sees it still burnt under that sensor's eye."""
+    los_thrust: bool = True
+    """In a space-infrared scan (lines of sight: space infrared sees only
+    burning motors), a missile past a burnout that no radar plot or partner
+    track has placed for ``lost_after_s`` is predicted with a thrust model
+    whose acceleration noise lies along its velocity (density ``q_boost``)
+    plus ``q_los_thrust_cross`` across it: one line of sight fixes the two
+    axes across it, and only a thrust tied to the velocity carries what those
+    show of it to the axis along it (an upper stage's orbit-insertion burn
+    seen by one geostationary sensor; :meth:`Estimator.gather
+    <tocsin.fusion.estimation.Estimator.gather>`, docs/fusion.md)."""
+    q_los_thrust_cross: float = 300.0
+    """Isotropic part of that thrust model (steering: ~10 deg of a 5-g thrust
+    off the velocity, ``q ~ a^2 dt``), m^2/s^3."""
     ir_cue_accel: float = 50.0
     """Acceleration (m/s^2, about 5 g: thrust or gravity) the straight run back
     may have missed, for the ``ir_cue_s`` tolerance (``a dt^2 / 2``)."""

@@ -227,14 +227,18 @@ def rv_kind(x: F64, launch: tuple[float, float] | None = None, max_alt_m: float 
     ``x (6,)`` is on: :func:`tocsin.dynamics.beta.rv_class` of its ground
     range (from ``launch`` (lat, lon), or from the state propagated back to
     the ground, to the state propagated forward to the ground) and its
-    apogee (the Kepler apogee while it climbs, else the highest height seen,
-    ``max_alt_m``). A depressed flight (apogee below the least-energy arc's)
+    apogee (its Kepler arc's, or the highest height seen, ``max_alt_m``, if
+    higher: in the air the arc has lost to drag). A depressed flight (apogee below the least-energy arc's)
     whose speed says a longer class than its range gets both, ``"SRBM|MRBM"``
     (:func:`prior`: the union of the two ranges; session 8: the MRBM prior
     alone cannot reach a depressed SRBM's beta of 2,000-2,500, and the bank
     sat on its lowest member, 10-17 % off with no spread to show for it)."""
-    climbing = float(x[:3] @ x[3:]) > 0.0
-    apogee = max(kepler_apogee_m(x) if climbing else 0.0, max_alt_m)
+    # the Kepler arc through the state has the flight's apogee on the way
+    # down as on the way up (above the air); the highest height seen may
+    # have stopped being updated before the apogee (a lofted ICBM's RV seen
+    # to 1,000 km of its 6,000 was an MRBM's after the apogee, an IRBM's
+    # when the bank split, and a 14,500 beta was out of its prior's reach)
+    apogee = max(kepler_apogee_m(x), max_alt_m)
     if not math.isfinite(apogee):
         return "ICBM"
     dt, xg, _ = ground.to_ground(x[None, :], NOMINAL_BETA, direction=+1, max_time=7200.0)

@@ -52,6 +52,25 @@ from tocsin.fusion.track import Track
 F64 = NDArray[np.float64]
 
 
+def along_accel_q(v0: F64, v1: F64, dt: float, q: float) -> F64:
+    """Process noise ``(6, 6)`` of a white acceleration of density ``q``
+    along one direction over ``|dt|``: the velocity's, the mean of its
+    directions before (``v0``) and after (``v1``) the step. A thrust along
+    the velocity (a rocket's, give or take its steering): what it adds to
+    the position and velocity stays on that line, so an estimate of the
+    thrust from the axes a sensor sees carries to the axis it does not."""
+    e = v0 / max(float(np.linalg.norm(v0)), 1e-9) + v1 / max(float(np.linalg.norm(v1)), 1e-9)
+    e = e / max(float(np.linalg.norm(e)), 1e-9)
+    ee = np.outer(e, e)
+    a = abs(dt)
+    out = np.empty((6, 6))
+    out[:3, :3] = (q * a**3 / 3.0) * ee
+    out[:3, 3:] = (q * a**2 / 2.0) * ee
+    out[3:, :3] = out[:3, 3:]
+    out[3:, 3:] = (q * a) * ee
+    return out
+
+
 class Gathered(NamedTuple):
     """IMM states and per-track model parameters of a list of tracks
     (:meth:`Estimator.gather`)."""
@@ -74,6 +93,10 @@ class Gathered(NamedTuple):
     beta: F64 | None
     """Each track's ballistic coefficient for its IMM prediction (its bank's
     mean, else ``TrackerConfig.beta``; NaN: none); None: ``beta`` for all."""
+    thrust: F64 | None = None
+    """Per track, the density (m^2/s^3) of the manoeuvre model's acceleration
+    noise along its velocity (0: none; ``TrackerConfig.los_thrust``); None:
+    none for all."""
 
     def take(self, idx: NDArray[np.int64]) -> Gathered:
         """The rows ``idx``."""
@@ -95,7 +118,7 @@ class Estimator:
         self.stats = stats
         self._bank_pred: dict[int, tuple[float, F64, F64, drag.DragBank]] = {}
 
-    def gather(self, trs: list[Track], t: float) -> Gathered:
+    def gather(self, trs: list[Track], t: float, los: bool = False) -> Gathered:
         """The IMM states of ``trs`` as arrays ``x (N, 2, 6)``, ``p``,
         ``mu``, the steps ``dt`` to ``t``, the per-track process-noise
         densities of the quiet and the manoeuvre model ``q0, q1`` and mean
@@ -104,7 +127,29 @@ class Estimator:
         to be an aircraft or a missile past burnout; a ballistic track's quiet
         density drops to ``q_ballistic_vacuum`` above the drag ceiling, where
         nothing unmodelled is left but J3+ gravity), the tracks' class codes
-        (bit 0 ballistic, 1 past burnout, 2 aircraft, 3 tentative)."""
+        (bit 0 ballistic, 1 past burnout, 2 aircraft, 3 tentative).
+
+        ``los``: for a scan of lines of sight. Space infrared sees only
+        burning motors, and one line of sight fixes the two axes across it,
+        not the one along it. A missile that has been past a burnout (an upper
+        stage, the stack after a separation) and that no radar plot or partner
+        track has placed for ``lost_after_s`` (:attr:`Track.last_fix`: beyond
+        every radar; a radar's gap of a few seconds beside a burning lower
+        stage is not that) is then predicted with a thrust model
+        (``los_thrust``): its manoeuvre
+        model's acceleration noise lies along its velocity (``q_boost``),
+        with ``q_los_thrust_cross`` across it. With isotropic noise nothing
+        ties the motion along the line of sight to what the lines of sight
+        show across it: an orbit-insertion burn seen only by one
+        geostationary sensor was gated out within 10 s as the coasting
+        prediction fell behind (MC SLV seed 1 index 69: payload lost for
+        64 s while reported). Not for a spent stage or debris seen coasting:
+        it has no motor left (:meth:`Ballistic.burnout_test
+        <tocsin.fusion.ballistic.Ballistic.burnout_test>`); the payload's
+        burn starts beside the spent stage it parted from and coasted with,
+        and a thrust model on that stage's track let it follow the first
+        lines of sight of the burn (SLV index 69: stage 2 impact error 3.4 ->
+        16 km)."""
         xs, ps, mus, ts, codes, keys = [], [], [], [], [], []
         banks = False
         for tr in trs:
@@ -164,14 +209,41 @@ class Estimator:
                     and t - tr.burnout_t < cfg.restart_window_s
                 ):
                     q1[i] = cfg.q_boost
+        thrust = None
+        if los and cfg.los_thrust and (code & 1).any():
+            th = np.zeros(len(trs))
+            for i, tr in enumerate(trs):
+                if (
+                    tr.cls == "ballistic"
+                    and tr.status != "tentative"
+                    and tr.burnout_t > -math.inf
+                    and t - tr.last_fix > cfg.lost_after_s
+                    and not (tr.role in separation.SPENT and tr.coast_seen)
+                ):
+                    th[i] = cfg.q_boost
+                    q1[i] = cfg.q_los_thrust_cross
+            if th.any():
+                thrust = th
         key = np.array(keys, dtype=np.int64)
-        return Gathered(x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag, beta)
+        return Gathered(
+            x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag, beta, thrust
+        )
 
     def predict_models(
-        self, x: F64, p: F64, dt: F64, bal: NDArray[np.bool_], q0: F64, q1: F64, beta: F64 | None = None
+        self,
+        x: F64,
+        p: F64,
+        dt: F64,
+        bal: NDArray[np.bool_],
+        q0: F64,
+        q1: F64,
+        beta: F64 | None = None,
+        thrust: F64 | None = None,
     ) -> tuple[F64, F64]:
         """Predict ``(N, 2, 6)`` model states by ``dt (N,)`` (some ballistic;
-        ``beta``: per track, else ``TrackerConfig.beta``)."""
+        ``beta``: per track, else ``TrackerConfig.beta``; ``thrust``: per
+        track, the manoeuvre model's acceleration noise density along its
+        velocity, :attr:`Gathered.thrust`)."""
         n = x.shape[0]
         xf = x.reshape(2 * n, 6)
         pf = p.reshape(2 * n, 6, 6)
@@ -191,22 +263,28 @@ class Estimator:
                 xf[b2], d2[b2], beta=bb if bb is None or np.ndim(bb) == 0 else np.asarray(bb)[b2]
             )
         pp = kernels.cov_predict(fm, np.ascontiguousarray(pf), d2, q2)
-        return xp.reshape(n, 2, 6), pp.reshape(n, 2, 6, 6)
+        pp = pp.reshape(n, 2, 6, 6)
+        xp = xp.reshape(n, 2, 6)
+        if thrust is not None:
+            for i in np.flatnonzero(thrust > 0.0).tolist():
+                pp[i, 1] += along_accel_q(x[i, 1, 3:], xp[i, 1, 3:], float(dt[i]), float(thrust[i]))
+        return xp, pp
 
-    def predict(self, trs: list[Track], t: float) -> tuple[F64, F64, F64]:
-        """Mixed and predicted model states of ``trs`` at ``t`` and ``cbar``."""
-        return self.predict_all(self.gather(trs, t))[:3]
+    def predict(self, trs: list[Track], t: float, los: bool = False) -> tuple[F64, F64, F64]:
+        """Mixed and predicted model states of ``trs`` at ``t`` and ``cbar``
+        (``los``: for a line of sight, :meth:`gather`)."""
+        return self.predict_all(self.gather(trs, t, los))[:3]
 
     def predict_all(self, g: Gathered) -> tuple[F64, F64, F64, F64, F64, NDArray[np.bool_]]:
         """:meth:`predict` of gathered tracks, and the combined prediction
         ``(xc, pc)`` with which rows are physical
         (:func:`tocsin.fusion.kernels.physical`)."""
-        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag, beta = g
+        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag, beta, thrust = g
         bal = (code & 1) > 0
         if not bal.any():
             return kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
         x0, p0, cbar = kernels.imm_mix(x, p, mu, dt, tau0, tau1)
-        xp, pp = self.predict_models(x0, p0, dt, bal, q0, q1, beta)
+        xp, pp = self.predict_models(x0, p0, dt, bal, q0, q1, beta, thrust)
         xc, pc = kernels.imm_combine(xp, pp, cbar)
         ok = kernels.physical(xc, pc)
         if drag is not None:
@@ -502,7 +580,7 @@ class Estimator:
         for rec in recs:
             mm = Meas.of(rec)
             tr.hist.append((rec, tr.snapshot()))
-            xp, pp, cbar = self.predict([tr], mm.t)
+            xp, pp, cbar = self.predict([tr], mm.t, mm.kind != RADAR)
             self.update([tr], stack([mm]), xp, pp, cbar, np.array([mm.t]))
 
     def _replay_air_radar(self, fast: list[tuple[Track, list[MeasRecord]]]) -> None:

@@ -69,6 +69,7 @@ class Lifecycle:
             partners=set(partners),
             last_update=t,
             last_arrival=sent,
+            last_fix=t,
             updates=2,
         )
         self._next_key += 1
@@ -140,6 +141,8 @@ class Lifecycle:
                 tr.last_update = m.t
             if m.sent > tr.last_arrival:
                 tr.last_arrival = m.sent
+            if m.kind == RADAR and m.t > tr.last_fix:
+                tr.last_fix = m.t
             tr.updates += 1
             tr.sources.add(m.sensor)
             tr.partners.add(m.partner)
@@ -202,6 +205,11 @@ class Lifecycle:
                 if (o := self.tracks.get(k)) is not None:
                     o.siblings.add(tr.key)
             tr.siblings |= family
+            xp, _ = twin.combined()
+            sp = float(np.linalg.norm(xp[3:]))
+            if sp > 1.0:
+                tr.part_dir = twin.part_dir = xp[3:] / sp
+                tr.part_t = twin.part_t = tr.t
             tr.parent = twin.id
             tr.cls = twin.cls
             if self.cfg.separation_coasts:

@@ -107,6 +107,7 @@ class PartnerTracks:
             tr.drag = drag.split(tr.drag, xf, pf)
         tr.hist.clear()
         tr.last_update = b.t
+        tr.last_fix = max(tr.last_fix, b.t)
         tr.last_arrival = max(tr.last_arrival, env.sent)
         tr.sources.add(tag)
         tr.partners.add(env.partner)

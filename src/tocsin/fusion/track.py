@@ -49,6 +49,9 @@ class Track:
     phase: str = "unknown"
     last_update: float = 0.0  # measurement time of the newest plot that updated it
     last_arrival: float = -math.inf  # when that plot (or partner track) arrived (its sent time)
+    #: measurement time of the newest update that placed it in 3-D (a radar plot,
+    #: a partner track, its initiation); a line of sight fixes only two axes
+    last_fix: float = -math.inf
     last_quiet_sent: float = -math.inf  # arrival clock of its last predicted report
     last_report: float = -math.inf
     last_predicted_report: float = -math.inf  # a report of the prediction (no plot)
@@ -88,6 +91,10 @@ class Track:
     drag: DragBank | None = None  # the ballistic coefficient (missiles past burnout)
     separated: bool = False  # seen to part from another object (tocsin.fusion.separation)
     siblings: set[int] = field(default_factory=set)  # keys of the objects it parted from or with
+    #: the direction of flight (unit, ECEF) and the time of its latest parting
+    #: (``Lifecycle.confirm``): the axis of "ahead or behind" (:func:`separation.behind`)
+    part_dir: F64 | None = None
+    part_t: float = -math.inf
     parent: str | None = None  # id of the track it separated from
     role: str | None = None  # rv, stage or debris, once told
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)

@@ -167,7 +167,7 @@ class Tracker:
             rc = arr[2] if arr[2].shape[1] == 3 else np.ascontiguousarray(arr[2][:, :3, :3])
             plots = kernels.radar_to_ecef(arr[1], arr[3], arr[4], rc)
         live = self._life.live(t)
-        g = self._est.gather(live, t) if live else None
+        g = self._est.gather(live, t, not radar) if live else None
         if g is not None and plots is not None:
             keep = self._assoc.near(g, plots)
             if not keep.all():
