@@ -235,3 +235,21 @@ def test_an_slv_payload_seen_only_by_one_geostationary_sensor_in_its_insertion_b
     run_flight_scene(
         "SLV", 69, 545.0, None, {t: followed(t) for t in (480.0, 500.0, 520.0, 540.0)}, sensor_bias=True
     )
+
+
+def test_a_missile_a_line_of_sight_took_lately_may_thrust_in_a_radar_scan_too() -> None:
+    """Space infrared sees only burning motors: a missile past burnout that a
+    line of sight updated within ``los_burn_s`` has a motor burning, and its
+    second model allows thrust (``q_boost``) in a radar scan as well (a radar
+    that sees an orbit-insertion burn: MC SLV index 167, 34)."""
+    g, cfg = _gather_case(los=False, last_los=58.0)
+    assert g.q1[0] == cfg.q_boost
+    assert g.thrust is None
+    for case in (
+        {"last_los": 50.0},
+        {"last_los": 58.0, "role": "stage", "coast_seen": True},
+        {"last_los": 58.0, "status": "coasting"},
+        {"last_los": 58.0, "cfg": {"los_burn_s": 0.0}},
+    ):
+        g, cfg = _gather_case(los=False, **case)
+        assert g.q1[0] != cfg.q_boost, case

@@ -180,6 +180,11 @@ class TrackerConfig:
     show of it to the axis along it (an upper stage's orbit-insertion burn
     seen by one geostationary sensor; :meth:`Estimator.gather
     <tocsin.fusion.estimation.Estimator.gather>`, docs/fusion.md)."""
+    los_burn_s: float = 5.0
+    """A missile past burnout that a space-infrared line of sight updated
+    this recently has a motor burning (space infrared sees nothing else): its
+    second model allows thrust (``q_boost``) in every scan, as in the restart
+    window (two of a geostationary sensor's 2-s revisits, and its jitter)."""
     q_los_thrust_cross: float = 300.0
     """Isotropic part of that thrust model (steering: ~10 deg of a 5-g thrust
     off the velocity, ``q ~ a^2 dt``), m^2/s^3."""

@@ -200,13 +200,24 @@ class Estimator:
                 ):
                     q1[i] = cfg.q_reentry_maneuver
         if ((code & 3) == 3).any():
-            # a missile just past burnout: the next stage may light
+            # a missile just past burnout: the next stage may light; or one
+            # that a space-infrared line of sight took within los_burn_s: a
+            # motor burns on it (space infrared sees nothing else), seen by
+            # radars too (MC SLV seed 1 index 167: a radar saw the payload's
+            # orbit-insertion burn, its plots fell out of the ballistic gate
+            # after ~12 s of it; 34: the same)
             for i, tr in enumerate(trs):
                 if (
                     tr.burnt_out
                     and tr.cls == "ballistic"
                     and tr.status == "confirmed"
-                    and t - tr.burnout_t < cfg.restart_window_s
+                    and (
+                        t - tr.burnout_t < cfg.restart_window_s
+                        or (
+                            t - tr.last_los < cfg.los_burn_s
+                            and not (tr.role in separation.SPENT and tr.coast_seen)
+                        )
+                    )
                 ):
                     q1[i] = cfg.q_boost
         thrust = None

@@ -143,6 +143,8 @@ class Lifecycle:
                 tr.last_arrival = m.sent
             if m.kind == RADAR and m.t > tr.last_fix:
                 tr.last_fix = m.t
+            if m.kind != RADAR and m.t > tr.last_los:
+                tr.last_los = m.t
             tr.updates += 1
             tr.sources.add(m.sensor)
             tr.partners.add(m.partner)

@@ -52,6 +52,9 @@ class Track:
     #: measurement time of the newest update that placed it in 3-D (a radar plot,
     #: a partner track, its initiation); a line of sight fixes only two axes
     last_fix: float = -math.inf
+    #: measurement time of the newest space-infrared line of sight that updated
+    #: it (space infrared sees only burning motors)
+    last_los: float = -math.inf
     last_quiet_sent: float = -math.inf  # arrival clock of its last predicted report
     last_report: float = -math.inf
     last_predicted_report: float = -math.inf  # a report of the prediction (no plot)
