@@ -13,13 +13,12 @@ dropped, and it went without a track for 15 s at a time.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
+from conftest import run_flight_scene
 
 from tocsin.fusion import Tracker
-from tocsin.wire import PlotBody
 
 
 def _tentative(trk: Tracker, t: float, arrived: float) -> Any:
@@ -59,24 +58,10 @@ def test_a_re_entry_vehicle_parted_from_its_stage_behind_a_slow_link_gets_its_ow
     radar that sees them (2-s revisit, 2.4-3.1 s latency; module doc). Two
     confirmed tracks must hold the pair (before: one; the re-entry vehicle
     had no track for 15 s at a time, 44 s in all)."""
-    index, until = 33, 245.0
-    from tocsin.drill.generate import random_scenario
-    from tocsin.drill.simulate import simulate
-
-    sim = simulate(random_scenario(1, "ICBM-lofted", index=index, sensor_bias=True))  # the scene as found
+    until = 245.0
+    sim, trk = run_flight_scene("ICBM-lofted", 33, until, sensor_bias=True)  # the scene as found
     t0 = min(o.t_start for o in sim.objects.values())
     rv, stage = sim.objects["M1"], sim.objects["M1.S2"]
-    trk = Tracker()
-    tick = None
-    for e in sim.messages:
-        if isinstance(e.body, PlotBody):
-            if e.body.t - t0 > until:
-                break
-            tick = math.floor(e.sent) + 1.0 if tick is None else tick
-            while e.sent >= tick:
-                trk.advance(tick)
-                tick += 1.0
-        trk.push(e)
     assert stage.t_start - t0 < until - 30.0  # parted a while ago
     near = []
     for tr in trk.tracks:
