@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import bare_track
 
-from tocsin.dynamics.atmosphere import DAY_STEP_M, N_DAY, density_sigma
+from tocsin.dynamics.atmosphere import DAY_STEP_M, N_DAY, day_air, density_sigma
 from tocsin.dynamics.beta import BETA_RANGES
 from tocsin.dynamics.flight import fly_free
 from tocsin.fusion import TrackerConfig, drag
@@ -128,18 +128,6 @@ def test_a_prediction_owes_the_air_by_what_its_bank_has_learnt(monkeypatch: pyte
     assert learnt == 1.0
 
 
-def _gm_air(rng: np.random.Generator, corr_m: float) -> np.ndarray:
-    """One day's air as the simulator draws it (day_air) but for a fixed correlation length."""
-    a = math.exp(-DAY_STEP_M / corr_m)
-    z = np.empty(N_DAY)
-    z[0] = rng.standard_normal()
-    e = rng.standard_normal(N_DAY - 1) * math.sqrt(1.0 - a * a)
-    for i in range(1, N_DAY):
-        z[i] = a * z[i - 1] + e[i - 1]
-    out: np.ndarray = density_sigma(np.arange(N_DAY) * DAY_STEP_M) * z
-    return out
-
-
 def _air_sigma_m(x: np.ndarray, beta: float, informed: float | None, k_single: float) -> float:
     """The standard deviation (m, along its major axis) the air adds to one
     state's impact ellipse: with ``informed`` the path model, else the single
@@ -191,7 +179,7 @@ def test_the_air_term_is_the_spread_the_days_air_makes(
     knots = np.arange(N_DAY) * DAY_STEP_M
     land = []
     for _ in range(400):
-        day = _gm_air(rng, TrackerConfig().density_corr_m)
+        day = day_air(rng, TrackerConfig().density_corr_m)
         d_now = float(np.interp(h0, knots, day))
         _, xt, ok_t = fly_free(x, 0.0, beta=beta, t_max=5_000.0, air=day)
         _, xe, ok_e = fly_free(x, 0.0, beta=beta * math.exp(-k * d_now), t_max=5_000.0)

@@ -187,14 +187,17 @@ DAY_CORR_M = (5_000.0, 12_000.0)
 log-uniformly per day: the tracker assumes 8 km)."""
 
 
-def day_air(rng: np.random.Generator) -> F64:
+def day_air(rng: np.random.Generator, corr_m: float | None = None) -> F64:
     """One day's air: the departure of ``ln rho`` from the standard at heights
     ``0, DAY_STEP_M, ..., DRAG_CEILING_M`` (:data:`N_DAY` values; linear in
     between). A Gauss-Markov process in height with standard deviation
     :func:`density_sigma` and a correlation length drawn from
     :data:`DAY_CORR_M`: what the simulator flies through (the tracker knows
-    only the standard and the size of such departures)."""
-    corr = math.exp(rng.uniform(math.log(DAY_CORR_M[0]), math.log(DAY_CORR_M[1])))
+    only the standard and the size of such departures). ``corr_m``: that
+    correlation length instead of a drawn one (nothing drawn for it)."""
+    corr = corr_m
+    if corr is None:
+        corr = math.exp(rng.uniform(math.log(DAY_CORR_M[0]), math.log(DAY_CORR_M[1])))
     a = math.exp(-DAY_STEP_M / corr)
     z = np.empty(N_DAY)
     z[0] = rng.standard_normal()
