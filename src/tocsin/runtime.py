@@ -95,6 +95,12 @@ class Raw:
 Item = bytes | Raw | Envelope | Prechecked
 
 
+class JournalSyncError(RuntimeError):
+    """The journal's fsync failed after a batch's inputs were handed to the
+    stage process (:meth:`Pipeline.submit_batch`): the pipeline refuses all
+    work from then on; a restart recovers from what the disk holds."""
+
+
 class NondeterminismError(RuntimeError):
     """Replaying the journal produced different outputs from the recorded ones."""
 
@@ -315,6 +321,9 @@ class Pipeline:
         #: outputs are journalled and emitted
         self._handed = 0
         self._finished = 0
+        #: why this pipeline refuses all work (a journal fsync failed after its
+        #: inputs were handed to the stage process: :meth:`submit_batch`); None: working
+        self.failed: str | None = None
 
     # ------------------------------------------------------------ input
 
@@ -336,8 +345,15 @@ class Pipeline:
         are handed to it and the verdicts returned at once: a batch is
         acknowledged when its inputs are durable, and its outputs are journalled
         and emitted by a later :meth:`collect` (the outputs ready by then share
-        this batch's commit).
+        this batch's commit). The inputs are handed as soon as they are
+        committed, before their fsync (:meth:`Journal.sync`, a lazy commit
+        made durable): the stage process works on them while this thread waits
+        for the disk, and nothing is acknowledged or emitted before the fsync
+        (the outputs it returns are journalled by a later, durable commit). An
+        fsync that fails leaves those inputs of unknown durability: the
+        pipeline then refuses all further work (:attr:`failed`; fail closed).
         """
+        self._check_failed()
         verdicts: list[Verdict] = []
         accepted: list[Envelope] = []
         payloads: list[bytes] = []
@@ -348,7 +364,8 @@ class Pipeline:
             proc.check_alive()  # a dead stage process: refuse before journalling anything
         if self.journal is not None:
             try:
-                with self.journal.transaction():
+                # (with a stage process: lazy, made durable by sync() after the hand)
+                with self.journal.transaction(durable=proc is None):
                     if proc is not None:
                         ready, done = self._take_outputs(wait=False)
                         self.journal.extend(("output", o) for o in ready)
@@ -364,10 +381,11 @@ class Pipeline:
         else:
             verdicts = self._check_all(items, now, accepted, payloads)
         if proc is not None:
-            self._emit_encoded(ready)
-            self._finished += done
             self._finish_snapshots()
             self._hand(payloads)
+            self._sync()  # (the stage process is on the inputs meanwhile)
+            self._emit_encoded(ready)
+            self._finished += done
             self._after_work()
             return verdicts
         outs: list[Envelope] = []
@@ -419,6 +437,21 @@ class Pipeline:
                 accepted.append(env)
         return verdicts
 
+    def _sync(self) -> None:
+        """The journal's lazy commits made durable (:meth:`Journal.sync`); if
+        the fsync fails, :attr:`failed` is set and every later call refuses."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.sync()
+        except OSError as exc:
+            self.failed = f"journal fsync failed ({type(exc).__name__}: {exc}): restart to recover"
+            raise JournalSyncError(self.failed) from exc
+
+    def _check_failed(self) -> None:
+        if self.failed is not None:
+            raise JournalSyncError(self.failed)
+
     def _rebuild_windows(self) -> None:
         """The replay windows as the journal has them (after a failed commit):
         from the latest snapshot, then the inputs after it."""
@@ -457,6 +490,7 @@ class Pipeline:
         with a durable commit before any is emitted, and that commit (or the next
         batch's, before its acknowledgement) makes the tick durable too. A tick
         lost with the machine took nothing anyone saw with it."""
+        self._check_failed()
         proc = self.stage_process
         if proc is not None:
             proc.check_alive()
@@ -641,6 +675,7 @@ class Pipeline:
         """Journal (one commit) and emit the outputs the stage process has
         returned; with ``wait``, wait for at least one reply if work is in
         flight. Returns how many outputs. (Nothing to do without a stage process.)"""
+        self._check_failed()
         outs, done = self._take_outputs(wait)
         self._record_encoded(outs)
         self._finished += done

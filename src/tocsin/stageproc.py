@@ -16,11 +16,14 @@ the journal and the sinks and hands it work (:meth:`Pipeline.start_stage_process
 
 What the runtime promises still holds:
 
-* The stage process gets exactly what was journalled, after the commit, in
-  journal order: an input as its journalled bytes (decoded there as a replay
-  decodes it), a tick as its time. So the stages compute what a replay of the
-  journal computes, and recovery reads the journal as before (outputs come
-  after the inputs that produced them, perhaps after later inputs too, which
+* The stage process gets exactly what was journalled, after the commit (a
+  batch's before its fsync: :meth:`Pipeline.submit_batch
+  <tocsin.runtime.Pipeline.submit_batch>` syncs while the stages work, and
+  answers and emits nothing before), in journal order: an input as its
+  journalled bytes (decoded there as a replay decodes it), a tick as its
+  time. So the stages compute what a replay of the journal computes, and
+  recovery reads the journal as before (outputs come after the inputs that
+  produced them, perhaps after later inputs too, which
   :meth:`~tocsin.runtime.Pipeline.recover` already allows).
 * Outputs come back in order and are journalled (committed) before any sink
   sees them.

@@ -31,7 +31,8 @@ real time).
 --stage-process``): the stages run in a process of their own
 (:mod:`tocsin.stageproc`) so verification, the journal and HTTP use one core
 and fusion and warning the other. The worker then hands each committed batch
-over and answers its requests at once (inputs durable); a collector task
+over (before the commit's fsync, which runs while the stages work) and answers
+its requests once that fsync is done (inputs durable); a collector task
 journals and emits the outputs as the stage process returns them.
 """
 
@@ -447,6 +448,8 @@ class Exchange:
         proc = self.pipeline.stage_process
         if proc is not None and not proc.alive:
             return False  # the stages are gone: health says so (a restart recovers)
+        if self.pipeline.failed is not None:
+            return False  # the journal's fsync failed: nothing more is taken (a restart recovers)
         return self._task is not None and not self._task.done() and not self._stopped
 
     @property
