@@ -365,6 +365,8 @@ class Exchange:
         self.grace_ticks = 0
         #: arrival (monotonic) of each queued request, and of the latest one
         self._arrived: dict[asyncio.Future[Any], float] = {}
+        #: (tracing) when the HTTP handler got each request (Exchange.submit ``received``)
+        self._received: dict[asyncio.Future[Any], float] = {}
         self._last_arrival = 0.0
         self.tracer = Tracer(self.config.trace_path) if self.config.trace_path else None
 
@@ -459,14 +461,21 @@ class Exchange:
     # ------------------------------------------------------------ input
 
     async def submit(
-        self, lines: Sequence[bytes | Prechecked], *, key: str = LOCAL, nbytes: int | None = None
+        self,
+        lines: Sequence[bytes | Prechecked],
+        *,
+        key: str = LOCAL,
+        nbytes: int | None = None,
+        received: float | None = None,
     ) -> list[Verdict]:
         """Queue a batch in the queue of its class ``key`` (fair scheduling:
         :mod:`tocsin.exchange.admission`); wait for its verdicts. Raises
         QueueFull (that class's queue, or all of them, full) or TimeoutError.
 
         The verdicts come after the batch's inputs and outputs are committed to
-        the journal (group commit: batches queued together share one commit)."""
+        the journal (group commit: batches queued together share one commit).
+        ``received``: when the HTTP handler got the request (monotonic; for the
+        trace only: its body read and precheck are the time from it to here)."""
         if self._queue is None:
             raise RuntimeError("exchange not started")
         if self._closing:
@@ -483,10 +492,13 @@ class Exchange:
             self.queue_full_messages[key] += len(lines)
             raise QueueFull from None
         self._arrived[fut] = self._last_arrival = time.monotonic()
+        if received is not None and self.tracer is not None:
+            self._received[fut] = received
         try:
             return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
         finally:
             self._arrived.pop(fut, None)
+            self._received.pop(fut, None)
 
     async def run_exclusive(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the worker between batches and ticks: the way for other code
@@ -678,13 +690,15 @@ class Exchange:
     ) -> None:
         assert self.tracer is not None
         arrived = [self._arrived.get(f, t0) for _, f in group]
+        received = [self._received.get(f, a) for (_, f), a in zip(group, arrived, strict=True)]
         plots: list[tuple[str, float]] = []
         for v in verdicts:
             for env in v.accepted_envs():
                 if isinstance(env.body, PlotBody) and (env.body.sensor, env.body.t) not in plots[-1:]:
                     plots.append((env.body.sensor, env.body.t))
         self.tracer.write({
-            "ev": "batch", "arrived": [min(arrived), max(arrived)], "start": t0, "done": time.monotonic(),
+            "ev": "batch", "arrived": [min(arrived), max(arrived)],
+            "received": [min(received), max(received)], "start": t0, "done": time.monotonic(),
             "plots": plots,
         })  # fmt: skip
 
