@@ -26,7 +26,9 @@ What the runtime promises still holds:
   produced them, perhaps after later inputs too, which
   :meth:`~tocsin.runtime.Pipeline.recover` already allows).
 * Outputs come back in order and are journalled (committed) before any sink
-  sees them.
+  sees them; their fsync follows the emission, every input and tick before
+  them being durable by then (:meth:`Pipeline._record_returned
+  <tocsin.runtime.Pipeline._record_returned>`).
 * A request is acknowledged once its inputs are committed (they are durable:
   a crash before their outputs are journalled is completed by recovery), not
   after its outputs; so ingest and fusion overlap.
