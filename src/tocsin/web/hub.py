@@ -151,25 +151,44 @@ class WorkTimes:
 class Tracer:
     """Timings of the pipeline as JSON Lines (``ServerConfig.trace_path``),
     on the monotonic clock (the same clock in every process of the machine,
-    so a client's own timestamps line up with them). Thread-safe."""
+    so a client's own timestamps line up with them). Thread-safe.
+
+    The records are written by a thread of their own: the event loop and the
+    pipeline thread only queue them. A file write on the event loop could wait
+    for the filesystem's journal while the pipeline thread fsyncs the tocsin
+    journal on the same disk (seen 2026-12-06 at load ~18: the event stream's
+    step 1 -> 8-10 ms at p50 once outputs left during their fsync), so the
+    trace would add to the latency it measures."""
 
     def __init__(self, path: str) -> None:
+        import queue
         import threading
 
-        self._lock = threading.Lock()
-        self._f = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close())
+        self._f = open(path, "a")  # noqa: SIM115 (closed by close())
+        self._q: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_all, name="tocsin-trace", daemon=True)
+        self._writer.start()
+
+    def _write_all(self) -> None:
+        while True:
+            line = self._q.get()
+            if line is None:
+                break
+            self._f.write(line)
+            if self._q.empty():
+                self._f.flush()
+        self._f.close()
 
     def write(self, record: dict[str, Any]) -> None:
         import json
 
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        with self._lock:
-            if not self._f.closed:
-                self._f.write(line)
+        self._q.put(json.dumps(record, separators=(",", ":")) + "\n")
 
     def close(self) -> None:
-        with self._lock:
-            self._f.close()
+        """Write what is queued and close the file (later records are dropped)."""
+        if self._writer.is_alive():
+            self._q.put(None)
+            self._writer.join(10)
 
 
 def in_send_order(group: list[tuple[list[Any], _F]]) -> list[tuple[list[Any], _F]]:
