@@ -110,6 +110,13 @@ class TrackerConfig:
     prior (:func:`tocsin.fusion.drag.interact`), keeping its belief about
     beta. False: its members fly on from their own states, however far off
     (before session 6: 190-210 km, mixed into every prediction)."""
+    bank_air_drift: bool = True
+    """A split drag bank forgets, as it comes down, what the drag told it
+    higher up as fast as the air's departure from the standard changes with
+    height (:func:`tocsin.fusion.drag.drift`, :func:`~tocsin.fusion.drag.air_drift_var`
+    with ``density_corr_m``): the ``ln beta`` its drag reads is ``ln beta -
+    d(h)``. False: a static bank (before session 9), which once collapsed
+    onto one member cannot follow the air."""
     density_corr_m: float = 8_000.0
     """Height over which the air's departure from the standard atmosphere
     (:func:`tocsin.dynamics.atmosphere.density_sigma`: 5 % near the ground

@@ -340,6 +340,11 @@ class Estimator:
                     bank = drag.interact(bank, 1.0 - w1, g.x[i, 1], g.p[i, 1])
                     self.stats["bank_restarts"] += 1
             xs, ps = drag.predict(bank, dt, cfg.q_ballistic, cfg.q_ballistic_vacuum)
+            if cfg.bank_air_drift and cfg.density_corr_m > 0.0:
+                # the drag it reads moves with the air it comes down through
+                w = bank.weights
+                hh = height(np.stack([w @ bank.x, w @ xs])[:, :3])
+                bank = drag.drift(bank, drag.air_drift_var(float(hh[0]), float(hh[1]), cfg.density_corr_m))
             xm, pm = drag.mixture(bank.with_states(xs, ps))
             self._bank_pred[int(g.key[i])] = (float(g.t0[i]) + dt, xs, ps, bank)
             xp[i, 0] = xm
