@@ -236,8 +236,8 @@ class ScenarioLatency:
 
 #: the stages of one plot's way to its first track report (:func:`breakdown`)
 STAGES = (
-    "http_in", "queue", "input_commit", "scan_wait", "trigger", "stage_process", "collect_wait",
-    "output_commit", "sse_out",
+    "http_in", "body_precheck", "queue", "input_commit", "scan_wait", "trigger", "stage_process",
+    "collect_wait", "output_commit", "sse_out",
 )  # fmt: skip
 
 
@@ -245,8 +245,11 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
     """Where each first track report's latency went, from the server's trace
     (``tocsin serve --trace``: batch, tick, collect, reply and output
     timestamps, on the monotonic clock this process shares) and the client's
-    own POST and receipt times. Per report: ``http_in`` POST -> request queued
-    at the server; ``queue`` -> its batch on the pipeline thread;
+    own POST and receipt times. Per report: ``http_in`` POST -> the server's
+    HTTP handler has the request; ``body_precheck`` -> its body read, decoded
+    and checked (the precheck threads) and queued (0 for a server whose trace
+    lacks the handler's time: then all in ``http_in``); ``queue`` -> its batch
+    on the pipeline thread;
     ``input_commit`` the batch checked, journalled (fsync) and handed to the
     stage process; ``scan_wait`` -> the work that completed the scan began (the
     scan grace's tick, a periodic tick, or the next batch: ``triggers``);
@@ -303,8 +306,10 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
         c = bisect.bisect_right(c_starts, out) - 1
         c_start = collects[c]["start"] if c >= 0 and collects[c]["start"] >= reply else reply
         triggers[why] = triggers.get(why, 0) + 1
+        # (a server without the handler's time in its trace: all of it in http_in)
+        handler = b.get("received", b["arrived"])[1]
         marks = [
-            posted, b["arrived"][1], b["start"], b["done"], trig_start, trig_done, reply,
+            posted, handler, b["arrived"][1], b["start"], b["done"], trig_start, trig_done, reply,
             c_start, out, received,
         ]  # fmt: skip
         for name, a, z in zip(STAGES, marks[:-1], marks[1:], strict=True):
