@@ -108,3 +108,26 @@ def test_a_collapsed_bank_follows_when_the_drag_moves_to_the_next_member() -> No
     # neighbour within reach
     assert steps[False] >= 55
     assert steps[True] <= 20
+
+
+def test_a_member_the_value_moves_into_starts_from_where_it_came_from() -> None:
+    # the IMM's mixing: member 7, which the drag had ruled out (its own drag
+    # wrong all along, its state 5 km off), takes what moves in from member 6,
+    # and with it member 6's state; member 6 keeps its own
+    bank = _collapsed_on(6)
+    assert bank.x is not None
+    assert bank.p is not None
+    x = bank.x.copy()
+    x[7, 0] += 5_000.0
+    bank = bank.with_states(x, bank.p)
+    out = drag.drift(bank, 0.002)
+    assert out.x is not None
+    assert out.p is not None
+    assert abs(out.x[7, 0] - x[6, 0]) < 1.0
+    assert out.x[6, 0] == pytest.approx(x[6, 0], abs=1e-6)
+    assert np.allclose(out.p[6], bank.p[6])
+    # without mixing the states stay as they were
+    kept = drag.drift(bank, 0.002, mix=False)
+    assert kept.x is not None
+    assert kept.x[7, 0] == pytest.approx(x[7, 0])
+    assert np.allclose(kept.weights, out.weights)

@@ -424,7 +424,7 @@ def air_drift_var(h0_m: float, h1_m: float, corr_m: float) -> float:
     return max(s0 * s0 + s1 * s1 - 2.0 * rho * s0 * s1, 0.0)
 
 
-def drift(bank: DragBank, var: float) -> DragBank:
+def drift(bank: DragBank, var: float, mix: bool = True) -> DragBank:
     """The bank after the ``ln beta`` its drag reads has moved by a random
     step of variance ``var`` (:func:`air_drift_var`: the air's departure
     from the standard changes with height, so the drag measured 10 km
@@ -446,6 +446,8 @@ def drift(bank: DragBank, var: float) -> DragBank:
     ll = bank.logw - logw0
     lik = np.exp(ll - float(np.max(ll)))
     out = lik.copy()
+    x = None if bank.x is None else bank.x.copy()
+    pc = None if bank.p is None else bank.p.copy()
     for kk in np.unique(bank.member_kind):
         sel = np.nonzero(bank.member_kind == kk)[0]
         if sel.size < 2:
@@ -455,17 +457,35 @@ def drift(bank: DragBank, var: float) -> DragBank:
             continue
         a = var / (2.0 * step * step)
         n = max(1, math.ceil(a / 0.25))  # explicit steps, stable below 1/2
+        m = sel.size
+        # one explicit step of the heat equation, reflecting ends (the grid's
+        # tails hold what is beyond): T[i, j] = what goes from member i to j
+        one = np.eye(m) * (1.0 - 2.0 * a / n)
+        one[0, 0] += a / n
+        one[-1, -1] += a / n
+        i = np.arange(m - 1)
+        one[i, i + 1] = a / n
+        one[i + 1, i] = a / n
+        t = np.linalg.matrix_power(one, n)
         y = lik[sel]
-        for _ in range(n):
-            # reflecting ends: the grid's tails hold what is beyond
-            left = np.concatenate([y[:1], y[:-1]])
-            right = np.concatenate([y[1:], y[-1:]])
-            y = y + (a / n) * (left - 2.0 * y + right)
-        out[sel] = y
+        yn = t.T @ y
+        out[sel] = yn
+        if mix and x is not None and pc is not None and bank.x is not None and bank.p is not None:
+            # each member's state as the IMM mixes it: from member i with
+            # probability t[i, j] y_i / yn_j (a member the value moved into
+            # starts where the member it came from was, not where its own
+            # drag, wrong until now, took it)
+            mu = t * y[:, None] / np.maximum(yn[None, :], 1e-300)
+            xs, ps = bank.x[sel], bank.p[sel]
+            xj = mu.T @ xs
+            d = xs[:, None, :] - xj[None, :, :]
+            pj = np.einsum("ij,iab->jab", mu, ps) + np.einsum("ij,ija,ijb->jab", mu, d, d)
+            x[sel] = xj
+            pc[sel] = 0.5 * (pj + np.swapaxes(pj, 1, 2))
     logw = logw0 + np.log(np.maximum(out, 1e-300))
     logw = np.maximum(logw, float(np.max(logw)) - 30.0)
     logw = logw - _logsumexp(logw)
-    return replace(bank, logw=logw)
+    return replace(bank, logw=logw, x=x, p=pc)
 
 
 def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F64, F64]:

@@ -344,7 +344,11 @@ class Estimator:
                 # the drag it reads moves with the air it comes down through
                 w = bank.weights
                 hh = height(np.stack([w @ bank.x, w @ xs])[:, :3])
-                bank = drag.drift(bank, drag.air_drift_var(float(hh[0]), float(hh[1]), cfg.density_corr_m))
+                v = drag.air_drift_var(float(hh[0]), float(hh[1]), cfg.density_corr_m)
+                moved = drag.drift(bank.with_states(xs, ps), v)
+                assert moved.x is not None
+                assert moved.p is not None
+                bank, xs, ps = moved.with_states(bank.x, bank.p), moved.x, moved.p
             xm, pm = drag.mixture(bank.with_states(xs, ps))
             self._bank_pred[int(g.key[i])] = (float(g.t0[i]) + dt, xs, ps, bank)
             xp[i, 0] = xm
