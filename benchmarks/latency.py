@@ -1536,6 +1536,13 @@ def main() -> None:
         help="CPU per plot of ingress (unsigned / v2 / bundles), journal and stages, in process",
     )
     ap.add_argument(
+        "--no-trace",
+        action="store_true",
+        help="scenario: run the servers without --trace (no plot_to_track_breakdown): the latency without "
+        "the tracer's own cost, which differs between trees (before 9b4d7cd the trace's file writes ran on "
+        "the event loop and could wait there while the journal fsynced)",
+    )
+    ap.add_argument(
         "--scan-markers",
         action="store_true",
         help="scenario: the radars send end-of-scan markers (scan_end on a scan's last plot), as "
@@ -1619,7 +1626,8 @@ def main() -> None:
                         for name, code in trees.items():
                             d = tmp / f"scenario-{name}-{i}"
                             # (a server that can writes its timings: the breakdown)
-                            trace = tmp / f"trace-{name}-{i}.jsonl" if _traces(code) else None
+                            traced = _traces(code) and not args.no_trace
+                            trace = tmp / f"trace-{name}-{i}.jsonl" if traced else None
                             opts = ("--trace", str(trace)) if trace is not None else ()
                             proc, url = start_server(
                                 d, "default", args.sync, tick=1.0, code=code, options=opts

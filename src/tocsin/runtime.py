@@ -325,6 +325,10 @@ class Pipeline:
         #: inputs or ticks committed lazily and not yet fsynced (with a stage
         #: process: no output is emitted while this is set; :meth:`_record_returned`)
         self._lazy_inputs = False
+        #: anything committed lazily and not yet fsynced (:meth:`_sync` skips the
+        #: fsync otherwise: e.g. a batch whose hand-over waited for outputs,
+        #: collected and synced them, fsyncs nothing more)
+        self._unsynced = False
         #: why this pipeline refuses all work (a journal fsync failed after its
         #: inputs were handed to the stage process: :meth:`submit_batch`); None: working
         self.failed: str | None = None
@@ -386,7 +390,7 @@ class Pipeline:
             verdicts = self._check_all(items, now, accepted, payloads)
         if proc is not None:
             if self.journal is not None:
-                self._lazy_inputs = True
+                self._lazy_inputs = self._unsynced = True
             self._finish_snapshots()
             self._hand(payloads)
             self._sync()  # (the stage process is on the inputs meanwhile)
@@ -446,11 +450,11 @@ class Pipeline:
     def _sync(self) -> None:
         """The journal's lazy commits made durable (:meth:`Journal.sync`); if
         the fsync fails, :attr:`failed` is set and every later call refuses."""
-        if self.journal is None:
-            return
+        if self.journal is None or not self._unsynced:
+            return  # (nothing committed lazily since the last fsync: no second one)
         try:
             self.journal.sync()
-            self._lazy_inputs = False
+            self._lazy_inputs = self._unsynced = False
         except OSError as exc:
             self.failed = f"journal fsync failed ({type(exc).__name__}: {exc}): restart to recover"
             raise JournalSyncError(self.failed) from exc
@@ -504,7 +508,8 @@ class Pipeline:
             proc.check_alive()
             if self.journal is not None:
                 self.journal.append("tick", _tick_payload(t), durable=False)
-                self._lazy_inputs = True  # (synced before any output is emitted: collect)
+                # (synced before any output is emitted: collect)
+                self._lazy_inputs = self._unsynced = True
             self.metrics.ticks += 1
             self.last_tick = t
             self._hand([t])
@@ -738,6 +743,7 @@ class Pipeline:
             return
         with j.transaction(durable=False):
             j.extend(("output", o) for o in outs)
+        self._unsynced = True
         if self._lazy_inputs:
             self._sync()  # (a lazy tick: its outputs' fsync covers both, before they leave)
             self._emit_encoded(outs)

@@ -439,3 +439,36 @@ def test_outputs_leave_once_what_made_them_is_durable_before_their_own_fsync(
     assert not [k for k in at_emit if k & {"input", "tick"}]  # what made them was durable
     assert sum("output" in k for k in at_emit) > len(at_emit) // 2  # their own fsync came after
     pipe.close()
+
+
+def test_no_second_fsync_when_nothing_was_committed_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose hand-over waited for outputs (collected and synced there)
+    or a collect with nothing new does not fsync again (at 20,000 plots/s the
+    hand-over waits for the stages on most batches)."""
+    from tocsin.journal import store
+
+    j = Journal(tmp_path / "j.db", synchronous="FULL")
+    pipe = Pipeline(toy_stages(), j)
+    pipe.start_stage_process(StageRecipe("toy"))
+    synced: list[str] = []
+    real = store._fsync_file
+
+    def spy(path: Path) -> None:
+        synced.append(Path(path).name)
+        real(path)
+
+    monkeypatch.setattr(store, "_fsync_file", spy)
+    pipe.submit_batch(plots(4))
+    assert synced == ["j.db-wal"]
+    pipe._sync()  # nothing committed since
+    assert synced == ["j.db-wal"]
+    pipe.flush()  # the outputs: committed, emitted, synced (once per reply collected)
+    n = len(synced)
+    assert n >= 2
+    pipe.collect()  # nothing left
+    pipe._sync()
+    assert len(synced) == n
+    pipe._stop_stage_process()
+    j.close()
