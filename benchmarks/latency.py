@@ -236,8 +236,8 @@ class ScenarioLatency:
 
 #: the stages of one plot's way to its first track report (:func:`breakdown`)
 STAGES = (
-    "http_in", "queue", "input_commit", "scan_wait", "trigger", "stage_process", "collect_wait",
-    "output_commit", "sse_out",
+    "http_in", "body_precheck", "queue", "input_commit", "scan_wait", "trigger", "stage_process",
+    "collect_wait", "output_commit", "sse_out",
 )  # fmt: skip
 
 
@@ -245,8 +245,11 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
     """Where each first track report's latency went, from the server's trace
     (``tocsin serve --trace``: batch, tick, collect, reply and output
     timestamps, on the monotonic clock this process shares) and the client's
-    own POST and receipt times. Per report: ``http_in`` POST -> request queued
-    at the server; ``queue`` -> its batch on the pipeline thread;
+    own POST and receipt times. Per report: ``http_in`` POST -> the server's
+    HTTP handler has the request; ``body_precheck`` -> its body read, decoded
+    and checked (the precheck threads) and queued (0 for a server whose trace
+    lacks the handler's time: then all in ``http_in``); ``queue`` -> its batch
+    on the pipeline thread;
     ``input_commit`` the batch checked, journalled (fsync) and handed to the
     stage process; ``scan_wait`` -> the work that completed the scan began (the
     scan grace's tick, a periodic tick, or the next batch: ``triggers``);
@@ -303,8 +306,10 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
         c = bisect.bisect_right(c_starts, out) - 1
         c_start = collects[c]["start"] if c >= 0 and collects[c]["start"] >= reply else reply
         triggers[why] = triggers.get(why, 0) + 1
+        # (a server without the handler's time in its trace: all of it in http_in)
+        handler = b.get("received", b["arrived"])[1]
         marks = [
-            posted, b["arrived"][1], b["start"], b["done"], trig_start, trig_done, reply,
+            posted, handler, b["arrived"][1], b["start"], b["done"], trig_start, trig_done, reply,
             c_start, out, received,
         ]  # fmt: skip
         for name, a, z in zip(STAGES, marks[:-1], marks[1:], strict=True):
@@ -1531,6 +1536,13 @@ def main() -> None:
         help="CPU per plot of ingress (unsigned / v2 / bundles), journal and stages, in process",
     )
     ap.add_argument(
+        "--no-trace",
+        action="store_true",
+        help="scenario: run the servers without --trace (no plot_to_track_breakdown): the latency without "
+        "the tracer's own cost, which differs between trees (before 9b4d7cd the trace's file writes ran on "
+        "the event loop and could wait there while the journal fsynced)",
+    )
+    ap.add_argument(
         "--scan-markers",
         action="store_true",
         help="scenario: the radars send end-of-scan markers (scan_end on a scan's last plot), as "
@@ -1614,7 +1626,8 @@ def main() -> None:
                         for name, code in trees.items():
                             d = tmp / f"scenario-{name}-{i}"
                             # (a server that can writes its timings: the breakdown)
-                            trace = tmp / f"trace-{name}-{i}.jsonl" if _traces(code) else None
+                            traced = _traces(code) and not args.no_trace
+                            trace = tmp / f"trace-{name}-{i}.jsonl" if traced else None
                             opts = ("--trace", str(trace)) if trace is not None else ()
                             proc, url = start_server(
                                 d, "default", args.sync, tick=1.0, code=code, options=opts

@@ -7,13 +7,14 @@
                    └──► journal (reject), counters
 
 Inputs are journalled (and committed) *before* the stages see them; outputs are
-journalled before any sink sees them. Ticks (time advancing with no input) are
-journalled as inputs too, because they change stage state. So the accepted inputs
-and ticks in the journal, re-run through fresh stages, give the same outputs in
-the same order — that is :func:`replay_journal`, and it is also how a restarted
-node recovers (:meth:`Pipeline.recover`): it rebuilds stage and replay-window
-state from the journal and appends any outputs the crash kept from being
-written.
+journalled before any sink sees them (with a stage process, committed before and
+fsynced after, once what made them is durable: :meth:`Pipeline._record_returned`).
+Ticks (time advancing with no input) are journalled as inputs too, because they
+change stage state. So the accepted inputs and ticks in the journal, re-run
+through fresh stages, give the same outputs in the same order — that is
+:func:`replay_journal`, and it is also how a restarted node recovers
+(:meth:`Pipeline.recover`): it rebuilds stage and replay-window state from the
+journal and appends any outputs the crash kept from being written.
 
 Nothing here reads the wall clock: times come in as arguments (the server's loop
 owns the clock). (The snapshot policy reads CPU time, which changes no output.)
@@ -93,6 +94,12 @@ class Raw:
 #: what :meth:`Pipeline.submit_batch` takes: raw JSON, raw bytes with their
 #: encoding, a decoded message, or a message already decoded and authenticated
 Item = bytes | Raw | Envelope | Prechecked
+
+
+class JournalSyncError(RuntimeError):
+    """The journal's fsync failed after a batch's inputs were handed to the
+    stage process (:meth:`Pipeline.submit_batch`): the pipeline refuses all
+    work from then on; a restart recovers from what the disk holds."""
 
 
 class NondeterminismError(RuntimeError):
@@ -315,6 +322,16 @@ class Pipeline:
         #: outputs are journalled and emitted
         self._handed = 0
         self._finished = 0
+        #: inputs or ticks committed lazily and not yet fsynced (with a stage
+        #: process: no output is emitted while this is set; :meth:`_record_returned`)
+        self._lazy_inputs = False
+        #: anything committed lazily and not yet fsynced (:meth:`_sync` skips the
+        #: fsync otherwise: e.g. a batch whose hand-over waited for outputs,
+        #: collected and synced them, fsyncs nothing more)
+        self._unsynced = False
+        #: why this pipeline refuses all work (a journal fsync failed after its
+        #: inputs were handed to the stage process: :meth:`submit_batch`); None: working
+        self.failed: str | None = None
 
     # ------------------------------------------------------------ input
 
@@ -336,8 +353,15 @@ class Pipeline:
         are handed to it and the verdicts returned at once: a batch is
         acknowledged when its inputs are durable, and its outputs are journalled
         and emitted by a later :meth:`collect` (the outputs ready by then share
-        this batch's commit).
+        this batch's commit). The inputs are handed as soon as they are
+        committed, before their fsync (:meth:`Journal.sync`, a lazy commit
+        made durable): the stage process works on them while this thread waits
+        for the disk, and nothing is acknowledged or emitted before the fsync
+        (the outputs it returns are journalled by a later, durable commit). An
+        fsync that fails leaves those inputs of unknown durability: the
+        pipeline then refuses all further work (:attr:`failed`; fail closed).
         """
+        self._check_failed()
         verdicts: list[Verdict] = []
         accepted: list[Envelope] = []
         payloads: list[bytes] = []
@@ -348,7 +372,8 @@ class Pipeline:
             proc.check_alive()  # a dead stage process: refuse before journalling anything
         if self.journal is not None:
             try:
-                with self.journal.transaction():
+                # (with a stage process: lazy, made durable by sync() after the hand)
+                with self.journal.transaction(durable=proc is None):
                     if proc is not None:
                         ready, done = self._take_outputs(wait=False)
                         self.journal.extend(("output", o) for o in ready)
@@ -364,10 +389,13 @@ class Pipeline:
         else:
             verdicts = self._check_all(items, now, accepted, payloads)
         if proc is not None:
-            self._emit_encoded(ready)
-            self._finished += done
+            if self.journal is not None:
+                self._lazy_inputs = self._unsynced = True
             self._finish_snapshots()
             self._hand(payloads)
+            self._sync()  # (the stage process is on the inputs meanwhile)
+            self._emit_encoded(ready)
+            self._finished += done
             self._after_work()
             return verdicts
         outs: list[Envelope] = []
@@ -419,6 +447,22 @@ class Pipeline:
                 accepted.append(env)
         return verdicts
 
+    def _sync(self) -> None:
+        """The journal's lazy commits made durable (:meth:`Journal.sync`); if
+        the fsync fails, :attr:`failed` is set and every later call refuses."""
+        if self.journal is None or not self._unsynced:
+            return  # (nothing committed lazily since the last fsync: no second one)
+        try:
+            self.journal.sync()
+            self._lazy_inputs = self._unsynced = False
+        except OSError as exc:
+            self.failed = f"journal fsync failed ({type(exc).__name__}: {exc}): restart to recover"
+            raise JournalSyncError(self.failed) from exc
+
+    def _check_failed(self) -> None:
+        if self.failed is not None:
+            raise JournalSyncError(self.failed)
+
     def _rebuild_windows(self) -> None:
         """The replay windows as the journal has them (after a failed commit):
         from the latest snapshot, then the inputs after it."""
@@ -453,15 +497,19 @@ class Pipeline:
         them when they come).
 
         The tick's commit is lazy (``Journal.append(durable=False)``: no fsync of
-        its own): nothing is acknowledged on a tick, its outputs are journalled
-        with a durable commit before any is emitted, and that commit (or the next
-        batch's, before its acknowledgement) makes the tick durable too. A tick
+        its own): nothing is acknowledged on a tick, its outputs are emitted only
+        after an fsync that covers it (in process: their durable commit; with a
+        stage process: :meth:`collect` syncs first), and that fsync (or the next
+        batch's, before its acknowledgement) makes the tick durable. A tick
         lost with the machine took nothing anyone saw with it."""
+        self._check_failed()
         proc = self.stage_process
         if proc is not None:
             proc.check_alive()
             if self.journal is not None:
                 self.journal.append("tick", _tick_payload(t), durable=False)
+                # (synced before any output is emitted: collect)
+                self._lazy_inputs = self._unsynced = True
             self.metrics.ticks += 1
             self.last_tick = t
             self._hand([t])
@@ -641,8 +689,9 @@ class Pipeline:
         """Journal (one commit) and emit the outputs the stage process has
         returned; with ``wait``, wait for at least one reply if work is in
         flight. Returns how many outputs. (Nothing to do without a stage process.)"""
+        self._check_failed()
         outs, done = self._take_outputs(wait)
-        self._record_encoded(outs)
+        self._record_returned(outs)
         self._finished += done
         self._finish_snapshots()
         return len(outs)
@@ -672,6 +721,35 @@ class Pipeline:
         self._maybe_checkpoint()
         self._maybe_snapshot()
         self._maybe_rotate()
+
+    def _record_returned(self, outs: list[bytes]) -> None:
+        """Journal and emit outputs the stage process returned: committed (a
+        process crash keeps them) and emitted before their own fsync, which
+        follows at once. What they were computed from is durable before any is
+        emitted: every input and tick journalled before them (a batch's are
+        synced when handed, :meth:`submit_batch`; a lazy tick's here, first).
+        So a power loss that takes these outputs from the journal leaves the
+        inputs and ticks that recovery re-runs to append the same outputs (the
+        stages are deterministic: replays are byte-identical, and
+        :meth:`recover` checks it); what anyone was shown is in the journal
+        after recovery. This takes the outputs' fsync off every report's path
+        (issue 17 (a)); only the stage-process path does it (in process, the
+        outputs' commit is durable before they are emitted, as before)."""
+        if not outs:
+            return
+        j = self.journal
+        if j is None:
+            self._emit_encoded(outs)
+            return
+        with j.transaction(durable=False):
+            j.extend(("output", o) for o in outs)
+        self._unsynced = True
+        if self._lazy_inputs:
+            self._sync()  # (a lazy tick: its outputs' fsync covers both, before they leave)
+            self._emit_encoded(outs)
+            return
+        self._emit_encoded(outs)
+        self._sync()
 
     def _record_encoded(self, outs: list[bytes]) -> None:
         if not outs:

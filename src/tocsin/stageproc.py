@@ -16,14 +16,19 @@ the journal and the sinks and hands it work (:meth:`Pipeline.start_stage_process
 
 What the runtime promises still holds:
 
-* The stage process gets exactly what was journalled, after the commit, in
-  journal order: an input as its journalled bytes (decoded there as a replay
-  decodes it), a tick as its time. So the stages compute what a replay of the
-  journal computes, and recovery reads the journal as before (outputs come
-  after the inputs that produced them, perhaps after later inputs too, which
+* The stage process gets exactly what was journalled, after the commit (a
+  batch's before its fsync: :meth:`Pipeline.submit_batch
+  <tocsin.runtime.Pipeline.submit_batch>` syncs while the stages work, and
+  answers and emits nothing before), in journal order: an input as its
+  journalled bytes (decoded there as a replay decodes it), a tick as its
+  time. So the stages compute what a replay of the journal computes, and
+  recovery reads the journal as before (outputs come after the inputs that
+  produced them, perhaps after later inputs too, which
   :meth:`~tocsin.runtime.Pipeline.recover` already allows).
 * Outputs come back in order and are journalled (committed) before any sink
-  sees them.
+  sees them; their fsync follows the emission, every input and tick before
+  them being durable by then (:meth:`Pipeline._record_returned
+  <tocsin.runtime.Pipeline._record_returned>`).
 * A request is acknowledged once its inputs are committed (they are durable:
   a crash before their outputs are journalled is completed by recovery), not
   after its outputs; so ingest and fusion overlap.

@@ -306,3 +306,169 @@ def test_a_failing_stage_keeps_the_outputs_of_the_stages_before_it() -> None:
     assert failed
     assert outs == [env, env]
     assert sent == [1, 2]
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.got: list[Envelope] = []
+
+    def emit(self, env: Envelope) -> None:
+        self.got.append(env)
+
+
+def test_inputs_reach_the_stages_during_their_fsync_and_leave_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stage process is handed a batch before the journal's fsync of it
+    (issue 17 (a): the stages work while the disk syncs), and nothing is
+    acknowledged or emitted before that fsync."""
+    j = Journal(tmp_path / "j.db", synchronous="FULL")
+    sink = _Sink()
+    pipe = Pipeline(toy_stages(), j, [sink])
+    pipe.start_stage_process(StageRecipe("toy"))
+    pipe.submit_batch(plots(3))
+    pipe.flush()
+    at_sync: list[tuple[int, int, bool]] = []
+    real = j.sync
+
+    def sync() -> None:
+        # when the fsync starts: messages handed, emitted, and the last entry committed
+        at_sync.append((pipe._handed, len(sink.got), j.entry(j.last_seq) is not None))
+        real()
+
+    monkeypatch.setattr(j, "sync", sync)
+    handed, emitted = pipe._handed, len(sink.got)
+    pipe.submit_batch(plots(4, start=4))
+    assert at_sync == [(handed + 4, emitted, True)]
+    pipe.flush()
+    assert len(sink.got) == len(recorded_outputs(j)) > emitted
+    pipe.close()
+
+
+def test_a_failed_fsync_fails_the_pipeline_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fsync error after the stages were handed a batch: the batch is not
+    acknowledged, and the pipeline takes nothing more (its journal's
+    durability is unknown) until a restart recovers what the disk holds."""
+    from tocsin.journal import store
+    from tocsin.runtime import JournalSyncError
+
+    j = Journal(tmp_path / "j.db", synchronous="FULL")
+    sink = _Sink()
+    pipe = Pipeline(toy_stages(), j, [sink])
+    pipe.start_stage_process(StageRecipe("toy"))
+    pipe.submit_batch(plots(3))
+    pipe.flush()
+    emitted = len(sink.got)
+
+    def broken(path: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store, "_fsync_file", broken)
+    with pytest.raises(JournalSyncError):
+        pipe.submit_batch(plots(2, start=4))
+    assert pipe.failed is not None
+    assert "fsync" in pipe.failed
+    monkeypatch.undo()  # (even a disk that works again is not trusted: restart)
+    before = j.last_seq
+    with pytest.raises(JournalSyncError):
+        pipe.submit_batch(plots(2, start=6))
+    with pytest.raises(JournalSyncError):
+        pipe.tick(T0 + 100)
+    with pytest.raises(JournalSyncError):
+        pipe.collect(wait=True)
+    assert j.last_seq == before
+    assert len(sink.got) == emitted  # nothing of the unsynced batch was emitted
+    pipe._stop_stage_process()
+    j.close()
+
+
+def test_journal_sync_fsyncs_the_write_ahead_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tocsin.journal import store
+
+    synced: list[str] = []
+    real = store._fsync_file
+
+    def spy(path: Path) -> None:
+        synced.append(Path(path).name)
+        real(path)
+
+    for mode, want in (("FULL", ["j.db-wal"]), ("NORMAL", [])):
+        j = Journal(tmp_path / mode / "j.db", synchronous=mode)
+        with j.transaction(durable=False):
+            j.add("input", b"{}")
+        monkeypatch.setattr(store, "_fsync_file", spy)
+        j.sync()
+        monkeypatch.undo()
+        assert synced == want, mode
+        synced.clear()
+        j.close()
+
+
+def test_outputs_leave_once_what_made_them_is_durable_before_their_own_fsync(
+    tmp_path: Path, messages: list[Envelope], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a stage process (journal FULL), an output is emitted once every
+    input and tick journalled before it is fsynced, but before its own fsync
+    (recovery re-derives it from those: issue 17 (a), one fsync off each
+    report's path); the journal still holds every output emitted, in order."""
+    j = Journal(tmp_path / "j.db", synchronous="FULL")
+    unsynced: list[str] = []  # kinds journalled since the last fsync
+    at_emit: list[frozenset[str]] = []
+    real_add, real_sync = j.add, j.sync
+
+    def add(kind: str, payload: bytes, *, ts: float | None = None) -> int:
+        unsynced.append(kind)
+        return real_add(kind, payload, ts=ts)
+
+    def sync() -> None:
+        real_sync()
+        unsynced.clear()
+
+    class Sink:
+        def emit(self, env: Envelope) -> None:
+            at_emit.append(frozenset(unsynced))
+
+    monkeypatch.setattr(j, "add", add)
+    monkeypatch.setattr(j, "sync", sync)
+    pipe = Pipeline(default_stages(), j, [Sink()])
+    proc = pipe.start_stage_process(StageRecipe("default"))
+    wait_for_warm_up(proc)
+    feed(pipe, messages[: len(messages) // 2])
+    pipe.flush()
+    assert len(at_emit) == len(recorded_outputs(j)) > 20
+    assert not [k for k in at_emit if k & {"input", "tick"}]  # what made them was durable
+    assert sum("output" in k for k in at_emit) > len(at_emit) // 2  # their own fsync came after
+    pipe.close()
+
+
+def test_no_second_fsync_when_nothing_was_committed_since(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose hand-over waited for outputs (collected and synced there)
+    or a collect with nothing new does not fsync again (at 20,000 plots/s the
+    hand-over waits for the stages on most batches)."""
+    from tocsin.journal import store
+
+    j = Journal(tmp_path / "j.db", synchronous="FULL")
+    pipe = Pipeline(toy_stages(), j)
+    pipe.start_stage_process(StageRecipe("toy"))
+    synced: list[str] = []
+    real = store._fsync_file
+
+    def spy(path: Path) -> None:
+        synced.append(Path(path).name)
+        real(path)
+
+    monkeypatch.setattr(store, "_fsync_file", spy)
+    pipe.submit_batch(plots(4))
+    assert synced == ["j.db-wal"]
+    pipe._sync()  # nothing committed since
+    assert synced == ["j.db-wal"]
+    pipe.flush()  # the outputs: committed, emitted, synced (once per reply collected)
+    n = len(synced)
+    assert n >= 2
+    pipe.collect()  # nothing left
+    pipe._sync()
+    assert len(synced) == n
+    pipe._stop_stage_process()
+    j.close()

@@ -408,8 +408,7 @@ class Estimator:
                 if tr.phase == "ballistic" and float(xm[:3] @ xm[3:]) < 0.0:
                     # on the way down through the air: a re-entry manoeuvre
                     # (pull-up, glide, dive); the drag model no longer holds
-                    tr.manoeuvring = True
-                    tr.drag = bank.with_states(None, None)
+                    tr.declare_manoeuvre()
                     self.stats["manoeuvres"] += 1
                 elif tr.burnt_out and not (tr.role in separation.SPENT and tr.coast_seen):
                     # on the way up it is thrust: a next stage after the restart

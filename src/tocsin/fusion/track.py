@@ -102,6 +102,7 @@ class Track:
     role: str | None = None  # rv, stage or debris, once told
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
+    lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
     max_alt: float = 0.0  # highest well-estimated height seen, m
     #: radars whose plots made a track suppressed as this one's duplicate
     #: (sensor -> that track's time; Lifecycle.confirm counts them against its own)
@@ -170,8 +171,20 @@ class Track:
         self.impact = None
         self.drag = None
         self.manoeuvring = False
+        self.lift_votes = 0
         self.speeds.clear()
         self.quiet = 0
+
+    def declare_manoeuvre(self) -> None:
+        """A re-entry manoeuvre seen (pull-up, glide, dive): the drag model
+        no longer holds; the bank keeps only its belief about beta, and the
+        IMM goes on (its impact: the glide footprint,
+        :mod:`tocsin.fusion.manoeuvre`)."""
+        self.manoeuvring = True
+        self.nis_hits = []
+        self.lift_votes = 0
+        if self.drag is not None:
+            self.drag = self.drag.with_states(None, None)
 
     def demote(self) -> None:
         """Not a missile after all (``Ballistic.demote``): an aircraft, with
@@ -182,6 +195,7 @@ class Track:
         self.impact = None
         self.drag = None
         self.manoeuvring = False
+        self.lift_votes = 0
         self.ir_cued = False
         self.votes_b = self.votes_a = 0
         self.level.clear()

@@ -67,7 +67,9 @@ whose fsync covers every frame written before it (the WAL is appended in
 order, and SQLite recovers it frame by frame up to the last valid commit). A
 caller uses it for an entry nothing outside depends on until a later durable
 commit (a tick: its outputs are journalled with a durable commit before any
-is emitted, and the next batch's inputs are durable before they are acknowledged).
+is emitted, and the next batch's inputs are durable before they are acknowledged),
+or commits lazily, starts work on the entries and then :meth:`Journal.sync`
+(a batch's inputs: the stage process starts on them during the fsync).
 :meth:`Journal.close` checkpoints the WAL into the database and truncates it.
 """
 
@@ -710,6 +712,26 @@ class Journal:
         finally:
             live.end_rows()
             self._in_tx = False
+
+    def sync(self) -> None:
+        """Make every commit so far durable (lazy ones included): under
+        ``"FULL"``, fsync the live segment's write-ahead log, as a durable
+        commit's own fsync would (the WAL is appended in order; a checkpoint
+        has already synced what it moved into the database). The caller that
+        commits lazily, acts on the entries (hands them to the stage process)
+        and then calls this overlaps that work with the fsync; nothing may be
+        acknowledged or emitted before this returns. Raises ``OSError`` if the
+        fsync fails: what was committed lazily is then of unknown durability
+        (the caller must stop: :class:`tocsin.runtime.Pipeline` fails closed).
+        Nothing under ``"NORMAL"`` (it never promised power-loss durability)."""
+        live = self._live
+        if self.readonly or live is None or self._in_tx or self.synchronous != "FULL":
+            return
+        wal = live.path.with_name(live.path.name + "-wal")
+        try:
+            _fsync_file(wal)
+        except FileNotFoundError:  # (no WAL now: everything is in the database)
+            _fsync_file(live.path)
 
     def rotate(self) -> Path:
         """Close the live segment, move it to ``journal.segments/`` and start a

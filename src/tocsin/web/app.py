@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 import weakref
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -198,6 +199,7 @@ def create_app(
         return scheme in ("http", "https") and rest.lower() == request.headers.get("host", "").lower()
 
     async def post_messages(request: Request) -> Response:
+        received = time.monotonic()
         if not sec.ingest:
             exchange.http_rejects["ingest_closed"] += 1
             return _error(403, "ingest_closed", "this server replays a recording and takes no input")
@@ -271,7 +273,7 @@ def create_app(
                 headers={"Retry-After": retry_after(wait)},
             )
         try:
-            verdicts = await exchange.submit(items, key=klass, nbytes=len(body))
+            verdicts = await exchange.submit(items, key=klass, nbytes=len(body), received=received)
         except QueueFull:
             exchange.http_rejects["queue_full"] += 1
             return _error(429, "queue_full", "the exchange is busy; retry", headers={"Retry-After": "1"})

@@ -31,7 +31,8 @@ real time).
 --stage-process``): the stages run in a process of their own
 (:mod:`tocsin.stageproc`) so verification, the journal and HTTP use one core
 and fusion and warning the other. The worker then hands each committed batch
-over and answers its requests at once (inputs durable); a collector task
+over (before the commit's fsync, which runs while the stages work) and answers
+its requests once that fsync is done (inputs durable); a collector task
 journals and emits the outputs as the stage process returns them.
 """
 
@@ -150,25 +151,44 @@ class WorkTimes:
 class Tracer:
     """Timings of the pipeline as JSON Lines (``ServerConfig.trace_path``),
     on the monotonic clock (the same clock in every process of the machine,
-    so a client's own timestamps line up with them). Thread-safe."""
+    so a client's own timestamps line up with them). Thread-safe.
+
+    The records are written by a thread of their own: the event loop and the
+    pipeline thread only queue them. A file write on the event loop could wait
+    for the filesystem's journal while the pipeline thread fsyncs the tocsin
+    journal on the same disk (seen 2026-12-06 at load ~18: the event stream's
+    step 1 -> 8-10 ms at p50 once outputs left during their fsync), so the
+    trace would add to the latency it measures."""
 
     def __init__(self, path: str) -> None:
+        import queue
         import threading
 
-        self._lock = threading.Lock()
-        self._f = open(path, "a", buffering=1)  # noqa: SIM115 (closed by close())
+        self._f = open(path, "a")  # noqa: SIM115 (closed by close())
+        self._q: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_all, name="tocsin-trace", daemon=True)
+        self._writer.start()
+
+    def _write_all(self) -> None:
+        while True:
+            line = self._q.get()
+            if line is None:
+                break
+            self._f.write(line)
+            if self._q.empty():
+                self._f.flush()
+        self._f.close()
 
     def write(self, record: dict[str, Any]) -> None:
         import json
 
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        with self._lock:
-            if not self._f.closed:
-                self._f.write(line)
+        self._q.put(json.dumps(record, separators=(",", ":")) + "\n")
 
     def close(self) -> None:
-        with self._lock:
-            self._f.close()
+        """Write what is queued and close the file (later records are dropped)."""
+        if self._writer.is_alive():
+            self._q.put(None)
+            self._writer.join(10)
 
 
 def in_send_order(group: list[tuple[list[Any], _F]]) -> list[tuple[list[Any], _F]]:
@@ -364,6 +384,8 @@ class Exchange:
         self.grace_ticks = 0
         #: arrival (monotonic) of each queued request, and of the latest one
         self._arrived: dict[asyncio.Future[Any], float] = {}
+        #: (tracing) when the HTTP handler got each request (Exchange.submit ``received``)
+        self._received: dict[asyncio.Future[Any], float] = {}
         self._last_arrival = 0.0
         self.tracer = Tracer(self.config.trace_path) if self.config.trace_path else None
 
@@ -447,6 +469,8 @@ class Exchange:
         proc = self.pipeline.stage_process
         if proc is not None and not proc.alive:
             return False  # the stages are gone: health says so (a restart recovers)
+        if self.pipeline.failed is not None:
+            return False  # the journal's fsync failed: nothing more is taken (a restart recovers)
         return self._task is not None and not self._task.done() and not self._stopped
 
     @property
@@ -456,14 +480,21 @@ class Exchange:
     # ------------------------------------------------------------ input
 
     async def submit(
-        self, lines: Sequence[bytes | Prechecked], *, key: str = LOCAL, nbytes: int | None = None
+        self,
+        lines: Sequence[bytes | Prechecked],
+        *,
+        key: str = LOCAL,
+        nbytes: int | None = None,
+        received: float | None = None,
     ) -> list[Verdict]:
         """Queue a batch in the queue of its class ``key`` (fair scheduling:
         :mod:`tocsin.exchange.admission`); wait for its verdicts. Raises
         QueueFull (that class's queue, or all of them, full) or TimeoutError.
 
         The verdicts come after the batch's inputs and outputs are committed to
-        the journal (group commit: batches queued together share one commit)."""
+        the journal (group commit: batches queued together share one commit).
+        ``received``: when the HTTP handler got the request (monotonic; for the
+        trace only: its body read and precheck are the time from it to here)."""
         if self._queue is None:
             raise RuntimeError("exchange not started")
         if self._closing:
@@ -480,10 +511,13 @@ class Exchange:
             self.queue_full_messages[key] += len(lines)
             raise QueueFull from None
         self._arrived[fut] = self._last_arrival = time.monotonic()
+        if received is not None and self.tracer is not None:
+            self._received[fut] = received
         try:
             return await asyncio.wait_for(asyncio.shield(fut), self.config.request_timeout_s)
         finally:
             self._arrived.pop(fut, None)
+            self._received.pop(fut, None)
 
     async def run_exclusive(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the worker between batches and ticks: the way for other code
@@ -675,13 +709,15 @@ class Exchange:
     ) -> None:
         assert self.tracer is not None
         arrived = [self._arrived.get(f, t0) for _, f in group]
+        received = [self._received.get(f, a) for (_, f), a in zip(group, arrived, strict=True)]
         plots: list[tuple[str, float]] = []
         for v in verdicts:
             for env in v.accepted_envs():
                 if isinstance(env.body, PlotBody) and (env.body.sensor, env.body.t) not in plots[-1:]:
                     plots.append((env.body.sensor, env.body.t))
         self.tracer.write({
-            "ev": "batch", "arrived": [min(arrived), max(arrived)], "start": t0, "done": time.monotonic(),
+            "ev": "batch", "arrived": [min(arrived), max(arrived)],
+            "received": [min(received), max(received)], "start": t0, "done": time.monotonic(),
             "plots": plots,
         })  # fmt: skip
 
