@@ -110,6 +110,16 @@ class TrackerConfig:
     prior (:func:`tocsin.fusion.drag.interact`), keeping its belief about
     beta. False: its members fly on from their own states, however far off
     (before session 6: 190-210 km, mixed into every prediction)."""
+    bank_air_drift: bool = False
+    """A split drag bank forgets, as it comes down, what the drag told it
+    higher up as fast as the air's departure from the standard changes with
+    height (:func:`tocsin.fusion.drag.drift`, :func:`~tocsin.fusion.drag.air_drift_var`
+    with ``density_corr_m``), mixing its members' states as the IMM does: the
+    ``ln beta`` its drag reads is ``ln beta - d(h)``. Off by default (session
+    9): on, the depressed SRBMs' row went 0.916 -> 0.979 and the SRBMs' further
+    above the band, the last 60 s before impact over-covered (a random walk
+    forgets more than the stationary air on a long fall); docs/fusion.md,
+    "The bank follows the air". False: the static bank."""
     density_corr_m: float = 8_000.0
     """Height over which the air's departure from the standard atmosphere
     (:func:`tocsin.dynamics.atmosphere.density_sigma`: 5 % near the ground

@@ -407,6 +407,87 @@ def density_spread_path(h_now_m: float, informed: float, corr_m: float, heights:
     return math.sqrt(max(var, 0.0))
 
 
+def air_drift_var(h0_m: float, h1_m: float, corr_m: float) -> float:
+    """Variance of the change of the air's departure from the standard
+    (:func:`tocsin.dynamics.atmosphere.density_sigma`, correlated
+    ``exp(-|dh| / corr_m)`` in height: the Gauss-Markov air the tracker
+    assumes, :func:`density_spread_path`) between two heights:
+    ``sigma_0^2 + sigma_1^2 - 2 rho sigma_0 sigma_1``. The drag a bank
+    measures reads ``ln beta - d(h)``: this is how far that moves when the
+    object goes from ``h0_m`` to ``h1_m`` (0 above the drag ceiling, where
+    there is no drag to read; ~``2 sigma^2 |dh| / corr_m`` for a small step)."""
+    if corr_m <= 0.0 or min(h0_m, h1_m) >= DRAG_CEILING_M:
+        return 0.0
+    s0 = float(density_sigma(min(h0_m, DRAG_CEILING_M)))
+    s1 = float(density_sigma(min(h1_m, DRAG_CEILING_M)))
+    rho = math.exp(-abs(h1_m - h0_m) / corr_m)
+    return max(s0 * s0 + s1 * s1 - 2.0 * rho * s0 * s1, 0.0)
+
+
+def drift(bank: DragBank, var: float, mix: bool = True) -> DragBank:
+    """The bank after the ``ln beta`` its drag reads has moved by a random
+    step of variance ``var`` (:func:`air_drift_var`: the air's departure
+    from the standard changes with height, so the drag measured 10 km
+    higher says less about the drag here). What the drag has told the bank
+    (its likelihood, ``logw - logw0``) is about the value then: it is
+    spread by the step (a random walk on each kind's grid of members, the
+    discrete heat equation with ``var / (2 step^2)`` passed to each
+    neighbour, which moves the variance by exactly ``var``) and multiplied
+    back onto the prior. A flat likelihood (nothing read yet, the prior)
+    is unchanged. Without it the bank is a static estimator of a value
+    that is not static: once it has collapsed onto one member (-30 nats
+    below it for the others) it cannot follow the air it comes down
+    through, and states 0.05 of ``ln beta`` while 0.1-0.2 off (session 9,
+    depressed SRBMs: the member's drag then wrong by 10-20 %, the filter
+    lagging 10-20 m/s behind with a covariance that does not know it)."""
+    logw0 = getattr(bank, "logw0", None)
+    if var <= 0.0 or not bank.split or logw0 is None:
+        return bank
+    ll = bank.logw - logw0
+    lik = np.exp(ll - float(np.max(ll)))
+    out = lik.copy()
+    x = None if bank.x is None else bank.x.copy()
+    pc = None if bank.p is None else bank.p.copy()
+    for kk in np.unique(bank.member_kind):
+        sel = np.nonzero(bank.member_kind == kk)[0]
+        if sel.size < 2:
+            continue
+        step = float(np.mean(bank.step[sel]))
+        if not step > 0.0:
+            continue
+        a = var / (2.0 * step * step)
+        n = max(1, math.ceil(a / 0.25))  # explicit steps, stable below 1/2
+        m = sel.size
+        # one explicit step of the heat equation, reflecting ends (the grid's
+        # tails hold what is beyond): T[i, j] = what goes from member i to j
+        one = np.eye(m) * (1.0 - 2.0 * a / n)
+        one[0, 0] += a / n
+        one[-1, -1] += a / n
+        i = np.arange(m - 1)
+        one[i, i + 1] = a / n
+        one[i + 1, i] = a / n
+        t = np.linalg.matrix_power(one, n)
+        y = lik[sel]
+        yn = t.T @ y
+        out[sel] = yn
+        if mix and x is not None and pc is not None and bank.x is not None and bank.p is not None:
+            # each member's state as the IMM mixes it: from member i with
+            # probability t[i, j] y_i / yn_j (a member the value moved into
+            # starts where the member it came from was, not where its own
+            # drag, wrong until now, took it)
+            mu = t * y[:, None] / np.maximum(yn[None, :], 1e-300)
+            xs, ps = bank.x[sel], bank.p[sel]
+            xj = mu.T @ xs
+            d = xs[:, None, :] - xj[None, :, :]
+            pj = np.einsum("ij,iab->jab", mu, ps) + np.einsum("ij,ija,ijb->jab", mu, d, d)
+            x[sel] = xj
+            pc[sel] = 0.5 * (pj + np.swapaxes(pj, 1, 2))
+    logw = logw0 + np.log(np.maximum(out, 1e-300))
+    logw = np.maximum(logw, float(np.max(logw)) - 30.0)
+    logw = logw - _logsumexp(logw)
+    return replace(bank, logw=logw, x=x, p=pc)
+
+
 def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F64, F64]:
     """The members of a split bank predicted by ``dt`` s, each with its own
     ``beta``. Process noise: ``q_air`` below the drag ceiling, else
