@@ -171,3 +171,59 @@ def test_a_payload_and_its_spent_stage_coasting_together_are_told_apart() -> Non
         assert on_stage.role in separation.SPENT, (on_stage.id, on_stage.role)
 
     run_flight_scene("SLV", 132, 300.0, TrackerConfig(), {300.0: told_apart}, sensor_bias=True)
+
+
+def _unclassed_parting(alt_m: float, same_scan: bool) -> tuple[Any, Any, bool]:
+    """A confirmed track not classed yet (``unknown``: its velocity too
+    uncertain to vote) at ``alt_m`` and a tentative 800 m from it, confirmed
+    now; ``same_scan``: radar R1 saw both at t = 10 s."""
+    trk = Tracker(TrackerConfig())
+    life = trk._life
+    x = _state(alt_m)
+    parent = life.new_track(x, np.eye(6), 10.0, {"R1"}, {"JP"}, 10.0)
+    parent.status, parent.cls, parent.phase, parent.id = "confirmed", "unknown", "unknown", "T1"
+    snap = parent.snapshot()
+    parent.hist = [(_record("R1", t), snap) for t in (8.0, 9.0, 10.0)]
+    xc = x.copy()
+    xc[:3] += 800.0 * xc[3:] / np.linalg.norm(xc[3:])
+    child = life.new_track(xc, np.eye(6), 10.0, {"R1"}, {"JP"}, 10.0)
+    child.hist = [(_record("R1", 10.0 if same_scan else 10.5), snap)]
+    return parent, child, life.confirm(child)
+
+
+def test_a_piece_parting_from_a_missile_not_classed_yet_is_its_child() -> None:
+    """Monte Carlo seed 1 MRBM index 17 (biased radars): the missile's track,
+    confirmed at t+64 s, was still ``unknown`` (its velocity too uncertain for
+    the ballistic vote) when the spent stage parted at t+101.5 s and 61 km;
+    the stage's track, confirmed at t+106 s 0.8 km away with a plot of the
+    same radar scan, was a track of its own, no one's sibling: it kept a
+    re-entry vehicle's drag prior and was predicted 19.5 km off under a 2-km
+    ellipse all flight (coverage 0.0; 0.996, 2 km off, as a child). Above
+    any aircraft's height, a co-detected piece near an unclassed track is
+    a piece of a missile."""
+    parent, child, kept = _unclassed_parting(60_000.0, same_scan=True)
+    assert kept
+    assert child.parent == "T1"
+    assert child.separated
+    assert parent.separated
+    assert child.siblings == {parent.key}
+    assert parent.siblings == {child.key}
+    assert child.cls == "ballistic"
+    assert child.burnt_out
+    assert parent.cls == "unknown"  # its own votes class it
+
+
+@pytest.mark.parametrize(("alt_m", "same_scan"), [(12_000.0, True), (60_000.0, False)])
+def test_no_child_of_an_unclassed_track_at_aircraft_heights_or_without_a_shared_scan(
+    alt_m: float, same_scan: bool
+) -> None:
+    """Two aircraft in formation (unclassed, 12 km up) keep their own tracks;
+    a tentative near an unclassed track that no sensor saw in the same scan
+    is left as it was (a bias duplicate is judged against classed missiles
+    only): confirmed, no parent, no sibling."""
+    parent, child, kept = _unclassed_parting(alt_m, same_scan)
+    assert kept
+    assert child.parent is None
+    assert not child.separated
+    assert not parent.separated
+    assert child.cls == "unknown"

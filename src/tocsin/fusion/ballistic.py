@@ -40,6 +40,20 @@ from tocsin.geo.wgs84 import ecef_to_geodetic, enu_matrix
 F64 = NDArray[np.float64]
 
 
+BALLISTIC_ALT_M = 30_000.0
+"""m: a track this high (by ``vote_sigmas`` of its height) votes ballistic: no
+aircraft flies there (docs/fusion.md, classification)."""
+
+
+def above_aircraft(x: F64, p: F64, sigmas: float) -> bool:
+    """Whether the estimate ``x, p`` is higher than any aircraft flies
+    (:data:`BALLISTIC_ALT_M`) by ``sigmas`` of its height, whatever its
+    velocity's uncertainty (the ballistic vote also needs a well-estimated
+    velocity; a height does not)."""
+    _, alt, _, _, _, sig = kernels.classify_features(x[None], p[None], 150.0**2)
+    return bool(alt[0] - sigmas * sig[0, 0] > BALLISTIC_ALT_M)
+
+
 class Ballistic:
     """Classification, burnout and the launch and impact predictions of
     ballistic tracks (``stats["impact_predictions"]`` counts predictions)."""
@@ -89,7 +103,7 @@ class Ballistic:
         k = self.cfg.vote_sigmas
         bvote = (
             (speed_a - k * sig[:, 2] > 1200.0)
-            | (alt_a - k * sig[:, 0] > 30_000.0)
+            | (alt_a - k * sig[:, 0] > BALLISTIC_ALT_M)
             | (vz_a - k * sig[:, 1] > 250.0)
         ).tolist()
         good = good_a.tolist()
