@@ -9,13 +9,14 @@ told ``rv`` that is later clearly behind a sibling becomes ``stage``."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import bare_track, run_flight_scene
 
-from tocsin.fusion import Tracker, TrackerConfig, separation
+from tocsin.fusion import Tracker, TrackerConfig, drag, separation
 from tocsin.fusion.measurements import REC_SENSOR, REC_T
 from tocsin.geo import geodetic_to_ecef
 
@@ -227,3 +228,26 @@ def test_no_child_of_an_unclassed_track_at_aircraft_heights_or_without_a_shared_
     assert not child.separated
     assert not parent.separated
     assert child.cls == "unknown"
+
+
+def test_a_role_told_by_the_geometry_after_the_split_enters_the_bank() -> None:
+    """A bank split with the role-unknown prior (rv 50 / stage 40 / debris
+    10 %) before the geometry told the role keeps what its plots said (each
+    member's likelihood) and takes the told role's prior: MC seed 1 IRBM #11
+    (with the unclassed-parent rule), the re-entry vehicle's track told
+    ``rv`` ended IRBM 0.58 / stage 0.38, 10.3 km off."""
+    a, b = _pair(500.0, t=300.0, role_a=None)
+    x = a.combined()[0]
+    bank = drag.split(drag.mixture_prior(separation.prior_parts("IRBM", None)), x, np.eye(6))
+    rng = np.random.default_rng(3)
+    like = rng.normal(scale=0.5, size=bank.lnb.shape[0])
+    logw = bank.logw + like
+    a.drag = replace(bank, logw=logw - np.logaddexp.reduce(logw))  # type: ignore[attr-defined]
+    before = a.drag.kind_mass()  # type: ignore[attr-defined]
+    assert before["IRBM"] < 0.8
+    assert _roles(a, b) == ("rv", "stage")
+    after = a.drag.kind_mass()  # type: ignore[attr-defined]
+    assert after["IRBM"] > 0.97, after
+    assert a.drag.role == "rv"  # type: ignore[attr-defined]
+    kept = a.drag.logw - a.drag.logw0  # type: ignore[attr-defined]
+    assert np.allclose(kept - kept.mean(), like - like.mean())
