@@ -453,6 +453,10 @@ class Ballistic:
                         tr.drag = drag.mixture_prior(parts, role=tr.role)
                 elif tr.drag is None or tr.drag.kind != kind:
                     tr.drag = drag.prior(kind)
+            elif tr.separated and tr.drag.role != tr.role:
+                # a role told since the split (a re-filter from an older
+                # snapshot may also bring back the bank as it was before)
+                tr.drag = separation.retold(tr.drag, tr.role)
             bank = tr.drag
         q = (cfg.q_ballistic, cfg.q_ballistic_vacuum, DRAG_CEILING_M) if cfg.impact_process_noise else None
         if tr.manoeuvring:
