@@ -17,11 +17,10 @@ Monte Carlo seed 1, biased radars: MRBM #38's spent stage (``beta`` 962) was
 read as ``beta`` ~130 on its way up just after its burnout and predicted 18-19
 km short under a 13-km ellipse for 450 s (coverage 0.15); MRBM #59's stage
 (``beta`` 466) drifted over 400 s of vacuum to ``debris`` (``beta`` ~15), 25
-km off (coverage 0.60; that stage is a separated piece only with the
-unclassed-parent rule of branch frag-unclassed, not on main, so only #38 is
-run here). Confined to separated pieces: a single missile's bank learns as
-before (the drills' SRBMs lost 100-1,000 m of impact accuracy at 120-300 s
-with the rule on every track)."""
+km off (coverage 0.60; that stage is a separated piece since the
+unclassed-parent rule, Lifecycle._unclassed_stack). Confined to separated
+pieces: a single missile's bank learns as before (the drills' SRBMs lost
+100-1,000 m of impact accuracy at 120-300 s with the rule on every track)."""
 
 from __future__ import annotations
 
@@ -66,7 +65,7 @@ def _holds(sim: Any, tr: Any, name: str) -> bool:
     return bool(inside[0])
 
 
-@pytest.mark.parametrize("index", [38])
+@pytest.mark.parametrize("index", [38, 59])
 def test_a_stage_bank_learns_no_beta_from_its_burnout_nor_from_the_vacuum(index: int) -> None:
     """At t+400 s, in midcourse, the track on the spent stage does not
     believe it debris and its ellipse holds the stage's impact point."""
