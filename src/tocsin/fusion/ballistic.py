@@ -54,6 +54,21 @@ def above_aircraft(x: F64, p: F64, sigmas: float) -> bool:
     return bool(alt[0] - sigmas * sig[0, 0] > BALLISTIC_ALT_M)
 
 
+def lift_across(mid: F64, vm: F64, a_ng: F64) -> tuple[F64, F64, F64]:
+    """Per window (rows): the specific force ``a_ng``'s part across the
+    unit velocity ``vm`` in the vertical plane (lift: drag and thrust act
+    along the velocity), the cosine of the flight-path angle, and that unit
+    direction across the velocity; ``mid`` the windows' midpoint states.
+    The lift test (:meth:`Ballistic.lift_test`) and the re-entry manoeuvre
+    test (:meth:`Ballistic.reentry_lift`) read the same force."""
+    up = mid[:, :3] / np.linalg.norm(mid[:, :3], axis=1)[:, None]
+    sin_g = np.einsum("ni,ni->n", vm, up)
+    cos_g = np.sqrt(np.maximum(1.0 - sin_g * sin_g, 0.0))
+    n = up - sin_g[:, None] * vm
+    n /= np.maximum(np.linalg.norm(n, axis=1), 1e-9)[:, None]
+    return np.einsum("ni,ni->n", a_ng, n), cos_g, n
+
+
 class Ballistic:
     """Classification, burnout and the launch and impact predictions of
     ballistic tracks (``stats["impact_predictions"]`` counts predictions)."""
@@ -270,12 +285,7 @@ class Ballistic:
         mid = 0.5 * (x0 + x[None, :])
         a_ng = (x[None, 3:] - x0[:, 3:]) / span[:, None] - deriv(mid, None)[:, 3:]
         vm = mid[:, 3:] / np.maximum(np.linalg.norm(mid[:, 3:], axis=1), 1.0)[:, None]
-        up = mid[:, :3] / np.linalg.norm(mid[:, :3], axis=1)[:, None]
-        sin_g = np.einsum("ni,ni->n", vm, up)
-        cos_g = np.sqrt(np.maximum(1.0 - sin_g * sin_g, 0.0))
-        n = up - sin_g[:, None] * vm
-        n /= np.maximum(np.linalg.norm(n, axis=1), 1e-9)[:, None]
-        lift = np.einsum("ni,ni->n", a_ng, n)
+        lift, cos_g, n = lift_across(mid, vm, a_ng)
         sig = np.sqrt(np.einsum("ni,nij,nj->n", n, p0 + pv[None], n)) / span
         need = cfg.lift_fraction * G0 * cos_g
         # both confident verdicts from the best-resolved window: taking "no
@@ -383,12 +393,7 @@ class Ballistic:
         ):
             tr.lift_votes = 0
             return
-        up = mid[:, :3] / np.linalg.norm(mid[:, :3], axis=1)[:, None]
-        sin_g = np.einsum("ni,ni->n", vm, up)
-        cos_g = np.sqrt(np.maximum(1.0 - sin_g * sin_g, 0.0))
-        n = up - sin_g[:, None] * vm
-        n /= np.maximum(np.linalg.norm(n, axis=1), 1e-9)[:, None]
-        lift = np.einsum("ni,ni->n", a_ng, n)
+        lift, cos_g, _ = lift_across(mid, vm, a_ng)
         k = int(np.argmin(sig))
         seen = abs(float(lift[k])) - 2.0 * float(sig[k]) > self.cfg.lift_fraction * G0 * float(cos_g[k])
         tr.lift_votes = tr.lift_votes + 1 if seen else 0
