@@ -316,18 +316,25 @@ class _Sink:
         self.got.append(env)
 
 
-def test_inputs_reach_the_stages_during_their_fsync_and_leave_after_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The stage process is handed a batch before the journal's fsync of it
-    (issue 17 (a): the stages work while the disk syncs), and nothing is
-    acknowledged or emitted before that fsync."""
+def _piped(tmp_path: Path) -> tuple[Journal, _Sink, Pipeline]:
+    """A journal (full sync), a sink, and a pipeline with its toy stages in a
+    stage process that has taken and emitted a first batch."""
     j = Journal(tmp_path / "j.db", synchronous="FULL")
     sink = _Sink()
     pipe = Pipeline(toy_stages(), j, [sink])
     pipe.start_stage_process(StageRecipe("toy"))
     pipe.submit_batch(plots(3))
     pipe.flush()
+    return j, sink, pipe
+
+
+def test_inputs_reach_the_stages_during_their_fsync_and_leave_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stage process is handed a batch before the journal's fsync of it
+    (issue 17 (a): the stages work while the disk syncs), and nothing is
+    acknowledged or emitted before that fsync."""
+    j, sink, pipe = _piped(tmp_path)
     at_sync: list[tuple[int, int, bool]] = []
     real = j.sync
 
@@ -352,12 +359,7 @@ def test_a_failed_fsync_fails_the_pipeline_closed(tmp_path: Path, monkeypatch: p
     from tocsin.journal import store
     from tocsin.runtime import JournalSyncError
 
-    j = Journal(tmp_path / "j.db", synchronous="FULL")
-    sink = _Sink()
-    pipe = Pipeline(toy_stages(), j, [sink])
-    pipe.start_stage_process(StageRecipe("toy"))
-    pipe.submit_batch(plots(3))
-    pipe.flush()
+    j, sink, pipe = _piped(tmp_path)
     emitted = len(sink.got)
 
     def broken(path: Path) -> None:
