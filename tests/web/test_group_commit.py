@@ -135,10 +135,13 @@ def test_stage_process_answers_when_journalled_and_outputs_follow(tmp_path: Path
     assert healthy == 200
     assert down == 503  # the stages are gone: a service manager restarts the node
     assert refused == 503  # and nothing more is accepted that they would never see
+    # every output emitted by the end (the toy alert may come after ``outputs``
+    # was read, while the stage process was being killed) was journalled first
+    emitted = sum(ex.pipeline.metrics.outputs.values())
     with Journal(tmp_path / "journal.db", readonly=True) as j:
         kinds = [e.kind for e in j.entries(kinds=("input", "output"))]
     assert kinds.count("input") == 10
-    assert kinds.count("output") == outputs  # each journalled before it was emitted
+    assert kinds.count("output") >= emitted >= outputs  # each journalled before it was emitted
     assert kinds.index("output") > kinds.index("input")
 
 
