@@ -326,7 +326,9 @@ def junk_flood(
 
     Count: ``len(out) == len(in) + n``."""
     lo, hi = _window(scenario, inj.from_s, inj.to_s)
-    n = math.floor((hi - lo) * inj.rate_per_s + 1e-9)
+    # from the scenario's own seconds, not the epoch times: (t0 + to_s) - (t0 + from_s)
+    # loses ~1e-7 s at t0 ~ 1.7e9 (0.88 s * 25/s gave 21, not 22)
+    n = math.floor((inj.to_s - inj.from_s) * inj.rate_per_s + 1e-9)
     step = 1.0 / inj.rate_per_s
     out = list(deliveries)
     for i in range(n):
