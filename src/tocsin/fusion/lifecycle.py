@@ -176,6 +176,14 @@ class Lifecycle:
             twin = self._unclassed_stack(tr)
         if twin is not None:
             if separation.codetections(tr, twin) == 0:
+                if twin.last_update < tr.created:
+                    # no plot has updated the twin since this track's first:
+                    # no sensor holds the object where the twin is (there is
+                    # no bias to suppress), the twin has lost it and this is
+                    # the object found again
+                    self._take_over(tr, twin, same_past=True)
+                    self.stats["duplicates_reacquired"] += 1
+                    return True
                 if self._outvoted(tr, twin):
                     self._take_over(tr, twin)
                     self.stats["duplicates_outvoted"] += 1
@@ -294,11 +302,14 @@ class Lifecycle:
         dissent = {s for s, ts in twin.dissent.items() if ts >= since} - mine
         return len(dissent) > len(mine - theirs)
 
-    def _take_over(self, tr: Track, twin: Track) -> None:
+    def _take_over(self, tr: Track, twin: Track, same_past: bool = False) -> None:
         """``tr`` carries on as ``twin`` (its id, class, phase and what was
         reported of it), from its own plots and its own past (early
         positions, launch point: none of the outvoted track's); ``twin`` is
-        removed without a message (the next report of its id is ``tr``\'s)."""
+        removed without a message (the next report of its id is ``tr``\'s).
+        ``same_past``: ``twin`` lost the object and ``tr`` found it again,
+        so the twin's past is the object's (launch point, early positions,
+        the pieces it parted from, where and when; its role)."""
         tr.id = twin.id
         tr.cls = twin.cls
         tr.phase, tr.burnt_out, tr.burnout_t = twin.phase, twin.burnt_out, twin.burnout_t
@@ -310,6 +321,18 @@ class Lifecycle:
         tr.last_report, tr.last_predicted_report = twin.last_report, twin.last_predicted_report
         tr.sources |= twin.sources
         tr.partners |= twin.partners
+        if same_past:
+            tr.launch, tr.boost_launch = twin.launch, twin.boost_launch
+            tr.first, tr.early = twin.first, twin.early
+            tr.max_alt = max(tr.max_alt, twin.max_alt)
+            tr.manoeuvring = twin.manoeuvring
+            tr.separated, tr.parent = twin.separated, twin.parent
+            tr.part_dir, tr.part_t = twin.part_dir, twin.part_t
+            tr.siblings = set(twin.siblings)
+            for k in twin.siblings:
+                if (o := self.tracks.get(k)) is not None:
+                    o.siblings.discard(twin.key)
+                    o.siblings.add(tr.key)
         tr.status = "confirmed"
         del self.tracks[twin.key]
 
