@@ -118,6 +118,7 @@ def test_a_track_no_plot_has_updated_since_the_duplicate_began_is_found_again() 
     twin.launch = object()  # type: ignore[assignment]
     new = _track(trk, 3797.0, ["KR-R2"])
     new.x[:, 3:] = 0.0
+    life.sensor_t["KR-R2"] = 3797.0  # its radar scanned on and did not update it
     assert life.confirm(new) is True
     assert twin.key not in life.tracks
     assert new.id == twin.id
@@ -140,3 +141,26 @@ def test_a_duplicate_of_a_track_still_updated_keeps_the_old_rule() -> None:
     assert life.confirm(new) is False
     assert twin.key in life.tracks
     assert trk.stats["duplicates_reacquired"] == 0
+
+
+def test_a_track_whose_radar_has_not_scanned_since_is_not_lost() -> None:
+    # a slow honest radar (10-s revisit) holds the track; a faster radar's
+    # tentative, begun after its last scan, is confirmed before its next one:
+    # the vote (one against one: the older track stays), not a re-acquisition
+    trk = Tracker()
+    life = trk._life
+    twin = _confirmed(trk, 100.0, ["JP-S1"])
+    twin.t, twin.status = 106.0, "lost"
+    life.sensor_t.update({"JP-S1": 100.0, "KR-R2": 106.0})
+    new = _track(trk, 106.0, ["KR-R2"])  # first plot at 102
+    assert life.confirm(new) is False
+    assert twin.key in life.tracks
+    assert trk.stats["duplicates_reacquired"] == 0
+    life.sensor_t["JP-S1"] = 110.0  # it scanned at 110 and did not update the track
+    new = _track(trk, 110.0, ["KR-R2"])
+    twin.t, twin.status = 110.0, "coasting"
+    assert life.confirm(new) is False  # a scan or two without a plot: not lost
+    twin.status = "lost"
+    new = _track(trk, 110.0, ["KR-R2"])
+    assert life.confirm(new) is True
+    assert trk.stats["duplicates_reacquired"] == 1
