@@ -104,6 +104,10 @@ class Track:
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
     max_alt: float = 0.0  # highest well-estimated height seen, m
+    #: the plots that started it (sensor, measurement time): not in ``hist``
+    #: (no update made from them), but as much its plots for a co-detection
+    #: (:func:`tocsin.fusion.separation.codetections`)
+    born: tuple[tuple[str, float], ...] = ()
     #: radars whose plots made a track suppressed as this one's duplicate
     #: (sensor -> that track's time; Lifecycle.confirm counts them against its own)
     dissent: dict[str, float] = field(default_factory=dict)
