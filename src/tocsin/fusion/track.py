@@ -108,6 +108,10 @@ class Track:
     #: (no update made from them), but as much its plots for a co-detection
     #: (:func:`tocsin.fusion.separation.codetections`)
     born: tuple[tuple[str, float], ...] = ()
+    #: the radars' registration-bias consider covariance (6 x 6) of the state
+    #: at time t, that state (Ballistic.bias_consider): kept and propagated
+    #: while no radar is in the track's last oosm_lag_s (coasting, infrared only)
+    bias_consider: tuple[float, F64, F64] | None = None
     #: radars whose plots made a track suppressed as this one's duplicate
     #: (sensor -> that track's time; Lifecycle.confirm counts them against its own)
     dissent: dict[str, float] = field(default_factory=dict)
@@ -174,6 +178,7 @@ class Track:
         self.phase = "boost"
         self.impact = None
         self.drag = None
+        self.bias_consider = None
         self.manoeuvring = False
         self.lift_votes = 0
         self.speeds.clear()
@@ -198,6 +203,7 @@ class Track:
         self.launch = self.boost_launch = None
         self.impact = None
         self.drag = None
+        self.bias_consider = None
         self.manoeuvring = False
         self.lift_votes = 0
         self.ir_cued = False
