@@ -322,6 +322,10 @@ class Pipeline:
         #: outputs are journalled and emitted
         self._handed = 0
         self._finished = 0
+        #: (for a trace: ``tocsin serve --trace``) when, on the monotonic clock,
+        #: work was last handed to the stage process, and the journal last fsynced
+        self.handed_at = 0.0
+        self.synced_at = 0.0
         #: inputs or ticks committed lazily and not yet fsynced (with a stage
         #: process: no output is emitted while this is set; :meth:`_record_returned`)
         self._lazy_inputs = False
@@ -455,6 +459,7 @@ class Pipeline:
         try:
             self.journal.sync()
             self._lazy_inputs = self._unsynced = False
+            self.synced_at = time.monotonic()
         except OSError as exc:
             self.failed = f"journal fsync failed ({type(exc).__name__}: {exc}): restart to recover"
             raise JournalSyncError(self.failed) from exc
@@ -707,6 +712,7 @@ class Pipeline:
         assert proc is not None
         self._handed += len(items)
         proc.send(items, self.collect)
+        self.handed_at = time.monotonic()
 
     def flush(self) -> None:
         """Wait until the stage process has answered everything sent, and
