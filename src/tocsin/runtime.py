@@ -496,7 +496,7 @@ class Pipeline:
             if win.status(env.seq) is None:
                 win.mark(env.seq)
 
-    def tick(self, t: float) -> list[Envelope]:
+    def tick(self, t: float, *, complete: bool = False) -> list[Envelope]:
         """Advance every stage to ``t`` (journalled, so replay sees the same ticks).
         Returns the outputs (none with a stage process: :meth:`collect` takes
         them when they come).
@@ -506,7 +506,13 @@ class Pipeline:
         after an fsync that covers it (in process: their durable commit; with a
         stage process: :meth:`collect` syncs first), and that fsync (or the next
         batch's, before its acknowledgement) makes the tick durable. A tick
-        lost with the machine took nothing anyone saw with it."""
+        lost with the machine took nothing anyone saw with it.
+
+        ``complete``: the caller ticks to complete a buffered scan (the scan
+        grace), so outputs are expected: with a stage process the tick is then
+        fsynced right after its hand-over, as a batch is, while the stages
+        work, and its outputs leave as soon as they come (not after an fsync
+        started when they came)."""
         self._check_failed()
         proc = self.stage_process
         if proc is not None:
@@ -518,6 +524,8 @@ class Pipeline:
             self.metrics.ticks += 1
             self.last_tick = t
             self._hand([t])
+            if complete:
+                self._sync()  # (the stages are on the scan meanwhile)
             self._after_work()
             return []
         if self.journal is not None:

@@ -584,7 +584,7 @@ class Exchange:
                 # quiet for the scan grace: whatever scan is buffered is complete
                 grace_s = self.scan_grace.grace_s()
                 t0 = time.monotonic()
-                if await self._tick():
+                if await self._tick(complete=True):
                     last_tick = self.wall_clock()
                     self.grace_ticks += 1
                     if tracer is not None:
@@ -710,13 +710,14 @@ class Exchange:
 
         return await loop.run_in_executor(self._pipeline_thread, timed)
 
-    async def _tick(self) -> bool:
-        """Tick the stages at :meth:`now` (if time moved on); True if it ticked."""
+    async def _tick(self, complete: bool = False) -> bool:
+        """Tick the stages at :meth:`now` (if time moved on); True if it ticked.
+        ``complete``: a scan grace's tick (:meth:`Pipeline.tick`)."""
         t = self.now()
         if t <= 0 or (self.pipeline.last_tick is not None and t <= self.pipeline.last_tick):
             return False
         try:
-            await self._on_pipeline_thread(self.pipeline.tick, t, work_="tick")
+            await self._on_pipeline_thread(self.pipeline.tick, t, complete=complete, work_="tick")
         except Exception:  # e.g. the journal failed: counted, health says so
             self.tick_errors += 1
             return False
