@@ -366,8 +366,9 @@ class Lifecycle:
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
             cfg = self.cfg
+            bias = (cfg.bias_range_m, math.radians(cfg.bias_angle_deg), cfg.bias_rr_mps)
             for tr in separation.decide_roles(
-                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s
+                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s, bias
             ):
                 self.stats["roles"] += 1
                 if tr.status != "tentative":
