@@ -222,7 +222,19 @@ class Lifecycle:
             # a piece that parted from a missile (one not classed yet: its
             # velocity too uncertain to vote, _unclassed_stack) is a missile's
             tr.cls = "ballistic"
-            if self.cfg.separation_coasts:
+            if twin.cls == "unknown" and twin.confirmed_t >= tr.created:
+                # two pieces of one scene, the parent confirmed after the
+                # child's first plot (not a missile followed before a piece
+                # parted from it): which carries on is not known, so the
+                # child is not taken for a coasting piece; its own plots tell
+                # (Ballistic.burnout_test). MC seed 1 SLV #27, biased radars:
+                # the fairing's track, confirmed at 125 km two seconds before
+                # the stack's, became its parent; the stack, taken for a
+                # coasting piece, stayed on the spent second stage and every
+                # later tentative on the payload was suppressed as its
+                # duplicate (payload lost while reported 2 -> 58 s)
+                tr.phase, tr.burnt_out = "boost", False
+            elif self.cfg.separation_coasts:
                 tr.phase, tr.burnt_out, tr.burnout_t = "ballistic", True, tr.t
                 tr.coast_seen, tr.coast_votes = False, 0  # until its own plots show it
                 tr.speeds.clear()
@@ -234,6 +246,7 @@ class Lifecycle:
             tr.first = twin.first
             self.stats["separations"] += 1
         tr.status = "confirmed"
+        tr.confirmed_t = tr.t
         tr.id = self.issue_id()
         return True
 
@@ -262,10 +275,14 @@ class Lifecycle:
                 continue
             xo, po = other.combined()
             pos = xo[:3] + xo[3:] * (tr.t - other.t)
+            # (the distance first: in a dense air picture every aircraft is a
+            # confirmed track not classed, and the velocity sigma below cost
+            # more than the rest of the test; the same tests, the same result)
+            if not float(np.linalg.norm(pos - x[:3])) < cfg.dup_dist_m:
+                continue
             vsig = math.sqrt(max(float(np.trace(p[3:, 3:]) + np.trace(po[3:, 3:])), 0.0))
             if (
-                float(np.linalg.norm(pos - x[:3])) < cfg.dup_dist_m
-                and float(np.linalg.norm(xo[3:] - x[3:])) < cfg.dup_speed_mps + 3.0 * vsig
+                float(np.linalg.norm(xo[3:] - x[3:])) < cfg.dup_speed_mps + 3.0 * vsig
                 and above_aircraft(xo, po, cfg.vote_sigmas)
                 and separation.codetections(tr, other) > 0
             ):
@@ -328,6 +345,7 @@ class Lifecycle:
         tr.cls = twin.cls
         tr.phase, tr.burnt_out, tr.burnout_t = twin.phase, twin.burnt_out, twin.burnout_t
         tr.coast_seen, tr.role, tr.ir_cued = twin.coast_seen, twin.role, tr.ir_cued or twin.ir_cued
+        tr.confirmed_t = twin.confirmed_t
         tr.votes_b, tr.votes_a = twin.votes_b, twin.votes_a
         tr.reported_status, tr.reported_cls = twin.reported_status, twin.reported_cls
         tr.reported_impact, tr.reported_phase = twin.reported_impact, twin.reported_phase
@@ -403,8 +421,9 @@ class Lifecycle:
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
             cfg = self.cfg
+            bias = (cfg.bias_range_m, math.radians(cfg.bias_angle_deg), cfg.bias_rr_mps)
             for tr in separation.decide_roles(
-                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s
+                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s, bias
             ):
                 self.stats["roles"] += 1
                 if tr.status != "tentative":
