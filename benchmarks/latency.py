@@ -234,6 +234,11 @@ class ScenarioLatency:
         }
 
 
+#: a first report slower than this (issue 17 (a)'s goal) is listed mark by mark (:func:`breakdown`)
+SLOW_S = 0.020
+#: the pipeline thread's marks of a traced batch, tick or collect (``web.hub.Exchange._trace_marks``)
+MARKS = ("began", "handed", "synced")
+
 #: the stages of one plot's way to its first track report (:func:`breakdown`)
 STAGES = (
     "http_in", "body_precheck", "queue", "input_commit", "scan_wait", "trigger", "stage_process",
@@ -280,6 +285,7 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
     per: dict[str, list[float]] = {k: [] for k in STAGES}
     triggers: dict[str, int] = {}
     missing = 0
+    slow: list[dict[str, Any]] = []
     for (tid, t), received in book.first_at.items():
         posted = book.first_post.get((tid, t))
         out = outs.get((tid, t))
@@ -301,6 +307,9 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
             if j < len(batches) and batches[j]["done"] <= out:
                 cands.append((batches[j]["start"], batches[j]["done"], "next_batch"))
         trig_start, trig_done, why = min(cands) if cands else (b["done"], b["done"], "own_batch")
+        trig = next((x for x in ticks if x["start"] == trig_start), None) if why.startswith("tick") else None
+        if why == "next_batch":
+            trig = batches[j]
         k2 = bisect.bisect_right(replies, out) - 1
         reply = replies[k2] if k2 >= 0 and replies[k2] >= trig_done else trig_done
         c = bisect.bisect_right(c_starts, out) - 1
@@ -314,11 +323,36 @@ def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
         ]  # fmt: skip
         for name, a, z in zip(STAGES, marks[:-1], marks[1:], strict=True):
             per[name].append(z - a)
+        if received - posted > SLOW_S:
+            # every mark of a slow report, in ms from its POST (``began``,
+            # ``handed``, ``synced``: when its batch / trigger / collect began on
+            # the pipeline thread, gave its work to the stage process and ended
+            # its fsync, from servers that trace them; None: did not, or untraced)
+            def ms(x: float | None, p0: float = posted) -> float | None:
+                return None if x is None else round((x - p0) * 1e3, 2)
+
+            c_rec = collects[c] if c >= 0 and collects[c]["start"] >= reply else None
+            slow.append({
+                "id": tid, "t": t, "ms": ms(received), "trigger": why,
+                "marks_ms": {
+                    "handler": ms(handler), "queued": ms(b["arrived"][1]), "batch_start": ms(b["start"]),
+                    "batch_began": ms(b.get("began")), "batch_handed": ms(b.get("handed")),
+                    "batch_synced": ms(b.get("synced")), "batch_done": ms(b["done"]),
+                    "trigger_start": ms(trig_start),
+                    **{f"trigger_{k}": ms(trig.get(k)) for k in MARKS if trig is not None},
+                    "trigger_done": ms(trig_done), "reply": ms(reply), "collect_start": ms(c_start),
+                    **{f"collect_{k}": ms(c_rec.get(k)) for k in MARKS if c_rec is not None},
+                    "emitted": ms(out), "received": ms(received),
+                },
+                "grace_s": trig.get("grace_s") if trig is not None else None,
+            })  # fmt: skip
+    slow.sort(key=lambda r: -float(r["ms"]))
     return {
         "reports": len(per["http_in"]),
         "unexplained": missing,
         "triggers": dict(sorted(triggers.items())),
         "stages_ms": {k: stats_ms(v) for k, v in per.items()},
+        f"slower_than_{SLOW_S * 1e3:.0f}_ms": slow,
     }
 
 
@@ -1653,6 +1687,8 @@ def main() -> None:
                                 args.samples.mkdir(parents=True, exist_ok=True)
                                 with (args.samples / f"embedded-{name}-{i}.jsonl").open("w") as f:
                                     f.writelines(json.dumps(x) + "\n" for x in samples)
+                                if trace is not None and trace.is_file():  # (the server's own timings)
+                                    shutil.copyfile(trace, args.samples / f"trace-embedded-{name}-{i}.jsonl")
                 if "embedded" in modes:
                     out["scenario"] = per_tree if len(trees) > 1 or args.repeat > 1 else per_tree["new"][0]
                 if "nats" in modes:

@@ -322,6 +322,10 @@ class Pipeline:
         #: outputs are journalled and emitted
         self._handed = 0
         self._finished = 0
+        #: (for a trace: ``tocsin serve --trace``) when, on the monotonic clock,
+        #: work was last handed to the stage process, and the journal last fsynced
+        self.handed_at = 0.0
+        self.synced_at = 0.0
         #: inputs or ticks committed lazily and not yet fsynced (with a stage
         #: process: no output is emitted while this is set; :meth:`_record_returned`)
         self._lazy_inputs = False
@@ -455,6 +459,7 @@ class Pipeline:
         try:
             self.journal.sync()
             self._lazy_inputs = self._unsynced = False
+            self.synced_at = time.monotonic()
         except OSError as exc:
             self.failed = f"journal fsync failed ({type(exc).__name__}: {exc}): restart to recover"
             raise JournalSyncError(self.failed) from exc
@@ -491,7 +496,7 @@ class Pipeline:
             if win.status(env.seq) is None:
                 win.mark(env.seq)
 
-    def tick(self, t: float) -> list[Envelope]:
+    def tick(self, t: float, *, complete: bool = False) -> list[Envelope]:
         """Advance every stage to ``t`` (journalled, so replay sees the same ticks).
         Returns the outputs (none with a stage process: :meth:`collect` takes
         them when they come).
@@ -501,7 +506,13 @@ class Pipeline:
         after an fsync that covers it (in process: their durable commit; with a
         stage process: :meth:`collect` syncs first), and that fsync (or the next
         batch's, before its acknowledgement) makes the tick durable. A tick
-        lost with the machine took nothing anyone saw with it."""
+        lost with the machine took nothing anyone saw with it.
+
+        ``complete``: the caller ticks to complete a buffered scan (the scan
+        grace), so outputs are expected: with a stage process the tick is then
+        fsynced right after its hand-over, as a batch is, while the stages
+        work, and its outputs leave as soon as they come (not after an fsync
+        started when they came)."""
         self._check_failed()
         proc = self.stage_process
         if proc is not None:
@@ -513,6 +524,8 @@ class Pipeline:
             self.metrics.ticks += 1
             self.last_tick = t
             self._hand([t])
+            if complete:
+                self._sync()  # (the stages are on the scan meanwhile)
             self._after_work()
             return []
         if self.journal is not None:
@@ -707,6 +720,7 @@ class Pipeline:
         assert proc is not None
         self._handed += len(items)
         proc.send(items, self.collect)
+        self.handed_at = time.monotonic()
 
     def flush(self) -> None:
         """Wait until the stage process has answered everything sent, and

@@ -161,3 +161,36 @@ def test_a_lofted_icbms_burning_stack_is_seen_burning_without_the_downstream_gua
     cfg = TrackerConfig(bank_interaction=False)
     trk = _run_scene("ICBM-lofted", index, 140.0, cfg, {140.0: _stack_burning})
     assert trk.stats["oosm_refiltered"] > 100  # the case this is about
+
+
+@pytest.mark.parametrize(
+    ("since_s", "coast_seen", "predicted"),
+    [(5.0, False, False), (5.0, True, True), (120.0, False, False), (120.0, True, True)],
+)
+def test_a_child_not_seen_coasting_has_no_impact(since_s: float, coast_seen: bool, predicted: bool) -> None:
+    """A piece confirmed at a separation is past burnout by declaration, not
+    seen coasting: it may be the stack still burning (which the restart test
+    finds only once its windows resolve the thrust: 42 s after the parting
+    on lines of sight in MC lofted ICBM #40), so no impact point is predicted
+    until its own plots show it coasting, however long after its parting."""
+    from collections import Counter
+
+    from tocsin.fusion.ballistic import Ballistic
+
+    t0 = 1_800_000_000.0
+    x = _state()
+    tr = bare_track(
+        x,
+        t0 + since_s,
+        created=t0,
+        cls="ballistic",
+        phase="ballistic",
+        burnt_out=True,
+        burnout_t=t0,
+        coast_seen=coast_seen,
+        status="confirmed",
+        separated=True,
+    )
+    tr.p[:] = np.diag([100.0**2] * 3 + [5.0**2] * 3)
+    Ballistic(TrackerConfig(), Counter()).predictions(tr)
+    assert (tr.impact is not None) == predicted

@@ -148,10 +148,11 @@ def _inside(tr: Trajectory, b: TrackBody) -> bool:
 @pytest.mark.parametrize("beta", [2_500.0, 7_500.0])
 def test_beta_is_estimated_in_reentry_and_the_ellipse_holds(scen: Any, beta: float) -> None:
     """An SRBM near either end of its class range: the tracker that assumes
-    5,000 kg/m^2 is confidently wrong (its last ellipses miss by km); the
-    drag bank finds beta within 10 % in re-entry, its last predictions are
-    within a few hundred metres and every ellipse of the last minute holds
-    the impact point."""
+    5,000 kg/m^2 is confidently wrong (its last ellipses miss by km until
+    its plots leave its gate); the drag bank finds beta within 10 % in
+    re-entry, keeps the object, its last predictions are within a few
+    hundred metres and every ellipse of the last minute holds the impact
+    point."""
     tr = _flight("SRBM", beta=beta)
     fixed, _ = _track(tr, scen, 31, drag_estimation=False, impact_process_noise=False)
     bodies, trk = _track(tr, scen, 31)
@@ -168,6 +169,18 @@ def test_beta_is_estimated_in_reentry_and_the_ellipse_holds(scen: Any, beta: flo
     last_min = [b for b in bodies if b.t - scen.T0 > tr.flight_time_s - 60.0]
     assert all(_inside(tr, b) for b in last_min)
     assert err(bodies[-1]) < 300.0
+    assert all(b.status == "confirmed" for b in last_min)
+    # the counterfactual, a tracker that assumes 5,000 kg/m^2: confidently
+    # wrong while its track holds the object (every ellipse of the last
+    # minute misses), its plots leave its gate (the track coasts or is
+    # lost; the bank's never does) and its last prediction is km off. A
+    # track that finds the object again after losing it starts wide, as it
+    # should (re-acquisition, Lifecycle._lost): its ellipses are not the
+    # wrong beta's confidence and are not counted.
     fixed_last = [b for b in fixed if b.t - scen.T0 > tr.flight_time_s - 60.0]
+    lost_t = min((b.t for b in fixed_last if b.status == "lost"), default=math.inf)
+    held = [b for b in fixed_last if b.t < lost_t]
+    assert len(held) >= 10
+    assert not any(_inside(tr, b) for b in held)
+    assert any(b.status != "confirmed" for b in held)
     assert err(fixed[-1]) > 700.0
-    assert not any(_inside(tr, b) for b in fixed_last)

@@ -48,6 +48,7 @@ def _track(key: int, x: np.ndarray, siblings: set[int]) -> Track:
         phase="ballistic",
         burnt_out=True,
         burnout_t=1_800_000_000.0 - 100.0,
+        coast_seen=True,  # its own plots have shown it coasting (Ballistic.predictions)
         separated=True,
         siblings=siblings,
         role="rv",

@@ -474,3 +474,31 @@ def test_no_second_fsync_when_nothing_was_committed_since(
     assert len(synced) == n
     pipe._stop_stage_process()
     j.close()
+
+
+def test_a_completing_tick_is_fsynced_as_it_is_handed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scan grace's tick (``complete=True``) is fsynced right after the stage
+    process has it, like a batch, so its outputs need no fsync before they
+    leave; a periodic tick is not (the next fsync covers it)."""
+    j = Journal(tmp_path / "j.db", synchronous="FULL")
+    pipe = Pipeline(toy_stages(), j)
+    pipe.start_stage_process(StageRecipe("toy"))
+    pipe.submit_batch(plots(3))
+    pipe.flush()
+    at_sync: list[int] = []
+    real = j.sync
+
+    def sync() -> None:
+        at_sync.append(pipe._handed)
+        real()
+
+    monkeypatch.setattr(j, "sync", sync)
+    handed = pipe._handed
+    pipe.tick(T0 + 10)
+    assert at_sync == []
+    pipe.tick(T0 + 11, complete=True)
+    assert at_sync == [handed + 2]  # both ticks handed, one fsync
+    pipe.flush()
+    pipe.close()

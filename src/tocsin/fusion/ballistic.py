@@ -421,7 +421,23 @@ class Ballistic:
         tr.boost_launch = None if la is None else launch_azimuth(la, x, p, tr.t, tr.early)
 
     def predictions(self, tr: Track) -> None:
+        """The impact point of a confirmed missile past burnout (every
+        ``impact_interval_s`` of track time, or 1 % of the time still to go).
+        Not of a piece confirmed at a separation (past burnout by
+        declaration, ``separation_coasts``) until its own plots have shown it
+        coasting (``Track.coast_seen``): the burnout test's rule, no impact
+        until the track is seen coasting, for a piece that may be the stack
+        still burning. Which of two pieces parting in boost carries on
+        burning is not known at the parting; the restart test finds the
+        burning one (boost again, no prediction until its next burnout), but
+        only once its windows resolve the thrust, and until then its
+        predictions were a coasting fall from a state under thrust: MC lofted
+        ICBM seed 1 index 40, the stack's child confirmed at t+120.7 s while
+        stage 2 burns, restart seen at t+162.7 s, its predictions 605 km
+        short meanwhile (index 5: 838 km)."""
         if not (tr.ballistic and tr.burnt_out and tr.status != "tentative"):
+            return
+        if not tr.coast_seen:
             return
         # re-predict every impact_interval_s of track time, or every 1 % of the
         # time still to go when that is longer (an ICBM an hour out)

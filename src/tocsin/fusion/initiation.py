@@ -125,6 +125,7 @@ class Initiator:
                         p0 = p - k_g @ p[3:, :]
                         tr.p[0] = 0.5 * (p0 + p0.T)
                     tr.created = a.t
+                    tr.born = ((a.sensor, a.t), (b.sensor, b.t))
                     out.append(tr)
                     used.add(-1 - j)
             keep = [pd for k, pd in enumerate(self._pending) if k not in used]
@@ -168,4 +169,5 @@ class Initiator:
         )
         tr.window = deque([1], maxlen=self.cfg.confirm_n)
         tr.updates = 1
+        tr.born = ((pm.sensor, pm.t), (m.sensor, m.t))
         return [tr]

@@ -176,6 +176,10 @@ class Lifecycle:
             twin = self._unclassed_stack(tr)
         if twin is not None:
             if separation.codetections(tr, twin) == 0:
+                if self._lost(tr, twin):
+                    self._take_over(tr, twin, same_past=True)
+                    self.stats["duplicates_reacquired"] += 1
+                    return True
                 if self._outvoted(tr, twin):
                     self._take_over(tr, twin)
                     self.stats["duplicates_outvoted"] += 1
@@ -218,7 +222,19 @@ class Lifecycle:
             # a piece that parted from a missile (one not classed yet: its
             # velocity too uncertain to vote, _unclassed_stack) is a missile's
             tr.cls = "ballistic"
-            if self.cfg.separation_coasts:
+            if twin.cls == "unknown" and twin.confirmed_t >= tr.created:
+                # two pieces of one scene, the parent confirmed after the
+                # child's first plot (not a missile followed before a piece
+                # parted from it): which carries on is not known, so the
+                # child is not taken for a coasting piece; its own plots tell
+                # (Ballistic.burnout_test). MC seed 1 SLV #27, biased radars:
+                # the fairing's track, confirmed at 125 km two seconds before
+                # the stack's, became its parent; the stack, taken for a
+                # coasting piece, stayed on the spent second stage and every
+                # later tentative on the payload was suppressed as its
+                # duplicate (payload lost while reported 2 -> 58 s)
+                tr.phase, tr.burnt_out = "boost", False
+            elif self.cfg.separation_coasts:
                 tr.phase, tr.burnt_out, tr.burnout_t = "ballistic", True, tr.t
                 tr.coast_seen, tr.coast_votes = False, 0  # until its own plots show it
                 tr.speeds.clear()
@@ -230,6 +246,7 @@ class Lifecycle:
             tr.first = twin.first
             self.stats["separations"] += 1
         tr.status = "confirmed"
+        tr.confirmed_t = tr.t
         tr.id = self.issue_id()
         return True
 
@@ -258,15 +275,37 @@ class Lifecycle:
                 continue
             xo, po = other.combined()
             pos = xo[:3] + xo[3:] * (tr.t - other.t)
+            # (the distance first: in a dense air picture every aircraft is a
+            # confirmed track not classed, and the velocity sigma below cost
+            # more than the rest of the test; the same tests, the same result)
+            if not float(np.linalg.norm(pos - x[:3])) < cfg.dup_dist_m:
+                continue
             vsig = math.sqrt(max(float(np.trace(p[3:, 3:]) + np.trace(po[3:, 3:])), 0.0))
             if (
-                float(np.linalg.norm(pos - x[:3])) < cfg.dup_dist_m
-                and float(np.linalg.norm(xo[3:] - x[3:])) < cfg.dup_speed_mps + 3.0 * vsig
+                float(np.linalg.norm(xo[3:] - x[3:])) < cfg.dup_speed_mps + 3.0 * vsig
                 and above_aircraft(xo, po, cfg.vote_sigmas)
                 and separation.codetections(tr, other) > 0
             ):
                 return other
         return None
+
+    def _lost(self, tr: Track, twin: Track) -> bool:
+        """Whether ``twin`` has lost the object that ``tr`` (its duplicate:
+        no plot in common) has found again: the twin is ``lost`` (no plot
+        for ``lost_after_s``), none has updated it since ``tr``\'s first,
+        and a radar that updated it has scanned since. Then no sensor holds
+        the object where the twin is, there is no bias to suppress (lofted
+        ICBM MC seed 1 index 40: stage 2's track, lost 4 km off the stage
+        after the unobserved midcourse, suppressed all fifteen tentative
+        tracks its own two radars made of the stage in re-entry, 72 s). A
+        twin whose radars have not scanned since (a slow revisit) is not
+        lost, nor one that went without a plot for a scan or two: a faster
+        radar, tampered or not, cannot take a track over between two scans
+        of the radars that hold it."""
+        if twin.status != "lost" or twin.last_update >= tr.created:
+            return False
+        mine = {m[REC_SENSOR] for m, _ in twin.hist if m[REC_KIND] == RADAR}
+        return any(self.sensor_t.get(s, -math.inf) >= tr.created for s in mine)
 
     def _outvoted(self, tr: Track, twin: Track) -> bool:
         """Whether the radars that disagree with ``twin`` outnumber those
@@ -294,15 +333,19 @@ class Lifecycle:
         dissent = {s for s, ts in twin.dissent.items() if ts >= since} - mine
         return len(dissent) > len(mine - theirs)
 
-    def _take_over(self, tr: Track, twin: Track) -> None:
+    def _take_over(self, tr: Track, twin: Track, same_past: bool = False) -> None:
         """``tr`` carries on as ``twin`` (its id, class, phase and what was
         reported of it), from its own plots and its own past (early
         positions, launch point: none of the outvoted track's); ``twin`` is
-        removed without a message (the next report of its id is ``tr``\'s)."""
+        removed without a message (the next report of its id is ``tr``\'s).
+        ``same_past``: ``twin`` lost the object and ``tr`` found it again,
+        so the twin's past is the object's (launch point, early positions,
+        the pieces it parted from, where and when; its role)."""
         tr.id = twin.id
         tr.cls = twin.cls
         tr.phase, tr.burnt_out, tr.burnout_t = twin.phase, twin.burnt_out, twin.burnout_t
         tr.coast_seen, tr.role, tr.ir_cued = twin.coast_seen, twin.role, tr.ir_cued or twin.ir_cued
+        tr.confirmed_t = twin.confirmed_t
         tr.votes_b, tr.votes_a = twin.votes_b, twin.votes_a
         tr.reported_status, tr.reported_cls = twin.reported_status, twin.reported_cls
         tr.reported_impact, tr.reported_phase = twin.reported_impact, twin.reported_phase
@@ -310,6 +353,18 @@ class Lifecycle:
         tr.last_report, tr.last_predicted_report = twin.last_report, twin.last_predicted_report
         tr.sources |= twin.sources
         tr.partners |= twin.partners
+        if same_past:
+            tr.launch, tr.boost_launch = twin.launch, twin.boost_launch
+            tr.first, tr.early = twin.first, twin.early
+            tr.max_alt = max(tr.max_alt, twin.max_alt)
+            tr.manoeuvring = twin.manoeuvring
+            tr.separated, tr.parent = twin.separated, twin.parent
+            tr.part_dir, tr.part_t = twin.part_dir, twin.part_t
+            tr.siblings = set(twin.siblings)
+            for k in twin.siblings:
+                if (o := self.tracks.get(k)) is not None:
+                    o.siblings.discard(twin.key)
+                    o.siblings.add(tr.key)
         tr.status = "confirmed"
         del self.tracks[twin.key]
 
@@ -366,8 +421,9 @@ class Lifecycle:
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
             cfg = self.cfg
+            bias = (cfg.bias_range_m, math.radians(cfg.bias_angle_deg), cfg.bias_rr_mps)
             for tr in separation.decide_roles(
-                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s
+                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s, bias
             ):
                 self.stats["roles"] += 1
                 if tr.status != "tentative":

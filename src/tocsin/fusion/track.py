@@ -99,11 +99,16 @@ class Track:
     part_dir: F64 | None = None
     part_t: float = -math.inf
     parent: str | None = None  # id of the track it separated from
+    confirmed_t: float = math.inf  # track time at its confirmation (Lifecycle.confirm, a partner's report)
     role: str | None = None  # rv, stage or debris, once told
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
     max_alt: float = 0.0  # highest well-estimated height seen, m
+    #: the plots that started it (sensor, measurement time): not in ``hist``
+    #: (no update made from them), but as much its plots for a co-detection
+    #: (:func:`tocsin.fusion.separation.codetections`)
+    born: tuple[tuple[str, float], ...] = ()
     #: the radars' registration-bias consider covariance (6 x 6) of the state
     #: at time t, that state (Ballistic.bias_consider): kept and propagated
     #: while no radar is in the track's last oosm_lag_s (coasting, infrared only)

@@ -939,7 +939,7 @@ class FusionNode:
                 if unticked_at is not None and grace > 0 and now - unticked_at >= self.scan_grace.grace_s():
                     # quiet for the scan grace: a buffered scan is complete
                     unticked_at = None
-                    if await self._tick():
+                    if await self._tick(complete=True):
                         last_tick = now
                 if self.tick_s > 0 and now - last_tick >= self.tick_s:
                     last_tick = now
@@ -973,13 +973,13 @@ class FusionNode:
         await asyncio.to_thread(self.pipeline.collect)
         await self._publish_outputs()
 
-    async def _tick(self) -> bool:
+    async def _tick(self, complete: bool = False) -> bool:
         """Tick the stages at the node's clock (journalled) if it moved on, and
         publish what that released; True if it ticked."""
         t = self.clock()
         if self.pipeline.last_tick is not None and t <= self.pipeline.last_tick:
             return False
-        await asyncio.to_thread(self.pipeline.tick, t)
+        await asyncio.to_thread(self.pipeline.tick, t, complete=complete)
         self.stats.ticks += 1
         await self._publish_outputs()
         return True

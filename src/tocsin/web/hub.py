@@ -386,6 +386,11 @@ class Exchange:
         self._arrived: dict[asyncio.Future[Any], float] = {}
         #: (tracing) when the HTTP handler got each request (Exchange.submit ``received``)
         self._received: dict[asyncio.Future[Any], float] = {}
+        #: (tracing) per kind of work, the marks of its latest run on the
+        #: pipeline thread: when it ``began`` there (after any work queued
+        #: before it), ``handed`` its inputs or tick to the stage process, and
+        #: its journal fsync ended (``synced``), each if it did (:meth:`_trace_marks`)
+        self._work_marks: dict[str, dict[str, float]] = {}
         self._last_arrival = 0.0
         self.tracer = Tracer(self.config.trace_path) if self.config.trace_path else None
 
@@ -579,13 +584,14 @@ class Exchange:
                 # quiet for the scan grace: whatever scan is buffered is complete
                 grace_s = self.scan_grace.grace_s()
                 t0 = time.monotonic()
-                if await self._tick():
+                if await self._tick(complete=True):
                     last_tick = self.wall_clock()
                     self.grace_ticks += 1
                     if tracer is not None:
                         tracer.write({
                             "ev": "tick", "why": "grace", "grace_s": grace_s,
                             "quiet_from": self._last_arrival, "start": t0, "done": time.monotonic(),
+                            **self._trace_marks("tick"),
                         })  # fmt: skip
                 unticked = False
             if item is not None:
@@ -647,7 +653,10 @@ class Exchange:
                 if await self._tick():
                     unticked = False
                     if tracer is not None:
-                        tracer.write({"ev": "tick", "why": "period", "start": t0, "done": time.monotonic()})
+                        tracer.write({
+                            "ev": "tick", "why": "period", "start": t0, "done": time.monotonic(),
+                            **self._trace_marks("tick"),
+                        })  # fmt: skip
             if self.pipeline.housekeeping_due(self.wall_clock()):
                 try:  # signed checkpoints on the wall clock (runtime.Pipeline.housekeeping)
                     await self._on_pipeline_thread(
@@ -668,7 +677,9 @@ class Exchange:
             try:
                 await self._on_pipeline_thread(self.pipeline.collect, work_="collect")
                 if self.tracer is not None:
-                    self.tracer.write({"ev": "collect", "start": t0, "done": time.monotonic()})
+                    self.tracer.write({
+                        "ev": "collect", "start": t0, "done": time.monotonic(), **self._trace_marks("collect")
+                    })  # fmt: skip
             except Exception:  # the journal failed, or the stage process died: health says so
                 self.tick_errors += 1
                 if not self.worker_alive:
@@ -683,22 +694,30 @@ class Exchange:
         loop = asyncio.get_running_loop()
         times = self.work_times
 
+        marks = self._work_marks if self.tracer is not None else None
+        pipe = self.pipeline
+
         def timed() -> _T:
             t0 = time.perf_counter()
+            began = time.monotonic()
             try:
                 return fn(*args, **kw)
             finally:
                 times.add(work_, time.perf_counter() - t0)
+                if marks is not None:  # (tracing: read by the one task that runs this kind of work)
+                    got = {"began": began, "handed": pipe.handed_at, "synced": pipe.synced_at}
+                    marks[work_] = {k: v for k, v in got.items() if v >= began}
 
         return await loop.run_in_executor(self._pipeline_thread, timed)
 
-    async def _tick(self) -> bool:
-        """Tick the stages at :meth:`now` (if time moved on); True if it ticked."""
+    async def _tick(self, complete: bool = False) -> bool:
+        """Tick the stages at :meth:`now` (if time moved on); True if it ticked.
+        ``complete``: a scan grace's tick (:meth:`Pipeline.tick`)."""
         t = self.now()
         if t <= 0 or (self.pipeline.last_tick is not None and t <= self.pipeline.last_tick):
             return False
         try:
-            await self._on_pipeline_thread(self.pipeline.tick, t, work_="tick")
+            await self._on_pipeline_thread(self.pipeline.tick, t, complete=complete, work_="tick")
         except Exception:  # e.g. the journal failed: counted, health says so
             self.tick_errors += 1
             return False
@@ -718,8 +737,15 @@ class Exchange:
         self.tracer.write({
             "ev": "batch", "arrived": [min(arrived), max(arrived)],
             "received": [min(received), max(received)], "start": t0, "done": time.monotonic(),
-            "plots": plots,
+            "plots": plots, **self._trace_marks("batch"),
         })  # fmt: skip
+
+    def _trace_marks(self, work: str) -> dict[str, float]:
+        """(tracing) The pipeline thread's marks of the latest ``work`` (batch,
+        tick, collect): when it began there, handed work to the stage process
+        and ended its fsync, each if it did; taken once, by the one task that
+        runs that kind of work, right after it."""
+        return self._work_marks.pop(work, {})
 
     # ------------------------------------------------------------ link health
 
