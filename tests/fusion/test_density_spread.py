@@ -115,7 +115,13 @@ def test_a_prediction_owes_the_air_by_what_its_bank_has_learnt(monkeypatch: pyte
     cfg = TrackerConfig()
     for bank in (drag.split(drag.prior("SRBM"), x, p), _informed_bank("SRBM", math.log(4000.0), 0.02)):
         tr = bare_track(
-            x, 1_800_000_000.0, cls="ballistic", phase="ballistic", burnt_out=True, status="confirmed"
+            x,
+            1_800_000_000.0,
+            cls="ballistic",
+            phase="ballistic",
+            burnt_out=True,
+            coast_seen=True,
+            status="confirmed",
         )
         tr.x[:] = x
         tr.p[:] = p
