@@ -15,28 +15,6 @@ from tocsin.dynamics.atmosphere import DAY_STEP_M, day_air, density_sigma
 from tocsin.fusion import drag
 
 
-def _split(bank: drag.DragBank) -> drag.DragBank:
-    x = np.zeros(6)
-    x[0] = 6.4e6
-    return drag.split(bank, x, np.eye(6))
-
-
-def _collapsed_on(j: int) -> drag.DragBank:
-    """An SRBM bank whose drag has said 'member j' (the others 30 nats below)."""
-    bank = _split(drag.prior("SRBM"))
-    assert bank.logw0 is not None
-    ll = np.full(bank.lnb.size, -30.0)
-    ll[j] = 0.0
-    logw = bank.logw0 + ll
-    return bank.with_states(bank.x, bank.p, logw - np.log(np.exp(logw).sum()))
-
-
-def _var(bank: drag.DragBank) -> float:
-    w = bank.weights
-    m = float(w @ bank.lnb)
-    return float(w @ (bank.lnb - m) ** 2)
-
-
 @pytest.mark.parametrize(("h0", "h1"), [(40e3, 30e3), (20e3, 16e3), (60e3, 58e3), (30e3, 10e3)])
 def test_the_step_is_what_the_simulated_air_does_between_two_heights(h0: float, h1: float) -> None:
     # drawn, not assumed: the simulator's day air (Gauss-Markov in height) at a
