@@ -50,7 +50,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tocsin.fusion import kernels
+from tocsin.fusion import kernels, separation
 from tocsin.fusion.association import Associator
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
@@ -167,6 +167,14 @@ class Tracker:
             rc = arr[2] if arr[2].shape[1] == 3 else np.ascontiguousarray(arr[2][:, :3, :3])
             plots = kernels.radar_to_ecef(arr[1], arr[3], arr[4], rc)
         live = self._life.live(t)
+        if not radar and live:
+            # space infrared sees burning motors: not a piece whose sibling
+            # follows the burn (separation.outburnt)
+            cfg = self.cfg
+            by_key = self._life.tracks
+            live = [
+                tr for tr in live if not separation.outburnt(tr, by_key, t, cfg.lost_after_s, cfg.los_burn_s)
+            ]
         g = self._est.gather(live, t, not radar) if live else None
         if g is not None and plots is not None:
             keep = self._assoc.near(g, plots)
