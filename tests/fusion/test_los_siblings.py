@@ -37,6 +37,10 @@ def test_a_lost_piece_whose_sibling_follows_the_burn_takes_no_line_of_sight() ->
     assert not out(a)  # no sibling seen burning yet: either may be the stack
     b.last_los = 448.0
     assert out(a)
+    b.role, b.coast_seen = "stage", True  # a spent piece seen coasting: not the burn's
+    assert not out(a)
+    b.role = None
+    assert out(a)
     assert not out(b)  # the one that follows the burn
     a.last_los = 449.0  # its own line of sight is the newer: not outburnt
     assert not out(a)

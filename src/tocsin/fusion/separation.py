@@ -135,12 +135,22 @@ def outburnt(tr: Track, by_key: dict[int, Track], t: float, lost_s: float, burn_
     t+424 s; the stack lit its insertion burn, and the one line of sight
     of each infrared scan went to either track by turns; stage 2's track
     took two (t+446, t+452), was flown with thrust along them and
-    predicted 285 km off for the rest of its flight."""
+    predicted 285 km off for the rest of its flight. A sibling told spent
+    and seen coasting does not count (infrared cannot be seeing it either:
+    #69, the track on stage 2, told ``stage``, took the first lines of sight
+    of the payload's insertion burn beside it, and the payload's own tracks,
+    kept off them, were lost 64 s instead of 27)."""
     if not tr.separated or not tr.siblings or t - tr.last_fix <= lost_s:
         return False
     for k in tr.siblings:
         o = by_key.get(k)
-        if o is not None and not o.dead and t - o.last_los < burn_s and o.last_los > tr.last_los:
+        if (
+            o is not None
+            and not o.dead
+            and t - o.last_los < burn_s
+            and o.last_los > tr.last_los
+            and not (o.role in SPENT and o.coast_seen)
+        ):
             return True
     return False
 
