@@ -15,7 +15,7 @@ from scipy.spatial.transform import Rotation
 from tocsin.fusion import TrackerConfig
 from tocsin.fusion.impact import sensor_bias_cov
 from tocsin.fusion.measurements import LOS, RADAR, MeasRecord
-from tocsin.geo.wgs84 import enu_matrix, geodetic_to_ecef
+from tocsin.geo.wgs84 import WGS84_A, enu_matrix, geodetic_to_ecef
 
 SITE_LL = (38.05, 138.30)
 
@@ -162,3 +162,50 @@ def test_the_tracker_widens_its_impact_ellipses_by_the_term() -> None:
     assert float(ratio.min()) > 0.98
     dlat = max(abs(on[k][1] - off[k][1]) for k in common)
     assert dlat < 0.01  # ~1 km: the sigma points move the mean only through the nonlinearity
+
+
+def test_the_term_persists_in_coast_carried_by_the_flight() -> None:
+    """Without a radar plot in the last oosm_lag_s the error the radars'
+    biases put into the state is still there: the term kept at the last
+    radar window is carried along the flight (``Phi C Phi^T``), checked here
+    against the states flown on from the consider's own error vectors."""
+    from collections import Counter
+
+    from conftest import bare_track
+
+    from tocsin.fusion.ballistic import Ballistic
+    from tocsin.fusion.models import ballistic_predict
+
+    x0 = _state()
+    x0[:3] *= (WGS84_A + 600e3) / float(np.linalg.norm(x0[:3]))  # above the air: vacuum
+    tr = bare_track(x0, 1_000.0)
+    bal = Ballistic(TrackerConfig(), Counter())
+    c0 = sensor_bias_cov(x0, [_rec(SITE_LL)] * 5, 10.0, 1e-4, 0.2)
+    assert c0 is not None
+    assert bal.bias_consider(tr, x0, c0, None) is c0
+    # coasting: no radar in the window, 120 s later
+    dt = 120.0
+    x1 = ballistic_predict(x0[None, :], np.array([dt]), beta=None)[0][0]
+    tr.t += dt
+    c1 = bal.bias_consider(tr, x1, None, None)
+    assert c1 is not None
+    ev, vec = np.linalg.eigh(c0)
+    cols = vec[:, ev > 1e-12 * ev.max()] * np.sqrt(ev[ev > 1e-12 * ev.max()])
+    flown = np.stack(
+        [ballistic_predict((x0 + e)[None, :], np.array([dt]), beta=None)[0][0] - x1 for e in cols.T], axis=1
+    )
+    want = flown @ flown.T
+    assert np.allclose(c1, want, rtol=1e-3, atol=1e-6 * np.abs(want).max())
+    # a velocity error alone: over a short coast it is ~dt of position error
+    tr2 = bare_track(x0, 0.0)
+    cv = np.diag([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    bal.bias_consider(tr2, x0, cv, None)
+    tr2.t = 10.0
+    c2 = bal.bias_consider(tr2, ballistic_predict(x0[None, :], np.array([10.0]), beta=None)[0][0], None, None)
+    assert c2 is not None
+    assert float(np.trace(c2[:3, :3])) == pytest.approx(3 * 10.0**2, rel=0.02)
+    # kept (the next coast step starts from it), and dropped at a new boost
+    assert tr.bias_consider is not None
+    assert tr.bias_consider[0] == tr.t
+    tr.reignite()
+    assert bal.bias_consider(tr, x1, None, None) is None

@@ -261,10 +261,13 @@ def test_boost_hold_fraction_is_checked() -> None:
         ThreatConfig(boost_hold_fraction=1.0)
 
 
-def test_a_manoeuvring_footprint_names_its_areas_however_wide() -> None:
-    """A re-entry seen to manoeuvre reports the footprint a glide can reach
-    (hundreds of km): unlike an unsettled prediction, its areas are named;
-    coasting (no plot behind the state) it is unsettled again."""
+@pytest.mark.parametrize("flag", ["manoeuvring", "may_manoeuvre"])
+def test_a_manoeuvring_footprint_names_its_areas_however_wide(flag: str) -> None:
+    """A re-entry seen to manoeuvre (``manoeuvring``), or a missile that may
+    still pull up (``may_manoeuvre``: its ballistic fall and the glide it could
+    fly), reports a footprint hundreds of km long: unlike an unsettled
+    prediction, its areas are named; coasting (no plot behind the state) it is
+    unsettled again."""
     reg = grid_registry()
     foot = ImpactPrediction(
         t=1600.0,
@@ -275,8 +278,8 @@ def test_a_manoeuvring_footprint_names_its_areas_however_wide() -> None:
     )
     path = [(36.5, 130.5), (36.5, 132.5)]
     plain = assess(_track(path, (36.5, 134.0), impact=foot), reg)
-    man = assess(_track(path, (36.5, 134.0), impact=foot, manoeuvring=True), reg)
-    coast = assess(_track(path, (36.5, 134.0), impact=foot, manoeuvring=True, status="coasting"), reg)
+    man = assess(_track(path, (36.5, 134.0), impact=foot, **{flag: True}), reg)
+    coast = assess(_track(path, (36.5, 134.0), impact=foot, status="coasting", **{flag: True}), reg)
     impact = {r.code for r in man.risks if r.reason == "impact"}
     assert not any(r.reason == "impact" for r in plain.risks)
     assert not any(r.reason == "impact" for r in coast.risks)

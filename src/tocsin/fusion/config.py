@@ -111,15 +111,16 @@ class TrackerConfig:
     beta. False: its members fly on from their own states, however far off
     (before session 6: 190-210 km, mixed into every prediction)."""
     bank_air_drift: bool = False
-    """A split drag bank forgets, as it comes down, what the drag told it
-    higher up as fast as the air's departure from the standard changes with
-    height (:func:`tocsin.fusion.drag.drift`, :func:`~tocsin.fusion.drag.air_drift_var`
-    with ``density_corr_m``), mixing its members' states as the IMM does: the
-    ``ln beta`` its drag reads is ``ln beta - d(h)``. Off by default (session
-    9): on, the depressed SRBMs' row went 0.916 -> 0.979 and the SRBMs' further
-    above the band, the last 60 s before impact over-covered (a random walk
-    forgets more than the stationary air on a long fall); docs/fusion.md,
-    "The bank follows the air". False: the static bank."""
+    """A split drag bank follows the air it comes down through: its belief is
+    kept on ``(ln beta, z)``, ``z`` the air's departure in sigmas, carried
+    down by the air's own Gauss-Markov law (``density_corr_m``;
+    :func:`tocsin.fusion.drag.drift_air`), so what the drag told it higher up
+    is forgotten only as far as the air moves, and its members' states are
+    mixed as the IMM does: the ``ln beta`` its drag reads is ``ln beta -
+    d(h)``. Off by default (docs/fusion.md, "The bank follows the air":
+    depressed SRBMs 0.916 -> 0.982 and SRBMs 0.978 -> 0.990 on, both over
+    the band's top in the last 60 s before impact; the shipped drills fly the
+    standard atmosphere). False: the static bank."""
     density_corr_m: float = 8_000.0
     """Height over which the air's departure from the standard atmosphere
     (:func:`tocsin.dynamics.atmosphere.density_sigma`: 5 % near the ground

@@ -84,6 +84,13 @@ class DragBank:
     """The role the prior was made for (separated objects)."""
     logw0: F64 | None = None
     """``(K,)`` the prior's log weights (:meth:`fresh`)."""
+    zw: F64 | None = None
+    """``(K, M)`` log of what the drag has told the bank about ``(ln beta,
+    z)`` (``z`` the air's departure in sigmas at :data:`Z_NODES`, its prior
+    included), for :func:`drift_air`; None until the first."""
+    zref: F64 | None = None
+    """``(K,)`` the log weights :func:`drift_air` last left (what has been
+    read since is ``logw - zref``)."""
 
     @property
     def split(self) -> bool:
@@ -164,7 +171,7 @@ class DragBank:
         from a state older than the bank starts again from (every
         measurement the bank has weighed since is re-filtered too)."""
         logw0 = getattr(self, "logw0", None)  # None: pickled before it existed
-        return replace(self, x=None, p=None, logw=self.logw if logw0 is None else logw0)
+        return replace(self, x=None, p=None, logw=self.logw if logw0 is None else logw0, zw=None, zref=None)
 
 
 def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) -> DragBank:
@@ -424,68 +431,156 @@ def air_drift_var(h0_m: float, h1_m: float, corr_m: float) -> float:
     return max(s0 * s0 + s1 * s1 - 2.0 * rho * s0 * s1, 0.0)
 
 
-def drift(bank: DragBank, var: float, mix: bool = True) -> DragBank:
-    """The bank after the ``ln beta`` its drag reads has moved by a random
-    step of variance ``var`` (:func:`air_drift_var`: the air's departure
-    from the standard changes with height, so the drag measured 10 km
-    higher says less about the drag here). What the drag has told the bank
-    (its likelihood, ``logw - logw0``) is about the value then: it is
-    spread by the step (a random walk on each kind's grid of members, the
-    discrete heat equation with ``var / (2 step^2)`` passed to each
-    neighbour, which moves the variance by exactly ``var``) and multiplied
-    back onto the prior. A flat likelihood (nothing read yet, the prior)
-    is unchanged. Without it the bank is a static estimator of a value
-    that is not static: once it has collapsed onto one member (-30 nats
-    below it for the others) it cannot follow the air it comes down
-    through, and states 0.05 of ``ln beta`` while 0.1-0.2 off (session 9,
-    depressed SRBMs: the member's drag then wrong by 10-20 %, the filter
-    lagging 10-20 m/s behind with a covariance that does not know it)."""
+Z_STEP = 0.5
+Z_NODES: F64 = np.arange(-3.5, 3.5 + 1e-9, Z_STEP)
+"""The air's departure from the standard in sigmas (``z = d / sigma(h)``):
+the nodes :func:`drift_air` keeps the belief about it on."""
+
+
+def _ou_chain() -> tuple[F64, F64, F64]:
+    """The Gauss-Markov air ``z`` (unit variance, correlation ``exp(-|dh| /
+    L)``) as a Markov chain on :data:`Z_NODES`: rates to the neighbours
+    ``sqrt(pi_j / pi_i) / dz^2`` (reversible, its stationary law exactly the
+    discrete normal ``pi``), the time scaled so that ``z`` itself decays as
+    ``exp(-dh / L)`` (the chain's slowest odd mode). Returns the eigen
+    decomposition of its symmetrised generator (values, vectors) and
+    ``sqrt(pi)``: :func:`_ou_step` is ``exp(Q du)``."""
+    z = Z_NODES
+    m = z.size
+    q = np.zeros((m, m))
+    i = np.arange(m - 1)
+    q[i, i + 1] = np.exp(-(z[i + 1] ** 2 - z[i] ** 2) / 4.0) / Z_STEP**2
+    q[i + 1, i] = np.exp(-(z[i] ** 2 - z[i + 1] ** 2) / 4.0) / Z_STEP**2
+    q[np.arange(m), np.arange(m)] = -q.sum(axis=1)
+    sp = np.exp(-(z**2) / 4.0)
+    sym = sp[:, None] * q / sp[None, :]
+    ev, u = np.linalg.eigh(0.5 * (sym + sym.T))
+    # the mode most like z itself: its rate is the chain's time unit
+    odd = int(np.argmax(np.abs(u.T @ (sp * z))))
+    ev = ev / abs(float(ev[odd]))
+    return ev, u, sp
+
+
+_OU_EV, _OU_U, _OU_SP = _ou_chain()
+_Z_LOGPI: F64 = -0.5 * Z_NODES**2 - float(np.log(np.sum(np.exp(-0.5 * Z_NODES**2))))
+
+
+def _ou_step(du: float) -> F64:
+    """``(M, M)`` transition of the air's ``z`` over ``du`` correlation
+    lengths of height (rows: from; each row sums to 1)."""
+    s = (_OU_U * np.exp(_OU_EV * du)[None, :]) @ _OU_U.T
+    out: F64 = np.maximum(s / _OU_SP[:, None] * _OU_SP[None, :], 0.0)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _spread(q: F64, n: int) -> tuple[NDArray[np.int64], F64]:
+    """The member whose bin holds each fractional member position ``q``
+    (clipped to the grid ``0..n-1``), as ``j0`` and the share ``f`` (0 or
+    1) of ``j0 + 1``."""
+    j = np.rint(np.clip(q, 0.0, n - 1.0)).astype(np.int64)
+    j0 = np.minimum(j, n - 2)
+    return j0, (j - j0).astype(np.float64)
+
+
+def drift_air(bank: DragBank, h0_m: float, h1_m: float, corr_m: float, mix: bool = True) -> DragBank:
+    """The bank after the object came down from ``h0_m`` to ``h1_m``,
+    forgetting as the stationary air does. The drag a member reads is
+    ``theta = ln beta - d(h)``, ``d = sigma(h) z`` the air's departure
+    from the standard (:func:`tocsin.dynamics.atmosphere.density_sigma`),
+    ``z`` Gauss-Markov in height (correlation ``exp(-|dh| / corr_m)``: the
+    air :func:`density_spread_path` assumes). The belief is kept jointly on
+    ``(ln beta, z)`` (``zw``: the members' grid of ``ln beta``, flat, times
+    :data:`Z_NODES`): what the drag said since the last call (``logw -
+    zref``, per member) is read at ``theta = ln beta - sigma(h0) z``
+    (linear between members), ``z`` is carried to ``h1_m`` by the air's own
+    law (:func:`_ou_step`: mean reversion kept, where a random walk of
+    ``theta``, session 9's first version, forgets without bound on a long
+    fall: 30 -> 1 km, 0.034 against the air's 0.012), and the members'
+    weights are their prior (``logw0``) times the likelihood of ``theta =
+    ln beta - sigma(h1) z`` at each member (over the flat prior's, so a bank
+    that has read nothing keeps its prior). The members' states are mixed
+    as the IMM does by what moved from member to member (as :func:`drift`).
+    A static air (every height reading the same ``theta``) keeps the bank
+    near a static bank's: what it read about ``ln beta`` stays, only the
+    air's own spread at ``h1`` is added."""
     logw0 = getattr(bank, "logw0", None)
-    if var <= 0.0 or not bank.split or logw0 is None:
+    ceiling = DRAG_CEILING_M
+    if corr_m <= 0.0 or not bank.split or logw0 is None or min(h0_m, h1_m) >= ceiling:
         return bank
-    ll = bank.logw - logw0
-    lik = np.exp(ll - float(np.max(ll)))
-    out = lik.copy()
+    a0, a1 = min(h0_m, ceiling), min(h1_m, ceiling)
+    s0 = float(density_sigma(a0))
+    s1 = float(density_sigma(a1))
+    tr = _ou_step(abs(a1 - a0) / corr_m)
+    zw_old = getattr(bank, "zw", None)
+    zref = getattr(bank, "zref", None)
+    inc = bank.logw - (logw0 if zw_old is None or zref is None else zref)
+    k = bank.lnb.shape[0]
+    m = Z_NODES.size
+    zw = np.zeros((k, m))
+    loglik = bank.logw - logw0
     x = None if bank.x is None else bank.x.copy()
     pc = None if bank.p is None else bank.p.copy()
+    pi = np.exp(_Z_LOGPI)
     for kk in np.unique(bank.member_kind):
         sel = np.nonzero(bank.member_kind == kk)[0]
-        if sel.size < 2:
-            continue
+        n = sel.size
         step = float(np.mean(bank.step[sel]))
-        if not step > 0.0:
+        if n < 2 or not step > 0.0:
+            zw[sel] = _Z_LOGPI[None, :]
             continue
-        a = var / (2.0 * step * step)
-        n = max(1, math.ceil(a / 0.25))  # explicit steps, stable below 1/2
-        m = sel.size
-        # one explicit step of the heat equation, reflecting ends (the grid's
-        # tails hold what is beyond): T[i, j] = what goes from member i to j
-        one = np.eye(m) * (1.0 - 2.0 * a / n)
-        one[0, 0] += a / n
-        one[-1, -1] += a / n
-        i = np.arange(m - 1)
-        one[i, i + 1] = a / n
-        one[i + 1, i] = a / n
-        t = np.linalg.matrix_power(one, n)
-        y = lik[sel]
-        yn = t.T @ y
-        out[sel] = yn
+        ii = np.arange(n, dtype=np.float64)[:, None]
+        j0, f0 = _spread(ii - s0 * Z_NODES[None, :] / step, n)
+        j1, f1 = _spread(ii - s1 * Z_NODES[None, :] / step, n)
+        g = _Z_LOGPI[None, :] + np.zeros((n, 1)) if zw_old is None else zw_old[sel].copy()
+        # each member stands for its bin of theta: between two members the
+        # likelihood is their mix (linear in it, not in its log, which would
+        # rule out every theta but the members' own once a bank collapses)
+        v = np.exp(inc[sel] - float(np.max(inc[sel])))
+        lo, hi = (1.0 - f0) * v[j0], f0 * v[j0 + 1]
+        g = g + np.log(np.maximum(lo + hi, 1e-300))
+        # which member a cell's theta was read by, as far as the reading says
+        # (a cell between a member read and one ruled out is the first's)
+        r0 = np.where(lo + hi > 0.0, lo / np.maximum(lo + hi, 1e-300), 1.0 - f0)
+        g = g - float(np.max(g))
+        c0 = np.exp(g)
+        c1 = c0 @ tr
+        # the members' likelihood at h1 over the flat prior's
+        post = np.zeros(n)
+        flat = np.zeros(n)
+        np.add.at(post, j1, (1.0 - f1) * c1)
+        np.add.at(post, j1 + 1, f1 * c1)
+        np.add.at(flat, j1, (1.0 - f1) * pi[None, :])
+        np.add.at(flat, j1 + 1, f1 * pi[None, :])
+        loglik[sel] = np.log(np.maximum(post, 1e-300)) - np.log(np.maximum(flat, 1e-300))
+        zw[sel] = np.log(np.maximum(c1, 1e-300))
         if mix and x is not None and pc is not None and bank.x is not None and bank.p is not None:
-            # each member's state as the IMM mixes it: from member i with
-            # probability t[i, j] y_i / yn_j (a member the value moved into
-            # starts where the member it came from was, not where its own
-            # drag, wrong until now, took it)
-            mu = t * y[:, None] / np.maximum(yn[None, :], 1e-300)
+            # what moved from member j (at h0) to member l (at h1), over the
+            # prior of ln beta: the IMM's mixing weights mu[j, l]
+            w0 = np.exp(logw0[sel] - float(np.max(logw0[sel])))[:, None]
+            a = np.zeros((n, m, n))
+            r_, c_ = np.nonzero(np.ones((n, m), dtype=bool))
+            a[r_, c_, j0.ravel()] += r0.ravel()
+            a[r_, c_, j0.ravel() + 1] += 1.0 - r0.ravel()
+            b = np.zeros((n, m, n))
+            b[r_, c_, j1.ravel()] += (1.0 - f1).ravel()
+            b[r_, c_, j1.ravel() + 1] += f1.ravel()
+            mid = np.einsum("imj,mp->ipj", (c0 * w0)[:, :, None] * a, tr)
+            flow = np.einsum("ipj,ipl->jl", mid, b)
+            into = flow.sum(axis=0)
+            mu = flow / np.maximum(into[None, :], 1e-300)
             xs, ps = bank.x[sel], bank.p[sel]
             xj = mu.T @ xs
             d = xs[:, None, :] - xj[None, :, :]
             pj = np.einsum("ij,iab->jab", mu, ps) + np.einsum("ij,ija,ijb->jab", mu, d, d)
+            keep = into <= 1e-300
+            xj[keep] = xs[keep]
+            pj[keep] = ps[keep]
             x[sel] = xj
             pc[sel] = 0.5 * (pj + np.swapaxes(pj, 1, 2))
-    logw = logw0 + np.log(np.maximum(out, 1e-300))
+    logw = logw0 + loglik
     logw = np.maximum(logw, float(np.max(logw)) - 30.0)
     logw = logw - _logsumexp(logw)
-    return replace(bank, logw=logw, x=x, p=pc)
+    return replace(bank, logw=logw, x=x, p=pc, zw=zw, zref=logw)
 
 
 def predict(bank: DragBank, dt: float, q_air: float, q_vacuum: float) -> tuple[F64, F64]:

@@ -344,8 +344,9 @@ class Estimator:
                 # the drag it reads moves with the air it comes down through
                 w = bank.weights
                 hh = height(np.stack([w @ bank.x, w @ xs])[:, :3])
-                v = drag.air_drift_var(float(hh[0]), float(hh[1]), cfg.density_corr_m)
-                moved = drag.drift(bank.with_states(xs, ps), v)
+                moved = drag.drift_air(
+                    bank.with_states(xs, ps), float(hh[0]), float(hh[1]), cfg.density_corr_m
+                )
                 assert moved.x is not None
                 assert moved.p is not None
                 bank, xs, ps = moved.with_states(bank.x, bank.p), moved.x, moved.p

@@ -104,6 +104,10 @@ class Track:
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
     max_alt: float = 0.0  # highest well-estimated height seen, m
+    #: the radars' registration-bias consider covariance (6 x 6) of the state
+    #: at time t, that state (Ballistic.bias_consider): kept and propagated
+    #: while no radar is in the track's last oosm_lag_s (coasting, infrared only)
+    bias_consider: tuple[float, F64, F64] | None = None
     #: radars whose plots made a track suppressed as this one's duplicate
     #: (sensor -> that track's time; Lifecycle.confirm counts them against its own)
     dissent: dict[str, float] = field(default_factory=dict)
@@ -170,6 +174,7 @@ class Track:
         self.phase = "boost"
         self.impact = None
         self.drag = None
+        self.bias_consider = None
         self.manoeuvring = False
         self.lift_votes = 0
         self.speeds.clear()
@@ -194,6 +199,7 @@ class Track:
         self.launch = self.boost_launch = None
         self.impact = None
         self.drag = None
+        self.bias_consider = None
         self.manoeuvring = False
         self.lift_votes = 0
         self.ir_cued = False

@@ -577,8 +577,11 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
     # (or a track coasting without plots) and names no impact area; the
     # footprint of a re-entry seen to manoeuvre, from a measured state, is not
     # that: it is where the object can still go, however wide, and every area
-    # in it is named (a manoeuvring re-entry widens, never narrows)
-    settled = a <= cfg.max_ellipse_m or (bool(track.manoeuvring) and track.status == "confirmed")
+    # in it is named (a manoeuvring re-entry widens, never narrows); nor is the
+    # footprint of a missile that may still pull up (``may_manoeuvre``: its
+    # ballistic fall and the glide it could fly instead, from a measured state)
+    footprint = bool(track.manoeuvring) or bool(track.may_manoeuvre)
+    settled = a <= cfg.max_ellipse_m or (footprint and track.status == "confirmed")
     brg = ell.bearing_deg if ell else 0.0
     conf = ell.confidence if ell else 0.95
     # cross-track radius: now -> at impact, linear in time

@@ -196,6 +196,10 @@ class TrackBody(Body, frozen=True, omit_defaults=True):
     #: a missile seen to manoeuvre in re-entry (pull-up, glide, dive): its impact
     #: prediction allows for more of it
     manoeuvring: bool | None = None
+    #: a missile not seen to manoeuvre that flies as a quasi-ballistic SRBM does
+    #: before its pull-up: its impact prediction covers the glide it may still
+    #: fly as well as its ballistic fall (however wide, it is where it can go)
+    may_manoeuvre: bool | None = None
 
 
 class AlertBody(Body, frozen=True, omit_defaults=True):
