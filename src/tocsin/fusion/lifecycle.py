@@ -218,7 +218,19 @@ class Lifecycle:
             # a piece that parted from a missile (one not classed yet: its
             # velocity too uncertain to vote, _unclassed_stack) is a missile's
             tr.cls = "ballistic"
-            if self.cfg.separation_coasts:
+            if twin.cls == "unknown" and twin.confirmed_t >= tr.created:
+                # two pieces of one scene, the parent confirmed after the
+                # child's first plot (not a missile followed before a piece
+                # parted from it): which carries on is not known, so the
+                # child is not taken for a coasting piece; its own plots tell
+                # (Ballistic.burnout_test). MC seed 1 SLV #27, biased radars:
+                # the fairing's track, confirmed at 125 km two seconds before
+                # the stack's, became its parent; the stack, taken for a
+                # coasting piece, stayed on the spent second stage and every
+                # later tentative on the payload was suppressed as its
+                # duplicate (payload lost while reported 2 -> 58 s)
+                tr.phase, tr.burnt_out = "boost", False
+            elif self.cfg.separation_coasts:
                 tr.phase, tr.burnt_out, tr.burnout_t = "ballistic", True, tr.t
                 tr.coast_seen, tr.coast_votes = False, 0  # until its own plots show it
                 tr.speeds.clear()
@@ -230,6 +242,7 @@ class Lifecycle:
             tr.first = twin.first
             self.stats["separations"] += 1
         tr.status = "confirmed"
+        tr.confirmed_t = tr.t
         tr.id = self.issue_id()
         return True
 
@@ -320,6 +333,7 @@ class Lifecycle:
         tr.cls = twin.cls
         tr.phase, tr.burnt_out, tr.burnout_t = twin.phase, twin.burnt_out, twin.burnout_t
         tr.coast_seen, tr.role, tr.ir_cued = twin.coast_seen, twin.role, tr.ir_cued or twin.ir_cued
+        tr.confirmed_t = twin.confirmed_t
         tr.votes_b, tr.votes_a = twin.votes_b, twin.votes_a
         tr.reported_status, tr.reported_cls = twin.reported_status, twin.reported_cls
         tr.reported_impact, tr.reported_phase = twin.reported_impact, twin.reported_phase
@@ -383,8 +397,9 @@ class Lifecycle:
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
             cfg = self.cfg
+            bias = (cfg.bias_range_m, math.radians(cfg.bias_angle_deg), cfg.bias_rr_mps)
             for tr in separation.decide_roles(
-                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s
+                sep, cfg.role_sigmas, cfg.role_min_m, cfg.role_mass, cfg.restart_window_s, bias
             ):
                 self.stats["roles"] += 1
                 if tr.status != "tentative":

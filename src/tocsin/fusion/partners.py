@@ -81,6 +81,7 @@ class PartnerTracks:
         if best is None:
             tr = self.life.new_track(xb, pb, b.t, {tag}, {env.partner}, env.sent)
             tr.status = "confirmed"
+            tr.confirmed_t = b.t
             tr.id = self.life.issue_id()
             tr.cls = b.class_ if b.class_ != "ballistic" else "ballistic"
             if tr.cls == "ballistic":

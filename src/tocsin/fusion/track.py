@@ -99,6 +99,7 @@ class Track:
     part_dir: F64 | None = None
     part_t: float = -math.inf
     parent: str | None = None  # id of the track it separated from
+    confirmed_t: float = math.inf  # track time at its confirmation (Lifecycle.confirm, a partner's report)
     role: str | None = None  # rv, stage or debris, once told
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
