@@ -189,6 +189,7 @@ class Reporter:
                 role=tr.role,  # type: ignore[arg-type]
                 parent=tr.parent,
                 manoeuvring=True if tr.manoeuvring else None,
+                may_manoeuvre=True if impact is not None and _may_manoeuvre(tr) else None,
             )
             self.seq += 1
             out.append(
@@ -219,3 +220,9 @@ def _azimuth(tr: Track) -> tuple[float | None, float | None]:
     if la is None:
         return None, None
     return la.azimuth_deg, la.azimuth_sigma_deg
+
+
+def _may_manoeuvre(tr: Track) -> bool:
+    """The reported impact is a "may pull up" footprint (not a track seen to
+    manoeuvre: that one reports ``manoeuvring``)."""
+    return tr.impact is not None and tr.impact.may_manoeuvre and not tr.manoeuvring
