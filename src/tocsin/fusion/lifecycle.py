@@ -118,10 +118,13 @@ class Lifecycle:
         the scan's sensor."""
         if m0.kind != RADAR:
             return
-        hit = np.zeros(len(live), dtype=bool)
-        hit[pairs[:, 0]] = True
+        hit: set[int] | None = None  # the tracks with a gated plot (made when first needed)
         for i, tr in enumerate(live):
-            if tr.status != "tentative" or hit[i] or m0.t <= tr.t or m0.sensor not in tr.sources:
+            if tr.status != "tentative" or m0.t <= tr.t or m0.sensor not in tr.sources:
+                continue
+            if hit is None:
+                hit = set(pairs[:, 0].tolist())
+            if i in hit:
                 continue
             if (
                 s is not None
