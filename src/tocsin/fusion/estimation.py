@@ -103,7 +103,24 @@ class Gathered(NamedTuple):
 
     def take(self, idx: NDArray[np.int64]) -> Gathered:
         """The rows ``idx``."""
-        return Gathered._make(a if a is None or a is True or a is False else a[idx] for a in self)
+        drag, beta, thrust = self.drag, self.beta, self.thrust
+        return Gathered(
+            self.x[idx],
+            self.p[idx],
+            self.mu[idx],
+            self.dt[idx],
+            self.q0[idx],
+            self.q1[idx],
+            self.tau0[idx],
+            self.tau1[idx],
+            self.code[idx],
+            self.key[idx],
+            self.t0[idx],
+            None if drag is None else drag[idx],
+            None if beta is None else beta[idx],
+            None if thrust is None else thrust[idx],
+            self.ballistic,
+        )
 
 
 class Estimator:
@@ -176,7 +193,7 @@ class Estimator:
         x = np.array(xs)
         code = np.array(codes, dtype=np.int64)
         cfg = self.cfg
-        q0, q1, tau0, tau1 = kernels.imm_params(
+        q0, q1, tau0, tau1 = kernels.imm_params_rows(
             code,
             x,
             cfg.q_air,

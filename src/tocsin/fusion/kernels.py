@@ -850,6 +850,45 @@ def imm_params(
 
 
 @_jit
+def imm_params_rows(
+    code: NDArray[np.int64],
+    x: F64,
+    q_air: float,
+    q_ballistic: float,
+    q_ballistic_vacuum: float,
+    q_maneuver: float,
+    q_boost: float,
+    drag_ceiling: float,
+    tau: float,
+    tau_air_quiet: float,
+    tau_air_maneuver: float,
+) -> F64:
+    """:func:`imm_params` as one array ``(4, n)``, rows ``q0, q1, tau0,
+    tau1`` (one returned array instead of four: the tracker unpacks the rows
+    as views)."""
+    q0, q1, tau0, tau1 = imm_params(
+        code,
+        x,
+        q_air,
+        q_ballistic,
+        q_ballistic_vacuum,
+        q_maneuver,
+        q_boost,
+        drag_ceiling,
+        tau,
+        tau_air_quiet,
+        tau_air_maneuver,
+    )
+    n = code.shape[0]
+    out = np.empty((4, n))
+    out[0] = q0
+    out[1] = q1
+    out[2] = tau0
+    out[3] = tau1
+    return out
+
+
+@_jit
 def alone(pairs: NDArray[np.int64], n: int, m: int) -> NDArray[np.bool_]:
     """Which gated ``(track, plot)`` pairs ``(K, 2)`` are their own component
     of the gate graph: the track is in no other pair and neither is the plot."""
