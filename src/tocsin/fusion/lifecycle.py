@@ -119,12 +119,17 @@ class Lifecycle:
         if m0.kind != RADAR:
             return
         hit: set[int] | None = None  # the tracks with a gated plot (made when first needed)
+        key = (m0.sensor, m0.t)
         for i, tr in enumerate(live):
             if tr.status != "tentative" or m0.t <= tr.t or m0.sensor not in tr.sources:
                 continue
             if hit is None:
                 hit = set(pairs[:, 0].tolist())
             if i in hit:
+                continue
+            if tr.opp == key:
+                # another piece of a scan already counted (its plots arrived
+                # apart: Tracker._one_per_scan): one opportunity, one miss
                 continue
             if (
                 s is not None
@@ -133,6 +138,7 @@ class Lifecycle:
             ):
                 continue
             tr.window.append(0)
+            tr.opp = key
 
     def updated(self, trs: list[Track], ms: list[Meas], lim: float, changed: set[int]) -> None:
         """Bookkeeping after an update of each of ``trs`` by ``ms`` (once per
@@ -152,7 +158,13 @@ class Lifecycle:
             tr.sources.add(m.sensor)
             tr.partners.add(m.partner)
             if tr.status == "tentative":
-                tr.window.append(1)
+                key = (m.sensor, m.t)
+                if tr.opp != key:
+                    tr.window.append(1)
+                elif tr.window and tr.window[-1] == 0:
+                    # a piece of this scan missed it, another brought its plot
+                    tr.window[-1] = 1
+                tr.opp = key
             elif tr.status in ("coasting", "lost"):
                 tr.status = "confirmed"
             changed.add(tr.key)

@@ -49,6 +49,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tocsin.fusion import kernels
 from tocsin.fusion.association import Associator
@@ -57,7 +58,7 @@ from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
 from tocsin.fusion.initiation import Initiator
 from tocsin.fusion.lifecycle import Lifecycle
-from tocsin.fusion.measurements import RADAR, Meas, Sensors, stack
+from tocsin.fusion.measurements import RADAR, REC_SENSOR, REC_T, Meas, Sensors, stack
 from tocsin.fusion.partners import PartnerTracks
 from tocsin.fusion.reports import Reporter
 from tocsin.fusion.scans import ScanBuffer
@@ -199,6 +200,8 @@ class Tracker:
                 # established tracks whose manoeuvre model is a manoeuvre (not
                 # thrust): a plot outside the combined gate may be in its own
                 pairs, d2 = self._assoc.model_gate(pairs, d2, g, xp, pp, cbar, arr, plots)
+            if pairs.shape[0]:
+                pairs, d2 = self._one_per_scan(live, pairs, d2, scan[0])
             self._life.misses(live, xc, scan[0], pairs, self._sensors.get(scan[0].sensor))
             if pairs.shape[0]:
                 ti, mj = self._assoc.assign(pairs, d2, len(live), len(scan))
@@ -255,6 +258,37 @@ class Tracker:
             for tr in self._init.initiate([scan[j] for j in fr], self._now, fplots):
                 changed.add(tr.key)
         return self._reports(changed, sent)
+
+    @staticmethod
+    def _one_per_scan(
+        live: list[Track], pairs: NDArray[np.int64], cost: F64, m0: Meas
+    ) -> tuple[NDArray[np.int64], F64]:
+        """The gated pairs without those of a track that already holds a plot
+        of this scan (its sensor, its time): a sensor gives one plot per
+        object per scan, so a second plot of the scan near the track is
+        another object's. A scan whose plots arrive apart (each plot's own
+        latency; another sensor's plot between them ends the gathering,
+        :mod:`tocsin.fusion.scans`) is processed in pieces, and each piece
+        gave its plot to the same confirmed track: MC SLV seed 1 index 146,
+        stage 2 coasting 20-75 m from the stack, the ship radars' plots
+        200-1,500 m off, 213 of 1,923 updates to t+230 s were a scan's second
+        plot to one track; stage 2's own plots never started a track that
+        lived (lost while reported 32 s), and the stack's track counted two
+        objects' plots as independent fixes of one."""
+        key = (m0.sensor, m0.t)
+        t = m0.t
+        drop = np.zeros(pairs.shape[0], dtype=np.bool_)
+        for k, i in enumerate(pairs[:, 0].tolist()):
+            tr = live[i]
+            if tr.t < t:
+                continue  # nothing of this scan yet (its newest plot is older)
+            if key in tr.born or any(
+                r[REC_SENSOR] == m0.sensor and r[REC_T] == t for r, _ in reversed(tr.hist)
+            ):
+                drop[k] = True
+        if not drop.any():
+            return pairs, cost
+        return pairs[~drop], cost[~drop]
 
     def _reports(self, changed: set[int], sent: float) -> list[Envelope]:
         """Reports after a scan or a partner track: each changed track is
