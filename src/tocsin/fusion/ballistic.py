@@ -31,7 +31,7 @@ from tocsin.fusion.impact import (
     predict_impact,
     sensor_bias_cov,
 )
-from tocsin.fusion.manoeuvre import glide_footprint
+from tocsin.fusion.manoeuvre import glide_footprint, may_pull_up, pullup_possible
 from tocsin.fusion.measurements import REC_T, Meas
 from tocsin.fusion.models import ballistic_predict
 from tocsin.fusion.propagate import deriv, height
@@ -515,6 +515,34 @@ class Ballistic:
             b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
             fp = glide_footprint(x, tr.t, imp, b_m, sigma_ln_beta=0.0 if bank is None else bank.sigma_lnb())
             self.stats["glide_footprints"] += 1
+            if fp is not None:
+                imp = fp
+        elif (
+            imp is not None
+            and not tr.manoeuvring
+            and cfg.pullup_prior > 0.0
+            and cfg.glide_footprint
+            and tr.role not in separation.SPENT
+            and pullup_possible(x, max(drag.kepler_apogee_m(x), tr.max_alt))
+            and float(x[:3] @ x[3:]) < 0.0
+        ):
+            # not seen to manoeuvre, but flying as a pull-up SRBM does until
+            # it pulls up: the corridor widens to the glide (issue 16 item 3).
+            # From its apogee on: a pull-up is flown on the way down, and
+            # while the track still climbs after burnout the glides' reach is
+            # the drag prior's spread, not a measured drag (the far end
+            # waits; docs/fusion.md "Before the pull-up: the far end waits")
+            b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
+            fp = may_pull_up(
+                x,
+                tr.t,
+                imp,
+                b_m,
+                cfg.pullup_prior,
+                q_glide=0.0,
+                sigma_ln_beta=0.0 if bank is None else bank.sigma_lnb(),
+            )
+            self.stats["pullup_mixtures"] += 1
             if fp is not None:
                 imp = fp
         if imp is None:

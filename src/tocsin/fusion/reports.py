@@ -203,6 +203,7 @@ class Reporter:
                 tr.role,  # type: ignore[arg-type]
                 tr.parent,
                 True if tr.manoeuvring else None,
+                True if impact is not None and _may_manoeuvre(tr) else None,
             )
             self.seq += 1
             out.append(Envelope(1, "track", partner_code, source, self.seq, sent, body))
@@ -226,6 +227,7 @@ _BODY_ORDER = (
     "role",
     "parent",
     "manoeuvring",
+    "may_manoeuvre",
 )
 # Reporter.messages builds TrackBody and Envelope positionally (a third of
 # the keyword call's cost): a field added or moved ahead of these must fail
@@ -248,3 +250,9 @@ def _azimuth(tr: Track) -> tuple[float | None, float | None]:
     if la is None:
         return None, None
     return la.azimuth_deg, la.azimuth_sigma_deg
+
+
+def _may_manoeuvre(tr: Track) -> bool:
+    """The reported impact is a "may pull up" footprint (not a track seen to
+    manoeuvre: that one reports ``manoeuvring``)."""
+    return tr.impact is not None and tr.impact.may_manoeuvre and not tr.manoeuvring
