@@ -285,14 +285,27 @@ class Lifecycle:
         duplicate is judged against classed missiles only)."""
         x, p = tr.combined()
         cfg = self.cfg
-        for other in self.tracks.values():
-            if other is tr or other.cls != "unknown" or other.status == "tentative" or other.dead:
-                continue
-            xo, po = other.combined()
+        cands = [
+            o
+            for o in self.tracks.values()
+            if not (o is tr or o.cls != "unknown" or o.status == "tentative" or o.dead)
+        ]
+        if not cands:
+            return None
+        # (in a dense air picture every aircraft is a confirmed track not
+        # classed: the distance of all of them at once first, then the tests
+        # one by one, in the same order, on those a hair's breadth inside
+        # dup_dist_m or nearer; the exact test decides, so the result is the
+        # same as testing every track in turn)
+        states = [o.combined() for o in cands]
+        xs = np.array([xo for xo, _ in states])
+        dt = np.array([tr.t - o.t for o in cands])
+        off = xs[:, :3] + xs[:, 3:] * dt[:, None] - x[:3]
+        near = np.flatnonzero(np.sqrt(np.einsum("ij,ij->i", off, off)) < cfg.dup_dist_m * (1.0 + 1e-6))
+        for k in near:
+            other = cands[k]
+            xo, po = states[k]
             pos = xo[:3] + xo[3:] * (tr.t - other.t)
-            # (the distance first: in a dense air picture every aircraft is a
-            # confirmed track not classed, and the velocity sigma below cost
-            # more than the rest of the test; the same tests, the same result)
             if not float(np.linalg.norm(pos - x[:3])) < cfg.dup_dist_m:
                 continue
             vsig = math.sqrt(max(float(np.trace(p[3:, 3:]) + np.trace(po[3:, 3:])), 0.0))
