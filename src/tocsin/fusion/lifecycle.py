@@ -118,11 +118,14 @@ class Lifecycle:
         the scan's sensor."""
         if m0.kind != RADAR:
             return
-        hit = np.zeros(len(live), dtype=bool)
-        hit[pairs[:, 0]] = True
+        hit: set[int] | None = None  # the tracks with a gated plot (made when first needed)
         key = (m0.sensor, m0.t)
         for i, tr in enumerate(live):
-            if tr.status != "tentative" or hit[i] or m0.t <= tr.t or m0.sensor not in tr.sources:
+            if tr.status != "tentative" or m0.t <= tr.t or m0.sensor not in tr.sources:
+                continue
+            if hit is None:
+                hit = set(pairs[:, 0].tolist())
+            if i in hit:
                 continue
             if tr.opp == key:
                 # another piece of a scan already counted (its plots arrived
@@ -456,9 +459,10 @@ class Lifecycle:
         quiet: list[Track] = []  # confirmed, no update at t, report due
         due_before = t - self.cfg.report_interval_s + 1e-9
         established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter
+        coast_after = self.cfg.coast_after_s
         for tr in list(self.tracks.values()):
             age = t - tr.last_update
-            if tr.dead or self.landed(tr, t):
+            if tr.dead or (tr.impact is not None and self.landed(tr, t)):
                 if tr.status != "tentative":
                     tr.status = "deleted"
                     out.append(self.rep.deleted(tr, sent, t))
@@ -472,10 +476,10 @@ class Lifecycle:
                 ):
                     del self.tracks[tr.key]
                 continue
-            limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
             # a confirmed track's age: also from the arrival clock (see above)
             age = min(age, sent - tr.last_arrival)
-            if age > self.cfg.coast_after_s:
+            if age > coast_after:
+                limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
                 missile = tr.ballistic and tr.burnt_out
                 if missile:
                     # a missile past burnout follows physics: keep predicting

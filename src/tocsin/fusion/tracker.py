@@ -178,9 +178,8 @@ class Tracker:
             ]
         g = self._est.gather(live, t, not radar) if live else None
         if g is not None and plots is not None:
-            keep = self._assoc.near(g, plots)
-            if not keep.all():
-                idx = np.flatnonzero(keep)
+            idx = self._assoc.near(g, plots)
+            if idx.shape[0] < len(live):
                 live = [live[i] for i in idx.tolist()]
                 g = g.take(idx)
         assigned_tr: list[Track] = []
@@ -190,7 +189,7 @@ class Tracker:
         changed: set[int] = set()
         if live and g is not None:
             xp, pp, cbar, xc, pc, ok = self._est.predict_all(g)
-            if not ok.all():
+            if False in ok.tolist():
                 # a prediction that has left the physical world (through the
                 # ground, or numerically): the track ends now
                 for i in np.flatnonzero(~ok).tolist():
@@ -208,9 +207,7 @@ class Tracker:
             if g is not None and self.cfg.model_gate:
                 # established tracks whose manoeuvre model is a manoeuvre (not
                 # thrust): a plot outside the combined gate may be in its own
-                cand = np.flatnonzero(((g.code & 8) == 0) & (g.q1 < self.cfg.q_boost))
-                if cand.size:
-                    pairs, d2 = self._assoc.model_gate(pairs, d2, cand, xp, pp, cbar, arr, plots)
+                pairs, d2 = self._assoc.model_gate(pairs, d2, g, xp, pp, cbar, arr, plots)
             if pairs.shape[0]:
                 pairs, d2 = self._one_per_scan(live, pairs, d2, scan[0])
             self._life.misses(live, xc, scan[0], pairs, self._sensors.get(scan[0].sensor))
@@ -249,8 +246,11 @@ class Tracker:
                     # one scan: one time, one kind and dimension
                     for tr, m in zip(fwd_t, fwd_m, strict=True):
                         tr.hist.append((m.record(), tr.snapshot()))
-                    rows = (np.array(fwd_i, dtype=np.int64), np.array(fwd_j, dtype=np.int64))
-                    fwd_c = self._est.update(fwd_t, arr, xp, pp, cbar, np.full(len(fwd_t), t), rows)
+                    if late:
+                        rows = (np.array(fwd_i, dtype=np.int64), np.array(fwd_j, dtype=np.int64))
+                    else:
+                        rows = (ti, mj)  # every pair forward: the same rows
+                    fwd_c = self._est.update(fwd_t, arr, xp, pp, cbar, np.array([t] * len(fwd_t)), rows)
                     if len(fwd_t) == len(assigned_tr):
                         comb = fwd_c
         self._now = newest
