@@ -97,12 +97,18 @@ THREAT_APOGEE_M = 60_000.0
 def glide_draws(n: int = N_DRAWS) -> F64:
     """``(n, 7)`` fixed draws over :data:`GLIDE_RANGE` (unscrambled Sobol
     points, the corner at the origin left out): deterministic, spread evenly."""
+    return _sobol(list(GLIDE_RANGE.values()), n)
+
+
+def _sobol(ranges: list[tuple[float, float]], n: int) -> F64:
+    """``(n, len(ranges))`` unscrambled Sobol points over the ``(low, high)``
+    ``ranges``, the corner at the origin left out."""
     from scipy.stats import qmc
 
     m = max(1, math.ceil(math.log2(n + 1)))
-    u = qmc.Sobol(d=len(GLIDE_RANGE), scramble=False).random_base2(m)[1 : n + 1]
-    lo = np.array([r[0] for r in GLIDE_RANGE.values()])
-    hi = np.array([r[1] for r in GLIDE_RANGE.values()])
+    u = qmc.Sobol(d=len(ranges), scramble=False).random_base2(m)[1 : n + 1]
+    lo = np.array([r[0] for r in ranges])
+    hi = np.array([r[1] for r in ranges])
     out: F64 = lo + u * (hi - lo)
     return out
 
@@ -176,30 +182,13 @@ def glide_footprint(
     cb = np.array([[base.cov_en[0], base.cov_en[1]], [base.cov_en[1], base.cov_en[2]]])
     covs = np.repeat(cb[None], k, axis=0)
     w = np.full(k, 1.0 / k)
-    mean = w @ means
-    dm = means - mean
-    cov = cb + (w[:, None] * dm).T @ dm
-    cov = 0.5 * (cov + cov.T)
+    mean, cov = _moments(means, w, cb)
     scale = mixture_scale(means, covs, w, mean, cov) if k > 1 else CHI2_2_95
     a, b, brg = ellipse_from_cov(cov, scale)
-    lat, lon, _ = ecef_to_geodetic(c0 + mean[0] * rot[0] + mean[1] * rot[1])
     tt = np.array(dts)
     t_imp = t + float(tt.mean())
     sig_t = math.sqrt(float(tt.var()) + base.sigma_t_s**2)
-    path = [pt for pt in base.path[:-1] if pt[2] < t_imp]
-    path.append([round(float(lat), 5), round(float(lon), 5), round(t_imp, 3)])
-    return Impact(
-        t=t_imp,
-        lat=float(lat),
-        lon=float(lon),
-        sigma_t_s=sig_t,
-        semi_major_m=a,
-        semi_minor_m=b,
-        bearing_deg=brg,
-        cov_en=(float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1])),
-        path=path,
-        scale=scale,
-    )
+    return _impact_at(c0, rot, mean, t_imp, sig_t, (a, b, brg, cov), base.path, scale)
 
 
 def pullup_possible(x: F64, apogee_m: float) -> bool:
@@ -221,15 +210,7 @@ def pullup_possible(x: F64, apogee_m: float) -> bool:
 def _pullup_draws(n: int = N_DRAWS) -> F64:
     """:func:`glide_draws` with an eighth column, the pull-up height over
     :data:`PULLUP_ALT_M` (fixed Sobol points, deterministic)."""
-    from scipy.stats import qmc
-
-    m = max(1, math.ceil(math.log2(n + 1)))
-    u = qmc.Sobol(d=len(GLIDE_RANGE) + 1, scramble=False).random_base2(m)[1 : n + 1]
-    rng = [*GLIDE_RANGE.values(), PULLUP_ALT_M]
-    lo = np.array([r[0] for r in rng])
-    hi = np.array([r[1] for r in rng])
-    out: F64 = lo + u * (hi - lo)
-    return out
+    return _sobol([*GLIDE_RANGE.values(), PULLUP_ALT_M], n)
 
 
 _PULLUP_DRAWS = _pullup_draws()
@@ -315,10 +296,7 @@ def may_pull_up(
     cgs = cb[None] + (q_glide * tg**3 / 3.0)[:, None, None] * np.eye(2)[None]
     covs = np.concatenate([cb[None], cgs])
     cb = (1.0 - weight) * cb + (weight / k) * cgs.sum(axis=0)
-    mean = w @ means
-    dm = means - mean
-    cov = cb + (w[:, None] * dm).T @ dm
-    cov = 0.5 * (cov + cov.T)
+    mean, cov = _moments(means, w, cb)
     # one ellipse for two hypotheses (the ballistic point at one end, the
     # glides beyond it): the moment-matched ellipse is centred between them
     # and reaches as far behind the ballistic point as the glides reach ahead
@@ -339,12 +317,42 @@ def may_pull_up(
         m2 = (rot_c @ (gp - cc).T).T[:, :2]
         c2, a, b, brg, cov = bounding_ellipse(m2, r2[None] @ covs @ r2.T[None], r2 @ cov @ r2.T, sc)
         rot, c0, mean = rot_c, cc, c2
-    scale = CHI2_2_95
-    lat, lon, _ = ecef_to_geodetic(c0 + mean[0] * rot[0] + mean[1] * rot[1])
     tt = np.concatenate([[base.t - t], np.array(dts)])
     t_imp = t + float(w @ tt)
     sig_t = math.sqrt(float(w @ (tt - (t_imp - t)) ** 2) + base.sigma_t_s**2)
-    path = [pt for pt in base.path[:-1] if pt[2] < t_imp]
+    return _impact_at(c0, rot, mean, t_imp, sig_t, (a, b, brg, cov), base.path, CHI2_2_95, may_manoeuvre=True)
+
+
+def _moments(means: F64, w: F64, cb: F64) -> tuple[F64, F64]:
+    """Mean and (symmetrised) covariance of a mixture of landing points
+    ``means`` ``(k, 2)`` with weights ``w`` whose components' covariances
+    average to ``cb``."""
+    mean: F64 = w @ means
+    dm = means - mean
+    cov = cb + (w[:, None] * dm).T @ dm
+    out: F64 = 0.5 * (cov + cov.T)
+    return mean, out
+
+
+def _impact_at(
+    c0: F64,
+    rot: F64,
+    mean: F64,
+    t_imp: float,
+    sig_t: float,
+    ellipse: tuple[float, float, float, F64],
+    base_path: list[list[float]],
+    scale: float,
+    *,
+    may_manoeuvre: bool = False,
+) -> Impact:
+    """The impact centred at ``mean`` (east/north, m, in the ground plane at
+    ``c0`` with axes ``rot``) at ``t_imp``; ``ellipse`` = (semi-axes a, b in m,
+    bearing in degrees, its east/north covariance); the path is ``base_path``
+    up to ``t_imp``, ending at the new point."""
+    a, b, brg, cov = ellipse
+    lat, lon, _ = ecef_to_geodetic(c0 + mean[0] * rot[0] + mean[1] * rot[1])
+    path = [pt for pt in base_path[:-1] if pt[2] < t_imp]
     return Impact(
         t=t_imp,
         lat=float(lat),
@@ -356,7 +364,7 @@ def may_pull_up(
         cov_en=(float(cov[0, 0]), float(cov[0, 1]), float(cov[1, 1])),
         path=[*path, [round(float(lat), 5), round(float(lon), 5), round(t_imp, 3)]],
         scale=scale,
-        may_manoeuvre=True,
+        may_manoeuvre=may_manoeuvre,
     )
 
 
