@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,24 +16,21 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
+from test_manoeuvre import _d2, _track  # noqa: E402
+
 from independent.cases import Case, make_case  # noqa: E402
-from independent.evaluate import K2_95, ellipse_d2  # noqa: E402
-from tocsin.fusion import Tracker, TrackerConfig  # noqa: E402
+from independent.evaluate import K2_95  # noqa: E402
+from tocsin.fusion import TrackerConfig  # noqa: E402
 from tocsin.fusion.impact import predict_impact  # noqa: E402
 from tocsin.fusion.manoeuvre import PULLUP_ALT_M, THREAT_APOGEE_M, may_pull_up, pullup_possible  # noqa: E402
 from tocsin.geo import ecef_to_geodetic, enu_matrix, geodetic_to_ecef  # noqa: E402
-from tocsin.wire import TrackBody, iter_jsonl  # noqa: E402
+from tocsin.wire import TrackBody  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def case() -> Case:
     # a 4-6 g pull-up below 35 km, glide -2.2 deg, dive -47 deg below 14 km, L/D 1.8
     return make_case(8, "SRBM-pullup", index=2)
-
-
-def _d2(lat: float, lon: float, a: float, b: float, brg: float, truth: Any) -> float:
-    ell = {"semi_major_m": a, "semi_minor_m": b, "bearing_deg": brg}
-    return ellipse_d2(lat, lon, ell, truth[1], truth[2])
 
 
 def _state(lat: float, lon: float, h: float, v_east: float, v_up: float) -> np.ndarray:
@@ -78,23 +74,6 @@ def test_before_the_pullup_the_mixture_holds_the_glide_and_the_ballistic_point(c
         ell = (mix.lat, mix.lon, mix.semi_major_m, mix.semi_minor_m, mix.bearing_deg)
         assert _d2(*ell, truth) <= K2_95
         assert _d2(*ell, (0.0, base.lat, base.lon)) <= K2_95  # the ballistic point
-
-
-def _track(case: Case, tmp: Path, cfg: TrackerConfig) -> list[TrackBody]:
-    paths = case.write(tmp)
-    trk = Tracker(cfg)
-    out = []
-    tick: float | None = None
-    for e in iter_jsonl(paths["plots"]):
-        if e.kind == "plot":
-            if tick is None:
-                tick = math.floor(e.sent) + 1.0
-            while e.sent >= tick:
-                out += trk.advance(tick)
-                tick += 1.0
-        out += trk.push(e)
-    out += trk.flush()
-    return [e.body for e in out if isinstance(e.body, TrackBody)]
 
 
 def _climbing(b: TrackBody) -> bool:
