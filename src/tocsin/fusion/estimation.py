@@ -137,6 +137,20 @@ class Estimator:
         self.cfg = cfg
         self.stats = stats
         self._bank_pred: dict[int, tuple[float, F64, F64, drag.DragBank]] = {}
+        # imm_params' settings, as kernels.air_radar_scan takes them
+        self._par = np.array(
+            [
+                cfg.q_air,
+                cfg.q_ballistic,
+                cfg.q_ballistic_vacuum,
+                cfg.q_maneuver,
+                cfg.q_boost,
+                DRAG_CEILING_M,
+                cfg.imm_tau_s,
+                cfg.imm_tau_air_quiet_s,
+                cfg.imm_tau_air_maneuver_s,
+            ]
+        )
 
     def gather(self, trs: list[Track], t: float, los: bool = False) -> Gathered:
         """The IMM states of ``trs`` as arrays ``x (N, 2, 6)``, ``p``,
@@ -276,6 +290,61 @@ class Estimator:
             thrust,
             nbal > 0,
         )
+
+    def air_radar_scan(
+        self,
+        trs: list[Track],
+        t: float,
+        arr: MeasArrays,
+        plots: tuple[F64, F64],
+        gate: float,
+        model_gate: bool,
+    ) -> tuple[NDArray[np.int64], F64, NDArray[np.int64], tuple[F64, F64, F64, F64, F64]] | None:
+        """The all-air radar scan in one compiled call
+        (:func:`tocsin.fusion.kernels.air_radar_scan`: pre-gate, prediction,
+        gate, the manoeuvre model's gate, and the EKF update when the
+        assignment is the gated pairs themselves) for tracks none of which is
+        ballistic or has a drag bank, with the EKF: the kept rows, their
+        combined prediction, the gated pairs and the pairs' updated
+        ``(x, P, mu, xc, pc)``, nothing written to the tracks. None: not such
+        a scan, or one the step-by-step path must take (:meth:`gather`,
+        :meth:`predict_all`, :class:`~tocsin.fusion.association.Associator`,
+        :meth:`update`: the same kernels, the same bits)."""
+        if self.cfg.filter != "ekf":
+            return None
+        xs, ps, mus, ts, codes = [], [], [], [], []
+        for tr in trs:
+            cls = tr.cls
+            if cls == "ballistic" or tr.drag is not None:
+                return None
+            xs.append(tr.x)
+            ps.append(tr.p)
+            mus.append(tr.mu)
+            ts.append(tr.t)
+            # Estimator.gather's code (bit 0, ballistic, is clear here)
+            codes.append(
+                2 * tr.burnt_out + 4 * (cls == "air") + 8 * (tr.status == "tentative") + 16 * tr.manoeuvring
+            )
+        status, rows, xc, pairs, xn, pn, mu, xcn, pcn = kernels.air_radar_scan(
+            np.array(xs),
+            np.array(ps),
+            np.array(mus),
+            np.array(ts),
+            np.array(codes, dtype=np.int64),
+            t,
+            self._par,
+            plots[0],
+            plots[1],
+            arr[1],
+            arr[3],
+            arr[4],
+            arr[2],
+            gate,
+            model_gate,
+        )
+        if status:
+            return None
+        return rows, xc, pairs, (xn, pn, mu, xcn, pcn)
 
     def predict_models(
         self,

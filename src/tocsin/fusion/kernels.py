@@ -653,6 +653,105 @@ def predict_ncv_imm(
 
 
 @_jit
+def air_radar_scan(
+    x: F64,
+    p: F64,
+    mu: F64,
+    t0: F64,
+    code: NDArray[np.int64],
+    t: float,
+    par: F64,
+    ppos: F64,
+    pcov: F64,
+    z: F64,
+    site: F64,
+    rot: F64,
+    r: F64,
+    gate: float,
+    model_gate: bool,
+) -> tuple[int, NDArray[np.int64], F64, NDArray[np.int64], F64, F64, F64, F64, F64]:
+    """One radar scan against ``n`` tracks none of which is ballistic or has
+    a drag bank (the all-air scan), in one call: :func:`imm_params` (``par``:
+    ``q_air, q_ballistic, q_ballistic_vacuum, q_maneuver, q_boost,
+    drag_ceiling, tau, tau_air_quiet, tau_air_maneuver``), the pre-gate
+    (:func:`near_rows`), :func:`predict_ncv_imm` of the kept rows,
+    :func:`gate_radar`, the manoeuvre model's own gate
+    (:func:`model_gate_rows`, with ``model_gate``) and, when every gated pair
+    is its own component of the gate graph (:func:`alone`: the assignment is
+    the pairs themselves), the EKF update of the pairs (:func:`update_radar`).
+    The same kernels in the same order as the tracker's step-by-step path
+    (:meth:`Tracker._process_scan <tocsin.fusion.tracker.Tracker._process_scan>`),
+    so the same bits.
+
+    Returns ``(status, rows, xc, pairs, xn, pn, mu, xcn, pcn)``: ``rows``
+    the kept rows, ``xc`` their combined prediction, ``pairs`` the gated
+    (kept row, plot) pairs in the gate's order, then the updated states,
+    model probabilities and combined estimates of the pairs in that order.
+    ``status`` 0: all of it holds. Otherwise the step-by-step path is needed
+    (nothing is returned but the status): 1 a prediction is not physical,
+    2 a track is newer than the scan (the plot is late: re-filtering), 3 the
+    manoeuvre model gated a plot, 4 a plot or track is in two pairs (a real
+    assignment). A track as new as the scan (another sensor's plot of the
+    same time) is predicted by ``dt = 0``, as there; whether it already holds
+    a plot of this scan is the caller's test (``Tracker._holds_scan``)."""
+    n, m = x.shape[0], z.shape[0]
+    e_i = np.zeros(0, dtype=np.int64)
+    e_p = np.zeros((0, 2), dtype=np.int64)
+    e2 = np.zeros((0, 6))
+    e3 = np.zeros((0, 2, 6))
+    e4 = np.zeros((0, 2, 6, 6))
+    e3c = np.zeros((0, 6, 6))
+    e2m = np.zeros((0, 2))
+    q0, q1, tau0, tau1 = imm_params(
+        code, x, par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7], par[8]
+    )
+    dt = np.empty(n)
+    for i in range(n):
+        dt[i] = t - t0[i]
+        if t0[i] > t:
+            return 2, e_i, e2, e_p, e3, e4, e2m, e2, e3c
+    keep = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        keep[i] = (code[i] & 8) != 0
+    rows = np.flatnonzero(_near(x, p, mu, dt, ppos, pcov, keep))
+    k = rows.shape[0]
+    if k < n:
+        x, p, mu, dt = x[rows], p[rows], mu[rows], dt[rows]
+        q0, q1, tau0, tau1, code = q0[rows], q1[rows], tau0[rows], tau1[rows], code[rows]
+    xp, pp, cbar, xc, pc, ok = predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
+    for i in range(k):
+        if not ok[i]:
+            return 1, e_i, e2, e_p, e3, e4, e2m, e2, e3c
+    pairs, _ = gate_radar(xc, pc, z, site, rot, r, gate, ppos, pcov, k * m > 64)
+    if model_gate:
+        cand = model_gate_rows(code, q1, par[4], pairs)
+        nc = cand.shape[0]
+        if nc > 0:
+            x1 = np.empty((nc, 6))
+            p1 = np.empty((nc, 6, 6))
+            for c in range(nc):
+                x1[c] = xp[cand[c], 1]
+                p1[c] = pp[cand[c], 1]
+            more, _ = gate_radar(x1, p1, z, site, rot, r, gate, ppos, pcov, nc * m > 64)
+            if more.shape[0] > 0:
+                return 3, e_i, e2, e_p, e3, e4, e2m, e2, e3c
+    npair = pairs.shape[0]
+    if npair == 0:
+        return 0, rows, xc, pairs, e3, e4, e2m, e2, e3c
+    lone = alone(pairs, k, m)
+    for i in range(npair):
+        if not lone[i]:
+            return 4, e_i, e2, e_p, e3, e4, e2m, e2, e3c
+    ti = np.empty(npair, dtype=np.int64)
+    mj = np.empty(npair, dtype=np.int64)
+    for i in range(npair):
+        ti[i] = pairs[i, 0]
+        mj[i] = pairs[i, 1]
+    xn, pn, mun, xcn, pcn = update_radar(xp, pp, cbar, ti, z, site, rot, r, mj)
+    return 0, rows, xc, pairs, xn, pn, mun, xcn, pcn
+
+
+@_jit
 def refilter_ncv_radar(
     x: F64,
     p: F64,

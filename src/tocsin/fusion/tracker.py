@@ -58,7 +58,7 @@ from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
 from tocsin.fusion.initiation import Initiator
 from tocsin.fusion.lifecycle import Lifecycle
-from tocsin.fusion.measurements import RADAR, REC_SENSOR, REC_T, Meas, Sensors, stack
+from tocsin.fusion.measurements import RADAR, REC_SENSOR, REC_T, Meas, MeasArrays, Sensors, stack
 from tocsin.fusion.partners import PartnerTracks
 from tocsin.fusion.reports import Reporter
 from tocsin.fusion.scans import ScanBuffer
@@ -176,6 +176,14 @@ class Tracker:
             live = [
                 tr for tr in live if not separation.outburnt(tr, by_key, t, cfg.lost_after_s, cfg.los_burn_s)
             ]
+        fast = None
+        if radar and live and plots is not None:
+            # the all-air scan in one compiled call (None: the steps below)
+            fast = self._est.air_radar_scan(
+                live, t, arr, plots, self._assoc.gate[arr[1].shape[1]], self.cfg.model_gate
+            )
+        if fast is not None and not self._holds_scan(live, fast[0], fast[2], scan[0]):
+            return self._air_scan(scan, live, arr, plots, fast, newest, sent)
         g = self._est.gather(live, t, not radar) if live else None
         if g is not None and plots is not None:
             idx = self._assoc.near(g, plots)
@@ -266,6 +274,76 @@ class Tracker:
             for tr in self._init.initiate([scan[j] for j in fr], self._now, fplots):
                 changed.add(tr.key)
         return self._reports(changed, sent)
+
+    def _air_scan(
+        self,
+        scan: list[Meas],
+        live: list[Track],
+        arr: MeasArrays,
+        plots: tuple[F64, F64] | None,
+        fast: tuple[NDArray[np.int64], F64, NDArray[np.int64], tuple[F64, F64, F64, F64, F64]],
+        newest: float,
+        sent: float,
+    ) -> list[Envelope]:
+        """The rest of :meth:`_process_scan` after
+        :meth:`Estimator.air_radar_scan <tocsin.fusion.estimation.Estimator.air_radar_scan>`
+        (kept rows, their prediction, the gated pairs, which are the
+        assignment, and the pairs' updates): the same steps in the same
+        order as there, where no plot is late and no track already holds a
+        plot of the scan."""
+        t = scan[0].t
+        rows, xc, pairs, upd = fast
+        if rows.shape[0] < len(live):
+            live = [live[i] for i in rows.tolist()]
+        seen = self._life.sensor_t
+        if seen.get(scan[0].sensor, -math.inf) < t:
+            seen[scan[0].sensor] = t  # the sensor's newest scan (tentative tracks' age)
+        self._life.misses(live, xc, scan[0], pairs, self._sensors.get(scan[0].sensor))
+        assigned_tr: list[Track] = []
+        assigned_m: list[Meas] = []
+        comb: tuple[F64, F64] | None = None
+        free = list(range(len(scan)))
+        if pairs.shape[0]:
+            both = pairs.T.tolist()
+            used = set(both[1])
+            free = [j for j in range(len(scan)) if j not in used]
+            assigned_tr = [live[i] for i in both[0]]
+            assigned_m = [scan[j] for j in both[1]]
+            for tr, m in zip(assigned_tr, assigned_m, strict=True):
+                tr.hist.append((m.record(), tr.snapshot()))
+            xn, pn, mu, xcn, pcn = upd
+            self._est.write(assigned_tr, xn, pn, mu, xcn, pcn, np.array([t] * len(assigned_tr)))
+            comb = (xcn, pcn)
+        self._now = newest
+        changed: set[int] = set()
+        self._life.updated(assigned_tr, assigned_m, newest - self.cfg.oosm_lag_s, changed)
+        self._bal.classify(assigned_tr, comb, self._init.ir_cues)
+        if free:
+            fplots = None
+            if plots is not None:
+                fa = np.array(free, dtype=np.int64)
+                fplots = (plots[0][fa], plots[1][fa])
+            for tr in self._init.initiate([scan[j] for j in free], self._now, fplots):
+                changed.add(tr.key)
+        return self._reports(changed, sent)
+
+    @staticmethod
+    def _holds_scan(live: list[Track], rows: NDArray[np.int64], pairs: NDArray[np.int64], m0: Meas) -> bool:
+        """Whether a track of the gated ``pairs`` (rows of ``live[rows]``)
+        already holds a plot of this scan (:meth:`_one_per_scan` would drop
+        its pairs: the step-by-step path is needed)."""
+        t = m0.t
+        if not pairs.shape[0]:
+            return False
+        key = (m0.sensor, t)
+        for i in pairs[:, 0].tolist():
+            tr = live[int(rows[i])]
+            if tr.t >= t and (
+                key in tr.born
+                or any(r[REC_SENSOR] == m0.sensor and r[REC_T] == t for r, _ in reversed(tr.hist))
+            ):
+                return True
+        return False
 
     @staticmethod
     def _one_per_scan(
