@@ -291,6 +291,35 @@ class Estimator:
             nbal > 0,
         )
 
+    def _air_rows(self, trs: list[Track]) -> tuple[F64, F64, F64, F64, NDArray[np.int64]] | None:
+        """The IMM states, times and class codes (:meth:`gather`'s) of
+        ``trs`` when none is ballistic or has a drag bank (None otherwise)."""
+        xs, ps, mus, ts, codes = [], [], [], [], []
+        for tr in trs:
+            cls = tr.cls
+            if cls == "ballistic" or tr.drag is not None:
+                return None
+            xs.append(tr.x)
+            ps.append(tr.p)
+            mus.append(tr.mu)
+            ts.append(tr.t)
+            # Estimator.gather's code (bit 0, ballistic, is clear here)
+            codes.append(
+                2 * tr.burnt_out + 4 * (cls == "air") + 8 * (tr.status == "tentative") + 16 * tr.manoeuvring
+            )
+        return np.array(xs), np.array(ps), np.array(mus), np.array(ts), np.array(codes, dtype=np.int64)
+
+    def air_predict(self, trs: list[Track], t: float) -> tuple[F64, F64, NDArray[np.bool_]] | None:
+        """``predict_all(gather(trs, t))``'s combined prediction and
+        physical rows in one compiled call (:func:`tocsin.fusion.kernels.air_predict`)
+        for tracks none of which is ballistic or has a drag bank, a line of
+        sight aside (None: not such tracks)."""
+        got = self._air_rows(trs)
+        if got is None:
+            return None
+        x, p, mu, t0, code = got
+        return kernels.air_predict(x, p, mu, t0, code, t, self._par)
+
     def air_radar_scan(
         self,
         trs: list[Track],
@@ -312,25 +341,11 @@ class Estimator:
         :meth:`update`: the same kernels, the same bits)."""
         if self.cfg.filter != "ekf":
             return None
-        xs, ps, mus, ts, codes = [], [], [], [], []
-        for tr in trs:
-            cls = tr.cls
-            if cls == "ballistic" or tr.drag is not None:
-                return None
-            xs.append(tr.x)
-            ps.append(tr.p)
-            mus.append(tr.mu)
-            ts.append(tr.t)
-            # Estimator.gather's code (bit 0, ballistic, is clear here)
-            codes.append(
-                2 * tr.burnt_out + 4 * (cls == "air") + 8 * (tr.status == "tentative") + 16 * tr.manoeuvring
-            )
+        got = self._air_rows(trs)
+        if got is None:
+            return None
         status, rows, xc, pairs, xn, pn, mu, xcn, pcn = kernels.air_radar_scan(
-            np.array(xs),
-            np.array(ps),
-            np.array(mus),
-            np.array(ts),
-            np.array(codes, dtype=np.int64),
+            *got,
             t,
             self._par,
             plots[0],

@@ -653,6 +653,27 @@ def predict_ncv_imm(
 
 
 @_jit
+def air_predict(
+    x: F64, p: F64, mu: F64, t0: F64, code: NDArray[np.int64], t: float, par: F64
+) -> tuple[F64, F64, NDArray[np.bool_]]:
+    """The combined prediction ``(xc, pc)`` to ``t`` of ``n`` tracks none of
+    which is ballistic or has a drag bank, and which rows are physical:
+    :func:`imm_params` (``par`` as in :func:`air_radar_scan`) then
+    :func:`predict_ncv_imm`, the kernels of
+    :meth:`Estimator.predict_all <tocsin.fusion.estimation.Estimator.predict_all>`
+    for such tracks in one call (the same bits)."""
+    n = x.shape[0]
+    q0, q1, tau0, tau1 = imm_params(
+        code, x, par[0], par[1], par[2], par[3], par[4], par[5], par[6], par[7], par[8]
+    )
+    dt = np.empty(n)
+    for i in range(n):
+        dt[i] = t - t0[i]
+    _, _, _, xc, pc, ok = predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
+    return xc, pc, ok
+
+
+@_jit
 def air_radar_scan(
     x: F64,
     p: F64,

@@ -551,7 +551,11 @@ class Lifecycle:
     def predicted_reports(self, trs: list[Track], t: float, sent: float) -> list[Envelope]:
         """Reports of ``trs`` predicted to ``t`` (each track itself unchanged;
         a track whose prediction fails is left out)."""
-        _, _, _, xc, pc, ok = self.est.predict_all(self.est.gather(trs, t))
+        got = self.est.air_predict(trs, t)
+        if got is None:
+            _, _, _, xc, pc, ok = self.est.predict_all(self.est.gather(trs, t))
+        else:
+            xc, pc, ok = got  # the same kernels in one call
         keep = ok.tolist()
         return self.rep.messages(
             [tr for tr, k in zip(trs, keep, strict=True) if k],
