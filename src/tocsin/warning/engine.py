@@ -69,7 +69,15 @@ from tocsin.warning.lifecycle import URGENCY, AreaThread, Cause, Desired, Instru
 from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
-from tocsin.warning.threat import Threat, assess, assess_lost, disc, thrust_from_speeds
+from tocsin.warning.threat import (
+    Threat,
+    ThreatConfig,
+    assess,
+    assess_lost,
+    disc,
+    keep_region,
+    thrust_from_speeds,
+)
 from tocsin.wire.messages import AlertBody, Envelope, TrackBody, make
 
 if TYPE_CHECKING:
@@ -214,6 +222,27 @@ class _TrackState:
     @property
     def warns(self) -> bool:
         return any(self.risks.values())
+
+
+class _Keep:
+    """:func:`~tocsin.warning.threat.keep_region` of one report, built only
+    when an area it no longer names must be tested against it."""
+
+    __slots__ = ("_body", "_cfg", "_done", "_geom")
+
+    def __init__(self, body: TrackBody, cfg: ThreatConfig) -> None:
+        self._body, self._cfg = body, cfg
+        self._done = False
+        self._geom: shapely.Geometry | None = None
+
+    def holds(self, area: shapely.Geometry | None) -> bool:
+        if area is None:
+            return False
+        if not self._done:
+            self._geom, self._done = keep_region(self._body, self._cfg), True
+            if self._geom is not None:
+                shapely.prepare(self._geom)
+        return self._geom is not None and bool(shapely.intersects(self._geom, area))
 
 
 class WarningEngine:
@@ -369,6 +398,7 @@ class WarningEngine:
         countries = {c: self._country(c) for c in threat.codes}
         out: list[Envelope] = []
         piece = self.config.objects.rule(st.role)
+        keep = _Keep(body, self._threat_cfg) if threat.phase == "ballistic" else None
         for rel in self.config.releases:
             codes = self.config.release_areas(rel, threat.codes, countries)
             if piece is not None:
@@ -381,6 +411,7 @@ class WarningEngine:
                     and threat.phase == "ballistic"
                     and self._piece_kind_ok(r.code, piece)
                 }
+                self._hold(st, rel, new, keep)
                 out += self._set(st, rel, new, t)
                 continue
             new = {
@@ -412,8 +443,27 @@ class WarningEngine:
                 # every area named since stays until the object has come down
                 for code, r in st.risks.get(rel.partner, {}).items():
                     new.setdefault(code, r)
+            self._hold(st, rel, new, keep)
             out += self._set(st, rel, new, t)
         return out
+
+    def _hold(self, st: _TrackState, rel: Release, new: dict[str, _Risk], keep: _Keep | None) -> None:
+        """An area this track named stays named while the forecast has not
+        clearly left it (:func:`~tocsin.warning.threat.keep_region`: the
+        hysteresis of the corridor and the ellipse), so a point wandering
+        within its own uncertainty at a corridor's edge does not withdraw and
+        re-name it on every report."""
+        if keep is None:
+            return
+        for code, r in st.risks.get(rel.partner, {}).items():
+            if code not in new and keep.holds(self._geometry(code)):
+                new[code] = r
+
+    def _geometry(self, code: str) -> shapely.Geometry | None:
+        try:
+            return self.registry.get(code).geometry
+        except KeyError:
+            return None
 
     def _piece_kind_ok(self, code: str, rule: str) -> bool:
         if rule == "none":
