@@ -193,3 +193,17 @@ def test_offset_placement_is_what_the_tests_assume() -> None:
     # the area's south edge lies ~gap north of the impact (M_LAT within 0.5 %)
     la, _ = offset(np.array([LAT0]), np.array([LON_IMP]), np.array([0.0]), np.array([5_100.0]))
     assert math.isclose(float(la[0]), LAT0 + 5_100.0 / M_LAT, rel_tol=0, abs_tol=0.0005)
+
+
+def test_a_piece_keeps_only_where_it_may_fall() -> None:
+    # an area 5.1 km beside the path 100 km before the impact: the corridor's
+    # hysteresis holds it, the ellipse's (all a separated piece names) does not
+    lon = LON_IMP - 0.9
+    s = LAT0 + 5_100.0 / M_LAT
+    side = shapely.box(lon - 0.05, s, lon + 0.05, s + 0.1)
+    body = _body(0.0, 0.0)
+    whole, piece = keep_region(body), keep_region(body, path=False)
+    assert whole is not None
+    assert piece is not None
+    assert shapely.intersects(whole, side)
+    assert not shapely.intersects(piece, side)

@@ -228,10 +228,10 @@ class _Keep:
     """:func:`~tocsin.warning.threat.keep_region` of one report, built only
     when an area it no longer names must be tested against it."""
 
-    __slots__ = ("_body", "_cfg", "_done", "_geom")
+    __slots__ = ("_body", "_cfg", "_done", "_geom", "_path")
 
-    def __init__(self, body: TrackBody, cfg: ThreatConfig) -> None:
-        self._body, self._cfg = body, cfg
+    def __init__(self, body: TrackBody, cfg: ThreatConfig, *, path: bool) -> None:
+        self._body, self._cfg, self._path = body, cfg, path
         self._done = False
         self._geom: shapely.Geometry | None = None
 
@@ -239,7 +239,7 @@ class _Keep:
         if area is None:
             return False
         if not self._done:
-            self._geom, self._done = keep_region(self._body, self._cfg), True
+            self._geom, self._done = keep_region(self._body, self._cfg, path=self._path), True
             if self._geom is not None:
                 shapely.prepare(self._geom)
         return self._geom is not None and bool(shapely.intersects(self._geom, area))
@@ -398,7 +398,7 @@ class WarningEngine:
         countries = {c: self._country(c) for c in threat.codes}
         out: list[Envelope] = []
         piece = self.config.objects.rule(st.role)
-        keep = _Keep(body, self._threat_cfg) if threat.phase == "ballistic" else None
+        keep = _Keep(body, self._threat_cfg, path=piece is None) if threat.phase == "ballistic" else None
         for rel in self.config.releases:
             codes = self.config.release_areas(rel, threat.codes, countries)
             if piece is not None:

@@ -610,7 +610,9 @@ def _spread(
     return a, b, brg, conf, settled, np.asarray(r0 + (r1 - r0) * frac, dtype=np.float64)
 
 
-def keep_region(track: TrackBody, cfg: ThreatConfig | None = None) -> shapely.Geometry | None:
+def keep_region(
+    track: TrackBody, cfg: ThreatConfig | None = None, *, path: bool = True
+) -> shapely.Geometry | None:
     """Where an area a track named after burnout stays named: the hysteresis
     of the corridor and the ellipse (``docs/warning.md``, *Leaving*).
 
@@ -625,8 +627,9 @@ def keep_region(track: TrackBody, cfg: ThreatConfig | None = None) -> shapely.Ge
     allowance) and the 95 % impact ellipse grown by ``min_buffer_m``
     (Minkowski sum). Both contain what names an area, so a named area is
     always kept at first; both shrink with the uncertainty, so an area the
-    forecast has clearly left is still withdrawn. ``None`` for a boosting
-    track (the boost rules keep their own reach)."""
+    forecast has clearly left is still withdrawn. ``path=False``: the ellipse's
+    part only (a separated piece names only where it may fall). ``None`` for a
+    boosting track (the boost rules keep their own reach)."""
     cfg = cfg or ThreatConfig()
     imp = track.impact
     if track.phase == "boost" or imp is None:
@@ -639,7 +642,7 @@ def keep_region(track: TrackBody, cfg: ThreatConfig | None = None) -> shapely.Ge
     n = len(r) if over.size == 0 else int(over[0])
     lat, lon, unc = lat[:n], lon[:n], unc[:n]
     lon = np.degrees(np.unwrap(np.radians(lon)))
-    parts = list(corridor_segments(lat, lon, cfg.min_buffer_m + unc)) if len(lat) else []
+    parts = list(corridor_segments(lat, lon, cfg.min_buffer_m + unc)) if path and len(lat) else []
     if settled:
         # the 95 % ellipse (whatever confidence it is reported at) grown by the allowance
         s95 = K95 / math.sqrt(-2.0 * math.log(1.0 - conf))
