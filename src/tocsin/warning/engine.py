@@ -70,6 +70,7 @@ from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
 from tocsin.warning.threat import (
+    Kept,
     Threat,
     ThreatConfig,
     assess,
@@ -228,21 +229,19 @@ class _Keep:
     """:func:`~tocsin.warning.threat.keep_region` of one report, built only
     when an area it no longer names must be tested against it."""
 
-    __slots__ = ("_body", "_cfg", "_done", "_geom", "_path")
+    __slots__ = ("_body", "_cfg", "_done", "_kept", "_path")
 
     def __init__(self, body: TrackBody, cfg: ThreatConfig, *, path: bool) -> None:
         self._body, self._cfg, self._path = body, cfg, path
         self._done = False
-        self._geom: shapely.Geometry | None = None
+        self._kept: Kept | None = None
 
-    def holds(self, area: shapely.Geometry | None) -> bool:
-        if area is None:
-            return False
+    def times(self, areas: Sequence[Area]) -> dict[str, float]:
+        if not areas:
+            return {}
         if not self._done:
-            self._geom, self._done = keep_region(self._body, self._cfg, path=self._path), True
-            if self._geom is not None:
-                shapely.prepare(self._geom)
-        return self._geom is not None and bool(shapely.intersects(self._geom, area))
+            self._kept, self._done = keep_region(self._body, self._cfg, path=self._path), True
+        return {} if self._kept is None else self._kept.times(areas)
 
 
 class WarningEngine:
@@ -398,7 +397,11 @@ class WarningEngine:
         countries = {c: self._country(c) for c in threat.codes}
         out: list[Envelope] = []
         piece = self.config.objects.rule(st.role)
-        keep = _Keep(body, self._threat_cfg, path=piece is None) if threat.phase == "ballistic" else None
+        keep = (
+            _Keep(body, self._threat_cfg, path=piece is None)
+            if threat.phase == "ballistic" and self._threat_cfg.keep_named
+            else None
+        )
         for rel in self.config.releases:
             codes = self.config.release_areas(rel, threat.codes, countries)
             if piece is not None:
@@ -452,16 +455,20 @@ class WarningEngine:
         clearly left it (:func:`~tocsin.warning.threat.keep_region`: the
         hysteresis of the corridor and the ellipse), so a point wandering
         within its own uncertainty at a corridor's edge does not withdraw and
-        re-name it on every report."""
+        re-name it on every report; its time is where the hysteresis's
+        corridor (or ellipse) reaches it now, not what an older report said."""
         if keep is None:
             return
-        for code, r in st.risks.get(rel.partner, {}).items():
-            if code not in new and keep.holds(self._geometry(code)):
-                new[code] = r
+        old = st.risks.get(rel.partner, {})
+        gone = [a for c in sorted(old) if c not in new and (a := self._area(c)) is not None]
+        impact_t = st.threat.impact_t if st.threat is not None else None
+        for code, t in keep.times(gone).items():
+            r = old[code]
+            new[code] = _Risk(t, r.instruction, impact_t if r.impact_t is not None else None)
 
-    def _geometry(self, code: str) -> shapely.Geometry | None:
+    def _area(self, code: str) -> Area | None:
         try:
-            return self.registry.get(code).geometry
+            return self.registry.get(code)
         except KeyError:
             return None
 

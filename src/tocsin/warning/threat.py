@@ -125,6 +125,9 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     lost_max_speed_mps: float = 7_500.0
     #: flights (extra speed 0 .. the most) swept for a lost track's corridor
     lost_flights: int = 12
+    #: an area named after burnout leaves only when the forecast has clearly
+    #: left it (:func:`keep_region`); off: it leaves when no rule names it
+    keep_named: bool = False
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -610,9 +613,43 @@ def _spread(
     return a, b, brg, conf, settled, np.asarray(r0 + (r1 - r0) * frac, dtype=np.float64)
 
 
-def keep_region(
-    track: TrackBody, cfg: ThreatConfig | None = None, *, path: bool = True
-) -> shapely.Geometry | None:
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """:func:`keep_region`'s answer: where a named area stays named, and when
+    the hazard reaches an area there (the first keep-corridor segment that
+    touches it, as :func:`assess` times the corridor; the grown ellipse:
+    ``t_impact - 2 sigma_t``)."""
+
+    segs: NDArray[np.object_]
+    lat: F64
+    lon: F64
+    ts: F64
+    ellipse: shapely.Geometry | None
+    t_impact: float
+
+    def times(self, areas: Sequence[ThreatArea]) -> dict[str, float]:
+        """The areas (of those given) held, each with its event time."""
+        first, _ = (
+            _areas_on(_Areas(areas), self.segs, self.lat, self.lon, self.ts) if len(self.segs) else ({}, None)
+        )
+        if self.ellipse is not None:
+            for ar in areas:
+                if shapely.intersects(ar.geometry, self.ellipse):
+                    first[ar.code] = min(first.get(ar.code, math.inf), self.t_impact)
+        return first
+
+
+class _Areas:
+    """A few areas with :class:`AreaIndex`'s query."""
+
+    def __init__(self, areas: Sequence[ThreatArea]) -> None:
+        self._areas = list(areas)
+
+    def intersecting(self, geom: shapely.Geometry) -> Sequence[ThreatArea]:
+        return [a for a in self._areas if shapely.intersects(a.geometry, geom)]
+
+
+def keep_region(track: TrackBody, cfg: ThreatConfig | None = None, *, path: bool = True) -> Kept | None:
     """Where an area a track named after burnout stays named: the hysteresis
     of the corridor and the ellipse (``docs/warning.md``, *Leaving*).
 
@@ -639,10 +676,11 @@ def keep_region(
     r = np.maximum(unc, cfg.min_buffer_m)
     # where the naming corridor stops (the path's end too uncertain), so does this
     over = np.flatnonzero(r > cfg.max_buffer_m)
-    n = len(r) if over.size == 0 else int(over[0])
-    lat, lon, unc = lat[:n], lon[:n], unc[:n]
+    n = 0 if not path else len(r) if over.size == 0 else int(over[0])
+    lat, lon, ts, unc = lat[:n], lon[:n], ts[:n], unc[:n]
     lon = np.degrees(np.unwrap(np.radians(lon)))
-    parts = list(corridor_segments(lat, lon, cfg.min_buffer_m + unc)) if path and len(lat) else []
+    segs = corridor_segments(lat, lon, cfg.min_buffer_m + unc)
+    grown = None
     if settled:
         # the 95 % ellipse (whatever confidence it is reported at) grown by the allowance
         s95 = K95 / math.sqrt(-2.0 * math.log(1.0 - conf))
@@ -652,11 +690,13 @@ def keep_region(
         u, v = a95 * np.cos(th), b95 * np.sin(th)
         east = u * math.sin(br) + v * math.cos(br)
         north = u * math.cos(br) - v * math.sin(br)
-        grown = shapely.Polygon(np.stack([east, north], axis=-1)).buffer(cfg.min_buffer_m, quad_segs=8)
-        en = shapely.get_coordinates(grown)
+        body = shapely.Polygon(np.stack([east, north], axis=-1)).buffer(cfg.min_buffer_m, quad_segs=8)
+        en = shapely.get_coordinates(body)
         la, lo = offset(np.full(len(en), imp.lat), np.full(len(en), imp.lon), en[:, 0], en[:, 1])
-        parts.append(shapely.Polygon(np.stack([lo, la], axis=-1)))
-    return shapely.geometrycollections(parts) if parts else None
+        grown = shapely.Polygon(np.stack([lo, la], axis=-1))
+    if not len(segs) and grown is None:
+        return None
+    return Kept(segs, lat, lon, ts, grown, imp.t - 2.0 * imp.sigma_t_s)
 
 
 def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> Threat:
@@ -1079,6 +1119,7 @@ __all__ = [
     "AreaIndex",
     "AreaRisk",
     "Flight",
+    "Kept",
     "LostThreat",
     "Threat",
     "ThreatArea",
