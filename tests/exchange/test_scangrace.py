@@ -51,12 +51,48 @@ def test_the_grace_follows_the_sensor_of_the_latest_plot() -> None:
 def test_a_split_is_forgotten_after_the_window_of_whole_scans() -> None:
     g = ScanGrace(CFG)
     g.seen("JP", "R1", 1.0, at=0.0)
-    g.seen("JP", "R1", 1.0, at=0.05)  # 50 ms gap
+    g.seen("JP", "R1", 1.0, at=0.015)  # 15 ms gap (the grace can hold it whole)
     for k in range(2, 2 + CFG.window):
         g.seen("JP", "R1", float(k), at=float(k))
         assert g.grace_s() == 0.02  # the split is among the last `window` scans
     g.seen("JP", "R1", 99.0, at=99.0)
     assert g.grace_s() == 0.002
+
+
+def _scans(g: ScanGrace, gaps: list[float], sensor: str = "R1") -> None:
+    """One scan of two pieces per gap (0: a scan that came whole), 1 s apart."""
+    for k, gap in enumerate(gaps):
+        g.seen("JP", sensor, float(k), at=float(k))
+        g.seen("JP", sensor, float(k), at=k + gap)
+
+
+def test_a_sensor_whose_scans_mostly_come_wider_than_the_grace_is_not_waited_for() -> None:
+    # 2 of its 3 split scans had a gap of 30-40 ms: the 20-ms grace cannot hold
+    # them whole, so waiting it after every piece buys one scan in three
+    g = ScanGrace(CFG)
+    _scans(g, [0.03, 0.005, 0.04])
+    g.seen("JP", "R1", 9.0, at=9.0)
+    assert g.grace_s() == CFG.min_s
+    # whole scans (gap 0) are not split scans: they neither count for nor against
+    _scans(g, [0.0, 0.0], sensor="R2")
+    _scans(g, [0.03, 0.0, 0.0, 0.04], sensor="R3")  # (window 4: all four remembered)
+    g.seen("JP", "R3", 9.0, at=9.0)
+    assert g.grace_s() == CFG.min_s
+
+
+def test_a_sensor_whose_split_scans_the_grace_holds_whole_half_the_time_keeps_it() -> None:
+    g = ScanGrace(CFG)
+    _scans(g, [0.03, 0.004, 0.005, 0.04][::-1])  # window 4: 2 wide of 4 split scans
+    g.seen("JP", "R1", 9.0, at=9.0)
+    assert g.grace_s() == CFG.max_s  # 2 x 40 ms, bounded: as before the rule
+    # the scan in progress counts: one more wide piece tips it
+    g.seen("JP", "R1", 9.0, at=9.1)
+    assert g.grace_s() == CFG.min_s
+    # and wide_share=1.0 turns the rule off
+    off = ScanGrace(ScanGraceConfig(max_s=0.02, min_s=0.002, window=4, wide_share=1.0))
+    _scans(off, [0.03, 0.05, 0.04])
+    off.seen("JP", "R1", 9.0, at=9.0)
+    assert off.grace_s() == 0.02
 
 
 def test_an_end_of_scan_marker_leaves_nothing_to_wait_for_sooner() -> None:

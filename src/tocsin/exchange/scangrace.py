@@ -21,6 +21,18 @@ after its scan was taken as complete (a split scan) is a gap like any other, so
 the next scans of that sensor wait longer: the rule corrects itself from the
 stream, never from the tracker.
 
+*A grace that cannot hold a sensor's scans whole is not waited.* Of a sensor's
+remembered scans that arrived in more than one piece (a longest gap above 0),
+if more than ``wide_share`` had a gap longer than ``max_s`` (not even the
+longest grace would have kept them whole: they were processed in pieces
+anyway), its grace is ``min_s``: each piece is processed as it comes instead of
+``max_s`` later. Safe since the tracker takes at most one plot per track per
+scan even when the scan comes in pieces (``Tracker._one_per_scan``; tentatives
+count a split scan as one opportunity): a piece costs only that its plots are
+associated without the scan's other plots beside them, which every scan spread
+wider than ``max_s`` already paid. Such a sensor's scans that *would* have
+come whole within ``max_s`` (a minority, by the rule) are then split too.
+
 Only *when* the tick comes changes: the tick is journalled like every tick
 (with its time), so a replay of the journal is identical whatever the grace
 was. Wall-clock input only; not a stage (no wall clock inside a stage).
@@ -62,6 +74,13 @@ class ScanGraceConfig:
     learn_scans: int = 1
     #: scans of a sensor whose gaps are remembered
     window: int = 64
+    #: the share of a sensor's split scans (those that came in more than one
+    #: piece) spread wider than ``max_s`` above which its grace is ``min_s``
+    #: (module doc): most of its scans are processed in pieces whatever the
+    #: grace, so waiting ``max_s`` after every piece buys the few it could hold
+    #: whole with ``max_s`` of every report. A majority: the grace waits while
+    #: it holds at least half of them whole. 1.0 turns the rule off.
+    wide_share: float = 0.5
     #: sensors remembered (the least recently seen is forgotten beyond it)
     max_sensors: int = 4096
 
@@ -134,7 +153,15 @@ class ScanGrace:
         st = self._sensors.get(self._pending)
         if st is None or st.scans < cfg.learn_scans:
             return cfg.max_s
-        longest = max(max(st.gaps, default=0.0), st.gap)
+        split = wide = 0
+        longest = st.gap
+        for g in (*st.gaps, st.gap):
+            if g > 0.0:
+                split += 1
+                wide += g > cfg.max_s
+                longest = max(longest, g)
+        if wide > cfg.wide_share * split:
+            return cfg.min_s  # (its scans come in pieces whatever it waits)
         return min(cfg.max_s, max(cfg.min_s, cfg.factor * longest))
 
     def learned(self) -> dict[str, float]:
