@@ -312,3 +312,34 @@ def test_the_order_of_two_tracks_within_the_radars_biases_tells_no_role(bias: bo
         assert not any(r in separation.SPENT for r in roles), roles
     else:
         assert any(r in separation.SPENT for r in roles), roles
+
+
+def test_a_role_told_by_the_drag_bank_is_not_its_prior_again() -> None:
+    """A role the split bank's own posterior told (``role_mass`` of its
+    weight on the spent side) is not given back to the bank as a prior at
+    the next impact prediction: only a role the geometry told is evidence
+    the bank has not seen (:attr:`Track.told`). Since 7681c03 a drag-told
+    role was retold at each prediction and the bank's posterior counted
+    twice (spent 0.98 -> ~0.999)."""
+    from collections import Counter
+
+    from tocsin.fusion.ballistic import Ballistic
+
+    a, b = _pair(50.0, t=300.0, role_a=None)  # within role_min_m: no geometric verdict
+    x = a.combined()[0]
+    bank = drag.split(drag.mixture_prior(separation.prior_parts("IRBM", None)), x, np.eye(6))
+    spent = np.isin(bank.member_kind, [1, 2])
+    logw = bank.logw + np.where(spent, 4.0, 0.0)
+    a.drag = replace(bank, logw=logw - np.logaddexp.reduce(logw))  # type: ignore[attr-defined]
+    a.coast_seen = True  # type: ignore[attr-defined]
+    before = a.drag.kind_mass()  # type: ignore[attr-defined]
+    assert 0.97 < before["stage"] + before["debris"] < 0.995, before
+    assert _roles(a, b) == ("stage", None)
+    assert a.told is None  # type: ignore[attr-defined]
+    bal = Ballistic(TrackerConfig(), Counter())
+    bal.tracks = {a.key: a, b.key: b}  # type: ignore[attr-defined]
+    bal.predictions(a)  # type: ignore[arg-type]
+    after = a.drag.kind_mass()  # type: ignore[attr-defined]
+    for k, v in before.items():
+        assert after[k] == pytest.approx(v, abs=1e-9), (before, after)
+    assert a.drag.role is None  # type: ignore[attr-defined]

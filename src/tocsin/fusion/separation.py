@@ -274,9 +274,11 @@ def decide_roles(
                 geometric = role is not None
         if role is not None and role != tr.role:
             tr.role = role
-            if geometric and tr.drag is not None and tr.drag.split:
-                # the geometry is evidence the split bank has not seen
-                tr.drag = retold(tr.drag, role)
+            if geometric:
+                tr.told = role
+                if tr.drag is not None and tr.drag.split:
+                    # the geometry is evidence the split bank has not seen
+                    tr.drag = retold(tr.drag, role)
             changed.append(tr)
     return changed
 
