@@ -6,8 +6,10 @@ SRBM, pull-up SRBM, MRBM, IRBM, lofted ICBM, SLV -- from a random site and
 azimuth, a random subset of 2-6 notional sensors, random link latency, jitter
 and loss per partner, a registration bias per radar drawn within documented
 limits (:data:`tocsin.drill.generate.SENSOR_BIAS_LIMITS`; ``--no-sensor-bias``:
-none, the same flights otherwise); every object's ballistic coefficient drawn
-by the simulator, log-uniform in its kind's range, never from the tracker's prior).
+none, the same flights otherwise; ``--bias-law normal``: the same draws as a
+normal of the same standard deviation, the law the tracker considers); every
+object's ballistic coefficient drawn by the simulator, log-uniform in its kind's
+range, never from the tracker's prior).
 Each flight is simulated in memory and its messages fed to a fresh
 :class:`tocsin.fusion.Tracker` in arrival order, the tracker advanced every
 second of arrival time as a live node is (``tocsin track`` does the same). The
@@ -46,6 +48,7 @@ Usage::
     .venv/bin/python benchmarks/impact_coverage.py --flights 70 --classes SRBM MRBM
     .venv/bin/python benchmarks/impact_coverage.py --config '{"drag_estimation": false}'
     .venv/bin/python benchmarks/impact_coverage.py --quick --no-sensor-bias  # radars without bias
+    .venv/bin/python benchmarks/impact_coverage.py --classes ICBM-lofted --flights 30 --bias-law normal
 
 ``--jobs 2`` runs flights in two processes (results identical). Prints one JSON
 object: ``{"rows": [...], "totals": {...}, "setup": {...}, "wall_s": ...}``;
@@ -65,7 +68,7 @@ from typing import Any
 
 import numpy as np
 
-from tocsin.drill.generate import FLIGHT_CLASSES, random_scenario
+from tocsin.drill.generate import BIAS_LAWS, FLIGHT_CLASSES, random_scenario
 from tocsin.drill.metrics import ellipse_contains
 from tocsin.drill.score import ScoreConfig, score
 from tocsin.drill.simulate import SimulationResult, simulate
@@ -115,14 +118,18 @@ def _group(role: str | None) -> str:
 
 
 def run_flight(
-    args: tuple[int, str, int, dict[str, Any]] | tuple[int, str, int, dict[str, Any], bool],
+    args: tuple[int, str, int, dict[str, Any]]
+    | tuple[int, str, int, dict[str, Any], bool]
+    | tuple[int, str, int, dict[str, Any], bool, str],
 ) -> list[dict[str, Any]]:
     """One flight: per ballistic object, what the benchmark measures.
     ``args``: seed, class, index, TrackerConfig overrides and, optionally,
-    whether the radars have registration biases (default True)."""
+    whether the radars have registration biases (default True) and how they
+    are drawn (:data:`~tocsin.drill.generate.BIAS_LAWS`, default uniform)."""
     seed, cls, index, overrides = args[:4]
     sensor_bias = bool(args[4]) if len(args) > 4 else True
-    sc = random_scenario(seed, cls, index=index, sensor_bias=sensor_bias)
+    bias_law = str(args[5]) if len(args) > 5 else "uniform"
+    sc = random_scenario(seed, cls, index=index, sensor_bias=sensor_bias, bias_law=bias_law)
     sim = simulate(sc)
     cfg = TrackerConfig(**overrides)
     c0 = time.process_time()
@@ -274,12 +281,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="radars without registration bias (the same flights otherwise; as before session 6)",
     )
+    ap.add_argument(
+        "--bias-law",
+        choices=BIAS_LAWS,
+        default="uniform",
+        help="how radar biases are drawn: uniform within the limits (default), or normal of the same sigma",
+    )
     args = ap.parse_args(argv)
     classes = tuple(args.classes) if args.classes else FLIGHT_CLASSES
     n = 2 * len(classes) if args.quick else args.flights
     overrides = json.loads(args.config)
     TrackerConfig(**overrides)  # refuse a bad override before any work
-    work = [(args.seed, classes[i % len(classes)], i, overrides, not args.no_sensor_bias) for i in range(n)]
+    work = [
+        (args.seed, classes[i % len(classes)], i, overrides, not args.no_sensor_bias, args.bias_law)
+        for i in range(n)
+    ]
     w0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
     done = 0
@@ -324,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             "classes": list(classes),
             "config": overrides,
             "sensor_bias": not args.no_sensor_bias,
+            "bias_law": args.bias_law,
             "checkpoints_s": list(CHECKPOINTS),
             "clock_s": CLOCK_S,
         },

@@ -3,6 +3,8 @@ flyable by the simulator."""
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from tocsin.drill.generate import (
     monte_carlo,
     random_partners,
     random_scenario,
+    random_sensor_bias,
 )
 from tocsin.drill.scenario import BiasSpec, RadarSensorSpec, Scenario
 from tocsin.drill.simulate import simulate
@@ -149,3 +152,39 @@ def test_a_drawn_bias_reaches_the_plots() -> None:
     assert len(common) > 20
     d = np.array([ra[t] - rb[t] for t in common])
     assert float(np.median(d)) == pytest.approx(radar.bias.range_m, abs=1e-2)
+
+
+def test_a_normal_bias_law_keeps_the_draws_ranks_and_the_uniforms_variance() -> None:
+    """``bias_law="normal"``: the same stream mapped to a normal of the
+    uniform's standard deviation (limit / sqrt 3, the tracker's consider
+    term): same signs and order, unbounded, and the uniform default is the
+    draw it always was."""
+    a = np.random.default_rng(7)
+    b = np.random.default_rng(7)
+    c = np.random.default_rng(7)
+    uni = [random_sensor_bias(a) for _ in range(4000)]
+    nor = [random_sensor_bias(b, "normal") for _ in range(4000)]
+    raw = [
+        {k: round(float(c.uniform(-lim, lim)), 6) for k, lim in SENSOR_BIAS_LIMITS.items()}
+        for _ in range(4000)
+    ]
+    assert uni == raw
+    for k, lim in SENSOR_BIAS_LIMITS.items():
+        u = np.array([d[k] for d in uni])
+        n = np.array([d[k] for d in nor])
+        assert np.all(np.sign(u) == np.sign(n))
+        # the same order (up to the 6-decimal rounding of each)
+        ru, rn = np.argsort(np.argsort(u)), np.argsort(np.argsort(n))
+        assert float(np.corrcoef(ru, rn)[0, 1]) > 0.9999
+        sd = lim / math.sqrt(3.0)
+        assert float(np.std(u)) == pytest.approx(sd, rel=0.05)
+        assert float(np.std(n)) == pytest.approx(sd, rel=0.05)
+        assert float(np.max(np.abs(u))) <= lim
+        # a normal passes the limit (1.73 sigma) 8.3 % of the time
+        assert 0.06 < float(np.mean(np.abs(n) > lim)) < 0.11
+    with pytest.raises(ValueError, match="bias law"):
+        random_sensor_bias(a, "cauchy")
+    sc = random_scenario(2, "MRBM", index=3, bias_law="normal")
+    plain = random_scenario(2, "MRBM", index=3)
+    assert sc.spec.launches == plain.spec.launches
+    assert sc.spec.seed == plain.spec.seed

@@ -152,3 +152,38 @@ def test_a_fresh_bank_forgets_the_air_too() -> None:
     again = bank.fresh()
     assert again.zw is None
     assert again.zref is None
+
+
+def test_an_exchange_that_moves_no_weight_mixes_no_states() -> None:
+    # two members read alike (equal weight), their states 5 km apart: the air's
+    # z crosses the bin edge between them both ways, no weight moves from one to
+    # the other, so neither takes the other's state (session 10's full mixing
+    # re-seeded both with their mean at every step: 20 steps, 2.4 km each).
+    # What does move (into the outer members) still comes from where it left.
+    bank = _split(drag.prior("SRBM"))
+    assert bank.logw0 is not None
+    ll = np.full(bank.lnb.size, -30.0)
+    ll[6] = ll[7] = 0.0
+    logw = bank.logw0 + ll
+    bank = bank.with_states(bank.x, bank.p, logw - math.log(float(np.exp(logw).sum())))
+    assert bank.x is not None
+    x = bank.x.copy()
+    x[7, 0] += 5_000.0
+    bank = bank.with_states(x, bank.p)
+    out = bank
+    for h in np.arange(40e3, 20e3, -1e3):
+        out = drag.drift_air(out, float(h), float(h) - 1e3, 8_000.0)
+    assert out.x is not None
+    assert out.weights[5] > 0.05
+    assert out.weights[6] == pytest.approx(out.weights[7])
+    assert abs(out.x[6, 0] - x[6, 0]) < 10.0
+    assert abs(out.x[7, 0] - x[7, 0]) < 10.0
+    # the outer members were filled from their neighbours
+    assert abs(out.x[5, 0] - x[6, 0]) < 100.0
+    assert abs(out.x[8, 0] - x[7, 0]) < 100.0
+    full = bank
+    for h in np.arange(40e3, 20e3, -1e3):
+        full = drag.drift_air(full, float(h), float(h) - 1e3, 8_000.0, net=False)
+    assert full.x is not None
+    assert abs(full.x[7, 0] - x[7, 0]) > 1_000.0
+    assert np.allclose(full.weights, out.weights)

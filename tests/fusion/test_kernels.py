@@ -419,3 +419,53 @@ def test_kernel_update_radar_rows_matches_the_numpy_ekf(rr: bool) -> None:
     np.testing.assert_allclose(pn, pr, rtol=1e-8, atol=1e-9 * np.abs(pr).max())
     np.testing.assert_allclose(d2, d2r, rtol=1e-8)
     np.testing.assert_allclose(ld, ldr, rtol=1e-9, atol=1e-9)
+
+
+def test_kernel_packed_forms_give_the_same_bits_as_the_kernels_and_numpy_they_replace() -> None:
+    # the per-scan path's packed kernels (issue 16.6: fewer calls and returned
+    # arrays) must give exactly what the tracker computed before from the
+    # unpacked kernels with numpy: same rows, same bits
+    rng = np.random.default_rng(31)
+    n, m = 60, 12
+    x0 = rng.normal(size=(n, 6)) * np.array([2e5, 2e5, 2e5, 300, 300, 300]) + np.array(
+        [3.5e6, 3.5e6, 3.5e6, 0, 0, 0]
+    )
+    x = np.stack([x0, x0 + rng.normal(size=(n, 6)) * 100.0], axis=1)  # the two models close
+    p = _spd(rng, 2 * n, 6, np.array([500.0, 500, 500, 50, 50, 50])).reshape(n, 2, 6, 6)
+    mu = rng.dirichlet([1.0, 1.0], n)
+    dt = rng.uniform(0, 4, n)
+    ppos = np.concatenate([x0[: m // 2, :3] + 5_000.0, rng.normal(size=(m - m // 2, 3)) * 2e5 + 3.5e6])
+    pcov = np.tile(np.eye(3) * 1e4, (m, 1, 1))
+    code = rng.choice(np.array([0, 4, 8, 12, 1, 3, 16, 20], dtype=np.int64), n)
+    # the pre-gate: tentative tracks (bit 3) kept, the kept rows in order
+    rows = kernels.near_rows(x, p, mu, dt, ppos, pcov, code)
+    want = np.flatnonzero(kernels.near(x, p, mu, dt, ppos, pcov, (code & 8) > 0))
+    assert rows.tolist() == want.tolist()
+    assert 0 < rows.size < n
+    # the manoeuvre gate's candidates: established, not thrust, no gated plot
+    q1 = rng.choice(np.array([400.0, 8000.0, 3e4]), n)
+    pairs = np.array([[k, k % m] for k in range(0, n, 3)], dtype=np.int64)
+    got = kernels.model_gate_rows(code, q1, 3e4, pairs)
+    hit = np.zeros(n, dtype=bool)
+    hit[pairs[:, 0]] = True
+    cand = np.flatnonzero(((code & 8) == 0) & (q1 < 3e4))
+    assert got.tolist() == cand[~hit[cand]].tolist()
+    assert got.size > 0
+    # the model parameters as one (4, n) array
+    packed = kernels.imm_params_rows(code, x, 1.0, 1e-3, 1e-4, 400.0, 3e4, 120e3, 30.0, 1000.0, 20.0)
+    ref4 = kernels.imm_params(code, x, 1.0, 1e-3, 1e-4, 400.0, 3e4, 120e3, 30.0, 1000.0, 20.0)
+    for a, b in zip(packed, ref4, strict=True):
+        assert a.tobytes() == b.tobytes()
+    # the classification features and the ballistic vote (Ballistic.classify's
+    # numpy expression before), bit for bit
+    lat, lon, alt = rng.uniform(-80, 80, n), rng.uniform(-180, 180, n), rng.uniform(0, 6e4, n)
+    xc = np.concatenate([geodetic_to_ecef(lat, lon, alt), rng.normal(size=(n, 3)) * 900], axis=1)
+    pc = _spd(rng, n, 6, np.array([100, 100, 100, 1, 1, 1]) * rng.uniform(1, 200))
+    out = kernels.classify_rows(xc, pc, 150.0**2, 2.0, 30_000.0)
+    good, h, vz, speed, pvar, sig = kernels.classify_features(xc, pc, 150.0**2)
+    vote = (
+        (speed - 2.0 * sig[:, 2] > 1200.0) | (h - 2.0 * sig[:, 0] > 30_000.0) | (vz - 2.0 * sig[:, 1] > 250.0)
+    )
+    ref = np.column_stack([good.astype(float), h, vz, speed, pvar, vote.astype(float)])
+    assert out.tobytes() == ref.tobytes()
+    assert 0 < vote.sum() < n  # both votes occur

@@ -287,3 +287,106 @@ def test_dictionary_is_trained_again_once_every_kind_of_payload_was_seen(
     assert j.verify().ok
     assert [e.payload for e in j.entries()][-1] == track.replace(b"track", b"track5999")
     j.close()
+
+
+def _dict_ids(p: Path) -> list[int]:
+    db = sqlite3.connect(p)
+    try:
+        return [r[0] for r in db.execute("SELECT id FROM dicts ORDER BY id")]
+    finally:
+        db.close()
+
+
+def test_a_server_journal_trains_its_dictionary_off_the_writers_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The servers' writer (the pipeline thread) must not stop for the
+    training (issue 17 (b): 0.1-1 s of CPU, twice a segment): the transaction
+    that reaches the count starts it on a thread of its own and returns; the
+    first transaction after it ended stores the dictionary; what was appended
+    in between is stored as it was and reads back exactly."""
+    import threading
+
+    from tocsin.journal import store
+
+    trained_on: list[str] = []
+    started, release = threading.Event(), threading.Event()
+    real = store.train_dictionary
+
+    def slow_train(samples: list[bytes]) -> bytes | None:
+        trained_on.append(threading.current_thread().name)
+        started.set()
+        release.wait(10.0)  # (a synchronous training would hold the writer here)
+        return real(samples)
+
+    monkeypatch.setattr(store, "train_dictionary", slow_train)
+    p = tmp_path / "journal.db"
+    j = Journal(p, synchronous="NORMAL", train_off_thread=True)
+    want = fill(j, TRAIN_AT + 100)  # reaches the count: the training starts
+    assert started.wait(10.0)
+    assert trained_on[0] != threading.current_thread().name
+    assert _dict_ids(p) == []  # not trained yet: the writer went on
+    want += fill(j, 100, start=TRAIN_AT + 100)
+    assert _dict_ids(p) == []
+    release.set()
+    j._live.wait_training()  # type: ignore[union-attr]
+    want += fill(j, 200, start=TRAIN_AT + 200)  # the first transaction stores it
+    assert _dict_ids(p) == [1]
+    db = sqlite3.connect(p)
+    first_packed = db.execute("SELECT MIN(seq) FROM entries WHERE codec = 1").fetchone()[0]
+    raw_after = db.execute(
+        "SELECT COUNT(*) FROM entries WHERE codec = 0 AND seq > ?", (first_packed,)
+    ).fetchone()[0]
+    db.close()
+    assert first_packed > TRAIN_AT + 200  # nothing before the dictionary was stored
+    assert raw_after == 0
+    assert [e.payload for e in j.entries()] == want
+    assert j.verify().ok
+    j.close()
+    assert len(trained_on) == 1
+
+
+def test_a_dictionary_trained_off_the_thread_at_a_rotation_comes_with_the_next_segment(
+    tmp_path: Path,
+) -> None:
+    p = tmp_path / "journal.db"
+    j = Journal(p, synchronous="NORMAL", train_off_thread=True)
+    want = fill(j, TRAIN_AT + 100)
+    j._live.wait_training()  # type: ignore[union-attr]
+    want += fill(j, 50, start=TRAIN_AT + 100)
+    assert _dict_ids(p) == [1]
+    j.rotate()
+    assert _dict_ids(p) == []  # the new segment's is being trained
+    j._live.wait_training()  # type: ignore[union-attr]
+    want += fill(j, 50, start=TRAIN_AT + 150)
+    assert _dict_ids(p) == [1]
+    db = sqlite3.connect(p)
+    (dict_from,) = db.execute("SELECT value FROM meta WHERE key = 'dict_from'").fetchone()
+    db.close()
+    assert dict_from == "rotation"  # a restart does not train it again
+    assert [e.payload for e in j.entries(kinds=["input"])] == want
+    assert j.verify().ok
+    j.close()
+    again = Journal(p, synchronous="NORMAL", train_off_thread=True)
+    want += fill(j=again, n=TRAIN_AT + 100, start=len(want))
+    again._live.wait_training()  # type: ignore[union-attr]
+    want += fill(again, 50, start=len(want))
+    assert _dict_ids(p) == [1]
+    assert [e.payload for e in again.entries(kinds=["input"])] == want
+    again.close()
+
+
+def test_a_training_cut_short_by_a_stop_is_done_again(tmp_path: Path) -> None:
+    """Stopped (or killed) before the dictionary was stored: nothing is lost;
+    the reopened segment trains again once it holds enough payloads."""
+    p = tmp_path / "journal.db"
+    j = Journal(p, synchronous="NORMAL", train_off_thread=True)
+    want = fill(j, TRAIN_AT + 50)
+    j.close()  # the training's result is dropped
+    assert _dict_ids(p) == []
+    again = Journal(p, synchronous="NORMAL")
+    want += fill(again, 50, start=len(want))  # past the count: trains (on this thread)
+    assert _dict_ids(p) == [1]
+    assert [e.payload for e in again.entries()] == want
+    assert again.verify().ok
+    again.close()

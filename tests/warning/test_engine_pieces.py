@@ -27,6 +27,7 @@ def _report(
     role: str | None = None,
     down_mps: float = 0.0,
     manoeuvring: bool | None = None,
+    may_manoeuvre: bool | None = None,
     tid: str = "P-1",
     status: str = "confirmed",
 ) -> Envelope:
@@ -56,6 +57,7 @@ def _report(
         path=path,
         role=role,  # type: ignore[arg-type]
         manoeuvring=manoeuvring,
+        may_manoeuvre=may_manoeuvre,
     )
     return make("track", body, partner="JP", source="fusion", seq=int(t), sent=t)
 
@@ -185,3 +187,28 @@ def test_a_missile_track_relabelled_stage_keeps_its_warnings() -> None:
     out += [e for k in range(1, 60) for e in eng.advance(T0 + 2.0 + k)]
     assert not any(e.body.closes for e in out)
     assert set(eng.active_areas()["JP"]) == warned
+
+
+def test_a_missile_that_may_pull_up_names_its_footprint_and_keeps_it_when_lost() -> None:
+    """A confirmed track whose impact is a "may pull up" footprint
+    (``may_manoeuvre``, 200 km long: its ballistic fall and the glide it may
+    fly) names the areas in it, as a manoeuvring footprint's; lost with it, it
+    keeps them until its fall (closed ``fell``), not the boost rule's
+    tracking-lost corridor (for a track lost before its impact was known).
+    Without the flag the same ellipse is unsettled: no impact area named."""
+    at = (36.5, 131.0, 60e3)
+    kw = {"at": at, "impact": (36.5, 133.0), "semi_major_m": 200e3, "down_mps": 300.0}
+    plain = WarningEngine(registry=grid_registry())
+    plain.push(_report(T0, **kw))  # type: ignore[arg-type]
+    eng = WarningEngine(registry=grid_registry())
+    out = eng.push(_report(T0, may_manoeuvre=True, **kw))  # type: ignore[arg-type]
+    named = set(eng.active_areas()["JP"])
+    # the footprint runs 200 km (2.2 deg) either side of 133.0 E along 36.5 N
+    assert {"JP-0608", "JP-0610"} <= named  # 132-133 E, 134-135 E
+    assert "JP-0610" not in plain.active_areas()["JP"]  # beyond its path
+    out += eng.push(_report(T0 + 20.0, status="lost", may_manoeuvre=True, **kw))  # type: ignore[arg-type]
+    assert eng.stats["lost"] == 0  # not the tracking-lost corridor
+    out += [e for k in range(1, 900) for e in eng.advance(T0 + 20.0 + k)]
+    closes = {c: e.body.close for e in out if e.partner == "JP" for c in e.body.closes}
+    assert closes["JP-0610"] == "fell"
+    assert eng.active_areas()["JP"] == []

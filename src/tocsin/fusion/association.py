@@ -53,17 +53,16 @@ class Associator:
         # bit), without importing scipy.stats (~0.5 CPU-s at every start)
         self.gate = {m: float(2.0 * gammaincinv(m / 2.0, cfg.gate_prob)) for m in (2, 3, 4)}
 
-    def near(self, g: Gathered, plots: tuple[F64, F64]) -> NDArray[np.bool_]:
+    def near(self, g: Gathered, plots: tuple[F64, F64]) -> NDArray[np.int64]:
         """Cheap pre-gate before the filter prediction: keep the tentative
         tracks (their misses are counted) and the tracks whose straight-line
         extrapolation comes within a generous distance of a plot of this radar
         scan (5 sigma of the track position, the drift of up to 20 g over the
         interval, 5 sigma of the plot, plus 20 km). ``g``: the gathered
         tracks; ``plots``: the scan's plot positions and covariances (ECEF).
-        Returns which tracks to keep."""
+        Returns the rows to keep, in order."""
         ppos, pcov = plots
-        tent = (g.code & 8) > 0
-        return kernels.near(g.x, g.p, g.mu, g.dt, ppos, pcov, tent)
+        return kernels.near_rows(g.x, g.p, g.mu, g.dt, ppos, pcov, g.code)
 
     def gate_pairs(
         self, xc: F64, pc: F64, arr: MeasArrays, plots: tuple[F64, F64] | None
@@ -124,7 +123,7 @@ class Associator:
         self,
         pairs: NDArray[np.int64],
         cost: F64,
-        candidates: NDArray[np.int64],
+        g: Gathered,
         xp: F64,
         pp: F64,
         cbar: F64,
@@ -132,18 +131,18 @@ class Associator:
         plots: tuple[F64, F64] | None,
     ) -> tuple[NDArray[np.int64], F64]:
         """The manoeuvre model's own gate for the ``candidates`` (track rows
-        that no plot of the scan came near in the combined gate): a target
+        that no plot of the scan came near in the combined gate, below): a target
         that has just begun to turn hard is far outside the combined
         prediction while its quiet model still holds most of the probability,
         but inside the manoeuvre model's prediction ``xp[:, 1], pp[:, 1]``.
         Its pairs cost ``d^2 + ln det S - 2 ln cbar`` (the model's share of
         the mixture likelihood, ``cbar``: the model's predicted probability),
-        so a plot in the combined gate of another track still wins. Returns
-        the pairs and costs with these added."""
-        hit = np.zeros(xp.shape[0], dtype=np.bool_)
-        hit[pairs[:, 0]] = True
-        rows = candidates[~hit[candidates]]
-        if rows.size == 0:
+        so a plot in the combined gate of another track still wins. The
+        candidates: established tracks (``g``, the gathered rows of ``xp``)
+        whose manoeuvre model is a manoeuvre (``q1`` below ``q_boost``), not
+        thrust. Returns the pairs and costs with these added."""
+        rows = kernels.model_gate_rows(g.code, g.q1, self.cfg.q_boost, pairs)
+        if rows.shape[0] == 0:
             return pairs, cost
         p1, c1 = self.gate_pairs(
             np.ascontiguousarray(xp[rows, 1]), np.ascontiguousarray(pp[rows, 1]), arr, plots
@@ -163,8 +162,9 @@ class Associator:
         tracks x plots). A pair whose track and plot are in no other pair is
         its own component and is assigned directly."""
         alone = kernels.alone(pairs, n, m)
-        if alone.all():
-            return pairs[:, 0].copy(), pairs[:, 1].copy()
+        if False not in alone.tolist():
+            both = pairs.T.copy()
+            return both[0], both[1]
         ti_out: list[int] = pairs[alone, 0].tolist()
         mj_out: list[int] = pairs[alone, 1].tolist()
         rest = np.flatnonzero(~alone)

@@ -31,7 +31,7 @@ from tocsin.fusion.impact import (
     predict_impact,
     sensor_bias_cov,
 )
-from tocsin.fusion.manoeuvre import glide_footprint
+from tocsin.fusion.manoeuvre import glide_footprint, may_pull_up, pullup_possible
 from tocsin.fusion.measurements import REC_T, Meas
 from tocsin.fusion.models import ballistic_predict
 from tocsin.fusion.propagate import deriv, height
@@ -112,38 +112,28 @@ class Ballistic:
         # ``vote_sigmas`` of its own uncertainty (one-sided): a young or
         # mis-associated aircraft track with a 100-m/s velocity sigma must not
         # vote "climbing at 250 m/s" on its noise
-        good_a, alt_a, vz_a, speed_a, pvar_a, sig = kernels.classify_features(x, p, 150.0**2)
-        if (good_a == 2).any():
-            amb = np.flatnonzero(good_a == 2)
-            good_a[amb] = np.linalg.eigvalsh(p[amb, 3:, 3:])[:, -1] <= 150.0**2
-        k = self.cfg.vote_sigmas
-        bvote = (
-            (speed_a - k * sig[:, 2] > 1200.0)
-            | (alt_a - k * sig[:, 0] > BALLISTIC_ALT_M)
-            | (vz_a - k * sig[:, 1] > 250.0)
-        ).tolist()
-        good = good_a.tolist()
-        alt = alt_a.tolist()
-        vz = vz_a.tolist()
-        speed = speed_a.tolist()
-        pvar = pvar_a.tolist()
+        # (one compiled call: the features and the ballistic vote of every row)
+        rows = kernels.classify_rows(x, p, 150.0**2, self.cfg.vote_sigmas, BALLISTIC_ALT_M).tolist()
         for i, tr in enumerate(trs):
-            if not good[i]:
+            good_i, alt_i, vz_i, speed_i, pvar_i, bvote_i = rows[i]
+            if good_i == 2.0:
+                good_i = float(np.linalg.eigvalsh(p[i, 3:, 3:])[-1] <= 150.0**2)
+            if not good_i:
                 continue
-            if alt[i] > tr.max_alt:
-                tr.max_alt = alt[i]
-            vote_b = bvote[i]
-            vote_a = speed[i] < 400.0 and alt[i] < 20_000.0 and abs(vz[i]) < 100.0
+            if alt_i > tr.max_alt:
+                tr.max_alt = alt_i
+            vote_b = bvote_i == 1.0
+            vote_a = speed_i < 400.0 and alt_i < 20_000.0 and abs(vz_i) < 100.0
             if tr.first is None and tr.updates >= 4:
                 tr.first = (x[i].copy(), p[i].copy(), tr.t)
             if (
                 not tr.burnt_out
-                and alt[i] < 80_000.0
+                and alt_i < 80_000.0
                 and len(tr.early) < 40
                 and (not tr.early or tr.t - tr.early[-1][0] >= 0.5)
                 and (not tr.early or tr.t - tr.early[0][0] <= 30.0)
             ):
-                tr.early.append((tr.t, x[i, :3].copy(), pvar[i]))
+                tr.early.append((tr.t, x[i, :3].copy(), pvar_i))
             if tr.cls == "unknown" and not tr.ir_cued and ir_cues and tr.updates <= 8:
                 # one geometric coincidence with a burning motor decides
                 # (the 3 votes guard against noisy speed/height estimates)
@@ -155,12 +145,12 @@ class Ballistic:
             if tr.cls == "ballistic" and self.cfg.demote_air_s > 0.0:
                 if tr.kin:
                     tr.kin.clear()
-                if self.demote(tr, x[i], speed[i], alt[i]):
+                if self.demote(tr, x[i], speed_i, alt_i):
                     continue
             elif tr.cls != "unknown":
                 if tr.kin:
                     tr.kin.clear()
-            elif not vote_b and speed[i] > 50.0:
+            elif not vote_b and speed_i > 50.0:
                 # a body with no lift is not an aircraft, however slow: a
                 # missile whose motor failed, seen only once it coasts
                 tr.lift = self.lift_test(tr, x[i], p[i, 3:, 3:])
@@ -531,6 +521,34 @@ class Ballistic:
             b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
             fp = glide_footprint(x, tr.t, imp, b_m, sigma_ln_beta=0.0 if bank is None else bank.sigma_lnb())
             self.stats["glide_footprints"] += 1
+            if fp is not None:
+                imp = fp
+        elif (
+            imp is not None
+            and not tr.manoeuvring
+            and cfg.pullup_prior > 0.0
+            and cfg.glide_footprint
+            and tr.role not in separation.SPENT
+            and pullup_possible(x, max(drag.kepler_apogee_m(x), tr.max_alt))
+            and float(x[:3] @ x[3:]) < 0.0
+        ):
+            # not seen to manoeuvre, but flying as a pull-up SRBM does until
+            # it pulls up: the corridor widens to the glide (issue 16 item 3).
+            # From its apogee on: a pull-up is flown on the way down, and
+            # while the track still climbs after burnout the glides' reach is
+            # the drag prior's spread, not a measured drag (the far end
+            # waits; docs/fusion.md "Before the pull-up: the far end waits")
+            b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
+            fp = may_pull_up(
+                x,
+                tr.t,
+                imp,
+                b_m,
+                cfg.pullup_prior,
+                q_glide=0.0,
+                sigma_ln_beta=0.0 if bank is None else bank.sigma_lnb(),
+            )
+            self.stats["pullup_mixtures"] += 1
             if fp is not None:
                 imp = fp
         if imp is None:

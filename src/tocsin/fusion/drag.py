@@ -482,7 +482,9 @@ def _spread(q: F64, n: int) -> tuple[NDArray[np.int64], F64]:
     return j0, (j - j0).astype(np.float64)
 
 
-def drift_air(bank: DragBank, h0_m: float, h1_m: float, corr_m: float, mix: bool = True) -> DragBank:
+def drift_air(
+    bank: DragBank, h0_m: float, h1_m: float, corr_m: float, mix: bool = True, net: bool = True
+) -> DragBank:
     """The bank after the object came down from ``h0_m`` to ``h1_m``,
     forgetting as the stationary air does. The drag a member reads is
     ``theta = ln beta - d(h)``, ``d = sigma(h) z`` the air's departure
@@ -499,7 +501,12 @@ def drift_air(bank: DragBank, h0_m: float, h1_m: float, corr_m: float, mix: bool
     weights are their prior (``logw0``) times the likelihood of ``theta =
     ln beta - sigma(h1) z`` at each member (over the flat prior's, so a bank
     that has read nothing keeps its prior). The members' states are mixed
-    as the IMM does by what moved from member to member (as :func:`drift`).
+    as the IMM does by what moved from member to member (``mix``); with
+    ``net`` only by what moved net of the exchange both ways (two members
+    trading the same weight keep their own states: session 10's mixing of
+    every exchange re-seeded neighbours with each other's state at each
+    step; drift on, MC depressed 30 flights: rv coverage 0.9819 -> 0.9799,
+    median of medians 1,188 -> 1,160 m; 0-60 s before impact 1.000 both).
     A static air (every height reading the same ``theta``) keeps the bank
     near a static bank's: what it read about ``ln beta`` stays, only the
     air's own spread at ``h1`` is added."""
@@ -567,6 +574,15 @@ def drift_air(bank: DragBank, h0_m: float, h1_m: float, corr_m: float, mix: bool
             mid = np.einsum("imj,mp->ipj", (c0 * w0)[:, :, None] * a, tr)
             flow = np.einsum("ipj,ipl->jl", mid, b)
             into = flow.sum(axis=0)
+            if net:
+                # only what moved: an exchange between two members that
+                # leaves both their weights where they were (the air's z
+                # crossing a bin edge back and forth) re-seeds each with the
+                # other's state at every step, so two members' likelihoods
+                # differ by one scan's drag only and cannot separate low down
+                moved = np.maximum(flow - flow.T, 0.0)
+                np.fill_diagonal(moved, 0.0)
+                flow = moved + np.diag(into - moved.sum(axis=0))
             mu = flow / np.maximum(into[None, :], 1e-300)
             xs, ps = bank.x[sel], bank.p[sel]
             xj = mu.T @ xs

@@ -97,10 +97,30 @@ class Gathered(NamedTuple):
     """Per track, the density (m^2/s^3) of the manoeuvre model's acceleration
     noise along its velocity (0: none; ``TrackerConfig.los_thrust``); None:
     none for all."""
+    ballistic: bool = True
+    """Whether a row may be ballistic (``code`` bit 0; False: none is, and
+    :meth:`Estimator.predict_all` takes the compiled NCV path at once)."""
 
     def take(self, idx: NDArray[np.int64]) -> Gathered:
         """The rows ``idx``."""
-        return Gathered._make(None if a is None else a[idx] for a in self)
+        drag, beta, thrust = self.drag, self.beta, self.thrust
+        return Gathered(
+            self.x[idx],
+            self.p[idx],
+            self.mu[idx],
+            self.dt[idx],
+            self.q0[idx],
+            self.q1[idx],
+            self.tau0[idx],
+            self.tau1[idx],
+            self.code[idx],
+            self.key[idx],
+            self.t0[idx],
+            None if drag is None else drag[idx],
+            None if beta is None else beta[idx],
+            None if thrust is None else thrust[idx],
+            self.ballistic,
+        )
 
 
 class Estimator:
@@ -152,6 +172,7 @@ class Estimator:
         16 km)."""
         xs, ps, mus, ts, codes, keys = [], [], [], [], [], []
         banks = False
+        nbal = 0
         for tr in trs:
             xs.append(tr.x)
             ps.append(tr.p)
@@ -160,8 +181,10 @@ class Estimator:
             keys.append(tr.key)
             banks = banks or tr.drag is not None
             cls = tr.cls
+            bal = cls == "ballistic"
+            nbal += bal
             codes.append(
-                (cls == "ballistic")
+                bal
                 + 2 * tr.burnt_out
                 + 4 * (cls == "air")
                 + 8 * (tr.status == "tentative")
@@ -170,7 +193,7 @@ class Estimator:
         x = np.array(xs)
         code = np.array(codes, dtype=np.int64)
         cfg = self.cfg
-        q0, q1, tau0, tau1 = kernels.imm_params(
+        q0, q1, tau0, tau1 = kernels.imm_params_rows(
             code,
             x,
             cfg.q_air,
@@ -199,7 +222,7 @@ class Estimator:
                     tr.manoeuvring or tr.drag.split or float(height(tr.x[0:1, :3])[0]) < cfg.drag_split_alt_m
                 ):
                     q1[i] = cfg.q_reentry_maneuver
-        if ((code & 3) == 3).any():
+        if nbal and ((code & 3) == 3).any():
             # a missile just past burnout: the next stage may light; or one
             # that a space-infrared line of sight took within los_burn_s: a
             # motor burns on it (space infrared sees nothing else), seen by
@@ -221,7 +244,7 @@ class Estimator:
                 ):
                     q1[i] = cfg.q_boost
         thrust = None
-        if los and cfg.los_thrust and (code & 1).any():
+        if los and cfg.los_thrust and nbal:
             th = np.zeros(len(trs))
             for i, tr in enumerate(trs):
                 if (
@@ -237,7 +260,21 @@ class Estimator:
                 thrust = th
         key = np.array(keys, dtype=np.int64)
         return Gathered(
-            x, np.array(ps), np.array(mus), dt, q0, q1, tau0, tau1, code, key, t0, drag, beta, thrust
+            x,
+            np.array(ps),
+            np.array(mus),
+            dt,
+            q0,
+            q1,
+            tau0,
+            tau1,
+            code,
+            key,
+            t0,
+            drag,
+            beta,
+            thrust,
+            nbal > 0,
         )
 
     def predict_models(
@@ -290,7 +327,9 @@ class Estimator:
         """:meth:`predict` of gathered tracks, and the combined prediction
         ``(xc, pc)`` with which rows are physical
         (:func:`tocsin.fusion.kernels.physical`)."""
-        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag, beta, thrust = g
+        x, p, mu, dt, q0, q1, tau0, tau1, code, _, _, drag, beta, thrust, maybe_bal = g
+        if not maybe_bal:
+            return kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)
         bal = (code & 1) > 0
         if not bal.any():
             return kernels.predict_ncv_imm(x, p, mu, dt, tau0, tau1, q0, q1)

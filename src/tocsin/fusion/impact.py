@@ -53,6 +53,10 @@ class Impact:
     scale: float = CHI2_2_95
     """The ellipse is ``d^T cov^-1 d <= scale``: 5.991 for a Gaussian, the
     mixture's own 95 % value otherwise."""
+    may_manoeuvre: bool = False
+    """The mixture of a ballistic fall and the glide the object may still fly
+    (:func:`tocsin.fusion.manoeuvre.may_pull_up`): reported as
+    ``TrackBody.may_manoeuvre``, whose warning names its areas however wide."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,6 +203,30 @@ def near(
     largest possible limit of its own (:func:`_window`: plots sorted on it
     once), so a scan of ``m`` plots costs ``O(n log m)`` plus the close pairs,
     not ``n x m``; the answer is the same as testing every pair."""
+    return _near(x, p, mu, dt, ppos, pcov, keep)
+
+
+@_jit
+def near_rows(
+    x: F64, p: F64, mu: F64, dt: F64, ppos: F64, pcov: F64, code: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """:func:`near` with ``keep`` the tentative tracks (``code`` bit 3, as
+    :meth:`Estimator.gather <tocsin.fusion.estimation.Estimator.gather>`
+    sets it), returning the kept rows in order (one call where the tracker
+    made four)."""
+    n = x.shape[0]
+    keep = np.empty(n, dtype=np.bool_)
+    for t in range(n):
+        keep[t] = (code[t] & 8) != 0
+    ok = _near(x, p, mu, dt, ppos, pcov, keep)
+    return np.flatnonzero(ok)
+
+
+@_jit_inline
+def _near(
+    x: F64, p: F64, mu: F64, dt: F64, ppos: F64, pcov: F64, keep: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """The body of :func:`near`."""
     n, m = x.shape[0], ppos.shape[0]
     ok = np.zeros(n, dtype=np.bool_)
     psig = np.empty(m)
@@ -826,6 +850,45 @@ def imm_params(
 
 
 @_jit
+def imm_params_rows(
+    code: NDArray[np.int64],
+    x: F64,
+    q_air: float,
+    q_ballistic: float,
+    q_ballistic_vacuum: float,
+    q_maneuver: float,
+    q_boost: float,
+    drag_ceiling: float,
+    tau: float,
+    tau_air_quiet: float,
+    tau_air_maneuver: float,
+) -> F64:
+    """:func:`imm_params` as one array ``(4, n)``, rows ``q0, q1, tau0,
+    tau1`` (one returned array instead of four: the tracker unpacks the rows
+    as views)."""
+    q0, q1, tau0, tau1 = imm_params(
+        code,
+        x,
+        q_air,
+        q_ballistic,
+        q_ballistic_vacuum,
+        q_maneuver,
+        q_boost,
+        drag_ceiling,
+        tau,
+        tau_air_quiet,
+        tau_air_maneuver,
+    )
+    n = code.shape[0]
+    out = np.empty((4, n))
+    out[0] = q0
+    out[1] = q1
+    out[2] = tau0
+    out[3] = tau1
+    return out
+
+
+@_jit
 def alone(pairs: NDArray[np.int64], n: int, m: int) -> NDArray[np.bool_]:
     """Which gated ``(track, plot)`` pairs ``(K, 2)`` are their own component
     of the gate graph: the track is in no other pair and neither is the plot."""
@@ -838,6 +901,54 @@ def alone(pairs: NDArray[np.int64], n: int, m: int) -> NDArray[np.bool_]:
     out = np.empty(k, dtype=np.bool_)
     for i in range(k):
         out[i] = cnt_t[pairs[i, 0]] == 1 and cnt_m[pairs[i, 1]] == 1
+    return out
+
+
+@_jit
+def model_gate_rows(
+    code: NDArray[np.int64], q1: F64, q_boost: float, pairs: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """The rows the manoeuvre model's own gate looks at
+    (:meth:`Associator.model_gate <tocsin.fusion.association.Associator.model_gate>`):
+    established tracks (``code`` bit 3 clear) whose manoeuvre density ``q1``
+    is below ``q_boost`` (a manoeuvre, not thrust) and that are in none of
+    the gated ``pairs``, in order."""
+    n = code.shape[0]
+    hit = np.zeros(n, dtype=np.bool_)
+    for i in range(pairs.shape[0]):
+        hit[pairs[i, 0]] = True
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for t in range(n):
+        if (code[t] & 8) == 0 and q1[t] < q_boost and not hit[t]:
+            out[k] = t
+            k += 1
+    return out[:k].copy()
+
+
+@_jit
+def classify_rows(x: F64, p: F64, var_max: float, k: float, alt_b: float) -> F64:
+    """:func:`classify_features` packed for the classification rule
+    (:meth:`Ballistic.classify <tocsin.fusion.ballistic.Ballistic.classify>`):
+    per row ``[good, height, climb rate, speed, pvar, ballistic vote]`` (the
+    vote 1.0 when the speed less ``k`` of its sigma exceeds 1,200 m/s, the
+    height less ``k`` of its sigma ``alt_b``, or the climb rate less ``k`` of
+    its sigma 250 m/s; else 0.0): one array, one ``tolist`` for all rows."""
+    good, alt, vz, speed, pvar, sig = classify_features(x, p, var_max)
+    n = x.shape[0]
+    out = np.empty((n, 6))
+    for t in range(n):
+        out[t, 0] = good[t]
+        out[t, 1] = alt[t]
+        out[t, 2] = vz[t]
+        out[t, 3] = speed[t]
+        out[t, 4] = pvar[t]
+        vote = (
+            (speed[t] - k * sig[t, 2] > 1200.0)
+            or (alt[t] - k * sig[t, 0] > alt_b)
+            or (vz[t] - k * sig[t, 1] > 250.0)
+        )
+        out[t, 5] = 1.0 if vote else 0.0
     return out
 
 

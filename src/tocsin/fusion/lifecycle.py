@@ -118,10 +118,18 @@ class Lifecycle:
         the scan's sensor."""
         if m0.kind != RADAR:
             return
-        hit = np.zeros(len(live), dtype=bool)
-        hit[pairs[:, 0]] = True
+        hit: set[int] | None = None  # the tracks with a gated plot (made when first needed)
+        key = (m0.sensor, m0.t)
         for i, tr in enumerate(live):
-            if tr.status != "tentative" or hit[i] or m0.t <= tr.t or m0.sensor not in tr.sources:
+            if tr.status != "tentative" or m0.t <= tr.t or m0.sensor not in tr.sources:
+                continue
+            if hit is None:
+                hit = set(pairs[:, 0].tolist())
+            if i in hit:
+                continue
+            if tr.opp == key:
+                # another piece of a scan already counted (its plots arrived
+                # apart: Tracker._one_per_scan): one opportunity, one miss
                 continue
             if (
                 s is not None
@@ -130,6 +138,7 @@ class Lifecycle:
             ):
                 continue
             tr.window.append(0)
+            tr.opp = key
 
     def updated(self, trs: list[Track], ms: list[Meas], lim: float, changed: set[int]) -> None:
         """Bookkeeping after an update of each of ``trs`` by ``ms`` (once per
@@ -149,7 +158,13 @@ class Lifecycle:
             tr.sources.add(m.sensor)
             tr.partners.add(m.partner)
             if tr.status == "tentative":
-                tr.window.append(1)
+                key = (m.sensor, m.t)
+                if tr.opp != key:
+                    tr.window.append(1)
+                elif tr.window and tr.window[-1] == 0:
+                    # a piece of this scan missed it, another brought its plot
+                    tr.window[-1] = 1
+                tr.opp = key
             elif tr.status in ("coasting", "lost"):
                 tr.status = "confirmed"
             changed.add(tr.key)
@@ -270,14 +285,27 @@ class Lifecycle:
         duplicate is judged against classed missiles only)."""
         x, p = tr.combined()
         cfg = self.cfg
-        for other in self.tracks.values():
-            if other is tr or other.cls != "unknown" or other.status == "tentative" or other.dead:
-                continue
-            xo, po = other.combined()
+        cands = [
+            o
+            for o in self.tracks.values()
+            if not (o is tr or o.cls != "unknown" or o.status == "tentative" or o.dead)
+        ]
+        if not cands:
+            return None
+        # (in a dense air picture every aircraft is a confirmed track not
+        # classed: the distance of all of them at once first, then the tests
+        # one by one, in the same order, on those a hair's breadth inside
+        # dup_dist_m or nearer; the exact test decides, so the result is the
+        # same as testing every track in turn)
+        states = [o.combined() for o in cands]
+        xs = np.array([xo for xo, _ in states])
+        dt = np.array([tr.t - o.t for o in cands])
+        off = xs[:, :3] + xs[:, 3:] * dt[:, None] - x[:3]
+        near = np.flatnonzero(np.sqrt(np.einsum("ij,ij->i", off, off)) < cfg.dup_dist_m * (1.0 + 1e-6))
+        for k in near:
+            other = cands[k]
+            xo, po = states[k]
             pos = xo[:3] + xo[3:] * (tr.t - other.t)
-            # (the distance first: in a dense air picture every aircraft is a
-            # confirmed track not classed, and the velocity sigma below cost
-            # more than the rest of the test; the same tests, the same result)
             if not float(np.linalg.norm(pos - x[:3])) < cfg.dup_dist_m:
                 continue
             vsig = math.sqrt(max(float(np.trace(p[3:, 3:]) + np.trace(po[3:, 3:])), 0.0))
@@ -432,9 +460,10 @@ class Lifecycle:
         quiet: list[Track] = []  # confirmed, no update at t, report due
         due_before = t - self.cfg.report_interval_s + 1e-9
         established = 2 * self.cfg.confirm_n  # updates: not a track just confirmed from clutter
+        coast_after = self.cfg.coast_after_s
         for tr in list(self.tracks.values()):
             age = t - tr.last_update
-            if tr.dead or self.landed(tr, t):
+            if tr.dead or (tr.impact is not None and self.landed(tr, t)):
                 if tr.status != "tentative":
                     tr.status = "deleted"
                     out.append(self.rep.deleted(tr, sent, t))
@@ -448,10 +477,10 @@ class Lifecycle:
                 ):
                     del self.tracks[tr.key]
                 continue
-            limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
             # a confirmed track's age: also from the arrival clock (see above)
             age = min(age, sent - tr.last_arrival)
-            if age > self.cfg.coast_after_s:
+            if age > coast_after:
+                limit = self.cfg.delete_ballistic_s if tr.ballistic else self.cfg.delete_air_s
                 missile = tr.ballistic and tr.burnt_out
                 if missile:
                     # a missile past burnout follows physics: keep predicting

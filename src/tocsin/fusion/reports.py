@@ -120,10 +120,11 @@ class Reporter:
         report interval of updates)."""
         out: list[Envelope] = []
         partner_code, source = self.cfg.partner, self.cfg.source
+        floor, exp, sqrt = math.floor, math.exp, math.sqrt
         for i, tr in enumerate(trs):
             if preds is None:
                 t_rep = tr.t
-                xc, pc = tr.combined()
+                xc, pc = (tr.xc, tr.pc) if tr.xc is not None and tr.pc is not None else tr.combined()
             else:
                 t_rep, xc, pc = preds[i]
             xl = xc.tolist()
@@ -135,16 +136,21 @@ class Reporter:
                 tr.last_report = t_rep
             else:
                 tr.last_predicted_report = t_rep
-            tr.reported_status = tr.status
-            tr.reported_cls = tr.cls
-            tr.reported_impact = tr.impact if tr.phase == "ballistic" else None
-            tr.reported_phase = tr.phase
-            az, az_sig = _azimuth(tr)
-            tr.reported_azimuth = (az, az_sig) if az is not None and az_sig is not None else None
+            status, cls, phase = tr.status, tr.cls, tr.phase
+            tr.reported_status = status
+            tr.reported_cls = cls
+            tr.reported_impact = tr.impact if phase == "ballistic" else None
+            tr.reported_phase = phase
+            # (_azimuth and quality inlined: this loop runs for every report)
+            la = tr.launch if tr.launch is not None else tr.boost_launch
+            if la is not None and la.azimuth_deg is not None and la.azimuth_sigma_deg is not None:
+                tr.reported_azimuth = (la.azimuth_deg, la.azimuth_sigma_deg)
+            else:
+                tr.reported_azimuth = None
             launch = impact = None
             path = None
             la = tr.launch
-            if la is None and tr.phase == "boost":
+            if la is None and phase == "boost":
                 # during boost: the launch point and azimuth estimated so far
                 la = tr.boost_launch
             if la is not None:
@@ -156,7 +162,7 @@ class Reporter:
                     azimuth_deg=la.azimuth_deg,
                     azimuth_sigma_deg=la.azimuth_sigma_deg,
                 )
-            if tr.impact is not None and tr.phase == "ballistic":
+            if tr.impact is not None and phase == "ballistic":
                 im = tr.impact
                 impact = ImpactPrediction(
                     t=im.t,
@@ -172,37 +178,62 @@ class Reporter:
                 plat, plon, _ = ecef_to_geodetic(xc[:3])
                 path = [[round(float(plat), 5), round(float(plon), 5), round(t_rep, 3)]]
                 path.extend(pt for pt in im.path if pt[2] > t_rep + 1e-6)
+            # quality (:meth:`quality`, the same arithmetic)
+            win = tr.window
+            hits = min(1.0, sum(win) / len(win)) if win else 0.0
+            age = t_rep - tr.last_update
+            sig = sqrt(max(pl[0] + pl[7] + pl[14], 0.0))
+            q = hits * (exp(-age / 30.0) if age > 0.0 else 1.0) / (1.0 + (sig / 2000.0) ** 2)
+            quality = floor(min(1.0, max(0.0, q)) * 1000.0 + 0.5) / 1000.0
+            # positional, in the order of TrackBody's fields (checked at import, below)
             body = TrackBody(
-                id=tr.id,
-                t=t_rep,
-                state_ecef=xl,
-                cov=pl,
-                status=tr.status,  # type: ignore[arg-type]
-                class_=tr.cls,  # type: ignore[arg-type]
-                sources=sources,
-                partners=partners,
-                launch=launch,
-                impact=impact,
-                phase=tr.phase,  # type: ignore[arg-type]
-                quality=self.quality(tr, math.sqrt(max(pl[0] + pl[7] + pl[14], 0.0)), t_rep),
-                path=path,
-                role=tr.role,  # type: ignore[arg-type]
-                parent=tr.parent,
-                manoeuvring=True if tr.manoeuvring else None,
+                tr.id,
+                t_rep,
+                xl,
+                pl,
+                status,  # type: ignore[arg-type]
+                cls,  # type: ignore[arg-type]
+                sources,
+                partners,
+                launch,
+                impact,
+                phase,  # type: ignore[arg-type]
+                quality,
+                path,
+                tr.role,  # type: ignore[arg-type]
+                tr.parent,
+                True if tr.manoeuvring else None,
+                True if impact is not None and _may_manoeuvre(tr) else None,
             )
             self.seq += 1
-            out.append(
-                Envelope(
-                    v=1,
-                    kind="track",
-                    partner=partner_code,
-                    source=source,
-                    seq=self.seq,
-                    sent=sent,
-                    body=body,
-                )
-            )
+            out.append(Envelope(1, "track", partner_code, source, self.seq, sent, body))
         return out
+
+
+_BODY_ORDER = (
+    "id",
+    "t",
+    "state_ecef",
+    "cov",
+    "status",
+    "class_",
+    "sources",
+    "partners",
+    "launch",
+    "impact",
+    "phase",
+    "quality",
+    "path",
+    "role",
+    "parent",
+    "manoeuvring",
+    "may_manoeuvre",
+)
+# Reporter.messages builds TrackBody and Envelope positionally (a third of
+# the keyword call's cost): a field added or moved ahead of these must fail
+# here, not shift the values into the wrong fields
+assert TrackBody.__struct_fields__[: len(_BODY_ORDER)] == _BODY_ORDER, TrackBody.__struct_fields__
+assert Envelope.__struct_fields__[:7] == ("v", "kind", "partner", "source", "seq", "sent", "body")
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -219,3 +250,9 @@ def _azimuth(tr: Track) -> tuple[float | None, float | None]:
     if la is None:
         return None, None
     return la.azimuth_deg, la.azimuth_sigma_deg
+
+
+def _may_manoeuvre(tr: Track) -> bool:
+    """The reported impact is a "may pull up" footprint (not a track seen to
+    manoeuvre: that one reports ``manoeuvring``)."""
+    return tr.impact is not None and tr.impact.may_manoeuvre and not tr.manoeuvring

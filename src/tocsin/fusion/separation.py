@@ -131,6 +131,39 @@ def drag_role(tr: Track, mass: float, window_s: float = 0.0) -> str | None:
     return None
 
 
+def outburnt(tr: Track, by_key: dict[int, Track], t: float, lost_s: float, burn_s: float) -> bool:
+    """Whether a line of sight of space infrared at ``t`` cannot be of
+    ``tr``: a separated piece that no radar plot or partner track has placed
+    for ``lost_s`` (a line of sight alone would steer it, with thrust:
+    ``TrackerConfig.los_thrust``) while a sibling took one within
+    ``burn_s``, after ``tr``'s own last. Space infrared sees only burning
+    motors, and of the pieces of one missile only the stack burns: once a
+    sibling follows the burn, this one is a spent piece coasting. MC SLV
+    seed 1 index 90 (biased radars): stage 2 and the stack coast 250-700 m
+    apart, their two tracks blends of both (no role told), both lost at
+    t+424 s; the stack lit its insertion burn, and the one line of sight
+    of each infrared scan went to either track by turns; stage 2's track
+    took two (t+446, t+452), was flown with thrust along them and
+    predicted 285 km off for the rest of its flight. A sibling told spent
+    and seen coasting does not count (infrared cannot be seeing it either:
+    #69, the track on stage 2, told ``stage``, took the first lines of sight
+    of the payload's insertion burn beside it, and the payload's own tracks,
+    kept off them, were lost 64 s instead of 27)."""
+    if not tr.separated or not tr.siblings or t - tr.last_fix <= lost_s:
+        return False
+    for k in tr.siblings:
+        o = by_key.get(k)
+        if (
+            o is not None
+            and not o.dead
+            and t - o.last_los < burn_s
+            and o.last_los > tr.last_los
+            and not (o.role in SPENT and o.coast_seen)
+        ):
+            return True
+    return False
+
+
 def _axis(a: Track, b: Track) -> F64 | None:
     """The direction of flight at the later of the two tracks' partings
     (``Track.part_dir``), as the same inertial direction at ``a``'s time (the

@@ -113,6 +113,9 @@ class Track:
     #: (no update made from them), but as much its plots for a co-detection
     #: (:func:`tocsin.fusion.separation.codetections`)
     born: tuple[tuple[str, float], ...] = ()
+    #: (sensor, measurement time) of the newest scan counted in ``window`` (a
+    #: scan processed in pieces is one detection opportunity: Lifecycle.misses)
+    opp: tuple[str, float] | None = None
     #: the radars' registration-bias consider covariance (6 x 6) of the state
     #: at time t, that state (Ballistic.bias_consider): kept and propagated
     #: while no radar is in the track's last oosm_lag_s (coasting, infrared only)

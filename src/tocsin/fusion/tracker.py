@@ -49,15 +49,16 @@ from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import NDArray
 
-from tocsin.fusion import kernels
+from tocsin.fusion import kernels, separation
 from tocsin.fusion.association import Associator
 from tocsin.fusion.ballistic import Ballistic
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.estimation import Estimator
 from tocsin.fusion.initiation import Initiator
 from tocsin.fusion.lifecycle import Lifecycle
-from tocsin.fusion.measurements import RADAR, Meas, Sensors, stack
+from tocsin.fusion.measurements import RADAR, REC_SENSOR, REC_T, Meas, Sensors, stack
 from tocsin.fusion.partners import PartnerTracks
 from tocsin.fusion.reports import Reporter
 from tocsin.fusion.scans import ScanBuffer
@@ -167,11 +168,18 @@ class Tracker:
             rc = arr[2] if arr[2].shape[1] == 3 else np.ascontiguousarray(arr[2][:, :3, :3])
             plots = kernels.radar_to_ecef(arr[1], arr[3], arr[4], rc)
         live = self._life.live(t)
+        if not radar and live:
+            # space infrared sees burning motors: not a piece whose sibling
+            # follows the burn (separation.outburnt)
+            cfg = self.cfg
+            by_key = self._life.tracks
+            live = [
+                tr for tr in live if not separation.outburnt(tr, by_key, t, cfg.lost_after_s, cfg.los_burn_s)
+            ]
         g = self._est.gather(live, t, not radar) if live else None
         if g is not None and plots is not None:
-            keep = self._assoc.near(g, plots)
-            if not keep.all():
-                idx = np.flatnonzero(keep)
+            idx = self._assoc.near(g, plots)
+            if idx.shape[0] < len(live):
                 live = [live[i] for i in idx.tolist()]
                 g = g.take(idx)
         assigned_tr: list[Track] = []
@@ -181,7 +189,7 @@ class Tracker:
         changed: set[int] = set()
         if live and g is not None:
             xp, pp, cbar, xc, pc, ok = self._est.predict_all(g)
-            if not ok.all():
+            if False in ok.tolist():
                 # a prediction that has left the physical world (through the
                 # ground, or numerically): the track ends now
                 for i in np.flatnonzero(~ok).tolist():
@@ -199,9 +207,9 @@ class Tracker:
             if g is not None and self.cfg.model_gate:
                 # established tracks whose manoeuvre model is a manoeuvre (not
                 # thrust): a plot outside the combined gate may be in its own
-                cand = np.flatnonzero(((g.code & 8) == 0) & (g.q1 < self.cfg.q_boost))
-                if cand.size:
-                    pairs, d2 = self._assoc.model_gate(pairs, d2, cand, xp, pp, cbar, arr, plots)
+                pairs, d2 = self._assoc.model_gate(pairs, d2, g, xp, pp, cbar, arr, plots)
+            if pairs.shape[0]:
+                pairs, d2 = self._one_per_scan(live, pairs, d2, scan[0])
             self._life.misses(live, xc, scan[0], pairs, self._sensors.get(scan[0].sensor))
             if pairs.shape[0]:
                 ti, mj = self._assoc.assign(pairs, d2, len(live), len(scan))
@@ -238,8 +246,11 @@ class Tracker:
                     # one scan: one time, one kind and dimension
                     for tr, m in zip(fwd_t, fwd_m, strict=True):
                         tr.hist.append((m.record(), tr.snapshot()))
-                    rows = (np.array(fwd_i, dtype=np.int64), np.array(fwd_j, dtype=np.int64))
-                    fwd_c = self._est.update(fwd_t, arr, xp, pp, cbar, np.full(len(fwd_t), t), rows)
+                    if late:
+                        rows = (np.array(fwd_i, dtype=np.int64), np.array(fwd_j, dtype=np.int64))
+                    else:
+                        rows = (ti, mj)  # every pair forward: the same rows
+                    fwd_c = self._est.update(fwd_t, arr, xp, pp, cbar, np.array([t] * len(fwd_t)), rows)
                     if len(fwd_t) == len(assigned_tr):
                         comb = fwd_c
         self._now = newest
@@ -255,6 +266,37 @@ class Tracker:
             for tr in self._init.initiate([scan[j] for j in fr], self._now, fplots):
                 changed.add(tr.key)
         return self._reports(changed, sent)
+
+    @staticmethod
+    def _one_per_scan(
+        live: list[Track], pairs: NDArray[np.int64], cost: F64, m0: Meas
+    ) -> tuple[NDArray[np.int64], F64]:
+        """The gated pairs without those of a track that already holds a plot
+        of this scan (its sensor, its time): a sensor gives one plot per
+        object per scan, so a second plot of the scan near the track is
+        another object's. A scan whose plots arrive apart (each plot's own
+        latency; another sensor's plot between them ends the gathering,
+        :mod:`tocsin.fusion.scans`) is processed in pieces, and each piece
+        gave its plot to the same confirmed track: MC SLV seed 1 index 146,
+        stage 2 coasting 20-75 m from the stack, the ship radars' plots
+        200-1,500 m off, 213 of 1,923 updates to t+230 s were a scan's second
+        plot to one track; stage 2's own plots never started a track that
+        lived (lost while reported 32 s), and the stack's track counted two
+        objects' plots as independent fixes of one."""
+        key = (m0.sensor, m0.t)
+        t = m0.t
+        drop = np.zeros(pairs.shape[0], dtype=np.bool_)
+        for k, i in enumerate(pairs[:, 0].tolist()):
+            tr = live[i]
+            if tr.t < t:
+                continue  # nothing of this scan yet (its newest plot is older)
+            if key in tr.born or any(
+                r[REC_SENSOR] == m0.sensor and r[REC_T] == t for r, _ in reversed(tr.hist)
+            ):
+                drop[k] = True
+        if not drop.any():
+            return pairs, cost
+        return pairs[~drop], cost[~drop]
 
     def _reports(self, changed: set[int], sent: float) -> list[Envelope]:
         """Reports after a scan or a partner track: each changed track is

@@ -53,6 +53,15 @@ after a rotation, the previous segment's) own payloads once there are enough of
 them; a payload is compressed only when that makes it smaller. The hash covers
 the payload as recorded, not as stored: the storage can change without touching
 the chain, and a changed dictionary breaks the hashes of what it decodes.
+A writer opened with ``train_off_thread=True`` (the servers: ``tocsin serve``,
+``tocsin node``) trains on a thread of its own: the samples are read in the
+transaction that reaches the count, the training (zstd releases the GIL while
+it trains: 0.1-1 s of CPU on a few thousand payloads) runs beside the writer,
+and the dictionary is stored by the first transaction after it is ready;
+payloads appended meanwhile are stored as they were until then. Which entries
+are compressed then depends on timing; what they hold, and the chain, do not.
+A crash before the dictionary is stored loses nothing: the segment trains
+again once it holds enough payloads.
 Journals of format ``tocsin-journal-1`` (a ``prev_hash`` column, no codec) are
 read and continued as they are; new segments are format 2.
 
@@ -83,6 +92,7 @@ import os
 import re
 import sqlite3
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -266,9 +276,14 @@ class _Segment:
         first_seq: int = 1,
         prev_hash: bytes = ZERO_HASH,
         dictionary: bytes | None = None,
+        train_off_thread: bool = False,
+        rotation_training: _Training | None = None,
     ) -> None:
         self.path = path
         self.readonly = readonly
+        #: train on a thread of its own (module doc); the training under way
+        self.train_off_thread = train_off_thread
+        self._training: _Training | None = None
         #: rows of the open transaction not yet written (:meth:`begin_rows`)
         self._rows: list[tuple[Any, ...]] | None = None
         if readonly:
@@ -329,6 +344,9 @@ class _Segment:
         # at ten times that (see maybe_train)
         self._may_train = self.meta_dict_from != "rotation" and self._dict_id < 2
         self._next_train = TRAIN_AT if not self._dict_id else 10 * TRAIN_AT
+        if rotation_training is not None and not self._dict_id:
+            # the segment before's dictionary, still being trained off the thread
+            self._training = rotation_training
 
     def _format(self) -> str | None:
         try:
@@ -388,8 +406,17 @@ class _Segment:
         transaction): the first entries of a journal may not show every kind
         of payload yet (a tracker still starting makes no track outputs), and a
         dictionary that never saw track outputs compresses them poorly."""
+        if self.version != 2:
+            return
+        training = self._training
+        if training is not None:
+            if not training.done():
+                return  # (trained off the thread: stored by a later transaction)
+            self._training = None
+            self._store_dictionary(training.result, rotation=training.rotation)
+            return
         n = self.last_seq - self.first_seq + 1
-        if self.version != 2 or not self._may_train or n < self._next_train:
+        if not self._may_train or n < self._next_train:
             return
         self.flush()
         decode = self.decoder()
@@ -400,17 +427,36 @@ class _Segment:
                 (_MIN_COMPRESS // 2, 4 * TRAIN_AT),
             )
         ]
-        d = train_dictionary([x for x in samples if len(x) >= _MIN_COMPRESS])
+        if self.train_off_thread:
+            self._training = _Training(samples)
+            return
+        self._store_dictionary(train_dictionary([x for x in samples if len(x) >= _MIN_COMPRESS]))
+
+    def _store_dictionary(self, d: bytes | None, *, rotation: bool = False) -> None:
+        """Record a trained dictionary (inside the caller's transaction) and
+        compress with it from now on; None: too few or too uniform samples,
+        try again at twice the count."""
         if d is None:
-            self._next_train *= 2  # too few or too uniform samples: try again later
+            if not rotation:
+                self._next_train *= 2
             return
         new = self._dict_id + 1
         self.db.execute("INSERT INTO dicts VALUES (?, ?)", (new, d))
+        if rotation:
+            # as if it had come with the segment (a later restart does not train)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('dict_from', 'rotation')")
+            self.meta_dict_from = "rotation"
         self.dicts[new] = zstandard.ZstdCompressionDict(d)
         self._dict_id = new
         self._compressor = _compressor(self.dicts[new])
         self._next_train = 10 * TRAIN_AT
-        self._may_train = new < 2
+        self._may_train = not rotation and new < 2
+
+    def wait_training(self) -> None:
+        """Wait for a training under way to end (its dictionary is stored by
+        the next transaction)."""
+        if self._training is not None:
+            self._training.wait()
 
     # reading
 
@@ -501,6 +547,7 @@ class _Segment:
         ]
 
     def close(self) -> None:
+        self.wait_training()  # (no thread outlives its journal; its result is dropped)
         if not self.readonly:
             with contextlib.suppress(sqlite3.DatabaseError):
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -523,6 +570,28 @@ def _decoded(decode: Callable[[int, bytes], bytes], codec: int, stored: Any, seq
 
 def _compressor(d: zstandard.ZstdCompressionDict) -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(level=_LEVEL, dict_data=d, write_checksum=False, write_dict_id=False)
+
+
+class _Training:
+    """A dictionary trained on a thread of its own (``train_off_thread``).
+    ``rotation``: for the segment after the one the samples came from."""
+
+    def __init__(self, samples: list[bytes], *, rotation: bool = False) -> None:
+        self.rotation = rotation
+        self.result: bytes | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(samples,), name="journal-dictionary", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, samples: list[bytes]) -> None:
+        self.result = train_dictionary([x for x in samples if len(x) >= _MIN_COMPRESS])
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self) -> None:
+        self._thread.join()
 
 
 def train_dictionary(samples: list[bytes]) -> bytes | None:
@@ -554,6 +623,7 @@ class Journal:
         clock: Callable[[], float] = time.time,
         readonly: bool = False,
         archive: str | os.PathLike[str] | None = None,
+        train_off_thread: bool = False,
     ) -> None:
         sync = synchronous.upper()
         if sync not in SYNC_MODES:
@@ -566,6 +636,8 @@ class Journal:
         self.clock = clock
         self.readonly = readonly
         self.synchronous = sync
+        #: zstd dictionaries trained on a thread of their own (module doc)
+        self.train_off_thread = train_off_thread and not readonly
         closed = self.closed_segments()
         if not self.path.is_file() and not closed and readonly:
             raise InputError("no such journal", file=str(self.path))
@@ -585,6 +657,7 @@ class Journal:
                 first_seq=first,
                 prev_hash=prev,
                 dictionary=dictionary,
+                train_off_thread=self.train_off_thread,
             )
             self._seq, self._head = self._live.last_seq, self._live.head
         else:
@@ -754,7 +827,11 @@ class Journal:
             if live.version == 2
             else []
         )
-        dictionary = train_dictionary(samples)
+        dictionary, training = None, None
+        if self.train_off_thread:
+            training = _Training(samples, rotation=True)
+        else:
+            dictionary = train_dictionary(samples)
         live.close()
         self.segments_dir.mkdir(parents=True, exist_ok=True)
         dest = self.segments_dir / f"{first:012d}-{last:012d}.db"
@@ -771,6 +848,8 @@ class Journal:
             first_seq=last + 1,
             prev_hash=head,
             dictionary=dictionary,
+            train_off_thread=self.train_off_thread,
+            rotation_training=training,
         )
         return dest
 

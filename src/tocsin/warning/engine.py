@@ -527,12 +527,21 @@ class WarningEngine:
         )
 
     def _settled(self, body: TrackBody) -> bool:
+        """The impact is known: a settled ellipse, or a footprint (``manoeuvring``,
+        ``may_manoeuvre``: where the object can still go, however wide, from a
+        measured state), as :func:`~tocsin.warning.threat.assess` names its areas;
+        a track lost with one keeps its areas until its fall, not the boost
+        rule's tracking-lost corridor."""
         imp = body.impact
         return (
             body.phase != "boost"
             and imp is not None
             and imp.ellipse is not None
-            and imp.ellipse.semi_major_m <= self._threat_cfg.max_ellipse_m
+            and (
+                imp.ellipse.semi_major_m <= self._threat_cfg.max_ellipse_m
+                or bool(body.manoeuvring)
+                or bool(body.may_manoeuvre)
+            )
         )
 
     def _lose(self, st: _TrackState, t: float) -> list[Envelope]:
