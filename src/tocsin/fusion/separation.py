@@ -321,7 +321,9 @@ def decide_roles(
         # the geometry's own verdicts (or none yet), or an rv the drag no
         # longer holds: the geometry may tell them (again)
         mine = tr.role in (None, "rv") or tr.role == tr.told
-        if role is None and mine:
+        if role is None and mine and tr.status != "lost":
+            # the geometry of pieces a sensor holds: a lost track's position is
+            # its own prediction (MC seed 1 IRBM #88)
             told = _geometric_role(tr, by_key, sigmas, min_m, bias)
             if tr.role is None or told == "stage" or (told == "rv" and tr.role == tr.told):
                 role = told
@@ -341,8 +343,13 @@ def _geometric_role(
     tr: Track, by_key: dict[int, Track], sigmas: float, min_m: float, bias: Bias | None = None
 ) -> str | None:
     """Spent if clearly behind a sibling; carrying on if clearly ahead of
-    every sibling; else unknown."""
-    sibs = [o for k in sorted(tr.siblings) if (o := by_key.get(k)) is not None and not o.dead]
+    every sibling; else unknown. Siblings a sensor still holds only (not
+    ``lost``: no piece is seen where a lost track predicts itself)."""
+    sibs = [
+        o
+        for k in sorted(tr.siblings)
+        if (o := by_key.get(k)) is not None and not o.dead and o.status != "lost"
+    ]
     if not sibs:
         return None
     verdicts = [behind(tr, o, sigmas, min_m, bias) for o in sibs]
