@@ -17,6 +17,7 @@ from tocsin.wire import (
     Ellipse,
     Envelope,
     HeartbeatBody,
+    ImpactPoint,
     ImpactPrediction,
     JsonlWriter,
     LaunchEstimate,
@@ -250,6 +251,26 @@ def _bad(msg: dict[str, object], path: list[str | int], value: object) -> bytes:
         (3, ["body", "status"], "vanished", "$.body.status"),
         (3, ["body", "class"], "missile", "$.body.class"),
         (3, ["body", "impact", "ellipse", "confidence"], 1.5, "$.body.impact.ellipse.confidence"),
+        (
+            3,
+            ["body", "impact", "most_likely"],
+            {"t": T0, "lat": 95.0, "lon": 0.0},
+            "$.body.impact.most_likely.lat",
+        ),
+        (
+            3,
+            ["body", "impact", "most_likely"],
+            {"t": T0, "lat": 40.0, "lon": 181.0},
+            "$.body.impact.most_likely.lon",
+        ),
+        (
+            3,
+            ["body", "impact", "most_likely"],
+            {"t": -1.0, "lat": 40.0, "lon": 139.0},
+            "$.body.impact.most_likely.t",
+        ),
+        (3, ["body", "impact", "most_likely"], {"lat": 40.0, "lon": 139.0}, "$.body.impact.most_likely.t"),
+        (3, ["body", "impact", "most_likely"], [40.0, 139.0], "$.body.impact.most_likely"),
         (4, ["body", "status"], "Real", "$.body.status"),
         (7, ["body", "lat"], KeyError, "$.body.lat"),
     ],
@@ -279,6 +300,43 @@ def test_unknown_optional_fields_from_newer_partners_are_ignored() -> None:
     env = decode_json(raw)
     assert isinstance(env.body, PlotBody)
     assert env.body.range_m == 512345.0
+
+
+class _OldEllipse(msgspec.Struct):
+    semi_major_m: float
+    semi_minor_m: float
+    bearing_deg: float
+    confidence: float = 0.95
+
+
+class _OldImpact(msgspec.Struct):
+    """The impact as the contract names it (a reader built before ``most_likely``)."""
+
+    t: float
+    lat: float
+    lon: float
+    sigma_t_s: float
+    ellipse: _OldEllipse | None = None
+
+
+def test_most_likely_impact_point_is_optional_and_old_readers_ignore_it() -> None:
+    """``impact.most_likely`` (tocsin, optional): a reader that knows it gets
+    the point; one built before it (the impact as the contract names it)
+    decodes the same message and keeps the ellipse's centre; absent, it is
+    not written."""
+    msg = json.loads(json.dumps(CONTRACT_EXAMPLES[3]))
+    imp = msg["body"]["impact"]
+    imp["most_likely"] = {"t": imp["t"] - 60.0, "lat": imp["lat"] - 0.5, "lon": imp["lon"]}
+    env = decode_json(json.dumps(msg).encode())
+    assert isinstance(env.body, TrackBody)
+    assert env.body.impact is not None
+    assert env.body.impact.most_likely == ImpactPoint(imp["t"] - 60.0, imp["lat"] - 0.5, imp["lon"])
+    assert (env.body.impact.lat, env.body.impact.lon) == (imp["lat"], imp["lon"])
+
+    old = msgspec.json.decode(json.dumps(imp).encode(), type=_OldImpact)
+    assert (old.lat, old.lon, old.t) == (imp["lat"], imp["lon"], imp["t"])
+    bare = decode_json(json.dumps(CONTRACT_EXAMPLES[3]).encode())
+    assert b"most_likely" not in encode_json(bare)
 
 
 def test_make_checks_kind_matches_body() -> None:
@@ -381,6 +439,7 @@ tracks = st.builds(
                 st.none(),
                 st.builds(Ellipse, semi_major_m=pos, semi_minor_m=pos, bearing_deg=st.floats(0, 180)),
             ),
+            most_likely=st.one_of(st.none(), st.builds(ImpactPoint, t=st.floats(0, 4e9), lat=lat, lon=lon)),
         ),
     ),
 )

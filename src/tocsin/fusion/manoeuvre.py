@@ -320,7 +320,21 @@ def may_pull_up(
     tt = np.concatenate([[base.t - t], np.array(dts)])
     t_imp = t + float(w @ tt)
     sig_t = math.sqrt(float(w @ (tt - (t_imp - t)) ** 2) + base.sigma_t_s**2)
-    return _impact_at(c0, rot, mean, t_imp, sig_t, (a, b, brg, cov), base.path, CHI2_2_95, may_manoeuvre=True)
+    # the ballistic fall is the heaviest component (1 - weight against
+    # weight / k for each glide): the single most likely point, reported
+    # beside the footprint's centre
+    return _impact_at(
+        c0,
+        rot,
+        mean,
+        t_imp,
+        sig_t,
+        (a, b, brg, cov),
+        base.path,
+        CHI2_2_95,
+        may_manoeuvre=True,
+        most_likely=(base.t, base.lat, base.lon) if 1.0 - weight >= weight / k else None,
+    )
 
 
 def _moments(means: F64, w: F64, cb: F64) -> tuple[F64, F64]:
@@ -345,6 +359,7 @@ def _impact_at(
     scale: float,
     *,
     may_manoeuvre: bool = False,
+    most_likely: tuple[float, float, float] | None = None,
 ) -> Impact:
     """The impact centred at ``mean`` (east/north, m, in the ground plane at
     ``c0`` with axes ``rot``) at ``t_imp``; ``ellipse`` = (semi-axes a, b in m,
@@ -365,6 +380,7 @@ def _impact_at(
         path=[*path, [round(float(lat), 5), round(float(lon), 5), round(t_imp, 3)]],
         scale=scale,
         may_manoeuvre=may_manoeuvre,
+        most_likely=most_likely,
     )
 
 

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.track import Track
 from tocsin.geo.wgs84 import ecef_to_geodetic
-from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, LaunchEstimate, TrackBody
+from tocsin.wire.messages import Ellipse, Envelope, ImpactPoint, ImpactPrediction, LaunchEstimate, TrackBody
 
 F64 = NDArray[np.float64]
 
@@ -172,6 +172,7 @@ class Reporter:
                     ellipse=Ellipse(
                         semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg
                     ),
+                    most_likely=None if im.most_likely is None else ImpactPoint(*im.most_likely),
                 )
                 # the ground track ahead: where the track is now, then the
                 # predicted points still in the future (ending at the impact)

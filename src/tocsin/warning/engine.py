@@ -69,7 +69,16 @@ from tocsin.warning.lifecycle import URGENCY, AreaThread, Cause, Desired, Instru
 from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
-from tocsin.warning.threat import Threat, assess, assess_lost, disc, thrust_from_speeds
+from tocsin.warning.threat import (
+    Kept,
+    Threat,
+    ThreatConfig,
+    assess,
+    assess_lost,
+    disc,
+    keep_region,
+    thrust_from_speeds,
+)
 from tocsin.wire.messages import AlertBody, Envelope, TrackBody, make
 
 if TYPE_CHECKING:
@@ -214,6 +223,25 @@ class _TrackState:
     @property
     def warns(self) -> bool:
         return any(self.risks.values())
+
+
+class _Keep:
+    """:func:`~tocsin.warning.threat.keep_region` of one report, built only
+    when an area it no longer names must be tested against it."""
+
+    __slots__ = ("_body", "_cfg", "_done", "_kept", "_path")
+
+    def __init__(self, body: TrackBody, cfg: ThreatConfig, *, path: bool) -> None:
+        self._body, self._cfg, self._path = body, cfg, path
+        self._done = False
+        self._kept: Kept | None = None
+
+    def times(self, areas: Sequence[Area]) -> dict[str, float]:
+        if not areas:
+            return {}
+        if not self._done:
+            self._kept, self._done = keep_region(self._body, self._cfg, path=self._path), True
+        return {} if self._kept is None else self._kept.times(areas)
 
 
 class WarningEngine:
@@ -369,6 +397,11 @@ class WarningEngine:
         countries = {c: self._country(c) for c in threat.codes}
         out: list[Envelope] = []
         piece = self.config.objects.rule(st.role)
+        keep = (
+            _Keep(body, self._threat_cfg, path=piece is None)
+            if threat.phase == "ballistic" and self._threat_cfg.keep_named
+            else None
+        )
         for rel in self.config.releases:
             codes = self.config.release_areas(rel, threat.codes, countries)
             if piece is not None:
@@ -381,6 +414,7 @@ class WarningEngine:
                     and threat.phase == "ballistic"
                     and self._piece_kind_ok(r.code, piece)
                 }
+                self._hold(st, rel, new, keep)
                 out += self._set(st, rel, new, t)
                 continue
             new = {
@@ -412,8 +446,31 @@ class WarningEngine:
                 # every area named since stays until the object has come down
                 for code, r in st.risks.get(rel.partner, {}).items():
                     new.setdefault(code, r)
+            self._hold(st, rel, new, keep)
             out += self._set(st, rel, new, t)
         return out
+
+    def _hold(self, st: _TrackState, rel: Release, new: dict[str, _Risk], keep: _Keep | None) -> None:
+        """An area this track named stays named while the forecast has not
+        clearly left it (:func:`~tocsin.warning.threat.keep_region`: the
+        hysteresis of the corridor and the ellipse), so a point wandering
+        within its own uncertainty at a corridor's edge does not withdraw and
+        re-name it on every report; its time is where the hysteresis's
+        corridor (or ellipse) reaches it now, not what an older report said."""
+        if keep is None:
+            return
+        old = st.risks.get(rel.partner, {})
+        gone = [a for c in sorted(old) if c not in new and (a := self._area(c)) is not None]
+        impact_t = st.threat.impact_t if st.threat is not None else None
+        for code, t in keep.times(gone).items():
+            r = old[code]
+            new[code] = _Risk(t, r.instruction, impact_t if r.impact_t is not None else None)
+
+    def _area(self, code: str) -> Area | None:
+        try:
+            return self.registry.get(code)
+        except KeyError:
+            return None
 
     def _piece_kind_ok(self, code: str, rule: str) -> bool:
         if rule == "none":

@@ -125,6 +125,9 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     lost_max_speed_mps: float = 7_500.0
     #: flights (extra speed 0 .. the most) swept for a lost track's corridor
     lost_flights: int = 12
+    #: an area named after burnout leaves only when the forecast has clearly
+    #: left it (:func:`keep_region`); off: it leaves when no rule names it
+    keep_named: bool = False
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
@@ -545,7 +548,9 @@ def thrust_from_speeds(t: F64, speed: F64, g_along: float, max_accel: float) -> 
     return float(min(max(slope - g_along, 0.0), max_accel))
 
 
-def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> Threat:
+def _ballistic_path(track: TrackBody, cfg: ThreatConfig) -> tuple[F64, F64, F64]:
+    """The predicted ground track from the sub-point to the impact point
+    (lat, lon, t), thinned to at most 60 samples: the path the corridor sweeps."""
     imp = track.impact
     assert imp is not None
     x = np.asarray(track.state_ecef, dtype=np.float64)
@@ -569,7 +574,19 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
             lon = np.append(fl.lon[:-1], imp.lon)
             ts = np.append(fl.t[:-1], imp.t)
     idx = _thin(len(lat))
-    lat, lon, ts = lat[idx], lon[idx], ts[idx]
+    return lat[idx], lon[idx], ts[idx]
+
+
+def _spread(
+    track: TrackBody, cfg: ThreatConfig, lat: F64, lon: F64, ts: F64
+) -> tuple[float, float, float, float, bool, F64]:
+    """The impact ellipse (semi-axes, bearing, confidence), whether it is
+    settled, and the 95 % cross-track uncertainty of the path at each sample
+    (``2.448 sigma_perp`` now, growing linearly in time to the ellipse's
+    radius across the track at impact; the corridor is this, never below
+    ``min_buffer_m``)."""
+    imp = track.impact
+    assert imp is not None
     ell = imp.ellipse
     a = ell.semi_major_m if ell else cfg.min_buffer_m
     b = ell.semi_minor_m if ell else cfg.min_buffer_m
@@ -593,7 +610,101 @@ def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> 
         r1 = min(b, cfg.max_ellipse_m)
     span = max(float(ts[-1] - ts[0]), 1e-9)
     frac = np.clip((ts - ts[0]) / span, 0.0, 1.0)
-    r = np.maximum(r0 + (r1 - r0) * frac, cfg.min_buffer_m)
+    return a, b, brg, conf, settled, np.asarray(r0 + (r1 - r0) * frac, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """:func:`keep_region`'s answer: where a named area stays named, and when
+    the hazard reaches an area there (the first keep-corridor segment that
+    touches it, as :func:`assess` times the corridor; the grown ellipse:
+    ``t_impact - 2 sigma_t``)."""
+
+    segs: NDArray[np.object_]
+    lat: F64
+    lon: F64
+    ts: F64
+    ellipse: shapely.Geometry | None
+    t_impact: float
+
+    def times(self, areas: Sequence[ThreatArea]) -> dict[str, float]:
+        """The areas (of those given) held, each with its event time."""
+        first, _ = (
+            _areas_on(_Areas(areas), self.segs, self.lat, self.lon, self.ts) if len(self.segs) else ({}, None)
+        )
+        if self.ellipse is not None:
+            for ar in areas:
+                if shapely.intersects(ar.geometry, self.ellipse):
+                    first[ar.code] = min(first.get(ar.code, math.inf), self.t_impact)
+        return first
+
+
+class _Areas:
+    """A few areas with :class:`AreaIndex`'s query."""
+
+    def __init__(self, areas: Sequence[ThreatArea]) -> None:
+        self._areas = list(areas)
+
+    def intersecting(self, geom: shapely.Geometry) -> Sequence[ThreatArea]:
+        return [a for a in self._areas if shapely.intersects(a.geometry, geom)]
+
+
+def keep_region(track: TrackBody, cfg: ThreatConfig | None = None, *, path: bool = True) -> Kept | None:
+    """Where an area a track named after burnout stays named: the hysteresis
+    of the corridor and the ellipse (``docs/warning.md``, *Leaving*).
+
+    :func:`assess` names an area the corridor touches (radius ``max(min_buffer_m,
+    u)``, ``u`` the path's 95 % cross-track uncertainty there) or whose
+    impact probability reaches ``min_impact_probability``. A prediction
+    refreshed every scan moves within its own uncertainty, so an area at
+    that edge would be named and withdrawn as the point wanders (a story
+    per crossing). It leaves only when the debris allowance around every path
+    and impact point the forecast admits at 95 % is clear of it: the path
+    swept with radius ``min_buffer_m + u`` (a path moved by ``u``, and its
+    allowance) and the 95 % impact ellipse grown by ``min_buffer_m``
+    (Minkowski sum). Both contain what names an area, so a named area is
+    always kept at first; both shrink with the uncertainty, so an area the
+    forecast has clearly left is still withdrawn. ``path=False``: the ellipse's
+    part only (a separated piece names only where it may fall). ``None`` for a
+    boosting track (the boost rules keep their own reach)."""
+    cfg = cfg or ThreatConfig()
+    imp = track.impact
+    if track.phase == "boost" or imp is None:
+        return None
+    lat, lon, ts = _ballistic_path(track, cfg)
+    a, b, brg, conf, settled, unc = _spread(track, cfg, lat, lon, ts)
+    r = np.maximum(unc, cfg.min_buffer_m)
+    # where the naming corridor stops (the path's end too uncertain), so does this
+    over = np.flatnonzero(r > cfg.max_buffer_m)
+    n = 0 if not path else len(r) if over.size == 0 else int(over[0])
+    lat, lon, ts, unc = lat[:n], lon[:n], ts[:n], unc[:n]
+    lon = np.degrees(np.unwrap(np.radians(lon)))
+    segs = corridor_segments(lat, lon, cfg.min_buffer_m + unc)
+    grown = None
+    if settled:
+        # the 95 % ellipse (whatever confidence it is reported at) grown by the allowance
+        s95 = K95 / math.sqrt(-2.0 * math.log(1.0 - conf))
+        a95, b95 = max(a * s95, 1.0), max(b * s95, 1.0)
+        th = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
+        br = math.radians(brg)
+        u, v = a95 * np.cos(th), b95 * np.sin(th)
+        east = u * math.sin(br) + v * math.cos(br)
+        north = u * math.cos(br) - v * math.sin(br)
+        body = shapely.Polygon(np.stack([east, north], axis=-1)).buffer(cfg.min_buffer_m, quad_segs=8)
+        en = shapely.get_coordinates(body)
+        la, lo = offset(np.full(len(en), imp.lat), np.full(len(en), imp.lon), en[:, 0], en[:, 1])
+        grown = shapely.Polygon(np.stack([lo, la], axis=-1))
+    if not len(segs) and grown is None:
+        return None
+    return Kept(segs, lat, lon, ts, grown, imp.t - 2.0 * imp.sigma_t_s)
+
+
+def _assess_ballistic(track: TrackBody, index: AreaIndex, cfg: ThreatConfig) -> Threat:
+    imp = track.impact
+    assert imp is not None
+    lat, lon, ts = _ballistic_path(track, cfg)
+    a, b, brg, conf, settled, unc = _spread(track, cfg, lat, lon, ts)
+    r = np.maximum(unc, cfg.min_buffer_m)
     reach = None
     if not settled or bool(np.any(r > cfg.max_buffer_m)):
         # beyond where the corridor stops (or with an unsettled ellipse) the
@@ -1008,6 +1119,7 @@ __all__ = [
     "AreaIndex",
     "AreaRisk",
     "Flight",
+    "Kept",
     "LostThreat",
     "Threat",
     "ThreatArea",
@@ -1020,6 +1132,7 @@ __all__ = [
     "ellipse_radius",
     "fly_to_ground",
     "impact_probabilities",
+    "keep_region",
     "offset",
     "thrust_from_speeds",
     "under_path",

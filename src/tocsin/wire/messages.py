@@ -162,12 +162,26 @@ class Ellipse(Struct, frozen=True, omit_defaults=True):
     confidence: Annotated[float, Meta(gt=0.0, lt=1.0)] = 0.95
 
 
+class ImpactPoint(Struct, frozen=True, omit_defaults=True):
+    """(optional, tocsin) one point of an impact prediction: where and when."""
+
+    t: Time
+    lat: Lat
+    lon: Lon
+
+
 class ImpactPrediction(Struct, frozen=True, omit_defaults=True):
     t: Time
     lat: Lat
     lon: Lon
     sigma_t_s: NonNeg
     ellipse: Ellipse | None = None
+    #: (optional, tocsin) the single most likely impact when it is not the
+    #: ellipse's centre: a footprint of two hypotheses (``may_manoeuvre``: the
+    #: ballistic fall, the heavier one, and the glides beyond it) is centred
+    #: between them; ``lat``/``lon`` stay the ellipse's centre, and the
+    #: ellipse holds this point
+    most_likely: ImpactPoint | None = None
 
 
 class TrackBody(Body, frozen=True, omit_defaults=True):
@@ -342,6 +356,7 @@ __all__ = [
     "Ellipse",
     "Envelope",
     "HeartbeatBody",
+    "ImpactPoint",
     "ImpactPrediction",
     "LaunchEstimate",
     "PlatformPos",

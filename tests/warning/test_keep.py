@@ -1,0 +1,224 @@
+"""The hysteresis of the corridor and the ellipse (threat.keep_region, engine._hold).
+
+A forecast refreshed every scan wanders within its own uncertainty. An area at
+the corridor's edge must not be named, cancelled and named again as it does
+(junk-flood's sea:KR-31: Cancel and Alert 0.2 s apart), yet an area the forecast
+has clearly left must still be corrected."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from warnhelpers import FakeArea, FakeRegistry, grid_registry
+
+from tocsin.geo import geodetic_to_ecef
+from tocsin.warning import WarningEngine
+from tocsin.warning.policy import WarningConfig
+from tocsin.warning.threat import Kept, ThreatConfig, assess, keep_region, offset
+from tocsin.wire import make
+from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
+
+LAT0, LON_IMP = 36.0, 134.0
+M_LAT = 111_000.0  # metres per degree of latitude near 36 N (the area's placement only)
+FLOOR = ThreatConfig().min_buffer_m
+
+
+def _area_north(gap_m: float) -> FakeRegistry:
+    """One 20 x 20 km sea box whose south edge is ``gap_m`` north of the
+    nominal impact point."""
+    s = LAT0 + gap_m / M_LAT
+    box = shapely.box(LON_IMP - 0.1, s, LON_IMP + 0.1, s + 0.18)
+    return FakeRegistry([FakeArea("sea:JP-A", "sea", "JP", "A", "A", "A", box)])
+
+
+def _body(t: float, shift_m: float, *, semi_major: float = 3_000.0, semi_minor: float = 300.0) -> TrackBody:
+    """A descending object 60 s before its impact, flying east along LAT0 +
+    shift; its whole forecast (path and impact) moved ``shift_m`` north."""
+    lat = LAT0 + shift_m / M_LAT
+    lon0 = LON_IMP - 1.5
+    x = geodetic_to_ecef(lat, lon0, 60e3)
+    lons = np.linspace(lon0, LON_IMP, 7)
+    return TrackBody(
+        id="F-1",
+        t=t,
+        state_ecef=[*map(float, x), 0.0, 2_200.0, -1_500.0],
+        cov=list(np.diag([50.0**2] * 3 + [5.0**2] * 3).ravel()),
+        status="confirmed",
+        class_="ballistic",
+        impact=ImpactPrediction(
+            t=t + 60.0,
+            lat=lat,
+            lon=LON_IMP,
+            sigma_t_s=1.0,
+            ellipse=Ellipse(semi_major_m=semi_major, semi_minor_m=semi_minor, bearing_deg=90.0),
+        ),
+        phase="ballistic",
+        quality=1.0,
+        path=[[lat, float(lo), t + 60.0 * i / 6] for i, lo in enumerate(lons)],
+    )
+
+
+def _env(body: TrackBody, seq: int) -> Envelope:
+    return make("track", body, partner="US", source="fusion", seq=seq, sent=body.t)
+
+
+def _held(kept: Kept | None, area: shapely.Geometry) -> bool:
+    assert kept is not None
+    return "x" in kept.times([FakeArea("x", "sea", "JP", "x", "x", "x", area)])
+
+
+def _story(shifts: list[float], reg: FakeRegistry, dt: float = 2.0, *, keep: bool = True) -> list[str]:
+    """The area's messages ("Alert", "Update", "Cancel", "AllClear") for a
+    forecast moved by each shift in turn, one report every ``dt`` s (each
+    report a fresh forecast, as the tracker's are)."""
+    eng = WarningEngine(WarningConfig(threat=ThreatConfig(keep_named=keep)), registry=reg)
+    t = 1.0e9
+    out: list[Envelope] = []
+    for i, s in enumerate(shifts):
+        t += dt
+        # each report predicts its impact 60 s ahead: the object is never past it
+        out += eng.push(_env(_body(t, s), i + 1))
+    out += eng.advance(t + 30.0)
+    return [("Cancel" if e.body.msg_type == "Cancel" else e.body.msg_type) for e in out]
+
+
+def test_a_point_wandering_within_its_uncertainty_is_one_story() -> None:
+    # the area 5.1 km north: named when the forecast is 200 m north (4.9 km),
+    # not when it is 200 m south (5.3 km); the ellipse's 95 % across is 300 m
+    reg = _area_north(5_100.0)
+    assert assess(_body(0.0, 200.0), reg).codes == {"sea:JP-A"}
+    assert assess(_body(0.0, -200.0), reg).codes == frozenset()
+    # in, then out for 40 s (past the 20-s cancel hold), then in again
+    shifts = [200.0] * 5 + [-200.0] * 20 + [200.0] * 5 + [-200.0] * 20
+    msgs = _story(shifts, reg)
+    assert msgs == ["Alert"], msgs
+    # without the hysteresis (the default policy): a correction, then a new Alert
+    assert _story(shifts, reg, keep=False) == ["Alert", "Cancel", "Alert", "Cancel"]
+
+
+def test_a_held_area_is_told_the_time_the_forecast_gives_now() -> None:
+    # named while the object is 60 s out; held by later reports: its time
+    # follows theirs (an older report's time would announce the hazard early)
+    reg = _area_north(5_100.0)
+    eng = WarningEngine(WarningConfig(threat=ThreatConfig(keep_named=True)), registry=reg)
+    t0 = 1.0e9
+    eng.push(_env(_body(t0, 200.0), 1))
+    first = eng._by_area["JP"]["sea:JP-A"]["F-1"].t
+    eng.push(_env(_body(t0 + 40.0, -200.0), 2))
+    held = eng._by_area["JP"]["sea:JP-A"]["F-1"]
+    assert held.t > first + 30.0
+
+
+def test_a_forecast_that_has_clearly_left_is_corrected() -> None:
+    # named, then the forecast moves 1.5 km south: 6.6 km from the area, past
+    # the allowance around every point its 95 % ellipse admits
+    reg = _area_north(5_100.0)
+    shifts = [200.0] * 5 + [-1_500.0] * 30
+    assert _story(shifts, reg) == ["Alert", "Cancel"]
+
+
+def test_keep_shrinks_with_the_uncertainty() -> None:
+    # the same offset is held by a wide ellipse and released by a narrow one
+    reg = _area_north(5_100.0)
+    area = reg.get("sea:JP-A").geometry
+    wide = keep_region(_body(0.0, -600.0, semi_major=3_000.0, semi_minor=1_500.0))
+    narrow = keep_region(_body(0.0, -600.0, semi_major=3_000.0, semi_minor=300.0))
+    assert _held(wide, area)
+    assert not _held(narrow, area)
+
+
+GRID = grid_registry(lat0=33.0, lat1=40.0, lon0=127.0, lon1=137.0, step=0.25)
+
+report = st.fixed_dictionaries(
+    {
+        "lat": st.floats(min_value=34.0, max_value=38.0),
+        "lon0": st.floats(min_value=128.0, max_value=132.0),
+        "length": st.floats(min_value=0.2, max_value=3.0),
+        "semi": st.floats(min_value=200.0, max_value=60e3),
+        "ratio": st.floats(min_value=0.02, max_value=1.0),
+        "bearing": st.floats(min_value=0.0, max_value=180.0),
+        "sigma": st.floats(min_value=20.0, max_value=8_000.0),
+        "conf": st.sampled_from([0.95, 0.9, 0.99]),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(report)
+def test_every_area_named_is_kept(u: dict[str, float]) -> None:
+    """What names an area lies inside what keeps it: a report never withdraws
+    an area it names itself (keep_region contains the corridor and the
+    ellipse's areas)."""
+    lat, lon0, length = u["lat"], u["lon0"], u["length"]
+    x = geodetic_to_ecef(lat, lon0, 150e3)
+    lons = np.linspace(lon0, lon0 + length, 6)
+    body = TrackBody(
+        id="F-1",
+        t=0.0,
+        state_ecef=[*map(float, x), 2_500.0, 0.0, -500.0],
+        cov=list(np.diag([u["sigma"] ** 2] * 3 + [20.0**2] * 3).ravel()),
+        status="confirmed",
+        class_="ballistic",
+        impact=ImpactPrediction(
+            t=300.0,
+            lat=lat,
+            lon=lon0 + length,
+            sigma_t_s=2.0,
+            ellipse=Ellipse(
+                semi_major_m=u["semi"],
+                semi_minor_m=u["semi"] * u["ratio"],
+                bearing_deg=u["bearing"],
+                confidence=u["conf"],
+            ),
+        ),
+        phase="ballistic",
+        quality=1.0,
+        path=[[lat, float(lo), 300.0 * i / 5] for i, lo in enumerate(lons)],
+    )
+    named = assess(body, GRID).codes
+    keep = keep_region(body)
+    for code in named:
+        assert _held(keep, GRID.get(code).geometry), code
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    gap=st.floats(min_value=4_950.0, max_value=5_250.0),
+    runs=st.lists(
+        st.tuples(st.floats(min_value=-250.0, max_value=250.0), st.integers(min_value=1, max_value=25)),
+        min_size=2,
+        max_size=6,
+    ),
+    dt=st.floats(min_value=1.0, max_value=4.0),
+)
+def test_a_wander_within_the_ellipse_never_cancels_and_renames(
+    gap: float, runs: list[tuple[float, int]], dt: float
+) -> None:
+    """Whatever the wander within the forecast's own 95 % across (300 m), the
+    area at the corridor's edge gets at most one story: never a correction
+    followed by a new Alert (runs of reports at one shift: a forecast that
+    stays out longer than the cancel hold, then comes back)."""
+    shifts = [s for s, n in runs for _ in range(n)]
+    msgs = _story(shifts, _area_north(gap), dt)
+    assert msgs.count("Alert") <= 1, msgs
+
+
+def test_offset_placement_is_what_the_tests_assume() -> None:
+    # the area's south edge lies ~gap north of the impact (M_LAT within 0.5 %)
+    la, _ = offset(np.array([LAT0]), np.array([LON_IMP]), np.array([0.0]), np.array([5_100.0]))
+    assert math.isclose(float(la[0]), LAT0 + 5_100.0 / M_LAT, rel_tol=0, abs_tol=0.0005)
+
+
+def test_a_piece_keeps_only_where_it_may_fall() -> None:
+    # an area 5.1 km beside the path 100 km before the impact: the corridor's
+    # hysteresis holds it, the ellipse's (all a separated piece names) does not
+    lon = LON_IMP - 0.9
+    s = LAT0 + 5_100.0 / M_LAT
+    side = shapely.box(lon - 0.05, s, lon + 0.05, s + 0.1)
+    body = _body(0.0, 0.0)
+    assert _held(keep_region(body), side)
+    assert not _held(keep_region(body, path=False), side)
