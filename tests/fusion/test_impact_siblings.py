@@ -52,6 +52,7 @@ def _track(key: int, x: np.ndarray, siblings: set[int]) -> Track:
         separated=True,
         siblings=siblings,
         role="rv",
+        told="rv",  # told by the geometry: the bank's prior (Track.told)
         last_update=1_800_000_000.0,
     )
 

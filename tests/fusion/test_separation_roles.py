@@ -77,13 +77,35 @@ def test_the_piece_ahead_at_the_parting_carries_on_however_the_path_has_turned(t
 def test_a_told_rv_later_clearly_behind_a_sibling_becomes_a_stage() -> None:
     """A track told ``rv`` (ahead when it was told, or a duplicate of the
     stack that parted again without a child) that is clearly behind a
-    sibling is the spent one; a spent role is never told back to ``rv`` by
-    the geometry."""
+    sibling is the spent one; a spent role the drag bank told (not the
+    geometry: ``Track.told``) is not told back to ``rv`` by the geometry."""
     a, b = _pair(-500.0, t=300.0, role_a="rv", turned_deg=170.0)
     assert _roles(a, b) == ("stage", "rv")
-    a.role, b.role = "stage", None  # type: ignore[attr-defined]
+    a.role, a.told, b.role = "stage", None, None  # type: ignore[attr-defined]
     a.x[:, :3] += 1_000.0 * a.part_dir  # type: ignore[attr-defined]  # now ahead
+    a.xc = None  # type: ignore[attr-defined]
     assert _roles(a, b)[0] == "stage"
+
+
+def test_a_track_told_spent_by_the_geometry_later_clearly_ahead_is_told_back() -> None:
+    """A track swaps pieces when another track is confirmed on the piece it
+    was on (MC seed 1 MRBM #206: the missile's track, told ``stage`` while
+    nearer the spent stage, flew on the re-entry vehicle from 7 s after the
+    stage's own track was confirmed, ~500 m ahead of it, with the stage's
+    drag prior: 20.8 km off). Clearly ahead of every sibling, it is told
+    back ``rv`` and its split bank takes the rv prior again."""
+    a, b = _pair(-500.0, t=300.0, role_a=None)
+    x = a.combined()[0]
+    a.drag = drag.split(drag.mixture_prior(separation.prior_parts("MRBM", None)), x, np.eye(6))  # type: ignore[attr-defined]
+    assert _roles(a, b) == ("stage", "rv")
+    assert a.told == "stage"  # type: ignore[attr-defined]
+    assert a.drag.role == "stage"  # type: ignore[attr-defined]
+    a.x[:, :3] += 1_000.0 * a.part_dir  # type: ignore[attr-defined]  # now 500 m ahead
+    a.xc = None  # type: ignore[attr-defined]  # (the cached combined estimate)
+    assert _roles(a, b) == ("rv", "stage")
+    assert a.told == "rv"  # type: ignore[attr-defined]
+    assert a.drag.role == "rv"  # type: ignore[attr-defined]
+    assert a.drag.kind_mass()["MRBM"] > 0.97  # type: ignore[attr-defined]
 
 
 def _record(sensor: str, t: float) -> Any:
@@ -339,3 +361,61 @@ def test_the_order_of_two_tracks_within_the_radars_biases_tells_no_role(bias: bo
         assert not any(r in separation.SPENT for r in roles), roles
     else:
         assert any(r in separation.SPENT for r in roles), roles
+
+
+def test_a_role_told_by_the_drag_bank_is_not_its_prior_again() -> None:
+    """A role the split bank's own posterior told (``role_mass`` of its
+    weight on the spent side) is not given back to the bank as a prior at
+    the next impact prediction: only a role the geometry told is evidence
+    the bank has not seen (:attr:`Track.told`). Since 7681c03 a drag-told
+    role was retold at each prediction and the bank's posterior counted
+    twice (spent 0.98 -> ~0.999)."""
+    from collections import Counter
+
+    from tocsin.fusion.ballistic import Ballistic
+
+    a, b = _pair(50.0, t=300.0, role_a=None)  # within role_min_m: no geometric verdict
+    x = a.combined()[0]
+    bank = drag.split(drag.mixture_prior(separation.prior_parts("IRBM", None)), x, np.eye(6))
+    spent = np.isin(bank.member_kind, [1, 2])
+    logw = bank.logw + np.where(spent, 4.0, 0.0)
+    a.drag = replace(bank, logw=logw - np.logaddexp.reduce(logw))  # type: ignore[attr-defined]
+    a.coast_seen = True  # type: ignore[attr-defined]
+    before = a.drag.kind_mass()  # type: ignore[attr-defined]
+    assert 0.97 < before["stage"] + before["debris"] < 0.995, before
+    assert _roles(a, b) == ("stage", None)
+    assert a.told is None  # type: ignore[attr-defined]
+    bal = Ballistic(TrackerConfig(), Counter())
+    bal.tracks = {a.key: a, b.key: b}  # type: ignore[attr-defined]
+    bal.predictions(a)  # type: ignore[arg-type]
+    after = a.drag.kind_mass()  # type: ignore[attr-defined]
+    for k, v in before.items():
+        assert after[k] == pytest.approx(v, abs=1e-9), (before, after)
+    assert a.drag.role is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("who", ["sibling", "track"])
+def test_a_lost_track_is_neither_told_nor_compared(who: str) -> None:
+    """The geometry reads the order of pieces a sensor holds: a ``lost``
+    track's position is its own prediction, no piece seen there. MC seed 1
+    IRBM #88 (biased radars): the re-entry vehicle's first track, lost, was
+    "behind" the track that had taken its plots over and kept that one a
+    stage (rv coverage 0.796, final 25.2 km; with lost tracks out of the
+    geometry 0.994, 305 m). A lost sibling does not keep a track from being
+    told; a lost track is not told."""
+    a, b = _pair(500.0, t=300.0, role_a=None)
+    c, _ = _pair(-2_000.0, t=300.0, role_a=None)  # a third piece 2 km behind a...
+    c.key = 3  # type: ignore[attr-defined]
+    c.x[:, :3] = a.x[:, :3] + 2_000.0 * a.part_dir  # type: ignore[attr-defined]  # ...now 2 km ahead of it
+    for tr, sibs in ((a, {2, 3}), (b, {1, 3}), (c, {1, 2})):
+        tr.siblings = sibs  # type: ignore[attr-defined]
+    cfg = TrackerConfig()
+    if who == "sibling":
+        c.status = "lost"  # type: ignore[attr-defined]
+        separation.decide_roles([a, b, c], cfg.role_sigmas, cfg.role_min_m, cfg.role_mass)  # type: ignore[list-item]
+        assert (a.role, b.role, c.role) == ("rv", "stage", None)  # type: ignore[attr-defined]
+    else:
+        a.status = "lost"  # type: ignore[attr-defined]
+        separation.decide_roles([a, b, c], cfg.role_sigmas, cfg.role_min_m, cfg.role_mass)  # type: ignore[list-item]
+        assert a.role is None  # type: ignore[attr-defined]
+        assert (b.role, c.role) == ("stage", "rv")  # type: ignore[attr-defined]

@@ -101,6 +101,10 @@ class Track:
     parent: str | None = None  # id of the track it separated from
     confirmed_t: float = math.inf  # track time at its confirmation (Lifecycle.confirm, a partner's report)
     role: str | None = None  # rv, stage or debris, once told
+    #: the role the geometry told (:func:`separation.decide_roles`): the split
+    #: drag bank's prior follows it (:func:`separation.retold`); a role told by
+    #: the drag bank is the bank's own posterior, not a prior for it
+    told: str | None = None
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
@@ -176,6 +180,8 @@ class Track:
         geometry or the drag once it coasts)."""
         if self.role in ("stage", "debris"):
             self.role = None
+        if self.told in ("stage", "debris"):
+            self.told = None
         self.coast_seen = False
         self.coast_votes = 0
         self.burnt_out = False
