@@ -289,3 +289,27 @@ def test_a_manoeuvring_footprint_names_its_areas_however_wide(flag: str) -> None
     assert cols[0] <= 8, impact
     assert cols[-1] >= 11, impact
     assert {r.code for r in plain.risks} <= {r.code for r in man.risks}
+
+
+def test_a_path_ending_at_its_rounded_impact_reads_the_ellipse_across_the_flight() -> None:
+    """A track's path travels rounded to 5 decimals (fusion/reports.py) and
+    ends at the impact; the corridor's cross-track radius at the impact is the
+    ellipse's radius across the flight's heading. Read across the heading of
+    the few decimetres between the rounded end and the exact impact (here due
+    north: the rounding is in latitude), it was the ellipse's semi-major: 20 km
+    for an ellipse 20 x 2 km flown eastwards, naming the row north of it (in a
+    drill of a depressed SRBM, a 186 x 1.6 km footprint's corridor was 10 km
+    or 45 km wide at its end depending on which way the rounding went)."""
+    reg = grid_registry()
+    imp_lat = 36.95 + 4e-6  # 5.5 km south of the 37 N row boundary
+    foot = ImpactPrediction(
+        t=1600.0,
+        lat=imp_lat,
+        lon=134.0,
+        sigma_t_s=30.0,
+        ellipse=Ellipse(semi_major_m=20e3, semi_minor_m=2e3, bearing_deg=90.0),
+    )
+    tr = _track([(36.95, 130.5), (36.95, 132.5), (round(imp_lat, 5), 134.0)], (imp_lat, 134.0), impact=foot)
+    codes = {r.code for r in assess(tr, reg).risks}
+    assert any(c.startswith("JP-06") for c in codes), codes
+    assert not any(c.startswith(("JP-07", "JP-05")) for c in codes), codes

@@ -71,6 +71,8 @@ from tocsin.wire.messages import TrackBody
 
 F64 = NDArray[np.float64]
 K95 = math.sqrt(5.991464547107979)  # sqrt(chi2_2(0.95))
+#: a track's path points travel rounded to 5 decimals of a degree (fusion/reports.py)
+_PATH_ROUNDING_DEG = 1e-5
 
 
 class ThreatArea(Protocol):
@@ -563,7 +565,14 @@ def _ballistic_path(track: TrackBody, cfg: ThreatConfig) -> tuple[F64, F64, F64]
         if ts[0] > track.t + 1e-6:
             la0, lo0, _ = ecef_to_geodetic(x[:3])
             lat, lon, ts = np.append(float(la0), lat), np.append(float(lo0), lon), np.append(track.t, ts)
-        if abs(lat[-1] - imp.lat) > 1e-9 or abs(lon[-1] - imp.lon) > 1e-9:
+        if abs(lat[-1] - imp.lat) <= _PATH_ROUNDING_DEG and abs(lon[-1] - imp.lon) <= _PATH_ROUNDING_DEG:
+            # the path ends at the impact, rounded on the wire: end it at the
+            # impact itself, not with a segment of a few decimetres whose
+            # heading (below: the cross-track radius at the impact is read
+            # across it) is the rounding's, any direction at all
+            lat, lon = lat.copy(), lon.copy()
+            lat[-1], lon[-1] = imp.lat, imp.lon
+        else:
             lat, lon, ts = np.append(lat, imp.lat), np.append(lon, imp.lon), np.append(ts, imp.t)
     else:
         fl = fly_to_ground(x[None, :], track.t, step=cfg.path_step_s, max_time=cfg.max_flight_s)[0]
