@@ -137,7 +137,10 @@ class Estimator:
         self.cfg = cfg
         self.stats = stats
         self._bank_pred: dict[int, tuple[float, F64, F64, drag.DragBank]] = {}
-        # imm_params' settings, as kernels.air_radar_scan takes them
+        # imm_params' settings in its order (q_air, q_ballistic,
+        # q_ballistic_vacuum, q_maneuver, q_boost, the drag ceiling, tau,
+        # tau_air_quiet, tau_air_maneuver), as kernels.imm_params_rows and
+        # kernels.air_radar_scan take them
         self._par = np.array(
             [
                 cfg.q_air,
@@ -207,19 +210,7 @@ class Estimator:
         x = np.array(xs)
         code = np.array(codes, dtype=np.int64)
         cfg = self.cfg
-        q0, q1, tau0, tau1 = kernels.imm_params_rows(
-            code,
-            x,
-            cfg.q_air,
-            cfg.q_ballistic,
-            cfg.q_ballistic_vacuum,
-            cfg.q_maneuver,
-            cfg.q_boost,
-            DRAG_CEILING_M,
-            cfg.imm_tau_s,
-            cfg.imm_tau_air_quiet_s,
-            cfg.imm_tau_air_maneuver_s,
-        )
+        q0, q1, tau0, tau1 = kernels.imm_params_rows(code, x, *self._par)
         t0 = np.array(ts)
         dt = t - t0
         drag = beta = None
