@@ -64,14 +64,6 @@ _AIR_SEA = (
     "sea:JP-28 lies 5.0 km beside the MRBM's true ground track, at the edge of the post-burnout corridor's "
     "5 km floor, and stays warned until the all-clear (385 s; main with the same USSA76 air: 393 s): " + _AIR
 )
-_EDGE = (
-    "KR-47110 (8.7 km beside the path of the second SRBM) lies on the edge of the first ballistic report's "
-    "95 % impact ellipse (14.4 x 5.4 km): the sensor-bias term (bias, session 6) moves that ellipse by "
-    "0.03 % / 0.13 % in its axes, 0.016 deg in bearing and 0.15 m in its centre, and the area is named (and "
-    "cancelled); no one of those changes alone names it, nor a 1 % larger ellipse without the others "
-    "(tocsin warn on the drill's tracks with that one report swapped; notes/bias.md). The old pass was a "
-    "few metres of luck; the term is the radars' registration error, not tuned to this drill"
-)
 _TAMPERED = (
     _AIR
     + "; since session 8 also sea:KR-42 (24 km beside the path; sea 3, precision 0.67), named at T+66 s by "
@@ -91,7 +83,7 @@ KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
     },
     "combined-salvo": {"false_areas_sea": _AIR, "time_to_correct_max_s": _AIR_SEA},
     "forged-partner": {"impact_error_120s_m": _AIR},
-    "junk-flood": {"messages_per_area_minute_max": _WAVER, "false_areas_land": _EDGE},
+    "junk-flood": {"messages_per_area_minute_max": _WAVER},
     "link-outage-and-delay": {"first_alert_s": _FIRST_ALERT},
     "salvo-through-air-traffic": {"false_areas_land": _NEIGHBOUR},
     "sea-impact-eez": {"first_alert_s": _FIRST_ALERT},
