@@ -159,16 +159,9 @@ def glide_footprint(
     en: list[F64] = []
     dts: list[float] = []
     for (ld, glide, _, dive, gmax, gain, nsig), dive_alt in zip(dr, dive_at, strict=True):
-        p = params(
-            beta=beta * math.exp(nsig * sigma_ln_beta),
-            lift=1.0,
-            ld_max=ld,
-            n_max=gmax * G0,
-            alt_on=math.inf,  # lift on from the first descending step
-            alt_off=dive_alt,
-            gamma_glide=math.radians(glide),
-            gamma_dive=math.radians(dive),
-            k_gamma=gain,
+        # lift on from the first descending step
+        p = _lift_params(
+            ld, glide, dive, gmax, gain, beta * math.exp(nsig * sigma_ln_beta), math.inf, dive_alt
         )
         ts, xs, hit = fly_segment(x.copy(), 0.0, max_time, max_time, p, True)
         if not hit:
@@ -219,6 +212,26 @@ _PULLUP_DRAWS = _pullup_draws()
 _GLIDE_SAMPLE_S = 2.0
 
 
+def _lift_params(
+    ld: float, glide: float, dive: float, gmax: float, gain: float, beta: float, alt_on: float, alt_off: float
+) -> F64:
+    """The flight parameters of one lifting trajectory of a draw (lift to
+    ``ld`` L/D, ``gmax`` g, glide and dive angles in degrees, pitch gain
+    ``gain``), drag ``beta``, lift armed below ``alt_on`` and the dive below
+    ``alt_off``: :func:`glide_footprint`'s and :func:`may_pull_up`'s."""
+    return params(
+        beta=beta,
+        lift=1.0,
+        ld_max=ld,
+        n_max=gmax * G0,
+        alt_on=alt_on,
+        alt_off=alt_off,
+        gamma_glide=math.radians(glide),
+        gamma_dive=math.radians(dive),
+        k_gamma=gain,
+    )
+
+
 def _heights(xs: F64) -> F64:
     h: F64 = np.asarray(ecef_to_geodetic(xs[:, :3])[2], dtype=np.float64)
     return h
@@ -264,16 +277,8 @@ def may_pull_up(
     ground: list[F64] = [c0]
     for ld, glide, dive_alt, dive, gmax, gain, nsig, pu in _PULLUP_DRAWS:
         on = min(pu, h_now) if descending and h_now > 0.0 else pu
-        p = params(
-            beta=beta * math.exp(nsig * sigma_ln_beta),
-            lift=1.0,
-            ld_max=ld,
-            n_max=gmax * G0,
-            alt_on=on,
-            alt_off=min(dive_alt, 0.9 * on),
-            gamma_glide=math.radians(glide),
-            gamma_dive=math.radians(dive),
-            k_gamma=gain,
+        p = _lift_params(
+            ld, glide, dive, gmax, gain, beta * math.exp(nsig * sigma_ln_beta), on, min(dive_alt, 0.9 * on)
         )
         ts, xs, hit = fly_segment(x.copy(), 0.0, max_time, _GLIDE_SAMPLE_S, p, True)
         if not hit:
