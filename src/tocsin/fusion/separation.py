@@ -343,31 +343,30 @@ def _geometric_role(
     tr: Track, by_key: dict[int, Track], sigmas: float, min_m: float, bias: Bias | None = None
 ) -> str | None:
     """Spent if clearly behind a sibling a sensor still holds; carrying on if
-    clearly ahead of every held sibling (of every sibling when all are lost)
-    and clearly behind none; else unknown.
+    clearly ahead of a sibling and of every one, lost ones too, save lost ones
+    told spent; else unknown.
 
     What a lost sibling can testify: its state is its track's own coasting
     prediction, no plot has placed a piece there since. Being behind it says
-    nothing of this track's piece: it cannot make this track spent. Where it
-    clearly places a piece ahead of this track, that piece may fly on unseen
-    and carry on: this track is not told ``rv`` (full MC of 6f468d0: SLV
-    stage coverage 0.928 -> 0.803, stage-2 tracks told ``rv`` past a stack
-    lost in the insertion burn, SLV #174 S2 final 4.7 -> 35.9 km;
-    docs/fusion.md). Where its order is not clear, it places no piece
-    anywhere the held siblings do not: it does not keep a track from ``rv``
-    (MC seed 1 MRBM #192, biased radars: the rv's track, 34 m from it and
-    told ``stage`` as a blend, was kept from being told back ``rv`` from
-    t+143 s by two lost siblings in no clear order, the stack's track lost
-    in boost 5 km off any piece and the rv's first track lost beside it:
-    rv coverage 0.683 with them, 0.966 without)."""
+    nothing of this track's piece: it cannot make this track spent. But the
+    piece it was on flies on unseen, and if it may carry on (a stack lost in
+    a burn flies on ahead of its prediction) this track is told ``rv`` only
+    when clearly ahead of that prediction too (full MC of 6f468d0: SLV stage
+    coverage 0.928 -> 0.803, stage-2 tracks told ``rv`` past a stack lost in
+    the insertion burn, SLV #174 S2 final 4.7 -> 35.9 km; docs/fusion.md). A
+    lost sibling told spent (clearly behind a sibling while it was held, or
+    by its drag) was found to be the piece left behind: it testifies to
+    nothing carrying on (MC seed 1 MRBM #192, biased radars: the rv's track,
+    34 m from it and clearly ahead of every held sibling, was kept ``stage``
+    from t+143 s to t+221 s by the stack's track, told ``stage`` and lost in
+    boost 5 km off any piece)."""
     sibs = [o for k in sorted(tr.siblings) if (o := by_key.get(k)) is not None and not o.dead]
     if not sibs:
         return None
     verdicts = [(behind(tr, o, sigmas, min_m, bias), o) for o in sibs]
-    held = [(v, o) for v, o in verdicts if o.status != "lost"]
-    if any(v is tr for v, _ in held):
+    if any(v is tr and o.status != "lost" for v, o in verdicts):
         return "stage"
-    ahead = [v is o for v, o in (held or verdicts)]  # of a held sibling each; lost ones alone: of each
-    if all(ahead) and not any(v is tr for v, _ in verdicts):
+    counted = [(v, o) for v, o in verdicts if o.status != "lost" or o.role not in SPENT]
+    if all(v is o for v, o in counted) and any(v is o for v, o in verdicts):
         return "rv"
     return None
