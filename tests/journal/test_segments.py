@@ -468,3 +468,36 @@ def test_many_entries_at_once_are_the_entries_one_at_a_time(tmp_path: Path, fmt:
     assert one == many
     if fmt == 2:
         assert {r[3] for r in many} == {0, 1}  # (stored raw and compressed, both compared)
+
+
+def test_a_journal_written_at_another_zstd_level_is_read_and_continued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payloads' zstd level went 3 -> 1 (session 13): segments written at 3
+    (their dictionary trained at 3 too) are read, verified and continued, and a
+    rotation trains the next dictionary at the level in force."""
+    from tocsin.journal import store
+
+    p = tmp_path / "journal.db"
+    monkeypatch.setattr(store, "_LEVEL", 3)
+    j = Journal(p, synchronous="NORMAL")
+    want = fill(j, TRAIN_AT + 300)
+    j.close()
+    monkeypatch.setattr(store, "_LEVEL", 1)
+    j = Journal(p, synchronous="NORMAL")
+    want += fill(j, 300, start=TRAIN_AT + 300)
+    j.rotate()
+    want += fill(j, TRAIN_AT // 2, start=TRAIN_AT + 600)
+    assert [e.payload for e in j.entries()] == want
+    assert j.verify().ok
+    j.close()
+    db = sqlite3.connect(segments_dir(p) / f"{1:012d}-{TRAIN_AT + 600:012d}.db")
+    packed = db.execute(
+        "SELECT COUNT(*) FROM entries WHERE codec > 0 AND seq > ?", (TRAIN_AT + 300,)
+    ).fetchone()[0]
+    db.close()
+    assert packed == 300  # (the rows added at level 1 with the level-3 dictionary: compressed)
+    db = sqlite3.connect(p)
+    packed = db.execute("SELECT COUNT(*) FROM entries WHERE codec > 0").fetchone()[0]
+    db.close()
+    assert packed == TRAIN_AT // 2
