@@ -487,7 +487,9 @@ class Ballistic:
             # along the path to the ground (drag.density_spread_path), less
             # what the bank has read of the air it is in (bank.informed)
             rs = drag.density_spread(float(height(x[None, :3])[0]), 0.0, cfg.density_corr_m)
-            k_air = 0.0 if bank is None else bank.informed()
+            # (a bank that has read no drag took in none of the air: what
+            # moved its weights was the role's evidence, not the air)
+            k_air = 0.0 if bank is None or getattr(bank, "read", None) is None else bank.informed()
         extra = separation.ambiguity(tr, self.tracks, cfg.dup_dist_m, cfg.dup_speed_mps)
         # the radars' residual registration biases (they do not average out)
         # (of the radars with plots in the last oosm_lag_s; the history keeps

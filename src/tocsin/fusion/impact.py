@@ -397,7 +397,8 @@ def predict_impact(
             # the departure the drag to come reads along its path
             hw = drag_mod.air_weights([(0.0, allpts[r0]), *samples], float(dt[r0]), float(betas[heavy]))
             h0 = float(height(allpts[r0 : r0 + 1, :3])[0])
-            air_scale = drag_mod.density_spread_path(h0, air_informed, air_corr_m, *hw) / rho_sigma
+            read = None if bank is None else getattr(bank, "read", None)
+            air_scale = drag_mod.density_spread_path(h0, air_informed, air_corr_m, *hw, read=read) / rho_sigma
             d_air = d_air * air_scale
         covs = covs + np.einsum("ka,kb->kab", d_air, d_air)
         t2 = dt[extra : extra + 2 * k].reshape(k, 2)
