@@ -510,6 +510,7 @@ class Ballistic:
             extra_cov=extra,
             air_informed=k_air,
             air_corr_m=cfg.density_corr_m,
+            air_read=None if bank is None else getattr(bank, "read", None),
         )
         self.stats["impact_predictions"] += 1
         if (
