@@ -115,7 +115,7 @@ def test_a_prediction_owes_the_air_by_what_its_bank_has_learnt(monkeypatch: pyte
     monkeypatch.setattr(ballistic_mod, "predict_impact", spy)
     x = _re_entry_state()
     p = np.diag([100.0**2] * 3 + [5.0**2] * 3)
-    cfg = TrackerConfig()
+    cfg = TrackerConfig(air_read_heights=True)
     low = np.concatenate([geodetic_to_ecef(38.0, 131.0, 50e3), x[3:]])
     learnt_bank = drag.note_read(_informed_bank("SRBM", math.log(4000.0), 0.02), low)
     for bank in (
