@@ -69,7 +69,7 @@ from tocsin.warning.lifecycle import URGENCY, AreaThread, Cause, Desired, Instru
 from tocsin.warning.mode import DrillMode, Mode, check_status, live_sender, mode_note
 from tocsin.warning.policy import Release, WarningConfig
 from tocsin.warning.texts import COUNTRY_TZ, DEFAULT_TZ, LANGS, Facts, Lang, Names, langs_for
-from tocsin.warning.threat import Threat, assess, assess_lost, disc, thrust_from_speeds
+from tocsin.warning.threat import Threat, assess, assess_lost, disc, held_far_end, thrust_from_speeds
 from tocsin.wire.messages import AlertBody, Envelope, TrackBody, make
 
 if TYPE_CHECKING:
@@ -283,7 +283,9 @@ class WarningEngine:
         if env.kind != "track" or not isinstance(env.body, TrackBody):
             return []
         self.stats["tracks"] += 1
-        body: TrackBody = env.body
+        # a climbing missile's "may pull up" footprint: its far end waits for
+        # the apogee (threat.held_far_end); every rule below reads this report
+        body: TrackBody = held_far_end(env.body, self._threat_cfg)
         t = max(self._now, float(env.sent))
         self._now = t
         st = self._tracks.get(body.id)
