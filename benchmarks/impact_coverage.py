@@ -27,6 +27,13 @@ an SLV's ``payload`` --, spent ``stage``, ``debris``):
   SRBM's glide footprint) and the others; ``flights_coverage_p10``: the 10th
   percentile of the per-object coverages (does it hold for every object, not
   only on average);
+* ``coverage_per_report`` (and ``predictions_per_report``,
+  ``median_error_per_report_m``, ``final_impact_error_per_report_m``): a second
+  figure beside ``coverage``, never in place of it: every such report of ANY
+  track scored against the object its track was on at the report's time (the
+  nearest truth object to the reported position then), so a track that
+  switched pieces scores each piece's predictions to that piece, and a track
+  no object owns is scored too (docs/fusion.md, "Two figures per object");
 * ``impact_error_m``: p50 / p95 over objects of the error of the prediction
   current 60 / 120 / 180 / 300 s after launch (objects with a prediction then);
 * ``breaks_per_object``, ``tracks_per_tracked_object`` (track ids that carried
@@ -63,13 +70,15 @@ import math
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from tocsin.drill.generate import BIAS_LAWS, FLIGHT_CLASSES, random_scenario
-from tocsin.drill.metrics import ellipse_contains
+from tocsin.drill.metrics import ellipse_contains, hermite_positions
 from tocsin.drill.score import ScoreConfig, score
 from tocsin.drill.simulate import SimulationResult, simulate
 from tocsin.fusion import Tracker, TrackerConfig
@@ -81,6 +90,9 @@ TTI_BINS = ((600.0, math.inf), (300.0, 600.0), (120.0, 300.0), (60.0, 120.0), (0
 REPORTED_WINDOW_S = 5.0
 LOST_AFTER_S = 10.0
 CLOCK_S = 1.0
+
+Pred = tuple[float, bool, float, bool]
+"""(time to impact s, true impact inside the 95 % ellipse, error m, report says manoeuvring)"""
 
 
 def track_messages(sim: SimulationResult, cfg: TrackerConfig) -> tuple[list[Envelope], dict[str, int]]:
@@ -109,6 +121,98 @@ def track_messages(sim: SimulationResult, cfg: TrackerConfig) -> tuple[list[Enve
             out.extend(trk.advance(t))
             t += CLOCK_S
     return [e for e in out if e.kind == "track"], dict(trk.rejected)
+
+
+def nearest_objects(
+    truth: Sequence[Envelope], reports: Sequence[TrackBody]
+) -> tuple[list[str | None], npt.NDArray[np.float64]]:
+    """The truth object each report's track is on at the report's time: the
+    one nearest to the reported position (``state_ecef``) among the objects
+    flying then (launched or separated by then; one already down counts where
+    it fell), and that distance (m). None (distance inf) when no object had
+    flown yet. Truth positions between states: cubic Hermite, as the scorer's
+    grid (:func:`tocsin.drill.metrics.hermite_positions`)."""
+    states: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)
+    for e in truth:
+        b = e.body
+        if isinstance(b, TruthBody) and b.state_ecef is not None:
+            states[b.object].append((b.t, list(b.state_ecef)))
+    t = np.array([r.t for r in reports], dtype=np.float64)
+    pos = np.array([r.state_ecef[:3] for r in reports], dtype=np.float64).reshape(-1, 3)
+    best = np.full(t.size, np.inf)
+    who = np.full(t.size, -1, dtype=np.int64)
+    names = sorted(states)
+    for k, name in enumerate(names):
+        rows = sorted(states[name], key=lambda r: r[0])
+        ts = np.array([r[0] for r in rows], dtype=np.float64)
+        xs = np.array([r[1] for r in rows], dtype=np.float64)
+        keep = np.concatenate(([True], np.diff(ts) > 0))
+        ts, xs = ts[keep], xs[keep]
+        # NaN before its first state (not flying yet); after its last, where it ended
+        at = hermite_positions(ts, xs, np.minimum(t, ts[-1]))
+        d = np.linalg.norm(at - pos, axis=1)
+        ok = np.isfinite(d) & (d < best)
+        best[ok] = d[ok]
+        who[ok] = k
+    return [names[i] if i >= 0 else None for i in who.tolist()], best
+
+
+def _predictions(msgs: Sequence[TrackBody], imp: TruthBody) -> list[Pred]:
+    """(time to impact, inside the 95 % ellipse, error m, manoeuvring) of each
+    report's impact prediction against the true impact ``imp``."""
+    if not msgs or imp.lat is None or imp.lon is None:
+        return []
+    plat = np.array([b.impact.lat for b in msgs if b.impact])
+    plon = np.array([b.impact.lon for b in msgs if b.impact])
+    enu = ecef_to_enu(geodetic_to_ecef(imp.lat, imp.lon, 0.0), plat, plon, 0.0)
+    el = [b.impact.ellipse for b in msgs if b.impact and b.impact.ellipse]
+    inside = ellipse_contains(
+        enu[:, 0],
+        enu[:, 1],
+        [x.semi_major_m for x in el],
+        [x.semi_minor_m for x in el],
+        [x.bearing_deg for x in el],
+    )
+    err = great_circle_distance(plat, plon, imp.lat, imp.lon)
+    return [
+        (imp.t - b.t, bool(i), float(e), bool(b.manoeuvring))
+        for b, i, e in zip(msgs, inside, err, strict=True)
+    ]
+
+
+def object_predictions(
+    tracks: Sequence[Envelope], truth: Sequence[Envelope], owned: dict[str, list[str]]
+) -> dict[str, tuple[list[Pred], list[Pred]]]:
+    """For each object of ``owned`` (object -> the ids of the tracks the
+    scorer attributed to it; objects with a true impact): the predictions
+    (:func:`_predictions`) of every confirmed, coasting or lost report with an
+    impact ellipse of its tracks -- the benchmark's figure since session 4 --
+    and, second, of every such report of ANY track made while that track was
+    on it (:func:`nearest_objects`), by report time. A track that switches
+    pieces is scored to the first piece in the first figure, to each piece
+    in turn in the second; a prediction of a track no object owns counts only
+    in the second."""
+    impacts = {
+        e.body.object: e.body for e in truth if isinstance(e.body, TruthBody) and e.body.phase == "impact"
+    }
+    by_id: dict[str, list[TrackBody]] = defaultdict(list)
+    for e in tracks:
+        if isinstance(e.body, TrackBody) and e.body.status in ("confirmed", "coasting", "lost"):
+            by_id[e.body.id].append(e.body)
+    reported = [b for msgs in by_id.values() for b in msgs if b.impact and b.impact.ellipse]
+    now_on, _ = nearest_objects(truth, reported)
+    by_now: dict[str, list[TrackBody]] = defaultdict(list)
+    for b, who in zip(reported, now_on, strict=True):
+        if who is not None:
+            by_now[who].append(b)
+    out: dict[str, tuple[list[Pred], list[Pred]]] = {}
+    for name, ids in owned.items():
+        imp = impacts.get(name)
+        if imp is None:
+            continue
+        msgs = [b for tid in ids for b in by_id.get(tid, []) if b.impact and b.impact.ellipse]
+        out[name] = (_predictions(msgs, imp), _predictions(sorted(by_now[name], key=lambda b: b.t), imp))
+    return out
 
 
 def _group(role: str | None) -> str:
@@ -141,13 +245,15 @@ def run_flight(
         ScoreConfig(checkpoints_s=CHECKPOINTS, reported_window_s=REPORTED_WINDOW_S),
         plots=sim.messages,
     )
-    by_id: dict[str, list[TrackBody]] = defaultdict(list)
-    for e in tracks:
-        if isinstance(e.body, TrackBody) and e.body.status in ("confirmed", "coasting", "lost"):
-            by_id[e.body.id].append(e.body)
     impacts = {
         e.body.object: e.body for e in sim.truth if isinstance(e.body, TruthBody) and e.body.phase == "impact"
     }
+    falls = {
+        ob.object: ob.tracks
+        for ob in rep.objects
+        if ob.class_ == "ballistic" and sim.objects[ob.object].fate is None and ob.object in impacts
+    }
+    scored = object_predictions(tracks, sim.truth, falls)
     rows = []
     for ob in rep.objects:
         if ob.class_ != "ballistic":
@@ -155,26 +261,8 @@ def run_flight(
         obj = sim.objects[ob.object]
         imp = impacts.get(ob.object)
         has_impact = imp is not None and obj.fate is None and imp.lat is not None and imp.lon is not None
-        preds: list[tuple[float, bool, float, bool]] = []  # (time to impact, inside, error m, manoeuvring)
-        if has_impact and imp is not None and imp.lat is not None and imp.lon is not None:
-            msgs = [b for tid in ob.tracks for b in by_id.get(tid, []) if b.impact and b.impact.ellipse]
-            if msgs:
-                plat = np.array([b.impact.lat for b in msgs if b.impact])
-                plon = np.array([b.impact.lon for b in msgs if b.impact])
-                enu = ecef_to_enu(geodetic_to_ecef(imp.lat, imp.lon, 0.0), plat, plon, 0.0)
-                el = [b.impact.ellipse for b in msgs if b.impact and b.impact.ellipse]
-                inside = ellipse_contains(
-                    enu[:, 0],
-                    enu[:, 1],
-                    [x.semi_major_m for x in el],
-                    [x.semi_minor_m for x in el],
-                    [x.bearing_deg for x in el],
-                )
-                err = great_circle_distance(plat, plon, imp.lat, imp.lon)
-                preds = [
-                    (imp.t - b.t, bool(i), float(e), bool(b.manoeuvring))
-                    for b, i, e in zip(msgs, inside, err, strict=True)
-                ]
+        # (time to impact, inside, error m, manoeuvring) of its tracks' predictions, and per report
+        preds, preds_report = scored.get(ob.object, ([], [])) if has_impact else ([], [])
         rows.append(
             {
                 "seed": seed,
@@ -197,11 +285,31 @@ def run_flight(
                 # of it kept coming but no track was on it (the drill scorer's)
                 "lost_while_reported_s": ob.lost_while_reported_run_s,
                 "preds": preds,
+                # each prediction against the object its track was on when it
+                # was reported (the nearest; any track's): a track that switched
+                # pieces scores its later predictions to the piece it went to
+                "preds_report": preds_report,
+                "final_impact_error_per_report_m": preds_report[-1][2] if preds_report else None,
                 "cpu_s": round(cpu, 2),
                 "too_late": rejected.get("too_late", 0),
             }
         )
     return rows
+
+
+def object_figures(row: dict[str, Any]) -> dict[str, Any]:
+    """One object's coverage and median error, scored as the class rows are
+    (its tracks' predictions) and per report (the predictions of any track
+    while on it)."""
+    p, q = row["preds"], row["preds_report"]
+    return {
+        "coverage": round(float(np.mean([x[1] for x in p])), 3) if p else None,
+        "median_error_m": round(float(np.median([x[2] for x in p]))) if p else None,
+        "predictions": len(p),
+        "coverage_per_report": round(float(np.mean([x[1] for x in q])), 3) if q else None,
+        "median_error_per_report_m": round(float(np.median([x[2] for x in q]))) if q else None,
+        "predictions_per_report": len(q),
+    }
 
 
 def _pct(v: list[float], q: float) -> float | None:
@@ -214,6 +322,7 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for cls, grp in keys:
         sel = [r for r in rows if r["class"] == cls and r["group"] == grp]
         preds = [p for r in sel for p in r["preds"]]
+        preds_rep = [p for r in sel for p in r["preds_report"]]
         per_obj = [float(np.mean([p[1] for p in r["preds"]])) for r in sel if r["preds"]]
         cov_tti = {}
         for lo, hi in TTI_BINS:
@@ -240,6 +349,12 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "flights": len({(r["seed"], r["index"]) for r in sel}),
                 "predictions": len(preds),
                 "coverage": round(float(np.mean([p[1] for p in preds])), 4) if preds else None,
+                # the same predictions (and those of tracks no object owns) each
+                # scored against the object its track was on when it was reported
+                "predictions_per_report": len(preds_rep),
+                "coverage_per_report": round(float(np.mean([p[1] for p in preds_rep])), 4)
+                if preds_rep
+                else None,
                 "objects_with_predictions": len(per_obj),
                 "flights_coverage_p10": _pct(per_obj, 10),
                 "coverage_by_time_to_impact": cov_tti,
@@ -247,6 +362,14 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "impact_error_m": errs,
                 "final_impact_error_m_p50": _pct(
                     [r["final_impact_error_m"] for r in sel if r["final_impact_error_m"] is not None], 50
+                ),
+                "final_impact_error_per_report_m_p50": _pct(
+                    [
+                        r["final_impact_error_per_report_m"]
+                        for r in sel
+                        if r["final_impact_error_per_report_m"] is not None
+                    ],
+                    50,
                 ),
                 "breaks_per_object": round(float(np.mean([r["breaks"] for r in sel])), 3),
                 "tracks_per_tracked_object": round(
@@ -332,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
             "rv_coverage": round(float(np.mean([p[1] for r in rv for p in r["preds"]])), 4)
             if any(r["preds"] for r in rv)
             else None,
+            "rv_coverage_per_report": round(float(np.mean([p[1] for r in rv for p in r["preds_report"]])), 4)
+            if any(r["preds_report"] for r in rv)
+            else None,
             "never_tracked_with_plots": sum(1 for r in rows if r["tracks"] == 0 and r["plots"] >= 5),
             "lost_while_reported": sum(1 for r in rows if r["lost_while_reported_s"] > LOST_AFTER_S),
         },
@@ -350,11 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         # each object's own ellipse coverage and median impact error (a change
         # that breaks one flight shows here, not in the class rows)
         result["objects"] = [
-            {k: v for k, v in r.items() if k != "preds"}
-            | {
-                "coverage": round(float(np.mean([p[1] for p in r["preds"]])), 3) if r["preds"] else None,
-                "median_error_m": round(float(np.median([p[2] for p in r["preds"]]))) if r["preds"] else None,
-            }
+            {k: v for k, v in r.items() if k not in ("preds", "preds_report")} | object_figures(r)
             for r in rows
         ]
     print(json.dumps(result, indent=1))
