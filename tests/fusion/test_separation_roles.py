@@ -116,6 +116,18 @@ def test_every_child_of_a_stack_is_a_sibling_of_the_others() -> None:
     assert parent.siblings == {first.key, second.key}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "known shortfall (issue 16, session 12): after the stage-2 parting (t+180 s) the two tracks on the "
+        "stack are blends, each 90-250 m from both pieces, inside the bar the radars' registration biases "
+        "set (separation.behind): the geometry tells neither by t+260 s; the track nearest stage 2 is told "
+        "`rv` (it falls with a re-entry vehicle's prior) and, on main fa7ba13, the payload's track is "
+        "`stage` from a role told while the stack still burned (<= t+150 s, never told back): the older "
+        "form of this test ('some near track is spent') passed on that wrong piece. Strict: a tracker that "
+        "tells the pieces apart makes this fail until the mark is removed"
+    ),
+)
 def test_two_tracks_on_one_stack_are_told_apart_at_its_next_parting() -> None:
     """Monte Carlo seed 1 SLV index 41 (biased radars, the MC default): the
     stack burns its second stage to t+180 s, when the payload and the spent
@@ -124,7 +136,13 @@ def test_two_tracks_on_one_stack_are_told_apart_at_its_next_parting() -> None:
     ``rv`` ahead of it, and no sibling of each other; at the parting no child
     was confirmed (each took one of the two pieces), so nothing told them
     apart and the one on the stage fell with a re-entry vehicle's drag prior
-    (coverage 0.0, 31 km off). As siblings, the one behind is the stage."""
+    (coverage 0.0, 31 km off). As siblings, the one behind is the stage.
+
+    Asserted on the pieces (session 12): the track nearest stage 2 is spent
+    and the other one on the stack, nearest the payload, is not. The first
+    form asked only that some track near stage 2 be spent, and passed on a
+    spent role wrongly held by the payload's track (told during the boost)
+    while the track on stage 2 was ``rv`` (trace: notes/track.md, session 12)."""
 
     def told_apart(sim: object, trk: Tracker) -> None:
         ob = sim.objects["M1.S2"]  # type: ignore[attr-defined]
@@ -135,9 +153,18 @@ def test_two_tracks_on_one_stack_are_told_apart_at_its_next_parting() -> None:
                 if float(np.linalg.norm(x[:3] - ob.states(np.array([tr.t]))[0][:3])) < 1_000.0:
                     near.append(tr)
         assert len(near) >= 2, [(tr.id, tr.role) for tr in near]
-        assert any(tr.role in separation.SPENT for tr in near), [(tr.id, tr.role) for tr in near]
+        on_stage = _nearest(sim, trk, "M1.S2")
+        assert on_stage.role in separation.SPENT, (on_stage.id, on_stage.role)
+        others = [tr for tr in near if tr is not on_stage]
+        on_payload = min(others, key=lambda tr: _dist(sim, tr, "M1"))
+        assert on_payload.role not in separation.SPENT, (on_payload.id, on_payload.role)
 
     run_flight_scene("SLV", 41, 260.0, TrackerConfig(), {260.0: told_apart}, sensor_bias=True)
+
+
+def _dist(sim: Any, tr: Any, name: str) -> float:
+    x, _ = tr.combined()
+    return float(np.linalg.norm(x[:3] - sim.objects[name].states(np.array([tr.t]))[0][:3]))
 
 
 def _nearest(sim: Any, trk: Tracker, name: str) -> Any:

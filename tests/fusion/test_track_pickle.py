@@ -107,13 +107,42 @@ def test_hist_is_pickled_in_columns_not_entry_by_entry(late_stream: list[Envelop
                 count(v)
 
     count(packed)
-    # one stack per array column (4 in the record, 3 in the state) and an index
-    # per column with shared arrays, whatever the number of entries
-    assert arrays <= 14 < n
+    # one stack per array column (4 in the record, 3 in the state), an index
+    # per column with shared arrays (at most those 7), and one array per column
+    # of numbers (the record's times and kind, the state's time: 4), whatever
+    # the number of entries
+    assert arrays <= 18 < n
     back = pickle.loads(pickle.dumps(tr, protocol=5))
-    assert _same(tr.hist, back.hist)
+    assert _same(tr.hist, back.hist)  # (a number comes back as the Python float or int it was)
     for rec, _ in back.hist:
         assert all(a.flags.writeable for a in rec[2:6])
+        assert type(rec[0]) is float
+        assert type(rec[1]) is int
+
+
+def test_columns_of_numbers_come_back_exactly() -> None:
+    """Times and kinds travel as float64/int64 arrays and come back as the
+    same Python numbers, bit for bit (NaN, -0.0, infinities); a column mixing
+    types, or an int beyond int64, stays a list."""
+    x, p, mu = np.zeros((2, 6)), np.stack([np.eye(6), np.eye(6)]), np.array([0.5, 0.5])
+    site, rot, r = np.zeros(3), np.eye(3), np.eye(3)
+    times = [1.0, -0.0, float("nan"), float("inf"), 5e-324, 1.0000000000000002]
+    kinds: list[Any] = [0, 1, 2**63 - 1, -(2**63), 7, 3]
+    odd: list[Any] = [1.0, 2, 3.0, 4.0, 5.0, 6.0]  # (an int among floats)
+    huge: list[Any] = [0, 1, 2, 3, 4, 2**64]
+    hist: list[Any] = [
+        ((t, k, np.ones(3), r, site, rot, "R1", "JP", o), (x, p, mu, h, None))
+        for t, k, o, h in zip(times, kinds, odd, huge, strict=True)
+    ]
+    tr = Track(
+        key=1, x=x, p=p, mu=mu, t=3.0, created=0.0, window=deque(), sources=set(), partners=set(), hist=hist
+    )
+    back = pickle.loads(pickle.dumps(tr, protocol=5))
+    assert _same(tr.hist, back.hist)
+    for (a, _), (b, _) in zip(tr.hist, back.hist, strict=True):
+        assert np.float64(a[0]).tobytes() == np.float64(b[0]).tobytes()  # (the sign of -0.0 too)
+    assert [type(h[0][8]) for h in back.hist] == [float, int, float, float, float, float]
+    assert back.hist[5][1][3] == 2**64
 
 
 def test_odd_entries_keep_their_own_layout() -> None:

@@ -209,13 +209,15 @@ def register(app: typer.Typer) -> None:
             min=0.0,
             help="Tick at most this many seconds after input stops, so a buffered radar scan is processed "
             "at once (journalled; 0: off; needs --tick > 0). A sensor whose scans have shown their "
-            "plot spacing gets twice its longest gap within a scan, at least --scan-grace-min.",
+            "plot spacing gets twice its longest gap within a scan, at least --scan-grace-min; "
+            "one most of whose gaps within a scan were longer than this gets --scan-grace-min.",
         ),
         scan_grace_min: float = typer.Option(
             0.002,
             "--scan-grace-min",
             min=0.0,
-            help="The least scan grace (a sensor whose scans always came whole).",
+            help="The least scan grace (a sensor whose scans always came whole, or mostly came "
+            "in pieces more than --scan-grace apart).",
         ),
         heartbeat: float = typer.Option(5.0, "--heartbeat", help="Heartbeat period in seconds (0: none)."),
         idle_exit: float = typer.Option(

@@ -21,6 +21,23 @@ after its scan was taken as complete (a split scan) is a gap like any other, so
 the next scans of that sensor wait longer: the rule corrects itself from the
 stream, never from the tracker.
 
+*A grace that would not hold a sensor's scans together is not waited.* Of the
+gaps between pieces of one scan in a sensor's remembered scans (the current one
+included), if more than ``wide_share`` were longer than ``max_s`` (not even the
+longest grace would have waited for that next piece: the scan was processed in
+pieces there anyway), its grace is ``min_s``: each piece is processed as it
+comes instead of ``max_s`` later. Safe since the tracker takes at most one plot
+per track per scan even when the scan comes in pieces
+(``Tracker._one_per_scan``; tentatives count a split scan as one opportunity):
+a piece costs only that its plots are associated without the scan's other plots
+beside them, which every gap wider than ``max_s`` already cost. The gaps such a
+sensor leaves within ``max_s`` (a minority, by the rule) are then cut too. Gaps,
+not scans, are counted so that the rule follows the chance that waiting pays
+(the next piece comes within ``max_s``), and so that a stream cannot buy a tick
+after every plot with one wide gap a scan: while the rule holds, at least half
+of a sensor's gaps are longer than ``max_s``, so it brings at most about twice
+the grace ticks the configured grace would.
+
 Only *when* the tick comes changes: the tick is journalled like every tick
 (with its time), so a replay of the journal is identical whatever the grace
 was. Wall-clock input only; not a stage (no wall clock inside a stage).
@@ -62,6 +79,13 @@ class ScanGraceConfig:
     learn_scans: int = 1
     #: scans of a sensor whose gaps are remembered
     window: int = 64
+    #: the share of a sensor's intra-scan gaps (between two pieces of one scan)
+    #: longer than ``max_s`` above which its grace is ``min_s`` (module doc):
+    #: most of its pieces come later than any grace would wait, so waiting
+    #: ``max_s`` after every piece buys the few next pieces that come sooner
+    #: with ``max_s`` of every report. A majority: the grace waits while at
+    #: least half of the next pieces came within it. 1.0 turns the rule off.
+    wide_share: float = 0.5
     #: sensors remembered (the least recently seen is forgotten beyond it)
     max_sensors: int = 4096
 
@@ -70,9 +94,15 @@ class ScanGraceConfig:
 class _Sensor:
     t: float
     last: float
+    #: the current scan's longest gap, its gaps, and those longer than max_s
     gap: float = 0.0
+    n: int = 0
+    wide: int = 0
     scans: int = 0
+    #: per remembered scan: its longest gap
     gaps: deque[float] = field(default_factory=deque)
+    #: per remembered scan: (its gaps, those longer than max_s)
+    counts: deque[tuple[int, int]] = field(default_factory=deque)
 
 
 class ScanGrace:
@@ -95,14 +125,20 @@ class ScanGrace:
         if st is None:
             if len(self._sensors) >= cfg.max_sensors:
                 self._sensors.pop(next(iter(self._sensors)))
-            st = self._sensors[key] = _Sensor(t, at, gaps=deque(maxlen=cfg.window))
+            st = self._sensors[key] = _Sensor(
+                t, at, gaps=deque(maxlen=cfg.window), counts=deque(maxlen=cfg.window)
+            )
         elif st.t == t:
-            st.gap = max(st.gap, at - st.last)
+            gap = at - st.last
+            st.gap = max(st.gap, gap)
+            st.n += 1
+            st.wide += gap > cfg.max_s
             st.last = max(st.last, at)
         else:
             st.gaps.append(st.gap)
+            st.counts.append((st.n, st.wide))
             st.scans += 1
-            st.t, st.last, st.gap = t, at, 0.0
+            st.t, st.last, st.gap, st.n, st.wide = t, at, 0.0, 0, 0
         if self._pending != key:  # (most recently seen last: the bound forgets the oldest)
             self._sensors[key] = self._sensors.pop(key)
         self._pending = key
@@ -134,6 +170,12 @@ class ScanGrace:
         st = self._sensors.get(self._pending)
         if st is None or st.scans < cfg.learn_scans:
             return cfg.max_s
+        n, wide = st.n, st.wide
+        for a, b in st.counts:
+            n += a
+            wide += b
+        if wide > cfg.wide_share * n:
+            return cfg.min_s  # (its next pieces mostly come later than any grace waits)
         longest = max(max(st.gaps, default=0.0), st.gap)
         return min(cfg.max_s, max(cfg.min_s, cfg.factor * longest))
 

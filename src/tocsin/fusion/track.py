@@ -260,7 +260,7 @@ def _pack_hist(hist: list[tuple[MeasRecord, Snapshot]]) -> Any:
     if len(lens[0]) != 1 or len(lens[1]) != 1:
         return hist
     return (
-        "tocsin-hist-1",
+        "tocsin-hist-2",
         [_pack_column(c) for c in zip(*recs, strict=True)],
         [_pack_column(c) for c in zip(*snaps, strict=True)],
     )
@@ -268,27 +268,39 @@ def _pack_hist(hist: list[tuple[MeasRecord, Snapshot]]) -> Any:
 
 _first, _second = itemgetter(0), itemgetter(1)
 _shape, _dtype = attrgetter("shape"), attrgetter("dtype")
-_c_contiguous, _writeable = attrgetter("flags.c_contiguous"), attrgetter("flags.writeable")
+_writeable = attrgetter("flags.writeable")
+#: the range of a column of ints packed as an int64 array
+_I64 = (-(2**63), 2**63 - 1)
 
 
 def _pack_column(vals: tuple[Any, ...]) -> tuple[Any, ...]:
+    types = set(map(type, vals))
     if (
-        set(map(type, vals)) == {np.ndarray}
+        types == {np.ndarray}
         and len(shapes := set(map(_shape, vals))) == 1
         and len(dtypes := set(map(_dtype, vals))) == 1
-        and all(map(_c_contiguous, vals))
         and all(map(_writeable, vals))
     ):
         shape, dtype = shapes.pop(), dtypes.pop()
         if shape and not dtype.hasobject:
             ids = list(map(id, vals))
             uniq = dict(zip(ids, vals, strict=True))
-            # (the rows' bytes one after the other: np.stack is ~10x slower)
-            stack = np.frombuffer(bytearray().join(uniq.values()), dtype=dtype).reshape(len(uniq), *shape)
+            try:  # (the rows' bytes one after the other: np.stack is ~10x slower)
+                raw = bytearray().join(uniq.values())
+            except (BufferError, TypeError):  # (one not C-contiguous: the join takes only those)
+                return ("l", list(vals))
+            stack = np.frombuffer(raw, dtype=dtype).reshape(len(uniq), *shape)
             if len(uniq) == len(vals):
                 return ("a", stack, None)
             row = {k: n for n, k in enumerate(uniq)}
             return ("a", stack, np.array(list(map(row.__getitem__, ids)), dtype=np.int64))
+    # numbers (times, kinds, weights) as one array each: a pickled float is an
+    # object of its own, a float64 the same 8 bytes; tolist() gives back the
+    # very Python floats and ints (NaN and -0.0 included)
+    if types == {float}:
+        return ("f", np.array(vals, dtype=np.float64))
+    if types == {int} and _I64[0] <= min(vals) and max(vals) <= _I64[1]:
+        return ("i", np.array(vals, dtype=np.int64))
     return ("l", list(vals))
 
 
@@ -296,11 +308,15 @@ def _unpack_column(col: tuple[Any, ...]) -> list[Any]:
     if col[0] == "a":
         rows = list(col[1])  # (views of the stack: no copies)
         return rows if col[2] is None else list(map(rows.__getitem__, col[2].tolist()))
+    if col[0] in ("f", "i"):
+        return col[1].tolist()
     return list(col[1])
 
 
 def _unpack_hist(packed: Any) -> list[tuple[MeasRecord, Snapshot]]:
-    if not (isinstance(packed, tuple) and len(packed) == 3 and packed[0] == "tocsin-hist-1"):
+    if not (
+        isinstance(packed, tuple) and len(packed) == 3 and packed[0] in ("tocsin-hist-1", "tocsin-hist-2")
+    ):
         return packed
     recs = zip(*map(_unpack_column, packed[1]), strict=True)
     snaps = zip(*map(_unpack_column, packed[2]), strict=True)
