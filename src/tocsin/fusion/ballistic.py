@@ -535,14 +535,15 @@ class Ballistic:
             and cfg.glide_footprint
             and tr.role not in separation.SPENT
             and pullup_possible(x, max(drag.kepler_apogee_m(x), tr.max_alt))
-            and float(x[:3] @ x[3:]) < 0.0
         ):
             # not seen to manoeuvre, but flying as a pull-up SRBM does until
-            # it pulls up: the corridor widens to the glide (issue 16 item 3).
-            # From its apogee on: a pull-up is flown on the way down, and
-            # while the track still climbs after burnout the glides' reach is
-            # the drag prior's spread, not a measured drag (the far end
-            # waits; docs/fusion.md "Before the pull-up: the far end waits")
+            # it pulls up: the corridor widens to the glide (issue 16 item 3),
+            # from burnout on (where it can go; the ballistic fall travels
+            # with it as the most likely point). While the track still climbs
+            # the glides' reach is the drag prior's spread, not a measured
+            # drag: the warning stage holds that far end back until the
+            # apogee (threat.ThreatConfig.footprint_from_apogee; docs/fusion.md
+            # "Before the pull-up: the far end waits")
             b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
             fp = may_pull_up(
                 x,
