@@ -488,6 +488,10 @@ class Ballistic:
             # what the bank has read of the air it is in (bank.informed)
             rs = drag.density_spread(float(height(x[None, :3])[0]), 0.0, cfg.density_corr_m)
             k_air = 0.0 if bank is None else bank.informed()
+            if cfg.air_read_heights and bank is not None and getattr(bank, "read", None) is None:
+                # a bank that has read no drag took in none of the air: what
+                # moved its weights was the role's evidence, not the air
+                k_air = 0.0
         extra = separation.ambiguity(tr, self.tracks, cfg.dup_dist_m, cfg.dup_speed_mps)
         # the radars' residual registration biases (they do not average out)
         # (of the radars with plots in the last oosm_lag_s; the history keeps
@@ -508,6 +512,7 @@ class Ballistic:
             extra_cov=extra,
             air_informed=k_air,
             air_corr_m=cfg.density_corr_m,
+            air_read=getattr(bank, "read", None) if cfg.air_read_heights else None,
         )
         self.stats["impact_predictions"] += 1
         if (
@@ -530,14 +535,15 @@ class Ballistic:
             and cfg.glide_footprint
             and tr.role not in separation.SPENT
             and pullup_possible(x, max(drag.kepler_apogee_m(x), tr.max_alt))
-            and float(x[:3] @ x[3:]) < 0.0
         ):
             # not seen to manoeuvre, but flying as a pull-up SRBM does until
-            # it pulls up: the corridor widens to the glide (issue 16 item 3).
-            # From its apogee on: a pull-up is flown on the way down, and
-            # while the track still climbs after burnout the glides' reach is
-            # the drag prior's spread, not a measured drag (the far end
-            # waits; docs/fusion.md "Before the pull-up: the far end waits")
+            # it pulls up: the corridor widens to the glide (issue 16 item 3),
+            # from burnout on (where it can go; the ballistic fall travels
+            # with it as the most likely point). While the track still climbs
+            # the glides' reach is the drag prior's spread, not a measured
+            # drag: the warning stage holds that far end back until the
+            # apogee (threat.ThreatConfig.footprint_from_apogee; docs/fusion.md
+            # "Before the pull-up: the far end waits")
             b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
             fp = may_pull_up(
                 x,
