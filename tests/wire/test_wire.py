@@ -420,6 +420,9 @@ finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_va
 lat = st.floats(min_value=-90, max_value=90)
 lon = st.floats(min_value=-180, max_value=180)
 pos = st.floats(min_value=1e-6, max_value=1e6)
+ellipses = st.one_of(
+    st.none(), st.builds(Ellipse, semi_major_m=pos, semi_minor_m=pos, bearing_deg=st.floats(0, 180))
+)
 ident = st.text(st.characters(codec="utf-8", categories=["L", "N", "Pd"]), min_size=1, max_size=20)
 
 radar_plots = st.builds(
@@ -452,10 +455,7 @@ tracks = st.builds(
             lat=lat,
             lon=lon,
             sigma_t_s=pos,
-            ellipse=st.one_of(
-                st.none(),
-                st.builds(Ellipse, semi_major_m=pos, semi_minor_m=pos, bearing_deg=st.floats(0, 180)),
-            ),
+            ellipse=ellipses,
             most_likely=st.one_of(
                 st.none(),
                 st.builds(
@@ -464,10 +464,7 @@ tracks = st.builds(
                     lat=lat,
                     lon=lon,
                     sigma_t_s=st.one_of(st.none(), pos),
-                    ellipse=st.one_of(
-                        st.none(),
-                        st.builds(Ellipse, semi_major_m=pos, semi_minor_m=pos, bearing_deg=st.floats(0, 180)),
-                    ),
+                    ellipse=ellipses,
                 ),
             ),
         ),
