@@ -482,13 +482,15 @@ class Ballistic:
             q = (cfg.q_reentry_maneuver, cfg.q_reentry_maneuver, DRAG_CEILING_M)
         rs = 0.0
         k_air: float | None = None
+        # where the bank read its drag (None: pickled before DragBank.read, or the rule off)
+        air_read = getattr(bank, "read", None) if cfg.air_read_heights else None
         if cfg.density_corr_m > 0.0 and (bank is not None or cfg.beta is not None):
             # the step: the low air's departure; the spread itself is read
             # along the path to the ground (drag.density_spread_path), less
             # what the bank has read of the air it is in (bank.informed)
             rs = drag.density_spread(float(height(x[None, :3])[0]), 0.0, cfg.density_corr_m)
             k_air = 0.0 if bank is None else bank.informed()
-            if cfg.air_read_heights and bank is not None and getattr(bank, "read", None) is None:
+            if cfg.air_read_heights and bank is not None and air_read is None:
                 # a bank that has read no drag took in none of the air: what
                 # moved its weights was the role's evidence, not the air
                 k_air = 0.0
@@ -512,7 +514,7 @@ class Ballistic:
             extra_cov=extra,
             air_informed=k_air,
             air_corr_m=cfg.density_corr_m,
-            air_read=getattr(bank, "read", None) if cfg.air_read_heights else None,
+            air_read=air_read,
         )
         self.stats["impact_predictions"] += 1
         if (
