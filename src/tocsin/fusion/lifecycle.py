@@ -167,6 +167,7 @@ class Lifecycle:
                 tr.opp = key
             elif tr.status in ("coasting", "lost"):
                 tr.status = "confirmed"
+                tr.same_piece = None
             changed.add(tr.key)
             hist = tr.hist
             if len(hist) > 1 and hist[0][0][REC_T] < lim:
@@ -503,6 +504,9 @@ class Lifecycle:
                 shown = tr.ballistic or tr.updates >= established
                 status = "lost" if shown and age > self.cfg.lost_after_s else "coasting"
                 changed = tr.status != status
+                if tr.status == "confirmed" and tr.separated:
+                    # where its last plots came from (separation.decide_roles)
+                    tr.same_piece = separation.same_piece(tr, self.tracks)
                 tr.status = status
                 if (
                     shown

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 
 from tocsin.fusion.drag import DragBank
 from tocsin.fusion.impact import sensor_bias_cov
-from tocsin.fusion.measurements import REC_SENSOR, REC_T
+from tocsin.fusion.measurements import RADAR, REC_KIND, REC_SENSOR, REC_T
 from tocsin.fusion.models import ballistic_predict
 from tocsin.fusion.track import Track
 from tocsin.geo.wgs84 import OMEGA_E
@@ -64,6 +64,46 @@ def codetections(a: Track, b: Track) -> int:
     seen.update(a.born)
     n = sum(1 for m, _ in b.hist if (m[REC_SENSOR], m[REC_T]) in seen)
     return n + sum(1 for k in b.born if k in seen)
+
+
+def same_piece(tr: Track, by_key: dict[int, Track]) -> int | None:
+    """The sibling that took the plots of the piece ``tr`` was on when no plot
+    updated ``tr`` any more (its key; None: none known). Called when ``tr``
+    stops being updated (``Lifecycle.housekeeping``: confirmed -> coasting).
+
+    A radar gives one plot of a piece per scan: two tracks on two pieces it
+    sees each take a plot of the same scan (:func:`codetections`), two tracks
+    on one piece share its plots out between them, scan by scan. So a sibling
+    updated after ``tr``'s last plot, with no plot of a scan in common with
+    it, that took plots of a radar that updated ``tr`` in the same span (one
+    of them before ``tr``'s last plot of that radar: the two shared that
+    radar's scans, not one after the other) was on the same piece, and now
+    takes its plots: ``tr`` was its duplicate. Radar plots only: a line of
+    sight of space infrared sees only burning motors, and two tracks on two
+    pieces take the one stack's lines of sight by turns (MC seed 1 SLV #90).
+    Of several, the one with most such plots."""
+    if not tr.separated or not tr.siblings:
+        return None
+    last: dict[str, float] = {}  # each radar's last plot that updated tr
+    for m, _ in tr.hist:
+        if m[REC_KIND] == RADAR and m[REC_T] > last.get(m[REC_SENSOR], -math.inf):
+            last[m[REC_SENSOR]] = m[REC_T]
+    if not last:
+        return None
+    best, most = None, 0
+    for k in sorted(tr.siblings):
+        o = by_key.get(k)
+        if o is None or o.dead or o.status == "tentative" or o.last_update <= tr.last_update:
+            continue
+        if codetections(tr, o) > 0:
+            continue
+        # its plots of tr's radars from scans before tr's last of that radar
+        n = sum(
+            1 for m, _ in o.hist if m[REC_KIND] == RADAR and m[REC_T] < last.get(m[REC_SENSOR], -math.inf)
+        )
+        if n > most:
+            best, most = k, n
+    return best
 
 
 def prior_parts(rv_kind: str, role: str | None) -> list[tuple[str, float]]:
@@ -360,7 +400,11 @@ def _geometric_role(
     34 m from it and clearly ahead of every held sibling, was kept ``stage``
     from t+143 s to t+221 s by the stack's track, told ``stage`` and lost in
     boost 5 km off any piece)."""
-    sibs = [o for k in sorted(tr.siblings) if (o := by_key.get(k)) is not None and not o.dead]
+    sibs = [
+        o
+        for k in sorted(tr.siblings)
+        if (o := by_key.get(k)) is not None and not o.dead and not _duplicate(o, tr, by_key)
+    ]
     if not sibs:
         return None
     verdicts = [(behind(tr, o, sigmas, min_m, bias), o) for o in sibs]
@@ -370,3 +414,20 @@ def _geometric_role(
     if all(v is o for v, o in counted) and any(v is o for v, o in verdicts):
         return "rv"
     return None
+
+
+def _duplicate(o: Track, tr: Track, by_key: dict[int, Track]) -> bool:
+    """Whether ``o`` is a lost duplicate: lost, and its last plots were those
+    of the piece ``tr`` or a sibling of ``tr`` a sensor still holds now
+    takes (:func:`same_piece`). Its prediction places no piece that track
+    does not: it testifies to nothing (MC seed 1 MRBM #192, biased radars:
+    the rv's first track, told ``rv`` and lost 58 m from the rv beside the
+    track that had taken the rv's plots, kept that track a stage from t+143
+    s until it was re-acquired on the stage at t+160 s)."""
+    k = o.same_piece
+    if o.status != "lost" or k is None:
+        return False
+    if k == tr.key:
+        return True
+    u = by_key.get(k)
+    return u is not None and not u.dead and u.status != "lost" and k in tr.siblings

@@ -105,6 +105,10 @@ class Track:
     #: drag bank's prior follows it (:func:`separation.retold`); a role told by
     #: the drag bank is the bank's own posterior, not a prior for it
     told: str | None = None
+    #: the key of the sibling that took the plots of the piece this track was
+    #: on when plots stopped updating it (:func:`separation.same_piece`; None:
+    #: none known, or updated again since)
+    same_piece: int | None = None
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
