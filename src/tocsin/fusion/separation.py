@@ -310,7 +310,19 @@ def decide_roles(
     on the re-entry vehicle, 30-60 m from it and ~500 m ahead of the
     stage's track, with the stage's drag prior: 20.8 km off until drag in
     re-entry said ``rv``). A spent role the drag bank told is not told back
-    by the geometry (drag overrules it)."""
+    by the geometry (drag overrules it).
+
+    A role the geometry told is the split bank's prior only while the
+    geometry supports it (:attr:`Track.told_holds`): when the track and a
+    sibling a sensor still holds are inside the bar again (neither clearly
+    ahead), the two are blends of both pieces and say nothing of which one
+    each is on, and the bank's prior goes back to the role-unknown mixture
+    until the geometry tells a role again. The role itself is kept (what
+    was warned stays warned). MC seed 1 SLV #188 (biased radars): stage 2's
+    track, told ``rv`` early, was a blend 1.5-3.7 km from both stage 2 and
+    the payload, inside the bar, while radars saw it, and was lost before
+    re-entry (no drag read): predicted with a warhead's drag 17.9 km short
+    of stage 2's impact under a 7.4-km ellipse for the whole flight."""
     changed: list[Track] = []
     by_key = {tr.key: tr for tr in tracks}
     for tr in tracks:
@@ -324,14 +336,24 @@ def decide_roles(
         if role is None and mine and tr.status != "lost":
             # the geometry of pieces a sensor holds: a lost track's position is
             # its own prediction (MC seed 1 IRBM #88)
-            told = _geometric_role(tr, by_key, sigmas, min_m, bias)
+            told, collapsed = _geometric_verdict(tr, by_key, sigmas, min_m, bias)
             if tr.role is None or told == "stage" or (told == "rv" and tr.role == tr.told):
                 role = told
                 geometric = role is not None
+            if tr.told is not None and tr.role == tr.told and role in (None, tr.told):
+                # the geometry's role: held again while the geometry says it,
+                # released while the pair is collapsed inside the bar
+                holds = tr.told_holds or role == tr.told
+                holds = holds and not (role is None and collapsed)
+                if holds != tr.told_holds:
+                    tr.told_holds = holds
+                    if tr.drag is not None and tr.drag.split:
+                        tr.drag = retold(tr.drag, tr.prior_role)
         if role is not None and role != tr.role:
             tr.role = role
             if geometric:
                 tr.told = role
+                tr.told_holds = True
                 if tr.drag is not None and tr.drag.split:
                     # the geometry is evidence the split bank has not seen
                     tr.drag = retold(tr.drag, role)
@@ -339,21 +361,26 @@ def decide_roles(
     return changed
 
 
-def _geometric_role(
+def _geometric_verdict(
     tr: Track, by_key: dict[int, Track], sigmas: float, min_m: float, bias: Bias | None = None
-) -> str | None:
+) -> tuple[str | None, bool]:
     """Spent if clearly behind a sibling; carrying on if clearly ahead of
     every sibling; else unknown. A lost sibling still counts: the piece it
     was on flies on unseen, and leaving it out let a stage-2 track be told
     ``rv`` (a warhead's drag on a stage) when the stack's track was lost in
     the insertion burn (full MC of 6f468d0: SLV stage coverage 0.928 ->
-    0.803, SLV #174 S2 final 4.7 -> 35.9 km; docs/fusion.md)."""
+    0.803, SLV #174 S2 final 4.7 -> 35.9 km; docs/fusion.md).
+
+    And whether the pair is collapsed: a sibling a sensor still holds (not
+    lost: a lost one's position is its own prediction, whose spread grows
+    with no piece seen there) is neither clearly ahead nor clearly behind."""
     sibs = [o for k in sorted(tr.siblings) if (o := by_key.get(k)) is not None and not o.dead]
     if not sibs:
-        return None
+        return None, False
     verdicts = [behind(tr, o, sigmas, min_m, bias) for o in sibs]
+    collapsed = any(v is None and o.status != "lost" for v, o in zip(verdicts, sibs, strict=True))
     if any(v is tr for v in verdicts):
-        return "stage"
+        return "stage", collapsed
     if all(v is o for v, o in zip(verdicts, sibs, strict=True)):
-        return "rv"
-    return None
+        return "rv", collapsed
+    return None, collapsed
