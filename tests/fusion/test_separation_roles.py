@@ -424,3 +424,52 @@ def test_a_lost_track_is_neither_told_nor_compared(who: str) -> None:
         separation.decide_roles([a, b, c], cfg.role_sigmas, cfg.role_min_m, cfg.role_mass)  # type: ignore[list-item]
         assert a.role is None  # type: ignore[attr-defined]
         assert (b.role, c.role) == ("stage", "rv")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("sibling", ["held", "lost"])
+def test_a_told_role_is_the_banks_prior_only_while_the_pair_is_apart(sibling: str) -> None:
+    """A role the geometry told is evidence while the pair is clearly apart;
+    when the two tracks collapse inside the bar again (blends of both pieces,
+    neither clearly ahead) it says nothing of which piece each is on, and the
+    split bank's prior goes back to the role-unknown mixture, also at the next
+    impact prediction; clearly apart again, the role is held again. The role
+    itself is kept. MC seed 1 SLV #188: stage 2's track, told ``rv`` early, a
+    blend 1.5-3.7 km from stage 2 and the payload inside the bar, lost before
+    re-entry: a warhead's drag on stage 2, 17.9 km off all flight. A lost
+    sibling inside the bar releases nothing (its position is its own
+    prediction, no piece seen there)."""
+    from collections import Counter
+
+    from tocsin.fusion.ballistic import Ballistic
+
+    a, b = _pair(500.0, t=300.0, role_a=None)
+    x = a.combined()[0]
+    a.drag = drag.split(drag.mixture_prior(separation.prior_parts("IRBM", None)), x, np.eye(6))  # type: ignore[attr-defined]
+    assert _roles(a, b) == ("rv", "stage")
+    assert _roles(a, b) == ("rv", "stage")  # still clearly apart: held
+    assert (a.told, a.prior_role, a.drag.role) == ("rv", "rv", "rv")  # type: ignore[attr-defined]
+    assert a.drag.kind_mass()["IRBM"] > 0.97  # type: ignore[attr-defined]
+    if sibling == "lost":
+        b.status = "lost"  # type: ignore[attr-defined]
+    a.x[:, :3] -= 450.0 * a.part_dir  # type: ignore[attr-defined]  # now 50 m ahead: inside the bar
+    a.xc = None  # type: ignore[attr-defined]
+    assert _roles(a, b) == ("rv", "stage")  # what was told stays told
+    assert a.told == "rv"  # type: ignore[attr-defined]
+    if sibling == "lost":
+        assert (a.prior_role, a.drag.role) == ("rv", "rv")  # type: ignore[attr-defined]
+        return
+    assert (a.prior_role, a.drag.role) == (None, None)  # type: ignore[attr-defined]
+    km = a.drag.kind_mass()  # type: ignore[attr-defined]
+    assert km["IRBM"] == pytest.approx(0.5, abs=1e-6), km  # nothing read yet: the mixture's prior
+    assert (b.told, b.prior_role) == ("stage", None)  # type: ignore[attr-defined]
+    a.coast_seen = True  # type: ignore[attr-defined]
+    bal = Ballistic(TrackerConfig(), Counter())
+    bal.tracks = {a.key: a, b.key: b}  # type: ignore[attr-defined]
+    bal.predictions(a)  # type: ignore[arg-type]
+    assert a.impact is not None  # type: ignore[attr-defined]  # (it predicted)
+    assert a.drag.role is None  # type: ignore[attr-defined]  # not retold from Track.told
+    a.x[:, :3] += 450.0 * a.part_dir  # type: ignore[attr-defined]  # clearly ahead again
+    a.xc = None  # type: ignore[attr-defined]
+    assert _roles(a, b) == ("rv", "stage")
+    assert (a.prior_role, a.drag.role) == ("rv", "rv")  # type: ignore[attr-defined]
+    assert a.drag.kind_mass()["IRBM"] > 0.97  # type: ignore[attr-defined]
