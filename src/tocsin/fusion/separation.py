@@ -314,8 +314,8 @@ def decide_roles(
 
     A role the geometry told is the split bank's prior only while the
     geometry supports it (:attr:`Track.told_holds`): when the track and a
-    sibling, both still updated by plots, are inside the bar again (neither
-    clearly ahead), the two are blends of both pieces and say nothing of which one
+    sibling told the other role, both still updated by plots, are inside the
+    bar again (neither clearly ahead), the two are blends of both pieces and say nothing of which one
     each is on, and the bank's prior goes back to the role-unknown mixture
     until the geometry tells a role again. The role itself is kept (what
     was warned stays warned). MC seed 1 SLV #188 (biased radars): stage 2's
@@ -371,10 +371,16 @@ def _geometric_verdict(
     the insertion burn (full MC of 6f468d0: SLV stage coverage 0.928 ->
     0.803, SLV #174 S2 final 4.7 -> 35.9 km; docs/fusion.md).
 
-    And whether the pair is collapsed: this track and a sibling both still
-    updated by plots (``confirmed``: not coasting nor lost, whose positions
-    are their own predictions, their spread growing with no piece seen
-    there) are neither clearly ahead nor clearly behind. MC seed 1 IRBM #4:
+    And whether the pair is collapsed: this track and a sibling the
+    geometry told apart from it (the other role) are neither clearly ahead
+    nor clearly behind, both still updated by plots. A sibling never told
+    apart from this one (no role told: a duplicate on the same piece, a
+    track not placed yet) coming inside the bar says nothing against the
+    role (MC seed 1 IRBM #88: the re-entry vehicle's track, told ``rv``, was
+    released when a third track came up beside it on the same piece, then
+    lost with the mixture's prior: final error 305 m -> 13.9 km). Coasting
+    and lost tracks' positions are their own predictions, their spread
+    growing with no piece seen there. MC seed 1 IRBM #4:
     the two tracks, on the re-entry vehicle and on its stage 1.3 km apart
     and told right, went out of the radars' sight over the midcourse; their
     predicted covariances put them inside the bar, and released, the
@@ -383,8 +389,11 @@ def _geometric_verdict(
     if not sibs:
         return None, False
     verdicts = [behind(tr, o, sigmas, min_m, bias) for o in sibs]
-    seen = tr.status == "confirmed"
-    both = [v is None and o.status == "confirmed" for v, o in zip(verdicts, sibs, strict=True)]
+    seen = tr.status == "confirmed" and tr.told is not None
+    both = [
+        v is None and o.status == "confirmed" and o.told is not None and o.told != tr.told
+        for v, o in zip(verdicts, sibs, strict=True)
+    ]
     collapsed = seen and any(both)
     if any(v is tr for v in verdicts):
         return "stage", collapsed
