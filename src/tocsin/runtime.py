@@ -438,17 +438,19 @@ class Pipeline:
                 # the partner's signed bytes, so an audit can re-verify them
                 # (the members follow as ordinary inputs; replay ignores this)
                 j.add("received", raw if raw is not None else encode_json(v.env))
+            first = len(payloads)
             for env in envs:
                 payload = encode_json(env)
                 if raw is not None and env is v.env and _keep_received(env, raw, fmt, payload):
                     payload = raw  # (decodes to the same envelope: replay is unchanged)
-                if j is not None:
-                    j.add("input", payload)
                 payloads.append(payload)
                 self.metrics.inputs[env.kind] += 1
                 if self.data_time is None or env.sent > self.data_time:
                     self.data_time = env.sent
                 accepted.append(env)
+            if j is not None and envs:
+                # (a bundle's members in one loop, after its "received": the same entries in the same order)
+                j.add_many("input", payloads[first:])
         return verdicts
 
     def _sync(self) -> None:

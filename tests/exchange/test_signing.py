@@ -431,3 +431,42 @@ def test_node_verifies_what_tocsin_signs() -> None:
     bad["seq"] = 99
     out = _node({"op": "verify", "pem": spki.decode(), "messages": [*good, json.dumps(bad)]})
     assert out == ["true", "true", "true", "false"]
+
+
+def test_a_signature_vouches_for_the_canonical_form_of_what_is_acted_on() -> None:
+    """Issue 17's review of JCS in precheck (notes/speed.md, session 13): the
+    signature is checked over the RFC 8785 form of the JSON as parsed, never
+    over the bytes as they came. So (1) a message signed over its raw,
+    non-canonical bytes is refused even by the key holder's own signature
+    (no second meaning for one signature), and (2) a duplicate member name,
+    which JSON parsers resolve differently, cannot change what is acted on:
+    the decoder and the canonical form both take the last one, so a duplicate
+    after the signed member is refused and one before it is ignored."""
+    ing = _ingress()
+    plot = sign(sample_plot(partner="JP", source="JP-R1", seq=5, sent=1_789_430_400.0), VKEY)
+    raw = encode_json(plot)
+    assert ing.check_bytes(raw).ok
+    # (1) signed over the bytes as sent (msgspec's field order, not JCS): refused
+    unsigned = msgspec.structs.replace(plot, seq=6, sig=None)
+    body = encode_json(unsigned)
+    assert body != signed_bytes(unsigned)
+    sig = base64.urlsafe_b64encode(VKEY.sign(body)).rstrip(b"=").decode()
+    forged = body[:-1] + b',"sig":"' + sig.encode() + b'"}'
+    assert _ingress().check_bytes(forged).reason == "bad_signature"
+    # (2) duplicate names: after the signed member refused, before it ignored
+    v = _ingress().check_bytes(raw[:-1] + b',"seq":999}')
+    assert (v.ok, v.reason) == (False, "bad_signature")
+    v = _ingress().check_bytes(b'{"seq":999,"kind":"heartbeat",' + raw[1:])
+    assert v.ok
+    assert v.env is not None
+    assert (v.env.seq, v.env.kind) == (5, "plot")
+    # a bundle: a body slipped in before the signed one is not what is accepted
+    members = [sample_plot(partner="JP", source="JP-R1", seq=i, sent=1_789_430_400.0) for i in (1, 2)]
+    b = encode_json(sign_bundle(members, VKEY, partner="JP", source="JP-B1", seq=1, sent=1_789_430_400.0))
+    evil = encode_json(make_bundle(members[:1], partner="JP", source="JP-B1", seq=1, sent=0.0))
+    evil_body = evil[evil.index(b'"body":') : -1]
+    v = _ingress().check_bytes(b"{" + evil_body + b"," + b[1:])
+    assert v.ok
+    assert [e.seq for e in v.accepted_envs()] == [1, 2]
+    v = _ingress().check_bytes(b[:-1] + b"," + evil_body + b"}")
+    assert (v.ok, v.reason) == (False, "bad_signature")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import bare_track
 
-from tocsin.dynamics.atmosphere import DAY_STEP_M, N_DAY, day_air, density_sigma
+from tocsin.dynamics.atmosphere import DAY_STEP_M, N_DAY, day_air, density, density_sigma
 from tocsin.dynamics.beta import BETA_RANGES
 from tocsin.dynamics.flight import fly_free
 from tocsin.fusion import TrackerConfig, drag
@@ -100,20 +100,29 @@ def test_a_prediction_owes_the_air_by_what_its_bank_has_learnt(monkeypatch: pyte
     """100 km up, a bank split but with nothing learnt yet owes only the air
     still to come (read along its path), not the 30 % of the air it is in
     now, which it has not read any drag through (before session 7 it owed
-    both); one that has learnt owes the difference of the two."""
-    seen: list[tuple[float, float]] = []
+    both); one that has learnt from drag it read owes the difference of the
+    two, read where it read it; one whose weights moved with no drag read
+    (a separated piece's role) has taken in no air (before session 13 it
+    owed the air it was in, as if it had read it there)."""
+    seen: list[tuple[float, float, Any]] = []
     real = ballistic_mod.predict_impact
 
     def spy(*a: Any, **kw: Any) -> Any:
-        seen.append((float(kw["rho_sigma"]), float(kw["air_informed"])))
+        seen.append((float(kw["rho_sigma"]), float(kw["air_informed"]), kw["air_read"]))
         assert kw["air_corr_m"] == TrackerConfig().density_corr_m
         return real(*a, **kw)
 
     monkeypatch.setattr(ballistic_mod, "predict_impact", spy)
     x = _re_entry_state()
     p = np.diag([100.0**2] * 3 + [5.0**2] * 3)
-    cfg = TrackerConfig()
-    for bank in (drag.split(drag.prior("SRBM"), x, p), _informed_bank("SRBM", math.log(4000.0), 0.02)):
+    cfg = TrackerConfig(air_read_heights=True)
+    low = np.concatenate([geodetic_to_ecef(38.0, 131.0, 50e3), x[3:]])
+    learnt_bank = drag.note_read(_informed_bank("SRBM", math.log(4000.0), 0.02), low)
+    for bank in (
+        drag.split(drag.prior("SRBM"), x, p),
+        learnt_bank,
+        _informed_bank("SRBM", math.log(4000.0), 0.02),
+    ):
         tr = bare_track(
             x,
             1_800_000_000.0,
@@ -127,11 +136,14 @@ def test_a_prediction_owes_the_air_by_what_its_bank_has_learnt(monkeypatch: pyte
         tr.p[:] = p
         tr.drag = bank
         Ballistic(cfg, Counter()).predictions(tr)
-    (step0, nothing), (step1, learnt) = seen
+    (step0, nothing, _), (step1, learnt, read), (_, unread, _) = seen
     # the step the impacts are flown with: the low air's departure
     assert step0 == step1 == pytest.approx(float(density_sigma(15e3)))
     assert nothing == 0.0
     assert learnt == 1.0
+    assert read is not None
+    assert int(np.argmax(read)) == 50  # read 50 km up (1-km bins)
+    assert unread == 0.0
 
 
 def _air_sigma_m(x: np.ndarray, beta: float, informed: float | None, k_single: float) -> float:
@@ -238,3 +250,94 @@ def test_a_narrow_belief_is_informed_even_when_the_likelihood_is_no_quadratic() 
     lw = bank.logw0 + lik
     lw = lw - (lw.max() + math.log(float(np.exp(lw - lw.max()).sum())))
     assert bank.with_states(bank.x, bank.p, lw).informed() > 0.6
+
+
+def _info(h: float, v: float) -> float:
+    rho = float(density(np.array([h]))[0])
+    return (rho * v * v) ** 2
+
+
+def test_a_bank_notes_where_it_read_the_drag_by_what_each_plot_told_it() -> None:
+    """Each plot that read the drag adds ``(rho v^2)^2`` (the square of the
+    drag's sensitivity to ``ln beta``) at its height; above the drag
+    ceiling nothing is read; a re-filter's fresh bank has read nothing."""
+    bank = drag.split(drag.prior("SRBM"), X0, np.eye(6))
+    assert bank.read is None
+    up = enu_matrix(38.0, 131.0).T @ np.array([2000.0, 0.0, 500.0])
+    hi = np.concatenate([geodetic_to_ecef(38.0, 131.0, 130e3), up])
+    assert drag.note_read(bank, hi) is bank
+    a = np.concatenate([geodetic_to_ecef(38.0, 131.0, 40e3), up])
+    b = np.concatenate([geodetic_to_ecef(38.0, 131.0, 60e3), up])
+    read = drag.note_read(drag.note_read(drag.note_read(bank, a), b), b).read
+    assert read is not None
+    assert set(np.nonzero(read)[0].tolist()) == {40, 60}
+    v = float(np.linalg.norm(up))
+    assert read[60] / read[40] == pytest.approx(2.0 * _info(60e3, v) / _info(40e3, v), rel=1e-3)
+    assert read[60] < 0.05 * read[40]  # the denser air tells the most
+    assert drag.note_read(bank, a).fresh().read is None
+
+
+def test_a_read_at_the_height_it_is_at_is_the_old_spread() -> None:
+    corr = 8e3
+    hs = np.linspace(0.0, 40e3, 41)
+    ws = np.exp(-hs / 10e3)
+    for h_now in (70e3, 30e3):
+        at = np.zeros(drag.AIR_BINS)
+        at[round(h_now / drag.AIR_GRID_M)] = 3.0
+        for k in (0.0, 0.5, 1.0):
+            old = drag.density_spread_path(h_now, k, corr, hs, ws)
+            assert drag.density_spread_path(h_now, k, corr, hs, ws, read=at) == pytest.approx(old, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("h0", "vh", "vz", "h_read"),
+    [
+        (95e3, 2200.0, -300.0, 50e3),  # an SRBM over the top, its bank read on the way up
+        (80e3, 2200.0, -900.0, 45e3),
+        (70e3, 2500.0, -1500.0, 60e3),
+    ],
+)
+def test_a_bank_owes_the_air_where_it_read_its_drag(h0: float, vh: float, vz: float, h_read: float) -> None:
+    """Reference as above (the simulator's integrator through 400 drawn days'
+    air, 8 km correlation): a bank that read its drag at ``h_read`` believes
+    ``ln beta`` less that day's departure THERE, and flies on from ``h0``
+    above it. The term read where it read (``DragBank.read``) says the
+    spread within 20 % (0.85-1.05 of it over seeds 7, 13, 21); the one that
+    takes the bank to have read the air it is in now (sessions 7-12) says
+    1.9-2.3x where the two heights are 30-45 km apart (the departure at
+    80-95 km is 0.3 of ``ln rho``, at 45-50 km 0.15; MC SRBM over the top,
+    session 13)."""
+    pos = geodetic_to_ecef(38.0, 131.0, h0)
+    x = np.concatenate([pos, enu_matrix(38.0, 131.0).T @ np.array([vh, 0.0, vz])])
+    beta = 4000.0
+    corr = TrackerConfig().density_corr_m
+    rng = np.random.default_rng(13)
+    knots = np.arange(N_DAY) * DAY_STEP_M
+    land = []
+    for _ in range(400):
+        day = day_air(rng, corr)
+        d_read = float(np.interp(h_read, knots, day))
+        _, xt, ok_t = fly_free(x, 0.0, beta=beta, t_max=5_000.0, air=day)
+        _, xe, ok_e = fly_free(x, 0.0, beta=beta * math.exp(-d_read), t_max=5_000.0)
+        assert ok_t
+        assert ok_e
+        land.append(xt[-1][:3] - xe[-1][:3])
+    en = np.array(land) @ enu_matrix(38.0, 131.0)[:2].T
+    ref = math.sqrt(float(np.linalg.eigvalsh(en.T @ en / len(en))[-1]))
+    read = np.zeros(drag.AIR_BINS)
+    read[round(h_read / drag.AIR_GRID_M)] = 1.0
+
+    def sigma(r: np.ndarray | None) -> float:
+        rs = drag.density_spread(h0, 0.0, corr)
+        p = np.eye(6) * 1e-6
+        a = predict_impact(x, p, 0.0, beta=beta, rho_sigma=rs, air_informed=1.0, air_corr_m=corr, air_read=r)
+        b = predict_impact(x, p, 0.0, beta=beta, rho_sigma=0.0)
+        assert a is not None
+        assert b is not None
+        d = np.array(a.cov_en) - np.array(b.cov_en)
+        c = np.array([[d[0], d[1]], [d[1], d[2]]])
+        return math.sqrt(max(float(np.linalg.eigvalsh(c)[-1]), 0.0))
+
+    assert sigma(read) == pytest.approx(ref, rel=0.2)
+    if h0 - h_read > 25e3:
+        assert sigma(None) > 1.3 * ref  # the air it is in, caught

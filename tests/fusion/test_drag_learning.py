@@ -100,3 +100,26 @@ def test_where_a_separated_piece_reads_beta(
     tr.burnout_t = 100.0 - since_burnout_s
     bank = drag.split(drag.mixture_prior([("MRBM", 0.5), ("stage", 0.4), ("debris", 0.1)]), x, np.eye(6))
     assert Estimator(TrackerConfig(), Counter())._reads_beta(tr, bank, 100.0) is reads
+
+
+def test_a_bank_notes_the_heights_it_read_its_drag_at() -> None:
+    """MC SRBM #0 (seed 1, biased radars) over its apogee (100 km at t+210
+    s): the bank of the track on it has read its drag on the way up, and
+    what it learnt came from the densest air it read (its mean 50 km), not
+    from where it is now: the air's departure it took in is the one there
+    (``DragBank.read``, :func:`tocsin.fusion.drag.density_spread_path`)."""
+
+    def apogee(sim: Any, trk: Tracker) -> None:
+        tr = _on(sim, trk, "M1")
+        assert tr.drag is not None
+        assert tr.drag.split
+        read = tr.drag.read
+        assert read is not None
+        hs = np.arange(read.size) * drag.AIR_GRID_M
+        h_read = float(read @ hs / read.sum())
+        x, _ = tr.combined()
+        assert float(np.linalg.norm(x[:3])) > 0.0
+        assert h_read < 70e3
+        assert float(read[hs > 90e3].sum()) < 1e-3 * float(read.sum())
+
+    run_flight_scene("SRBM", 0, 212.0, TrackerConfig(), {210.0: apogee}, sensor_bias=True)

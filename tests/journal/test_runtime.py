@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -256,10 +257,15 @@ class FailingJournal(Journal):
     fail = False
 
     def add(self, kind: str, payload: bytes, *, ts: float | None = None) -> int:
-        # (every append goes through add: the pipeline calls it directly)
+        # (every append goes through add or add_many: the pipeline calls them directly)
         if self.fail and kind == "input":
             raise OSError("disk full")
         return super().add(kind, payload, ts=ts)
+
+    def add_many(self, kind: str, payloads: Sequence[bytes]) -> int:
+        if self.fail and kind == "input":
+            raise OSError("disk full")
+        return super().add_many(kind, payloads)
 
 
 def test_failed_journal_write_does_not_burn_seqs(tmp_path: Path) -> None:

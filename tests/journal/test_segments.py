@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -390,3 +391,113 @@ def test_a_training_cut_short_by_a_stop_is_done_again(tmp_path: Path) -> None:
     assert [e.payload for e in again.entries()] == want
     assert again.verify().ok
     again.close()
+
+
+def _stored_rows(path: Path) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        cols = [r[1] for r in db.execute("PRAGMA table_info(entries)")]
+        return db.execute(f"SELECT {', '.join(cols)} FROM entries ORDER BY seq").fetchall()
+    finally:
+        db.close()
+
+
+def _counting_clock() -> Callable[[], float]:
+    ticks = iter(range(10**9))
+    return lambda: 1_789_430_400.0 + next(ticks) * 0.001
+
+
+@pytest.mark.parametrize("fmt", [2, 1])
+def test_many_entries_at_once_are_the_entries_one_at_a_time(tmp_path: Path, fmt: int) -> None:
+    """Journal.add_many (a bundle's members) and extend (runs of one kind)
+    store exactly the rows add() stores one at a time: each its own clock
+    reading, the same chain, the same codec and stored bytes (compressed or
+    not, before and after the dictionary), and rolled back whole."""
+    paths = {}
+    for way in ("one", "many"):
+        p = tmp_path / way / "journal.db"
+        p.parent.mkdir()
+        if fmt == 1:
+            db = sqlite3.connect(p)
+            db.executescript(
+                """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE entries (seq INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL,
+                    payload BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
+                INSERT INTO meta VALUES ('format', 'tocsin-journal-1');
+                """
+            )
+            db.close()
+        j = Journal(p, synchronous="NORMAL", clock=_counting_clock())
+        i = 0
+        for batch in range(TRAIN_AT // 100 + 10):  # (past the dictionary's training on format 2)
+            received = b"bundle-%d" % batch
+            members = [payload(k) for k in range(i, i + 100)]
+            members[batch % 100] = b"x"  # (one too short to compress)
+            i += 100
+            outputs = [payload(k)[::-1] for k in range(i, i + 3)]
+            with j.transaction():
+                if way == "one":
+                    j.add("received", received)
+                    for m in members:
+                        j.add("input", m)
+                    for o in outputs:
+                        j.add("output", o)
+                    j.add("note", b"n")
+                else:
+                    j.add("received", received)
+                    assert j.add_many("input", members) == j.last_seq
+                    assert j.add_many("input", []) == j.last_seq
+                    assert j.extend([("output", o) for o in outputs] + [("note", b"n")]) == 4
+        head = j.head
+
+        def failing(j: Journal) -> None:
+            with j.transaction():
+                j.add_many("input", [payload(0), payload(1)])
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            failing(j)
+        assert j.head == head
+        j.add_many("input", [payload(2)])  # (outside a transaction: its own commit)
+        assert j.verify().ok
+        paths[way] = p
+        j.close()
+    one, many = _stored_rows(paths["one"]), _stored_rows(paths["many"])
+    assert len(one) == (TRAIN_AT // 100 + 10) * 105 + 1
+    assert one == many
+    if fmt == 2:
+        assert {r[3] for r in many} == {0, 1}  # (stored raw and compressed, both compared)
+
+
+def test_a_journal_written_at_another_zstd_level_is_read_and_continued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payloads' zstd level went 3 -> 1 (session 13): segments written at 3
+    (their dictionary trained at 3 too) are read, verified and continued, and a
+    rotation trains the next dictionary at the level in force."""
+    from tocsin.journal import store
+
+    p = tmp_path / "journal.db"
+    monkeypatch.setattr(store, "_LEVEL", 3)
+    j = Journal(p, synchronous="NORMAL")
+    want = fill(j, TRAIN_AT + 300)
+    j.close()
+    monkeypatch.setattr(store, "_LEVEL", 1)
+    j = Journal(p, synchronous="NORMAL")
+    want += fill(j, 300, start=TRAIN_AT + 300)
+    j.rotate()
+    want += fill(j, TRAIN_AT // 2, start=TRAIN_AT + 600)
+    assert [e.payload for e in j.entries()] == want
+    assert j.verify().ok
+    j.close()
+    db = sqlite3.connect(segments_dir(p) / f"{1:012d}-{TRAIN_AT + 600:012d}.db")
+    packed = db.execute(
+        "SELECT COUNT(*) FROM entries WHERE codec > 0 AND seq > ?", (TRAIN_AT + 300,)
+    ).fetchone()[0]
+    db.close()
+    assert packed == 300  # (the rows added at level 1 with the level-3 dictionary: compressed)
+    db = sqlite3.connect(p)
+    packed = db.execute("SELECT COUNT(*) FROM entries WHERE codec > 0").fetchone()[0]
+    db.close()
+    assert packed == TRAIN_AT // 2

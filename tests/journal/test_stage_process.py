@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -416,11 +417,15 @@ def test_outputs_leave_once_what_made_them_is_durable_before_their_own_fsync(
     j = Journal(tmp_path / "j.db", synchronous="FULL")
     unsynced: list[str] = []  # kinds journalled since the last fsync
     at_emit: list[frozenset[str]] = []
-    real_add, real_sync = j.add, j.sync
+    real_add, real_add_many, real_sync = j.add, j.add_many, j.sync
 
     def add(kind: str, payload: bytes, *, ts: float | None = None) -> int:
         unsynced.append(kind)
         return real_add(kind, payload, ts=ts)
+
+    def add_many(kind: str, payloads: Sequence[bytes]) -> int:
+        unsynced.extend(kind for _ in payloads)
+        return real_add_many(kind, payloads)
 
     def sync() -> None:
         real_sync()
@@ -431,6 +436,7 @@ def test_outputs_leave_once_what_made_them_is_durable_before_their_own_fsync(
             at_emit.append(frozenset(unsynced))
 
     monkeypatch.setattr(j, "add", add)
+    monkeypatch.setattr(j, "add_many", add_many)
     monkeypatch.setattr(j, "sync", sync)
     pipe = Pipeline(default_stages(), j, [Sink()])
     proc = pipe.start_stage_process(StageRecipe("default"))

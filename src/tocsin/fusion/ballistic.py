@@ -488,6 +488,10 @@ class Ballistic:
             # what the bank has read of the air it is in (bank.informed)
             rs = drag.density_spread(float(height(x[None, :3])[0]), 0.0, cfg.density_corr_m)
             k_air = 0.0 if bank is None else bank.informed()
+            if cfg.air_read_heights and bank is not None and getattr(bank, "read", None) is None:
+                # a bank that has read no drag took in none of the air: what
+                # moved its weights was the role's evidence, not the air
+                k_air = 0.0
         extra = separation.ambiguity(tr, self.tracks, cfg.dup_dist_m, cfg.dup_speed_mps)
         # the radars' residual registration biases (they do not average out)
         # (of the radars with plots in the last oosm_lag_s; the history keeps
@@ -508,6 +512,7 @@ class Ballistic:
             extra_cov=extra,
             air_informed=k_air,
             air_corr_m=cfg.density_corr_m,
+            air_read=getattr(bank, "read", None) if cfg.air_read_heights else None,
         )
         self.stats["impact_predictions"] += 1
         if (

@@ -127,6 +127,16 @@ class TrackerConfig:
     to 30 % at 80 km) stays alike, m: the drag still to come is that much
     uncertain in impact predictions (:func:`tocsin.fusion.drag.density_spread`);
     0: not at all."""
+    air_read_heights: bool = False
+    """The air term of an impact ellipse takes the air's departure a bank
+    has taken into its ``ln beta`` where the bank read its drag
+    (:attr:`tocsin.fusion.drag.DragBank.read`), and none for a bank that has
+    read no drag; False: the air at the height the object is at now, as if
+    it read it there (an SRBM's bank reads below ~60 km on the way up: over
+    the top, 80-135 km, that counted 0.30-0.35 of ``ln beta`` of upper air
+    it never read, an along-track axis 2x too long; docs/fusion.md, "Where
+    the bank read the air"). Off by default until measured on the whole
+    Monte Carlo and the drills (session 13)."""
     impact_process_noise: bool = True
     """Carry the process noise still to come (``q_ballistic`` below the drag
     ceiling, ``q_ballistic_vacuum`` above) into the impact ellipse."""

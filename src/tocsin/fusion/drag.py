@@ -91,6 +91,13 @@ class DragBank:
     zref: F64 | None = None
     """``(K,)`` the log weights :func:`drift_air` last left (what has been
     read since is ``logw - zref``)."""
+    read: F64 | None = None
+    """``(AIR_BINS,)`` where the drag the bank has weighed was read: each
+    plot that read ``beta`` (:func:`note_read`) adds its information about
+    ``ln beta`` to the bin of the height it was read at; None until the
+    first. The air's departure the bank has taken into its ``ln beta`` is
+    the departure there, not where the object is now
+    (:func:`density_spread_path`)."""
 
     @property
     def split(self) -> bool:
@@ -171,7 +178,9 @@ class DragBank:
         from a state older than the bank starts again from (every
         measurement the bank has weighed since is re-filtered too)."""
         logw0 = getattr(self, "logw0", None)  # None: pickled before it existed
-        return replace(self, x=None, p=None, logw=self.logw if logw0 is None else logw0, zw=None, zref=None)
+        return replace(
+            self, x=None, p=None, logw=self.logw if logw0 is None else logw0, zw=None, zref=None, read=None
+        )
 
 
 def prior(kind: str, *, n_core: int = 9, n_tail: int = 2, tail: float = 0.01) -> DragBank:
@@ -322,6 +331,27 @@ def drag_accel(x: F64, beta: F64) -> F64:
     return out
 
 
+def note_read(bank: DragBank, x: F64) -> DragBank:
+    """``bank`` with one plot's reading of the drag noted at the height of
+    the state ``x (6,)`` it was read at (:attr:`DragBank.read`). A plot's
+    information about ``ln beta`` is the square of what ``ln beta`` changes
+    in what it measures: the drag deceleration ``a = rho v^2 / (2 beta)``
+    changes by ``-a`` per unit of ``ln beta``, so plots of equal accuracy
+    inform in proportion to ``a^2``, i.e. ``(rho(h) v^2)^2`` (``beta`` is
+    the same for every plot of the bank and cancels)."""
+    h = float(height(x[None, :3])[0])
+    if h >= DRAG_CEILING_M:
+        return bank
+    rho = float(density(np.array([max(h, 0.0)]))[0])
+    info = (rho * float(x[3:] @ x[3:])) ** 2
+    if not info > 0.0:
+        return bank
+    prev = getattr(bank, "read", None)
+    read = np.zeros(AIR_BINS) if prev is None else prev.copy()
+    read[min(max(round(h / AIR_GRID_M), 0), AIR_BINS - 1)] += info
+    return replace(bank, read=read)
+
+
 def density_spread(h_now_m: float, informed: float, corr_m: float, h_low_m: float = 15_000.0) -> float:
     """1-sigma relative error of the drag still to come that the air's
     departure from the standard atmosphere makes
@@ -379,7 +409,9 @@ def air_weights(samples: list[tuple[float, F64]], t_ground: float, beta: float) 
     return h, w
 
 
-def density_spread_path(h_now_m: float, informed: float, corr_m: float, heights: F64, weights: F64) -> float:
+def density_spread_path(
+    h_now_m: float, informed: float, corr_m: float, heights: F64, weights: F64, read: F64 | None = None
+) -> float:
     """1-sigma relative error of the drag still to come from the air's
     departure from the standard (as :func:`density_spread`), with the drag
     to come spread along its path: ``weights`` at ``heights``
@@ -396,7 +428,17 @@ def density_spread_path(h_now_m: float, informed: float, corr_m: float, heights:
     height ``min(h_now, 15 km)`` overstated the departure a whole re-entry
     reads by 1.3-2x, and once informed said nothing is left below 15 km,
     where the air still to come lies below the air the bank read:
-    benchmarks/air_calibration.py.) Without weights: :func:`density_spread`."""
+    benchmarks/air_calibration.py.) Without weights: :func:`density_spread`.
+
+    ``read`` (:attr:`DragBank.read`): where the bank read the drag it has
+    weighed, with each height's share of what it learnt: the departure it
+    took in is their mean ``d_r = sum u_j d_j``, so ``k d_r`` replaces
+    ``k d_n`` (variance ``k^2 u^T C u - 2 k w^T C u / W``). Without it the
+    bank is taken to have read the air it is in now, which holds only while
+    it reads: a bank that read its drag at 50 km on the way up is not
+    informed by the air at 100 km it coasts through over the top (MC SRBM,
+    session 13: the term was 0.30-0.35 of ``ln beta`` from 80 km up, the
+    departure of the air there, where it is 0.15-0.2 of the air read)."""
     k = min(max(float(informed), 0.0), 1.0)
     tot = float(np.sum(weights))
     if weights.size == 0 or not tot > 0.0 or corr_m <= 0.0:
@@ -407,7 +449,15 @@ def density_spread_path(h_now_m: float, informed: float, corr_m: float, heights:
     hb = used * AIR_GRID_M
     sw = density_sigma(hb) * wb[used]
     var = float(sw @ np.exp(-np.abs(hb[:, None] - hb[None, :]) / corr_m) @ sw)
-    if k > 0.0:
+    if k > 0.0 and read is not None and float(np.sum(read)) > 0.0:
+        # less what the bank has read of the air where it read it
+        ur = read / float(np.sum(read))
+        ru = np.nonzero(ur > 0.0)[0]
+        hr = ru * AIR_GRID_M
+        su = density_sigma(hr) * ur[ru]
+        var += k * k * float(su @ np.exp(-np.abs(hr[:, None] - hr[None, :]) / corr_m) @ su)
+        var -= 2.0 * k * float(sw @ np.exp(-np.abs(hb[:, None] - hr[None, :]) / corr_m) @ su)
+    elif k > 0.0:
         # less what the bank has read of the air it is in
         sn = float(density_sigma(h_now_m))
         var += k * k * sn * sn - 2.0 * k * sn * float(sw @ np.exp(-np.abs(hb - h_now_m) / corr_m))

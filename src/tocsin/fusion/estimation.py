@@ -513,6 +513,9 @@ class Estimator:
             if not self._reads_beta(tr, pend, float(t[k])):
                 # the members follow the plot; the belief about beta stays
                 bank = bank.with_states(bank.x, bank.p, pend.logw)
+            else:
+                # where it read the drag (the air's departure it takes in)
+                bank = drag.note_read(bank, pend.weights @ pend.x)
             xm, pm = drag.mixture(bank)
             tr.x = np.stack([xm, tr.x[1]])
             tr.p = np.stack([pm, tr.p[1]])

@@ -285,6 +285,7 @@ def predict_impact(
     extra_cov: F64 | None = None,
     air_informed: float | None = None,
     air_corr_m: float = 0.0,
+    air_read: F64 | None = None,
     max_time: float = 7200.0,
     path_step_s: float = 30.0,
     floor_m: float = 10.0,
@@ -310,7 +311,9 @@ def predict_impact(
     air's departure read along the heaviest member's path to the ground
     (:func:`tocsin.fusion.drag.density_spread_path`, correlated over
     ``air_corr_m`` of height), and the impacts' difference is scaled to it
-    (linear in a small change of the drag). The 95 % ellipse is the ellipse
+    (linear in a small change of the drag); ``air_read``
+    (:attr:`~tocsin.fusion.drag.DragBank.read`): the heights the bank read
+    that drag at (without it, the height it is at now). The 95 % ellipse is the ellipse
     of the mixture's covariance scaled to hold 95 % of the mixture
     (:func:`mixture_scale`; for one member the chi-square quantile).
     ``extra_cov`` (6 x 6) is added to every member's state covariance: what
@@ -397,7 +400,9 @@ def predict_impact(
             # the departure the drag to come reads along its path
             hw = drag_mod.air_weights([(0.0, allpts[r0]), *samples], float(dt[r0]), float(betas[heavy]))
             h0 = float(height(allpts[r0 : r0 + 1, :3])[0])
-            air_scale = drag_mod.density_spread_path(h0, air_informed, air_corr_m, *hw) / rho_sigma
+            air_scale = (
+                drag_mod.density_spread_path(h0, air_informed, air_corr_m, *hw, read=air_read) / rho_sigma
+            )
             d_air = d_air * air_scale
         covs = covs + np.einsum("ka,kb->kab", d_air, d_air)
         t2 = dt[extra : extra + 2 * k].reshape(k, 2)
