@@ -394,36 +394,57 @@ def test_a_role_told_by_the_drag_bank_is_not_its_prior_again() -> None:
     assert a.drag.role is None  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("who", ["sibling", "track"])
-def test_a_lost_track_is_neither_told_nor_compared(who: str) -> None:
-    """The geometry reads the order of pieces a sensor holds: a ``lost``
-    track's position is its own prediction, no piece seen there. MC seed 1
-    IRBM #88 (biased radars): the re-entry vehicle's first track, lost, was
-    "behind" the track that had taken its plots over and kept that one a
-    stage (rv coverage 0.796, final 25.2 km; with lost tracks out of the
-    geometry 0.994, 305 m). A lost track is not told. A lost sibling still
-    counts (the session-12 form left it out too: SLV stage coverage 0.928 ->
-    0.803 in the full MC, stage-2 tracks told ``rv`` past a lost stack)."""
-    a, b = _pair(500.0, t=300.0, role_a=None)
-    c, _ = _pair(-2_000.0, t=300.0, role_a=None)  # a third piece 2 km behind a...
+@pytest.mark.parametrize(
+    "who", ["sibling-ahead", "sibling-beside", "spent-sibling-beside", "sibling-behind", "track"]
+)
+def test_a_lost_track_is_not_told_and_testifies_only_against_rv(who: str) -> None:
+    """The geometry reads the order of pieces; a ``lost`` track's position is
+    its own coasting prediction, no piece seen there. A lost track is not
+    told (MC seed 1 IRBM #88, biased radars: the re-entry vehicle's first
+    track, lost, kept the track that had taken its plots over a stage: rv
+    coverage 0.796, final 25.2 km). Being behind a lost sibling's prediction
+    does not make a track spent. The piece a lost sibling was on flies on
+    unseen and may carry on: a track not clearly ahead of it is not told
+    ``rv`` (full MC of 6f468d0: SLV stage-2 tracks were, past a stack lost
+    in the insertion burn; stage coverage 0.928 -> 0.803) -- unless that
+    sibling was told spent: the piece left behind testifies to nothing
+    carrying on (MC seed 1 MRBM #192: the stack's track, told ``stage`` and
+    lost in boost, kept the rv's track a stage for 78 s)."""
+    a, b = _pair(500.0, t=300.0, role_a=None)  # a 500 m ahead of b
+    c, _ = _pair(0.0, t=300.0, role_a=None)
     c.key = 3  # type: ignore[attr-defined]
-    c.x[:, :3] = a.x[:, :3] + 2_000.0 * a.part_dir  # type: ignore[attr-defined]  # ...now 2 km ahead of it
+    # c 2 km ahead of a, 30 m ahead (within the bar), or 3 km behind it
+    off = {"sibling-behind": -3_000.0, "sibling-beside": 30.0, "spent-sibling-beside": 30.0}.get(who, 2_000.0)
+    c.x[:, :3] = a.x[:, :3] + off * a.part_dir  # type: ignore[attr-defined]
     for tr, sibs in ((a, {2, 3}), (b, {1, 3}), (c, {1, 2})):
         tr.siblings = sibs  # type: ignore[attr-defined]
     cfg = TrackerConfig()
-    if who == "sibling":
-        # a lost sibling 2 km ahead may be the piece that carries on: a is
-        # not told rv past it (SLV stage-2 tracks were, when the stack's track
-        # was lost in the insertion burn: full MC of 6f468d0)
-        c.status = "lost"  # type: ignore[attr-defined]
-        separation.decide_roles([a, b, c], cfg.role_sigmas, cfg.role_min_m, cfg.role_mass)  # type: ignore[list-item]
-        assert a.role != "rv"  # type: ignore[attr-defined]
-        assert (b.role, c.role) == ("stage", None)  # type: ignore[attr-defined]
-    else:
+    if who == "track":
         a.status = "lost"  # type: ignore[attr-defined]
         separation.decide_roles([a, b, c], cfg.role_sigmas, cfg.role_min_m, cfg.role_mass)  # type: ignore[list-item]
         assert a.role is None  # type: ignore[attr-defined]
         assert (b.role, c.role) == ("stage", "rv")  # type: ignore[attr-defined]
+        return
+    c.status = "lost"  # type: ignore[attr-defined]
+    if who == "spent-sibling-beside":
+        c.role = c.told = "stage"  # type: ignore[attr-defined]
+    if who.endswith("beside"):
+        assert separation.behind(a, c, cfg.role_sigmas, cfg.role_min_m) is None  # type: ignore[arg-type]
+    separation.decide_roles([a, b, c], cfg.role_sigmas, cfg.role_min_m, cfg.role_mass)  # type: ignore[list-item]
+    if who == "sibling-ahead":
+        # behind a prediction only: not spent; not clearly ahead of it: not rv
+        assert a.role != "stage", "a lost sibling's prediction made a track spent"  # type: ignore[attr-defined]
+        assert a.role != "rv", "a track was told rv past a lost sibling ahead of it"  # type: ignore[attr-defined]
+        assert (b.role, c.role) == ("stage", None)  # type: ignore[attr-defined]
+    elif who == "sibling-beside":
+        # in no clear order with a lost piece that may carry on: not rv
+        assert (a.role, b.role, c.role) == (None, "stage", None)  # type: ignore[attr-defined]
+    elif who == "spent-sibling-beside":
+        # the lost piece was told spent: clearly ahead of the held one is enough
+        assert (a.role, b.role, c.role) == ("rv", "stage", "stage")  # type: ignore[attr-defined]
+    else:
+        # clearly ahead of every sibling, the lost one too: carries on
+        assert (a.role, b.role, c.role) == ("rv", "stage", None)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("sibling", ["held", "lost", "coasting", "self coasting", "untold"])

@@ -220,10 +220,9 @@ def test_prune_keeps_the_heads_and_refuses_without_yes(tmp_path: Path) -> None:
     assert "does not continue the chain" in r.stdout
 
 
-def test_format_1_journals_are_read_and_continued(tmp_path: Path) -> None:
-    from tocsin.journal.store import ZERO_HASH, entry_hash
-
-    p = tmp_path / "old.db"
+def _format_1(p: Path) -> sqlite3.Connection:
+    """An empty journal of format 1 (before segments and compression) at ``p``,
+    open for the test to add rows to."""
     db = sqlite3.connect(p)
     db.executescript(
         """
@@ -233,6 +232,14 @@ def test_format_1_journals_are_read_and_continued(tmp_path: Path) -> None:
         INSERT INTO meta VALUES ('format', 'tocsin-journal-1');
         """
     )
+    return db
+
+
+def test_format_1_journals_are_read_and_continued(tmp_path: Path) -> None:
+    from tocsin.journal.store import ZERO_HASH, entry_hash
+
+    p = tmp_path / "old.db"
+    db = _format_1(p)
     prev = ZERO_HASH
     for i in range(1, 4):
         h = entry_hash(prev, i, 1.0, "input", b"m%d" % i)
@@ -418,16 +425,7 @@ def test_many_entries_at_once_are_the_entries_one_at_a_time(tmp_path: Path, fmt:
         p = tmp_path / way / "journal.db"
         p.parent.mkdir()
         if fmt == 1:
-            db = sqlite3.connect(p)
-            db.executescript(
-                """
-                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE entries (seq INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL,
-                    payload BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
-                INSERT INTO meta VALUES ('format', 'tocsin-journal-1');
-                """
-            )
-            db.close()
+            _format_1(p).close()
         j = Journal(p, synchronous="NORMAL", clock=_counting_clock())
         i = 0
         for batch in range(TRAIN_AT // 100 + 10):  # (past the dictionary's training on format 2)

@@ -239,14 +239,24 @@ def test_drill_runs_across_the_sovereign_deployment(tmp_path: Path) -> None:
         outs = asyncio.run(asyncio.wait_for(go(), 240))
 
     assert any("JP-01" in a.body.areas for a in ref_alerts)  # the slice reaches the land warnings
+
+    def story(xs: list[Any], kinds: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        return sorted({(a.body.msg_type, tuple(a.body.areas)) for a in xs if a.body.msg_type in kinds})
+
     for c in CODES:
         alerts = [decode_json(b) for b in outs[c] if b'"kind":"alert"' in b[:40]]
         assert alerts, c
         assert {a.body.status for a in alerts} == {"Exercise"}
-        # each nation's node warns the areas the embedded run warns
-        assert sorted({(a.body.msg_type, tuple(a.body.areas)) for a in alerts}) == sorted(
-            {(a.body.msg_type, tuple(a.body.areas)) for a in ref_alerts}
-        ), c
+        # each nation's node warns the areas the embedded run warns: the same first
+        # and last words (Alert, Cancel) for the same areas, and no area the embedded
+        # run did not name. An Update in between may come or not: a node fuses the
+        # partners' batches in the rounds they arrive in (on a loaded machine a round
+        # can hold one partner's batch and the next round the others', taken as
+        # out-of-sequence plots), so an intermediate prediction that moved "materially"
+        # in one order need not in another.
+        assert story(alerts, ("Alert", "Cancel")) == story(ref_alerts, ("Alert", "Cancel")), c
+        named = {x for a in alerts for x in a.body.areas}
+        assert named == {x for a in ref_alerts for x in a.body.areas}, c
 
 
 def test_node_reads_the_generated_credentials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ from tocsin.geo import enu_matrix, geodetic_to_ecef
 from tocsin.warning import WarningConfig, WarningEngine
 from tocsin.warning.policy import ObjectsPolicy
 from tocsin.wire import make
-from tocsin.wire.messages import AlertBody, Ellipse, Envelope, ImpactPrediction, TrackBody
+from tocsin.wire.messages import AlertBody, Ellipse, Envelope, ImpactPoint, ImpactPrediction, TrackBody
 
 T0 = 1_000.0
 
@@ -30,6 +30,7 @@ def _report(
     may_manoeuvre: bool | None = None,
     tid: str = "P-1",
     status: str = "confirmed",
+    most_likely: ImpactPoint | None = None,
 ) -> Envelope:
     la, lo, h = at
     x = geodetic_to_ecef(la, lo, h)
@@ -51,6 +52,7 @@ def _report(
             lon=impact[1],
             sigma_t_s=2.0,
             ellipse=Ellipse(semi_major_m=semi_major_m, semi_minor_m=10e3, bearing_deg=90.0),
+            most_likely=most_likely,
         ),
         phase="ballistic",
         quality=1.0,
@@ -212,3 +214,36 @@ def test_a_missile_that_may_pull_up_names_its_footprint_and_keeps_it_when_lost()
     closes = {c: e.body.close for e in out if e.partner == "JP" for c in e.body.closes}
     assert closes["JP-0610"] == "fell"
     assert eng.active_areas()["JP"] == []
+
+
+def test_a_climbing_missile_that_may_pull_up_names_its_most_likely_fall_and_the_far_end_waits() -> None:
+    """A "may pull up" footprint (``may_manoeuvre``, 200 km long, centred at
+    133.5 E) with its most likely (ballistic) prediction beside it
+    (``impact.most_likely``: 132.3 E, 20 km) sent while the missile still
+    climbs names the most likely prediction's areas only: no glide can have
+    begun before the apogee, and the glides' reach is still the drag prior's
+    (threat.held_far_end). The same report on the way down names the
+    footprint; with ``footprint_from_apogee`` off, the climbing one does too."""
+    from tocsin.warning.threat import ThreatConfig
+
+    ml = ImpactPoint(
+        t=T0 + 500.0,
+        lat=36.5,
+        lon=132.3,
+        sigma_t_s=2.0,
+        ellipse=Ellipse(semi_major_m=20e3, semi_minor_m=5e3, bearing_deg=90.0),
+    )
+    kw = {"at": (36.5, 130.5, 40e3), "impact": (36.5, 133.5), "semi_major_m": 200e3, "most_likely": ml}
+
+    def named(down_mps: float, cfg: WarningConfig | None = None) -> set[str]:
+        eng = WarningEngine(registry=grid_registry(), config=cfg)
+        eng.push(_report(T0, may_manoeuvre=True, down_mps=down_mps, **kw))  # type: ignore[arg-type]
+        return set(eng.active_areas()["JP"])
+
+    climbing, falling = named(-300.0), named(300.0)
+    print("climbing", sorted(climbing), "falling", sorted(falling))
+    assert "JP-0608" in climbing  # 132-133 E: the most likely fall
+    assert not {"JP-0610", "JP-0611"} & climbing  # 134-136 E: the glides' far end waits
+    assert {"JP-0610", "JP-0611"} <= falling
+    off = WarningConfig(threat=ThreatConfig(footprint_from_apogee=False))
+    assert {"JP-0610", "JP-0611"} <= named(-300.0, off)

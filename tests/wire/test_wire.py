@@ -271,6 +271,23 @@ def _bad(msg: dict[str, object], path: list[str | int], value: object) -> bytes:
         ),
         (3, ["body", "impact", "most_likely"], {"lat": 40.0, "lon": 139.0}, "$.body.impact.most_likely.t"),
         (3, ["body", "impact", "most_likely"], [40.0, 139.0], "$.body.impact.most_likely"),
+        (
+            3,
+            ["body", "impact", "most_likely"],
+            {"t": T0, "lat": 40.0, "lon": 139.0, "sigma_t_s": -1.0},
+            "$.body.impact.most_likely.sigma_t_s",
+        ),
+        (
+            3,
+            ["body", "impact", "most_likely"],
+            {
+                "t": T0,
+                "lat": 40.0,
+                "lon": 139.0,
+                "ellipse": {"semi_major_m": -5.0, "semi_minor_m": 1.0, "bearing_deg": 0.0},
+            },
+            "$.body.impact.most_likely.ellipse.semi_major_m",
+        ),
         (4, ["body", "status"], "Real", "$.body.status"),
         (7, ["body", "lat"], KeyError, "$.body.lat"),
     ],
@@ -403,6 +420,9 @@ finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_va
 lat = st.floats(min_value=-90, max_value=90)
 lon = st.floats(min_value=-180, max_value=180)
 pos = st.floats(min_value=1e-6, max_value=1e6)
+ellipses = st.one_of(
+    st.none(), st.builds(Ellipse, semi_major_m=pos, semi_minor_m=pos, bearing_deg=st.floats(0, 180))
+)
 ident = st.text(st.characters(codec="utf-8", categories=["L", "N", "Pd"]), min_size=1, max_size=20)
 
 radar_plots = st.builds(
@@ -435,11 +455,18 @@ tracks = st.builds(
             lat=lat,
             lon=lon,
             sigma_t_s=pos,
-            ellipse=st.one_of(
+            ellipse=ellipses,
+            most_likely=st.one_of(
                 st.none(),
-                st.builds(Ellipse, semi_major_m=pos, semi_minor_m=pos, bearing_deg=st.floats(0, 180)),
+                st.builds(
+                    ImpactPoint,
+                    t=st.floats(0, 4e9),
+                    lat=lat,
+                    lon=lon,
+                    sigma_t_s=st.one_of(st.none(), pos),
+                    ellipse=ellipses,
+                ),
             ),
-            most_likely=st.one_of(st.none(), st.builds(ImpactPoint, t=st.floats(0, 4e9), lat=lat, lon=lon)),
         ),
     ),
 )

@@ -482,13 +482,15 @@ class Ballistic:
             q = (cfg.q_reentry_maneuver, cfg.q_reentry_maneuver, DRAG_CEILING_M)
         rs = 0.0
         k_air: float | None = None
+        # where the bank read its drag (None: pickled before DragBank.read, or the rule off)
+        air_read = getattr(bank, "read", None) if cfg.air_read_heights else None
         if cfg.density_corr_m > 0.0 and (bank is not None or cfg.beta is not None):
             # the step: the low air's departure; the spread itself is read
             # along the path to the ground (drag.density_spread_path), less
             # what the bank has read of the air it is in (bank.informed)
             rs = drag.density_spread(float(height(x[None, :3])[0]), 0.0, cfg.density_corr_m)
             k_air = 0.0 if bank is None else bank.informed()
-            if cfg.air_read_heights and bank is not None and getattr(bank, "read", None) is None:
+            if cfg.air_read_heights and bank is not None and air_read is None:
                 # a bank that has read no drag took in none of the air: what
                 # moved its weights was the role's evidence, not the air
                 k_air = 0.0
@@ -512,7 +514,7 @@ class Ballistic:
             extra_cov=extra,
             air_informed=k_air,
             air_corr_m=cfg.density_corr_m,
-            air_read=getattr(bank, "read", None) if cfg.air_read_heights else None,
+            air_read=air_read,
         )
         self.stats["impact_predictions"] += 1
         if (
@@ -535,14 +537,15 @@ class Ballistic:
             and cfg.glide_footprint
             and tr.role not in separation.SPENT
             and pullup_possible(x, max(drag.kepler_apogee_m(x), tr.max_alt))
-            and float(x[:3] @ x[3:]) < 0.0
         ):
             # not seen to manoeuvre, but flying as a pull-up SRBM does until
-            # it pulls up: the corridor widens to the glide (issue 16 item 3).
-            # From its apogee on: a pull-up is flown on the way down, and
-            # while the track still climbs after burnout the glides' reach is
-            # the drag prior's spread, not a measured drag (the far end
-            # waits; docs/fusion.md "Before the pull-up: the far end waits")
+            # it pulls up: the corridor widens to the glide (issue 16 item 3),
+            # from burnout on (where it can go; the ballistic fall travels
+            # with it as the most likely point). While the track still climbs
+            # the glides' reach is the drag prior's spread, not a measured
+            # drag: the warning stage holds that far end back until the
+            # apogee (threat.ThreatConfig.footprint_from_apogee; docs/fusion.md
+            # "Before the pull-up: the far end waits")
             b_m = math.exp(bank.mean_lnb()) if bank is not None else (cfg.beta or drag.NOMINAL_BETA)
             fp = may_pull_up(
                 x,

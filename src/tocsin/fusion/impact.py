@@ -57,10 +57,10 @@ class Impact:
     """The mixture of a ballistic fall and the glide the object may still fly
     (:func:`tocsin.fusion.manoeuvre.may_pull_up`): reported as
     ``TrackBody.may_manoeuvre``, whose warning names its areas however wide."""
-    most_likely: tuple[float, float, float] | None = None
-    """(t, lat, lon) of the single most likely impact when it is not the
-    ellipse's centre: a may-pull-up mixture's ballistic fall, its heaviest
-    component (reported as ``ImpactPrediction.most_likely``)."""
+    most_likely: Impact | None = None
+    """The single most likely impact when it is not the ellipse's centre,
+    with its own prediction: a may-pull-up mixture's ballistic fall, its
+    heaviest component (reported as ``ImpactPrediction.most_likely``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -338,7 +338,7 @@ def may_pull_up(
         base.path,
         CHI2_2_95,
         may_manoeuvre=True,
-        most_likely=(base.t, base.lat, base.lon) if 1.0 - weight >= weight / k else None,
+        most_likely=base if 1.0 - weight >= weight / k else None,
     )
 
 
@@ -364,7 +364,7 @@ def _impact_at(
     scale: float,
     *,
     may_manoeuvre: bool = False,
-    most_likely: tuple[float, float, float] | None = None,
+    most_likely: Impact | None = None,
 ) -> Impact:
     """The impact centred at ``mean`` (east/north, m, in the ground plane at
     ``c0`` with axes ``rot``) at ``t_imp``; ``ellipse`` = (semi-axes a, b in m,

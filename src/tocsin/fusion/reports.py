@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.fusion.config import TrackerConfig
+from tocsin.fusion.impact import Impact
 from tocsin.fusion.track import Track
 from tocsin.geo.wgs84 import ecef_to_geodetic
 from tocsin.wire.messages import Ellipse, Envelope, ImpactPoint, ImpactPrediction, LaunchEstimate, TrackBody
@@ -172,7 +173,7 @@ class Reporter:
                     ellipse=Ellipse(
                         semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg
                     ),
-                    most_likely=None if im.most_likely is None else ImpactPoint(*im.most_likely),
+                    most_likely=None if im.most_likely is None else _point(im.most_likely),
                 )
                 # the ground track ahead: where the track is now, then the
                 # predicted points still in the future (ending at the impact)
@@ -251,6 +252,17 @@ def _azimuth(tr: Track) -> tuple[float | None, float | None]:
     if la is None:
         return None, None
     return la.azimuth_deg, la.azimuth_sigma_deg
+
+
+def _point(im: Impact) -> ImpactPoint:
+    """One hypothesis of a reported impact, with its own prediction."""
+    return ImpactPoint(
+        im.t,
+        im.lat,
+        im.lon,
+        im.sigma_t_s,
+        Ellipse(semi_major_m=im.semi_major_m, semi_minor_m=im.semi_minor_m, bearing_deg=im.bearing_deg),
+    )
 
 
 def _may_manoeuvre(tr: Track) -> bool:

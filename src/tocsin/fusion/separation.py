@@ -364,12 +364,24 @@ def decide_roles(
 def _geometric_verdict(
     tr: Track, by_key: dict[int, Track], sigmas: float, min_m: float, bias: Bias | None = None
 ) -> tuple[str | None, bool]:
-    """Spent if clearly behind a sibling; carrying on if clearly ahead of
-    every sibling; else unknown. A lost sibling still counts: the piece it
-    was on flies on unseen, and leaving it out let a stage-2 track be told
-    ``rv`` (a warhead's drag on a stage) when the stack's track was lost in
-    the insertion burn (full MC of 6f468d0: SLV stage coverage 0.928 ->
-    0.803, SLV #174 S2 final 4.7 -> 35.9 km; docs/fusion.md).
+    """Spent if clearly behind a sibling a sensor still holds; carrying on if
+    clearly ahead of a sibling and of every one, lost ones too, save lost ones
+    told spent; else unknown.
+
+    What a lost sibling can testify: its state is its track's own coasting
+    prediction, no plot has placed a piece there since. Being behind it says
+    nothing of this track's piece: it cannot make this track spent. But the
+    piece it was on flies on unseen, and if it may carry on (a stack lost in
+    a burn flies on ahead of its prediction) this track is told ``rv`` only
+    when clearly ahead of that prediction too (full MC of 6f468d0: SLV stage
+    coverage 0.928 -> 0.803, stage-2 tracks told ``rv`` past a stack lost in
+    the insertion burn, SLV #174 S2 final 4.7 -> 35.9 km; docs/fusion.md). A
+    lost sibling told spent (clearly behind a sibling while it was held, or
+    by its drag) was found to be the piece left behind: it testifies to
+    nothing carrying on (MC seed 1 MRBM #192, biased radars: the rv's track,
+    34 m from it and clearly ahead of every held sibling, was kept ``stage``
+    from t+143 s to t+221 s by the stack's track, told ``stage`` and lost in
+    boost 5 km off any piece).
 
     And whether the pair is collapsed: this track and a sibling the
     geometry told apart from it (the other role) are neither clearly ahead
@@ -388,15 +400,14 @@ def _geometric_verdict(
     sibs = [o for k in sorted(tr.siblings) if (o := by_key.get(k)) is not None and not o.dead]
     if not sibs:
         return None, False
-    verdicts = [behind(tr, o, sigmas, min_m, bias) for o in sibs]
+    verdicts = [(behind(tr, o, sigmas, min_m, bias), o) for o in sibs]
     seen = tr.status == "confirmed" and tr.told is not None
-    both = [
-        v is None and o.status == "confirmed" and o.told is not None and o.told != tr.told
-        for v, o in zip(verdicts, sibs, strict=True)
-    ]
-    collapsed = seen and any(both)
-    if any(v is tr for v in verdicts):
+    collapsed = seen and any(
+        v is None and o.status == "confirmed" and o.told not in (None, tr.told) for v, o in verdicts
+    )
+    if any(v is tr and o.status != "lost" for v, o in verdicts):
         return "stage", collapsed
-    if all(v is o for v, o in zip(verdicts, sibs, strict=True)):
+    counted = [(v, o) for v, o in verdicts if o.status != "lost" or o.role not in SPENT]
+    if all(v is o for v, o in counted) and any(v is o for v, o in verdicts):
         return "rv", collapsed
     return None, collapsed

@@ -363,35 +363,14 @@ class _Segment:
 
     # writing
 
-    def insert(self, seq: int, ts: float, kind: str, payload: bytes, prev: bytes, h: bytes) -> int:
-        """Store one entry; returns the bytes stored (payload as stored, hashes).
-        Inside a transaction (:meth:`begin_rows`) the row waits in memory for
-        :meth:`flush` (one ``executemany`` before the commit)."""
-        if self.version == 1:
-            row: tuple[Any, ...] = (seq, ts, kind, payload, prev, h)
-            n = len(payload) + len(prev) + len(h) + _ROW_BYTES
-        else:
-            codec, stored = 0, payload
-            if self._compressor is not None and len(payload) >= _MIN_COMPRESS:
-                z = self._compressor.compress(payload)
-                if len(z) < len(payload):
-                    codec, stored = self._dict_id, z
-            row = (seq, ts, kind, codec, stored, h)
-            n = len(stored) + len(h) + _ROW_BYTES
-        if self._rows is not None:
-            self._rows.append(row)
-        else:
-            self.db.execute(_INSERT_V1 if self.version == 1 else _INSERT_V2, row)
-        self.last_seq, self.head = seq, h
-        return n
-
     def insert_many(
         self, kind: str, payloads: Sequence[bytes], entries: Sequence[tuple[int, float, bytes]]
     ) -> int:
-        """:meth:`insert` for several entries of one ``kind``: ``entries`` holds
-        each payload's ``(seq, ts, hash)``, in chain order. The same rows as one
-        :meth:`insert` each, in one loop (the server's hot path: a bundle's
-        members). Returns the bytes stored."""
+        """Store entries of one ``kind`` (one or many: a bundle's members are the
+        server's hot path): ``entries`` holds each payload's ``(seq, ts, hash)``,
+        in chain order after :attr:`head`. Returns the bytes stored (payloads as
+        stored, hashes). Inside a transaction (:meth:`begin_rows`) the rows wait
+        in memory for :meth:`flush` (one ``executemany`` before the commit)."""
         rows = self._rows if self._rows is not None else []
         n = 0
         if self.version == 1:
@@ -420,7 +399,7 @@ class _Segment:
         return n
 
     def begin_rows(self) -> None:
-        """From now on :meth:`insert` gathers rows for :meth:`flush` (a
+        """From now on :meth:`insert_many` gathers rows for :meth:`flush` (a
         transaction is open: nothing is durable before its commit anyway)."""
         self._rows = []
 
@@ -765,7 +744,7 @@ class Journal:
         seq = self._seq + 1
         t = self._last_ts = self.clock() if ts is None else ts
         h = entry_hash(self._head, seq, t, kind, payload)
-        self.appended_bytes += live.insert(seq, t, kind, payload, self._head, h)
+        self.appended_bytes += live.insert_many(kind, (payload,), ((seq, t, h),))
         self._seq, self._head = seq, h
         return seq
 

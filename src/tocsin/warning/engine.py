@@ -76,6 +76,7 @@ from tocsin.warning.threat import (
     assess,
     assess_lost,
     disc,
+    held_far_end,
     keep_region,
     thrust_from_speeds,
 )
@@ -311,7 +312,9 @@ class WarningEngine:
         if env.kind != "track" or not isinstance(env.body, TrackBody):
             return []
         self.stats["tracks"] += 1
-        body: TrackBody = env.body
+        # a climbing missile's "may pull up" footprint: its far end waits for
+        # the apogee (threat.held_far_end); every rule below reads this report
+        body: TrackBody = held_far_end(env.body, self._threat_cfg)
         t = max(self._now, float(env.sent))
         self._now = t
         st = self._tracks.get(body.id)

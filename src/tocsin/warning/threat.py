@@ -67,7 +67,7 @@ from tocsin.dynamics.flight import propagate
 from tocsin.dynamics.forces import accel_ecef
 from tocsin.geo.wgs84 import WGS84_A, WGS84_E2, ecef_to_geodetic, enu_matrix
 from tocsin.warning.coast import coast, steps_within
-from tocsin.wire.messages import TrackBody
+from tocsin.wire.messages import ImpactPrediction, TrackBody
 
 F64 = NDArray[np.float64]
 K95 = math.sqrt(5.991464547107979)  # sqrt(chi2_2(0.95))
@@ -125,6 +125,10 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: a track lost before its impact was known may have kept burning: the fastest
     #: it could have become (m/s; an ICBM's burnout speed), for its reachable corridor
     lost_max_speed_mps: float = 7_500.0
+    #: a "may pull up" footprint (``may_manoeuvre``) reported while the missile
+    #: still climbs names only its most likely (ballistic) prediction's areas:
+    #: the glides' far end waits for the apogee (:func:`held_far_end`)
+    footprint_from_apogee: bool = True
     #: flights (extra speed 0 .. the most) swept for a lost track's corridor
     lost_flights: int = 12
     #: an area named after burnout leaves only when the forecast has clearly
@@ -514,6 +518,40 @@ def _areas_on(
 
 
 # ---------------------------------------------------------------- assessment
+
+
+def held_far_end(track: TrackBody, cfg: ThreatConfig) -> TrackBody:
+    """The report the warning stage acts on. A "may pull up" footprint
+    (``may_manoeuvre``) sent while the missile still climbs after burnout,
+    with its most likely (ballistic) prediction beside it
+    (``impact.most_likely`` with its own ``sigma_t_s`` and ``ellipse``), is
+    read as that prediction alone: the glides' far end waits for the apogee.
+    A pull-up is flown on the way down (no glide can have begun while the
+    missile climbs), and until the apogee the glides' reach is the drag
+    prior's spread, not a measured drag: in a drill of a plain depressed SRBM
+    towards land the footprint named 48 land areas no part of it could reach
+    at 23 s after burnout, all before its apogee (docs/fusion.md "Before the
+    pull-up: the far end waits"). From the apogee on, the whole footprint
+    is named. Like ``boost_hold_s``, a rule about when the uncertain far
+    end is named, not about where the object can go: the track's report
+    keeps the footprint (the fusion's 95 % region) for every other reader."""
+    imp = track.impact
+    if not cfg.footprint_from_apogee or not track.may_manoeuvre or imp is None or imp.most_likely is None:
+        return track
+    ml = imp.most_likely
+    if ml.ellipse is None or ml.sigma_t_s is None:
+        return track
+    x = track.state_ecef
+    if x[0] * x[3] + x[1] * x[4] + x[2] * x[5] < 0.0:  # descending: the whole footprint
+        return track
+    path = track.path
+    if path:
+        # the ground track ahead ends at the most likely point (the
+        # footprint's path ends at its centre)
+        end = [round(ml.lat, 5), round(ml.lon, 5), round(ml.t, 3)]
+        path = [pt for pt in path[:-1] if pt[2] < ml.t - 1e-6] + [end]
+    held = ImpactPrediction(t=ml.t, lat=ml.lat, lon=ml.lon, sigma_t_s=ml.sigma_t_s, ellipse=ml.ellipse)
+    return msgspec.structs.replace(track, impact=held, path=path, may_manoeuvre=None)
 
 
 def assess(

@@ -163,11 +163,14 @@ class Ellipse(Struct, frozen=True, omit_defaults=True):
 
 
 class ImpactPoint(Struct, frozen=True, omit_defaults=True):
-    """(optional, tocsin) one point of an impact prediction: where and when."""
+    """(optional, tocsin) one hypothesis of an impact prediction: where and
+    when, and (optional) its own time sigma and 95 % ellipse."""
 
     t: Time
     lat: Lat
     lon: Lon
+    sigma_t_s: NonNeg | None = None
+    ellipse: Ellipse | None = None
 
 
 class ImpactPrediction(Struct, frozen=True, omit_defaults=True):
@@ -180,7 +183,8 @@ class ImpactPrediction(Struct, frozen=True, omit_defaults=True):
     #: ellipse's centre: a footprint of two hypotheses (``may_manoeuvre``: the
     #: ballistic fall, the heavier one, and the glides beyond it) is centred
     #: between them; ``lat``/``lon`` stay the ellipse's centre, and the
-    #: ellipse holds this point
+    #: ellipse holds this point; with its own ``sigma_t_s`` and ``ellipse``:
+    #: that hypothesis's prediction alone (the ballistic fall's)
     most_likely: ImpactPoint | None = None
 
 
