@@ -111,6 +111,12 @@ class Track:
     #: on; the split bank's prior is then the role-unknown mixture
     #: (:attr:`prior_role`) until the geometry tells a role again
     told_holds: bool = True
+    #: track time when the geometry told ``told``; with ``part_t`` it is how
+    #: long the pair took to be told apart (:func:`separation.decide_roles`)
+    told_t: float = -math.inf
+    #: track time since which this track and a sibling told the other role
+    #: have been inside the bar, both seen (None: not now)
+    inside_t: float | None = None
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
@@ -189,6 +195,7 @@ class Track:
         if self.told in ("stage", "debris"):
             self.told = None
             self.told_holds = True
+            self.inside_t = None
         self.coast_seen = False
         self.coast_votes = 0
         self.burnt_out = False
