@@ -267,19 +267,25 @@ def _decode_json(data: bytes | str, checked: bool) -> tuple[Envelope, Any]:
     if not checked:
         check_limits(raw, "json")
     value = None
+    unread: msgspec.DecodeError | None = None
     try:
         if not checked:
             # a repeated name first: the last one, which the decoder keeps,
             # may not fit the schema, and the repeat is what is wrong
             try:
                 value = _json_any.decode(raw)
-            except msgspec.DecodeError:
-                pass  # (not JSON: the typed decode below says where)
+            except msgspec.DecodeError as exc:
+                unread = exc  # (the typed decode below says where, if it can)
             else:
                 if has_repeated(raw, value):
                     raise _duplicate(raw)
         head = _json_head.decode(raw)
         env = _finish(head, _json_body)
+        if unread is not None:
+            # what the typed decoder skipped unread (an unknown member's 1e400)
+            # cannot be checked for repeated names: refused, never passed unchecked
+            text = _AT.sub("", str(unread)).strip()
+            raise WireError(f"{text} (in a member this version does not read)", field="$")
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _wire_error(exc, "") from None
     except RecursionError:  # cannot happen under MAX_DEPTH; never a crash if it does
