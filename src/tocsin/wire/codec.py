@@ -296,7 +296,7 @@ def _decode_json(data: bytes | str, checked: bool) -> tuple[Envelope, Any]:
 def _duplicate(raw: bytes) -> DuplicateName:
     try:
         at = find_repeated(raw)
-    except ValueError:  # (msgspec read it; json cannot: never, but refuse anyway)
+    except (ValueError, RecursionError):  # (msgspec read it, json cannot: refused all the same)
         at = None
     return DuplicateName(*(at or ("$", "?")))
 

@@ -154,7 +154,10 @@ def canonical_json(data: bytes | str, *, drop: tuple[str, ...] = (), value: Any 
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise CanonicalError(f"not JSON: {exc}") from None
         if has_repeated(raw, value):
-            at = find_repeated(raw) or ("$", "?")
+            try:
+                at = find_repeated(raw) or ("$", "?")
+            except (ValueError, RecursionError):  # (json cannot read what msgspec did: refused the same)
+                at = ("$", "?")
             raise CanonicalError(f"member name {at[1]!r} repeated in the object at {at[0]} (not I-JSON)")
     if type(value) is not dict:
         raise CanonicalError("not a JSON object")
