@@ -273,6 +273,23 @@ def test_a_closed_story_is_not_held_again_by_the_track_that_withdrew_it() -> Non
     assert msgs == ["Alert", "Cancel", "Alert", "Cancel"], msgs
 
 
+def test_an_area_withdrawn_while_another_track_keeps_it_is_held_when_its_close_comes_due() -> None:
+    # F-1 and F-2 name the area; F-1 withdraws it while F-2 still keeps it
+    # (no close pending: F-1's record waits), then F-2 withdraws it too (its
+    # Cancel pending) and F-1's newer forecasts admit it again: held, one story
+    reg = _area_north(5_151.0)
+    eng = WarningEngine(WarningConfig(threat=ThreatConfig(keep_named=True)), registry=reg)
+    t = 1.0e9
+    msgs: list[str] = []
+    plan = [("F-1", 150.0), ("F-2", 150.0), ("F-1", -400.0), ("F-1", -400.0), ("F-2", -400.0)]
+    plan += [("F-1", 0.0)] * 25 + [("F-1", 150.0)]
+    for seq, (tid, shift) in enumerate(plan, start=1):
+        t += 1.0
+        body = msgspec.structs.replace(_body(t, shift), id=tid)
+        msgs.extend(e.body.msg_type for e in eng.push(_env(body, seq)))
+    assert msgs == ["Alert"], msgs
+
+
 def test_offset_placement_is_what_the_tests_assume() -> None:
     # the area's south edge lies ~gap north of the impact (M_LAT within 0.5 %)
     la, _ = offset(np.array([LAT0]), np.array([LON_IMP]), np.array([0.0]), np.array([5_100.0]))

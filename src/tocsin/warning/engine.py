@@ -476,17 +476,19 @@ class WarningEngine:
         partner = rel.partner
         old = st.risks.get(partner, {})
         threads = self._threads[partner]
-        # withdrawn before, its close still pending in the thread that told it
-        prior = {
-            c: r
+        # withdrawn before, in a story still open (the thread that told it):
+        # held again if its close is pending (nothing at risk there now); while
+        # another track keeps the area at risk the record waits
+        told = {
+            c: (r, n)
             for c, (r, n) in st.withdrawn.get(partner, {}).items()
             if c not in new
             and c not in old
             and (th := threads.get(c)) is not None
             and th.active
             and th.thread == n
-            and th.desired is None
         }
+        prior = {c: r for c, (r, _) in told.items() if threads[c].desired is None}
         prior.update((c, r) for c, r in old.items() if c not in new)
         gone = [a for c in sorted(prior) if (a := self._area(c)) is not None]
         impact_t = st.threat.impact_t if st.threat is not None else None
@@ -494,9 +496,14 @@ class WarningEngine:
         for code, t in held.items():
             r = prior[code]
             new[code] = _Risk(t, r.instruction, impact_t if r.impact_t is not None else None)
-        # what this report withdraws: its thread's number now (the close, if
-        # any, goes out in that thread; a later Alert opens another)
-        left = {c: (r, threads[c].thread if c in threads else 0) for c, r in prior.items() if c not in held}
+        # what this report withdraws: with its thread's number now (the close,
+        # if any, goes out in that thread; a later Alert opens another)
+        left = {c: rn for c, rn in told.items() if c not in held}
+        left.update(
+            (c, (r, threads[c].thread if c in threads else 0))
+            for c, r in old.items()
+            if c not in new and c not in held
+        )
         if left:
             st.withdrawn[partner] = left
         else:
