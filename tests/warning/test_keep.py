@@ -12,7 +12,7 @@ import math
 import msgspec
 import numpy as np
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from warnhelpers import FakeArea, FakeRegistry, grid_registry
 
@@ -186,28 +186,100 @@ def test_every_area_named_is_kept(u: dict[str, float]) -> None:
         assert _held(keep, GRID.get(code).geometry), code
 
 
+def _expected(shifts: list[float], gap: float, dt: float) -> list[str]:
+    """The story the hysteresis promises, from the forecasts alone (assess
+    and keep_region, tested on their own above): Alert when a report names
+    the area; once named, a Cancel only when every report for ``cancel_hold_s``
+    has its allowance clear of the area (or the last ones, the engine then
+    advancing 30 s); a report that admits it again before that continues
+    the same story."""
+    reg = _area_north(gap)
+    area = reg.get("sea:JP-A").geometry
+    hold = WarningConfig().lifecycle.cancel_hold_s
+    story: list[str] = []
+    open_, clear_since = False, None
+    for i, s in enumerate(shifts):
+        t = (i + 1) * dt
+        b = _body(1.0e9 + t, s)
+        named = bool(assess(b, reg).codes)
+        if not open_:
+            if named:
+                story.append("Alert")
+                open_, clear_since = True, None
+            continue
+        if named or _held(keep_region(b), area):
+            clear_since = None
+            continue
+        clear_since = t if clear_since is None else clear_since
+        if t - clear_since >= hold - 1e-9:
+            story.append("Cancel")
+            open_, clear_since = False, None
+    if open_ and clear_since is not None:
+        story.append("Cancel")
+    return story
+
+
 # derandomize: a seeded slice in the suite (CI must not depend on what a random
-# search happens to find); the case a random search found is pinned below
+# search happens to find; benchmarks/warning_stories.py is the long search);
+# the cases random searches found are pinned as examples
+wander_runs = st.lists(
+    st.tuples(st.floats(min_value=-250.0, max_value=250.0), st.integers(min_value=1, max_value=25)),
+    min_size=2,
+    max_size=6,
+)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(
     gap=st.floats(min_value=4_950.0, max_value=5_250.0),
-    runs=st.lists(
-        st.tuples(st.floats(min_value=-250.0, max_value=250.0), st.integers(min_value=1, max_value=25)),
-        min_size=2,
-        max_size=6,
-    ),
+    centre=st.floats(min_value=-125.0, max_value=125.0),
+    runs=wander_runs,
     dt=st.floats(min_value=1.0, max_value=4.0),
 )
-def test_a_wander_within_the_ellipse_never_cancels_and_renames(
-    gap: float, runs: list[tuple[float, int]], dt: float
+def test_a_wander_within_the_forecasts_own_95_percent_never_cancels(
+    gap: float, centre: float, runs: list[tuple[float, int]], dt: float
 ) -> None:
-    """Whatever the wander within the forecast's own 95 % across (300 m), the
-    area at the corridor's edge gets at most one story: never a correction
-    followed by a new Alert (runs of reports at one shift: a forecast that
-    stays out longer than the cancel hold, then comes back)."""
-    shifts = [s for s, n in runs for _ in range(n)]
+    """A forecast wandering by less than its own 95 % across (300 m; here
+    within 250 m: the allowance's polygons lie up to ~25 m inside their
+    circles) never clears the allowance of an area it named: at most one
+    Alert and no correction."""
+    shifts = [centre + s / 2.0 for s, n in runs for _ in range(n)]
     msgs = _story(shifts, _area_north(gap), dt)
     assert msgs.count("Alert") <= 1, msgs
+    assert "Cancel" not in msgs, msgs
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(
+    gap=st.floats(min_value=4_950.0, max_value=5_250.0),
+    runs=wander_runs,
+    dt=st.floats(min_value=1.0, max_value=4.0),
+)
+# the fresh-clone CI of 06c77e5 (session 13): withdrawn, back inside before the Cancel went out
+@example(gap=5_151.0, runs=[(150.0, 1), (-151.0, 1), (0.0, 20), (150.0, 1)], dt=1.0)
+# benchmarks/warning_stories.py (session 14): out past the hold, then back: two stories by design
+@example(
+    gap=5_221.4490470516375,
+    runs=[
+        (242.16738682321147, 15),
+        (163.09222644330356, 16),
+        (-85.3295355830472, 16),
+        (250.0, 25),
+        (0.0, 13),
+    ],
+    dt=1.8248448107304795,
+)
+def test_a_wander_is_told_what_its_forecasts_allowance_says(
+    gap: float, runs: list[tuple[float, int]], dt: float
+) -> None:
+    """Whatever the wander (its spread may exceed the 95 % across: then the
+    allowance can clear the area), the area's story is the one the forecasts
+    give (:func:`_expected`): a second Alert only after the forecast stayed
+    clear of it for the cancel hold, never after a Cancel sent while a newer
+    forecast admitted it again."""
+    shifts = [s for s, n in runs for _ in range(n)]
+    msgs = [m for m in _story(shifts, _area_north(gap), dt) if m != "Update"]
+    assert msgs == _expected(shifts, gap, dt), (msgs, _expected(shifts, gap, dt))
 
 
 def test_a_forecast_back_inside_the_allowance_before_the_cancel_is_sent_keeps_one_story() -> None:
