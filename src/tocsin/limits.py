@@ -13,23 +13,30 @@ Three attacks the plain parsers do not stop:
   (msgspec conversion, a scenario walk) expands into 9**9 (~387 million);
 * **size**: a file of gigabytes read whole into memory.
 
+And one ambiguity they pass over: a **repeated key** in one mapping (JSON
+object, YAML mapping). :mod:`json` and PyYAML keep the last silently, another
+reader may keep the first: a registry or a policy that says two things is
+refused, naming the key (TOML's parser refuses it already).
+
 So every document is at most :data:`MAX_FILE_BYTES`, nests at most
-:data:`MAX_NESTING` deep, and expands (aliases followed) to at most
-:data:`MAX_NODES` nodes. Violations raise the parser's own error type
-(``yaml.YAMLError``, ``tomllib.TOMLDecodeError``, ``ValueError`` for JSON) so the
-existing one-line error paths of each loader report them.
+:data:`MAX_NESTING` deep, expands (aliases followed) to at most
+:data:`MAX_NODES` nodes, and repeats no key in a mapping. Violations raise the
+parser's own error type (``yaml.YAMLError``, ``tomllib.TOMLDecodeError``,
+``ValueError`` for JSON) so the existing one-line error paths of each loader
+report them.
 
 Message decoding has its own limits (:mod:`tocsin.wire.codec`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from typing import Any
 
 import yaml
+
+from tocsin.wire.names import loads_unique
 
 #: the largest configuration file tocsin reads (bytes)
 MAX_FILE_BYTES = 1024 * 1024
@@ -66,9 +73,33 @@ def check_size(data: bytes | str, what: str = "file") -> None:
 _LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def repeated_key(node: yaml.MappingNode) -> yaml.Node | None:
+    """The first key node of ``node`` whose value an earlier key of the same
+    mapping has (as the safe constructor would build it: ``1`` and ``0x1``, or
+    ``true`` and ``yes``, are one key); merge keys (``<<``) are not keys."""
+    seen: set[Any] = set()
+    build = yaml.constructor.SafeConstructor()
+    for k, _ in node.value:
+        if not isinstance(k, yaml.ScalarNode) or k.tag == _MERGE:
+            continue  # (a collection as a key: the constructor refuses it)
+        try:
+            key = build.construct_object(k)
+            hash(key)
+        except (yaml.YAMLError, TypeError, ValueError):
+            continue  # (the constructor reports it when it builds the document)
+        if key in seen:
+            return k
+        seen.add(key)
+    return None
+
+
 def measure(root: yaml.Node) -> tuple[int, int]:
     """(nodes, depth) of ``root`` with every alias followed; each distinct node
-    is visited once, so the count is computed, never expanded."""
+    is visited once, so the count is computed, never expanded. A mapping that
+    repeats a key raises :class:`LimitError` (:func:`repeated_key`)."""
     size: dict[int, tuple[int, int]] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -77,6 +108,9 @@ def measure(root: yaml.Node) -> tuple[int, int]:
             continue
         kids: list[yaml.Node]
         if isinstance(node, yaml.MappingNode):
+            if not done and (k := repeated_key(node)) is not None:
+                line = k.start_mark.line + 1
+                raise LimitError(f"key {k.value!r} repeated in one mapping (line {line}): refused")
             kids = [n for kv in node.value for n in kv]
         elif isinstance(node, yaml.SequenceNode):
             kids = list(node.value)
@@ -135,10 +169,11 @@ def toml_loads(text: str) -> dict[str, Any]:
 
 
 def json_loads(text: str | bytes) -> Any:
-    """``json.loads`` with the size and nesting limits; raises ``ValueError``."""
+    """``json.loads`` with the size and nesting limits, refusing an object that
+    repeats a member name; raises ``ValueError``."""
     check_size(text, "the document")
     try:
-        return json.loads(text)
+        return loads_unique(text)
     except RecursionError:
         raise ValueError("nesting deeper than the JSON parser allows") from None
 
@@ -152,6 +187,7 @@ __all__ = [
     "json_loads",
     "measure",
     "read_file",
+    "repeated_key",
     "toml_loads",
     "yaml_compose",
     "yaml_load",

@@ -490,7 +490,7 @@ class Pipeline:
         self.ingress.windows.clear()
         self.ingress.windows.update(windows)
         for entry in self.journal.entries(start, kinds=("input",)):
-            env = decode_json(entry.payload)
+            env = decode_json(entry.payload, checked=True)
             key = (env.partner, env.source)
             win = self.ingress.windows.get(key)
             if win is None:
@@ -779,7 +779,7 @@ class Pipeline:
         the bytes too (``emit_encoded(env, data)``, e.g. the SSE hub) gets
         these, the journalled bytes, instead of encoding the message again."""
         for o in outs:
-            e = decode_json(o)
+            e = decode_json(o, checked=True)
             self.metrics.outputs[e.kind] += 1
             for s in self.sinks:
                 try:
@@ -1117,7 +1117,7 @@ class Pipeline:
             for k in self.keepers.values():
                 k.replay_entry(e)
             if e.kind == "input":
-                env = decode_json(e.payload)
+                env = decode_json(e.payload, checked=True)
                 self.ingress.restore(env)
                 self.metrics.inputs[env.kind] += 1
                 if self.data_time is None or env.sent > self.data_time:
@@ -1129,7 +1129,7 @@ class Pipeline:
                 rep.ticks += 1
             elif e.kind == "output" and skip:
                 skip -= 1  # (not re-run: the snapshot holds their effect; counted as live)
-                self.metrics.outputs[decode_json(e.payload).kind] += 1
+                self.metrics.outputs[decode_json(e.payload, checked=True).kind] += 1
             elif e.kind == "output":
                 n_out += 1
                 if not pending:
@@ -1460,7 +1460,7 @@ def iter_replay(journal: Journal, stages: Sequence[Stage]) -> Iterator[Envelope]
     pipe = Pipeline(stages)
     for entry in journal.entries(kinds=("input", "tick")):
         if entry.kind == "input":
-            yield from pipe._run(decode_json(entry.payload))
+            yield from pipe._run(decode_json(entry.payload, checked=True))
         else:
             yield from pipe._advance(_tick_time(entry.payload))
 
@@ -1486,7 +1486,7 @@ def write_outputs(directory: str | Path, outputs: Iterable[Envelope | bytes]) ->
     writers = {k: JsonlWriter(d / name) for k, name in OUTPUT_FILES.items()}
     try:
         for o in outputs:
-            env = decode_json(o) if isinstance(o, bytes) else o
+            env = decode_json(o, checked=True) if isinstance(o, bytes) else o
             w = writers.get(env.kind)
             if w is not None:
                 w.write(env)

@@ -380,7 +380,7 @@ def _serve(
             for k, item in enumerate(items):
                 sent = 0
                 if isinstance(item, bytes):
-                    produced, failed = run_stages(stages, decode_json(item), ready)
+                    produced, failed = run_stages(stages, decode_json(item, checked=True), ready)
                 else:
                     produced, failed = advance_stages(stages, item, ready)
                 errors += failed

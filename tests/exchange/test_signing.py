@@ -438,10 +438,12 @@ def test_a_signature_vouches_for_the_canonical_form_of_what_is_acted_on() -> Non
     signature is checked over the RFC 8785 form of the JSON as parsed, never
     over the bytes as they came. So (1) a message signed over its raw,
     non-canonical bytes is refused even by the key holder's own signature
-    (no second meaning for one signature), and (2) a duplicate member name,
-    which JSON parsers resolve differently, cannot change what is acted on:
-    the decoder and the canonical form both take the last one, so a duplicate
-    after the signed member is refused and one before it is ignored."""
+    (no second meaning for one signature), and (2) a repeated member name,
+    which JSON readers resolve differently, is refused (``schema``, the field
+    naming it) before the signature is looked at, wherever it is: before or
+    after the signed member, in a bundle or in one of its members (session
+    14; until then the last one counted, so one slipped in before the signed
+    member was ignored, and an auditor keeping the first read another message)."""
     ing = _ingress()
     plot = sign(sample_plot(partner="JP", source="JP-R1", seq=5, sent=1_789_430_400.0), VKEY)
     raw = encode_json(plot)
@@ -453,20 +455,23 @@ def test_a_signature_vouches_for_the_canonical_form_of_what_is_acted_on() -> Non
     sig = base64.urlsafe_b64encode(VKEY.sign(body)).rstrip(b"=").decode()
     forged = body[:-1] + b',"sig":"' + sig.encode() + b'"}'
     assert _ingress().check_bytes(forged).reason == "bad_signature"
-    # (2) duplicate names: after the signed member refused, before it ignored
-    v = _ingress().check_bytes(raw[:-1] + b',"seq":999}')
-    assert (v.ok, v.reason) == (False, "bad_signature")
-    v = _ingress().check_bytes(b'{"seq":999,"kind":"heartbeat",' + raw[1:])
-    assert v.ok
-    assert v.env is not None
-    assert (v.env.seq, v.env.kind) == (5, "plot")
-    # a bundle: a body slipped in before the signed one is not what is accepted
+    # (2) repeated names: refused before or after the signed member
+    for bad in (raw[:-1] + b',"seq":999}', b'{"seq":999,' + raw[1:], b'{"seq":5,' + raw[1:]):
+        v = _ingress().check_bytes(bad)
+        assert (v.ok, v.reason, v.field) == (False, "schema", "$.seq")
+        assert not verify(plot, VKEY.public_key(), raw=bad)  # (no canonical form: not I-JSON)
+    # a bundle: a body slipped in before or after the signed one, or a repeat in a member
     members = [sample_plot(partner="JP", source="JP-R1", seq=i, sent=1_789_430_400.0) for i in (1, 2)]
-    b = encode_json(sign_bundle(members, VKEY, partner="JP", source="JP-B1", seq=1, sent=1_789_430_400.0))
+    bundle = sign_bundle(members, VKEY, partner="JP", source="JP-B1", seq=1, sent=1_789_430_400.0)
+    b = encode_json(bundle)
+    assert _ingress().check_bytes(b).ok
     evil = encode_json(make_bundle(members[:1], partner="JP", source="JP-B1", seq=1, sent=0.0))
     evil_body = evil[evil.index(b'"body":') : -1]
-    v = _ingress().check_bytes(b"{" + evil_body + b"," + b[1:])
-    assert v.ok
-    assert [e.seq for e in v.accepted_envs()] == [1, 2]
-    v = _ingress().check_bytes(b[:-1] + b"," + evil_body + b"}")
-    assert (v.ok, v.reason) == (False, "bad_signature")
+    for bad in (b"{" + evil_body + b"," + b[1:], b[:-1] + b"," + evil_body + b"}"):
+        v = _ingress().check_bytes(bad)
+        assert (v.ok, v.reason, v.field) == (False, "schema", "$.body")
+    i = b.index(b'"seq":2')
+    bad = b[:i] + b'"seq":3,' + b[i:]
+    v = _ingress().check_bytes(bad)
+    assert (v.ok, v.reason, v.field) == (False, "schema", "$.body.messages[1].seq")
+    assert not verify(bundle, VKEY.public_key(), raw=bad)

@@ -347,6 +347,25 @@ def test_login_cookie_csrf_roles_and_journal(tmp_path: Path) -> None:
     assert all("password" not in e and PW_A not in json.dumps(e) for e in ents)
 
 
+def test_a_login_body_repeating_a_name_or_nested_deep_is_refused(tmp_path: Path) -> None:
+    """A request body is input like a message: a repeated member name (a
+    last-wins reader would log alice in with the second password) is 400, and
+    so is a body nested 60,000 deep (it was a RecursionError: 500)."""
+
+    async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
+        ct = {"content-type": "application/json"}
+        body = b'{"name":"alice","password":"wrong-password","password":"%s"}' % PW_A.encode()
+        r = await c.post("/auth/login", content=body, headers=ct)
+        assert (r.status_code, r.json()["reason"]) == (400, "schema")
+        assert "'password' repeated" in r.json()["detail"]
+        assert (await c.get("/auth/session")).status_code == 401
+        r = await c.post("/auth/login", content=b"[" * 60_000, headers=ct)
+        assert (r.status_code, r.json()["reason"]) == (400, "schema")
+        await login(c, "alice", PW_A)  # (the same password, once: logged in)
+
+    run(tmp_path, go)
+
+
 def test_login_throttled_and_removed_account_logged_out(tmp_path: Path) -> None:
     async def go(c: httpx.AsyncClient, dash: Dashboard) -> None:
         await login(c, "bob", PW_B)

@@ -354,7 +354,9 @@ def register(app: typer.Typer) -> None:
             if foreign:
                 raise InputError(f"message of partner {foreign[0].partner}, not {code}", file=str(publish))
         ddir = data or Path(f"data-{code}")
-        journal = Journal(ddir / "journal.db", synchronous=sync, train_off_thread=True)
+        journal = Journal(
+            ddir / "journal.db", synchronous=sync, train_off_thread=True, checkpoint_thread=True
+        )
         try:
             check_resume(journal, str(ddir / "journal.db"), mode, plain)
         except InputError:

@@ -111,7 +111,7 @@ def exercise_form(payload: bytes) -> bytes:
 
     from tocsin.wire import AlertBody, decode_json, encode_json
 
-    env = decode_json(payload)
+    env = decode_json(payload, checked=True)  # (an output this node recorded)
     body = env.body
     if env.kind != "alert" or not isinstance(body, AlertBody) or body.status != "Actual":
         return payload

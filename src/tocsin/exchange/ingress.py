@@ -5,7 +5,8 @@ In order (the first failure decides the reason)::
     too_large / too_deep
                      over a decoder limit (:data:`tocsin.wire.MAX_MESSAGE_BYTES`,
                      :data:`tocsin.wire.MAX_DEPTH`): refused before decoding
-    schema           the decoder's WireError (its JSON path is the field)
+    schema           the decoder's WireError (its JSON path is the field), an
+                     object that repeats a member name among them
     unknown_kind     a well-formed envelope of a kind this version does not know
     unknown_partner  partner not in the registry
     missing_signature / legacy_signature / bad_signature
@@ -66,11 +67,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from tocsin.errors import WireError
 from tocsin.exchange.signing import PartnerPolicy, PartnerRegistry, verify
-from tocsin.wire import BundleBody, Envelope, LimitExceeded, UnknownKind, decode_json, decode_msgpack
+from tocsin.wire import (
+    BundleBody,
+    Envelope,
+    LimitExceeded,
+    UnknownKind,
+    decode_json,
+    decode_json_parsed,
+    decode_msgpack,
+)
 
 REASONS: tuple[str, ...] = (
     "too_large",
@@ -368,11 +377,15 @@ class Ingress:
         safe to run in another thread while the worker checks and journals
         earlier messages (Ed25519 verification releases the GIL). Nothing is
         counted or journalled until :meth:`check_prechecked`."""
+        value = None
         try:
-            env = decode_json(data) if fmt == "json" else decode_msgpack(data)
+            if fmt == "json":
+                env, value = decode_json_parsed(data)
+            else:
+                env = decode_msgpack(data)
         except WireError as exc:
             return Prechecked(data, fmt, None, decode_problem(exc))
-        problem = self._auth_problem(env, data, fmt)
+        problem = self._auth_problem(env, data, fmt, value)
         members = None
         if problem is None and isinstance(env.body, BundleBody):
             # (stateless too: decoded here, off the worker, which checks them in order)
@@ -392,8 +405,9 @@ class Ingress:
 
     # ------------------------------------------------------------ steps
 
-    def _auth_problem(self, env: Envelope, raw: bytes | None, fmt: str) -> _Problem | None:
-        """Partner, signature version and signature (no state, no counters)."""
+    def _auth_problem(self, env: Envelope, raw: bytes | None, fmt: str, value: Any = None) -> _Problem | None:
+        """Partner, signature version and signature (no state, no counters);
+        ``value``: ``raw`` parsed already (:func:`~tocsin.wire.decode_json_parsed`)."""
         reg = self.registry
         if reg is None:
             return None
@@ -409,7 +423,7 @@ class Ingress:
                 f"v1 signatures (tocsin's msgspec bytes) are not accepted from {env.partner}: "
                 "sign v 2 over RFC 8785 canonical JSON (docs/exchange-format.md)",
             )
-        if not verify(env, pol.public_key, raw=raw, fmt=fmt):
+        if not verify(env, pol.public_key, raw=raw, fmt=fmt, value=value):
             return ("bad_signature", "$.sig", f"signature does not verify for {env.partner}")
         return None
 

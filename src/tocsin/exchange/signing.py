@@ -159,20 +159,22 @@ def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
 # ---------------------------------------------------------------- sign / verify
 
 
-def signed_bytes(env: Envelope, raw: bytes | None = None, fmt: str = "json") -> bytes:
+def signed_bytes(env: Envelope, raw: bytes | None = None, fmt: str = "json", value: Any = None) -> bytes:
     """The bytes a signature on ``env`` covers (see the module doc).
 
     For ``v: 2``: the RFC 8785 form of ``raw`` (the message as received, JSON or
     MessagePack) without ``sig``; without ``raw``, of ``env`` itself (a message
     built in this process). For ``v: 1``: the legacy msgspec bytes.
-    Raises :class:`~tocsin.wire.jcs.CanonicalError` for a value JCS cannot express.
+    ``value``: the JSON value :func:`tocsin.wire.decode_json_parsed` parsed from
+    ``raw`` (not parsed again). Raises :class:`~tocsin.wire.jcs.CanonicalError`
+    for a value JCS cannot express (a repeated member name among them).
     """
     if env.v == 1:
         return signing_bytes(env)
     if raw is None:
         return canonical_json(encode_json(msgspec.structs.replace(env, sig=None)))
     if fmt == "json":
-        return canonical_json(raw, drop=("sig",))
+        return canonical_json(raw, drop=("sig",), value=value)
     try:
         obj = msgspec.msgpack.decode(raw)
     except msgspec.DecodeError as exc:
@@ -226,9 +228,12 @@ def sign_bundle(
     return sign(make_bundle(messages, partner=partner, source=source, seq=seq, sent=sent), key)
 
 
-def verify(env: Envelope, pub: Ed25519PublicKey, *, raw: bytes | None = None, fmt: str = "json") -> bool:
+def verify(
+    env: Envelope, pub: Ed25519PublicKey, *, raw: bytes | None = None, fmt: str = "json", value: Any = None
+) -> bool:
     """True when ``env.sig`` is a valid signature by ``pub`` over what ``env.v``
-    says it covers (``raw``: the message as received; see :func:`signed_bytes`);
+    says it covers (``raw``: the message as received, ``value``: its parsed
+    JSON if parsed already; see :func:`signed_bytes`);
     False otherwise (missing, malformed or wrong signature, or a message JCS
     cannot express). Never raises."""
     if not env.sig:
@@ -240,7 +245,7 @@ def verify(env: Envelope, pub: Ed25519PublicKey, *, raw: bytes | None = None, fm
     if len(sig) != 64:
         return False
     try:
-        pub.verify(sig, signed_bytes(env, raw, fmt))
+        pub.verify(sig, signed_bytes(env, raw, fmt, value))
     except (InvalidSignature, CanonicalError):
         return False
     return True

@@ -461,20 +461,20 @@ class Ballistic:
                     # a separated object: rv or spent (tocsin.fusion.separation);
                     # the prior of the role the geometry told (one told by the
                     # bank itself is its posterior, not a prior)
-                    parts = separation.prior_parts(kind, tr.told)
+                    parts = separation.prior_parts(kind, tr.prior_role)
                     label = "+".join(k for k, _ in parts)
-                    if tr.drag is None or tr.drag.kind != label or tr.drag.role != tr.told:
-                        tr.drag = drag.mixture_prior(parts, role=tr.told)
+                    if tr.drag is None or tr.drag.kind != label or tr.drag.role != tr.prior_role:
+                        tr.drag = drag.mixture_prior(parts, role=tr.prior_role)
                 elif tr.drag is None or tr.drag.kind != kind:
                     tr.drag = drag.prior(kind)
-            elif tr.separated and tr.drag.role != tr.told:
+            elif tr.separated and tr.drag.role != tr.prior_role:
                 # a role the geometry told since the split (a re-filter from an
                 # older snapshot may also bring back the bank as it was
                 # before). Not a role the bank told (Track.told): since
                 # 7681c03 that re-entered the bank as its prior at each
                 # prediction, the bank's own posterior counted twice
                 # (role_mass 0.97 -> ~0.999)
-                tr.drag = separation.retold(tr.drag, tr.told)
+                tr.drag = separation.retold(tr.drag, tr.prior_role)
             bank = tr.drag
         q = (cfg.q_ballistic, cfg.q_ballistic_vacuum, DRAG_CEILING_M) if cfg.impact_process_noise else None
         if tr.manoeuvring:

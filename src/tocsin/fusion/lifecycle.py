@@ -221,6 +221,7 @@ class Lifecycle:
                 # separation, whose impact then had a re-entry vehicle's
                 # drag prior: coverage 0.0, 15 km off)
                 twin.role = twin.told = None
+                twin.told_holds, twin.inside_t = True, None
             # one family: the child is a sibling of every piece the parent
             # parted from or with (two children of one stack are two
             # pieces of it too)
@@ -374,7 +375,8 @@ class Lifecycle:
         tr.cls = twin.cls
         tr.phase, tr.burnt_out, tr.burnout_t = twin.phase, twin.burnt_out, twin.burnout_t
         tr.coast_seen, tr.role, tr.ir_cued = twin.coast_seen, twin.role, tr.ir_cued or twin.ir_cued
-        tr.told = twin.told
+        tr.told, tr.told_holds, tr.told_t = twin.told, twin.told_holds, twin.told_t
+        tr.inside_t = twin.inside_t
         tr.confirmed_t = twin.confirmed_t
         tr.votes_b, tr.votes_a = twin.votes_b, twin.votes_a
         tr.reported_status, tr.reported_cls = twin.reported_status, twin.reported_cls

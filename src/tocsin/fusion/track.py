@@ -109,6 +109,18 @@ class Track:
     #: on when plots stopped updating it (:func:`separation.same_piece`; None:
     #: none known, or updated again since)
     same_piece: int | None = None
+    #: whether the geometry still supports ``told``: the pair was clearly apart
+    #: when it told the role, and two tracks collapsed into blends inside the
+    #: bar (:func:`separation.decide_roles`) say nothing of which piece each is
+    #: on; the split bank's prior is then the role-unknown mixture
+    #: (:attr:`prior_role`) until the geometry tells a role again
+    told_holds: bool = True
+    #: track time when the geometry told ``told``; with ``part_t`` it is how
+    #: long the pair took to be told apart (:func:`separation.decide_roles`)
+    told_t: float = -math.inf
+    #: track time since which this track and a sibling told the other role
+    #: have been inside the bar, both seen (None: not now)
+    inside_t: float | None = None
     manoeuvring: bool = False  # a re-entry manoeuvre seen (the drag model no longer holds)
     nis_hits: list[bool] = field(default_factory=list)  # manoeuvre model in the lead at the last updates
     lift_votes: int = 0  # updates running with lift across the velocity (Ballistic.reentry_lift)
@@ -186,6 +198,8 @@ class Track:
             self.role = None
         if self.told in ("stage", "debris"):
             self.told = None
+            self.told_holds = True
+            self.inside_t = None
         self.coast_seen = False
         self.coast_votes = 0
         self.burnt_out = False
@@ -226,6 +240,13 @@ class Track:
         self.speeds.clear()
         self.kin.clear()
         self.quiet = 0
+
+    @property
+    def prior_role(self) -> str | None:
+        """The role whose prior the split drag bank carries
+        (:func:`separation.prior_parts`): the role the geometry told while
+        the geometry still supports it, else None (role unknown)."""
+        return self.told if self.told_holds else None
 
     @property
     def ballistic(self) -> bool:

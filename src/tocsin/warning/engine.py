@@ -220,6 +220,11 @@ class _TrackState:
     #: may keep the spent stage on the missile's track) stays a missile for the
     #: warning: what it warned is never narrowed by a relabel
     role: str | None = None
+    #: per release partner: areas the forecast withdrew (``keep_named``) whose
+    #: close has not been sent -> what this track put at risk there and the
+    #: thread (:attr:`AreaThread.thread`) that told it: held again if a newer
+    #: forecast admits the area before the close goes out (``WarningEngine._hold``)
+    withdrawn: dict[str, dict[str, tuple[_Risk, int]]] = field(default_factory=dict)
 
     @property
     def warns(self) -> bool:
@@ -459,15 +464,50 @@ class WarningEngine:
         hysteresis of the corridor and the ellipse), so a point wandering
         within its own uncertainty at a corridor's edge does not withdraw and
         re-name it on every report; its time is where the hysteresis's
-        corridor (or ellipse) reaches it now, not what an older report said."""
+        corridor (or ellipse) reaches it now, not what an older report said.
+
+        An area withdrawn by an earlier report whose close has not gone out
+        yet (a Cancel waits ``cancel_hold_s``) is the same story: if the newest
+        forecast admits it again it is held again and the close is withdrawn
+        (nothing sent), rather than sending "it was a mistake" while the
+        forecast still admits the area and naming it anew on the next report."""
         if keep is None:
             return
-        old = st.risks.get(rel.partner, {})
-        gone = [a for c in sorted(old) if c not in new and (a := self._area(c)) is not None]
+        partner = rel.partner
+        old = st.risks.get(partner, {})
+        threads = self._threads[partner]
+        # withdrawn before, in a story still open (the thread that told it):
+        # held again if its close is pending (nothing at risk there now); while
+        # another track keeps the area at risk the record waits
+        told = {
+            c: (r, n)
+            for c, (r, n) in st.withdrawn.get(partner, {}).items()
+            if c not in new
+            and c not in old
+            and (th := threads.get(c)) is not None
+            and th.active
+            and th.thread == n
+        }
+        prior = {c: r for c, (r, _) in told.items() if threads[c].desired is None}
+        prior.update((c, r) for c, r in old.items() if c not in new)
+        gone = [a for c in sorted(prior) if (a := self._area(c)) is not None]
         impact_t = st.threat.impact_t if st.threat is not None else None
-        for code, t in keep.times(gone).items():
-            r = old[code]
+        held = keep.times(gone)
+        for code, t in held.items():
+            r = prior[code]
             new[code] = _Risk(t, r.instruction, impact_t if r.impact_t is not None else None)
+        # what this report withdraws: with its thread's number now (the close,
+        # if any, goes out in that thread; a later Alert opens another)
+        left = {c: rn for c, rn in told.items() if c not in held}
+        left.update(
+            (c, (r, threads[c].thread if c in threads else 0))
+            for c, r in old.items()
+            if c not in new and c not in held
+        )
+        if left:
+            st.withdrawn[partner] = left
+        else:
+            st.withdrawn.pop(partner, None)
 
     def _area(self, code: str) -> Area | None:
         try:

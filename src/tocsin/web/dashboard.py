@@ -49,6 +49,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tocsin.journal.store import Journal
+from tocsin.limits import json_loads
 from tocsin.runtime import JsonlFileSink
 from tocsin.web.area_map import areas_geojson
 from tocsin.web.auth import (
@@ -245,9 +246,9 @@ class Dashboard:
             if len(raw) > limit:
                 return _err(413, "too_large", f"body over {limit} bytes")
         try:
-            d = json.loads(raw or b"{}")
-        except ValueError:
-            return _err(400, "schema", "body is not JSON", "$")
+            d = json_loads(raw or b"{}")  # (nesting bounded; a repeated member name refused)
+        except ValueError as exc:
+            return _err(400, "schema", f"body is not JSON: {exc}", "$")
         if not isinstance(d, dict):
             return _err(422, "schema", "body must be a JSON object", "$")
         return d

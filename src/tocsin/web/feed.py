@@ -147,7 +147,7 @@ class CurrentAlerts:
 
         self._active = {}
         for thread, partner, first_t, raw in state["active"]:
-            env = decode_json(raw)
+            env = decode_json(raw, checked=True)  # (its own snapshot)
             assert isinstance(env.body, AlertBody)
             self._active[thread] = Entry(thread, partner, env.body, first_t)
         self._ids = {k: list(v) for k, v in state["ids"].items()}
@@ -161,12 +161,12 @@ class CurrentAlerts:
         from tocsin.wire import decode_json
 
         if entry.kind == "output" and b'"kind":"alert"' in entry.payload[:40]:
-            self.add(decode_json(entry.payload))
+            self.add(decode_json(entry.payload, checked=True))
         elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
             import json
 
             try:
-                self.add(decode_json(json.dumps(json.loads(entry.payload)["alert"]).encode()))
+                self.add(decode_json(json.dumps(json.loads(entry.payload)["alert"]).encode(), checked=True))
             except Exception:  # a damaged entry must not stop recovery; verify names it
                 return
 

@@ -306,18 +306,19 @@ class AlertHistory:
         from tocsin.wire import decode_json
 
         self.items.clear()
-        self.items.extend(decode_json(b) for b in state)
+        self.items.extend(decode_json(b, checked=True) for b in state)
 
     def replay_entry(self, entry: Any) -> None:
         from tocsin.wire import decode_json
 
         if entry.kind == "output" and b'"kind":"alert"' in entry.payload[:40]:
-            self.items.append(decode_json(entry.payload))
+            self.items.append(decode_json(entry.payload, checked=True))
         elif entry.kind == "operator" and b'"event":"issued"' in entry.payload:
             import json
 
             try:
-                self.items.append(decode_json(json.dumps(json.loads(entry.payload)["alert"]).encode()))
+                alert = json.dumps(json.loads(entry.payload)["alert"]).encode()
+                self.items.append(decode_json(alert, checked=True))
             except Exception:  # a damaged entry must not stop recovery; verify names it
                 return
 

@@ -71,7 +71,9 @@ def build_exchange(
             max_share=snapshot_share,
             cost_share=snapshot_cost_share,
         )
-        journal = Journal(Path(data) / "journal.db", synchronous=synchronous, train_off_thread=True)
+        journal = Journal(
+            Path(data) / "journal.db", synchronous=synchronous, train_off_thread=True, checkpoint_thread=True
+        )
         if output_files:
             sinks.extend(file_sinks(data, journal))
     sinks.extend(extra_sinks)

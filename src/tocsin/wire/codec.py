@@ -16,6 +16,13 @@ in C); a cheap count of opening brackets skips that for almost every message.
 The decoder itself is recursive (msgspec counts its depth against Python's
 recursion limit): without the limit, ~1,000 nested objects raised
 ``RecursionError`` out of every path, a crash before any signature check.
+
+An object that repeats a member name is refused too (:class:`DuplicateName`,
+field = the repeated member's path): I-JSON (RFC 7493 §2.3) forbids it, and two
+readers would read two messages from it (:mod:`tocsin.wire.names`). A bundle is
+checked whole, members included, so its members are not checked again; bytes
+this node wrote itself (its journal, its stage process's hand-over) are decoded
+with ``checked=True``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from msgspec import Meta, Struct
 
 from tocsin.errors import WireError
 from tocsin.wire.messages import BODY_TYPES, MAX_SEQ, Envelope, Ident, PartnerCode, Time
+from tocsin.wire.names import find_repeated, has_repeated, member_path
 
 
 class UnknownKind(WireError):
@@ -42,6 +50,19 @@ class UnknownKind(WireError):
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 #: the deepest nesting of arrays and objects (maps) any decoder accepts
 MAX_DEPTH = 32
+
+
+class DuplicateName(WireError):
+    """An object of the message repeats a member name (``field``: the repeated
+    member's JSON path, e.g. ``$.body.messages[3].seq``)."""
+
+    def __init__(self, where: str, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"member name {name!r} repeated in the object at {where} (I-JSON, RFC 7493 §2.3: "
+            "readers differ on which one counts)",
+            field=member_path(where, name),
+        )
 
 
 class LimitExceeded(WireError):
@@ -169,6 +190,7 @@ _mp_head = msgspec.msgpack.Decoder(_Head)
 _json_body = {k: msgspec.json.Decoder(t) for k, t in BODY_TYPES.items()}
 _mp_body = {k: msgspec.msgpack.Decoder(t) for k, t in BODY_TYPES.items()}
 _json_enc = msgspec.json.Encoder()
+_json_any = msgspec.json.Decoder()
 _mp_enc = msgspec.msgpack.Encoder()
 
 _AT = re.compile(r"\s*-\s*at `\$([^`]*)`")
@@ -224,20 +246,59 @@ def _finish(head: _Head, decoders: dict[str, Any]) -> Envelope:
 
 
 def decode_json(data: bytes | str, *, checked: bool = False) -> Envelope:
-    """Decode one JSON message. Raises WireError (UnknownKind, LimitExceeded).
-    ``checked``: ``data`` is part of a message that passed :func:`check_limits`
-    (a bundle's member: no larger and no deeper than the bundle), so the
-    limits are not measured again."""
+    """Decode one JSON message. Raises WireError (UnknownKind, LimitExceeded,
+    DuplicateName). ``checked``: ``data`` is part of a message that passed
+    :func:`check_limits` and the names check (a bundle's member: no larger and
+    no deeper than the bundle, checked with it), or bytes this node wrote
+    itself (its journal, its stage process's hand-over): neither is measured
+    again."""
+    return _decode_json(data, checked)[0]
+
+
+def decode_json_parsed(data: bytes) -> tuple[Envelope, Any]:
+    """:func:`decode_json` of a message from outside, with the JSON value its
+    names check parsed (a v2 signature's canonical form is made from that
+    value: :func:`tocsin.wire.jcs.canonical_json`, so the text is parsed once)."""
+    return _decode_json(data, False)
+
+
+def _decode_json(data: bytes | str, checked: bool) -> tuple[Envelope, Any]:
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if not checked:
         check_limits(raw, "json")
+    value = None
+    unread: msgspec.DecodeError | None = None
     try:
+        if not checked:
+            # a repeated name first: the last one, which the decoder keeps,
+            # may not fit the schema, and the repeat is what is wrong
+            try:
+                value = _json_any.decode(raw)
+            except msgspec.DecodeError as exc:
+                unread = exc  # (the typed decode below says where, if it can)
+            else:
+                if has_repeated(raw, value):
+                    raise _duplicate(raw)
         head = _json_head.decode(raw)
-        return _finish(head, _json_body)
+        env = _finish(head, _json_body)
+        if unread is not None:
+            # what the typed decoder skipped unread (an unknown member's 1e400)
+            # cannot be checked for repeated names: refused, never passed unchecked
+            text = _AT.sub("", str(unread)).strip()
+            raise WireError(f"{text} (in a member this version does not read)", field="$")
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _wire_error(exc, "") from None
     except RecursionError:  # cannot happen under MAX_DEPTH; never a crash if it does
         raise LimitExceeded("depth", "arrays/objects nest too deep for the decoder") from None
+    return env, value
+
+
+def _duplicate(raw: bytes) -> DuplicateName:
+    try:
+        at = find_repeated(raw)
+    except (ValueError, RecursionError):  # (msgspec read it, json cannot: refused all the same)
+        at = None
+    return DuplicateName(*(at or ("$", "?")))
 
 
 def decode_msgpack(data: bytes, *, checked: bool = False) -> Envelope:

@@ -32,6 +32,8 @@ from typing import Any
 import msgspec
 import rfc8785
 
+from tocsin.wire.names import find_repeated, has_repeated
+
 #: the largest integer every JSON peer reads exactly (an IEEE-754 double's 53 bits)
 MAX_SAFE_INT = 2**53 - 1
 
@@ -138,17 +140,28 @@ def reference(value: Any) -> bytes:
     return _reference(value)
 
 
-def canonical_json(data: bytes | str, *, drop: tuple[str, ...] = ()) -> bytes:
+def canonical_json(data: bytes | str, *, drop: tuple[str, ...] = (), value: Any = None) -> bytes:
     """Parse one JSON object and return its RFC 8785 bytes without the top-level
-    members named in ``drop`` (``("sig",)`` for the bytes a signature covers)."""
-    try:
-        obj = _dec.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise CanonicalError(f"not JSON: {exc}") from None
-    if type(obj) is not dict:
+    members named in ``drop`` (``("sig",)`` for the bytes a signature covers).
+    An object that repeats a member name has no RFC 8785 form (RFC 8785 §3.1
+    takes I-JSON input): :class:`CanonicalError`. ``value``: what
+    :func:`tocsin.wire.codec.decode_json_parsed` parsed from these same bytes
+    (names checked there), so they are not parsed again."""
+    if value is None:
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        try:
+            value = _dec.decode(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise CanonicalError(f"not JSON: {exc}") from None
+        if has_repeated(raw, value):
+            try:
+                at = find_repeated(raw) or ("$", "?")
+            except (ValueError, RecursionError):  # (json cannot read what msgspec did: refused the same)
+                at = ("$", "?")
+            raise CanonicalError(f"member name {at[1]!r} repeated in the object at {at[0]} (not I-JSON)")
+    if type(value) is not dict:
         raise CanonicalError("not a JSON object")
-    for k in drop:
-        obj.pop(k, None)
+    obj = {k: v for k, v in value.items() if k not in drop} if drop else value
     return canonicalize(obj)
 
 
