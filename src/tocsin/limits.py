@@ -96,10 +96,12 @@ def repeated_key(node: yaml.MappingNode) -> yaml.Node | None:
     return None
 
 
-def measure(root: yaml.Node) -> tuple[int, int]:
+def measure(root: yaml.Node, *, keys: bool = True) -> tuple[int, int]:
     """(nodes, depth) of ``root`` with every alias followed; each distinct node
     is visited once, so the count is computed, never expanded. A mapping that
-    repeats a key raises :class:`LimitError` (:func:`repeated_key`)."""
+    repeats a key raises :class:`LimitError` (:func:`repeated_key`), unless
+    ``keys`` is False (a caller that refuses repeated keys itself, naming the
+    field: :mod:`tocsin.drill.scenario`)."""
     size: dict[int, tuple[int, int]] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -108,7 +110,7 @@ def measure(root: yaml.Node) -> tuple[int, int]:
             continue
         kids: list[yaml.Node]
         if isinstance(node, yaml.MappingNode):
-            if not done and (k := repeated_key(node)) is not None:
+            if keys and not done and (k := repeated_key(node)) is not None:
                 line = k.start_mark.line + 1
                 raise LimitError(f"key {k.value!r} repeated in one mapping (line {line}): refused")
             kids = [n for kv in node.value for n in kv]
@@ -129,8 +131,11 @@ def measure(root: yaml.Node) -> tuple[int, int]:
     return size[id(root)]
 
 
-def yaml_compose(text: str | bytes) -> yaml.Node | None:
-    """``yaml.compose`` with the limits (module doc); raises ``yaml.YAMLError``."""
+def yaml_compose(text: str | bytes, *, keys: bool = True) -> yaml.Node | None:
+    """``yaml.compose`` with the limits (module doc); raises ``yaml.YAMLError``.
+    ``keys``: refuse a mapping that repeats a key here (False: the caller
+    refuses it itself, with the file, line and field, as the scenario loader
+    does: :func:`measure`)."""
     try:
         check_size(text, "the document")
     except ValueError as exc:
@@ -140,7 +145,7 @@ def yaml_compose(text: str | bytes) -> yaml.Node | None:
     except RecursionError:  # the pure-Python parser on deep input
         raise LimitError(f"nesting deeper than {MAX_NESTING} levels") from None
     if root is not None:
-        n, d = measure(root)
+        n, d = measure(root, keys=keys)
         if d > MAX_NESTING:
             raise LimitError(f"nesting deeper than {MAX_NESTING} levels")
         if n > MAX_NODES:

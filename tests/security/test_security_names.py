@@ -121,8 +121,13 @@ def test_a_yaml_key_written_two_ways_is_one_key(tmp_path: Path) -> None:
 def test_a_scenario_with_a_repeated_key_is_refused() -> None:
     text = (ROOT / "scenarios" / "open-sea.yaml").read_text()
     parse_scenario(text, file="open-sea.yaml")
-    with pytest.raises(ScenarioError, match="repeated"):
+    # refused by the scenario loader's own walk, which names the line and the field
+    with pytest.raises(ScenarioError, match="duplicate key") as err:
         parse_scenario(text.replace("seed: 20191002\n", "seed: 20191002\nseed: 1\n"), file="x.yaml")
+    line = text.splitlines().index("seed: 20191002") + 2
+    assert (err.value.line, err.value.field) == (line, "seed"), str(err.value)
+    with pytest.raises(ScenarioError, match="duplicate key"):  # one key written two ways
+        parse_scenario(text.replace("seed: 20191002\n", "seed: 20191002\n1: a\n0x1: b\n"), file="x.yaml")
 
 
 def test_an_operator_file_with_a_repeated_name_is_refused(tmp_path: Path) -> None:

@@ -730,7 +730,9 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
 
 def _parse(text: str, file: str | None) -> Scenario:
     try:
-        root = yaml_compose(text)  # nesting, alias-expansion and size limits (tocsin.limits)
+        # nesting, alias-expansion and size limits (tocsin.limits); a repeated key
+        # is refused below (_node_to_py), naming its line and field
+        root = yaml_compose(text, keys=False)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
