@@ -445,7 +445,12 @@ def test_outputs_leave_once_what_made_them_is_durable_before_their_own_fsync(
     pipe.flush()
     assert len(at_emit) == len(recorded_outputs(j)) > 20
     assert not [k for k in at_emit if k & {"input", "tick"}]  # what made them was durable
-    assert sum("output" in k for k in at_emit) > len(at_emit) // 2  # their own fsync came after
+    # their own fsync came after (the path of every collect but one that also
+    # syncs a lazy tick, which syncs first): how many of them depends on how the
+    # stage process's replies fall against the ticks, i.e. on the machine's load
+    # (41 of 85 in a fresh-clone CI beside a Monte Carlo run, most of them when
+    # quiet), so it is not a count here: some did, and the code path says why
+    assert any("output" in k for k in at_emit)
     pipe.close()
 
 
