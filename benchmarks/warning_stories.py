@@ -57,6 +57,7 @@ from hypothesis import strategies as st
 
 from tocsin.geo import geodetic_to_ecef
 from tocsin.warning import WarningEngine
+from tocsin.warning.areas import Area
 from tocsin.warning.policy import WarningConfig
 from tocsin.warning.threat import ThreatConfig, assess, keep_region
 from tocsin.wire import AlertBody, make
@@ -65,21 +66,6 @@ from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
 LAT0, LON_IMP = 36.0, 134.0
 M_LAT = 111_000.0  # metres per degree of latitude near 36 N
 M_LON = M_LAT * float(np.cos(np.radians(LAT0)))
-
-
-@dataclass(frozen=True)
-class Box:
-    code: str
-    kind: str
-    country: str
-    name_en: str
-    name_ja: str
-    name_ko: str
-    geometry: shapely.Geometry
-
-    def cap_polygons(self, max_points: int = 100) -> list[str]:
-        coords = list(self.geometry.exterior.coords)
-        return [" ".join(f"{la:.4f},{lo:.4f}" for lo, la in coords)]
 
 
 class Grid:
@@ -94,18 +80,18 @@ class Grid:
                 s, w = LAT0 + i * step_m / M_LAT, LON_IMP + j * step_m / M_LON
                 g = shapely.box(w, s, w + step_m / M_LON, s + step_m / M_LAT)
                 code = f"sea:JP-{i + n:02d}-{j + n + int(lead_m / step_m):02d}"
-                boxes.append(Box(code, "sea", "JP", code, code, code, g))
+                boxes.append(Area(code, "sea", "JP", code, code, code, g))
         self.areas = sorted(boxes, key=lambda a: a.code)
         self._by = {a.code: a for a in self.areas}
         self._tree = shapely.STRtree([a.geometry for a in self.areas])
 
-    def __iter__(self) -> Iterator[Box]:
+    def __iter__(self) -> Iterator[Area]:
         return iter(self.areas)
 
-    def intersecting(self, geom: shapely.Geometry) -> list[Box]:
+    def intersecting(self, geom: shapely.Geometry) -> list[Area]:
         return [self.areas[int(i)] for i in self._tree.query(geom, predicate="intersects")]
 
-    def get(self, code: str) -> Box:
+    def get(self, code: str) -> Area:
         return self._by[code]
 
 
@@ -250,9 +236,10 @@ def play(runs: Sequence[Run], keep: bool) -> Outcome:
     return Outcome(faults, stories)
 
 
-def _box_north(gap: float) -> Box:
+def _box_north(gap: float) -> Area:
     s = LAT0 + gap / M_LAT
-    return Box("sea:JP-A", "sea", "JP", "A", "A", "A", shapely.box(LON_IMP - 0.1, s, LON_IMP + 0.1, s + 0.18))
+    box = shapely.box(LON_IMP - 0.1, s, LON_IMP + 0.1, s + 0.18)
+    return Area("sea:JP-A", "sea", "JP", "A", "A", "A", box)
 
 
 def wander(gap: float, runs: Sequence[tuple[float, int]], dt: float) -> list[str]:
@@ -308,16 +295,16 @@ def allowance_story(gap: float, runs: Sequence[tuple[float, int]], dt: float) ->
 
 
 class _One:
-    def __init__(self, box: Box) -> None:
+    def __init__(self, box: Area) -> None:
         self.box = box
 
-    def __iter__(self) -> Iterator[Box]:
+    def __iter__(self) -> Iterator[Area]:
         return iter([self.box])
 
-    def intersecting(self, geom: shapely.Geometry) -> list[Box]:
+    def intersecting(self, geom: shapely.Geometry) -> list[Area]:
         return [self.box] if shapely.intersects(geom, self.box.geometry) else []
 
-    def get(self, code: str) -> Box:
+    def get(self, code: str) -> Area:
         if code != self.box.code:
             raise KeyError(code)
         return self.box

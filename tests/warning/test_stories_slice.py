@@ -5,25 +5,18 @@ story still admits it, with ``keep_named`` off and on; and test_keep's wander
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from _sibling import load
 
 
 def _load() -> ModuleType:
-    path = ROOT / "benchmarks" / "warning_stories.py"
-    spec = importlib.util.spec_from_file_location("warning_stories", path)
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load("warning_stories")
 
 
 @pytest.mark.slow
