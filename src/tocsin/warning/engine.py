@@ -434,10 +434,20 @@ class WarningEngine:
                 for r in threat.risks
                 if r.code in codes
             }
+            # what this track warned before, as a live track's risk: a track
+            # found again governs by its reports again, so a risk it kept while
+            # lost (``_lose``, ``_end``: a window that closes it at ``until`` as
+            # "lost" or "passed") is not carried on by a hold below (before: a
+            # track back within its lost window, whose uncertain far end still
+            # reached an area, had the area closed "tracking lost: the last time
+            # it could have come down here has passed" when the old window ended)
+            before = {
+                c: _Risk(r.t, r.instruction, r.impact_t) for c, r in st.risks.get(rel.partner, {}).items()
+            }
             if threat.reach is not None:
                 # an area named before stays warned while the missile could still
                 # reach it: a hold (boost far end, uncertain path end) only delays naming
-                for code, r in st.risks.get(rel.partner, {}).items():
+                for code, r in before.items():
                     if code not in new and self._in_reach(code, threat):
                         new[code] = r
             if threat.unknown:
@@ -447,12 +457,12 @@ class WarningEngine:
                 # withdraws an area, as a track below the thresholds (before:
                 # the areas it had named were told "it has passed" while the
                 # missile was still flying towards them)
-                for code, r in st.risks.get(rel.partner, {}).items():
+                for code, r in before.items():
                     new.setdefault(code, r)
             if st.manoeuvre:
                 # a manoeuvring re-entry widens, never narrows, what is warned:
                 # every area named since stays until the object has come down
-                for code, r in st.risks.get(rel.partner, {}).items():
+                for code, r in before.items():
                     new.setdefault(code, r)
             self._hold(st, rel, new, keep)
             out += self._set(st, rel, new, t)
