@@ -220,10 +220,12 @@ class _TrackState:
     #: may keep the spent stage on the missile's track) stays a missile for the
     #: warning: what it warned is never narrowed by a relabel
     role: str | None = None
-    #: per release partner: areas the forecast withdrew (``keep_named``) whose
-    #: close has not been sent -> what this track put at risk there and the
-    #: thread (:attr:`AreaThread.thread`) that told it: held again if a newer
-    #: forecast admits the area before the close goes out (``WarningEngine._hold``)
+    #: per release partner: areas the forecast withdrew whose close has not
+    #: been sent -> what this track put at risk there and the thread
+    #: (:attr:`AreaThread.thread`) that told it: held again if, before the
+    #: close goes out, a newer forecast admits the area (``keep_named``,
+    #: ``WarningEngine._hold``) or its reach or a manoeuvre holds what the
+    #: track named (``WarningEngine._pending``)
     withdrawn: dict[str, dict[str, tuple[_Risk, int]]] = field(default_factory=dict)
 
     @property
@@ -444,10 +446,13 @@ class WarningEngine:
             before = {
                 c: _Risk(r.t, r.instruction, r.impact_t) for c, r in st.risks.get(rel.partner, {}).items()
             }
+            # and what it withdrew whose correction has not gone out (the Cancel
+            # waits ``cancel_hold_s``): the same story, named before
+            pending = self._pending(st, rel, before)
             if threat.reach is not None:
                 # an area named before stays warned while the missile could still
                 # reach it: a hold (boost far end, uncertain path end) only delays naming
-                for code, r in before.items():
+                for code, r in (before | pending).items():
                     if code not in new and self._in_reach(code, threat):
                         new[code] = r
             if threat.unknown:
@@ -462,7 +467,7 @@ class WarningEngine:
             if st.manoeuvre:
                 # a manoeuvring re-entry widens, never narrows, what is warned:
                 # every area named since stays until the object has come down
-                for code, r in before.items():
+                for code, r in (before | pending).items():
                     new.setdefault(code, r)
             self._hold(st, rel, new, keep)
             out += self._set(st, rel, new, t)
@@ -481,8 +486,6 @@ class WarningEngine:
         forecast admits it again it is held again and the close is withdrawn
         (nothing sent), rather than sending "it was a mistake" while the
         forecast still admits the area and naming it anew on the next report."""
-        if keep is None:
-            return
         partner = rel.partner
         old = st.risks.get(partner, {})
         threads = self._threads[partner]
@@ -500,9 +503,10 @@ class WarningEngine:
         }
         prior = {c: r for c, (r, _) in told.items() if threads[c].desired is None}
         prior.update((c, r) for c, r in old.items() if c not in new)
-        gone = [a for c in sorted(prior) if (a := self._area(c)) is not None]
         impact_t = st.threat.impact_t if st.threat is not None else None
-        held = keep.times(gone)
+        held: dict[str, float] = {}
+        if keep is not None:
+            held = keep.times([a for c in sorted(prior) if (a := self._area(c)) is not None])
         for code, t in held.items():
             r = prior[code]
             new[code] = _Risk(t, r.instruction, impact_t if r.impact_t is not None else None)
@@ -518,6 +522,24 @@ class WarningEngine:
             st.withdrawn[partner] = left
         else:
             st.withdrawn.pop(partner, None)
+
+    def _pending(self, st: _TrackState, rel: Release, named: dict[str, _Risk]) -> dict[str, _Risk]:
+        """The areas this track withdrew (not in ``named``) whose story is still
+        open with nothing at risk there and a correction pending (a Cancel
+        waits ``cancel_hold_s``), each with the risk the track had put there
+        (``_TrackState.withdrawn``, kept by :meth:`_hold` with ``keep_named``
+        on or off)."""
+        threads = self._threads[rel.partner]
+        return {
+            c: _Risk(r.t, r.instruction, r.impact_t)
+            for c, (r, n) in st.withdrawn.get(rel.partner, {}).items()
+            if c not in named
+            and (th := threads.get(c)) is not None
+            and th.active
+            and th.thread == n
+            and th.desired is None
+            and (th.cause is None or th.cause.reason == "error")
+        }
 
     def _area(self, code: str) -> Area | None:
         try:
