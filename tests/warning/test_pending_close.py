@@ -12,6 +12,7 @@ or while it manoeuvred, and a new Alert when the next forecast named it again.
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import shapely
 from warnhelpers import FakeArea, FakeRegistry
@@ -120,3 +121,37 @@ def test_an_uncertain_far_end_holds_an_area_whose_correction_is_pending() -> Non
     reports += [_body(T0 + 46.0, 126_000.0)]
     story = _story(reports, reg)
     assert story == [(2.0, "Alert")], story
+
+
+def test_a_closed_story_is_not_held_by_the_track_that_withdrew_it_in_the_story_before() -> None:
+    # F-1 names the area and withdraws it; its Cancel goes out (F-1 silent
+    # meanwhile). F-2 opens a new story there and withdraws it. F-1 then
+    # manoeuvres: it named the area in the closed story, not in this one, so
+    # F-2's correction goes out
+    reg = _area_north(5_100.0)
+    eng = WarningEngine(WarningConfig(), registry=reg)
+    t, seq = T0, 0
+    msgs: list[str] = []
+
+    def push(tid: str, shift: float, *, manoeuvring: bool = False) -> None:
+        nonlocal seq
+        seq += 1
+        b = msgspec.structs.replace(_body(t, shift, manoeuvring=manoeuvring), id=tid)
+        msgs.extend(
+            str(e.body.close or e.body.msg_type)
+            for e in eng.push(make("track", b, partner="US", source="fusion", seq=seq, sent=t))
+        )
+
+    for s in (200.0, -1_500.0):
+        t += 1.0
+        push("F-1", s)
+    t += 25.0
+    msgs.extend(str(e.body.close or e.body.msg_type) for e in eng.advance(t))  # F-1's correction
+    for s in (200.0, -1_500.0):
+        t += 1.0
+        push("F-2", s)
+    t += 5.0
+    push("F-1", -1_500.0, manoeuvring=True)
+    t += 25.0
+    msgs.extend(str(e.body.close or e.body.msg_type) for e in eng.advance(t))
+    assert msgs == ["Alert", "error", "Alert", "error"], msgs
