@@ -490,8 +490,10 @@ class WarningEngine:
         old = st.risks.get(partner, {})
         threads = self._threads[partner]
         # withdrawn before, in a story still open (the thread that told it):
-        # held again if its close is pending (nothing at risk there now); while
-        # another track keeps the area at risk the record waits
+        # held again when the newest forecast admits it, whether its close is
+        # pending or another track keeps the area at risk (an all-clear has no
+        # hold: a record that waited for the other track lost the area the
+        # moment that track's risk ended as "passed", "lost" or "fell")
         told = {
             c: (r, n)
             for c, (r, n) in st.withdrawn.get(partner, {}).items()
@@ -501,7 +503,7 @@ class WarningEngine:
             and th.active
             and th.thread == n
         }
-        prior = {c: r for c, (r, _) in told.items() if threads[c].desired is None}
+        prior = {c: r for c, (r, _) in told.items()}
         prior.update((c, r) for c, r in old.items() if c not in new)
         impact_t = st.threat.impact_t if st.threat is not None else None
         held: dict[str, float] = {}
