@@ -217,3 +217,45 @@ def test_a_late_plot_refiltered_gives_the_sensitivity_of_the_plots_in_order() ->
     # kept back to the oldest snapshot a re-filter can restore, not much further
     assert got[0][0] <= bal[0].hist[0][1][3]
     assert len(got) <= len(bal[0].hist) + 2
+
+
+def test_the_impact_prediction_considers_the_sensitivity(
+    srbm_one_radar: tuple[list[Envelope], TrackerConfig, Track], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the rule on, the covariance added to the state for the impact
+    ellipse is ``sum S S^T`` of the track's sensitivity at the prediction's
+    time (carried by the ballistic transition while it coasts); off, the
+    rigid turn of :func:`~tocsin.fusion.impact.sensor_bias_cov`."""
+    from tocsin.fusion import ballistic as balmod
+    from tocsin.fusion.models import ballistic_predict
+
+    envs, cfg, _ = srbm_one_radar
+    seen: list[tuple[float, np.ndarray | None]] = []
+    orig = balmod.predict_impact
+
+    def spy(x: np.ndarray, p: np.ndarray, t: float, **kw: object) -> object:
+        ex = kw.get("extra_cov")
+        seen.append((t, None if ex is None else np.array(ex)))
+        return orig(x, p, t, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(balmod, "predict_impact", spy)
+    tr = _ballistic(envs, cfg)
+    assert seen
+    t_last, ex = seen[-1]
+    assert ex is not None
+    ent = [e for e in tr.bias_sens if e[0] <= t_last][-1]
+    s = ent[2]
+    if t_last > ent[0]:
+        bank = tr.drag
+        beta = cfg.beta if bank is None else math.exp(bank.mean_lnb())
+        _, phi = ballistic_predict(ent[1][None, :], np.array([t_last - ent[0]]), beta=beta)
+        s = consider.propagate(s, phi[0])
+    want = consider.covariance(s)
+    assert want is not None
+    assert np.allclose(ex, want, rtol=1e-9, atol=1e-9 * float(np.abs(want).max()))
+    # off: the rigid turn, a different covariance
+    seen.clear()
+    tr_off = _ballistic(envs, TrackerConfig())
+    assert not tr_off.bias_sens
+    assert seen[-1][1] is not None
+    assert not np.allclose(seen[-1][1], want, rtol=0.05)
