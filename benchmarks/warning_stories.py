@@ -4,25 +4,67 @@
 
     .venv/bin/python benchmarks/warning_stories.py                      # 2,000 examples each way
     .venv/bin/python benchmarks/warning_stories.py --examples 20000 --seed 7 --keep on
+    .venv/bin/python benchmarks/warning_stories.py --examples 5000 --seed 2 --keep off --mode reach
+    .venv/bin/python benchmarks/warning_stories.py --mode all --examples 200   # every mode
 
 Each area hears one story: first "take shelter", last "it has passed / fell /
 was a mistake", never a correction followed by a new Alert for the same threat
 while the forecast still admits the area. A random search (hypothesis, no
 example database, seeded) of report sequences fed to a fresh
-:class:`~tocsin.warning.WarningEngine` over a grid of 2.5-km sea boxes around the
-impact (96 boxes): one or two tracks, runs of reports whose whole forecast (path and
-impact) is moved north/east by up to 3 km, ellipses from 200 m to beyond
-``max_ellipse_m`` (unsettled), any bearing and ratio, 0.5-4 s between reports,
-silences up to 70 s and reports of status ``lost``. ``keep_named`` off (the
-default policy) and on.
+:class:`~tocsin.warning.WarningEngine`, every message it sends checked.
+``keep_named`` off (the default policy) and on. ``--mode``:
+
+``admit`` (the default; session 14's search, its draws unchanged)
+    over a grid of 2.5-km sea boxes around the impact (96 boxes, all
+    Japan's): one or two tracks, runs of reports whose whole forecast (path
+    and impact) is moved north/east by up to 3 km, ellipses from 200 m to
+    beyond ``max_ellipse_m`` (unsettled), any bearing and ratio, 0.5-4 s
+    between reports, silences up to 70 s and reports of status ``lost``.
+    Faults: ``close_while_admitted`` (and ``wander_two_stories``, keep on).
+``reach``
+    the same, and a run may be boosting (:func:`body`'s ``boost``: no impact
+    yet, a launch azimuth: the reachable corridor, its far end held back as
+    ``threat.reach``) or boosting with no heading (``boost_unknown``:
+    ``threat.unknown`` unless earlier reports give a baseline); unsettled
+    ellipses give a ``threat.reach`` too. Faults: ``close_while_admitted``,
+    ``close_while_in_reach``; closes while the track's newest assessment is
+    ``unknown`` are tallied (``close_while_unknown``), not counted: unknown
+    "neither names nor withdraws", so a withdrawal made before it stands.
+``manoeuvre``
+    the same grid; a run may be flagged ``manoeuvring`` by the tracker.
+    Faults: ``close_while_admitted``, ``close_while_in_reach``,
+    ``close_while_manoeuvring``.
+``handover``
+    one object, two tracks: F-1's runs, its end (a last report ``lost`` or
+    ``deleted``, or silence), a gap of 0-70 s, F-2's runs within 3 km of
+    F-1's last forecast (the object tracked anew). Faults as ``manoeuvre``.
+``land``
+    the project's area registry (real prefecture, district and sea-zone
+    outlines) around an impact on Busan's coast, the default releases (JP and
+    KR publics: each its own country's areas, both the international
+    waters), ballistic and boosting runs. Faults as ``manoeuvre``, and
+    ``wrong_public``.
 
 Faults (each counted, the first few examples kept, the first of each kind
-shrunk with ``hypothesis.find``):
+shrunk by dropping runs and halving run lengths while the fault stays):
 
 ``close_while_admitted``
     a close (Cancel or all-clear) of an area at a moment when a track that
-    named it in this story is live and its newest report admits the area
-    (names it; with ``keep_named``: or ``threat.keep_region`` holds it).
+    named it in this story is live (confirmed, reported within
+    ``lost_after_s``) and its newest report admits the area (names it; with
+    ``keep_named``: or ``threat.keep_region`` holds it).
+``close_while_in_reach``
+    a close of an area at a moment when a live track that named it in this
+    story has it in its newest assessment's ``threat.reach`` ("an area named
+    before stays warned while the missile could still reach it").
+``close_while_manoeuvring``
+    a close other than "fell" of an area named in this story by a live track
+    that has reported ``manoeuvring`` ("a manoeuvring re-entry widens, never
+    narrows, what is warned ... until the object has come down").
+``wrong_public``
+    a warning of an area sent to a public the default releases do not give
+    it (:func:`may_receive`, written from the policy's rule, not from
+    ``release_areas``).
 ``wander_two_stories``
     with ``keep_named``: the property of tests/warning/test_keep.py (one
     track's forecast wandering north and south by up to 250 m, its 95 %
@@ -34,7 +76,8 @@ Also tallied, not faults: how many examples gave some area two or more
 stories, by what closed the first (``error``, ``passed``, ``lost``, ...): a
 forecast that clearly left an area for longer than ``cancel_hold_s`` and came
 back is two stories by design. CI runs a derandomized slice of the same
-properties (tests/warning/test_keep.py, test_stories_slice.py).
+properties (tests/warning/test_keep.py, test_stories_slice.py). Exit status 1
+when any fault was found.
 """
 
 from __future__ import annotations
@@ -59,7 +102,7 @@ from tocsin.geo import enu_matrix, geodetic_to_ecef
 from tocsin.warning import WarningEngine
 from tocsin.warning.areas import Area, AreaRegistry
 from tocsin.warning.policy import WarningConfig
-from tocsin.warning.threat import ThreatConfig, assess, keep_region
+from tocsin.warning.threat import Threat, ThreatConfig, assess, keep_region
 from tocsin.wire import AlertBody, make
 from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, LaunchEstimate, TrackBody
 
@@ -288,6 +331,23 @@ def may_receive(partner: str, country: str) -> bool:
     return country == partner or country not in ("JP", "KR")
 
 
+def held(
+    th: Threat | None, area: Area, manoeuvring_since: float | None, close: str | None, now: float
+) -> str | None:
+    """Which of the engine's other holds keeps ``area`` for a live track that
+    named it, from the track's newest assessment ``th`` (the fault a close
+    of it then is), or None: the area lies in ``th.reach`` (a boost
+    corridor's held-back far end, an unsettled or too uncertain path end:
+    "an area named before stays warned while the missile could still reach
+    it"), or the track has reported manoeuvring and the close is not "fell"
+    ("widens, never narrows ... until the object has come down")."""
+    if th is not None and th.reach is not None and shapely.intersects(area.geometry, th.reach):
+        return "close_while_in_reach"
+    if manoeuvring_since is not None and manoeuvring_since <= now and close != "fell":
+        return "close_while_manoeuvring"
+    return None
+
+
 def play(runs: Sequence[Run], keep: bool, mode: str = "admit") -> Outcome:
     """Feed the runs to a fresh engine and check every message it sends
     (the faults of ``mode``: module doc)."""
@@ -318,19 +378,10 @@ def play(runs: Sequence[Run], keep: bool, mode: str = "admit") -> Outcome:
         return kept is not None and code in kept.times([reg.get(code)])
 
     def holds(tid: str, code: str, close: str | None, now: float) -> str | None:
-        """The engine's other holds, from the track's newest assessment: the
-        area lies in its reach (boost corridor's far end, an unsettled or too
-        uncertain path end: "an area named before stays warned while the
-        missile could still reach it"), or the track has reported manoeuvring
-        ("widens, never narrows ... until the object has come down")."""
         th = eng.threats().get(tid)
-        if th is not None and th.reach is not None and shapely.intersects(reg.get(code).geometry, th.reach):
-            return "close_while_in_reach"
-        if tid in flagged and flagged[tid] <= now and close != "fell":
-            return "close_while_manoeuvring"
         if th is not None and th.unknown:
             tally["close_while_unknown"] += 1
-        return None
+        return held(th, reg.get(code), flagged.get(tid), close, now)
 
     def read(out: list[Envelope], now: float) -> None:
         for e in out:
