@@ -478,7 +478,7 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=(__doc__ or "").split("\n")[0],
-        epilog=(__doc__ or "").split("::")[0].split("\n", 1)[1],
+        epilog=(__doc__ or "").split("\n", 1)[1].replace("::\n", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("drills", nargs="*", type=Path, help="drill output directories (or a suite's: searched)")
