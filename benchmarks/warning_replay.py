@@ -130,6 +130,8 @@ class Drill:
     drill_fails: list[str]
     recorded: list[Envelope]
     recorded_lines: list[bytes]
+    #: the drill wrote alerts.jsonl (an empty one: no alert at all)
+    has_record: bool = True
 
 
 def _shapes() -> list[AreaShape]:
@@ -186,6 +188,7 @@ def load_drill(path: Path, shapes: Sequence[AreaShape], name: str | None = None)
         drill_fails=sorted(drill_fails),
         recorded=recorded,
         recorded_lines=lines,
+        has_record=apath.is_file(),
     )
 
 
@@ -419,9 +422,7 @@ def run(
         else:
             eng = WarningEngine(cfg, instance=instance_of(drill.recorded))
             alerts = replay(drill.tracks, eng, tick_s, tail_s)
-            row = {
-                "same_as_drill": same_as_drill(alerts, drill) if default and drill.recorded_lines else None
-            }
+            row = {"same_as_drill": same_as_drill(alerts, drill) if default and drill.has_record else None}
         row.update(score(alerts, drill, shapes))
         row["cpu_s"] = round(time.process_time() - c0, 1)
         out[name] = row
