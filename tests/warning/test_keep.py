@@ -408,3 +408,21 @@ def test_a_record_held_again_while_another_track_keeps_the_area_outlives_its_all
         push(tid, shift, overhead=overhead)
     assert "sea:JP-A" in eng._tracks["F-1"].reached
     assert msgs == [("F-1", "Alert")], msgs
+
+
+def test_the_default_policy_keeps_what_it_named() -> None:
+    # session 15: keep_named is on by default (docs/warning.md, "Leaving"); the
+    # wander of the first test, in and out for 40 s at a 5.1-km edge, is one
+    # story with the policy as shipped
+    assert ThreatConfig().keep_named is True
+    assert WarningConfig().threat_config().keep_named is True
+    reg = _area_north(5_100.0)
+    eng = WarningEngine(WarningConfig(), registry=reg)
+    t = 1.0e9
+    msgs: list[str] = []
+    shifts = [200.0] * 5 + [-200.0] * 20 + [200.0] * 5 + [-200.0] * 20
+    for i, s in enumerate(shifts):
+        t += 2.0
+        msgs += [e.body.msg_type for e in eng.push(_env(_body(t, s), i + 1))]
+    msgs += [e.body.msg_type for e in eng.advance(t + 30.0)]
+    assert msgs == ["Alert"], msgs

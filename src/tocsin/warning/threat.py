@@ -132,8 +132,10 @@ class ThreatConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: flights (extra speed 0 .. the most) swept for a lost track's corridor
     lost_flights: int = 12
     #: an area named after burnout leaves only when the forecast has clearly
-    #: left it (:func:`keep_region`); off: it leaves when no rule names it
-    keep_named: bool = False
+    #: left it (:func:`keep_region`); off: it leaves when no rule names it.
+    #: On by default (session 15, docs/warning.md "Leaving": an area really at
+    #: risk is never told "it was a mistake" while the forecast admits it)
+    keep_named: bool = True
 
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
