@@ -45,13 +45,6 @@ _NEIGHBOUR = (
     "corrected in up to 119 s). A 95 % corridor names neighbours now and then by design; its width is the "
     "estimate's (coverage on independent flights: benchmarks/boost_corridor.py), not tuned to these drills"
 )
-_WAVER = (
-    "the coastal zone sea:KR-31 (5.7 km beside the SRBM impacts): the first track's Cancel and the second "
-    "track's Alert in the same second, then Cancel / Alert as the second's corridor edge wavers after "
-    "burnout (5 messages in a minute). Two holds on "
-    "corrections fixed it but kept a biased-radar false area warned 336 s (tried, reverted); it needs "
-    "hysteresis on the corridors (docs/warning.md section 3)"
-)
 _AIR = (
     "met by a small margin until the simulator's air became the U.S. Standard Atmosphere 1976 (track, "
     "session 3; before: an exponential air 14-26 % too thin at 5-20 km): the same drill with the tracker "
@@ -71,6 +64,15 @@ _TAMPERED = (
     "honest radars outvoted it at T+75 s (one radar against one is a tie: the older track stays; "
     "docs/fusion.md, duplicate suppression), cancelled 42 s later"
 )
+_HELD = (
+    "keep_named on by default (session 15, the lead's policy call, docs/warning.md 'Leaving'): an area the "
+    "forecast still admits at 95 % is not corrected; junk-flood's sea:KR-31 (5.70 km from the real path) "
+    "and ship-radar-loss's sea:JP-32 (5.50 km) lie beside the 5-km naming edge inside every forecast's "
+    "allowance and are corrected once it has clearly left them (232.9 s, 90.4 s). The 60-s bar is not "
+    "loosened: for an area the forecast still admits it measures how soon a borderline area is let go, not "
+    "whether it should be; off, two areas really at risk (link-outage-and-delay, salvo-through-air-traffic "
+    "sea:KR-31) were told 'it was a mistake' and then 'take shelter' again"
+)
 #: goals a drill misses today, each with its reason: the drill must still fail
 #: them (a figure that starts meeting its goal must be taken off this list)
 KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
@@ -83,11 +85,11 @@ KNOWN_SHORTFALLS: dict[str, dict[str, str]] = {
     },
     "combined-salvo": {"false_areas_sea": _AIR, "time_to_correct_max_s": _AIR_SEA},
     "forged-partner": {"impact_error_120s_m": _AIR},
-    "junk-flood": {"messages_per_area_minute_max": _WAVER},
+    "junk-flood": {"time_to_correct_max_s": _HELD},
     "link-outage-and-delay": {"first_alert_s": _FIRST_ALERT},
     "salvo-through-air-traffic": {"false_areas_land": _NEIGHBOUR},
     "sea-impact-eez": {"first_alert_s": _FIRST_ALERT},
-    "ship-radar-loss": {"area_precision": _AIR},
+    "ship-radar-loss": {"area_precision": _AIR, "time_to_correct_max_s": _HELD},
     "tracking-lost-in-boost": {"first_alert_s": _FIRST_ALERT},
 }
 
