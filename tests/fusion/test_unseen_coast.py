@@ -54,12 +54,15 @@ def test_a_piece_not_seen_coasting_keeps_thrust_in_its_second_model() -> None:
         tr = bare_track(x, late - 0.5, **base)
         return float(Estimator(cfg, Counter()).gather([tr], late, False).q1[0])
 
-    # not seen coasting: thrust, whatever role was told meanwhile
-    for role in (None, "rv", "stage", "debris"):
+    # not seen coasting and not told spent: thrust
+    for role in (None, "rv"):
         assert q1(coast_seen=False, role=role) == cfg.q_boost, role
     # seen coasting: one model past the window (the quiet one's density)
     quiet = q1(coast_seen=True)
     assert quiet < 1.0
+    # told spent (behind, left by the stack): no thrust past the window
+    for role in ("stage", "debris"):
+        assert q1(coast_seen=False, role=role) == quiet, role
     assert q1(coast_seen=True, role="rv") == quiet
     # within the window: thrust either way; a track not confirmed (coasting): not this rule
     assert q1(coast_seen=True, burnout_t=late - 5.0) == cfg.q_boost
