@@ -204,3 +204,33 @@ def test_the_live_segments_size_is_its_database_not_its_wal(tmp_path: Path) -> N
     assert j.live_bytes() == db
     j.close()
     assert _sizes(p) == (uncheckpointed, 0)  # the closed file's size
+
+
+def test_a_segment_closes_when_its_database_reaches_the_limit_not_earlier(tmp_path: Path) -> None:
+    """A pipeline rotating at max_bytes, the WAL checkpointed (by the thread,
+    asked here between batches so the test does not depend on its timing):
+    the closed segment's file is at least max_bytes. Counting the WAL file too
+    closed it as much earlier as the WAL's high-water mark (session 14)."""
+    from tocsin.exchange.samples import sample_plot
+    from tocsin.runtime import Pipeline, SegmentPolicy
+    from tocsin.wire import encode_json
+
+    limit = 2**20
+    j = Journal(tmp_path / "j.db", checkpoint_thread=True, checkpoint_s=3600.0)
+    pipe = Pipeline([], j, segments=SegmentPolicy(max_bytes=limit, max_s=0.0))
+    ck = j._checkpointer
+    assert ck is not None
+    seq = 0
+    while pipe.rotations == 0:
+        assert seq < 100_000, "never rotated"
+        plots = [sample_plot(seq=seq + k, sent=1.789e9 + seq + k) for k in range(1, 201)]
+        pipe.submit_batch([encode_json(p) for p in plots])
+        seq += 200
+        if seq % 2_000 == 0 and pipe.rotations == 0:
+            runs = ck.runs
+            ck.run_now()
+            _wait(lambda runs=runs: ck.runs > runs)  # type: ignore[misc]
+    closed = sorted(j.segments_dir.glob("*.db"))
+    assert len(closed) == 1
+    assert closed[0].stat().st_size >= limit
+    pipe.close()
