@@ -4,25 +4,67 @@
 
     .venv/bin/python benchmarks/warning_stories.py                      # 2,000 examples each way
     .venv/bin/python benchmarks/warning_stories.py --examples 20000 --seed 7 --keep on
+    .venv/bin/python benchmarks/warning_stories.py --examples 5000 --seed 2 --keep off --mode reach
+    .venv/bin/python benchmarks/warning_stories.py --mode all --examples 200   # every mode
 
 Each area hears one story: first "take shelter", last "it has passed / fell /
 was a mistake", never a correction followed by a new Alert for the same threat
 while the forecast still admits the area. A random search (hypothesis, no
 example database, seeded) of report sequences fed to a fresh
-:class:`~tocsin.warning.WarningEngine` over a grid of 2.5-km sea boxes around the
-impact (96 boxes): one or two tracks, runs of reports whose whole forecast (path and
-impact) is moved north/east by up to 3 km, ellipses from 200 m to beyond
-``max_ellipse_m`` (unsettled), any bearing and ratio, 0.5-4 s between reports,
-silences up to 70 s and reports of status ``lost``. ``keep_named`` off (the
-default policy) and on.
+:class:`~tocsin.warning.WarningEngine`, every message it sends checked.
+``keep_named`` off (the default policy) and on. ``--mode``:
+
+``admit`` (the default; session 14's search, its draws unchanged)
+    over a grid of 2.5-km sea boxes around the impact (96 boxes, all
+    Japan's): one or two tracks, runs of reports whose whole forecast (path
+    and impact) is moved north/east by up to 3 km, ellipses from 200 m to
+    beyond ``max_ellipse_m`` (unsettled), any bearing and ratio, 0.5-4 s
+    between reports, silences up to 70 s and reports of status ``lost``.
+    Faults: ``close_while_admitted`` (and ``wander_two_stories``, keep on).
+``reach``
+    the same, and a run may be boosting (:func:`body`'s ``boost``: no impact
+    yet, a launch azimuth: the reachable corridor, its far end held back as
+    ``threat.reach``) or boosting with no heading (``boost_unknown``:
+    ``threat.unknown`` unless earlier reports give a baseline); unsettled
+    ellipses give a ``threat.reach`` too. Faults: ``close_while_admitted``,
+    ``close_while_in_reach``; closes while the track's newest assessment is
+    ``unknown`` are tallied (``close_while_unknown``), not counted: unknown
+    "neither names nor withdraws", so a withdrawal made before it stands.
+``manoeuvre``
+    the same grid; a run may be flagged ``manoeuvring`` by the tracker.
+    Faults: ``close_while_admitted``, ``close_while_in_reach``,
+    ``close_while_manoeuvring``.
+``handover``
+    one object, two tracks: F-1's runs, its end (a last report ``lost`` or
+    ``deleted``, or silence), a gap of 0-70 s, F-2's runs within 3 km of
+    F-1's last forecast (the object tracked anew). Faults as ``manoeuvre``.
+``land``
+    the project's area registry (real prefecture, district and sea-zone
+    outlines) around an impact on Busan's coast, the default releases (JP and
+    KR publics: each its own country's areas, both the international
+    waters), ballistic and boosting runs. Faults as ``manoeuvre``, and
+    ``wrong_public``.
 
 Faults (each counted, the first few examples kept, the first of each kind
-shrunk with ``hypothesis.find``):
+shrunk by dropping runs and halving run lengths while the fault stays):
 
 ``close_while_admitted``
     a close (Cancel or all-clear) of an area at a moment when a track that
-    named it in this story is live and its newest report admits the area
-    (names it; with ``keep_named``: or ``threat.keep_region`` holds it).
+    named it in this story is live (confirmed, reported within
+    ``lost_after_s``) and its newest report admits the area (names it; with
+    ``keep_named``: or ``threat.keep_region`` holds it).
+``close_while_in_reach``
+    a close of an area at a moment when a live track that named it in this
+    story has it in its newest assessment's ``threat.reach`` ("an area named
+    before stays warned while the missile could still reach it").
+``close_while_manoeuvring``
+    a close other than "fell" of an area named in this story by a live track
+    that has reported ``manoeuvring`` ("a manoeuvring re-entry widens, never
+    narrows, what is warned ... until the object has come down").
+``wrong_public``
+    a warning of an area sent to a public the default releases do not give
+    it (:func:`may_receive`, written from the policy's rule, not from
+    ``release_areas``).
 ``wander_two_stories``
     with ``keep_named``: the property of tests/warning/test_keep.py (one
     track's forecast wandering north and south by up to 250 m, its 95 %
@@ -34,7 +76,8 @@ Also tallied, not faults: how many examples gave some area two or more
 stories, by what closed the first (``error``, ``passed``, ``lost``, ...): a
 forecast that clearly left an area for longer than ``cancel_hold_s`` and came
 back is two stories by design. CI runs a derandomized slice of the same
-properties (tests/warning/test_keep.py, test_stories_slice.py).
+properties (tests/warning/test_keep.py, test_stories_slice.py). Exit status 1
+when any fault was found.
 """
 
 from __future__ import annotations
@@ -45,7 +88,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -55,13 +98,13 @@ import shapely
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from tocsin.geo import geodetic_to_ecef
+from tocsin.geo import enu_matrix, geodetic_to_ecef
 from tocsin.warning import WarningEngine
-from tocsin.warning.areas import Area
+from tocsin.warning.areas import Area, AreaRegistry
 from tocsin.warning.policy import WarningConfig
-from tocsin.warning.threat import ThreatConfig, assess, keep_region
+from tocsin.warning.threat import Threat, ThreatConfig, assess, keep_region
 from tocsin.wire import AlertBody, make
-from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
+from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, LaunchEstimate, TrackBody
 
 LAT0, LON_IMP = 36.0, 134.0
 M_LAT = 111_000.0  # metres per degree of latitude near 36 N
@@ -98,6 +141,14 @@ class Grid:
 GRID = Grid()
 
 
+#: the nominal impact points: the sea grid's, and Busan's coast (the land
+#: mode: the project's registry, its real district and prefecture outlines)
+SITES: dict[str, tuple[float, float]] = {"sea": (LAT0, LON_IMP), "land": (35.10, 129.04)}
+
+#: a report's form (the modes' generators draw it per run)
+Form = Literal["ballistic", "boost", "boost_unknown", "manoeuvring"]
+
+
 def body(
     tid: str,
     t: float,
@@ -106,17 +157,55 @@ def body(
     semi_major_m: float,
     ratio: float,
     bearing: float,
-    status: Literal["confirmed", "lost"] = "confirmed",
+    status: Literal["confirmed", "lost", "deleted"] = "confirmed",
     t_imp: float | None = None,
+    *,
+    form: Form = "ballistic",
+    site: tuple[float, float] = SITES["sea"],
 ) -> TrackBody:
-    """A descending object flying east along LAT0 to its impact at ``t_imp``
-    (default: 60 s after ``t``); its whole forecast (path and impact) moved
-    ``north_m``/``east_m``."""
+    """A descending object flying east along the site's latitude to its
+    impact at ``t_imp`` (default: 60 s after ``t``); its whole forecast (path
+    and impact) moved ``north_m``/``east_m``.
+
+    ``form``: ``ballistic`` (as above); ``manoeuvring`` (the same, flagged by
+    the tracker as seen to manoeuvre in re-entry); ``boost`` (still burning at
+    the same place, 60 km up, climbing east at 2.4 km/s: no impact yet, the
+    tracker's launch azimuth east within +-4 degrees (``ratio``): the engine's
+    reachable-corridor rule, its held-back far end a ``threat.reach``);
+    ``boost_unknown`` (burning, no launch estimate: no heading unless the
+    track's earlier reports give one a baseline: ``threat.unknown``)."""
+    lat0, lon_c = site
+    m_lon = M_LAT * float(np.cos(np.radians(lat0)))
     t_imp = t + 60.0 if t_imp is None else t_imp
-    lat = LAT0 + north_m / M_LAT
-    lon_imp = LON_IMP + east_m / M_LON
+    lat = lat0 + north_m / M_LAT
+    lon_imp = lon_c + east_m / m_lon
     lon0 = lon_imp - 1.5
     x = geodetic_to_ecef(lat, lon0, 60e3)
+    if form in ("boost", "boost_unknown"):
+        v = np.asarray(enu_matrix(lat, lon0)).T @ np.array([2_300.0, 0.0, 700.0])
+        launch = (
+            LaunchEstimate(
+                t=t - 90.0,
+                lat=lat,
+                lon=lon0 - 1.0,
+                sigma_m=2_000.0,
+                azimuth_deg=90.0 + (ratio - 0.5) * 8.0,
+                azimuth_sigma_deg=1.5,
+            )
+            if form == "boost"
+            else None
+        )
+        return TrackBody(
+            id=tid,
+            t=t,
+            state_ecef=[*map(float, x), *map(float, v)],
+            cov=list(np.diag([50.0**2] * 3 + [5.0**2] * 3).ravel()),
+            status=status,
+            class_="ballistic",
+            launch=launch,
+            phase="boost",
+            quality=1.0,
+        )
     lons = np.linspace(lon0, lon_imp, 7)
     return TrackBody(
         id=tid,
@@ -137,48 +226,147 @@ def body(
         phase="ballistic",
         quality=1.0,
         path=[[lat, float(lo), t + (t_imp - t) * i / 6] for i, lo in enumerate(lons)],
+        manoeuvring=True if form == "manoeuvring" else None,
     )
 
 
 # one run of reports at one forecast: (track, north, east, semi-major, ratio,
-# bearing, reports, dt, silence before, status)
-Run = tuple[int, float, float, float, float, float, int, float, float, Literal["confirmed", "lost"]]
-
-runs_st = st.lists(
-    st.tuples(
-        st.integers(0, 1),
-        st.one_of(st.floats(-400.0, 400.0), st.floats(-3_000.0, 3_000.0)),
-        st.one_of(st.just(0.0), st.floats(-3_000.0, 3_000.0)),
-        st.one_of(st.floats(200.0, 5_000.0), st.floats(5_000.0, 200_000.0)),
-        st.floats(0.05, 1.0),
-        st.floats(0.0, 180.0),
-        st.integers(1, 25),
-        st.floats(0.5, 4.0),
-        st.one_of(st.just(0.0), st.floats(0.0, 70.0)),
-        st.sampled_from(["confirmed"] * 9 + ["lost"]),
-    ),
-    min_size=1,
-    max_size=8,
+# bearing, reports, dt, silence before, status[, form])
+Status = Literal["confirmed", "lost", "deleted"]
+Run = (
+    tuple[int, float, float, float, float, float, int, float, float, Status]
+    | tuple[int, float, float, float, float, float, int, float, float, Status, Form]
 )
+
+_run_fields = (
+    st.integers(0, 1),
+    st.one_of(st.floats(-400.0, 400.0), st.floats(-3_000.0, 3_000.0)),
+    st.one_of(st.just(0.0), st.floats(-3_000.0, 3_000.0)),
+    st.one_of(st.floats(200.0, 5_000.0), st.floats(5_000.0, 200_000.0)),
+    st.floats(0.05, 1.0),
+    st.floats(0.0, 180.0),
+    st.integers(1, 25),
+    st.floats(0.5, 4.0),
+    st.one_of(st.just(0.0), st.floats(0.0, 70.0)),
+    st.sampled_from(["confirmed"] * 9 + ["lost"]),
+)
+
+runs_st = st.lists(st.tuples(*_run_fields), min_size=1, max_size=8)
+
+
+def _with_forms(forms: Sequence[Form]) -> st.SearchStrategy[list[Run]]:
+    return st.lists(st.tuples(*_run_fields, st.sampled_from(list(forms))), min_size=1, max_size=8)
+
+
+@st.composite
+def _handover(draw: st.DrawFn) -> list[Run]:
+    """One object, two tracks: F-1's runs, its end (a last report ``lost`` or
+    ``deleted``, or only silence), a gap of 0-70 s, then F-2's runs, each
+    forecast within 3 km of F-1's last (the same object tracked anew)."""
+    first = draw(st.lists(st.tuples(*_run_fields), min_size=1, max_size=4))
+    first = [(0, *r[1:]) for r in first]
+    end = draw(st.sampled_from(["lost", "deleted", "silent"]))
+    gap = draw(st.floats(0.0, 70.0))
+    last = first[-1]
+    runs: list[Run] = list(first)
+    if end != "silent":
+        runs.append((0, *last[1:6], 1, last[7], 0.0, end))
+    second = draw(st.lists(st.tuples(*_run_fields), min_size=1, max_size=4))
+    for i, r in enumerate(second):
+        north = last[1] + draw(st.floats(-3_000.0, 3_000.0))
+        east = last[2] + draw(st.floats(-3_000.0, 3_000.0))
+        runs.append((1, north, east, *r[3:8], gap if i == 0 else r[8], r[9]))
+    return runs
+
+
+#: the search modes: what each generates, over which areas, and which faults it counts
+MODES = ("admit", "reach", "manoeuvre", "handover", "land")
+
+MODE_DOC = {
+    "admit": "one/two tracks, ballistic forecasts (settled or not) over the sea grid; close_while_admitted",
+    "reach": "runs also boosting (heading from the launch azimuth) or boosting with no heading; "
+    "+ close_while_in_reach; closes while the newest report is unknown tallied",
+    "manoeuvre": "runs also flagged manoeuvring by the tracker; + close_while_manoeuvring",
+    "handover": "F-1 lost/deleted/silent, F-2 carries the same object on; the faults of reach and manoeuvre",
+    "land": "Busan's coast, the project's registry (real outlines, JP/KR/international areas, two "
+    "publics); + wrong_public; the faults of reach",
+}
+
+
+def strategy(mode: str) -> st.SearchStrategy[list[Run]]:
+    if mode == "admit":
+        return runs_st
+    if mode == "reach":
+        return _with_forms(["ballistic", "ballistic", "boost", "boost_unknown"])
+    if mode == "manoeuvre":
+        return _with_forms(["ballistic", "ballistic", "ballistic", "manoeuvring"])
+    if mode == "handover":
+        return _handover()
+    if mode == "land":
+        return _with_forms(["ballistic", "ballistic", "ballistic", "boost"])
+    raise ValueError(f"mode {mode!r}: one of {', '.join(MODES)}")
 
 
 @dataclass
 class Outcome:
     faults: list[dict[str, Any]]
-    stories: dict[str, list[tuple[str, str | None, float]]]  # area -> (msg_type, close, t)
+    stories: dict[str, list[tuple[str, str | None, float]]]  # "<public> <area>" -> (msg_type, close, t)
+    tally: Counter[str] = field(default_factory=Counter)
 
 
-def play(runs: Sequence[Run], keep: bool) -> Outcome:
-    """Feed the runs to a fresh engine and check every close it sends."""
+_LAND: AreaRegistry | None = None
+
+
+def land_registry() -> AreaRegistry:
+    global _LAND
+    if _LAND is None:
+        _LAND = AreaRegistry.default()
+    return _LAND
+
+
+def may_receive(partner: str, country: str) -> bool:
+    """The default releases as policy states them (docs/warning.md): each
+    public hears its own country's areas and those of no listed country
+    (international waters), never the other country's."""
+    return country == partner or country not in ("JP", "KR")
+
+
+def held(
+    th: Threat | None, area: Area, manoeuvring_since: float | None, close: str | None, now: float
+) -> str | None:
+    """Which of the engine's other holds keeps ``area`` for a live track that
+    named it, from the track's newest assessment ``th`` (the fault a close
+    of it then is), or None: the area lies in ``th.reach`` (a boost
+    corridor's held-back far end, an unsettled or too uncertain path end:
+    "an area named before stays warned while the missile could still reach
+    it"), or the track has reported manoeuvring and the close is not "fell"
+    ("widens, never narrows ... until the object has come down")."""
+    if th is not None and th.reach is not None and shapely.intersects(area.geometry, th.reach):
+        return "close_while_in_reach"
+    if manoeuvring_since is not None and manoeuvring_since <= now and close != "fell":
+        return "close_while_manoeuvring"
+    return None
+
+
+def play(runs: Sequence[Run], keep: bool, mode: str = "admit") -> Outcome:
+    """Feed the runs to a fresh engine and check every message it sends
+    (the faults of ``mode``: module doc)."""
     cfg = WarningConfig(threat=ThreatConfig(keep_named=keep))
-    eng = WarningEngine(cfg, registry=GRID)
+    land = mode == "land"
+    reg: Any = land_registry() if land else GRID
+    site = SITES["land" if land else "sea"]
+    held_checks = mode != "admit"
+    eng = WarningEngine(cfg, registry=reg)
     tcfg = cfg.threat_config()
+    live_s = cfg.lifecycle.lost_after_s
+    partners = [r.partner for r in cfg.releases]
     t, seq = 1.0e9, 0
     newest: dict[str, TrackBody] = {}
-    named_in_story: dict[str, set[str]] = {}
-    open_story: set[str] = set()
+    flagged: dict[str, float] = {}  # track -> when it first reported manoeuvring
+    named_in_story: dict[tuple[str, str], set[str]] = {}
     faults: list[dict[str, Any]] = []
     stories: dict[str, list[tuple[str, str | None, float]]] = {}
+    tally: Counter[str] = Counter()
 
     def admits(b: TrackBody, code: str) -> bool:
         th = eng.threats().get(b.id)
@@ -187,21 +375,31 @@ def play(runs: Sequence[Run], keep: bool) -> Outcome:
         if not keep:
             return False
         kept = keep_region(b, tcfg)
-        return kept is not None and code in kept.times([GRID.get(code)])
+        return kept is not None and code in kept.times([reg.get(code)])
+
+    def holds(tid: str, code: str, close: str | None, now: float) -> str | None:
+        th = eng.threats().get(tid)
+        if th is not None and th.unknown:
+            tally["close_while_unknown"] += 1
+        return held(th, reg.get(code), flagged.get(tid), close, now)
 
     def read(out: list[Envelope], now: float) -> None:
         for e in out:
             a = e.body
             assert isinstance(a, AlertBody)
             for code in a.areas or a.closes:
-                stories.setdefault(code, []).append((a.msg_type, a.close, now))
+                key = (e.partner, code)
+                stories.setdefault(f"{e.partner} {code}", []).append((a.msg_type, a.close, now))
                 if a.close is None:
-                    open_story.add(code)
+                    if not may_receive(e.partner, reg.get(code).country):
+                        faults.append(
+                            {"kind": "wrong_public", "area": code, "public": e.partner, "t": now - 1.0e9}
+                        )
                     continue
                 live = [
                     tid
-                    for tid in sorted(named_in_story.get(code, ()))
-                    if tid in newest and newest[tid].status == "confirmed" and now - newest[tid].t < 60.0
+                    for tid in sorted(named_in_story.get(key, ()))
+                    if tid in newest and newest[tid].status == "confirmed" and now - newest[tid].t < live_s
                 ]
                 for tid in live:
                     if admits(newest[tid], code):
@@ -209,31 +407,41 @@ def play(runs: Sequence[Run], keep: bool) -> Outcome:
                             {"kind": "close_while_admitted", "area": code, "close": a.close, "t": now - 1.0e9}
                         )
                         break
-                open_story.discard(code)
-                named_in_story.pop(code, None)
+                    why = holds(tid, code, a.close, now) if held_checks else None
+                    if why is not None:
+                        faults.append(
+                            {"kind": why, "area": code, "close": a.close, "t": now - 1.0e9, "track": tid}
+                        )
+                        break
+                named_in_story.pop(key, None)
 
     # one object: every report forecasts the same impact time, 40 s after the
     # last report (the engine's last advance, 30 s, stays before it)
     t_imp = t + sum(r[8] + r[6] * r[7] for r in runs) + 40.0
-    for trk, north, east, semi, ratio, brg, n, dt, silence, status in runs:
+    for r in runs:
+        trk, north, east, semi, ratio, brg, n, dt, silence, status = r[:10]
+        form: Form = r[10] if len(r) > 10 else "ballistic"  # type: ignore[misc]
         t += silence
         read(eng.advance(t), t)
         tid = f"F-{trk + 1}"
         for _ in range(n):
             t += dt
             seq += 1
-            b = body(tid, t, north, east, semi, ratio, brg, status, t_imp)
+            b = body(tid, t, north, east, semi, ratio, brg, status, t_imp, form=form, site=site)
             newest[tid] = b
+            if b.manoeuvring and status == "confirmed":
+                flagged.setdefault(tid, t)
             out = eng.push(make("track", b, partner="US", source="fusion", seq=seq, sent=t))
             th = eng.threats().get(tid)
             if th is not None:
                 for code in th.codes:
-                    named_in_story.setdefault(code, set()).add(tid)
+                    for p in partners:
+                        named_in_story.setdefault((p, code), set()).add(tid)
             read(out, t)
     for _ in range(3):
         t += 10.0
         read(eng.advance(t), t)
-    return Outcome(faults, stories)
+    return Outcome(faults, stories, tally)
 
 
 def _box_north(gap: float) -> Area:
@@ -328,12 +536,13 @@ def two_stories(o: Outcome) -> list[str]:
     return out
 
 
-def shrunk(runs: list[Run], keep: bool, kind: str) -> list[Run]:
+def shrunk(runs: list[Run], keep: bool, kind: str, mode: str = "admit") -> list[Run]:
     """A smaller sequence with the same fault: drop whole runs, then shorten
-    runs, while the fault stays (greedy; what a reader can replay by hand)."""
+    runs, while the fault stays (greedy; what a reader can replay by hand:
+    ``play(runs, keep, mode)``)."""
 
     def bad(r: list[Run]) -> bool:
-        return any(f["kind"] == kind for f in play(r, keep).faults)
+        return any(f["kind"] == kind for f in play(r, keep, mode).faults)
 
     cur = list(runs)
     changed = True
@@ -356,9 +565,19 @@ def shrunk(runs: list[Run], keep: bool, kind: str) -> list[Run]:
 
 
 def search(
-    examples: int, rng_seed: int, keep: bool, keep_examples: int = 3, *, shrink: bool = True
+    examples: int,
+    rng_seed: int,
+    keep: bool,
+    keep_examples: int = 3,
+    *,
+    shrink: bool = True,
+    mode: str = "admit",
 ) -> dict[str, Any]:
+    """``examples`` drawn by ``mode``'s generator (seeded), each played with
+    ``keep_named`` ``keep``: faults counted by kind, the first few kept, the
+    first of each kind shrunk."""
     faults: Counter[str] = Counter()
+    tally: Counter[str] = Counter()
     kept: dict[str, list[Any]] = {}
     stories: Counter[str] = Counter()
     n_two = 0
@@ -372,10 +591,11 @@ def search(
 
     @seed(rng_seed)
     @cfg
-    @given(runs_st)
+    @given(strategy(mode))
     def story(runs: list[Run]) -> None:
         nonlocal n_two
-        o = play(runs, keep)
+        o = play(runs, keep, mode)
+        tally.update(o.tally)
         for f in o.faults:
             faults[f["kind"]] += 1
             if len(kept.setdefault(f["kind"], [])) < keep_examples:
@@ -387,6 +607,7 @@ def search(
     t0 = time.process_time()
     story()
     res: dict[str, Any] = {
+        "mode": mode,
         "keep_named": keep,
         "examples": examples,
         "seed": rng_seed,
@@ -394,12 +615,12 @@ def search(
         "faults": dict(faults),
         "examples_with_two_stories": n_two,
         "two_stories_by_first_close": dict(stories),
+        "tally": dict(tally),
         "fault_examples": kept,
     }
     if faults and shrink:
-        kind = next(iter(faults))
-        res["shrunk"] = {"kind": kind, "runs": shrunk(kept[kind][0]["runs"], keep, kind)}
-    if keep:
+        res["shrunk"] = {kind: shrunk(kept[kind][0]["runs"], keep, kind, mode) for kind in sorted(faults)}
+    if keep and mode == "admit":
         bad: list[Any] = []
 
         @seed(rng_seed)
@@ -416,13 +637,19 @@ def search(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n")[0],
+        epilog="modes:\n" + "\n".join(f"  {m}: {d}" for m, d in MODE_DOC.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--examples", type=int, default=2_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", choices=["on", "off", "both"], default="both")
+    ap.add_argument("--mode", choices=[*MODES, "all"], default="admit", help="what to generate and check")
     a = ap.parse_args(argv)
-    modes = {"on": [True], "off": [False], "both": [False, True]}[a.keep]
-    rows = [search(a.examples, a.seed, k) for k in modes]
+    keeps = {"on": [True], "off": [False], "both": [False, True]}[a.keep]
+    modes = list(MODES) if a.mode == "all" else [a.mode]
+    rows = [search(a.examples, a.seed, k, mode=m) for m in modes for k in keeps]
     print(json.dumps({"runs": rows}, default=lambda o: msgspec.to_builtins(o)))
     return 1 if any(r["faults"] or r.get("wander_two_stories") for r in rows) else 0
 

@@ -224,7 +224,8 @@ class SnapshotPolicy:
 @dataclass(frozen=True)
 class SegmentPolicy:
     """When the journal's live segment is closed and a new one started
-    (:meth:`tocsin.journal.Journal.rotate`): at ``max_bytes`` on disk or
+    (:meth:`tocsin.journal.Journal.rotate`): at ``max_bytes`` of database
+    (:meth:`~tocsin.journal.Journal.live_bytes`: the closed file's size) or
     ``max_s`` seconds of wall time, whichever first (0 turns either off). The
     closed segment ends with a signed checkpoint; the new one starts with a
     snapshot, so it is enough on its own once older segments are archived."""

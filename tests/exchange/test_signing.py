@@ -38,6 +38,7 @@ from tocsin.exchange.signing import (
     verify,
 )
 from tocsin.wire import Envelope, decode_json, encode_json
+from tocsin.wire.jcs import CanonicalError
 from tocsin.wire.messages import BundleBody
 
 KEY = generate_key()
@@ -85,6 +86,23 @@ def test_body_change_breaks_the_signature() -> None:
 def test_verify_never_raises_on_garbage(sig: str | None) -> None:
     env = msgspec.structs.replace(sample_plot(), sig=sig)
     assert verify(env, KEY.public_key()) is False
+
+
+@pytest.mark.parametrize("fmt", ["json", "msgpack"])
+@pytest.mark.parametrize("depth", [33, 5_000])
+def test_verify_never_raises_on_a_deep_message(fmt: str, depth: int) -> None:
+    """verify() is called on what arrived; callers limit-check first, but the
+    canonical form does not depend on it: too deep is a refusal, not a
+    RecursionError (a 5,000-deep text raised one before)."""
+    env = sign(sample_plot(), KEY)
+    if fmt == "json":
+        raw = encode_json(env)[:-1] + b',"x":' + b"[" * depth + b"]" * depth + b"}"
+    else:
+        head = msgspec.msgpack.encode(env)
+        raw = bytes([head[0] + 1]) + head[1:] + msgspec.msgpack.encode("x") + b"\x91" * depth + b"\x90"
+    with pytest.raises(CanonicalError):
+        signed_bytes(env, raw, fmt)
+    assert not verify(env, KEY.public_key(), raw=raw, fmt=fmt)
 
 
 def test_keys_on_disk(tmp_path: Path) -> None:

@@ -178,3 +178,59 @@ def test_a_killed_writer_keeps_every_entry_whose_commit_returned(tmp_path: Path)
             got = [e.payload for e in r.entries()]
         assert len(got) >= acked
         assert got[:acked] == _payloads(0, acked)
+
+
+def test_the_live_segments_size_is_its_database_not_its_wal(tmp_path: Path) -> None:
+    """--segment-mb bounds the size a segment's file has once closed: the
+    database's pages, those still in the WAL included. The WAL file itself
+    holds pages counted already (with the thread, up to WAL_BOUND_BYTES of
+    them): counting it closed a segment that much early (session 14)."""
+    p = tmp_path / "j.db"
+    j = Journal(p, checkpoint_thread=True, checkpoint_s=3600.0)
+    for i in range(0, 3_000, 30):  # 6 MB in the WAL, none of it checkpointed yet
+        with j.transaction():
+            j.add_many("input", _payloads(i, 30))
+    uncheckpointed = j.live_bytes()
+    db, wal = _sizes(p)
+    assert wal > 6_000_000
+    assert uncheckpointed > 6_000_000  # (the WAL's new pages count)
+    ck = j._checkpointer
+    assert ck is not None
+    ck.run_now()
+    _wait(lambda: ck.runs >= 1)
+    assert j.live_bytes() == uncheckpointed  # where the pages are does not change it
+    db, wal = _sizes(p)
+    assert wal > 6_000_000  # (the WAL file is still there, all of it copied)
+    assert j.live_bytes() == db
+    j.close()
+    assert _sizes(p) == (uncheckpointed, 0)  # the closed file's size
+
+
+def test_a_segment_closes_when_its_database_reaches_the_limit_not_earlier(tmp_path: Path) -> None:
+    """A pipeline rotating at max_bytes, the WAL checkpointed (by the thread,
+    asked here between batches so the test does not depend on its timing):
+    the closed segment's file is at least max_bytes. Counting the WAL file too
+    closed it as much earlier as the WAL's high-water mark (session 14)."""
+    from tocsin.exchange.samples import sample_plot
+    from tocsin.runtime import Pipeline, SegmentPolicy
+    from tocsin.wire import encode_json
+
+    limit = 2**20
+    j = Journal(tmp_path / "j.db", checkpoint_thread=True, checkpoint_s=3600.0)
+    pipe = Pipeline([], j, segments=SegmentPolicy(max_bytes=limit, max_s=0.0))
+    ck = j._checkpointer
+    assert ck is not None
+    seq = 0
+    while pipe.rotations == 0:
+        assert seq < 100_000, "never rotated"
+        plots = [sample_plot(seq=seq + k, sent=1.789e9 + seq + k) for k in range(1, 201)]
+        pipe.submit_batch([encode_json(p) for p in plots])
+        seq += 200
+        if seq % 2_000 == 0 and pipe.rotations == 0:
+            runs = ck.runs
+            ck.run_now()
+            _wait(lambda runs=runs: ck.runs > runs)  # type: ignore[misc]
+    closed = sorted(j.segments_dir.glob("*.db"))
+    assert len(closed) == 1
+    assert closed[0].stat().st_size >= limit
+    pipe.close()

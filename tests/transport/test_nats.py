@@ -126,6 +126,36 @@ def test_fusion_consumer_acks_after_journal_and_refuses_forgeries(tmp_path: Path
 
 
 @pytest.mark.slow
+def test_a_msgpack_message_repeating_a_key_is_refused_by_the_node(tmp_path: Path) -> None:
+    """A signed MessagePack plot with ``seq`` written twice, a made-up one
+    first: msgspec keeps the signed one (the signature verifies over what it
+    kept), a first-wins reader the other. The node refuses it (docs/security.md
+    row 10.3); the genuine message is accepted."""
+    good = sign(sample_plot(source="JP-R1", seq=1, sent=T0), JP)
+    raw = msgspec.msgpack.encode(good)
+    i = raw.index(b"\xa3seq")
+    bad = bytes([raw[0] + 1]) + raw[1:i] + b"\xa3seq\xcd\x03\xe7" + raw[i:]  # seq 999, then seq 1
+
+    async def go() -> None:
+        with nats_server(tmp_path) as srv:
+            nc = await nats.connect(srv.url, connect_timeout=5)
+            js = nc.jetstream()
+            await ensure_streams(js, replicas=1, **SMALL)
+            for data, mid in ((bad, "bad"), (raw, "good")):
+                headers = {"Content-Type": "application/msgpack", "Nats-Msg-Id": mid}
+                await js.publish(subject_for(good), data, headers=headers)
+            node = make_node(js, tmp_path / "a")
+            await node.setup()
+            while await node.step(timeout=0.5):
+                pass
+            assert node.pipeline.ingress.rejected == {"schema": 1}
+            assert node.stats.accepted == 1
+            node.pipeline.close()
+            await nc.close()
+
+    arun(go())
+
+
 def test_three_node_cluster_r3_survives_a_node(tmp_path: Path) -> None:
     async def go() -> None:
         with nats_cluster(tmp_path) as nodes:

@@ -377,3 +377,34 @@ def test_a_piece_keeps_only_where_it_may_fall() -> None:
     body = _body(0.0, 0.0)
     assert _held(keep_region(body), side)
     assert not _held(keep_region(body, path=False), side)
+
+
+def test_a_record_held_again_while_another_track_keeps_the_area_outlives_its_all_clear() -> None:
+    # F-1 and F-2 name the area; F-2 withdraws it while F-1 keeps it, then
+    # F-2's forecasts admit it again. F-1 flies over the area (its sub-point
+    # within min_buffer_m) and its forecast moves away: F-1's risk ends as
+    # "passed", an all-clear with no hold. F-2's newest forecast still admits
+    # the area: it holds it (before: "passed" while F-2 admitted it, then a new
+    # Alert when F-2 named it again)
+    reg = _area_north(5_151.0)
+    eng = WarningEngine(WarningConfig(threat=ThreatConfig(keep_named=True)), registry=reg)
+    t, seq = 1.0e9, 0
+    msgs: list[tuple[str, str]] = []
+    over = geodetic_to_ecef(LAT0 + 5_300.0 / M_LAT, LON_IMP, 20e3)
+
+    def push(tid: str, shift: float, *, overhead: bool = False) -> None:
+        nonlocal seq
+        seq += 1
+        body = msgspec.structs.replace(_body(t, shift), id=tid)
+        if overhead:
+            body = msgspec.structs.replace(body, state_ecef=[*map(float, over), 0.0, 2_200.0, -1_500.0])
+        msgs.extend((tid, str(e.body.close or e.body.msg_type)) for e in eng.push(_env(body, seq)))
+
+    plan = [("F-1", 150.0, False), ("F-2", 150.0, False), ("F-2", -400.0, False), ("F-2", 0.0, False)]
+    plan += [("F-1", 150.0, True)] + [("F-2", 0.0, False)] * 12 + [("F-1", -1_500.0, True)]
+    plan += [("F-2", 0.0, False)] * 3 + [("F-2", 150.0, False)]
+    for tid, shift, overhead in plan:
+        t += 1.0
+        push(tid, shift, overhead=overhead)
+    assert "sea:JP-A" in eng._tracks["F-1"].reached
+    assert msgs == [("F-1", "Alert")], msgs

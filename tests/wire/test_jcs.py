@@ -3,17 +3,21 @@ reference implementation (PyPI ``rfc8785``) and Node's own number printing."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
 import shutil
 import struct
 import subprocess
+import sys
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tocsin.wire import MAX_DEPTH
 from tocsin.wire.jcs import MAX_SAFE_INT, CanonicalError, canonical_json, canonicalize, es_number, reference
 
 # RFC 8785 Appendix B: IEEE-754 bit patterns and their canonical text
@@ -93,6 +97,48 @@ def test_values_without_a_canonical_form_are_refused(bad: object) -> None:
 def test_lone_surrogate_is_refused() -> None:
     with pytest.raises(CanonicalError):
         canonicalize({"x": "\ud800"})
+
+
+def _deep_text(depth: int) -> bytes:
+    """An object holding arrays: ``depth`` containers deep in all."""
+    return b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+def _deep_value(depth: int, top: object = "a") -> dict[object, object]:
+    v: list[object] = []
+    inner = v
+    for _ in range(depth - 2):
+        nxt: list[object] = []
+        inner.append(nxt)
+        inner = nxt
+    return {top: v}
+
+
+def _nested_calls(n: int, f: Callable[[], object]) -> object:
+    return f() if n == 0 else _nested_calls(n - 1, f)
+
+
+def test_nesting_is_limited_as_the_decoders_limit_it_whoever_calls() -> None:
+    """32 deep has a form, 33 is refused, and so is 5,000 (msgspec's own
+    RecursionError before) and 100,000: a CanonicalError, never a RecursionError,
+    and the same answer with most of the stack used by the caller (before, a
+    text some hundreds deep passed or raised depending on the caller's stack)."""
+    assert canonical_json(_deep_text(MAX_DEPTH)) == _deep_text(MAX_DEPTH)
+    assert canonicalize(_deep_value(MAX_DEPTH)) == _deep_text(MAX_DEPTH)
+    for depth in (MAX_DEPTH + 1, 500, 5_000, 100_000):
+        with pytest.raises(CanonicalError, match="nest deeper than 32"):
+            canonical_json(_deep_text(depth))
+        with pytest.raises(CanonicalError, match="nest deeper than 32"):
+            _nested_calls(sys.getrecursionlimit() - 150, functools.partial(canonical_json, _deep_text(depth)))
+    for depth in (MAX_DEPTH + 1, 5_000):
+        with pytest.raises(CanonicalError, match="nest deeper than 32"):
+            canonicalize(_deep_value(depth))
+        # a name outside the BMP sends the value to the reference implementation
+        with pytest.raises(CanonicalError, match="nest deeper than 32"):
+            canonicalize(_deep_value(depth, top="\U0001f600"))
+    assert canonicalize(_deep_value(MAX_DEPTH, top="\U0001f600")) == reference(
+        _deep_value(MAX_DEPTH, top="\U0001f600")
+    )
 
 
 json_values = st.recursive(

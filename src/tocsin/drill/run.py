@@ -519,14 +519,11 @@ def run_drill(
     return outcome
 
 
-def _figures(
-    tracking: ScoreReport,
-    warning: WarningScore,
-    rejected: dict[str, int],
-    outages: Sequence[LinkOutage],
-    flags: dict[str, list[float]],
-    start: float,
-) -> dict[str, float | None]:
+def warning_figures(warning: WarningScore) -> dict[str, float | None]:
+    """The drill's warning figures (the names its thresholds use) from a
+    warning score: what :func:`run_drill` reports and checks, also for a
+    replay of a drill's tracks through another warning policy
+    (benchmarks/warning_replay.py)."""
     figs: dict[str, float | None] = {
         "first_alert_s": warning.first_alert_s,
         "min_lead_s": warning.min_lead_s,
@@ -545,6 +542,18 @@ def _figures(
     corr = [v for v in warning.time_to_correct_s.values() if v is not None]
     uncorrected = sum(1 for v in warning.time_to_correct_s.values() if v is None)
     figs["time_to_correct_max_s"] = max(corr) if corr and not uncorrected else (None if uncorrected else 0.0)
+    return figs
+
+
+def _figures(
+    tracking: ScoreReport,
+    warning: WarningScore,
+    rejected: dict[str, int],
+    outages: Sequence[LinkOutage],
+    flags: dict[str, list[float]],
+    start: float,
+) -> dict[str, float | None]:
+    figs = warning_figures(warning)
     for k, v in headline_figures(tracking).items():
         if k.startswith("impact_error_m_at_") and k.endswith("s"):
             k = f"impact_error_{k.removeprefix('impact_error_m_at_')}_m"
@@ -921,4 +930,5 @@ __all__ = [
     "gospa_explained",
     "ground_tracks",
     "run_drill",
+    "warning_figures",
 ]

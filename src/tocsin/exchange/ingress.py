@@ -79,6 +79,7 @@ from tocsin.wire import (
     decode_json,
     decode_json_parsed,
     decode_msgpack,
+    decode_msgpack_parsed,
 )
 
 REASONS: tuple[str, ...] = (
@@ -382,7 +383,7 @@ class Ingress:
             if fmt == "json":
                 env, value = decode_json_parsed(data)
             else:
-                env = decode_msgpack(data)
+                env, value = decode_msgpack_parsed(data)
         except WireError as exc:
             return Prechecked(data, fmt, None, decode_problem(exc))
         problem = self._auth_problem(env, data, fmt, value)

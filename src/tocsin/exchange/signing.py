@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from tocsin.errors import ConfigError
 from tocsin.limits import json_loads, read_file, yaml_load
 from tocsin.wire import KINDS, BundleBody, Envelope, encode_json, signing_bytes
+from tocsin.wire.codec import find_repeated_msgpack, msgpack_has_repeated
 from tocsin.wire.jcs import CanonicalError, canonical_json, canonicalize
 
 #: the envelope version of a message signed over its RFC 8785 canonical form
@@ -165,9 +166,11 @@ def signed_bytes(env: Envelope, raw: bytes | None = None, fmt: str = "json", val
     For ``v: 2``: the RFC 8785 form of ``raw`` (the message as received, JSON or
     MessagePack) without ``sig``; without ``raw``, of ``env`` itself (a message
     built in this process). For ``v: 1``: the legacy msgspec bytes.
-    ``value``: the JSON value :func:`tocsin.wire.decode_json_parsed` parsed from
-    ``raw`` (not parsed again). Raises :class:`~tocsin.wire.jcs.CanonicalError`
-    for a value JCS cannot express (a repeated member name among them).
+    ``value``: the value :func:`tocsin.wire.decode_json_parsed` (or
+    :func:`~tocsin.wire.decode_msgpack_parsed`) decoded from ``raw`` (not
+    decoded again). Raises :class:`~tocsin.wire.jcs.CanonicalError` for a value
+    JCS cannot express (a repeated member name or map key among them, nesting
+    deeper than the decoders' limit).
     """
     if env.v == 1:
         return signing_bytes(env)
@@ -175,14 +178,19 @@ def signed_bytes(env: Envelope, raw: bytes | None = None, fmt: str = "json", val
         return canonical_json(encode_json(msgspec.structs.replace(env, sig=None)))
     if fmt == "json":
         return canonical_json(raw, drop=("sig",), value=value)
-    try:
-        obj = msgspec.msgpack.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise CanonicalError(f"not MessagePack: {exc}") from None
-    if not isinstance(obj, dict):
+    if value is None:
+        try:
+            value = msgspec.msgpack.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise CanonicalError(f"not MessagePack: {exc}") from None
+        except RecursionError:
+            raise CanonicalError("not canonicalizable: arrays/maps nest too deep") from None
+        if msgpack_has_repeated(raw, value):
+            at = find_repeated_msgpack(raw) or ("$", "?")
+            raise CanonicalError(f"map key {at[1]!r} repeated in the map at {at[0]} (not I-JSON)")
+    if not isinstance(value, dict):
         raise CanonicalError("not a map")
-    obj.pop("sig", None)
-    return canonicalize(obj)
+    return canonicalize({k: v for k, v in value.items() if k != "sig"})
 
 
 def sign(env: Envelope, key: Ed25519PrivateKey) -> Envelope:

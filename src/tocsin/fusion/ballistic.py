@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
 from tocsin.dynamics.vehicle import G0
-from tocsin.fusion import drag, kernels, separation
+from tocsin.fusion import consider, drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.impact import (
     Launch,
@@ -499,8 +499,14 @@ class Ballistic:
         # (of the radars with plots in the last oosm_lag_s; the history keeps
         # the last oosm_lag_s before the latest update, however old)
         recent = [h[0] for h in tr.hist if tr.t - h[0][REC_T] <= cfg.oosm_lag_s]
-        cb = sensor_bias_cov(x, recent, cfg.bias_range_m, math.radians(cfg.bias_angle_deg), cfg.bias_rr_mps)
-        cb = self.bias_consider(tr, x, cb, cfg.beta if bank is None else math.exp(bank.mean_lnb()))
+        if cfg.bias_sensitivity and tr.bias_sens:
+            # the filter's own sensitivity to each radar's bias (consider.py)
+            cb = self.bias_sens_cov(tr, x, cfg.beta if bank is None else math.exp(bank.mean_lnb()))
+        else:
+            cb = sensor_bias_cov(
+                x, recent, cfg.bias_range_m, math.radians(cfg.bias_angle_deg), cfg.bias_rr_mps
+            )
+            cb = self.bias_consider(tr, x, cb, cfg.beta if bank is None else math.exp(bank.mean_lnb()))
         if cb is not None:
             extra = cb if extra is None else extra + cb
         imp = predict_impact(
@@ -604,6 +610,28 @@ class Ballistic:
         c = 0.5 * (c + c.T)
         tr.bias_consider = (tr.t, x.copy(), c)
         return c
+
+    @staticmethod
+    def bias_sens_cov(tr: Track, x: F64, beta: float | None) -> F64 | None:
+        """The consider covariance of the state ``x`` now from the track's
+        sensitivity to its radars' biases (``Track.bias_sens``, kept by the
+        updates: :meth:`Estimator.bias_sens
+        <tocsin.fusion.estimation.Estimator.bias_sens>`), carried from its
+        last entry by the ballistic transition (``beta``: the bank's mean,
+        or the tracker's) when the track has moved on since without a plot
+        (coasting); the carried entry is kept (the next carry starts there,
+        a re-filter from an older snapshot drops it)."""
+        t0, x0, s = tr.bias_sens[-1]
+        dt = tr.t - t0
+        if dt > 0.0:
+            _, phi = ballistic_predict(x0[None, :], np.array([dt]), beta=beta)
+            s = consider.propagate(s, phi[0])
+            if t0 > tr.last_update and len(tr.bias_sens) > 1:
+                # (a carried entry replaces the one carried before it)
+                tr.bias_sens[-1] = (tr.t, x.copy(), s)
+            else:
+                tr.bias_sens.append((tr.t, x.copy(), s))
+        return consider.covariance(s)
 
     def _launch_seen(self, tr: Track) -> Launch | None:
         """Launch point from what was seen of the boost: the early boost

@@ -152,6 +152,14 @@ class TrackerConfig:
     +-0.025 deg: antenna north alignment and a ship's attitude)."""
     bias_rr_mps: float = 0.3 / math.sqrt(3.0)
     """... of its range-rate bias, m/s (within +-0.3 m/s)."""
+    bias_sensitivity: bool = False
+    """The bias term of an impact ellipse is the filter's own sensitivity to
+    each radar's bias (:mod:`tocsin.fusion.consider`: a Schmidt-Kalman
+    consider state carried through every prediction and update of a
+    ballistic track), not the flight turned rigidly by the bias
+    (:func:`tocsin.fusion.impact.sensor_bias_cov`), which a filter fitting a
+    long arc under gravity cannot follow (docs/fusion.md, "The bias term as
+    the filter's sensitivity"). Off by default until measured."""
     init_speed_max: float = 8000.0
     init_quiet_speed_sigma: float | None = 350.0
     """Velocity prior (m/s per axis, about 0) fused into the quiet model of a

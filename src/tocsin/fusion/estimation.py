@@ -21,14 +21,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tocsin.dynamics.forces import DRAG_CEILING_M
-from tocsin.fusion import drag, kernels, separation
+from tocsin.fusion import consider, drag, kernels, separation
 from tocsin.fusion.config import TrackerConfig
 from tocsin.fusion.filters import ekf_update, imm_probabilities, ukf_update
+from tocsin.fusion.impact import sensor_bias_columns
 from tocsin.fusion.measurements import (
     RADAR,
     REC_KIND,
     REC_R,
     REC_ROT,
+    REC_SENSOR,
     REC_SITE,
     REC_T,
     REC_Z,
@@ -654,12 +656,18 @@ class Estimator:
         their combined estimates ``(xc, pc)``."""
         n = len(trs)
         mj_all = rows[1] if rows is not None else np.arange(n)
+        # the tracks' predicted model states (the bias sensitivity's gains)
+        prior = None
+        if self.cfg.bias_sensitivity:
+            prior = (xp[rows[0]], pp[rows[0]]) if rows is not None else (xp, pp)
         if self.cfg.filter == "ekf" and arr[0] == RADAR:
             ti, mj = rows if rows is not None else (np.arange(n), np.arange(n))
             xn, pn, mu, xc, pc = kernels.update_radar(xp, pp, cbar, ti, arr[1], arr[3], arr[4], arr[2], mj)
             self.write(trs, xn, pn, mu, xc, pc, t)
             if self._bank_pred:
                 self._update_banks(trs, arr, mj_all, t, xc, pc)
+            if prior is not None:
+                self.bias_sens(trs, prior[0], prior[1], t)
             return xc, pc
         if rows is not None:
             xp, pp, cbar, arr = xp[rows[0]], pp[rows[0]], cbar[rows[0]], take(arr, rows[1])
@@ -677,7 +685,93 @@ class Estimator:
         self.write(trs, xn, pn, mu, xc, pc, t)
         if self._bank_pred:
             self._update_banks(trs, arr, mj_all, t, xc, pc)
+        if prior is not None:
+            self.bias_sens(trs, prior[0], prior[1], t)
         return xc, pc
+
+    def bias_sens(self, trs: list[Track], xp: F64, pp: F64, t: F64) -> None:
+        """The filter's sensitivity to its radars' biases
+        (:mod:`tocsin.fusion.consider`) after the update just made of each
+        ballistic track of ``trs`` (its predicted model states ``xp[k], pp[k]``,
+        the plot the newest entry of its ``hist``, its model probabilities
+        already updated): carried from its last entry by the ballistic
+        transition (``Phi S``), then ``(I - K H) S + K`` with the combined
+        estimate's gain. A track with no entry yet (just started, or just
+        called ballistic) starts from the flight turned rigidly by its
+        radars' biases (:func:`tocsin.fusion.impact.sensor_bias_columns` of its
+        history: the filter has followed the plots it was started from in
+        full)."""
+        cfg = self.cfg
+        sig = np.array(
+            [
+                cfg.bias_range_m,
+                math.radians(cfg.bias_angle_deg),
+                math.radians(cfg.bias_angle_deg),
+                cfg.bias_rr_mps,
+            ]
+        )
+        if not np.any(sig > 0.0):
+            return
+        todo: list[tuple[int, Track, MeasRecord]] = []
+        for k, tr in enumerate(trs):
+            if not tr.ballistic or not tr.hist:
+                continue
+            rec = tr.hist[-1][0]
+            if rec[REC_T] != float(t[k]):
+                continue
+            todo.append((k, tr, rec))
+        if not todo:
+            return
+        # the last entries carried to the plots' time, in one call
+        moved = [
+            (i, tr.bias_sens[-1])
+            for i, (_, tr, _) in enumerate(todo)
+            if tr.bias_sens and float(t[todo[i][0]]) != tr.bias_sens[-1][0]
+        ]
+        phis: dict[int, F64] = {}
+        if moved:
+            x0 = np.stack([e[1] for _, e in moved])
+            dts = np.array([float(t[todo[i][0]]) - e[0] for i, e in moved])
+            betas = np.array([self._sens_beta(todo[i][1]) for i, _ in moved])
+            _, phi = ballistic_predict(x0, dts, beta=betas)
+            phis = {i: phi[n] for n, (i, _) in enumerate(moved)}
+        for i, (k, tr, rec) in enumerate(todo):
+            x_new, _ = tr.combined()
+            if tr.bias_sens:
+                s = tr.bias_sens[-1][2]
+                if i in phis:
+                    s = consider.propagate(s, phis[i])
+            else:
+                recent = [h[0] for h in tr.hist[:-1] if float(t[k]) - h[0][REC_T] <= cfg.oosm_lag_s]
+                cols = sensor_bias_columns(xp[k, 0], recent, float(sig[0]), float(sig[1]), float(sig[3]))
+                s = consider.padded(cols or {})
+            xm = xp[k]
+            if rec[REC_KIND] == RADAR:
+                nm = rec[REC_Z].shape[0]
+                site = np.broadcast_to(rec[REC_SITE], (2, 3))
+                rot = np.broadcast_to(rec[REC_ROT], (2, 3, 3))
+                _, hm = radar_predict(xm, np.ascontiguousarray(site), np.ascontiguousarray(rot), nm == 4)
+                sensor: str | None = rec[REC_SENSOR]
+            else:
+                site = np.broadcast_to(rec[REC_SITE], (2, 3))
+                z = np.broadcast_to(rec[REC_Z], (2, 3))
+                _, hm = los_residual(xm, np.ascontiguousarray(site), np.ascontiguousarray(z))
+                sensor = None
+            kg, kh = consider.effective_gain(pp[k], hm, rec[REC_R], tr.mu)
+            s = consider.update(s, kg, kh, sensor, sig)
+            ent = tr.bias_sens
+            ent.append((float(t[k]), x_new.copy(), s))
+            # kept back to the oldest snapshot a re-filter can restore
+            oldest = tr.hist[0][1][3]
+            while len(ent) > 1 and ent[1][0] <= oldest:
+                del ent[0]
+
+    def _sens_beta(self, tr: Track) -> float:
+        """The ballistic coefficient a track's bias sensitivity is carried
+        with (its bank's mean, else the tracker's; NaN: none)."""
+        if tr.drag is not None:
+            return math.exp(tr.drag.mean_lnb())
+        return float("nan") if self.cfg.beta is None else self.cfg.beta
 
     @staticmethod
     def write(trs: list[Track], xn: F64, pn: F64, mu: F64, xc: F64, pc: F64, t: F64) -> None:
@@ -747,6 +841,10 @@ class Estimator:
             recs = [m.record(), *(h[0] for h in tr.hist[k:])]
             del tr.hist[k:]
             tr.restore(snap, self.keeps_bank(tr, snap[3]))
+            # the bias sensitivity as it was at the snapshot (none kept: the
+            # next update starts it afresh from the rigid turn)
+            while tr.bias_sens and tr.bias_sens[-1][0] > snap[3]:
+                tr.bias_sens.pop()
             ok[n] = True
             self.stats["oosm_refiltered"] += 1
             if (

@@ -219,7 +219,27 @@ def sensor_bias_cov(
     ``oosm_lag_s``): radar ``s`` moves it by ``A_s e`` with ``A_s = (sum
     I)^-1 I_s``, so one radar's bias counts in full and two radars at right
     angles each count where the other is weak. Infrared lines of sight are
-    not counted (no bias model for them yet)."""
+    not counted (no bias model for them yet). The sum over radars of
+    :func:`sensor_bias_columns`' outer products."""
+    cols = sensor_bias_columns(x, recs, sigma_range_m, sigma_angle_rad, sigma_rr_mps)
+    if not cols:
+        return None
+    cov = np.zeros((6, 6))
+    for me in cols.values():
+        cov += me @ me.T
+    out: F64 = 0.5 * (cov + cov.T)
+    return out
+
+
+def sensor_bias_columns(
+    x: F64, recs: list[MeasRecord], sigma_range_m: float, sigma_angle_rad: float, sigma_rr_mps: float
+) -> dict[str, F64] | None:
+    """Per radar among ``recs`` (sensor id), the error ``(6, 3|4)`` of the
+    state ``x`` per one standard deviation of its range, azimuth, elevation
+    (and range-rate, for a radar that measures it) bias (each reading high), the flight taken
+    to be turned or moved rigidly by the bias and the radars sharing it by
+    their information (:func:`sensor_bias_cov`); ``None`` without a radar,
+    or with every sigma zero."""
     if sigma_range_m <= 0.0 and sigma_angle_rad <= 0.0 and sigma_rr_mps <= 0.0:
         return None
     pos, vel = x[:3], x[3:]
@@ -231,8 +251,8 @@ def sensor_bias_cov(
         seen[rec[6]] = (n + 1, rec[3], rec[4], rec[5], rec[2].shape[0] > 3)
     if not seen:
         return None
-    infos, errs = [], []
-    for n, r, site, rot, has_rr in seen.values():
+    names, infos, errs = [], [], []
+    for name, (n, r, site, rot, has_rr) in seen.items():
         d = pos - site
         rng = math.sqrt(float(d @ d))
         if rng < 1.0:
@@ -252,24 +272,25 @@ def sensor_bias_cov(
         e = np.empty((6, 4 if has_rr else 3))
         e[:3, 0] = sigma_range_m * u
         e[3:, 0] = sigma_range_m * (vel - u * float(u @ vel)) / rng
-        e[:3, 1] = sigma_angle_rad * _cross(up, d)
-        e[3:, 1] = sigma_angle_rad * _cross(up, vel)
+        # (azimuth clockwise from north: reading high turns it the other
+        # way about the vertical)
+        e[:3, 1] = sigma_angle_rad * _cross(d, up)
+        e[3:, 1] = sigma_angle_rad * _cross(vel, up)
         e[:3, 2] = sigma_angle_rad * _cross(d, h)
         e[3:, 2] = sigma_angle_rad * _cross(vel, h)
         if has_rr:
             e[:3, 3] = 0.0
             e[3:, 3] = sigma_rr_mps * u
+        names.append(name)
         infos.append(info)
         errs.append(e)
     if not infos:
         return None
     total = np.sum(infos, axis=0)
-    cov = np.zeros((6, 6))
-    for info, e in zip(infos, errs, strict=True):
+    out: dict[str, F64] = {}
+    for name, info, e in zip(names, infos, errs, strict=True):
         a = np.linalg.solve(total, info) if len(infos) > 1 else np.eye(3)
-        me = np.vstack([a @ e[:3], a @ e[3:]])
-        cov += me @ me.T
-    out: F64 = 0.5 * (cov + cov.T)
+        out[name] = np.vstack([a @ e[:3], a @ e[3:]])
     return out
 
 

@@ -139,6 +139,11 @@ class Track:
     #: at time t, that state (Ballistic.bias_consider): kept and propagated
     #: while no radar is in the track's last oosm_lag_s (coasting, infrared only)
     bias_consider: tuple[float, F64, F64] | None = None
+    #: the filter's sensitivity to its radars' biases (TrackerConfig.bias_sensitivity):
+    #: (time, combined state then, sensor -> S (6 x 4)) after each update of the
+    #: last oosm_lag_s (the oldest at or before the oldest ``hist`` snapshot:
+    #: a re-filter from a snapshot goes back to the entry of its time)
+    bias_sens: list[tuple[float, F64, dict[str, F64]]] = field(default_factory=list)
     #: radars whose plots made a track suppressed as this one's duplicate
     #: (sensor -> that track's time; Lifecycle.confirm counts them against its own)
     dissent: dict[str, float] = field(default_factory=dict)

@@ -220,10 +220,12 @@ class _TrackState:
     #: may keep the spent stage on the missile's track) stays a missile for the
     #: warning: what it warned is never narrowed by a relabel
     role: str | None = None
-    #: per release partner: areas the forecast withdrew (``keep_named``) whose
-    #: close has not been sent -> what this track put at risk there and the
-    #: thread (:attr:`AreaThread.thread`) that told it: held again if a newer
-    #: forecast admits the area before the close goes out (``WarningEngine._hold``)
+    #: per release partner: areas the forecast withdrew whose close has not
+    #: been sent -> what this track put at risk there and the thread
+    #: (:attr:`AreaThread.thread`) that told it: held again if, before the
+    #: close goes out, a newer forecast admits the area (``keep_named``,
+    #: ``WarningEngine._hold``) or its reach or a manoeuvre holds what the
+    #: track named (``WarningEngine._pending``)
     withdrawn: dict[str, dict[str, tuple[_Risk, int]]] = field(default_factory=dict)
 
     @property
@@ -434,10 +436,23 @@ class WarningEngine:
                 for r in threat.risks
                 if r.code in codes
             }
+            # what this track warned before, as a live track's risk: a track
+            # found again governs by its reports again, so a risk it kept while
+            # lost (``_lose``, ``_end``: a window that closes it at ``until`` as
+            # "lost" or "passed") is not carried on by a hold below (before: a
+            # track back within its lost window, whose uncertain far end still
+            # reached an area, had the area closed "tracking lost: the last time
+            # it could have come down here has passed" when the old window ended)
+            before = {
+                c: _Risk(r.t, r.instruction, r.impact_t) for c, r in st.risks.get(rel.partner, {}).items()
+            }
+            # and what it withdrew whose correction has not gone out (the Cancel
+            # waits ``cancel_hold_s``): the same story, named before
+            pending = self._pending(st, rel, before)
             if threat.reach is not None:
                 # an area named before stays warned while the missile could still
                 # reach it: a hold (boost far end, uncertain path end) only delays naming
-                for code, r in st.risks.get(rel.partner, {}).items():
+                for code, r in (before | pending).items():
                     if code not in new and self._in_reach(code, threat):
                         new[code] = r
             if threat.unknown:
@@ -447,12 +462,12 @@ class WarningEngine:
                 # withdraws an area, as a track below the thresholds (before:
                 # the areas it had named were told "it has passed" while the
                 # missile was still flying towards them)
-                for code, r in st.risks.get(rel.partner, {}).items():
+                for code, r in before.items():
                     new.setdefault(code, r)
             if st.manoeuvre:
                 # a manoeuvring re-entry widens, never narrows, what is warned:
                 # every area named since stays until the object has come down
-                for code, r in st.risks.get(rel.partner, {}).items():
+                for code, r in (before | pending).items():
                     new.setdefault(code, r)
             self._hold(st, rel, new, keep)
             out += self._set(st, rel, new, t)
@@ -471,14 +486,14 @@ class WarningEngine:
         forecast admits it again it is held again and the close is withdrawn
         (nothing sent), rather than sending "it was a mistake" while the
         forecast still admits the area and naming it anew on the next report."""
-        if keep is None:
-            return
         partner = rel.partner
         old = st.risks.get(partner, {})
         threads = self._threads[partner]
         # withdrawn before, in a story still open (the thread that told it):
-        # held again if its close is pending (nothing at risk there now); while
-        # another track keeps the area at risk the record waits
+        # held again when the newest forecast admits it, whether its close is
+        # pending or another track keeps the area at risk (an all-clear has no
+        # hold: a record that waited for the other track lost the area the
+        # moment that track's risk ended as "passed", "lost" or "fell")
         told = {
             c: (r, n)
             for c, (r, n) in st.withdrawn.get(partner, {}).items()
@@ -488,11 +503,12 @@ class WarningEngine:
             and th.active
             and th.thread == n
         }
-        prior = {c: r for c, (r, _) in told.items() if threads[c].desired is None}
+        prior = {c: r for c, (r, _) in told.items()}
         prior.update((c, r) for c, r in old.items() if c not in new)
-        gone = [a for c in sorted(prior) if (a := self._area(c)) is not None]
         impact_t = st.threat.impact_t if st.threat is not None else None
-        held = keep.times(gone)
+        held: dict[str, float] = {}
+        if keep is not None:
+            held = keep.times([a for c in sorted(prior) if (a := self._area(c)) is not None])
         for code, t in held.items():
             r = prior[code]
             new[code] = _Risk(t, r.instruction, impact_t if r.impact_t is not None else None)
@@ -508,6 +524,24 @@ class WarningEngine:
             st.withdrawn[partner] = left
         else:
             st.withdrawn.pop(partner, None)
+
+    def _pending(self, st: _TrackState, rel: Release, named: dict[str, _Risk]) -> dict[str, _Risk]:
+        """The areas this track withdrew (not in ``named``) whose story is still
+        open with nothing at risk there and a correction pending (a Cancel
+        waits ``cancel_hold_s``), each with the risk the track had put there
+        (``_TrackState.withdrawn``, kept by :meth:`_hold` with ``keep_named``
+        on or off)."""
+        threads = self._threads[rel.partner]
+        return {
+            c: _Risk(r.t, r.instruction, r.impact_t)
+            for c, (r, n) in st.withdrawn.get(rel.partner, {}).items()
+            if c not in named
+            and (th := threads.get(c)) is not None
+            and th.active
+            and th.thread == n
+            and th.desired is None
+            and (th.cause is None or th.cause.reason == "error")
+        }
 
     def _area(self, code: str) -> Area | None:
         try:

@@ -19,7 +19,8 @@ recursion limit): without the limit, ~1,000 nested objects raised
 
 An object that repeats a member name is refused too (:class:`DuplicateName`,
 field = the repeated member's path): I-JSON (RFC 7493 §2.3) forbids it, and two
-readers would read two messages from it (:mod:`tocsin.wire.names`). A bundle is
+readers would read two messages from it (:mod:`tocsin.wire.names`). A MessagePack
+map that repeats a key likewise (:func:`msgpack_has_repeated`). A bundle is
 checked whole, members included, so its members are not checked again; bytes
 this node wrote itself (its journal, its stage process's hand-over) are decoded
 with ``checked=True``.
@@ -129,7 +130,15 @@ def msgpack_depth(data: bytes, limit: int = MAX_DEPTH) -> int | None:
     counted first, so most messages skip the walk."""
     if len(data.translate(None, _MP_NOT_CONTAINER)) <= limit:
         return None
-    n, i = len(data), 0
+    return _mp_walk(data, limit)[0]
+
+
+def _mp_walk(data: bytes, limit: int) -> tuple[int | None, int]:
+    """``(a depth over limit or None, map entries written)``: the walk of
+    :func:`msgpack_depth`, counting the maps' key-value pairs as it goes
+    (:func:`msgpack_has_repeated`). The count is exact for a well-formed item;
+    on malformed bytes the walk stops (the decoder refuses them)."""
+    n, i, entries = len(data), 0, 0
     left = [1]  # items still to read in each open container (the top: one value)
     while left and i < n:
         b = data[i]
@@ -140,6 +149,7 @@ def msgpack_depth(data: bytes, limit: int = MAX_DEPTH) -> int | None:
             pass
         elif b <= 0x8F:  # fixmap
             count = 2 * (b & 0x0F)
+            entries += b & 0x0F
         elif b <= 0x9F:  # fixarray
             count = b & 0x0F
         elif b <= 0xBF:  # fixstr
@@ -151,27 +161,154 @@ def msgpack_depth(data: bytes, limit: int = MAX_DEPTH) -> int | None:
             i += w + extra + int.from_bytes(data[i : i + w], "big")
         elif b in _MP_COLL:
             w, per = _MP_COLL[b]
-            count = per * int.from_bytes(data[i : i + w], "big")
+            count = int.from_bytes(data[i : i + w], "big")
+            if per == 2:
+                entries += count
+            count *= per
             i += w
         else:  # 0xC1 is never used: the decoder refuses it
-            return None
+            return None, entries
         if count >= 0:
             if len(left) > limit:
-                return len(left)
+                return len(left), entries
             if count > 0:
                 left.append(count)
         while left and left[-1] == 0:
             left.pop()
-    return None
+    return None, entries
+
+
+def _mp_item(data: bytes, i: int) -> tuple[int, int, int]:
+    """The MessagePack item header at ``i``: ``(where its contents begin (a
+    scalar: where the next item begins), items in it (-1: a scalar), 1 for a
+    map else 0)``. Raises ``IndexError``/``ValueError`` past the end or on 0xC1."""
+    b = data[i]
+    i += 1
+    if b <= 0x7F or b >= 0xE0:  # fixint
+        return i, -1, 0
+    if b <= 0x8F:  # fixmap
+        return i, 2 * (b & 0x0F), 1
+    if b <= 0x9F:  # fixarray
+        return i, b & 0x0F, 0
+    if b <= 0xBF:  # fixstr
+        return i + (b & 0x1F), -1, 0
+    if b in _MP_FIXED:
+        return i + _MP_FIXED[b], -1, 0
+    if b in _MP_SIZED:
+        w, extra = _MP_SIZED[b]
+        return i + w + extra + int.from_bytes(data[i : i + w], "big"), -1, 0
+    if b in _MP_COLL:
+        w, per = _MP_COLL[b]
+        return i + w, per * int.from_bytes(data[i : i + w], "big"), int(per == 2)
+    raise ValueError("0xC1 is never used")
+
+
+def msgpack_members(data: bytes) -> int:
+    """How many map entries (key-value pairs) the MessagePack item ``data``
+    writes, from the maps' headers (payloads skipped; a Python step an item)."""
+    return _mp_walk(data, len(data) + 1)[1]
+
+
+def _kept_members(value: Any) -> int:
+    """Map entries in a value msgspec decoded (dicts; a map key is never a map)."""
+    total, stack = 0, [value]
+    while stack:
+        v = stack.pop()
+        if type(v) is dict:
+            total += len(v)
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+    return total
+
+
+def msgpack_has_repeated(raw: bytes, value: Any, written: int | None = None) -> bool:
+    """True when some map of the MessagePack item ``raw`` repeats a key (keys
+    equal as Python compares them: ``1``, ``1.0`` and ``true`` are one key, as
+    in the dict a decoder builds); ``value``: what msgspec decoded from
+    ``raw`` (it keeps one entry per key). The entries ``raw``'s map headers
+    write (``written``: counted already by the limits' walk) are compared with
+    those ``value`` kept: they differ exactly when a key repeated. Without
+    ``written``, when encoding ``value`` gives ``raw`` back (a shortest-form
+    encoder wrote it), no entry was dropped: one C encode and a compare."""
+    if written is None:
+        try:
+            if _mp_enc.encode(value) == raw:
+                return False
+        except (msgspec.EncodeError, TypeError, ValueError, OverflowError):
+            pass
+        written = msgpack_members(raw)
+    return written != _kept_members(value)
+
+
+def _mp_key(v: Any) -> Any:
+    return tuple(_mp_key(x) for x in v) if type(v) is list else v
+
+
+def find_repeated_msgpack(data: bytes) -> tuple[str, str] | None:
+    """``(map's path, key)`` of the first repeated key of the MessagePack item
+    ``data`` (in document order), or None. For the error message only: a
+    Python step an item and a decode a key (``data`` within the decoder limits)."""
+
+    def walk(i: int, path: str) -> tuple[int, tuple[str, str] | None]:
+        i, count, is_map = _mp_item(data, i)
+        if count <= 0:
+            return i, None
+        if not is_map:
+            for j in range(count):
+                i, found = walk(i, f"{path}[{j}]")
+                if found is not None:
+                    return i, found
+            return i, None
+        seen: set[Any] = set()
+        for _ in range(count // 2):
+            k0 = i
+            i, _ = walk(i, path)  # (a key holds no map)
+            key = _mp_key(msgspec.msgpack.decode(data[k0:i]))
+            name = key if type(key) is str else repr(key)
+            if key in seen:
+                return i, (path, name)
+            seen.add(key)
+            i, found = walk(i, member_path(path, key) if type(key) is str else f"{path}[{name}]")
+            if found is not None:
+                return i, found
+        return i, None
+
+    try:
+        return walk(0, "$")[1]
+    except (IndexError, ValueError, TypeError, msgspec.DecodeError, RecursionError):
+        return None
 
 
 def check_limits(data: bytes, fmt: str = "json") -> None:
     """Raise :class:`LimitExceeded` when ``data`` is over a decoder limit."""
+    if fmt == "json":
+        _check_size(data)
+        if json_depth(data) is not None:
+            raise _too_deep()
+    else:
+        _check_msgpack_limits(data)
+
+
+def _check_size(data: bytes) -> None:
     if len(data) > MAX_MESSAGE_BYTES:
         raise LimitExceeded("size", f"message of {len(data)} bytes is over the limit of {MAX_MESSAGE_BYTES}")
-    d = json_depth(data) if fmt == "json" else msgpack_depth(data)
+
+
+def _too_deep() -> LimitExceeded:
+    return LimitExceeded("depth", f"arrays/objects nest deeper than {MAX_DEPTH} levels")
+
+
+def _check_msgpack_limits(data: bytes) -> int | None:
+    """:func:`check_limits` for MessagePack; returns the map entries written
+    when the depth had to be walked (else None: the walk was skipped)."""
+    _check_size(data)
+    if len(data.translate(None, _MP_NOT_CONTAINER)) <= MAX_DEPTH:
+        return None
+    d, written = _mp_walk(data, MAX_DEPTH)
     if d is not None:
-        raise LimitExceeded("depth", f"arrays/objects nest deeper than {MAX_DEPTH} levels")
+        raise _too_deep()
+    return written
 
 
 class _Head(Struct, frozen=True):
@@ -192,6 +329,7 @@ _mp_body = {k: msgspec.msgpack.Decoder(t) for k, t in BODY_TYPES.items()}
 _json_enc = msgspec.json.Encoder()
 _json_any = msgspec.json.Decoder()
 _mp_enc = msgspec.msgpack.Encoder()
+_mp_any = msgspec.msgpack.Decoder()
 
 _AT = re.compile(r"\s*-\s*at `\$([^`]*)`")
 _MISSING = re.compile(r"Object missing required field `([^`]+)`")
@@ -302,17 +440,63 @@ def _duplicate(raw: bytes) -> DuplicateName:
 
 
 def decode_msgpack(data: bytes, *, checked: bool = False) -> Envelope:
-    """Decode one MessagePack message. Raises WireError (UnknownKind, LimitExceeded).
+    """Decode one MessagePack message. Raises WireError (UnknownKind,
+    LimitExceeded, DuplicateName: a map that repeats a key, as for JSON).
     ``checked``: as for :func:`decode_json`."""
-    if not checked:
-        check_limits(data, "msgpack")
+    return _decode_msgpack(data, checked)[0]
+
+
+def decode_msgpack_parsed(data: bytes) -> tuple[Envelope, Any]:
+    """:func:`decode_msgpack` of a message from outside, with the value its
+    repeated-key check decoded (a v2 signature's canonical form is made from
+    it: :func:`tocsin.exchange.signing.signed_bytes`, not decoded again)."""
+    return _decode_msgpack(data, False)
+
+
+def _decode_msgpack(data: bytes, checked: bool) -> tuple[Envelope, Any]:
+    written = None if checked else _check_msgpack_limits(data)
+    value = None
+    unread: msgspec.DecodeError | None = None
     try:
-        head = _mp_head.decode(data)
-        return _finish(head, _mp_body)
+        if not checked:
+            try:
+                value = _mp_any.decode(data)
+            except msgspec.DecodeError as exc:
+                unread = exc
+        env: Envelope | None = None
+        failed: Exception | None = None
+        try:
+            env = _finish(_mp_head.decode(data), _mp_body)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnknownKind) as exc:
+            failed = exc
+        # a repeated key before anything else (as for JSON): the last one, which
+        # the decoder keeps, may not fit the schema, and the repeat is what is wrong
+        if value is not None and _repeats(data, value, env, written):
+            raise DuplicateName(*(find_repeated_msgpack(data) or ("$", "?")))
+        if failed is not None:
+            raise failed
+        assert env is not None
+        if unread is not None:
+            # what the typed decoder skipped unread (a map keyed by a map, in a
+            # member this version does not know) cannot be checked: refused
+            text = _AT.sub("", str(unread)).strip()
+            raise WireError(f"{text} (in a member this version does not read)", field="$")
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _wire_error(exc, "") from None
     except RecursionError:
         raise LimitExceeded("depth", "arrays/objects nest too deep for the decoder") from None
+    return env, value
+
+
+def _repeats(data: bytes, value: Any, env: Envelope | None, written: int | None) -> bool:
+    """:func:`msgpack_has_repeated` of a message, first asking whether ``data``
+    is exactly this node's encoding of the envelope it decoded to (tocsin's
+    senders: a Struct's map header is written long, so the generic encoding
+    differs): an encoding never repeats a key, so then nothing repeated. Not
+    for a bundle: its members are written back as they came (``Raw``)."""
+    if written is None and env is not None and env.kind != "bundle" and _mp_enc.encode(env) == data:
+        return False
+    return msgpack_has_repeated(data, value, written)
 
 
 def encode_json(env: Envelope) -> bytes:

@@ -18,6 +18,12 @@ the maintained reference implementation, PyPI ``rfc8785`` (Trail of Bits).
 ``tests/wire/test_jcs.py`` checks the fast path against that library with
 property tests, against the RFC's own examples and against Node.
 
+Nesting is limited as the decoders limit it (:data:`~tocsin.wire.codec.MAX_DEPTH`
+arrays/objects): deeper values are refused with :class:`CanonicalError`, here,
+whoever calls (a text ~1,000 deep made msgspec raise ``RecursionError``, and
+where between 33 and ~1,000 that happened depended on the caller's own stack:
+two verifiers could have disagreed on one message).
+
 Integers outside ±(2**53 - 1) cannot be represented exactly by a JSON peer
 that uses doubles; like ``rfc8785`` we refuse them (:class:`CanonicalError`)
 rather than sign a value a partner would read differently. NaN and infinities
@@ -32,6 +38,7 @@ from typing import Any
 import msgspec
 import rfc8785
 
+from tocsin.wire.codec import MAX_DEPTH
 from tocsin.wire.names import find_repeated, has_repeated
 
 #: the largest integer every JSON peer reads exactly (an IEEE-754 double's 53 bits)
@@ -43,7 +50,8 @@ _dec = msgspec.json.Decoder()
 
 class CanonicalError(ValueError):
     """The value has no RFC 8785 form (a non-finite number, an integer beyond
-    ±(2**53 - 1), a lone surrogate, a non-string object key)."""
+    ±(2**53 - 1), a lone surrogate, a non-string object key), or is over a
+    limit (nesting deeper than :data:`~tocsin.wire.codec.MAX_DEPTH`)."""
 
 
 class _NeedsReference(Exception):
@@ -81,8 +89,9 @@ def es_number(x: float) -> str:
     return sign + out
 
 
-def _fix(v: Any) -> Any:
-    """A copy of ``v`` in which msgspec's sorted encoding is exactly JCS."""
+def _fix(v: Any, depth: int = 1) -> Any:
+    """A copy of ``v`` in which msgspec's sorted encoding is exactly JCS
+    (``depth``: the containers ``v`` would be inside of, itself included)."""
     t = type(v)
     if t is str or v is None or t is bool:
         return v
@@ -102,17 +111,38 @@ def _fix(v: Any) -> Any:
             raise CanonicalError(f"integer {v} is outside ±(2**53 - 1): not exact in every JSON peer")
         return v
     if t is dict:
+        if depth > MAX_DEPTH:
+            raise _too_deep()
         out = {}
         for k, x in v.items():
             if type(k) is not str:
                 raise CanonicalError("object keys must be strings")
             if not k.isascii() and any(ord(c) > 0xFFFF for c in k):
                 raise _NeedsReference
-            out[k] = _fix(x)
+            out[k] = _fix(x, depth + 1)
         return out
     if t is list or t is tuple:
-        return [_fix(x) for x in v]
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        return [_fix(x, depth + 1) for x in v]
     raise CanonicalError(f"{t.__name__} is not a JSON value")
+
+
+def _too_deep() -> CanonicalError:
+    return CanonicalError(f"arrays/objects nest deeper than {MAX_DEPTH} levels (the decoders' limit)")
+
+
+def _check_depth(value: Any) -> None:
+    """:class:`CanonicalError` when ``value`` nests containers deeper than
+    :data:`~tocsin.wire.codec.MAX_DEPTH` (an explicit stack: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        t = type(v)
+        if t is dict or t is list or t is tuple:
+            if d > MAX_DEPTH:
+                raise _too_deep()
+            stack.extend((x, d + 1) for x in (v.values() if t is dict else v))
 
 
 def canonicalize(value: Any) -> bytes:
@@ -121,6 +151,7 @@ def canonicalize(value: Any) -> bytes:
     try:
         fixed = _fix(value)
     except _NeedsReference:
+        _check_depth(value)  # (_fix stopped at the name: the reference recurses)
         return _reference(value)
     try:
         return _enc.encode(fixed)
@@ -151,9 +182,12 @@ def canonical_json(data: bytes | str, *, drop: tuple[str, ...] = (), value: Any 
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
         try:
             value = _dec.decode(raw)
+            repeated = has_repeated(raw, value)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise CanonicalError(f"not JSON: {exc}") from None
-        if has_repeated(raw, value):
+        except RecursionError:  # (msgspec counts its depth against Python's recursion limit)
+            raise _too_deep() from None
+        if repeated:
             try:
                 at = find_repeated(raw) or ("$", "?")
             except (ValueError, RecursionError):  # (json cannot read what msgspec did: refused the same)
