@@ -241,18 +241,15 @@ def test_a_missile_a_line_of_sight_took_lately_may_thrust_in_a_radar_scan_too() 
     """Space infrared sees only burning motors: a missile past burnout that a
     line of sight updated within ``los_burn_s`` has a motor burning, and its
     second model allows thrust (``q_boost``) in a radar scan as well (a radar
-    that sees an orbit-insertion burn: MC SLV index 167, 34). A missile its own
-    plots showed coasting (``coast_seen``): one past burnout by declaration only
-    (a piece confirmed at a separation) keeps thrust anyway
-    (tests/fusion/test_unseen_coast.py)."""
-    g, cfg = _gather_case(los=False, last_los=58.0, coast_seen=True)
+    that sees an orbit-insertion burn: MC SLV index 167, 34)."""
+    g, cfg = _gather_case(los=False, last_los=58.0)
     assert g.q1[0] == cfg.q_boost
     assert g.thrust is None
     for case in (
         {"last_los": 50.0},
-        {"last_los": 58.0, "role": "stage"},
+        {"last_los": 58.0, "role": "stage", "coast_seen": True},
         {"last_los": 58.0, "status": "coasting"},
         {"last_los": 58.0, "cfg": {"los_burn_s": 0.0}},
     ):
-        g, cfg = _gather_case(los=False, coast_seen=True, **case)
+        g, cfg = _gather_case(los=False, **case)
         assert g.q1[0] != cfg.q_boost, case

@@ -235,19 +235,7 @@ class Estimator:
             # motor burns on it (space infrared sees nothing else), seen by
             # radars too (MC SLV seed 1 index 167: a radar saw the payload's
             # orbit-insertion burn, its plots fell out of the ballistic gate
-            # after ~12 s of it; 34: the same); or a piece confirmed at a
-            # separation that its own plots have not yet shown coasting
-            # (``coast_seen``) and that is not told spent (a piece the
-            # geometry or its drag found behind, left by the stack): past
-            # burnout by declaration only, it may be the stack still burning,
-            # and thrust stays in its second model until the burnout test's
-            # windows tell (coasting, or a motor: reignition). MC SLV seed 1
-            # index 174: the stack's orbit-insertion burn after a 280-s
-            # coast, seen by one ship radar, left the coasting stack's track
-            # behind; each new track on the burning stack was confirmed as a
-            # "coasting" child, kept thrust for restart_window_s only, and
-            # lost the plots a few seconds later (five losses and
-            # re-acquisitions in 90 s; payload lost while reported 11 s)
+            # after ~12 s of it; 34: the same)
             for i, tr in enumerate(trs):
                 if (
                     tr.burnt_out
@@ -255,7 +243,6 @@ class Estimator:
                     and tr.status == "confirmed"
                     and (
                         t - tr.burnout_t < cfg.restart_window_s
-                        or (not tr.coast_seen and tr.role not in separation.SPENT)
                         or (
                             t - tr.last_los < cfg.los_burn_s
                             and not (tr.role in separation.SPENT and tr.coast_seen)
@@ -539,13 +526,9 @@ class Estimator:
             xc[k] = c[0]
             pc[k] = cp[0]
             tr.drag = bank
-            # within restart_window_s of burnout, or on a piece not yet seen
-            # coasting (:meth:`gather`), the second model is thrust (a next
-            # stage, the stack still burning), not a re-entry manoeuvre: no
-            # verdict from it
-            thrust = float(t[k]) - tr.burnout_t < self.cfg.restart_window_s or (
-                not tr.coast_seen and tr.role not in separation.SPENT
-            )
+            # within restart_window_s of burnout the second model is thrust
+            # (a next stage), not a re-entry manoeuvre: no verdict from it
+            thrust = float(t[k]) - tr.burnout_t < self.cfg.restart_window_s
             lead = float(tr.mu[1]) > self.cfg.maneuver_prob and not thrust
             tr.nis_hits = [*tr.nis_hits[-1:], lead]
             if all(tr.nis_hits) and len(tr.nis_hits) == 2:
