@@ -128,6 +128,40 @@ def test_tracking_lost_says_what_to_do_and_until_when() -> None:
     assert "Stay in shelter until about 06:15 JST" in en.instruction
 
 
+def test_an_area_first_told_while_tracking_is_lost_is_told_to_take_shelter() -> None:
+    """tracking-lost-in-boost (the drill): Hokkaido and Aomori, never warned
+    before, heard "tracking lost, stay sheltered" as their first message. A
+    first message (CAP Alert) tells them what to do now, then until when."""
+    f = _f("Alert", instruction="lost", lost_t=T - 300, until=T + 600)
+    ja, ko, en = (info_text(f, lang) for lang in LANGS)
+    assert "take shelter now" in en.headline
+    assert "stay" not in en.headline.lower()
+    assert "直ちに避難" in ja.headline
+    assert "続けて" not in ja.headline
+    assert "즉시 대피" in ko.headline
+    assert "유지" not in ko.headline
+    assert en.instruction.startswith("Take shelter now")
+    assert "Stay in shelter until about 06:15 JST" in en.instruction
+    assert "地下に避難して下さい" in ja.instruction
+    assert clock(T + 600, "ja-JP") in ja.instruction
+    assert "지하 대피시설" in ko.instruction
+    assert clock(T + 600, "ko-KR") in ko.instruction
+    # a sea zone first told: the mariners' words, and until when; no shelter
+    sea = _f("Alert", instruction="lost", lost_t=T - 300, until=T + 600, area_kinds=frozenset({"sea"}))
+    s_ja, s_ko, s_en = (info_text(sea, lang) for lang in LANGS)
+    assert "vessels" in s_en.headline
+    assert "shelter" not in s_en.headline
+    assert s_en.instruction.startswith("Vessels in these waters")
+    assert "until about 06:15 JST" in s_en.instruction
+    assert "海上保安庁" in s_ja.instruction
+    assert "建物" not in s_ja.instruction
+    assert "건물" not in s_ko.instruction
+    assert clock(T + 600, "ko-KR") in s_ko.instruction
+    # an area already warned (CAP Update) keeps "stay sheltered"
+    upd = info_text(_f("Update", instruction="lost", lost_t=T - 300, until=T + 600), "en-US")
+    assert "stay sheltered" in upd.headline
+
+
 def test_sea_zones_get_the_mariners_words_land_the_shelter() -> None:
     sea = _f(area_kinds=frozenset({"sea"}))
     assert "海上保安庁" in info_text(sea, "ja-JP").instruction

@@ -369,6 +369,21 @@ def _headline(f: Facts, lang: Lang) -> str:
             "en-US": "Falling missile parts: " + ("vessels, keep clear" if sea else "take shelter"),
         }[lang]
     if f.instruction == "lost":
+        if f.msg_type == "Alert":
+            # the first word this area hears (its story starts while tracking is
+            # lost): nobody here has taken shelter yet, so "stay sheltered" would
+            # tell them nothing to do
+            if sea:
+                return {
+                    "ja-JP": "ミサイル情報（追跡途絶）。船舶は落下物に注意して下さい。",
+                    "ko-KR": "[경계경보] 미사일 추적 중단, 선박 주의",
+                    "en-US": "Missile alert: tracking lost, vessels, watch for falling objects",
+                }[lang]
+            return {
+                "ja-JP": "ミサイル情報（追跡途絶）。直ちに避難して下さい。",
+                "ko-KR": "[경계경보] 미사일 추적 중단, 즉시 대피",
+                "en-US": "Missile alert: tracking lost, take shelter now",
+            }[lang]
         return {
             "ja-JP": "ミサイル情報（追跡途絶）。避難を続けて下さい。",
             "ko-KR": "[경계경보 유지] 미사일 추적 중단, 대피 유지",
@@ -541,6 +556,18 @@ def _instruction(f: Facts, lang: Lang) -> str:
             "ko-KR": f"{until}까지 대피시설이나 튼튼한 건물 안에서 대피를 유지하십시오.",
             "en-US": f"Stay in shelter until {until} unless told otherwise.",
         }[lang]
+        if f.msg_type == "Alert":
+            # first told now: the whole instruction, then how long it holds
+            sep = "" if lang == "ja-JP" else " "
+            if sea_only:
+                watch = {
+                    "ja-JP": f"{until}まで、落下物に注意して下さい。",
+                    "ko-KR": f"{until}까지 낙하물에 주의하십시오.",
+                    "en-US": f"Keep watch until {until} unless told otherwise.",
+                }[lang]
+                return _MARINERS[lang] + sep + watch
+            first = _SHELTER[lang] + (sep + _MARINERS[lang] if "sea" in f.area_kinds else "")
+            return first + sep + stay
         if sea_only:
             return stay if lang != "en-US" else f"Vessels: keep watch for falling objects until {until}."
         return stay
