@@ -190,8 +190,6 @@ class Lifecycle:
         twin = self.ballistic_twin(tr)
         if twin is None:
             twin = self._unclassed_stack(tr)
-        if twin is None:
-            tr.kin_pending = self._beside(tr)
         if twin is not None:
             if separation.codetections(tr, twin) == 0:
                 if self._lost(tr, twin):
@@ -207,135 +205,66 @@ class Lifecycle:
                 del self.tracks[tr.key]
                 self.stats["duplicates_suppressed"] += 1
                 return False
-            self._part(tr, twin)
+            # a separation: the child is the parent's kind of object and
+            # shares its past (launch point). A separation is a staging
+            # event: what parts is a spent stage, debris or the re-entry
+            # vehicle, coasting from now (never a new boost: its boost
+            # corridor would name areas the missile's path never comes near);
+            # a piece that is the next stage lighting is found thrusting by
+            # the restart test (Ballistic.burnout_test), as after any burnout
+            tr.separated = twin.separated = True
+            if twin.role not in separation.SPENT:
+                # which of the two now carries on is learnt again: the
+                # parent's role was told at an earlier parting (MC SLV seed 1
+                # index 6: the stack, told "rv" ahead of its fairings, kept
+                # that role on the spent second stage it became at the next
+                # separation, whose impact then had a re-entry vehicle's
+                # drag prior: coverage 0.0, 15 km off)
+                twin.role = twin.told = None
+                twin.told_holds, twin.inside_t = True, None
+            # one family: the child is a sibling of every piece the parent
+            # parted from or with (two children of one stack are two
+            # pieces of it too)
+            family = {twin.key} | twin.siblings
+            for k in family:
+                if (o := self.tracks.get(k)) is not None:
+                    o.siblings.add(tr.key)
+            tr.siblings |= family
+            xp, _ = twin.combined()
+            sp = float(np.linalg.norm(xp[3:]))
+            if sp > 1.0:
+                tr.part_dir = twin.part_dir = xp[3:] / sp
+                tr.part_t = twin.part_t = tr.t
+            tr.parent = twin.id
+            # a piece that parted from a missile (one not classed yet: its
+            # velocity too uncertain to vote, _unclassed_stack) is a missile's
+            tr.cls = "ballistic"
+            if twin.cls == "unknown" and twin.confirmed_t >= tr.created:
+                # two pieces of one scene, the parent confirmed after the
+                # child's first plot (not a missile followed before a piece
+                # parted from it): which carries on is not known, so the
+                # child is not taken for a coasting piece; its own plots tell
+                # (Ballistic.burnout_test). MC seed 1 SLV #27, biased radars:
+                # the fairing's track, confirmed at 125 km two seconds before
+                # the stack's, became its parent; the stack, taken for a
+                # coasting piece, stayed on the spent second stage and every
+                # later tentative on the payload was suppressed as its
+                # duplicate (payload lost while reported 2 -> 58 s)
+                tr.phase, tr.burnt_out = "boost", False
+            elif self.cfg.separation_coasts:
+                tr.phase, tr.burnt_out, tr.burnout_t = "ballistic", True, tr.t
+                tr.coast_seen, tr.coast_votes = False, 0  # until its own plots show it
+                tr.speeds.clear()
+                tr.quiet = 0
+            else:
+                tr.phase, tr.burnt_out, tr.coast_seen = twin.phase, twin.burnt_out, twin.coast_seen
+            tr.launch = twin.launch
+            tr.max_alt = twin.max_alt
+            tr.first = twin.first
             self.stats["separations"] += 1
         tr.status = "confirmed"
         tr.confirmed_t = tr.t
         tr.id = self.issue_id()
-        return True
-
-    def _part(self, tr: Track, twin: Track, late: bool = False) -> None:
-        """Make ``tr`` a child of ``twin`` (a second object that parted from
-        it: :meth:`confirm`; ``late``: a confirmed track found to be one,
-        :meth:`_adopt`)."""
-        # a separation: the child is the parent's kind of object and
-        # shares its past (launch point). A separation is a staging
-        # event: what parts is a spent stage, debris or the re-entry
-        # vehicle, coasting from now (never a new boost: its boost
-        # corridor would name areas the missile's path never comes near);
-        # a piece that is the next stage lighting is found thrusting by
-        # the restart test (Ballistic.burnout_test), as after any burnout
-        tr.separated = twin.separated = True
-        if twin.role not in separation.SPENT:
-            # which of the two now carries on is learnt again: the
-            # parent's role was told at an earlier parting (MC SLV seed 1
-            # index 6: the stack, told "rv" ahead of its fairings, kept
-            # that role on the spent second stage it became at the next
-            # separation, whose impact then had a re-entry vehicle's
-            # drag prior: coverage 0.0, 15 km off)
-            twin.role = twin.told = None
-            twin.told_holds, twin.inside_t = True, None
-        # one family: the child is a sibling of every piece the parent
-        # parted from or with (two children of one stack are two
-        # pieces of it too)
-        family = {twin.key} | twin.siblings
-        for k in family:
-            if (o := self.tracks.get(k)) is not None:
-                o.siblings.add(tr.key)
-        tr.siblings |= family
-        xp, _ = twin.combined()
-        sp = float(np.linalg.norm(xp[3:]))
-        if sp > 1.0:
-            tr.part_dir = twin.part_dir = xp[3:] / sp
-            tr.part_t = twin.part_t = tr.t
-        tr.parent = twin.id
-        # a piece that parted from a missile (one not classed yet: its
-        # velocity too uncertain to vote, _unclassed_stack) is a missile's
-        classed = tr.cls == "ballistic"
-        tr.cls = "ballistic"
-        if late and classed:
-            # its own plots classed it, and tell its phase (Ballistic.burnout_test)
-            pass
-        elif twin.cls == "unknown" and twin.confirmed_t >= tr.created:
-            # two pieces of one scene, the parent confirmed after the
-            # child's first plot (not a missile followed before a piece
-            # parted from it): which carries on is not known, so the
-            # child is not taken for a coasting piece; its own plots tell
-            # (Ballistic.burnout_test). MC seed 1 SLV #27, biased radars:
-            # the fairing's track, confirmed at 125 km two seconds before
-            # the stack's, became its parent; the stack, taken for a
-            # coasting piece, stayed on the spent second stage and every
-            # later tentative on the payload was suppressed as its
-            # duplicate (payload lost while reported 2 -> 58 s)
-            tr.phase, tr.burnt_out = "boost", False
-        elif self.cfg.separation_coasts:
-            tr.phase, tr.burnt_out, tr.burnout_t = "ballistic", True, tr.t
-            tr.coast_seen, tr.coast_votes = False, 0  # until its own plots show it
-            tr.speeds.clear()
-            tr.quiet = 0
-        else:
-            tr.phase, tr.burnt_out, tr.coast_seen = twin.phase, twin.burnt_out, twin.coast_seen
-        tr.launch = twin.launch
-        tr.max_alt = twin.max_alt
-        tr.first = twin.first
-
-    def _beside(self, tr: Track) -> bool:
-        """Whether ``tr``, higher than any aircraft flies, is within
-        ``dup_dist_m`` of a confirmed ballistic track that a sensor saw with
-        it in one scan (:func:`separation.codetections`), whatever their
-        velocities: a second object beside a missile's piece, which
-        :meth:`_adopt` re-tests."""
-        x, p = tr.combined()
-        if not above_aircraft(x, p, self.cfg.vote_sigmas):
-            return False
-        for other in self.tracks.values():
-            if other is tr or not other.ballistic or other.status == "tentative" or other.dead:
-                continue
-            xo, _ = other.combined()
-            pos = xo[:3] + xo[3:] * (tr.t - other.t)
-            near = float(np.linalg.norm(pos - x[:3])) < self.cfg.dup_dist_m
-            if near and separation.codetections(tr, other) > 0:
-                return True
-        return False
-
-    def _adopt(self, tr: Track) -> bool:
-        """Re-test a track confirmed beside a missile's piece whose speed test
-        its velocity failed (``Track.kin_pending``, :meth:`confirm`): once its
-        velocity passes it (:meth:`ballistic_twin`) and a sensor saw the two
-        in one scan, it is that piece's child, as if confirmed one
-        (:meth:`_part`); True then. The flag goes when no missile's track is
-        near it any more (its own object) or it has a family of its own.
-
-        A radar track starts from two plots (tocsin.fusion.initiation) that,
-        where pieces fly a few kilometres apart, may be of two of them: its
-        velocity is then off by the gap over the scan interval, kilometres a
-        second, beyond ``dup_speed_mps`` + 3 sigma of any piece's. MC seed 1
-        SLV #174 (biased radars, branch payload-coast2): a fairing's track
-        confirmed from JP-R1's plots alone at t+154 s, 2.4 km from the
-        stack's, its two-plot velocity 2.6 km/s off every track of the family
-        (sigma 629 m/s), was no one's child and flew with a single missile's
-        warhead drag prior: the fairing (beta 50) predicted 37 km off under a
-        1.3 x 0.3 km ellipse (coverage 1.0 -> 0.56). Its velocity settles
-        within seconds; the family's test is the same one then."""
-        if tr.dead or tr.separated or tr.siblings:
-            tr.kin_pending = False
-            return False
-        if tr.status != "confirmed":
-            # its state is its own prediction: re-tested once a plot updates it
-            return False
-        twin = self.ballistic_twin(tr)
-        if twin is None:
-            tr.kin_pending = self._beside(tr)
-            return False
-        x, p = tr.combined()
-        if separation.codetections(tr, twin) == 0 or not above_aircraft(x, p, self.cfg.vote_sigmas):
-            return False
-        self._part(tr, twin, late=True)
-        if tr.drag is not None and "+" not in tr.drag.kind:
-            # a single missile's bank: the separated object's prior at its
-            # next prediction (Ballistic.predictions)
-            tr.drag = None
-        tr.kin_pending = False
         return True
 
     def _unclassed_stack(self, tr: Track) -> Track | None:
@@ -521,10 +450,6 @@ class Lifecycle:
         freedom-edge/biased-radar, and that early, imprecise track's boost
         corridor named two land and two sea areas more. Predictions are to ``t``."""
         out: list[Envelope] = []
-        for tr in [o for o in self.tracks.values() if o.kin_pending]:
-            if self._adopt(tr):
-                self.stats["separations_late"] += 1
-                out.append(self.rep.message(tr, sent))
         sep = [tr for tr in self.tracks.values() if tr.separated]
         if sep:
             cfg = self.cfg

@@ -99,9 +99,6 @@ class Track:
     part_dir: F64 | None = None
     part_t: float = -math.inf
     parent: str | None = None  # id of the track it separated from
-    #: confirmed beside a missile's piece (a sensor saw both in one scan) with a
-    #: velocity too far off it to be its child: re-tested (``Lifecycle._adopt``)
-    kin_pending: bool = False
     confirmed_t: float = math.inf  # track time at its confirmation (Lifecycle.confirm, a partner's report)
     role: str | None = None  # rv, stage or debris, once told
     #: the role the geometry told (:func:`separation.decide_roles`): the split
