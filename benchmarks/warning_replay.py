@@ -483,7 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("drills", nargs="*", type=Path, help="drill output directories (or a suite's: searched)")
-    ap.add_argument("--keep", choices=["on", "off"], help="threat.keep_named (default: the policy's, off)")
+    ap.add_argument(
+        "--keep", choices=["on", "off"], help="threat.keep_named (default: the policy's; on since session 15)"
+    )
     ap.add_argument(
         "--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="any policy field"
     )

@@ -12,7 +12,7 @@ was a mistake", never a correction followed by a new Alert for the same threat
 while the forecast still admits the area. A random search (hypothesis, no
 example database, seeded) of report sequences fed to a fresh
 :class:`~tocsin.warning.WarningEngine`, every message it sends checked.
-``keep_named`` off (the default policy) and on. ``--mode``:
+``keep_named`` off and on (on: the default policy since session 15). ``--mode``:
 
 ``admit`` (the default; session 14's search, its draws unchanged)
     over a grid of 2.5-km sea boxes around the impact (96 boxes, all
