@@ -42,10 +42,12 @@ post-boost path); and ``oracle``: the resident oracle's flags —
     an area whose last message is not a close (a story left open, or one
     that simply stopped naming it);
 ``first_not_shelter``
-    a story whose first message is not an Alert, or an Alert whose
-    instruction is ``lost`` ("tracking lost, stay sheltered" to people never
-    told to take shelter); ``debris`` counts as take shelter (land: "take
-    shelter"; sea: "vessels, keep clear", the sea's instruction).
+    a story whose first message is not an Alert. Every Alert tells what to
+    do now: ``debris`` (land: "take shelter"; sea: "vessels, keep clear", the
+    sea's instruction) and, since session 15, ``lost`` (an area first warned
+    while tracking is lost hears "tracking lost, take shelter now", not the
+    "stay sheltered" of an Update: tocsin.warning.texts; before, that Alert
+    said "stay sheltered" to people never told to take shelter).
 
 ``--compare A.json B.json`` prints what differs between two replays (or a
 replay and a drill's recording: ``--record`` scores the drills' own
@@ -328,7 +330,7 @@ def oracle(heard: Mapping[str, Sequence[Sequence[Any]]], drill: Drill) -> dict[s
                     {"area": key, "cancel_t": cancelled, "t": t, "at_risk": at_risk}
                 )
                 cancelled = None
-            if opened and (typ != "Alert" or told == "lost"):
+            if opened and typ != "Alert":
                 flags["first_not_shelter"].append({"area": key, "t": t, "first": [typ, told, close]})
             opened = close is not None
         last_t, last_typ, last_told, last_close = msgs[-1]

@@ -19,6 +19,7 @@ from _sibling import load
 from tocsin.drill.run import run_drill
 from tocsin.drill.scenario import load_scenario
 from tocsin.warning.policy import WarningConfig
+from tocsin.warning.texts import Facts, info_text
 
 # one missile over northern Tohoku, two notional radars: a drill of seconds
 SCENARIO = Path(__file__).resolve().parents[1] / "data" / "mrbm-over-tohoku.yaml"
@@ -178,10 +179,31 @@ def test_an_area_whose_last_message_is_not_a_close() -> None:
     assert f["not_closed"] == [{"area": "JP a", "t": 40.0, "last": [U, "fall"]}]
 
 
+def test_a_first_alert_while_tracking_is_lost_tells_to_take_shelter() -> None:
+    """The oracle takes an Alert with instruction ``lost`` as a story's good
+    start because the text says so (tocsin.warning.texts): checked here, so a
+    text that goes back to "stay sheltered" fails this test, not the oracle."""
+    heard = info_text(
+        Facts(
+            msg_type="Alert",
+            status="Actual",
+            area_names={"en-US": ["Hokkaido"]},
+            instruction="lost",
+            lost_t=0.0,
+            until=600.0,
+        ),
+        "en-US",
+    )
+    assert "take shelter now" in heard.headline
+    assert heard.instruction.startswith("Take shelter now")
+    f = _flags({"JP a": [[10.0, A, "lost", None], [90.0, U, None, "lost"]]}, {}, {})
+    assert not f["first_not_shelter"]
+
+
 def test_a_story_that_does_not_start_with_take_shelter() -> None:
     f = _flags(
         {
-            "JP a": [[10.0, A, "lost", None], [90.0, U, None, "lost"]],
+            "JP a": [[10.0, U, "lost", None], [90.0, U, None, "lost"]],
             "JP b": [[10.0, U, S, None], [90.0, U, None, "passed"]],
             "JP c": [
                 [10.0, A, S, None],
