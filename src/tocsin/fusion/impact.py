@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from tocsin.fusion import consider, ground, kernels
 from tocsin.fusion import drag as drag_mod
-from tocsin.fusion import ground, kernels
 from tocsin.fusion.drag import DragBank, members
 from tocsin.fusion.measurements import RADAR, MeasRecord
 from tocsin.fusion.models import transition, white_accel_q
@@ -222,13 +222,7 @@ def sensor_bias_cov(
     not counted (no bias model for them yet). The sum over radars of
     :func:`sensor_bias_columns`' outer products."""
     cols = sensor_bias_columns(x, recs, sigma_range_m, sigma_angle_rad, sigma_rr_mps)
-    if not cols:
-        return None
-    cov = np.zeros((6, 6))
-    for me in cols.values():
-        cov += me @ me.T
-    out: F64 = 0.5 * (cov + cov.T)
-    return out
+    return consider.covariance(cols or {})
 
 
 def sensor_bias_columns(
