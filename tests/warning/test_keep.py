@@ -14,7 +14,10 @@ import numpy as np
 import shapely
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from warnhelpers import FakeArea, FakeRegistry, grid_registry
+from warnhelpers import BOX_LAT0 as LAT0
+from warnhelpers import BOX_LON_IMP as LON_IMP
+from warnhelpers import M_LAT, FakeArea, FakeRegistry, descending_body, grid_registry
+from warnhelpers import area_north as _area_north
 
 from tocsin.geo import geodetic_to_ecef
 from tocsin.warning import WarningEngine
@@ -23,44 +26,13 @@ from tocsin.warning.threat import Kept, ThreatConfig, assess, keep_region, offse
 from tocsin.wire import make
 from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
 
-LAT0, LON_IMP = 36.0, 134.0
-M_LAT = 111_000.0  # metres per degree of latitude near 36 N (the area's placement only)
 FLOOR = ThreatConfig().min_buffer_m
 
 
-def _area_north(gap_m: float) -> FakeRegistry:
-    """One 20 x 20 km sea box whose south edge is ``gap_m`` north of the
-    nominal impact point."""
-    s = LAT0 + gap_m / M_LAT
-    box = shapely.box(LON_IMP - 0.1, s, LON_IMP + 0.1, s + 0.18)
-    return FakeRegistry([FakeArea("sea:JP-A", "sea", "JP", "A", "A", "A", box)])
-
-
 def _body(t: float, shift_m: float, *, semi_major: float = 3_000.0, semi_minor: float = 300.0) -> TrackBody:
-    """A descending object 60 s before its impact, flying east along LAT0 +
-    shift; its whole forecast (path and impact) moved ``shift_m`` north."""
-    lat = LAT0 + shift_m / M_LAT
-    lon0 = LON_IMP - 1.5
-    x = geodetic_to_ecef(lat, lon0, 60e3)
-    lons = np.linspace(lon0, LON_IMP, 7)
-    return TrackBody(
-        id="F-1",
-        t=t,
-        state_ecef=[*map(float, x), 0.0, 2_200.0, -1_500.0],
-        cov=list(np.diag([50.0**2] * 3 + [5.0**2] * 3).ravel()),
-        status="confirmed",
-        class_="ballistic",
-        impact=ImpactPrediction(
-            t=t + 60.0,
-            lat=lat,
-            lon=LON_IMP,
-            sigma_t_s=1.0,
-            ellipse=Ellipse(semi_major_m=semi_major, semi_minor_m=semi_minor, bearing_deg=90.0),
-        ),
-        phase="ballistic",
-        quality=1.0,
-        path=[[lat, float(lo), t + 60.0 * i / 6] for i, lo in enumerate(lons)],
-    )
+    """A descending object 60 s before its impact; its whole forecast moved
+    ``shift_m`` north."""
+    return descending_body(t, shift_m, 60.0, semi_major=semi_major, semi_minor=semi_minor)
 
 
 def _env(body: TrackBody, seq: int) -> Envelope:

@@ -13,27 +13,17 @@ or while it manoeuvred, and a new Alert when the next forecast named it again.
 from __future__ import annotations
 
 import msgspec
-import numpy as np
 import shapely
-from warnhelpers import FakeArea, FakeRegistry
+from warnhelpers import FakeRegistry, descending_body
+from warnhelpers import area_north as _area_north
 
-from tocsin.geo import geodetic_to_ecef
 from tocsin.warning import WarningEngine
 from tocsin.warning.policy import WarningConfig
 from tocsin.warning.threat import assess
 from tocsin.wire import make
-from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, TrackBody
+from tocsin.wire.messages import Envelope, TrackBody
 
-LAT0, LON_IMP = 36.0, 134.0
-M_LAT = 111_000.0  # metres per degree of latitude near 36 N (placement only)
 T0 = 1.0e9
-
-
-def _area_north(gap_m: float) -> FakeRegistry:
-    """One 20 x 20 km sea box whose south edge is ``gap_m`` north of the nominal impact point."""
-    s = LAT0 + gap_m / M_LAT
-    box = shapely.box(LON_IMP - 0.1, s, LON_IMP + 0.1, s + 0.18)
-    return FakeRegistry([FakeArea("sea:JP-A", "sea", "JP", "A", "A", "A", box)])
 
 
 def _body(
@@ -44,32 +34,10 @@ def _body(
     semi_minor: float = 300.0,
     manoeuvring: bool = False,
 ) -> TrackBody:
-    """A descending object flying east along LAT0 to its impact at T0 + 200 s;
-    its whole forecast (path and impact) moved ``north_m``; the ellipse's major
-    axis along the track."""
-    lat = LAT0 + north_m / M_LAT
-    lon0 = LON_IMP - 1.5
-    x = geodetic_to_ecef(lat, lon0, 60e3)
-    lons = np.linspace(lon0, LON_IMP, 7)
-    t_imp = T0 + 200.0
-    return TrackBody(
-        id="F-1",
-        t=t,
-        state_ecef=[*map(float, x), 0.0, 2_200.0, -1_500.0],
-        cov=list(np.diag([50.0**2] * 3 + [5.0**2] * 3).ravel()),
-        status="confirmed",
-        class_="ballistic",
-        impact=ImpactPrediction(
-            t=t_imp,
-            lat=lat,
-            lon=LON_IMP,
-            sigma_t_s=1.0,
-            ellipse=Ellipse(semi_major_m=semi_major, semi_minor_m=semi_minor, bearing_deg=90.0),
-        ),
-        phase="ballistic",
-        quality=1.0,
-        manoeuvring=manoeuvring,
-        path=[[lat, float(lo), t + (t_imp - t) * i / 6] for i, lo in enumerate(lons)],
+    """A descending object whose impact is at T0 + 200 s; its whole forecast
+    moved ``north_m`` north."""
+    return descending_body(
+        t, north_m, T0 + 200.0 - t, semi_major=semi_major, semi_minor=semi_minor, manoeuvring=manoeuvring
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from tocsin.dynamics.flight import Trajectory, solve_trajectory
-from tocsin.geo import ecef_to_geodetic, enu_matrix
+from tocsin.geo import ecef_to_geodetic, enu_matrix, geodetic_to_ecef
 from tocsin.warning.threat import fly_to_ground
 from tocsin.wire import iter_jsonl, make
 from tocsin.wire.messages import Ellipse, Envelope, ImpactPrediction, LaunchEstimate, TrackBody, TruthBody
@@ -93,6 +93,58 @@ def grid_registry(
                 )
             )
     return FakeRegistry(areas)
+
+
+#: the sea box the hysteresis tests place an area in (test_keep, test_pending_close):
+#: the nominal impact point, and metres per degree of latitude near 36 N (placement only)
+BOX_LAT0, BOX_LON_IMP = 36.0, 134.0
+M_LAT = 111_000.0
+
+
+def area_north(gap_m: float) -> FakeRegistry:
+    """One 20 x 20 km sea box whose south edge is ``gap_m`` north of the
+    nominal impact point."""
+    s = BOX_LAT0 + gap_m / M_LAT
+    box = shapely.box(BOX_LON_IMP - 0.1, s, BOX_LON_IMP + 0.1, s + 0.18)
+    return FakeRegistry([FakeArea("sea:JP-A", "sea", "JP", "A", "A", "A", box)])
+
+
+def descending_body(
+    t: float,
+    north_m: float,
+    lead_s: float,
+    *,
+    semi_major: float = 3_000.0,
+    semi_minor: float = 300.0,
+    manoeuvring: bool = False,
+) -> TrackBody:
+    """Track F-1's report at ``t``: a descending object flying east along
+    BOX_LAT0 to its impact ``lead_s`` later at BOX_LON_IMP; its whole forecast
+    (path and impact) moved ``north_m``; the ellipse's major axis along the
+    track."""
+    lat = BOX_LAT0 + north_m / M_LAT
+    lon0 = BOX_LON_IMP - 1.5
+    x = geodetic_to_ecef(lat, lon0, 60e3)
+    lons = np.linspace(lon0, BOX_LON_IMP, 7)
+    return TrackBody(
+        id="F-1",
+        t=t,
+        state_ecef=[*map(float, x), 0.0, 2_200.0, -1_500.0],
+        cov=list(np.diag([50.0**2] * 3 + [5.0**2] * 3).ravel()),
+        status="confirmed",
+        class_="ballistic",
+        impact=ImpactPrediction(
+            t=t + lead_s,
+            lat=lat,
+            lon=BOX_LON_IMP,
+            sigma_t_s=1.0,
+            ellipse=Ellipse(semi_major_m=semi_major, semi_minor_m=semi_minor, bearing_deg=90.0),
+        ),
+        phase="ballistic",
+        quality=1.0,
+        manoeuvring=manoeuvring,
+        path=[[lat, float(lo), t + lead_s * i / 6] for i, lo in enumerate(lons)],
+    )
 
 
 def truth_objects(path: str | Path) -> dict[str, list[TruthBody]]:
