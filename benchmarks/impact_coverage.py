@@ -60,6 +60,20 @@ Usage::
 ``--jobs 2`` runs flights in two processes (results identical). Prints one JSON
 object: ``{"rows": [...], "totals": {...}, "setup": {...}, "wall_s": ...}``;
 progress on stderr.
+
+A full run takes 45-90 minutes on two cores. ``--rows FILE`` writes each
+flight's rows to FILE (JSON lines, after a first line with the run's setup) as
+soon as the flight is done, so nothing finished is lost when a run is stopped;
+``--resume`` reads FILE back, checks that its setup is this run's (seed, classes,
+config, biases: a mismatch is refused, naming the field) and flies only the
+flights not in it; the result is the same as one uninterrupted run. ``--only``
+flies chosen flights of the run by index (``--only 4,11,100-104``): the same
+flights, draws and classes as in the full run, for a per-object comparison
+of a change on a few of them::
+
+    .venv/bin/python benchmarks/impact_coverage.py --jobs 2 --objects --rows run.jsonl
+    .venv/bin/python benchmarks/impact_coverage.py --jobs 2 --objects --rows run.jsonl --resume
+    .venv/bin/python benchmarks/impact_coverage.py --objects --only 61,174
 """
 
 from __future__ import annotations
@@ -71,7 +85,8 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -390,6 +405,78 @@ def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+ROWS_SETUP_KEYS = ("seed", "classes", "config", "sensor_bias", "bias_law")
+"""What makes a flight of index i the same flight in two runs (the rows file's
+first line): the seed, the classes cycled through, the tracker's overrides and
+the radars' biases. The number of flights is not among them: flight i is flight
+i whatever the run's length."""
+
+
+def parse_only(text: str, n: int) -> list[int]:
+    """``"4,11,100-104"`` -> the flight indices, sorted and unique; an index
+    outside ``0..n-1`` or a part that is not a number or a range is refused
+    (ValueError naming it)."""
+    out: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        lo_s, sep, hi_s = part.partition("-")
+        try:
+            lo = int(lo_s)
+            hi = int(hi_s) if sep else lo
+        except ValueError:
+            raise ValueError(f"--only: {part!r} is not an index or a range a-b") from None
+        if lo > hi:
+            raise ValueError(f"--only: {part!r} runs backwards")
+        for i in (lo, hi):
+            if not 0 <= i < n:
+                raise ValueError(f"--only: flight {i} is outside this run's 0-{n - 1} (--flights {n})")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def _plain(o: object) -> object:
+    """JSON for the NumPy scalars in a flight's rows (a float64 is a float already)."""
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def read_rows(path: Path, setup: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
+    """The flights a rows file holds, by index. Its setup must be ``setup``
+    (each of :data:`ROWS_SETUP_KEYS`; a difference is refused, naming the field
+    and both values). A last line cut short (a run stopped while writing it) is
+    dropped and the file cut back to its last whole line, so the flight is
+    flown again; any other bad line is refused with its line number."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    whole = text.endswith("\n")
+    body = lines[:-1]  # after the last newline: "" or a line cut short
+    if not body:
+        raise ValueError(f"{path}: empty; not a rows file of impact_coverage.py")
+    try:
+        head = json.loads(body[0])
+        theirs = head["setup"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ValueError(f"{path}:1: not a rows file of impact_coverage.py (no setup line)") from None
+    for k in ROWS_SETUP_KEYS:
+        if theirs.get(k) != setup[k]:
+            raise ValueError(
+                f"{path}: its {k} is {theirs.get(k)!r}, this run's is {setup[k]!r}: not the same flights"
+            )
+    flights: dict[int, list[dict[str, Any]]] = {}
+    for no, line in enumerate(body[1:], start=2):
+        try:
+            rec = json.loads(line)
+            flights[int(rec["index"])] = list(rec["rows"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise ValueError(f"{path}:{no}: not a flight's rows") from None
+    if not whole:
+        # cut back to the last whole line: the next flight written starts a line of its own
+        with path.open("r+", encoding="utf-8") as f:
+            f.truncate(len("\n".join(body).encode("utf-8")) + 1)
+        print(f"{path}: its last line was cut short; that flight is flown again", file=sys.stderr)
+    return flights
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--flights", type=int, default=210, help="number of flights (cycling the classes)")
@@ -410,23 +497,72 @@ def main(argv: list[str] | None = None) -> int:
         default="uniform",
         help="how radar biases are drawn: uniform within the limits (default), or normal of the same sigma",
     )
+    ap.add_argument(
+        "--rows",
+        metavar="FILE",
+        help="write each flight's rows to FILE (JSON lines) as soon as it is done; --resume reads them back",
+    )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="fly only the flights not already in --rows FILE (its setup must be this run's)",
+    )
+    ap.add_argument("--only", metavar="LIST", help="only these flights of the run, by index: 4,11,100-104")
     args = ap.parse_args(argv)
     classes = tuple(args.classes) if args.classes else FLIGHT_CLASSES
     n = 2 * len(classes) if args.quick else args.flights
-    overrides = json.loads(args.config)
+    try:
+        overrides = json.loads(args.config)
+    except json.JSONDecodeError as e:
+        ap.error(f"--config is not JSON: {e}")
     TrackerConfig(**overrides)  # refuse a bad override before any work
+    setup: dict[str, Any] = {
+        "seed": args.seed,
+        "classes": list(classes),
+        "config": overrides,
+        "sensor_bias": not args.no_sensor_bias,
+        "bias_law": args.bias_law,
+    }
+    try:
+        indices = parse_only(args.only, n) if args.only else list(range(n))
+    except ValueError as e:
+        ap.error(str(e))
+    if args.resume and not args.rows:
+        ap.error("--resume needs --rows FILE")
+    rows_path = Path(args.rows) if args.rows else None
+    done_before: dict[int, list[dict[str, Any]]] = {}
+    if rows_path is not None and args.resume and rows_path.exists() and rows_path.stat().st_size > 0:
+        try:
+            done_before = read_rows(rows_path, setup)
+        except ValueError as e:
+            ap.error(str(e))
+    elif rows_path is not None and rows_path.exists() and rows_path.stat().st_size > 0:
+        ap.error(f"{rows_path} exists: pass --resume to go on with it, or remove it")
     work = [
         (args.seed, classes[i % len(classes)], i, overrides, not args.no_sensor_bias, args.bias_law)
-        for i in range(n)
+        for i in indices
+        if i not in done_before
     ]
+    rows_out = None
+    if rows_path is not None:
+        rows_out = rows_path.open("a", encoding="utf-8")
+        if not done_before:
+            rows_out.write(json.dumps({"setup": setup}) + "\n")
+            rows_out.flush()
     w0 = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    done = 0
+    rows: list[dict[str, Any]] = [r for i in indices for r in done_before.get(i, [])]
+    done = len(indices) - len(work)
+    n = len(indices)
+    if done:
+        print(f"[{done}/{n}] read back from {rows_path}", file=sys.stderr, flush=True)
 
     def note(res: list[dict[str, Any]]) -> None:
         nonlocal done
         done += 1
         rows.extend(res)
+        if rows_out is not None and res:
+            rows_out.write(json.dumps({"index": res[0]["index"], "rows": res}, default=_plain) + "\n")
+            rows_out.flush()
         rv = [r for r in res if r["group"] == "rv"]
         cov = [p[1] for r in rv for p in r["preds"]]
         print(
@@ -437,13 +573,17 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as ex:
-            for res in ex.map(run_flight, work):
-                note(res)
-    else:
-        for w in work:
-            note(run_flight(w))
+    try:
+        if args.jobs > 1:
+            with ProcessPoolExecutor(args.jobs) as ex:
+                for fut in as_completed([ex.submit(run_flight, w) for w in work]):
+                    note(fut.result())
+        else:
+            for w in work:
+                note(run_flight(w))
+    finally:
+        if rows_out is not None:
+            rows_out.close()
     rows.sort(key=lambda r: (r["index"], r["object"]))
     table = aggregate(rows)
     rv = [r for r in rows if r["group"] == "rv"]
@@ -461,12 +601,9 @@ def main(argv: list[str] | None = None) -> int:
             "never_tracked_with_plots": sum(1 for r in rows if r["tracks"] == 0 and r["plots"] >= 5),
             "lost_while_reported": sum(1 for r in rows if r["lost_while_reported_s"] > LOST_AFTER_S),
         },
-        "setup": {
-            "seed": args.seed,
-            "classes": list(classes),
-            "config": overrides,
-            "sensor_bias": not args.no_sensor_bias,
-            "bias_law": args.bias_law,
+        "setup": setup
+        | ({"only": indices} if args.only else {})
+        | {
             "checkpoints_s": list(CHECKPOINTS),
             "clock_s": CLOCK_S,
         },
