@@ -3,6 +3,7 @@ reference implementation (PyPI ``rfc8785``) and Node's own number printing."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -165,6 +166,41 @@ def test_fast_path_equals_the_reference_implementation(value: object) -> None:
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_every_float_prints_as_the_reference_prints_it(x: float) -> None:
     assert canonicalize([x]) == reference([x])
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_the_value_given_is_left_as_it_was(value: object) -> None:
+    """Precheck hands the value it parsed to the canonical form and keeps
+    using it: the form leaves it as it was (containers that need a change
+    are copied, never changed in place; 2026-12-07: those that need none are
+    passed on as they are, issue 17 (b))."""
+    before = copy.deepcopy(value)
+    canonicalize(value)
+    assert value == before
+    assert repr(value) == repr(before)
+
+
+def test_a_bundle_whose_members_need_nothing_but_one_float_deep_down() -> None:
+    """A signed bundle's shape: a thousand members whose strings and floats
+    msgspec already writes as JCS, and in one member's body an integral
+    time and a float in [1e-6, 1e-5): those two are rewritten, in that
+    member only, and the bytes are the reference's."""
+    members: list[dict[str, object]] = [
+        {"v": 2, "kind": "plot", "partner": "JP", "source": f"JP-B{k % 20}", "seq": k + 1,
+         "sent": 1789430401.025, "body": {"sensor": f"JP-B{k % 20}", "t": 1789430401.025 + k * 1e-4,
+                                          "range_m": 123456.75 + k, "az_deg": 123.456, "el_deg": 2.345}}
+        for k in range(1000)
+    ]  # fmt: skip
+    body = members[517]["body"]
+    assert isinstance(body, dict)
+    body["t"], body["el_deg"] = 1789430402.0, 5e-6
+    value = {"v": 2, "kind": "bundle", "partner": "JP", "source": "JP-B3", "seq": 9, "sent": 1789430402.0,
+             "body": {"messages": members}}  # fmt: skip
+    got = canonicalize(value)
+    assert got == reference(value)
+    assert b'"el_deg":0.000005,"range_m":123973.75,"sensor":"JP-B17","t":1789430402}' in got
+    assert got.count(b'"t":1789430402}') == 1
 
 
 # ---------------------------------------------------------------- Node
