@@ -227,6 +227,11 @@ class ScenarioLatency:
         return {
             "plot_to_track": stats_ms(self.lat["track"]),
             "plot_to_alert": stats_ms(self.lat["alert"]),
+            # every sample, for --repeat's pooled figures (pool_runs)
+            "samples_ms": {
+                "track": [round(x * 1e3, 3) for x in self.lat["track"]],
+                "alert": [round(x * 1e3, 3) for x in self.lat["alert"]],
+            },
             "alerts_on": dict(sorted(self.alert_causes.items())),
             "plot_to_alert_last_plot": stats_ms(self.lat["alert_last_plot"]),
             "plot_to_track_all_reports": stats_ms(self.lat["track_all"]),
@@ -244,6 +249,32 @@ STAGES = (
     "http_in", "body_precheck", "queue", "input_commit", "scan_wait", "trigger", "stage_process",
     "collect_wait", "output_commit", "sse_out",
 )  # fmt: skip
+
+
+def pool_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """(a) over ``--repeat`` runs of one code tree: with ~26 first reports a
+    run, a run's p99 is its slowest report, whatever else the machine did in
+    that second. So the runs' samples pooled (p50 / p99 / max over all of
+    them), and each run's own p99 and their spread (min, median, max)."""
+    out: dict[str, Any] = {"runs": len(runs)}
+    for what, key in (("track", "plot_to_track"), ("alert", "plot_to_alert")):
+        pooled: list[float] = []
+        per_run: list[float] = []
+        for r in runs:
+            got = r.get("samples_ms", {}).get(what, [])
+            pooled.extend(x / 1e3 for x in got)
+            p99 = r.get(key, {}).get("p99_ms")
+            if p99 is not None:
+                per_run.append(float(p99))
+        out[key] = stats_ms(pooled)
+        out[f"{key}_p99_per_run_ms"] = per_run
+        if per_run:
+            out[f"{key}_p99_spread_ms"] = {
+                "min": min(per_run),
+                "median": round(float(np.median(per_run)), 2),
+                "max": max(per_run),
+            }
+    return out
 
 
 def breakdown(trace_path: Path, book: ScenarioLatency) -> dict[str, Any]:
@@ -1590,7 +1621,11 @@ def main() -> None:
         "to DIR/<mode>-<tree>-<run>.jsonl (to see which reports are slow and why)",
     )
     ap.add_argument(
-        "--repeat", type=int, default=1, help="scenario / flood: runs per code tree (interleaved)"
+        "--repeat",
+        type=int,
+        default=1,
+        help="scenario / flood: runs per code tree (interleaved); a scenario's samples are also pooled "
+        "over the runs (scenario_pooled: p50/p99/max of all, and each run's p99 with their spread)",
     )
     ap.add_argument(
         "--flood",
@@ -1691,11 +1726,16 @@ def main() -> None:
                                     shutil.copyfile(trace, args.samples / f"trace-embedded-{name}-{i}.jsonl")
                 if "embedded" in modes:
                     out["scenario"] = per_tree if len(trees) > 1 or args.repeat > 1 else per_tree["new"][0]
+                    if args.repeat > 1:
+                        out["scenario_pooled"] = {name: pool_runs(runs) for name, runs in per_tree.items()}
                 if "nats" in modes:
-                    out["scenario_nats_3node_r3"] = scenario_nats(
+                    nats = scenario_nats(
                         trees, args.scenario, args.speed, args.scenario_seconds, args.repeat, args.sync, tmp,
                         args.samples,
                     )  # fmt: skip
+                    out["scenario_nats_3node_r3"] = nats
+                    if args.repeat > 1:
+                        out["scenario_nats_pooled"] = {name: pool_runs(runs) for name, runs in nats.items()}
             if args.throughput:
                 rates = [int(x) for x in args.throughput.split(",") if x]
                 variants = tuple(v for v in args.variants.split(",") if v)

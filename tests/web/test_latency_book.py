@@ -15,7 +15,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-from latency import ScenarioLatency  # noqa: E402
+from latency import ScenarioLatency, pool_runs  # noqa: E402
 
 
 def _track(t: float, sent: float, status: str = "confirmed") -> dict[str, object]:
@@ -67,3 +67,30 @@ def test_a_node_on_the_wall_clock_predicts_to_wall_time() -> None:
     assert got is not None
     assert got[0] == "alert_on_predicted_report"
     assert got[1] == pytest.approx(0.04)
+
+
+def test_repeated_runs_are_pooled_and_each_runs_p99_is_kept() -> None:
+    """(a) has ~26 first reports a run, so a run's p99 is its slowest one:
+    --repeat pools the runs' samples (the p99 of all of them) and keeps each
+    run's own p99 with their spread."""
+    runs = []
+    for slow in (0.012, 0.048, 0.015):  # one slow report a run, the rest 5-8 ms
+        book = ScenarioLatency()
+        for k in range(26):
+            t = 1000.0 + k
+            book.posted(t, 10.0 * k)
+            lat = slow if k == 13 else 0.005 + 0.0001 * k
+            assert book.event(_track(t, t), 10.0 * k + lat) == ("first", pytest.approx(lat))
+        runs.append(book.figures())
+    assert [r["plot_to_track"]["n"] for r in runs] == [26, 26, 26]
+    got = pool_runs(runs)
+    assert got["runs"] == 3
+    assert got["plot_to_track"]["n"] == 78
+    assert got["plot_to_track"]["max_ms"] == pytest.approx(48.0)
+    # the pooled p99 of 78 samples lies between the second and the first slowest
+    assert 15.0 < got["plot_to_track"]["p99_ms"] < 48.0
+    assert got["plot_to_track_p99_per_run_ms"] == [r["plot_to_track"]["p99_ms"] for r in runs]
+    spread = got["plot_to_track_p99_spread_ms"]
+    assert spread["min"] < spread["median"] < spread["max"]
+    assert spread["max"] == runs[1]["plot_to_track"]["p99_ms"]
+    assert got["plot_to_alert"] == {"n": 0}
