@@ -199,6 +199,9 @@ class _TrackState:
     #: the launch point (lat, lon, sigma m) of the missile this track was born
     #: beside, when it was (``WarningEngine._kin_origin``)
     kin_launch: tuple[float, float, float] | None = None
+    #: the track it was born beside (a piece of that missile or the same
+    #: missile tracked anew: :meth:`WarningEngine._same_missile`)
+    kin: str | None = None
     #: areas the object has been over (its sub-point within ``min_buffer_m``):
     #: one dropped after that has been *passed*; one never reached was warned in error
     reached: set[str] = field(default_factory=set)
@@ -351,7 +354,9 @@ class WarningEngine:
                 # tracked anew: it was launched where that missile was, not where
                 # it was first seen (what the text says; the boost heading keeps
                 # its own baseline: a salvo's missiles fly apart from one site)
-                st.kin_launch = self._kin_origin(st, body)
+                kin = self._kin_origin(st, body)
+                if kin is not None:
+                    st.kin_launch, st.kin = kin
             if body.status != "deleted" and (st.eligible or body.class_ == "ballistic"):
                 near = disc(sub[0], sub[1], self._threat_cfg.min_buffer_m)
                 st.reached.update(a.code for a in self.registry.intersecting(near))
@@ -449,10 +454,14 @@ class WarningEngine:
             # and what it withdrew whose correction has not gone out (the Cancel
             # waits ``cancel_hold_s``): the same story, named before
             pending = self._pending(st, rel, before)
+            # and what another track of the same missile told whose correction
+            # is pending: the same story, named before by the same missile
+            # (a track that neither names nor withdraws takes none on)
+            kin = {} if threat.unknown else self._kin_pending(st, rel, before | pending | new)
             if threat.reach is not None:
                 # an area named before stays warned while the missile could still
                 # reach it: a hold (boost far end, uncertain path end) only delays naming
-                for code, r in (before | pending).items():
+                for code, r in (before | pending | kin).items():
                     if code not in new and self._in_reach(code, threat):
                         new[code] = r
             if threat.unknown:
@@ -469,11 +478,18 @@ class WarningEngine:
                 # every area named since stays until the object has come down
                 for code, r in (before | pending).items():
                     new.setdefault(code, r)
-            self._hold(st, rel, new, keep)
+            self._hold(st, rel, new, keep, kin)
             out += self._set(st, rel, new, t)
         return out
 
-    def _hold(self, st: _TrackState, rel: Release, new: dict[str, _Risk], keep: _Keep | None) -> None:
+    def _hold(
+        self,
+        st: _TrackState,
+        rel: Release,
+        new: dict[str, _Risk],
+        keep: _Keep | None,
+        kin: dict[str, _Risk] | None = None,
+    ) -> None:
         """An area this track named stays named while the forecast has not
         clearly left it (:func:`~tocsin.warning.threat.keep_region`: the
         hysteresis of the corridor and the ellipse), so a point wandering
@@ -485,7 +501,13 @@ class WarningEngine:
         yet (a Cancel waits ``cancel_hold_s``) is the same story: if the newest
         forecast admits it again it is held again and the close is withdrawn
         (nothing sent), rather than sending "it was a mistake" while the
-        forecast still admits the area and naming it anew on the next report."""
+        forecast still admits the area and naming it anew on the next report.
+
+        ``kin``: areas another track of the same missile told whose correction
+        is pending (:meth:`_kin_pending`): held as this track's own when its
+        forecast admits them (the same story: one missile's forecasts, not
+        one track's, decide when it has clearly left an area), else left to
+        that correction (not recorded here: this track never told them)."""
         partner = rel.partner
         old = st.risks.get(partner, {})
         threads = self._threads[partner]
@@ -505,12 +527,13 @@ class WarningEngine:
         }
         prior = {c: r for c, (r, _) in told.items()}
         prior.update((c, r) for c, r in old.items() if c not in new)
+        taken = {c: r for c, r in (kin or {}).items() if c not in new and c not in prior}
         impact_t = st.threat.impact_t if st.threat is not None else None
         held: dict[str, float] = {}
         if keep is not None:
-            held = keep.times([a for c in sorted(prior) if (a := self._area(c)) is not None])
+            held = keep.times([a for c in sorted(prior | taken) if (a := self._area(c)) is not None])
         for code, t in held.items():
-            r = prior[code]
+            r = prior[code] if code in prior else taken[code]
             new[code] = _Risk(t, r.instruction, impact_t if r.impact_t is not None else None)
         # what this report withdraws: with its thread's number now (the close,
         # if any, goes out in that thread; a later Alert opens another)
@@ -542,6 +565,57 @@ class WarningEngine:
             and th.desired is None
             and (th.cause is None or th.cause.reason == "error")
         }
+
+    def _kin_pending(self, st: _TrackState, rel: Release, named: dict[str, _Risk]) -> dict[str, _Risk]:
+        """The areas (not in ``named``) whose story is still open with nothing
+        at risk and a correction pending, told by another track of the same
+        missile (:meth:`_same_missile`): a track behind the story's last
+        message, or one that withdrew the area in this story. Each with the
+        risk that message told. (A separated piece takes none on: it warns
+        only where it may fall, by policy, and never asks.)"""
+        threads = self._threads[rel.partner]
+        out: dict[str, _Risk] = {}
+        for code in sorted(threads):
+            th = threads[code]
+            if (
+                code in named
+                or not th.active
+                or th.desired is not None
+                or th.last is None
+                or (th.cause is not None and th.cause.reason != "error")
+            ):
+                continue
+            told = set(th.last.tracks)
+            told.update(
+                tid
+                for tid, o in self._tracks.items()
+                if (rn := o.withdrawn.get(rel.partner, {}).get(code)) is not None and rn[1] == th.thread
+            )
+            if any(self._same_missile(st, tid) for tid in sorted(told)):
+                d = th.last
+                instruction: Instruction = "shelter" if d.instruction == "lost" else d.instruction
+                out[code] = _Risk(d.onset, instruction, d.impact_t)
+        return out
+
+    def _same_missile(self, st: _TrackState, tid: str) -> bool:
+        """Whether track ``tid`` followed the missile ``st`` follows, by what
+        the tracks say: one parted from the other (``parent``), both parted
+        from one track, or ``st`` was born beside ``tid`` (``_TrackState.kin``)
+        and ``tid`` has ended in flight since (lost, or deleted before its
+        fall: the same missile tracked anew). A track born beside one that
+        flies on, or that fell, is not taken for it: a salvo's missiles are
+        born beside one another (combined-salvo: F-6 = S-2 beside F-5 = S-1,
+        F-8 = S-3 beside F-6, F-9 = S-4 beside F-8; duplicates-and-replays
+        alike) and each tells its own story until its forecast names the
+        area. (An ended track that told a story still open is followed until
+        it closes, :meth:`_tells`.)"""
+        me = st.track.id
+        o = self._tracks.get(tid)
+        if tid == me or o is None:
+            return st.track.parent == tid and tid != me
+        if st.track.parent == tid or (st.kin == tid and o.ended in ("lost", "predicted")):
+            return True
+        return o.track.parent == me or (st.track.parent is not None and o.track.parent == st.track.parent)
 
     def _area(self, code: str) -> Area | None:
         try:
@@ -583,12 +657,13 @@ class WarningEngine:
         if moved > prev[2] + cur[2] + self._threat_cfg.min_buffer_m:
             st.manoeuvre = True
 
-    def _kin_origin(self, st: _TrackState, body: TrackBody) -> tuple[float, float, float] | None:
+    def _kin_origin(self, st: _TrackState, body: TrackBody) -> tuple[tuple[float, float, float], str] | None:
         """The launch point (lat, lon, sigma m) of the missile a new track was
-        born beside: an eligible track whose last report, flown on to this
-        report's time, lies within ``KIN_RADIUS_M`` (+ what gravity adds) of it."""
+        born beside, and that missile's track: an eligible track whose last
+        report, flown on to this report's time, lies within ``KIN_RADIUS_M``
+        (+ what gravity adds) of it (the nearest)."""
         x = np.asarray(body.state_ecef[:3], dtype=np.float64)
-        best: tuple[float, tuple[float, float, float]] | None = None
+        best: tuple[float, tuple[float, float, float], str] | None = None
         for tid in sorted(self._tracks):
             o = self._tracks[tid]
             if o is st or not o.eligible or o.origin is None or o.track.class_ == "air":
@@ -603,8 +678,8 @@ class WarningEngine:
             la = o.track.launch
             where = (la.lat, la.lon, la.sigma_m) if la is not None else (o.kin_launch or o.origin)
             if best is None or d < best[0]:
-                best = (d, where)
-        return best[1] if best is not None else None
+                best = (d, where, tid)
+        return (best[1], best[2]) if best is not None else None
 
     def _in_reach(self, code: str, threat: Threat) -> bool:
         try:
@@ -839,6 +914,7 @@ class WarningEngine:
                 if done:
                     keep = {c: r for c, r in cur.items() if c not in done}
                     out += self._set(st, rel, keep, t)
+                    self._record_ended(st, rel, {c: cur[c] for c in done})
             fallen = (
                 bal is not None
                 and bal.impact_t is not None
@@ -847,9 +923,40 @@ class WarningEngine:
             if fallen and st.ended != "lost" and st.warns:
                 for rel in self.config.releases:
                     out += self._set(st, rel, {}, t, self._fell(st))
-        if not st.warns and (st.ended or t - st.track.t > FORGET_S):
+        if not st.warns and ((st.ended and not self._tells(st)) or t - st.track.t > FORGET_S):
             self._tracks.pop(st.track.id, None)
         return out
+
+    def _record_ended(self, st: _TrackState, rel: Release, ended: dict[str, _Risk]) -> None:
+        """This track's risk to these areas ended by time (the window of a
+        track lost, or of one that ended with a settled prediction). An area
+        another track still keeps at risk stays in a story this track told:
+        it is recorded as withdrawn in that story (:meth:`_hold`), so if the
+        track is found again with a forecast that admits the area it holds it
+        (before: it had no record, and the other track's close went out while
+        its newest forecast admitted the area). An area whose close is due
+        has no one left to hold it: no record."""
+        threads = self._threads[rel.partner]
+        rec = st.withdrawn.setdefault(rel.partner, {})
+        for code in sorted(ended):
+            th = threads.get(code)
+            if th is not None and th.active and th.desired is not None:
+                r = ended[code]
+                rec[code] = (_Risk(r.t, r.instruction, r.impact_t), th.thread)
+        if not rec:
+            st.withdrawn.pop(rel.partner, None)
+
+    def _tells(self, st: _TrackState) -> bool:
+        """Whether a story this track told is still open with a record of it
+        (:attr:`_TrackState.withdrawn`): an ended track is kept for it (found
+        again, it holds what its forecast admits)."""
+        for partner, recs in st.withdrawn.items():
+            threads = self._threads[partner]
+            for code, (_, n) in recs.items():
+                th = threads.get(code)
+                if th is not None and th.active and th.thread == n:
+                    return True
+        return False
 
     # ------------------------------------------------------------ helpers
 
