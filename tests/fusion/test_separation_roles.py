@@ -533,3 +533,56 @@ def test_a_told_role_is_the_banks_prior_only_while_the_pair_is_apart(sibling: st
     assert at(312.0, 500.0) == ("rv", "stage")  # clearly ahead again
     assert (a.prior_role, a.drag.role) == ("rv", "rv")  # type: ignore[attr-defined]
     assert a.drag.kind_mass()["IRBM"] > 0.97  # type: ignore[attr-defined]
+
+
+def test_a_released_role_is_the_lost_tracks_prior_again() -> None:
+    """A released role (the pair seen as blends inside the bar) is no
+    evidence for another role, only none for this one while plots may still
+    go either way. A track lost after the release takes no more plots: it is
+    predicted with the role the geometry last told, not the mixture, and
+    re-acquired (updated by plots) the release holds again. MC seed 1 lofted
+    ICBM #61 (biased radars): the rv's track, told ``rv`` at t+239 s,
+    released at t+291 s, lost at t+320 s for ~3,400 s of unobserved
+    midcourse with the mixture's prior: final error 1.3 -> 10.5 km."""
+    from collections import Counter
+
+    from tocsin.fusion.ballistic import Ballistic
+
+    a, b = _pair(500.0, t=300.0, role_a=None)
+    a.part_t = b.part_t = 290.0  # type: ignore[attr-defined]
+    x = a.combined()[0]
+    a.drag = drag.split(drag.mixture_prior(separation.prior_parts("IRBM", None)), x, np.eye(6))  # type: ignore[attr-defined]
+
+    def at(t: float, ahead_m: float | None = None) -> tuple[str | None, str | None]:
+        a.t = b.t = t  # type: ignore[attr-defined]
+        if ahead_m is not None:
+            a.x[:, :3] = b.x[:, :3] + ahead_m * a.part_dir  # type: ignore[attr-defined]
+        a.xc = b.xc = None  # type: ignore[attr-defined]
+        return _roles(a, b)
+
+    assert at(300.0) == ("rv", "stage")
+    assert at(301.0, 50.0) == ("rv", "stage")  # inside the bar
+    assert at(311.0) == ("rv", "stage")  # 10 s inside, told apart in 10 s: released
+    assert (a.told, a.told_holds, a.prior_role) == ("rv", False, None)  # type: ignore[attr-defined]
+    a.coast_seen = b.coast_seen = True  # type: ignore[attr-defined]
+    bal = Ballistic(TrackerConfig(), Counter())
+    bal.tracks = {a.key: a, b.key: b}  # type: ignore[attr-defined]
+    bal.predictions(a)  # type: ignore[arg-type]
+    assert a.drag.role is None  # type: ignore[attr-defined]
+    assert a.drag.kind_mass()["IRBM"] == pytest.approx(0.5, abs=1e-6)  # type: ignore[attr-defined]
+
+    a.status = b.status = "lost"  # type: ignore[attr-defined]
+    assert at(340.0) == ("rv", "stage")  # (a lost track is not told)
+    assert a.told_holds is False  # type: ignore[attr-defined]  # still released
+    assert (a.prior_role, b.prior_role) == ("rv", "stage")  # type: ignore[attr-defined]
+    bal.predictions(a)  # type: ignore[arg-type]
+    assert a.impact is not None  # type: ignore[attr-defined]  # (it predicted)
+    assert a.drag.role == "rv"  # type: ignore[attr-defined]
+    assert a.drag.kind_mass()["IRBM"] > 0.97  # type: ignore[attr-defined]
+
+    a.status = "confirmed"  # type: ignore[attr-defined]  # re-acquired: plots again, the release holds
+    assert a.prior_role is None  # type: ignore[attr-defined]
+    a.t += 60.0  # type: ignore[attr-defined]  # (the next prediction's time)
+    bal.predictions(a)  # type: ignore[arg-type]
+    assert a.drag.role is None  # type: ignore[attr-defined]
+    assert a.drag.kind_mass()["IRBM"] == pytest.approx(0.5, abs=1e-6)  # type: ignore[attr-defined]
