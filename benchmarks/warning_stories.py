@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/warning_stories.py --examples 20000 --seed 7 --keep on
     .venv/bin/python benchmarks/warning_stories.py --examples 5000 --seed 2 --keep off --mode reach
     .venv/bin/python benchmarks/warning_stories.py --mode all --examples 200   # every mode
+    nice -n 10 .venv/bin/python benchmarks/warning_stories.py --mode descend --examples 1000 --cpu-limit 600
 
 Each area hears one story: first "take shelter", last "it has passed / fell /
 was a mistake", never a correction followed by a new Alert for the same threat
@@ -44,6 +45,29 @@ example database, seeded) of report sequences fed to a fresh
     KR publics: each its own country's areas, both the international
     waters), ballistic and boosting runs. Faults as ``manoeuvre``, and
     ``wrong_public``.
+``descend``
+    (session 16) tracks first seen on their way down (found late, or after a
+    long coast: :func:`body`'s ``descending`` form; the other forms' velocity
+    climbs, so the engine's jump rule never fired in the modes above), each
+    run's forecast a step of up to 15 km from its track's previous one. The
+    search applies the documented jump rule itself (:func:`jumps`: on its way
+    down below 100 km, a settled prediction moved further than both 95 %
+    ellipses and ``min_buffer_m``): from then on the track counts as
+    manoeuvring. Faults as ``manoeuvre``; jumps tallied (``jump``).
+``ticks``
+    (session 16) the tick-order property: the runs' reports put on the
+    drill's whole seconds and fed as the drill feeds them
+    (warning_replay's ``replay``: a tick's reports before the engine's
+    advance to it), then every report a hair (:data:`HAIR_S`, 1 ms) before
+    and after its tick. Faults ``tick_order_before`` (a hair before: the
+    same tick, so every area must hear the same messages within the hair)
+    and ``tick_order_after`` (a hair after: the next tick; a rule timed from
+    the report may fall due one tick later, nothing else may change).
+    ~2.5 CPU-s an example (three replays on a 1-s clock).
+
+``--cpu-limit S`` stops drawing once a run has used S CPU-seconds (``played``
+says how many examples were played; the wander property of ``admit`` with
+``--keep on`` has a budget of its own, ``wander_played``).
 
 Faults (each counted, the first few examples kept, the first of each kind
 shrunk by dropping runs and halving run lengths while the fault stays):
@@ -83,6 +107,7 @@ when any fault was found.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -98,7 +123,7 @@ import shapely
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from tocsin.geo import enu_matrix, geodetic_to_ecef
+from tocsin.geo import ecef_to_geodetic, enu_matrix, geodetic_to_ecef
 from tocsin.warning import WarningEngine
 from tocsin.warning.areas import Area, AreaRegistry
 from tocsin.warning.policy import WarningConfig
@@ -146,7 +171,7 @@ GRID = Grid()
 SITES: dict[str, tuple[float, float]] = {"sea": (LAT0, LON_IMP), "land": (35.10, 129.04)}
 
 #: a report's form (the modes' generators draw it per run)
-Form = Literal["ballistic", "boost", "boost_unknown", "manoeuvring"]
+Form = Literal["ballistic", "boost", "boost_unknown", "manoeuvring", "descending"]
 
 
 def body(
@@ -173,7 +198,12 @@ def body(
     tracker's launch azimuth east within +-4 degrees (``ratio``): the engine's
     reachable-corridor rule, its held-back far end a ``threat.reach``);
     ``boost_unknown`` (burning, no launch estimate: no heading unless the
-    track's earlier reports give one a baseline: ``threat.unknown``)."""
+    track's earlier reports give one a baseline: ``threat.unknown``);
+    ``descending`` (as ``ballistic``, its velocity east 2.2 km/s and down
+    1.5 km/s in the local frame: on its way down below 100 km, where the
+    engine reads a jump of its settled prediction as a manoeuvre. The other
+    forms' velocity, ECEF (0, 2200, -1500) m/s as in tests/warning, points
+    west-south-west and 430 m/s *up* at 36 N 132.5 E: never descending)."""
     lat0, lon_c = site
     m_lon = M_LAT * float(np.cos(np.radians(lat0)))
     t_imp = t + 60.0 if t_imp is None else t_imp
@@ -207,10 +237,13 @@ def body(
             quality=1.0,
         )
     lons = np.linspace(lon0, lon_imp, 7)
+    v_ecef = [0.0, 2_200.0, -1_500.0]
+    if form == "descending":
+        v_ecef = list(map(float, np.asarray(enu_matrix(lat, lon0)).T @ np.array([2_200.0, 0.0, -1_500.0])))
     return TrackBody(
         id=tid,
         t=t,
-        state_ecef=[*map(float, x), 0.0, 2_200.0, -1_500.0],
+        state_ecef=[*map(float, x), *v_ecef],
         cov=list(np.diag([50.0**2] * 3 + [5.0**2] * 3).ravel()),
         status=status,
         class_="ballistic",
@@ -259,6 +292,36 @@ def _with_forms(forms: Sequence[Form]) -> st.SearchStrategy[list[Run]]:
 
 
 @st.composite
+def _descend(draw: st.DrawFn) -> list[Run]:
+    """Tracks first seen descending (found late, or after a long coast): runs
+    as ``_run_fields`` draws them, mostly of the ``descending`` form, each
+    run's forecast a step of up to 15 km (any direction; within 12 km of the
+    nominal impact) from its track's previous run, so that a settled
+    prediction can move further than both its ellipses and ``min_buffer_m``."""
+    forms: list[Form] = ["descending", "descending", "descending", "ballistic"]
+    drawn = draw(st.lists(st.tuples(*_run_fields, st.sampled_from(forms)), min_size=2, max_size=8))
+    last: dict[int, tuple[float, float]] = {}
+    runs: list[Run] = []
+    for r in drawn:
+        if r[0] in last:
+            step = draw(st.one_of(st.floats(3_000.0, 15_000.0), st.floats(0.0, 3_000.0), st.just(0.0)))
+            ang = np.radians(draw(st.floats(0.0, 360.0)))
+            n0, e0 = last[r[0]]
+            north = float(np.clip(n0 + step * np.cos(ang), -12_000.0, 12_000.0))
+            east = float(np.clip(e0 + step * np.sin(ang), -12_000.0, 12_000.0))
+        else:
+            north, east = r[1], r[2]
+        last[r[0]] = (north, east)
+        runs.append((r[0], north, east, *r[3:]))
+    return runs
+
+
+#: the tick-order property's stories: every form (a report's dt and silence
+#: are put on the drill's whole seconds, :func:`on_ticks`)
+ticks_st = _with_forms(["ballistic", "ballistic", "boost", "boost_unknown", "manoeuvring", "descending"])
+
+
+@st.composite
 def _handover(draw: st.DrawFn) -> list[Run]:
     """One object, two tracks: F-1's runs, its end (a last report ``lost`` or
     ``deleted``, or only silence), a gap of 0-70 s, then F-2's runs, each
@@ -280,7 +343,7 @@ def _handover(draw: st.DrawFn) -> list[Run]:
 
 
 #: the search modes: what each generates, over which areas, and which faults it counts
-MODES = ("admit", "reach", "manoeuvre", "handover", "land")
+MODES = ("admit", "reach", "manoeuvre", "handover", "land", "descend", "ticks")
 
 MODE_DOC = {
     "admit": "one/two tracks, ballistic forecasts (settled or not) over the sea grid; close_while_admitted",
@@ -290,6 +353,10 @@ MODE_DOC = {
     "handover": "F-1 lost/deleted/silent, F-2 carries the same object on; the faults of reach and manoeuvre",
     "land": "Busan's coast, the project's registry (real outlines, JP/KR/international areas, two "
     "publics); + wrong_public; the faults of reach",
+    "descend": "tracks first seen descending (found late, after a long coast), forecasts moved up to 12 km: "
+    "the engine's jump rule; + close_while_manoeuvring for a jump the search sees",
+    "ticks": "the drill's 1-s clock, every report on a tick, a hair before it and a hair after it: "
+    "tick_order_before, tick_order_after",
 }
 
 
@@ -304,6 +371,10 @@ def strategy(mode: str) -> st.SearchStrategy[list[Run]]:
         return _handover()
     if mode == "land":
         return _with_forms(["ballistic", "ballistic", "ballistic", "boost"])
+    if mode == "descend":
+        return _descend()
+    if mode == "ticks":
+        return ticks_st
     raise ValueError(f"mode {mode!r}: one of {', '.join(MODES)}")
 
 
@@ -348,9 +419,49 @@ def held(
     return None
 
 
+#: below this height a descending object whose settled prediction jumps is
+#: manoeuvring (docs/warning.md, "A manoeuvring re-entry widens, never narrows")
+JUMP_ALT_M = 100_000.0
+
+
+def _ground_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (m, haversine on a 6,371-km sphere)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return float(2 * 6_371_000.0 * np.arcsin(np.sqrt(a)))
+
+
+def settled_fix(b: TrackBody, cfg: ThreatConfig) -> tuple[float, float, float] | None:
+    """A report's settled impact prediction (lat, lon, 95 % semi-major m):
+    after boost, an ellipse within ``max_ellipse_m`` (or flagged manoeuvring)."""
+    imp = b.impact
+    if b.phase == "boost" or imp is None or imp.ellipse is None:
+        return None
+    if imp.ellipse.semi_major_m > cfg.max_ellipse_m and not b.manoeuvring:
+        return None
+    return (imp.lat, imp.lon, imp.ellipse.semi_major_m)
+
+
+def jumps(prev: tuple[float, float, float] | None, b: TrackBody, cfg: ThreatConfig) -> bool:
+    """The documented rule, written from docs/warning.md: a track on its way
+    down (descending, below 100 km) whose settled prediction moves further
+    than both 95 % ellipses and ``min_buffer_m`` together from its previous
+    settled one is manoeuvring."""
+    cur = settled_fix(b, cfg)
+    if prev is None or cur is None:
+        return False
+    x = np.asarray(b.state_ecef[:3], dtype=np.float64)
+    v = np.asarray(b.state_ecef[3:], dtype=np.float64)
+    if float(ecef_to_geodetic(x)[2]) > JUMP_ALT_M or float(x @ v) >= 0.0:
+        return False
+    return _ground_m(prev[0], prev[1], cur[0], cur[1]) > prev[2] + cur[2] + cfg.min_buffer_m
+
+
 def play(runs: Sequence[Run], keep: bool, mode: str = "admit") -> Outcome:
     """Feed the runs to a fresh engine and check every message it sends
     (the faults of ``mode``: module doc)."""
+    if mode == "ticks":
+        return Outcome(tick_order(runs, keep), {})
     cfg = WarningConfig(threat=ThreatConfig(keep_named=keep))
     land = mode == "land"
     reg: Any = land_registry() if land else GRID
@@ -362,7 +473,8 @@ def play(runs: Sequence[Run], keep: bool, mode: str = "admit") -> Outcome:
     partners = [r.partner for r in cfg.releases]
     t, seq = 1.0e9, 0
     newest: dict[str, TrackBody] = {}
-    flagged: dict[str, float] = {}  # track -> when it first reported manoeuvring
+    flagged: dict[str, float] = {}  # track -> when it first reported manoeuvring (or jumped)
+    fix: dict[str, tuple[float, float, float]] = {}  # track -> its latest settled prediction
     named_in_story: dict[tuple[str, str], set[str]] = {}
     faults: list[dict[str, Any]] = []
     stories: dict[str, list[tuple[str, str | None, float]]] = {}
@@ -431,6 +543,12 @@ def play(runs: Sequence[Run], keep: bool, mode: str = "admit") -> Outcome:
             newest[tid] = b
             if b.manoeuvring and status == "confirmed":
                 flagged.setdefault(tid, t)
+            elif status == "confirmed":
+                if jumps(fix.get(tid), b, tcfg):
+                    flagged.setdefault(tid, t)
+                    tally["jump"] += 1
+                if (f := settled_fix(b, tcfg)) is not None:
+                    fix[tid] = f
             out = eng.push(make("track", b, partner="US", source="fusion", seq=seq, sent=t))
             th = eng.threats().get(tid)
             if th is not None:
@@ -442,6 +560,96 @@ def play(runs: Sequence[Run], keep: bool, mode: str = "admit") -> Outcome:
         t += 10.0
         read(eng.advance(t), t)
     return Outcome(faults, stories, tally)
+
+
+# ---------------------------------------------------------------- tick order
+
+#: how far the tick-order property moves every report (s): a hair, far above
+#: the engine's 1e-9 tolerances, far below the drill's 1-s clock
+HAIR_S = 1e-3
+
+
+def on_ticks(runs: Sequence[Run], shift: float) -> list[Envelope]:
+    """The runs' reports on the drill's whole seconds (a run's ``dt`` and
+    silence rounded; the first report of a run by the other track may share
+    its predecessor's second), every report's time and ``sent`` moved by
+    ``shift``; every forecast as :func:`play` makes it (one impact, 40.5 s
+    after the last report: a prediction never on a tick, unmoved)."""
+    steps: list[tuple[Run, float]] = []
+    prev_trk = None
+    t = 0.0
+    for r in runs:
+        t += round(r[8])
+        for i in range(r[6]):
+            first_of_other = i == 0 and prev_trk is not None and r[0] != prev_trk
+            t += max(0.0 if first_of_other else 1.0, float(round(r[7])))
+            steps.append((r, t))
+        prev_trk = r[0]
+    t0 = 1.0e9
+    t_imp = t0 + t + 40.5
+    out: list[Envelope] = []
+    for seq, (r, tr) in enumerate(steps, 1):
+        form: Form = r[10] if len(r) > 10 else "ballistic"  # type: ignore[misc]
+        tb = t0 + tr + shift
+        b = body(f"F-{r[0] + 1}", tb, r[1], r[2], r[3], r[4], r[5], r[9], t_imp, form=form)
+        out.append(make("track", b, partner="US", source="fusion", seq=seq, sent=tb))
+    return out
+
+
+Heard = dict[str, list[tuple[str, str | None, str | None, float]]]
+
+
+def heard_on_ticks(runs: Sequence[Run], keep: bool, shift: float) -> Heard:
+    """What every (public, area) hears when :func:`on_ticks`'s reports are fed
+    to a fresh engine on the drill's clock (warning_replay's ``replay``: the
+    reports sent at or before a tick pushed before the engine's advance to
+    it): per "<public> <area>", (message type, instruction, close, t)."""
+    from _sibling import load
+
+    wr = load("warning_replay")
+    eng = WarningEngine(WarningConfig(threat=ThreatConfig(keep_named=keep)), registry=GRID)
+    per: Heard = {}
+    for e in wr.replay(on_ticks(runs, shift), eng):
+        a = e.body
+        assert isinstance(a, AlertBody)
+        told = None if a.closes else wr.instruction(a)
+        for code in a.areas or a.closes:
+            per.setdefault(f"{e.partner} {code}", []).append((a.msg_type, told, a.close, a.t))
+    return per
+
+
+def differ(a: Heard, b: Heard, slack_s: float) -> dict[str, Any] | None:
+    """The first area whose story differs between ``a`` and ``b`` (another
+    message, instruction or close, or one ``slack_s`` or more apart), or None."""
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key, []), b.get(key, [])
+        for i in range(max(len(x), len(y))):
+            if i >= len(x) or i >= len(y) or x[i][:3] != y[i][:3] or abs(x[i][3] - y[i][3]) > slack_s:
+                short = [(m[0], m[1], m[2], round(m[3] - 1.0e9, 3)) for m in x]
+                other = [(m[0], m[1], m[2], round(m[3] - 1.0e9, 3)) for m in y]
+                return {"area": key, "at": i, "on_tick": short, "moved": other}
+    return None
+
+
+def tick_order(runs: Sequence[Run], keep: bool) -> list[dict[str, Any]]:
+    """The tick-order property: reports on the ticks, and every report a hair
+    (:data:`HAIR_S`) before and after its tick, must tell every area the same
+    story. A hair before, the report still comes out of the same tick (the
+    drill pushes a tick's tracks before the engine's advance to it): every
+    message within the hair (``tick_order_before``). A hair after, it comes
+    out of the next tick: a rule timed from the report (the cancel hold, the
+    silence before "lost") may then fall due a tick later, never more, and
+    never another message (``tick_order_after``)."""
+    on = heard_on_ticks(runs, keep, 0.0)
+    faults: list[dict[str, Any]] = []
+    for kind, shift, slack in (
+        ("tick_order_before", -HAIR_S, 2 * HAIR_S),
+        ("tick_order_after", HAIR_S, 1.0 + 2 * HAIR_S),
+    ):
+        d = differ(on, heard_on_ticks(runs, keep, shift), slack)
+        if d is not None:
+            faults.append({"kind": kind, **d})
+    return faults
 
 
 def _box_north(gap: float) -> Area:
@@ -564,6 +772,10 @@ def shrunk(runs: list[Run], keep: bool, kind: str, mode: str = "admit") -> list[
     return cur
 
 
+class _OutOfTime(Exception):
+    """Raised inside a drawn example once the search's CPU budget is spent."""
+
+
 def search(
     examples: int,
     rng_seed: int,
@@ -572,10 +784,12 @@ def search(
     *,
     shrink: bool = True,
     mode: str = "admit",
+    cpu_limit_s: float | None = None,
 ) -> dict[str, Any]:
     """``examples`` drawn by ``mode``'s generator (seeded), each played with
     ``keep_named`` ``keep``: faults counted by kind, the first few kept, the
-    first of each kind shrunk."""
+    first of each kind shrunk. ``cpu_limit_s``: stop drawing once the search
+    has used this much CPU time (``played`` says how many were played)."""
     faults: Counter[str] = Counter()
     tally: Counter[str] = Counter()
     kept: dict[str, list[Any]] = {}
@@ -589,11 +803,17 @@ def search(
         suppress_health_check=list(HealthCheck),
     )
 
+    played = 0
+    t0 = time.process_time()
+
     @seed(rng_seed)
     @cfg
     @given(strategy(mode))
     def story(runs: list[Run]) -> None:
-        nonlocal n_two
+        nonlocal n_two, played
+        if cpu_limit_s is not None and time.process_time() - t0 > cpu_limit_s:
+            raise _OutOfTime
+        played += 1
         o = play(runs, keep, mode)
         tally.update(o.tally)
         for f in o.faults:
@@ -604,12 +824,13 @@ def search(
         n_two += bool(two)
         stories.update(two)
 
-    t0 = time.process_time()
-    story()
+    with contextlib.suppress(_OutOfTime):
+        story()
     res: dict[str, Any] = {
         "mode": mode,
         "keep_named": keep,
         "examples": examples,
+        "played": played,
         "seed": rng_seed,
         "cpu_s": round(time.process_time() - t0, 1),
         "faults": dict(faults),
@@ -622,17 +843,26 @@ def search(
         res["shrunk"] = {kind: shrunk(kept[kind][0]["runs"], keep, kind, mode) for kind in sorted(faults)}
     if keep and mode == "admit":
         bad: list[Any] = []
+        n_wander = 0
+        t1 = time.process_time()
 
         @seed(rng_seed)
         @cfg
         @given(wander_st)
         def wandering(w: tuple[float, list[tuple[float, int]], float]) -> None:
+            nonlocal n_wander
+            if cpu_limit_s is not None and time.process_time() - t1 > cpu_limit_s:
+                raise _OutOfTime
+            n_wander += 1
             got, want = wander(*w), allowance_story(*w)
             if got != want and len(bad) < keep_examples:
                 bad.append({"wander": w, "sent": got, "allowance": want})
 
-        wandering()
+        with contextlib.suppress(_OutOfTime):
+            wandering()
         res["wander_two_stories"] = bad
+        res["wander_played"] = n_wander
+        res["wander_cpu_s"] = round(time.process_time() - t1, 1)
     return res
 
 
@@ -646,10 +876,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", choices=["on", "off", "both"], default="both")
     ap.add_argument("--mode", choices=[*MODES, "all"], default="admit", help="what to generate and check")
+    ap.add_argument("--cpu-limit", type=float, default=None, help="CPU seconds per run (then stop drawing)")
     a = ap.parse_args(argv)
     keeps = {"on": [True], "off": [False], "both": [False, True]}[a.keep]
     modes = list(MODES) if a.mode == "all" else [a.mode]
-    rows = [search(a.examples, a.seed, k, mode=m) for m in modes for k in keeps]
+    rows = [search(a.examples, a.seed, k, mode=m, cpu_limit_s=a.cpu_limit) for m in modes for k in keeps]
     print(json.dumps({"runs": rows}, default=lambda o: msgspec.to_builtins(o)))
     return 1 if any(r["faults"] or r.get("wander_two_stories") for r in rows) else 0
 
