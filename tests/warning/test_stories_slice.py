@@ -219,10 +219,27 @@ def test_may_receive_is_the_policys_release_rule() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("keep", [False, True])
-def test_a_seeded_slice_of_the_descend_mode_exercises_the_jump_rule_and_finds_no_fault(keep: bool) -> None:
+def test_a_seeded_slice_of_the_descend_mode_finds_no_fault(keep: bool) -> None:
+    # (whether its 8 draws hold a jump depends on more than the seed: hypothesis
+    # also draws constants from the modules loaded, so a full tests/warning run
+    # draws other examples than this file alone; the jump is asserted below)
     res = _load().search(8, 1, keep, shrink=False, mode="descend")
-    assert res["tally"].get("jump", 0) >= 1, res["tally"]
     assert res["faults"] == {}, res["fault_examples"]
+
+
+#: a track first seen descending, its settled prediction jumping 12 km
+DESCEND = [
+    (0, 0.0, 0.0, 2_000.0, 0.5, 90.0, 5, 2.0, 0.0, "confirmed", "descending"),
+    (0, 12_000.0, 0.0, 2_000.0, 0.5, 90.0, 10, 2.0, 0.0, "confirmed", "descending"),
+]
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_descend_mode_sees_the_jump_and_the_engine_keeps_what_it_named(keep: bool) -> None:
+    o = _load().play(DESCEND, keep, "descend")
+    assert o.tally["jump"] == 1
+    assert o.faults == []
+    assert not any(m[1] for msgs in o.stories.values() for m in msgs if m[1] != "fell")
 
 
 def test_a_descending_report_is_descending_and_its_jump_is_a_manoeuvre() -> None:
