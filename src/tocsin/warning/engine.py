@@ -812,12 +812,64 @@ class WarningEngine:
             st.risks[partner] = new
         else:
             st.risks.pop(partner, None)
+        for code in sorted(causes):
+            if code not in by_area and causes[code].reason == "error":
+                self._rehold(st, rel, code)
         out: list[Envelope] = []
         for code in sorted(set(old) | set(new)):
             if code in new and old.get(code) == new[code]:
                 continue
             out += self._decide(rel, code, t, causes.get(code))
         return out
+
+    def _rehold(self, st: _TrackState, rel: Release, code: str) -> None:
+        """Track ``st`` was the last to keep ``code``: its correction is now
+        pending. Another live track that withdrew the area in this story while
+        ``st`` kept it, and whose newest report may warn (a track below the
+        thresholds neither raises nor changes a warning), holds it again if
+        its newest assessment holds what it
+        named (the holds :meth:`_assess_track` gives a pending area: its reach,
+        a manoeuvre, with ``keep_named`` its forecast's allowance), now rather
+        than at its next report: a track that reports no more would otherwise
+        let the correction go out while its forecast still reaches the area
+        (session 15's hole (1): "it was a mistake", then a new Alert once the
+        silent track was declared lost; test_stories_slice HELD_SILENT)."""
+        partner = rel.partner
+        th = self._threads[partner].get(code)
+        area = self._area(code)
+        if th is None or not th.active or area is None:
+            return
+        for tid in sorted(self._tracks):
+            o = self._tracks[tid]
+            rec = o.withdrawn.get(partner, {}).get(code)
+            threat = o.threat
+            if (
+                o is st
+                or rec is None
+                or rec[1] != th.thread
+                or o.ended
+                or not o.eligible
+                or not self.config.eligible(o.track.status, o.track.class_, o.track.quality)
+                or threat is None
+                or threat.unknown
+                or self.config.objects.rule(o.role) is not None
+            ):
+                continue
+            r = rec[0]
+            held = o.manoeuvre or (threat.reach is not None and self._in_reach(code, threat))
+            if not held and self._threat_cfg.keep_named and threat.phase == "ballistic":
+                kept = keep_region(o.track, self._threat_cfg)
+                at = kept.times([area]).get(code) if kept is not None else None
+                if at is not None:
+                    impact_t = threat.impact_t if r.impact_t is not None else None
+                    r, held = _Risk(at, r.instruction, impact_t), True
+            if not held:
+                continue
+            o.risks.setdefault(partner, {})[code] = _Risk(r.t, r.instruction, r.impact_t)
+            self._by_area[partner].setdefault(code, {})[tid] = o.risks[partner][code]
+            del o.withdrawn[partner][code]
+            if not o.withdrawn[partner]:
+                del o.withdrawn[partner]
 
     def _drop_cause(self, st: _TrackState, code: str, r: _Risk, t: float) -> Cause:
         """Why a track's risk to an area ended, when the track does not say."""
