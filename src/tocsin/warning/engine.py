@@ -953,7 +953,10 @@ class WarningEngine:
         cfg = self.config.lifecycle
         out: list[Envelope] = []
         bal = st.ballistic
-        if not st.ended and st.eligible and t - st.track.t > cfg.lost_after_s:
+        # silent for lost_after_s: ``>=`` (less 1e-9) as the cancel hold, so a report
+        # on a tick and the same report a hair earlier (the same tick: the drill
+        # pushes a tick's tracks before its advance) are lost at the same tick
+        if not st.ended and st.eligible and t - st.track.t >= cfg.lost_after_s - 1e-9:
             out += self._end(st, t)  # silent: as if deleted
         if st.warns:
             # areas whose window has ended (passed by a track that ended, or a lost
